@@ -1,0 +1,792 @@
+/* chat_test: `parley test`, transcript tests in .chat files.
+ *
+ *   # comment
+ *   @bot ../path            the bot folder (default: the folder above tests/)
+ *   @clock 2026-03-02 10:00 America/New_York
+ *   @contact +15550002 tz=America/Chicago city=Austin tags=vip status=opted_out
+ *   > +15550001 hi          a fan sends (the number may be left out after
+ *                           the first time)
+ *   < Hey!                  the bot sends exactly this (\n for a newline)
+ *   < /regex/               ... or something matching this POSIX regex
+ *   < +15550100 text        ... to another number
+ *   < (nothing)             nothing was sent since the previous step
+ *   ! /regex/               a handler failed with a matching error
+ *   ~ 2h                    the simulated clock moves on
+ *   ? contact("+15550001").fields.city == "Austin"    a Lua assertion
+ *
+ * Every message the bot sends and every handler error must be matched, in
+ * order: an extra or a missing one fails the test. */
+#include <dirent.h>
+#include <jansson.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "engine.h"
+#include "luadata.h"
+#include "store.h"
+#include "util.h"
+
+static const int64_t DEFAULT_CLOCK = 1767614400000LL; /* 2026-01-05 12:00 UTC */
+
+typedef struct output {
+  int is_error;
+  char *to, *text;
+} output;
+
+typedef struct run {
+  const char *path;
+  engine *e;
+  bot *b;
+  int64_t now;
+  char *fan;      /* the number of the last '>' */
+  char *zone;     /* for @clock without a zone */
+  output *out;    /* produced since the last settle */
+  size_t nout, capout;
+  int update;
+  buf rewritten;
+  int changed;
+  char failure[2048];
+  int failed_line;
+} run;
+
+static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
+
+static void push_output(run *r, int is_error, const char *to, const char *text) {
+  if (r->nout == r->capout) {
+    r->capout = r->capout ? r->capout * 2 : 16;
+    r->out = xrealloc(r->out, r->capout * sizeof *r->out);
+  }
+  r->out[r->nout++] = (output){is_error, xstrdup(to ? to : ""), xstrdup(text)};
+}
+
+static void on_message(void *ud, const char *botname, const char *to,
+                       const char *text, const char *status) {
+  (void)botname;
+  (void)status;
+  push_output(ud, 0, to, text);
+}
+
+static void on_action(void *ud, const char *botname, const char *number,
+                      const char *what) {
+  (void)botname;
+  if (strncmp(what, "error: ", 7) == 0) push_output(ud, 1, number, what + 7);
+}
+
+static void clear_outputs(run *r) {
+  for (size_t i = 0; i < r->nout; i++) {
+    free(r->out[i].to);
+    free(r->out[i].text);
+  }
+  r->nout = 0;
+}
+
+static int fail(run *r, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(run *r, int line, const char *fmt, ...) {
+  if (r->failure[0]) return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  char msg[1900];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(r->failure, sizeof r->failure, "%s:%d: %s", r->path, line, msg);
+  r->failed_line = line;
+  return -1;
+}
+
+/* "\n" in a .chat line is a newline; "\\" a backslash. */
+static char *unescape(const char *s) {
+  buf b = {0};
+  buf_add(&b, "", 0);
+  for (; *s; s++) {
+    if (s[0] == '\\' && s[1] == 'n') {
+      buf_add(&b, "\n", 1);
+      s++;
+    } else if (s[0] == '\\' && s[1] == '\\') {
+      buf_add(&b, "\\", 1);
+      s++;
+    } else {
+      buf_add(&b, s, 1);
+    }
+  }
+  return b.data;
+}
+
+static char *escape(const char *s) {
+  buf b = {0};
+  buf_add(&b, "", 0);
+  for (; *s; s++) {
+    if (*s == '\n') buf_puts(&b, "\\n");
+    else if (*s == '\\') buf_puts(&b, "\\\\");
+    else buf_add(&b, s, 1);
+  }
+  return b.data;
+}
+
+static int is_number_token(const char *s, size_t *len) {
+  if (s[0] != '+') return 0;
+  size_t n = 1;
+  while (s[n] >= '0' && s[n] <= '9') n++;
+  if (n < 5 || n > 16 || (s[n] != ' ' && s[n] != 0)) return 0;
+  *len = n;
+  return 1;
+}
+
+/* ---------------------------------------------------------------- expectations */
+
+typedef struct expect_line {
+  int line;
+  int is_error;
+  char *raw;   /* the line as written */
+  char *to;    /* NULL: any recipient */
+  char *text;  /* unescaped, or the regex */
+  int is_regex, is_nothing;
+} expect_line;
+
+static int text_matches(const expect_line *x, const char *text, char *err,
+                        size_t errlen) {
+  if (!x->is_regex) return strcmp(x->text, text) == 0;
+  regex_t re;
+  int rc = regcomp(&re, x->text, REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    regerror(rc, &re, err, errlen);
+    return -1;
+  }
+  int m = regexec(&re, text, 0, NULL, 0) == 0;
+  regfree(&re);
+  return m;
+}
+
+static int output_matches(run *r, const expect_line *x, const output *o) {
+  if (x->is_error != o->is_error) return 0;
+  if (x->to && strcmp(x->to, o->to) != 0) return 0;
+  char err[256];
+  int m = text_matches(x, o->text, err, sizeof err);
+  if (m < 0) {
+    fail(r, x->line, "bad regex /%s/: %s", x->text, err);
+    return 0;
+  }
+  return m;
+}
+
+static void write_output_line(run *r, const output *o) {
+  char *t = escape(o->text);
+  size_t n;
+  int needs_to = (r->fan && strcmp(o->to, r->fan) != 0) || is_number_token(t, &n);
+  if (o->is_error)
+    buf_printf(&r->rewritten, "! %s\n", t);
+  else if (needs_to)
+    buf_printf(&r->rewritten, "< %s %s\n", o->to, t);
+  else
+    buf_printf(&r->rewritten, "< %s\n", t);
+  free(t);
+}
+
+/* Compares what was produced since the last step with the expectations
+ * written for it; with --update, writes what was produced instead. */
+static void settle(run *r, expect_line *xs, size_t nx, int line) {
+  size_t oi = 0;
+  int mismatch = 0;
+  for (size_t i = 0; i < nx && !mismatch; i++) {
+    expect_line *x = &xs[i];
+    if (x->is_nothing) {
+      if (r->nout > 0) {
+        mismatch = 1;
+        fail(r, x->line, "expected nothing, but the bot sent: %s",
+             r->out[0].text);
+      }
+      continue;
+    }
+    if (oi >= r->nout) {
+      mismatch = 1;
+      fail(r, x->line, "expected %s: %s\n#   but %s", x->is_error ? "an error" : "a message",
+           x->raw, x->is_error ? "no handler failed" : "the bot sent nothing more");
+      break;
+    }
+    output *o = &r->out[oi];
+    if (!output_matches(r, x, o)) {
+      mismatch = 1;
+      fail(r, x->line, "expected: %s\n#   actual:   %s %s%s%s", x->raw,
+           o->is_error ? "!" : "<", o->to[0] && x->to ? o->to : "",
+           o->to[0] && x->to ? " " : "", o->text);
+      break;
+    }
+    oi++;
+  }
+  if (!mismatch && oi < r->nout) {
+    mismatch = 1;
+    output *o = &r->out[oi];
+    fail(r, nx ? xs[nx - 1].line : line, "unexpected %s: %s",
+         o->is_error ? "handler error" : "message", o->text);
+  }
+  if (r->update) {
+    if (mismatch) {
+      r->changed = 1;
+      for (size_t i = 0; i < r->nout; i++) write_output_line(r, &r->out[i]);
+      int had_nothing = 0;
+      for (size_t i = 0; i < nx; i++) had_nothing |= xs[i].is_nothing;
+      if (r->nout == 0 && had_nothing) buf_puts(&r->rewritten, "< (nothing)\n");
+    } else {
+      for (size_t i = 0; i < nx; i++) buf_printf(&r->rewritten, "%s\n", xs[i].raw);
+    }
+    r->failure[0] = 0; /* --update keeps going */
+  }
+  clear_outputs(r);
+}
+
+/* ---------------------------------------------------------------- assertions */
+
+typedef struct push_ctx {
+  lua_State *L;
+} push_ctx;
+
+static void push_json_field(lua_State *L, const char *json, const char *name) {
+  char err[256];
+  if (!json || luadata_decode(L, json, strlen(json), err, sizeof err)) lua_newtable(L);
+  lua_setfield(L, -2, name);
+}
+
+static void push_contact_row(lua_State *L, const contact_row *c) {
+  lua_newtable(L);
+  lua_pushstring(L, c->number);
+  lua_setfield(L, -2, "number");
+  lua_pushstring(L, c->status);
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, strcmp(c->status, "opted_out") == 0);
+  lua_setfield(L, -2, "opted_out");
+  push_json_field(L, c->fields, "fields");
+  push_json_field(L, c->state, "state");
+  lua_newtable(L);
+  char err[256];
+  if (c->tags && luadata_decode(L, c->tags, strlen(c->tags), err, sizeof err) == 0) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, i);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, -4);
+    }
+    lua_pop(L, 1);
+  }
+  lua_setfield(L, -2, "tags");
+  if (c->expect) {
+    lua_pushstring(L, c->expect);
+    lua_setfield(L, -2, "expect");
+  }
+  if (c->timezone) {
+    lua_pushstring(L, c->timezone);
+    lua_setfield(L, -2, "timezone");
+  }
+}
+
+static int l_contact(lua_State *L) {
+  run *r = lua_touserdata(L, lua_upvalueindex(1));
+  const char *number = luaL_checkstring(L, 1);
+  contact_row c = {0};
+  int found = store_contact_get(engine_store(r->e), bot_id(r->b), number, &c);
+  if (found <= 0) return 0;
+  push_contact_row(L, &c);
+  contact_row_free(&c);
+  return 1;
+}
+
+static void add_message(void *ud, const char *dir, const char *text,
+                        const char *status, int64_t at) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, dir);
+  lua_setfield(L, -2, "direction");
+  lua_pushstring(L, text);
+  lua_setfield(L, -2, "text");
+  lua_pushstring(L, status);
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, at / 1000);
+  lua_setfield(L, -2, "at");
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+static void add_consent(void *ud, const char *action, const char *source,
+                        const char *text, int64_t at) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, action);
+  lua_setfield(L, -2, "action");
+  lua_pushstring(L, source);
+  lua_setfield(L, -2, "source");
+  lua_pushstring(L, text ? text : "");
+  lua_setfield(L, -2, "text");
+  lua_pushinteger(L, at / 1000);
+  lua_setfield(L, -2, "at");
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+static int with_contact_list(lua_State *L, int consent) {
+  run *r = lua_touserdata(L, lua_upvalueindex(1));
+  const char *number = luaL_checkstring(L, 1);
+  contact_row c = {0};
+  lua_newtable(L);
+  if (store_contact_get(engine_store(r->e), bot_id(r->b), number, &c) > 0) {
+    if (consent)
+      store_consent_each(engine_store(r->e), c.id, add_consent, L);
+    else
+      store_messages_each(engine_store(r->e), c.id, add_message, L);
+    contact_row_free(&c);
+  }
+  return 1;
+}
+
+static int l_messages(lua_State *L) { return with_contact_list(L, 0); }
+static int l_consent(lua_State *L) { return with_contact_list(L, 1); }
+
+static int assertion(run *r, int line, const char *expr) {
+  lua_State *L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_pushlightuserdata(L, r);
+  lua_pushcclosure(L, l_contact, 1);
+  lua_setglobal(L, "contact");
+  lua_pushlightuserdata(L, r);
+  lua_pushcclosure(L, l_messages, 1);
+  lua_setglobal(L, "messages");
+  lua_pushlightuserdata(L, r);
+  lua_pushcclosure(L, l_consent, 1);
+  lua_setglobal(L, "consent");
+  char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b));
+  char err[256];
+  if (luadata_decode(L, store_json, strlen(store_json), err, sizeof err)) lua_newtable(L);
+  free(store_json);
+  lua_setglobal(L, "store");
+  char *code = xasprintf("return (%s)", expr);
+  int rc = luaL_loadbuffer(L, code, strlen(code), "=assertion");
+  free(code);
+  if (rc != LUA_OK) {
+    lua_pop(L, 1);
+    rc = luaL_loadbuffer(L, expr, strlen(expr), "=assertion");
+  }
+  int ok = 0;
+  if (rc == LUA_OK && lua_pcall(L, 0, 1, 0) == LUA_OK) {
+    ok = lua_toboolean(L, -1) || lua_isnone(L, -1);
+    if (!ok) fail(r, line, "assertion failed: %s", expr);
+  } else {
+    fail(r, line, "assertion error: %s (%s)", expr,
+         lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+  }
+  lua_close(L);
+  return ok ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- setup lines */
+
+static int setup_contact(run *r, int line, char *args) {
+  char *save = NULL;
+  char *number = strtok_r(args, " \t", &save);
+  size_t n;
+  if (!number || !is_number_token(number, &n))
+    return fail(r, line, "@contact needs a number like +15550001, got '%s'",
+                number ? number : "");
+  store *st = engine_store(r->e);
+  contact_row c = {0};
+  int64_t id;
+  if (store_contact_get(st, bot_id(r->b), number, &c) > 0) {
+    id = c.id;
+    contact_row_free(&c);
+  } else {
+    id = store_contact_insert(st, bot_id(r->b), number, r->now);
+  }
+  json_t *fields = json_object(), *tags = NULL;
+  const char *status = NULL, *tz = NULL;
+  for (char *kv; (kv = strtok_r(NULL, " \t", &save));) {
+    char *eq = strchr(kv, '=');
+    const char *bad = NULL;
+    if (!eq) {
+      bad = "is not key=value (e.g. tz=America/Chicago, city=Austin, "
+            "tags=vip,early, status=opted_out)";
+    } else {
+      *eq = 0;
+      const char *v = eq + 1;
+      if (strcmp(kv, "tz") == 0) {
+        if (!clock_valid_zone(v)) bad = "is not a time zone";
+        tz = v;
+      } else if (strcmp(kv, "status") == 0) {
+        if (strcmp(v, "opted_out") && strcmp(v, "subscribed"))
+          bad = "is not a status (opted_out or subscribed)";
+        status = v;
+      } else if (strcmp(kv, "tags") == 0) {
+        json_decref(tags);
+        tags = json_array();
+        char *tsave = NULL, *copy = xstrdup(v);
+        for (char *t = strtok_r(copy, ",", &tsave); t; t = strtok_r(NULL, ",", &tsave))
+          json_array_append_new(tags, json_string(t));
+        free(copy);
+      } else {
+        json_object_set_new(fields, kv, json_string(v));
+      }
+      if (bad) *eq = '=';
+    }
+    if (bad) {
+      json_decref(fields);
+      json_decref(tags);
+      return fail(r, line, "@contact: '%s' %s", kv, bad);
+    }
+  }
+  char *fj = json_object_size(fields) ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  char *tj = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+  int rc = store_contact_update(st, id, status, fj, tj, tz);
+  if (status && rc == 0)
+    rc = store_consent_add(st, bot_id(r->b), id, number,
+                           strcmp(status, "opted_out") == 0 ? "optout" : "optin",
+                           "setup", "@contact", r->now);
+  free(fj);
+  free(tj);
+  json_decref(fields);
+  json_decref(tags);
+  engine_forget_contacts(r->e);
+  if (rc) return fail(r, line, "@contact: %s", store_error(st));
+  return 0;
+}
+
+/* ---------------------------------------------------------------- running a file */
+
+static char *default_bot_dir(const char *path) {
+  /* <bot>/tests/<name>.chat -> <bot> */
+  char *copy = xstrdup(path);
+  char *slash = strrchr(copy, '/');
+  if (!slash) {
+    free(copy);
+    return xstrdup("..");
+  }
+  *slash = 0;
+  slash = strrchr(copy, '/');
+  const char *last = slash ? slash + 1 : copy;
+  if (strcmp(last, "tests") == 0) {
+    if (slash) {
+      *slash = 0;
+    } else {
+      free(copy);
+      return xstrdup(".");
+    }
+    return copy;
+  }
+  return copy;
+}
+
+static int start_engine(run *r, const char *botdir, int line) {
+  engine_observer obs = {on_message, on_action, r};
+  engine_options opt = {.db_path = ":memory:", .clock = run_clock,
+                        .clock_ud = r, .observer = &obs};
+  char err[4096];
+  r->e = engine_open(&opt, err, sizeof err);
+  if (!r->e) return fail(r, line, "%s", err);
+  r->b = engine_load_bot(r->e, botdir, err, sizeof err);
+  if (!r->b) return fail(r, line, "cannot load the bot: %s", err);
+  return 0;
+}
+
+typedef struct lines {
+  char **v;
+  size_t n;
+} lines;
+
+static lines split_lines(char *text) {
+  lines ls = {0};
+  size_t cap = 0;
+  char *p = text;
+  while (*p) {
+    char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    if (len && p[len - 1] == '\r') len--;
+    if (ls.n == cap) {
+      cap = cap ? cap * 2 : 64;
+      ls.v = xrealloc(ls.v, cap * sizeof *ls.v);
+    }
+    ls.v[ls.n++] = xstrndup(p, len);
+    if (!nl) break;
+    p = nl + 1;
+  }
+  return ls;
+}
+
+static void free_expects(expect_line *xs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(xs[i].raw);
+    free(xs[i].to);
+    free(xs[i].text);
+  }
+}
+
+static int parse_expect(run *r, int line, const char *raw, expect_line *x) {
+  *x = (expect_line){.line = line, .is_error = raw[0] == '!', .raw = xstrdup(raw)};
+  const char *p = raw + 1;
+  while (*p == ' ' || *p == '\t') p++;
+  size_t n;
+  if (!x->is_error && is_number_token(p, &n)) {
+    x->to = xstrndup(p, n);
+    p += n;
+    while (*p == ' ') p++;
+  }
+  size_t len = strlen(p);
+  if (strcmp(p, "(nothing)") == 0) {
+    if (x->is_error) return fail(r, line, "'! (nothing)' is not a thing; use '< (nothing)'");
+    x->is_nothing = 1;
+    x->text = xstrdup("");
+  } else if (len >= 2 && p[0] == '/' && p[len - 1] == '/') {
+    x->is_regex = 1;
+    x->text = xstrndup(p + 1, len - 2);
+  } else if (len == 0) {
+    return fail(r, line, "an empty expectation; write the text the bot sends, "
+                         "/regex/, or (nothing)");
+  } else {
+    x->text = unescape(p);
+  }
+  return 0;
+}
+
+static int run_file(const char *path, int update, char *failure, size_t flen) {
+  size_t size;
+  char *text = read_file(path, &size);
+  if (!text) {
+    snprintf(failure, flen, "%s: cannot read: %s", path, strerror(errno));
+    return -1;
+  }
+  lines ls = split_lines(text);
+  free(text);
+  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update};
+  char *botdir = default_bot_dir(path);
+  expect_line *xs = xcalloc(ls.n + 1, sizeof *xs);
+  size_t nx = 0;
+  buf held = {0}; /* comments inside an expectation block, written after it */
+
+  for (size_t i = 0; i <= ls.n && !r.failure[0]; i++) {
+    int line = (int)i + 1;
+    const char *l = i < ls.n ? ls.v[i] : NULL;
+    while (l && (*l == ' ' || *l == '\t')) l++;
+    if (l && (*l == '<' || *l == '!')) {
+      if (!r.e && start_engine(&r, botdir, line)) break;
+      parse_expect(&r, line, l, &xs[nx++]);
+      continue;
+    }
+    if (l && (*l == 0 || *l == '#')) {
+      if (nx) buf_printf(&held, "%s\n", ls.v[i]);
+      else if (update) buf_printf(&r.rewritten, "%s\n", ls.v[i]);
+      continue;
+    }
+    /* any other line (or the end) closes the previous step */
+    if (r.e) settle(&r, xs, nx, line);
+    free_expects(xs, nx);
+    nx = 0;
+    if (held.len) {
+      if (update) buf_add(&r.rewritten, held.data, held.len);
+      held.len = 0;
+    }
+    if (!l || r.failure[0]) break;
+    if (update) buf_printf(&r.rewritten, "%s\n", ls.v[i]);
+    char cmd = *l;
+    const char *arg = l + 1;
+    while (*arg == ' ' || *arg == '\t') arg++;
+    if (cmd == '@') {
+      if (strncmp(arg, "bot ", 4) == 0 || strncmp(l, "@bot ", 5) == 0) {
+        const char *dir = l + 5;
+        while (*dir == ' ') dir++;
+        if (r.e) {
+          fail(&r, line, "@bot must come before the first message");
+          break;
+        }
+        free(botdir);
+        /* relative to the .chat file's folder */
+        char *base = xstrdup(path);
+        char *slash = strrchr(base, '/');
+        if (slash) *slash = 0;
+        botdir = dir[0] == '/' || !slash ? xstrdup(dir) : xasprintf("%s/%s", base, dir);
+        free(base);
+      } else if (strncmp(l, "@clock ", 7) == 0) {
+        if (!r.e && start_engine(&r, botdir, line)) break;
+        char dt[64] = "", zone[128] = "";
+        int n = sscanf(l + 7, "%63s %*s %127s", dt, zone);
+        char date_time[80];
+        char tpart[16] = "";
+        sscanf(l + 7, "%*s %15s", tpart);
+        snprintf(date_time, sizeof date_time, "%s %s", dt, tpart);
+        if (n < 2) snprintf(zone, sizeof zone, "%s", r.zone ? r.zone : "UTC");
+        char err[256];
+        if (clock_parse_local(date_time, zone, &r.now, err, sizeof err)) {
+          fail(&r, line, "@clock: %s", err);
+          break;
+        }
+        free(r.zone);
+        r.zone = xstrdup(zone);
+      } else if (strncmp(l, "@contact ", 9) == 0) {
+        if (!r.e && start_engine(&r, botdir, line)) break;
+        char *args = xstrdup(l + 9);
+        setup_contact(&r, line, args);
+        free(args);
+      } else {
+        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact)", l);
+      }
+    } else if (cmd == '>') {
+      if (!r.e && start_engine(&r, botdir, line)) break;
+      size_t n;
+      if (is_number_token(arg, &n)) {
+        free(r.fan);
+        r.fan = xstrndup(arg, n);
+        arg += n;
+        while (*arg == ' ') arg++;
+      } else if (!r.fan) {
+        r.fan = xstrdup("+15550001");
+      }
+      char *msg = unescape(arg);
+      inbound in = {.from = r.fan, .text = msg, .len = strlen(msg)};
+      char err[1024];
+      if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
+        fail(&r, line, "the engine failed: %s", err);
+      free(msg);
+    } else if (cmd == '~') {
+      if (!r.e && start_engine(&r, botdir, line)) break;
+      int64_t d = clock_parse_duration(arg);
+      if (d < 0) {
+        fail(&r, line, "'%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
+        break;
+      }
+      r.now += d;
+    } else if (cmd == '?') {
+      if (!r.e && start_engine(&r, botdir, line)) break;
+      assertion(&r, line, arg);
+    } else {
+      fail(&r, line, "cannot read this line: it should start with >, <, !, ~, ?, @ or #");
+    }
+  }
+  free_expects(xs, nx);
+  free(xs);
+  buf_free(&held);
+  int failed = r.failure[0] != 0;
+  if (failed) snprintf(failure, flen, "%s", r.failure);
+  if (update && !failed && r.changed) {
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(r.rewritten.data, 1, r.rewritten.len, f) != r.rewritten.len) {
+      snprintf(failure, flen, "%s: cannot write: %s", path, strerror(errno));
+      failed = 1;
+    }
+    if (f) fclose(f);
+  }
+  clear_outputs(&r);
+  free(r.out);
+  buf_free(&r.rewritten);
+  for (size_t i = 0; i < ls.n; i++) free(ls.v[i]);
+  free(ls.v);
+  free(botdir);
+  free(r.fan);
+  free(r.zone);
+  engine_close(r.e);
+  return failed ? -1 : (r.changed ? 1 : 0);
+}
+
+/* ---------------------------------------------------------------- discovery */
+
+typedef struct paths {
+  char **v;
+  size_t n, cap;
+} paths;
+
+static void add_path(paths *p, const char *s) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? p->cap * 2 : 32;
+    p->v = xrealloc(p->v, p->cap * sizeof *p->v);
+  }
+  p->v[p->n++] = xstrdup(s);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void find_chats(paths *out, const char *dir, int depth) {
+  if (depth > 8) return;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  paths found = {0};
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char *full = xasprintf("%s/%s", dir, e->d_name);
+    struct stat st;
+    if (stat(full, &st) == 0) {
+      if (S_ISDIR(st.st_mode) || ends_with(e->d_name, ".chat")) add_path(&found, full);
+    }
+    free(full);
+  }
+  closedir(d);
+  qsort(found.v, found.n, sizeof *found.v, cmp_str);
+  for (size_t i = 0; i < found.n; i++) {
+    struct stat st;
+    if (stat(found.v[i], &st) == 0 && S_ISDIR(st.st_mode))
+      find_chats(out, found.v[i], depth + 1);
+    else
+      add_path(out, found.v[i]);
+    free(found.v[i]);
+  }
+  free(found.v);
+}
+
+int cli_test(int argc, char **argv) {
+  int update = 0;
+  paths targets = {0};
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--update") == 0) {
+      update = 1;
+    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      printf("usage: parley test [--update] [PATH...]\n"
+             "Runs .chat transcripts (files, or folders searched for *.chat;\n"
+             "default: scripts/ and examples/). --update rewrites the expected\n"
+             "lines of each transcript from what the bot actually sent.\n");
+      return 0;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "parley test: unknown option '%s' (known: --update)\n", argv[i]);
+      return 2;
+    } else {
+      struct stat st;
+      if (stat(argv[i], &st) != 0) {
+        fprintf(stderr, "parley test: %s: no such file or folder\n", argv[i]);
+        return 2;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        size_t before = targets.n;
+        char *dir = xstrdup(argv[i]);
+        size_t l = strlen(dir);
+        while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
+        find_chats(&targets, dir, 0);
+        free(dir);
+        if (targets.n == before)
+          fprintf(stderr, "parley test: %s: no .chat files found\n", argv[i]);
+      } else {
+        add_path(&targets, argv[i]);
+      }
+    }
+  }
+  if (argc < 2 || (targets.n == 0 && update && argc == 2)) {
+    find_chats(&targets, "scripts", 0);
+    find_chats(&targets, "examples", 0);
+  }
+  int passed = 0, failed = 0;
+  printf("1..%zu\n", targets.n);
+  for (size_t i = 0; i < targets.n; i++) {
+    char failure[2048] = "";
+    int rc = run_file(targets.v[i], update, failure, sizeof failure);
+    if (rc < 0) {
+      failed++;
+      printf("not ok %zu - %s\n", i + 1, targets.v[i]);
+      printf("#   %s\n", failure);
+    } else {
+      passed++;
+      printf("ok %zu - %s%s\n", i + 1, targets.v[i], rc == 1 ? " (updated)" : "");
+    }
+    free(targets.v[i]);
+  }
+  free(targets.v);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,55 @@
+/* check: load a bot in the sandbox without running a handler, and report
+ * every problem found, one "file:line: message" per line. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine.h"
+
+static int check_one(const char *dir) {
+  char err[4096];
+  engine_options opt = {.db_path = ":memory:"};
+  engine *e = engine_open(&opt, err, sizeof err);
+  if (!e) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  bot *b = engine_load_bot(e, dir, err, sizeof err);
+  if (!b) {
+    fprintf(stderr, "%s\n", err);
+    engine_close(e);
+    return 1;
+  }
+  sandbox *sb = bot_sandbox(b);
+  lua_State *co = sandbox_prepare(sb, "check");
+  int nres;
+  sandbox_status st = sandbox_call(sb, co, 0, &nres, NULL, err, sizeof err);
+  int problems = 0;
+  if (st != SANDBOX_OK) {
+    fprintf(stderr, "%s\n", err);
+    problems++;
+  } else if (nres >= 1 && lua_type(co, -1) == LUA_TTABLE) {
+    lua_Integer n = (lua_Integer)lua_rawlen(co, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_rawgeti(co, -1, i);
+      fprintf(stderr, "%s\n", lua_tostring(co, -1));
+      lua_pop(co, 1);
+      problems++;
+    }
+  }
+  sandbox_release(sb, co, st);
+  if (!problems) printf("%s: ok (bot '%s')\n", dir, bot_display_name(b));
+  engine_close(e);
+  return problems ? 1 : 0;
+}
+
+int cli_check(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: parley check BOTDIR...\n");
+    return 2;
+  }
+  int failed = 0;
+  for (int i = 1; i < argc; i++) failed |= check_one(argv[i]);
+  return failed;
+}

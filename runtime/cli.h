@@ -1,0 +1,11 @@
+/* cli: the parley command's verbs. Each returns the process exit status. */
+#ifndef PARLEY_CLI_H
+#define PARLEY_CLI_H
+
+#define PARLEY_VERSION "0.1.0"
+
+int cli_sim(int argc, char **argv);   /* sim.c */
+int cli_test(int argc, char **argv);  /* chat_test.c */
+int cli_check(int argc, char **argv); /* check.c */
+
+#endif

@@ -1,0 +1,24 @@
+/* clock: durations ("90s", "2h", "1w") and wall-clock times in named time
+ * zones, through ICU's calendar API (the tz database ICU ships). */
+#ifndef PARLEY_CLOCK_H
+#define PARLEY_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "90s", "15m", "2h", "3d", "1w", combinations like "1h30m": milliseconds,
+ * or -1 when text is not a duration. */
+int64_t clock_parse_duration(const char *text);
+
+/* 1 if zone is a time-zone name ICU knows ("America/Chicago", "UTC"). */
+int clock_valid_zone(const char *zone);
+
+/* "2026-03-02 10:00" or "2026-03-02 10:00:30" in zone -> ms since epoch.
+ * Returns 0, or -1 with a sentence in err. */
+int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
+                      char *err, size_t errlen);
+
+/* "2026-03-02 10:00" in zone. */
+void clock_format_local(int64_t ms, const char *zone, char *out, size_t n);
+
+#endif

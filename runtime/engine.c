@@ -1,0 +1,864 @@
+#include "engine.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <lauxlib.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compliance.h"
+#include "lua_api.h"
+#include "store.h"
+#include "util.h"
+
+enum { MAX_SENDS_PER_INVOCATION = 50, DEFAULT_CACHE = 100000 };
+
+typedef struct contact {
+  int64_t id, bot_id;
+  char *number;
+  int opted_out;
+  char *fields, *tags, *state, *expect, *timezone;
+  int64_t first_seen, last_seen;
+  int seen_dirty;
+  struct contact *hnext, *prev, *next; /* hash chain, LRU list */
+} contact;
+
+struct bot {
+  char *name;          /* folder name: how the store and the API know it */
+  char *display;       /* bot.config name */
+  char *help, *optout_reply, *optin_reply;
+  int max_chars;
+  int64_t id, version_id;
+  sandbox *sb;
+  script *src;
+  char *store_json;
+  bot *next;
+};
+
+typedef struct pending_send {
+  char *to;   /* NULL: the conversation's contact */
+  char *text;
+  char *kind;
+  int transactional;
+  const char *status;
+} pending_send;
+
+typedef struct invocation {
+  api_ctx base;
+  engine *e;
+  bot *b;
+  contact *c;
+  pending_send sends[MAX_SENDS_PER_INVOCATION];
+  int nsends;
+  buf logs; /* NUL-separated lines */
+} invocation;
+
+typedef struct event {
+  int is_message;
+  char *bot, *number, *text, *status;
+} event;
+
+struct engine {
+  store *st;
+  int64_t (*clock)(void *);
+  void *clock_ud;
+  engine_observer obs;
+  int has_obs;
+  bot *bots;
+
+  contact **table;
+  size_t nbuckets, ncached, max_cached;
+  contact lru; /* sentinel: lru.next is the most recent */
+
+  contact **dirty; /* contacts whose last_seen waits for the batch's end */
+  size_t ndirty, cap_dirty;
+
+  event *events;
+  size_t nevents, cap_events;
+  engine_stats stats;
+};
+
+static const api_host engine_api;
+
+/* ---------------------------------------------------------------- events */
+
+static void emit(engine *e, int is_message, const char *botname,
+                 const char *number, const char *text, const char *status) {
+  if (!e->has_obs) return;
+  if (e->nevents == e->cap_events) {
+    e->cap_events = e->cap_events ? e->cap_events * 2 : 64;
+    e->events = xrealloc(e->events, e->cap_events * sizeof *e->events);
+  }
+  e->events[e->nevents++] = (event){is_message, xstrdup(botname),
+                                    xstrdup(number ? number : ""),
+                                    xstrdup(text), status ? xstrdup(status) : NULL};
+}
+
+static void events_flush(engine *e, int deliver) {
+  for (size_t i = 0; i < e->nevents; i++) {
+    event *ev = &e->events[i];
+    if (deliver) {
+      if (ev->is_message && e->obs.message)
+        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status);
+      else if (!ev->is_message && e->obs.action)
+        e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
+    }
+    free(ev->bot);
+    free(ev->number);
+    free(ev->text);
+    free(ev->status);
+  }
+  e->nevents = 0;
+}
+
+static void action(engine *e, bot *b, const char *number, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
+  if (!e->has_obs) return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  va_end(ap);
+  if (s) emit(e, 0, b->name, number, s, NULL);
+  free(s);
+}
+
+/* ---------------------------------------------------------------- contacts */
+
+static uint64_t hash_key(int64_t bot_id, const char *number) {
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)bot_id;
+  for (const unsigned char *p = (const unsigned char *)number; *p; p++)
+    h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
+static void lru_unlink(contact *c) {
+  c->prev->next = c->next;
+  c->next->prev = c->prev;
+}
+
+static void lru_push_front(engine *e, contact *c) {
+  c->next = e->lru.next;
+  c->prev = &e->lru;
+  e->lru.next->prev = c;
+  e->lru.next = c;
+}
+
+static void contact_free(contact *c) {
+  free(c->number);
+  free(c->fields);
+  free(c->tags);
+  free(c->state);
+  free(c->expect);
+  free(c->timezone);
+  free(c);
+}
+
+static void table_remove(engine *e, contact *c) {
+  size_t i = hash_key(c->bot_id, c->number) & (e->nbuckets - 1);
+  for (contact **p = &e->table[i]; *p; p = &(*p)->hnext) {
+    if (*p == c) {
+      *p = c->hnext;
+      break;
+    }
+  }
+}
+
+static void table_grow(engine *e) {
+  size_t n = e->nbuckets * 2;
+  contact **t = xcalloc(n, sizeof *t);
+  for (size_t i = 0; i < e->nbuckets; i++) {
+    contact *c = e->table[i];
+    while (c) {
+      contact *next = c->hnext;
+      size_t j = hash_key(c->bot_id, c->number) & (n - 1);
+      c->hnext = t[j];
+      t[j] = c;
+      c = next;
+    }
+  }
+  free(e->table);
+  e->table = t;
+  e->nbuckets = n;
+}
+
+/* Evicts least recently used contacts beyond the cache size. Called between
+ * batches only: a contact in a running batch may have unsaved last_seen. */
+static void cache_trim(engine *e) {
+  while (e->ncached > e->max_cached) {
+    contact *c = e->lru.prev;
+    lru_unlink(c);
+    table_remove(e, c);
+    contact_free(c);
+    e->ncached--;
+  }
+}
+
+void engine_forget_contacts(engine *e) {
+  contact *c = e->lru.next;
+  while (c != &e->lru) {
+    contact *next = c->next;
+    contact_free(c);
+    c = next;
+  }
+  e->lru.next = e->lru.prev = &e->lru;
+  memset(e->table, 0, e->nbuckets * sizeof *e->table);
+  e->ncached = 0;
+  e->ndirty = 0;
+}
+
+static contact *cache_find(engine *e, int64_t bot_id, const char *number) {
+  size_t i = hash_key(bot_id, number) & (e->nbuckets - 1);
+  for (contact *c = e->table[i]; c; c = c->hnext) {
+    if (c->bot_id == bot_id && strcmp(c->number, number) == 0) {
+      lru_unlink(c);
+      lru_push_front(e, c);
+      return c;
+    }
+  }
+  return NULL;
+}
+
+static contact *cache_add(engine *e, contact *c) {
+  if (e->ncached + 1 > e->nbuckets) table_grow(e);
+  size_t i = hash_key(c->bot_id, c->number) & (e->nbuckets - 1);
+  c->hnext = e->table[i];
+  e->table[i] = c;
+  lru_push_front(e, c);
+  e->ncached++;
+  return c;
+}
+
+/* The contact for number, from the cache or the store; created (and marked
+ * new) when the bot has never seen it. NULL on a store failure. */
+static contact *contact_get(engine *e, bot *b, const char *number, int create,
+                            int *is_new) {
+  if (is_new) *is_new = 0;
+  contact *c = cache_find(e, b->id, number);
+  if (c) return c;
+  contact_row r = {0};
+  int found = store_contact_get(e->st, b->id, number, &r);
+  if (found < 0) return NULL;
+  if (!found) {
+    if (!create) return NULL;
+    int64_t now = engine_now(e);
+    int64_t id = store_contact_insert(e->st, b->id, number, now);
+    if (id < 0) return NULL;
+    r = (contact_row){.id = id, .number = xstrdup(number),
+                      .status = xstrdup("subscribed"), .fields = xstrdup("{}"),
+                      .tags = xstrdup("[]"), .state = xstrdup("{}"),
+                      .first_seen = now, .last_seen = now};
+    if (is_new) *is_new = 1;
+  }
+  c = xcalloc(1, sizeof *c);
+  c->id = r.id;
+  c->bot_id = b->id;
+  c->number = r.number;
+  c->opted_out = r.status && strcmp(r.status, "opted_out") == 0;
+  c->fields = r.fields;
+  c->tags = r.tags;
+  c->state = r.state;
+  c->expect = r.expect;
+  c->timezone = r.timezone;
+  c->first_seen = r.first_seen;
+  c->last_seen = r.last_seen;
+  free(r.status);
+  return cache_add(e, c);
+}
+
+static void replace(char **slot, const char *v) {
+  free(*slot);
+  *slot = v ? xstrdup(v) : NULL;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static int64_t real_clock(void *ud) {
+  (void)ud;
+  return wall_ms();
+}
+
+int64_t engine_now(engine *e) { return e->clock(e->clock_ud); }
+struct store *engine_store(engine *e) { return e->st; }
+engine_stats engine_stats_of(engine *e) {
+  e->stats.cached_contacts = (long)e->ncached;
+  return e->stats;
+}
+
+engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
+  store *st = store_open(opt->db_path, err, errlen);
+  if (!st) return NULL;
+  engine *e = xcalloc(1, sizeof *e);
+  e->st = st;
+  e->clock = opt->clock ? opt->clock : real_clock;
+  e->clock_ud = opt->clock_ud;
+  if (opt->observer) {
+    e->obs = *opt->observer;
+    e->has_obs = 1;
+  }
+  e->max_cached = opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE;
+  e->nbuckets = 1024;
+  e->table = xcalloc(e->nbuckets, sizeof *e->table);
+  e->lru.next = e->lru.prev = &e->lru;
+  return e;
+}
+
+static void bot_free(bot *b) {
+  sandbox_close(b->sb);
+  script_free(b->src);
+  free(b->name);
+  free(b->display);
+  free(b->help);
+  free(b->optout_reply);
+  free(b->optin_reply);
+  free(b->store_json);
+  free(b);
+}
+
+void engine_close(engine *e) {
+  if (!e) return;
+  engine_forget_contacts(e);
+  free(e->table);
+  free(e->dirty);
+  events_flush(e, 0);
+  free(e->events);
+  while (e->bots) {
+    bot *next = e->bots->next;
+    bot_free(e->bots);
+    e->bots = next;
+  }
+  store_close(e->st);
+  free(e);
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static char *cfg_string(lua_State *L, int cfg, const char *key) {
+  char *v = NULL;
+  if (lua_getfield(L, cfg, key) == LUA_TSTRING) v = xstrdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return v;
+}
+
+/* "16MB", "512KB", 1048576 -> bytes; "500ms", "2s", 250 -> ms. */
+static int parse_amount(lua_State *L, int idx, int is_time, long *out) {
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    *out = (long)lua_tonumber(L, idx);
+    return *out > 0 ? 0 : -1;
+  }
+  const char *s = lua_tostring(L, idx);
+  char *end;
+  double v = strtod(s, &end);
+  while (*end == ' ') end++;
+  double mult = -1;
+  if (is_time) {
+    if (strcmp(end, "ms") == 0) mult = 1;
+    else if (strcmp(end, "s") == 0) mult = 1000;
+  } else {
+    if (strcasecmp(end, "B") == 0 || !*end) mult = 1;
+    else if (strcasecmp(end, "KB") == 0 || strcasecmp(end, "KiB") == 0) mult = 1024;
+    else if (strcasecmp(end, "MB") == 0 || strcasecmp(end, "MiB") == 0) mult = 1 << 20;
+  }
+  if (end == s || mult < 0 || v <= 0) return -1;
+  *out = (long)(v * mult);
+  return 0;
+}
+
+static int read_limits(lua_State *L, int cfg, const char *file,
+                       sandbox_limits *lim, char *err, size_t errlen) {
+  *lim = sandbox_default_limits;
+  lua_getfield(L, cfg, "limits");
+  int t = lua_gettop(L);
+  long v;
+  int rc = 0;
+  if (lua_getfield(L, t, "instructions") != LUA_TNIL) {
+    v = (long)lua_tonumber(L, -1);
+    if (v < 1000 || v > 1000000000) {
+      snprintf(err, errlen, "%s: bot.config: limits.instructions must be "
+                            "between 1000 and 1e9", file);
+      rc = -1;
+    } else {
+      lim->instructions = v;
+    }
+  }
+  lua_pop(L, 1);
+  if (rc == 0 && lua_getfield(L, t, "memory") != LUA_TNIL) {
+    if (parse_amount(L, -1, 0, &v) || v < (64 << 10) || v > (256L << 20)) {
+      snprintf(err, errlen, "%s: bot.config: limits.memory '%s' must be a "
+                            "size between 64KB and 256MB, like '16MB'", file,
+               luaL_tolstring(L, -1, NULL));
+      lua_pop(L, 1);
+      rc = -1;
+    } else {
+      lim->memory = (size_t)v;
+    }
+  }
+  lua_pop(L, 1);
+  if (rc == 0 && lua_getfield(L, t, "time") != LUA_TNIL) {
+    if (parse_amount(L, -1, 1, &v) || v < 1 || v > 10000) {
+      snprintf(err, errlen, "%s: bot.config: limits.time '%s' must be a "
+                            "duration between 1ms and 10s, like '500ms'", file,
+               luaL_tolstring(L, -1, NULL));
+      lua_pop(L, 1);
+      rc = -1;
+    } else {
+      lim->time_ms = v;
+    }
+  }
+  lua_pop(L, 1);
+  lua_pop(L, 1);
+  return rc;
+}
+
+static char *script_sha(const script *s, char **files_json) {
+  json_t *files = json_object();
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    EVP_DigestUpdate(md, s->files[i].path, strlen(s->files[i].path) + 1);
+    EVP_DigestUpdate(md, s->files[i].source, s->files[i].len);
+    json_object_set_new(files, s->files[i].path,
+                        json_stringn(s->files[i].source, s->files[i].len));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(md, digest, &n);
+  EVP_MD_CTX_free(md);
+  char *hex = xmalloc(n * 2 + 1);
+  for (unsigned i = 0; i < n; i++) sprintf(hex + i * 2, "%02x", digest[i]);
+  *files_json = json_dumps(files, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(files);
+  return hex;
+}
+
+bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
+  script *s = script_read(dir, err, errlen);
+  if (!s) return NULL;
+  sandbox *sb = sandbox_open(s, err, errlen);
+  if (!sb) {
+    script_free(s);
+    return NULL;
+  }
+  bot *b = xcalloc(1, sizeof *b);
+  b->src = s;
+  b->sb = sb;
+  b->name = xstrdup(s->name);
+  lua_State *L = sandbox_main(sb);
+  sandbox_push_runtime(sb);
+  lua_getfield(L, -1, "cfg");
+  int cfg = lua_gettop(L);
+  b->display = cfg_string(L, cfg, "name");
+  if (!b->display) b->display = xstrdup(b->name);
+  b->help = cfg_string(L, cfg, "help");
+  if (!b->help) b->help = compliance_default_help(b->display);
+  b->optout_reply = cfg_string(L, cfg, "optout_reply");
+  if (!b->optout_reply) b->optout_reply = compliance_default_optout(b->display);
+  b->optin_reply = cfg_string(L, cfg, "optin_reply");
+  if (!b->optin_reply) b->optin_reply = compliance_default_optin(b->display);
+  lua_getfield(L, cfg, "max_message_chars");
+  b->max_chars = (int)lua_tointeger(L, -1);
+  if (b->max_chars <= 0) b->max_chars = 1600;
+  lua_pop(L, 1);
+  sandbox_limits lim;
+  char *file = xasprintf("%s/bot.lua", s->dir);
+  int rc = read_limits(L, cfg, file, &lim, err, errlen);
+  free(file);
+  lua_pop(L, 2);
+  if (rc) {
+    bot_free(b);
+    return NULL;
+  }
+  sandbox_set_limits(sb, &lim);
+
+  int64_t now = engine_now(e);
+  char *files_json = NULL;
+  char *sha = script_sha(s, &files_json);
+  if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
+      (b->version_id = store_script_version_add(e->st, b->id, sha, files_json,
+                                                now)) < 0 ||
+      store_commit(e->st)) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    store_rollback(e->st);
+    free(sha);
+    free(files_json);
+    bot_free(b);
+    return NULL;
+  }
+  free(sha);
+  free(files_json);
+  b->store_json = store_bot_store_get(e->st, b->id);
+  /* a reload replaces the bot of the same name */
+  for (bot **p = &e->bots; *p; p = &(*p)->next) {
+    if (strcmp((*p)->name, b->name) == 0) {
+      bot *old = *p;
+      b->next = old->next;
+      *p = b;
+      bot_free(old);
+      return b;
+    }
+  }
+  b->next = e->bots;
+  e->bots = b;
+  return b;
+}
+
+bot *engine_find_bot(engine *e, const char *name) {
+  for (bot *b = e->bots; b; b = b->next)
+    if (strcmp(b->name, name) == 0) return b;
+  return NULL;
+}
+
+const char *bot_name(const bot *b) { return b->name; }
+const char *bot_display_name(const bot *b) { return b->display; }
+int64_t bot_id(const bot *b) { return b->id; }
+sandbox *bot_sandbox(bot *b) { return b->sb; }
+
+/* ---------------------------------------------------------------- sending */
+
+static int valid_number(const char *n) {
+  size_t len = strlen(n);
+  if (len < 4 || len > 16 || n[0] != '+') return 0;
+  for (size_t i = 1; i < len; i++)
+    if (!isdigit((unsigned char)n[i])) return 0;
+  return 1;
+}
+
+static const char *api_send(void *ctx, const char *to, const char *text,
+                            size_t len, const char *kind, int transactional,
+                            char *err, size_t errlen) {
+  invocation *inv = ctx;
+  if (inv->nsends >= MAX_SENDS_PER_INVOCATION) {
+    snprintf(err, errlen, "more than %d messages from one handler; use a "
+                          "broadcast for bulk sends",
+             MAX_SENDS_PER_INVOCATION);
+    return NULL;
+  }
+  if (len == 0) {
+    snprintf(err, errlen, "%s: the text is empty", kind);
+    return NULL;
+  }
+  if (strlen(text) != len) {
+    snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
+    return NULL;
+  }
+  if ((int)len > inv->b->max_chars) {
+    snprintf(err, errlen, "%s: the text is %zu bytes long; the limit is %d "
+                          "(bot.config max_message_chars)",
+             kind, len, inv->b->max_chars);
+    return NULL;
+  }
+  int opted_out;
+  if (to) {
+    if (!valid_number(to)) {
+      snprintf(err, errlen, "send: '%.40s' is not an E.164 number like "
+                            "+15550100",
+               to);
+      return NULL;
+    }
+    if (strcmp(to, inv->c->number) == 0) {
+      to = NULL;
+      opted_out = inv->c->opted_out;
+    } else {
+      contact *other = contact_get(inv->e, inv->b, to, 0, NULL);
+      opted_out = other && other->opted_out;
+    }
+  } else {
+    opted_out = inv->c->opted_out;
+  }
+  pending_send *p = &inv->sends[inv->nsends++];
+  *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
+                      xstrdup(kind), transactional,
+                      opted_out && !transactional ? "suppressed" : "sent"};
+  return p->status;
+}
+
+static void api_log(void *ctx, const char *text, size_t len) {
+  invocation *inv = ctx;
+  buf_add(&inv->logs, text, strnlen(text, len));
+  buf_add(&inv->logs, "", 1);
+}
+
+static int64_t api_now(void *ctx) { return engine_now(((invocation *)ctx)->e); }
+
+static const char *api_store_json(void *ctx) {
+  return ((invocation *)ctx)->b->store_json;
+}
+
+static const api_host engine_api = {api_send, api_log, api_now, api_store_json};
+
+static void invocation_free(invocation *inv) {
+  for (int i = 0; i < inv->nsends; i++) {
+    free(inv->sends[i].to);
+    free(inv->sends[i].text);
+    free(inv->sends[i].kind);
+  }
+  inv->nsends = 0;
+  buf_free(&inv->logs);
+}
+
+/* Stores one outgoing message. status "sent": the simulator's provider
+ * delivers at once; with real providers it will be queued here instead. */
+static int record_out(engine *e, bot *b, contact *c, const char *text,
+                      const char *status, int transactional) {
+  message_row m = {.bot_id = b->id, .contact_id = c->id, .direction = "out",
+                   .number = c->number, .text = text, .status = status,
+                   .transactional = transactional, .at = engine_now(e)};
+  if (store_message_add(e->st, &m) < 0) return -1;
+  if (strcmp(status, "suppressed") == 0) {
+    e->stats.suppressed++;
+    action(e, b, c->number, "suppressed (opted out): %s", text);
+  } else {
+    e->stats.replies++;
+    emit(e, 1, b->name, c->number, text, status);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- effects */
+
+static void show_json_diff(engine *e, bot *b, contact *c, const char *what,
+                           const char *before, const char *after) {
+  if (!e->has_obs) return;
+  json_t *old = json_loads(before ? before : "{}", JSON_DECODE_ANY, NULL);
+  json_t *new = json_loads(after, JSON_DECODE_ANY, NULL);
+  if (json_is_object(old) && json_is_object(new)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(new, k, v) {
+      json_t *o = json_object_get(old, k);
+      if (!o || !json_equal(o, v)) {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        action(e, b, c->number, "%s.%s = %s", what, k, s);
+        free(s);
+      }
+    }
+    json_object_foreach(old, k, v) {
+      if (!json_object_get(new, k)) action(e, b, c->number, "%s.%s = nil", what, k);
+    }
+  } else {
+    action(e, b, c->number, "%s = %s", what, after);
+  }
+  json_decref(old);
+  json_decref(new);
+}
+
+/* Applies what a successful handler returned (on the thread's stack: fields,
+ * tags, state, expect, store, timezone) and its sends. */
+static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
+  bot *b = inv->b;
+  contact *c = inv->c;
+  int base = lua_gettop(co) - nres;
+  const char *fields = NULL, *tags = NULL, *state = NULL, *store_json = NULL,
+             *tz = NULL;
+  int expect_changed = 0;
+  const char *expect = NULL;
+  if (nres >= 6) {
+    if (lua_type(co, base + 1) == LUA_TSTRING) fields = lua_tostring(co, base + 1);
+    if (lua_type(co, base + 2) == LUA_TSTRING) tags = lua_tostring(co, base + 2);
+    if (lua_type(co, base + 3) == LUA_TSTRING) state = lua_tostring(co, base + 3);
+    if (lua_type(co, base + 4) == LUA_TSTRING) {
+      expect = lua_tostring(co, base + 4);
+      expect_changed = 1;
+    } else if (lua_type(co, base + 4) == LUA_TBOOLEAN) {
+      expect_changed = 1;
+    }
+    if (lua_type(co, base + 5) == LUA_TSTRING) store_json = lua_tostring(co, base + 5);
+    if (lua_type(co, base + 6) == LUA_TSTRING) tz = lua_tostring(co, base + 6);
+  }
+  if (fields || tags || tz) {
+    if (store_contact_update(e->st, c->id, NULL, fields, tags, tz)) return -1;
+    if (fields) {
+      show_json_diff(e, b, c, "fields", c->fields, fields);
+      replace(&c->fields, fields);
+    }
+    if (tags) {
+      action(e, b, c->number, "tags = %s", tags);
+      replace(&c->tags, tags);
+    }
+    if (tz) {
+      action(e, b, c->number, "timezone = %s", tz);
+      replace(&c->timezone, tz);
+    }
+  }
+  if (state || expect_changed) {
+    if (store_conversation_save(e->st, c->id, state ? state : c->state,
+                                expect_changed ? expect : c->expect,
+                                engine_now(e)))
+      return -1;
+    if (state) {
+      show_json_diff(e, b, c, "state", c->state, state);
+      replace(&c->state, state);
+    }
+    if (expect_changed) {
+      if (expect)
+        action(e, b, c->number, "expect %s", expect);
+      else if (c->expect)
+        action(e, b, c->number, "expect cleared");
+      replace(&c->expect, expect);
+    }
+  }
+  if (store_json) {
+    if (strcmp(store_json, b->store_json) != 0) {
+      if (store_bot_store_set(e->st, b->id, store_json)) return -1;
+      show_json_diff(e, b, c, "bot.store", b->store_json, store_json);
+      replace(&b->store_json, store_json);
+    }
+  }
+  for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
+    action(e, b, c->number, "log: %s", inv->logs.data + off);
+  for (int i = 0; i < inv->nsends; i++) {
+    pending_send *p = &inv->sends[i];
+    contact *to = c;
+    if (p->to) {
+      to = contact_get(e, b, p->to, 1, NULL);
+      if (!to) return -1;
+    }
+    if (record_out(e, b, to, p->text, p->status, p->transactional)) return -1;
+  }
+  return 0;
+}
+
+/* Runs the script for one event of a conversation; a failure is recorded,
+ * never propagated. Returns -1 only when the store failed. */
+static int run_script(engine *e, bot *b, contact *c, const char *kind,
+                      const inbound *m, int is_new, int64_t msg_id) {
+  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c};
+  lua_State *co = sandbox_prepare(b->sb, "dispatch");
+  lua_pushstring(co, kind);
+  lua_pushstring(co, c->number);
+  lua_pushlstring(co, m->text, m->len);
+  lua_pushboolean(co, is_new);
+  if (c->expect) lua_pushstring(co, c->expect); else lua_pushnil(co);
+  lua_pushstring(co, c->fields);
+  lua_pushstring(co, c->tags);
+  lua_pushstring(co, c->state);
+  lua_pushboolean(co, c->opted_out);
+  if (m->provider_id) lua_pushstring(co, m->provider_id); else lua_pushinteger(co, msg_id);
+  lua_pushinteger(co, engine_now(e) / 1000);
+  if (m->to) lua_pushstring(co, m->to); else lua_pushnil(co);
+  if (c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
+  int nres;
+  char err[1024];
+  sandbox_status st = sandbox_call(b->sb, co, 13, &nres, &inv, err, sizeof err);
+  int rc = 0;
+  if (st == SANDBOX_OK) {
+    rc = apply_effects(e, &inv, co, nres);
+  } else {
+    const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
+    if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
+    e->stats.errors++;
+    rc = store_error_add(e->st, b->id, c->id, msg_id, what, err, engine_now(e));
+    action(e, b, c->number, "error: %s", err);
+  }
+  sandbox_release(b->sb, co, st);
+  invocation_free(&inv);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- compliance */
+
+static int set_consent(engine *e, bot *b, contact *c, int opt_out,
+                       const inbound *m) {
+  const char *status = opt_out ? "opted_out" : "subscribed";
+  if (store_contact_update(e->st, c->id, status, NULL, NULL, NULL) ||
+      store_consent_add(e->st, b->id, c->id, c->number,
+                        opt_out ? "optout" : "optin", "keyword", m->text,
+                        engine_now(e)))
+    return -1;
+  c->opted_out = opt_out;
+  if (opt_out && c->expect) {
+    if (store_conversation_save(e->st, c->id, c->state, NULL, engine_now(e)))
+      return -1;
+    replace(&c->expect, NULL);
+  }
+  return 0;
+}
+
+static int handle_one(engine *e, bot *b, const inbound *m) {
+  int is_new;
+  contact *c = contact_get(e, b, m->from, 1, &is_new);
+  if (!c) return -1;
+  int64_t now = engine_now(e);
+  message_row row = {.bot_id = b->id, .contact_id = c->id, .direction = "in",
+                     .number = c->number, .text = m->text, .status = "done",
+                     .provider_id = m->provider_id, .at = now};
+  int64_t msg_id = store_message_add(e->st, &row);
+  if (msg_id < 0) return -1;
+  if (msg_id == 0) {
+    e->stats.duplicates++;
+    return 0;
+  }
+  e->stats.messages_in++;
+  c->last_seen = now;
+  if (!c->seen_dirty) {
+    c->seen_dirty = 1;
+    if (e->ndirty == e->cap_dirty) {
+      e->cap_dirty = e->cap_dirty ? e->cap_dirty * 2 : 256;
+      e->dirty = xrealloc(e->dirty, e->cap_dirty * sizeof *e->dirty);
+    }
+    e->dirty[e->ndirty++] = c;
+  }
+
+  char keyword[16];
+  switch (compliance_classify(m->text, m->len, keyword)) {
+    case COMPLIANCE_OPTOUT:
+      if (!c->opted_out) {
+        if (set_consent(e, b, c, 1, m)) return -1;
+        action(e, b, c->number, "opted out (%s)", keyword);
+        if (run_script(e, b, c, "optout", m, is_new, msg_id)) return -1;
+      }
+      return record_out(e, b, c, b->optout_reply, "sent", 1);
+    case COMPLIANCE_OPTIN:
+      if (c->opted_out) {
+        if (set_consent(e, b, c, 0, m)) return -1;
+        action(e, b, c->number, "opted in (%s)", keyword);
+        if (record_out(e, b, c, b->optin_reply, "sent", 1)) return -1;
+        return run_script(e, b, c, "optin", m, is_new, msg_id);
+      }
+      break;
+    case COMPLIANCE_HELP:
+      return record_out(e, b, c, b->help, "sent", 1);
+    case COMPLIANCE_NONE:
+      break;
+  }
+  if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
+  return run_script(e, b, c, "message", m, is_new, msg_id);
+}
+
+static int flush_seen(engine *e) {
+  for (size_t i = 0; i < e->ndirty; i++) {
+    contact *c = e->dirty[i];
+    if (store_contact_seen(e->st, c->id, c->last_seen)) return -1;
+    c->seen_dirty = 0;
+  }
+  e->ndirty = 0;
+  return 0;
+}
+
+int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                  size_t errlen) {
+  if (store_begin(e->st)) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    return -1;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
+  if (rc == 0) rc = flush_seen(e);
+  if (rc == 0) rc = store_commit(e->st);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    store_rollback(e->st);
+    /* the cache may hold effects of the rolled-back batch */
+    engine_forget_contacts(e);
+    free(b->store_json);
+    b->store_json = store_bot_store_get(e->st, b->id);
+    events_flush(e, 0);
+    return -1;
+  }
+  events_flush(e, 1);
+  cache_trim(e);
+  return 0;
+}

@@ -1,0 +1,78 @@
+/* engine: the message pipeline.
+ *
+ * An inbound message finds (or creates) its contact, is stored, passes the
+ * runtime's compliance rules, and then goes to the bot's script; everything
+ * it caused (replies, sends, field/tag/state changes, the error record of a
+ * failed handler) is committed in the same transaction as the message.
+ * engine_handle takes a batch and commits it once (group commit). Messages of
+ * one conversation are handled in order, one at a time. Contacts are cached
+ * (bounded LRU) so the hot path does not re-read SQLite; idle conversations
+ * cost no Lua memory: their data lives in SQLite and is decoded per message. */
+#ifndef PARLEY_ENGINE_H
+#define PARLEY_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox.h"
+
+typedef struct engine engine;
+typedef struct bot bot;
+
+/* What sim and test show: called after the transaction commits. */
+typedef struct engine_observer {
+  /* an outgoing message; status: "sent" or "suppressed" */
+  void (*message)(void *ud, const char *bot, const char *to, const char *text,
+                  const char *status);
+  /* a side effect worth showing: "expect city", "fields.city = \"Austin\"",
+   * "error: bot.lua:3: ...", "log: ...", "opted out (STOP)" */
+  void (*action)(void *ud, const char *bot, const char *number,
+                 const char *what);
+  void *ud;
+} engine_observer;
+
+typedef struct engine_options {
+  const char *db_path;           /* ":memory:" or a file */
+  int64_t (*clock)(void *ud);    /* ms since epoch; NULL = the real clock */
+  void *clock_ud;
+  const engine_observer *observer; /* may be NULL */
+  size_t contact_cache;          /* contacts kept in memory; 0 = default */
+} engine_options;
+
+engine *engine_open(const engine_options *opt, char *err, size_t errlen);
+void engine_close(engine *e);
+
+/* Loads scripts/<bot>/ (or any bot folder). Problems go to err, one
+ * "file:line: message" per line. */
+bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen);
+bot *engine_find_bot(engine *e, const char *name);
+const char *bot_name(const bot *b);
+const char *bot_display_name(const bot *b);
+int64_t bot_id(const bot *b);
+sandbox *bot_sandbox(bot *b);
+
+typedef struct inbound {
+  const char *from;        /* the fan's number */
+  const char *to;          /* the bot's number, may be NULL */
+  const char *text;
+  size_t len;
+  const char *provider_id; /* for deduplication, may be NULL */
+} inbound;
+
+/* Handles a batch in one transaction. Returns 0, or -1 with a sentence in
+ * err when the store failed (nothing of the batch is kept then). */
+int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                  size_t errlen);
+
+int64_t engine_now(engine *e);
+struct store *engine_store(engine *e);
+/* Forgets cached contacts (after the store was changed behind its back). */
+void engine_forget_contacts(engine *e);
+
+typedef struct engine_stats {
+  long messages_in, replies, suppressed, errors, limit_hits, duplicates;
+  long cached_contacts;
+} engine_stats;
+engine_stats engine_stats_of(engine *e);
+
+#endif

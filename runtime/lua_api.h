@@ -1,0 +1,33 @@
+/* lua_api: the C side of the bot API (send, log, now, bot.store).
+ *
+ * The Lua side (stdlib/internal/sandbox.lua) validates arguments and expands
+ * templates; these functions hand the result to whoever runs the invocation
+ * (the engine), reached through the context given to sandbox_call. */
+#ifndef PARLEY_LUA_API_H
+#define PARLEY_LUA_API_H
+
+#include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct api_host {
+  /* to == NULL: the conversation's own contact. kind: "reply" or "send".
+   * Returns the message's status ("sent", "queued", "suppressed"), or NULL
+   * with a sentence in err (the script gets it as an error). */
+  const char *(*send)(void *ctx, const char *to, const char *text, size_t len,
+                      const char *kind, int transactional, char *err,
+                      size_t errlen);
+  void (*log)(void *ctx, const char *text, size_t len);
+  int64_t (*now_ms)(void *ctx);
+  const char *(*store_json)(void *ctx);
+} api_host;
+
+/* The context passed to sandbox_call must start with this. */
+typedef struct api_ctx {
+  const api_host *host;
+} api_ctx;
+
+/* Stores send, log, now and store_json into the table at index host. */
+void lua_api_register(lua_State *L, int host);
+
+#endif

@@ -1,0 +1,31 @@
+/* luadata: Lua tables <-> JSON for everything a script persists.
+ *
+ * Persisted state must be data: booleans, integers, finite floats, UTF-8
+ * strings and tables of those, keyed by strings or integers, with no
+ * metatables, cycles or shared subtables, bounded in depth, entries and bytes.
+ * Encoding is canonical (sorted keys), so two encodings of equal data compare
+ * equal as strings. Integer keys outside a 1..n sequence are written as
+ * "#<n>"; a string key that starts with '#' gets one more '#'. */
+#ifndef PARLEY_LUADATA_H
+#define PARLEY_LUADATA_H
+
+#include <lua.h>
+#include <stddef.h>
+
+typedef struct luadata_limits {
+  int max_depth;        /* nesting of tables, e.g. 16 */
+  long max_entries;     /* all keys of all tables */
+  size_t max_bytes;     /* of the encoded JSON */
+} luadata_limits;
+
+/* Encodes the value at idx. On refusal returns NULL and writes one sentence
+ * naming the offending key (e.g. "c.state.a[2]: ...") to err. Caller frees. */
+char *luadata_encode(lua_State *L, int idx, const char *label,
+                     const luadata_limits *lim, char *err, size_t errlen);
+
+/* Pushes the value encoded in json (as written by luadata_encode). Returns 0,
+ * or -1 with nothing pushed and a sentence in err. Never raises. */
+int luadata_decode(lua_State *L, const char *json, size_t len, char *err,
+                   size_t errlen);
+
+#endif

@@ -1,0 +1,45 @@
+/* parley: the command line. Each verb lives in its own file (cli_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fputs(
+      "usage: parley <command> [options]\n"
+      "\n"
+      "commands:\n"
+      "  sim BOTDIR [--db FILE] [--as NUMBER]\n"
+      "                      chat with a bot as a fan (a REPL; /help inside)\n"
+      "  test [--update] [PATH...]\n"
+      "                      run .chat transcripts (default: scripts/ and examples/)\n"
+      "  check BOTDIR...     load bots without running them; report every problem\n"
+      "  version             print the version\n"
+      "  help                this text\n"
+      "\n"
+      "See README.md for a tutorial and docs/ for the Lua API.\n",
+      f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "sim") == 0) return cli_sim(argc - 1, argv + 1);
+  if (strcmp(cmd, "test") == 0) return cli_test(argc - 1, argv + 1);
+  if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("parley %s\n", PARLEY_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "parley: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,580 @@
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_api.h"
+#include "lua_pattern.h"
+#include "luadata.h"
+#include "util.h"
+
+enum {
+  HOOK_PERIOD = 1000,        /* instructions between two hook calls */
+  POOL_MAX = 16,             /* idle threads kept for reuse */
+};
+static const size_t VM_HARD_CAP = (size_t)1 << 30; /* whole VM, all calls */
+
+const sandbox_limits sandbox_default_limits = {
+    .instructions = 10000000, .memory = 16u << 20, .time_ms = 500};
+
+/* Limits for the bot's top level and the freeze that follows. */
+static const sandbox_limits load_limits = {
+    .instructions = 50000000, .memory = 64u << 20, .time_ms = 5000};
+
+struct sandbox {
+  lua_State *L;
+  size_t mem_used, mem_peak;
+  sandbox_limits limits;
+  int rt_ref;
+
+  /* the running invocation */
+  int active;
+  lua_State *root;
+  void *ctx;
+  size_t mem_base;
+  size_t mem_limit;
+  long instr_used, instr_limit;
+  int64_t deadline_ns;
+  int killed;
+  char kill_msg[512];
+
+  int pool[POOL_MAX];
+  int npool;
+};
+
+static sandbox *from_state(lua_State *L) {
+  return *(sandbox **)lua_getextraspace(L);
+}
+
+void *sandbox_context(lua_State *L) { return from_state(L)->ctx; }
+
+static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  sandbox *sb = ud;
+  if (!ptr) osize = 0;
+  if (nsize == 0) {
+    free(ptr);
+    sb->mem_used -= osize;
+    return NULL;
+  }
+  if (nsize > osize) {
+    size_t grow = nsize - osize;
+    if (sb->mem_used + grow > VM_HARD_CAP) return NULL;
+    if (sb->active) {
+      if (sb->killed) return NULL;
+      if (sb->mem_used + grow > sb->mem_base + sb->mem_limit) {
+        sb->killed = 1;
+        snprintf(sb->kill_msg, sizeof sb->kill_msg,
+                 "memory limit exceeded (%zu KiB per message); handler stopped",
+                 sb->mem_limit >> 10);
+        return NULL;
+      }
+    }
+  }
+  void *p = realloc(ptr, nsize);
+  if (!p) return NULL;
+  sb->mem_used += nsize - osize;
+  if (sb->mem_used > sb->mem_peak) sb->mem_peak = sb->mem_used;
+  return p;
+}
+
+/* Prefixes the kill message with where the script was when it was stopped. */
+static void kill_at(sandbox *sb, const char *where, const char *what) {
+  sb->killed = 1;
+  snprintf(sb->kill_msg, sizeof sb->kill_msg, "%s%s; handler stopped", where,
+           what);
+}
+
+static void check_budget(sandbox *sb, const char *where) {
+  char what[128];
+  if (sb->instr_used > sb->instr_limit) {
+    snprintf(what, sizeof what, "instruction limit exceeded (%ld instructions)",
+             sb->instr_limit);
+    kill_at(sb, where, what);
+  } else if (mono_ns() > sb->deadline_ns) {
+    snprintf(what, sizeof what, "time limit exceeded (%ld ms)", sb->limits.time_ms);
+    kill_at(sb, where, what);
+  }
+}
+
+/* Once killed, every hook call stops the script again: yielding out of the
+ * root coroutine where possible (pcall cannot intercept a yield), raising an
+ * error elsewhere (caught errors are raised again one instruction later). */
+static void sb_hook(lua_State *L, lua_Debug *ar) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return;
+  if (!sb->killed) {
+    sb->instr_used += HOOK_PERIOD;
+    char where[300] = "";
+    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
+      if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        snprintf(where, sizeof where, "%s:%d: ", ar->short_src, ar->currentline);
+      check_budget(sb, where);
+    }
+    if (!sb->killed) return;
+  }
+  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
+  if (L == sb->root && lua_isyieldable(L)) {
+    lua_yield(L, 0);
+    return;
+  }
+  lua_pushstring(L, sb->kill_msg);
+  lua_error(L);
+}
+
+void sandbox_charge(lua_State *L, long units) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return;
+  if (!sb->killed) {
+    sb->instr_used += units < 0 ? 0 : units;
+    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
+      luaL_where(L, 1);
+      char where[300];
+      snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
+      lua_pop(L, 1);
+      check_budget(sb, where);
+    }
+    if (!sb->killed) return;
+  }
+  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
+  lua_pushstring(L, sb->kill_msg);
+  lua_error(L);
+}
+
+size_t sandbox_memory_left(lua_State *L) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return VM_HARD_CAP;
+  size_t cap = sb->mem_base + sb->mem_limit;
+  return sb->mem_used >= cap ? 0 : cap - sb->mem_used;
+}
+
+static void pattern_charge(lua_State *L, long steps) {
+  sandbox_charge(L, steps / 4);
+}
+
+/* ---- C functions the prelude wraps into the script's libraries ---- */
+
+static int frozen_check(lua_State *L, int idx) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "parley.frozen");
+  lua_pushvalue(L, idx);
+  int frozen = lua_rawget(L, -2) != LUA_TNIL;
+  lua_pop(L, 2);
+  return frozen;
+}
+
+static int has_raw_gc(lua_State *L, int idx) {
+  lua_pushliteral(L, "__gc");
+  int has = lua_rawget(L, idx) != LUA_TNIL;
+  lua_pop(L, 1);
+  return has;
+}
+
+static int host_setmetatable(lua_State *L) {
+  int t = lua_type(L, 2);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+  if (t == LUA_TTABLE && has_raw_gc(L, 2))
+    return luaL_error(L, "setmetatable: __gc metamethods are not allowed in "
+                         "bot scripts");
+  if (frozen_check(L, 1))
+    return luaL_error(L, "setmetatable: this table is frozen (shared by all "
+                         "conversations)");
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+    return luaL_error(L, "cannot change a protected metatable");
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+static int host_rawset(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checkany(L, 2);
+  luaL_checkany(L, 3);
+  if (frozen_check(L, 1))
+    return luaL_error(L, "rawset: this table is frozen (shared by all "
+                         "conversations); keep per-conversation data in c.state");
+  lua_settop(L, 3);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+static int host_string_rep(lua_State *L) {
+  size_t l, lsep;
+  luaL_checklstring(L, 1, &l);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_optlstring(L, 3, "", &lsep);
+  if (n <= 0 || l + lsep == 0) {
+    lua_pushliteral(L, "");
+    return 1;
+  }
+  size_t left = sandbox_memory_left(L);
+  if ((lua_Unsigned)n > left / (l + lsep) + 1)
+    return luaL_error(L, "string.rep: result of about %I bytes is larger than "
+                         "the memory left to this handler (%d KiB)",
+                      (lua_Integer)((lua_Unsigned)n * (l + lsep)),
+                      (int)(left >> 10));
+  sandbox_charge(L, (long)(n / 8 + (lua_Integer)((l + lsep) * n) / 512));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int host_table_move(lua_State *L) {
+  lua_Integer f = luaL_checkinteger(L, 2);
+  lua_Integer e = luaL_checkinteger(L, 3);
+  if (e >= f) {
+    lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)f;
+    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int host_table_unpack(lua_State *L) {
+  lua_Integer i = luaL_optinteger(L, 2, 1);
+  lua_Integer e = luaL_opt(L, luaL_checkinteger, 3, luaL_len(L, 1));
+  lua_settop(L, 1);
+  lua_pushinteger(L, i);
+  lua_pushinteger(L, e);
+  if (e >= i) {
+    lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)i;
+    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 3, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+static int host_table_sort(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    long n = (long)lua_rawlen(L, 1), cost = 0;
+    for (long m = n; m > 1; m >>= 1) cost += n; /* n log n comparisons */
+    sandbox_charge(L, cost);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 0);
+  return 0;
+}
+
+static int host_charge(lua_State *L) {
+  sandbox_charge(L, (long)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+static int host_encode(lua_State *L) {
+  const char *label = luaL_checkstring(L, 2);
+  luadata_limits lim = {.max_depth = 16,
+                        .max_entries = (long)luaL_optinteger(L, 4, 10000),
+                        .max_bytes = (size_t)luaL_optinteger(L, 3, 64 * 1024)};
+  char err[512];
+  char *json = luadata_encode(L, 1, label, &lim, err, sizeof err);
+  if (!json) return luaL_error(L, "%s", err);
+  sandbox_charge(L, (long)strlen(json) / 8);
+  lua_pushstring(L, json);
+  free(json);
+  return 1;
+}
+
+static int host_decode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  char err[512];
+  if (luadata_decode(L, s, n, err, sizeof err)) return luaL_error(L, "%s", err);
+  return 1;
+}
+
+static int host_stdlib_source(lua_State *L) {
+  const embedded_file *f = stdlib_find(luaL_checkstring(L, 1));
+  if (!f) return 0;
+  lua_pushlstring(L, f->source, f->len);
+  return 1;
+}
+
+static const luaL_Reg host_funcs[] = {
+    {"setmetatable", host_setmetatable},
+    {"rawset", host_rawset},
+    {"charge", host_charge},
+    {"encode", host_encode},
+    {"decode", host_decode},
+    {"stdlib_source", host_stdlib_source},
+    {NULL, NULL}};
+
+/* Wraps lib[name] in a charging C closure stored as host[name_as]. */
+static void wrap_lib(lua_State *L, int host, const char *lib, const char *name,
+                     const char *as, lua_CFunction f) {
+  lua_getglobal(L, lib);
+  lua_getfield(L, -1, name);
+  lua_pushcclosure(L, f, 1);
+  lua_setfield(L, host, as);
+  lua_pop(L, 1);
+}
+
+static void build_host(lua_State *L) {
+  lua_newtable(L);
+  int host = lua_gettop(L);
+  luaL_setfuncs(L, host_funcs, 0);
+  wrap_lib(L, host, "string", "rep", "string_rep", host_string_rep);
+  wrap_lib(L, host, "table", "move", "table_move", host_table_move);
+  wrap_lib(L, host, "table", "unpack", "table_unpack", host_table_unpack);
+  wrap_lib(L, host, "table", "sort", "table_sort", host_table_sort);
+  lua_newtable(L);
+  pattern_register(L, lua_gettop(L));
+  lua_setfield(L, host, "pattern");
+  lua_api_register(L, host);
+}
+
+/* ---- shared data: snapshot after load, check after every invocation ---- */
+
+/* rt.shared = { {kind="upvalue", f=fn, i=n, v=value, what=...},
+ *               {kind="field", t=table, k=key, v=value, what=...}, ... }
+ * Any difference is restored and reported. */
+static int check_shared(sandbox *sb, char *err, size_t errlen) {
+  lua_State *L = sb->L;
+  int changed = 0;
+  sandbox_push_runtime(sb);
+  if (lua_getfield(L, -1, "shared") != LUA_TTABLE) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    int e = lua_gettop(L);
+    lua_getfield(L, e, "v");
+    int same;
+    if (lua_getfield(L, e, "f") == LUA_TFUNCTION) {
+      lua_getfield(L, e, "i");
+      int up = (int)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      lua_getupvalue(L, -1, up);
+      same = lua_rawequal(L, -1, e + 1);
+      lua_pop(L, 1);
+      if (!same) {
+        lua_pushvalue(L, e + 1);
+        lua_setupvalue(L, -2, up);
+      }
+    } else {
+      lua_getfield(L, e, "t");
+      lua_getfield(L, e, "k");
+      lua_rawget(L, -2);
+      same = lua_rawequal(L, -1, e + 1);
+      lua_pop(L, 1);
+      if (!same) {
+        lua_getfield(L, e, "k");
+        lua_pushvalue(L, e + 1);
+        lua_rawset(L, -3);
+      }
+      lua_pop(L, 1);
+    }
+    if (!same && !changed) {
+      changed = 1;
+      lua_getfield(L, e, "what");
+      snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+      lua_pop(L, 1);
+    }
+    lua_settop(L, e - 1);
+  }
+  lua_pop(L, 2);
+  return changed;
+}
+
+/* ---- life cycle ---- */
+
+static int panic(lua_State *L) {
+  fprintf(stderr, "parley: unprotected Lua error: %s\n",
+          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+  abort();
+}
+
+static void copy_error(lua_State *co, char *err, size_t errlen) {
+  if (lua_type(co, -1) == LUA_TSTRING)
+    snprintf(err, errlen, "%s", lua_tostring(co, -1));
+  else
+    snprintf(err, errlen, "error object is a %s value (raise strings with error())",
+             lua_typename(co, lua_type(co, -1)));
+}
+
+static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
+                                    int *nres, void *ctx, char *err,
+                                    size_t errlen) {
+  sb->active = 1;
+  sb->root = co;
+  sb->ctx = ctx;
+  sb->killed = 0;
+  sb->instr_used = 0;
+  sb->instr_limit = sb->limits.instructions;
+  sb->mem_base = sb->mem_used;
+  sb->mem_limit = sb->limits.memory;
+  sb->deadline_ns = mono_ns() + (int64_t)sb->limits.time_ms * 1000000;
+  int st = lua_resume(co, sb->L, nargs, nres);
+  sb->active = 0;
+  sb->ctx = NULL;
+  sandbox_status out;
+  if (sb->killed) {
+    snprintf(err, errlen, "%s", sb->kill_msg);
+    out = SANDBOX_LIMIT;
+  } else if (st == LUA_OK) {
+    out = SANDBOX_OK;
+  } else if (st == LUA_YIELD) {
+    snprintf(err, errlen, "coroutine.yield called outside a coroutine");
+    out = SANDBOX_ERROR;
+  } else {
+    copy_error(co, err, errlen);
+    out = SANDBOX_ERROR;
+  }
+  char shared_err[512];
+  if (check_shared(sb, shared_err, sizeof shared_err) && out == SANDBOX_OK) {
+    snprintf(err, errlen, "%s", shared_err);
+    out = SANDBOX_ERROR;
+  }
+  return out;
+}
+
+lua_State *sandbox_prepare(sandbox *sb, const char *entry) {
+  lua_State *L = sb->L;
+  lua_State *co;
+  if (sb->npool > 0) {
+    int ref = sb->pool[--sb->npool];
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lua_settop(co, 0);
+  } else {
+    co = lua_newthread(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, co); /* keep alive while in use */
+  }
+  lua_rawgeti(co, LUA_REGISTRYINDEX, sb->rt_ref);
+  lua_getfield(co, -1, entry);
+  lua_remove(co, -2);
+  return co;
+}
+
+sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
+                            void *ctx, char *err, size_t errlen) {
+  *nres = 0;
+  return run_protected(sb, co, nargs, nres, ctx, err, errlen);
+}
+
+void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
+  lua_State *L = sb->L;
+  if (st == SANDBOX_OK && lua_status(co) == LUA_OK && sb->npool < POOL_MAX) {
+    lua_settop(co, 0);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    sb->pool[sb->npool++] = ref;
+  }
+  /* A killed or failed thread is dropped, never reset: resetting would run
+   * the script's __close handlers outside any limit. */
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, co);
+}
+
+static int load_prelude(sandbox *sb, char *err, size_t errlen) {
+  lua_State *L = sb->L;
+  const embedded_file *f = stdlib_find("internal/sandbox.lua");
+  if (!f) {
+    snprintf(err, errlen, "internal error: prelude missing from the binary");
+    return -1;
+  }
+  if (luaL_loadbufferx(L, f->source, f->len, "@stdlib/internal/sandbox.lua",
+                       "t") != LUA_OK) {
+    copy_error(L, err, errlen);
+    return -1;
+  }
+  build_host(L);
+  lua_getglobal(L, "debug");
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    copy_error(L, err, errlen);
+    return -1;
+  }
+  sb->rt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* the frozen-table set the rawset/setmetatable guards consult */
+  sandbox_push_runtime(sb);
+  lua_getfield(L, -1, "frozen");
+  lua_setfield(L, LUA_REGISTRYINDEX, "parley.frozen");
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Runs rt.load(files) (the bot's top level) and rt.freeze() under the load
+ * limits. */
+static int load_bot(sandbox *sb, const script *s, char *err, size_t errlen) {
+  sb->limits = load_limits;
+  lua_State *co = sandbox_prepare(sb, "load");
+  lua_createtable(co, 0, (int)s->nfiles);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    lua_pushlstring(co, s->files[i].source, s->files[i].len);
+    lua_setfield(co, -2, s->files[i].path);
+  }
+  lua_pushstring(co, s->dir);
+  int nres;
+  sandbox_status st = sandbox_call(sb, co, 2, &nres, NULL, err, errlen);
+  sandbox_release(sb, co, st);
+  if (st != SANDBOX_OK) return -1;
+  co = sandbox_prepare(sb, "freeze");
+  st = sandbox_call(sb, co, 0, &nres, NULL, err, errlen);
+  sandbox_release(sb, co, st);
+  return st == SANDBOX_OK ? 0 : -1;
+}
+
+sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
+  static int pattern_ready;
+  if (!pattern_ready) {
+    pattern_set_charge(pattern_charge);
+    pattern_ready = 1;
+  }
+  sandbox *sb = xcalloc(1, sizeof *sb);
+  sb->limits = sandbox_default_limits;
+  sb->L = lua_newstate(sb_alloc, sb);
+  if (!sb->L) {
+    free(sb);
+    snprintf(err, errlen, "cannot create a Lua state");
+    return NULL;
+  }
+  *(sandbox **)lua_getextraspace(sb->L) = sb;
+  lua_atpanic(sb->L, panic);
+  /* before any thread exists: threads inherit the hook when created */
+  lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+  luaL_openlibs(sb->L);
+  if (load_prelude(sb, err, errlen) != 0 || load_bot(sb, s, err, errlen) != 0) {
+    sandbox_close(sb);
+    return NULL;
+  }
+  sb->limits = sandbox_default_limits;
+  lua_gc(sb->L, LUA_GCCOLLECT);
+  return sb;
+}
+
+void sandbox_close(sandbox *sb) {
+  if (!sb) return;
+  lua_close(sb->L);
+  free(sb);
+}
+
+void sandbox_set_limits(sandbox *sb, const sandbox_limits *lim) {
+  sb->limits = *lim;
+}
+
+const sandbox_limits *sandbox_limits_of(sandbox *sb) { return &sb->limits; }
+
+void sandbox_push_runtime(sandbox *sb) {
+  lua_rawgeti(sb->L, LUA_REGISTRYINDEX, sb->rt_ref);
+}
+
+lua_State *sandbox_main(sandbox *sb) { return sb->L; }
+
+sandbox_stats sandbox_stats_of(sandbox *sb) {
+  return (sandbox_stats){.memory = sb->mem_used, .peak_memory = sb->mem_peak};
+}

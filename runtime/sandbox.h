@@ -1,0 +1,67 @@
+/* sandbox: one Lua VM per loaded bot version, and the limits every call into
+ * it runs under.
+ *
+ * The VM is created with an accounting allocator and a count hook, the
+ * trusted prelude (stdlib/internal/sandbox.lua) builds the bot's frozen
+ * environment, and each invocation runs in a pooled coroutine with its own
+ * instruction, memory and wall-clock budget. A limit hit is sticky: every
+ * later hook call raises again, so pcall/xpcall cannot swallow it. After every
+ * invocation, data shared by all conversations (top-level locals, metamethods
+ * of frozen tables) is checked and restored if a handler changed it. See
+ * docs/sandbox.md for the threat model and the measurements. */
+#ifndef PARLEY_SANDBOX_H
+#define PARLEY_SANDBOX_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "script.h"
+
+typedef struct sandbox_limits {
+  long instructions; /* Lua VM instructions per invocation */
+  size_t memory;     /* bytes of heap growth per invocation */
+  long time_ms;      /* wall clock per invocation */
+} sandbox_limits;
+
+extern const sandbox_limits sandbox_default_limits;
+
+typedef enum { SANDBOX_OK = 0, SANDBOX_ERROR, SANDBOX_LIMIT } sandbox_status;
+
+typedef struct sandbox sandbox;
+
+/* Creates the VM, runs the prelude and the bot's top level under limits,
+ * then freezes the environment. On failure returns NULL with every problem
+ * as "file:line: message" lines in err. */
+sandbox *sandbox_open(const script *s, char *err, size_t errlen);
+void sandbox_close(sandbox *sb);
+
+void sandbox_set_limits(sandbox *sb, const sandbox_limits *lim);
+const sandbox_limits *sandbox_limits_of(sandbox *sb);
+
+/* The prelude's table of entry points (rt), pushed on the main thread. */
+void sandbox_push_runtime(sandbox *sb);
+lua_State *sandbox_main(sandbox *sb);
+
+/* An invocation: take a thread with rt[entry] pushed, push arguments on it,
+ * call, read results from the thread's stack, release. ctx is what the host
+ * API functions see through sandbox_context() during the call. */
+lua_State *sandbox_prepare(sandbox *sb, const char *entry);
+sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
+                            void *ctx, char *err, size_t errlen);
+void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st);
+
+/* For C functions called by scripts. */
+void *sandbox_context(lua_State *L);
+/* Adds work done inside a C function to the invocation's instruction budget;
+ * raises the limit error when the budget or the deadline is exceeded. */
+void sandbox_charge(lua_State *L, long units);
+/* Heap bytes the running invocation may still allocate. */
+size_t sandbox_memory_left(lua_State *L);
+
+typedef struct sandbox_stats {
+  size_t memory;      /* bytes in use by the VM */
+  size_t peak_memory;
+} sandbox_stats;
+sandbox_stats sandbox_stats_of(sandbox *sb);
+
+#endif

@@ -1,0 +1,96 @@
+#include "script.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+static int add_file(script *s, const char *full, const char *rel, char *err,
+                    size_t errlen) {
+  size_t len;
+  char *src = read_file(full, &len);
+  if (!src) {
+    snprintf(err, errlen, "%s: cannot read: %s", full, strerror(errno));
+    return -1;
+  }
+  s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+  s->files[s->nfiles++] = (script_file){xstrdup(rel), src, len};
+  return 0;
+}
+
+static int walk(script *s, const char *dir, const char *rel, int depth,
+                char *err, size_t errlen) {
+  if (depth > 8) return 0;
+  DIR *d = opendir(dir);
+  if (!d) {
+    snprintf(err, errlen, "%s: cannot open folder: %s", dir, strerror(errno));
+    return -1;
+  }
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    if (depth == 0 && strcmp(e->d_name, "tests") == 0) continue;
+    char *full = xasprintf("%s/%s", dir, e->d_name);
+    char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+    struct stat st;
+    if (stat(full, &st) == 0) {
+      if (S_ISDIR(st.st_mode))
+        rc = walk(s, full, r, depth + 1, err, errlen);
+      else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".lua"))
+        rc = add_file(s, full, r, err, errlen);
+    }
+    free(full);
+    free(r);
+  }
+  closedir(d);
+  return rc;
+}
+
+script *script_read(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a bot folder (expected a folder with bot.lua)",
+             dir);
+    return NULL;
+  }
+  script *s = xcalloc(1, sizeof *s);
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  s->dir = xstrndup(dir, n);
+  const char *base = strrchr(s->dir, '/');
+  s->name = xstrdup(base ? base + 1 : s->dir);
+  if (walk(s, s->dir, "", 0, err, errlen) != 0) {
+    script_free(s);
+    return NULL;
+  }
+  if (!script_find(s, "bot.lua")) {
+    snprintf(err, errlen, "%s/bot.lua: missing (every bot folder needs a bot.lua)",
+             s->dir);
+    script_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void script_free(script *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->nfiles; i++) {
+    free(s->files[i].path);
+    free(s->files[i].source);
+  }
+  free(s->files);
+  free(s->name);
+  free(s->dir);
+  free(s);
+}
+
+const script_file *script_find(const script *s, const char *path) {
+  for (size_t i = 0; i < s->nfiles; i++)
+    if (strcmp(s->files[i].path, path) == 0) return &s->files[i];
+  return NULL;
+}

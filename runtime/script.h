@@ -1,0 +1,38 @@
+/* script: the files of one bot version, read into memory.
+ *
+ * A bot is a folder (scripts/<bot>/) with bot.lua and optional modules beside
+ * it. Everything the sandbox may `require` is read here once, so a running
+ * version never touches the disk again and a reload can swap whole sets. */
+#ifndef PARLEY_SCRIPT_H
+#define PARLEY_SCRIPT_H
+
+#include <stddef.h>
+
+typedef struct script_file {
+  char *path;   /* relative to the bot folder, e.g. "bot.lua", "lib/util.lua" */
+  char *source;
+  size_t len;
+} script_file;
+
+typedef struct script {
+  char *name;   /* the bot's name: the folder's base name */
+  char *dir;    /* the folder it was read from */
+  script_file *files;
+  size_t nfiles;
+} script;
+
+/* Reads every .lua file under dir (except tests/). Returns NULL and writes a
+ * sentence to err when the folder or its bot.lua cannot be read. */
+script *script_read(const char *dir, char *err, size_t errlen);
+void script_free(script *s);
+const script_file *script_find(const script *s, const char *path);
+
+/* Modules shipped with the runtime (stdlib/), compiled into the binary. */
+typedef struct embedded_file {
+  const char *path;   /* e.g. "internal/sandbox.lua", "text.lua" */
+  const char *source;
+  size_t len;
+} embedded_file;
+const embedded_file *stdlib_find(const char *path);
+
+#endif

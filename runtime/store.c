@@ -1,0 +1,568 @@
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Forward migrations: entry i brings a database from version i to i+1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE bots("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  store TEXT NOT NULL DEFAULT '{}',"
+    "  active_version INTEGER,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE script_versions("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  sha TEXT NOT NULL,"
+    "  files TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(bot_id, sha));"
+    "CREATE TABLE contacts("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  number TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'subscribed'"
+    "    CHECK(status IN ('subscribed','opted_out')),"
+    "  fields TEXT NOT NULL DEFAULT '{}',"
+    "  tags TEXT NOT NULL DEFAULT '[]',"
+    "  timezone TEXT,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  UNIQUE(bot_id, number));"
+    "CREATE TABLE conversations("
+    "  contact_id INTEGER PRIMARY KEY REFERENCES contacts(id),"
+    "  state TEXT NOT NULL DEFAULT '{}',"
+    "  expect TEXT,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  contact_id INTEGER NOT NULL REFERENCES contacts(id),"
+    "  direction TEXT NOT NULL CHECK(direction IN ('in','out')),"
+    "  number TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  provider_id TEXT,"
+    "  transactional INTEGER NOT NULL DEFAULT 0,"
+    "  segments INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE INDEX messages_contact ON messages(contact_id, id);"
+    "CREATE UNIQUE INDEX messages_inbound_provider_id"
+    "  ON messages(bot_id, provider_id)"
+    "  WHERE direction = 'in' AND provider_id IS NOT NULL;"
+    "CREATE TABLE consent("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  contact_id INTEGER,"
+    "  number TEXT NOT NULL,"
+    "  action TEXT NOT NULL CHECK(action IN ('optout','optin')),"
+    "  source TEXT NOT NULL,"
+    "  text TEXT,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX consent_contact ON consent(contact_id, id);"
+    "CREATE TRIGGER consent_no_update BEFORE UPDATE ON consent"
+    "  BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TRIGGER consent_no_delete BEFORE DELETE ON consent"
+    "  BEGIN SELECT RAISE(ABORT, 'the consent ledger is append-only'); END;"
+    "CREATE TABLE timers("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  contact_id INTEGER REFERENCES contacts(id),"
+    "  due_at INTEGER NOT NULL,"
+    "  handler TEXT NOT NULL,"
+    "  args TEXT NOT NULL DEFAULT 'null',"
+    "  kind TEXT NOT NULL DEFAULT 'timer',"
+    "  status TEXT NOT NULL DEFAULT 'pending',"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX timers_due ON timers(status, due_at);"
+    "CREATE TABLE errors("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  contact_id INTEGER,"
+    "  message_id INTEGER,"
+    "  kind TEXT NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);",
+};
+enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
+
+enum {
+  Q_BEGIN,
+  Q_COMMIT,
+  Q_ROLLBACK,
+  Q_BOT_GET,
+  Q_BOT_ADD,
+  Q_BOT_STORE_GET,
+  Q_BOT_STORE_SET,
+  Q_VERSION_GET,
+  Q_VERSION_ADD,
+  Q_CONTACT_GET,
+  Q_CONTACT_ADD,
+  Q_CONTACT_SEEN,
+  Q_CONTACT_UPDATE,
+  Q_CONVERSATION_SAVE,
+  Q_CONTACTS_EACH,
+  Q_CONTACT_COUNT,
+  Q_MESSAGE_ADD,
+  Q_MESSAGES_EACH,
+  Q_CONSENT_ADD,
+  Q_CONSENT_EACH,
+  Q_ERROR_ADD,
+  Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_BOT_GET] = "SELECT id FROM bots WHERE name = ?1",
+    [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2)",
+    [Q_BOT_STORE_GET] = "SELECT store FROM bots WHERE id = ?1",
+    [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1",
+    [Q_VERSION_GET] = "SELECT id FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
+    [Q_VERSION_ADD] = "INSERT INTO script_versions(bot_id, sha, files, created_at)"
+                      " VALUES(?1, ?2, ?3, ?4)",
+    [Q_CONTACT_GET] =
+        "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
+        " c.first_seen, c.last_seen, v.state, v.expect"
+        " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
+        " WHERE c.bot_id = ?1 AND c.number = ?2",
+    [Q_CONTACT_ADD] = "INSERT INTO contacts(bot_id, number, first_seen, last_seen)"
+                      " VALUES(?1, ?2, ?3, ?3)",
+    [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
+    [Q_CONTACT_UPDATE] =
+        "UPDATE contacts SET status = coalesce(?2, status),"
+        " fields = coalesce(?3, fields), tags = coalesce(?4, tags),"
+        " timezone = coalesce(?5, timezone) WHERE id = ?1",
+    [Q_CONVERSATION_SAVE] =
+        "INSERT INTO conversations(contact_id, state, expect, updated_at)"
+        " VALUES(?1, coalesce(?2, '{}'), ?3, ?4)"
+        " ON CONFLICT(contact_id) DO UPDATE SET"
+        " state = coalesce(?2, state), expect = ?3, updated_at = ?4",
+    [Q_CONTACTS_EACH] =
+        "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
+        " c.first_seen, c.last_seen, v.state, v.expect"
+        " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
+        " WHERE c.bot_id = ?1 ORDER BY c.id",
+    [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
+    [Q_MESSAGE_ADD] =
+        "INSERT INTO messages(bot_id, contact_id, direction, number, text,"
+        " status, provider_id, transactional, segments, created_at, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    [Q_MESSAGES_EACH] = "SELECT direction, text, status, created_at FROM messages"
+                        " WHERE contact_id = ?1 ORDER BY id",
+    [Q_CONSENT_ADD] = "INSERT INTO consent(bot_id, contact_id, number, action,"
+                      " source, text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_CONSENT_EACH] = "SELECT action, source, text, at FROM consent"
+                       " WHERE contact_id = ?1 ORDER BY id",
+    [Q_ERROR_ADD] = "INSERT INTO errors(bot_id, contact_id, message_id, kind,"
+                    " text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+struct store {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *q[Q_COUNT];
+  char err[512];
+};
+
+const char *store_error(store *st) { return st->err; }
+
+static int fail(store *st, const char *what) {
+  snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
+           sqlite3_errmsg(st->db));
+  return -1;
+}
+
+static sqlite3_stmt *stmt(store *st, int q) {
+  if (!st->q[q] &&
+      sqlite3_prepare_v3(st->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
+                         &st->q[q], NULL) != SQLITE_OK) {
+    fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sqlite3_reset(st->q[q]);
+  sqlite3_clear_bindings(st->q[q]);
+  return st->q[q];
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_done(store *st, sqlite3_stmt *s, const char *what) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return fail(st, what);
+  return 0;
+}
+
+static int exec_sql(store *st, const char *sql, const char *what) {
+  char *msg = NULL;
+  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
+             msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+static int migrate(store *st) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "cannot read the schema version (is this a parley database?)");
+  int version = 0;
+  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > (int)SCHEMA_VERSION) {
+    snprintf(st->err, sizeof st->err,
+             "%s: written by a newer parley (schema %d, this one knows up to %d); "
+             "upgrade parley instead of opening it with this version",
+             st->path, version, (int)SCHEMA_VERSION);
+    return -1;
+  }
+  for (int v = version; v < (int)SCHEMA_VERSION; v++) {
+    if (exec_sql(st, "BEGIN IMMEDIATE", "cannot start a migration")) return -1;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+    if (exec_sql(st, migrations[v], "schema migration failed") ||
+        exec_sql(st, pragma, "schema migration failed")) {
+      exec_sql(st, "ROLLBACK", "rollback");
+      return -1;
+    }
+    if (exec_sql(st, "COMMIT", "cannot commit a migration")) return -1;
+  }
+  return 0;
+}
+
+store *store_open(const char *path, char *err, size_t errlen) {
+  store *st = xcalloc(1, sizeof *st);
+  st->path = xstrdup(path);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "%s: cannot open the database: %s", path,
+             st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    store_close(st);
+    return NULL;
+  }
+  sqlite3_busy_timeout(st->db, 2000);
+  sqlite3_extended_result_codes(st->db, 1);
+  int rc = 0;
+  int memory = strcmp(path, ":memory:") == 0;
+  /* a read first: a file that is not a database fails here, untouched */
+  if (exec_sql(st, "SELECT count(*) FROM sqlite_schema",
+               "not a usable SQLite database (corrupt, or not a database)"))
+    rc = -1;
+  if (rc == 0 && !memory &&
+      exec_sql(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode "
+                                                "(is the database locked by "
+                                                "another process?)"))
+    rc = -1;
+  if (rc == 0 &&
+      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+               "cannot configure the database"))
+    rc = -1;
+  if (rc == 0) rc = migrate(st);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", st->err);
+    store_close(st);
+    return NULL;
+  }
+  return st;
+}
+
+void store_close(store *st) {
+  if (!st) return;
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(st->q[i]);
+  if (st->db) sqlite3_close(st->db);
+  free(st->path);
+  free(st);
+}
+
+static int run_simple(store *st, int q, const char *what) {
+  sqlite3_stmt *s = stmt(st, q);
+  return s ? exec_done(st, s, what) : -1;
+}
+
+int store_begin(store *st) {
+  return run_simple(st, Q_BEGIN, "cannot start a transaction");
+}
+int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
+int store_rollback(store *st) {
+  if (sqlite3_get_autocommit(st->db)) return 0;
+  return run_simple(st, Q_ROLLBACK, "cannot roll back");
+}
+
+int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_BOT_GET);
+  if (!s) return -1;
+  bind_text(s, 1, name);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return id;
+  }
+  sqlite3_reset(s);
+  s = stmt(st, Q_BOT_ADD);
+  if (!s) return -1;
+  bind_text(s, 1, name);
+  sqlite3_bind_int64(s, 2, now);
+  if (exec_done(st, s, "cannot add the bot")) return -1;
+  return sqlite3_last_insert_rowid(st->db);
+}
+
+char *store_bot_store_get(store *st, int64_t bot_id) {
+  sqlite3_stmt *s = stmt(st, Q_BOT_STORE_GET);
+  if (!s) return NULL;
+  sqlite3_bind_int64(s, 1, bot_id);
+  char *out = NULL;
+  if (sqlite3_step(s) == SQLITE_ROW)
+    out = xstrdup((const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  return out ? out : xstrdup("{}");
+}
+
+int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
+  sqlite3_stmt *s = stmt(st, Q_BOT_STORE_SET);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, json);
+  return exec_done(st, s, "cannot save bot.store");
+}
+
+int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
+                                 const char *files_json, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, sha);
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return id;
+  }
+  sqlite3_reset(s);
+  s = stmt(st, Q_VERSION_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, sha);
+  bind_text(s, 3, files_json);
+  sqlite3_bind_int64(s, 4, now);
+  if (exec_done(st, s, "cannot record the script version")) return -1;
+  return sqlite3_last_insert_rowid(st->db);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i) {
+  const unsigned char *t = sqlite3_column_text(s, i);
+  return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void read_contact(sqlite3_stmt *s, contact_row *r) {
+  r->id = sqlite3_column_int64(s, 0);
+  r->number = col_dup(s, 1);
+  r->status = col_dup(s, 2);
+  r->fields = col_dup(s, 3);
+  r->tags = col_dup(s, 4);
+  r->timezone = col_dup(s, 5);
+  r->first_seen = sqlite3_column_int64(s, 6);
+  r->last_seen = sqlite3_column_int64(s, 7);
+  r->state = col_dup(s, 8);
+  if (!r->state) r->state = xstrdup("{}");
+  r->expect = col_dup(s, 9);
+}
+
+void contact_row_free(contact_row *r) {
+  free(r->number);
+  free(r->status);
+  free(r->fields);
+  free(r->tags);
+  free(r->timezone);
+  free(r->state);
+  free(r->expect);
+  *r = (contact_row){0};
+}
+
+int store_contact_get(store *st, int64_t bot_id, const char *number,
+                      contact_row *out) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, number);
+  int rc = sqlite3_step(s);
+  int found = 0;
+  if (rc == SQLITE_ROW) {
+    read_contact(s, out);
+    found = 1;
+  } else if (rc != SQLITE_DONE) {
+    found = fail(st, "cannot read a contact");
+  }
+  sqlite3_reset(s);
+  return found;
+}
+
+int64_t store_contact_insert(store *st, int64_t bot_id, const char *number,
+                             int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, number);
+  sqlite3_bind_int64(s, 3, now);
+  if (exec_done(st, s, "cannot add a contact")) return -1;
+  return sqlite3_last_insert_rowid(st->db);
+}
+
+int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_SEEN);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  sqlite3_bind_int64(s, 2, now);
+  return exec_done(st, s, "cannot update a contact");
+}
+
+int store_contact_update(store *st, int64_t contact_id, const char *status,
+                         const char *fields, const char *tags,
+                         const char *timezone) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_UPDATE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  bind_text(s, 2, status);
+  bind_text(s, 3, fields);
+  bind_text(s, 4, tags);
+  bind_text(s, 5, timezone);
+  return exec_done(st, s, "cannot update a contact");
+}
+
+int store_conversation_save(store *st, int64_t contact_id, const char *state,
+                            const char *expect, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_CONVERSATION_SAVE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  bind_text(s, 2, state);
+  bind_text(s, 3, expect);
+  sqlite3_bind_int64(s, 4, now);
+  return exec_done(st, s, "cannot save a conversation");
+}
+
+int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
+  /* a separate statement: callbacks may run other queries */
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, queries[Q_CONTACTS_EACH], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "cannot list contacts");
+  sqlite3_bind_int64(s, 1, bot_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    contact_row r = {0};
+    read_contact(s, &r);
+    fn(ud, &r);
+    contact_row_free(&r);
+  }
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list contacts");
+}
+
+long store_contact_count(store *st, int64_t bot_id) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_COUNT);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
+  sqlite3_reset(s);
+  return n;
+}
+
+int64_t store_message_add(store *st, const message_row *m) {
+  sqlite3_stmt *s = stmt(st, Q_MESSAGE_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, m->bot_id);
+  sqlite3_bind_int64(s, 2, m->contact_id);
+  bind_text(s, 3, m->direction);
+  bind_text(s, 4, m->number);
+  bind_text(s, 5, m->text);
+  bind_text(s, 6, m->status);
+  bind_text(s, 7, m->provider_id);
+  sqlite3_bind_int(s, 8, m->transactional);
+  if (m->segments > 0)
+    sqlite3_bind_int(s, 9, m->segments);
+  else
+    sqlite3_bind_null(s, 9); /* not counted yet */
+  sqlite3_bind_int64(s, 10, m->at);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
+  if (rc != SQLITE_DONE) return fail(st, "cannot store a message");
+  return sqlite3_last_insert_rowid(st->db);
+}
+
+int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, queries[Q_MESSAGES_EACH], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "cannot list messages");
+  sqlite3_bind_int64(s, 1, contact_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, (const char *)sqlite3_column_text(s, 0),
+       (const char *)sqlite3_column_text(s, 1),
+       (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list messages");
+}
+
+int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
+                      const char *number, const char *action,
+                      const char *source, const char *text, int64_t at) {
+  sqlite3_stmt *s = stmt(st, Q_CONSENT_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  sqlite3_bind_int64(s, 2, contact_id);
+  bind_text(s, 3, number);
+  bind_text(s, 4, action);
+  bind_text(s, 5, source);
+  bind_text(s, 6, text);
+  sqlite3_bind_int64(s, 7, at);
+  return exec_done(st, s, "cannot append to the consent ledger");
+}
+
+int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_EACH], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "cannot read the consent ledger");
+  sqlite3_bind_int64(s, 1, contact_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, (const char *)sqlite3_column_text(s, 0),
+       (const char *)sqlite3_column_text(s, 1),
+       (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the consent ledger");
+}
+
+int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
+                    int64_t message_id, const char *kind, const char *text,
+                    int64_t at) {
+  sqlite3_stmt *s = stmt(st, Q_ERROR_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  if (contact_id > 0)
+    sqlite3_bind_int64(s, 2, contact_id);
+  else
+    sqlite3_bind_null(s, 2);
+  if (message_id > 0)
+    sqlite3_bind_int64(s, 3, message_id);
+  else
+    sqlite3_bind_null(s, 3);
+  bind_text(s, 4, kind);
+  bind_text(s, 5, text);
+  sqlite3_bind_int64(s, 6, at);
+  return exec_done(st, s, "cannot record a handler error");
+}

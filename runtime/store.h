@@ -1,0 +1,89 @@
+/* store: everything parley keeps, in one SQLite database (WAL mode).
+ *
+ * All SQL lives in store.c, so the store can move to another database
+ * without touching the engine. The schema is versioned (PRAGMA user_version)
+ * and migrated forward on open; a database written by a newer parley, a file
+ * that is not a database, or one locked by another process is reported and
+ * left untouched. Times are milliseconds since the Unix epoch. */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+store *store_open(const char *path, char *err, size_t errlen);
+void store_close(store *st);
+const char *store_error(store *st); /* the last failure, as a sentence */
+
+int store_begin(store *st);
+int store_commit(store *st);
+int store_rollback(store *st);
+
+/* bots and script versions */
+int64_t store_bot_ensure(store *st, const char *name, int64_t now);
+char *store_bot_store_get(store *st, int64_t bot_id); /* caller frees */
+int store_bot_store_set(store *st, int64_t bot_id, const char *json);
+int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
+                                 const char *files_json, int64_t now);
+
+/* contacts and conversations */
+typedef struct contact_row {
+  int64_t id;
+  char *number, *status, *fields, *tags, *timezone, *state, *expect;
+  int64_t first_seen, last_seen;
+} contact_row;
+void contact_row_free(contact_row *r);
+
+/* 1 found, 0 not found, -1 error */
+int store_contact_get(store *st, int64_t bot_id, const char *number,
+                      contact_row *out);
+int64_t store_contact_insert(store *st, int64_t bot_id, const char *number,
+                             int64_t now);
+int store_contact_seen(store *st, int64_t contact_id, int64_t now);
+/* NULL arguments are left unchanged. */
+int store_contact_update(store *st, int64_t contact_id, const char *status,
+                         const char *fields, const char *tags,
+                         const char *timezone);
+int store_conversation_save(store *st, int64_t contact_id, const char *state,
+                            const char *expect, int64_t now);
+
+typedef void (*contact_fn)(void *ud, const contact_row *r);
+int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud);
+long store_contact_count(store *st, int64_t bot_id);
+
+/* messages */
+typedef struct message_row {
+  int64_t bot_id, contact_id;
+  const char *direction; /* "in" or "out" */
+  const char *number;    /* the contact's number */
+  const char *text;
+  const char *status;    /* in: "done"; out: "sent", "queued", "suppressed" */
+  const char *provider_id;
+  int transactional;
+  int segments;
+  int64_t at;
+} message_row;
+/* Returns the new id; 0 if an inbound message with this provider id was
+ * already stored (a provider retry); -1 on error. */
+int64_t store_message_add(store *st, const message_row *m);
+
+typedef void (*message_fn)(void *ud, const char *direction, const char *text,
+                           const char *status, int64_t at);
+int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud);
+
+/* the consent ledger: append-only (triggers refuse UPDATE and DELETE) */
+int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
+                      const char *number, const char *action,
+                      const char *source, const char *text, int64_t at);
+typedef void (*consent_fn)(void *ud, const char *action, const char *source,
+                           const char *text, int64_t at);
+int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud);
+
+/* error records of handlers */
+int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
+                    int64_t message_id, const char *kind, const char *text,
+                    int64_t at);
+
+#endif

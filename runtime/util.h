@@ -1,0 +1,35 @@
+/* util: allocation that never returns NULL, strings, files, time. */
+#ifndef PARLEY_UTIL_H
+#define PARLEY_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+bool ends_with(const char *s, const char *suffix);
+/* Reads a whole file, NUL-terminated; NULL with errno set on failure. */
+char *read_file(const char *path, size_t *len);
+
+/* Milliseconds since the Unix epoch, and a monotonic clock in nanoseconds. */
+int64_t wall_ms(void);
+int64_t mono_ns(void);
+
+/* A growable byte buffer. */
+typedef struct buf {
+  char *data;
+  size_t len, cap;
+} buf;
+void buf_add(buf *b, const char *s, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(buf *b);
+
+#endif

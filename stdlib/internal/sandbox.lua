@@ -1,0 +1,844 @@
+-- The trusted side of a bot's Lua VM.
+--
+-- Runs once per VM with the full standard library, before any bot code. It
+-- builds the environment bot scripts see (an allow-list of libraries, the
+-- `bot` API), loads the bot, freezes everything the bot's top level left
+-- behind, and routes each message to a handler. Everything it needs later is
+-- captured in locals here, so nothing a script does can replace it.
+local host, debug = ...
+
+local type, next, select, error, tostring, tonumber = type, next, select, error, tostring, tonumber
+local rawget, rawequal, rawlen, pcall, load = rawget, rawequal, rawlen, pcall, load
+local raw_setmetatable, getmetatable = setmetatable, getmetatable
+local rawset = rawset
+local pack, unpack = table.pack, table.unpack
+local tointeger = math.tointeger
+local slower, ssub, sbyte, sformat = string.lower, string.sub, string.byte, string.format
+local sfind, smatch, sgsub, sgmatch = host.pattern.find, host.pattern.match, host.pattern.gsub,
+  host.pattern.gmatch
+local dgetupvalue, dgetinfo, dgetmetatable = debug.getupvalue, debug.getinfo, debug.getmetatable
+local dsetmetatable = debug.setmetatable
+local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
+local encode, decode, charge = host.encode, host.decode, host.charge
+local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
+
+local rt = {}
+local frozen = raw_setmetatable({}, { __mode = "k" }) -- frozen table -> true
+rt.frozen = frozen
+local trusted = raw_setmetatable({}, { __mode = "k" }) -- runtime values the freeze skips
+
+local loading = true -- the bot's top level is running
+
+-- ---------------------------------------------------------------- errors
+
+local function where(level)
+  local info = dgetinfo(level + 1, "Sl")
+  if info and info.currentline and info.currentline > 0 then
+    return info.short_src .. ":" .. info.currentline .. ": "
+  end
+  return ""
+end
+
+local function argerror(n, fname, msg)
+  error(sformat("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+end
+
+local function checktype(v, want, n, fname)
+  local t = type(v)
+  if t ~= want then argerror(n, fname, want .. " expected, got " .. (v == nil and "no value" or t)) end
+end
+
+local function top_level_only(fname)
+  if not loading then
+    error(fname .. " can only be called at the top level of the script, while it loads", 3)
+  end
+end
+
+-- ---------------------------------------------------------------- libraries
+
+local function copy(src, names)
+  local t = {}
+  for _, k in ipairs(names) do t[k] = src[k] end
+  return t
+end
+
+local S = copy(string, { "byte", "char", "format", "len", "lower", "upper", "reverse", "sub",
+  "pack", "packsize", "unpack" })
+S.rep = host.string_rep
+S.find, S.match, S.gmatch, S.gsub = sfind, smatch, sgmatch, sgsub
+
+local function checkint(v, n, fname)
+  local i = tointeger(v)
+  if i == nil then
+    if type(v) == "number" or (type(v) == "string" and tonumber(v)) then
+      argerror(n, fname, "number has no integer representation")
+    end
+    argerror(n, fname, "number expected, got " .. (v == nil and "no value" or type(v)))
+  end
+  return i
+end
+
+local function length(t, fname)
+  if type(t) ~= "table" then argerror(1, fname, "table expected, got " .. type(t)) end
+  local n = #t
+  if tointeger(n) == nil then error("object length is not an integer", 3) end
+  return n
+end
+
+-- table.insert and table.remove in Lua: their loops then run under the count
+-- hook, and a script's __len is called once, not once per check.
+local function tinsert(t, ...)
+  local e = length(t, "insert") + 1
+  local nargs = select("#", ...)
+  if nargs == 1 then
+    t[e] = ...
+  elseif nargs == 2 then
+    local pos, v = ...
+    pos = checkint(pos, 2, "insert")
+    if pos - 1 < 0 or pos > e then argerror(2, "insert", "position out of bounds") end
+    for i = e, pos + 1, -1 do t[i] = t[i - 1] end
+    t[pos] = v
+  else
+    error("wrong number of arguments to 'insert'", 2)
+  end
+end
+
+local function tremove(t, pos)
+  local size = length(t, "remove")
+  if pos == nil then pos = size else pos = checkint(pos, 2, "remove") end
+  if pos ~= size and (pos < 1 or pos > size + 1) then
+    argerror(2, "remove", "position out of bounds")
+  end
+  local v = t[pos]
+  while pos < size do
+    t[pos] = t[pos + 1]
+    pos = pos + 1
+  end
+  t[pos] = nil
+  return v
+end
+
+local T = { concat = table.concat, pack = table.pack, insert = tinsert, remove = tremove,
+  move = host.table_move, unpack = host.table_unpack, sort = host.table_sort }
+
+local M = {}
+for k, v in next, math do M[k] = v end
+M.randomseed = nil -- one conversation must not make another's random predictable
+
+local U = {}
+for k, v in next, utf8 do U[k] = v end
+
+-- coroutine.close is left out: in Lua 5.4.4 a chain of coroutines closed
+-- from __close handlers overflows the C stack. wrap is rebuilt on resume for
+-- the same reason (5.4.4's wrap resets a failed coroutine, running __close).
+local function cowrap(f)
+  checktype(f, "function", 1, "wrap")
+  local co = co_create(f)
+  return function(...)
+    local r = pack(co_resume(co, ...))
+    if r[1] then return unpack(r, 2, r.n) end
+    local e = r[2]
+    if type(e) == "string" then error(e, 0) end
+    error(e, 0)
+  end
+end
+local C = { create = co_create, resume = co_resume, running = coroutine.running,
+  status = co_status, yield = coroutine.yield, isyieldable = coroutine.isyieldable, wrap = cowrap }
+
+-- xpcall runs its message handler after the stack unwinds, never inside the
+-- error machinery, so a looping handler stays under the count hook.
+local function safe_xpcall(f, handler, ...)
+  checktype(handler, "function", 2, "xpcall")
+  local r = pack(pcall(f, ...))
+  if r[1] then return unpack(r, 1, r.n) end
+  return false, handler(r[2])
+end
+
+-- ---------------------------------------------------------------- the bot API
+
+local api = {}          -- bot.* functions
+local cfg = { name = nil, help = nil, numbers = {}, limits = {}, timezone = nil,
+  optout_reply = nil, optin_reply = nil, max_message_chars = 1600 }
+rt.cfg = cfg
+
+local router = {
+  join = nil, fallback = nil, optout = nil, optin = nil,
+  keywords = {},   -- normalized phrase -> rule
+  hears = {},      -- single word -> rule
+  hear_phrases = {},-- { words = {...}, rule }
+  matches = {},    -- { pattern, rule }
+  handlers = {},   -- name -> function
+  order = 0,
+}
+rt.router = router
+
+local function normalize(text)
+  -- trimmed, lowercased, inner whitespace collapsed, trailing punctuation dropped
+  text = slower(text)
+  text = sgsub(text, "%s+", " ")
+  text = sgsub(text, "^ ", "")
+  text = sgsub(text, "[%s%p]+$", "")
+  return text
+end
+rt.normalize = normalize
+
+local function words_of(list, fname)
+  if type(list) == "string" then return { list } end
+  if type(list) ~= "table" then argerror(1, fname, "string or list of strings expected, got " .. type(list)) end
+  local out = {}
+  for i = 1, #list do
+    if type(list[i]) ~= "string" then argerror(1, fname, "entry " .. i .. " is a " .. type(list[i]) .. ", not a string") end
+    out[#out + 1] = list[i]
+  end
+  if #out == 0 then argerror(1, fname, "empty list") end
+  return out
+end
+
+local function new_rule(fn, fname, n)
+  checktype(fn, "function", n, fname)
+  router.order = router.order + 1
+  return { fn = fn, order = router.order, where = where(3) }
+end
+
+local compliance_words = { stop = true, stopall = true, unsubscribe = true, cancel = true, ["end"] = true,
+  quit = true, revoke = true, optout = true, start = false, unstop = false, yes = false, help = true,
+  info = true }
+
+function api.keyword(list, fn)
+  top_level_only("bot.keyword")
+  local words = words_of(list, "keyword")
+  local rule = new_rule(fn, "keyword", 2)
+  for _, w in ipairs(words) do
+    local k = normalize(w)
+    if k == "" then argerror(1, "keyword", "keyword '" .. w .. "' is empty once trimmed") end
+    if compliance_words[k] then
+      error("bot.keyword: '" .. w .. "' is handled by the runtime's opt-out compliance and never reaches a script", 2)
+    end
+    if router.keywords[k] then error("bot.keyword: '" .. w .. "' is already a keyword (" .. router.keywords[k].where .. ")", 2) end
+    router.keywords[k] = rule
+  end
+end
+
+function api.hear(list, fn)
+  top_level_only("bot.hear")
+  local words = words_of(list, "hear")
+  local rule = new_rule(fn, "hear", 2)
+  for _, w in ipairs(words) do
+    local k = normalize(w)
+    if k == "" then argerror(1, "hear", "word '" .. w .. "' is empty once trimmed") end
+    if sfind(k, "^[%w_\128-\255]+$") then
+      if not router.hears[k] then router.hears[k] = rule end
+    else
+      local ws = {}
+      for x in sgmatch(k, "[%w_\128-\255]+") do ws[#ws + 1] = x end
+      router.hear_phrases[#router.hear_phrases + 1] = { words = ws, rule = rule }
+    end
+  end
+end
+
+function api.match(pattern, fn)
+  top_level_only("bot.match")
+  checktype(pattern, "string", 1, "match")
+  local ok, err = pcall(sfind, "", pattern)
+  if not ok then error("bot.match: bad pattern '" .. pattern .. "': " .. sgsub(err, "^.-:%d+: ", ""), 2) end
+  router.matches[#router.matches + 1] = { pattern = pattern, rule = new_rule(fn, "match", 2) }
+end
+
+function api.fallback(fn)
+  top_level_only("bot.fallback")
+  router.fallback = new_rule(fn, "fallback", 1)
+end
+
+function api.on_join(fn)
+  top_level_only("bot.on_join")
+  router.join = new_rule(fn, "on_join", 1)
+end
+
+function api.on_optout(fn)
+  top_level_only("bot.on_optout")
+  router.optout = new_rule(fn, "on_optout", 1)
+end
+
+function api.on_optin(fn)
+  top_level_only("bot.on_optin")
+  router.optin = new_rule(fn, "on_optin", 1)
+end
+
+function api.handler(name, fn)
+  top_level_only("bot.handler")
+  checktype(name, "string", 1, "handler")
+  if not sfind(name, "^[%w_%.%-]+$") then argerror(1, "handler", "name '" .. name .. "' may use only letters, digits, _ . -") end
+  if router.handlers[name] then error("bot.handler: a handler named '" .. name .. "' already exists (" .. router.handlers[name].where .. ")", 2) end
+  router.handlers[name] = new_rule(fn, "handler", 2)
+end
+
+local config_keys = { name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
+  quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number" }
+local limit_keys = { instructions = true, memory = true, time = true }
+
+function api.config(t)
+  top_level_only("bot.config")
+  checktype(t, "table", 1, "config")
+  for k, v in next, t do
+    local want = config_keys[k]
+    if not want then
+      local known = {}
+      for name in next, config_keys do known[#known + 1] = name end
+      table.sort(known)
+      error("bot.config: unknown key '" .. tostring(k) .. "' (known: " .. table.concat(known, ", ") .. ")", 2)
+    end
+    if type(v) ~= want then error("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v), 2) end
+    cfg[k] = v
+  end
+  for i, n in ipairs(cfg.numbers) do
+    if type(n) ~= "string" or not sfind(n, "^%+%d%d%d%d+$") or #n > 16 then
+      error("bot.config: numbers[" .. i .. "] = '" .. tostring(n) .. "' is not an E.164 number like +15550100", 2)
+    end
+  end
+  for k, v in next, cfg.limits do
+    if not limit_keys[k] then error("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time)", 2) end
+    if k == "memory" or k == "time" then
+      if type(v) ~= "string" and type(v) ~= "number" then error("bot.config: limits." .. k .. " must be a number or a string like '16MB' / '500ms'", 2) end
+    elseif type(v) ~= "number" or v <= 0 then
+      error("bot.config: limits.instructions must be a positive number", 2)
+    end
+  end
+  if cfg.max_message_chars < 1 or cfg.max_message_chars > 1600 then
+    error("bot.config: max_message_chars must be between 1 and 1600", 2)
+  end
+end
+
+function api.now() return host_now() end
+
+function api.log(...)
+  local parts = pack(...)
+  for i = 1, parts.n do
+    local v = parts[i]
+    local t = type(v)
+    if t ~= "string" and t ~= "number" and t ~= "boolean" and t ~= "nil" then v = "<" .. t .. ">" end
+    parts[i] = tostring(v)
+  end
+  host_log(T.concat(parts, " ", 1, parts.n))
+end
+
+-- ---------------------------------------------------------------- templates
+
+-- {{fields.city}}, {{state.x}}, {{tags.vip}}, {{number}}, {{bot.name}}:
+-- unknown names expand to "". Only what a template names is loaded.
+local function lookup(c, path)
+  local v
+  local first, rest = smatch(path, "^([^%.]+)%.?(.*)$")
+  if first == "bot" then
+    v = { name = cfg.name }
+  elseif first == "number" then
+    v = c and rawget(c, "number")
+  elseif c and (first == "fields" or first == "state" or first == "tags") then
+    v = c[first]
+  else
+    return nil
+  end
+  for part in sgmatch(rest, "[^%.]+") do
+    if type(v) ~= "table" then return nil end
+    v = rawget(v, tointeger(tonumber(part)) or part)
+  end
+  return v
+end
+
+local function expand(text, c)
+  if not sfind(text, "{{", 1, true) then return text end
+  return (sgsub(text, "{{%s*([%w_%.]+)%s*}}", function(path)
+    local v = lookup(c, path)
+    local t = type(v)
+    if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
+    return ""
+  end))
+end
+rt.expand = expand
+
+-- ---------------------------------------------------------------- conversations
+
+local current = {} -- per invocation: the contact's private data, keyed by c
+raw_setmetatable(current, { __mode = "k" })
+
+local function text_arg(v, n, fname)
+  local t = type(v)
+  if t == "number" then return tostring(v) end
+  if t ~= "string" then argerror(n, fname, "string expected, got " .. (v == nil and "no value" or t)) end
+  return v
+end
+
+local function send_opts(opts, n, fname)
+  if opts == nil then return false end
+  if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
+  for k in next, opts do
+    if k ~= "transactional" then argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional)") end
+  end
+  return rawget(opts, "transactional") and true or false
+end
+
+local methods = {}
+
+function methods.reply(c, text)
+  local p = current[c]
+  if not p then error("reply: not a contact of this message", 2) end
+  return host_send(nil, expand(text_arg(text, 1, "reply"), c), "reply", false)
+end
+
+function methods.send(c, text, opts)
+  local p = current[c]
+  if not p then error("send: not a contact of this message", 2) end
+  local tr = send_opts(opts, 2, "send")
+  return host_send(nil, expand(text_arg(text, 1, "send"), c), "send", tr)
+end
+
+function methods.expect(c, name)
+  local p = current[c]
+  if not p then error("expect: not a contact of this message", 2) end
+  if name == nil then
+    p.expect = false
+    return
+  end
+  checktype(name, "string", 1, "expect")
+  if not router.handlers[name] then
+    error("c:expect('" .. name .. "'): no handler named '" .. name .. "' (define it with bot.handler)", 2)
+  end
+  p.expect = name
+end
+
+function methods.tag(c, ...)
+  local tags = c.tags
+  for i = 1, select("#", ...) do
+    local name = select(i, ...)
+    checktype(name, "string", i, "tag")
+    tags[name] = true
+  end
+end
+
+function methods.untag(c, ...)
+  local tags = c.tags
+  for i = 1, select("#", ...) do
+    local name = select(i, ...)
+    checktype(name, "string", i, "untag")
+    tags[name] = nil
+  end
+end
+
+function methods.has_tag(c, name)
+  checktype(name, "string", 1, "has_tag")
+  return c.tags[name] == true
+end
+
+local contact_mt = { __metatable = false }
+contact_mt.__index = function(c, k)
+  local m = methods[k]
+  if m then return m end
+  local p = current[c]
+  if not p then return nil end
+  if k == "fields" or k == "state" then
+    local v = decode(p[k .. "_json"])
+    if type(v) ~= "table" then v = {} end
+    rawset(c, k, v)
+    return v
+  elseif k == "tags" then
+    local v = {}
+    local list = decode(p.tags_json)
+    if type(list) == "table" then
+      for i = 1, #list do v[list[i]] = true end
+    end
+    rawset(c, "tags", v)
+    return v
+  end
+  return nil
+end
+
+local function encode_tags(tags)
+  if type(tags) ~= "table" or getmetatable(tags) ~= nil then error("c.tags must be a table of tag names", 0) end
+  local list = {}
+  for k, v in next, tags do
+    if type(k) ~= "string" then error("c.tags: tag names must be strings, got a " .. type(k), 0) end
+    if v ~= true and v ~= false then error("c.tags." .. k .. ": set tags to true (or nil to remove them)", 0) end
+    if v then list[#list + 1] = k end
+  end
+  if #list == 0 then return "[]" end
+  table.sort(list)
+  return encode(list, "c.tags")
+end
+
+-- bot.store: the bot's stored table, decoded afresh for each invocation
+local cur_store -- nil until a handler touches bot.store
+local bot = {}
+local bot_mt = { __metatable = false }
+bot_mt.__index = function(_, k)
+  if k == "store" then
+    if loading then error("bot.store is available only inside handlers", 2) end
+    if cur_store == nil then
+      cur_store = decode(host_store())
+      if type(cur_store) ~= "table" then cur_store = {} end
+    end
+    return cur_store
+  end
+  local f = api[k]
+  if f == nil then error("bot." .. tostring(k) .. " does not exist", 2) end
+  return f
+end
+bot_mt.__newindex = function(_, k)
+  error("bot." .. tostring(k) .. " cannot be assigned (put shared data in fields of bot.store)", 2)
+end
+raw_setmetatable(bot, bot_mt)
+
+local function global_send(number, text, opts)
+  checktype(number, "string", 1, "send")
+  local tr = send_opts(opts, 3, "send")
+  return host_send(number, expand(text_arg(text, 2, "send"), nil), "send", tr)
+end
+
+-- ---------------------------------------------------------------- environment
+
+local G = {}       -- the bot's globals (_ENV of every bot chunk)
+local base = {     -- what G sees besides the script's own globals
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+  rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = host.rawset,
+  select = select, setmetatable = host.setmetatable, getmetatable = getmetatable,
+  tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
+  _VERSION = _VERSION,
+  string = S, table = T, math = M, utf8 = U, coroutine = C,
+  bot = bot, send = global_send, print = api.log,
+}
+base._G = G
+
+function base.load(chunk, name, mode, env)
+  if mode ~= nil and mode ~= "t" then
+    error("load: only text chunks can be loaded (mode 't'), binary chunks are refused", 2)
+  end
+  if env == nil then env = G end
+  return load(chunk, name, "t", env)
+end
+
+-- require: the bot's own modules and stdlib/, loaded once, at the top level.
+local files = {}
+local folder = "." -- the bot's folder, for file names in messages
+local loaded = {}
+local loading_now = {}
+
+local function module_source(name)
+  local rel = sgsub(name, "%.", "/")
+  for _, path in ipairs({ rel .. ".lua", rel .. "/init.lua" }) do
+    if files[path] then return files[path], folder .. "/" .. path end
+  end
+  if sfind(rel, "^internal/") then return nil end
+  local src = host.stdlib_source(rel .. ".lua")
+  if src then return src, "stdlib/" .. rel .. ".lua" end
+  return nil
+end
+
+function base.require(name)
+  checktype(name, "string", 1, "require")
+  local v = loaded[name]
+  if v ~= nil then return v end
+  if not sfind(name, "^[%a_][%w_]*$") and not sfind(name, "^[%a_][%w_]*%.[%w_%.]*[%w_]$") or sfind(name, "%.%.") then
+    error("require: bad module name '" .. name .. "' (use dotted names like 'lib.util'; paths are not allowed)", 2)
+  end
+  if not loading then
+    error("require('" .. name .. "') must be called at the top level of the script (modules load once, before the bot starts)", 2)
+  end
+  if loading_now[name] then error("require: module '" .. name .. "' requires itself (a loop)", 2) end
+  local src, path = module_source(name)
+  if not src then
+    error("require: module '" .. name .. "' not found (looked for " .. sgsub(name, "%.", "/") ..
+      ".lua in the bot's folder and in stdlib/)", 2)
+  end
+  local chunk, err = load(src, "@" .. path, "t", G)
+  if not chunk then error(err, 0) end
+  loading_now[name] = true
+  local r = chunk(name)
+  loading_now[name] = nil
+  if r == nil then r = true end
+  loaded[name] = r
+  return r
+end
+
+-- ("").dump and friends: method calls on strings see only the sanitized table
+do
+  local smt = dgetmetatable("")
+  smt.__index = S
+  smt.__metatable = false
+end
+
+local function undefined_global(_, k)
+  error("undefined global '" .. tostring(k) .. "'", 2)
+end
+
+-- while loading, G reads through to base and undefined reads give nil
+raw_setmetatable(G, { __index = base, __metatable = false })
+
+for _, v in next, base do
+  if type(v) == "function" then trusted[v] = true end
+end
+for _, lib in ipairs({ S, T, M, U, C }) do
+  for _, v in next, lib do trusted[v] = true end
+end
+for _, v in next, api do trusted[v] = true end
+for _, v in next, methods do trusted[v] = true end
+trusted[bot] = true
+trusted[global_send] = true
+
+-- ---------------------------------------------------------------- freezing
+
+local function readonly(_, k)
+  error("attempt to change '" .. tostring(k) .. "' of a table shared by all conversations " ..
+    "(it was created while the script loaded and is read-only; keep per-conversation data in c.state, shared data in bot.store)", 2)
+end
+
+local shared = {} -- what check_shared (sandbox.c) compares after every invocation
+rt.shared = shared
+
+local function describe(f)
+  local info = dgetinfo(f, "S")
+  return info.short_src .. ":" .. (info.linedefined or 0)
+end
+
+local walk
+
+local function freeze_table(t)
+  if frozen[t] or trusted[t] then return end
+  frozen[t] = true
+  local backing = {}
+  local keys = {}
+  for k, v in next, t do
+    backing[k] = v
+    keys[#keys + 1] = k
+  end
+  local mt = dgetmetatable(t)
+  for i = 1, #keys do
+    local k = keys[i]
+    -- metamethod names stay in place so the table keeps working as a
+    -- metatable (Lua reads those raw); check_shared guards them
+    if type(k) == "string" and ssub(k, 1, 2) == "__" then
+      shared[#shared + 1] = { t = t, k = k, v = backing[k],
+        what = "a handler changed '" .. k .. "' of a table shared by all conversations" }
+    else
+      rawset(t, k, nil)
+    end
+  end
+  local fmt = {}
+  if mt then
+    for k, v in next, mt do rawset(fmt, k, v) end
+    if rawget(mt, "__index") ~= nil then raw_setmetatable(backing, { __index = rawget(mt, "__index") }) end
+  end
+  fmt.__index = backing
+  fmt.__newindex = readonly
+  fmt.__len = function() return rawlen(backing) end
+  fmt.__pairs = function(self)
+    return function(_, k) return next(backing, k) end, self, nil
+  end
+  fmt.__metatable = mt or false
+  fmt.__gc = nil
+  dsetmetatable(t, fmt)
+  for k, v in next, backing do
+    walk(k)
+    walk(v)
+  end
+  if mt then walk(mt) end
+end
+
+local function freeze_function(f)
+  if trusted[f] or frozen[f] then return end
+  frozen[f] = true
+  local info = dgetinfo(f, "S")
+  if info.what == "C" then return end
+  for i = 1, 255 do
+    local name, v = dgetupvalue(f, i)
+    if name == nil then break end
+    shared[#shared + 1] = { f = f, i = i, v = v,
+      what = describe(f) .. ": a handler changed '" .. (name ~= "" and name or "?") ..
+        "', a local shared by all conversations (declared while the script loaded); " ..
+        "keep per-conversation data in c.state, shared data in bot.store" }
+    walk(v)
+  end
+end
+
+walk = function(v)
+  local t = type(v)
+  if t == "table" then
+    if v == G then return end
+    freeze_table(v)
+  elseif t == "function" then
+    freeze_function(v)
+  elseif t == "thread" then
+    error("a coroutine created while the script loads would be shared by all conversations; create it inside a handler", 0)
+  end
+end
+
+function rt.freeze()
+  loading = false
+  -- G's own content moves to a frozen backing table that falls back to base
+  local globals = {}
+  for k, v in next, G do globals[k] = v end
+  for k in next, globals do rawset(G, k, nil) end
+  for k, v in next, base do if globals[k] == nil then globals[k] = v end end
+  raw_setmetatable(globals, { __index = undefined_global })
+  dsetmetatable(G, { __index = globals, __newindex = function(_, k)
+    error("assignment to global '" .. tostring(k) .. "' after the script loaded " ..
+      "(globals are frozen; use local variables, c.state or bot.store)", 2)
+  end, __metatable = false })
+  frozen[G] = true
+  frozen[globals] = true
+  for _, lib in ipairs({ S, T, M, U, C, base }) do freeze_table(lib) end
+  for k, v in next, globals do
+    walk(k)
+    walk(v)
+  end
+  for _, v in next, loaded do walk(v) end
+  for _, rule in next, router.handlers do walk(rule.fn) end
+  for _, rule in next, router.keywords do walk(rule.fn) end
+  for _, rule in next, router.hears do walk(rule.fn) end
+  for _, p in ipairs(router.hear_phrases) do walk(p.rule.fn) end
+  for _, m in ipairs(router.matches) do walk(m.rule.fn) end
+  for _, k in ipairs({ "join", "fallback", "optout", "optin" }) do
+    if router[k] then walk(router[k].fn) end
+  end
+  rt.shared_count = #shared
+end
+
+function rt.load(sources, dir)
+  files = sources
+  folder = dir
+  local src = files["bot.lua"]
+  local chunk, err = load(src, "@" .. folder .. "/bot.lua", "t", G)
+  if not chunk then error(err, 0) end
+  chunk()
+end
+
+-- ---------------------------------------------------------------- routing
+
+local function route(c, text, is_new, expect)
+  if is_new and router.join then return router.join end
+  local norm = normalize(text)
+  local rule = router.keywords[norm]
+  if rule then return rule end
+  if expect then
+    local h = router.handlers[expect]
+    if h then
+      current[c].expect = false
+      return h
+    end
+  end
+  local lower = slower(text)
+  local best
+  if next(router.hears) then
+    for w in sgmatch(lower, "[%w_\128-\255]+") do
+      local r = router.hears[w]
+      if r and (not best or r.order < best.order) then best = r end
+    end
+  end
+  for i = 1, #router.hear_phrases do
+    local p = router.hear_phrases[i]
+    if not best or p.rule.order < best.order then
+      local ws = {}
+      for w in sgmatch(lower, "[%w_\128-\255]+") do ws[#ws + 1] = w end
+      for s = 1, #ws - #p.words + 1 do
+        local ok = true
+        for j = 1, #p.words do
+          if ws[s + j - 1] ~= p.words[j] then ok = false break end
+        end
+        if ok then best = p.rule break end
+      end
+    end
+  end
+  if best then return best end
+  for i = 1, #router.matches do
+    local m = router.matches[i]
+    local caps = pack(smatch(lower, m.pattern))
+    if caps[1] ~= nil then return m.rule, caps end
+  end
+  return router.fallback
+end
+
+local function finish(c, p, result)
+  local tr = type(result)
+  if tr == "string" or tr == "number" then
+    host_send(nil, expand(tostring(result), c), "reply", false)
+  elseif tr == "table" or tr == "function" or tr == "thread" or tr == "userdata" then
+    error("a handler returned a " .. tr .. "; return a string (the reply) or nothing", 0)
+  end
+  local fields_json, tags_json, state_json, store_json
+  local f = rawget(c, "fields")
+  if f ~= nil then
+    fields_json = encode(f, "c.fields", 16384)
+    if fields_json == p.fields_json then fields_json = nil end
+  end
+  local tg = rawget(c, "tags")
+  if tg ~= nil then
+    tags_json = encode_tags(tg)
+    if tags_json == p.tags_json then tags_json = nil end
+  end
+  local s = rawget(c, "state")
+  if s ~= nil then
+    state_json = encode(s, "c.state", 65536)
+    if state_json == p.state_json then state_json = nil end
+  end
+  if cur_store ~= nil then
+    store_json = encode(cur_store, "bot.store", 1048576, 100000)
+    cur_store = nil
+  end
+  local tz = rawget(c, "timezone")
+  if tz ~= nil and tz ~= p.timezone then
+    if type(tz) ~= "string" then error("c.timezone must be a string like 'America/Chicago'", 0) end
+  else
+    tz = nil
+  end
+  current[c] = nil
+  return fields_json, tags_json, state_json, p.expect, store_json, tz
+end
+
+-- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
+-- fields_json, tags_json, state_json, expect (string, or false = cleared),
+-- store_json, timezone.
+function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
+                     opted_out, msg_id, at, to, timezone)
+  cur_store = nil
+  local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
+    timezone = timezone }, contact_mt)
+  local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
+    expect = nil, timezone = timezone }
+  current[c] = p
+  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = {} }
+  local rule, caps
+  if kind == "message" then
+    rule, caps = route(c, text, is_new, expect)
+  elseif kind == "optout" then
+    rule = router.optout
+  elseif kind == "optin" then
+    rule = router.optin
+  end
+  local result
+  if rule then
+    if caps then
+      result = rule.fn(c, msg, unpack(caps, 1, caps.n))
+    else
+      result = rule.fn(c, msg)
+    end
+  end
+  return finish(c, p, result)
+end
+
+-- What `parley check` can find without running a handler.
+function rt.check()
+  local problems = {}
+  for path, src in next, files do
+    local line = 1
+    for chunk_line in sgmatch(src .. "\n", "([^\n]*)\n") do
+      for name in sgmatch(chunk_line, "expect%s*%(%s*[\"']([^\"']*)[\"']") do
+        if not router.handlers[name] then
+          problems[#problems + 1] = folder .. "/" .. path .. ":" .. line .. ": c:expect('" .. name ..
+            "') names no handler; define it with bot.handler('" .. name .. "', function(c, msg) ... end)"
+        end
+      end
+      line = line + 1
+    end
+  end
+  table.sort(problems)
+  return problems
+end
+
+return rt
