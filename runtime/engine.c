@@ -15,12 +15,18 @@
 
 enum { MAX_SENDS_PER_INVOCATION = 50, DEFAULT_CACHE = 100000 };
 
+/* contacts.last_seen is written when it moved on by at least this much: a
+ * chatty fan does not cost a contact-row write per message (the exact time of
+ * every message is in the messages table). */
+static const int64_t SEEN_RESOLUTION_MS = 60 * 1000;
+
 typedef struct contact {
   int64_t id, bot_id;
   char *number;
   int opted_out;
   char *fields, *tags, *state, *expect, *timezone;
   int64_t first_seen, last_seen;
+  int64_t stored_last_seen; /* what the store has; see SEEN_RESOLUTION_MS */
   int seen_dirty;
   struct contact *hnext, *prev, *next; /* hash chain, LRU list */
 } contact;
@@ -78,6 +84,8 @@ struct engine {
   event *events;
   size_t nevents, cap_events;
   engine_stats stats;
+  int in_message;
+  int64_t now;
 };
 
 static const api_host engine_api;
@@ -265,6 +273,7 @@ static contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->timezone = r.timezone;
   c->first_seen = r.first_seen;
   c->last_seen = r.last_seen;
+  c->stored_last_seen = r.last_seen;
   free(r.status);
   return cache_add(e, c);
 }
@@ -281,7 +290,10 @@ static int64_t real_clock(void *ud) {
   return wall_ms();
 }
 
-int64_t engine_now(engine *e) { return e->clock(e->clock_ud); }
+/* One reading per message: everything a message causes carries its time. */
+int64_t engine_now(engine *e) {
+  return e->in_message ? e->now : e->clock(e->clock_ud);
+}
 struct store *engine_store(engine *e) { return e->st; }
 engine_stats engine_stats_of(engine *e) {
   e->stats.cached_contacts = (long)e->ncached;
@@ -777,7 +789,17 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
   return 0;
 }
 
+static int handle_message(engine *e, bot *b, const inbound *m);
+
 static int handle_one(engine *e, bot *b, const inbound *m) {
+  e->now = e->clock(e->clock_ud);
+  e->in_message = 1;
+  int rc = handle_message(e, b, m);
+  e->in_message = 0;
+  return rc;
+}
+
+static int handle_message(engine *e, bot *b, const inbound *m) {
   int is_new;
   contact *c = contact_get(e, b, m->from, 1, &is_new);
   if (!c) return -1;
@@ -793,7 +815,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   }
   e->stats.messages_in++;
   c->last_seen = now;
-  if (!c->seen_dirty) {
+  if (!c->seen_dirty && now - c->stored_last_seen >= SEEN_RESOLUTION_MS) {
     c->seen_dirty = 1;
     if (e->ndirty == e->cap_dirty) {
       e->cap_dirty = e->cap_dirty ? e->cap_dirty * 2 : 256;
@@ -832,6 +854,7 @@ static int flush_seen(engine *e) {
   for (size_t i = 0; i < e->ndirty; i++) {
     contact *c = e->dirty[i];
     if (store_contact_seen(e->st, c->id, c->last_seen)) return -1;
+    c->stored_last_seen = c->last_seen;
     c->seen_dirty = 0;
   }
   e->ndirty = 0;

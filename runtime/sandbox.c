@@ -1,6 +1,7 @@
 #include "sandbox.h"
 
 #include <lauxlib.h>
+#include <ctype.h>
 #include <limits.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ struct sandbox {
   size_t mem_limit;
   long instr_used, instr_limit;
   int64_t deadline_ns;
+  long next_clock_check; /* instr_used at which charge looks at the clock */
   int killed;
   char kill_msg[512];
 
@@ -131,7 +133,10 @@ void sandbox_charge(lua_State *L, long units) {
   if (!sb->active) return;
   if (!sb->killed) {
     sb->instr_used += units < 0 ? 0 : units;
-    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
+    if (sb->instr_used > sb->instr_limit ||
+        (sb->instr_used >= sb->next_clock_check &&
+         (sb->next_clock_check = sb->instr_used + HOOK_PERIOD,
+          mono_ns() > sb->deadline_ns))) {
       luaL_where(L, 1);
       char where[300];
       snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
@@ -300,7 +305,76 @@ static int host_stdlib_source(lua_State *L) {
   return 1;
 }
 
+/* The keyword form of a text: lowercased, trimmed, inner whitespace runs
+ * collapsed to one space, trailing whitespace and punctuation dropped. */
+static int host_normalize(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, n);
+  size_t len = 0;
+  int space = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (isspace(ch)) {
+      space = len > 0;
+      continue;
+    }
+    if (space) out[len++] = ' ';
+    space = 0;
+    out[len++] = (char)tolower(ch);
+  }
+  while (len > 0 && (isspace((unsigned char)out[len - 1]) ||
+                     ispunct((unsigned char)out[len - 1])))
+    len--;
+  luaL_pushresultsize(&b, len);
+  return 1;
+}
+
+/* host.first_word(text, words): of the whole words of text (runs of
+ * [A-Za-z0-9_] and bytes >= 0x80, lowercased) that are keys of the table
+ * words, the value with the lowest .order field, or nil. */
+static int host_first_word(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_pushnil(L); /* best, at 3 */
+  lua_Integer best_order = 0;
+  char word[64];
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && !(isalnum((unsigned char)s[i]) || s[i] == '_' ||
+                      (unsigned char)s[i] >= 0x80))
+      i++;
+    size_t start = i;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_' ||
+                     (unsigned char)s[i] >= 0x80))
+      i++;
+    size_t len = i - start;
+    if (len == 0 || len >= sizeof word) continue;
+    for (size_t k = 0; k < len; k++) word[k] = (char)tolower((unsigned char)s[start + k]);
+    lua_pushlstring(L, word, len);
+    if (lua_rawget(L, 2) == LUA_TTABLE) {
+      lua_pushliteral(L, "order");
+      lua_rawget(L, -2);
+      lua_Integer order = lua_tointeger(L, -1);
+      lua_pop(L, 1);
+      if (lua_isnil(L, 3) || order < best_order) {
+        best_order = order;
+        lua_replace(L, 3);
+        continue;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  sandbox_charge(L, (long)n / 16);
+  return 1;
+}
+
 static const luaL_Reg host_funcs[] = {
+    {"normalize", host_normalize},
+    {"first_word", host_first_word},
     {"setmetatable", host_setmetatable},
     {"rawset", host_rawset},
     {"charge", host_charge},
@@ -412,6 +486,7 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->ctx = ctx;
   sb->killed = 0;
   sb->instr_used = 0;
+  sb->next_clock_check = HOOK_PERIOD;
   sb->instr_limit = sb->limits.instructions;
   sb->mem_base = sb->mem_used;
   sb->mem_limit = sb->limits.memory;

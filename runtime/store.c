@@ -271,7 +271,7 @@ store *store_open(const char *path, char *err, size_t errlen) {
                                                 "another process?)"))
     rc = -1;
   if (rc == 0 &&
-      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -65536;",
                "cannot configure the database"))
     rc = -1;
   if (rc == 0) rc = migrate(st);

@@ -17,6 +17,7 @@ local slower, ssub, sbyte, sformat = string.lower, string.sub, string.byte, stri
 local sfind, smatch, sgsub, sgmatch = host.pattern.find, host.pattern.match, host.pattern.gsub,
   host.pattern.gmatch
 local dgetupvalue, dgetinfo, dgetmetatable = debug.getupvalue, debug.getinfo, debug.getmetatable
+local dupvalueid = debug.upvalueid
 local dsetmetatable = debug.setmetatable
 local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
 local encode, decode, charge = host.encode, host.decode, host.charge
@@ -172,14 +173,10 @@ local router = {
 }
 rt.router = router
 
-local function normalize(text)
-  -- trimmed, lowercased, inner whitespace collapsed, trailing punctuation dropped
-  text = slower(text)
-  text = sgsub(text, "%s+", " ")
-  text = sgsub(text, "^ ", "")
-  text = sgsub(text, "[%s%p]+$", "")
-  return text
-end
+-- the keyword form: lowercased, trimmed, inner whitespace collapsed,
+-- trailing punctuation dropped (sandbox.c; the same for rules and messages)
+local normalize = host.normalize
+local first_word = host.first_word
 rt.normalize = normalize
 
 local function words_of(list, fname)
@@ -641,6 +638,8 @@ local function freeze_table(t)
   if mt then walk(mt) end
 end
 
+local cells = {} -- upvalue ids already in shared
+
 local function freeze_function(f)
   if trusted[f] or frozen[f] then return end
   frozen[f] = true
@@ -649,11 +648,15 @@ local function freeze_function(f)
   for i = 1, 255 do
     local name, v = dgetupvalue(f, i)
     if name == nil then break end
+    local id = dupvalueid(f, i)
+    if cells[id] then goto continue end
+    cells[id] = true
     shared[#shared + 1] = { f = f, i = i, v = v,
       what = describe(f) .. ": a handler changed '" .. (name ~= "" and name or "?") ..
         "', a local shared by all conversations (declared while the script loaded); " ..
         "keep per-conversation data in c.state, shared data in bot.store" }
     walk(v)
+    ::continue::
   end
 end
 
@@ -724,13 +727,7 @@ local function route(c, text, is_new, expect)
     end
   end
   local lower = slower(text)
-  local best
-  if next(router.hears) then
-    for w in sgmatch(lower, "[%w_\128-\255]+") do
-      local r = router.hears[w]
-      if r and (not best or r.order < best.order) then best = r end
-    end
-  end
+  local best = first_word(lower, router.hears)
   for i = 1, #router.hear_phrases do
     local p = router.hear_phrases[i]
     if not best or p.rule.order < best.order then
