@@ -1,0 +1,484 @@
+/* Unit tests for runtime/store.h: the schema, what survives a reopen, the
+ * per-bot contacts, inbound deduplication, the append-only consent ledger,
+ * and files store_open must report and leave untouched.
+ *
+ *   make build/test_store && ./build/test_store */
+#include <sqlite3.h>
+
+#include "store.h"
+#include "test.h"
+
+static char *tmp; /* the test's temporary folder */
+static const int64_t T0 = 1772445600000; /* 2026-03-02 10:00 UTC */
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *fresh_db_path(const char *name) {
+  char *p = test_path(tmp, name);
+  test_rmtree(p);
+  return p;
+}
+
+static store *open_or_note(const char *path) {
+  char err[512] = "";
+  store *st = store_open(path, err, sizeof err);
+  if (!st) test_note("store_open(%s): %s", path, err);
+  return st;
+}
+
+/* The first column of the first row of sql on a separate connection, as an
+ * integer; -1 if the query fails. */
+static long long sql_int(const char *path, const char *sql) {
+  sqlite3 *db;
+  long long v = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+    }
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+/* Same, as text (caller frees); NULL if the query fails. */
+static char *sql_text(const char *path, const char *sql) {
+  sqlite3 *db;
+  char *v = NULL;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        v = strdup((const char *)sqlite3_column_text(s, 0));
+      sqlite3_finalize(s);
+    }
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+/* Runs sql on a read-write connection; returns the SQLite result code and
+ * copies the error message. */
+static int sql_exec(const char *path, const char *sql, char *msg, size_t n) {
+  sqlite3 *db;
+  if (msg && n) msg[0] = 0;
+  int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc == SQLITE_OK) {
+    char *m = NULL;
+    rc = sqlite3_exec(db, sql, NULL, NULL, &m);
+    if (m && msg) snprintf(msg, n, "%s", m);
+    sqlite3_free(m);
+  }
+  sqlite3_close(db);
+  return rc;
+}
+
+static int64_t add_message(store *st, int64_t bot, int64_t contact,
+                           const char *number, const char *direction,
+                           const char *text, const char *provider_id) {
+  message_row m = {.bot_id = bot, .contact_id = contact, .direction = direction,
+                   .number = number, .text = text,
+                   .status = strcmp(direction, "in") == 0 ? "done" : "sent",
+                   .provider_id = provider_id, .at = T0};
+  return store_message_add(st, &m);
+}
+
+/* messages of a contact, "in:text:status|out:text:status|..." */
+typedef struct transcript {
+  char text[2048];
+} transcript;
+
+static void on_message(void *ud, const char *direction, const char *text,
+                       const char *status, int64_t at) {
+  (void)at;
+  transcript *t = ud;
+  size_t n = strlen(t->text);
+  snprintf(t->text + n, sizeof t->text - n, "%s%s:%s:%s", n ? "|" : "",
+           direction, text, status);
+}
+
+static void on_consent(void *ud, const char *action, const char *source,
+                       const char *text, int64_t at) {
+  (void)at;
+  transcript *t = ud;
+  size_t n = strlen(t->text);
+  snprintf(t->text + n, sizeof t->text - n, "%s%s:%s:%s", n ? "|" : "", action,
+           source, text ? text : "(null)");
+}
+
+/* Whether a file still has exactly these bytes. */
+static int file_is(const char *path, const char *bytes, size_t len) {
+  size_t n;
+  char *now = test_read_file(path, &n);
+  int same = now && n == len && memcmp(now, bytes, len) == 0;
+  free(now);
+  return same;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_new_file_gets_schema_in_wal_mode(void) {
+  char *path = fresh_db_path("new.db");
+  store *st = open_or_note(path);
+  CHECK(st != NULL, "store_open creates a new database file");
+  store_close(st);
+  CHECK(sql_int(path, "PRAGMA user_version") >= 1,
+        "a new database has a schema version (PRAGMA user_version >= 1)");
+  char *mode = sql_text(path, "PRAGMA journal_mode");
+  CHECK_STR(mode, "wal", "a new database is in WAL mode");
+  free(mode);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                          " AND name IN ('bots', 'script_versions', 'contacts',"
+                          " 'conversations', 'messages', 'consent', 'timers',"
+                          " 'errors')"),
+            8, "a new database has all eight tables");
+
+  long long version = sql_int(path, "PRAGMA user_version");
+  st = open_or_note(path);
+  CHECK(st != NULL, "a database at the current version reopens");
+  store_close(st);
+  CHECK_INT(sql_int(path, "PRAGMA user_version"), version,
+            "reopening keeps the schema version");
+  free(path);
+}
+
+static void test_reopen_keeps_data(void) {
+  char *path = fresh_db_path("reopen.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  store_begin(st);
+  int64_t bot = store_bot_ensure(st, "fanclub", T0);
+  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  store_contact_update(st, c, "opted_out", "{\"city\":\"Austin\"}", "[\"vip\"]",
+                       "America/Chicago");
+  store_conversation_save(st, c, "{\"count\":2}", "city", T0 + 1);
+  add_message(st, bot, c, "+15550001", "in", "hi", "p-1");
+  add_message(st, bot, c, "+15550001", "out", "hello", NULL);
+  store_consent_add(st, bot, c, "+15550001", "optout", "keyword", "STOP", T0 + 2);
+  store_bot_store_set(st, bot, "{\"total\":7}");
+  CHECK_INT(store_commit(st), 0, "a transaction with every kind of row commits");
+  store_close(st);
+
+  st = open_or_note(path);
+  if (!st) return;
+  CHECK_INT(store_bot_ensure(st, "fanclub", T0 + 99), bot,
+            "after a reopen the bot keeps its id");
+  contact_row r = {0};
+  CHECK_INT(store_contact_get(st, bot, "+15550001", &r), 1,
+            "after a reopen the contact is found");
+  CHECK_INT(r.id, c, "the contact keeps its id");
+  CHECK_STR(r.status, "opted_out", "the contact keeps its status");
+  CHECK_STR(r.fields, "{\"city\":\"Austin\"}", "the contact keeps its fields");
+  CHECK_STR(r.tags, "[\"vip\"]", "the contact keeps its tags");
+  CHECK_STR(r.timezone, "America/Chicago", "the contact keeps its time zone");
+  CHECK_STR(r.state, "{\"count\":2}", "the conversation keeps its state");
+  CHECK_STR(r.expect, "city", "the conversation keeps its expect");
+  CHECK_INT(r.first_seen, T0, "the contact keeps first_seen");
+  contact_row_free(&r);
+
+  transcript t = {""};
+  store_messages_each(st, c, on_message, &t);
+  CHECK_STR(t.text, "in:hi:done|out:hello:sent", "the messages are kept in order");
+  transcript k = {""};
+  store_consent_each(st, c, on_consent, &k);
+  CHECK_STR(k.text, "optout:keyword:STOP", "the consent ledger is kept");
+  char *json = store_bot_store_get(st, bot);
+  CHECK_STR(json, "{\"total\":7}", "bot.store is kept");
+  free(json);
+  CHECK_INT(add_message(st, bot, c, "+15550001", "in", "hi again", "p-1"), 0,
+            "provider ids are remembered across a reopen");
+  store_close(st);
+  free(path);
+}
+
+static void test_contacts_are_per_bot(void) {
+  char *path = fresh_db_path("perbot.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t a = store_bot_ensure(st, "alpha", T0);
+  int64_t b = store_bot_ensure(st, "beta", T0);
+  CHECK(a > 0 && b > 0 && a != b, "two bots get two ids");
+  CHECK_INT(store_bot_ensure(st, "alpha", T0), a,
+            "store_bot_ensure finds an existing bot");
+  int64_t ca = store_contact_insert(st, a, "+15550001", T0);
+  int64_t cb = store_contact_insert(st, b, "+15550001", T0);
+  CHECK(ca > 0 && cb > 0 && ca != cb,
+        "the same number under two bots is two contacts");
+  CHECK_INT(store_contact_count(st, a), 1, "bot alpha has one contact");
+  CHECK_INT(store_contact_count(st, b), 1, "bot beta has one contact");
+  store_contact_update(st, ca, NULL, "{\"x\":1}", NULL, NULL);
+  contact_row r = {0};
+  store_contact_get(st, b, "+15550001", &r);
+  CHECK_STR(r.fields, "{}", "fields set under one bot do not show under the other");
+  contact_row_free(&r);
+  CHECK(store_contact_insert(st, a, "+15550001", T0) < 0,
+        "a second contact with the same number under the same bot is refused");
+  CHECK_INT(store_contact_get(st, a, "+15550002", &r), 0,
+            "an unknown number is not found");
+  store_close(st);
+  free(path);
+}
+
+static void test_inbound_provider_id_dedup(void) {
+  char *path = fresh_db_path("dedup.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t a = store_bot_ensure(st, "alpha", T0);
+  int64_t b = store_bot_ensure(st, "beta", T0);
+  int64_t ca = store_contact_insert(st, a, "+15550001", T0);
+  int64_t cb = store_contact_insert(st, b, "+15550001", T0);
+  store_begin(st);
+  int64_t first = add_message(st, a, ca, "+15550001", "in", "hi", "SM1");
+  CHECK(first > 0, "the first inbound message with a provider id is stored");
+  CHECK_INT(add_message(st, a, ca, "+15550001", "in", "hi", "SM1"), 0,
+            "the same provider id again under the same bot returns 0");
+  CHECK(add_message(st, b, cb, "+15550001", "in", "hi", "SM1") > 0,
+        "the same provider id under another bot is stored");
+  CHECK(add_message(st, a, ca, "+15550001", "out", "reply", "SM1") > 0,
+        "the same provider id on an outbound message is stored");
+  CHECK(add_message(st, a, ca, "+15550001", "in", "a", NULL) > 0 &&
+            add_message(st, a, ca, "+15550001", "in", "b", NULL) > 0,
+        "inbound messages without a provider id are never duplicates");
+  CHECK_INT(store_commit(st), 0, "a transaction with a refused duplicate commits");
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE provider_id = 'SM1'"),
+            3, "three messages with provider id SM1 are stored");
+  free(path);
+}
+
+static void test_consent_ledger_is_append_only(void) {
+  char *path = fresh_db_path("consent.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  store_consent_add(st, bot, c, "+15550001", "optout", "keyword", "STOP", T0);
+  store_consent_add(st, bot, c, "+15550001", "optin", "keyword", "START", T0 + 1);
+  store_close(st);
+
+  char msg[256];
+  int rc = sql_exec(path, "UPDATE consent SET action = 'optin' WHERE action = 'optout'",
+                    msg, sizeof msg);
+  CHECK(rc != SQLITE_OK, "UPDATE on the consent ledger fails");
+  CHECK_HAS(msg, "append-only", "the UPDATE failure says the ledger is append-only");
+  rc = sql_exec(path, "DELETE FROM consent", msg, sizeof msg);
+  CHECK(rc != SQLITE_OK, "DELETE on the consent ledger fails");
+  CHECK_HAS(msg, "append-only", "the DELETE failure says the ledger is append-only");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM consent"), 2,
+            "the ledger still has both rows");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM consent WHERE action = 'optout'"
+                          " AND text = 'STOP'"),
+            1, "the opt-out row is unchanged");
+
+  st = open_or_note(path);
+  if (!st) return;
+  transcript t = {""};
+  store_consent_each(st, c, on_consent, &t);
+  CHECK_STR(t.text, "optout:keyword:STOP|optin:keyword:START",
+            "store_consent_each lists the ledger in order");
+  store_close(st);
+  free(path);
+}
+
+static void test_not_a_database_is_left_alone(void) {
+  char *path = fresh_db_path("garbage.db");
+  char junk[4096];
+  for (size_t i = 0; i < sizeof junk; i++)
+    junk[i] = "this is not a database, it is a text file.\n"[i % 43];
+  test_write_file(path, junk, sizeof junk);
+  char err[512] = "";
+  store *st = store_open(path, err, sizeof err);
+  CHECK(st == NULL, "store_open refuses a 4 KB text file");
+  CHECK_HAS(err, path, "the refusal names the file");
+  CHECK(file_is(path, junk, sizeof junk), "the text file is left byte for byte");
+  store_close(st);
+  char *wal = test_path(tmp, "garbage.db-wal");
+  CHECK(!test_file_exists(wal), "no -wal file is left beside it");
+  free(wal);
+
+  /* a short text file */
+  test_write_file(path, "hello\n", 6);
+  st = store_open(path, err, sizeof err);
+  CHECK(st == NULL, "store_open refuses a 6-byte text file");
+  CHECK(file_is(path, "hello\n", 6), "the 6-byte file is left byte for byte");
+  store_close(st);
+  free(path);
+}
+
+/* Builds a database another program wrote: schema version `version`, in
+ * `journal` mode, with one table of its own. */
+static void make_foreign_db(const char *path, int version, const char *journal) {
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "PRAGMA journal_mode = %s; CREATE TABLE future(x); "
+           "INSERT INTO future VALUES(42); PRAGMA user_version = %d;",
+           journal, version);
+  sqlite3 *db;
+  sqlite3_open(path, &db);
+  sqlite3_exec(db, sql, NULL, NULL, NULL);
+  sqlite3_close(db);
+}
+
+static void test_newer_schema_is_refused(void) {
+  /* a parley database, then bumped past what this parley knows */
+  char *path = fresh_db_path("newer.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  store_close(st);
+  long long current = sql_int(path, "PRAGMA user_version");
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %lld", current + 1);
+  sql_exec(path, sql, NULL, 0);
+  size_t len;
+  char *before = test_read_file(path, &len);
+  char err[512] = "";
+  st = store_open(path, err, sizeof err);
+  CHECK(st == NULL, "store_open refuses schema version %lld (knows %lld)",
+        current + 1, current);
+  CHECK_HAS(err, path, "the refusal names the file");
+  CHECK_HAS(err, "newer", "the refusal says a newer parley wrote it");
+  CHECK(file_is(path, before, len), "the newer WAL database is left byte for byte");
+  CHECK_INT(sql_int(path, "PRAGMA user_version"), current + 1,
+            "its schema version is unchanged");
+  store_close(st);
+  free(before);
+
+  /* a newer parley that keeps a rollback journal: still untouched */
+  char *path2 = fresh_db_path("newer-rollback.db");
+  make_foreign_db(path2, 99, "DELETE");
+  before = test_read_file(path2, &len);
+  st = store_open(path2, err, sizeof err);
+  CHECK(st == NULL, "store_open refuses schema version 99 in rollback mode");
+  CHECK_HAS(err, "newer", "the refusal says a newer parley wrote it");
+  int same = file_is(path2, before, len);
+  if (!test_result(same, "the newer rollback-journal database is left byte for byte")) {
+    char *mode = sql_text(path2, "PRAGMA journal_mode");
+    test_note("journal_mode is now %s", mode);
+    free(mode);
+  }
+  store_close(st);
+  free(before);
+  free(path);
+  free(path2);
+}
+
+static void test_locked_database_is_reported(void) {
+  char *path = fresh_db_path("locked.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  store_contact_insert(st, bot, "+15550001", T0);
+  store_close(st);
+  long long version = sql_int(path, "PRAGMA user_version");
+
+  sqlite3 *holder;
+  sqlite3_open(path, &holder);
+  char *msg = NULL;
+  int rc = sqlite3_exec(holder, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;"
+                                " INSERT INTO bots(name, created_at) VALUES('held', 0);",
+                        NULL, NULL, &msg);
+  if (rc != SQLITE_OK) test_note("could not take the lock: %s", msg);
+  sqlite3_free(msg);
+
+  char err[512] = "";
+  st = store_open(path, err, sizeof err);
+  CHECK(st == NULL, "store_open reports a database another connection locked");
+  test_note("store_open said: %s", err);
+  CHECK_HAS(err, path, "the report names the file");
+  CHECK_HAS(err, "locked", "the report says the database is locked");
+  store_close(st);
+
+  sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(holder);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM contacts"), 1,
+            "the locked database keeps its contact");
+  CHECK_INT(sql_int(path, "PRAGMA user_version"), version,
+            "the locked database keeps its schema version");
+  st = open_or_note(path);
+  CHECK(st != NULL, "once the lock is gone the database opens");
+  if (st) CHECK_INT(store_contact_count(st, bot), 1, "and has its contact");
+  store_close(st);
+  free(path);
+}
+
+static void test_rollback_discards_changes(void) {
+  char *path = fresh_db_path("rollback.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  int64_t kept = store_contact_insert(st, bot, "+15550001", T0);
+  CHECK_INT(store_begin(st), 0, "store_begin starts a transaction");
+  int64_t c = store_contact_insert(st, bot, "+15550002", T0);
+  add_message(st, bot, c, "+15550002", "in", "hi", "p-9");
+  store_contact_update(st, kept, "opted_out", "{\"a\":1}", NULL, NULL);
+  store_bot_store_set(st, bot, "{\"x\":1}");
+  CHECK_INT(store_rollback(st), 0, "store_rollback succeeds");
+  contact_row r = {0};
+  CHECK_INT(store_contact_get(st, bot, "+15550002", &r), 0,
+            "a contact added in a rolled-back transaction is gone");
+  CHECK_INT(store_contact_get(st, bot, "+15550001", &r), 1,
+            "the earlier contact is still there");
+  CHECK_STR(r.status, "subscribed", "its status change was rolled back");
+  CHECK_STR(r.fields, "{}", "its fields change was rolled back");
+  contact_row_free(&r);
+  char *json = store_bot_store_get(st, bot);
+  CHECK_STR(json, "{}", "the bot.store change was rolled back");
+  free(json);
+  CHECK_INT(store_rollback(st), 0, "store_rollback outside a transaction is harmless");
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 0,
+            "no message of the rolled-back transaction is on disk");
+  free(path);
+}
+
+static void test_contact_update_null_leaves_fields(void) {
+  char *path = fresh_db_path("update.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  store_contact_update(st, c, "opted_out", "{\"a\":1}", "[\"t\"]", "UTC");
+  CHECK_INT(store_contact_update(st, c, NULL, "{\"a\":2}", NULL, NULL), 0,
+            "updating only fields succeeds");
+  contact_row r = {0};
+  store_contact_get(st, bot, "+15550001", &r);
+  CHECK_STR(r.fields, "{\"a\":2}", "fields changed");
+  CHECK_STR(r.status, "opted_out", "a NULL status leaves the status");
+  CHECK_STR(r.tags, "[\"t\"]", "NULL tags leave the tags");
+  CHECK_STR(r.timezone, "UTC", "a NULL time zone leaves the time zone");
+  contact_row_free(&r);
+  store_contact_update(st, c, NULL, NULL, NULL, NULL);
+  store_contact_get(st, bot, "+15550001", &r);
+  CHECK(strcmp(r.status, "opted_out") == 0 && strcmp(r.fields, "{\"a\":2}") == 0 &&
+            strcmp(r.tags, "[\"t\"]") == 0 && strcmp(r.timezone, "UTC") == 0,
+        "an update with only NULLs changes nothing");
+  contact_row_free(&r);
+  CHECK(store_contact_update(st, c, "sleeping", NULL, NULL, NULL) != 0,
+        "an unknown status is refused");
+  CHECK(store_error(st)[0] != 0, "the refusal leaves a sentence in store_error");
+  store_contact_seen(st, c, T0 + 500);
+  store_contact_get(st, bot, "+15550001", &r);
+  CHECK_INT(r.last_seen, T0 + 500, "store_contact_seen sets last_seen");
+  CHECK_INT(r.first_seen, T0, "and leaves first_seen");
+  contact_row_free(&r);
+  store_close(st);
+  free(path);
+}
+
+int main(void) {
+  tmp = test_tmpdir();
+  test_new_file_gets_schema_in_wal_mode();
+  test_reopen_keeps_data();
+  test_contacts_are_per_bot();
+  test_inbound_provider_id_dedup();
+  test_consent_ledger_is_append_only();
+  test_not_a_database_is_left_alone();
+  test_newer_schema_is_refused();
+  test_locked_database_is_reported();
+  test_rollback_discards_changes();
+  test_contact_update_null_leaves_fields();
+  test_rmtree(tmp);
+  free(tmp);
+  return test_done();
+}
