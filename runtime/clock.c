@@ -32,6 +32,7 @@ int64_t clock_parse_duration(const char *text) {
       }
     }
     total += n * unit;
+    if (total > 100LL * 366 * 86400 * 1000) return -1; /* a century */
     parts++;
   }
   return parts ? total : -1;
@@ -57,11 +58,14 @@ int clock_valid_zone(const char *zone) {
 
 int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
                       char *err, size_t errlen) {
-  int y, mo, d, h, mi, s = 0;
-  char tail;
-  int n = sscanf(datetime, "%4d-%2d-%2d %2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s,
-                 &tail);
-  if (n != 5 && n != 6) {
+  int y, mo, d, h, mi, s = 0, used = 0;
+  int n = sscanf(datetime, "%4d-%2d-%2d %2d:%2d%n", &y, &mo, &d, &h, &mi, &used);
+  if (n == 5 && datetime[used] == ':') {
+    int more = 0;
+    n = sscanf(datetime + used, ":%2d%n", &s, &more) == 1 ? 6 : 0;
+    used += more;
+  }
+  if ((n != 5 && n != 6) || datetime[used] != 0 || h < 0 || mi < 0 || s < 0) {
     snprintf(err, errlen, "'%s' is not a time like 2026-03-02 10:00", datetime);
     return -1;
   }

@@ -217,7 +217,8 @@ static int encode_value(encoder *e, int idx, int depth, json_t **out) {
 char *luadata_encode(lua_State *L, int idx, const char *label,
                      const luadata_limits *lim, char *err, size_t errlen) {
   idx = lua_absindex(L, idx);
-  encoder e = {.L = L, .lim = lim, .err = err, .errlen = errlen};
+  /* entries counts keys: the root value is not one */
+  encoder e = {.L = L, .lim = lim, .entries = -1, .err = err, .errlen = errlen};
   buf_puts(&e.path, label);
   json_t *root = NULL;
   int top = lua_gettop(L);

@@ -219,13 +219,18 @@ static int exec_sql(store *st, const char *sql, const char *what) {
   return 0;
 }
 
-static int migrate(store *st) {
+static int read_version(store *st, int *version) {
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot read the schema version (is this a parley database?)");
-  int version = 0;
-  if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    return fail(st, "cannot read the schema version");
+  *version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
   sqlite3_finalize(s);
+  return 0;
+}
+
+/* Refuses, before anything is written, a database this parley must not
+ * touch: a newer schema, or another program's tables. */
+static int check_version(store *st, int version) {
   if (version > (int)SCHEMA_VERSION) {
     snprintf(st->err, sizeof st->err,
              "%s: written by a newer parley (schema %d, this one knows up to %d); "
@@ -233,6 +238,25 @@ static int migrate(store *st) {
              st->path, version, (int)SCHEMA_VERSION);
     return -1;
   }
+  if (version == 0) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s,
+                           NULL) != SQLITE_OK)
+      return fail(st, "cannot read the schema");
+    int tables = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (tables > 0) {
+      snprintf(st->err, sizeof st->err,
+               "%s: a SQLite database of another program (it has tables but no "
+               "parley schema version); give parley a file of its own",
+               st->path);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int migrate(store *st, int version) {
   for (int v = version; v < (int)SCHEMA_VERSION; v++) {
     if (exec_sql(st, "BEGIN IMMEDIATE", "cannot start a migration")) return -1;
     char pragma[64];
@@ -247,6 +271,25 @@ static int migrate(store *st) {
   return 0;
 }
 
+/* The first read of the file, with a message that tells a locked database
+ * from one that is not a database. */
+static int probe(store *st) {
+  int rc = sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+  if (rc == SQLITE_OK) return 0;
+  int code = sqlite3_errcode(st->db) & 0xff;
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+    snprintf(st->err, sizeof st->err,
+             "%s: the database is locked by another process (another parley "
+             "running on it?); stop that one or use another file", st->path);
+  else if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+    snprintf(st->err, sizeof st->err,
+             "%s: not a usable SQLite database (%s); it was left as it is",
+             st->path, sqlite3_errmsg(st->db));
+  else
+    return fail(st, "cannot read the database");
+  return -1;
+}
+
 store *store_open(const char *path, char *err, size_t errlen) {
   store *st = xcalloc(1, sizeof *st);
   st->path = xstrdup(path);
@@ -259,22 +302,22 @@ store *store_open(const char *path, char *err, size_t errlen) {
   }
   sqlite3_busy_timeout(st->db, 2000);
   sqlite3_extended_result_codes(st->db, 1);
-  int rc = 0;
   int memory = strcmp(path, ":memory:") == 0;
-  /* a read first: a file that is not a database fails here, untouched */
-  if (exec_sql(st, "SELECT count(*) FROM sqlite_schema",
-               "not a usable SQLite database (corrupt, or not a database)"))
-    rc = -1;
+  int version = 0;
+  /* reads first: a file that is not a database, is locked, or is not ours
+   * fails here, untouched */
+  int rc = probe(st);
+  if (rc == 0) rc = read_version(st, &version);
+  if (rc == 0) rc = check_version(st, version);
   if (rc == 0 && !memory &&
-      exec_sql(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode "
-                                                "(is the database locked by "
-                                                "another process?)"))
+      exec_sql(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode"))
     rc = -1;
   if (rc == 0 &&
-      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -65536;",
+      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                   "PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -65536;",
                "cannot configure the database"))
     rc = -1;
-  if (rc == 0) rc = migrate(st);
+  if (rc == 0) rc = migrate(st, version);
   if (rc != 0) {
     snprintf(err, errlen, "%s", st->err);
     store_close(st);

@@ -1,0 +1,721 @@
+/* Unit tests for runtime/engine.h: the message pipeline end to end, against
+ * a bot written by the test into a temporary folder and a database file.
+ * Results are read back through store.h, an observer, and (for the errors
+ * table) sqlite3 directly.
+ *
+ *   make build/test_engine && ./build/test_engine */
+#include <sqlite3.h>
+
+#include "compliance.h"
+#include "engine.h"
+#include "store.h"
+#include "test.h"
+
+static const char *const BOT_LUA =
+    "bot.config{\n"
+    "  name = 'Test Bot',\n"
+    "  help = 'Test Bot help: reply STOP to stop.',\n"
+    "}\n"
+    "\n"
+    "bot.keyword('START', function(c, msg) return 'keyword start' end)\n"
+    "\n"
+    "bot.keyword('FAIL', function(c, msg)\n"
+    "  c.state.n = 999\n"
+    "  c.fields.broken = true\n"
+    "  c:tag('broken')\n"
+    "  bot.store.failed = true\n"
+    "  c:reply('reply before the error')\n"
+    "  send('+15550999', 'send before the error')\n"
+    "  error('boom')\n"
+    "end)\n"
+    "\n"
+    "bot.keyword('REMEMBER', function(c, msg)\n"
+    "  c.fields.city = 'Austin'\n"
+    "  c:tag('vip')\n"
+    "  bot.store.total = (bot.store.total or 0) + 1\n"
+    "  return 'remembered ' .. bot.store.total\n"
+    "end)\n"
+    "\n"
+    "bot.keyword('TZ', function(c, msg)\n"
+    "  c.timezone = 'America/Chicago'\n"
+    "  return 'tz set'\n"
+    "end)\n"
+    "\n"
+    "bot.match('^tell (%+%d+) (.+)$', function(c, msg, to, text)\n"
+    "  return 'told ' .. send(to, text)\n"
+    "end)\n"
+    "\n"
+    "bot.match('^urgent (%+%d+) (.+)$', function(c, msg, to, text)\n"
+    "  return 'urgent ' .. send(to, text, { transactional = true })\n"
+    "end)\n"
+    "\n"
+    "bot.on_optout(function(c, msg)\n"
+    "  c:send('plain send after opt-out')\n"
+    "  c:send('transactional send after opt-out', { transactional = true })\n"
+    "end)\n"
+    "\n"
+    "bot.on_optin(function(c, msg) return 'on_optin ran' end)\n"
+    "\n"
+    "bot.fallback(function(c, msg)\n"
+    "  c.state.n = (c.state.n or 0) + 1\n"
+    "  return 'n=' .. c.state.n\n"
+    "end)\n";
+
+static const char *const HELP_TEXT = "Test Bot help: reply STOP to stop.";
+
+static char *tmp, *db_path, *bot_dir;
+static char *optout_text, *optin_text; /* the runtime's defaults */
+
+/* ---------------------------------------------------------------- clock */
+
+static int64_t fake_now = 1772445600000; /* 2026-03-02 10:00 UTC */
+
+static int64_t fake_clock(void *ud) {
+  (void)ud;
+  return fake_now++;
+}
+
+/* ---------------------------------------------------------------- observer */
+
+typedef struct observed {
+  int is_message;
+  char *number, *text, *status;
+} observed;
+
+static observed *events;
+static size_t nevents, cap_events;
+
+static void observe(int is_message, const char *number, const char *text,
+                    const char *status) {
+  if (nevents == cap_events) {
+    cap_events = cap_events ? cap_events * 2 : 256;
+    events = realloc(events, cap_events * sizeof *events);
+  }
+  events[nevents++] = (observed){is_message, strdup(number), strdup(text),
+                                 status ? strdup(status) : NULL};
+}
+
+static void on_message(void *ud, const char *bot, const char *to,
+                       const char *text, const char *status) {
+  (void)ud;
+  (void)bot;
+  observe(1, to, text, status);
+}
+
+static void on_action(void *ud, const char *bot, const char *number,
+                      const char *what) {
+  (void)ud;
+  (void)bot;
+  observe(0, number, what, NULL);
+}
+
+static void forget_events(void) {
+  for (size_t i = 0; i < nevents; i++) {
+    free(events[i].number);
+    free(events[i].text);
+    free(events[i].status);
+  }
+  nevents = 0;
+}
+
+/* Observed outgoing messages to number (text NULL: any text). */
+static int observed_messages(const char *number, const char *text) {
+  int n = 0;
+  for (size_t i = 0; i < nevents; i++)
+    if (events[i].is_message && strcmp(events[i].number, number) == 0 &&
+        (!text || strcmp(events[i].text, text) == 0))
+      n++;
+  return n;
+}
+
+/* Observed actions for number whose text contains part. */
+static int observed_actions(const char *number, const char *part) {
+  int n = 0;
+  for (size_t i = 0; i < nevents; i++)
+    if (!events[i].is_message && strcmp(events[i].number, number) == 0 &&
+        strstr(events[i].text, part))
+      n++;
+  return n;
+}
+
+static const engine_observer observer = {on_message, on_action, NULL};
+
+/* ---------------------------------------------------------------- engine */
+
+static engine *open_engine(size_t contact_cache) {
+  engine_options opt = {.db_path = db_path, .clock = fake_clock,
+                        .observer = &observer, .contact_cache = contact_cache};
+  char err[1024] = "";
+  engine *e = engine_open(&opt, err, sizeof err);
+  if (!e) {
+    printf("# engine_open: %s\n", err);
+    return NULL;
+  }
+  return e;
+}
+
+static bot *load_bot(engine *e) {
+  char err[4096] = "";
+  bot *b = engine_load_bot(e, bot_dir, err, sizeof err);
+  if (!b) printf("# engine_load_bot: %s\n", err);
+  return b;
+}
+
+/* Handles a batch; clears the observer log first. Returns engine_handle's. */
+static int handle(engine *e, bot *b, const inbound *msgs, size_t n) {
+  char err[1024] = "";
+  forget_events();
+  int rc = engine_handle(e, b, msgs, n, err, sizeof err);
+  if (rc) test_note("engine_handle: %s", err);
+  return rc;
+}
+
+static int say(engine *e, bot *b, const char *from, const char *text) {
+  inbound m = {.from = from, .to = "+15550100", .text = text,
+               .len = strlen(text)};
+  return handle(e, b, &m, 1);
+}
+
+static int say_with_id(engine *e, bot *b, const char *from, const char *text,
+                       const char *provider_id) {
+  inbound m = {.from = from, .text = text, .len = strlen(text),
+               .provider_id = provider_id};
+  return handle(e, b, &m, 1);
+}
+
+/* ---------------------------------------------------------------- store */
+
+/* The stored contact; .id is 0 when it does not exist. Free with
+ * contact_row_free. */
+static contact_row contact_of(engine *e, bot *b, const char *number) {
+  contact_row r = {0};
+  store_contact_get(engine_store(e), bot_id(b), number, &r);
+  return r;
+}
+
+static char *status_of(engine *e, bot *b, const char *number) {
+  contact_row r = contact_of(e, b, number);
+  static char status[32];
+  snprintf(status, sizeof status, "%s", r.status ? r.status : "(no contact)");
+  contact_row_free(&r);
+  return status;
+}
+
+static char *state_of(engine *e, bot *b, const char *number) {
+  contact_row r = contact_of(e, b, number);
+  static char state[256];
+  snprintf(state, sizeof state, "%s", r.state ? r.state : "(no contact)");
+  contact_row_free(&r);
+  return state;
+}
+
+/* A contact's messages: "in:text:status|out:text:status|...". */
+typedef struct transcript {
+  char *text;
+  size_t len;
+} transcript;
+
+static void add_to_transcript(void *ud, const char *direction, const char *text,
+                              const char *status, int64_t at) {
+  (void)at;
+  transcript *t = ud;
+  size_t need = strlen(direction) + strlen(text) + strlen(status) + 4;
+  t->text = realloc(t->text, t->len + need + 1);
+  t->len += (size_t)sprintf(t->text + t->len, "%s%s:%s:%s", t->len ? "|" : "",
+                            direction, text, status);
+}
+
+/* Caller frees. "" when the contact does not exist. */
+static char *messages_of(engine *e, bot *b, const char *number) {
+  transcript t = {strdup(""), 0};
+  contact_row r = contact_of(e, b, number);
+  if (r.id) store_messages_each(engine_store(e), r.id, add_to_transcript, &t);
+  contact_row_free(&r);
+  return t.text;
+}
+
+/* How many times part occurs in text. */
+static int occurrences(const char *text, const char *part) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, part)); p += strlen(part)) n++;
+  return n;
+}
+
+static void add_to_consent(void *ud, const char *action, const char *source,
+                           const char *text, int64_t at) {
+  (void)at;
+  transcript *t = ud;
+  size_t need = strlen(action) + strlen(source) + (text ? strlen(text) : 6) + 4;
+  t->text = realloc(t->text, t->len + need + 1);
+  t->len += (size_t)sprintf(t->text + t->len, "%s%s:%s:%s", t->len ? "|" : "",
+                            action, source, text ? text : "(null)");
+}
+
+/* "optout:keyword:STOP|optin:keyword:START"; caller frees. */
+static char *consent_of(engine *e, bot *b, const char *number) {
+  transcript t = {strdup(""), 0};
+  contact_row r = contact_of(e, b, number);
+  if (r.id) store_consent_each(engine_store(e), r.id, add_to_consent, &t);
+  contact_row_free(&r);
+  return t.text;
+}
+
+/* The first column of the first row of sql, through a second connection. */
+static long long sql_int(const char *sql) {
+  sqlite3 *db;
+  long long v = -1;
+  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+    } else {
+      test_note("sql: %s", sqlite3_errmsg(db));
+    }
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+/* Runs sql through a second, read-write connection; 0 on success. */
+static int sql_exec(const char *sql) {
+  sqlite3 *db;
+  int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL);
+  char *msg = NULL;
+  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) test_note("sql: %s", msg ? msg : sqlite3_errmsg(db));
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_reply_is_stored_as_outbound(engine *e, bot *b) {
+  CHECK_INT(say(e, b, "+15550001", "hello"), 0, "a message is handled");
+  char *m = messages_of(e, b, "+15550001");
+  CHECK_STR(m, "in:hello:done|out:n=1:sent",
+            "the message and the script's reply are stored");
+  free(m);
+  CHECK_INT(observed_messages("+15550001", "n=1"), 1,
+            "the observer sees the reply once");
+  CHECK_STR(state_of(e, b, "+15550001"), "{\"n\":1}", "c.state is stored");
+  CHECK_INT(handle(e, b, NULL, 0), 0, "an empty batch is handled");
+}
+
+static void test_stop_opts_out(engine *e, bot *b) {
+  const char *fan = "+15550002";
+  say(e, b, fan, "hello");
+  say(e, b, fan, "please stop by the store");
+  CHECK_STR(state_of(e, b, fan), "{\"n\":2}",
+            "\"please stop by the store\" goes to the script");
+  CHECK_INT(say(e, b, fan, "STOP"), 0, "STOP is handled");
+  CHECK_STR(status_of(e, b, fan), "opted_out", "STOP opts the contact out");
+  char *ledger = consent_of(e, b, fan);
+  CHECK_STR(ledger, "optout:keyword:STOP", "STOP appends to the consent ledger");
+  free(ledger);
+  CHECK_INT(observed_messages(fan, optout_text), 1,
+            "STOP sends one confirmation");
+  char *m = messages_of(e, b, fan);
+  CHECK_INT(occurrences(m, optout_text), 1, "one confirmation is stored");
+  CHECK_HAS(m, "out:plain send after opt-out:suppressed",
+            "a plain c:send in on_optout is suppressed");
+  CHECK_HAS(m, "out:transactional send after opt-out:sent",
+            "a transactional c:send in on_optout is sent");
+  free(m);
+  CHECK_INT(observed_messages(fan, "plain send after opt-out"), 0,
+            "the observer sees no suppressed message go out");
+  CHECK_INT(observed_messages(fan, "transactional send after opt-out"), 1,
+            "the observer sees the transactional message go out");
+  CHECK_INT(observed_actions(fan, "opted out (STOP)"), 1,
+            "the observer sees the opt-out");
+
+  CHECK_INT(say(e, b, fan, "hello?"), 0, "a message after STOP is handled");
+  say(e, b, fan, "tell +15550001 psst");
+  CHECK_INT(observed_messages(fan, NULL), 0, "an opted-out contact gets no reply");
+  CHECK_STR(state_of(e, b, fan), "{\"n\":2}",
+            "the script does not run for an opted-out contact");
+  m = messages_of(e, b, fan);
+  CHECK_HAS(m, "in:hello?:done", "the message of an opted-out contact is stored");
+  const char *tail = strstr(m, "in:hello?:done");
+  CHECK(tail && !strstr(tail, "out:"), "no outbound message follows it");
+  free(m);
+  m = messages_of(e, b, "+15550001");
+  CHECK(!strstr(m, "psst"), "the script's send() did not run either");
+  free(m);
+}
+
+static void test_start_opts_back_in(engine *e, bot *b) {
+  const char *fan = "+15550002"; /* opted out by test_stop_opts_out */
+  CHECK_INT(say(e, b, fan, "Start"), 0, "START from an opted-out contact is handled");
+  CHECK_STR(status_of(e, b, fan), "subscribed", "START opts the contact back in");
+  char *ledger = consent_of(e, b, fan);
+  CHECK_STR(ledger, "optout:keyword:STOP|optin:keyword:Start",
+            "START appends to the consent ledger");
+  free(ledger);
+  CHECK_INT(observed_messages(fan, optin_text), 1, "START sends one confirmation");
+  CHECK_INT(observed_messages(fan, "on_optin ran"), 1, "on_optin runs");
+  CHECK_INT(observed_messages(fan, "keyword start"), 0,
+            "the script's START keyword does not run for an opt-in");
+
+  say(e, b, fan, "START");
+  CHECK_INT(observed_messages(fan, "keyword start"), 1,
+            "START from a subscribed contact goes to the script's keyword");
+  CHECK_INT(observed_messages(fan, optin_text), 0,
+            "and sends no opt-in confirmation");
+  ledger = consent_of(e, b, fan);
+  CHECK_INT(occurrences(ledger, "optin"), 1, "and appends nothing to the ledger");
+  free(ledger);
+  say(e, b, fan, "hello");
+  CHECK_INT(observed_messages(fan, "n=3"), 1,
+            "the script runs again, with the state it had");
+}
+
+static void test_help_answers_even_when_opted_out(engine *e, bot *b) {
+  const char *fan = "+15550003";
+  say(e, b, fan, "help");
+  CHECK_INT(observed_messages(fan, HELP_TEXT), 1, "HELP gets the help text");
+  say(e, b, fan, "STOP");
+  say(e, b, fan, "HELP!");
+  CHECK_INT(observed_messages(fan, HELP_TEXT), 1,
+            "HELP from an opted-out contact gets the help text");
+  CHECK_STR(status_of(e, b, fan), "opted_out", "HELP does not opt back in");
+  say(e, b, fan, "info");
+  CHECK_INT(observed_messages(fan, HELP_TEXT), 1, "INFO gets the help text too");
+  CHECK_STR(state_of(e, b, fan), "{}", "HELP and INFO never run the script");
+}
+
+static void test_handler_error_commits_nothing(engine *e, bot *b) {
+  const char *fan = "+15550004";
+  say(e, b, fan, "hello");
+  char *before = messages_of(e, b, fan);
+  CHECK_INT(say(e, b, fan, "FAIL"), 0, "a batch with a failing handler succeeds");
+  CHECK_STR(state_of(e, b, fan), "{\"n\":1}", "a failed handler leaves c.state");
+  contact_row r = contact_of(e, b, fan);
+  CHECK_STR(r.fields, "{}", "a failed handler leaves c.fields");
+  CHECK_STR(r.tags, "[]", "a failed handler leaves the tags");
+  contact_row_free(&r);
+  char *after = messages_of(e, b, fan);
+  size_t n = strlen(before);
+  CHECK(strncmp(after, before, n) == 0 && strcmp(after + n, "|in:FAIL:done") == 0,
+        "a failed handler stores the message but no reply (%s)", after + n);
+  free(before);
+  free(after);
+  CHECK_INT(observed_messages(fan, NULL), 0, "the observer sees no reply");
+  CHECK_INT(observed_messages("+15550999", NULL), 0,
+            "the observer sees no send() of the failed handler");
+  r = contact_of(e, b, "+15550999");
+  CHECK_INT(r.id, 0, "the failed handler's send() target was not created");
+  contact_row_free(&r);
+  char *store_json = store_bot_store_get(engine_store(e), bot_id(b));
+  CHECK(!strstr(store_json, "failed"), "a failed handler leaves bot.store (%s)",
+        store_json);
+  free(store_json);
+  CHECK_INT(sql_int("SELECT count(*) FROM errors e JOIN messages m"
+                    " ON m.id = e.message_id AND m.contact_id = e.contact_id"
+                    " WHERE m.text = 'FAIL' AND e.kind = 'error'"
+                    " AND e.text LIKE '%boom%'"),
+            1, "an error record names the message, the contact and the error");
+  CHECK_INT(observed_actions(fan, "boom"), 1, "the observer sees the error");
+
+  say(e, b, fan, "hello again");
+  CHECK_INT(observed_messages(fan, "n=2"), 1, "the next message works");
+
+  /* the failure and a good message in one batch */
+  inbound batch[] = {{.from = fan, .text = "FAIL", .len = 4},
+                     {.from = fan, .text = "more", .len = 4}};
+  CHECK_INT(handle(e, b, batch, 2), 0, "a batch with a failure in the middle succeeds");
+  CHECK_INT(observed_messages(fan, "n=3"), 1,
+            "the message after the failure in the batch is answered");
+  CHECK_INT(sql_int("SELECT count(*) FROM errors"), 2, "two error records in all");
+}
+
+/* A store failure in the middle of a batch keeps nothing of the batch, and
+ * the engine does not keep the failed batch's effects in memory either.
+ * Runs after the restart: bot.store.total is 2. */
+static void test_store_failure_keeps_nothing(engine *e, bot *b) {
+  const char *a = "+15550011", *c = "+15550012";
+  say(e, b, a, "hello");
+  char *store_before = store_bot_store_get(engine_store(e), bot_id(b));
+  long long msgs_before = sql_int("SELECT count(*) FROM messages");
+  sql_exec("CREATE TRIGGER test_poison BEFORE INSERT ON messages"
+           " WHEN NEW.text = 'POISON'"
+           " BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;");
+  inbound batch[] = {{.from = a, .text = "REMEMBER", .len = 8},
+                     {.from = a, .text = "hello", .len = 5},
+                     {.from = c, .text = "hi", .len = 2},
+                     {.from = c, .text = "POISON", .len = 6}};
+  char err[1024] = "";
+  forget_events();
+  int rc = engine_handle(e, b, batch, 4, err, sizeof err);
+  CHECK_INT(rc, -1, "a batch whose store fails returns -1");
+  CHECK_HAS(err, "poisoned message", "with the store's sentence");
+  CHECK_INT(nevents, 0, "the observer sees nothing of the failed batch");
+  CHECK_INT(sql_int("SELECT count(*) FROM messages"), msgs_before,
+            "no message of the failed batch is stored");
+  CHECK_STR(state_of(e, b, a), "{\"n\":1}", "c.state is as before the batch");
+  contact_row r = contact_of(e, b, c);
+  CHECK_INT(r.id, 0, "a contact the failed batch created is not stored");
+  contact_row_free(&r);
+  char *store_after = store_bot_store_get(engine_store(e), bot_id(b));
+  CHECK_STR(store_after, store_before, "bot.store is as before the batch");
+  free(store_after);
+  sql_exec("DROP TRIGGER test_poison");
+
+  /* the same batch without the poison: the engine starts from the store */
+  batch[3].text = "bye";
+  batch[3].len = 3;
+  CHECK_INT(handle(e, b, batch, 4), 0, "the batch without the poison succeeds");
+  CHECK_STR(state_of(e, b, a), "{\"n\":2}",
+            "the counter did not keep the failed batch's increment");
+  CHECK_STR(state_of(e, b, c), "{\"n\":2}", "the new contact counted 2");
+  CHECK_INT(observed_messages(a, "remembered 3"), 1,
+            "bot.store did not keep the failed batch's REMEMBER (2 before, 3 now)");
+  free(store_before);
+}
+
+enum { BIG_BATCH = 1000, BIG_CONTACTS = 100 };
+
+static void big_number(char *out, int i) {
+  sprintf(out, "+1555200%04d", i % BIG_CONTACTS);
+}
+
+static void test_big_batch_keeps_order(engine *e, bot *b) {
+  static char numbers[BIG_BATCH][20], texts[BIG_BATCH][20];
+  inbound *batch = calloc(BIG_BATCH, sizeof *batch);
+  for (int i = 0; i < BIG_BATCH; i++) {
+    big_number(numbers[i], i);
+    sprintf(texts[i], "msg %d", i);
+    batch[i] = (inbound){.from = numbers[i], .text = texts[i],
+                         .len = strlen(texts[i])};
+  }
+  long in_before = engine_stats_of(e).messages_in;
+  CHECK_INT(handle(e, b, batch, BIG_BATCH), 0,
+            "a batch of 1000 messages over 100 contacts is handled");
+  CHECK_INT(engine_stats_of(e).messages_in - in_before, BIG_BATCH,
+            "the stats count 1000 messages in");
+  CHECK_INT(sql_int("SELECT count(*) FROM messages WHERE direction = 'in'"
+                    " AND number LIKE '+15552%'"),
+            BIG_BATCH, "all 1000 inbound messages are committed");
+  CHECK_INT(sql_int("SELECT count(*) FROM messages WHERE direction = 'out'"
+                    " AND number LIKE '+15552%'"),
+            BIG_BATCH, "all 1000 replies are committed");
+  CHECK_INT(sql_int("SELECT count(*) FROM contacts WHERE number LIKE '+15552%'"),
+            BIG_CONTACTS, "100 contacts are created");
+  CHECK_INT(observed_messages(numbers[0], NULL), BIG_BATCH / BIG_CONTACTS,
+            "the observer sees every reply to one contact");
+
+  int in_order = 0;
+  for (int c = 0; c < BIG_CONTACTS; c++) {
+    char want[1024] = "";
+    for (int k = 0; k < BIG_BATCH / BIG_CONTACTS; k++) {
+      size_t n = strlen(want);
+      snprintf(want + n, sizeof want - n, "%sin:msg %d:done|out:n=%d:sent",
+               k ? "|" : "", c + k * BIG_CONTACTS, k + 1);
+    }
+    char *got = messages_of(e, b, numbers[c]);
+    if (strcmp(got, want) == 0 && strcmp(state_of(e, b, numbers[c]), "{\"n\":10}") == 0)
+      in_order++;
+    else if (c - in_order < 2)
+      test_note("%s: expected %s, got %s (state %s)", numbers[c], want, got,
+                state_of(e, b, numbers[c]));
+    free(got);
+  }
+  CHECK_INT(in_order, BIG_CONTACTS,
+            "every contact's messages were handled in order (state n = 10)");
+  free(batch);
+}
+
+static void test_duplicate_provider_id(engine *e, bot *b) {
+  const char *fan = "+15550005";
+  say_with_id(e, b, fan, "hello", "SM-1");
+  CHECK_INT(observed_messages(fan, "n=1"), 1, "a message with a provider id is answered");
+  long dups = engine_stats_of(e).duplicates;
+  inbound later[] = {{.from = fan, .text = "hello", .len = 5, .provider_id = "SM-1"},
+                     {.from = fan, .text = "next", .len = 4, .provider_id = "SM-2"}};
+  CHECK_INT(handle(e, b, later, 2), 0, "a later batch with a retried id is handled");
+  CHECK_INT(observed_messages(fan, NULL), 1, "only the new message is answered");
+  CHECK_INT(observed_messages(fan, "n=2"), 1, "the state counted it once");
+  CHECK_INT(engine_stats_of(e).duplicates - dups, 1, "the stats count one duplicate");
+
+  inbound same[] = {{.from = fan, .text = "x", .len = 1, .provider_id = "SM-3"},
+                    {.from = fan, .text = "x", .len = 1, .provider_id = "SM-3"}};
+  handle(e, b, same, 2);
+  CHECK_INT(observed_messages(fan, NULL), 1,
+            "a provider id twice in one batch is answered once");
+  CHECK_STR(state_of(e, b, fan), "{\"n\":3}", "the state counted 3 messages");
+  char *m = messages_of(e, b, fan);
+  CHECK_INT(occurrences(m, "in:"), 3, "three inbound messages are stored");
+  free(m);
+}
+
+static void test_send_to_another_number(engine *e, bot *b) {
+  const char *fan = "+15550006";
+  const char *out = "+15550003"; /* opted out in test_help_answers... */
+  say(e, b, fan, "tell +15550003 hi there");
+  CHECK_INT(observed_messages(fan, "told suppressed"), 1,
+            "send() to an opted-out number returns 'suppressed'");
+  CHECK_INT(observed_messages(out, NULL), 0,
+            "nothing goes out to the opted-out number");
+  char *m = messages_of(e, b, out);
+  CHECK_HAS(m, "out:hi there:suppressed", "the send is recorded as suppressed");
+  free(m);
+
+  say(e, b, fan, "urgent +15550003 fire drill");
+  CHECK_INT(observed_messages(fan, "urgent sent"), 1,
+            "a transactional send() to an opted-out number returns 'sent'");
+  CHECK_INT(observed_messages(out, "fire drill"), 1,
+            "the transactional send goes out");
+  m = messages_of(e, b, out);
+  CHECK_HAS(m, "out:fire drill:sent", "it is recorded as sent");
+  free(m);
+
+  say(e, b, fan, "tell +15550001 hi there");
+  CHECK_INT(observed_messages(fan, "told sent"), 1,
+            "send() to a subscribed number returns 'sent'");
+  CHECK_INT(observed_messages("+15550001", "hi there"), 1, "and it goes out");
+
+  say(e, b, fan, "tell +15550777 welcome");
+  CHECK_INT(observed_messages("+15550777", "welcome"), 1,
+            "send() to a new number goes out");
+  CHECK_STR(status_of(e, b, "+15550777"), "subscribed",
+            "and creates the contact");
+}
+
+/* Contacts and their consent belong to one bot: a STOP to one bot does not
+ * silence another bot on the same engine. */
+static void test_opt_out_is_per_bot(engine *e, bot *b) {
+  char *dir = test_path(tmp, "otherbot");
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  const char *src = "bot.fallback(function(c, msg) return 'other bot' end)\n";
+  test_write_file(file, src, strlen(src));
+  char err[4096] = "";
+  bot *other = engine_load_bot(e, dir, err, sizeof err);
+  CHECK(other != NULL, "a second bot loads into the same engine (%s)", err);
+  if (other) {
+    const char *fan = "+15550003"; /* opted out of testbot */
+    say(e, other, fan, "hello");
+    CHECK_INT(observed_messages(fan, "other bot"), 1,
+              "a contact opted out of one bot still hears from another");
+    CHECK_STR(status_of(e, b, fan), "opted_out", "and stays opted out of the first");
+    CHECK(engine_find_bot(e, "otherbot") == other && engine_find_bot(e, "testbot") == b,
+          "engine_find_bot finds both bots by folder name");
+  }
+  free(file);
+  free(dir);
+}
+
+/* Sets data before a restart that test_restart_keeps_everything checks. */
+static void prepare_restart(engine *e, bot *b) {
+  say(e, b, "+15550001", "REMEMBER");
+  CHECK_INT(observed_messages("+15550001", "remembered 1"), 1,
+            "bot.store counts the first REMEMBER");
+  say(e, b, "+15550001", "TZ");
+  contact_row r = contact_of(e, b, "+15550001");
+  CHECK_STR(r.fields, "{\"city\":\"Austin\"}", "c.fields is stored");
+  CHECK_STR(r.tags, "[\"vip\"]", "the tags are stored");
+  CHECK_STR(r.timezone, "America/Chicago", "c.timezone is stored");
+  contact_row_free(&r);
+}
+
+static void test_restart_keeps_everything(engine **ep, bot **bp) {
+  engine *e = *ep;
+  bot *b = *bp;
+  long contacts = store_contact_count(engine_store(e), bot_id(b));
+  char *state1 = strdup(state_of(e, b, "+15550001"));
+  engine_close(e);
+
+  /* a small contact cache: the 100 contacts of the big batch get evicted */
+  *ep = e = open_engine(8);
+  *bp = b = e ? load_bot(e) : NULL;
+  CHECK(e && b, "the engine and the bot reopen on the same file");
+  if (!e || !b) {
+    free(state1);
+    return;
+  }
+  CHECK_INT(store_contact_count(engine_store(e), bot_id(b)), contacts,
+            "the contacts are kept");
+  contact_row r = contact_of(e, b, "+15550001");
+  CHECK_STR(r.fields, "{\"city\":\"Austin\"}", "c.fields is kept");
+  CHECK_STR(r.tags, "[\"vip\"]", "the tags are kept");
+  CHECK_STR(r.timezone, "America/Chicago", "c.timezone is kept");
+  CHECK_STR(r.state, state1, "c.state is kept");
+  contact_row_free(&r);
+  free(state1);
+
+  say(e, b, "+15550001", "REMEMBER");
+  CHECK_INT(observed_messages("+15550001", "remembered 2"), 1,
+            "bot.store is kept (the second REMEMBER counts 2)");
+  say(e, b, "+15550003", "hello");
+  CHECK_INT(observed_messages("+15550003", NULL), 0,
+            "an opted-out contact stays opted out");
+  CHECK_STR(status_of(e, b, "+15550003"), "opted_out", "its status is kept");
+  say_with_id(e, b, "+15550005", "hello", "SM-2");
+  CHECK_INT(observed_messages("+15550005", NULL), 0,
+            "a provider id seen before the restart is still a duplicate");
+
+  /* every big-batch contact once more, through the small cache */
+  static char numbers[BIG_CONTACTS][20];
+  inbound batch[BIG_CONTACTS];
+  for (int i = 0; i < BIG_CONTACTS; i++) {
+    big_number(numbers[i], i);
+    batch[i] = (inbound){.from = numbers[i], .text = "again", .len = 5};
+  }
+  handle(e, b, batch, BIG_CONTACTS);
+  handle(e, b, batch, BIG_CONTACTS);
+  int twelve = 0;
+  for (int i = 0; i < BIG_CONTACTS; i++)
+    twelve += strcmp(state_of(e, b, numbers[i]), "{\"n\":12}") == 0;
+  CHECK_INT(twelve, BIG_CONTACTS,
+            "after a restart and two batches every counter is at 12");
+  CHECK(engine_stats_of(e).cached_contacts <= 8,
+        "the contact cache stays within its size (%ld)",
+        engine_stats_of(e).cached_contacts);
+}
+
+static void write_bot(void) {
+  bot_dir = test_path(tmp, "testbot");
+  mkdir(bot_dir, 0700);
+  char *file = test_path(bot_dir, "bot.lua");
+  test_write_file(file, BOT_LUA, strlen(BOT_LUA));
+  free(file);
+}
+
+int main(void) {
+  tmp = test_tmpdir();
+  db_path = test_path(tmp, "engine.db");
+  write_bot();
+  optout_text = compliance_default_optout("Test Bot");
+  optin_text = compliance_default_optin("Test Bot");
+
+  engine *e = open_engine(0);
+  bot *b = e ? load_bot(e) : NULL;
+  CHECK(e && b, "an engine opens on a new file and loads the bot");
+  if (e && b) {
+    CHECK_STR(bot_name(b), "testbot", "the bot is named after its folder");
+    CHECK_STR(bot_display_name(b), "Test Bot", "bot.config names it");
+    test_reply_is_stored_as_outbound(e, b);
+    test_stop_opts_out(e, b);
+    test_start_opts_back_in(e, b);
+    test_help_answers_even_when_opted_out(e, b);
+    test_handler_error_commits_nothing(e, b);
+    test_big_batch_keeps_order(e, b);
+    test_duplicate_provider_id(e, b);
+    test_send_to_another_number(e, b);
+    test_opt_out_is_per_bot(e, b);
+    prepare_restart(e, b);
+    test_restart_keeps_everything(&e, &b);
+    if (e && b) test_store_failure_keeps_nothing(e, b);
+  }
+  engine_close(e);
+  forget_events();
+  free(events);
+  free(optout_text);
+  free(optin_text);
+  test_rmtree(tmp);
+  free(db_path);
+  free(bot_dir);
+  free(tmp);
+  return test_done();
+}
