@@ -17,7 +17,10 @@
 #include "store.h"
 #include "util.h"
 
-enum { N = 200000, U = 10000, BATCH = 256, IDLE = 1000000 };
+enum { U = 10000, BATCH = 256, IDLE = 1000000 };
+/* The workload's size; `bench workload N` runs a shorter one for profiling
+ * (the expected totals are only checked for the full 200,000). */
+static long N = 200000;
 
 static const char *STOP_TEXTS[] = {"STOP", " unsubscribe", "Cancel ", "end", "\tQUIT\n"};
 static const char *START_TEXTS[] = {"START", " start ", "Start"};
@@ -90,7 +93,7 @@ static int verify(const char *db_path) {
   if (sqlite3_open(db_path, &db) != SQLITE_OK) return 1;
   int bad = 0;
   printf("totals (read back from the database):\n");
-  bad |= check("messages in", query_long(db, "SELECT count(*) FROM messages WHERE direction='in'"), N);
+  bad |= check("messages in", query_long(db, "SELECT count(*) FROM messages WHERE direction='in'"), 200000);
   bad |= check("handled stop (opt-out confirmations)",
                query_long(db, "SELECT count(*) FROM messages WHERE direction='out' AND text LIKE '%unsubscribed%'"), 4000);
   bad |= check("handled start (opt-in + Welcome back!)",
@@ -100,7 +103,7 @@ static int verify(const char *db_path) {
   bad |= check("handled thanks", query_long(db, "SELECT count(*) FROM messages WHERE direction='out' AND text LIKE 'Thanks %'"), 137548);
   long replies = query_long(db, "SELECT count(*) FROM messages WHERE direction='out' AND status='sent'");
   bad |= check("replies", replies, 168575);
-  bad |= check("no reply (silenced)", N - replies, 31425);
+  bad |= check("no reply (silenced)", 200000 - replies, 31425);
   bad |= check("opted-out contacts at the end", query_long(db, "SELECT count(*) FROM contacts WHERE status='opted_out'"), 3083);
   bad |= check("sum of all counters", query_long(db, "SELECT coalesce(sum(json_extract(state,'$.n')),0) FROM conversations"), 137548);
   bad |= check("START from an opted-out contact", query_long(db, "SELECT count(*) FROM consent WHERE action='optin'"), 306);
@@ -144,7 +147,7 @@ static int run_workload(const char *dir) {
   double secs = (double)(mono_ns() - t0) / 1e9;
   qsort(lat, nlat, sizeof *lat, cmp_i64);
   engine_stats st = engine_stats_of(e);
-  printf("workload: %d messages over %d contacts, batches of %d, file-backed SQLite (WAL)\n", N, U, BATCH);
+  printf("workload: %ld messages over %d contacts, batches of %d, file-backed SQLite (WAL)\n", N, U, BATCH);
   printf("  messages/second                        %8.0f   (target >= 100000)\n", N / secs);
   printf("  wall time                              %8.2f s\n", secs);
   printf("  latency per message, p50 (its batch, arrival to commit) %.2f ms\n", lat[nlat / 2] / 1e6);
@@ -155,7 +158,7 @@ static int run_workload(const char *dir) {
   engine_close(e);
   free(batch);
   free(lat);
-  int bad = verify(db_path);
+  int bad = N == 200000 ? verify(db_path) : 0;
   free(db_path);
   return bad;
 }
@@ -208,6 +211,7 @@ static int run_idle(const char *dir) {
 
 int main(int argc, char **argv) {
   int only_workload = argc > 1 && strcmp(argv[1], "workload") == 0;
+  if (only_workload && argc > 2) N = atol(argv[2]);
   char tmpl[] = "/tmp/parley-bench-XXXXXX";
   char *dir = mkdtemp(tmpl);
   if (!dir) {

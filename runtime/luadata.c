@@ -45,6 +45,7 @@ typedef struct encoder {
   const luadata_limits *lim;
   seen_set seen;
   long entries;
+  buf out;
   buf path;
   char *err;
   size_t errlen;
@@ -70,7 +71,87 @@ static void path_push_key(encoder *e, int kidx) {
   }
 }
 
-static int encode_value(encoder *e, int idx, int depth, json_t **out);
+static void path_pop(encoder *e, size_t mark) {
+  e->path.len = mark;
+  e->path.data[mark] = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned min, cp;
+  if ((c & 0xE0) == 0xC0) len = 2, min = 0x80, cp = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800, cp = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000, cp = c & 0x07;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+/* Appends s as a JSON string; -1 if it is not valid UTF-8. */
+static int put_string(buf *b, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  buf_add(b, "\"", 1);
+  size_t i = 0, run = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      i++;
+      run++;
+      continue;
+    }
+    buf_add(b, s + i - run, run);
+    run = 0;
+    if (c >= 0x80) {
+      size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+      if (!len) return -1;
+      buf_add(b, s + i, len);
+      i += len;
+      continue;
+    }
+    char esc[7] = {'\\', 0};
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      case '\b': esc[1] = 'b'; break;
+      case '\f': esc[1] = 'f'; break;
+      default:
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+    }
+    buf_puts(b, esc);
+    i++;
+  }
+  buf_add(b, s + i - run, run);
+  buf_add(b, "\"", 1);
+  return 0;
+}
+
+/* The shortest decimal form that reads back as the same double, always
+ * with a '.' or an exponent so it reads back as a float. */
+static void put_real(buf *b, double d) {
+  char tmp[40];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+    if (strtod(tmp, NULL) == d) break;
+  }
+  buf_puts(b, tmp);
+  if (!strpbrk(tmp, ".eE")) buf_puts(b, ".0");
+}
+
+static int encode_value(encoder *e, int idx, int depth);
 
 /* True if the table at idx has exactly the keys 1..n. */
 static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
@@ -94,7 +175,88 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
   return count > 0 && max == count;
 }
 
-static int encode_table(encoder *e, int idx, int depth, json_t **out) {
+/* One key of an object, as written ("#<n>" for integers, '#' doubled). */
+typedef struct okey {
+  char *text;
+  size_t len;
+  int is_int;
+  lua_Integer i;
+  const char *s;
+} okey;
+
+static int cmp_okey(const void *a, const void *b) {
+  const okey *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->text, y->text, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int encode_object(encoder *e, int idx, int depth) {
+  lua_State *L = e->L;
+  size_t nkeys = 0, cap = 8;
+  okey *keys = xmalloc(cap * sizeof *keys);
+  int rc = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    okey k = {0};
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t kl;
+      k.s = lua_tolstring(L, -1, &kl);
+      if (memchr(k.s, 0, kl)) {
+        path_push_key(e, lua_gettop(L));
+        rc = fail(e, "%s", "keys with NUL bytes cannot be stored");
+      } else {
+        k.text = k.s[0] == '#' ? xasprintf("#%s", k.s) : xstrndup(k.s, kl);
+        k.len = strlen(k.text);
+      }
+    } else if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      k.is_int = 1;
+      k.i = lua_tointeger(L, -1);
+      k.text = xasprintf("#%lld", (long long)k.i);
+      k.len = strlen(k.text);
+    } else {
+      path_push_key(e, lua_gettop(L));
+      const char *t = luaL_typename(L, -1);
+      rc = fail(e, "keys must be strings or integers, not %s",
+                strcmp(t, "number") == 0 ? "non-integer numbers" : t);
+    }
+    if (rc) {
+      lua_pop(L, 1);
+      break;
+    }
+    if (nkeys == cap) keys = xrealloc(keys, (cap *= 2) * sizeof *keys);
+    keys[nkeys++] = k;
+  }
+  if (rc == 0) {
+    qsort(keys, nkeys, sizeof *keys, cmp_okey);
+    size_t mark = e->path.len;
+    buf_add(&e->out, "{", 1);
+    for (size_t i = 0; i < nkeys && rc == 0; i++) {
+      if (i) buf_add(&e->out, ",", 1);
+      if (keys[i].is_int) {
+        lua_pushinteger(L, keys[i].i);
+        buf_printf(&e->path, "[%lld]", (long long)keys[i].i);
+      } else {
+        lua_pushstring(L, keys[i].s);
+        buf_printf(&e->path, ".%.60s", keys[i].s);
+      }
+      if (put_string(&e->out, keys[i].text, keys[i].len))
+        rc = fail(e, "%s", "keys must be valid UTF-8 text");
+      buf_add(&e->out, ":", 1);
+      lua_rawget(L, idx);
+      if (rc == 0) rc = encode_value(e, lua_gettop(L), depth + 1);
+      lua_pop(L, 1);
+      if (rc == 0) path_pop(e, mark);
+    }
+    buf_add(&e->out, "}", 1);
+  }
+  for (size_t i = 0; i < nkeys; i++) free(keys[i].text);
+  free(keys);
+  return rc;
+}
+
+static int encode_table(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
   if (depth > e->lim->max_depth) {
     char lim[16];
@@ -110,72 +272,23 @@ static int encode_table(encoder *e, int idx, int depth, json_t **out) {
                          "subtable); store a copy instead");
   if (!lua_checkstack(L, 8)) return fail(e, "%s", "too deeply nested");
   lua_Integer n;
+  if (!is_sequence(L, idx, &n)) return encode_object(e, idx, depth);
   size_t mark = e->path.len;
-  if (is_sequence(L, idx, &n)) {
-    json_t *arr = json_array();
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(L, idx, i);
-      buf_printf(&e->path, "[%lld]", (long long)i);
-      json_t *v;
-      int rc = encode_value(e, lua_gettop(L), depth + 1, &v);
-      lua_pop(L, 1);
-      if (rc) {
-        json_decref(arr);
-        return -1;
-      }
-      e->path.len = mark;
-      e->path.data[mark] = 0;
-      json_array_append_new(arr, v);
-    }
-    *out = arr;
-    return 0;
-  }
-  json_t *obj = json_object();
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int kidx = lua_gettop(L) - 1;
-    path_push_key(e, kidx);
-    char keybuf[32];
-    const char *key;
-    char *owned = NULL;
-    if (lua_type(L, kidx) == LUA_TSTRING) {
-      size_t kl;
-      const char *k = lua_tolstring(L, kidx, &kl);
-      if (strlen(k) != kl) {
-        lua_pop(L, 2);
-        json_decref(obj);
-        return fail(e, "%s", "keys with NUL bytes cannot be stored");
-      }
-      key = k[0] == '#' ? (owned = xasprintf("#%s", k)) : k;
-    } else if (lua_type(L, kidx) == LUA_TNUMBER && lua_isinteger(L, kidx)) {
-      snprintf(keybuf, sizeof keybuf, "#%lld", (long long)lua_tointeger(L, kidx));
-      key = keybuf;
-    } else {
-      const char *t = luaL_typename(L, kidx);
-      lua_pop(L, 2);
-      json_decref(obj);
-      return fail(e, "keys must be strings or integers, not %s",
-                  strcmp(t, "number") == 0 ? "non-integer numbers" : t);
-    }
-    json_t *v;
-    int rc = encode_value(e, lua_gettop(L), depth + 1, &v);
-    if (rc == 0 && json_object_set_new(obj, key, v) != 0)
-      rc = fail(e, "%s", "keys must be valid UTF-8");
-    free(owned);
-    if (rc) {
-      lua_pop(L, 2);
-      json_decref(obj);
-      return -1;
-    }
-    e->path.len = mark;
-    e->path.data[mark] = 0;
+  buf_add(&e->out, "[", 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (i > 1) buf_add(&e->out, ",", 1);
+    lua_rawgeti(L, idx, i);
+    buf_printf(&e->path, "[%lld]", (long long)i);
+    int rc = encode_value(e, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
+    if (rc) return -1;
+    path_pop(e, mark);
   }
-  *out = obj;
+  buf_add(&e->out, "]", 1);
   return 0;
 }
 
-static int encode_value(encoder *e, int idx, int depth, json_t **out) {
+static int encode_value(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
   if (++e->entries > e->lim->max_entries) {
     char lim[32];
@@ -184,29 +297,28 @@ static int encode_value(encoder *e, int idx, int depth, json_t **out) {
   }
   switch (lua_type(L, idx)) {
     case LUA_TBOOLEAN:
-      *out = json_boolean(lua_toboolean(L, idx));
+      buf_puts(&e->out, lua_toboolean(L, idx) ? "true" : "false");
       return 0;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
-        *out = json_integer((json_int_t)lua_tointeger(L, idx));
-        return 0;
+        buf_printf(&e->out, "%lld", (long long)lua_tointeger(L, idx));
       } else {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
           return fail(e, "%s cannot be stored (only finite numbers)",
                       isnan(d) ? "NaN" : "infinity");
-        *out = json_real(d);
-        return 0;
+        put_real(&e->out, d);
       }
+      return 0;
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
-      *out = json_stringn(s, n);
-      if (!*out) return fail(e, "%s", "strings must be valid UTF-8 text");
+      if (put_string(&e->out, s, n))
+        return fail(e, "%s", "strings must be valid UTF-8 text");
       return 0;
     }
     case LUA_TTABLE:
-      return encode_table(e, idx, depth, out);
+      return encode_table(e, idx, depth);
     default:
       return fail(e, "a %s cannot be stored (only strings, numbers, booleans "
                      "and tables of them)",
@@ -220,25 +332,22 @@ char *luadata_encode(lua_State *L, int idx, const char *label,
   /* entries counts keys: the root value is not one */
   encoder e = {.L = L, .lim = lim, .entries = -1, .err = err, .errlen = errlen};
   buf_puts(&e.path, label);
-  json_t *root = NULL;
+  buf_add(&e.out, "", 0);
   int top = lua_gettop(L);
-  int rc = encode_value(&e, idx, 1, &root);
+  int rc = encode_value(&e, idx, 1);
   lua_settop(L, top);
-  char *out = NULL;
-  if (rc == 0) {
-    out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-                               JSON_REAL_PRECISION(17));
-    if (out && strlen(out) > lim->max_bytes) {
-      snprintf(err, errlen, "%s: %zu bytes encoded, more than the limit of %zu",
-               label, strlen(out), lim->max_bytes);
-      free(out);
-      out = NULL;
-    }
+  if (rc == 0 && e.out.len > lim->max_bytes) {
+    snprintf(err, errlen, "%s: %zu bytes encoded, more than the limit of %zu",
+             label, e.out.len, lim->max_bytes);
+    rc = -1;
   }
-  json_decref(root);
   free(e.seen.slots);
   buf_free(&e.path);
-  return out;
+  if (rc) {
+    buf_free(&e.out);
+    return NULL;
+  }
+  return e.out.data;
 }
 
 static int push_json(lua_State *L, json_t *v, int depth) {

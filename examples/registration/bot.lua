@@ -10,6 +10,8 @@
 --
 -- Per fan, c.fields holds the registration (name, ticket, registered_at) and
 -- c.state the questions asked; bot.store counts registrations and questions.
+-- The event's details and the staff number live in lib/event.lua (bot.config
+-- accepts only its own keys).
 local event = require("lib.event")
 
 bot.config{
