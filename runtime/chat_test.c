@@ -197,11 +197,11 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
   int mismatch = 0;
   for (size_t i = 0; i < nx && !mismatch; i++) {
     expect_line *x = &xs[i];
-    if (x->is_nothing) {
-      if (r->nout > 0) {
+    if (x->is_nothing) { /* nothing (more) was sent in this step */
+      if (oi < r->nout) {
         mismatch = 1;
-        fail(r, x->line, "expected nothing, but the bot sent: %s",
-             r->out[0].text);
+        fail(r, x->line, "expected nothing more, but the bot sent: %s",
+             r->out[oi].text);
       }
       continue;
     }
@@ -370,8 +370,9 @@ static int assertion(run *r, int line, const char *expr) {
     rc = luaL_loadbuffer(L, expr, strlen(expr), "=assertion");
   }
   int ok = 0;
-  if (rc == LUA_OK && lua_pcall(L, 0, 1, 0) == LUA_OK) {
-    ok = lua_toboolean(L, -1) || lua_isnone(L, -1);
+  if (rc == LUA_OK && lua_pcall(L, 0, LUA_MULTRET, 0) == LUA_OK) {
+    /* an expression must be true; a statement form passes unless it errs */
+    ok = lua_gettop(L) == 0 || lua_toboolean(L, 1);
     if (!ok) fail(r, line, "assertion failed: %s", expr);
   } else {
     fail(r, line, "assertion error: %s (%s)", expr,

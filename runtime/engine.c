@@ -24,6 +24,7 @@ typedef struct contact {
   int64_t id, bot_id;
   char *number;
   int opted_out;
+  int joined; /* a message reached the script: on_join is behind it */
   char *fields, *tags, *state, *expect, *timezone;
   int64_t first_seen, last_seen;
   int64_t stored_last_seen; /* what the store has; see SEEN_RESOLUTION_MS */
@@ -266,6 +267,7 @@ static contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->bot_id = b->id;
   c->number = r.number;
   c->opted_out = r.status && strcmp(r.status, "opted_out") == 0;
+  c->joined = r.joined;
   c->fields = r.fields;
   c->tags = r.tags;
   c->state = r.state;
@@ -355,74 +357,17 @@ static char *cfg_string(lua_State *L, int cfg, const char *key) {
   return v;
 }
 
-/* "16MB", "512KB", 1048576 -> bytes; "500ms", "2s", 250 -> ms. */
-static int parse_amount(lua_State *L, int idx, int is_time, long *out) {
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    *out = (long)lua_tonumber(L, idx);
-    return *out > 0 ? 0 : -1;
-  }
-  const char *s = lua_tostring(L, idx);
-  char *end;
-  double v = strtod(s, &end);
-  while (*end == ' ') end++;
-  double mult = -1;
-  if (is_time) {
-    if (strcmp(end, "ms") == 0) mult = 1;
-    else if (strcmp(end, "s") == 0) mult = 1000;
-  } else {
-    if (strcasecmp(end, "B") == 0 || !*end) mult = 1;
-    else if (strcasecmp(end, "KB") == 0 || strcasecmp(end, "KiB") == 0) mult = 1024;
-    else if (strcasecmp(end, "MB") == 0 || strcasecmp(end, "MiB") == 0) mult = 1 << 20;
-  }
-  if (end == s || mult < 0 || v <= 0) return -1;
-  *out = (long)(v * mult);
-  return 0;
-}
-
-static int read_limits(lua_State *L, int cfg, const char *file,
-                       sandbox_limits *lim, char *err, size_t errlen) {
+/* The limits bot.config validated (stdlib/internal/sandbox.lua): numbers in
+ * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms). */
+static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
   *lim = sandbox_default_limits;
-  lua_getfield(L, cfg, "limits");
-  int t = lua_gettop(L);
-  long v;
-  int rc = 0;
-  if (lua_getfield(L, t, "instructions") != LUA_TNIL) {
-    v = (long)lua_tonumber(L, -1);
-    if (v < 1000 || v > 1000000000) {
-      snprintf(err, errlen, "%s: bot.config: limits.instructions must be "
-                            "between 1000 and 1e9", file);
-      rc = -1;
-    } else {
-      lim->instructions = v;
-    }
-  }
-  lua_pop(L, 1);
-  if (rc == 0 && lua_getfield(L, t, "memory") != LUA_TNIL) {
-    if (parse_amount(L, -1, 0, &v) || v < (64 << 10) || v > (256L << 20)) {
-      snprintf(err, errlen, "%s: bot.config: limits.memory '%s' must be a "
-                            "size between 64KB and 256MB, like '16MB'", file,
-               luaL_tolstring(L, -1, NULL));
-      lua_pop(L, 1);
-      rc = -1;
-    } else {
-      lim->memory = (size_t)v;
-    }
-  }
-  lua_pop(L, 1);
-  if (rc == 0 && lua_getfield(L, t, "time") != LUA_TNIL) {
-    if (parse_amount(L, -1, 1, &v) || v < 1 || v > 10000) {
-      snprintf(err, errlen, "%s: bot.config: limits.time '%s' must be a "
-                            "duration between 1ms and 10s, like '500ms'", file,
-               luaL_tolstring(L, -1, NULL));
-      lua_pop(L, 1);
-      rc = -1;
-    } else {
-      lim->time_ms = v;
-    }
-  }
-  lua_pop(L, 1);
-  lua_pop(L, 1);
-  return rc;
+  if (lua_getfield(L, cfg, "limit_instructions") == LUA_TNUMBER)
+    lim->instructions = (long)lua_tointeger(L, -1);
+  if (lua_getfield(L, cfg, "limit_memory") == LUA_TNUMBER)
+    lim->memory = (size_t)lua_tointeger(L, -1);
+  if (lua_getfield(L, cfg, "limit_time") == LUA_TNUMBER)
+    lim->time_ms = (long)lua_tointeger(L, -1);
+  lua_pop(L, 3);
 }
 
 static char *script_sha(const script *s, char **files_json) {
@@ -475,14 +420,8 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   if (b->max_chars <= 0) b->max_chars = 1600;
   lua_pop(L, 1);
   sandbox_limits lim;
-  char *file = xasprintf("%s/bot.lua", s->dir);
-  int rc = read_limits(L, cfg, file, &lim, err, errlen);
-  free(file);
+  read_limits(L, cfg, &lim);
   lua_pop(L, 2);
-  if (rc) {
-    bot_free(b);
-    return NULL;
-  }
   sandbox_set_limits(sb, &lim);
 
   int64_t now = engine_now(e);
@@ -556,10 +495,12 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
     return NULL;
   }
-  if ((int)len > inv->b->max_chars) {
-    snprintf(err, errlen, "%s: the text is %zu bytes long; the limit is %d "
+  size_t chars = 0;
+  for (size_t i = 0; i < len; i++) chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+  if (chars > (size_t)inv->b->max_chars) {
+    snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
                           "(bot.config max_message_chars)",
-             kind, len, inv->b->max_chars);
+             kind, chars, inv->b->max_chars);
     return NULL;
   }
   int opted_out;
@@ -657,6 +598,11 @@ static void show_json_diff(engine *e, bot *b, contact *c, const char *what,
   json_decref(new);
 }
 
+static void show_logs(engine *e, invocation *inv) {
+  for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
+    action(e, inv->b, inv->c->number, "log: %s", inv->logs.data + off);
+}
+
 /* Applies what a successful handler returned (on the thread's stack: fields,
  * tags, state, expect, store, timezone) and its sends. */
 static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
@@ -719,8 +665,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       replace(&b->store_json, store_json);
     }
   }
-  for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
-    action(e, b, c->number, "log: %s", inv->logs.data + off);
+  show_logs(e, inv);
   for (int i = 0; i < inv->nsends; i++) {
     pending_send *p = &inv->sends[i];
     contact *to = c;
@@ -736,7 +681,8 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
 /* Runs the script for one event of a conversation; a failure is recorded,
  * never propagated. Returns -1 only when the store failed. */
 static int run_script(engine *e, bot *b, contact *c, const char *kind,
-                      const inbound *m, int is_new, int64_t msg_id) {
+                      const inbound *m, int64_t msg_id) {
+  int is_new = !c->joined;
   invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c};
   lua_State *co = sandbox_prepare(b->sb, "dispatch");
   lua_pushstring(co, kind);
@@ -757,8 +703,19 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
   sandbox_status st = sandbox_call(b->sb, co, 13, &nres, &inv, err, sizeof err);
   int rc = 0;
   if (st == SANDBOX_OK) {
+    /* opting out clears a pending expect; on_optout cannot set one */
+    if (strcmp(kind, "optout") == 0 && nres >= 6) {
+      int expect_idx = lua_gettop(co) - nres + 4;
+      lua_pushnil(co);
+      lua_replace(co, expect_idx);
+    }
     rc = apply_effects(e, &inv, co, nres);
+    if (rc == 0 && !c->joined && strcmp(kind, "message") == 0) {
+      rc = store_contact_joined(e->st, c->id);
+      c->joined = 1;
+    }
   } else {
+    show_logs(e, &inv);
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++;
@@ -800,8 +757,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m) {
-  int is_new;
-  contact *c = contact_get(e, b, m->from, 1, &is_new);
+  contact *c = contact_get(e, b, m->from, 1, NULL);
   if (!c) return -1;
   int64_t now = engine_now(e);
   message_row row = {.bot_id = b->id, .contact_id = c->id, .direction = "in",
@@ -830,7 +786,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;
         action(e, b, c->number, "opted out (%s)", keyword);
-        if (run_script(e, b, c, "optout", m, is_new, msg_id)) return -1;
+        if (run_script(e, b, c, "optout", m, msg_id)) return -1;
       }
       return record_out(e, b, c, b->optout_reply, "sent", 1);
     case COMPLIANCE_OPTIN:
@@ -838,7 +794,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
         if (record_out(e, b, c, b->optin_reply, "sent", 1)) return -1;
-        return run_script(e, b, c, "optin", m, is_new, msg_id);
+        return run_script(e, b, c, "optin", m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
@@ -847,7 +803,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
-  return run_script(e, b, c, "message", m, is_new, msg_id);
+  return run_script(e, b, c, "message", m, msg_id);
 }
 
 static int flush_seen(engine *e) {

@@ -21,7 +21,11 @@ static int api_send(lua_State *L) {
   char err[512];
   const char *status =
       ctx->host->send(ctx, to, text, len, kind, transactional, err, sizeof err);
-  if (!status) return luaL_error(L, "%s", err);
+  if (!status) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
   lua_pushstring(L, status);
   return 1;
 }

@@ -13,7 +13,8 @@
 typedef struct api_host {
   /* to == NULL: the conversation's own contact. kind: "reply" or "send".
    * Returns the message's status ("sent", "queued", "suppressed"), or NULL
-   * with a sentence in err (the script gets it as an error). */
+   * with a sentence in err (host.send then returns nil, err and the Lua
+   * side raises it at the script's line). */
   const char *(*send)(void *ctx, const char *to, const char *text, size_t len,
                       const char *kind, int transactional, char *err,
                       size_t errlen);

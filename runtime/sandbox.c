@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "lua_api.h"
 #include "lua_pattern.h"
 #include "luadata.h"
@@ -372,7 +373,13 @@ static int host_first_word(lua_State *L) {
   return 1;
 }
 
+static int host_valid_zone(lua_State *L) {
+  lua_pushboolean(L, clock_valid_zone(luaL_checkstring(L, 1)));
+  return 1;
+}
+
 static const luaL_Reg host_funcs[] = {
+    {"valid_zone", host_valid_zone},
     {"normalize", host_normalize},
     {"first_word", host_first_word},
     {"setmetatable", host_setmetatable},

@@ -34,6 +34,7 @@ static const char *const migrations[] = {
     "  timezone TEXT,"
     "  first_seen INTEGER NOT NULL,"
     "  last_seen INTEGER NOT NULL,"
+    "  joined INTEGER NOT NULL DEFAULT 0," /* a message reached the script */
     "  UNIQUE(bot_id, number));"
     "CREATE TABLE conversations("
     "  contact_id INTEGER PRIMARY KEY REFERENCES contacts(id),"
@@ -106,6 +107,7 @@ enum {
   Q_CONTACT_GET,
   Q_CONTACT_ADD,
   Q_CONTACT_SEEN,
+  Q_CONTACT_JOINED,
   Q_CONTACT_UPDATE,
   Q_CONVERSATION_SAVE,
   Q_CONTACTS_EACH,
@@ -131,12 +133,13 @@ static const char *const queries[Q_COUNT] = {
                       " VALUES(?1, ?2, ?3, ?4)",
     [Q_CONTACT_GET] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(bot_id, number, first_seen, last_seen)"
                       " VALUES(?1, ?2, ?3, ?3)",
     [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
+    [Q_CONTACT_JOINED] = "UPDATE contacts SET joined = 1 WHERE id = ?1",
     [Q_CONTACT_UPDATE] =
         "UPDATE contacts SET status = coalesce(?2, status),"
         " fields = coalesce(?3, fields), tags = coalesce(?4, tags),"
@@ -148,7 +151,7 @@ static const char *const queries[Q_COUNT] = {
         " state = coalesce(?2, state), expect = ?3, updated_at = ?4",
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 ORDER BY c.id",
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
@@ -431,6 +434,7 @@ static void read_contact(sqlite3_stmt *s, contact_row *r) {
   r->state = col_dup(s, 8);
   if (!r->state) r->state = xstrdup("{}");
   r->expect = col_dup(s, 9);
+  r->joined = sqlite3_column_int(s, 10);
 }
 
 void contact_row_free(contact_row *r) {
@@ -478,6 +482,13 @@ int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
   sqlite3_bind_int64(s, 2, now);
+  return exec_done(st, s, "cannot update a contact");
+}
+
+int store_contact_joined(store *st, int64_t contact_id) {
+  sqlite3_stmt *s = stmt(st, Q_CONTACT_JOINED);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
   return exec_done(st, s, "cannot update a contact");
 }
 

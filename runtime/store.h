@@ -33,6 +33,7 @@ typedef struct contact_row {
   int64_t id;
   char *number, *status, *fields, *tags, *timezone, *state, *expect;
   int64_t first_seen, last_seen;
+  int joined; /* a message of this contact reached the script (on_join ran) */
 } contact_row;
 void contact_row_free(contact_row *r);
 
@@ -42,6 +43,7 @@ int store_contact_get(store *st, int64_t bot_id, const char *number,
 int64_t store_contact_insert(store *st, int64_t bot_id, const char *number,
                              int64_t now);
 int store_contact_seen(store *st, int64_t contact_id, int64_t now);
+int store_contact_joined(store *st, int64_t contact_id);
 /* NULL arguments are left unchanged. */
 int store_contact_update(store *st, int64_t contact_id, const char *status,
                          const char *fields, const char *tags,

@@ -32,6 +32,21 @@ local loading = true -- the bot's top level is running
 
 -- ---------------------------------------------------------------- errors
 
+local prelude_src = dgetinfo(1, "S").short_src
+
+-- Raises msg at the bot's own line: the first caller that is neither this
+-- file nor C, so an API misuse points at the script, not at the runtime.
+local function raise(msg)
+  for level = 2, 60 do
+    local info = dgetinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.short_src ~= prelude_src and (info.currentline or 0) > 0 then
+      error(info.short_src .. ":" .. info.currentline .. ": " .. msg, 0)
+    end
+  end
+  error(msg, 0)
+end
+
 local function where(level)
   local info = dgetinfo(level + 1, "Sl")
   if info and info.currentline and info.currentline > 0 then
@@ -41,7 +56,7 @@ local function where(level)
 end
 
 local function argerror(n, fname, msg)
-  error(sformat("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+  raise(sformat("bad argument #%d to '%s' (%s)", n, fname, msg))
 end
 
 local function checktype(v, want, n, fname)
@@ -51,7 +66,7 @@ end
 
 local function top_level_only(fname)
   if not loading then
-    error(fname .. " can only be called at the top level of the script, while it loads", 3)
+    raise(fname .. " can only be called at the top level of the script, while it loads")
   end
 end
 
@@ -82,7 +97,7 @@ end
 local function length(t, fname)
   if type(t) ~= "table" then argerror(1, fname, "table expected, got " .. type(t)) end
   local n = #t
-  if tointeger(n) == nil then error("object length is not an integer", 3) end
+  if tointeger(n) == nil then raise("object length is not an integer") end
   return n
 end
 
@@ -100,7 +115,7 @@ local function tinsert(t, ...)
     for i = e, pos + 1, -1 do t[i] = t[i - 1] end
     t[pos] = v
   else
-    error("wrong number of arguments to 'insert'", 2)
+    raise("wrong number of arguments to 'insert'")
   end
 end
 
@@ -209,9 +224,9 @@ function api.keyword(list, fn)
     local k = normalize(w)
     if k == "" then argerror(1, "keyword", "keyword '" .. w .. "' is empty once trimmed") end
     if compliance_words[k] then
-      error("bot.keyword: '" .. w .. "' is handled by the runtime's opt-out compliance and never reaches a script", 2)
+      raise("bot.keyword: '" .. w .. "' is handled by the runtime's opt-out compliance and never reaches a script")
     end
-    if router.keywords[k] then error("bot.keyword: '" .. w .. "' is already a keyword (" .. router.keywords[k].where .. ")", 2) end
+    if router.keywords[k] then raise("bot.keyword: '" .. w .. "' is already a keyword (" .. router.keywords[k].where .. ")") end
     router.keywords[k] = rule
   end
 end
@@ -237,7 +252,7 @@ function api.match(pattern, fn)
   top_level_only("bot.match")
   checktype(pattern, "string", 1, "match")
   local ok, err = pcall(sfind, "", pattern)
-  if not ok then error("bot.match: bad pattern '" .. pattern .. "': " .. sgsub(err, "^.-:%d+: ", ""), 2) end
+  if not ok then raise("bot.match: bad pattern '" .. pattern .. "': " .. sgsub(err, "^.-:%d+: ", "")) end
   router.matches[#router.matches + 1] = { pattern = pattern, rule = new_rule(fn, "match", 2) }
 end
 
@@ -265,13 +280,23 @@ function api.handler(name, fn)
   top_level_only("bot.handler")
   checktype(name, "string", 1, "handler")
   if not sfind(name, "^[%w_%.%-]+$") then argerror(1, "handler", "name '" .. name .. "' may use only letters, digits, _ . -") end
-  if router.handlers[name] then error("bot.handler: a handler named '" .. name .. "' already exists (" .. router.handlers[name].where .. ")", 2) end
+  if router.handlers[name] then raise("bot.handler: a handler named '" .. name .. "' already exists (" .. router.handlers[name].where .. ")") end
   router.handlers[name] = new_rule(fn, "handler", 2)
 end
 
 local config_keys = { name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number" }
 local limit_keys = { instructions = true, memory = true, time = true }
+
+-- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
+local function parse_amount(v, units)
+  if type(v) == "number" then return tointeger(v) end
+  if type(v) ~= "string" then return nil end
+  local num, unit = smatch(slower(v), "^%s*(%d+%.?%d*)%s*(%a*)%s*$")
+  local mult = unit and units[unit]
+  if not num or not mult then return nil end
+  return tointeger(math.floor(tonumber(num) * mult))
+end
 
 function api.config(t)
   top_level_only("bot.config")
@@ -282,26 +307,43 @@ function api.config(t)
       local known = {}
       for name in next, config_keys do known[#known + 1] = name end
       table.sort(known)
-      error("bot.config: unknown key '" .. tostring(k) .. "' (known: " .. table.concat(known, ", ") .. ")", 2)
+      raise("bot.config: unknown key '" .. tostring(k) .. "' (known: " .. table.concat(known, ", ") .. ")")
     end
-    if type(v) ~= want then error("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v), 2) end
+    if type(v) ~= want then raise("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v)) end
     cfg[k] = v
   end
   for i, n in ipairs(cfg.numbers) do
     if type(n) ~= "string" or not sfind(n, "^%+%d%d%d%d+$") or #n > 16 then
-      error("bot.config: numbers[" .. i .. "] = '" .. tostring(n) .. "' is not an E.164 number like +15550100", 2)
+      raise("bot.config: numbers[" .. i .. "] = '" .. tostring(n) .. "' is not an E.164 number like +15550100")
     end
   end
   for k, v in next, cfg.limits do
-    if not limit_keys[k] then error("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time)", 2) end
-    if k == "memory" or k == "time" then
-      if type(v) ~= "string" and type(v) ~= "number" then error("bot.config: limits." .. k .. " must be a number or a string like '16MB' / '500ms'", 2) end
-    elseif type(v) ~= "number" or v <= 0 then
-      error("bot.config: limits.instructions must be a positive number", 2)
+    if not limit_keys[k] then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time)") end
+    if k == "instructions" then
+      local n = tointeger(v)
+      if not n or n < 1000 or n > 1000000000 then
+        raise("bot.config: limits.instructions = " .. tostring(v) .. " must be a whole number between 1000 and 1e9")
+      end
+      cfg.limit_instructions = n
+    elseif k == "memory" then
+      local n = parse_amount(v, { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 })
+      if not n or n < 65536 or n > 268435456 then
+        raise("bot.config: limits.memory = '" .. tostring(v) .. "' must be a size between 64KB and 256MB, like '16MB'")
+      end
+      cfg.limit_memory = n
+    else
+      local n = parse_amount(v, { [""] = 1, ms = 1, s = 1000 })
+      if not n or n < 1 or n > 10000 then
+        raise("bot.config: limits.time = '" .. tostring(v) .. "' must be a duration between 1ms and 10s, like '500ms'")
+      end
+      cfg.limit_time = n
     end
   end
+  if cfg.timezone ~= nil and not host.valid_zone(cfg.timezone) then
+    raise("bot.config: timezone '" .. cfg.timezone .. "' is not a time zone (use a name like America/New_York)")
+  end
   if cfg.max_message_chars < 1 or cfg.max_message_chars > 1600 then
-    error("bot.config: max_message_chars must be between 1 and 1600", 2)
+    raise("bot.config: max_message_chars must be between 1 and 1600")
   end
 end
 
@@ -320,19 +362,21 @@ end
 
 -- ---------------------------------------------------------------- templates
 
--- {{fields.city}}, {{state.x}}, {{tags.vip}}, {{number}}, {{bot.name}}:
--- unknown names expand to "". Only what a template names is loaded.
+-- {{fields.city}}, {{tags.vip}}, {{number}}, {{bot.name}}: a missing value
+-- expands to ""; any other {{...}} stays as written. Only what a template names is loaded. c.state is not
+-- reachable: a text can contain what the fan wrote ("You said: " ..
+-- msg.text), so a template must not reveal anything the fan did not give.
 local function lookup(c, path)
   local v
   local first, rest = smatch(path, "^([^%.]+)%.?(.*)$")
   if first == "bot" then
-    v = { name = cfg.name }
+    v = { name = cfg.name or smatch(folder, "([^/]+)/*$") }
   elseif first == "number" then
     v = c and rawget(c, "number")
-  elseif c and (first == "fields" or first == "state" or first == "tags") then
+  elseif c and (first == "fields" or first == "tags") then
     v = c[first]
   else
-    return nil
+    return nil, true -- not a template name: the text stays as written
   end
   for part in sgmatch(rest, "[^%.]+") do
     if type(v) ~= "table" then return nil end
@@ -344,7 +388,8 @@ end
 local function expand(text, c)
   if not sfind(text, "{{", 1, true) then return text end
   return (sgsub(text, "{{%s*([%w_%.]+)%s*}}", function(path)
-    local v = lookup(c, path)
+    local v, unknown = lookup(c, path)
+    if unknown then return nil end
     local t = type(v)
     if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
     return ""
@@ -373,31 +418,38 @@ local function send_opts(opts, n, fname)
   return rawget(opts, "transactional") and true or false
 end
 
+-- host.send returns the message's status, or nil and a sentence
+local function deliver(to, text, kind, transactional)
+  local status, err = host_send(to, text, kind, transactional)
+  if not status then raise(err) end
+  return status
+end
+
 local methods = {}
 
 function methods.reply(c, text)
   local p = current[c]
-  if not p then error("reply: not a contact of this message", 2) end
-  return host_send(nil, expand(text_arg(text, 1, "reply"), c), "reply", false)
+  if not p then raise("reply: not a contact of this message") end
+  return deliver(nil, expand(text_arg(text, 1, "reply"), c), "reply", false)
 end
 
 function methods.send(c, text, opts)
   local p = current[c]
-  if not p then error("send: not a contact of this message", 2) end
+  if not p then raise("send: not a contact of this message") end
   local tr = send_opts(opts, 2, "send")
-  return host_send(nil, expand(text_arg(text, 1, "send"), c), "send", tr)
+  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr)
 end
 
 function methods.expect(c, name)
   local p = current[c]
-  if not p then error("expect: not a contact of this message", 2) end
+  if not p then raise("expect: not a contact of this message") end
   if name == nil then
     p.expect = false
     return
   end
   checktype(name, "string", 1, "expect")
   if not router.handlers[name] then
-    error("c:expect('" .. name .. "'): no handler named '" .. name .. "' (define it with bot.handler)", 2)
+    raise("c:expect('" .. name .. "'): no handler named '" .. name .. "' (define it with bot.handler)")
   end
   p.expect = name
 end
@@ -467,7 +519,7 @@ local bot = {}
 local bot_mt = { __metatable = false }
 bot_mt.__index = function(_, k)
   if k == "store" then
-    if loading then error("bot.store is available only inside handlers", 2) end
+    if loading then raise("bot.store is available only inside handlers") end
     if cur_store == nil then
       cur_store = decode(host_store())
       if type(cur_store) ~= "table" then cur_store = {} end
@@ -475,18 +527,18 @@ bot_mt.__index = function(_, k)
     return cur_store
   end
   local f = api[k]
-  if f == nil then error("bot." .. tostring(k) .. " does not exist", 2) end
+  if f == nil then raise("bot." .. tostring(k) .. " does not exist") end
   return f
 end
 bot_mt.__newindex = function(_, k)
-  error("bot." .. tostring(k) .. " cannot be assigned (put shared data in fields of bot.store)", 2)
+  raise("bot." .. tostring(k) .. " cannot be assigned (put shared data in fields of bot.store)")
 end
 raw_setmetatable(bot, bot_mt)
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
   local tr = send_opts(opts, 3, "send")
-  return host_send(number, expand(text_arg(text, 2, "send"), nil), "send", tr)
+  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr)
 end
 
 -- ---------------------------------------------------------------- environment
@@ -505,7 +557,7 @@ base._G = G
 
 function base.load(chunk, name, mode, env)
   if mode ~= nil and mode ~= "t" then
-    error("load: only text chunks can be loaded (mode 't'), binary chunks are refused", 2)
+    raise("load: only text chunks can be loaded (mode 't'), binary chunks are refused")
   end
   if env == nil then env = G end
   return load(chunk, name, "t", env)
@@ -533,16 +585,16 @@ function base.require(name)
   local v = loaded[name]
   if v ~= nil then return v end
   if not sfind(name, "^[%a_][%w_]*$") and not sfind(name, "^[%a_][%w_]*%.[%w_%.]*[%w_]$") or sfind(name, "%.%.") then
-    error("require: bad module name '" .. name .. "' (use dotted names like 'lib.util'; paths are not allowed)", 2)
+    raise("require: bad module name '" .. name .. "' (use dotted names like 'lib.util'; paths are not allowed)")
   end
   if not loading then
-    error("require('" .. name .. "') must be called at the top level of the script (modules load once, before the bot starts)", 2)
+    raise("require('" .. name .. "') must be called at the top level of the script (modules load once, before the bot starts)")
   end
-  if loading_now[name] then error("require: module '" .. name .. "' requires itself (a loop)", 2) end
+  if loading_now[name] then raise("require: module '" .. name .. "' requires itself (a loop)") end
   local src, path = module_source(name)
   if not src then
-    error("require: module '" .. name .. "' not found (looked for " .. sgsub(name, "%.", "/") ..
-      ".lua in the bot's folder and in stdlib/)", 2)
+    raise("require: module '" .. name .. "' not found (looked for " .. sgsub(name, "%.", "/") ..
+      ".lua in the bot's folder and in stdlib/)")
   end
   local chunk, err = load(src, "@" .. path, "t", G)
   if not chunk then error(err, 0) end
@@ -562,7 +614,7 @@ do
 end
 
 local function undefined_global(_, k)
-  error("undefined global '" .. tostring(k) .. "'", 2)
+  raise("undefined global '" .. tostring(k) .. "'")
 end
 
 -- while loading, G reads through to base and undefined reads give nil
@@ -582,8 +634,8 @@ trusted[global_send] = true
 -- ---------------------------------------------------------------- freezing
 
 local function readonly(_, k)
-  error("attempt to change '" .. tostring(k) .. "' of a table shared by all conversations " ..
-    "(it was created while the script loaded and is read-only; keep per-conversation data in c.state, shared data in bot.store)", 2)
+  raise("attempt to change '" .. tostring(k) .. "' of a table shared by all conversations " ..
+    "(it was created while the script loaded and is read-only; keep per-conversation data in c.state, shared data in bot.store)")
 end
 
 local shared = {} -- what check_shared (sandbox.c) compares after every invocation
@@ -681,8 +733,8 @@ function rt.freeze()
   for k, v in next, base do if globals[k] == nil then globals[k] = v end end
   raw_setmetatable(globals, { __index = undefined_global })
   dsetmetatable(G, { __index = globals, __newindex = function(_, k)
-    error("assignment to global '" .. tostring(k) .. "' after the script loaded " ..
-      "(globals are frozen; use local variables, c.state or bot.store)", 2)
+    raise("assignment to global '" .. tostring(k) .. "' after the script loaded " ..
+      "(globals are frozen; use local variables, c.state or bot.store)")
   end, __metatable = false })
   frozen[G] = true
   frozen[globals] = true
@@ -720,11 +772,10 @@ local function route(c, text, is_new, expect)
   local rule = router.keywords[norm]
   if rule then return rule end
   if expect then
+    -- consumed either way: a handler removed by a new version is forgotten
+    current[c].expect = false
     local h = router.handlers[expect]
-    if h then
-      current[c].expect = false
-      return h
-    end
+    if h then return h end
   end
   local lower = slower(text)
   local best = first_word(lower, router.hears)
@@ -751,40 +802,64 @@ local function route(c, text, is_new, expect)
   return router.fallback
 end
 
+-- The handler that runs, for errors raised after it returned.
+local cur_rule
+
+local function fail_after(msg)
+  local where = ""
+  if cur_rule then
+    local info = dgetinfo(cur_rule.fn, "S")
+    where = info.short_src .. ":" .. info.linedefined .. ": "
+  end
+  error(where .. msg, 0)
+end
+
+local function encode_or_fail(v, label, max_bytes, max_entries)
+  if type(v) ~= "table" then fail_after(label .. " must be a table, not a " .. type(v)) end
+  local ok, json = pcall(encode, v, label, max_bytes, max_entries)
+  if not ok then fail_after(json) end
+  return json
+end
+
 local function finish(c, p, result)
   local tr = type(result)
   if tr == "string" or tr == "number" then
-    host_send(nil, expand(tostring(result), c), "reply", false)
+    local status, err = host_send(nil, expand(tostring(result), c), "reply", false)
+    if not status then fail_after(err) end
   elseif tr == "table" or tr == "function" or tr == "thread" or tr == "userdata" then
-    error("a handler returned a " .. tr .. "; return a string (the reply) or nothing", 0)
+    fail_after("the handler returned a " .. tr .. "; return a string (the reply) or nothing")
   end
   local fields_json, tags_json, state_json, store_json
   local f = rawget(c, "fields")
   if f ~= nil then
-    fields_json = encode(f, "c.fields", 16384)
+    fields_json = encode_or_fail(f, "c.fields", 16384)
     if fields_json == p.fields_json then fields_json = nil end
   end
   local tg = rawget(c, "tags")
   if tg ~= nil then
-    tags_json = encode_tags(tg)
-    if tags_json == p.tags_json then tags_json = nil end
+    local ok, json = pcall(encode_tags, tg)
+    if not ok then fail_after(json) end
+    tags_json = json ~= p.tags_json and json or nil
   end
   local s = rawget(c, "state")
   if s ~= nil then
-    state_json = encode(s, "c.state", 65536)
+    state_json = encode_or_fail(s, "c.state", 65536)
     if state_json == p.state_json then state_json = nil end
   end
   if cur_store ~= nil then
-    store_json = encode(cur_store, "bot.store", 1048576, 100000)
+    store_json = encode_or_fail(cur_store, "bot.store", 1048576, 100000)
     cur_store = nil
   end
   local tz = rawget(c, "timezone")
   if tz ~= nil and tz ~= p.timezone then
-    if type(tz) ~= "string" then error("c.timezone must be a string like 'America/Chicago'", 0) end
+    if type(tz) ~= "string" or not host.valid_zone(tz) then
+      fail_after("c.timezone = " .. tostring(tz) .. " is not a time zone (use a name like America/Chicago)")
+    end
   else
     tz = nil
   end
   current[c] = nil
+  cur_rule = nil
   return fields_json, tags_json, state_json, p.expect, store_json, tz
 end
 
@@ -794,6 +869,7 @@ end
 function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
                      opted_out, msg_id, at, to, timezone)
   cur_store = nil
+  cur_rule = nil
   local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
     timezone = timezone }, contact_mt)
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
@@ -809,6 +885,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     rule = router.optin
   end
   local result
+  cur_rule = rule
   if rule then
     if caps then
       result = rule.fn(c, msg, unpack(caps, 1, caps.n))

@@ -1,0 +1,65 @@
+-- Exercises the Lua API's edges; transcripts in tests/ pin each behaviour.
+bot.config{ name = "API", max_message_chars = 20 }
+
+bot.on_join(function(c, msg)
+  c.state.secret = "s3cr3t"
+  c.fields.name = "Sam"
+  return "joined"
+end)
+
+bot.keyword("echo", function(c, msg)
+  return "[{{fields.name}}] [{{state.secret}}]"
+end)
+
+bot.match("^say (.*)$", function(c, msg, what)
+  return what
+end)
+
+bot.keyword("long", function(c, msg)
+  return ("é"):rep(20)
+end)
+
+bot.keyword("toolong", function(c, msg)
+  return ("é"):rep(21)
+end)
+
+bot.keyword("badsend", function(c, msg)
+  c:send(42, { urgent = true })
+end)
+
+bot.keyword("badfields", function(c, msg)
+  c.fields = "hello"
+end)
+
+bot.keyword("badzone", function(c, msg)
+  c.timezone = "Mars/Olympus"
+end)
+
+bot.keyword("zone", function(c, msg)
+  c.timezone = "America/Chicago"
+  return "ok"
+end)
+
+bot.keyword("two", function(c, msg)
+  c:reply("one")
+  return "two"
+end)
+
+bot.keyword("ask", function(c, msg)
+  c:expect("answer")
+  return "?"
+end)
+
+bot.handler("answer", function(c, msg)
+  return "got " .. msg.text
+end)
+
+bot.on_optout(function(c, msg)
+  c:expect("answer")
+  c:send("bye")
+end)
+
+bot.fallback(function(c, msg)
+  bot.log("fallback for", msg.text)
+  error("boom")
+end)
