@@ -1,5 +1,5 @@
 -- Exercises the Lua API's edges; transcripts in tests/ pin each behaviour.
-bot.config{ name = "API", max_message_chars = 20 }
+bot.config{ name = "API", max_message_chars = 40 }
 
 bot.on_join(function(c, msg)
   c.state.secret = "s3cr3t"
@@ -16,11 +16,11 @@ bot.match("^say (.*)$", function(c, msg, what)
 end)
 
 bot.keyword("long", function(c, msg)
-  return ("é"):rep(20)
+  return ("é"):rep(40)
 end)
 
 bot.keyword("toolong", function(c, msg)
-  return ("é"):rep(21)
+  return ("é"):rep(41)
 end)
 
 bot.keyword("badsend", function(c, msg)
