@@ -529,7 +529,7 @@ lua_State *sandbox_prepare(sandbox *sb, const char *entry) {
     int ref = sb->pool[--sb->npool];
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     co = lua_tothread(L, -1);
-    lua_pop(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, co); /* anchored while in use */
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_settop(co, 0);
   } else {

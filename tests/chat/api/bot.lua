@@ -63,3 +63,14 @@ bot.fallback(function(c, msg)
   bot.log("fallback for", msg.text)
   error("boom")
 end)
+
+-- garbage while a pooled coroutine runs: the running thread must stay anchored
+bot.keyword("churn", function(c, msg)
+  local keep = {}
+  for i = 1, 20000 do
+    local co = coroutine.create(function() coroutine.yield(i) end)
+    coroutine.resume(co)
+    if i % 1000 == 0 then keep[#keep + 1] = co end
+  end
+  return "churned " .. #keep
+end)
