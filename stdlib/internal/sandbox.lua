@@ -399,8 +399,10 @@ rt.expand = expand
 
 -- ---------------------------------------------------------------- conversations
 
-local current = {} -- per invocation: the contact's private data, keyed by c
-raw_setmetatable(current, { __mode = "k" })
+-- The running invocation's contact and its private data. One invocation
+-- runs at a time in a VM; a contact object kept past its invocation (in a
+-- closure) no longer matches and its methods refuse to work.
+local cur_c, cur_p
 
 local function text_arg(v, n, fname)
   local t = type(v)
@@ -428,20 +430,20 @@ end
 local methods = {}
 
 function methods.reply(c, text)
-  local p = current[c]
+  local p = c == cur_c and cur_p
   if not p then raise("reply: not a contact of this message") end
   return deliver(nil, expand(text_arg(text, 1, "reply"), c), "reply", false)
 end
 
 function methods.send(c, text, opts)
-  local p = current[c]
+  local p = c == cur_c and cur_p
   if not p then raise("send: not a contact of this message") end
   local tr = send_opts(opts, 2, "send")
   return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr)
 end
 
 function methods.expect(c, name)
-  local p = current[c]
+  local p = c == cur_c and cur_p
   if not p then raise("expect: not a contact of this message") end
   if name == nil then
     p.expect = false
@@ -481,7 +483,7 @@ local contact_mt = { __metatable = false }
 contact_mt.__index = function(c, k)
   local m = methods[k]
   if m then return m end
-  local p = current[c]
+  local p = c == cur_c and cur_p
   if not p then return nil end
   if k == "fields" or k == "state" then
     local v = decode(p[k .. "_json"])
@@ -638,6 +640,8 @@ local function readonly(_, k)
     "(it was created while the script loaded and is read-only; keep per-conversation data in c.state, shared data in bot.store)")
 end
 
+local no_media = {} -- msg.media when there is none (frozen with the libraries)
+
 local shared = {} -- what check_shared (sandbox.c) compares after every invocation
 rt.shared = shared
 
@@ -738,7 +742,7 @@ function rt.freeze()
   end, __metatable = false })
   frozen[G] = true
   frozen[globals] = true
-  for _, lib in ipairs({ S, T, M, U, C, base }) do freeze_table(lib) end
+  for _, lib in ipairs({ S, T, M, U, C, base, no_media }) do freeze_table(lib) end
   for k, v in next, globals do
     walk(k)
     walk(v)
@@ -773,7 +777,7 @@ local function route(c, text, is_new, expect)
   if rule then return rule end
   if expect then
     -- consumed either way: a handler removed by a new version is forgotten
-    current[c].expect = false
+    cur_p.expect = false
     local h = router.handlers[expect]
     if h then return h end
   end
@@ -858,7 +862,7 @@ local function finish(c, p, result)
   else
     tz = nil
   end
-  current[c] = nil
+  cur_c, cur_p = nil, nil
   cur_rule = nil
   return fields_json, tags_json, state_json, p.expect, store_json, tz
 end
@@ -874,8 +878,8 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     timezone = timezone }, contact_mt)
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
     expect = nil, timezone = timezone }
-  current[c] = p
-  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = {} }
+  cur_c, cur_p = c, p
+  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = no_media }
   local rule, caps
   if kind == "message" then
     rule, caps = route(c, text, is_new, expect)
