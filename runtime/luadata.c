@@ -58,14 +58,42 @@ static int fail(encoder *e, const char *fmt, const char *detail) {
   return -1;
 }
 
+/* Decimal digits of v into out (at least 24 bytes); returns the length. */
+static size_t format_int(char *out, long long v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+  size_t len = 0;
+  if (v < 0) out[len++] = '-';
+  while (n) out[len++] = tmp[--n];
+  return len;
+}
+
+static void put_int(buf *b, long long v) {
+  char tmp[24];
+  buf_add(b, tmp, format_int(tmp, v));
+}
+
+static void path_int(encoder *e, long long v) {
+  buf_add(&e->path, "[", 1);
+  put_int(&e->path, v);
+  buf_add(&e->path, "]", 1);
+}
+
+static void path_str(encoder *e, const char *k, size_t n) {
+  buf_add(&e->path, ".", 1);
+  buf_add(&e->path, k, n > 60 ? 60 : n);
+}
+
 static void path_push_key(encoder *e, int kidx) {
   lua_State *L = e->L;
   if (lua_type(L, kidx) == LUA_TNUMBER && lua_isinteger(L, kidx)) {
-    buf_printf(&e->path, "[%lld]", (long long)lua_tointeger(L, kidx));
+    path_int(e, (long long)lua_tointeger(L, kidx));
   } else if (lua_type(L, kidx) == LUA_TSTRING) {
     size_t n;
     const char *k = lua_tolstring(L, kidx, &n);
-    buf_printf(&e->path, ".%.*s", (int)(n > 60 ? 60 : n), k);
+    path_str(e, k, n);
   } else {
     buf_printf(&e->path, "[<%s key>]", luaL_typename(L, kidx));
   }
@@ -177,11 +205,13 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
 
 /* One key of an object, as written ("#<n>" for integers, '#' doubled). */
 typedef struct okey {
-  char *text;
+  const char *text; /* the Lua string itself, or owned */
+  char *owned;
   size_t len;
   int is_int;
   lua_Integer i;
   const char *s;
+  size_t slen;
 } okey;
 
 static int cmp_okey(const void *a, const void *b) {
@@ -201,20 +231,24 @@ static int encode_object(encoder *e, int idx, int depth) {
     lua_pop(L, 1);
     okey k = {0};
     if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t kl;
-      k.s = lua_tolstring(L, -1, &kl);
-      if (memchr(k.s, 0, kl)) {
+      k.s = lua_tolstring(L, -1, &k.slen);
+      if (memchr(k.s, 0, k.slen)) {
         path_push_key(e, lua_gettop(L));
         rc = fail(e, "%s", "keys with NUL bytes cannot be stored");
+      } else if (k.s[0] == '#') {
+        k.text = k.owned = xasprintf("#%s", k.s);
+        k.len = k.slen + 1;
       } else {
-        k.text = k.s[0] == '#' ? xasprintf("#%s", k.s) : xstrndup(k.s, kl);
-        k.len = strlen(k.text);
+        k.text = k.s;
+        k.len = k.slen;
       }
     } else if (lua_type(L, -1) == LUA_TNUMBER && lua_isinteger(L, -1)) {
       k.is_int = 1;
       k.i = lua_tointeger(L, -1);
-      k.text = xasprintf("#%lld", (long long)k.i);
-      k.len = strlen(k.text);
+      k.owned = xmalloc(26);
+      k.owned[0] = '#';
+      k.len = 1 + format_int(k.owned + 1, (long long)k.i);
+      k.text = k.owned;
     } else {
       path_push_key(e, lua_gettop(L));
       const char *t = luaL_typename(L, -1);
@@ -236,10 +270,10 @@ static int encode_object(encoder *e, int idx, int depth) {
       if (i) buf_add(&e->out, ",", 1);
       if (keys[i].is_int) {
         lua_pushinteger(L, keys[i].i);
-        buf_printf(&e->path, "[%lld]", (long long)keys[i].i);
+        path_int(e, (long long)keys[i].i);
       } else {
-        lua_pushstring(L, keys[i].s);
-        buf_printf(&e->path, ".%.60s", keys[i].s);
+        lua_pushlstring(L, keys[i].s, keys[i].slen);
+        path_str(e, keys[i].s, keys[i].slen);
       }
       if (put_string(&e->out, keys[i].text, keys[i].len))
         rc = fail(e, "%s", "keys must be valid UTF-8 text");
@@ -251,7 +285,7 @@ static int encode_object(encoder *e, int idx, int depth) {
     }
     buf_add(&e->out, "}", 1);
   }
-  for (size_t i = 0; i < nkeys; i++) free(keys[i].text);
+  for (size_t i = 0; i < nkeys; i++) free(keys[i].owned);
   free(keys);
   return rc;
 }
@@ -278,7 +312,7 @@ static int encode_table(encoder *e, int idx, int depth) {
   for (lua_Integer i = 1; i <= n; i++) {
     if (i > 1) buf_add(&e->out, ",", 1);
     lua_rawgeti(L, idx, i);
-    buf_printf(&e->path, "[%lld]", (long long)i);
+    path_int(e, (long long)i);
     int rc = encode_value(e, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
     if (rc) return -1;
@@ -301,7 +335,7 @@ static int encode_value(encoder *e, int idx, int depth) {
       return 0;
     case LUA_TNUMBER:
       if (lua_isinteger(L, idx)) {
-        buf_printf(&e->out, "%lld", (long long)lua_tointeger(L, idx));
+        put_int(&e->out, (long long)lua_tointeger(L, idx));
       } else {
         double d = lua_tonumber(L, idx);
         if (!isfinite(d))
