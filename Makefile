@@ -18,7 +18,7 @@ BOT ?= scripts/fanclub
 
 .PHONY: all deps run test test-unit test-chat test-hostile bench clean
 
-all: parley
+all: deps parley
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

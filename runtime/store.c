@@ -54,7 +54,7 @@ static const char *const migrations[] = {
     "  segments INTEGER,"
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL);"
-    "CREATE INDEX messages_contact ON messages(contact_id, id);"
+    "CREATE INDEX messages_contact ON messages(contact_id);" /* + rowid */
     "CREATE UNIQUE INDEX messages_inbound_provider_id"
     "  ON messages(bot_id, provider_id)"
     "  WHERE direction = 'in' AND provider_id IS NOT NULL;"
