@@ -2,7 +2,10 @@
 CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -Ibuild
+# B: the build folder; PARLEY: the binary. make test-asan uses others.
+B       ?= build
+PARLEY  ?= parley
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -I$(B)
 LDLIBS  += -lm -lpthread
 
 # Debian packages the build and the tests need (see README).
@@ -10,15 +13,15 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3
 
 SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
-OBJS := $(patsubst runtime/%.c,build/%.o,$(SRCS)) build/stdlib_embed.o
+OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) $(B)/stdlib_embed.o
 STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run test test-unit test-chat test-hostile bench clean
+.PHONY: all deps run test test-asan bench clean
 
-all: deps parley
+all: deps $(PARLEY)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -30,19 +33,19 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-build:
-	@mkdir -p build
+$(B):
+	@mkdir -p $(B)
 
-build/%.o: runtime/%.c runtime/*.h | build
+$(B)/%.o: runtime/%.c runtime/*.h | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
-build/stdlib_embed.c: runtime/embed.sh $(STDLIB) | build
+$(B)/stdlib_embed.c: runtime/embed.sh $(STDLIB) | $(B)
 	sh runtime/embed.sh stdlib > $@
 
-build/stdlib_embed.o: build/stdlib_embed.c runtime/script.h
+$(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-parley: build/main.o $(OBJS)
+$(PARLEY): $(B)/main.o $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 run: deps parley
@@ -50,19 +53,25 @@ run: deps parley
 	@echo "parley: serving $(BOT) in the simulator (database $(DB)); type /help"
 	./parley sim $(BOT) --db $(DB)
 
-build/test_%: tests/unit/test_%.c $(OBJS) | build
+$(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
-UNIT_TESTS := $(patsubst tests/unit/%.c,build/%,$(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
-test: deps parley $(UNIT_TESTS)
-	@sh tests/run.sh
+test: deps $(PARLEY) $(UNIT_TESTS)
+	@PARLEY=./$(PARLEY) BUILD=$(B) sh tests/run.sh
 
-bench: deps parley build/bench
-	./build/bench
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	$(MAKE) B=build-asan PARLEY=build-asan/parley \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
+	  test
 
-build/bench: bench/bench.c $(OBJS) | build
+bench: deps $(PARLEY) $(B)/bench
+	./$(B)/bench
+
+$(B)/bench: bench/bench.c $(OBJS) | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 clean:
-	rm -rf build parley
+	rm -rf build build-asan parley

@@ -721,7 +721,7 @@ static void find_chats(paths *out, const char *dir, int depth) {
     free(full);
   }
   closedir(d);
-  qsort(found.v, found.n, sizeof *found.v, cmp_str);
+  if (found.n) qsort(found.v, found.n, sizeof *found.v, cmp_str);
   for (size_t i = 0; i < found.n; i++) {
     struct stat st;
     if (stat(found.v[i], &st) == 0 && S_ISDIR(st.st_mode))

@@ -4,6 +4,9 @@
 # a suite that crashes or prints no summary counts as one failure.
 set -u
 cd "$(dirname "$0")/.."
+PARLEY=${PARLEY:-./parley}
+BUILD=${BUILD:-build}
+export PARLEY
 total_pass=0
 total_fail=0
 log=$(mktemp)
@@ -32,12 +35,12 @@ suite() {
   total_fail=$((total_fail + f))
 }
 
-for t in build/test_*; do
+for t in "$BUILD"/test_*; do
   [ -x "$t" ] || continue
-  suite "unit: ${t#build/}" "$t"
+  suite "unit: ${t#"$BUILD"/}" "$t"
 done
-suite "transcripts: scripts/ examples/ tests/chat/" ./parley test scripts examples tests/chat
-suite "hostile scripts: tests/hostile/" ./parley test tests/hostile
+suite "transcripts: scripts/ examples/ tests/chat/" "$PARLEY" test scripts examples tests/chat
+suite "hostile scripts: tests/hostile/" "$PARLEY" test tests/hostile
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue
   suite "e2e: $t" sh "$t"
