@@ -1,0 +1,31 @@
+-- Attack: flood bot.log: the same 1 MB string logged 100 times (one Lua
+-- string, reused, so the Lua memory limit never sees it) makes the host
+-- buffer 100 MB of log lines for one message; with 1000 calls and a longer
+-- time limit, gigabytes (the process dies, every bot with it).
+-- Must get: the handler is stopped (the log output counts against a limit:
+-- "limit exceeded" / an error naming the log), nothing committed, instead of
+-- replying "logged" with 100 MB of logs.
+-- (e2e/hostile_load.sh runs a bigger flood under a memory ceiling.)
+bot.config{ name = "hostile 45", limits = { time = "200ms", memory = "8MB" } }
+
+bot.keyword("set", function(c)
+  c.state.x = "kept"
+  return "set"
+end)
+
+bot.keyword("attack", function(c)
+  c.state.x = "changed"
+  c:reply("before")
+  local line = ("x"):rep(1 << 20)
+  for _ = 1, 100 do bot.log(line) end
+  return "logged"
+end)
+
+bot.keyword("attack2", function(c)
+  c.state.x = "changed"
+  local line = ("y"):rep(1 << 20)
+  for _ = 1, 100 do print(line) end
+  return "printed"
+end)
+
+bot.keyword("ping", function() return "pong" end)
