@@ -773,6 +773,7 @@ int cli_test(int argc, char **argv) {
     find_chats(&targets, "examples", 0);
   }
   int passed = 0, failed = 0;
+  setvbuf(stdout, NULL, _IOLBF, 0); /* results survive a crash */
   printf("1..%zu\n", targets.n);
   for (size_t i = 0; i < targets.n; i++) {
     char failure[2048] = "";

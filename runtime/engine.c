@@ -528,9 +528,21 @@ static const char *api_send(void *ctx, const char *to, const char *text,
   return p->status;
 }
 
+enum { MAX_LOG_BYTES = 64 * 1024 }; /* of bot.log per invocation */
+
 static void api_log(void *ctx, const char *text, size_t len) {
   invocation *inv = ctx;
-  buf_add(&inv->logs, text, strnlen(text, len));
+  if (inv->logs.len >= MAX_LOG_BYTES) return;
+  size_t n = strnlen(text, len);
+  if (inv->logs.len + n + 1 > MAX_LOG_BYTES) {
+    n = MAX_LOG_BYTES - inv->logs.len - 1;
+    buf_add(&inv->logs, text, n);
+    buf_add(&inv->logs, "", 1);
+    buf_puts(&inv->logs, "(bot.log: more than 64 KiB from one handler; the rest is dropped)");
+    buf_add(&inv->logs, "", 1);
+    return;
+  }
+  buf_add(&inv->logs, text, n);
   buf_add(&inv->logs, "", 1);
 }
 

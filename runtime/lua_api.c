@@ -34,6 +34,7 @@ static int api_log(lua_State *L) {
   api_ctx *ctx = context(L, "bot.log");
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
+  sandbox_charge(L, (long)(len / 64));
   ctx->host->log(ctx, text, len);
   return 0;
 }

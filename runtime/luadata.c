@@ -324,6 +324,11 @@ static int encode_table(encoder *e, int idx, int depth) {
 
 static int encode_value(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
+  if (e->out.len > e->lim->max_bytes) {
+    char lim[32];
+    snprintf(lim, sizeof lim, "%zu", e->lim->max_bytes);
+    return fail(e, "more than %s bytes encoded; store less", lim);
+  }
   if (++e->entries > e->lim->max_entries) {
     char lim[32];
     snprintf(lim, sizeof lim, "%ld", e->lim->max_entries);
@@ -347,6 +352,11 @@ static int encode_value(encoder *e, int idx, int depth) {
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
+      if (n > e->lim->max_bytes) {
+        char lim[32];
+        snprintf(lim, sizeof lim, "%zu", e->lim->max_bytes);
+        return fail(e, "a string longer than the limit of %s bytes", lim);
+      }
       if (put_string(&e->out, s, n))
         return fail(e, "%s", "strings must be valid UTF-8 text");
       return 0;

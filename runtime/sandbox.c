@@ -3,6 +3,10 @@
 #include <lauxlib.h>
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,11 @@ enum {
   HOOK_PERIOD = 1000,        /* instructions between two hook calls */
   POOL_MAX = 16,             /* idle threads kept for reuse */
 };
+/* Once a handler is stopped, Lua itself still needs a little memory to
+ * unwind (error messages built outside any protected call, where a failed
+ * allocation would abort the process); the script cannot use it, the hook
+ * stops it at every instruction. */
+static const size_t KILL_GRACE = 1u << 20;
 static const size_t VM_HARD_CAP = (size_t)1 << 30; /* whole VM, all calls */
 
 const sandbox_limits sandbox_default_limits = {
@@ -47,7 +56,72 @@ struct sandbox {
 
   int pool[POOL_MAX];
   int npool;
+
+  /* for the watchdog: the coroutine running now (the root, or one the script
+   * resumed) and the deadline of the running invocation */
+  lua_State *_Atomic running;
+  _Atomic int64_t watch_deadline;
 };
+
+/* ---- the watchdog ----
+ *
+ * Lua's count hook only runs between VM instructions, and the sandbox looks
+ * at the clock every 1,000 of them. One instruction can be a C call doing
+ * O(n) work (utf8.len over a big string, a long string comparison), so a
+ * loop of such calls could run far past the deadline. A watchdog thread
+ * wakes every few milliseconds; when the running invocation is past its
+ * deadline it signals the engine thread, whose handler arms the hook to fire
+ * at the very next instruction (lua_sethook is safe in a signal handler;
+ * lua.c stops scripts on Ctrl-C the same way). The overshoot is then one C
+ * call, not a thousand. */
+enum { WATCH_PERIOD_MS = 5 };
+
+static sandbox *_Atomic watched;   /* the sandbox with a running invocation */
+static pthread_t engine_thread;
+static int watchdog_signal;
+
+static void sb_hook(lua_State *L, lua_Debug *ar);
+
+static void on_watchdog_signal(int sig) {
+  (void)sig;
+  sandbox *sb = atomic_load(&watched);
+  if (!sb) return;
+  lua_State *L = atomic_load(&sb->running);
+  if (L) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+}
+
+static void *watchdog(void *arg) {
+  (void)arg;
+  struct timespec nap = {0, WATCH_PERIOD_MS * 1000000L};
+  for (;;) {
+    nanosleep(&nap, NULL);
+    sandbox *sb = atomic_load(&watched);
+    if (sb && mono_ns() > atomic_load(&sb->watch_deadline))
+      pthread_kill(engine_thread, watchdog_signal);
+  }
+  return NULL;
+}
+
+static void watchdog_start(void) {
+  static int started;
+  if (started) return;
+  started = 1;
+  watchdog_signal = SIGRTMIN + 1;
+  struct sigaction sa = {0};
+  sa.sa_handler = on_watchdog_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(watchdog_signal, &sa, NULL);
+  engine_thread = pthread_self();
+  pthread_t t;
+  /* the watchdog must not take the signal itself */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, watchdog_signal);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  if (pthread_create(&t, NULL, watchdog, NULL) == 0) pthread_detach(t);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 static sandbox *from_state(lua_State *L) {
   return *(sandbox **)lua_getextraspace(L);
@@ -67,8 +141,10 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     size_t grow = nsize - osize;
     if (sb->mem_used + grow > VM_HARD_CAP) return NULL;
     if (sb->active) {
-      if (sb->killed) return NULL;
-      if (sb->mem_used + grow > sb->mem_base + sb->mem_limit) {
+      if (sb->killed) {
+        if (sb->mem_used + grow > sb->mem_base + sb->mem_limit + KILL_GRACE)
+          return NULL;
+      } else if (sb->mem_used + grow > sb->mem_base + sb->mem_limit) {
         sb->killed = 1;
         snprintf(sb->kill_msg, sizeof sb->kill_msg,
                  "memory limit exceeded (%zu KiB per message); handler stopped",
@@ -93,12 +169,12 @@ static void kill_at(sandbox *sb, const char *where, const char *what) {
 
 static void check_budget(sandbox *sb, const char *where) {
   char what[128];
-  if (sb->instr_used > sb->instr_limit) {
+  if (mono_ns() > sb->deadline_ns) {
+    snprintf(what, sizeof what, "time limit exceeded (%ld ms)", sb->limits.time_ms);
+    kill_at(sb, where, what);
+  } else if (sb->instr_used > sb->instr_limit) {
     snprintf(what, sizeof what, "instruction limit exceeded (%ld instructions)",
              sb->instr_limit);
-    kill_at(sb, where, what);
-  } else if (mono_ns() > sb->deadline_ns) {
-    snprintf(what, sizeof what, "time limit exceeded (%ld ms)", sb->limits.time_ms);
     kill_at(sb, where, what);
   }
 }
@@ -109,6 +185,7 @@ static void check_budget(sandbox *sb, const char *where) {
 static void sb_hook(lua_State *L, lua_Debug *ar) {
   sandbox *sb = from_state(L);
   if (!sb->active) return;
+  atomic_store(&sb->running, L);
   if (!sb->killed) {
     sb->instr_used += HOOK_PERIOD;
     char where[300] = "";
@@ -260,7 +337,30 @@ static int host_table_unpack(lua_State *L) {
   return lua_gettop(L);
 }
 
+static int host_table_concat(lua_State *L) {
+  luaL_optlstring(L, 2, "", NULL);
+  lua_Integer i = luaL_optinteger(L, 3, 1);
+  lua_Integer j = luaL_opt(L, luaL_checkinteger, 4, luaL_len(L, 1));
+  lua_settop(L, 2);
+  lua_pushinteger(L, i);
+  lua_pushinteger(L, j);
+  if (j >= i) {
+    lua_Unsigned n = (lua_Unsigned)j - (lua_Unsigned)i;
+    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 4, 1);
+  return 1;
+}
+
 static int host_table_sort(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TTABLE &&
+      (luaL_getmetafield(L, 1, "__len") != LUA_TNIL ||
+       luaL_getmetafield(L, 1, "__index") != LUA_TNIL ||
+       luaL_getmetafield(L, 1, "__newindex") != LUA_TNIL))
+    return luaL_error(L, "table.sort: tables with __len, __index or __newindex "
+                         "cannot be sorted in bot scripts; sort a plain copy");
   if (lua_type(L, 1) == LUA_TTABLE) {
     long n = (long)lua_rawlen(L, 1), cost = 0;
     for (long m = n; m > 1; m >>= 1) cost += n; /* n log n comparisons */
@@ -270,6 +370,18 @@ static int host_table_sort(lua_State *L) {
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 0);
   return 0;
+}
+
+/* coroutine.resume, telling the watchdog which coroutine runs. */
+static int host_resume(lua_State *L) {
+  sandbox *sb = from_state(L);
+  lua_State *co = lua_tothread(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (co && sb->active) atomic_store(&sb->running, co);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  if (sb->active) atomic_store(&sb->running, L);
+  return lua_gettop(L);
 }
 
 static int host_charge(lua_State *L) {
@@ -408,6 +520,8 @@ static void build_host(lua_State *L) {
   wrap_lib(L, host, "table", "move", "table_move", host_table_move);
   wrap_lib(L, host, "table", "unpack", "table_unpack", host_table_unpack);
   wrap_lib(L, host, "table", "sort", "table_sort", host_table_sort);
+  wrap_lib(L, host, "table", "concat", "table_concat", host_table_concat);
+  wrap_lib(L, host, "coroutine", "resume", "coroutine_resume", host_resume);
   lua_newtable(L);
   pattern_register(L, lua_gettop(L));
   lua_setfield(L, host, "pattern");
@@ -498,7 +612,14 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->mem_base = sb->mem_used;
   sb->mem_limit = sb->limits.memory;
   sb->deadline_ns = mono_ns() + (int64_t)sb->limits.time_ms * 1000000;
+  /* a late watchdog signal may have armed this pooled thread's hook */
+  lua_sethook(co, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+  atomic_store(&sb->running, co);
+  atomic_store(&sb->watch_deadline, sb->deadline_ns);
+  atomic_store(&watched, sb);
   int st = lua_resume(co, sb->L, nargs, nres);
+  atomic_store(&watched, NULL);
+  atomic_store(&sb->running, NULL);
   sb->active = 0;
   sb->ctx = NULL;
   sandbox_status out;
@@ -611,10 +732,27 @@ static int load_bot(sandbox *sb, const script *s, char *err, size_t errlen) {
   return st == SANDBOX_OK ? 0 : -1;
 }
 
+/* lua_resume builds these messages on a thread with no error handler: if
+ * that allocation failed the process would abort. Kept alive, they are
+ * interned already and cost nothing to "create". */
+static void keep_resume_messages(lua_State *L) {
+  static const char *const msgs[] = {
+      "cannot resume dead coroutine", "cannot resume non-suspended coroutine",
+      "C stack overflow", "attempt to yield across a C-call boundary",
+      "attempt to yield from outside a coroutine", "error in error handling"};
+  lua_createtable(L, 6, 0);
+  for (int i = 0; i < 6; i++) {
+    lua_pushstring(L, msgs[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, "parley.messages");
+}
+
 sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   static int pattern_ready;
   if (!pattern_ready) {
     pattern_set_charge(pattern_charge);
+    watchdog_start();
     pattern_ready = 1;
   }
   sandbox *sb = xcalloc(1, sizeof *sb);
@@ -630,6 +768,7 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   /* before any thread exists: threads inherit the hook when created */
   lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   luaL_openlibs(sb->L);
+  keep_resume_messages(sb->L);
   if (load_prelude(sb, err, errlen) != 0 || load_bot(sb, s, err, errlen) != 0) {
     sandbox_close(sb);
     return NULL;

@@ -19,7 +19,8 @@ local sfind, smatch, sgsub, sgmatch = host.pattern.find, host.pattern.match, hos
 local dgetupvalue, dgetinfo, dgetmetatable = debug.getupvalue, debug.getinfo, debug.getmetatable
 local dupvalueid = debug.upvalueid
 local dsetmetatable = debug.setmetatable
-local co_create, co_resume, co_status = coroutine.create, coroutine.resume, coroutine.status
+local co_create, co_status = coroutine.create, coroutine.status
+local co_resume = host.coroutine_resume -- tells the watchdog which coroutine runs
 local encode, decode, charge = host.encode, host.decode, host.charge
 local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
 
@@ -134,7 +135,7 @@ local function tremove(t, pos)
   return v
 end
 
-local T = { concat = table.concat, pack = table.pack, insert = tinsert, remove = tremove,
+local T = { concat = host.table_concat, pack = table.pack, insert = tinsert, remove = tremove,
   move = host.table_move, unpack = host.table_unpack, sort = host.table_sort }
 
 local M = {}
@@ -742,6 +743,7 @@ function rt.freeze()
   end, __metatable = false })
   frozen[G] = true
   frozen[globals] = true
+  frozen[bot] = true -- trusted, so the walk skips it; rawset must not reach it
   for _, lib in ipairs({ S, T, M, U, C, base, no_media }) do freeze_table(lib) end
   for k, v in next, globals do
     walk(k)
@@ -856,8 +858,9 @@ local function finish(c, p, result)
   end
   local tz = rawget(c, "timezone")
   if tz ~= nil and tz ~= p.timezone then
-    if type(tz) ~= "string" or not host.valid_zone(tz) then
-      fail_after("c.timezone = " .. tostring(tz) .. " is not a time zone (use a name like America/Chicago)")
+    if type(tz) ~= "string" or #tz > 64 or sfind(tz, "%z") or not host.valid_zone(tz) then
+      local shown = type(tz) == "string" and sgsub(ssub(tz, 1, 40), "[^%g ]", "?") or tostring(tz)
+      fail_after("c.timezone = " .. shown .. " is not a time zone (use a name like America/Chicago)")
     end
   else
     tz = nil

@@ -11,7 +11,7 @@
 # root.
 cd "$(dirname "$0")/../.." || exit 1
 
-PARLEY=./parley
+PARLEY=${PARLEY:-./parley}
 LOAD=tests/hostile/load
 GUARD=tests/hostile/guard
 HOSTILE=tests/hostile

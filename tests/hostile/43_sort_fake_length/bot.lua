@@ -3,9 +3,8 @@
 -- then runs entirely in C, where the count hook never fires, and the
 -- sandbox's up-front charge (based on the raw length, 0) is nothing.
 -- (SANDBOX.md measured the same trick on table.remove: 0.61 s.)
--- Must get: stopped by a limit (the sort is charged for the length it will
--- really use, or the deadline is enforced), instead of running 1.6 s past a
--- 200 ms limit and replying "sorted".
+-- Must get: refused (table.sort does not sort tables with __len, __index or
+-- __newindex) or stopped by a limit; nothing committed.
 bot.config{ name = "hostile 43", limits = { time = "200ms", memory = "32MB", instructions = 1e6 } }
 
 bot.keyword("set", function(c)
