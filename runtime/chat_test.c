@@ -391,15 +391,6 @@ static int setup_contact(run *r, int line, char *args) {
   if (!number || !is_number_token(number, &n))
     return fail(r, line, "@contact needs a number like +15550001, got '%s'",
                 number ? number : "");
-  store *st = engine_store(r->e);
-  contact_row c = {0};
-  int64_t id;
-  if (store_contact_get(st, bot_id(r->b), number, &c) > 0) {
-    id = c.id;
-    contact_row_free(&c);
-  } else {
-    id = store_contact_insert(st, bot_id(r->b), number, r->now);
-  }
   json_t *fields = json_object(), *tags = NULL;
   const char *status = NULL, *tz = NULL;
   for (char *kv; (kv = strtok_r(NULL, " \t", &save));) {
@@ -438,17 +429,13 @@ static int setup_contact(run *r, int line, char *args) {
   }
   char *fj = json_object_size(fields) ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   char *tj = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-  int rc = store_contact_update(st, id, status, fj, tj, tz);
-  if (status && rc == 0)
-    rc = store_consent_add(st, bot_id(r->b), id, number,
-                           strcmp(status, "opted_out") == 0 ? "optout" : "optin",
-                           "setup", "@contact", r->now);
+  char err[1024];
+  int rc = engine_set_contact(r->e, r->b, number, status, fj, tj, tz, err, sizeof err);
   free(fj);
   free(tj);
   json_decref(fields);
   json_decref(tags);
-  engine_forget_contacts(r->e);
-  if (rc) return fail(r, line, "@contact: %s", store_error(st));
+  if (rc) return fail(r, line, "@contact: %s", err);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compliance.h"
+#include "journal.h"
 #include "lua_api.h"
 #include "store.h"
 #include "util.h"
@@ -29,6 +30,7 @@ typedef struct contact {
   int64_t first_seen, last_seen;
   int64_t stored_last_seen; /* what the store has; see SEEN_RESOLUTION_MS */
   int seen_dirty;
+  uint64_t batch; /* the last batch that wrote it: kept in cache until durable */
   struct contact *hnext, *prev, *next; /* hash chain, LRU list */
 } contact;
 
@@ -68,7 +70,15 @@ typedef struct event {
 } event;
 
 struct engine {
-  store *st;
+  store *st;     /* the writer's connection */
+  store *rd;     /* the engine thread's reads (the same one without a thread) */
+  writer *w;
+  journal jr;    /* the writes of the batch being handled */
+  int64_t last_contact_id, last_message_id; /* ids are allocated here */
+  uint64_t batches, durable; /* batches handed to the writer / committed */
+  char **pending_ids;  /* provider ids of batches not yet durable, with */
+  uint64_t *pending_batch; /* the batch of each */
+  size_t npending, cap_pending;
   int64_t (*clock)(void *);
   void *clock_ud;
   engine_observer obs;
@@ -82,14 +92,15 @@ struct engine {
   contact **dirty; /* contacts whose last_seen waits for the batch's end */
   size_t ndirty, cap_dirty;
 
-  event *events;
-  size_t nevents, cap_events;
+  event *events;     /* of the batch being handled, then the one in flight */
+  size_t nevents, cap_events, nevents_inflight;
   engine_stats stats;
   int in_message;
   int64_t now;
 };
 
 static const api_host engine_api;
+static void pending_forget(engine *e, uint64_t batch);
 
 /* ---------------------------------------------------------------- events */
 
@@ -105,8 +116,9 @@ static void emit(engine *e, int is_message, const char *botname,
                                     xstrdup(text), status ? xstrdup(status) : NULL};
 }
 
-static void events_flush(engine *e, int deliver) {
-  for (size_t i = 0; i < e->nevents; i++) {
+/* Delivers (or drops) the first n events: those of a batch now durable. */
+static void events_flush(engine *e, int deliver, size_t n) {
+  for (size_t i = 0; i < n; i++) {
     event *ev = &e->events[i];
     if (deliver) {
       if (ev->is_message && e->obs.message)
@@ -119,7 +131,8 @@ static void events_flush(engine *e, int deliver) {
     free(ev->text);
     free(ev->status);
   }
-  e->nevents = 0;
+  memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
+  e->nevents -= n;
 }
 
 static void action(engine *e, bot *b, const char *number, const char *fmt, ...)
@@ -194,11 +207,12 @@ static void table_grow(engine *e) {
   e->nbuckets = n;
 }
 
-/* Evicts least recently used contacts beyond the cache size. Called between
- * batches only: a contact in a running batch may have unsaved last_seen. */
+/* Evicts least recently used contacts beyond the cache size, but never one
+ * whose last writes are not durable yet (the store would give an old copy). */
 static void cache_trim(engine *e) {
   while (e->ncached > e->max_cached) {
     contact *c = e->lru.prev;
+    if (c->batch > e->durable) break;
     lru_unlink(c);
     table_remove(e, c);
     contact_free(c);
@@ -225,6 +239,7 @@ static contact *cache_find(engine *e, int64_t bot_id, const char *number) {
     if (c->bot_id == bot_id && strcmp(c->number, number) == 0) {
       lru_unlink(c);
       lru_push_front(e, c);
+      c->batch = e->batches + 1;
       return c;
     }
   }
@@ -249,13 +264,13 @@ static contact *contact_get(engine *e, bot *b, const char *number, int create,
   contact *c = cache_find(e, b->id, number);
   if (c) return c;
   contact_row r = {0};
-  int found = store_contact_get(e->st, b->id, number, &r);
+  int found = store_contact_get(e->rd, b->id, number, &r);
   if (found < 0) return NULL;
   if (!found) {
     if (!create) return NULL;
     int64_t now = engine_now(e);
-    int64_t id = store_contact_insert(e->st, b->id, number, now);
-    if (id < 0) return NULL;
+    int64_t id = ++e->last_contact_id;
+    journal_contact_add(&e->jr, id, b->id, number, now);
     r = (contact_row){.id = id, .number = xstrdup(number),
                       .status = xstrdup("subscribed"), .fields = xstrdup("{}"),
                       .tags = xstrdup("[]"), .state = xstrdup("{}"),
@@ -276,6 +291,7 @@ static contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->first_seen = r.first_seen;
   c->last_seen = r.last_seen;
   c->stored_last_seen = r.last_seen;
+  c->batch = e->batches + 1;
   free(r.status);
   return cache_add(e, c);
 }
@@ -296,7 +312,7 @@ static int64_t real_clock(void *ud) {
 int64_t engine_now(engine *e) {
   return e->in_message ? e->now : e->clock(e->clock_ud);
 }
-struct store *engine_store(engine *e) { return e->st; }
+struct store *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
   e->stats.cached_contacts = (long)e->ncached;
   return e->stats;
@@ -305,8 +321,24 @@ engine_stats engine_stats_of(engine *e) {
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   store *st = store_open(opt->db_path, err, errlen);
   if (!st) return NULL;
+  /* A file gets a writer thread and a second connection for the engine's
+   * reads (WAL lets them run side by side); an in-memory store is one
+   * connection, written inline. */
+  int threaded = strcmp(opt->db_path, ":memory:") != 0 && !opt->inline_writes;
+  store *rd = st;
+  if (threaded && !(rd = store_open(opt->db_path, err, errlen))) {
+    store_close(st);
+    return NULL;
+  }
   engine *e = xcalloc(1, sizeof *e);
   e->st = st;
+  e->rd = rd;
+  e->w = writer_open(st, threaded);
+  if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id)) {
+    snprintf(err, errlen, "%s", store_error(rd));
+    engine_close(e);
+    return NULL;
+  }
   e->clock = opt->clock ? opt->clock : real_clock;
   e->clock_ud = opt->clock_ud;
   if (opt->observer) {
@@ -337,13 +369,22 @@ void engine_close(engine *e) {
   engine_forget_contacts(e);
   free(e->table);
   free(e->dirty);
-  events_flush(e, 0);
+  char err[256];
+  writer_wait(e->w, err, sizeof err);
+  writer_close(e->w);
+  journal_clear(&e->jr);
+  free(e->jr.ops);
+  events_flush(e, 0, e->nevents);
   free(e->events);
+  pending_forget(e, UINT64_MAX);
+  free(e->pending_ids);
+  free(e->pending_batch);
   while (e->bots) {
     bot *next = e->bots->next;
     bot_free(e->bots);
     e->bots = next;
   }
+  if (e->rd != e->st) store_close(e->rd);
   store_close(e->st);
   free(e);
 }
@@ -427,6 +468,12 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   int64_t now = engine_now(e);
   char *files_json = NULL;
   char *sha = script_sha(s, &files_json);
+  if (engine_flush(e, err, errlen)) {
+    free(sha);
+    free(files_json);
+    bot_free(b);
+    return NULL;
+  }
   if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
       (b->version_id = store_script_version_add(e->st, b->id, sha, files_json,
                                                 now)) < 0 ||
@@ -440,7 +487,7 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   }
   free(sha);
   free(files_json);
-  b->store_json = store_bot_store_get(e->st, b->id);
+  b->store_json = store_bot_store_get(e->rd, b->id);
   /* a reload replaces the bot of the same name */
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {
@@ -568,10 +615,11 @@ static void invocation_free(invocation *inv) {
  * delivers at once; with real providers it will be queued here instead. */
 static int record_out(engine *e, bot *b, contact *c, const char *text,
                       const char *status, int transactional) {
-  message_row m = {.bot_id = b->id, .contact_id = c->id, .direction = "out",
-                   .number = c->number, .text = text, .status = status,
-                   .transactional = transactional, .at = engine_now(e)};
-  if (store_message_add(e->st, &m) < 0) return -1;
+  message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
+                   .contact_id = c->id, .direction = "out", .number = c->number,
+                   .text = text, .status = status, .transactional = transactional,
+                   .at = engine_now(e)};
+  journal_message(&e->jr, &m);
   if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
@@ -639,7 +687,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     if (lua_type(co, base + 6) == LUA_TSTRING) tz = lua_tostring(co, base + 6);
   }
   if (fields || tags || tz) {
-    if (store_contact_update(e->st, c->id, NULL, fields, tags, tz)) return -1;
+    journal_contact_update(&e->jr, c->id, NULL, fields, tags, tz);
     if (fields) {
       show_json_diff(e, b, c, "fields", c->fields, fields);
       replace(&c->fields, fields);
@@ -654,10 +702,8 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     }
   }
   if (state || expect_changed) {
-    if (store_conversation_save(e->st, c->id, state ? state : c->state,
-                                expect_changed ? expect : c->expect,
-                                engine_now(e)))
-      return -1;
+    journal_conversation(&e->jr, c->id, state ? state : c->state,
+                         expect_changed ? expect : c->expect, engine_now(e));
     if (state) {
       show_json_diff(e, b, c, "state", c->state, state);
       replace(&c->state, state);
@@ -672,7 +718,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
   }
   if (store_json) {
     if (strcmp(store_json, b->store_json) != 0) {
-      if (store_bot_store_set(e->st, b->id, store_json)) return -1;
+      journal_bot_store(&e->jr, b->id, store_json);
       show_json_diff(e, b, c, "bot.store", b->store_json, store_json);
       replace(&b->store_json, store_json);
     }
@@ -723,7 +769,7 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
     }
     rc = apply_effects(e, &inv, co, nres);
     if (rc == 0 && !c->joined && strcmp(kind, "message") == 0) {
-      rc = store_contact_joined(e->st, c->id);
+      journal_contact_joined(&e->jr, c->id);
       c->joined = 1;
     }
   } else {
@@ -731,7 +777,7 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++;
-    rc = store_error_add(e->st, b->id, c->id, msg_id, what, err, engine_now(e));
+    journal_error(&e->jr, b->id, c->id, msg_id, what, err, engine_now(e));
     action(e, b, c->number, "error: %s", err);
   }
   sandbox_release(b->sb, co, st);
@@ -744,18 +790,54 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
 static int set_consent(engine *e, bot *b, contact *c, int opt_out,
                        const inbound *m) {
   const char *status = opt_out ? "opted_out" : "subscribed";
-  if (store_contact_update(e->st, c->id, status, NULL, NULL, NULL) ||
-      store_consent_add(e->st, b->id, c->id, c->number,
-                        opt_out ? "optout" : "optin", "keyword", m->text,
-                        engine_now(e)))
-    return -1;
+  journal_contact_update(&e->jr, c->id, status, NULL, NULL, NULL);
+  journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
+                  "keyword", m->text, engine_now(e));
   c->opted_out = opt_out;
   if (opt_out && c->expect) {
-    if (store_conversation_save(e->st, c->id, c->state, NULL, engine_now(e)))
-      return -1;
+    journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
     replace(&c->expect, NULL);
   }
   return 0;
+}
+
+/* Provider ids of inbound messages whose batch is not durable yet: the
+ * store cannot see them, so a retry arriving meanwhile is caught here. */
+static char *pending_key(int64_t bot_id, const char *provider_id) {
+  return xasprintf("%lld:%s", (long long)bot_id, provider_id);
+}
+
+static int pending_has(engine *e, int64_t bot_id, const char *provider_id) {
+  char *key = pending_key(bot_id, provider_id);
+  int found = 0;
+  for (size_t i = 0; i < e->npending && !found; i++)
+    found = strcmp(e->pending_ids[i], key) == 0;
+  free(key);
+  return found;
+}
+
+static void pending_add(engine *e, int64_t bot_id, const char *provider_id) {
+  if (e->npending == e->cap_pending) {
+    e->cap_pending = e->cap_pending ? e->cap_pending * 2 : 64;
+    e->pending_ids = xrealloc(e->pending_ids, e->cap_pending * sizeof *e->pending_ids);
+    e->pending_batch = xrealloc(e->pending_batch, e->cap_pending * sizeof *e->pending_batch);
+  }
+  e->pending_ids[e->npending] = pending_key(bot_id, provider_id);
+  e->pending_batch[e->npending++] = e->batches + 1;
+}
+
+/* Forgets the ids of batches up to and including batch. */
+static void pending_forget(engine *e, uint64_t batch) {
+  size_t k = 0;
+  for (size_t i = 0; i < e->npending; i++) {
+    if (e->pending_batch[i] <= batch) {
+      free(e->pending_ids[i]);
+    } else {
+      e->pending_ids[k] = e->pending_ids[i];
+      e->pending_batch[k++] = e->pending_batch[i];
+    }
+  }
+  e->npending = k;
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m);
@@ -772,15 +854,21 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   contact *c = contact_get(e, b, m->from, 1, NULL);
   if (!c) return -1;
   int64_t now = engine_now(e);
-  message_row row = {.bot_id = b->id, .contact_id = c->id, .direction = "in",
-                     .number = c->number, .text = m->text, .status = "done",
-                     .provider_id = m->provider_id, .at = now};
-  int64_t msg_id = store_message_add(e->st, &row);
-  if (msg_id < 0) return -1;
-  if (msg_id == 0) {
-    e->stats.duplicates++;
-    return 0;
+  if (m->provider_id) {
+    int dup = pending_has(e, b->id, m->provider_id);
+    if (!dup) dup = store_inbound_exists(e->rd, b->id, m->provider_id);
+    if (dup < 0) return -1;
+    if (dup) {
+      e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
+      return 0;
+    }
+    pending_add(e, b->id, m->provider_id);
   }
+  int64_t msg_id = ++e->last_message_id;
+  message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
+                     .direction = "in", .number = c->number, .text = m->text,
+                     .status = "done", .provider_id = m->provider_id, .at = now};
+  journal_message(&e->jr, &row);
   e->stats.messages_in++;
   c->last_seen = now;
   if (!c->seen_dirty && now - c->stored_last_seen >= SEEN_RESOLUTION_MS) {
@@ -818,38 +906,105 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   return run_script(e, b, c, "message", m, msg_id);
 }
 
-static int flush_seen(engine *e) {
+static void flush_seen(engine *e) {
   for (size_t i = 0; i < e->ndirty; i++) {
     contact *c = e->dirty[i];
-    if (store_contact_seen(e->st, c->id, c->last_seen)) return -1;
+    journal_contact_seen(&e->jr, c->id, c->last_seen);
     c->stored_last_seen = c->last_seen;
     c->seen_dirty = 0;
   }
   e->ndirty = 0;
+}
+
+/* After a failed write: what the cache and the counters say may not be in
+ * the store. Start again from the store. */
+static void engine_reset(engine *e) {
+  journal_clear(&e->jr);
+  events_flush(e, 0, e->nevents);
+  e->nevents_inflight = 0;
+  pending_forget(e, UINT64_MAX);
+  engine_forget_contacts(e);
+  store_max_ids(e->rd, &e->last_contact_id, &e->last_message_id);
+  for (bot *b = e->bots; b; b = b->next) {
+    free(b->store_json);
+    b->store_json = store_bot_store_get(e->rd, b->id);
+  }
+  e->durable = e->batches;
+}
+
+/* The batch before the one just handed over is durable. */
+static void batch_durable(engine *e, uint64_t batch, size_t nevents) {
+  e->durable = batch;
+  events_flush(e, 1, nevents);
+  pending_forget(e, batch);
+  cache_trim(e);
+}
+
+int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                  size_t errlen) {
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    engine_flush(e, err + strlen(err), errlen - strlen(err));
+    engine_reset(e);
+    return -1;
+  }
+  flush_seen(e);
+  size_t inflight_events = e->nevents_inflight;
+  if (writer_submit(e->w, &e->jr, err, errlen)) {
+    engine_reset(e); /* the batch in flight failed; this one built on it */
+    return -1;
+  }
+  e->batches++;
+  batch_durable(e, e->batches - 1, inflight_events);
+  e->nevents_inflight = e->nevents;
+  return 0;
+}
+
+int engine_flush(engine *e, char *err, size_t errlen) {
+  if (writer_wait(e->w, err, errlen)) {
+    engine_reset(e);
+    return -1;
+  }
+  batch_durable(e, e->batches, e->nevents_inflight);
+  e->nevents_inflight = 0;
   return 0;
 }
 
 int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen) {
-  if (store_begin(e->st)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
+  if (engine_submit(e, b, msgs, n, err, errlen)) return -1;
+  return engine_flush(e, err, errlen);
+}
+
+uint64_t engine_batches_durable(engine *e) { return e->durable; }
+
+int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields, const char *tags, const char *timezone,
+                       char *err, size_t errlen) {
+  e->now = e->clock(e->clock_ud);
+  e->in_message = 1;
+  contact *c = contact_get(e, b, number, 1, NULL);
+  e->in_message = 0;
+  if (!c) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;
   }
-  int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
-  if (rc == 0) rc = flush_seen(e);
-  if (rc == 0) rc = store_commit(e->st);
-  if (rc != 0) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    store_rollback(e->st);
-    /* the cache may hold effects of the rolled-back batch */
-    engine_forget_contacts(e);
-    free(b->store_json);
-    b->store_json = store_bot_store_get(e->st, b->id);
-    events_flush(e, 0);
+  journal_contact_update(&e->jr, c->id, status, fields, tags, timezone);
+  if (fields) replace(&c->fields, fields);
+  if (tags) replace(&c->tags, tags);
+  if (timezone) replace(&c->timezone, timezone);
+  int opt_out = status && strcmp(status, "opted_out") == 0;
+  if (status && opt_out != c->opted_out) {
+    journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
+                    "setup", NULL, engine_now(e));
+    c->opted_out = opt_out;
+  }
+  if (writer_submit(e->w, &e->jr, err, errlen)) {
+    engine_reset(e);
     return -1;
   }
-  events_flush(e, 1);
-  cache_trim(e);
-  return 0;
+  e->batches++;
+  return engine_flush(e, err, errlen);
 }

@@ -37,6 +37,7 @@ typedef struct engine_options {
   void *clock_ud;
   const engine_observer *observer; /* may be NULL */
   size_t contact_cache;          /* contacts kept in memory; 0 = default */
+  int inline_writes;             /* no writer thread, even for a file */
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
@@ -59,12 +60,31 @@ typedef struct inbound {
   const char *provider_id; /* for deduplication, may be NULL */
 } inbound;
 
-/* Handles a batch in one transaction. Returns 0, or -1 with a sentence in
- * err when the store failed (nothing of the batch is kept then). */
+/* Handles a batch and waits until it is durable (one transaction). Returns
+ * 0, or -1 with a sentence in err when the store failed: nothing of the
+ * batch is kept then. */
 int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen);
 
+/* Handles a batch and hands its writes to the writer, which commits it while
+ * the next batch runs; returns once the batch before it is durable. -1 if
+ * that one (or this one) failed: then neither is kept. */
+int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                  size_t errlen);
+/* Waits until every submitted batch is durable; observers see its effects. */
+int engine_flush(engine *e, char *err, size_t errlen);
+/* Batches handed over / known durable so far. */
+uint64_t engine_batches_durable(engine *e);
+
+/* Creates or changes a contact as a test's setup would (fields and tags as
+ * JSON, NULL: unchanged); a status change is written to the consent ledger
+ * with source "setup". Waits until it is durable. */
+int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields, const char *tags, const char *timezone,
+                       char *err, size_t errlen);
+
 int64_t engine_now(engine *e);
+/* The store, for reads; call it when every batch is flushed. */
 struct store *engine_store(engine *e);
 /* Forgets cached contacts (after the store was changed behind its back). */
 void engine_forget_contacts(engine *e);

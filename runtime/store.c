@@ -114,6 +114,8 @@ enum {
   Q_CONTACT_COUNT,
   Q_MESSAGE_ADD,
   Q_MESSAGES_EACH,
+  Q_INBOUND_EXISTS,
+  Q_MAX_IDS,
   Q_CONSENT_ADD,
   Q_CONSENT_EACH,
   Q_ERROR_ADD,
@@ -136,8 +138,8 @@ static const char *const queries[Q_COUNT] = {
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
-    [Q_CONTACT_ADD] = "INSERT INTO contacts(bot_id, number, first_seen, last_seen)"
-                      " VALUES(?1, ?2, ?3, ?3)",
+    [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
+                      " VALUES(?4, ?1, ?2, ?3, ?3)",
     [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
     [Q_CONTACT_JOINED] = "UPDATE contacts SET joined = 1 WHERE id = ?1",
     [Q_CONTACT_UPDATE] =
@@ -156,11 +158,15 @@ static const char *const queries[Q_COUNT] = {
         " WHERE c.bot_id = ?1 ORDER BY c.id",
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
     [Q_MESSAGE_ADD] =
-        "INSERT INTO messages(bot_id, contact_id, direction, number, text,"
+        "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, created_at FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
+    [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
+                         " provider_id = ?2 AND direction = 'in'",
+    [Q_MAX_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM contacts),"
+                  " (SELECT coalesce(max(id), 0) FROM messages)",
     [Q_CONSENT_ADD] = "INSERT INTO consent(bot_id, contact_id, number, action,"
                       " source, text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CONSENT_EACH] = "SELECT action, source, text, at FROM consent"
@@ -466,13 +472,14 @@ int store_contact_get(store *st, int64_t bot_id, const char *number,
   return found;
 }
 
-int64_t store_contact_insert(store *st, int64_t bot_id, const char *number,
-                             int64_t now) {
+int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
+                             const char *number, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   bind_text(s, 2, number);
   sqlite3_bind_int64(s, 3, now);
+  if (id > 0) sqlite3_bind_int64(s, 4, id);
   if (exec_done(st, s, "cannot add a contact")) return -1;
   return sqlite3_last_insert_rowid(st->db);
 }
@@ -558,11 +565,35 @@ int64_t store_message_add(store *st, const message_row *m) {
   else
     sqlite3_bind_null(s, 9); /* not counted yet */
   sqlite3_bind_int64(s, 10, m->at);
+  if (m->id > 0) sqlite3_bind_int64(s, 11, m->id);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
   if (rc != SQLITE_DONE) return fail(st, "cannot store a message");
   return sqlite3_last_insert_rowid(st->db);
+}
+
+int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
+  sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, provider_id);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot look up a message");
+}
+
+int store_max_ids(store *st, int64_t *contact, int64_t *message) {
+  sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
+  if (!s) return -1;
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *contact = sqlite3_column_int64(s, 0);
+    *message = sqlite3_column_int64(s, 1);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? 0 : fail(st, "cannot read the highest ids");
 }
 
 int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {

@@ -40,8 +40,9 @@ void contact_row_free(contact_row *r);
 /* 1 found, 0 not found, -1 error */
 int store_contact_get(store *st, int64_t bot_id, const char *number,
                       contact_row *out);
-int64_t store_contact_insert(store *st, int64_t bot_id, const char *number,
-                             int64_t now);
+/* id: the caller's (the engine allocates ids, see store_max_ids). */
+int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
+                             const char *number, int64_t now);
 int store_contact_seen(store *st, int64_t contact_id, int64_t now);
 int store_contact_joined(store *st, int64_t contact_id);
 /* NULL arguments are left unchanged. */
@@ -57,6 +58,7 @@ long store_contact_count(store *st, int64_t bot_id);
 
 /* messages */
 typedef struct message_row {
+  int64_t id; /* 0: the store picks one */
   int64_t bot_id, contact_id;
   const char *direction; /* "in" or "out" */
   const char *number;    /* the contact's number */
@@ -70,6 +72,11 @@ typedef struct message_row {
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
 int64_t store_message_add(store *st, const message_row *m);
+
+/* 1 if an inbound message with this provider id is stored for the bot. */
+int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);
+/* The highest contact and message ids in use (0 when none). */
+int store_max_ids(store *st, int64_t *contact, int64_t *message);
 
 typedef void (*message_fn)(void *ud, const char *direction, const char *text,
                            const char *status, int64_t at);

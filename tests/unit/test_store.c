@@ -149,7 +149,7 @@ static void test_reopen_keeps_data(void) {
   if (!st) return;
   store_begin(st);
   int64_t bot = store_bot_ensure(st, "fanclub", T0);
-  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", T0);
   store_contact_update(st, c, "opted_out", "{\"city\":\"Austin\"}", "[\"vip\"]",
                        "America/Chicago");
   store_conversation_save(st, c, "{\"count\":2}", "city", T0 + 1);
@@ -201,8 +201,8 @@ static void test_contacts_are_per_bot(void) {
   CHECK(a > 0 && b > 0 && a != b, "two bots get two ids");
   CHECK_INT(store_bot_ensure(st, "alpha", T0), a,
             "store_bot_ensure finds an existing bot");
-  int64_t ca = store_contact_insert(st, a, "+15550001", T0);
-  int64_t cb = store_contact_insert(st, b, "+15550001", T0);
+  int64_t ca = store_contact_insert(st, 0, a, "+15550001", T0);
+  int64_t cb = store_contact_insert(st, 0, b, "+15550001", T0);
   CHECK(ca > 0 && cb > 0 && ca != cb,
         "the same number under two bots is two contacts");
   CHECK_INT(store_contact_count(st, a), 1, "bot alpha has one contact");
@@ -212,7 +212,7 @@ static void test_contacts_are_per_bot(void) {
   store_contact_get(st, b, "+15550001", &r);
   CHECK_STR(r.fields, "{}", "fields set under one bot do not show under the other");
   contact_row_free(&r);
-  CHECK(store_contact_insert(st, a, "+15550001", T0) < 0,
+  CHECK(store_contact_insert(st, 0, a, "+15550001", T0) < 0,
         "a second contact with the same number under the same bot is refused");
   CHECK_INT(store_contact_get(st, a, "+15550002", &r), 0,
             "an unknown number is not found");
@@ -226,8 +226,8 @@ static void test_inbound_provider_id_dedup(void) {
   if (!st) return;
   int64_t a = store_bot_ensure(st, "alpha", T0);
   int64_t b = store_bot_ensure(st, "beta", T0);
-  int64_t ca = store_contact_insert(st, a, "+15550001", T0);
-  int64_t cb = store_contact_insert(st, b, "+15550001", T0);
+  int64_t ca = store_contact_insert(st, 0, a, "+15550001", T0);
+  int64_t cb = store_contact_insert(st, 0, b, "+15550001", T0);
   store_begin(st);
   int64_t first = add_message(st, a, ca, "+15550001", "in", "hi", "SM1");
   CHECK(first > 0, "the first inbound message with a provider id is stored");
@@ -252,7 +252,7 @@ static void test_consent_ledger_is_append_only(void) {
   store *st = open_or_note(path);
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "alpha", T0);
-  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", T0);
   store_consent_add(st, bot, c, "+15550001", "optout", "keyword", "STOP", T0);
   store_consent_add(st, bot, c, "+15550001", "optin", "keyword", "START", T0 + 1);
   store_close(st);
@@ -368,7 +368,7 @@ static void test_locked_database_is_reported(void) {
   store *st = open_or_note(path);
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "alpha", T0);
-  store_contact_insert(st, bot, "+15550001", T0);
+  store_contact_insert(st, 0, bot, "+15550001", T0);
   store_close(st);
   long long version = sql_int(path, "PRAGMA user_version");
 
@@ -408,9 +408,9 @@ static void test_rollback_discards_changes(void) {
   store *st = open_or_note(path);
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "alpha", T0);
-  int64_t kept = store_contact_insert(st, bot, "+15550001", T0);
+  int64_t kept = store_contact_insert(st, 0, bot, "+15550001", T0);
   CHECK_INT(store_begin(st), 0, "store_begin starts a transaction");
-  int64_t c = store_contact_insert(st, bot, "+15550002", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550002", T0);
   add_message(st, bot, c, "+15550002", "in", "hi", "p-9");
   store_contact_update(st, kept, "opted_out", "{\"a\":1}", NULL, NULL);
   store_bot_store_set(st, bot, "{\"x\":1}");
@@ -438,7 +438,7 @@ static void test_contact_update_null_leaves_fields(void) {
   store *st = open_or_note(path);
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "alpha", T0);
-  int64_t c = store_contact_insert(st, bot, "+15550001", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", T0);
   store_contact_update(st, c, "opted_out", "{\"a\":1}", "[\"t\"]", "UTC");
   CHECK_INT(store_contact_update(st, c, NULL, "{\"a\":2}", NULL, NULL), 0,
             "updating only fields succeeds");

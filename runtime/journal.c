@@ -1,0 +1,269 @@
+#include "journal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+static journal_op *push(journal *j, journal_kind kind) {
+  if (j->n == j->cap) {
+    j->cap = j->cap ? j->cap * 2 : 256;
+    j->ops = xrealloc(j->ops, j->cap * sizeof *j->ops);
+  }
+  journal_op *op = &j->ops[j->n++];
+  memset(op, 0, sizeof *op);
+  op->kind = kind;
+  return op;
+}
+
+void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number,
+                         int64_t at) {
+  journal_op *op = push(j, J_CONTACT_ADD);
+  op->id = id;
+  op->bot = bot;
+  op->at = at;
+  op->s[0] = xstrdup(number);
+}
+
+void journal_contact_update(journal *j, int64_t id, const char *status,
+                            const char *fields, const char *tags,
+                            const char *timezone) {
+  journal_op *op = push(j, J_CONTACT_UPDATE);
+  op->id = id;
+  op->s[0] = dup_or_null(status);
+  op->s[1] = dup_or_null(fields);
+  op->s[2] = dup_or_null(tags);
+  op->s[3] = dup_or_null(timezone);
+}
+
+void journal_contact_seen(journal *j, int64_t id, int64_t at) {
+  journal_op *op = push(j, J_CONTACT_SEEN);
+  op->id = id;
+  op->at = at;
+}
+
+void journal_contact_joined(journal *j, int64_t id) {
+  push(j, J_CONTACT_JOINED)->id = id;
+}
+
+void journal_conversation(journal *j, int64_t contact, const char *state,
+                          const char *expect, int64_t at) {
+  journal_op *op = push(j, J_CONVERSATION);
+  op->id = contact;
+  op->at = at;
+  op->s[0] = dup_or_null(state);
+  op->s[1] = dup_or_null(expect);
+}
+
+void journal_message(journal *j, const message_row *m) {
+  journal_op *op = push(j, J_MESSAGE);
+  op->id = m->id;
+  op->bot = m->bot_id;
+  op->contact = m->contact_id;
+  op->at = m->at;
+  op->transactional = m->transactional;
+  op->s[0] = xstrdup(m->direction);
+  op->s[1] = xstrdup(m->number);
+  op->s[2] = xstrdup(m->text);
+  op->s[3] = xstrdup(m->status);
+  op->s[4] = dup_or_null(m->provider_id);
+}
+
+void journal_consent(journal *j, int64_t bot, int64_t contact, const char *number,
+                     const char *action, const char *source, const char *text,
+                     int64_t at) {
+  journal_op *op = push(j, J_CONSENT);
+  op->bot = bot;
+  op->contact = contact;
+  op->at = at;
+  op->s[0] = xstrdup(number);
+  op->s[1] = xstrdup(action);
+  op->s[2] = xstrdup(source);
+  op->s[3] = dup_or_null(text);
+}
+
+void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
+                   const char *kind, const char *text, int64_t at) {
+  journal_op *op = push(j, J_ERROR);
+  op->bot = bot;
+  op->contact = contact;
+  op->message = message;
+  op->at = at;
+  op->s[0] = xstrdup(kind);
+  op->s[1] = xstrdup(text);
+}
+
+void journal_bot_store(journal *j, int64_t bot, const char *json) {
+  journal_op *op = push(j, J_BOT_STORE);
+  op->bot = bot;
+  op->s[0] = xstrdup(json);
+}
+
+void journal_clear(journal *j) {
+  for (size_t i = 0; i < j->n; i++)
+    for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
+  j->n = 0;
+}
+
+static void journal_free(journal *j) {
+  journal_clear(j);
+  free(j->ops);
+  *j = (journal){0};
+}
+
+static int apply_op(store *st, const journal_op *op) {
+  switch (op->kind) {
+    case J_CONTACT_ADD:
+      return store_contact_insert(st, op->id, op->bot, op->s[0], op->at) < 0 ? -1 : 0;
+    case J_CONTACT_UPDATE:
+      return store_contact_update(st, op->id, op->s[0], op->s[1], op->s[2], op->s[3]);
+    case J_CONTACT_SEEN:
+      return store_contact_seen(st, op->id, op->at);
+    case J_CONTACT_JOINED:
+      return store_contact_joined(st, op->id);
+    case J_CONVERSATION:
+      return store_conversation_save(st, op->id, op->s[0], op->s[1], op->at);
+    case J_MESSAGE: {
+      message_row m = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
+                       .direction = op->s[0], .number = op->s[1], .text = op->s[2],
+                       .status = op->s[3], .provider_id = op->s[4],
+                       .transactional = op->transactional, .at = op->at};
+      return store_message_add(st, &m) <= 0 ? -1 : 0;
+    }
+    case J_CONSENT:
+      return store_consent_add(st, op->bot, op->contact, op->s[0], op->s[1],
+                               op->s[2], op->s[3], op->at);
+    case J_ERROR:
+      return store_error_add(st, op->bot, op->contact, op->message, op->s[0],
+                             op->s[1], op->at);
+    case J_BOT_STORE:
+      return store_bot_store_set(st, op->bot, op->s[0]);
+  }
+  return -1;
+}
+
+int journal_apply(store *st, const journal *j, char *err, size_t errlen) {
+  int rc = store_begin(st);
+  for (size_t i = 0; i < j->n && rc == 0; i++) rc = apply_op(st, &j->ops[i]);
+  if (rc == 0) rc = store_commit(st);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", store_error(st));
+    store_rollback(st);
+  }
+  return rc;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+struct writer {
+  store *st;
+  int threaded;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  journal inflight;
+  int busy, quit, failed;
+  uint64_t committed;
+  char err[1024];
+};
+
+static void *writer_main(void *arg) {
+  writer *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->busy && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->busy && w->quit) break;
+    pthread_mutex_unlock(&w->mu);
+    char err[1024];
+    int rc = journal_apply(w->st, &w->inflight, err, sizeof err);
+    journal_clear(&w->inflight);
+    pthread_mutex_lock(&w->mu);
+    if (rc) {
+      w->failed = 1;
+      snprintf(w->err, sizeof w->err, "%s", err);
+    } else {
+      w->committed++;
+    }
+    w->busy = 0;
+    pthread_cond_broadcast(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+writer *writer_open(store *st, int threaded) {
+  writer *w = xcalloc(1, sizeof *w);
+  w->st = st;
+  w->threaded = threaded;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  if (threaded && pthread_create(&w->thread, NULL, writer_main, w) != 0)
+    w->threaded = 0;
+  return w;
+}
+
+void writer_close(writer *w) {
+  if (!w) return;
+  if (w->threaded) {
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+  }
+  journal_free(&w->inflight);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  free(w);
+}
+
+/* With the lock held: waits for the journal in flight; reports a failure
+ * once. */
+static int wait_locked(writer *w, char *err, size_t errlen) {
+  while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+  if (w->failed) {
+    w->failed = 0;
+    snprintf(err, errlen, "%s", w->err);
+    return -1;
+  }
+  return 0;
+}
+
+int writer_submit(writer *w, journal *j, char *err, size_t errlen) {
+  if (!w->threaded) {
+    int rc = journal_apply(w->st, j, err, errlen);
+    journal_clear(j);
+    if (rc == 0) w->committed++;
+    return rc;
+  }
+  pthread_mutex_lock(&w->mu);
+  int rc = wait_locked(w, err, errlen);
+  if (rc == 0) {
+    journal tmp = w->inflight; /* empty, keeps its buffer */
+    w->inflight = *j;
+    *j = tmp;
+    w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+int writer_wait(writer *w, char *err, size_t errlen) {
+  if (!w->threaded) return 0;
+  pthread_mutex_lock(&w->mu);
+  int rc = wait_locked(w, err, errlen);
+  pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+uint64_t writer_committed(writer *w) {
+  pthread_mutex_lock(&w->mu);
+  uint64_t n = w->committed;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}

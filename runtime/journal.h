@@ -1,0 +1,76 @@
+/* journal: the writes of one batch, and the writer that applies them.
+ *
+ * The engine runs scripts and decides every effect in memory (its contact
+ * cache is always the newest state), recording the SQL writes as a journal.
+ * A writer applies a journal in one transaction: inline (sim, test, an
+ * in-memory store), or on its own thread, so the next batch's scripts run
+ * while this one is written and committed (group commit on two cores).
+ * One journal at a time is in flight; a journal is durable when the writer
+ * reports it done. */
+#ifndef PARLEY_JOURNAL_H
+#define PARLEY_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef enum {
+  J_CONTACT_ADD,     /* id, bot, number, at */
+  J_CONTACT_UPDATE,  /* id, status, fields, tags, timezone (NULL: unchanged) */
+  J_CONTACT_SEEN,    /* id, at */
+  J_CONTACT_JOINED,  /* id */
+  J_CONVERSATION,    /* id, state, expect, at */
+  J_MESSAGE,         /* the message row */
+  J_CONSENT,         /* bot, contact, number, action, source, text, at */
+  J_ERROR,           /* bot, contact, message, kind, text, at */
+  J_BOT_STORE,       /* bot, json */
+} journal_kind;
+
+typedef struct journal_op {
+  journal_kind kind;
+  int64_t id, bot, contact, message, at;
+  int transactional;
+  char *s[6];
+} journal_op;
+
+typedef struct journal {
+  journal_op *ops;
+  size_t n, cap;
+} journal;
+
+void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number,
+                         int64_t at);
+void journal_contact_update(journal *j, int64_t id, const char *status,
+                            const char *fields, const char *tags,
+                            const char *timezone);
+void journal_contact_seen(journal *j, int64_t id, int64_t at);
+void journal_contact_joined(journal *j, int64_t id);
+void journal_conversation(journal *j, int64_t contact, const char *state,
+                          const char *expect, int64_t at);
+void journal_message(journal *j, const message_row *m);
+void journal_consent(journal *j, int64_t bot, int64_t contact, const char *number,
+                     const char *action, const char *source, const char *text,
+                     int64_t at);
+void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
+                   const char *kind, const char *text, int64_t at);
+void journal_bot_store(journal *j, int64_t bot, const char *json);
+void journal_clear(journal *j);
+
+/* Applies a journal in one transaction; on failure nothing of it is kept and
+ * err says why. */
+int journal_apply(store *st, const journal *j, char *err, size_t errlen);
+
+typedef struct writer writer;
+/* threaded: apply journals on a thread of the writer's own; otherwise inline. */
+writer *writer_open(store *st, int threaded);
+void writer_close(writer *w);
+/* Waits for the journal in flight, then takes j (leaving it empty). Returns
+ * -1 if the one before failed (its error in err); j is not taken then. */
+int writer_submit(writer *w, journal *j, char *err, size_t errlen);
+/* Waits until nothing is in flight; -1 if the last journal failed. */
+int writer_wait(writer *w, char *err, size_t errlen);
+/* Journals committed so far (each submit counts one). */
+uint64_t writer_committed(writer *w);
+
+#endif
