@@ -131,7 +131,7 @@ static void events_flush(engine *e, int deliver, size_t n) {
     free(ev->text);
     free(ev->status);
   }
-  memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
+  if (n) memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
   e->nevents -= n;
 }
 
