@@ -63,7 +63,7 @@ test: deps $(PARLEY) $(UNIT_TESTS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
-	$(MAKE) B=build-asan PARLEY=build-asan/parley \
+	PARLEY_SANITIZED=1 $(MAKE) B=build-asan PARLEY=build-asan/parley \
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
 	  test
 
