@@ -297,34 +297,31 @@ static int l_contact(lua_State *L) {
   return 1;
 }
 
-static void add_message(void *ud, const char *dir, const char *text,
-                        const char *status, int64_t at) {
-  lua_State *L = ud;
+/* Appends {names[0] = a, names[1] = b, names[2] = c, at = seconds} to the
+ * list on top of the stack. */
+static void add_row(lua_State *L, const char *const names[3], const char *a,
+                    const char *b, const char *c, int64_t at) {
+  const char *values[3] = {a, b, c};
   lua_createtable(L, 0, 4);
-  lua_pushstring(L, dir);
-  lua_setfield(L, -2, "direction");
-  lua_pushstring(L, text);
-  lua_setfield(L, -2, "text");
-  lua_pushstring(L, status);
-  lua_setfield(L, -2, "status");
+  for (int i = 0; i < 3; i++) {
+    lua_pushstring(L, values[i] ? values[i] : "");
+    lua_setfield(L, -2, names[i]);
+  }
   lua_pushinteger(L, at / 1000);
   lua_setfield(L, -2, "at");
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 }
 
+static void add_message(void *ud, const char *dir, const char *text,
+                        const char *status, int64_t at) {
+  static const char *const names[3] = {"direction", "text", "status"};
+  add_row(ud, names, dir, text, status, at);
+}
+
 static void add_consent(void *ud, const char *action, const char *source,
                         const char *text, int64_t at) {
-  lua_State *L = ud;
-  lua_createtable(L, 0, 4);
-  lua_pushstring(L, action);
-  lua_setfield(L, -2, "action");
-  lua_pushstring(L, source);
-  lua_setfield(L, -2, "source");
-  lua_pushstring(L, text ? text : "");
-  lua_setfield(L, -2, "text");
-  lua_pushinteger(L, at / 1000);
-  lua_setfield(L, -2, "at");
-  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  static const char *const names[3] = {"action", "source", "text"};
+  add_row(ud, names, action, source, text, at);
 }
 
 static int with_contact_list(lua_State *L, int consent) {

@@ -308,13 +308,17 @@ static int host_string_rep(lua_State *L) {
   return 1;
 }
 
+/* Charges the elements i..j a C function is about to visit. */
+static void charge_range(lua_State *L, lua_Integer i, lua_Integer j) {
+  if (j < i) return;
+  lua_Unsigned n = (lua_Unsigned)j - (lua_Unsigned)i;
+  sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
+}
+
 static int host_table_move(lua_State *L) {
   lua_Integer f = luaL_checkinteger(L, 2);
   lua_Integer e = luaL_checkinteger(L, 3);
-  if (e >= f) {
-    lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)f;
-    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
-  }
+  charge_range(L, f, e);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, 1);
@@ -327,10 +331,7 @@ static int host_table_unpack(lua_State *L) {
   lua_settop(L, 1);
   lua_pushinteger(L, i);
   lua_pushinteger(L, e);
-  if (e >= i) {
-    lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)i;
-    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
-  }
+  charge_range(L, i, e);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, 3, LUA_MULTRET);
@@ -344,10 +345,7 @@ static int host_table_concat(lua_State *L) {
   lua_settop(L, 2);
   lua_pushinteger(L, i);
   lua_pushinteger(L, j);
-  if (j >= i) {
-    lua_Unsigned n = (lua_Unsigned)j - (lua_Unsigned)i;
-    sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
-  }
+  charge_range(L, i, j);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, 4, 1);

@@ -596,10 +596,15 @@ int store_max_ids(store *st, int64_t *contact, int64_t *message) {
   return rc == SQLITE_ROW ? 0 : fail(st, "cannot read the highest ids");
 }
 
-int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
+/* Runs a query of four columns (three texts, one integer) for one contact,
+ * calling fn per row. A statement of its own: fn may run other queries. */
+static int each_row(store *st, int q, int64_t contact_id,
+                    void (*fn)(void *, const char *, const char *, const char *,
+                               int64_t),
+                    void *ud, const char *what) {
   sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, queries[Q_MESSAGES_EACH], -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot list messages");
+  if (sqlite3_prepare_v2(st->db, queries[q], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, what);
   sqlite3_bind_int64(s, 1, contact_id);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -607,7 +612,11 @@ int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) 
        (const char *)sqlite3_column_text(s, 1),
        (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
   sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list messages");
+  return rc == SQLITE_DONE ? 0 : fail(st, what);
+}
+
+int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
+  return each_row(st, Q_MESSAGES_EACH, contact_id, fn, ud, "cannot list messages");
 }
 
 int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
@@ -626,17 +635,8 @@ int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
 }
 
 int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_EACH], -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot read the consent ledger");
-  sqlite3_bind_int64(s, 1, contact_id);
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, (const char *)sqlite3_column_text(s, 0),
-       (const char *)sqlite3_column_text(s, 1),
-       (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the consent ledger");
+  return each_row(st, Q_CONSENT_EACH, contact_id, fn, ud,
+                  "cannot read the consent ledger");
 }
 
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
