@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compliance.h"
+#include "contacts.h"
 #include "journal.h"
 #include "lua_api.h"
 #include "store.h"
@@ -21,18 +22,6 @@ enum { MAX_SENDS_PER_INVOCATION = 50, DEFAULT_CACHE = 100000 };
  * every message is in the messages table). */
 static const int64_t SEEN_RESOLUTION_MS = 60 * 1000;
 
-typedef struct contact {
-  int64_t id, bot_id;
-  char *number;
-  int opted_out;
-  int joined; /* a message reached the script: on_join is behind it */
-  char *fields, *tags, *state, *expect, *timezone;
-  int64_t first_seen, last_seen;
-  int64_t stored_last_seen; /* what the store has; see SEEN_RESOLUTION_MS */
-  int seen_dirty;
-  uint64_t batch; /* the last batch that wrote it: kept in cache until durable */
-  struct contact *hnext, *prev, *next; /* hash chain, LRU list */
-} contact;
 
 struct bot {
   char *name;          /* folder name: how the store and the API know it */
@@ -85,9 +74,7 @@ struct engine {
   int has_obs;
   bot *bots;
 
-  contact **table;
-  size_t nbuckets, ncached, max_cached;
-  contact lru; /* sentinel: lru.next is the most recent */
+  contact_cache cache;
 
   contact **dirty; /* contacts whose last_seen waits for the batch's end */
   size_t ndirty, cap_dirty;
@@ -150,110 +137,13 @@ static void action(engine *e, bot *b, const char *number, const char *fmt, ...) 
 
 /* ---------------------------------------------------------------- contacts */
 
-static uint64_t hash_key(int64_t bot_id, const char *number) {
-  uint64_t h = 1469598103934665603ull ^ (uint64_t)bot_id;
-  for (const unsigned char *p = (const unsigned char *)number; *p; p++)
-    h = (h ^ *p) * 1099511628211ull;
-  return h;
-}
-
-static void lru_unlink(contact *c) {
-  c->prev->next = c->next;
-  c->next->prev = c->prev;
-}
-
-static void lru_push_front(engine *e, contact *c) {
-  c->next = e->lru.next;
-  c->prev = &e->lru;
-  e->lru.next->prev = c;
-  e->lru.next = c;
-}
-
-static void contact_free(contact *c) {
-  free(c->number);
-  free(c->fields);
-  free(c->tags);
-  free(c->state);
-  free(c->expect);
-  free(c->timezone);
-  free(c);
-}
-
-static void table_remove(engine *e, contact *c) {
-  size_t i = hash_key(c->bot_id, c->number) & (e->nbuckets - 1);
-  for (contact **p = &e->table[i]; *p; p = &(*p)->hnext) {
-    if (*p == c) {
-      *p = c->hnext;
-      break;
-    }
-  }
-}
-
-static void table_grow(engine *e) {
-  size_t n = e->nbuckets * 2;
-  contact **t = xcalloc(n, sizeof *t);
-  for (size_t i = 0; i < e->nbuckets; i++) {
-    contact *c = e->table[i];
-    while (c) {
-      contact *next = c->hnext;
-      size_t j = hash_key(c->bot_id, c->number) & (n - 1);
-      c->hnext = t[j];
-      t[j] = c;
-      c = next;
-    }
-  }
-  free(e->table);
-  e->table = t;
-  e->nbuckets = n;
-}
-
 /* Evicts least recently used contacts beyond the cache size, but never one
  * whose last writes are not durable yet (the store would give an old copy). */
-static void cache_trim(engine *e) {
-  while (e->ncached > e->max_cached) {
-    contact *c = e->lru.prev;
-    if (c->batch > e->durable) break;
-    lru_unlink(c);
-    table_remove(e, c);
-    contact_free(c);
-    e->ncached--;
-  }
-}
+static void cache_trim(engine *e) { contacts_trim(&e->cache, e->durable); }
 
 void engine_forget_contacts(engine *e) {
-  contact *c = e->lru.next;
-  while (c != &e->lru) {
-    contact *next = c->next;
-    contact_free(c);
-    c = next;
-  }
-  e->lru.next = e->lru.prev = &e->lru;
-  memset(e->table, 0, e->nbuckets * sizeof *e->table);
-  e->ncached = 0;
+  contacts_clear(&e->cache);
   e->ndirty = 0;
-}
-
-static contact *cache_find(engine *e, int64_t bot_id, const char *number) {
-  size_t i = hash_key(bot_id, number) & (e->nbuckets - 1);
-  for (contact *c = e->table[i]; c; c = c->hnext) {
-    if (c->bot_id == bot_id && strcmp(c->number, number) == 0) {
-      lru_unlink(c);
-      lru_push_front(e, c);
-      c->batch = e->batches + 1;
-      return c;
-    }
-  }
-  return NULL;
-}
-
-static contact *cache_add(engine *e, contact *c) {
-  if (e->ncached + 1 > e->nbuckets) table_grow(e);
-  size_t i = hash_key(c->bot_id, c->number) & (e->nbuckets - 1);
-  c->hnext = e->table[i];
-  e->table[i] = c;
-  lru_push_front(e, c);
-  e->ncached++;
-  return c;
 }
 
 /* The contact for number, from the cache or the store; created (and marked
@@ -261,8 +151,11 @@ static contact *cache_add(engine *e, contact *c) {
 static contact *contact_get(engine *e, bot *b, const char *number, int create,
                             int *is_new) {
   if (is_new) *is_new = 0;
-  contact *c = cache_find(e, b->id, number);
-  if (c) return c;
+  contact *c = contacts_find(&e->cache, b->id, number);
+  if (c) {
+    c->batch = e->batches + 1;
+    return c;
+  }
   contact_row r = {0};
   int found = store_contact_get(e->rd, b->id, number, &r);
   if (found < 0) return NULL;
@@ -293,7 +186,7 @@ static contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->stored_last_seen = r.last_seen;
   c->batch = e->batches + 1;
   free(r.status);
-  return cache_add(e, c);
+  return contacts_add(&e->cache, c);
 }
 
 static void replace(char **slot, const char *v) {
@@ -314,7 +207,7 @@ int64_t engine_now(engine *e) {
 }
 struct store *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
-  e->stats.cached_contacts = (long)e->ncached;
+  e->stats.cached_contacts = (long)e->cache.n;
   return e->stats;
 }
 
@@ -345,10 +238,7 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
     e->obs = *opt->observer;
     e->has_obs = 1;
   }
-  e->max_cached = opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE;
-  e->nbuckets = 1024;
-  e->table = xcalloc(e->nbuckets, sizeof *e->table);
-  e->lru.next = e->lru.prev = &e->lru;
+  contacts_init(&e->cache, opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE);
   return e;
 }
 
@@ -366,8 +256,8 @@ static void bot_free(bot *b) {
 
 void engine_close(engine *e) {
   if (!e) return;
-  engine_forget_contacts(e);
-  free(e->table);
+  contacts_clear(&e->cache);
+  free(e->cache.table);
   free(e->dirty);
   char err[256];
   writer_wait(e->w, err, sizeof err);

@@ -1,0 +1,43 @@
+/* contacts: the engine's cache of contacts, by bot and number.
+ *
+ * A hash table with an LRU list, bounded in size. A cached contact holds the
+ * newest state of the contact (newer than the store while its batch is being
+ * written), as C strings: fields, tags and state stay JSON until a handler
+ * touches them. */
+#ifndef PARLEY_CONTACTS_H
+#define PARLEY_CONTACTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct contact {
+  int64_t id, bot_id;
+  char *number;
+  int opted_out;
+  int joined; /* a message reached the script: on_join is behind it */
+  char *fields, *tags, *state, *expect, *timezone;
+  int64_t first_seen, last_seen;
+  int64_t stored_last_seen; /* what the store has */
+  int seen_dirty;
+  uint64_t batch; /* the last batch that wrote it: kept until that is durable */
+  struct contact *hnext, *prev, *next; /* hash chain, LRU list */
+} contact;
+
+typedef struct contact_cache {
+  contact **table;
+  size_t nbuckets, n, max;
+  contact lru; /* sentinel: lru.next is the most recently used */
+} contact_cache;
+
+void contacts_init(contact_cache *cc, size_t max);
+/* The cached contact (now the most recently used), or NULL. */
+contact *contacts_find(contact_cache *cc, int64_t bot_id, const char *number);
+/* Takes c (allocated with malloc, strings too). */
+contact *contacts_add(contact_cache *cc, contact *c);
+/* Evicts least recently used contacts beyond max, stopping at one written by
+ * a batch after `durable`. */
+void contacts_trim(contact_cache *cc, uint64_t durable);
+/* Forgets every contact. */
+void contacts_clear(contact_cache *cc);
+
+#endif
