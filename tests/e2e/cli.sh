@@ -1,0 +1,82 @@
+#!/bin/sh
+# The command line's answers to bad input: one sentence naming the file and
+# line (or the value), and a non-zero exit; and the simulator's basics.
+cd "$(dirname "$0")/../.." || exit 1
+PARLEY=${PARLEY:-./parley}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+pass=0
+fail=0
+
+check() { # description, expected exit status, output regex, command...
+  desc=$1 want=$2 re=$3
+  shift 3
+  n=$((n + 1))
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$re"; then
+    echo "ok $n - $desc"
+    pass=$((pass + 1))
+  else
+    echo "not ok $n - $desc"
+    echo "#   exit $rc (wanted $want); output: $(printf '%s' "$out" | head -c 400)"
+    fail=$((fail + 1))
+  fi
+}
+
+mkdir -p "$tmp/syntax" "$tmp/ok/tests"
+printf 'bot.keyword("hi", function(c)\n  return "x" ..\nend)\n' > "$tmp/syntax/bot.lua"
+printf 'bot.keyword("hi", function(c) return "hello" end)\n' > "$tmp/ok/bot.lua"
+printf '> +15550001 hi\n< hello\n' > "$tmp/ok/tests/good.chat"
+printf '> +15550001 hi\n< hello\nthis line means nothing\n' > "$tmp/ok/tests/bad_line.chat"
+printf '> +15550001 hi\n< hello\n~ 5 minutes\n' > "$tmp/ok/tests/bad_duration.chat"
+printf '@clock 2026-02-30 10:00 UTC\n' > "$tmp/ok/tests/bad_clock.chat"
+
+check "check: a syntax error is reported as file:line" 1 \
+  "^$tmp/syntax/bot.lua:3: unexpected symbol near 'end'" "$PARLEY" check "$tmp/syntax"
+check "check: a missing folder is named" 1 "$tmp/none: not a bot folder" \
+  "$PARLEY" check "$tmp/none"
+check "check: a good bot passes" 0 "ok \(bot 'ok'\)" "$PARLEY" check "$tmp/ok"
+check "test: a good transcript passes" 0 "^1 passed, 0 failed" \
+  "$PARLEY" test "$tmp/ok/tests/good.chat"
+check "test: a malformed .chat line is named by file:line" 1 \
+  "bad_line.chat:3: cannot read this line" "$PARLEY" test "$tmp/ok/tests/bad_line.chat"
+check "test: a bad duration is named" 1 \
+  "bad_duration.chat:2: '5 minutes' is not a duration" \
+  "$PARLEY" test "$tmp/ok/tests/bad_duration.chat"
+check "test: an impossible date is named" 1 "bad_clock.chat:1: @clock: '2026-02-30 10:00'" \
+  "$PARLEY" test "$tmp/ok/tests/bad_clock.chat"
+check "test: an unknown option is named" 2 "unknown option '--fast'" \
+  "$PARLEY" test --fast
+check "parley: an unknown command is named" 2 "unknown command 'serv'" "$PARLEY" serv
+check "sim: an unknown /command names the input line and fails" 1 \
+  "stdin:2: unknown command '/frobnicate'" \
+  sh -c "printf 'hi\n/frobnicate\n' | $PARLEY sim $tmp/ok"
+check "sim: replies print as the phone shows them" 0 "^ok: hello$" \
+  sh -c "printf 'hi\n' | $PARLEY sim $tmp/ok"
+check "sim: /advance names a bad duration" 1 "'soon' is not a duration" \
+  sh -c "printf '/advance soon\n' | $PARLEY sim $tmp/ok"
+check "sim: /as refuses a number that is not E.164" 1 "'555' is not a number" \
+  sh -c "printf '/as 555\n' | $PARLEY sim $tmp/ok"
+
+printf 'not a database, just text\n%.0s' $(seq 1 200) > "$tmp/junk.db"
+cp "$tmp/junk.db" "$tmp/junk.orig"
+check "sim: a corrupt database is reported" 1 "junk.db: not a usable SQLite database" \
+  sh -c "$PARLEY sim $tmp/ok --db $tmp/junk.db </dev/null"
+n=$((n + 1))
+if cmp -s "$tmp/junk.db" "$tmp/junk.orig"; then
+  echo "ok $n - sim: the corrupt database is left as it was"
+  pass=$((pass + 1))
+else
+  echo "not ok $n - sim: the corrupt database was changed"
+  fail=$((fail + 1))
+fi
+
+check "sim: data survives a restart with --db" 0 "fields +\{\}" \
+  sh -c "printf 'hi\n' | $PARLEY sim $tmp/ok --db $tmp/keep.db >/dev/null && printf '/state\n' | $PARLEY sim $tmp/ok --db $tmp/keep.db"
+check "sim: the stored messages survive a restart" 0 "^2$" \
+  sqlite3 "$tmp/keep.db" "SELECT count(*) FROM messages"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
