@@ -43,7 +43,7 @@ check "test: a good transcript passes" 0 "^1 passed, 0 failed" \
 check "test: a malformed .chat line is named by file:line" 1 \
   "bad_line.chat:3: cannot read this line" "$PARLEY" test "$tmp/ok/tests/bad_line.chat"
 check "test: a bad duration is named" 1 \
-  "bad_duration.chat:2: '5 minutes' is not a duration" \
+  "bad_duration.chat:3: '5 minutes' is not a duration" \
   "$PARLEY" test "$tmp/ok/tests/bad_duration.chat"
 check "test: an impossible date is named" 1 "bad_clock.chat:1: @clock: '2026-02-30 10:00'" \
   "$PARLEY" test "$tmp/ok/tests/bad_clock.chat"
