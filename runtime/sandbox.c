@@ -370,15 +370,18 @@ static int host_table_sort(lua_State *L) {
   return 0;
 }
 
-/* coroutine.resume, telling the watchdog which coroutine runs. */
+/* coroutine.resume, telling the watchdog which coroutine runs. While the
+ * call runs, the coroutine is an argument on this thread's stack, so the
+ * pointer stays valid; it is put back on every way out, errors included. */
 static int host_resume(lua_State *L) {
   sandbox *sb = from_state(L);
   lua_State *co = lua_tothread(L, 1);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   if (co && sb->active) atomic_store(&sb->running, co);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  int rc = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
   if (sb->active) atomic_store(&sb->running, L);
+  if (rc != LUA_OK) return lua_error(L);
   return lua_gettop(L);
 }
 
