@@ -890,6 +890,10 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
     journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
                     "setup", NULL, engine_now(e));
     c->opted_out = opt_out;
+    if (opt_out && c->expect) { /* as an opt-out by keyword does */
+      journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+      replace(&c->expect, NULL);
+    }
   }
   if (writer_submit(e->w, &e->jr, err, errlen)) {
     engine_reset(e);

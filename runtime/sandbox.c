@@ -397,7 +397,10 @@ static int host_encode(lua_State *L) {
                         .max_bytes = (size_t)luaL_optinteger(L, 3, 64 * 1024)};
   char err[512];
   char *json = luadata_encode(L, 1, label, &lim, err, sizeof err);
-  if (!json) return luaL_error(L, "%s", err);
+  if (!json) { /* no position: the caller knows which handler it was */
+    lua_pushstring(L, err);
+    return lua_error(L);
+  }
   sandbox_charge(L, (long)strlen(json) / 8);
   lua_pushstring(L, json);
   free(json);

@@ -30,6 +30,7 @@ rt.frozen = frozen
 local trusted = raw_setmetatable({}, { __mode = "k" }) -- runtime values the freeze skips
 
 local loading = true -- the bot's top level is running
+local folder = "."    -- the bot's folder, for file names in messages
 
 -- ---------------------------------------------------------------- errors
 
@@ -318,6 +319,9 @@ function api.config(t)
       raise("bot.config: numbers[" .. i .. "] = '" .. tostring(n) .. "' is not an E.164 number like +15550100")
     end
   end
+  if t.limits ~= nil then -- a new limits table replaces the one before
+    cfg.limit_instructions, cfg.limit_memory, cfg.limit_time = nil, nil, nil
+  end
   for k, v in next, cfg.limits do
     if not limit_keys[k] then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time)") end
     if k == "instructions" then
@@ -343,14 +347,22 @@ function api.config(t)
   if cfg.timezone ~= nil and not host.valid_zone(cfg.timezone) then
     raise("bot.config: timezone '" .. cfg.timezone .. "' is not a time zone (use a name like America/New_York)")
   end
-  if cfg.max_message_chars < 1 or cfg.max_message_chars > 1600 then
-    raise("bot.config: max_message_chars must be between 1 and 1600")
+  if not tointeger(cfg.max_message_chars) or cfg.max_message_chars < 1 or cfg.max_message_chars > 1600 then
+    raise("bot.config: max_message_chars must be a whole number between 1 and 1600")
   end
 end
 
-function api.now() return host_now() end
+local function in_handler(fname)
+  if loading then raise(fname .. " is available only inside handlers") end
+end
+
+function api.now()
+  in_handler("bot.now")
+  return host_now()
+end
 
 function api.log(...)
+  in_handler("bot.log")
   local parts = pack(...)
   for i = 1, parts.n do
     local v = parts[i]
@@ -423,6 +435,7 @@ end
 
 -- host.send returns the message's status, or nil and a sentence
 local function deliver(to, text, kind, transactional)
+  in_handler(kind)
   local status, err = host_send(to, text, kind, transactional)
   if not status then raise(err) end
   return status
@@ -568,7 +581,6 @@ end
 
 -- require: the bot's own modules and stdlib/, loaded once, at the top level.
 local files = {}
-local folder = "." -- the bot's folder, for file names in messages
 local loaded = {}
 local loading_now = {}
 

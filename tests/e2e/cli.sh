@@ -37,6 +37,15 @@ check "check: a syntax error is reported as file:line" 1 \
   "^$tmp/syntax/bot.lua:3: unexpected symbol near 'end'" "$PARLEY" check "$tmp/syntax"
 check "check: a missing folder is named" 1 "$tmp/none: not a bot folder" \
   "$PARLEY" check "$tmp/none"
+mkdir -p "$tmp/toplevel_send" "$tmp/half_chars"
+printf '\nsend("+15550001", "x")\n' > "$tmp/toplevel_send/bot.lua"
+printf 'bot.config{ max_message_chars = 10.5 }\n' > "$tmp/half_chars/bot.lua"
+check "check: send at the top level is reported at the script's line" 1 \
+  "^$tmp/toplevel_send/bot.lua:2: send is available only inside handlers" \
+  "$PARLEY" check "$tmp/toplevel_send"
+check "check: a fractional max_message_chars is refused" 1 \
+  "bot.lua:1: bot.config: max_message_chars must be a whole number" \
+  "$PARLEY" check "$tmp/half_chars"
 check "check: a good bot passes" 0 "ok \(bot 'ok'\)" "$PARLEY" check "$tmp/ok"
 check "test: a good transcript passes" 0 "^1 passed, 0 failed" \
   "$PARLEY" test "$tmp/ok/tests/good.chat"
