@@ -590,7 +590,6 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         botdir = dir[0] == '/' || !slash ? xstrdup(dir) : xasprintf("%s/%s", base, dir);
         free(base);
       } else if (strncmp(l, "@clock ", 7) == 0) {
-        if (!r.e && start_engine(&r, botdir, line)) break;
         char dt[64] = "", zone[128] = "";
         int n = sscanf(l + 7, "%63s %*s %127s", dt, zone);
         char date_time[80];
@@ -605,6 +604,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         }
         free(r.zone);
         r.zone = xstrdup(zone);
+        /* the bot starts at the test's time (its schedules count from it) */
+        if (!r.e && start_engine(&r, botdir, line)) break;
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
@@ -637,6 +638,9 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         fail(&r, line, "'%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
         break;
       }
+      char err[1024];
+      if (engine_advance(r.e, r.now + d, err, sizeof err))
+        fail(&r, line, "the engine failed: %s", err);
       r.now += d;
     } else if (cmd == '?') {
       if (!r.e && start_engine(&r, botdir, line)) break;

@@ -114,3 +114,34 @@ void clock_format_local(int64_t ms, const char *zone, char *out, size_t n) {
   ucal_close(cal);
   snprintf(out, n, "%04d-%02d-%02d %02d:%02d", y, mo, d, h, mi);
 }
+
+local_time clock_to_local(int64_t ms, const char *zone) {
+  local_time t = {0};
+  UErrorCode status = U_ZERO_ERROR;
+  UCalendar *cal = open_zone(zone && *zone ? zone : "UTC", &status);
+  if (U_FAILURE(status)) return t;
+  ucal_setMillis(cal, (UDate)ms, &status);
+  t.year = ucal_get(cal, UCAL_YEAR, &status);
+  t.month = ucal_get(cal, UCAL_MONTH, &status) + 1;
+  t.day = ucal_get(cal, UCAL_DATE, &status);
+  t.hour = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
+  t.minute = ucal_get(cal, UCAL_MINUTE, &status);
+  t.weekday = ucal_get(cal, UCAL_DAY_OF_WEEK, &status) - UCAL_SUNDAY;
+  ucal_close(cal);
+  return t;
+}
+
+int64_t clock_from_local(const local_time *t, int days_later, const char *zone) {
+  UErrorCode status = U_ZERO_ERROR;
+  UCalendar *cal = open_zone(zone && *zone ? zone : "UTC", &status);
+  if (U_FAILURE(status)) return 0;
+  ucal_clear(cal);
+  /* lenient: a wall time inside a spring-forward gap moves past the gap */
+  ucal_setDateTime(cal, t->year, t->month - 1, t->day, t->hour, t->minute, 0, &status);
+  if (days_later) ucal_add(cal, UCAL_DATE, days_later, &status);
+  ucal_set(cal, UCAL_HOUR_OF_DAY, t->hour);
+  ucal_set(cal, UCAL_MINUTE, t->minute);
+  UDate ms = ucal_getMillis(cal, &status);
+  ucal_close(cal);
+  return U_FAILURE(status) ? 0 : (int64_t)ms;
+}

@@ -21,4 +21,16 @@ int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
 /* "2026-03-02 10:00" in zone. */
 void clock_format_local(int64_t ms, const char *zone, char *out, size_t n);
 
+/* A moment as the wall clock of a zone shows it. */
+typedef struct local_time {
+  int year, month, day; /* month 1-12 */
+  int hour, minute;
+  int weekday;          /* 0 = Sunday ... 6 = Saturday */
+} local_time;
+local_time clock_to_local(int64_t ms, const char *zone);
+/* The first moment at or after that wall-clock time, days_later days after
+ * the given date (a time skipped by a DST change resolves to the moment
+ * after the gap, as the clocks themselves do). */
+int64_t clock_from_local(const local_time *t, int days_later, const char *zone);
+
 #endif

@@ -10,9 +10,12 @@
 
 #include "compliance.h"
 #include "contacts.h"
+#include "gsm.h"
 #include "journal.h"
 #include "lua_api.h"
+#include "scheduler.h"
 #include "store.h"
+#include "clock.h"
 #include "util.h"
 
 enum { MAX_SENDS_PER_INVOCATION = 50, DEFAULT_CACHE = 100000 };
@@ -28,6 +31,9 @@ struct bot {
   char *display;       /* bot.config name */
   char *help, *optout_reply, *optin_reply;
   int max_chars;
+  char *timezone;      /* the bot's zone: contacts without one of their own */
+  quiet_hours quiet;
+  int64_t late_ms;     /* a timer later than this is skipped; 0: never */
   int64_t id, version_id;
   sandbox *sb;
   script *src;
@@ -41,15 +47,23 @@ typedef struct pending_send {
   char *kind;
   int transactional;
   const char *status;
+  int may_hold;
 } pending_send;
+
+enum { MAX_TIMERS_PER_INVOCATION = 100 };
 
 typedef struct invocation {
   api_ctx base;
   engine *e;
   bot *b;
-  contact *c;
+  contact *c;      /* NULL: a bot's own timer, no conversation */
+  int replying;    /* answering the contact's own message: never held */
   pending_send sends[MAX_SENDS_PER_INVOCATION];
   int nsends;
+  timer_row timers[MAX_TIMERS_PER_INVOCATION];
+  int ntimers;
+  int64_t cancels[MAX_TIMERS_PER_INVOCATION];
+  int ncancels;
   buf logs; /* NUL-separated lines */
 } invocation;
 
@@ -63,7 +77,7 @@ struct engine {
   store *rd;     /* the engine thread's reads (the same one without a thread) */
   writer *w;
   journal jr;    /* the writes of the batch being handled */
-  int64_t last_contact_id, last_message_id; /* ids are allocated here */
+  int64_t last_contact_id, last_message_id, last_timer_id; /* ids: here */
   uint64_t batches, durable; /* batches handed to the writer / committed */
   char **pending_ids;  /* provider ids of batches not yet durable, with */
   uint64_t *pending_batch; /* the batch of each */
@@ -84,10 +98,17 @@ struct engine {
   engine_stats stats;
   int in_message;
   int64_t now;
+  int64_t next_new_due; /* the earliest timer or held message added lately */
 };
 
 static const api_host engine_api;
 static void pending_forget(engine *e, uint64_t batch);
+static int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
+
+/* The recipient's time zone: their own, else the bot's. */
+static const char *zone_of(const bot *b, const contact *c) {
+  return c && c->timezone ? c->timezone : b->timezone;
+}
 
 /* ---------------------------------------------------------------- events */
 
@@ -227,7 +248,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->st = st;
   e->rd = rd;
   e->w = writer_open(st, threaded);
-  if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id)) {
+  if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
+                    &e->last_timer_id)) {
     snprintf(err, errlen, "%s", store_error(rd));
     engine_close(e);
     return NULL;
@@ -251,6 +273,7 @@ static void bot_free(bot *b) {
   free(b->optout_reply);
   free(b->optin_reply);
   free(b->store_json);
+  free(b->timezone);
   free(b);
 }
 
@@ -350,6 +373,18 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   b->max_chars = (int)lua_tointeger(L, -1);
   if (b->max_chars <= 0) b->max_chars = 1600;
   lua_pop(L, 1);
+  b->timezone = cfg_string(L, cfg, "timezone");
+  if (!b->timezone) b->timezone = xstrdup("UTC");
+  b->quiet = (quiet_hours){21 * 60, 9 * 60};
+  if (lua_getfield(L, cfg, "quiet_start") == LUA_TNUMBER) {
+    b->quiet.start = (int)lua_tointeger(L, -1);
+    lua_getfield(L, cfg, "quiet_end");
+    b->quiet.end = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, cfg, "late_ms") == LUA_TNUMBER) b->late_ms = lua_tointeger(L, -1);
+  lua_pop(L, 1);
   sandbox_limits lim;
   read_limits(L, cfg, &lim);
   lua_pop(L, 2);
@@ -378,6 +413,10 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   free(sha);
   free(files_json);
   b->store_json = store_bot_store_get(e->rd, b->id);
+  if (reconcile_every(e, b, err, errlen)) {
+    bot_free(b);
+    return NULL;
+  }
   /* a reload replaces the bot of the same name */
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {
@@ -448,20 +487,27 @@ static const char *api_send(void *ctx, const char *to, const char *text,
                to);
       return NULL;
     }
-    if (strcmp(to, inv->c->number) == 0) {
+    if (inv->c && strcmp(to, inv->c->number) == 0) {
       to = NULL;
       opted_out = inv->c->opted_out;
     } else {
       contact *other = contact_get(inv->e, inv->b, to, 0, NULL);
       opted_out = other && other->opted_out;
     }
+  } else if (!inv->c) {
+    snprintf(err, errlen, "%s: this handler has no conversation (a bot's own "
+                          "timer); use send(number, text)", kind);
+    return NULL;
   } else {
     opted_out = inv->c->opted_out;
   }
   pending_send *p = &inv->sends[inv->nsends++];
+  /* quiet hours: a send that does not answer the fan's own message waits
+   * for the recipient's morning (decided at commit, in their zone) */
+  int may_hold = !transactional && !(inv->replying && !to);
   *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
                       xstrdup(kind), transactional,
-                      opted_out && !transactional ? "suppressed" : "sent"};
+                      opted_out && !transactional ? "suppressed" : "sent", may_hold};
   return p->status;
 }
 
@@ -489,7 +535,36 @@ static const char *api_store_json(void *ctx) {
   return ((invocation *)ctx)->b->store_json;
 }
 
-static const api_host engine_api = {api_send, api_log, api_now, api_store_json};
+static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
+                             const char *args, char *err, size_t errlen) {
+  invocation *inv = ctx;
+  if (inv->ntimers >= MAX_TIMERS_PER_INVOCATION) {
+    snprintf(err, errlen, "more than %d timers from one handler",
+             MAX_TIMERS_PER_INVOCATION);
+    return -1;
+  }
+  timer_row *t = &inv->timers[inv->ntimers++];
+  *t = (timer_row){.id = ++inv->e->last_timer_id, .bot_id = inv->b->id,
+                   .contact_id = inv->c ? inv->c->id : 0,
+                   .number = inv->c ? xstrdup(inv->c->number) : NULL,
+                   .due_at = due_ms, .handler = xstrdup(handler),
+                   .args = xstrdup(args), .kind = xstrdup("timer")};
+  return t->id;
+}
+
+static void api_timer_cancel(void *ctx, int64_t id) {
+  invocation *inv = ctx;
+  if (inv->ncancels < MAX_TIMERS_PER_INVOCATION) inv->cancels[inv->ncancels++] = id;
+}
+
+static const char *api_zone(void *ctx) {
+  invocation *inv = ctx;
+  return zone_of(inv->b, inv->c);
+}
+
+static const api_host engine_api = {api_send,      api_log,          api_now,
+                                    api_store_json, api_timer_add, api_timer_cancel,
+                                    api_zone};
 
 static void invocation_free(invocation *inv) {
   for (int i = 0; i < inv->nsends; i++) {
@@ -498,19 +573,32 @@ static void invocation_free(invocation *inv) {
     free(inv->sends[i].kind);
   }
   inv->nsends = 0;
+  for (int i = 0; i < inv->ntimers; i++) timer_row_free(&inv->timers[i]);
+  inv->ntimers = 0;
   buf_free(&inv->logs);
 }
 
 /* Stores one outgoing message. status "sent": the simulator's provider
  * delivers at once; with real providers it will be queued here instead. */
 static int record_out(engine *e, bot *b, contact *c, const char *text,
-                      const char *status, int transactional) {
+                      const char *status, int transactional, int may_hold) {
+  int64_t send_at = 0;
+  if (may_hold && strcmp(status, "sent") == 0 &&
+      (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
+    status = "held";
+  gsm_count count = gsm_count_text(text, strlen(text));
   message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
-                   .at = engine_now(e)};
+                   .segments = count.segments, .at = engine_now(e), .send_at = send_at};
   journal_message(&e->jr, &m);
-  if (strcmp(status, "suppressed") == 0) {
+  if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
+  if (send_at) {
+    char when[64];
+    clock_format_local(send_at, zone_of(b, c), when, sizeof when);
+    action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
+           zone_of(b, c), text);
+  } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
   } else {
@@ -522,7 +610,7 @@ static int record_out(engine *e, bot *b, contact *c, const char *text,
 
 /* ---------------------------------------------------------------- effects */
 
-static void show_json_diff(engine *e, bot *b, contact *c, const char *what,
+static void show_json_diff(engine *e, bot *b, const char *number, const char *what,
                            const char *before, const char *after) {
   if (!e->has_obs) return;
   json_t *old = json_loads(before ? before : "{}", JSON_DECODE_ANY, NULL);
@@ -534,15 +622,15 @@ static void show_json_diff(engine *e, bot *b, contact *c, const char *what,
       json_t *o = json_object_get(old, k);
       if (!o || !json_equal(o, v)) {
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-        action(e, b, c->number, "%s.%s = %s", what, k, s);
+        action(e, b, number, "%s.%s = %s", what, k, s);
         free(s);
       }
     }
     json_object_foreach(old, k, v) {
-      if (!json_object_get(new, k)) action(e, b, c->number, "%s.%s = nil", what, k);
+      if (!json_object_get(new, k)) action(e, b, number, "%s.%s = nil", what, k);
     }
   } else {
-    action(e, b, c->number, "%s = %s", what, after);
+    action(e, b, number, "%s = %s", what, after);
   }
   json_decref(old);
   json_decref(new);
@@ -550,7 +638,7 @@ static void show_json_diff(engine *e, bot *b, contact *c, const char *what,
 
 static void show_logs(engine *e, invocation *inv) {
   for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
-    action(e, inv->b, inv->c->number, "log: %s", inv->logs.data + off);
+    action(e, inv->b, inv->c ? inv->c->number : "", "log: %s", inv->logs.data + off);
 }
 
 /* Applies what a successful handler returned (on the thread's stack: fields,
@@ -576,10 +664,11 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     if (lua_type(co, base + 5) == LUA_TSTRING) store_json = lua_tostring(co, base + 5);
     if (lua_type(co, base + 6) == LUA_TSTRING) tz = lua_tostring(co, base + 6);
   }
+  if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
   if (fields || tags || tz) {
     journal_contact_update(&e->jr, c->id, NULL, fields, tags, tz);
     if (fields) {
-      show_json_diff(e, b, c, "fields", c->fields, fields);
+      show_json_diff(e, b, c->number, "fields", c->fields, fields);
       replace(&c->fields, fields);
     }
     if (tags) {
@@ -595,7 +684,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     journal_conversation(&e->jr, c->id, state ? state : c->state,
                          expect_changed ? expect : c->expect, engine_now(e));
     if (state) {
-      show_json_diff(e, b, c, "state", c->state, state);
+      show_json_diff(e, b, c->number, "state", c->state, state);
       replace(&c->state, state);
     }
     if (expect_changed) {
@@ -609,7 +698,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
   if (store_json) {
     if (strcmp(store_json, b->store_json) != 0) {
       journal_bot_store(&e->jr, b->id, store_json);
-      show_json_diff(e, b, c, "bot.store", b->store_json, store_json);
+      show_json_diff(e, b, c ? c->number : "", "bot.store", b->store_json, store_json);
       replace(&b->store_json, store_json);
     }
   }
@@ -621,34 +710,54 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       to = contact_get(e, b, p->to, 1, NULL);
       if (!to) return -1;
     }
-    if (record_out(e, b, to, p->text, p->status, p->transactional)) return -1;
+    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold))
+      return -1;
+  }
+  for (int i = 0; i < inv->ntimers; i++) {
+    timer_row *t = &inv->timers[i];
+    journal_timer_add(&e->jr, t, engine_now(e));
+    if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
+    char when[64];
+    clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
+    action(e, b, c ? c->number : "", "timer #%lld: %s at %s %s",
+           (long long)t->id, t->handler, when, zone_of(b, c));
+  }
+  for (int i = 0; i < inv->ncancels; i++) {
+    journal_timer_cancel(&e->jr, inv->cancels[i], b->id);
+    action(e, b, c ? c->number : "", "timer #%lld cancelled", (long long)inv->cancels[i]);
   }
   return 0;
 }
 
-/* Runs the script for one event of a conversation; a failure is recorded,
- * never propagated. Returns -1 only when the store failed. */
+/* Runs the script for one event: a message of a conversation ("message",
+ * "optout", "optin") or a timer ("timer": m->text is the handler's name,
+ * args its JSON arguments; c is NULL for a bot's own timer). A handler's
+ * failure is recorded, never propagated: returns 1 then (the error in err),
+ * -1 only when the store failed, 0 otherwise. */
 static int run_script(engine *e, bot *b, contact *c, const char *kind,
-                      const inbound *m, int64_t msg_id) {
-  int is_new = !c->joined;
-  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c};
+                      const inbound *m, int64_t msg_id, const char *args,
+                      char *err, size_t errlen) {
+  int is_new = c && !c->joined;
+  int is_message = strcmp(kind, "message") == 0;
+  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c,
+                    .replying = strcmp(kind, "timer") != 0};
   lua_State *co = sandbox_prepare(b->sb, "dispatch");
   lua_pushstring(co, kind);
-  lua_pushstring(co, c->number);
+  if (c) lua_pushstring(co, c->number); else lua_pushnil(co);
   lua_pushlstring(co, m->text, m->len);
   lua_pushboolean(co, is_new);
-  if (c->expect) lua_pushstring(co, c->expect); else lua_pushnil(co);
-  lua_pushstring(co, c->fields);
-  lua_pushstring(co, c->tags);
-  lua_pushstring(co, c->state);
-  lua_pushboolean(co, c->opted_out);
+  if (c && c->expect) lua_pushstring(co, c->expect); else lua_pushnil(co);
+  lua_pushstring(co, c ? c->fields : "{}");
+  lua_pushstring(co, c ? c->tags : "[]");
+  lua_pushstring(co, c ? c->state : "{}");
+  lua_pushboolean(co, c && c->opted_out);
   if (m->provider_id) lua_pushstring(co, m->provider_id); else lua_pushinteger(co, msg_id);
   lua_pushinteger(co, engine_now(e) / 1000);
   if (m->to) lua_pushstring(co, m->to); else lua_pushnil(co);
-  if (c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
+  if (c && c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
+  if (args) lua_pushstring(co, args); else lua_pushnil(co);
   int nres;
-  char err[1024];
-  sandbox_status st = sandbox_call(b->sb, co, 13, &nres, &inv, err, sizeof err);
+  sandbox_status st = sandbox_call(b->sb, co, 14, &nres, &inv, err, errlen);
   int rc = 0;
   if (st == SANDBOX_OK) {
     /* opting out clears a pending expect; on_optout cannot set one */
@@ -658,7 +767,7 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
       lua_replace(co, expect_idx);
     }
     rc = apply_effects(e, &inv, co, nres);
-    if (rc == 0 && !c->joined && strcmp(kind, "message") == 0) {
+    if (rc == 0 && c && !c->joined && is_message) {
       journal_contact_joined(&e->jr, c->id);
       c->joined = 1;
     }
@@ -667,12 +776,21 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++;
-    journal_error(&e->jr, b->id, c->id, msg_id, what, err, engine_now(e));
-    action(e, b, c->number, "error: %s", err);
+    journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
+    action(e, b, c ? c->number : "", "error: %s", err);
+    rc = 1;
   }
   sandbox_release(b->sb, co, st);
   invocation_free(&inv);
   return rc;
+}
+
+/* A message's handler: its failure is the handler's business, not the
+ * batch's. */
+static int run_message(engine *e, bot *b, contact *c, const char *kind,
+                       const inbound *m, int64_t msg_id) {
+  char err[1024];
+  return run_script(e, b, c, kind, m, msg_id, NULL, err, sizeof err) < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- compliance */
@@ -776,24 +894,24 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;
         action(e, b, c->number, "opted out (%s)", keyword);
-        if (run_script(e, b, c, "optout", m, msg_id)) return -1;
+        if (run_message(e, b, c, "optout", m, msg_id)) return -1;
       }
-      return record_out(e, b, c, b->optout_reply, "sent", 1);
+      return record_out(e, b, c, b->optout_reply, "sent", 1, 0);
     case COMPLIANCE_OPTIN:
       if (c->opted_out) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
-        if (record_out(e, b, c, b->optin_reply, "sent", 1)) return -1;
-        return run_script(e, b, c, "optin", m, msg_id);
+        if (record_out(e, b, c, b->optin_reply, "sent", 1, 0)) return -1;
+        return run_message(e, b, c, "optin", m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
-      return record_out(e, b, c, b->help, "sent", 1);
+      return record_out(e, b, c, b->help, "sent", 1, 0);
     case COMPLIANCE_NONE:
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
-  return run_script(e, b, c, "message", m, msg_id);
+  return run_message(e, b, c, "message", m, msg_id);
 }
 
 static void flush_seen(engine *e) {
@@ -814,7 +932,7 @@ static void engine_reset(engine *e) {
   e->nevents_inflight = 0;
   pending_forget(e, UINT64_MAX);
   engine_forget_contacts(e);
-  store_max_ids(e->rd, &e->last_contact_id, &e->last_message_id);
+  store_max_ids(e->rd, &e->last_contact_id, &e->last_message_id, &e->last_timer_id);
   for (bot *b = e->bots; b; b = b->next) {
     free(b->store_json);
     b->store_json = store_bot_store_get(e->rd, b->id);
@@ -830,16 +948,9 @@ static void batch_durable(engine *e, uint64_t batch, size_t nevents) {
   cache_trim(e);
 }
 
-int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
-                  size_t errlen) {
-  int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
-  if (rc != 0) {
-    snprintf(err, errlen, "%s", store_error(e->rd));
-    engine_flush(e, err + strlen(err), errlen - strlen(err));
-    engine_reset(e);
-    return -1;
-  }
+/* Hands the batch's journal to the writer; the batch before is durable
+ * when this returns 0. */
+static int submit_journal(engine *e, char *err, size_t errlen) {
   flush_seen(e);
   size_t inflight_events = e->nevents_inflight;
   if (writer_submit(e->w, &e->jr, err, errlen)) {
@@ -850,6 +961,19 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
   batch_durable(e, e->batches - 1, inflight_events);
   e->nevents_inflight = e->nevents;
   return 0;
+}
+
+int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                  size_t errlen) {
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
+  if (rc != 0) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    engine_flush(e, err + strlen(err), errlen - strlen(err));
+    engine_reset(e);
+    return -1;
+  }
+  return submit_journal(e, err, errlen);
 }
 
 int engine_flush(engine *e, char *err, size_t errlen) {
@@ -895,10 +1019,164 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
       replace(&c->expect, NULL);
     }
   }
-  if (writer_submit(e->w, &e->jr, err, errlen)) {
-    engine_reset(e);
+  if (submit_journal(e, err, errlen)) return -1;
+  return engine_flush(e, err, errlen);
+}
+
+/* ---------------------------------------------------------------- time */
+
+/* Schedules the next run of a recurring timer after `after`. */
+static void schedule_again(engine *e, bot *b, const timer_row *t, int64_t after) {
+  schedule sc;
+  char err[256];
+  if (!t->spec || schedule_parse(t->spec, &sc, err, sizeof err)) return;
+  timer_row next = *t;
+  next.id = ++e->last_timer_id;
+  next.due_at = schedule_next(&sc, after, b->timezone);
+  next.kind = "every";
+  journal_timer_add(&e->jr, &next, after);
+  if (next.due_at < e->next_new_due) e->next_new_due = next.due_at;
+}
+
+static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
+  e->now = t->due_at;
+  contact *c = NULL;
+  if (t->number && !(c = contact_get(e, b, t->number, 1, NULL))) return -1;
+  const char *status = "done";
+  char err[1024] = "";
+  if (b->late_ms > 0 && started - t->due_at > b->late_ms) {
+    status = "skipped";
+    snprintf(err, sizeof err, "%lld minutes late after downtime (bot.config late_after)",
+             (long long)((started - t->due_at) / 60000));
+    action(e, b, c ? c->number : "", "timer #%lld (%s) skipped: %s", (long long)t->id,
+           t->handler, err);
+  } else {
+    inbound m = {.text = t->handler, .len = strlen(t->handler)};
+    int rc = run_script(e, b, c, "timer", &m, 0, t->args, err, sizeof err);
+    if (rc < 0) return -1;
+    if (rc == 1) status = "error"; /* recorded, not retried */
+  }
+  journal_timer_done(&e->jr, t->id, status, err[0] ? err : NULL, e->now);
+  /* after downtime a recurring timer runs once, then from now on */
+  if (t->kind && strcmp(t->kind, "every") == 0)
+    schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
+  return 0;
+}
+
+static int release_held(engine *e, bot *b, const held_row *h) {
+  e->now = h->send_at;
+  contact *c = contact_get(e, b, h->number, 1, NULL);
+  if (!c) return -1;
+  const char *status = c->opted_out ? "suppressed" : "sent";
+  journal_message_release(&e->jr, h->id, status, e->now);
+  if (c->opted_out) {
+    e->stats.suppressed++;
+    action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
+  } else {
+    e->stats.replies++;
+    char when[64];
+    clock_format_local(e->now, zone_of(b, c), when, sizeof when);
+    action(e, b, c->number, "released at %s %s (end of quiet hours)", when, zone_of(b, c));
+    emit(e, 1, b->name, c->number, h->text, status);
+  }
+  return 0;
+}
+
+/* One round: the due items fetched, in time order, until one added by an
+ * earlier item of the round would come before the next (then the round ends
+ * and the caller fetches again). Returns items handled, or -1. */
+static long advance_round(engine *e, bot *b, int64_t until, int64_t started) {
+  enum { ROUND = 512 };
+  timer_row *ts = NULL;
+  held_row *hs = NULL;
+  size_t nt = 0, nh = 0, i = 0, j = 0;
+  long done = 0;
+  int rc = store_timers_due(e->rd, b->id, until, ROUND, &ts, &nt);
+  if (rc == 0) rc = store_held_due(e->rd, b->id, until, ROUND, &hs, &nh);
+  e->next_new_due = INT64_MAX;
+  e->in_message = 1;
+  while (rc == 0 && (i < nt || j < nh)) {
+    int timer_first = j >= nh || (i < nt && ts[i].due_at <= hs[j].send_at);
+    int64_t at = timer_first ? ts[i].due_at : hs[j].send_at;
+    if (e->next_new_due <= at) break; /* something new comes first */
+    rc = timer_first ? fire_timer(e, b, &ts[i++], started) : release_held(e, b, &hs[j++]);
+    done++;
+  }
+  e->in_message = 0;
+  for (size_t k = 0; k < nt; k++) timer_row_free(&ts[k]);
+  for (size_t k = 0; k < nh; k++) {
+    free(hs[k].number);
+    free(hs[k].text);
+  }
+  free(ts);
+  free(hs);
+  return rc ? -1 : done;
+}
+
+int engine_advance(engine *e, int64_t until, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  int64_t started = e->clock(e->clock_ud);
+  for (bot *b = e->bots; b; b = b->next) {
+    for (;;) {
+      long done = advance_round(e, b, until, started);
+      if (done < 0) {
+        snprintf(err, errlen, "%s", store_error(e->rd));
+        engine_reset(e);
+        return -1;
+      }
+      if (done == 0) break;
+      if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
+    }
+  }
+  return 0;
+}
+
+/* Makes the pending recurring timers of a bot match its bot.every calls:
+ * new ones are scheduled, ones the script no longer has are cancelled, the
+ * rest keep their next run (so a reload does not move them). */
+static int reconcile_every(engine *e, bot *b, char *err, size_t errlen) {
+  lua_State *L = sandbox_main(b->sb);
+  timer_row *rows;
+  size_t n;
+  if (store_timers_every(e->rd, b->id, &rows, &n)) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;
   }
-  e->batches++;
+  char *kept = xcalloc(n + 1, 1);
+  int64_t now = engine_now(e);
+  sandbox_push_runtime(b->sb);
+  lua_getfield(L, -1, "router");
+  lua_getfield(L, -1, "every");
+  lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= count; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "spec");
+    lua_getfield(L, -2, "handler");
+    const char *spec = lua_tostring(L, -2), *handler = lua_tostring(L, -1);
+    int found = 0;
+    for (size_t k = 0; k < n && !found; k++) {
+      if (!kept[k] && rows[k].spec && strcmp(rows[k].spec, spec) == 0 &&
+          strcmp(rows[k].handler, handler) == 0)
+        found = kept[k] = 1;
+    }
+    if (!found) {
+      schedule sc;
+      schedule_parse(spec, &sc, err, errlen);
+      timer_row t = {.id = ++e->last_timer_id, .bot_id = b->id,
+                     .due_at = schedule_next(&sc, now, b->timezone),
+                     .handler = (char *)handler, .args = "null", .kind = "every",
+                     .spec = (char *)spec};
+      journal_timer_add(&e->jr, &t, now);
+    }
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 3);
+  for (size_t k = 0; k < n; k++) {
+    if (!kept[k]) journal_timer_cancel(&e->jr, rows[k].id, b->id);
+    timer_row_free(&rows[k]);
+  }
+  free(rows);
+  free(kept);
+  if (submit_journal(e, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
 }

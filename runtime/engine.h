@@ -73,6 +73,12 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen);
 /* Waits until every submitted batch is durable; observers see its effects. */
 int engine_flush(engine *e, char *err, size_t errlen);
+/* Fires every timer and releases every message held by quiet hours that is
+ * due by `until` (ms), in time order, each at its own time (engine_now is
+ * the item's time while it runs). The caller's clock moves to `until`
+ * afterwards. */
+int engine_advance(engine *e, int64_t until, char *err, size_t errlen);
+
 /* Batches handed over / known durable so far. */
 uint64_t engine_batches_durable(engine *e);
 

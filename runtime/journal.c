@@ -66,6 +66,8 @@ void journal_message(journal *j, const message_row *m) {
   op->contact = m->contact_id;
   op->at = m->at;
   op->transactional = m->transactional;
+  op->due = m->send_at;
+  op->message = m->segments;
   op->s[0] = xstrdup(m->direction);
   op->s[1] = xstrdup(m->number);
   op->s[2] = xstrdup(m->text);
@@ -103,6 +105,42 @@ void journal_bot_store(journal *j, int64_t bot, const char *json) {
   op->s[0] = xstrdup(json);
 }
 
+void journal_timer_add(journal *j, const timer_row *t, int64_t at) {
+  journal_op *op = push(j, J_TIMER_ADD);
+  op->id = t->id;
+  op->bot = t->bot_id;
+  op->contact = t->contact_id;
+  op->due = t->due_at;
+  op->at = at;
+  op->s[0] = dup_or_null(t->number);
+  op->s[1] = xstrdup(t->handler);
+  op->s[2] = dup_or_null(t->args);
+  op->s[3] = dup_or_null(t->kind);
+  op->s[4] = dup_or_null(t->spec);
+}
+
+void journal_timer_done(journal *j, int64_t id, const char *status,
+                        const char *error, int64_t at) {
+  journal_op *op = push(j, J_TIMER_DONE);
+  op->id = id;
+  op->at = at;
+  op->s[0] = xstrdup(status);
+  op->s[1] = dup_or_null(error);
+}
+
+void journal_timer_cancel(journal *j, int64_t id, int64_t bot) {
+  journal_op *op = push(j, J_TIMER_CANCEL);
+  op->id = id;
+  op->bot = bot;
+}
+
+void journal_message_release(journal *j, int64_t id, const char *status, int64_t at) {
+  journal_op *op = push(j, J_MESSAGE_RELEASE);
+  op->id = id;
+  op->at = at;
+  op->s[0] = xstrdup(status);
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
@@ -131,7 +169,8 @@ static int apply_op(store *st, const journal_op *op) {
       message_row m = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
                        .direction = op->s[0], .number = op->s[1], .text = op->s[2],
                        .status = op->s[3], .provider_id = op->s[4],
-                       .transactional = op->transactional, .at = op->at};
+                       .transactional = op->transactional, .at = op->at,
+                       .send_at = op->due, .segments = (int)op->message};
       return store_message_add(st, &m) <= 0 ? -1 : 0;
     }
     case J_CONSENT:
@@ -142,6 +181,18 @@ static int apply_op(store *st, const journal_op *op) {
                              op->s[1], op->at);
     case J_BOT_STORE:
       return store_bot_store_set(st, op->bot, op->s[0]);
+    case J_TIMER_ADD: {
+      timer_row t = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
+                     .number = op->s[0], .due_at = op->due, .handler = op->s[1],
+                     .args = op->s[2], .kind = op->s[3], .spec = op->s[4]};
+      return store_timer_add(st, &t, op->at);
+    }
+    case J_TIMER_DONE:
+      return store_timer_done(st, op->id, op->s[0], op->s[1], op->at);
+    case J_TIMER_CANCEL:
+      return store_timer_cancel(st, op->id, op->bot);
+    case J_MESSAGE_RELEASE:
+      return store_message_release(st, op->id, op->s[0], op->at);
   }
   return -1;
 }

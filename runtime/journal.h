@@ -25,11 +25,15 @@ typedef enum {
   J_CONSENT,         /* bot, contact, number, action, source, text, at */
   J_ERROR,           /* bot, contact, message, kind, text, at */
   J_BOT_STORE,       /* bot, json */
+  J_TIMER_ADD,       /* the timer row */
+  J_TIMER_DONE,      /* id, status, error, at */
+  J_TIMER_CANCEL,    /* id, bot */
+  J_MESSAGE_RELEASE, /* id, status, at */
 } journal_kind;
 
 typedef struct journal_op {
   journal_kind kind;
-  int64_t id, bot, contact, message, at;
+  int64_t id, bot, contact, message, at, due;
   int transactional;
   char *s[6];
 } journal_op;
@@ -55,6 +59,11 @@ void journal_consent(journal *j, int64_t bot, int64_t contact, const char *numbe
 void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
                    const char *kind, const char *text, int64_t at);
 void journal_bot_store(journal *j, int64_t bot, const char *json);
+void journal_timer_add(journal *j, const timer_row *t, int64_t at);
+void journal_timer_done(journal *j, int64_t id, const char *status,
+                        const char *error, int64_t at);
+void journal_timer_cancel(journal *j, int64_t id, int64_t bot);
+void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and

@@ -52,7 +52,46 @@ static int api_store_json(lua_State *L) {
   return 1;
 }
 
+static int api_now_ms(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.now");
+  lua_pushinteger(L, (lua_Integer)ctx->host->now_ms(ctx));
+  return 1;
+}
+
+/* timer_add(due_ms, handler, args_json) -> id | nil, err */
+static int api_timer_add(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.after");
+  lua_Integer due = luaL_checkinteger(L, 1);
+  const char *handler = luaL_checkstring(L, 2);
+  const char *args = luaL_checkstring(L, 3);
+  char err[256];
+  int64_t id = ctx->host->timer_add(ctx, (int64_t)due, handler, args, err, sizeof err);
+  if (id < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+static int api_timer_cancel(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.cancel");
+  ctx->host->timer_cancel(ctx, (int64_t)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+static int api_zone(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.at");
+  lua_pushstring(L, ctx->host->zone(ctx));
+  return 1;
+}
+
 static const luaL_Reg api_funcs[] = {{"send", api_send},
+                                     {"now_ms", api_now_ms},
+                                     {"timer_add", api_timer_add},
+                                     {"timer_cancel", api_timer_cancel},
+                                     {"zone", api_zone},
                                      {"log", api_log},
                                      {"now", api_now},
                                      {"store_json", api_store_json},

@@ -21,6 +21,14 @@ typedef struct api_host {
   void (*log)(void *ctx, const char *text, size_t len);
   int64_t (*now_ms)(void *ctx);
   const char *(*store_json)(void *ctx);
+  /* A timer for the conversation's contact (or the bot's own, outside a
+   * conversation), committed with the handler. Returns its id, or -1 with
+   * a sentence in err. */
+  int64_t (*timer_add)(void *ctx, int64_t due_ms, const char *handler,
+                       const char *args_json, char *err, size_t errlen);
+  void (*timer_cancel)(void *ctx, int64_t id);
+  /* The time zone of the conversation's contact, else the bot's. */
+  const char *(*zone)(void *ctx);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

@@ -14,6 +14,7 @@ static void usage(FILE *f) {
       "  test [--update] [PATH...]\n"
       "                      run .chat transcripts (default: scripts/ and examples/)\n"
       "  check BOTDIR...     load bots without running them; report every problem\n"
+      "  segments            count the SMS segments of each line on stdin (JSON)\n"
       "  version             print the version\n"
       "  help                this text\n"
       "\n"
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "sim") == 0) return cli_sim(argc - 1, argv + 1);
   if (strcmp(cmd, "test") == 0) return cli_test(argc - 1, argv + 1);
   if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
+  if (strcmp(cmd, "segments") == 0) return cli_segments(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("parley %s\n", PARLEY_VERSION);
     return 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "scheduler.h"
 #include "lua_api.h"
 #include "lua_pattern.h"
 #include "luadata.h"
@@ -489,6 +490,53 @@ static int host_first_word(lua_State *L) {
   return 1;
 }
 
+static int host_duration(lua_State *L) {
+  int64_t ms = clock_parse_duration(luaL_checkstring(L, 1));
+  if (ms < 0) return 0;
+  lua_pushinteger(L, (lua_Integer)ms);
+  return 1;
+}
+
+/* local_ms("2026-03-02 10:00", zone) -> ms | nil, err */
+static int host_local_ms(lua_State *L) {
+  int64_t ms;
+  char err[256];
+  if (clock_parse_local(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &ms, err,
+                        sizeof err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushinteger(L, (lua_Integer)ms);
+  return 1;
+}
+
+static int host_schedule_check(lua_State *L) {
+  schedule sc;
+  char err[256];
+  if (schedule_parse(luaL_checkstring(L, 1), &sc, err, sizeof err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* quiet_minutes("21:00", "09:00") -> 1260, 540 | nil, err */
+static int host_quiet_minutes(lua_State *L) {
+  quiet_hours q;
+  char err[256];
+  if (quiet_parse(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &q, err, sizeof err)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushinteger(L, q.start);
+  lua_pushinteger(L, q.end);
+  return 2;
+}
+
 static int host_valid_zone(lua_State *L) {
   lua_pushboolean(L, clock_valid_zone(luaL_checkstring(L, 1)));
   return 1;
@@ -496,6 +544,10 @@ static int host_valid_zone(lua_State *L) {
 
 static const luaL_Reg host_funcs[] = {
     {"valid_zone", host_valid_zone},
+    {"duration", host_duration},
+    {"local_ms", host_local_ms},
+    {"schedule_check", host_schedule_check},
+    {"quiet_minutes", host_quiet_minutes},
     {"normalize", host_normalize},
     {"first_word", host_first_word},
     {"setmetatable", host_setmetatable},

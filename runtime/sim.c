@@ -149,6 +149,9 @@ static int command(sim *s, char *line, int lineno) {
     if (d < 0) {
       complain(s, lineno, "/advance: '%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
     } else {
+      char err[1024];
+      if (engine_advance(s->e, s->now + d, err, sizeof err))
+        fprintf(stderr, "parley sim: %s\n", err);
       s->now += d;
       char t[64];
       clock_format_local(s->now, s->zone, t, sizeof t);

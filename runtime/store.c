@@ -91,6 +91,14 @@ static const char *const migrations[] = {
     "  kind TEXT NOT NULL,"
     "  text TEXT NOT NULL,"
     "  at INTEGER NOT NULL);",
+    /* 1 -> 2: timers that name their contact and schedule; held messages */
+    "ALTER TABLE timers ADD COLUMN number TEXT;"
+    "ALTER TABLE timers ADD COLUMN spec TEXT;" /* a recurring timer's schedule */
+    "ALTER TABLE timers ADD COLUMN fired_at INTEGER;"
+    "ALTER TABLE timers ADD COLUMN error TEXT;"
+    "CREATE INDEX timers_pending ON timers(due_at, id) WHERE status = 'pending';"
+    "ALTER TABLE messages ADD COLUMN send_at INTEGER;" /* held until */
+    "CREATE INDEX messages_held ON messages(send_at, id) WHERE status = 'held';",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -116,6 +124,13 @@ enum {
   Q_MESSAGES_EACH,
   Q_INBOUND_EXISTS,
   Q_MAX_IDS,
+  Q_TIMER_ADD,
+  Q_TIMER_DONE,
+  Q_TIMER_CANCEL,
+  Q_TIMERS_DUE,
+  Q_TIMERS_PENDING_EVERY,
+  Q_HELD_DUE,
+  Q_MESSAGE_RELEASE,
   Q_CONSENT_ADD,
   Q_CONSENT_EACH,
   Q_ERROR_ADD,
@@ -159,14 +174,34 @@ static const char *const queries[Q_COUNT] = {
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
-        " status, provider_id, transactional, segments, created_at, updated_at)"
-        " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        " status, provider_id, transactional, segments, created_at, updated_at,"
+        " send_at) VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, created_at FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
                          " provider_id = ?2 AND direction = 'in'",
     [Q_MAX_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM contacts),"
-                  " (SELECT coalesce(max(id), 0) FROM messages)",
+                  " (SELECT coalesce(max(id), 0) FROM messages),"
+                  " (SELECT coalesce(max(id), 0) FROM timers)",
+    [Q_TIMER_ADD] =
+        "INSERT INTO timers(id, bot_id, contact_id, number, due_at, handler, args,"
+        " kind, spec, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_TIMER_DONE] = "UPDATE timers SET status = ?2, error = ?3, fired_at = ?4"
+                     " WHERE id = ?1",
+    [Q_TIMER_CANCEL] = "UPDATE timers SET status = 'cancelled'"
+                       " WHERE id = ?1 AND bot_id = ?2 AND status = 'pending'",
+    [Q_TIMERS_DUE] =
+        "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
+        " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
+        " ORDER BY due_at, id LIMIT ?2",
+    [Q_TIMERS_PENDING_EVERY] =
+        "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
+        " FROM timers WHERE status = 'pending' AND bot_id = ?1 AND kind = 'every'",
+    [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
+                   " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
+                   " ORDER BY send_at, id LIMIT ?2",
+    [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
+                          " WHERE id = ?1",
     [Q_CONSENT_ADD] = "INSERT INTO consent(bot_id, contact_id, number, action,"
                       " source, text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CONSENT_EACH] = "SELECT action, source, text, at FROM consent"
@@ -566,6 +601,7 @@ int64_t store_message_add(store *st, const message_row *m) {
     sqlite3_bind_null(s, 9); /* not counted yet */
   sqlite3_bind_int64(s, 10, m->at);
   if (m->id > 0) sqlite3_bind_int64(s, 11, m->id);
+  if (m->send_at > 0) sqlite3_bind_int64(s, 12, m->send_at);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
@@ -584,13 +620,14 @@ int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
   return rc == SQLITE_DONE ? 0 : fail(st, "cannot look up a message");
 }
 
-int store_max_ids(store *st, int64_t *contact, int64_t *message) {
+int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer) {
   sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
   if (!s) return -1;
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     *contact = sqlite3_column_int64(s, 0);
     *message = sqlite3_column_int64(s, 1);
+    *timer = sqlite3_column_int64(s, 2);
   }
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? 0 : fail(st, "cannot read the highest ids");
@@ -657,4 +694,132 @@ int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
   bind_text(s, 5, text);
   sqlite3_bind_int64(s, 6, at);
   return exec_done(st, s, "cannot record a handler error");
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void bind_opt_id(sqlite3_stmt *s, int i, int64_t v) {
+  if (v > 0)
+    sqlite3_bind_int64(s, i, v);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+int store_timer_add(store *st, const timer_row *t, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_TIMER_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, t->id);
+  sqlite3_bind_int64(s, 2, t->bot_id);
+  bind_opt_id(s, 3, t->contact_id);
+  bind_text(s, 4, t->number);
+  sqlite3_bind_int64(s, 5, t->due_at);
+  bind_text(s, 6, t->handler);
+  bind_text(s, 7, t->args ? t->args : "null");
+  bind_text(s, 8, t->kind ? t->kind : "timer");
+  bind_text(s, 9, t->spec);
+  sqlite3_bind_int64(s, 10, now);
+  return exec_done(st, s, "cannot schedule a timer");
+}
+
+int store_timer_done(store *st, int64_t id, const char *status, const char *error,
+                     int64_t at) {
+  sqlite3_stmt *s = stmt(st, Q_TIMER_DONE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  bind_text(s, 3, error);
+  sqlite3_bind_int64(s, 4, at);
+  return exec_done(st, s, "cannot update a timer");
+}
+
+int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
+  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, bot_id);
+  return exec_done(st, s, "cannot cancel a timer");
+}
+
+static void read_timer(sqlite3_stmt *s, timer_row *t) {
+  t->id = sqlite3_column_int64(s, 0);
+  t->bot_id = sqlite3_column_int64(s, 1);
+  t->contact_id = sqlite3_column_int64(s, 2);
+  t->number = col_dup(s, 3);
+  t->due_at = sqlite3_column_int64(s, 4);
+  t->handler = col_dup(s, 5);
+  t->args = col_dup(s, 6);
+  t->kind = col_dup(s, 7);
+  t->spec = col_dup(s, 8);
+}
+
+void timer_row_free(timer_row *t) {
+  free(t->number);
+  free(t->handler);
+  free(t->args);
+  free(t->kind);
+  free(t->spec);
+  *t = (timer_row){0};
+}
+
+static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
+                        timer_row **out, size_t *n) {
+  sqlite3_stmt *s = stmt(st, q);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, a);
+  sqlite3_bind_int64(s, 2, b);
+  if (c) sqlite3_bind_int64(s, 3, c);
+  size_t cap = 0;
+  *out = NULL;
+  *n = 0;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
+    (*out)[*n] = (timer_row){0};
+    read_timer(s, &(*out)[(*n)++]);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read timers");
+}
+
+int store_timers_due(store *st, int64_t bot_id, int64_t until, long limit,
+                     timer_row **out, size_t *n) {
+  return timers_query(st, Q_TIMERS_DUE, until, limit, bot_id, out, n);
+}
+
+int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n) {
+  return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, out, n);
+}
+
+int store_held_due(store *st, int64_t bot_id, int64_t until, long limit,
+                   held_row **out, size_t *n) {
+  sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, until);
+  sqlite3_bind_int64(s, 2, limit);
+  sqlite3_bind_int64(s, 3, bot_id);
+  size_t cap = 0;
+  *out = NULL;
+  *n = 0;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
+    held_row *h = &(*out)[(*n)++];
+    h->id = sqlite3_column_int64(s, 0);
+    h->bot_id = sqlite3_column_int64(s, 1);
+    h->contact_id = sqlite3_column_int64(s, 2);
+    h->number = col_dup(s, 3);
+    h->send_at = sqlite3_column_int64(s, 4);
+    h->text = col_dup(s, 5);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read held messages");
+}
+
+int store_message_release(store *st, int64_t id, const char *status, int64_t at) {
+  sqlite3_stmt *s = stmt(st, Q_MESSAGE_RELEASE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  sqlite3_bind_int64(s, 3, at);
+  return exec_done(st, s, "cannot release a held message");
 }

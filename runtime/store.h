@@ -68,6 +68,7 @@ typedef struct message_row {
   int transactional;
   int segments;
   int64_t at;
+  int64_t send_at; /* status "held": when it may go (quiet hours) */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
@@ -75,8 +76,8 @@ int64_t store_message_add(store *st, const message_row *m);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);
-/* The highest contact and message ids in use (0 when none). */
-int store_max_ids(store *st, int64_t *contact, int64_t *message);
+/* The highest contact, message and timer ids in use (0 when none). */
+int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer);
 
 typedef void (*message_fn)(void *ud, const char *direction, const char *text,
                            const char *status, int64_t at);
@@ -89,6 +90,40 @@ int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
 typedef void (*consent_fn)(void *ud, const char *action, const char *source,
                            const char *text, int64_t at);
 int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud);
+
+/* timers: due_at in ms; contact_id 0 and number NULL for a bot's own */
+typedef struct timer_row {
+  int64_t id, bot_id, contact_id;
+  char *number;
+  int64_t due_at;
+  char *handler, *args; /* args: JSON */
+  char *kind;           /* "timer" or "every" */
+  char *spec;           /* every: its schedule, e.g. "mon 10:00" */
+} timer_row;
+void timer_row_free(timer_row *t);
+int store_timer_add(store *st, const timer_row *t, int64_t now);
+/* status: "done", "error", "skipped" */
+int store_timer_done(store *st, int64_t id, const char *status, const char *error,
+                     int64_t at);
+int store_timer_cancel(store *st, int64_t id, int64_t bot_id);
+/* A bot's pending timers due by `until`, in due order (at most limit).
+ * Caller frees each row and the array. */
+int store_timers_due(store *st, int64_t bot_id, int64_t until, long limit,
+                     timer_row **out, size_t *n);
+/* The pending recurring timers of a bot. */
+int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n);
+
+/* messages held by quiet hours */
+typedef struct held_row {
+  int64_t id, bot_id, contact_id;
+  char *number;
+  int64_t send_at;
+  char *text;
+} held_row;
+int store_held_due(store *st, int64_t bot_id, int64_t until, long limit,
+                   held_row **out, size_t *n);
+/* status: "sent" or "suppressed" */
+int store_message_release(store *st, int64_t id, const char *status, int64_t at);
 
 /* error records of handlers */
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,

@@ -186,6 +186,7 @@ local router = {
   hear_phrases = {},-- { words = {...}, rule }
   matches = {},    -- { pattern, rule }
   handlers = {},   -- name -> function
+  every = {},      -- { spec, handler, where }: recurring timers
   order = 0,
 }
 rt.router = router
@@ -287,7 +288,8 @@ function api.handler(name, fn)
 end
 
 local config_keys = { name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
-  quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number" }
+  quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
+  late_after = "string" }
 local limit_keys = { instructions = true, memory = true, time = true }
 
 -- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
@@ -311,7 +313,9 @@ function api.config(t)
       table.sort(known)
       raise("bot.config: unknown key '" .. tostring(k) .. "' (known: " .. table.concat(known, ", ") .. ")")
     end
-    if type(v) ~= want then raise("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v)) end
+    if type(v) ~= want and not (k == "quiet_hours" and v == false) then
+      raise("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v))
+    end
     cfg[k] = v
   end
   for i, n in ipairs(cfg.numbers) do
@@ -344,6 +348,22 @@ function api.config(t)
       cfg.limit_time = n
     end
   end
+  if t.quiet_hours == false then
+    cfg.quiet_start, cfg.quiet_end = 0, 0
+  elseif t.quiet_hours ~= nil then
+    local q = t.quiet_hours
+    if type(q[1]) ~= "string" or type(q[2]) ~= "string" or q[3] ~= nil then
+      raise("bot.config: quiet_hours must be two times, like {\"21:00\", \"09:00\"}, or false")
+    end
+    local a, b = host.quiet_minutes(q[1], q[2])
+    if not a then raise("bot.config: " .. b) end
+    cfg.quiet_start, cfg.quiet_end = a, b
+  end
+  if t.late_after ~= nil then
+    local ms = host.duration(t.late_after)
+    if not ms then raise("bot.config: late_after = '" .. t.late_after .. "' is not a duration like 6h") end
+    cfg.late_ms = ms
+  end
   if cfg.timezone ~= nil and not host.valid_zone(cfg.timezone) then
     raise("bot.config: timezone '" .. cfg.timezone .. "' is not a time zone (use a name like America/New_York)")
   end
@@ -371,6 +391,72 @@ function api.log(...)
     parts[i] = tostring(v)
   end
   host_log(T.concat(parts, " ", 1, parts.n))
+end
+
+-- ---------------------------------------------------------------- timers
+
+-- "90s", "2h", or a number of seconds -> milliseconds
+local function duration_ms(v, n, fname)
+  if type(v) == "number" then
+    if v ~= v or v < 0 or v > 3153600000 then argerror(n, fname, "a duration from 0 to 100 years") end
+    return math.floor(v * 1000)
+  end
+  if type(v) ~= "string" then argerror(n, fname, "duration expected (like \"90s\", \"2h\", \"3d\"), got " .. type(v)) end
+  local ms = host.duration(v)
+  if not ms then raise(fname .. ": '" .. v .. "' is not a duration (use 90s, 15m, 2h, 3d, 1w or a number of seconds)") end
+  return ms
+end
+
+local function add_timer(due, name, args, fname)
+  checktype(name, "string", 2, fname)
+  if not router.handlers[name] then
+    raise(fname .. ": no handler named '" .. name .. "' (define it with bot.handler)")
+  end
+  local json = "null"
+  if args ~= nil then
+    local ok, j = pcall(encode, args, fname .. " args", 16384)
+    if not ok then raise(j) end
+    json = j
+  end
+  local id, err = host.timer_add(due, name, json)
+  if not id then raise(err) end
+  return id
+end
+
+function api.after(dur, name, args)
+  in_handler("bot.after")
+  return add_timer(host.now_ms() + duration_ms(dur, 1, "after"), name, args, "bot.after")
+end
+
+function api.at(time, name, args)
+  in_handler("bot.at")
+  local due
+  if type(time) == "number" then
+    due = math.floor(time * 1000)
+  elseif type(time) == "string" then
+    local ms, err = host.local_ms(time, host.zone())
+    if not ms then raise("bot.at: " .. err) end
+    due = ms
+  else
+    argerror(1, "at", "time expected (seconds since 1970, or \"2026-03-02 10:00\" in the contact's zone), got " .. type(time))
+  end
+  return add_timer(due, name, args, "bot.at")
+end
+
+function api.every(spec, name)
+  top_level_only("bot.every")
+  checktype(spec, "string", 1, "every")
+  checktype(name, "string", 2, "every")
+  local ok, err = host.schedule_check(spec)
+  if not ok then raise("bot.every: " .. err) end
+  router.every[#router.every + 1] = { spec = spec, handler = name, where = where(2) }
+end
+
+function api.cancel(id)
+  in_handler("bot.cancel")
+  local n = tointeger(id)
+  if not n then argerror(1, "cancel", "timer id expected, got " .. type(id)) end
+  host.timer_cancel(n)
 end
 
 -- ---------------------------------------------------------------- templates
@@ -742,6 +828,12 @@ walk = function(v)
 end
 
 function rt.freeze()
+  for _, ev in ipairs(router.every) do
+    if not router.handlers[ev.handler] then
+      error(ev.where .. "bot.every('" .. ev.spec .. "', '" .. ev.handler .. "'): no handler named '" ..
+        ev.handler .. "' (define it with bot.handler)", 0)
+    end
+  end
   loading = false
   -- G's own content moves to a frozen backing table that falls back to base
   local globals = {}
@@ -783,6 +875,8 @@ function rt.load(sources, dir)
 end
 
 -- ---------------------------------------------------------------- routing
+
+local fire -- defined below: runs a timer's handler
 
 local function route(c, text, is_new, expect)
   if is_new and router.join then return router.join end
@@ -841,6 +935,18 @@ end
 
 local function finish(c, p, result)
   local tr = type(result)
+  if c == nil then -- a bot's own timer: no conversation to answer
+    if tr == "string" or tr == "number" then
+      fail_after("a handler of a bot's own timer has no conversation to reply to; use send(number, text)")
+    end
+    local store_json
+    if cur_store ~= nil then
+      store_json = encode_or_fail(cur_store, "bot.store", 1048576, 100000)
+      cur_store = nil
+    end
+    cur_rule = nil
+    return nil, nil, nil, nil, store_json, nil
+  end
   if tr == "string" or tr == "number" then
     local status, err = host_send(nil, expand(tostring(result), c), "reply", false)
     if not status then fail_after(err) end
@@ -882,13 +988,34 @@ local function finish(c, p, result)
   return fields_json, tags_json, state_json, p.expect, store_json, tz
 end
 
+-- A timer's handler, by name: fn(c, args), c nil for a bot's own timer.
+fire = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out, timezone)
+  local rule = router.handlers[name]
+  if not rule then
+    error("timer handler '" .. name .. "' does not exist (removed in a new version of the script?)", 0)
+  end
+  local c, p
+  if number then
+    c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
+      timezone = timezone }, contact_mt)
+    p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
+      expect = nil, timezone = timezone }
+    cur_c, cur_p = c, p
+  end
+  local args = decode(args_json or "null")
+  cur_rule = rule
+  return finish(c, p, rule.fn(c, args))
+end
+
 -- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
 -- fields_json, tags_json, state_json, expect (string, or false = cleared),
 -- store_json, timezone.
 function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
-                     opted_out, msg_id, at, to, timezone)
+                     opted_out, msg_id, at, to, timezone, args_json)
   cur_store = nil
   cur_rule = nil
+  if kind == "timer" then return fire(text, args_json, number, is_new, fields_json, tags_json,
+    state_json, opted_out, timezone) end
   local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
     timezone = timezone }, contact_mt)
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,

@@ -87,5 +87,10 @@ check "sim: data survives a restart with --db" 0 "fields +\{\}" \
 check "sim: the stored messages survive a restart" 0 "^2$" \
   sqlite3 "$tmp/keep.db" "SELECT count(*) FROM messages"
 
+mkdir -p "$tmp/long"
+printf 'bot.keyword("long", function(c) return ("a"):rep(161) end)\nbot.keyword("euro", function(c) return ("\\u{20AC}"):rep(80) end)\nbot.keyword("uni", function(c) return ("\\u{0436}"):rep(71) end)\n' > "$tmp/long/bot.lua"
+check "every outgoing message records its SMS segment count" 0 "^2\|1\|2$" \
+  sh -c "printf 'long\neuro\nuni\n' | $PARLEY sim $tmp/long --db $tmp/long.db >/dev/null && sqlite3 $tmp/long.db \"SELECT group_concat(segments, '|') FROM (SELECT segments FROM messages WHERE direction = 'out' ORDER BY id)\""
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
