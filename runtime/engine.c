@@ -60,10 +60,14 @@ typedef struct invocation {
   int replying;    /* answering the contact's own message: never held */
   pending_send sends[MAX_SENDS_PER_INVOCATION];
   int nsends;
-  timer_row timers[MAX_TIMERS_PER_INVOCATION];
-  int ntimers;
-  int64_t cancels[MAX_TIMERS_PER_INVOCATION];
-  int ncancels;
+  /* timers added and cancelled, in the order the handler asked */
+  struct timer_op {
+    enum { OP_ADD, OP_CANCEL, OP_STOP_DRIPS } kind;
+    timer_row row;  /* OP_ADD */
+    int64_t id;     /* OP_CANCEL */
+    char *handler;  /* OP_STOP_DRIPS: "drip:<name>", or NULL for all */
+  } timer_ops[MAX_TIMERS_PER_INVOCATION];
+  int ntimer_ops;
   buf logs; /* NUL-separated lines */
 } invocation;
 
@@ -535,26 +539,51 @@ static const char *api_store_json(void *ctx) {
   return ((invocation *)ctx)->b->store_json;
 }
 
-static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
-                             const char *args, char *err, size_t errlen) {
-  invocation *inv = ctx;
-  if (inv->ntimers >= MAX_TIMERS_PER_INVOCATION) {
-    snprintf(err, errlen, "more than %d timers from one handler",
+static struct timer_op *timer_op(invocation *inv, char *err, size_t errlen) {
+  if (inv->ntimer_ops >= MAX_TIMERS_PER_INVOCATION) {
+    snprintf(err, errlen, "more than %d timer changes from one handler",
              MAX_TIMERS_PER_INVOCATION);
+    return NULL;
+  }
+  struct timer_op *op = &inv->timer_ops[inv->ntimer_ops++];
+  memset(op, 0, sizeof *op);
+  return op;
+}
+
+static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
+                             const char *args, const char *kind, char *err,
+                             size_t errlen) {
+  invocation *inv = ctx;
+  if (strcmp(kind, "drip") == 0 && !inv->c) {
+    snprintf(err, errlen, "a drip needs a conversation");
     return -1;
   }
-  timer_row *t = &inv->timers[inv->ntimers++];
-  *t = (timer_row){.id = ++inv->e->last_timer_id, .bot_id = inv->b->id,
-                   .contact_id = inv->c ? inv->c->id : 0,
-                   .number = inv->c ? xstrdup(inv->c->number) : NULL,
-                   .due_at = due_ms, .handler = xstrdup(handler),
-                   .args = xstrdup(args), .kind = xstrdup("timer")};
-  return t->id;
+  struct timer_op *op = timer_op(inv, err, errlen);
+  if (!op) return -1;
+  op->kind = OP_ADD;
+  op->row = (timer_row){.id = ++inv->e->last_timer_id, .bot_id = inv->b->id,
+                        .contact_id = inv->c ? inv->c->id : 0,
+                        .number = inv->c ? xstrdup(inv->c->number) : NULL,
+                        .due_at = due_ms, .handler = xstrdup(handler),
+                        .args = xstrdup(args), .kind = xstrdup(kind)};
+  return op->row.id;
 }
 
 static void api_timer_cancel(void *ctx, int64_t id) {
+  char err[128];
+  struct timer_op *op = timer_op(ctx, err, sizeof err);
+  if (!op) return;
+  op->kind = OP_CANCEL;
+  op->id = id;
+}
+
+static void api_drips_stop(void *ctx, const char *handler) {
   invocation *inv = ctx;
-  if (inv->ncancels < MAX_TIMERS_PER_INVOCATION) inv->cancels[inv->ncancels++] = id;
+  char err[128];
+  struct timer_op *op = inv->c ? timer_op(inv, err, sizeof err) : NULL;
+  if (!op) return;
+  op->kind = OP_STOP_DRIPS;
+  op->handler = handler ? xstrdup(handler) : NULL;
 }
 
 static const char *api_zone(void *ctx) {
@@ -564,7 +593,7 @@ static const char *api_zone(void *ctx) {
 
 static const api_host engine_api = {api_send,      api_log,          api_now,
                                     api_store_json, api_timer_add, api_timer_cancel,
-                                    api_zone};
+                                    api_drips_stop, api_zone};
 
 static void invocation_free(invocation *inv) {
   for (int i = 0; i < inv->nsends; i++) {
@@ -573,8 +602,11 @@ static void invocation_free(invocation *inv) {
     free(inv->sends[i].kind);
   }
   inv->nsends = 0;
-  for (int i = 0; i < inv->ntimers; i++) timer_row_free(&inv->timers[i]);
-  inv->ntimers = 0;
+  for (int i = 0; i < inv->ntimer_ops; i++) {
+    timer_row_free(&inv->timer_ops[i].row);
+    free(inv->timer_ops[i].handler);
+  }
+  inv->ntimer_ops = 0;
   buf_free(&inv->logs);
 }
 
@@ -713,18 +745,23 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold))
       return -1;
   }
-  for (int i = 0; i < inv->ntimers; i++) {
-    timer_row *t = &inv->timers[i];
-    journal_timer_add(&e->jr, t, engine_now(e));
-    if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
-    char when[64];
-    clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
-    action(e, b, c ? c->number : "", "timer #%lld: %s at %s %s",
-           (long long)t->id, t->handler, when, zone_of(b, c));
-  }
-  for (int i = 0; i < inv->ncancels; i++) {
-    journal_timer_cancel(&e->jr, inv->cancels[i], b->id);
-    action(e, b, c ? c->number : "", "timer #%lld cancelled", (long long)inv->cancels[i]);
+  for (int i = 0; i < inv->ntimer_ops; i++) {
+    struct timer_op *op = &inv->timer_ops[i];
+    const char *number = c ? c->number : "";
+    if (op->kind == OP_ADD) {
+      timer_row *t = &op->row;
+      journal_timer_add(&e->jr, t, engine_now(e));
+      if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
+      char when[64];
+      clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
+      action(e, b, number, "timer #%lld: %s at %s %s", (long long)t->id, t->handler,
+             when, zone_of(b, c));
+    } else if (op->kind == OP_CANCEL) {
+      journal_timer_cancel(&e->jr, op->id, b->id);
+      action(e, b, number, "timer #%lld cancelled", (long long)op->id);
+    } else {
+      journal_drips_cancel(&e->jr, c->id, op->handler);
+    }
   }
   return 0;
 }
@@ -802,6 +839,7 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
   journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
                   "keyword", m->text, engine_now(e));
   c->opted_out = opt_out;
+  if (opt_out) journal_drips_cancel(&e->jr, c->id, NULL); /* every drip stops */
   if (opt_out && c->expect) {
     journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
     replace(&c->expect, NULL);

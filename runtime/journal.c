@@ -134,6 +134,12 @@ void journal_timer_cancel(journal *j, int64_t id, int64_t bot) {
   op->bot = bot;
 }
 
+void journal_drips_cancel(journal *j, int64_t contact, const char *handler) {
+  journal_op *op = push(j, J_DRIPS_CANCEL);
+  op->contact = contact;
+  op->s[0] = dup_or_null(handler);
+}
+
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at) {
   journal_op *op = push(j, J_MESSAGE_RELEASE);
   op->id = id;
@@ -191,6 +197,8 @@ static int apply_op(store *st, const journal_op *op) {
       return store_timer_done(st, op->id, op->s[0], op->s[1], op->at);
     case J_TIMER_CANCEL:
       return store_timer_cancel(st, op->id, op->bot);
+    case J_DRIPS_CANCEL:
+      return store_timer_cancel_drips(st, op->contact, op->s[0]);
     case J_MESSAGE_RELEASE:
       return store_message_release(st, op->id, op->s[0], op->at);
   }

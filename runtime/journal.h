@@ -28,6 +28,7 @@ typedef enum {
   J_TIMER_ADD,       /* the timer row */
   J_TIMER_DONE,      /* id, status, error, at */
   J_TIMER_CANCEL,    /* id, bot */
+  J_DRIPS_CANCEL,    /* contact, handler (NULL: every drip) */
   J_MESSAGE_RELEASE, /* id, status, at */
 } journal_kind;
 
@@ -63,6 +64,7 @@ void journal_timer_add(journal *j, const timer_row *t, int64_t at);
 void journal_timer_done(journal *j, int64_t id, const char *status,
                         const char *error, int64_t at);
 void journal_timer_cancel(journal *j, int64_t id, int64_t bot);
+void journal_drips_cancel(journal *j, int64_t contact, const char *handler);
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
 void journal_clear(journal *j);
 

@@ -64,8 +64,10 @@ static int api_timer_add(lua_State *L) {
   lua_Integer due = luaL_checkinteger(L, 1);
   const char *handler = luaL_checkstring(L, 2);
   const char *args = luaL_checkstring(L, 3);
+  const char *kind = luaL_optstring(L, 4, "timer");
   char err[256];
-  int64_t id = ctx->host->timer_add(ctx, (int64_t)due, handler, args, err, sizeof err);
+  int64_t id = ctx->host->timer_add(ctx, (int64_t)due, handler, args, kind, err,
+                                    sizeof err);
   if (id < 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -81,6 +83,12 @@ static int api_timer_cancel(lua_State *L) {
   return 0;
 }
 
+static int api_drips_stop(lua_State *L) {
+  api_ctx *ctx = context(L, "c:stop_drip");
+  ctx->host->drips_stop(ctx, luaL_optstring(L, 1, NULL));
+  return 0;
+}
+
 static int api_zone(lua_State *L) {
   api_ctx *ctx = context(L, "bot.at");
   lua_pushstring(L, ctx->host->zone(ctx));
@@ -91,6 +99,7 @@ static const luaL_Reg api_funcs[] = {{"send", api_send},
                                      {"now_ms", api_now_ms},
                                      {"timer_add", api_timer_add},
                                      {"timer_cancel", api_timer_cancel},
+                                     {"drips_stop", api_drips_stop},
                                      {"zone", api_zone},
                                      {"log", api_log},
                                      {"now", api_now},

@@ -25,8 +25,12 @@ typedef struct api_host {
    * conversation), committed with the handler. Returns its id, or -1 with
    * a sentence in err. */
   int64_t (*timer_add)(void *ctx, int64_t due_ms, const char *handler,
-                       const char *args_json, char *err, size_t errlen);
+                       const char *args_json, const char *kind, char *err,
+                       size_t errlen);
   void (*timer_cancel)(void *ctx, int64_t id);
+  /* Stops the contact's pending steps of one drip ("drip:<name>") or, with
+   * NULL, of all its drips. */
+  void (*drips_stop)(void *ctx, const char *handler);
   /* The time zone of the conversation's contact, else the bot's. */
   const char *(*zone)(void *ctx);
 } api_host;

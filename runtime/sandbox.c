@@ -537,6 +537,14 @@ static int host_quiet_minutes(lua_State *L) {
   return 2;
 }
 
+/* local_date(ms, zone) -> "2026-03-02" as the zone's calendar shows it */
+static int host_local_date(lua_State *L) {
+  local_time t = clock_to_local((int64_t)luaL_checkinteger(L, 1), luaL_checkstring(L, 2));
+  lua_pushfstring(L, "%d-%s%d-%s%d", t.year, t.month < 10 ? "0" : "", t.month,
+                  t.day < 10 ? "0" : "", t.day);
+  return 1;
+}
+
 static int host_valid_zone(lua_State *L) {
   lua_pushboolean(L, clock_valid_zone(luaL_checkstring(L, 1)));
   return 1;
@@ -545,6 +553,7 @@ static int host_valid_zone(lua_State *L) {
 static const luaL_Reg host_funcs[] = {
     {"valid_zone", host_valid_zone},
     {"duration", host_duration},
+    {"local_date", host_local_date},
     {"local_ms", host_local_ms},
     {"schedule_check", host_schedule_check},
     {"quiet_minutes", host_quiet_minutes},

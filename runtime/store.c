@@ -97,6 +97,7 @@ static const char *const migrations[] = {
     "ALTER TABLE timers ADD COLUMN fired_at INTEGER;"
     "ALTER TABLE timers ADD COLUMN error TEXT;"
     "CREATE INDEX timers_pending ON timers(due_at, id) WHERE status = 'pending';"
+    "CREATE INDEX timers_contact ON timers(contact_id) WHERE status = 'pending';"
     "ALTER TABLE messages ADD COLUMN send_at INTEGER;" /* held until */
     "CREATE INDEX messages_held ON messages(send_at, id) WHERE status = 'held';",
 };
@@ -127,6 +128,7 @@ enum {
   Q_TIMER_ADD,
   Q_TIMER_DONE,
   Q_TIMER_CANCEL,
+  Q_TIMER_CANCEL_DRIPS,
   Q_TIMERS_DUE,
   Q_TIMERS_PENDING_EVERY,
   Q_HELD_DUE,
@@ -190,6 +192,9 @@ static const char *const queries[Q_COUNT] = {
                      " WHERE id = ?1",
     [Q_TIMER_CANCEL] = "UPDATE timers SET status = 'cancelled'"
                        " WHERE id = ?1 AND bot_id = ?2 AND status = 'pending'",
+    [Q_TIMER_CANCEL_DRIPS] =
+        "UPDATE timers SET status = 'cancelled' WHERE contact_id = ?1"
+        " AND status = 'pending' AND kind = 'drip' AND (?2 IS NULL OR handler = ?2)",
     [Q_TIMERS_DUE] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
@@ -738,6 +743,14 @@ int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, bot_id);
   return exec_done(st, s, "cannot cancel a timer");
+}
+
+int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler) {
+  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL_DRIPS);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  bind_text(s, 2, handler);
+  return exec_done(st, s, "cannot stop a drip");
 }
 
 static void read_timer(sqlite3_stmt *s, timer_row *t) {

@@ -106,6 +106,9 @@ int store_timer_add(store *st, const timer_row *t, int64_t now);
 int store_timer_done(store *st, int64_t id, const char *status, const char *error,
                      int64_t at);
 int store_timer_cancel(store *st, int64_t id, int64_t bot_id);
+/* Cancels a contact's pending drip steps: of one drip (its handler,
+ * "drip:<name>"), or of all (handler NULL). */
+int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler);
 /* A bot's pending timers due by `until`, in due order (at most limit).
  * Caller frees each row and the array. */
 int store_timers_due(store *st, int64_t bot_id, int64_t until, long limit,

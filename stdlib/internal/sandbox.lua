@@ -452,6 +452,122 @@ function api.every(spec, name)
   router.every[#router.every + 1] = { spec = spec, handler = name, where = where(2) }
 end
 
+-- ---------------------------------------------------------------- drips
+
+local drips = {}        -- name -> { steps, stop_on_reply, where }
+local reply_stoppers = {} -- handler names of drips that stop when the fan replies
+
+local function hhmm(v, what)
+  if v == nil then return nil end
+  local h, m = smatch(type(v) == "string" and v or "", "^(%d%d?):(%d%d)$")
+  if not h or tonumber(h) > 23 or tonumber(m) > 59 then
+    raise(what .. " = '" .. tostring(v) .. "' is not a time like \"10:00\"")
+  end
+  return v
+end
+
+local step_keys = { after = true, before = true, of = true, at = true, from = true, text = true, call = true,
+  args = true }
+
+function api.drip(name, steps, options)
+  top_level_only("bot.drip")
+  checktype(name, "string", 1, "drip")
+  checktype(steps, "table", 2, "drip")
+  if drips[name] then raise("bot.drip: a drip named '" .. name .. "' already exists (" .. drips[name].where .. ")") end
+  if #steps == 0 then raise("bot.drip('" .. name .. "'): no steps") end
+  local def = { steps = {}, where = where(2) }
+  for i = 1, #steps do
+    local st = steps[i]
+    local what = "bot.drip('" .. name .. "') step " .. i
+    if type(st) ~= "table" then raise(what .. " is a " .. type(st) .. ", not a table") end
+    for k in next, st do
+      if not step_keys[k] then raise(what .. ": unknown key '" .. tostring(k) .. "' (known: after, before, of, at, from, text, call, args)") end
+    end
+    if (st.text == nil) == (st.call == nil) then raise(what .. ": give exactly one of text or call") end
+    if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
+    if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
+    local d = { text = st.text, call = st.call, args = st.args, at = hhmm(st.at, what .. ": at") }
+    if st.after ~= nil then d.after = duration_ms(st.after, 2, "drip") end
+    if st.before ~= nil then d.before = duration_ms(st.before, 2, "drip") end
+    if st.of ~= nil then
+      if type(st.of) ~= "string" or not smatch(st.of, "^fields%.[%w_]+$") then
+        raise(what .. ": of = '" .. tostring(st.of) .. "' must name a contact field, like \"fields.appointment_at\"")
+      end
+      d.of = ssub(st.of, 8)
+    elseif d.before then
+      raise(what .. ": 'before' needs 'of' (the date field it counts back from)")
+    end
+    if st.from ~= nil and st.from ~= "start" and st.from ~= "previous" then
+      raise(what .. ": from must be \"start\" or \"previous\"")
+    end
+    d.from = st.from or "previous"
+    if not d.of and not d.after and not d.at then raise(what .. ": say when (after = \"1h\", or of = \"fields.x\" with before/after)") end
+    def.steps[i] = d
+  end
+  if options ~= nil then
+    checktype(options, "table", 3, "drip")
+    for k, v in next, options do
+      if k == "stop_on_reply" then
+        def.stop_on_reply = v and true or false
+      elseif k == "stop_on" then
+        if v ~= "optout" then raise("bot.drip: stop_on = '" .. tostring(v) .. "' (only \"optout\", which is always implied)") end
+      else
+        raise("bot.drip: unknown option '" .. tostring(k) .. "' (known: stop_on_reply, stop_on)")
+      end
+    end
+  end
+  drips[name] = def
+  if def.stop_on_reply then reply_stoppers[#reply_stoppers + 1] = "drip:" .. name end
+end
+
+-- When step i of a drip is due, or nil if it cannot be (a date field that is
+-- missing or not a date). prev: the time of the step before (or the start).
+local function step_due(d, prev, started, c)
+  local zone = host.zone()
+  local t
+  if d.of then
+    local v = c and c.fields[d.of]
+    if type(v) ~= "string" then return nil end
+    if smatch(v, "^%d%d%d%d%-%d%d%-%d%d$") then v = v .. " 00:00" end
+    local base = host.local_ms(v, zone)
+    if not base then return nil end
+    t = base + (d.after or 0) - (d.before or 0)
+  else
+    t = (d.from == "start" and started or prev) + (d.after or 0)
+  end
+  if d.at then t = host.local_ms(host.local_date(t, zone) .. " " .. d.at, zone) end
+  return t
+end
+
+-- Schedules the first step from `from` on that can still come (a step
+-- counted from a date field that has passed is skipped).
+local function schedule_step(name, def, from, prev, started, c)
+  local now = host.now_ms()
+  for i = from, #def.steps do
+    local due = step_due(def.steps[i], prev, started, c)
+    if due and (due >= now or not def.steps[i].of) then
+      local id, err = host.timer_add(due, "drip:" .. name, encode({ step = i, started = started }, "drip"), "drip")
+      if not id then raise(err) end
+      return id
+    end
+  end
+end
+
+local function drip_start(c, name)
+  checktype(name, "string", 1, "start_drip")
+  local def = drips[name]
+  if not def then raise("c:start_drip('" .. name .. "'): no drip named '" .. name .. "' (define it with bot.drip)") end
+  host.drips_stop("drip:" .. name) -- starting again restarts it
+  local now = host.now_ms()
+  return schedule_step(name, def, 1, now, now, c)
+end
+
+local function drip_stop(c, name)
+  checktype(name, "string", 1, "stop_drip")
+  if not drips[name] then raise("c:stop_drip('" .. name .. "'): no drip named '" .. name .. "'") end
+  host.drips_stop("drip:" .. name)
+end
+
 function api.cancel(id)
   in_handler("bot.cancel")
   local n = tointeger(id)
@@ -578,6 +694,9 @@ function methods.has_tag(c, name)
   checktype(name, "string", 1, "has_tag")
   return c.tags[name] == true
 end
+
+methods.start_drip = drip_start
+methods.stop_drip = drip_stop
 
 local contact_mt = { __metatable = false }
 contact_mt.__index = function(c, k)
@@ -828,6 +947,14 @@ walk = function(v)
 end
 
 function rt.freeze()
+  for name, def in next, drips do
+    for i, d in ipairs(def.steps) do
+      if d.call and not router.handlers[d.call] then
+        error(def.where .. "bot.drip('" .. name .. "') step " .. i .. ": no handler named '" .. d.call ..
+          "' (define it with bot.handler)", 0)
+      end
+    end
+  end
   for _, ev in ipairs(router.every) do
     if not router.handlers[ev.handler] then
       error(ev.where .. "bot.every('" .. ev.spec .. "', '" .. ev.handler .. "'): no handler named '" ..
@@ -876,7 +1003,7 @@ end
 
 -- ---------------------------------------------------------------- routing
 
-local fire -- defined below: runs a timer's handler
+local fire, fire_drip -- defined below: run a timer's handler, a drip's step
 
 local function route(c, text, is_new, expect)
   if is_new and router.join then return router.join end
@@ -990,6 +1117,10 @@ end
 
 -- A timer's handler, by name: fn(c, args), c nil for a bot's own timer.
 fire = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out, timezone)
+  if ssub(name, 1, 5) == "drip:" then
+    return fire_drip(ssub(name, 6), args_json, number, is_new, fields_json, tags_json, state_json,
+      opted_out, timezone)
+  end
   local rule = router.handlers[name]
   if not rule then
     error("timer handler '" .. name .. "' does not exist (removed in a new version of the script?)", 0)
@@ -1005,6 +1136,37 @@ fire = function(name, args_json, number, is_new, fields_json, tags_json, state_j
   local args = decode(args_json or "null")
   cur_rule = rule
   return finish(c, p, rule.fn(c, args))
+end
+
+-- A drip's step: its text is sent (as any timer send: held by quiet hours)
+-- or its handler called, then the next step is scheduled. The drip is found
+-- by name now, so a new version of the script applies to future steps; a
+-- drip or step that no longer exists ends the enrollment.
+fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out,
+                     timezone)
+  local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
+    timezone = timezone }, contact_mt)
+  local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
+    expect = nil, timezone = timezone }
+  cur_c, cur_p = c, p
+  local args = decode(args_json or "null")
+  local def = drips[name]
+  local d = def and type(args) == "table" and def.steps[args.step]
+  if not d then return finish(c, p, nil) end
+  if d.text then
+    deliver(nil, expand(d.text, c), "send", false)
+  else
+    local rule = router.handlers[d.call]
+    if not rule then
+      error("drip '" .. name .. "' step " .. args.step .. ": no handler named '" .. d.call .. "'", 0)
+    end
+    cur_rule = rule
+    local r = rule.fn(c, d.args)
+    if type(r) == "string" then deliver(nil, expand(r, c), "send", false) end
+  end
+  local now = host.now_ms()
+  schedule_step(name, def, args.step + 1, now, args.started or now, c)
+  return finish(c, p, nil)
 end
 
 -- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
@@ -1024,6 +1186,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = no_media }
   local rule, caps
   if kind == "message" then
+    for i = 1, #reply_stoppers do host.drips_stop(reply_stoppers[i]) end
     rule, caps = route(c, text, is_new, expect)
   elseif kind == "optout" then
     rule = router.optout
