@@ -6,14 +6,24 @@ CFLAGS  ?= -O2 -g
 B       ?= build
 PARLEY  ?= parley
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -I$(B)
-LDLIBS  += -lm -lpthread
+# C++ sources (runtime/*.cc: phone_zone.cc wraps the C++ libphonenumber) get
+# the same flags as C, sanitizers included, less the C-only ones.
+CXX     ?= g++
+C_ONLY  := -std=% -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wimplicit-function-declaration \
+           -Wdeclaration-after-statement -Wnested-externs -Wbad-function-cast
+ALL_CXXFLAGS = $(filter-out $(C_ONLY),$(CFLAGS)) -std=c++17 $(CXXFLAGS)
+LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 
 # Debian packages the build and the tests need (see README).
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
-            libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3
+            libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
+            libphonenumber-dev
 
 SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
-OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) $(B)/stdlib_embed.o
+CXX_SRCS := $(wildcard runtime/*.cc)
+OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) \
+        $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o
 STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 
 DB ?= var/parley.db
@@ -38,6 +48,9 @@ $(B):
 
 $(B)/%.o: runtime/%.c runtime/*.h | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
+
+$(B)/%.o: runtime/%.cc runtime/*.h | $(B)
+	$(CXX) $(ALL_CXXFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
 $(B)/stdlib_embed.c: runtime/embed.sh $(STDLIB) | $(B)
 	sh runtime/embed.sh stdlib > $@

@@ -68,7 +68,8 @@ typedef struct invocation {
     char *handler;  /* OP_STOP_DRIPS: "drip:<name>", or NULL for all */
   } timer_ops[MAX_TIMERS_PER_INVOCATION];
   int ntimer_ops;
-  buf logs; /* NUL-separated lines */
+  journal broadcasts; /* broadcasts created, committed with the handler */
+  buf logs;           /* NUL-separated lines */
 } invocation;
 
 typedef struct event {
@@ -82,6 +83,7 @@ struct engine {
   writer *w;
   journal jr;    /* the writes of the batch being handled */
   int64_t last_contact_id, last_message_id, last_timer_id; /* ids: here */
+  int64_t last_broadcast_id;
   uint64_t batches, durable; /* batches handed to the writer / committed */
   char **pending_ids;  /* provider ids of batches not yet durable, with */
   uint64_t *pending_batch; /* the batch of each */
@@ -253,7 +255,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->rd = rd;
   e->w = writer_open(st, threaded);
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
-                    &e->last_timer_id)) {
+                    &e->last_timer_id) ||
+      (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
     snprintf(err, errlen, "%s", store_error(rd));
     engine_close(e);
     return NULL;
@@ -569,6 +572,27 @@ static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
   return op->row.id;
 }
 
+static int64_t api_broadcast_add(void *ctx, const char *segment, const char *text,
+                                 int64_t start_ms, double rate) {
+  invocation *inv = ctx;
+  broadcast_row row = {.id = ++inv->e->last_broadcast_id, .bot_id = inv->b->id,
+                       .segment = (char *)segment, .text = (char *)text,
+                       .rate = rate, .next_at = start_ms};
+  journal_broadcast_add(&inv->broadcasts, &row, engine_now(inv->e));
+  return row.id;
+}
+
+static int api_contacts_match(void *ctx, const char *segment, int64_t after, long limit,
+                              contact_fn fn, void *ud) {
+  invocation *inv = ctx;
+  return store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+}
+
+static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {
+  invocation *inv = ctx;
+  return store_broadcast_get(inv->e->rd, inv->b->id, id, out);
+}
+
 static void api_timer_cancel(void *ctx, int64_t id) {
   char err[128];
   struct timer_op *op = timer_op(ctx, err, sizeof err);
@@ -591,9 +615,10 @@ static const char *api_zone(void *ctx) {
   return zone_of(inv->b, inv->c);
 }
 
-static const api_host engine_api = {api_send,      api_log,          api_now,
-                                    api_store_json, api_timer_add, api_timer_cancel,
-                                    api_drips_stop, api_zone};
+static const api_host engine_api = {
+    api_send,         api_log,        api_now,            api_store_json,
+    api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
+    api_broadcast_add, api_contacts_match, api_broadcast_get};
 
 static void invocation_free(invocation *inv) {
   for (int i = 0; i < inv->nsends; i++) {
@@ -607,6 +632,9 @@ static void invocation_free(invocation *inv) {
     free(inv->timer_ops[i].handler);
   }
   inv->ntimer_ops = 0;
+  journal_clear(&inv->broadcasts);
+  free(inv->broadcasts.ops);
+  inv->broadcasts = (journal){0};
   buf_free(&inv->logs);
 }
 
@@ -630,6 +658,7 @@ static int record_out(engine *e, bot *b, contact *c, const char *text,
     clock_format_local(send_at, zone_of(b, c), when, sizeof when);
     action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
            zone_of(b, c), text);
+    return 1;
   } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
@@ -742,8 +771,17 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       to = contact_get(e, b, p->to, 1, NULL);
       if (!to) return -1;
     }
-    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold))
+    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold) < 0)
       return -1;
+  }
+  for (size_t i = 0; i < inv->broadcasts.n; i++) {
+    journal_op *op = &inv->broadcasts.ops[i];
+    journal_broadcast_add(&e->jr, &(broadcast_row){.id = op->id, .bot_id = op->bot,
+                                                  .segment = op->s[0], .text = op->s[1],
+                                                  .rate = op->rate, .next_at = op->due},
+                          op->at);
+    if (op->due < e->next_new_due) e->next_new_due = op->due;
+    action(e, b, c ? c->number : "", "broadcast #%lld to %s", (long long)op->id, op->s[0]);
   }
   for (int i = 0; i < inv->ntimer_ops; i++) {
     struct timer_op *op = &inv->timer_ops[i];
@@ -971,6 +1009,7 @@ static void engine_reset(engine *e) {
   pending_forget(e, UINT64_MAX);
   engine_forget_contacts(e);
   store_max_ids(e->rd, &e->last_contact_id, &e->last_message_id, &e->last_timer_id);
+  e->last_broadcast_id = store_max_broadcast(e->rd);
   for (bot *b = e->bots; b; b = b->next) {
     free(b->store_json);
     b->store_json = store_bot_store_get(e->rd, b->id);
@@ -1120,6 +1159,82 @@ static int release_held(engine *e, bot *b, const held_row *h) {
   return 0;
 }
 
+typedef struct recipients {
+  contact_row *v;
+  size_t n, cap;
+} recipients;
+
+static void collect_recipient(void *ud, const contact_row *r) {
+  recipients *rs = ud;
+  if (rs->n == rs->cap) rs->v = xrealloc(rs->v, (rs->cap = rs->cap ? rs->cap * 2 : 64) * sizeof *rs->v);
+  contact_row *c = &rs->v[rs->n++];
+  *c = (contact_row){.id = r->id, .number = xstrdup(r->number)};
+}
+
+/* The broadcast's text for one recipient (templates), through the bot's VM.
+ * NULL if the script's side failed. */
+static char *render_for(engine *e, bot *b, contact *c, const char *text) {
+  if (!strstr(text, "{{")) return xstrdup(text);
+  lua_State *co = sandbox_prepare(b->sb, "render");
+  lua_pushstring(co, text);
+  lua_pushstring(co, c->number);
+  lua_pushstring(co, c->fields);
+  lua_pushstring(co, c->tags);
+  int nres;
+  char err[512];
+  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c};
+  sandbox_status st = sandbox_call(b->sb, co, 4, &nres, &inv, err, sizeof err);
+  char *out = st == SANDBOX_OK && nres >= 1 && lua_type(co, -1) == LUA_TSTRING
+                  ? xstrdup(lua_tostring(co, -1))
+                  : NULL;
+  sandbox_release(b->sb, co, st);
+  invocation_free(&inv);
+  return out;
+}
+
+/* The next recipients of a broadcast, one at a time at its rate, each in
+ * their own quiet hours; the cursor and counts move in the same commit, so a
+ * crash resumes after the last committed recipient, never sending twice. */
+static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
+  enum { CHUNK = 200 };
+  recipients rs = {0};
+  if (store_contacts_match(e->rd, b->id, br->segment, br->cursor, CHUNK,
+                           collect_recipient, &rs))
+    return -1;
+  double step = br->rate > 0 ? 1000.0 / br->rate : 0;
+  double t = (double)br->next_at;
+  int64_t cursor = br->cursor;
+  long sent = 0, held = 0, suppressed = 0;
+  int rc = 0;
+  for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
+    e->now = (int64_t)t;
+    contact *c = contact_get(e, b, rs.v[i].number, 1, NULL);
+    if (!c) {
+      rc = -1;
+      break;
+    }
+    cursor = rs.v[i].id;
+    char *text = render_for(e, b, c, br->text);
+    if (!text) continue;
+    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1);
+    if (r < 0) rc = -1;
+    else if (c->opted_out) suppressed++;
+    else if (r == 1) held++;
+    else sent++;
+    free(text);
+  }
+  for (size_t i = 0; i < rs.n; i++) free(rs.v[i].number);
+  free(rs.v);
+  if (rc) return -1;
+  const char *status = rs.n < CHUNK ? "done" : "running";
+  int64_t next_at = (int64_t)t;
+  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held, suppressed);
+  if (strcmp(status, "running") == 0 && next_at < e->next_new_due) e->next_new_due = next_at;
+  action(e, b, "", "broadcast #%lld: %ld sent, %ld held, %ld suppressed%s", (long long)br->id,
+         sent, held, suppressed, strcmp(status, "done") == 0 ? " (done)" : "");
+  return 0;
+}
+
 /* One round: the due items fetched, in time order, until one added by an
  * earlier item of the round would come before the next (then the round ends
  * and the caller fetches again). Returns items handled, or -1. */
@@ -1129,17 +1244,29 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started) {
   held_row *hs = NULL;
   size_t nt = 0, nh = 0, i = 0, j = 0;
   long done = 0;
+  broadcast_row *bs = NULL;
+  size_t nb = 0, k = 0;
   int rc = store_timers_due(e->rd, b->id, until, ROUND, &ts, &nt);
   if (rc == 0) rc = store_held_due(e->rd, b->id, until, ROUND, &hs, &nh);
+  if (rc == 0) rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
   e->next_new_due = INT64_MAX;
   e->in_message = 1;
-  while (rc == 0 && (i < nt || j < nh)) {
-    int timer_first = j >= nh || (i < nt && ts[i].due_at <= hs[j].send_at);
-    int64_t at = timer_first ? ts[i].due_at : hs[j].send_at;
+  while (rc == 0 && (i < nt || j < nh || k < nb)) {
+    int64_t tt = i < nt ? ts[i].due_at : INT64_MAX;
+    int64_t th = j < nh ? hs[j].send_at : INT64_MAX;
+    int64_t tb = k < nb ? bs[k].next_at : INT64_MAX;
+    int64_t at = tt <= th && tt <= tb ? tt : (th <= tb ? th : tb);
     if (e->next_new_due <= at) break; /* something new comes first */
-    rc = timer_first ? fire_timer(e, b, &ts[i++], started) : release_held(e, b, &hs[j++]);
+    if (at == tt)
+      rc = fire_timer(e, b, &ts[i++], started);
+    else if (at == th)
+      rc = release_held(e, b, &hs[j++]);
+    else /* one chunk per round: the rest comes back in the next one */
+      rc = run_broadcast_chunk(e, b, &bs[k++]), e->next_new_due = INT64_MIN;
     done++;
   }
+  for (size_t m = 0; m < nb; m++) broadcast_row_free(&bs[m]);
+  free(bs);
   e->in_message = 0;
   for (size_t k = 0; k < nt; k++) timer_row_free(&ts[k]);
   for (size_t k = 0; k < nh; k++) {

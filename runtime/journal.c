@@ -147,6 +147,29 @@ void journal_message_release(journal *j, int64_t id, const char *status, int64_t
   op->s[0] = xstrdup(status);
 }
 
+void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
+  journal_op *op = push(j, J_BROADCAST_ADD);
+  op->id = b->id;
+  op->bot = b->bot_id;
+  op->due = b->next_at;
+  op->rate = b->rate;
+  op->at = at;
+  op->s[0] = xstrdup(b->segment);
+  op->s[1] = xstrdup(b->text);
+}
+
+void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
+                              int64_t next_at, long sent, long held, long suppressed) {
+  journal_op *op = push(j, J_BROADCAST_UPDATE);
+  op->id = id;
+  op->contact = cursor;
+  op->due = next_at;
+  op->counts[0] = sent;
+  op->counts[1] = held;
+  op->counts[2] = suppressed;
+  op->s[0] = xstrdup(status);
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
@@ -201,6 +224,14 @@ static int apply_op(store *st, const journal_op *op) {
       return store_timer_cancel_drips(st, op->contact, op->s[0]);
     case J_MESSAGE_RELEASE:
       return store_message_release(st, op->id, op->s[0], op->at);
+    case J_BROADCAST_ADD: {
+      broadcast_row b = {.id = op->id, .bot_id = op->bot, .segment = op->s[0],
+                         .text = op->s[1], .rate = op->rate, .next_at = op->due};
+      return store_broadcast_add(st, &b, op->at);
+    }
+    case J_BROADCAST_UPDATE:
+      return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
+                                    op->counts[0], op->counts[1], op->counts[2]);
   }
   return -1;
 }

@@ -30,11 +30,15 @@ typedef enum {
   J_TIMER_CANCEL,    /* id, bot */
   J_DRIPS_CANCEL,    /* contact, handler (NULL: every drip) */
   J_MESSAGE_RELEASE, /* id, status, at */
+  J_BROADCAST_ADD,   /* the broadcast row */
+  J_BROADCAST_UPDATE,/* id, status, cursor, next_at, counts */
 } journal_kind;
 
 typedef struct journal_op {
   journal_kind kind;
   int64_t id, bot, contact, message, at, due;
+  double rate;
+  long counts[3];
   int transactional;
   char *s[6];
 } journal_op;
@@ -66,6 +70,9 @@ void journal_timer_done(journal *j, int64_t id, const char *status,
 void journal_timer_cancel(journal *j, int64_t id, int64_t bot);
 void journal_drips_cancel(journal *j, int64_t contact, const char *handler);
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
+void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at);
+void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
+                              int64_t next_at, long sent, long held, long suppressed);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and

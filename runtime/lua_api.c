@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "luadata.h"
 #include "sandbox.h"
 
 static api_ctx *context(lua_State *L, const char *fname) {
@@ -89,6 +90,92 @@ static int api_drips_stop(lua_State *L) {
   return 0;
 }
 
+static int api_broadcast_add(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.broadcast");
+  const char *segment = luaL_checkstring(L, 1);
+  const char *text = luaL_checkstring(L, 2);
+  lua_Integer start = luaL_checkinteger(L, 3);
+  double rate = luaL_checknumber(L, 4);
+  lua_pushinteger(L, (lua_Integer)ctx->host->broadcast_add(ctx, segment, text,
+                                                            (int64_t)start, rate));
+  return 1;
+}
+
+static void push_json_or_empty(lua_State *L, const char *json, int as_set) {
+  char err[128];
+  if (!json || luadata_decode(L, json, strlen(json), err, sizeof err)) {
+    lua_newtable(L);
+    return;
+  }
+  if (!as_set || lua_type(L, -1) != LUA_TTABLE) return;
+  lua_newtable(L); /* ["a","b"] -> {a = true, b = true} */
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -2);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -2, i);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  lua_remove(L, -2);
+}
+
+static void push_contact_view(void *ud, const contact_row *r) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 7);
+  lua_pushinteger(L, (lua_Integer)r->id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, r->number);
+  lua_setfield(L, -2, "number");
+  lua_pushstring(L, r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, r->status && strcmp(r->status, "opted_out") == 0);
+  lua_setfield(L, -2, "opted_out");
+  push_json_or_empty(L, r->fields, 0);
+  lua_setfield(L, -2, "fields");
+  push_json_or_empty(L, r->tags, 1);
+  lua_setfield(L, -2, "tags");
+  if (r->timezone) {
+    lua_pushstring(L, r->timezone);
+    lua_setfield(L, -2, "timezone");
+  }
+  lua_pushinteger(L, (lua_Integer)(r->first_seen / 1000));
+  lua_setfield(L, -2, "first_seen");
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  sandbox_charge(L, 200);
+}
+
+/* contacts_page(segment_json, after_id, limit) -> { view, ... } */
+static int api_contacts_page(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.contacts");
+  const char *segment = luaL_checkstring(L, 1);
+  lua_Integer after = luaL_checkinteger(L, 2);
+  lua_Integer limit = luaL_checkinteger(L, 3);
+  lua_newtable(L);
+  if (ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
+                                push_contact_view, L))
+    return luaL_error(L, "bot.contacts: the store failed");
+  return 1;
+}
+
+static int api_broadcast_get(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.broadcast_status");
+  broadcast_row b = {0};
+  int found = ctx->host->broadcast_get(ctx, (int64_t)luaL_checkinteger(L, 1), &b);
+  if (found <= 0) return 0;
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, b.status);
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, b.sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushinteger(L, b.held);
+  lua_setfield(L, -2, "held");
+  lua_pushinteger(L, b.suppressed);
+  lua_setfield(L, -2, "suppressed");
+  lua_pushinteger(L, b.failed);
+  lua_setfield(L, -2, "failed");
+  broadcast_row_free(&b);
+  return 1;
+}
+
 static int api_zone(lua_State *L) {
   api_ctx *ctx = context(L, "bot.at");
   lua_pushstring(L, ctx->host->zone(ctx));
@@ -101,6 +188,9 @@ static const luaL_Reg api_funcs[] = {{"send", api_send},
                                      {"timer_cancel", api_timer_cancel},
                                      {"drips_stop", api_drips_stop},
                                      {"zone", api_zone},
+                                     {"broadcast_add", api_broadcast_add},
+                                     {"contacts_page", api_contacts_page},
+                                     {"broadcast_get", api_broadcast_get},
                                      {"log", api_log},
                                      {"now", api_now},
                                      {"store_json", api_store_json},

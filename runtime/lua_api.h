@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 typedef struct api_host {
   /* to == NULL: the conversation's own contact. kind: "reply" or "send".
    * Returns the message's status ("sent", "queued", "suppressed"), or NULL
@@ -33,6 +35,14 @@ typedef struct api_host {
   void (*drips_stop)(void *ctx, const char *handler);
   /* The time zone of the conversation's contact, else the bot's. */
   const char *(*zone)(void *ctx);
+  /* A broadcast (segment as JSON), committed with the handler; its id. */
+  int64_t (*broadcast_add)(void *ctx, const char *segment, const char *text,
+                           int64_t start_ms, double rate);
+  /* Contacts matching a segment, after id `after`, at most limit. */
+  int (*contacts_match)(void *ctx, const char *segment, int64_t after, long limit,
+                        contact_fn fn, void *ud);
+  /* 1 found, 0 not, -1 error */
+  int (*broadcast_get)(void *ctx, int64_t id, broadcast_row *out);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,23 @@ static const char *const migrations[] = {
     "CREATE INDEX timers_pending ON timers(due_at, id) WHERE status = 'pending';"
     "CREATE INDEX timers_contact ON timers(contact_id) WHERE status = 'pending';"
     "ALTER TABLE messages ADD COLUMN send_at INTEGER;" /* held until */
-    "CREATE INDEX messages_held ON messages(send_at, id) WHERE status = 'held';",
+    "CREATE INDEX messages_held ON messages(send_at, id) WHERE status = 'held';"
+    "CREATE TABLE broadcasts("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  segment TEXT NOT NULL," /* the filter, JSON */
+    "  text TEXT NOT NULL,"
+    "  rate REAL NOT NULL," /* messages per second */
+    "  status TEXT NOT NULL DEFAULT 'scheduled'" /* scheduled, running, done */
+    "    CHECK(status IN ('scheduled','running','done','cancelled')),"
+    "  cursor INTEGER NOT NULL DEFAULT 0," /* the last contact id handled */
+    "  next_at INTEGER NOT NULL," /* when the next recipient's turn comes */
+    "  sent INTEGER NOT NULL DEFAULT 0,"
+    "  held INTEGER NOT NULL DEFAULT 0,"
+    "  suppressed INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX broadcasts_due ON broadcasts(next_at) WHERE status IN ('scheduled','running');",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -133,6 +150,11 @@ enum {
   Q_TIMERS_PENDING_EVERY,
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
+  Q_BROADCAST_ADD,
+  Q_BROADCAST_UPDATE,
+  Q_BROADCASTS_DUE,
+  Q_BROADCAST_GET,
+  Q_MAX_BROADCAST,
   Q_CONSENT_ADD,
   Q_CONSENT_EACH,
   Q_ERROR_ADD,
@@ -178,7 +200,7 @@ static const char *const queries[Q_COUNT] = {
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
         " send_at) VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12)",
-    [Q_MESSAGES_EACH] = "SELECT direction, text, status, created_at FROM messages"
+    [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
                          " provider_id = ?2 AND direction = 'in'",
@@ -205,6 +227,19 @@ static const char *const queries[Q_COUNT] = {
     [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " ORDER BY send_at, id LIMIT ?2",
+    [Q_BROADCAST_ADD] = "INSERT INTO broadcasts(id, bot_id, segment, text, rate, next_at,"
+                        " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_BROADCAST_UPDATE] =
+        "UPDATE broadcasts SET status = ?2, cursor = ?3, next_at = ?4,"
+        " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7 WHERE id = ?1",
+    [Q_BROADCASTS_DUE] =
+        "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
+        " suppressed, failed FROM broadcasts WHERE status IN ('scheduled','running')"
+        " AND bot_id = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT 16",
+    [Q_BROADCAST_GET] =
+        "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
+        " suppressed, failed FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
+    [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
     [Q_CONSENT_ADD] = "INSERT INTO consent(bot_id, contact_id, number, action,"
@@ -835,4 +870,183 @@ int store_message_release(store *st, int64_t id, const char *status, int64_t at)
   bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, at);
   return exec_done(st, s, "cannot release a held message");
+}
+
+/* ---------------------------------------------------------------- broadcasts */
+
+int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
+  sqlite3_stmt *s = stmt(st, Q_BROADCAST_ADD);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, b->id);
+  sqlite3_bind_int64(s, 2, b->bot_id);
+  bind_text(s, 3, b->segment);
+  bind_text(s, 4, b->text);
+  sqlite3_bind_double(s, 5, b->rate);
+  sqlite3_bind_int64(s, 6, b->next_at);
+  sqlite3_bind_int64(s, 7, now);
+  return exec_done(st, s, "cannot create a broadcast");
+}
+
+int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
+                           int64_t next_at, long sent, long held, long suppressed) {
+  sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, status);
+  sqlite3_bind_int64(s, 3, cursor);
+  sqlite3_bind_int64(s, 4, next_at);
+  sqlite3_bind_int64(s, 5, sent);
+  sqlite3_bind_int64(s, 6, held);
+  sqlite3_bind_int64(s, 7, suppressed);
+  return exec_done(st, s, "cannot update a broadcast");
+}
+
+static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
+  b->id = sqlite3_column_int64(s, 0);
+  b->bot_id = sqlite3_column_int64(s, 1);
+  b->segment = col_dup(s, 2);
+  b->text = col_dup(s, 3);
+  b->rate = sqlite3_column_double(s, 4);
+  b->status = col_dup(s, 5);
+  b->cursor = sqlite3_column_int64(s, 6);
+  b->next_at = sqlite3_column_int64(s, 7);
+  b->sent = (long)sqlite3_column_int64(s, 8);
+  b->held = (long)sqlite3_column_int64(s, 9);
+  b->suppressed = (long)sqlite3_column_int64(s, 10);
+  b->failed = (long)sqlite3_column_int64(s, 11);
+}
+
+void broadcast_row_free(broadcast_row *b) {
+  free(b->segment);
+  free(b->text);
+  free(b->status);
+  *b = (broadcast_row){0};
+}
+
+int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
+                         size_t *n) {
+  sqlite3_stmt *s = stmt(st, Q_BROADCASTS_DUE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  sqlite3_bind_int64(s, 2, until);
+  *out = NULL;
+  *n = 0;
+  size_t cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 4) * sizeof **out);
+    read_broadcast(s, &(*out)[(*n)++]);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read broadcasts");
+}
+
+int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out) {
+  sqlite3_stmt *s = stmt(st, Q_BROADCAST_GET);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, bot_id);
+  int rc = sqlite3_step(s);
+  int found = rc == SQLITE_ROW;
+  if (found) read_broadcast(s, out);
+  sqlite3_reset(s);
+  if (!found && rc != SQLITE_DONE) return fail(st, "cannot read a broadcast");
+  return found;
+}
+
+int64_t store_max_broadcast(store *st) {
+  sqlite3_stmt *s = stmt(st, Q_MAX_BROADCAST);
+  if (!s) return -1;
+  int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_reset(s);
+  return v;
+}
+
+/* Segment filters, from the JSON object a script gave (validated by the
+ * Lua side): tags (a string or a list: all of them), status, joined_after /
+ * joined_before (ms), anything else a field that must equal the value. */
+int store_contacts_match(store *st, int64_t bot_id, const char *segment,
+                         int64_t after_id, long limit, contact_fn fn, void *ud) {
+  json_error_t jerr;
+  json_t *seg = json_loads(segment, 0, &jerr);
+  if (!json_is_object(seg)) {
+    json_decref(seg);
+    snprintf(st->err, sizeof st->err, "segment is not a JSON object");
+    return -1;
+  }
+  buf sql = {0};
+  buf_puts(&sql,
+           "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
+           " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
+           " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
+           " WHERE c.bot_id = ?1 AND c.id > ?2");
+  const char *key;
+  json_t *val;
+  int param = 3;
+  json_object_foreach(seg, key, val) {
+    if (strcmp(key, "tags") == 0) {
+      size_t n = json_is_array(val) ? json_array_size(val) : 1;
+      for (size_t i = 0; i < n; i++)
+        buf_printf(&sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?%d)",
+                   param++);
+    } else if (strcmp(key, "status") == 0) {
+      buf_printf(&sql, " AND c.status = ?%d", param++);
+    } else if (strcmp(key, "joined_after") == 0) {
+      buf_printf(&sql, " AND c.first_seen >= ?%d", param++);
+    } else if (strcmp(key, "joined_before") == 0) {
+      buf_printf(&sql, " AND c.first_seen < ?%d", param++);
+    } else {
+      buf_printf(&sql, " AND json_extract(c.fields, ?%d) = ?%d", param, param + 1);
+      param += 2;
+    }
+  }
+  buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+    buf_free(&sql);
+    json_decref(seg);
+    return fail(st, "cannot select a segment");
+  }
+  buf_free(&sql);
+  sqlite3_bind_int64(s, 1, bot_id);
+  sqlite3_bind_int64(s, 2, after_id);
+  param = 3;
+  json_object_foreach(seg, key, val) {
+    if (strcmp(key, "tags") == 0) {
+      size_t n = json_is_array(val) ? json_array_size(val) : 1;
+      for (size_t i = 0; i < n; i++) {
+        json_t *t = json_is_array(val) ? json_array_get(val, i) : val;
+        sqlite3_bind_text(s, param++, json_string_value(t), -1, SQLITE_TRANSIENT);
+      }
+    } else if (strcmp(key, "status") == 0) {
+      sqlite3_bind_text(s, param++, json_string_value(val), -1, SQLITE_TRANSIENT);
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+      sqlite3_bind_int64(s, param++, json_integer_value(val));
+    } else {
+      char *path = xasprintf("$.\"%s\"", key);
+      sqlite3_bind_text(s, param++, path, -1, SQLITE_TRANSIENT);
+      free(path);
+      if (json_is_string(val))
+        sqlite3_bind_text(s, param++, json_string_value(val), -1, SQLITE_TRANSIENT);
+      else if (json_is_integer(val))
+        sqlite3_bind_int64(s, param++, json_integer_value(val));
+      else if (json_is_real(val))
+        sqlite3_bind_double(s, param++, json_real_value(val));
+      else if (json_is_boolean(val))
+        sqlite3_bind_int(s, param++, json_is_true(val));
+      else
+        sqlite3_bind_null(s, param++);
+    }
+  }
+  sqlite3_bind_int64(s, param, limit);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    contact_row r = {0};
+    read_contact(s, &r);
+    fn(ud, &r);
+    contact_row_free(&r);
+  }
+  sqlite3_finalize(s);
+  json_decref(seg);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot select a segment");
 }

@@ -128,6 +128,31 @@ int store_held_due(store *st, int64_t bot_id, int64_t until, long limit,
 /* status: "sent" or "suppressed" */
 int store_message_release(store *st, int64_t id, const char *status, int64_t at);
 
+/* broadcasts */
+typedef struct broadcast_row {
+  int64_t id, bot_id;
+  char *segment, *text, *status;
+  double rate;
+  int64_t cursor, next_at;
+  long sent, held, suppressed, failed;
+} broadcast_row;
+void broadcast_row_free(broadcast_row *b);
+int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
+/* counts are added to the row's */
+int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
+                           int64_t next_at, long sent, long held, long suppressed);
+int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
+                         size_t *n);
+/* 1 found, 0 not, -1 error */
+int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out);
+int64_t store_max_broadcast(store *st);
+
+/* Contacts of a bot matching a segment (JSON: tags, status, joined_after,
+ * joined_before in ms, any other key a field's value), id > after_id, in id
+ * order, at most limit. */
+int store_contacts_match(store *st, int64_t bot_id, const char *segment,
+                         int64_t after_id, long limit, contact_fn fn, void *ud);
+
 /* error records of handlers */
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
                     int64_t message_id, const char *kind, const char *text,

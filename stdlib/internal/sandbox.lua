@@ -289,7 +289,7 @@ end
 
 local config_keys = { name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
-  late_after = "string" }
+  late_after = "string", broadcast_rate = "number", max_segments = "number" }
 local limit_keys = { instructions = true, memory = true, time = true }
 
 -- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
@@ -566,6 +566,111 @@ local function drip_stop(c, name)
   checktype(name, "string", 1, "stop_drip")
   if not drips[name] then raise("c:stop_drip('" .. name .. "'): no drip named '" .. name .. "'") end
   host.drips_stop("drip:" .. name)
+end
+
+-- ---------------------------------------------------------------- segments
+
+local segment_special = { tags = true, status = true, joined_after = true, joined_before = true }
+
+-- A segment filter as canonical JSON: { city = "Austin", tags = "vip",
+-- status = "subscribed", joined_after = "2026-01-01" }.
+local function segment_json(q, fname)
+  if q == nil then q = {} end
+  if type(q) ~= "table" then argerror(1, fname, "segment table expected, got " .. type(q)) end
+  local out = {}
+  for k, v in next, q do
+    if type(k) ~= "string" or not smatch(k, "^[%w_]+$") then
+      raise(fname .. ": segment key '" .. tostring(k) .. "' must be a field name (letters, digits, _)")
+    end
+    if k == "tags" then
+      local list = type(v) == "string" and { v } or v
+      if type(list) ~= "table" or #list == 0 then raise(fname .. ": tags must be a tag name or a list of them") end
+      for i = 1, #list do
+        if type(list[i]) ~= "string" then raise(fname .. ": tags[" .. i .. "] is not a string") end
+      end
+      out.tags = list
+    elseif k == "status" then
+      if v ~= "subscribed" and v ~= "opted_out" then
+        raise(fname .. ": status = '" .. tostring(v) .. "' (use \"subscribed\" or \"opted_out\")")
+      end
+      out.status = v
+    elseif k == "joined_after" or k == "joined_before" then
+      local ms
+      if type(v) == "number" then
+        ms = math.floor(v * 1000)
+      elseif type(v) == "string" then
+        local text = smatch(v, "^%d%d%d%d%-%d%d%-%d%d$") and v .. " 00:00" or v
+        local err
+        ms, err = host.local_ms(text, cfg.timezone or "UTC")
+        if not ms then raise(fname .. ": " .. k .. ": " .. err) end
+      else
+        raise(fname .. ": " .. k .. " must be a date like \"2026-01-01\"")
+      end
+      out[k] = ms
+    else
+      local t = type(v)
+      if t ~= "string" and t ~= "number" and t ~= "boolean" then
+        raise(fname .. ": segment " .. k .. " must be a string, number or boolean, not " .. t)
+      end
+      out[k] = v
+    end
+  end
+  return encode(out, "segment")
+end
+
+-- for c in bot.contacts{ city = "Austin" } do ... end: read-only views of the
+-- matching contacts (the store as of the last commit), in the order they joined
+function api.contacts(q)
+  in_handler("bot.contacts")
+  local seg = segment_json(q, "bot.contacts")
+  local page, i, after = {}, 0, 0
+  return function()
+    i = i + 1
+    if page[i] == nil then
+      page = host.contacts_page(seg, after, 200)
+      i = 1
+      if page[1] == nil then return nil end
+    end
+    local v = page[i]
+    after = v.id
+    return v
+  end
+end
+
+-- bot.broadcast{ segment = {...}, text = "...", at = time, rate = per second }
+function api.broadcast(t)
+  in_handler("bot.broadcast")
+  checktype(t, "table", 1, "broadcast")
+  for k in next, t do
+    if k ~= "segment" and k ~= "text" and k ~= "at" and k ~= "rate" then
+      raise("bot.broadcast: unknown key '" .. tostring(k) .. "' (known: segment, text, at, rate)")
+    end
+  end
+  local seg = segment_json(t.segment, "bot.broadcast")
+  if type(t.text) ~= "string" or t.text == "" then raise("bot.broadcast: text must be a non-empty string") end
+  local start = host.now_ms()
+  if type(t.at) == "number" then
+    start = math.floor(t.at * 1000)
+  elseif type(t.at) == "string" then
+    local ms, err = host.local_ms(t.at, cfg.timezone or "UTC")
+    if not ms then raise("bot.broadcast: at: " .. err) end
+    start = ms
+  elseif t.at ~= nil then
+    raise("bot.broadcast: at must be a time (seconds, or \"2026-03-02 20:00\" in the bot's zone)")
+  end
+  local rate = t.rate or cfg.broadcast_rate or 10
+  if type(rate) ~= "number" or rate <= 0 or rate > 1000 then
+    raise("bot.broadcast: rate = " .. tostring(rate) .. " must be messages per second, from 0 to 1000")
+  end
+  return host.broadcast_add(seg, t.text, start, rate)
+end
+
+-- { status = "scheduled"|"running"|"done", sent, held, suppressed, failed }
+function api.broadcast_status(id)
+  in_handler("bot.broadcast_status")
+  local n = tointeger(id)
+  if not n then argerror(1, "broadcast_status", "broadcast id expected, got " .. type(id)) end
+  return host.broadcast_get(n)
 end
 
 function api.cancel(id)
@@ -1167,6 +1272,15 @@ fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, st
   local now = host.now_ms()
   schedule_step(name, def, args.step + 1, now, args.started or now, c)
   return finish(c, p, nil)
+end
+
+-- A broadcast's text for one recipient.
+function rt.render(text, number, fields_json, tags_json)
+  local c = raw_setmetatable({ number = number }, contact_mt)
+  cur_c, cur_p = c, { fields_json = fields_json, tags_json = tags_json, state_json = "{}" }
+  local out = expand(text, c)
+  cur_c, cur_p = nil, nil
+  return out
 end
 
 -- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):

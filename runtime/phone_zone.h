@@ -1,0 +1,42 @@
+/* phone_zone: the time zone a phone number's country implies, as the default
+ * for a contact whose script has not set one (the caller falls back to the
+ * bot's zone when this says "unknown").
+ *
+ * No table of our own: libphonenumber (Debian's libphonenumber-dev) says
+ * which country or territory a number belongs to, and ICU's time-zone data
+ * (the tz database plus CLDR, as runtime/clock.c uses it) says which zones
+ * that country has. See runtime/phone_zone.cc for what this can and cannot
+ * infer: in short, a zone for every country with one time, nothing for the
+ * countries with several (US, CA, MX, BR, AU, RU, ES, ...), because the
+ * C++ libphonenumber in Debian 12 has no area-code time-zone data. */
+#ifndef PARLEY_PHONE_ZONE_H
+#define PARLEY_PHONE_ZONE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The IANA time zone a phone number most likely belongs to, written to zone
+ * (e.g. "Europe/Paris", "America/Chicago"). Returns 1 when the number's
+ * country (and area, where the library knows it) determines one zone, 0
+ * otherwise (unknown, ambiguous, or not a valid number). Thread-safe.
+ *
+ * The name is ICU's canonical ID, which clock_valid_zone() accepts; for a few
+ * zones it is the older tz name ICU keeps (Asia/Calcutta for Asia/Kolkata,
+ * Europe/Kiev for Europe/Kyiv). On 0, or when the name does not fit in n
+ * bytes, zone is set to "" (when n > 0) and 0 is returned. */
+int phone_zone_for(const char *e164, char *zone, size_t n);
+
+/* The region (ISO 3166 country or territory code, "US", "CA", "JM", "GB")
+ * libphonenumber assigns to a valid number, written to region. Returns 1,
+ * or 0 with region "" for an invalid number or one that belongs to no
+ * region (non-geographic codes such as +800). Thread-safe. */
+int phone_region_for(const char *e164, char *region, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
