@@ -7,6 +7,18 @@
 #include "cli.h"
 #include "engine.h"
 
+/* Prints the strings of the list at idx, one a line; returns how many. */
+static int print_list(lua_State *co, int idx) {
+  if (lua_type(co, idx) != LUA_TTABLE) return 0;
+  lua_Integer n = (lua_Integer)lua_rawlen(co, idx);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(co, idx, i);
+    fprintf(stderr, "%s\n", lua_tostring(co, -1));
+    lua_pop(co, 1);
+  }
+  return (int)n;
+}
+
 static int check_one(const char *dir) {
   char err[4096];
   engine_options opt = {.db_path = ":memory:"};
@@ -29,14 +41,10 @@ static int check_one(const char *dir) {
   if (st != SANDBOX_OK) {
     fprintf(stderr, "%s\n", err);
     problems++;
-  } else if (nres >= 1 && lua_type(co, -1) == LUA_TTABLE) {
-    lua_Integer n = (lua_Integer)lua_rawlen(co, -1);
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(co, -1, i);
-      fprintf(stderr, "%s\n", lua_tostring(co, -1));
-      lua_pop(co, 1);
-      problems++;
-    }
+  } else if (nres >= 2) {
+    int base = lua_gettop(co) - nres;
+    problems += print_list(co, base + 1); /* problems */
+    print_list(co, base + 2);             /* warnings: reported, not failed */
   }
   sandbox_release(sb, co, st);
   if (!problems) printf("%s: ok (bot '%s')\n", dir, bot_display_name(b));

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "gsm.h"
 #include "scheduler.h"
 #include "lua_api.h"
 #include "lua_pattern.h"
@@ -545,6 +546,16 @@ static int host_local_date(lua_State *L) {
   return 1;
 }
 
+/* segments(text) -> count, "GSM-7" | "UCS-2" */
+static int host_segments(lua_State *L) {
+  size_t n;
+  const char *text = luaL_checklstring(L, 1, &n);
+  gsm_count c = gsm_count_text(text, n);
+  lua_pushinteger(L, c.segments);
+  lua_pushstring(L, gsm_encoding_name(c.encoding));
+  return 2;
+}
+
 static int host_valid_zone(lua_State *L) {
   lua_pushboolean(L, clock_valid_zone(luaL_checkstring(L, 1)));
   return 1;
@@ -553,6 +564,7 @@ static int host_valid_zone(lua_State *L) {
 static const luaL_Reg host_funcs[] = {
     {"valid_zone", host_valid_zone},
     {"duration", host_duration},
+    {"segments", host_segments},
     {"local_date", host_local_date},
     {"local_ms", host_local_ms},
     {"schedule_check", host_schedule_check},

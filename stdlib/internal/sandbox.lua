@@ -287,7 +287,8 @@ function api.handler(name, fn)
   router.handlers[name] = new_rule(fn, "handler", 2)
 end
 
-local config_keys = { name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
+local config_keys = { -- max_segments: parley check warns about longer static texts
+ name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
   late_after = "string", broadcast_rate = "number", max_segments = "number" }
 local limit_keys = { instructions = true, memory = true, time = true }
@@ -358,6 +359,12 @@ function api.config(t)
     local a, b = host.quiet_minutes(q[1], q[2])
     if not a then raise("bot.config: " .. b) end
     cfg.quiet_start, cfg.quiet_end = a, b
+  end
+  if t.broadcast_rate ~= nil and (t.broadcast_rate <= 0 or t.broadcast_rate > 1000) then
+    raise("bot.config: broadcast_rate must be messages per second, from 0 to 1000")
+  end
+  if t.max_segments ~= nil and (not tointeger(t.max_segments) or t.max_segments < 1) then
+    raise("bot.config: max_segments must be a whole number of 1 or more")
   end
   if t.late_after ~= nil then
     local ms = host.duration(t.late_after)
@@ -1335,7 +1342,22 @@ function rt.check()
     end
   end
   table.sort(problems)
-  return problems
+  -- warnings: static texts (drip steps) longer than max_segments SMS segments
+  local warnings = {}
+  local max = cfg.max_segments or 3
+  for name, def in next, drips do
+    for i, d in ipairs(def.steps) do
+      if d.text then
+        local n, enc = host.segments(d.text)
+        if n > max then
+          warnings[#warnings + 1] = def.where .. "warning: drip '" .. name .. "' step " .. i ..
+            " is " .. n .. " SMS segments (" .. enc .. "; bot.config max_segments = " .. max .. ")"
+        end
+      end
+    end
+  end
+  table.sort(warnings)
+  return problems, warnings
 end
 
 return rt

@@ -92,5 +92,14 @@ printf 'bot.keyword("long", function(c) return ("a"):rep(161) end)\nbot.keyword(
 check "every outgoing message records its SMS segment count" 0 "^2\|1\|2$" \
   sh -c "printf 'long\neuro\nuni\n' | $PARLEY sim $tmp/long --db $tmp/long.db >/dev/null && sqlite3 $tmp/long.db \"SELECT group_concat(segments, '|') FROM (SELECT segments FROM messages WHERE direction = 'out' ORDER BY id)\""
 
+mkdir -p "$tmp/longdrip" "$tmp/badsched"
+printf 'bot.config{ max_segments = 1 }\nbot.drip("w", {\n  { after = "1h", text = ("x"):rep(200) },\n})\n' > "$tmp/longdrip/bot.lua"
+check "check: warns about a drip text over max_segments, and passes" 0 \
+  "bot.lua:2: warning: drip 'w' step 1 is 2 SMS segments \(GSM-7; bot.config max_segments = 1\)" \
+  "$PARLEY" check "$tmp/longdrip"
+printf 'bot.handler("h", function() end)\nbot.every("sometimes", "h")\n' > "$tmp/badsched/bot.lua"
+check "check: an unparseable schedule is named" 1 \
+  "bot.lua:2: bot.every: 'sometimes' is not a schedule" "$PARLEY" check "$tmp/badsched"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
