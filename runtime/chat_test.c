@@ -340,6 +340,27 @@ static int with_contact_list(lua_State *L, int consent) {
 }
 
 static int l_messages(lua_State *L) { return with_contact_list(L, 0); }
+
+/* broadcast(id) -> { status, sent, held, suppressed, failed } */
+static int l_broadcast(lua_State *L) {
+  run *r = lua_touserdata(L, lua_upvalueindex(1));
+  broadcast_row b = {0};
+  if (store_broadcast_get(engine_store(r->e), bot_id(r->b), luaL_checkinteger(L, 1), &b) <= 0)
+    return 0;
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, b.status);
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, b.sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushinteger(L, b.held);
+  lua_setfield(L, -2, "held");
+  lua_pushinteger(L, b.suppressed);
+  lua_setfield(L, -2, "suppressed");
+  lua_pushinteger(L, b.failed);
+  lua_setfield(L, -2, "failed");
+  broadcast_row_free(&b);
+  return 1;
+}
 static int l_consent(lua_State *L) { return with_contact_list(L, 1); }
 
 static int assertion(run *r, int line, const char *expr) {
@@ -354,6 +375,9 @@ static int assertion(run *r, int line, const char *expr) {
   lua_pushlightuserdata(L, r);
   lua_pushcclosure(L, l_consent, 1);
   lua_setglobal(L, "consent");
+  lua_pushlightuserdata(L, r);
+  lua_pushcclosure(L, l_broadcast, 1);
+  lua_setglobal(L, "broadcast");
   char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b));
   char err[256];
   if (luadata_decode(L, store_json, strlen(store_json), err, sizeof err)) lua_newtable(L);

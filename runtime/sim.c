@@ -49,7 +49,7 @@ static void on_action(void *ud, const char *botname, const char *number,
                       const char *what) {
   sim *s = ud;
   (void)botname;
-  if (strcmp(number, s->fan) == 0)
+  if (strcmp(number, s->fan) == 0 || !*number)
     printf("%s  . %s%s\n", dim_on(s), what, dim_off(s));
   else
     printf("%s  . [%s] %s%s\n", dim_on(s), number, what, dim_off(s));
@@ -107,6 +107,7 @@ static void help(void) {
        "  /clock          show the simulated time\n"
        "  /state          the current fan's fields, tags, state and pending expect\n"
        "  /contacts       every contact of this bot\n"
+       "  /broadcasts     every broadcast of this bot and its progress\n"
        "  /reset          start over with an empty in-memory store\n"
        "  /help           this text\n"
        "  /quit           leave (Ctrl-D works too)");
@@ -167,6 +168,24 @@ static int command(sim *s, char *line, int lineno) {
     long n = store_contact_count(engine_store(s->e), bot_id(s->b));
     printf("%ld contact%s\n", n, n == 1 ? "" : "s");
     store_contacts_each(engine_store(s->e), bot_id(s->b), print_contact, s);
+  } else if (strcmp(cmd, "broadcasts") == 0) {
+    int shown = 0;
+    for (int64_t id = 1;; id++) {
+      broadcast_row br = {0};
+      int found = store_broadcast_get(engine_store(s->e), bot_id(s->b), id, &br);
+      if (found <= 0) {
+        if (id > store_max_broadcast(engine_store(s->e))) break;
+        continue;
+      }
+      char when[64];
+      clock_format_local(br.next_at, s->zone, when, sizeof when);
+      printf("#%lld %s: sent %ld, held %ld, suppressed %ld, failed %ld (next turn %s) %s\n",
+             (long long)br.id, br.status, br.sent, br.held, br.suppressed, br.failed, when,
+             br.text);
+      broadcast_row_free(&br);
+      shown++;
+    }
+    if (!shown) printf("no broadcasts\n");
   } else if (strcmp(cmd, "reset") == 0) {
     engine_close(s->e);
     s->e = NULL;
