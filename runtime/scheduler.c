@@ -22,10 +22,10 @@ static const char *const day_names[7][2] = {
 int schedule_parse(const char *spec, schedule *out, char *err, size_t errlen) {
   *out = (schedule){0};
   char word[32], rest[32];
-  if (sscanf(spec, "%31s %31s", word, rest) == 2 && strcasecmp(word, "every") == 0) {
+  int used = 0;
+  if (sscanf(spec, " %31s %31s %n", word, rest, &used) == 2 && strcasecmp(word, "every") == 0) {
     out->every_ms = clock_parse_duration(rest);
-    if (out->every_ms >= 60000 && !strchr(spec + strlen("every ") + strlen(rest), ' '))
-      return 0;
+    if (out->every_ms >= 60000 && spec[used] == 0) return 0;
     snprintf(err, errlen, "'%s' is not a schedule: 'every' takes a duration of a "
                           "minute or more, like 'every 15m'", spec);
     return -1;
