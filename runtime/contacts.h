@@ -20,6 +20,8 @@ typedef struct contact {
   int64_t stored_last_seen; /* what the store has */
   int seen_dirty;
   uint64_t batch; /* the last batch that wrote it: kept until that is durable */
+  signed char zone_looked_up; /* inferred_zone holds the number's zone, if any */
+  char inferred_zone[48];
   struct contact *hnext, *prev, *next; /* hash chain, LRU list */
 } contact;
 

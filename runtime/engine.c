@@ -13,6 +13,7 @@
 #include "gsm.h"
 #include "journal.h"
 #include "lua_api.h"
+#include "phone_zone.h"
 #include "scheduler.h"
 #include "store.h"
 #include "clock.h"
@@ -111,9 +112,16 @@ static const api_host engine_api;
 static void pending_forget(engine *e, uint64_t batch);
 static int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 
-/* The recipient's time zone: their own, else the bot's. */
-static const char *zone_of(const bot *b, const contact *c) {
-  return c && c->timezone ? c->timezone : b->timezone;
+/* The recipient's time zone: their own (set by the script), else the one
+ * their number's country implies (phone_zone.c), else the bot's. */
+static const char *zone_of(const bot *b, contact *c) {
+  if (!c) return b->timezone;
+  if (c->timezone) return c->timezone;
+  if (!c->zone_looked_up) {
+    c->zone_looked_up = 1;
+    phone_zone_for(c->number, c->inferred_zone, sizeof c->inferred_zone);
+  }
+  return c->inferred_zone[0] ? c->inferred_zone : b->timezone;
 }
 
 /* ---------------------------------------------------------------- events */

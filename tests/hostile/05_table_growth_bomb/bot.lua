@@ -1,6 +1,6 @@
 -- Attack: a table grown without bound.
 -- Must get: "memory limit exceeded (8192 KiB per message)"; nothing committed.
-bot.config{ name = "hostile 05", limits = { time = "200ms", memory = "8MB" } }
+bot.config{ name = "hostile 05", limits = { time = "5s", memory = "8MB" } }
 
 bot.keyword("set", function(c)
   c.state.x = "kept"

@@ -1,6 +1,6 @@
 -- Attack: concatenation memory bomb, s = s .. s (doubling each time).
 -- Must get: "memory limit exceeded"; nothing committed.
-bot.config{ name = "hostile 06", limits = { time = "200ms", memory = "8MB" } }
+bot.config{ name = "hostile 06", limits = { time = "5s", memory = "8MB" } }
 
 bot.keyword("set", function(c)
   c.state.x = "kept"

@@ -1,7 +1,7 @@
 -- Attack: table.concat memory bomb (a list of 1 MB strings joined, then
 -- joined again).
 -- Must get: "memory limit exceeded"; nothing committed.
-bot.config{ name = "hostile 07", limits = { time = "200ms", memory = "8MB" } }
+bot.config{ name = "hostile 07", limits = { time = "5s", memory = "8MB" } }
 
 bot.keyword("set", function(c)
   c.state.x = "kept"

@@ -5,7 +5,7 @@
 -- Must get: widths up to 99 work and stay small; wider is an error ("invalid
 -- conversion"); the repeated format is bounded by the memory limit; the
 -- looping __tostring is stopped by the instruction limit.
-bot.config{ name = "hostile 37", limits = { time = "200ms", memory = "8MB" } }
+bot.config{ name = "hostile 37", limits = { time = "5s", memory = "8MB" } }
 
 bot.keyword("set", function(c)
   c.state.x = "kept"
