@@ -628,6 +628,20 @@ static const api_host engine_api = {
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
     api_broadcast_add, api_contacts_match, api_broadcast_get};
 
+/* Without zeroing the arrays (12 KB): only their first n entries are used. */
+static void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
+                            int replying) {
+  inv->base.host = &engine_api;
+  inv->e = e;
+  inv->b = b;
+  inv->c = c;
+  inv->replying = replying;
+  inv->nsends = 0;
+  inv->ntimer_ops = 0;
+  inv->broadcasts = (journal){0};
+  inv->logs = (buf){0};
+}
+
 static void invocation_free(invocation *inv) {
   for (int i = 0; i < inv->nsends; i++) {
     free(inv->sends[i].to);
@@ -662,10 +676,12 @@ static int record_out(engine *e, bot *b, contact *c, const char *text,
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {
-    char when[64];
-    clock_format_local(send_at, zone_of(b, c), when, sizeof when);
-    action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
-           zone_of(b, c), text);
+    if (e->has_obs) {
+      char when[64];
+      clock_format_local(send_at, zone_of(b, c), when, sizeof when);
+      action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
+             zone_of(b, c), text);
+    }
     return 1;
   } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++;
@@ -798,10 +814,12 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       timer_row *t = &op->row;
       journal_timer_add(&e->jr, t, engine_now(e));
       if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
-      char when[64];
-      clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
-      action(e, b, number, "timer #%lld: %s at %s %s", (long long)t->id, t->handler,
-             when, zone_of(b, c));
+      if (e->has_obs) {
+        char when[64];
+        clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
+        action(e, b, number, "timer #%lld: %s at %s %s", (long long)t->id, t->handler,
+               when, zone_of(b, c));
+      }
     } else if (op->kind == OP_CANCEL) {
       journal_timer_cancel(&e->jr, op->id, b->id);
       action(e, b, number, "timer #%lld cancelled", (long long)op->id);
@@ -822,8 +840,8 @@ static int run_script(engine *e, bot *b, contact *c, const char *kind,
                       char *err, size_t errlen) {
   int is_new = c && !c->joined;
   int is_message = strcmp(kind, "message") == 0;
-  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c,
-                    .replying = strcmp(kind, "timer") != 0};
+  invocation inv;
+  invocation_init(&inv, e, b, c, strcmp(kind, "timer") != 0);
   lua_State *co = sandbox_prepare(b->sb, "dispatch");
   lua_pushstring(co, kind);
   if (c) lua_pushstring(co, c->number); else lua_pushnil(co);
@@ -1159,9 +1177,12 @@ static int release_held(engine *e, bot *b, const held_row *h) {
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
   } else {
     e->stats.replies++;
-    char when[64];
-    clock_format_local(e->now, zone_of(b, c), when, sizeof when);
-    action(e, b, c->number, "released at %s %s (end of quiet hours)", when, zone_of(b, c));
+    if (e->has_obs) {
+      char when[64];
+      clock_format_local(e->now, zone_of(b, c), when, sizeof when);
+      action(e, b, c->number, "released at %s %s (end of quiet hours)", when,
+             zone_of(b, c));
+    }
     emit(e, 1, b->name, c->number, h->text, status);
   }
   return 0;
@@ -1190,7 +1211,8 @@ static char *render_for(engine *e, bot *b, contact *c, const char *text) {
   lua_pushstring(co, c->tags);
   int nres;
   char err[512];
-  invocation inv = {.base.host = &engine_api, .e = e, .b = b, .c = c};
+  invocation inv;
+  invocation_init(&inv, e, b, c, 0);
   sandbox_status st = sandbox_call(b->sb, co, 4, &nres, &inv, err, sizeof err);
   char *out = st == SANDBOX_OK && nres >= 1 && lua_type(co, -1) == LUA_TSTRING
                   ? xstrdup(lua_tostring(co, -1))

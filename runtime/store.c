@@ -99,6 +99,8 @@ static const char *const migrations[] = {
     "ALTER TABLE timers ADD COLUMN error TEXT;"
     "CREATE INDEX timers_pending ON timers(due_at, id) WHERE status = 'pending';"
     "CREATE INDEX timers_contact ON timers(contact_id) WHERE status = 'pending';"
+    "CREATE INDEX timers_every ON timers(bot_id) WHERE status = 'pending' AND kind = 'every';"
+    "DROP INDEX timers_due;" /* timers_pending serves the due query */
     "ALTER TABLE messages ADD COLUMN send_at INTEGER;" /* held until */
     "CREATE INDEX messages_held ON messages(send_at, id) WHERE status = 'held';"
     "CREATE TABLE broadcasts("
@@ -223,7 +225,7 @@ static const char *const queries[Q_COUNT] = {
         " ORDER BY due_at, id LIMIT ?2",
     [Q_TIMERS_PENDING_EVERY] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
-        " FROM timers WHERE status = 'pending' AND bot_id = ?1 AND kind = 'every'",
+        " FROM timers WHERE bot_id = ?1 AND status = 'pending' AND kind = 'every'",
     [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " ORDER BY send_at, id LIMIT ?2",

@@ -1,0 +1,118 @@
+-- Appointment reminders for a dental office.
+--
+--   BOOK 2026-03-09 15:00          books a time (in the patient's time zone)
+--   RESCHEDULE 2026-03-12 09:30    moves it
+--   WHEN                           the booked time
+--   CANCEL APPOINTMENT (or CANCEL APPT)   cancels it; CANCEL alone is an
+--                                  opt-out word: it unsubscribes from texts
+--
+-- The reminders are a drip counted back from the date field
+-- c.fields.appointment_at ("YYYY-MM-DD HH:MM", read in the patient's zone,
+-- c.timezone, else the bot's): the day before at 10:00 local time, and two
+-- hours before. The runtime does the calendar: time zones, daylight saving
+-- changes, and skipping a reminder whose time has already passed.
+bot.config{
+  name = "Northside Dental",
+  numbers = { "+15550300" },
+  help = "Northside Dental reminders: BOOK YYYY-MM-DD HH:MM, RESCHEDULE YYYY-MM-DD HH:MM, "
+    .. "WHEN, CANCEL APPOINTMENT. Reply STOP to opt out of texts.",
+  timezone = "America/New_York",
+}
+
+bot.drip("reminder", {
+  -- the day before, at 10:00 on the patient's wall clock
+  { before = "1d", of = "fields.appointment_at", at = "10:00",
+    text = "Reminder: your Northside Dental appointment is tomorrow, {{fields.appointment_day}} at "
+      .. "{{fields.appointment_time}}. Reply CANCEL APPOINTMENT if you can't make it." },
+  -- two hours before, whatever the hour: a message the patient asked for,
+  -- so it is sent as transactional (never held by quiet hours)
+  { before = "2h", of = "fields.appointment_at", call = "soon" },
+})
+
+bot.handler("soon", function(c, args)
+  c:send("See you at {{fields.appointment_time}} today at Northside Dental, 12 Main St.",
+    { transactional = true })
+end)
+
+local MONTHS = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+local DAYS = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" }
+
+local function leap(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end
+
+local function days_in(y, m)
+  if m == 2 then return leap(y) and 29 or 28 end
+  return (m == 4 or m == 6 or m == 9 or m == 11) and 30 or 31
+end
+
+-- Day of the week of a calendar date, 1 = Sunday (Sakamoto's method).
+local function weekday(y, m, d)
+  local t = { 0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4 }
+  if m < 3 then y = y - 1 end
+  return (y + y // 4 - y // 100 + y // 400 + t[m] + d) % 7 + 1
+end
+
+---"2026-03-09 15:00" (or "2026-03-09 9:30") -> the parts, or nil.
+---@param s string
+local function parse(s)
+  local y, m, d, hh, mm = s:match("^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)%s+(%d%d?):(%d%d)%s*$")
+  if not y then return nil end
+  y, m, d, hh, mm = tonumber(y), tonumber(m), tonumber(d), tonumber(hh), tonumber(mm)
+  if m < 1 or m > 12 or d < 1 or d > days_in(y, m) or hh > 23 or mm > 59 then return nil end
+  return { at = string.format("%04d-%02d-%02d %02d:%02d", y, m, d, hh, mm),
+    day = DAYS[weekday(y, m, d)] .. " " .. MONTHS[m] .. " " .. d,
+    time = string.format("%02d:%02d", hh, mm) }
+end
+
+local HOW = "Send BOOK YYYY-MM-DD HH:MM, like BOOK 2026-03-09 15:00, at least 2 hours ahead."
+
+---Books (or moves) the appointment and (re)starts its reminders. c:start_drip
+---returns nil when none of the steps can still come: the time has passed, or
+---is too close. Then the previous booking, if any, is put back.
+---@param c Contact
+---@param typed string the date and time as the patient wrote it
+---@param verb string "Booked" or "Moved"
+local function book(c, typed, verb)
+  local when = parse(typed)
+  if not when then return "Sorry, I can't read that time. " .. HOW end
+  local f = c.fields
+  local old = { f.appointment_at, f.appointment_day, f.appointment_time }
+  f.appointment_at, f.appointment_day, f.appointment_time = when.at, when.day, when.time
+  if not c:start_drip("reminder") then -- restarts the drip: old reminders are dropped
+    f.appointment_at, f.appointment_day, f.appointment_time = old[1], old[2], old[3]
+    if old[1] then c:start_drip("reminder") end
+    return "Sorry, " .. when.day .. " at " .. when.time .. " has passed or is too soon. " .. HOW
+  end
+  return verb .. ": {{fields.appointment_day}} at {{fields.appointment_time}}. "
+    .. "We'll text you a reminder the day before."
+end
+
+bot.match("^%s*book%s+()", function(c, msg, at)
+  if c.fields.appointment_at then
+    return "You're booked for {{fields.appointment_day}} at {{fields.appointment_time}}. "
+      .. "Text RESCHEDULE YYYY-MM-DD HH:MM to move it."
+  end
+  return book(c, msg.text:sub(at), "Booked")
+end)
+
+bot.match("^%s*reschedule%s+()", function(c, msg, at)
+  if not c.fields.appointment_at then return "You have no appointment to move. " .. HOW end
+  return book(c, msg.text:sub(at), "Moved")
+end)
+
+bot.keyword("WHEN", function(c, msg)
+  if not c.fields.appointment_at then return "You have no appointment. " .. HOW end
+  return "Your appointment: {{fields.appointment_day}} at {{fields.appointment_time}}."
+end)
+
+bot.keyword({ "CANCEL APPOINTMENT", "CANCEL APPT" }, function(c, msg)
+  if not c.fields.appointment_at then return "You have no appointment to cancel." end
+  c:stop_drip("reminder")
+  -- day and time were written by parse(), so they are safe to concatenate
+  local was = c.fields.appointment_day .. " at " .. c.fields.appointment_time
+  c.fields.appointment_at, c.fields.appointment_day, c.fields.appointment_time = nil, nil, nil
+  return "Cancelled: " .. was .. ". " .. HOW
+end)
+
+bot.fallback(function(c, msg)
+  return "Northside Dental: " .. HOW .. " Text WHEN for your booking, CANCEL APPOINTMENT to cancel."
+end)
