@@ -1268,7 +1268,14 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
 /* One round: the due items fetched, in time order, until one added by an
  * earlier item of the round would come before the next (then the round ends
  * and the caller fetches again). Returns items handled, or -1. */
-static long advance_round(engine *e, bot *b, int64_t until, int64_t started) {
+typedef struct advance_cursor {
+  due_key timer, held; /* the last handled, in due order */
+} advance_cursor;
+
+static const advance_cursor advance_start = {{INT64_MIN, 0}, {INT64_MIN, 0}};
+
+static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
+                          advance_cursor *cur) {
   enum { ROUND = 512 };
   timer_row *ts = NULL;
   held_row *hs = NULL;
@@ -1276,8 +1283,8 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started) {
   long done = 0;
   broadcast_row *bs = NULL;
   size_t nb = 0, k = 0;
-  int rc = store_timers_due(e->rd, b->id, until, ROUND, &ts, &nt);
-  if (rc == 0) rc = store_held_due(e->rd, b->id, until, ROUND, &hs, &nh);
+  int rc = store_timers_due(e->rd, b->id, until, &cur->timer, ROUND, &ts, &nt);
+  if (rc == 0) rc = store_held_due(e->rd, b->id, until, &cur->held, ROUND, &hs, &nh);
   if (rc == 0) rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
   e->next_new_due = INT64_MAX;
   e->in_message = 1;
@@ -1287,10 +1294,13 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started) {
     int64_t tb = k < nb ? bs[k].next_at : INT64_MAX;
     int64_t at = tt <= th && tt <= tb ? tt : (th <= tb ? th : tb);
     if (e->next_new_due <= at) break; /* something new comes first */
-    if (at == tt)
+    if (at == tt) {
+      cur->timer = (due_key){ts[i].due_at, ts[i].id};
       rc = fire_timer(e, b, &ts[i++], started);
-    else if (at == th)
+    } else if (at == th) {
+      cur->held = (due_key){hs[j].send_at, hs[j].id};
       rc = release_held(e, b, &hs[j++]);
+    }
     else /* one chunk per round: the rest comes back in the next one */
       rc = run_broadcast_chunk(e, b, &bs[k++]), e->next_new_due = INT64_MIN;
     done++;
@@ -1312,16 +1322,27 @@ int engine_advance(engine *e, int64_t until, char *err, size_t errlen) {
   if (engine_flush(e, err, errlen)) return -1;
   int64_t started = e->clock(e->clock_ud);
   for (bot *b = e->bots; b; b = b->next) {
+    /* Rounds overlap like message batches: while the writer commits one,
+     * the next is fetched past the last item handled. A round that added
+     * timers or held messages, or ran a broadcast, waits for its commit so
+     * the next fetch sees what it added. */
+    advance_cursor cur = advance_start;
     for (;;) {
-      long done = advance_round(e, b, until, started);
+      long done = advance_round(e, b, until, started, &cur);
       if (done < 0) {
         snprintf(err, errlen, "%s", store_error(e->rd));
         engine_reset(e);
         return -1;
       }
       if (done == 0) break;
-      if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
+      int added = e->next_new_due != INT64_MAX;
+      if (submit_journal(e, err, errlen)) return -1;
+      if (added) {
+        if (engine_flush(e, err, errlen)) return -1;
+        cur = advance_start;
+      }
     }
+    if (engine_flush(e, err, errlen)) return -1;
   }
   return 0;
 }

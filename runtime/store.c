@@ -222,12 +222,14 @@ static const char *const queries[Q_COUNT] = {
     [Q_TIMERS_DUE] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
+        " AND (due_at > ?4 OR (due_at = ?4 AND id > ?5))"
         " ORDER BY due_at, id LIMIT ?2",
     [Q_TIMERS_PENDING_EVERY] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE bot_id = ?1 AND status = 'pending' AND kind = 'every'",
     [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
+                   " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " ORDER BY send_at, id LIMIT ?2",
     [Q_BROADCAST_ADD] = "INSERT INTO broadcasts(id, bot_id, segment, text, rate, next_at,"
                         " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -812,12 +814,16 @@ void timer_row_free(timer_row *t) {
 }
 
 static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
-                        timer_row **out, size_t *n) {
+                        const due_key *after, timer_row **out, size_t *n) {
   sqlite3_stmt *s = stmt(st, q);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, a);
   sqlite3_bind_int64(s, 2, b);
   if (c) sqlite3_bind_int64(s, 3, c);
+  if (after) {
+    sqlite3_bind_int64(s, 4, after->at);
+    sqlite3_bind_int64(s, 5, after->id);
+  }
   size_t cap = 0;
   *out = NULL;
   *n = 0;
@@ -831,22 +837,25 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
   return rc == SQLITE_DONE ? 0 : fail(st, "cannot read timers");
 }
 
-int store_timers_due(store *st, int64_t bot_id, int64_t until, long limit,
-                     timer_row **out, size_t *n) {
-  return timers_query(st, Q_TIMERS_DUE, until, limit, bot_id, out, n);
+int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
+                     long limit, timer_row **out, size_t *n) {
+  due_key start = after ? *after : (due_key){INT64_MIN, 0};
+  return timers_query(st, Q_TIMERS_DUE, until, limit, bot_id, &start, out, n);
 }
 
 int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n) {
-  return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, out, n);
+  return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, NULL, out, n);
 }
 
-int store_held_due(store *st, int64_t bot_id, int64_t until, long limit,
-                   held_row **out, size_t *n) {
+int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
+                   long limit, held_row **out, size_t *n) {
   sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, until);
   sqlite3_bind_int64(s, 2, limit);
   sqlite3_bind_int64(s, 3, bot_id);
+  sqlite3_bind_int64(s, 4, after ? after->at : INT64_MIN);
+  sqlite3_bind_int64(s, 5, after ? after->id : 0);
   size_t cap = 0;
   *out = NULL;
   *n = 0;

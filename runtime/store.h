@@ -109,10 +109,14 @@ int store_timer_cancel(store *st, int64_t id, int64_t bot_id);
 /* Cancels a contact's pending drip steps: of one drip (its handler,
  * "drip:<name>"), or of all (handler NULL). */
 int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler);
-/* A bot's pending timers due by `until`, in due order (at most limit).
- * Caller frees each row and the array. */
-int store_timers_due(store *st, int64_t bot_id, int64_t until, long limit,
-                     timer_row **out, size_t *n);
+/* A place in due order: (time, id). */
+typedef struct due_key {
+  int64_t at, id;
+} due_key;
+/* A bot's pending timers due by `until`, in due order after `after` (NULL:
+ * from the start), at most limit. Caller frees each row and the array. */
+int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
+                     long limit, timer_row **out, size_t *n);
 /* The pending recurring timers of a bot. */
 int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n);
 
@@ -123,8 +127,8 @@ typedef struct held_row {
   int64_t send_at;
   char *text;
 } held_row;
-int store_held_due(store *st, int64_t bot_id, int64_t until, long limit,
-                   held_row **out, size_t *n);
+int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
+                   long limit, held_row **out, size_t *n);
 /* status: "sent" or "suppressed" */
 int store_message_release(store *st, int64_t id, const char *status, int64_t at);
 
