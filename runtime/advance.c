@@ -1,0 +1,282 @@
+/* advance: what comes due as time passes: timers (and drip steps, which are
+ * timers), messages held by quiet hours, broadcast turns; and the recurring
+ * timers a new script version brings. engine_advance runs them in due order,
+ * each at its own time, in rounds committed like message batches. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "engine_internal.h"
+#include "sandbox.h"
+
+
+/* Schedules the next run of a recurring timer after `after`. */
+static void schedule_again(engine *e, bot *b, const timer_row *t, int64_t after) {
+  schedule sc;
+  char err[256];
+  if (!t->spec || schedule_parse(t->spec, &sc, err, sizeof err)) return;
+  timer_row next = *t;
+  next.id = ++e->last_timer_id;
+  next.due_at = schedule_next(&sc, after, b->timezone);
+  next.kind = "every";
+  journal_timer_add(&e->jr, &next, after);
+  if (next.due_at < e->next_new_due) e->next_new_due = next.due_at;
+}
+
+static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
+  e->now = t->due_at;
+  contact *c = NULL;
+  if (t->number && !(c = contact_get(e, b, t->number, 1, NULL))) return -1;
+  const char *status = "done";
+  char err[1024] = "";
+  if (b->late_ms > 0 && started - t->due_at > b->late_ms) {
+    status = "skipped";
+    snprintf(err, sizeof err, "%lld minutes late after downtime (bot.config late_after)",
+             (long long)((started - t->due_at) / 60000));
+    action(e, b, c ? c->number : "", "timer #%lld (%s) skipped: %s", (long long)t->id,
+           t->handler, err);
+  } else {
+    inbound m = {.text = t->handler, .len = strlen(t->handler)};
+    int rc = run_script(e, b, c, "timer", &m, 0, t->args, err, sizeof err);
+    if (rc < 0) return -1;
+    if (rc == 1) status = "error"; /* recorded, not retried */
+  }
+  journal_timer_done(&e->jr, t->id, status, err[0] ? err : NULL, e->now);
+  /* after downtime a recurring timer runs once, then from now on */
+  if (t->kind && strcmp(t->kind, "every") == 0)
+    schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
+  return 0;
+}
+
+static int release_held(engine *e, bot *b, const held_row *h) {
+  e->now = h->send_at;
+  contact *c = contact_get(e, b, h->number, 1, NULL);
+  if (!c) return -1;
+  const char *status = c->opted_out ? "suppressed" : "sent";
+  journal_message_release(&e->jr, h->id, status, e->now);
+  if (c->opted_out) {
+    e->stats.suppressed++;
+    action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
+  } else {
+    e->stats.replies++;
+    if (e->has_obs) {
+      char when[64];
+      clock_format_local(e->now, zone_of(b, c), when, sizeof when);
+      action(e, b, c->number, "released at %s %s (end of quiet hours)", when,
+             zone_of(b, c));
+    }
+    emit(e, 1, b->name, c->number, h->text, status);
+  }
+  return 0;
+}
+
+typedef struct recipients {
+  contact_row *v;
+  size_t n, cap;
+} recipients;
+
+static void collect_recipient(void *ud, const contact_row *r) {
+  recipients *rs = ud;
+  if (rs->n == rs->cap) rs->v = xrealloc(rs->v, (rs->cap = rs->cap ? rs->cap * 2 : 64) * sizeof *rs->v);
+  contact_row *c = &rs->v[rs->n++];
+  *c = (contact_row){.id = r->id, .number = xstrdup(r->number)};
+}
+
+/* The broadcast's text for one recipient (templates), through the bot's VM.
+ * NULL if the script's side failed. */
+static char *render_for(engine *e, bot *b, contact *c, const char *text) {
+  if (!strstr(text, "{{")) return xstrdup(text);
+  lua_State *co = sandbox_prepare(b->sb, "render");
+  lua_pushstring(co, text);
+  lua_pushstring(co, c->number);
+  lua_pushstring(co, c->fields);
+  lua_pushstring(co, c->tags);
+  int nres;
+  char err[512];
+  invocation inv;
+  invocation_init(&inv, e, b, c, 0);
+  sandbox_status st = sandbox_call(b->sb, co, 4, &nres, &inv, err, sizeof err);
+  char *out = st == SANDBOX_OK && nres >= 1 && lua_type(co, -1) == LUA_TSTRING
+                  ? xstrdup(lua_tostring(co, -1))
+                  : NULL;
+  sandbox_release(b->sb, co, st);
+  invocation_free(&inv);
+  return out;
+}
+
+/* The next recipients of a broadcast, one at a time at its rate, each in
+ * their own quiet hours; the cursor and counts move in the same commit, so a
+ * crash resumes after the last committed recipient, never sending twice. */
+static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
+  enum { CHUNK = 200 };
+  recipients rs = {0};
+  if (store_contacts_match(e->rd, b->id, br->segment, br->cursor, CHUNK,
+                           collect_recipient, &rs))
+    return -1;
+  double step = br->rate > 0 ? 1000.0 / br->rate : 0;
+  double t = (double)br->next_at;
+  int64_t cursor = br->cursor;
+  long sent = 0, held = 0, suppressed = 0;
+  int rc = 0;
+  for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
+    e->now = (int64_t)t;
+    contact *c = contact_get(e, b, rs.v[i].number, 1, NULL);
+    if (!c) {
+      rc = -1;
+      break;
+    }
+    cursor = rs.v[i].id;
+    char *text = render_for(e, b, c, br->text);
+    if (!text) continue;
+    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1);
+    if (r < 0) rc = -1;
+    else if (c->opted_out) suppressed++;
+    else if (r == 1) held++;
+    else sent++;
+    free(text);
+  }
+  for (size_t i = 0; i < rs.n; i++) free(rs.v[i].number);
+  free(rs.v);
+  if (rc) return -1;
+  const char *status = rs.n < CHUNK ? "done" : "running";
+  int64_t next_at = (int64_t)t;
+  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held, suppressed);
+  if (strcmp(status, "running") == 0 && next_at < e->next_new_due) e->next_new_due = next_at;
+  action(e, b, "", "broadcast #%lld: %ld sent, %ld held, %ld suppressed%s", (long long)br->id,
+         sent, held, suppressed, strcmp(status, "done") == 0 ? " (done)" : "");
+  return 0;
+}
+
+/* One round: the due items fetched, in time order, until one added by an
+ * earlier item of the round would come before the next (then the round ends
+ * and the caller fetches again). Returns items handled, or -1. */
+typedef struct advance_cursor {
+  due_key timer, held; /* the last handled, in due order */
+} advance_cursor;
+
+static const advance_cursor advance_start = {{INT64_MIN, 0}, {INT64_MIN, 0}};
+
+static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
+                          advance_cursor *cur) {
+  enum { ROUND = 512 };
+  timer_row *ts = NULL;
+  held_row *hs = NULL;
+  size_t nt = 0, nh = 0, i = 0, j = 0;
+  long done = 0;
+  broadcast_row *bs = NULL;
+  size_t nb = 0, k = 0;
+  int rc = store_timers_due(e->rd, b->id, until, &cur->timer, ROUND, &ts, &nt);
+  if (rc == 0) rc = store_held_due(e->rd, b->id, until, &cur->held, ROUND, &hs, &nh);
+  if (rc == 0) rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
+  e->next_new_due = INT64_MAX;
+  e->in_message = 1;
+  while (rc == 0 && (i < nt || j < nh || k < nb)) {
+    int64_t tt = i < nt ? ts[i].due_at : INT64_MAX;
+    int64_t th = j < nh ? hs[j].send_at : INT64_MAX;
+    int64_t tb = k < nb ? bs[k].next_at : INT64_MAX;
+    int64_t at = tt <= th && tt <= tb ? tt : (th <= tb ? th : tb);
+    if (e->next_new_due <= at) break; /* something new comes first */
+    if (at == tt) {
+      cur->timer = (due_key){ts[i].due_at, ts[i].id};
+      rc = fire_timer(e, b, &ts[i++], started);
+    } else if (at == th) {
+      cur->held = (due_key){hs[j].send_at, hs[j].id};
+      rc = release_held(e, b, &hs[j++]);
+    }
+    else /* one chunk per round: the rest comes back in the next one */
+      rc = run_broadcast_chunk(e, b, &bs[k++]), e->next_new_due = INT64_MIN;
+    done++;
+  }
+  for (size_t m = 0; m < nb; m++) broadcast_row_free(&bs[m]);
+  free(bs);
+  e->in_message = 0;
+  for (size_t k = 0; k < nt; k++) timer_row_free(&ts[k]);
+  for (size_t k = 0; k < nh; k++) {
+    free(hs[k].number);
+    free(hs[k].text);
+  }
+  free(ts);
+  free(hs);
+  return rc ? -1 : done;
+}
+
+int engine_advance(engine *e, int64_t until, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  int64_t started = e->clock(e->clock_ud);
+  for (bot *b = e->bots; b; b = b->next) {
+    /* Rounds overlap like message batches: while the writer commits one,
+     * the next is fetched past the last item handled. A round that added
+     * timers or held messages, or ran a broadcast, waits for its commit so
+     * the next fetch sees what it added. */
+    advance_cursor cur = advance_start;
+    for (;;) {
+      long done = advance_round(e, b, until, started, &cur);
+      if (done < 0) {
+        snprintf(err, errlen, "%s", store_error(e->rd));
+        engine_reset(e);
+        return -1;
+      }
+      if (done == 0) break;
+      int added = e->next_new_due != INT64_MAX;
+      if (submit_journal(e, err, errlen)) return -1;
+      if (added) {
+        if (engine_flush(e, err, errlen)) return -1;
+        cur = advance_start;
+      }
+    }
+    if (engine_flush(e, err, errlen)) return -1;
+  }
+  return 0;
+}
+
+/* Makes the pending recurring timers of a bot match its bot.every calls:
+ * new ones are scheduled, ones the script no longer has are cancelled, the
+ * rest keep their next run (so a reload does not move them). */
+int reconcile_every(engine *e, bot *b, char *err, size_t errlen) {
+  lua_State *L = sandbox_main(b->sb);
+  timer_row *rows;
+  size_t n;
+  if (store_timers_every(e->rd, b->id, &rows, &n)) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    return -1;
+  }
+  char *kept = xcalloc(n + 1, 1);
+  int64_t now = engine_now(e);
+  sandbox_push_runtime(b->sb);
+  lua_getfield(L, -1, "router");
+  lua_getfield(L, -1, "every");
+  lua_Integer count = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= count; i++) {
+    lua_rawgeti(L, -1, i);
+    lua_getfield(L, -1, "spec");
+    lua_getfield(L, -2, "handler");
+    const char *spec = lua_tostring(L, -2), *handler = lua_tostring(L, -1);
+    int found = 0;
+    for (size_t k = 0; k < n && !found; k++) {
+      if (!kept[k] && rows[k].spec && strcmp(rows[k].spec, spec) == 0 &&
+          strcmp(rows[k].handler, handler) == 0)
+        found = kept[k] = 1;
+    }
+    if (!found) {
+      schedule sc;
+      schedule_parse(spec, &sc, err, errlen);
+      timer_row t = {.id = ++e->last_timer_id, .bot_id = b->id,
+                     .due_at = schedule_next(&sc, now, b->timezone),
+                     .handler = (char *)handler, .args = "null", .kind = "every",
+                     .spec = (char *)spec};
+      journal_timer_add(&e->jr, &t, now);
+    }
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 3);
+  for (size_t k = 0; k < n; k++) {
+    if (!kept[k]) journal_timer_cancel(&e->jr, rows[k].id, b->id);
+    timer_row_free(&rows[k]);
+  }
+  free(rows);
+  free(kept);
+  if (submit_journal(e, err, errlen)) return -1;
+  return engine_flush(e, err, errlen);
+}

@@ -1,0 +1,454 @@
+/* invocation: one call into a bot's script, and what it causes.
+ *
+ * The host API the script sees while it runs (sends, logs, timers, drips,
+ * broadcasts, segments) collects effects into the invocation; when the
+ * handler returns they are applied: contact, conversation and store changes,
+ * outgoing messages (held by quiet hours where they do not answer the fan),
+ * timers. A handler that fails leaves nothing but its error record. */
+#include <jansson.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+
+#include "clock.h"
+#include "engine_internal.h"
+#include "gsm.h"
+#include "sandbox.h"
+
+/* ---------------------------------------------------------------- sending */
+
+static int valid_number(const char *n) {
+  size_t len = strlen(n);
+  if (len < 4 || len > 16 || n[0] != '+') return 0;
+  for (size_t i = 1; i < len; i++)
+    if (!isdigit((unsigned char)n[i])) return 0;
+  return 1;
+}
+
+static const char *api_send(void *ctx, const char *to, const char *text,
+                            size_t len, const char *kind, int transactional,
+                            char *err, size_t errlen) {
+  invocation *inv = ctx;
+  if (inv->nsends >= MAX_SENDS_PER_INVOCATION) {
+    snprintf(err, errlen, "more than %d messages from one handler; use a "
+                          "broadcast for bulk sends",
+             MAX_SENDS_PER_INVOCATION);
+    return NULL;
+  }
+  if (len == 0) {
+    snprintf(err, errlen, "%s: the text is empty", kind);
+    return NULL;
+  }
+  if (strlen(text) != len) {
+    snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
+    return NULL;
+  }
+  size_t chars = 0;
+  for (size_t i = 0; i < len; i++) chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+  if (chars > (size_t)inv->b->max_chars) {
+    snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
+                          "(bot.config max_message_chars)",
+             kind, chars, inv->b->max_chars);
+    return NULL;
+  }
+  int opted_out;
+  if (to) {
+    if (!valid_number(to)) {
+      snprintf(err, errlen, "send: '%.40s' is not an E.164 number like "
+                            "+15550100",
+               to);
+      return NULL;
+    }
+    if (inv->c && strcmp(to, inv->c->number) == 0) {
+      to = NULL;
+      opted_out = inv->c->opted_out;
+    } else {
+      contact *other = contact_get(inv->e, inv->b, to, 0, NULL);
+      opted_out = other && other->opted_out;
+    }
+  } else if (!inv->c) {
+    snprintf(err, errlen, "%s: this handler has no conversation (a bot's own "
+                          "timer); use send(number, text)", kind);
+    return NULL;
+  } else {
+    opted_out = inv->c->opted_out;
+  }
+  pending_send *p = &inv->sends[inv->nsends++];
+  /* quiet hours: a send that does not answer the fan's own message waits
+   * for the recipient's morning (decided at commit, in their zone) */
+  int may_hold = !transactional && !(inv->replying && !to);
+  *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
+                      xstrdup(kind), transactional,
+                      opted_out && !transactional ? "suppressed" : "sent", may_hold};
+  return p->status;
+}
+
+enum { MAX_LOG_BYTES = 64 * 1024 }; /* of bot.log per invocation */
+
+static void api_log(void *ctx, const char *text, size_t len) {
+  invocation *inv = ctx;
+  if (inv->logs.len >= MAX_LOG_BYTES) return;
+  size_t n = strnlen(text, len);
+  if (inv->logs.len + n + 1 > MAX_LOG_BYTES) {
+    n = MAX_LOG_BYTES - inv->logs.len - 1;
+    buf_add(&inv->logs, text, n);
+    buf_add(&inv->logs, "", 1);
+    buf_puts(&inv->logs, "(bot.log: more than 64 KiB from one handler; the rest is dropped)");
+    buf_add(&inv->logs, "", 1);
+    return;
+  }
+  buf_add(&inv->logs, text, n);
+  buf_add(&inv->logs, "", 1);
+}
+
+static int64_t api_now(void *ctx) { return engine_now(((invocation *)ctx)->e); }
+
+static const char *api_store_json(void *ctx) {
+  return ((invocation *)ctx)->b->store_json;
+}
+
+static struct timer_op *timer_op(invocation *inv, char *err, size_t errlen) {
+  if (inv->ntimer_ops >= MAX_TIMERS_PER_INVOCATION) {
+    snprintf(err, errlen, "more than %d timer changes from one handler",
+             MAX_TIMERS_PER_INVOCATION);
+    return NULL;
+  }
+  struct timer_op *op = &inv->timer_ops[inv->ntimer_ops++];
+  memset(op, 0, sizeof *op);
+  return op;
+}
+
+static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
+                             const char *args, const char *kind, char *err,
+                             size_t errlen) {
+  invocation *inv = ctx;
+  if (strcmp(kind, "drip") == 0 && !inv->c) {
+    snprintf(err, errlen, "a drip needs a conversation");
+    return -1;
+  }
+  struct timer_op *op = timer_op(inv, err, errlen);
+  if (!op) return -1;
+  op->kind = OP_ADD;
+  op->row = (timer_row){.id = ++inv->e->last_timer_id, .bot_id = inv->b->id,
+                        .contact_id = inv->c ? inv->c->id : 0,
+                        .number = inv->c ? xstrdup(inv->c->number) : NULL,
+                        .due_at = due_ms, .handler = xstrdup(handler),
+                        .args = xstrdup(args), .kind = xstrdup(kind)};
+  return op->row.id;
+}
+
+static int64_t api_broadcast_add(void *ctx, const char *segment, const char *text,
+                                 int64_t start_ms, double rate) {
+  invocation *inv = ctx;
+  broadcast_row row = {.id = ++inv->e->last_broadcast_id, .bot_id = inv->b->id,
+                       .segment = (char *)segment, .text = (char *)text,
+                       .rate = rate, .next_at = start_ms};
+  journal_broadcast_add(&inv->broadcasts, &row, engine_now(inv->e));
+  return row.id;
+}
+
+static int api_contacts_match(void *ctx, const char *segment, int64_t after, long limit,
+                              contact_fn fn, void *ud) {
+  invocation *inv = ctx;
+  return store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+}
+
+static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {
+  invocation *inv = ctx;
+  return store_broadcast_get(inv->e->rd, inv->b->id, id, out);
+}
+
+static void api_timer_cancel(void *ctx, int64_t id) {
+  char err[128];
+  struct timer_op *op = timer_op(ctx, err, sizeof err);
+  if (!op) return;
+  op->kind = OP_CANCEL;
+  op->id = id;
+}
+
+static void api_drips_stop(void *ctx, const char *handler) {
+  invocation *inv = ctx;
+  char err[128];
+  struct timer_op *op = inv->c ? timer_op(inv, err, sizeof err) : NULL;
+  if (!op) return;
+  op->kind = OP_STOP_DRIPS;
+  op->handler = handler ? xstrdup(handler) : NULL;
+}
+
+static const char *api_zone(void *ctx) {
+  invocation *inv = ctx;
+  return zone_of(inv->b, inv->c);
+}
+
+const api_host engine_api = {
+    api_send,         api_log,        api_now,            api_store_json,
+    api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
+    api_broadcast_add, api_contacts_match, api_broadcast_get};
+
+/* Without zeroing the arrays (12 KB): only their first n entries are used. */
+void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
+                            int replying) {
+  inv->base.host = &engine_api;
+  inv->e = e;
+  inv->b = b;
+  inv->c = c;
+  inv->replying = replying;
+  inv->nsends = 0;
+  inv->ntimer_ops = 0;
+  inv->broadcasts = (journal){0};
+  inv->logs = (buf){0};
+}
+
+void invocation_free(invocation *inv) {
+  for (int i = 0; i < inv->nsends; i++) {
+    free(inv->sends[i].to);
+    free(inv->sends[i].text);
+    free(inv->sends[i].kind);
+  }
+  inv->nsends = 0;
+  for (int i = 0; i < inv->ntimer_ops; i++) {
+    timer_row_free(&inv->timer_ops[i].row);
+    free(inv->timer_ops[i].handler);
+  }
+  inv->ntimer_ops = 0;
+  journal_clear(&inv->broadcasts);
+  free(inv->broadcasts.ops);
+  inv->broadcasts = (journal){0};
+  buf_free(&inv->logs);
+}
+
+/* Stores one outgoing message. status "sent": the simulator's provider
+ * delivers at once; with real providers it will be queued here instead. */
+int record_out(engine *e, bot *b, contact *c, const char *text,
+                      const char *status, int transactional, int may_hold) {
+  int64_t send_at = 0;
+  if (may_hold && strcmp(status, "sent") == 0 &&
+      (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
+    status = "held";
+  gsm_count count = gsm_count_text(text, strlen(text));
+  message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
+                   .contact_id = c->id, .direction = "out", .number = c->number,
+                   .text = text, .status = status, .transactional = transactional,
+                   .segments = count.segments, .at = engine_now(e), .send_at = send_at};
+  journal_message(&e->jr, &m);
+  if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
+  if (send_at) {
+    if (e->has_obs) {
+      char when[64];
+      clock_format_local(send_at, zone_of(b, c), when, sizeof when);
+      action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
+             zone_of(b, c), text);
+    }
+    return 1;
+  } else if (strcmp(status, "suppressed") == 0) {
+    e->stats.suppressed++;
+    action(e, b, c->number, "suppressed (opted out): %s", text);
+  } else {
+    e->stats.replies++;
+    emit(e, 1, b->name, c->number, text, status);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- effects */
+
+static void show_json_diff(engine *e, bot *b, const char *number, const char *what,
+                           const char *before, const char *after) {
+  if (!e->has_obs) return;
+  json_t *old = json_loads(before ? before : "{}", JSON_DECODE_ANY, NULL);
+  json_t *new = json_loads(after, JSON_DECODE_ANY, NULL);
+  if (json_is_object(old) && json_is_object(new)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(new, k, v) {
+      json_t *o = json_object_get(old, k);
+      if (!o || !json_equal(o, v)) {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+        action(e, b, number, "%s.%s = %s", what, k, s);
+        free(s);
+      }
+    }
+    json_object_foreach(old, k, v) {
+      if (!json_object_get(new, k)) action(e, b, number, "%s.%s = nil", what, k);
+    }
+  } else {
+    action(e, b, number, "%s = %s", what, after);
+  }
+  json_decref(old);
+  json_decref(new);
+}
+
+static void show_logs(engine *e, invocation *inv) {
+  for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
+    action(e, inv->b, inv->c ? inv->c->number : "", "log: %s", inv->logs.data + off);
+}
+
+/* Applies what a successful handler returned (on the thread's stack: fields,
+ * tags, state, expect, store, timezone) and its sends. */
+static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
+  bot *b = inv->b;
+  contact *c = inv->c;
+  int base = lua_gettop(co) - nres;
+  const char *fields = NULL, *tags = NULL, *state = NULL, *store_json = NULL,
+             *tz = NULL;
+  int expect_changed = 0;
+  const char *expect = NULL;
+  if (nres >= 6) {
+    if (lua_type(co, base + 1) == LUA_TSTRING) fields = lua_tostring(co, base + 1);
+    if (lua_type(co, base + 2) == LUA_TSTRING) tags = lua_tostring(co, base + 2);
+    if (lua_type(co, base + 3) == LUA_TSTRING) state = lua_tostring(co, base + 3);
+    if (lua_type(co, base + 4) == LUA_TSTRING) {
+      expect = lua_tostring(co, base + 4);
+      expect_changed = 1;
+    } else if (lua_type(co, base + 4) == LUA_TBOOLEAN) {
+      expect_changed = 1;
+    }
+    if (lua_type(co, base + 5) == LUA_TSTRING) store_json = lua_tostring(co, base + 5);
+    if (lua_type(co, base + 6) == LUA_TSTRING) tz = lua_tostring(co, base + 6);
+  }
+  if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
+  if (fields || tags || tz) {
+    journal_contact_update(&e->jr, c->id, NULL, fields, tags, tz);
+    if (fields) {
+      show_json_diff(e, b, c->number, "fields", c->fields, fields);
+      replace(&c->fields, fields);
+    }
+    if (tags) {
+      action(e, b, c->number, "tags = %s", tags);
+      replace(&c->tags, tags);
+    }
+    if (tz) {
+      action(e, b, c->number, "timezone = %s", tz);
+      replace(&c->timezone, tz);
+    }
+  }
+  if (state || expect_changed) {
+    journal_conversation(&e->jr, c->id, state ? state : c->state,
+                         expect_changed ? expect : c->expect, engine_now(e));
+    if (state) {
+      show_json_diff(e, b, c->number, "state", c->state, state);
+      replace(&c->state, state);
+    }
+    if (expect_changed) {
+      if (expect)
+        action(e, b, c->number, "expect %s", expect);
+      else if (c->expect)
+        action(e, b, c->number, "expect cleared");
+      replace(&c->expect, expect);
+    }
+  }
+  if (store_json) {
+    if (strcmp(store_json, b->store_json) != 0) {
+      journal_bot_store(&e->jr, b->id, store_json);
+      show_json_diff(e, b, c ? c->number : "", "bot.store", b->store_json, store_json);
+      replace(&b->store_json, store_json);
+    }
+  }
+  show_logs(e, inv);
+  for (int i = 0; i < inv->nsends; i++) {
+    pending_send *p = &inv->sends[i];
+    contact *to = c;
+    if (p->to) {
+      to = contact_get(e, b, p->to, 1, NULL);
+      if (!to) return -1;
+    }
+    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold) < 0)
+      return -1;
+  }
+  for (size_t i = 0; i < inv->broadcasts.n; i++) {
+    journal_op *op = &inv->broadcasts.ops[i];
+    journal_broadcast_add(&e->jr, &(broadcast_row){.id = op->id, .bot_id = op->bot,
+                                                  .segment = op->s[0], .text = op->s[1],
+                                                  .rate = op->rate, .next_at = op->due},
+                          op->at);
+    if (op->due < e->next_new_due) e->next_new_due = op->due;
+    action(e, b, c ? c->number : "", "broadcast #%lld to %s", (long long)op->id, op->s[0]);
+  }
+  for (int i = 0; i < inv->ntimer_ops; i++) {
+    struct timer_op *op = &inv->timer_ops[i];
+    const char *number = c ? c->number : "";
+    if (op->kind == OP_ADD) {
+      timer_row *t = &op->row;
+      journal_timer_add(&e->jr, t, engine_now(e));
+      if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
+      if (e->has_obs) {
+        char when[64];
+        clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
+        action(e, b, number, "timer #%lld: %s at %s %s", (long long)t->id, t->handler,
+               when, zone_of(b, c));
+      }
+    } else if (op->kind == OP_CANCEL) {
+      journal_timer_cancel(&e->jr, op->id, b->id);
+      action(e, b, number, "timer #%lld cancelled", (long long)op->id);
+    } else {
+      journal_drips_cancel(&e->jr, c->id, op->handler);
+    }
+  }
+  return 0;
+}
+
+/* Runs the script for one event: a message of a conversation ("message",
+ * "optout", "optin") or a timer ("timer": m->text is the handler's name,
+ * args its JSON arguments; c is NULL for a bot's own timer). A handler's
+ * failure is recorded, never propagated: returns 1 then (the error in err),
+ * -1 only when the store failed, 0 otherwise. */
+int run_script(engine *e, bot *b, contact *c, const char *kind,
+                      const inbound *m, int64_t msg_id, const char *args,
+                      char *err, size_t errlen) {
+  int is_new = c && !c->joined;
+  int is_message = strcmp(kind, "message") == 0;
+  invocation inv;
+  invocation_init(&inv, e, b, c, strcmp(kind, "timer") != 0);
+  lua_State *co = sandbox_prepare(b->sb, "dispatch");
+  lua_pushstring(co, kind);
+  if (c) lua_pushstring(co, c->number); else lua_pushnil(co);
+  lua_pushlstring(co, m->text, m->len);
+  lua_pushboolean(co, is_new);
+  if (c && c->expect) lua_pushstring(co, c->expect); else lua_pushnil(co);
+  lua_pushstring(co, c ? c->fields : "{}");
+  lua_pushstring(co, c ? c->tags : "[]");
+  lua_pushstring(co, c ? c->state : "{}");
+  lua_pushboolean(co, c && c->opted_out);
+  if (m->provider_id) lua_pushstring(co, m->provider_id); else lua_pushinteger(co, msg_id);
+  lua_pushinteger(co, engine_now(e) / 1000);
+  if (m->to) lua_pushstring(co, m->to); else lua_pushnil(co);
+  if (c && c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
+  if (args) lua_pushstring(co, args); else lua_pushnil(co);
+  int nres;
+  sandbox_status st = sandbox_call(b->sb, co, 14, &nres, &inv, err, errlen);
+  int rc = 0;
+  if (st == SANDBOX_OK) {
+    /* opting out clears a pending expect; on_optout cannot set one */
+    if (strcmp(kind, "optout") == 0 && nres >= 6) {
+      int expect_idx = lua_gettop(co) - nres + 4;
+      lua_pushnil(co);
+      lua_replace(co, expect_idx);
+    }
+    rc = apply_effects(e, &inv, co, nres);
+    if (rc == 0 && c && !c->joined && is_message) {
+      journal_contact_joined(&e->jr, c->id);
+      c->joined = 1;
+    }
+  } else {
+    show_logs(e, &inv);
+    const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
+    if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
+    e->stats.errors++;
+    journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
+    action(e, b, c ? c->number : "", "error: %s", err);
+    rc = 1;
+  }
+  sandbox_release(b->sb, co, st);
+  invocation_free(&inv);
+  return rc;
+}
+
+/* A message's handler: its failure is the handler's business, not the
+ * batch's. */
+int run_message(engine *e, bot *b, contact *c, const char *kind,
+                       const inbound *m, int64_t msg_id) {
+  char err[1024];
+  return run_script(e, b, c, kind, m, msg_id, NULL, err, sizeof err) < 0 ? -1 : 0;
+}
