@@ -18,7 +18,7 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 # Debian packages the build and the tests need (see README).
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
-            libphonenumber-dev
+            libphonenumber-dev python3 python3-phonenumbers
 
 SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
 CXX_SRCS := $(wildcard runtime/*.cc)
@@ -57,6 +57,15 @@ $(B)/stdlib_embed.c: runtime/embed.sh $(STDLIB) | $(B)
 
 $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# phone_zone.cc's prefix -> time-zone table, generated from the map upstream
+# libphonenumber keeps and Debian's python3-phonenumbers ships (never written
+# by hand, never committed). Fails, naming the package, if the data is missing.
+PHONE_TZ_DATA ?= /usr/lib/python3/dist-packages/phonenumbers/tzdata
+$(B)/phone_tz_data.h: runtime/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B)
+	python3 runtime/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+$(B)/phone_zone.o: $(B)/phone_tz_data.h
 
 $(PARLEY): $(B)/main.o $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
