@@ -62,8 +62,9 @@ $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h
 # libphonenumber keeps and Debian's python3-phonenumbers ships (never written
 # by hand, never committed). Fails, naming the package, if the data is missing.
 PHONE_TZ_DATA ?= /usr/lib/python3/dist-packages/phonenumbers/tzdata
+PYTHON  ?= python3
 $(B)/phone_tz_data.h: runtime/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B)
-	python3 runtime/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+	$(PYTHON) runtime/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(B)/phone_zone.o: $(B)/phone_tz_data.h
 

@@ -25,23 +25,39 @@ static void schedule_again(engine *e, bot *b, const timer_row *t, int64_t after)
   if (next.due_at < e->next_new_due) e->next_new_due = next.due_at;
 }
 
+/* When an item due at `due` really runs: at its time while the clock moves
+ * through it, or now (`started`) when it was due before this advance began
+ * (after downtime): quiet hours, bot.now() and the record then say now. */
+static int64_t run_time(int64_t due, int64_t started) {
+  return due > started ? due : started;
+}
+
 static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
-  e->now = t->due_at;
+  e->now = run_time(t->due_at, started);
   contact *c = NULL;
   if (t->number && !(c = contact_get(e, b, t->number, 1, NULL))) return -1;
   const char *status = "done";
   char err[1024] = "";
-  if (b->late_ms > 0 && started - t->due_at > b->late_ms) {
+  int late = b->late_ms > 0 && started - t->due_at > b->late_ms;
+  int is_drip = t->kind && strcmp(t->kind, "drip") == 0;
+  if (late) {
     status = "skipped";
     snprintf(err, sizeof err, "%lld minutes late after downtime (bot.config late_after)",
              (long long)((started - t->due_at) / 60000));
     action(e, b, c ? c->number : "", "timer #%lld (%s) skipped: %s", (long long)t->id,
            t->handler, err);
-  } else {
-    inbound m = {.text = t->handler, .len = strlen(t->handler)};
-    int rc = run_script(e, b, c, "timer", &m, 0, t->args, err, sizeof err);
+  }
+  if (!late || is_drip) {
+    /* a late drip step is skipped, but its drip goes on with the next */
+    inbound m = {.text = t->handler, .len = strlen(t->handler),
+                 .provider_id = late ? "skip" : NULL};
+    char run_err[1024] = "";
+    int rc = run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
     if (rc < 0) return -1;
-    if (rc == 1) status = "error"; /* recorded, not retried */
+    if (rc == 1) { /* recorded, not retried */
+      status = "error";
+      snprintf(err, sizeof err, "%s", run_err);
+    }
   }
   journal_timer_done(&e->jr, t->id, status, err[0] ? err : NULL, e->now);
   /* after downtime a recurring timer runs once, then from now on */
@@ -50,8 +66,8 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
   return 0;
 }
 
-static int release_held(engine *e, bot *b, const held_row *h) {
-  e->now = h->send_at;
+static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
+  e->now = run_time(h->send_at, started);
   contact *c = contact_get(e, b, h->number, 1, NULL);
   if (!c) return -1;
   const char *status = c->opted_out ? "suppressed" : "sent";
@@ -109,16 +125,17 @@ static char *render_for(engine *e, bot *b, contact *c, const char *text) {
 /* The next recipients of a broadcast, one at a time at its rate, each in
  * their own quiet hours; the cursor and counts move in the same commit, so a
  * crash resumes after the last committed recipient, never sending twice. */
-static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
+static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
+                               int64_t started) {
   enum { CHUNK = 200 };
   recipients rs = {0};
   if (store_contacts_match(e->rd, b->id, br->segment, br->cursor, CHUNK,
                            collect_recipient, &rs))
     return -1;
   double step = br->rate > 0 ? 1000.0 / br->rate : 0;
-  double t = (double)br->next_at;
+  double t = (double)run_time(br->next_at, started);
   int64_t cursor = br->cursor;
-  long sent = 0, held = 0, suppressed = 0;
+  long sent = 0, held = 0, suppressed = 0, failed = 0;
   int rc = 0;
   for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
     e->now = (int64_t)t;
@@ -129,7 +146,17 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
     }
     cursor = rs.v[i].id;
     char *text = render_for(e, b, c, br->text);
-    if (!text) continue;
+    const char *why = !text ? "its template failed"
+                      : !*text ? "the text is empty for this contact"
+                      : utf8_chars(text) > (size_t)b->max_chars
+                          ? "the text is longer than max_message_chars"
+                          : NULL;
+    if (why) { /* the same checks as any send: counted as failed */
+      failed++;
+      action(e, b, c->number, "broadcast #%lld not sent: %s", (long long)br->id, why);
+      free(text);
+      continue;
+    }
     int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1);
     if (r < 0) rc = -1;
     else if (c->opted_out) suppressed++;
@@ -142,10 +169,12 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br) {
   if (rc) return -1;
   const char *status = rs.n < CHUNK ? "done" : "running";
   int64_t next_at = (int64_t)t;
-  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held, suppressed);
+  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held, suppressed,
+                           failed);
   if (strcmp(status, "running") == 0 && next_at < e->next_new_due) e->next_new_due = next_at;
-  action(e, b, "", "broadcast #%lld: %ld sent, %ld held, %ld suppressed%s", (long long)br->id,
-         sent, held, suppressed, strcmp(status, "done") == 0 ? " (done)" : "");
+  action(e, b, "", "broadcast #%lld: %ld sent, %ld held, %ld suppressed, %ld failed%s",
+         (long long)br->id, sent, held, suppressed, failed,
+         strcmp(status, "done") == 0 ? " (done)" : "");
   return 0;
 }
 
@@ -183,10 +212,10 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
       rc = fire_timer(e, b, &ts[i++], started);
     } else if (at == th) {
       cur->held = (due_key){hs[j].send_at, hs[j].id};
-      rc = release_held(e, b, &hs[j++]);
+      rc = release_held(e, b, &hs[j++], started);
     }
     else /* one chunk per round: the rest comes back in the next one */
-      rc = run_broadcast_chunk(e, b, &bs[k++]), e->next_new_due = INT64_MIN;
+      rc = run_broadcast_chunk(e, b, &bs[k++], started), e->next_new_due = INT64_MIN;
     done++;
   }
   for (size_t m = 0; m < nb; m++) broadcast_row_free(&bs[m]);

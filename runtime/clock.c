@@ -58,6 +58,11 @@ int clock_valid_zone(const char *zone) {
 
 int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
                       char *err, size_t errlen) {
+  return clock_parse_local_ex(datetime, zone, 0, out, err, errlen);
+}
+
+int clock_parse_local_ex(const char *datetime, const char *zone, int lenient,
+                         int64_t *out, char *err, size_t errlen) {
   int y, mo, d, h, mi, s = 0, used = 0;
   int n = sscanf(datetime, "%4d-%2d-%2d %2d:%2d%n", &y, &mo, &d, &h, &mi, &used);
   if (n == 5 && datetime[used] == ':') {
@@ -86,7 +91,7 @@ int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
     return -1;
   }
   ucal_clear(cal);
-  ucal_setAttribute(cal, UCAL_LENIENT, 0);
+  ucal_setAttribute(cal, UCAL_LENIENT, lenient ? 1 : 0);
   ucal_setDateTime(cal, y, mo - 1, d, h, mi, s, &status);
   UDate ms = ucal_getMillis(cal, &status);
   ucal_close(cal);

@@ -18,6 +18,11 @@ int clock_valid_zone(const char *zone);
 int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
                       char *err, size_t errlen);
 
+/* The same; lenient: a wall time a DST change skips (02:30 on a
+ * spring-forward night) moves on by the gap (03:30) instead of failing. */
+int clock_parse_local_ex(const char *datetime, const char *zone, int lenient,
+                         int64_t *out, char *err, size_t errlen);
+
 /* "2026-03-02 10:00" in zone. */
 void clock_format_local(int64_t ms, const char *zone, char *out, size_t n);
 
@@ -28,9 +33,9 @@ typedef struct local_time {
   int weekday;          /* 0 = Sunday ... 6 = Saturday */
 } local_time;
 local_time clock_to_local(int64_t ms, const char *zone);
-/* The first moment at or after that wall-clock time, days_later days after
- * the given date (a time skipped by a DST change resolves to the moment
- * after the gap, as the clocks themselves do). */
+/* That wall-clock time, days_later days after the given date (a time a DST
+ * change skips moves on by the gap, 02:30 becoming 03:30, as the clocks
+ * themselves do). */
 int64_t clock_from_local(const local_time *t, int days_later, const char *zone);
 
 #endif

@@ -45,8 +45,7 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
     return NULL;
   }
-  size_t chars = 0;
-  for (size_t i = 0; i < len; i++) chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+  size_t chars = utf8_chars(text);
   if (chars > (size_t)inv->b->max_chars) {
     snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
                           "(bot.config max_message_chars)",
@@ -160,21 +159,22 @@ static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {
   return store_broadcast_get(inv->e->rd, inv->b->id, id, out);
 }
 
-static void api_timer_cancel(void *ctx, int64_t id) {
-  char err[128];
-  struct timer_op *op = timer_op(ctx, err, sizeof err);
-  if (!op) return;
+static int api_timer_cancel(void *ctx, int64_t id, char *err, size_t errlen) {
+  struct timer_op *op = timer_op(ctx, err, errlen);
+  if (!op) return -1;
   op->kind = OP_CANCEL;
   op->id = id;
+  return 0;
 }
 
-static void api_drips_stop(void *ctx, const char *handler) {
+static int api_drips_stop(void *ctx, const char *handler, char *err, size_t errlen) {
   invocation *inv = ctx;
-  char err[128];
-  struct timer_op *op = inv->c ? timer_op(inv, err, sizeof err) : NULL;
-  if (!op) return;
+  if (!inv->c) return 0; /* no conversation, no drips */
+  struct timer_op *op = timer_op(inv, err, errlen);
+  if (!op) return -1;
   op->kind = OP_STOP_DRIPS;
   op->handler = handler ? xstrdup(handler) : NULL;
+  return 0;
 }
 
 static const char *api_zone(void *ctx) {

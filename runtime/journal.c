@@ -159,7 +159,8 @@ void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
 }
 
 void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
-                              int64_t next_at, long sent, long held, long suppressed) {
+                              int64_t next_at, long sent, long held, long suppressed,
+                              long failed) {
   journal_op *op = push(j, J_BROADCAST_UPDATE);
   op->id = id;
   op->contact = cursor;
@@ -167,6 +168,7 @@ void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_
   op->counts[0] = sent;
   op->counts[1] = held;
   op->counts[2] = suppressed;
+  op->counts[3] = failed;
   op->s[0] = xstrdup(status);
 }
 
@@ -231,7 +233,8 @@ static int apply_op(store *st, const journal_op *op) {
     }
     case J_BROADCAST_UPDATE:
       return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
-                                    op->counts[0], op->counts[1], op->counts[2]);
+                                    op->counts[0], op->counts[1], op->counts[2],
+                                    op->counts[3]);
   }
   return -1;
 }

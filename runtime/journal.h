@@ -38,7 +38,7 @@ typedef struct journal_op {
   journal_kind kind;
   int64_t id, bot, contact, message, at, due;
   double rate;
-  long counts[3];
+  long counts[4];
   int transactional;
   char *s[6];
 } journal_op;
@@ -72,7 +72,8 @@ void journal_drips_cancel(journal *j, int64_t contact, const char *handler);
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
 void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at);
 void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
-                              int64_t next_at, long sent, long held, long suppressed);
+                              int64_t next_at, long sent, long held, long suppressed,
+                              long failed);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and

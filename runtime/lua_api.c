@@ -78,16 +78,30 @@ static int api_timer_add(lua_State *L) {
   return 1;
 }
 
-static int api_timer_cancel(lua_State *L) {
-  api_ctx *ctx = context(L, "bot.cancel");
-  ctx->host->timer_cancel(ctx, (int64_t)luaL_checkinteger(L, 1));
-  return 0;
+static int fail_with(lua_State *L, const char *err) {
+  lua_pushnil(L);
+  lua_pushstring(L, err);
+  return 2;
 }
 
+/* timer_cancel(id) -> true | nil, err */
+static int api_timer_cancel(lua_State *L) {
+  api_ctx *ctx = context(L, "bot.cancel");
+  char err[256];
+  if (ctx->host->timer_cancel(ctx, (int64_t)luaL_checkinteger(L, 1), err, sizeof err))
+    return fail_with(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* drips_stop([handler]) -> true | nil, err */
 static int api_drips_stop(lua_State *L) {
   api_ctx *ctx = context(L, "c:stop_drip");
-  ctx->host->drips_stop(ctx, luaL_optstring(L, 1, NULL));
-  return 0;
+  char err[256];
+  if (ctx->host->drips_stop(ctx, luaL_optstring(L, 1, NULL), err, sizeof err))
+    return fail_with(L, err);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int api_broadcast_add(lua_State *L) {

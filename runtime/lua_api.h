@@ -29,10 +29,11 @@ typedef struct api_host {
   int64_t (*timer_add)(void *ctx, int64_t due_ms, const char *handler,
                        const char *args_json, const char *kind, char *err,
                        size_t errlen);
-  void (*timer_cancel)(void *ctx, int64_t id);
+  /* 0, or -1 with a sentence in err (too many timer changes) */
+  int (*timer_cancel)(void *ctx, int64_t id, char *err, size_t errlen);
   /* Stops the contact's pending steps of one drip ("drip:<name>") or, with
    * NULL, of all its drips. */
-  void (*drips_stop)(void *ctx, const char *handler);
+  int (*drips_stop)(void *ctx, const char *handler, char *err, size_t errlen);
   /* The time zone of the conversation's contact, else the bot's. */
   const char *(*zone)(void *ctx);
   /* A broadcast (segment as JSON), committed with the handler; its id. */

@@ -1,19 +1,37 @@
-// phone_zone: a phone number's country -> that country's time zone, from
-// libphonenumber (number -> region) and ICU (region -> zones). C++ because
-// libphonenumber is; the interface in phone_zone.h is plain C.
+// phone_zone: a phone number -> the time zone its area or country implies,
+// from libphonenumber (number -> region and number type), upstream
+// libphonenumber's prefix -> time-zone map (area codes), and ICU (region ->
+// zones). C++ because libphonenumber is; the interface in phone_zone.h is C.
 //
-// What the libraries can and cannot tell (Debian 12: libphonenumber 8.12.57,
-// ICU 72.1; the lists below follow their data and move with it):
+// What each source can and cannot tell (Debian 12: libphonenumber 8.12.57,
+// python3-phonenumbers 8.12.57, ICU 72.1; the lists below follow their data
+// and move with it):
 //
-// - libphonenumber's C++ library has no time-zone mapper. Upstream's
-//   PhoneNumberToTimeZonesMapper (prefix -> zones, e.g. +1 212 ->
-//   America/New_York) exists only in Java (and the Python port); Debian's C++
-//   package ships neither it nor its "timezones" data, and its Java jar has the
-//   class but an empty data folder. The offline geocoder (libgeocoding) gives
-//   place names in words ("New York, NY"), not zones. So this knows the
-//   country (region) of a number, never its area.
-// - ICU lists each region's canonical zones (aliases and links dropped). A
-//   number gets a zone when its region has:
+// - Area codes. Debian's C++ libphonenumber has no time-zone mapper and no
+//   "timezones" data; upstream's map (E.164 digit prefixes, country code
+//   included, -> IANA zones: +1 212 -> America/New_York, +34 928 ->
+//   Atlantic/Canary, +7 495 -> Europe/Moscow) ships in Debian's
+//   python3-phonenumbers as phonenumbers/tzdata/data0.py. At build time
+//   runtime/gen_phone_tz.py turns it into $(B)/phone_tz_data.h (generated,
+//   never committed, never edited), included below. A valid number uses it
+//   as upstream's PhoneNumberToTimeZonesMapper does: the longest prefix of
+//   its E.164 digits that the map has, for geographic numbers only
+//   (fixed-line, and mobile in the countries whose mobile numbers have area
+//   codes, e.g. BR, MX, US: libphonenumber's IsNumberGeographical); other
+//   numbers (mobile in RU, AU, ES, ..., toll-free) get the country's zones.
+//   The prefix's zone is the answer when all of these hold:
+//   * the prefix maps to exactly one zone (not +1 alone, not +44 77 with
+//     London, Guernsey and the Isle of Man);
+//   * the prefix is longer than the country code: an entry for the code
+//     alone says nothing about the area, and the country's answer below is
+//     as good or better (+60 is Asia/Kuching alone in the map, where CLDR
+//     names Asia/Kuala_Lumpur for Malaysia);
+//   * ICU knows the zone and lists it among the region's own (canonical)
+//     zones, so a region's territory is not given its neighbour's zone. ICU's
+//     canonical ID is returned (the map's Europe/Kyiv -> Europe/Kiev).
+//   Otherwise the country decides, as below.
+// - Countries. ICU lists each region's canonical zones (aliases and links
+//   dropped). A number whose area gives no zone gets one when its region has:
 //   * exactly one zone: 213 of the 245 regions libphonenumber supports, among
 //     them FR, GB, IT, NL, JP, IN, the NANP islands (JM, PR, BS, ...) and the
 //     territories with their own code or number range (GG, JE, IM, VA, ...);
@@ -23,16 +41,21 @@
 //     (Asia/Nicosia) through the zone CLDR's metazone takes as the region's
 //     reference.
 // - Every other number is "unknown" (0), so the bot's zone applies:
-//   * countries whose zones differ (no area-code data to choose): US, CA, MX,
-//     BR, AU, RU, KZ, ID, CN (Urumqi), ES (Canary Islands), PT (Azores),
-//     UA (Crimea), CL, EC, NZ (Chatham), CD, GL, MN, KI, FM, PF, PG;
+//   * numbers of countries whose zones differ, where the area gives no single
+//     zone: non-geographic numbers (mobile numbers in RU, AU, ES, ...,
+//     toll-free), prefixes the map gives several zones or none (+1 208 2,
+//     Idaho: Boise or Los Angeles), and prefixes whose one zone is not the
+//     region's (+52 998, Cancun, is America/New_York in the map; +7 40,
+//     Crimea, Europe/Bucharest);
 //   * PS: its zones agree, but CLDR names none of them;
 //   * AC, TA (Ascension, Tristan da Cunha) and XK (Kosovo), for which ICU
 //     has no zone of the region's own;
 //   * non-geographic numbers (+800, +808, +870, +881, +882, +883, +888,
 //     +979: region "001") and invalid numbers.
-// A region's answer is worked out once per process (ICU data only changes with
-// an upgrade) and kept under a mutex; numbers are parsed on each call.
+// A region's answer and zones are worked out once per process (ICU data only
+// changes with an upgrade) and kept under a mutex, the map's zone names
+// canonicalized once; numbers are parsed on each call, and the prefix lookup
+// is at most PHONE_TZ_LONGEST (8) binary searches in a sorted static table.
 
 #include "phone_zone.h"
 
@@ -45,6 +68,8 @@
 #include <unicode/uenum.h>
 #include <unicode/ures.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -54,6 +79,9 @@
 #include <vector>
 
 namespace {
+
+// kTzZones, kTzLists, kTzPrefixes: generated from python3-phonenumbers.
+#include "phone_tz_data.h"
 
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
@@ -139,44 +167,123 @@ std::string reference_zone(const char *region,
   return found.size() == 1 ? *found.begin() : "";
 }
 
-// The one zone a region's numbers get, or "" (see the comment at the top).
-std::string zone_for_region(const std::string &region) {
-  if (region.size() != 2 || region == "ZZ") return "";
-  std::vector<std::string> zones = region_zones(region.c_str());
-  if (zones.size() == 1) return zones[0];
-  if (zones.empty() || !zones_agree(zones)) return "";
-  std::string z = primary_zone(region.c_str());
-  for (const std::string &own : zones)
-    if (own == z) return z;
-  return reference_zone(region.c_str(), zones);
+// What a region's numbers can get: its canonical zones, and the one zone the
+// country alone implies ("" when none; see the comment at the top).
+struct RegionZones {
+  std::vector<std::string> zones;
+  std::string zone;
+};
+
+RegionZones zones_for_region(const std::string &region) {
+  RegionZones r;
+  if (region.size() != 2 || region == "ZZ") return r;
+  r.zones = region_zones(region.c_str());
+  if (r.zones.size() == 1) {
+    r.zone = r.zones[0];
+  } else if (!r.zones.empty() && zones_agree(r.zones)) {
+    std::string z = primary_zone(region.c_str());
+    for (const std::string &own : r.zones)
+      if (own == z) r.zone = z;
+    if (r.zone.empty()) r.zone = reference_zone(region.c_str(), r.zones);
+  }
+  return r;
 }
 
 std::mutex cache_lock;
-// region -> zone ("" = none); never freed, so a late caller cannot race exit.
-std::map<std::string, std::string> *cache;
+// region -> its zones; never freed, so a late caller cannot race exit.
+std::map<std::string, RegionZones> *cache;
 
-std::string cached_zone(const std::string &region) {
+// The region's cached entry (entries are never changed or removed once made,
+// so the reference stays good without the lock).
+const RegionZones &cached_region(const std::string &region) {
   std::lock_guard<std::mutex> hold(cache_lock);
-  if (!cache) cache = new std::map<std::string, std::string>;
+  if (!cache) cache = new std::map<std::string, RegionZones>;
   auto it = cache->find(region);
   if (it != cache->end()) return it->second;
-  std::string zone = zone_for_region(region);
-  (*cache)[region] = zone;
-  return zone;
+  return (*cache)[region] = zones_for_region(region);
 }
 
-// The region of a valid number with one, else "".
-std::string region_of(const char *e164) {
-  if (!e164 || !*e164) return "";
-  const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+// The map's zone names as ICU's canonical IDs ("" for a name ICU does not
+// know), worked out once; never freed.
+const std::vector<std::string> *canonical_names;
+std::once_flag canonical_once;
+
+const std::vector<std::string> &canonical_zones() {
+  std::call_once(canonical_once, [] {
+    auto *names = new std::vector<std::string>(PHONE_TZ_ZONES);
+    for (size_t i = 0; i < PHONE_TZ_ZONES; i++) {
+      icu::UnicodeString canon;
+      UBool system = false;
+      UErrorCode status = U_ZERO_ERROR;
+      icu::TimeZone::getCanonicalID(icu::UnicodeString::fromUTF8(kTzZones[i]),
+                                    canon, system, status);
+      if (U_SUCCESS(status) && system) (*names)[i] = utf8(canon);
+    }
+    canonical_names = names;
+  });
+  return *canonical_names;
+}
+
+// The entry of the map's longest prefix of digits (a number's E.164 digits,
+// without "+"), or nullptr: a binary search per prefix length, longest first.
+const TzPrefix *longest_prefix(const std::string &digits) {
+  uint32_t value[PHONE_TZ_LONGEST + 1] = {0};
+  size_t longest = 0;
+  for (; longest < digits.size() && longest < PHONE_TZ_LONGEST; longest++) {
+    char c = digits[longest];
+    if (c < '0' || c > '9') break;
+    value[longest + 1] = value[longest] * 10 + static_cast<uint32_t>(c - '0');
+  }
+  const TzPrefix *begin = kTzPrefixes, *end = kTzPrefixes + PHONE_TZ_PREFIXES;
+  for (size_t len = longest; len > 0; len--) {
+    TzPrefix key = {value[len], static_cast<uint8_t>(len), 0, 0};
+    const TzPrefix *it = std::lower_bound(
+        begin, end, key, [](const TzPrefix &a, const TzPrefix &b) {
+          return a.len != b.len ? a.len < b.len : a.digits < b.digits;
+        });
+    if (it != end && it->len == len && it->digits == value[len]) return it;
+  }
+  return nullptr;
+}
+
+// A valid number, parsed: its region ("" for none, e.g. +800's "001") and
+// type. False for an unparsable or invalid number.
+struct Parsed {
   PhoneNumber number;
-  if (util->Parse(e164, "ZZ", &number) != PhoneNumberUtil::NO_PARSING_ERROR ||
-      !util->IsValidNumber(number))
-    return "";
+  PhoneNumberUtil::PhoneNumberType type;
   std::string region;
-  util->GetRegionCodeForNumber(number, &region);
-  if (region.size() != 2 || region == "ZZ") return "";  // "001": no region
-  return region;
+};
+
+bool parse(const char *e164, Parsed *out) {
+  if (!e164 || !*e164) return false;
+  const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+  if (util->Parse(e164, "ZZ", &out->number) !=
+      PhoneNumberUtil::NO_PARSING_ERROR)
+    return false;
+  // GetNumberType is UNKNOWN exactly when IsValidNumber is false (both match
+  // the national number against the patterns of the region it belongs to);
+  // asking for the type saves matching twice.
+  out->type = util->GetNumberType(out->number);
+  if (out->type == PhoneNumberUtil::UNKNOWN) return false;
+  util->GetRegionCodeForNumber(out->number, &out->region);
+  if (out->region.size() != 2 || out->region == "ZZ") out->region.clear();
+  return true;
+}
+
+// The zone the number's area code gives, from the prefix map, or "" (see the
+// comment at the top for when it gives one).
+std::string area_zone(const Parsed &p, const RegionZones &region) {
+  const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+  if (!util->IsNumberGeographical(p.type, p.number.country_code())) return "";
+  std::string cc = std::to_string(p.number.country_code()), national;
+  util->GetNationalSignificantNumber(p.number, &national);
+  const TzPrefix *hit = longest_prefix(cc + national);
+  if (!hit || hit->len <= cc.size() || hit->count != 1) return "";
+  const std::string &zone = canonical_zones()[kTzLists[hit->first]];
+  if (zone.empty()) return "";
+  for (const std::string &own : region.zones)
+    if (own == zone) return zone;
+  return "";
 }
 
 int put(const std::string &value, char *out, size_t n) {
@@ -193,7 +300,8 @@ int put(const std::string &value, char *out, size_t n) {
 
 extern "C" int phone_region_for(const char *e164, char *region, size_t n) {
   try {
-    return put(region_of(e164), region, n);
+    Parsed p;
+    return put(parse(e164, &p) ? p.region : "", region, n);
   } catch (...) {  // no C++ exception may cross into C
     return put("", region, n);
   }
@@ -201,8 +309,11 @@ extern "C" int phone_region_for(const char *e164, char *region, size_t n) {
 
 extern "C" int phone_zone_for(const char *e164, char *zone, size_t n) {
   try {
-    std::string region = region_of(e164);
-    return put(region.empty() ? "" : cached_zone(region), zone, n);
+    Parsed p;
+    if (!parse(e164, &p) || p.region.empty()) return put("", zone, n);
+    const RegionZones &region = cached_region(p.region);
+    std::string area = area_zone(p, region);
+    return put(area.empty() ? region.zone : area, zone, n);
   } catch (...) {
     return put("", zone, n);
   }

@@ -1,14 +1,18 @@
-/* phone_zone: the time zone a phone number's country implies, as the default
- * for a contact whose script has not set one (the caller falls back to the
- * bot's zone when this says "unknown").
+/* phone_zone: the time zone a phone number's area code or country implies,
+ * as the default for a contact whose script has not set one (the caller falls
+ * back to the bot's zone when this says "unknown").
  *
  * No table of our own: libphonenumber (Debian's libphonenumber-dev) says
- * which country or territory a number belongs to, and ICU's time-zone data
- * (the tz database plus CLDR, as runtime/clock.c uses it) says which zones
- * that country has. See runtime/phone_zone.cc for what this can and cannot
- * infer: in short, a zone for every country with one time, nothing for the
- * countries with several (US, CA, MX, BR, AU, RU, ES, ...), because the
- * C++ libphonenumber in Debian 12 has no area-code time-zone data. */
+ * which country or territory a number belongs to and whether it has an area,
+ * upstream libphonenumber's prefix -> time-zone map (shipped in Debian's
+ * python3-phonenumbers, turned into $(B)/phone_tz_data.h at build time by
+ * runtime/gen_phone_tz.py) says which zone its area code is in, and ICU's
+ * time-zone data (the tz database plus CLDR, as runtime/clock.c uses it) says
+ * which zones the country has. See runtime/phone_zone.cc for what this can
+ * and cannot infer: in short, the area's zone where the map gives exactly one
+ * (+1 212 -> America/New_York, +34 928 -> Atlantic/Canary), else a zone for
+ * every country with one time, and nothing for the rest (mobile numbers in
+ * RU or AU, areas the map gives several zones). */
 #ifndef PARLEY_PHONE_ZONE_H
 #define PARLEY_PHONE_ZONE_H
 
@@ -19,9 +23,9 @@ extern "C" {
 #endif
 
 /* The IANA time zone a phone number most likely belongs to, written to zone
- * (e.g. "Europe/Paris", "America/Chicago"). Returns 1 when the number's
- * country (and area, where the library knows it) determines one zone, 0
- * otherwise (unknown, ambiguous, or not a valid number). Thread-safe.
+ * (e.g. "Europe/Paris", "America/Chicago"). Returns 1 when the number's area
+ * code or, failing that, its country determines one zone, 0 otherwise
+ * (unknown, ambiguous, or not a valid number). Thread-safe.
  *
  * The name is ICU's canonical ID, which clock_valid_zone() accepts; for a few
  * zones it is the older tz name ICU keeps (Asia/Calcutta for Asia/Kolkata,

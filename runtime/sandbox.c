@@ -498,12 +498,13 @@ static int host_duration(lua_State *L) {
   return 1;
 }
 
-/* local_ms("2026-03-02 10:00", zone) -> ms | nil, err */
+/* local_ms("2026-03-02 10:00", zone[, lenient]) -> ms | nil, err. Lenient:
+ * a time a DST change skips moves on by the gap, as the clocks do. */
 static int host_local_ms(lua_State *L) {
   int64_t ms;
   char err[256];
-  if (clock_parse_local(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &ms, err,
-                        sizeof err)) {
+  if (clock_parse_local_ex(luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+                           lua_toboolean(L, 3), &ms, err, sizeof err)) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;

@@ -235,7 +235,8 @@ static const char *const queries[Q_COUNT] = {
                         " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_BROADCAST_UPDATE] =
         "UPDATE broadcasts SET status = ?2, cursor = ?3, next_at = ?4,"
-        " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7 WHERE id = ?1",
+        " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7,"
+        " failed = failed + ?8 WHERE id = ?1",
     [Q_BROADCASTS_DUE] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
         " suppressed, failed FROM broadcasts WHERE status IN ('scheduled','running')"
@@ -899,7 +900,8 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
 }
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
-                           int64_t next_at, long sent, long held, long suppressed) {
+                           int64_t next_at, long sent, long held, long suppressed,
+                           long failed) {
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
@@ -909,6 +911,7 @@ int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cu
   sqlite3_bind_int64(s, 5, sent);
   sqlite3_bind_int64(s, 6, held);
   sqlite3_bind_int64(s, 7, suppressed);
+  sqlite3_bind_int64(s, 8, failed);
   return exec_done(st, s, "cannot update a broadcast");
 }
 

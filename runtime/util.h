@@ -15,6 +15,8 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool ends_with(const char *s, const char *suffix);
+/* Characters (UTF-8 code points) in s. */
+size_t utf8_chars(const char *s);
 /* Reads a whole file, NUL-terminated; NULL with errno set on failure. */
 char *read_file(const char *path, size_t *len);
 

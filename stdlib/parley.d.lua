@@ -8,7 +8,8 @@
 -- ---------------------------------------------------------------- values
 
 ---What a send returns: "suppressed" when the recipient has opted out and the
----message is not transactional (it is stored, not delivered).
+---message is not transactional (it is stored, not delivered). "sent" also for
+---a message that quiet hours will hold until the morning (decided at commit).
 ---@alias SendStatus "sent"|"suppressed"
 
 ---A handler's return value: a non-empty string or a number is the reply; nil or a
@@ -17,6 +18,28 @@
 
 ---A handler: the contact and the message.
 ---@alias Handler fun(c: Contact, msg: Message): HandlerResult
+
+---A handler run by a timer (bot.after, bot.at, bot.every) or a drip step's
+---call: the contact (nil for a bot's own timer: bot.every, or one created
+---outside a conversation; then only send(number, text) can send, and
+---returning a string is an error) and the timer's arguments (decoded, or nil).
+---A returned string is sent to the contact, held by quiet hours.
+---@alias TimerHandler fun(c: Contact?, args: any): HandlerResult
+
+---A duration: "90s", "15m", "2h", "3d", "1w", "500ms", combinations like
+---"1h30m" (no spaces), or a number of seconds (0 to 100 years). Elapsed
+---time: across a DST change the wall-clock hour shifts.
+---@alias Duration string|number
+
+---A local time, "YYYY-MM-DD HH:MM" (or "...:SS"), read in a time zone; or
+---seconds since 1970. A local time skipped by a DST change is an error; one
+---repeated is the second (standard time).
+---@alias Time string|number
+
+---A recurring schedule, in the bot's timezone: "daily 09:00", "mon 10:00"
+---(mon..sun, monday..sunday), "weekdays 08:30", "weekends 11:00", or
+---"every 15m" (a duration of a minute or more).
+---@alias Schedule string
 
 ---A bot.match handler: the values string.match returned follow msg (the
 ---captures, or the whole match for a pattern without captures).
@@ -44,8 +67,11 @@
 ---@field optin_reply? string the confirmation of an opt-in (default: "<name>: you are subscribed again. Reply STOP to unsubscribe, HELP for help.")
 ---@field max_message_chars? integer the longest message a handler may send, in characters (UTF-8 code points), 1 to 1600 (default 1600)
 ---@field limits? Limits per-message limits
----@field timezone? string an ICU time-zone name like "America/New_York" (checked); not used yet (quiet hours are coming)
----@field quiet_hours? string[] e.g. {"21:00", "09:00"}; accepted, not enforced yet
+---@field timezone? string the bot's IANA time zone, like "America/New_York" (checked): bot.every, a broadcast's at, and contacts without a zone of their own (default "UTC")
+---@field quiet_hours? string[]|false {"HH:MM", "HH:MM"}: sends that do not answer the fan (timers, drips, broadcasts, send to others) inside this window of the recipient's zone wait for its end; false (or two equal times): none (default {"21:00", "09:00"})
+---@field late_after? string a duration like "6h": after downtime, a timer more than this late is skipped (status "skipped") instead of run (default: none)
+---@field broadcast_rate? number messages per second of a broadcast without its own rate, above 0 and at most 1000 (default 10)
+---@field max_segments? integer parley check warns about drip texts longer than this many SMS segments (default 3)
 
 -- ---------------------------------------------------------------- message
 
@@ -66,7 +92,7 @@
 ---@field number string the fan's number, E.164
 ---@field opted_out boolean true only inside bot.on_optout
 ---@field is_new boolean true until an ordinary message of this contact has been handled without an error (the message on_join gets)
----@field timezone string? the contact's time zone; assigning an ICU time-zone name stores it (checked when the handler returns)
+---@field timezone string? the contact's own time zone, or nil; assigning an IANA name stores it when the handler returns (checked then). Quiet hours, bot.at times and drip dates use it; without one, the zone of the number's country (when it has one), else the bot's
 ---@field fields table<string, StoredValue> profile data, at most 16 KiB encoded; must stay a table
 ---@field state table<string|integer, StoredValue> conversation data, at most 64 KiB encoded; must stay a table
 ---@field tags table<string, true> a set of tag names
@@ -104,11 +130,74 @@ function Contact:untag(...) end
 ---@return boolean
 function Contact:has_tag(name) end
 
+---Enrolls the contact in a drip registered with bot.drip; restarts it from
+---the first step if the contact is already enrolled. Returns the id of the
+---first step's timer that can still come, or nil when none can (every step
+---counts from a date field that has passed, is missing or is not a date).
+---@param name string
+---@return integer?
+function Contact:start_drip(name) end
+
+---Ends the contact's enrollment in a drip (an opt-out ends all of them).
+---@param name string
+function Contact:stop_drip(name) end
+
+-- ---------------------------------------------------------------- time
+
+---A step of a drip: what (exactly one of text or call) and when.
+---@class DripStep
+---@field text? string sent to the contact; templates expand when it is sent
+---@field call? string a bot.handler called as fn(c, args); a string it returns is sent
+---@field args? any the args given to call
+---@field after? Duration after the previous step was due (or the start, for the first step or with from = "start"); with of, after the date
+---@field from? "previous"|"start" what after counts from (default "previous")
+---@field before? Duration before the date in the field named by of
+---@field of? string a date field, "fields.appointment_at", holding "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" in the contact's zone; a step counted from it that has passed is skipped
+---@field at? string "HH:MM": at that wall-clock time on the day the step falls, in the contact's zone
+
+---@class DripOptions
+---@field stop_on_reply? boolean any message from the contact that reaches the script ends the enrollment
+---@field stop_on? "optout" always implied: an opt-out ends every drip
+
+---A segment: contacts matching every key. Any other key is a field name
+---compared exactly with a string, number or boolean: { city = "Austin" }.
+---@class Segment
+---@field tags? string|string[] contacts having every one of these tags
+---@field status? "subscribed"|"opted_out"
+---@field joined_after? string|number first seen at or after: "YYYY-MM-DD" (or with "HH:MM") in the bot's zone, or seconds
+---@field joined_before? string|number first seen before
+---@field [string] string|number|boolean
+
+---A contact as bot.contacts gives it: a copy (changing it changes nothing).
+---@class ContactView
+---@field id integer
+---@field number string
+---@field status "subscribed"|"opted_out"
+---@field opted_out boolean
+---@field fields table<string, StoredValue>
+---@field tags table<string, true>
+---@field timezone string? the contact's own zone, if it has one
+---@field first_seen integer seconds since 1970
+
+---@class Broadcast
+---@field segment? Segment the recipients (default: every contact)
+---@field text string sent to each, with their own templates expanded ({{fields.city}})
+---@field at? Time when the first recipient's turn comes: seconds, or "YYYY-MM-DD HH:MM" in the bot's zone (default now)
+---@field rate? number messages per second, above 0 and at most 1000 (default bot.config broadcast_rate, 10)
+
+---@class BroadcastStatus
+---@field status "scheduled"|"running"|"done"
+---@field sent integer
+---@field held integer held by the recipients' quiet hours (released later)
+---@field suppressed integer recipients who had opted out
+---@field failed integer
+
 -- ---------------------------------------------------------------- bot
 
 ---The bot API. Registration functions (config, keyword, hear, match, handler,
----fallback, on_join, on_optout, on_optin) work only at the top level of the
----script; now, log and store only inside handlers.
+---fallback, on_join, on_optout, on_optin, every, drip) work only at the top
+---level of the script; now, log, store, after, at, cancel, contacts,
+---broadcast and broadcast_status only inside handlers.
 ---@class Bot
 ---@field store table<string|integer, StoredValue> data shared by every conversation of the bot, at most 1 MiB encoded and 100,000 keys; handlers only
 bot = {}
@@ -136,9 +225,10 @@ function bot.hear(words, fn) end
 ---@param fn MatchHandler
 function bot.match(pattern, fn) end
 
----Registers a named handler, the target of c:expect(name).
+---Registers a named handler: the target of c:expect(name), called as
+---fn(c, msg), and of timers and drip steps, called as fn(c, args).
 ---@param name string letters, digits, _ . -
----@param fn Handler
+---@param fn Handler|TimerHandler
 function bot.handler(name, fn) end
 
 ---Gets every message no other rule took.
@@ -172,13 +262,70 @@ function bot.now() end
 ---@param ... any
 function bot.log(...) end
 
+---Runs the handler named `handler` as fn(c, args) after a duration; c is
+---this conversation's contact (nil in a bot's own timer). Stored by name
+---with args as JSON (at most 16 KiB): it survives restarts. Handlers only.
+---@param duration Duration
+---@param handler string
+---@param args? any data that can be stored
+---@return integer id the timer's id, for bot.cancel
+function bot.after(duration, handler, args) end
+
+---Runs the handler at a time: seconds since 1970, or "YYYY-MM-DD HH:MM" in
+---the contact's zone (else the bot's). A time in the past is due at once.
+---@param time Time
+---@param handler string
+---@param args? any
+---@return integer id
+function bot.at(time, handler, args) end
+
+---A recurring timer of the bot, in its timezone (DST-correct); the handler
+---gets c == nil. Top level only. On load, new schedules start, removed ones
+---are cancelled, unchanged ones keep their next run; after downtime a
+---missed schedule runs once, then continues from the present.
+---@param spec Schedule
+---@param handler string
+function bot.every(spec, handler) end
+
+---Cancels a pending timer by id; unknown or finished ids are ignored.
+---@param id integer
+function bot.cancel(id) end
+
+---Registers a drip: a series of steps a contact is enrolled in with
+---c:start_drip(name). Steps are looked up by name and number when due, so a
+---new version of the script applies to future steps. Top level only.
+---@param name string
+---@param steps DripStep[]
+---@param options? DripOptions
+function bot.drip(name, steps, options) end
+
+---Iterates the contacts matching a segment, in the order they were first
+---seen (the store as of the last commit). Handlers only.
+---@param query? Segment
+---@return fun(): ContactView?
+function bot.contacts(query) end
+
+---Sends a text to every contact of a segment, one recipient per 1/rate
+---seconds from `at`, each in their own quiet hours; opted-out recipients are
+---counted as suppressed. Resumes after a crash without sending twice.
+---Created when the handler commits. Handlers only.
+---@param t Broadcast
+---@return integer id
+function bot.broadcast(t) end
+
+---The progress of a broadcast of this bot, or nil for an unknown id.
+---@param id integer
+---@return BroadcastStatus?
+function bot.broadcast_status(id) end
+
 -- ---------------------------------------------------------------- globals
 
 ---Sends text to any number. Templates expand without a contact: {{bot.name}}
 ---expands, {{number}} is empty, {{fields.x}} and {{tags.x}} stay as written.
 ---A number the bot has never seen becomes a contact (its first message still
 ---goes to on_join). Returns "suppressed" when that number opted out and the
----message is not transactional.
+---message is not transactional. To any number but the conversation's own
+---fan, it is held while it is quiet hours for the recipient.
 ---@param number string E.164, like "+15550199"
 ---@param text string|number
 ---@param opts? SendOptions

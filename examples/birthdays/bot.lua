@@ -42,9 +42,12 @@ local function day_in(y, m, d)
 end
 
 ---The year of the next greeting: this year's (by UTC) unless its 09:00 has
----passed everywhere on Earth (the earliest zones are 12 hours behind UTC).
----A fan who registers on the day itself, after 09:00 their time but before
----the day is over everywhere, is greeted at once.
+---passed everywhere on Earth (the last zones to reach it are 12 hours behind
+---UTC). The sandbox has no os.date and the script does not know the fan's
+---UTC offset, so the date is worked out from bot.now() in UTC, and bot.at
+---does the zone. A fan who registers on the day itself, after 09:00 their
+---time but before the day is over everywhere, is greeted at once (bot.at
+---with a time that has passed runs as soon as the clock moves).
 ---@param m integer
 ---@param d integer
 ---@return integer
@@ -58,7 +61,8 @@ local function next_year(m, d)
   return y
 end
 
----Schedules the greeting of year y at 09:00 in the fan's zone; returns its id.
+---Schedules the greeting of year y at 09:00 in the fan's zone, and keeps the
+---timer's id (for bot.cancel) and the local time in c.state.
 ---@param c Contact
 ---@param y integer
 local function schedule(c, y)
@@ -75,9 +79,11 @@ end
 
 local ASK = "When's your birthday? Text BIRTHDAY MM-DD, like BIRTHDAY 03-15."
 
----"03-15", "3/15" -> month, day (Feb 29 allowed), or nil.
+---"03-15", "3/15" -> month, day (Feb 29 allowed), or nil. A leading
+---"birthday" is dropped: a fan who was asked for the date may still write
+---"BIRTHDAY 3/15", which then reaches the expected handler, not bot.match.
 local function parse(s)
-  local m, d = s:match("^%s*(%d%d?)[%-/](%d%d?)%s*$")
+  local m, d = s:lower():gsub("^%s*birthday", ""):match("^%s*(%d%d?)[%-/](%d%d?)%s*$")
   m, d = tonumber(m), tonumber(d)
   if not m or m < 1 or m > 12 or d < 1 or d > days_in(2024, m) then return nil end
   return m, d

@@ -30,6 +30,10 @@ rt.frozen = frozen
 local trusted = raw_setmetatable({}, { __mode = "k" }) -- runtime values the freeze skips
 
 local loading = true -- the bot's top level is running
+-- The running invocation's contact and its private data. One invocation
+-- runs at a time in a VM; a contact object kept past its invocation (in a
+-- closure) no longer matches and its methods refuse to work.
+local cur_c, cur_p
 local folder = "."    -- the bot's folder, for file names in messages
 
 -- ---------------------------------------------------------------- errors
@@ -361,7 +365,7 @@ function api.config(t)
     cfg.quiet_start, cfg.quiet_end = a, b
   end
   if t.broadcast_rate ~= nil and (t.broadcast_rate <= 0 or t.broadcast_rate > 1000) then
-    raise("bot.config: broadcast_rate must be messages per second, from 0 to 1000")
+    raise("bot.config: broadcast_rate must be messages per second, more than 0 and at most 1000")
   end
   if t.max_segments ~= nil and (not tointeger(t.max_segments) or t.max_segments < 1) then
     raise("bot.config: max_segments must be a whole number of 1 or more")
@@ -430,9 +434,17 @@ local function add_timer(due, name, args, fname)
   return id
 end
 
+-- The zone times in this handler mean: the contact's (as this handler may
+-- just have set it), else what the runtime knows for them, else the bot's.
+local function current_zone()
+  local tz = cur_c and rawget(cur_c, "timezone")
+  if type(tz) == "string" and host.valid_zone(tz) then return tz end
+  return host.zone()
+end
+
 function api.after(dur, name, args)
   in_handler("bot.after")
-  return add_timer(host.now_ms() + duration_ms(dur, 1, "after"), name, args, "bot.after")
+  return add_timer(host.now_ms() + duration_ms(dur, 1, "bot.after"), name, args, "bot.after")
 end
 
 function api.at(time, name, args)
@@ -441,7 +453,7 @@ function api.at(time, name, args)
   if type(time) == "number" then
     due = math.floor(time * 1000)
   elseif type(time) == "string" then
-    local ms, err = host.local_ms(time, host.zone())
+    local ms, err = host.local_ms(time, current_zone())
     if not ms then raise("bot.at: " .. err) end
     due = ms
   else
@@ -494,8 +506,8 @@ function api.drip(name, steps, options)
     if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
     if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
     local d = { text = st.text, call = st.call, args = st.args, at = hhmm(st.at, what .. ": at") }
-    if st.after ~= nil then d.after = duration_ms(st.after, 2, "drip") end
-    if st.before ~= nil then d.before = duration_ms(st.before, 2, "drip") end
+    if st.after ~= nil then d.after = duration_ms(st.after, 2, what .. ": after") end
+    if st.before ~= nil then d.before = duration_ms(st.before, 2, what .. ": before") end
     if st.of ~= nil then
       if type(st.of) ~= "string" or not smatch(st.of, "^fields%.[%w_]+$") then
         raise(what .. ": of = '" .. tostring(st.of) .. "' must name a contact field, like \"fields.appointment_at\"")
@@ -530,7 +542,7 @@ end
 -- When step i of a drip is due, or nil if it cannot be (a date field that is
 -- missing or not a date). prev: the time of the step before (or the start).
 local function step_due(d, prev, started, c)
-  local zone = host.zone()
+  local zone = current_zone()
   local t
   if d.of then
     local v = c and c.fields[d.of]
@@ -542,7 +554,7 @@ local function step_due(d, prev, started, c)
   else
     t = (d.from == "start" and started or prev) + (d.after or 0)
   end
-  if d.at then t = host.local_ms(host.local_date(t, zone) .. " " .. d.at, zone) end
+  if d.at then t = host.local_ms(host.local_date(t, zone) .. " " .. d.at, zone, true) end
   return t
 end
 
@@ -564,7 +576,8 @@ local function drip_start(c, name)
   checktype(name, "string", 1, "start_drip")
   local def = drips[name]
   if not def then raise("c:start_drip('" .. name .. "'): no drip named '" .. name .. "' (define it with bot.drip)") end
-  host.drips_stop("drip:" .. name) -- starting again restarts it
+  local ok, err = host.drips_stop("drip:" .. name) -- starting again restarts it
+  if not ok then raise(err) end
   local now = host.now_ms()
   return schedule_step(name, def, 1, now, now, c)
 end
@@ -572,7 +585,8 @@ end
 local function drip_stop(c, name)
   checktype(name, "string", 1, "stop_drip")
   if not drips[name] then raise("c:stop_drip('" .. name .. "'): no drip named '" .. name .. "'") end
-  host.drips_stop("drip:" .. name)
+  local ok, err = host.drips_stop("drip:" .. name)
+  if not ok then raise(err) end
 end
 
 -- ---------------------------------------------------------------- segments
@@ -667,7 +681,7 @@ function api.broadcast(t)
   end
   local rate = t.rate or cfg.broadcast_rate or 10
   if type(rate) ~= "number" or rate <= 0 or rate > 1000 then
-    raise("bot.broadcast: rate = " .. tostring(rate) .. " must be messages per second, from 0 to 1000")
+    raise("bot.broadcast: rate = " .. tostring(rate) .. " must be messages per second, more than 0 and at most 1000")
   end
   return host.broadcast_add(seg, t.text, start, rate)
 end
@@ -684,7 +698,8 @@ function api.cancel(id)
   in_handler("bot.cancel")
   local n = tointeger(id)
   if not n then argerror(1, "cancel", "timer id expected, got " .. type(id)) end
-  host.timer_cancel(n)
+  local ok, err = host.timer_cancel(n)
+  if not ok then raise(err) end
 end
 
 -- ---------------------------------------------------------------- templates
@@ -725,11 +740,6 @@ end
 rt.expand = expand
 
 -- ---------------------------------------------------------------- conversations
-
--- The running invocation's contact and its private data. One invocation
--- runs at a time in a VM; a contact object kept past its invocation (in a
--- closure) no longer matches and its methods refuse to work.
-local cur_c, cur_p
 
 local function text_arg(v, n, fname)
   local t = type(v)
@@ -1228,10 +1238,11 @@ local function finish(c, p, result)
 end
 
 -- A timer's handler, by name: fn(c, args), c nil for a bot's own timer.
-fire = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out, timezone)
+fire = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out, timezone,
+                skip)
   if ssub(name, 1, 5) == "drip:" then
     return fire_drip(ssub(name, 6), args_json, number, is_new, fields_json, tags_json, state_json,
-      opted_out, timezone)
+      opted_out, timezone, skip)
   end
   local rule = router.handlers[name]
   if not rule then
@@ -1255,7 +1266,7 @@ end
 -- by name now, so a new version of the script applies to future steps; a
 -- drip or step that no longer exists ends the enrollment.
 fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out,
-                     timezone)
+                     timezone, skip)
   local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
     timezone = timezone }, contact_mt)
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
@@ -1265,7 +1276,9 @@ fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, st
   local def = drips[name]
   local d = def and type(args) == "table" and def.steps[args.step]
   if not d then return finish(c, p, nil) end
-  if d.text then
+  if skip then
+    -- too late (bot.config late_after): this step is skipped, the drip goes on
+  elseif d.text then
     deliver(nil, expand(d.text, c), "send", false)
   else
     local rule = router.handlers[d.call]
@@ -1298,7 +1311,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   cur_store = nil
   cur_rule = nil
   if kind == "timer" then return fire(text, args_json, number, is_new, fields_json, tags_json,
-    state_json, opted_out, timezone) end
+    state_json, opted_out, timezone, msg_id == "skip") end
   local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
     timezone = timezone }, contact_mt)
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
@@ -1307,7 +1320,10 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = no_media }
   local rule, caps
   if kind == "message" then
-    for i = 1, #reply_stoppers do host.drips_stop(reply_stoppers[i]) end
+    for i = 1, #reply_stoppers do
+      local ok, err = host.drips_stop(reply_stoppers[i])
+      if not ok then error(err, 0) end
+    end
     rule, caps = route(c, text, is_new, expect)
   elseif kind == "optout" then
     rule = router.optout
