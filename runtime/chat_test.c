@@ -30,6 +30,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "engine.h"
+#include "lua_api.h"
 #include "luadata.h"
 #include "store.h"
 #include "util.h"
@@ -347,17 +348,7 @@ static int l_broadcast(lua_State *L) {
   broadcast_row b = {0};
   if (store_broadcast_get(engine_store(r->e), bot_id(r->b), luaL_checkinteger(L, 1), &b) <= 0)
     return 0;
-  lua_createtable(L, 0, 5);
-  lua_pushstring(L, b.status);
-  lua_setfield(L, -2, "status");
-  lua_pushinteger(L, b.sent);
-  lua_setfield(L, -2, "sent");
-  lua_pushinteger(L, b.held);
-  lua_setfield(L, -2, "held");
-  lua_pushinteger(L, b.suppressed);
-  lua_setfield(L, -2, "suppressed");
-  lua_pushinteger(L, b.failed);
-  lua_setfield(L, -2, "failed");
+  lua_api_push_broadcast(L, &b);
   broadcast_row_free(&b);
   return 1;
 }

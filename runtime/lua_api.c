@@ -170,22 +170,26 @@ static int api_contacts_page(lua_State *L) {
   return 1;
 }
 
+void lua_api_push_broadcast(lua_State *L, const broadcast_row *b) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, b->status);
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, b->sent);
+  lua_setfield(L, -2, "sent");
+  lua_pushinteger(L, b->held);
+  lua_setfield(L, -2, "held");
+  lua_pushinteger(L, b->suppressed);
+  lua_setfield(L, -2, "suppressed");
+  lua_pushinteger(L, b->failed);
+  lua_setfield(L, -2, "failed");
+}
+
 static int api_broadcast_get(lua_State *L) {
   api_ctx *ctx = context(L, "bot.broadcast_status");
   broadcast_row b = {0};
   int found = ctx->host->broadcast_get(ctx, (int64_t)luaL_checkinteger(L, 1), &b);
   if (found <= 0) return 0;
-  lua_createtable(L, 0, 6);
-  lua_pushstring(L, b.status);
-  lua_setfield(L, -2, "status");
-  lua_pushinteger(L, b.sent);
-  lua_setfield(L, -2, "sent");
-  lua_pushinteger(L, b.held);
-  lua_setfield(L, -2, "held");
-  lua_pushinteger(L, b.suppressed);
-  lua_setfield(L, -2, "suppressed");
-  lua_pushinteger(L, b.failed);
-  lua_setfield(L, -2, "failed");
+  lua_api_push_broadcast(L, &b);
   broadcast_row_free(&b);
   return 1;
 }

@@ -51,6 +51,9 @@ typedef struct api_ctx {
   const api_host *host;
 } api_ctx;
 
+/* Pushes a broadcast's progress: { status, sent, held, suppressed, failed }. */
+void lua_api_push_broadcast(lua_State *L, const broadcast_row *b);
+
 /* Stores send, log, now and store_json into the table at index host. */
 void lua_api_register(lua_State *L, int host);
 
