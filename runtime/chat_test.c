@@ -69,7 +69,8 @@ static void push_output(run *r, int is_error, const char *to, const char *text) 
 }
 
 static void on_message(void *ud, const char *botname, const char *to,
-                       const char *text, const char *status) {
+                       const char *text, const char *status, void *tag) {
+  (void)tag;
   (void)botname;
   (void)status;
   push_output(ud, 0, to, text);

@@ -51,7 +51,8 @@ void emit(engine *e, int is_message, const char *botname,
   }
   e->events[e->nevents++] = (event){is_message, xstrdup(botname),
                                     xstrdup(number ? number : ""),
-                                    xstrdup(text), status ? xstrdup(status) : NULL};
+                                    xstrdup(text), status ? xstrdup(status) : NULL,
+                                    e->in_message ? e->tag : NULL};
 }
 
 /* Delivers (or drops) the first n events: those of a batch now durable. */
@@ -60,7 +61,7 @@ static void events_flush(engine *e, int deliver, size_t n) {
     event *ev = &e->events[i];
     if (deliver) {
       if (ev->is_message && e->obs.message)
-        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status);
+        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag);
       else if (!ev->is_message && e->obs.action)
         e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
     }
@@ -433,8 +434,10 @@ static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_one(engine *e, bot *b, const inbound *m) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
+  e->tag = m->tag;
   int rc = handle_message(e, b, m);
   e->in_message = 0;
+  e->tag = NULL;
   return rc;
 }
 

@@ -21,9 +21,10 @@ typedef struct bot bot;
 
 /* What sim and test show: called after the transaction commits. */
 typedef struct engine_observer {
-  /* an outgoing message; status: "sent" or "suppressed" */
+  /* an outgoing message; status: "sent" or "suppressed"; tag: the tag of
+   * the inbound message it answers (NULL for timers and the like) */
   void (*message)(void *ud, const char *bot, const char *to, const char *text,
-                  const char *status);
+                  const char *status, void *tag);
   /* a side effect worth showing: "expect city", "fields.city = \"Austin\"",
    * "error: bot.lua:3: ...", "log: ...", "opted out (STOP)" */
   void (*action)(void *ud, const char *bot, const char *number,
@@ -58,6 +59,7 @@ typedef struct inbound {
   const char *text;
   size_t len;
   const char *provider_id; /* for deduplication, may be NULL */
+  void *tag;               /* the caller's: handed back with the replies */
 } inbound;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns

@@ -69,6 +69,7 @@ typedef struct invocation {
 typedef struct event {
   int is_message;
   char *bot, *number, *text, *status;
+  void *tag; /* of the inbound message being handled */
 } event;
 
 struct engine {
@@ -98,6 +99,7 @@ struct engine {
   engine_stats stats;
   int in_message;
   int64_t now;
+  void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */
 };
 

@@ -96,7 +96,8 @@ static void observe(int is_message, const char *number, const char *text,
 }
 
 static void on_message(void *ud, const char *bot, const char *to,
-                       const char *text, const char *status) {
+                       const char *text, const char *status, void *tag) {
+  (void)tag;
   (void)ud;
   (void)bot;
   observe(1, to, text, status);
