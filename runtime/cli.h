@@ -8,5 +8,6 @@ int cli_sim(int argc, char **argv);   /* sim.c */
 int cli_test(int argc, char **argv);  /* chat_test.c */
 int cli_check(int argc, char **argv); /* check.c */
 int cli_segments(int argc, char **argv); /* gsm_cli.c */
+int cli_serve(int argc, char **argv);    /* serve.c */
 
 #endif

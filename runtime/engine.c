@@ -194,6 +194,11 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   return e;
 }
 
+void engine_set_observer(engine *e, const engine_observer *obs) {
+  e->has_obs = obs != NULL;
+  if (obs) e->obs = *obs;
+}
+
 static void bot_free(bot *b) {
   sandbox_close(b->sb);
   script_free(b->src);

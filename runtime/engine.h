@@ -42,6 +42,8 @@ typedef struct engine_options {
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
+/* Replaces the observer (NULL: none). */
+void engine_set_observer(engine *e, const engine_observer *obs);
 void engine_close(engine *e);
 
 /* Loads scripts/<bot>/ (or any bot folder). Problems go to err, one

@@ -1,0 +1,460 @@
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "twilio.h"
+#include "util.h"
+
+enum job_kind { JOB_TWILIO, JOB_JSON, JOB_KANNEL };
+
+/* A request that needs the engine: queued by the HTTP thread, handled by the
+ * engine thread, answered once its batch is durable. */
+typedef struct job {
+  struct MHD_Connection *conn;
+  enum job_kind kind;
+  bot *b;
+  char *from, *to, *text, *provider_id;
+  char **replies; /* texts sent back to `from` in answer */
+  size_t nreplies;
+  int failed;     /* the engine could not take it: 503 */
+  atomic_int done;
+  struct job *next;
+} job;
+
+/* Per connection. */
+typedef struct request {
+  char *raw_uri; /* as the client sent it, query included */
+  int started;   /* the first call (headers) has been seen */
+  buf body;
+  int too_large;
+  job *job;
+} request;
+
+struct server {
+  server_config cfg;
+  engine *e;
+  struct MHD_Daemon *daemon;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  job *head, *tail;
+  volatile sig_atomic_t stopping;
+};
+
+static void log_line(const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void log_line(const char *level, const char *fmt, ...) {
+  char when[32];
+  time_t t = time(NULL);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+  fprintf(stderr, "time=%s level=%s ", when, level);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void job_free(job *j) {
+  free(j->from);
+  free(j->to);
+  free(j->text);
+  free(j->provider_id);
+  for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
+  free(j->replies);
+  free(j);
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               const char *type, const char *body) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(r, "Content-Type", type);
+  enum MHD_Result rc = MHD_queue_response(conn, status, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
+                                     const char *message) {
+  json_t *o = json_pack("{s:s}", "error", message);
+  char *body = json_dumps(o, JSON_COMPACT);
+  enum MHD_Result rc = respond(conn, status, "application/json", body);
+  free(body);
+  json_decref(o);
+  return rc;
+}
+
+static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
+  if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
+  if (j->kind == JOB_TWILIO) {
+    char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
+    enum MHD_Result rc = respond(conn, 200, "text/xml", xml);
+    free(xml);
+    return rc;
+  }
+  if (j->kind == JOB_KANNEL) /* the reply, as the sms-service's text body */
+    return respond(conn, 200, "text/plain; charset=utf-8",
+                   j->nreplies ? j->replies[0] : "");
+  json_t *replies = json_array();
+  for (size_t i = 0; i < j->nreplies; i++)
+    json_array_append_new(replies, json_string(j->replies[i]));
+  json_t *o = json_pack("{s:s,s:o}", "status", "accepted", "replies", replies);
+  char *body = json_dumps(o, JSON_COMPACT);
+  enum MHD_Result rc = respond(conn, 200, "application/json", body);
+  free(body);
+  json_decref(o);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static void enqueue(server *s, job *j) {
+  pthread_mutex_lock(&s->mu);
+  if (s->tail) s->tail->next = j;
+  else s->head = j;
+  s->tail = j;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* "/twilio/fanclub" with prefix "/twilio/" -> the bot "fanclub" */
+static bot *bot_in_path(server *s, const char *url, const char *prefix,
+                        const char *suffix) {
+  size_t n = strlen(prefix);
+  if (strncmp(url, prefix, n) != 0) return NULL;
+  const char *name = url + n;
+  size_t len = strlen(name), sl = suffix ? strlen(suffix) : 0;
+  if (sl) {
+    if (len < sl || strcmp(name + len - sl, suffix) != 0) return NULL;
+    len -= sl;
+  }
+  if (len == 0 || len > 64 || memchr(name, '/', len)) return NULL;
+  char copy[65];
+  memcpy(copy, name, len);
+  copy[len] = 0;
+  return engine_find_bot(s->e, copy);
+}
+
+static const char *param(const form_param *p, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(p[i].name, name) == 0) return p[i].value;
+  return NULL;
+}
+
+static char *dup_or_null(const char *v) { return v ? xstrdup(v) : NULL; }
+
+static enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r,
+                                 job *j) {
+  j->conn = conn;
+  r->job = j;
+  MHD_suspend_connection(conn);
+  enqueue(s, j);
+  return MHD_YES;
+}
+
+static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
+                                      request *r, bot *b) {
+  form_param *p = NULL;
+  size_t n = 0;
+  if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
+    return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
+  int valid = s->cfg.twilio_auth_token && sig &&
+              twilio_signature_valid(s->cfg.twilio_auth_token, url, p, n, sig);
+  free(url);
+  if (!valid) {
+    form_free(p, n);
+    log_line("warn", "event=rejected provider=twilio reason=signature bot=%s", bot_name(b));
+    return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+  }
+  const char *from = param(p, n, "From"), *body = param(p, n, "Body");
+  if (!from || !body) {
+    form_free(p, n);
+    return respond_error(conn, 400, "From and Body are required");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_TWILIO;
+  j->b = b;
+  j->from = xstrdup(from);
+  j->to = dup_or_null(param(p, n, "To"));
+  j->text = xstrdup(body);
+  j->provider_id = dup_or_null(param(p, n, "MessageSid"));
+  form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
+static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
+                                    request *r, bot *b) {
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *want = s->cfg.webhook_token;
+  if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+    return respond_error(conn, 401, "an Authorization: Bearer token is required");
+  if (!want || strlen(auth + 7) != strlen(want) ||
+      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)
+    return respond_error(conn, 403, "the bearer token is not this server's");
+  json_error_t jerr;
+  json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+  const char *from = NULL, *text = NULL;
+  if (!json_is_object(o) ||
+      !json_is_string(json_object_get(o, "from")) ||
+      !json_is_string(json_object_get(o, "text"))) {
+    json_decref(o);
+    return respond_error(conn, 400, "the body must be JSON like "
+                                    "{\"from\":\"+15550001\",\"text\":\"hi\",\"id\":\"...\"}");
+  }
+  from = json_string_value(json_object_get(o, "from"));
+  text = json_string_value(json_object_get(o, "text"));
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_JSON;
+  j->b = b;
+  j->from = xstrdup(from);
+  j->text = xstrdup(text);
+  json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
+  j->to = json_is_string(to) ? xstrdup(json_string_value(to)) : NULL;
+  j->provider_id = json_is_string(id) ? xstrdup(json_string_value(id)) : NULL;
+  json_decref(o);
+  return start_job(s, conn, r, j);
+}
+
+static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
+                                      request *r, bot *b) {
+  /* sms-service get-url (query) or post-url (form body) */
+  form_param *p = NULL;
+  size_t n = 0;
+  if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n))
+    return respond_error(conn, 400, "the body is not a form");
+  const char *from = param(p, n, "from");
+  const char *text = param(p, n, "text");
+  const char *to = param(p, n, "to"), *id = param(p, n, "id");
+  if (!from) from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
+  if (!text) text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "text");
+  if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
+  if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+  const char *want = s->cfg.webhook_token;
+  if (!want || !token || strlen(token) != strlen(want) ||
+      CRYPTO_memcmp(token, want, strlen(want)) != 0) {
+    form_free(p, n);
+    return respond_error(conn, 403, "the token query parameter is not this server's");
+  }
+  if (!from || !text) {
+    form_free(p, n);
+    return respond_error(conn, 400, "from and text are required");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_KANNEL;
+  j->b = b;
+  j->from = xstrdup(from);
+  j->text = xstrdup(text);
+  j->to = dup_or_null(to);
+  j->provider_id = dup_or_null(id);
+  form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+  (void)version;
+  server *s = cls;
+  request *r = *con_cls;
+  if (!r) return MHD_NO; /* set by the URI callback */
+  if (!r->started) { /* headers only: the body (if any) comes next */
+    r->started = 1;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    if (r->body.len + *upload_size > s->cfg.max_body) r->too_large = 1;
+    else buf_add(&r->body, upload, *upload_size);
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (r->job) { /* resumed: the engine has answered */
+    return respond_job(conn, r->job);
+  }
+  if (r->too_large) return respond_error(conn, 413, "the body is too large");
+  int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+  if (strcmp(url, "/healthz") == 0)
+    return get ? respond(conn, 200, "text/plain", "ok\n")
+               : respond_error(conn, 405, "use GET");
+  bot *b;
+  if ((b = bot_in_path(s, url, "/twilio/", NULL)))
+    return post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
+    return post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  if ((b = bot_in_path(s, url, "/kannel/", NULL)))
+    return get || post ? kannel_inbound(s, conn, r, b)
+                       : respond_error(conn, 405, "use GET or POST");
+  return respond_error(conn, 404, "no such endpoint (or no such bot)");
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  (void)cls;
+  (void)conn;
+  request *r = xcalloc(1, sizeof *r);
+  r->raw_uri = xstrdup(uri);
+  return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode code) {
+  (void)cls;
+  (void)conn;
+  (void)code;
+  request *r = *con_cls;
+  if (!r) return;
+  if (r->job) job_free(r->job);
+  buf_free(&r->body);
+  free(r->raw_uri);
+  free(r);
+  *con_cls = NULL;
+}
+
+/* ---------------------------------------------------------------- engine side */
+
+static void on_message(void *ud, const char *botname, const char *to, const char *text,
+                       const char *status, void *tag) {
+  (void)ud;
+  job *j = tag;
+  if (j && strcmp(status, "sent") == 0 && strcmp(to, j->from) == 0) {
+    j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
+    j->replies[j->nreplies++] = xstrdup(text);
+  }
+  log_line("info", "event=sent bot=%s to=%s status=%s", botname, to, status);
+}
+
+static void on_action(void *ud, const char *botname, const char *number,
+                      const char *what) {
+  (void)ud;
+  if (strncmp(what, "error: ", 7) == 0)
+    log_line("warn", "event=handler_error bot=%s contact=%s error=\"%s\"", botname, number,
+             what + 7);
+}
+
+/* Hands the batch to the engine (consecutive jobs of one bot together). */
+static void handle_jobs(server *s, job *jobs) {
+  size_t n = 0;
+  for (job *j = jobs; j; j = j->next) n++;
+  inbound *in = xcalloc(n, sizeof *in);
+  job **order = xcalloc(n, sizeof *order);
+  size_t k = 0;
+  for (job *j = jobs; j; j = j->next, k++) {
+    order[k] = j;
+    in[k] = (inbound){.from = j->from, .to = j->to, .text = j->text,
+                      .len = strlen(j->text), .provider_id = j->provider_id, .tag = j};
+  }
+  char err[1024];
+  int failed = 0;
+  for (size_t i = 0; i < n && !failed;) {
+    size_t end = i + 1;
+    while (end < n && order[end]->b == order[i]->b) end++;
+    failed = engine_submit(s->e, order[i]->b, in + i, end - i, err, sizeof err) != 0;
+    i = end;
+  }
+  if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
+  if (failed) log_line("error", "event=store_failed error=\"%s\"", err);
+  for (size_t i = 0; i < n; i++) {
+    order[i]->failed = failed;
+    order[i]->next = NULL;
+    atomic_store(&order[i]->done, 1);
+    MHD_resume_connection(order[i]->conn);
+  }
+  free(in);
+  free(order);
+}
+
+static job *take_jobs(server *s, int wait_ms) {
+  pthread_mutex_lock(&s->mu);
+  if (!s->head && !s->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)wait_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&s->cv, &s->mu, &until);
+  }
+  job *jobs = s->head;
+  s->head = s->tail = NULL;
+  pthread_mutex_unlock(&s->mu);
+  return jobs;
+}
+
+server *server_start(const server_config *cfg, engine *e, char *err, size_t errlen) {
+  server *s = xcalloc(1, sizeof *s);
+  s->cfg = *cfg;
+  if (!s->cfg.host) s->cfg.host = "127.0.0.1";
+  if (!s->cfg.port) s->cfg.port = 8080;
+  if (!s->cfg.max_body) s->cfg.max_body = 64 * 1024;
+  if (!s->cfg.public_url) s->cfg.public_url = "";
+  s->e = e;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
+  if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1) {
+    snprintf(err, errlen, "listen address '%s' is not an IPv4 address like 127.0.0.1",
+             s->cfg.host);
+    free(s);
+    return NULL;
+  }
+  s->daemon = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+      (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+      s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+  if (!s->daemon) {
+    snprintf(err, errlen, "cannot listen on %s:%d (is the port in use?)", s->cfg.host,
+             s->cfg.port);
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+int server_run(server *s) {
+  engine_observer obs = {on_message, on_action, s};
+  engine_set_observer(s->e, &obs);
+  int64_t next_tick = 0;
+  while (!s->stopping) {
+    job *jobs = take_jobs(s, 100);
+    if (jobs) handle_jobs(s, jobs);
+    int64_t now = wall_ms();
+    if (now >= next_tick) {
+      char err[1024];
+      if (engine_advance(s->e, now, err, sizeof err))
+        log_line("error", "event=timers_failed error=\"%s\"", err);
+      next_tick = now + 100;
+    }
+  }
+  /* stop accepting, then answer what is in hand */
+  MHD_quiesce_daemon(s->daemon);
+  job *jobs = take_jobs(s, 0);
+  if (jobs) handle_jobs(s, jobs);
+  return 0;
+}
+
+void server_stop(server *s) {
+  s->stopping = 1; /* the engine loop wakes within 100 ms */
+}
+
+void server_free(server *s) {
+  if (!s) return;
+  if (s->daemon) MHD_stop_daemon(s->daemon);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+}

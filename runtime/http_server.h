@@ -1,0 +1,37 @@
+/* http_server: parley's HTTP side (libmicrohttpd).
+ *
+ * Connections are served on libmicrohttpd's own thread; every request that
+ * needs the engine becomes a job on a queue and its connection is suspended.
+ * The engine thread (the caller of server_run) takes the queued jobs as one
+ * batch, hands it to the engine, and once the batch is durable answers each
+ * job and resumes its connection: an inbound message is acknowledged only
+ * after it is committed, and many concurrent requests share one commit. */
+#ifndef PARLEY_HTTP_SERVER_H
+#define PARLEY_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef struct server_config {
+  const char *host;        /* listen address, default 127.0.0.1 */
+  int port;                /* default 8080 */
+  const char *public_url;  /* how providers reach us, for Twilio signatures */
+  const char *twilio_auth_token; /* secret: X-Twilio-Signature checks */
+  const char *webhook_token;     /* secret: bearer token of the JSON webhook */
+  size_t max_body;         /* bytes, default 64 KiB */
+} server_config;
+
+typedef struct server server;
+
+/* Starts listening; NULL with a sentence in err (address in use, ...). */
+server *server_start(const server_config *cfg, engine *e, char *err, size_t errlen);
+/* Serves until server_stop is called (from a signal handler: it only sets a
+ * flag), then finishes the jobs in hand and returns. Runs due timers about
+ * every 100 ms. */
+int server_run(server *s);
+void server_stop(server *s);
+void server_free(server *s);
+
+#endif

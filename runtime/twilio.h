@@ -1,0 +1,84 @@
+/* twilio: what parley needs to speak Twilio's webhook protocol: checking the
+ * X-Twilio-Signature of a request, decoding its form body, and writing the
+ * TwiML that answers it.
+ *
+ * The signature is Twilio's documented algorithm ("Webhooks security",
+ * twilio.com/docs/usage/webhooks/webhooks-security), as the official helper
+ * libraries implement it (twilio-python request_validator.py, twilio-node
+ * webhooks.ts, twilio-php RequestValidator.php):
+ *
+ *   data = the full URL Twilio requested (scheme, host, port if any, path,
+ *          query string), then for each POST parameter sorted by name (and,
+ *          for a repeated name, by value) the name followed by the value,
+ *          with no separators; values are the decoded form values;
+ *   signature = base64(HMAC-SHA1(key = auth token, data)).
+ *
+ * A GET request (or a POST without form parameters) signs the URL alone:
+ * pass n = 0. JSON bodies (bodySHA256 in the query) are not handled. */
+#ifndef PARLEY_TWILIO_H
+#define PARLEY_TWILIO_H
+
+#include <stddef.h>
+
+/* One name=value field of an application/x-www-form-urlencoded body. */
+typedef struct form_param {
+  const char *name, *value;
+} form_param;
+
+/* Bytes twilio_signature writes: 28 base64 characters and a NUL. */
+#define TWILIO_SIGNATURE_SIZE 29
+
+/* 1 if signature (the X-Twilio-Signature header) is Twilio's signature of
+ * url and params under auth_token, else 0 (also when signature is NULL).
+ *
+ * The URL variants accepted are the two every official library tries,
+ * "since signature generation on the back end is inconsistent":
+ *   - url without its port (https://h:443/p and https://h:8443/p -> https://h/p);
+ *   - url with its port, or with the scheme's default port added when it has
+ *     none (https://h/p -> https://h:443/p; http://h/p -> http://h:80/p).
+ * Everything else in url is signed byte for byte as given: no case folding,
+ * no percent-encoding normalization. Parameters with a NULL name or value
+ * count as "". Each comparison uses CRYPTO_memcmp (constant time), and both
+ * variants are always computed and compared. */
+int twilio_signature_valid(const char *auth_token, const char *url,
+                           const form_param *params, size_t n,
+                           const char *signature);
+
+/* The signature Twilio would send for url (exactly as given, no port
+ * variants) and params: base64, NUL-terminated, into out. out must have
+ * TWILIO_SIGNATURE_SIZE (29) bytes; if outlen is smaller, out gets "". */
+void twilio_signature(const char *auth_token, const char *url,
+                      const form_param *params, size_t n, char *out,
+                      size_t outlen);
+
+/* Decodes an application/x-www-form-urlencoded body of len bytes (WHATWG URL
+ * standard, "application/x-www-form-urlencoded parsing"): fields separated
+ * by '&' (empty fields skipped), name and value split at the first '=' ("c"
+ * alone is name "c", value ""), '+' is a space, %XX a byte. Repeated names
+ * are all kept, in body order. Refused, as errors: a '%' not followed by two
+ * hex digits, a NUL byte (%00 or raw: C strings could not carry it), and a
+ * name or value that is not valid UTF-8.
+ * Returns 0 with *out (n entries, each name and value a NUL-terminated copy;
+ * NULL when n is 0) for form_free, or -1 with *out NULL and *n 0. */
+int form_decode(const char *body, size_t len, form_param **out, size_t *n);
+
+/* The same, with a sentence naming the offending field in err on failure
+ * ("field 2 ("a=%zz"): '%zz' is not a %XX escape"). */
+int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n,
+                   char *err, size_t errlen);
+
+/* Frees what form_decode returned (NULL is fine). */
+void form_free(form_param *params, size_t n);
+
+/* The TwiML answer that sends each text as an SMS, in order:
+ *   <?xml version="1.0" encoding="UTF-8"?><Response><Message>...</Message>
+ *   ...</Response>
+ * or <?xml version="1.0" encoding="UTF-8"?><Response/> when n is 0.
+ * In each text & < > " ' are written as &amp; &lt; &gt; &quot; &apos;.
+ * Characters XML 1.0 does not allow are removed: C0 controls other than tab,
+ * newline and carriage return, and U+FFFE, U+FFFF; a byte sequence that is
+ * not UTF-8 becomes U+FFFD. A NULL text is an empty <Message></Message>.
+ * The caller frees the result. */
+char *twiml_messages(const char *const *texts, size_t n);
+
+#endif

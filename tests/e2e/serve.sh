@@ -1,0 +1,133 @@
+#!/bin/sh
+# parley serve on 127.0.0.1: webhooks (JSON, Twilio with signatures, Kannel),
+# errors, dedup of provider retries, durability, and a clean SIGTERM.
+cd "$(dirname "$0")/../.." || exit 1
+PARLEY=${PARLEY:-./parley}
+tmp=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0
+pass=0
+fail=0
+ok() {
+  n=$((n + 1))
+  pass=$((pass + 1))
+  echo "ok $n - $1"
+}
+not_ok() {
+  n=$((n + 1))
+  fail=$((fail + 1))
+  echo "not ok $n - $1"
+  echo "#   $2"
+}
+expect() { # description, got, regex
+  if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1" "got: $(printf '%s' "$2" | head -c 300)"; fi
+}
+
+port=$((20000 + $$ % 20000))
+url="http://127.0.0.1:$port"
+export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
+export PARLEY_WEBHOOK_TOKEN=hook-secret-456
+"$PARLEY" serve --listen "127.0.0.1:$port" --db "$tmp/serve.db" --scripts scripts \
+  --public-url "https://bots.example.com" 2>"$tmp/log" &
+pid=$!
+up=0
+for _ in $(seq 1 50); do
+  if curl -s -m 1 "$url/healthz" >/dev/null 2>&1; then up=1; break; fi
+  sleep 0.1
+done
+if [ "$up" -ne 1 ]; then
+  not_ok "the server starts" "$(cat "$tmp/log")"
+  echo "$pass passed, $fail failed"
+  exit 1
+fi
+ok "the server starts and answers /healthz"
+
+post_json() { # token, body
+  curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    --data "$2" "$url/v1/bots/fanclub/messages"
+}
+expect "JSON webhook: a new fan gets the welcome" \
+  "$(post_json hook-secret-456 '{"from":"+15550001","to":"+15550100","text":"hi","id":"j1"}')" \
+  "\"replies\":\\[\"Hey, it's Ava! Welcome to the fan club. What city are you in\\?\"\\].* 200$"
+expect "JSON webhook: the conversation goes on" \
+  "$(post_json hook-secret-456 '{"from":"+15550001","text":"Austin","id":"j2"}')" \
+  'Noted, Austin!.* 200$'
+expect "JSON webhook: no token is 401" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data '{}' "$url/v1/bots/fanclub/messages")" ' 401$'
+expect "JSON webhook: a wrong token is 403" \
+  "$(post_json wrong '{"from":"+15550001","text":"x"}')" ' 403$'
+expect "JSON webhook: a body that is not the message is 400 with the shape" \
+  "$(post_json hook-secret-456 '[1,2]')" 'must be JSON like.* 400$'
+expect "an unknown bot is 404" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{}' "$url/v1/bots/nobody/messages")" ' 404$'
+expect "a wrong method is 405" "$(curl -s -m 5 -w ' %{http_code}' "$url/v1/bots/fanclub/messages")" ' 405$'
+head -c 100000 /dev/zero | tr '\0' 'a' > "$tmp/big"
+expect "a huge body is 413" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data-binary @"$tmp/big" "$url/v1/bots/fanclub/messages")" ' 413$'
+
+# Twilio: the signature over the public URL and the sorted parameters
+sign() { # path, then name=value pairs
+  python3 - "$@" <<'PY'
+import base64, hashlib, hmac, sys
+path, pairs = sys.argv[1], sorted(p.split("=", 1) for p in sys.argv[2:])
+data = "https://bots.example.com" + path + "".join(k + v for k, v in pairs)
+print(base64.b64encode(hmac.new(b"twilio-secret-123", data.encode(), hashlib.sha1).digest()).decode())
+PY
+}
+twilio() { # signature, then name=value pairs
+  sig=$1
+  shift
+  set -- "$@"
+  args=""
+  for p in "$@"; do args="$args --data-urlencode $p"; done
+  # shellcheck disable=SC2086
+  curl -s -m 5 -w ' %{http_code}' -H "X-Twilio-Signature: $sig" $args "$url/twilio/fanclub"
+}
+sig=$(sign /twilio/fanclub From=+15550002 To=+15550100 Body=TOUR MessageSid=SM1)
+expect "Twilio: a signed message is answered with TwiML (XML-escaped)" \
+  "$(twilio "$sig" From=+15550002 To=+15550100 Body=TOUR MessageSid=SM1)" \
+  '^<\?xml version="1.0" encoding="UTF-8"\?><Response><Message>Hey, it&apos;s Ava! .*</Message></Response> 200$'
+expect "Twilio: a retry of the same MessageSid is acknowledged, not handled again" \
+  "$(twilio "$sig" From=+15550002 To=+15550100 Body=TOUR MessageSid=SM1)" '<Response/> 200$'
+expect "Twilio: a changed parameter fails the signature (403)" \
+  "$(twilio "$sig" From=+15550002 To=+15550100 Body=MERCH MessageSid=SM1)" ' 403$'
+expect "Twilio: no signature is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data 'From=%2B15550002&Body=hi' "$url/twilio/fanclub")" ' 403$'
+sig=$(sign /twilio/fanclub From=+15550002 Body=STOP MessageSid=SM2)
+expect "Twilio: STOP gets the opt-out confirmation" \
+  "$(twilio "$sig" From=+15550002 Body=STOP MessageSid=SM2)" 'unsubscribed.* 200$'
+
+# Kannel sms-service get-url
+expect "Kannel: the reply is the body" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/fanclub?token=hook-secret-456&from=%2B15550003&to=%2B15550100&text=merch&id=k1")" \
+  '^Hey, it.s Ava!.* 200$'
+expect "Kannel: a wrong token is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/fanclub?token=nope&from=%2B15550003&text=merch")" ' 403$'
+
+# a clean stop on SIGTERM, and everything acknowledged is stored
+kill -TERM "$pid"
+stopped=0
+for _ in $(seq 1 50); do
+  if ! kill -0 "$pid" 2>/dev/null; then stopped=1; break; fi
+  sleep 0.1
+done
+if [ "$stopped" -eq 1 ] && wait "$pid"; then ok "SIGTERM stops the server cleanly"; else not_ok "SIGTERM stops the server cleanly" "$(tail -3 "$tmp/log")"; fi
+pid=""
+expect "every acknowledged inbound message is stored once" \
+  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in'")" '^5\|5$'
+expect "the database passes integrity_check" "$(sqlite3 "$tmp/serve.db" 'PRAGMA integrity_check')" '^ok$'
+expect "the log names the rejected signature" "$(cat "$tmp/log")" 'event=rejected provider=twilio reason=signature'
+if grep -q 'twilio-secret-123\|hook-secret-456' "$tmp/log"; then
+  not_ok "secrets never reach the log" "found a token in the log"
+else
+  ok "secrets never reach the log"
+fi
+expect "--print-config masks secrets" "$("$PARLEY" serve --print-config)" 'twilio_auth_token += \*\*\*\*\*\*\*\*'
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
