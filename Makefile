@@ -29,7 +29,7 @@ STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run test test-asan bench clean
+.PHONY: all deps run sim test test-asan bench clean
 
 all: deps $(PARLEY)
 
@@ -71,9 +71,20 @@ $(B)/phone_zone.o: $(B)/phone_tz_data.h
 $(PARLEY): $(B)/main.o $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
+# make run: the bots in scripts/ over HTTP on 127.0.0.1:8080 (make sim: the
+# simulator on $(BOT)).
+PORT ?= 8080
 run: deps parley
 	@mkdir -p var
-	@echo "parley: serving $(BOT) in the simulator (database $(DB)); type /help"
+	@token=$${PARLEY_WEBHOOK_TOKEN:-dev-token}; \
+	echo "parley: serving scripts/ on http://127.0.0.1:$(PORT) (database $(DB)). Try:"; \
+	echo "  curl -s -H 'Authorization: Bearer '$$token -d '{\"from\":\"+15550001\",\"text\":\"hi\"}' http://127.0.0.1:$(PORT)/v1/bots/fanclub/messages"; \
+	echo "Stop with Ctrl-C."; \
+	PARLEY_WEBHOOK_TOKEN=$$token exec ./parley serve --listen 127.0.0.1:$(PORT) --db $(DB) --scripts scripts
+
+sim: deps parley
+	@mkdir -p var
+	@echo "parley: $(BOT) in the simulator (database $(DB)); type /help"
 	./parley sim $(BOT) --db $(DB)
 
 $(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B)
