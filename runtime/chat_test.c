@@ -622,13 +622,40 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         r.zone = xstrdup(zone);
         /* the bot starts at the test's time (its schedules count from it) */
         if (!r.e && start_engine(&r, botdir, line)) break;
+      } else if (strncmp(l, "@event ", 7) == 0) {
+        /* @event +15550001 order.paid {"order_id": "A1"} */
+        if (!r.e && start_engine(&r, botdir, line)) break;
+        char number[32] = "", type[128] = "";
+        int used = 0;
+        size_t nl;
+        if (sscanf(l + 7, "%31s %127s %n", number, type, &used) < 2 ||
+            !is_number_token(number, &nl)) {
+          fail(&r, line, "@event needs a number, a type and optional JSON data, like "
+                         "@event +15550001 order.paid {\"order_id\": \"A1\"}");
+          break;
+        }
+        const char *data = l + 7 + used;
+        json_error_t jerr;
+        json_t *check = *data ? json_loads(data, 0, &jerr) : json_object();
+        if (!json_is_object(check)) {
+          json_decref(check);
+          fail(&r, line, "@event: the data is not a JSON object: %s", data);
+          break;
+        }
+        json_decref(check);
+        free(r.fan);
+        r.fan = xstrdup(number);
+        inbound in = {.from = number, .event_type = type, .event_data = *data ? data : "{}"};
+        char err[1024];
+        if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
+          fail(&r, line, "the engine failed: %s", err);
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
         setup_contact(&r, line, args);
         free(args);
       } else {
-        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact)", l);
+        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact, @event)", l);
       }
     } else if (cmd == '>') {
       if (!r.e && start_engine(&r, botdir, line)) break;

@@ -436,11 +436,25 @@ static void pending_forget(engine *e, uint64_t batch) {
 
 static int handle_message(engine *e, bot *b, const inbound *m);
 
+/* A triggered event (order paid, code requested): the bot's on_event
+ * handler in the contact's conversation, with the same sandbox and
+ * transaction as a message; its sends are subject to opt-out (unless
+ * transactional) and quiet hours like any send the fan did not ask for. */
+static int handle_event(engine *e, bot *b, const inbound *m) {
+  contact *c = contact_get(e, b, m->from, 1, NULL);
+  if (!c) return -1;
+  inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
+                .provider_id = m->provider_id};
+  char err[1024];
+  return run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+                    sizeof err) < 0 ? -1 : 0;
+}
+
 static int handle_one(engine *e, bot *b, const inbound *m) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   e->tag = m->tag;
-  int rc = handle_message(e, b, m);
+  int rc = m->event_type ? handle_event(e, b, m) : handle_message(e, b, m);
   e->in_message = 0;
   e->tag = NULL;
   return rc;

@@ -62,6 +62,10 @@ typedef struct inbound {
   size_t len;
   const char *provider_id; /* for deduplication, may be NULL */
   void *tag;               /* the caller's: handed back with the replies */
+  /* A triggered event instead of a message: its type (text is unused) and
+   * its data as JSON; it runs bot.on_event(type) in `from`'s conversation. */
+  const char *event_type;
+  const char *event_data;
 } inbound;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns

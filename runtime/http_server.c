@@ -16,7 +16,7 @@
 #include "twilio.h"
 #include "util.h"
 
-enum job_kind { JOB_TWILIO, JOB_JSON, JOB_KANNEL };
+enum job_kind { JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
  * engine thread, answered once its batch is durable. */
@@ -25,6 +25,7 @@ typedef struct job {
   enum job_kind kind;
   bot *b;
   char *from, *to, *text, *provider_id;
+  char *event_type, *event_data; /* JOB_EVENT */
   char **replies; /* texts sent back to `from` in answer */
   size_t nreplies;
   int failed;     /* the engine could not take it: 503 */
@@ -70,6 +71,8 @@ static void job_free(job *j) {
   free(j->to);
   free(j->text);
   free(j->provider_id);
+  free(j->event_type);
+  free(j->event_data);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
   free(j);
@@ -111,7 +114,8 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   json_t *replies = json_array();
   for (size_t i = 0; i < j->nreplies; i++)
     json_array_append_new(replies, json_string(j->replies[i]));
-  json_t *o = json_pack("{s:s,s:o}", "status", "accepted", "replies", replies);
+  json_t *o = json_pack("{s:s,s:o}", "status", "accepted",
+                        j->kind == JOB_EVENT ? "sent" : "replies", replies);
   char *body = json_dumps(o, JSON_COMPACT);
   enum MHD_Result rc = respond(conn, 200, "application/json", body);
   free(body);
@@ -197,15 +201,54 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   return start_job(s, conn, r, j);
 }
 
-static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
-                                    request *r, bot *b) {
+/* 0 if the request carries this server's bearer token; else it has been
+ * answered (401 without one, 403 with another). */
+static int check_bearer(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *want = s->cfg.webhook_token;
-  if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-    return respond_error(conn, 401, "an Authorization: Bearer token is required");
+  if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
+    *rc = respond_error(conn, 401, "an Authorization: Bearer token is required");
+    return -1;
+  }
   if (!want || strlen(auth + 7) != strlen(want) ||
-      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)
-    return respond_error(conn, 403, "the bearer token is not this server's");
+      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+    *rc = respond_error(conn, 403, "the bearer token is not this server's");
+    return -1;
+  }
+  return 0;
+}
+
+/* POST /v1/bots/BOT/events {"type": "order.paid", "contact": "+1555...",
+ * "data": {...}}: bot.on_event in that contact's conversation. */
+static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                     bot *b) {
+  enum MHD_Result rc;
+  if (check_bearer(s, conn, &rc)) return rc;
+  json_error_t jerr;
+  json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+  json_t *type = json_object_get(o, "type"), *contact = json_object_get(o, "contact");
+  json_t *data = json_object_get(o, "data");
+  if (!json_is_object(o) || !json_is_string(type) || !json_is_string(contact) ||
+      (data && !json_is_object(data))) {
+    json_decref(o);
+    return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
+                                    "\"contact\":\"+15550001\",\"data\":{...}}");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_EVENT;
+  j->b = b;
+  j->from = xstrdup(json_string_value(contact));
+  j->text = xstrdup("");
+  j->event_type = xstrdup(json_string_value(type));
+  j->event_data = data ? json_dumps(data, JSON_COMPACT) : xstrdup("{}");
+  json_decref(o);
+  return start_job(s, conn, r, j);
+}
+
+static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
+                                    request *r, bot *b) {
+  enum MHD_Result rc;
+  if (check_bearer(s, conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   const char *from = NULL, *text = NULL;
@@ -297,6 +340,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
   if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
     return post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  if ((b = bot_in_path(s, url, "/v1/bots/", "/events")))
+    return post ? event_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
   if ((b = bot_in_path(s, url, "/kannel/", NULL)))
     return get || post ? kannel_inbound(s, conn, r, b)
                        : respond_error(conn, 405, "use GET or POST");
@@ -356,7 +401,8 @@ static void handle_jobs(server *s, job *jobs) {
   for (job *j = jobs; j; j = j->next, k++) {
     order[k] = j;
     in[k] = (inbound){.from = j->from, .to = j->to, .text = j->text,
-                      .len = strlen(j->text), .provider_id = j->provider_id, .tag = j};
+                      .len = strlen(j->text), .provider_id = j->provider_id, .tag = j,
+                      .event_type = j->event_type, .event_data = j->event_data};
   }
   char err[1024];
   int failed = 0;

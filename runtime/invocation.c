@@ -400,7 +400,8 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   int is_new = c && !c->joined;
   int is_message = strcmp(kind, "message") == 0;
   invocation inv;
-  invocation_init(&inv, e, b, c, strcmp(kind, "timer") != 0);
+  /* only a message's own handlers answer the fan: timers and events do not */
+  invocation_init(&inv, e, b, c, strcmp(kind, "timer") != 0 && strcmp(kind, "event") != 0);
   lua_State *co = sandbox_prepare(b->sb, "dispatch");
   lua_pushstring(co, kind);
   if (c) lua_pushstring(co, c->number); else lua_pushnil(co);

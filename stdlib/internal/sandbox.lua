@@ -191,6 +191,7 @@ local router = {
   matches = {},    -- { pattern, rule }
   handlers = {},   -- name -> function
   every = {},      -- { spec, handler, where }: recurring timers
+  events = {},     -- event type -> rule
   order = 0,
 }
 rt.router = router
@@ -281,6 +282,20 @@ end
 function api.on_optin(fn)
   top_level_only("bot.on_optin")
   router.optin = new_rule(fn, "on_optin", 1)
+end
+
+-- bot.on_event("order.paid", function(c, ev) ... end): a triggered event,
+-- posted to POST /v1/bots/<bot>/events, in that contact's conversation
+function api.on_event(kind, fn)
+  top_level_only("bot.on_event")
+  checktype(kind, "string", 1, "on_event")
+  if not sfind(kind, "^[%w_%.%-:]+$") then
+    argerror(1, "on_event", "event type '" .. kind .. "' may use only letters, digits, _ . - :")
+  end
+  if router.events[kind] then
+    raise("bot.on_event: '" .. kind .. "' already has a handler (" .. router.events[kind].where .. ")")
+  end
+  router.events[kind] = new_rule(fn, "on_event", 2)
 end
 
 function api.handler(name, fn)
@@ -1108,6 +1123,7 @@ function rt.freeze()
   for _, rule in next, router.hears do walk(rule.fn) end
   for _, p in ipairs(router.hear_phrases) do walk(p.rule.fn) end
   for _, m in ipairs(router.matches) do walk(m.rule.fn) end
+  for _, rule in next, router.events do walk(rule.fn) end
   for _, k in ipairs({ "join", "fallback", "optout", "optin" }) do
     if router[k] then walk(router[k].fn) end
   end
@@ -1319,7 +1335,17 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   cur_c, cur_p = c, p
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = no_media }
   local rule, caps
-  if kind == "message" then
+  if kind == "event" then
+    rule = router.events[text]
+    if not rule then
+      error("no bot.on_event handler for events of type '" .. text .. "'", 0)
+    end
+    local ev = decode(args_json or "{}")
+    if type(ev) ~= "table" then ev = { value = ev } end
+    ev.type = text
+    cur_rule = rule
+    return finish(c, p, rule.fn(c, ev))
+  elseif kind == "message" then
     for i = 1, #reply_stoppers do
       local ok, err = host.drips_stop(reply_stoppers[i])
       if not ok then error(err, 0) end

@@ -32,7 +32,9 @@ port=$((20000 + $$ % 20000))
 url="http://127.0.0.1:$port"
 export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
-"$PARLEY" serve --listen "127.0.0.1:$port" --db "$tmp/serve.db" --scripts scripts \
+mkdir -p "$tmp/scripts"
+cp -r scripts/fanclub examples/verify "$tmp/scripts/"
+"$PARLEY" serve --listen "127.0.0.1:$port" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
   --public-url "https://bots.example.com" 2>"$tmp/log" &
 pid=$!
 up=0
@@ -109,6 +111,21 @@ expect "Kannel: the reply is the body" \
 expect "Kannel: a wrong token is 403" \
   "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/fanclub?token=nope&from=%2B15550003&text=merch")" ' 403$'
 
+# triggered events: bot.on_event in the contact's conversation
+event() { # token, body
+  curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $1" --data "$2" "$url/v1/bots/verify/events"
+}
+expect "events: a verification code goes out (transactional)" \
+  "$(event hook-secret-456 '{"type":"verify.requested","contact":"+15550004","data":{"code":"123456"}}')" \
+  '"sent":\["Your Acme code is 123456. It expires in 10 minutes."\].* 200$'
+expect "events: the reply verifies it" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550004","text":"123456"}' "$url/v1/bots/verify/messages")" \
+  'Verified, thank you!.* 200$'
+expect "events: a body without type and contact is 400" \
+  "$(event hook-secret-456 '{"contact":"+15550004"}')" 'must be JSON like.* 400$'
+expect "events: no token is 401" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data '{}' "$url/v1/bots/verify/events")" ' 401$'
+
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
 stopped=0
@@ -119,7 +136,7 @@ done
 if [ "$stopped" -eq 1 ] && wait "$pid"; then ok "SIGTERM stops the server cleanly"; else not_ok "SIGTERM stops the server cleanly" "$(tail -3 "$tmp/log")"; fi
 pid=""
 expect "every acknowledged inbound message is stored once" \
-  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in'")" '^5\|5$'
+  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in' AND bot_id = (SELECT id FROM bots WHERE name = 'fanclub')")" '^5\|5$'
 expect "the database passes integrity_check" "$(sqlite3 "$tmp/serve.db" 'PRAGMA integrity_check')" '^ok$'
 expect "the log names the rejected signature" "$(cat "$tmp/log")" 'event=rejected provider=twilio reason=signature'
 if grep -q 'twilio-secret-123\|hook-secret-456' "$tmp/log"; then
