@@ -64,7 +64,9 @@ static int utf8_valid(const char *s, size_t len) {
 
 /* ------------------------------------------------------------ signature */
 
-static const char *or_empty(const char *s) { return s ? s : ""; }
+static const char *or_empty(const char *s) {
+  return s ? s : "";
+}
 
 static int param_cmp(const void *a, const void *b) {
   const form_param *x = *(const form_param *const *)a;
@@ -106,9 +108,8 @@ static void sign(const char *token, const char *url, const buf *suffix,
   buf_free(&data);
 }
 
-void twilio_signature(const char *auth_token, const char *url,
-                      const form_param *params, size_t n, char *out,
-                      size_t outlen) {
+void twilio_signature(const char *auth_token, const char *url, const form_param *params,
+                      size_t n, char *out, size_t outlen) {
   if (outlen == 0) return;
   if (outlen < TWILIO_SIGNATURE_SIZE) {
     out[0] = 0;
@@ -127,7 +128,8 @@ void twilio_signature(const char *auth_token, const char *url,
 static int url_port_span(const char *url, size_t *host_end, size_t *end,
                          int *has_port) {
   const char *sep = strstr(url, "://");
-  if (!sep) return -1;
+  if (!sep || sep == url || strcspn(url, "/?#") < (size_t)(sep - url))
+    return -1; /* no scheme, or "://" only inside the path or query */
   const char *auth = sep + 3;
   const char *stop = auth + strcspn(auth, "/?#");
   const char *host = auth;
@@ -174,12 +176,10 @@ static void url_port_variants(const char *url, char **without, char **with) {
 }
 
 int twilio_signature_valid(const char *auth_token, const char *url,
-                           const form_param *params, size_t n,
-                           const char *signature) {
+                           const form_param *params, size_t n, const char *signature) {
   /* An empty token would make the signature anyone's to compute. */
   if (!auth_token || !*auth_token || !url || !signature) return 0;
-  if (strnlen(signature, TWILIO_SIGNATURE_SIZE) != TWILIO_SIGNATURE_SIZE - 1)
-    return 0;
+  if (strnlen(signature, TWILIO_SIGNATURE_SIZE) != TWILIO_SIGNATURE_SIZE - 1) return 0;
   char *without, *with;
   url_port_variants(url, &without, &with);
   buf suffix = {0};
@@ -206,8 +206,8 @@ static int hex_value(char c) {
 }
 
 /* Writes one sentence about field (flen bytes) to err. */
-static void field_error(char *err, size_t errlen, const char *field,
-                        size_t flen, const char *what) {
+static void field_error(char *err, size_t errlen, const char *field, size_t flen,
+                        const char *what) {
   if (!err || errlen == 0) return;
   int shown = flen > 60 ? 60 : (int)flen;
   snprintf(err, errlen, "form field \"%.*s%s\": %s", shown, field,
@@ -216,8 +216,8 @@ static void field_error(char *err, size_t errlen, const char *field,
 
 /* Decodes s (len bytes) into a new NUL-terminated string, or returns NULL
  * with the reason in err. */
-static char *field_decode(const char *s, size_t len, const char *field,
-                          size_t flen, char *err, size_t errlen) {
+static char *field_decode(const char *s, size_t len, const char *field, size_t flen,
+                          char *err, size_t errlen) {
   char *out = xmalloc(len + 1);
   size_t o = 0;
   char what[64];
@@ -272,8 +272,8 @@ static int field_param(const char *field, size_t flen, form_param *p, char *err,
   return 0;
 }
 
-int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n,
-                   char *err, size_t errlen) {
+int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, char *err,
+                   size_t errlen) {
   form_param *params = NULL;
   size_t count = 0, cap = 0;
   if (err && errlen) err[0] = 0;
@@ -328,14 +328,24 @@ static void xml_text(buf *b, const char *text) {
       continue;
     }
     switch (cp) {
-      case '&': buf_puts(b, "&amp;"); break;
-      case '<': buf_puts(b, "&lt;"); break;
-      case '>': buf_puts(b, "&gt;"); break;
-      case '"': buf_puts(b, "&quot;"); break;
-      case '\'': buf_puts(b, "&apos;"); break;
+      case '&':
+        buf_puts(b, "&amp;");
+        break;
+      case '<':
+        buf_puts(b, "&lt;");
+        break;
+      case '>':
+        buf_puts(b, "&gt;");
+        break;
+      case '"':
+        buf_puts(b, "&quot;");
+        break;
+      case '\'':
+        buf_puts(b, "&apos;");
+        break;
       default:
-        if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
-            cp == 0xFFFE || cp == 0xFFFF)
+        if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xFFFE ||
+            cp == 0xFFFF)
           break;
         buf_add(b, (const char *)p, (size_t)k);
     }

@@ -29,27 +29,28 @@ typedef struct form_param {
 #define TWILIO_SIGNATURE_SIZE 29
 
 /* 1 if signature (the X-Twilio-Signature header) is Twilio's signature of
- * url and params under auth_token, else 0 (also when signature is NULL).
+ * url and params under auth_token, else 0 (also when signature is NULL, and
+ * always when auth_token is NULL or "", whose signatures anyone can make).
  *
  * The URL variants accepted are the two every official library tries,
  * "since signature generation on the back end is inconsistent":
  *   - url without its port (https://h:443/p and https://h:8443/p -> https://h/p);
  *   - url with its port, or with the scheme's default port added when it has
  *     none (https://h/p -> https://h:443/p; http://h/p -> http://h:80/p).
+ * (user:password@ and [IPv6] hosts are read; a URL without "scheme://" or
+ * with a port that is not digits is only tried as given.)
  * Everything else in url is signed byte for byte as given: no case folding,
  * no percent-encoding normalization. Parameters with a NULL name or value
  * count as "". Each comparison uses CRYPTO_memcmp (constant time), and both
  * variants are always computed and compared. */
 int twilio_signature_valid(const char *auth_token, const char *url,
-                           const form_param *params, size_t n,
-                           const char *signature);
+                           const form_param *params, size_t n, const char *signature);
 
 /* The signature Twilio would send for url (exactly as given, no port
  * variants) and params: base64, NUL-terminated, into out. out must have
  * TWILIO_SIGNATURE_SIZE (29) bytes; if outlen is smaller, out gets "". */
-void twilio_signature(const char *auth_token, const char *url,
-                      const form_param *params, size_t n, char *out,
-                      size_t outlen);
+void twilio_signature(const char *auth_token, const char *url, const form_param *params,
+                      size_t n, char *out, size_t outlen);
 
 /* Decodes an application/x-www-form-urlencoded body of len bytes (WHATWG URL
  * standard, "application/x-www-form-urlencoded parsing"): fields separated
@@ -62,10 +63,10 @@ void twilio_signature(const char *auth_token, const char *url,
  * NULL when n is 0) for form_free, or -1 with *out NULL and *n 0. */
 int form_decode(const char *body, size_t len, form_param **out, size_t *n);
 
-/* The same, with a sentence naming the offending field in err on failure
- * ("field 2 ("a=%zz"): '%zz' is not a %XX escape"). */
-int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n,
-                   char *err, size_t errlen);
+/* The same, with a sentence naming the offending field in err on failure:
+ * form field "a=%zz": "%zz" is not a %XX escape */
+int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, char *err,
+                   size_t errlen);
 
 /* Frees what form_decode returned (NULL is fine). */
 void form_free(form_param *params, size_t n);

@@ -65,13 +65,12 @@ static void signature_matches_twilio_examples(void) {
         "twilio-python's example validates");
 
   const form_param docs_params[] = {
-      {"CallSid", "CA1234567890ABCDE"}, {"Caller", "+14158675310"},
-      {"Digits", "1234"},               {"From", "+14158675310"},
-      {"To", "+18005551212"},
+      {"CallSid", "CA1234567890ABCDE"}, {"Caller", "+14158675310"}, {"Digits", "1234"},
+      {"From", "+14158675310"},         {"To", "+18005551212"},
   };
   twilio_signature(DOC_TOKEN, DOC_URL, docs_params, 5, sig, sizeof sig);
-  CHECK_STR(sig, "GvWf1cFY/Q7PnoempGyD5oXAezc=",
-            "signature of the Twilio docs' example");
+  CHECK_STR(sig,
+            "GvWf1cFY/Q7PnoempGyD5oXAezc=", "signature of the Twilio docs' example");
   CHECK(valid(DOC_URL, docs_params, 5, "GvWf1cFY/Q7PnoempGyD5oXAezc="),
         "the Twilio docs' example validates");
 }
@@ -84,10 +83,14 @@ static void signature_does_not_depend_on_parameter_order(void) {
 }
 
 static void repeated_names_sign_every_value_sorted(void) {
-  const form_param a[] = {
-      {"Sid", "CA123"}, {"SidAccount", "AC123"}, {"Digits", "5678"}, {"Digits", "1234"}};
-  const form_param b[] = {
-      {"Digits", "1234"}, {"SidAccount", "AC123"}, {"Digits", "5678"}, {"Sid", "CA123"}};
+  const form_param a[] = {{"Sid", "CA123"},
+                          {"SidAccount", "AC123"},
+                          {"Digits", "5678"},
+                          {"Digits", "1234"}};
+  const form_param b[] = {{"Digits", "1234"},
+                          {"SidAccount", "AC123"},
+                          {"Digits", "5678"},
+                          {"Sid", "CA123"}};
   char sig[TWILIO_SIGNATURE_SIZE];
   twilio_signature(DOC_TOKEN, DOC_URL, a, 4, sig, sizeof sig);
   CHECK_STR(sig, "IK+Dwps556ElfBT0I3Rgjkr1wJU=",
@@ -110,7 +113,8 @@ static void get_request_signs_url_alone(void) {
 }
 
 static void utf8_values_are_signed_as_utf8(void) {
-  const form_param p[] = {{"From", "+14155551212"}, {"Body", "caf\xC3\xA9 \xE2\x98\x95"}};
+  const form_param p[] = {{"From", "+14155551212"},
+                          {"Body", "caf\xC3\xA9 \xE2\x98\x95"}};
   char sig[TWILIO_SIGNATURE_SIZE];
   twilio_signature(DOC_TOKEN, "https://example.com/sms", p, 2, sig, sizeof sig);
   CHECK_STR(sig, "MQjit+W7HZQXWTVfLYK/52fIMk8=", "UTF-8 body value");
@@ -164,6 +168,9 @@ static void port_variants_the_libraries_accept(void) {
   twilio_signature(DOC_TOKEN, "https://example.com:443?x=1", NULL, 0, sig, sizeof sig);
   CHECK(valid("https://example.com?x=1", NULL, 0, sig),
         "no path: the port goes before the query");
+  twilio_signature(DOC_TOKEN, "/sms?next=http://a.example/", NULL, 0, sig, sizeof sig);
+  CHECK(!valid("/sms?next=http://a.example:80/", NULL, 0, sig),
+        "a URL without a scheme: a \"://\" in its query is left alone");
 }
 
 static void tampering_fails(void) {
@@ -174,7 +181,8 @@ static void tampering_fails(void) {
   memcpy(p, doc_params, sizeof p);
   p[1].name = "digits";
   CHECK(!valid(DOC_URL, p, DOC_N, DOC_SIGNATURE), "a changed parameter name fails");
-  CHECK(!valid(DOC_URL, doc_params, DOC_N - 1, DOC_SIGNATURE), "a missing parameter fails");
+  CHECK(!valid(DOC_URL, doc_params, DOC_N - 1, DOC_SIGNATURE),
+        "a missing parameter fails");
   form_param more[DOC_N + 1];
   memcpy(more, doc_params, sizeof doc_params);
   more[DOC_N] = (form_param){"Body", ""};
@@ -190,8 +198,7 @@ static void tampering_fails(void) {
         "a changed host fails");
   CHECK(!twilio_signature_valid("12346", DOC_URL, doc_params, DOC_N, DOC_SIGNATURE),
         "another auth token fails");
-  CHECK(!valid(DOC_URL, doc_params, DOC_N, "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-                                           "x"),
+  CHECK(!valid(DOC_URL, doc_params, DOC_N, "RSOYDt4T1cUTdK1PDd93/VVr8B8=x"),
         "a signature with a character added fails");
   CHECK(!valid(DOC_URL, doc_params, DOC_N, "RSOYDt4T1cUTdK1PDd93/VVr8B8"),
         "a signature without its padding fails");
@@ -219,12 +226,14 @@ static void comparison_is_constant_time(void) {
   int ok = valid(DOC_URL, doc_params, DOC_N, DOC_SIGNATURE);
   CHECK(ok && memcmp_calls == 2,
         "a valid signature is compared with CRYPTO_memcmp, both URL forms");
-  if (memcmp_calls != 2) test_note("expected 2 CRYPTO_memcmp calls, got %d", memcmp_calls);
+  if (memcmp_calls != 2)
+    test_note("expected 2 CRYPTO_memcmp calls, got %d", memcmp_calls);
   memcmp_calls = 0;
   ok = valid(DOC_URL, doc_params, DOC_N, "XSOYDt4T1cUTdK1PDd93/VVr8B8=");
   CHECK(!ok && memcmp_calls == 2,
         "a wrong signature is compared in full with CRYPTO_memcmp too");
-  if (memcmp_calls != 2) test_note("expected 2 CRYPTO_memcmp calls, got %d", memcmp_calls);
+  if (memcmp_calls != 2)
+    test_note("expected 2 CRYPTO_memcmp calls, got %d", memcmp_calls);
 }
 
 static void raw_body_decoded_then_validated(void) {
@@ -345,16 +354,17 @@ static void form_utf8(void) {
   const char *body = "Body=caf%C3%A9+%E2%98%95&Raw=caf\xC3\xA9&Emoji=%F0%9F%98%80";
   decode_ok(body, strlen(body), &p, &n, "UTF-8 escapes and raw UTF-8");
   if (n == 3) {
-    CHECK_STR(p[0].value, "caf\xC3\xA9 \xE2\x98\x95", "%%C3%%A9 and %%E2%%98%%95 decode");
+    CHECK_STR(p[0].value, "caf\xC3\xA9 \xE2\x98\x95",
+              "%%C3%%A9 and %%E2%%98%%95 decode");
     CHECK_STR(p[1].value, "caf\xC3\xA9", "raw UTF-8 passes through");
     CHECK_STR(p[2].value, "\xF0\x9F\x98\x80", "a 4-byte sequence decodes");
   }
   form_free(p, n);
 
-  static const char *const bad[] = {"a=%FF", "a=%C3", "a=%C0%AF", "a=%ED%A0%80",
-                                    "a=%F4%90%80%80", "a=\xC3("};
+  static const char *const bad[] = {"a=%FF",       "a=%C3",          "a=%C0%AF",
+                                    "a=%ED%A0%80", "a=%F4%90%80%80", "a=\xC3("};
   static const char *const why[] = {"a lone 0xFF", "a cut sequence", "an overlong '/'",
-                                    "a surrogate", "past U+10FFFF", "raw bad UTF-8"};
+                                    "a surrogate", "past U+10FFFF",  "raw bad UTF-8"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
     int rc = form_decode_ex(bad[i], strlen(bad[i]), &p, &n, err, sizeof err);
@@ -384,40 +394,56 @@ static void twiml_answers(void) {
   check_twiml(NULL, 0, XML_DECL "<Response/>", "no messages is an empty Response");
   const char *one[] = {"Thanks! Reply STOP to opt out."};
   check_twiml(one, 1,
-              XML_DECL "<Response><Message>Thanks! Reply STOP to opt out.</Message>"
-                       "</Response>",
+              XML_DECL
+              "<Response><Message>Thanks! Reply STOP to opt out.</Message>"
+              "</Response>",
               "one message");
   const char *two[] = {"first", "second"};
   check_twiml(two, 2,
-              XML_DECL "<Response><Message>first</Message><Message>second</Message>"
-                       "</Response>",
+              XML_DECL
+              "<Response><Message>first</Message><Message>second</Message>"
+              "</Response>",
               "two messages, in order");
   const char *esc[] = {"Tom & Jerry <3 \"quoted\" 'single' >"};
   check_twiml(esc, 1,
-              XML_DECL "<Response><Message>Tom &amp; Jerry &lt;3 &quot;quoted&quot; "
-                       "&apos;single&apos; &gt;</Message></Response>",
+              XML_DECL
+              "<Response><Message>Tom &amp; Jerry &lt;3 &quot;quoted&quot; "
+              "&apos;single&apos; &gt;</Message></Response>",
               "& < > \" ' are escaped");
   const char *twice[] = {"&amp; </Message><Message>x"};
   check_twiml(twice, 1,
-              XML_DECL "<Response><Message>&amp;amp; &lt;/Message&gt;&lt;Message&gt;x"
-                       "</Message></Response>",
+              XML_DECL
+              "<Response><Message>&amp;amp; &lt;/Message&gt;&lt;Message&gt;x"
+              "</Message></Response>",
               "markup in a text stays text");
-  const char *ctl[] = {"a\x01" "b\x08" "c\x1F" "d\te\nf\rg\x7F"};
+  const char *ctl[] = {
+      "a\x01"
+      "b\x08"
+      "c\x1F"
+      "d\te\nf\rg\x7F"};
   check_twiml(ctl, 1,
               XML_DECL "<Response><Message>abcd\te\nf\rg\x7F</Message></Response>",
               "C0 controls removed; tab, newline, CR and DEL kept");
   const char *utf[] = {"caf\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC"};
   check_twiml(utf, 1,
-              XML_DECL "<Response><Message>caf\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC"
-                       "</Message></Response>",
+              XML_DECL
+              "<Response><Message>caf\xC3\xA9 \xF0\x9F\x98\x80 \xE2\x82\xAC"
+              "</Message></Response>",
               "UTF-8 text passes through");
   const char *nonchar[] = {"x\xEF\xBF\xBEy\xEF\xBF\xBFz"};
   check_twiml(nonchar, 1, XML_DECL "<Response><Message>xyz</Message></Response>",
               "U+FFFE and U+FFFF removed");
-  const char *bad[] = {"a\xFF" "b\xE2\x82" "c\xED\xA0\x80" "d"};
+  const char *bad[] = {
+      "a\xFF"
+      "b\xE2\x82"
+      "c\xED\xA0\x80"
+      "d"};
   check_twiml(bad, 1,
-              XML_DECL "<Response><Message>a\xEF\xBF\xBD" "b\xEF\xBF\xBD"
-                       "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "d</Message></Response>",
+              XML_DECL
+              "<Response><Message>a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD"
+              "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+              "d</Message></Response>",
               "bytes that are not UTF-8 become U+FFFD (one per maximal part)");
   const char *null_text[] = {NULL, "x"};
   check_twiml(null_text, 2,
