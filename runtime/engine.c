@@ -283,6 +283,10 @@ static char *script_sha(const script *s, char **files_json) {
 bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   script *s = script_read(dir, err, errlen);
   if (!s) return NULL;
+  return engine_install(e, s, err, errlen);
+}
+
+bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   sandbox *sb = sandbox_open(s, err, errlen);
   if (!sb) {
     script_free(s);
@@ -347,6 +351,11 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   }
   free(sha);
   free(files_json);
+  if (store_bot_set_active(e->st, b->id, b->version_id)) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    bot_free(b);
+    return NULL;
+  }
   b->store_json = store_bot_store_get(e->rd, b->id);
   if (reconcile_every(e, b, err, errlen)) {
     bot_free(b);
@@ -374,6 +383,8 @@ bot *engine_find_bot(engine *e, const char *name) {
 }
 
 const char *bot_name(const bot *b) { return b->name; }
+const script *bot_script(const bot *b) { return b->src; }
+int64_t bot_version(const bot *b) { return b->version_id; }
 const char *bot_display_name(const bot *b) { return b->display; }
 int64_t bot_id(const bot *b) { return b->id; }
 sandbox *bot_sandbox(bot *b) { return b->sb; }

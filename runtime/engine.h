@@ -49,7 +49,14 @@ void engine_close(engine *e);
 /* Loads scripts/<bot>/ (or any bot folder). Problems go to err, one
  * "file:line: message" per line. */
 bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen);
+/* Installs a bot version from files in memory (takes s). A bot of the same
+ * name is replaced between batches: messages already handled used the old
+ * version, the next ones use this one; timers and drips go on by name. On
+ * failure nothing changes and err has every problem as file:line lines. */
+bot *engine_install(engine *e, script *s, char *err, size_t errlen);
 bot *engine_find_bot(engine *e, const char *name);
+const script *bot_script(const bot *b);
+int64_t bot_version(const bot *b);
 const char *bot_name(const bot *b);
 const char *bot_display_name(const bot *b);
 int64_t bot_id(const bot *b);

@@ -11,19 +11,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <time.h>
 
+#include "store.h"
 #include "twilio.h"
 #include "util.h"
 
-enum job_kind { JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT };
+enum job_kind {
+  JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
+  JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK            /* admin: one at a time */
+};
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
  * engine thread, answered once its batch is durable. */
 typedef struct job {
   struct MHD_Connection *conn;
   enum job_kind kind;
+  char *botname;  /* resolved on the engine thread: bots change there */
   bot *b;
+  unsigned http_status; /* set when the answer is not the usual one */
+  char *http_body;      /* its JSON */
+  char *content_type;   /* JOB_RELOAD: of the body */
+  buf body;             /* JOB_RELOAD, JOB_ROLLBACK: the request body */
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
   char **replies; /* texts sent back to `from` in answer */
@@ -73,6 +83,10 @@ static void job_free(job *j) {
   free(j->provider_id);
   free(j->event_type);
   free(j->event_data);
+  free(j->botname);
+  free(j->http_body);
+  free(j->content_type);
+  buf_free(&j->body);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
   free(j);
@@ -102,6 +116,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 
 static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
+  if (j->http_status) return respond(conn, j->http_status, "application/json", j->http_body);
   if (j->kind == JOB_TWILIO) {
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
     enum MHD_Result rc = respond(conn, 200, "text/xml", xml);
@@ -134,9 +149,10 @@ static void enqueue(server *s, job *j) {
   pthread_mutex_unlock(&s->mu);
 }
 
-/* "/twilio/fanclub" with prefix "/twilio/" -> the bot "fanclub" */
-static bot *bot_in_path(server *s, const char *url, const char *prefix,
-                        const char *suffix) {
+/* "/twilio/fanclub" with prefix "/twilio/" -> "fanclub" (a copy), or NULL. */
+static char *bot_in_path(server *s, const char *url, const char *prefix,
+                         const char *suffix) {
+  (void)s;
   size_t n = strlen(prefix);
   if (strncmp(url, prefix, n) != 0) return NULL;
   const char *name = url + n;
@@ -145,11 +161,10 @@ static bot *bot_in_path(server *s, const char *url, const char *prefix,
     if (len < sl || strcmp(name + len - sl, suffix) != 0) return NULL;
     len -= sl;
   }
-  if (len == 0 || len > 64 || memchr(name, '/', len)) return NULL;
-  char copy[65];
-  memcpy(copy, name, len);
-  copy[len] = 0;
-  return engine_find_bot(s->e, copy);
+  if (len == 0 || len > 64) return NULL;
+  for (size_t i = 0; i < len; i++)
+    if (!(isalnum((unsigned char)name[i]) || name[i] == '_' || name[i] == '-')) return NULL;
+  return xstrndup(name, len);
 }
 
 static const char *param(const form_param *p, size_t n, const char *name) {
@@ -162,6 +177,7 @@ static char *dup_or_null(const char *v) { return v ? xstrdup(v) : NULL; }
 
 static enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r,
                                  job *j) {
+  if (!j->botname) j->botname = xstrdup("");
   j->conn = conn;
   r->job = j;
   MHD_suspend_connection(conn);
@@ -170,7 +186,7 @@ static enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request
 }
 
 static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
-                                      request *r, bot *b) {
+                                      request *r, char *b) {
   form_param *p = NULL;
   size_t n = 0;
   if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
@@ -182,7 +198,7 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   free(url);
   if (!valid) {
     form_free(p, n);
-    log_line("warn", "event=rejected provider=twilio reason=signature bot=%s", bot_name(b));
+    log_line("warn", "event=rejected provider=twilio reason=signature bot=%s", b);
     return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
   }
   const char *from = param(p, n, "From"), *body = param(p, n, "Body");
@@ -192,7 +208,7 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = JOB_TWILIO;
-  j->b = b;
+  j->botname = xstrdup(b);
   j->from = xstrdup(from);
   j->to = dup_or_null(param(p, n, "To"));
   j->text = xstrdup(body);
@@ -221,7 +237,7 @@ static int check_bearer(server *s, struct MHD_Connection *conn, enum MHD_Result 
 /* POST /v1/bots/BOT/events {"type": "order.paid", "contact": "+1555...",
  * "data": {...}}: bot.on_event in that contact's conversation. */
 static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
-                                     bot *b) {
+                                     char *b) {
   enum MHD_Result rc;
   if (check_bearer(s, conn, &rc)) return rc;
   json_error_t jerr;
@@ -236,7 +252,7 @@ static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, req
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = JOB_EVENT;
-  j->b = b;
+  j->botname = xstrdup(b);
   j->from = xstrdup(json_string_value(contact));
   j->text = xstrdup("");
   j->event_type = xstrdup(json_string_value(type));
@@ -246,7 +262,7 @@ static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, req
 }
 
 static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
-                                    request *r, bot *b) {
+                                    request *r, char *b) {
   enum MHD_Result rc;
   if (check_bearer(s, conn, &rc)) return rc;
   json_error_t jerr;
@@ -263,7 +279,7 @@ static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
   text = json_string_value(json_object_get(o, "text"));
   job *j = xcalloc(1, sizeof *j);
   j->kind = JOB_JSON;
-  j->b = b;
+  j->botname = xstrdup(b);
   j->from = xstrdup(from);
   j->text = xstrdup(text);
   json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
@@ -274,7 +290,7 @@ static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
-                                      request *r, bot *b) {
+                                      request *r, char *b) {
   /* sms-service get-url (query) or post-url (form body) */
   form_param *p = NULL;
   size_t n = 0;
@@ -300,12 +316,33 @@ static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = JOB_KANNEL;
-  j->b = b;
+  j->botname = xstrdup(b);
   j->from = xstrdup(from);
   j->text = xstrdup(text);
   j->to = dup_or_null(to);
   j->provider_id = dup_or_null(id);
   form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
+/* Admin requests: the admin token, then a job for the engine thread. */
+static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
+                                 char *b, enum job_kind kind) {
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *want = s->cfg.admin_token;
+  if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+    return respond_error(conn, 401, "an Authorization: Bearer admin token is required");
+  if (!want || strlen(auth + 7) != strlen(want) ||
+      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)
+    return respond_error(conn, 403, "the bearer token is not this server's admin token");
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = kind;
+  j->botname = xstrdup(b);
+  j->from = xstrdup("");
+  j->text = xstrdup("");
+  const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+  j->content_type = xstrdup(type ? type : "");
+  if (r->body.len) buf_add(&j->body, r->body.data, r->body.len);
   return start_job(s, conn, r, j);
 }
 
@@ -335,17 +372,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (strcmp(url, "/healthz") == 0)
     return get ? respond(conn, 200, "text/plain", "ok\n")
                : respond_error(conn, 405, "use GET");
-  bot *b;
+  char *b;
+  enum MHD_Result rc = MHD_NO;
+  int matched = 1;
+  int put = strcmp(method, "PUT") == 0;
   if ((b = bot_in_path(s, url, "/twilio/", NULL)))
-    return post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
-    return post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  if ((b = bot_in_path(s, url, "/v1/bots/", "/events")))
-    return post ? event_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  if ((b = bot_in_path(s, url, "/kannel/", NULL)))
-    return get || post ? kannel_inbound(s, conn, r, b)
-                       : respond_error(conn, 405, "use GET or POST");
-  return respond_error(conn, 404, "no such endpoint (or no such bot)");
+    rc = post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
+    rc = post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/events")))
+    rc = post ? event_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  else if ((b = bot_in_path(s, url, "/kannel/", NULL)))
+    rc = get || post ? kannel_inbound(s, conn, r, b)
+                     : respond_error(conn, 405, "use GET or POST");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/script")))
+    rc = put ? admin_job(s, conn, r, b, JOB_RELOAD) : respond_error(conn, 405, "use PUT");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/versions")))
+    rc = get ? admin_job(s, conn, r, b, JOB_VERSIONS) : respond_error(conn, 405, "use GET");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
+    rc = post ? admin_job(s, conn, r, b, JOB_ROLLBACK) : respond_error(conn, 405, "use POST");
+  else
+    matched = 0;
+  free(b);
+  if (matched) return rc;
+  return respond_error(conn, 404, "no such endpoint");
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
@@ -391,34 +441,183 @@ static void on_action(void *ud, const char *botname, const char *number,
              what + 7);
 }
 
-/* Hands the batch to the engine (consecutive jobs of one bot together). */
+static void answer(job *j, unsigned status, json_t *body) {
+  j->http_status = status;
+  j->http_body = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+}
+
+static void answer_error(job *j, unsigned status, const char *message) {
+  answer(j, status, json_pack("{s:s}", "error", message));
+}
+
+static void add_version(void *ud, int64_t id, const char *sha, int64_t created_at,
+                        int active) {
+  json_array_append_new(ud, json_pack("{s:I,s:s,s:I,s:b}", "id", (json_int_t)id, "sha", sha,
+                                      "created_at", (json_int_t)(created_at / 1000),
+                                      "active", active));
+}
+
+/* Installs a script version; answers the job with it or with the errors. */
+static void install(server *s, job *j, script *sc, const char *what) {
+  char err[8192];
+  bot *b = engine_install(s->e, sc, err, sizeof err);
+  if (!b) {
+    json_t *errors = json_array();
+    for (char *save = NULL, *l = strtok_r(err, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+      json_array_append_new(errors, json_string(l));
+    answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
+                             "errors", errors));
+    log_line("warn", "event=%s_refused bot=%s", what, j->botname);
+    return;
+  }
+  answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
+                           (json_int_t)bot_version(b)));
+  log_line("info", "event=%s bot=%s version=%lld", what, j->botname,
+           (long long)bot_version(b));
+}
+
+/* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
+ * stay), or JSON {"files": {"bot.lua": "...", ...}} for the whole set. */
+static void run_reload(server *s, job *j, bot *b) {
+  char err[1024];
+  char *label = xasprintf("%s (uploaded)", j->botname);
+  script *sc = NULL;
+  if (!j->body.len) {
+    answer_error(j, 400, "the body is empty: send bot.lua, or JSON {\"files\": {...}}");
+  } else if (strncmp(j->content_type, "application/json", 16) == 0) {
+    json_error_t jerr;
+    json_t *o = json_loadb(j->body.data, j->body.len, 0, &jerr);
+    json_t *files = json_object_get(o, "files");
+    char *text = json_is_object(files) ? json_dumps(files, JSON_COMPACT) : NULL;
+    if (!text) answer_error(j, 400, "the body must be JSON {\"files\": {\"bot.lua\": \"...\"}}");
+    else if (!(sc = script_from_json(j->botname, label, text, err, sizeof err)))
+      answer_error(j, 400, err);
+    free(text);
+    json_decref(o);
+  } else {
+    /* the running version's files, with bot.lua replaced */
+    json_t *files = json_object();
+    if (b) {
+      const script *cur = bot_script(b);
+      for (size_t i = 0; i < cur->nfiles; i++)
+        json_object_set_new(files, cur->files[i].path,
+                            json_stringn(cur->files[i].source, cur->files[i].len));
+    }
+    json_t *src = json_stringn(j->body.data, j->body.len);
+    if (!src) {
+      answer_error(j, 400, "bot.lua must be UTF-8 text");
+    } else {
+      json_object_set_new(files, "bot.lua", src);
+      char *text = json_dumps(files, JSON_COMPACT);
+      if (!(sc = script_from_json(j->botname, label, text, err, sizeof err)))
+        answer_error(j, 400, err);
+      free(text);
+    }
+    json_decref(files);
+  }
+  free(label);
+  if (sc) install(s, j, sc, "reload");
+}
+
+/* POST /v1/bots/BOT/rollback [{"version": N}]: the version before the
+ * active one, or version N. */
+static void run_rollback(server *s, job *j, bot *b) {
+  int64_t want = 0;
+  if (j->body.len) {
+    json_error_t jerr;
+    json_t *o = json_loadb(j->body.data, j->body.len, 0, &jerr);
+    json_t *v = json_object_get(o, "version");
+    if (!json_is_integer(v)) {
+      json_decref(o);
+      answer_error(j, 400, "the body must be empty or {\"version\": N}");
+      return;
+    }
+    want = json_integer_value(v);
+    json_decref(o);
+  }
+  json_t *versions = json_array();
+  store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);
+  int64_t target = want;
+  if (!target) { /* the one before the active */
+    size_t n = json_array_size(versions);
+    for (size_t i = 1; i < n; i++)
+      if (json_is_true(json_object_get(json_array_get(versions, i), "active")))
+        target = json_integer_value(json_object_get(json_array_get(versions, i - 1), "id"));
+  }
+  json_decref(versions);
+  char *files = target ? store_version_files(engine_store(s->e), bot_id(b), target) : NULL;
+  if (!files) {
+    answer_error(j, 404, want ? "no such version of this bot" : "there is no earlier version");
+    return;
+  }
+  char err[1024];
+  char *label = xasprintf("%s (version %lld)", j->botname, (long long)target);
+  script *sc = script_from_json(j->botname, label, files, err, sizeof err);
+  free(label);
+  free(files);
+  if (!sc) answer_error(j, 500, err);
+  else install(s, j, sc, "rollback");
+}
+
+static void run_admin(server *s, job *j) {
+  bot *b = engine_find_bot(s->e, j->botname);
+  if (j->kind == JOB_RELOAD) {
+    run_reload(s, j, b); /* a new bot is created the same way */
+  } else if (!b) {
+    answer_error(j, 404, "no such bot");
+  } else if (j->kind == JOB_VERSIONS) {
+    json_t *versions = json_array();
+    store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);
+    answer(j, 200, json_pack("{s:o}", "versions", versions));
+  } else {
+    run_rollback(s, j, b);
+  }
+}
+
+/* Hands the batch to the engine (consecutive jobs of one bot together);
+ * admin jobs run alone, between batches. */
 static void handle_jobs(server *s, job *jobs) {
   size_t n = 0;
   for (job *j = jobs; j; j = j->next) n++;
   inbound *in = xcalloc(n, sizeof *in);
   job **order = xcalloc(n, sizeof *order);
   size_t k = 0;
-  for (job *j = jobs; j; j = j->next, k++) {
+  for (job *j = jobs; j; j = j->next) {
+    if (j->kind >= JOB_RELOAD) {
+      char err[256];
+      engine_flush(s->e, err, sizeof err);
+      run_admin(s, j);
+      continue; /* answered with the batch */
+    }
+    j->b = engine_find_bot(s->e, j->botname);
+    if (!j->b) {
+      answer_error(j, 404, "no such bot");
+      continue;
+    }
     order[k] = j;
     in[k] = (inbound){.from = j->from, .to = j->to, .text = j->text,
                       .len = strlen(j->text), .provider_id = j->provider_id, .tag = j,
                       .event_type = j->event_type, .event_data = j->event_data};
+    k++;
   }
   char err[1024];
   int failed = 0;
-  for (size_t i = 0; i < n && !failed;) {
+  for (size_t i = 0; i < k && !failed;) {
     size_t end = i + 1;
-    while (end < n && order[end]->b == order[i]->b) end++;
+    while (end < k && order[end]->b == order[i]->b) end++;
     failed = engine_submit(s->e, order[i]->b, in + i, end - i, err, sizeof err) != 0;
     i = end;
   }
   if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
   if (failed) log_line("error", "event=store_failed error=\"%s\"", err);
-  for (size_t i = 0; i < n; i++) {
-    order[i]->failed = failed;
-    order[i]->next = NULL;
-    atomic_store(&order[i]->done, 1);
-    MHD_resume_connection(order[i]->conn);
+  for (size_t i = 0; i < k; i++) order[i]->failed = failed;
+  job *next;
+  for (job *j = jobs; j; j = next) {
+    next = j->next;
+    j->next = NULL;
+    atomic_store(&j->done, 1);
+    MHD_resume_connection(j->conn);
   }
   free(in);
   free(order);

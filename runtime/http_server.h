@@ -20,6 +20,7 @@ typedef struct server_config {
   const char *public_url;  /* how providers reach us, for Twilio signatures */
   const char *twilio_auth_token; /* secret: X-Twilio-Signature checks */
   const char *webhook_token;     /* secret: bearer token of the JSON webhook */
+  const char *admin_token;       /* secret: bearer token of the admin API */
   size_t max_body;         /* bytes, default 64 KiB */
 } server_config;
 

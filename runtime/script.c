@@ -1,6 +1,8 @@
 #include "script.h"
 
+#include <ctype.h>
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,51 @@ script *script_read(const char *dir, char *err, size_t errlen) {
   if (!script_find(s, "bot.lua")) {
     snprintf(err, errlen, "%s/bot.lua: missing (every bot folder needs a bot.lua)",
              s->dir);
+    script_free(s);
+    return NULL;
+  }
+  return s;
+}
+
+static int valid_module_path(const char *p) {
+  if (!*p || *p == '/' || strstr(p, "..") || !ends_with(p, ".lua") || strlen(p) > 200)
+    return 0;
+  for (const char *c = p; *c; c++)
+    if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.' || *c == '/'))
+      return 0;
+  return 1;
+}
+
+script *script_from_json(const char *name, const char *dir, const char *json,
+                         char *err, size_t errlen) {
+  json_error_t jerr;
+  json_t *o = json_loads(json, 0, &jerr);
+  if (!json_is_object(o)) {
+    snprintf(err, errlen, "the files are not a JSON object {\"bot.lua\": \"...\"}");
+    json_decref(o);
+    return NULL;
+  }
+  script *s = xcalloc(1, sizeof *s);
+  s->name = xstrdup(name);
+  s->dir = xstrdup(dir);
+  const char *path;
+  json_t *v;
+  json_object_foreach(o, path, v) {
+    if (!valid_module_path(path) || !json_is_string(v)) {
+      snprintf(err, errlen, "'%.80s' is not a Lua file path with text (like \"lib/util.lua\")",
+               path);
+      json_decref(o);
+      script_free(s);
+      return NULL;
+    }
+    s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+    s->files[s->nfiles++] = (script_file){xstrdup(path),
+                                          xstrndup(json_string_value(v), json_string_length(v)),
+                                          json_string_length(v)};
+  }
+  json_decref(o);
+  if (!script_find(s, "bot.lua")) {
+    snprintf(err, errlen, "there is no bot.lua among the files");
     script_free(s);
     return NULL;
   }

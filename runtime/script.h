@@ -24,6 +24,11 @@ typedef struct script {
 /* Reads every .lua file under dir (except tests/). Returns NULL and writes a
  * sentence to err when the folder or its bot.lua cannot be read. */
 script *script_read(const char *dir, char *err, size_t errlen);
+/* A bot from files in memory: JSON {"bot.lua": "...", "lib/x.lua": "..."}
+ * (what script_versions keeps and PUT /v1/bots/BOT/script takes). dir is a
+ * label for messages. NULL with a sentence in err when it is not that. */
+script *script_from_json(const char *name, const char *dir, const char *json,
+                         char *err, size_t errlen);
 void script_free(script *s);
 const script_file *script_find(const script *s, const char *path);
 

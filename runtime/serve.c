@@ -39,7 +39,9 @@ static setting settings[] = {
      "Twilio auth token: checks X-Twilio-Signature (requests are refused without)"},
     {"webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, "unset", 1,
      "bearer token of the JSON webhook, and ?token= of the Kannel get-url"},
-    {"max_body", "PARLEY_MAX_BODY", "65536", "default", 0, "largest request body, bytes"},
+    {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1,
+     "bearer token of the admin API (script reload, versions, rollback)"},
+    {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, "largest request body, bytes"},
 };
 enum { NSETTINGS = sizeof settings / sizeof *settings };
 
@@ -256,6 +258,7 @@ int cli_serve(int argc, char **argv) {
                        .public_url = find_setting("public_url")->value,
                        .twilio_auth_token = find_setting("twilio_auth_token")->value,
                        .webhook_token = find_setting("webhook_token")->value,
+                       .admin_token = find_setting("admin_token")->value,
                        .max_body = (size_t)max_body};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {

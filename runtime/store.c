@@ -152,6 +152,9 @@ enum {
   Q_TIMERS_PENDING_EVERY,
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
+  Q_BOT_SET_ACTIVE,
+  Q_VERSIONS_EACH,
+  Q_VERSION_FILES,
   Q_BROADCAST_ADD,
   Q_BROADCAST_UPDATE,
   Q_BROADCASTS_DUE,
@@ -231,6 +234,11 @@ static const char *const queries[Q_COUNT] = {
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " ORDER BY send_at, id LIMIT ?2",
+    [Q_BOT_SET_ACTIVE] = "UPDATE bots SET active_version = ?2 WHERE id = ?1",
+    [Q_VERSIONS_EACH] = "SELECT v.id, v.sha, v.created_at, v.id = b.active_version"
+                        " FROM script_versions v JOIN bots b ON b.id = v.bot_id"
+                        " WHERE v.bot_id = ?1 ORDER BY v.id",
+    [Q_VERSION_FILES] = "SELECT files FROM script_versions WHERE bot_id = ?1 AND id = ?2",
     [Q_BROADCAST_ADD] = "INSERT INTO broadcasts(id, bot_id, segment, text, rate, next_at,"
                         " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_BROADCAST_UPDATE] =
@@ -1063,4 +1071,37 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
   sqlite3_finalize(s);
   json_decref(seg);
   return rc == SQLITE_DONE ? 0 : fail(st, "cannot select a segment");
+}
+
+/* ---------------------------------------------------------------- versions */
+
+int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id) {
+  sqlite3_stmt *s = stmt(st, Q_BOT_SET_ACTIVE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  sqlite3_bind_int64(s, 2, version_id);
+  return exec_done(st, s, "cannot activate a script version");
+}
+
+int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, Q_VERSIONS_EACH);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+       sqlite3_column_int64(s, 2), sqlite3_column_int(s, 3));
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list script versions");
+}
+
+char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
+  sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
+  if (!s) return NULL;
+  sqlite3_bind_int64(s, 1, bot_id);
+  sqlite3_bind_int64(s, 2, version_id);
+  char *out = NULL;
+  if (sqlite3_step(s) == SQLITE_ROW) out = col_dup(s, 0);
+  sqlite3_reset(s);
+  return out;
 }

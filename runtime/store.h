@@ -28,6 +28,13 @@ int store_bot_store_set(store *st, int64_t bot_id, const char *json);
 int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
                                  const char *files_json, int64_t now);
 
+int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id);
+typedef void (*version_fn)(void *ud, int64_t id, const char *sha, int64_t created_at,
+                           int active);
+int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud);
+/* The files of a version as JSON {"path": "source"}; NULL if there is none. */
+char *store_version_files(store *st, int64_t bot_id, int64_t version_id);
+
 /* contacts and conversations */
 typedef struct contact_row {
   int64_t id;
