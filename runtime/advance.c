@@ -53,6 +53,7 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
                  .provider_id = late ? "skip" : NULL};
     char run_err[1024] = "";
     int rc = run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
+    e->stats.timers_fired++;
     if (rc < 0) return -1;
     if (rc == 1) { /* recorded, not retried */
       status = "error";

@@ -110,9 +110,18 @@ struct store *engine_store(engine *e);
 /* Forgets cached contacts (after the store was changed behind its back). */
 void engine_forget_contacts(engine *e);
 
+enum { ENGINE_LATENCY_BUCKETS = 9 };
+/* upper bounds of the handler latency histogram, in microseconds */
+extern const long engine_latency_bounds_us[ENGINE_LATENCY_BUCKETS];
+
 typedef struct engine_stats {
   long messages_in, replies, suppressed, errors, limit_hits, duplicates;
   long cached_contacts;
+  long timers_fired;
+  /* handler calls by duration (cumulative counts are made by the reader) */
+  long latency[ENGINE_LATENCY_BUCKETS + 1]; /* the last: above every bound */
+  double latency_sum_s;
+  long latency_count;
 } engine_stats;
 engine_stats engine_stats_of(engine *e);
 

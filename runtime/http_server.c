@@ -1,6 +1,8 @@
 #include "http_server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -20,7 +22,8 @@
 
 enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
-  JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK            /* admin: one at a time */
+  JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
+  JOB_METRICS                                      /* read on the engine thread */
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -55,6 +58,14 @@ typedef struct request {
 struct server {
   server_config cfg;
   engine *e;
+  /* counted on the engine thread */
+  long reloads, reload_failures, http_jobs;
+  long queue_depth_max;
+  struct watched {
+    char *dir;
+    int64_t mtime;
+  } *watch;
+  size_t nwatch;
   struct MHD_Daemon *daemon;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -116,7 +127,10 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 
 static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
-  if (j->http_status) return respond(conn, j->http_status, "application/json", j->http_body);
+  if (j->http_status)
+    return respond(conn, j->http_status,
+                   j->kind == JOB_METRICS ? j->content_type : "application/json",
+                   j->http_body);
   if (j->kind == JOB_TWILIO) {
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
     enum MHD_Result rc = respond(conn, 200, "text/xml", xml);
@@ -372,6 +386,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (strcmp(url, "/healthz") == 0)
     return get ? respond(conn, 200, "text/plain", "ok\n")
                : respond_error(conn, 405, "use GET");
+  if (strcmp(url, "/metrics") == 0) {
+    if (!get) return respond_error(conn, 405, "use GET");
+    job *j = xcalloc(1, sizeof *j);
+    j->kind = JOB_METRICS;
+    j->from = xstrdup("");
+    j->text = xstrdup("");
+    return start_job(s, conn, r, j);
+  }
   char *b;
   enum MHD_Result rc = MHD_NO;
   int matched = 1;
@@ -468,11 +490,13 @@ static void install(server *s, job *j, script *sc, const char *what) {
       json_array_append_new(errors, json_string(l));
     answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
                              "errors", errors));
+    s->reload_failures++;
     log_line("warn", "event=%s_refused bot=%s", what, j->botname);
     return;
   }
   answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
                            (json_int_t)bot_version(b)));
+  s->reloads++;
   log_line("info", "event=%s bot=%s version=%lld", what, j->botname,
            (long long)bot_version(b));
 }
@@ -560,7 +584,65 @@ static void run_rollback(server *s, job *j, bot *b) {
   else install(s, j, sc, "rollback");
 }
 
+/* GET /metrics, Prometheus text format. */
+static void run_metrics(server *s, job *j) {
+  engine_stats st = engine_stats_of(s->e);
+  buf b = {0};
+  buf_printf(&b,
+             "# HELP parley_messages_in_total Inbound messages handled.\n"
+             "# TYPE parley_messages_in_total counter\n"
+             "parley_messages_in_total %ld\n"
+             "# HELP parley_messages_out_total Outbound messages by status.\n"
+             "# TYPE parley_messages_out_total counter\n"
+             "parley_messages_out_total{status=\"sent\"} %ld\n"
+             "parley_messages_out_total{status=\"suppressed\"} %ld\n"
+             "# HELP parley_duplicates_total Provider retries acknowledged, not handled.\n"
+             "# TYPE parley_duplicates_total counter\n"
+             "parley_duplicates_total %ld\n"
+             "# HELP parley_handler_errors_total Handler errors (limit hits included).\n"
+             "# TYPE parley_handler_errors_total counter\n"
+             "parley_handler_errors_total %ld\n"
+             "# HELP parley_limit_hits_total Handlers stopped by a limit.\n"
+             "# TYPE parley_limit_hits_total counter\n"
+             "parley_limit_hits_total %ld\n"
+             "# HELP parley_timers_fired_total Timers and drip steps run.\n"
+             "# TYPE parley_timers_fired_total counter\n"
+             "parley_timers_fired_total %ld\n"
+             "# HELP parley_reloads_total Script versions activated over HTTP, and refused.\n"
+             "# TYPE parley_reloads_total counter\n"
+             "parley_reloads_total{result=\"active\"} %ld\n"
+             "parley_reloads_total{result=\"refused\"} %ld\n"
+             "# HELP parley_contacts_cached Contacts in the engine's cache.\n"
+             "# TYPE parley_contacts_cached gauge\n"
+             "parley_contacts_cached %ld\n"
+             "# HELP parley_handler_seconds Time in the script per handler call.\n"
+             "# TYPE parley_handler_seconds histogram\n",
+             st.messages_in, st.replies, st.suppressed, st.duplicates, st.errors,
+             st.limit_hits, st.timers_fired, s->reloads, s->reload_failures,
+             st.cached_contacts);
+  long cum = 0;
+  for (int i = 0; i < ENGINE_LATENCY_BUCKETS; i++) {
+    cum += st.latency[i];
+    buf_printf(&b, "parley_handler_seconds_bucket{le=\"%g\"} %ld\n",
+               engine_latency_bounds_us[i] / 1e6, cum);
+  }
+  cum += st.latency[ENGINE_LATENCY_BUCKETS];
+  buf_printf(&b,
+             "parley_handler_seconds_bucket{le=\"+Inf\"} %ld\n"
+             "parley_handler_seconds_sum %.6f\n"
+             "parley_handler_seconds_count %ld\n",
+             cum, st.latency_sum_s, st.latency_count);
+  j->http_status = 200;
+  j->http_body = b.data ? b.data : xstrdup("");
+  free(j->content_type);
+  j->content_type = xstrdup("text/plain; version=0.0.4");
+}
+
 static void run_admin(server *s, job *j) {
+  if (j->kind == JOB_METRICS) {
+    run_metrics(s, j);
+    return;
+  }
   bot *b = engine_find_bot(s->e, j->botname);
   if (j->kind == JOB_RELOAD) {
     run_reload(s, j, b); /* a new bot is created the same way */
@@ -670,10 +752,61 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   return s;
 }
 
+/* The newest modification time of the .lua files under dir (0: none). */
+static int64_t newest_mtime(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int64_t newest = 0;
+  struct dirent *ent;
+  while ((ent = readdir(d))) {
+    if (ent->d_name[0] == '.') continue;
+    char *path = xasprintf("%s/%s", dir, ent->d_name);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+      int64_t t = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+      if (S_ISDIR(st.st_mode) && depth < 4) {
+        int64_t sub = newest_mtime(path, depth + 1);
+        if (sub > newest) newest = sub;
+      } else if (ends_with(ent->d_name, ".lua") && t > newest) {
+        newest = t;
+      }
+    }
+    free(path);
+  }
+  closedir(d);
+  return newest;
+}
+
+/* --watch: a bot folder whose files changed is loaded again (a version that
+ * does not load is reported and the running one stays). */
+static void watch_folders(server *s) {
+  for (size_t i = 0; i < s->nwatch; i++) {
+    int64_t t = newest_mtime(s->watch[i].dir, 0);
+    if (t == s->watch[i].mtime) continue;
+    s->watch[i].mtime = t;
+    char err[8192];
+    if (engine_load_bot(s->e, s->watch[i].dir, err, sizeof err)) {
+      s->reloads++;
+      log_line("info", "event=reload source=watch dir=%s", s->watch[i].dir);
+    } else {
+      s->reload_failures++;
+      log_line("warn", "event=reload_refused source=watch dir=%s error=\"%s\"",
+               s->watch[i].dir, err);
+    }
+  }
+}
+
+void server_watch(server *s, const char *dir) {
+  s->watch = xrealloc(s->watch, (s->nwatch + 1) * sizeof *s->watch);
+  s->watch[s->nwatch].dir = xstrdup(dir);
+  s->watch[s->nwatch].mtime = newest_mtime(dir, 0);
+  s->nwatch++;
+}
+
 int server_run(server *s) {
   engine_observer obs = {on_message, on_action, s};
   engine_set_observer(s->e, &obs);
-  int64_t next_tick = 0;
+  int64_t next_tick = 0, next_watch = 0;
   while (!s->stopping) {
     job *jobs = take_jobs(s, 100);
     if (jobs) handle_jobs(s, jobs);
@@ -683,6 +816,10 @@ int server_run(server *s) {
       if (engine_advance(s->e, now, err, sizeof err))
         log_line("error", "event=timers_failed error=\"%s\"", err);
       next_tick = now + 100;
+    }
+    if (s->nwatch && now >= next_watch) {
+      watch_folders(s);
+      next_watch = now + 500;
     }
   }
   /* stop accepting, then answer what is in hand */
@@ -699,6 +836,8 @@ void server_stop(server *s) {
 void server_free(server *s) {
   if (!s) return;
   if (s->daemon) MHD_stop_daemon(s->daemon);
+  for (size_t i = 0; i < s->nwatch; i++) free(s->watch[i].dir);
+  free(s->watch);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

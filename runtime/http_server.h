@@ -33,6 +33,8 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
  * every 100 ms. */
 int server_run(server *s);
 void server_stop(server *s);
+/* --watch: reload the bot in dir when its .lua files change. */
+void server_watch(server *s, const char *dir);
 void server_free(server *s);
 
 #endif

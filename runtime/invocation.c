@@ -389,6 +389,18 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
   return 0;
 }
 
+const long engine_latency_bounds_us[ENGINE_LATENCY_BUCKETS] = {
+    50, 100, 250, 500, 1000, 5000, 25000, 100000, 500000};
+
+static void record_latency(engine_stats *st, int64_t ns) {
+  long us = (long)(ns / 1000);
+  int i = 0;
+  while (i < ENGINE_LATENCY_BUCKETS && us > engine_latency_bounds_us[i]) i++;
+  st->latency[i]++;
+  st->latency_sum_s += (double)ns / 1e9;
+  st->latency_count++;
+}
+
 /* Runs the script for one event: a message of a conversation ("message",
  * "optout", "optin") or a timer ("timer": m->text is the handler's name,
  * args its JSON arguments; c is NULL for a bot's own timer). A handler's
@@ -418,7 +430,9 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   if (c && c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
   if (args) lua_pushstring(co, args); else lua_pushnil(co);
   int nres;
+  int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, 14, &nres, &inv, err, errlen);
+  record_latency(&e->stats, mono_ns() - t0);
   int rc = 0;
   if (st == SANDBOX_OK) {
     /* opting out clears a pending expect; on_optout cannot set one */

@@ -129,12 +129,16 @@ static void print_config(void) {
 
 static void usage(FILE *f) {
   fputs("usage: parley serve [--config FILE] [--listen ADDR:PORT] [--db FILE]\n"
-        "                    [--scripts DIR] [--public-url URL] [--print-config]\n"
+        "                    [--scripts DIR] [--public-url URL] [--watch] [--print-config]\n"
+        "--watch reloads a bot when its files in the scripts folder change.\n"
         "Serves every bot folder in the scripts folder over HTTP:\n"
         "  POST /twilio/BOT               Twilio messaging webhook (TwiML reply)\n"
         "  POST /v1/bots/BOT/messages     JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
         "  GET|POST /kannel/BOT?token=... Kannel sms-service get-url / post-url\n"
-        "  GET /healthz\n"
+        "  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
+        "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
+        "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n"
+        "  GET /healthz, GET /metrics (Prometheus)\n"
         "Settings (file key, flag, environment):\n", f);
   for (int i = 0; i < NSETTINGS; i++)
     fprintf(f, "  %-18s %s%s (%s)\n", settings[i].key, settings[i].help,
@@ -148,7 +152,9 @@ static void on_signal(int sig) {
   if (running) server_stop(running);
 }
 
-static int load_bots(engine *e, const char *dir) {
+static int watch;
+
+static int load_bots(engine *e, const char *dir, server *s) {
   DIR *d = opendir(dir);
   if (!d) {
     fprintf(stderr, "parley serve: %s: cannot open the scripts folder: %s\n", dir,
@@ -164,7 +170,9 @@ static int load_bots(engine *e, const char *dir) {
     struct stat st;
     if (stat(lua, &st) == 0) {
       char err[4096];
-      if (engine_load_bot(e, path, err, sizeof err)) {
+      if (s) {
+        server_watch(s, path);
+      } else if (engine_load_bot(e, path, err, sizeof err)) {
         loaded++;
         fprintf(stderr, "parley serve: loaded %s\n", path);
       } else {
@@ -197,6 +205,8 @@ int cli_serve(int argc, char **argv) {
       i++;
     } else if (strcmp(a, "--print-config") == 0) {
       print = 1;
+    } else if (strcmp(a, "--watch") == 0) {
+      watch = 1;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
       return 0;
@@ -250,7 +260,7 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "parley serve: %s\n", err);
     return 1;
   }
-  if (load_bots(e, find_setting("scripts")->value)) {
+  if (load_bots(e, find_setting("scripts")->value, NULL)) {
     engine_close(e);
     return 1;
   }
@@ -266,6 +276,7 @@ int cli_serve(int argc, char **argv) {
     engine_close(e);
     return 1;
   }
+  if (watch) load_bots(e, find_setting("scripts")->value, s);
   running = s;
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;

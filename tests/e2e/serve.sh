@@ -162,6 +162,12 @@ expect "reload: ... and it answers at once" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"ping"}' "$url/v1/bots/echo/messages")" \
   '"replies":\["echo: ping"\].* 200$'
 
+# metrics
+metrics=$(curl -s -m 5 "$url/metrics")
+expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
+  "$(printf '%s' "$metrics" | tr '\n' ' ')" \
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 3 .*parley_reloads_total\{result="refused"\} 1 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
 stopped=0
@@ -181,6 +187,38 @@ else
   ok "secrets never reach the log"
 fi
 expect "--print-config masks secrets" "$("$PARLEY" serve --print-config)" 'twilio_auth_token += \*\*\*\*\*\*\*\*'
+
+# --watch: a bot folder that changes on disk is loaded again
+wport=$((port + 1))
+mkdir -p "$tmp/w/echo"
+printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lua"
+"$PARLEY" serve --listen "127.0.0.1:$wport" --db "$tmp/w.db" --scripts "$tmp/w" --watch 2>"$tmp/wlog" &
+pid=$!
+for _ in $(seq 1 50); do
+  curl -s -m 1 "http://127.0.0.1:$wport/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+wpost() {
+  curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"x"}' \
+    "http://127.0.0.1:$wport/v1/bots/echo/messages"
+}
+expect "watch: the first version answers" "$(wpost)" '"replies":\["one"\]'
+sleep 1.1 # a newer modification time than the file had
+printf 'bot.fallback(function(c, msg) return "two" end)\n' > "$tmp/w/echo/bot.lua"
+got=""
+for _ in $(seq 1 30); do
+  got=$(wpost)
+  printf '%s' "$got" | grep -q '"two"' && break
+  sleep 0.2
+done
+expect "watch: a changed bot.lua is loaded without a restart" "$got" '"replies":\["two"\]'
+printf 'bot.fallback(function(c, msg)\n' > "$tmp/w/echo/bot.lua"
+sleep 1.5
+expect "watch: a broken edit is reported and the running version stays" "$(wpost)" '"replies":\["two"\]'
+expect "watch: the log says why" "$(cat "$tmp/wlog")" 'event=reload_refused source=watch'
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+pid=""
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
