@@ -11,6 +11,8 @@ static void usage(FILE *f) {
       "commands:\n"
       "  serve [--config FILE] [--listen ADDR:PORT] [--db FILE] [--print-config]\n"
       "                      serve the bots in scripts/ over HTTP (webhooks)\n"
+      "  reload BOT [--dir FOLDER] [--url URL]\n"
+      "                      send a bot's folder to a running server (hot reload)\n"
       "  sim BOTDIR [--db FILE] [--as NUMBER]\n"
       "                      chat with a bot as a fan (a REPL; /help inside)\n"
       "  test [--update] [PATH...]\n"
@@ -35,6 +37,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
   if (strcmp(cmd, "segments") == 0) return cli_segments(argc - 1, argv + 1);
   if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
+  if (strcmp(cmd, "reload") == 0) return cli_reload(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("parley %s\n", PARLEY_VERSION);
     return 0;

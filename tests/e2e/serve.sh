@@ -162,11 +162,29 @@ expect "reload: ... and it answers at once" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"ping"}' "$url/v1/bots/echo/messages")" \
   '"replies":\["echo: ping"\].* 200$'
 
+# parley reload: a folder sent to the running server
+mkdir -p "$tmp/echo2/lib"
+printf 'local words = require("lib.words")\nbot.fallback(function(c, msg) return words.shout(msg.text) end)\n' > "$tmp/echo2/bot.lua"
+printf 'return { shout = function(s) return s:upper() .. "!" end }\n' > "$tmp/echo2/lib/words.lua"
+expect "reload CLI: the folder (with its modules) is activated" \
+  "$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)" \
+  '^echo: version [0-9]+ is active$'
+expect "reload CLI: ... and answers" \
+  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"hey"}' "$url/v1/bots/echo/messages")" \
+  '"replies":\["HEY!"\]'
+printf 'bot.fallback(function(c, msg) return nope() end\n' > "$tmp/echo2/bot.lua"
+out=$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)
+rc=$?
+expect "reload CLI: a broken folder fails with file:line and a non-zero exit" "$(printf '%s %s' "$rc" "$out" | tr '\n' ' ')" \
+  "^1 parley reload: the new version was not activated \\(HTTP 422\\).*bot.lua:2: "
+expect "reload CLI: a wrong token is refused" \
+  "$(PARLEY_ADMIN_TOKEN=nope "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)" 'HTTP 403'
+
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 3 .*parley_reloads_total\{result="refused"\} 1 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 4 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"

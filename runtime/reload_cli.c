@@ -1,0 +1,112 @@
+/* reload: `parley reload BOT`, the bot's folder sent to a running server.
+ *
+ * The folder's .lua files go as PUT /v1/bots/BOT/script {"files": {...}};
+ * the server compiles and loads them in the sandbox and activates them
+ * between batches, or changes nothing and answers every problem. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "script.h"
+#include "util.h"
+
+static size_t collect(char *data, size_t size, size_t n, void *ud) {
+  buf_add(ud, data, size * n);
+  return size * n;
+}
+
+int cli_reload(int argc, char **argv) {
+  const char *name = NULL, *dir = NULL;
+  const char *url = getenv("PARLEY_URL") ? getenv("PARLEY_URL") : "http://127.0.0.1:8080";
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
+    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url = argv[++i];
+    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      printf("usage: parley reload BOT [--dir FOLDER] [--url http://127.0.0.1:8080]\n"
+             "Sends the bot's folder (default scripts/BOT) to a running parley serve,\n"
+             "which activates it or answers every problem; PARLEY_ADMIN_TOKEN is the\n"
+             "admin token, PARLEY_URL the default address.\n");
+      return 0;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "parley reload: unknown option '%s' (known: --dir, --url)\n", argv[i]);
+      return 2;
+    } else if (!name) {
+      name = argv[i];
+    } else {
+      fprintf(stderr, "parley reload: one bot at a time ('%s' and '%s')\n", name, argv[i]);
+      return 2;
+    }
+  }
+  if (!name) {
+    fprintf(stderr, "usage: parley reload BOT [--dir FOLDER] [--url URL]\n");
+    return 2;
+  }
+  const char *token = getenv("PARLEY_ADMIN_TOKEN");
+  if (!token || !*token) {
+    fprintf(stderr, "parley reload: set PARLEY_ADMIN_TOKEN to the server's admin token\n");
+    return 2;
+  }
+  char *folder = dir ? xstrdup(dir) : xasprintf("scripts/%s", name);
+  char err[1024];
+  script *s = script_read(folder, err, sizeof err);
+  free(folder);
+  if (!s) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  json_t *files = json_object();
+  for (size_t i = 0; i < s->nfiles; i++)
+    json_object_set_new(files, s->files[i].path,
+                        json_stringn(s->files[i].source, s->files[i].len));
+  json_t *body = json_pack("{s:o}", "files", files);
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  script_free(s);
+
+  char *endpoint = xasprintf("%s/v1/bots/%s/script", url, name);
+  char *auth = xasprintf("Authorization: Bearer %s", token);
+  buf answer = {0};
+  CURL *curl = curl_easy_init();
+  struct curl_slist *headers = curl_slist_append(NULL, auth);
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, endpoint);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  free(endpoint);
+  free(auth);
+  free(text);
+  int exit_code = 0;
+  if (rc != CURLE_OK) {
+    fprintf(stderr, "parley reload: %s: %s\n", url, curl_easy_strerror(rc));
+    exit_code = 1;
+  } else {
+    json_error_t jerr;
+    json_t *o = json_loadb(answer.data ? answer.data : "", answer.len, 0, &jerr);
+    if (status == 200) {
+      printf("%s: version %lld is active\n", name,
+             (long long)json_integer_value(json_object_get(o, "version")));
+    } else {
+      json_t *errors = json_object_get(o, "errors");
+      const char *msg = json_string_value(json_object_get(o, "error"));
+      fprintf(stderr, "parley reload: %s (HTTP %ld)\n", msg ? msg : "refused", status);
+      for (size_t i = 0; i < json_array_size(errors); i++)
+        fprintf(stderr, "%s\n", json_string_value(json_array_get(errors, i)));
+      exit_code = 1;
+    }
+    json_decref(o);
+  }
+  buf_free(&answer);
+  return exit_code;
+}
