@@ -23,7 +23,9 @@
 enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
-  JOB_METRICS                                      /* read on the engine thread */
+  JOB_METRICS,                                     /* read on the engine thread */
+  JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
+  JOB_CONSENT_CSV, JOB_BROADCAST
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -37,6 +39,8 @@ typedef struct job {
   char *http_body;      /* its JSON */
   char *content_type;   /* JOB_RELOAD: of the body */
   buf body;             /* JOB_RELOAD, JOB_ROLLBACK: the request body */
+  json_t *query;        /* admin reads: the query parameters */
+  char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
   char **replies; /* texts sent back to `from` in answer */
@@ -98,6 +102,8 @@ static void job_free(job *j) {
   free(j->http_body);
   free(j->content_type);
   buf_free(&j->body);
+  json_decref(j->query);
+  free(j->item);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
   free(j);
@@ -129,7 +135,8 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
   if (j->http_status)
     return respond(conn, j->http_status,
-                   j->kind == JOB_METRICS ? j->content_type : "application/json",
+                   j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ? j->content_type
+                                                                        : "application/json",
                    j->http_body);
   if (j->kind == JOB_TWILIO) {
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
@@ -339,24 +346,67 @@ static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   return start_job(s, conn, r, j);
 }
 
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+  (void)kind;
+  json_object_set_new(cls, key, json_string(value ? value : ""));
+  return MHD_YES;
+}
+
+/* /v1/bots/BOT/contacts[/NUMBER[/messages]], /v1/bots/BOT/broadcasts/ID,
+ * /v1/bots/BOT/consent.csv: the bot's name, the kind and the item. */
+static int admin_read_path(const char *url, char **bot, enum job_kind *kind, char **item) {
+  const char *p = url + strlen("/v1/bots/");
+  if (strncmp(url, "/v1/bots/", 9) != 0) return 0;
+  const char *slash = strchr(p, '/');
+  if (!slash || slash == p || slash - p > 64) return 0;
+  const char *rest = slash + 1;
+  if (strcmp(rest, "contacts") == 0) {
+    *kind = JOB_CONTACTS;
+  } else if (strcmp(rest, "consent.csv") == 0) {
+    *kind = JOB_CONSENT_CSV;
+  } else if (strncmp(rest, "contacts/", 9) == 0) {
+    const char *num = rest + 9, *end = strchr(num, '/');
+    if (end && strcmp(end, "/messages") != 0) return 0;
+    *kind = end ? JOB_CONTACT_MESSAGES : JOB_CONTACT;
+    *item = xstrndup(num, end ? (size_t)(end - num) : strlen(num));
+  } else if (strncmp(rest, "broadcasts/", 11) == 0 && strspn(rest + 11, "0123456789") ==
+                                                          strlen(rest + 11) && rest[11]) {
+    *kind = JOB_BROADCAST;
+    *item = xstrdup(rest + 11);
+  } else {
+    return 0;
+  }
+  *bot = xstrndup(p, (size_t)(slash - p));
+  return 1;
+}
+
 /* Admin requests: the admin token, then a job for the engine thread. */
 static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
-                                 char *b, enum job_kind kind) {
+                                 char *b, enum job_kind kind, char *item) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *want = s->cfg.admin_token;
   if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+  {
+    free(item);
     return respond_error(conn, 401, "an Authorization: Bearer admin token is required");
+  }
   if (!want || strlen(auth + 7) != strlen(want) ||
-      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)
+      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+    free(item);
     return respond_error(conn, 403, "the bearer token is not this server's admin token");
+  }
   job *j = xcalloc(1, sizeof *j);
   j->kind = kind;
+  j->item = item; /* taken */
   j->botname = xstrdup(b);
   j->from = xstrdup("");
   j->text = xstrdup("");
   const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   j->content_type = xstrdup(type ? type : "");
   if (r->body.len) buf_add(&j->body, r->body.data, r->body.len);
+  j->query = json_object();
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, j->query);
   return start_job(s, conn, r, j);
 }
 
@@ -408,15 +458,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     rc = get || post ? kannel_inbound(s, conn, r, b)
                      : respond_error(conn, 405, "use GET or POST");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/script")))
-    rc = put ? admin_job(s, conn, r, b, JOB_RELOAD) : respond_error(conn, 405, "use PUT");
+    rc = put ? admin_job(s, conn, r, b, JOB_RELOAD, NULL) : respond_error(conn, 405, "use PUT");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/versions")))
-    rc = get ? admin_job(s, conn, r, b, JOB_VERSIONS) : respond_error(conn, 405, "use GET");
+    rc = get ? admin_job(s, conn, r, b, JOB_VERSIONS, NULL) : respond_error(conn, 405, "use GET");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
-    rc = post ? admin_job(s, conn, r, b, JOB_ROLLBACK) : respond_error(conn, 405, "use POST");
+    rc = post ? admin_job(s, conn, r, b, JOB_ROLLBACK, NULL) : respond_error(conn, 405, "use POST");
   else
     matched = 0;
   free(b);
   if (matched) return rc;
+  char *name = NULL, *item = NULL;
+  enum job_kind kind;
+  if (admin_read_path(url, &name, &kind, &item)) {
+    if (get) {
+      rc = admin_job(s, conn, r, name, kind, item);
+    } else {
+      free(item);
+      rc = respond_error(conn, 405, "use GET");
+    }
+    free(name);
+    return rc;
+  }
   return respond_error(conn, 404, "no such endpoint");
 }
 
@@ -638,6 +700,142 @@ static void run_metrics(server *s, job *j) {
   j->content_type = xstrdup("text/plain; version=0.0.4");
 }
 
+static json_t *json_or_null(const char *text) {
+  json_error_t jerr;
+  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, &jerr) : NULL;
+  return v ? v : json_null();
+}
+
+static json_t *contact_json(const contact_row *r) {
+  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I}", "number", r->number, "status",
+                   r->status, "fields", json_or_null(r->fields), "tags",
+                   json_or_null(r->tags), "state", json_or_null(r->state), "timezone",
+                   r->timezone, "first_seen", (json_int_t)(r->first_seen / 1000), "last_seen",
+                   (json_int_t)(r->last_seen / 1000));
+}
+
+static void add_contact(void *ud, const contact_row *r) {
+  json_t *list = ud;
+  json_t *c = contact_json(r);
+  json_object_set_new(c, "id", json_integer(r->id));
+  json_array_append_new(list, c);
+}
+
+static void add_message(void *ud, const char *direction, const char *text,
+                        const char *status, int64_t at) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "direction", direction, "text",
+                                      text, "status", status, "at", (json_int_t)(at / 1000)));
+}
+
+static void add_consent(void *ud, const char *action, const char *source, const char *text,
+                        int64_t at) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "action", action, "source", source,
+                                      "text", text ? text : "", "at", (json_int_t)(at / 1000)));
+}
+
+/* A CSV field: quoted, quotes doubled (RFC 4180). */
+static void csv_field(buf *b, const char *v, int last) {
+  buf_add(b, "\"", 1);
+  for (; v && *v; v++) {
+    if (*v == '"') buf_add(b, "\"", 1);
+    buf_add(b, v, 1);
+  }
+  buf_puts(b, last ? "\"\r\n" : "\",");
+}
+
+static void add_ledger_row(void *ud, int64_t at, const char *number, const char *action,
+                           const char *source, const char *text) {
+  char when[32];
+  time_t t = (time_t)(at / 1000);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+  csv_field(ud, when, 0);
+  csv_field(ud, number, 0);
+  csv_field(ud, action, 0);
+  csv_field(ud, source, 0);
+  csv_field(ud, text, 1);
+}
+
+/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
+static void run_contacts(server *s, job *j, bot *b) {
+  json_t *seg = json_object();
+  int64_t after = 0;
+  long limit = 100;
+  const char *key;
+  json_t *v;
+  json_object_foreach(j->query, key, v) {
+    const char *val = json_string_value(v);
+    if (strcmp(key, "after") == 0) after = atoll(val);
+    else if (strcmp(key, "limit") == 0) limit = atol(val);
+    else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
+    else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
+    else json_object_set_new(seg, key, json_string(val));
+  }
+  if (limit < 1 || limit > 1000) {
+    json_decref(seg);
+    answer_error(j, 400, "limit must be between 1 and 1000");
+    return;
+  }
+  char *segment = json_dumps(seg, JSON_COMPACT);
+  json_decref(seg);
+  json_t *list = json_array();
+  int rc = store_contacts_match(engine_store(s->e), bot_id(b), segment, after, limit,
+                                add_contact, list);
+  free(segment);
+  if (rc) {
+    json_decref(list);
+    answer_error(j, 500, store_error(engine_store(s->e)));
+    return;
+  }
+  json_t *last = json_array_get(list, json_array_size(list) - 1);
+  json_t *next = json_array_size(list) == (size_t)limit && last
+                     ? json_copy(json_object_get(last, "id"))
+                     : json_null();
+  answer(j, 200, json_pack("{s:o,s:o}", "contacts", list, "next_after", next));
+}
+
+static void run_contact(server *s, job *j, bot *b) {
+  contact_row r = {0};
+  int found = store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
+  if (found <= 0) {
+    answer_error(j, 404, "no such contact");
+    return;
+  }
+  json_t *c = contact_json(&r);
+  if (j->kind == JOB_CONTACT_MESSAGES) { /* the conversation, and the ledger */
+    json_t *messages = json_array(), *consent = json_array();
+    store_messages_each(engine_store(s->e), r.id, add_message, messages);
+    store_consent_each(engine_store(s->e), r.id, add_consent, consent);
+    json_object_set_new(c, "messages", messages);
+    json_object_set_new(c, "consent", consent);
+  }
+  contact_row_free(&r);
+  answer(j, 200, c);
+}
+
+static void run_consent_csv(server *s, job *j, bot *b) {
+  buf csv = {0};
+  buf_puts(&csv, "at,number,action,source,text\r\n");
+  store_consent_all(engine_store(s->e), bot_id(b), add_ledger_row, &csv);
+  j->http_status = 200;
+  j->http_body = csv.data;
+  free(j->content_type);
+  j->content_type = xstrdup("text/csv; charset=utf-8");
+}
+
+static void run_broadcast(server *s, job *j, bot *b) {
+  broadcast_row br = {0};
+  if (store_broadcast_get(engine_store(s->e), bot_id(b), atoll(j->item), &br) <= 0) {
+    answer_error(j, 404, "no such broadcast");
+    return;
+  }
+  answer(j, 200, json_pack("{s:I,s:s,s:s,s:o,s:i,s:i,s:i,s:i}", "id", (json_int_t)br.id,
+                           "status", br.status, "text", br.text, "segment",
+                           json_or_null(br.segment), "sent", (int)br.sent, "held",
+                           (int)br.held, "suppressed", (int)br.suppressed, "failed",
+                           (int)br.failed));
+  broadcast_row_free(&br);
+}
+
 static void run_admin(server *s, job *j) {
   if (j->kind == JOB_METRICS) {
     run_metrics(s, j);
@@ -648,6 +846,14 @@ static void run_admin(server *s, job *j) {
     run_reload(s, j, b); /* a new bot is created the same way */
   } else if (!b) {
     answer_error(j, 404, "no such bot");
+  } else if (j->kind == JOB_CONTACTS) {
+    run_contacts(s, j, b);
+  } else if (j->kind == JOB_CONTACT || j->kind == JOB_CONTACT_MESSAGES) {
+    run_contact(s, j, b);
+  } else if (j->kind == JOB_CONSENT_CSV) {
+    run_consent_csv(s, j, b);
+  } else if (j->kind == JOB_BROADCAST) {
+    run_broadcast(s, j, b);
   } else if (j->kind == JOB_VERSIONS) {
     json_t *versions = json_array();
     store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);

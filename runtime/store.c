@@ -153,6 +153,7 @@ enum {
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
   Q_BOT_SET_ACTIVE,
+  Q_CONSENT_ALL,
   Q_VERSIONS_EACH,
   Q_VERSION_FILES,
   Q_BROADCAST_ADD,
@@ -234,6 +235,8 @@ static const char *const queries[Q_COUNT] = {
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " ORDER BY send_at, id LIMIT ?2",
+    [Q_CONSENT_ALL] = "SELECT at, number, action, source, coalesce(text, '') FROM consent"
+                      " WHERE bot_id = ?1 ORDER BY id",
     [Q_BOT_SET_ACTIVE] = "UPDATE bots SET active_version = ?2 WHERE id = ?1",
     [Q_VERSIONS_EACH] = "SELECT v.id, v.sha, v.created_at, v.id = b.active_version"
                         " FROM script_versions v JOIN bots b ON b.id = v.bot_id"
@@ -1104,4 +1107,18 @@ char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
   if (sqlite3_step(s) == SQLITE_ROW) out = col_dup(s, 0);
   sqlite3_reset(s);
   return out;
+}
+
+int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_ALL], -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "cannot read the consent ledger");
+  sqlite3_bind_int64(s, 1, bot_id);
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+       (const char *)sqlite3_column_text(s, 4));
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the consent ledger");
 }

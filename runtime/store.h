@@ -165,6 +165,11 @@ int64_t store_max_broadcast(store *st);
 int store_contacts_match(store *st, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud);
 
+/* The whole ledger of a bot, oldest first. */
+typedef void (*ledger_fn)(void *ud, int64_t at, const char *number, const char *action,
+                          const char *source, const char *text);
+int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud);
+
 /* error records of handlers */
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
                     int64_t message_id, const char *kind, const char *text,

@@ -28,21 +28,38 @@ expect() { # description, got, regex
   if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1" "got: $(printf '%s' "$2" | head -c 300)"; fi
 }
 
-port=$((20000 + $$ % 20000))
-url="http://127.0.0.1:$port"
 export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
 export PARLEY_ADMIN_TOKEN=admin-secret-789
 mkdir -p "$tmp/scripts"
 cp -r scripts/fanclub examples/verify "$tmp/scripts/"
-"$PARLEY" serve --listen "127.0.0.1:$port" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
-  --public-url "https://bots.example.com" 2>"$tmp/log" &
-pid=$!
-up=0
-for _ in $(seq 1 50); do
-  if curl -s -m 1 "$url/healthz" >/dev/null 2>&1; then up=1; break; fi
-  sleep 0.1
-done
+# start_server LOG ARGS...: a server on a free port (another test may hold
+# the first one tried); sets port, pid and up
+tries=0
+start_server() {
+  log=$1
+  shift
+  up=0
+  for attempt in 1 2 3 4 5 6; do
+    tries=$((tries + 1))
+    port=$((20000 + ($$ * 7 + tries * 1013) % 20000))
+    "$PARLEY" serve --listen "127.0.0.1:$port" "$@" 2>"$log" &
+    pid=$!
+    for _ in $(seq 1 50); do
+      if curl -s -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ "$up" -eq 1 ] && return 0
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+  done
+  return 1
+}
+start_server "$tmp/log" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
+  --public-url "https://bots.example.com"
+url="http://127.0.0.1:$port"
 if [ "$up" -ne 1 ]; then
   not_ok "the server starts" "$(cat "$tmp/log")"
   echo "$pass passed, $fail failed"
@@ -180,6 +197,22 @@ expect "reload CLI: a broken folder fails with file:line and a non-zero exit" "$
 expect "reload CLI: a wrong token is refused" \
   "$(PARLEY_ADMIN_TOKEN=nope "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)" 'HTTP 403'
 
+# admin reads: contacts (with a segment filter), one contact, its messages, the ledger
+expect "admin: contacts by segment" \
+  "$(admin GET '/v1/bots/fanclub/contacts?city=Austin' admin-secret-789)" \
+  '"contacts":\[\{"number":"\+15550001","status":"subscribed","fields":\{"city":"Austin"\}.* 200$'
+expect "admin: the webhook token does not read contacts (403)" \
+  "$(admin GET /v1/bots/fanclub/contacts hook-secret-456)" ' 403$'
+expect "admin: one contact" "$(admin GET /v1/bots/fanclub/contacts/+15550002 admin-secret-789)" \
+  '"number":"\+15550002","status":"opted_out".* 200$'
+expect "admin: a contact's messages and consent" \
+  "$(admin GET /v1/bots/fanclub/contacts/+15550002/messages admin-secret-789)" \
+  '"messages":\[\{"direction":"in","text":"TOUR".*"consent":\[\{"action":"optout","source":"keyword","text":"STOP".* 200$'
+expect "admin: an unknown contact is 404" "$(admin GET /v1/bots/fanclub/contacts/+19999999 admin-secret-789)" ' 404$'
+expect "admin: the consent ledger as CSV" \
+  "$(admin GET /v1/bots/fanclub/consent.csv admin-secret-789 | tr -d '\r' | tr '\n' '|')" \
+  '^at,number,action,source,text\|"[0-9T:Z-]+","\+15550002","optout","keyword","STOP"\| 200$'
+
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
@@ -207,15 +240,10 @@ fi
 expect "--print-config masks secrets" "$("$PARLEY" serve --print-config)" 'twilio_auth_token += \*\*\*\*\*\*\*\*'
 
 # --watch: a bot folder that changes on disk is loaded again
-wport=$((port + 1))
 mkdir -p "$tmp/w/echo"
 printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lua"
-"$PARLEY" serve --listen "127.0.0.1:$wport" --db "$tmp/w.db" --scripts "$tmp/w" --watch 2>"$tmp/wlog" &
-pid=$!
-for _ in $(seq 1 50); do
-  curl -s -m 1 "http://127.0.0.1:$wport/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_server "$tmp/wlog" --db "$tmp/w.db" --scripts "$tmp/w" --watch
+wport=$port
 wpost() {
   curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"x"}' \
     "http://127.0.0.1:$wport/v1/bots/echo/messages"
