@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store.h"
 #include "twilio.h"
 #include "util.h"
@@ -25,7 +26,7 @@ enum job_kind {
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
-  JOB_CONSENT_CSV, JOB_BROADCAST
+  JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -470,8 +471,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   char *name = NULL, *item = NULL;
   enum job_kind kind;
   if (admin_read_path(url, &name, &kind, &item)) {
+    int patch = strcmp(method, "PATCH") == 0;
     if (get) {
       rc = admin_job(s, conn, r, name, kind, item);
+    } else if (patch && kind == JOB_CONTACT) {
+      rc = admin_job(s, conn, r, name, JOB_CONTACT_UPDATE, item);
     } else {
       free(item);
       rc = respond_error(conn, 405, "use GET");
@@ -812,6 +816,67 @@ static void run_contact(server *s, job *j, bot *b) {
   answer(j, 200, c);
 }
 
+/* PATCH /v1/bots/BOT/contacts/NUMBER {"fields": {...}, "tags": [...],
+ * "timezone": "..."}: fields are merged (null removes one), tags replaced. */
+static void run_contact_update(server *s, job *j, bot *b) {
+  json_error_t jerr;
+  json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
+  json_t *fields = json_object_get(o, "fields"), *tags = json_object_get(o, "tags");
+  json_t *tz = json_object_get(o, "timezone");
+  const char *bad = !json_is_object(o) ? "the body must be a JSON object"
+                    : fields && !json_is_object(fields) ? "fields must be an object"
+                    : tags && !json_is_array(tags) ? "tags must be a list of names"
+                    : tz && !json_is_string(tz) ? "timezone must be a string"
+                    : NULL;
+  const char *key;
+  json_t *v;
+  if (!bad && fields)
+    json_object_foreach(fields, key, v) if (key[0] == '#') bad = "field names may not start with #";
+  for (size_t i = 0; !bad && tags && i < json_array_size(tags); i++)
+    if (!json_is_string(json_array_get(tags, i))) bad = "tags must be strings";
+  if (!bad && tz && !clock_valid_zone(json_string_value(tz))) bad = "timezone is not a time zone";
+  if (bad) {
+    json_decref(o);
+    answer_error(j, 400, bad);
+    return;
+  }
+  contact_row r = {0};
+  if (store_contact_get(engine_store(s->e), bot_id(b), j->item, &r) <= 0) {
+    json_decref(o);
+    answer_error(j, 404, "no such contact");
+    return;
+  }
+  char *fields_json = NULL, *tags_json = NULL;
+  if (fields) {
+    json_t *merged = json_or_null(r.fields);
+    if (!json_is_object(merged)) {
+      json_decref(merged);
+      merged = json_object();
+    }
+    json_object_foreach(fields, key, v) {
+      if (json_is_null(v)) json_object_del(merged, key);
+      else json_object_set(merged, key, v);
+    }
+    fields_json = json_dumps(merged, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(merged);
+  }
+  if (tags) tags_json = json_dumps(tags, JSON_COMPACT);
+  contact_row_free(&r);
+  char err[1024];
+  int rc = engine_set_contact(s->e, b, j->item, NULL, fields_json, tags_json,
+                              tz ? json_string_value(tz) : NULL, err, sizeof err);
+  free(fields_json);
+  free(tags_json);
+  json_decref(o);
+  if (rc) {
+    answer_error(j, 500, err);
+    return;
+  }
+  store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
+  answer(j, 200, contact_json(&r));
+  contact_row_free(&r);
+}
+
 static void run_consent_csv(server *s, job *j, bot *b) {
   buf csv = {0};
   buf_puts(&csv, "at,number,action,source,text\r\n");
@@ -850,6 +915,8 @@ static void run_admin(server *s, job *j) {
     run_contacts(s, j, b);
   } else if (j->kind == JOB_CONTACT || j->kind == JOB_CONTACT_MESSAGES) {
     run_contact(s, j, b);
+  } else if (j->kind == JOB_CONTACT_UPDATE) {
+    run_contact_update(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {

@@ -213,6 +213,13 @@ expect "admin: the consent ledger as CSV" \
   "$(admin GET /v1/bots/fanclub/consent.csv admin-secret-789 | tr -d '\r' | tr '\n' '|')" \
   '^at,number,action,source,text\|"[0-9T:Z-]+","\+15550002","optout","keyword","STOP"\| 200$'
 
+expect "admin: update a contact's fields (merged) and tags" \
+  "$(admin PATCH /v1/bots/fanclub/contacts/+15550001 admin-secret-789 --data '{"fields":{"tier":"gold","city":null},"tags":["vip"]}')" \
+  '"fields":\{"tier":"gold"\},"tags":\["vip"\].* 200$'
+expect "admin: a bad update is 400 with the reason" \
+  "$(admin PATCH /v1/bots/fanclub/contacts/+15550001 admin-secret-789 --data '{"timezone":"Mars/Base"}')" \
+  'timezone is not a time zone.* 400$'
+
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
