@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <ctype.h>
 #include <time.h>
 
@@ -197,6 +198,33 @@ static const char *param(const form_param *p, size_t n, const char *name) {
 
 static char *dup_or_null(const char *v) { return v ? xstrdup(v) : NULL; }
 
+/* A sender as providers give it: 1 to 32 printable ASCII characters. */
+static int valid_sender(const char *v) {
+  size_t n = v ? strlen(v) : 0;
+  if (n == 0 || n > 32) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f) return 0;
+  return 1;
+}
+
+/* 0 if the body is declared JSON; else the request has been answered (415). */
+static int check_json_type(struct MHD_Connection *conn, enum MHD_Result *rc) {
+  const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+  if (type && strncasecmp(type, "application/json", 16) == 0 &&
+      (type[16] == 0 || type[16] == ';' || type[16] == ' '))
+    return 0;
+  *rc = respond_error(conn, 415, "Content-Type must be application/json");
+  return -1;
+}
+
+/* The message's id as a string: a JSON string or integer, else NULL. */
+static char *json_id(json_t *id) {
+  if (json_is_string(id)) return xstrdup(json_string_value(id));
+  if (json_is_integer(id)) return xasprintf("%lld", (long long)json_integer_value(id));
+  return NULL;
+}
+
+
 static enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r,
                                  job *j) {
   if (!j->botname) j->botname = xstrdup("");
@@ -224,7 +252,7 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
     return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
   }
   const char *from = param(p, n, "From"), *body = param(p, n, "Body");
-  if (!from || !body) {
+  if (!from || !body || !valid_sender(from)) {
     form_free(p, n);
     return respond_error(conn, 400, "From and Body are required");
   }
@@ -261,13 +289,13 @@ static int check_bearer(server *s, struct MHD_Connection *conn, enum MHD_Result 
 static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
                                      char *b) {
   enum MHD_Result rc;
-  if (check_bearer(s, conn, &rc)) return rc;
+  if (check_bearer(s, conn, &rc) || check_json_type(conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   json_t *type = json_object_get(o, "type"), *contact = json_object_get(o, "contact");
   json_t *data = json_object_get(o, "data");
   if (!json_is_object(o) || !json_is_string(type) || !json_is_string(contact) ||
-      (data && !json_is_object(data))) {
+      !valid_sender(json_string_value(contact)) || (data && !json_is_object(data))) {
     json_decref(o);
     return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
                                     "\"contact\":\"+15550001\",\"data\":{...}}");
@@ -286,13 +314,16 @@ static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, req
 static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
                                     request *r, char *b) {
   enum MHD_Result rc;
-  if (check_bearer(s, conn, &rc)) return rc;
+  if (check_bearer(s, conn, &rc) || check_json_type(conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   const char *from = NULL, *text = NULL;
+  json_t *idv = json_object_get(o, "id");
   if (!json_is_object(o) ||
       !json_is_string(json_object_get(o, "from")) ||
-      !json_is_string(json_object_get(o, "text"))) {
+      !valid_sender(json_string_value(json_object_get(o, "from"))) ||
+      !json_is_string(json_object_get(o, "text")) ||
+      (idv && !json_is_string(idv) && !json_is_integer(idv))) {
     json_decref(o);
     return respond_error(conn, 400, "the body must be JSON like "
                                     "{\"from\":\"+15550001\",\"text\":\"hi\",\"id\":\"...\"}");
@@ -306,7 +337,7 @@ static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
   j->text = xstrdup(text);
   json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
   j->to = json_is_string(to) ? xstrdup(json_string_value(to)) : NULL;
-  j->provider_id = json_is_string(id) ? xstrdup(json_string_value(id)) : NULL;
+  j->provider_id = json_id(id);
   json_decref(o);
   return start_job(s, conn, r, j);
 }
@@ -332,9 +363,13 @@ static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
     form_free(p, n);
     return respond_error(conn, 403, "the token query parameter is not this server's");
   }
-  if (!from || !text) {
+  if (!from || !text || !valid_sender(from)) {
     form_free(p, n);
-    return respond_error(conn, 400, "from and text are required");
+    return respond_error(conn, 400, "from (a sender of up to 32 characters) and text are required");
+  }
+  if (!utf8_valid(text, strlen(text))) {
+    form_free(p, n);
+    return respond_error(conn, 400, "text is not valid UTF-8 (send charset=UTF-8)");
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = JOB_KANNEL;

@@ -50,17 +50,6 @@ static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
   return need + 1;
 }
 
-static int utf8_valid(const char *s, size_t len) {
-  const unsigned char *p = (const unsigned char *)s;
-  uint32_t cp;
-  while (len > 0) {
-    int k = utf8_next(p, len, &cp);
-    if (k < 0) return 0;
-    p += k;
-    len -= (size_t)k;
-  }
-  return 1;
-}
 
 /* ------------------------------------------------------------ signature */
 

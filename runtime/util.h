@@ -15,6 +15,8 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool ends_with(const char *s, const char *suffix);
+/* 1 if the n bytes at s are valid UTF-8 (RFC 3629). */
+int utf8_valid(const char *s, size_t n);
 /* Characters (UTF-8 code points) in s. */
 size_t utf8_chars(const char *s);
 /* Reads a whole file, NUL-terminated; NULL with errno set on failure. */

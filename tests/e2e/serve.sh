@@ -77,6 +77,14 @@ expect "JSON webhook: a new fan gets the welcome" \
 expect "JSON webhook: the conversation goes on" \
   "$(post_json hook-secret-456 '{"from":"+15550001","text":"Austin","id":"j2"}')" \
   'Noted, Austin!.* 200$'
+expect "JSON webhook: a numeric id is an id" \
+  "$(post_json hook-secret-456 '{"from":"+15550005","text":"hi","id":777}')" '"replies":\["Hey.* 200$'
+expect "JSON webhook: ... so its retry is acknowledged, not handled again" \
+  "$(post_json hook-secret-456 '{"from":"+15550005","text":"hi","id":777}')" '"replies":\[\].* 200$'
+expect "JSON webhook: a body that is not declared JSON is 415" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: text/xml' --data '{"from":"+15550001","text":"hi"}' "$url/v1/bots/fanclub/messages")" ' 415$'
+expect "JSON webhook: an empty sender is 400" \
+  "$(post_json hook-secret-456 '{"from":"","text":"hi"}')" ' 400$'
 expect "JSON webhook: no token is 401" \
   "$(curl -s -m 5 -w ' %{http_code}' --data '{}' "$url/v1/bots/fanclub/messages")" ' 401$'
 expect "JSON webhook: a wrong token is 403" \
@@ -84,7 +92,7 @@ expect "JSON webhook: a wrong token is 403" \
 expect "JSON webhook: a body that is not the message is 400 with the shape" \
   "$(post_json hook-secret-456 '[1,2]')" 'must be JSON like.* 400$'
 expect "an unknown bot is 404" \
-  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"hi"}' "$url/v1/bots/nobody/messages")" '"no such bot".* 404$'
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"hi"}' "$url/v1/bots/nobody/messages")" '"no such bot".* 404$'
 expect "a wrong method is 405" "$(curl -s -m 5 -w ' %{http_code}' "$url/v1/bots/fanclub/messages")" ' 405$'
 head -c 2000000 /dev/zero | tr '\0' 'a' > "$tmp/big"
 expect "a huge body is 413" \
@@ -131,13 +139,13 @@ expect "Kannel: a wrong token is 403" \
 
 # triggered events: bot.on_event in the contact's conversation
 event() { # token, body
-  curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $1" --data "$2" "$url/v1/bots/verify/events"
+  curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' --data "$2" "$url/v1/bots/verify/events"
 }
 expect "events: a verification code goes out (transactional)" \
   "$(event hook-secret-456 '{"type":"verify.requested","contact":"+15550004","data":{"code":"123456"}}')" \
   '"sent":\["Your Acme code is 123456. It expires in 10 minutes."\].* 200$'
 expect "events: the reply verifies it" \
-  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550004","text":"123456"}' "$url/v1/bots/verify/messages")" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550004","text":"123456"}' "$url/v1/bots/verify/messages")" \
   'Verified, thank you!.* 200$'
 expect "events: a body without type and contact is 400" \
   "$(event hook-secret-456 '{"contact":"+15550004"}')" 'must be JSON like.* 400$'
@@ -176,7 +184,7 @@ expect "reload: a new bot can be created the same way" \
   "$(admin PUT /v1/bots/echo/script admin-secret-789 --data 'bot.fallback(function(c, msg) return "echo: " .. msg.text end)')" \
   '"status":"active".* 200$'
 expect "reload: ... and it answers at once" \
-  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"ping"}' "$url/v1/bots/echo/messages")" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"ping"}' "$url/v1/bots/echo/messages")" \
   '"replies":\["echo: ping"\].* 200$'
 
 # parley reload: a folder sent to the running server
@@ -187,7 +195,7 @@ expect "reload CLI: the folder (with its modules) is activated" \
   "$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)" \
   '^echo: version [0-9]+ is active$'
 expect "reload CLI: ... and answers" \
-  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"hey"}' "$url/v1/bots/echo/messages")" \
+  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"hey"}' "$url/v1/bots/echo/messages")" \
   '"replies":\["HEY!"\]'
 printf 'bot.fallback(function(c, msg) return nope() end\n' > "$tmp/echo2/bot.lua"
 out=$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)
@@ -236,7 +244,7 @@ done
 if [ "$stopped" -eq 1 ] && wait "$pid"; then ok "SIGTERM stops the server cleanly"; else not_ok "SIGTERM stops the server cleanly" "$(tail -3 "$tmp/log")"; fi
 pid=""
 expect "every acknowledged inbound message is stored once" \
-  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in' AND bot_id = (SELECT id FROM bots WHERE name = 'fanclub') AND provider_id IS NOT NULL")" '^5\|5$'
+  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in' AND bot_id = (SELECT id FROM bots WHERE name = 'fanclub') AND provider_id IS NOT NULL")" '^6\|6$'
 expect "the database passes integrity_check" "$(sqlite3 "$tmp/serve.db" 'PRAGMA integrity_check')" '^ok$'
 expect "the log names the rejected signature" "$(cat "$tmp/log")" 'event=rejected provider=twilio reason=signature'
 if grep -q 'twilio-secret-123\|hook-secret-456\|admin-secret-789' "$tmp/log"; then
@@ -252,7 +260,7 @@ printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lu
 start_server "$tmp/wlog" --db "$tmp/w.db" --scripts "$tmp/w" --watch
 wport=$port
 wpost() {
-  curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' --data '{"from":"+15550001","text":"x"}' \
+  curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"x"}' \
     "http://127.0.0.1:$wport/v1/bots/echo/messages"
 }
 expect "watch: the first version answers" "$(wpost)" '"replies":\["one"\]'
