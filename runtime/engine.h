@@ -73,6 +73,7 @@ typedef struct inbound {
    * its data as JSON; it runs bot.on_event(type) in `from`'s conversation. */
   const char *event_type;
   const char *event_data;
+  const char *media_json; /* the message's media URLs, a JSON list; NULL: none */
 } inbound;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns

@@ -45,6 +45,7 @@ typedef struct job {
   char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
+  char *media_json;              /* media URLs, a JSON list */
   char **replies; /* texts sent back to `from` in answer */
   size_t nreplies;
   int failed;     /* the engine could not take it: 503 */
@@ -100,6 +101,7 @@ static void job_free(job *j) {
   free(j->provider_id);
   free(j->event_type);
   free(j->event_data);
+  free(j->media_json);
   free(j->botname);
   free(j->http_body);
   free(j->content_type);
@@ -263,6 +265,20 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   j->to = dup_or_null(param(p, n, "To"));
   j->text = xstrdup(body);
   j->provider_id = dup_or_null(param(p, n, "MessageSid"));
+  /* NumMedia, MediaUrl0..N-1 -> msg.media */
+  const char *num = param(p, n, "NumMedia");
+  long nmedia = num ? strtol(num, NULL, 10) : 0;
+  if (nmedia > 0 && nmedia <= 10) {
+    json_t *media = json_array();
+    for (long i = 0; i < nmedia; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "MediaUrl%ld", i);
+      const char *u = param(p, n, key);
+      if (u) json_array_append_new(media, json_string(u));
+    }
+    j->media_json = json_dumps(media, JSON_COMPACT);
+    json_decref(media);
+  }
   form_free(p, n);
   return start_job(s, conn, r, j);
 }
@@ -338,6 +354,15 @@ static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
   json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
   j->to = json_is_string(to) ? xstrdup(json_string_value(to)) : NULL;
   j->provider_id = json_id(id);
+  json_t *media = json_object_get(o, "media");
+  if (json_is_array(media) && json_array_size(media) > 0 && json_array_size(media) <= 10) {
+    json_t *urls = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(media, i, u) if (json_is_string(u)) json_array_append(urls, u);
+    j->media_json = json_dumps(urls, JSON_COMPACT);
+    json_decref(urls);
+  }
   json_decref(o);
   return start_job(s, conn, r, j);
 }
@@ -988,7 +1013,8 @@ static void handle_jobs(server *s, job *jobs) {
     order[k] = j;
     in[k] = (inbound){.from = j->from, .to = j->to, .text = j->text,
                       .len = strlen(j->text), .provider_id = j->provider_id, .tag = j,
-                      .event_type = j->event_type, .event_data = j->event_data};
+                      .event_type = j->event_type, .event_data = j->event_data,
+                      .media_json = j->media_json};
     k++;
   }
   char err[1024];

@@ -429,9 +429,10 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   if (m->to) lua_pushstring(co, m->to); else lua_pushnil(co);
   if (c && c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
   if (args) lua_pushstring(co, args); else lua_pushnil(co);
+  if (m->media_json) lua_pushstring(co, m->media_json); else lua_pushnil(co);
   int nres;
   int64_t t0 = mono_ns();
-  sandbox_status st = sandbox_call(b->sb, co, 14, &nres, &inv, err, errlen);
+  sandbox_status st = sandbox_call(b->sb, co, 15, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   int rc = 0;
   if (st == SANDBOX_OK) {

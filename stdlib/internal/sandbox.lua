@@ -1323,7 +1323,7 @@ end
 -- fields_json, tags_json, state_json, expect (string, or false = cleared),
 -- store_json, timezone.
 function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
-                     opted_out, msg_id, at, to, timezone, args_json)
+                     opted_out, msg_id, at, to, timezone, args_json, media_json)
   cur_store = nil
   cur_rule = nil
   if kind == "timer" then return fire(text, args_json, number, is_new, fields_json, tags_json,
@@ -1333,7 +1333,12 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
     expect = nil, timezone = timezone }
   cur_c, cur_p = c, p
-  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = no_media }
+  local media = no_media
+  if media_json then
+    media = decode(media_json)
+    if type(media) ~= "table" then media = no_media end
+  end
+  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = media }
   local rule, caps
   if kind == "event" then
     rule = router.events[text]

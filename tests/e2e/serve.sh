@@ -126,6 +126,12 @@ expect "Twilio: a changed parameter fails the signature (403)" \
   "$(twilio "$sig" From=+15550002 To=+15550100 Body=MERCH MessageSid=SM1)" ' 403$'
 expect "Twilio: no signature is 403" \
   "$(curl -s -m 5 -w ' %{http_code}' --data 'From=%2B15550002&Body=hi' "$url/twilio/fanclub")" ' 403$'
+sig=$(sign /twilio/echo From=+15550006 Body=look MessageSid=SM9 NumMedia=1 MediaUrl0=https://m.example/1.jpg)
+expect_media() {
+  curl -s -m 5 -w ' %{http_code}' -H "X-Twilio-Signature: $sig" --data-urlencode From=+15550006 \
+    --data-urlencode Body=look --data-urlencode MessageSid=SM9 --data-urlencode NumMedia=1 \
+    --data-urlencode MediaUrl0=https://m.example/1.jpg "$url/twilio/echo"
+}
 sig=$(sign /twilio/fanclub From=+15550002 Body=STOP MessageSid=SM2)
 expect "Twilio: STOP gets the opt-out confirmation" \
   "$(twilio "$sig" From=+15550002 Body=STOP MessageSid=SM2)" 'unsubscribed.* 200$'
@@ -228,11 +234,19 @@ expect "admin: a bad update is 400 with the reason" \
   "$(admin PATCH /v1/bots/fanclub/contacts/+15550001 admin-secret-789 --data '{"timezone":"Mars/Base"}')" \
   'timezone is not a time zone.* 400$'
 
+# media: Twilio's NumMedia/MediaUrlN and JSON "media" reach msg.media
+admin PUT /v1/bots/echo/script admin-secret-789 --data 'bot.fallback(function(c, msg) return #msg.media .. " " .. (msg.media[1] or "-") end)' >/dev/null
+sig=$(sign /twilio/echo From=+15550006 Body=look MessageSid=SM9 NumMedia=1 MediaUrl0=https://m.example/1.jpg)
+expect "media: a Twilio MMS's URLs are msg.media" "$(expect_media)" '<Message>1 https://m.example/1.jpg</Message>.* 200$'
+expect "media: JSON media are msg.media" \
+  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550007","text":"x","media":["https://m.example/2.png"]}' "$url/v1/bots/echo/messages")" \
+  '"replies":\["1 https://m.example/2.png"\]'
+
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 4 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 5 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
