@@ -103,6 +103,7 @@ test-asan: deps
 
 bench: deps $(PARLEY) $(B)/bench
 	./$(B)/bench
+	sh bench/http.sh
 
 $(B)/bench: bench/bench.c $(OBJS) | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)

@@ -176,7 +176,7 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   engine *e = xcalloc(1, sizeof *e);
   e->st = st;
   e->rd = rd;
-  e->w = writer_open(st, threaded);
+  e->w = writer_open(st, threaded, opt->db_path);
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {

@@ -80,6 +80,9 @@ struct server {
   volatile sig_atomic_t stopping;
 };
 
+/* PARLEY_LOG=debug also logs every message sent. */
+static int log_debug;
+
 static void log_line(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void log_line(const char *level, const char *fmt, ...) {
@@ -578,7 +581,7 @@ static void on_message(void *ud, const char *botname, const char *to, const char
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
     j->replies[j->nreplies++] = xstrdup(text);
   }
-  log_line("info", "event=sent bot=%s to=%s status=%s", botname, to, status);
+  if (log_debug) log_line("debug", "event=sent bot=%s to=%s status=%s", botname, to, status);
 }
 
 static void on_action(void *ud, const char *botname, const char *number,
@@ -1056,6 +1059,8 @@ static job *take_jobs(server *s, int wait_ms) {
 }
 
 server *server_start(const server_config *cfg, engine *e, char *err, size_t errlen) {
+  const char *level = getenv("PARLEY_LOG");
+  log_debug = level && strcmp(level, "debug") == 0;
   server *s = xcalloc(1, sizeof *s);
   s->cfg = *cfg;
   if (!s->cfg.host) s->cfg.host = "127.0.0.1";

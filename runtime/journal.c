@@ -252,10 +252,20 @@ int journal_apply(store *st, const journal *j, char *err, size_t errlen) {
 
 /* ---------------------------------------------------------------- writer */
 
+enum { CHECKPOINT_EVERY = 64 }; /* commits */
+
 struct writer {
   store *st;
   int threaded;
   pthread_t thread;
+  /* checkpoints on a connection and thread of their own, so a commit never
+   * waits for the fsyncs a checkpoint does */
+  store *cp;
+  pthread_t cp_thread;
+  pthread_mutex_t cp_mu;
+  pthread_cond_t cp_cv;
+  int cp_due, cp_quit;
+  int since_checkpoint;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   journal inflight;
@@ -280,6 +290,13 @@ static void *writer_main(void *arg) {
       snprintf(w->err, sizeof w->err, "%s", err);
     } else {
       w->committed++;
+      if (w->cp && ++w->since_checkpoint >= CHECKPOINT_EVERY) {
+        w->since_checkpoint = 0;
+        pthread_mutex_lock(&w->cp_mu);
+        w->cp_due = 1;
+        pthread_cond_signal(&w->cp_cv);
+        pthread_mutex_unlock(&w->cp_mu);
+      }
     }
     w->busy = 0;
     pthread_cond_broadcast(&w->cv);
@@ -288,19 +305,53 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-writer *writer_open(store *st, int threaded) {
+static void *checkpointer_main(void *arg) {
+  writer *w = arg;
+  pthread_mutex_lock(&w->cp_mu);
+  for (;;) {
+    while (!w->cp_due && !w->cp_quit) pthread_cond_wait(&w->cp_cv, &w->cp_mu);
+    if (w->cp_quit) break;
+    w->cp_due = 0;
+    pthread_mutex_unlock(&w->cp_mu);
+    store_checkpoint(w->cp); /* a failure leaves the WAL for the next one */
+    pthread_mutex_lock(&w->cp_mu);
+  }
+  pthread_mutex_unlock(&w->cp_mu);
+  return NULL;
+}
+
+writer *writer_open(store *st, int threaded, const char *path) {
   writer *w = xcalloc(1, sizeof *w);
   w->st = st;
   w->threaded = threaded;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
+  pthread_mutex_init(&w->cp_mu, NULL);
+  pthread_cond_init(&w->cp_cv, NULL);
   if (threaded && pthread_create(&w->thread, NULL, writer_main, w) != 0)
     w->threaded = 0;
+  char err[512];
+  if (w->threaded && path && (w->cp = store_open(path, err, sizeof err))) {
+    if (store_manual_checkpoints(st) ||
+        pthread_create(&w->cp_thread, NULL, checkpointer_main, w) != 0) {
+      store_close(w->cp);
+      w->cp = NULL;
+    }
+  }
   return w;
 }
 
 void writer_close(writer *w) {
   if (!w) return;
+  if (w->cp) {
+    pthread_mutex_lock(&w->cp_mu);
+    w->cp_quit = 1;
+    pthread_cond_signal(&w->cp_cv);
+    pthread_mutex_unlock(&w->cp_mu);
+    pthread_join(w->cp_thread, NULL);
+    store_checkpoint(w->cp);
+    store_close(w->cp);
+  }
   if (w->threaded) {
     pthread_mutex_lock(&w->mu);
     w->quit = 1;
@@ -311,6 +362,8 @@ void writer_close(writer *w) {
   journal_free(&w->inflight);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->cp_mu);
+  pthread_cond_destroy(&w->cp_cv);
   free(w);
 }
 

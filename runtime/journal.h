@@ -81,8 +81,9 @@ void journal_clear(journal *j);
 int journal_apply(store *st, const journal *j, char *err, size_t errlen);
 
 typedef struct writer writer;
-/* threaded: apply journals on a thread of the writer's own; otherwise inline. */
-writer *writer_open(store *st, int threaded);
+/* threaded: apply journals on a thread of the writer's own (and checkpoint
+ * the WAL on another connection, path, and thread); otherwise inline. */
+writer *writer_open(store *st, int threaded, const char *path);
 void writer_close(writer *w);
 /* Waits for the journal in flight, then takes j (leaving it empty). Returns
  * -1 if the one before failed (its error in err); j is not taken then. */

@@ -1122,3 +1122,13 @@ int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
   sqlite3_finalize(s);
   return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the consent ledger");
 }
+
+int store_checkpoint(store *st) {
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : fail(st, "cannot checkpoint the WAL");
+}
+
+int store_manual_checkpoints(store *st) {
+  return exec_sql(st, "PRAGMA wal_autocheckpoint = 0", "cannot configure checkpoints");
+}

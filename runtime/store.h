@@ -17,6 +17,12 @@ store *store_open(const char *path, char *err, size_t errlen);
 void store_close(store *st);
 const char *store_error(store *st); /* the last failure, as a sentence */
 
+/* Copies what it can of the WAL into the database without blocking
+ * writers (a passive checkpoint): its fsync is then off the commit path. */
+int store_checkpoint(store *st);
+/* Commits on this connection no longer checkpoint: another one does. */
+int store_manual_checkpoints(store *st);
+
 int store_begin(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
