@@ -103,6 +103,13 @@ void contacts_trim(contact_cache *cc, uint64_t durable) {
   }
 }
 
+void contacts_remove(contact_cache *cc, contact *c) {
+  lru_unlink(c);
+  table_remove(cc, c);
+  contact_free(c);
+  cc->n--;
+}
+
 void contacts_clear(contact_cache *cc) {
   contact *c = cc->lru.next;
   while (c != &cc->lru) {

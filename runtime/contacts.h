@@ -39,6 +39,8 @@ contact *contacts_add(contact_cache *cc, contact *c);
 /* Evicts least recently used contacts beyond max, stopping at one written by
  * a batch after `durable`. */
 void contacts_trim(contact_cache *cc, uint64_t durable);
+/* Forgets one contact (frees it). */
+void contacts_remove(contact_cache *cc, contact *c);
 /* Forgets every contact. */
 void contacts_clear(contact_cache *cc);
 

@@ -114,8 +114,13 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
     int64_t now = engine_now(e);
     int64_t id = ++e->last_contact_id;
     journal_contact_add(&e->jr, id, b->id, number, now);
+    /* a number erased while opted out is opted out again */
+    int suppressed = store_is_suppressed(e->rd, b->id, number);
+    if (suppressed < 0) return NULL;
+    if (suppressed) journal_contact_update(&e->jr, id, "opted_out", NULL, NULL, NULL);
     r = (contact_row){.id = id, .number = xstrdup(number),
-                      .status = xstrdup("subscribed"), .fields = xstrdup("{}"),
+                      .status = xstrdup(suppressed ? "opted_out" : "subscribed"),
+                      .fields = xstrdup("{}"),
                       .tags = xstrdup("[]"), .state = xstrdup("{}"),
                       .first_seen = now, .last_seen = now};
     if (is_new) *is_new = 1;
@@ -635,4 +640,22 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
   }
   if (submit_journal(e, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
+}
+
+int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  contact_row r = {0};
+  int found = store_contact_get(e->rd, b->id, number, &r);
+  if (found <= 0) {
+    snprintf(err, errlen, found < 0 ? "%s" : "no such contact",
+             found < 0 ? store_error(e->rd) : "");
+    return found < 0 ? -1 : 0;
+  }
+  contact *c = contacts_find(&e->cache, b->id, number);
+  int opted_out = c ? c->opted_out : strcmp(r.status, "opted_out") == 0;
+  if (c) contacts_remove(&e->cache, c);
+  journal_contact_erase(&e->jr, b->id, r.id, number, opted_out, engine_now(e));
+  contact_row_free(&r);
+  if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
+  return 1;
 }

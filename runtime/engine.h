@@ -105,6 +105,10 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
                        const char *fields, const char *tags, const char *timezone,
                        char *err, size_t errlen);
 
+/* Erases a contact (see store_contact_erase): 1 done, 0 no such contact,
+ * -1 the store failed. */
+int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);
+
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
 struct store *engine_store(engine *e);

@@ -27,7 +27,7 @@ enum job_kind {
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
-  JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE
+  JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -539,6 +539,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       rc = admin_job(s, conn, r, name, kind, item);
     } else if (patch && kind == JOB_CONTACT) {
       rc = admin_job(s, conn, r, name, JOB_CONTACT_UPDATE, item);
+    } else if (strcmp(method, "DELETE") == 0 && kind == JOB_CONTACT) {
+      rc = admin_job(s, conn, r, name, JOB_CONTACT_ERASE, item);
     } else {
       free(item);
       rc = respond_error(conn, 405, "use GET");
@@ -978,6 +980,12 @@ static void run_admin(server *s, job *j) {
     run_contacts(s, j, b);
   } else if (j->kind == JOB_CONTACT || j->kind == JOB_CONTACT_MESSAGES) {
     run_contact(s, j, b);
+  } else if (j->kind == JOB_CONTACT_ERASE) {
+    char err[1024];
+    int rc = engine_erase_contact(s->e, b, j->item, err, sizeof err);
+    if (rc < 0) answer_error(j, 500, err);
+    else if (rc == 0) answer_error(j, 404, "no such contact");
+    else answer(j, 200, json_pack("{s:s}", "status", "erased"));
   } else if (j->kind == JOB_CONTACT_UPDATE) {
     run_contact_update(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {

@@ -172,6 +172,16 @@ void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_
   op->s[0] = xstrdup(status);
 }
 
+void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
+                           int suppress, int64_t at) {
+  journal_op *op = push(j, J_CONTACT_ERASE);
+  op->bot = bot;
+  op->contact = contact;
+  op->transactional = suppress;
+  op->at = at;
+  op->s[0] = xstrdup(number);
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
@@ -231,6 +241,9 @@ static int apply_op(store *st, const journal_op *op) {
                          .text = op->s[1], .rate = op->rate, .next_at = op->due};
       return store_broadcast_add(st, &b, op->at);
     }
+    case J_CONTACT_ERASE:
+      return store_contact_erase(st, op->bot, op->contact, op->s[0], op->transactional,
+                                 op->at);
     case J_BROADCAST_UPDATE:
       return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
                                     op->counts[0], op->counts[1], op->counts[2],

@@ -32,6 +32,7 @@ typedef enum {
   J_MESSAGE_RELEASE, /* id, status, at */
   J_BROADCAST_ADD,   /* the broadcast row */
   J_BROADCAST_UPDATE,/* id, status, cursor, next_at, counts */
+  J_CONTACT_ERASE,   /* bot, contact, number, suppress */
 } journal_kind;
 
 typedef struct journal_op {
@@ -74,6 +75,8 @@ void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at);
 void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
                               int64_t next_at, long sent, long held, long suppressed,
                               long failed);
+void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
+                           int suppress, int64_t at);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and

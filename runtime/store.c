@@ -1,6 +1,9 @@
 #include "store.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +122,13 @@ static const char *const migrations[] = {
     "  failed INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL);"
     "CREATE INDEX broadcasts_due ON broadcasts(next_at) WHERE status IN ('scheduled','running');",
+    /* 2 -> 3: erased contacts that had opted out stay opted out */
+    "CREATE TABLE suppressions("
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  number_hash TEXT NOT NULL," /* HMAC-SHA256 of the number, keyed per database */
+    "  at INTEGER NOT NULL,"
+    "  PRIMARY KEY(bot_id, number_hash));"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -154,6 +164,10 @@ enum {
   Q_MESSAGE_RELEASE,
   Q_BOT_SET_ACTIVE,
   Q_CONSENT_ALL,
+  Q_SUPPRESSED,
+  Q_SUPPRESS,
+  Q_META_GET,
+  Q_META_SET,
   Q_VERSIONS_EACH,
   Q_VERSION_FILES,
   Q_BROADCAST_ADD,
@@ -235,6 +249,11 @@ static const char *const queries[Q_COUNT] = {
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " ORDER BY send_at, id LIMIT ?2",
+    [Q_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE bot_id = ?1 AND number_hash = ?2",
+    [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(bot_id, number_hash, at)"
+                   " VALUES(?1, ?2, ?3)",
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_META_SET] = "INSERT OR IGNORE INTO meta(key, value) VALUES(?1, ?2)",
     [Q_CONSENT_ALL] = "SELECT at, number, action, source, coalesce(text, '') FROM consent"
                       " WHERE bot_id = ?1 ORDER BY id",
     [Q_BOT_SET_ACTIVE] = "UPDATE bots SET active_version = ?2 WHERE id = ?1",
@@ -1131,4 +1150,84 @@ int store_checkpoint(store *st) {
 
 int store_manual_checkpoints(store *st) {
   return exec_sql(st, "PRAGMA wal_autocheckpoint = 0", "cannot configure checkpoints");
+}
+
+/* ---------------------------------------------------------------- erasure */
+
+/* The key of the suppression hashes: random, made once per database. */
+static int suppression_key(store *st, unsigned char key[32]) {
+  sqlite3_stmt *s = stmt(st, Q_META_GET);
+  if (!s) return -1;
+  bind_text(s, 1, "suppression_key");
+  char hex[65] = "";
+  if (sqlite3_step(s) == SQLITE_ROW)
+    snprintf(hex, sizeof hex, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_reset(s);
+  if (strlen(hex) != 64) {
+    unsigned char fresh[32];
+    if (RAND_bytes(fresh, sizeof fresh) != 1) return fail(st, "no random bytes for a key");
+    for (int i = 0; i < 32; i++) sprintf(hex + i * 2, "%02x", fresh[i]);
+    s = stmt(st, Q_META_SET);
+    if (!s) return -1;
+    bind_text(s, 1, "suppression_key");
+    bind_text(s, 2, hex);
+    if (exec_done(st, s, "cannot store the suppression key")) return -1;
+    return suppression_key(st, key); /* another writer may have won */
+  }
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(hex + i * 2, "%2x", &v);
+    key[i] = (unsigned char)v;
+  }
+  return 0;
+}
+
+static int number_hash(store *st, const char *number, char out[65]) {
+  unsigned char key[32], mac[32];
+  unsigned len = 0;
+  if (suppression_key(st, key)) return -1;
+  HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)number, strlen(number), mac,
+       &len);
+  for (int i = 0; i < 32; i++) sprintf(out + i * 2, "%02x", mac[i]);
+  return 0;
+}
+
+int store_is_suppressed(store *st, int64_t bot_id, const char *number) {
+  char hash[65];
+  if (number_hash(st, number, hash)) return -1;
+  sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, hash);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(st, "cannot read suppressions");
+}
+
+int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
+                        int suppress, int64_t now) {
+  static const char *const deletes[] = {
+      "DELETE FROM messages WHERE contact_id = ?1",
+      "DELETE FROM conversations WHERE contact_id = ?1",
+      "DELETE FROM timers WHERE contact_id = ?1",
+      "DELETE FROM errors WHERE contact_id = ?1",
+      "DELETE FROM contacts WHERE id = ?1"};
+  for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, deletes[i], -1, &s, NULL) != SQLITE_OK)
+      return fail(st, "cannot erase a contact");
+    sqlite3_bind_int64(s, 1, contact_id);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail(st, "cannot erase a contact");
+  }
+  if (!suppress) return 0;
+  char hash[65];
+  if (number_hash(st, number, hash)) return -1;
+  sqlite3_stmt *s = stmt(st, Q_SUPPRESS);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  bind_text(s, 2, hash);
+  sqlite3_bind_int64(s, 3, now);
+  return exec_done(st, s, "cannot record a suppression");
 }

@@ -176,6 +176,15 @@ typedef void (*ledger_fn)(void *ud, int64_t at, const char *number, const char *
                           const char *source, const char *text);
 int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud);
 
+/* Erasure: a contact's messages, conversation, timers and error records
+ * and the contact go; the consent ledger stays (the legal record of
+ * consent). suppress: an opted-out number is remembered as a keyed hash, so
+ * it is opted out again if it ever texts. */
+int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
+                        int suppress, int64_t now);
+/* 1 if the number was erased while opted out. */
+int store_is_suppressed(store *st, int64_t bot_id, const char *number);
+
 /* error records of handlers */
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
                     int64_t message_id, const char *kind, const char *text,
