@@ -659,3 +659,20 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return 1;
 }
+
+int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
+                         int64_t start_ms, double rate, char *err, size_t errlen) {
+  broadcast_row row = {.id = ++e->last_broadcast_id, .bot_id = b->id,
+                       .segment = (char *)segment, .text = (char *)text, .rate = rate,
+                       .next_at = start_ms};
+  journal_broadcast_add(&e->jr, &row, engine_now(e));
+  if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
+  return row.id;
+}
+
+int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1; /* its last chunk is in the store */
+  int rc = store_broadcast_cancel(e->st, b->id, id);
+  if (rc < 0) snprintf(err, errlen, "%s", store_error(e->st));
+  return rc;
+}

@@ -109,6 +109,15 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
  * -1 the store failed. */
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);
 
+/* A broadcast created from outside a handler (the admin API); segment is
+ * the JSON store_contacts_match takes. Its id, or -1. */
+int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
+                         int64_t start_ms, double rate, char *err, size_t errlen);
+
+/* Stops a scheduled or running broadcast: 1 stopped, 0 none such running
+ * (done, cancelled or unknown), -1 the store failed. */
+int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen);
+
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
 struct store *engine_store(engine *e);

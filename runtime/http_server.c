@@ -27,7 +27,8 @@ enum job_kind {
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
-  JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE
+  JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE,
+  JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -525,6 +526,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     rc = put ? admin_job(s, conn, r, b, JOB_RELOAD, NULL) : respond_error(conn, 405, "use PUT");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/versions")))
     rc = get ? admin_job(s, conn, r, b, JOB_VERSIONS, NULL) : respond_error(conn, 405, "use GET");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/broadcasts")))
+    rc = post ? admin_job(s, conn, r, b, JOB_BROADCAST_CREATE, NULL)
+              : respond_error(conn, 405, "use POST");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
     rc = post ? admin_job(s, conn, r, b, JOB_ROLLBACK, NULL) : respond_error(conn, 405, "use POST");
   else
@@ -541,6 +545,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       rc = admin_job(s, conn, r, name, JOB_CONTACT_UPDATE, item);
     } else if (strcmp(method, "DELETE") == 0 && kind == JOB_CONTACT) {
       rc = admin_job(s, conn, r, name, JOB_CONTACT_ERASE, item);
+    } else if (strcmp(method, "DELETE") == 0 && kind == JOB_BROADCAST) {
+      rc = admin_job(s, conn, r, name, JOB_BROADCAST_CANCEL, item);
     } else {
       free(item);
       rc = respond_error(conn, 405, "use GET");
@@ -942,6 +948,73 @@ static void run_contact_update(server *s, job *j, bot *b) {
   contact_row_free(&r);
 }
 
+/* A segment as the admin API takes it: field = value (string, number or
+ * boolean), tags (a name or a list), status, joined_after / joined_before
+ * (seconds since 1970). The sentence that says what is wrong, or NULL. */
+static const char *segment_problem(json_t *seg) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(seg, key, v) {
+    if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                     strlen(key))
+      return "segment keys are field names (letters, digits, _)";
+    if (strcmp(key, "tags") == 0) {
+      if (json_is_string(v)) continue;
+      if (!json_is_array(v) || !json_array_size(v)) return "tags is a name or a list of names";
+      for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
+    } else if (strcmp(key, "status") == 0) {
+      const char *st = json_string_value(v);
+      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
+        return "status is \"subscribed\" or \"opted_out\"";
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+      if (!json_is_integer(v)) return "joined_after and joined_before are seconds since 1970";
+    } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+      return "a segment field's value is a string, number or boolean";
+    }
+  }
+  return NULL;
+}
+
+/* POST /v1/bots/BOT/broadcasts {"segment":{...},"text":"...","at":T,"rate":R} */
+static void run_broadcast_create(server *s, job *j, bot *b) {
+  json_error_t jerr;
+  json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
+  json_t *seg = json_object_get(o, "segment"), *text = json_object_get(o, "text");
+  json_t *at = json_object_get(o, "at"), *rate = json_object_get(o, "rate");
+  const char *bad = !json_is_object(o) ? "the body must be a JSON object"
+                    : seg && !json_is_object(seg) ? "segment must be an object"
+                    : !json_is_string(text) || !json_string_length(text)
+                        ? "text must be a non-empty string"
+                    : at && !json_is_integer(at) ? "at must be seconds since 1970"
+                    : rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
+                               json_number_value(rate) > 1000)
+                        ? "rate must be messages per second, more than 0 and at most 1000"
+                        : NULL;
+  if (!bad && seg) bad = segment_problem(seg);
+  if (bad) {
+    json_decref(o);
+    answer_error(j, 400, bad);
+    return;
+  }
+  json_t *segment = seg ? json_deep_copy(seg) : json_object();
+  const char *key;
+  json_t *v;
+  json_object_foreach(segment, key, v) /* joined_* in ms, as the store keeps them */
+    if (strncmp(key, "joined_", 7) == 0)
+      json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
+  char *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(segment);
+  char err[1024];
+  int64_t start = at ? json_integer_value(at) * 1000 : wall_ms();
+  int64_t id = engine_broadcast(s->e, b, segment_json, json_string_value(text), start,
+                                rate ? json_number_value(rate) : 10, err, sizeof err);
+  free(segment_json);
+  json_decref(o);
+  if (id < 0) answer_error(j, 500, err);
+  else answer(j, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "status", "scheduled"));
+}
+
 static void run_consent_csv(server *s, job *j, bot *b) {
   buf csv = {0};
   buf_puts(&csv, "at,number,action,source,text\r\n");
@@ -980,6 +1053,14 @@ static void run_admin(server *s, job *j) {
     run_contacts(s, j, b);
   } else if (j->kind == JOB_CONTACT || j->kind == JOB_CONTACT_MESSAGES) {
     run_contact(s, j, b);
+  } else if (j->kind == JOB_BROADCAST_CREATE) {
+    run_broadcast_create(s, j, b);
+  } else if (j->kind == JOB_BROADCAST_CANCEL) {
+    char err[1024];
+    int rc = engine_broadcast_cancel(s->e, b, atoll(j->item), err, sizeof err);
+    if (rc < 0) answer_error(j, 500, err);
+    else if (rc == 0) answer_error(j, 409, "no such broadcast running (done, cancelled or unknown)");
+    else answer(j, 200, json_pack("{s:s}", "status", "cancelled"));
   } else if (j->kind == JOB_CONTACT_ERASE) {
     char err[1024];
     int rc = engine_erase_contact(s->e, b, j->item, err, sizeof err);

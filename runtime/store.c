@@ -165,6 +165,7 @@ enum {
   Q_BOT_SET_ACTIVE,
   Q_CONSENT_ALL,
   Q_SUPPRESSED,
+  Q_BROADCAST_CANCEL,
   Q_SUPPRESS,
   Q_META_GET,
   Q_META_SET,
@@ -249,6 +250,8 @@ static const char *const queries[Q_COUNT] = {
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " ORDER BY send_at, id LIMIT ?2",
+    [Q_BROADCAST_CANCEL] = "UPDATE broadcasts SET status = 'cancelled' WHERE id = ?1"
+                           " AND bot_id = ?2 AND status IN ('scheduled','running')",
     [Q_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE bot_id = ?1 AND number_hash = ?2",
     [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(bot_id, number_hash, at)"
                    " VALUES(?1, ?2, ?3)",
@@ -1230,4 +1233,13 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
   bind_text(s, 2, hash);
   sqlite3_bind_int64(s, 3, now);
   return exec_done(st, s, "cannot record a suppression");
+}
+
+int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
+  sqlite3_stmt *s = stmt(st, Q_BROADCAST_CANCEL);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, bot_id);
+  if (exec_done(st, s, "cannot cancel a broadcast")) return -1;
+  return sqlite3_changes(st->db) > 0;
 }

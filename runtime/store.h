@@ -164,6 +164,8 @@ int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row
 /* 1 found, 0 not, -1 error */
 int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out);
 int64_t store_max_broadcast(store *st);
+/* 1 cancelled, 0 not running (done, cancelled or unknown), -1 error */
+int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 
 /* Contacts of a bot matching a segment (JSON: tags, status, joined_after,
  * joined_before in ms, any other key a field's value), id > after_id, in id

@@ -234,6 +234,35 @@ expect "admin: a bad update is 400 with the reason" \
   "$(admin PATCH /v1/bots/fanclub/contacts/+15550001 admin-secret-789 --data '{"timezone":"Mars/Base"}')" \
   'timezone is not a time zone.* 400$'
 
+# broadcasts: create one for a segment, watch it finish; cancel a later one
+bid=$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{"tier":"gold"},"text":"Gold presale today","rate":50}')
+expect "broadcast: created (201) with an id" "$bid" '^\{"id":[0-9]+,"status":"scheduled"\} 201$'
+bid=$(printf '%s' "$bid" | sed 's/^{"id":\([0-9]*\).*/\1/')
+i=0
+while [ $i -lt 50 ] && ! admin GET "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789 | grep -q '"status":"done"'; do
+  sleep 0.1
+  i=$((i + 1))
+done
+expect "broadcast: it runs to done and counts its sends" \
+  "$(admin GET "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" '"status":"done".*"sent":1,.* 200$'
+expect "broadcast: the segment's contact got the text" \
+  "$(admin GET /v1/bots/fanclub/contacts/+15550001/messages admin-secret-789)" '"direction":"out","text":"Gold presale today"'
+expect "broadcast: a bad segment is 400 with the reason" \
+  "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{"status":"maybe"},"text":"x"}')" \
+  'status is \\"subscribed\\" or \\"opted_out\\".* 400$'
+expect "broadcast: no text is 400" \
+  "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{}}')" 'text must be a non-empty string.* 400$'
+expect "broadcast: the webhook token cannot create one (403)" \
+  "$(admin POST /v1/bots/fanclub/broadcasts hook-secret-456 --data '{"text":"x"}')" ' 403$'
+later=$(($(date +%s) + 3600))
+bid=$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data "{\"text\":\"Tomorrow\",\"at\":$later}" | sed 's/^{"id":\([0-9]*\).*/\1/')
+expect "broadcast: a scheduled one is cancelled" \
+  "$(admin DELETE "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" '"status":"cancelled".* 200$'
+expect "broadcast: ... and stays cancelled" \
+  "$(admin GET "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" '"status":"cancelled".*"sent":0,.* 200$'
+expect "broadcast: cancelling it again is 409" \
+  "$(admin DELETE "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" ' 409$'
+
 # media: Twilio's NumMedia/MediaUrlN and JSON "media" reach msg.media
 admin PUT /v1/bots/echo/script admin-secret-789 --data 'bot.fallback(function(c, msg) return #msg.media .. " " .. (msg.media[1] or "-") end)' >/dev/null
 sig=$(sign /twilio/echo From=+15550006 Body=look MessageSid=SM9 NumMedia=1 MediaUrl0=https://m.example/1.jpg)
