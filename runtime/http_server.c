@@ -21,6 +21,7 @@
 #include "store.h"
 #include "twilio.h"
 #include "util.h"
+#include "webhook_auth.h"
 
 enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
@@ -241,6 +242,13 @@ static enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request
   return MHD_YES;
 }
 
+/* The bot's own secret if it has one, else the server's. */
+static const char *secret_of(server *s, const char *bot, const char *key,
+                             const char *server_wide) {
+  const char *own = s->cfg.bot_secret ? s->cfg.bot_secret(bot, key) : NULL;
+  return own ? own : server_wide;
+}
+
 static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
                                       request *r, char *b) {
   form_param *p = NULL;
@@ -249,8 +257,8 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
     return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
   char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
-  int valid = s->cfg.twilio_auth_token && sig &&
-              twilio_signature_valid(s->cfg.twilio_auth_token, url, p, n, sig);
+  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
+  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
   free(url);
   if (!valid) {
     form_free(p, n);
@@ -287,18 +295,36 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   return start_job(s, conn, r, j);
 }
 
-/* 0 if the request carries this server's bearer token; else it has been
- * answered (401 without one, 403 with another). */
-static int check_bearer(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
+/* 0 if the request proves it comes from the bot's owner: its bearer token,
+ * or an X-Parley-Signature of the body under its webhook secret (see
+ * webhook_auth.h); else it has been answered (401 without either, 403 with
+ * a wrong one). */
+static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                              enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-  const char *want = s->cfg.webhook_token;
-  if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
-    *rc = respond_error(conn, 401, "an Authorization: Bearer token is required");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
+  if (auth && strncmp(auth, "Bearer ", 7) == 0) {
+    const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+    if (!want || !*want || strlen(auth + 7) != strlen(want) ||
+        CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+      log_line("warn", "event=rejected provider=json reason=token bot=%s", b);
+      *rc = respond_error(conn, 403, "the bearer token is not this bot's");
+      return -1;
+    }
+    return 0;
+  }
+  if (!sig) {
+    *rc = respond_error(conn, 401, "an Authorization: Bearer token or an X-Parley-Signature "
+                                   "(with X-Parley-Timestamp) is required");
     return -1;
   }
-  if (!want || strlen(auth + 7) != strlen(want) ||
-      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
-    *rc = respond_error(conn, 403, "the bearer token is not this server's");
+  const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Timestamp");
+  const char *problem = webhook_signature_problem(
+      secret_of(s, b, "webhook_secret", s->cfg.webhook_secret), ts, sig,
+      r->body.data ? r->body.data : "", r->body.len, (int64_t)time(NULL));
+  if (problem) {
+    log_line("warn", "event=rejected provider=json reason=signature bot=%s", b);
+    *rc = respond_error(conn, 403, problem);
     return -1;
   }
   return 0;
@@ -309,7 +335,7 @@ static int check_bearer(server *s, struct MHD_Connection *conn, enum MHD_Result 
 static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
                                      char *b) {
   enum MHD_Result rc;
-  if (check_bearer(s, conn, &rc) || check_json_type(conn, &rc)) return rc;
+  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   json_t *type = json_object_get(o, "type"), *contact = json_object_get(o, "contact");
@@ -334,7 +360,7 @@ static enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, req
 static enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
                                     request *r, char *b) {
   enum MHD_Result rc;
-  if (check_bearer(s, conn, &rc) || check_json_type(conn, &rc)) return rc;
+  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   const char *from = NULL, *text = NULL;
@@ -386,11 +412,11 @@ static enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
   if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
   const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-  const char *want = s->cfg.webhook_token;
-  if (!want || !token || strlen(token) != strlen(want) ||
+  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+  if (!want || !*want || !token || strlen(token) != strlen(want) ||
       CRYPTO_memcmp(token, want, strlen(want)) != 0) {
     form_free(p, n);
-    return respond_error(conn, 403, "the token query parameter is not this server's");
+    return respond_error(conn, 403, "the token query parameter is not this bot's");
   }
   if (!from || !text || !valid_sender(from)) {
     form_free(p, n);

@@ -20,8 +20,12 @@ typedef struct server_config {
   const char *public_url;  /* how providers reach us, for Twilio signatures */
   const char *twilio_auth_token; /* secret: X-Twilio-Signature checks */
   const char *webhook_token;     /* secret: bearer token of the JSON webhook */
+  const char *webhook_secret;    /* secret: HMAC key of signed JSON webhooks */
   const char *admin_token;       /* secret: bearer token of the admin API */
   size_t max_body;         /* bytes, default 64 KiB */
+  /* A bot's own secret, which replaces the server's for that bot, or NULL.
+   * key is "twilio_auth_token", "webhook_token" or "webhook_secret". */
+  const char *(*bot_secret)(const char *bot, const char *key);
 } server_config;
 
 typedef struct server server;

@@ -5,6 +5,7 @@
  * ones win. Secrets (tokens) are read from the environment or a file, never
  * from flags, and never printed: --print-config shows every setting with its
  * source and secrets masked. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -39,6 +40,8 @@ static setting settings[] = {
      "Twilio auth token: checks X-Twilio-Signature (requests are refused without)"},
     {"webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, "unset", 1,
      "bearer token of the JSON webhook, and ?token= of the Kannel get-url"},
+    {"webhook_secret", "PARLEY_WEBHOOK_SECRET", NULL, "unset", 1,
+     "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1,
      "bearer token of the admin API (script reload, versions, rollback)"},
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, "largest request body, bytes"},
@@ -119,12 +122,80 @@ static void read_env(void) {
   }
 }
 
+/* A bot's own secrets: PARLEY_WEBHOOK_TOKEN_FANCLUB (the bot's name in
+ * capitals, other characters than letters and digits as _), or the file
+ * named by PARLEY_WEBHOOK_TOKEN_FANCLUB_FILE; the same for
+ * PARLEY_WEBHOOK_SECRET_ and PARLEY_TWILIO_AUTH_TOKEN_. Read once at start. */
+typedef struct bot_secret {
+  const setting *of; /* the server-wide setting it replaces */
+  char *bot;         /* FANCLUB */
+  char *value;
+} bot_secret;
+static bot_secret *bot_secrets;
+static size_t nbot_secrets;
+
+extern char **environ;
+
+static void read_bot_secrets(void) {
+  for (int pass = 0; pass < 2; pass++) /* values first: they win over _FILE */
+    for (char **ev = environ; *ev; ev++)
+      for (int i = 0; i < NSETTINGS; i++) {
+        const setting *st = &settings[i];
+        size_t n = strlen(st->env);
+        const char *eq = strchr(*ev, '=');
+        if (!st->secret || strcmp(st->key, "admin_token") == 0 || !eq ||
+            strncmp(*ev, st->env, n) != 0 || (*ev)[n] != '_')
+          continue;
+        char *bot = xstrndup(*ev + n + 1, (size_t)(eq - *ev) - n - 1);
+        size_t bl = strlen(bot);
+        int file = bl > 5 && strcmp(bot + bl - 5, "_FILE") == 0;
+        if (file) bot[bl - 5] = 0;
+        char *value = NULL;
+        if (!*bot || strcmp(bot, "FILE") == 0 || file != pass || !eq[1]) {
+          /* the server-wide _FILE, or not this pass */
+        } else if (!file) {
+          value = xstrdup(eq + 1);
+        } else if ((value = read_file(eq + 1, NULL))) {
+          char *t = trim(value);
+          memmove(value, t, strlen(t) + 1);
+        } else {
+          fprintf(stderr, "parley serve: %.*s: cannot read %s: %s\n", (int)(eq - *ev), *ev,
+                  eq + 1, strerror(errno));
+        }
+        int known = 0;
+        for (size_t k = 0; value && k < nbot_secrets; k++)
+          known |= bot_secrets[k].of == st && strcmp(bot_secrets[k].bot, bot) == 0;
+        if (value && !known && *value) {
+          bot_secrets = xrealloc(bot_secrets, (nbot_secrets + 1) * sizeof *bot_secrets);
+          bot_secrets[nbot_secrets++] = (bot_secret){st, bot, value};
+          bot = value = NULL;
+        }
+        free(bot);
+        free(value);
+      }
+}
+
+static const char *bot_secret_of(const char *bot, const char *key) {
+  char up[256];
+  size_t n = 0;
+  for (; bot[n] && n + 1 < sizeof up; n++)
+    up[n] = isalnum((unsigned char)bot[n]) ? (char)toupper((unsigned char)bot[n]) : '_';
+  up[n] = 0;
+  for (size_t i = 0; i < nbot_secrets; i++)
+    if (strcmp(bot_secrets[i].of->key, key) == 0 && strcmp(bot_secrets[i].bot, up) == 0)
+      return bot_secrets[i].value;
+  return NULL;
+}
+
 static void print_config(void) {
   for (int i = 0; i < NSETTINGS; i++) {
     const setting *st = &settings[i];
     const char *shown = !st->value ? "(unset)" : st->secret ? "********" : st->value;
     printf("%-18s = %-28s # %s; %s; env %s\n", st->key, shown, st->source, st->help, st->env);
   }
+  for (size_t i = 0; i < nbot_secrets; i++)
+    printf("%-18s = %-28s # env; bot %s's own; env %s_%s\n", bot_secrets[i].of->key, "********",
+           bot_secrets[i].bot, bot_secrets[i].of->env, bot_secrets[i].bot);
 }
 
 static void usage(FILE *f) {
@@ -134,6 +205,7 @@ static void usage(FILE *f) {
         "Serves every bot folder in the scripts folder over HTTP:\n"
         "  POST /twilio/BOT               Twilio messaging webhook (TwiML reply)\n"
         "  POST /v1/bots/BOT/messages     JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
+        "                                 or X-Parley-Signature (docs/serve.md)\n"
         "  GET|POST /kannel/BOT?token=... Kannel sms-service get-url / post-url\n"
         "  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
         "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
@@ -199,6 +271,7 @@ int cli_serve(int argc, char **argv) {
     if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
   if (config && read_config(config)) return 2;
   read_env();
+  read_bot_secrets();
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--config") == 0) {
@@ -268,6 +341,8 @@ int cli_serve(int argc, char **argv) {
                        .public_url = find_setting("public_url")->value,
                        .twilio_auth_token = find_setting("twilio_auth_token")->value,
                        .webhook_token = find_setting("webhook_token")->value,
+                       .webhook_secret = find_setting("webhook_secret")->value,
+                       .bot_secret = bot_secret_of,
                        .admin_token = find_setting("admin_token")->value,
                        .max_body = (size_t)max_body};
   server *s = server_start(&cfg, e, err, sizeof err);

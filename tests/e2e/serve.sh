@@ -31,6 +31,10 @@ expect() { # description, got, regex
 export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
 export PARLEY_ADMIN_TOKEN=admin-secret-789
+export PARLEY_WEBHOOK_SECRET=sign-me-222
+export PARLEY_WEBHOOK_TOKEN_VAULT=vault-token-111
+printf 'vault-secret-333\n' > "$tmp/vault.secret"
+export PARLEY_WEBHOOK_SECRET_VAULT_FILE="$tmp/vault.secret"
 mkdir -p "$tmp/scripts"
 cp -r scripts/fanclub examples/verify "$tmp/scripts/"
 # start_server LOG ARGS...: a server on a free port (another test may hold
@@ -263,6 +267,42 @@ expect "broadcast: ... and stays cancelled" \
 expect "broadcast: cancelling it again is 409" \
   "$(admin DELETE "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" ' 409$'
 
+# per-bot credentials and signed JSON webhooks
+admin PUT /v1/bots/vault/script admin-secret-789 --data 'bot.fallback(function(c, msg) return "vault: " .. msg.text end)' >/dev/null
+post_to() { # bot, token, body
+  curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    --data "$3" "$url/v1/bots/$1/messages"
+}
+signed() { # bot, secret, timestamp, body, [the body sent, if not the one signed]
+  sig=$(python3 -c 'import hmac,hashlib,sys; print("sha256=" + hmac.new(sys.argv[1].encode(), (sys.argv[2] + "." + sys.argv[3]).encode(), hashlib.sha256).hexdigest())' "$2" "$3" "$4")
+  curl -s -m 5 -w ' %{http_code}' -H "X-Parley-Timestamp: $3" -H "X-Parley-Signature: $sig" \
+    -H 'Content-Type: application/json' --data "${5:-$4}" "$url/v1/bots/$1/messages"
+}
+now=$(date +%s)
+expect "per-bot token: the bot's own token is accepted" \
+  "$(post_to vault vault-token-111 '{"from":"+15550041","text":"open"}')" '"replies":\["vault: open"\].* 200$'
+expect "per-bot token: the server's token is not the bot's (403)" \
+  "$(post_to vault hook-secret-456 '{"from":"+15550041","text":"open"}')" 'not this bot.* 403$'
+expect "per-bot token: another bot's token is refused (403)" \
+  "$(post_to fanclub vault-token-111 '{"from":"+15550041","text":"open"}')" ' 403$'
+expect "per-bot token: Kannel takes the bot's own token" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/vault?token=vault-token-111&from=%2B15550042&text=hi")" '^vault: hi 200$'
+expect "signed: a body signed with the server's secret is accepted" \
+  "$(signed fanclub sign-me-222 "$now" '{"from":"+15550043","text":"hello","id":"sig-1"}')" '"status":"accepted".* 200$'
+expect "signed: a bot's own secret (from a _FILE) is accepted for it" \
+  "$(signed vault vault-secret-333 "$now" '{"from":"+15550044","text":"sig"}')" '"replies":\["vault: sig"\].* 200$'
+expect "signed: the server's secret is refused where the bot has its own" \
+  "$(signed vault sign-me-222 "$now" '{"from":"+15550044","text":"sig"}')" 'does not match.* 403$'
+expect "signed: a changed body is refused" \
+  "$(signed fanclub sign-me-222 "$now" '{"from":"+15550043","text":"hello"}' '{"from":"+15550043","text":"hellO"}')" 'does not match.* 403$'
+expect "signed: an old timestamp (a replay) is refused" \
+  "$(signed fanclub sign-me-222 $((now - 600)) '{"from":"+15550043","text":"hello"}')" '5 minutes.* 403$'
+expect "signed: no credentials at all is 401" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Content-Type: application/json' --data '{"from":"+15550043","text":"x"}' "$url/v1/bots/fanclub/messages")" \
+  'X-Parley-Signature.* 401$'
+expect "signed: nothing refused was stored" \
+  "$(sqlite3 "$tmp/serve.db" "SELECT count(*) FROM messages WHERE text IN ('hellO', 'x') OR (text = 'hello' AND number = '+15550043' AND provider_id IS NULL)")" '^0$'
+
 # media: Twilio's NumMedia/MediaUrlN and JSON "media" reach msg.media
 admin PUT /v1/bots/echo/script admin-secret-789 --data 'bot.fallback(function(c, msg) return #msg.media .. " " .. (msg.media[1] or "-") end)' >/dev/null
 sig=$(sign /twilio/echo From=+15550006 Body=look MessageSid=SM9 NumMedia=1 MediaUrl0=https://m.example/1.jpg)
@@ -290,7 +330,7 @@ expect "erase: an unknown contact is 404" "$(admin DELETE /v1/bots/fanclub/conta
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 5 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 6 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
@@ -302,15 +342,17 @@ done
 if [ "$stopped" -eq 1 ] && wait "$pid"; then ok "SIGTERM stops the server cleanly"; else not_ok "SIGTERM stops the server cleanly" "$(tail -3 "$tmp/log")"; fi
 pid=""
 expect "every acknowledged inbound message is stored once" \
-  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in' AND bot_id = (SELECT id FROM bots WHERE name = 'fanclub') AND provider_id IS NOT NULL")" '^3\|3$' # 6, less 3 of the erased contacts
+  "$(sqlite3 "$tmp/serve.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction = 'in' AND bot_id = (SELECT id FROM bots WHERE name = 'fanclub') AND provider_id IS NOT NULL")" '^4\|4$' # 6, less 3 of the erased contacts, and sig-1
 expect "the database passes integrity_check" "$(sqlite3 "$tmp/serve.db" 'PRAGMA integrity_check')" '^ok$'
 expect "the log names the rejected signature" "$(cat "$tmp/log")" 'event=rejected provider=twilio reason=signature'
-if grep -q 'twilio-secret-123\|hook-secret-456\|admin-secret-789' "$tmp/log"; then
+if grep -q 'twilio-secret-123\|hook-secret-456\|admin-secret-789\|sign-me-222\|vault-' "$tmp/log"; then
   not_ok "secrets never reach the log" "found a token in the log"
 else
   ok "secrets never reach the log"
 fi
 expect "--print-config masks secrets" "$("$PARLEY" serve --print-config)" 'twilio_auth_token += \*\*\*\*\*\*\*\*'
+expect "--print-config lists a bot's own secrets, masked" "$("$PARLEY" serve --print-config | grep VAULT | tr '\n' '|')" \
+  '^webhook_token += \*+ +# env; bot VAULT.s own; env PARLEY_WEBHOOK_TOKEN_VAULT\|webhook_secret += \*+ .*PARLEY_WEBHOOK_SECRET_VAULT\|$'
 
 # --watch: a bot folder that changes on disk is loaded again
 mkdir -p "$tmp/w/echo"
