@@ -17,6 +17,7 @@
  * Every message the bot sends and every handler error must be matched, in
  * order: an extra or a missing one fails the test. */
 #include <dirent.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <errno.h>
 #include <lauxlib.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chat_test.h"
 #include "cli.h"
 #include "clock.h"
 #include "engine.h"
@@ -715,6 +717,79 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(r.zone);
   engine_close(r.e);
   return failed ? -1 : (r.changed ? 1 : 0);
+}
+
+/* ---------------------------------------------------------------- a version's own */
+
+/* Writes data to root/rel, making the folders on the way. */
+static int write_under(const char *root, const char *rel, const char *data, size_t len) {
+  char *full = xasprintf("%s/%s", root, rel);
+  for (char *p = full + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+    *p = 0;
+    mkdir(full, 0700);
+    *p = '/';
+  }
+  FILE *f = fopen(full, "wb");
+  int ok = f && fwrite(data, 1, len, f) == len;
+  if (f && fclose(f) != 0) ok = 0;
+  free(full);
+  return ok ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+/* s without any "prefix" in it (the scratch folder's name). */
+static void strip_all(buf *out, const char *s, const char *prefix) {
+  size_t n = strlen(prefix);
+  for (const char *hit; (hit = strstr(s, prefix)); s = hit + n)
+    buf_add(out, s, (size_t)(hit - s));
+  buf_puts(out, s);
+}
+
+int chat_test_script(const script *sc, char *report, size_t len) {
+  report[0] = 0;
+  size_t nchats = 0;
+  for (size_t i = 0; i < sc->nfiles; i++) nchats += ends_with(sc->files[i].path, ".chat");
+  if (!nchats) return 0;
+  const char *tmp = getenv("TMPDIR");
+  char *root = xasprintf("%s/parley-tests-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(root)) {
+    snprintf(report, len, "cannot make a folder for the transcript tests: %s", strerror(errno));
+    free(root);
+    return -1;
+  }
+  char *botdir = xasprintf("%s/%s", root, sc->name); /* the bot keeps its name */
+  mkdir(botdir, 0700);
+  int failed = 0;
+  for (size_t i = 0; i < sc->nfiles && failed >= 0; i++)
+    if (write_under(botdir, sc->files[i].path, sc->files[i].source, sc->files[i].len)) {
+      snprintf(report, len, "cannot write %s for the transcript tests: %s", sc->files[i].path,
+               strerror(errno));
+      failed = -1;
+    }
+  buf out = {0};
+  char *prefix = xasprintf("%s/", botdir);
+  for (size_t i = 0; i < sc->nfiles && failed >= 0; i++) {
+    if (!ends_with(sc->files[i].path, ".chat")) continue;
+    char *path = xasprintf("%s%s", prefix, sc->files[i].path);
+    char failure[2048];
+    if (run_file(path, 0, failure, sizeof failure) < 0) {
+      failed++;
+      if (out.len) buf_puts(&out, "\n");
+      strip_all(&out, failure, prefix);
+    }
+    free(path);
+  }
+  if (failed > 0) snprintf(report, len, "%.*s", (int)out.len, out.data ? out.data : "");
+  nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  buf_free(&out);
+  free(prefix);
+  free(botdir);
+  free(root);
+  return failed;
 }
 
 /* ---------------------------------------------------------------- discovery */

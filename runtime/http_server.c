@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "chat_test.h"
 #include "clock.h"
 #include "store.h"
 #include "twilio.h"
@@ -644,13 +645,19 @@ static void add_version(void *ud, int64_t id, const char *sha, int64_t created_a
 }
 
 /* Installs a script version; answers the job with it or with the errors. */
+/* text's lines as a JSON array of strings (text is cut up). */
+static json_t *lines_of(char *text) {
+  json_t *a = json_array();
+  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+    json_array_append_new(a, json_string(l));
+  return a;
+}
+
 static void install(server *s, job *j, script *sc, const char *what) {
   char err[8192];
   bot *b = engine_install(s->e, sc, err, sizeof err);
   if (!b) {
-    json_t *errors = json_array();
-    for (char *save = NULL, *l = strtok_r(err, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-      json_array_append_new(errors, json_string(l));
+    json_t *errors = lines_of(err);
     answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
                              "errors", errors));
     s->reload_failures++;
@@ -662,6 +669,27 @@ static void install(server *s, job *j, script *sc, const char *what) {
   s->reloads++;
   log_line("info", "event=%s bot=%s version=%lld", what, j->botname,
            (long long)bot_version(b));
+}
+
+/* A version that ships transcripts (tests/...chat) is activated only if they
+ * pass; else the job is answered 422 with each failure, sc freed, and 0. */
+static int transcripts_pass(server *s, job *j, script *sc) {
+  char report[16384];
+  int failed = chat_test_script(sc, report, sizeof report);
+  if (failed == 0) return 1;
+  script_free(sc);
+  if (failed < 0) {
+    answer_error(j, 500, report);
+    return 0;
+  }
+  json_t *errors = lines_of(report);
+  answer(j, 422, json_pack("{s:s,s:o}", "error",
+                           "the new version's transcript tests failed; it was not activated",
+                           "errors", errors));
+  s->reload_failures++;
+  log_line("warn", "event=reload_refused reason=transcripts failed=%d bot=%s", failed,
+           j->botname);
+  return 0;
 }
 
 /* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
@@ -704,6 +732,7 @@ static void run_reload(server *s, job *j, bot *b) {
     json_decref(files);
   }
   free(label);
+  if (sc && !transcripts_pass(s, j, sc)) sc = NULL;
   if (sc) install(s, j, sc, "reload");
 }
 

@@ -53,6 +53,10 @@ int cli_reload(int argc, char **argv) {
   char err[1024];
   script *s = script_read(folder, err, sizeof err);
   free(folder);
+  if (s && script_read_tests(s, err, sizeof err)) { /* the server runs them first */
+    script_free(s);
+    s = NULL;
+  }
   if (!s) {
     fprintf(stderr, "%s\n", err);
     return 1;

@@ -24,7 +24,9 @@ static int add_file(script *s, const char *full, const char *rel, char *err,
   return 0;
 }
 
-static int walk(script *s, const char *dir, const char *rel, int depth,
+/* Adds the files ending in ext under dir (a bot folder's tests/ is not
+ * walked from the folder itself: its transcripts are not modules). */
+static int walk(script *s, const char *dir, const char *rel, int depth, const char *ext,
                 char *err, size_t errlen) {
   if (depth > 8) return 0;
   DIR *d = opendir(dir);
@@ -42,8 +44,8 @@ static int walk(script *s, const char *dir, const char *rel, int depth,
     struct stat st;
     if (stat(full, &st) == 0) {
       if (S_ISDIR(st.st_mode))
-        rc = walk(s, full, r, depth + 1, err, errlen);
-      else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ".lua"))
+        rc = walk(s, full, r, depth + 1, ext, err, errlen);
+      else if (S_ISREG(st.st_mode) && ends_with(e->d_name, ext))
         rc = add_file(s, full, r, err, errlen);
     }
     free(full);
@@ -66,7 +68,7 @@ script *script_read(const char *dir, char *err, size_t errlen) {
   s->dir = xstrndup(dir, n);
   const char *base = strrchr(s->dir, '/');
   s->name = xstrdup(base ? base + 1 : s->dir);
-  if (walk(s, s->dir, "", 0, err, errlen) != 0) {
+  if (walk(s, s->dir, "", 0, ".lua", err, errlen) != 0) {
     script_free(s);
     return NULL;
   }
@@ -79,8 +81,19 @@ script *script_read(const char *dir, char *err, size_t errlen) {
   return s;
 }
 
-static int valid_module_path(const char *p) {
-  if (!*p || *p == '/' || strstr(p, "..") || !ends_with(p, ".lua") || strlen(p) > 200)
+int script_read_tests(script *s, char *err, size_t errlen) {
+  char *dir = xasprintf("%s/tests", s->dir);
+  struct stat st;
+  int rc = stat(dir, &st) == 0 && S_ISDIR(st.st_mode)
+               ? walk(s, dir, "tests", 1, ".chat", err, errlen)
+               : 0;
+  free(dir);
+  return rc;
+}
+
+static int valid_file_path(const char *p) {
+  if (!*p || *p == '/' || strstr(p, "..") || strlen(p) > 200 ||
+      !(ends_with(p, ".lua") || (strncmp(p, "tests/", 6) == 0 && ends_with(p, ".chat"))))
     return 0;
   for (const char *c = p; *c; c++)
     if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.' || *c == '/'))
@@ -103,8 +116,10 @@ script *script_from_json(const char *name, const char *dir, const char *json,
   const char *path;
   json_t *v;
   json_object_foreach(o, path, v) {
-    if (!valid_module_path(path) || !json_is_string(v)) {
-      snprintf(err, errlen, "'%.80s' is not a Lua file path with text (like \"lib/util.lua\")",
+    if (!valid_file_path(path) || !json_is_string(v)) {
+      snprintf(err, errlen,
+               "'%.80s' is not a Lua file path with text (like \"lib/util.lua\") or a "
+               "transcript (\"tests/welcome.chat\")",
                path);
       json_decref(o);
       script_free(s);

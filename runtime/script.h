@@ -24,8 +24,12 @@ typedef struct script {
 /* Reads every .lua file under dir (except tests/). Returns NULL and writes a
  * sentence to err when the folder or its bot.lua cannot be read. */
 script *script_read(const char *dir, char *err, size_t errlen);
+/* Adds the folder's transcripts (every .chat under tests/) to s, as files named
+ * "tests/..."; 0, or -1 with a sentence in err. */
+int script_read_tests(script *s, char *err, size_t errlen);
 /* A bot from files in memory: JSON {"bot.lua": "...", "lib/x.lua": "..."}
- * (what script_versions keeps and PUT /v1/bots/BOT/script takes). dir is a
+ * (what script_versions keeps and PUT /v1/bots/BOT/script takes), with its
+ * transcripts as "tests/x.chat" if it ships any. dir is a
  * label for messages. NULL with a sentence in err when it is not that. */
 script *script_from_json(const char *name, const char *dir, const char *json,
                          char *err, size_t errlen);

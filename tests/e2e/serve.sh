@@ -215,6 +215,29 @@ expect "reload CLI: a broken folder fails with file:line and a non-zero exit" "$
 expect "reload CLI: a wrong token is refused" \
   "$(PARLEY_ADMIN_TOKEN=nope "$PARLEY" reload echo --dir "$tmp/echo2" --url "$url" 2>&1)" 'HTTP 403'
 
+# a version that ships transcripts is activated only if they pass
+greet_v1='{"files":{"bot.lua":"bot.fallback(function(c, msg) return \"Hello!\" end)","tests/hello.chat":"> +15550001 hi\n< Hello!\n"}}'
+expect "reload tests: a version whose transcripts pass is activated" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/json' --data "$greet_v1")" '"status":"active".* 200$'
+expect "reload tests: a new bot.lua that fails the shipped transcript is refused, with file:line" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 --data 'bot.fallback(function(c, msg) return "Bye!" end)')" \
+  'transcript tests failed.*"tests/hello.chat:2: [^"]*Hello!.* 422$'
+expect "reload tests: ... and the running version still answers" \
+  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550051","text":"hey"}' "$url/v1/bots/greeter/messages")" \
+  '"replies":\["Hello!"\]'
+mkdir -p "$tmp/greeter/tests"
+printf 'bot.fallback(function(c, msg) return "Hi there" end)\n' > "$tmp/greeter/bot.lua"
+printf '> +15550001 hi\n< Hello!\n' > "$tmp/greeter/tests/hello.chat"
+out=$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload greeter --dir "$tmp/greeter" --url "$url" 2>&1)
+expect "reload tests: the reload CLI sends the folder's transcripts, and a failing one stops it" \
+  "$(printf '%s %s' "$?" "$out" | tr '\n' ' ')" '^1 .*tests/hello.chat:2:'
+printf '> +15550001 hi\n< Hi there\n' > "$tmp/greeter/tests/hello.chat"
+expect "reload tests: ... and once they pass it is active" \
+  "$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload greeter --dir "$tmp/greeter" --url "$url" 2>&1; echo " rc=$?")" 'rc=0$'
+expect "reload tests: a file that is neither Lua nor a transcript is refused" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/json' --data '{"files":{"bot.lua":"","notes.txt":"x"}}')" \
+  'notes.txt.* 400$'
+
 # admin reads: contacts (with a segment filter), one contact, its messages, the ledger
 expect "admin: contacts by segment" \
   "$(admin GET '/v1/bots/fanclub/contacts?city=Austin' admin-secret-789)" \
@@ -330,7 +353,7 @@ expect "erase: an unknown contact is 404" "$(admin DELETE /v1/bots/fanclub/conta
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 6 .*parley_reloads_total\{result="refused"\} 2 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 8 .*parley_reloads_total\{result="refused"\} 4 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
