@@ -1137,16 +1137,36 @@ static void run_admin(server *s, job *j) {
   }
 }
 
-/* Hands the batch to the engine (consecutive jobs of one bot together);
- * admin jobs run alone, between batches. */
+/* Runs inbound jobs (consecutive jobs of one bot together) and commits
+ * them; each is marked failed if the store failed. */
+static void submit_inbound(server *s, job **order, inbound *in, size_t k) {
+  char err[1024];
+  int failed = 0;
+  for (size_t i = 0; i < k && !failed;) {
+    size_t end = i + 1;
+    while (end < k && order[end]->b == order[i]->b) end++;
+    failed = engine_submit(s->e, order[i]->b, in + i, end - i, err, sizeof err) != 0;
+    i = end;
+  }
+  if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
+  if (failed) log_line("error", "event=store_failed error=\"%s\"", err);
+  for (size_t i = 0; i < k; i++) order[i]->failed = failed;
+}
+
+/* Hands the batch to the engine in arrival order. An admin job runs alone:
+ * the messages that came before it are handled and committed first (on the
+ * version they were routed to, which a reload frees), the ones after it see
+ * what it changed. */
 static void handle_jobs(server *s, job *jobs) {
   size_t n = 0;
   for (job *j = jobs; j; j = j->next) n++;
   inbound *in = xcalloc(n, sizeof *in);
   job **order = xcalloc(n, sizeof *order);
-  size_t k = 0;
+  size_t k = 0, done = 0;
   for (job *j = jobs; j; j = j->next) {
     if (j->kind >= JOB_RELOAD) {
+      submit_inbound(s, order + done, in + done, k - done);
+      done = k;
       char err[256];
       engine_flush(s->e, err, sizeof err);
       run_admin(s, j);
@@ -1164,17 +1184,7 @@ static void handle_jobs(server *s, job *jobs) {
                       .media_json = j->media_json};
     k++;
   }
-  char err[1024];
-  int failed = 0;
-  for (size_t i = 0; i < k && !failed;) {
-    size_t end = i + 1;
-    while (end < k && order[end]->b == order[i]->b) end++;
-    failed = engine_submit(s->e, order[i]->b, in + i, end - i, err, sizeof err) != 0;
-    i = end;
-  }
-  if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
-  if (failed) log_line("error", "event=store_failed error=\"%s\"", err);
-  for (size_t i = 0; i < k; i++) order[i]->failed = failed;
+  submit_inbound(s, order + done, in + done, k - done);
   job *next;
   for (job *j = jobs; j; j = next) {
     next = j->next;
