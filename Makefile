@@ -1,6 +1,6 @@
 # parley: make | make run | make test | make bench | make deps
 CC      ?= cc
-PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl
+PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
@@ -18,7 +18,8 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 # Debian packages the build and the tests need (see README).
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
-            libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev
+            libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
+            libarchive-dev
 
 SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
 CXX_SRCS := $(wildcard runtime/*.cc)

@@ -693,7 +693,8 @@ static int transcripts_pass(server *s, job *j, script *sc) {
 }
 
 /* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
- * stay), or JSON {"files": {"bot.lua": "...", ...}} for the whole set. */
+ * stay), JSON {"files": {"bot.lua": "...", ...}} or a tar of the folder
+ * (application/x-tar, or gzip-compressed) for the whole set. */
 static void run_reload(server *s, job *j, bot *b) {
   char err[1024];
   char *label = xasprintf("%s (uploaded)", j->botname);
@@ -710,6 +711,11 @@ static void run_reload(server *s, job *j, bot *b) {
       answer_error(j, 400, err);
     free(text);
     json_decref(o);
+  } else if (strncmp(j->content_type, "application/x-tar", 17) == 0 ||
+             strncmp(j->content_type, "application/gzip", 16) == 0 ||
+             strncmp(j->content_type, "application/x-gtar", 18) == 0) {
+    if (!(sc = script_from_tar(j->botname, label, j->body.data, j->body.len, err, sizeof err)))
+      answer_error(j, 400, err);
   } else {
     /* the running version's files, with bot.lua replaced */
     json_t *files = json_object();

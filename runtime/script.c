@@ -1,5 +1,7 @@
 #include "script.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -155,4 +157,86 @@ const script_file *script_find(const script *s, const char *path) {
   for (size_t i = 0; i < s->nfiles; i++)
     if (strcmp(s->files[i].path, path) == 0) return &s->files[i];
   return NULL;
+}
+
+/* "./x" -> "x"; "fanclub/x" -> "x" when every entry is under one folder. */
+static const char *tar_relative(const char *path, const char *top) {
+  while (strncmp(path, "./", 2) == 0) path += 2;
+  size_t n = top ? strlen(top) : 0;
+  if (n && strncmp(path, top, n) == 0 && path[n] == '/') path += n + 1;
+  return path;
+}
+
+script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
+                        char *err, size_t errlen) {
+  /* two passes: the first finds whether every entry is under one folder */
+  char *top = NULL;
+  int one_top = 1, rc = 0;
+  json_t *files = json_object();
+  for (int pass = 0; pass < 2 && rc == 0; pass++) {
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+      snprintf(err, errlen, "the body is not a tar archive: %s", archive_error_string(a));
+      rc = -1;
+    }
+    struct archive_entry *e;
+    int r = ARCHIVE_EOF;
+    while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+      const char *path = archive_entry_pathname(e);
+      if (!path) continue;
+      const char *rel = tar_relative(path, NULL);
+      if (pass == 0) {
+        const char *slash = strchr(rel, '/');
+        size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+        if (!slash && archive_entry_filetype(e) != AE_IFDIR) one_top = 0;
+        else if (!top) top = xstrndup(rel, n);
+        else if (strlen(top) != n || strncmp(top, rel, n) != 0) one_top = 0;
+        continue;
+      }
+      rel = tar_relative(path, one_top ? top : NULL);
+      if (archive_entry_filetype(e) != AE_IFREG ||
+          !(ends_with(rel, ".lua") || (strncmp(rel, "tests/", 6) == 0 && ends_with(rel, ".chat"))))
+        continue; /* folders, links, READMEs: not part of a version */
+      int64_t size = archive_entry_size(e);
+      if (size < 0 || (size_t)size > len * 64 + 65536) { /* a bomb, not a bot */
+        snprintf(err, errlen, "%s: too large", rel);
+        rc = -1;
+        break;
+      }
+      char *text = xmalloc((size_t)size + 1);
+      la_ssize_t got = archive_read_data(a, text, (size_t)size);
+      if (got != (la_ssize_t)size) {
+        snprintf(err, errlen, "%s: cannot read from the archive: %s", rel,
+                 got < 0 ? archive_error_string(a) : "truncated");
+        rc = -1;
+      } else {
+        json_t *v = json_stringn(text, (size_t)size);
+        if (!v) {
+          snprintf(err, errlen, "%s: not UTF-8 text", rel);
+          rc = -1;
+        } else {
+          json_object_set_new(files, rel, v);
+        }
+      }
+      free(text);
+    }
+    if (rc == 0 && r != ARCHIVE_EOF) {
+      snprintf(err, errlen, "the body is not a tar archive: %s",
+               archive_error_string(a) ? archive_error_string(a) : "unreadable");
+      rc = -1;
+    }
+    archive_read_free(a);
+  }
+  free(top);
+  script *sc = NULL;
+  if (rc == 0) {
+    char *text = json_dumps(files, JSON_COMPACT);
+    sc = script_from_json(name, dir, text, err, errlen);
+    free(text);
+  }
+  json_decref(files);
+  return sc;
 }

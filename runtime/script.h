@@ -33,6 +33,11 @@ int script_read_tests(script *s, char *err, size_t errlen);
  * label for messages. NULL with a sentence in err when it is not that. */
 script *script_from_json(const char *name, const char *dir, const char *json,
                          char *err, size_t errlen);
+/* The same from a tar archive of the bot folder (plain or compressed; its
+ * entries may be "bot.lua", "./bot.lua" or "fanclub/bot.lua"); files other
+ * than .lua and tests/ transcripts are left out. */
+script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
+                        char *err, size_t errlen);
 void script_free(script *s);
 const script_file *script_find(const script *s, const char *path);
 

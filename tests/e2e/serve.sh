@@ -234,6 +234,24 @@ expect "reload tests: the reload CLI sends the folder's transcripts, and a faili
 printf '> +15550001 hi\n< Hi there\n' > "$tmp/greeter/tests/hello.chat"
 expect "reload tests: ... and once they pass it is active" \
   "$(PARLEY_ADMIN_TOKEN=admin-secret-789 "$PARLEY" reload greeter --dir "$tmp/greeter" --url "$url" 2>&1; echo " rc=$?")" 'rc=0$'
+printf 'bot.fallback(function(c, msg) return "Hi from tar" end)\n' > "$tmp/greeter/bot.lua"
+printf '> +15550001 hi\n< Hi from tar\n' > "$tmp/greeter/tests/hello.chat"
+printf 'notes\n' > "$tmp/greeter/README.md"
+tar -C "$tmp" -cf "$tmp/greeter.tar" greeter
+expect "reload tar: a tar of the folder is a version (its transcripts run, other files left out)" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/x-tar' --data-binary "@$tmp/greeter.tar")" \
+  '"status":"active".* 200$'
+expect "reload tar: ... it answers" \
+  "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550052","text":"hey"}' "$url/v1/bots/greeter/messages")" \
+  '"replies":\["Hi from tar"\]'
+printf '> +15550001 hi\n< Nope\n' > "$tmp/greeter/tests/hello.chat"
+tar -C "$tmp/greeter" -czf "$tmp/greeter.tgz" .
+expect "reload tar: a gzipped tar with ./ paths is read, and its failing transcript refuses it" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/gzip' --data-binary "@$tmp/greeter.tgz")" \
+  '"tests/hello.chat:2: .* 422$'
+expect "reload tar: a body that is not a tar is 400" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/x-tar' --data 'not a tar at all')" \
+  'not a tar archive.* 400$'
 expect "reload tests: a file that is neither Lua nor a transcript is refused" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/json' --data '{"files":{"bot.lua":"","notes.txt":"x"}}')" \
   'notes.txt.* 400$'
@@ -353,7 +371,7 @@ expect "erase: an unknown contact is 404" "$(admin DELETE /v1/bots/fanclub/conta
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 8 .*parley_reloads_total\{result="refused"\} 4 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 9 .*parley_reloads_total\{result="refused"\} 5 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
