@@ -19,6 +19,7 @@
 
 #include "chat_test.h"
 #include "clock.h"
+#include "log.h"
 #include "store.h"
 #include "twilio.h"
 #include "util.h"
@@ -82,23 +83,6 @@ struct server {
   job *head, *tail;
   volatile sig_atomic_t stopping;
 };
-
-/* PARLEY_LOG=debug also logs every message sent. */
-static int log_debug;
-
-static void log_line(const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void log_line(const char *level, const char *fmt, ...) {
-  char when[32];
-  time_t t = time(NULL);
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-  fprintf(stderr, "time=%s level=%s ", when, level);
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
 
 static void job_free(job *j) {
   free(j->from);
@@ -263,7 +247,7 @@ static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   free(url);
   if (!valid) {
     form_free(p, n);
-    log_line("warn", "event=rejected provider=twilio reason=signature bot=%s", b);
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b, NULL);
     return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
   }
   const char *from = param(p, n, "From"), *body = param(p, n, "Body");
@@ -308,7 +292,7 @@ static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r
     const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
     if (!want || !*want || strlen(auth + 7) != strlen(want) ||
         CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
-      log_line("warn", "event=rejected provider=json reason=token bot=%s", b);
+      log_event(LOG_WARN, "rejected", "provider", "json", "reason", "token", "bot", b, NULL);
       *rc = respond_error(conn, 403, "the bearer token is not this bot's");
       return -1;
     }
@@ -324,7 +308,7 @@ static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r
       secret_of(s, b, "webhook_secret", s->cfg.webhook_secret), ts, sig,
       r->body.data ? r->body.data : "", r->body.len, (int64_t)time(NULL));
   if (problem) {
-    log_line("warn", "event=rejected provider=json reason=signature bot=%s", b);
+    log_event(LOG_WARN, "rejected", "provider", "json", "reason", "signature", "bot", b, NULL);
     *rc = respond_error(conn, 403, problem);
     return -1;
   }
@@ -616,15 +600,15 @@ static void on_message(void *ud, const char *botname, const char *to, const char
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
     j->replies[j->nreplies++] = xstrdup(text);
   }
-  if (log_debug) log_line("debug", "event=sent bot=%s to=%s status=%s", botname, to, status);
+  log_event(LOG_DEBUG, "sent", "bot", botname, "to", to, "status", status, NULL);
 }
 
 static void on_action(void *ud, const char *botname, const char *number,
                       const char *what) {
   (void)ud;
   if (strncmp(what, "error: ", 7) == 0)
-    log_line("warn", "event=handler_error bot=%s contact=%s error=\"%s\"", botname, number,
-             what + 7);
+    log_event(LOG_WARN, "handler_error", "bot", botname, "contact", number, "error", what + 7,
+              NULL);
 }
 
 static void answer(job *j, unsigned status, json_t *body) {
@@ -661,14 +645,17 @@ static void install(server *s, job *j, script *sc, const char *what) {
     answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
                              "errors", errors));
     s->reload_failures++;
-    log_line("warn", "event=%s_refused bot=%s", what, j->botname);
+    char event[32];
+    snprintf(event, sizeof event, "%s_refused", what);
+    log_event(LOG_WARN, event, "bot", j->botname, NULL);
     return;
   }
   answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
                            (json_int_t)bot_version(b)));
   s->reloads++;
-  log_line("info", "event=%s bot=%s version=%lld", what, j->botname,
-           (long long)bot_version(b));
+  char version[24];
+  snprintf(version, sizeof version, "%lld", (long long)bot_version(b));
+  log_event(LOG_INFO, what, "bot", j->botname, "version", version, NULL);
 }
 
 /* A version that ships transcripts (tests/...chat) is activated only if they
@@ -687,8 +674,10 @@ static int transcripts_pass(server *s, job *j, script *sc) {
                            "the new version's transcript tests failed; it was not activated",
                            "errors", errors));
   s->reload_failures++;
-  log_line("warn", "event=reload_refused reason=transcripts failed=%d bot=%s", failed,
-           j->botname);
+  char count[16];
+  snprintf(count, sizeof count, "%d", failed);
+  log_event(LOG_WARN, "reload_refused", "reason", "transcripts", "failed", count, "bot",
+            j->botname, NULL);
   return 0;
 }
 
@@ -1155,7 +1144,7 @@ static void submit_inbound(server *s, job **order, inbound *in, size_t k) {
     i = end;
   }
   if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
-  if (failed) log_line("error", "event=store_failed error=\"%s\"", err);
+  if (failed) log_event(LOG_ERROR, "store_failed", "error", err, NULL);
   for (size_t i = 0; i < k; i++) order[i]->failed = failed;
 }
 
@@ -1219,8 +1208,6 @@ static job *take_jobs(server *s, int wait_ms) {
 }
 
 server *server_start(const server_config *cfg, engine *e, char *err, size_t errlen) {
-  const char *level = getenv("PARLEY_LOG");
-  log_debug = level && strcmp(level, "debug") == 0;
   server *s = xcalloc(1, sizeof *s);
   s->cfg = *cfg;
   if (!s->cfg.host) s->cfg.host = "127.0.0.1";
@@ -1286,11 +1273,11 @@ static void watch_folders(server *s) {
     char err[8192];
     if (engine_load_bot(s->e, s->watch[i].dir, err, sizeof err)) {
       s->reloads++;
-      log_line("info", "event=reload source=watch dir=%s", s->watch[i].dir);
+      log_event(LOG_INFO, "reload", "source", "watch", "dir", s->watch[i].dir, NULL);
     } else {
       s->reload_failures++;
-      log_line("warn", "event=reload_refused source=watch dir=%s error=\"%s\"",
-               s->watch[i].dir, err);
+      log_event(LOG_WARN, "reload_refused", "source", "watch", "dir", s->watch[i].dir, "error",
+                err, NULL);
     }
   }
 }
@@ -1313,7 +1300,7 @@ int server_run(server *s) {
     if (now >= next_tick) {
       char err[1024];
       if (engine_advance(s->e, now, err, sizeof err))
-        log_line("error", "event=timers_failed error=\"%s\"", err);
+        log_event(LOG_ERROR, "timers_failed", "error", err, NULL);
       next_tick = now + 100;
     }
     if (s->nwatch && now >= next_watch) {

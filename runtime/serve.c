@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "http_server.h"
+#include "log.h"
 #include "util.h"
 
 typedef struct setting {
@@ -44,6 +45,9 @@ static setting settings[] = {
      "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1,
      "bearer token of the admin API (script reload, versions, rollback)"},
+    {"log_level", "PARLEY_LOG", "info", "default", 0,
+     "debug (also every message sent), info, warn or error"},
+    {"log_format", "PARLEY_LOG_FORMAT", "logfmt", "default", 0, "logfmt or json, one line per event"},
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, "largest request body, bytes"},
 };
 enum { NSETTINGS = sizeof settings / sizeof *settings };
@@ -317,6 +321,12 @@ int cli_serve(int argc, char **argv) {
   long max_body = atol(find_setting("max_body")->value);
   if (max_body < 1024 || max_body > 16 << 20) {
     fprintf(stderr, "parley serve: max_body must be between 1024 and 16777216 bytes\n");
+    return 2;
+  }
+  if (log_setup(find_setting("log_level")->value, find_setting("log_format")->value)) {
+    fprintf(stderr, "parley serve: log_level must be debug, info, warn or error and log_format "
+                    "logfmt or json (got '%s', '%s')\n",
+            find_setting("log_level")->value, find_setting("log_format")->value);
     return 2;
   }
   const char *db = find_setting("db")->value;

@@ -422,5 +422,23 @@ kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""
 
+# logs: JSON lines at a chosen level; a hostile error message stays one line
+mkdir -p "$tmp/j/boom"
+printf 'bot.fallback(function(c, msg) error("bad \\"quote\\"\\nsecond line", 0) end)\n' > "$tmp/j/boom/bot.lua"
+PARLEY_LOG=warn PARLEY_LOG_FORMAT=json start_server "$tmp/jlog" --db "$tmp/j.db" --scripts "$tmp/j"
+curl -s -m 5 -o /dev/null -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' \
+  --data '{"from":"+15550001","text":"x"}' "http://127.0.0.1:$port/v1/bots/boom/messages"
+curl -s -m 5 -o /dev/null -X PUT -H 'Authorization: Bearer admin-secret-789' --data 'bot.fallback(function() return "ok" end)' \
+  "http://127.0.0.1:$port/v1/bots/boom/script"
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+expect "logs: json lines, each one object, the error intact" \
+  "$(grep '^{' "$tmp/jlog" | python3 -c 'import json,sys; [print(o["level"], o["event"], repr(o.get("error"))) for o in map(json.loads, sys.stdin)]' 2>&1 | tr '\n' '|')" \
+  '^warn handler_error .bad "quote"\\nsecond line.\|$'
+expect "logs: below the level (the info of a reload) is not written" "$(grep -c '"event":"reload"' "$tmp/jlog")" '^0$'
+expect "logs: a bad level is refused at start" \
+  "$( (PARLEY_LOG=loud "$PARLEY" serve --listen 127.0.0.1:1 2>&1; echo " rc=$?") | tr '\n' ' ')" 'log_level must be.*loud.* rc=2 $'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
