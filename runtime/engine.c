@@ -214,6 +214,8 @@ static void bot_free(bot *b) {
   free(b->optin_reply);
   free(b->store_json);
   free(b->timezone);
+  for (size_t i = 0; i < b->nnumbers; i++) free(b->numbers[i]);
+  free(b->numbers);
   free(b);
 }
 
@@ -329,6 +331,15 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   lua_pop(L, 1);
   if (lua_getfield(L, cfg, "late_ms") == LUA_TNUMBER) b->late_ms = lua_tointeger(L, -1);
   lua_pop(L, 1);
+  if (lua_getfield(L, cfg, "numbers") == LUA_TTABLE) { /* checked E.164 by bot.config */
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+      b->numbers = xrealloc(b->numbers, (b->nnumbers + 1) * sizeof *b->numbers);
+      b->numbers[b->nnumbers++] = xstrdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1); /* what ended the list */
+  }
+  lua_pop(L, 1);
   sandbox_limits lim;
   read_limits(L, cfg, &lim);
   lua_pop(L, 2);
@@ -379,6 +390,12 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   b->next = e->bots;
   e->bots = b;
   return b;
+}
+
+void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
+                        void *ud) {
+  for (bot *b = e->bots; b; b = b->next)
+    for (size_t i = 0; i < b->nnumbers; i++) fn(ud, b->numbers[i], b->name);
 }
 
 bot *engine_find_bot(engine *e, const char *name) {

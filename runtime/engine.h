@@ -118,6 +118,10 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
  * (done, cancelled or unknown), -1 the store failed. */
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen);
 
+/* Each number a bot serves (bot.config{numbers = {...}}), with its bot. */
+void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
+                        void *ud);
+
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
 struct store *engine_store(engine *e);

@@ -26,6 +26,8 @@ struct bot {
   char *help, *optout_reply, *optin_reply;
   int max_chars;
   char *timezone;      /* the bot's zone: contacts without one of their own */
+  char **numbers;      /* bot.config numbers: inbound to these is routed here */
+  size_t nnumbers;
   quiet_hours quiet;
   int64_t late_ms;     /* a timer later than this is skipped; 0: never */
   int64_t id, version_id;

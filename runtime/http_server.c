@@ -77,6 +77,13 @@ struct server {
     int64_t mtime;
   } *watch;
   size_t nwatch;
+  /* which bot serves which number, for requests that name no bot: rebuilt
+   * on the engine thread when bots change, read on the HTTP thread */
+  pthread_mutex_t routes_mu;
+  struct route {
+    char *number, *bot;
+  } *routes;
+  size_t nroutes;
   struct MHD_Daemon *daemon;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -232,6 +239,57 @@ static const char *secret_of(server *s, const char *bot, const char *key,
                              const char *server_wide) {
   const char *own = s->cfg.bot_secret ? s->cfg.bot_secret(bot, key) : NULL;
   return own ? own : server_wide;
+}
+
+typedef struct route_list {
+  struct route *v;
+  size_t n;
+} route_list;
+
+static void add_route(void *ud, const char *number, const char *botname) {
+  route_list *l = ud;
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i].number, number) == 0) {
+      if (strcmp(l->v[i].bot, botname) != 0)
+        log_event(LOG_WARN, "number_conflict", "number", number, "bot", botname, "routed_to",
+                  l->v[i].bot, NULL);
+      return;
+    }
+  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = (struct route){xstrdup(number), xstrdup(botname)};
+}
+
+static void free_routes(struct route *v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i].number), free(v[i].bot);
+  free(v);
+}
+
+/* On the engine thread, after bots were loaded or replaced. */
+static void refresh_routes(server *s) {
+  route_list l = {0};
+  engine_each_number(s->e, add_route, &l);
+  pthread_mutex_lock(&s->routes_mu);
+  struct route *old = s->routes;
+  size_t nold = s->nroutes;
+  s->routes = l.v;
+  s->nroutes = l.n;
+  pthread_mutex_unlock(&s->routes_mu);
+  free_routes(old, nold);
+}
+
+/* The name of the bot serving number (a copy), or NULL. "+15550100",
+ * "15550100" and " 15550100" (a + unescaped in a query) are one number. */
+static char *route_of(server *s, const char *number) {
+  if (!number) return NULL;
+  while (*number == ' ' || *number == '+') number++;
+  char *found = NULL;
+  pthread_mutex_lock(&s->routes_mu);
+  for (size_t i = 0; i < s->nroutes && !found; i++) {
+    const char *n = s->routes[i].number;
+    if (strcmp(n + (*n == '+'), number) == 0) found = xstrdup(s->routes[i].bot);
+  }
+  pthread_mutex_unlock(&s->routes_mu);
+  return found;
 }
 
 static enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
@@ -486,6 +544,43 @@ static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request
   return start_job(s, conn, r, j);
 }
 
+/* POST /twilio, GET|POST /kannel, POST /v1/messages: no bot in the path;
+ * the To number picks the bot that lists it in bot.config{numbers}. */
+static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                      const char *url, int get, int post) {
+  int twilio = strcmp(url, "/twilio") == 0, kannel = strcmp(url, "/kannel") == 0;
+  if (!post && !(kannel && get))
+    return respond_error(conn, 405, kannel ? "use GET or POST" : "use POST");
+  char *to = NULL;
+  if (twilio || kannel) {
+    form_param *p = NULL;
+    size_t n = 0;
+    if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n) == 0)
+      to = dup_or_null(param(p, n, twilio ? "To" : "to"));
+    form_free(p, n);
+    if (!to && kannel) to = dup_or_null(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"));
+  } else {
+    json_error_t jerr;
+    json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+    to = dup_or_null(json_string_value(json_object_get(o, "to")));
+    json_decref(o);
+  }
+  char *b = route_of(s, to);
+  enum MHD_Result rc;
+  if (!b)
+    rc = respond_error(conn, 404, to ? "no bot serves this To number (bot.config{numbers = ...})"
+                                     : "To is required to find the bot (or name it in the path)");
+  else if (twilio)
+    rc = twilio_inbound(s, conn, r, b);
+  else if (kannel)
+    rc = kannel_inbound(s, conn, r, b);
+  else
+    rc = json_inbound(s, conn, r, b);
+  free(to);
+  free(b);
+  return rc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -520,6 +615,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     j->text = xstrdup("");
     return start_job(s, conn, r, j);
   }
+  if (strcmp(url, "/twilio") == 0 || strcmp(url, "/kannel") == 0 ||
+      strcmp(url, "/v1/messages") == 0)
+    return routed_inbound(s, conn, r, url, get, post);
   char *b;
   enum MHD_Result rc = MHD_NO;
   int matched = 1;
@@ -1165,6 +1263,7 @@ static void handle_jobs(server *s, job *jobs) {
       char err[256];
       engine_flush(s->e, err, sizeof err);
       run_admin(s, j);
+      if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) refresh_routes(s);
       continue; /* answered with the batch */
     }
     j->b = engine_find_bot(s->e, j->botname);
@@ -1216,6 +1315,8 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   if (!s->cfg.public_url) s->cfg.public_url = "";
   s->e = e;
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->routes_mu, NULL);
+  refresh_routes(s);
   pthread_cond_init(&s->cv, NULL);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
   if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1) {
@@ -1272,6 +1373,7 @@ static void watch_folders(server *s) {
     s->watch[i].mtime = t;
     char err[8192];
     if (engine_load_bot(s->e, s->watch[i].dir, err, sizeof err)) {
+      refresh_routes(s);
       s->reloads++;
       log_event(LOG_INFO, "reload", "source", "watch", "dir", s->watch[i].dir, NULL);
     } else {
@@ -1324,6 +1426,8 @@ void server_free(server *s) {
   if (s->daemon) MHD_stop_daemon(s->daemon);
   for (size_t i = 0; i < s->nwatch; i++) free(s->watch[i].dir);
   free(s->watch);
+  free_routes(s->routes, s->nroutes);
+  pthread_mutex_destroy(&s->routes_mu);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

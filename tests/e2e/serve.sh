@@ -344,6 +344,31 @@ expect "signed: no credentials at all is 401" \
 expect "signed: nothing refused was stored" \
   "$(sqlite3 "$tmp/serve.db" "SELECT count(*) FROM messages WHERE text IN ('hellO', 'x') OR (text = 'hello' AND number = '+15550043' AND provider_id IS NULL)")" '^0$'
 
+# routing by the To number: a bot that lists its numbers needs no name in the path
+admin PUT /v1/bots/shop/script admin-secret-789 --data 'bot.config{numbers = {"+15550199"}}
+bot.fallback(function(c, msg) return "shop: " .. msg.text end)' >/dev/null
+expect "route: JSON to /v1/messages reaches the bot serving To" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550199","text":"socks"}' "$url/v1/messages")" \
+  '"replies":\["shop: socks"\].* 200$'
+sig=$(sign /twilio From=+15550062 To=+15550199 Body=hats MessageSid=SM61)
+expect "route: Twilio to /twilio reaches the bot serving To (signature over /twilio)" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H "X-Twilio-Signature: $sig" --data-urlencode From=+15550062 --data-urlencode To=+15550199 --data-urlencode Body=hats --data-urlencode MessageSid=SM61 "$url/twilio")" \
+  '<Message>shop: hats</Message>.* 200$'
+expect "route: Kannel to /kannel (to without +) reaches the bot" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel?token=hook-secret-456&from=%2B15550063&to=15550199&text=caps")" '^shop: caps 200$'
+expect "route: a To no bot serves is 404" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550198","text":"x"}' "$url/v1/messages")" \
+  'no bot serves.* 404$'
+expect "route: no To at all is 404 with the reason" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","text":"x"}' "$url/v1/messages")" \
+  'To is required.* 404$'
+admin PUT /v1/bots/shop/script admin-secret-789 --data 'bot.config{numbers = {"+15550197"}}
+bot.fallback(function(c, msg) return "shop2: " .. msg.text end)' >/dev/null
+expect "route: a reload that changes the numbers changes the routes" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550199","text":"x"}' "$url/v1/messages"; \
+     curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550197","text":"y"}' "$url/v1/messages")" \
+  ' 404.*"replies":\["shop2: y"\]'
+
 # media: Twilio's NumMedia/MediaUrlN and JSON "media" reach msg.media
 admin PUT /v1/bots/echo/script admin-secret-789 --data 'bot.fallback(function(c, msg) return #msg.media .. " " .. (msg.media[1] or "-") end)' >/dev/null
 sig=$(sign /twilio/echo From=+15550006 Body=look MessageSid=SM9 NumMedia=1 MediaUrl0=https://m.example/1.jpg)
@@ -371,7 +396,7 @@ expect "erase: an unknown contact is 404" "$(admin DELETE /v1/bots/fanclub/conta
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 9 .*parley_reloads_total\{result="refused"\} 5 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 11 .*parley_reloads_total\{result="refused"\} 5 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
