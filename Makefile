@@ -77,11 +77,12 @@ $(PARLEY): $(B)/main.o $(OBJS)
 PORT ?= 8080
 run: deps parley
 	@mkdir -p var
-	@token=$${PARLEY_WEBHOOK_TOKEN:-dev-token}; \
+	@token=$${PARLEY_WEBHOOK_TOKEN:-dev-token}; admin=$${PARLEY_ADMIN_TOKEN:-dev-admin}; \
 	echo "parley: serving scripts/ on http://127.0.0.1:$(PORT) (database $(DB)). Try:"; \
-	echo "  curl -s -H 'Authorization: Bearer '$$token -d '{\"from\":\"+15550001\",\"text\":\"hi\"}' http://127.0.0.1:$(PORT)/v1/bots/fanclub/messages"; \
+	echo "  curl -s -H 'Authorization: Bearer '$$token -H 'Content-Type: application/json' -d '{\"from\":\"+15550001\",\"text\":\"hi\"}' http://127.0.0.1:$(PORT)/v1/bots/fanclub/messages"; \
+	echo "Reload a bot after editing it: PARLEY_ADMIN_TOKEN=$$admin ./parley reload fanclub --url http://127.0.0.1:$(PORT)"; \
 	echo "Stop with Ctrl-C."; \
-	PARLEY_WEBHOOK_TOKEN=$$token exec ./parley serve --listen 127.0.0.1:$(PORT) --db $(DB) --scripts scripts
+	PARLEY_WEBHOOK_TOKEN=$$token PARLEY_ADMIN_TOKEN=$$admin exec ./parley serve --listen 127.0.0.1:$(PORT) --db $(DB) --scripts scripts
 
 sim: deps parley
 	@mkdir -p var

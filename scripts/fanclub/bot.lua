@@ -37,6 +37,17 @@ bot.hear("merch", function(c, msg)
   return "Shop: https://avastone.example/merch"
 end)
 
+-- The ticket shop's backend posts this when a fan buys tickets
+-- (POST /v1/bots/fanclub/events {"type":"tickets.purchased",
+-- "contact":"+15550001","data":{"show":"Austin, Mar 14","qty":2}}).
+bot.on_event("tickets.purchased", function(c, ev)
+  if type(ev.show) ~= "string" then error("tickets.purchased needs a show, got " .. tostring(ev.show)) end
+  local qty = math.tointeger(ev.qty) or 1
+  c.tags.ticket_holder = true
+  c:send("You're in! " .. qty .. (qty == 1 and " ticket" or " tickets") .. " for " .. ev.show
+    .. " confirmed. See you there!", { transactional = true })
+end)
+
 bot.fallback(function(c, msg)
   c.state.count = (c.state.count or 0) + 1
   return "Thanks " .. c.number .. ", message #" .. c.state.count .. " received"
