@@ -555,13 +555,21 @@ static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, re
   if (twilio || kannel) {
     form_param *p = NULL;
     size_t n = 0;
-    if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n) == 0)
-      to = dup_or_null(param(p, n, twilio ? "To" : "to"));
+    if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n))
+      return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
+    to = dup_or_null(param(p, n, twilio ? "To" : "to"));
     form_free(p, n);
     if (!to && kannel) to = dup_or_null(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"));
   } else {
+    enum MHD_Result rc;
+    if (check_json_type(conn, &rc)) return rc;
     json_error_t jerr;
     json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+    if (!json_is_object(o)) {
+      json_decref(o);
+      return respond_error(conn, 400, "the body must be JSON like {\"from\":\"+15550001\","
+                                      "\"to\":\"+15550100\",\"text\":\"hi\",\"id\":\"...\"}");
+    }
     to = dup_or_null(json_string_value(json_object_get(o, "to")));
     json_decref(o);
   }

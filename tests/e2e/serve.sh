@@ -362,6 +362,13 @@ expect "route: a To no bot serves is 404" \
 expect "route: no To at all is 404 with the reason" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","text":"x"}' "$url/v1/messages")" \
   'To is required.* 404$'
+expect "route: a JSON body that is not an object is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Content-Type: application/json' --data '[1,2' "$url/v1/messages")" 'must be JSON like.* 400$'
+expect "route: a JSON route without the JSON type is 415" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data '{"to":"+15550199"}' "$url/v1/messages")" ' 415$'
+expect "route: a Twilio body that is not a form is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data 'To=%zz' "$url/twilio")" 'not application/x-www-form-urlencoded.* 400$'
+expect "route: GET /twilio is 405" "$(curl -s -m 5 -w ' %{http_code}' "$url/twilio")" ' 405$'
 admin PUT /v1/bots/shop/script admin-secret-789 --data 'bot.config{numbers = {"+15550197"}}
 bot.fallback(function(c, msg) return "shop2: " .. msg.text end)' >/dev/null
 expect "route: a reload that changes the numbers changes the routes" \
