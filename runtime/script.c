@@ -159,6 +159,8 @@ const script_file *script_find(const script *s, const char *path) {
   return NULL;
 }
 
+enum { TAR_MAX_TOTAL = 16 << 20, TAR_MAX_FILES = 1000 };
+
 /* "./x" -> "x"; "fanclub/x" -> "x" when every entry is under one folder. */
 static const char *tar_relative(const char *path, const char *top) {
   while (strncmp(path, "./", 2) == 0) path += 2;
@@ -171,7 +173,8 @@ script *script_from_tar(const char *name, const char *dir, const void *data, siz
                         char *err, size_t errlen) {
   /* two passes: the first finds whether every entry is under one folder */
   char *top = NULL;
-  int one_top = 1, rc = 0;
+  int one_top = 1, rc = 0, nfiles = 0;
+  int64_t total = 0; /* what the kept files unpack to: a compressed bomb stops here */
   json_t *files = json_object();
   for (int pass = 0; pass < 2 && rc == 0; pass++) {
     struct archive *a = archive_read_new();
@@ -201,11 +204,13 @@ script *script_from_tar(const char *name, const char *dir, const void *data, siz
           !(ends_with(rel, ".lua") || (strncmp(rel, "tests/", 6) == 0 && ends_with(rel, ".chat"))))
         continue; /* folders, links, READMEs: not part of a version */
       int64_t size = archive_entry_size(e);
-      if (size < 0 || (size_t)size > len * 64 + 65536) { /* a bomb, not a bot */
-        snprintf(err, errlen, "%s: too large", rel);
+      if (size < 0 || size > TAR_MAX_TOTAL - total || ++nfiles > TAR_MAX_FILES) {
+        snprintf(err, errlen, "the archive unpacks to more than %d files or %d MiB of Lua and "
+                 "transcripts (at %s)", TAR_MAX_FILES, TAR_MAX_TOTAL >> 20, rel);
         rc = -1;
         break;
       }
+      total += size;
       char *text = xmalloc((size_t)size + 1);
       la_ssize_t got = archive_read_data(a, text, (size_t)size);
       if (got != (la_ssize_t)size) {

@@ -249,6 +249,14 @@ tar -C "$tmp/greeter" -czf "$tmp/greeter.tgz" .
 expect "reload tar: a gzipped tar with ./ paths is read, and its failing transcript refuses it" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/gzip' --data-binary "@$tmp/greeter.tgz")" \
   '"tests/hello.chat:2: .* 422$'
+mkdir -p "$tmp/bomb"
+printf 'bot.fallback(function() return "x" end)\n' > "$tmp/bomb/bot.lua"
+head -c 20000000 /dev/zero | tr '\0' '-' > "$tmp/bomb/big.lua"
+tar -C "$tmp/bomb" -czf "$tmp/bomb.tgz" .
+rm -rf "$tmp/bomb"
+expect "reload tar: a small gzip that unpacks past 16 MiB is refused (400), not unpacked" \
+  "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/gzip' --data-binary "@$tmp/bomb.tgz")" \
+  'unpacks to more than.* 400$'
 expect "reload tar: a body that is not a tar is 400" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/x-tar' --data 'not a tar at all')" \
   'not a tar archive.* 400$'
