@@ -1,0 +1,537 @@
+/* admin_api: the admin endpoints, run on the engine thread one job at a
+ * time (http_server.c routes the requests and queues the jobs): script
+ * reload and rollback, versions, metrics, contacts (list, get, update,
+ * erase, export), the consent ledger, broadcasts (create, status, cancel).
+ * Every answer is JSON; errors are {"error": "..."} with a fitting status. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat_test.h"
+#include "clock.h"
+#include "http_internal.h"
+#include "log.h"
+#include "store.h"
+
+void job_answer(job *j, unsigned status, json_t *body) {
+  j->http_status = status;
+  j->http_body = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+}
+
+void job_answer_error(job *j, unsigned status, const char *message) {
+  job_answer(j, status, json_pack("{s:s}", "error", message));
+}
+
+static void add_version(void *ud, int64_t id, const char *sha, int64_t created_at,
+                        int active) {
+  json_array_append_new(ud, json_pack("{s:I,s:s,s:I,s:b}", "id", (json_int_t)id, "sha", sha,
+                                      "created_at", (json_int_t)(created_at / 1000),
+                                      "active", active));
+}
+
+/* Installs a script version; answers the job with it or with the errors. */
+/* text's lines as a JSON array of strings (text is cut up). */
+static json_t *lines_of(char *text) {
+  json_t *a = json_array();
+  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+    json_array_append_new(a, json_string(l));
+  return a;
+}
+
+static void install(server *s, job *j, script *sc, const char *what) {
+  char err[8192];
+  bot *b = engine_install(s->e, sc, err, sizeof err);
+  if (!b) {
+    json_t *errors = lines_of(err);
+    job_answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
+                             "errors", errors));
+    s->reload_failures++;
+    char event[32];
+    snprintf(event, sizeof event, "%s_refused", what);
+    log_event(LOG_WARN, event, "bot", j->botname, NULL);
+    return;
+  }
+  job_answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
+                           (json_int_t)bot_version(b)));
+  s->reloads++;
+  char version[24];
+  snprintf(version, sizeof version, "%lld", (long long)bot_version(b));
+  log_event(LOG_INFO, what, "bot", j->botname, "version", version, NULL);
+}
+
+/* A version that ships transcripts (tests/...chat) is activated only if they
+ * pass; else the job is answered 422 with each failure, sc freed, and 0. */
+static int transcripts_pass(server *s, job *j, script *sc) {
+  char report[16384];
+  int failed = chat_test_script(sc, report, sizeof report);
+  if (failed == 0) return 1;
+  script_free(sc);
+  if (failed < 0) {
+    job_answer_error(j, 500, report);
+    return 0;
+  }
+  json_t *errors = lines_of(report);
+  job_answer(j, 422, json_pack("{s:s,s:o}", "error",
+                           "the new version's transcript tests failed; it was not activated",
+                           "errors", errors));
+  s->reload_failures++;
+  char count[16];
+  snprintf(count, sizeof count, "%d", failed);
+  log_event(LOG_WARN, "reload_refused", "reason", "transcripts", "failed", count, "bot",
+            j->botname, NULL);
+  return 0;
+}
+
+/* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
+ * stay), JSON {"files": {"bot.lua": "...", ...}} or a tar of the folder
+ * (application/x-tar, or gzip-compressed) for the whole set. */
+static void run_reload(server *s, job *j, bot *b) {
+  char err[1024];
+  char *label = xasprintf("%s (uploaded)", j->botname);
+  script *sc = NULL;
+  if (!j->body.len) {
+    job_answer_error(j, 400, "the body is empty: send bot.lua, or JSON {\"files\": {...}}");
+  } else if (strncmp(j->content_type, "application/json", 16) == 0) {
+    json_error_t jerr;
+    json_t *o = json_loadb(j->body.data, j->body.len, 0, &jerr);
+    json_t *files = json_object_get(o, "files");
+    char *text = json_is_object(files) ? json_dumps(files, JSON_COMPACT) : NULL;
+    if (!text) job_answer_error(j, 400, "the body must be JSON {\"files\": {\"bot.lua\": \"...\"}}");
+    else if (!(sc = script_from_json(j->botname, label, text, err, sizeof err)))
+      job_answer_error(j, 400, err);
+    free(text);
+    json_decref(o);
+  } else if (strncmp(j->content_type, "application/x-tar", 17) == 0 ||
+             strncmp(j->content_type, "application/gzip", 16) == 0 ||
+             strncmp(j->content_type, "application/x-gtar", 18) == 0) {
+    if (!(sc = script_from_tar(j->botname, label, j->body.data, j->body.len, err, sizeof err)))
+      job_answer_error(j, 400, err);
+  } else {
+    /* the running version's files, with bot.lua replaced */
+    json_t *files = json_object();
+    if (b) {
+      const script *cur = bot_script(b);
+      for (size_t i = 0; i < cur->nfiles; i++)
+        json_object_set_new(files, cur->files[i].path,
+                            json_stringn(cur->files[i].source, cur->files[i].len));
+    }
+    json_t *src = json_stringn(j->body.data, j->body.len);
+    if (!src) {
+      job_answer_error(j, 400, "bot.lua must be UTF-8 text");
+    } else {
+      json_object_set_new(files, "bot.lua", src);
+      char *text = json_dumps(files, JSON_COMPACT);
+      if (!(sc = script_from_json(j->botname, label, text, err, sizeof err)))
+        job_answer_error(j, 400, err);
+      free(text);
+    }
+    json_decref(files);
+  }
+  free(label);
+  if (sc && !transcripts_pass(s, j, sc)) sc = NULL;
+  if (sc) install(s, j, sc, "reload");
+}
+
+/* POST /v1/bots/BOT/rollback [{"version": N}]: the version before the
+ * active one, or version N. */
+static void run_rollback(server *s, job *j, bot *b) {
+  int64_t want = 0;
+  if (j->body.len) {
+    json_error_t jerr;
+    json_t *o = json_loadb(j->body.data, j->body.len, 0, &jerr);
+    json_t *v = json_object_get(o, "version");
+    if (!json_is_integer(v)) {
+      json_decref(o);
+      job_answer_error(j, 400, "the body must be empty or {\"version\": N}");
+      return;
+    }
+    want = json_integer_value(v);
+    json_decref(o);
+  }
+  json_t *versions = json_array();
+  store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);
+  int64_t target = want;
+  if (!target) { /* the one before the active */
+    size_t n = json_array_size(versions);
+    for (size_t i = 1; i < n; i++)
+      if (json_is_true(json_object_get(json_array_get(versions, i), "active")))
+        target = json_integer_value(json_object_get(json_array_get(versions, i - 1), "id"));
+  }
+  json_decref(versions);
+  char *files = target ? store_version_files(engine_store(s->e), bot_id(b), target) : NULL;
+  if (!files) {
+    job_answer_error(j, 404, want ? "no such version of this bot" : "there is no earlier version");
+    return;
+  }
+  char err[1024];
+  char *label = xasprintf("%s (version %lld)", j->botname, (long long)target);
+  script *sc = script_from_json(j->botname, label, files, err, sizeof err);
+  free(label);
+  free(files);
+  if (!sc) job_answer_error(j, 500, err);
+  else install(s, j, sc, "rollback");
+}
+
+/* GET /metrics, Prometheus text format. */
+static void run_metrics(server *s, job *j) {
+  engine_stats st = engine_stats_of(s->e);
+  buf b = {0};
+  buf_printf(&b,
+             "# HELP parley_messages_in_total Inbound messages handled.\n"
+             "# TYPE parley_messages_in_total counter\n"
+             "parley_messages_in_total %ld\n"
+             "# HELP parley_messages_out_total Outbound messages by status.\n"
+             "# TYPE parley_messages_out_total counter\n"
+             "parley_messages_out_total{status=\"sent\"} %ld\n"
+             "parley_messages_out_total{status=\"suppressed\"} %ld\n"
+             "# HELP parley_duplicates_total Provider retries acknowledged, not handled.\n"
+             "# TYPE parley_duplicates_total counter\n"
+             "parley_duplicates_total %ld\n"
+             "# HELP parley_handler_errors_total Handler errors (limit hits included).\n"
+             "# TYPE parley_handler_errors_total counter\n"
+             "parley_handler_errors_total %ld\n"
+             "# HELP parley_limit_hits_total Handlers stopped by a limit.\n"
+             "# TYPE parley_limit_hits_total counter\n"
+             "parley_limit_hits_total %ld\n"
+             "# HELP parley_timers_fired_total Timers and drip steps run.\n"
+             "# TYPE parley_timers_fired_total counter\n"
+             "parley_timers_fired_total %ld\n"
+             "# HELP parley_reloads_total Script versions activated over HTTP, and refused.\n"
+             "# TYPE parley_reloads_total counter\n"
+             "parley_reloads_total{result=\"active\"} %ld\n"
+             "parley_reloads_total{result=\"refused\"} %ld\n"
+             "# HELP parley_contacts_cached Contacts in the engine's cache.\n"
+             "# TYPE parley_contacts_cached gauge\n"
+             "parley_contacts_cached %ld\n"
+             "# HELP parley_handler_seconds Time in the script per handler call.\n"
+             "# TYPE parley_handler_seconds histogram\n",
+             st.messages_in, st.replies, st.suppressed, st.duplicates, st.errors,
+             st.limit_hits, st.timers_fired, s->reloads, s->reload_failures,
+             st.cached_contacts);
+  long cum = 0;
+  for (int i = 0; i < ENGINE_LATENCY_BUCKETS; i++) {
+    cum += st.latency[i];
+    buf_printf(&b, "parley_handler_seconds_bucket{le=\"%g\"} %ld\n",
+               engine_latency_bounds_us[i] / 1e6, cum);
+  }
+  cum += st.latency[ENGINE_LATENCY_BUCKETS];
+  buf_printf(&b,
+             "parley_handler_seconds_bucket{le=\"+Inf\"} %ld\n"
+             "parley_handler_seconds_sum %.6f\n"
+             "parley_handler_seconds_count %ld\n",
+             cum, st.latency_sum_s, st.latency_count);
+  j->http_status = 200;
+  j->http_body = b.data ? b.data : xstrdup("");
+  free(j->content_type);
+  j->content_type = xstrdup("text/plain; version=0.0.4");
+}
+
+static json_t *json_or_null(const char *text) {
+  json_error_t jerr;
+  json_t *v = text ? json_loads(text, JSON_DECODE_ANY, &jerr) : NULL;
+  return v ? v : json_null();
+}
+
+static json_t *contact_json(const contact_row *r) {
+  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I}", "number", r->number, "status",
+                   r->status, "fields", json_or_null(r->fields), "tags",
+                   json_or_null(r->tags), "state", json_or_null(r->state), "timezone",
+                   r->timezone, "first_seen", (json_int_t)(r->first_seen / 1000), "last_seen",
+                   (json_int_t)(r->last_seen / 1000));
+}
+
+static void add_contact(void *ud, const contact_row *r) {
+  json_t *list = ud;
+  json_t *c = contact_json(r);
+  json_object_set_new(c, "id", json_integer(r->id));
+  json_array_append_new(list, c);
+}
+
+static void add_message(void *ud, const char *direction, const char *text,
+                        const char *status, int64_t at) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "direction", direction, "text",
+                                      text, "status", status, "at", (json_int_t)(at / 1000)));
+}
+
+static void add_consent(void *ud, const char *action, const char *source, const char *text,
+                        int64_t at) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "action", action, "source", source,
+                                      "text", text ? text : "", "at", (json_int_t)(at / 1000)));
+}
+
+/* A CSV field: quoted, quotes doubled (RFC 4180). */
+static void csv_field(buf *b, const char *v, int last) {
+  buf_add(b, "\"", 1);
+  for (; v && *v; v++) {
+    if (*v == '"') buf_add(b, "\"", 1);
+    buf_add(b, v, 1);
+  }
+  buf_puts(b, last ? "\"\r\n" : "\",");
+}
+
+static void add_ledger_row(void *ud, int64_t at, const char *number, const char *action,
+                           const char *source, const char *text) {
+  char when[32];
+  time_t t = (time_t)(at / 1000);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+  csv_field(ud, when, 0);
+  csv_field(ud, number, 0);
+  csv_field(ud, action, 0);
+  csv_field(ud, source, 0);
+  csv_field(ud, text, 1);
+}
+
+/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
+static void run_contacts(server *s, job *j, bot *b) {
+  json_t *seg = json_object();
+  int64_t after = 0;
+  long limit = 100;
+  const char *key;
+  json_t *v;
+  json_object_foreach(j->query, key, v) {
+    const char *val = json_string_value(v);
+    if (strcmp(key, "after") == 0) after = atoll(val);
+    else if (strcmp(key, "limit") == 0) limit = atol(val);
+    else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
+    else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
+    else json_object_set_new(seg, key, json_string(val));
+  }
+  if (limit < 1 || limit > 1000) {
+    json_decref(seg);
+    job_answer_error(j, 400, "limit must be between 1 and 1000");
+    return;
+  }
+  char *segment = json_dumps(seg, JSON_COMPACT);
+  json_decref(seg);
+  json_t *list = json_array();
+  int rc = store_contacts_match(engine_store(s->e), bot_id(b), segment, after, limit,
+                                add_contact, list);
+  free(segment);
+  if (rc) {
+    json_decref(list);
+    job_answer_error(j, 500, store_error(engine_store(s->e)));
+    return;
+  }
+  json_t *last = json_array_get(list, json_array_size(list) - 1);
+  json_t *next = json_array_size(list) == (size_t)limit && last
+                     ? json_copy(json_object_get(last, "id"))
+                     : json_null();
+  job_answer(j, 200, json_pack("{s:o,s:o}", "contacts", list, "next_after", next));
+}
+
+static void run_contact(server *s, job *j, bot *b) {
+  contact_row r = {0};
+  int found = store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
+  if (found <= 0) {
+    job_answer_error(j, 404, "no such contact");
+    return;
+  }
+  json_t *c = contact_json(&r);
+  if (j->kind == JOB_CONTACT_MESSAGES) { /* the conversation, and the ledger */
+    json_t *messages = json_array(), *consent = json_array();
+    store_messages_each(engine_store(s->e), r.id, add_message, messages);
+    store_consent_each(engine_store(s->e), r.id, add_consent, consent);
+    json_object_set_new(c, "messages", messages);
+    json_object_set_new(c, "consent", consent);
+  }
+  contact_row_free(&r);
+  job_answer(j, 200, c);
+}
+
+/* PATCH /v1/bots/BOT/contacts/NUMBER {"fields": {...}, "tags": [...],
+ * "timezone": "..."}: fields are merged (null removes one), tags replaced. */
+static void run_contact_update(server *s, job *j, bot *b) {
+  json_error_t jerr;
+  json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
+  json_t *fields = json_object_get(o, "fields"), *tags = json_object_get(o, "tags");
+  json_t *tz = json_object_get(o, "timezone");
+  const char *bad = !json_is_object(o) ? "the body must be a JSON object"
+                    : fields && !json_is_object(fields) ? "fields must be an object"
+                    : tags && !json_is_array(tags) ? "tags must be a list of names"
+                    : tz && !json_is_string(tz) ? "timezone must be a string"
+                    : NULL;
+  const char *key;
+  json_t *v;
+  if (!bad && fields)
+    json_object_foreach(fields, key, v) if (key[0] == '#') bad = "field names may not start with #";
+  for (size_t i = 0; !bad && tags && i < json_array_size(tags); i++)
+    if (!json_is_string(json_array_get(tags, i))) bad = "tags must be strings";
+  if (!bad && tz && !clock_valid_zone(json_string_value(tz))) bad = "timezone is not a time zone";
+  if (bad) {
+    json_decref(o);
+    job_answer_error(j, 400, bad);
+    return;
+  }
+  contact_row r = {0};
+  if (store_contact_get(engine_store(s->e), bot_id(b), j->item, &r) <= 0) {
+    json_decref(o);
+    job_answer_error(j, 404, "no such contact");
+    return;
+  }
+  char *fields_json = NULL, *tags_json = NULL;
+  if (fields) {
+    json_t *merged = json_or_null(r.fields);
+    if (!json_is_object(merged)) {
+      json_decref(merged);
+      merged = json_object();
+    }
+    json_object_foreach(fields, key, v) {
+      if (json_is_null(v)) json_object_del(merged, key);
+      else json_object_set(merged, key, v);
+    }
+    fields_json = json_dumps(merged, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(merged);
+  }
+  if (tags) tags_json = json_dumps(tags, JSON_COMPACT);
+  contact_row_free(&r);
+  char err[1024];
+  int rc = engine_set_contact(s->e, b, j->item, NULL, fields_json, tags_json,
+                              tz ? json_string_value(tz) : NULL, err, sizeof err);
+  free(fields_json);
+  free(tags_json);
+  json_decref(o);
+  if (rc) {
+    job_answer_error(j, 500, err);
+    return;
+  }
+  store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
+  job_answer(j, 200, contact_json(&r));
+  contact_row_free(&r);
+}
+
+/* A segment as the admin API takes it: field = value (string, number or
+ * boolean), tags (a name or a list), status, joined_after / joined_before
+ * (seconds since 1970). The sentence that says what is wrong, or NULL. */
+static const char *segment_problem(json_t *seg) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(seg, key, v) {
+    if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                     strlen(key))
+      return "segment keys are field names (letters, digits, _)";
+    if (strcmp(key, "tags") == 0) {
+      if (json_is_string(v)) continue;
+      if (!json_is_array(v) || !json_array_size(v)) return "tags is a name or a list of names";
+      for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
+    } else if (strcmp(key, "status") == 0) {
+      const char *st = json_string_value(v);
+      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
+        return "status is \"subscribed\" or \"opted_out\"";
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+      if (!json_is_integer(v)) return "joined_after and joined_before are seconds since 1970";
+    } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+      return "a segment field's value is a string, number or boolean";
+    }
+  }
+  return NULL;
+}
+
+/* POST /v1/bots/BOT/broadcasts {"segment":{...},"text":"...","at":T,"rate":R} */
+static void run_broadcast_create(server *s, job *j, bot *b) {
+  json_error_t jerr;
+  json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
+  json_t *seg = json_object_get(o, "segment"), *text = json_object_get(o, "text");
+  json_t *at = json_object_get(o, "at"), *rate = json_object_get(o, "rate");
+  const char *bad = !json_is_object(o) ? "the body must be a JSON object"
+                    : seg && !json_is_object(seg) ? "segment must be an object"
+                    : !json_is_string(text) || !json_string_length(text)
+                        ? "text must be a non-empty string"
+                    : at && !json_is_integer(at) ? "at must be seconds since 1970"
+                    : rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
+                               json_number_value(rate) > 1000)
+                        ? "rate must be messages per second, more than 0 and at most 1000"
+                        : NULL;
+  if (!bad && seg) bad = segment_problem(seg);
+  if (bad) {
+    json_decref(o);
+    job_answer_error(j, 400, bad);
+    return;
+  }
+  json_t *segment = seg ? json_deep_copy(seg) : json_object();
+  const char *key;
+  json_t *v;
+  json_object_foreach(segment, key, v) /* joined_* in ms, as the store keeps them */
+    if (strncmp(key, "joined_", 7) == 0)
+      json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
+  char *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(segment);
+  char err[1024];
+  int64_t start = at ? json_integer_value(at) * 1000 : wall_ms();
+  int64_t id = engine_broadcast(s->e, b, segment_json, json_string_value(text), start,
+                                rate ? json_number_value(rate) : 10, err, sizeof err);
+  free(segment_json);
+  json_decref(o);
+  if (id < 0) job_answer_error(j, 500, err);
+  else job_answer(j, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "status", "scheduled"));
+}
+
+static void run_consent_csv(server *s, job *j, bot *b) {
+  buf csv = {0};
+  buf_puts(&csv, "at,number,action,source,text\r\n");
+  store_consent_all(engine_store(s->e), bot_id(b), add_ledger_row, &csv);
+  j->http_status = 200;
+  j->http_body = csv.data;
+  free(j->content_type);
+  j->content_type = xstrdup("text/csv; charset=utf-8");
+}
+
+static void run_broadcast(server *s, job *j, bot *b) {
+  broadcast_row br = {0};
+  if (store_broadcast_get(engine_store(s->e), bot_id(b), atoll(j->item), &br) <= 0) {
+    job_answer_error(j, 404, "no such broadcast");
+    return;
+  }
+  job_answer(j, 200, json_pack("{s:I,s:s,s:s,s:o,s:i,s:i,s:i,s:i}", "id", (json_int_t)br.id,
+                           "status", br.status, "text", br.text, "segment",
+                           json_or_null(br.segment), "sent", (int)br.sent, "held",
+                           (int)br.held, "suppressed", (int)br.suppressed, "failed",
+                           (int)br.failed));
+  broadcast_row_free(&br);
+}
+
+void admin_run(server *s, job *j) {
+  if (j->kind == JOB_METRICS) {
+    run_metrics(s, j);
+    return;
+  }
+  bot *b = engine_find_bot(s->e, j->botname);
+  if (j->kind == JOB_RELOAD) {
+    run_reload(s, j, b); /* a new bot is created the same way */
+  } else if (!b) {
+    job_answer_error(j, 404, "no such bot");
+  } else if (j->kind == JOB_CONTACTS) {
+    run_contacts(s, j, b);
+  } else if (j->kind == JOB_CONTACT || j->kind == JOB_CONTACT_MESSAGES) {
+    run_contact(s, j, b);
+  } else if (j->kind == JOB_BROADCAST_CREATE) {
+    run_broadcast_create(s, j, b);
+  } else if (j->kind == JOB_BROADCAST_CANCEL) {
+    char err[1024];
+    int rc = engine_broadcast_cancel(s->e, b, atoll(j->item), err, sizeof err);
+    if (rc < 0) job_answer_error(j, 500, err);
+    else if (rc == 0) job_answer_error(j, 409, "no such broadcast running (done, cancelled or unknown)");
+    else job_answer(j, 200, json_pack("{s:s}", "status", "cancelled"));
+  } else if (j->kind == JOB_CONTACT_ERASE) {
+    char err[1024];
+    int rc = engine_erase_contact(s->e, b, j->item, err, sizeof err);
+    if (rc < 0) job_answer_error(j, 500, err);
+    else if (rc == 0) job_answer_error(j, 404, "no such contact");
+    else job_answer(j, 200, json_pack("{s:s}", "status", "erased"));
+  } else if (j->kind == JOB_CONTACT_UPDATE) {
+    run_contact_update(s, j, b);
+  } else if (j->kind == JOB_CONSENT_CSV) {
+    run_consent_csv(s, j, b);
+  } else if (j->kind == JOB_BROADCAST) {
+    run_broadcast(s, j, b);
+  } else if (j->kind == JOB_VERSIONS) {
+    json_t *versions = json_array();
+    store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);
+    job_answer(j, 200, json_pack("{s:o}", "versions", versions));
+  } else {
+    run_rollback(s, j, b);
+  }
+}
