@@ -178,6 +178,8 @@ static void run_rollback(server *s, job *j, bot *b) {
 /* GET /metrics, Prometheus text format. */
 static void run_metrics(server *s, job *j) {
   engine_stats st = engine_stats_of(s->e);
+  int64_t timers = 0, held = 0;
+  store_backlog(engine_store(s->e), &timers, &held); /* zeros if the store failed */
   buf b = {0};
   buf_printf(&b,
              "# HELP parley_messages_in_total Inbound messages handled.\n"
@@ -206,11 +208,17 @@ static void run_metrics(server *s, job *j) {
              "# HELP parley_contacts_cached Contacts in the engine's cache.\n"
              "# TYPE parley_contacts_cached gauge\n"
              "parley_contacts_cached %ld\n"
+             "# HELP parley_timers_pending Timers and drip steps waiting to fire.\n"
+             "# TYPE parley_timers_pending gauge\n"
+             "parley_timers_pending %lld\n"
+             "# HELP parley_outbox_depth Messages waiting to go out (held for quiet hours).\n"
+             "# TYPE parley_outbox_depth gauge\n"
+             "parley_outbox_depth %lld\n"
              "# HELP parley_handler_seconds Time in the script per handler call.\n"
              "# TYPE parley_handler_seconds histogram\n",
              st.messages_in, st.replies, st.suppressed, st.duplicates, st.errors,
              st.limit_hits, st.timers_fired, s->reloads, s->reload_failures,
-             st.cached_contacts);
+             st.cached_contacts, (long long)timers, (long long)held);
   long cum = 0;
   for (int i = 0; i < ENGINE_LATENCY_BUCKETS; i++) {
     cum += st.latency[i];

@@ -165,6 +165,7 @@ enum {
   Q_BOT_SET_ACTIVE,
   Q_CONSENT_ALL,
   Q_SUPPRESSED,
+  Q_BACKLOG,
   Q_BROADCAST_CANCEL,
   Q_SUPPRESS,
   Q_META_GET,
@@ -252,6 +253,8 @@ static const char *const queries[Q_COUNT] = {
                    " ORDER BY send_at, id LIMIT ?2",
     [Q_BROADCAST_CANCEL] = "UPDATE broadcasts SET status = 'cancelled' WHERE id = ?1"
                            " AND bot_id = ?2 AND status IN ('scheduled','running')",
+    [Q_BACKLOG] = "SELECT (SELECT count(*) FROM timers WHERE status = 'pending'),"
+                  " (SELECT count(*) FROM messages WHERE status = 'held')",
     [Q_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE bot_id = ?1 AND number_hash = ?2",
     [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(bot_id, number_hash, at)"
                    " VALUES(?1, ?2, ?3)",
@@ -999,6 +1002,16 @@ int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *ou
   sqlite3_reset(s);
   if (!found && rc != SQLITE_DONE) return fail(st, "cannot read a broadcast");
   return found;
+}
+
+int store_backlog(store *st, int64_t *timers, int64_t *held) {
+  sqlite3_stmt *s = stmt(st, Q_BACKLOG);
+  if (!s) return -1;
+  int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
+  *timers = rc ? 0 : sqlite3_column_int64(s, 0);
+  *held = rc ? 0 : sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  return rc;
 }
 
 int64_t store_max_broadcast(store *st) {

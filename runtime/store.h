@@ -164,6 +164,9 @@ int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row
 /* 1 found, 0 not, -1 error */
 int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out);
 int64_t store_max_broadcast(store *st);
+/* Work waiting: pending timers and drip steps, and messages held for their
+ * send time (quiet hours); counted over partial indexes. 0, or -1. */
+int store_backlog(store *st, int64_t *timers, int64_t *held);
 /* 1 cancelled, 0 not running (done, cancelled or unknown), -1 error */
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 

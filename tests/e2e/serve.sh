@@ -407,11 +407,19 @@ expect "erase: a subscribed contact erased comes back as new" \
   'Welcome to the fan club.* 200$'
 expect "erase: an unknown contact is 404" "$(admin DELETE /v1/bots/fanclub/contacts/+15559999 admin-secret-789)" ' 404$'
 
+# a pending timer shows in /metrics as parley_timers_pending
+admin PUT /v1/bots/later/script admin-secret-789 --data 'bot.handler("nudge", function(c) c:send("nudge") end)
+bot.fallback(function(c, msg) bot.after("2h", "nudge") return "later" end)' >/dev/null
+curl -s -m 5 -o /dev/null -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' \
+  --data '{"from":"+15550071","text":"x"}' "$url/v1/bots/later/messages"
+expect "metrics: a timer waiting to fire is counted" \
+  "$(curl -s -m 5 "$url/metrics" | grep '^parley_timers_pending')" '^parley_timers_pending 1$'
+
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 11 .*parley_reloads_total\{result="refused"\} 5 .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 12 .*parley_reloads_total\{result="refused"\} 5 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
