@@ -176,6 +176,38 @@ static void run_rollback(server *s, job *j, bot *b) {
 }
 
 /* GET /metrics, Prometheus text format. */
+/* A Prometheus label value: \\, \" and \n escaped. */
+static void put_label(buf *b, const char *v) {
+  for (; *v; v++) {
+    if (*v == '\\' || *v == '"') buf_printf(b, "\\%c", *v);
+    else if (*v == '\n') buf_puts(b, "\\n");
+    else buf_add(b, v, 1);
+  }
+}
+
+/* One family of the per-bot counters; Prometheus wants a family's lines
+ * together, so each family is a pass over the bots. */
+typedef struct bot_family {
+  buf *b;
+  int which; /* 0 in, 1 out, 2 errors */
+} bot_family;
+
+static void add_bot_counts(void *ud, const char *bot, const bot_counts *c) {
+  bot_family *f = ud;
+  static const char *const metric[] = {"parley_bot_messages_in_total",
+                                       "parley_bot_messages_out_total",
+                                       "parley_bot_handler_errors_total"};
+  for (int k = 0; k < (f->which == 1 ? 2 : 1); k++) {
+    buf_printf(f->b, "%s{bot=\"", metric[f->which]);
+    put_label(f->b, bot);
+    if (f->which == 1) buf_puts(f->b, k ? "\",status=\"suppressed" : "\",status=\"sent");
+    long n = f->which == 0 ? c->messages_in
+             : f->which == 2 ? c->errors
+             : k ? c->suppressed : c->replies;
+    buf_printf(f->b, "\"} %ld\n", n);
+  }
+}
+
 static void run_metrics(server *s, job *j) {
   engine_stats st = engine_stats_of(s->e);
   int64_t timers = 0, held = 0;
@@ -231,6 +263,18 @@ static void run_metrics(server *s, job *j) {
              "parley_handler_seconds_sum %.6f\n"
              "parley_handler_seconds_count %ld\n",
              cum, st.latency_sum_s, st.latency_count);
+  static const char *const family_help[] = {
+      "# HELP parley_bot_messages_in_total Inbound messages handled, by bot.\n"
+      "# TYPE parley_bot_messages_in_total counter\n",
+      "# HELP parley_bot_messages_out_total Outbound messages by bot and status.\n"
+      "# TYPE parley_bot_messages_out_total counter\n",
+      "# HELP parley_bot_handler_errors_total Handler errors by bot.\n"
+      "# TYPE parley_bot_handler_errors_total counter\n"};
+  for (int which = 0; which < 3; which++) {
+    buf_puts(&b, family_help[which]);
+    bot_family f = {&b, which};
+    engine_each_bot_counts(s->e, add_bot_counts, &f);
+  }
   j->http_status = 200;
   j->http_body = b.data ? b.data : xstrdup("");
   free(j->content_type);

@@ -74,10 +74,10 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
   const char *status = c->opted_out ? "suppressed" : "sent";
   journal_message_release(&e->jr, h->id, status, e->now);
   if (c->opted_out) {
-    e->stats.suppressed++;
+    e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
   } else {
-    e->stats.replies++;
+    e->stats.replies++, b->counts.replies++;
     if (e->has_obs) {
       char when[64];
       clock_format_local(e->now, zone_of(b, c), when, sizeof when);

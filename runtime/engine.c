@@ -381,6 +381,7 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {
       bot *old = *p;
+      b->counts = old->counts;
       b->next = old->next;
       *p = b;
       bot_free(old);
@@ -390,6 +391,11 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   b->next = e->bots;
   e->bots = b;
   return b;
+}
+
+void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
+                            void *ud) {
+  for (bot *b = e->bots; b; b = b->next) fn(ud, b->name, &b->counts);
 }
 
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
@@ -512,7 +518,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
                      .direction = "in", .number = c->number, .text = m->text,
                      .status = "done", .provider_id = m->provider_id, .at = now};
   journal_message(&e->jr, &row);
-  e->stats.messages_in++;
+  e->stats.messages_in++, b->counts.messages_in++;
   c->last_seen = now;
   if (!c->seen_dirty && now - c->stored_last_seen >= SEEN_RESOLUTION_MS) {
     c->seen_dirty = 1;

@@ -143,4 +143,11 @@ typedef struct engine_stats {
 } engine_stats;
 engine_stats engine_stats_of(engine *e);
 
+/* One bot's counts since the server started (kept across its reloads). */
+typedef struct bot_counts {
+  long messages_in, replies, suppressed, errors;
+} bot_counts;
+void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
+                            void *ud);
+
 #endif

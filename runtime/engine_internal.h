@@ -26,6 +26,7 @@ struct bot {
   char *help, *optout_reply, *optin_reply;
   int max_chars;
   char *timezone;      /* the bot's zone: contacts without one of their own */
+  bot_counts counts;   /* for /metrics, by bot */
   char **numbers;      /* bot.config numbers: inbound to these is routed here */
   size_t nnumbers;
   quiet_hours quiet;

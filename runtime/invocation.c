@@ -243,10 +243,10 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     }
     return 1;
   } else if (strcmp(status, "suppressed") == 0) {
-    e->stats.suppressed++;
+    e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
   } else {
-    e->stats.replies++;
+    e->stats.replies++, b->counts.replies++;
     emit(e, 1, b->name, c->number, text, status);
   }
   return 0;
@@ -451,7 +451,7 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
     show_logs(e, &inv);
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
-    e->stats.errors++;
+    e->stats.errors++, b->counts.errors++;
     journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;

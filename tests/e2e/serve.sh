@@ -414,12 +414,19 @@ curl -s -m 5 -o /dev/null -H 'Authorization: Bearer hook-secret-456' -H 'Content
   --data '{"from":"+15550071","text":"x"}' "$url/v1/bots/later/messages"
 expect "metrics: a timer waiting to fire is counted" \
   "$(curl -s -m 5 "$url/metrics" | grep '^parley_timers_pending')" '^parley_timers_pending 1$'
+admin PUT /v1/bots/later/script admin-secret-789 --data 'bot.handler("nudge", function(c) c:send("nudge") end)
+bot.fallback(function(c, msg) error("oops") end)' >/dev/null
+curl -s -m 5 -o /dev/null -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' \
+  --data '{"from":"+15550071","text":"y"}' "$url/v1/bots/later/messages"
+expect "metrics: counts by bot, kept across a reload, each family together" \
+  "$(curl -s -m 5 "$url/metrics" | grep 'bot="later"\|^# TYPE parley_bot' | tr '\n' '|')" \
+  '^# TYPE parley_bot_messages_in_total counter\|parley_bot_messages_in_total\{bot="later"\} 2\|# TYPE parley_bot_messages_out_total counter\|parley_bot_messages_out_total\{bot="later",status="sent"\} 1\|parley_bot_messages_out_total\{bot="later",status="suppressed"\} 0\|# TYPE parley_bot_handler_errors_total counter\|parley_bot_handler_errors_total\{bot="later"\} 1\|$'
 
 # metrics
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 12 .*parley_reloads_total\{result="refused"\} 5 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 13 .*parley_reloads_total\{result="refused"\} 5 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
