@@ -214,6 +214,9 @@ local function words_of(list, fname)
   return out
 end
 
+-- "bot.lua:12: " (an error prefix) as a place in a sentence: "bot.lua:12"
+local function place(w) return smatch(w, "^(.-): $") or w end
+
 local function new_rule(fn, fname, n)
   checktype(fn, "function", n, fname)
   router.order = router.order + 1
@@ -234,7 +237,7 @@ function api.keyword(list, fn)
     if compliance_words[k] then
       raise("bot.keyword: '" .. w .. "' is handled by the runtime's opt-out compliance and never reaches a script")
     end
-    if router.keywords[k] then raise("bot.keyword: '" .. w .. "' is already a keyword (" .. router.keywords[k].where .. ")") end
+    if router.keywords[k] then raise("bot.keyword: '" .. w .. "' is already a keyword (" .. place(router.keywords[k].where) .. ")") end
     router.keywords[k] = rule
   end
 end
@@ -293,7 +296,7 @@ function api.on_event(kind, fn)
     argerror(1, "on_event", "event type '" .. kind .. "' may use only letters, digits, _ . - :")
   end
   if router.events[kind] then
-    raise("bot.on_event: '" .. kind .. "' already has a handler (" .. router.events[kind].where .. ")")
+    raise("bot.on_event: '" .. kind .. "' already has a handler (" .. place(router.events[kind].where) .. ")")
   end
   router.events[kind] = new_rule(fn, "on_event", 2)
 end
@@ -302,7 +305,7 @@ function api.handler(name, fn)
   top_level_only("bot.handler")
   checktype(name, "string", 1, "handler")
   if not sfind(name, "^[%w_%.%-]+$") then argerror(1, "handler", "name '" .. name .. "' may use only letters, digits, _ . -") end
-  if router.handlers[name] then raise("bot.handler: a handler named '" .. name .. "' already exists (" .. router.handlers[name].where .. ")") end
+  if router.handlers[name] then raise("bot.handler: a handler named '" .. name .. "' already exists (" .. place(router.handlers[name].where) .. ")") end
   router.handlers[name] = new_rule(fn, "handler", 2)
 end
 
@@ -507,7 +510,7 @@ function api.drip(name, steps, options)
   top_level_only("bot.drip")
   checktype(name, "string", 1, "drip")
   checktype(steps, "table", 2, "drip")
-  if drips[name] then raise("bot.drip: a drip named '" .. name .. "' already exists (" .. drips[name].where .. ")") end
+  if drips[name] then raise("bot.drip: a drip named '" .. name .. "' already exists (" .. place(drips[name].where) .. ")") end
   if #steps == 0 then raise("bot.drip('" .. name .. "'): no steps") end
   local def = { steps = {}, where = where(2) }
   for i = 1, #steps do

@@ -35,6 +35,11 @@ printf '@clock 2026-02-30 10:00 UTC\n' > "$tmp/ok/tests/bad_clock.chat"
 
 check "check: a syntax error is reported as file:line" 1 \
   "^$tmp/syntax/bot.lua:3: unexpected symbol near 'end'" "$PARLEY" check "$tmp/syntax"
+mkdir -p "$tmp/dup"
+printf 'bot.handler("a", function() end)\n\nbot.handler("a", function() end)\n' > "$tmp/dup/bot.lua"
+check "check: a duplicate names the first place as file:line, nothing after it" 1 \
+  "^$tmp/dup/bot.lua:3: bot.handler: a handler named 'a' already exists \\($tmp/dup/bot.lua:1\\)\$" \
+  "$PARLEY" check "$tmp/dup"
 check "check: a missing folder is named" 1 "$tmp/none: not a bot folder" \
   "$PARLEY" check "$tmp/none"
 mkdir -p "$tmp/toplevel_send" "$tmp/half_chars"
