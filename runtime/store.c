@@ -333,6 +333,18 @@ static int exec_done(store *st, sqlite3_stmt *s, const char *what) {
   return 0;
 }
 
+/* Runs an INSERT: the new row's id, or -1 with the reason in st->err. */
+static int64_t exec_insert(store *st, sqlite3_stmt *s, const char *what) {
+  return exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+/* Steps a query whose first column is an id: the id, or 0 without a row. */
+static int64_t step_id(sqlite3_stmt *s) {
+  int64_t id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  return id;
+}
+
 static int exec_sql(store *st, const char *sql, const char *what) {
   char *msg = NULL;
   if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -484,18 +496,13 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_BOT_GET);
   if (!s) return -1;
   bind_text(s, 1, name);
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return id;
-  }
-  sqlite3_reset(s);
+  int64_t id = step_id(s);
+  if (id > 0) return id;
   s = stmt(st, Q_BOT_ADD);
   if (!s) return -1;
   bind_text(s, 1, name);
   sqlite3_bind_int64(s, 2, now);
-  if (exec_done(st, s, "cannot add the bot")) return -1;
-  return sqlite3_last_insert_rowid(st->db);
+  return exec_insert(st, s, "cannot add the bot");
 }
 
 char *store_bot_store_get(store *st, int64_t bot_id) {
@@ -523,20 +530,15 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   bind_text(s, 2, sha);
-  if (sqlite3_step(s) == SQLITE_ROW) {
-    int64_t id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return id;
-  }
-  sqlite3_reset(s);
+  int64_t id = step_id(s);
+  if (id > 0) return id;
   s = stmt(st, Q_VERSION_ADD);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   bind_text(s, 2, sha);
   bind_text(s, 3, files_json);
   sqlite3_bind_int64(s, 4, now);
-  if (exec_done(st, s, "cannot record the script version")) return -1;
-  return sqlite3_last_insert_rowid(st->db);
+  return exec_insert(st, s, "cannot record the script version");
 }
 
 static char *col_dup(sqlite3_stmt *s, int i) {
@@ -596,8 +598,7 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
   bind_text(s, 2, number);
   sqlite3_bind_int64(s, 3, now);
   if (id > 0) sqlite3_bind_int64(s, 4, id);
-  if (exec_done(st, s, "cannot add a contact")) return -1;
-  return sqlite3_last_insert_rowid(st->db);
+  return exec_insert(st, s, "cannot add a contact");
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
