@@ -71,7 +71,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
   e->now = run_time(h->send_at, started);
   contact *c = contact_get(e, b, h->number, 1, NULL);
   if (!c) return -1;
-  const char *status = c->opted_out ? "suppressed" : "sent";
+  const char *status = c->opted_out ? "suppressed" : e->outbox ? "queued" : "sent";
   journal_message_release(&e->jr, h->id, status, e->now);
   if (c->opted_out) {
     e->stats.suppressed++, b->counts.suppressed++;

@@ -182,6 +182,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->st = st;
   e->rd = rd;
   e->w = writer_open(st, threaded, opt->db_path);
+  e->outbox = opt->outbox;
+  if (opt->outbox_wake) writer_on_queued(e->w, opt->outbox_wake, opt->outbox_ud);
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
@@ -493,9 +495,12 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   e->tag = m->tag;
+  e->reply_from = m->to && *m->to ? m->to : NULL;
+  e->inline_number = m->inline_reply && !m->event_type ? m->from : NULL;
   int rc = m->event_type ? handle_event(e, b, m) : handle_message(e, b, m);
   e->in_message = 0;
   e->tag = NULL;
+  e->reply_from = e->inline_number = NULL;
   return rc;
 }
 

@@ -21,7 +21,8 @@ typedef struct bot bot;
 
 /* What sim and test show: called after the transaction commits. */
 typedef struct engine_observer {
-  /* an outgoing message; status: "sent" or "suppressed"; tag: the tag of
+  /* an outgoing message; status: "sent", "queued" (for the outbox) or
+   * "suppressed"; tag: the tag of
    * the inbound message it answers (NULL for timers and the like) */
   void (*message)(void *ud, const char *bot, const char *to, const char *text,
                   const char *status, void *tag);
@@ -39,6 +40,13 @@ typedef struct engine_options {
   const engine_observer *observer; /* may be NULL */
   size_t contact_cache;          /* contacts kept in memory; 0 = default */
   int inline_writes;             /* no writer thread, even for a file */
+  /* Outgoing messages go to the outbox (status "queued") for a sender to
+   * deliver, except replies that go back inline in the webhook's answer;
+   * without it (sim, test) every message counts as sent when committed. */
+  int outbox;
+  /* Called (on the writer's thread) after a commit that queued messages. */
+  void (*outbox_wake)(void *ud);
+  void *outbox_ud;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
@@ -74,6 +82,9 @@ typedef struct inbound {
   const char *event_type;
   const char *event_data;
   const char *media_json; /* the message's media URLs, a JSON list; NULL: none */
+  /* The answer to this request carries replies to `from` (TwiML, a Kannel
+   * body, JSON): with an outbox they are recorded as sent, not queued. */
+  int inline_reply;
 } inbound;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns

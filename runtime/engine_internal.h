@@ -101,6 +101,9 @@ struct engine {
   size_t nevents, cap_events, nevents_inflight;
   engine_stats stats;
   int in_message;
+  int outbox;                /* see engine_options */
+  const char *reply_from;    /* the number the message being handled went to */
+  const char *inline_number; /* its sender, when replies go back inline */
   int64_t now;
   void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */

@@ -219,19 +219,31 @@ void invocation_free(invocation *inv) {
   buf_free(&inv->logs);
 }
 
-/* Stores one outgoing message. status "sent": the simulator's provider
- * delivers at once; with real providers it will be queued here instead. */
+/* The number a bot's messages go from when they answer nothing: its first
+ * configured number ("" without one: the provider's default). */
+static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0] : ""; }
+
+/* Stores one outgoing message. status "sent": it goes out (at once with
+ * the simulator; queued for the sender with an outbox), "suppressed": the
+ * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
 int record_out(engine *e, bot *b, contact *c, const char *text,
                       const char *status, int transactional, int may_hold) {
   int64_t send_at = 0;
   if (may_hold && strcmp(status, "sent") == 0 &&
       (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
     status = "held";
+  /* with an outbox, what goes out waits there, unless it answers the
+   * webhook being handled inline */
+  if (e->outbox && strcmp(status, "sent") == 0 &&
+      !(e->inline_number && strcmp(c->number, e->inline_number) == 0))
+    status = "queued";
   gsm_count count = gsm_count_text(text, strlen(text));
   message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
-                   .segments = count.segments, .at = engine_now(e), .send_at = send_at};
+                   .segments = count.segments, .at = engine_now(e), .send_at = send_at,
+                   .sender = e->reply_from ? e->reply_from : bot_sender(b),
+                   .priority = transactional || e->in_message ? 0 : 1};
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {

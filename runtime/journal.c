@@ -73,6 +73,9 @@ void journal_message(journal *j, const message_row *m) {
   op->s[2] = xstrdup(m->text);
   op->s[3] = xstrdup(m->status);
   op->s[4] = dup_or_null(m->provider_id);
+  op->s[5] = dup_or_null(m->sender);
+  op->counts[0] = m->priority;
+  if (strcmp(m->status, "queued") == 0) j->queued++;
 }
 
 void journal_consent(journal *j, int64_t bot, int64_t contact, const char *number,
@@ -145,6 +148,7 @@ void journal_message_release(journal *j, int64_t id, const char *status, int64_t
   op->id = id;
   op->at = at;
   op->s[0] = xstrdup(status);
+  if (strcmp(status, "queued") == 0) j->queued++;
 }
 
 void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
@@ -186,6 +190,7 @@ void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
   j->n = 0;
+  j->queued = 0;
 }
 
 static void journal_free(journal *j) {
@@ -211,7 +216,8 @@ static int apply_op(store *st, const journal_op *op) {
                        .direction = op->s[0], .number = op->s[1], .text = op->s[2],
                        .status = op->s[3], .provider_id = op->s[4],
                        .transactional = op->transactional, .at = op->at,
-                       .send_at = op->due, .segments = (int)op->message};
+                       .send_at = op->due, .segments = (int)op->message,
+                       .sender = op->s[5], .priority = (int)op->counts[0]};
       return store_message_add(st, &m) <= 0 ? -1 : 0;
     }
     case J_CONSENT:
@@ -284,6 +290,8 @@ struct writer {
   journal inflight;
   int busy, quit, failed;
   uint64_t committed;
+  void (*on_queued)(void *ud);
+  void *on_queued_ud;
   char err[1024];
 };
 
@@ -296,6 +304,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&w->mu);
     char err[1024];
     int rc = journal_apply(w->st, &w->inflight, err, sizeof err);
+    if (rc == 0 && w->inflight.queued && w->on_queued) w->on_queued(w->on_queued_ud);
     journal_clear(&w->inflight);
     pthread_mutex_lock(&w->mu);
     if (rc) {
@@ -395,6 +404,7 @@ static int wait_locked(writer *w, char *err, size_t errlen) {
 int writer_submit(writer *w, journal *j, char *err, size_t errlen) {
   if (!w->threaded) {
     int rc = journal_apply(w->st, j, err, errlen);
+    if (rc == 0 && j->queued && w->on_queued) w->on_queued(w->on_queued_ud);
     journal_clear(j);
     if (rc == 0) w->committed++;
     return rc;
@@ -418,6 +428,11 @@ int writer_wait(writer *w, char *err, size_t errlen) {
   int rc = wait_locked(w, err, errlen);
   pthread_mutex_unlock(&w->mu);
   return rc;
+}
+
+void writer_on_queued(writer *w, void (*fn)(void *ud), void *ud) {
+  w->on_queued = fn;
+  w->on_queued_ud = ud;
 }
 
 uint64_t writer_committed(writer *w) {

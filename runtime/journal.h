@@ -47,6 +47,7 @@ typedef struct journal_op {
 typedef struct journal {
   journal_op *ops;
   size_t n, cap;
+  int queued; /* messages it puts in the outbox */
 } journal;
 
 void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number,
@@ -93,6 +94,9 @@ void writer_close(writer *w);
 int writer_submit(writer *w, journal *j, char *err, size_t errlen);
 /* Waits until nothing is in flight; -1 if the last journal failed. */
 int writer_wait(writer *w, char *err, size_t errlen);
+/* Called on the writer's thread after a journal that queued messages
+ * commits (the sender's wake-up). */
+void writer_on_queued(writer *w, void (*fn)(void *ud), void *ud);
 /* Journals committed so far (each submit counts one). */
 uint64_t writer_committed(writer *w);
 

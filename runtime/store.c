@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_internal.h"
 #include "util.h"
 
 /* Forward migrations: entry i brings a database from version i to i+1. */
@@ -129,8 +130,22 @@ static const char *const migrations[] = {
     "  at INTEGER NOT NULL,"
     "  PRIMARY KEY(bot_id, number_hash));"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 3 -> 4: the outbox (outgoing messages queued for a provider) and
+     * delivery status */
+    "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT '';" /* the bot's number */
+    "ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;" /* 0 first */
+    "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN error TEXT;" /* why it failed, or the last retry */
+    "ALTER TABLE contacts ADD COLUMN undeliverable TEXT;" /* the provider's verdict */
+    "CREATE INDEX messages_outbox ON messages(bot_id, sender, priority, id)"
+    "  WHERE status = 'queued';"
+    "CREATE INDEX messages_sending ON messages(id) WHERE status = 'sending';"
+    "CREATE INDEX messages_outbound_provider_id ON messages(bot_id, provider_id)"
+    "  WHERE direction = 'out' AND provider_id IS NOT NULL;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
+
 
 enum {
   Q_BEGIN,
@@ -183,6 +198,8 @@ enum {
   Q_COUNT
 };
 
+_Static_assert((int)Q_COUNT <= (int)STORE_QUERIES, "store_internal.h: raise STORE_QUERIES");
+
 static const char *const queries[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -221,7 +238,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
-        " send_at) VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12)",
+        " send_at, sender, priority)"
+        " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
@@ -291,16 +309,10 @@ static const char *const queries[Q_COUNT] = {
                     " text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
-struct store {
-  sqlite3 *db;
-  char *path;
-  sqlite3_stmt *q[Q_COUNT];
-  char err[512];
-};
 
 const char *store_error(store *st) { return st->err; }
 
-static int fail(store *st, const char *what) {
+int store_fail(store *st, const char *what) {
   snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
            sqlite3_errmsg(st->db));
   return -1;
@@ -310,7 +322,7 @@ static sqlite3_stmt *stmt(store *st, int q) {
   if (!st->q[q] &&
       sqlite3_prepare_v3(st->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
                          &st->q[q], NULL) != SQLITE_OK) {
-    fail(st, "cannot prepare a query");
+    store_fail(st, "cannot prepare a query");
     return NULL;
   }
   sqlite3_reset(st->q[q]);
@@ -318,7 +330,7 @@ static sqlite3_stmt *stmt(store *st, int q) {
   return st->q[q];
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
+void store_bind_text(sqlite3_stmt *s, int i, const char *v) {
   if (v)
     sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
   else
@@ -326,16 +338,16 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v) {
 }
 
 /* Runs a statement that returns no rows. */
-static int exec_done(store *st, sqlite3_stmt *s, const char *what) {
+int store_exec_done(store *st, sqlite3_stmt *s, const char *what) {
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return fail(st, what);
+  if (rc != SQLITE_DONE) return store_fail(st, what);
   return 0;
 }
 
 /* Runs an INSERT: the new row's id, or -1 with the reason in st->err. */
 static int64_t exec_insert(store *st, sqlite3_stmt *s, const char *what) {
-  return exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
+  return store_exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
 /* Steps a query whose first column is an id: the id, or 0 without a row. */
@@ -359,7 +371,7 @@ static int exec_sql(store *st, const char *sql, const char *what) {
 static int read_version(store *st, int *version) {
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot read the schema version");
+    return store_fail(st, "cannot read the schema version");
   *version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
   sqlite3_finalize(s);
   return 0;
@@ -379,7 +391,7 @@ static int check_version(store *st, int version) {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s,
                            NULL) != SQLITE_OK)
-      return fail(st, "cannot read the schema");
+      return store_fail(st, "cannot read the schema");
     int tables = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_finalize(s);
     if (tables > 0) {
@@ -423,7 +435,7 @@ static int probe(store *st) {
              "%s: not a usable SQLite database (%s); it was left as it is",
              st->path, sqlite3_errmsg(st->db));
   else
-    return fail(st, "cannot read the database");
+    return store_fail(st, "cannot read the database");
   return -1;
 }
 
@@ -473,6 +485,7 @@ store *store_open(const char *path, char *err, size_t errlen) {
 void store_close(store *st) {
   if (!st) return;
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(st->q[i]);
+  for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sqlite3_finalize(st->extra[i]);
   if (st->db) sqlite3_close(st->db);
   free(st->path);
   free(st);
@@ -480,7 +493,7 @@ void store_close(store *st) {
 
 static int run_simple(store *st, int q, const char *what) {
   sqlite3_stmt *s = stmt(st, q);
-  return s ? exec_done(st, s, what) : -1;
+  return s ? store_exec_done(st, s, what) : -1;
 }
 
 int store_begin(store *st) {
@@ -495,12 +508,12 @@ int store_rollback(store *st) {
 int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_BOT_GET);
   if (!s) return -1;
-  bind_text(s, 1, name);
+  store_bind_text(s, 1, name);
   int64_t id = step_id(s);
   if (id > 0) return id;
   s = stmt(st, Q_BOT_ADD);
   if (!s) return -1;
-  bind_text(s, 1, name);
+  store_bind_text(s, 1, name);
   sqlite3_bind_int64(s, 2, now);
   return exec_insert(st, s, "cannot add the bot");
 }
@@ -520,8 +533,8 @@ int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
   sqlite3_stmt *s = stmt(st, Q_BOT_STORE_SET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, json);
-  return exec_done(st, s, "cannot save bot.store");
+  store_bind_text(s, 2, json);
+  return store_exec_done(st, s, "cannot save bot.store");
 }
 
 int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
@@ -529,35 +542,35 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
   sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, sha);
+  store_bind_text(s, 2, sha);
   int64_t id = step_id(s);
   if (id > 0) return id;
   s = stmt(st, Q_VERSION_ADD);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, sha);
-  bind_text(s, 3, files_json);
+  store_bind_text(s, 2, sha);
+  store_bind_text(s, 3, files_json);
   sqlite3_bind_int64(s, 4, now);
   return exec_insert(st, s, "cannot record the script version");
 }
 
-static char *col_dup(sqlite3_stmt *s, int i) {
+char *store_col_dup(sqlite3_stmt *s, int i) {
   const unsigned char *t = sqlite3_column_text(s, i);
   return t ? xstrdup((const char *)t) : NULL;
 }
 
 static void read_contact(sqlite3_stmt *s, contact_row *r) {
   r->id = sqlite3_column_int64(s, 0);
-  r->number = col_dup(s, 1);
-  r->status = col_dup(s, 2);
-  r->fields = col_dup(s, 3);
-  r->tags = col_dup(s, 4);
-  r->timezone = col_dup(s, 5);
+  r->number = store_col_dup(s, 1);
+  r->status = store_col_dup(s, 2);
+  r->fields = store_col_dup(s, 3);
+  r->tags = store_col_dup(s, 4);
+  r->timezone = store_col_dup(s, 5);
   r->first_seen = sqlite3_column_int64(s, 6);
   r->last_seen = sqlite3_column_int64(s, 7);
-  r->state = col_dup(s, 8);
+  r->state = store_col_dup(s, 8);
   if (!r->state) r->state = xstrdup("{}");
-  r->expect = col_dup(s, 9);
+  r->expect = store_col_dup(s, 9);
   r->joined = sqlite3_column_int(s, 10);
 }
 
@@ -577,14 +590,14 @@ int store_contact_get(store *st, int64_t bot_id, const char *number,
   sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, number);
+  store_bind_text(s, 2, number);
   int rc = sqlite3_step(s);
   int found = 0;
   if (rc == SQLITE_ROW) {
     read_contact(s, out);
     found = 1;
   } else if (rc != SQLITE_DONE) {
-    found = fail(st, "cannot read a contact");
+    found = store_fail(st, "cannot read a contact");
   }
   sqlite3_reset(s);
   return found;
@@ -595,7 +608,7 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
   sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, number);
+  store_bind_text(s, 2, number);
   sqlite3_bind_int64(s, 3, now);
   if (id > 0) sqlite3_bind_int64(s, 4, id);
   return exec_insert(st, s, "cannot add a contact");
@@ -606,14 +619,14 @@ int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
   sqlite3_bind_int64(s, 2, now);
-  return exec_done(st, s, "cannot update a contact");
+  return store_exec_done(st, s, "cannot update a contact");
 }
 
 int store_contact_joined(store *st, int64_t contact_id) {
   sqlite3_stmt *s = stmt(st, Q_CONTACT_JOINED);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
-  return exec_done(st, s, "cannot update a contact");
+  return store_exec_done(st, s, "cannot update a contact");
 }
 
 int store_contact_update(store *st, int64_t contact_id, const char *status,
@@ -622,11 +635,11 @@ int store_contact_update(store *st, int64_t contact_id, const char *status,
   sqlite3_stmt *s = stmt(st, Q_CONTACT_UPDATE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
-  bind_text(s, 2, status);
-  bind_text(s, 3, fields);
-  bind_text(s, 4, tags);
-  bind_text(s, 5, timezone);
-  return exec_done(st, s, "cannot update a contact");
+  store_bind_text(s, 2, status);
+  store_bind_text(s, 3, fields);
+  store_bind_text(s, 4, tags);
+  store_bind_text(s, 5, timezone);
+  return store_exec_done(st, s, "cannot update a contact");
 }
 
 int store_conversation_save(store *st, int64_t contact_id, const char *state,
@@ -634,17 +647,17 @@ int store_conversation_save(store *st, int64_t contact_id, const char *state,
   sqlite3_stmt *s = stmt(st, Q_CONVERSATION_SAVE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
-  bind_text(s, 2, state);
-  bind_text(s, 3, expect);
+  store_bind_text(s, 2, state);
+  store_bind_text(s, 3, expect);
   sqlite3_bind_int64(s, 4, now);
-  return exec_done(st, s, "cannot save a conversation");
+  return store_exec_done(st, s, "cannot save a conversation");
 }
 
 int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
   /* a separate statement: callbacks may run other queries */
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONTACTS_EACH], -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot list contacts");
+    return store_fail(st, "cannot list contacts");
   sqlite3_bind_int64(s, 1, bot_id);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -654,7 +667,7 @@ int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
     contact_row_free(&r);
   }
   sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list contacts");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list contacts");
 }
 
 long store_contact_count(store *st, int64_t bot_id) {
@@ -671,11 +684,11 @@ int64_t store_message_add(store *st, const message_row *m) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, m->bot_id);
   sqlite3_bind_int64(s, 2, m->contact_id);
-  bind_text(s, 3, m->direction);
-  bind_text(s, 4, m->number);
-  bind_text(s, 5, m->text);
-  bind_text(s, 6, m->status);
-  bind_text(s, 7, m->provider_id);
+  store_bind_text(s, 3, m->direction);
+  store_bind_text(s, 4, m->number);
+  store_bind_text(s, 5, m->text);
+  store_bind_text(s, 6, m->status);
+  store_bind_text(s, 7, m->provider_id);
   sqlite3_bind_int(s, 8, m->transactional);
   if (m->segments > 0)
     sqlite3_bind_int(s, 9, m->segments);
@@ -684,10 +697,12 @@ int64_t store_message_add(store *st, const message_row *m) {
   sqlite3_bind_int64(s, 10, m->at);
   if (m->id > 0) sqlite3_bind_int64(s, 11, m->id);
   if (m->send_at > 0) sqlite3_bind_int64(s, 12, m->send_at);
+  store_bind_text(s, 13, m->sender);
+  sqlite3_bind_int(s, 14, m->priority);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
-  if (rc != SQLITE_DONE) return fail(st, "cannot store a message");
+  if (rc != SQLITE_DONE) return store_fail(st, "cannot store a message");
   return sqlite3_last_insert_rowid(st->db);
 }
 
@@ -695,11 +710,11 @@ int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
   sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, provider_id);
+  store_bind_text(s, 2, provider_id);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot look up a message");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
 }
 
 int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer) {
@@ -712,7 +727,7 @@ int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer)
     *timer = sqlite3_column_int64(s, 2);
   }
   sqlite3_reset(s);
-  return rc == SQLITE_ROW ? 0 : fail(st, "cannot read the highest ids");
+  return rc == SQLITE_ROW ? 0 : store_fail(st, "cannot read the highest ids");
 }
 
 /* Runs a query of four columns (three texts, one integer) for one contact,
@@ -723,7 +738,7 @@ static int each_row(store *st, int q, int64_t contact_id,
                     void *ud, const char *what) {
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[q], -1, &s, NULL) != SQLITE_OK)
-    return fail(st, what);
+    return store_fail(st, what);
   sqlite3_bind_int64(s, 1, contact_id);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -731,7 +746,7 @@ static int each_row(store *st, int q, int64_t contact_id,
        (const char *)sqlite3_column_text(s, 1),
        (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
   sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, what);
+  return rc == SQLITE_DONE ? 0 : store_fail(st, what);
 }
 
 int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
@@ -745,12 +760,12 @@ int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   sqlite3_bind_int64(s, 2, contact_id);
-  bind_text(s, 3, number);
-  bind_text(s, 4, action);
-  bind_text(s, 5, source);
-  bind_text(s, 6, text);
+  store_bind_text(s, 3, number);
+  store_bind_text(s, 4, action);
+  store_bind_text(s, 5, source);
+  store_bind_text(s, 6, text);
   sqlite3_bind_int64(s, 7, at);
-  return exec_done(st, s, "cannot append to the consent ledger");
+  return store_exec_done(st, s, "cannot append to the consent ledger");
 }
 
 int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud) {
@@ -772,10 +787,10 @@ int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
     sqlite3_bind_int64(s, 3, message_id);
   else
     sqlite3_bind_null(s, 3);
-  bind_text(s, 4, kind);
-  bind_text(s, 5, text);
+  store_bind_text(s, 4, kind);
+  store_bind_text(s, 5, text);
   sqlite3_bind_int64(s, 6, at);
-  return exec_done(st, s, "cannot record a handler error");
+  return store_exec_done(st, s, "cannot record a handler error");
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -793,14 +808,14 @@ int store_timer_add(store *st, const timer_row *t, int64_t now) {
   sqlite3_bind_int64(s, 1, t->id);
   sqlite3_bind_int64(s, 2, t->bot_id);
   bind_opt_id(s, 3, t->contact_id);
-  bind_text(s, 4, t->number);
+  store_bind_text(s, 4, t->number);
   sqlite3_bind_int64(s, 5, t->due_at);
-  bind_text(s, 6, t->handler);
-  bind_text(s, 7, t->args ? t->args : "null");
-  bind_text(s, 8, t->kind ? t->kind : "timer");
-  bind_text(s, 9, t->spec);
+  store_bind_text(s, 6, t->handler);
+  store_bind_text(s, 7, t->args ? t->args : "null");
+  store_bind_text(s, 8, t->kind ? t->kind : "timer");
+  store_bind_text(s, 9, t->spec);
   sqlite3_bind_int64(s, 10, now);
-  return exec_done(st, s, "cannot schedule a timer");
+  return store_exec_done(st, s, "cannot schedule a timer");
 }
 
 int store_timer_done(store *st, int64_t id, const char *status, const char *error,
@@ -808,10 +823,10 @@ int store_timer_done(store *st, int64_t id, const char *status, const char *erro
   sqlite3_stmt *s = stmt(st, Q_TIMER_DONE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
-  bind_text(s, 2, status);
-  bind_text(s, 3, error);
+  store_bind_text(s, 2, status);
+  store_bind_text(s, 3, error);
   sqlite3_bind_int64(s, 4, at);
-  return exec_done(st, s, "cannot update a timer");
+  return store_exec_done(st, s, "cannot update a timer");
 }
 
 int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
@@ -819,27 +834,27 @@ int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, bot_id);
-  return exec_done(st, s, "cannot cancel a timer");
+  return store_exec_done(st, s, "cannot cancel a timer");
 }
 
 int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler) {
   sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL_DRIPS);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
-  bind_text(s, 2, handler);
-  return exec_done(st, s, "cannot stop a drip");
+  store_bind_text(s, 2, handler);
+  return store_exec_done(st, s, "cannot stop a drip");
 }
 
 static void read_timer(sqlite3_stmt *s, timer_row *t) {
   t->id = sqlite3_column_int64(s, 0);
   t->bot_id = sqlite3_column_int64(s, 1);
   t->contact_id = sqlite3_column_int64(s, 2);
-  t->number = col_dup(s, 3);
+  t->number = store_col_dup(s, 3);
   t->due_at = sqlite3_column_int64(s, 4);
-  t->handler = col_dup(s, 5);
-  t->args = col_dup(s, 6);
-  t->kind = col_dup(s, 7);
-  t->spec = col_dup(s, 8);
+  t->handler = store_col_dup(s, 5);
+  t->args = store_col_dup(s, 6);
+  t->kind = store_col_dup(s, 7);
+  t->spec = store_col_dup(s, 8);
 }
 
 void timer_row_free(timer_row *t) {
@@ -872,7 +887,7 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
     read_timer(s, &(*out)[(*n)++]);
   }
   sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read timers");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read timers");
 }
 
 int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
@@ -904,21 +919,21 @@ int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *afte
     h->id = sqlite3_column_int64(s, 0);
     h->bot_id = sqlite3_column_int64(s, 1);
     h->contact_id = sqlite3_column_int64(s, 2);
-    h->number = col_dup(s, 3);
+    h->number = store_col_dup(s, 3);
     h->send_at = sqlite3_column_int64(s, 4);
-    h->text = col_dup(s, 5);
+    h->text = store_col_dup(s, 5);
   }
   sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read held messages");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read held messages");
 }
 
 int store_message_release(store *st, int64_t id, const char *status, int64_t at) {
   sqlite3_stmt *s = stmt(st, Q_MESSAGE_RELEASE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
-  bind_text(s, 2, status);
+  store_bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, at);
-  return exec_done(st, s, "cannot release a held message");
+  return store_exec_done(st, s, "cannot release a held message");
 }
 
 /* ---------------------------------------------------------------- broadcasts */
@@ -928,12 +943,12 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, b->id);
   sqlite3_bind_int64(s, 2, b->bot_id);
-  bind_text(s, 3, b->segment);
-  bind_text(s, 4, b->text);
+  store_bind_text(s, 3, b->segment);
+  store_bind_text(s, 4, b->text);
   sqlite3_bind_double(s, 5, b->rate);
   sqlite3_bind_int64(s, 6, b->next_at);
   sqlite3_bind_int64(s, 7, now);
-  return exec_done(st, s, "cannot create a broadcast");
+  return store_exec_done(st, s, "cannot create a broadcast");
 }
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
@@ -942,23 +957,23 @@ int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cu
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
-  bind_text(s, 2, status);
+  store_bind_text(s, 2, status);
   sqlite3_bind_int64(s, 3, cursor);
   sqlite3_bind_int64(s, 4, next_at);
   sqlite3_bind_int64(s, 5, sent);
   sqlite3_bind_int64(s, 6, held);
   sqlite3_bind_int64(s, 7, suppressed);
   sqlite3_bind_int64(s, 8, failed);
-  return exec_done(st, s, "cannot update a broadcast");
+  return store_exec_done(st, s, "cannot update a broadcast");
 }
 
 static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
   b->id = sqlite3_column_int64(s, 0);
   b->bot_id = sqlite3_column_int64(s, 1);
-  b->segment = col_dup(s, 2);
-  b->text = col_dup(s, 3);
+  b->segment = store_col_dup(s, 2);
+  b->text = store_col_dup(s, 3);
   b->rate = sqlite3_column_double(s, 4);
-  b->status = col_dup(s, 5);
+  b->status = store_col_dup(s, 5);
   b->cursor = sqlite3_column_int64(s, 6);
   b->next_at = sqlite3_column_int64(s, 7);
   b->sent = (long)sqlite3_column_int64(s, 8);
@@ -989,7 +1004,7 @@ int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row
     read_broadcast(s, &(*out)[(*n)++]);
   }
   sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read broadcasts");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read broadcasts");
 }
 
 int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out) {
@@ -1001,7 +1016,7 @@ int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *ou
   int found = rc == SQLITE_ROW;
   if (found) read_broadcast(s, out);
   sqlite3_reset(s);
-  if (!found && rc != SQLITE_DONE) return fail(st, "cannot read a broadcast");
+  if (!found && rc != SQLITE_DONE) return store_fail(st, "cannot read a broadcast");
   return found;
 }
 
@@ -1066,7 +1081,7 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
   if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
     buf_free(&sql);
     json_decref(seg);
-    return fail(st, "cannot select a segment");
+    return store_fail(st, "cannot select a segment");
   }
   buf_free(&sql);
   sqlite3_bind_int64(s, 1, bot_id);
@@ -1109,7 +1124,7 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
   }
   sqlite3_finalize(s);
   json_decref(seg);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot select a segment");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot select a segment");
 }
 
 /* ---------------------------------------------------------------- versions */
@@ -1119,7 +1134,7 @@ int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   sqlite3_bind_int64(s, 2, version_id);
-  return exec_done(st, s, "cannot activate a script version");
+  return store_exec_done(st, s, "cannot activate a script version");
 }
 
 int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
@@ -1131,7 +1146,7 @@ int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
     fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
        sqlite3_column_int64(s, 2), sqlite3_column_int(s, 3));
   sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot list script versions");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list script versions");
 }
 
 char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
@@ -1140,7 +1155,7 @@ char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
   sqlite3_bind_int64(s, 1, bot_id);
   sqlite3_bind_int64(s, 2, version_id);
   char *out = NULL;
-  if (sqlite3_step(s) == SQLITE_ROW) out = col_dup(s, 0);
+  if (sqlite3_step(s) == SQLITE_ROW) out = store_col_dup(s, 0);
   sqlite3_reset(s);
   return out;
 }
@@ -1148,7 +1163,7 @@ char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
 int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_ALL], -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "cannot read the consent ledger");
+    return store_fail(st, "cannot read the consent ledger");
   sqlite3_bind_int64(s, 1, bot_id);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -1156,13 +1171,13 @@ int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
        (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
        (const char *)sqlite3_column_text(s, 4));
   sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : fail(st, "cannot read the consent ledger");
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the consent ledger");
 }
 
 int store_checkpoint(store *st) {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : fail(st, "cannot checkpoint the WAL");
+  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : store_fail(st, "cannot checkpoint the WAL");
 }
 
 int store_manual_checkpoints(store *st) {
@@ -1175,20 +1190,20 @@ int store_manual_checkpoints(store *st) {
 static int suppression_key(store *st, unsigned char key[32]) {
   sqlite3_stmt *s = stmt(st, Q_META_GET);
   if (!s) return -1;
-  bind_text(s, 1, "suppression_key");
+  store_bind_text(s, 1, "suppression_key");
   char hex[65] = "";
   if (sqlite3_step(s) == SQLITE_ROW)
     snprintf(hex, sizeof hex, "%s", (const char *)sqlite3_column_text(s, 0));
   sqlite3_reset(s);
   if (strlen(hex) != 64) {
     unsigned char fresh[32];
-    if (RAND_bytes(fresh, sizeof fresh) != 1) return fail(st, "no random bytes for a key");
+    if (RAND_bytes(fresh, sizeof fresh) != 1) return store_fail(st, "no random bytes for a key");
     for (int i = 0; i < 32; i++) sprintf(hex + i * 2, "%02x", fresh[i]);
     s = stmt(st, Q_META_SET);
     if (!s) return -1;
-    bind_text(s, 1, "suppression_key");
-    bind_text(s, 2, hex);
-    if (exec_done(st, s, "cannot store the suppression key")) return -1;
+    store_bind_text(s, 1, "suppression_key");
+    store_bind_text(s, 2, hex);
+    if (store_exec_done(st, s, "cannot store the suppression key")) return -1;
     return suppression_key(st, key); /* another writer may have won */
   }
   for (int i = 0; i < 32; i++) {
@@ -1215,10 +1230,10 @@ int store_is_suppressed(store *st, int64_t bot_id, const char *number) {
   sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, hash);
+  store_bind_text(s, 2, hash);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(st, "cannot read suppressions");
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read suppressions");
 }
 
 int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
@@ -1232,11 +1247,11 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
   for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++) {
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(st->db, deletes[i], -1, &s, NULL) != SQLITE_OK)
-      return fail(st, "cannot erase a contact");
+      return store_fail(st, "cannot erase a contact");
     sqlite3_bind_int64(s, 1, contact_id);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return fail(st, "cannot erase a contact");
+    if (rc != SQLITE_DONE) return store_fail(st, "cannot erase a contact");
   }
   if (!suppress) return 0;
   char hash[65];
@@ -1244,9 +1259,9 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
   sqlite3_stmt *s = stmt(st, Q_SUPPRESS);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
-  bind_text(s, 2, hash);
+  store_bind_text(s, 2, hash);
   sqlite3_bind_int64(s, 3, now);
-  return exec_done(st, s, "cannot record a suppression");
+  return store_exec_done(st, s, "cannot record a suppression");
 }
 
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
@@ -1254,6 +1269,6 @@ int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
   sqlite3_bind_int64(s, 2, bot_id);
-  if (exec_done(st, s, "cannot cancel a broadcast")) return -1;
+  if (store_exec_done(st, s, "cannot cancel a broadcast")) return -1;
   return sqlite3_changes(st->db) > 0;
 }

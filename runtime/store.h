@@ -76,12 +76,14 @@ typedef struct message_row {
   const char *direction; /* "in" or "out" */
   const char *number;    /* the contact's number */
   const char *text;
-  const char *status;    /* in: "done"; out: "sent", "queued", "suppressed" */
+  const char *status;    /* in: "done"; out: "sent", "queued", "suppressed", "held" */
   const char *provider_id;
   int transactional;
   int segments;
   int64_t at;
   int64_t send_at; /* status "held": when it may go (quiet hours) */
+  const char *sender; /* out: the bot's number it goes from (NULL: "") */
+  int priority;       /* out: 0 replies and transactional, 1 bulk */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
@@ -189,6 +191,64 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
                         int suppress, int64_t now);
 /* 1 if the number was erased while opted out. */
 int store_is_suppressed(store *st, int64_t bot_id, const char *number);
+
+/* ---------------------------------------------------------------- outbox
+ * Outgoing messages waiting for a provider are rows of status "queued"; the
+ * sender claims one ("sending", committed before the request goes out),
+ * then records the provider's answer: "sent" with its id, "queued" again
+ * for a retry at next_attempt_at, or "failed" with the reason. Delivery
+ * reports move a message forward only: queued < sending < sent <
+ * delivered, undelivered, failed < read. */
+typedef struct outbox_row {
+  int64_t id, bot_id, contact_id;
+  char *number, *sender, *text;
+  int transactional, priority, segments, attempts;
+} outbox_row;
+void outbox_row_free(outbox_row *r);
+
+/* The next (bot, sender) after (*bot, *sender) in order that has queued
+ * messages (start with *bot = 0): 1 found (*sender replaced, caller frees),
+ * 0 none, -1 error. */
+int store_outbox_next_sender(store *st, int64_t *bot, char **sender);
+/* One sender's queued messages due by now, replies and transactional first,
+ * then oldest first; at most limit. Caller frees each row and the array. */
+int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
+                     outbox_row **out, size_t *n);
+/* The earliest retry time among queued messages (0: none waiting). */
+int64_t store_outbox_next_retry(store *st);
+/* 1 claimed (now "sending", attempts + 1), 0 no longer queued, -1 error. */
+int store_outbox_claim(store *st, int64_t id, int64_t now);
+/* The provider took it: "sent" (unless a delivery report got there first). */
+int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t now);
+/* Back to the queue until next_at, with the reason of this failure. */
+int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error, int64_t now);
+/* "failed" for good, with the reason. */
+int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now);
+/* After a restart: sends that were in flight go back to the queue. How many,
+ * or -1. */
+long store_outbox_recover(store *st);
+/* Messages queued or in flight (the outbox depth), or -1. */
+long store_outbox_depth(store *st);
+/* The provider's verdict on a contact's number ("invalid_number",
+ * "not_mobile"): kept on the contact. */
+int store_contact_undeliverable(store *st, int64_t contact_id, const char *why);
+
+/* An outgoing message, for a delivery report: found by our id (id > 0) or
+ * by the provider's; of bot_id (0: any bot, with an id). 1 found, 0 not,
+ * -1 error. */
+typedef struct outbound_row {
+  int64_t id, bot_id, contact_id;
+  char *number, *status, *provider_id, *text, *error;
+} outbound_row;
+void outbound_row_free(outbound_row *r);
+int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provider_id,
+                       outbound_row *out);
+/* A delivery report: moves the message to status if that is further on
+ * (see above). 1 changed, 0 not (unknown, or not newer), -1 error. */
+int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
+                          int64_t now);
+/* How far a status is along (0: not one of ours). */
+int store_status_rank(const char *status);
 
 /* error records of handlers */
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,

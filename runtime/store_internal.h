@@ -1,0 +1,31 @@
+/* store_internal: what store.c and store_outbox.c share (nothing else
+ * includes it). store.c owns the schema and the connection; store_outbox.c
+ * the outbox's and delivery status's queries, prepared on first use into
+ * st->extra. */
+#ifndef PARLEY_STORE_INTERNAL_H
+#define PARLEY_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16 };
+
+struct store {
+  sqlite3 *db;
+  char *path;
+  sqlite3_stmt *q[STORE_QUERIES];
+  sqlite3_stmt *extra[STORE_EXTRA_QUERIES];
+  char err[512];
+};
+
+/* Records "path: what: sqlite's message" as the store's error; -1. */
+int store_fail(store *st, const char *what);
+/* Binds a string, or NULL for a NULL pointer. */
+void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Steps a statement that returns no rows: 0, or -1 with the error. */
+int store_exec_done(store *st, sqlite3_stmt *s, const char *what);
+/* A copy of a text column, NULL for NULL. */
+char *store_col_dup(sqlite3_stmt *s, int i);
+
+#endif

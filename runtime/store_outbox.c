@@ -1,0 +1,257 @@
+/* store_outbox: the outbox's queries (see store.h) on the schema store.c
+ * owns. The sender runs them on a connection of its own; delivery reports
+ * run on the engine's writer. Every status change is a compare-and-set on
+ * the status read, so the two never move a message backwards. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+#include "util.h"
+
+enum {
+  O_NEXT_SENDER,
+  O_DUE,
+  O_NEXT_RETRY,
+  O_CLAIM,
+  O_SET_STATUS,
+  O_RECOVER,
+  O_DEPTH,
+  O_UNDELIVERABLE,
+  O_GET_BY_ID,
+  O_GET_BY_PROVIDER,
+  O_COUNT
+};
+_Static_assert((int)O_COUNT <= (int)STORE_EXTRA_QUERIES, "store_internal.h: raise STORE_EXTRA_QUERIES");
+
+static const char *const queries[O_COUNT] = {
+    [O_NEXT_SENDER] = "SELECT bot_id, sender FROM messages WHERE status = 'queued'"
+                      " AND (bot_id, sender) > (?1, ?2) ORDER BY bot_id, sender LIMIT 1",
+    [O_DUE] = "SELECT id, bot_id, contact_id, number, sender, text, transactional,"
+              " priority, coalesce(segments, 1), attempts FROM messages"
+              " WHERE status = 'queued' AND bot_id = ?1 AND sender = ?2"
+              " AND next_attempt_at <= ?3 ORDER BY priority, id LIMIT ?4",
+    [O_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued'"
+                     " AND next_attempt_at > 0",
+    [O_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
+                " updated_at = ?2 WHERE id = ?1 AND status = 'queued'",
+    /* ?2 new status, ?3 the status it must still have, ?4 error (NULL keeps
+     * it), ?5 provider id (NULL keeps it), ?6 next attempt (NULL keeps it) */
+    [O_SET_STATUS] = "UPDATE messages SET status = ?2, error = coalesce(?4, error),"
+                     " provider_id = coalesce(provider_id, ?5),"
+                     " next_attempt_at = coalesce(?6, next_attempt_at), updated_at = ?7"
+                     " WHERE id = ?1 AND status = ?3",
+    [O_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
+    [O_DEPTH] = "SELECT (SELECT count(*) FROM messages WHERE status = 'queued')"
+                " + (SELECT count(*) FROM messages WHERE status = 'sending')",
+    [O_UNDELIVERABLE] = "UPDATE contacts SET undeliverable = ?2 WHERE id = ?1",
+    [O_GET_BY_ID] = "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
+                    " FROM messages WHERE id = ?1 AND (?2 = 0 OR bot_id = ?2) AND direction = 'out'",
+    [O_GET_BY_PROVIDER] =
+        "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
+        " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
+};
+
+static sqlite3_stmt *query(store *st, int q) {
+  if (!st->extra[q] && sqlite3_prepare_v3(st->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
+                                          &st->extra[q], NULL) != SQLITE_OK) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sqlite3_reset(st->extra[q]);
+  sqlite3_clear_bindings(st->extra[q]);
+  return st->extra[q];
+}
+
+int store_status_rank(const char *status) {
+  static const struct {
+    const char *name;
+    int rank;
+  } ranks[] = {{"queued", 1},  {"sending", 2},     {"sent", 3},   {"delivered", 4},
+               {"undelivered", 4}, {"failed", 4}, {"read", 5}};
+  for (size_t i = 0; i < sizeof ranks / sizeof *ranks; i++)
+    if (strcmp(ranks[i].name, status) == 0) return ranks[i].rank;
+  return 0;
+}
+
+void outbox_row_free(outbox_row *r) {
+  free(r->number);
+  free(r->sender);
+  free(r->text);
+}
+
+int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
+  sqlite3_stmt *s = query(st, O_NEXT_SENDER);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, *bot);
+  sqlite3_bind_text(s, 2, *sender ? *sender : "", -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    *bot = sqlite3_column_int64(s, 0);
+    free(*sender);
+    *sender = store_col_dup(s, 1);
+  }
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
+}
+
+int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
+                     outbox_row **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  sqlite3_stmt *s = query(st, O_DUE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  store_bind_text(s, 2, sender ? sender : "");
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_int64(s, 4, limit);
+  int rc;
+  size_t cap = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      *out = xrealloc(*out, cap * sizeof **out);
+    }
+    outbox_row *r = &(*out)[(*n)++];
+    r->id = sqlite3_column_int64(s, 0);
+    r->bot_id = sqlite3_column_int64(s, 1);
+    r->contact_id = sqlite3_column_int64(s, 2);
+    r->number = store_col_dup(s, 3);
+    r->sender = store_col_dup(s, 4);
+    r->text = store_col_dup(s, 5);
+    r->transactional = sqlite3_column_int(s, 6);
+    r->priority = sqlite3_column_int(s, 7);
+    r->segments = sqlite3_column_int(s, 8);
+    r->attempts = sqlite3_column_int(s, 9);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
+}
+
+int64_t store_outbox_next_retry(store *st) {
+  sqlite3_stmt *s = query(st, O_NEXT_RETRY);
+  if (!s) return -1;
+  int64_t at = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_reset(s);
+  return at;
+}
+
+int store_outbox_claim(store *st, int64_t id, int64_t now) {
+  sqlite3_stmt *s = query(st, O_CLAIM);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, now);
+  if (store_exec_done(st, s, "cannot claim a message to send")) return -1;
+  return sqlite3_changes(st->db) > 0;
+}
+
+/* Compare-and-set: to `status` if the message is still `from`. 1 changed,
+ * 0 not, -1 error. next_at < 0 keeps the retry time. */
+static int set_status(store *st, int64_t id, const char *from, const char *status,
+                      const char *error, const char *provider_id, int64_t next_at,
+                      int64_t now) {
+  sqlite3_stmt *s = query(st, O_SET_STATUS);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  store_bind_text(s, 2, status);
+  store_bind_text(s, 3, from);
+  store_bind_text(s, 4, error);
+  store_bind_text(s, 5, provider_id);
+  if (next_at >= 0) sqlite3_bind_int64(s, 6, next_at);
+  sqlite3_bind_int64(s, 7, now);
+  if (store_exec_done(st, s, "cannot record a message's status")) return -1;
+  return sqlite3_changes(st->db) > 0;
+}
+
+int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t now) {
+  int rc = set_status(st, id, "sending", "sent", NULL, provider_id, -1, now);
+  if (rc == 0 && provider_id) {
+    /* a delivery report came first: keep its status, add the id */
+    outbound_row r;
+    int found = store_outbound_get(st, 0, id, NULL, &r);
+    if (found > 0) {
+      rc = set_status(st, id, r.status, r.status, NULL, provider_id, -1, now);
+      outbound_row_free(&r);
+    }
+  }
+  return rc < 0 ? -1 : 0;
+}
+
+int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error,
+                       int64_t now) {
+  return set_status(st, id, "sending", "queued", error, NULL, next_at, now) < 0 ? -1 : 0;
+}
+
+int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {
+  return set_status(st, id, "sending", "failed", error, NULL, -1, now) < 0 ? -1 : 0;
+}
+
+long store_outbox_recover(store *st) {
+  sqlite3_stmt *s = query(st, O_RECOVER);
+  if (!s || store_exec_done(st, s, "cannot recover the outbox")) return -1;
+  return (long)sqlite3_changes(st->db);
+}
+
+long store_outbox_depth(store *st) {
+  sqlite3_stmt *s = query(st, O_DEPTH);
+  if (!s) return -1;
+  long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
+  sqlite3_reset(s);
+  return n;
+}
+
+int store_contact_undeliverable(store *st, int64_t contact_id, const char *why) {
+  sqlite3_stmt *s = query(st, O_UNDELIVERABLE);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  store_bind_text(s, 2, why);
+  return store_exec_done(st, s, "cannot mark the contact");
+}
+
+void outbound_row_free(outbound_row *r) {
+  free(r->number);
+  free(r->status);
+  free(r->provider_id);
+  free(r->text);
+  free(r->error);
+}
+
+int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provider_id,
+                       outbound_row *out) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *s = query(st, id > 0 ? O_GET_BY_ID : O_GET_BY_PROVIDER);
+  if (!s) return -1;
+  if (id > 0) {
+    sqlite3_bind_int64(s, 1, id);
+  } else {
+    if (!provider_id) return 0;
+    store_bind_text(s, 1, provider_id);
+  }
+  sqlite3_bind_int64(s, 2, bot_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(s, 0);
+    out->bot_id = sqlite3_column_int64(s, 1);
+    out->contact_id = sqlite3_column_int64(s, 2);
+    out->number = store_col_dup(s, 3);
+    out->status = store_col_dup(s, 4);
+    out->provider_id = store_col_dup(s, 5);
+    out->text = store_col_dup(s, 6);
+    out->error = store_col_dup(s, 7);
+  }
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read a message");
+}
+
+int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
+                          int64_t now) {
+  outbound_row r;
+  int found = store_outbound_get(st, 0, id, NULL, &r);
+  if (found <= 0) return found;
+  int rc = 0;
+  if (store_status_rank(status) > store_status_rank(r.status))
+    rc = set_status(st, id, r.status, status, error, NULL, -1, now);
+  outbound_row_free(&r);
+  return rc;
+}
