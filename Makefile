@@ -21,7 +21,7 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
             libarchive-dev
 
-SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c))
+SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c)) $(wildcard runtime/providers/*.c)
 CXX_SRCS := $(wildcard runtime/*.cc)
 OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) \
         $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o
@@ -46,6 +46,10 @@ deps:
 
 $(B):
 	@mkdir -p $(B)
+
+$(B)/providers/%.o: runtime/providers/%.c runtime/*.h runtime/providers/*.h | $(B)
+	@mkdir -p $(B)/providers
+	$(CC) $(CFLAGS) -Iruntime/providers $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
 $(B)/%.o: runtime/%.c runtime/*.h | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@

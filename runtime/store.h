@@ -247,6 +247,8 @@ int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provid
  * (see above). 1 changed, 0 not (unknown, or not newer), -1 error. */
 int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
                           int64_t now);
+/* The name of the bot with this id (caller frees), or NULL. */
+char *store_bot_name(store *st, int64_t id);
 /* How far a status is along (0: not one of ours). */
 int store_status_rank(const char *status);
 

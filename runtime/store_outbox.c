@@ -19,6 +19,7 @@ enum {
   O_UNDELIVERABLE,
   O_GET_BY_ID,
   O_GET_BY_PROVIDER,
+  O_BOT_NAME,
   O_COUNT
 };
 _Static_assert((int)O_COUNT <= (int)STORE_EXTRA_QUERIES, "store_internal.h: raise STORE_EXTRA_QUERIES");
@@ -49,6 +50,7 @@ static const char *const queries[O_COUNT] = {
     [O_GET_BY_PROVIDER] =
         "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
         " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
+    [O_BOT_NAME] = "SELECT name FROM bots WHERE id = ?1",
 };
 
 static sqlite3_stmt *query(store *st, int q) {
@@ -254,4 +256,13 @@ int store_delivery_status(store *st, int64_t id, const char *status, const char 
     rc = set_status(st, id, r.status, status, error, NULL, -1, now);
   outbound_row_free(&r);
   return rc;
+}
+
+char *store_bot_name(store *st, int64_t id) {
+  sqlite3_stmt *s = query(st, O_BOT_NAME);
+  if (!s) return NULL;
+  sqlite3_bind_int64(s, 1, id);
+  char *name = sqlite3_step(s) == SQLITE_ROW ? store_col_dup(s, 0) : NULL;
+  sqlite3_reset(s);
+  return name;
 }

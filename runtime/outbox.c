@@ -1,0 +1,491 @@
+#include "outbox.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+enum { MAX_RESPONSE = 64 * 1024 }; /* of a provider's answer kept for reading */
+
+/* ---------------------------------------------------------------- rates */
+
+void bucket_init(token_bucket *b, double rate, int64_t now) {
+  b->rate = rate > 0 ? rate : 1;
+  b->burst = b->rate / 10 > 1 ? b->rate / 10 : 1; /* a tenth of a second's worth */
+  b->tokens = b->burst;
+  b->at = now;
+}
+
+static void refill(token_bucket *b, int64_t now) {
+  if (now <= b->at) return;
+  b->tokens += b->rate * (double)(now - b->at) / 1000.0;
+  if (b->tokens > b->burst) b->tokens = b->burst;
+  b->at = now;
+}
+
+int bucket_take(token_bucket *b, double cost, int64_t now) {
+  refill(b, now);
+  double need = cost < b->burst ? cost : b->burst;
+  if (b->tokens + 1e-9 < need) return 0;
+  b->tokens -= cost;
+  return 1;
+}
+
+int64_t bucket_ready_at(const token_bucket *b, double cost, int64_t now) {
+  token_bucket t = *b;
+  refill(&t, now);
+  double need = cost < t.burst ? cost : t.burst;
+  if (t.tokens + 1e-9 >= need) return now;
+  return now + (int64_t)ceil((need - t.tokens) * 1000.0 / t.rate);
+}
+
+static int is_short_code(const char *n) {
+  size_t len = strlen(n);
+  if (len < 3 || len > 8) return 0;
+  for (const char *p = n; *p; p++)
+    if (*p < '0' || *p > '9') return 0;
+  return 1;
+}
+
+static int is_toll_free(const char *n) {
+  static const char *const prefixes[] = {"+1800", "+1833", "+1844", "+1855",
+                                         "+1866", "+1877", "+1888"};
+  for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+    if (strncmp(n, prefixes[i], 5) == 0) return 1;
+  return 0;
+}
+
+double outbox_rate_for(const outbox_bot_config *c, const char *number) {
+  if (is_short_code(number)) return c->rate_short_code;
+  if (is_toll_free(number)) return c->rate_toll_free;
+  return c->rate_long_code;
+}
+
+/* ---------------------------------------------------------------- state */
+
+typedef struct bot_entry {
+  int64_t id;
+  char *name;
+  const outbox_bot_config *cfg;
+} bot_entry;
+
+typedef struct sender {
+  int64_t bot;
+  char *number;
+  token_bucket bucket;
+} sender;
+
+/* One message on its way. */
+typedef struct flight {
+  outbox_row row;
+  const bot_entry *bot;
+  const provider_ops *ops;
+  http_request req;
+  struct curl_slist *headers;
+  buf answer;
+  CURL *easy;
+  send_result res;
+  struct flight *next;
+} flight;
+
+struct outbox {
+  outbox_options opt;
+  store *st;
+  CURLM *multi;
+  pthread_t thread;
+  atomic_int stopping;
+  int64_t stop_by; /* ms: when stopping gives up on requests in flight */
+  bot_entry *bots;
+  size_t nbots;
+  sender *senders;
+  size_t nsenders;
+  flight *done;    /* answered, to record */
+  flight *flying;  /* requests in flight */
+  atomic_int in_flight;
+  unsigned seed;   /* of the retry jitter */
+  pthread_mutex_t mu;
+  outbox_stats stats;
+};
+
+static const bot_entry *bot_of(outbox *ob, int64_t id) {
+  for (size_t i = 0; i < ob->nbots; i++)
+    if (ob->bots[i].id == id) return &ob->bots[i];
+  char *name = store_bot_name(ob->st, id);
+  if (!name) return NULL;
+  const outbox_bot_config *cfg = ob->opt.config_for(ob->opt.ud, name);
+  ob->bots = xrealloc(ob->bots, (ob->nbots + 1) * sizeof *ob->bots);
+  ob->bots[ob->nbots] = (bot_entry){id, name, cfg};
+  return &ob->bots[ob->nbots++];
+}
+
+static sender *sender_of(outbox *ob, const bot_entry *bot, const char *number, int64_t now) {
+  for (size_t i = 0; i < ob->nsenders; i++)
+    if (ob->senders[i].bot == bot->id && strcmp(ob->senders[i].number, number) == 0)
+      return &ob->senders[i];
+  ob->senders = xrealloc(ob->senders, (ob->nsenders + 1) * sizeof *ob->senders);
+  sender *s = &ob->senders[ob->nsenders++];
+  s->bot = bot->id;
+  s->number = xstrdup(number);
+  bucket_init(&s->bucket, outbox_rate_for(bot->cfg, number), now);
+  return s;
+}
+
+static void flight_free(flight *f) {
+  outbox_row_free(&f->row);
+  http_request_free(&f->req);
+  curl_slist_free_all(f->headers);
+  buf_free(&f->answer);
+  if (f->easy) curl_easy_cleanup(f->easy);
+  free(f);
+}
+
+static void count(outbox *ob, long *field) {
+  pthread_mutex_lock(&ob->mu);
+  (*field)++;
+  pthread_mutex_unlock(&ob->mu);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static size_t on_answer(char *data, size_t size, size_t n, void *ud) {
+  flight *f = ud;
+  size_t len = size * n;
+  if (f->answer.len < MAX_RESPONSE)
+    buf_add(&f->answer, data, len < MAX_RESPONSE - f->answer.len ? len : MAX_RESPONSE - f->answer.len);
+  return len;
+}
+
+/* Hands a claimed message to its provider: a request in flight, or (sim, a
+ * message that cannot be sent) straight to the answered ones. */
+static void launch(outbox *ob, flight *f) {
+  outgoing m = {f->row.id, f->row.sender, f->row.number, f->row.text, f->row.attempts + 1};
+  int rc = f->ops->prepare(&f->bot->cfg->provider, &m, &f->req, &f->res);
+  if (rc == 0) {
+    f->easy = curl_easy_init();
+    if (f->easy) {
+      CURL *h = f->easy;
+      curl_easy_setopt(h, CURLOPT_URL, f->req.url);
+      if (strcmp(f->req.method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)f->req.body.len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, f->req.body.data ? f->req.body.data : "");
+      }
+      for (int i = 0; i < f->req.nheaders; i++)
+        f->headers = curl_slist_append(f->headers, f->req.headers[i]);
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, f->headers);
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ob->opt.timeout_ms);
+      curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                       ob->opt.timeout_ms < 5000 ? ob->opt.timeout_ms : 5000L);
+      curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(h, CURLOPT_USERAGENT, "parley");
+      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_answer);
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+      curl_easy_setopt(h, CURLOPT_PRIVATE, f);
+      if (curl_multi_add_handle(ob->multi, h) == CURLM_OK) {
+        ob->in_flight++;
+        f->next = ob->flying;
+        ob->flying = f;
+        return;
+      }
+    }
+    f->res.outcome = SEND_RETRY;
+    send_reason(&f->res, "cannot start an HTTP request");
+  }
+  f->next = ob->done;
+  ob->done = f;
+}
+
+/* Claims what each sender may send now (its bucket and the room in flight
+ * allow) in one commit, then launches it. Returns the earliest time a
+ * waiting sender's bucket allows another message (0: none waits). */
+static int64_t fill(outbox *ob, int64_t now) {
+  int room = ob->opt.max_in_flight - ob->in_flight;
+  int64_t next = 0;
+  flight *claimed = NULL;
+  int64_t bot_id = 0;
+  char *number = NULL;
+  int began = 0, failed = 0;
+  while (room > 0 && !failed && store_outbox_next_sender(ob->st, &bot_id, &number) == 1) {
+    const bot_entry *bot = bot_of(ob, bot_id);
+    const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
+    if (!ops) continue; /* no provider for this bot: its messages wait */
+    sender *s = sender_of(ob, bot, number, now);
+    int64_t ready = bucket_ready_at(&s->bucket, 1, now);
+    if (ready > now) {
+      if (!next || ready < next) next = ready;
+      continue;
+    }
+    long limit = (long)s->bucket.tokens + 1;
+    if (limit > room) limit = room;
+    outbox_row *rows;
+    size_t n;
+    if (store_outbox_due(ob->st, bot_id, number, now, limit, &rows, &n)) break;
+    size_t i = 0;
+    for (; i < n && room > 0; i++) {
+      double cost = bot->cfg->per_segment && rows[i].segments > 1 ? rows[i].segments : 1;
+      if (!bucket_take(&s->bucket, cost, now)) {
+        ready = bucket_ready_at(&s->bucket, cost, now);
+        if (!next || ready < next) next = ready;
+        break;
+      }
+      if (!began && !(began = store_begin(ob->st) == 0)) {
+        failed = 1;
+        break;
+      }
+      int got = store_outbox_claim(ob->st, rows[i].id, now);
+      if (got < 0) {
+        failed = 1;
+        break;
+      }
+      if (got == 0) continue; /* erased or answered meanwhile */
+      flight *f = xcalloc(1, sizeof *f);
+      f->row = rows[i];
+      memset(&rows[i], 0, sizeof rows[i]);
+      f->bot = bot;
+      f->ops = ops;
+      f->next = claimed;
+      claimed = f;
+      room--;
+    }
+    for (size_t k = 0; k < n; k++) outbox_row_free(&rows[k]);
+    free(rows);
+  }
+  free(number);
+  if (began && (failed || store_commit(ob->st))) {
+    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), NULL);
+    store_rollback(ob->st);
+    while (claimed) { /* not claimed after all: they stay queued */
+      flight *f = claimed;
+      claimed = f->next;
+      flight_free(f);
+    }
+    return now + 1000;
+  }
+  while (claimed) {
+    flight *f = claimed;
+    claimed = f->next;
+    launch(ob, f);
+  }
+  return next;
+}
+
+/* Moves answered requests to the done list. */
+static void collect(outbox *ob) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(ob->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    flight *f;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+    if (msg->data.result == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+      f->ops->answer(&f->bot->cfg->provider, status, f->answer.data ? f->answer.data : "",
+                     f->answer.len, &f->res);
+    } else {
+      f->res.outcome = SEND_RETRY; /* it may have arrived: see docs/providers.md */
+      send_reason(&f->res, "%s", curl_easy_strerror(msg->data.result));
+    }
+    curl_multi_remove_handle(ob->multi, f->easy);
+    ob->in_flight--;
+    for (flight **p = &ob->flying; *p; p = &(*p)->next)
+      if (*p == f) {
+        *p = f->next;
+        break;
+      }
+    f->next = ob->done;
+    ob->done = f;
+  }
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static int64_t backoff(outbox *ob, int attempts) {
+  int64_t d = ob->opt.backoff_ms;
+  for (int i = 1; i < attempts && d < ob->opt.backoff_max_ms; i++) d *= 2;
+  if (d > ob->opt.backoff_max_ms) d = ob->opt.backoff_max_ms;
+  return d / 2 + (int64_t)((double)rand_r(&ob->seed) / RAND_MAX * (double)(d / 2)); /* jitter */
+}
+
+/* What the provider said of the number, kept with the failure. */
+static int record_verdict(outbox *ob, const flight *f, int64_t now) {
+  const outbox_row *r = &f->row;
+  if (f->res.verdict == VERDICT_INVALID || f->res.verdict == VERDICT_NOT_MOBILE)
+    return store_contact_undeliverable(
+        ob->st, r->contact_id, f->res.verdict == VERDICT_INVALID ? "invalid_number" : "not_mobile");
+  if (f->res.verdict != VERDICT_OPTED_OUT) return 0;
+  contact_row c;
+  int found = store_contact_get(ob->st, r->bot_id, r->number, &c);
+  if (found <= 0) return found;
+  int already = strcmp(c.status, "opted_out") == 0;
+  contact_row_free(&c);
+  if (already) return 0;
+  return store_contact_update(ob->st, r->contact_id, "opted_out", NULL, NULL, NULL) ||
+                 store_consent_add(ob->st, r->bot_id, r->contact_id, r->number, "optout",
+                                   "carrier", f->res.reason, now) ||
+                 store_timer_cancel_drips(ob->st, r->contact_id, NULL)
+             ? -1
+             : 0;
+}
+
+/* Records every answer in one commit, then reports failures. On a store
+ * failure the answers stay to be recorded next time. */
+static void record(outbox *ob, int64_t now) {
+  if (!ob->done) return;
+  int rc = store_begin(ob->st);
+  for (flight *f = ob->done; f && rc == 0; f = f->next) {
+    const char *why = f->res.reason;
+    int attempts = f->row.attempts + 1; /* the claim counted this one */
+    if (f->res.outcome == SEND_RETRY && attempts >= ob->opt.max_attempts) {
+      char last[sizeof f->res.reason];
+      memcpy(last, f->res.reason, sizeof last);
+      send_reason(&f->res, "gave up after %d attempts: %.200s", attempts, last);
+      f->res.outcome = SEND_FAILED;
+    }
+    switch (f->res.outcome) {
+      case SEND_OK:
+        rc = store_outbox_sent(ob->st, f->row.id, f->res.provider_id[0] ? f->res.provider_id : NULL,
+                               now);
+        break;
+      case SEND_RETRY:
+        rc = store_outbox_retry(ob->st, f->row.id, now + backoff(ob, attempts), why, now);
+        break;
+      case SEND_FAILED:
+        rc = store_outbox_failed(ob->st, f->row.id, f->res.reason, now);
+        if (rc == 0) rc = record_verdict(ob, f, now);
+        break;
+    }
+  }
+  if (rc == 0) rc = store_commit(ob->st);
+  if (rc) {
+    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), NULL);
+    store_rollback(ob->st);
+    return;
+  }
+  flight *f;
+  while ((f = ob->done)) {
+    ob->done = f->next;
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)f->row.id);
+    if (f->res.outcome == SEND_OK) {
+      count(ob, &ob->stats.sent);
+      log_event(LOG_DEBUG, "delivered_to_provider", "bot", f->bot->name, "message", id,
+                "provider_id", f->res.provider_id, NULL);
+    } else if (f->res.outcome == SEND_RETRY) {
+      count(ob, &ob->stats.retried);
+      log_event(LOG_INFO, "send_retry", "bot", f->bot->name, "message", id, "reason",
+                f->res.reason, NULL);
+    } else {
+      count(ob, &ob->stats.failed);
+      log_event(LOG_WARN, "send_failed", "bot", f->bot->name, "message", id, "to",
+                f->row.number, "reason", f->res.reason, NULL);
+      if (ob->opt.report) {
+        outbox_report r = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
+                           f->res.reason, f->res.verdict == VERDICT_OPTED_OUT};
+        ob->opt.report(ob->opt.ud, &r);
+      }
+    }
+    flight_free(f);
+  }
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static void *sender_main(void *arg) {
+  outbox *ob = arg;
+  long requeued = store_outbox_recover(ob->st);
+  if (requeued > 0) {
+    char n[32];
+    snprintf(n, sizeof n, "%ld", requeued);
+    log_event(LOG_WARN, "outbox_recovered", "in_flight_again", n, NULL);
+  }
+  for (;;) {
+    int stopping = atomic_load(&ob->stopping);
+    int64_t now = wall_ms();
+    if (stopping && (ob->in_flight == 0 || now >= ob->stop_by)) break;
+    int64_t next = stopping ? 0 : fill(ob, now);
+    int running;
+    curl_multi_perform(ob->multi, &running);
+    collect(ob);
+    record(ob, wall_ms());
+    if (ob->done) next = now + 200; /* the store refused: try again soon */
+    int64_t retry = store_outbox_next_retry(ob->st);
+    if (retry > 0 && (!next || retry < next)) next = retry;
+    long wait = 1000;
+    if (next) {
+      int64_t d = next - wall_ms();
+      wait = d < 0 ? 0 : d < 1000 ? (long)d : 1000;
+    }
+    if (stopping) wait = 50;
+    curl_multi_poll(ob->multi, NULL, 0, (int)wait, NULL);
+  }
+  return NULL;
+}
+
+outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen) {
+  outbox *ob = xcalloc(1, sizeof *ob);
+  ob->opt = *opt;
+  if (ob->opt.max_in_flight <= 0) ob->opt.max_in_flight = 64;
+  if (ob->opt.max_attempts <= 0) ob->opt.max_attempts = 6;
+  if (ob->opt.timeout_ms <= 0) ob->opt.timeout_ms = 15000;
+  if (ob->opt.backoff_ms <= 0) ob->opt.backoff_ms = 1000;
+  if (ob->opt.backoff_max_ms <= 0) ob->opt.backoff_max_ms = 600000;
+  pthread_mutex_init(&ob->mu, NULL);
+  ob->seed = (unsigned)wall_ms();
+  ob->st = store_open(opt->db_path, err, errlen);
+  if (!ob->st) {
+    free(ob);
+    return NULL;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  ob->multi = curl_multi_init();
+  curl_multi_setopt(ob->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)ob->opt.max_in_flight);
+  if (!ob->multi || pthread_create(&ob->thread, NULL, sender_main, ob) != 0) {
+    snprintf(err, errlen, "cannot start the sender");
+    if (ob->multi) curl_multi_cleanup(ob->multi);
+    store_close(ob->st);
+    free(ob);
+    return NULL;
+  }
+  return ob;
+}
+
+void outbox_wake(void *ob) { curl_multi_wakeup(((outbox *)ob)->multi); }
+
+void outbox_stop(outbox *ob, long grace_ms) {
+  if (!ob) return;
+  ob->stop_by = wall_ms() + grace_ms;
+  atomic_store(&ob->stopping, 1);
+  curl_multi_wakeup(ob->multi);
+  pthread_join(ob->thread, NULL);
+  /* unanswered requests: their messages stay "sending", sent again at the
+   * next start */
+  while (ob->flying) {
+    flight *f = ob->flying;
+    ob->flying = f->next;
+    curl_multi_remove_handle(ob->multi, f->easy);
+    flight_free(f);
+  }
+  curl_multi_cleanup(ob->multi);
+  for (size_t i = 0; i < ob->nbots; i++) free(ob->bots[i].name);
+  free(ob->bots);
+  for (size_t i = 0; i < ob->nsenders; i++) free(ob->senders[i].number);
+  free(ob->senders);
+  store_close(ob->st);
+  pthread_mutex_destroy(&ob->mu);
+  free(ob);
+}
+
+outbox_stats outbox_stats_of(outbox *ob) {
+  pthread_mutex_lock(&ob->mu);
+  outbox_stats s = ob->stats;
+  s.in_flight = ob->in_flight;
+  pthread_mutex_unlock(&ob->mu);
+  return s;
+}

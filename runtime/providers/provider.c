@@ -1,0 +1,85 @@
+#include "provider.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const provider_ops provider_twilio, provider_kannel, provider_webhook, provider_sim;
+
+const provider_ops *provider_find(const char *kind) {
+  static const provider_ops *const all[] = {&provider_twilio, &provider_kannel,
+                                            &provider_webhook, &provider_sim};
+  for (size_t i = 0; kind && i < sizeof all / sizeof *all; i++)
+    if (strcmp(all[i]->kind, kind) == 0) return all[i];
+  return NULL;
+}
+
+void http_request_free(http_request *r) {
+  free(r->url);
+  buf_free(&r->body);
+  for (int i = 0; i < r->nheaders; i++) free(r->headers[i]);
+  memset(r, 0, sizeof *r);
+}
+
+void http_request_header(http_request *r, const char *fmt, ...) {
+  if (r->nheaders == (int)(sizeof r->headers / sizeof *r->headers)) return;
+  va_list ap;
+  va_start(ap, fmt);
+  char *h = NULL;
+  if (vasprintf(&h, fmt, ap) < 0) h = NULL;
+  va_end(ap);
+  if (h) r->headers[r->nheaders++] = h;
+}
+
+static void form_escape(buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '.' || *p == '_' || *p == '*') {
+      buf_add(b, (const char *)p, 1);
+    } else if (*p == ' ') {
+      buf_add(b, "+", 1);
+    } else {
+      char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      buf_add(b, esc, 3);
+    }
+  }
+}
+
+void form_add(buf *b, const char *name, const char *value) {
+  if (b->len) buf_add(b, "&", 1);
+  form_escape(b, name);
+  buf_add(b, "=", 1);
+  form_escape(b, value ? value : "");
+}
+
+char *basic_auth(const char *user, const char *password) {
+  char *plain = xasprintf("%s:%s", user ? user : "", password ? password : "");
+  size_t n = strlen(plain);
+  char *out = xmalloc(6 + 4 * ((n + 2) / 3) + 1);
+  memcpy(out, "Basic ", 6);
+  EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)plain, (int)n);
+  free(plain);
+  return out;
+}
+
+void send_reason(send_result *res, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(res->reason, sizeof res->reason, fmt, ap);
+  va_end(ap);
+}
+
+void answer_by_status(long status, send_result *res) {
+  if (status >= 200 && status < 300) {
+    res->outcome = SEND_OK;
+  } else if (status == 408 || status == 425 || status == 429 || status >= 500) {
+    res->outcome = SEND_RETRY;
+    send_reason(res, "HTTP %ld", status);
+  } else {
+    res->outcome = SEND_FAILED;
+    send_reason(res, "HTTP %ld", status);
+  }
+}
