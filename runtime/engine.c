@@ -166,6 +166,10 @@ engine_stats engine_stats_of(engine *e) {
   return e->stats;
 }
 
+void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
+  writer_on_queued(e->w, fn, ud);
+}
+
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   store *st = store_open(opt->db_path, err, errlen);
   if (!st) return NULL;
@@ -183,7 +187,6 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->rd = rd;
   e->w = writer_open(st, threaded, opt->db_path);
   e->outbox = opt->outbox;
-  if (opt->outbox_wake) writer_on_queued(e->w, opt->outbox_wake, opt->outbox_ud);
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
@@ -333,6 +336,9 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   lua_pop(L, 1);
   if (lua_getfield(L, cfg, "late_ms") == LUA_TNUMBER) b->late_ms = lua_tointeger(L, -1);
   lua_pop(L, 1);
+  lua_getfield(L, cfg - 1, "router"); /* the runtime table is below cfg */
+  b->on_status = lua_getfield(L, -1, "status") == LUA_TTABLE;
+  lua_pop(L, 2);
   if (lua_getfield(L, cfg, "numbers") == LUA_TTABLE) { /* checked E.164 by bot.config */
     for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
       b->numbers = xrealloc(b->numbers, (b->nnumbers + 1) * sizeof *b->numbers);
@@ -476,6 +482,7 @@ static void pending_forget(engine *e, uint64_t batch) {
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m);
+static int handle_delivery(engine *e, bot *b, const delivery *d);
 
 /* A triggered event (order paid, code requested): the bot's on_event
  * handler in the contact's conversation, with the same sandbox and
@@ -491,13 +498,63 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
                     sizeof err) < 0 ? -1 : 0;
 }
 
+/* A delivery report: the message moves forward (never back: a late or
+ * repeated report changes nothing) and bot.on_status runs in the contact's
+ * conversation when it did. */
+static int handle_delivery(engine *e, bot *b, const delivery *d) {
+  outbound_row r;
+  int found = store_outbound_get(e->rd, b->id, d->message_id, d->provider_id, &r);
+  if (found < 0) return -1;
+  if (found == 0) {
+    action(e, b, "", "delivery: no message %lld%s%s of this bot (report '%s' ignored)",
+           (long long)d->message_id, d->provider_id ? " / " : "",
+           d->provider_id ? d->provider_id : "", d->status);
+    return 0;
+  }
+  contact *c = contact_get(e, b, r.number, 1, NULL);
+  int rc = c ? 0 : -1;
+  if (c && d->carrier_optout && !c->opted_out) { /* the sender wrote the ledger */
+    c->opted_out = 1;
+    if (c->expect) {
+      journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+      replace(&c->expect, NULL);
+    }
+    action(e, b, c->number, "opted out (carrier: %s)", d->error ? d->error : "");
+  }
+  int changed = d->from_sender;
+  if (c && !changed && store_status_rank(d->status) > store_status_rank(r.status)) {
+    char key[96];
+    snprintf(key, sizeof key, "status %lld %s", (long long)r.id, d->status);
+    if (!pending_has(e, b->id, key)) {
+      pending_add(e, b->id, key);
+      journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
+      changed = 1;
+    }
+  }
+  if (c && changed && b->on_status) {
+    json_t *st = json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)r.id, "status",
+                           d->status, "error", d->error, "text", r.text, "provider_id",
+                           r.provider_id ? r.provider_id : d->provider_id);
+    char *args = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    inbound ev = {.text = d->status, .len = strlen(d->status)};
+    char err[1024];
+    rc = run_script(e, b, c, "status", &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    free(args);
+  }
+  outbound_row_free(&r);
+  return rc;
+}
+
 static int handle_one(engine *e, bot *b, const inbound *m) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   e->tag = m->tag;
   e->reply_from = m->to && *m->to ? m->to : NULL;
   e->inline_number = m->inline_reply && !m->event_type ? m->from : NULL;
-  int rc = m->event_type ? handle_event(e, b, m) : handle_message(e, b, m);
+  int rc = m->delivery ? handle_delivery(e, b, m->delivery)
+           : m->event_type ? handle_event(e, b, m)
+                           : handle_message(e, b, m);
   e->in_message = 0;
   e->tag = NULL;
   e->reply_from = e->inline_number = NULL;

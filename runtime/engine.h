@@ -44,12 +44,12 @@ typedef struct engine_options {
    * deliver, except replies that go back inline in the webhook's answer;
    * without it (sim, test) every message counts as sent when committed. */
   int outbox;
-  /* Called (on the writer's thread) after a commit that queued messages. */
-  void (*outbox_wake)(void *ud);
-  void *outbox_ud;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
+/* fn(ud) is called (on the writer's thread) after each commit that queued
+ * messages: the sender's wake-up. */
+void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud);
 /* Replaces the observer (NULL: none). */
 void engine_set_observer(engine *e, const engine_observer *obs);
 void engine_close(engine *e);
@@ -85,7 +85,19 @@ typedef struct inbound {
   /* The answer to this request carries replies to `from` (TwiML, a Kannel
    * body, JSON): with an outbox they are recorded as sent, not queued. */
   int inline_reply;
+  /* A delivery report instead of a message (from is unused): moves the
+   * bot's outgoing message forward and runs bot.on_status. */
+  const struct delivery *delivery;
 } inbound;
+
+typedef struct delivery {
+  int64_t message_id;      /* ours; 0: find it by provider_id */
+  const char *provider_id;
+  const char *status;      /* sent, delivered, undelivered, failed, read */
+  const char *error;       /* the provider's error code or reason; may be NULL */
+  int from_sender;         /* the sender recorded it already (a final failure) */
+  int carrier_optout;      /* and opted the contact out (Twilio 21610) */
+} delivery;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns
  * 0, or -1 with a sentence in err when the store failed: nothing of the

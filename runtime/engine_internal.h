@@ -27,6 +27,7 @@ struct bot {
   int max_chars;
   char *timezone;      /* the bot's zone: contacts without one of their own */
   bot_counts counts;   /* for /metrics, by bot */
+  int on_status;       /* the script has bot.on_status */
   char **numbers;      /* bot.config numbers: inbound to these is routed here */
   size_t nnumbers;
   quiet_hours quiet;

@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "http_server.h"
+#include "twilio.h"
 #include "util.h"
 
 enum job_kind {
@@ -69,6 +70,37 @@ struct server {
   job *head, *tail;
   volatile sig_atomic_t stopping;
 };
+
+/* Per connection. */
+typedef struct request {
+  char *raw_uri; /* as the client sent it, query included */
+  int started;   /* the first call (headers) has been seen */
+  buf body;
+  int too_large;
+  job *job;
+} request;
+
+/* http_server.c */
+enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+                        const char *body);
+/* {"error": message} with that status. */
+enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
+                              const char *message);
+/* Queues j for the engine and suspends the connection until it is answered. */
+enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j);
+/* The bot's own secret if it has one, else the server's. */
+const char *secret_of(server *s, const char *bot, const char *key, const char *server_wide);
+
+/* webhooks.c: requests that become jobs (b: the bot's name) */
+enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+/* The first value of a form field, or NULL. */
+const char *form_get(const form_param *p, size_t n, const char *name);
+char *strdup_or_null(const char *v);
+/* 0 if the body is declared JSON; else the request has been answered (415). */
+int check_json_type(struct MHD_Connection *conn, enum MHD_Result *rc);
 
 /* The answer of a job (the engine thread writes it; the HTTP thread sends
  * it once the batch is durable). body is taken. */

@@ -414,7 +414,8 @@ static void record_latency(engine_stats *st, int64_t ns) {
 }
 
 /* Runs the script for one event: a message of a conversation ("message",
- * "optout", "optin") or a timer ("timer": m->text is the handler's name,
+ * "optout", "optin"), a triggered event ("event"), a delivery report
+ * ("status": args is the report as JSON) or a timer ("timer": m->text is the handler's name,
  * args its JSON arguments; c is NULL for a bot's own timer). A handler's
  * failure is recorded, never propagated: returns 1 then (the error in err),
  * -1 only when the store failed, 0 otherwise. */
@@ -424,8 +425,11 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   int is_new = c && !c->joined;
   int is_message = strcmp(kind, "message") == 0;
   invocation inv;
-  /* only a message's own handlers answer the fan: timers and events do not */
-  invocation_init(&inv, e, b, c, strcmp(kind, "timer") != 0 && strcmp(kind, "event") != 0);
+  /* only a message's own handlers answer the fan: timers, events and
+   * delivery reports do not */
+  invocation_init(&inv, e, b, c,
+                  strcmp(kind, "timer") != 0 && strcmp(kind, "event") != 0 &&
+                      strcmp(kind, "status") != 0);
   lua_State *co = sandbox_prepare(b->sb, "dispatch");
   lua_pushstring(co, kind);
   if (c) lua_pushstring(co, c->number); else lua_pushnil(co);

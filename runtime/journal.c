@@ -186,6 +186,15 @@ void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char 
   op->s[0] = xstrdup(number);
 }
 
+void journal_delivery(journal *j, int64_t id, const char *status, const char *error,
+                      int64_t at) {
+  journal_op *op = push(j, J_DELIVERY);
+  op->id = id;
+  op->at = at;
+  op->s[0] = xstrdup(status);
+  op->s[1] = dup_or_null(error);
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
@@ -250,6 +259,8 @@ static int apply_op(store *st, const journal_op *op) {
     case J_CONTACT_ERASE:
       return store_contact_erase(st, op->bot, op->contact, op->s[0], op->transactional,
                                  op->at);
+    case J_DELIVERY:
+      return store_delivery_status(st, op->id, op->s[0], op->s[1], op->at) < 0 ? -1 : 0;
     case J_BROADCAST_UPDATE:
       return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
                                     op->counts[0], op->counts[1], op->counts[2],

@@ -33,6 +33,7 @@ typedef enum {
   J_BROADCAST_ADD,   /* the broadcast row */
   J_BROADCAST_UPDATE,/* id, status, cursor, next_at, counts */
   J_CONTACT_ERASE,   /* bot, contact, number, suppress */
+  J_DELIVERY,        /* id, status, error, at: a delivery report */
 } journal_kind;
 
 typedef struct journal_op {
@@ -78,6 +79,8 @@ void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_
                               long failed);
 void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
                            int suppress, int64_t at);
+void journal_delivery(journal *j, int64_t id, const char *status, const char *error,
+                      int64_t at);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and

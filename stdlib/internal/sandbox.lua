@@ -184,7 +184,7 @@ local cfg = { name = nil, help = nil, numbers = {}, limits = {}, timezone = nil,
 rt.cfg = cfg
 
 local router = {
-  join = nil, fallback = nil, optout = nil, optin = nil,
+  join = nil, fallback = nil, optout = nil, optin = nil, status = nil,
   keywords = {},   -- normalized phrase -> rule
   hears = {},      -- single word -> rule
   hear_phrases = {},-- { words = {...}, rule }
@@ -299,6 +299,17 @@ function api.on_event(kind, fn)
     raise("bot.on_event: '" .. kind .. "' already has a handler (" .. place(router.events[kind].where) .. ")")
   end
   router.events[kind] = new_rule(fn, "on_event", 2)
+end
+
+-- bot.on_status(function(c, st) ... end): a delivery report for a message
+-- the bot sent (st.id, st.status, st.error, st.text), in that contact's
+-- conversation
+function api.on_status(fn)
+  top_level_only("bot.on_status")
+  if router.status then
+    raise("bot.on_status: there is already one (" .. place(router.status.where) .. ")")
+  end
+  router.status = new_rule(fn, "on_status", 1)
 end
 
 function api.handler(name, fn)
@@ -1353,6 +1364,12 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     ev.type = text
     cur_rule = rule
     return finish(c, p, rule.fn(c, ev))
+  elseif kind == "status" then
+    rule = router.status
+    local st = decode(args_json or "{}")
+    if not rule or type(st) ~= "table" then return finish(c, p, nil) end
+    cur_rule = rule
+    return finish(c, p, rule.fn(c, st))
   elseif kind == "message" then
     for i = 1, #reply_stoppers do
       local ok, err = host.drips_stop(reply_stoppers[i])

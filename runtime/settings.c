@@ -1,0 +1,311 @@
+#include "settings.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef struct setting_def {
+  const char *key;    /* in the file, and --key */
+  const char *env;    /* PARLEY_... */
+  const char *value;  /* effective, server-wide */
+  const char *source; /* default, file, env, flag */
+  int secret;
+  int per_bot;
+  const char *help;
+} setting_def;
+
+static setting_def defs[] = {
+    {"listen", "PARLEY_LISTEN", "127.0.0.1:8080", "default", 0, 0, "address:port to listen on"},
+    {"db", "PARLEY_DB", "var/parley.db", "default", 0, 0, "the SQLite database file"},
+    {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
+     "folder of bot folders (each with a bot.lua) to serve"},
+    {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
+     "how providers reach this server (Twilio signs the URL they call; status URLs)"},
+    {"twilio_auth_token", "PARLEY_TWILIO_AUTH_TOKEN", NULL, "unset", 1, 1,
+     "Twilio auth token: checks X-Twilio-Signature, and sends with twilio_account_sid"},
+    {"webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, "unset", 1, 1,
+     "bearer token of the JSON webhook, and ?token= of the Kannel get-url and DLR URL"},
+    {"webhook_secret", "PARLEY_WEBHOOK_SECRET", NULL, "unset", 1, 1,
+     "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
+    {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
+     "bearer token of the admin API (script reload, versions, rollback)"},
+    {"log_level", "PARLEY_LOG", "info", "default", 0, 0,
+     "debug (also every message sent), info, warn or error"},
+    {"log_format", "PARLEY_LOG_FORMAT", "logfmt", "default", 0, 0,
+     "logfmt or json, one line per event"},
+    {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, 0, "largest request body, bytes"},
+    /* sending */
+    {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
+     "how messages go out: sim (logged, nothing sent), twilio, kannel or webhook"},
+    {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
+     "on: replies to a webhook go back in its answer (TwiML, Kannel body, JSON); off: "
+     "through the provider"},
+    {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, "unset", 0, 1,
+     "Twilio account SID (AC...) to send with"},
+    {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, "unset", 0, 1,
+     "send through this Messaging Service (MG...) instead of From numbers"},
+    {"twilio_api_url", "PARLEY_TWILIO_API_URL", "https://api.twilio.com", "default", 0, 1,
+     "Twilio's API base URL (a local fake in tests)"},
+    {"kannel_url", "PARLEY_KANNEL_URL", "http://127.0.0.1:13013/cgi-bin/sendsms", "default", 0, 1,
+     "smsbox's sendsms URL"},
+    {"kannel_username", "PARLEY_KANNEL_USERNAME", NULL, "unset", 0, 1, "sendsms username"},
+    {"kannel_password", "PARLEY_KANNEL_PASSWORD", NULL, "unset", 1, 1, "sendsms password"},
+    {"webhook_url", "PARLEY_WEBHOOK_URL", NULL, "unset", 0, 1,
+     "provider webhook: where outgoing messages are POSTed as JSON"},
+    {"webhook_send_secret", "PARLEY_WEBHOOK_SEND_SECRET", NULL, "unset", 1, 1,
+     "provider webhook: HMAC-SHA256 key signing what is POSTed"},
+    {"rate_long_code", "PARLEY_RATE_LONG_CODE", "1", "default", 0, 1,
+     "messages a second from one long code (10-digit) number"},
+    {"rate_toll_free", "PARLEY_RATE_TOLL_FREE", "3", "default", 0, 1,
+     "messages a second from one toll-free number"},
+    {"rate_short_code", "PARLEY_RATE_SHORT_CODE", "100", "default", 0, 1,
+     "messages a second from one short code"},
+    {"rate_unit", "PARLEY_RATE_UNIT", "messages", "default", 0, 1,
+     "messages, or segments (a 3-segment message counts 3)"},
+    {"send_concurrency", "PARLEY_SEND_CONCURRENCY", "64", "default", 0, 0,
+     "requests to providers in flight at once"},
+    {"send_attempts", "PARLEY_SEND_ATTEMPTS", "6", "default", 0, 0,
+     "tries (with exponential backoff) before a message fails"},
+    {"send_timeout_ms", "PARLEY_SEND_TIMEOUT_MS", "15000", "default", 0, 0,
+     "how long one request to a provider may take"},
+};
+enum { NDEFS = sizeof defs / sizeof *defs };
+
+/* values given for one bot */
+typedef struct bot_value {
+  const setting_def *of;
+  char *bot;          /* normalized: FANCLUB */
+  char *value;
+  const char *source;
+} bot_value;
+static bot_value *bot_values;
+static size_t nbot_values;
+
+static setting_def *find(const char *key) {
+  for (int i = 0; i < NDEFS; i++)
+    if (strcmp(defs[i].key, key) == 0) return &defs[i];
+  return NULL;
+}
+
+/* FANCLUB for fanclub, SHOP_EU for shop-eu. */
+static char *normalized(const char *bot) {
+  char *up = xstrdup(bot);
+  for (char *p = up; *p; p++) *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+  return up;
+}
+
+static bot_value *own(const setting_def *d, const char *up) {
+  for (size_t i = 0; i < nbot_values; i++)
+    if (bot_values[i].of == d && strcmp(bot_values[i].bot, up) == 0) return &bot_values[i];
+  return NULL;
+}
+
+/* Sets a bot's value (a later source replaces an earlier one). Takes value. */
+static void set_own(const setting_def *d, const char *up, char *value, const char *source) {
+  bot_value *v = own(d, up);
+  if (!v) {
+    bot_values = xrealloc(bot_values, (nbot_values + 1) * sizeof *bot_values);
+    v = &bot_values[nbot_values++];
+    *v = (bot_value){d, xstrdup(up), NULL, NULL};
+  }
+  free(v->value);
+  v->value = value;
+  v->source = source;
+}
+
+const char *setting(const char *key) {
+  const setting_def *d = find(key);
+  return d ? d->value : NULL;
+}
+
+const char *setting_own(const char *bot, const char *key) {
+  const setting_def *d = find(key);
+  if (!d || !d->per_bot || !bot) return NULL;
+  char *up = normalized(bot);
+  const bot_value *v = own(d, up);
+  free(up);
+  return v ? v->value : NULL;
+}
+
+const char *setting_for(const char *bot, const char *key) {
+  const char *v = setting_own(bot, key);
+  return v ? v : setting(key);
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  char *e = s + strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) *--e = 0;
+  return s;
+}
+
+int settings_read_file(const char *path) {
+  size_t len;
+  char *text = read_file(path, &len);
+  if (!text) {
+    fprintf(stderr, "parley serve: %s: cannot read: %s\n", path, strerror(errno));
+    return -1;
+  }
+  int line = 0, rc = 0;
+  char *bot = NULL; /* inside [bot NAME]: NAME, normalized */
+  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    line++;
+    char *t = trim(l);
+    if (!*t || *t == '#') continue;
+    if (*t == '[') {
+      char name[128];
+      free(bot);
+      bot = NULL;
+      if (sscanf(t, "[bot %127[^] ]]", name) == 1) {
+        bot = normalized(name);
+      } else {
+        fprintf(stderr, "%s:%d: '%s' is not a section; the only one is [bot NAME]\n", path, line,
+                t);
+        rc = -1;
+      }
+      continue;
+    }
+    char *eq = strchr(t, '=');
+    if (!eq) {
+      fprintf(stderr, "%s:%d: '%s' is not key = value\n", path, line, t);
+      rc = -1;
+      continue;
+    }
+    *eq = 0;
+    char *key = trim(t), *value = trim(eq + 1);
+    setting_def *d = find(key);
+    if (!d) {
+      fprintf(stderr, "%s:%d: unknown setting '%s' (parley serve --help lists them)\n", path,
+              line, key);
+      rc = -1;
+    } else if (d->secret) {
+      fprintf(stderr, "%s:%d: %s is a secret: give it by %s%s (or its _FILE), not in the "
+                      "config file\n", path, line, key, d->env, bot ? "_<BOT>" : "");
+      rc = -1;
+    } else if (bot && !d->per_bot) {
+      fprintf(stderr, "%s:%d: %s is server-wide: it cannot be set for one bot\n", path, line,
+              key);
+      rc = -1;
+    } else if (bot) {
+      set_own(d, bot, xstrdup(value), "file");
+    } else {
+      d->value = xstrdup(value);
+      d->source = "file";
+    }
+  }
+  free(bot);
+  free(text);
+  return rc;
+}
+
+extern char **environ;
+
+/* The first line of a file named by an environment variable, or NULL. */
+static char *value_from_file(const char *var, const char *path) {
+  char *text = read_file(path, NULL);
+  if (!text) {
+    fprintf(stderr, "parley serve: %s: cannot read %s: %s\n", var, path, strerror(errno));
+    return NULL;
+  }
+  char *t = trim(text);
+  memmove(text, t, strlen(t) + 1);
+  return text;
+}
+
+static int is_server_wide_env(const char *name, size_t n) {
+  for (int i = 0; i < NDEFS; i++) {
+    size_t k = strlen(defs[i].env);
+    if (n == k && strncmp(name, defs[i].env, k) == 0) return 1;
+    if (n == k + 5 && strncmp(name, defs[i].env, k) == 0 && strncmp(name + k, "_FILE", 5) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* PARLEY_<KEY>_<BOT> and PARLEY_<KEY>_<BOT>_FILE; values win over _FILE. */
+static void read_bot_env(void) {
+  for (int pass = 0; pass < 2; pass++)
+    for (char **ev = environ; *ev; ev++) {
+      const char *eq = strchr(*ev, '=');
+      if (!eq || !eq[1] || is_server_wide_env(*ev, (size_t)(eq - *ev))) continue;
+      for (int i = 0; i < NDEFS; i++) {
+        const setting_def *d = &defs[i];
+        size_t n = strlen(d->env);
+        if (!d->per_bot || strncmp(*ev, d->env, n) != 0 || (*ev)[n] != '_') continue;
+        char *var = xstrndup(*ev, (size_t)(eq - *ev));
+        char *bot = xstrdup(var + n + 1);
+        size_t bl = strlen(bot);
+        int file = bl > 5 && strcmp(bot + bl - 5, "_FILE") == 0;
+        if (file) bot[bl - 5] = 0;
+        if (file == pass && *bot && !(pass == 1 && own(d, bot))) {
+          char *value = file ? value_from_file(var, eq + 1) : xstrdup(eq + 1);
+          if (value && *value)
+            set_own(d, bot, value, file ? "file (env _FILE)" : "env");
+          else
+            free(value);
+        }
+        free(bot);
+        free(var);
+      }
+    }
+}
+
+void settings_read_env(void) {
+  for (int i = 0; i < NDEFS; i++) {
+    const char *v = getenv(defs[i].env);
+    char *name = xasprintf("%s_FILE", defs[i].env);
+    const char *file = getenv(name);
+    if (v && *v) {
+      defs[i].value = v;
+      defs[i].source = "env";
+    } else if (file && *file) {
+      char *text = value_from_file(name, file);
+      if (text) {
+        defs[i].value = text;
+        defs[i].source = "file (env _FILE)";
+      }
+    }
+    free(name);
+  }
+  read_bot_env();
+}
+
+int settings_set_flag(const char *flag, const char *value) {
+  char *key = xstrdup(flag + 2);
+  for (char *p = key; *p; p++)
+    if (*p == '-') *p = '_';
+  setting_def *d = find(key);
+  free(key);
+  if (!d || d->secret || !value) {
+    fprintf(stderr, "parley serve: %s '%s'%s\n",
+            !d ? "unknown option" : d->secret ? "a secret cannot be a flag:" : "missing a value for",
+            flag, d && d->secret ? " (use the environment)" : "");
+    return -1;
+  }
+  d->value = value;
+  d->source = "flag";
+  return 0;
+}
+
+void settings_print(FILE *f) {
+  for (int i = 0; i < NDEFS; i++) {
+    const setting_def *d = &defs[i];
+    const char *shown = !d->value ? "(unset)" : d->secret ? "********" : d->value;
+    fprintf(f, "%-28s = %-28s # %s; %s; env %s\n", d->key, shown, d->source, d->help, d->env);
+  }
+  for (size_t i = 0; i < nbot_values; i++) {
+    const bot_value *v = &bot_values[i];
+    fprintf(f, "%-28s = %-28s # %s; bot %s's own; env %s_%s\n", v->of->key,
+            v->of->secret ? "********" : v->value, v->source, v->bot, v->of->env, v->bot);
+  }
+}
+
+void settings_usage(FILE *f) {
+  for (int i = 0; i < NDEFS; i++)
+    fprintf(f, "  %-28s %s%s%s (%s)\n", defs[i].key, defs[i].help,
+            defs[i].secret ? "; environment only" : "", defs[i].per_bot ? "; per bot" : "",
+            defs[i].env);
+}

@@ -1,0 +1,243 @@
+/* webhooks: what providers and a brand's backend post, read into jobs for
+ * the engine: Twilio's messaging webhook, Kannel's sms-service get-url and
+ * post-url, the JSON webhook, triggered events, and the delivery reports
+ * of messages sent (Twilio status callbacks, Kannel DLRs, JSON). Each
+ * checks its credentials first, then the body, and answers 4xx with a
+ * sentence when either is wrong. */
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http_internal.h"
+#include "log.h"
+#include "twilio.h"
+#include "webhook_auth.h"
+
+const char *form_get(const form_param *p, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(p[i].name, name) == 0) return p[i].value;
+  return NULL;
+}
+
+char *strdup_or_null(const char *v) { return v ? xstrdup(v) : NULL; }
+
+/* A sender as providers give it: 1 to 32 printable ASCII characters. */
+static int valid_sender(const char *v) {
+  size_t n = v ? strlen(v) : 0;
+  if (n == 0 || n > 32) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f) return 0;
+  return 1;
+}
+
+/* 0 if the body is declared JSON; else the request has been answered (415). */
+int check_json_type(struct MHD_Connection *conn, enum MHD_Result *rc) {
+  const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+  if (type && strncasecmp(type, "application/json", 16) == 0 &&
+      (type[16] == 0 || type[16] == ';' || type[16] == ' '))
+    return 0;
+  *rc = respond_error(conn, 415, "Content-Type must be application/json");
+  return -1;
+}
+
+/* The message's id as a string: a JSON string or integer, else NULL. */
+static char *json_id(json_t *id) {
+  if (json_is_string(id)) return xstrdup(json_string_value(id));
+  if (json_is_integer(id)) return xasprintf("%lld", (long long)json_integer_value(id));
+  return NULL;
+}
+
+
+enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
+                                      request *r, char *b) {
+  form_param *p = NULL;
+  size_t n = 0;
+  if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
+    return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
+  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
+  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
+  free(url);
+  if (!valid) {
+    form_free(p, n);
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b, NULL);
+    return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+  }
+  const char *from = form_get(p, n, "From"), *body = form_get(p, n, "Body");
+  if (!from || !body || !valid_sender(from)) {
+    form_free(p, n);
+    return respond_error(conn, 400, "From and Body are required");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_TWILIO;
+  j->botname = xstrdup(b);
+  j->from = xstrdup(from);
+  j->to = strdup_or_null(form_get(p, n, "To"));
+  j->text = xstrdup(body);
+  j->provider_id = strdup_or_null(form_get(p, n, "MessageSid"));
+  /* NumMedia, MediaUrl0..N-1 -> msg.media */
+  const char *num = form_get(p, n, "NumMedia");
+  long nmedia = num ? strtol(num, NULL, 10) : 0;
+  if (nmedia > 0 && nmedia <= 10) {
+    json_t *media = json_array();
+    for (long i = 0; i < nmedia; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "MediaUrl%ld", i);
+      const char *u = form_get(p, n, key);
+      if (u) json_array_append_new(media, json_string(u));
+    }
+    j->media_json = json_dumps(media, JSON_COMPACT);
+    json_decref(media);
+  }
+  form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
+/* 0 if the request proves it comes from the bot's owner: its bearer token,
+ * or an X-Parley-Signature of the body under its webhook secret (see
+ * webhook_auth.h); else it has been answered (401 without either, 403 with
+ * a wrong one). */
+static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                              enum MHD_Result *rc) {
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
+  if (auth && strncmp(auth, "Bearer ", 7) == 0) {
+    const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+    if (!want || !*want || strlen(auth + 7) != strlen(want) ||
+        CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+      log_event(LOG_WARN, "rejected", "provider", "json", "reason", "token", "bot", b, NULL);
+      *rc = respond_error(conn, 403, "the bearer token is not this bot's");
+      return -1;
+    }
+    return 0;
+  }
+  if (!sig) {
+    *rc = respond_error(conn, 401, "an Authorization: Bearer token or an X-Parley-Signature "
+                                   "(with X-Parley-Timestamp) is required");
+    return -1;
+  }
+  const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Timestamp");
+  const char *problem = webhook_signature_problem(
+      secret_of(s, b, "webhook_secret", s->cfg.webhook_secret), ts, sig,
+      r->body.data ? r->body.data : "", r->body.len, (int64_t)time(NULL));
+  if (problem) {
+    log_event(LOG_WARN, "rejected", "provider", "json", "reason", "signature", "bot", b, NULL);
+    *rc = respond_error(conn, 403, problem);
+    return -1;
+  }
+  return 0;
+}
+
+/* POST /v1/bots/BOT/events {"type": "order.paid", "contact": "+1555...",
+ * "data": {...}}: bot.on_event in that contact's conversation. */
+enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                     char *b) {
+  enum MHD_Result rc;
+  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  json_error_t jerr;
+  json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+  json_t *type = json_object_get(o, "type"), *contact = json_object_get(o, "contact");
+  json_t *data = json_object_get(o, "data");
+  if (!json_is_object(o) || !json_is_string(type) || !json_is_string(contact) ||
+      !valid_sender(json_string_value(contact)) || (data && !json_is_object(data))) {
+    json_decref(o);
+    return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
+                                    "\"contact\":\"+15550001\",\"data\":{...}}");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_EVENT;
+  j->botname = xstrdup(b);
+  j->from = xstrdup(json_string_value(contact));
+  j->text = xstrdup("");
+  j->event_type = xstrdup(json_string_value(type));
+  j->event_data = data ? json_dumps(data, JSON_COMPACT) : xstrdup("{}");
+  json_decref(o);
+  return start_job(s, conn, r, j);
+}
+
+enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
+                                    request *r, char *b) {
+  enum MHD_Result rc;
+  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  json_error_t jerr;
+  json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
+  const char *from = NULL, *text = NULL;
+  json_t *idv = json_object_get(o, "id");
+  if (!json_is_object(o) ||
+      !json_is_string(json_object_get(o, "from")) ||
+      !valid_sender(json_string_value(json_object_get(o, "from"))) ||
+      !json_is_string(json_object_get(o, "text")) ||
+      (idv && !json_is_string(idv) && !json_is_integer(idv))) {
+    json_decref(o);
+    return respond_error(conn, 400, "the body must be JSON like "
+                                    "{\"from\":\"+15550001\",\"text\":\"hi\",\"id\":\"...\"}");
+  }
+  from = json_string_value(json_object_get(o, "from"));
+  text = json_string_value(json_object_get(o, "text"));
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_JSON;
+  j->botname = xstrdup(b);
+  j->from = xstrdup(from);
+  j->text = xstrdup(text);
+  json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
+  j->to = json_is_string(to) ? xstrdup(json_string_value(to)) : NULL;
+  j->provider_id = json_id(id);
+  json_t *media = json_object_get(o, "media");
+  if (json_is_array(media) && json_array_size(media) > 0 && json_array_size(media) <= 10) {
+    json_t *urls = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(media, i, u) if (json_is_string(u)) json_array_append(urls, u);
+    j->media_json = json_dumps(urls, JSON_COMPACT);
+    json_decref(urls);
+  }
+  json_decref(o);
+  return start_job(s, conn, r, j);
+}
+
+enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
+                                      request *r, char *b) {
+  /* sms-service get-url (query) or post-url (form body) */
+  form_param *p = NULL;
+  size_t n = 0;
+  if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n))
+    return respond_error(conn, 400, "the body is not a form");
+  const char *from = form_get(p, n, "from");
+  const char *text = form_get(p, n, "text");
+  const char *to = form_get(p, n, "to"), *id = form_get(p, n, "id");
+  if (!from) from = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from");
+  if (!text) text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "text");
+  if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
+  if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
+  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+  if (!want || !*want || !token || strlen(token) != strlen(want) ||
+      CRYPTO_memcmp(token, want, strlen(want)) != 0) {
+    form_free(p, n);
+    return respond_error(conn, 403, "the token query parameter is not this bot's");
+  }
+  if (!from || !text || !valid_sender(from)) {
+    form_free(p, n);
+    return respond_error(conn, 400, "from (a sender of up to 32 characters) and text are required");
+  }
+  if (!utf8_valid(text, strlen(text))) {
+    form_free(p, n);
+    return respond_error(conn, 400, "text is not valid UTF-8 (send charset=UTF-8)");
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_KANNEL;
+  j->botname = xstrdup(b);
+  j->from = xstrdup(from);
+  j->text = xstrdup(text);
+  j->to = strdup_or_null(to);
+  j->provider_id = strdup_or_null(id);
+  form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
