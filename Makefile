@@ -98,7 +98,13 @@ $(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
-test: deps $(PARLEY) $(UNIT_TESTS)
+# A local fake of Twilio's Messages API (tests/fake/README.md): the e2e
+# tests and the bench send through it.
+$(B)/fake_twilio: tests/fake/fake_twilio.c | $(B)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto) -o $@ $< \
+	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
+
+test: deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
 	@PARLEY=./$(PARLEY) BUILD=$(B) sh tests/run.sh
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -212,6 +212,8 @@ static void run_metrics(server *s, job *j) {
   engine_stats st = engine_stats_of(s->e);
   int64_t timers = 0, held = 0;
   store_backlog(engine_store(s->e), &timers, &held); /* zeros if the store failed */
+  long waiting = store_outbox_depth(engine_store(s->e));
+  if (waiting > 0) held += waiting;
   buf b = {0};
   buf_printf(&b,
              "# HELP parley_messages_in_total Inbound messages handled.\n"
@@ -243,7 +245,7 @@ static void run_metrics(server *s, job *j) {
              "# HELP parley_timers_pending Timers and drip steps waiting to fire.\n"
              "# TYPE parley_timers_pending gauge\n"
              "parley_timers_pending %lld\n"
-             "# HELP parley_outbox_depth Messages waiting to go out (held for quiet hours).\n"
+             "# HELP parley_outbox_depth Messages waiting to go out (queued, in flight, held).\n"
              "# TYPE parley_outbox_depth gauge\n"
              "parley_outbox_depth %lld\n"
              "# HELP parley_handler_seconds Time in the script per handler call.\n"
@@ -275,6 +277,7 @@ static void run_metrics(server *s, job *j) {
     bot_family f = {&b, which};
     engine_each_bot_counts(s->e, add_bot_counts, &f);
   }
+  if (s->cfg.more_metrics) s->cfg.more_metrics(s->cfg.metrics_ud, &b);
   j->http_status = 200;
   j->http_body = b.data ? b.data : xstrdup("");
   free(j->content_type);

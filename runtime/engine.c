@@ -551,6 +551,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->in_message = 1;
   e->tag = m->tag;
   e->reply_from = m->to && *m->to ? m->to : NULL;
+  e->answering = !m->delivery;
   e->inline_number = m->inline_reply && !m->event_type ? m->from : NULL;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
@@ -558,6 +559,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->in_message = 0;
   e->tag = NULL;
   e->reply_from = e->inline_number = NULL;
+  e->answering = 0;
   return rc;
 }
 

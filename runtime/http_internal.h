@@ -16,6 +16,7 @@
 
 enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
+  JOB_STATUS,                                      /* delivery reports: batched */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
@@ -39,6 +40,8 @@ typedef struct job {
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
   char *media_json;              /* media URLs, a JSON list */
+  delivery dl;                   /* JOB_STATUS (its strings below) */
+  char *dl_status, *dl_error;
   char **replies; /* texts sent back to `from` in answer */
   size_t nreplies;
   int failed;     /* the engine could not take it: 503 */
@@ -96,6 +99,10 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn, request *
 enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                      char *b);
+enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 /* The first value of a form field, or NULL. */
 const char *form_get(const form_param *p, size_t n, const char *name);
 char *strdup_or_null(const char *v);

@@ -33,6 +33,8 @@ static void job_free(job *j) {
   free(j->event_type);
   free(j->event_data);
   free(j->media_json);
+  free(j->dl_status);
+  free(j->dl_error);
   free(j->botname);
   free(j->http_body);
   free(j->content_type);
@@ -79,6 +81,7 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
     free(xml);
     return rc;
   }
+  if (j->kind == JOB_STATUS) return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
   if (j->kind == JOB_KANNEL) /* the reply, as the sms-service's text body */
     return respond(conn, 200, "text/plain; charset=utf-8",
                    j->nreplies ? j->replies[0] : "");
@@ -340,7 +343,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   enum MHD_Result rc = MHD_NO;
   int matched = 1;
   int put = strcmp(method, "PUT") == 0;
-  if ((b = bot_in_path(s, url, "/twilio/", NULL)))
+  if ((b = bot_in_path(s, url, "/twilio/status/", NULL)))
+    rc = post ? twilio_status_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  else if ((b = bot_in_path(s, url, "/kannel/dlr/", NULL)))
+    rc = get || post ? kannel_dlr_inbound(s, conn, r, b)
+                     : respond_error(conn, 405, "use GET or POST");
+  else if ((b = bot_in_path(s, url, "/v1/bots/", "/status")))
+    rc = post ? json_status_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  else if ((b = bot_in_path(s, url, "/twilio/", NULL)))
     rc = post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
     rc = post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
@@ -412,7 +422,11 @@ static void on_message(void *ud, const char *botname, const char *to, const char
                        const char *status, void *tag) {
   (void)ud;
   job *j = tag;
-  if (j && strcmp(status, "sent") == 0 && strcmp(to, j->from) == 0) {
+  /* a webhook's inline replies; an event's messages (queued, they go
+   * through the provider) */
+  int answer = strcmp(status, "sent") == 0 ||
+               (j && j->kind == JOB_EVENT && strcmp(status, "queued") == 0);
+  if (j && answer && strcmp(to, j->from) == 0) {
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
     j->replies[j->nreplies++] = xstrdup(text);
   }
@@ -425,6 +439,10 @@ static void on_action(void *ud, const char *botname, const char *number,
   if (strncmp(what, "error: ", 7) == 0)
     log_event(LOG_WARN, "handler_error", "bot", botname, "contact", number, "error", what + 7,
               NULL);
+  else if (strncmp(what, "delivery: ", 10) == 0)
+    log_event(LOG_INFO, "status_unknown", "bot", botname, "detail", what + 10, NULL);
+  else if (strncmp(what, "opted out (carrier", 18) == 0)
+    log_event(LOG_INFO, "carrier_optout", "bot", botname, "contact", number, NULL);
 }
 
 /* Runs inbound jobs (consecutive jobs of one bot together) and commits
@@ -473,6 +491,15 @@ static void handle_jobs(server *s, job *jobs) {
                       .len = strlen(j->text), .provider_id = j->provider_id, .tag = j,
                       .event_type = j->event_type, .event_data = j->event_data,
                       .media_json = j->media_json};
+    if (j->kind == JOB_STATUS) {
+      j->dl.provider_id = j->provider_id;
+      j->dl.status = j->dl_status;
+      j->dl.error = j->dl_error;
+      in[k].provider_id = NULL; /* not an inbound message's id */
+      in[k].delivery = &j->dl;
+    } else if (j->kind != JOB_EVENT) {
+      in[k].inline_reply = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
+    }
     k++;
   }
   submit_inbound(s, order + done, in + done, k - done);
@@ -480,6 +507,10 @@ static void handle_jobs(server *s, job *jobs) {
   for (job *j = jobs; j; j = next) {
     next = j->next;
     j->next = NULL;
+    if (!j->conn) { /* the sender's report: nobody waits for an answer */
+      job_free(j);
+      continue;
+    }
     atomic_store(&j->done, 1);
     MHD_resume_connection(j->conn);
   }
@@ -614,6 +645,20 @@ int server_run(server *s) {
   return 0;
 }
 
+void server_report_delivery(server *s, const char *bot, const delivery *d) {
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_STATUS;
+  j->botname = xstrdup(bot);
+  j->from = xstrdup("");
+  j->text = xstrdup("");
+  j->provider_id = strdup_or_null(d->provider_id);
+  j->dl_status = xstrdup(d->status);
+  j->dl_error = strdup_or_null(d->error);
+  j->dl = (delivery){.message_id = d->message_id, .from_sender = d->from_sender,
+                     .carrier_optout = d->carrier_optout};
+  enqueue(s, j);
+}
+
 void server_stop(server *s) {
   s->stopping = 1; /* the engine loop wakes within 100 ms */
 }
@@ -621,6 +666,11 @@ void server_stop(server *s) {
 void server_free(server *s) {
   if (!s) return;
   if (s->daemon) MHD_stop_daemon(s->daemon);
+  while (s->head) { /* the sender's reports after the last batch */
+    job *j = s->head;
+    s->head = j->next;
+    job_free(j);
+  }
   for (size_t i = 0; i < s->nwatch; i++) free(s->watch[i].dir);
   free(s->watch);
   free_routes(s->routes, s->nroutes);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "util.h"
 
 typedef struct server_config {
   const char *host;        /* listen address, default 127.0.0.1 */
@@ -26,6 +27,12 @@ typedef struct server_config {
   /* A bot's own secret, which replaces the server's for that bot, or NULL.
    * key is "twilio_auth_token", "webhook_token" or "webhook_secret". */
   const char *(*bot_secret)(const char *bot, const char *key);
+  /* 0 if the bot's replies must not go back in a webhook's answer (they go
+   * through its provider); NULL: they do. */
+  int (*inline_replies)(const char *bot);
+  /* Lines appended to /metrics (on the engine thread), or NULL. */
+  void (*more_metrics)(void *ud, buf *out);
+  void *metrics_ud;
 } server_config;
 
 typedef struct server server;
@@ -37,6 +44,9 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
  * every 100 ms. */
 int server_run(server *s);
 void server_stop(server *s);
+/* A delivery report from the sender (any thread): handled with the next
+ * batch, like a provider's. */
+void server_report_delivery(server *s, const char *bot, const delivery *d);
 /* --watch: reload the bot in dir when its .lua files change. */
 void server_watch(server *s, const char *dir);
 void server_free(server *s);

@@ -243,7 +243,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
                    .sender = e->reply_from ? e->reply_from : bot_sender(b),
-                   .priority = transactional || e->in_message ? 0 : 1};
+                   .priority = transactional || e->answering ? 0 : 1};
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "engine.h"
 #include "http_server.h"
 #include "log.h"
+#include "outbox.h"
 #include "settings.h"
 #include "util.h"
 
@@ -38,7 +40,149 @@ static void usage(FILE *f) {
   settings_usage(f);
 }
 
+/* ---------------------------------------------------------------- sending */
+
+/* A bot's sending settings, built from its settings on first use and kept
+ * (the sender holds on to them). */
+typedef struct bot_sending {
+  char *bot;
+  char *status_url;
+  outbox_bot_config cfg;
+  const char *problem; /* NULL: usable */
+} bot_sending;
+static bot_sending *sendings;
+static size_t nsendings;
+static pthread_mutex_t sendings_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Where a provider's delivery reports for the bot come back. */
+static char *status_url(const char *kind, const char *bot) {
+  const char *base = setting("public_url");
+  if (strcmp(kind, "twilio") == 0) return xasprintf("%s/twilio/status/%s", base, bot);
+  if (strcmp(kind, "kannel") == 0) return xasprintf("%s/kannel/dlr/%s", base, bot);
+  if (strcmp(kind, "webhook") == 0) return xasprintf("%s/v1/bots/%s/status", base, bot);
+  return NULL;
+}
+
+static double rate_setting(const char *bot, const char *key, const char **problem) {
+  char *end;
+  const char *v = setting_for(bot, key);
+  double r = strtod(v, &end);
+  if (end == v || *end || !(r > 0) || r > 100000) *problem = "a rate must be a number of messages a second above 0";
+  return r;
+}
+
+static bot_sending *sending_of(const char *bot) {
+  for (size_t i = 0; i < nsendings; i++)
+    if (strcmp(sendings[i].bot, bot) == 0) return &sendings[i];
+  sendings = xrealloc(sendings, (nsendings + 1) * sizeof *sendings);
+  bot_sending *b = &sendings[nsendings++];
+  memset(b, 0, sizeof *b);
+  b->bot = xstrdup(bot);
+  provider_config *p = &b->cfg.provider;
+  p->kind = setting_for(bot, "provider");
+  const provider_ops *ops = provider_find(p->kind);
+  if (!ops) {
+    b->problem = "provider must be sim, twilio, kannel or webhook";
+    return b;
+  }
+  p->url = strcmp(p->kind, "twilio") == 0   ? setting_for(bot, "twilio_api_url")
+           : strcmp(p->kind, "kannel") == 0 ? setting_for(bot, "kannel_url")
+                                            : setting_for(bot, "webhook_url");
+  p->account_sid = setting_for(bot, "twilio_account_sid");
+  p->auth_token = setting_for(bot, "twilio_auth_token");
+  p->messaging_service_sid = setting_for(bot, "twilio_messaging_service_sid");
+  p->username = setting_for(bot, "kannel_username");
+  p->password = setting_for(bot, "kannel_password");
+  p->secret = setting_for(bot, "webhook_send_secret");
+  p->webhook_token = setting_for(bot, "webhook_token");
+  b->status_url = status_url(p->kind, bot);
+  p->status_url = b->status_url;
+  b->cfg.rate_long_code = rate_setting(bot, "rate_long_code", &b->problem);
+  b->cfg.rate_toll_free = rate_setting(bot, "rate_toll_free", &b->problem);
+  b->cfg.rate_short_code = rate_setting(bot, "rate_short_code", &b->problem);
+  const char *unit = setting_for(bot, "rate_unit");
+  b->cfg.per_segment = strcmp(unit, "segments") == 0;
+  if (!b->cfg.per_segment && strcmp(unit, "messages") != 0)
+    b->problem = "rate_unit must be messages or segments";
+  const char *inl = setting_for(bot, "inline_replies");
+  if (strcmp(inl, "on") != 0 && strcmp(inl, "off") != 0)
+    b->problem = "inline_replies must be on or off";
+  if (!b->problem) b->problem = ops->check(p);
+  return b;
+}
+
+/* The sender's view: NULL (its messages wait, logged) if the settings are
+ * not usable. */
+static const outbox_bot_config *config_for(void *ud, const char *bot) {
+  (void)ud;
+  pthread_mutex_lock(&sendings_mu);
+  bot_sending *b = sending_of(bot);
+  pthread_mutex_unlock(&sendings_mu);
+  if (b->problem) {
+    log_event(LOG_ERROR, "provider_settings", "bot", bot, "problem", b->problem, NULL);
+    return NULL;
+  }
+  return &b->cfg;
+}
+
+static int inline_replies(const char *bot) {
+  return strcmp(setting_for(bot, "inline_replies"), "on") == 0;
+}
+
+/* Every loaded bot's sending settings must be usable before we listen. */
+typedef struct check_ctx {
+  int bad;
+} check_ctx;
+static void check_bot_sending(void *ud, const char *bot, const bot_counts *c) {
+  (void)c;
+  check_ctx *ctx = ud;
+  pthread_mutex_lock(&sendings_mu);
+  bot_sending *b = sending_of(bot);
+  pthread_mutex_unlock(&sendings_mu);
+  if (b->problem) {
+    fprintf(stderr, "parley serve: bot %s: %s (provider = %s; docs/providers.md)\n", bot,
+            b->problem, setting_for(bot, "provider"));
+    ctx->bad = 1;
+  }
+}
+
+static void free_sendings(void) {
+  for (size_t i = 0; i < nsendings; i++) {
+    free(sendings[i].bot);
+    free(sendings[i].status_url);
+  }
+  free(sendings);
+  sendings = NULL;
+  nsendings = 0;
+}
+
 static server *running;
+static outbox *sender;
+
+/* The sender's reports go to the engine as delivery reports. */
+static void on_report(void *ud, const outbox_report *r) {
+  (void)ud;
+  delivery d = {.message_id = r->message_id, .status = r->status, .error = r->error,
+                .from_sender = 1, .carrier_optout = r->opted_out};
+  server_report_delivery(running, r->bot, &d); /* set before the sender can report */
+}
+
+static void sender_metrics(void *ud, buf *out) {
+  (void)ud;
+  if (!sender) return;
+  outbox_stats st = outbox_stats_of(sender);
+  buf_printf(out,
+             "# HELP parley_sends_total Requests to providers by result (a retried message "
+             "counts each try).\n"
+             "# TYPE parley_sends_total counter\n"
+             "parley_sends_total{result=\"sent\"} %ld\n"
+             "parley_sends_total{result=\"retried\"} %ld\n"
+             "parley_sends_total{result=\"failed\"} %ld\n"
+             "# HELP parley_sends_in_flight Requests to providers not answered yet.\n"
+             "# TYPE parley_sends_in_flight gauge\n"
+             "parley_sends_in_flight %ld\n",
+             st.sent, st.retried, st.failed, st.in_flight);
+}
 
 static void on_signal(int sig) {
   (void)sig;
@@ -142,14 +286,17 @@ int cli_serve(int argc, char **argv) {
     free(dir);
   }
   char err[4096];
-  engine_options opt = {.db_path = db};
+  engine_options opt = {.db_path = db, .outbox = 1};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "parley serve: %s\n", err);
     return 1;
   }
-  if (load_bots(e, setting("scripts"), NULL)) {
+  check_ctx checked = {0};
+  if (load_bots(e, setting("scripts"), NULL) ||
+      (engine_each_bot_counts(e, check_bot_sending, &checked), checked.bad)) {
     engine_close(e);
+    free_sendings();
     return 1;
   }
   server_config cfg = {.host = host, .port = port,
@@ -159,15 +306,34 @@ int cli_serve(int argc, char **argv) {
                        .webhook_secret = setting("webhook_secret"),
                        .bot_secret = setting_own,
                        .admin_token = setting("admin_token"),
-                       .max_body = (size_t)max_body};
+                       .max_body = (size_t)max_body,
+                       .inline_replies = inline_replies,
+                       .more_metrics = sender_metrics};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {
     fprintf(stderr, "parley serve: %s\n", err);
     engine_close(e);
+    free_sendings();
     return 1;
   }
+  running = s; /* before the sender starts: it reports here */
+  outbox_options oo = {.db_path = db,
+                       .max_in_flight = atoi(setting("send_concurrency")),
+                       .max_attempts = atoi(setting("send_attempts")),
+                       .timeout_ms = atol(setting("send_timeout_ms")),
+                       .config_for = config_for,
+                       .report = on_report};
+  sender = outbox_start(&oo, err, sizeof err);
+  if (!sender) {
+    fprintf(stderr, "parley serve: %s\n", err);
+    server_free(s);
+    engine_close(e);
+    free_sendings();
+    return 1;
+  }
+  engine_on_queued(e, outbox_wake, sender);
+
   if (watch) load_bots(e, setting("scripts"), s);
-  running = s;
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -176,8 +342,15 @@ int cli_serve(int argc, char **argv) {
   fprintf(stderr, "parley serve: listening on http://%s:%d (database %s)\n", host, port, db);
   server_run(s);
   fprintf(stderr, "parley serve: stopping\n");
-  server_free(s);
+  engine_flush(e, err, sizeof err);
+  engine_on_queued(e, NULL, NULL);
+  /* answers in flight are recorded if they come soon; the rest are sent
+   * again at the next start */
+  outbox_stop(sender, 5000);
+  sender = NULL;
   running = NULL;
+  server_free(s);
   engine_close(e); /* the last batch is committed; WAL checkpointed on close */
+  free_sendings();
   return 0;
 }

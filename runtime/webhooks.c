@@ -15,6 +15,7 @@
 
 #include "http_internal.h"
 #include "log.h"
+#include "store.h"
 #include "twilio.h"
 #include "webhook_auth.h"
 
@@ -241,3 +242,144 @@ enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   return start_job(s, conn, r, j);
 }
 
+
+/* ---------------------------------------------------------------- delivery reports */
+
+/* ?m=ID of a status URL: our message id, or 0. */
+static int64_t message_param(struct MHD_Connection *conn, const form_param *p, size_t n) {
+  const char *m = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "m");
+  if (!m) m = form_get(p, n, "m");
+  char *end;
+  long long id = m ? strtoll(m, &end, 10) : 0;
+  return m && *m && !*end && id > 0 ? (int64_t)id : 0;
+}
+
+static job *status_job(const char *b, int64_t id, const char *provider_id, const char *status,
+                       const char *error) {
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_STATUS;
+  j->botname = xstrdup(b);
+  j->from = xstrdup("");
+  j->text = xstrdup("");
+  j->provider_id = strdup_or_null(provider_id && *provider_id ? provider_id : NULL);
+  j->dl_status = xstrdup(status);
+  j->dl_error = strdup_or_null(error && *error ? error : NULL);
+  j->dl = (delivery){.message_id = id};
+  return j;
+}
+
+/* Twilio's MessageStatus in our terms (NULL: not a report on an outgoing
+ * message): queued, accepted, scheduled and sending mean Twilio has it. */
+static const char *twilio_status(const char *s) {
+  static const char *const map[][2] = {
+      {"accepted", "sent"}, {"scheduled", "sent"}, {"queued", "sent"},
+      {"sending", "sent"},  {"sent", "sent"},      {"delivered", "delivered"},
+      {"undelivered", "undelivered"}, {"failed", "failed"}, {"canceled", "failed"},
+      {"read", "read"}};
+  for (size_t i = 0; s && i < sizeof map / sizeof *map; i++)
+    if (strcmp(map[i][0], s) == 0) return map[i][1];
+  return NULL;
+}
+
+/* POST /twilio/status/BOT?m=ID: a status callback, signed like every
+ * Twilio webhook. */
+enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                      char *b) {
+  form_param *p = NULL;
+  size_t n = 0;
+  if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
+    return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
+  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
+  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
+  free(url);
+  if (!valid) {
+    form_free(p, n);
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
+              "endpoint", "status", NULL);
+    return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+  }
+  const char *raw = form_get(p, n, "MessageStatus");
+  if (!raw) raw = form_get(p, n, "SmsStatus");
+  const char *status = twilio_status(raw);
+  const char *sid = form_get(p, n, "MessageSid");
+  int64_t id = message_param(conn, p, n);
+  if (!raw || (!sid && !id)) {
+    form_free(p, n);
+    return respond_error(conn, 400, "MessageStatus and MessageSid are required");
+  }
+  if (!status) { /* receiving, received: not about a message we sent */
+    form_free(p, n);
+    return respond(conn, 200, "text/plain", "");
+  }
+  job *j = status_job(b, id, sid, status, form_get(p, n, "ErrorCode"));
+  form_free(p, n);
+  return start_job(s, conn, r, j);
+}
+
+/* Kannel's DLR types (the dlr-url's %d) in our terms. */
+static const char *kannel_status(long type) {
+  switch (type) {
+    case 1: return "delivered";   /* delivered to the phone */
+    case 2: return "undelivered"; /* not delivered to the phone */
+    case 4: return "sent";        /* queued on the SMSC */
+    case 8: return "sent";        /* accepted by the SMSC */
+    case 16: return "failed";     /* rejected by the SMSC */
+    default: return NULL;
+  }
+}
+
+/* GET|POST /kannel/dlr/BOT?token=...&m=ID&type=%d: a delivery report from
+ * the dlr-url the kannel provider asks for. */
+enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                   char *b) {
+  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+  if (!want || !*want || !token || strlen(token) != strlen(want) ||
+      CRYPTO_memcmp(token, want, strlen(want)) != 0)
+    return respond_error(conn, 403, "the token query parameter is not this bot's");
+  const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
+  char *end = NULL;
+  long t = type ? strtol(type, &end, 10) : 0;
+  const char *status = type && *type && !*end ? kannel_status(t) : NULL;
+  int64_t id = message_param(conn, NULL, 0);
+  if (!status || !id)
+    return respond_error(conn, 400, "m (the message id) and type (Kannel's DLR type 1, 2, 4, "
+                                    "8 or 16) are required");
+  char error[32] = "";
+  if (t == 2 || t == 16) snprintf(error, sizeof error, "kannel dlr %ld", t);
+  return start_job(s, conn, r, status_job(b, id, NULL, status, error));
+}
+
+/* POST /v1/bots/BOT/status {"id": ID or "provider_id": "...", "status":
+ * "delivered", "error": "..."}: a delivery report from the webhook
+ * provider's side, authenticated like the JSON webhook. */
+enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                    char *b) {
+  enum MHD_Result rc;
+  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+  char *idtext = json_id(json_object_get(o, "id"));
+  const char *pid = json_string_value(json_object_get(o, "provider_id"));
+  const char *status = json_string_value(json_object_get(o, "status"));
+  json_t *err = json_object_get(o, "error");
+  char *end = NULL;
+  long long id = idtext ? strtoll(idtext, &end, 10) : 0;
+  int ok = json_is_object(o) && status && store_status_rank(status) >= 3 &&
+           ((idtext && *idtext && !*end && id > 0) || (!idtext && pid && *pid)) &&
+           (!err || json_is_string(err) || json_is_integer(err));
+  job *j = NULL;
+  if (ok) {
+    char *error = err ? json_id(err) : NULL;
+    j = status_job(b, (int64_t)id, pid, status, error);
+    free(error);
+  }
+  free(idtext);
+  json_decref(o);
+  if (!j)
+    return respond_error(conn, 400, "the body must be JSON like {\"id\":\"42\",\"status\":"
+                                    "\"delivered\"} (status: sent, delivered, undelivered, "
+                                    "failed or read; or \"provider_id\" instead of \"id\")");
+  return start_job(s, conn, r, j);
+}

@@ -1,0 +1,142 @@
+"""What the delivery end-to-end tests share: TAP lines, a parley serve on a
+free 127.0.0.1 port (stopped by PID), Twilio's signature, polling the
+database. Standard library only."""
+import base64
+import hashlib
+import hmac
+import http.client
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.parse
+
+n_pass = n_fail = 0
+
+
+def check(desc, cond, detail=""):
+    global n_pass, n_fail
+    if cond:
+        n_pass += 1
+        print("ok %d - %s" % (n_pass + n_fail, desc), flush=True)
+    else:
+        n_fail += 1
+        print("not ok %d - %s" % (n_pass + n_fail, desc), flush=True)
+        for line in str(detail).splitlines()[:12]:
+            print("#   " + line[:300], flush=True)
+    return cond
+
+
+def summary():
+    print("%d passed, %d failed" % (n_pass, n_fail), flush=True)
+    return 1 if n_fail else 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def twilio_signature(token, url, params):
+    data = url + "".join(k + v for k, v in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def request(port, method, path, body=b"", headers=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+class Parley:
+    """parley serve with the given settings (as flags) and environment."""
+
+    def __init__(self, binary, workdir, db, scripts, env, flags=(), name="parley"):
+        self.binary, self.db, self.scripts = binary, db, scripts
+        self.env = dict(os.environ, **env)
+        for k in ("PARLEY_DB", "PARLEY_SCRIPTS", "PARLEY_LISTEN", "PARLEY_PUBLIC_URL"):
+            self.env.pop(k, None)
+        self.flags = list(flags)
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.proc = None
+        self.port = None
+
+    def start(self, port=None):
+        for _ in range(5):
+            self.port = port or free_port()
+            url = "http://127.0.0.1:%d" % self.port
+            log = open(self.log_path, "a")
+            self.proc = subprocess.Popen(
+                [self.binary, "serve", "--listen", "127.0.0.1:%d" % self.port, "--public-url", url,
+                 "--db", self.db, "--scripts", self.scripts] + self.flags,
+                stdout=log, stderr=log, env=self.env)
+            log.close()
+            deadline = time.time() + 10
+            while time.time() < deadline and self.proc.poll() is None:
+                try:
+                    if request(self.port, "GET", "/healthz", timeout=1)[0] == 200:
+                        return True
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            self.stop()
+            if port:
+                break
+        return False
+
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def stop(self, sig="TERM"):
+        if self.proc and self.proc.poll() is None:
+            if sig == "KILL":
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def twilio_post(self, path, params, token):
+        url = self.url() + path
+        body = urllib.parse.urlencode(params).encode()
+        sig = twilio_signature(token, url, params)
+        return request(self.port, "POST", path, body,
+                       {"Content-Type": "application/x-www-form-urlencoded",
+                        "X-Twilio-Signature": sig})
+
+
+def query(db, sql, args=()):
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(fn, timeout=15.0, every=0.1):
+    """Calls fn until it returns something true or the time is up; the last value."""
+    deadline = time.time() + timeout
+    value = fn()
+    while not value and time.time() < deadline:
+        time.sleep(every)
+        value = fn()
+    return value

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Outbound delivery through a local fake of Twilio's REST API (run by
+tests/e2e/send_twilio.sh; the fake is build/fake_twilio, tests/fake/).
+
+The fake checks each request's format and basic auth, answers 429 and 500
+on some calls, refuses some numbers with Twilio's error codes, and posts
+signed status callbacks. Checked here: replies and triggered messages reach
+it once each with the right From/To/Body/StatusCallback; 429/500 are
+retried until taken; status callbacks move messages to delivered (in either
+order) and run bot.on_status; 21610 opts the contact out in the consent
+ledger; 21211 marks the contact; a broadcast does not hold back a reply on
+the same number; a SIGKILL with requests in flight loses nothing.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Parley, check, query, request, summary, wait_for  # noqa: E402
+
+SID = "AC0123456789abcdef0123456789abcdef"
+TOKEN = "fake-twilio-token-1"
+ADMIN = "admin-token-2"
+
+BOT = r'''
+bot.config{ name = "Shop", numbers = { "+15550100" }, quiet_hours = false }
+bot.fallback(function(c, msg) return "Got it: " .. msg.text end)
+bot.on_event("order.paid", function(c, ev)
+  c:send("Order " .. ev.order .. " confirmed", { transactional = true })
+end)
+bot.on_event("promo", function(c, ev) c:send("Promo " .. ev.n) end)
+bot.on_status(function(c, st)
+  c.state.statuses = (c.state.statuses or "") .. st.status .. ";"
+  if st.status == "failed" then c.state.failed_error = st.error end
+end)
+'''
+
+
+PROMO = r'''
+bot.config{ name = "Promo", numbers = { "+15550300" }, quiet_hours = false }
+bot.fallback(function(c, msg) return "Promo bot: " .. msg.text end)
+'''
+
+
+class Fake:
+    def __init__(self, binary, workdir, args, name="fake"):
+        self.log_path = os.path.join(workdir, name + ".jsonl")
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--account-sid", SID, "--auth-token", TOKEN,
+             "--log", self.log_path] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
+
+    def lines(self):
+        out = []
+        try:
+            with open(self.log_path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+        except OSError:
+            pass
+        return out
+
+    def accepted(self):
+        return [x for x in self.lines() if "sid" in x and "rejected" not in x and "callback" not in x]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def event(p, contact, kind, data):
+    body = json.dumps({"type": kind, "contact": contact, "data": data}).encode()
+    return request(p.port, "POST", "/v1/bots/shop/events", body,
+                   {"Authorization": "Bearer hook-token-3", "Content-Type": "application/json"})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parley", required=True)
+    ap.add_argument("--fake", required=True)
+    ap.add_argument("--dir", required=True)
+    a = ap.parse_args()
+    scripts = os.path.join(a.dir, "scripts")
+    os.makedirs(os.path.join(scripts, "shop"))
+    with open(os.path.join(scripts, "shop", "bot.lua"), "w") as f:
+        f.write(BOT)
+    os.makedirs(os.path.join(scripts, "promo"))
+    with open(os.path.join(scripts, "promo", "bot.lua"), "w") as f:
+        f.write(PROMO)
+
+    fake = Fake(a.fake, a.dir, ["--fail-429", "5", "--fail-500", "7",
+                                "--code", "+15550666=21610", "--code", "+15550777=21211",
+                                "--undelivered", "+15550888=30003"])
+    if not check("the fake Twilio API starts", fake.port, fake.proc.stdout.read() if fake.proc.poll() is not None else ""):
+        return summary()
+    env = {"PARLEY_TWILIO_AUTH_TOKEN": TOKEN, "PARLEY_WEBHOOK_TOKEN": "hook-token-3",
+           "PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_LOG": "debug", "PARLEY_RATE_LONG_CODE_PROMO": "4"}
+    db = os.path.join(a.dir, "send.db")
+    p = Parley(a.parley, a.dir, db, scripts, env, [
+        "--provider", "twilio", "--twilio-api-url", "http://127.0.0.1:%d" % fake.port,
+        "--twilio-account-sid", SID, "--inline-replies", "off", "--rate-long-code", "40"])
+    try:
+        if not check("parley serve starts with provider twilio", p.start(), p.log()):
+            return summary()
+        run(p, fake, db)
+        restart_under_kill(a, p, db)
+    finally:
+        p.stop()
+        fake.stop()
+    return summary()
+
+
+def status_of(db, text):
+    rows = query(db, "SELECT status, provider_id, attempts, error FROM messages"
+                     " WHERE direction = 'out' AND text = ?", (text,))
+    return rows[0] if rows else None
+
+
+def run(p, fake, db):
+    # an inbound Twilio message; inline replies are off: the reply goes through the API
+    st, body = p.twilio_post("/twilio/shop", [("From", "+15550001"), ("To", "+15550100"),
+                                               ("Body", "hello"), ("MessageSid", "SMin1")], TOKEN)
+    check("inbound webhook is answered with an empty TwiML response (inline replies off)",
+          st == 200 and "<Response/>" in body, body)
+    sent = wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "Got it: hello"])
+    check("the reply reaches the provider API once", len(sent) == 1, fake.lines()[-5:])
+    if sent:
+        m = sent[0]
+        check("with To = the fan and From = the number the fan texted",
+              m.get("to") == "+15550001" and m.get("from") == "+15550100", m)
+        cb = m.get("status_callback") or ""
+        check("and a StatusCallback on the bot's status URL with our message id",
+              cb.startswith(p.url() + "/twilio/status/shop?m="), cb)
+        row = wait_for(lambda: (status_of(db, "Got it: hello") or ("",))[0] == "delivered"
+                       and status_of(db, "Got it: hello"))
+        check("the signed status callbacks move it to delivered, with Twilio's sid",
+              row and row[1] == m.get("sid"), status_of(db, "Got it: hello"))
+        states = wait_for(lambda: query(db, "SELECT v.state FROM conversations v JOIN contacts c"
+                                            " ON c.id = v.contact_id WHERE c.number = '+15550001'"))
+        check("bot.on_status ran for the report", states and "delivered;" in states[0][0], states)
+
+    # triggered messages, some through 429s and 500s
+    orders = ["+1555020%02d" % i for i in range(20)]
+    for i, n in enumerate(orders):
+        st, body = event(p, n, "order.paid", {"order": str(i)})
+        if st != 200:
+            check("event %d accepted" % i, False, body)
+    texts = ["Order %d confirmed" % i for i in range(20)]
+    done = wait_for(lambda: all((status_of(db, t) or ("",))[0] == "delivered" for t in texts),
+                    timeout=40)
+    check("20 triggered messages are all delivered despite 429s and 500s", done,
+          [status_of(db, t) for t in texts if (status_of(db, t) or ("",))[0] != "delivered"])
+    bodies = [x.get("body") for x in fake.accepted()]
+    check("each reached the provider exactly once (a 429 or 500 created nothing)",
+          all(bodies.count(t) == 1 for t in texts), [t for t in texts if bodies.count(t) != 1])
+    retried = [t for t in texts if (status_of(db, t) or (0, 0, 1))[2] > 1]
+    rejected = [x for x in fake.lines() if x.get("rejected") in (429, 500)]
+    check("the refused ones were retried (attempts > 1)", rejected and retried,
+          "rejected %d, retried %d" % (len(rejected), len(retried)))
+    st, metrics = request(p.port, "GET", "/metrics")
+    check("/metrics counts the retries", 'parley_sends_total{result="retried"} 0' not in metrics
+          and 'parley_sends_total{result="retried"}' in metrics, metrics[-600:])
+
+    # Twilio 21610: the carrier says the recipient opted out
+    event(p, "+15550666", "order.paid", {"order": "x"})
+    row = wait_for(lambda: (status_of(db, "Order x confirmed") or ("",))[0] == "failed"
+                   and status_of(db, "Order x confirmed"))
+    check("21610 fails the message at once, with the reason", row and "21610" in (row[3] or "")
+          and row[2] == 1, status_of(db, "Order x confirmed"))
+    c = query(db, "SELECT status FROM contacts WHERE number = '+15550666'")
+    check("and opts the contact out", c and c[0][0] == "opted_out", c)
+    ledger = query(db, "SELECT action, source, text FROM consent WHERE number = '+15550666'")
+    check("with a consent ledger entry from the carrier",
+          ledger and ledger[-1][0] == "optout" and ledger[-1][1] == "carrier" and "21610" in ledger[-1][2],
+          ledger)
+    states = wait_for(lambda: [r for r in query(db, "SELECT v.state FROM conversations v JOIN contacts c"
+                                                    " ON c.id = v.contact_id WHERE c.number = '+15550666'")
+                               if "failed" in r[0]])
+    check("bot.on_status saw the failure with its reason", states and "21610" in states[0][0], states)
+    event(p, "+15550666", "promo", {"n": "1"})
+    supp = wait_for(lambda: query(db, "SELECT status FROM messages WHERE text = 'Promo 1'"))
+    check("a later marketing send to that contact is suppressed, not sent",
+          supp and supp[0][0] == "suppressed", supp)
+
+    # Twilio 21211: an invalid number is marked on the contact
+    event(p, "+15550777", "order.paid", {"order": "y"})
+    row = wait_for(lambda: (status_of(db, "Order y confirmed") or ("",))[0] == "failed")
+    c = query(db, "SELECT undeliverable, status FROM contacts WHERE number = '+15550777'")
+    check("21211 fails the message and marks the contact invalid_number (still subscribed)",
+          row and c and c[0] == ("invalid_number", "subscribed"), c)
+
+    # an undelivered report (carrier error 30003)
+    event(p, "+15550888", "order.paid", {"order": "z"})
+    row = wait_for(lambda: (status_of(db, "Order z confirmed") or ("",))[0] == "undelivered"
+                   and status_of(db, "Order z confirmed"))
+    check("an 'undelivered' callback is recorded with its error code",
+          row and row[3] == "30003", status_of(db, "Order z confirmed"))
+
+    # status callbacks: bad signature, unknown message, repeated
+    params = [("MessageSid", "SMnope"), ("MessageStatus", "delivered")]
+    st, _ = p.twilio_post("/twilio/status/shop?m=1", params, "wrong-token")
+    check("a status callback with a bad signature is refused (403)", st == 403, st)
+    st, _ = p.twilio_post("/twilio/status/shop?m=999999", params, TOKEN)
+    check("a status for an unknown message is acknowledged (200)", st == 200, st)
+    check("and logged", wait_for(lambda: "status_unknown" in p.log(), timeout=5), p.log()[-500:])
+    sid = status_of(db, "Order 3 confirmed")[1]
+    mid = query(db, "SELECT id FROM messages WHERE text = 'Order 3 confirmed'")[0][0]
+    st, _ = p.twilio_post("/twilio/status/shop?m=%d" % mid,
+                          [("MessageSid", sid), ("MessageStatus", "sent")], TOKEN)
+    check("a late 'sent' after 'delivered' is acknowledged and changes nothing",
+          st == 200 and status_of(db, "Order 3 confirmed")[0] == "delivered",
+          status_of(db, "Order 3 confirmed"))
+
+    # a broadcast on the same number does not hold back a reply: bot "promo"
+    # sends 4 a second from +15550300 (its own rate, PARLEY_RATE_LONG_CODE_PROMO)
+    fans = ["+1555040%02d" % i for i in range(8)]
+    for i, n in enumerate(fans):
+        p.twilio_post("/twilio/promo", [("From", n), ("To", "+15550300"), ("Body", "hi"),
+                                        ("MessageSid", "SMp%d" % i)], TOKEN)
+    wait_for(lambda: query(db, "SELECT count(*) FROM messages WHERE text = 'Promo bot: hi'"
+                               " AND status IN ('sent','delivered')")[0][0] == len(fans), timeout=10)
+    t0 = time.time()
+    wait_for(lambda: False, timeout=1.0)  # the bucket refills
+    body = json.dumps({"segment": {}, "text": "Sale today", "rate": 1000}).encode()
+    st, out = request(p.port, "POST", "/v1/bots/promo/broadcasts", body,
+                      {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+    check("a broadcast to the promo bot's 8 fans is created", st == 201, out)
+    wait_for(lambda: query(db, "SELECT count(*) FROM messages WHERE text = 'Sale today'")[0][0] == len(fans),
+             timeout=5)
+    time.sleep(0.3)
+    p.twilio_post("/twilio/promo", [("From", fans[0]), ("To", "+15550300"),
+                                    ("Body", "where is my order"), ("MessageSid", "SMp-late")], TOKEN)
+    wait_for(lambda: query(db, "SELECT count(*) FROM messages WHERE text = 'Sale today'"
+                               " AND status IN ('sent','delivered')")[0][0] == len(fans), timeout=10)
+    order = [x.get("body") for x in fake.accepted() if x.get("from") == "+15550300"]
+    try:
+        reply = order.index("Promo bot: where is my order")
+        sales_before = order[:reply].count("Sale today")
+        sales_after = order[reply:].count("Sale today")
+    except ValueError:
+        sales_before = sales_after = -1
+    check("the reply went out ahead of the queued broadcast on the same number",
+          0 <= sales_before <= 3 and sales_after >= 4,
+          "sales before the reply: %d, after: %d" % (sales_before, sales_after))
+    elapsed = time.time() - t0
+    check("and the number's rate held (8 sales and a reply at 4/s take about 2 s)",
+          elapsed >= 1.0 + 1.5, "%.2f s" % elapsed)
+
+
+def restart_under_kill(a, p, db):
+    """Requests in flight when the server dies are sent after the restart."""
+    slow = Fake(a.fake, a.dir, ["--latency-ms", "1500"], name="slow")
+    p.stop()
+    p.flags = [f if "127.0.0.1:" not in f else "http://127.0.0.1:%d" % slow.port for f in p.flags]
+    try:
+        check("parley restarts against a slow provider", p.start(), p.log()[-500:])
+        texts = ["Crash %d" % i for i in range(5)]
+        for i in range(5):
+            event(p, "+1555030%02d" % i, "promo", {"n": "x"})
+        time.sleep(0.1)
+        # the events' messages are "Promo x"; wait until they are in flight
+        inflight = wait_for(lambda: query(db, "SELECT count(*) FROM messages WHERE text = 'Promo x'"
+                                              " AND status = 'sending'")[0][0] > 0, timeout=5)
+        p.stop("KILL")
+        check("messages were in flight when the server was killed", inflight)
+        p.start()
+        done = wait_for(lambda: query(db, "SELECT count(*) FROM messages WHERE text = 'Promo x'"
+                                          " AND status IN ('sent','delivered')")[0][0] == 5,
+                        timeout=20)
+        check("after the restart every one of them is sent", done,
+              query(db, "SELECT status, attempts FROM messages WHERE text = 'Promo x'"))
+        check("the restart logged how many were in flight again", "outbox_recovered" in p.log())
+        check("the database passes integrity_check",
+              query(db, "PRAGMA integrity_check") == [("ok",)])
+        del texts
+    finally:
+        slow.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
