@@ -552,7 +552,10 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->tag = m->tag;
   e->reply_from = m->to && *m->to ? m->to : NULL;
   e->answering = !m->delivery;
-  e->inline_number = m->inline_reply && !m->event_type ? m->from : NULL;
+  e->inline_number = m->inline_reply && !m->event_type &&
+                              (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
+                          ? m->from
+                          : NULL;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);

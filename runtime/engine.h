@@ -85,6 +85,9 @@ typedef struct inbound {
   /* The answer to this request carries replies to `from` (TwiML, a Kannel
    * body, JSON): with an outbox they are recorded as sent, not queued. */
   int inline_reply;
+  /* With inline_reply: past this time (mono_ns) the handler starts too late
+   * for the webhook's answer and its replies are queued instead; 0: none. */
+  int64_t inline_until_ns;
   /* A delivery report instead of a message (from is unused): moves the
    * bot's outgoing message forward and runs bot.on_status. */
   const struct delivery *delivery;

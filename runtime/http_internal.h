@@ -45,6 +45,7 @@ typedef struct job {
   char **replies; /* texts sent back to `from` in answer */
   size_t nreplies;
   int failed;     /* the engine could not take it: 503 */
+  int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
   struct job *next;
 } job;

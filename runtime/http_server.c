@@ -130,6 +130,7 @@ static char *bot_in_path(server *s, const char *url, const char *prefix,
 enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j) {
   if (!j->botname) j->botname = xstrdup("");
   j->conn = conn;
+  j->arrived_ns = mono_ns();
   r->job = j;
   MHD_suspend_connection(conn);
   enqueue(s, j);
@@ -499,6 +500,8 @@ static void handle_jobs(server *s, job *jobs) {
       in[k].delivery = &j->dl;
     } else if (j->kind != JOB_EVENT) {
       in[k].inline_reply = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
+      if (s->cfg.reply_deadline_ms > 0)
+        in[k].inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
     }
     k++;
   }

@@ -30,6 +30,10 @@ typedef struct server_config {
   /* 0 if the bot's replies must not go back in a webhook's answer (they go
    * through its provider); NULL: they do. */
   int (*inline_replies)(const char *bot);
+  /* A webhook whose handler starts later than this after the request came
+   * in is answered without its replies, which go through the provider
+   * (providers time out webhooks: Twilio after 15 s); 0: no deadline. */
+  int64_t reply_deadline_ms;
   /* Lines appended to /metrics (on the engine thread), or NULL. */
   void (*more_metrics)(void *ud, buf *out);
   void *metrics_ud;

@@ -308,6 +308,7 @@ int cli_serve(int argc, char **argv) {
                        .admin_token = setting("admin_token"),
                        .max_body = (size_t)max_body,
                        .inline_replies = inline_replies,
+                       .reply_deadline_ms = atol(setting("reply_deadline_ms")),
                        .more_metrics = sender_metrics};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {

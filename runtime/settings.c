@@ -43,6 +43,9 @@ static setting_def defs[] = {
     {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
      "on: replies to a webhook go back in its answer (TwiML, Kannel body, JSON); off: "
      "through the provider"},
+    {"reply_deadline_ms", "PARLEY_REPLY_DEADLINE_MS", "3000", "default", 0, 0,
+     "a webhook still waiting this long for its handler is answered without its replies, "
+     "which then go through the provider"},
     {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, "unset", 0, 1,
      "Twilio account SID (AC...) to send with"},
     {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, "unset", 0, 1,

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 BUILD=${BUILD:-build}
 tmp=$(mktemp -d)
-trap '[ -n "$KEEP" ] || rm -rf "$tmp"; echo "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 if [ ! -x "$BUILD/fake_twilio" ]; then
   echo "not ok 1 - $BUILD/fake_twilio is built (make $BUILD/fake_twilio)"
   echo "0 passed, 1 failed"

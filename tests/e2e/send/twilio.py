@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -43,6 +44,18 @@ end)
 PROMO = r'''
 bot.config{ name = "Promo", numbers = { "+15550300" }, quiet_hours = false }
 bot.fallback(function(c, msg) return "Promo bot: " .. msg.text end)
+'''
+
+
+SLOW = r'''
+bot.config{ name = "Slow", numbers = { "+15550500" }, quiet_hours = false,
+            limits = { instructions = 1e9, time = "5s" } }
+bot.keyword("slow", function(c, msg)
+  local x = 0
+  for i = 1, 6e7 do x = x + 1 end
+  return "slow done"
+end)
+bot.fallback(function(c, msg) return "quick: " .. msg.text end)
 '''
 
 
@@ -97,6 +110,9 @@ def main():
     os.makedirs(os.path.join(scripts, "shop"))
     with open(os.path.join(scripts, "shop", "bot.lua"), "w") as f:
         f.write(BOT)
+    os.makedirs(os.path.join(scripts, "slow"))
+    with open(os.path.join(scripts, "slow", "bot.lua"), "w") as f:
+        f.write(SLOW)
     os.makedirs(os.path.join(scripts, "promo"))
     with open(os.path.join(scripts, "promo", "bot.lua"), "w") as f:
         f.write(PROMO)
@@ -107,11 +123,13 @@ def main():
     if not check("the fake Twilio API starts", fake.port, fake.proc.stdout.read() if fake.proc.poll() is not None else ""):
         return summary()
     env = {"PARLEY_TWILIO_AUTH_TOKEN": TOKEN, "PARLEY_WEBHOOK_TOKEN": "hook-token-3",
-           "PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_LOG": "debug", "PARLEY_RATE_LONG_CODE_PROMO": "4"}
+           "PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_LOG": "debug", "PARLEY_RATE_LONG_CODE_PROMO": "4",
+           "PARLEY_INLINE_REPLIES_SLOW": "on"}
     db = os.path.join(a.dir, "send.db")
     p = Parley(a.parley, a.dir, db, scripts, env, [
         "--provider", "twilio", "--twilio-api-url", "http://127.0.0.1:%d" % fake.port,
-        "--twilio-account-sid", SID, "--inline-replies", "off", "--rate-long-code", "40"])
+        "--twilio-account-sid", SID, "--inline-replies", "off", "--rate-long-code", "40",
+        "--reply-deadline-ms", "150"])
     try:
         if not check("parley serve starts with provider twilio", p.start(), p.log()):
             return summary()
@@ -223,6 +241,31 @@ def run(p, fake, db):
     check("a late 'sent' after 'delivered' is acknowledged and changes nothing",
           st == 200 and status_of(db, "Order 3 confirmed")[0] == "delivered",
           status_of(db, "Order 3 confirmed"))
+
+    # the reply deadline: a webhook that waits behind a slow handler for
+    # longer than reply_deadline_ms (150 ms here) is answered with an empty
+    # <Response/> and its reply goes through the API
+    answers = {}
+
+    def post(name, text, sid):
+        answers[name] = p.twilio_post("/twilio/slow", [("From", name), ("To", "+15550500"),
+                                                      ("Body", text), ("MessageSid", sid)], TOKEN)
+    t1 = threading.Thread(target=post, args=("+15550901", "slow", "SMs1"))
+    t1.start()
+    time.sleep(0.05)
+    t2 = threading.Thread(target=post, args=("+15550902", "later", "SMs2"))
+    t2.start()
+    t1.join()
+    t2.join()
+    late = answers.get("+15550902", (0, ""))
+    check("a webhook that waited past the deadline is answered with an empty <Response/>",
+          late[0] == 200 and "<Response/>" in late[1], answers)
+    check("and its reply goes out through the API",
+          wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "quick: later"], timeout=10),
+          fake.lines()[-3:])
+    first = answers.get("+15550901", (0, ""))
+    check("the slow one itself started in time: its reply is inline TwiML",
+          "<Message>slow done</Message>" in first[1], first)
 
     # a broadcast on the same number does not hold back a reply: bot "promo"
     # sends 4 a second from +15550300 (its own rate, PARLEY_RATE_LONG_CODE_PROMO)
