@@ -113,9 +113,10 @@ test-asan: deps
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
 	  test
 
-bench: deps $(PARLEY) $(B)/bench
+bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
 	./$(B)/bench
 	sh bench/http.sh
+	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
 
 $(B)/bench: bench/bench.c $(OBJS) | $(B)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)

@@ -170,6 +170,10 @@ void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
   writer_on_queued(e->w, fn, ud);
 }
 
+int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
+  return writer_apply_side(((engine *)e)->w, j, err, errlen);
+}
+
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   store *st = store_open(opt->db_path, err, errlen);
   if (!st) return NULL;
@@ -511,18 +515,20 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
            d->provider_id ? d->provider_id : "", d->status);
     return 0;
   }
-  contact *c = contact_get(e, b, r.number, 1, NULL);
-  int rc = c ? 0 : -1;
-  if (c && d->carrier_optout && !c->opted_out) { /* the sender wrote the ledger */
-    c->opted_out = 1;
-    if (c->expect) {
-      journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
-      replace(&c->expect, NULL);
+  int rc = 0;
+  if (d->carrier_optout) { /* the sender wrote the ledger; the cached copy follows */
+    contact *c = contact_get(e, b, r.number, 0, NULL);
+    if (c && !c->opted_out) {
+      c->opted_out = 1;
+      if (c->expect) {
+        journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+        replace(&c->expect, NULL);
+      }
     }
-    action(e, b, c->number, "opted out (carrier: %s)", d->error ? d->error : "");
+    action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
   }
   int changed = d->from_sender;
-  if (c && !changed && store_status_rank(d->status) > store_status_rank(r.status)) {
+  if (!changed && store_status_rank(d->status) > store_status_rank(r.status)) {
     char key[96];
     snprintf(key, sizeof key, "status %lld %s", (long long)r.id, d->status);
     if (!pending_has(e, b->id, key)) {
@@ -531,7 +537,9 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
       changed = 1;
     }
   }
-  if (c && changed && b->on_status) {
+  contact *c = changed && b->on_status ? contact_get(e, b, r.number, 1, NULL) : NULL;
+  if (changed && b->on_status && !c) rc = -1;
+  if (c) {
     json_t *st = json_pack("{s:I, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)r.id, "status",
                            d->status, "error", d->error, "text", r.text, "provider_id",
                            r.provider_id ? r.provider_id : d->provider_id);

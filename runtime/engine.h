@@ -18,6 +18,7 @@
 
 typedef struct engine engine;
 typedef struct bot bot;
+struct journal;
 
 /* What sim and test show: called after the transaction commits. */
 typedef struct engine_observer {
@@ -50,6 +51,9 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen);
 /* fn(ud) is called (on the writer's thread) after each commit that queued
  * messages: the sender's wake-up. */
 void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud);
+/* Applies another thread's writes (the sender's) on the engine's writer,
+ * between batches, and waits for them (see writer_apply_side). */
+int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen);
 /* Replaces the observer (NULL: none). */
 void engine_set_observer(engine *e, const engine_observer *obs);
 void engine_close(engine *e);

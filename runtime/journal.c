@@ -195,6 +195,31 @@ void journal_delivery(journal *j, int64_t id, const char *status, const char *er
   op->s[1] = dup_or_null(error);
 }
 
+void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
+                    int64_t due, int64_t at) {
+  journal_op *op = push(j, kind);
+  op->id = id;
+  op->due = due;
+  op->at = at;
+  op->s[0] = dup_or_null(text);
+}
+
+void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
+                            const char *reason, int64_t at) {
+  journal_op *op = push(j, J_CARRIER_OPTOUT);
+  op->bot = bot;
+  op->contact = contact;
+  op->at = at;
+  op->s[0] = xstrdup(number);
+  op->s[1] = dup_or_null(reason);
+}
+
+void journal_undeliverable(journal *j, int64_t contact, const char *why) {
+  journal_op *op = push(j, J_UNDELIVERABLE);
+  op->contact = contact;
+  op->s[0] = xstrdup(why);
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
@@ -208,7 +233,7 @@ static void journal_free(journal *j) {
   *j = (journal){0};
 }
 
-static int apply_op(store *st, const journal_op *op) {
+static int apply_op(store *st, journal_op *op) {
   switch (op->kind) {
     case J_CONTACT_ADD:
       return store_contact_insert(st, op->id, op->bot, op->s[0], op->at) < 0 ? -1 : 0;
@@ -259,6 +284,19 @@ static int apply_op(store *st, const journal_op *op) {
     case J_CONTACT_ERASE:
       return store_contact_erase(st, op->bot, op->contact, op->s[0], op->transactional,
                                  op->at);
+    case J_OUTBOX_CLAIM:
+      op->result = store_outbox_claim(st, op->id, op->at);
+      return op->result < 0 ? -1 : 0;
+    case J_OUTBOX_SENT:
+      return store_outbox_sent(st, op->id, op->s[0], op->at);
+    case J_OUTBOX_RETRY:
+      return store_outbox_retry(st, op->id, op->due, op->s[0], op->at);
+    case J_OUTBOX_FAILED:
+      return store_outbox_failed(st, op->id, op->s[0], op->at);
+    case J_CARRIER_OPTOUT:
+      return store_carrier_optout(st, op->bot, op->contact, op->s[0], op->s[1], op->at);
+    case J_UNDELIVERABLE:
+      return store_contact_undeliverable(st, op->contact, op->s[0]);
     case J_DELIVERY:
       return store_delivery_status(st, op->id, op->s[0], op->s[1], op->at) < 0 ? -1 : 0;
     case J_BROADCAST_UPDATE:
@@ -269,7 +307,7 @@ static int apply_op(store *st, const journal_op *op) {
   return -1;
 }
 
-int journal_apply(store *st, const journal *j, char *err, size_t errlen) {
+int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   int rc = store_begin(st);
   for (size_t i = 0; i < j->n && rc == 0; i++) rc = apply_op(st, &j->ops[i]);
   if (rc == 0) rc = store_commit(st);
@@ -303,16 +341,36 @@ struct writer {
   uint64_t committed;
   void (*on_queued)(void *ud);
   void *on_queued_ud;
+  struct side *side, *side_tail; /* other threads' journals, waiting */
   char err[1024];
+};
+
+/* A journal of another thread's, waiting for the writer. */
+struct side {
+  journal *j;
+  int done, rc;
+  char err[512];
+  struct side *next;
 };
 
 static void *writer_main(void *arg) {
   writer *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while (!w->busy && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
-    if (!w->busy && w->quit) break;
+    while (!w->busy && !w->side && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->busy && !w->side && w->quit) break;
+    struct side *side = w->side;
+    w->side = w->side_tail = NULL;
+    int engine_journal = w->busy;
     pthread_mutex_unlock(&w->mu);
+    for (struct side *r = side; r; r = r->next)
+      r->rc = journal_apply(w->st, r->j, r->err, sizeof r->err);
+    if (!engine_journal) {
+      pthread_mutex_lock(&w->mu);
+      for (struct side *r = side; r; r = r->next) r->done = 1;
+      pthread_cond_broadcast(&w->cv);
+      continue;
+    }
     char err[1024];
     int rc = journal_apply(w->st, &w->inflight, err, sizeof err);
     if (rc == 0 && w->inflight.queued && w->on_queued) w->on_queued(w->on_queued_ud);
@@ -332,10 +390,28 @@ static void *writer_main(void *arg) {
       }
     }
     w->busy = 0;
+    for (struct side *r = side; r; r = r->next) r->done = 1;
     pthread_cond_broadcast(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);
   return NULL;
+}
+
+int writer_apply_side(writer *w, journal *j, char *err, size_t errlen) {
+  if (!w->threaded) {
+    snprintf(err, errlen, "the writer has no thread");
+    return -1;
+  }
+  struct side r = {.j = j};
+  pthread_mutex_lock(&w->mu);
+  if (w->side_tail) w->side_tail->next = &r;
+  else w->side = &r;
+  w->side_tail = &r;
+  pthread_cond_broadcast(&w->cv);
+  while (!r.done) pthread_cond_wait(&w->cv, &w->mu);
+  pthread_mutex_unlock(&w->mu);
+  if (r.rc) snprintf(err, errlen, "%s", r.err);
+  return r.rc;
 }
 
 static void *checkpointer_main(void *arg) {

@@ -34,6 +34,13 @@ typedef enum {
   J_BROADCAST_UPDATE,/* id, status, cursor, next_at, counts */
   J_CONTACT_ERASE,   /* bot, contact, number, suppress */
   J_DELIVERY,        /* id, status, error, at: a delivery report */
+  /* the sender's (outbox.c), applied as side journals */
+  J_OUTBOX_CLAIM,    /* id, at; result: 1 claimed, 0 no longer queued */
+  J_OUTBOX_SENT,     /* id, provider id, at */
+  J_OUTBOX_RETRY,    /* id, next attempt (due), error, at */
+  J_OUTBOX_FAILED,   /* id, error, at */
+  J_CARRIER_OPTOUT,  /* bot, contact, number, reason, at */
+  J_UNDELIVERABLE,   /* contact, why */
 } journal_kind;
 
 typedef struct journal_op {
@@ -42,6 +49,7 @@ typedef struct journal_op {
   double rate;
   long counts[4];
   int transactional;
+  int result; /* J_OUTBOX_CLAIM: set when applied */
   char *s[6];
 } journal_op;
 
@@ -81,11 +89,16 @@ void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char 
                            int suppress, int64_t at);
 void journal_delivery(journal *j, int64_t id, const char *status, const char *error,
                       int64_t at);
+void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
+                    int64_t due, int64_t at);
+void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
+                            const char *reason, int64_t at);
+void journal_undeliverable(journal *j, int64_t contact, const char *why);
 void journal_clear(journal *j);
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and
  * err says why. */
-int journal_apply(store *st, const journal *j, char *err, size_t errlen);
+int journal_apply(store *st, journal *j, char *err, size_t errlen);
 
 typedef struct writer writer;
 /* threaded: apply journals on a thread of the writer's own (and checkpoint
@@ -100,6 +113,11 @@ int writer_wait(writer *w, char *err, size_t errlen);
 /* Called on the writer's thread after a journal that queued messages
  * commits (the sender's wake-up). */
 void writer_on_queued(writer *w, void (*fn)(void *ud), void *ud);
+/* Applies j on the writer's thread between the engine's journals, in a
+ * transaction of its own, and waits for it (any thread but the engine's;
+ * the sender's writes, so one connection writes and no one waits for the
+ * lock). -1 (err) if it failed, or if the writer has no thread. */
+int writer_apply_side(writer *w, journal *j, char *err, size_t errlen);
 /* Journals committed so far (each submit counts one). */
 uint64_t writer_committed(writer *w);
 

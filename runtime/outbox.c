@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "log.h"
 #include "store.h"
 
@@ -91,6 +92,7 @@ typedef struct flight {
   buf answer;
   CURL *easy;
   send_result res;
+  size_t claim; /* its claim in the journal that claims it */
   struct flight *next;
 } flight;
 
@@ -109,6 +111,9 @@ struct outbox {
   flight *flying;  /* requests in flight */
   atomic_int in_flight;
   unsigned seed;   /* of the retry jitter */
+  /* the earliest retry time (0: none); only the sender sets retries, so it
+   * is read from the store once and then kept here */
+  int64_t next_retry;
   pthread_mutex_t mu;
   outbox_stats stats;
 };
@@ -208,10 +213,10 @@ static int64_t fill(outbox *ob, int64_t now) {
   int room = ob->opt.max_in_flight - ob->in_flight;
   int64_t next = 0;
   flight *claimed = NULL;
+  journal claims = {0};
   int64_t bot_id = 0;
   char *number = NULL;
-  int began = 0, failed = 0;
-  while (room > 0 && !failed && store_outbox_next_sender(ob->st, &bot_id, &number) == 1) {
+  while (room > 0 && store_outbox_next_sender(ob->st, &bot_id, &number) == 1) {
     const bot_entry *bot = bot_of(ob, bot_id);
     const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
     if (!ops) continue; /* no provider for this bot: its messages wait */
@@ -226,52 +231,48 @@ static int64_t fill(outbox *ob, int64_t now) {
     outbox_row *rows;
     size_t n;
     if (store_outbox_due(ob->st, bot_id, number, now, limit, &rows, &n)) break;
-    size_t i = 0;
-    for (; i < n && room > 0; i++) {
+    for (size_t i = 0; i < n && room > 0; i++) {
       double cost = bot->cfg->per_segment && rows[i].segments > 1 ? rows[i].segments : 1;
       if (!bucket_take(&s->bucket, cost, now)) {
         ready = bucket_ready_at(&s->bucket, cost, now);
         if (!next || ready < next) next = ready;
         break;
       }
-      if (!began && !(began = store_begin(ob->st) == 0)) {
-        failed = 1;
-        break;
-      }
-      int got = store_outbox_claim(ob->st, rows[i].id, now);
-      if (got < 0) {
-        failed = 1;
-        break;
-      }
-      if (got == 0) continue; /* erased or answered meanwhile */
+      journal_outbox(&claims, J_OUTBOX_CLAIM, rows[i].id, NULL, 0, now);
       flight *f = xcalloc(1, sizeof *f);
       f->row = rows[i];
       memset(&rows[i], 0, sizeof rows[i]);
       f->bot = bot;
       f->ops = ops;
+      f->claim = claims.n - 1;
       f->next = claimed;
       claimed = f;
       room--;
+    }
+    if (n == (size_t)limit && room > 0) { /* more may be due: come back when allowed */
+      ready = bucket_ready_at(&s->bucket, 1, now);
+      if (!next || ready < next) next = ready;
     }
     for (size_t k = 0; k < n; k++) outbox_row_free(&rows[k]);
     free(rows);
   }
   free(number);
-  if (began && (failed || store_commit(ob->st))) {
-    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), NULL);
-    store_rollback(ob->st);
-    while (claimed) { /* not claimed after all: they stay queued */
-      flight *f = claimed;
-      claimed = f->next;
-      flight_free(f);
-    }
-    return now + 1000;
+  char err[512];
+  int failed = claims.n && ob->opt.apply(ob->opt.ud, &claims, err, sizeof err);
+  if (failed) {
+    log_event(LOG_ERROR, "outbox_failed", "error", err, NULL);
+    next = now + 1000;
   }
-  while (claimed) {
+  while (claimed) { /* launched if claimed: one erased or answered meanwhile is not */
     flight *f = claimed;
     claimed = f->next;
-    launch(ob, f);
+    if (!failed && claims.ops[f->claim].result == 1)
+      launch(ob, f);
+    else
+      flight_free(f);
   }
+  journal_clear(&claims);
+  free(claims.ops);
   return next;
 }
 
@@ -313,34 +314,13 @@ static int64_t backoff(outbox *ob, int attempts) {
   return d / 2 + (int64_t)((double)rand_r(&ob->seed) / RAND_MAX * (double)(d / 2)); /* jitter */
 }
 
-/* What the provider said of the number, kept with the failure. */
-static int record_verdict(outbox *ob, const flight *f, int64_t now) {
-  const outbox_row *r = &f->row;
-  if (f->res.verdict == VERDICT_INVALID || f->res.verdict == VERDICT_NOT_MOBILE)
-    return store_contact_undeliverable(
-        ob->st, r->contact_id, f->res.verdict == VERDICT_INVALID ? "invalid_number" : "not_mobile");
-  if (f->res.verdict != VERDICT_OPTED_OUT) return 0;
-  contact_row c;
-  int found = store_contact_get(ob->st, r->bot_id, r->number, &c);
-  if (found <= 0) return found;
-  int already = strcmp(c.status, "opted_out") == 0;
-  contact_row_free(&c);
-  if (already) return 0;
-  return store_contact_update(ob->st, r->contact_id, "opted_out", NULL, NULL, NULL) ||
-                 store_consent_add(ob->st, r->bot_id, r->contact_id, r->number, "optout",
-                                   "carrier", f->res.reason, now) ||
-                 store_timer_cancel_drips(ob->st, r->contact_id, NULL)
-             ? -1
-             : 0;
-}
-
-/* Records every answer in one commit, then reports failures. On a store
- * failure the answers stay to be recorded next time. */
+/* Records every answer in one commit (with what a failure says of the
+ * number), then reports the failures. On a store failure the answers stay
+ * to be recorded next time. */
 static void record(outbox *ob, int64_t now) {
   if (!ob->done) return;
-  int rc = store_begin(ob->st);
-  for (flight *f = ob->done; f && rc == 0; f = f->next) {
-    const char *why = f->res.reason;
+  journal j = {0};
+  for (flight *f = ob->done; f; f = f->next) {
     int attempts = f->row.attempts + 1; /* the claim counted this one */
     if (f->res.outcome == SEND_RETRY && attempts >= ob->opt.max_attempts) {
       char last[sizeof f->res.reason];
@@ -348,24 +328,35 @@ static void record(outbox *ob, int64_t now) {
       send_reason(&f->res, "gave up after %d attempts: %.200s", attempts, last);
       f->res.outcome = SEND_FAILED;
     }
+    const outbox_row *r = &f->row;
     switch (f->res.outcome) {
       case SEND_OK:
-        rc = store_outbox_sent(ob->st, f->row.id, f->res.provider_id[0] ? f->res.provider_id : NULL,
-                               now);
+        journal_outbox(&j, J_OUTBOX_SENT, r->id, f->res.provider_id[0] ? f->res.provider_id : NULL,
+                       0, now);
         break;
-      case SEND_RETRY:
-        rc = store_outbox_retry(ob->st, f->row.id, now + backoff(ob, attempts), why, now);
+      case SEND_RETRY: {
+        int64_t at = now + backoff(ob, attempts);
+        journal_outbox(&j, J_OUTBOX_RETRY, r->id, f->res.reason, at, now);
+        if (!ob->next_retry || at < ob->next_retry) ob->next_retry = at;
         break;
+      }
       case SEND_FAILED:
-        rc = store_outbox_failed(ob->st, f->row.id, f->res.reason, now);
-        if (rc == 0) rc = record_verdict(ob, f, now);
+        journal_outbox(&j, J_OUTBOX_FAILED, r->id, f->res.reason, 0, now);
+        if (f->res.verdict == VERDICT_OPTED_OUT)
+          journal_carrier_optout(&j, r->bot_id, r->contact_id, r->number, f->res.reason, now);
+        else if (f->res.verdict != VERDICT_NONE)
+          journal_undeliverable(&j, r->contact_id, f->res.verdict == VERDICT_INVALID
+                                                       ? "invalid_number"
+                                                       : "not_mobile");
         break;
     }
   }
-  if (rc == 0) rc = store_commit(ob->st);
+  char err[512];
+  int rc = ob->opt.apply(ob->opt.ud, &j, err, sizeof err);
+  journal_clear(&j);
+  free(j.ops);
   if (rc) {
-    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), NULL);
-    store_rollback(ob->st);
+    log_event(LOG_ERROR, "outbox_failed", "error", err, NULL);
     return;
   }
   flight *f;
@@ -386,9 +377,9 @@ static void record(outbox *ob, int64_t now) {
       log_event(LOG_WARN, "send_failed", "bot", f->bot->name, "message", id, "to",
                 f->row.number, "reason", f->res.reason, NULL);
       if (ob->opt.report) {
-        outbox_report r = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
-                           f->res.reason, f->res.verdict == VERDICT_OPTED_OUT};
-        ob->opt.report(ob->opt.ud, &r);
+        outbox_report rep = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
+                             f->res.reason, f->res.verdict == VERDICT_OPTED_OUT};
+        ob->opt.report(ob->opt.ud, &rep);
       }
     }
     flight_free(f);
@@ -400,6 +391,7 @@ static void record(outbox *ob, int64_t now) {
 static void *sender_main(void *arg) {
   outbox *ob = arg;
   long requeued = store_outbox_recover(ob->st);
+  ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
   if (requeued > 0) {
     char n[32];
     snprintf(n, sizeof n, "%ld", requeued);
@@ -415,8 +407,9 @@ static void *sender_main(void *arg) {
     collect(ob);
     record(ob, wall_ms());
     if (ob->done) next = now + 200; /* the store refused: try again soon */
-    int64_t retry = store_outbox_next_retry(ob->st);
-    if (retry > 0 && (!next || retry < next)) next = retry;
+    if (ob->next_retry && ob->next_retry <= now) /* due now: fill takes them; the next one? */
+      ob->next_retry = store_outbox_next_retry_after(ob->st, now);
+    if (ob->next_retry > 0 && (!next || ob->next_retry < next)) next = ob->next_retry;
     long wait = 1000;
     if (next) {
       int64_t d = next - wall_ms();

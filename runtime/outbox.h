@@ -19,11 +19,13 @@
 #ifndef PARLEY_OUTBOX_H
 #define PARLEY_OUTBOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "providers/provider.h"
 
 typedef struct outbox outbox;
+struct journal;
 
 /* A bot's sending settings. */
 typedef struct outbox_bot_config {
@@ -53,6 +55,10 @@ typedef struct outbox_options {
   const outbox_bot_config *(*config_for)(void *ud, const char *bot);
   /* Called on the sender's thread, after the commit that recorded it. */
   void (*report)(void *ud, const outbox_report *r);
+  /* Applies the sender's writes (a journal: claims, answers) in one
+   * transaction on the store's one writer, waiting for it: 0, or -1 with
+   * err. Reads use a connection of the sender's own. */
+  int (*apply)(void *ud, struct journal *j, char *err, size_t errlen);
   void *ud;
 } outbox_options;
 

@@ -95,7 +95,10 @@ static bot_sending *sending_of(const char *bot) {
   p->password = setting_for(bot, "kannel_password");
   p->secret = setting_for(bot, "webhook_send_secret");
   p->webhook_token = setting_for(bot, "webhook_token");
-  b->status_url = status_url(p->kind, bot);
+  const char *reports = setting_for(bot, "delivery_reports");
+  if (strcmp(reports, "on") != 0 && strcmp(reports, "off") != 0)
+    b->problem = "delivery_reports must be on or off";
+  b->status_url = strcmp(reports, "on") == 0 ? status_url(p->kind, bot) : NULL;
   p->status_url = b->status_url;
   b->cfg.rate_long_code = rate_setting(bot, "rate_long_code", &b->problem);
   b->cfg.rate_toll_free = rate_setting(bot, "rate_toll_free", &b->problem);
@@ -323,7 +326,9 @@ int cli_serve(int argc, char **argv) {
                        .max_attempts = atoi(setting("send_attempts")),
                        .timeout_ms = atol(setting("send_timeout_ms")),
                        .config_for = config_for,
-                       .report = on_report};
+                       .report = on_report,
+                       .apply = engine_apply_side,
+                       .ud = e};
   sender = outbox_start(&oo, err, sizeof err);
   if (!sender) {
     fprintf(stderr, "parley serve: %s\n", err);

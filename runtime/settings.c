@@ -46,6 +46,9 @@ static setting_def defs[] = {
     {"reply_deadline_ms", "PARLEY_REPLY_DEADLINE_MS", "3000", "default", 0, 0,
      "a webhook still waiting this long for its handler is answered without its replies, "
      "which then go through the provider"},
+    {"delivery_reports", "PARLEY_DELIVERY_REPORTS", "on", "default", 0, 1,
+     "on: ask the provider for delivery reports (status callbacks, DLRs) at public_url; off: "
+     "a message ends at 'sent'"},
     {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, "unset", 0, 1,
      "Twilio account SID (AC...) to send with"},
     {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, "unset", 0, 1,

@@ -214,8 +214,9 @@ int store_outbox_next_sender(store *st, int64_t *bot, char **sender);
  * then oldest first; at most limit. Caller frees each row and the array. */
 int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
                      outbox_row **out, size_t *n);
-/* The earliest retry time among queued messages (0: none waiting). */
-int64_t store_outbox_next_retry(store *st);
+/* The earliest retry time after `after` among queued messages (0: none).
+ * It reads every queued message: call it seldom. */
+int64_t store_outbox_next_retry_after(store *st, int64_t after);
 /* 1 claimed (now "sending", attempts + 1), 0 no longer queued, -1 error. */
 int store_outbox_claim(store *st, int64_t id, int64_t now);
 /* The provider took it: "sent" (unless a delivery report got there first). */
@@ -229,6 +230,11 @@ int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now);
 long store_outbox_recover(store *st);
 /* Messages queued or in flight (the outbox depth), or -1. */
 long store_outbox_depth(store *st);
+/* The carrier says the number opted out (Twilio 21610): unless it already
+ * is, the contact is opted out, the consent ledger gets an "optout" from
+ * source "carrier" with the reason, and its drips stop. */
+int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const char *number,
+                         const char *reason, int64_t at);
 /* The provider's verdict on a contact's number ("invalid_number",
  * "not_mobile"): kept on the contact. */
 int store_contact_undeliverable(store *st, int64_t contact_id, const char *why);

@@ -32,7 +32,7 @@ static const char *const queries[O_COUNT] = {
               " WHERE status = 'queued' AND bot_id = ?1 AND sender = ?2"
               " AND next_attempt_at <= ?3 ORDER BY priority, id LIMIT ?4",
     [O_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued'"
-                     " AND next_attempt_at > 0",
+                     " AND next_attempt_at > ?1",
     [O_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
                 " updated_at = ?2 WHERE id = ?1 AND status = 'queued'",
     /* ?2 new status, ?3 the status it must still have, ?4 error (NULL keeps
@@ -130,9 +130,10 @@ int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now,
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
 }
 
-int64_t store_outbox_next_retry(store *st) {
+int64_t store_outbox_next_retry_after(store *st, int64_t after) {
   sqlite3_stmt *s = query(st, O_NEXT_RETRY);
   if (!s) return -1;
+  sqlite3_bind_int64(s, 1, after);
   int64_t at = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
   sqlite3_reset(s);
   return at;
@@ -265,4 +266,20 @@ char *store_bot_name(store *st, int64_t id) {
   char *name = sqlite3_step(s) == SQLITE_ROW ? store_col_dup(s, 0) : NULL;
   sqlite3_reset(s);
   return name;
+}
+
+int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const char *number,
+                         const char *reason, int64_t at) {
+  contact_row c;
+  int found = store_contact_get(st, bot_id, number, &c);
+  if (found <= 0) return found; /* erased meanwhile */
+  int already = strcmp(c.status, "opted_out") == 0;
+  contact_row_free(&c);
+  if (already) return 0;
+  return store_contact_update(st, contact_id, "opted_out", NULL, NULL, NULL) ||
+                 store_consent_add(st, bot_id, contact_id, number, "optout", "carrier", reason,
+                                   at) ||
+                 store_timer_cancel_drips(st, contact_id, NULL)
+             ? -1
+             : 0;
 }

@@ -122,7 +122,8 @@ static void test_claim_and_answers(void) {
   }
   free(rows);
   CHECK(!has_b, "a message waiting for its retry is not due before its time");
-  CHECK_INT(store_outbox_next_retry(f.st), T0 + 5000, "the next retry time is known");
+  CHECK_INT(store_outbox_next_retry_after(f.st, 0), T0 + 5000, "the next retry time is known");
+  CHECK_INT(store_outbox_next_retry_after(f.st, T0 + 5000), 0, "and none after it");
   store_outbox_due(f.st, f.bot, "+15550100", T0 + 5000, 10, &rows, &n);
   for (size_t i = 0; i < n; i++) {
     if (rows[i].id == b) {
