@@ -560,7 +560,8 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->tag = m->tag;
   e->reply_from = m->to && *m->to ? m->to : NULL;
   e->answering = !m->delivery;
-  e->inline_number = m->inline_reply && !m->event_type &&
+  e->inline_left = m->inline_reply;
+  e->inline_number = m->inline_reply > 0 && !m->event_type &&
                               (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
                           ? m->from
                           : NULL;

@@ -74,6 +74,8 @@ const char *bot_display_name(const bot *b);
 int64_t bot_id(const bot *b);
 sandbox *bot_sandbox(bot *b);
 
+enum { INLINE_ANY = 1 << 30 };
+
 typedef struct inbound {
   const char *from;        /* the fan's number */
   const char *to;          /* the bot's number, may be NULL */
@@ -86,8 +88,9 @@ typedef struct inbound {
   const char *event_type;
   const char *event_data;
   const char *media_json; /* the message's media URLs, a JSON list; NULL: none */
-  /* The answer to this request carries replies to `from` (TwiML, a Kannel
-   * body, JSON): with an outbox they are recorded as sent, not queued. */
+  /* The answer to this request carries up to this many replies to `from`
+   * (TwiML and JSON: any number, INLINE_ANY; a Kannel body: 1): with an
+   * outbox they are recorded as sent, the rest queued. 0: none. */
   int inline_reply;
   /* With inline_reply: past this time (mono_ns) the handler starts too late
    * for the webhook's answer and its replies are queued instead; 0: none. */

@@ -107,6 +107,7 @@ struct engine {
                               * what it sends goes before bulk sends */
   const char *reply_from;    /* the number the message being handled went to */
   const char *inline_number; /* its sender, when replies go back inline */
+  int inline_left;           /* how many more may */
   int64_t now;
   void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */

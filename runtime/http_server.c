@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "gsm.h"
 #include "log.h"
 #include "twilio.h"
 #include "util.h"
@@ -82,9 +83,18 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
     return rc;
   }
   if (j->kind == JOB_STATUS) return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
-  if (j->kind == JOB_KANNEL) /* the reply, as the sms-service's text body */
-    return respond(conn, 200, "text/plain; charset=utf-8",
-                   j->nreplies ? j->replies[0] : "");
+  if (j->kind == JOB_KANNEL) { /* the reply, as the sms-service's text body */
+    const char *text = j->nreplies ? j->replies[0] : "";
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+    /* text GSM-7 cannot carry goes as UCS-2 (smsbox: accept-x-kannel-headers) */
+    if (gsm_count_text(text, strlen(text)).encoding == GSM_ENCODING_UCS2)
+      MHD_add_response_header(r, "X-Kannel-Coding", "2");
+    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+  }
   json_t *replies = json_array();
   for (size_t i = 0; i < j->nreplies; i++)
     json_array_append_new(replies, json_string(j->replies[i]));
@@ -499,7 +509,8 @@ static void handle_jobs(server *s, job *jobs) {
       in[k].provider_id = NULL; /* not an inbound message's id */
       in[k].delivery = &j->dl;
     } else if (j->kind != JOB_EVENT) {
-      in[k].inline_reply = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
+      int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
+      in[k].inline_reply = !inline_ok ? 0 : j->kind == JOB_KANNEL ? 1 : INLINE_ANY;
       if (s->cfg.reply_deadline_ms > 0)
         in[k].inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
     }

@@ -234,9 +234,12 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     status = "held";
   /* with an outbox, what goes out waits there, unless it answers the
    * webhook being handled inline */
-  if (e->outbox && strcmp(status, "sent") == 0 &&
-      !(e->inline_number && strcmp(c->number, e->inline_number) == 0))
-    status = "queued";
+  if (e->outbox && strcmp(status, "sent") == 0) {
+    if (e->inline_number && e->inline_left > 0 && strcmp(c->number, e->inline_number) == 0)
+      e->inline_left--;
+    else
+      status = "queued";
+  }
   gsm_count count = gsm_count_text(text, strlen(text));
   message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,

@@ -23,8 +23,9 @@
 #       Wait until fakesmsc has received a message (MT) whose line
 #       "FROM TO TYPE DATA" matches the grep -E PATTERN; only messages
 #       numbered > AFTER count (see kannel_mt_count). Prints the line.
-#       TYPE is "text" (GSM text, printed raw), "ucs-2" (UTF-16BE, url-encoded)
-#       or "data"/"udh" (url-encoded).
+#       TYPE is "text" (GSM text, printed raw), "ucs-2" (UTF-16BE, url-encoded),
+#       "data" (url-encoded) or, for each part of a concatenated message,
+#       "udh %05%00%03REF%NN%II data PAYLOAD" (both url-encoded).
 #   kannel_mt_count            number of MT messages fakesmsc has received
 #   kannel_mt_text LINE        the text of such a line, decoded to UTF-8
 #   kannel_sendsms FROM TO TEXT [NAME=VALUE ...]
@@ -258,6 +259,9 @@ kannel_mt_text() {
     case $type in
         text) printf '%s\n' "$data" ;;
         ucs-2) _kannel_urldecode "$data" | iconv -f UTF-16BE -t UTF-8; echo ;;
+        # "udh UDH data PAYLOAD": raw payload bytes (a UCS-2 part needs
+        # iconv -f UTF-16BE); the coding is not in the line.
+        udh) _kannel_urldecode "${data#* data }"; echo ;;
         *) _kannel_urldecode "$data"; echo ;;
     esac
 }
