@@ -104,6 +104,8 @@ enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, re
                                       char *b);
 enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                 enum job_kind kind, const char *to);
 /* The first value of a form field, or NULL. */
 const char *form_get(const form_param *p, size_t n, const char *name);
 char *strdup_or_null(const char *v);

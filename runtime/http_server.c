@@ -300,8 +300,7 @@ static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, re
   char *b = route_of(s, to);
   enum MHD_Result rc;
   if (!b)
-    rc = respond_error(conn, 404, to ? "no bot serves this To number (bot.config{numbers = ...})"
-                                     : "To is required to find the bot (or name it in the path)");
+    rc = unrouted_inbound(s, conn, r, twilio ? JOB_TWILIO : kannel ? JOB_KANNEL : JOB_JSON, to);
   else if (twilio)
     rc = twilio_inbound(s, conn, r, b);
   else if (kannel)

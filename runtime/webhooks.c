@@ -54,18 +54,33 @@ static char *json_id(json_t *id) {
 }
 
 
+/* 1 if X-Twilio-Signature is the bot's (or the server's) signature of this
+ * request: the public URL as Twilio called it and the form fields. */
+static int twilio_signed(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                         const form_param *p, size_t n) {
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
+  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
+  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
+  free(url);
+  return valid;
+}
+
+/* 1 if the token query parameter is the bot's (or the server's) webhook token. */
+static int kannel_token_ok(server *s, struct MHD_Connection *conn, const char *b) {
+  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
+  return want && *want && token && strlen(token) == strlen(want) &&
+         CRYPTO_memcmp(token, want, strlen(want)) == 0;
+}
+
 enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
                                       request *r, char *b) {
   form_param *p = NULL;
   size_t n = 0;
   if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
     return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
-  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
-  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
-  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
-  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
-  free(url);
-  if (!valid) {
+  if (!twilio_signed(s, conn, r, b, p, n)) {
     form_free(p, n);
     log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b, NULL);
     return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
@@ -216,10 +231,7 @@ enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   if (!text) text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "text");
   if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
   if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
-  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
-  if (!want || !*want || !token || strlen(token) != strlen(want) ||
-      CRYPTO_memcmp(token, want, strlen(want)) != 0) {
+  if (!kannel_token_ok(s, conn, b)) {
     form_free(p, n);
     return respond_error(conn, 403, "the token query parameter is not this bot's");
   }
@@ -289,12 +301,7 @@ enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, re
   size_t n = 0;
   if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
     return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
-  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
-  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
-  const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
-  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
-  free(url);
-  if (!valid) {
+  if (!twilio_signed(s, conn, r, b, p, n)) {
     form_free(p, n);
     log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
               "endpoint", "status", NULL);
@@ -334,10 +341,7 @@ static const char *kannel_status(long type) {
  * the dlr-url the kannel provider asks for. */
 enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r,
                                    char *b) {
-  const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-  const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
-  if (!want || !*want || !token || strlen(token) != strlen(want) ||
-      CRYPTO_memcmp(token, want, strlen(want)) != 0)
+  if (!kannel_token_ok(s, conn, b))
     return respond_error(conn, 403, "the token query parameter is not this bot's");
   const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
   char *end = NULL;
@@ -382,4 +386,28 @@ enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, requ
                                     "\"delivered\"} (status: sent, delivered, undelivered, "
                                     "failed or read; or \"provider_id\" instead of \"id\")");
   return start_job(s, conn, r, j);
+}
+
+/* A routed webhook whose To no bot serves: 404 only to a caller with the
+ * server's credentials, so nobody else can probe which numbers are served;
+ * 401/403 otherwise. */
+enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                 enum job_kind kind, const char *to) {
+  const char *why = to ? "no bot serves this To number (bot.config{numbers = ...})"
+                       : "To is required to find the bot (or name it in the path)";
+  if (kind == JOB_TWILIO) {
+    form_param *p = NULL;
+    size_t n = 0;
+    form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n);
+    int valid = twilio_signed(s, conn, r, "", p, n);
+    form_free(p, n);
+    if (!valid) return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+  } else if (kind == JOB_KANNEL) {
+    if (!kannel_token_ok(s, conn, ""))
+      return respond_error(conn, 403, "the token query parameter is not this server's");
+  } else {
+    enum MHD_Result rc;
+    if (check_webhook_auth(s, conn, r, "", &rc)) return rc;
+  }
+  return respond_error(conn, 404, why);
 }

@@ -367,6 +367,18 @@ expect "route: Kannel to /kannel (to without +) reaches the bot" \
 expect "route: a To no bot serves is 404" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550198","text":"x"}' "$url/v1/messages")" \
   'no bot serves.* 404$'
+expect "route: without the server's credentials an unserved To is 403, not 404 (no probing numbers)" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550198","text":"x"}' "$url/v1/messages")" \
+  'bearer token is not.* 403$'
+expect "route: Twilio to an unserved To with a bad signature is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'X-Twilio-Signature: bogus' --data-urlencode From=+15550062 --data-urlencode To=+15550198 --data-urlencode Body=x "$url/twilio")" \
+  'does not match.* 403$'
+expect "route: Kannel to an unserved To without the token is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel?from=%2B15550063&to=15550198&text=x")" 'token.* 403$'
+sig=$(sign /twilio From=+15550062 To=+15550198 Body=x)
+expect "route: Twilio to an unserved To, signed with the server's token, is 404" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H "X-Twilio-Signature: $sig" --data-urlencode From=+15550062 --data-urlencode To=+15550198 --data-urlencode Body=x "$url/twilio")" \
+  'no bot serves.* 404$'
 expect "route: no To at all is 404 with the reason" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","text":"x"}' "$url/v1/messages")" \
   'To is required.* 404$'
