@@ -17,8 +17,10 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "chat_test.h"
 #include "gsm.h"
 #include "log.h"
+#include "script.h"
 #include "twilio.h"
 #include "util.h"
 #include "webhook_auth.h"
@@ -595,7 +597,8 @@ static int64_t newest_mtime(const char *dir, int depth) {
       if (S_ISDIR(st.st_mode) && depth < 4) {
         int64_t sub = newest_mtime(path, depth + 1);
         if (sub > newest) newest = sub;
-      } else if (ends_with(ent->d_name, ".lua") && t > newest) {
+      } else if ((ends_with(ent->d_name, ".lua") || ends_with(ent->d_name, ".chat")) &&
+                 t > newest) {
         newest = t;
       }
     }
@@ -605,15 +608,24 @@ static int64_t newest_mtime(const char *dir, int depth) {
   return newest;
 }
 
-/* --watch: a bot folder whose files changed is loaded again (a version that
- * does not load is reported and the running one stays). */
+/* --watch: a bot folder whose files changed is loaded again, after its
+ * transcripts (the .chat files under tests/) pass, as over HTTP; a version
+ * that does not load or fails a transcript is reported (logged as
+ * reload_refused with every error) and the running one stays. */
 static void watch_folders(server *s) {
   for (size_t i = 0; i < s->nwatch; i++) {
     int64_t t = newest_mtime(s->watch[i].dir, 0);
     if (t == s->watch[i].mtime) continue;
     s->watch[i].mtime = t;
-    char err[8192];
-    if (engine_load_bot(s->e, s->watch[i].dir, err, sizeof err)) {
+    char err[16384];
+    script *sc = script_read(s->watch[i].dir, err, sizeof err);
+    if (sc && script_read_tests(sc, err, sizeof err)) {
+      script_free(sc);
+      sc = NULL;
+    }
+    int failed = sc ? chat_test_script(sc, err, sizeof err) : -1;
+    if (sc && failed) script_free(sc);
+    if (sc && !failed && engine_install(s->e, sc, err, sizeof err)) {
       refresh_routes(s);
       s->reloads++;
       log_event(LOG_INFO, "reload", "source", "watch", "dir", s->watch[i].dir, NULL);

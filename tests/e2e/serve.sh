@@ -485,6 +485,21 @@ printf 'bot.fallback(function(c, msg)\n' > "$tmp/w/echo/bot.lua"
 sleep 1.5
 expect "watch: a broken edit is reported and the running version stays" "$(wpost)" '"replies":\["two"\]'
 expect "watch: the log says why" "$(cat "$tmp/wlog")" 'event=reload_refused source=watch'
+mkdir -p "$tmp/w/echo/tests"
+printf '> +15550009 hi\n< three\n' > "$tmp/w/echo/tests/echo.chat"
+printf 'bot.fallback(function(c, msg) return "four" end)\n' > "$tmp/w/echo/bot.lua"
+sleep 1.5
+expect "watch: a version whose transcript fails is refused; the running one stays" "$(wpost)" '"replies":\["two"\]'
+expect "watch: the log names the failing transcript line" "$(cat "$tmp/wlog")" 'reload_refused source=watch .*tests/echo.chat:2'
+sleep 1.1
+printf 'bot.fallback(function(c, msg) return "three" end)\n' > "$tmp/w/echo/bot.lua"
+got=""
+for _ in $(seq 1 30); do
+  got=$(wpost)
+  printf '%s' "$got" | grep -q '"three"' && break
+  sleep 0.2
+done
+expect "watch: once the transcript passes the version is loaded" "$got" '"replies":\["three"\]'
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""
