@@ -158,7 +158,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
       free(text);
       continue;
     }
-    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1);
+    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1, NULL);
     if (r < 0) rc = -1;
     else if (c->opted_out) suppressed++;
     else if (r == 1) held++;

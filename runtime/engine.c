@@ -613,17 +613,17 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
         action(e, b, c->number, "opted out (%s)", keyword);
         if (run_message(e, b, c, "optout", m, msg_id)) return -1;
       }
-      return record_out(e, b, c, b->optout_reply, "sent", 1, 0);
+      return record_out(e, b, c, b->optout_reply, "sent", 1, 0, NULL);
     case COMPLIANCE_OPTIN:
       if (c->opted_out) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
-        if (record_out(e, b, c, b->optin_reply, "sent", 1, 0)) return -1;
+        if (record_out(e, b, c, b->optin_reply, "sent", 1, 0, NULL)) return -1;
         return run_message(e, b, c, "optin", m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
-      return record_out(e, b, c, b->help, "sent", 1, 0);
+      return record_out(e, b, c, b->help, "sent", 1, 0, NULL);
     case COMPLIANCE_NONE:
       break;
   }

@@ -46,6 +46,7 @@ typedef struct pending_send {
   int transactional;
   const char *status;
   int may_hold;
+  char *media;  /* JSON list of URLs, or NULL */
 } pending_send;
 
 enum { MAX_TIMERS_PER_INVOCATION = 100 };
@@ -132,7 +133,7 @@ int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
 void invocation_free(invocation *inv);
 int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
-               int transactional, int may_hold);
+               int transactional, int may_hold, const char *media);
 int run_script(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
                int64_t msg_id, const char *args, char *err, size_t errlen);
 /* run_script for a message: its failure is the handler's business. */

@@ -29,7 +29,7 @@ static int valid_number(const char *n) {
 
 static const char *api_send(void *ctx, const char *to, const char *text,
                             size_t len, const char *kind, int transactional,
-                            char *err, size_t errlen) {
+                            const char *media, char *err, size_t errlen) {
   invocation *inv = ctx;
   if (inv->nsends >= MAX_SENDS_PER_INVOCATION) {
     snprintf(err, errlen, "more than %d messages from one handler; use a "
@@ -80,7 +80,8 @@ static const char *api_send(void *ctx, const char *to, const char *text,
   int may_hold = !transactional && !(inv->replying && !to);
   *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
                       xstrdup(kind), transactional,
-                      opted_out && !transactional ? "suppressed" : "sent", may_hold};
+                      opted_out && !transactional ? "suppressed" : "sent", may_hold,
+                      media ? xstrdup(media) : NULL};
   return p->status;
 }
 
@@ -206,6 +207,7 @@ void invocation_free(invocation *inv) {
     free(inv->sends[i].to);
     free(inv->sends[i].text);
     free(inv->sends[i].kind);
+    free(inv->sends[i].media);
   }
   inv->nsends = 0;
   for (int i = 0; i < inv->ntimer_ops; i++) {
@@ -227,7 +229,7 @@ static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0]
  * the simulator; queued for the sender with an outbox), "suppressed": the
  * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
 int record_out(engine *e, bot *b, contact *c, const char *text,
-                      const char *status, int transactional, int may_hold) {
+                      const char *status, int transactional, int may_hold, const char *media) {
   int64_t send_at = 0;
   if (may_hold && strcmp(status, "sent") == 0 &&
       (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
@@ -235,7 +237,8 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   /* with an outbox, what goes out waits there, unless it answers the
    * webhook being handled inline */
   if (e->outbox && strcmp(status, "sent") == 0) {
-    if (e->inline_number && e->inline_left > 0 && strcmp(c->number, e->inline_number) == 0)
+    if (!media && e->inline_number && e->inline_left > 0 &&
+        strcmp(c->number, e->inline_number) == 0) /* webhook answers carry text only */
       e->inline_left--;
     else
       status = "queued";
@@ -245,7 +248,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
-                   .sender = e->reply_from ? e->reply_from : bot_sender(b),
+                   .sender = e->reply_from ? e->reply_from : bot_sender(b), .media = media,
                    .priority = transactional || e->answering ? 0 : 1};
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
@@ -369,7 +372,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       to = contact_get(e, b, p->to, 1, NULL);
       if (!to) return -1;
     }
-    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold) < 0)
+    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold, p->media) < 0)
       return -1;
   }
   for (size_t i = 0; i < inv->broadcasts.n; i++) {

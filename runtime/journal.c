@@ -74,6 +74,7 @@ void journal_message(journal *j, const message_row *m) {
   op->s[3] = xstrdup(m->status);
   op->s[4] = dup_or_null(m->provider_id);
   op->s[5] = dup_or_null(m->sender);
+  op->s[6] = dup_or_null(m->media);
   op->counts[0] = m->priority;
   if (strcmp(m->status, "queued") == 0) j->queued++;
 }
@@ -222,7 +223,7 @@ void journal_undeliverable(journal *j, int64_t contact, const char *why) {
 
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
-    for (int k = 0; k < 6; k++) free(j->ops[i].s[k]);
+    for (int k = 0; k < JOURNAL_STRINGS; k++) free(j->ops[i].s[k]);
   j->n = 0;
   j->queued = 0;
 }
@@ -251,7 +252,8 @@ static int apply_op(store *st, journal_op *op) {
                        .status = op->s[3], .provider_id = op->s[4],
                        .transactional = op->transactional, .at = op->at,
                        .send_at = op->due, .segments = (int)op->message,
-                       .sender = op->s[5], .priority = (int)op->counts[0]};
+                       .sender = op->s[5], .priority = (int)op->counts[0],
+                       .media = op->s[6]};
       return store_message_add(st, &m) <= 0 ? -1 : 0;
     }
     case J_CONSENT:

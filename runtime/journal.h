@@ -43,6 +43,8 @@ typedef enum {
   J_UNDELIVERABLE,   /* contact, why */
 } journal_kind;
 
+enum { JOURNAL_STRINGS = 7 };
+
 typedef struct journal_op {
   journal_kind kind;
   int64_t id, bot, contact, message, at, due;
@@ -50,7 +52,7 @@ typedef struct journal_op {
   long counts[4];
   int transactional;
   int result; /* J_OUTBOX_CLAIM: set when applied */
-  char *s[6];
+  char *s[JOURNAL_STRINGS];
 } journal_op;
 
 typedef struct journal {

@@ -19,9 +19,10 @@ static int api_send(lua_State *L) {
   const char *text = luaL_checklstring(L, 2, &len);
   const char *kind = luaL_checkstring(L, 3);
   int transactional = lua_toboolean(L, 4);
+  const char *media = luaL_optstring(L, 5, NULL);
   char err[512];
   const char *status =
-      ctx->host->send(ctx, to, text, len, kind, transactional, err, sizeof err);
+      ctx->host->send(ctx, to, text, len, kind, transactional, media, err, sizeof err);
   if (!status) {
     lua_pushnil(L);
     lua_pushstring(L, err);

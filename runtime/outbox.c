@@ -169,7 +169,8 @@ static size_t on_answer(char *data, size_t size, size_t n, void *ud) {
 /* Hands a claimed message to its provider: a request in flight, or (sim, a
  * message that cannot be sent) straight to the answered ones. */
 static void launch(outbox *ob, flight *f) {
-  outgoing m = {f->row.id, f->row.sender, f->row.number, f->row.text, f->row.attempts + 1};
+  outgoing m = {f->row.id, f->row.sender, f->row.number, f->row.text, f->row.media,
+                f->row.attempts + 1};
   int rc = f->ops->prepare(&f->bot->cfg->provider, &m, &f->req, &f->res);
   if (rc == 0) {
     f->easy = curl_easy_init();

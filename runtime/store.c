@@ -137,6 +137,7 @@ static const char *const migrations[] = {
     "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE messages ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE messages ADD COLUMN error TEXT;" /* why it failed, or the last retry */
+    "ALTER TABLE messages ADD COLUMN media TEXT;" /* out: JSON list of media URLs */
     "ALTER TABLE contacts ADD COLUMN undeliverable TEXT;" /* the provider's verdict */
     "CREATE INDEX messages_outbox ON messages(bot_id, sender, priority, id)"
     "  WHERE status = 'queued';"
@@ -238,8 +239,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
-        " send_at, sender, priority)"
-        " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14)",
+        " send_at, sender, priority, media)"
+        " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
+        " ?15)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
@@ -699,6 +701,7 @@ int64_t store_message_add(store *st, const message_row *m) {
   if (m->send_at > 0) sqlite3_bind_int64(s, 12, m->send_at);
   store_bind_text(s, 13, m->sender);
   sqlite3_bind_int(s, 14, m->priority);
+  store_bind_text(s, 15, m->media);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;

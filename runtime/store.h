@@ -84,6 +84,7 @@ typedef struct message_row {
   int64_t send_at; /* status "held": when it may go (quiet hours) */
   const char *sender; /* out: the bot's number it goes from (NULL: "") */
   int priority;       /* out: 0 replies and transactional, 1 bulk */
+  const char *media;  /* out: JSON list of media URLs, or NULL */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
@@ -202,6 +203,7 @@ int store_is_suppressed(store *st, int64_t bot_id, const char *number);
 typedef struct outbox_row {
   int64_t id, bot_id, contact_id;
   char *number, *sender, *text;
+  char *media; /* JSON list of URLs, or NULL */
   int transactional, priority, segments, attempts;
 } outbox_row;
 void outbox_row_free(outbox_row *r);

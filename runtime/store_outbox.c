@@ -28,7 +28,7 @@ static const char *const queries[O_COUNT] = {
     [O_NEXT_SENDER] = "SELECT bot_id, sender FROM messages WHERE status = 'queued'"
                       " AND (bot_id, sender) > (?1, ?2) ORDER BY bot_id, sender LIMIT 1",
     [O_DUE] = "SELECT id, bot_id, contact_id, number, sender, text, transactional,"
-              " priority, coalesce(segments, 1), attempts FROM messages"
+              " priority, coalesce(segments, 1), attempts, media FROM messages"
               " WHERE status = 'queued' AND bot_id = ?1 AND sender = ?2"
               " AND next_attempt_at <= ?3 ORDER BY priority, id LIMIT ?4",
     [O_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued'"
@@ -79,6 +79,7 @@ void outbox_row_free(outbox_row *r) {
   free(r->number);
   free(r->sender);
   free(r->text);
+  free(r->media);
 }
 
 int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
@@ -125,6 +126,7 @@ int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now,
     r->priority = sqlite3_column_int(s, 7);
     r->segments = sqlite3_column_int(s, 8);
     r->attempts = sqlite3_column_int(s, 9);
+    r->media = store_col_dup(s, 10);
   }
   sqlite3_reset(s);
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");

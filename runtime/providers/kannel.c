@@ -22,6 +22,11 @@ static const char *check(const provider_config *cfg) {
   return NULL;
 }
 
+static void add_media_line(void *ud, const char *url) {
+  buf_puts(ud, "\n");
+  buf_puts(ud, url);
+}
+
 static int prepare(const provider_config *cfg, const outgoing *m, http_request *req,
                    send_result *res) {
   (void)res;
@@ -30,9 +35,14 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
   form_add(&q, "password", cfg->password ? cfg->password : "");
   if (*m->from) form_add(&q, "from", m->from);
   form_add(&q, "to", m->to);
-  form_add(&q, "text", m->text);
+  /* SMS has no pictures: their URLs go on lines after the text */
+  buf text = {0};
+  buf_puts(&text, m->text);
+  each_media(m->media, add_media_line, &text);
+  form_add(&q, "text", text.data);
   form_add(&q, "charset", "UTF-8");
-  gsm_count count = gsm_count_text(m->text, strlen(m->text));
+  gsm_count count = gsm_count_text(text.data, text.len);
+  buf_free(&text);
   form_add(&q, "coding", count.encoding == GSM_ENCODING_UCS2 ? "2" : "0");
   if (cfg->status_url && *cfg->status_url) {
     buf dlr = {0};

@@ -1,5 +1,6 @@
 #include "provider.h"
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +54,15 @@ void form_add(buf *b, const char *name, const char *value) {
   form_escape(b, name);
   buf_add(b, "=", 1);
   form_escape(b, value ? value : "");
+}
+
+void each_media(const char *media_json, void (*fn)(void *ud, const char *url), void *ud) {
+  if (!media_json) return;
+  json_t *list = json_loads(media_json, 0, NULL);
+  size_t i;
+  json_t *u;
+  json_array_foreach(list, i, u) if (json_is_string(u)) fn(ud, json_string_value(u));
+  json_decref(list);
 }
 
 char *basic_auth(const char *user, const char *password) {

@@ -32,6 +32,7 @@ typedef struct outgoing {
   int64_t id;        /* ours: in status URLs and idempotency keys */
   const char *from;  /* the bot's number ("" : the provider's default) */
   const char *to, *text;
+  const char *media; /* JSON list of media URLs, or NULL */
   int attempt;       /* 1 for the first try */
 } outgoing;
 
@@ -86,6 +87,8 @@ const provider_ops *provider_find(const char *kind);
 /* Appends name=value (application/x-www-form-urlencoded) to b, with '&'
  * before it unless b is empty. */
 void form_add(buf *b, const char *name, const char *value);
+/* Calls fn for each URL of a JSON list of media URLs (NULL: none). */
+void each_media(const char *media_json, void (*fn)(void *ud, const char *url), void *ud);
 /* "Basic base64(user:password)" (caller frees). */
 char *basic_auth(const char *user, const char *password);
 /* The usual reading of an HTTP status when the body says no more: 2xx ok;

@@ -2,7 +2,8 @@
  *
  *   POST {url}/2010-04-01/Accounts/{AccountSid}/Messages.json
  *   Authorization: Basic base64(AccountSid:AuthToken)
- *   To, From (or MessagingServiceSid), Body, StatusCallback
+ *   To, From (or MessagingServiceSid), Body, MediaUrl (one per picture: MMS),
+ *   StatusCallback
  *
  * 201 answers the message resource, whose sid is the provider id. Errors
  * answer {"code": N, "message": "...", "status": S}: 429 and 5xx are
@@ -30,6 +31,8 @@ static char *status_callback(const provider_config *cfg, int64_t id) {
                    (long long)id);
 }
 
+static void add_media_url(void *ud, const char *url) { form_add(ud, "MediaUrl", url); }
+
 static int prepare(const provider_config *cfg, const outgoing *m, http_request *req,
                    send_result *res) {
   int service = cfg->messaging_service_sid && *cfg->messaging_service_sid;
@@ -48,6 +51,7 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
   else
     form_add(&req->body, "From", m->from);
   form_add(&req->body, "Body", m->text);
+  each_media(m->media, add_media_url, &req->body);
   char *callback = status_callback(cfg, m->id);
   if (callback) form_add(&req->body, "StatusCallback", callback);
   free(callback);

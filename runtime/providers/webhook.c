@@ -6,7 +6,7 @@
  *   X-Parley-Timestamp: <seconds>
  *   X-Parley-Signature: sha256=<HMAC-SHA256(secret, timestamp + "." + body)>
  *   {"id":"<our id>","from":"+15550100","to":"+15550001","text":"...",
- *    "status_url":"..."}
+ *    "status_url":"...","media":["https://..."]}
  *
  * A 2xx takes the message (a JSON answer's "id", if any, is the provider
  * id); 408, 425, 429 and 5xx are retried; other statuses fail it. The
@@ -36,6 +36,9 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
                           "text", m->text);
   if (cfg->status_url && *cfg->status_url)
     json_object_set_new(doc, "status_url", json_string(cfg->status_url));
+  json_t *media = m->media ? json_loads(m->media, 0, NULL) : NULL;
+  if (json_is_array(media)) json_object_set(doc, "media", media);
+  json_decref(media);
   char *body = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   req->method = "POST";

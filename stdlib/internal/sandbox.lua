@@ -777,19 +777,40 @@ local function text_arg(v, n, fname)
   return v
 end
 
+-- opts.media: up to 10 http(s) URLs of pictures etc. (MMS), as JSON
+local function media_opt(media, n, fname)
+  if type(media) == "string" then media = { media } end
+  if type(media) ~= "table" then argerror(n, fname, "media: a URL or a list of URLs expected, got " .. type(media)) end
+  local urls = {}
+  for i = 1, #media do
+    local u = media[i]
+    if type(u) ~= "string" or #u > 1024 or not (sfind(u, "^https?://[^%s]+$")) then
+      argerror(n, fname, "media[" .. i .. "] is not an http(s) URL of at most 1024 characters")
+    end
+    urls[i] = u
+  end
+  if #urls > 10 then argerror(n, fname, "media: at most 10 URLs, got " .. #urls) end
+  if #urls == 0 then return nil end
+  return encode(urls, "media")
+end
+
+-- transactional (boolean), media (JSON or nil)
 local function send_opts(opts, n, fname)
-  if opts == nil then return false end
+  if opts == nil then return false, nil end
   if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
   for k in next, opts do
-    if k ~= "transactional" then argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional)") end
+    if k ~= "transactional" and k ~= "media" then
+      argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional, media)")
+    end
   end
-  return rawget(opts, "transactional") and true or false
+  local media = rawget(opts, "media")
+  return rawget(opts, "transactional") and true or false, media ~= nil and media_opt(media, n, fname) or nil
 end
 
 -- host.send returns the message's status, or nil and a sentence
-local function deliver(to, text, kind, transactional)
+local function deliver(to, text, kind, transactional, media)
   in_handler(kind)
-  local status, err = host_send(to, text, kind, transactional)
+  local status, err = host_send(to, text, kind, transactional, media)
   if not status then raise(err) end
   return status
 end
@@ -805,8 +826,8 @@ end
 function methods.send(c, text, opts)
   local p = c == cur_c and cur_p
   if not p then raise("send: not a contact of this message") end
-  local tr = send_opts(opts, 2, "send")
-  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr)
+  local tr, media = send_opts(opts, 2, "send")
+  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr, media)
 end
 
 function methods.expect(c, name)
@@ -909,8 +930,8 @@ raw_setmetatable(bot, bot_mt)
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
-  local tr = send_opts(opts, 3, "send")
-  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr)
+  local tr, media = send_opts(opts, 3, "send")
+  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr, media)
 end
 
 -- ---------------------------------------------------------------- environment

@@ -73,6 +73,22 @@ static void test_twilio_request(void) {
         "no MessagingServiceSid without one configured");
   http_request_free(&req);
 
+  outgoing mms = {.id = 43, .from = "+15550100", .to = "+15550001", .text = "Poster",
+                 .media = "[\"https://cdn.example.com/a.jpg\",\"https://cdn.example.com/b.png\"]"};
+  CHECK_INT(tw->prepare(&cfg, &mms, &req, &res), 0, "a message with media");
+  form_param *fp;
+  size_t fn;
+  int urls = 0;
+  if (form_decode(req.body.data, req.body.len, &fp, &fn) == 0) {
+    for (size_t i = 0; i < fn; i++)
+      if (strcmp(fp[i].name, "MediaUrl") == 0)
+        urls += strcmp(fp[i].value, urls ? "https://cdn.example.com/b.png"
+                                          : "https://cdn.example.com/a.jpg") == 0;
+    form_free(fp, fn);
+  }
+  CHECK_INT(urls, 2, "sends one MediaUrl per picture, in order");
+  http_request_free(&req);
+
   cfg.messaging_service_sid = "MG999";
   cfg.status_url = NULL;
   outgoing nofrom = {.id = 7, .from = "", .to = "+15550001", .text = "hi", .attempt = 1};
@@ -163,6 +179,14 @@ static void test_kannel(void) {
               "the DLR URL carries the token, our id and Kannel's %d");
   http_request_free(&req);
 
+  outgoing pic = {.id = 11, .from = "+15550100", .to = "+15550001", .text = "Poster",
+                 .media = "[\"https://cdn.example.com/a.jpg\"]"};
+  k->prepare(&cfg, &pic, &req, &res);
+  q = strchr(req.url, '?');
+  check_field(q ? q + 1 : "", "text", "Poster\nhttps://cdn.example.com/a.jpg",
+              "SMS has no pictures: their URLs follow the text");
+  http_request_free(&req);
+
   outgoing uni = {.id = 10, .from = "+15550100", .to = "+15550001", .text = "Olá ☕"};
   k->prepare(&cfg, &uni, &req, &res);
   q = strchr(req.url, '?');
@@ -186,7 +210,8 @@ static void test_webhook(void) {
   const provider_ops *w = provider_find("webhook");
   provider_config cfg = {.kind = "webhook", .url = "http://127.0.0.1:9/sms", .secret = "s3"};
   CHECK(w && w->check(&cfg) == NULL, "the webhook provider takes url and secret");
-  outgoing m = {.id = 5, .from = "+15550100", .to = "+15550001", .text = "hi \"you\""};
+  outgoing m = {.id = 5, .from = "+15550100", .to = "+15550001", .text = "hi \"you\"",
+                .media = "[\"https://cdn.example.com/a.jpg\"]"};
   http_request req = {0};
   send_result res = {0};
   CHECK_INT(w->prepare(&cfg, &m, &req, &res), 0, "webhook describes a request");
@@ -194,6 +219,9 @@ static void test_webhook(void) {
   CHECK(doc && strcmp(json_string_value(json_object_get(doc, "text")), "hi \"you\"") == 0 &&
             strcmp(json_string_value(json_object_get(doc, "id")), "5") == 0,
         "the body is JSON with our id and the text");
+  CHECK(doc && json_is_array(json_object_get(doc, "media")) &&
+            json_array_size(json_object_get(doc, "media")) == 1,
+        "and the media URLs");
   json_decref(doc);
   CHECK_STR(header(&req, "Idempotency-Key"), "parley-5", "an idempotency key from our id");
   const char *ts = header(&req, "X-Parley-Timestamp");

@@ -27,6 +27,14 @@ bot.keyword("badsend", function(c, msg)
   c:send(42, { urgent = true })
 end)
 
+bot.keyword("badmedia", function(c, msg)
+  c:send("look", { media = { "https://cdn.example.com/a.jpg", "ftp://cdn.example.com/b.jpg" } })
+end)
+
+bot.keyword("media", function(c, msg)
+  c:send("Poster", { media = "https://cdn.example.com/poster.jpg" })
+end)
+
 bot.keyword("badfields", function(c, msg)
   c.fields = "hello"
 end)

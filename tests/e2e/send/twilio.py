@@ -34,6 +34,9 @@ bot.on_event("order.paid", function(c, ev)
   c:send("Order " .. ev.order .. " confirmed", { transactional = true })
 end)
 bot.on_event("promo", function(c, ev) c:send("Promo " .. ev.n) end)
+bot.on_event("poster", function(c, ev)
+  c:send("Tour poster", { media = { "https://cdn.example.com/poster.jpg" }, transactional = true })
+end)
 bot.on_status(function(c, st)
   c.state.statuses = (c.state.statuses or "") .. st.status .. ";"
   if st.status == "failed" then c.state.failed_error = st.error end
@@ -191,6 +194,12 @@ def run(p, fake, db):
     st, metrics = request(p.port, "GET", "/metrics")
     check("/metrics counts the retries", 'parley_sends_total{result="retried"} 0' not in metrics
           and 'parley_sends_total{result="retried"}' in metrics, metrics[-600:])
+
+    # a picture (MMS): MediaUrl
+    event(p, "+15550003", "poster", {})
+    mms = wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "Tour poster"])
+    check("a message with media reaches the API with its MediaUrl",
+          mms and mms[0].get("media") == ["https://cdn.example.com/poster.jpg"], mms)
 
     # Twilio 21610: the carrier says the recipient opted out
     event(p, "+15550666", "order.paid", {"order": "x"})
