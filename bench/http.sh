@@ -131,14 +131,69 @@ awk -v n="$N" -v d="$dur" -v t="$TARGET_RPS" -v p50="$(field p50_us)" -v p90="$(
   -v all="$(awk -v a="$busy0" -v b="$busy1" -v k="$tick" 'BEGIN{print (b - a) / k}')" \
   -v rss="$peak_kib" -v ncpu="$(nproc)" 'BEGIN {
   s = d / 1e6; rps = n / s
-  printf "  requests/second                        %8.0f   (target >= %d: %s; Hubot 14 + express: ~3,800)\n", rps, t, (rps >= t ? "met" : "MISSED")
-  printf "  latency p99 (wrk, CO-corrected)        %8.2f ms (target < %d ms: %s; Hubot 14 + express: ~31 ms)\n", p99 / 1000, tp, (p99 / 1000 < tp ? "met" : "MISSED")
+  printf "  requests/second                        %8.0f   (target >= %d: %s)\n", rps, t, (rps >= t ? "met" : "MISSED")
+  printf "  latency p99 (wrk, CO-corrected)        %8.2f ms (target < %d ms: %s)\n", p99 / 1000, tp, (p99 / 1000 < tp ? "met" : "MISSED")
   printf "  latency p50 / p90 / max                %8.2f / %.2f / %.2f ms\n", p50 / 1000, p90 / 1000, mx / 1000
   printf "  wall time                              %8.2f s  (first webhook sent to last answered)\n", s
   printf "  CPU: parley serve %.2f s (%.2f cores); wrk %.2f s (%.2f cores, its loading of the list\n", scpu, scpu / s, wcpu, wcpu / s
   printf "    included); the whole machine %.2f of %d cores busy (kernel and any other load included)\n", all / s, ncpu
   printf "  parley serve peak RSS                  %8.1f MiB\n", rss / 1024
 }'
+
+parley_rps=$(awk -v n="$N" -v d="$dur" 'BEGIN { printf "%.0f", n / (d / 1e6) }')
+parley_p99=$(field p99_us)
+
+# The peer baseline, measured in this run: Hubot 14 with express (its
+# robot.router) answering the same webhooks with the same replies as TwiML,
+# no signature check, nothing persisted (bench/hubot/server.mjs). Needs node
+# and npm (the package is installed into bench/hubot/node_modules once).
+hubot_baseline() {
+  command -v node >/dev/null && command -v npm >/dev/null || { echo "  not measured: needs node and npm"; return; }
+  if [ ! -d bench/hubot/node_modules/hubot ]; then
+    (cd bench/hubot && npm install --no-audit --no-fund --silent >/dev/null 2>&1) ||
+      { echo "  not measured: npm install (bench/hubot) failed"; return; }
+  fi
+  hport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  EXPRESS_PORT=$hport EXPRESS_BIND_ADDRESS=127.0.0.1 HUBOT_LOG_LEVEL=error \
+    node bench/hubot/server.mjs > "$tmp/hubot.log" 2>&1 &
+  pid=$!
+  i=0
+  until curl -sf -o /dev/null "http://127.0.0.1:$hport/healthz"; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
+      echo "  not measured: Hubot did not start ($(tail -n 1 "$tmp/hubot.log"))"; return
+    fi
+    sleep 0.1
+  done
+  rm -rf "$tmp/done" && mkdir -p "$tmp/done"
+  wrk -t"$T" -c"$C" -d"${CAP}s" --timeout 10s --latency -s bench/http/twilio.lua \
+    "http://127.0.0.1:$hport" -- "$tmp/messages.txt" "$T" "$tmp/done" > "$tmp/hubot-wrk.txt" 2>&1 &
+  wpid=$!
+  while kill -0 "$wpid" 2>/dev/null; do
+    if [ "$(ls "$tmp/done" | grep -c "^done\.")" -ge "$T" ]; then
+      sleep 2
+      kill -INT "$wpid" 2>/dev/null || :
+      break
+    fi
+    sleep 0.2
+  done
+  wait "$wpid" || :
+  wpid=
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || :; pid=
+  hline=$(grep '^parley-bench:' "$tmp/hubot-wrk.txt" || :)
+  [ -n "$hline" ] || { echo "  not measured: wrk gave no result line"; return; }
+  hfield() { echo "$hline" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+  hd=$(hfield list_us)
+  [ "$hd" -gt 0 ] 2>/dev/null || hd=$(hfield duration_us)
+  awk -v n="$N" -v d="$hd" -v p99="$(hfield p99_us)" -v non200="$(hfield non200)" \
+    -v prps="$parley_rps" -v pp99="$parley_p99" 'BEGIN {
+    rps = n / (d / 1e6)
+    printf "  Hubot 14 + express: %.0f requests/second, p99 %.2f ms (%d answers not 200)\n", rps, p99 / 1000, non200
+    printf "  parley / Hubot: %.2fx the requests/second, %.2fx the p99 latency\n", prps / rps, pp99 / p99
+  }'
+}
+echo "peer baseline (same machine, same webhooks, same wrk settings):"
+hubot_baseline
 
 bad=0
 check() { # what got want

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
         "  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
         "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
         "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n"
+        "  POST /twilio/status/BOT, GET|POST /kannel/dlr/BOT, POST /v1/bots/BOT/status\n"
+        "                                 delivery reports of sent messages (docs/providers.md)\n"
         "  GET /healthz, GET /metrics (Prometheus)\n"
         "Settings (file key, flag, environment; docs/serve.md):\n", f);
   settings_usage(f);
@@ -111,6 +113,16 @@ static bot_sending *sending_of(const char *bot) {
   if (strcmp(inl, "on") != 0 && strcmp(inl, "off") != 0)
     b->problem = "inline_replies must be on or off";
   if (!b->problem) b->problem = ops->check(p);
+  /* delivery reports come back authenticated like the bot's webhooks */
+  if (!b->problem && b->status_url && strcmp(p->kind, "kannel") == 0 &&
+      !(p->webhook_token && *p->webhook_token))
+    b->problem = "kannel delivery reports (dlr-url) need webhook_token (PARLEY_WEBHOOK_TOKEN), "
+                 "or delivery_reports = off";
+  const char *secret = setting_for(bot, "webhook_secret");
+  if (!b->problem && b->status_url && strcmp(p->kind, "webhook") == 0 &&
+      !(p->webhook_token && *p->webhook_token) && !(secret && *secret))
+    b->problem = "webhook delivery reports need webhook_token or webhook_secret, or "
+                 "delivery_reports = off";
   return b;
 }
 

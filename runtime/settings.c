@@ -39,7 +39,8 @@ static setting_def defs[] = {
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, 0, "largest request body, bytes"},
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
-     "how messages go out: sim (logged, nothing sent), twilio, kannel or webhook"},
+     "how messages go out: sim (taken as sent at once, logged at debug), twilio, kannel or "
+     "webhook"},
     {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
      "on: replies to a webhook go back in its answer (TwiML, Kannel body, JSON); off: "
      "through the provider"},

@@ -20,6 +20,7 @@ enum {
   O_GET_BY_ID,
   O_GET_BY_PROVIDER,
   O_BOT_NAME,
+  O_CLEAR_EXPECT,
   O_COUNT
 };
 _Static_assert((int)O_COUNT <= (int)STORE_EXTRA_QUERIES, "store_internal.h: raise STORE_EXTRA_QUERIES");
@@ -51,6 +52,7 @@ static const char *const queries[O_COUNT] = {
         "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
         " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
     [O_BOT_NAME] = "SELECT name FROM bots WHERE id = ?1",
+    [O_CLEAR_EXPECT] = "UPDATE conversations SET expect = NULL WHERE contact_id = ?1",
 };
 
 static sqlite3_stmt *query(store *st, int q) {
@@ -270,6 +272,13 @@ char *store_bot_name(store *st, int64_t id) {
   return name;
 }
 
+static int store_conversation_clear_expect(store *st, int64_t contact_id) {
+  sqlite3_stmt *s = query(st, O_CLEAR_EXPECT);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  return store_exec_done(st, s, "cannot clear the expect");
+}
+
 int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const char *number,
                          const char *reason, int64_t at) {
   contact_row c;
@@ -278,7 +287,10 @@ int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const ch
   int already = strcmp(c.status, "opted_out") == 0;
   contact_row_free(&c);
   if (already) return 0;
+  /* like an opt-out by keyword: a pending expect goes too (the engine's
+   * cached copy follows when it hears of it) */
   return store_contact_update(st, contact_id, "opted_out", NULL, NULL, NULL) ||
+                 store_conversation_clear_expect(st, contact_id) ||
                  store_consent_add(st, bot_id, contact_id, number, "optout", "carrier", reason,
                                    at) ||
                  store_timer_cancel_drips(st, contact_id, NULL)

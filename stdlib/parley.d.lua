@@ -10,7 +10,8 @@
 ---What a send returns: "suppressed" when the recipient has opted out and the
 ---message is not transactional (it is stored, not delivered). "sent" also for
 ---a message that quiet hours will hold until the morning (decided at commit).
----@alias SendStatus "sent"|"suppressed"
+---"queued" when served with a provider: the message waits in the outbox for it.
+---@alias SendStatus "sent"|"queued"|"suppressed"
 
 ---A handler's return value: a non-empty string or a number is the reply; nil or a
 ---boolean sends nothing; anything else fails the handler.
@@ -53,6 +54,17 @@
 
 ---@class SendOptions
 ---@field transactional? boolean a message the fan asked for (an order confirmation, a code): delivered even after an opt-out
+---@field media? string|string[] up to 10 http(s) URLs of pictures (MMS): Twilio MediaUrl, the webhook provider's media list, after the text on Kannel
+
+---@class Status
+---@field id integer the message's id
+---@field status "sent"|"delivered"|"undelivered"|"failed"|"read"
+---@field error? string the provider's error code or reason
+---@field text string the message's text
+---@field provider_id? string the provider's id of the message
+
+---@class Event
+---@field type string the event's type, as bot.on_event named it
 
 ---@class Limits
 ---@field instructions? integer Lua VM instructions per message, a whole number from 1000 to 1e9 (default 10,000,000)
@@ -250,6 +262,19 @@ function bot.on_optout(fn) end
 ---Observes an opt-in; runs after the runtime's confirmation.
 ---@param fn Handler
 function bot.on_optin(fn) end
+
+---Handles a triggered event posted to POST /v1/bots/BOT/events (an order
+---paid, a code requested) in that contact's conversation; ev has the event's
+---data fields and ev.type. One handler per type.
+---@param kind string letters, digits, _ . - :
+---@param fn fun(c: Contact, ev: Event): string|number|nil
+function bot.on_event(kind, fn) end
+
+---Observes delivery reports of the bot's messages (status callbacks, DLRs,
+---and failures the sender gives up on) in the recipient's conversation; a
+---report runs it once, when the message moves forward. One per bot.
+---@param fn fun(c: Contact, st: Status)
+function bot.on_status(fn) end
 
 ---The current time, integer seconds since 1970 (the simulated clock in sim
 ---and test); the same value throughout one message.

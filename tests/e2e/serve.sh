@@ -462,6 +462,16 @@ expect "--print-config masks secrets" "$("$PARLEY" serve --print-config)" 'twili
 expect "--print-config lists a bot's own secrets, masked" "$("$PARLEY" serve --print-config | grep VAULT | tr '\n' '|')" \
   '^webhook_token += \*+ +# env; bot VAULT.s own; env PARLEY_WEBHOOK_TOKEN_VAULT\|webhook_secret += \*+ .*PARLEY_WEBHOOK_SECRET_VAULT\|$'
 
+# sending settings are checked at start, naming the bot and the setting
+out=$(PARLEY_WEBHOOK_TOKEN= "$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/k.db" --scripts "$tmp/scripts" \
+  --provider kannel --kannel-username u 2>&1)
+expect "start: kannel without webhook_token (for its DLRs) is refused, naming the setting" \
+  "$? $(printf '%s' "$out" | tr '\n' ' ')" '^1 .*bot fanclub: kannel delivery reports \(dlr-url\) need webhook_token'
+out=$("$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/k.db" --scripts "$tmp/scripts" --provider twilio 2>&1)
+expect "start: twilio without an account SID is refused" "$? $(printf '%s' "$out" | tr '\n' ' ')" '^1 .*twilio needs twilio_account_sid'
+out=$("$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/k.db" --scripts "$tmp/scripts" --provider pigeon 2>&1)
+expect "start: an unknown provider is refused" "$? $(printf '%s' "$out" | tr '\n' ' ')" '^1 .*provider must be sim, twilio, kannel or webhook'
+
 # --watch: a bot folder that changes on disk is loaded again
 mkdir -p "$tmp/w/echo"
 printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lua"
