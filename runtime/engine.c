@@ -485,6 +485,25 @@ static void pending_forget(engine *e, uint64_t batch) {
   e->npending = k;
 }
 
+/* The furthest status a delivery report of message id reached in batches
+ * not durable yet (their keys: "status <id> <status>"), 0 if none. */
+static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
+  char *prefix = pending_key(bot_id, "");
+  char tail[48];
+  snprintf(tail, sizeof tail, "status %lld ", (long long)id);
+  size_t pl = strlen(prefix), tl = strlen(tail);
+  int rank = 0;
+  for (size_t i = 0; i < e->npending; i++) {
+    const char *k = e->pending_ids[i];
+    if (strncmp(k, prefix, pl) == 0 && strncmp(k + pl, tail, tl) == 0) {
+      int r = store_status_rank(k + pl + tl);
+      if (r > rank) rank = r;
+    }
+  }
+  free(prefix);
+  return rank;
+}
+
 static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_delivery(engine *e, bot *b, const delivery *d);
 
@@ -528,14 +547,16 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
     action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
   }
   int changed = d->from_sender;
-  if (!changed && store_status_rank(d->status) > store_status_rank(r.status)) {
+  /* forward of what is committed and of what batches not yet durable
+   * recorded: a late or repeated report changes nothing */
+  int seen = store_status_rank(r.status), pending = pending_status_rank(e, b->id, r.id);
+  if (pending > seen) seen = pending;
+  if (!changed && store_status_rank(d->status) > seen) {
     char key[96];
     snprintf(key, sizeof key, "status %lld %s", (long long)r.id, d->status);
-    if (!pending_has(e, b->id, key)) {
-      pending_add(e, b->id, key);
-      journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
-      changed = 1;
-    }
+    pending_add(e, b->id, key);
+    journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
+    changed = 1;
   }
   contact *c = changed && b->on_status ? contact_get(e, b, r.number, 1, NULL) : NULL;
   if (changed && b->on_status && !c) rc = -1;
@@ -554,11 +575,22 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   return rc;
 }
 
+/* The bot's configured number the message went to ("15550100" and
+ * "+15550100" alike), or NULL (then sends use the bot's first number): what
+ * a provider posts as To is never a sender, or a rate limit's key, as is. */
+static const char *own_number(const bot *b, const char *to) {
+  if (!to) return NULL;
+  to += *to == '+';
+  for (size_t i = 0; i < b->nnumbers; i++)
+    if (strcmp(b->numbers[i] + (b->numbers[i][0] == '+'), to) == 0) return b->numbers[i];
+  return NULL;
+}
+
 static int handle_one(engine *e, bot *b, const inbound *m) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   e->tag = m->tag;
-  e->reply_from = m->to && *m->to ? m->to : NULL;
+  e->reply_from = own_number(b, m->to);
   e->answering = !m->delivery;
   e->inline_left = m->inline_reply;
   e->inline_number = m->inline_reply > 0 && !m->event_type &&

@@ -72,6 +72,7 @@ struct server {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job *head, *tail;
+  int refusing; /* (under mu) server_finish: new requests get 503 */
   volatile sig_atomic_t stopping;
 };
 

@@ -143,9 +143,19 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
   if (!j->botname) j->botname = xstrdup("");
   j->conn = conn;
   j->arrived_ns = mono_ns();
+  pthread_mutex_lock(&s->mu);
+  if (s->refusing) { /* the last jobs are being answered: nothing new */
+    pthread_mutex_unlock(&s->mu);
+    job_free(j);
+    return respond_error(conn, 503, "the server is stopping; retry later");
+  }
   r->job = j;
   MHD_suspend_connection(conn);
-  enqueue(s, j);
+  if (s->tail) s->tail->next = j;
+  else s->head = j;
+  s->tail = j;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
   return MHD_YES;
 }
 
@@ -668,6 +678,18 @@ int server_run(server *s) {
   job *jobs = take_jobs(s, 0);
   if (jobs) handle_jobs(s, jobs);
   return 0;
+}
+
+void server_pump(server *s, int wait_ms) {
+  job *jobs = take_jobs(s, wait_ms);
+  if (jobs) handle_jobs(s, jobs);
+}
+
+void server_finish(server *s) {
+  pthread_mutex_lock(&s->mu);
+  s->refusing = 1;
+  pthread_mutex_unlock(&s->mu);
+  server_pump(s, 0);
 }
 
 void server_report_delivery(server *s, const char *bot, const delivery *d) {

@@ -48,6 +48,12 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
  * every 100 ms. */
 int server_run(server *s);
 void server_stop(server *s);
+/* After server_run: handles what comes in meanwhile (requests on open
+ * connections, the sender's reports), waiting up to wait_ms for it. */
+void server_pump(server *s, int wait_ms);
+/* The end: new requests are refused (503) and the jobs queued are
+ * answered; server_free may follow. */
+void server_finish(server *s);
 /* A delivery report from the sender (any thread): handled with the next
  * batch, like a provider's. */
 void server_report_delivery(server *s, const char *bot, const delivery *d);

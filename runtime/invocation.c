@@ -45,6 +45,11 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
     return NULL;
   }
+  if (!utf8_valid(text, len)) { /* e.g. a string cut in the middle of a character */
+    snprintf(err, errlen, "%s: the text is not valid UTF-8 (was a string cut with "
+                          "string.sub? utf8.offset finds character boundaries)", kind);
+    return NULL;
+  }
   size_t chars = utf8_chars(text);
   if (chars > (size_t)inv->b->max_chars) {
     snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "

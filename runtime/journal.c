@@ -294,7 +294,8 @@ static int apply_op(store *st, journal_op *op) {
     case J_OUTBOX_RETRY:
       return store_outbox_retry(st, op->id, op->due, op->s[0], op->at);
     case J_OUTBOX_FAILED:
-      return store_outbox_failed(st, op->id, op->s[0], op->at);
+      op->result = store_outbox_failed(st, op->id, op->s[0], op->at);
+      return op->result < 0 ? -1 : 0;
     case J_CARRIER_OPTOUT:
       return store_carrier_optout(st, op->bot, op->contact, op->s[0], op->s[1], op->at);
     case J_UNDELIVERABLE:

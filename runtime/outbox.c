@@ -101,9 +101,9 @@ struct outbox {
   store *st;
   CURLM *multi;
   pthread_t thread;
-  atomic_int stopping;
+  atomic_int stopping, ended;
   int64_t stop_by; /* ms: when stopping gives up on requests in flight */
-  bot_entry *bots;
+  bot_entry **bots; /* each allocated once: flights point at them */
   size_t nbots;
   sender *senders;
   size_t nsenders;
@@ -114,19 +114,24 @@ struct outbox {
   /* the earliest retry time (0: none); only the sender sets retries, so it
    * is read from the store once and then kept here */
   int64_t next_retry;
+  size_t turn; /* which sending number fill starts with */
   pthread_mutex_t mu;
   outbox_stats stats;
 };
 
 static const bot_entry *bot_of(outbox *ob, int64_t id) {
   for (size_t i = 0; i < ob->nbots; i++)
-    if (ob->bots[i].id == id) return &ob->bots[i];
+    if (ob->bots[i]->id == id) return ob->bots[i];
   char *name = store_bot_name(ob->st, id);
   if (!name) return NULL;
   const outbox_bot_config *cfg = ob->opt.config_for(ob->opt.ud, name);
+  if (!cfg) /* logged by config_for; its messages wait in the outbox */
+    log_event(LOG_ERROR, "bot_not_sending", "bot", name, NULL);
+  bot_entry *b = xmalloc(sizeof *b);
+  *b = (bot_entry){id, name, cfg};
   ob->bots = xrealloc(ob->bots, (ob->nbots + 1) * sizeof *ob->bots);
-  ob->bots[ob->nbots] = (bot_entry){id, name, cfg};
-  return &ob->bots[ob->nbots++];
+  ob->bots[ob->nbots++] = b;
+  return b;
 }
 
 static sender *sender_of(outbox *ob, const bot_entry *bot, const char *number, int64_t now) {
@@ -215,9 +220,26 @@ static int64_t fill(outbox *ob, int64_t now) {
   int64_t next = 0;
   flight *claimed = NULL;
   journal claims = {0};
+  /* every sending number with queued messages, served from a different one
+   * each time so one number's bulk cannot keep the others' replies waiting
+   * for room in flight */
+  enum { MAX_SENDERS = 4096 };
+  struct waiting {
+    int64_t bot;
+    char *number;
+  } *list = NULL;
+  size_t nlist = 0;
   int64_t bot_id = 0;
   char *number = NULL;
-  while (room > 0 && store_outbox_next_sender(ob->st, &bot_id, &number) == 1) {
+  while (nlist < MAX_SENDERS && store_outbox_next_sender(ob->st, &bot_id, &number) == 1) {
+    list = xrealloc(list, (nlist + 1) * sizeof *list);
+    list[nlist++] = (struct waiting){bot_id, xstrdup(number)};
+  }
+  free(number);
+  size_t first = nlist ? ob->turn++ % nlist : 0;
+  for (size_t k = 0; k < nlist && room > 0; k++) {
+    bot_id = list[(first + k) % nlist].bot;
+    number = list[(first + k) % nlist].number;
     const bot_entry *bot = bot_of(ob, bot_id);
     const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
     if (!ops) continue; /* no provider for this bot: its messages wait */
@@ -231,7 +253,11 @@ static int64_t fill(outbox *ob, int64_t now) {
     if (limit > room) limit = room;
     outbox_row *rows;
     size_t n;
-    if (store_outbox_due(ob->st, bot_id, number, now, limit, &rows, &n)) break;
+    if (store_outbox_due(ob->st, bot_id, number, now, limit, &rows, &n)) {
+      for (size_t i = 0; i < n; i++) outbox_row_free(&rows[i]);
+      free(rows);
+      break;
+    }
     for (size_t i = 0; i < n && room > 0; i++) {
       double cost = bot->cfg->per_segment && rows[i].segments > 1 ? rows[i].segments : 1;
       if (!bucket_take(&s->bucket, cost, now)) {
@@ -254,10 +280,11 @@ static int64_t fill(outbox *ob, int64_t now) {
       ready = bucket_ready_at(&s->bucket, 1, now);
       if (!next || ready < next) next = ready;
     }
-    for (size_t k = 0; k < n; k++) outbox_row_free(&rows[k]);
+    for (size_t i = 0; i < n; i++) outbox_row_free(&rows[i]);
     free(rows);
   }
-  free(number);
+  for (size_t k = 0; k < nlist; k++) free(list[k].number);
+  free(list);
   char err[512];
   int failed = claims.n && ob->opt.apply(ob->opt.ud, &claims, err, sizeof err);
   if (failed) {
@@ -342,6 +369,7 @@ static void record(outbox *ob, int64_t now) {
         break;
       }
       case SEND_FAILED:
+        f->claim = j.n; /* reported only if this records it */
         journal_outbox(&j, J_OUTBOX_FAILED, r->id, f->res.reason, 0, now);
         if (f->res.verdict == VERDICT_OPTED_OUT)
           journal_carrier_optout(&j, r->bot_id, r->contact_id, r->number, f->res.reason, now);
@@ -354,10 +382,10 @@ static void record(outbox *ob, int64_t now) {
   }
   char err[512];
   int rc = ob->opt.apply(ob->opt.ud, &j, err, sizeof err);
-  journal_clear(&j);
-  free(j.ops);
   if (rc) {
     log_event(LOG_ERROR, "outbox_failed", "error", err, NULL);
+    journal_clear(&j);
+    free(j.ops);
     return;
   }
   flight *f;
@@ -377,7 +405,7 @@ static void record(outbox *ob, int64_t now) {
       count(ob, &ob->stats.failed);
       log_event(LOG_WARN, "send_failed", "bot", f->bot->name, "message", id, "to",
                 f->row.number, "reason", f->res.reason, NULL);
-      if (ob->opt.report) {
+      if (ob->opt.report && j.ops[f->claim].result == 1) {
         outbox_report rep = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
                              f->res.reason, f->res.verdict == VERDICT_OPTED_OUT};
         ob->opt.report(ob->opt.ud, &rep);
@@ -385,6 +413,8 @@ static void record(outbox *ob, int64_t now) {
     }
     flight_free(f);
   }
+  journal_clear(&j);
+  free(j.ops);
 }
 
 /* ---------------------------------------------------------------- thread */
@@ -393,6 +423,9 @@ static void *sender_main(void *arg) {
   outbox *ob = arg;
   long requeued = store_outbox_recover(ob->st);
   ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
+  if (requeued < 0)
+    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), "when",
+              "putting messages left in flight back in the queue", NULL);
   if (requeued > 0) {
     char n[32];
     snprintf(n, sizeof n, "%ld", requeued);
@@ -419,6 +452,7 @@ static void *sender_main(void *arg) {
     if (stopping) wait = 50;
     curl_multi_poll(ob->multi, NULL, 0, (int)wait, NULL);
   }
+  atomic_store(&ob->ended, 1);
   return NULL;
 }
 
@@ -426,6 +460,7 @@ outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen) {
   outbox *ob = xcalloc(1, sizeof *ob);
   ob->opt = *opt;
   if (ob->opt.max_in_flight <= 0) ob->opt.max_in_flight = 64;
+  if (ob->opt.max_in_flight > 1024) ob->opt.max_in_flight = 1024;
   if (ob->opt.max_attempts <= 0) ob->opt.max_attempts = 6;
   if (ob->opt.timeout_ms <= 0) ob->opt.timeout_ms = 15000;
   if (ob->opt.backoff_ms <= 0) ob->opt.backoff_ms = 1000;
@@ -452,11 +487,18 @@ outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen) {
 
 void outbox_wake(void *ob) { curl_multi_wakeup(((outbox *)ob)->multi); }
 
-void outbox_stop(outbox *ob, long grace_ms) {
-  if (!ob) return;
+void outbox_begin_stop(outbox *ob, long grace_ms) {
+  if (atomic_load(&ob->stopping)) return;
   ob->stop_by = wall_ms() + grace_ms;
   atomic_store(&ob->stopping, 1);
   curl_multi_wakeup(ob->multi);
+}
+
+int outbox_stopped(outbox *ob) { return atomic_load(&ob->ended); }
+
+void outbox_stop(outbox *ob, long grace_ms) {
+  if (!ob) return;
+  outbox_begin_stop(ob, grace_ms);
   pthread_join(ob->thread, NULL);
   /* unanswered requests: their messages stay "sending", sent again at the
    * next start */
@@ -466,8 +508,16 @@ void outbox_stop(outbox *ob, long grace_ms) {
     curl_multi_remove_handle(ob->multi, f->easy);
     flight_free(f);
   }
+  while (ob->done) { /* answers the store refused to record: sent again too */
+    flight *f = ob->done;
+    ob->done = f->next;
+    flight_free(f);
+  }
   curl_multi_cleanup(ob->multi);
-  for (size_t i = 0; i < ob->nbots; i++) free(ob->bots[i].name);
+  for (size_t i = 0; i < ob->nbots; i++) {
+    free(ob->bots[i]->name);
+    free(ob->bots[i]);
+  }
   free(ob->bots);
   for (size_t i = 0; i < ob->nsenders; i++) free(ob->senders[i].number);
   free(ob->senders);

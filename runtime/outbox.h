@@ -65,8 +65,13 @@ typedef struct outbox_options {
 outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen);
 /* New messages were queued (called from any thread). */
 void outbox_wake(void *ob);
-/* Waits (at most grace_ms) for requests in flight, then stops. What is not
+/* Stops claiming messages; the thread waits (at most grace_ms) for the
+ * answers of requests in flight, records them, and ends. What is not
  * answered by then stays claimed and is sent again at the next start. */
+void outbox_begin_stop(outbox *ob, long grace_ms);
+/* 1 once the thread has ended (it reports nothing more). */
+int outbox_stopped(outbox *ob);
+/* outbox_begin_stop if not yet, waits for the thread, frees everything. */
 void outbox_stop(outbox *ob, long grace_ms);
 
 typedef struct outbox_stats {

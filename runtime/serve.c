@@ -52,7 +52,7 @@ typedef struct bot_sending {
   outbox_bot_config cfg;
   const char *problem; /* NULL: usable */
 } bot_sending;
-static bot_sending *sendings;
+static bot_sending **sendings; /* each allocated once: the sender keeps pointers */
 static size_t nsendings;
 static pthread_mutex_t sendings_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -75,10 +75,10 @@ static double rate_setting(const char *bot, const char *key, const char **proble
 
 static bot_sending *sending_of(const char *bot) {
   for (size_t i = 0; i < nsendings; i++)
-    if (strcmp(sendings[i].bot, bot) == 0) return &sendings[i];
+    if (strcmp(sendings[i]->bot, bot) == 0) return sendings[i];
+  bot_sending *b = xcalloc(1, sizeof *b);
   sendings = xrealloc(sendings, (nsendings + 1) * sizeof *sendings);
-  bot_sending *b = &sendings[nsendings++];
-  memset(b, 0, sizeof *b);
+  sendings[nsendings++] = b;
   b->bot = xstrdup(bot);
   provider_config *p = &b->cfg.provider;
   p->kind = setting_for(bot, "provider");
@@ -163,8 +163,9 @@ static void check_bot_sending(void *ud, const char *bot, const bot_counts *c) {
 
 static void free_sendings(void) {
   for (size_t i = 0; i < nsendings; i++) {
-    free(sendings[i].bot);
-    free(sendings[i].status_url);
+    free(sendings[i]->bot);
+    free(sendings[i]->status_url);
+    free(sendings[i]);
   }
   free(sendings);
   sendings = NULL;
@@ -314,6 +315,13 @@ int cli_serve(int argc, char **argv) {
     free_sendings();
     return 1;
   }
+  long deadline = atol(setting("reply_deadline_ms"));
+  if (deadline < 0 || deadline > 600000) {
+    fprintf(stderr, "parley serve: reply_deadline_ms must be between 0 (none) and 600000\n");
+    engine_close(e);
+    free_sendings();
+    return 2;
+  }
   server_config cfg = {.host = host, .port = port,
                        .public_url = setting("public_url"),
                        .twilio_auth_token = setting("twilio_auth_token"),
@@ -323,7 +331,7 @@ int cli_serve(int argc, char **argv) {
                        .admin_token = setting("admin_token"),
                        .max_body = (size_t)max_body,
                        .inline_replies = inline_replies,
-                       .reply_deadline_ms = atol(setting("reply_deadline_ms")),
+                       .reply_deadline_ms = deadline,
                        .more_metrics = sender_metrics};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {
@@ -360,12 +368,16 @@ int cli_serve(int argc, char **argv) {
   fprintf(stderr, "parley serve: listening on http://%s:%d (database %s)\n", host, port, db);
   server_run(s);
   fprintf(stderr, "parley serve: stopping\n");
+  /* answers in flight are recorded if they come within 5 s (the rest are
+   * sent again at the next start); meanwhile what comes in (the sender's
+   * reports, requests on connections still open) is handled */
+  outbox_begin_stop(sender, 5000);
+  while (!outbox_stopped(sender)) server_pump(s, 50);
   engine_flush(e, err, sizeof err);
   engine_on_queued(e, NULL, NULL);
-  /* answers in flight are recorded if they come soon; the rest are sent
-   * again at the next start */
-  outbox_stop(sender, 5000);
+  outbox_stop(sender, 0);
   sender = NULL;
+  server_finish(s);
   running = NULL;
   server_free(s);
   engine_close(e); /* the last batch is committed; WAL checkpointed on close */

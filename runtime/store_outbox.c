@@ -190,7 +190,7 @@ int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error
 }
 
 int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {
-  return set_status(st, id, "sending", "failed", error, NULL, -1, now) < 0 ? -1 : 0;
+  return set_status(st, id, "sending", "failed", error, NULL, -1, now);
 }
 
 long store_outbox_recover(store *st) {

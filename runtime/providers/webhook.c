@@ -29,11 +29,15 @@ static const char *check(const provider_config *cfg) {
 
 static int prepare(const provider_config *cfg, const outgoing *m, http_request *req,
                    send_result *res) {
-  (void)res;
   char id[32];
   snprintf(id, sizeof id, "%lld", (long long)m->id);
   json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "from", m->from, "to", m->to,
                           "text", m->text);
+  if (!doc) { /* only text that is not UTF-8 does this, which handlers cannot send */
+    res->outcome = SEND_FAILED;
+    send_reason(res, "the message is not valid UTF-8");
+    return -1;
+  }
   if (cfg->status_url && *cfg->status_url)
     json_object_set_new(doc, "status_url", json_string(cfg->status_url));
   json_t *media = m->media ? json_loads(m->media, 0, NULL) : NULL;

@@ -350,6 +350,9 @@ function api.config(t)
     if type(v) ~= want and not (k == "quiet_hours" and v == false) then
       raise("bot.config: '" .. k .. "' must be a " .. want .. ", got " .. type(v))
     end
+    if type(v) == "string" and not U.len(v) then -- texts sent as they are
+      raise("bot.config: '" .. k .. "' is not valid UTF-8")
+    end
     cfg[k] = v
   end
   for i, n in ipairs(cfg.numbers) do

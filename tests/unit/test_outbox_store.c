@@ -136,8 +136,10 @@ static void test_claim_and_answers(void) {
   CHECK(has_b, "it is due at its retry time");
 
   store_outbox_claim(f.st, c, T0);
-  CHECK_INT(store_outbox_failed(f.st, c, "21211: Invalid 'To' Phone Number", T0), 0,
+  CHECK_INT(store_outbox_failed(f.st, c, "21211: Invalid 'To' Phone Number", T0), 1,
             "a failure is recorded");
+  CHECK_INT(store_outbox_failed(f.st, c, "again", T0), 0,
+            "a second failure of a message no longer being sent records nothing");
   CHECK_INT(store_outbound_get(f.st, f.bot, c, NULL, &r), 1, "the failed message is found");
   CHECK(r.status && strcmp(r.status, "failed") == 0 && r.error &&
             strstr(r.error, "21211"),

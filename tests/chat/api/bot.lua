@@ -31,6 +31,10 @@ bot.keyword("badmedia", function(c, msg)
   c:send("look", { media = { "https://cdn.example.com/a.jpg", "ftp://cdn.example.com/b.jpg" } })
 end)
 
+bot.keyword("badutf8", function(c, msg)
+  c:send(("Grüße"):sub(1, 3)) -- cut inside the ü
+end)
+
 bot.keyword("media", function(c, msg)
   c:send("Poster", { media = "https://cdn.example.com/poster.jpg" })
 end)
