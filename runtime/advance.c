@@ -84,7 +84,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
       action(e, b, c->number, "released at %s %s (end of quiet hours)", when,
              zone_of(b, c));
     }
-    emit(e, 1, b->name, c->number, h->text, status);
+    emit(e, 1, b->name, c->number, h->text, status, h->id);
   }
   return 0;
 }

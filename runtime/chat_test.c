@@ -71,8 +71,9 @@ static void push_output(run *r, int is_error, const char *to, const char *text) 
 }
 
 static void on_message(void *ud, const char *botname, const char *to,
-                       const char *text, const char *status, void *tag) {
+                       const char *text, const char *status, void *tag, int64_t id) {
   (void)tag;
+  (void)id;
   (void)botname;
   (void)status;
   push_output(ud, 0, to, text);

@@ -43,7 +43,7 @@ const char *zone_of(const bot *b, contact *c) {
 /* ---------------------------------------------------------------- events */
 
 void emit(engine *e, int is_message, const char *botname,
-                 const char *number, const char *text, const char *status) {
+                 const char *number, const char *text, const char *status, int64_t id) {
   if (!e->has_obs) return;
   if (e->nevents == e->cap_events) {
     e->cap_events = e->cap_events ? e->cap_events * 2 : 64;
@@ -52,7 +52,7 @@ void emit(engine *e, int is_message, const char *botname,
   e->events[e->nevents++] = (event){is_message, xstrdup(botname),
                                     xstrdup(number ? number : ""),
                                     xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL};
+                                    e->in_message ? e->tag : NULL, id};
 }
 
 /* Delivers (or drops) the first n events: those of a batch now durable. */
@@ -61,7 +61,7 @@ static void events_flush(engine *e, int deliver, size_t n) {
     event *ev = &e->events[i];
     if (deliver) {
       if (ev->is_message && e->obs.message)
-        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag);
+        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
       else if (!ev->is_message && e->obs.action)
         e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
     }
@@ -81,7 +81,7 @@ void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0) s = NULL;
   va_end(ap);
-  if (s) emit(e, 0, b->name, number, s, NULL);
+  if (s) emit(e, 0, b->name, number, s, NULL, 0);
   free(s);
 }
 
@@ -593,6 +593,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->reply_from = own_number(b, m->to);
   e->answering = !m->delivery;
   e->inline_left = m->inline_reply;
+  e->inline_until_ns = m->inline_until_ns;
   e->inline_number = m->inline_reply > 0 && !m->event_type &&
                               (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
                           ? m->from
@@ -789,6 +790,11 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
   contact_row_free(&r);
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return 1;
+}
+
+int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) journal_message_release(&e->jr, ids[i], "queued", engine_now(e));
+  return submit_journal(e, err, errlen);
 }
 
 int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,

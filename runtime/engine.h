@@ -22,11 +22,11 @@ struct journal;
 
 /* What sim and test show: called after the transaction commits. */
 typedef struct engine_observer {
-  /* an outgoing message; status: "sent", "queued" (for the outbox) or
-   * "suppressed"; tag: the tag of
-   * the inbound message it answers (NULL for timers and the like) */
+  /* an outgoing message (id: its row); status: "sent", "queued" (for the
+   * outbox) or "suppressed"; tag: the tag of the inbound message it
+   * answers (NULL for timers and the like) */
   void (*message)(void *ud, const char *bot, const char *to, const char *text,
-                  const char *status, void *tag);
+                  const char *status, void *tag, int64_t id);
   /* a side effect worth showing: "expect city", "fields.city = \"Austin\"",
    * "error: bot.lua:3: ...", "log: ...", "opted out (STOP)" */
   void (*action)(void *ud, const char *bot, const char *number,
@@ -141,6 +141,10 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
 /* Erases a contact (see store_contact_erase): 1 done, 0 no such contact,
  * -1 the store failed. */
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);
+
+/* Messages recorded as sent inline whose webhook answer never reached the
+ * provider go to the outbox instead (committed with the next batch). */
+int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen);
 
 /* A broadcast created from outside a handler (the admin API); segment is
  * the JSON store_contacts_match takes. Its id, or -1. */

@@ -75,6 +75,7 @@ typedef struct event {
   int is_message;
   char *bot, *number, *text, *status;
   void *tag; /* of the inbound message being handled */
+  int64_t id; /* the message's */
 } event;
 
 struct engine {
@@ -109,6 +110,7 @@ struct engine {
   const char *reply_from;    /* the number the message being handled went to */
   const char *inline_number; /* its sender, when replies go back inline */
   int inline_left;           /* how many more may */
+  int64_t inline_until_ns;   /* and until when (mono_ns; 0: no deadline) */
   int64_t now;
   void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */
@@ -120,7 +122,7 @@ extern const api_host engine_api;
 /* engine.c */
 const char *zone_of(const bot *b, contact *c);
 void emit(engine *e, int is_message, const char *botname, const char *number,
-          const char *text, const char *status);
+          const char *text, const char *status, int64_t id);
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);

@@ -17,6 +17,7 @@
 enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
   JOB_STATUS,                                      /* delivery reports: batched */
+  JOB_REQUEUE,               /* inline replies whose answer did not get through */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
@@ -44,6 +45,8 @@ typedef struct job {
   char *dl_status, *dl_error;
   char **replies; /* texts sent back to `from` in answer */
   size_t nreplies;
+  int64_t *reply_ids; /* the inline ones' message ids */
+  size_t nreply_ids;
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;

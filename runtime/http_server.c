@@ -46,6 +46,7 @@ static void job_free(job *j) {
   free(j->item);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
+  free(j->reply_ids);
   free(j);
 }
 
@@ -426,11 +427,26 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code) {
-  (void)cls;
+  server *s = cls;
   (void)conn;
-  (void)code;
   request *r = *con_cls;
   if (!r) return;
+  job *j = r->job;
+  if (j && code != MHD_REQUEST_TERMINATED_COMPLETED_OK && atomic_load(&j->done) &&
+      j->nreply_ids) { /* the provider never got its replies: they go through it */
+    job *q = xcalloc(1, sizeof *q);
+    q->kind = JOB_REQUEUE;
+    q->botname = xstrdup(j->botname);
+    q->from = xstrdup("");
+    q->text = xstrdup("");
+    q->reply_ids = j->reply_ids;
+    q->nreply_ids = j->nreply_ids;
+    j->reply_ids = NULL;
+    j->nreply_ids = 0;
+    log_event(LOG_WARN, "reply_requeued", "bot", q->botname, "reason",
+              "the webhook's answer did not reach the caller", NULL);
+    enqueue(s, q);
+  }
   if (r->job) job_free(r->job);
   buf_free(&r->body);
   free(r->raw_uri);
@@ -441,7 +457,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---------------------------------------------------------------- engine side */
 
 static void on_message(void *ud, const char *botname, const char *to, const char *text,
-                       const char *status, void *tag) {
+                       const char *status, void *tag, int64_t id) {
   (void)ud;
   job *j = tag;
   /* a webhook's inline replies; an event's messages (queued, they go
@@ -451,6 +467,10 @@ static void on_message(void *ud, const char *botname, const char *to, const char
   if (j && answer && strcmp(to, j->from) == 0) {
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
     j->replies[j->nreplies++] = xstrdup(text);
+    if (strcmp(status, "sent") == 0 && j->kind != JOB_EVENT) {
+      j->reply_ids = xrealloc(j->reply_ids, (j->nreply_ids + 1) * sizeof *j->reply_ids);
+      j->reply_ids[j->nreply_ids++] = id;
+    }
   }
   log_event(LOG_DEBUG, "sent", "bot", botname, "to", to, "status", status, NULL);
 }
@@ -494,6 +514,12 @@ static void handle_jobs(server *s, job *jobs) {
   job **order = xcalloc(n, sizeof *order);
   size_t k = 0, done = 0;
   for (job *j = jobs; j; j = j->next) {
+    if (j->kind == JOB_REQUEUE) {
+      char err[256];
+      if (engine_requeue(s->e, j->reply_ids, j->nreply_ids, err, sizeof err))
+        log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+      continue;
+    }
     if (j->kind >= JOB_RELOAD) {
       submit_inbound(s, order + done, in + done, k - done);
       done = k;

@@ -242,8 +242,9 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   /* with an outbox, what goes out waits there, unless it answers the
    * webhook being handled inline */
   if (e->outbox && strcmp(status, "sent") == 0) {
-    if (!media && e->inline_number && e->inline_left > 0 &&
-        strcmp(c->number, e->inline_number) == 0) /* webhook answers carry text only */
+    if (!media && e->inline_number && e->inline_left > 0 && /* answers carry text only */
+        strcmp(c->number, e->inline_number) == 0 &&
+        (!e->inline_until_ns || mono_ns() < e->inline_until_ns)) /* not too late */
       e->inline_left--;
     else
       status = "queued";
@@ -270,7 +271,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     action(e, b, c->number, "suppressed (opted out): %s", text);
   } else {
     e->stats.replies++, b->counts.replies++;
-    emit(e, 1, b->name, c->number, text, status);
+    emit(e, 1, b->name, c->number, text, status, m.id);
   }
   return 0;
 }

@@ -34,8 +34,9 @@ static const char *dim_on(sim *s) { return s->tty ? "\033[2m" : ""; }
 static const char *dim_off(sim *s) { return s->tty ? "\033[0m" : ""; }
 
 static void on_message(void *ud, const char *botname, const char *to,
-                       const char *text, const char *status, void *tag) {
+                       const char *text, const char *status, void *tag, int64_t id) {
   (void)tag;
+  (void)id;
   sim *s = ud;
   (void)botname;
   (void)status;

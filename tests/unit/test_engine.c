@@ -96,8 +96,9 @@ static void observe(int is_message, const char *number, const char *text,
 }
 
 static void on_message(void *ud, const char *bot, const char *to,
-                       const char *text, const char *status, void *tag) {
+                       const char *text, const char *status, void *tag, int64_t id) {
   (void)tag;
+  (void)id;
   (void)ud;
   (void)bot;
   observe(1, to, text, status);
