@@ -70,8 +70,9 @@ def fill(db, n, priority, sender="+15550100"):
     con.close()
 
 
-def throughput(parley_bin, fake_bin, tmp, callbacks):
-    global wrong
+def setup(parley_bin, fake_bin, tmp, flags):
+    """A folder with the bench bot, a fake Twilio API, and a parley serve
+    sending to it (not started): (fake process, database, parley)."""
     d = tempfile.mkdtemp(dir=tmp)
     scripts = os.path.join(d, "scripts")
     os.makedirs(os.path.join(scripts, "bench"))
@@ -81,8 +82,15 @@ def throughput(parley_bin, fake_bin, tmp, callbacks):
     db = os.path.join(d, "send.db")
     p = Parley(parley_bin, d, db, scripts, {"PARLEY_TWILIO_AUTH_TOKEN": TOKEN, "PARLEY_LOG": "warn"},
                ["--provider", "twilio", "--twilio-api-url", "http://127.0.0.1:%d" % port,
-                "--twilio-account-sid", SID, "--rate-long-code", "100000",
-                "--send-concurrency", "64", "--delivery-reports", "on" if callbacks else "off"])
+                "--twilio-account-sid", SID] + flags)
+    return fk, db, p
+
+
+def throughput(parley_bin, fake_bin, tmp, callbacks):
+    global wrong
+    fk, db, p = setup(parley_bin, fake_bin, tmp,
+                      ["--rate-long-code", "100000", "--send-concurrency", "64",
+                       "--delivery-reports", "on" if callbacks else "off"])
     try:
         if not p.start():
             say("WRONG: parley serve did not start: " + p.log()[-300:])
@@ -121,17 +129,9 @@ def throughput(parley_bin, fake_bin, tmp, callbacks):
 
 def rate_limit(parley_bin, fake_bin, tmp):
     global wrong
-    d = tempfile.mkdtemp(dir=tmp)
-    scripts = os.path.join(d, "scripts")
-    os.makedirs(os.path.join(scripts, "bench"))
-    with open(os.path.join(scripts, "bench", "bot.lua"), "w") as f:
-        f.write(BOT)
-    fk, port, _ = fake(fake_bin, d, "fake")
-    db = os.path.join(d, "rate.db")
-    p = Parley(parley_bin, d, db, scripts, {"PARLEY_TWILIO_AUTH_TOKEN": TOKEN, "PARLEY_LOG": "warn"},
-               ["--provider", "twilio", "--twilio-api-url", "http://127.0.0.1:%d" % port,
-                "--twilio-account-sid", SID, "--rate-long-code", "10", "--inline-replies", "off",
-                "--delivery-reports", "off"])
+    fk, db, p = setup(parley_bin, fake_bin, tmp,
+                      ["--rate-long-code", "10", "--inline-replies", "off",
+                       "--delivery-reports", "off"])
     try:
         p.start()
         p.stop()

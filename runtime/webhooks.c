@@ -54,6 +54,20 @@ static char *json_id(json_t *id) {
 }
 
 
+/* A job for bot b (from and text are required; to and provider_id may be
+ * NULL). */
+static job *new_job(enum job_kind kind, const char *b, const char *from, const char *to,
+                    const char *text, const char *provider_id) {
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = kind;
+  j->botname = xstrdup(b);
+  j->from = xstrdup(from);
+  j->to = strdup_or_null(to);
+  j->text = xstrdup(text);
+  j->provider_id = strdup_or_null(provider_id);
+  return j;
+}
+
 /* 1 if X-Twilio-Signature is the bot's (or the server's) signature of this
  * request: the public URL as Twilio called it and the form fields. */
 static int twilio_signed(server *s, struct MHD_Connection *conn, request *r, const char *b,
@@ -90,13 +104,8 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
     form_free(p, n);
     return respond_error(conn, 400, "From and Body are required");
   }
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = JOB_TWILIO;
-  j->botname = xstrdup(b);
-  j->from = xstrdup(from);
-  j->to = strdup_or_null(form_get(p, n, "To"));
-  j->text = xstrdup(body);
-  j->provider_id = strdup_or_null(form_get(p, n, "MessageSid"));
+  job *j = new_job(JOB_TWILIO, b, from, form_get(p, n, "To"), body,
+                   form_get(p, n, "MessageSid"));
   /* NumMedia, MediaUrl0..N-1 -> msg.media */
   const char *num = form_get(p, n, "NumMedia");
   long nmedia = num ? strtol(num, NULL, 10) : 0;
@@ -166,11 +175,7 @@ enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r
     return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
                                     "\"contact\":\"+15550001\",\"data\":{...}}");
   }
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = JOB_EVENT;
-  j->botname = xstrdup(b);
-  j->from = xstrdup(json_string_value(contact));
-  j->text = xstrdup("");
+  job *j = new_job(JOB_EVENT, b, json_string_value(contact), NULL, "", NULL);
   j->event_type = xstrdup(json_string_value(type));
   j->event_data = data ? json_dumps(data, JSON_COMPACT) : xstrdup("{}");
   json_decref(o);
@@ -196,14 +201,8 @@ enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
   }
   from = json_string_value(json_object_get(o, "from"));
   text = json_string_value(json_object_get(o, "text"));
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = JOB_JSON;
-  j->botname = xstrdup(b);
-  j->from = xstrdup(from);
-  j->text = xstrdup(text);
-  json_t *to = json_object_get(o, "to"), *id = json_object_get(o, "id");
-  j->to = json_is_string(to) ? xstrdup(json_string_value(to)) : NULL;
-  j->provider_id = json_id(id);
+  job *j = new_job(JOB_JSON, b, from, json_string_value(json_object_get(o, "to")), text, NULL);
+  j->provider_id = json_id(json_object_get(o, "id"));
   json_t *media = json_object_get(o, "media");
   if (json_is_array(media) && json_array_size(media) > 0 && json_array_size(media) <= 10) {
     json_t *urls = json_array();
@@ -243,13 +242,7 @@ enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
     form_free(p, n);
     return respond_error(conn, 400, "text is not valid UTF-8 (send charset=UTF-8)");
   }
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = JOB_KANNEL;
-  j->botname = xstrdup(b);
-  j->from = xstrdup(from);
-  j->text = xstrdup(text);
-  j->to = strdup_or_null(to);
-  j->provider_id = strdup_or_null(id);
+  job *j = new_job(JOB_KANNEL, b, from, to, text, id);
   form_free(p, n);
   return start_job(s, conn, r, j);
 }
@@ -268,12 +261,7 @@ static int64_t message_param(struct MHD_Connection *conn, const form_param *p, s
 
 static job *status_job(const char *b, int64_t id, const char *provider_id, const char *status,
                        const char *error) {
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = JOB_STATUS;
-  j->botname = xstrdup(b);
-  j->from = xstrdup("");
-  j->text = xstrdup("");
-  j->provider_id = strdup_or_null(provider_id && *provider_id ? provider_id : NULL);
+  job *j = new_job(JOB_STATUS, b, "", NULL, "", provider_id && *provider_id ? provider_id : NULL);
   j->dl_status = xstrdup(status);
   j->dl_error = strdup_or_null(error && *error ? error : NULL);
   j->dl = (delivery){.message_id = id};

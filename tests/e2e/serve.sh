@@ -481,16 +481,19 @@ wpost() {
   curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"x"}' \
     "http://127.0.0.1:$wport/v1/bots/echo/messages"
 }
+# wait_reply TEXT: posts until the reply is TEXT (a reload has happened), for 6 s
+wait_reply() {
+  for _ in $(seq 1 30); do
+    got=$(wpost)
+    printf '%s' "$got" | grep -q "\"$1\"" && break
+    sleep 0.2
+  done
+  printf '%s' "$got"
+}
 expect "watch: the first version answers" "$(wpost)" '"replies":\["one"\]'
 sleep 1.1 # a newer modification time than the file had
 printf 'bot.fallback(function(c, msg) return "two" end)\n' > "$tmp/w/echo/bot.lua"
-got=""
-for _ in $(seq 1 30); do
-  got=$(wpost)
-  printf '%s' "$got" | grep -q '"two"' && break
-  sleep 0.2
-done
-expect "watch: a changed bot.lua is loaded without a restart" "$got" '"replies":\["two"\]'
+expect "watch: a changed bot.lua is loaded without a restart" "$(wait_reply two)" '"replies":\["two"\]'
 printf 'bot.fallback(function(c, msg)\n' > "$tmp/w/echo/bot.lua"
 sleep 1.5
 expect "watch: a broken edit is reported and the running version stays" "$(wpost)" '"replies":\["two"\]'
@@ -503,13 +506,7 @@ expect "watch: a version whose transcript fails is refused; the running one stay
 expect "watch: the log names the failing transcript line" "$(cat "$tmp/wlog")" 'reload_refused source=watch .*tests/echo.chat:2'
 sleep 1.1
 printf 'bot.fallback(function(c, msg) return "three" end)\n' > "$tmp/w/echo/bot.lua"
-got=""
-for _ in $(seq 1 30); do
-  got=$(wpost)
-  printf '%s' "$got" | grep -q '"three"' && break
-  sleep 0.2
-done
-expect "watch: once the transcript passes the version is loaded" "$got" '"replies":\["three"\]'
+expect "watch: once the transcript passes the version is loaded" "$(wait_reply three)" '"replies":\["three"\]'
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""
