@@ -438,9 +438,13 @@ static void *sender_main(void *arg) {
     int64_t next = stopping ? 0 : fill(ob, now);
     int running;
     curl_multi_perform(ob->multi, &running);
+    int before = ob->in_flight;
     collect(ob);
+    int answered = before - ob->in_flight;
     record(ob, wall_ms());
     if (ob->done) next = now + 200; /* the store refused: try again soon */
+    else if (answered && !ob->in_flight && !stopping)
+      next = now; /* nothing in flight would wake the poll: fill again at once */
     if (ob->next_retry && ob->next_retry <= now) /* due now: fill takes them; the next one? */
       ob->next_retry = store_outbox_next_retry_after(ob->st, now);
     if (ob->next_retry > 0 && (!next || ob->next_retry < next)) next = ob->next_retry;
