@@ -440,6 +440,29 @@ expect "metrics: Prometheus text with messages, reloads and the handler histogra
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
   'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 13 .*parley_reloads_total\{result="refused"\} 5 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
+# delivery reports: bad input is a clear 4xx, unknown messages are acknowledged
+sig=$(sign /twilio/status/fanclub?m=5 MessageSid=SMx)
+expect "status: a Twilio callback without MessageStatus is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H "X-Twilio-Signature: $sig" --data-urlencode MessageSid=SMx "$url/twilio/status/fanclub?m=5")" \
+  'MessageStatus and MessageSid are required.* 400$'
+expect "status: an unsigned Twilio callback is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data-urlencode MessageSid=SMx --data-urlencode MessageStatus=delivered "$url/twilio/status/fanclub?m=5")" ' 403$'
+expect "status: a Kannel DLR without the token is 403" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/dlr/fanclub?m=5&type=1")" ' 403$'
+expect "status: a Kannel DLR with an unknown type is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/dlr/fanclub?token=hook-secret-456&m=5&type=3")" 'DLR type.* 400$'
+expect "status: a Kannel DLR for a message nobody sent is acknowledged" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel/dlr/fanclub?token=hook-secret-456&m=999999&type=1")" 'accepted.* 200$'
+expect "status: JSON with an unknown status is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"id":"5","status":"teleported"}' "$url/v1/bots/fanclub/status")" \
+  'status: sent, delivered.* 400$'
+expect "status: JSON that is not an object is 400" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '[1' "$url/v1/bots/fanclub/status")" ' 400$'
+expect "status: JSON without credentials is 401" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Content-Type: application/json' --data '{"id":"5","status":"delivered"}' "$url/v1/bots/fanclub/status")" ' 401$'
+expect "status: GET on the JSON status endpoint is 405" \
+  "$(curl -s -m 5 -w ' %{http_code}' "$url/v1/bots/fanclub/status")" ' 405$'
+
 # a clean stop on SIGTERM, and everything acknowledged is stored
 kill -TERM "$pid"
 stopped=0
