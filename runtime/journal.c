@@ -293,6 +293,8 @@ static int apply_op(store *st, journal_op *op) {
       return store_outbox_sent(st, op->id, op->s[0], op->at);
     case J_OUTBOX_RETRY:
       return store_outbox_retry(st, op->id, op->due, op->s[0], op->at);
+    case J_OUTBOX_WAIT:
+      return store_outbox_wait(st, op->id, op->due, op->s[0], op->at);
     case J_OUTBOX_FAILED:
       op->result = store_outbox_failed(st, op->id, op->s[0], op->at);
       return op->result < 0 ? -1 : 0;

@@ -38,6 +38,7 @@ typedef enum {
   J_OUTBOX_CLAIM,    /* id, at; result: 1 claimed, 0 no longer queued */
   J_OUTBOX_SENT,     /* id, provider id, at */
   J_OUTBOX_RETRY,    /* id, next attempt (due), error, at */
+  J_OUTBOX_WAIT,     /* the same, the attempt not counted */
   J_OUTBOX_FAILED,   /* id, error, at; result: 1 recorded, 0 no longer being sent */
   J_CARRIER_OPTOUT,  /* bot, contact, number, reason, at */
   J_UNDELIVERABLE,   /* contact, why */

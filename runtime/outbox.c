@@ -74,6 +74,8 @@ typedef struct bot_entry {
   int64_t id;
   char *name;
   const outbox_bot_config *cfg;
+  int64_t paused_until; /* the provider refused its account: nothing goes */
+  int64_t pause_ms;     /* how long the next pause is (doubles) */
 } bot_entry;
 
 typedef struct sender {
@@ -128,7 +130,7 @@ static const bot_entry *bot_of(outbox *ob, int64_t id) {
   if (!cfg) /* logged by config_for; its messages wait in the outbox */
     log_event(LOG_ERROR, "bot_not_sending", "bot", name, NULL);
   bot_entry *b = xmalloc(sizeof *b);
-  *b = (bot_entry){id, name, cfg};
+  *b = (bot_entry){id, name, cfg, 0, 0};
   ob->bots = xrealloc(ob->bots, (ob->nbots + 1) * sizeof *ob->bots);
   ob->bots[ob->nbots++] = b;
   return b;
@@ -243,6 +245,10 @@ static int64_t fill(outbox *ob, int64_t now) {
     const bot_entry *bot = bot_of(ob, bot_id);
     const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
     if (!ops) continue; /* no provider for this bot: its messages wait */
+    if (bot->paused_until > now) { /* its account was refused: try again later */
+      if (!next || bot->paused_until < next) next = bot->paused_until;
+      continue;
+    }
     sender *s = sender_of(ob, bot, number, now);
     int64_t ready = bucket_ready_at(&s->bucket, 1, now);
     if (ready > now) {
@@ -361,7 +367,23 @@ static void record(outbox *ob, int64_t now) {
       case SEND_OK:
         journal_outbox(&j, J_OUTBOX_SENT, r->id, f->res.provider_id[0] ? f->res.provider_id : NULL,
                        0, now);
+        ((bot_entry *)f->bot)->pause_ms = 0; /* the account works */
         break;
+      case SEND_PAUSE: { /* the account, not the message: all of the bot's wait */
+        bot_entry *b = (bot_entry *)f->bot;
+        if (b->paused_until <= now) {
+          b->pause_ms = b->pause_ms ? b->pause_ms * 2 : 5000;
+          if (b->pause_ms > 300000) b->pause_ms = 300000;
+          b->paused_until = now + b->pause_ms;
+          char secs[32];
+          snprintf(secs, sizeof secs, "%lld", (long long)(b->pause_ms / 1000));
+          log_event(LOG_ERROR, "provider_refused", "bot", b->name, "reason", f->res.reason,
+                    "retry_in_s", secs, NULL);
+        }
+        journal_outbox(&j, J_OUTBOX_WAIT, r->id, f->res.reason, b->paused_until, now);
+        if (!ob->next_retry || b->paused_until < ob->next_retry) ob->next_retry = b->paused_until;
+        break;
+      }
       case SEND_RETRY: {
         int64_t at = now + backoff(ob, attempts);
         journal_outbox(&j, J_OUTBOX_RETRY, r->id, f->res.reason, at, now);
@@ -397,7 +419,7 @@ static void record(outbox *ob, int64_t now) {
       count(ob, &ob->stats.sent);
       log_event(LOG_DEBUG, "delivered_to_provider", "bot", f->bot->name, "message", id,
                 "provider_id", f->res.provider_id, NULL);
-    } else if (f->res.outcome == SEND_RETRY) {
+    } else if (f->res.outcome == SEND_RETRY || f->res.outcome == SEND_PAUSE) {
       count(ob, &ob->stats.retried);
       log_event(LOG_INFO, "send_retry", "bot", f->bot->name, "message", id, "reason",
                 f->res.reason, NULL);

@@ -225,6 +225,9 @@ int store_outbox_claim(store *st, int64_t id, int64_t now);
 int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t now);
 /* Back to the queue until next_at, with the reason of this failure. */
 int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error, int64_t now);
+/* Back to the queue until next_at without counting the attempt (the
+ * provider refused the account, not the message). */
+int store_outbox_wait(store *st, int64_t id, int64_t next_at, const char *error, int64_t now);
 /* "failed" for good, with the reason: 1, or 0 if it was no longer being
  * sent (a delivery report or an erasure got there first), or -1. */
 int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now);

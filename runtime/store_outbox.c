@@ -21,6 +21,7 @@ enum {
   O_GET_BY_PROVIDER,
   O_BOT_NAME,
   O_CLEAR_EXPECT,
+  O_UNCOUNT,
   O_COUNT
 };
 _Static_assert((int)O_COUNT <= (int)STORE_EXTRA_QUERIES, "store_internal.h: raise STORE_EXTRA_QUERIES");
@@ -53,6 +54,7 @@ static const char *const queries[O_COUNT] = {
         " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
     [O_BOT_NAME] = "SELECT name FROM bots WHERE id = ?1",
     [O_CLEAR_EXPECT] = "UPDATE conversations SET expect = NULL WHERE contact_id = ?1",
+    [O_UNCOUNT] = "UPDATE messages SET attempts = max(attempts - 1, 0) WHERE id = ?1",
 };
 
 static sqlite3_stmt *query(store *st, int q) {
@@ -187,6 +189,15 @@ int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t no
 int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error,
                        int64_t now) {
   return set_status(st, id, "sending", "queued", error, NULL, next_at, now) < 0 ? -1 : 0;
+}
+
+int store_outbox_wait(store *st, int64_t id, int64_t next_at, const char *error, int64_t now) {
+  int rc = set_status(st, id, "sending", "queued", error, NULL, next_at, now);
+  if (rc <= 0) return rc < 0 ? -1 : 0;
+  sqlite3_stmt *s = query(st, O_UNCOUNT);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, id);
+  return store_exec_done(st, s, "cannot record a message's status");
 }
 
 int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {

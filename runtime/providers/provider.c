@@ -88,6 +88,9 @@ void answer_by_status(long status, send_result *res) {
   } else if (status == 408 || status == 425 || status == 429 || status >= 500) {
     res->outcome = SEND_RETRY;
     send_reason(res, "HTTP %ld", status);
+  } else if (status == 401 || status == 403) {
+    res->outcome = SEND_PAUSE;
+    send_reason(res, "HTTP %ld: the provider refused the account's credentials", status);
   } else {
     res->outcome = SEND_FAILED;
     send_reason(res, "HTTP %ld", status);

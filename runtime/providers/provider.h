@@ -48,7 +48,10 @@ void http_request_free(http_request *r);
 void http_request_header(http_request *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-typedef enum { SEND_OK, SEND_RETRY, SEND_FAILED } send_outcome;
+/* SEND_PAUSE: the provider refused the bot's account (credentials, URL), not
+ * the message: its messages wait, their attempts not counted, until a
+ * later try is taken (the settings fixed and the server restarted). */
+typedef enum { SEND_OK, SEND_RETRY, SEND_FAILED, SEND_PAUSE } send_outcome;
 
 /* What the provider says of a contact's number, from an error. */
 typedef enum {
@@ -92,7 +95,8 @@ void each_media(const char *media_json, void (*fn)(void *ud, const char *url), v
 /* "Basic base64(user:password)" (caller frees). */
 char *basic_auth(const char *user, const char *password);
 /* The usual reading of an HTTP status when the body says no more: 2xx ok;
- * 408, 425, 429 and 5xx retried; other statuses failed. */
+ * 408, 425, 429 and 5xx retried; 401 and 403 (the account refused) pause;
+ * other statuses failed. */
 void answer_by_status(long status, send_result *res);
 /* res->reason = printf(fmt, ...) */
 void send_reason(send_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

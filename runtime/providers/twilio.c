@@ -86,6 +86,10 @@ static void answer(const provider_config *cfg, long status, const char *body, si
     case 21211: res->verdict = VERDICT_INVALID; break;
     case 21614: res->verdict = VERDICT_NOT_MOBILE; break;
     case 20429: res->outcome = SEND_RETRY; break; /* too many requests */
+    case 20003: /* Authenticate: the sid or the token is wrong */
+    case 20404: /* no such account (the sid in the URL) */
+      res->outcome = SEND_PAUSE;
+      break;
     default: break;
   }
   if (res->verdict != VERDICT_NONE) res->outcome = SEND_FAILED;

@@ -146,8 +146,12 @@ static void test_twilio_answers(void) {
                          "number\"}");
   CHECK(r.outcome == SEND_FAILED && r.verdict == VERDICT_NOT_MOBILE, "21614: not a mobile");
   r = twilio_answer(401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}");
-  CHECK(r.outcome == SEND_FAILED && r.verdict == VERDICT_NONE,
-        "401 (bad credentials) fails without a verdict on the number");
+  CHECK(r.outcome == SEND_PAUSE && r.verdict == VERDICT_NONE,
+        "401 (bad credentials) pauses the bot's sending: the account, not the message");
+  r = twilio_answer(404, "{\"code\":20404,\"message\":\"The requested resource was not found\"}");
+  CHECK(r.outcome == SEND_PAUSE, "20404 (no such account) pauses too");
+  r = twilio_answer(400, "{\"code\":21602,\"message\":\"Message body is required.\"}");
+  CHECK(r.outcome == SEND_FAILED, "an error in the message itself fails it");
 }
 
 static void test_kannel(void) {
@@ -199,8 +203,11 @@ static void test_kannel(void) {
   CHECK(r.outcome == SEND_OK, "202 'Accepted for delivery' takes it");
   memset(&r, 0, sizeof r);
   k->answer(&cfg, 403, "Authorization failed for sendsms\n", 33, &r);
-  CHECK(r.outcome == SEND_FAILED, "403 fails");
+  CHECK(r.outcome == SEND_PAUSE, "403 (the sendsms user refused) pauses the bot's sending");
   CHECK_HAS(r.reason, "Authorization failed", "with Kannel's words");
+  memset(&r, 0, sizeof r);
+  k->answer(&cfg, 400, "Missing receiver number\n", 24, &r);
+  CHECK(r.outcome == SEND_FAILED, "400 fails the message");
   memset(&r, 0, sizeof r);
   k->answer(&cfg, 503, "Temporal failure, try again later.", 34, &r);
   CHECK(r.outcome == SEND_RETRY, "503 is retried");

@@ -143,6 +143,7 @@ def main():
             return summary()
         run(p, fake, clean, db)
         restart_under_kill(a, p, db)
+        refused_account(a, scripts, clean)
     finally:
         p.stop()
         fake.stop()
@@ -318,6 +319,40 @@ def run(p, fake, clean, db):
     elapsed = time.time() - t0
     check("and the number's rate held (8 sales and a reply at 4/s take about 2 s)",
           elapsed >= 1.0 + 1.5, "%.2f s" % elapsed)
+
+
+def refused_account(a, scripts, clean):
+    """A wrong auth token: the provider refuses the account, so the bot's
+    messages wait (not failed, attempts not counted) until the server runs
+    with the right one."""
+    db = os.path.join(a.dir, "refused.db")
+    flags = ["--provider", "twilio", "--twilio-api-url", "http://127.0.0.1:%d" % clean.port,
+             "--twilio-account-sid", SID, "--inline-replies", "off"]
+    env = {"PARLEY_WEBHOOK_TOKEN": "hook-token-3", "PARLEY_TWILIO_AUTH_TOKEN": "not-the-token"}
+    p = Parley(a.parley, a.dir, db, scripts, env, flags, name="refused")
+    try:
+        check("parley starts with a wrong Twilio token", p.start(), p.log()[-300:])
+        body = json.dumps({"from": "+15550951", "text": "anyone there"}).encode()
+        request(p.port, "POST", "/v1/bots/shop/messages", body,
+                {"Authorization": "Bearer hook-token-3", "Content-Type": "application/json"})
+        logged = wait_for(lambda: "provider_refused" in p.log(), timeout=10)
+        row = query(db, "SELECT status, attempts, error FROM messages WHERE text = 'Got it: anyone there'")
+        check("the refused account pauses the bot: its message waits, queued, the attempt not "
+              "counted, with the reason", logged and row and row[0][0] == "queued" and row[0][1] == 0
+              and "20003" in (row[0][2] or ""), (row, p.log()[-400:]))
+        time.sleep(1)
+        check("nothing is failed while paused",
+              query(db, "SELECT count(*) FROM messages WHERE status = 'failed'")[0][0] == 0)
+        p.stop()
+        p.env["PARLEY_TWILIO_AUTH_TOKEN"] = TOKEN
+        p.start()
+        sent = wait_for(lambda: [x for x in clean.accepted() if x.get("body") == "Got it: anyone there"],
+                        timeout=15)
+        check("with the right token after a restart, the waiting message goes out", sent,
+              query(db, "SELECT status, attempts, next_attempt_at, error FROM messages"
+                        " WHERE direction = 'out'"))
+    finally:
+        p.stop()
 
 
 def restart_under_kill(a, p, db):
