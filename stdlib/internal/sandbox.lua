@@ -356,8 +356,11 @@ function api.config(t)
     cfg[k] = v
   end
   for i, n in ipairs(cfg.numbers) do
-    if type(n) ~= "string" or not sfind(n, "^%+%d%d%d%d+$") or #n > 16 then
-      raise("bot.config: numbers[" .. i .. "] = '" .. tostring(n) .. "' is not an E.164 number like +15550100")
+    local e164 = type(n) == "string" and sfind(n, "^%+%d%d%d%d+$") and #n <= 16
+    local short_code = type(n) == "string" and sfind(n, "^%d%d%d+$") and #n <= 8
+    if not (e164 or short_code) then
+      raise("bot.config: numbers[" .. i .. "] = '" .. tostring(n) ..
+        "' is not an E.164 number like +15550100 or a short code of 3 to 8 digits like 72345")
     end
   end
   if t.limits ~= nil then -- a new limits table replaces the one before

@@ -52,6 +52,14 @@ check "check: a fractional max_message_chars is refused" 1 \
   "bot.lua:1: bot.config: max_message_chars must be a whole number" \
   "$PARLEY" check "$tmp/half_chars"
 check "check: a good bot passes" 0 "ok \(bot 'ok'\)" "$PARLEY" check "$tmp/ok"
+mkdir -p "$tmp/shortcode" "$tmp/badnumber"
+printf 'bot.config{numbers = {"+15550100", "72345"}}\n' > "$tmp/shortcode/bot.lua"
+printf 'bot.config{numbers = {"12"}}\n' > "$tmp/badnumber/bot.lua"
+check "check: a short code among the bot's numbers is accepted" 0 "ok \(bot 'shortcode'\)" \
+  "$PARLEY" check "$tmp/shortcode"
+check "check: a number that is neither E.164 nor a short code is named" 1 \
+  "numbers\[1\] = '12' is not an E.164 number like \+15550100 or a short code" \
+  "$PARLEY" check "$tmp/badnumber"
 check "test: a good transcript passes" 0 "^1 passed, 0 failed" \
   "$PARLEY" test "$tmp/ok/tests/good.chat"
 check "test: a malformed .chat line is named by file:line" 1 \
