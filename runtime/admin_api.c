@@ -291,11 +291,11 @@ static json_t *json_or_null(const char *text) {
 }
 
 static json_t *contact_json(const contact_row *r) {
-  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I}", "number", r->number, "status",
+  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I,s:s?}", "number", r->number, "status",
                    r->status, "fields", json_or_null(r->fields), "tags",
                    json_or_null(r->tags), "state", json_or_null(r->state), "timezone",
                    r->timezone, "first_seen", (json_int_t)(r->first_seen / 1000), "last_seen",
-                   (json_int_t)(r->last_seen / 1000));
+                   (json_int_t)(r->last_seen / 1000), "undeliverable", r->undeliverable);
 }
 
 static void add_contact(void *ud, const contact_row *r) {

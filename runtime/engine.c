@@ -141,6 +141,7 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->stored_last_seen = r.last_seen;
   c->batch = e->batches + 1;
   free(r.status);
+  free(r.undeliverable);
   return contacts_add(&e->cache, c);
 }
 

@@ -214,7 +214,7 @@ static const char *const queries[Q_COUNT] = {
                       " VALUES(?1, ?2, ?3, ?4)",
     [Q_CONTACT_GET] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
@@ -232,7 +232,7 @@ static const char *const queries[Q_COUNT] = {
         " state = coalesce(?2, state), expect = ?3, updated_at = ?4",
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 ORDER BY c.id",
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
@@ -574,6 +574,7 @@ static void read_contact(sqlite3_stmt *s, contact_row *r) {
   if (!r->state) r->state = xstrdup("{}");
   r->expect = store_col_dup(s, 9);
   r->joined = sqlite3_column_int(s, 10);
+  r->undeliverable = store_col_dup(s, 11);
 }
 
 void contact_row_free(contact_row *r) {
@@ -584,6 +585,7 @@ void contact_row_free(contact_row *r) {
   free(r->timezone);
   free(r->state);
   free(r->expect);
+  free(r->undeliverable);
   *r = (contact_row){0};
 }
 
@@ -1056,7 +1058,7 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
   buf sql = {0};
   buf_puts(&sql,
            "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-           " c.first_seen, c.last_seen, v.state, v.expect, c.joined"
+           " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
            " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
            " WHERE c.bot_id = ?1 AND c.id > ?2");
   const char *key;

@@ -47,6 +47,7 @@ typedef struct contact_row {
   char *number, *status, *fields, *tags, *timezone, *state, *expect;
   int64_t first_seen, last_seen;
   int joined; /* a message of this contact reached the script (on_join ran) */
+  char *undeliverable; /* the provider's verdict on the number, or NULL */
 } contact_row;
 void contact_row_free(contact_row *r);
 

@@ -235,6 +235,9 @@ def run(p, fake, clean, db):
     c = query(db, "SELECT undeliverable, status FROM contacts WHERE number = '+15550777'")
     check("21211 fails the message and marks the contact invalid_number (still subscribed)",
           row and c and c[0] == ("invalid_number", "subscribed"), c)
+    st, out = request(p.port, "GET", "/v1/bots/shop/contacts/+15550777", b"",
+                      {"Authorization": "Bearer " + ADMIN})
+    check("the admin API shows the mark", st == 200 and '"undeliverable":"invalid_number"' in out, out)
 
     # an undelivered report (carrier error 30003)
     event(p, "+15550888", "order.paid", {"order": "z"})
