@@ -113,7 +113,13 @@ test-asan: deps
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
 	  test
 
+# wrk loads the HTTP part; node and npm run the Hubot baseline (left out,
+# with a line saying so, when they cannot be had).
 bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null 2>&1 || :; }
 	./$(B)/bench
 	sh bench/http.sh
 	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
