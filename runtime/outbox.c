@@ -87,7 +87,7 @@ typedef struct sender {
 /* One message on its way. */
 typedef struct flight {
   outbox_row row;
-  const bot_entry *bot;
+  bot_entry *bot;
   const provider_ops *ops;
   http_request req;
   struct curl_slist *headers;
@@ -121,7 +121,7 @@ struct outbox {
   outbox_stats stats;
 };
 
-static const bot_entry *bot_of(outbox *ob, int64_t id) {
+static bot_entry *bot_of(outbox *ob, int64_t id) {
   for (size_t i = 0; i < ob->nbots; i++)
     if (ob->bots[i]->id == id) return ob->bots[i];
   char *name = store_bot_name(ob->st, id);
@@ -242,7 +242,7 @@ static int64_t fill(outbox *ob, int64_t now) {
   for (size_t k = 0; k < nlist && room > 0; k++) {
     bot_id = list[(first + k) % nlist].bot;
     number = list[(first + k) % nlist].number;
-    const bot_entry *bot = bot_of(ob, bot_id);
+    bot_entry *bot = bot_of(ob, bot_id);
     const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
     if (!ops) continue; /* no provider for this bot: its messages wait */
     if (bot->paused_until > now) { /* its account was refused: try again later */
@@ -367,10 +367,10 @@ static void record(outbox *ob, int64_t now) {
       case SEND_OK:
         journal_outbox(&j, J_OUTBOX_SENT, r->id, f->res.provider_id[0] ? f->res.provider_id : NULL,
                        0, now);
-        ((bot_entry *)f->bot)->pause_ms = 0; /* the account works */
+        f->bot->pause_ms = 0; /* the account works */
         break;
       case SEND_PAUSE: { /* the account, not the message: all of the bot's wait */
-        bot_entry *b = (bot_entry *)f->bot;
+        bot_entry *b = f->bot;
         if (b->paused_until <= now) {
           b->pause_ms = b->pause_ms ? b->pause_ms * 2 : 5000;
           if (b->pause_ms > 300000) b->pause_ms = 300000;
