@@ -110,6 +110,8 @@ struct outbox {
   sender *senders;
   size_t nsenders;
   flight *done;    /* answered, to record */
+  int ndone;
+  int64_t done_since; /* when the oldest of them was answered */
   flight *flying;  /* requests in flight */
   atomic_int in_flight;
   unsigned seed;   /* of the retry jitter */
@@ -210,8 +212,10 @@ static void launch(outbox *ob, flight *f) {
     f->res.outcome = SEND_RETRY;
     send_reason(&f->res, "cannot start an HTTP request");
   }
+  if (!ob->done) ob->done_since = wall_ms();
   f->next = ob->done;
   ob->done = f;
+  ob->ndone++;
 }
 
 /* Claims what each sender may send now (its bucket and the room in flight
@@ -334,8 +338,10 @@ static void collect(outbox *ob) {
         *p = f->next;
         break;
       }
+    if (!ob->done) ob->done_since = wall_ms();
     f->next = ob->done;
     ob->done = f;
+    ob->ndone++;
   }
 }
 
@@ -411,6 +417,7 @@ static void record(outbox *ob, int64_t now) {
     return;
   }
   flight *f;
+  ob->ndone = 0;
   while ((f = ob->done)) {
     ob->done = f->next;
     char id[32];
@@ -457,15 +464,26 @@ static void *sender_main(void *arg) {
     int stopping = atomic_load(&ob->stopping);
     int64_t now = wall_ms();
     if (stopping && (ob->in_flight == 0 || now >= ob->stop_by)) break;
-    int64_t next = stopping ? 0 : fill(ob, now);
+    /* under load, claims and answers are committed in groups (each commit is
+     * a round trip to the writer): claim when a quarter of the room is free,
+     * record when a quarter of it has answered; at once when idle */
+    int quarter = ob->opt.max_in_flight / 4 > 1 ? ob->opt.max_in_flight / 4 : 1;
+    int64_t next = 0;
+    if (!stopping && (ob->in_flight == 0 || ob->opt.max_in_flight - ob->in_flight >= quarter))
+      next = fill(ob, now);
     int running;
     curl_multi_perform(ob->multi, &running);
-    int before = ob->in_flight;
     collect(ob);
-    int answered = before - ob->in_flight;
-    record(ob, wall_ms());
-    if (ob->done) next = now + 200; /* the store refused: try again soon */
-    else if (answered && !ob->in_flight && !stopping)
+    int recorded = 0;
+    if (ob->done && (ob->ndone >= quarter || ob->in_flight == 0 || stopping ||
+                     now - ob->done_since >= 20)) {
+      recorded = ob->ndone;
+      record(ob, wall_ms());
+      if (ob->done) next = now + 200; /* the store refused: try again soon */
+    } else if (ob->done && (!next || next > now + 20)) {
+      next = now + 20; /* the answers waiting to be recorded */
+    }
+    if (recorded && !ob->in_flight && !stopping)
       next = now; /* nothing in flight would wake the poll: fill again at once */
     if (ob->next_retry && ob->next_retry <= now) /* due now: fill takes them; the next one? */
       ob->next_retry = store_outbox_next_retry_after(ob->st, now);
