@@ -88,17 +88,30 @@ static int kannel_token_ok(server *s, struct MHD_Connection *conn, const char *b
          CRYPTO_memcmp(token, want, strlen(want)) == 0;
 }
 
+/* A Twilio request's form, decoded and its signature checked: 0 with *p,
+ * *n (for form_free), or -1 with the request answered (400, 403). */
+static int signed_form(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                       const char *endpoint, form_param **p, size_t *n, enum MHD_Result *rc) {
+  if (form_decode(r->body.data ? r->body.data : "", r->body.len, p, n)) {
+    *rc = respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
+    return -1;
+  }
+  if (!twilio_signed(s, conn, r, b, *p, *n)) {
+    form_free(*p, *n);
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
+              "endpoint", endpoint, NULL);
+    *rc = respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+    return -1;
+  }
+  return 0;
+}
+
 enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
                                       request *r, char *b) {
   form_param *p = NULL;
   size_t n = 0;
-  if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
-    return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
-  if (!twilio_signed(s, conn, r, b, p, n)) {
-    form_free(p, n);
-    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b, NULL);
-    return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
-  }
+  enum MHD_Result rc;
+  if (signed_form(s, conn, r, b, "messages", &p, &n, &rc)) return rc;
   const char *from = form_get(p, n, "From"), *body = form_get(p, n, "Body");
   if (!from || !body || !valid_sender(from)) {
     form_free(p, n);
@@ -287,14 +300,8 @@ enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, re
                                       char *b) {
   form_param *p = NULL;
   size_t n = 0;
-  if (form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n))
-    return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
-  if (!twilio_signed(s, conn, r, b, p, n)) {
-    form_free(p, n);
-    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
-              "endpoint", "status", NULL);
-    return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
-  }
+  enum MHD_Result rc;
+  if (signed_form(s, conn, r, b, "status", &p, &n, &rc)) return rc;
   const char *raw = form_get(p, n, "MessageStatus");
   if (!raw) raw = form_get(p, n, "SmsStatus");
   const char *status = twilio_status(raw);
