@@ -25,7 +25,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e", "send"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e", "lib"))
 from harness import Parley, query, wait_for  # noqa: E402
 
 SID = "AC0123456789abcdef0123456789abcdef"

@@ -361,18 +361,15 @@ static int l_consent(lua_State *L) { return with_contact_list(L, 1); }
 static int assertion(run *r, int line, const char *expr) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
-  lua_pushlightuserdata(L, r);
-  lua_pushcclosure(L, l_contact, 1);
-  lua_setglobal(L, "contact");
-  lua_pushlightuserdata(L, r);
-  lua_pushcclosure(L, l_messages, 1);
-  lua_setglobal(L, "messages");
-  lua_pushlightuserdata(L, r);
-  lua_pushcclosure(L, l_consent, 1);
-  lua_setglobal(L, "consent");
-  lua_pushlightuserdata(L, r);
-  lua_pushcclosure(L, l_broadcast, 1);
-  lua_setglobal(L, "broadcast");
+  static const luaL_Reg lookups[] = {{"contact", l_contact},
+                                     {"messages", l_messages},
+                                     {"consent", l_consent},
+                                     {"broadcast", l_broadcast}};
+  for (size_t i = 0; i < sizeof lookups / sizeof *lookups; i++) {
+    lua_pushlightuserdata(L, r);
+    lua_pushcclosure(L, lookups[i].func, 1);
+    lua_setglobal(L, lookups[i].name);
+  }
   char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b));
   char err[256];
   if (luadata_decode(L, store_json, strlen(store_json), err, sizeof err)) lua_newtable(L);

@@ -26,13 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-for tool in python3 sqlite3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "not ok 1 - $tool is installed (make deps)"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
+. tests/e2e/lib/require.sh
+require_tools python3 sqlite3
 
 # below the ephemeral range (32768+), so no client socket holds it
 port=$((10000 + $$ % 20000))

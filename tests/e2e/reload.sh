@@ -12,13 +12,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-for tool in python3 sqlite3; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "not ok 1 - $tool is installed (make deps)"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
+. tests/e2e/lib/require.sh
+require_tools python3 sqlite3
 port=$((10000 + ($$ * 3 + 7919) % 20000))
 export PARLEY_WEBHOOK_TOKEN=reload-hook-1 PARLEY_ADMIN_TOKEN=reload-admin-2
 unset PARLEY_DB PARLEY_SCRIPTS PARLEY_LISTEN PARLEY_PUBLIC_URL PARLEY_MAX_BODY

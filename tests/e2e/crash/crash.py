@@ -27,6 +27,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import check, summary  # noqa: E402
+
 TOKEN = os.environ.get("PARLEY_WEBHOOK_TOKEN", "")
 TWILIO_TOKEN = os.environ.get("PARLEY_TWILIO_AUTH_TOKEN", "")
 BOT = "counter"   # the load
@@ -37,25 +40,6 @@ KILLS = int(os.environ.get("CRASH_KILLS", "5"))
 REQUEST_TIMEOUT = 5.0
 
 # ---------------------------------------------------------------- reporting
-
-n_tests = 0
-n_pass = 0
-n_fail = 0
-
-
-def check(desc, cond, detail=""):
-    global n_tests, n_pass, n_fail
-    n_tests += 1
-    if cond:
-        n_pass += 1
-        print("ok %d - %s" % (n_tests, desc), flush=True)
-    else:
-        n_fail += 1
-        print("not ok %d - %s" % (n_tests, desc), flush=True)
-        if detail:
-            for line in str(detail).splitlines()[:12]:
-                print("#   " + line[:400], flush=True)
-    return cond
 
 
 def note(msg):
@@ -629,8 +613,7 @@ def main():
     finally:
         if server.alive():
             server.kill()
-    print("%d passed, %d failed" % (n_pass, n_fail), flush=True)
-    return 0 if n_fail == 0 else 1
+    return summary()
 
 
 def run(server, rng, seed):

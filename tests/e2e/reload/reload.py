@@ -20,24 +20,13 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from harness import check, summary  # noqa: E402
+
 WORKERS = 6
 MESSAGES = 120          # per worker
 RELOADS = 15
 BOT = "tagged"
-
-n_pass = n_fail = 0
-
-
-def check(desc, cond, detail=""):
-    global n_pass, n_fail
-    if cond:
-        n_pass += 1
-        print("ok %d - %s" % (n_pass + n_fail, desc), flush=True)
-    else:
-        n_fail += 1
-        print("not ok %d - %s" % (n_pass + n_fail, desc), flush=True)
-        for line in str(detail).splitlines()[:10]:
-            print("#   " + line[:300], flush=True)
 
 
 def version_files(k):
@@ -164,8 +153,7 @@ def main():
         if server.poll() is None:
             server.kill()
             server.wait()
-    print("%d passed, %d failed" % (n_pass, n_fail), flush=True)
-    return 1 if n_fail else 0
+    return summary()
 
 
 if __name__ == "__main__":

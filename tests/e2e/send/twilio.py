@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import Parley, check, query, request, summary, wait_for  # noqa: E402
 
 SID = "AC0123456789abcdef0123456789abcdef"

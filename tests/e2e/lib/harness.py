@@ -1,4 +1,4 @@
-"""What the delivery end-to-end tests share: TAP lines, a parley serve on a
+"""What the Python end-to-end tests (and bench/send.py) share: TAP lines, a parley serve on a
 free 127.0.0.1 port (stopped by PID), Twilio's signature, polling the
 database. Standard library only."""
 import base64
