@@ -38,7 +38,8 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
   if (t->number && !(c = contact_get(e, b, t->number, 1, NULL))) return -1;
   const char *status = "done";
   char err[1024] = "";
-  int late = b->late_ms > 0 && started - t->due_at > b->late_ms;
+  int is_rerun = t->kind && strcmp(t->kind, "rerun") == 0;
+  int late = !is_rerun && b->late_ms > 0 && started - t->due_at > b->late_ms;
   int is_drip = t->kind && strcmp(t->kind, "drip") == 0;
   if (late) {
     status = "skipped";
@@ -52,9 +53,13 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
     inbound m = {.text = t->handler, .len = strlen(t->handler),
                  .provider_id = late ? "skip" : NULL};
     char run_err[1024] = "";
-    int rc = run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
-    e->stats.timers_fired++;
+    e->firing_timer = t->id; /* a handler that waits keeps the timer pending */
+    int rc = is_rerun ? waiting_rerun(e, b, c, t, run_err, sizeof run_err)
+                      : run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
+    e->firing_timer = 0;
+    if (!is_rerun) e->stats.timers_fired++;
     if (rc < 0) return -1;
+    if (rc == 2) return 0; /* done when its handler is */
     if (rc == 1) { /* recorded, not retried */
       status = "error";
       snprintf(err, sizeof err, "%s", run_err);
@@ -210,7 +215,9 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
     if (e->next_new_due <= at) break; /* something new comes first */
     if (at == tt) {
       cur->timer = (due_key){ts[i].due_at, ts[i].id};
-      rc = fire_timer(e, b, &ts[i++], started);
+      /* its conversation's handler waits for a response: a later advance */
+      if (waiting_timer_busy(e, b, &ts[i])) i++;
+      else rc = fire_timer(e, b, &ts[i++], started);
     } else if (at == th) {
       cur->held = (due_key){hs[j].send_at, hs[j].id};
       rc = release_held(e, b, &hs[j++], started);

@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "engine.h"
+#include "http_mock.h"
 #include "lua_api.h"
 #include "luadata.h"
 #include "store.h"
@@ -58,6 +59,7 @@ typedef struct run {
   int changed;
   char failure[2048];
   int failed_line;
+  http_mocks *http; /* @http lines, and the requests handlers made */
 } run;
 
 static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
@@ -370,6 +372,23 @@ static int assertion(run *r, int line, const char *expr) {
     lua_pushcclosure(L, lookups[i].func, 1);
     lua_setglobal(L, lookups[i].name);
   }
+  size_t nlog;
+  const http_logged *log = http_mocks_log(r->http, &nlog);
+  lua_createtable(L, (int)nlog, 0);
+  for (size_t i = 0; i < nlog; i++) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, log[i].method);
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, log[i].url);
+    lua_setfield(L, -2, "url");
+    if (log[i].body) {
+      lua_pushstring(L, log[i].body);
+      lua_setfield(L, -2, "body");
+    }
+    push_json_field(L, log[i].headers_json, "headers");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setglobal(L, "http_requests");
   char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b));
   char err[256];
   if (luadata_decode(L, store_json, strlen(store_json), err, sizeof err)) lua_newtable(L);
@@ -477,6 +496,19 @@ static char *default_bot_dir(const char *path) {
   return copy;
 }
 
+/* Answers the requests the step's handlers made from the @http lines; a
+ * request none of them answers fails the test. */
+static void answer_http(run *r, int line) {
+  char err[1024];
+  if (http_mocks_answer(r->http, r->e, err, sizeof err))
+    fail(r, line, "the engine failed: %s", err);
+  char *missing = http_mocks_unmatched(r->http);
+  if (missing)
+    fail(r, line, "a handler requested %s and no @http line answers it (add one before this "
+                  "line, like @http %s -> 200 {\"ok\": true})", missing, missing);
+  free(missing);
+}
+
 static int start_engine(run *r, const char *botdir, int line) {
   engine_observer obs = {on_message, on_action, r};
   engine_options opt = {.db_path = ":memory:", .clock = run_clock,
@@ -484,6 +516,7 @@ static int start_engine(run *r, const char *botdir, int line) {
   char err[4096];
   r->e = engine_open(&opt, err, sizeof err);
   if (!r->e) return fail(r, line, "%s", err);
+  engine_on_http(r->e, http_mocks_start, r->http);
   r->b = engine_load_bot(r->e, botdir, err, sizeof err);
   if (!r->b) return fail(r, line, "cannot load the bot: %s", err);
   return 0;
@@ -557,7 +590,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   }
   lines ls = split_lines(text);
   free(text);
-  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update};
+  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update, .http = http_mocks_new()};
   char *botdir = default_bot_dir(path);
   expect_line *xs = xcalloc(ls.n + 1, sizeof *xs);
   size_t nx = 0;
@@ -649,13 +682,18 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         char err[1024];
         if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
           fail(&r, line, "the engine failed: %s", err);
+        answer_http(&r, line);
+      } else if (strncmp(l, "@http ", 6) == 0) {
+        char err[1024];
+        if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
         setup_contact(&r, line, args);
         free(args);
       } else {
-        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact, @event)", l);
+        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact, @event, @http)",
+             l);
       }
     } else if (cmd == '>') {
       if (!r.e && start_engine(&r, botdir, line)) break;
@@ -674,6 +712,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
         fail(&r, line, "the engine failed: %s", err);
       free(msg);
+      answer_http(&r, line);
     } else if (cmd == '~') {
       if (!r.e && start_engine(&r, botdir, line)) break;
       int64_t d = clock_parse_duration(arg);
@@ -685,6 +724,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       if (engine_advance(r.e, r.now + d, err, sizeof err))
         fail(&r, line, "the engine failed: %s", err);
       r.now += d;
+      answer_http(&r, line);
     } else if (cmd == '?') {
       if (!r.e && start_engine(&r, botdir, line)) break;
       assertion(&r, line, arg);
@@ -714,6 +754,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(r.fan);
   free(r.zone);
   engine_close(r.e);
+  http_mocks_free(r.http);
   return failed ? -1 : (r.changed ? 1 : 0);
 }
 

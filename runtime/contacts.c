@@ -93,8 +93,15 @@ contact *contacts_add(contact_cache *cc, contact *c) {
 }
 
 void contacts_trim(contact_cache *cc, uint64_t durable) {
+  size_t busy = 0;
   while (cc->n > cc->max) {
     contact *c = cc->lru.prev;
+    if (c->busy) { /* kept: a handler waits in its conversation */
+      if (++busy > cc->n) break;
+      lru_unlink(c);
+      lru_push_front(cc, c);
+      continue;
+    }
     if (c->batch > durable) break;
     lru_unlink(c);
     table_remove(cc, c);

@@ -19,6 +19,7 @@ typedef struct contact {
   int64_t first_seen, last_seen;
   int64_t stored_last_seen; /* what the store has */
   int seen_dirty;
+  int busy; /* a handler of its conversation waits for a response: kept */
   uint64_t batch; /* the last batch that wrote it: kept until that is durable */
   signed char zone_looked_up; /* inferred_zone holds the number's zone, if any */
   char inferred_zone[48];
@@ -37,7 +38,7 @@ contact *contacts_find(contact_cache *cc, int64_t bot_id, const char *number);
 /* Takes c (allocated with malloc, strings too). */
 contact *contacts_add(contact_cache *cc, contact *c);
 /* Evicts least recently used contacts beyond max, stopping at one written by
- * a batch after `durable`. */
+ * a batch after `durable`; busy ones are never evicted. */
 void contacts_trim(contact_cache *cc, uint64_t durable);
 /* Forgets one contact (frees it). */
 void contacts_remove(contact_cache *cc, contact *c);

@@ -140,6 +140,7 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->last_seen = r.last_seen;
   c->stored_last_seen = r.last_seen;
   c->batch = e->batches + 1;
+  c->busy = e->nwaiting && waiting_has_contact(e, c->id);
   free(r.status);
   free(r.undeliverable);
   return contacts_add(&e->cache, c);
@@ -226,7 +227,21 @@ static void bot_free(bot *b) {
   free(b->timezone);
   for (size_t i = 0; i < b->nnumbers; i++) free(b->numbers[i]);
   free(b->numbers);
+  for (size_t i = 0; i < b->nhttp_allow; i++) free(b->http_allow[i]);
+  free(b->http_allow);
   free(b);
+}
+
+/* One of b's waiting handlers ended: a retired version goes with its last. */
+void bot_release(engine *e, bot *b) {
+  if (--b->nwaiting > 0 || !b->retired) return;
+  for (bot **p = &e->retired; *p; p = &(*p)->next) {
+    if (*p == b) {
+      *p = b->next;
+      bot_free(b);
+      return;
+    }
+  }
 }
 
 void engine_close(engine *e) {
@@ -244,6 +259,12 @@ void engine_close(engine *e) {
   pending_forget(e, UINT64_MAX);
   free(e->pending_ids);
   free(e->pending_batch);
+  waiting_free_all(e);
+  while (e->retired) {
+    bot *next = e->retired->next;
+    bot_free(e->retired);
+    e->retired = next;
+  }
   while (e->bots) {
     bot *next = e->bots->next;
     bot_free(e->bots);
@@ -353,6 +374,19 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
     lua_pop(L, 1); /* what ended the list */
   }
   lua_pop(L, 1);
+  if (lua_getfield(L, cfg, "http_allow") == LUA_TTABLE) { /* checked by bot.config */
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+      b->http_allow = xrealloc(b->http_allow, (b->nhttp_allow + 1) * sizeof *b->http_allow);
+      b->http_allow[b->nhttp_allow++] = xstrdup(lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  b->http_max_bytes = 1u << 20;
+  if (lua_getfield(L, cfg, "http_max_bytes") == LUA_TNUMBER)
+    b->http_max_bytes = (size_t)lua_tointeger(L, -1);
+  lua_pop(L, 1);
   sandbox_limits lim;
   read_limits(L, cfg, &lim);
   lua_pop(L, 2);
@@ -397,7 +431,13 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
       b->counts = old->counts;
       b->next = old->next;
       *p = b;
-      bot_free(old);
+      if (old->nwaiting) { /* kept until its waiting handlers end */
+        old->retired = 1;
+        old->next = e->retired;
+        e->retired = old;
+      } else {
+        bot_free(old);
+      }
       return b;
     }
   }

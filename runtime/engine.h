@@ -155,6 +155,40 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
  * (done, cancelled or unknown), -1 the store failed. */
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen);
 
+/* http.get/post from handlers. A request the engine starts for a handler,
+ * which waits (suspended) until engine_http_done brings the answer. */
+typedef struct engine_http_request {
+  uint64_t id;
+  const char *bot;
+  const char *method, *url; /* http or https; the host is one the bot allows */
+  const char *body;         /* NULL: none */
+  size_t body_len;
+  const char *headers_json; /* {"Name": "value"}, or NULL */
+  long timeout_ms;
+  size_t max_bytes;         /* of the response body */
+} engine_http_request;
+
+typedef struct engine_http_result {
+  long status;              /* 0: no response; error says why */
+  const char *error;
+  const char *body;
+  size_t body_len;
+  const char *const *headers; /* name, value, name, value...: names lowercase */
+  size_t nheaders;            /* pairs */
+} engine_http_result;
+
+/* start(ud, r) is called on the engine thread when a handler makes a
+ * request; r's strings last until the call returns. Without it http.get and
+ * http.post refuse ("not available"). */
+void engine_on_http(engine *e, void (*start)(void *ud, const engine_http_request *r), void *ud);
+/* The answer to request id: the handler resumes (and may wait again), its
+ * effects are committed with the next batch (submitted here). An unknown id
+ * is ignored. -1 if the store failed. */
+int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *err,
+                     size_t errlen);
+/* Handlers waiting for a response now. */
+size_t engine_http_waiting(engine *e);
+
 /* Each number a bot serves (bot.config{numbers = {...}}), with its bot. */
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
                         void *ud);

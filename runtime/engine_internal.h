@@ -36,6 +36,11 @@ struct bot {
   sandbox *sb;
   script *src;
   char *store_json;
+  char **http_allow;   /* bot.config http.allow: host names, "*.domain" */
+  size_t nhttp_allow;
+  size_t http_max_bytes;
+  int nwaiting;        /* its handlers waiting for a response (waiting.c) */
+  int retired;         /* replaced by a new version: freed when nwaiting is 0 */
   bot *next;
 };
 
@@ -69,7 +74,16 @@ typedef struct invocation {
   int ntimer_ops;
   journal broadcasts; /* broadcasts created, committed with the handler */
   buf logs;           /* NUL-separated lines */
+  int started_opted_out; /* the contact was opted out when the handler started */
+  int nhttp;          /* requests made */
+  struct http_call {  /* the request the handler waits for (http_start) */
+    char *method, *url, *body, *headers_json;
+    size_t body_len;
+    long timeout_ms;
+  } http;
 } invocation;
+
+typedef struct waiting waiting;
 
 typedef struct event {
   int is_message;
@@ -114,6 +128,15 @@ struct engine {
   int64_t now;
   void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */
+  int64_t firing_timer; /* the timer whose handler runs (advance.c), 0: none */
+
+  /* handlers waiting for an HTTP response (waiting.c) */
+  waiting *waiting;
+  size_t nwaiting;
+  uint64_t last_http_id;
+  void (*http_start)(void *ud, const engine_http_request *r);
+  void *http_ud;
+  bot *retired; /* replaced versions some of whose handlers still wait */
 };
 
 
@@ -131,15 +154,48 @@ int submit_journal(engine *e, char *err, size_t errlen);
 void engine_reset(engine *e);
 int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 
+void bot_release(engine *e, bot *b);
+
 /* invocation.c */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
 void invocation_free(invocation *inv);
 int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
                int transactional, int may_hold, const char *media);
+/* 0, 1 (the handler failed: its error recorded), 2 (it waits for an HTTP
+ * response, or for its busy conversation: it runs later), -1 (the store). */
 int run_script(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
                int64_t msg_id, const char *args, char *err, size_t errlen);
+/* What follows a handler's end (st): its effects applied, or its error
+ * recorded; the thread released. 0, 1 or -1 as run_script. */
+int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
+                      int nres, const char *kind, int64_t msg_id, int is_message,
+                      char *err);
 /* run_script for a message: its failure is the handler's business. */
 int run_message(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
                 int64_t msg_id);
+
+/* waiting.c */
+enum { MAX_WAITING = 1000, MAX_HTTP_PER_HANDLER = 20 };
+/* The conversation (c, or the bot's own when c is NULL) has a handler waiting. */
+int waiting_busy(engine *e, bot *b, contact *c);
+/* Whether a handler waits in that contact's conversation (by id). */
+int waiting_has_contact(engine *e, int64_t contact_id);
+/* The timer t must wait: its conversation is busy. */
+int waiting_timer_busy(engine *e, bot *b, const timer_row *t);
+/* Stores what a handler would have run (kind, m, msg_id, args) as a timer of
+ * kind "rerun" due now, for advance to run once the conversation is free (or
+ * after a restart). Its id, or -1. */
+int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+                       int64_t msg_id, const char *args);
+/* A rerun timer: its handler runs as recorded. As run_script. */
+int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen);
+/* The handler of inv suspended on inv->http: it waits (inv is taken). */
+int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
+                  const inbound *m, int64_t msg_id, const char *args, int is_message);
+/* The host side of http.get/post (api_host.http_start). */
+int waiting_http_start(void *ctx, const char *method, const char *url, const char *body,
+                       size_t body_len, const char *headers_json, long timeout_ms, char *err,
+                       size_t errlen);
+void waiting_free_all(engine *e);
 
 #endif

@@ -191,7 +191,7 @@ static const char *api_zone(void *ctx) {
 const api_host engine_api = {
     api_send,         api_log,        api_now,            api_store_json,
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
-    api_broadcast_add, api_contacts_match, api_broadcast_get};
+    api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
@@ -205,6 +205,9 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
   inv->ntimer_ops = 0;
   inv->broadcasts = (journal){0};
   inv->logs = (buf){0};
+  inv->started_opted_out = c && c->opted_out;
+  inv->nhttp = 0;
+  inv->http = (struct http_call){0};
 }
 
 void invocation_free(invocation *inv) {
@@ -224,6 +227,11 @@ void invocation_free(invocation *inv) {
   free(inv->broadcasts.ops);
   inv->broadcasts = (journal){0};
   buf_free(&inv->logs);
+  free(inv->http.method);
+  free(inv->http.url);
+  free(inv->http.body);
+  free(inv->http.headers_json);
+  inv->http = (struct http_call){0};
 }
 
 /* The number a bot's messages go from when they answer nothing: its first
@@ -378,7 +386,9 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
       to = contact_get(e, b, p->to, 1, NULL);
       if (!to) return -1;
     }
-    if (record_out(e, b, to, p->text, p->status, p->transactional, p->may_hold, p->media) < 0)
+    /* opted out since (while the handler waited for a response) */
+    const char *status = !p->transactional && to->opted_out ? "suppressed" : p->status;
+    if (record_out(e, b, to, p->text, status, p->transactional, p->may_hold, p->media) < 0)
       return -1;
   }
   for (size_t i = 0; i < inv->broadcasts.n; i++) {
@@ -434,6 +444,8 @@ static void record_latency(engine_stats *st, int64_t ns) {
 int run_script(engine *e, bot *b, contact *c, const char *kind,
                       const inbound *m, int64_t msg_id, const char *args,
                       char *err, size_t errlen) {
+  if (waiting_busy(e, b, c)) /* runs once the conversation's handler is done */
+    return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
   int is_new = c && !c->joined;
   int is_message = strcmp(kind, "message") == 0;
   invocation inv;
@@ -462,21 +474,33 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, 15, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
+  if (st == SANDBOX_SUSPENDED)
+    return waiting_begin(e, &inv, co, kind, m, msg_id, args, is_message) < 0 ? -1 : 2;
+  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, is_message, err);
+}
+
+int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
+                      sandbox_status st, int nres, const char *kind, int64_t msg_id,
+                      int is_message, char *err) {
+  bot *b = inv->b;
+  contact *c = inv->c;
   int rc = 0;
   if (st == SANDBOX_OK) {
-    /* opting out clears a pending expect; on_optout cannot set one */
-    if (strcmp(kind, "optout") == 0 && nres >= 6) {
+    /* opting out clears a pending expect (on_optout cannot set one), also
+     * when it happened while the handler waited for a response */
+    if ((strcmp(kind, "optout") == 0 || (c && c->opted_out && !inv->started_opted_out)) &&
+        nres >= 6) {
       int expect_idx = lua_gettop(co) - nres + 4;
       lua_pushnil(co);
       lua_replace(co, expect_idx);
     }
-    rc = apply_effects(e, &inv, co, nres);
+    rc = apply_effects(e, inv, co, nres);
     if (rc == 0 && c && !c->joined && is_message) {
       journal_contact_joined(&e->jr, c->id);
       c->joined = 1;
     }
   } else {
-    show_logs(e, &inv);
+    show_logs(e, inv);
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++, b->counts.errors++;
@@ -484,8 +508,8 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;
   }
-  sandbox_release(b->sb, co, st);
-  invocation_free(&inv);
+  sandbox_release(sb, co, st);
+  invocation_free(inv);
   return rc;
 }
 

@@ -201,7 +201,34 @@ static int api_zone(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg api_funcs[] = {{"send", api_send},
+/* host.http(method, url, body, headers_json, timeout_ms): suspends the
+ * handler until the answer comes (then returns what the engine resumes it
+ * with: status, body, headers, or nil and why no response came); or false
+ * and a sentence the prelude raises at the script's line. */
+static int api_http(lua_State *L) {
+  api_ctx *ctx = context(L, "http");
+  const char *method = luaL_checkstring(L, 1);
+  const char *url = luaL_checkstring(L, 2);
+  size_t len = 0;
+  const char *body = luaL_optlstring(L, 3, NULL, &len);
+  const char *headers = luaL_optstring(L, 4, NULL);
+  long timeout_ms = (long)luaL_checkinteger(L, 5);
+  if (!sandbox_can_suspend(L)) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, "cannot wait for a response here: call it from the handler itself, not "
+                      "inside a coroutine, a table.sort comparison or a metamethod");
+    return 2;
+  }
+  char err[512];
+  if (ctx->host->http_start(ctx, method, url, body, len, headers, timeout_ms, err, sizeof err)) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  return sandbox_suspend(L);
+}
+
+static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},
                                      {"now_ms", api_now_ms},
                                      {"timer_add", api_timer_add},
                                      {"timer_cancel", api_timer_cancel},

@@ -45,6 +45,13 @@ typedef struct api_host {
                         contact_fn fn, void *ud);
   /* 1 found, 0 not, -1 error */
   int (*broadcast_get)(void *ctx, int64_t id, broadcast_row *out);
+  /* Starts an HTTP request the handler then waits for (it is suspended and
+   * resumed with the answer: status, body, headers, or nil and a reason).
+   * headers_json: {"Name": "value", ...} or NULL. 0, or -1 with a sentence
+   * in err (a host the bot does not allow, too many waiting, ...). */
+  int (*http_start)(void *ctx, const char *method, const char *url, const char *body,
+                    size_t body_len, const char *headers_json, long timeout_ms,
+                    char *err, size_t errlen);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

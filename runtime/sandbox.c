@@ -54,6 +54,10 @@ struct sandbox {
   int64_t deadline_ns;
   long next_clock_check; /* instr_used at which charge looks at the clock */
   int killed;
+  int suspending;        /* sandbox_suspend yielded the root */
+  int64_t started_ns;    /* when the invocation (or its resumption) started */
+  int64_t time_before_ns; /* run time before its last resumption */
+  sandbox_budget used;   /* after a suspension */
   char kill_msg[512];
 
   int pool[POOL_MAX];
@@ -229,6 +233,16 @@ void sandbox_charge(lua_State *L, long units) {
   if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
   lua_pushstring(L, sb->kill_msg);
   lua_error(L);
+}
+
+int sandbox_can_suspend(lua_State *L) {
+  sandbox *sb = from_state(L);
+  return sb->active && !sb->killed && L == sb->root && lua_isyieldable(L);
+}
+
+int sandbox_suspend(lua_State *L) {
+  from_state(L)->suspending = 1;
+  return lua_yield(L, 0);
 }
 
 size_t sandbox_memory_left(lua_State *L) {
@@ -678,18 +692,21 @@ static void copy_error(lua_State *co, char *err, size_t errlen) {
 }
 
 static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
-                                    int *nres, void *ctx, char *err,
-                                    size_t errlen) {
+                                    int *nres, void *ctx, const sandbox_budget *used,
+                                    char *err, size_t errlen) {
   sb->active = 1;
   sb->root = co;
   sb->ctx = ctx;
   sb->killed = 0;
-  sb->instr_used = 0;
-  sb->next_clock_check = HOOK_PERIOD;
+  sb->suspending = 0;
+  sb->instr_used = used ? used->instructions : 0;
+  sb->next_clock_check = sb->instr_used + HOOK_PERIOD;
   sb->instr_limit = sb->limits.instructions;
-  sb->mem_base = sb->mem_used;
   sb->mem_limit = sb->limits.memory;
-  sb->deadline_ns = mono_ns() + (int64_t)sb->limits.time_ms * 1000000;
+  sb->mem_base = used && used->memory < sb->mem_used ? sb->mem_used - used->memory : sb->mem_used;
+  sb->started_ns = mono_ns();
+  sb->time_before_ns = used ? used->time_ns : 0;
+  sb->deadline_ns = sb->started_ns - sb->time_before_ns + (int64_t)sb->limits.time_ms * 1000000;
   /* a late watchdog signal may have armed this pooled thread's hook */
   lua_sethook(co, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   atomic_store(&sb->running, co);
@@ -706,6 +723,13 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
     out = SANDBOX_LIMIT;
   } else if (st == LUA_OK) {
     out = SANDBOX_OK;
+  } else if (st == LUA_YIELD && sb->suspending) {
+    sb->used = (sandbox_budget){
+        .instructions = sb->instr_used,
+        .time_ns = sb->time_before_ns + (mono_ns() - sb->started_ns),
+        .memory = sb->mem_used > sb->mem_base ? sb->mem_used - sb->mem_base : 0};
+    lua_settop(co, 0); /* what the suspending function yielded: nothing */
+    out = SANDBOX_SUSPENDED;
   } else if (st == LUA_YIELD) {
     snprintf(err, errlen, "coroutine.yield called outside a coroutine");
     out = SANDBOX_ERROR;
@@ -713,6 +737,7 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
     copy_error(co, err, errlen);
     out = SANDBOX_ERROR;
   }
+  sb->suspending = 0;
   char shared_err[512];
   if (check_shared(sb, shared_err, sizeof shared_err) && out == SANDBOX_OK) {
     snprintf(err, errlen, "%s", shared_err);
@@ -744,8 +769,16 @@ lua_State *sandbox_prepare(sandbox *sb, const char *entry) {
 sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
                             void *ctx, char *err, size_t errlen) {
   *nres = 0;
-  return run_protected(sb, co, nargs, nres, ctx, err, errlen);
+  return run_protected(sb, co, nargs, nres, ctx, NULL, err, errlen);
 }
+
+sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int nargs, int *nres, void *ctx,
+                              const sandbox_budget *used, char *err, size_t errlen) {
+  *nres = 0;
+  return run_protected(sb, co, nargs, nres, ctx, used, err, errlen);
+}
+
+sandbox_budget sandbox_budget_used(sandbox *sb) { return sb->used; }
 
 void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
   lua_State *L = sb->L;

@@ -14,6 +14,7 @@
 
 #include <lua.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "script.h"
 
@@ -25,7 +26,18 @@ typedef struct sandbox_limits {
 
 extern const sandbox_limits sandbox_default_limits;
 
-typedef enum { SANDBOX_OK = 0, SANDBOX_ERROR, SANDBOX_LIMIT } sandbox_status;
+/* SANDBOX_SUSPENDED: the handler waits for something the host started for it
+ * (an HTTP request: sandbox_suspend); its thread stays alive until
+ * sandbox_resume carries on with the answer. */
+typedef enum { SANDBOX_OK = 0, SANDBOX_ERROR, SANDBOX_LIMIT, SANDBOX_SUSPENDED } sandbox_status;
+
+/* What a suspended invocation has used of its limits: a resumed one goes on
+ * from there (the time spent waiting does not count). */
+typedef struct sandbox_budget {
+  long instructions;
+  int64_t time_ns;
+  size_t memory;
+} sandbox_budget;
 
 typedef struct sandbox sandbox;
 
@@ -49,12 +61,27 @@ lua_State *sandbox_prepare(sandbox *sb, const char *entry);
 sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
                             void *ctx, char *err, size_t errlen);
 void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st);
+/* After SANDBOX_SUSPENDED: what the invocation used so far. */
+sandbox_budget sandbox_budget_used(sandbox *sb);
+/* Carries on with a suspended invocation: nargs values pushed on co are what
+ * the suspending function returns to the script; the budget is the one
+ * sandbox_budget_used gave. The same results as sandbox_call. */
+sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int nargs, int *nres, void *ctx,
+                              const sandbox_budget *used, char *err, size_t errlen);
 
 /* For C functions called by scripts. */
 void *sandbox_context(lua_State *L);
 /* Adds work done inside a C function to the invocation's instruction budget;
  * raises the limit error when the budget or the deadline is exceeded. */
 void sandbox_charge(lua_State *L, long units);
+/* Whether the running C function may suspend the invocation: it runs on
+ * the handler's own thread (not in a coroutine the script made) and no C
+ * function (table.sort, a metamethod called from C) is below it. */
+int sandbox_can_suspend(lua_State *L);
+/* Suspends the invocation: `return sandbox_suspend(L);` from a C function.
+ * sandbox_call returns SANDBOX_SUSPENDED; the values given to
+ * sandbox_resume are the C function's results. */
+int sandbox_suspend(lua_State *L);
 /* Heap bytes the running invocation may still allocate. */
 size_t sandbox_memory_left(lua_State *L);
 

@@ -323,7 +323,7 @@ end
 local config_keys = { -- max_segments: parley check warns about longer static texts
  name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
-  late_after = "string", broadcast_rate = "number", max_segments = "number" }
+  late_after = "string", broadcast_rate = "number", max_segments = "number", http = "table" }
 local limit_keys = { instructions = true, memory = true, time = true }
 
 -- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
@@ -334,6 +334,51 @@ local function parse_amount(v, units)
   local mult = unit and units[unit]
   if not num or not mult then return nil end
   return tointeger(math.floor(tonumber(num) * mult))
+end
+
+-- bot.config{http = {allow = {"api.example.com", "*.example.org"}, timeout = "10s",
+-- max_bytes = "1MB"}}: the hosts http.get/post may reach (a "*." entry: any
+-- host under that domain, not the domain itself), the default timeout and
+-- the largest response body kept.
+local http_keys = { allow = "table", timeout = true, max_bytes = true }
+local function config_http(h)
+  for k in next, h do
+    if not http_keys[k] then
+      raise("bot.config: unknown http option '" .. tostring(k) .. "' (known: allow, max_bytes, timeout)")
+    end
+  end
+  local allow = {}
+  if h.allow ~= nil then
+    if type(h.allow) ~= "table" then raise("bot.config: http.allow must be a list of host names") end
+    for i, v in ipairs(h.allow) do
+      local name = type(v) == "string" and slower(v)
+      if not name or not (sfind(name, "^[%w%-%.]+$") or sfind(name, "^%*%.[%w%-%.]+$")) or sfind(name, "%.%.")
+          or sfind(name, "^%.") or sfind(name, "%.$") then
+        raise("bot.config: http.allow[" .. i .. "] = '" .. tostring(v) ..
+          "' is not a host name like api.example.com or *.example.com (no scheme, port or path)")
+      end
+      allow[#allow + 1] = name
+    end
+  end
+  cfg.http_allow = allow
+  if h.timeout ~= nil then
+    local ms = type(h.timeout) == "number" and h.timeout * 1000 or
+      type(h.timeout) == "string" and host.duration(h.timeout)
+    ms = ms and tointeger(math.floor(ms))
+    if not ms or ms < 1 or ms > 60000 then
+      raise("bot.config: http.timeout = '" .. tostring(h.timeout) ..
+        "' must be a duration between 1ms and 60s, like '10s' (a number is seconds)")
+    end
+    cfg.http_timeout_ms = ms
+  end
+  if h.max_bytes ~= nil then
+    local n = parse_amount(h.max_bytes, { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 })
+    if not n or n < 1 or n > 16777216 then
+      raise("bot.config: http.max_bytes = '" .. tostring(h.max_bytes) ..
+        "' must be a size between 1 byte and 16MB, like '1MB'")
+    end
+    cfg.http_max_bytes = n
+  end
 end
 
 function api.config(t)
@@ -410,6 +455,7 @@ function api.config(t)
     if not ms then raise("bot.config: late_after = '" .. t.late_after .. "' is not a duration like 6h") end
     cfg.late_ms = ms
   end
+  if t.http ~= nil then config_http(t.http) end
   if cfg.timezone ~= nil and not host.valid_zone(cfg.timezone) then
     raise("bot.config: timezone '" .. cfg.timezone .. "' is not a time zone (use a name like America/New_York)")
   end
@@ -914,13 +960,15 @@ end
 
 -- bot.store: the bot's stored table, decoded afresh for each invocation
 local cur_store -- nil until a handler touches bot.store
+local cur_store_base -- the JSON it was decoded from
 local bot = {}
 local bot_mt = { __metatable = false }
 bot_mt.__index = function(_, k)
   if k == "store" then
     if loading then raise("bot.store is available only inside handlers") end
     if cur_store == nil then
-      cur_store = decode(host_store())
+      cur_store_base = host_store()
+      cur_store = decode(cur_store_base)
       if type(cur_store) ~= "table" then cur_store = {} end
     end
     return cur_store
@@ -940,6 +988,106 @@ local function global_send(number, text, opts)
   return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr, media)
 end
 
+-- ---------------------------------------------------------------- http
+
+-- While a handler waits for a response, other conversations run in the same
+-- VM: the running invocation's state (cur_c, cur_p, cur_rule, cur_store) is
+-- put back when it resumes. bot.store may have been changed meanwhile by
+-- another handler: the waiting handler's table is brought up to date in place,
+-- keeping the keys it changed itself (compared with what it first read).
+local function same_value(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  local ok1, ja = pcall(encode, a, "bot.store")
+  local ok2, jb = pcall(encode, b, "bot.store")
+  return ok1 and ok2 and ja == jb
+end
+
+local function rebase_store(store, base_json)
+  local now_json = host_store()
+  if now_json == base_json then return base_json end
+  local base_t, fresh = decode(base_json), decode(now_json)
+  if type(base_t) ~= "table" then base_t = {} end
+  if type(fresh) ~= "table" then fresh = {} end
+  local keys = {}
+  for k in next, store do keys[#keys + 1] = k end
+  for k in next, fresh do if rawget(store, k) == nil then keys[#keys + 1] = k end end
+  for i = 1, #keys do
+    local k = keys[i]
+    if same_value(rawget(store, k), base_t[k]) then rawset(store, k, fresh[k]) end
+  end
+  return now_json
+end
+
+local host_http = host.http
+local http = {}
+local http_opts = { headers = true, timeout = true }
+
+local function http_call(fname, method, url, body, opts, opts_n)
+  if loading then raise(fname .. " is available only inside handlers") end
+  checktype(url, "string", 1, fname)
+  if opts == nil then opts = {} end
+  checktype(opts, "table", opts_n, fname)
+  for k in next, opts do
+    if not http_opts[k] then
+      argerror(opts_n, fname, "unknown option '" .. tostring(k) .. "' (known: headers, timeout)")
+    end
+  end
+  local headers = {}
+  local has_type = false
+  if opts.headers ~= nil then
+    checktype(opts.headers, "table", opts_n, fname)
+    for k, v in next, opts.headers do
+      if type(k) ~= "string" or not sfind(k, "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+        raise(fname .. ": '" .. tostring(k) .. "' is not an HTTP header name")
+      end
+      if type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" or sfind(v, "[%z\1-\8\10-\31\127]") then
+        raise(fname .. ": header '" .. k .. "' must be a string without control characters")
+      end
+      if slower(k) == "content-type" then has_type = true end
+      headers[k] = v
+    end
+  end
+  if body ~= nil then
+    if type(body) == "table" then
+      body = encode(body, fname .. " body")
+      if not has_type then headers["Content-Type"] = "application/json" end
+    elseif type(body) ~= "string" then
+      argerror(2, fname, "the body must be a string, or a table to send as JSON")
+    end
+  end
+  local timeout = cfg.http_timeout_ms or 10000
+  if opts.timeout ~= nil then
+    local t = opts.timeout
+    local ms = type(t) == "number" and t * 1000 or type(t) == "string" and host.duration(t)
+    ms = ms and tointeger(math.floor(ms))
+    if not ms or ms < 1 or ms > 60000 then
+      argerror(opts_n, fname, "timeout must be a duration between 1ms and 60s, like \"5s\" (a number is seconds)")
+    end
+    timeout = ms
+  end
+  local headers_json = next(headers) and encode(headers, fname .. " headers") or nil
+  local c, p, rule, store, store_base = cur_c, cur_p, cur_rule, cur_store, cur_store_base
+  local status, rbody, rheaders = host_http(method, url, body, headers_json, timeout)
+  cur_c, cur_p, cur_rule, cur_store, cur_store_base = c, p, rule, store, store_base
+  if store ~= nil then cur_store_base = rebase_store(store, store_base) end
+  if status == false then raise(fname .. ": " .. rbody) end -- refused: the script's mistake
+  if status == nil then return nil, rbody end               -- no response: timeout, refused connection
+  local res = { status = status, body = rbody, headers = rheaders }
+  local ct = rheaders["content-type"]
+  if ct and sfind(slower(ct), "json", 1, true) then
+    local ok, v = pcall(decode, rbody)
+    if ok then res.json = v end
+  end
+  return res
+end
+
+-- http.get(url[, opts]), http.post(url, body[, opts]): the response
+-- {status, body, headers, json} or nil and the reason no response came.
+function http.get(url, opts) return http_call("http.get", "GET", url, nil, opts, 2) end
+function http.post(url, body, opts) return http_call("http.post", "POST", url, body, opts, 3) end
+
 -- ---------------------------------------------------------------- environment
 
 local G = {}       -- the bot's globals (_ENV of every bot chunk)
@@ -950,7 +1098,7 @@ local base = {     -- what G sees besides the script's own globals
   tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
   _VERSION = _VERSION,
   string = S, table = T, math = M, utf8 = U, coroutine = C,
-  bot = bot, send = global_send, print = api.log,
+  bot = bot, send = global_send, print = api.log, http = http,
 }
 base._G = G
 
@@ -1021,7 +1169,7 @@ raw_setmetatable(G, { __index = base, __metatable = false })
 for _, v in next, base do
   if type(v) == "function" then trusted[v] = true end
 end
-for _, lib in ipairs({ S, T, M, U, C }) do
+for _, lib in ipairs({ S, T, M, U, C, http }) do
   for _, v in next, lib do trusted[v] = true end
 end
 for _, v in next, api do trusted[v] = true end
@@ -1153,7 +1301,7 @@ function rt.freeze()
   frozen[G] = true
   frozen[globals] = true
   frozen[bot] = true -- trusted, so the walk skips it; rawset must not reach it
-  for _, lib in ipairs({ S, T, M, U, C, base, no_media }) do freeze_table(lib) end
+  for _, lib in ipairs({ S, T, M, U, C, http, base, no_media }) do freeze_table(lib) end
   for k, v in next, globals do
     walk(k)
     walk(v)

@@ -1,0 +1,372 @@
+/* waiting: handlers suspended on an HTTP request (http.get, http.post).
+ *
+ * A handler that makes a request yields (sandbox_suspend). Its invocation
+ * (the effects collected so far, its Lua thread, the budget it used) waits
+ * here while the engine goes on with other conversations; the answer
+ * (engine_http_done) resumes it, and what it then did is committed with
+ * the next batch, like any handler's effects.
+ *
+ * Its conversation is busy meanwhile: whatever else comes for that contact
+ * (messages, events, delivery reports) is stored, compliance applied at
+ * once, and its handler recorded as a timer of kind "rerun" due now, which
+ * advance runs once the conversation is free, in order. The waiting handler
+ * has such a record too (or is a timer still pending): after a crash it
+ * runs again from the start, so a request may be made twice.
+ *
+ * A bot version replaced while some of its handlers wait is kept (retired)
+ * until the last of them ends; their effects go to the bot's current
+ * version. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "engine_internal.h"
+#include "sandbox.h"
+
+struct waiting {
+  uint64_t id; /* of the request it waits for */
+  invocation *inv;
+  lua_State *co;
+  sandbox_budget used;
+  bot *b;        /* the version running it */
+  int64_t bot_id;
+  int64_t contact_id; /* 0: a bot's own timer */
+  char *number;
+  int64_t record_id;  /* the timer that runs it again after a crash */
+  char *kind;
+  int64_t msg_id;
+  int is_message;
+  char *reply_from;
+  int answering;
+  waiting *next;
+};
+
+/* ---------------------------------------------------------------- busy */
+
+static int bot_busy(engine *e, int64_t bot_id) {
+  for (waiting *w = e->waiting; w; w = w->next)
+    if (w->bot_id == bot_id && w->contact_id == 0) return 1;
+  return 0;
+}
+
+int waiting_busy(engine *e, bot *b, contact *c) {
+  if (!e->nwaiting) return 0;
+  return c ? c->busy : bot_busy(e, b->id);
+}
+
+int waiting_has_contact(engine *e, int64_t contact_id) {
+  for (waiting *w = e->waiting; w; w = w->next)
+    if (w->contact_id == contact_id) return 1;
+  return 0;
+}
+
+int waiting_timer_busy(engine *e, bot *b, const timer_row *t) {
+  if (!e->nwaiting) return 0;
+  if (!t->number) return bot_busy(e, b->id);
+  contact *c = contacts_find(&e->cache, b->id, t->number);
+  return c && c->busy; /* a busy contact is never evicted */
+}
+
+/* ---------------------------------------------------------------- records */
+
+int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+                       int64_t msg_id, const char *args) {
+  if (e->firing_timer) return e->firing_timer; /* the timer itself stays pending */
+  json_t *o = json_object();
+  json_object_set_new(o, "kind", json_string(kind));
+  json_t *text = json_stringn(m->text, m->len); /* texts are UTF-8 by now */
+  json_object_set_new(o, "text", text ? text : json_string(""));
+  if (msg_id) json_object_set_new(o, "id", json_integer(msg_id));
+  if (m->provider_id) json_object_set_new(o, "provider_id", json_string(m->provider_id));
+  if (m->to) json_object_set_new(o, "to", json_string(m->to));
+  if (m->media_json) json_object_set_new(o, "media", json_string(m->media_json));
+  if (args) json_object_set_new(o, "args", json_string(args));
+  char *json = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  int64_t now = engine_now(e);
+  timer_row t = {.id = ++e->last_timer_id, .bot_id = b->id, .contact_id = c ? c->id : 0,
+                 .number = c ? c->number : NULL, .due_at = now, .handler = (char *)kind,
+                 .args = json, .kind = "rerun"};
+  journal_timer_add(&e->jr, &t, now);
+  free(json);
+  if (now < e->next_new_due) e->next_new_due = now;
+  if (e->waiting && waiting_busy(e, b, c))
+    action(e, b, c ? c->number : "", "%s waits: a handler of this conversation waits for a "
+                                     "response", kind);
+  return t.id;
+}
+
+static const char *str_field(json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen) {
+  json_t *o = json_loads(t->args, 0, NULL);
+  const char *kind = str_field(o, "kind");
+  json_t *text = json_object_get(o, "text");
+  if (!kind || !json_is_string(text)) {
+    json_decref(o);
+    snprintf(err, errlen, "a rerun timer without a handler to run");
+    return 1;
+  }
+  inbound m = {.text = json_string_value(text), .len = json_string_length(text),
+               .provider_id = str_field(o, "provider_id"), .to = str_field(o, "to"),
+               .media_json = str_field(o, "media")};
+  int64_t msg_id = json_integer_value(json_object_get(o, "id"));
+  int rc = run_script(e, b, c, kind, &m, msg_id, str_field(o, "args"), err, errlen);
+  json_decref(o);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* host matches an allow entry: the same name, or a "*.domain" entry and a
+ * host under that domain. */
+static int host_allowed(const bot *b, const char *host) {
+  size_t hl = strlen(host);
+  for (size_t i = 0; i < b->nhttp_allow; i++) {
+    const char *a = b->http_allow[i];
+    if (a[0] == '*' && a[1] == '.') {
+      size_t dl = strlen(a + 1); /* ".domain" */
+      if (hl > dl && strcasecmp(host + hl - dl, a + 1) == 0) return 1;
+    } else if (strcasecmp(host, a) == 0) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* The URL's host if it is an http(s) URL; NULL with a sentence in err. */
+static char *url_host(const char *url, char *err, size_t errlen) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *out = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    snprintf(err, errlen, "'%.200s' is not a URL like https://api.example.com/path", url);
+  } else if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+    snprintf(err, errlen, "'%.200s': only http and https URLs can be fetched", url);
+  } else {
+    out = xstrdup(host);
+    size_t n = strlen(out);
+    if (n > 2 && out[0] == '[' && out[n - 1] == ']') { /* an IPv6 literal */
+      memmove(out, out + 1, n - 2);
+      out[n - 2] = 0;
+    }
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return out;
+}
+
+int waiting_http_start(void *ctx, const char *method, const char *url, const char *body,
+                       size_t body_len, const char *headers_json, long timeout_ms, char *err,
+                       size_t errlen) {
+  invocation *inv = ctx;
+  engine *e = inv->e;
+  if (!e->http_start) {
+    snprintf(err, errlen, "HTTP requests are not available here");
+    return -1;
+  }
+  char *host = url_host(url, err, errlen);
+  if (!host) return -1;
+  int allowed = host_allowed(inv->b, host);
+  if (!allowed) {
+    snprintf(err, errlen, "the bot may not reach %s; list the hosts it may reach in "
+                          "bot.config{http = {allow = {\"%s\"}}}", host, host);
+    free(host);
+    return -1;
+  }
+  free(host);
+  if (inv->nhttp >= MAX_HTTP_PER_HANDLER) {
+    snprintf(err, errlen, "more than %d requests from one handler", MAX_HTTP_PER_HANDLER);
+    return -1;
+  }
+  if (e->nwaiting >= MAX_WAITING) {
+    snprintf(err, errlen, "%d handlers are waiting for responses already; try again later",
+             MAX_WAITING);
+    return -1;
+  }
+  inv->nhttp++;
+  free(inv->http.method);
+  free(inv->http.url);
+  free(inv->http.body);
+  free(inv->http.headers_json);
+  inv->http = (struct http_call){xstrdup(method), xstrdup(url),
+                                 body ? xstrndup(body, body_len) : NULL,
+                                 headers_json ? xstrdup(headers_json) : NULL, body_len,
+                                 timeout_ms};
+  return 0;
+}
+
+/* Hands w's request (the invocation's newest) to whoever makes requests. */
+static void start_request(engine *e, waiting *w) {
+  struct http_call *h = &w->inv->http;
+  w->id = ++e->last_http_id;
+  action(e, w->inv->b, w->number ? w->number : "", "http %s %s", h->method, h->url);
+  engine_http_request r = {.id = w->id, .bot = w->inv->b->name, .method = h->method,
+                           .url = h->url, .body = h->body, .body_len = h->body_len,
+                           .headers_json = h->headers_json, .timeout_ms = h->timeout_ms,
+                           .max_bytes = w->inv->b->http_max_bytes};
+  e->http_start(e->http_ud, &r);
+}
+
+int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
+                  const inbound *m, int64_t msg_id, const char *args, int is_message) {
+  bot *b = inv->b;
+  contact *c = inv->c;
+  int64_t record = waiting_record(e, b, c, kind, m, msg_id, args);
+  waiting *w = xcalloc(1, sizeof *w);
+  w->inv = xmalloc(sizeof *inv);
+  memcpy(w->inv, inv, sizeof *inv);
+  w->co = co;
+  w->used = sandbox_budget_used(b->sb);
+  w->b = b;
+  w->bot_id = b->id;
+  w->contact_id = c ? c->id : 0;
+  w->number = c ? xstrdup(c->number) : NULL;
+  w->record_id = record;
+  w->kind = xstrdup(kind);
+  w->msg_id = msg_id;
+  w->is_message = is_message;
+  w->reply_from = e->reply_from ? xstrdup(e->reply_from) : NULL;
+  w->answering = e->answering;
+  b->nwaiting++;
+  if (c) c->busy = 1;
+  w->next = e->waiting;
+  e->waiting = w;
+  e->nwaiting++;
+  start_request(e, w);
+  return 0;
+}
+
+static void waiting_free(engine *e, waiting *w) {
+  if (w->inv) {
+    invocation_free(w->inv);
+    free(w->inv);
+  }
+  bot_release(e, w->b);
+  free(w->number);
+  free(w->kind);
+  free(w->reply_from);
+  free(w);
+}
+
+void waiting_free_all(engine *e) {
+  while (e->waiting) {
+    waiting *w = e->waiting;
+    e->waiting = w->next;
+    waiting_free(e, w);
+  }
+  e->nwaiting = 0;
+}
+
+/* ---------------------------------------------------------------- answers */
+
+static void push_result(lua_State *co, const engine_http_result *r, int *nargs) {
+  if (r->status <= 0) {
+    lua_pushnil(co);
+    lua_pushstring(co, r->error ? r->error : "no response");
+    *nargs = 2;
+    return;
+  }
+  lua_pushinteger(co, r->status);
+  lua_pushlstring(co, r->body ? r->body : "", r->body ? r->body_len : 0);
+  lua_createtable(co, 0, (int)r->nheaders);
+  for (size_t i = 0; i < r->nheaders; i++) {
+    lua_pushstring(co, r->headers[2 * i + 1]);
+    lua_setfield(co, -2, r->headers[2 * i]);
+  }
+  *nargs = 3;
+}
+
+/* Resumes w with the answer; 0, or -1 if the store failed. */
+static int resume(engine *e, waiting *w, const engine_http_result *r) {
+  bot *cur = engine_find_bot(e, w->b->name);
+  if (!cur) cur = w->b;
+  contact *c = NULL;
+  char err[1024] = "";
+  if (w->number) {
+    c = contact_get(e, cur, w->number, 0, NULL);
+    if (c && c->id != w->contact_id) c = NULL;
+    if (!c) { /* erased while the handler waited */
+      action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
+      sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
+      journal_timer_done(&e->jr, w->record_id, "skipped", "the contact was erased", e->now);
+      waiting_free(e, w);
+      return 0;
+    }
+  }
+  if (r->status > 0)
+    action(e, cur, w->number ? w->number : "", "http %s %s -> %ld (%zu bytes)",
+           w->inv->http.method, w->inv->http.url, r->status, r->body_len);
+  else
+    action(e, cur, w->number ? w->number : "", "http %s %s -> %s", w->inv->http.method,
+           w->inv->http.url, r->error ? r->error : "no response");
+  invocation *inv = w->inv;
+  inv->b = cur;
+  inv->c = c;
+  inv->e = e;
+  int nargs, nres;
+  push_result(w->co, r, &nargs);
+  e->reply_from = w->reply_from;
+  e->answering = w->answering;
+  sandbox_status st = sandbox_resume(w->b->sb, w->co, nargs, &nres, inv, &w->used, err,
+                                     sizeof err);
+  if (st == SANDBOX_SUSPENDED) { /* another request */
+    w->used = sandbox_budget_used(w->b->sb);
+    w->next = e->waiting;
+    e->waiting = w;
+    e->nwaiting++;
+    start_request(e, w);
+    return 0;
+  }
+  if (c) c->busy = 0;
+  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id,
+                             w->is_message, err);
+  free(inv);
+  w->inv = NULL;
+  if (rc >= 0)
+    journal_timer_done(&e->jr, w->record_id, rc == 1 ? "error" : "done",
+                       rc == 1 ? err : NULL, e->now);
+  waiting_free(e, w);
+  return rc < 0 ? -1 : 0;
+}
+
+int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *err,
+                     size_t errlen) {
+  waiting **p = &e->waiting;
+  while (*p && (*p)->id != id) p = &(*p)->next;
+  if (!*p) return 0;
+  waiting *w = *p;
+  *p = w->next;
+  e->nwaiting--;
+  e->now = e->clock(e->clock_ud);
+  e->in_message = 1;
+  e->tag = NULL;
+  e->inline_number = NULL;
+  e->inline_left = 0;
+  int rc = resume(e, w, r);
+  e->in_message = 0;
+  e->reply_from = NULL;
+  e->answering = 0;
+  if (rc) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    engine_reset(e);
+    return -1;
+  }
+  return submit_journal(e, err, errlen);
+}
+
+void engine_on_http(engine *e, void (*start)(void *ud, const engine_http_request *r), void *ud) {
+  e->http_start = start;
+  e->http_ud = ud;
+}
+
+size_t engine_http_waiting(engine *e) { return e->nwaiting; }
