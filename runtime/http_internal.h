@@ -18,6 +18,7 @@ enum job_kind {
   JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
   JOB_STATUS,                                      /* delivery reports: batched */
   JOB_REQUEUE,               /* inline replies whose answer did not get through */
+  JOB_HTTP,                  /* the answer a waiting handler's request got */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
@@ -47,6 +48,11 @@ typedef struct job {
   size_t nreplies;
   int64_t *reply_ids; /* the inline ones' message ids */
   size_t nreply_ids;
+  uint64_t http_id;        /* JOB_HTTP: the request's id, its status (0: none), */
+  long http_result;        /* its error or body (in body) and headers (pairs) */
+  char *http_error;
+  char **http_headers;
+  size_t http_nheaders;
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;

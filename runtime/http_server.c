@@ -47,6 +47,9 @@ static void job_free(job *j) {
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
   free(j->reply_ids);
+  free(j->http_error);
+  for (size_t i = 0; i < 2 * j->http_nheaders; i++) free(j->http_headers[i]);
+  free(j->http_headers);
   free(j);
 }
 
@@ -514,6 +517,7 @@ static void handle_jobs(server *s, job *jobs) {
   job **order = xcalloc(n, sizeof *order);
   size_t k = 0, done = 0;
   for (job *j = jobs; j; j = j->next) {
+    if (j->kind == JOB_HTTP) continue; /* after the messages before it */
     if (j->kind == JOB_REQUEUE) {
       char err[256];
       if (engine_requeue(s->e, j->reply_ids, j->nreply_ids, err, sizeof err))
@@ -554,6 +558,16 @@ static void handle_jobs(server *s, job *jobs) {
     k++;
   }
   submit_inbound(s, order + done, in + done, k - done);
+  for (job *j = jobs; j; j = j->next) {
+    if (j->kind != JOB_HTTP) continue;
+    engine_http_result r = {.status = j->http_result, .error = j->http_error,
+                            .body = j->body.data, .body_len = j->body.len,
+                            .headers = (const char *const *)j->http_headers,
+                            .nheaders = j->http_nheaders};
+    char err[256];
+    if (engine_http_done(s->e, j->http_id, &r, err, sizeof err))
+      log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+  }
   job *next;
   for (job *j = jobs; j; j = next) {
     next = j->next;
@@ -729,6 +743,19 @@ void server_report_delivery(server *s, const char *bot, const delivery *d) {
   j->dl_error = strdup_or_null(d->error);
   j->dl = (delivery){.message_id = d->message_id, .from_sender = d->from_sender,
                      .carrier_optout = d->carrier_optout};
+  enqueue(s, j);
+}
+
+void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_HTTP;
+  j->http_id = id;
+  j->http_result = r->status;
+  j->http_error = strdup_or_null(r->error);
+  if (r->body) buf_add(&j->body, r->body, r->body_len);
+  j->http_headers = xcalloc(2 * r->nheaders + 1, sizeof *j->http_headers);
+  for (size_t i = 0; i < 2 * r->nheaders; i++) j->http_headers[i] = xstrdup(r->headers[i]);
+  j->http_nheaders = r->nheaders;
   enqueue(s, j);
 }
 

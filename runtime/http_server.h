@@ -57,6 +57,9 @@ void server_finish(server *s);
 /* A delivery report from the sender (any thread): handled with the next
  * batch, like a provider's. */
 void server_report_delivery(server *s, const char *bot, const delivery *d);
+/* The answer to a waiting handler's request (any thread): the handler
+ * resumes with the next batch. */
+void server_report_http(server *s, uint64_t id, const engine_http_result *r);
 /* --watch: reload the bot in dir when its .lua files change. */
 void server_watch(server *s, const char *dir);
 void server_free(server *s);

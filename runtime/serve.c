@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "http_server.h"
 #include "log.h"
+#include "http_client.h"
 #include "outbox.h"
 #include "settings.h"
 #include "util.h"
@@ -112,6 +113,9 @@ static bot_sending *sending_of(const char *bot) {
   const char *inl = setting_for(bot, "inline_replies");
   if (strcmp(inl, "on") != 0 && strcmp(inl, "off") != 0)
     b->problem = "inline_replies must be on or off";
+  const char *priv = setting_for(bot, "http_allow_private");
+  if (strcmp(priv, "on") != 0 && strcmp(priv, "off") != 0)
+    b->problem = "http_allow_private must be on or off";
   if (!b->problem) b->problem = ops->check(p);
   /* delivery reports come back authenticated like the bot's webhooks */
   if (!b->problem && b->status_url && strcmp(p->kind, "kannel") == 0 &&
@@ -174,6 +178,17 @@ static void free_sendings(void) {
 
 static server *running;
 static outbox *sender;
+static http_client *fetcher; /* http.get/post from handlers */
+
+static void on_http_done(void *ud, uint64_t id, const engine_http_result *r) {
+  (void)ud;
+  server_report_http(running, id, r);
+}
+
+static void on_http_start(void *ud, const engine_http_request *r) {
+  (void)ud;
+  http_client_start(fetcher, r, strcmp(setting_for(r->bot, "http_allow_private"), "on") == 0);
+}
 
 /* The sender's reports go to the engine as delivery reports. */
 static void on_report(void *ud, const outbox_report *r) {
@@ -198,6 +213,13 @@ static void sender_metrics(void *ud, buf *out) {
              "# TYPE parley_sends_in_flight gauge\n"
              "parley_sends_in_flight %ld\n",
              st.sent, st.retried, st.failed, st.in_flight);
+  if (fetcher)
+    buf_printf(out,
+               "# HELP parley_http_in_flight Requests from handlers (http.get/post) not "
+               "answered yet.\n"
+               "# TYPE parley_http_in_flight gauge\n"
+               "parley_http_in_flight %ld\n",
+               http_client_in_flight(fetcher));
 }
 
 static void on_signal(int sig) {
@@ -358,6 +380,9 @@ int cli_serve(int argc, char **argv) {
     return 1;
   }
   engine_on_queued(e, outbox_wake, sender);
+  fetcher = http_client_open(on_http_done, NULL, err, sizeof err);
+  if (fetcher) engine_on_http(e, on_http_start, NULL);
+  else fprintf(stderr, "parley serve: %s; http.get/post will refuse\n", err);
 
   if (watch) load_bots(e, setting("scripts"), s);
   struct sigaction sa = {0};
@@ -373,6 +398,11 @@ int cli_serve(int argc, char **argv) {
    * reports, requests on connections still open) is handled */
   outbox_begin_stop(sender, 5000);
   while (!outbox_stopped(sender)) server_pump(s, 50);
+  /* handlers still waiting for a response run again at the next start */
+  engine_on_http(e, NULL, NULL);
+  http_client_close(fetcher);
+  fetcher = NULL;
+  server_pump(s, 0);
   engine_flush(e, err, sizeof err);
   engine_on_queued(e, NULL, NULL);
   outbox_stop(sender, 0);

@@ -78,6 +78,10 @@ static setting_def defs[] = {
      "tries (with exponential backoff) before a message fails"},
     {"send_timeout_ms", "PARLEY_SEND_TIMEOUT_MS", "15000", "default", 0, 0,
      "how long one request to a provider may take"},
+    /* http from scripts */
+    {"http_allow_private", "PARLEY_HTTP_ALLOW_PRIVATE", "off", "default", 0, 1,
+     "on: http.get/post may reach loopback and private addresses (127.0.0.1, 10.x, ...); "
+     "off: only public ones"},
 };
 enum { NDEFS = sizeof defs / sizeof *defs };
 

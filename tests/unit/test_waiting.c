@@ -1,0 +1,222 @@
+/* Unit tests for handlers that wait for an HTTP response (runtime/waiting.c,
+ * engine.h's engine_on_http / engine_http_done): the requests are recorded
+ * here and answered in whatever order a test wants, which a transcript
+ * cannot do.
+ *
+ *   make build/test_waiting && ./build/test_waiting */
+#include <time.h>
+
+#include "engine.h"
+#include "store.h"
+#include "test.h"
+
+static const char *const BOT_LUA =
+    "bot.config{ name = 'W', quiet_hours = false, http = { allow = { 'api.test' } },\n"
+    "  limits = { instructions = 1000000, time = '100ms' } }\n"
+    "bot.keyword('count', function(c, msg)\n"
+    "  bot.store.a = (bot.store.a or 0) + 1\n"
+    "  local res = http.get('https://api.test/count')\n"
+    "  bot.store.from_a = res.body\n"
+    "  return 'count ' .. bot.store.a\n"
+    "end)\n"
+    "bot.keyword('bump', function(c, msg)\n"
+    "  bot.store.b = (bot.store.b or 0) + 1\n"
+    "  bot.store.a = 100\n"
+    "  return 'bumped'\n"
+    "end)\n"
+    "local function burn(n) local x = 0 for i = 1, n do x = x + i end return x end\n"
+    "bot.keyword('burn', function(c, msg)\n"
+    "  burn(300000)\n"
+    "  http.get('https://api.test/burn')\n"
+    "  burn(300000)\n"
+    "  return 'burned'\n"
+    "end)\n"
+    "bot.keyword('burn once', function(c, msg) burn(300000) burn(10000) return 'once' end)\n"
+    "bot.keyword('light', function(c, msg)\n"
+    "  burn(100000)\n"
+    "  http.get('https://api.test/light')\n"
+    "  burn(100000)\n"
+    "  return 'light'\n"
+    "end)\n"
+    "bot.keyword('twice', function(c, msg)\n"
+    "  c.state.step = 1\n"
+    "  local a = http.get('https://api.test/one')\n"
+    "  local b = http.post('https://api.test/two', a.body)\n"
+    "  c.state.step = 2\n"
+    "  return a.body .. '+' .. b.body\n"
+    "end)\n"
+    "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
+
+static char *tmp;
+static int64_t now_ms = 1772445600000; /* 2026-03-02 10:00 UTC */
+static int64_t fake_clock(void *ud) {
+  (void)ud;
+  return now_ms;
+}
+
+/* ---------------------------------------------------------------- recorded */
+
+enum { MAXQ = 16 };
+static struct {
+  uint64_t id;
+  char url[256];
+} requests[MAXQ];
+static int nrequests;
+
+static void record_request(void *ud, const engine_http_request *r) {
+  (void)ud;
+  if (nrequests < MAXQ) {
+    requests[nrequests].id = r->id;
+    snprintf(requests[nrequests].url, sizeof requests[nrequests].url, "%s", r->url);
+    nrequests++;
+  }
+}
+
+static char sent[32][128]; /* "to: text" and "error: ..." in order */
+static int nsent;
+
+static void on_message(void *ud, const char *bot, const char *to, const char *text,
+                       const char *status, void *tag, int64_t id) {
+  (void)ud, (void)bot, (void)status, (void)tag, (void)id;
+  if (nsent < 32) snprintf(sent[nsent++], sizeof sent[0], "%s: %s", to, text);
+}
+
+static void on_action(void *ud, const char *bot, const char *number, const char *what) {
+  (void)ud, (void)bot, (void)number;
+  if (strncmp(what, "error: ", 7) == 0 && nsent < 32)
+    snprintf(sent[nsent++], sizeof sent[0], "%s", what);
+}
+
+static int say(engine *e, bot *b, const char *from, const char *text) {
+  char err[512];
+  inbound in = {.from = from, .text = text, .len = strlen(text)};
+  int rc = engine_handle(e, b, &in, 1, err, sizeof err);
+  if (rc) test_note("engine_handle: %s", err);
+  return rc;
+}
+
+static int answer(engine *e, uint64_t id, long status, const char *body) {
+  static const char *const headers[] = {"content-type", "text/plain"};
+  engine_http_result r = {.status = status, .body = body, .body_len = body ? strlen(body) : 0,
+                          .headers = headers, .nheaders = 1,
+                          .error = status ? NULL : "timed out"};
+  char err[512];
+  int rc = engine_http_done(e, id, &r, err, sizeof err);
+  if (rc == 0) rc = engine_flush(e, err, sizeof err);
+  if (rc) test_note("engine_http_done: %s", err);
+  return rc;
+}
+
+static char *store_of(engine *e, bot *b) { return store_bot_store_get(engine_store(e), bot_id(b)); }
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_busy_conversation_waits(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  say(e, b, "+15550001", "count");
+  CHECK_INT(nrequests, 1, "the handler made its request");
+  CHECK_INT(engine_http_waiting(e), 1, "and waits");
+  CHECK_INT(nsent, 0, "nothing is sent while it waits");
+  say(e, b, "+15550002", "hello");
+  CHECK_INT(nsent, 1, "another conversation is handled meanwhile");
+  CHECK_STR(sent[0], "+15550002: echo hello", "... with its reply");
+  say(e, b, "+15550001", "later");
+  CHECK_INT(nsent, 1, "the waiting fan's next message is not handled yet");
+  say(e, b, "+15550002", "bump"); /* changes bot.store while count waits */
+  CHECK_INT(nsent, 2, "bump runs meanwhile");
+  answer(e, requests[0].id, 200, "forty-two");
+  CHECK_INT(engine_http_waiting(e), 0, "the answer ends the wait");
+  CHECK_STR(nsent > 2 ? sent[2] : NULL, "+15550001: count 1",
+            "the handler finishes with the answer");
+  char err[256];
+  engine_advance(e, now_ms, err, sizeof err);
+  CHECK_STR(nsent > 3 ? sent[3] : NULL, "+15550001: echo later",
+            "the message that came meanwhile runs after it");
+  char *store = store_of(e, b);
+  CHECK_HAS(store, "\"b\":1", "bot.store keeps what another handler wrote meanwhile");
+  CHECK_HAS(store, "\"a\":1", "... and the waiting handler's own change wins on its key");
+  CHECK_HAS(store, "\"from_a\":\"forty-two\"", "... and what it wrote after the wait");
+  free(store);
+}
+
+static void test_budget_is_carried(engine *e, bot *b) {
+  nsent = 0;
+  say(e, b, "+15550003", "burn once");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550003: once", "half of burn fits the limit");
+  nrequests = nsent = 0;
+  say(e, b, "+15550003", "burn");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_HAS(nsent ? sent[0] : NULL, "instruction limit exceeded",
+            "instructions before and after the wait count together");
+  nrequests = nsent = 0;
+  say(e, b, "+15550003", "light");
+  struct timespec nap = {0, 250 * 1000000L}; /* more than limits.time */
+  nanosleep(&nap, NULL);
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550003: light",
+            "within the limits, and the time spent waiting does not count");
+}
+
+static void test_two_requests(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  say(e, b, "+15550004", "twice");
+  CHECK_INT(nrequests, 1, "the first request");
+  answer(e, requests[0].id, 200, "one");
+  CHECK_INT(nrequests, 2, "after its answer, the second");
+  CHECK_STR(requests[1].url, "https://api.test/two", "... to its URL");
+  CHECK_INT(nsent, 0, "still nothing sent");
+  answer(e, requests[1].id, 200, "two");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550004: one+two", "both answers reach the handler");
+  char err[256];
+  CHECK_INT(engine_http_done(e, 987654, &(engine_http_result){.error = "x"}, err, sizeof err), 0,
+            "an answer nobody waits for is ignored");
+}
+
+static void test_no_response(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  say(e, b, "+15550005", "count");
+  answer(e, requests[0].id, 0, NULL);
+  CHECK_HAS(nsent ? sent[0] : NULL, "attempt to index a nil value",
+            "no response: http.get returned nil (the script indexed it)");
+  nrequests = nsent = 0;
+  say(e, b, "+15550005", "hi");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550005: echo hi", "the conversation is free again");
+}
+
+static void test_erased_while_waiting(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  say(e, b, "+15550006", "count");
+  char err[256];
+  CHECK_INT(engine_erase_contact(e, b, "+15550006", err, sizeof err), 1,
+            "a contact is erased while its handler waits");
+  answer(e, requests[0].id, 200, "late");
+  CHECK_INT(nsent, 0, "the answer is dropped: nothing is sent to an erased contact");
+}
+
+int main(void) {
+  tmp = test_tmpdir();
+  char *dir = test_path(tmp, "waitbot");
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  test_write_file(file, BOT_LUA, strlen(BOT_LUA));
+  engine_observer obs = {on_message, on_action, NULL};
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  char err[2048];
+  engine *e = engine_open(&opt, err, sizeof err);
+  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+  if (!test_result(e && b, "an engine loads the bot")) test_note("%s", err);
+  if (e && b) {
+    engine_on_http(e, record_request, NULL);
+    test_busy_conversation_waits(e, b);
+    test_budget_is_carried(e, b);
+    test_two_requests(e, b);
+    test_no_response(e, b);
+    test_erased_while_waiting(e, b);
+  }
+  engine_close(e);
+  test_rmtree(tmp);
+  free(file);
+  free(dir);
+  free(tmp);
+  return test_done();
+}
