@@ -13,6 +13,8 @@
 #include "cli.h"
 #include "clock.h"
 #include "engine.h"
+#include "http_client.h"
+#include "http_mock.h"
 #include "store.h"
 #include "util.h"
 
@@ -26,7 +28,25 @@ typedef struct sim {
   int tty;
   int errors;
   char *zone;
+  http_mocks *http;     /* /http answers; other requests really go out */
+  http_fetched *fetched; /* the last real answer */
 } sim;
+
+/* A request no /http line answers goes out for real (private addresses
+ * allowed: the simulator runs on the author's own machine). */
+static int sim_fetch(void *ud, const engine_http_request *r, engine_http_result *res) {
+  sim *s = ud;
+  http_fetch_free(s->fetched);
+  s->fetched = http_fetch(r, 1, res);
+  return 0;
+}
+
+/* Answers the requests handlers made, then runs what waited for them. */
+static void answer_http(sim *s) {
+  char err[1024];
+  if (engine_http_waiting(s->e) && http_mocks_answer(s->http, s->e, err, sizeof err))
+    fprintf(stderr, "parley sim: %s\n", err);
+}
 
 static int64_t sim_clock(void *ud) { return ((sim *)ud)->now; }
 
@@ -74,6 +94,7 @@ static int sim_start(sim *s, const char *db) {
     s->e = NULL;
     return -1;
   }
+  engine_on_http(s->e, http_mocks_start, s->http);
   return 0;
 }
 
@@ -110,6 +131,10 @@ static void help(void) {
        "  /state          the current fan's fields, tags, state and pending expect\n"
        "  /contacts       every contact of this bot\n"
        "  /broadcasts     every broadcast of this bot and its progress\n"
+       "  /http GET URL -> 200 BODY\n"
+       "                  answer http.get/post of that URL (a URL ending in * is a\n"
+       "                  prefix; also -> timeout, -> error TEXT); other requests\n"
+       "                  really go out\n"
        "  /reset          start over with an empty in-memory store\n"
        "  /help           this text\n"
        "  /quit           leave (Ctrl-D works too)");
@@ -156,6 +181,7 @@ static int command(sim *s, char *line, int lineno) {
       if (engine_advance(s->e, s->now + d, err, sizeof err))
         fprintf(stderr, "parley sim: %s\n", err);
       s->now += d;
+      answer_http(s);
       char t[64];
       clock_format_local(s->now, s->zone, t, sizeof t);
       printf("%s  . clock: %s %s%s\n", dim_on(s), t, s->zone, dim_off(s));
@@ -188,6 +214,9 @@ static int command(sim *s, char *line, int lineno) {
       shown++;
     }
     if (!shown) printf("no broadcasts\n");
+  } else if (strcmp(cmd, "http") == 0) {
+    char err[1024];
+    if (http_mocks_add(s->http, arg, err, sizeof err)) complain(s, lineno, "/http: %s", err);
   } else if (strcmp(cmd, "reset") == 0) {
     engine_close(s->e);
     s->e = NULL;
@@ -234,6 +263,8 @@ int cli_sim(int argc, char **argv) {
   }
   s.now = wall_ms();
   s.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  s.http = http_mocks_new();
+  http_mocks_fallback(s.http, sim_fetch, &s);
   if (sim_start(&s, s.db)) return 1;
   s.zone = xstrdup("UTC");
   if (s.tty)
@@ -279,9 +310,12 @@ int cli_sim(int argc, char **argv) {
       fprintf(stderr, "parley sim: %s\n", err);
       s.errors++;
     }
+    answer_http(&s);
     free(line);
   }
   engine_close(s.e);
+  http_mocks_free(s.http);
+  http_fetch_free(s.fetched);
   free(s.zone);
   return s.errors && !s.tty ? 1 : 0;
 }
