@@ -254,8 +254,9 @@ static const char *const queries[Q_COUNT] = {
         " kind, spec, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_TIMER_DONE] = "UPDATE timers SET status = ?2, error = ?3, fired_at = ?4"
                      " WHERE id = ?1",
-    [Q_TIMER_CANCEL] = "UPDATE timers SET status = 'cancelled'"
-                       " WHERE id = ?1 AND bot_id = ?2 AND status = 'pending'",
+    [Q_TIMER_CANCEL] = "UPDATE timers SET status = 'cancelled'" /* not a waiting handler's */
+                       " WHERE id = ?1 AND bot_id = ?2 AND status = 'pending'"
+                       " AND kind != 'rerun'",
     [Q_TIMER_CANCEL_DRIPS] =
         "UPDATE timers SET status = 'cancelled' WHERE contact_id = ?1"
         " AND status = 'pending' AND kind = 'drip' AND (?2 IS NULL OR handler = ?2)",

@@ -84,6 +84,12 @@
 ---@field late_after? string a duration like "6h": after downtime, a timer more than this late is skipped (status "skipped") instead of run (default: none)
 ---@field broadcast_rate? number messages per second of a broadcast without its own rate, above 0 and at most 1000 (default 10)
 ---@field max_segments? integer parley check warns about drip texts longer than this many SMS segments (default 3)
+---@field http? HttpConfig what http.get/http.post may do
+
+---@class HttpConfig
+---@field allow? string[] host names the bot may reach ("api.example.com"; "*.example.com": any host under it); none: no requests
+---@field timeout? string|number default timeout per request: "10s", "500ms" or seconds, 1 ms to 60 s (default 10 s)
+---@field max_bytes? integer|string the largest response body kept: bytes or "1MB" (1 byte to 16 MB; default 1 MB)
 
 -- ---------------------------------------------------------------- message
 
@@ -356,3 +362,38 @@ function bot.broadcast_status(id) end
 ---@param opts? SendOptions
 ---@return SendStatus
 function send(number, text, opts) end
+
+-- ---------------------------------------------------------------- http
+
+---@class HttpOptions
+---@field headers? table<string, string|number> request headers
+---@field timeout? string|number this request's timeout: "2s", "500ms" or seconds (1 ms to 60 s)
+
+---@class HttpResponse
+---@field status integer the HTTP status (a 404 or 500 is a response too; redirects are not followed)
+---@field body string
+---@field headers table<string, string> lowercase names
+---@field json? any the decoded body when the content type mentions JSON and it parses
+
+---Requests to hosts listed in bot.config{http = {allow = ...}}. The handler
+---waits for the response while other conversations run; its own
+---conversation's next messages wait for it. Returns the response, or nil
+---and why none came (timeout, refused connection, too large, a private
+---address). Raises for a host not allowed, a bad URL or option, or a call
+---from inside a coroutine, table.sort comparison or metamethod. After a
+---crash a waiting handler runs again from the start: a request may be made
+---twice. Handlers only.
+http = {}
+
+---@param url string http or https
+---@param opts? HttpOptions
+---@return HttpResponse? response
+---@return string? reason
+function http.get(url, opts) end
+
+---@param url string http or https
+---@param body string|table a table is sent as JSON (Content-Type: application/json)
+---@param opts? HttpOptions
+---@return HttpResponse? response
+---@return string? reason
+function http.post(url, body, opts) end
