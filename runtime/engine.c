@@ -257,8 +257,7 @@ void engine_close(engine *e) {
   events_flush(e, 0, e->nevents);
   free(e->events);
   pending_forget(e, UINT64_MAX);
-  free(e->pending_ids);
-  free(e->pending_batch);
+  free(e->pending);
   waiting_free_all(e);
   while (e->retired) {
     bot *next = e->retired->next;
@@ -489,59 +488,45 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
 
 /* Provider ids of inbound messages whose batch is not durable yet: the
  * store cannot see them, so a retry arriving meanwhile is caught here. */
-static char *pending_key(int64_t bot_id, const char *provider_id) {
-  return xasprintf("%lld:%s", (long long)bot_id, provider_id);
-}
-
 static int pending_has(engine *e, int64_t bot_id, const char *provider_id) {
-  char *key = pending_key(bot_id, provider_id);
-  int found = 0;
-  for (size_t i = 0; i < e->npending && !found; i++)
-    found = strcmp(e->pending_ids[i], key) == 0;
-  free(key);
-  return found;
+  for (size_t i = 0; i < e->npending; i++) {
+    const struct pending *p = &e->pending[i];
+    if (p->bot_id == bot_id && p->provider_id && strcmp(p->provider_id, provider_id) == 0)
+      return 1;
+  }
+  return 0;
 }
 
-static void pending_add(engine *e, int64_t bot_id, const char *provider_id) {
+static void pending_add(engine *e, int64_t bot_id, const char *provider_id, int64_t message_id,
+                        int rank) {
   if (e->npending == e->cap_pending) {
     e->cap_pending = e->cap_pending ? e->cap_pending * 2 : 64;
-    e->pending_ids = xrealloc(e->pending_ids, e->cap_pending * sizeof *e->pending_ids);
-    e->pending_batch = xrealloc(e->pending_batch, e->cap_pending * sizeof *e->pending_batch);
+    e->pending = xrealloc(e->pending, e->cap_pending * sizeof *e->pending);
   }
-  e->pending_ids[e->npending] = pending_key(bot_id, provider_id);
-  e->pending_batch[e->npending++] = e->batches + 1;
+  e->pending[e->npending++] = (struct pending){e->batches + 1, bot_id,
+                                               provider_id ? xstrdup(provider_id) : NULL,
+                                               message_id, rank};
 }
 
-/* Forgets the ids of batches up to and including batch. */
+/* Forgets what batches up to and including batch recorded. */
 static void pending_forget(engine *e, uint64_t batch) {
   size_t k = 0;
   for (size_t i = 0; i < e->npending; i++) {
-    if (e->pending_batch[i] <= batch) {
-      free(e->pending_ids[i]);
-    } else {
-      e->pending_ids[k] = e->pending_ids[i];
-      e->pending_batch[k++] = e->pending_batch[i];
-    }
+    if (e->pending[i].batch <= batch) free(e->pending[i].provider_id);
+    else e->pending[k++] = e->pending[i];
   }
   e->npending = k;
 }
 
 /* The furthest status a delivery report of message id reached in batches
- * not durable yet (their keys: "status <id> <status>"), 0 if none. */
+ * not durable yet, 0 if none. */
 static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
-  char *prefix = pending_key(bot_id, "");
-  char tail[48];
-  snprintf(tail, sizeof tail, "status %lld ", (long long)id);
-  size_t pl = strlen(prefix), tl = strlen(tail);
   int rank = 0;
   for (size_t i = 0; i < e->npending; i++) {
-    const char *k = e->pending_ids[i];
-    if (strncmp(k, prefix, pl) == 0 && strncmp(k + pl, tail, tl) == 0) {
-      int r = store_status_rank(k + pl + tl);
-      if (r > rank) rank = r;
-    }
+    const struct pending *p = &e->pending[i];
+    if (!p->provider_id && p->bot_id == bot_id && p->message_id == id && p->rank > rank)
+      rank = p->rank;
   }
-  free(prefix);
   return rank;
 }
 
@@ -593,9 +578,7 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   int seen = store_status_rank(r.status), pending = pending_status_rank(e, b->id, r.id);
   if (pending > seen) seen = pending;
   if (!changed && store_status_rank(d->status) > seen) {
-    char key[96];
-    snprintf(key, sizeof key, "status %lld %s", (long long)r.id, d->status);
-    pending_add(e, b->id, key);
+    pending_add(e, b->id, NULL, r.id, store_status_rank(d->status));
     journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
     changed = 1;
   }
@@ -661,7 +644,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
       return 0;
     }
-    pending_add(e, b->id, m->provider_id);
+    pending_add(e, b->id, m->provider_id, 0, 0);
   }
   int64_t msg_id = ++e->last_message_id;
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,

@@ -100,8 +100,15 @@ struct engine {
   int64_t last_contact_id, last_message_id, last_timer_id; /* ids: here */
   int64_t last_broadcast_id;
   uint64_t batches, durable; /* batches handed to the writer / committed */
-  char **pending_ids;  /* provider ids of batches not yet durable, with */
-  uint64_t *pending_batch; /* the batch of each */
+  /* what batches not yet durable recorded, which the store cannot show:
+   * inbound provider ids (deduplication) and delivery statuses reached */
+  struct pending {
+    uint64_t batch;
+    int64_t bot_id;
+    char *provider_id; /* an inbound message's; NULL: a delivery status */
+    int64_t message_id; /* the delivery's message, and the rank it reached */
+    int rank;
+  } *pending;
   size_t npending, cap_pending;
   int64_t (*clock)(void *);
   void *clock_ud;
