@@ -54,12 +54,18 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
                  .provider_id = late ? "skip" : NULL};
     char run_err[1024] = "";
     e->firing_timer = t->id; /* a handler that waits keeps the timer pending */
+    e->firing_rerun = is_rerun;
     int rc = is_rerun ? waiting_rerun(e, b, c, t, run_err, sizeof run_err)
                       : run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
     e->firing_timer = 0;
+    e->firing_rerun = 0;
     if (!is_rerun) e->stats.timers_fired++;
     if (rc < 0) return -1;
-    if (rc == 2) return 0; /* done when its handler is */
+    if (rc == 2) { /* done when its handler is; a recurring one goes on meanwhile */
+      if (t->kind && strcmp(t->kind, "every") == 0)
+        schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
+      return 0;
+    }
     if (rc == 1) { /* recorded, not retried */
       status = "error";
       snprintf(err, sizeof err, "%s", run_err);

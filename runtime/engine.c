@@ -207,6 +207,11 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
     e->has_obs = 1;
   }
   contacts_init(&e->cache, opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE);
+  if (waiting_reload(e)) {
+    snprintf(err, errlen, "%s", store_error(rd));
+    engine_close(e);
+    return NULL;
+  }
   return e;
 }
 
@@ -259,6 +264,7 @@ void engine_close(engine *e) {
   pending_forget(e, UINT64_MAX);
   free(e->pending);
   waiting_free_all(e);
+  free(e->reruns);
   while (e->retired) {
     bot *next = e->retired->next;
     bot_free(e->retired);
@@ -602,7 +608,7 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
 /* The bot's configured number the message went to ("15550100" and
  * "+15550100" alike), or NULL (then sends use the bot's first number): what
  * a provider posts as To is never a sender, or a rate limit's key, as is. */
-static const char *own_number(const bot *b, const char *to) {
+const char *own_number(const bot *b, const char *to) {
   if (!to) return NULL;
   to += *to == '+';
   for (size_t i = 0; i < b->nnumbers; i++)
@@ -712,6 +718,7 @@ void engine_reset(engine *e) {
     free(b->store_json);
     b->store_json = store_bot_store_get(e->rd, b->id);
   }
+  waiting_reload(e);
   e->durable = e->batches;
 }
 

@@ -75,7 +75,15 @@ typedef struct invocation {
   journal broadcasts; /* broadcasts created, committed with the handler */
   buf logs;           /* NUL-separated lines */
   int started_opted_out; /* the contact was opted out when the handler started */
+  bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
+  struct http_answer { /* the answer it resumes with (waiting.c) */
+    long status;
+    char *error, *body;
+    size_t body_len;
+    char **headers; /* name, value, ... */
+    size_t nheaders;
+  } answer;
   struct http_call {  /* the request the handler waits for (http_start) */
     char *method, *url, *body, *headers_json;
     size_t body_len;
@@ -136,6 +144,7 @@ struct engine {
   void *tag; /* of the inbound message being handled */
   int64_t next_new_due; /* the earliest timer or held message added lately */
   int64_t firing_timer; /* the timer whose handler runs (advance.c), 0: none */
+  int firing_rerun;     /* ... and it is a rerun record */
 
   /* handlers waiting for an HTTP response (waiting.c) */
   waiting *waiting;
@@ -143,6 +152,12 @@ struct engine {
   uint64_t last_http_id;
   void (*http_start)(void *ud, const engine_http_request *r);
   void *http_ud;
+  int http_paused; /* http_start was taken away (stopping): requests wait */
+  struct reruns {  /* pending rerun records, by conversation: it is busy */
+    int64_t bot_id, contact_id;
+    long n;
+  } *reruns;
+  size_t nreruns;
   bot *retired; /* replaced versions some of whose handlers still wait */
 };
 
@@ -162,6 +177,8 @@ void engine_reset(engine *e);
 int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 
 void bot_release(engine *e, bot *b);
+/* The bot's configured number `to` names, or NULL. */
+const char *own_number(const bot *b, const char *to);
 
 /* invocation.c */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
@@ -182,9 +199,14 @@ int run_message(engine *e, bot *b, contact *c, const char *kind, const inbound *
                 int64_t msg_id);
 
 /* waiting.c */
-enum { MAX_WAITING = 1000, MAX_HTTP_PER_HANDLER = 20 };
-/* The conversation (c, or the bot's own when c is NULL) has a handler waiting. */
+enum { MAX_WAITING = 1000, MAX_WAITING_PER_BOT = 500, MAX_HTTP_PER_HANDLER = 20 };
+/* The conversation (c, or the bot's own when c is NULL) has a handler
+ * waiting, or rerun records not run yet: what comes for it waits too. */
 int waiting_busy(engine *e, bot *b, contact *c);
+/* After engine_open or a failed write: the pending rerun records, read
+ * from the store (waiting handlers are dropped: their records run them
+ * again). 0 or -1. */
+int waiting_reload(engine *e);
 /* Whether a handler waits in that contact's conversation (by id). */
 int waiting_has_contact(engine *e, int64_t contact_id);
 /* The timer t must wait: its conversation is busy. */
@@ -203,6 +225,8 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
 int waiting_http_start(void *ctx, const char *method, const char *url, const char *body,
                        size_t body_len, const char *headers_json, long timeout_ms, char *err,
                        size_t errlen);
+int waiting_http_result(void *ctx, lua_State *L);
+void waiting_answer_free(struct http_answer *a);
 void waiting_free_all(engine *e);
 
 #endif

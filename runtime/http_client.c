@@ -146,6 +146,9 @@ static transfer *transfer_new(const engine_http_request *r, int allow_private) {
   curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
+  /* a connection that may be to a private address is never reused: another
+   * bot's request, not allowed there, would skip the check on connect */
+  if (allow_private) curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
   int has_agent = 0;
   json_t *hs = r->headers_json ? json_loads(r->headers_json, 0, NULL) : NULL;
   const char *k;

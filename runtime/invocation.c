@@ -191,7 +191,8 @@ static const char *api_zone(void *ctx) {
 const api_host engine_api = {
     api_send,         api_log,        api_now,            api_store_json,
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
-    api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start};
+    api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start,
+    waiting_http_result};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
@@ -206,8 +207,10 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
   inv->broadcasts = (journal){0};
   inv->logs = (buf){0};
   inv->started_opted_out = c && c->opted_out;
+  inv->version = b;
   inv->nhttp = 0;
   inv->http = (struct http_call){0};
+  inv->answer = (struct http_answer){0};
 }
 
 void invocation_free(invocation *inv) {
@@ -232,6 +235,7 @@ void invocation_free(invocation *inv) {
   free(inv->http.body);
   free(inv->http.headers_json);
   inv->http = (struct http_call){0};
+  waiting_answer_free(&inv->answer);
 }
 
 /* The number a bot's messages go from when they answer nothing: its first
@@ -400,9 +404,13 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     if (op->due < e->next_new_due) e->next_new_due = op->due;
     action(e, b, c ? c->number : "", "broadcast #%lld to %s", (long long)op->id, op->s[0]);
   }
+  /* opted out while the handler waited: its drips stop, as any opt-out's */
+  int opted_out_since = c && c->opted_out && !inv->started_opted_out;
   for (int i = 0; i < inv->ntimer_ops; i++) {
     struct timer_op *op = &inv->timer_ops[i];
     const char *number = c ? c->number : "";
+    if (op->kind == OP_ADD && opted_out_since && op->row.kind && strcmp(op->row.kind, "drip") == 0)
+      continue;
     if (op->kind == OP_ADD) {
       timer_row *t = &op->row;
       journal_timer_add(&e->jr, t, engine_now(e));
@@ -444,7 +452,7 @@ static void record_latency(engine_stats *st, int64_t ns) {
 int run_script(engine *e, bot *b, contact *c, const char *kind,
                       const inbound *m, int64_t msg_id, const char *args,
                       char *err, size_t errlen) {
-  if (waiting_busy(e, b, c)) /* runs once the conversation's handler is done */
+  if (!e->firing_timer && waiting_busy(e, b, c)) /* runs once the conversation is free */
     return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
   int is_new = c && !c->joined;
   int is_message = strcmp(kind, "message") == 0;

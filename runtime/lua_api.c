@@ -201,6 +201,14 @@ static int api_zone(lua_State *L) {
   return 1;
 }
 
+/* The continuation of host.http: the answer, pushed inside the resumed
+ * invocation (its bytes count against the handler's memory limit). */
+static int http_resumed(lua_State *L, int status, lua_KContext k) {
+  (void)status, (void)k;
+  api_ctx *ctx = context(L, "http");
+  return ctx->host->http_result(ctx, L);
+}
+
 /* host.http(method, url, body, headers_json, timeout_ms): suspends the
  * handler until the answer comes (then returns what the engine resumes it
  * with: status, body, headers, or nil and why no response came); or false
@@ -225,7 +233,7 @@ static int api_http(lua_State *L) {
     lua_pushstring(L, err);
     return 2;
   }
-  return sandbox_suspend(L);
+  return sandbox_suspend(L, http_resumed);
 }
 
 static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},

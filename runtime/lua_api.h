@@ -52,6 +52,9 @@ typedef struct api_host {
   int (*http_start)(void *ctx, const char *method, const char *url, const char *body,
                     size_t body_len, const char *headers_json, long timeout_ms,
                     char *err, size_t errlen);
+  /* Pushes the answer the resumed handler gets (status, body, headers; or
+   * nil and why none came); returns how many values. */
+  int (*http_result)(void *ctx, lua_State *L);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

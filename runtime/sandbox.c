@@ -240,9 +240,9 @@ int sandbox_can_suspend(lua_State *L) {
   return sb->active && !sb->killed && L == sb->root && lua_isyieldable(L);
 }
 
-int sandbox_suspend(lua_State *L) {
+int sandbox_suspend(lua_State *L, lua_KFunction k) {
   from_state(L)->suspending = 1;
-  return lua_yield(L, 0);
+  return lua_yieldk(L, 0, 0, k);
 }
 
 size_t sandbox_memory_left(lua_State *L) {
@@ -739,7 +739,8 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   }
   sb->suspending = 0;
   char shared_err[512];
-  if (check_shared(sb, shared_err, sizeof shared_err) && out == SANDBOX_OK) {
+  if (check_shared(sb, shared_err, sizeof shared_err) &&
+      (out == SANDBOX_OK || out == SANDBOX_SUSPENDED)) {
     snprintf(err, errlen, "%s", shared_err);
     out = SANDBOX_ERROR;
   }
@@ -772,10 +773,10 @@ sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
   return run_protected(sb, co, nargs, nres, ctx, NULL, err, errlen);
 }
 
-sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int nargs, int *nres, void *ctx,
+sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int *nres, void *ctx,
                               const sandbox_budget *used, char *err, size_t errlen) {
   *nres = 0;
-  return run_protected(sb, co, nargs, nres, ctx, used, err, errlen);
+  return run_protected(sb, co, 0, nres, ctx, used, err, errlen);
 }
 
 sandbox_budget sandbox_budget_used(sandbox *sb) { return sb->used; }

@@ -63,10 +63,10 @@ sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
 void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st);
 /* After SANDBOX_SUSPENDED: what the invocation used so far. */
 sandbox_budget sandbox_budget_used(sandbox *sb);
-/* Carries on with a suspended invocation: nargs values pushed on co are what
- * the suspending function returns to the script; the budget is the one
- * sandbox_budget_used gave. The same results as sandbox_call. */
-sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int nargs, int *nres, void *ctx,
+/* Carries on with a suspended invocation (its continuation runs first);
+ * the budget is the one sandbox_budget_used gave. The same results as
+ * sandbox_call. */
+sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int *nres, void *ctx,
                               const sandbox_budget *used, char *err, size_t errlen);
 
 /* For C functions called by scripts. */
@@ -78,10 +78,11 @@ void sandbox_charge(lua_State *L, long units);
  * the handler's own thread (not in a coroutine the script made) and no C
  * function (table.sort, a metamethod called from C) is below it. */
 int sandbox_can_suspend(lua_State *L);
-/* Suspends the invocation: `return sandbox_suspend(L);` from a C function.
- * sandbox_call returns SANDBOX_SUSPENDED; the values given to
- * sandbox_resume are the C function's results. */
-int sandbox_suspend(lua_State *L);
+/* Suspends the invocation: `return sandbox_suspend(L, k);` from a C
+ * function. sandbox_call returns SANDBOX_SUSPENDED; sandbox_resume calls k
+ * (inside the invocation, under its limits), whose results are the C
+ * function's. */
+int sandbox_suspend(lua_State *L, lua_KFunction k);
 /* Heap bytes the running invocation may still allocate. */
 size_t sandbox_memory_left(lua_State *L);
 

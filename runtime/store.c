@@ -176,6 +176,7 @@ enum {
   Q_TIMER_CANCEL_DRIPS,
   Q_TIMERS_DUE,
   Q_TIMERS_PENDING_EVERY,
+  Q_RERUNS_PENDING,
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
   Q_BOT_SET_ACTIVE,
@@ -265,6 +266,8 @@ static const char *const queries[Q_COUNT] = {
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
         " AND (due_at > ?4 OR (due_at = ?4 AND id > ?5))"
         " ORDER BY due_at, id LIMIT ?2",
+    [Q_RERUNS_PENDING] = "SELECT bot_id, coalesce(contact_id, 0), count(*) FROM timers"
+                         " WHERE status = 'pending' AND kind = 'rerun' GROUP BY 1, 2",
     [Q_TIMERS_PENDING_EVERY] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE bot_id = ?1 AND status = 'pending' AND kind = 'every'",
@@ -904,6 +907,19 @@ int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *af
 
 int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n) {
   return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, NULL, out, n);
+}
+
+int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
+                                               long n),
+                         void *ud) {
+  sqlite3_stmt *s = stmt(st, Q_RERUNS_PENDING);
+  if (!s) return -1;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+       (long)sqlite3_column_int64(s, 2));
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read pending reruns");
 }
 
 int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,

@@ -136,6 +136,11 @@ int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *af
                      long limit, timer_row **out, size_t *n);
 /* The pending recurring timers of a bot. */
 int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n);
+/* The pending timers of kind "rerun" (handlers to run again), counted by
+ * bot and contact (0: the bot's own). */
+int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
+                                               long n),
+                         void *ud);
 
 /* messages held by quiet hours */
 typedef struct held_row {

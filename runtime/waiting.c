@@ -38,6 +38,7 @@ struct waiting {
   int64_t contact_id; /* 0: a bot's own timer */
   char *number;
   int64_t record_id;  /* the timer that runs it again after a crash */
+  int record_is_rerun; /* a rerun record (counted in e->reruns) */
   char *kind;
   int64_t msg_id;
   int is_message;
@@ -54,9 +55,50 @@ static int bot_busy(engine *e, int64_t bot_id) {
   return 0;
 }
 
+/* Pending rerun records by conversation: few (handlers waiting and what
+ * queued behind them), so a list. */
+static long reruns_of(engine *e, int64_t bot_id, int64_t contact_id) {
+  for (size_t i = 0; i < e->nreruns; i++)
+    if (e->reruns[i].bot_id == bot_id && e->reruns[i].contact_id == contact_id)
+      return e->reruns[i].n;
+  return 0;
+}
+
+static void reruns_add(engine *e, int64_t bot_id, int64_t contact_id, long d) {
+  size_t i = 0;
+  while (i < e->nreruns &&
+         !(e->reruns[i].bot_id == bot_id && e->reruns[i].contact_id == contact_id))
+    i++;
+  if (i == e->nreruns) {
+    if (d <= 0) return;
+    e->reruns = xrealloc(e->reruns, (e->nreruns + 1) * sizeof *e->reruns);
+    e->reruns[e->nreruns++] = (struct reruns){bot_id, contact_id, 0};
+  }
+  if ((e->reruns[i].n += d) <= 0) e->reruns[i] = e->reruns[--e->nreruns];
+}
+
+static void count_reruns(void *ud, int64_t bot_id, int64_t contact_id, long n) {
+  reruns_add(ud, bot_id, contact_id, n);
+}
+
+static void waiting_free(engine *e, waiting *w);
+
+int waiting_reload(engine *e) {
+  while (e->waiting) { /* their records (if they were committed) run them again */
+    waiting *w = e->waiting;
+    e->waiting = w->next;
+    sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
+    waiting_free(e, w);
+  }
+  e->nwaiting = 0;
+  e->nreruns = 0;
+  return store_reruns_pending(e->rd, count_reruns, e);
+}
+
 int waiting_busy(engine *e, bot *b, contact *c) {
-  if (!e->nwaiting) return 0;
-  return c ? c->busy : bot_busy(e, b->id);
+  if (!e->nwaiting && !e->nreruns) return 0;
+  if (c ? c->busy : bot_busy(e, b->id)) return 1;
+  return reruns_of(e, b->id, c ? c->id : 0) > 0;
 }
 
 int waiting_has_contact(engine *e, int64_t contact_id) {
@@ -95,9 +137,10 @@ int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const in
   journal_timer_add(&e->jr, &t, now);
   free(json);
   if (now < e->next_new_due) e->next_new_due = now;
-  if (e->waiting && waiting_busy(e, b, c))
-    action(e, b, c ? c->number : "", "%s waits: a handler of this conversation waits for a "
-                                     "response", kind);
+  if (waiting_busy(e, b, c))
+    action(e, b, c ? c->number : "", "%s waits for this conversation's handler to finish",
+           kind);
+  reruns_add(e, b->id, c ? c->id : 0, 1);
   return t.id;
 }
 
@@ -118,8 +161,18 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
                .provider_id = str_field(o, "provider_id"), .to = str_field(o, "to"),
                .media_json = str_field(o, "media")};
   int64_t msg_id = json_integer_value(json_object_get(o, "id"));
-  int rc = run_script(e, b, c, kind, &m, msg_id, str_field(o, "args"), err, errlen);
+  int rc = 0;
+  /* as when it came: no script runs for an opted-out fan's message; what it
+   * sends goes from the number it came to, as an answer */
+  if (!(strcmp(kind, "message") == 0 && c && c->opted_out)) {
+    e->reply_from = own_number(b, m.to);
+    e->answering = strcmp(kind, "status") != 0 && strcmp(kind, "timer") != 0;
+    rc = run_script(e, b, c, kind, &m, msg_id, str_field(o, "args"), err, errlen);
+    e->reply_from = NULL;
+    e->answering = 0;
+  }
   json_decref(o);
+  if (rc != 2) reruns_add(e, b->id, c ? c->id : 0, -1); /* 2: it waits, its record with it */
   return rc;
 }
 
@@ -170,13 +223,13 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
                        size_t errlen) {
   invocation *inv = ctx;
   engine *e = inv->e;
-  if (!e->http_start) {
+  if (!e->http_start && !e->http_paused) {
     snprintf(err, errlen, "HTTP requests are not available here");
     return -1;
   }
   char *host = url_host(url, err, errlen);
   if (!host) return -1;
-  int allowed = host_allowed(inv->b, host);
+  int allowed = host_allowed(inv->version, host); /* the running code's config */
   if (!allowed) {
     snprintf(err, errlen, "the bot may not reach %s; list the hosts it may reach in "
                           "bot.config{http = {allow = {\"%s\"}}}", host, host);
@@ -188,9 +241,12 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
     snprintf(err, errlen, "more than %d requests from one handler", MAX_HTTP_PER_HANDLER);
     return -1;
   }
-  if (e->nwaiting >= MAX_WAITING) {
-    snprintf(err, errlen, "%d handlers are waiting for responses already; try again later",
-             MAX_WAITING);
+  size_t of_bot = 0;
+  for (waiting *w = e->waiting; w; w = w->next) of_bot += w->bot_id == inv->b->id;
+  if (e->nwaiting >= MAX_WAITING || of_bot >= MAX_WAITING_PER_BOT) {
+    snprintf(err, errlen, "%d handlers %s are waiting for responses already; try again later",
+             e->nwaiting >= MAX_WAITING ? MAX_WAITING : MAX_WAITING_PER_BOT,
+             e->nwaiting >= MAX_WAITING ? "of the server" : "of this bot");
     return -1;
   }
   inv->nhttp++;
@@ -209,11 +265,16 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
 static void start_request(engine *e, waiting *w) {
   struct http_call *h = &w->inv->http;
   w->id = ++e->last_http_id;
+  if (!e->http_start) { /* stopping: it waits, and runs again at the next start */
+    action(e, w->inv->b, w->number ? w->number : "", "http %s %s: not sent (stopping)",
+           h->method, h->url);
+    return;
+  }
   action(e, w->inv->b, w->number ? w->number : "", "http %s %s", h->method, h->url);
   engine_http_request r = {.id = w->id, .bot = w->inv->b->name, .method = h->method,
                            .url = h->url, .body = h->body, .body_len = h->body_len,
                            .headers_json = h->headers_json, .timeout_ms = h->timeout_ms,
-                           .max_bytes = w->inv->b->http_max_bytes};
+                           .max_bytes = w->inv->version->http_max_bytes};
   e->http_start(e->http_ud, &r);
 }
 
@@ -221,13 +282,15 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
                   const inbound *m, int64_t msg_id, const char *args, int is_message) {
   bot *b = inv->b;
   contact *c = inv->c;
+  int is_rerun = !e->firing_timer || e->firing_rerun;
   int64_t record = waiting_record(e, b, c, kind, m, msg_id, args);
   waiting *w = xcalloc(1, sizeof *w);
+  w->record_is_rerun = is_rerun;
   w->inv = xmalloc(sizeof *inv);
   memcpy(w->inv, inv, sizeof *inv);
   w->co = co;
   w->used = sandbox_budget_used(b->sb);
-  w->b = b;
+  w->b = inv->version;
   w->bot_id = b->id;
   w->contact_id = c ? c->id : 0;
   w->number = c ? xstrdup(c->number) : NULL;
@@ -269,21 +332,45 @@ void waiting_free_all(engine *e) {
 
 /* ---------------------------------------------------------------- answers */
 
-static void push_result(lua_State *co, const engine_http_result *r, int *nargs) {
-  if (r->status <= 0) {
-    lua_pushnil(co);
-    lua_pushstring(co, r->error ? r->error : "no response");
-    *nargs = 2;
-    return;
+void waiting_answer_free(struct http_answer *a) {
+  free(a->error);
+  free(a->body);
+  for (size_t i = 0; i < 2 * a->nheaders; i++) free(a->headers[i]);
+  free(a->headers);
+  *a = (struct http_answer){0};
+}
+
+static void keep_answer(struct http_answer *a, const engine_http_result *r) {
+  waiting_answer_free(a);
+  a->status = r->status;
+  a->error = r->status > 0 ? NULL : xstrdup(r->error ? r->error : "no response");
+  if (r->status > 0) {
+    a->body = xstrndup(r->body ? r->body : "", r->body ? r->body_len : 0);
+    a->body_len = r->body ? r->body_len : 0;
+    a->headers = xcalloc(2 * r->nheaders + 1, sizeof *a->headers);
+    for (size_t i = 0; i < 2 * r->nheaders; i++) a->headers[i] = xstrdup(r->headers[i]);
+    a->nheaders = r->nheaders;
   }
-  lua_pushinteger(co, r->status);
-  lua_pushlstring(co, r->body ? r->body : "", r->body ? r->body_len : 0);
-  lua_createtable(co, 0, (int)r->nheaders);
-  for (size_t i = 0; i < r->nheaders; i++) {
-    lua_pushstring(co, r->headers[2 * i + 1]);
-    lua_setfield(co, -2, r->headers[2 * i]);
+}
+
+/* On the resumed thread, under the handler's limits: a body too big for
+ * its memory limit stops it like any allocation would. */
+int waiting_http_result(void *ctx, lua_State *L) {
+  struct http_answer *a = &((invocation *)ctx)->answer;
+  if (a->status <= 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, a->error ? a->error : "no response");
+    return 2;
   }
-  *nargs = 3;
+  lua_pushinteger(L, a->status);
+  lua_pushlstring(L, a->body ? a->body : "", a->body_len);
+  lua_createtable(L, 0, (int)a->nheaders);
+  for (size_t i = 0; i < a->nheaders; i++) {
+    lua_pushstring(L, a->headers[2 * i + 1]);
+    lua_setfield(L, -2, a->headers[2 * i]);
+  }
+  waiting_answer_free(a);
+  return 3;
 }
 
 /* Resumes w with the answer; 0, or -1 if the store failed. */
@@ -299,6 +386,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
       action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
       sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
       journal_timer_done(&e->jr, w->record_id, "skipped", "the contact was erased", e->now);
+      if (w->record_is_rerun) reruns_add(e, w->bot_id, w->contact_id, -1);
       waiting_free(e, w);
       return 0;
     }
@@ -313,17 +401,17 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   inv->b = cur;
   inv->c = c;
   inv->e = e;
-  int nargs, nres;
-  push_result(w->co, r, &nargs);
+  keep_answer(&inv->answer, r);
+  int nres;
   e->reply_from = w->reply_from;
   e->answering = w->answering;
-  sandbox_status st = sandbox_resume(w->b->sb, w->co, nargs, &nres, inv, &w->used, err,
-                                     sizeof err);
+  sandbox_status st = sandbox_resume(w->b->sb, w->co, &nres, inv, &w->used, err, sizeof err);
   if (st == SANDBOX_SUSPENDED) { /* another request */
     w->used = sandbox_budget_used(w->b->sb);
     w->next = e->waiting;
     e->waiting = w;
     e->nwaiting++;
+    if (c) c->busy = 1;
     start_request(e, w);
     return 0;
   }
@@ -335,6 +423,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   if (rc >= 0)
     journal_timer_done(&e->jr, w->record_id, rc == 1 ? "error" : "done",
                        rc == 1 ? err : NULL, e->now);
+  if (w->record_is_rerun) reruns_add(e, w->bot_id, w->contact_id, -1);
   waiting_free(e, w);
   return rc < 0 ? -1 : 0;
 }
@@ -365,6 +454,7 @@ int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *
 }
 
 void engine_on_http(engine *e, void (*start)(void *ud, const engine_http_request *r), void *ud) {
+  e->http_paused = !start && (e->http_start || e->http_paused);
   e->http_start = start;
   e->http_ud = ud;
 }

@@ -998,8 +998,8 @@ end
 local function same_value(a, b)
   if a == b then return true end
   if type(a) ~= "table" or type(b) ~= "table" then return false end
-  local ok1, ja = pcall(encode, a, "bot.store")
-  local ok2, jb = pcall(encode, b, "bot.store")
+  local ok1, ja = pcall(encode, a, "bot.store", 1048576, 100000)
+  local ok2, jb = pcall(encode, b, "bot.store", 1048576, 100000)
   return ok1 and ok2 and ja == jb
 end
 
@@ -1022,6 +1022,11 @@ end
 local host_http = host.http
 local http = {}
 local http_opts = { headers = true, timeout = true }
+-- what the runtime sets itself: a Host of the script's would reach another
+-- site behind an allowed address; framing headers would break the request
+local reserved_headers = { host = true, ["content-length"] = true, ["transfer-encoding"] = true,
+  connection = true, upgrade = true, te = true, trailer = true, ["keep-alive"] = true,
+  ["proxy-authorization"] = true, ["proxy-connection"] = true, expect = true }
 
 local function http_call(fname, method, url, body, opts, opts_n)
   if loading then raise(fname .. " is available only inside handlers") end
@@ -1044,6 +1049,9 @@ local function http_call(fname, method, url, body, opts, opts_n)
       if type(v) == "number" then v = tostring(v) end
       if type(v) ~= "string" or sfind(v, "[%z\1-\8\10-\31\127]") then
         raise(fname .. ": header '" .. k .. "' must be a string without control characters")
+      end
+      if reserved_headers[slower(k)] then
+        raise(fname .. ": header '" .. k .. "' is set by the runtime, not by scripts")
       end
       if slower(k) == "content-type" then has_type = true end
       headers[k] = v
@@ -1513,6 +1521,8 @@ end
 -- store_json, timezone.
 function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
                      opted_out, msg_id, at, to, timezone, args_json, media_json)
+  -- another invocation may be waiting (http): nothing of its state carries over
+  cur_c, cur_p = nil, nil
   cur_store = nil
   cur_rule = nil
   if kind == "timer" then return fire(text, args_json, number, is_new, fields_json, tags_json,

@@ -11,8 +11,9 @@
 #include "test.h"
 
 static const char *const BOT_LUA =
-    "bot.config{ name = 'W', quiet_hours = false, http = { allow = { 'api.test' } },\n"
-    "  limits = { instructions = 1000000, time = '100ms' } }\n"
+    "bot.config{ name = 'W', quiet_hours = false,\n"
+    "  http = { allow = { 'api.test' }, max_bytes = '16MB' },\n"
+    "  limits = { instructions = 1000000, time = '100ms', memory = '1MB' } }\n"
     "bot.keyword('count', function(c, msg)\n"
     "  bot.store.a = (bot.store.a or 0) + 1\n"
     "  local res = http.get('https://api.test/count')\n"
@@ -45,6 +46,16 @@ static const char *const BOT_LUA =
     "  c.state.step = 2\n"
     "  return a.body .. '+' .. b.body\n"
     "end)\n"
+    "bot.keyword('keep', function(c, msg)\n"
+    "  local res = http.get('https://api.test/big')\n"
+    "  return 'kept ' .. #res.body\n"
+    "end)\n"
+    "bot.handler('step', function(c)\n"
+    "  http.get('https://api.test/step')\n"
+    "  c:send('step one')\n"
+    "end)\n"
+    "bot.drip('d', { { after = '1m', call = 'step' }, { after = '1m', text = 'step two' } })\n"
+    "bot.keyword('drip', function(c, msg) c:start_drip('d') return 'dripping' end)\n"
     "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
 
 static char *tmp;
@@ -183,6 +194,59 @@ static void test_no_response(engine *e, bot *b) {
   CHECK_STR(nsent ? sent[0] : NULL, "+15550005: echo hi", "the conversation is free again");
 }
 
+static void test_order_after_the_wait(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  char err[256];
+  say(e, b, "+15550007", "count");
+  say(e, b, "+15550007", "first");
+  answer(e, requests[0].id, 200, "x");
+  say(e, b, "+15550007", "second"); /* before any advance ran "first" */
+  engine_advance(e, now_ms, err, sizeof err);
+  CHECK_INT(nsent, 3, "three replies");
+  CHECK_STR(nsent > 1 ? sent[1] : NULL, "+15550007: echo first",
+            "the message that waited runs before one that came after the wait ended");
+  CHECK_STR(nsent > 2 ? sent[2] : NULL, "+15550007: echo second", "... which runs next");
+}
+
+static void test_answer_counts_against_memory(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  size_t n = 3u << 20;
+  char *big = malloc(n + 1);
+  memset(big, 'x', n);
+  big[n] = 0;
+  say(e, b, "+15550008", "keep");
+  answer(e, requests[0].id, 200, big);
+  free(big);
+  CHECK_HAS(nsent ? sent[0] : NULL, "memory limit exceeded",
+            "a 3 MB answer does not fit a handler's 1 MB memory limit");
+  nrequests = nsent = 0;
+  say(e, b, "+15550008", "keep");
+  answer(e, requests[0].id, 200, "small");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550008: kept 5", "a small one does");
+}
+
+static void test_opt_out_while_waiting(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  char err[256];
+  say(e, b, "+15550009", "drip");
+  now_ms += 61000;
+  engine_advance(e, now_ms, err, sizeof err); /* the drip's first step waits */
+  CHECK_INT(nrequests, 1, "the drip step's handler waits");
+  say(e, b, "+15550009", "hello"); /* queued behind it */
+  say(e, b, "+15550009", "STOP");
+  CHECK_HAS(nsent > 1 ? sent[1] : NULL, "unsubscribed", "STOP is answered at once");
+  answer(e, requests[0].id, 200, "ok");
+  now_ms += 10 * 60000;
+  engine_advance(e, now_ms, err, sizeof err);
+  for (int i = 0; i < nsent; i++)
+    if (strstr(sent[i], "step") || strstr(sent[i], "echo hello"))
+      test_note("sent after STOP: %s", sent[i]);
+  int after = 0;
+  for (int i = 0; i < nsent; i++) after += strstr(sent[i], "step") || strstr(sent[i], "echo") != NULL;
+  CHECK_INT(after, 0, "after STOP during the wait: no step message, no next step, no script "
+                      "for the message that waited");
+}
+
 static void test_erased_while_waiting(engine *e, bot *b) {
   nrequests = nsent = 0;
   say(e, b, "+15550006", "count");
@@ -212,6 +276,9 @@ int main(void) {
     test_two_requests(e, b);
     test_no_response(e, b);
     test_erased_while_waiting(e, b);
+    test_order_after_the_wait(e, b);
+    test_answer_counts_against_memory(e, b);
+    test_opt_out_while_waiting(e, b);
   }
   engine_close(e);
   test_rmtree(tmp);

@@ -54,3 +54,22 @@ bot.keyword("pcall", function(c, msg)
   local ok, res = pcall(http.get, "https://api.example.com/stock?sku=1")
   return ok and ("pcall " .. res.status) or ("pcall failed: " .. res)
 end)
+
+-- a bot's own recurring timer that polls a service
+bot.handler("poll", function(c)
+  local res = http.get("https://api.example.com/poll")
+  bot.store.polls = (bot.store.polls or 0) + res.json.n
+  send("+15550199", "polled " .. bot.store.polls)
+end)
+bot.every("every 15m", "poll")
+
+-- data shared by all conversations cannot be changed, also before a wait
+local shared_count = 0
+bot.keyword("shared", function(c, msg)
+  shared_count = shared_count + 1
+  http.get("https://api.example.com/x")
+  return "shared " .. shared_count
+end)
+bot.keyword("host header", function(c, msg)
+  return http.get("https://api.example.com/", { headers = { Host = "internal.example.com" } }).body
+end)
