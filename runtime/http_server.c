@@ -488,6 +488,12 @@ static void on_action(void *ud, const char *botname, const char *number,
     log_event(LOG_INFO, "status_unknown", "bot", botname, "detail", what + 10, NULL);
   else if (strncmp(what, "opted out (carrier", 18) == 0)
     log_event(LOG_INFO, "carrier_optout", "bot", botname, "contact", number, NULL);
+  else if (strncmp(what, "http ", 5) == 0) { /* a handler's request, or its answer */
+    const char *arrow = strstr(what, " -> ");
+    int failed = arrow && !(arrow[4] >= '1' && arrow[4] <= '5');
+    log_event(failed ? LOG_INFO : LOG_DEBUG, failed ? "http_failed" : "http", "bot", botname,
+              "contact", number, "request", what + 5, NULL);
+  }
 }
 
 /* Runs inbound jobs (consecutive jobs of one bot together) and commits
