@@ -1028,6 +1028,20 @@ local reserved_headers = { host = true, ["content-length"] = true, ["transfer-en
   connection = true, upgrade = true, te = true, trailer = true, ["keep-alive"] = true,
   ["proxy-authorization"] = true, ["proxy-connection"] = true, expect = true }
 
+-- A copy of a request body that encode can take: the script's tables as
+-- they are, and frozen ones (constants made while the script loaded, read
+-- through their proxies) as plain tables.
+local function plain(v, fname, depth)
+  if type(v) ~= "table" then return v end
+  if depth > 16 then raise(fname .. ": the body is nested more than 16 levels (a cycle?)") end
+  local out = {}
+  for k, x in pairs(v) do
+    charge(1)
+    out[k] = plain(x, fname, depth + 1)
+  end
+  return out
+end
+
 local function http_call(fname, method, url, body, opts, opts_n)
   if loading then raise(fname .. " is available only inside handlers") end
   checktype(url, "string", 1, fname)
@@ -1042,7 +1056,7 @@ local function http_call(fname, method, url, body, opts, opts_n)
   local has_type = false
   if opts.headers ~= nil then
     checktype(opts.headers, "table", opts_n, fname)
-    for k, v in next, opts.headers do
+    for k, v in pairs(opts.headers) do
       if type(k) ~= "string" or not sfind(k, "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
         raise(fname .. ": '" .. tostring(k) .. "' is not an HTTP header name")
       end
@@ -1059,7 +1073,7 @@ local function http_call(fname, method, url, body, opts, opts_n)
   end
   if body ~= nil then
     if type(body) == "table" then
-      body = encode(body, fname .. " body")
+      body = encode(plain(body, fname, 1), fname .. " body", 1048576, 100000)
       if not has_type then headers["Content-Type"] = "application/json" end
     elseif type(body) ~= "string" then
       argerror(2, fname, "the body must be a string, or a table to send as JSON")

@@ -73,3 +73,10 @@ end)
 bot.keyword("host header", function(c, msg)
   return http.get("https://api.example.com/", { headers = { Host = "internal.example.com" } }).body
 end)
+
+-- constants made at load (frozen) work as headers and bodies
+local AUTH = { Authorization = "Bearer t0k" }
+local ORDER = { sku = "A1", lines = { 1, 2 } }
+bot.keyword("constants", function(c, msg)
+  return http.post("https://api.example.com/echo", ORDER, { headers = AUTH }).body
+end)
