@@ -1592,12 +1592,38 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   return finish(c, p, result)
 end
 
+-- The allow list's rule (waiting.c has the one that counts): the same
+-- name, or a "*." entry and a host under that domain.
+local function http_host_allowed(host)
+  for _, a in ipairs(cfg.http_allow or {}) do
+    if a == host then return true end
+    if ssub(a, 1, 2) == "*." and #host > #a - 1 and ssub(host, -(#a - 1)) == ssub(a, 2) then
+      return true
+    end
+  end
+  return false
+end
+
 -- What `parley check` can find without running a handler.
 function rt.check()
   local problems = {}
   for path, src in next, files do
     local line = 1
     for chunk_line in sgmatch(src .. "\n", "([^\n]*)\n") do
+      for fn, rest in sgmatch(chunk_line, "http%.(%a+)%s*(%b())") do
+        if fn == "get" or fn == "post" then
+          local where = folder .. "/" .. path .. ":" .. line .. ": http." .. fn
+          local url = smatch(rest, "^%(%s*[\"']([^\"']*)[\"']")
+          local host = url and smatch(slower(url), "^https?://([^/:%?#@]+)")
+          if #(cfg.http_allow or {}) == 0 then
+            problems[#problems + 1] = where .. ": bot.config{http = {allow = {...}}} lists no " ..
+              "hosts, so every request is refused"
+          elseif host and not http_host_allowed(host) then
+            problems[#problems + 1] = where .. ": " .. host .. " is not in bot.config{http = " ..
+              "{allow = ...}}, so the request is refused"
+          end
+        end
+      end
       for name in sgmatch(chunk_line, "expect%s*%(%s*[\"']([^\"']*)[\"']") do
         if not router.handlers[name] then
           problems[#problems + 1] = folder .. "/" .. path .. ":" .. line .. ": c:expect('" .. name ..

@@ -114,6 +114,15 @@ printf 'bot.handler("h", function() end)\nbot.every("sometimes", "h")\n' > "$tmp
 check "check: an unparseable schedule is named" 1 \
   "bot.lua:2: bot.every: 'sometimes' is not a schedule" "$PARLEY" check "$tmp/badsched"
 
+mkdir -p "$tmp/noallow" "$tmp/otherhost"
+printf 'bot.keyword("x", function(c) return http.get("https://api.example.com/").body end)\n' > "$tmp/noallow/bot.lua"
+check "check: http.get without bot.config http.allow is named" 1 \
+  "noallow/bot.lua:1: http.get: bot.config\{http = \{allow = \{...\}\}\} lists no hosts" \
+  "$PARLEY" check "$tmp/noallow"
+printf 'bot.config{ http = { allow = { "*.example.com" } } }\nbot.keyword("x", function(c)\n  return http.post("https://example.com/", "b").body\nend)\n' > "$tmp/otherhost/bot.lua"
+check "check: a literal URL whose host is not allowed is named" 1 \
+  "otherhost/bot.lua:3: http.post: example.com is not in bot.config" "$PARLEY" check "$tmp/otherhost"
+
 # sim and http.get: a /http line answers; anything else really goes out
 mkdir -p "$tmp/web" "$tmp/fetch"
 printf '{"left": 4}' > "$tmp/web/stock.json"
