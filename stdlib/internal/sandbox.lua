@@ -341,6 +341,15 @@ end
 -- host under that domain, not the domain itself), the default timeout and
 -- the largest response body kept.
 local http_keys = { allow = "table", timeout = true, max_bytes = true }
+
+-- An http timeout: "10s", "500ms" or a number of seconds -> ms from 1 to
+-- 60,000, or nil.
+local function http_timeout_ms(v)
+  local ms = type(v) == "number" and v * 1000 or type(v) == "string" and host.duration(v)
+  ms = ms and tointeger(math.floor(ms))
+  if ms and ms >= 1 and ms <= 60000 then return ms end
+  return nil
+end
 local function config_http(h)
   for k in next, h do
     if not http_keys[k] then
@@ -362,10 +371,8 @@ local function config_http(h)
   end
   cfg.http_allow = allow
   if h.timeout ~= nil then
-    local ms = type(h.timeout) == "number" and h.timeout * 1000 or
-      type(h.timeout) == "string" and host.duration(h.timeout)
-    ms = ms and tointeger(math.floor(ms))
-    if not ms or ms < 1 or ms > 60000 then
+    local ms = http_timeout_ms(h.timeout)
+    if not ms then
       raise("bot.config: http.timeout = '" .. tostring(h.timeout) ..
         "' must be a duration between 1ms and 60s, like '10s' (a number is seconds)")
     end
@@ -1081,10 +1088,8 @@ local function http_call(fname, method, url, body, opts, opts_n)
   end
   local timeout = cfg.http_timeout_ms or 10000
   if opts.timeout ~= nil then
-    local t = opts.timeout
-    local ms = type(t) == "number" and t * 1000 or type(t) == "string" and host.duration(t)
-    ms = ms and tointeger(math.floor(ms))
-    if not ms or ms < 1 or ms > 60000 then
+    local ms = http_timeout_ms(opts.timeout)
+    if not ms then
       argerror(opts_n, fname, "timeout must be a duration between 1ms and 60s, like \"5s\" (a number is seconds)")
     end
     timeout = ms

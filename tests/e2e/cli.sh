@@ -123,6 +123,15 @@ printf 'bot.config{ http = { allow = { "*.example.com" } } }\nbot.keyword("x", f
 check "check: a literal URL whose host is not allowed is named" 1 \
   "otherhost/bot.lua:3: http.post: example.com is not in bot.config" "$PARLEY" check "$tmp/otherhost"
 
+mkdir -p "$tmp/badhttp"
+printf 'bot.config{ http = { allow = { "https://api.example.com" } } }\n' > "$tmp/badhttp/bot.lua"
+check "check: an http.allow entry that is a URL is named" 1 \
+  "badhttp/bot.lua:1: bot.config: http.allow\[1\] = 'https://api.example.com' is not a host name" \
+  "$PARLEY" check "$tmp/badhttp"
+printf 'bot.config{ http = { allow = { "a.example" }, timeout = "2m" } }\n' > "$tmp/badhttp/bot.lua"
+check "check: an http.timeout over 60 s is named" 1 \
+  "bot.config: http.timeout = '2m' must be a duration between 1ms and 60s" "$PARLEY" check "$tmp/badhttp"
+
 # sim and http.get: a /http line answers; anything else really goes out
 mkdir -p "$tmp/web" "$tmp/fetch"
 printf '{"left": 4}' > "$tmp/web/stock.json"
