@@ -207,6 +207,8 @@ int waiting_busy(engine *e, bot *b, contact *c);
  * from the store (waiting handlers are dropped: their records run them
  * again). 0 or -1. */
 int waiting_reload(engine *e);
+/* Whether timer id is the record of a waiting handler (it runs already). */
+int waiting_has_record(engine *e, int64_t id);
 /* Whether a handler waits in that contact's conversation (by id). */
 int waiting_has_contact(engine *e, int64_t contact_id);
 /* The timer t must wait: its conversation is busy. */

@@ -107,6 +107,12 @@ int waiting_has_contact(engine *e, int64_t contact_id) {
   return 0;
 }
 
+int waiting_has_record(engine *e, int64_t id) {
+  for (waiting *w = e->waiting; w; w = w->next)
+    if (w->record_id == id) return 1;
+  return 0;
+}
+
 int waiting_timer_busy(engine *e, bot *b, const timer_row *t) {
   if (!e->nwaiting) return 0;
   if (!t->number) return bot_busy(e, b->id);

@@ -56,6 +56,9 @@ static const char *const BOT_LUA =
     "end)\n"
     "bot.drip('d', { { after = '1m', call = 'step' }, { after = '1m', text = 'step two' } })\n"
     "bot.keyword('drip', function(c, msg) c:start_drip('d') return 'dripping' end)\n"
+    "bot.keyword('schedule it', function(c, msg) bot.store.tid = bot.after('1m', 'slow_timer') end)\n"
+    "bot.handler('slow_timer', function(c) http.get('https://api.test/t') c:send('timer done') end)\n"
+    "bot.keyword('cancel it', function(c, msg) bot.cancel(bot.store.tid) return 'cancel asked' end)\n"
     "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
 
 static char *tmp;
@@ -247,6 +250,39 @@ static void test_opt_out_while_waiting(engine *e, bot *b) {
                       "for the message that waited");
 }
 
+/* Whether timer id is pending (due by now). */
+static int timer_pending(engine *e, bot *b, int64_t id) {
+  timer_row *ts;
+  size_t n;
+  int found = 0;
+  if (store_timers_due(engine_store(e), bot_id(b), now_ms, NULL, 1000, &ts, &n)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    found |= ts[i].id == id;
+    timer_row_free(&ts[i]);
+  }
+  free(ts);
+  return found;
+}
+
+static void test_cancel_of_a_running_timer(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  char err[256];
+  say(e, b, "+15550010", "schedule it");
+  char *store = store_of(e, b);
+  const char *tid = store ? strstr(store, "\"tid\":") : NULL;
+  int64_t id = tid ? atoll(tid + 6) : 0;
+  free(store);
+  now_ms += 61000;
+  engine_advance(e, now_ms, err, sizeof err);
+  CHECK_INT(nrequests, 1, "the timer's handler waits");
+  say(e, b, "+15550011", "cancel it");
+  CHECK_INT(timer_pending(e, b, id), 1,
+            "bot.cancel of a timer whose handler waits leaves it (it runs already)");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_STR(nsent > 1 ? sent[1] : NULL, "+15550010: timer done", "the handler finishes");
+  CHECK_INT(timer_pending(e, b, id), 0, "and its timer is done");
+}
+
 static void test_erased_while_waiting(engine *e, bot *b) {
   nrequests = nsent = 0;
   say(e, b, "+15550006", "count");
@@ -279,6 +315,7 @@ int main(void) {
     test_order_after_the_wait(e, b);
     test_answer_counts_against_memory(e, b);
     test_opt_out_while_waiting(e, b);
+    test_cancel_of_a_running_timer(e, b);
   }
   engine_close(e);
   test_rmtree(tmp);
