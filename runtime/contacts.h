@@ -20,6 +20,7 @@ typedef struct contact {
   int64_t stored_last_seen; /* what the store has */
   int seen_dirty;
   int busy; /* a handler of its conversation waits for a response: kept */
+  int undeliverable; /* a provider said the number is invalid or not mobile */
   uint64_t batch; /* the last batch that wrote it: kept until that is durable */
   signed char zone_looked_up; /* inferred_zone holds the number's zone, if any */
   char inferred_zone[48];

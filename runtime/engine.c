@@ -141,6 +141,7 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->stored_last_seen = r.last_seen;
   c->batch = e->batches + 1;
   c->busy = e->nwaiting && waiting_has_contact(e, c->id);
+  c->undeliverable = r.undeliverable != NULL;
   free(r.status);
   free(r.undeliverable);
   return contacts_add(&e->cache, c);
@@ -578,6 +579,10 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
     }
     action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
   }
+  if (d->undeliverable) { /* the sender marked it; the cached copy follows */
+    contact *c = contact_get(e, b, r.number, 0, NULL);
+    if (c) c->undeliverable = 1;
+  }
   int changed = d->from_sender;
   /* forward of what is committed and of what batches not yet durable
    * recorded: a late or repeated report changes nothing */
@@ -659,6 +664,11 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   journal_message(&e->jr, &row);
   e->stats.messages_in++, b->counts.messages_in++;
   c->last_seen = now;
+  if (c->undeliverable) { /* it texted us: it can take texts after all */
+    journal_undeliverable(&e->jr, c->id, NULL);
+    c->undeliverable = 0;
+    action(e, b, c->number, "deliverable again (the number texted in)");
+  }
   if (!c->seen_dirty && now - c->stored_last_seen >= SEEN_RESOLUTION_MS) {
     c->seen_dirty = 1;
     if (e->ndirty == e->cap_dirty) {

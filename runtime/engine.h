@@ -107,6 +107,7 @@ typedef struct delivery {
   const char *error;       /* the provider's error code or reason; may be NULL */
   int from_sender;         /* the sender recorded it already (a final failure) */
   int carrier_optout;      /* and opted the contact out (Twilio 21610) */
+  int undeliverable;       /* and marked the number undeliverable (21211, 21614) */
 } delivery;
 
 /* Handles a batch and waits until it is durable (one transaction). Returns

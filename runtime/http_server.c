@@ -748,7 +748,7 @@ void server_report_delivery(server *s, const char *bot, const delivery *d) {
   j->dl_status = xstrdup(d->status);
   j->dl_error = strdup_or_null(d->error);
   j->dl = (delivery){.message_id = d->message_id, .from_sender = d->from_sender,
-                     .carrier_optout = d->carrier_optout};
+                     .carrier_optout = d->carrier_optout, .undeliverable = d->undeliverable};
   enqueue(s, j);
 }
 

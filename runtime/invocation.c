@@ -250,6 +250,13 @@ static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0]
 int record_out(engine *e, bot *b, contact *c, const char *text,
                       const char *status, int transactional, int may_hold, const char *media) {
   int64_t send_at = 0;
+  /* a number the provider refused as invalid or not mobile is not tried
+   * again until it texts in */
+  const char *error = NULL;
+  if (c->undeliverable && strcmp(status, "suppressed") != 0) {
+    status = "failed";
+    error = "undeliverable: the provider refused this number (invalid or not mobile)";
+  }
   if (may_hold && strcmp(status, "sent") == 0 &&
       (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
     status = "held";
@@ -269,7 +276,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
                    .sender = e->reply_from ? e->reply_from : bot_sender(b), .media = media,
-                   .priority = transactional || e->answering ? 0 : 1};
+                   .priority = transactional || e->answering ? 0 : 1, .error = error};
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {
@@ -283,6 +290,8 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
+  } else if (error) {
+    action(e, b, c->number, "not sent (the number is undeliverable): %s", text);
   } else {
     e->stats.replies++, b->counts.replies++;
     emit(e, 1, b->name, c->number, text, status, m.id);

@@ -75,6 +75,7 @@ void journal_message(journal *j, const message_row *m) {
   op->s[4] = dup_or_null(m->provider_id);
   op->s[5] = dup_or_null(m->sender);
   op->s[6] = dup_or_null(m->media);
+  op->s[7] = dup_or_null(m->error);
   op->counts[0] = m->priority;
   if (strcmp(m->status, "queued") == 0) j->queued++;
 }
@@ -218,7 +219,7 @@ void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char
 void journal_undeliverable(journal *j, int64_t contact, const char *why) {
   journal_op *op = push(j, J_UNDELIVERABLE);
   op->contact = contact;
-  op->s[0] = xstrdup(why);
+  op->s[0] = dup_or_null(why); /* NULL: deliverable again */
 }
 
 void journal_clear(journal *j) {
@@ -253,7 +254,7 @@ static int apply_op(store *st, journal_op *op) {
                        .transactional = op->transactional, .at = op->at,
                        .send_at = op->due, .segments = (int)op->message,
                        .sender = op->s[5], .priority = (int)op->counts[0],
-                       .media = op->s[6]};
+                       .media = op->s[6], .error = op->s[7]};
       return store_message_add(st, &m) <= 0 ? -1 : 0;
     }
     case J_CONSENT:

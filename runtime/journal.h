@@ -44,7 +44,7 @@ typedef enum {
   J_UNDELIVERABLE,   /* contact, why */
 } journal_kind;
 
-enum { JOURNAL_STRINGS = 7 };
+enum { JOURNAL_STRINGS = 8 };
 
 typedef struct journal_op {
   journal_kind kind;

@@ -436,7 +436,9 @@ static void record(outbox *ob, int64_t now) {
                 f->row.number, "reason", f->res.reason, NULL);
       if (ob->opt.report && j.ops[f->claim].result == 1) {
         outbox_report rep = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
-                             f->res.reason, f->res.verdict == VERDICT_OPTED_OUT};
+                             f->res.reason, f->res.verdict == VERDICT_OPTED_OUT,
+                             f->res.verdict == VERDICT_INVALID ||
+                                 f->res.verdict == VERDICT_NOT_MOBILE};
         ob->opt.report(ob->opt.ud, &rep);
       }
     }

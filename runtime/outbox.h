@@ -41,6 +41,7 @@ typedef struct outbox_report {
   int64_t bot_id, message_id;
   const char *bot, *number, *status, *error;
   int opted_out; /* the contact is now opted out (Twilio 21610) */
+  int undeliverable; /* the number is invalid or not mobile (21211, 21614) */
 } outbox_report;
 
 typedef struct outbox_options {

@@ -194,7 +194,8 @@ static void on_http_start(void *ud, const engine_http_request *r) {
 static void on_report(void *ud, const outbox_report *r) {
   (void)ud;
   delivery d = {.message_id = r->message_id, .status = r->status, .error = r->error,
-                .from_sender = 1, .carrier_optout = r->opted_out};
+                .from_sender = 1, .carrier_optout = r->opted_out,
+                .undeliverable = r->undeliverable};
   server_report_delivery(running, r->bot, &d); /* set before the sender can report */
 }
 

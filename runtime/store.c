@@ -240,9 +240,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
-        " send_at, sender, priority, media)"
+        " send_at, sender, priority, media, error)"
         " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
-        " ?15)",
+        " ?15, ?16)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
@@ -708,6 +708,7 @@ int64_t store_message_add(store *st, const message_row *m) {
   store_bind_text(s, 13, m->sender);
   sqlite3_bind_int(s, 14, m->priority);
   store_bind_text(s, 15, m->media);
+  store_bind_text(s, 16, m->error);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;

@@ -86,6 +86,7 @@ typedef struct message_row {
   const char *sender; /* out: the bot's number it goes from (NULL: "") */
   int priority;       /* out: 0 replies and transactional, 1 bulk */
   const char *media;  /* out: JSON list of media URLs, or NULL */
+  const char *error;  /* out, status "failed": why */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */

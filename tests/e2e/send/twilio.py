@@ -238,6 +238,18 @@ def run(p, fake, clean, db):
     st, out = request(p.port, "GET", "/v1/bots/shop/contacts/+15550777", b"",
                       {"Authorization": "Bearer " + ADMIN})
     check("the admin API shows the mark", st == 200 and '"undeliverable":"invalid_number"' in out, out)
+    event(p, "+15550777", "order.paid", {"order": "y2"})
+    row = wait_for(lambda: status_of(db, "Order y2 confirmed"))
+    check("a later send to that number is not tried: failed, saying why",
+          row and row[0] == "failed" and (row[3] or "").startswith("undeliverable"), row)
+    time.sleep(0.3)
+    check("... and never reaches the provider",
+          not [x for x in fake.lines() if x.get("body") == "Order y2 confirmed"], fake.lines()[-3:])
+    p.twilio_post("/twilio/shop", [("From", "+15550777"), ("To", "+15550100"),
+                                   ("Body", "I am real"), ("MessageSid", "SMreal1")], TOKEN)
+    c = wait_for(lambda: query(db, "SELECT undeliverable FROM contacts WHERE number = '+15550777'"
+                                   " AND undeliverable IS NULL"))
+    check("the number texting in clears the mark", c, c)
 
     # an undelivered report (carrier error 30003)
     event(p, "+15550888", "order.paid", {"order": "z"})
