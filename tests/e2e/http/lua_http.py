@@ -185,9 +185,9 @@ def main():
         send(p, "stock", "+15550004", "hang")
         got = wait_for(lambda: replies(db, "+15550004"), 10)
         check("a timeout reaches the script as nil, reason", got and "timed out" in got[0], got)
-        check("... and is logged (http_failed, with the request)",
-              "event=http_failed" in p.log() and "/hang -> timed out after 500 ms" in p.log(),
-              p.log()[-600:])
+        logged = wait_for(lambda: "event=http_failed" in p.log() and
+                          "/hang -> timed out after 500 ms" in p.log(), 5)
+        check("... and is logged (http_failed, with the request)", logged, p.log()[-600:])
         send(p, "stock", "+15550005", "big")
         got = wait_for(lambda: replies(db, "+15550005"), 10)
         check("a response over max_bytes is refused", got and "larger than 65536" in got[0], got)
