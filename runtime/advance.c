@@ -55,17 +55,16 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
     char run_err[1024] = "";
     e->firing_timer = t->id; /* a handler that waits keeps the timer pending */
     e->firing_rerun = is_rerun;
+    e->firing_every = t->kind && strcmp(t->kind, "every") == 0;
     int rc = is_rerun ? waiting_rerun(e, b, c, t, run_err, sizeof run_err)
                       : run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
     e->firing_timer = 0;
-    e->firing_rerun = 0;
+    e->firing_rerun = e->firing_every = 0;
     if (!is_rerun) e->stats.timers_fired++;
     if (rc < 0) return -1;
-    if (rc == 2) { /* done when its handler is; a recurring one goes on meanwhile */
-      if (t->kind && strcmp(t->kind, "every") == 0)
-        schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
-      return 0;
-    }
+    /* a handler that waits: its timer is done when it is, but a recurring
+     * one is done now and goes on (the waiting handler has a record) */
+    if (rc == 2 && !(t->kind && strcmp(t->kind, "every") == 0)) return 0;
     if (rc == 1) { /* recorded, not retried */
       status = "error";
       snprintf(err, sizeof err, "%s", run_err);

@@ -828,6 +828,7 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
   int opted_out = c ? c->opted_out : strcmp(r.status, "opted_out") == 0;
   if (c) contacts_remove(&e->cache, c);
   journal_contact_erase(&e->jr, b->id, r.id, number, opted_out, engine_now(e));
+  waiting_forget_contact(e, b->id, r.id);
   contact_row_free(&r);
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return 1;

@@ -145,6 +145,8 @@ struct engine {
   int64_t next_new_due; /* the earliest timer or held message added lately */
   int64_t firing_timer; /* the timer whose handler runs (advance.c), 0: none */
   int firing_rerun;     /* ... and it is a rerun record */
+  int firing_every;     /* ... or a recurring one (done at once; a waiting
+                         * handler gets a rerun record of its own) */
 
   /* handlers waiting for an HTTP response (waiting.c) */
   waiting *waiting;
@@ -207,6 +209,8 @@ int waiting_busy(engine *e, bot *b, contact *c);
  * from the store (waiting handlers are dropped: their records run them
  * again). 0 or -1. */
 int waiting_reload(engine *e);
+/* A contact erased: its rerun records went with it. */
+void waiting_forget_contact(engine *e, int64_t bot_id, int64_t contact_id);
 /* Whether timer id is the record of a waiting handler (it runs already). */
 int waiting_has_record(engine *e, int64_t id);
 /* Whether a handler waits in that contact's conversation (by id). */

@@ -148,7 +148,10 @@ static transfer *transfer_new(const engine_http_request *r, int allow_private) {
   curl_easy_setopt(h, CURLOPT_PRIVATE, t);
   /* a connection that may be to a private address is never reused: another
    * bot's request, not allowed there, would skip the check on connect */
-  if (allow_private) curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+  if (allow_private) { /* nor shared while in use (HTTP/2 streams) */
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  }
   int has_agent = 0;
   json_t *hs = r->headers_json ? json_loads(r->headers_json, 0, NULL) : NULL;
   const char *k;

@@ -178,10 +178,15 @@ static int command(sim *s, char *line, int lineno) {
       complain(s, lineno, "/advance: '%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
     } else {
       char err[1024];
-      if (engine_advance(s->e, s->now + d, err, sizeof err))
-        fprintf(stderr, "parley sim: %s\n", err);
+      for (int round = 0; round < 1000; round++) { /* as parley test does */
+        if (engine_advance(s->e, s->now + d, err, sizeof err)) {
+          fprintf(stderr, "parley sim: %s\n", err);
+          break;
+        }
+        if (!engine_http_waiting(s->e)) break;
+        answer_http(s);
+      }
       s->now += d;
-      answer_http(s);
       char t[64];
       clock_format_local(s->now, s->zone, t, sizeof t);
       printf("%s  . clock: %s %s%s\n", dim_on(s), t, s->zone, dim_off(s));

@@ -44,6 +44,7 @@ struct waiting {
   int is_message;
   char *reply_from;
   int answering;
+  int64_t at; /* engine time when it suspended: it never resumes earlier */
   waiting *next;
 };
 
@@ -95,6 +96,10 @@ int waiting_reload(engine *e) {
   return store_reruns_pending(e->rd, count_reruns, e);
 }
 
+void waiting_forget_contact(engine *e, int64_t bot_id, int64_t contact_id) {
+  reruns_add(e, bot_id, contact_id, -reruns_of(e, bot_id, contact_id));
+}
+
 int waiting_busy(engine *e, bot *b, contact *c) {
   if (!e->nwaiting && !e->nreruns) return 0;
   if (c ? c->busy : bot_busy(e, b->id)) return 1;
@@ -124,7 +129,8 @@ int waiting_timer_busy(engine *e, bot *b, const timer_row *t) {
 
 int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
                        int64_t msg_id, const char *args) {
-  if (e->firing_timer) return e->firing_timer; /* the timer itself stays pending */
+  if (e->firing_timer && !e->firing_every)
+    return e->firing_timer; /* the timer itself stays pending */
   json_t *o = json_object();
   json_object_set_new(o, "kind", json_string(kind));
   json_t *text = json_stringn(m->text, m->len); /* texts are UTF-8 by now */
@@ -161,6 +167,7 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
   if (!kind || !json_is_string(text)) {
     json_decref(o);
     snprintf(err, errlen, "a rerun timer without a handler to run");
+    reruns_add(e, b->id, c ? c->id : 0, -1);
     return 1;
   }
   inbound m = {.text = json_string_value(text), .len = json_string_length(text),
@@ -288,7 +295,7 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
                   const inbound *m, int64_t msg_id, const char *args, int is_message) {
   bot *b = inv->b;
   contact *c = inv->c;
-  int is_rerun = !e->firing_timer || e->firing_rerun;
+  int is_rerun = !e->firing_timer || e->firing_rerun || e->firing_every;
   int64_t record = waiting_record(e, b, c, kind, m, msg_id, args);
   waiting *w = xcalloc(1, sizeof *w);
   w->record_is_rerun = is_rerun;
@@ -306,6 +313,7 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   w->is_message = is_message;
   w->reply_from = e->reply_from ? xstrdup(e->reply_from) : NULL;
   w->answering = e->answering;
+  w->at = engine_now(e);
   b->nwaiting++;
   if (c) c->busy = 1;
   w->next = e->waiting;
@@ -386,7 +394,9 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   contact *c = NULL;
   char err[1024] = "";
   if (w->number) {
-    c = contact_get(e, cur, w->number, 0, NULL);
+    /* busy, so cached, unless it was erased (a failed write drops the
+     * waiting handlers instead) */
+    c = contacts_find(&e->cache, cur->id, w->number);
     if (c && c->id != w->contact_id) c = NULL;
     if (!c) { /* erased while the handler waited */
       action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
@@ -418,6 +428,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
     e->waiting = w;
     e->nwaiting++;
     if (c) c->busy = 1;
+    w->at = e->now;
     start_request(e, w);
     return 0;
   }
@@ -443,6 +454,7 @@ int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *
   *p = w->next;
   e->nwaiting--;
   e->now = e->clock(e->clock_ud);
+  if (e->now < w->at) e->now = w->at; /* a simulated clock, behind a timer's time */
   e->in_message = 1;
   e->tag = NULL;
   e->inline_number = NULL;

@@ -1615,11 +1615,13 @@ function rt.check()
   for path, src in next, files do
     local line = 1
     for chunk_line in sgmatch(src .. "\n", "([^\n]*)\n") do
-      for fn, rest in sgmatch(chunk_line, "http%.(%a+)%s*(%b())") do
+      local code = sgsub(chunk_line, "%-%-.*$", "") -- not in a comment (roughly)
+      for fn, rest in sgmatch(code, "%f[%w_.]http%.(%a+)%s*(%b())") do
         if fn == "get" or fn == "post" then
           local where = folder .. "/" .. path .. ":" .. line .. ": http." .. fn
           local url = smatch(rest, "^%(%s*[\"']([^\"']*)[\"']")
-          local host = url and smatch(slower(url), "^https?://([^/:%?#@]+)")
+          local authority = url and smatch(slower(url), "^https?://([^/%?#]+)")
+          local host = authority and smatch(sgsub(authority, "^.*@", ""), "^([^:]+)")
           if #(cfg.http_allow or {}) == 0 then
             problems[#problems + 1] = where .. ": bot.config{http = {allow = {...}}} lists no " ..
               "hosts, so every request is refused"

@@ -123,6 +123,10 @@ printf 'bot.config{ http = { allow = { "*.example.com" } } }\nbot.keyword("x", f
 check "check: a literal URL whose host is not allowed is named" 1 \
   "otherhost/bot.lua:3: http.post: example.com is not in bot.config" "$PARLEY" check "$tmp/otherhost"
 
+mkdir -p "$tmp/userinfo"
+printf 'bot.config{ http = { allow = { "api.example.com" } } }\n-- http.get("https://other.example/")\nbot.keyword("x", function(c)\n  return http.get("https://u:p@api.example.com:8443/x").body\nend)\n' > "$tmp/userinfo/bot.lua"
+check "check: userinfo, a port and comments do not confuse the http rule" 0 "userinfo: ok" \
+  "$PARLEY" check "$tmp/userinfo"
 mkdir -p "$tmp/badhttp"
 printf 'bot.config{ http = { allow = { "https://api.example.com" } } }\n' > "$tmp/badhttp/bot.lua"
 check "check: an http.allow entry that is a URL is named" 1 \

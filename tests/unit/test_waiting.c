@@ -293,6 +293,53 @@ static void test_erased_while_waiting(engine *e, bot *b) {
   CHECK_INT(nsent, 0, "the answer is dropped: nothing is sent to an erased contact");
 }
 
+/* A recurring timer whose handler waits, and a reload meanwhile: the timer
+ * goes on (one pending run), and so it does after the answer. */
+static void test_recurring_across_a_reload(void) {
+  static const char *const EVERY_LUA =
+      "bot.config{ name = 'E', http = { allow = { 'api.test' } } }\n"
+      "bot.handler('tick', function() http.get('https://api.test/tick') send('+15550123', 'tick') end)\n"
+      "bot.every('every 15m', 'tick')\n";
+  char *dir = test_path(tmp, "everybot");
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  test_write_file(file, EVERY_LUA, strlen(EVERY_LUA));
+  engine_observer obs = {on_message, on_action, NULL};
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  char err[2048];
+  engine *e = engine_open(&opt, err, sizeof err);
+  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+  if (!test_result(e && b, "a bot with a recurring timer loads")) {
+    test_note("%s", err);
+  } else {
+    engine_on_http(e, record_request, NULL);
+    nrequests = nsent = 0;
+    now_ms += 16 * 60000;
+    engine_advance(e, now_ms, err, sizeof err);
+    CHECK_INT(nrequests, 1, "the recurring timer's handler waits");
+    timer_row *ts;
+    size_t n = 0;
+    store_timers_every(engine_store(e), bot_id(b), &ts, &n);
+    for (size_t i = 0; i < n; i++) timer_row_free(&ts[i]);
+    free(ts);
+    CHECK_INT(n, 1, "its next run is the one pending recurring timer");
+    bot *b2 = engine_load_bot(e, dir, err, sizeof err); /* a reload */
+    CHECK(b2 != NULL, "a reload while it waits");
+    answer(e, requests[0].id, 200, "ok");
+    CHECK_STR(nsent ? sent[0] : NULL, "+15550123: tick", "the waiting handler finishes");
+    store_timers_every(engine_store(e), bot_id(b2), &ts, &n);
+    for (size_t i = 0; i < n; i++) timer_row_free(&ts[i]);
+    free(ts);
+    CHECK_INT(n, 1, "after the reload and the answer, the timer still has its next run");
+    now_ms += 15 * 60000;
+    engine_advance(e, now_ms, err, sizeof err);
+    CHECK_INT(nrequests, 2, "and it runs");
+  }
+  engine_close(e);
+  free(file);
+  free(dir);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   char *dir = test_path(tmp, "waitbot");
@@ -318,6 +365,7 @@ int main(void) {
     test_cancel_of_a_running_timer(e, b);
   }
   engine_close(e);
+  test_recurring_across_a_reload();
   test_rmtree(tmp);
   free(file);
   free(dir);
