@@ -200,7 +200,7 @@ static void on_report(void *ud, const outbox_report *r) {
 }
 
 static void sender_metrics(void *ud, buf *out) {
-  (void)ud;
+  engine *e = ud;
   if (!sender) return;
   outbox_stats st = outbox_stats_of(sender);
   buf_printf(out,
@@ -219,8 +219,12 @@ static void sender_metrics(void *ud, buf *out) {
                "# HELP parley_http_in_flight Requests from handlers (http.get/post) not "
                "answered yet.\n"
                "# TYPE parley_http_in_flight gauge\n"
-               "parley_http_in_flight %ld\n",
-               http_client_in_flight(fetcher));
+               "parley_http_in_flight %ld\n"
+               "# HELP parley_handlers_waiting Handlers waiting for an http.get/post "
+               "response.\n"
+               "# TYPE parley_handlers_waiting gauge\n"
+               "parley_handlers_waiting %zu\n",
+               http_client_in_flight(fetcher), engine_http_waiting(e));
 }
 
 static void on_signal(int sig) {
@@ -355,7 +359,8 @@ int cli_serve(int argc, char **argv) {
                        .max_body = (size_t)max_body,
                        .inline_replies = inline_replies,
                        .reply_deadline_ms = deadline,
-                       .more_metrics = sender_metrics};
+                       .more_metrics = sender_metrics,
+                       .metrics_ud = e};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {
     fprintf(stderr, "parley serve: %s\n", err);

@@ -159,6 +159,10 @@ def main():
         st, body = send(p, "stock", "+15550002", "hello")
         check("another fan is answered while the first waits",
               st == 200 and "echo hello" in body and time.time() - t0 < 3, (st, body))
+        st, body = request(p.port, "GET", "/metrics", b"", {"Authorization": "Bearer " + ADMIN})
+        check("/metrics shows the waiting handler and its request in flight",
+              "parley_handlers_waiting 1" in body and "parley_http_in_flight 1" in body,
+              [l for l in body.splitlines() if "http" in l or "waiting" in l])
         st, body = send(p, "stock", "+15550001", "after")
         check("the waiting fan's next message is acknowledged", st == 200, (st, body))
         time.sleep(0.3)
