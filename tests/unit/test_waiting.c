@@ -293,6 +293,40 @@ static void test_erased_while_waiting(engine *e, bot *b) {
   CHECK_INT(nsent, 0, "the answer is dropped: nothing is sent to an erased contact");
 }
 
+/* A new in-memory engine with the bot `lua` loaded from tmp/name, requests
+ * recorded here; NULL (reported) if it does not load. */
+static engine *open_with_bot(const char *name, const char *lua, bot **b) {
+  char *dir = test_path(tmp, name);
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  test_write_file(file, lua, strlen(lua));
+  engine_observer obs = {on_message, on_action, NULL};
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  char err[2048];
+  engine *e = engine_open(&opt, err, sizeof err);
+  *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+  if (!test_result(e && *b, "an engine loads the bot %s", name)) {
+    test_note("%s", err);
+    engine_close(e);
+    e = NULL;
+  } else {
+    engine_on_http(e, record_request, NULL);
+  }
+  free(file);
+  free(dir);
+  return e;
+}
+
+/* Pending recurring timers of the bot. */
+static size_t every_pending(engine *e, bot *b) {
+  timer_row *ts;
+  size_t n = 0;
+  store_timers_every(engine_store(e), bot_id(b), &ts, &n);
+  for (size_t i = 0; i < n; i++) timer_row_free(&ts[i]);
+  free(ts);
+  return n;
+}
+
 /* A recurring timer whose handler waits, and a reload meanwhile: the timer
  * goes on (one pending run), and so it does after the answer. */
 static void test_recurring_across_a_reload(void) {
@@ -300,60 +334,34 @@ static void test_recurring_across_a_reload(void) {
       "bot.config{ name = 'E', http = { allow = { 'api.test' } } }\n"
       "bot.handler('tick', function() http.get('https://api.test/tick') send('+15550123', 'tick') end)\n"
       "bot.every('every 15m', 'tick')\n";
-  char *dir = test_path(tmp, "everybot");
-  mkdir(dir, 0700);
-  char *file = test_path(dir, "bot.lua");
-  test_write_file(file, EVERY_LUA, strlen(EVERY_LUA));
-  engine_observer obs = {on_message, on_action, NULL};
-  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  bot *b;
+  engine *e = open_with_bot("everybot", EVERY_LUA, &b);
+  if (!e) return;
   char err[2048];
-  engine *e = engine_open(&opt, err, sizeof err);
-  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
-  if (!test_result(e && b, "a bot with a recurring timer loads")) {
-    test_note("%s", err);
-  } else {
-    engine_on_http(e, record_request, NULL);
-    nrequests = nsent = 0;
-    now_ms += 16 * 60000;
-    engine_advance(e, now_ms, err, sizeof err);
-    CHECK_INT(nrequests, 1, "the recurring timer's handler waits");
-    timer_row *ts;
-    size_t n = 0;
-    store_timers_every(engine_store(e), bot_id(b), &ts, &n);
-    for (size_t i = 0; i < n; i++) timer_row_free(&ts[i]);
-    free(ts);
-    CHECK_INT(n, 1, "its next run is the one pending recurring timer");
-    bot *b2 = engine_load_bot(e, dir, err, sizeof err); /* a reload */
-    CHECK(b2 != NULL, "a reload while it waits");
-    answer(e, requests[0].id, 200, "ok");
-    CHECK_STR(nsent ? sent[0] : NULL, "+15550123: tick", "the waiting handler finishes");
-    store_timers_every(engine_store(e), bot_id(b2), &ts, &n);
-    for (size_t i = 0; i < n; i++) timer_row_free(&ts[i]);
-    free(ts);
-    CHECK_INT(n, 1, "after the reload and the answer, the timer still has its next run");
-    now_ms += 15 * 60000;
-    engine_advance(e, now_ms, err, sizeof err);
-    CHECK_INT(nrequests, 2, "and it runs");
-  }
-  engine_close(e);
-  free(file);
+  nrequests = nsent = 0;
+  now_ms += 16 * 60000;
+  engine_advance(e, now_ms, err, sizeof err);
+  CHECK_INT(nrequests, 1, "the recurring timer's handler waits");
+  CHECK_INT(every_pending(e, b), 1, "its next run is the one pending recurring timer");
+  char *dir = test_path(tmp, "everybot");
+  bot *b2 = engine_load_bot(e, dir, err, sizeof err); /* a reload */
   free(dir);
+  CHECK(b2 != NULL, "a reload while it waits");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550123: tick", "the waiting handler finishes");
+  CHECK_INT(b2 ? every_pending(e, b2) : 0, 1,
+            "after the reload and the answer, the timer still has its next run");
+  now_ms += 15 * 60000;
+  engine_advance(e, now_ms, err, sizeof err);
+  CHECK_INT(nrequests, 2, "and it runs");
+  engine_close(e);
 }
 
 int main(void) {
   tmp = test_tmpdir();
-  char *dir = test_path(tmp, "waitbot");
-  mkdir(dir, 0700);
-  char *file = test_path(dir, "bot.lua");
-  test_write_file(file, BOT_LUA, strlen(BOT_LUA));
-  engine_observer obs = {on_message, on_action, NULL};
-  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
-  char err[2048];
-  engine *e = engine_open(&opt, err, sizeof err);
-  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
-  if (!test_result(e && b, "an engine loads the bot")) test_note("%s", err);
-  if (e && b) {
-    engine_on_http(e, record_request, NULL);
+  bot *b;
+  engine *e = open_with_bot("waitbot", BOT_LUA, &b);
+  if (e) {
     test_busy_conversation_waits(e, b);
     test_budget_is_carried(e, b);
     test_two_requests(e, b);
@@ -363,12 +371,10 @@ int main(void) {
     test_answer_counts_against_memory(e, b);
     test_opt_out_while_waiting(e, b);
     test_cancel_of_a_running_timer(e, b);
+    engine_close(e);
   }
-  engine_close(e);
   test_recurring_across_a_reload();
   test_rmtree(tmp);
-  free(file);
-  free(dir);
   free(tmp);
   return test_done();
 }
