@@ -180,6 +180,11 @@ int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   store *st = store_open(opt->db_path, err, errlen);
   if (!st) return NULL;
+  if (store_ensure_keys(st)) { /* before the engine's reads, on the writing connection */
+    snprintf(err, errlen, "%s", store_error(st));
+    store_close(st);
+    return NULL;
+  }
   /* A file gets a writer thread and a second connection for the engine's
    * reads (WAL lets them run side by side); an in-memory store is one
    * connection, written inline. */
@@ -758,7 +763,14 @@ int submit_journal(engine *e, char *err, size_t errlen) {
 int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen) {
   int rc = 0;
+  /* The batch's reads (provider ids, contacts) share one read transaction
+   * on the engine's own connection: one snapshot and lock instead of one
+   * per statement. It starts after the batch before this one was handed
+   * over, so it sees every durable batch; batches it may miss are still in
+   * the pending list (forgotten only after it ends). */
+  int reading = e->rd != e->st && store_read_begin(e->rd) == 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
+  if (reading) store_read_end(e->rd);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(e->rd));
     engine_flush(e, err + strlen(err), errlen - strlen(err));

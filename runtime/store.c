@@ -150,6 +150,7 @@ enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
 enum {
   Q_BEGIN,
+  Q_BEGIN_READ,
   Q_COMMIT,
   Q_ROLLBACK,
   Q_BOT_GET,
@@ -204,6 +205,7 @@ _Static_assert((int)Q_COUNT <= (int)STORE_QUERIES, "store_internal.h: raise STOR
 
 static const char *const queries[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_BEGIN_READ] = "BEGIN DEFERRED",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_BOT_GET] = "SELECT id FROM bots WHERE name = ?1",
@@ -506,6 +508,10 @@ int store_begin(store *st) {
   return run_simple(st, Q_BEGIN, "cannot start a transaction");
 }
 int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
+int store_read_begin(store *st) {
+  return run_simple(st, Q_BEGIN_READ, "cannot start a read transaction");
+}
+int store_read_end(store *st) { return store_rollback(st); }
 int store_rollback(store *st) {
   if (sqlite3_get_autocommit(st->db)) return 0;
   return run_simple(st, Q_ROLLBACK, "cannot roll back");
@@ -1209,8 +1215,13 @@ int store_manual_checkpoints(store *st) {
 
 /* ---------------------------------------------------------------- erasure */
 
-/* The key of the suppression hashes: random, made once per database. */
+/* The key of the suppression hashes: random, made once per database,
+ * then kept by each connection. */
 static int suppression_key(store *st, unsigned char key[32]) {
+  if (st->has_suppression_key) {
+    memcpy(key, st->suppression_key, 32);
+    return 0;
+  }
   sqlite3_stmt *s = stmt(st, Q_META_GET);
   if (!s) return -1;
   store_bind_text(s, 1, "suppression_key");
@@ -1234,7 +1245,14 @@ static int suppression_key(store *st, unsigned char key[32]) {
     sscanf(hex + i * 2, "%2x", &v);
     key[i] = (unsigned char)v;
   }
+  memcpy(st->suppression_key, key, 32);
+  st->has_suppression_key = 1;
   return 0;
+}
+
+int store_ensure_keys(store *st) {
+  unsigned char key[32];
+  return suppression_key(st, key);
 }
 
 static int number_hash(store *st, const char *number, char out[65]) {

@@ -24,6 +24,10 @@ int store_checkpoint(store *st);
 int store_manual_checkpoints(store *st);
 
 int store_begin(store *st);
+/* A read transaction: the reads between share one snapshot (and one lock),
+ * taken at the first read. Nothing may be written in it. */
+int store_read_begin(store *st);
+int store_read_end(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
 
@@ -199,6 +203,9 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
                         int suppress, int64_t now);
 /* 1 if the number was erased while opted out. */
 int store_is_suppressed(store *st, int64_t bot_id, const char *number);
+/* Makes the database's keys (the suppression hashes') if it has none yet,
+ * so that reading connections never need to write. 0 or -1. */
+int store_ensure_keys(store *st);
 
 /* ---------------------------------------------------------------- outbox
  * Outgoing messages waiting for a provider are rows of status "queued"; the

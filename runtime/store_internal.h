@@ -17,6 +17,8 @@ struct store {
   sqlite3_stmt *q[STORE_QUERIES];
   sqlite3_stmt *extra[STORE_EXTRA_QUERIES];
   char err[512];
+  unsigned char suppression_key[32]; /* read once (store.c) */
+  int has_suppression_key;
 };
 
 /* Records "path: what: sqlite's message" as the store's error; -1. */
