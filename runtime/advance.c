@@ -171,6 +171,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
     int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1, NULL);
     if (r < 0) rc = -1;
     else if (c->opted_out) suppressed++;
+    else if (c->undeliverable) failed++; /* stored failed, not sent */
     else if (r == 1) held++;
     else sent++;
     free(text);

@@ -87,7 +87,7 @@
 ---@field http? HttpConfig what http.get/http.post may do
 
 ---@class HttpConfig
----@field allow? string[] host names the bot may reach ("api.example.com"; "*.example.com": any host under it); none: no requests
+---@field allow? string[] host names the bot may reach ("api.example.com"; "*.example.com": any host under it, not example.com itself); none: no requests
 ---@field timeout? string|number default timeout per request: "10s", "500ms" or seconds, 1 ms to 60 s (default 10 s)
 ---@field max_bytes? integer|string the largest response body kept: bytes or "1MB" (1 byte to 16 MB; default 1 MB)
 
@@ -379,10 +379,12 @@ function send(number, text, opts) end
 ---waits for the response while other conversations run; its own
 ---conversation's next messages wait for it. Returns the response, or nil
 ---and why none came (timeout, refused connection, too large, a private
----address). Raises for a host not allowed, a bad URL or option, or a call
----from inside a coroutine, table.sort comparison or metamethod. After a
----crash a waiting handler runs again from the start: a request may be made
----twice. Handlers only.
+---address). Raises for a host not allowed, a bad URL, option or header
+---(Host and framing headers are the runtime's), more than 20 requests in
+---one handler, too many handlers waiting, a call at the top level, or from
+---inside a coroutine, a table.sort comparison or a metamethod called from C.
+---After a crash a waiting handler runs again from the start: a request may
+---be made twice. Handlers only.
 http = {}
 
 ---@param url string http or https
@@ -392,7 +394,7 @@ http = {}
 function http.get(url, opts) end
 
 ---@param url string http or https
----@param body string|table a table is sent as JSON (Content-Type: application/json)
+---@param body? string|table a table is sent as JSON (Content-Type: application/json); nil: empty
 ---@param opts? HttpOptions
 ---@return HttpResponse? response
 ---@return string? reason

@@ -356,8 +356,8 @@ local function config_http(h)
       raise("bot.config: unknown http option '" .. tostring(k) .. "' (known: allow, max_bytes, timeout)")
     end
   end
-  local allow = {}
   if h.allow ~= nil then
+    local allow = {}
     if type(h.allow) ~= "table" then raise("bot.config: http.allow must be a list of host names") end
     for i, v in ipairs(h.allow) do
       local name = type(v) == "string" and slower(v)
@@ -368,8 +368,8 @@ local function config_http(h)
       end
       allow[#allow + 1] = name
     end
+    cfg.http_allow = allow -- a new list replaces the one before, as other keys do
   end
-  cfg.http_allow = allow
   if h.timeout ~= nil then
     local ms = http_timeout_ms(h.timeout)
     if not ms then

@@ -1,6 +1,8 @@
 -- http.get/post from handlers; the transcripts answer with @http lines.
 bot.config{ name = "Stock", quiet_hours = false,
   http = { allow = { "api.example.com", "*.hooks.example.com" }, timeout = "2s", max_bytes = "1KB" } }
+-- a later call sets only what it names: the allow list stays
+bot.config{ http = { timeout = "3s" } }
 
 bot.keyword("stock", function(c, msg)
   local res, err = http.get("https://api.example.com/stock?sku=1")
