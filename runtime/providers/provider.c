@@ -82,6 +82,16 @@ void send_reason(send_result *res, const char *fmt, ...) {
   va_end(ap);
 }
 
+json_t *answer_json(long status, const char *body, size_t len, const char *id_key,
+                    send_result *res) {
+  answer_by_status(status, res);
+  json_t *doc = json_loadb(body, len, 0, NULL);
+  const char *id = json_string_value(json_object_get(doc, id_key));
+  if (res->outcome == SEND_OK && id)
+    snprintf(res->provider_id, sizeof res->provider_id, "%s", id);
+  return doc;
+}
+
 void answer_by_status(long status, send_result *res) {
   if (status >= 200 && status < 300) {
     res->outcome = SEND_OK;

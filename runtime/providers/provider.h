@@ -98,6 +98,12 @@ char *basic_auth(const char *user, const char *password);
  * 408, 425, 429 and 5xx retried; 401 and 403 (the account refused) pause;
  * other statuses failed. */
 void answer_by_status(long status, send_result *res);
+/* answer_by_status, then the body as JSON (NULL if it is not; the caller
+ * frees it with json_decref): a taken message's provider id is its
+ * string field `id_key`. */
+struct json_t;
+struct json_t *answer_json(long status, const char *body, size_t len, const char *id_key,
+                           send_result *res);
 /* res->reason = printf(fmt, ...) */
 void send_reason(send_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -66,11 +66,8 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
 static void answer(const provider_config *cfg, long status, const char *body, size_t len,
                    send_result *res) {
   (void)cfg;
-  answer_by_status(status, res);
-  json_t *doc = json_loadb(body, len, 0, NULL);
+  json_t *doc = answer_json(status, body, len, "sid", res);
   if (res->outcome == SEND_OK) {
-    const char *sid = json_string_value(json_object_get(doc, "sid"));
-    if (sid) snprintf(res->provider_id, sizeof res->provider_id, "%s", sid);
     json_decref(doc);
     return;
   }

@@ -62,12 +62,7 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
 static void answer(const provider_config *cfg, long status, const char *body, size_t len,
                    send_result *res) {
   (void)cfg;
-  answer_by_status(status, res);
-  json_t *doc = json_loadb(body, len, 0, NULL);
-  const char *id = json_string_value(json_object_get(doc, "id"));
-  if (res->outcome == SEND_OK && id)
-    snprintf(res->provider_id, sizeof res->provider_id, "%s", id);
-  json_decref(doc);
+  json_decref(answer_json(status, body, len, "id", res));
 }
 
 const provider_ops provider_webhook = {"webhook", check, prepare, answer};
