@@ -720,17 +720,10 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         fail(&r, line, "'%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
         break;
       }
-      /* a handler that waits gets its answer between rounds; what its
-       * conversation had due after it runs in the next round */
       char err[1024];
-      for (int round = 0; round < 1000 && !r.failure[0]; round++) {
-        if (engine_advance(r.e, r.now + d, err, sizeof err)) {
-          fail(&r, line, "the engine failed: %s", err);
-          break;
-        }
-        if (!engine_http_waiting(r.e)) break;
-        answer_http(&r, line);
-      }
+      if (http_mocks_advance(r.http, r.e, r.now + d, err, sizeof err))
+        fail(&r, line, "the engine failed: %s", err);
+      answer_http(&r, line); /* reports a request no @http line answered */
       r.now += d;
     } else if (cmd == '?') {
       if (!r.e && start_engine(&r, botdir, line)) break;

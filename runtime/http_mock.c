@@ -192,6 +192,15 @@ int http_mocks_answer(http_mocks *m, engine *e, char *err, size_t errlen) {
   return rc;
 }
 
+int http_mocks_advance(http_mocks *m, engine *e, int64_t until, char *err, size_t errlen) {
+  for (int round = 0; round < 1000; round++) {
+    if (engine_advance(e, until, err, errlen)) return -1;
+    if (!engine_http_waiting(e)) return 0;
+    if (http_mocks_answer(m, e, err, errlen)) return -1;
+  }
+  return 0;
+}
+
 char *http_mocks_unmatched(http_mocks *m) {
   char *u = m->unmatched;
   m->unmatched = NULL;

@@ -39,6 +39,11 @@ void http_mocks_fallback(http_mocks *m, http_fallback fn, void *ud);
  * engine failed. */
 int http_mocks_answer(http_mocks *m, engine *e, char *err, size_t errlen);
 
+/* engine_advance to `until`, answering the requests handlers make between
+ * rounds, until none waits: what their conversations had due meanwhile
+ * runs too. 0, or -1 with a sentence in err. */
+int http_mocks_advance(http_mocks *m, engine *e, int64_t until, char *err, size_t errlen);
+
 /* The first request no line matched since the last call ("GET url"), or
  * NULL; the caller frees it. */
 char *http_mocks_unmatched(http_mocks *m);

@@ -178,14 +178,8 @@ static int command(sim *s, char *line, int lineno) {
       complain(s, lineno, "/advance: '%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
     } else {
       char err[1024];
-      for (int round = 0; round < 1000; round++) { /* as parley test does */
-        if (engine_advance(s->e, s->now + d, err, sizeof err)) {
-          fprintf(stderr, "parley sim: %s\n", err);
-          break;
-        }
-        if (!engine_http_waiting(s->e)) break;
-        answer_http(s);
-      }
+      if (http_mocks_advance(s->http, s->e, s->now + d, err, sizeof err))
+        fprintf(stderr, "parley sim: %s\n", err);
       s->now += d;
       char t[64];
       clock_format_local(s->now, s->zone, t, sizeof t);

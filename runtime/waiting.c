@@ -33,8 +33,7 @@ struct waiting {
   invocation *inv;
   lua_State *co;
   sandbox_budget used;
-  bot *b;        /* the version running it */
-  int64_t bot_id;
+  bot *b;        /* the version running it (its id is the bot's) */
   int64_t contact_id; /* 0: a bot's own timer */
   char *number;
   int64_t record_id;  /* the timer that runs it again after a crash */
@@ -52,7 +51,7 @@ struct waiting {
 
 static int bot_busy(engine *e, int64_t bot_id) {
   for (waiting *w = e->waiting; w; w = w->next)
-    if (w->bot_id == bot_id && w->contact_id == 0) return 1;
+    if (w->b->id == bot_id && w->contact_id == 0) return 1;
   return 0;
 }
 
@@ -255,7 +254,7 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
     return -1;
   }
   size_t of_bot = 0;
-  for (waiting *w = e->waiting; w; w = w->next) of_bot += w->bot_id == inv->b->id;
+  for (waiting *w = e->waiting; w; w = w->next) of_bot += w->b->id == inv->b->id;
   if (e->nwaiting >= MAX_WAITING || of_bot >= MAX_WAITING_PER_BOT) {
     snprintf(err, errlen, "%d handlers %s are waiting for responses already; try again later",
              e->nwaiting >= MAX_WAITING ? MAX_WAITING : MAX_WAITING_PER_BOT,
@@ -304,7 +303,6 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   w->co = co;
   w->used = sandbox_budget_used(b->sb);
   w->b = inv->version;
-  w->bot_id = b->id;
   w->contact_id = c ? c->id : 0;
   w->number = c ? xstrdup(c->number) : NULL;
   w->record_id = record;
@@ -402,7 +400,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
       action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
       sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
       journal_timer_done(&e->jr, w->record_id, "skipped", "the contact was erased", e->now);
-      if (w->record_is_rerun) reruns_add(e, w->bot_id, w->contact_id, -1);
+      if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
       waiting_free(e, w);
       return 0;
     }
@@ -440,7 +438,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   if (rc >= 0)
     journal_timer_done(&e->jr, w->record_id, rc == 1 ? "error" : "done",
                        rc == 1 ? err : NULL, e->now);
-  if (w->record_is_rerun) reruns_add(e, w->bot_id, w->contact_id, -1);
+  if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
   waiting_free(e, w);
   return rc < 0 ? -1 : 0;
 }
