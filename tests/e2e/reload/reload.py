@@ -11,7 +11,6 @@ the counts show that no message was lost or handled twice across reloads.
 Standard library only. Prints "ok N - ..." lines and "N passed, N failed".
 """
 import argparse
-import http.client
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import check, summary  # noqa: E402
+from harness import request as harness_request  # noqa: E402
 
 WORKERS = 6
 MESSAGES = 120          # per worker
@@ -42,14 +42,8 @@ def version_files(k):
 
 
 def request(port, method, path, token, body, ctype="application/json"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path, body=body.encode(),
-                     headers={"Authorization": "Bearer " + token, "Content-Type": ctype})
-        r = conn.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
+    return harness_request(port, method, path, body.encode(),
+                           {"Authorization": "Bearer " + token, "Content-Type": ctype})
 
 
 def main():
