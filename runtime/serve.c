@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "engine.h"
 #include "http_server.h"
 #include "log.h"
@@ -234,6 +235,28 @@ static void on_signal(int sig) {
 
 static int watch;
 
+/* test_clock = "2026-03-02 15:00 [ZONE]": the whole server's clock (timers,
+ * quiet hours, bot.now(), the sender) starts there. */
+static int start_test_clock(const char *value) {
+  if (!value || !*value) return 0;
+  char date[32], hour[32], zone[128] = "UTC", err[256];
+  int64_t ms;
+  int n = sscanf(value, "%31s %31s %127s", date, hour, zone);
+  char *when = n >= 2 ? xasprintf("%s %s", date, hour) : NULL;
+  int bad = !when || clock_parse_local(when, zone, &ms, err, sizeof err);
+  free(when);
+  if (bad) {
+    fprintf(stderr,
+            "parley serve: test_clock = '%s' is not a time like \"2026-03-02 15:00\" or "
+            "\"2026-03-02 10:00 America/New_York\"%s%s\n",
+            value, n >= 2 ? ": " : "", n >= 2 ? err : "");
+    return -1;
+  }
+  wall_clock_start_at(ms);
+  log_event(LOG_WARN, "test_clock", "starts_at", value, NULL);
+  return 0;
+}
+
 static int load_bots(engine *e, const char *dir, server *s) {
   DIR *d = opendir(dir);
   if (!d) {
@@ -310,6 +333,7 @@ int cli_serve(int argc, char **argv) {
             listen);
     return 2;
   }
+  if (start_test_clock(setting("test_clock"))) return 2;
   long max_body = atol(setting("max_body"));
   if (max_body < 1024 || max_body > 16 << 20) {
     fprintf(stderr, "parley serve: max_body must be between 1024 and 16777216 bytes\n");

@@ -37,6 +37,9 @@ static setting_def defs[] = {
     {"log_format", "PARLEY_LOG_FORMAT", "logfmt", "default", 0, 0,
      "logfmt or json, one line per event"},
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, 0, "largest request body, bytes"},
+    {"test_clock", "PARLEY_TEST_CLOCK", NULL, "unset", 0, 0,
+     "for tests only: the server's clock starts at this time (\"2026-03-02 15:00\" UTC, or "
+     "\"2026-03-02 10:00 America/New_York\") and runs at real speed; unset: the real clock"},
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
      "how messages go out: sim (taken as sent at once, logged at debug), twilio, kannel or "

@@ -103,10 +103,18 @@ char *read_file(const char *path, size_t *len) {
   return b.data;
 }
 
+/* Set once, before any thread starts, by wall_clock_start_at (tests). */
+static int64_t wall_offset_ms;
+
 int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + wall_offset_ms;
+}
+
+void wall_clock_start_at(int64_t ms) {
+  wall_offset_ms = 0;
+  wall_offset_ms = ms - wall_ms();
 }
 
 int64_t mono_ns(void) {

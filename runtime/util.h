@@ -24,6 +24,9 @@ char *read_file(const char *path, size_t *len);
 
 /* Milliseconds since the Unix epoch, and a monotonic clock in nanoseconds. */
 int64_t wall_ms(void);
+/* For tests only (serve's test_clock): from now on wall_ms() runs at real
+ * speed from ms. Call before any other thread starts. */
+void wall_clock_start_at(int64_t ms);
 int64_t mono_ns(void);
 
 /* A growable byte buffer. */

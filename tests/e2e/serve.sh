@@ -61,8 +61,10 @@ start_server() {
   done
   return 1
 }
+# the server's clock: noon in New York, whatever the machine's time (the
+# default bot's quiet hours, 21:00-09:00 there, would hold the broadcasts)
 start_server "$tmp/log" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
-  --public-url "https://bots.example.com"
+  --public-url "https://bots.example.com" --test-clock "2026-03-02 12:00 America/New_York"
 url="http://127.0.0.1:$port"
 if [ "$up" -ne 1 ]; then
   not_ok "the server starts" "$(cat "$tmp/log")"
@@ -307,7 +309,7 @@ expect "broadcast: no text is 400" \
   "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{}}')" 'text must be a non-empty string.* 400$'
 expect "broadcast: the webhook token cannot create one (403)" \
   "$(admin POST /v1/bots/fanclub/broadcasts hook-secret-456 --data '{"text":"x"}')" ' 403$'
-later=$(($(date +%s) + 3600))
+later=$(date -u -d '2026-03-02 18:00' +%s) # an hour after the test clock's start
 bid=$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data "{\"text\":\"Tomorrow\",\"at\":$later}" | sed 's/^{"id":\([0-9]*\).*/\1/')
 expect "broadcast: a scheduled one is cancelled" \
   "$(admin DELETE "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" '"status":"cancelled".* 200$'
@@ -494,6 +496,28 @@ out=$("$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/k.db" --scripts "$tmp/scri
 expect "start: twilio without an account SID is refused" "$? $(printf '%s' "$out" | tr '\n' ' ')" '^1 .*twilio needs twilio_account_sid'
 out=$("$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/k.db" --scripts "$tmp/scripts" --provider pigeon 2>&1)
 expect "start: an unknown provider is refused" "$? $(printf '%s' "$out" | tr '\n' ' ')" '^1 .*provider must be sim, twilio, kannel or webhook'
+
+# test_clock: the server's clock (timers, quiet hours, stored times) starts
+# where a test says, whatever the machine's time
+out=$("$PARLEY" serve --listen 127.0.0.1:1 --db "$tmp/c.db" --scripts "$tmp/scripts" --test-clock "2026-03-03 27:00" 2>&1)
+expect "test clock: a time that is not one is refused, naming it" "$? $(printf '%s' "$out" | tr '\n' ' ')" "^2 .*test_clock = '2026-03-03 27:00' is not a time"
+start_server "$tmp/clog" --db "$tmp/c.db" --scripts "$tmp/scripts" --test-clock "2026-03-03 03:00 America/New_York"
+url="http://127.0.0.1:$port"
+post_json hook-secret-456 '{"from":"+15550071","text":"hi"}' >/dev/null
+bid=$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"text":"Night news"}' | sed 's/^{"id":\([0-9]*\).*/\1/')
+i=0
+while [ $i -lt 50 ] && ! admin GET "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789 | grep -q '"status":"done"'; do
+  i=$((i + 1))
+  sleep 0.1
+done
+expect "test clock: at 03:00 in the bot's zone a broadcast is held by quiet hours" \
+  "$(admin GET "/v1/bots/fanclub/broadcasts/$bid" admin-secret-789)" '"status":"done".*"sent":0,"held":1,.* 200$'
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+expect "test clock: what was stored carries the test clock's time" \
+  "$(sqlite3 "$tmp/c.db" "SELECT min(created_at) >= $(date -u -d "2026-03-03 08:00" +%s)000 AND max(created_at) < $(date -u -d "2026-03-03 09:00" +%s)000 FROM messages")" '^1$'
+expect "test clock: the server warns that its clock is not the real one" "$(cat "$tmp/clog")" 'level=warn event=test_clock starts_at="2026-03-03 03:00 America/New_York"'
 
 # --watch: a bot folder that changes on disk is loaded again
 mkdir -p "$tmp/w/echo"
