@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "chat_test.h"
+#include "deploy.h"
 #include "clock.h"
 #include "http_internal.h"
 #include "log.h"
@@ -41,48 +41,44 @@ static json_t *lines_of(char *text) {
   return a;
 }
 
+/* Passes sc (taken) through the gate (deploy.h) and answers: 200 with the
+ * active version, 422 if it does not load or a transcript fails, 409 if
+ * one of its numbers is another bot's. */
 static void install(server *s, job *j, script *sc, const char *what) {
-  char err[8192];
-  bot *b = engine_install(s->e, sc, err, sizeof err);
-  if (!b) {
-    json_t *errors = lines_of(err);
-    job_answer(j, 422, json_pack("{s:s,s:o}", "error", "the new version was not activated",
-                             "errors", errors));
-    s->reload_failures++;
-    char event[32];
-    snprintf(event, sizeof event, "%s_refused", what);
-    log_event(LOG_WARN, event, "bot", j->botname, NULL);
+  char err[16384];
+  deploy_result r = deploy_version(s->e, sc, NULL, err, sizeof err);
+  if (r.status == DEPLOY_OK) {
+    job_answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
+                                 (json_int_t)bot_version(r.bot)));
+    s->reloads++;
+    char version[24];
+    snprintf(version, sizeof version, "%lld", (long long)bot_version(r.bot));
+    log_event(LOG_INFO, what, "bot", j->botname, "version", version, NULL);
     return;
   }
-  job_answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
-                           (json_int_t)bot_version(b)));
-  s->reloads++;
-  char version[24];
-  snprintf(version, sizeof version, "%lld", (long long)bot_version(b));
-  log_event(LOG_INFO, what, "bot", j->botname, "version", version, NULL);
-}
-
-/* A version that ships transcripts (tests/...chat) is activated only if they
- * pass; else the job is answered 422 with each failure, sc freed, and 0. */
-static int transcripts_pass(server *s, job *j, script *sc) {
-  char report[16384];
-  int failed = chat_test_script(sc, report, sizeof report);
-  if (failed == 0) return 1;
-  script_free(sc);
-  if (failed < 0) {
-    job_answer_error(j, 500, report);
-    return 0;
-  }
-  json_t *errors = lines_of(report);
-  job_answer(j, 422, json_pack("{s:s,s:o}", "error",
-                           "the new version's transcript tests failed; it was not activated",
-                           "errors", errors));
   s->reload_failures++;
+  if (r.status == DEPLOY_ERROR) {
+    job_answer_error(j, 500, err);
+    log_event(LOG_ERROR, "reload_failed", "bot", j->botname, "error", err, NULL);
+    return;
+  }
+  const char *message = r.status == DEPLOY_TESTS_FAILED
+                            ? "the new version's transcript tests failed; it was not activated"
+                        : r.status == DEPLOY_NUMBER_TAKEN
+                            ? "the new version claims a number another bot serves; it was not "
+                              "activated"
+                            : "the new version was not activated";
+  job_answer(j, r.status == DEPLOY_NUMBER_TAKEN ? 409 : 422,
+             json_pack("{s:s,s:o}", "error", message, "errors", lines_of(err)));
   char count[16];
-  snprintf(count, sizeof count, "%d", failed);
-  log_event(LOG_WARN, "reload_refused", "reason", "transcripts", "failed", count, "bot",
-            j->botname, NULL);
-  return 0;
+  snprintf(count, sizeof count, "%d", r.failed);
+  const char *reason = r.status == DEPLOY_TESTS_FAILED   ? "transcripts"
+                       : r.status == DEPLOY_NUMBER_TAKEN ? "number_taken"
+                                                         : "invalid";
+  char event[32];
+  snprintf(event, sizeof event, "%s_refused", what);
+  log_event(LOG_WARN, event, "reason", reason, "failed",
+            r.status == DEPLOY_TESTS_FAILED ? count : NULL, "bot", j->botname, NULL);
 }
 
 /* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
@@ -131,7 +127,6 @@ static void run_reload(server *s, job *j, bot *b) {
     json_decref(files);
   }
   free(label);
-  if (sc && !transcripts_pass(s, j, sc)) sc = NULL;
   if (sc) install(s, j, sc, "reload");
 }
 

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +198,7 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->rd = rd;
   e->w = writer_open(st, threaded, opt->db_path);
   e->outbox = opt->outbox;
+  e->serving = opt->serving;
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
@@ -308,34 +308,30 @@ static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
   lua_pop(L, 3);
 }
 
-static char *script_sha(const script *s, char **files_json) {
-  json_t *files = json_object();
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-  for (size_t i = 0; i < s->nfiles; i++) {
-    EVP_DigestUpdate(md, s->files[i].path, strlen(s->files[i].path) + 1);
-    EVP_DigestUpdate(md, s->files[i].source, s->files[i].len);
-    json_object_set_new(files, s->files[i].path,
-                        json_stringn(s->files[i].source, s->files[i].len));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(md, digest, &n);
-  EVP_MD_CTX_free(md);
-  char *hex = xmalloc(n * 2 + 1);
-  for (unsigned i = 0; i < n; i++) sprintf(hex + i * 2, "%02x", digest[i]);
-  *files_json = json_dumps(files, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(files);
-  return hex;
-}
-
 bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
   script *s = script_read(dir, err, errlen);
   if (!s) return NULL;
-  return engine_install(e, s, err, errlen);
+  return engine_install(e, s, NULL, err, errlen);
 }
 
-bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
+/* The other bot (not a version of b) that serves one of b's numbers. */
+static const bot *number_owner(engine *e, const bot *b, const char **number) {
+  for (const bot *o = e->bots; o; o = o->next) {
+    if (strcmp(o->name, b->name) == 0) continue;
+    for (size_t i = 0; i < b->nnumbers; i++)
+      for (size_t k = 0; k < o->nnumbers; k++)
+        if (strcmp(b->numbers[i], o->numbers[k]) == 0) {
+          *number = b->numbers[i];
+          return o;
+        }
+  }
+  return NULL;
+}
+
+bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
+  int why_local;
+  if (!why) why = &why_local;
+  *why = INSTALL_INVALID;
   sandbox *sb = sandbox_open(s, err, errlen);
   if (!sb) {
     script_free(s);
@@ -402,7 +398,19 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   read_limits(L, cfg, &lim);
   lua_pop(L, 2);
   sandbox_set_limits(sb, &lim);
+  const char *taken;
+  const bot *owner = number_owner(e, b, &taken);
+  if (owner) {
+    snprintf(err, errlen,
+             "%s: bot.config{numbers}: %s is served by bot '%s'; a number has one bot (release "
+             "it there first)",
+             b->name, taken, owner->name);
+    *why = INSTALL_NUMBER_TAKEN;
+    bot_free(b);
+    return NULL;
+  }
 
+  *why = INSTALL_STORE;
   int64_t now = engine_now(e);
   char *files_json = NULL;
   char *sha = script_sha(s, &files_json);
@@ -425,7 +433,7 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   }
   free(sha);
   free(files_json);
-  if (store_bot_set_active(e->st, b->id, b->version_id)) {
+  if (e->serving && store_bot_set_active(e->st, b->id, b->version_id)) {
     snprintf(err, errlen, "%s", store_error(e->st));
     bot_free(b);
     return NULL;
@@ -435,6 +443,7 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
     bot_free(b);
     return NULL;
   }
+  *why = INSTALL_OK;
   /* a reload replaces the bot of the same name */
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {
@@ -455,6 +464,15 @@ bot *engine_install(engine *e, script *s, char *err, size_t errlen) {
   b->next = e->bots;
   e->bots = b;
   return b;
+}
+
+int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  if (store_bot_set_served(e->st, b->id, folder_sha)) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    return -1;
+  }
+  return 0;
 }
 
 void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),

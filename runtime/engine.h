@@ -45,6 +45,10 @@ typedef struct engine_options {
    * deliver, except replies that go back inline in the webhook's answer;
    * without it (sim, test) every message counts as sent when committed. */
   int outbox;
+  /* `parley serve`: an installed version becomes the bot's active version
+   * in the store (what a restart comes back to); sim, test and check load
+   * versions without changing which one the server runs. */
+  int serving;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
@@ -64,8 +68,15 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen);
 /* Installs a bot version from files in memory (takes s). A bot of the same
  * name is replaced between batches: messages already handled used the old
  * version, the next ones use this one; timers and drips go on by name. On
- * failure nothing changes and err has every problem as file:line lines. */
-bot *engine_install(engine *e, script *s, char *err, size_t errlen);
+ * failure nothing changes, err has every problem as file:line lines and
+ * *why (if why is not NULL) says which kind: the version does not load, one
+ * of its bot.config{numbers} is another bot's, or the store failed. */
+enum { INSTALL_OK, INSTALL_INVALID, INSTALL_NUMBER_TAKEN, INSTALL_STORE };
+bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen);
+/* Records that `parley serve` runs b (its active version comes back at the
+ * next start) and, if folder_sha is not NULL, that b's folder had those
+ * files (script_sha) when it was read. 0, or -1 with a sentence in err. */
+int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen);
 bot *engine_find_bot(engine *e, const char *name);
 const script *bot_script(const bot *b);
 int64_t bot_version(const bot *b);

@@ -17,7 +17,7 @@
 #include <ctype.h>
 #include <time.h>
 
-#include "chat_test.h"
+#include "deploy.h"
 #include "gsm.h"
 #include "log.h"
 #include "script.h"
@@ -679,9 +679,11 @@ static void watch_folders(server *s) {
       script_free(sc);
       sc = NULL;
     }
-    int failed = sc ? chat_test_script(sc, err, sizeof err) : -1;
-    if (sc && failed) script_free(sc);
-    if (sc && !failed && engine_install(s->e, sc, err, sizeof err)) {
+    char *sha = sc ? script_sha(sc, NULL) : NULL;
+    deploy_result r = {DEPLOY_ERROR, NULL, 0};
+    if (sc) r = deploy_version(s->e, sc, sha, err, sizeof err);
+    free(sha);
+    if (r.status == DEPLOY_OK) {
       refresh_routes(s);
       s->reloads++;
       log_event(LOG_INFO, "reload", "source", "watch", "dir", s->watch[i].dir, NULL);

@@ -13,6 +13,8 @@
 
 #include "util.h"
 
+#include <openssl/evp.h>
+
 static int add_file(script *s, const char *full, const char *rel, char *err,
                     size_t errlen) {
   size_t len;
@@ -153,6 +155,11 @@ void script_free(script *s) {
   free(s);
 }
 
+void script_add_file(script *s, const char *path, const char *source, size_t len) {
+  s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+  s->files[s->nfiles++] = (script_file){xstrdup(path), xstrndup(source, len), len};
+}
+
 const script_file *script_find(const script *s, const char *path) {
   for (size_t i = 0; i < s->nfiles; i++)
     if (strcmp(s->files[i].path, path) == 0) return &s->files[i];
@@ -244,4 +251,35 @@ script *script_from_tar(const char *name, const char *dir, const void *data, siz
   }
   json_decref(files);
   return sc;
+}
+
+static int by_path(const void *a, const void *b) {
+  return strcmp((*(const script_file *const *)a)->path, (*(const script_file *const *)b)->path);
+}
+
+char *script_sha(const script *s, char **files_json) {
+  const script_file **sorted = xmalloc((s->nfiles + 1) * sizeof *sorted);
+  for (size_t i = 0; i < s->nfiles; i++) sorted[i] = &s->files[i];
+  qsort(sorted, s->nfiles, sizeof *sorted, by_path);
+  json_t *files = files_json ? json_object() : NULL;
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    EVP_DigestUpdate(md, sorted[i]->path, strlen(sorted[i]->path) + 1);
+    EVP_DigestUpdate(md, sorted[i]->source, sorted[i]->len);
+    if (files)
+      json_object_set_new(files, sorted[i]->path, json_stringn(sorted[i]->source, sorted[i]->len));
+  }
+  free(sorted);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(md, digest, &n);
+  EVP_MD_CTX_free(md);
+  char *hex = xmalloc(n * 2 + 1);
+  for (unsigned i = 0; i < n; i++) sprintf(hex + i * 2, "%02x", digest[i]);
+  if (files) {
+    *files_json = json_dumps(files, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(files);
+  }
+  return hex;
 }

@@ -39,7 +39,13 @@ script *script_from_json(const char *name, const char *dir, const char *json,
 script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
                         char *err, size_t errlen);
 void script_free(script *s);
+/* The version's identity: SHA-256 (hex) over its files' paths and contents
+ * in path order, so the same files are the same version however they came;
+ * with files_json, also the files as JSON {"path": "source"}. */
+char *script_sha(const script *s, char **files_json);
 const script_file *script_find(const script *s, const char *path);
+/* Adds a copy of a file (path relative to the bot folder). */
+void script_add_file(script *s, const char *path, const char *source, size_t len);
 
 /* Modules shipped with the runtime (stdlib/), compiled into the binary. */
 typedef struct embedded_file {

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "deploy.h"
 #include "engine.h"
 #include "http_server.h"
 #include "log.h"
@@ -257,42 +258,21 @@ static int start_test_clock(const char *value) {
   return 0;
 }
 
-static int load_bots(engine *e, const char *dir, server *s) {
+/* --watch: each bot folder in dir is watched for changes. */
+static void watch_bot_folders(const char *dir, server *s) {
   DIR *d = opendir(dir);
-  if (!d) {
-    fprintf(stderr, "parley serve: %s: cannot open the scripts folder: %s\n", dir,
-            strerror(errno));
-    return -1;
-  }
-  int loaded = 0, failed = 0;
+  if (!d) return;
   struct dirent *ent;
   while ((ent = readdir(d))) {
     if (ent->d_name[0] == '.') continue;
     char *path = xasprintf("%s/%s", dir, ent->d_name);
     char *lua = xasprintf("%s/bot.lua", path);
     struct stat st;
-    if (stat(lua, &st) == 0) {
-      char err[4096];
-      if (s) {
-        server_watch(s, path);
-      } else if (engine_load_bot(e, path, err, sizeof err)) {
-        loaded++;
-        fprintf(stderr, "parley serve: loaded %s\n", path);
-      } else {
-        fprintf(stderr, "%s\n", err);
-        failed++;
-      }
-    }
+    if (stat(lua, &st) == 0) server_watch(s, path);
     free(path);
     free(lua);
   }
   closedir(d);
-  if (failed) return -1;
-  if (!loaded) {
-    fprintf(stderr, "parley serve: %s has no bot folders (a folder with a bot.lua)\n", dir);
-    return -1;
-  }
-  return 0;
 }
 
 int cli_serve(int argc, char **argv) {
@@ -353,15 +333,16 @@ int cli_serve(int argc, char **argv) {
     free(dir);
   }
   char err[4096];
-  engine_options opt = {.db_path = db, .outbox = 1};
+  engine_options opt = {.db_path = db, .outbox = 1, .serving = 1};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "parley serve: %s\n", err);
     return 1;
   }
   check_ctx checked = {0};
-  if (load_bots(e, setting("scripts"), NULL) ||
-      (engine_each_bot_counts(e, check_bot_sending, &checked), checked.bad)) {
+  int started = deploy_start(e, setting("scripts"), err, sizeof err);
+  if (started) fprintf(stderr, "parley serve: %s\n", err);
+  if (started || (engine_each_bot_counts(e, check_bot_sending, &checked), checked.bad)) {
     engine_close(e);
     free_sendings();
     return 1;
@@ -414,7 +395,7 @@ int cli_serve(int argc, char **argv) {
   if (fetcher) engine_on_http(e, on_http_start, NULL);
   else fprintf(stderr, "parley serve: %s; http.get/post will refuse\n", err);
 
-  if (watch) load_bots(e, setting("scripts"), s);
+  if (watch) watch_bot_folders(setting("scripts"), s);
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

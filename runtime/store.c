@@ -144,6 +144,11 @@ static const char *const migrations[] = {
     "CREATE INDEX messages_sending ON messages(id) WHERE status = 'sending';"
     "CREATE INDEX messages_outbound_provider_id ON messages(bot_id, provider_id)"
     "  WHERE direction = 'out' AND provider_id IS NOT NULL;",
+    /* 4 -> 5: the bots `parley serve` runs come back at its next start with
+     * their active version; folder_sha: the files their folder had when
+     * last read, so an unchanged folder changes nothing */
+    "ALTER TABLE bots ADD COLUMN served INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE bots ADD COLUMN folder_sha TEXT;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -181,6 +186,8 @@ enum {
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
   Q_BOT_SET_ACTIVE,
+  Q_BOT_SET_SERVED,
+  Q_SERVED_EACH,
   Q_CONSENT_ALL,
   Q_SUPPRESSED,
   Q_BACKLOG,
@@ -289,6 +296,11 @@ static const char *const queries[Q_COUNT] = {
     [Q_CONSENT_ALL] = "SELECT at, number, action, source, coalesce(text, '') FROM consent"
                       " WHERE bot_id = ?1 ORDER BY id",
     [Q_BOT_SET_ACTIVE] = "UPDATE bots SET active_version = ?2 WHERE id = ?1",
+    [Q_BOT_SET_SERVED] = "UPDATE bots SET served = 1, folder_sha = coalesce(?2, folder_sha)"
+                         " WHERE id = ?1",
+    [Q_SERVED_EACH] = "SELECT b.name, v.sha, b.folder_sha, v.files FROM bots b"
+                      " JOIN script_versions v ON v.id = b.active_version"
+                      " WHERE b.served ORDER BY b.id",
     [Q_VERSIONS_EACH] = "SELECT v.id, v.sha, v.created_at, v.id = b.active_version"
                         " FROM script_versions v JOIN bots b ON b.id = v.bot_id"
                         " WHERE v.bot_id = ?1 ORDER BY v.id",
@@ -1164,6 +1176,25 @@ int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id) {
   sqlite3_bind_int64(s, 1, bot_id);
   sqlite3_bind_int64(s, 2, version_id);
   return store_exec_done(st, s, "cannot activate a script version");
+}
+
+int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha) {
+  sqlite3_stmt *s = stmt(st, Q_BOT_SET_SERVED);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, bot_id);
+  store_bind_text(s, 2, folder_sha);
+  return store_exec_done(st, s, "cannot record a served bot");
+}
+
+int store_served_each(store *st, served_fn fn, void *ud) {
+  sqlite3_stmt *s = stmt(st, Q_SERVED_EACH);
+  if (!s) return -1;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    fn(ud, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list the served bots");
 }
 
 int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {

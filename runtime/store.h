@@ -39,6 +39,14 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
                                  const char *files_json, int64_t now);
 
 int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id);
+/* `parley serve` runs this bot; folder_sha (NULL: unchanged) is what its
+ * folder held when read (engine_bot_served). */
+int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha);
+/* Each served bot with its active version: name, sha, folder_sha (may be
+ * NULL) and files (JSON). */
+typedef void (*served_fn)(void *ud, const char *name, const char *sha, const char *folder_sha,
+                          const char *files_json);
+int store_served_each(store *st, served_fn fn, void *ud);
 typedef void (*version_fn)(void *ud, int64_t id, const char *sha, int64_t created_at,
                            int active);
 int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud);

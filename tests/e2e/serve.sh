@@ -175,8 +175,26 @@ sed -i 's/Shop: https:\/\/avastone.example\/merch/Shop v2: https:\/\/avastone.ex
 expect "reload: no admin token is 401" "$(curl -s -m 5 -w ' %{http_code}' -X PUT --data x "$url/v1/bots/fanclub/script")" ' 401$'
 expect "reload: the webhook token is not an admin token (403)" \
   "$(admin PUT /v1/bots/fanclub/script hook-secret-456 --data-binary @"$tmp/v2.lua")" ' 403$'
-expect "reload: a new bot.lua is activated" \
+# the folder's transcripts came with the version loaded at start: a bot.lua
+# alone is held to them (the README's curl line)
+expect "reload: a bot.lua that breaks the bot's own transcripts is refused (422), naming the line" \
   "$(admin PUT /v1/bots/fanclub/script admin-secret-789 -H 'Content-Type: text/x-lua' --data-binary @"$tmp/v2.lua")" \
+  'transcript tests failed.*"tests/welcome.chat:13: expected: < Shop: https://avastone.example/merch".* 422$'
+expect "reload: ... and the running version still answers" \
+  "$(post_json hook-secret-456 '{"from":"+15550001","text":"MERCH"}')" '"Shop: https.* 200$'
+cp -r "$tmp/scripts/fanclub" "$tmp/v2"
+cp "$tmp/v2.lua" "$tmp/v2/bot.lua"
+sed -i 's/^< Shop: /< Shop v2: /' "$tmp/v2/tests/welcome.chat"
+python3 -c 'import json, os, sys
+d = sys.argv[1]
+files = {}
+for root, _, names in os.walk(d):
+    for n in names:
+        p = os.path.join(root, n)
+        files[os.path.relpath(p, d)] = open(p).read()
+print(json.dumps({"files": files}))' "$tmp/v2" > "$tmp/v2.json"
+expect "reload: a new bot.lua with its transcripts changed to match is activated" \
+  "$(admin PUT /v1/bots/fanclub/script admin-secret-789 -H 'Content-Type: application/json' --data-binary @"$tmp/v2.json")" \
   '"status":"active","version":[0-9]+.* 200$'
 expect "reload: the next message uses the new version" \
   "$(post_json hook-secret-456 '{"from":"+15550001","text":"MERCH"}')" 'Shop v2: .* 200$'
@@ -440,7 +458,7 @@ expect "metrics: counts by bot, kept across a reload, each family together" \
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 13 .*parley_reloads_total\{result="refused"\} 5 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 13 .*parley_reloads_total\{result="refused"\} 6 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # delivery reports: bad input is a clear 4xx, unknown messages are acknowledged
 sig=$(sign /twilio/status/fanclub?m=5 MessageSid=SMx)

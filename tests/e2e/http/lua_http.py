@@ -233,11 +233,11 @@ def main():
         Service.release.set()
         check("parley serve starts again", p.start(), p.log())
         got = wait_for(lambda: replies(db, "+15550010"), 10)
-        # (serve loads scripts/ at start: version 1 again)
+        # (the version active before the crash, v2, is active again)
         check("the handler ran again after the restart: its reply once",
-              got == ["Left: 3 (v1)"], got)
+              got == ["Left: 3 (v2)"], got)
         time.sleep(0.5)
-        check("... and only once", replies(db, "+15550010") == ["Left: 3 (v1)"],
+        check("... and only once", replies(db, "+15550010") == ["Left: 3 (v2)"],
               replies(db, "+15550010"))
         pending = query(db, "SELECT count(*) FROM timers WHERE kind = 'rerun' AND status = 'pending'")
         check("no rerun record left pending", pending[0][0] == 0, pending)

@@ -1,0 +1,252 @@
+#include "deploy.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "chat_test.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+static int ships_tests(const script *sc) {
+  for (size_t i = 0; i < sc->nfiles; i++)
+    if (strncmp(sc->files[i].path, "tests/", 6) == 0) return 1;
+  return 0;
+}
+
+deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char *err,
+                             size_t errlen) {
+  deploy_result r = {DEPLOY_ERROR, NULL, 0};
+  sandbox *sb = sandbox_open(sc, err, errlen); /* its own errors first, as file:line */
+  if (!sb) {
+    script_free(sc);
+    r.status = DEPLOY_INVALID;
+    return r;
+  }
+  sandbox_close(sb);
+  /* an upload without transcripts is held to the running version's */
+  bot *running = engine_find_bot(e, sc->name);
+  if (running && !ships_tests(sc)) {
+    const script *cur = bot_script(running);
+    for (size_t i = 0; i < cur->nfiles; i++)
+      if (strncmp(cur->files[i].path, "tests/", 6) == 0)
+        script_add_file(sc, cur->files[i].path, cur->files[i].source,
+                        cur->files[i].len);
+  }
+  int failed = chat_test_script(sc, err, errlen);
+  if (failed) {
+    script_free(sc);
+    r.status = failed < 0 ? DEPLOY_ERROR : DEPLOY_TESTS_FAILED;
+    r.failed = failed;
+    return r;
+  }
+  int why;
+  bot *b = engine_install(e, sc, &why, err, errlen);
+  if (!b) {
+    r.status = why == INSTALL_INVALID        ? DEPLOY_INVALID
+               : why == INSTALL_NUMBER_TAKEN ? DEPLOY_NUMBER_TAKEN
+                                             : DEPLOY_ERROR;
+    return r;
+  }
+  if (engine_bot_served(e, b, folder_sha, err, errlen)) return r;
+  r.status = DEPLOY_OK;
+  r.bot = b;
+  return r;
+}
+
+/* ------------------------------------------------------------------ start */
+
+/* One bot to bring up at start. */
+typedef struct start_item {
+  char *name;
+  char *folder;       /* its folder in the scripts folder, or NULL */
+  char *folder_sha;   /* the folder's files (script_sha), or NULL */
+  char *folder_files; /* the folder as a new version to pass the gate; NULL: none */
+  char *active_files; /* the version active before the restart; NULL: none */
+  char *sha;          /* of active_files */
+  int done;
+  char *problem; /* why the last try did not install it */
+} start_item;
+
+typedef struct start_plan {
+  start_item *items;
+  size_t n;
+} start_plan;
+
+static start_item *plan_find(start_plan *p, const char *name) {
+  for (size_t i = 0; i < p->n; i++)
+    if (strcmp(p->items[i].name, name) == 0) return &p->items[i];
+  return NULL;
+}
+
+static start_item *plan_add(start_plan *p, const char *name) {
+  p->items = xrealloc(p->items, (p->n + 1) * sizeof *p->items);
+  start_item *it = &p->items[p->n++];
+  *it = (start_item){.name = xstrdup(name)};
+  return it;
+}
+
+static void add_served(void *ud, const char *name, const char *sha,
+                       const char *folder_sha, const char *files_json) {
+  start_item *it = plan_add(ud, name);
+  it->sha = xstrdup(sha);
+  it->folder_sha = folder_sha ? xstrdup(folder_sha) : NULL;
+  it->active_files = xstrdup(files_json);
+}
+
+/* Reads a bot folder into the plan: unchanged, it only confirms the folder's
+ * files; new or changed, it is a version to pass the gate. */
+static int plan_folder(start_plan *p, const char *path, const char *name, char *err,
+                       size_t errlen) {
+  script *sc = script_read(path, err, errlen);
+  if (!sc) return -1;
+  if (script_read_tests(sc, err, errlen)) {
+    script_free(sc);
+    return -1;
+  }
+  char *files = NULL;
+  char *sha = script_sha(sc, &files);
+  script_free(sc);
+  start_item *it = plan_find(p, name);
+  if (!it) it = plan_add(p, name);
+  it->folder = xstrdup(path);
+  int unchanged = (it->folder_sha && strcmp(it->folder_sha, sha) == 0) ||
+                  (it->sha && strcmp(it->sha, sha) == 0);
+  free(it->folder_sha);
+  it->folder_sha = sha;
+  if (unchanged)
+    free(files);
+  else
+    it->folder_files = files;
+  return 0;
+}
+
+static int is_bot_folder(const struct dirent *d) {
+  return d->d_name[0] != '.';
+}
+
+static int plan_folders(start_plan *p, const char *dir, char *err, size_t errlen) {
+  struct dirent **names;
+  int n = scandir(dir, &names, is_bot_folder, alphasort);
+  if (n < 0) {
+    snprintf(err, errlen, "%s: cannot open the scripts folder: %m", dir);
+    return -1;
+  }
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    char *path = xasprintf("%s/%s", dir, names[i]->d_name);
+    char *lua = xasprintf("%s/bot.lua", path);
+    struct stat st;
+    if (rc == 0 && stat(lua, &st) == 0)
+      rc = plan_folder(p, path, names[i]->d_name, err, errlen);
+    free(path);
+    free(lua);
+    free(names[i]);
+  }
+  free(names);
+  return rc;
+}
+
+/* One try at an item: 1 installed, 0 to try again (a number another bot
+ * still holds), -1 the start fails (err). */
+static int start_one(engine *e, start_item *it, char *err, size_t errlen) {
+  char *label = it->folder_files
+                    ? xstrdup(it->folder)
+                    : xasprintf("%s (the version active before)", it->name);
+  script *sc = script_from_json(it->name, label,
+                                it->folder_files ? it->folder_files : it->active_files,
+                                err, errlen);
+  free(label);
+  if (!sc) return -1;
+  free(it->problem);
+  it->problem = NULL;
+  if (it->folder_files) {
+    deploy_result r = deploy_version(e, sc, it->folder_sha, err, errlen);
+    if (r.status == DEPLOY_OK) {
+      fprintf(stderr, "parley serve: loaded %s (version %lld)\n", it->folder,
+              (long long)bot_version(r.bot));
+      return 1;
+    }
+    if (r.status == DEPLOY_NUMBER_TAKEN) {
+      it->problem = xstrdup(err);
+      return 0;
+    }
+    if (r.status == DEPLOY_ERROR || !it->active_files) return -1;
+    /* a changed folder that fails the gate: the active version stays */
+    log_event(LOG_WARN, "reload_refused", "source", "start", "dir", it->folder, "error",
+              err, NULL);
+    fprintf(stderr,
+            "parley serve: %s changed but was not loaded; %s keeps its active "
+            "version:\n%s\n",
+            it->folder, it->name, err);
+    free(it->folder_files);
+    it->folder_files = NULL;
+    return start_one(e, it, err, errlen);
+  }
+  int why;
+  bot *b = engine_install(e, sc, &why, err, errlen);
+  if (!b && why == INSTALL_NUMBER_TAKEN) {
+    it->problem = xstrdup(err);
+    return 0;
+  }
+  if (!b || engine_bot_served(e, b, it->folder_sha, err, errlen)) return -1;
+  fprintf(stderr, "parley serve: %s: version %lld, active before the restart%s\n",
+          it->name, (long long)bot_version(b),
+          it->folder ? " (its folder is unchanged)" : "");
+  return 1;
+}
+
+/* Installs every item; one whose number another still holds waits for the
+ * others (which may release it). */
+static int start_all(engine *e, start_plan *p, char *err, size_t errlen) {
+  for (;;) {
+    int progress = 0, pending = 0;
+    for (size_t i = 0; i < p->n; i++) {
+      start_item *it = &p->items[i];
+      if (it->done) continue;
+      int rc = start_one(e, it, err, errlen);
+      if (rc < 0) return -1;
+      if (rc)
+        it->done = progress = 1;
+      else
+        pending++;
+    }
+    if (!pending) return 0;
+    if (!progress) {
+      buf b = {0};
+      for (size_t i = 0; i < p->n; i++)
+        if (!p->items[i].done)
+          buf_printf(&b, "%s%s", b.len ? "\n" : "", p->items[i].problem);
+      snprintf(err, errlen, "%s", b.data);
+      buf_free(&b);
+      return -1;
+    }
+  }
+}
+
+int deploy_start(engine *e, const char *dir, char *err, size_t errlen) {
+  start_plan p = {0};
+  int rc = store_served_each(engine_store(e), add_served, &p);
+  if (rc) snprintf(err, errlen, "%s", store_error(engine_store(e)));
+  if (rc == 0) rc = plan_folders(&p, dir, err, errlen);
+  if (rc == 0 && p.n == 0) {
+    snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
+    rc = -1;
+  }
+  if (rc == 0) rc = start_all(e, &p, err, errlen);
+  for (size_t i = 0; i < p.n; i++) {
+    start_item *it = &p.items[i];
+    free(it->name);
+    free(it->folder);
+    free(it->folder_sha);
+    free(it->folder_files);
+    free(it->active_files);
+    free(it->sha);
+    free(it->problem);
+  }
+  free(p.items);
+  return rc;
+}
