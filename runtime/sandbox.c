@@ -149,20 +149,23 @@ static sandbox *from_state(lua_State *L) {
 void *sandbox_context(lua_State *L) { return from_state(L)->ctx; }
 
 /* Called when an allocation would pass the memory limit: whether it can
- * be let through because a recursion is overflowing (see OVERFLOW_DEPTH).
- * lua_getstack only walks the CallInfo list, which is consistent whenever
- * Lua allocates. The hook then runs at the next instruction. */
+ * be let through because a recursion is overflowing (see OVERFLOW_DEPTH):
+ * deep down, the hook raises "stack overflow" at the next instruction;
+ * after such an error, until the hook has given the memory back, the
+ * allocation goes through. lua_getstack only walks the CallInfo list,
+ * which is consistent whenever Lua allocates. */
 static int overflow_grant(sandbox *sb, size_t grow) {
   lua_State *L = atomic_load(&sb->running);
   lua_Debug ar;
   if (!L || sb->overflow_grace + grow > OVERFLOW_GRACE) return 0;
-  if (sb->overflow == OVERFLOW_NONE) {
-    if (!lua_getstack(L, OVERFLOW_DEPTH, &ar)) return 0;
+  if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) {
     sb->overflow = OVERFLOW_RAISE;
+    lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
+  } else if (sb->overflow != OVERFLOW_UNWINDING) {
+    return 0;
   }
   sb->overflow_grace += grow;
-  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
   return 1;
 }
 
@@ -173,11 +176,14 @@ static int overflow_grant(sandbox *sb, size_t grow) {
 static void overflow_step(sandbox *sb, lua_State *L) {
   lua_Debug ar;
   if (sb->overflow == OVERFLOW_RAISE) {
-    sb->overflow = OVERFLOW_UNWINDING;
     if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
       lua_pushfstring(L, "%s:%d: stack overflow", ar.short_src, ar.currentline);
     else
       lua_pushliteral(L, "stack overflow");
+    /* after the message: making it may have needed room too */
+    sb->overflow = OVERFLOW_UNWINDING;
+    lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
     lua_error(L);
   }
   if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) return; /* caught deep down: not yet */
@@ -188,8 +194,6 @@ static void overflow_step(sandbox *sb, lua_State *L) {
     if (sb->mem_used >= before) break;
   }
   sb->overflow = OVERFLOW_NONE;
-  lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   if (sb->mem_used > sb->mem_base + sb->mem_limit) {
     sb->killed = 1;
     snprintf(sb->kill_msg, sizeof sb->kill_msg,
