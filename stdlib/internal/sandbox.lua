@@ -1059,6 +1059,12 @@ base._G = G
 -- the default environment
 base.load = host.loader(G)
 
+-- Lua names a function called from C (through pcall) by looking for it in
+-- the VM's own library tables: the replacements go there, so that
+-- pcall(setmetatable, 1) says 'setmetatable' as in Lua. This file keeps the
+-- originals it captured at the top.
+_G.setmetatable, _G.rawset, _G.load = base.setmetatable, base.rawset, base.load
+
 -- require: the bot's own modules and stdlib/, loaded once, at the top level.
 local files = {}
 local loaded = {}

@@ -50,7 +50,10 @@ function cases.names()
     err(xpcall, print),
     err(function() return xpcall(print) end),
     err(function() coroutine.wrap(function() error("inside") end)() end),
-    err(load, 3),
+    err(load, {}),
+    err(setmetatable, 1),
+    err(function() setmetatable({}, 1) end),
+    err(rawset, {}, nil, 1),
   }, "\n")
 end
 
