@@ -33,6 +33,7 @@ local loading = true -- the bot's top level is running
 -- runs at a time in a VM; a contact object kept past its invocation (in a
 -- closure) no longer matches and its methods refuse to work.
 local cur_c, cur_p
+local cur_rule -- the handler that runs, for errors raised after it returned
 local folder = "."    -- the bot's folder, for file names in messages
 
 -- ---------------------------------------------------------------- errors
@@ -1322,9 +1323,6 @@ local function route(c, text, is_new, expect)
   end
   return router.fallback
 end
-
--- The handler that runs, for errors raised after it returned.
-local cur_rule
 
 local function fail_after(msg)
   local where = ""
