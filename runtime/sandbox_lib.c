@@ -43,7 +43,9 @@ static lua_Integer checked_length(lua_State *L, int arg, int need) {
   return luaL_len(L, arg);
 }
 
-static void charge1(lua_State *L) { sandbox_charge(L, 1); }
+static void charge1(lua_State *L) {
+  sandbox_charge(L, 1);
+}
 
 static void copy_element(lua_State *L, int from, lua_Integer i, int to, lua_Integer j) {
   charge1(L);
@@ -56,17 +58,18 @@ static int tab_insert(lua_State *L) {
   e = (lua_Integer)((lua_Unsigned)e + 1u); /* the first empty slot */
   lua_Integer pos;
   switch (lua_gettop(L)) {
-  case 2:
-    pos = e;
-    break;
-  case 3:
-    pos = luaL_checkinteger(L, 2);
-    /* 1 <= pos <= e, without overflowing at math.mininteger */
-    luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2, "position out of bounds");
-    for (lua_Integer i = e; i > pos; i--) copy_element(L, 1, i - 1, 1, i);
-    break;
-  default:
-    return luaL_error(L, "wrong number of arguments to 'insert'");
+    case 2:
+      pos = e;
+      break;
+    case 3:
+      pos = luaL_checkinteger(L, 2);
+      /* 1 <= pos <= e, without overflowing at math.mininteger */
+      luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2,
+                    "position out of bounds");
+      for (lua_Integer i = e; i > pos; i--) copy_element(L, 1, i - 1, 1, i);
+      break;
+    default:
+      return luaL_error(L, "wrong number of arguments to 'insert'");
   }
   lua_seti(L, 1, pos);
   return 0;
@@ -76,7 +79,8 @@ static int tab_remove(lua_State *L) {
   lua_Integer size = checked_length(L, 1, NEED_READ | NEED_WRITE);
   lua_Integer pos = luaL_optinteger(L, 2, size);
   if (pos != size) /* Lua 5.4.4 names argument #1 here */
-    luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 1, "position out of bounds");
+    luaL_argcheck(L, (lua_Unsigned)pos - 1u <= (lua_Unsigned)size, 1,
+                  "position out of bounds");
   lua_geti(L, 1, pos);
   for (; pos < size; pos++) copy_element(L, 1, pos + 1, 1, pos);
   lua_pushnil(L);
@@ -109,8 +113,8 @@ static int tab_move(lua_State *L) {
 static void concat_element(lua_State *L, luaL_Buffer *b, lua_Integer i) {
   lua_geti(L, 1, i);
   if (!lua_isstring(L, -1))
-    luaL_error(L, "invalid value (%s) at index %I in table for 'concat'", luaL_typename(L, -1),
-               (LUAI_UACINT)i);
+    luaL_error(L, "invalid value (%s) at index %I in table for 'concat'",
+               luaL_typename(L, -1), (LUAI_UACINT)i);
   size_t len;
   lua_tolstring(L, -1, &len);
   sandbox_charge(L, 1 + (long)(len / 512));
@@ -227,8 +231,9 @@ static void sort_range(lua_State *L, sort_index lo, sort_index up, unsigned int 
     else
       lua_pop(L, 2);
     if (up - lo == 1) return;
-    sort_index p = (up - lo < SORT_RANDOM_LIMIT || seed == 0) ? (lo + up) / 2
-                                                              : sort_pivot(lo, up, seed);
+    sort_index p = (up - lo < SORT_RANDOM_LIMIT || seed == 0)
+                       ? (lo + up) / 2
+                       : sort_pivot(lo, up, seed);
     sort_get(L, p);
     sort_get(L, lo);
     if (sort_less(L, -2, -1)) {
@@ -275,7 +280,8 @@ static int tab_sort(lua_State *L) {
 /* ---- string.rep ---- */
 
 /* Lua's limit on a string.rep result (lstrlib.c's MAXSIZE) */
-static const size_t REP_MAX = sizeof(size_t) < sizeof(int) ? (size_t)-1 : (size_t)INT_MAX;
+static const size_t REP_MAX =
+    sizeof(size_t) < sizeof(int) ? (size_t)-1 : (size_t)INT_MAX;
 
 static int str_rep(lua_State *L) {
   size_t l, lsep;
@@ -292,9 +298,11 @@ static int str_rep(lua_State *L) {
   /* built in a buffer, then copied into the string: twice the size */
   size_t left = sandbox_memory_left(L);
   if (total > left / 2)
-    return luaL_error(L, "string.rep: result of about %I bytes needs twice that while it is "
-                         "built, more than the memory left to this handler (%I KiB)",
-                      (LUAI_UACINT)total, (LUAI_UACINT)(left >> 10));
+    return luaL_error(
+        L,
+        "string.rep: result of about %I bytes needs twice that while it is "
+        "built, more than the memory left to this handler (%I KiB)",
+        (LUAI_UACINT)total, (LUAI_UACINT)(left >> 10));
   sandbox_charge(L, (long)(n / 8 + (lua_Integer)(total / 512)));
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, total);
@@ -388,7 +396,8 @@ static const char *load_read(lua_State *L, void *ud, size_t *size) {
   if (src->first && *size > 0) {
     src->first = 0;
     if (src->refuse_binary && piece[0] == LUA_SIGNATURE[0]) {
-      lua_pushliteral(L, "attempt to load a binary chunk (bot scripts can load text chunks only)");
+      lua_pushliteral(
+          L, "attempt to load a binary chunk (bot scripts can load text chunks only)");
       lua_error(L);
     }
   }
@@ -400,8 +409,11 @@ static int base_load(lua_State *L) {
   const char *s = lua_tolstring(L, 1, &len);
   const char *mode = luaL_optstring(L, 3, "bt");
   int env = !lua_isnone(L, 4) ? 4 : 0;
-  load_source src = {.s = s, .len = len, .from_function = s == NULL,
-                     .refuse_binary = strchr(mode, 'b') != NULL, .first = 1};
+  load_source src = {.s = s,
+                     .len = len,
+                     .from_function = s == NULL,
+                     .refuse_binary = strchr(mode, 'b') != NULL,
+                     .first = 1};
   const char *name;
   if (s != NULL) {
     name = luaL_optstring(L, 2, s);
@@ -421,7 +433,9 @@ static int base_load(lua_State *L) {
   return 1;
 }
 
-void sandbox_lib_push_load(lua_State *L) { lua_pushcclosure(L, base_load, 1); }
+void sandbox_lib_push_load(lua_State *L) {
+  lua_pushcclosure(L, base_load, 1);
+}
 
 /* ---- installing ---- */
 
@@ -432,10 +446,13 @@ static void set_functions(lua_State *L, const char *lib, const luaL_Reg *funcs) 
 }
 
 void sandbox_lib_install(lua_State *L) {
-  static const luaL_Reg table_funcs[] = {
-      {"concat", tab_concat}, {"insert", tab_insert}, {"remove", tab_remove},
-      {"move", tab_move},     {"unpack", tab_unpack}, {"sort", tab_sort},
-      {NULL, NULL}};
+  static const luaL_Reg table_funcs[] = {{"concat", tab_concat},
+                                         {"insert", tab_insert},
+                                         {"remove", tab_remove},
+                                         {"move", tab_move},
+                                         {"unpack", tab_unpack},
+                                         {"sort", tab_sort},
+                                         {NULL, NULL}};
   static const luaL_Reg string_funcs[] = {{"rep", str_rep}, {NULL, NULL}};
   set_functions(L, "table", table_funcs);
   set_functions(L, "string", string_funcs);
