@@ -439,14 +439,13 @@ static int co_wrapped(lua_State *L) {
   return lua_error(L);
 }
 
+/* coroutine.wrap; upvalue 1: coroutine.resume (host_resume) */
 static int co_wrap(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lua_State *co = lua_newthread(L);
   lua_pushvalue(L, 1);
   lua_xmove(L, co, 1);
-  lua_getglobal(L, "coroutine");
-  lua_getfield(L, -1, "resume");
-  lua_remove(L, -2);
+  lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushcclosure(L, co_wrapped, 2);
   return 1;
 }
@@ -457,13 +456,15 @@ static void install_coroutine(lua_State *L) {
   static const luaL_Reg funcs[] = {{"running", co_running},
                                    {"isyieldable", co_isyieldable},
                                    {"yield", co_yield},
-                                   {"wrap", co_wrap},
                                    {NULL, NULL}};
   lua_getglobal(L, "coroutine");
   luaL_setfuncs(L, funcs, 0);
   lua_getfield(L, -1, "resume");
   lua_pushcclosure(L, host_resume, 1);
-  lua_setfield(L, -2, "resume");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "resume");
+  lua_pushcclosure(L, co_wrap, 1);
+  lua_setfield(L, -2, "wrap");
   lua_pop(L, 1);
 }
 
