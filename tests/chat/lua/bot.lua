@@ -2,6 +2,10 @@
 -- plain Lua 5.4.4's), and where a limit meets Lua's own errors.
 local cases = require("cases")
 
+-- the default instruction and memory limits, the most time (the cases are
+-- about what a script computes, not how fast; under a sanitizer they are slow)
+bot.config{ limits = { time = "10s" } }
+
 for _, name in ipairs({ "ranges", "names", "main_thread", "xpcall", "load" }) do
   bot.keyword(name, function() return cases[name]() end)
 end
