@@ -19,7 +19,7 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
-            libarchive-dev kannel kannel-extras
+            libarchive-dev kannel kannel-extras lua5.4
 
 SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c)) $(wildcard runtime/providers/*.c)
 CXX_SRCS := $(wildcard runtime/*.cc)

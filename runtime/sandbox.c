@@ -17,6 +17,7 @@
 #include "scheduler.h"
 #include "lua_api.h"
 #include "lua_pattern.h"
+#include "sandbox_lib.h"
 #include "luadata.h"
 #include "util.h"
 
@@ -30,6 +31,16 @@ enum {
  * stops it at every instruction. */
 static const size_t KILL_GRACE = 1u << 20;
 static const size_t VM_HARD_CAP = (size_t)1 << 30; /* whole VM, all calls */
+/* A runaway recursion: when memory runs out with OVERFLOW_DEPTH Lua calls
+ * or more on the stack, the script gets Lua's catchable "stack overflow"
+ * (Lua raises it itself at 1,000,000 stack slots, 40 to 80 MB, past most
+ * memory limits) instead of the memory limit. The allocations that ran out
+ * are let through (OVERFLOW_GRACE per invocation at most) until the error
+ * has unwound the recursion; then full collections give back the stack
+ * and call records it left, and the memory limit holds again. */
+enum { OVERFLOW_DEPTH = 1000 };
+enum { OVERFLOW_NONE, OVERFLOW_RAISE, OVERFLOW_UNWINDING };
+static const size_t OVERFLOW_GRACE = (size_t)24 << 20;
 
 const sandbox_limits sandbox_default_limits = {
     .instructions = 10000000, .memory = 16u << 20, .time_ms = 500};
@@ -54,6 +65,8 @@ struct sandbox {
   int64_t deadline_ns;
   long next_clock_check; /* instr_used at which charge looks at the clock */
   int killed;
+  int overflow;          /* OVERFLOW_*: a deep recursion ran out of memory */
+  size_t overflow_grace; /* memory allowed past the limit for it, so far */
   int suspending;        /* sandbox_suspend yielded the root */
   int64_t started_ns;    /* when the invocation (or its resumption) started */
   int64_t time_before_ns; /* run time before its last resumption */
@@ -135,6 +148,59 @@ static sandbox *from_state(lua_State *L) {
 
 void *sandbox_context(lua_State *L) { return from_state(L)->ctx; }
 
+/* Called when an allocation would pass the memory limit: whether it can
+ * be let through because a recursion is overflowing (see OVERFLOW_DEPTH):
+ * deep down, the hook raises "stack overflow" at the next instruction;
+ * after such an error, until the hook has given the memory back, the
+ * allocation goes through. lua_getstack only walks the CallInfo list,
+ * which is consistent whenever Lua allocates. */
+static int overflow_grant(sandbox *sb, size_t grow) {
+  lua_State *L = atomic_load(&sb->running);
+  lua_Debug ar;
+  if (!L || sb->overflow_grace + grow > OVERFLOW_GRACE) return 0;
+  if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) {
+    sb->overflow = OVERFLOW_RAISE;
+    lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
+  } else if (sb->overflow != OVERFLOW_UNWINDING) {
+    return 0;
+  }
+  sb->overflow_grace += grow;
+  return 1;
+}
+
+/* In the hook, after overflow_grant: raises "stack overflow" where the
+ * call was made (as Lua does); once the recursion is unwound, collects
+ * until the stack and call records it left are given back, then the
+ * memory limit applies again. */
+static void overflow_step(sandbox *sb, lua_State *L) {
+  lua_Debug ar;
+  if (sb->overflow == OVERFLOW_RAISE) {
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+      lua_pushfstring(L, "%s:%d: stack overflow", ar.short_src, ar.currentline);
+    else
+      lua_pushliteral(L, "stack overflow");
+    /* after the message: making it may have needed room too */
+    sb->overflow = OVERFLOW_UNWINDING;
+    lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    lua_error(L);
+  }
+  if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) return; /* caught deep down: not yet */
+  /* each full collection frees half of a thread's unused call records */
+  for (int i = 0; i < 32; i++) {
+    size_t before = sb->mem_used;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (sb->mem_used >= before) break;
+  }
+  sb->overflow = OVERFLOW_NONE;
+  if (sb->mem_used > sb->mem_base + sb->mem_limit) {
+    sb->killed = 1;
+    snprintf(sb->kill_msg, sizeof sb->kill_msg,
+             "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
+  }
+}
+
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   sandbox *sb = ud;
   if (!ptr) osize = 0;
@@ -151,6 +217,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         if (sb->mem_used + grow > sb->mem_base + sb->mem_limit + KILL_GRACE)
           return NULL;
       } else if (sb->mem_used + grow > sb->mem_base + sb->mem_limit) {
+        if (overflow_grant(sb, grow)) goto grant;
         sb->killed = 1;
         snprintf(sb->kill_msg, sizeof sb->kill_msg,
                  "memory limit exceeded (%zu KiB per message); handler stopped",
@@ -159,6 +226,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
       }
     }
   }
+grant:;
   void *p = realloc(ptr, nsize);
   if (!p) return NULL;
   sb->mem_used += nsize - osize;
@@ -192,6 +260,7 @@ static void sb_hook(lua_State *L, lua_Debug *ar) {
   sandbox *sb = from_state(L);
   if (!sb->active) return;
   atomic_store(&sb->running, L);
+  if (sb->overflow != OVERFLOW_NONE && !sb->killed) overflow_step(sb, L);
   if (!sb->killed) {
     sb->instr_used += HOOK_PERIOD;
     char where[300] = "";
@@ -302,90 +371,6 @@ static int host_rawset(lua_State *L) {
   return 1;
 }
 
-static int host_string_rep(lua_State *L) {
-  size_t l, lsep;
-  luaL_checklstring(L, 1, &l);
-  lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_optlstring(L, 3, "", &lsep);
-  if (n <= 0 || l + lsep == 0) {
-    lua_pushliteral(L, "");
-    return 1;
-  }
-  size_t left = sandbox_memory_left(L);
-  if ((lua_Unsigned)n > left / (l + lsep) + 1)
-    return luaL_error(L, "string.rep: result of about %I bytes is larger than "
-                         "the memory left to this handler (%d KiB)",
-                      (lua_Integer)((lua_Unsigned)n * (l + lsep)),
-                      (int)(left >> 10));
-  sandbox_charge(L, (long)(n / 8 + (lua_Integer)((l + lsep) * n) / 512));
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  return 1;
-}
-
-/* Charges the elements i..j a C function is about to visit. */
-static void charge_range(lua_State *L, lua_Integer i, lua_Integer j) {
-  if (j < i) return;
-  lua_Unsigned n = (lua_Unsigned)j - (lua_Unsigned)i;
-  sandbox_charge(L, n > (lua_Unsigned)LONG_MAX / 2 ? LONG_MAX / 2 : (long)n);
-}
-
-static int host_table_move(lua_State *L) {
-  lua_Integer f = luaL_checkinteger(L, 2);
-  lua_Integer e = luaL_checkinteger(L, 3);
-  charge_range(L, f, e);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  return 1;
-}
-
-static int host_table_unpack(lua_State *L) {
-  lua_Integer i = luaL_optinteger(L, 2, 1);
-  lua_Integer e = luaL_opt(L, luaL_checkinteger, 3, luaL_len(L, 1));
-  lua_settop(L, 1);
-  lua_pushinteger(L, i);
-  lua_pushinteger(L, e);
-  charge_range(L, i, e);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, 3, LUA_MULTRET);
-  return lua_gettop(L);
-}
-
-static int host_table_concat(lua_State *L) {
-  luaL_optlstring(L, 2, "", NULL);
-  lua_Integer i = luaL_optinteger(L, 3, 1);
-  lua_Integer j = luaL_opt(L, luaL_checkinteger, 4, luaL_len(L, 1));
-  lua_settop(L, 2);
-  lua_pushinteger(L, i);
-  lua_pushinteger(L, j);
-  charge_range(L, i, j);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, 4, 1);
-  return 1;
-}
-
-static int host_table_sort(lua_State *L) {
-  if (lua_type(L, 1) == LUA_TTABLE &&
-      (luaL_getmetafield(L, 1, "__len") != LUA_TNIL ||
-       luaL_getmetafield(L, 1, "__index") != LUA_TNIL ||
-       luaL_getmetafield(L, 1, "__newindex") != LUA_TNIL))
-    return luaL_error(L, "table.sort: tables with __len, __index or __newindex "
-                         "cannot be sorted in bot scripts; sort a plain copy");
-  if (lua_type(L, 1) == LUA_TTABLE) {
-    long n = (long)lua_rawlen(L, 1), cost = 0;
-    for (long m = n; m > 1; m >>= 1) cost += n; /* n log n comparisons */
-    sandbox_charge(L, cost);
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 0);
-  return 0;
-}
-
 /* coroutine.resume, telling the watchdog which coroutine runs. While the
  * call runs, the coroutine is an argument on this thread's stack, so the
  * pointer stays valid; it is put back on every way out, errors included. */
@@ -399,6 +384,95 @@ static int host_resume(lua_State *L) {
   if (sb->active) atomic_store(&sb->running, L);
   if (rc != LUA_OK) return lua_error(L);
   return lua_gettop(L);
+}
+
+/* The handler's own coroutine (the root) stands for Lua's main thread: the
+ * script cannot yield it (coroutine.yield raises Lua's error for the main
+ * thread, which pcall can catch), coroutine.isyieldable() is false there and
+ * coroutine.running() says it is the main one. */
+static int is_root(lua_State *L, lua_State *co) {
+  sandbox *sb = from_state(L);
+  return sb->active && co == sb->root;
+}
+
+static int co_running(lua_State *L) {
+  int ismain = lua_pushthread(L);
+  lua_pushboolean(L, ismain || is_root(L, L));
+  return 2;
+}
+
+static int co_isyieldable(lua_State *L) {
+  lua_State *co = L;
+  if (!lua_isnone(L, 1)) {
+    co = lua_tothread(L, 1);
+    luaL_argexpected(L, co, 1, "coroutine");
+  }
+  lua_pushboolean(L, lua_isyieldable(co) && !is_root(L, co));
+  return 1;
+}
+
+static int co_yield(lua_State *L) {
+  if (is_root(L, L)) {
+    lua_pushliteral(L, "attempt to yield from outside a coroutine");
+    return lua_error(L);
+  }
+  return lua_yield(L, lua_gettop(L));
+}
+
+/* coroutine.wrap's function: resumes through coroutine.resume (upvalue 2,
+ * host_resume) and raises its error as Lua's wrap does, with the caller's
+ * position in front of a string. Unlike 5.4.4's, a coroutine that failed is
+ * not reset (that would run its __close handlers: see docs/sandbox.md). */
+static int co_wrapped(lua_State *L) {
+  int nargs = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_rotate(L, 1, 2);
+  lua_call(L, nargs + 1, LUA_MULTRET);
+  if (lua_toboolean(L, 1)) return lua_gettop(L) - 1;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_settop(L, 2);
+    luaL_where(L, 1);
+    lua_insert(L, -2);
+    lua_concat(L, 2);
+  }
+  return lua_error(L);
+}
+
+/* coroutine.wrap; upvalue 1: coroutine.resume (host_resume) */
+static int co_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, 1);
+  lua_xmove(L, co, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, co_wrapped, 2);
+  return 1;
+}
+
+/* coroutine.resume (the watchdog's), running, isyieldable, yield and wrap
+ * in the VM's coroutine table, where the prelude copies them from. */
+static void install_coroutine(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"running", co_running},
+                                   {"isyieldable", co_isyieldable},
+                                   {"yield", co_yield},
+                                   {NULL, NULL}};
+  lua_getglobal(L, "coroutine");
+  luaL_setfuncs(L, funcs, 0);
+  lua_getfield(L, -1, "resume");
+  lua_pushcclosure(L, host_resume, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "resume");
+  lua_pushcclosure(L, co_wrap, 1);
+  lua_setfield(L, -2, "wrap");
+  lua_pop(L, 1);
+}
+
+/* host.loader(env): load, with env as the default environment */
+static int host_loader(lua_State *L) {
+  lua_settop(L, 1);
+  sandbox_lib_push_load(L);
+  return 1;
 }
 
 static int host_charge(lua_State *L) {
@@ -589,34 +663,16 @@ static const luaL_Reg host_funcs[] = {
     {"setmetatable", host_setmetatable},
     {"rawset", host_rawset},
     {"charge", host_charge},
+    {"loader", host_loader},
     {"encode", host_encode},
     {"decode", host_decode},
     {"stdlib_source", host_stdlib_source},
     {NULL, NULL}};
 
-/* Wraps lib[name] in a charging C closure stored as host[name_as]. */
-static void wrap_lib(lua_State *L, int host, const char *lib, const char *name,
-                     const char *as, lua_CFunction f) {
-  lua_getglobal(L, lib);
-  lua_getfield(L, -1, name);
-  lua_pushcclosure(L, f, 1);
-  lua_setfield(L, host, as);
-  lua_pop(L, 1);
-}
-
 static void build_host(lua_State *L) {
   lua_newtable(L);
   int host = lua_gettop(L);
   luaL_setfuncs(L, host_funcs, 0);
-  wrap_lib(L, host, "string", "rep", "string_rep", host_string_rep);
-  wrap_lib(L, host, "table", "move", "table_move", host_table_move);
-  wrap_lib(L, host, "table", "unpack", "table_unpack", host_table_unpack);
-  wrap_lib(L, host, "table", "sort", "table_sort", host_table_sort);
-  wrap_lib(L, host, "table", "concat", "table_concat", host_table_concat);
-  wrap_lib(L, host, "coroutine", "resume", "coroutine_resume", host_resume);
-  lua_newtable(L);
-  pattern_register(L, lua_gettop(L));
-  lua_setfield(L, host, "pattern");
   lua_api_register(L, host);
 }
 
@@ -698,6 +754,8 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->root = co;
   sb->ctx = ctx;
   sb->killed = 0;
+  sb->overflow = OVERFLOW_NONE;
+  sb->overflow_grace = 0;
   sb->suspending = 0;
   sb->instr_used = used ? used->instructions : 0;
   sb->next_clock_check = sb->instr_used + HOOK_PERIOD;
@@ -880,6 +938,8 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   /* before any thread exists: threads inherit the hook when created */
   lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   luaL_openlibs(sb->L);
+  sandbox_lib_install(sb->L);
+  install_coroutine(sb->L);
   keep_resume_messages(sb->L);
   if (load_prelude(sb, err, errlen) != 0 || load_bot(sb, s, err, errlen) != 0) {
     sandbox_close(sb);

@@ -14,13 +14,12 @@ local rawset = rawset
 local pack, unpack = table.pack, table.unpack
 local tointeger = math.tointeger
 local slower, ssub, sbyte, sformat = string.lower, string.sub, string.byte, string.format
-local sfind, smatch, sgsub, sgmatch = host.pattern.find, host.pattern.match, host.pattern.gsub,
-  host.pattern.gmatch
+-- string's pattern functions and the table functions are sandbox_lib.c's
+-- (bounded, charged), put in the VM's own libraries before this runs
+local sfind, smatch, sgsub, sgmatch = string.find, string.match, string.gsub, string.gmatch
 local dgetupvalue, dgetinfo, dgetmetatable = debug.getupvalue, debug.getinfo, debug.getmetatable
 local dupvalueid = debug.upvalueid
 local dsetmetatable = debug.setmetatable
-local co_create, co_status = coroutine.create, coroutine.status
-local co_resume = host.coroutine_resume -- tells the watchdog which coroutine runs
 local encode, decode, charge = host.encode, host.decode, host.charge
 local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
 
@@ -34,6 +33,7 @@ local loading = true -- the bot's top level is running
 -- runs at a time in a VM; a contact object kept past its invocation (in a
 -- closure) no longer matches and its methods refuse to work.
 local cur_c, cur_p
+local cur_rule -- the handler that runs, for errors raised after it returned
 local folder = "."    -- the bot's folder, for file names in messages
 
 -- ---------------------------------------------------------------- errors
@@ -85,63 +85,9 @@ local function copy(src, names)
 end
 
 local S = copy(string, { "byte", "char", "format", "len", "lower", "upper", "reverse", "sub",
-  "pack", "packsize", "unpack" })
-S.rep = host.string_rep
-S.find, S.match, S.gmatch, S.gsub = sfind, smatch, sgmatch, sgsub
+  "pack", "packsize", "unpack", "rep", "find", "match", "gmatch", "gsub" })
 
-local function checkint(v, n, fname)
-  local i = tointeger(v)
-  if i == nil then
-    if type(v) == "number" or (type(v) == "string" and tonumber(v)) then
-      argerror(n, fname, "number has no integer representation")
-    end
-    argerror(n, fname, "number expected, got " .. (v == nil and "no value" or type(v)))
-  end
-  return i
-end
-
-local function length(t, fname)
-  if type(t) ~= "table" then argerror(1, fname, "table expected, got " .. type(t)) end
-  local n = #t
-  if tointeger(n) == nil then raise("object length is not an integer") end
-  return n
-end
-
--- table.insert and table.remove in Lua: their loops then run under the count
--- hook, and a script's __len is called once, not once per check.
-local function tinsert(t, ...)
-  local e = length(t, "insert") + 1
-  local nargs = select("#", ...)
-  if nargs == 1 then
-    t[e] = ...
-  elseif nargs == 2 then
-    local pos, v = ...
-    pos = checkint(pos, 2, "insert")
-    if pos - 1 < 0 or pos > e then argerror(2, "insert", "position out of bounds") end
-    for i = e, pos + 1, -1 do t[i] = t[i - 1] end
-    t[pos] = v
-  else
-    raise("wrong number of arguments to 'insert'")
-  end
-end
-
-local function tremove(t, pos)
-  local size = length(t, "remove")
-  if pos == nil then pos = size else pos = checkint(pos, 2, "remove") end
-  if pos ~= size and (pos < 1 or pos > size + 1) then
-    argerror(2, "remove", "position out of bounds")
-  end
-  local v = t[pos]
-  while pos < size do
-    t[pos] = t[pos + 1]
-    pos = pos + 1
-  end
-  t[pos] = nil
-  return v
-end
-
-local T = { concat = host.table_concat, pack = table.pack, insert = tinsert, remove = tremove,
-  move = host.table_move, unpack = host.table_unpack, sort = host.table_sort }
+local T = copy(table, { "concat", "pack", "insert", "remove", "move", "unpack", "sort" })
 
 local M = {}
 for k, v in next, math do M[k] = v end
@@ -151,30 +97,11 @@ local U = {}
 for k, v in next, utf8 do U[k] = v end
 
 -- coroutine.close is left out: in Lua 5.4.4 a chain of coroutines closed
--- from __close handlers overflows the C stack. wrap is rebuilt on resume for
--- the same reason (5.4.4's wrap resets a failed coroutine, running __close).
-local function cowrap(f)
-  checktype(f, "function", 1, "wrap")
-  local co = co_create(f)
-  return function(...)
-    local r = pack(co_resume(co, ...))
-    if r[1] then return unpack(r, 2, r.n) end
-    local e = r[2]
-    if type(e) == "string" then error(e, 0) end
-    error(e, 0)
-  end
-end
-local C = { create = co_create, resume = co_resume, running = coroutine.running,
-  status = co_status, yield = coroutine.yield, isyieldable = coroutine.isyieldable, wrap = cowrap }
-
--- xpcall runs its message handler after the stack unwinds, never inside the
--- error machinery, so a looping handler stays under the count hook.
-local function safe_xpcall(f, handler, ...)
-  checktype(handler, "function", 2, "xpcall")
-  local r = pack(pcall(f, ...))
-  if r[1] then return unpack(r, 1, r.n) end
-  return false, handler(r[2])
-end
+-- from __close handlers overflows the C stack. wrap (sandbox.c) does not
+-- reset a failed coroutine for the same reason; resume tells the watchdog
+-- which coroutine runs; running, isyieldable and yield treat the handler's
+-- own coroutine as Lua's main thread.
+local C = copy(coroutine, { "create", "resume", "running", "status", "yield", "isyieldable", "wrap" })
 
 -- ---------------------------------------------------------------- the bot API
 
@@ -1122,20 +1049,22 @@ local base = {     -- what G sees besides the script's own globals
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
   rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = host.rawset,
   select = select, setmetatable = host.setmetatable, getmetatable = getmetatable,
-  tonumber = tonumber, tostring = tostring, type = type, xpcall = safe_xpcall,
+  tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
   _VERSION = _VERSION,
   string = S, table = T, math = M, utf8 = U, coroutine = C,
   bot = bot, send = global_send, print = api.log, http = http,
 }
 base._G = G
 
-function base.load(chunk, name, mode, env)
-  if mode ~= nil and mode ~= "t" then
-    raise("load: only text chunks can be loaded (mode 't'), binary chunks are refused")
-  end
-  if env == nil then env = G end
-  return load(chunk, name, "t", env)
-end
+-- load as Lua's (sandbox_lib.c), binary chunks refused, the bot's globals
+-- the default environment
+base.load = host.loader(G)
+
+-- Lua names a function called from C (through pcall) by looking for it in
+-- the VM's own library tables: the replacements go there, so that
+-- pcall(setmetatable, 1) says 'setmetatable' as in Lua. This file keeps the
+-- originals it captured at the top.
+_G.setmetatable, _G.rawset, _G.load = base.setmetatable, base.rawset, base.load
 
 -- require: the bot's own modules and stdlib/, loaded once, at the top level.
 local files = {}
@@ -1394,9 +1323,6 @@ local function route(c, text, is_new, expect)
   end
   return router.fallback
 end
-
--- The handler that runs, for errors raised after it returned.
-local cur_rule
 
 local function fail_after(msg)
   local where = ""

@@ -59,6 +59,10 @@ static const char *const BOT_LUA =
     "bot.keyword('schedule it', function(c, msg) bot.store.tid = bot.after('1m', 'slow_timer') end)\n"
     "bot.handler('slow_timer', function(c) http.get('https://api.test/t') c:send('timer done') end)\n"
     "bot.keyword('cancel it', function(c, msg) bot.cancel(bot.store.tid) return 'cancel asked' end)\n"
+    "bot.keyword('wait table', function(c, msg)\n"
+    "  http.get('https://api.test/wt')\n"
+    "  return {}\n"
+    "end)\n"
     "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
 
 static char *tmp;
@@ -195,6 +199,18 @@ static void test_no_response(engine *e, bot *b) {
   nrequests = nsent = 0;
   say(e, b, "+15550005", "hi");
   CHECK_STR(nsent ? sent[0] : NULL, "+15550005: echo hi", "the conversation is free again");
+}
+
+/* An error found after the handler returned names the handler's line,
+ * also when other handlers ran while it waited. */
+static void test_error_after_the_wait(engine *e, bot *b) {
+  nrequests = nsent = 0;
+  say(e, b, "+15550009", "wait table");
+  say(e, b, "+15550002", "hello");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550002: echo hello", "another handler runs meanwhile");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_HAS(nsent > 1 ? sent[1] : NULL, "bot.lua:49: the handler returned a table",
+            "the waiting handler's error names its line");
 }
 
 static void test_order_after_the_wait(engine *e, bot *b) {
@@ -366,6 +382,7 @@ int main(void) {
     test_budget_is_carried(e, b);
     test_two_requests(e, b);
     test_no_response(e, b);
+    test_error_after_the_wait(e, b);
     test_erased_while_waiting(e, b);
     test_order_after_the_wait(e, b);
     test_answer_counts_against_memory(e, b);

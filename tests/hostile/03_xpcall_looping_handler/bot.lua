@@ -1,6 +1,8 @@
 -- Attack: xpcall whose body loops and whose message handler loops too (in
 -- stock Lua the handler runs before unwinding, where a kill could hang).
--- Must get: "limit exceeded"; the handler is stopped, nothing committed.
+-- Must get: "limit exceeded"; the handler is stopped, nothing committed. A
+-- handler that recurses through xpcall ends as in Lua (false, false), after
+-- Lua's call depth limit.
 bot.config{ name = "hostile 03", limits = { time = "200ms", memory = "8MB" } }
 
 bot.keyword("set", function(c)
@@ -28,8 +30,8 @@ bot.keyword("attack3", function(c)
   local function h(m)
     return xpcall(function() error(m) end, h)
   end
-  xpcall(function() error("boom") end, h)
-  return "survived"
+  local ok, v = xpcall(function() error("boom") end, h)
+  return "survived " .. tostring(ok) .. " " .. tostring(v)
 end)
 
 bot.keyword("ping", function() return "pong" end)

@@ -3,8 +3,8 @@
 -- then runs entirely in C, where the count hook never fires, and the
 -- sandbox's up-front charge (based on the raw length, 0) is nothing.
 -- (SANDBOX.md measured the same trick on table.remove: 0.61 s.)
--- Must get: refused (table.sort does not sort tables with __len, __index or
--- __newindex) or stopped by a limit; nothing committed.
+-- Must get: stopped by the instruction limit (every comparison and element
+-- access is charged as the sort goes); nothing committed.
 bot.config{ name = "hostile 43", limits = { time = "200ms", memory = "32MB", instructions = 1e6 } }
 
 bot.keyword("set", function(c)
