@@ -22,9 +22,9 @@ enum { FILES_RESERVE = 256, ADDRESS_BUCKETS = 1024, SWEEP_MS = 250 };
 typedef struct tracked {
   int fd;
   int has_address;
-  uint32_t address;   /* IPv4, network order */
-  int over;           /* accepted past max_connections */
-  int closing;        /* shut down by us: counted once */
+  uint32_t address;    /* IPv4, network order */
+  int over;            /* accepted past max_connections */
+  int closing;         /* shut down by us: counted once */
   int64_t deadline_ns; /* mono_ns; 0 while a request is handled or answered */
   struct tracked *prev, *next;
 } tracked;
@@ -58,7 +58,9 @@ static unsigned hard_cap_of(unsigned max_connections) {
   return max_connections + (extra < 16 ? 16 : extra);
 }
 
-unsigned http_limits_hard_cap(const http_limits *l) { return hard_cap_of(l->cfg.max_connections); }
+unsigned http_limits_hard_cap(const http_limits *l) {
+  return hard_cap_of(l->cfg.max_connections);
+}
 
 /* Raises the soft open-files limit as far as cfg needs (up to the hard
  * limit); lowers max_connections to what it allows. */
@@ -69,7 +71,8 @@ static void fit_open_files(http_limits_config *cfg, char *note, size_t notelen) 
   rlim_t need = (rlim_t)hard_cap_of(cfg->max_connections) + FILES_RESERVE;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
     struct rlimit raised = rl;
-    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    raised.rlim_cur =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
   if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return;
@@ -78,10 +81,13 @@ static void fit_open_files(http_limits_config *cfg, char *note, size_t notelen) 
          (rlim_t)hard_cap_of(cfg->max_connections) + FILES_RESERVE > rl.rlim_cur)
     cfg->max_connections--;
   snprintf(note, notelen,
-           "max_connections lowered from %u to %u: the open-files limit is %llu (it needs %llu; "
+           "max_connections lowered from %u to %u: the open-files limit is %llu (it "
+           "needs %llu; "
            "raise it with ulimit -n or systemd's LimitNOFILE=)",
-           was, cfg->max_connections, (unsigned long long)rl.rlim_cur, (unsigned long long)need);
-  if (cfg->max_per_address > cfg->max_connections) cfg->max_per_address = cfg->max_connections;
+           was, cfg->max_connections, (unsigned long long)rl.rlim_cur,
+           (unsigned long long)need);
+  if (cfg->max_per_address > cfg->max_connections)
+    cfg->max_per_address = cfg->max_connections;
 }
 
 /* The connection count of an address (created at 0), under mu. */
@@ -109,15 +115,18 @@ static void forget_one(http_limits *l, uint32_t address) {
     }
 }
 
-static void connection_started(http_limits *l, struct MHD_Connection *c, void **context) {
+static void connection_started(http_limits *l, struct MHD_Connection *c,
+                               void **context) {
   tracked *t = xcalloc(1, sizeof *t);
-  const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  const union MHD_ConnectionInfo *fd =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   const union MHD_ConnectionInfo *from =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   t->fd = fd ? fd->connect_fd : -1;
   if (from && from->client_addr && from->client_addr->sa_family == AF_INET) {
     t->has_address = 1;
-    t->address = ((const struct sockaddr_in *)(const void *)from->client_addr)->sin_addr.s_addr;
+    t->address =
+        ((const struct sockaddr_in *)(const void *)from->client_addr)->sin_addr.s_addr;
   }
   pthread_mutex_lock(&l->mu);
   t->over = ++l->open > l->cfg.max_connections;
@@ -129,7 +138,8 @@ static void connection_started(http_limits *l, struct MHD_Connection *c, void **
       l->cfg.max_per_address) {
     t->closing = 1; /* libmicrohttpd's thread sees the end and closes it */
     if (t->fd >= 0) shutdown(t->fd, SHUT_RDWR);
-    inet_ntop(AF_INET, &t->address, l->last_refused_address, sizeof l->last_refused_address);
+    inet_ntop(AF_INET, &t->address, l->last_refused_address,
+              sizeof l->last_refused_address);
     atomic_fetch_add(&l->refused[REFUSED_ADDRESS], 1);
   }
   pthread_mutex_unlock(&l->mu);
@@ -140,8 +150,10 @@ static void connection_closed(http_limits *l, void **context) {
   tracked *t = *context;
   if (!t) return;
   pthread_mutex_lock(&l->mu);
-  if (t->prev) t->prev->next = t->next;
-  else l->head = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    l->head = t->next;
   if (t->next) t->next->prev = t->prev;
   l->open--;
   if (t->has_address) forget_one(l, t->address);
@@ -152,12 +164,15 @@ static void connection_closed(http_limits *l, void **context) {
 
 void http_limits_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                         enum MHD_ConnectionNotificationCode toe) {
-  if (toe == MHD_CONNECTION_NOTIFY_STARTED) connection_started(cls, c, socket_context);
-  else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) connection_closed(cls, socket_context);
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    connection_started(cls, c, socket_context);
+  else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+    connection_closed(cls, socket_context);
 }
 
 static tracked *tracked_of(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *i =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return i ? i->socket_context : NULL;
 }
 
@@ -190,7 +205,9 @@ int http_limits_take_body(http_limits *l, size_t n) {
   return 0;
 }
 
-void http_limits_give_body(http_limits *l, size_t n) { atomic_fetch_sub(&l->body_bytes, n); }
+void http_limits_give_body(http_limits *l, size_t n) {
+  atomic_fetch_sub(&l->body_bytes, n);
+}
 
 void http_limits_refused(http_limits *l, enum http_refusal why) {
   atomic_fetch_add(&l->refused[why], 1);
@@ -209,8 +226,8 @@ static void log_refusals(http_limits *l) {
       memcpy(address, l->last_refused_address, sizeof address);
       pthread_mutex_unlock(&l->mu);
     }
-    log_event(LOG_WARN, "connection_refused", "reason", refusal_names[k], "count", count,
-              *address ? "address" : NULL, address, NULL);
+    log_event(LOG_WARN, "connection_refused", "reason", refusal_names[k], "count",
+              count, *address ? "address" : NULL, address, NULL);
   }
 }
 
@@ -241,8 +258,8 @@ static void *sweep(void *arg) {
   return NULL;
 }
 
-http_limits *http_limits_start(http_limits_config *cfg, char *note, size_t notelen, char *err,
-                               size_t errlen) {
+http_limits *http_limits_start(http_limits_config *cfg, char *note, size_t notelen,
+                               char *err, size_t errlen) {
   fit_open_files(cfg, note, notelen);
   http_limits *l = xcalloc(1, sizeof *l);
   l->cfg = *cfg;
@@ -289,9 +306,11 @@ void http_limits_metrics(http_limits *l, buf *out) {
   pthread_mutex_lock(&l->mu);
   unsigned open = l->open;
   pthread_mutex_unlock(&l->mu);
-  buf_puts(out, "# HELP parley_http_refused_total Connections and requests refused so that one "
-                "client cannot starve the others, by reason.\n"
-                "# TYPE parley_http_refused_total counter\n");
+  buf_puts(
+      out,
+      "# HELP parley_http_refused_total Connections and requests refused so that one "
+      "client cannot starve the others, by reason.\n"
+      "# TYPE parley_http_refused_total counter\n");
   for (int k = 0; k < REFUSED_KINDS; k++)
     buf_printf(out, "parley_http_refused_total{reason=\"%s\"} %ld\n", refusal_names[k],
                atomic_load(&l->refused[k]));

@@ -48,8 +48,8 @@ enum http_refusal {
  * and lowers cfg->max_connections to what the limit allows (a sentence in
  * note, else note is ""); then starts the deadline thread. NULL with a
  * sentence in err if that thread cannot start. */
-http_limits *http_limits_start(http_limits_config *cfg, char *note, size_t notelen, char *err,
-                               size_t errlen);
+http_limits *http_limits_start(http_limits_config *cfg, char *note, size_t notelen,
+                               char *err, size_t errlen);
 /* After libmicrohttpd has stopped. */
 void http_limits_stop(http_limits *l);
 

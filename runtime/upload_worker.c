@@ -32,8 +32,8 @@ static void unpack(server *s, job *j) {
   char err[1024];
   int over_cap = 0;
   char *label = xasprintf("%s (uploaded)", j->botname);
-  j->unpacked = script_from_tar(j->botname, label, j->body.data, j->body.len, &over_cap, err,
-                                sizeof err);
+  j->unpacked = script_from_tar(j->botname, label, j->body.data, j->body.len, &over_cap,
+                                err, sizeof err);
   free(label);
   if (j->unpacked) {
     queue_job(s, j);
@@ -86,8 +86,10 @@ upload_worker *upload_worker_start(server *s, char *err, size_t errlen) {
 
 void upload_worker_submit(upload_worker *w, job *j) {
   pthread_mutex_lock(&w->mu);
-  if (w->tail) w->tail->next = j;
-  else w->head = j;
+  if (w->tail)
+    w->tail->next = j;
+  else
+    w->head = j;
   w->tail = j;
   pthread_cond_signal(&w->cv);
   pthread_mutex_unlock(&w->mu);
