@@ -26,6 +26,7 @@ typedef struct tracked {
   int over;            /* accepted past max_connections */
   int closing;         /* shut down by us: counted once */
   int64_t deadline_ns; /* mono_ns; 0 while a request is handled or answered */
+  int idle;            /* kept alive after an answer, no new request line yet */
   struct tracked *prev, *next;
 } tracked;
 
@@ -194,6 +195,15 @@ void http_limits_answered(http_limits *l, struct MHD_Connection *c) {
   if (!t) return;
   pthread_mutex_lock(&l->mu);
   t->deadline_ns = mono_ns() + l->cfg.request_deadline_ms * 1000000;
+  t->idle = 1;
+  pthread_mutex_unlock(&l->mu);
+}
+
+void http_limits_request_line(http_limits *l, struct MHD_Connection *c) {
+  tracked *t = tracked_of(c);
+  if (!t) return;
+  pthread_mutex_lock(&l->mu);
+  t->idle = 0;
   pthread_mutex_unlock(&l->mu);
 }
 
@@ -248,7 +258,8 @@ static void *sweep(void *arg) {
       if (t->closing || !t->deadline_ns || now < t->deadline_ns) continue;
       t->closing = 1; /* the fd is open until connection_closed, which waits for mu */
       if (t->fd >= 0) shutdown(t->fd, SHUT_RDWR);
-      atomic_fetch_add(&l->refused[REFUSED_DEADLINE], 1);
+      if (!t->idle) /* a kept-alive connection left unused just ends */
+        atomic_fetch_add(&l->refused[REFUSED_DEADLINE], 1);
     }
     pthread_mutex_unlock(&l->mu);
     log_refusals(l);

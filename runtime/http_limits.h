@@ -64,8 +64,12 @@ void http_limits_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 int http_limits_over(struct MHD_Connection *c);
 /* The request on c has arrived whole: no deadline until it is answered. */
 void http_limits_arrived(http_limits *l, struct MHD_Connection *c);
-/* The request on c was answered: the next one's deadline starts now. */
+/* The request on c was answered: the next one's deadline starts now (a
+ * kept-alive connection closed at it without a new request line is not
+ * counted as refused). */
 void http_limits_answered(http_limits *l, struct MHD_Connection *c);
+/* A request line came on c (libmicrohttpd's URI callback). */
+void http_limits_request_line(http_limits *l, struct MHD_Connection *c);
 
 /* Takes n bytes of the memory bodies may hold: 0, or -1 (nothing taken)
  * when that would pass max_body_memory. */

@@ -571,8 +571,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-  (void)cls;
-  (void)conn;
+  server *s = cls;
+  http_limits_request_line(s->limits, conn);
   request *r = xcalloc(1, sizeof *r);
   r->raw_uri = xstrdup(uri);
   return r;
