@@ -12,6 +12,7 @@
 #include "deploy.h"
 #include "clock.h"
 #include "http_internal.h"
+#include "http_limits.h"
 #include "log.h"
 #include "store.h"
 
@@ -81,6 +82,12 @@ static void install(server *s, job *j, script *sc, const char *what) {
             r.status == DEPLOY_TESTS_FAILED ? count : NULL, "bot", j->botname, NULL);
 }
 
+int script_body_is_archive(const char *content_type) {
+  return strncmp(content_type, "application/x-tar", 17) == 0 ||
+         strncmp(content_type, "application/gzip", 16) == 0 ||
+         strncmp(content_type, "application/x-gtar", 18) == 0;
+}
+
 /* PUT /v1/bots/BOT/script: one Lua file (bot.lua; the bot's other modules
  * stay), JSON {"files": {"bot.lua": "...", ...}} or a tar of the folder
  * (application/x-tar, or gzip-compressed) for the whole set. */
@@ -100,11 +107,10 @@ static void run_reload(server *s, job *j, bot *b) {
       job_answer_error(j, 400, err);
     free(text);
     json_decref(o);
-  } else if (strncmp(j->content_type, "application/x-tar", 17) == 0 ||
-             strncmp(j->content_type, "application/gzip", 16) == 0 ||
-             strncmp(j->content_type, "application/x-gtar", 18) == 0) {
-    if (!(sc = script_from_tar(j->botname, label, j->body.data, j->body.len, err, sizeof err)))
-      job_answer_error(j, 400, err);
+  } else if (script_body_is_archive(j->content_type)) {
+    sc = j->unpacked; /* by the upload worker: never decompressed on this thread */
+    j->unpacked = NULL;
+    if (!sc) job_answer_error(j, 500, "the archive was not unpacked");
   } else {
     /* the running version's files, with bot.lua replaced */
     json_t *files = json_object();
@@ -273,6 +279,7 @@ static void run_metrics(server *s, job *j) {
     engine_each_bot_counts(s->e, add_bot_counts, &f);
   }
   if (s->cfg.more_metrics) s->cfg.more_metrics(s->cfg.metrics_ud, &b);
+  http_limits_metrics(s->limits, &b);
   j->http_status = 200;
   j->http_body = b.data ? b.data : xstrdup("");
   free(j->content_type);

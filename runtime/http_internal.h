@@ -37,6 +37,7 @@ typedef struct job {
   char *http_body;      /* its JSON */
   char *content_type;   /* JOB_RELOAD: of the body */
   buf body;             /* JOB_RELOAD, JOB_ROLLBACK: the request body */
+  struct script *unpacked; /* JOB_RELOAD of an archive: its files (upload_worker.c) */
   json_t *query;        /* admin reads: the query parameters */
   char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
@@ -78,6 +79,8 @@ struct server {
   } *routes;
   size_t nroutes;
   struct MHD_Daemon *daemon;
+  struct http_limits *limits;
+  struct upload_worker *uploads;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job *head, *tail;
@@ -90,7 +93,9 @@ typedef struct request {
   char *raw_uri; /* as the client sent it, query included */
   int started;   /* the first call (headers) has been seen */
   buf body;
+  size_t body_held; /* bytes of max_body_memory taken for it */
   int too_large;
+  int no_memory; /* max_body_memory ran out while its body came: 503 */
   job *job;
 } request;
 
@@ -116,6 +121,16 @@ enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, reque
 enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
                                  enum job_kind kind, const char *to);
+/* Before the body: credentials the headers show to be wrong or missing
+ * (b: the bot in the path, or NULL when the To number picks it). 0 if the
+ * body may still prove the request; else answered (401, 403), as the full
+ * check would. */
+int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                          enum MHD_Result *rc);
+int twilio_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                         const char *endpoint, enum MHD_Result *rc);
+int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                         enum MHD_Result *rc);
 /* The first value of a form field, or NULL. */
 const char *form_get(const form_param *p, size_t n, const char *name);
 char *strdup_or_null(const char *v);
@@ -126,6 +141,21 @@ int check_json_type(struct MHD_Connection *conn, enum MHD_Result *rc);
  * it once the batch is durable). body is taken. */
 void job_answer(job *j, unsigned status, json_t *body);
 void job_answer_error(job *j, unsigned status, const char *message);
+
+/* Queues j for the engine thread (its connection stays suspended). */
+void queue_job(server *s, job *j);
+/* 1 if a PUT /v1/bots/BOT/script body of this Content-Type is a (maybe
+ * compressed) tar archive, unpacked by the upload worker. */
+int script_body_is_archive(const char *content_type);
+
+/* upload_worker.c: the thread that unpacks archives sent as scripts. */
+typedef struct upload_worker upload_worker;
+upload_worker *upload_worker_start(server *s, char *err, size_t errlen);
+/* Unpacks j's body, then queues j for the engine (or answers it: 400, 413). */
+void upload_worker_submit(upload_worker *w, job *j);
+/* Finishes the archive in hand; those still waiting are answered 503. */
+void upload_worker_stop(upload_worker *w);
+void upload_worker_free(upload_worker *w);
 
 /* Runs an admin job (reload, rollback, metrics, contacts, broadcasts, ...)
  * on the engine thread, every batch before it committed (admin_api.c). */

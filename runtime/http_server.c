@@ -19,6 +19,7 @@
 
 #include "deploy.h"
 #include "gsm.h"
+#include "http_limits.h"
 #include "log.h"
 #include "script.h"
 #include "twilio.h"
@@ -50,6 +51,7 @@ static void job_free(job *j) {
   free(j->http_error);
   for (size_t i = 0; i < 2 * j->http_nheaders; i++) free(j->http_headers[i]);
   free(j->http_headers);
+  script_free(j->unpacked);
   free(j);
 }
 
@@ -72,6 +74,22 @@ enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
   enum MHD_Result rc = respond(conn, status, "application/json", body);
   free(body);
   json_decref(o);
+  return rc;
+}
+
+/* 503 with Retry-After, closing the connection: the server is too busy
+ * for this request now (a client should retry). */
+static enum MHD_Result respond_busy(struct MHD_Connection *conn, const char *message) {
+  json_t *o = json_pack("{s:s}", "error", message);
+  char *body = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  MHD_add_response_header(r, "Retry-After", "1");
+  MHD_add_response_header(r, "Connection", "close");
+  enum MHD_Result rc = MHD_queue_response(conn, 503, r);
+  MHD_destroy_response(r);
   return rc;
 }
 
@@ -124,6 +142,8 @@ static void enqueue(server *s, job *j) {
   pthread_mutex_unlock(&s->mu);
 }
 
+void queue_job(server *s, job *j) { enqueue(s, j); }
+
 /* "/twilio/fanclub" with prefix "/twilio/" -> "fanclub" (a copy), or NULL. */
 static char *bot_in_path(server *s, const char *url, const char *prefix,
                          const char *suffix) {
@@ -155,6 +175,11 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
   }
   r->job = j;
   MHD_suspend_connection(conn);
+  if (j->kind == JOB_RELOAD && s->uploads && script_body_is_archive(j->content_type)) {
+    pthread_mutex_unlock(&s->mu); /* unpacked first, off this thread and the engine's */
+    upload_worker_submit(s->uploads, j);
+    return MHD_YES;
+  }
   if (s->tail) s->tail->next = j;
   else s->head = j;
   s->tail = j;
@@ -255,20 +280,30 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   return 1;
 }
 
-/* Admin requests: the admin token, then a job for the engine thread. */
-static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
-                                 char *b, enum job_kind kind, char *item) {
+/* 0 if the request carries the admin token; else it has been answered
+ * (401, 403). */
+static int admin_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *want = s->cfg.admin_token;
-  if (!auth || strncmp(auth, "Bearer ", 7) != 0)
-  {
-    free(item);
-    return respond_error(conn, 401, "an Authorization: Bearer admin token is required");
+  if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
+    *rc = respond_error(conn, 401, "an Authorization: Bearer admin token is required");
+    return -1;
   }
   if (!want || strlen(auth + 7) != strlen(want) ||
       CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+    *rc = respond_error(conn, 403, "the bearer token is not this server's admin token");
+    return -1;
+  }
+  return 0;
+}
+
+/* Admin requests: the admin token, then a job for the engine thread. */
+static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
+                                 char *b, enum job_kind kind, char *item) {
+  enum MHD_Result rc;
+  if (admin_refused(s, conn, &rc)) {
     free(item);
-    return respond_error(conn, 403, "the bearer token is not this server's admin token");
+    return rc;
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = kind;
@@ -278,7 +313,8 @@ static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request
   j->text = xstrdup("");
   const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   j->content_type = xstrdup(type ? type : "");
-  if (r->body.len) buf_add(&j->body, r->body.data, r->body.len);
+  j->body = r->body; /* taken: its memory stays counted until the request ends */
+  r->body = (buf){0};
   j->query = json_object();
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, j->query);
   return start_job(s, conn, r, j);
@@ -328,6 +364,115 @@ static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, re
   return rc;
 }
 
+/* The credentials the endpoint of url takes, checked from the headers
+ * (only for a method the endpoint serves; the others are answered after
+ * the body, 404 or 405). 1 with the request answered if they are wrong or
+ * missing. */
+static int credentials_refused(server *s, struct MHD_Connection *conn, const char *url,
+                               const char *method, enum MHD_Result *rc) {
+  int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+  int put = strcmp(method, "PUT") == 0, patch = strcmp(method, "PATCH") == 0;
+  int del = strcmp(method, "DELETE") == 0;
+  char *b = NULL, *item = NULL;
+  enum job_kind kind;
+  int refused = 0;
+  if (post && strcmp(url, "/twilio") == 0)
+    refused = twilio_refused_early(s, conn, NULL, "messages", rc);
+  else if ((get || post) && strcmp(url, "/kannel") == 0)
+    refused = kannel_refused_early(s, conn, NULL, rc);
+  else if (post && strcmp(url, "/v1/messages") == 0)
+    refused = webhook_refused_early(s, conn, NULL, rc);
+  else if (post && (b = bot_in_path(s, url, "/twilio/status/", NULL)))
+    refused = twilio_refused_early(s, conn, b, "status", rc);
+  else if ((get || post) && (b = bot_in_path(s, url, "/kannel/dlr/", NULL)))
+    refused = kannel_refused_early(s, conn, b, rc);
+  else if (post && ((b = bot_in_path(s, url, "/v1/bots/", "/status")) ||
+                    (b = bot_in_path(s, url, "/v1/bots/", "/messages")) ||
+                    (b = bot_in_path(s, url, "/v1/bots/", "/events"))))
+    refused = webhook_refused_early(s, conn, b, rc);
+  else if (post && (b = bot_in_path(s, url, "/twilio/", NULL)))
+    refused = twilio_refused_early(s, conn, b, "messages", rc);
+  else if ((get || post) && (b = bot_in_path(s, url, "/kannel/", NULL)))
+    refused = kannel_refused_early(s, conn, b, rc);
+  else if ((put && (b = bot_in_path(s, url, "/v1/bots/", "/script"))) ||
+           (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions"))) ||
+           (post && (b = bot_in_path(s, url, "/v1/bots/", "/broadcasts"))) ||
+           (post && (b = bot_in_path(s, url, "/v1/bots/", "/rollback"))))
+    refused = admin_refused(s, conn, rc);
+  else if (admin_read_path(url, &b, &kind, &item) &&
+           (get || (patch && kind == JOB_CONTACT) ||
+            (del && (kind == JOB_CONTACT || kind == JOB_BROADCAST))))
+    refused = admin_refused(s, conn, rc);
+  free(b);
+  free(item);
+  return refused;
+}
+
+/* Libmicrohttpd's first call, with the headers only: a connection accepted
+ * past max_connections is answered 503; wrong or missing credentials that
+ * the headers show, or a body the memory for bodies in flight cannot hold
+ * (503), are answered before any body byte is read. A declared body over
+ * max_body is read without being kept. 1 with *rc when answered. */
+static int answered_before_body(server *s, struct MHD_Connection *conn, request *r,
+                                const char *url, const char *method, enum MHD_Result *rc) {
+  if (http_limits_over(conn)) {
+    http_limits_refused(s->limits, REFUSED_FULL);
+    *rc = respond_busy(conn, "the server has too many connections open (max_connections); "
+                             "retry later");
+    return 1;
+  }
+  if (credentials_refused(s, conn, url, method, rc)) return 1;
+  const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+  const char *chunked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+  char *end = NULL;
+  unsigned long long n = length && !chunked ? strtoull(length, &end, 10) : 0;
+  if (!n || *end) return 0; /* no body, or one whose size is not said */
+  if (n > s->cfg.max_body) { /* read and dropped: 413 once it is in (a client that */
+    r->too_large = 1;          /* sends its body before reading gets the answer) */
+    return 0;
+  }
+  if (http_limits_take_body(s->limits, (size_t)n + 1)) {
+    http_limits_refused(s->limits, REFUSED_BODY_MEMORY);
+    *rc = respond_busy(conn, "too many request bodies are in flight (max_body_memory); "
+                             "retry later");
+    return 1;
+  }
+  r->body_held = (size_t)n + 1;
+  r->body.data = xmalloc(r->body_held);
+  r->body.cap = r->body_held;
+  r->body.data[0] = 0;
+  return 0;
+}
+
+/* Adds a piece of the body, within max_body and the memory for bodies in
+ * flight (what passes either is dropped: answered 413 or 503 at the end). */
+static void keep_body(server *s, request *r, const char *data, size_t n) {
+  if (r->too_large || r->no_memory) return;
+  if (r->body.len + n > s->cfg.max_body) {
+    r->too_large = 1;
+    return;
+  }
+  size_t need = r->body.len + n + 1;
+  if (need > r->body.cap) { /* a body of unsaid size (chunked) grows */
+    size_t cap = r->body.cap * 2 > need ? r->body.cap * 2 : need;
+    if (cap < 4096) cap = 4096;
+    if (cap > s->cfg.max_body + 1) cap = s->cfg.max_body + 1;
+    if (http_limits_take_body(s->limits, cap - r->body_held)) {
+      http_limits_refused(s->limits, REFUSED_BODY_MEMORY);
+      r->no_memory = 1;
+      buf_free(&r->body);
+      http_limits_give_body(s->limits, r->body_held);
+      r->body_held = 0;
+      return;
+    }
+    r->body.data = xrealloc(r->body.data, cap);
+    r->body.cap = r->body_held = cap;
+  }
+  memcpy(r->body.data + r->body.len, data, n);
+  r->body.len += n;
+  r->body.data[r->body.len] = 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -338,18 +483,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (!r) return MHD_NO; /* set by the URI callback */
   if (!r->started) { /* headers only: the body (if any) comes next */
     r->started = 1;
+    enum MHD_Result rc;
+    if (answered_before_body(s, conn, r, url, method, &rc)) return rc;
     return MHD_YES;
   }
   if (*upload_size) {
-    if (r->body.len + *upload_size > s->cfg.max_body) r->too_large = 1;
-    else buf_add(&r->body, upload, *upload_size);
+    keep_body(s, r, upload, *upload_size);
     *upload_size = 0;
     return MHD_YES;
   }
   if (r->job) { /* resumed: the engine has answered */
     return respond_job(conn, r->job);
   }
+  http_limits_arrived(s->limits, conn); /* the whole request is in */
   if (r->too_large) return respond_error(conn, 413, "the body is too large");
+  if (r->no_memory)
+    return respond_busy(conn, "too many request bodies are in flight (max_body_memory); "
+                              "retry later");
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
   if (strcmp(url, "/healthz") == 0)
     return get ? respond(conn, 200, "text/plain", "ok\n")
@@ -421,8 +571,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-  (void)cls;
-  (void)conn;
+  server *s = cls;
+  http_limits_request_line(s->limits, conn);
   request *r = xcalloc(1, sizeof *r);
   r->raw_uri = xstrdup(uri);
   return r;
@@ -452,6 +602,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   }
   if (r->job) job_free(r->job);
   buf_free(&r->body);
+  http_limits_give_body(s->limits, r->body_held);
+  http_limits_answered(s->limits, conn); /* a kept-alive connection's next request */
   free(r->raw_uri);
   free(r);
   *con_cls = NULL;
@@ -624,14 +776,35 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
     free(s);
     return NULL;
   }
-  s->daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-      (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-      s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+  http_limits_config lc = {
+      .max_connections = s->cfg.max_connections ? s->cfg.max_connections : 1000,
+      .max_per_address = s->cfg.max_connections_per_address ? s->cfg.max_connections_per_address
+                                                            : 128,
+      .request_deadline_ms = s->cfg.request_deadline_ms ? s->cfg.request_deadline_ms : 10000,
+      .max_body_memory = s->cfg.max_body_memory ? s->cfg.max_body_memory : 64 << 20};
+  char note[256];
+  s->limits = http_limits_start(&lc, note, sizeof note, err, errlen);
+  if (!s->limits) {
+    free(s);
+    return NULL;
+  }
+  if (*note) log_event(LOG_WARN, "settings_lowered", "detail", note, NULL);
+  s->uploads = upload_worker_start(s, err, errlen);
+  if (s->uploads)
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+        (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, http_limits_notify, s->limits,
+        MHD_OPTION_CONNECTION_LIMIT, http_limits_hard_cap(s->limits),
+        /* idle: bounds answers a client does not read; requests have their deadline */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
   if (!s->daemon) {
-    snprintf(err, errlen, "cannot listen on %s:%d (is the port in use?)", s->cfg.host,
-             s->cfg.port);
+    if (s->uploads)
+      snprintf(err, errlen, "cannot listen on %s:%d (is the port in use?)", s->cfg.host,
+               s->cfg.port);
+    upload_worker_free(s->uploads);
+    http_limits_stop(s->limits);
     free(s);
     return NULL;
   }
@@ -737,6 +910,7 @@ void server_finish(server *s) {
   pthread_mutex_lock(&s->mu);
   s->refusing = 1;
   pthread_mutex_unlock(&s->mu);
+  upload_worker_stop(s->uploads); /* the archive in hand is queued, the rest answered 503 */
   server_pump(s, 0);
 }
 
@@ -773,7 +947,10 @@ void server_stop(server *s) {
 
 void server_free(server *s) {
   if (!s) return;
+  upload_worker_stop(s->uploads);
   if (s->daemon) MHD_stop_daemon(s->daemon);
+  upload_worker_free(s->uploads);
+  http_limits_stop(s->limits);
   while (s->head) { /* the sender's reports after the last batch */
     job *j = s->head;
     s->head = j->next;

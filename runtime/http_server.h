@@ -24,6 +24,12 @@ typedef struct server_config {
   const char *webhook_secret;    /* secret: HMAC key of signed JSON webhooks */
   const char *admin_token;       /* secret: bearer token of the admin API */
   size_t max_body;         /* bytes, default 64 KiB */
+  /* So that one client cannot starve the others (http_limits.h); 0: the
+   * default. */
+  unsigned max_connections;             /* default 1000; past it: 503 */
+  unsigned max_connections_per_address; /* default 128; past it: closed */
+  int64_t request_deadline_ms;          /* default 10000 */
+  size_t max_body_memory;               /* default 64 MiB */
   /* A bot's own secret, which replaces the server's for that bot, or NULL.
    * key is "twilio_auth_token", "webhook_token" or "webhook_secret". */
   const char *(*bot_secret)(const char *bot, const char *key);

@@ -166,8 +166,6 @@ const script_file *script_find(const script *s, const char *path) {
   return NULL;
 }
 
-enum { TAR_MAX_TOTAL = 16 << 20, TAR_MAX_FILES = 1000 };
-
 /* "./x" -> "x"; "fanclub/x" -> "x" when every entry is under one folder. */
 static const char *tar_relative(const char *path, const char *top) {
   while (strncmp(path, "./", 2) == 0) path += 2;
@@ -176,73 +174,123 @@ static const char *tar_relative(const char *path, const char *top) {
   return path;
 }
 
-script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
-                        char *err, size_t errlen) {
-  /* two passes: the first finds whether every entry is under one folder */
-  char *top = NULL;
-  int one_top = 1, rc = 0, nfiles = 0;
-  int64_t total = 0; /* what the kept files unpack to: a compressed bomb stops here */
-  json_t *files = json_object();
-  for (int pass = 0; pass < 2 && rc == 0; pass++) {
-    struct archive *a = archive_read_new();
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_format_gnutar(a);
-    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-      snprintf(err, errlen, "the body is not a tar archive: %s", archive_error_string(a));
-      rc = -1;
-    }
-    struct archive_entry *e;
-    int r = ARCHIVE_EOF;
-    while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-      const char *path = archive_entry_pathname(e);
-      if (!path) continue;
-      const char *rel = tar_relative(path, NULL);
-      if (pass == 0) {
-        const char *slash = strchr(rel, '/');
-        size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
-        if (!slash && archive_entry_filetype(e) != AE_IFDIR) one_top = 0;
-        else if (!top) top = xstrndup(rel, n);
-        else if (strlen(top) != n || strncmp(top, rel, n) != 0) one_top = 0;
-        continue;
-      }
-      rel = tar_relative(path, one_top ? top : NULL);
-      if (archive_entry_filetype(e) != AE_IFREG ||
-          !(ends_with(rel, ".lua") || (strncmp(rel, "tests/", 6) == 0 && ends_with(rel, ".chat"))))
-        continue; /* folders, links, READMEs: not part of a version */
-      int64_t size = archive_entry_size(e);
-      if (size < 0 || size > TAR_MAX_TOTAL - total || ++nfiles > TAR_MAX_FILES) {
-        snprintf(err, errlen, "the archive unpacks to more than %d files or %d MiB of Lua and "
-                 "transcripts (at %s)", TAR_MAX_FILES, TAR_MAX_TOTAL >> 20, rel);
-        rc = -1;
-        break;
-      }
-      total += size;
-      char *text = xmalloc((size_t)size + 1);
-      la_ssize_t got = archive_read_data(a, text, (size_t)size);
-      if (got != (la_ssize_t)size) {
-        snprintf(err, errlen, "%s: cannot read from the archive: %s", rel,
-                 got < 0 ? archive_error_string(a) : "truncated");
-        rc = -1;
-      } else {
-        json_t *v = json_stringn(text, (size_t)size);
-        if (!v) {
-          snprintf(err, errlen, "%s: not UTF-8 text", rel);
-          rc = -1;
-        } else {
-          json_object_set_new(files, rel, v);
-        }
-      }
-      free(text);
-    }
-    if (rc == 0 && r != ARCHIVE_EOF) {
-      snprintf(err, errlen, "the body is not a tar archive: %s",
-               archive_error_string(a) ? archive_error_string(a) : "unreadable");
-      rc = -1;
-    }
-    archive_read_free(a);
+/* A file of the archive that may be part of the version (its name ends in
+ * .lua or .chat), by its path as archived (less "./"). */
+typedef struct tar_file {
+  char *path;
+  buf text;
+} tar_file;
+
+typedef struct tar_read {
+  char *top;   /* the first path component of the entries seen */
+  int one_top; /* every entry is under top */
+  tar_file *files;
+  size_t nfiles;
+} tar_read;
+
+static void tar_note_top(tar_read *t, const char *rel, int is_dir) {
+  const char *slash = strchr(rel, '/');
+  size_t n = slash ? (size_t)(slash - rel) : strlen(rel);
+  if (!slash && !is_dir) t->one_top = 0;
+  else if (!t->top) t->top = xstrndup(rel, n);
+  else if (strlen(t->top) != n || strncmp(t->top, rel, n) != 0) t->one_top = 0;
+}
+
+/* Reads the archive's entries in one pass, decompressing at most
+ * SCRIPT_TAR_MAX_BYTES (headers included) and SCRIPT_TAR_MAX_ENTRIES
+ * entries: every entry's data is read here, in pieces, so nothing is
+ * decompressed past the cap (libarchive would skip an unread entry by
+ * decompressing it whole). 0, or -1 with err (*over_cap 1 at a cap). */
+static int tar_read_all(tar_read *t, const void *data, size_t len, int *over_cap, char *err,
+                        size_t errlen) {
+  struct archive *a = archive_read_new();
+  /* the compressions libarchive decodes itself: filter_all would also run
+   * external programs (lrzip, lzop, grzip) on an uploaded archive */
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_bzip2(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_zstd(a);
+  archive_read_support_format_tar(a);
+  archive_read_support_format_gnutar(a);
+  int rc = 0, r = ARCHIVE_EOF, entries = 0;
+  if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+    snprintf(err, errlen, "the body is not a tar archive: %s", archive_error_string(a));
+    rc = -1;
   }
-  free(top);
+  enum { CHUNK = 65536 };
+  char *chunk = xmalloc(CHUNK);
+  struct archive_entry *e;
+  while (rc == 0 && (r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    int64_t used = archive_filter_bytes(a, 0), size = archive_entry_size(e);
+    const char *path = archive_entry_pathname(e);
+    if (++entries > SCRIPT_TAR_MAX_ENTRIES || used > SCRIPT_TAR_MAX_BYTES ||
+        (archive_entry_size_is_set(e) && size > SCRIPT_TAR_MAX_BYTES - used)) {
+      snprintf(err, errlen, "the archive unpacks to more than %d entries or %d MiB (at %.200s)",
+               SCRIPT_TAR_MAX_ENTRIES, SCRIPT_TAR_MAX_BYTES >> 20, path ? path : "?");
+      *over_cap = 1;
+      rc = -1;
+      break;
+    }
+    const char *rel = path ? tar_relative(path, NULL) : NULL;
+    tar_file *keep = NULL;
+    if (rel) {
+      tar_note_top(t, rel, archive_entry_filetype(e) == AE_IFDIR);
+      if (archive_entry_filetype(e) == AE_IFREG && (ends_with(rel, ".lua") || ends_with(rel, ".chat"))) {
+        t->files = xrealloc(t->files, (t->nfiles + 1) * sizeof *t->files);
+        keep = &t->files[t->nfiles++];
+        *keep = (tar_file){xstrdup(rel), {0}};
+      }
+    }
+    la_ssize_t got;
+    while ((got = archive_read_data(a, chunk, CHUNK)) > 0) {
+      if (archive_filter_bytes(a, 0) > SCRIPT_TAR_MAX_BYTES) break;
+      if (keep) buf_add(&keep->text, chunk, (size_t)got);
+    }
+    if (got > 0) {
+      snprintf(err, errlen, "the archive unpacks to more than %d entries or %d MiB (at %.200s)",
+               SCRIPT_TAR_MAX_ENTRIES, SCRIPT_TAR_MAX_BYTES >> 20, path ? path : "?");
+      *over_cap = 1;
+      rc = -1;
+    } else if (got < 0) {
+      snprintf(err, errlen, "%.200s: cannot read from the archive: %s", path ? path : "?",
+               archive_error_string(a));
+      rc = -1;
+    }
+  }
+  if (rc == 0 && r != ARCHIVE_EOF) {
+    snprintf(err, errlen, "the body is not a tar archive: %s",
+             archive_error_string(a) ? archive_error_string(a) : "unreadable");
+    rc = -1;
+  }
+  archive_read_free(a);
+  free(chunk);
+  return rc;
+}
+
+script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
+                        int *over_cap, char *err, size_t errlen) {
+  tar_read t = {.one_top = 1};
+  *over_cap = 0;
+  int rc = tar_read_all(&t, data, len, over_cap, err, errlen);
+  json_t *files = json_object();
+  for (size_t i = 0; i < t.nfiles && rc == 0; i++) {
+    const char *rel = tar_relative(t.files[i].path, t.one_top ? t.top : NULL);
+    if (!(ends_with(rel, ".lua") || (strncmp(rel, "tests/", 6) == 0 && ends_with(rel, ".chat"))))
+      continue; /* READMEs, transcripts outside tests/: not part of a version */
+    json_t *v = json_stringn(t.files[i].text.data ? t.files[i].text.data : "", t.files[i].text.len);
+    if (!v) {
+      snprintf(err, errlen, "%.200s: not UTF-8 text", rel);
+      rc = -1;
+    } else {
+      json_object_set_new(files, rel, v);
+    }
+  }
+  for (size_t i = 0; i < t.nfiles; i++) {
+    free(t.files[i].path);
+    buf_free(&t.files[i].text);
+  }
+  free(t.files);
+  free(t.top);
   script *sc = NULL;
   if (rc == 0) {
     char *text = json_dumps(files, JSON_COMPACT);

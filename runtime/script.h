@@ -33,11 +33,18 @@ int script_read_tests(script *s, char *err, size_t errlen);
  * label for messages. NULL with a sentence in err when it is not that. */
 script *script_from_json(const char *name, const char *dir, const char *json,
                          char *err, size_t errlen);
+/* What an archive may unpack to: its bytes as unpacked (every entry's
+ * headers and data, kept or not) and its entries. */
+#define SCRIPT_TAR_MAX_BYTES (16 << 20)
+#define SCRIPT_TAR_MAX_ENTRIES 1000
+
 /* The same from a tar archive of the bot folder (plain or compressed; its
  * entries may be "bot.lua", "./bot.lua" or "fanclub/bot.lua"); files other
- * than .lua and tests/ transcripts are left out. */
+ * than .lua and tests/ transcripts are left out. Decompression stops at the
+ * caps above: then NULL with *over_cap set to 1 and a sentence naming them
+ * (*over_cap is 0 for the other problems). */
 script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
-                        char *err, size_t errlen);
+                        int *over_cap, char *err, size_t errlen);
 void script_free(script *s);
 /* The version's identity: SHA-256 (hex) over its files' paths and contents
  * in path order, so the same files are the same version however they came;

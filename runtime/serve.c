@@ -319,6 +319,28 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "parley serve: max_body must be between 1024 and 16777216 bytes\n");
     return 2;
   }
+  long long body_memory = atoll(setting("max_body_memory"));
+  long max_connections = atol(setting("max_connections"));
+  long per_address = atol(setting("max_connections_per_address"));
+  long request_deadline = atol(setting("request_deadline_ms"));
+  if (body_memory <= max_body || body_memory > (1LL << 40)) {
+    fprintf(stderr, "parley serve: max_body_memory must be more than max_body (%ld) and at most "
+                    "1 TiB (got '%s')\n", max_body, setting("max_body_memory"));
+    return 2;
+  }
+  if (max_connections < 1 || max_connections > 1000000 || per_address < 0 ||
+      per_address > max_connections) {
+    fprintf(stderr, "parley serve: max_connections must be between 1 and 1000000 and "
+                    "max_connections_per_address between 0 (no limit of its own) and "
+                    "max_connections (got '%s', '%s')\n",
+            setting("max_connections"), setting("max_connections_per_address"));
+    return 2;
+  }
+  if (request_deadline < 100 || request_deadline > 3600000) {
+    fprintf(stderr, "parley serve: request_deadline_ms must be between 100 and 3600000 (got "
+                    "'%s')\n", setting("request_deadline_ms"));
+    return 2;
+  }
   if (log_setup(setting("log_level"), setting("log_format"))) {
     fprintf(stderr, "parley serve: log_level must be debug, info, warn or error and log_format "
                     "logfmt or json (got '%s', '%s')\n",
@@ -362,6 +384,11 @@ int cli_serve(int argc, char **argv) {
                        .bot_secret = setting_own,
                        .admin_token = setting("admin_token"),
                        .max_body = (size_t)max_body,
+                       .max_body_memory = (size_t)body_memory,
+                       .max_connections = (unsigned)max_connections,
+                       .max_connections_per_address =
+                           (unsigned)(per_address ? per_address : max_connections),
+                       .request_deadline_ms = request_deadline,
                        .inline_replies = inline_replies,
                        .reply_deadline_ms = deadline,
                        .more_metrics = sender_metrics,

@@ -40,6 +40,15 @@ static setting_def defs[] = {
     {"test_clock", "PARLEY_TEST_CLOCK", NULL, "unset", 0, 0,
      "for tests only: the server's clock starts at this time (\"2026-03-02 15:00\" UTC, or "
      "\"2026-03-02 10:00 America/New_York\") and runs at real speed; unset: the real clock"},
+    {"max_body_memory", "PARLEY_MAX_BODY_MEMORY", "67108864", "default", 0, 0,
+     "bytes of request bodies held in memory at once, over all connections (503 above)"},
+    {"max_connections", "PARLEY_MAX_CONNECTIONS", "1000", "default", 0, 0,
+     "connections open at once; requests on connections past it are answered 503"},
+    {"max_connections_per_address", "PARLEY_MAX_CONNECTIONS_PER_ADDRESS", "128", "default", 0,
+     0, "connections open at once from one client address; more are closed at once"},
+    {"request_deadline_ms", "PARLEY_REQUEST_DEADLINE_MS", "10000", "default", 0, 0,
+     "a request's headers and body must arrive within this (from the connection's start or "
+     "its previous answer), however steadily the bytes come; else it is closed"},
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
      "how messages go out: sim (taken as sent at once, logged at debug), twilio, kannel or "

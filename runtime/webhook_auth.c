@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void webhook_sign(const char *secret, const char *timestamp, const char *body, size_t len,
                   char out[WEBHOOK_SIGNATURE_SIZE]) {
@@ -31,9 +32,8 @@ void webhook_sign(const char *secret, const char *timestamp, const char *body, s
   for (size_t i = 0; i < maclen; i++) snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
 }
 
-const char *webhook_signature_problem(const char *secret, const char *timestamp,
-                                      const char *signature, const char *body, size_t len,
-                                      int64_t now) {
+const char *webhook_headers_problem(const char *secret, const char *timestamp,
+                                    const char *signature, int64_t now) {
   if (!secret || !*secret) return "signed webhooks are not configured for this bot";
   if (!signature || !*signature) return "X-Parley-Signature is missing";
   if (!timestamp || !*timestamp) return "X-Parley-Signature needs X-Parley-Timestamp";
@@ -43,6 +43,18 @@ const char *webhook_signature_problem(const char *secret, const char *timestamp,
     return "X-Parley-Timestamp is not seconds since 1970";
   if (t < now - WEBHOOK_TOLERANCE || t > now + WEBHOOK_TOLERANCE)
     return "X-Parley-Timestamp is more than 5 minutes from the server's clock";
+  if (strlen(signature) != WEBHOOK_SIGNATURE_SIZE - 1 || strncasecmp(signature, "sha256=", 7) != 0)
+    return "X-Parley-Signature does not match this request";
+  for (const char *c = signature + 7; *c; c++)
+    if (!isxdigit((unsigned char)*c)) return "X-Parley-Signature does not match this request";
+  return NULL;
+}
+
+const char *webhook_signature_problem(const char *secret, const char *timestamp,
+                                      const char *signature, const char *body, size_t len,
+                                      int64_t now) {
+  const char *problem = webhook_headers_problem(secret, timestamp, signature, now);
+  if (problem) return problem;
   char want[WEBHOOK_SIGNATURE_SIZE];
   webhook_sign(secret, timestamp, body, len, want);
   size_t n = strlen(want);

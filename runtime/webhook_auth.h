@@ -24,6 +24,13 @@
 void webhook_sign(const char *secret, const char *timestamp, const char *body, size_t len,
                   char out[WEBHOOK_SIGNATURE_SIZE]);
 
+/* What the headers alone show: NULL if a body could still match (a secret
+ * is set, the timestamp is within the tolerance of now and the signature
+ * has its form), else the sentence webhook_signature_problem would give.
+ * Lets a server refuse a request before reading its body. */
+const char *webhook_headers_problem(const char *secret, const char *timestamp,
+                                    const char *signature, int64_t now);
+
 /* NULL if signature and timestamp (the headers, either may be NULL) are
  * secret's signature of body within the tolerance of now (seconds); else a
  * sentence saying what is wrong. An empty or NULL secret accepts nothing. */

@@ -137,18 +137,22 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   return start_job(s, conn, r, j);
 }
 
-/* 0 if the request proves it comes from the bot's owner: its bearer token,
- * or an X-Parley-Signature of the body under its webhook secret (see
- * webhook_auth.h); else it has been answered (401 without either, 403 with
- * a wrong one). */
-static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r, const char *b,
-                              enum MHD_Result *rc) {
+/* ---------------------------------------------------------------- before the body
+ *
+ * What the headers alone show of a request's credentials, checked on
+ * libmicrohttpd's first call, before any body byte is read (b: the bot in
+ * the path, or NULL when the To number will pick it, so that only whether
+ * a credential is there can be checked). 0 if the body may still prove
+ * the request; else it has been answered as the full check would. */
+
+int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                          enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
   if (auth && strncmp(auth, "Bearer ", 7) == 0) {
-    const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
-    if (!want || !*want || strlen(auth + 7) != strlen(want) ||
-        CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+    const char *want = b ? secret_of(s, b, "webhook_token", s->cfg.webhook_token) : NULL;
+    if (b && (!want || !*want || strlen(auth + 7) != strlen(want) ||
+              CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)) {
       log_event(LOG_WARN, "rejected", "provider", "json", "reason", "token", "bot", b, NULL);
       *rc = respond_error(conn, 403, "the bearer token is not this bot's");
       return -1;
@@ -160,6 +164,55 @@ static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r
                                    "(with X-Parley-Timestamp) is required");
     return -1;
   }
+  if (!b) return 0;
+  const char *problem = webhook_headers_problem(
+      secret_of(s, b, "webhook_secret", s->cfg.webhook_secret),
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Timestamp"), sig,
+      (int64_t)time(NULL));
+  if (problem) {
+    log_event(LOG_WARN, "rejected", "provider", "json", "reason", "signature", "bot", b, NULL);
+    *rc = respond_error(conn, 403, problem);
+    return -1;
+  }
+  return 0;
+}
+
+int twilio_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                         const char *endpoint, enum MHD_Result *rc) {
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
+  if (sig && *sig && (!b || secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token)))
+    return 0;
+  if (b)
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
+              "endpoint", endpoint, NULL);
+  else
+    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "endpoint",
+              endpoint, NULL);
+  *rc = respond_error(conn, 403, "X-Twilio-Signature does not match this request");
+  return -1;
+}
+
+int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                         enum MHD_Result *rc) {
+  if (b ? kannel_token_ok(s, conn, b)
+        : MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token") != NULL)
+    return 0;
+  *rc = respond_error(conn, 403, "the token query parameter is not this bot's");
+  return -1;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* 0 if the request proves it comes from the bot's owner: its bearer token,
+ * or an X-Parley-Signature of the body under its webhook secret (see
+ * webhook_auth.h); else it has been answered (401 without either, 403 with
+ * a wrong one). */
+static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                              enum MHD_Result *rc) {
+  if (webhook_refused_early(s, conn, b, rc)) return -1;
+  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
+  if (auth && strncmp(auth, "Bearer ", 7) == 0) return 0; /* the token was checked */
   const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Timestamp");
   const char *problem = webhook_signature_problem(
       secret_of(s, b, "webhook_secret", s->cfg.webhook_secret), ts, sig,
@@ -243,9 +296,10 @@ enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   if (!text) text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "text");
   if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
   if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
-  if (!kannel_token_ok(s, conn, b)) {
+  enum MHD_Result rc;
+  if (kannel_refused_early(s, conn, b, &rc)) {
     form_free(p, n);
-    return respond_error(conn, 403, "the token query parameter is not this bot's");
+    return rc;
   }
   if (!from || !text || !valid_sender(from)) {
     form_free(p, n);
@@ -336,8 +390,8 @@ static const char *kannel_status(long type) {
  * the dlr-url the kannel provider asks for. */
 enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r,
                                    char *b) {
-  if (!kannel_token_ok(s, conn, b))
-    return respond_error(conn, 403, "the token query parameter is not this bot's");
+  enum MHD_Result rc;
+  if (kannel_refused_early(s, conn, b, &rc)) return rc;
   const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
   char *end = NULL;
   long t = type ? strtol(type, &end, 10) : 0;

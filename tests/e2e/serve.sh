@@ -274,9 +274,9 @@ printf 'bot.fallback(function() return "x" end)\n' > "$tmp/bomb/bot.lua"
 head -c 20000000 /dev/zero | tr '\0' '-' > "$tmp/bomb/big.lua"
 tar -C "$tmp/bomb" -czf "$tmp/bomb.tgz" .
 rm -rf "$tmp/bomb"
-expect "reload tar: a small gzip that unpacks past 16 MiB is refused (400), not unpacked" \
+expect "reload tar: a small gzip that unpacks past 16 MiB is refused (413), not unpacked" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/gzip' --data-binary "@$tmp/bomb.tgz")" \
-  'unpacks to more than.* 400$'
+  'unpacks to more than.* 16 MiB.* 413$'
 expect "reload tar: a body that is not a tar is 400" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/x-tar' --data 'not a tar at all')" \
   'not a tar archive.* 400$'
@@ -403,11 +403,15 @@ expect "route: no To at all is 404 with the reason" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","text":"x"}' "$url/v1/messages")" \
   'To is required.* 404$'
 expect "route: a JSON body that is not an object is 400" \
-  "$(curl -s -m 5 -w ' %{http_code}' -H 'Content-Type: application/json' --data '[1,2' "$url/v1/messages")" 'must be JSON like.* 400$'
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '[1,2' "$url/v1/messages")" 'must be JSON like.* 400$'
 expect "route: a JSON route without the JSON type is 415" \
-  "$(curl -s -m 5 -w ' %{http_code}' --data '{"to":"+15550199"}' "$url/v1/messages")" ' 415$'
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' --data '{"to":"+15550199"}' "$url/v1/messages")" ' 415$'
 expect "route: a Twilio body that is not a form is 400" \
-  "$(curl -s -m 5 -w ' %{http_code}' --data 'To=%zz' "$url/twilio")" 'not application/x-www-form-urlencoded.* 400$'
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'X-Twilio-Signature: x' --data 'To=%zz' "$url/twilio")" 'not application/x-www-form-urlencoded.* 400$'
+expect "route: without any credential a routed request is refused before its body is read (401, 403)" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Content-Type: application/json' --data '[1,2' "$url/v1/messages"; \
+     curl -s -m 5 -w ' %{http_code}' --data 'To=%zz' "$url/twilio"; \
+     curl -s -m 5 -w ' %{http_code}' "$url/kannel?to=1")" ' 401.* 403.* 403$'
 expect "route: GET /twilio is 405" "$(curl -s -m 5 -w ' %{http_code}' "$url/twilio")" ' 405$'
 admin PUT /v1/bots/shop/script admin-secret-789 --data 'bot.config{numbers = {"+15550197"}}
 bot.fallback(function(c, msg) return "shop2: " .. msg.text end)' >/dev/null

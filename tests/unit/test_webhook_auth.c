@@ -69,6 +69,28 @@ static void refuses_what_is_wrong(void) {
             "an empty secret accepts nothing, even its own signature");
 }
 
+/* What a server can refuse before reading the body: the same sentences. */
+static void headers_alone_refuse_what_no_body_can_fix(void) {
+  CHECK_STR(webhook_headers_problem(SECRET, TS, SIG, NOW), NULL,
+            "a well-formed signature within the tolerance may match a body");
+  CHECK_STR(webhook_headers_problem(
+                SECRET, TS, "sha256=" "0000000000000000000000000000000000000000000000000000000000000000",
+                NOW),
+            NULL, "a wrong signature of the right form needs the body to be refused");
+  CHECK_HAS(webhook_headers_problem(SECRET, TS, SIG, NOW + 301), "5 minutes",
+            "an old timestamp is refused from the headers");
+  CHECK_HAS(webhook_headers_problem(NULL, TS, SIG, NOW), "not configured",
+            "no secret is refused from the headers");
+  CHECK_HAS(webhook_headers_problem(SECRET, NULL, SIG, NOW), "X-Parley-Timestamp",
+            "no timestamp is refused from the headers");
+  CHECK_HAS(webhook_headers_problem(SECRET, TS, "sha256=25cd", NOW), "does not match",
+            "a short signature is refused from the headers");
+  CHECK_HAS(webhook_headers_problem(SECRET, TS, SIG + 7, NOW), "does not match",
+            "the hex without sha256= is refused from the headers");
+  CHECK_HAS(webhook_headers_problem(SECRET, TS, "sha256=zz" "00000000000000000000000000000000000000000000000000000000000000", NOW),
+            "does not match", "a signature that is not hex is refused from the headers");
+}
+
 static void signs_bodies_with_nul_bytes(void) {
   static const char body[] = {'{', '}', 0, 'x'};
   char a[WEBHOOK_SIGNATURE_SIZE], b[WEBHOOK_SIGNATURE_SIZE];
@@ -84,5 +106,6 @@ int main(void) {
   accepts_the_right_signature();
   refuses_what_is_wrong();
   signs_bodies_with_nul_bytes();
+  headers_alone_refuse_what_no_body_can_fix();
   return test_done();
 }
