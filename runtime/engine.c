@@ -649,9 +649,8 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m) {
-  contact *c = contact_get(e, b, m->from, 1, NULL);
-  if (!c) return -1;
-  int64_t now = engine_now(e);
+  /* a retry is found before anything is written: the same provider id
+   * sent again from another number must not create that number's contact */
   if (m->provider_id) {
     int dup = pending_has(e, b->id, m->provider_id);
     if (!dup) dup = store_inbound_exists(e->rd, b->id, m->provider_id);
@@ -660,8 +659,11 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
       return 0;
     }
-    pending_add(e, b->id, m->provider_id, 0, 0);
   }
+  contact *c = contact_get(e, b, m->from, 1, NULL);
+  if (!c) return -1;
+  if (m->provider_id) pending_add(e, b->id, m->provider_id, 0, 0);
+  int64_t now = engine_now(e);
   int64_t msg_id = ++e->last_message_id;
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
                      .direction = "in", .number = c->number, .text = m->text,
