@@ -449,12 +449,19 @@ static void run_contact_update(server *s, job *j, bot *b) {
   free(tags_json);
   json_decref(o);
   if (rc) {
-    job_answer_error(j, 500, err);
+    job_answer_error(j, rc > 0 ? 400 : 500, err);
     return;
   }
   store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
   job_answer(j, 200, contact_json(&r));
   contact_row_free(&r);
+}
+
+/* 1 if v is a time the admin API takes: whole seconds since 1970, from 0
+ * to the end of 9999 (so that milliseconds cannot overflow). */
+static int epoch_seconds(json_t *v) {
+  return json_is_integer(v) && json_integer_value(v) >= 0 &&
+         json_integer_value(v) <= CLOCK_MAX_SECONDS;
 }
 
 /* A segment as the admin API takes it: field = value (string, number or
@@ -477,7 +484,9 @@ static const char *segment_problem(json_t *seg) {
       if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
         return "status is \"subscribed\" or \"opted_out\"";
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
-      if (!json_is_integer(v)) return "joined_after and joined_before are seconds since 1970";
+      if (!epoch_seconds(v))
+        return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
+               "the end of 9999)";
     } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
       return "a segment field's value is a string, number or boolean";
     }
@@ -495,7 +504,8 @@ static void run_broadcast_create(server *s, job *j, bot *b) {
                     : seg && !json_is_object(seg) ? "segment must be an object"
                     : !json_is_string(text) || !json_string_length(text)
                         ? "text must be a non-empty string"
-                    : at && !json_is_integer(at) ? "at must be seconds since 1970"
+                    : at && !epoch_seconds(at)
+                        ? "at must be seconds since 1970 (0 to 253402300799, the end of 9999)"
                     : rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
                                json_number_value(rate) > 1000)
                         ? "rate must be messages per second, more than 0 and at most 1000"

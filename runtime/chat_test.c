@@ -510,7 +510,7 @@ static void answer_http(run *r, int line) {
 }
 
 static int start_engine(run *r, const char *botdir, int line) {
-  engine_observer obs = {on_message, on_action, r};
+  engine_observer obs = {on_message, on_action, r, NULL};
   engine_options opt = {.db_path = ":memory:", .clock = run_clock,
                         .clock_ud = r, .observer = &obs};
   char err[4096];

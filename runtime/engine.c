@@ -12,6 +12,7 @@
 #include "contacts.h"
 #include "gsm.h"
 #include "journal.h"
+#include "luadata.h"
 #include "lua_api.h"
 #include "phone_zone.h"
 #include "scheduler.h"
@@ -60,7 +61,9 @@ static void events_flush(engine *e, int deliver, size_t n) {
   for (size_t i = 0; i < n; i++) {
     event *ev = &e->events[i];
     if (deliver) {
-      if (ev->is_message && e->obs.message)
+      if (ev->is_message == EMIT_EVENT_FAILED) {
+        if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
+      } else if (ev->is_message && e->obs.message)
         e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
       else if (!ev->is_message && e->obs.action)
         e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
@@ -555,8 +558,13 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  return run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
-                    sizeof err) < 0 ? -1 : 0;
+  int rc = run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+                      sizeof err);
+  if (rc == 1) /* the backend is told: see docs/serve.md (events) */
+    emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
+         strncmp(err, NO_EVENT_HANDLER, strlen(NO_EVENT_HANDLER)) == 0 ? "no_handler" : "error",
+         0);
+  return rc < 0 ? -1 : 0;
 }
 
 /* A delivery report: the message moves forward (never back: a late or
@@ -800,9 +808,9 @@ int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
 
 uint64_t engine_batches_durable(engine *e) { return e->durable; }
 
-int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
-                       const char *fields, const char *tags, const char *timezone,
-                       char *err, size_t errlen) {
+static int set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields, const char *tags, const char *timezone, char *err,
+                       size_t errlen) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   contact *c = contact_get(e, b, number, 1, NULL);
@@ -827,6 +835,34 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
   }
   if (submit_journal(e, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
+}
+
+/* A contact's fields or tags from outside a script, held to the rules and
+ * limits a script's are (luadata): 0 with *out canonical (NULL if json is
+ * NULL), or 1 with err. */
+static int check_contact_data(const char *json, const char *label, const luadata_limits *lim,
+                              char **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (!json) return 0;
+  *out = luadata_check_json(json, strlen(json), label, lim, err, errlen);
+  return *out ? 0 : 1;
+}
+
+int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields_in, const char *tags_in, const char *timezone,
+                       char *err, size_t errlen) {
+  char *fields, *tags;
+  if (check_contact_data(fields_in, "c.fields", &LUADATA_FIELDS, &fields, err, errlen))
+    return 1;
+  if (check_contact_data(tags_in, "c.tags", &LUADATA_TAGS, &tags, err, errlen)) {
+    free(fields);
+    return 1;
+  }
+  if (tags && strcmp(tags, "{}") == 0) replace(&tags, "[]"); /* no tags, as a script writes it */
+  int rc = set_contact(e, b, number, status, fields, tags, timezone, err, errlen);
+  free(fields);
+  free(tags);
+  return rc;
 }
 
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen) {

@@ -41,6 +41,7 @@ typedef struct job {
   char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
+  char *event_status, *event_error; /* JOB_EVENT that did not run as asked */
   char *media_json;              /* media URLs, a JSON list */
   delivery dl;                   /* JOB_STATUS (its strings below) */
   char *dl_status, *dl_error;
@@ -116,6 +117,10 @@ enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, reque
 enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
                                  enum job_kind kind, const char *to);
+/* A refused credential, logged as `rejected` with the remote address and
+ * the endpoint (never the secret); reason: token, signature or missing. */
+void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
+                  const char *bot, const char *endpoint);
 /* The first value of a form field, or NULL. */
 const char *form_get(const form_param *p, size_t n, const char *name);
 char *strdup_or_null(const char *v);

@@ -35,6 +35,8 @@ static void job_free(job *j) {
   free(j->provider_id);
   free(j->event_type);
   free(j->event_data);
+  free(j->event_status);
+  free(j->event_error);
   free(j->media_json);
   free(j->dl_status);
   free(j->dl_error);
@@ -89,6 +91,14 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
     return rc;
   }
   if (j->kind == JOB_STATUS) return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
+  if (j->kind == JOB_EVENT && j->event_status) { /* 422: see docs/serve.md (events) */
+    json_t *o = json_pack("{s:s,s:s}", "status", j->event_status, "error", j->event_error);
+    char *body = json_dumps(o, JSON_COMPACT);
+    enum MHD_Result rc = respond(conn, 422, "application/json", body);
+    free(body);
+    json_decref(o);
+    return rc;
+  }
   if (j->kind == JOB_KANNEL) { /* the reply, as the sms-service's text body */
     const char *text = j->nreplies ? j->replies[0] : "";
     struct MHD_Response *r =
@@ -255,6 +265,18 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   return 1;
 }
 
+/* The admin endpoint a job kind is asked at, as the log names it. */
+static const char *admin_endpoint(enum job_kind kind) {
+  switch (kind) {
+    case JOB_RELOAD: return "script";
+    case JOB_VERSIONS: return "versions";
+    case JOB_ROLLBACK: return "rollback";
+    case JOB_CONSENT_CSV: return "consent.csv";
+    case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL: return "broadcasts";
+    default: return "contacts";
+  }
+}
+
 /* Admin requests: the admin token, then a job for the engine thread. */
 static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
                                  char *b, enum job_kind kind, char *item) {
@@ -263,11 +285,13 @@ static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request
   if (!auth || strncmp(auth, "Bearer ", 7) != 0)
   {
     free(item);
+    log_rejected(conn, "admin", "missing", b, admin_endpoint(kind));
     return respond_error(conn, 401, "an Authorization: Bearer admin token is required");
   }
   if (!want || strlen(auth + 7) != strlen(want) ||
       CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
     free(item);
+    log_rejected(conn, "admin", "token", b, admin_endpoint(kind));
     return respond_error(conn, 403, "the bearer token is not this server's admin token");
   }
   job *j = xcalloc(1, sizeof *j);
@@ -328,6 +352,38 @@ static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, re
   return rc;
 }
 
+/* What is wrong with a request's URL as the client sent it, or 0: its path
+ * and query are refused as a form body is (twilio.h, form_decode): a NUL
+ * byte (%00: libmicrohttpd's decoded strings would end there, so
+ * "/twilio/echo%00x" would route to echo and "from=%2B1555%00x" read as
+ * "+1555"), a '%' without two hex digits, text that is not UTF-8. */
+static int url_problem(const char *raw_uri, char *out, size_t n) {
+  const char *q = strchr(raw_uri, '?');
+  size_t plen = q ? (size_t)(q - raw_uri) : strlen(raw_uri);
+  form_param *p = NULL;
+  size_t np = 0;
+  char err[200] = "";
+  /* the path as one form field: '+' and '=' are harmless there */
+  char *path = xstrndup(raw_uri, plen);
+  for (char *c = path; *c; c++)
+    if (*c == '&' || *c == '=' || *c == '+') *c = '/';
+  int bad = form_decode_ex(path, plen, &p, &np, err, sizeof err);
+  form_free(p, np);
+  p = NULL;
+  np = 0;
+  free(path);
+  if (bad) {
+    snprintf(out, n, "the URL's path is refused: %s", err);
+    return -1;
+  }
+  if (q && form_decode_ex(q + 1, strlen(q + 1), &p, &np, err, sizeof err)) {
+    snprintf(out, n, "the URL's query is refused: %s", err);
+    return -1;
+  }
+  form_free(p, np);
+  return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -350,10 +406,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return respond_job(conn, r->job);
   }
   if (r->too_large) return respond_error(conn, 413, "the body is too large");
+  char problem[256];
+  if (url_problem(r->raw_uri, problem, sizeof problem))
+    return respond_error(conn, 400, problem);
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-  if (strcmp(url, "/healthz") == 0)
-    return get ? respond(conn, 200, "text/plain", "ok\n")
-               : respond_error(conn, 405, "use GET");
+  if (strcmp(url, "/healthz") == 0) /* HEAD: the same answer, which MHD sends without a body */
+    return get || strcmp(method, "HEAD") == 0 ? respond(conn, 200, "text/plain", "ok\n")
+                                              : respond_error(conn, 405, "use GET");
   if (strcmp(url, "/metrics") == 0) {
     if (!get) return respond_error(conn, 405, "use GET");
     job *j = xcalloc(1, sizeof *j);
@@ -476,6 +535,14 @@ static void on_message(void *ud, const char *botname, const char *to, const char
     }
   }
   log_event(LOG_DEBUG, "sent", "bot", botname, "to", to, "status", status, NULL);
+}
+
+static void on_event_failed(void *ud, void *tag, const char *status, const char *error) {
+  (void)ud;
+  job *j = tag;
+  if (!j || j->kind != JOB_EVENT || j->event_status) return;
+  j->event_status = xstrdup(status);
+  j->event_error = xstrdup(error);
 }
 
 static void on_action(void *ud, const char *botname, const char *number,
@@ -701,7 +768,7 @@ void server_watch(server *s, const char *dir) {
 }
 
 int server_run(server *s) {
-  engine_observer obs = {on_message, on_action, s};
+  engine_observer obs = {on_message, on_action, s, on_event_failed};
   engine_set_observer(s->e, &obs);
   int64_t next_tick = 0, next_watch = 0;
   while (!s->stopping) {

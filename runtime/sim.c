@@ -78,7 +78,7 @@ static void on_action(void *ud, const char *botname, const char *number,
 }
 
 static int sim_start(sim *s, const char *db) {
-  engine_observer obs = {on_message, on_action, s};
+  engine_observer obs = {on_message, on_action, s, NULL};
   engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
                         .observer = &obs};
   char err[4096];

@@ -140,7 +140,7 @@ static int observed_actions(const char *number, const char *part) {
   return n;
 }
 
-static const engine_observer observer = {on_message, on_action, NULL};
+static const engine_observer observer = {on_message, on_action, NULL, NULL};
 
 /* ---------------------------------------------------------------- engine */
 
