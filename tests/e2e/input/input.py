@@ -205,6 +205,30 @@ def test_rejected_and_health(p):
     check("HEAD /healthz answers 200 like GET", st == 200, st)
 
 
+def test_settings(binary, workdir, scripts):
+    """A setting that is no whole number in range stops the start (exit 2)."""
+    import subprocess
+    from harness import free_port
+    for flag, value in [("--reply-deadline-ms", "3s"), ("--reply-deadline-ms", "abc"),
+                        ("--send-timeout-ms", "99999999999"), ("--send-timeout-ms", "-5"),
+                        ("--send-attempts", "lots"), ("--send-concurrency", "0"),
+                        ("--max-body", "1e9")]:
+        cmd = [binary, "serve", "--listen", "127.0.0.1:%d" % free_port(), "--db",
+               os.path.join(workdir, "settings.db"), "--scripts", scripts, flag, value]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, PARLEY_WEBHOOK_TOKEN=HOOK))
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            out = b"(it started) " + out
+        text = out.decode("utf-8", "replace")
+        key = flag[2:].replace("-", "_")
+        check("serve %s %s is refused at start, naming the setting" % (flag, value),
+              proc.returncode == 2 and key in text and value in text, (proc.returncode, text))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parley", required=True)
@@ -216,6 +240,7 @@ def main():
         f.write(BOT)
     env = {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_ADMIN_TOKEN": ADMIN,
            "PARLEY_TWILIO_AUTH_TOKEN": TWILIO}
+    test_settings(a.parley, a.dir, scripts)
     p = Parley(a.parley, a.dir, os.path.join(a.dir, "input.db"), scripts, env)
     if not check("parley serve starts", p.start(), p.log()):
         return summary()
