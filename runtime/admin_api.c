@@ -3,6 +3,7 @@
  * reload and rollback, versions, metrics, contacts (list, get, update,
  * erase, export), the consent ledger, broadcasts (create, status, cancel).
  * Every answer is JSON; errors are {"error": "..."} with a fitting status. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,15 @@ static void add_ledger_row(void *ud, int64_t at, const char *number, const char 
   csv_field(ud, text, 1);
 }
 
+/* A query parameter that is a whole number from 0 to 2^63-1 ("10abc",
+ * "-1" and an overflow are not): 0 with *out, else -1. */
+static int whole_number(const char *v, long long *out) {
+  char *end;
+  errno = 0;
+  *out = v && *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+  return *out < 0 || *end || errno ? -1 : 0;
+}
+
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
@@ -346,17 +356,24 @@ static void run_contacts(server *s, job *j, bot *b) {
   long limit = 100;
   const char *key;
   json_t *v;
+  const char *bad = NULL;
   json_object_foreach(j->query, key, v) {
     const char *val = json_string_value(v);
-    if (strcmp(key, "after") == 0) after = atoll(val);
-    else if (strcmp(key, "limit") == 0) limit = atol(val);
+    long long n;
+    if (strcmp(key, "after") == 0) {
+      if (whole_number(val, &n)) bad = "after must be a contact id (a whole number, 0 or more)";
+      after = n;
+    } else if (strcmp(key, "limit") == 0) {
+      if (whole_number(val, &n) || n < 1 || n > 1000) bad = "limit must be between 1 and 1000";
+      limit = (long)n;
+    }
     else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
     else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
     else json_object_set_new(seg, key, json_string(val));
   }
-  if (limit < 1 || limit > 1000) {
+  if (bad) {
     json_decref(seg);
-    job_answer_error(j, 400, "limit must be between 1 and 1000");
+    job_answer_error(j, 400, bad);
     return;
   }
   char *segment = json_dumps(seg, JSON_COMPACT);
@@ -546,7 +563,9 @@ static void run_consent_csv(server *s, job *j, bot *b) {
 
 static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row br = {0};
-  if (store_broadcast_get(engine_store(s->e), bot_id(b), atoll(j->item), &br) <= 0) {
+  long long id;
+  if (whole_number(j->item, &id) ||
+      store_broadcast_get(engine_store(s->e), bot_id(b), id, &br) <= 0) {
     job_answer_error(j, 404, "no such broadcast");
     return;
   }
@@ -576,7 +595,8 @@ void admin_run(server *s, job *j) {
     run_broadcast_create(s, j, b);
   } else if (j->kind == JOB_BROADCAST_CANCEL) {
     char err[1024];
-    int rc = engine_broadcast_cancel(s->e, b, atoll(j->item), err, sizeof err);
+    long long id;
+    int rc = whole_number(j->item, &id) ? 0 : engine_broadcast_cancel(s->e, b, id, err, sizeof err);
     if (rc < 0) job_answer_error(j, 500, err);
     else if (rc == 0) job_answer_error(j, 409, "no such broadcast running (done, cancelled or unknown)");
     else job_answer(j, 200, json_pack("{s:s}", "status", "cancelled"));

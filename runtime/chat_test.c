@@ -720,6 +720,10 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         fail(&r, line, "'%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
         break;
       }
+      if (r.now + d > CLOCK_MAX_SECONDS * 1000) {
+        fail(&r, line, "~ %s would move the clock past the end of 9999", arg);
+        break;
+      }
       char err[1024];
       if (http_mocks_advance(r.http, r.e, r.now + d, err, sizeof err))
         fail(&r, line, "the engine failed: %s", err);

@@ -144,6 +144,11 @@ def test_broadcast_times(p):
         check("broadcast: %s is refused with 400" % desc, st == 400, (st, body))
     rows = query(p.db, "SELECT count(*) FROM broadcasts")[0][0]
     check("no broadcast was created", rows == 0, rows)
+    for q in ("limit=10abc", "after=abc", "after=-1", "after=99999999999999999999999"):
+        st, body = json_req(p, "GET", "/v1/bots/in/contacts?" + q, b"", ADMIN)
+        check("GET contacts?%s is refused with 400" % q, st == 400, (st, str(body)[:200]))
+    st, body = json_req(p, "GET", "/v1/bots/in/broadcasts/99999999999999999999999", b"", ADMIN)
+    check("a broadcast id past 64 bits is 404", st == 404, (st, body))
 
 
 def test_events(p):
@@ -229,6 +234,25 @@ def test_settings(binary, workdir, scripts):
               proc.returncode == 2 and key in text and value in text, (proc.returncode, text))
 
 
+def test_clocks(binary, workdir, scripts):
+    """A transcript's ~ and the simulator's /advance stop at the end of 9999."""
+    import subprocess
+    bot = os.path.join(scripts, "in")
+    os.makedirs(os.path.join(bot, "tests"), exist_ok=True)
+    path = os.path.join(bot, "tests", "far.chat")
+    with open(path, "w") as f:
+        f.write("@clock 9999-12-30 00:00 UTC\n~ 1d\n~ 2d\n")
+    r = subprocess.run([binary, "test", path], capture_output=True, text=True, timeout=30)
+    os.remove(path)
+    check("a transcript's ~ past the end of 9999 fails, naming the line",
+          r.returncode != 0 and "far.chat:3" in r.stdout + r.stderr
+          and "9999" in r.stdout + r.stderr, r.stdout + r.stderr)
+    r = subprocess.run([binary, "sim", bot], input="/advance 36600d\n" * 81, capture_output=True,
+                       text=True, timeout=60)
+    check("the simulator's /advance past the end of 9999 is refused",
+          r.returncode != 0 and "9999" in r.stderr, (r.returncode, r.stderr[-500:]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parley", required=True)
@@ -241,6 +265,7 @@ def main():
     env = {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_ADMIN_TOKEN": ADMIN,
            "PARLEY_TWILIO_AUTH_TOKEN": TWILIO}
     test_settings(a.parley, a.dir, scripts)
+    test_clocks(a.parley, a.dir, scripts)
     p = Parley(a.parley, a.dir, os.path.join(a.dir, "input.db"), scripts, env)
     if not check("parley serve starts", p.start(), p.log()):
         return summary()
