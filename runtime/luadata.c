@@ -532,6 +532,9 @@ char *luadata_check_json(const char *json, size_t len, const char *label,
   char *out = NULL;
   if (luadata_decode(L, json, len, err, errlen) == 0)
     out = luadata_encode(L, -1, label, lim, err, errlen);
+  else /* JSON, not too deep: a '#' key that is not the encoding's */
+    snprintf(err, errlen, "%s: a key that starts with # must be # and an integer (\"#5\"); "
+             "write ## for a key that starts with # (\"##x\")", label);
   lua_close(L);
   return out;
 }

@@ -387,6 +387,8 @@ static void test_check_json(void) {
   roomy.max_entries = 10000;
   expect_json_refused("of 10001 values", many, &roomy, "more than 10000 values");
   expect_json_refused("that is not JSON", "{", &LUADATA_FIELDS, "not JSON");
+  expect_json_refused("with a key #x", "{\"a\":{\"#x\":1}}", &LUADATA_FIELDS,
+                      "c.fields: a key that starts with # must be # and an integer");
   expect_json_refused("with a NUL in a key", "{\"a\\u0000b\":1}", &LUADATA_FIELDS,
                       "NUL");
 }
