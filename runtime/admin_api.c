@@ -340,6 +340,9 @@ static void add_ledger_row(void *ud, int64_t at, const char *number, const char 
   csv_field(ud, text, 1);
 }
 
+/* What a segment's field names are made of. */
+#define FIELD_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
 /* A query parameter that is a whole number from 0 to 2^63-1 ("10abc",
  * "-1" and an overflow are not): 0 with *out, else -1. */
 static int whole_number(const char *v, long long *out) {
@@ -366,6 +369,14 @@ static void run_contacts(server *s, job *j, bot *b) {
     } else if (strcmp(key, "limit") == 0) {
       if (whole_number(val, &n) || n < 1 || n > 1000) bad = "limit must be between 1 and 1000";
       limit = (long)n;
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+      if (whole_number(val, &n) || n > CLOCK_MAX_SECONDS)
+        bad = "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
+              "the end of 9999)";
+      else /* in ms, as the store keeps them */
+        json_object_set_new(seg, key, json_integer((json_int_t)n * 1000));
+    } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
+      bad = "segment keys are field names (letters, digits, _)";
     }
     else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
     else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
@@ -488,8 +499,7 @@ static const char *segment_problem(json_t *seg) {
   const char *key;
   json_t *v;
   json_object_foreach(seg, key, v) {
-    if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                     strlen(key))
+    if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key))
       return "segment keys are field names (letters, digits, _)";
     if (strcmp(key, "tags") == 0) {
       if (json_is_string(v)) continue;

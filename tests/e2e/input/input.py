@@ -147,6 +147,16 @@ def test_broadcast_times(p):
     for q in ("limit=10abc", "after=abc", "after=-1", "after=99999999999999999999999"):
         st, body = json_req(p, "GET", "/v1/bots/in/contacts?" + q, b"", ADMIN)
         check("GET contacts?%s is refused with 400" % q, st == 400, (st, str(body)[:200]))
+    for q in ("joined_after=abc", "joined_before=-5", "joined_after=253402300800",
+              "c%22ity=Austin"):
+        st, body = json_req(p, "GET", "/v1/bots/in/contacts?" + q, b"", ADMIN)
+        check("GET contacts?%s is refused with 400" % q, st == 400, (st, str(body)[:200]))
+    st, body = json_req(p, "GET", "/v1/bots/in/contacts?joined_after=253402300799", b"", ADMIN)
+    check("GET contacts?joined_after=(the end of 9999) matches nobody",
+          st == 200 and body["contacts"] == [], (st, str(body)[:200]))
+    st, body = json_req(p, "GET", "/v1/bots/in/contacts?joined_before=1", b"", ADMIN)
+    check("GET contacts?joined_before=1 matches nobody",
+          st == 200 and body["contacts"] == [], (st, str(body)[:200]))
     st, body = json_req(p, "GET", "/v1/bots/in/broadcasts/99999999999999999999999", b"", ADMIN)
     check("a broadcast id past 64 bits is 404", st == 404, (st, body))
 
