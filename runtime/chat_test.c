@@ -676,12 +676,17 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
           break;
         }
         json_decref(check);
+        char err[1024], *event_data = NULL; /* as the HTTP API takes it */
+        if (engine_event_check(type, *data ? data : NULL, &event_data, err, sizeof err)) {
+          fail(&r, line, "@event: %s", err);
+          break;
+        }
         free(r.fan);
         r.fan = xstrdup(number);
-        inbound in = {.from = number, .event_type = type, .event_data = *data ? data : "{}"};
-        char err[1024];
+        inbound in = {.from = number, .event_type = type, .event_data = event_data};
         if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
           fail(&r, line, "the engine failed: %s", err);
+        free(event_data);
         answer_http(&r, line);
       } else if (strncmp(l, "@http ", 6) == 0) {
         char err[1024];

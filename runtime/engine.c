@@ -548,6 +548,22 @@ static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
 static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_delivery(engine *e, bot *b, const delivery *d);
 
+int engine_event_check(const char *type, const char *data, char **data_out, char *err,
+                       size_t errlen) {
+  size_t n = strlen(type);
+  int ok = n >= 1 && n <= 128;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)type[i]) || strchr("_.-:", type[i]);
+  if (!ok) {
+    snprintf(err, errlen, "type must be 1 to 128 letters, digits, _ . - or : (as bot.on_event "
+                          "takes it)");
+    return -1;
+  }
+  *data_out = data ? luadata_check_json(data, strlen(data), "data", &LUADATA_STATE, err, errlen)
+                   : xstrdup("{}");
+  return *data_out ? 0 : -1;
+}
+
 /* A triggered event (order paid, code requested): the bot's on_event
  * handler in the contact's conversation, with the same sandbox and
  * transaction as a message; its sends are subject to opt-out (unless

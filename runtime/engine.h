@@ -146,6 +146,15 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
                        const char *fields, const char *tags, const char *timezone,
                        char *err, size_t errlen);
 
+/* An event as the engine takes it, from the HTTP API or a transcript: its
+ * type as bot.on_event names one (1 to 128 letters, digits, _ . - :), its
+ * data (NULL: none; the caller has checked it is a JSON object) held to the
+ * limits of c.state
+ * (luadata.h). 0 with *data_out (canonical JSON, "{}" for none; caller
+ * frees), or -1 with a sentence in err. */
+int engine_event_check(const char *type, const char *data, char **data_out, char *err,
+                       size_t errlen);
+
 /* Erases a contact (see store_contact_erase): 1 done, 0 no such contact,
  * -1 the store failed. */
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);

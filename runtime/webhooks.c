@@ -5,7 +5,6 @@
  * checks its credentials first, then the body, and answers 4xx with a
  * sentence when either is wrong. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -18,7 +17,6 @@
 
 #include "http_internal.h"
 #include "log.h"
-#include "luadata.h"
 #include "store.h"
 #include "twilio.h"
 #include "webhook_auth.h"
@@ -56,15 +54,6 @@ static int valid_provider_id(const char *v) { return valid_short_text(v, PROVIDE
 
 /* A media URL of a message (MediaUrlN, a JSON "media" entry). */
 #define MEDIA_URL_MAX 1024
-
-/* An event type as bot.on_event takes it: 1 to 128 letters, digits, _ . - : */
-static int valid_event_type(const char *v) {
-  size_t n = v ? strlen(v) : 0;
-  if (n == 0 || n > 128) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)v[i]) && !strchr("_.-:", v[i])) return 0;
-  return 1;
-}
 
 /* The peer's address as text ("127.0.0.1", "::1"), or "" if unknown. */
 static void remote_address(struct MHD_Connection *conn, char *out, size_t n) {
@@ -255,19 +244,12 @@ enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r
     return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
                                     "\"contact\":\"+15550001\",\"data\":{...}}");
   }
-  if (!valid_event_type(json_string_value(type))) {
-    json_decref(o);
-    return respond_error(conn, 400, "type must be 1 to 128 letters, digits, _ . - or : "
-                                    "(as bot.on_event takes it)");
-  }
   char *dumped = data ? json_dumps(data, JSON_COMPACT) : NULL;
-  char problem[512];
-  /* the handler gets data as a table: held to a conversation state's limits */
-  char *event_data = dumped ? luadata_check_json(dumped, strlen(dumped), "data", &LUADATA_STATE,
-                                                 problem, sizeof problem)
-                            : xstrdup("{}");
+  char problem[512], *event_data = NULL;
+  int bad = engine_event_check(json_string_value(type), dumped, &event_data, problem,
+                               sizeof problem);
   free(dumped);
-  if (!event_data) {
+  if (bad) {
     json_decref(o);
     return respond_error(conn, 400, problem);
   }

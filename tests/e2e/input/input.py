@@ -257,6 +257,18 @@ def test_clocks(binary, workdir, scripts):
     check("a transcript's ~ past the end of 9999 fails, naming the line",
           r.returncode != 0 and "far.chat:3" in r.stdout + r.stderr
           and "9999" in r.stdout + r.stderr, r.stdout + r.stderr)
+    deep = json.dumps(nested(30))
+    for desc, line, says in [("a type bot.on_event cannot name", "@event +15550001 bad!type {}",
+                              "type must be 1 to 128 letters"),
+                             ("data nested 30 levels", "@event +15550001 ok {\"d\":%s}" % deep,
+                              "deeper than 16 levels")]:
+        with open(path, "w") as f:
+            f.write("@clock 2026-03-02 10:00 UTC\n" + line + "\n")
+        r = subprocess.run([binary, "test", path], capture_output=True, text=True, timeout=30)
+        os.remove(path)
+        check("a transcript's @event with %s fails, saying why" % desc,
+              r.returncode != 0 and "far.chat:2" in r.stdout and says in r.stdout,
+              r.stdout + r.stderr)
     r = subprocess.run([binary, "sim", bot], input="/advance 36600d\n" * 81, capture_output=True,
                        text=True, timeout=60)
     check("the simulator's /advance past the end of 9999 is refused",
