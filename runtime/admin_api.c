@@ -3,6 +3,7 @@
  * reload and rollback, versions, metrics, contacts (list, get, update,
  * erase, export), the consent ledger, broadcasts (create, status, cancel).
  * Every answer is JSON; errors are {"error": "..."} with a fitting status. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,18 @@ static void add_ledger_row(void *ud, int64_t at, const char *number, const char 
   csv_field(ud, text, 1);
 }
 
+/* What a segment's field names are made of. */
+#define FIELD_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+/* A query parameter that is a whole number from 0 to 2^63-1 ("10abc",
+ * "-1" and an overflow are not): 0 with *out, else -1. */
+static int whole_number(const char *v, long long *out) {
+  char *end;
+  errno = 0;
+  *out = v && *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+  return *out < 0 || *end || errno ? -1 : 0;
+}
+
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
@@ -348,17 +361,32 @@ static void run_contacts(server *s, job *j, bot *b) {
   long limit = 100;
   const char *key;
   json_t *v;
+  const char *bad = NULL;
   json_object_foreach(j->query, key, v) {
     const char *val = json_string_value(v);
-    if (strcmp(key, "after") == 0) after = atoll(val);
-    else if (strcmp(key, "limit") == 0) limit = atol(val);
+    long long n;
+    if (strcmp(key, "after") == 0) {
+      if (whole_number(val, &n)) bad = "after must be a contact id (a whole number, 0 or more)";
+      after = n;
+    } else if (strcmp(key, "limit") == 0) {
+      if (whole_number(val, &n) || n < 1 || n > 1000) bad = "limit must be between 1 and 1000";
+      limit = (long)n;
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+      if (whole_number(val, &n) || n > CLOCK_MAX_SECONDS)
+        bad = "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
+              "the end of 9999)";
+      else /* in ms, as the store keeps them */
+        json_object_set_new(seg, key, json_integer((json_int_t)n * 1000));
+    } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
+      bad = "segment keys are field names (letters, digits, _)";
+    }
     else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
     else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
     else json_object_set_new(seg, key, json_string(val));
   }
-  if (limit < 1 || limit > 1000) {
+  if (bad) {
     json_decref(seg);
-    job_answer_error(j, 400, "limit must be between 1 and 1000");
+    job_answer_error(j, 400, bad);
     return;
   }
   char *segment = json_dumps(seg, JSON_COMPACT);
@@ -451,12 +479,19 @@ static void run_contact_update(server *s, job *j, bot *b) {
   free(tags_json);
   json_decref(o);
   if (rc) {
-    job_answer_error(j, 500, err);
+    job_answer_error(j, rc > 0 ? 400 : 500, err);
     return;
   }
   store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
   job_answer(j, 200, contact_json(&r));
   contact_row_free(&r);
+}
+
+/* 1 if v is a time the admin API takes: whole seconds since 1970, from 0
+ * to the end of 9999 (so that milliseconds cannot overflow). */
+static int epoch_seconds(json_t *v) {
+  return json_is_integer(v) && json_integer_value(v) >= 0 &&
+         json_integer_value(v) <= CLOCK_MAX_SECONDS;
 }
 
 /* A segment as the admin API takes it: field = value (string, number or
@@ -466,8 +501,7 @@ static const char *segment_problem(json_t *seg) {
   const char *key;
   json_t *v;
   json_object_foreach(seg, key, v) {
-    if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                     strlen(key))
+    if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key))
       return "segment keys are field names (letters, digits, _)";
     if (strcmp(key, "tags") == 0) {
       if (json_is_string(v)) continue;
@@ -479,7 +513,9 @@ static const char *segment_problem(json_t *seg) {
       if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
         return "status is \"subscribed\" or \"opted_out\"";
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
-      if (!json_is_integer(v)) return "joined_after and joined_before are seconds since 1970";
+      if (!epoch_seconds(v))
+        return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
+               "the end of 9999)";
     } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
       return "a segment field's value is a string, number or boolean";
     }
@@ -497,7 +533,8 @@ static void run_broadcast_create(server *s, job *j, bot *b) {
                     : seg && !json_is_object(seg) ? "segment must be an object"
                     : !json_is_string(text) || !json_string_length(text)
                         ? "text must be a non-empty string"
-                    : at && !json_is_integer(at) ? "at must be seconds since 1970"
+                    : at && !epoch_seconds(at)
+                        ? "at must be seconds since 1970 (0 to 253402300799, the end of 9999)"
                     : rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
                                json_number_value(rate) > 1000)
                         ? "rate must be messages per second, more than 0 and at most 1000"
@@ -538,7 +575,9 @@ static void run_consent_csv(server *s, job *j, bot *b) {
 
 static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row br = {0};
-  if (store_broadcast_get(engine_store(s->e), bot_id(b), atoll(j->item), &br) <= 0) {
+  long long id;
+  if (whole_number(j->item, &id) ||
+      store_broadcast_get(engine_store(s->e), bot_id(b), id, &br) <= 0) {
     job_answer_error(j, 404, "no such broadcast");
     return;
   }
@@ -568,7 +607,8 @@ void admin_run(server *s, job *j) {
     run_broadcast_create(s, j, b);
   } else if (j->kind == JOB_BROADCAST_CANCEL) {
     char err[1024];
-    int rc = engine_broadcast_cancel(s->e, b, atoll(j->item), err, sizeof err);
+    long long id;
+    int rc = whole_number(j->item, &id) ? 0 : engine_broadcast_cancel(s->e, b, id, err, sizeof err);
     if (rc < 0) job_answer_error(j, 500, err);
     else if (rc == 0) job_answer_error(j, 409, "no such broadcast running (done, cancelled or unknown)");
     else job_answer(j, 200, json_pack("{s:s}", "status", "cancelled"));

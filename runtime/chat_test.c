@@ -510,7 +510,7 @@ static void answer_http(run *r, int line) {
 }
 
 static int start_engine(run *r, const char *botdir, int line) {
-  engine_observer obs = {on_message, on_action, r};
+  engine_observer obs = {on_message, on_action, r, NULL};
   engine_options opt = {.db_path = ":memory:", .clock = run_clock,
                         .clock_ud = r, .observer = &obs};
   char err[4096];
@@ -676,12 +676,17 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
           break;
         }
         json_decref(check);
+        char err[1024], *event_data = NULL; /* as the HTTP API takes it */
+        if (engine_event_check(type, *data ? data : NULL, &event_data, err, sizeof err)) {
+          fail(&r, line, "@event: %s", err);
+          break;
+        }
         free(r.fan);
         r.fan = xstrdup(number);
-        inbound in = {.from = number, .event_type = type, .event_data = *data ? data : "{}"};
-        char err[1024];
+        inbound in = {.from = number, .event_type = type, .event_data = event_data};
         if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
           fail(&r, line, "the engine failed: %s", err);
+        free(event_data);
         answer_http(&r, line);
       } else if (strncmp(l, "@http ", 6) == 0) {
         char err[1024];
@@ -718,6 +723,10 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       int64_t d = clock_parse_duration(arg);
       if (d < 0) {
         fail(&r, line, "'%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
+        break;
+      }
+      if (r.now + d > CLOCK_MAX_SECONDS * 1000) {
+        fail(&r, line, "~ %s would move the clock past the end of 9999", arg);
         break;
       }
       char err[1024];

@@ -64,7 +64,9 @@ int clock_parse_local(const char *datetime, const char *zone, int64_t *out,
 int clock_parse_local_ex(const char *datetime, const char *zone, int lenient,
                          int64_t *out, char *err, size_t errlen) {
   int y, mo, d, h, mi, s = 0, used = 0;
-  int n = sscanf(datetime, "%4d-%2d-%2d %2d:%2d%n", &y, &mo, &d, &h, &mi, &used);
+  int n = isdigit((unsigned char)datetime[0])
+              ? sscanf(datetime, "%4d-%2d-%2d %2d:%2d%n", &y, &mo, &d, &h, &mi, &used)
+              : 0;
   if (n == 5 && datetime[used] == ':') {
     int more = 0;
     n = sscanf(datetime + used, ":%2d%n", &s, &more) == 1 ? 6 : 0;
@@ -97,6 +99,10 @@ int clock_parse_local_ex(const char *datetime, const char *zone, int lenient,
   ucal_close(cal);
   if (U_FAILURE(status)) {
     snprintf(err, errlen, "'%s' does not exist in %s", datetime, zone);
+    return -1;
+  }
+  if (ms < 0 || ms > CLOCK_MAX_SECONDS * 1000.0) { /* CLOCK_MAX_SECONDS: clock.h */
+    snprintf(err, errlen, "'%s' in %s is not a time from 1970 to 9999", datetime, zone);
     return -1;
   }
   *out = (int64_t)ms;

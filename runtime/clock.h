@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The latest moment a time input may name: 9999-12-31 23:59:59 UTC, in
+ * seconds since 1970 (the earliest is 0). Past it, milliseconds would
+ * still fit in 64 bits, but no calendar or provider means anything. */
+#define CLOCK_MAX_SECONDS 253402300799LL
+
 /* "90s", "15m", "2h", "3d", "1w", combinations like "1h30m": milliseconds,
  * or -1 when text is not a duration. */
 int64_t clock_parse_duration(const char *text);

@@ -11,6 +11,7 @@
 #include "contacts.h"
 #include "gsm.h"
 #include "journal.h"
+#include "luadata.h"
 #include "lua_api.h"
 #include "phone_zone.h"
 #include "scheduler.h"
@@ -59,7 +60,9 @@ static void events_flush(engine *e, int deliver, size_t n) {
   for (size_t i = 0; i < n; i++) {
     event *ev = &e->events[i];
     if (deliver) {
-      if (ev->is_message && e->obs.message)
+      if (ev->is_message == EMIT_EVENT_FAILED) {
+        if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
+      } else if (ev->is_message && e->obs.message)
         e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
       else if (!ev->is_message && e->obs.action)
         e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
@@ -563,6 +566,22 @@ static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
 static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_delivery(engine *e, bot *b, const delivery *d);
 
+int engine_event_check(const char *type, const char *data, char **data_out, char *err,
+                       size_t errlen) {
+  size_t n = strlen(type);
+  int ok = n >= 1 && n <= 128;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)type[i]) || strchr("_.-:", type[i]);
+  if (!ok) {
+    snprintf(err, errlen, "type must be 1 to 128 letters, digits, _ . - or : (as bot.on_event "
+                          "takes it)");
+    return -1;
+  }
+  *data_out = data ? luadata_check_json(data, strlen(data), "data", &LUADATA_STATE, err, errlen)
+                   : xstrdup("{}");
+  return *data_out ? 0 : -1;
+}
+
 /* A triggered event (order paid, code requested): the bot's on_event
  * handler in the contact's conversation, with the same sandbox and
  * transaction as a message; its sends are subject to opt-out (unless
@@ -573,8 +592,13 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  return run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
-                    sizeof err) < 0 ? -1 : 0;
+  int rc = run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+                      sizeof err);
+  if (rc == 1) /* the backend is told: see docs/serve.md (events) */
+    emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
+         strncmp(err, NO_EVENT_HANDLER, strlen(NO_EVENT_HANDLER)) == 0 ? "no_handler" : "error",
+         0);
+  return rc < 0 ? -1 : 0;
 }
 
 /* A delivery report: the message moves forward (never back: a late or
@@ -667,9 +691,8 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m) {
-  contact *c = contact_get(e, b, m->from, 1, NULL);
-  if (!c) return -1;
-  int64_t now = engine_now(e);
+  /* a retry is found before anything is written: the same provider id
+   * sent again from another number must not create that number's contact */
   if (m->provider_id) {
     int dup = pending_has(e, b->id, m->provider_id);
     if (!dup) dup = store_inbound_exists(e->rd, b->id, m->provider_id);
@@ -678,8 +701,11 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
       return 0;
     }
-    pending_add(e, b->id, m->provider_id, 0, 0);
   }
+  contact *c = contact_get(e, b, m->from, 1, NULL);
+  if (!c) return -1;
+  if (m->provider_id) pending_add(e, b->id, m->provider_id, 0, 0);
+  int64_t now = engine_now(e);
   int64_t msg_id = ++e->last_message_id;
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
                      .direction = "in", .number = c->number, .text = m->text,
@@ -816,9 +842,9 @@ int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
 
 uint64_t engine_batches_durable(engine *e) { return e->durable; }
 
-int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
-                       const char *fields, const char *tags, const char *timezone,
-                       char *err, size_t errlen) {
+static int set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields, const char *tags, const char *timezone, char *err,
+                       size_t errlen) {
   e->now = e->clock(e->clock_ud);
   e->in_message = 1;
   contact *c = contact_get(e, b, number, 1, NULL);
@@ -843,6 +869,34 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
   }
   if (submit_journal(e, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
+}
+
+/* A contact's fields or tags from outside a script, held to the rules and
+ * limits a script's are (luadata): 0 with *out canonical (NULL if json is
+ * NULL), or 1 with err. */
+static int check_contact_data(const char *json, const char *label, const luadata_limits *lim,
+                              char **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (!json) return 0;
+  *out = luadata_check_json(json, strlen(json), label, lim, err, errlen);
+  return *out ? 0 : 1;
+}
+
+int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
+                       const char *fields_in, const char *tags_in, const char *timezone,
+                       char *err, size_t errlen) {
+  char *fields, *tags;
+  if (check_contact_data(fields_in, "c.fields", &LUADATA_FIELDS, &fields, err, errlen))
+    return 1;
+  if (check_contact_data(tags_in, "c.tags", &LUADATA_TAGS, &tags, err, errlen)) {
+    free(fields);
+    return 1;
+  }
+  if (tags && strcmp(tags, "{}") == 0) replace(&tags, "[]"); /* no tags, as a script writes it */
+  int rc = set_contact(e, b, number, status, fields, tags, timezone, err, errlen);
+  free(fields);
+  free(tags);
+  return rc;
 }
 
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen) {

@@ -32,6 +32,10 @@ typedef struct engine_observer {
   void (*action)(void *ud, const char *bot, const char *number,
                  const char *what);
   void *ud;
+  /* an event did not run as asked: status "no_handler" (the bot has no
+   * bot.on_event for its type) or "error" (its handler failed); error: the
+   * sentence; tag: the event's. May be NULL. */
+  void (*event_failed)(void *ud, void *tag, const char *status, const char *error);
 } engine_observer;
 
 typedef struct engine_options {
@@ -143,12 +147,24 @@ int engine_advance(engine *e, int64_t until, char *err, size_t errlen);
 /* Batches handed over / known durable so far. */
 uint64_t engine_batches_durable(engine *e);
 
-/* Creates or changes a contact as a test's setup would (fields and tags as
- * JSON, NULL: unchanged); a status change is written to the consent ledger
- * with source "setup". Waits until it is durable. */
+/* Creates or changes a contact as a test's setup or the admin API would
+ * (fields and tags as JSON, NULL: unchanged); a status change is written to
+ * the consent ledger with source "setup". Fields and tags are held to the
+ * rules and limits of a script's (luadata.h: 16 KiB, 16 levels, ...): 1
+ * with a sentence in err and nothing written if they break one. Waits until
+ * it is durable: 0, or -1 if the store failed. */
 int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
                        const char *fields, const char *tags, const char *timezone,
                        char *err, size_t errlen);
+
+/* An event as the engine takes it, from the HTTP API or a transcript: its
+ * type as bot.on_event names one (1 to 128 letters, digits, _ . - :), its
+ * data (NULL: none; the caller has checked it is a JSON object) held to the
+ * limits of c.state
+ * (luadata.h). 0 with *data_out (canonical JSON, "{}" for none; caller
+ * frees), or -1 with a sentence in err. */
+int engine_event_check(const char *type, const char *data, char **data_out, char *err,
+                       size_t errlen);
 
 /* Erases a contact (see store_contact_erase): 1 done, 0 no such contact,
  * -1 the store failed. */

@@ -169,8 +169,14 @@ extern const api_host engine_api;
 
 /* engine.c */
 const char *zone_of(const bot *b, contact *c);
+/* is_message: 1 an outgoing message, 0 an action, EMIT_EVENT_FAILED an
+ * event that did not run as asked (status "no_handler" or "error"). */
+#define EMIT_EVENT_FAILED 2
 void emit(engine *e, int is_message, const char *botname, const char *number,
           const char *text, const char *status, int64_t id);
+/* How the sandbox's dispatch begins the error of an event no handler takes
+ * (stdlib/internal/sandbox.lua). */
+#define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);

@@ -42,6 +42,7 @@ typedef struct job {
   char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
   char *event_type, *event_data; /* JOB_EVENT */
+  char *event_status, *event_error; /* JOB_EVENT that did not run as asked */
   char *media_json;              /* media URLs, a JSON list */
   delivery dl;                   /* JOB_STATUS (its strings below) */
   char *dl_status, *dl_error;
@@ -126,11 +127,15 @@ enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request
  * body may still prove the request; else answered (401, 403), as the full
  * check would. */
 int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                          enum MHD_Result *rc);
+                          const char *endpoint, enum MHD_Result *rc);
 int twilio_refused_early(server *s, struct MHD_Connection *conn, const char *b,
                          const char *endpoint, enum MHD_Result *rc);
 int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                         enum MHD_Result *rc);
+                         const char *endpoint, enum MHD_Result *rc);
+/* A refused credential, logged as `rejected` with the remote address and
+ * the endpoint (never the secret); reason: token, signature or missing. */
+void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
+                  const char *bot, const char *endpoint);
 /* The first value of a form field, or NULL. */
 const char *form_get(const form_param *p, size_t n, const char *name);
 char *strdup_or_null(const char *v);

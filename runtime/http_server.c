@@ -36,6 +36,8 @@ static void job_free(job *j) {
   free(j->provider_id);
   free(j->event_type);
   free(j->event_data);
+  free(j->event_status);
+  free(j->event_error);
   free(j->media_json);
   free(j->dl_status);
   free(j->dl_error);
@@ -107,6 +109,14 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
     return rc;
   }
   if (j->kind == JOB_STATUS) return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
+  if (j->kind == JOB_EVENT && j->event_status) { /* 422: see docs/serve.md (events) */
+    json_t *o = json_pack("{s:s,s:s}", "status", j->event_status, "error", j->event_error);
+    char *body = json_dumps(o, JSON_COMPACT);
+    enum MHD_Result rc = respond(conn, 422, "application/json", body);
+    free(body);
+    json_decref(o);
+    return rc;
+  }
   if (j->kind == JOB_KANNEL) { /* the reply, as the sms-service's text body */
     const char *text = j->nreplies ? j->replies[0] : "";
     struct MHD_Response *r =
@@ -280,17 +290,32 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   return 1;
 }
 
+/* The admin endpoint a job kind is asked at, as the log names it. */
+static const char *admin_endpoint(enum job_kind kind) {
+  switch (kind) {
+    case JOB_RELOAD: return "script";
+    case JOB_VERSIONS: return "versions";
+    case JOB_ROLLBACK: return "rollback";
+    case JOB_CONSENT_CSV: return "consent.csv";
+    case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL: return "broadcasts";
+    default: return "contacts";
+  }
+}
+
 /* 0 if the request carries the admin token; else it has been answered
- * (401, 403). */
-static int admin_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
+ * (401, 403) and logged as rejected. */
+static int admin_refused(server *s, struct MHD_Connection *conn, const char *b,
+                         const char *endpoint, enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *want = s->cfg.admin_token;
   if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
+    log_rejected(conn, "admin", "missing", b, endpoint);
     *rc = respond_error(conn, 401, "an Authorization: Bearer admin token is required");
     return -1;
   }
   if (!want || strlen(auth + 7) != strlen(want) ||
       CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
+    log_rejected(conn, "admin", "token", b, endpoint);
     *rc = respond_error(conn, 403, "the bearer token is not this server's admin token");
     return -1;
   }
@@ -301,7 +326,7 @@ static int admin_refused(server *s, struct MHD_Connection *conn, enum MHD_Result
 static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
                                  char *b, enum job_kind kind, char *item) {
   enum MHD_Result rc;
-  if (admin_refused(s, conn, &rc)) {
+  if (admin_refused(s, conn, b, admin_endpoint(kind), &rc)) {
     free(item);
     return rc;
   }
@@ -379,30 +404,35 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
   if (post && strcmp(url, "/twilio") == 0)
     refused = twilio_refused_early(s, conn, NULL, "messages", rc);
   else if ((get || post) && strcmp(url, "/kannel") == 0)
-    refused = kannel_refused_early(s, conn, NULL, rc);
+    refused = kannel_refused_early(s, conn, NULL, "messages", rc);
   else if (post && strcmp(url, "/v1/messages") == 0)
-    refused = webhook_refused_early(s, conn, NULL, rc);
+    refused = webhook_refused_early(s, conn, NULL, "messages", rc);
   else if (post && (b = bot_in_path(s, url, "/twilio/status/", NULL)))
     refused = twilio_refused_early(s, conn, b, "status", rc);
   else if ((get || post) && (b = bot_in_path(s, url, "/kannel/dlr/", NULL)))
-    refused = kannel_refused_early(s, conn, b, rc);
-  else if (post && ((b = bot_in_path(s, url, "/v1/bots/", "/status")) ||
-                    (b = bot_in_path(s, url, "/v1/bots/", "/messages")) ||
-                    (b = bot_in_path(s, url, "/v1/bots/", "/events"))))
-    refused = webhook_refused_early(s, conn, b, rc);
+    refused = kannel_refused_early(s, conn, b, "status", rc);
+  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/status")))
+    refused = webhook_refused_early(s, conn, b, "status", rc);
+  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/messages")))
+    refused = webhook_refused_early(s, conn, b, "messages", rc);
+  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/events")))
+    refused = webhook_refused_early(s, conn, b, "events", rc);
   else if (post && (b = bot_in_path(s, url, "/twilio/", NULL)))
     refused = twilio_refused_early(s, conn, b, "messages", rc);
   else if ((get || post) && (b = bot_in_path(s, url, "/kannel/", NULL)))
-    refused = kannel_refused_early(s, conn, b, rc);
-  else if ((put && (b = bot_in_path(s, url, "/v1/bots/", "/script"))) ||
-           (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions"))) ||
-           (post && (b = bot_in_path(s, url, "/v1/bots/", "/broadcasts"))) ||
-           (post && (b = bot_in_path(s, url, "/v1/bots/", "/rollback"))))
-    refused = admin_refused(s, conn, rc);
+    refused = kannel_refused_early(s, conn, b, "messages", rc);
+  else if (put && (b = bot_in_path(s, url, "/v1/bots/", "/script")))
+    refused = admin_refused(s, conn, b, "script", rc);
+  else if (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions")))
+    refused = admin_refused(s, conn, b, "versions", rc);
+  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/broadcasts")))
+    refused = admin_refused(s, conn, b, "broadcasts", rc);
+  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
+    refused = admin_refused(s, conn, b, "rollback", rc);
   else if (admin_read_path(url, &b, &kind, &item) &&
            (get || (patch && kind == JOB_CONTACT) ||
             (del && (kind == JOB_CONTACT || kind == JOB_BROADCAST))))
-    refused = admin_refused(s, conn, rc);
+    refused = admin_refused(s, conn, b, admin_endpoint(kind), rc);
   free(b);
   free(item);
   return refused;
@@ -473,6 +503,38 @@ static void keep_body(server *s, request *r, const char *data, size_t n) {
   r->body.data[r->body.len] = 0;
 }
 
+/* What is wrong with a request's URL as the client sent it, or 0: its path
+ * and query are refused as a form body is (twilio.h, form_decode): a NUL
+ * byte (%00: libmicrohttpd's decoded strings would end there, so
+ * "/twilio/echo%00x" would route to echo and "from=%2B1555%00x" read as
+ * "+1555"), a '%' without two hex digits, text that is not UTF-8. */
+static int url_problem(const char *raw_uri, char *out, size_t n) {
+  const char *q = strchr(raw_uri, '?');
+  size_t plen = q ? (size_t)(q - raw_uri) : strlen(raw_uri);
+  form_param *p = NULL;
+  size_t np = 0;
+  char err[200] = "";
+  /* the path as one form field: '+' and '=' are harmless there */
+  char *path = xstrndup(raw_uri, plen);
+  for (char *c = path; *c; c++)
+    if (*c == '&' || *c == '=' || *c == '+') *c = '/';
+  int bad = form_decode_ex(path, plen, &p, &np, err, sizeof err);
+  form_free(p, np);
+  p = NULL;
+  np = 0;
+  free(path);
+  if (bad) {
+    snprintf(out, n, "the URL's path is refused: %s", err);
+    return -1;
+  }
+  if (q && form_decode_ex(q + 1, strlen(q + 1), &p, &np, err, sizeof err)) {
+    snprintf(out, n, "the URL's query is refused: %s", err);
+    return -1;
+  }
+  form_free(p, np);
+  return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -500,10 +562,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (r->no_memory)
     return respond_busy(conn, "too many request bodies are in flight (max_body_memory); "
                               "retry later");
+  char problem[256];
+  if (url_problem(r->raw_uri, problem, sizeof problem))
+    return respond_error(conn, 400, problem);
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-  if (strcmp(url, "/healthz") == 0)
-    return get ? respond(conn, 200, "text/plain", "ok\n")
-               : respond_error(conn, 405, "use GET");
+  if (strcmp(url, "/healthz") == 0) /* HEAD: the same answer, which MHD sends without a body */
+    return get || strcmp(method, "HEAD") == 0 ? respond(conn, 200, "text/plain", "ok\n")
+                                              : respond_error(conn, 405, "use GET");
   if (strcmp(url, "/metrics") == 0) {
     if (!get) return respond_error(conn, 405, "use GET");
     job *j = xcalloc(1, sizeof *j);
@@ -628,6 +693,14 @@ static void on_message(void *ud, const char *botname, const char *to, const char
     }
   }
   log_event(LOG_DEBUG, "sent", "bot", botname, "to", to, "status", status, NULL);
+}
+
+static void on_event_failed(void *ud, void *tag, const char *status, const char *error) {
+  (void)ud;
+  job *j = tag;
+  if (!j || j->kind != JOB_EVENT || j->event_status) return;
+  j->event_status = xstrdup(status);
+  j->event_error = xstrdup(error);
 }
 
 static void on_action(void *ud, const char *botname, const char *number,
@@ -876,7 +949,7 @@ void server_watch(server *s, const char *dir) {
 }
 
 int server_run(server *s) {
-  engine_observer obs = {on_message, on_action, s};
+  engine_observer obs = {on_message, on_action, s, on_event_failed};
   engine_set_observer(s->e, &obs);
   int64_t next_tick = 0, next_watch = 0;
   while (!s->stopping) {

@@ -10,6 +10,23 @@
 
 #include "util.h"
 
+const luadata_limits LUADATA_FIELDS = {.max_depth = 16, .max_entries = 10000,
+                                       .max_bytes = 16 * 1024};
+const luadata_limits LUADATA_STATE = {.max_depth = 16, .max_entries = 10000,
+                                      .max_bytes = 64 * 1024};
+const luadata_limits LUADATA_TAGS = {.max_depth = 16, .max_entries = 10000,
+                                     .max_bytes = 64 * 1024};
+const luadata_limits LUADATA_STORE = {.max_depth = 16, .max_entries = 100000,
+                                      .max_bytes = 1024 * 1024};
+
+const luadata_limits *luadata_limits_of(const char *label) {
+  if (strcmp(label, "c.fields") == 0) return &LUADATA_FIELDS;
+  if (strcmp(label, "c.state") == 0) return &LUADATA_STATE;
+  if (strcmp(label, "c.tags") == 0) return &LUADATA_TAGS;
+  if (strcmp(label, "bot.store") == 0) return &LUADATA_STORE;
+  return NULL;
+}
+
 /* A set of table addresses seen during one encoding (cycles, sharing). */
 typedef struct seen_set {
   const void **slots;
@@ -474,4 +491,50 @@ int luadata_decode(lua_State *L, const char *json, size_t len, char *err,
     return -1;
   }
   return 0;
+}
+
+/* 1 if v has more than max levels of objects and arrays (v itself is the
+ * first). */
+static int json_too_deep(json_t *v, int max) {
+  if (!json_is_object(v) && !json_is_array(v)) return 0;
+  if (max <= 0) return 1;
+  const char *k;
+  json_t *child;
+  size_t i;
+  if (json_is_object(v)) {
+    json_object_foreach(v, k, child) if (json_too_deep(child, max - 1)) return 1;
+  } else {
+    json_array_foreach(v, i, child) if (json_too_deep(child, max - 1)) return 1;
+  }
+  return 0;
+}
+
+char *luadata_check_json(const char *json, size_t len, const char *label,
+                         const luadata_limits *lim, char *err, size_t errlen) {
+  json_error_t jerr;
+  json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  if (!root) {
+    snprintf(err, errlen, "%s: not JSON: %s", label, jerr.text);
+    return NULL;
+  }
+  int deep = json_too_deep(root, lim->max_depth);
+  json_decref(root);
+  if (deep) { /* before decoding, which refuses past 64 levels */
+    snprintf(err, errlen, "%s: tables nested deeper than %d levels cannot be stored", label,
+             lim->max_depth);
+    return NULL;
+  }
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    snprintf(err, errlen, "%s: out of memory", label);
+    return NULL;
+  }
+  char *out = NULL;
+  if (luadata_decode(L, json, len, err, errlen) == 0)
+    out = luadata_encode(L, -1, label, lim, err, errlen);
+  else /* JSON, not too deep: a '#' key that is not the encoding's */
+    snprintf(err, errlen, "%s: a key that starts with # must be # and an integer (\"#5\"); "
+             "write ## for a key that starts with # (\"##x\")", label);
+  lua_close(L);
+  return out;
 }

@@ -482,11 +482,14 @@ static int host_charge(lua_State *L) {
 
 static int host_encode(lua_State *L) {
   const char *label = luaL_checkstring(L, 2);
-  luadata_limits lim = {.max_depth = 16,
+  /* a persisted value's limits are luadata's, the same for every path
+   * that writes it; other data (timer args, bodies) says its own */
+  const luadata_limits *known = luadata_limits_of(label);
+  luadata_limits lim = {.max_depth = LUADATA_FIELDS.max_depth,
                         .max_entries = (long)luaL_optinteger(L, 4, 10000),
                         .max_bytes = (size_t)luaL_optinteger(L, 3, 64 * 1024)};
   char err[512];
-  char *json = luadata_encode(L, 1, label, &lim, err, sizeof err);
+  char *json = luadata_encode(L, 1, label, known ? known : &lim, err, sizeof err);
   if (!json) { /* no position: the caller knows which handler it was */
     lua_pushstring(L, err);
     return lua_error(L);

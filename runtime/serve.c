@@ -68,6 +68,22 @@ static char *status_url(const char *kind, const char *bot) {
   return NULL;
 }
 
+/* A whole-number setting from min to max: 0 with *out, or -1 with the
+ * problem printed ("3s", "abc" or an overflow are not read as 3 or 0). */
+static int whole_setting(const char *key, long min, long max, long *out) {
+  const char *v = setting(key);
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (end == v || *end || errno || n < min || n > max) {
+    fprintf(stderr, "parley serve: %s = '%s' must be a whole number from %ld to %ld\n", key, v,
+            min, max);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
 static double rate_setting(const char *bot, const char *key, const char **problem) {
   char *end;
   const char *v = setting_for(bot, key);
@@ -314,33 +330,18 @@ int cli_serve(int argc, char **argv) {
     return 2;
   }
   if (start_test_clock(setting("test_clock"))) return 2;
-  long max_body = atol(setting("max_body"));
-  if (max_body < 1024 || max_body > 16 << 20) {
-    fprintf(stderr, "parley serve: max_body must be between 1024 and 16777216 bytes\n");
+  long max_body, deadline, concurrency, attempts, send_timeout;
+  long body_memory, max_connections, per_address, request_deadline;
+  if (whole_setting("max_body", 1024, 16 << 20, &max_body) ||
+      whole_setting("reply_deadline_ms", 0, 600000, &deadline) ||
+      whole_setting("send_concurrency", 1, 1024, &concurrency) ||
+      whole_setting("send_attempts", 1, 100, &attempts) ||
+      whole_setting("send_timeout_ms", 1, 300000, &send_timeout) ||
+      whole_setting("max_body_memory", max_body + 1, 1L << 40, &body_memory) ||
+      whole_setting("max_connections", 1, 1000000, &max_connections) ||
+      whole_setting("max_connections_per_address", 0, max_connections, &per_address) ||
+      whole_setting("request_deadline_ms", 100, 3600000, &request_deadline))
     return 2;
-  }
-  long long body_memory = atoll(setting("max_body_memory"));
-  long max_connections = atol(setting("max_connections"));
-  long per_address = atol(setting("max_connections_per_address"));
-  long request_deadline = atol(setting("request_deadline_ms"));
-  if (body_memory <= max_body || body_memory > (1LL << 40)) {
-    fprintf(stderr, "parley serve: max_body_memory must be more than max_body (%ld) and at most "
-                    "1 TiB (got '%s')\n", max_body, setting("max_body_memory"));
-    return 2;
-  }
-  if (max_connections < 1 || max_connections > 1000000 || per_address < 0 ||
-      per_address > max_connections) {
-    fprintf(stderr, "parley serve: max_connections must be between 1 and 1000000 and "
-                    "max_connections_per_address between 0 (no limit of its own) and "
-                    "max_connections (got '%s', '%s')\n",
-            setting("max_connections"), setting("max_connections_per_address"));
-    return 2;
-  }
-  if (request_deadline < 100 || request_deadline > 3600000) {
-    fprintf(stderr, "parley serve: request_deadline_ms must be between 100 and 3600000 (got "
-                    "'%s')\n", setting("request_deadline_ms"));
-    return 2;
-  }
   if (log_setup(setting("log_level"), setting("log_format"))) {
     fprintf(stderr, "parley serve: log_level must be debug, info, warn or error and log_format "
                     "logfmt or json (got '%s', '%s')\n",
@@ -369,13 +370,6 @@ int cli_serve(int argc, char **argv) {
     free_sendings();
     return 1;
   }
-  long deadline = atol(setting("reply_deadline_ms"));
-  if (deadline < 0 || deadline > 600000) {
-    fprintf(stderr, "parley serve: reply_deadline_ms must be between 0 (none) and 600000\n");
-    engine_close(e);
-    free_sendings();
-    return 2;
-  }
   server_config cfg = {.host = host, .port = port,
                        .public_url = setting("public_url"),
                        .twilio_auth_token = setting("twilio_auth_token"),
@@ -402,9 +396,9 @@ int cli_serve(int argc, char **argv) {
   }
   running = s; /* before the sender starts: it reports here */
   outbox_options oo = {.db_path = db,
-                       .max_in_flight = atoi(setting("send_concurrency")),
-                       .max_attempts = atoi(setting("send_attempts")),
-                       .timeout_ms = atol(setting("send_timeout_ms")),
+                       .max_in_flight = (int)concurrency,
+                       .max_attempts = (int)attempts,
+                       .timeout_ms = send_timeout,
                        .config_for = config_for,
                        .report = on_report,
                        .apply = engine_apply_side,

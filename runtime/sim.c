@@ -78,7 +78,7 @@ static void on_action(void *ud, const char *botname, const char *number,
 }
 
 static int sim_start(sim *s, const char *db) {
-  engine_observer obs = {on_message, on_action, s};
+  engine_observer obs = {on_message, on_action, s, NULL};
   engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
                         .observer = &obs};
   char err[4096];
@@ -176,6 +176,8 @@ static int command(sim *s, char *line, int lineno) {
     int64_t d = clock_parse_duration(arg);
     if (d < 0) {
       complain(s, lineno, "/advance: '%s' is not a duration like 90s, 15m, 2h, 3d, 1w", arg);
+    } else if (s->now + d > CLOCK_MAX_SECONDS * 1000) {
+      complain(s, lineno, "/advance: %s would move the clock past the end of 9999", arg);
     } else {
       char err[1024];
       if (http_mocks_advance(s->http, s->e, s->now + d, err, sizeof err))

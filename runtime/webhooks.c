@@ -4,8 +4,10 @@
  * of messages sent (Twilio status callbacks, Kannel DLRs, JSON). Each
  * checks its credentials first, then the body, and answers 4xx with a
  * sentence when either is wrong. */
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,46 @@ static int valid_sender(const char *v) {
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f) return 0;
   return 1;
+}
+
+/* A short text field (a provider's message id, an error code): 1 to max
+ * bytes of UTF-8 without control characters. */
+static int valid_short_text(const char *v, size_t max) {
+  size_t n = v ? strlen(v) : 0;
+  if (n == 0 || n > max || !utf8_valid(v, n)) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] < ' ' || v[i] == 0x7f) return 0;
+  return 1;
+}
+
+/* A provider's id of a message (MessageSid, Kannel's %I, a JSON "id"). */
+#define PROVIDER_ID_MAX 128
+static int valid_provider_id(const char *v) { return valid_short_text(v, PROVIDER_ID_MAX); }
+
+/* A media URL of a message (MediaUrlN, a JSON "media" entry). */
+#define MEDIA_URL_MAX 1024
+
+/* The peer's address as text ("127.0.0.1", "::1"), or "" if unknown. */
+static void remote_address(struct MHD_Connection *conn, char *out, size_t n) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  out[0] = 0;
+  if (!ci || !ci->client_addr) return;
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+              (socklen_t)n);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+              (socklen_t)n);
+}
+
+void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
+                  const char *bot, const char *endpoint) {
+  char remote[INET6_ADDRSTRLEN];
+  remote_address(conn, remote, sizeof remote);
+  log_event(LOG_WARN, "rejected", "provider", provider, "reason", reason, "bot",
+            bot && *bot ? bot : NULL, "endpoint", endpoint, "remote", remote, NULL);
 }
 
 /* 0 if the body is declared JSON; else the request has been answered (415). */
@@ -80,12 +122,16 @@ static int twilio_signed(server *s, struct MHD_Connection *conn, request *r, con
   return valid;
 }
 
-/* 1 if the token query parameter is the bot's (or the server's) webhook token. */
-static int kannel_token_ok(server *s, struct MHD_Connection *conn, const char *b) {
+/* 1 if the token query parameter is the bot's (or the server's) webhook
+ * token; else 0, logged as rejected. */
+static int kannel_token_ok(server *s, struct MHD_Connection *conn, const char *b,
+                           const char *endpoint) {
   const char *token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
   const char *want = secret_of(s, b, "webhook_token", s->cfg.webhook_token);
-  return want && *want && token && strlen(token) == strlen(want) &&
-         CRYPTO_memcmp(token, want, strlen(want)) == 0;
+  int ok = want && *want && token && strlen(token) == strlen(want) &&
+           CRYPTO_memcmp(token, want, strlen(want)) == 0;
+  if (!ok) log_rejected(conn, "kannel", token ? "token" : "missing", b, endpoint);
+  return ok;
 }
 
 /* A Twilio request's form, decoded and its signature checked: 0 with *p,
@@ -98,8 +144,11 @@ static int signed_form(server *s, struct MHD_Connection *conn, request *r, const
   }
   if (!twilio_signed(s, conn, r, b, *p, *n)) {
     form_free(*p, *n);
-    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
-              "endpoint", endpoint, NULL);
+    log_rejected(conn, "twilio",
+                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature")
+                     ? "signature"
+                     : "missing",
+                 b, endpoint);
     *rc = respond_error(conn, 403, "X-Twilio-Signature does not match this request");
     return -1;
   }
@@ -113,9 +162,15 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
   enum MHD_Result rc;
   if (signed_form(s, conn, r, b, "messages", &p, &n, &rc)) return rc;
   const char *from = form_get(p, n, "From"), *body = form_get(p, n, "Body");
-  if (!from || !body || !valid_sender(from)) {
+  const char *to = form_get(p, n, "To"), *sid = form_get(p, n, "MessageSid");
+  const char *bad = !from || !body || !valid_sender(from) ? "From and Body are required"
+                    : to && !valid_sender(to) ? "To is not a number (1 to 32 characters)"
+                    : sid && !valid_provider_id(sid)
+                        ? "MessageSid is not an id (1 to 128 characters, no control characters)"
+                        : NULL;
+  if (bad) {
     form_free(p, n);
-    return respond_error(conn, 400, "From and Body are required");
+    return respond_error(conn, 400, bad);
   }
   job *j = new_job(JOB_TWILIO, b, from, form_get(p, n, "To"), body,
                    form_get(p, n, "MessageSid"));
@@ -128,7 +183,7 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
       char key[32];
       snprintf(key, sizeof key, "MediaUrl%ld", i);
       const char *u = form_get(p, n, key);
-      if (u) json_array_append_new(media, json_string(u));
+      if (u && strlen(u) <= MEDIA_URL_MAX) json_array_append_new(media, json_string(u));
     }
     j->media_json = json_dumps(media, JSON_COMPACT);
     json_decref(media);
@@ -143,23 +198,25 @@ enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn,
  * libmicrohttpd's first call, before any body byte is read (b: the bot in
  * the path, or NULL when the To number will pick it, so that only whether
  * a credential is there can be checked). 0 if the body may still prove
- * the request; else it has been answered as the full check would. */
+ * the request; else it has been answered as the full check would, and
+ * logged as rejected. */
 
 int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                          enum MHD_Result *rc) {
+                          const char *endpoint, enum MHD_Result *rc) {
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
   if (auth && strncmp(auth, "Bearer ", 7) == 0) {
     const char *want = b ? secret_of(s, b, "webhook_token", s->cfg.webhook_token) : NULL;
     if (b && (!want || !*want || strlen(auth + 7) != strlen(want) ||
               CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0)) {
-      log_event(LOG_WARN, "rejected", "provider", "json", "reason", "token", "bot", b, NULL);
+      log_rejected(conn, "json", "token", b, endpoint);
       *rc = respond_error(conn, 403, "the bearer token is not this bot's");
       return -1;
     }
     return 0;
   }
   if (!sig) {
+    log_rejected(conn, "json", "missing", b, endpoint);
     *rc = respond_error(conn, 401, "an Authorization: Bearer token or an X-Parley-Signature "
                                    "(with X-Parley-Timestamp) is required");
     return -1;
@@ -170,7 +227,7 @@ int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Timestamp"), sig,
       (int64_t)time(NULL));
   if (problem) {
-    log_event(LOG_WARN, "rejected", "provider", "json", "reason", "signature", "bot", b, NULL);
+    log_rejected(conn, "json", "signature", b, endpoint);
     *rc = respond_error(conn, 403, problem);
     return -1;
   }
@@ -182,21 +239,20 @@ int twilio_refused_early(server *s, struct MHD_Connection *conn, const char *b,
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
   if (sig && *sig && (!b || secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token)))
     return 0;
-  if (b)
-    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "bot", b,
-              "endpoint", endpoint, NULL);
-  else
-    log_event(LOG_WARN, "rejected", "provider", "twilio", "reason", "signature", "endpoint",
-              endpoint, NULL);
+  log_rejected(conn, "twilio", sig && *sig ? "signature" : "missing", b, endpoint);
   *rc = respond_error(conn, 403, "X-Twilio-Signature does not match this request");
   return -1;
 }
 
 int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                         enum MHD_Result *rc) {
-  if (b ? kannel_token_ok(s, conn, b)
-        : MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token") != NULL)
+                         const char *endpoint, enum MHD_Result *rc) {
+  if (b) {
+    if (kannel_token_ok(s, conn, b, endpoint)) return 0; /* else logged there */
+  } else if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token")) {
     return 0;
+  } else {
+    log_rejected(conn, "kannel", "missing", NULL, endpoint);
+  }
   *rc = respond_error(conn, 403, "the token query parameter is not this bot's");
   return -1;
 }
@@ -206,10 +262,10 @@ int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
 /* 0 if the request proves it comes from the bot's owner: its bearer token,
  * or an X-Parley-Signature of the body under its webhook secret (see
  * webhook_auth.h); else it has been answered (401 without either, 403 with
- * a wrong one). */
+ * a wrong one) and logged as rejected. */
 static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r, const char *b,
-                              enum MHD_Result *rc) {
-  if (webhook_refused_early(s, conn, b, rc)) return -1;
+                              const char *endpoint, enum MHD_Result *rc) {
+  if (webhook_refused_early(s, conn, b, endpoint, rc)) return -1;
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Signature");
   if (auth && strncmp(auth, "Bearer ", 7) == 0) return 0; /* the token was checked */
@@ -218,7 +274,7 @@ static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r
       secret_of(s, b, "webhook_secret", s->cfg.webhook_secret), ts, sig,
       r->body.data ? r->body.data : "", r->body.len, (int64_t)time(NULL));
   if (problem) {
-    log_event(LOG_WARN, "rejected", "provider", "json", "reason", "signature", "bot", b, NULL);
+    log_rejected(conn, "json", "signature", b, endpoint);
     *rc = respond_error(conn, 403, problem);
     return -1;
   }
@@ -230,7 +286,7 @@ static int check_webhook_auth(server *s, struct MHD_Connection *conn, request *r
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
                                      char *b) {
   enum MHD_Result rc;
-  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  if (check_webhook_auth(s, conn, r, b, "events", &rc) || check_json_type(conn, &rc)) return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   json_t *type = json_object_get(o, "type"), *contact = json_object_get(o, "contact");
@@ -241,17 +297,37 @@ enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r
     return respond_error(conn, 400, "the body must be JSON like {\"type\":\"order.paid\","
                                     "\"contact\":\"+15550001\",\"data\":{...}}");
   }
+  char *dumped = data ? json_dumps(data, JSON_COMPACT) : NULL;
+  char problem[512], *event_data = NULL;
+  int bad = engine_event_check(json_string_value(type), dumped, &event_data, problem,
+                               sizeof problem);
+  free(dumped);
+  if (bad) {
+    json_decref(o);
+    return respond_error(conn, 400, problem);
+  }
   job *j = new_job(JOB_EVENT, b, json_string_value(contact), NULL, "", NULL);
   j->event_type = xstrdup(json_string_value(type));
-  j->event_data = data ? json_dumps(data, JSON_COMPACT) : xstrdup("{}");
+  j->event_data = event_data;
   json_decref(o);
   return start_job(s, conn, r, j);
+}
+
+/* 1 if media is a list of at most 10 strings of at most MEDIA_URL_MAX bytes. */
+static int media_list_ok(json_t *media) {
+  if (!json_is_array(media) || json_array_size(media) > 10) return 0;
+  size_t i;
+  json_t *u;
+  json_array_foreach(media, i, u) if (!json_is_string(u) ||
+                                      json_string_length(u) > MEDIA_URL_MAX) return 0;
+  return 1;
 }
 
 enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
                                     request *r, char *b) {
   enum MHD_Result rc;
-  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  if (check_webhook_auth(s, conn, r, b, "messages", &rc) || check_json_type(conn, &rc))
+    return rc;
   json_error_t jerr;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
   const char *from = NULL, *text = NULL;
@@ -267,17 +343,23 @@ enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn,
   }
   from = json_string_value(json_object_get(o, "from"));
   text = json_string_value(json_object_get(o, "text"));
-  job *j = new_job(JOB_JSON, b, from, json_string_value(json_object_get(o, "to")), text, NULL);
-  j->provider_id = json_id(json_object_get(o, "id"));
-  json_t *media = json_object_get(o, "media");
-  if (json_is_array(media) && json_array_size(media) > 0 && json_array_size(media) <= 10) {
-    json_t *urls = json_array();
-    size_t i;
-    json_t *u;
-    json_array_foreach(media, i, u) if (json_is_string(u)) json_array_append(urls, u);
-    j->media_json = json_dumps(urls, JSON_COMPACT);
-    json_decref(urls);
+  json_t *tov = json_object_get(o, "to"), *media = json_object_get(o, "media");
+  char *id = json_id(idv);
+  const char *bad = tov && !valid_sender(json_string_value(tov))
+                        ? "to must be a number (1 to 32 characters)"
+                    : idv && !valid_provider_id(id)
+                        ? "id must be 1 to 128 characters without control characters"
+                    : media && !media_list_ok(media)
+                        ? "media must be a list of up to 10 URLs of at most 1024 characters"
+                        : NULL;
+  if (bad) {
+    free(id);
+    json_decref(o);
+    return respond_error(conn, 400, bad);
   }
+  job *j = new_job(JOB_JSON, b, from, json_string_value(tov), text, NULL);
+  j->provider_id = id;
+  if (media && json_array_size(media) > 0) j->media_json = json_dumps(media, JSON_COMPACT);
   json_decref(o);
   return start_job(s, conn, r, j);
 }
@@ -297,17 +379,20 @@ enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn,
   if (!to) to = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to");
   if (!id) id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id");
   enum MHD_Result rc;
-  if (kannel_refused_early(s, conn, b, &rc)) {
+  if (kannel_refused_early(s, conn, b, "messages", &rc)) {
     form_free(p, n);
     return rc;
   }
-  if (!from || !text || !valid_sender(from)) {
+  const char *bad =
+      !from || !text || !valid_sender(from)
+          ? "from (a sender of up to 32 characters) and text are required"
+      : !utf8_valid(text, strlen(text)) ? "text is not valid UTF-8 (send charset=UTF-8)"
+      : to && *to && !valid_sender(to) ? "to is not a number (1 to 32 characters)"
+      : id && !valid_provider_id(id) ? "id must be 1 to 128 characters without control characters"
+                                     : NULL;
+  if (bad) {
     form_free(p, n);
-    return respond_error(conn, 400, "from (a sender of up to 32 characters) and text are required");
-  }
-  if (!utf8_valid(text, strlen(text))) {
-    form_free(p, n);
-    return respond_error(conn, 400, "text is not valid UTF-8 (send charset=UTF-8)");
+    return respond_error(conn, 400, bad);
   }
   job *j = new_job(JOB_KANNEL, b, from, to, text, id);
   form_free(p, n);
@@ -361,9 +446,16 @@ enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, re
   const char *status = twilio_status(raw);
   const char *sid = form_get(p, n, "MessageSid");
   int64_t id = message_param(conn, p, n);
-  if (!raw || (!sid && !id)) {
+  const char *code = form_get(p, n, "ErrorCode");
+  const char *bad = !raw || (!sid && !id) ? "MessageStatus and MessageSid are required"
+                    : sid && !valid_provider_id(sid)
+                        ? "MessageSid is not an id (1 to 128 characters, no control characters)"
+                    : code && *code && !valid_short_text(code, 256)
+                        ? "ErrorCode must be at most 256 characters without control characters"
+                        : NULL;
+  if (bad) {
     form_free(p, n);
-    return respond_error(conn, 400, "MessageStatus and MessageSid are required");
+    return respond_error(conn, 400, bad);
   }
   if (!status) { /* receiving, received: not about a message we sent */
     form_free(p, n);
@@ -391,7 +483,7 @@ static const char *kannel_status(long type) {
 enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r,
                                    char *b) {
   enum MHD_Result rc;
-  if (kannel_refused_early(s, conn, b, &rc)) return rc;
+  if (kannel_refused_early(s, conn, b, "status", &rc)) return rc;
   const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
   char *end = NULL;
   long t = type ? strtol(type, &end, 10) : 0;
@@ -411,7 +503,7 @@ enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, reque
 enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r,
                                     char *b) {
   enum MHD_Result rc;
-  if (check_webhook_auth(s, conn, r, b, &rc) || check_json_type(conn, &rc)) return rc;
+  if (check_webhook_auth(s, conn, r, b, "status", &rc) || check_json_type(conn, &rc)) return rc;
   json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
   char *idtext = json_id(json_object_get(o, "id"));
   const char *pid = json_string_value(json_object_get(o, "provider_id"));
@@ -419,21 +511,22 @@ enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, requ
   json_t *err = json_object_get(o, "error");
   char *end = NULL;
   long long id = idtext ? strtoll(idtext, &end, 10) : 0;
+  char *error = err ? json_id(err) : NULL;
   int ok = json_is_object(o) && status && store_status_rank(status) >= 3 &&
-           ((idtext && *idtext && !*end && id > 0) || (!idtext && pid && *pid)) &&
-           (!err || json_is_string(err) || json_is_integer(err));
+           ((idtext && *idtext && !*end && id > 0) || (!idtext && valid_provider_id(pid))) &&
+           (!err || (error && (!*error || valid_short_text(error, 256))));
   job *j = NULL;
   if (ok) {
-    char *error = err ? json_id(err) : NULL;
     j = status_job(b, (int64_t)id, pid, status, error);
-    free(error);
   }
+  free(error);
   free(idtext);
   json_decref(o);
   if (!j)
     return respond_error(conn, 400, "the body must be JSON like {\"id\":\"42\",\"status\":"
                                     "\"delivered\"} (status: sent, delivered, undelivered, "
-                                    "failed or read; or \"provider_id\" instead of \"id\")");
+                                    "failed or read; or \"provider_id\" instead of \"id\"; "
+                                    "error: at most 256 characters)");
   return start_job(s, conn, r, j);
 }
 
@@ -450,13 +543,14 @@ enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request
     form_decode(r->body.data ? r->body.data : "", r->body.len, &p, &n);
     int valid = twilio_signed(s, conn, r, "", p, n);
     form_free(p, n);
+    if (!valid) log_rejected(conn, "twilio", "signature", NULL, "messages");
     if (!valid) return respond_error(conn, 403, "X-Twilio-Signature does not match this request");
   } else if (kind == JOB_KANNEL) {
-    if (!kannel_token_ok(s, conn, ""))
+    if (!kannel_token_ok(s, conn, "", "messages"))
       return respond_error(conn, 403, "the token query parameter is not this server's");
   } else {
     enum MHD_Result rc;
-    if (check_webhook_auth(s, conn, r, "", &rc)) return rc;
+    if (check_webhook_auth(s, conn, r, "", "messages", &rc)) return rc;
   }
   return respond_error(conn, 404, why);
 }

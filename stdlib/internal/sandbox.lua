@@ -433,6 +433,17 @@ local function duration_ms(v, n, fname)
   return ms
 end
 
+-- The latest time a script may name: the end of 9999 in seconds since 1970
+-- (CLOCK_MAX_SECONDS in runtime/clock.h); its milliseconds fit in 64 bits.
+local MAX_SECONDS = 253402300799
+local TIME_RANGE = "a time in seconds since 1970, from 0 to 253402300799 (the end of 9999)"
+
+-- seconds since 1970 -> milliseconds, or nil if v is not a number in range
+local function epoch_ms(v)
+  if type(v) ~= "number" or v ~= v or v < 0 or v > MAX_SECONDS then return nil end
+  return tointeger(math.floor(v * 1000))
+end
+
 local function add_timer(due, name, args, fname)
   checktype(name, "string", 2, fname)
   if not router.handlers[name] then
@@ -466,7 +477,8 @@ function api.at(time, name, args)
   in_handler("bot.at")
   local due
   if type(time) == "number" then
-    due = math.floor(time * 1000)
+    due = epoch_ms(time)
+    if not due then argerror(1, "at", TIME_RANGE) end
   elseif type(time) == "string" then
     local ms, err = host.local_ms(time, current_zone())
     if not ms then raise("bot.at: " .. err) end
@@ -633,7 +645,8 @@ local function segment_json(q, fname)
     elseif k == "joined_after" or k == "joined_before" then
       local ms
       if type(v) == "number" then
-        ms = math.floor(v * 1000)
+        ms = epoch_ms(v)
+        if not ms then raise(fname .. ": " .. k .. " must be " .. TIME_RANGE) end
       elseif type(v) == "string" then
         local text = smatch(v, "^%d%d%d%d%-%d%d%-%d%d$") and v .. " 00:00" or v
         local err
@@ -686,7 +699,8 @@ function api.broadcast(t)
   if type(t.text) ~= "string" or t.text == "" then raise("bot.broadcast: text must be a non-empty string") end
   local start = host.now_ms()
   if type(t.at) == "number" then
-    start = math.floor(t.at * 1000)
+    start = epoch_ms(t.at)
+    if not start then raise("bot.broadcast: at must be " .. TIME_RANGE) end
   elseif type(t.at) == "string" then
     local ms, err = host.local_ms(t.at, cfg.timezone or "UTC")
     if not ms then raise("bot.broadcast: at: " .. err) end

@@ -163,6 +163,14 @@ static void test_parse_local_refusals(void) {
   expect_refused("2026-03-02 10:00pm", "UTC", "2026-03-02 10:00pm");
   expect_refused("2026-03-02 10:00 tomorrow", "UTC", "tomorrow");
   expect_refused("2026-03-02 10:00:30x", "UTC", "2026-03-02 10:00:30x");
+  /* times before 1970 (negative: due at once) and signed years */
+  expect_refused("1969-12-31 23:59", "UTC", "1970 to 9999");
+  expect_refused("1970-01-01 00:30", "Europe/Paris", "1970 to 9999");
+  expect_refused("-999-01-01 00:00", "UTC", "-999-01-01");
+  expect_refused("0000-01-01 00:00", "UTC", "0000-01-01");
+  CHECK_INT(parse_local("9999-12-31 23:59:59", "UTC"), CLOCK_MAX_SECONDS * 1000,
+            "the end of 9999 is the latest time");
+  CHECK_INT(parse_local("1970-01-01 00:00", "UTC"), 0, "1970 is the earliest");
 }
 
 static void expect_round_trip(const char *datetime, const char *zone) {

@@ -140,7 +140,7 @@ static int observed_actions(const char *number, const char *part) {
   return n;
 }
 
-static const engine_observer observer = {on_message, on_action, NULL};
+static const engine_observer observer = {on_message, on_action, NULL, NULL};
 
 /* ---------------------------------------------------------------- engine */
 
@@ -549,6 +549,16 @@ static void test_duplicate_provider_id(engine *e, bot *b) {
   char *m = messages_of(e, b, fan);
   CHECK_INT(occurrences(m, "in:"), 3, "three inbound messages are stored");
   free(m);
+
+  /* the same provider id from another number: a duplicate too, and nothing
+   * is written for that number (no contact created) */
+  const char *other = "+15550055";
+  CHECK_INT(say_with_id(e, b, other, "hello", "SM-1"), 0,
+            "a provider id already used by another number is acknowledged");
+  CHECK_INT(observed_messages(other, NULL), 0, "and not answered");
+  contact_row r = contact_of(e, b, other);
+  CHECK_INT(r.id, 0, "no contact is created for the second number");
+  contact_row_free(&r);
 }
 
 static void test_send_to_another_number(engine *e, bot *b) {

@@ -3,6 +3,8 @@
  *
  *   make build/test_luadata && ./build/test_luadata */
 #include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
 #include <lualib.h>
 
 #include "luadata.h"
@@ -334,6 +336,63 @@ static void test_decode_failures(void) {
   lua_settop(L, top);
 }
 
+/* JSON from outside a script (the admin API, a transcript's @contact, an
+ * event's data) is held to the rules and limits a script's data is. */
+static void expect_json_refused(const char *what, const char *json, const luadata_limits *lim,
+                                const char *part) {
+  char err[256] = "";
+  char *out = luadata_check_json(json, strlen(json), "c.fields", lim, err, sizeof err);
+  CHECK(out == NULL, "JSON %s is refused", what);
+  CHECK_HAS(err, part, "the refusal of %s says why", what);
+  free(out);
+}
+
+static void test_check_json(void) {
+  char err[256] = "";
+  const char *plain = "{\"b\":1,\"a\":[true,\"x\"]}";
+  char *out = luadata_check_json(plain, strlen(plain), "c.fields", &LUADATA_FIELDS, err,
+                                 sizeof err);
+  CHECK_STR(out, "{\"a\":[true,\"x\"],\"b\":1}", "JSON data comes back canonical");
+  free(out);
+  CHECK_INT(LUADATA_FIELDS.max_bytes, 16384, "c.fields: 16 KiB");
+  CHECK_INT(LUADATA_FIELDS.max_depth, 16, "16 levels");
+  CHECK_INT(LUADATA_STATE.max_bytes, 65536, "c.state: 64 KiB");
+  CHECK_INT(LUADATA_TAGS.max_bytes, 65536, "c.tags: 64 KiB");
+  CHECK_INT(LUADATA_STORE.max_bytes, 1048576, "bot.store: 1 MiB");
+  size_t n = 900 * 1024;
+  char *big = malloc(n + 16);
+  memcpy(big, "{\"big\":\"", 8);
+  memset(big + 8, 'x', n);
+  memcpy(big + 8 + n, "\"}", 3);
+  expect_json_refused("of 900 KB", big, &LUADATA_FIELDS, "longer than the limit of 16384");
+  free(big);
+  char deep[512] = "{";
+  for (int i = 0; i < 30; i++) strcat(deep, "\"a\":{");
+  for (int i = 0; i < 31; i++) strcat(deep, "}");
+  expect_json_refused("nested 31 levels", deep, &LUADATA_FIELDS, "deeper than 16 levels");
+  char deep16[512] = "{";
+  for (int i = 0; i < 15; i++) strcat(deep16, "\"a\":{");
+  for (int i = 0; i < 16; i++) strcat(deep16, "}");
+  out = luadata_check_json(deep16, strlen(deep16), "c.fields", &LUADATA_FIELDS, err, sizeof err);
+  CHECK(out != NULL, "JSON nested 16 levels is taken (%s)", err);
+  free(out);
+  char deep17[512] = "{";
+  for (int i = 0; i < 16; i++) strcat(deep17, "\"a\":{");
+  for (int i = 0; i < 17; i++) strcat(deep17, "}");
+  expect_json_refused("nested 17 levels", deep17, &LUADATA_FIELDS, "deeper than 16 levels");
+  char many[120000] = "[";
+  for (int i = 0; i < 10001; i++) strcat(many, i ? ",1" : "1");
+  strcat(many, "]");
+  luadata_limits roomy = LUADATA_STORE;
+  roomy.max_entries = 10000;
+  expect_json_refused("of 10001 values", many, &roomy, "more than 10000 values");
+  expect_json_refused("that is not JSON", "{", &LUADATA_FIELDS, "not JSON");
+  expect_json_refused("with a key #x", "{\"a\":{\"#x\":1}}", &LUADATA_FIELDS,
+                      "c.fields: a key that starts with # must be # and an integer");
+  expect_json_refused("with a NUL in a key", "{\"a\\u0000b\":1}", &LUADATA_FIELDS,
+                      "NUL");
+}
+
 int main(void) {
   L = luaL_newstate();
   luaL_openlibs(L);
@@ -351,6 +410,7 @@ int main(void) {
   test_entries_limit();
   test_bytes_limit();
   test_decode_failures();
+  test_check_json();
   lua_close(L);
   return test_done();
 }

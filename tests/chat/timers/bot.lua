@@ -48,3 +48,15 @@ bot.handler("digest", function(c, args)
   bot.store.digests = (bot.store.digests or 0) + 1
   send("+15550100", "Digest #" .. bot.store.digests)
 end)
+
+-- times out of range (tests/bounds.chat)
+bot.keyword("atfar", function(c, msg) bot.at(1e13, "remind_me") return "scheduled" end)
+bot.keyword("atneg", function(c, msg) bot.at(-5, "remind_me") return "scheduled" end)
+bot.keyword("atnan", function(c, msg) bot.at(0 / 0, "remind_me") return "scheduled" end)
+bot.keyword("afterhuge", function(c, msg) bot.after(1e300, "remind_me") return "scheduled" end)
+bot.keyword("bcfar", function(c, msg) bot.broadcast{ text = "x", at = 9e18 } return "scheduled" end)
+bot.keyword("segfar", function(c, msg)
+  bot.broadcast{ text = "x", segment = { joined_after = 1e300 } }
+  return "scheduled"
+end)
+bot.keyword("atlast", function(c, msg) bot.at(253402300799, "remind_me") return "scheduled" end)
