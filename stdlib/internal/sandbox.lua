@@ -1194,12 +1194,12 @@ end
 
 -- "bot.lua:7: " and "global 'words' > upvalue 'it' of the function at bot.lua:5"
 local function trail_text()
-  local parts, place = {}, nil
+  local parts, at = {}, nil
   for i = 1, depth do
     local how, k = trail_how[i], trail_key[i]
     if how == "root" then
       parts[#parts + 1] = k
-      place = trail_fn[i] or place
+      at = trail_fn[i] or at
     elseif how == "field" then
       parts[#parts + 1] = "field " .. show_key(k)
     elseif how == "key" then
@@ -1209,10 +1209,10 @@ local function trail_text()
     else
       local f = describe(trail_fn[i])
       parts[#parts + 1] = "upvalue '" .. (k ~= "" and k or "?") .. "' of the function at " .. f
-      place = f .. ": "
+      at = f .. ": "
     end
   end
-  return place or (folder .. "/bot.lua: "), table.concat(parts, " > ")
+  return at or (folder .. "/bot.lua: "), table.concat(parts, " > ")
 end
 
 -- A value the top level left behind that no freeze can make safe: the load fails.
@@ -1374,7 +1374,8 @@ function rt.freeze()
   for i = 1, #given do
     local g = given[i]
     for n = 1, g.args.n do
-      visit(g.args[n], "root", "argument " .. n .. " of " .. g.name .. " (" .. place(g.where) .. ")", g.where)
+      local at = g.where ~= "" and " (" .. place(g.where) .. ")" or ""
+      visit(g.args[n], "root", "argument " .. n .. " of " .. g.name .. at, g.where ~= "" and g.where or nil)
     end
   end
   given = nil

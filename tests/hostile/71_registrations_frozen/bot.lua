@@ -1,7 +1,7 @@
 -- Attack: every way a script hands something to the runtime at the top
--- level (globals, bot.config, and each registration API) is a way for one
--- conversation to leave data for the next, if what it hands over stays
--- mutable. Each handler below captures its own top-level table (or gets
+-- level (globals, modules, bot.config, and each registration API) is a way
+-- for one conversation to leave data for the next, if what it hands over
+-- stays mutable. Each handler below captures its own top-level table (or gets
 -- one from the runtime) and writes the contact's number into it; the next
 -- contact reads it.
 -- Must get: for every kind, the write is refused (a table made while the
@@ -23,6 +23,7 @@ end
 local function box() return { inner = {} } end
 
 GLOBAL_BOX = box()
+local module_box = require("probe_box")
 conf.inner = {}
 local on_join_box, keyword_box, hear_box, phrase_box, match_box = box(), box(), box(), box(), box()
 local handler_box, fallback_box, event_box, status_box, every_box = box(), box(), box(), box(), box()
@@ -32,6 +33,7 @@ bot.on_join(function(c) return probe("on_join", on_join_box, c.number) end)
 bot.keyword("kw", function(c) return probe("keyword", keyword_box, c.number) end)
 bot.keyword("global", function(c) return probe("global", GLOBAL_BOX, c.number) end)
 bot.keyword("config", function(c) return probe("config", conf, c.number) end)
+bot.keyword("module", function(c) return probe("module", module_box, c.number) end)
 bot.hear("hearword", function(c) return probe("hear", hear_box, c.number) end)
 bot.hear("hear this phrase", function(c) return probe("hear phrase", phrase_box, c.number) end)
 bot.match("^match (%a+)$", function(c, msg, x) return probe("match " .. x, match_box, c.number) end)
