@@ -1365,7 +1365,10 @@ function rt.freeze()
   end, __metatable = false })
   frozen[G] = true
   frozen[globals] = true
-  for _, lib in ipairs({ S, T, M, U, C, http, base, no_media }) do freeze_table(lib) end
+  for _, lib in ipairs({ { S, "string" }, { T, "table" }, { M, "math" }, { U, "utf8" }, { C, "coroutine" },
+      { http, "http" }, { base, "the base library" }, { no_media, "msg.media" } }) do
+    visit(lib[1], "root", lib[2]) -- what a script added to them while it loaded too
+  end
   for k, v in next, globals do
     visit(k, "root", "a global's name")
     visit(v, "root", "global " .. show_key(k))
