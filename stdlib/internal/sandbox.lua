@@ -1266,11 +1266,12 @@ local function freeze_table(t)
   fmt.__metatable = mt or false
   fmt.__gc = nil
   dsetmetatable(t, fmt)
-  -- the runtime's own parts of a frozen table are not the script's to walk
-  trusted[backing], trusted[fmt] = true, true
   for k, v in next, backing do
-    visit(k, "key", k)
-    visit(v, "field", k)
+    -- (strings, numbers and booleans need no call: the cost of a big
+    -- lookup table built at the top level is its tables)
+    local tk, tv = type(k), type(v)
+    if tk == "table" or tk == "function" or tk == "thread" or tk == "userdata" then visit(k, "key", k) end
+    if tv == "table" or tv == "function" or tv == "thread" or tv == "userdata" then visit(v, "field", k) end
   end
   if mt then visit(mt, "metatable") end
 end
