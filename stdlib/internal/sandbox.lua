@@ -334,6 +334,13 @@ function api.config(t)
     end
     cfg[k] = v
   end
+  -- the runtime reads the list after the freeze, raw: its own copy, not the
+  -- script's table (which the freeze may make read-only in place)
+  if type(t.numbers) == "table" then
+    local list = {}
+    for i, n in ipairs(t.numbers) do list[i] = n end
+    cfg.numbers = list
+  end
   for i, n in ipairs(cfg.numbers) do
     local e164 = type(n) == "string" and sfind(n, "^%+%d%d%d%d+$") and #n <= 16
     local short_code = type(n) == "string" and sfind(n, "^%d%d%d+$") and #n <= 8
@@ -532,7 +539,14 @@ function api.drip(name, steps, options)
     if (st.text == nil) == (st.call == nil) then raise(what .. ": give exactly one of text or call") end
     if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
     if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
-    local d = { text = st.text, call = st.call, args = st.args, at = hhmm(st.at, what .. ": at") }
+    local d = { text = st.text, call = st.call, at = hhmm(st.at, what .. ": at") }
+    if st.args ~= nil then
+      -- data, as bot.after's: each call of the step's handler gets its own
+      -- copy, decoded from this (the script's table is shared by everyone)
+      local ok, json = pcall(encode, st.args, what .. ": args", 16384)
+      if not ok then raise(json) end
+      d.args_json = json
+    end
     if st.after ~= nil then d.after = duration_ms(st.after, 2, what .. ": after") end
     if st.before ~= nil then d.before = duration_ms(st.before, 2, what .. ": before") end
     if st.of ~= nil then
@@ -929,6 +943,9 @@ bot_mt.__newindex = function(_, k)
   raise("bot." .. tostring(k) .. " cannot be assigned (put shared data in fields of bot.store)")
 end
 raw_setmetatable(bot, bot_mt)
+-- rawset would skip __newindex: refused from the start, while the script
+-- loads too (a field planted there would be shared by all conversations)
+frozen[bot] = true
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
@@ -1142,6 +1159,17 @@ end
 for _, lib in ipairs({ S, T, M, U, C, http }) do
   for _, v in next, lib do trusted[v] = true end
 end
+-- What the script hands the runtime while it loads: the arguments of every
+-- bot.* call, with the call's name and place. The freeze walks them all, so
+-- whatever a registration keeps (a handler, a drip's steps, a config table,
+-- and any registration added later) goes through it without being listed.
+local given = {}
+for name, f in next, api do
+  api[name] = function(...)
+    if loading then given[#given + 1] = { name = "bot." .. name, where = where(2), args = pack(...) } end
+    return f(...) -- a tail call: the API's own where() levels stay as they were
+  end
+end
 for _, v in next, api do trusted[v] = true end
 for _, v in next, methods do trusted[v] = true end
 trusted[bot] = true
@@ -1165,6 +1193,57 @@ local function describe(f)
 end
 
 local walk
+
+-- The path the walk took to the value it is looking at, for the message when
+-- it finds something that cannot be shared: trail_how[i] is "root" (key: a
+-- description), "field", "key", "metatable" or "upvalue" (key: its name,
+-- trail_fn: the function).
+local trail_how, trail_key, trail_fn, depth = {}, {}, {}, 0
+
+local function show_key(k)
+  if type(k) == "string" then return "'" .. k .. "'" end
+  if type(k) == "number" or type(k) == "boolean" then return tostring(k) end
+  return "a " .. type(k) .. " key"
+end
+
+-- "bot.lua:7: " and "global 'words' > upvalue 'it' of the function at bot.lua:5"
+local function trail_text()
+  local parts, at = {}, nil
+  for i = 1, depth do
+    local how, k = trail_how[i], trail_key[i]
+    if how == "root" then
+      parts[#parts + 1] = k
+      at = trail_fn[i] or at
+    elseif how == "field" then
+      parts[#parts + 1] = "field " .. show_key(k)
+    elseif how == "key" then
+      parts[#parts + 1] = "a key"
+    elseif how == "metatable" then
+      parts[#parts + 1] = "its metatable"
+    else
+      local f = describe(trail_fn[i])
+      parts[#parts + 1] = "upvalue '" .. (k ~= "" and k or "?") .. "' of the function at " .. f
+      at = f .. ": "
+    end
+  end
+  return at or (folder .. "/bot.lua: "), table.concat(parts, " > ")
+end
+
+-- A value the top level left behind that no freeze can make safe: the load fails.
+local function unshareable(what, advice)
+  local place, path = trail_text()
+  error(place .. what .. " created while the script loads would be shared by all conversations (found through " ..
+    path .. "); " .. advice, 0)
+end
+
+local function visit(v, how, k, fn)
+  local t = type(v)
+  if t ~= "table" and t ~= "function" and t ~= "thread" and t ~= "userdata" then return end
+  depth = depth + 1
+  trail_how[depth], trail_key[depth], trail_fn[depth] = how, k, fn
+  walk(v)
+  depth = depth - 1
+end
 
 local function freeze_table(t)
   if frozen[t] or trusted[t] then return end
@@ -1202,19 +1281,42 @@ local function freeze_table(t)
   fmt.__gc = nil
   dsetmetatable(t, fmt)
   for k, v in next, backing do
-    walk(k)
-    walk(v)
+    -- (strings, numbers and booleans need no call: the cost of a big
+    -- lookup table built at the top level is its tables)
+    local tk, tv = type(k), type(v)
+    if tk == "table" or tk == "function" or tk == "thread" or tk == "userdata" then visit(k, "key", k) end
+    if tv == "table" or tv == "function" or tv == "thread" or tv == "userdata" then visit(v, "field", k) end
   end
-  if mt then walk(mt) end
+  if mt then visit(mt, "metatable") end
 end
 
 local cells = {} -- upvalue ids already in shared
+
+-- A C function with upvalues keeps state the freeze cannot reach (a gmatch
+-- iterator's position, a wrapped coroutine): what it is, by its upvalues
+-- (lua_pattern.c's gmatch: two strings and its state, a userdata;
+-- coroutine.wrap's, sandbox.c: the coroutine and resume).
+local function stateful_c_function(f)
+  local has_thread, has_userdata = false, false
+  for i = 1, 255 do
+    local name, v = dgetupvalue(f, i)
+    if name == nil then break end
+    if type(v) == "thread" then has_thread = true end
+    if type(v) == "userdata" then has_userdata = true end
+  end
+  if has_thread then return "a coroutine.wrap function", "call coroutine.wrap inside the handler" end
+  if has_userdata then return "a string.gmatch iterator", "call gmatch inside the handler that uses it" end
+  return "a C function with its own state", "make it inside the handler"
+end
 
 local function freeze_function(f)
   if trusted[f] or frozen[f] then return end
   frozen[f] = true
   local info = dgetinfo(f, "S")
-  if info.what == "C" then return end
+  if info.what == "C" then
+    if dgetupvalue(f, 1) ~= nil then unshareable(stateful_c_function(f)) end
+    return
+  end
   for i = 1, 255 do
     local name, v = dgetupvalue(f, i)
     if name == nil then break end
@@ -1225,7 +1327,7 @@ local function freeze_function(f)
       what = describe(f) .. ": a handler changed '" .. (name ~= "" and name or "?") ..
         "', a local shared by all conversations (declared while the script loaded); " ..
         "keep per-conversation data in c.state, shared data in bot.store" }
-    walk(v)
+    visit(v, "upvalue", name, f)
     ::continue::
   end
 end
@@ -1238,10 +1340,18 @@ walk = function(v)
   elseif t == "function" then
     freeze_function(v)
   elseif t == "thread" then
-    error("a coroutine created while the script loads would be shared by all conversations; create it inside a handler", 0)
+    unshareable("a coroutine", "create it inside a handler")
+  elseif t == "userdata" then
+    unshareable("a userdata value", "make it inside a handler")
   end
 end
 
+-- Freezes what can be reached from the bot's top level: its globals, its
+-- modules, everything it handed to a bot.* function, and anything planted
+-- in `bot` itself. Each is walked through table keys, values and
+-- metatables and function upvalues: tables become read-only in place,
+-- upvalues are snapshotted (check_shared), and what cannot be made safe (a
+-- coroutine, a C function with state, a userdata) fails the load.
 function rt.freeze()
   for name, def in next, drips do
     for i, d in ipairs(def.steps) do
@@ -1270,21 +1380,26 @@ function rt.freeze()
   end, __metatable = false })
   frozen[G] = true
   frozen[globals] = true
-  frozen[bot] = true -- trusted, so the walk skips it; rawset must not reach it
-  for _, lib in ipairs({ S, T, M, U, C, http, base, no_media }) do freeze_table(lib) end
-  for k, v in next, globals do
-    walk(k)
-    walk(v)
+  for _, lib in ipairs({ { S, "string" }, { T, "table" }, { M, "math" }, { U, "utf8" }, { C, "coroutine" },
+      { http, "http" }, { base, "the base library" }, { no_media, "msg.media" } }) do
+    visit(lib[1], "root", lib[2]) -- what a script added to them while it loaded too
   end
-  for _, v in next, loaded do walk(v) end
-  for _, rule in next, router.handlers do walk(rule.fn) end
-  for _, rule in next, router.keywords do walk(rule.fn) end
-  for _, rule in next, router.hears do walk(rule.fn) end
-  for _, p in ipairs(router.hear_phrases) do walk(p.rule.fn) end
-  for _, m in ipairs(router.matches) do walk(m.rule.fn) end
-  for _, rule in next, router.events do walk(rule.fn) end
-  for _, k in ipairs({ "join", "fallback", "optout", "optin" }) do
-    if router[k] then walk(router[k].fn) end
+  for k, v in next, globals do
+    visit(k, "root", "a global's name")
+    visit(v, "root", "global " .. show_key(k))
+  end
+  for name, v in next, loaded do visit(v, "root", "module '" .. name .. "'") end
+  for i = 1, #given do
+    local g = given[i]
+    for n = 1, g.args.n do
+      local at = g.where ~= "" and " (" .. place(g.where) .. ")" or ""
+      visit(g.args[n], "root", "argument " .. n .. " of " .. g.name .. at, g.where ~= "" and g.where or nil)
+    end
+  end
+  given = nil
+  for k, v in next, bot do -- none: rawset on bot is refused
+    visit(k, "root", "a key of bot")
+    visit(v, "root", "bot." .. tostring(k))
   end
   rt.shared_count = #shared
 end
@@ -1458,7 +1573,7 @@ fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, st
       error("drip '" .. name .. "' step " .. args.step .. ": no handler named '" .. d.call .. "'", 0)
     end
     cur_rule = rule
-    local r = rule.fn(c, d.args)
+    local r = rule.fn(c, d.args_json and decode(d.args_json))
     if type(r) == "string" then deliver(nil, expand(r, c), "send", false) end
   end
   local now = host.now_ms()

@@ -200,6 +200,25 @@ check_fails 14_gc_at_load 5 \
   "^$LOAD/14_gc_at_load/bot\.lua:5: .*__gc metamethods are not allowed" \
   "a __gc finalizer planted at load time is refused"
 
+check_fails 20_rawset_bot 5 \
+  "^$LOAD/20_rawset_bot/bot\.lua:6: rawset: this table is frozen" \
+  "rawset on the bot table at the top level is refused (a planted field would be shared)"
+check_fails 21_gmatch_iterator 5 \
+  "^$LOAD/21_gmatch_iterator/bot\.lua:7: a string\.gmatch iterator created while the script loads would be shared by all conversations .*upvalue 'next_word'" \
+  "a string.gmatch iterator made at the top level is refused, naming where it was found"
+check_fails 22_coroutine_wrap 5 \
+  "^$LOAD/22_coroutine_wrap/bot\.lua:12: a coroutine\.wrap function created while the script loads would be shared .*upvalue 'counter'" \
+  "a coroutine.wrap function made at the top level is refused"
+check_fails 23_on_status_coroutine 5 \
+  "a coroutine created while the script loads would be shared by all conversations .*bot\.on_status.*upvalue 'worker'" \
+  "what only the bot.on_status function captures goes through the freeze (a coroutine there is refused)"
+check_fails 24_drip_args_function 5 \
+  "^$LOAD/24_drip_args_function/bot\.lua:8: bot\.drip\('d'\) step 1: args\.next: a function cannot be stored" \
+  "a drip step's args must be data (a function with state there is refused)"
+check_fails 25_gmatch_in_metatable 5 \
+  "a string\.gmatch iterator created while the script loads would be shared .*its metatable > field '__index' > field 'next'" \
+  "a stateful C function hidden in a metatable's __index table is found and refused"
+
 timeout 20 "$PARLEY" check "$LOAD/15_ok_control" >"$out" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q ': ok (bot ' "$out"; then

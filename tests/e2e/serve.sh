@@ -384,6 +384,14 @@ expect "route: Twilio to /twilio reaches the bot serving To (signature over /twi
   '<Message>shop: hats</Message>.* 200$'
 expect "route: Kannel to /kannel (to without +) reaches the bot" \
   "$(curl -s -m 5 -w ' %{http_code}' "$url/kannel?token=hook-secret-456&from=%2B15550063&to=15550199&text=caps")" '^shop: caps 200$'
+# a numbers list the script keeps in a global (frozen after load, like every
+# table the top level leaves reachable) still routes: the runtime has its copy
+admin PUT /v1/bots/shop3/script admin-secret-789 --data 'NUMBERS = {"+15550196"}
+bot.config{numbers = NUMBERS}
+bot.fallback(function(c, msg) return "shop3: " .. msg.text .. " at " .. NUMBERS[1] end)' >/dev/null
+expect "route: numbers given to bot.config in a frozen global table still route" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550064","to":"+15550196","text":"gloves"}' "$url/v1/messages")" \
+  '"replies":\["shop3: gloves at \+15550196"\].* 200$'
 expect "route: a To no bot serves is 404" \
   "$(curl -s -m 5 -w ' %{http_code}' -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550061","to":"+15550198","text":"x"}' "$url/v1/messages")" \
   'no bot serves.* 404$'
@@ -462,7 +470,7 @@ expect "metrics: counts by bot, kept across a reload, each family together" \
 metrics=$(curl -s -m 5 "$url/metrics")
 expect "metrics: Prometheus text with messages, reloads and the handler histogram" \
   "$(printf '%s' "$metrics" | tr '\n' ' ')" \
-  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 13 .*parley_reloads_total\{result="refused"\} 6 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
+  'parley_messages_in_total [1-9].*parley_reloads_total\{result="active"\} 14 .*parley_reloads_total\{result="refused"\} 6 .*parley_timers_pending [0-9]+ .*parley_outbox_depth [0-9]+ .*parley_handler_seconds_bucket\{le="\+Inf"\} [1-9][0-9]* .*parley_handler_seconds_count [1-9]'
 
 # delivery reports: bad input is a clear 4xx, unknown messages are acknowledged
 sig=$(sign /twilio/status/fanclub?m=5 MessageSid=SMx)

@@ -37,9 +37,16 @@ bot.on_event("promo", function(c, ev) c:send("Promo " .. ev.n) end)
 bot.on_event("poster", function(c, ev)
   c:send("Tour poster", { media = { "https://cdn.example.com/poster.jpg" }, transactional = true })
 end)
+-- captured by the on_status function only: one contact's report must not
+-- leave anything in it for the next (it is frozen like any handler's)
+local last_report = {}
 bot.on_status(function(c, st)
   c.state.statuses = (c.state.statuses or "") .. st.status .. ";"
   if st.status == "failed" then c.state.failed_error = st.error end
+  if c.state.saw == nil then
+    c.state.saw = tostring(last_report.number)
+    c.state.kept = pcall(function() last_report.number = c.number end)
+  end
 end)
 '''
 
@@ -191,6 +198,11 @@ def run(p, fake, clean, db):
                     timeout=40)
     check("20 triggered messages are all delivered despite 429s and 500s", done,
           [status_of(db, t) for t in texts if (status_of(db, t) or ("",))[0] != "delivered"])
+    probes = query(db, "SELECT v.state FROM conversations v JOIN contacts c ON c.id = v.contact_id"
+                       " WHERE c.number LIKE '+1555020%'")
+    leaked = [r[0] for r in probes if '"saw":"nil"' not in r[0] or '"kept":false' not in r[0]]
+    check("bot.on_status's upvalues are frozen: no report saw another contact's write",
+          len(probes) == 20 and not leaked, leaked[:3] or probes[:3])
     bodies = [x.get("body") for x in fake.accepted()]
     check("each reached the provider exactly once (a 429 or 500 created nothing)",
           all(bodies.count(t) == 1 for t in texts), [t for t in texts if bodies.count(t) != 1])
