@@ -296,7 +296,7 @@ static int str_rep(lua_State *L) {
     return luaL_error(L, "resulting string too large");
   size_t total = (size_t)n * l + (size_t)(n - 1) * lsep;
   /* built in a buffer, then copied into the string: twice the size */
-  size_t left = sandbox_memory_left(L);
+  size_t left = sandbox_memory_left_collected(L, 2 * total);
   if (total > left / 2)
     return luaL_error(
         L,
