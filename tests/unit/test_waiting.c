@@ -402,6 +402,54 @@ static void test_arguments_too_big(void) {
   engine_close(e);
 }
 
+/* A waiting handler's memory is its own across the wait: garbage other
+ * handlers leave meanwhile is not room for it (the limit was measured from
+ * the heap's size at the resumption, garbage included). */
+static void test_garbage_across_a_wait(void) {
+  static const char *const KEEP_LUA =
+      "bot.config{ name = 'K', http = { allow = { 'api.test' } },\n"
+      "  limits = { instructions = 1e8, time = '5s', memory = '4MB' } }\n"
+      "local chunk = string.rep('x', 65536 - 32)\n"
+      "local function fill(t, from, n) for i = from, from + n * 16 - 1 do t[i] = chunk .. i end end\n"
+      "bot.keyword('keep', function(c, msg)\n"
+      "  local t = {}\n"
+      "  fill(t, 1, 2)\n"
+      "  http.get('https://api.test/keep')\n"
+      "  fill(t, 1000, 4)\n"
+      "  return 'kept 6 MiB'\n"
+      "end)\n"
+      "bot.keyword('junk', function(c, msg)\n"
+      "  fill({}, 1, 3)\n"
+      "  return 'junk'\n"
+      "end)\n"
+      "bot.keyword('small', function(c, msg)\n"
+      "  local t = {}\n"
+      "  fill(t, 1, 1)\n"
+      "  http.get('https://api.test/small')\n"
+      "  fill(t, 1000, 1)\n"
+      "  return 'kept 2 MiB'\n"
+      "end)\n";
+  bot *b;
+  engine *e = open_with_bot("keepbot", KEEP_LUA, &b);
+  if (!e) return;
+  nrequests = nsent = 0;
+  say(e, b, "+15550501", "keep");
+  CHECK_INT(engine_http_waiting(e), 1, "the handler holding 2 MiB waits");
+  say(e, b, "+15550502", "junk");
+  say(e, b, "+15550503", "junk");
+  CHECK_INT(nsent, 2, "two other handlers leave 3 MiB of garbage each meanwhile");
+  nsent = 0;
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_HAS(nsent ? sent[0] : NULL, "memory limit exceeded (4096 KiB per message)",
+            "after the wait, 4 MiB more do not fit its 4 MB limit, garbage or not");
+  nrequests = nsent = 0;
+  say(e, b, "+15550504", "small");
+  say(e, b, "+15550502", "junk");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_STR(nsent > 1 ? sent[1] : NULL, "+15550504: kept 2 MiB", "1 + 1 MiB do");
+  engine_close(e);
+}
+
 /* A new in-memory engine with the bot `lua` loaded from tmp/name, requests
  * recorded here; NULL (reported) if it does not load. */
 static engine *open_with_bot(const char *name, const char *lua, bot **b) {
@@ -486,6 +534,7 @@ int main(void) {
   test_recurring_across_a_reload();
   test_waiting_memory_budget();
   test_arguments_too_big();
+  test_garbage_across_a_wait();
   test_rmtree(tmp);
   free(tmp);
   return test_done();
