@@ -83,6 +83,7 @@ struct sandbox {
   /* an allocation refused at the limit, which Lua retries once after an
    * emergency collection: the retry (same block and sizes) decides */
   int refusal_pending;
+  int host_collected; /* sandbox_memory_left_collected/sandbox_may_wait collected once */
   void *refused_ptr;
   size_t refused_osize, refused_nsize;
 
@@ -447,10 +448,20 @@ size_t sandbox_memory_left(lua_State *L) {
   return own >= sb->mem_limit ? 0 : sb->mem_limit - own;
 }
 
-size_t sandbox_memory_left_collected(lua_State *L, size_t need) {
-  size_t left = sandbox_memory_left(L);
-  if (left >= need) return left;
+/* Full collections on behalf of a C function, at most one per invocation
+ * (each one walks the whole VM: a loop of refused calls must not repeat
+ * it). */
+static int collect_once(sandbox *sb, lua_State *L) {
+  if (sb->host_collected) return 0;
+  sb->host_collected = 1;
   lua_gc(L, LUA_GCCOLLECT);
+  return 1;
+}
+
+size_t sandbox_memory_left_collected(lua_State *L, size_t need) {
+  sandbox *sb = from_state(L);
+  size_t left = sandbox_memory_left(L);
+  if (left >= need || !sb->active || need > sb->mem_limit || !collect_once(sb, L)) return left;
   return sandbox_memory_left(L);
 }
 
@@ -467,7 +478,7 @@ int sandbox_may_wait(lua_State *L, char *err, size_t errlen) {
   if (!sb->active) return 1;
   size_t cap = sb->limits.waiting_memory;
   if (waiting_bytes(sb) + sb->owners[sb->cur].own <= cap) return 1;
-  lua_gc(L, LUA_GCCOLLECT); /* garbage is given back to its owners */
+  collect_once(sb, L); /* garbage is given back to its owners */
   size_t waiting = waiting_bytes(sb), own = sb->owners[sb->cur].own;
   if (waiting + own <= cap) return 1;
   snprintf(err, errlen,
@@ -955,6 +966,7 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->instr_limit = sb->limits.instructions;
   sb->mem_limit = sb->limits.memory;
   sb->refusal_pending = 0;
+  sb->host_collected = 0;
   if (used && used->owner && used->owner < sb->nowners && sb->owners[used->owner].in_use) {
     sb->cur = used->owner; /* its account goes on */
     sb->owners[sb->cur].suspended = 0;
