@@ -259,16 +259,17 @@ static void refund(sandbox *sb, block_head *h, size_t n) {
  * that retry is still over the limit is the handler stopped. A refusal Lua
  * does not retry (it cannot collect at that moment) stops the handler at the
  * next instruction (the hook). */
-static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t charge) {
+static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t charge,
+                      int over_cap) {
   size_t own = sb->owners[sb->cur].own;
   int retry = sb->refusal_pending && ptr == sb->refused_ptr && osize == sb->refused_osize &&
               nsize == sb->refused_nsize;
-  if (sb->killed) return own + charge <= sb->mem_limit + KILL_GRACE;
-  if (own + charge <= sb->mem_limit) {
+  if (sb->killed) return !over_cap && own + charge <= sb->mem_limit + KILL_GRACE;
+  if (!over_cap && own + charge <= sb->mem_limit) {
     sb->refusal_pending = 0;
     return 1;
   }
-  if (overflow_grant(sb, charge)) return 1;
+  if (!over_cap && overflow_grant(sb, charge)) return 1;
   if (retry || sb->refusal_pending) { /* still over after the collection */
     sb->refusal_pending = 0;
     memory_kill(sb);
@@ -302,8 +303,11 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
    * its growth; a new block, or another's it makes grow, by the growth
    * (the rest stays charged to whoever allocated it) */
   size_t charge = nsize > osize && cur ? nsize - osize : 0;
-  if (nsize > osize && sb->mem_used + (nsize - osize) > VM_HARD_CAP) return NULL;
-  if (charge && !may_charge(sb, ptr, osize, nsize, charge)) return NULL;
+  /* the VM's hard cap: for a handler, refused the same way (retried after
+   * a collection, then a kill), so pcall cannot catch it either */
+  int over_cap = nsize > osize && sb->mem_used + (nsize - osize) > VM_HARD_CAP;
+  if (over_cap && !cur) return NULL;
+  if (charge && !may_charge(sb, ptr, osize, nsize, charge, over_cap)) return NULL;
   block_head *n = realloc(h, sizeof *n + nsize);
   if (!n) return NULL;
   sb->mem_used += nsize - osize;
@@ -967,7 +971,8 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->mem_limit = sb->limits.memory;
   sb->refusal_pending = 0;
   sb->host_collected = 0;
-  if (used && used->owner && used->owner < sb->nowners && sb->owners[used->owner].in_use) {
+  if (used && used->owner && used->owner < sb->nowners && sb->owners[used->owner].in_use &&
+      sb->owners[used->owner].suspended && sb->owners[used->owner].gen == used->owner_gen) {
     sb->cur = used->owner; /* its account goes on */
     sb->owners[sb->cur].suspended = 0;
     sb->owners[sb->cur].co = NULL;
@@ -1002,7 +1007,8 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
     sb->used = (sandbox_budget){.instructions = sb->instr_used,
                                 .time_ns = sb->time_before_ns + (mono_ns() - sb->started_ns),
                                 .memory = sb->owners[slot].own,
-                                .owner = slot};
+                                .owner = slot,
+                                .owner_gen = sb->owners[slot].gen};
     sb->owners[slot].suspended = 1;
     sb->owners[slot].co = co;
     sb->nsuspended++;

@@ -38,7 +38,7 @@ typedef struct sandbox_budget {
   long instructions;
   int64_t time_ns;
   size_t memory;  /* the live bytes it allocated */
-  uint32_t owner; /* its memory account */
+  uint32_t owner, owner_gen; /* its memory account */
 } sandbox_budget;
 
 typedef struct sandbox sandbox;
