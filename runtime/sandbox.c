@@ -445,6 +445,11 @@ int sandbox_suspend(lua_State *L, lua_KFunction k) {
   return lua_yieldk(L, 0, 0, k);
 }
 
+size_t sandbox_memory_limit(lua_State *L) {
+  sandbox *sb = from_state(L);
+  return sb->active ? sb->mem_limit : VM_HARD_CAP;
+}
+
 size_t sandbox_memory_left(lua_State *L) {
   sandbox *sb = from_state(L);
   if (!sb->active) return VM_HARD_CAP - sb->mem_used;

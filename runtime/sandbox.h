@@ -92,6 +92,8 @@ int sandbox_can_suspend(lua_State *L);
  * (inside the invocation, under its limits), whose results are the C
  * function's. */
 int sandbox_suspend(lua_State *L, lua_KFunction k);
+/* The running invocation's memory limit (the VM's hard cap outside one). */
+size_t sandbox_memory_limit(lua_State *L);
 /* Heap bytes the running invocation may still allocate. */
 size_t sandbox_memory_left(lua_State *L);
 /* The same, after a full collection if less than need is left (from a C
