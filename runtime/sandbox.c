@@ -83,6 +83,7 @@ struct sandbox {
   /* an allocation refused at the limit, which Lua retries once after an
    * emergency collection: the retry (same block and sizes) decides */
   int refusal_pending;
+  int refused_cap; /* the refusal was the VM's hard cap, not the limit */
   int host_collected; /* sandbox_memory_left_collected/sandbox_may_wait collected once */
   void *refused_ptr;
   size_t refused_osize, refused_nsize;
@@ -234,8 +235,13 @@ static void overflow_step(sandbox *sb, lua_State *L) {
 
 static void memory_kill(sandbox *sb) {
   sb->killed = 1;
-  snprintf(sb->kill_msg, sizeof sb->kill_msg,
-           "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
+  if (sb->refused_cap)
+    snprintf(sb->kill_msg, sizeof sb->kill_msg,
+             "not enough memory left in the bot's VM (at its %zu MiB cap); handler stopped",
+             VM_HARD_CAP >> 20);
+  else
+    snprintf(sb->kill_msg, sizeof sb->kill_msg,
+             "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
 }
 
 /* The block's owner, if it is still running or waiting; NULL otherwise. */
@@ -272,10 +278,12 @@ static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t
   if (!over_cap && overflow_grant(sb, charge)) return 1;
   if (retry || sb->refusal_pending) { /* still over after the collection */
     sb->refusal_pending = 0;
+    sb->refused_cap = over_cap;
     memory_kill(sb);
     return 0;
   }
   sb->refusal_pending = 1;
+  sb->refused_cap = over_cap;
   sb->refused_ptr = ptr;
   sb->refused_osize = osize;
   sb->refused_nsize = nsize;
@@ -975,6 +983,7 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->instr_limit = sb->limits.instructions;
   sb->mem_limit = sb->limits.memory;
   sb->refusal_pending = 0;
+  sb->refused_cap = 0;
   sb->host_collected = 0;
   if (used && used->owner && used->owner < sb->nowners && sb->owners[used->owner].in_use &&
       sb->owners[used->owner].suspended && sb->owners[used->owner].gen == used->owner_gen) {
