@@ -111,20 +111,32 @@ static void collect_recipient(void *ud, const contact_row *r) {
   *c = (contact_row){.id = r->id, .number = xstrdup(r->number)};
 }
 
+struct render_args {
+  const char *text;
+  contact *c;
+};
+
+static int push_render_args(lua_State *L, void *ud) {
+  struct render_args *a = ud;
+  lua_pushstring(L, a->text);
+  lua_pushstring(L, a->c->number);
+  lua_pushstring(L, a->c->fields);
+  lua_pushstring(L, a->c->tags);
+  return 4;
+}
+
 /* The broadcast's text for one recipient (templates), through the bot's VM.
  * NULL if the script's side failed. */
 static char *render_for(engine *e, bot *b, contact *c, const char *text) {
   if (!strstr(text, "{{")) return xstrdup(text);
-  lua_State *co = sandbox_prepare(b->sb, "render");
-  lua_pushstring(co, text);
-  lua_pushstring(co, c->number);
-  lua_pushstring(co, c->fields);
-  lua_pushstring(co, c->tags);
-  int nres;
+  struct render_args ra = {text, c};
+  int nargs, nres;
   char err[512];
+  lua_State *co = sandbox_prepare(b->sb, "render", push_render_args, &ra, &nargs, err, sizeof err);
+  if (!co) return NULL;
   invocation inv;
   invocation_init(&inv, e, b, c, 0);
-  sandbox_status st = sandbox_call(b->sb, co, 4, &nres, &inv, err, sizeof err);
+  sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, sizeof err);
   char *out = st == SANDBOX_OK && nres >= 1 && lua_type(co, -1) == LUA_TSTRING
                   ? xstrdup(lua_tostring(co, -1))
                   : NULL;

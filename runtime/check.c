@@ -34,9 +34,14 @@ static int check_one(const char *dir) {
     return 1;
   }
   sandbox *sb = bot_sandbox(b);
-  lua_State *co = sandbox_prepare(sb, "check");
-  int nres;
-  sandbox_status st = sandbox_call(sb, co, 0, &nres, NULL, err, sizeof err);
+  int nargs, nres;
+  lua_State *co = sandbox_prepare(sb, "check", NULL, NULL, &nargs, err, sizeof err);
+  if (!co) {
+    fprintf(stderr, "%s\n", err);
+    engine_close(e);
+    return 1;
+  }
+  sandbox_status st = sandbox_call(sb, co, nargs, &nres, NULL, err, sizeof err);
   int problems = 0;
   if (st != SANDBOX_OK) {
     fprintf(stderr, "%s\n", err);

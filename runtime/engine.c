@@ -299,7 +299,8 @@ static char *cfg_string(lua_State *L, int cfg, const char *key) {
 }
 
 /* The limits bot.config validated (stdlib/internal/sandbox.lua): numbers in
- * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms). */
+ * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms),
+ * cfg.limit_waiting_memory (bytes). */
 static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
   *lim = sandbox_default_limits;
   if (lua_getfield(L, cfg, "limit_instructions") == LUA_TNUMBER)
@@ -308,7 +309,9 @@ static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
     lim->memory = (size_t)lua_tointeger(L, -1);
   if (lua_getfield(L, cfg, "limit_time") == LUA_TNUMBER)
     lim->time_ms = (long)lua_tointeger(L, -1);
-  lua_pop(L, 3);
+  if (lua_getfield(L, cfg, "limit_waiting_memory") == LUA_TNUMBER)
+    lim->waiting_memory = (size_t)lua_tointeger(L, -1);
+  lua_pop(L, 4);
 }
 
 bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {

@@ -334,7 +334,7 @@ static void show_logs(engine *e, invocation *inv) {
 
 /* Applies what a successful handler returned (on the thread's stack: fields,
  * tags, state, expect, store, timezone) and its sends. */
-static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
+static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, int ignore_expect) {
   bot *b = inv->b;
   contact *c = inv->c;
   int base = lua_gettop(co) - nres;
@@ -346,7 +346,9 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres) {
     if (lua_type(co, base + 1) == LUA_TSTRING) fields = lua_tostring(co, base + 1);
     if (lua_type(co, base + 2) == LUA_TSTRING) tags = lua_tostring(co, base + 2);
     if (lua_type(co, base + 3) == LUA_TSTRING) state = lua_tostring(co, base + 3);
-    if (lua_type(co, base + 4) == LUA_TSTRING) {
+    if (ignore_expect) {
+      /* whatever the handler set is ignored (as a nil: unchanged) */
+    } else if (lua_type(co, base + 4) == LUA_TSTRING) {
       expect = lua_tostring(co, base + 4);
       expect_changed = 1;
     } else if (lua_type(co, base + 4) == LUA_TBOOLEAN) {
@@ -454,6 +456,39 @@ static void record_latency(engine_stats *st, int64_t ns) {
   st->latency_count++;
 }
 
+struct dispatch_args {
+  engine *e;
+  contact *c;
+  const char *kind;
+  const inbound *m;
+  int64_t msg_id;
+  const char *args;
+  int is_new;
+};
+
+/* The arguments of rt.dispatch (inside sandbox_prepare's protected call). */
+static int push_dispatch_args(lua_State *L, void *ud) {
+  struct dispatch_args *a = ud;
+  contact *c = a->c;
+  const inbound *m = a->m;
+  lua_pushstring(L, a->kind);
+  if (c) lua_pushstring(L, c->number); else lua_pushnil(L);
+  lua_pushlstring(L, m->text, m->len);
+  lua_pushboolean(L, a->is_new);
+  if (c && c->expect) lua_pushstring(L, c->expect); else lua_pushnil(L);
+  lua_pushstring(L, c ? c->fields : "{}");
+  lua_pushstring(L, c ? c->tags : "[]");
+  lua_pushstring(L, c ? c->state : "{}");
+  lua_pushboolean(L, c && c->opted_out);
+  if (m->provider_id) lua_pushstring(L, m->provider_id); else lua_pushinteger(L, a->msg_id);
+  lua_pushinteger(L, engine_now(a->e) / 1000);
+  if (m->to) lua_pushstring(L, m->to); else lua_pushnil(L);
+  if (c && c->timezone) lua_pushstring(L, c->timezone); else lua_pushnil(L);
+  if (a->args) lua_pushstring(L, a->args); else lua_pushnil(L);
+  if (m->media_json) lua_pushstring(L, m->media_json); else lua_pushnil(L);
+  return 15;
+}
+
 /* Runs the script for one event: a message of a conversation ("message",
  * "optout", "optin"), a triggered event ("event"), a delivery report
  * ("status": args is the report as JSON) or a timer ("timer": m->text is the handler's name,
@@ -473,25 +508,15 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   invocation_init(&inv, e, b, c,
                   strcmp(kind, "timer") != 0 && strcmp(kind, "event") != 0 &&
                       strcmp(kind, "status") != 0);
-  lua_State *co = sandbox_prepare(b->sb, "dispatch");
-  lua_pushstring(co, kind);
-  if (c) lua_pushstring(co, c->number); else lua_pushnil(co);
-  lua_pushlstring(co, m->text, m->len);
-  lua_pushboolean(co, is_new);
-  if (c && c->expect) lua_pushstring(co, c->expect); else lua_pushnil(co);
-  lua_pushstring(co, c ? c->fields : "{}");
-  lua_pushstring(co, c ? c->tags : "[]");
-  lua_pushstring(co, c ? c->state : "{}");
-  lua_pushboolean(co, c && c->opted_out);
-  if (m->provider_id) lua_pushstring(co, m->provider_id); else lua_pushinteger(co, msg_id);
-  lua_pushinteger(co, engine_now(e) / 1000);
-  if (m->to) lua_pushstring(co, m->to); else lua_pushnil(co);
-  if (c && c->timezone) lua_pushstring(co, c->timezone); else lua_pushnil(co);
-  if (args) lua_pushstring(co, args); else lua_pushnil(co);
-  if (m->media_json) lua_pushstring(co, m->media_json); else lua_pushnil(co);
+  struct dispatch_args da = {e, c, kind, m, msg_id, args, is_new};
+  int nargs;
+  lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);
+  if (!co) /* no memory left in the VM for its arguments: it fails like a handler */
+    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, is_message,
+                             err);
   int nres;
   int64_t t0 = mono_ns();
-  sandbox_status st = sandbox_call(b->sb, co, 15, &nres, &inv, err, errlen);
+  sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   if (st == SANDBOX_SUSPENDED)
     return waiting_begin(e, &inv, co, kind, m, msg_id, args, is_message) < 0 ? -1 : 2;
@@ -507,13 +532,9 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
   if (st == SANDBOX_OK) {
     /* opting out clears a pending expect (on_optout cannot set one), also
      * when it happened while the handler waited for a response */
-    if ((strcmp(kind, "optout") == 0 || (c && c->opted_out && !inv->started_opted_out)) &&
-        nres >= 6) {
-      int expect_idx = lua_gettop(co) - nres + 4;
-      lua_pushnil(co);
-      lua_replace(co, expect_idx);
-    }
-    rc = apply_effects(e, inv, co, nres);
+    int ignore_expect =
+        strcmp(kind, "optout") == 0 || (c && c->opted_out && !inv->started_opted_out);
+    rc = apply_effects(e, inv, co, nres, ignore_expect);
     if (rc == 0 && c && !c->joined && is_message) {
       journal_contact_joined(&e->jr, c->id);
       c->joined = 1;
@@ -527,7 +548,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;
   }
-  sandbox_release(sb, co, st);
+  if (co) sandbox_release(sb, co, st);
   invocation_free(inv);
   return rc;
 }

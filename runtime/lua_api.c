@@ -228,7 +228,8 @@ static int api_http(lua_State *L) {
     return 2;
   }
   char err[512];
-  if (ctx->host->http_start(ctx, method, url, body, len, headers, timeout_ms, err, sizeof err)) {
+  if (!sandbox_may_wait(L, err, sizeof err) ||
+      ctx->host->http_start(ctx, method, url, body, len, headers, timeout_ms, err, sizeof err)) {
     lua_pushboolean(L, 0);
     lua_pushstring(L, err);
     return 2;

@@ -42,8 +42,29 @@ enum { OVERFLOW_DEPTH = 1000 };
 enum { OVERFLOW_NONE, OVERFLOW_RAISE, OVERFLOW_UNWINDING };
 static const size_t OVERFLOW_GRACE = (size_t)24 << 20;
 
-const sandbox_limits sandbox_default_limits = {
-    .instructions = 10000000, .memory = 16u << 20, .time_ms = 500};
+const sandbox_limits sandbox_default_limits = {.instructions = 10000000,
+                                               .memory = 16u << 20,
+                                               .time_ms = 500,
+                                               .waiting_memory = (size_t)128 << 20};
+
+/* Who allocated a block, so that its bytes count against that invocation
+ * only (docs/sandbox.md, "Memory"). Every block the VM allocates starts with
+ * this header: the owner's slot and generation, and how many of the block's
+ * bytes were charged to it. Slot 0 is the host (no limit). */
+typedef struct block_head {
+  uint32_t slot, gen;
+  size_t charged;
+} block_head;
+_Static_assert(sizeof(block_head) == 16, "keeps the blocks 16-byte aligned");
+
+/* An invocation's account: the bytes of the blocks it allocated that are
+ * still live. Kept while it runs and while it waits for a response. */
+typedef struct owner {
+  uint32_t gen;
+  int in_use, suspended;
+  size_t own;
+  lua_State *co; /* while suspended: its thread */
+} owner;
 
 /* Limits for the bot's top level and the freeze that follows. */
 static const sandbox_limits load_limits = {
@@ -55,11 +76,22 @@ struct sandbox {
   sandbox_limits limits;
   int rt_ref;
 
+  owner *owners; /* [0] is the host's, never charged */
+  uint32_t nowners;
+  uint32_t cur; /* the running invocation's slot (0: the host) */
+  size_t nsuspended;
+  /* an allocation refused at the limit, which Lua retries once after an
+   * emergency collection: the retry (same block and sizes) decides */
+  int refusal_pending;
+  int refused_cap; /* the refusal was the VM's hard cap, not the limit */
+  int host_collected; /* sandbox_memory_left_collected/sandbox_may_wait collected once */
+  void *refused_ptr;
+  size_t refused_osize, refused_nsize;
+
   /* the running invocation */
   int active;
   lua_State *root;
   void *ctx;
-  size_t mem_base;
   size_t mem_limit;
   long instr_used, instr_limit;
   int64_t deadline_ns;
@@ -194,44 +226,140 @@ static void overflow_step(sandbox *sb, lua_State *L) {
     if (sb->mem_used >= before) break;
   }
   sb->overflow = OVERFLOW_NONE;
-  if (sb->mem_used > sb->mem_base + sb->mem_limit) {
+  if (sb->owners[sb->cur].own > sb->mem_limit) {
     sb->killed = 1;
     snprintf(sb->kill_msg, sizeof sb->kill_msg,
              "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
   }
 }
 
+static void memory_kill(sandbox *sb) {
+  sb->killed = 1;
+  if (sb->refused_cap)
+    snprintf(sb->kill_msg, sizeof sb->kill_msg,
+             "not enough memory left in the bot's VM (at its %zu MiB cap); handler stopped",
+             VM_HARD_CAP >> 20);
+  else
+    snprintf(sb->kill_msg, sizeof sb->kill_msg,
+             "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
+}
+
+/* The block's owner, if it is still running or waiting; NULL otherwise. */
+static owner *owner_of(sandbox *sb, const block_head *h) {
+  if (h->slot == 0 || h->slot >= sb->nowners) return NULL;
+  owner *o = &sb->owners[h->slot];
+  return o->in_use && o->gen == h->gen ? o : NULL;
+}
+
+static void refund(sandbox *sb, block_head *h, size_t n) {
+  if (n > h->charged) n = h->charged;
+  h->charged -= n;
+  owner *o = owner_of(sb, h);
+  if (o) o->own -= n < o->own ? n : o->own;
+}
+
+/* Whether the running invocation may be charged `charge` more bytes for the
+ * allocation (ptr, osize, nsize). Past its limit the allocation is refused
+ * once: Lua then runs an emergency full collection (which gives back the
+ * invocation's own garbage) and asks again with the same arguments; only if
+ * that retry is still over the limit is the handler stopped. A refusal Lua
+ * does not retry (it cannot collect at that moment) stops the handler at the
+ * next instruction (the hook). */
+static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t charge,
+                      int over_cap) {
+  size_t own = sb->owners[sb->cur].own;
+  int retry = sb->refusal_pending && ptr == sb->refused_ptr && osize == sb->refused_osize &&
+              nsize == sb->refused_nsize;
+  if (sb->killed) return !over_cap && own + charge <= sb->mem_limit + KILL_GRACE;
+  if (!over_cap && own + charge <= sb->mem_limit) {
+    sb->refusal_pending = 0;
+    return 1;
+  }
+  if (!over_cap && overflow_grant(sb, charge)) return 1;
+  if (retry || sb->refusal_pending) { /* still over after the collection */
+    sb->refusal_pending = 0;
+    sb->refused_cap = over_cap;
+    memory_kill(sb);
+    return 0;
+  }
+  sb->refusal_pending = 1;
+  sb->refused_cap = over_cap;
+  sb->refused_ptr = ptr;
+  sb->refused_osize = osize;
+  sb->refused_nsize = nsize;
+  lua_State *L = atomic_load(&sb->running);
+  if (L) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+  if (sb->root && L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
+  return 0;
+}
+
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   sandbox *sb = ud;
+  block_head *h = ptr ? (block_head *)ptr - 1 : NULL;
   if (!ptr) osize = 0;
   if (nsize == 0) {
-    free(ptr);
+    if (h) {
+      refund(sb, h, h->charged);
+      free(h);
+    }
     sb->mem_used -= osize;
     return NULL;
   }
-  if (nsize > osize) {
-    size_t grow = nsize - osize;
-    if (sb->mem_used + grow > VM_HARD_CAP) return NULL;
-    if (sb->active) {
-      if (sb->killed) {
-        if (sb->mem_used + grow > sb->mem_base + sb->mem_limit + KILL_GRACE)
-          return NULL;
-      } else if (sb->mem_used + grow > sb->mem_base + sb->mem_limit) {
-        if (overflow_grant(sb, grow)) goto grant;
-        sb->killed = 1;
-        snprintf(sb->kill_msg, sizeof sb->kill_msg,
-                 "memory limit exceeded (%zu KiB per message); handler stopped",
-                 sb->mem_limit >> 10);
-        return NULL;
-      }
-    }
-  }
-grant:;
-  void *p = realloc(ptr, nsize);
-  if (!p) return NULL;
+  uint32_t cur = sb->active ? sb->cur : 0;
+  int mine = h && cur && h->slot == cur && h->gen == sb->owners[cur].gen;
+  /* what the running invocation is charged: a block of its own changes by
+   * its growth; a new block, or another's it makes grow, by the growth
+   * (the rest stays charged to whoever allocated it) */
+  size_t charge = nsize > osize && cur ? nsize - osize : 0;
+  /* the VM's hard cap: for a handler, refused the same way (retried after
+   * a collection, then a kill), so pcall cannot catch it either */
+  int over_cap = nsize > osize && sb->mem_used + (nsize - osize) > VM_HARD_CAP;
+  if (over_cap && !cur) return NULL;
+  if (charge && !may_charge(sb, ptr, osize, nsize, charge, over_cap)) return NULL;
+  block_head *n = realloc(h, sizeof *n + nsize);
+  if (!n) return NULL;
   sb->mem_used += nsize - osize;
   if (sb->mem_used > sb->mem_peak) sb->mem_peak = sb->mem_used;
-  return p;
+  if (!h) {
+    *n = (block_head){cur, sb->owners[cur].gen, charge};
+  } else if (mine || !cur) {
+    if (nsize < osize) refund(sb, n, osize - nsize);
+    else n->charged += charge;
+  } else if (nsize <= osize) {
+    refund(sb, n, osize - nsize); /* to its owner */
+  } else { /* another's block grown by this invocation: the growth is its */
+    refund(sb, n, n->charged);
+    *n = (block_head){cur, sb->owners[cur].gen, charge};
+  }
+  sb->owners[cur].own += charge;
+  return n + 1;
+}
+
+/* A new account for an invocation. */
+static uint32_t owner_new(sandbox *sb) {
+  uint32_t i = 1;
+  while (i < sb->nowners && sb->owners[i].in_use) i++;
+  if (i == sb->nowners) {
+    sb->owners = xrealloc(sb->owners, (sb->nowners + 1) * sizeof *sb->owners);
+    sb->owners[sb->nowners++] = (owner){0};
+  }
+  owner *o = &sb->owners[i];
+  o->gen++;
+  o->in_use = 1;
+  o->suspended = 0;
+  o->own = 0;
+  o->co = NULL;
+  return i;
+}
+
+/* Ends an account: its blocks still alive are no one's from now on. */
+static void owner_end(sandbox *sb, uint32_t slot) {
+  owner *o = &sb->owners[slot];
+  if (!slot || !o->in_use) return;
+  if (o->suspended) sb->nsuspended--;
+  o->in_use = o->suspended = 0;
+  o->own = 0;
+  o->co = NULL;
 }
 
 /* Prefixes the kill message with where the script was when it was stopped. */
@@ -261,8 +389,19 @@ static void sb_hook(lua_State *L, lua_Debug *ar) {
   if (!sb->active) return;
   atomic_store(&sb->running, L);
   if (sb->overflow != OVERFLOW_NONE && !sb->killed) overflow_step(sb, L);
+  if (sb->refusal_pending && !sb->killed) { /* Lua could not collect and retry */
+    sb->refusal_pending = 0;
+    memory_kill(sb);
+  }
   if (!sb->killed) {
-    sb->instr_used += HOOK_PERIOD;
+    /* armed to fire at the next instruction (a refusal of memory, the
+     * watchdog): back to the usual period, and this call counts one */
+    int armed = lua_gethookcount(L) == 1;
+    if (armed) {
+      lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+      if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    }
+    sb->instr_used += armed ? 1 : HOOK_PERIOD;
     char where[300] = "";
     if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
       if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
@@ -314,11 +453,56 @@ int sandbox_suspend(lua_State *L, lua_KFunction k) {
   return lua_yieldk(L, 0, 0, k);
 }
 
+size_t sandbox_memory_limit(lua_State *L) {
+  sandbox *sb = from_state(L);
+  return sb->active ? sb->mem_limit : VM_HARD_CAP;
+}
+
 size_t sandbox_memory_left(lua_State *L) {
   sandbox *sb = from_state(L);
-  if (!sb->active) return VM_HARD_CAP;
-  size_t cap = sb->mem_base + sb->mem_limit;
-  return sb->mem_used >= cap ? 0 : cap - sb->mem_used;
+  if (!sb->active) return VM_HARD_CAP - sb->mem_used;
+  size_t own = sb->owners[sb->cur].own;
+  return own >= sb->mem_limit ? 0 : sb->mem_limit - own;
+}
+
+/* Full collections on behalf of a C function, at most one per invocation
+ * (each one walks the whole VM: a loop of refused calls must not repeat
+ * it). */
+static int collect_once(sandbox *sb, lua_State *L) {
+  if (sb->host_collected) return 0;
+  sb->host_collected = 1;
+  lua_gc(L, LUA_GCCOLLECT);
+  return 1;
+}
+
+size_t sandbox_memory_left_collected(lua_State *L, size_t need) {
+  sandbox *sb = from_state(L);
+  size_t left = sandbox_memory_left(L);
+  if (left >= need || !sb->active || need > sb->mem_limit || !collect_once(sb, L)) return left;
+  return sandbox_memory_left(L);
+}
+
+/* The bytes held by the invocations waiting for a response. */
+static size_t waiting_bytes(sandbox *sb) {
+  size_t sum = 0;
+  for (uint32_t i = 1; i < sb->nowners && sb->nsuspended; i++)
+    if (sb->owners[i].in_use && sb->owners[i].suspended) sum += sb->owners[i].own;
+  return sum;
+}
+
+int sandbox_may_wait(lua_State *L, char *err, size_t errlen) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return 1;
+  size_t cap = sb->limits.waiting_memory;
+  if (waiting_bytes(sb) + sb->owners[sb->cur].own <= cap) return 1;
+  collect_once(sb, L); /* garbage is given back to its owners */
+  size_t waiting = waiting_bytes(sb), own = sb->owners[sb->cur].own;
+  if (waiting + own <= cap) return 1;
+  snprintf(err, errlen,
+           "the handlers of this bot waiting for responses hold %zu KiB; with this one's %zu KiB "
+           "that would pass limits.waiting_memory (%zu KiB); try again later",
+           waiting >> 10, own >> 10, cap >> 10);
+  return 0;
 }
 
 static void pattern_charge(lua_State *L, long steps) {
@@ -684,14 +868,38 @@ static void build_host(lua_State *L) {
 /* rt.shared = { {kind="upvalue", f=fn, i=n, v=value, what=...},
  *               {kind="field", t=table, k=key, v=value, what=...}, ... }
  * Any difference is restored and reported. */
-static int check_shared(sandbox *sb, char *err, size_t errlen) {
+/* ---- the host's own calls into the VM ----
+ *
+ * Every Lua API call of the host that can allocate runs inside a protected
+ * call on the VM's main thread, so that the allocator refusing (the VM's
+ * hard cap) is an error the host handles, never a panic. Pushing the C
+ * function and a light userdata allocates nothing; lua_checkstack is
+ * protected by Lua itself. */
+static int host_protected(sandbox *sb, lua_CFunction f, void *ud) {
   lua_State *L = sb->L;
+  if (!lua_checkstack(L, 3)) return LUA_ERRMEM;
+  lua_pushcfunction(L, f);
+  lua_pushlightuserdata(L, ud);
+  int rc = lua_pcall(L, 1, 0, 0);
+  if (rc != LUA_OK) lua_pop(L, 1); /* the error object ("not enough memory" is preallocated) */
+  return rc;
+}
+
+struct shared_check {
+  sandbox *sb;
+  char *err;
+  size_t errlen;
+  int changed;
+};
+
+static int check_shared_protected(lua_State *L) {
+  struct shared_check *sc = lua_touserdata(L, 1);
+  sandbox *sb = sc->sb;
+  char *err = sc->err;
+  size_t errlen = sc->errlen;
   int changed = 0;
   sandbox_push_runtime(sb);
-  if (lua_getfield(L, -1, "shared") != LUA_TTABLE) {
-    lua_pop(L, 2);
-    return 0;
-  }
+  if (lua_getfield(L, -1, "shared") != LUA_TTABLE) return 0;
   lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_rawgeti(L, -1, i);
@@ -730,8 +938,21 @@ static int check_shared(sandbox *sb, char *err, size_t errlen) {
     }
     lua_settop(L, e - 1);
   }
-  lua_pop(L, 2);
-  return changed;
+  sc->changed = changed;
+  return 0;
+}
+
+/* In a protected call: restoring a value may need memory (a table whose
+ * key was removed). 1: something was changed (restored, err says what);
+ * 0: nothing; -1: no memory to check (err says so). */
+static int check_shared(sandbox *sb, char *err, size_t errlen) {
+  struct shared_check sc = {sb, err, errlen, 0};
+  if (host_protected(sb, check_shared_protected, &sc) != LUA_OK) {
+    snprintf(err, errlen, "not enough memory left in the bot's VM to check the data shared by "
+                          "all conversations; handler stopped");
+    return -1;
+  }
+  return sc.changed;
 }
 
 /* ---- life cycle ---- */
@@ -764,7 +985,18 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   sb->next_clock_check = sb->instr_used + HOOK_PERIOD;
   sb->instr_limit = sb->limits.instructions;
   sb->mem_limit = sb->limits.memory;
-  sb->mem_base = used && used->memory < sb->mem_used ? sb->mem_used - used->memory : sb->mem_used;
+  sb->refusal_pending = 0;
+  sb->refused_cap = 0;
+  sb->host_collected = 0;
+  if (used && used->owner && used->owner < sb->nowners && sb->owners[used->owner].in_use &&
+      sb->owners[used->owner].suspended && sb->owners[used->owner].gen == used->owner_gen) {
+    sb->cur = used->owner; /* its account goes on */
+    sb->owners[sb->cur].suspended = 0;
+    sb->owners[sb->cur].co = NULL;
+    sb->nsuspended--;
+  } else {
+    sb->cur = owner_new(sb);
+  }
   sb->started_ns = mono_ns();
   sb->time_before_ns = used ? used->time_ns : 0;
   sb->deadline_ns = sb->started_ns - sb->time_before_ns + (int64_t)sb->limits.time_ms * 1000000;
@@ -774,10 +1006,14 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   atomic_store(&sb->watch_deadline, sb->deadline_ns);
   atomic_store(&watched, sb);
   int st = lua_resume(co, sb->L, nargs, nres);
+  if (sb->refusal_pending && !sb->killed) memory_kill(sb); /* refused, and not retried */
   atomic_store(&watched, NULL);
   atomic_store(&sb->running, NULL);
   sb->active = 0;
   sb->ctx = NULL;
+  sb->refusal_pending = 0;
+  uint32_t slot = sb->cur;
+  sb->cur = 0;
   sandbox_status out;
   if (sb->killed) {
     snprintf(err, errlen, "%s", sb->kill_msg);
@@ -785,10 +1021,14 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   } else if (st == LUA_OK) {
     out = SANDBOX_OK;
   } else if (st == LUA_YIELD && sb->suspending) {
-    sb->used = (sandbox_budget){
-        .instructions = sb->instr_used,
-        .time_ns = sb->time_before_ns + (mono_ns() - sb->started_ns),
-        .memory = sb->mem_used > sb->mem_base ? sb->mem_used - sb->mem_base : 0};
+    sb->used = (sandbox_budget){.instructions = sb->instr_used,
+                                .time_ns = sb->time_before_ns + (mono_ns() - sb->started_ns),
+                                .memory = sb->owners[slot].own,
+                                .owner = slot,
+                                .owner_gen = sb->owners[slot].gen};
+    sb->owners[slot].suspended = 1;
+    sb->owners[slot].co = co;
+    sb->nsuspended++;
     lua_settop(co, 0); /* what the suspending function yielded: nothing */
     out = SANDBOX_SUSPENDED;
   } else if (st == LUA_YIELD) {
@@ -800,32 +1040,71 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   }
   sb->suspending = 0;
   char shared_err[512];
-  if (check_shared(sb, shared_err, sizeof shared_err) &&
-      (out == SANDBOX_OK || out == SANDBOX_SUSPENDED)) {
+  int changed = check_shared(sb, shared_err, sizeof shared_err);
+  if (changed && (out == SANDBOX_OK || out == SANDBOX_SUSPENDED)) {
     snprintf(err, errlen, "%s", shared_err);
     out = SANDBOX_ERROR;
+  } else if (changed < 0 && out != SANDBOX_LIMIT) {
+    snprintf(err, errlen, "%s", shared_err);
+    out = SANDBOX_LIMIT;
   }
+  if (out != SANDBOX_SUSPENDED) owner_end(sb, slot);
   return out;
 }
 
-lua_State *sandbox_prepare(sandbox *sb, const char *entry) {
-  lua_State *L = sb->L;
+struct preparation {
+  sandbox *sb;
+  const char *entry;
+  sandbox_push_fn push;
+  void *ud;
+  lua_State *co; /* once anchored */
+  int nargs;
+};
+
+/* On the main thread, protected: takes a pooled thread (or makes one),
+ * anchors it, pushes rt[entry] and the arguments, moves them to it. */
+static int prepare_protected(lua_State *L) {
+  struct preparation *p = lua_touserdata(L, 1);
+  sandbox *sb = p->sb;
   lua_State *co;
   if (sb->npool > 0) {
-    int ref = sb->pool[--sb->npool];
+    int ref = sb->pool[sb->npool - 1];
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     co = lua_tothread(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, co); /* anchored while in use */
+    sb->npool--;
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     lua_settop(co, 0);
   } else {
     co = lua_newthread(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, co); /* keep alive while in use */
   }
-  lua_rawgeti(co, LUA_REGISTRYINDEX, sb->rt_ref);
-  lua_getfield(co, -1, entry);
-  lua_remove(co, -2);
-  return co;
+  p->co = co;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sb->rt_ref);
+  lua_getfield(L, -1, p->entry);
+  lua_remove(L, -2);
+  int n = p->push ? p->push(L, p->ud) : 0;
+  if (!lua_checkstack(co, n + 1 + LUA_MINSTACK)) return luaL_error(L, "not enough memory");
+  lua_xmove(L, co, n + 1);
+  p->nargs = n;
+  return 0;
+}
+
+lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push, void *ud,
+                           int *nargs, char *err, size_t errlen) {
+  struct preparation p = {sb, entry, push, ud, NULL, 0};
+  if (host_protected(sb, prepare_protected, &p) != LUA_OK) {
+    if (p.co) { /* unanchored: removing a key allocates nothing */
+      lua_pushnil(sb->L);
+      lua_rawsetp(sb->L, LUA_REGISTRYINDEX, p.co);
+    }
+    snprintf(err, errlen, "not enough memory left in the bot's VM (%zu MiB in use, of at most "
+                          "%zu MiB) to start this handler; handler not run",
+             sb->mem_used >> 20, VM_HARD_CAP >> 20);
+    return NULL;
+  }
+  *nargs = p.nargs;
+  return p.co;
 }
 
 sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
@@ -842,14 +1121,30 @@ sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int *nres, void *ctx,
 
 sandbox_budget sandbox_budget_used(sandbox *sb) { return sb->used; }
 
+struct pooling {
+  sandbox *sb;
+  lua_State *co;
+};
+
+static int pool_protected(lua_State *L) {
+  struct pooling *p = lua_touserdata(L, 1);
+  lua_pushthread(p->co);
+  lua_xmove(p->co, L, 1);
+  p->sb->pool[p->sb->npool] = luaL_ref(L, LUA_REGISTRYINDEX);
+  p->sb->npool++;
+  return 0;
+}
+
 void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
   lua_State *L = sb->L;
+  for (uint32_t i = 1; sb->nsuspended && i < sb->nowners; i++)
+    if (sb->owners[i].in_use && sb->owners[i].suspended && sb->owners[i].co == co)
+      owner_end(sb, i); /* a waiting handler dropped */
   if (st == SANDBOX_OK && lua_status(co) == LUA_OK && sb->npool < POOL_MAX) {
     lua_settop(co, 0);
-    lua_pushthread(co);
-    lua_xmove(co, L, 1);
-    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    sb->pool[sb->npool++] = ref;
+    /* pushthread needs one slot: a thread that just returned has them */
+    struct pooling p = {sb, co};
+    if (lua_checkstack(co, 1)) host_protected(sb, pool_protected, &p);
   }
   /* A killed or failed thread is dropped, never reset: resetting would run
    * the script's __close handlers outside any limit. */
@@ -886,20 +1181,27 @@ static int load_prelude(sandbox *sb, char *err, size_t errlen) {
 
 /* Runs rt.load(files) (the bot's top level) and rt.freeze() under the load
  * limits. */
+static int push_files(lua_State *L, void *ud) {
+  const script *s = ud;
+  lua_createtable(L, 0, (int)s->nfiles);
+  for (size_t i = 0; i < s->nfiles; i++) {
+    lua_pushlstring(L, s->files[i].source, s->files[i].len);
+    lua_setfield(L, -2, s->files[i].path);
+  }
+  lua_pushstring(L, s->dir);
+  return 2;
+}
+
 static int load_bot(sandbox *sb, const script *s, char *err, size_t errlen) {
   sb->limits = load_limits;
-  lua_State *co = sandbox_prepare(sb, "load");
-  lua_createtable(co, 0, (int)s->nfiles);
-  for (size_t i = 0; i < s->nfiles; i++) {
-    lua_pushlstring(co, s->files[i].source, s->files[i].len);
-    lua_setfield(co, -2, s->files[i].path);
-  }
-  lua_pushstring(co, s->dir);
-  int nres;
-  sandbox_status st = sandbox_call(sb, co, 2, &nres, NULL, err, errlen);
+  int nargs, nres;
+  lua_State *co = sandbox_prepare(sb, "load", push_files, (void *)s, &nargs, err, errlen);
+  if (!co) return -1;
+  sandbox_status st = sandbox_call(sb, co, nargs, &nres, NULL, err, errlen);
   sandbox_release(sb, co, st);
   if (st != SANDBOX_OK) return -1;
-  co = sandbox_prepare(sb, "freeze");
+  co = sandbox_prepare(sb, "freeze", NULL, NULL, &nargs, err, errlen);
+  if (!co) return -1;
   st = sandbox_call(sb, co, 0, &nres, NULL, err, errlen);
   sandbox_release(sb, co, st);
   return st == SANDBOX_OK ? 0 : -1;
@@ -930,8 +1232,12 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   }
   sandbox *sb = xcalloc(1, sizeof *sb);
   sb->limits = sandbox_default_limits;
+  sb->owners = xcalloc(1, sizeof *sb->owners); /* the host's */
+  sb->owners[0].in_use = 1;
+  sb->nowners = 1;
   sb->L = lua_newstate(sb_alloc, sb);
   if (!sb->L) {
+    free(sb->owners);
     free(sb);
     snprintf(err, errlen, "cannot create a Lua state");
     return NULL;
@@ -956,6 +1262,7 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
 void sandbox_close(sandbox *sb) {
   if (!sb) return;
   lua_close(sb->L);
+  free(sb->owners);
   free(sb);
 }
 

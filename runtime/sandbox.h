@@ -20,8 +20,9 @@
 
 typedef struct sandbox_limits {
   long instructions; /* Lua VM instructions per invocation */
-  size_t memory;     /* bytes of heap growth per invocation */
+  size_t memory;     /* bytes of live memory the invocation itself allocated */
   long time_ms;      /* wall clock per invocation */
+  size_t waiting_memory; /* bytes all the bot's handlers waiting for a response may hold */
 } sandbox_limits;
 
 extern const sandbox_limits sandbox_default_limits;
@@ -36,7 +37,8 @@ typedef enum { SANDBOX_OK = 0, SANDBOX_ERROR, SANDBOX_LIMIT, SANDBOX_SUSPENDED }
 typedef struct sandbox_budget {
   long instructions;
   int64_t time_ns;
-  size_t memory;
+  size_t memory;  /* the live bytes it allocated */
+  uint32_t owner, owner_gen; /* its memory account */
 } sandbox_budget;
 
 typedef struct sandbox sandbox;
@@ -54,10 +56,17 @@ const sandbox_limits *sandbox_limits_of(sandbox *sb);
 void sandbox_push_runtime(sandbox *sb);
 lua_State *sandbox_main(sandbox *sb);
 
-/* An invocation: take a thread with rt[entry] pushed, push arguments on it,
- * call, read results from the thread's stack, release. ctx is what the host
- * API functions see through sandbox_context() during the call. */
-lua_State *sandbox_prepare(sandbox *sb, const char *entry);
+/* Pushes the arguments of an invocation on L (inside a protected call:
+ * running out of the VM's memory raises there); returns their count. */
+typedef int (*sandbox_push_fn)(lua_State *L, void *ud);
+
+/* An invocation: take a thread with rt[entry] and the arguments push(ud)
+ * pushed (*nargs of them), call, read results from the thread's stack,
+ * release. NULL with a sentence in err when the VM has no memory left for
+ * it (nothing to release then). ctx is what the host API functions see
+ * through sandbox_context() during the call. */
+lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push, void *ud,
+                           int *nargs, char *err, size_t errlen);
 sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
                             void *ctx, char *err, size_t errlen);
 void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st);
@@ -83,8 +92,17 @@ int sandbox_can_suspend(lua_State *L);
  * (inside the invocation, under its limits), whose results are the C
  * function's. */
 int sandbox_suspend(lua_State *L, lua_KFunction k);
+/* The running invocation's memory limit (the VM's hard cap outside one). */
+size_t sandbox_memory_limit(lua_State *L);
 /* Heap bytes the running invocation may still allocate. */
 size_t sandbox_memory_left(lua_State *L);
+/* The same, after a full collection if less than need is left (from a C
+ * function called by the script). */
+size_t sandbox_memory_left_collected(lua_State *L, size_t need);
+/* Whether the running invocation may wait for a response: the memory of
+ * the bot's waiting handlers and its own stays within
+ * limits.waiting_memory (after a collection). 0 with a sentence in err. */
+int sandbox_may_wait(lua_State *L, char *err, size_t errlen);
 
 typedef struct sandbox_stats {
   size_t memory;      /* bytes in use by the VM */

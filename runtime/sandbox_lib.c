@@ -295,9 +295,12 @@ static int str_rep(lua_State *L) {
   if (l + lsep < l || l + lsep > REP_MAX / (lua_Unsigned)n)
     return luaL_error(L, "resulting string too large");
   size_t total = (size_t)n * l + (size_t)(n - 1) * lsep;
-  /* built in a buffer, then copied into the string: twice the size */
-  size_t left = sandbox_memory_left(L);
-  if (total > left / 2)
+  /* built in a buffer, then copied into the string: twice the size. A
+   * result that cannot be built is Lua's catchable error; but a small one
+   * (an eighth of the limit or less) that does not fit means the handler
+   * is at its memory limit: the allocator stops it, as for any allocation */
+  size_t left = sandbox_memory_left_collected(L, 2 * total);
+  if (total > left / 2 && 2 * total > sandbox_memory_limit(L) / 8)
     return luaL_error(
         L,
         "string.rep: result of about %I bytes needs twice that while it is "

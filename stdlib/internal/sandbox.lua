@@ -251,7 +251,7 @@ local config_keys = { -- max_segments: parley check warns about longer static te
  name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
   late_after = "string", broadcast_rate = "number", max_segments = "number", http = "table" }
-local limit_keys = { instructions = true, memory = true, time = true }
+local limit_keys = { instructions = true, memory = true, time = true, waiting_memory = true }
 
 -- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
 local function parse_amount(v, units)
@@ -351,9 +351,10 @@ function api.config(t)
   end
   if t.limits ~= nil then -- a new limits table replaces the one before
     cfg.limit_instructions, cfg.limit_memory, cfg.limit_time = nil, nil, nil
+    cfg.limit_waiting_memory = nil
   end
   for k, v in next, cfg.limits do
-    if not limit_keys[k] then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time)") end
+    if not limit_keys[k] then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time, waiting_memory)") end
     if k == "instructions" then
       local n = tointeger(v)
       if not n or n < 1000 or n > 1000000000 then
@@ -366,6 +367,12 @@ function api.config(t)
         raise("bot.config: limits.memory = '" .. tostring(v) .. "' must be a size between 64KB and 256MB, like '16MB'")
       end
       cfg.limit_memory = n
+    elseif k == "waiting_memory" then
+      local n = parse_amount(v, { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 })
+      if not n or n < 1048576 or n > 536870912 then
+        raise("bot.config: limits.waiting_memory = '" .. tostring(v) .. "' must be a size between 1MB and 512MB, like '128MB'")
+      end
+      cfg.limit_waiting_memory = n
     else
       local n = parse_amount(v, { [""] = 1, ms = 1, s = 1000 })
       if not n or n < 1 or n > 10000 then

@@ -309,6 +309,147 @@ static void test_erased_while_waiting(engine *e, bot *b) {
   CHECK_INT(nsent, 0, "the answer is dropped: nothing is sent to an erased contact");
 }
 
+/* (declared below) */
+static engine *open_with_bot(const char *name, const char *lua, bot **b);
+
+/* Handlers waiting for a response keep their memory. Enough of them once
+ * reached the VM's hard cap, and the engine, pushing the next handler's
+ * arguments outside any protected call, made Lua panic: the process
+ * exited. Now the waiting handlers of a bot have a memory budget
+ * (limits.waiting_memory): past it a new wait is refused with an error in
+ * the handler, and the other conversations go on. */
+static void test_waiting_memory_budget(void) {
+  static const char *const HOG_LUA =
+      "bot.config{ name = 'H', http = { allow = { 'api.test' } },\n"
+      "  limits = { instructions = 1e8, time = '5s', memory = '32MB' } }\n"
+      "bot.keyword('hog', function(c, msg)\n"
+      "  local t = {}\n"
+      "  for i = 1, 14 * 16 do t[i] = string.rep('x', 65536 - 32) .. i end\n"
+      "  http.get('https://api.test/hog')\n"
+      "  return 'hogged ' .. #t\n"
+      "end)\n"
+      "bot.fallback(function(c, msg) return 'echo ' .. #msg.text end)\n";
+  bot *b;
+  engine *e = open_with_bot("hogbot", HOG_LUA, &b);
+  if (!e) return;
+  nrequests = nsent = 0;
+  int refused = 0;
+  char number[32];
+  for (int i = 0; i < 90; i++) {
+    snprintf(number, sizeof number, "+1555020%04d", i);
+    nsent = 0;
+    say(e, b, number, "hog");
+    if (nsent && strstr(sent[0], "waiting for responses hold")) refused++;
+  }
+  CHECK(engine_http_waiting(e) < 90, "not every handler may wait holding 14 MB (%zu wait)",
+        engine_http_waiting(e));
+  CHECK(refused > 0, "the waits past the bot's budget are refused with an error (%d)", refused);
+  /* 4 MB: more than the VM had left when 72 handlers of 14 MB waited */
+  size_t n = (size_t)4 << 20;
+  char *text = malloc(n + 1);
+  memset(text, 'y', n);
+  text[n] = 0;
+  nsent = 0;
+  say(e, b, "+15550299", text);
+  free(text);
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550299: echo 4194304",
+            "another contact's (long) message is answered");
+  nsent = 0;
+  say(e, b, "+15550298", "hello");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550298: echo 5", "and the next one");
+  engine_close(e);
+}
+
+/* A handler whose arguments the VM cannot hold (here a text larger than
+ * what the VM has left under its hard cap, with 504 MB held by waiting
+ * handlers) fails with an error record; the process goes on. */
+static void test_arguments_too_big(void) {
+  static const char *const HOG_LUA =
+      "bot.config{ name = 'A', http = { allow = { 'api.test' } },\n"
+      "  limits = { instructions = 1e8, time = '5s', memory = '32MB', waiting_memory = '512MB' } }\n"
+      "bot.keyword('hog', function(c, msg)\n"
+      "  local t = {}\n"
+      "  for i = 1, 14 * 16 do t[i] = string.rep('x', 65536 - 32) .. i end\n"
+      "  http.get('https://api.test/hog')\n"
+      "  return 'hogged ' .. #t\n"
+      "end)\n"
+      "bot.fallback(function(c, msg) return 'echo ' .. #msg.text end)\n";
+  bot *b;
+  engine *e = open_with_bot("argbot", HOG_LUA, &b);
+  if (!e) return;
+  char number[32];
+  for (int i = 0; i < 36; i++) {
+    snprintf(number, sizeof number, "+1555040%04d", i);
+    say(e, b, number, "hog");
+  }
+  CHECK_INT(engine_http_waiting(e), 36, "36 handlers of 14 MB wait (within 512 MB)");
+  size_t n = (size_t)560 << 20;
+  char *big = malloc(n + 1);
+  if (!big) {
+    engine_close(e);
+    return;
+  }
+  memset(big, 'x', n);
+  big[n] = 0;
+  nsent = 0;
+  say(e, b, "+15550301", big);
+  free(big);
+  CHECK_HAS(nsent ? sent[0] : NULL, "error: not enough memory left in the bot's VM",
+            "a text the VM cannot hold is an error record");
+  nsent = 0;
+  say(e, b, "+15550302", "hello");
+  CHECK_STR(nsent ? sent[0] : NULL, "+15550302: echo 5", "the next contact's message is answered");
+  engine_close(e);
+}
+
+/* A waiting handler's memory is its own across the wait: garbage other
+ * handlers leave meanwhile is not room for it (the limit was measured from
+ * the heap's size at the resumption, garbage included). */
+static void test_garbage_across_a_wait(void) {
+  static const char *const KEEP_LUA =
+      "bot.config{ name = 'K', http = { allow = { 'api.test' } },\n"
+      "  limits = { instructions = 1e8, time = '5s', memory = '4MB' } }\n"
+      "local chunk = string.rep('x', 65536 - 32)\n"
+      "local function fill(t, from, n) for i = from, from + n * 16 - 1 do t[i] = chunk .. i end end\n"
+      "bot.keyword('keep', function(c, msg)\n"
+      "  local t = {}\n"
+      "  fill(t, 1, 2)\n"
+      "  http.get('https://api.test/keep')\n"
+      "  fill(t, 1000, 4)\n"
+      "  return 'kept 6 MiB'\n"
+      "end)\n"
+      "bot.keyword('junk', function(c, msg)\n"
+      "  fill({}, 1, 3)\n"
+      "  return 'junk'\n"
+      "end)\n"
+      "bot.keyword('small', function(c, msg)\n"
+      "  local t = {}\n"
+      "  fill(t, 1, 1)\n"
+      "  http.get('https://api.test/small')\n"
+      "  fill(t, 1000, 1)\n"
+      "  return 'kept 2 MiB'\n"
+      "end)\n";
+  bot *b;
+  engine *e = open_with_bot("keepbot", KEEP_LUA, &b);
+  if (!e) return;
+  nrequests = nsent = 0;
+  say(e, b, "+15550501", "keep");
+  CHECK_INT(engine_http_waiting(e), 1, "the handler holding 2 MiB waits");
+  say(e, b, "+15550502", "junk");
+  say(e, b, "+15550503", "junk");
+  CHECK_INT(nsent, 2, "two other handlers leave 3 MiB of garbage each meanwhile");
+  nsent = 0;
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_HAS(nsent ? sent[0] : NULL, "memory limit exceeded (4096 KiB per message)",
+            "after the wait, 4 MiB more do not fit its 4 MB limit, garbage or not");
+  nrequests = nsent = 0;
+  say(e, b, "+15550504", "small");
+  say(e, b, "+15550502", "junk");
+  answer(e, requests[0].id, 200, "ok");
+  CHECK_STR(nsent > 1 ? sent[1] : NULL, "+15550504: kept 2 MiB", "1 + 1 MiB do");
+  engine_close(e);
+}
+
 /* A new in-memory engine with the bot `lua` loaded from tmp/name, requests
  * recorded here; NULL (reported) if it does not load. */
 static engine *open_with_bot(const char *name, const char *lua, bot **b) {
@@ -391,6 +532,9 @@ int main(void) {
     engine_close(e);
   }
   test_recurring_across_a_reload();
+  test_waiting_memory_budget();
+  test_arguments_too_big();
+  test_garbage_across_a_wait();
   test_rmtree(tmp);
   free(tmp);
   return test_done();
