@@ -37,9 +37,12 @@ typedef struct api_host {
   int (*drips_stop)(void *ctx, const char *handler, char *err, size_t errlen);
   /* The time zone of the conversation's contact, else the bot's. */
   const char *(*zone)(void *ctx);
-  /* A broadcast (segment as JSON), committed with the handler; its id. */
+  /* A broadcast (segment as JSON), committed with the handler; its id, or
+   * -1 with a sentence in err (too many from one handler, a text longer
+   * than a message may be), checked before anything is copied. */
   int64_t (*broadcast_add)(void *ctx, const char *segment, const char *text,
-                           int64_t start_ms, double rate);
+                           size_t text_len, int64_t start_ms, double rate, char *err,
+                           size_t errlen);
   /* Contacts matching a segment, after id `after`, at most limit. */
   int (*contacts_match)(void *ctx, const char *segment, int64_t after, long limit,
                         contact_fn fn, void *ud);
