@@ -24,15 +24,14 @@ end)
 
 bot.keyword("attack2", function(c)
   -- empty captures: "%1" copies nothing, the loop is the same
-  return (subject:gsub("()", ("%1"):rep(1000000)))
+  return (subject:gsub("(y*)", ("%1"):rep(1000000)))
 end)
 
 bot.keyword("attack3", function(c)
   -- a function result copied for every match; the copies are garbage
   local big = ("y"):rep(1000000)
   local n = 0
-  for i = 1, 100 do n = n + #(("ab"):rep(50):gsub("", function() return big end)) end
-  return tostring(n)
+  while true do n = n + #(("ab"):rep(4):gsub("", function() return big end)) end
 end)
 
 bot.keyword("small", function(c)
