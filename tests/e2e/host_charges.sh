@@ -155,11 +155,6 @@ load_attack "parley check: the gsub attack at the top level stops at the load li
 load_attack "parley test: the gsub attack at the top level stops at the load limit" \
   "$PARLEY" test "$GUARD/05_gsub_at_load.transcript"
 
-L=$HOSTILE/57_long_single_c_calls/tests
-for f in load load_reader upper lower reverse; do
-  attack "$L/$f.chat" 30 64 "$f of 25 MB in one call: stopped inside the call near the 30 ms limit"
-done
-
 E=$HOSTILE/55_encode_many_keys/tests
 attack "$E/keys.chat" 5000 96 \
   "c.state with 1,500,000 keys: refused with host memory near the Lua limit"

@@ -1,16 +1,17 @@
 -- Attack: one C call doing work in proportion to a long string: load of
 -- 25 MB of source (the hook never runs in the parser; stock Lua takes about
 -- 10 ns a byte for ";", 30 for "x=1 ", and with a limit of 256 MB a string
--- of 100 MB is a second or more), string.upper, lower and reverse (about
--- 6 ns a byte). The watchdog stops the handler at the next instruction
+-- of 100 MB is a second or more), string.upper, lower and reverse of 100 MB
+-- (1 to 6 ns a byte). The watchdog stops the handler at the next instruction
 -- after such a call, so a single call overshot the limit by its whole length.
 -- Must get: the work is charged as it goes, a piece at a time, so the limit
--- stops the call itself: the error is at the line of the call, not at the
--- next one, and the overshoot is milliseconds.
-bot.config{ name = "hostile 57", limits = { time = "30ms", memory = "64MB", instructions = 1e9 } }
+-- stops the call itself, at the line of the call.
+-- The limit here is the instruction budget (a million), so the outcome does
+-- not depend on the machine's speed: the calls were charged nothing, and
+-- ran to the end. tests/e2e/host_charges.sh measures the time limit.
+bot.config{ name = "hostile 57", limits = { time = "10s", memory = "256MB", instructions = 1e6 } }
 
 local source = (";"):rep(25000000)
-local text = source -- upper, lower and reverse do the same work on ";"
 
 bot.keyword("set", function(c)
   c.state.x = "kept"
@@ -36,18 +37,21 @@ end)
 
 bot.keyword("upper", function(c)
   c.state.x = "changed"
+  local text = source .. source .. source .. source -- 100 MB
   local u = text:upper()
   return "upper"
 end)
 
 bot.keyword("lower", function(c)
   c.state.x = "changed"
+  local text = source .. source .. source .. source -- 100 MB
   local u = text:lower()
   return "lower"
 end)
 
 bot.keyword("reverse", function(c)
   c.state.x = "changed"
+  local text = source .. source .. source .. source -- 100 MB
   local u = text:reverse()
   return "reverse"
 end)
