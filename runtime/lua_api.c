@@ -20,6 +20,7 @@ static int api_send(lua_State *L) {
   const char *kind = luaL_checkstring(L, 3);
   int transactional = lua_toboolean(L, 4);
   const char *media = luaL_optstring(L, 5, NULL);
+  sandbox_charge(L, (long)(len / 64)); /* the text is read to be checked */
   char err[512];
   const char *status =
       ctx->host->send(ctx, to, text, len, kind, transactional, media, err, sizeof err);
@@ -50,7 +51,9 @@ static int api_now(lua_State *L) {
 static int api_store_json(lua_State *L) {
   api_ctx *ctx = context(L, "bot.store");
   const char *json = ctx->host->store_json(ctx);
-  lua_pushstring(L, json ? json : "{}");
+  size_t len = json ? strlen(json) : 2;
+  sandbox_charge(L, (long)(len / 64)); /* copied in, then decoded */
+  lua_pushlstring(L, json ? json : "{}", len);
   return 1;
 }
 
@@ -219,6 +222,10 @@ static int http_resumed(lua_State *L, int status, lua_KContext k) {
   return ctx->host->http_result(ctx, L);
 }
 
+/* A request's body (a string; a table is encoded to at most the same) and
+ * URL, at most. */
+enum { HTTP_MAX_REQUEST_BODY = 1024 * 1024, HTTP_MAX_URL = 8192 };
+
 /* host.http(method, url, body, headers_json, timeout_ms): suspends the
  * handler until the answer comes (then returns what the engine resumes it
  * with: status, body, headers, or nil and why no response came); or false
@@ -231,6 +238,18 @@ static int api_http(lua_State *L) {
   const char *body = luaL_optlstring(L, 3, NULL, &len);
   const char *headers = luaL_optstring(L, 4, NULL);
   long timeout_ms = (long)luaL_checkinteger(L, 5);
+  /* before anything is copied into the host (and held while it waits) */
+  size_t url_len = strlen(url);
+  if (len > HTTP_MAX_REQUEST_BODY || url_len > HTTP_MAX_URL) {
+    lua_pushboolean(L, 0);
+    if (len > HTTP_MAX_REQUEST_BODY)
+      lua_pushfstring(L, "the body is %I bytes; the limit is %d (1 MiB)", (LUAI_UACINT)len,
+                      HTTP_MAX_REQUEST_BODY);
+    else
+      lua_pushfstring(L, "the URL is %I bytes; the limit is %d", (LUAI_UACINT)url_len,
+                      HTTP_MAX_URL);
+    return 2;
+  }
   if (!sandbox_can_suspend(L)) {
     lua_pushboolean(L, 0);
     lua_pushstring(L, "cannot wait for a response here: call it from the handler itself, not "

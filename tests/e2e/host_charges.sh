@@ -166,5 +166,8 @@ attack "$E/store_keys.chat" 5000 96 \
 attack "$HOSTILE/56_broadcast_flood/tests/flood.chat" 1000 16 \
   "1 MB bot.broadcast calls in a loop for 1 s: no host memory taken"
 
+attack "$HOSTILE/58_http_huge_request/tests/attack.chat" 500 256 \
+  "http.post with a 20 MB body, http.get with a 10 MB URL: refused before they are copied"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
