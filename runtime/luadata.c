@@ -449,6 +449,23 @@ char *luadata_encode(lua_State *L, int idx, const char *label,
   return e.out.data;
 }
 
+size_t luadata_json_values(const char *json, size_t len) {
+  size_t n = 1;
+  int in_string = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = 0;
+    } else if (c == '"') {
+      in_string = 1;
+    } else if (c == ',' || c == '[' || c == '{') {
+      n++;
+    }
+  }
+  return n;
+}
+
 static int push_json(lua_State *L, json_t *v, int depth) {
   if (depth > 64 || !lua_checkstack(L, 4)) return -1;
   switch (json_typeof(v)) {

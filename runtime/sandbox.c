@@ -500,9 +500,22 @@ static int host_encode(lua_State *L) {
   return 1;
 }
 
+/* Each value takes at least 16 bytes in Lua (a slot) and about 64 in the
+ * decoder's tree, built in the host before Lua sees any: a text whose
+ * values could not fit in twice their least Lua size in the memory left is
+ * refused before it is parsed, so the host holds about three times that at
+ * most. */
+enum { JSON_VALUE_MIN_BYTES = 32 };
+
 static int host_decode(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
+  sandbox_charge(L, (long)(n / 16));
+  size_t values = luadata_json_values(s, n), left = sandbox_memory_left(L);
+  if (values > left / JSON_VALUE_MIN_BYTES)
+    return luaL_error(L, "JSON of %I bytes with up to %I values, more than the memory left "
+                         "to this handler can hold (%I KiB)",
+                      (LUAI_UACINT)n, (LUAI_UACINT)values, (LUAI_UACINT)(left >> 10));
   char err[512];
   if (luadata_decode(L, s, n, err, sizeof err)) return luaL_error(L, "%s", err);
   return 1;

@@ -169,5 +169,23 @@ attack "$HOSTILE/56_broadcast_flood/tests/flood.chat" 1000 16 \
 attack "$HOSTILE/58_http_huge_request/tests/attack.chat" 500 256 \
   "http.post with a 20 MB body, http.get with a 10 MB URL: refused before they are copied"
 
+# 16 MB of "[[],[],...]" as an HTTP response: the transcript is written here
+nodes=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$nodes"' EXIT
+python3 - "$nodes/json_nodes.chat" "$(pwd)/$GUARD/06_json_nodes" <<'EOF'
+import sys
+n = (16 * 1024 * 1024 - 2) // 3
+body = "[" + ",".join(["[]"] * n) + "]"
+with open(sys.argv[1], "w") as f:
+    f.write("# 16 MB of tiny JSON values: res.json refused before parsing\n"
+            "@bot " + sys.argv[2] + "\n"
+            "@http GET https://api.example.com/nodes -> 200 " + body + "\n"
+            "@http GET https://api.example.com/small -> 200 [[],[],[]]\n"
+            "> +15550001 get\n< status 200, %d bytes, json nil\n"
+            "> small\n< json table 3\n> +15550002 ping\n< pong\n" % len(body))
+EOF
+attack "$nodes/json_nodes.chat" 5000 32 \
+  "a 16 MB JSON response of 5.6 million tiny values: res.json refused before it is parsed"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

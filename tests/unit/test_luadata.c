@@ -333,6 +333,23 @@ static void test_many_keys_counted_not_collected(void) {
                      &lim, "c.state.big:", "more than 10 values");
 }
 
+/* An upper bound of the values, counted without parsing (strings skipped). */
+static void test_json_values(void) {
+  struct { const char *json; size_t at_least, at_most; } cases[] = {
+      {"1", 1, 1},
+      {"[1,2,3]", 4, 4},
+      {"{\"a\":1,\"b\":[true,null]}", 5, 5},
+      {"[[],[],[]]", 4, 7},
+      {"[\"a,b,[c{\", \"\\\",\"]", 3, 3}, /* commas and brackets in strings */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    size_t n = luadata_json_values(cases[i].json, strlen(cases[i].json));
+    CHECK(n >= cases[i].at_least && n <= cases[i].at_most,
+          "luadata_json_values(%s) = %zu, from %zu to %zu", cases[i].json, n,
+          cases[i].at_least, cases[i].at_most);
+  }
+}
+
 static void expect_decode_fails(const char *what, const char *json) {
   char err[256] = "";
   int top = lua_gettop(L);
@@ -438,6 +455,7 @@ int main(void) {
   test_entries_limit();
   test_bytes_limit();
   test_many_keys_counted_not_collected();
+  test_json_values();
   test_decode_failures();
   test_check_json();
   lua_close(L);
