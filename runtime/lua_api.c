@@ -146,8 +146,10 @@ static void push_json_or_empty(lua_State *L, const char *json, int as_set) {
   lua_remove(L, -2);
 }
 
-static void push_contact_view(void *ud, const contact_row *r) {
-  lua_State *L = ud;
+/* push_view(page, row): the row's view appended to the page, charged. */
+static int push_view(lua_State *L) {
+  const contact_row *r = lua_touserdata(L, 2);
+  lua_settop(L, 1);
   lua_createtable(L, 0, 7);
   lua_pushinteger(L, (lua_Integer)r->id);
   lua_setfield(L, -2, "id");
@@ -169,6 +171,27 @@ static void push_contact_view(void *ud, const contact_row *r) {
   lua_setfield(L, -2, "first_seen");
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   sandbox_charge(L, 200);
+  return 0;
+}
+
+/* The store calls this for each row, inside its query: an error (a limit,
+ * no memory) must not unwind through it (the query would stay open), so
+ * each view is made in a protected call; after an error the other rows are
+ * skipped, and the error is raised again once the query is finished. */
+typedef struct contact_page {
+  lua_State *L;
+  int table; /* the page, on L's stack */
+  int failed; /* the error object is on top of L's stack */
+} contact_page;
+
+static void push_contact_view(void *ud, const contact_row *r) {
+  contact_page *page = ud;
+  lua_State *L = page->L;
+  if (page->failed) return;
+  lua_pushcfunction(L, push_view);
+  lua_pushvalue(L, page->table);
+  lua_pushlightuserdata(L, (void *)r);
+  page->failed = lua_pcall(L, 2, 0, 0) != LUA_OK;
 }
 
 /* contacts_page(segment_json, after_id, limit) -> { view, ... } */
@@ -178,9 +201,13 @@ static int api_contacts_page(lua_State *L) {
   lua_Integer after = luaL_checkinteger(L, 2);
   lua_Integer limit = luaL_checkinteger(L, 3);
   lua_newtable(L);
-  if (ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
-                                push_contact_view, L))
-    return luaL_error(L, "bot.contacts: the store failed");
+  luaL_checkstack(L, 8, "bot.contacts"); /* the calls in the store's loop need no more */
+  contact_page page = {.L = L, .table = lua_gettop(L)};
+  int rc = ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
+                                     push_contact_view, &page);
+  if (page.failed) return lua_error(L);
+  if (rc) return luaL_error(L, "bot.contacts: the store failed");
+  lua_settop(L, page.table);
   return 1;
 }
 
