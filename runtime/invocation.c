@@ -178,9 +178,12 @@ static int64_t api_broadcast_add(void *ctx, const char *segment, const char *tex
 }
 
 static int api_contacts_match(void *ctx, const char *segment, int64_t after, long limit,
-                              contact_fn fn, void *ud) {
+                              contact_fn fn, int (*stop)(void *ud), void *ud) {
   invocation *inv = ctx;
-  return store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+  store_set_progress(inv->e->rd, stop, ud);
+  int rc = store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+  store_set_progress(inv->e->rd, NULL, NULL);
+  return rc;
 }
 
 static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {

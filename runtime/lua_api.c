@@ -194,6 +194,13 @@ static void push_contact_view(void *ud, const contact_row *r) {
   page->failed = lua_pcall(L, 2, 0, 0) != LUA_OK;
 }
 
+/* Every 1,000 steps of the store's query (a segment can make it slow while
+ * it matches nothing): 100 instructions, and the limits looked at. */
+static int contacts_page_stop(void *ud) {
+  contact_page *page = ud;
+  return sandbox_charge_nothrow(page->L, 100);
+}
+
 /* contacts_page(segment_json, after_id, limit) -> { view, ... } */
 static int api_contacts_page(lua_State *L) {
   api_ctx *ctx = context(L, "bot.contacts");
@@ -204,8 +211,9 @@ static int api_contacts_page(lua_State *L) {
   luaL_checkstack(L, 8, "bot.contacts"); /* the calls in the store's loop need no more */
   contact_page page = {.L = L, .table = lua_gettop(L)};
   int rc = ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
-                                     push_contact_view, &page);
+                                     push_contact_view, contacts_page_stop, &page);
   if (page.failed) return lua_error(L);
+  sandbox_charge(L, 0); /* raises the limit that interrupted the query, if one did */
   if (rc) return luaL_error(L, "bot.contacts: the store failed");
   lua_settop(L, page.table);
   return 1;

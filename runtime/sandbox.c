@@ -304,6 +304,28 @@ void sandbox_charge(lua_State *L, long units) {
   lua_error(L);
 }
 
+int sandbox_charge_nothrow(lua_State *L, long units) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return 0;
+  if (!sb->killed) {
+    sb->instr_used += units < 0 ? 0 : units;
+    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
+      /* the script's line: the first Lua frame outside the prelude */
+      lua_Debug ar;
+      char where[300] = "";
+      for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 &&
+            strcmp(ar.source, "@stdlib/internal/sandbox.lua") != 0) {
+          snprintf(where, sizeof where, "%s:%d: ", ar.short_src, ar.currentline);
+          break;
+        }
+      }
+      check_budget(sb, where);
+    }
+  }
+  return sb->killed;
+}
+
 int sandbox_can_suspend(lua_State *L) {
   sandbox *sb = from_state(L);
   return sb->active && !sb->killed && L == sb->root && lua_isyieldable(L);
