@@ -18,7 +18,8 @@
 #include "store.h"
 #include "util.h"
 
-enum { MAX_SENDS_PER_INVOCATION = 50, DEFAULT_CACHE = 100000 };
+enum { MAX_SENDS_PER_INVOCATION = 50, MAX_BROADCASTS_PER_INVOCATION = 10,
+       DEFAULT_CACHE = 100000 };
 
 struct bot {
   char *name;          /* folder name: how the store and the API know it */

@@ -144,9 +144,32 @@ static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
   return op->row.id;
 }
 
+/* A broadcast's text is a message for every recipient (its {{...}} filled
+ * in for each): checked like a send's, before the journal copies it. */
 static int64_t api_broadcast_add(void *ctx, const char *segment, const char *text,
-                                 int64_t start_ms, double rate) {
+                                 size_t len, int64_t start_ms, double rate, char *err,
+                                 size_t errlen) {
   invocation *inv = ctx;
+  if (inv->broadcasts.n >= MAX_BROADCASTS_PER_INVOCATION) {
+    snprintf(err, errlen, "bot.broadcast: more than %d broadcasts from one handler",
+             MAX_BROADCASTS_PER_INVOCATION);
+    return -1;
+  }
+  if (strlen(text) != len) {
+    snprintf(err, errlen, "bot.broadcast: the text contains a NUL byte");
+    return -1;
+  }
+  if (!utf8_valid(text, len)) {
+    snprintf(err, errlen, "bot.broadcast: the text is not valid UTF-8");
+    return -1;
+  }
+  size_t chars = utf8_chars(text);
+  if (chars > (size_t)inv->b->max_chars) {
+    snprintf(err, errlen, "bot.broadcast: the text is %zu characters long; the limit is %d "
+                          "(bot.config max_message_chars)",
+             chars, inv->b->max_chars);
+    return -1;
+  }
   broadcast_row row = {.id = ++inv->e->last_broadcast_id, .bot_id = inv->b->id,
                        .segment = (char *)segment, .text = (char *)text,
                        .rate = rate, .next_at = start_ms};
@@ -155,9 +178,12 @@ static int64_t api_broadcast_add(void *ctx, const char *segment, const char *tex
 }
 
 static int api_contacts_match(void *ctx, const char *segment, int64_t after, long limit,
-                              contact_fn fn, void *ud) {
+                              contact_fn fn, int (*stop)(void *ud), void *ud) {
   invocation *inv = ctx;
-  return store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+  store_set_progress(inv->e->rd, stop, ud);
+  int rc = store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
+  store_set_progress(inv->e->rd, NULL, NULL);
+  return rc;
 }
 
 static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {

@@ -20,6 +20,7 @@ static int api_send(lua_State *L) {
   const char *kind = luaL_checkstring(L, 3);
   int transactional = lua_toboolean(L, 4);
   const char *media = luaL_optstring(L, 5, NULL);
+  sandbox_charge(L, (long)(len / 64)); /* the text is read to be checked */
   char err[512];
   const char *status =
       ctx->host->send(ctx, to, text, len, kind, transactional, media, err, sizeof err);
@@ -50,7 +51,9 @@ static int api_now(lua_State *L) {
 static int api_store_json(lua_State *L) {
   api_ctx *ctx = context(L, "bot.store");
   const char *json = ctx->host->store_json(ctx);
-  lua_pushstring(L, json ? json : "{}");
+  size_t len = json ? strlen(json) : 2;
+  sandbox_charge(L, (long)(len / 64)); /* copied in, then decoded */
+  lua_pushlstring(L, json ? json : "{}", len);
   return 1;
 }
 
@@ -105,14 +108,24 @@ static int api_drips_stop(lua_State *L) {
   return 1;
 }
 
+/* broadcast_add(segment_json, text, start_ms, rate) -> id | nil, err */
 static int api_broadcast_add(lua_State *L) {
   api_ctx *ctx = context(L, "bot.broadcast");
   const char *segment = luaL_checkstring(L, 1);
-  const char *text = luaL_checkstring(L, 2);
+  size_t len;
+  const char *text = luaL_checklstring(L, 2, &len);
   lua_Integer start = luaL_checkinteger(L, 3);
   double rate = luaL_checknumber(L, 4);
-  lua_pushinteger(L, (lua_Integer)ctx->host->broadcast_add(ctx, segment, text,
-                                                            (int64_t)start, rate));
+  sandbox_charge(L, (long)(len / 64)); /* the text is read to be checked */
+  char err[256];
+  int64_t id = ctx->host->broadcast_add(ctx, segment, text, len, (int64_t)start, rate, err,
+                                        sizeof err);
+  if (id < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushinteger(L, (lua_Integer)id);
   return 1;
 }
 
@@ -133,8 +146,10 @@ static void push_json_or_empty(lua_State *L, const char *json, int as_set) {
   lua_remove(L, -2);
 }
 
-static void push_contact_view(void *ud, const contact_row *r) {
-  lua_State *L = ud;
+/* push_view(page, row): the row's view appended to the page, charged. */
+static int push_view(lua_State *L) {
+  const contact_row *r = lua_touserdata(L, 2);
+  lua_settop(L, 1);
   lua_createtable(L, 0, 7);
   lua_pushinteger(L, (lua_Integer)r->id);
   lua_setfield(L, -2, "id");
@@ -156,6 +171,34 @@ static void push_contact_view(void *ud, const contact_row *r) {
   lua_setfield(L, -2, "first_seen");
   lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   sandbox_charge(L, 200);
+  return 0;
+}
+
+/* The store calls this for each row, inside its query: an error (a limit,
+ * no memory) must not unwind through it (the query would stay open), so
+ * each view is made in a protected call; after an error the other rows are
+ * skipped, and the error is raised again once the query is finished. */
+typedef struct contact_page {
+  lua_State *L;
+  int table; /* the page, on L's stack */
+  int failed; /* the error object is on top of L's stack */
+} contact_page;
+
+static void push_contact_view(void *ud, const contact_row *r) {
+  contact_page *page = ud;
+  lua_State *L = page->L;
+  if (page->failed) return;
+  lua_pushcfunction(L, push_view);
+  lua_pushvalue(L, page->table);
+  lua_pushlightuserdata(L, (void *)r);
+  page->failed = lua_pcall(L, 2, 0, 0) != LUA_OK;
+}
+
+/* Every 1,000 steps of the store's query (a segment can make it slow while
+ * it matches nothing): 100 instructions, and the limits looked at. */
+static int contacts_page_stop(void *ud) {
+  contact_page *page = ud;
+  return sandbox_charge_nothrow(page->L, 100);
 }
 
 /* contacts_page(segment_json, after_id, limit) -> { view, ... } */
@@ -165,9 +208,14 @@ static int api_contacts_page(lua_State *L) {
   lua_Integer after = luaL_checkinteger(L, 2);
   lua_Integer limit = luaL_checkinteger(L, 3);
   lua_newtable(L);
-  if (ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
-                                push_contact_view, L))
-    return luaL_error(L, "bot.contacts: the store failed");
+  luaL_checkstack(L, 8, "bot.contacts"); /* the calls in the store's loop need no more */
+  contact_page page = {.L = L, .table = lua_gettop(L)};
+  int rc = ctx->host->contacts_match(ctx, segment, (int64_t)after, (long)limit,
+                                     push_contact_view, contacts_page_stop, &page);
+  if (page.failed) return lua_error(L);
+  sandbox_charge(L, 0); /* raises the limit that interrupted the query, if one did */
+  if (rc) return luaL_error(L, "bot.contacts: the store failed");
+  lua_settop(L, page.table);
   return 1;
 }
 
@@ -209,6 +257,10 @@ static int http_resumed(lua_State *L, int status, lua_KContext k) {
   return ctx->host->http_result(ctx, L);
 }
 
+/* A request's body (a string; a table is encoded to at most the same) and
+ * URL, at most. */
+enum { HTTP_MAX_REQUEST_BODY = 1024 * 1024, HTTP_MAX_URL = 8192 };
+
 /* host.http(method, url, body, headers_json, timeout_ms): suspends the
  * handler until the answer comes (then returns what the engine resumes it
  * with: status, body, headers, or nil and why no response came); or false
@@ -221,6 +273,18 @@ static int api_http(lua_State *L) {
   const char *body = luaL_optlstring(L, 3, NULL, &len);
   const char *headers = luaL_optstring(L, 4, NULL);
   long timeout_ms = (long)luaL_checkinteger(L, 5);
+  /* before anything is copied into the host (and held while it waits) */
+  size_t url_len = strlen(url);
+  if (len > HTTP_MAX_REQUEST_BODY || url_len > HTTP_MAX_URL) {
+    lua_pushboolean(L, 0);
+    if (len > HTTP_MAX_REQUEST_BODY)
+      lua_pushfstring(L, "the body is %I bytes; the limit is %d (1 MiB)", (LUAI_UACINT)len,
+                      HTTP_MAX_REQUEST_BODY);
+    else
+      lua_pushfstring(L, "the URL is %I bytes; the limit is %d", (LUAI_UACINT)url_len,
+                      HTTP_MAX_URL);
+    return 2;
+  }
   if (!sandbox_can_suspend(L)) {
     lua_pushboolean(L, 0);
     lua_pushstring(L, "cannot wait for a response here: call it from the handler itself, not "

@@ -37,12 +37,16 @@ typedef struct api_host {
   int (*drips_stop)(void *ctx, const char *handler, char *err, size_t errlen);
   /* The time zone of the conversation's contact, else the bot's. */
   const char *(*zone)(void *ctx);
-  /* A broadcast (segment as JSON), committed with the handler; its id. */
+  /* A broadcast (segment as JSON), committed with the handler; its id, or
+   * -1 with a sentence in err (too many from one handler, a text longer
+   * than a message may be), checked before anything is copied. */
   int64_t (*broadcast_add)(void *ctx, const char *segment, const char *text,
-                           int64_t start_ms, double rate);
-  /* Contacts matching a segment, after id `after`, at most limit. */
+                           size_t text_len, int64_t start_ms, double rate, char *err,
+                           size_t errlen);
+  /* Contacts matching a segment, after id `after`, at most limit; stop(ud)
+   * is called as the store works, and a nonzero answer interrupts it (-1). */
   int (*contacts_match)(void *ctx, const char *segment, int64_t after, long limit,
-                        contact_fn fn, void *ud);
+                        contact_fn fn, int (*stop)(void *ud), void *ud);
   /* 1 found, 0 not, -1 error */
   int (*broadcast_get)(void *ctx, int64_t id, broadcast_row *out);
   /* Starts an HTTP request the handler then waits for (it is suspended and

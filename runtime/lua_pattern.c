@@ -73,7 +73,11 @@
 ** 'str_gsub'. Work that is proportional to a length and done inside a
 ** single step (comparing a back-reference, scanning a long bracket class,
 ** comparing the pattern in a plain find) is charged extra, so that one
-** step always stands for a bounded amount of time.
+** step always stands for a bounded amount of time. So is the work of a
+** gsub replacement: one step per escape ('%0', '%1', '%%') and one per
+** COPY_BYTES_PER_STEP bytes copied into the result (replacement text,
+** captures, a function's or table's result, kept text), so a replacement
+** of a million '%0' on empty matches costs what it does.
 ** Steps accumulate in the MatchState; whenever PATTERN_CHARGE_INTERVAL
 ** of them have accumulated they are reported to the charge function
 ** (which may raise an error), and whatever remains is reported when the
@@ -86,6 +90,9 @@
 
 /* bytes of a bracket class scanned per extra step */
 #define CLASS_BYTES_PER_STEP	8
+
+/* bytes of a gsub result copied (replacement text, captures) per extra step */
+#define COPY_BYTES_PER_STEP	64
 
 static pattern_charge_fn charge_fn = NULL;
 
@@ -706,25 +713,32 @@ static void add_s (MatchState *ms, luaL_Buffer *b, const char *s,
   const char *news = lua_tolstring(L, 3, &l);
   const char *p;
   while ((p = (char *)memchr(news, L_ESC, l)) != NULL) {
+    /* [bounded] one step per escape, and the bytes it copies */
+    chargesteps(ms, 1 + (long)((size_t)(p - news) / COPY_BYTES_PER_STEP));
     luaL_addlstring(b, news, p - news);
     p++;  /* skip ESC */
     if (*p == L_ESC)  /* '%%' */
       luaL_addchar(b, *p);
-    else if (*p == '0')  /* '%0' */
-        luaL_addlstring(b, s, e - s);
+    else if (*p == '0') {  /* '%0' */
+      chargesteps(ms, (long)((size_t)(e - s) / COPY_BYTES_PER_STEP));  /* [bounded] */
+      luaL_addlstring(b, s, e - s);
+    }
     else if (isdigit(uchar(*p))) {  /* '%n' */
       const char *cap;
       ptrdiff_t resl = get_onecapture(ms, *p - '1', s, e, &cap);
       if (resl == CAP_POSITION)
         luaL_addvalue(b);  /* add position to accumulated result */
-      else
+      else {
+        chargesteps(ms, (long)((size_t)resl / COPY_BYTES_PER_STEP));  /* [bounded] */
         luaL_addlstring(b, cap, resl);
+      }
     }
     else
       luaL_error(L, "invalid use of '%c' in replacement string", L_ESC);
     l -= p + 1 - news;
     news = p + 1;
   }
+  chargesteps(ms, (long)(l / COPY_BYTES_PER_STEP));  /* [bounded] */
   luaL_addlstring(b, news, l);
 }
 
@@ -757,6 +771,7 @@ static int add_value (MatchState *ms, luaL_Buffer *b, const char *s,
   }
   if (!lua_toboolean(L, -1)) {  /* nil or false? */
     lua_pop(L, 1);  /* remove value */
+    chargesteps(ms, (long)((size_t)(e - s) / COPY_BYTES_PER_STEP));  /* [bounded] */
     luaL_addlstring(b, s, e - s);  /* keep original text */
     return 0;  /* no changes */
   }
@@ -764,6 +779,8 @@ static int add_value (MatchState *ms, luaL_Buffer *b, const char *s,
     return luaL_error(L, "invalid replacement value (a %s)",
                          luaL_typename(L, -1));
   else {
+    /* [bounded] the bytes copied in (a number becomes a short string) */
+    chargesteps(ms, (long)(lua_rawlen(L, -1) / COPY_BYTES_PER_STEP));
     luaL_addvalue(b);  /* add result to accumulator */
     return 1;  /* something changed */
   }

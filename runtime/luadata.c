@@ -141,12 +141,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   return len;
 }
 
-/* Appends s as a JSON string; -1 if it is not valid UTF-8. */
-static int put_string(buf *b, const char *s, size_t n) {
+enum { PUT_BAD_UTF8 = -1, PUT_TOO_LONG = -2 };
+
+/* Appends s as a JSON string; PUT_BAD_UTF8 if it is not valid UTF-8,
+ * PUT_TOO_LONG as soon as the buffer passes limit bytes (an escaped
+ * control character takes six), so a long string costs the limit, not six
+ * times its length. */
+static int put_string(buf *b, const char *s, size_t n, size_t limit) {
   static const char hex[] = "0123456789abcdef";
+  if (b->len + n + 2 > limit) return PUT_TOO_LONG;
   buf_add(b, "\"", 1);
   size_t i = 0, run = 0;
   while (i < n) {
+    if (b->len + run > limit) return PUT_TOO_LONG;
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
       i++;
@@ -157,7 +164,7 @@ static int put_string(buf *b, const char *s, size_t n) {
     run = 0;
     if (c >= 0x80) {
       size_t len = utf8_seq((const unsigned char *)s + i, n - i);
-      if (!len) return -1;
+      if (!len) return PUT_BAD_UTF8;
       buf_add(b, s + i, len);
       i += len;
       continue;
@@ -181,7 +188,7 @@ static int put_string(buf *b, const char *s, size_t n) {
   }
   buf_add(b, s + i - run, run);
   buf_add(b, "\"", 1);
-  return 0;
+  return b->len > limit ? PUT_TOO_LONG : 0;
 }
 
 /* The shortest decimal form that reads back as the same double, always
@@ -198,12 +205,35 @@ static void put_real(buf *b, double d) {
 
 static int encode_value(encoder *e, int idx, int depth);
 
-/* True if the table at idx has exactly the keys 1..n. */
-static int is_sequence(lua_State *L, int idx, lua_Integer *n) {
+static int fail_entries(encoder *e) {
+  char lim[32];
+  snprintf(lim, sizeof lim, "%ld", e->lim->max_entries);
+  return fail(e, "more than %s values; store less", lim);
+}
+
+static int fail_bytes(encoder *e) {
+  char lim[32];
+  snprintf(lim, sizeof lim, "%zu", e->lim->max_bytes);
+  return fail(e, "more than %s bytes encoded; store less", lim);
+}
+
+/* Values the encoding may still take (the entry limit less those seen). */
+static lua_Integer entries_left(const encoder *e) {
+  return e->entries >= e->lim->max_entries ? 0 : (lua_Integer)(e->lim->max_entries - e->entries);
+}
+
+/* 1 if the table at idx has exactly the keys 1..n, 0 if not, -1 if it has
+ * more than max keys (then it stops counting: a table of millions of keys
+ * costs the limit to refuse, not its size). */
+static int is_sequence(lua_State *L, int idx, lua_Integer max_keys, lua_Integer *n) {
   lua_Integer count = 0, max = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
+    if (count >= max_keys) {
+      lua_pop(L, 1);
+      return -1;
+    }
     if (lua_type(L, -1) != LUA_TNUMBER || !lua_isinteger(L, -1)) {
       lua_pop(L, 1);
       return 0;
@@ -243,13 +273,23 @@ static int encode_object(encoder *e, int idx, int depth) {
   size_t nkeys = 0, cap = 8;
   okey *keys = xmalloc(cap * sizeof *keys);
   int rc = 0;
+  /* each key has a value: no more keys than values left to the limit */
+  size_t max_keys = (size_t)entries_left(e);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
+    if (nkeys >= max_keys) {
+      lua_pop(L, 1);
+      rc = fail_entries(e);
+      break;
+    }
     okey k = {0};
     if (lua_type(L, -1) == LUA_TSTRING) {
       k.s = lua_tolstring(L, -1, &k.slen);
-      if (memchr(k.s, 0, k.slen)) {
+      if (k.slen + 3 > e->lim->max_bytes) { /* before copying or scanning it */
+        path_push_key(e, lua_gettop(L));
+        rc = fail_bytes(e);
+      } else if (memchr(k.s, 0, k.slen)) {
         path_push_key(e, lua_gettop(L));
         rc = fail(e, "%s", "keys with NUL bytes cannot be stored");
       } else if (k.s[0] == '#') {
@@ -292,7 +332,10 @@ static int encode_object(encoder *e, int idx, int depth) {
         lua_pushlstring(L, keys[i].s, keys[i].slen);
         path_str(e, keys[i].s, keys[i].slen);
       }
-      if (put_string(&e->out, keys[i].text, keys[i].len))
+      int put = put_string(&e->out, keys[i].text, keys[i].len, e->lim->max_bytes);
+      if (put == PUT_TOO_LONG)
+        rc = fail_bytes(e);
+      else if (put)
         rc = fail(e, "%s", "keys must be valid UTF-8 text");
       buf_add(&e->out, ":", 1);
       lua_rawget(L, idx);
@@ -323,7 +366,9 @@ static int encode_table(encoder *e, int idx, int depth) {
                          "subtable); store a copy instead");
   if (!lua_checkstack(L, 8)) return fail(e, "%s", "too deeply nested");
   lua_Integer n;
-  if (!is_sequence(L, idx, &n)) return encode_object(e, idx, depth);
+  int seq = is_sequence(L, idx, entries_left(e), &n);
+  if (seq < 0) return fail_entries(e);
+  if (!seq) return encode_object(e, idx, depth);
   size_t mark = e->path.len;
   buf_add(&e->out, "[", 1);
   for (lua_Integer i = 1; i <= n; i++) {
@@ -341,16 +386,8 @@ static int encode_table(encoder *e, int idx, int depth) {
 
 static int encode_value(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
-  if (e->out.len > e->lim->max_bytes) {
-    char lim[32];
-    snprintf(lim, sizeof lim, "%zu", e->lim->max_bytes);
-    return fail(e, "more than %s bytes encoded; store less", lim);
-  }
-  if (++e->entries > e->lim->max_entries) {
-    char lim[32];
-    snprintf(lim, sizeof lim, "%ld", e->lim->max_entries);
-    return fail(e, "more than %s values; store less", lim);
-  }
+  if (e->out.len > e->lim->max_bytes) return fail_bytes(e);
+  if (++e->entries > e->lim->max_entries) return fail_entries(e);
   switch (lua_type(L, idx)) {
     case LUA_TBOOLEAN:
       buf_puts(&e->out, lua_toboolean(L, idx) ? "true" : "false");
@@ -374,8 +411,9 @@ static int encode_value(encoder *e, int idx, int depth) {
         snprintf(lim, sizeof lim, "%zu", e->lim->max_bytes);
         return fail(e, "a string longer than the limit of %s bytes", lim);
       }
-      if (put_string(&e->out, s, n))
-        return fail(e, "%s", "strings must be valid UTF-8 text");
+      int put = put_string(&e->out, s, n, e->lim->max_bytes);
+      if (put == PUT_TOO_LONG) return fail_bytes(e);
+      if (put) return fail(e, "%s", "strings must be valid UTF-8 text");
       return 0;
     }
     case LUA_TTABLE:
@@ -409,6 +447,23 @@ char *luadata_encode(lua_State *L, int idx, const char *label,
     return NULL;
   }
   return e.out.data;
+}
+
+size_t luadata_json_values(const char *json, size_t len) {
+  size_t n = 1;
+  int in_string = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = 0;
+    } else if (c == '"') {
+      in_string = 1;
+    } else if (c == ',' || c == '[' || c == '{') {
+      n++;
+    }
+  }
+  return n;
 }
 
 static int push_json(lua_State *L, json_t *v, int depth) {

@@ -34,6 +34,12 @@ const luadata_limits *luadata_limits_of(const char *label);
 char *luadata_encode(lua_State *L, int idx, const char *label,
                      const luadata_limits *lim, char *err, size_t errlen);
 
+/* At least as many as the values (arrays, objects, strings, numbers,
+ * booleans, nulls) of the JSON text: one more than its commas and brackets
+ * outside strings. Decoding builds every value in the host before any goes
+ * to Lua, so a caller can refuse a text too big for the memory it has. */
+size_t luadata_json_values(const char *json, size_t len);
+
 /* Pushes the value encoded in json (as written by luadata_encode). Returns 0,
  * or -1 with nothing pushed and a sentence in err. Never raises. */
 int luadata_decode(lua_State *L, const char *json, size_t len, char *err,

@@ -443,6 +443,28 @@ void sandbox_charge(lua_State *L, long units) {
   lua_error(L);
 }
 
+int sandbox_charge_nothrow(lua_State *L, long units) {
+  sandbox *sb = from_state(L);
+  if (!sb->active) return 0;
+  if (!sb->killed) {
+    sb->instr_used += units < 0 ? 0 : units;
+    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
+      /* the script's line: the first Lua frame outside the prelude */
+      lua_Debug ar;
+      char where[300] = "";
+      for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 &&
+            strcmp(ar.source, "@stdlib/internal/sandbox.lua") != 0) {
+          snprintf(where, sizeof where, "%s:%d: ", ar.short_src, ar.currentline);
+          break;
+        }
+      }
+      check_budget(sb, where);
+    }
+  }
+  return sb->killed;
+}
+
 int sandbox_can_suspend(lua_State *L) {
   sandbox *sb = from_state(L);
   return sb->active && !sb->killed && L == sb->root && lua_isyieldable(L);
@@ -684,9 +706,22 @@ static int host_encode(lua_State *L) {
   return 1;
 }
 
+/* Each value takes at least 16 bytes in Lua (a slot) and about 64 in the
+ * decoder's tree, built in the host before Lua sees any: a text whose
+ * values could not fit in twice their least Lua size in the memory left is
+ * refused before it is parsed, so the host holds about three times that at
+ * most. */
+enum { JSON_VALUE_MIN_BYTES = 32 };
+
 static int host_decode(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
+  sandbox_charge(L, (long)(n / 16));
+  size_t values = luadata_json_values(s, n), left = sandbox_memory_left(L);
+  if (values > left / JSON_VALUE_MIN_BYTES)
+    return luaL_error(L, "JSON of %I bytes with up to %I values, more than the memory left "
+                         "to this handler can hold (%I KiB)",
+                      (LUAI_UACINT)n, (LUAI_UACINT)values, (LUAI_UACINT)(left >> 10));
   char err[512];
   if (luadata_decode(L, s, n, err, sizeof err)) return luaL_error(L, "%s", err);
   return 1;

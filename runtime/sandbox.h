@@ -83,6 +83,10 @@ void *sandbox_context(lua_State *L);
 /* Adds work done inside a C function to the invocation's instruction budget;
  * raises the limit error when the budget or the deadline is exceeded. */
 void sandbox_charge(lua_State *L, long units);
+/* The same, for code that must not raise (a callback inside a library):
+ * returns nonzero when a limit is hit; the next sandbox_charge or hook call
+ * raises it. */
+int sandbox_charge_nothrow(lua_State *L, long units);
 /* Whether the running C function may suspend the invocation: it runs on
  * the handler's own thread (not in a coroutine the script made) and no C
  * function (table.sort, a metamethod called from C) is below it. */

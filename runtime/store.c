@@ -1079,6 +1079,10 @@ int64_t store_max_broadcast(store *st) {
   return v;
 }
 
+void store_set_progress(store *st, int (*stop)(void *ud), void *ud) {
+  sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
+}
+
 /* Segment filters, from the JSON object a script gave (validated by the
  * Lua side): tags (a string or a list: all of them), status, joined_after /
  * joined_before (ms), anything else a field that must equal the value. */

@@ -339,7 +339,8 @@ function bot.contacts(query) end
 ---Sends a text to every contact of a segment, one recipient per 1/rate
 ---seconds from `at`, each in their own quiet hours; opted-out recipients are
 ---counted as suppressed. Resumes after a crash without sending twice.
----Created when the handler commits. Handlers only.
+---Created when the handler commits. Handlers only. At most 10 per handler
+---call; the text is valid UTF-8 of at most max_message_chars characters.
 ---@param t Broadcast
 ---@return integer id
 function bot.broadcast(t) end

@@ -733,7 +733,9 @@ function api.broadcast(t)
   if type(rate) ~= "number" or rate <= 0 or rate > 1000 then
     raise("bot.broadcast: rate = " .. tostring(rate) .. " must be messages per second, more than 0 and at most 1000")
   end
-  return host.broadcast_add(seg, t.text, start, rate)
+  local id, err = host.broadcast_add(seg, t.text, start, rate)
+  if not id then raise(err) end
+  return id
 end
 
 -- { status = "scheduled"|"running"|"done", sent, held, suppressed, failed }

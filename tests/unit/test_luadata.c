@@ -286,8 +286,12 @@ static void test_entries_limit(void) {
   expect_accepted_lim("3 keys with max_entries 3", "return {1, 2, 3}", &lim);
   expect_accepted_lim("3 keys in nested tables with max_entries 3",
                       "return {a = {b = 1}, c = 2}", &lim);
+  /* counted before the table is walked: the refusal names the table */
   expect_refusal_lim("4 keys with max_entries 3", "return {1, 2, 3, 4}", &lim,
-                     "c.state[", "more than 3");
+                     "c.state:", "more than 3 values");
+  expect_refusal_lim("4 keys in a nested table with max_entries 3",
+                     "return {a = {x = 1, y = 2, z = 3}}", &lim, "c.state.a:",
+                     "more than 3 values");
   lim.max_entries = 10000;
   expect_accepted_lim("10000 keys with max_entries 10000",
                       "local t = {} for i = 1, 10000 do t[i] = i end return t",
@@ -303,6 +307,47 @@ static void test_bytes_limit(void) {
   expect_accepted_lim("11 bytes with max_bytes 11", "return {a = 'xxx'}", &lim);
   expect_refusal_lim("12 bytes with max_bytes 11", "return {a = 'xxxx'}", &lim,
                      "c.state", "12 bytes");
+  /* checked before a key or a string is written, and while its escapes
+   * (six bytes per control character) are: never more than the limit */
+  lim.max_bytes = 100;
+  expect_refusal_lim("a key longer than max_bytes", "return {[('k'):rep(200)] = 1}", &lim,
+                     "c.state.kkk", "more than 100 bytes encoded");
+  expect_refusal_lim("a key of control characters that passes max_bytes escaped",
+                     "return {[('\\1'):rep(50)] = 1}", &lim, "c.state.",
+                     "more than 100 bytes encoded");
+  expect_refusal_lim("a string of control characters that passes max_bytes escaped",
+                     "return {s = ('\\1'):rep(50)}", &lim, "c.state.s:",
+                     "more than 100 bytes encoded");
+}
+
+/* A table of a million keys under a limit of ten: refused after counting
+ * eleven (the encoder used to collect and sort them all first). */
+static void test_many_keys_counted_not_collected(void) {
+  luadata_limits lim = default_limits;
+  lim.max_entries = 10;
+  expect_refusal_lim("a million keys with max_entries 10",
+                     "local t = {} for i = 1, 1000000 do t[2 * i] = i end return {big = t}",
+                     &lim, "c.state.big:", "more than 10 values");
+  expect_refusal_lim("a sequence of a million with max_entries 10",
+                     "local t = {} for i = 1, 1000000 do t[i] = i end return {big = t}",
+                     &lim, "c.state.big:", "more than 10 values");
+}
+
+/* An upper bound of the values, counted without parsing (strings skipped). */
+static void test_json_values(void) {
+  struct { const char *json; size_t at_least, at_most; } cases[] = {
+      {"1", 1, 1},
+      {"[1,2,3]", 4, 4},
+      {"{\"a\":1,\"b\":[true,null]}", 5, 5},
+      {"[[],[],[]]", 4, 7},
+      {"[\"a,b,[c{\", \"\\\",\"]", 3, 3}, /* commas and brackets in strings */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    size_t n = luadata_json_values(cases[i].json, strlen(cases[i].json));
+    CHECK(n >= cases[i].at_least && n <= cases[i].at_most,
+          "luadata_json_values(%s) = %zu, from %zu to %zu", cases[i].json, n,
+          cases[i].at_least, cases[i].at_most);
+  }
 }
 
 static void expect_decode_fails(const char *what, const char *json) {
@@ -409,6 +454,8 @@ int main(void) {
   test_depth_limit();
   test_entries_limit();
   test_bytes_limit();
+  test_many_keys_counted_not_collected();
+  test_json_values();
   test_decode_failures();
   test_check_json();
   lua_close(L);
