@@ -193,8 +193,15 @@ def deadline_and_full(a):
               status == 503 and "retry" in body, "%s %s" % (status, body))
         freed = all(closed_by_server(s, 8) for s in socks)
         check("the idle connections are closed at their deadline", freed)
+        # the server's thread frees a slot just after the client sees the close:
+        # a request in between may still be told 503; within seconds it is served
+        t0 = time.time()
         status, body = signed_webhook(p.port, "127.0.0.4", "again", timeout=5)
-        check("... and then requests are served again", status == 200, "%s %s" % (status, body))
+        while status == 503 and time.time() - t0 < 5:
+            time.sleep(0.1)
+            status, body = signed_webhook(p.port, "127.0.0.4", "again", timeout=5)
+        check("... and then requests are served again (within 5 s)", status == 200,
+              "%s %s" % (status, body))
         full = metric(p.port, 'parley_http_refused_total{reason="full"}')
         late = metric(p.port, 'parley_http_refused_total{reason="deadline"}')
         check("/metrics counts the refused requests and the connections closed at the deadline",
