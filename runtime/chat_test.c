@@ -60,6 +60,7 @@ typedef struct run {
   char failure[2048];
   int failed_line;
   http_mocks *http; /* @http lines, and the requests handlers made */
+  bot_env env;      /* @env lines: all the bot's bot.env */
 } run;
 
 static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
@@ -509,10 +510,20 @@ static void answer_http(run *r, int line) {
   free(missing);
 }
 
+/* A transcript's bot sees only its @env lines, whatever the config or the
+ * environment hold: it passes the same on a laptop and in a server's gate. */
+static int transcript_env(void *ud, const char *bot, const char *dir, bot_env *out,
+                          char *err, size_t errlen) {
+  (void)bot, (void)dir, (void)err, (void)errlen;
+  bot_env_merge(out, &((run *)ud)->env);
+  return 0;
+}
+
 static int start_engine(run *r, const char *botdir, int line) {
   engine_observer obs = {on_message, on_action, r, NULL};
   engine_options opt = {.db_path = ":memory:", .clock = run_clock,
-                        .clock_ud = r, .observer = &obs};
+                        .clock_ud = r, .observer = &obs,
+                        .bot_env = transcript_env, .bot_env_ud = r};
   char err[4096];
   r->e = engine_open(&opt, err, sizeof err);
   if (!r->e) return fail(r, line, "%s", err);
@@ -638,6 +649,20 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         if (slash) *slash = 0;
         botdir = dir[0] == '/' || !slash ? xstrdup(dir) : xasprintf("%s/%s", base, dir);
         free(base);
+      } else if (strncmp(l, "@env", 4) == 0 && (l[4] == ' ' || l[4] == '\t' || !l[4])) {
+        /* @env NAME=value: the rest of the line is the value, as written */
+        if (r.e) {
+          fail(&r, line, "@env must come before the bot starts (the first message, @clock, "
+                         "@contact or @event line)");
+          break;
+        }
+        const char *assign = l + 4;
+        while (*assign == ' ' || *assign == '\t') assign++;
+        char err[256];
+        if (bot_env_assign(&r.env, assign, err, sizeof err)) {
+          fail(&r, line, "@env: %s", err);
+          break;
+        }
       } else if (strncmp(l, "@clock ", 7) == 0) {
         char dt[64] = "", zone[128] = "";
         int n = sscanf(l + 7, "%63s %*s %127s", dt, zone);
@@ -697,8 +722,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         setup_contact(&r, line, args);
         free(args);
       } else {
-        fail(&r, line, "unknown setup line '%s' (known: @bot, @clock, @contact, @event, @http)",
-             l);
+        fail(&r, line,
+             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @http)", l);
       }
     } else if (cmd == '>') {
       if (!r.e && start_engine(&r, botdir, line)) break;
@@ -762,6 +787,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(botdir);
   free(r.fan);
   free(r.zone);
+  bot_env_clear(&r.env);
   engine_close(r.e);
   http_mocks_free(r.http);
   return failed ? -1 : (r.changed ? 1 : 0);

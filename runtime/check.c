@@ -21,7 +21,8 @@ static int print_list(lua_State *co, int idx) {
 
 static int check_one(const char *dir) {
   char err[4096];
-  engine_options opt = {.db_path = ":memory:"};
+  /* bot.env from the environment, as parley sim reads it */
+  engine_options opt = {.db_path = ":memory:", .bot_env = bot_env_from_process};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "%s\n", err);

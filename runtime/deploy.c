@@ -20,6 +20,12 @@ static int ships_tests(const script *sc) {
 deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char *err,
                              size_t errlen) {
   deploy_result r = {DEPLOY_ERROR, NULL, 0};
+  /* its settings as it will run with them (its transcripts use their @env) */
+  if (engine_fill_bot_env(e, sc, err, errlen)) {
+    script_free(sc);
+    r.status = DEPLOY_INVALID;
+    return r;
+  }
   sandbox *sb = sandbox_open(sc, err, errlen); /* its own errors first, as file:line */
   if (!sb) {
     script_free(sc);

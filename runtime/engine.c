@@ -83,6 +83,11 @@ void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
   char *s = NULL;
   if (vasprintf(&s, fmt, ap) < 0) s = NULL;
   va_end(ap);
+  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
+    char *masked = bot_env_mask(&b->src->env, s);
+    free(s);
+    s = masked;
+  }
   if (s) emit(e, 0, b->name, number, s, NULL, 0);
   free(s);
 }
@@ -211,6 +216,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   }
   e->clock = opt->clock ? opt->clock : real_clock;
   e->clock_ud = opt->clock_ud;
+  e->bot_env = opt->bot_env;
+  e->bot_env_ud = opt->bot_env_ud;
   if (opt->observer) {
     e->obs = *opt->observer;
     e->has_obs = 1;
@@ -334,10 +341,27 @@ static const bot *number_owner(engine *e, const bot *b, const char **number) {
   return NULL;
 }
 
+int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen) {
+  if (s->env.filled || !e->bot_env) return 0;
+  bot_env env = {0};
+  if (e->bot_env(e->bot_env_ud, s->name, s->dir, &env, err, errlen)) {
+    bot_env_clear(&env);
+    return -1;
+  }
+  bot_env_clear(&s->env);
+  s->env = env;
+  s->env.filled = 1;
+  return 0;
+}
+
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int why_local;
   if (!why) why = &why_local;
   *why = INSTALL_INVALID;
+  if (engine_fill_bot_env(e, s, err, errlen)) {
+    script_free(s);
+    return NULL;
+  }
   sandbox *sb = sandbox_open(s, err, errlen);
   if (!sb) {
     script_free(s);

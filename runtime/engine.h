@@ -53,6 +53,13 @@ typedef struct engine_options {
    * in the store (what a restart comes back to); sim, test and check load
    * versions without changing which one the server runs. */
   int serving;
+  /* What a version's script reads as bot.env (bot_env.h): called for each
+   * version before it loads, unless its script's env is filled already. 0,
+   * or -1 with a sentence in err (the version is refused). NULL: bot.env
+   * is empty. */
+  int (*bot_env)(void *ud, const char *bot, const char *dir, bot_env *out, char *err,
+                 size_t errlen);
+  void *bot_env_ud;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
@@ -77,6 +84,9 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen);
  * of its bot.config{numbers} is another bot's, or the store failed. */
 enum { INSTALL_OK, INSTALL_INVALID, INSTALL_NUMBER_TAKEN, INSTALL_STORE };
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen);
+/* Fills s->env from the engine's bot_env source (once: a filled one stays).
+ * 0, or -1 with a sentence in err. */
+int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen);
 /* Records that `parley serve` runs b (its active version comes back at the
  * next start) and, if folder_sha is not NULL, that b's folder had those
  * files (script_sha) when it was read. 0, or -1 with a sentence in err. */

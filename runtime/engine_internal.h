@@ -123,6 +123,8 @@ struct engine {
   void *clock_ud;
   engine_observer obs;
   int has_obs;
+  int (*bot_env)(void *, const char *, const char *, bot_env *, char *, size_t);
+  void *bot_env_ud;
   bot *bots;
 
   contact_cache cache;

@@ -570,6 +570,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++, b->counts.errors++;
+    bot_env_mask_into(&b->src->env, err, strlen(err) + 1); /* may quote bot.env */
     journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;

@@ -1224,7 +1224,12 @@ static int push_files(lua_State *L, void *ud) {
     lua_setfield(L, -2, s->files[i].path);
   }
   lua_pushstring(L, s->dir);
-  return 2;
+  lua_createtable(L, 0, (int)s->env.n); /* bot.env */
+  for (size_t i = 0; i < s->env.n; i++) {
+    lua_pushstring(L, s->env.values[i]);
+    lua_setfield(L, -2, s->env.names[i]);
+  }
+  return 3;
 }
 
 static int load_bot(sandbox *sb, const script *s, char *err, size_t errlen) {
@@ -1286,6 +1291,7 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   install_coroutine(sb->L);
   keep_resume_messages(sb->L);
   if (load_prelude(sb, err, errlen) != 0 || load_bot(sb, s, err, errlen) != 0) {
+    bot_env_mask_into(&s->env, err, errlen); /* its top level may quote bot.env */
     sandbox_close(sb);
     return NULL;
   }

@@ -152,6 +152,7 @@ void script_free(script *s) {
   free(s->files);
   free(s->name);
   free(s->dir);
+  bot_env_clear(&s->env);
   free(s);
 }
 

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "bot_env.h"
+
 typedef struct script_file {
   char *path;   /* relative to the bot folder, e.g. "bot.lua", "lib/util.lua" */
   char *source;
@@ -19,6 +21,9 @@ typedef struct script {
   char *dir;    /* the folder it was read from */
   script_file *files;
   size_t nfiles;
+  /* what its script reads as bot.env: given when it is loaded, never part
+   * of the version (not in script_sha, not stored) */
+  bot_env env;
 } script;
 
 /* Reads every .lua file under dir (except tests/). Returns NULL and writes a

@@ -47,6 +47,14 @@ static void usage(FILE *f) {
 
 /* ---------------------------------------------------------------- sending */
 
+/* bot.env of a version about to load: the config file as it is now, and
+ * the environment (settings.h). */
+static int serve_bot_env(void *ud, const char *bot, const char *dir, bot_env *out, char *err,
+                         size_t errlen) {
+  (void)ud, (void)dir;
+  return settings_bot_env(bot, out, err, errlen);
+}
+
 /* A bot's sending settings, built from its settings on first use and kept
  * (the sender holds on to them). */
 typedef struct bot_sending {
@@ -356,7 +364,7 @@ int cli_serve(int argc, char **argv) {
     free(dir);
   }
   char err[4096];
-  engine_options opt = {.db_path = db, .outbox = 1, .serving = 1};
+  engine_options opt = {.db_path = db, .outbox = 1, .serving = 1, .bot_env = serve_bot_env};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "parley serve: %s\n", err);

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "bot_env.h"
 #include "util.h"
 
 typedef struct setting_def {
@@ -107,6 +109,16 @@ typedef struct bot_value {
 static bot_value *bot_values;
 static size_t nbot_values;
 
+/* The config file (read again for each bot version: its env.NAME lines),
+ * and the env.NAME lines it had at start, for --print-config: names only. */
+static char *config_path;
+typedef struct file_env {
+  char *bot;  /* normalized */
+  char *name; /* normalized */
+} file_env;
+static file_env *file_envs;
+static size_t nfile_envs;
+
 static setting_def *find(const char *key) {
   for (int i = 0; i < NDEFS; i++)
     if (strcmp(defs[i].key, key) == 0) return &defs[i];
@@ -200,9 +212,24 @@ int settings_read_file(const char *path) {
     *eq = 0;
     char *key = trim(t), *value = trim(eq + 1);
     setting_def *d = find(key);
-    if (!d) {
-      fprintf(stderr, "%s:%d: unknown setting '%s' (parley serve --help lists them)\n", path,
-              line, key);
+    char name[BOT_ENV_NAME_MAX + 1];
+    if (strncmp(key, "env.", 4) == 0) { /* never the value in a message: a secret */
+      if (!bot) {
+        fprintf(stderr, "%s:%d: %s belongs in a [bot NAME] section (a setting of that bot's "
+                        "script)\n", path, line, key);
+        rc = -1;
+      } else if (bot_env_name(key + 4, strlen(key + 4), name)) {
+        fprintf(stderr, "%s:%d: '%.80s' is not env.NAME: a name of 1 to %d characters\n",
+                path, line, key, BOT_ENV_NAME_MAX);
+        rc = -1;
+      } else {
+        file_envs = xrealloc(file_envs, (nfile_envs + 1) * sizeof *file_envs);
+        file_envs[nfile_envs++] = (file_env){xstrdup(bot), xstrdup(name)};
+      }
+    } else if (!d) {
+      fprintf(stderr, "%s:%d: unknown setting '%s' (parley serve --help lists them%s%s)\n",
+              path, line, key, bot ? "; a setting of the bot's script is env." : "",
+              bot ? key : "");
       rc = -1;
     } else if (d->secret) {
       fprintf(stderr, "%s:%d: %s is a secret: give it by %s%s (or its _FILE), not in the "
@@ -221,10 +248,105 @@ int settings_read_file(const char *path) {
   }
   free(bot);
   free(text);
+  free(config_path);
+  config_path = xstrdup(path);
+  return rc;
+}
+
+/* The config file's env.NAME lines of [bot BOT] (normalized) into out. */
+static int read_file_env(const char *path, const char *bot, bot_env *out, char *err,
+                         size_t errlen) {
+  char *text = read_file(path, NULL);
+  if (!text) {
+    snprintf(err, errlen, "the config file %s cannot be read for bot.env: %s", path,
+             strerror(errno));
+    return -1;
+  }
+  int line = 0, rc = 0, mine = 0;
+  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && !rc;
+       l = strtok_r(NULL, "\n", &save)) {
+    line++;
+    char *t = trim(l);
+    char section[128];
+    if (*t == '[') {
+      mine = 0;
+      if (sscanf(t, "[bot %127[^] ]]", section) == 1) {
+        char *up = normalized(section);
+        mine = strcmp(up, bot) == 0;
+        free(up);
+      }
+      continue;
+    }
+    char *eq = strchr(t, '=');
+    if (!mine || !eq || strncmp(t, "env.", 4) != 0) continue;
+    *eq = 0;
+    char *key = trim(t);
+    if (bot_env_set(out, key + 4, trim(eq + 1))) {
+      snprintf(err, errlen, "%s:%d: '%.80s' is not env.NAME: a name of 1 to %d characters",
+               path, line, key, BOT_ENV_NAME_MAX);
+      rc = -1;
+    }
+  }
+  explicit_bzero(text, strlen(text));
+  free(text);
   return rc;
 }
 
 extern char **environ;
+
+int settings_bot_env(const char *bot, bot_env *out, char *err, size_t errlen) {
+  char *up = normalized(bot);
+  int rc = config_path ? read_file_env(config_path, up, out, err, errlen) : 0;
+  free(up);
+  if (rc) return -1;
+  size_t nfolders;
+  const char *scripts = setting("scripts");
+  char **folders = scripts ? bot_env_bot_folders(scripts, &nfolders) : NULL;
+  if (!folders) nfolders = 0;
+  bot_env_from_environ(out, environ, bot, (const char *const *)folders, nfolders);
+  bot_env_free_names(folders, nfolders);
+  return 0;
+}
+
+/* env.NAME lines and PARLEY_BOT_* variables, by name, never by value. */
+static void print_bot_env(FILE *f) {
+  for (size_t i = 0; i < nfile_envs; i++)
+    fprintf(f, "env.%-24s = %-28s # file; bot %s's script reads bot.env.%s; env PARLEY_BOT_%s_%s\n",
+            file_envs[i].name, BOT_ENV_MASK, file_envs[i].bot, file_envs[i].name,
+            file_envs[i].bot, file_envs[i].name);
+  size_t nfolders;
+  const char *scripts = setting("scripts");
+  char **folders = scripts ? bot_env_bot_folders(scripts, &nfolders) : NULL;
+  if (!folders) nfolders = 0;
+  for (char **ev = environ; *ev; ev++) {
+    const char *eq = strchr(*ev, '=');
+    if (!eq || strncasecmp(*ev, "PARLEY_BOT_", 11) != 0) continue;
+    char *var = xstrndup(*ev, (size_t)(eq - *ev));
+    /* whose it is: the bot that reads it (the longest name that fits) */
+    const char *owner = NULL;
+    const char *name = NULL;
+    for (size_t i = 0; i < nfolders; i++) {
+      bot_env one = {0};
+      char *const single[] = {*ev, NULL};
+      bot_env_from_environ(&one, single, folders[i], (const char *const *)folders, nfolders);
+      if (one.n) {
+        owner = folders[i];
+        name = xstrdup(one.names[0]);
+      }
+      bot_env_clear(&one);
+      if (owner) break;
+    }
+    if (owner)
+      fprintf(f, "env.%-24s = %-28s # env; bot %s's script reads bot.env.%s; env %s\n", name,
+              BOT_ENV_MASK, owner, name, var);
+    else
+      fprintf(f, "# env %s = %s: no bot folder in %s takes it (PARLEY_BOT_<BOT>_<NAME>)\n", var,
+              BOT_ENV_MASK, scripts ? scripts : "(no scripts folder)");
+    free((char *)name);
+    free(var);
+  }
+  bot_env_free_names(folders, nfolders);
+}
 
 /* The first line of a file named by an environment variable, or NULL. */
 static char *value_from_file(const char *var, const char *path) {
@@ -324,6 +446,7 @@ void settings_print(FILE *f) {
     fprintf(f, "%-28s = %-28s # %s; bot %s's own; env %s_%s\n", v->of->key,
             v->of->secret ? "********" : v->value, v->source, v->bot, v->of->env, v->bot);
   }
+  print_bot_env(f);
 }
 
 void settings_usage(FILE *f) {

@@ -29,6 +29,14 @@ const char *setting_for(const char *bot, const char *key);
 /* Only the bot's own value, or NULL. */
 const char *setting_own(const char *bot, const char *key);
 
+/* What bot's script reads as bot.env (bot_env.h): the config file's
+ * `env.NAME = value` lines under [bot BOT], read again at each call (a new
+ * version, a reload, sees the file as it is now), then the environment's
+ * PARLEY_BOT_<BOT>_<NAME> over them. 0, or -1 with a sentence in err (the
+ * file cannot be read, a bad name) that never holds a value. */
+struct bot_env;
+int settings_bot_env(const char *bot, struct bot_env *out, char *err, size_t errlen);
+
 /* Every setting, its value (secrets masked) and where it came from. */
 void settings_print(FILE *f);
 /* One line per setting: key, help, environment variable. */

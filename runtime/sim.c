@@ -30,6 +30,7 @@ typedef struct sim {
   char *zone;
   http_mocks *http;     /* /http answers; other requests really go out */
   http_fetched *fetched; /* the last real answer */
+  bot_env env;          /* --env NAME=value: over PARLEY_BOT_<BOT>_<NAME> */
 } sim;
 
 /* A request no /http line answers goes out for real (private addresses
@@ -80,7 +81,8 @@ static void on_action(void *ud, const char *botname, const char *number,
 static int sim_start(sim *s, const char *db) {
   engine_observer obs = {on_message, on_action, s, NULL};
   engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
-                        .observer = &obs};
+                        .observer = &obs, .bot_env = bot_env_from_process,
+                        .bot_env_ud = &s->env};
   char err[4096];
   s->e = engine_open(&opt, err, sizeof err);
   if (!s->e) {
@@ -245,11 +247,20 @@ int cli_sim(int argc, char **argv) {
         return 2;
       }
       snprintf(s.fan, sizeof s.fan, "%s", argv[++i]);
+    } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc) {
+      char err[256];
+      if (bot_env_assign(&s.env, argv[++i], err, sizeof err)) {
+        fprintf(stderr, "parley sim: --env: %s\n", err);
+        return 2;
+      }
     } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: parley sim BOTDIR [--db FILE] [--as NUMBER]\n");
+      printf("usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
       return 0;
     } else if (argv[i][0] == '-') {
-      fprintf(stderr, "parley sim: unknown option '%s' (known: --db FILE, --as NUMBER)\n", argv[i]);
+      fprintf(stderr,
+              "parley sim: unknown option '%s' (known: --db FILE, --as NUMBER, --env "
+              "NAME=value)\n",
+              argv[i]);
       return 2;
     } else if (!s.dir) {
       s.dir = argv[i];
@@ -259,7 +270,7 @@ int cli_sim(int argc, char **argv) {
     }
   }
   if (!s.dir) {
-    fprintf(stderr, "usage: parley sim BOTDIR [--db FILE] [--as NUMBER]\n");
+    fprintf(stderr, "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
     return 2;
   }
   s.now = wall_ms();

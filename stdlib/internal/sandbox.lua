@@ -1413,9 +1413,33 @@ function rt.freeze()
   rt.shared_count = #shared
 end
 
-function rt.load(sources, dir)
+-- ---------------------------------------------------------------- bot.env
+
+-- The bot's settings (bot_env.h): given by the host when the version loads,
+-- read-only, names in any spelling (api-key, api_key: API_KEY), a missing
+-- one is nil. The values live only in this upvalue: bot.env itself stays
+-- empty, so neither pairs nor rawget lists them.
+local env_values = {}
+local supper = string.upper
+local env_proxy = raw_setmetatable({}, {
+  __metatable = false,
+  __index = function(_, k)
+    if type(k) ~= "string" then return nil end
+    return env_values[sgsub(supper(k), "[^%w]", "_")]
+  end,
+  __newindex = function(_, k)
+    raise("bot.env is read-only (bot.env." .. tostring(k) .. " comes from the config file, " ..
+      "the environment, parley sim --env or a transcript's @env)")
+  end,
+})
+frozen[env_proxy] = true
+trusted[env_proxy] = true
+api.env = env_proxy
+
+function rt.load(sources, dir, env)
   files = sources
   folder = dir
+  env_values = env or {}
   local src = files["bot.lua"]
   local chunk, err = load(src, "@" .. folder .. "/bot.lua", "t", G)
   if not chunk then error(err, 0) end
