@@ -20,8 +20,12 @@ bot.config{
   http = { allow = { "api.junipergoods.example" }, timeout = "4s", max_bytes = "64KB" },
 }
 
-local API = "https://api.junipergoods.example"
-local KEY = { ["X-Api-Key"] = "demo-key" } -- a real bot would keep its key in bot.store
+-- The shop's API and its key are settings of the deployment, not of the code:
+-- PARLEY_BOT_ORDER_STATUS_SHOP_API_KEY in the server's environment (or
+-- env.SHOP_API_KEY under [bot order_status] in its config file). Without one,
+-- the shop's demo key, which its sandbox API accepts.
+local API = bot.env.SHOP_API_URL or "https://api.junipergoods.example"
+local KEY = { ["X-Api-Key"] = bot.env.SHOP_API_KEY or "demo-key" }
 
 local function describe(id, o)
   if o.status == "shipped" then

@@ -10,8 +10,8 @@
 --
 -- Per fan, c.fields holds the registration (name, ticket, registered_at) and
 -- c.state the questions asked; bot.store counts registrations and questions.
--- The event's details and the staff number live in lib/event.lua (bot.config
--- accepts only its own keys).
+-- The event's details live in lib/event.lua (bot.config accepts only its own
+-- keys); the staff number comes from bot.env.STAFF_NUMBER (see there).
 local event = require("lib.event")
 
 bot.config{

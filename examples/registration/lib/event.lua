@@ -10,8 +10,11 @@ M.date = "Sat Apr 18, 10am-4pm"
 M.place = "Riverside Community Hall, 120 Main St"
 M.contact = "Dana, +1 555-0199"
 
--- The staff member who gets questions and may answer them with ANSWER.
-M.staff = "+15550199"
+-- The staff member who gets questions and may answer them with ANSWER: a
+-- setting of the deployment, not of the code (PARLEY_BOT_REGISTRATION_STAFF_NUMBER,
+-- or env.STAFF_NUMBER under [bot registration] in the config file); the
+-- front desk's number when none is given.
+M.staff = bot.env.STAFF_NUMBER or "+15550199"
 
 -- The longest name and question kept; longer ones are cut.
 M.max_name = 60
