@@ -13,7 +13,7 @@ static void usage(FILE *f) {
       "                      serve the bots in scripts/ over HTTP (webhooks)\n"
       "  reload BOT [--dir FOLDER] [--url URL]\n"
       "                      send a bot's folder to a running server (hot reload)\n"
-      "  sim BOTDIR [--db FILE] [--as NUMBER]\n"
+      "  sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n"
       "                      chat with a bot as a fan (a REPL; /help inside)\n"
       "  test [--update] [PATH...]\n"
       "                      run .chat transcripts (default: scripts/ and examples/)\n"

@@ -218,6 +218,7 @@ function Contact:stop_drip(name) end
 ---broadcast and broadcast_status only inside handlers.
 ---@class Bot
 ---@field store table<string|integer, StoredValue> data shared by every conversation of the bot, at most 1 MiB encoded and 100,000 keys; handlers only
+---@field env table<string, string> the bot's settings and secrets (API keys, a staff number), read-only: `bot.env.API_KEY` is a string or nil. Given outside the code: `env.API_KEY = ...` under `[bot NAME]` in the config file, `PARLEY_BOT_<BOT>_API_KEY` in the environment (wins), `parley sim --env API_KEY=...`, a transcript's `@env API_KEY=...`. Names in any case, `-`/`.` as `_` (api-key is API_KEY); cannot be listed. Every value is a secret: the host masks it as ******** in errors and logs
 bot = {}
 
 ---Configures the bot. Top level only; may be called more than once.
