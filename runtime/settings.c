@@ -177,6 +177,17 @@ static char *trim(char *s) {
   return s;
 }
 
+/* The next line at *cursor (its newline cut), or NULL at the end; empty
+ * lines are lines, so file:line counts them. */
+static char *next_line(char **cursor) {
+  char *l = *cursor;
+  if (!l || !*l) return NULL;
+  char *nl = strchr(l, '\n');
+  if (nl) *nl = 0;
+  *cursor = nl ? nl + 1 : l + strlen(l);
+  return l;
+}
+
 int settings_read_file(const char *path) {
   size_t len;
   char *text = read_file(path, &len);
@@ -186,7 +197,8 @@ int settings_read_file(const char *path) {
   }
   int line = 0, rc = 0;
   char *bot = NULL; /* inside [bot NAME]: NAME, normalized */
-  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+  char *cursor = text;
+  for (char *l = next_line(&cursor); l; l = next_line(&cursor)) {
     line++;
     char *t = trim(l);
     if (!*t || *t == '#') continue;
@@ -247,6 +259,7 @@ int settings_read_file(const char *path) {
     }
   }
   free(bot);
+  explicit_bzero(text, len); /* it may hold bot.env values */
   free(text);
   free(config_path);
   config_path = xstrdup(path);
@@ -256,15 +269,16 @@ int settings_read_file(const char *path) {
 /* The config file's env.NAME lines of [bot BOT] (normalized) into out. */
 static int read_file_env(const char *path, const char *bot, bot_env *out, char *err,
                          size_t errlen) {
-  char *text = read_file(path, NULL);
+  size_t len;
+  char *text = read_file(path, &len);
   if (!text) {
     snprintf(err, errlen, "the config file %s cannot be read for bot.env: %s", path,
              strerror(errno));
     return -1;
   }
   int line = 0, rc = 0, mine = 0;
-  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && !rc;
-       l = strtok_r(NULL, "\n", &save)) {
+  char *cursor = text;
+  for (char *l = next_line(&cursor); l && !rc; l = next_line(&cursor)) {
     line++;
     char *t = trim(l);
     char section[128];
@@ -287,7 +301,7 @@ static int read_file_env(const char *path, const char *bot, bot_env *out, char *
       rc = -1;
     }
   }
-  explicit_bzero(text, strlen(text));
+  explicit_bzero(text, len); /* it holds bot.env values */
   free(text);
   return rc;
 }

@@ -145,7 +145,9 @@ static void test_config_file_sections(const char *dir) {
 
   /* a bad line names the file, the line and the name, never the value */
   f = fopen(path, "w");
-  fputs("[bot shop]\nenv. = hidden-value\nAPI_KEY = other-hidden\n", f);
+  fputs("[bot shop]\n\n# blank lines and comments count as lines\nenv. = hidden-value\n"
+        "API_KEY = other-hidden\n",
+        f);
   fclose(f);
   char *errout = NULL;
   size_t errlen = 0;
@@ -155,8 +157,8 @@ static void test_config_file_sections(const char *dir) {
   fclose(stderr);
   stderr = saved;
   CHECK_INT(rc, -1, "a bad env line is refused");
-  CHECK_HAS(errout, "parley.conf:2:", "... naming file:line");
-  CHECK_HAS(errout, "parley.conf:3:", "an unknown key in a [bot] section is refused");
+  CHECK_HAS(errout, "parley.conf:4:", "... naming file:line (blank lines counted)");
+  CHECK_HAS(errout, "parley.conf:5:", "an unknown key in a [bot] section is refused");
   CHECK_HAS(errout, "env.API_KEY", "... suggesting env.NAME");
   CHECK(
       strstr(errout, "hidden-value") == NULL && strstr(errout, "other-hidden") == NULL,
