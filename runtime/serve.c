@@ -43,6 +43,9 @@ static void usage(FILE *f) {
         "  GET /healthz, GET /metrics (Prometheus)\n"
         "Settings (file key, flag, environment; docs/serve.md):\n", f);
   settings_usage(f);
+  fputs("A bot's script reads bot.env.NAME: env.NAME = value under [bot BOT] in the config\n"
+        "file, or PARLEY_BOT_<BOT>_<NAME> (wins); secrets, never printed (docs/serve.md).\n",
+        f);
 }
 
 /* ---------------------------------------------------------------- sending */
