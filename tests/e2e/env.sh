@@ -119,17 +119,20 @@ expect "a bot whose name is a prefix of another's does not take its variables" \
 expect "an error quoting the key is answered masked" "$(say clinic-desk leak m4)" '200$'
 say clinic-desk send m5 > /dev/null
 
-# a reload reads the config file again
+# a reload reads the config file again, even with the same files
 sed -i 's/+15550123/+15550456/' "$tmp/parley.conf"
-cat > "$tmp/files.py" <<'EOF'
-import json, sys
-print(json.dumps({"files": {"bot.lua": open(sys.argv[1]).read() + "\n-- v2\n"}}))
-EOF
-python3 "$tmp/files.py" "$tmp/scripts/clinic-desk/bot.lua" > "$tmp/v2.json"
-expect "reload: a new version is active" \
-  "$(admin PUT /v1/bots/clinic-desk/script -H 'Content-Type: application/json' --data-binary @"$tmp/v2.json")" \
+expect "reload of the same files: active" \
+  "$(admin PUT /v1/bots/clinic-desk/script -H 'Content-Type: text/x-lua' --data-binary @"$tmp/scripts/clinic-desk/bot.lua")" \
   '"status":"active".* 200$'
 say clinic-desk staff m6 > /dev/null
+# a config file that cannot be read refuses the new version; the old one runs on
+mv "$tmp/parley.conf" "$tmp/parley.conf.away"
+expect "reload without a readable config file: 422 naming it" \
+  "$(admin PUT /v1/bots/clinic-desk/script -H 'Content-Type: text/x-lua' --data-binary @"$tmp/scripts/clinic-desk/bot.lua")" \
+  'parley.conf cannot be read for bot.env.* 422$'
+mv "$tmp/parley.conf.away" "$tmp/parley.conf"
+expect "... and the running version still has its settings" "$(say clinic-desk key m7)" \
+  "key of ${#SECRET} characters.* 200$"
 # a version whose top level fails quoting the key: the 422 masks it
 printf 'error("cannot start with key " .. bot.env.API_KEY)\n' > "$tmp/bad.lua"
 admin PUT /v1/bots/clinic-desk/script -H 'Content-Type: text/x-lua' --data-binary @"$tmp/bad.lua" \
