@@ -118,6 +118,11 @@ expect "a bot whose name is a prefix of another's does not take its variables" \
   "$(say clinic desk m3)" 'desk key: nil.* 200$'
 expect "an error quoting the key is answered masked" "$(say clinic-desk leak m4)" '200$'
 say clinic-desk send m5 > /dev/null
+expect "an event whose handler quotes the key is answered 422, masked" \
+  "$(curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer env-hook-1" \
+    -H 'Content-Type: application/json' --data '{"type":"check.key","contact":"+15550002"}' \
+    "$url/v1/bots/clinic-desk/events")" \
+  '"error":"[^"]*the API refused key \*\*\*\*\*\*\*\*".* 422$'
 
 # a reload reads the config file again, even with the same files
 sed -i 's/+15550123/+15550456/' "$tmp/parley.conf"
@@ -171,6 +176,11 @@ expect "... its errors are stored masked" "$errors" '^[1-9]'
 printf 'key\n' > "$tmp/in"
 expect "sim: the environment's key" "$("$PARLEY" sim "$tmp/scripts/clinic-desk" < "$tmp/in" 2>&1)" \
   "key of ${#SECRET} characters"
+printf 'leak\n' > "$tmp/in_leak"
+out=$("$PARLEY" sim "$tmp/scripts/clinic-desk" < "$tmp/in_leak" 2>&1)
+expect "sim: the script's log line and error show the key masked" "$out" \
+  'log: the key is \*\*\*\*\*\*\*\*'
+if printf '%s' "$out" | grep -qF "$SECRET"; then not_ok "... and nowhere in clear" "$out"; else ok "... and nowhere in clear"; fi
 expect "sim: --env wins over the environment" \
   "$("$PARLEY" sim "$tmp/scripts/clinic-desk" --env api_key=abc < "$tmp/in" 2>&1)" \
   'key of 3 characters'

@@ -43,3 +43,7 @@ bot.keyword("LIST", function(c, msg)
   for _ in pairs(bot.env) do n = n + 1 end
   return "listed " .. n
 end)
+
+bot.on_event("check.key", function(c, ev)
+  error("the API refused key " .. tostring(bot.env.API_KEY))
+end)
