@@ -1,6 +1,7 @@
 #include "date.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unicode/ucal.h>
 #include <unicode/udat.h>
@@ -12,8 +13,13 @@
 #define ZONE_HINT "(use a name like America/New_York or UTC)"
 
 /* ICU's earliest date: a calendar whose Gregorian change is here follows
- * the Gregorian rules at every date we accept (proleptic, as ISO 8601). */
+ * the Gregorian rules at every date we accept (proleptic, as ISO 8601).
+ * Setting it costs more than the rest of opening a calendar (about 9 us),
+ * so only calendars that may see a date before 1600 (ICU's own change is
+ * in 1582) get it. */
 #define PROLEPTIC_CHANGE (-184303902528000000.0)
+#define YEAR_1600 (-11676096000LL) /* 1600-01-01T00:00:00Z */
+#define BEFORE_1600(t) ((t) < YEAR_1600 + 2 * 86400)
 
 int date_check_zone(const char *zone, char *err, size_t errlen) {
   /* clock_valid_zone asks ICU for the canonical system ID: an unknown name
@@ -36,17 +42,19 @@ static int in_range(int64_t t, char *err, size_t errlen) {
   return -1;
 }
 
-/* A Gregorian calendar in zone (checked), strict; a wall time a fall-back
- * repeats is read as the second of the two (standard time), as bot.at reads
- * it (clock.c). NULL with a sentence in err. */
-static UCalendar *open_calendar(const char *zone, char *err, size_t errlen) {
+/* A Gregorian calendar in zone (checked), strict, proleptic if early (a
+ * date before 1600 may be asked of it); a wall time a fall-back repeats is
+ * read as the second of the two (standard time), as bot.at reads it
+ * (clock.c). NULL with a sentence in err. */
+static UCalendar *open_calendar(const char *zone, int early, char *err, size_t errlen) {
   if (date_check_zone(zone, err, errlen)) return NULL;
   UChar uzone[DATE_MAX_ZONE + 1];
   u_uastrncpy(uzone, zone, DATE_MAX_ZONE);
   uzone[DATE_MAX_ZONE] = 0;
   UErrorCode status = U_ZERO_ERROR;
   UCalendar *cal = ucal_open(uzone, -1, "en_US", UCAL_GREGORIAN, &status);
-  if (U_SUCCESS(status)) ucal_setGregorianChange(cal, PROLEPTIC_CHANGE, &status);
+  if (U_SUCCESS(status) && early)
+    ucal_setGregorianChange(cal, PROLEPTIC_CHANGE, &status);
   if (U_FAILURE(status)) {
     if (cal) ucal_close(cal);
     snprintf(err, errlen, "cannot open time zone '%s': %s", zone, u_errorName(status));
@@ -141,7 +149,7 @@ static int calendar_moment(UCalendar *cal, const iso_text *p, int64_t *ms) {
  * wall time exists). */
 static int date_exists(const iso_text *p, int64_t *utc_ms) {
   char err[160];
-  UCalendar *utc = open_calendar("UTC", err, sizeof err);
+  UCalendar *utc = open_calendar("UTC", p->year < 1601, err, sizeof err);
   if (!utc) return -1;
   int rc = p->year >= 1 ? calendar_moment(utc, p, utc_ms) : -1;
   ucal_close(utc);
@@ -178,7 +186,7 @@ int date_parse(const char *text, size_t len, const char *zone, int64_t *out, cha
     *out = t;
     return 0;
   }
-  UCalendar *cal = open_calendar(zone, err, errlen);
+  UCalendar *cal = open_calendar(zone, p.year < 1601, err, errlen);
   if (!cal) return -1;
   if (!p.has_time) {
     /* the first moment of that day: midnight, or when the day's clocks
@@ -300,21 +308,27 @@ int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
              DATE_MAX_LOCALE, locale);
     return -1;
   }
-  UCalendar *cal = open_calendar(zone, err, errlen);
-  if (!cal) return -1;
-  UDateFormat *fmt = st && !st->pattern ? udat_open(st->time, st->date, locale, NULL, 0,
-                                                    NULL, 0, &status)
-                                        : udat_open(UDAT_PATTERN, UDAT_PATTERN, locale,
-                                                    NULL, 0, upattern, ulen, &status);
+  if (date_check_zone(zone, err, errlen)) return -1;
+  UCalendar *cal = BEFORE_1600(t) ? open_calendar(zone, 1, err, errlen) : NULL;
+  UChar uzone[DATE_MAX_ZONE + 1];
+  u_uastrncpy(uzone, zone, DATE_MAX_ZONE);
+  uzone[DATE_MAX_ZONE] = 0;
+  char gregorian[DATE_MAX_LOCALE + 32]; /* whatever calendar the locale prefers */
+  snprintf(gregorian, sizeof gregorian, "%s@calendar=gregorian", locale);
+  UDateFormat *fmt =
+      st && !st->pattern
+          ? udat_open(st->time, st->date, gregorian, uzone, -1, NULL, 0, &status)
+          : udat_open(UDAT_PATTERN, UDAT_PATTERN, gregorian, uzone, -1, upattern, ulen,
+                      &status);
   UChar buf[DATE_MAX_OUTPUT / 2];
   int32_t blen = 0;
   if (U_SUCCESS(status)) {
-    udat_setCalendar(fmt, cal); /* the zone, and the proleptic calendar */
+    if (cal) udat_setCalendar(fmt, cal); /* proleptic before 1600 */
     blen = udat_format(fmt, (UDate)t * 1000.0, buf,
                        (int32_t)(sizeof buf / sizeof buf[0]), NULL, &status);
   }
   if (fmt) udat_close(fmt);
-  ucal_close(cal);
+  if (cal) ucal_close(cal);
   if (U_SUCCESS(status) && blen < (int32_t)(sizeof buf / sizeof buf[0]))
     u_strToUTF8(out, (int32_t)n, NULL, buf, blen, &status);
   if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING ||
@@ -361,7 +375,9 @@ int date_add(int64_t t, const date_amounts *a, const char *zone, int64_t *out,
                (long long)exact[i], exact_names[i], (long long)exact_max[i]);
       return -1;
     }
-  UCalendar *cal = open_calendar(zone, err, errlen);
+  int64_t back_days = llabs(a->years) * 366 + llabs(a->months) * 31 +
+                      llabs(a->weeks) * 7 + llabs(a->days);
+  UCalendar *cal = open_calendar(zone, BEFORE_1600(t - back_days * 86400), err, errlen);
   if (!cal) return -1;
   /* a wall time a daylight-saving change skips moves on by the gap */
   ucal_setAttribute(cal, UCAL_LENIENT, 1);
@@ -384,7 +400,7 @@ int date_add(int64_t t, const date_amounts *a, const char *zone, int64_t *out,
 int date_to_parts(int64_t t, const char *zone, date_parts *out, char *err,
                   size_t errlen) {
   if (in_range(t, err, errlen)) return -1;
-  UCalendar *cal = open_calendar(zone, err, errlen);
+  UCalendar *cal = open_calendar(zone, BEFORE_1600(t), err, errlen);
   if (!cal) return -1;
   UErrorCode status = U_ZERO_ERROR;
   ucal_setMillis(cal, (UDate)t * 1000.0, &status);
@@ -413,7 +429,7 @@ int date_start_of_day(int64_t t, const char *zone, int64_t *out, char *err,
                       size_t errlen) {
   date_parts p;
   if (date_to_parts(t, zone, &p, err, errlen)) return -1;
-  UCalendar *cal = open_calendar(zone, err, errlen);
+  UCalendar *cal = open_calendar(zone, BEFORE_1600(t), err, errlen);
   if (!cal) return -1;
   ucal_setAttribute(cal, UCAL_LENIENT, 1);
   ucal_setAttribute(cal, UCAL_SKIPPED_WALL_TIME, UCAL_WALLTIME_NEXT_VALID);
@@ -450,7 +466,7 @@ int date_age(const char *birthday, size_t len, int64_t at, const char *zone, int
   iso_text day = {.year = today.year, .month = today.month, .day = today.day};
   /* both dates at midnight in UTC, where every day has one: the years
    * between them as ICU's calendar adds years */
-  UCalendar *utc = open_calendar("UTC", err, errlen);
+  UCalendar *utc = open_calendar("UTC", b.year < 1601, err, errlen);
   if (!utc) return -1;
   int rc = calendar_moment(utc, &day, &today_ms);
   if (rc == 0 && today_ms < birth_ms) {

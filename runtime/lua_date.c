@@ -7,15 +7,15 @@
 #include "sandbox.h"
 
 /* What each call costs, in instructions of the budget, charged before the
- * work: ICU's time per call on the 2-core development machine (about 10 ns
- * an instruction; a formatter is built for every call). */
+ * work: about 100 an microsecond of ICU's CPU time per call on the 2-core
+ * development machine (a formatter is built for every call). */
 enum {
-  CHARGE_PARSE = 4000,        /* about 40 us */
-  CHARGE_FORMAT = 15000,      /* about 140 us, 160 us with a long pattern or style */
-  CHARGE_ADD = 2000,          /* about 19 us */
-  CHARGE_PARTS = 1500,        /* about 14 us */
-  CHARGE_START_OF_DAY = 3000, /* about 26 us */
-  CHARGE_AGE = 7000           /* about 70 us */
+  CHARGE_PARSE = 1000,        /* about 8 us */
+  CHARGE_FORMAT = 8000,       /* 35 to 75 us, the most with a long pattern or a style */
+  CHARGE_ADD = 1200,          /* 7 to 10 us */
+  CHARGE_PARTS = 600,         /* about 4 us */
+  CHARGE_START_OF_DAY = 1200, /* about 8 us */
+  CHARGE_AGE = 3000           /* about 27 us */
 };
 
 /* Charges a call before its work; a limit it reaches is raised with the

@@ -1,9 +1,9 @@
 -- Attack: the date library does its work in ICU, where the count hook never
--- runs: a loop of date.format (about 140 us a call, building a formatter)
+-- runs: a loop of date.format (35 to 75 us a call, building a formatter)
 -- or date.parse cost a handler a few Lua instructions per call, and huge
 -- patterns, zones or texts would be handed to ICU whole.
--- Must get: every call is charged before its work (date.format 15,000
--- instructions, date.parse 4,000, ...), so the instruction limit stops such
+-- Must get: every call is charged before its work (date.format 8,000
+-- instructions, date.parse 1,000, ...), so the instruction limit stops such
 -- a loop at the line of the call, and inputs past their bounds (a pattern
 -- of 256 bytes, a date of 64, a zone of 100, a locale of 64) are refused
 -- before ICU sees them, with an error a script can catch.
