@@ -140,6 +140,8 @@ static void test_format(void) {
   expect_format(t, "iso", "UTC", NULL, "2026-03-10T18:30:00Z");
   expect_format(t, "iso", "Asia/Kolkata", NULL, "2026-03-11T00:00:00+05:30");
   expect_format(t, "date", NY, NULL, "Mar 10, 2026");
+  /* the Gregorian calendar whatever the locale prefers (th_TH: Buddhist) */
+  expect_format(t, "yyyy-MM-dd", "Asia/Bangkok", "th_TH", "2026-03-11");
   expect_format(t, "yyyy-MM-dd HH:mm zzz", NY, NULL, "2026-03-10 14:30 EDT");
   expect_format(t, "h:mm a", "Australia/Adelaide", NULL, "5:00 AM");
   /* a year boundary: New Year's in UTC is still Dec 31 in Los Angeles */

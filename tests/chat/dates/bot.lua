@@ -98,3 +98,13 @@ local LAUNCH = date.parse("2026-06-01T09:00")
 bot.keyword("launch", function(c, msg)
   return date.format(LAUNCH, "iso") .. " is " .. date.format(LAUNCH, "h:mm a") .. " here"
 end)
+
+bot.keyword("half", function(c, msg)
+  return date.format(date.add(0, { days = 1.5 }), "iso")
+end)
+
+-- a handler without a contact works in the bot's zone
+bot.handler("morning", function(c, args)
+  send("+15550009", "Good morning, it's " .. date.format(bot.now(), "EEEE h:mm a zzz"))
+end)
+bot.every("daily 09:00", "morning")
