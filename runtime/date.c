@@ -272,15 +272,16 @@ static const style STYLES[] = {
     {"iso", UDAT_PATTERN, UDAT_PATTERN, "yyyy-MM-dd'T'HH:mm:ssXXX"},
 };
 
-int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
-                const char *locale, char *out, size_t n, char *err, size_t errlen) {
-  if (n) out[0] = 0;
-  if (!locale) locale = "en_US";
-  if (in_range(t, err, errlen)) return -1;
+/* The formatter for pattern (or style), zone and locale, all checked: NULL
+ * with a sentence in err. */
+static UDateFormat *open_formatter(const char *pattern, size_t plen, const char *zone,
+                                   const char *locale, char *err, size_t errlen) {
   const style *st = NULL;
   for (size_t i = 0; i < sizeof STYLES / sizeof STYLES[0]; i++)
     if (strlen(STYLES[i].name) == plen && memcmp(STYLES[i].name, pattern, plen) == 0)
       st = &STYLES[i];
+  const char *shown = pattern;
+  size_t shown_len = plen;
   if (st && st->pattern) {
     pattern = st->pattern;
     plen = strlen(pattern);
@@ -297,8 +298,8 @@ int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
                "'%.*s' is not a date pattern (ICU's, like \"EEE MMM d 'at' h:mm a\", "
                "with literal text in single quotes) nor a style (short, medium, long, "
                "full, date, time, iso)",
-               plen > 80 ? 80 : (int)plen, pattern);
-      return -1;
+               shown_len > 80 ? 80 : (int)shown_len, shown);
+      return NULL;
     }
   }
   if (!valid_locale_name(locale) || !locale_known(locale)) {
@@ -306,10 +307,9 @@ int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
              "'%.*s' is not a locale ICU has data for (use a name like en_US "
              "or fr_FR)",
              DATE_MAX_LOCALE, locale);
-    return -1;
+    return NULL;
   }
-  if (date_check_zone(zone, err, errlen)) return -1;
-  UCalendar *cal = BEFORE_1600(t) ? open_calendar(zone, 1, err, errlen) : NULL;
+  if (date_check_zone(zone, err, errlen)) return NULL;
   UChar uzone[DATE_MAX_ZONE + 1];
   u_uastrncpy(uzone, zone, DATE_MAX_ZONE);
   uzone[DATE_MAX_ZONE] = 0;
@@ -320,19 +320,119 @@ int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
           ? udat_open(st->time, st->date, gregorian, uzone, -1, NULL, 0, &status)
           : udat_open(UDAT_PATTERN, UDAT_PATTERN, gregorian, uzone, -1, upattern, ulen,
                       &status);
-  UChar buf[DATE_MAX_OUTPUT / 2];
-  int32_t blen = 0;
-  if (U_SUCCESS(status)) {
-    if (cal) udat_setCalendar(fmt, cal); /* proleptic before 1600 */
-    blen = udat_format(fmt, (UDate)t * 1000.0, buf,
-                       (int32_t)(sizeof buf / sizeof buf[0]), NULL, &status);
+  if (U_FAILURE(status)) {
+    if (fmt) udat_close(fmt);
+    snprintf(err, errlen, "cannot format with '%.*s' in %s: %s",
+             shown_len > 80 ? 80 : (int)shown_len, shown, locale, u_errorName(status));
+    return NULL;
   }
-  if (fmt) udat_close(fmt);
-  if (cal) ucal_close(cal);
-  if (U_SUCCESS(status) && blen < (int32_t)(sizeof buf / sizeof buf[0]))
+  return fmt;
+}
+
+/* ---------------------------------------------------------------- formatters kept */
+
+/* Building a formatter is most of a format's cost (ICU loads the locale's
+ * symbols and number formats: 35 to 75 us, where formatting with one takes
+ * about 2 us), so a few are kept, by pattern, zone and locale, the least
+ * recently used replaced. */
+enum {
+  KEPT_FORMATTERS = 8,
+  KEY_MAX = DATE_MAX_PATTERN + DATE_MAX_ZONE + DATE_MAX_LOCALE + 3
+};
+
+struct date_formatters {
+  struct kept_formatter {
+    char key[KEY_MAX];
+    size_t key_len; /* 0: an empty slot */
+    UDateFormat *fmt;
+    unsigned long used;
+  } slot[KEPT_FORMATTERS];
+  unsigned long clock;
+};
+
+date_formatters *date_formatters_new(void) {
+  return calloc(1, sizeof(date_formatters));
+}
+
+void date_formatters_free(date_formatters *f) {
+  if (!f) return;
+  for (int i = 0; i < KEPT_FORMATTERS; i++)
+    if (f->slot[i].fmt) udat_close(f->slot[i].fmt);
+  free(f);
+}
+
+/* pattern, zone and locale, NUL-separated (none holds a NUL: the Lua side
+ * refuses them); 0 if they do not fit. */
+static size_t formatter_key(char *key, const char *pattern, size_t plen,
+                            const char *zone, const char *locale) {
+  size_t zlen = strlen(zone), llen = strlen(locale);
+  if (plen > DATE_MAX_PATTERN || zlen > DATE_MAX_ZONE || llen > DATE_MAX_LOCALE)
+    return 0;
+  memcpy(key, pattern, plen);
+  key[plen] = 0;
+  memcpy(key + plen + 1, zone, zlen + 1);
+  memcpy(key + plen + 1 + zlen + 1, locale, llen + 1);
+  return plen + zlen + llen + 3;
+}
+
+static struct kept_formatter *find_kept(date_formatters *f, const char *key,
+                                        size_t len) {
+  for (int i = 0; f && len && i < KEPT_FORMATTERS; i++)
+    if (f->slot[i].key_len == len && memcmp(f->slot[i].key, key, len) == 0)
+      return &f->slot[i];
+  return NULL;
+}
+
+int date_format_is_kept(date_formatters *f, int64_t t, const char *pattern, size_t plen,
+                        const char *zone, const char *locale) {
+  char key[KEY_MAX];
+  if (!f || BEFORE_1600(t)) return 0;
+  return find_kept(f, key,
+                   formatter_key(key, pattern, plen, zone,
+                                 locale ? locale : "en_US")) != NULL;
+}
+
+int date_format(date_formatters *kept, int64_t t, const char *pattern, size_t plen,
+                const char *zone, const char *locale, char *out, size_t n, char *err,
+                size_t errlen) {
+  if (n) out[0] = 0;
+  if (!locale) locale = "en_US";
+  if (in_range(t, err, errlen)) return -1;
+  /* before 1600 the formatter gets a proleptic calendar: not kept */
+  int early = BEFORE_1600(t);
+  char key[KEY_MAX];
+  size_t key_len = kept && !early ? formatter_key(key, pattern, plen, zone, locale) : 0;
+  struct kept_formatter *k = find_kept(kept, key, key_len);
+  UDateFormat *fmt =
+      k ? k->fmt : open_formatter(pattern, plen, zone, locale, err, errlen);
+  if (!fmt) return -1;
+  if (key_len && !k) {
+    k = &kept->slot[0];
+    for (int i = 1; i < KEPT_FORMATTERS; i++)
+      if (kept->slot[i].used < k->used) k = &kept->slot[i];
+    if (k->fmt) udat_close(k->fmt);
+    memcpy(k->key, key, key_len);
+    k->key_len = key_len;
+    k->fmt = fmt;
+  }
+  if (k) k->used = ++kept->clock;
+  UErrorCode status = U_ZERO_ERROR;
+  if (early) {
+    UCalendar *cal = open_calendar(zone, 1, err, errlen);
+    if (!cal) {
+      udat_close(fmt);
+      return -1;
+    }
+    udat_setCalendar(fmt, cal); /* a copy */
+    ucal_close(cal);
+  }
+  UChar buf[DATE_MAX_OUTPUT / 2];
+  int32_t cap = (int32_t)(sizeof buf / sizeof buf[0]);
+  int32_t blen = udat_format(fmt, (UDate)t * 1000.0, buf, cap, NULL, &status);
+  if (!k) udat_close(fmt);
+  if (U_SUCCESS(status) && blen < cap)
     u_strToUTF8(out, (int32_t)n, NULL, buf, blen, &status);
-  if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING ||
-      blen >= (int32_t)(sizeof buf / sizeof buf[0])) {
+  if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING || blen >= cap) {
     if (n) out[0] = 0;
     snprintf(err, errlen, "cannot format with '%.*s' in %s: %s",
              plen > 80 ? 80 : (int)plen, pattern, locale,

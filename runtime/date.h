@@ -43,13 +43,27 @@ int date_check_zone(const char *zone, char *err, size_t errlen);
 int date_parse(const char *text, size_t len, const char *zone, int64_t *out, char *err,
                size_t errlen);
 
+/* Formatters kept between calls (building one is most of a format's
+ * cost): a few, by pattern, zone and locale, the least recently used
+ * replaced; their memory is ICU's (malloc), a few hundred KB at most. Used
+ * by one thread at a time. */
+typedef struct date_formatters date_formatters;
+date_formatters *date_formatters_new(void); /* NULL if out of memory */
+void date_formatters_free(date_formatters *f);
+
 /* The moment t as pattern shows it in zone and locale ("en_US" when NULL),
  * as UTF-8 in out (at most n bytes, DATE_MAX_OUTPUT is always enough).
  * pattern: an ICU date pattern ("EEE MMM d 'at' h:mm a") or a style name:
  * "short", "medium", "long", "full" (date and time), "date" (the medium
- * date), "time" (the short time), "iso" ("2026-03-10T14:30:00-04:00"). */
-int date_format(int64_t t, const char *pattern, size_t plen, const char *zone,
-                const char *locale, char *out, size_t n, char *err, size_t errlen);
+ * date), "time" (the short time), "iso" ("2026-03-10T14:30:00-04:00").
+ * Always the Gregorian calendar. kept: formatters to reuse, or NULL. */
+int date_format(date_formatters *kept, int64_t t, const char *pattern, size_t plen,
+                const char *zone, const char *locale, char *out, size_t n, char *err,
+                size_t errlen);
+
+/* 1 if date_format would reuse a kept formatter for these arguments. */
+int date_format_is_kept(date_formatters *kept, int64_t t, const char *pattern,
+                        size_t plen, const char *zone, const char *locale);
 
 /* Calendar amounts to add: years, months, weeks and days move the date and
  * keep the wall-clock time in the zone (a time a daylight-saving change

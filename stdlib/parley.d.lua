@@ -451,7 +451,8 @@ function http.post(url, body, opts) end
 ---(at the top level: bot.config's timezone so far, else UTC). Bad input (an
 ---unknown zone, a date that does not exist, a bad pattern or locale) raises
 ---an error naming it. Each call is charged to the handler's instruction
----budget (date.format 8,000 instructions, the others 600 to 3,000).
+---budget (date.format 8,000 instructions, 300 when the VM kept a formatter
+---for the same pattern, zone and locale; the others 600 to 3,000).
 date = {}
 
 ---ISO 8601 text -> seconds: "2026-03-10" (the start of that day),

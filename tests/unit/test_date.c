@@ -40,23 +40,32 @@ static void expect_parse_error(const char *text, const char *zone, const char *p
   CHECK_HAS(err, part, "  and the error says so");
 }
 
+/* Formatters kept across the tests: every format is done with a new one
+ * and again with the kept ones, which must give the same text whatever was
+ * formatted before (another zone, locale or pattern; more than they hold). */
+static date_formatters *kept;
+
 static void expect_format(int64_t t, const char *pattern, const char *zone,
                           const char *locale, const char *want) {
-  char out[DATE_MAX_OUTPUT] = "";
-  err[0] = 0;
-  int rc = date_format(t, pattern, strlen(pattern), zone, locale, out, sizeof out, err,
-                       sizeof err);
-  if (!test_result(rc == 0 && strcmp(out, want) == 0, "format %lld as \"%s\" in %s, %s",
-                   (long long)t, pattern, zone, locale ? locale : "(default)"))
-    test_note("expected \"%s\", got rc %d \"%s\" (%s)", want, rc, out, err);
+  for (int with_kept = 0; with_kept <= 1; with_kept++) {
+    char out[DATE_MAX_OUTPUT] = "";
+    err[0] = 0;
+    int rc = date_format(with_kept ? kept : NULL, t, pattern, strlen(pattern), zone,
+                         locale, out, sizeof out, err, sizeof err);
+    if (!test_result(rc == 0 && strcmp(out, want) == 0,
+                     "format %lld as \"%s\" in %s, %s%s", (long long)t, pattern, zone,
+                     locale ? locale : "(default)",
+                     with_kept ? ", kept formatters" : ""))
+      test_note("expected \"%s\", got rc %d \"%s\" (%s)", want, rc, out, err);
+  }
 }
 
 static void expect_format_error(const char *pattern, const char *zone,
                                 const char *locale, const char *part) {
   char out[DATE_MAX_OUTPUT] = "";
   err[0] = 0;
-  int rc = date_format(utc(2026, 3, 10, 18, 30, 0), pattern, strlen(pattern), zone,
-                       locale, out, sizeof out, err, sizeof err);
+  int rc = date_format(NULL, utc(2026, 3, 10, 18, 30, 0), pattern, strlen(pattern),
+                       zone, locale, out, sizeof out, err, sizeof err);
   CHECK(rc == -1, "format \"%s\" in %s, %s is refused", pattern, zone,
         locale ? locale : "(default)");
   CHECK_HAS(err, part, "  and the error names it");
@@ -132,6 +141,8 @@ static void test_parse(void) {
 
 static void test_format(void) {
   int64_t t = utc(2026, 3, 10, 18, 30, 0); /* Tue Mar 10 2026, 14:30 in New York */
+  kept = date_formatters_new();
+  CHECK(!date_format_is_kept(kept, t, "iso", 3, NY, NULL), "nothing kept at first");
   expect_format(t, "EEE MMM d 'at' h:mm a", NY, NULL, "Tue Mar 10 at 2:30 PM");
   expect_format(t, "EEE MMM d 'at' h:mm a", NY, "en_US", "Tue Mar 10 at 2:30 PM");
   expect_format(t, "EEEE d MMMM HH:mm", NY, "fr_FR", "mardi 10 mars 14:30");
@@ -151,12 +162,21 @@ static void test_format(void) {
   expect_format(utc(1582, 10, 10, 0, 0, 0), "yyyy-MM-dd", "UTC", NULL, "1582-10-10");
   /* the styles: ICU's (CLDR's) for the locale, which may hold U+202F */
   char out[DATE_MAX_OUTPUT];
-  CHECK(date_format(t, "full", 4, NY, NULL, out, sizeof out, err, sizeof err) == 0 &&
+  CHECK(date_format(NULL, t, "full", 4, NY, NULL, out, sizeof out, err, sizeof err) ==
+                0 &&
             strstr(out, "Tuesday, March 10, 2026") == out,
         "the full style: \"%s\"", out);
-  CHECK(date_format(t, "time", 4, NY, "de_DE", out, sizeof out, err, sizeof err) == 0 &&
+  CHECK(date_format(NULL, t, "time", 4, NY, "de_DE", out, sizeof out, err,
+                    sizeof err) == 0 &&
             strcmp(out, "14:30") == 0,
         "the time style in de_DE: \"%s\"", out);
+  CHECK(date_format_is_kept(kept, t, "iso", 3, "UTC", NULL) &&
+            date_format_is_kept(kept, t + 86400, "iso", 3, "UTC", "en_US") &&
+            !date_format_is_kept(kept, t, "iso", 3, "Europe/Paris", NULL) &&
+            !date_format_is_kept(kept, t, "iso", 3, "UTC", "fr_FR") &&
+            !date_format_is_kept(kept, DATE_MIN_SECONDS, "yyyy-MM-dd", 10, "UTC", NULL),
+        "formatters are kept by pattern, zone and locale (not for dates before 1600)");
+  date_formatters_free(kept);
   expect_format_error("jj:mm", NY, NULL, "'jj:mm' is not a date pattern");
   expect_format_error("h 'at", NY, NULL, "'h 'at' is not a date pattern");
   expect_format_error("EEE", "Mars/Base", NULL, "'Mars/Base' is not a time zone");
@@ -164,8 +184,8 @@ static void test_format(void) {
   expect_format_error("EEE", NY, "xx_YY", "'xx_YY' is not a locale");
   expect_format_error("EEE", NY, "en US", "'en US' is not a locale");
   expect_format_error("", NY, NULL, "'' is not a date pattern");
-  CHECK(date_format(DATE_MAX_SECONDS + 1, "iso", 3, "UTC", NULL, out, sizeof out, err,
-                    sizeof err) == -1 &&
+  CHECK(date_format(NULL, DATE_MAX_SECONDS + 1, "iso", 3, "UTC", NULL, out, sizeof out,
+                    err, sizeof err) == -1 &&
             strstr(err, "253402300800"),
         "a moment past 9999 is refused: %s", err);
 }
