@@ -43,7 +43,7 @@ end)
 bot.match("^age ", function(c, msg)
   local f = fields(msg)
   local at = f[2] and moment(f[2], f[3])
-  return "age " .. date.age(f[1], at, f[3])
+  return "age " .. date.age(tonumber(f[1]) or f[1], at, f[3])
 end)
 
 -- day WHEN | ZONE: weekday, name, and the start of that day
@@ -108,3 +108,7 @@ bot.handler("morning", function(c, args)
   send("+15550009", "Good morning, it's " .. date.format(bot.now(), "EEEE h:mm a zzz"))
 end)
 bot.every("daily 09:00", "morning")
+
+bot.keyword("badopt", function(c, msg)
+  return date.format(0, "iso", { zone = "UTC", tz = "Europe/Paris" })
+end)
