@@ -45,7 +45,7 @@ int date_parse(const char *text, size_t len, const char *zone, int64_t *out, cha
 
 /* Formatters kept between calls (building one is most of a format's
  * cost): a few, by pattern, zone and locale, the least recently used
- * replaced; their memory is ICU's (malloc), a few hundred KB at most. Used
+ * replaced; their memory is ICU's (malloc), about 60 KB each. Used
  * by one thread at a time. */
 typedef struct date_formatters date_formatters;
 date_formatters *date_formatters_new(void); /* NULL if out of memory */
