@@ -16,6 +16,7 @@
 #include "gsm.h"
 #include "scheduler.h"
 #include "lua_api.h"
+#include "lua_date.h"
 #include "lua_pattern.h"
 #include "sandbox_lib.h"
 #include "luadata.h"
@@ -896,6 +897,7 @@ static void build_host(lua_State *L) {
   int host = lua_gettop(L);
   luaL_setfuncs(L, host_funcs, 0);
   lua_api_register(L, host);
+  lua_date_register(L, host);
 }
 
 /* ---- shared data: snapshot after load, check after every invocation ---- */

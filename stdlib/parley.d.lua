@@ -401,3 +401,111 @@ function http.get(url, opts) end
 ---@return HttpResponse? response
 ---@return string? reason
 function http.post(url, body, opts) end
+
+-- ---------------------------------------------------------------- date
+
+---Seconds since 1970 (as bot.now() gives them), from year 1 to 9999, that
+---is from -62135596800 to 253402300799. A float is rounded down.
+---@alias Seconds integer|number
+
+---An ICU date pattern ("EEE MMM d 'at' h:mm a", "yyyy-MM-dd HH:mm zzz";
+---literal text in single quotes) or a style: "short", "medium" (the
+---default), "long", "full" (date and time, as the locale writes them),
+---"date" (the medium date), "time" (the short time), "iso"
+---("2026-03-10T14:30:00-04:00").
+---@alias DatePattern string
+
+---@class DateFormatOptions
+---@field zone? string an IANA time zone, like "Europe/Paris"
+---@field locale? string like "fr_FR" or "de"; default "en_US"
+
+---Calendar amounts, whole numbers, negative to go back. years, months,
+---weeks and days keep the wall-clock time in the zone (a day across a DST
+---change is 23 or 25 hours; Jan 31 + 1 month is Feb 28 or 29); hours,
+---minutes and seconds are exact. Applied largest first.
+---@class DateAmounts
+---@field years? integer
+---@field months? integer
+---@field weeks? integer
+---@field days? integer
+---@field hours? integer
+---@field minutes? integer
+---@field seconds? integer
+
+---A moment as a zone's calendar and clock show it (the names of os.date's
+---"*t").
+---@class DateParts
+---@field year integer
+---@field month integer 1-12
+---@field day integer 1-31
+---@field hour integer 0-23
+---@field min integer
+---@field sec integer
+---@field wday integer 1 = Sunday ... 7 = Saturday
+---@field yday integer 1 = January 1
+---@field isdst boolean daylight-saving time is in effect
+
+---Dates and times on ICU's calendar and time-zone data. Every function
+---takes and returns seconds since 1970 and works in a time zone: the one
+---given, else (in a handler) the contact's (c.timezone, else the zone of
+---its number, else the bot's: the zone quiet hours use), else the bot's
+---(at the top level: bot.config's timezone so far, else UTC). Bad input (an
+---unknown zone, a date that does not exist, a bad pattern or locale) raises
+---an error naming it. Each call is charged to the handler's instruction
+---budget (date.format 8,000 instructions, 300 when the VM kept a formatter
+---for the same pattern, zone and locale; the others 600 to 3,000).
+date = {}
+
+---ISO 8601 text -> seconds: "2026-03-10" (the start of that day),
+---"2026-03-10T14:30", "2026-03-10 14:30:15" (wall-clock time in the zone),
+---with "Z" or an offset ("+05:30", "-0800") the moment itself. A time a DST
+---change skips raises; one it repeats is the second (standard time), as in
+---bot.at. At most 64 bytes.
+---@param text string
+---@param zone? string
+---@return integer seconds
+function date.parse(text, zone) end
+
+---The moment as the pattern writes it, in the zone and locale.
+---@param t Seconds
+---@param pattern? DatePattern default "medium"
+---@param opts? string|DateFormatOptions a zone, or { zone =, locale = }
+---@return string
+function date.format(t, pattern, opts) end
+
+---t plus calendar amounts, in the zone.
+---@param t Seconds
+---@param amounts DateAmounts
+---@param zone? string
+---@return integer seconds
+function date.add(t, amounts, zone) end
+
+---@param t Seconds
+---@param zone? string
+---@return DateParts
+function date.parts(t, zone) end
+
+---The day of the week in the zone: 1 (Sunday) to 7 (Saturday), and its
+---name as bot.every writes it: "sun", "mon", ... "sat".
+---@param t Seconds
+---@param zone? string
+---@return integer wday
+---@return string name
+function date.weekday(t, zone) end
+
+---The first moment of t's day in the zone (midnight, or when the clocks
+---start that day if a DST change skips midnight).
+---@param t Seconds
+---@param zone? string
+---@return integer seconds
+function date.start_of_day(t, zone) end
+
+---Whole years from a birthday to the day `at` (default bot.now(); required
+---at the top level) falls on in the zone. A Feb 29 birthday is reached on
+---Feb 28 in common years (ICU's calendar, the day date.add({years = 1})
+---gives). A birthday after that day raises.
+---@param birthday string|Seconds "1990-05-17", or a moment (its day in the zone)
+---@param at? Seconds
+---@param zone? string
+---@return integer years
+function date.age(birthday, at, zone) end

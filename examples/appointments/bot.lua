@@ -34,33 +34,17 @@ bot.handler("soon", function(c, args)
     { transactional = true })
 end)
 
-local MONTHS = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
-local DAYS = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" }
-
-local function leap(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end
-
-local function days_in(y, m)
-  if m == 2 then return leap(y) and 29 or 28 end
-  return (m == 4 or m == 6 or m == 9 or m == 11) and 30 or 31
-end
-
--- Day of the week of a calendar date, 1 = Sunday (Sakamoto's method).
-local function weekday(y, m, d)
-  local t = { 0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4 }
-  if m < 3 then y = y - 1 end
-  return (y + y // 4 - y // 100 + y // 400 + t[m] + d) % 7 + 1
-end
-
----"2026-03-09 15:00" (or "2026-03-09 9:30") -> the parts, or nil.
+---"2026-03-09 15:00" (or "2026-03-09 9:30") -> the booking, or nil: a date
+---and time that exists in the patient's zone (date.parse reads it there, as
+---the drip reads the field; a time a daylight-saving change skips is not one).
 ---@param s string
 local function parse(s)
-  local y, m, d, hh, mm = s:match("^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)%s+(%d%d?):(%d%d)%s*$")
-  if not y then return nil end
-  y, m, d, hh, mm = tonumber(y), tonumber(m), tonumber(d), tonumber(hh), tonumber(mm)
-  if m < 1 or m > 12 or d < 1 or d > days_in(y, m) or hh > 23 or mm > 59 then return nil end
-  return { at = string.format("%04d-%02d-%02d %02d:%02d", y, m, d, hh, mm),
-    day = DAYS[weekday(y, m, d)] .. " " .. MONTHS[m] .. " " .. d,
-    time = string.format("%02d:%02d", hh, mm) }
+  local day, hh, mm = s:match("^%s*(%d%d%d%d%-%d%d%-%d%d)%s+(%d%d?):(%d%d)%s*$")
+  if not day then return nil end
+  local ok, t = pcall(date.parse, day .. "T" .. string.format("%02d", tonumber(hh)) .. ":" .. mm)
+  if not ok then return nil end
+  return { at = date.format(t, "yyyy-MM-dd HH:mm"), day = date.format(t, "EEE MMM d"),
+    time = date.format(t, "HH:mm") }
 end
 
 local HOW = "Send BOOK YYYY-MM-DD HH:MM, like BOOK 2026-03-09 15:00, at least 2 hours ahead."

@@ -15,49 +15,31 @@ bot.config{
   timezone = "America/New_York",
 }
 
-local MONTHS = { "January", "February", "March", "April", "May", "June", "July", "August",
-  "September", "October", "November", "December" }
-
-local function leap(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end
-
-local function days_in(y, m)
-  if m == 2 then return leap(y) and 29 or 28 end
-  return (m == 4 or m == 6 or m == 9 or m == 11) and 30 or 31
+---The birthday as a date of year y, "2027-03-15": Feb 29 is Feb 28 in common
+---years (date.add counts years as ICU's calendar does; 2000 was a leap year,
+---so every month and day the fan can give is a date in it).
+---@param y integer
+---@param m integer
+---@param d integer
+---@return string
+local function birthday_in(y, m, d)
+  local in_2000 = date.parse(string.format("2000-%02d-%02d", m, d), "UTC")
+  return date.format(date.add(in_2000, { years = y - 2000 }, "UTC"), "yyyy-MM-dd", "UTC")
 end
 
--- Days from 1970-01-01 to a date of the proleptic Gregorian calendar.
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = y // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
----The day of the birthday in year y: Feb 29 is Feb 28 in other years.
-local function day_in(y, m, d)
-  if m == 2 and d == 29 and not leap(y) then return 28 end
-  return d
-end
-
----The year of the next greeting: this year's (by UTC) unless its 09:00 has
----passed everywhere on Earth (the last zones to reach it are 12 hours behind
----UTC). The sandbox has no os.date and the script does not know the fan's
----UTC offset, so the date is worked out from bot.now() in UTC, and bot.at
----does the zone. A fan who registers on the day itself, after 09:00 their
----time but before the day is over everywhere, is greeted at once (bot.at
----with a time that has passed runs as soon as the clock moves).
+---The year of the next greeting: this year's unless the birthday is already
+---over where the fan is (date.* work in the fan's zone, c.timezone, else the
+---bot's, as bot.at does). A fan who registers on the day itself, after 09:00,
+---is greeted at once (bot.at with a time that has passed runs as soon as the
+---clock moves).
 ---@param m integer
 ---@param d integer
 ---@return integer
 local function next_year(m, d)
   local now = bot.now()
-  local y = 1970 + now // 31556952 -- close; corrected below
-  while days_from_civil(y + 1, 1, 1) * 86400 <= now do y = y + 1 end
-  while days_from_civil(y, 1, 1) * 86400 > now do y = y - 1 end
-  local nine_utc = days_from_civil(y, m, day_in(y, m, d)) * 86400 + 9 * 3600
-  if nine_utc + 12 * 3600 <= now then return y + 1 end
+  local y = date.parts(now).year
+  local day_after = date.add(date.parse(birthday_in(y, m, d)), { days = 1 })
+  if day_after <= now then return y + 1 end
   return y
 end
 
@@ -67,7 +49,7 @@ end
 ---@param y integer
 local function schedule(c, y)
   local m, d = c.fields.birthday_month, c.fields.birthday_day
-  local when = string.format("%04d-%02d-%02d 09:00", y, m, day_in(y, m, d))
+  local when = birthday_in(y, m, d) .. " 09:00"
   c.state.greeting = bot.at(when, "greet", { year = y })
   c.state.greeting_at = when
 end
@@ -85,7 +67,7 @@ local ASK = "When's your birthday? Text BIRTHDAY MM-DD, like BIRTHDAY 03-15."
 local function parse(s)
   local m, d = s:lower():gsub("^%s*birthday", ""):match("^%s*(%d%d?)[%-/](%d%d?)%s*$")
   m, d = tonumber(m), tonumber(d)
-  if not m or m < 1 or m > 12 or d < 1 or d > days_in(2024, m) then return nil end
+  if not m or not pcall(date.parse, string.format("2000-%02d-%02d", m, d), "UTC") then return nil end
   return m, d
 end
 
@@ -98,7 +80,8 @@ local function set_birthday(c, typed)
   unschedule(c)
   c.fields.birthday_month, c.fields.birthday_day = m, d
   schedule(c, next_year(m, d))
-  return "Got it: " .. MONTHS[m] .. " " .. d .. ". Expect a text from me that morning! -Ava"
+  local day = date.format(date.parse(birthday_in(2000, m, d), "UTC"), "MMMM d", "UTC")
+  return "Got it: " .. day .. ". Expect a text from me that morning! -Ava"
 end
 
 bot.handler("greet", function(c, args)
