@@ -156,14 +156,12 @@ end
 -- (only the quiet hours: an opted-out contact gets nothing), or nil.
 -- t: the table with the keys; bad(msg) raises what is wrong.
 local function mark_of(t, bad)
-  local mark
   for _, k in ipairs({ "urgent", "transactional" }) do
     local v = rawget(t, k)
     if v ~= nil and v ~= true and v ~= false then bad(k .. " must be true or false") end
-    if v then mark = k end
   end
-  if rawget(t, "transactional") then mark = "transactional" end
-  return mark
+  if rawget(t, "transactional") then return "transactional" end
+  if rawget(t, "urgent") then return "urgent" end
 end
 
 -- The options of bot.handler and bot.on_event: { urgent = true } or

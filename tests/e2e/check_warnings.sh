@@ -160,6 +160,15 @@ for case in '^x%|malformed pattern \(ends with '"'"'%'"'"'\)' \
   result "a malformed pattern '$pat' is refused at load with the bot's line" $ok
 done
 
+mkdir -p "$tmp/pattern/tests"
+printf '> +15550001 hi\n< x\n' > "$tmp/pattern/tests/t.chat"
+out=$("$PARLEY" test "$tmp/pattern/tests/t.chat" 2>&1)
+rc=$?
+ok=0
+[ "$rc" -eq 1 ] && printf '%s\n' "$out" |
+  grep -q "cannot load the bot: $tmp/pattern/bot.lua:2: bot.match: bad pattern" && ok=1
+result "parley test reports a malformed pattern when it loads the bot, not when a message reaches it" $ok
+
 bot goodpatterns <<'LUA'
 bot.match("^book%s+(%d+)%-(%d+)$", function(c, msg) end)
 bot.match("[]]x[^%]]%b()%f[%w](a)%1()", function(c, msg) end)
