@@ -1897,6 +1897,31 @@ local function quiet_warnings(warnings)
   end
 end
 
+-- bot.match patterns with a capital letter (not a %A-style class): the text
+-- they are matched against is lowercased, so that letter never matches.
+local function capital_warnings(warnings)
+  for _, m in ipairs(router.matches) do
+    local p, i, capital = m.pattern, 1, false
+    while i <= #p and not capital do
+      local ch = ssub(p, i, i)
+      if ch == "%" and ssub(p, i + 1, i + 1) == "b" then -- %bxy: x and y are literal
+        capital = sfind(ssub(p, i + 2, i + 3), "%u") ~= nil
+        i = i + 4
+      elseif ch == "%" then -- %A, %S...: classes; %X: a literal X, which is rare
+        i = i + 2
+      else
+        capital = sfind(ch, "^%u$") ~= nil
+        i = i + 1
+      end
+    end
+    if capital then
+      warnings[#warnings + 1] = m.rule.where .. "warning: bot.match pattern '" .. p .. "' has a capital " ..
+        "letter, but patterns are matched against the lowercased message, so it never matches there; " ..
+        "write the pattern in lowercase (the captures keep the fan's case)"
+    end
+  end
+end
+
 -- What `parley check` can find without running a handler.
 function rt.check()
   local problems = {}
@@ -1945,6 +1970,7 @@ function rt.check()
   end
   join_warning(warnings)
   quiet_warnings(warnings)
+  capital_warnings(warnings)
   table.sort(warnings)
   return problems, warnings
 end

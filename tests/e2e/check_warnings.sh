@@ -2,7 +2,7 @@
 # parley check: what it warns about (a warning is printed, the bot still
 # passes) and what it refuses at load (the bot's file:line, exit 1): sends
 # that quiet hours would hold, an on_join that would swallow the reply to an
-# event, malformed bot.match patterns.
+# event, bot.match patterns that are malformed or have capital letters.
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
@@ -168,6 +168,16 @@ ok=0
 [ "$rc" -eq 1 ] && printf '%s\n' "$out" |
   grep -q "cannot load the bot: $tmp/pattern/bot.lua:2: bot.match: bad pattern" && ok=1
 result "parley test reports a malformed pattern when it loads the bot, not when a message reaches it" $ok
+
+bot capital <<'LUA'
+bot.match("^%s*Order (%d+)$", function(c, msg) end)
+bot.match("^%S+ %A+ %bAZ$", function(c, msg) end)
+bot.match("^code (%w+)$", function(c, msg) end)
+LUA
+warns "a bot.match pattern with a capital letter (never matching the lowercased text) is warned about" \
+  "^$tmp/capital/bot.lua:1: warning: bot.match pattern '\^%s\*Order \(%d\+\)[$]' has a capital letter, but patterns are matched against the lowercased message, so it never matches there; write the pattern in lowercase \(the captures keep the fan's case\)"
+[ "$(printf '%s\n' "$out" | grep -c warning)" -eq 2 ] && printf '%s\n' "$out" | grep -q "capital/bot.lua:2: warning"
+result "... and %b's delimiters, but not classes like %S and %A" $((1 - $?))
 
 bot goodpatterns <<'LUA'
 bot.match("^book%s+(%d+)%-(%d+)$", function(c, msg) end)
