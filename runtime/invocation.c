@@ -29,7 +29,7 @@ static int valid_number(const char *n) {
 
 static const char *api_send(void *ctx, const char *to, const char *text,
                             size_t len, const char *kind, int transactional,
-                            const char *media, char *err, size_t errlen) {
+                            int urgent, const char *media, char *err, size_t errlen) {
   invocation *inv = ctx;
   if (inv->nsends >= MAX_SENDS_PER_INVOCATION) {
     snprintf(err, errlen, "more than %d messages from one handler; use a "
@@ -81,8 +81,9 @@ static const char *api_send(void *ctx, const char *to, const char *text,
   }
   pending_send *p = &inv->sends[inv->nsends++];
   /* quiet hours: a send that does not answer the fan's own message waits
-   * for the recipient's morning (decided at commit, in their zone) */
-  int may_hold = !transactional && !(inv->replying && !to);
+   * for the recipient's morning (decided at commit, in their zone), unless
+   * marked transactional or urgent (docs/scheduling.md, "Which sends wait") */
+  int may_hold = !transactional && !urgent && !(inv->replying && !to);
   *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
                       xstrdup(kind), transactional,
                       opted_out && !transactional ? "suppressed" : "sent", may_hold,
@@ -302,7 +303,8 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
                    .sender = e->reply_from ? e->reply_from : bot_sender(b), .media = media,
-                   .priority = transactional || e->answering ? 0 : 1, .error = error};
+                   .priority = transactional || !may_hold || e->answering ? 0 : 1,
+                   .error = error};
   journal_message(&e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {

@@ -20,10 +20,11 @@ static int api_send(lua_State *L) {
   const char *kind = luaL_checkstring(L, 3);
   int transactional = lua_toboolean(L, 4);
   const char *media = luaL_optstring(L, 5, NULL);
+  int urgent = lua_toboolean(L, 6);
   sandbox_charge(L, (long)(len / 64)); /* the text is read to be checked */
   char err[512];
   const char *status =
-      ctx->host->send(ctx, to, text, len, kind, transactional, media, err, sizeof err);
+      ctx->host->send(ctx, to, text, len, kind, transactional, urgent, media, err, sizeof err);
   if (!status) {
     lua_pushnil(L);
     lua_pushstring(L, err);

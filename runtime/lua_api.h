@@ -14,12 +14,14 @@
 
 typedef struct api_host {
   /* to == NULL: the conversation's own contact. kind: "reply" or "send".
+   * transactional: not held by quiet hours, delivered after an opt-out too;
+   * urgent: not held by quiet hours (an opted-out contact still gets nothing).
    * media_json: a JSON list of media URLs (checked by the prelude), or NULL.
    * Returns the message's status ("sent", "queued", "suppressed"), or NULL
    * with a sentence in err (host.send then returns nil, err and the Lua
    * side raises it at the script's line). */
   const char *(*send)(void *ctx, const char *to, const char *text, size_t len,
-                      const char *kind, int transactional, const char *media_json,
+                      const char *kind, int transactional, int urgent, const char *media_json,
                       char *err, size_t errlen);
   void (*log)(void *ctx, const char *text, size_t len);
   int64_t (*now_ms)(void *ctx);

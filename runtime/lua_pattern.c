@@ -121,6 +121,7 @@ typedef struct MatchState {
   int matchdepth;  /* control for recursive depth (to avoid C stack overflow) */
   unsigned char level;  /* total number of captures (finished or unfinished) */
   long steps;  /* [bounded] steps not yet reported to 'charge_fn' */
+  const char *cap_base;  /* [parley] captures are read here (same offsets), or NULL */
   struct {
     const char *init;
     ptrdiff_t len;
@@ -546,8 +547,11 @@ static void push_onecapture (MatchState *ms, int i, const char *s,
                                                     const char *e) {
   const char *cap;
   ptrdiff_t l = get_onecapture(ms, i, s, e, &cap);
-  if (l != CAP_POSITION)
+  if (l != CAP_POSITION) {
+    if (ms->cap_base)  /* [parley] the same bytes of the other string */
+      cap = ms->cap_base + (cap - ms->src_init);
     lua_pushlstring(ms->L, cap, l);
+  }
   /* else position was already pushed */
 }
 
@@ -582,6 +586,7 @@ static void prepstate (MatchState *ms, lua_State *L,
   ms->src_end = s + ls;
   ms->p_end = p + lp;
   ms->steps = 0;  /* [bounded] */
+  ms->cap_base = NULL;  /* [parley] */
 }
 
 
@@ -595,7 +600,7 @@ static void reprepstate (MatchState *ms) {
 }
 
 
-static int str_find_aux (lua_State *L, int find) {
+static int str_find_aux (lua_State *L, int find, const char *cap_base) {
   size_t ls, lp;
   const char *s = luaL_checklstring(L, 1, &ls);
   const char *p = luaL_checklstring(L, 2, &lp);
@@ -625,6 +630,7 @@ static int str_find_aux (lua_State *L, int find) {
       p++; lp--;  /* skip anchor character */
     }
     prepstate(&ms, L, s, ls, p, lp);
+    ms.cap_base = cap_base;  /* [parley] */
     do {
       const char *res;
       reprepstate(&ms);
@@ -650,12 +656,25 @@ static int str_find_aux (lua_State *L, int find) {
 
 
 static int str_find (lua_State *L) {
-  return str_find_aux(L, 1);
+  return str_find_aux(L, 1, NULL);
 }
 
 
 static int str_match (lua_State *L) {
-  return str_find_aux(L, 0);
+  return str_find_aux(L, 0, NULL);
+}
+
+
+/* [parley] match_cased(s, p, init, original): string.match(s, p, init) with
+** the string captures taken from 'original', a string of the same length,
+** at the same offsets. The router matches bot.match patterns against the
+** lowercased text and hands the handler what the fan typed. */
+int pattern_match_cased (lua_State *L) {
+  size_t ls, lo;
+  luaL_checklstring(L, 1, &ls);
+  const char *o = luaL_checklstring(L, 4, &lo);
+  luaL_argcheck(L, lo == ls, 4, "not the same length as the subject");
+  return str_find_aux(L, 0, o);
 }
 
 

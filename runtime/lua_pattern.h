@@ -11,5 +11,9 @@ typedef void (*pattern_charge_fn)(lua_State *L, long steps);
 void pattern_set_charge(pattern_charge_fn fn);
 /* Stores find, match, gmatch and gsub into the table at stack index idx. */
 void pattern_register(lua_State *L, int idx);
+/* match_cased(s, p, init, original): string.match(s, p, init) whose string
+ * captures are the same bytes of `original` (as long as s): bot.match
+ * matches the lowercased text and passes the captures as the fan typed. */
+int pattern_match_cased(lua_State *L);
 
 #endif

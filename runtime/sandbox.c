@@ -883,6 +883,7 @@ static const luaL_Reg host_funcs[] = {
     {"quiet_minutes", host_quiet_minutes},
     {"normalize", host_normalize},
     {"first_word", host_first_word},
+    {"match_cased", pattern_match_cased},
     {"setmetatable", host_setmetatable},
     {"rawset", host_rawset},
     {"charge", host_charge},

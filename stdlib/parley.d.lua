@@ -43,7 +43,8 @@
 ---@alias Schedule string
 
 ---A bot.match handler: the values string.match returned follow msg (the
----captures, or the whole match for a pattern without captures).
+---captures, or the whole match for a pattern without captures), as the fan
+---typed them (the pattern matches the lowercased text).
 ---@alias MatchHandler fun(c: Contact, msg: Message, ...: string|integer): HandlerResult
 
 ---Data that can be stored in c.fields, c.state and bot.store: booleans,
@@ -53,7 +54,14 @@
 ---@alias StoredValue boolean|integer|number|string|table<string|integer, any>
 
 ---@class SendOptions
----@field transactional? boolean a message the fan asked for (an order confirmation, a code): delivered even after an opt-out
+---@field transactional? boolean a message the fan asked for (an order confirmation, a code): delivered even after an opt-out, not held by quiet hours
+---@field urgent? boolean a message the fan asked for that must not wait for the morning (a code, an appointment reminder): not held by quiet hours; an opted-out fan still gets nothing
+
+---Options of bot.handler and bot.on_event: everything the handler sends is
+---so marked (not held by quiet hours; see SendOptions).
+---@class HandlerOptions
+---@field urgent? boolean
+---@field transactional? boolean
 ---@field media? string|string[] up to 10 http(s) URLs of pictures (MMS): Twilio MediaUrl, the webhook provider's media list, after the text on Kannel
 
 ---@class Status
@@ -80,7 +88,7 @@
 ---@field max_message_chars? integer the longest message a handler may send, in characters (UTF-8 code points), 1 to 1600 (default 1600)
 ---@field limits? Limits per-message limits
 ---@field timezone? string the bot's IANA time zone, like "America/New_York" (checked): bot.every, a broadcast's at, and contacts without a zone of their own (default "UTC")
----@field quiet_hours? string[]|false {"HH:MM", "HH:MM"}: sends that do not answer the fan (timers, drips, broadcasts, send to others) inside this window of the recipient's zone wait for its end; false (or two equal times): none (default {"21:00", "09:00"})
+---@field quiet_hours? string[]|false {"HH:MM", "HH:MM"}: sends that do not answer the fan (timers, drips, events, broadcasts, send to others) and are not marked urgent or transactional, inside this window of the recipient's zone, wait for its end; false (or two equal times): none (default {"21:00", "09:00"})
 ---@field late_after? string a duration like "6h": after downtime, a timer more than this late is skipped (status "skipped") instead of run (default: none)
 ---@field broadcast_rate? number messages per second of a broadcast without its own rate, above 0 and at most 1000 (default 10)
 ---@field max_segments? integer parley check warns about drip texts longer than this many SMS segments (default 3)
@@ -121,10 +129,17 @@ local Contact = {}
 ---{{...}} (c.state included) stays as written. At most max_message_chars
 ---characters, 50 messages per handler call.
 ---@param text string|number
+---@param opts? SendOptions in a timer's or event's handler, { urgent = true } is not held by quiet hours
 ---@return SendStatus
-function Contact:reply(text) end
+function Contact:reply(text, opts) end
 
----Sends text to the fan, optionally as a transactional message.
+---Passes the message on from bot.on_join: `return c:continue()` routes it to
+---keywords, the pending expect, hear, match and fallback, as for a contact it
+---is not the first message of. Only bot.on_join may return it.
+---@return any
+function Contact:continue() end
+
+---Sends text to the fan, optionally as a transactional or urgent message.
 ---@param text string|number
 ---@param opts? SendOptions
 ---@return SendStatus
@@ -172,6 +187,8 @@ function Contact:stop_drip(name) end
 ---@field before? Duration before the date in the field named by of
 ---@field of? string a date field, "fields.appointment_at", holding "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" in the contact's zone; a step counted from it that has passed is skipped
 ---@field at? string "HH:MM": at that wall-clock time on the day the step falls, in the contact's zone
+---@field urgent? boolean not held by quiet hours (a reminder the contact asked for); an opted-out contact gets nothing. parley check warns about a step counted from a date field (without at), or at a time inside quiet hours, that is not marked
+---@field transactional? boolean not held by quiet hours, as SendOptions.transactional
 
 ---@class DripOptions
 ---@field stop_on_reply? boolean any message from the contact that reaches the script ends the enrollment
@@ -239,7 +256,8 @@ function bot.keyword(words, fn) end
 function bot.hear(words, fn) end
 
 ---Answers a message whose lowercased text matches the Lua pattern; the
----values of string.match are passed after msg.
+---values of string.match are passed after msg, in the case the fan typed.
+---A malformed pattern fails the load, at the script's line.
 ---@param pattern string
 ---@param fn MatchHandler
 function bot.match(pattern, fn) end
@@ -248,7 +266,8 @@ function bot.match(pattern, fn) end
 ---fn(c, msg), and of timers and drip steps, called as fn(c, args).
 ---@param name string letters, digits, _ . -
 ---@param fn Handler|TimerHandler
-function bot.handler(name, fn) end
+---@param opts? HandlerOptions { urgent = true }: what it sends is not held by quiet hours
+function bot.handler(name, fn, opts) end
 
 ---Gets every message no other rule took.
 ---@param fn Handler
@@ -256,7 +275,8 @@ function bot.fallback(fn) end
 
 ---Gets the first message of a contact that reaches the script, before
 ---keywords (compliance words never do): also for a contact first seen as a
----send() recipient or through HELP/STOP/START.
+---send() recipient, created by an event, or through HELP/STOP/START.
+---`return c:continue()` passes the message on to the rest of the routing.
 ---@param fn Handler
 function bot.on_join(fn) end
 
@@ -274,8 +294,10 @@ function bot.on_optin(fn) end
 ---paid, a code requested) in that contact's conversation; ev has the event's
 ---data fields and ev.type. One handler per type.
 ---@param kind string letters, digits, _ . - :
+---What it sends is held by quiet hours unless marked (opts, or per send).
 ---@param fn fun(c: Contact, ev: Event): string|number|nil
-function bot.on_event(kind, fn) end
+---@param opts? HandlerOptions { urgent = true }: what it sends is not held by quiet hours
+function bot.on_event(kind, fn, opts) end
 
 ---Observes delivery reports of the bot's messages (status callbacks, DLRs,
 ---and failures the sender gives up on) in the recipient's conversation; a

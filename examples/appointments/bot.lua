@@ -25,14 +25,11 @@ bot.drip("reminder", {
     text = "Reminder: your Northside Dental appointment is tomorrow, {{fields.appointment_day}} at "
       .. "{{fields.appointment_time}}. Reply CANCEL APPOINTMENT if you can't make it." },
   -- two hours before, whatever the hour: a message the patient asked for,
-  -- so it is sent as transactional (never held by quiet hours)
-  { before = "2h", of = "fields.appointment_at", call = "soon" },
+  -- so it is marked urgent (not held by quiet hours; after an opt-out the
+  -- drip is stopped and nothing is sent)
+  { before = "2h", of = "fields.appointment_at", urgent = true,
+    text = "See you at {{fields.appointment_time}} today at Northside Dental, 12 Main St." },
 })
-
-bot.handler("soon", function(c, args)
-  c:send("See you at {{fields.appointment_time}} today at Northside Dental, 12 Main St.",
-    { transactional = true })
-end)
 
 ---"2026-03-09 15:00" (or "2026-03-09 9:30") -> the booking, or nil: a date
 ---and time that exists in the patient's zone (date.parse reads it there, as

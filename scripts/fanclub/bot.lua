@@ -7,6 +7,9 @@ bot.config{
 }
 
 bot.on_join(function(c, msg)
+  -- a fan the ticket shop's confirmation reached first: their first text
+  -- answers it (TOUR, MERCH...), so it goes on to the rest of the routing
+  if c.tags.ticket_holder then return c:continue() end
   c:expect("city")
   return "Hey, it's Ava! Welcome to the fan club. What city are you in?"
 end)

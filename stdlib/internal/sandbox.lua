@@ -127,6 +127,7 @@ rt.router = router
 -- trailing punctuation dropped (sandbox.c; the same for rules and messages)
 local normalize = host.normalize
 local first_word = host.first_word
+local match_cased = host.match_cased
 rt.normalize = normalize
 
 local function words_of(list, fname)
@@ -148,6 +149,32 @@ local function new_rule(fn, fname, n)
   checktype(fn, "function", n, fname)
   router.order = router.order + 1
   return { fn = fn, order = router.order, where = where(3) }
+end
+
+-- A send, drip step or handler marked not to wait for quiet hours:
+-- "transactional" (also delivered after an opt-out, DESIGN.md) or "urgent"
+-- (only the quiet hours: an opted-out contact gets nothing), or nil.
+-- t: the table with the keys; bad(msg) raises what is wrong.
+local function mark_of(t, bad)
+  for _, k in ipairs({ "urgent", "transactional" }) do
+    local v = rawget(t, k)
+    if v ~= nil and v ~= true and v ~= false then bad(k .. " must be true or false") end
+  end
+  if rawget(t, "transactional") then return "transactional" end
+  if rawget(t, "urgent") then return "urgent" end
+end
+
+-- The options of bot.handler and bot.on_event: { urgent = true } or
+-- { transactional = true }: what the handler sends is so marked.
+local function handler_mark(opts, n, fname)
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
+  for k in next, opts do
+    if k ~= "urgent" and k ~= "transactional" then
+      argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: urgent, transactional)")
+    end
+  end
+  return mark_of(opts, function(msg) argerror(n, fname, msg) end)
 end
 
 local compliance_words = { stop = true, stopall = true, unsubscribe = true, cancel = true, ["end"] = true,
@@ -186,11 +213,82 @@ function api.hear(list, fn)
   end
 end
 
+-- The error Lua's matcher would raise for pattern p on some text, or nil.
+-- The matcher reads a pattern only as far as a text gets it, so trying it
+-- on one text misses most mistakes; this reads all of it as the matcher
+-- does (lstrlib.c's do_match, classEnd, matchbalance, check_capture) and
+-- gives the same messages.
+local function pattern_problem(p)
+  local n = #p
+  local function class_end(j) -- j: a single-character class; the index after it
+    local ch = ssub(p, j, j)
+    if ch == "%" then
+      if j == n then return nil, "malformed pattern (ends with '%')" end
+      return j + 2
+    elseif ch == "[" then
+      j = j + 1
+      if ssub(p, j, j) == "^" then j = j + 1 end
+      repeat -- the first character is in the set, even a ']'
+        if j > n then return nil, "malformed pattern (missing ']')" end
+        local c = ssub(p, j, j)
+        j = j + 1
+        if c == "%" and j <= n then j = j + 1 end
+      until ssub(p, j, j) == "]"
+      return j + 1
+    end
+    return j + 1
+  end
+  local open, closed, level = {}, {}, 0
+  local i = ssub(p, 1, 1) == "^" and 2 or 1
+  while i <= n do
+    local ch, nx = ssub(p, i, i), ssub(p, i + 1, i + 1)
+    local e, err
+    if ch == "(" then
+      level = level + 1
+      if level > 32 then return "too many captures" end
+      if nx == ")" then
+        closed[level] = true
+        e = i + 2
+      else
+        open[#open + 1] = level
+        e = i + 1
+      end
+    elseif ch == ")" then
+      if #open == 0 then return "invalid pattern capture" end
+      closed[open[#open]] = true
+      open[#open] = nil
+      e = i + 1
+    elseif ch == "$" and i == n then
+      e = i + 1
+    elseif ch == "%" and nx == "b" then
+      if i + 3 > n then return "malformed pattern (missing arguments to '%b')" end
+      e = i + 4
+    elseif ch == "%" and nx == "f" then
+      if ssub(p, i + 2, i + 2) ~= "[" then return "missing '[' after '%f' in pattern" end
+      e, err = class_end(i + 2)
+    elseif ch == "%" and sfind(nx, "^%d$") then
+      local l = tonumber(nx)
+      if not closed[l] then return "invalid capture index %" .. l end
+      e = i + 2
+    else
+      e, err = class_end(i)
+      local q = e and ssub(p, e, e)
+      if q == "*" or q == "+" or q == "-" or q == "?" then e = e + 1 end
+    end
+    if not e then return err end
+    i = e
+  end
+  if #open > 0 then return "unfinished capture" end
+end
+
 function api.match(pattern, fn)
   top_level_only("bot.match")
   checktype(pattern, "string", 1, "match")
+  local problem = pattern_problem(pattern)
   local ok, err = pcall(sfind, "", pattern)
-  if not ok then raise("bot.match: bad pattern '" .. pattern .. "': " .. sgsub(err, "^.-:%d+: ", "")) end
+  if problem or not ok then
+    raise("bot.match: bad pattern '" .. pattern .. "': " .. (problem or sgsub(err, "^.-:%d+: ", "")))
+  end
   router.matches[#router.matches + 1] = { pattern = pattern, rule = new_rule(fn, "match", 2) }
 end
 
@@ -216,7 +314,7 @@ end
 
 -- bot.on_event("order.paid", function(c, ev) ... end): a triggered event,
 -- posted to POST /v1/bots/<bot>/events, in that contact's conversation
-function api.on_event(kind, fn)
+function api.on_event(kind, fn, opts)
   top_level_only("bot.on_event")
   checktype(kind, "string", 1, "on_event")
   if not sfind(kind, "^[%w_%.%-:]+$") then
@@ -226,6 +324,7 @@ function api.on_event(kind, fn)
     raise("bot.on_event: '" .. kind .. "' already has a handler (" .. place(router.events[kind].where) .. ")")
   end
   router.events[kind] = new_rule(fn, "on_event", 2)
+  router.events[kind].mark = handler_mark(opts, 3, "on_event")
 end
 
 -- bot.on_status(function(c, st) ... end): a delivery report for a message
@@ -239,12 +338,13 @@ function api.on_status(fn)
   router.status = new_rule(fn, "on_status", 1)
 end
 
-function api.handler(name, fn)
+function api.handler(name, fn, opts)
   top_level_only("bot.handler")
   checktype(name, "string", 1, "handler")
   if not sfind(name, "^[%w_%.%-]+$") then argerror(1, "handler", "name '" .. name .. "' may use only letters, digits, _ . -") end
   if router.handlers[name] then raise("bot.handler: a handler named '" .. name .. "' already exists (" .. place(router.handlers[name].where) .. ")") end
   router.handlers[name] = new_rule(fn, "handler", 2)
+  router.handlers[name].mark = handler_mark(opts, 3, "handler")
 end
 
 local config_keys = { -- max_segments: parley check warns about longer static texts
@@ -527,7 +627,7 @@ local function hhmm(v, what)
 end
 
 local step_keys = { after = true, before = true, of = true, at = true, from = true, text = true, call = true,
-  args = true }
+  args = true, urgent = true, transactional = true }
 
 function api.drip(name, steps, options)
   top_level_only("bot.drip")
@@ -541,12 +641,13 @@ function api.drip(name, steps, options)
     local what = "bot.drip('" .. name .. "') step " .. i
     if type(st) ~= "table" then raise(what .. " is a " .. type(st) .. ", not a table") end
     for k in next, st do
-      if not step_keys[k] then raise(what .. ": unknown key '" .. tostring(k) .. "' (known: after, before, of, at, from, text, call, args)") end
+      if not step_keys[k] then raise(what .. ": unknown key '" .. tostring(k) .. "' (known: after, before, of, at, from, text, call, args, urgent, transactional)") end
     end
     if (st.text == nil) == (st.call == nil) then raise(what .. ": give exactly one of text or call") end
     if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
     if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
-    local d = { text = st.text, call = st.call, at = hhmm(st.at, what .. ": at") }
+    local d = { text = st.text, call = st.call, at = hhmm(st.at, what .. ": at"),
+      mark = mark_of(st, function(msg) raise(what .. ": " .. msg) end) }
     if st.args ~= nil then
       -- data, as bot.after's: each call of the step's handler gets its own
       -- copy, decoded from this (the script's table is shared by everyone)
@@ -555,6 +656,8 @@ function api.drip(name, steps, options)
       d.args_json = json
     end
     if st.after ~= nil then d.after = duration_ms(st.after, 2, what .. ": after") end
+    local offset = st.before or st.after -- as written, for parley check's warnings
+    d.offset_text = offset and (type(offset) == "number" and offset .. "s" or offset)
     if st.before ~= nil then d.before = duration_ms(st.before, 2, what .. ": before") end
     if st.of ~= nil then
       if type(st.of) ~= "string" or not smatch(st.of, "^fields%.[%w_]+$") then
@@ -817,40 +920,45 @@ local function media_opt(media, n, fname)
   return encode(urls, "media")
 end
 
--- transactional (boolean), media (JSON or nil)
+-- transactional (boolean), media (JSON or nil), urgent (boolean)
 local function send_opts(opts, n, fname)
-  if opts == nil then return false, nil end
+  if opts == nil then return false, nil, false end
   if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
   for k in next, opts do
-    if k ~= "transactional" and k ~= "media" then
-      argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional, media)")
+    if k ~= "transactional" and k ~= "media" and k ~= "urgent" then
+      argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional, urgent, media)")
     end
   end
   local media = rawget(opts, "media")
-  return rawget(opts, "transactional") and true or false, media ~= nil and media_opt(media, n, fname) or nil
+  return rawget(opts, "transactional") and true or false, media ~= nil and media_opt(media, n, fname) or nil,
+    rawget(opts, "urgent") and true or false
 end
 
--- host.send returns the message's status, or nil and a sentence
-local function deliver(to, text, kind, transactional, media)
+-- host.send returns the message's status, or nil and a sentence. What a
+-- handler marked urgent or transactional sends is so marked (cur_rule.mark).
+local function deliver(to, text, kind, transactional, media, urgent)
   in_handler(kind)
-  local status, err = host_send(to, text, kind, transactional, media)
+  local mark = cur_rule and cur_rule.mark
+  local status, err = host_send(to, text, kind, transactional or mark == "transactional", media,
+    urgent or mark == "urgent")
   if not status then raise(err) end
   return status
 end
 
 local methods = {}
 
-function methods.reply(c, text)
+function methods.reply(c, text, opts)
   local p = c == cur_c and cur_p
   if not p then raise("reply: not a contact of this message") end
-  return deliver(nil, expand(text_arg(text, 1, "reply"), c), "reply", false)
+  local tr, media, urgent = send_opts(opts, 2, "reply")
+  return deliver(nil, expand(text_arg(text, 1, "reply"), c), "reply", tr, media, urgent)
 end
 
 function methods.send(c, text, opts)
   local p = c == cur_c and cur_p
   if not p then raise("send: not a contact of this message") end
-  local tr, media = send_opts(opts, 2, "send")
-  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr, media)
+  local tr, media, urgent = send_opts(opts, 2, "send")
+  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr, media, urgent)
 end
 
 function methods.expect(c, name)
@@ -892,6 +1000,19 @@ end
 
 methods.start_drip = drip_start
 methods.stop_drip = drip_stop
+
+-- What `return c:continue()` hands back from bot.on_join: the message then
+-- goes on to the rest of the routing (rt.dispatch). A value of its own, so
+-- nothing a script returns can be mistaken for it.
+local continue_token = raw_setmetatable({}, { __metatable = false,
+  __newindex = function() raise("the value of c:continue() cannot be changed") end,
+  __tostring = function() return "c:continue()" end })
+frozen[continue_token] = true
+
+function methods.continue(c)
+  if not (c == cur_c and cur_p) then raise("continue: not a contact of this message") end
+  return continue_token
+end
 
 local contact_mt = { __metatable = false }
 contact_mt.__index = function(c, k)
@@ -958,8 +1079,8 @@ frozen[bot] = true
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
-  local tr, media = send_opts(opts, 3, "send")
-  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr, media)
+  local tr, media, urgent = send_opts(opts, 3, "send")
+  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr, media, urgent)
 end
 
 -- ---------------------------------------------------------------- http
@@ -1609,9 +1730,10 @@ local function route(c, text, is_new, expect)
     end
   end
   if best then return best end
+  -- matched on the lowercased text; the captures are what the fan typed
   for i = 1, #router.matches do
     local m = router.matches[i]
-    local caps = pack(smatch(lower, m.pattern))
+    local caps = pack(match_cased(lower, m.pattern, 1, text))
     if caps[1] ~= nil then return m.rule, caps end
   end
   return router.fallback
@@ -1647,8 +1769,14 @@ local function finish(c, p, result)
     cur_rule = nil
     return nil, nil, nil, nil, store_json, nil
   end
+  if result == continue_token then
+    fail_after("c:continue() passes a new contact's first message on from bot.on_join; " ..
+      "this handler has no message to pass on")
+  end
   if tr == "string" or tr == "number" then
-    local status, err = host_send(nil, expand(tostring(result), c), "reply", false)
+    local mark = cur_rule and cur_rule.mark
+    local status, err = host_send(nil, expand(tostring(result), c), "reply", mark == "transactional", nil,
+      mark == "urgent")
     if not status then fail_after(err) end
   elseif tr == "table" or tr == "function" or tr == "thread" or tr == "userdata" then
     fail_after("the handler returned a " .. tr .. "; return a string (the reply) or nothing")
@@ -1730,13 +1858,14 @@ fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, st
   if skip then
     -- too late (bot.config late_after): this step is skipped, the drip goes on
   elseif d.text then
-    deliver(nil, expand(d.text, c), "send", false)
+    deliver(nil, expand(d.text, c), "send", d.mark == "transactional", nil, d.mark == "urgent")
   else
     local rule = router.handlers[d.call]
     if not rule then
       error("drip '" .. name .. "' step " .. args.step .. ": no handler named '" .. d.call .. "'", 0)
     end
-    cur_rule = rule
+    -- the step's mark, else the handler's, for everything the call sends
+    cur_rule = d.mark and { fn = rule.fn, order = rule.order, where = rule.where, mark = d.mark } or rule
     local r = rule.fn(c, d.args_json and decode(d.args_json))
     if type(r) == "string" then deliver(nil, expand(r, c), "send", false) end
   end
@@ -1813,6 +1942,24 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
       result = rule.fn(c, msg)
     end
   end
+  if result == continue_token and kind == "message" and rule == router.join then
+    -- on_join passed the message on: the rest of the routing, as for a
+    -- contact it is not the first message of (on_join's sends and changes
+    -- stay; what it set with c:expect is for the next message)
+    rule, caps = route(c, text, false, expect)
+    cur_rule = rule
+    result = nil
+    if rule then
+      if caps then
+        result = rule.fn(c, msg, unpack(caps, 1, caps.n))
+      else
+        result = rule.fn(c, msg)
+      end
+    end
+    if result == continue_token then
+      fail_after("c:continue() passes a message on from bot.on_join only; this handler is the rest of the routing")
+    end
+  end
   return finish(c, p, result)
 end
 
@@ -1826,6 +1973,108 @@ local function http_host_allowed(host)
     end
   end
   return false
+end
+
+-- The source lines of a function of the bot (nil if not in its files).
+local function source_of(fn)
+  local info = dgetinfo(fn, "S")
+  for path, src in next, files do
+    if info.source == "@" .. folder .. "/" .. path then
+      local out, line = {}, 1
+      for l in sgmatch(src .. "\n", "([^\n]*)\n") do
+        if line >= info.linedefined and line <= info.lastlinedefined then out[#out + 1] = l end
+        line = line + 1
+      end
+      return T.concat(out, "\n")
+    end
+  end
+end
+
+-- on_join and an event handler: a contact created by an event sends its
+-- first message (the code it was sent...) to on_join, unless on_join passes
+-- it on. Not said of an on_join that calls c:continue().
+local function join_warning(warnings)
+  if not router.join then return end
+  local first
+  for kind, rule in next, router.events do
+    if not first or rule.order < first.rule.order then first = { kind = kind, rule = rule } end
+  end
+  if not first then return end
+  local src = source_of(router.join.fn)
+  if src and sfind(sgsub(src, "%-%-[^\n]*", ""), ":%s*continue%s*%(") then return end
+  warnings[#warnings + 1] = router.join.where .. "warning: bot.on_join also gets the first message of a " ..
+    "contact created by an event (bot.on_event '" .. first.kind .. "' at " .. place(first.rule.where) ..
+    "), like the code an OTP user replies with; return c:continue() from it to route that message on"
+end
+
+-- Steps and recurring timers due at a time of day inside the bot's quiet
+-- hours (or that can be: counted from a date field), not marked urgent or
+-- transactional: quiet hours would hold what they send. Steps counted from
+-- the start or the previous step are a series' pace, held as intended.
+local function quiet_warnings(warnings)
+  local qs, qe = cfg.quiet_start or 21 * 60, cfg.quiet_end or 9 * 60
+  if qs == qe then return end
+  local function hm(m) return sformat("%02d:%02d", m // 60, m % 60) end
+  local function quiet(h, m)
+    local t = tonumber(h) * 60 + tonumber(m)
+    if qs < qe then return t >= qs and t < qe end
+    return t >= qs or t < qe
+  end
+  local window = "quiet hours (" .. hm(qs) .. "-" .. hm(qe) .. ")"
+  local advice = "mark it urgent = true if the contact asked for it"
+  for name, def in next, drips do
+    for i, d in ipairs(def.steps) do
+      local h = d.call and router.handlers[d.call]
+      if not d.mark and not (h and h.mark) then
+        local step = def.where .. "warning: drip '" .. name .. "' step " .. i
+        if d.at then
+          if quiet(smatch(d.at, "^(%d+):(%d+)$")) then
+            warnings[#warnings + 1] = step .. " (at " .. d.at .. ") falls inside " .. window ..
+              " and is held until " .. hm(qe) .. "; " .. advice .. ", or move it"
+          end
+        elseif d.of then
+          local when = d.offset_text and (d.offset_text .. (d.before and " before " or " after ")) or "at "
+          warnings[#warnings + 1] = step .. " (" .. when .. "fields." .. d.of .. ") can fall inside " ..
+            window .. " and would then be held until " .. hm(qe) .. "; " .. advice ..
+            ", or give it an at = \"HH:MM\" outside them"
+        end
+      end
+    end
+  end
+  for _, e in ipairs(router.every) do
+    local days, hour, minute = smatch(e.spec, "^%s*(%a+)%s+(%d%d?):(%d%d)%s*$")
+    local rule = router.handlers[e.handler]
+    if days and quiet(hour, minute) and not (rule and rule.mark) then
+      warnings[#warnings + 1] = e.where .. "warning: bot.every('" .. e.spec .. "', '" .. e.handler ..
+        "') runs inside " .. window .. " in the bot's zone: what it sends is held until " .. hm(qe) ..
+        " in each recipient's zone; mark its handler urgent = true if that must go at once, or move it"
+    end
+  end
+end
+
+-- bot.match patterns with a capital letter (not a %A-style class): the text
+-- they are matched against is lowercased, so that letter never matches.
+local function capital_warnings(warnings)
+  for _, m in ipairs(router.matches) do
+    local p, i, capital = m.pattern, 1, false
+    while i <= #p and not capital do
+      local ch = ssub(p, i, i)
+      if ch == "%" and ssub(p, i + 1, i + 1) == "b" then -- %bxy: x and y are literal
+        capital = sfind(ssub(p, i + 2, i + 3), "%u") ~= nil
+        i = i + 4
+      elseif ch == "%" then -- %A, %S...: classes; %X: a literal X, which is rare
+        i = i + 2
+      else
+        capital = sfind(ch, "^%u$") ~= nil
+        i = i + 1
+      end
+    end
+    if capital then
+      warnings[#warnings + 1] = m.rule.where .. "warning: bot.match pattern '" .. p .. "' has a capital " ..
+        "letter, but patterns are matched against the lowercased message, so it never matches there; " ..
+        "write the pattern in lowercase (the captures keep the fan's case)"
+    end
+  end
 end
 
 -- What `parley check` can find without running a handler.
@@ -1874,6 +2123,9 @@ function rt.check()
       end
     end
   end
+  join_warning(warnings)
+  quiet_warnings(warnings)
+  capital_warnings(warnings)
   table.sort(warnings)
   return problems, warnings
 end

@@ -501,6 +501,34 @@ int main(void) {
     budget_limit = -1;
   }
 
+  /* match_cased: the match is the lowercased text's, the captures the same
+   * bytes of the original; positions and failures as string.match's */
+  lua_pushcfunction(L, pattern_match_cased);
+  lua_setglobal(L, "match_cased");
+  {
+    static const char cased[] =
+        "local t = 'NAME Grace HOPPER'\n"
+        "local a, b = match_cased(t:lower(), '^name (%a+) (%a+)$', 1, t)\n"
+        "check(a == 'Grace' and b == 'HOPPER', 'match_cased: captures in the original case')\n"
+        "local p, w = match_cased(t:lower(), '()grace', 1, t)\n"
+        "check(p == 6 and w == nil, 'match_cased: a position capture is a number')\n"
+        "check(match_cased(t:lower(), 'hopper', 1, t) == 'HOPPER', "
+        "'match_cased: without captures, the whole match from the original')\n"
+        "check(match_cased(t:lower(), '^x', 1, t) == nil, 'match_cased: no match is nil')\n"
+        "local ok, err = pcall(match_cased, 'abc', 'a', 1, 'ab')\n"
+        "check(not ok and err:find('same length', 1, true), "
+        "'match_cased: an original of another length is refused')\n"
+        "check(bstring.match('xYz', '(y)') == nil and bstring.match('xYz', '(Y)') == 'Y', "
+        "'string.match still captures from its own subject')\n";
+    if (luaL_loadbuffer(L, cased, sizeof cased - 1, "=cased") != LUA_OK ||
+        lua_pcall(L, 0, 0, 0) != LUA_OK) {
+      char desc[512];
+      snprintf(desc, sizeof desc, "match_cased cases ran: %s", lua_tostring(L, -1));
+      check(0, desc);
+      lua_settop(L, 0);
+    }
+  }
+
   if (luaL_loadbuffer(L, harness, sizeof harness - 1, "=harness") != LUA_OK ||
       lua_pcall(L, 0, 0, 0) != LUA_OK) {
     char desc[512];

@@ -24,7 +24,7 @@ bot.keyword("toolong", function(c, msg)
 end)
 
 bot.keyword("badsend", function(c, msg)
-  c:send(42, { urgent = true })
+  c:send(42, { urgnet = true })
 end)
 
 bot.keyword("badmedia", function(c, msg)
