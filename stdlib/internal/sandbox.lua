@@ -529,6 +529,32 @@ end
 local step_keys = { after = true, before = true, of = true, at = true, from = true, text = true, call = true,
   args = true }
 
+-- Template filters: {{url fields.x}} inserts the value percent-encoded for a
+-- URL (RFC 3986: every byte but the unreserved A-Z a-z 0-9 - . _ ~, so
+-- UTF-8 text is encoded byte by byte). A {{WORD name}} whose name is a
+-- template's (fields., tags., number, bot.) and whose WORD is no filter is
+-- an error naming it: at load for drip texts, when sent for the others.
+local template_filters = {
+  url = function(s)
+    return (sgsub(s, "[^A-Za-z0-9%-%._~]", function(ch) return sformat("%%%02X", sbyte(ch)) end))
+  end,
+}
+local template_roots = { fields = true, tags = true, number = true, bot = true }
+
+-- The problem with text's filters ("template {{x fields.y}}: unknown filter
+-- 'x' (known: url)"), or nil.
+local function template_problem(text)
+  for f, name in sgmatch(text, "{{%s*([%a_][%w_]*)%s+([%w_%.]+)%s*}}") do
+    if not template_filters[f] and template_roots[smatch(name, "^[^%.]+")] then
+      local known = {}
+      for k in next, template_filters do known[#known + 1] = k end
+      table.sort(known)
+      return "template {{" .. f .. " " .. name .. "}}: unknown filter '" .. f ..
+        "' (known: " .. table.concat(known, ", ") .. ")"
+    end
+  end
+end
+
 function api.drip(name, steps, options)
   top_level_only("bot.drip")
   checktype(name, "string", 1, "drip")
@@ -545,6 +571,8 @@ function api.drip(name, steps, options)
     end
     if (st.text == nil) == (st.call == nil) then raise(what .. ": give exactly one of text or call") end
     if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
+    local problem = st.text and template_problem(st.text)
+    if problem then raise(what .. ": " .. problem) end
     if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
     local d = { text = st.text, call = st.call, at = hhmm(st.at, what .. ": at") }
     if st.args ~= nil then
@@ -718,6 +746,8 @@ function api.broadcast(t)
   end
   local seg = segment_json(t.segment, "bot.broadcast")
   if type(t.text) ~= "string" or t.text == "" then raise("bot.broadcast: text must be a non-empty string") end
+  local problem = template_problem(t.text)
+  if problem then raise("bot.broadcast: " .. problem) end
   local start = host.now_ms()
   if type(t.at) == "number" then
     start = epoch_ms(t.at)
@@ -781,12 +811,19 @@ end
 
 local function expand(text, c)
   if not sfind(text, "{{", 1, true) then return text end
-  return (sgsub(text, "{{%s*([%w_%.]+)%s*}}", function(path)
-    local v, unknown = lookup(c, path)
+  local problem = template_problem(text)
+  if problem then raise(problem) end
+  -- one pass: an inserted value is never expanded again
+  return (sgsub(text, "{{([^{}]*)}}", function(inside)
+    local filter, name = nil, smatch(inside, "^%s*([%w_%.]+)%s*$")
+    if not name then filter, name = smatch(inside, "^%s*([%a_][%w_]*)%s+([%w_%.]+)%s*$") end
+    if not name then return nil end
+    local v, unknown = lookup(c, name)
     if unknown then return nil end
     local t = type(v)
-    if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
-    return ""
+    v = (t == "string" or t == "number" or t == "boolean") and tostring(v) or ""
+    if filter then v = template_filters[filter](v) end
+    return v
   end))
 end
 rt.expand = expand
@@ -1493,6 +1530,8 @@ local function finish(c, p, result)
     return nil, nil, nil, nil, store_json, nil
   end
   if tr == "string" or tr == "number" then
+    local problem = template_problem(tostring(result)) -- at the handler's line
+    if problem then fail_after(problem) end
     local status, err = host_send(nil, expand(tostring(result), c), "reply", false)
     if not status then fail_after(err) end
   elseif tr == "table" or tr == "function" or tr == "thread" or tr == "userdata" then

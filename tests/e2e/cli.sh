@@ -35,6 +35,11 @@ printf '@clock 2026-02-30 10:00 UTC\n' > "$tmp/ok/tests/bad_clock.chat"
 
 check "check: a syntax error is reported as file:line" 1 \
   "^$tmp/syntax/bot.lua:3: unexpected symbol near 'end'" "$PARLEY" check "$tmp/syntax"
+mkdir -p "$tmp/filter"
+printf 'bot.drip("w", {\n  { after = "1d", text = "See {{urll fields.city}}" },\n})\n' > "$tmp/filter/bot.lua"
+check "check: an unknown template filter in a drip text is a load error naming it" 1 \
+  "^$tmp/filter/bot.lua:1: bot.drip\\('w'\\) step 1: template [{][{]urll fields.city[}][}]: unknown filter 'urll' \\(known: url\\)" \
+  "$PARLEY" check "$tmp/filter"
 mkdir -p "$tmp/dup"
 printf 'bot.handler("a", function() end)\n\nbot.handler("a", function() end)\n' > "$tmp/dup/bot.lua"
 check "check: a duplicate names the first place as file:line, nothing after it" 1 \
