@@ -83,6 +83,7 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen);
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen);
 bot *engine_find_bot(engine *e, const char *name);
 const script *bot_script(const bot *b);
+/* The active version's number among the bot's versions (1, 2, ...). */
 int64_t bot_version(const bot *b);
 const char *bot_name(const bot *b);
 const char *bot_display_name(const bot *b);
