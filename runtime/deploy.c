@@ -233,7 +233,16 @@ int deploy_start(engine *e, const char *dir, char *err, size_t errlen) {
   if (rc) snprintf(err, errlen, "%s", store_error(engine_store(e)));
   if (rc == 0) rc = plan_folders(&p, dir, err, errlen);
   if (rc == 0 && p.n == 0) {
-    snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
+    char *lua = xasprintf("%s/bot.lua", dir);
+    struct stat st;
+    if (stat(lua, &st) == 0) /* the bot folder itself, not the folder of bots */
+      snprintf(err, errlen,
+               "%s is a bot folder (it has a bot.lua); the scripts folder is the one that "
+               "holds bot folders, such as its parent",
+               dir);
+    else
+      snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
+    free(lua);
     rc = -1;
   }
   if (rc == 0) rc = start_all(e, &p, err, errlen);

@@ -204,8 +204,8 @@ expect "reload: a version that does not load changes nothing and names file:line
   '"errors":\["fanclub \(uploaded\)/bot.lua:3: unexpected symbol near .* 422$'
 expect "reload: ... and the running version still answers" \
   "$(post_json hook-secret-456 '{"from":"+15550001","text":"MERCH"}')" 'Shop v2: .* 200$'
-expect "versions: both versions, the new one active" \
-  "$(admin GET /v1/bots/fanclub/versions admin-secret-789)" '"versions":\[\{"id":[0-9]+,.*"active":false\},\{"id":[0-9]+,.*"active":true\}\].* 200$'
+expect "versions: both versions, numbered for this bot, the new one active" \
+  "$(admin GET /v1/bots/fanclub/versions admin-secret-789)" '"versions":\[\{"version":1,"id":1,.*"active":false\},\{"version":2,"id":2,.*"active":true\}\].* 200$'
 expect "rollback: back to the version before" \
   "$(admin POST /v1/bots/fanclub/rollback admin-secret-789)" '"status":"active".* 200$'
 expect "rollback: the old text is back" \
@@ -568,6 +568,9 @@ wait_reply() {
   printf '%s' "$got"
 }
 expect "watch: the first version answers" "$(wpost)" '"replies":\["one"\]'
+expect "watch: the start says it loaded the bot folder" "$(cat "$tmp/wlog")" "loaded $tmp/w/echo \\(version 1\\)"
+expect "watch: ... and never that the folder has no bot folders" \
+  "$(grep -c 'no bot folders' "$tmp/wlog")" '^0$'
 sleep 1.1 # a newer modification time than the file had
 printf 'bot.fallback(function(c, msg) return "two" end)\n' > "$tmp/w/echo/bot.lua"
 expect "watch: a changed bot.lua is loaded without a restart" "$(wait_reply two)" '"replies":\["two"\]'

@@ -248,6 +248,15 @@ def run(p, a, scripts, db):
     check("a new bot folder whose transcripts fail stops the start, naming the line",
           code == 1 and "tests/f.chat:2" in out, "%s %s" % (code, out))
 
+    # the scripts folder given as a bot folder, or empty: the start says which
+    code, out = start_fails(a.parley, os.path.join(a.dir, "fresh.db"), os.path.join(scripts, "echo"))
+    check("--scripts naming a bot folder: the start says it is one",
+          code == 1 and "echo is a bot folder (it has a bot.lua)" in out, "%s %s" % (code, out))
+    os.makedirs(os.path.join(a.dir, "empty"))
+    code, out = start_fails(a.parley, os.path.join(a.dir, "fresh.db"), os.path.join(a.dir, "empty"))
+    check("an empty scripts folder: the start says it has no bot folders",
+          code == 1 and "empty has no bot folders" in out, "%s %s" % (code, out))
+
 
 if __name__ == "__main__":
     sys.exit(main())
