@@ -124,8 +124,9 @@ static int plan_folder(start_plan *p, const char *path, const char *name, char *
   return 0;
 }
 
+/* Not hidden, and not lib/ (the modules the bots share, script.h). */
 static int is_bot_folder(const struct dirent *d) {
-  return d->d_name[0] != '.';
+  return d->d_name[0] != '.' && strcmp(d->d_name, "lib") != 0;
 }
 
 static int plan_folders(start_plan *p, const char *dir, char *err, size_t errlen) {

@@ -1143,15 +1143,21 @@ base.load = host.loader(G)
 -- originals it captured at the top.
 _G.setmetatable, _G.rawset, _G.load = base.setmetatable, base.rawset, base.load
 
--- require: the bot's own modules and stdlib/, loaded once, at the top level.
+-- require: the bot's own modules (with the shared lib/ modules it requires,
+-- read with it) and stdlib/, loaded once, at the top level.
 local files = {}
+local file_labels = {} -- path -> where a shared module was read
 local loaded = {}
 local loading_now = {}
+
+local function file_label(path)
+  return file_labels[path] or (folder .. "/" .. path)
+end
 
 local function module_source(name)
   local rel = sgsub(name, "%.", "/")
   for _, path in ipairs({ rel .. ".lua", rel .. "/init.lua" }) do
-    if files[path] then return files[path], folder .. "/" .. path end
+    if files[path] then return files[path], file_label(path) end
   end
   if sfind(rel, "^internal/") then return nil end
   local src = host.stdlib_source(rel .. ".lua")
@@ -1173,7 +1179,8 @@ function base.require(name)
   local src, path = module_source(name)
   if not src then
     raise("require: module '" .. name .. "' not found (looked for " .. sgsub(name, "%.", "/") ..
-      ".lua in the bot's folder and in stdlib/)")
+      ".lua in the bot's folder" .. (sfind(name, "^lib%.") and ", in the shared lib/ folder beside the bot folders" or "") ..
+      " and in stdlib/)")
   end
   local chunk, err = load(src, "@" .. path, "t", G)
   if not chunk then error(err, 0) end
@@ -1450,9 +1457,10 @@ function rt.freeze()
   rt.shared_count = #shared
 end
 
-function rt.load(sources, dir)
+function rt.load(sources, dir, labels)
   files = sources
   folder = dir
+  file_labels = labels or {}
   local src = files["bot.lua"]
   local chunk, err = load(src, "@" .. folder .. "/bot.lua", "t", G)
   if not chunk then error(err, 0) end
@@ -1721,7 +1729,7 @@ function rt.check()
       local code = sgsub(chunk_line, "%-%-.*$", "") -- not in a comment (roughly)
       for fn, rest in sgmatch(code, "%f[%w_.]http%.(%a+)%s*(%b())") do
         if fn == "get" or fn == "post" then
-          local where = folder .. "/" .. path .. ":" .. line .. ": http." .. fn
+          local where = file_label(path) .. ":" .. line .. ": http." .. fn
           local url = smatch(rest, "^%(%s*[\"']([^\"']*)[\"']")
           local authority = url and smatch(slower(url), "^https?://([^/%?#]+)")
           local host = authority and smatch(sgsub(authority, "^.*@", ""), "^([^:]+)")
@@ -1736,7 +1744,7 @@ function rt.check()
       end
       for name in sgmatch(chunk_line, "expect%s*%(%s*[\"']([^\"']*)[\"']") do
         if not router.handlers[name] then
-          problems[#problems + 1] = folder .. "/" .. path .. ":" .. line .. ": c:expect('" .. name ..
+          problems[#problems + 1] = file_label(path) .. ":" .. line .. ": c:expect('" .. name ..
             "') names no handler; define it with bot.handler('" .. name .. "', function(c, msg) ... end)"
         end
       end

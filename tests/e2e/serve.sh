@@ -552,6 +552,10 @@ expect "test clock: the server warns that its clock is not the real one" "$(cat 
 # --watch: a bot folder that changes on disk is loaded again
 mkdir -p "$tmp/w/echo"
 printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lua"
+# a bot using a module of the shared lib/ folder beside the bot folders
+mkdir -p "$tmp/w/tagged" "$tmp/w/lib"
+printf 'local tag = require("lib.tag")\nbot.fallback(function(c, msg) return tag.text end)\n' > "$tmp/w/tagged/bot.lua"
+printf 'return { text = "tag one" }\n' > "$tmp/w/lib/tag.lua"
 start_server "$tmp/wlog" --db "$tmp/w.db" --scripts "$tmp/w" --watch
 wport=$port
 wpost() {
@@ -587,6 +591,22 @@ expect "watch: the log names the failing transcript line" "$(cat "$tmp/wlog")" '
 sleep 1.1
 printf 'bot.fallback(function(c, msg) return "three" end)\n' > "$tmp/w/echo/bot.lua"
 expect "watch: once the transcript passes the version is loaded" "$(wait_reply three)" '"replies":\["three"\]'
+tpost() {
+  curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"x"}' \
+    "http://127.0.0.1:$wport/v1/bots/tagged/messages"
+}
+expect "watch: a bot answers with its shared module" "$(tpost)" '"replies":\["tag one"\]'
+expect "watch: lib/ is not a bot" "$(grep -c "loaded $tmp/w/lib" "$tmp/wlog")" '^0$'
+echo_reloads=$(grep -c "reload source=watch dir=$tmp/w/echo" "$tmp/wlog")
+sleep 1.1
+printf 'return { text = "tag two" }\n' > "$tmp/w/lib/tag.lua"
+for _ in $(seq 1 30); do
+  tpost | grep -q 'tag two' && break
+  sleep 0.2
+done
+expect "watch: a changed shared module is a new version of the bot requiring it" "$(tpost)" '"replies":\["tag two"\]'
+expect "watch: ... and not of a bot that does not" \
+  "$(grep -c "reload source=watch dir=$tmp/w/echo" "$tmp/wlog")" "^$echo_reloads\$"
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""

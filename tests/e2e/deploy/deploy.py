@@ -178,10 +178,10 @@ def run(p, a, scripts, db):
 
     # parley reload finds a server on another port from PARLEY_LISTEN or the
     # config file, and prints the bot's own version number
-    def reload_cli(env, *args):
+    def reload_cli(env, *args, bot="other"):
         env = dict({k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")},
                    PARLEY_ADMIN_TOKEN=ADMIN, **env)
-        r = subprocess.run([a.parley, "reload", "other", "--dir", os.path.join(scripts, "other")]
+        r = subprocess.run([a.parley, "reload", bot, "--dir", os.path.join(scripts, bot)]
                            + list(args), capture_output=True, text=True, timeout=60, env=env)
         return r.returncode, r.stdout + r.stderr
     r = reload_cli({"PARLEY_LISTEN": "127.0.0.1:%d" % p.port})
@@ -225,6 +225,43 @@ def run(p, a, scripts, db):
           and "tests/echo.chat:2" in p.log(), p.log()[-600:])
     p.stop("TERM")
     echo_folder(scripts, "v4")
+
+    # shared modules: scripts/lib/ beside the bot folders
+    def signed(sig, said=None):
+        write(os.path.join(scripts, "lib", "sign.lua"), 'return { sig = "%s" }\n' % sig)
+        write(os.path.join(scripts, "signed", "tests", "s.chat"),
+              "> +15550001 hi\n< hi %s\n" % (said or sig))
+    write(os.path.join(scripts, "signed", "bot.lua"),
+          'local sign = require("lib.sign")\n'
+          'bot.fallback(function(c, msg) return msg.text .. " " .. sign.sig end)\n')
+    signed("-A")
+    check("a bot requiring a shared module starts", p.start(), p.log())
+    check("... and answers with it", say(p, "signed", "hi") == (200, ["hi -A"]), say(p, "signed", "hi"))
+    check("lib/ is not a bot", admin(p, "GET", "/v1/bots/lib/versions")[0] == 404)
+    echo_versions = versions(p, "echo")
+    p.stop("TERM")
+    signed("-B", "-A")  # the bot's transcript still says -A
+    check("a shared module changed while the server was down goes through the bot's gate",
+          p.start() and "reload_refused source=start dir=%s" % os.path.join(scripts, "signed") in p.log() and "tests/s.chat:2" in p.log(),
+          p.log()[-600:])
+    check("... which refuses it: the active version stays", say(p, "signed", "hi") == (200, ["hi -A"]),
+          say(p, "signed", "hi"))
+    p.stop("TERM")
+    signed("-B")
+    check("with its transcript updated it starts", p.start(), p.log())
+    check("... as the bot's new version", (say(p, "signed", "hi"), versions(p, "signed"))
+          == ((200, ["hi -B"]), [1, 2]), (say(p, "signed", "hi"), versions(p, "signed")))
+    check("... and a bot that does not require it has no new version",
+          versions(p, "echo") == echo_versions, (versions(p, "echo"), echo_versions))
+    signed("-C")
+    r = reload_cli({"PARLEY_URL": p.url()}, bot="signed")
+    check("parley reload sends the shared modules the bot requires",
+          r == (0, "signed: version 3 is active\n") and say(p, "signed", "hi") == (200, ["hi -C"]),
+          (r, say(p, "signed", "hi")))
+    p.stop("TERM")
+    check("a restart keeps it", p.start() and "signed: version 3, active before the restart (its "
+          "folder is unchanged)" in p.log(), p.log()[-600:])
+    p.stop("TERM")
 
     # numbers at start: a move between two bots in the same start is fine,
     # two bots claiming one number is not
