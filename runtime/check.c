@@ -27,8 +27,8 @@ static int is_shared_lib(const char *dir) {
   while (n > 1 && dir[n - 1] == '/') n--;
   char lua[4096];
   snprintf(lua, sizeof lua, "%.*s/bot.lua", (int)n, dir);
-  return n >= 3 && strncmp(dir + n - 3, "lib", 3) == 0 && (n == 3 || dir[n - 4] == '/') &&
-         access(lua, F_OK) != 0;
+  return n >= 3 && strncmp(dir + n - 3, "lib", 3) == 0 &&
+         (n == 3 || dir[n - 4] == '/') && access(lua, F_OK) != 0;
 }
 
 static int check_one(const char *dir) {

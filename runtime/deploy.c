@@ -237,10 +237,11 @@ int deploy_start(engine *e, const char *dir, char *err, size_t errlen) {
     char *lua = xasprintf("%s/bot.lua", dir);
     struct stat st;
     if (stat(lua, &st) == 0) /* the bot folder itself, not the folder of bots */
-      snprintf(err, errlen,
-               "%s is a bot folder (it has a bot.lua); the scripts folder is the one that "
-               "holds bot folders, such as its parent",
-               dir);
+      snprintf(
+          err, errlen,
+          "%s is a bot folder (it has a bot.lua); the scripts folder is the one that "
+          "holds bot folders, such as its parent",
+          dir);
     else
       snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
     free(lua);

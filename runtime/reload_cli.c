@@ -30,8 +30,9 @@ static char *server_url(const char *config) {
   char host[64];
   int port;
   if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 1 || port > 65535) {
-    fprintf(stderr, "parley reload: listen = '%s'%s%s is not ADDRESS:PORT; give --url\n", listen,
-            config ? " in " : "", config ? config : "");
+    fprintf(stderr,
+            "parley reload: listen = '%s'%s%s is not ADDRESS:PORT; give --url\n",
+            listen, config ? " in " : "", config ? config : "");
     return NULL;
   }
   if (strcmp(host, "0.0.0.0") == 0 || !*host) snprintf(host, sizeof host, "127.0.0.1");
@@ -42,19 +43,23 @@ int cli_reload(int argc, char **argv) {
   const char *name = NULL, *dir = NULL, *url_flag = NULL, *config = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url_flag = argv[++i];
-    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
+    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+      url_flag = argv[++i];
+    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      config = argv[++i];
     else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n"
-             "Sends the bot's folder (default scripts/BOT, with the shared scripts/lib/\n"
-             "modules it requires) to a running parley serve, which activates it or\n"
-             "answers every problem. The server: --url, else PARLEY_URL, else the listen\n"
-             "setting of --config FILE and PARLEY_LISTEN as parley serve reads them\n"
-             "(default http://127.0.0.1:8080). The admin token: PARLEY_ADMIN_TOKEN (or\n"
-             "PARLEY_ADMIN_TOKEN_FILE).\n");
+      printf(
+          "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n"
+          "Sends the bot's folder (default scripts/BOT, with the shared scripts/lib/\n"
+          "modules it requires) to a running parley serve, which activates it or\n"
+          "answers every problem. The server: --url, else PARLEY_URL, else the listen\n"
+          "setting of --config FILE and PARLEY_LISTEN as parley serve reads them\n"
+          "(default http://127.0.0.1:8080). The admin token: PARLEY_ADMIN_TOKEN (or\n"
+          "PARLEY_ADMIN_TOKEN_FILE).\n");
       return 0;
     } else if (argv[i][0] == '-') {
-      fprintf(stderr, "parley reload: unknown option '%s' (known: --dir, --url, --config)\n",
+      fprintf(stderr,
+              "parley reload: unknown option '%s' (known: --dir, --url, --config)\n",
               argv[i]);
       return 2;
     } else if (!name) {
@@ -65,7 +70,8 @@ int cli_reload(int argc, char **argv) {
     }
   }
   if (!name) {
-    fprintf(stderr, "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n");
+    fprintf(stderr,
+            "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n");
     return 2;
   }
   if (config && settings_read_file(config)) return 2;
@@ -122,10 +128,11 @@ int cli_reload(int argc, char **argv) {
   free(text);
   int exit_code = 0;
   if (rc != CURLE_OK) {
-    fprintf(stderr,
-            "parley reload: %s: %s (is parley serve running there? give its address with "
-            "--url, PARLEY_URL or --config)\n",
-            url, curl_easy_strerror(rc));
+    fprintf(
+        stderr,
+        "parley reload: %s: %s (is parley serve running there? give its address with "
+        "--url, PARLEY_URL or --config)\n",
+        url, curl_easy_strerror(rc));
     exit_code = 1;
   } else {
     json_error_t jerr;

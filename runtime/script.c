@@ -78,18 +78,24 @@ static const char *skip_long_bracket(const char *p, const char *end) {
   return end;
 }
 
-static int is_name_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+static int is_name_char(char c) {
+  return isalnum((unsigned char)c) || c == '_';
+}
 
 /* Calls fn with each module name src requires by a literal name (require
  * "x", require 'x', require("x"), require('x')), outside comments and
  * strings. */
-static void each_required(const char *src, size_t len, void (*fn)(void *, const char *), void *ud) {
+static void each_required(const char *src, size_t len, void (*fn)(void *, const char *),
+                          void *ud) {
   const char *p = src, *end = src + len;
   while (p < end) {
     if (p + 1 < end && p[0] == '-' && p[1] == '-') { /* a comment */
-      const char *after = p + 2 < end && p[2] == '[' ? skip_long_bracket(p + 2, end) : NULL;
-      if (after) p = after;
-      else while (p < end && *p != '\n') p++;
+      const char *after =
+          p + 2 < end && p[2] == '[' ? skip_long_bracket(p + 2, end) : NULL;
+      if (after)
+        p = after;
+      else
+        while (p < end && *p != '\n') p++;
     } else if (*p == '[' && skip_long_bracket(p, end)) {
       p = skip_long_bracket(p, end);
     } else if (*p == '"' || *p == '\'') { /* a string */
@@ -147,10 +153,11 @@ static void add_shared(void *ud, const char *name) {
     int found = stat(full, &st) == 0 && S_ISREG(st.st_mode);
     const script_file *have = found ? script_find(r->s, path) : NULL;
     if (have && !have->label) {
-      snprintf(r->err, r->errlen,
-               "%s/%s: module '%s' is also the shared %s; rename one (the bot's own "
-               "modules and the shared lib/ folder beside the bots share the names lib.*)",
-               r->s->dir, path, name, full);
+      snprintf(
+          r->err, r->errlen,
+          "%s/%s: module '%s' is also the shared %s; rename one (the bot's own "
+          "modules and the shared lib/ folder beside the bots share the names lib.*)",
+          r->s->dir, path, name, full);
       r->failed = 1;
     } else if (found && !have) {
       if (add_file(r->s, full, path, r->err, r->errlen) == 0)
@@ -259,9 +266,9 @@ script *script_from_json(const char *name, const char *dir, const char *json,
       return NULL;
     }
     s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-    s->files[s->nfiles++] = (script_file){xstrdup(path),
-                                          xstrndup(json_string_value(v), json_string_length(v)),
-                                          json_string_length(v), NULL};
+    s->files[s->nfiles++] = (script_file){
+        xstrdup(path), xstrndup(json_string_value(v), json_string_length(v)),
+        json_string_length(v), NULL};
   }
   json_decref(o);
   if (!script_find(s, "bot.lua")) {
@@ -287,7 +294,8 @@ void script_free(script *s) {
 
 void script_add_file(script *s, const char *path, const char *source, size_t len) {
   s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-  s->files[s->nfiles++] = (script_file){xstrdup(path), xstrndup(source, len), len, NULL};
+  s->files[s->nfiles++] =
+      (script_file){xstrdup(path), xstrndup(source, len), len, NULL};
 }
 
 const script_file *script_find(const script *s, const char *path) {

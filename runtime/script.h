@@ -12,8 +12,8 @@ typedef struct script_file {
   char *path;   /* relative to the bot folder, e.g. "bot.lua", "lib/util.lua" */
   char *source;
   size_t len;
-  char *label;  /* where it was read, for messages, when not dir/path (a shared
-                 * module: "scripts/lib/util.lua"); else NULL */
+  char *label; /* where it was read, for messages, when not dir/path (a shared
+                * module: "scripts/lib/util.lua"); else NULL */
 } script_file;
 
 typedef struct script {

@@ -281,7 +281,8 @@ static void watch_bot_folders(const char *dir, server *s) {
   if (!d) return;
   struct dirent *ent;
   while ((ent = readdir(d))) {
-    if (ent->d_name[0] == '.' || strcmp(ent->d_name, "lib") == 0) continue; /* lib/: shared */
+    if (ent->d_name[0] == '.' || strcmp(ent->d_name, "lib") == 0)
+      continue; /* lib/: shared */
     char *path = xasprintf("%s/%s", dir, ent->d_name);
     char *lua = xasprintf("%s/bot.lua", path);
     struct stat st;

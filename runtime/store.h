@@ -51,8 +51,8 @@ typedef void (*served_fn)(void *ud, const char *name, const char *sha, const cha
                           const char *files_json);
 int store_served_each(store *st, served_fn fn, void *ud);
 /* Each version of the bot by its number. */
-typedef void (*version_fn)(void *ud, int64_t number, const char *sha, int64_t created_at,
-                           int active);
+typedef void (*version_fn)(void *ud, int64_t number, const char *sha,
+                           int64_t created_at, int active);
 int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud);
 /* The files of the bot's version number as JSON {"path": "source"}; NULL if
  * there is none. */

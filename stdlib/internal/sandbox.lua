@@ -555,6 +555,8 @@ local function template_problem(text)
   end
 end
 
+rt.template_problem = template_problem -- an admin-API broadcast's text, when created
+
 function api.drip(name, steps, options)
   top_level_only("bot.drip")
   checktype(name, "string", 1, "drip")

@@ -325,6 +325,9 @@ expect "broadcast: a bad segment is 400 with the reason" \
   'status is \\"subscribed\\" or \\"opted_out\\".* 400$'
 expect "broadcast: no text is 400" \
   "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{}}')" 'text must be a non-empty string.* 400$'
+expect "broadcasts: an unknown template filter is refused (400), naming it" \
+  "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"text":"See https://x.example/?c={{urll fields.city}}"}')" \
+  "unknown filter 'urll' \\(known: url\\).* 400$"
 expect "broadcast: the webhook token cannot create one (403)" \
   "$(admin POST /v1/bots/fanclub/broadcasts hook-secret-456 --data '{"text":"x"}')" ' 403$'
 later=$(date -u -d '2026-03-02 18:00' +%s) # an hour after the test clock's start

@@ -471,8 +471,8 @@ static void test_contact_update_null_leaves_fields(void) {
  * bots, schema 5) keeps the numbers it has, so a rollback to a number
  * noted before still reaches the same files; new versions count on per
  * bot from the bot's highest. */
-static void collect_version(void *ud, int64_t number, const char *sha, int64_t created_at,
-                            int active) {
+static void collect_version(void *ud, int64_t number, const char *sha,
+                            int64_t created_at, int active) {
   (void)sha, (void)created_at, (void)active;
   char *list = ud;
   size_t n = strlen(list);
@@ -497,14 +497,16 @@ static void test_version_numbers_per_bot(void) {
   store_versions_each(st, a, collect_version, list);
   CHECK_STR(list, "1,2", "the bot's versions are listed by their numbers");
   char *files = store_version_files(st, b, 1);
-  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}", "a version's files are found by bot and number");
+  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
+            "a version's files are found by bot and number");
   free(files);
   store_close(st);
 
   /* the same rows as an older parley numbered them: one count for all */
   char msg[256] = "";
   sql_exec(path,
-           "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN number;"
+           "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
+           "number;"
            " PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
@@ -512,9 +514,11 @@ static void test_version_numbers_per_bot(void) {
   if (!st) return;
   list[0] = 0;
   store_versions_each(st, a, collect_version, list);
-  CHECK_STR(list, "1,3", "after the migration a bot's versions keep the numbers they had");
+  CHECK_STR(list, "1,3",
+            "after the migration a bot's versions keep the numbers they had");
   files = store_version_files(st, b, 2);
-  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}", "... and a number noted before reaches the same files");
+  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
+            "... and a number noted before reaches the same files");
   free(files);
   store_script_version_add(st, b, "b2", "{\"bot.lua\":\"-- b2\"}", T0, &number);
   CHECK_INT(number, 3, "a new version counts on from the bot's own highest number");

@@ -31,3 +31,7 @@ bot.keyword("again", function(c, msg)
 end)
 
 bot.fallback(function(c, msg) return "?" end)
+
+bot.keyword("bcast", function(c, msg)
+  bot.broadcast{ text = "Near you: https://x.example/?c={{urll fields.city}}" }
+end)
