@@ -6,6 +6,8 @@
 # nothing is installed, apt-get "installs" (slowly), and the compiler,
 # linker and python3 note any run that comes before the install.
 cd "$(dirname "$0")/../.." || exit 1
+# not the settings of a make this runs under (make test, make test-asan)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0
