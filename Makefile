@@ -32,6 +32,11 @@ BOT ?= scripts/fanclub
 
 .PHONY: all deps run sim test test-asan bench clean
 
+# Every rule that runs the compiler, the linker or python3 has deps as an
+# order-only prerequisite: under make -j on a fresh machine nothing is
+# compiled before the packages (the compiler and the headers) are installed,
+# and an installed package does not make anything out of date.
+
 all: deps $(PARLEY)
 
 deps:
@@ -47,20 +52,20 @@ deps:
 $(B):
 	@mkdir -p $(B)
 
-$(B)/providers/%.o: runtime/providers/%.c runtime/*.h runtime/providers/*.h | $(B)
+$(B)/providers/%.o: runtime/providers/%.c runtime/*.h runtime/providers/*.h | $(B) deps
 	@mkdir -p $(B)/providers
 	$(CC) $(CFLAGS) -Iruntime/providers $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
-$(B)/%.o: runtime/%.c runtime/*.h | $(B)
+$(B)/%.o: runtime/%.c runtime/*.h | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
-$(B)/%.o: runtime/%.cc runtime/*.h | $(B)
+$(B)/%.o: runtime/%.cc runtime/*.h | $(B) deps
 	$(CXX) $(ALL_CXXFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
 $(B)/stdlib_embed.c: runtime/embed.sh $(STDLIB) | $(B)
 	sh runtime/embed.sh stdlib > $@
 
-$(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h
+$(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # phone_zone.cc's prefix -> time-zone table, generated from the map upstream
@@ -68,12 +73,12 @@ $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h
 # by hand, never committed). Fails, naming the package, if the data is missing.
 PHONE_TZ_DATA ?= /usr/lib/python3/dist-packages/phonenumbers/tzdata
 PYTHON  ?= python3
-$(B)/phone_tz_data.h: runtime/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B)
+$(B)/phone_tz_data.h: runtime/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B) deps
 	$(PYTHON) runtime/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 $(B)/phone_zone.o: $(B)/phone_tz_data.h
 
-$(PARLEY): $(B)/main.o $(OBJS)
+$(PARLEY): $(B)/main.o $(OBJS) | deps
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 # make run: the bots in scripts/ over HTTP on 127.0.0.1:8080 (make sim: the
@@ -93,14 +98,14 @@ sim: deps parley
 	@echo "parley: $(BOT) in the simulator (database $(DB)); type /help"
 	./parley sim $(BOT) --db $(DB)
 
-$(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B)
+$(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 
 # A local fake of Twilio's Messages API (tests/fake/README.md): the e2e
 # tests and the bench send through it.
-$(B)/fake_twilio: tests/fake/fake_twilio.c | $(B)
+$(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
@@ -124,7 +129,7 @@ bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
 	sh bench/http.sh
 	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
 
-$(B)/bench: bench/bench.c $(OBJS) | $(B)
+$(B)/bench: bench/bench.c $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 clean:

@@ -27,11 +27,15 @@ void job_answer_error(job *j, unsigned status, const char *message) {
   job_answer(j, status, json_pack("{s:s}", "error", message));
 }
 
-static void add_version(void *ud, int64_t id, const char *sha, int64_t created_at,
+/* One version for GET .../versions: "version" is its number among the bot's
+ * versions (as reload and rollback answer); "id" is the same number, kept for
+ * clients written when versions had ids. */
+static void add_version(void *ud, int64_t number, const char *sha, int64_t created_at,
                         int active) {
-  json_array_append_new(ud, json_pack("{s:I,s:s,s:I,s:b}", "id", (json_int_t)id, "sha", sha,
-                                      "created_at", (json_int_t)(created_at / 1000),
-                                      "active", active));
+  json_array_append_new(
+      ud, json_pack("{s:I,s:I,s:s,s:I,s:b}", "version", (json_int_t)number, "id",
+                    (json_int_t)number, "sha", sha, "created_at",
+                    (json_int_t)(created_at / 1000), "active", active));
 }
 
 /* Installs a script version; answers the job with it or with the errors. */
@@ -160,7 +164,8 @@ static void run_rollback(server *s, job *j, bot *b) {
     size_t n = json_array_size(versions);
     for (size_t i = 1; i < n; i++)
       if (json_is_true(json_object_get(json_array_get(versions, i), "active")))
-        target = json_integer_value(json_object_get(json_array_get(versions, i - 1), "id"));
+        target = json_integer_value(
+            json_object_get(json_array_get(versions, i - 1), "version"));
   }
   json_decref(versions);
   char *files = target ? store_version_files(engine_store(s->e), bot_id(b), target) : NULL;
@@ -540,9 +545,12 @@ static void run_broadcast_create(server *s, job *j, bot *b) {
                         ? "rate must be messages per second, more than 0 and at most 1000"
                         : NULL;
   if (!bad && seg) bad = segment_problem(seg);
-  if (bad) {
+  char *template_problem =
+      bad ? NULL : engine_template_problem(s->e, b, json_string_value(text));
+  if (bad || template_problem) {
     json_decref(o);
-    job_answer_error(j, 400, bad);
+    job_answer_error(j, 400, bad ? bad : template_problem);
+    free(template_problem);
     return;
   }
   json_t *segment = seg ? json_deep_copy(seg) : json_object();

@@ -145,6 +145,28 @@ static char *render_for(engine *e, bot *b, contact *c, const char *text) {
   return out;
 }
 
+static int push_text(lua_State *L, void *ud) {
+  lua_pushstring(L, ud);
+  return 1;
+}
+
+char *engine_template_problem(engine *e, bot *b, const char *text) {
+  (void)e;
+  if (!strstr(text, "{{")) return NULL;
+  int nargs, nres;
+  char err[512];
+  lua_State *co = sandbox_prepare(b->sb, "template_problem", push_text, (void *)text,
+                                  &nargs, err, sizeof err);
+  if (!co) return xstrdup(err);
+  sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, NULL, err, sizeof err);
+  char *out = st != SANDBOX_OK ? xstrdup(err)
+              : nres >= 1 && lua_type(co, -1) == LUA_TSTRING
+                  ? xstrdup(lua_tostring(co, -1))
+                  : NULL;
+  sandbox_release(b->sb, co, st);
+  return out;
+}
+
 /* The next recipients of a broadcast, one at a time at its rate, each in
  * their own quiet hours; the cursor and counts move in the same commit, so a
  * crash resumes after the last committed recipient, never sending twice. */

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
@@ -19,8 +20,23 @@ static int print_list(lua_State *co, int idx) {
   return (int)n;
 }
 
+/* dir is the lib/ folder the bots share (no bot.lua): its modules are
+ * checked with the bots that require them. */
+static int is_shared_lib(const char *dir) {
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') n--;
+  char lua[4096];
+  snprintf(lua, sizeof lua, "%.*s/bot.lua", (int)n, dir);
+  return n >= 3 && strncmp(dir + n - 3, "lib", 3) == 0 &&
+         (n == 3 || dir[n - 4] == '/') && access(lua, F_OK) != 0;
+}
+
 static int check_one(const char *dir) {
   char err[4096];
+  if (is_shared_lib(dir)) {
+    printf("%s: shared modules (checked with each bot that requires them)\n", dir);
+    return 0;
+  }
   /* bot.env from the environment, as parley sim reads it */
   engine_options opt = {.db_path = ":memory:", .bot_env = bot_env_from_process};
   engine *e = engine_open(&opt, err, sizeof err);

@@ -130,8 +130,9 @@ static int plan_folder(start_plan *p, const char *path, const char *name, char *
   return 0;
 }
 
+/* Not hidden, and not lib/ (the modules the bots share, script.h). */
 static int is_bot_folder(const struct dirent *d) {
-  return d->d_name[0] != '.';
+  return d->d_name[0] != '.' && strcmp(d->d_name, "lib") != 0;
 }
 
 static int plan_folders(start_plan *p, const char *dir, char *err, size_t errlen) {
@@ -239,7 +240,17 @@ int deploy_start(engine *e, const char *dir, char *err, size_t errlen) {
   if (rc) snprintf(err, errlen, "%s", store_error(engine_store(e)));
   if (rc == 0) rc = plan_folders(&p, dir, err, errlen);
   if (rc == 0 && p.n == 0) {
-    snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
+    char *lua = xasprintf("%s/bot.lua", dir);
+    struct stat st;
+    if (stat(lua, &st) == 0) /* the bot folder itself, not the folder of bots */
+      snprintf(
+          err, errlen,
+          "%s is a bot folder (it has a bot.lua); the scripts folder is the one that "
+          "holds bot folders, such as its parent",
+          dir);
+    else
+      snprintf(err, errlen, "%s has no bot folders (a folder with a bot.lua)", dir);
+    free(lua);
     rc = -1;
   }
   if (rc == 0) rc = start_all(e, &p, err, errlen);

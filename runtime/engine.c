@@ -451,8 +451,8 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
     return NULL;
   }
   if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
-      (b->version_id = store_script_version_add(e->st, b->id, sha, files_json,
-                                                now)) < 0 ||
+      (b->version_id = store_script_version_add(e->st, b->id, sha, files_json, now,
+                                                &b->version_number)) < 0 ||
       store_commit(e->st)) {
     snprintf(err, errlen, "%s", store_error(e->st));
     store_rollback(e->st);
@@ -524,7 +524,7 @@ bot *engine_find_bot(engine *e, const char *name) {
 
 const char *bot_name(const bot *b) { return b->name; }
 const script *bot_script(const bot *b) { return b->src; }
-int64_t bot_version(const bot *b) { return b->version_id; }
+int64_t bot_version(const bot *b) { return b->version_number; }
 const char *bot_display_name(const bot *b) { return b->display; }
 int64_t bot_id(const bot *b) { return b->id; }
 sandbox *bot_sandbox(bot *b) { return b->sb; }

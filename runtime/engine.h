@@ -93,6 +93,7 @@ int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen);
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen);
 bot *engine_find_bot(engine *e, const char *name);
 const script *bot_script(const bot *b);
+/* The active version's number among the bot's versions (1, 2, ...). */
 int64_t bot_version(const bot *b);
 const char *bot_name(const bot *b);
 const char *bot_display_name(const bot *b);
@@ -192,6 +193,9 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
 /* Stops a scheduled or running broadcast: 1 stopped, 0 none such running
  * (done, cancelled or unknown), -1 the store failed. */
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen);
+/* The problem with a text's template filters ("template {{urll fields.x}}:
+ * unknown filter 'urll' (known: url)"), or NULL; the caller frees it. */
+char *engine_template_problem(engine *e, bot *b, const char *text);
 
 /* http.get/post from handlers. A request the engine starts for a handler,
  * which waits (suspended) until engine_http_done brings the answer. */

@@ -33,7 +33,8 @@ struct bot {
   size_t nnumbers;
   quiet_hours quiet;
   int64_t late_ms;     /* a timer later than this is skipped; 0: never */
-  int64_t id, version_id;
+  int64_t id, version_id; /* version_id: the row; version_number: the bot's count */
+  int64_t version_number;
   sandbox *sb;
   script *src;
   char *store_json;

@@ -910,13 +910,25 @@ static int64_t newest_mtime(const char *dir, int depth) {
   return newest;
 }
 
-/* --watch: a bot folder whose files changed is loaded again, after its
- * transcripts (the .chat files under tests/) pass, as over HTTP; a version
- * that does not load or fails a transcript is reported (logged as
- * reload_refused with every error) and the running one stays. */
+/* The newest modification time of a watched bot folder's files and of the
+ * shared lib/ folder beside it (script.h). */
+static int64_t watched_mtime(const char *dir) {
+  const char *slash = strrchr(dir, '/');
+  char *lib = slash ? xasprintf("%.*s/lib", (int)(slash - dir), dir) : xstrdup("lib");
+  int64_t t = newest_mtime(dir, 0), shared = newest_mtime(lib, 0);
+  free(lib);
+  return shared > t ? shared : t;
+}
+
+/* --watch: a bot folder whose files changed (or a shared module it
+ * requires) is loaded again, after its transcripts (the .chat files under
+ * tests/) pass, as over HTTP; a version that does not load or fails a
+ * transcript is reported (logged as reload_refused with every error) and the
+ * running one stays. A folder whose files are the running version's (a
+ * shared module it does not require changed) changes nothing. */
 static void watch_folders(server *s) {
   for (size_t i = 0; i < s->nwatch; i++) {
-    int64_t t = newest_mtime(s->watch[i].dir, 0);
+    int64_t t = watched_mtime(s->watch[i].dir);
     if (t == s->watch[i].mtime) continue;
     s->watch[i].mtime = t;
     char err[16384];
@@ -926,6 +938,15 @@ static void watch_folders(server *s) {
       sc = NULL;
     }
     char *sha = sc ? script_sha(sc, NULL) : NULL;
+    bot *running = sc ? engine_find_bot(s->e, sc->name) : NULL;
+    char *running_sha = running ? script_sha(bot_script(running), NULL) : NULL;
+    int same = sha && running_sha && strcmp(sha, running_sha) == 0;
+    free(running_sha);
+    if (same) {
+      free(sha);
+      script_free(sc);
+      continue;
+    }
     deploy_result r = {DEPLOY_ERROR, NULL, 0};
     if (sc) r = deploy_version(s->e, sc, sha, err, sizeof err);
     free(sha);
@@ -944,7 +965,7 @@ static void watch_folders(server *s) {
 void server_watch(server *s, const char *dir) {
   s->watch = xrealloc(s->watch, (s->nwatch + 1) * sizeof *s->watch);
   s->watch[s->nwatch].dir = xstrdup(dir);
-  s->watch[s->nwatch].mtime = newest_mtime(dir, 0);
+  s->watch[s->nwatch].mtime = watched_mtime(dir);
   s->nwatch++;
 }
 

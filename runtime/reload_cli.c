@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "script.h"
+#include "settings.h"
 #include "util.h"
 
 static size_t collect(char *data, size_t size, size_t n, void *ud) {
@@ -18,20 +19,48 @@ static size_t collect(char *data, size_t size, size_t n, void *ud) {
   return size * n;
 }
 
+/* The server's address when --url is not given: PARLEY_URL, else the
+ * listen setting as `parley serve` reads it (the config file of --config,
+ * then PARLEY_LISTEN), an address that listens everywhere reached on this
+ * machine. */
+static char *server_url(const char *config) {
+  const char *env = getenv("PARLEY_URL");
+  if (env && *env) return xstrdup(env);
+  const char *listen = setting("listen");
+  char host[64];
+  int port;
+  if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 1 || port > 65535) {
+    fprintf(stderr,
+            "parley reload: listen = '%s'%s%s is not ADDRESS:PORT; give --url\n",
+            listen, config ? " in " : "", config ? config : "");
+    return NULL;
+  }
+  if (strcmp(host, "0.0.0.0") == 0 || !*host) snprintf(host, sizeof host, "127.0.0.1");
+  return xasprintf("http://%s:%d", host, port);
+}
+
 int cli_reload(int argc, char **argv) {
-  const char *name = NULL, *dir = NULL;
-  const char *url = getenv("PARLEY_URL") ? getenv("PARLEY_URL") : "http://127.0.0.1:8080";
+  const char *name = NULL, *dir = NULL, *url_flag = NULL, *config = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url = argv[++i];
+    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+      url_flag = argv[++i];
+    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      config = argv[++i];
     else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: parley reload BOT [--dir FOLDER] [--url http://127.0.0.1:8080]\n"
-             "Sends the bot's folder (default scripts/BOT) to a running parley serve,\n"
-             "which activates it or answers every problem; PARLEY_ADMIN_TOKEN is the\n"
-             "admin token, PARLEY_URL the default address.\n");
+      printf(
+          "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n"
+          "Sends the bot's folder (default scripts/BOT, with the shared scripts/lib/\n"
+          "modules it requires) to a running parley serve, which activates it or\n"
+          "answers every problem. The server: --url, else PARLEY_URL, else the listen\n"
+          "setting of --config FILE and PARLEY_LISTEN as parley serve reads them\n"
+          "(default http://127.0.0.1:8080). The admin token: PARLEY_ADMIN_TOKEN (or\n"
+          "PARLEY_ADMIN_TOKEN_FILE).\n");
       return 0;
     } else if (argv[i][0] == '-') {
-      fprintf(stderr, "parley reload: unknown option '%s' (known: --dir, --url)\n", argv[i]);
+      fprintf(stderr,
+              "parley reload: unknown option '%s' (known: --dir, --url, --config)\n",
+              argv[i]);
       return 2;
     } else if (!name) {
       name = argv[i];
@@ -41,14 +70,19 @@ int cli_reload(int argc, char **argv) {
     }
   }
   if (!name) {
-    fprintf(stderr, "usage: parley reload BOT [--dir FOLDER] [--url URL]\n");
+    fprintf(stderr,
+            "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n");
     return 2;
   }
-  const char *token = getenv("PARLEY_ADMIN_TOKEN");
+  if (config && settings_read_file(config)) return 2;
+  settings_read_env();
+  const char *token = setting("admin_token");
   if (!token || !*token) {
     fprintf(stderr, "parley reload: set PARLEY_ADMIN_TOKEN to the server's admin token\n");
     return 2;
   }
+  char *url = url_flag ? xstrdup(url_flag) : server_url(config);
+  if (!url) return 2;
   char *folder = dir ? xstrdup(dir) : xasprintf("scripts/%s", name);
   char err[1024];
   script *s = script_read(folder, err, sizeof err);
@@ -59,6 +93,7 @@ int cli_reload(int argc, char **argv) {
   }
   if (!s) {
     fprintf(stderr, "%s\n", err);
+    free(url);
     return 1;
   }
   json_t *files = json_object();
@@ -93,7 +128,11 @@ int cli_reload(int argc, char **argv) {
   free(text);
   int exit_code = 0;
   if (rc != CURLE_OK) {
-    fprintf(stderr, "parley reload: %s: %s\n", url, curl_easy_strerror(rc));
+    fprintf(
+        stderr,
+        "parley reload: %s: %s (is parley serve running there? give its address with "
+        "--url, PARLEY_URL or --config)\n",
+        url, curl_easy_strerror(rc));
     exit_code = 1;
   } else {
     json_error_t jerr;
@@ -112,5 +151,6 @@ int cli_reload(int argc, char **argv) {
     json_decref(o);
   }
   buf_free(&answer);
+  free(url);
   return exit_code;
 }

@@ -1232,7 +1232,13 @@ static int push_files(lua_State *L, void *ud) {
     lua_pushstring(L, s->env.values[i]);
     lua_setfield(L, -2, s->env.names[i]);
   }
-  return 3;
+  lua_newtable(L); /* where files not read from the bot's folder were read */
+  for (size_t i = 0; i < s->nfiles; i++)
+    if (s->files[i].label) {
+      lua_pushstring(L, s->files[i].label);
+      lua_setfield(L, -2, s->files[i].path);
+    }
+  return 4;
 }
 
 static int load_bot(sandbox *sb, const script *s, char *err, size_t errlen) {

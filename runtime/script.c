@@ -24,7 +24,7 @@ static int add_file(script *s, const char *full, const char *rel, char *err,
     return -1;
   }
   s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-  s->files[s->nfiles++] = (script_file){xstrdup(rel), src, len};
+  s->files[s->nfiles++] = (script_file){xstrdup(rel), src, len, NULL};
   return 0;
 }
 
@@ -59,6 +59,138 @@ static int walk(script *s, const char *dir, const char *rel, int depth, const ch
   return rc;
 }
 
+/* ------------------------------------------------------------ shared lib/ */
+
+/* Skips a long bracket's body at p ("[[...]]", "[==[...]==]"); p is at its
+ * first '['. NULL if p is not a long bracket. */
+static const char *skip_long_bracket(const char *p, const char *end) {
+  const char *q = p + 1;
+  size_t level = 0;
+  while (q < end && *q == '=') q++, level++;
+  if (q >= end || *q != '[') return NULL;
+  for (q++; q < end; q++) {
+    if (*q != ']') continue;
+    const char *r = q + 1;
+    size_t n = 0;
+    while (r < end && *r == '=') r++, n++;
+    if (n == level && r < end && *r == ']') return r + 1;
+  }
+  return end;
+}
+
+static int is_name_char(char c) {
+  return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Calls fn with each module name src requires by a literal name (require
+ * "x", require 'x', require("x"), require('x')), outside comments and
+ * strings. */
+static void each_required(const char *src, size_t len, void (*fn)(void *, const char *),
+                          void *ud) {
+  const char *p = src, *end = src + len;
+  while (p < end) {
+    if (p + 1 < end && p[0] == '-' && p[1] == '-') { /* a comment */
+      const char *after =
+          p + 2 < end && p[2] == '[' ? skip_long_bracket(p + 2, end) : NULL;
+      if (after)
+        p = after;
+      else
+        while (p < end && *p != '\n') p++;
+    } else if (*p == '[' && skip_long_bracket(p, end)) {
+      p = skip_long_bracket(p, end);
+    } else if (*p == '"' || *p == '\'') { /* a string */
+      char q = *p++;
+      while (p < end && *p != q && *p != '\n') p += *p == '\\' && p + 1 < end ? 2 : 1;
+      if (p < end) p++;
+    } else if (is_name_char(*p) && !isdigit((unsigned char)*p)) {
+      const char *word = p;
+      while (p < end && is_name_char(*p)) p++;
+      int called = (size_t)(p - word) == 7 && strncmp(word, "require", 7) == 0 &&
+                   (word == src || (word[-1] != '.' && word[-1] != ':'));
+      if (!called) continue;
+      const char *q = p;
+      while (q < end && isspace((unsigned char)*q)) q++;
+      if (q < end && *q == '(') {
+        q++;
+        while (q < end && isspace((unsigned char)*q)) q++;
+      }
+      if (q >= end || (*q != '"' && *q != '\'')) continue;
+      char quote = *q++;
+      const char *name = q;
+      while (q < end && (is_name_char(*q) || *q == '.')) q++;
+      if (q < end && *q == quote && q > name) {
+        char *n = xstrndup(name, (size_t)(q - name));
+        fn(ud, n);
+        free(n);
+      }
+    } else {
+      p++;
+    }
+  }
+}
+
+typedef struct shared_read {
+  script *s;
+  const char *scripts; /* the folder of bot folders */
+  int failed;
+  char *err;
+  size_t errlen;
+} shared_read;
+
+/* "lib.x.y": the shared lib/x/y.lua or lib/x/y/init.lua, once. */
+static void add_shared(void *ud, const char *name) {
+  shared_read *r = ud;
+  if (r->failed || strncmp(name, "lib.", 4) != 0 || strstr(name, "..") ||
+      name[strlen(name) - 1] == '.')
+    return;
+  char *rel = xstrdup(name);
+  for (char *c = rel; *c; c++)
+    if (*c == '.') *c = '/';
+  for (int init = 0; init < 2; init++) {
+    char *path = xasprintf(init ? "%s/init.lua" : "%s.lua", rel);
+    char *full = xasprintf("%s/%s", r->scripts, path);
+    struct stat st;
+    int found = stat(full, &st) == 0 && S_ISREG(st.st_mode);
+    const script_file *have = found ? script_find(r->s, path) : NULL;
+    if (have && !have->label) {
+      snprintf(
+          r->err, r->errlen,
+          "%s/%s: module '%s' is also the shared %s; rename one (the bot's own "
+          "modules and the shared lib/ folder beside the bots share the names lib.*)",
+          r->s->dir, path, name, full);
+      r->failed = 1;
+    } else if (found && !have) {
+      if (add_file(r->s, full, path, r->err, r->errlen) == 0)
+        r->s->files[r->s->nfiles - 1].label = xstrdup(full);
+      else
+        r->failed = 1;
+    }
+    free(path);
+    free(full);
+    if (found) break;
+  }
+  free(rel);
+}
+
+/* Adds the shared modules the bot's files require (and those require). */
+static int read_shared(script *s, char *err, size_t errlen) {
+  const char *slash = strrchr(s->dir, '/');
+  char *scripts = slash ? xstrndup(s->dir, (size_t)(slash - s->dir)) : xstrdup(".");
+  if (!*scripts) { /* "/bot": the root */
+    free(scripts);
+    scripts = xstrdup("/");
+  }
+  char *lib = xasprintf("%s/lib", scripts);
+  struct stat st;
+  shared_read r = {s, scripts, 0, err, errlen};
+  if (stat(lib, &st) == 0 && S_ISDIR(st.st_mode))
+    for (size_t i = 0; i < s->nfiles && !r.failed; i++) /* grows as modules are added */
+      each_required(s->files[i].source, s->files[i].len, add_shared, &r);
+  free(lib);
+  free(scripts);
+  return r.failed ? -1 : 0;
+}
+
 script *script_read(const char *dir, char *err, size_t errlen) {
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -79,6 +211,10 @@ script *script_read(const char *dir, char *err, size_t errlen) {
   if (!script_find(s, "bot.lua")) {
     snprintf(err, errlen, "%s/bot.lua: missing (every bot folder needs a bot.lua)",
              s->dir);
+    script_free(s);
+    return NULL;
+  }
+  if (read_shared(s, err, errlen)) {
     script_free(s);
     return NULL;
   }
@@ -130,9 +266,9 @@ script *script_from_json(const char *name, const char *dir, const char *json,
       return NULL;
     }
     s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-    s->files[s->nfiles++] = (script_file){xstrdup(path),
-                                          xstrndup(json_string_value(v), json_string_length(v)),
-                                          json_string_length(v)};
+    s->files[s->nfiles++] = (script_file){
+        xstrdup(path), xstrndup(json_string_value(v), json_string_length(v)),
+        json_string_length(v), NULL};
   }
   json_decref(o);
   if (!script_find(s, "bot.lua")) {
@@ -148,6 +284,7 @@ void script_free(script *s) {
   for (size_t i = 0; i < s->nfiles; i++) {
     free(s->files[i].path);
     free(s->files[i].source);
+    free(s->files[i].label);
   }
   free(s->files);
   free(s->name);
@@ -158,7 +295,8 @@ void script_free(script *s) {
 
 void script_add_file(script *s, const char *path, const char *source, size_t len) {
   s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-  s->files[s->nfiles++] = (script_file){xstrdup(path), xstrndup(source, len), len};
+  s->files[s->nfiles++] =
+      (script_file){xstrdup(path), xstrndup(source, len), len, NULL};
 }
 
 const script_file *script_find(const script *s, const char *path) {

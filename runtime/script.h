@@ -14,6 +14,8 @@ typedef struct script_file {
   char *path;   /* relative to the bot folder, e.g. "bot.lua", "lib/util.lua" */
   char *source;
   size_t len;
+  char *label; /* where it was read, for messages, when not dir/path (a shared
+                * module: "scripts/lib/util.lua"); else NULL */
 } script_file;
 
 typedef struct script {
@@ -26,8 +28,15 @@ typedef struct script {
   bot_env env;
 } script;
 
-/* Reads every .lua file under dir (except tests/). Returns NULL and writes a
- * sentence to err when the folder or its bot.lua cannot be read. */
+/* Reads every .lua file under dir (except tests/), and the shared modules
+ * it requires: the lib/ folder beside the bot folders (scripts/lib/ for
+ * scripts/fanclub) holds modules any bot may require as "lib.NAME"; those a
+ * file of the bot requires by a literal name (require("lib.dates"),
+ * require 'lib.dates'), and those they require, become the version's
+ * "lib/dates.lua" as if the bot had them, so they are part of its sha and a
+ * change to one is a new version of each bot that requires it. Returns NULL
+ * and writes a sentence to err when the folder or its bot.lua cannot be
+ * read, or when the bot's own lib/NAME.lua is also a shared module. */
 script *script_read(const char *dir, char *err, size_t errlen);
 /* Adds the folder's transcripts (every .chat under tests/) to s, as files named
  * "tests/..."; 0, or -1 with a sentence in err. */

@@ -285,13 +285,15 @@ static int start_test_clock(const char *value) {
   return 0;
 }
 
-/* --watch: each bot folder in dir is watched for changes. */
+/* --watch: each bot folder in dir is watched for changes (with the shared
+ * lib/ folder beside them). */
 static void watch_bot_folders(const char *dir, server *s) {
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *ent;
   while ((ent = readdir(d))) {
-    if (ent->d_name[0] == '.') continue;
+    if (ent->d_name[0] == '.' || strcmp(ent->d_name, "lib") == 0)
+      continue; /* lib/: shared */
     char *path = xasprintf("%s/%s", dir, ent->d_name);
     char *lua = xasprintf("%s/bot.lua", path);
     struct stat st;

@@ -149,6 +149,13 @@ static const char *const migrations[] = {
      * last read, so an unchanged folder changes nothing */
     "ALTER TABLE bots ADD COLUMN served INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE bots ADD COLUMN folder_sha TEXT;",
+    /* 5 -> 6: version numbers count per bot. The versions there are keep
+     * the numbers they were shown with (the row id, one count over all
+     * bots), so a rollback to a number noted before reaches the same
+     * files; a bot's new versions count on from its highest. */
+    "ALTER TABLE script_versions ADD COLUMN number INTEGER;"
+    "UPDATE script_versions SET number = id;"
+    "CREATE UNIQUE INDEX script_versions_number ON script_versions(bot_id, number);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -219,9 +226,10 @@ static const char *const queries[Q_COUNT] = {
     [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2)",
     [Q_BOT_STORE_GET] = "SELECT store FROM bots WHERE id = ?1",
     [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1",
-    [Q_VERSION_GET] = "SELECT id FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
-    [Q_VERSION_ADD] = "INSERT INTO script_versions(bot_id, sha, files, created_at)"
-                      " VALUES(?1, ?2, ?3, ?4)",
+    [Q_VERSION_GET] = "SELECT id, number FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
+    [Q_VERSION_ADD] = "INSERT INTO script_versions(bot_id, sha, files, created_at, number)"
+                      " VALUES(?1, ?2, ?3, ?4, (SELECT coalesce(max(number), 0) + 1"
+                      " FROM script_versions WHERE bot_id = ?1)) RETURNING id, number",
     [Q_CONTACT_GET] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
@@ -301,10 +309,10 @@ static const char *const queries[Q_COUNT] = {
     [Q_SERVED_EACH] = "SELECT b.name, v.sha, b.folder_sha, v.files FROM bots b"
                       " JOIN script_versions v ON v.id = b.active_version"
                       " WHERE b.served ORDER BY b.id",
-    [Q_VERSIONS_EACH] = "SELECT v.id, v.sha, v.created_at, v.id = b.active_version"
+    [Q_VERSIONS_EACH] = "SELECT v.number, v.sha, v.created_at, v.id = b.active_version"
                         " FROM script_versions v JOIN bots b ON b.id = v.bot_id"
-                        " WHERE v.bot_id = ?1 ORDER BY v.id",
-    [Q_VERSION_FILES] = "SELECT files FROM script_versions WHERE bot_id = ?1 AND id = ?2",
+                        " WHERE v.bot_id = ?1 ORDER BY v.number",
+    [Q_VERSION_FILES] = "SELECT files FROM script_versions WHERE bot_id = ?1 AND number = ?2",
     [Q_BROADCAST_ADD] = "INSERT INTO broadcasts(id, bot_id, segment, text, rate, next_at,"
                         " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_BROADCAST_UPDATE] =
@@ -561,21 +569,36 @@ int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
   return store_exec_done(st, s, "cannot save bot.store");
 }
 
+/* Steps a query of (id, number): the id (0 without a row, -1 on an error). */
+static int64_t step_id_number(store *st, sqlite3_stmt *s, int64_t *number, const char *what) {
+  int rc = sqlite3_step(s);
+  int64_t id = 0;
+  if (rc == SQLITE_ROW) {
+    id = sqlite3_column_int64(s, 0);
+    *number = sqlite3_column_int64(s, 1);
+  } else if (rc != SQLITE_DONE) {
+    id = store_fail(st, what);
+  }
+  sqlite3_reset(s);
+  return id;
+}
+
 int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
-                                 const char *files_json, int64_t now) {
+                                 const char *files_json, int64_t now, int64_t *number) {
   sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   store_bind_text(s, 2, sha);
-  int64_t id = step_id(s);
-  if (id > 0) return id;
+  int64_t id = step_id_number(st, s, number, "cannot look up the script version");
+  if (id != 0) return id;
   s = stmt(st, Q_VERSION_ADD);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
   store_bind_text(s, 2, sha);
   store_bind_text(s, 3, files_json);
   sqlite3_bind_int64(s, 4, now);
-  return exec_insert(st, s, "cannot record the script version");
+  id = step_id_number(st, s, number, "cannot record the script version");
+  return id ? id : store_fail(st, "cannot record the script version");
 }
 
 char *store_col_dup(sqlite3_stmt *s, int i) {
@@ -1213,11 +1236,11 @@ int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list script versions");
 }
 
-char *store_version_files(store *st, int64_t bot_id, int64_t version_id) {
+char *store_version_files(store *st, int64_t bot_id, int64_t number) {
   sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, version_id);
+  sqlite3_bind_int64(s, 2, number);
   char *out = NULL;
   if (sqlite3_step(s) == SQLITE_ROW) out = store_col_dup(s, 0);
   sqlite3_reset(s);

@@ -35,8 +35,11 @@ int store_rollback(store *st);
 int64_t store_bot_ensure(store *st, const char *name, int64_t now);
 char *store_bot_store_get(store *st, int64_t bot_id); /* caller frees */
 int store_bot_store_set(store *st, int64_t bot_id, const char *json);
+/* The version of bot_id with these files (sha), added if new: its row id
+ * (what store_bot_set_active takes), and in *number its number among the
+ * bot's versions (1, 2, ...: what users see); -1 on an error. */
 int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
-                                 const char *files_json, int64_t now);
+                                 const char *files_json, int64_t now, int64_t *number);
 
 int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id);
 /* `parley serve` runs this bot; folder_sha (NULL: unchanged) is what its
@@ -47,11 +50,13 @@ int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha);
 typedef void (*served_fn)(void *ud, const char *name, const char *sha, const char *folder_sha,
                           const char *files_json);
 int store_served_each(store *st, served_fn fn, void *ud);
-typedef void (*version_fn)(void *ud, int64_t id, const char *sha, int64_t created_at,
-                           int active);
+/* Each version of the bot by its number. */
+typedef void (*version_fn)(void *ud, int64_t number, const char *sha,
+                           int64_t created_at, int active);
 int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud);
-/* The files of a version as JSON {"path": "source"}; NULL if there is none. */
-char *store_version_files(store *st, int64_t bot_id, int64_t version_id);
+/* The files of the bot's version number as JSON {"path": "source"}; NULL if
+ * there is none. */
+char *store_version_files(store *st, int64_t bot_id, int64_t number);
 
 /* contacts and conversations */
 typedef struct contact_row {

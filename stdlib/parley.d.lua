@@ -125,7 +125,8 @@
 local Contact = {}
 
 ---Sends text to the fan now, before the handler's return value. Templates
----({{fields.x}}, {{tags.x}}, {{number}}, {{bot.name}}) expand; any other
+---({{fields.x}}, {{tags.x}}, {{number}}, {{bot.name}}) expand, and
+---{{url fields.x}} inserts the value percent-encoded for a URL; any other
 ---{{...}} (c.state included) stays as written. At most max_message_chars
 ---characters, 50 messages per handler call.
 ---@param text string|number

@@ -629,6 +629,34 @@ end
 local step_keys = { after = true, before = true, of = true, at = true, from = true, text = true, call = true,
   args = true, urgent = true, transactional = true }
 
+-- Template filters: {{url fields.x}} inserts the value percent-encoded for a
+-- URL (RFC 3986: every byte but the unreserved A-Z a-z 0-9 - . _ ~, so
+-- UTF-8 text is encoded byte by byte). A {{WORD name}} whose name is a
+-- template's (fields., tags., number, bot.) and whose WORD is no filter is
+-- an error naming it: at load for drip texts, when sent for the others.
+local template_filters = {
+  url = function(s)
+    return (sgsub(s, "[^A-Za-z0-9%-%._~]", function(ch) return sformat("%%%02X", sbyte(ch)) end))
+  end,
+}
+local template_roots = { fields = true, tags = true, number = true, bot = true }
+
+-- The problem with text's filters ("template {{x fields.y}}: unknown filter
+-- 'x' (known: url)"), or nil.
+local function template_problem(text)
+  for f, name in sgmatch(text, "{{%s*([%a_][%w_]*)%s+([%w_%.]+)%s*}}") do
+    if not template_filters[f] and template_roots[smatch(name, "^[^%.]+")] then
+      local known = {}
+      for k in next, template_filters do known[#known + 1] = k end
+      table.sort(known)
+      return "template {{" .. f .. " " .. name .. "}}: unknown filter '" .. f ..
+        "' (known: " .. table.concat(known, ", ") .. ")"
+    end
+  end
+end
+
+rt.template_problem = template_problem -- an admin-API broadcast's text, when created
+
 function api.drip(name, steps, options)
   top_level_only("bot.drip")
   checktype(name, "string", 1, "drip")
@@ -645,6 +673,8 @@ function api.drip(name, steps, options)
     end
     if (st.text == nil) == (st.call == nil) then raise(what .. ": give exactly one of text or call") end
     if st.text ~= nil and type(st.text) ~= "string" then raise(what .. ": text must be a string") end
+    local problem = st.text and template_problem(st.text)
+    if problem then raise(what .. ": " .. problem) end
     if st.call ~= nil and type(st.call) ~= "string" then raise(what .. ": call must be a handler name") end
     local d = { text = st.text, call = st.call, at = hhmm(st.at, what .. ": at"),
       mark = mark_of(st, function(msg) raise(what .. ": " .. msg) end) }
@@ -821,6 +851,8 @@ function api.broadcast(t)
   end
   local seg = segment_json(t.segment, "bot.broadcast")
   if type(t.text) ~= "string" or t.text == "" then raise("bot.broadcast: text must be a non-empty string") end
+  local problem = template_problem(t.text)
+  if problem then raise("bot.broadcast: " .. problem) end
   local start = host.now_ms()
   if type(t.at) == "number" then
     start = epoch_ms(t.at)
@@ -884,12 +916,19 @@ end
 
 local function expand(text, c)
   if not sfind(text, "{{", 1, true) then return text end
-  return (sgsub(text, "{{%s*([%w_%.]+)%s*}}", function(path)
-    local v, unknown = lookup(c, path)
+  local problem = template_problem(text)
+  if problem then raise(problem) end
+  -- one pass: an inserted value is never expanded again
+  return (sgsub(text, "{{([^{}]*)}}", function(inside)
+    local filter, name = nil, smatch(inside, "^%s*([%w_%.]+)%s*$")
+    if not name then filter, name = smatch(inside, "^%s*([%a_][%w_]*)%s+([%w_%.]+)%s*$") end
+    if not name then return nil end
+    local v, unknown = lookup(c, name)
     if unknown then return nil end
     local t = type(v)
-    if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
-    return ""
+    v = (t == "string" or t == "number" or t == "boolean") and tostring(v) or ""
+    if filter then v = template_filters[filter](v) end
+    return v
   end))
 end
 rt.expand = expand
@@ -1358,15 +1397,21 @@ base.load = host.loader(G)
 -- originals it captured at the top.
 _G.setmetatable, _G.rawset, _G.load = base.setmetatable, base.rawset, base.load
 
--- require: the bot's own modules and stdlib/, loaded once, at the top level.
+-- require: the bot's own modules (with the shared lib/ modules it requires,
+-- read with it) and stdlib/, loaded once, at the top level.
 local files = {}
+local file_labels = {} -- path -> where a shared module was read
 local loaded = {}
 local loading_now = {}
+
+local function file_label(path)
+  return file_labels[path] or (folder .. "/" .. path)
+end
 
 local function module_source(name)
   local rel = sgsub(name, "%.", "/")
   for _, path in ipairs({ rel .. ".lua", rel .. "/init.lua" }) do
-    if files[path] then return files[path], folder .. "/" .. path end
+    if files[path] then return files[path], file_label(path) end
   end
   if sfind(rel, "^internal/") then return nil end
   local src = host.stdlib_source(rel .. ".lua")
@@ -1388,7 +1433,8 @@ function base.require(name)
   local src, path = module_source(name)
   if not src then
     raise("require: module '" .. name .. "' not found (looked for " .. sgsub(name, "%.", "/") ..
-      ".lua in the bot's folder and in stdlib/)")
+      ".lua in the bot's folder" .. (sfind(name, "^lib%.") and ", in the shared lib/ folder beside the bot folders" or "") ..
+      " and in stdlib/)")
   end
   local chunk, err = load(src, "@" .. path, "t", G)
   if not chunk then error(err, 0) end
@@ -1688,10 +1734,11 @@ frozen[env_proxy] = true
 trusted[env_proxy] = true
 api.env = env_proxy
 
-function rt.load(sources, dir, env)
+function rt.load(sources, dir, env, labels)
   files = sources
   folder = dir
   env_values = env or {}
+  file_labels = labels or {}
   local src = files["bot.lua"]
   local chunk, err = load(src, "@" .. folder .. "/bot.lua", "t", G)
   if not chunk then error(err, 0) end
@@ -1774,6 +1821,8 @@ local function finish(c, p, result)
       "this handler has no message to pass on")
   end
   if tr == "string" or tr == "number" then
+    local problem = template_problem(tostring(result)) -- at the handler's line
+    if problem then fail_after(problem) end
     local mark = cur_rule and cur_rule.mark
     local status, err = host_send(nil, expand(tostring(result), c), "reply", mark == "transactional", nil,
       mark == "urgent")
@@ -2086,7 +2135,7 @@ function rt.check()
       local code = sgsub(chunk_line, "%-%-.*$", "") -- not in a comment (roughly)
       for fn, rest in sgmatch(code, "%f[%w_.]http%.(%a+)%s*(%b())") do
         if fn == "get" or fn == "post" then
-          local where = folder .. "/" .. path .. ":" .. line .. ": http." .. fn
+          local where = file_label(path) .. ":" .. line .. ": http." .. fn
           local url = smatch(rest, "^%(%s*[\"']([^\"']*)[\"']")
           local authority = url and smatch(slower(url), "^https?://([^/%?#]+)")
           local host = authority and smatch(sgsub(authority, "^.*@", ""), "^([^:]+)")
@@ -2101,7 +2150,7 @@ function rt.check()
       end
       for name in sgmatch(chunk_line, "expect%s*%(%s*[\"']([^\"']*)[\"']") do
         if not router.handlers[name] then
-          problems[#problems + 1] = folder .. "/" .. path .. ":" .. line .. ": c:expect('" .. name ..
+          problems[#problems + 1] = file_label(path) .. ":" .. line .. ": c:expect('" .. name ..
             "') names no handler; define it with bot.handler('" .. name .. "', function(c, msg) ... end)"
         end
       end

@@ -35,6 +35,26 @@ printf '@clock 2026-02-30 10:00 UTC\n' > "$tmp/ok/tests/bad_clock.chat"
 
 check "check: a syntax error is reported as file:line" 1 \
   "^$tmp/syntax/bot.lua:3: unexpected symbol near 'end'" "$PARLEY" check "$tmp/syntax"
+mkdir -p "$tmp/filter"
+printf 'bot.drip("w", {\n  { after = "1d", text = "See {{urll fields.city}}" },\n})\n' > "$tmp/filter/bot.lua"
+check "check: an unknown template filter in a drip text is a load error naming it" 1 \
+  "^$tmp/filter/bot.lua:1: bot.drip\\('w'\\) step 1: template [{][{]urll fields.city[}][}]: unknown filter 'urll' \\(known: url\\)" \
+  "$PARLEY" check "$tmp/filter"
+# shared modules: the lib/ folder beside the bot folders
+mkdir -p "$tmp/shared/lib" "$tmp/shared/uses" "$tmp/shared/clash/lib" "$tmp/shared/escape"
+printf 'return { x = 1 }\n' > "$tmp/shared/lib/util.lua"
+printf 'local u = require("lib.util")\nbot.fallback(function() return "x" .. u.x end)\n' > "$tmp/shared/uses/bot.lua"
+printf 'require("lib.util")\n' > "$tmp/shared/clash/bot.lua"
+printf 'return {}\n' > "$tmp/shared/clash/lib/util.lua"
+printf 'require("lib/../../escape/bot")\n' > "$tmp/shared/escape/bot.lua"
+check "check: a bot requiring a shared module loads" 0 "^$tmp/shared/uses: ok" "$PARLEY" check "$tmp/shared/uses"
+check "check: lib/ itself is named as the shared modules, not a bot" 0 \
+  "^$tmp/shared/lib: shared modules" "$PARLEY" check "$tmp/shared/lib"
+check "check: a bot's own lib/util.lua that is also a shared module is refused, naming both" 1 \
+  "^$tmp/shared/clash/lib/util.lua: module 'lib.util' is also the shared $tmp/shared/lib/util.lua" \
+  "$PARLEY" check "$tmp/shared/clash"
+check "check: require takes module names, not paths, for shared modules too" 1 \
+  "bad module name 'lib/../../escape/bot'" "$PARLEY" check "$tmp/shared/escape"
 mkdir -p "$tmp/dup"
 printf 'bot.handler("a", function() end)\n\nbot.handler("a", function() end)\n' > "$tmp/dup/bot.lua"
 check "check: a duplicate names the first place as file:line, nothing after it" 1 \

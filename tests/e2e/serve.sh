@@ -204,8 +204,8 @@ expect "reload: a version that does not load changes nothing and names file:line
   '"errors":\["fanclub \(uploaded\)/bot.lua:3: unexpected symbol near .* 422$'
 expect "reload: ... and the running version still answers" \
   "$(post_json hook-secret-456 '{"from":"+15550001","text":"MERCH"}')" 'Shop v2: .* 200$'
-expect "versions: both versions, the new one active" \
-  "$(admin GET /v1/bots/fanclub/versions admin-secret-789)" '"versions":\[\{"id":[0-9]+,.*"active":false\},\{"id":[0-9]+,.*"active":true\}\].* 200$'
+expect "versions: both versions, numbered for this bot, the new one active" \
+  "$(admin GET /v1/bots/fanclub/versions admin-secret-789)" '"versions":\[\{"version":1,"id":1,.*"active":false\},\{"version":2,"id":2,.*"active":true\}\].* 200$'
 expect "rollback: back to the version before" \
   "$(admin POST /v1/bots/fanclub/rollback admin-secret-789)" '"status":"active".* 200$'
 expect "rollback: the old text is back" \
@@ -325,6 +325,9 @@ expect "broadcast: a bad segment is 400 with the reason" \
   'status is \\"subscribed\\" or \\"opted_out\\".* 400$'
 expect "broadcast: no text is 400" \
   "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{}}')" 'text must be a non-empty string.* 400$'
+expect "broadcasts: an unknown template filter is refused (400), naming it" \
+  "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"text":"See https://x.example/?c={{urll fields.city}}"}')" \
+  "unknown filter 'urll' \\(known: url\\).* 400$"
 expect "broadcast: the webhook token cannot create one (403)" \
   "$(admin POST /v1/bots/fanclub/broadcasts hook-secret-456 --data '{"text":"x"}')" ' 403$'
 later=$(date -u -d '2026-03-02 18:00' +%s) # an hour after the test clock's start
@@ -552,6 +555,10 @@ expect "test clock: the server warns that its clock is not the real one" "$(cat 
 # --watch: a bot folder that changes on disk is loaded again
 mkdir -p "$tmp/w/echo"
 printf 'bot.fallback(function(c, msg) return "one" end)\n' > "$tmp/w/echo/bot.lua"
+# a bot using a module of the shared lib/ folder beside the bot folders
+mkdir -p "$tmp/w/tagged" "$tmp/w/lib"
+printf 'local tag = require("lib.tag")\nbot.fallback(function(c, msg) return tag.text end)\n' > "$tmp/w/tagged/bot.lua"
+printf 'return { text = "tag one" }\n' > "$tmp/w/lib/tag.lua"
 start_server "$tmp/wlog" --db "$tmp/w.db" --scripts "$tmp/w" --watch
 wport=$port
 wpost() {
@@ -568,6 +575,9 @@ wait_reply() {
   printf '%s' "$got"
 }
 expect "watch: the first version answers" "$(wpost)" '"replies":\["one"\]'
+expect "watch: the start says it loaded the bot folder" "$(cat "$tmp/wlog")" "loaded $tmp/w/echo \\(version 1\\)"
+expect "watch: ... and never that the folder has no bot folders" \
+  "$(grep -c 'no bot folders' "$tmp/wlog")" '^0$'
 sleep 1.1 # a newer modification time than the file had
 printf 'bot.fallback(function(c, msg) return "two" end)\n' > "$tmp/w/echo/bot.lua"
 expect "watch: a changed bot.lua is loaded without a restart" "$(wait_reply two)" '"replies":\["two"\]'
@@ -584,6 +594,22 @@ expect "watch: the log names the failing transcript line" "$(cat "$tmp/wlog")" '
 sleep 1.1
 printf 'bot.fallback(function(c, msg) return "three" end)\n' > "$tmp/w/echo/bot.lua"
 expect "watch: once the transcript passes the version is loaded" "$(wait_reply three)" '"replies":\["three"\]'
+tpost() {
+  curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550001","text":"x"}' \
+    "http://127.0.0.1:$wport/v1/bots/tagged/messages"
+}
+expect "watch: a bot answers with its shared module" "$(tpost)" '"replies":\["tag one"\]'
+expect "watch: lib/ is not a bot" "$(grep -c "loaded $tmp/w/lib" "$tmp/wlog")" '^0$'
+echo_reloads=$(grep -c "reload source=watch dir=$tmp/w/echo" "$tmp/wlog")
+sleep 1.1
+printf 'return { text = "tag two" }\n' > "$tmp/w/lib/tag.lua"
+for _ in $(seq 1 30); do
+  tpost | grep -q 'tag two' && break
+  sleep 0.2
+done
+expect "watch: a changed shared module is a new version of the bot requiring it" "$(tpost)" '"replies":\["tag two"\]'
+expect "watch: ... and not of a bot that does not" \
+  "$(grep -c "reload source=watch dir=$tmp/w/echo" "$tmp/wlog")" "^$echo_reloads\$"
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""

@@ -467,6 +467,67 @@ static void test_contact_update_null_leaves_fields(void) {
   free(path);
 }
 
+/* Version numbers count per bot. A database from before (one count over all
+ * bots, schema 5) keeps the numbers it has, so a rollback to a number
+ * noted before still reaches the same files; new versions count on per
+ * bot from the bot's highest. */
+static void collect_version(void *ud, int64_t number, const char *sha,
+                            int64_t created_at, int active) {
+  (void)sha, (void)created_at, (void)active;
+  char *list = ud;
+  size_t n = strlen(list);
+  snprintf(list + n, 64 - n, "%s%lld", n ? "," : "", (long long)number);
+}
+
+static void test_version_numbers_per_bot(void) {
+  char *path = fresh_db_path("versions.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t a = store_bot_ensure(st, "alpha", T0), b = store_bot_ensure(st, "beta", T0);
+  int64_t number = 0;
+  store_script_version_add(st, a, "a1", "{\"bot.lua\":\"-- a1\"}", T0, &number);
+  CHECK_INT(number, 1, "a bot's first version is 1");
+  store_script_version_add(st, b, "b1", "{\"bot.lua\":\"-- b1\"}", T0, &number);
+  CHECK_INT(number, 1, "another bot's first version is 1 too");
+  store_script_version_add(st, a, "a2", "{\"bot.lua\":\"-- a2\"}", T0, &number);
+  CHECK_INT(number, 2, "the bot's second version is 2");
+  store_script_version_add(st, a, "a1", "{\"bot.lua\":\"-- a1\"}", T0, &number);
+  CHECK_INT(number, 1, "the same files again are the same version, with its number");
+  char list[64] = "";
+  store_versions_each(st, a, collect_version, list);
+  CHECK_STR(list, "1,2", "the bot's versions are listed by their numbers");
+  char *files = store_version_files(st, b, 1);
+  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
+            "a version's files are found by bot and number");
+  free(files);
+  store_close(st);
+
+  /* the same rows as an older parley numbered them: one count for all */
+  char msg[256] = "";
+  sql_exec(path,
+           "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
+           "number;"
+           " PRAGMA user_version = 5;",
+           msg, sizeof msg);
+  CHECK_STR(msg, "", "the database is taken back to schema 5");
+  st = open_or_note(path);
+  if (!st) return;
+  list[0] = 0;
+  store_versions_each(st, a, collect_version, list);
+  CHECK_STR(list, "1,3",
+            "after the migration a bot's versions keep the numbers they had");
+  files = store_version_files(st, b, 2);
+  CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
+            "... and a number noted before reaches the same files");
+  free(files);
+  store_script_version_add(st, b, "b2", "{\"bot.lua\":\"-- b2\"}", T0, &number);
+  CHECK_INT(number, 3, "a new version counts on from the bot's own highest number");
+  store_script_version_add(st, a, "a3", "{\"bot.lua\":\"-- a3\"}", T0, &number);
+  CHECK_INT(number, 4, "... for each bot");
+  store_close(st);
+  free(path);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -479,6 +540,7 @@ int main(void) {
   test_locked_database_is_reported();
   test_rollback_discards_changes();
   test_contact_update_null_leaves_fields();
+  test_version_numbers_per_bot();
   test_rmtree(tmp);
   free(tmp);
   return test_done();
