@@ -202,6 +202,7 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->w = writer_open(st, threaded, opt->db_path);
   e->outbox = opt->outbox;
   e->serving = opt->serving;
+  e->show_rules = opt->show_rules;
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
@@ -334,6 +335,23 @@ static const bot *number_owner(engine *e, const bot *b, const char **number) {
   return NULL;
 }
 
+/* rt.seed_random(seed or nil) on the bot's VM, outside any invocation. */
+static void seed_random(engine *e, bot *b) {
+  lua_State *L = sandbox_main(b->sb);
+  sandbox_push_runtime(b->sb);
+  lua_getfield(L, -1, "seed_random");
+  if (e->random_seeded) lua_pushinteger(L, (lua_Integer)e->random_seed);
+  else lua_pushnil(L);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1); /* out of memory: stays as it was */
+  lua_pop(L, 1);
+}
+
+void engine_seed_random(engine *e, int on, int64_t seed) {
+  e->random_seeded = on;
+  e->random_seed = seed;
+  for (bot *b = e->bots; b; b = b->next) seed_random(e, b);
+}
+
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int why_local;
   if (!why) why = &why_local;
@@ -450,6 +468,7 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
     return NULL;
   }
   *why = INSTALL_OK;
+  if (e->random_seeded) seed_random(e, b);
   /* a reload replaces the bot of the same name */
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {
@@ -731,7 +750,13 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   }
 
   char keyword[16];
-  switch (compliance_classify(m->text, m->len, keyword)) {
+  compliance_kind kind = compliance_classify(m->text, m->len, keyword);
+  if (e->show_rules && (kind == COMPLIANCE_OPTOUT || kind == COMPLIANCE_HELP ||
+                        (kind == COMPLIANCE_OPTIN && c->opted_out)))
+    action(e, b, c->number, "rule: compliance (%s)", keyword);
+  else if (e->show_rules && c->opted_out)
+    action(e, b, c->number, "rule: none (the number opted out: only START or HELP answers)");
+  switch (kind) {
     case COMPLIANCE_OPTOUT:
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;

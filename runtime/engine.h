@@ -53,6 +53,10 @@ typedef struct engine_options {
    * in the store (what a restart comes back to); sim, test and check load
    * versions without changing which one the server runs. */
   int serving;
+  /* Each message's handling names the rule that took it, as an action
+   * "rule: keyword join" (compliance, on_join, keyword, expect, hear,
+   * match, fallback, none, on_event, ...): the simulator shows it. */
+  int show_rules;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
@@ -220,6 +224,11 @@ size_t engine_http_waiting(engine *e);
 /* Each number a bot serves (bot.config{numbers = {...}}), with its bot. */
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
                         void *ud);
+
+/* From now on every handler (of every bot, reloaded versions included)
+ * starts with math.random seeded with seed, so what it draws is the same
+ * each run; on = 0 goes back to unpredictable numbers. */
+void engine_seed_random(engine *e, int on, int64_t seed);
 
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */

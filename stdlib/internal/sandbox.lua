@@ -22,6 +22,9 @@ local dupvalueid = debug.upvalueid
 local dsetmetatable = debug.setmetatable
 local encode, decode, charge = host.encode, host.decode, host.charge
 local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
+local host_rule = host.rule -- tells the host which rule takes a message
+local math_randomseed = math.randomseed
+local random_seed -- rt.seed_random's: math.random starts each handler from it
 
 local rt = {}
 local frozen = raw_setmetatable({}, { __mode = "k" }) -- frozen table -> true
@@ -1426,16 +1429,18 @@ end
 
 local fire, fire_drip -- defined below: run a timer's handler, a drip's step
 
+-- The rule that takes a message, and for the host (the simulator's "rule:"
+-- line) its kind and what it was: the keyword, the handler expected, ...
 local function route(c, text, is_new, expect)
-  if is_new and router.join then return router.join end
+  if is_new and router.join then return router.join, nil, "on_join" end
   local norm = normalize(text)
   local rule = router.keywords[norm]
-  if rule then return rule end
+  if rule then return rule, nil, "keyword", norm end
   if expect then
     -- consumed either way: a handler removed by a new version is forgotten
     cur_p.expect = false
     local h = router.handlers[expect]
-    if h then return h end
+    if h then return h, nil, "expect", expect end
   end
   local lower = slower(text)
   local best = first_word(lower, router.hears)
@@ -1453,13 +1458,13 @@ local function route(c, text, is_new, expect)
       end
     end
   end
-  if best then return best end
+  if best then return best, nil, "hear", place(best.where) end
   for i = 1, #router.matches do
     local m = router.matches[i]
     local caps = pack(smatch(lower, m.pattern))
-    if caps[1] ~= nil then return m.rule, caps end
+    if caps[1] ~= nil then return m.rule, caps, "match", m.pattern end
   end
-  return router.fallback
+  return router.fallback, nil, router.fallback and "fallback" or "none"
 end
 
 local function fail_after(msg)
@@ -1621,7 +1626,8 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     if type(media) ~= "table" then media = no_media end
   end
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = media }
-  local rule, caps
+  local rule, caps, rule_kind, rule_what
+  if random_seed then math_randomseed(random_seed) end
   if kind == "event" then
     rule = router.events[text]
     if not rule then
@@ -1630,6 +1636,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     local ev = decode(args_json or "{}")
     if type(ev) ~= "table" then ev = { value = ev } end
     ev.type = text
+    host_rule("on_event", text)
     cur_rule = rule
     return finish(c, p, rule.fn(c, ev))
   elseif kind == "status" then
@@ -1643,11 +1650,14 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
       local ok, err = host.drips_stop(reply_stoppers[i])
       if not ok then error(err, 0) end
     end
-    rule, caps = route(c, text, is_new, expect)
+    rule, caps, rule_kind, rule_what = route(c, text, is_new, expect)
+    host_rule(rule_kind, rule_what)
   elseif kind == "optout" then
     rule = router.optout
+    if rule then host_rule("on_optout") end
   elseif kind == "optin" then
     rule = router.optin
+    if rule then host_rule("on_optin") end
   end
   local result
   cur_rule = rule
@@ -1659,6 +1669,13 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     end
   end
   return finish(c, p, result)
+end
+
+-- Seeds math.random at the start of every handler from now on (nil: no
+-- more): the simulator's /seed and a transcript's seed make random replies
+-- repeatable. Not reachable from scripts.
+function rt.seed_random(n)
+  random_seed = n
 end
 
 -- The allow list's rule (waiting.c has the one that counts): the same
