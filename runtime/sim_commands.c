@@ -351,6 +351,8 @@ static int cmd_seed(sim *s, const command *c, char *arg) {
     usage_error(s, c, "'%s' is not a whole number", arg);
     return 0;
   }
+  s->seeded = 1;
+  s->seed = n;
   engine_seed_random(s->e, 1, n);
   char *line = xasprintf("@seed %lld", n);
   record_setup(&s->rec, line);

@@ -187,14 +187,14 @@ has "sim: /timers takes no argument" "$tmp/timers.out" "/timers: unexpected 'now
 
 # ------------------------------------------------------------ /seed
 
-printf 'hi\n/seed 42\ncode\ncode\n/seed x\n/seed\n' | session seed1
+printf 'hi\n/seed 42\ncode\ncode\n/seed x\n/seed\n/reset\nhi\ncode\n' | session seed1
 printf 'hi\n/seed 42\ncode\n' | session seed2
 first=$(grep '^Shop: Your code is' "$tmp/seed1.out" | head -n 1)
-if [ -n "$first" ] && [ "$(grep -c "^$first\$" "$tmp/seed1.out")" -eq 2 ] &&
+if [ -n "$first" ] && [ "$(grep -c "^$first\$" "$tmp/seed1.out")" -eq 3 ] &&
   [ "$(grep '^Shop: Your code is' "$tmp/seed2.out")" = "$first" ]; then
-  ok "sim: /seed makes every following handler draw the same numbers"
+  ok "sim: /seed makes every following handler draw the same numbers, also after /reset"
 else
-  not_ok "sim: /seed makes every following handler draw the same numbers" \
+  not_ok "sim: /seed makes every following handler draw the same numbers, also after /reset" \
     "$(cat "$tmp/seed1.out") / $(cat "$tmp/seed2.out")"
 fi
 has "sim: a bad /seed names the input and the usage" "$tmp/seed1.out" \
