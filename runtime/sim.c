@@ -7,12 +7,11 @@
  * have had, and a bad command makes the exit status non-zero. The session is
  * recorded as a transcript for /save (sim_record.c). */
 #include <editline/readline.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <stdarg.h>
 
 #include "cli.h"
 #include "clock.h"
@@ -159,7 +158,11 @@ int cli_sim(int argc, char **argv) {
   s.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
   s.http = http_mocks_new();
   http_mocks_fallback(s.http, sim_fetch, &s);
-  if (sim_start(&s, s.db)) return 1;
+  if (sim_start(&s, s.db)) {
+    http_mocks_free(s.http);
+    record_free(&s.rec);
+    return 1;
+  }
   s.zone = xstrdup("UTC");
   if (s.tty)
     printf("parley sim: %s (%s). You are %s. /help for commands.\n",
