@@ -437,32 +437,31 @@ static int cmd_help(sim *s, const command *c, char *arg);
 static const command commands[] = {
     {"as", "NUMBER", "become another fan (E.164, like +15550002)", cmd_as},
     {"advance", "DURATION",
-     "move the clock on (90s, 15m, 2h, 3d, 1w, 1h30m); what comes due runs",
-     cmd_advance},
+     "move the clock on (90s, 15m, 2h, 3d, 1w): what comes due runs", cmd_advance},
     {"clock", "", "show the simulated time", cmd_clock},
     {"state", "", "the current fan's fields, tags, state and pending expect",
      cmd_state},
     {"contacts", "", "every contact of this bot", cmd_contacts},
     {"broadcasts", "", "every broadcast of this bot and its progress", cmd_broadcasts},
-    {"timers", "", "pending timers, drip steps and held messages, with their due times",
+    {"timers", "", "pending timers, drip steps and held messages, and when",
      cmd_timers},
     {"http", "METHOD URL -> STATUS [BODY]",
-     "answer http.get/post of that URL (a URL ending in * is a prefix; also\n"
-     "                  -> timeout, -> error TEXT); other requests really go out",
+     "answer http.get/post of that URL (a URL ending in * is a prefix;\n"
+     "                  also -> timeout, -> error TEXT); other requests really\n"
+     "                  go out",
      cmd_http},
     {"event", "TYPE {JSON}",
      "the current fan's triggered event (bot.on_event), as the\n"
      "                  events API brings it",
      cmd_event},
     {"contact", "NUMBER key=value ...",
-     "create or change a contact: tz=ZONE, tags=a,b, status=opted_out or\n"
-     "                  subscribed, any other key a field (as @contact in a "
+     "create or change a contact: tz=ZONE, tags=a,b, status=opted_out\n"
+     "                  or subscribed, any other key a field (as @contact in a "
      "transcript)",
      cmd_contact},
     {"seed", "N", "seed math.random at the start of every handler from now on",
      cmd_seed},
-    {"reload", "",
-     "read the bot's folder again (if it does not load, the old version stays)",
+    {"reload", "", "read the bot's folder again (if it fails, the old one stays)",
      cmd_reload},
     {"save", "FILE.chat", "write the session so far as a transcript for parley test",
      cmd_save},
@@ -480,7 +479,7 @@ static int cmd_help(sim *s, const command *c, char *arg) {
     char head[64];
     snprintf(head, sizeof head, "/%s%s%s", commands[i].name,
              *commands[i].args ? " " : "", commands[i].args);
-    if (strlen(head) < 16)
+    if (strlen(head) < 15)
       printf("  %-16s%s\n", head, commands[i].help);
     else
       printf("  %s\n                  %s\n", head, commands[i].help);
