@@ -94,7 +94,12 @@ local T = copy(table, { "concat", "pack", "insert", "remove", "move", "unpack", 
 
 local M = {}
 for k, v in next, math do M[k] = v end
-M.randomseed = nil -- one conversation must not make another's random predictable
+-- one conversation must not make another's numbers predictable: the host
+-- seeds math.random afresh for each handler (sandbox.c, sandbox_seed_random)
+M.randomseed = function()
+  raise("math.randomseed is not available to bots: each handler's math.random is seeded " ..
+    "afresh (for repeatable numbers in a transcript, write @seed N; in parley sim, /seed N)")
+end
 
 local U = {}
 for k, v in next, utf8 do U[k] = v end
