@@ -335,23 +335,6 @@ static const bot *number_owner(engine *e, const bot *b, const char **number) {
   return NULL;
 }
 
-/* rt.seed_random(seed or nil) on the bot's VM, outside any invocation. */
-static void seed_random(engine *e, bot *b) {
-  lua_State *L = sandbox_main(b->sb);
-  sandbox_push_runtime(b->sb);
-  lua_getfield(L, -1, "seed_random");
-  if (e->random_seeded) lua_pushinteger(L, (lua_Integer)e->random_seed);
-  else lua_pushnil(L);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1); /* out of memory: stays as it was */
-  lua_pop(L, 1);
-}
-
-void engine_seed_random(engine *e, int on, int64_t seed) {
-  e->random_seeded = on;
-  e->random_seed = seed;
-  for (bot *b = e->bots; b; b = b->next) seed_random(e, b);
-}
-
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int why_local;
   if (!why) why = &why_local;
@@ -468,7 +451,6 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
     return NULL;
   }
   *why = INSTALL_OK;
-  if (e->random_seeded) seed_random(e, b);
   /* a reload replaces the bot of the same name */
   for (bot **p = &e->bots; *p; p = &(*p)->next) {
     if (strcmp((*p)->name, b->name) == 0) {

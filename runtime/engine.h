@@ -225,11 +225,6 @@ size_t engine_http_waiting(engine *e);
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
                         void *ud);
 
-/* From now on every handler (of every bot, reloaded versions included)
- * starts with math.random seeded with seed, so what it draws is the same
- * each run; on = 0 goes back to unpredictable numbers. */
-void engine_seed_random(engine *e, int on, int64_t seed);
-
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
 struct store *engine_store(engine *e);

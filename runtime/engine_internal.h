@@ -137,8 +137,6 @@ struct engine {
   int outbox;                /* see engine_options */
   int serving;               /* see engine_options */
   int show_rules;            /* see engine_options */
-  int random_seeded;         /* engine_seed_random */
-  int64_t random_seed;
   int answering;             /* handling a fan's message or a triggered event:
                               * what it sends goes before bulk sends */
   const char *reply_from;    /* the number the message being handled went to */

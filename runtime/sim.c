@@ -83,7 +83,7 @@ int sim_start(sim *s, const char *db) {
     return -1;
   }
   engine_on_http(s->e, http_mocks_start, s->http);
-  if (s->seeded) engine_seed_random(s->e, 1, s->seed);
+  if (s->seeded) sandbox_seed_random(bot_sandbox(s->b), s->seed);
   return 0;
 }
 

@@ -35,7 +35,7 @@ typedef struct sim {
   http_mocks *http;      /* /http answers; other requests really go out */
   http_fetched *fetched; /* the last real answer */
   sim_record rec;
-  int seeded;            /* /seed: kept across /reset */
+  int seeded;            /* /seed: kept across /reset and /reload */
   int64_t seed;
   int lineno; /* of the input line being run */
 } sim;

@@ -353,11 +353,12 @@ static int cmd_seed(sim *s, const command *c, char *arg) {
   }
   s->seeded = 1;
   s->seed = n;
-  engine_seed_random(s->e, 1, n);
+  sandbox_seed_random(bot_sandbox(s->b), n);
   char *line = xasprintf("@seed %lld", n);
   record_setup(&s->rec, line);
   free(line);
-  printf("%s  . math.random seeded with %lld at the start of every handler%s\n",
+  printf("%s  . math.random is repeatable: the n-th handler call from now on starts "
+         "from (%lld, n)%s\n",
          sim_dim_on(s), n, sim_dim_off(s));
   return 0;
 }
@@ -375,6 +376,7 @@ static int cmd_reload(sim *s, const command *c, char *arg) {
     return 0;
   }
   s->b = b;
+  if (s->seeded) sandbox_seed_random(bot_sandbox(b), s->seed); /* counts from 1 again */
   s->rec.reloaded = 1;
   record_comment(&s->rec, "/reload: the steps below ran with a new version of the bot");
   printf("%s  . reloaded %s%s\n", sim_dim_on(s), s->dir, sim_dim_off(s));
@@ -459,7 +461,7 @@ static const command commands[] = {
      "                  or subscribed, any other key a field (as @contact in a "
      "transcript)",
      cmd_contact},
-    {"seed", "N", "seed math.random at the start of every handler from now on",
+    {"seed", "N", "make math.random repeatable from now on (as @seed N)",
      cmd_seed},
     {"reload", "", "read the bot's folder again (if it fails, the old one stays)",
      cmd_reload},

@@ -23,8 +23,6 @@ local dsetmetatable = debug.setmetatable
 local encode, decode, charge = host.encode, host.decode, host.charge
 local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
 local host_rule = host.rule -- tells the host which rule takes a message
-local math_randomseed = math.randomseed
-local random_seed -- rt.seed_random's: math.random starts each handler from it
 
 local rt = {}
 local frozen = raw_setmetatable({}, { __mode = "k" }) -- frozen table -> true
@@ -1632,7 +1630,6 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
   end
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = media }
   local rule, caps, rule_kind, rule_what
-  if random_seed then math_randomseed(random_seed) end
   if kind == "event" then
     rule = router.events[text]
     if not rule then
@@ -1674,13 +1671,6 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     end
   end
   return finish(c, p, result)
-end
-
--- Seeds math.random at the start of every handler from now on (nil: no
--- more): the simulator's /seed and a transcript's seed make random replies
--- repeatable. Not reachable from scripts.
-function rt.seed_random(n)
-  random_seed = n
 end
 
 -- The allow list's rule (waiting.c has the one that counts): the same

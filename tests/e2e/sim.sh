@@ -187,15 +187,21 @@ has "sim: /timers takes no argument" "$tmp/timers.out" "/timers: unexpected 'now
 
 # ------------------------------------------------------------ /seed
 
-printf 'hi\n/seed 42\ncode\ncode\n/seed x\n/seed\n/reset\nhi\ncode\n' | session seed1
-printf 'hi\n/seed 42\ncode\n' | session seed2
-first=$(grep '^Shop: Your code is' "$tmp/seed1.out" | head -n 1)
-if [ -n "$first" ] && [ "$(grep -c "^$first\$" "$tmp/seed1.out")" -eq 3 ] &&
-  [ "$(grep '^Shop: Your code is' "$tmp/seed2.out")" = "$first" ]; then
-  ok "sim: /seed makes every following handler draw the same numbers, also after /reset"
+codes() { grep '^Shop: Your code is' "$tmp/$1.out" | tr '\n' ' '; }
+printf 'hi\n/seed 42\ncode\ncode\n/seed x\n/seed\n' | session seed1
+printf 'hi\n/seed 42\ncode\ncode\n' | session seed2
+if [ "$(grep -c '^Shop: Your code is' "$tmp/seed1.out")" -eq 2 ] && [ "$(codes seed1)" = "$(codes seed2)" ]; then
+  ok "sim: after /seed the handlers draw the same numbers in every session"
 else
-  not_ok "sim: /seed makes every following handler draw the same numbers, also after /reset" \
-    "$(cat "$tmp/seed1.out") / $(cat "$tmp/seed2.out")"
+  not_ok "sim: after /seed the handlers draw the same numbers in every session" \
+    "$(codes seed1) / $(codes seed2)"
+fi
+printf 'hi\n/seed 42\n/reset\nhi\ncode\n' | session seed3
+printf 'hi\n/seed 42\nhi\ncode\n' | session seed4
+if [ "$(grep -c '^Shop: Your code is' "$tmp/seed3.out")" -eq 1 ] && [ "$(codes seed3)" = "$(codes seed4)" ]; then
+  ok "sim: /seed stays in force after /reset"
+else
+  not_ok "sim: /seed stays in force after /reset" "$(codes seed3) / $(codes seed4)"
 fi
 has "sim: a bad /seed names the input and the usage" "$tmp/seed1.out" \
   "/seed: 'x' is not a whole number \(usage: /seed N\)" "/seed: missing the seed N"
@@ -258,8 +264,15 @@ has "sim: /save answers bad file names with the input and the usage" "$tmp/save.
   "/save: '$tmp/shop/tests/session.txt' does not end in \.chat \(usage: /save FILE\.chat\)" \
   'usage: /save FILE\.chat'
 
-printf '/seed 7\ncode\n/save %s\n' "$tmp/shop/tests/seeded.chat" | session seedsave
-has "sim: a session with /seed saves it as @seed" "$tmp/shop/tests/seeded.chat" '^@seed 7$'
+printf 'hi\n/seed 7\ncode\ncode\n/save %s\n' "$tmp/shop/tests/seeded.chat" | session seedsave
+has "sim: a session with /seed saves it as @seed" "$tmp/shop/tests/seeded.chat" '^@seed 7$' \
+  '^< \+15550001 Your code is [0-9]{6}$'
+if "$PARLEY" test "$tmp/shop/tests/seeded.chat" >"$tmp/test4.out" 2>&1; then
+  ok "sim: the codes drawn after /seed replay in parley test"
+else
+  not_ok "sim: the codes drawn after /seed replay in parley test" \
+    "$(cat "$tmp/test4.out") --- $(cat "$tmp/shop/tests/seeded.chat")"
+fi
 
 # a request no /http line answers really goes out; /save writes its answer
 # down as an @http line, so the transcript replays without the network

@@ -56,10 +56,6 @@ static const char *const BOT_LUA =
     "\n"
     "bot.on_optin(function(c, msg) return 'on_optin ran' end)\n"
     "\n"
-    "bot.keyword('ROLL', function(c, msg)\n"
-    "  return 'rolled ' .. math.random(1, 1000000000)\n"
-    "end)\n"
-    "\n"
     "bot.fallback(function(c, msg)\n"
     "  c.state.n = (c.state.n or 0) + 1\n"
     "  return 'n=' .. c.state.n\n"
@@ -698,14 +694,6 @@ static void write_bot(void) {
   free(file);
 }
 
-/* The text of the last observed message to number ("" if none). */
-static const char *last_message_to(const char *number) {
-  for (size_t i = nevents; i > 0; i--)
-    if (events[i - 1].is_message && strcmp(events[i - 1].number, number) == 0)
-      return events[i - 1].text;
-  return "";
-}
-
 static engine *open_memory_engine(int show_rules) {
   engine_options opt = {.db_path = ":memory:", .clock = fake_clock,
                         .observer = &observer, .show_rules = show_rules};
@@ -753,36 +741,6 @@ static void test_rules_named_when_asked(engine *e, bot *b) {
   engine_close(e2);
 }
 
-/* engine_seed_random: every handler starts from the seed, so what it draws
- * is the same each time, in every engine seeded alike, and in a version
- * loaded after the seed was set. */
-static void test_seed_random(void) {
-  engine *e1 = open_memory_engine(0), *e2 = open_memory_engine(0);
-  bot *b1 = e1 ? load_bot(e1) : NULL, *b2 = e2 ? load_bot(e2) : NULL;
-  CHECK(b1 && b2, "two engines load the bot");
-  if (b1 && b2) {
-    engine_seed_random(e1, 1, 42);
-    say(e1, b1, "+15550501", "hi"); /* joins */
-    say(e1, b1, "+15550501", "ROLL");
-    char *first = strdup(last_message_to("+15550501"));
-    CHECK_HAS(first, "rolled ", "ROLL answers");
-    say(e1, b1, "+15550502", "ROLL");
-    CHECK_STR(last_message_to("+15550502"), first,
-              "the next handler draws the same number (seeded per handler)");
-    engine_seed_random(e2, 1, 42);
-    char err[4096];
-    bot *again = engine_load_bot(e2, bot_dir, err, sizeof err); /* a reload */
-    CHECK(again != NULL, "the bot reloads");
-    if (again) b2 = again;
-    say(e2, b2, "+15550503", "ROLL");
-    CHECK_STR(last_message_to("+15550503"), first,
-              "another engine with the same seed, in a version loaded after it, draws it too");
-    free(first);
-  }
-  engine_close(e1);
-  engine_close(e2);
-}
-
 int main(void) {
   tmp = test_tmpdir();
   db_path = test_path(tmp, "engine.db");
@@ -806,7 +764,6 @@ int main(void) {
     test_send_to_another_number(e, b);
     test_opt_out_is_per_bot(e, b);
     test_rules_named_when_asked(e, b);
-    test_seed_random();
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);
