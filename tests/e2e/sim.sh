@@ -185,6 +185,36 @@ has "sim: /advance runs them" "$tmp/timers.out" '^Shop: Order A7 shipped$' \
   '^Shop: Tip: text ORDER to track an order\.$'
 has "sim: /timers takes no argument" "$tmp/timers.out" "/timers: unexpected 'now' \(usage: /timers\)"
 
+# ------------------------------------------------------------ the other commands
+
+cat <<'EOF' | session others
+/clock
+/advance 90s
+/clock
+/contacts
+hi
+/contacts
+/broadcasts
+/as 555
+/as +15550009
+/state
+/advance soon
+/clock now
+/reset
+/contacts
+/exit
+hi
+EOF
+has "sim: /clock, /advance, /contacts, /broadcasts, /as, /state, /reset answer" "$tmp/others.out" \
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC$' '^  \. clock: [0-9-]+ [0-9:]+ UTC$' \
+  '^0 contacts$' '^1 contact$' '^\* \+15550001  subscribed' '^no broadcasts$' \
+  '^\+15550009 has not texted this bot yet$' '^  \. reset: empty in-memory store$'
+has "sim: their bad arguments name the input and the usage" "$tmp/others.out" \
+  "/as: '555' is not a number like \+15550002 \(usage: /as NUMBER\)" \
+  "/advance: 'soon' is not a duration like 90s, 15m, 2h, 3d, 1w \(usage: /advance DURATION\)" \
+  "/clock: unexpected 'now' \(usage: /clock\)"
+lacks "sim: /exit leaves" "$tmp/others.out" '^\+15550009> hi$'
+
 # ------------------------------------------------------------ /seed
 
 codes() { grep '^Shop: Your code is' "$tmp/$1.out" | tr '\n' ' '; }
