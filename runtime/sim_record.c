@@ -85,11 +85,11 @@ static void add_regex_literal(buf *b, const char *s, size_t n) {
 }
 
 /* What a < line could not give exactly: a text read as something else
- * ("(nothing)", "/.../"), or one whose leading or trailing blanks the
- * reader would drop. */
+ * ("(nothing)", "/.../", a {{capture}}), or one whose leading or trailing
+ * blanks the reader would drop. */
 static int needs_regex(const char *text) {
   size_t len = strlen(text);
-  if (len == 0 || strcmp(text, "(nothing)") == 0) return 1;
+  if (len == 0 || strcmp(text, "(nothing)") == 0 || strstr(text, "{{")) return 1;
   if (len >= 2 && text[0] == '/' && text[len - 1] == '/') return 1;
   return strchr(" \t\r", text[0]) || strchr(" \t\r", text[len - 1]) ||
          strchr(text, '\r');

@@ -93,6 +93,7 @@ end)
 bot.keyword("boom", function(c, msg)
   error("the stock room is on fire")
 end)
+bot.keyword("braces", function(c, msg) return "Write {" .. "{code}} in a template" end)
 bot.hear("thanks", function(c, msg) return "You're welcome!" end)
 bot.match("^size (%d+)$", function(c, msg, n) return "Size " .. n .. " noted" end)
 bot.on_event("order.paid", function(c, ev)
@@ -110,7 +111,7 @@ has "sim: piped input is echoed after the prompt, so the output reads as a sessi
   "$tmp/rules.out" '^\+15550001> hi$' '^\+15550001> order$' '^\+15550001> STOP$'
 has "sim: each message names the rule that took it" "$tmp/rules.out" \
   '^  \. rule: on_join$' '^  \. rule: keyword order$' '^  \. rule: expect order_id$' \
-  '^  \. rule: hear .*bot\.lua:31$' '^  \. rule: match \^size \(%d\+\)\$$' \
+  '^  \. rule: hear .*bot\.lua:32$' '^  \. rule: match \^size \(%d\+\)\$$' \
   '^  \. rule: fallback$' '^  \. rule: compliance \(HELP\)$' '^  \. rule: compliance \(STOP\)$' \
   '^  \. rule: none \(the number opted out'
 has "sim: the rule line comes before the reply it leads to" "$tmp/rules.out" \
@@ -260,6 +261,7 @@ boom
 what?
 size 12
 /as +15550001
+braces
 thanks
 STOP
 hello
@@ -287,7 +289,8 @@ has "sim: the saved transcript has the setup, the steps and what the bot did" \
   '^@http GET https://api.shop.example/stock -> 200 \{"left": 3\}$' \
   '^> \+15550001 hi$' '^< \+15550001 Hi! Text ORDER, CODE or STOCK\.$' '^~ 2h$' \
   '^< \+15550001 Order A7 shipped$' '^@event \+15550001 order\.paid \{"order_id": "B2"\}$' \
-  '^@contact \+15550002 name=Kim tags=vip$' '^! /.*the stock room is on fire/$'
+  '^@contact \+15550002 name=Kim tags=vip$' '^! /.*the stock room is on fire/$' \
+  '^< \+15550001 /\^Write \\\{\\\{code\\\}\\\} in a template\$/$'
 lacks "sim: a transcript saved in the bot's tests/ needs no @bot" "$tmp/shop/tests/session.chat" '^@bot '
 has "sim: /save answers bad file names with the input and the usage" "$tmp/save.out" \
   "/save: cannot write $tmp/nowhere/session.chat: No such file or directory" \
