@@ -533,6 +533,20 @@ static int start_engine(run *r, const char *botdir, int line) {
   return 0;
 }
 
+/* @seed 42: math.random in the handlers from here on is repeatable. */
+static int setup_seed(run *r, const char *botdir, int line, const char *arg) {
+  while (*arg == ' ' || *arg == '\t') arg++;
+  char *end;
+  errno = 0;
+  long long seed = strtoll(arg, &end, 10);
+  while (*end == ' ' || *end == '\t') end++;
+  if (!*arg || *end || errno == ERANGE)
+    return fail(r, line, "@seed needs a whole number, like @seed 42; got '%s'", arg);
+  if (!r->e && start_engine(r, botdir, line)) return -1;
+  sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+  return 0;
+}
+
 typedef struct lines {
   char **v;
   size_t n;
@@ -716,6 +730,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       } else if (strncmp(l, "@http ", 6) == 0) {
         char err[1024];
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
+      } else if (strncmp(l, "@seed", 5) == 0 && (l[5] == ' ' || l[5] == '\t' || !l[5])) {
+        setup_seed(&r, botdir, line, l + 5);
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
@@ -723,7 +739,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         free(args);
       } else {
         fail(&r, line,
-             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @http)", l);
+             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @http, @seed)",
+             l);
       }
     } else if (cmd == '>') {
       if (!r.e && start_engine(&r, botdir, line)) break;

@@ -207,6 +207,7 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->w = writer_open(st, threaded, opt->db_path);
   e->outbox = opt->outbox;
   e->serving = opt->serving;
+  e->show_rules = opt->show_rules;
   if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
                     &e->last_timer_id) ||
       (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
@@ -755,7 +756,13 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   }
 
   char keyword[16];
-  switch (compliance_classify(m->text, m->len, keyword)) {
+  compliance_kind kind = compliance_classify(m->text, m->len, keyword);
+  if (e->show_rules && (kind == COMPLIANCE_OPTOUT || kind == COMPLIANCE_HELP ||
+                        (kind == COMPLIANCE_OPTIN && c->opted_out)))
+    action(e, b, c->number, "rule: compliance (%s)", keyword);
+  else if (e->show_rules && c->opted_out)
+    action(e, b, c->number, "rule: none (the number opted out: only START or HELP answers)");
+  switch (kind) {
     case COMPLIANCE_OPTOUT:
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;

@@ -60,6 +60,10 @@ typedef struct engine_options {
   int (*bot_env)(void *ud, const char *bot, const char *dir, bot_env *out, char *err,
                  size_t errlen);
   void *bot_env_ud;
+  /* Each message's handling names the rule that took it, as an action
+   * "rule: keyword join" (compliance, on_join, keyword, expect, hear,
+   * match, fallback, none, on_event, ...): the simulator shows it. */
+  int show_rules;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);

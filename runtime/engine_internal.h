@@ -139,6 +139,7 @@ struct engine {
   int in_message;
   int outbox;                /* see engine_options */
   int serving;               /* see engine_options */
+  int show_rules;            /* see engine_options */
   int answering;             /* handling a fan's message or a triggered event:
                               * what it sends goes before bulk sends */
   const char *reply_from;    /* the number the message being handled went to */

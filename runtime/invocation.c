@@ -217,11 +217,18 @@ static const char *api_zone(void *ctx) {
   return zone_of(inv->b, inv->c);
 }
 
+static void api_rule(void *ctx, const char *kind, const char *what) {
+  invocation *inv = ctx;
+  if (inv->e->show_rules)
+    action(inv->e, inv->b, inv->c ? inv->c->number : "", "rule: %s%s%s", kind, what ? " " : "",
+           what ? what : "");
+}
+
 const api_host engine_api = {
     api_send,         api_log,        api_now,            api_store_json,
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
     api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start,
-    waiting_http_result};
+    waiting_http_result, api_rule};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c,

@@ -43,6 +43,15 @@ static int api_log(lua_State *L) {
   return 0;
 }
 
+/* host.rule(kind, what): which rule takes the message (the prelude's). */
+static int api_rule(lua_State *L) {
+  api_ctx *ctx = context(L, "rule");
+  const char *kind = luaL_checkstring(L, 1);
+  const char *what = luaL_optstring(L, 2, NULL);
+  if (ctx->host->rule) ctx->host->rule(ctx, kind, what);
+  return 0;
+}
+
 static int api_now(lua_State *L) {
   api_ctx *ctx = context(L, "bot.now");
   lua_pushinteger(L, (lua_Integer)(ctx->host->now_ms(ctx) / 1000));
@@ -312,6 +321,7 @@ static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},
                                      {"contacts_page", api_contacts_page},
                                      {"broadcast_get", api_broadcast_get},
                                      {"log", api_log},
+                                     {"rule", api_rule},
                                      {"now", api_now},
                                      {"store_json", api_store_json},
                                      {NULL, NULL}};

@@ -61,6 +61,11 @@ typedef struct api_host {
   /* Pushes the answer the resumed handler gets (status, body, headers; or
    * nil and why none came); returns how many values. */
   int (*http_result)(void *ctx, lua_State *L);
+  /* The rule that takes the message: kind "on_join", "keyword", "expect",
+   * "hear", "match", "fallback", "none", "on_event", "on_optout" or
+   * "on_optin"; what: the keyword, handler, place or pattern (may be NULL).
+   * May be NULL. */
+  void (*rule)(void *ctx, const char *kind, const char *what);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "gsm.h"
@@ -108,6 +109,11 @@ struct sandbox {
 
   int pool[POOL_MAX];
   int npool;
+
+  /* math.random: each invocation reseeds it (sandbox_seed_random) */
+  int randomseed_ref; /* Lua's own math.randomseed, kept from the bots */
+  int seeded;
+  int64_t seed, seed_count;
 
   /* for the watchdog: the coroutine running now (the root, or one the script
    * resumed) and the deadline of the running invocation */
@@ -1145,9 +1151,44 @@ lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push,
   return p.co;
 }
 
+/* ---- math.random ----
+ *
+ * The generator's state belongs to the VM, which all conversations share.
+ * Each invocation starts it afresh (Lua's math.randomseed(a, b)): from the
+ * system's random source, so no conversation can predict another's
+ * numbers; after sandbox_seed_random, from (seed, n) for the invocation's
+ * number n since then, so a transcript's numbers do not depend on what ran
+ * before in the VM. A resumed invocation carries on where it was. */
+void sandbox_seed_random(sandbox *sb, int64_t seed) {
+  sb->seeded = 1;
+  sb->seed = seed;
+  sb->seed_count = 0;
+}
+
+static int reseed_protected(lua_State *L) {
+  sandbox *sb = lua_touserdata(L, 1);
+  int64_t pair[2];
+  if (sb->seeded) {
+    pair[0] = sb->seed;
+    pair[1] = ++sb->seed_count;
+  } else if (getrandom(pair, sizeof pair, GRND_NONBLOCK) != (ssize_t)sizeof pair) {
+    pair[0] = mono_ns(); /* no entropy yet (early boot): still varies */
+    pair[1] = (int64_t)(intptr_t)L ^ time(NULL);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sb->randomseed_ref);
+  lua_pushinteger(L, (lua_Integer)pair[0]);
+  lua_pushinteger(L, (lua_Integer)pair[1]);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
 sandbox_status sandbox_call(sandbox *sb, lua_State *co, int nargs, int *nres,
                             void *ctx, char *err, size_t errlen) {
   *nres = 0;
+  if (host_protected(sb, reseed_protected, sb) != LUA_OK) {
+    snprintf(err, errlen, "not enough memory left in the bot's VM to start this handler");
+    return SANDBOX_ERROR;
+  }
   return run_protected(sb, co, nargs, nres, ctx, NULL, err, errlen);
 }
 
@@ -1296,6 +1337,10 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   /* before any thread exists: threads inherit the hook when created */
   lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   luaL_openlibs(sb->L);
+  lua_getglobal(sb->L, "math");
+  lua_getfield(sb->L, -1, "randomseed");
+  sb->randomseed_ref = luaL_ref(sb->L, LUA_REGISTRYINDEX);
+  lua_pop(sb->L, 1);
   sandbox_lib_install(sb->L);
   install_coroutine(sb->L);
   keep_resume_messages(sb->L);

@@ -78,6 +78,13 @@ sandbox_budget sandbox_budget_used(sandbox *sb);
 sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int *nres, void *ctx,
                               const sandbox_budget *used, char *err, size_t errlen);
 
+/* Makes math.random repeatable: from now on, the n-th invocation that
+ * sandbox_call starts reseeds it with Lua's math.randomseed(seed, n)
+ * (n = 1, 2, ...; calling it again starts n over). Without it, each
+ * invocation is seeded from the system's random source. For transcripts
+ * (@seed) and the simulator (/seed). */
+void sandbox_seed_random(sandbox *sb, int64_t seed);
+
 /* For C functions called by scripts. */
 void *sandbox_context(lua_State *L);
 /* Adds work done inside a C function to the invocation's instruction budget;

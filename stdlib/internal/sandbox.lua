@@ -22,6 +22,7 @@ local dupvalueid = debug.upvalueid
 local dsetmetatable = debug.setmetatable
 local encode, decode, charge = host.encode, host.decode, host.charge
 local host_send, host_log, host_now, host_store = host.send, host.log, host.now, host.store_json
+local host_rule = host.rule -- tells the host which rule takes a message
 
 local rt = {}
 local frozen = raw_setmetatable({}, { __mode = "k" }) -- frozen table -> true
@@ -91,7 +92,12 @@ local T = copy(table, { "concat", "pack", "insert", "remove", "move", "unpack", 
 
 local M = {}
 for k, v in next, math do M[k] = v end
-M.randomseed = nil -- one conversation must not make another's random predictable
+-- one conversation must not make another's numbers predictable: the host
+-- seeds math.random afresh for each handler (sandbox.c, sandbox_seed_random)
+M.randomseed = function()
+  raise("math.randomseed is not available to bots: each handler's math.random is seeded " ..
+    "afresh (for repeatable numbers in a transcript, write @seed N; in parley sim, /seed N)")
+end
 
 local U = {}
 for k, v in next, utf8 do U[k] = v end
@@ -1749,16 +1755,18 @@ end
 
 local fire, fire_drip -- defined below: run a timer's handler, a drip's step
 
+-- The rule that takes a message, and for the host (the simulator's "rule:"
+-- line) its kind and what it was: the keyword, the handler expected, ...
 local function route(c, text, is_new, expect)
-  if is_new and router.join then return router.join end
+  if is_new and router.join then return router.join, nil, "on_join" end
   local norm = normalize(text)
   local rule = router.keywords[norm]
-  if rule then return rule end
+  if rule then return rule, nil, "keyword", norm end
   if expect then
     -- consumed either way: a handler removed by a new version is forgotten
     cur_p.expect = false
     local h = router.handlers[expect]
-    if h then return h end
+    if h then return h, nil, "expect", expect end
   end
   local lower = slower(text)
   local best = first_word(lower, router.hears)
@@ -1776,14 +1784,14 @@ local function route(c, text, is_new, expect)
       end
     end
   end
-  if best then return best end
+  if best then return best, nil, "hear", place(best.where) end
   -- matched on the lowercased text; the captures are what the fan typed
   for i = 1, #router.matches do
     local m = router.matches[i]
     local caps = pack(match_cased(lower, m.pattern, 1, text))
-    if caps[1] ~= nil then return m.rule, caps end
+    if caps[1] ~= nil then return m.rule, caps, "match", m.pattern end
   end
-  return router.fallback
+  return router.fallback, nil, router.fallback and "fallback" or "none"
 end
 
 local function fail_after(msg)
@@ -1954,7 +1962,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     if type(media) ~= "table" then media = no_media end
   end
   local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = media }
-  local rule, caps
+  local rule, caps, rule_kind, rule_what
   if kind == "event" then
     rule = router.events[text]
     if not rule then
@@ -1963,6 +1971,7 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     local ev = decode(args_json or "{}")
     if type(ev) ~= "table" then ev = { value = ev } end
     ev.type = text
+    host_rule("on_event", text)
     cur_rule = rule
     return finish(c, p, rule.fn(c, ev))
   elseif kind == "status" then
@@ -1976,11 +1985,14 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
       local ok, err = host.drips_stop(reply_stoppers[i])
       if not ok then error(err, 0) end
     end
-    rule, caps = route(c, text, is_new, expect)
+    rule, caps, rule_kind, rule_what = route(c, text, is_new, expect)
+    host_rule(rule_kind, rule_what)
   elseif kind == "optout" then
     rule = router.optout
+    if rule then host_rule("on_optout") end
   elseif kind == "optin" then
     rule = router.optin
+    if rule then host_rule("on_optin") end
   end
   local result
   cur_rule = rule

@@ -694,6 +694,53 @@ static void write_bot(void) {
   free(file);
 }
 
+static engine *open_memory_engine(int show_rules) {
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock,
+                        .observer = &observer, .show_rules = show_rules};
+  char err[1024] = "";
+  engine *e = engine_open(&opt, err, sizeof err);
+  if (!e) printf("# engine_open: %s\n", err);
+  return e;
+}
+
+/* show_rules: each message's handling names the rule that took it (what
+ * parley sim shows); without it, no such line is made. */
+static void test_rules_named_when_asked(engine *e, bot *b) {
+  say(e, b, "+15550401", "what now");
+  CHECK_INT(observed_actions("+15550401", "rule:"), 0,
+            "without show_rules no rule line is made");
+  engine *e2 = open_memory_engine(1);
+  bot *b2 = e2 ? load_bot(e2) : NULL;
+  CHECK(e2 && b2, "an engine with show_rules opens and loads the bot");
+  if (!b2) {
+    engine_close(e2);
+    return;
+  }
+  const char *n = "+15550402";
+  struct {
+    const char *text, *rule;
+  } cases[] = {
+      {"REMEMBER", "rule: keyword remember"},
+      {"what now", "rule: fallback"},
+      {"tell +15550403 hello", "rule: match ^tell (%+%d+) (.+)$"},
+      {"HELP", "rule: compliance (HELP)"},
+      {"STOP", "rule: compliance (STOP)"},
+      {"hello?", "rule: none (the number opted out"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    say(e2, b2, n, cases[i].text);
+    CHECK_INT(observed_actions(n, cases[i].rule), 1, "'%s' is named '%s'", cases[i].text,
+              cases[i].rule);
+  }
+  say(e2, b2, n, "STOP"); /* already out: nothing runs, the keyword is still named */
+  CHECK_INT(observed_actions(n, "rule: compliance (STOP)"), 1,
+            "STOP from an opted-out number is still named as compliance");
+  say(e2, b2, n, "START");
+  CHECK_INT(observed_actions(n, "rule: compliance (START)"), 1, "START is named");
+  CHECK_INT(observed_actions(n, "rule: on_optin"), 1, "and the bot's on_optin after it");
+  engine_close(e2);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   db_path = test_path(tmp, "engine.db");
@@ -716,6 +763,7 @@ int main(void) {
     test_duplicate_provider_id(e, b);
     test_send_to_another_number(e, b);
     test_opt_out_is_per_bot(e, b);
+    test_rules_named_when_asked(e, b);
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);
