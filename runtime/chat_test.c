@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chat_capture.h"
 #include "chat_test.h"
 #include "cli.h"
 #include "clock.h"
@@ -60,6 +61,7 @@ typedef struct run {
   char failure[2048];
   int failed_line;
   http_mocks *http; /* @http lines, and the requests handlers made */
+  chat_captures *caps; /* {{name:regex}} in '<' lines, for later lines */
 } run;
 
 static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
@@ -154,8 +156,8 @@ typedef struct expect_line {
   int is_error;
   char *raw;   /* the line as written */
   char *to;    /* NULL: any recipient */
-  char *text;  /* unescaped, or the regex */
-  int is_regex, is_nothing;
+  char *text;  /* unescaped, or the regex; as written if it uses captures */
+  int is_regex, is_nothing, uses_captures;
 } expect_line;
 
 static int text_matches(const expect_line *x, const char *text, char *err,
@@ -175,7 +177,12 @@ static int text_matches(const expect_line *x, const char *text, char *err,
 static int output_matches(run *r, const expect_line *x, const output *o) {
   if (x->is_error != o->is_error) return 0;
   if (x->to && strcmp(x->to, o->to) != 0) return 0;
-  char err[256];
+  char err[512];
+  if (x->uses_captures) {
+    int m = captures_match(r->caps, x->text, x->is_regex, o->text, err, sizeof err);
+    if (m < 0) fail(r, x->line, "%s", err);
+    return m > 0;
+  }
   int m = text_matches(x, o->text, err, sizeof err);
   if (m < 0) {
     fail(r, x->line, "bad regex /%s/: %s", x->text, err);
@@ -221,9 +228,11 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
     output *o = &r->out[oi];
     if (!output_matches(r, x, o)) {
       mismatch = 1;
-      fail(r, x->line, "expected: %s\n#   actual:   %s %s%s%s", x->raw,
-           o->is_error ? "!" : "<", o->to[0] && x->to ? o->to : "",
-           o->to[0] && x->to ? " " : "", o->text);
+      char *used = x->uses_captures ? captures_describe(r->caps, x->text) : xstrdup("");
+      fail(r, x->line, "expected: %s%s%s%s\n#   actual:   %s %s%s%s", x->raw,
+           *used ? " (" : "", used, *used ? ")" : "", o->is_error ? "!" : "<",
+           o->to[0] && x->to ? o->to : "", o->to[0] && x->to ? " " : "", o->text);
+      free(used);
       break;
     }
     oi++;
@@ -586,6 +595,10 @@ static int parse_expect(run *r, int line, const char *raw, expect_line *x) {
   } else if (len >= 2 && p[0] == '/' && p[len - 1] == '/') {
     x->is_regex = 1;
     x->text = xstrndup(p + 1, len - 2);
+    x->uses_captures = captures_in(x->text);
+  } else if (captures_in(p)) {
+    x->uses_captures = 1;
+    x->text = xstrdup(p);
   } else if (len == 0) {
     return fail(r, line, "an empty expectation; write the text the bot sends, "
                          "/regex/, or (nothing)");
@@ -604,7 +617,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   }
   lines ls = split_lines(text);
   free(text);
-  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update, .http = http_mocks_new()};
+  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update, .http = http_mocks_new(),
+         .caps = captures_new()};
   char *botdir = default_bot_dir(path);
   expect_line *xs = xcalloc(ls.n + 1, sizeof *xs);
   size_t nx = 0;
@@ -727,9 +741,13 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       } else if (!r.fan) {
         r.fan = xstrdup("+15550001");
       }
-      char *msg = unescape(arg);
-      inbound in = {.from = r.fan, .text = msg, .len = strlen(msg)};
       char err[1024];
+      char *msg = captures_expand_text(r.caps, arg, err, sizeof err);
+      if (!msg) {
+        fail(&r, line, "%s", err);
+        break;
+      }
+      inbound in = {.from = r.fan, .text = msg, .len = strlen(msg)};
       if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
         fail(&r, line, "the engine failed: %s", err);
       free(msg);
@@ -752,7 +770,14 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       r.now += d;
     } else if (cmd == '?') {
       if (!r.e && start_engine(&r, botdir, line)) break;
-      assertion(&r, line, arg);
+      char err[1024];
+      char *expr = captures_expand_lua(r.caps, arg, err, sizeof err);
+      if (!expr) {
+        fail(&r, line, "%s", err);
+        break;
+      }
+      assertion(&r, line, expr);
+      free(expr);
     } else {
       fail(&r, line, "cannot read this line: it should start with >, <, !, ~, ?, @ or #");
     }
@@ -780,6 +805,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(r.zone);
   engine_close(r.e);
   http_mocks_free(r.http);
+  captures_free(r.caps);
   return failed ? -1 : (r.changed ? 1 : 0);
 }
 
