@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "chat_capture.h"
+#include "chat_explain.h"
 #include "chat_test.h"
 #include "cli.h"
 #include "clock.h"
@@ -44,6 +45,7 @@ static const int64_t DEFAULT_CLOCK = 1767614400000LL; /* 2026-01-05 12:00 UTC */
 typedef struct output {
   int is_error;
   char *to, *text;
+  int64_t at; /* the simulated time it was produced */
 } output;
 
 typedef struct run {
@@ -71,7 +73,8 @@ static void push_output(run *r, int is_error, const char *to, const char *text) 
     r->capout = r->capout ? r->capout * 2 : 16;
     r->out = xrealloc(r->out, r->capout * sizeof *r->out);
   }
-  r->out[r->nout++] = (output){is_error, xstrdup(to ? to : ""), xstrdup(text)};
+  r->out[r->nout++] = (output){is_error, xstrdup(to ? to : ""), xstrdup(text),
+                              r->e ? engine_observed_at(r->e) : r->now};
 }
 
 static void on_message(void *ud, const char *botname, const char *to,
@@ -204,6 +207,24 @@ static void write_output_line(run *r, const output *o) {
   free(t);
 }
 
+/* "to +15550002 at 2026-03-02 10:00 America/Chicago: text" (for an
+ * error: "for +15550001 at ...: message"), the text as a .chat line writes
+ * it; the time in the zone of the last @clock, with seconds when not 0. */
+static char *describe_output(const run *r, const output *o) {
+  char when[64];
+  const char *zone = r->zone ? r->zone : "UTC";
+  clock_format_local(o->at, zone, when, sizeof when);
+  int64_t sec = (o->at / 1000) % 60;
+  if (sec < 0) sec += 60;
+  char secs[8] = "";
+  if (sec) snprintf(secs, sizeof secs, ":%02d", (int)sec);
+  char *t = escape(o->text);
+  char *s = xasprintf("%s %s at %s%s %s: %s", o->is_error ? "for" : "to",
+                      o->to[0] ? o->to : "(no contact)", when, secs, zone, t);
+  free(t);
+  return s;
+}
+
 /* Compares what was produced since the last step with the expectations
  * written for it; with --update, writes what was produced instead. */
 static void settle(run *r, expect_line *xs, size_t nx, int line) {
@@ -214,8 +235,10 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
     if (x->is_nothing) { /* nothing (more) was sent in this step */
       if (oi < r->nout) {
         mismatch = 1;
-        fail(r, x->line, "expected nothing more, but the bot sent: %s",
-             r->out[oi].text);
+        char *what = describe_output(r, &r->out[oi]);
+        fail(r, x->line, "expected nothing more, but %s %s",
+             r->out[oi].is_error ? "a handler failed" : "the bot sent", what);
+        free(what);
       }
       continue;
     }
@@ -228,11 +251,13 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
     output *o = &r->out[oi];
     if (!output_matches(r, x, o)) {
       mismatch = 1;
+      char *shown = escape(o->text);
       char *used = x->uses_captures ? captures_describe(r->caps, x->text) : xstrdup("");
       fail(r, x->line, "expected: %s%s%s%s\n#   actual:   %s %s%s%s", x->raw,
            *used ? " (" : "", used, *used ? ")" : "", o->is_error ? "!" : "<",
-           o->to[0] && x->to ? o->to : "", o->to[0] && x->to ? " " : "", o->text);
+           o->to[0] && x->to ? o->to : "", o->to[0] && x->to ? " " : "", shown);
       free(used);
+      free(shown);
       break;
     }
     oi++;
@@ -240,8 +265,10 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
   if (!mismatch && oi < r->nout) {
     mismatch = 1;
     output *o = &r->out[oi];
-    fail(r, nx ? xs[nx - 1].line : line, "unexpected %s: %s",
-         o->is_error ? "handler error" : "message", o->text);
+    char *what = describe_output(r, o);
+    fail(r, nx ? xs[nx - 1].line : line, "unexpected %s %s",
+         o->is_error ? "handler error" : "message", what);
+    free(what);
   }
   if (r->update) {
     if (mismatch) {
@@ -405,6 +432,7 @@ static int assertion(run *r, int line, const char *expr) {
   lua_setglobal(L, "store");
   char *code = xasprintf("return (%s)", expr);
   int rc = luaL_loadbuffer(L, code, strlen(code), "=assertion");
+  int is_expression = rc == LUA_OK;
   free(code);
   if (rc != LUA_OK) {
     lua_pop(L, 1);
@@ -414,7 +442,9 @@ static int assertion(run *r, int line, const char *expr) {
   if (rc == LUA_OK && lua_pcall(L, 0, LUA_MULTRET, 0) == LUA_OK) {
     /* an expression must be true; a statement form passes unless it errs */
     ok = lua_gettop(L) == 0 || lua_toboolean(L, 1);
-    if (!ok) fail(r, line, "assertion failed: %s", expr);
+    char *why = !ok && is_expression ? chat_explain(L, expr) : NULL;
+    if (!ok) fail(r, line, "assertion failed: %s%s%s", expr, why ? "\n#   " : "", why ? why : "");
+    free(why);
   } else {
     fail(r, line, "assertion error: %s (%s)", expr,
          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
@@ -786,7 +816,13 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(xs);
   buf_free(&held);
   int failed = r.failure[0] != 0;
-  if (failed) snprintf(failure, flen, "%s", r.failure);
+  if (failed && update)
+    snprintf(failure, flen,
+             "%s\n#   not updated: line %d failed, and --update rewrites only '<' and '!' "
+             "lines; fix it and run --update again",
+             r.failure, r.failed_line);
+  else if (failed)
+    snprintf(failure, flen, "%s", r.failure);
   if (update && !failed && r.changed) {
     FILE *f = fopen(path, "w");
     if (!f || fwrite(r.rewritten.data, 1, r.rewritten.len, f) != r.rewritten.len) {
