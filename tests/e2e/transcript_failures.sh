@@ -108,5 +108,11 @@ check "--update says why it did not update a file" 1 \
   "$PARLEY" test --update "$bot/tests/update_assert.chat"
 check "... and the file is as it was" 0 "" cmp "$tmp/before.chat" "$bot/tests/update_assert.chat"
 
+mkdir -p "$tmp/typo"
+printf '\nbot.keywrd("hi", function(c) return "hello" end)\n' > "$tmp/typo/bot.lua"
+check "check: a misspelt bot.* name at the top level suggests the nearest one" 1 \
+  "typo/bot.lua:2: bot.keywrd does not exist; did you mean bot.keyword?" \
+  "$PARLEY" check "$tmp/typo"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
