@@ -875,6 +875,29 @@ static void strip_all(buf *out, const char *s, const char *prefix) {
   buf_puts(out, s);
 }
 
+/* A failure on one line, for lists of errors (a reload's refusal): its
+ * "\n#   " continuations joined with "; " ("expected: < a; actual: < b"). */
+static char *one_line(const char *failure) {
+  buf b = {0};
+  buf_add(&b, "", 0);
+  for (const char *p = failure; *p;) {
+    if (strncmp(p, "\n#   ", 5) == 0) {
+      buf_puts(&b, "; ");
+      p += 5;
+      while (*p == ' ') p++;
+      if (strncmp(p, "actual:", 7) == 0) { /* aligned under "expected:" */
+        buf_puts(&b, "actual: ");
+        for (p += 7; *p == ' '; p++) {}
+      }
+    } else {
+      buf_add(&b, p, 1);
+      p++;
+    }
+  }
+  buf_add(&b, "", 1);
+  return b.data;
+}
+
 int chat_test_script(const script *sc, char *report, size_t len) {
   report[0] = 0;
   size_t nchats = 0;
@@ -905,7 +928,9 @@ int chat_test_script(const script *sc, char *report, size_t len) {
     if (run_file(path, 0, failure, sizeof failure) < 0) {
       failed++;
       if (out.len) buf_puts(&out, "\n");
-      strip_all(&out, failure, prefix);
+      char *line = one_line(failure);
+      strip_all(&out, line, prefix);
+      free(line);
     }
     free(path);
   }
