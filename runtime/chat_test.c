@@ -13,6 +13,8 @@
  *   ! /regex/               a handler failed with a matching error
  *   ~ 2h                    the simulated clock moves on
  *   ? contact("+15550001").fields.city == "Austin"    a Lua assertion
+ *   @seed 42                math.random in later handlers is repeatable
+ *   < Code {{code:[0-9]+}}  a capture (chat_capture.c); {{code}} in later lines
  *
  * Every message the bot sends and every handler error must be matched, in
  * order: an extra or a missing one fails the test. */
