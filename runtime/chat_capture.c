@@ -21,7 +21,9 @@ struct chat_captures {
   size_t n, cap;
 };
 
-chat_captures *captures_new(void) { return xcalloc(1, sizeof(chat_captures)); }
+chat_captures *captures_new(void) {
+  return xcalloc(1, sizeof(chat_captures));
+}
 
 void captures_free(chat_captures *c) {
   if (!c) return;
@@ -35,7 +37,8 @@ void captures_free(chat_captures *c) {
 
 static capture *find(const chat_captures *c, const char *name, size_t len) {
   for (size_t i = 0; i < c->n; i++)
-    if (strlen(c->v[i].name) == len && memcmp(c->v[i].name, name, len) == 0) return &c->v[i];
+    if (strlen(c->v[i].name) == len && memcmp(c->v[i].name, name, len) == 0)
+      return &c->v[i];
   return NULL;
 }
 
@@ -125,9 +128,12 @@ static int count_groups(const char *re, size_t len) {
   int n = 0;
   const char *end = re + len;
   for (const char *p = re; p < end && *p;) {
-    if (p[0] == '\\' && p + 1 < end) p += 2;
-    else if (*p == '[') p = skip_bracket(p);
-    else n += *p++ == '(';
+    if (p[0] == '\\' && p + 1 < end)
+      p += 2;
+    else if (*p == '[')
+      p = skip_bracket(p);
+    else
+      n += *p++ == '(';
   }
   return n;
 }
@@ -139,10 +145,12 @@ static void add_escaped(buf *b, const char *s, size_t n) {
   }
 }
 
-static void unknown_name(const chat_captures *c, const token *t, char *err, size_t errlen) {
+static void unknown_name(const chat_captures *c, const token *t, char *err,
+                         size_t errlen) {
   buf known = {0};
   buf_add(&known, "", 0);
-  for (size_t i = 0; i < c->n; i++) buf_printf(&known, "%s%s", i ? ", " : "", c->v[i].name);
+  for (size_t i = 0; i < c->n; i++)
+    buf_printf(&known, "%s%s", i ? ", " : "", c->v[i].name);
   snprintf(err, errlen,
            "{{%.*s}} names no capture: capture it first in a '<' line, like "
            "< Your code is {{%.*s:[0-9]+}}%s%s%s",
@@ -152,8 +160,10 @@ static void unknown_name(const chat_captures *c, const token *t, char *err, size
 }
 
 static void unterminated(const token *t, char *err, size_t errlen) {
-  snprintf(err, errlen, "{{%.*s: has no closing }} (a capture is {{name:regex}}, like {{%.*s:[0-9]+}})",
-           (int)t->name_len, t->name, (int)t->name_len, t->name);
+  snprintf(
+      err, errlen,
+      "{{%.*s: has no closing }} (a capture is {{name:regex}}, like {{%.*s:[0-9]+}})",
+      (int)t->name_len, t->name, (int)t->name_len, t->name);
 }
 
 int captures_in(const char *written) {
@@ -177,8 +187,8 @@ typedef struct def {
   int group;
 } def;
 
-int captures_match(chat_captures *c, const char *written, int is_regex, const char *text,
-                   char *err, size_t errlen) {
+int captures_match(chat_captures *c, const char *written, int is_regex,
+                   const char *text, char *err, size_t errlen) {
   buf re = {0};
   def *defs = NULL;
   size_t ndefs = 0;
@@ -192,7 +202,8 @@ int captures_match(chat_captures *c, const char *written, int is_regex, const ch
       goto out;
     } else if (kind == TOK_DEF) {
       if (t.re_len == 0) {
-        snprintf(err, errlen, "{{%.*s:}} needs a regex after the colon, like {{%.*s:[0-9]+}}",
+        snprintf(err, errlen,
+                 "{{%.*s:}} needs a regex after the colon, like {{%.*s:[0-9]+}}",
                  (int)t.name_len, t.name, (int)t.name_len, t.name);
         goto out;
       }
@@ -212,7 +223,9 @@ int captures_match(chat_captures *c, const char *written, int is_regex, const ch
       add_escaped(&re, k->value, strlen(k->value));
       p += t.len;
     } else if (is_regex) { /* the rest of a regex as written */
-      const char *q = p[0] == '\\' && p[1] ? p + 2 : *p == '[' ? skip_bracket(p) : p + 1;
+      const char *q = p[0] == '\\' && p[1] ? p + 2
+                      : *p == '['          ? skip_bracket(p)
+                                           : p + 1;
       groups += *p == '(';
       buf_add(&re, p, (size_t)(q - p));
       p = q;
@@ -242,7 +255,8 @@ int captures_match(chat_captures *c, const char *written, int is_regex, const ch
   for (size_t i = 0; rc == 1 && i < ndefs; i++) {
     size_t g = (size_t)defs[i].group;
     if (g < nm && m[g].rm_so >= 0)
-      set(c, defs[i].name, defs[i].len, text + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+      set(c, defs[i].name, defs[i].len, text + m[g].rm_so,
+          (size_t)(m[g].rm_eo - m[g].rm_so));
     else
       set(c, defs[i].name, defs[i].len, "", 0);
   }
@@ -264,10 +278,11 @@ char *captures_expand_text(const chat_captures *c, const char *written, char *er
     token t;
     int kind = read_token(p, &t);
     if (kind == TOK_DEF || kind == TOK_BAD) {
-      snprintf(err, errlen,
-               "{{%.*s:...}} captures only in '<' and '!' lines; to send what it captured, "
-               "write {{%.*s}}",
-               (int)t.name_len, t.name, (int)t.name_len, t.name);
+      snprintf(
+          err, errlen,
+          "{{%.*s:...}} captures only in '<' and '!' lines; to send what it captured, "
+          "write {{%.*s}}",
+          (int)t.name_len, t.name, (int)t.name_len, t.name);
       buf_free(&b);
       return NULL;
     } else if (kind == TOK_REF) {
@@ -297,20 +312,26 @@ char *captures_expand_text(const chat_captures *c, const char *written, char *er
 static void add_lua_escaped(buf *b, const char *s, char q) {
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (!q) buf_add(b, s, 1);
-    else if (ch == '"' || ch == '\'' || ch == '\\') buf_printf(b, "\\%c", ch);
-    else if (ch == '\n') buf_puts(b, "\\n");
-    else if (ch < 32 || ch == 127) buf_printf(b, "\\%03u", ch);
-    else buf_add(b, s, 1);
+    if (!q)
+      buf_add(b, s, 1);
+    else if (ch == '"' || ch == '\'' || ch == '\\')
+      buf_printf(b, "\\%c", ch);
+    else if (ch == '\n')
+      buf_puts(b, "\\n");
+    else if (ch < 32 || ch == 127)
+      buf_printf(b, "\\%03u", ch);
+    else
+      buf_add(b, s, 1);
   }
 }
 
 /* In Lua code, {{name}} is a string literal of the text; inside a quoted
  * string, the text itself ("{{code}}" works as {{code}} does). */
-char *captures_expand_lua(const chat_captures *c, const char *expr, char *err, size_t errlen) {
+char *captures_expand_lua(const chat_captures *c, const char *expr, char *err,
+                          size_t errlen) {
   buf b = {0};
   buf_add(&b, "", 0);
-  char quote = 0;   /* inside '...' or "..." */
+  char quote = 0;      /* inside '...' or "..." */
   int long_level = -1; /* inside [[...]] / [=[...]=]: its level */
   for (const char *p = expr; *p;) {
     token t;
@@ -321,7 +342,8 @@ char *captures_expand_lua(const chat_captures *c, const char *expr, char *err, s
       continue;
     } else if (quote && *p == quote) {
       quote = 0;
-    } else if (!quote && long_level < 0 && p[0] == '[' && (p[1] == '[' || p[1] == '=')) {
+    } else if (!quote && long_level < 0 && p[0] == '[' &&
+               (p[1] == '[' || p[1] == '=')) {
       int n = 0;
       while (p[1 + n] == '=') n++;
       if (p[1 + n] == '[') long_level = n;
@@ -361,7 +383,8 @@ char *captures_describe(const chat_captures *c, const char *written) {
     if (kind == TOK_REF && find(c, t.name, t.name_len)) {
       char *shown = xasprintf("{{%.*s}} = ", (int)t.name_len, t.name);
       if (!strstr(b.data, shown)) /* once each */
-        buf_printf(&b, "%s%s%s", b.len ? ", " : "", shown, find(c, t.name, t.name_len)->value);
+        buf_printf(&b, "%s%s%s", b.len ? ", " : "", shown,
+                   find(c, t.name, t.name_len)->value);
       free(shown);
     }
     p += kind == TOK_REF || kind == TOK_DEF ? t.len : 1;

@@ -27,8 +27,8 @@ int captures_in(const char *written);
  * the slashes; else an exact text with \n and \\ escapes). 1 on a match
  * (its captures are kept for later lines), 0 if it does not match, -1 with
  * a sentence in err (an unknown name, a bad regex). */
-int captures_match(chat_captures *c, const char *written, int is_regex, const char *text,
-                   char *err, size_t errlen);
+int captures_match(chat_captures *c, const char *written, int is_regex,
+                   const char *text, char *err, size_t errlen);
 
 /* A '>' text as written: \n, \\ and \{{ unescaped, {{name}} replaced by
  * what it captured. NULL with a sentence in err for an unknown name. */
@@ -37,7 +37,8 @@ char *captures_expand_text(const chat_captures *c, const char *written, char *er
 
 /* A '?' line: {{name}} replaced by a Lua string literal of its text, or,
  * inside a string literal, by the text. */
-char *captures_expand_lua(const chat_captures *c, const char *expr, char *err, size_t errlen);
+char *captures_expand_lua(const chat_captures *c, const char *expr, char *err,
+                          size_t errlen);
 
 /* "code = 123456, name = Sam" for failure messages; "" without any. */
 char *captures_describe(const chat_captures *c, const char *written);
