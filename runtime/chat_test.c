@@ -66,6 +66,8 @@ typedef struct run {
   int failed_line;
   http_mocks *http; /* @http lines, and the requests handlers made */
   chat_captures *caps; /* {{name:regex}} in '<' lines, for later lines */
+  int seed_pending;     /* an @seed before the bot started */
+  int64_t seed;
 } run;
 
 static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
@@ -560,11 +562,12 @@ static int start_engine(run *r, const char *botdir, int line) {
   engine_on_http(r->e, http_mocks_start, r->http);
   r->b = engine_load_bot(r->e, botdir, err, sizeof err);
   if (!r->b) return fail(r, line, "cannot load the bot: %s", err);
+  if (r->seed_pending) sandbox_seed_random(bot_sandbox(r->b), r->seed);
   return 0;
 }
 
 /* @seed 42: math.random in the handlers from here on is repeatable. */
-static int setup_seed(run *r, const char *botdir, int line, const char *arg) {
+static int setup_seed(run *r, int line, const char *arg) {
   while (*arg == ' ' || *arg == '\t') arg++;
   char *end;
   errno = 0;
@@ -572,8 +575,12 @@ static int setup_seed(run *r, const char *botdir, int line, const char *arg) {
   while (*end == ' ' || *end == '\t') end++;
   if (!*arg || *end || errno == ERANGE)
     return fail(r, line, "@seed needs a whole number, like @seed 42; got '%s'", arg);
-  if (!r->e && start_engine(r, botdir, line)) return -1;
-  sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+  if (r->b) {
+    sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+  } else { /* the bot starts later (after an @clock, say) */
+    r->seed_pending = 1;
+    r->seed = (int64_t)seed;
+  }
   return 0;
 }
 
@@ -752,7 +759,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         char err[1024];
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
       } else if (strncmp(l, "@seed", 5) == 0 && (l[5] == ' ' || l[5] == '\t' || !l[5])) {
-        setup_seed(&r, botdir, line, l + 5);
+        setup_seed(&r, line, l + 5);
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
