@@ -13,6 +13,8 @@
  *   ! /regex/               a handler failed with a matching error
  *   ~ 2h                    the simulated clock moves on
  *   ? contact("+15550001").fields.city == "Austin"    a Lua assertion
+ *   @seed 42                math.random in later handlers is repeatable
+ *   < Code {{code:[0-9]+}}  a capture (chat_capture.c); {{code}} in later lines
  *
  * Every message the bot sends and every handler error must be matched, in
  * order: an extra or a missing one fails the test. */
@@ -28,6 +30,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chat_capture.h"
+#include "chat_explain.h"
 #include "chat_test.h"
 #include "cli.h"
 #include "clock.h"
@@ -43,6 +47,7 @@ static const int64_t DEFAULT_CLOCK = 1767614400000LL; /* 2026-01-05 12:00 UTC */
 typedef struct output {
   int is_error;
   char *to, *text;
+  int64_t at; /* the simulated time it was produced */
 } output;
 
 typedef struct run {
@@ -61,6 +66,9 @@ typedef struct run {
   int failed_line;
   http_mocks *http; /* @http lines, and the requests handlers made */
   bot_env env;      /* @env lines: all the bot's bot.env */
+  chat_captures *caps; /* {{name:regex}} in '<' lines, for later lines */
+  int seed_pending;     /* an @seed before the bot started */
+  int64_t seed;
 } run;
 
 static int64_t run_clock(void *ud) { return ((run *)ud)->now; }
@@ -70,7 +78,8 @@ static void push_output(run *r, int is_error, const char *to, const char *text) 
     r->capout = r->capout ? r->capout * 2 : 16;
     r->out = xrealloc(r->out, r->capout * sizeof *r->out);
   }
-  r->out[r->nout++] = (output){is_error, xstrdup(to ? to : ""), xstrdup(text)};
+  r->out[r->nout++] = (output){is_error, xstrdup(to ? to : ""), xstrdup(text),
+                              r->e ? engine_observed_at(r->e) : r->now};
 }
 
 static void on_message(void *ud, const char *botname, const char *to,
@@ -155,8 +164,8 @@ typedef struct expect_line {
   int is_error;
   char *raw;   /* the line as written */
   char *to;    /* NULL: any recipient */
-  char *text;  /* unescaped, or the regex */
-  int is_regex, is_nothing;
+  char *text;  /* unescaped, or the regex; as written if it uses captures */
+  int is_regex, is_nothing, uses_captures;
 } expect_line;
 
 static int text_matches(const expect_line *x, const char *text, char *err,
@@ -176,7 +185,12 @@ static int text_matches(const expect_line *x, const char *text, char *err,
 static int output_matches(run *r, const expect_line *x, const output *o) {
   if (x->is_error != o->is_error) return 0;
   if (x->to && strcmp(x->to, o->to) != 0) return 0;
-  char err[256];
+  char err[512];
+  if (x->uses_captures) {
+    int m = captures_match(r->caps, x->text, x->is_regex, o->text, err, sizeof err);
+    if (m < 0) fail(r, x->line, "%s", err);
+    return m > 0;
+  }
   int m = text_matches(x, o->text, err, sizeof err);
   if (m < 0) {
     fail(r, x->line, "bad regex /%s/: %s", x->text, err);
@@ -198,6 +212,24 @@ static void write_output_line(run *r, const output *o) {
   free(t);
 }
 
+/* "to +15550002 at 2026-03-02 10:00 America/Chicago: text" (for an
+ * error: "for +15550001 at ...: message"), the text as a .chat line writes
+ * it; the time in the zone of the last @clock, with seconds when not 0. */
+static char *describe_output(const run *r, const output *o) {
+  char when[64];
+  const char *zone = r->zone ? r->zone : "UTC";
+  clock_format_local(o->at, zone, when, sizeof when);
+  int64_t sec = (o->at / 1000) % 60;
+  if (sec < 0) sec += 60;
+  char secs[8] = "";
+  if (sec) snprintf(secs, sizeof secs, ":%02d", (int)sec);
+  char *t = escape(o->text);
+  char *s = xasprintf("%s %s at %s%s %s: %s", o->is_error ? "for" : "to",
+                      o->to[0] ? o->to : "(no contact)", when, secs, zone, t);
+  free(t);
+  return s;
+}
+
 /* Compares what was produced since the last step with the expectations
  * written for it; with --update, writes what was produced instead. */
 static void settle(run *r, expect_line *xs, size_t nx, int line) {
@@ -208,8 +240,10 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
     if (x->is_nothing) { /* nothing (more) was sent in this step */
       if (oi < r->nout) {
         mismatch = 1;
-        fail(r, x->line, "expected nothing more, but the bot sent: %s",
-             r->out[oi].text);
+        char *what = describe_output(r, &r->out[oi]);
+        fail(r, x->line, "expected nothing more, but %s %s",
+             r->out[oi].is_error ? "a handler failed" : "the bot sent", what);
+        free(what);
       }
       continue;
     }
@@ -222,9 +256,13 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
     output *o = &r->out[oi];
     if (!output_matches(r, x, o)) {
       mismatch = 1;
-      fail(r, x->line, "expected: %s\n#   actual:   %s %s%s%s", x->raw,
-           o->is_error ? "!" : "<", o->to[0] && x->to ? o->to : "",
-           o->to[0] && x->to ? " " : "", o->text);
+      char *shown = escape(o->text);
+      char *used = x->uses_captures ? captures_describe(r->caps, x->text) : xstrdup("");
+      fail(r, x->line, "expected: %s%s%s%s\n#   actual:   %s %s%s%s", x->raw,
+           *used ? " (" : "", used, *used ? ")" : "", o->is_error ? "!" : "<",
+           o->to[0] && x->to ? o->to : "", o->to[0] && x->to ? " " : "", shown);
+      free(used);
+      free(shown);
       break;
     }
     oi++;
@@ -232,8 +270,10 @@ static void settle(run *r, expect_line *xs, size_t nx, int line) {
   if (!mismatch && oi < r->nout) {
     mismatch = 1;
     output *o = &r->out[oi];
-    fail(r, nx ? xs[nx - 1].line : line, "unexpected %s: %s",
-         o->is_error ? "handler error" : "message", o->text);
+    char *what = describe_output(r, o);
+    fail(r, nx ? xs[nx - 1].line : line, "unexpected %s %s",
+         o->is_error ? "handler error" : "message", what);
+    free(what);
   }
   if (r->update) {
     if (mismatch) {
@@ -397,6 +437,7 @@ static int assertion(run *r, int line, const char *expr) {
   lua_setglobal(L, "store");
   char *code = xasprintf("return (%s)", expr);
   int rc = luaL_loadbuffer(L, code, strlen(code), "=assertion");
+  int is_expression = rc == LUA_OK;
   free(code);
   if (rc != LUA_OK) {
     lua_pop(L, 1);
@@ -406,7 +447,9 @@ static int assertion(run *r, int line, const char *expr) {
   if (rc == LUA_OK && lua_pcall(L, 0, LUA_MULTRET, 0) == LUA_OK) {
     /* an expression must be true; a statement form passes unless it errs */
     ok = lua_gettop(L) == 0 || lua_toboolean(L, 1);
-    if (!ok) fail(r, line, "assertion failed: %s", expr);
+    char *why = !ok && is_expression ? chat_explain(L, expr) : NULL;
+    if (!ok) fail(r, line, "assertion failed: %s%s%s", expr, why ? "\n#   " : "", why ? why : "");
+    free(why);
   } else {
     fail(r, line, "assertion error: %s (%s)", expr,
          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
@@ -530,11 +573,12 @@ static int start_engine(run *r, const char *botdir, int line) {
   engine_on_http(r->e, http_mocks_start, r->http);
   r->b = engine_load_bot(r->e, botdir, err, sizeof err);
   if (!r->b) return fail(r, line, "cannot load the bot: %s", err);
+  if (r->seed_pending) sandbox_seed_random(bot_sandbox(r->b), r->seed);
   return 0;
 }
 
 /* @seed 42: math.random in the handlers from here on is repeatable. */
-static int setup_seed(run *r, const char *botdir, int line, const char *arg) {
+static int setup_seed(run *r, int line, const char *arg) {
   while (*arg == ' ' || *arg == '\t') arg++;
   char *end;
   errno = 0;
@@ -542,8 +586,12 @@ static int setup_seed(run *r, const char *botdir, int line, const char *arg) {
   while (*end == ' ' || *end == '\t') end++;
   if (!*arg || *end || errno == ERANGE)
     return fail(r, line, "@seed needs a whole number, like @seed 42; got '%s'", arg);
-  if (!r->e && start_engine(r, botdir, line)) return -1;
-  sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+  if (r->b) {
+    sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+  } else { /* the bot starts later (after an @clock, say) */
+    r->seed_pending = 1;
+    r->seed = (int64_t)seed;
+  }
   return 0;
 }
 
@@ -597,6 +645,10 @@ static int parse_expect(run *r, int line, const char *raw, expect_line *x) {
   } else if (len >= 2 && p[0] == '/' && p[len - 1] == '/') {
     x->is_regex = 1;
     x->text = xstrndup(p + 1, len - 2);
+    x->uses_captures = captures_in(x->text);
+  } else if (captures_in(p)) {
+    x->uses_captures = 1;
+    x->text = xstrdup(p);
   } else if (len == 0) {
     return fail(r, line, "an empty expectation; write the text the bot sends, "
                          "/regex/, or (nothing)");
@@ -615,7 +667,8 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   }
   lines ls = split_lines(text);
   free(text);
-  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update, .http = http_mocks_new()};
+  run r = {.path = path, .now = DEFAULT_CLOCK, .update = update, .http = http_mocks_new(),
+         .caps = captures_new()};
   char *botdir = default_bot_dir(path);
   expect_line *xs = xcalloc(ls.n + 1, sizeof *xs);
   size_t nx = 0;
@@ -731,7 +784,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
         char err[1024];
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
       } else if (strncmp(l, "@seed", 5) == 0 && (l[5] == ' ' || l[5] == '\t' || !l[5])) {
-        setup_seed(&r, botdir, line, l + 5);
+        setup_seed(&r, line, l + 5);
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
@@ -753,9 +806,13 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       } else if (!r.fan) {
         r.fan = xstrdup("+15550001");
       }
-      char *msg = unescape(arg);
-      inbound in = {.from = r.fan, .text = msg, .len = strlen(msg)};
       char err[1024];
+      char *msg = captures_expand_text(r.caps, arg, err, sizeof err);
+      if (!msg) {
+        fail(&r, line, "%s", err);
+        break;
+      }
+      inbound in = {.from = r.fan, .text = msg, .len = strlen(msg)};
       if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
         fail(&r, line, "the engine failed: %s", err);
       free(msg);
@@ -778,7 +835,14 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
       r.now += d;
     } else if (cmd == '?') {
       if (!r.e && start_engine(&r, botdir, line)) break;
-      assertion(&r, line, arg);
+      char err[1024];
+      char *expr = captures_expand_lua(r.caps, arg, err, sizeof err);
+      if (!expr) {
+        fail(&r, line, "%s", err);
+        break;
+      }
+      assertion(&r, line, expr);
+      free(expr);
     } else {
       fail(&r, line, "cannot read this line: it should start with >, <, !, ~, ?, @ or #");
     }
@@ -787,7 +851,13 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   free(xs);
   buf_free(&held);
   int failed = r.failure[0] != 0;
-  if (failed) snprintf(failure, flen, "%s", r.failure);
+  if (failed && update)
+    snprintf(failure, flen,
+             "%s\n#   not updated: line %d failed, and --update rewrites only '<' and '!' "
+             "lines; fix it and run --update again",
+             r.failure, r.failed_line);
+  else if (failed)
+    snprintf(failure, flen, "%s", r.failure);
   if (update && !failed && r.changed) {
     FILE *f = fopen(path, "w");
     if (!f || fwrite(r.rewritten.data, 1, r.rewritten.len, f) != r.rewritten.len) {
@@ -807,6 +877,7 @@ static int run_file(const char *path, int update, char *failure, size_t flen) {
   bot_env_clear(&r.env);
   engine_close(r.e);
   http_mocks_free(r.http);
+  captures_free(r.caps);
   return failed ? -1 : (r.changed ? 1 : 0);
 }
 
@@ -840,6 +911,29 @@ static void strip_all(buf *out, const char *s, const char *prefix) {
   buf_puts(out, s);
 }
 
+/* A failure on one line, for lists of errors (a reload's refusal): its
+ * "\n#   " continuations joined with "; " ("expected: < a; actual: < b"). */
+static char *one_line(const char *failure) {
+  buf b = {0};
+  buf_add(&b, "", 0);
+  for (const char *p = failure; *p;) {
+    if (strncmp(p, "\n#   ", 5) == 0) {
+      buf_puts(&b, "; ");
+      p += 5;
+      while (*p == ' ') p++;
+      if (strncmp(p, "actual:", 7) == 0) { /* aligned under "expected:" */
+        buf_puts(&b, "actual: ");
+        for (p += 7; *p == ' '; p++) {}
+      }
+    } else {
+      buf_add(&b, p, 1);
+      p++;
+    }
+  }
+  buf_add(&b, "", 1);
+  return b.data;
+}
+
 int chat_test_script(const script *sc, char *report, size_t len) {
   report[0] = 0;
   size_t nchats = 0;
@@ -870,7 +964,9 @@ int chat_test_script(const script *sc, char *report, size_t len) {
     if (run_file(path, 0, failure, sizeof failure) < 0) {
       failed++;
       if (out.len) buf_puts(&out, "\n");
-      strip_all(&out, failure, prefix);
+      char *line = one_line(failure);
+      strip_all(&out, line, prefix);
+      free(line);
     }
     free(path);
   }

@@ -52,13 +52,14 @@ void emit(engine *e, int is_message, const char *botname,
   e->events[e->nevents++] = (event){is_message, xstrdup(botname),
                                     xstrdup(number ? number : ""),
                                     xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL, id};
+                                    e->in_message ? e->tag : NULL, id, engine_now(e)};
 }
 
 /* Delivers (or drops) the first n events: those of a batch now durable. */
 static void events_flush(engine *e, int deliver, size_t n) {
   for (size_t i = 0; i < n; i++) {
     event *ev = &e->events[i];
+    e->observed_at = ev->at;
     if (deliver) {
       if (ev->is_message == EMIT_EVENT_FAILED) {
         if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
@@ -167,6 +168,7 @@ static int64_t real_clock(void *ud) {
 }
 
 /* One reading per message: everything a message causes carries its time. */
+int64_t engine_observed_at(engine *e) { return e->observed_at; }
 int64_t engine_now(engine *e) {
   return e->in_message ? e->now : e->clock(e->clock_ud);
 }

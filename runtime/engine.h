@@ -73,6 +73,9 @@ void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud);
 /* Applies another thread's writes (the sender's) on the engine's writer,
  * between batches, and waits for them (see writer_apply_side). */
 int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen);
+/* Inside an observer's call: the (simulated) time its message or action
+ * happened, e.g. a timer's due time during an advance. */
+int64_t engine_observed_at(engine *e);
 /* Replaces the observer (NULL: none). */
 void engine_set_observer(engine *e, const engine_observer *obs);
 void engine_close(engine *e);

@@ -100,6 +100,7 @@ typedef struct event {
   char *bot, *number, *text, *status;
   void *tag; /* of the inbound message being handled */
   int64_t id; /* the message's */
+  int64_t at; /* when it happened (engine_now) */
 } event;
 
 struct engine {
@@ -135,6 +136,7 @@ struct engine {
 
   event *events;     /* of the batch being handled, then the one in flight */
   size_t nevents, cap_events, nevents_inflight;
+  int64_t observed_at; /* during an observer call: its event's time */
   engine_stats stats;
   int in_message;
   int outbox;                /* see engine_options */

@@ -532,3 +532,15 @@ function date.start_of_day(t, zone) end
 ---@param zone? string
 ---@return integer years
 function date.age(birthday, at, zone) end
+
+-- ---------------------------------------------------------------- math
+
+---math.random as in Lua 5.4 (math.random(), math.random(n), math.random(m, n)).
+---Each handler call starts it afresh from the system's random source; in a
+---transcript after `@seed N` (`/seed N` in parley sim), from the seed and the
+---call's number, so the numbers repeat. Do not use it for secrets an attacker
+---sees many of. math.randomseed is not available to bots: it raises.
+---@deprecated
+---@param x? integer
+---@param y? integer
+function math.randomseed(x, y) end

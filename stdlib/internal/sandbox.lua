@@ -1095,6 +1095,40 @@ local function encode_tags(tags)
   return encode(list, "c.tags")
 end
 
+-- "; did you mean bot.keyword?" for bot.keywrd: the API name the fewest
+-- edits away (insertions, deletions, changes, swaps of neighbours), if it
+-- is close enough to be a slip; "" otherwise.
+local function edit_distance(a, b)
+  local prev2, prev, cur = nil, {}, nil
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    cur = { [0] = i }
+    for j = 1, #b do
+      local cost = sbyte(a, i) == sbyte(b, j) and 0 or 1
+      local d = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      if prev2 and i > 1 and j > 1 and sbyte(a, i) == sbyte(b, j - 1) and sbyte(a, i - 1) == sbyte(b, j) then
+        d = math.min(d, prev2[j - 2] + 1)
+      end
+      cur[j] = d
+    end
+    prev2, prev = prev, cur
+  end
+  return prev[#b]
+end
+
+local function nearest_api_name(k)
+  if type(k) ~= "string" or #k > 64 then return "" end
+  local best, best_d = nil, 3
+  local names = { "store" }
+  for name in next, api do names[#names + 1] = name end
+  for _, name in ipairs(names) do
+    local d = edit_distance(slower(k), name)
+    if d < best_d or (d == best_d and best and name < best) then best, best_d = name, d end
+  end
+  if best and best_d * 2 < #k then return "; did you mean bot." .. best .. "?" end
+  return ""
+end
+
 -- bot.store: the bot's stored table, decoded afresh for each invocation
 local cur_store -- nil until a handler touches bot.store
 local cur_store_base -- the JSON it was decoded from
@@ -1111,7 +1145,7 @@ bot_mt.__index = function(_, k)
     return cur_store
   end
   local f = api[k]
-  if f == nil then raise("bot." .. tostring(k) .. " does not exist") end
+  if f == nil then raise("bot." .. tostring(k) .. " does not exist" .. nearest_api_name(k)) end
   return f
 end
 bot_mt.__newindex = function(_, k)
@@ -1943,8 +1977,8 @@ end
 -- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
 -- fields_json, tags_json, state_json, expect (string, or false = cleared),
 -- store_json, timezone.
-function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
-                     opted_out, msg_id, at, to, timezone, args_json, media_json)
+local function dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
+                       opted_out, msg_id, at, to, timezone, args_json, media_json)
   -- another invocation may be waiting (http): nothing of its state carries over
   cur_c, cur_p = nil, nil
   cur_store = nil
@@ -2022,6 +2056,33 @@ function rt.dispatch(kind, number, text, is_new, expect, fields_json, tags_json,
     end
   end
   return finish(c, p, result)
+end
+
+-- What a handler's error record says: error(42) is "42", error(nil) says so,
+-- and a table's own __tostring is its message. It runs after the stack
+-- unwound, inside the invocation: a looping __tostring hits the limits.
+local function error_text(e)
+  local t = type(e)
+  if t == "string" then return e end
+  if t == "number" or t == "boolean" then return tostring(e) end
+  if t == "nil" then return "nil (error() was called without a message)" end
+  local mt = dgetmetatable(e)
+  if type(mt) == "table" and rawget(mt, "__tostring") ~= nil then
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+    return "error object is a " .. t .. " value (its __tostring failed: " ..
+      (type(s) == "string" and s or "a " .. type(s) .. " value") .. ")"
+  end
+  return "error object is a " .. t .. " value (raise a string with error(), or give the table a __tostring)"
+end
+
+local function rethrow(ok, ...)
+  if ok then return ... end
+  error(error_text((...)), 0)
+end
+
+function rt.dispatch(...)
+  return rethrow(pcall(dispatch, ...))
 end
 
 -- The allow list's rule (waiting.c has the one that counts): the same

@@ -179,7 +179,7 @@ expect "reload: the webhook token is not an admin token (403)" \
 # alone is held to them (the README's curl line)
 expect "reload: a bot.lua that breaks the bot's own transcripts is refused (422), naming the line" \
   "$(admin PUT /v1/bots/fanclub/script admin-secret-789 -H 'Content-Type: text/x-lua' --data-binary @"$tmp/v2.lua")" \
-  'transcript tests failed.*"tests/welcome.chat:13: expected: < Shop: https://avastone.example/merch".* 422$'
+  'transcript tests failed.*"tests/welcome.chat:13: expected: < Shop: https://avastone.example/merch; actual: < Shop v2: https://avastone.example/merch".* 422$'
 expect "reload: ... and the running version still answers" \
   "$(post_json hook-secret-456 '{"from":"+15550001","text":"MERCH"}')" '"Shop: https.* 200$'
 cp -r "$tmp/scripts/fanclub" "$tmp/v2"
@@ -239,9 +239,9 @@ expect "reload CLI: a wrong token is refused" \
 greet_v1='{"files":{"bot.lua":"bot.fallback(function(c, msg) return \"Hello!\" end)","tests/hello.chat":"> +15550001 hi\n< Hello!\n"}}'
 expect "reload tests: a version whose transcripts pass is activated" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 -H 'Content-Type: application/json' --data "$greet_v1")" '"status":"active".* 200$'
-expect "reload tests: a new bot.lua that fails the shipped transcript is refused, with file:line" \
+expect "reload tests: a new bot.lua that fails the shipped transcript is refused, with file:line, each failure one whole message" \
   "$(admin PUT /v1/bots/greeter/script admin-secret-789 --data 'bot.fallback(function(c, msg) return "Bye!" end)')" \
-  'transcript tests failed.*"tests/hello.chat:2: [^"]*Hello!.* 422$'
+  'transcript tests failed.*"errors":\["tests/hello.chat:2: expected: < Hello!; actual: < Bye!"\].* 422$'
 expect "reload tests: ... and the running version still answers" \
   "$(curl -s -m 5 -H 'Authorization: Bearer hook-secret-456' -H 'Content-Type: application/json' --data '{"from":"+15550051","text":"hey"}' "$url/v1/bots/greeter/messages")" \
   '"replies":\["Hello!"\]'

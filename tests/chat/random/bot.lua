@@ -33,3 +33,17 @@ end)
 bot.keyword("bad", function(c)
   return math.random(5, 1)
 end)
+
+bot.match("^say (.*)$", function(c, msg, what)
+  return "you said " .. what
+end)
+
+bot.keyword("two", function(c)
+  return string.format("A%03d-B%03d", math.random(0, 999), math.random(0, 999))
+end)
+
+bot.keyword("big", function(c)
+  local bigs = c.state.bigs or {}
+  bigs[#bigs + 1] = string.format("%x", math.random(0, math.maxinteger))
+  c.state.bigs = bigs
+end)

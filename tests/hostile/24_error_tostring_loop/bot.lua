@@ -2,9 +2,10 @@
 -- calls luaL_tolstring on it to write the error record would hang), and
 -- other non-string error objects (nil, a coroutine, a table with a looping
 -- __index).
--- Must get: the error is recorded without calling any metamethod ("error
--- object is a table value"), promptly; nothing committed; the next message
--- works.
+-- Must get: the error is recorded promptly: a table's __tostring makes its
+-- message, but it runs inside the handler, under its limits, so the loop is
+-- stopped there ("limit exceeded"); the host itself never calls a
+-- metamethod. Nothing committed; the next message works.
 bot.config{ name = "hostile 24", limits = { time = "200ms", memory = "8MB" } }
 
 bot.keyword("set", function(c)
