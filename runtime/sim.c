@@ -110,9 +110,10 @@ int sim_valid_number(const char *n) {
 static void send_message(sim *s, const char *text) {
   buf step = {0};
   buf_printf(&step, "> %s ", s->fan);
-  for (const char *p = text; *p; p++) { /* a backslash is written \\ */
-    if (*p == '\\') buf_puts(&step, "\\");
+  for (const char *p = text; *p; p++) { /* a backslash is written \\, {{ as \{{ */
+    if (*p == '\\' || (p[0] == '{' && p[1] == '{')) buf_puts(&step, "\\");
     buf_add(&step, p, 1);
+    if (p[0] == '{' && p[1] == '{') buf_add(&step, ++p, 1);
   }
   record_step(&s->rec, step.data);
   inbound in = {.from = s->fan, .text = text, .len = strlen(text)};

@@ -259,6 +259,7 @@ boom
 /contact +15550002 name=Kim tags=vip
 /as +15550002
 what?
+my {{code}} is {{n:1}}
 size 12
 /as +15550001
 braces
