@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "deploy.h"
 #include "clock.h"
+#include "contacts_file.h"
 #include "http_internal.h"
 #include "http_limits.h"
 #include "log.h"
@@ -573,6 +575,70 @@ static void run_consent_csv(server *s, job *j, bot *b) {
   j->content_type = xstrdup("text/csv; charset=utf-8");
 }
 
+/* The whole number a query parameter holds, or def when it is absent;
+ * -1 if it is not one. */
+static long long query_number(job *j, const char *name, long long def) {
+  const char *v = json_string_value(json_object_get(j->query, name));
+  long long n;
+  if (!v) return def;
+  return whole_number(v, &n) || n > 1000000000 ? -1 : n;
+}
+
+/* POST /v1/bots/BOT/contacts/import: a CSV or JSON lines body (by its
+ * Content-Type); 200 with the report, 400 if the body cannot be read. */
+static void run_contacts_import(server *s, job *j, bot *b) {
+  char type[64];
+  snprintf(type, sizeof type, "%s", j->content_type ? j->content_type : "");
+  type[strcspn(type, "; ")] = '\0';
+  import_options opt = {0};
+  if (strcasecmp(type, "text/csv") == 0) opt.format = IMPORT_CSV;
+  else if (strcasecmp(type, "application/x-ndjson") == 0 ||
+           strcasecmp(type, "application/jsonl") == 0 ||
+           strcasecmp(type, "application/json-lines") == 0)
+    opt.format = IMPORT_JSON_LINES;
+  else {
+    job_answer_error(j, 400, "Content-Type must be text/csv or application/x-ndjson (JSON "
+                             "lines)");
+    return;
+  }
+  long long rows = query_number(j, "row_offset", 0), lines = query_number(j, "line_offset", 0);
+  if (rows < 0 || lines < 0) {
+    job_answer_error(j, 400, "row_offset and line_offset are whole numbers");
+    return;
+  }
+  opt.row_offset = (long)rows;
+  opt.line_offset = (long)lines;
+  import_report rep;
+  char err[1024];
+  int rc = engine_import_contacts(s->e, b, j->body.data ? j->body.data : "", j->body.len, &opt,
+                                  &rep, err, sizeof err);
+  if (rc) {
+    json_decref(rep.errors);
+    job_answer_error(j, rc > 0 ? 400 : 500, err);
+    return;
+  }
+  char count[64];
+  snprintf(count, sizeof count, "%ld", rep.rows);
+  char failed[32];
+  snprintf(failed, sizeof failed, "%ld", rep.failed);
+  log_event(LOG_INFO, "contacts_imported", "bot", j->botname, "rows", count, "failed", failed,
+            NULL);
+  job_answer(j, 200, import_report_json(&rep));
+}
+
+static void run_contacts_csv(server *s, job *j, bot *b) {
+  buf csv = {0};
+  if (contacts_export_csv(engine_store(s->e), bot_id(b), &csv)) {
+    buf_free(&csv);
+    job_answer_error(j, 500, store_error(engine_store(s->e)));
+    return;
+  }
+  j->http_status = 200;
+  j->http_body = csv.data;
+  free(j->content_type);
+  j->content_type = xstrdup("text/csv; charset=utf-8");
+}
+
 static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row br = {0};
   long long id;
@@ -620,6 +686,10 @@ void admin_run(server *s, job *j) {
     else job_answer(j, 200, json_pack("{s:s}", "status", "erased"));
   } else if (j->kind == JOB_CONTACT_UPDATE) {
     run_contact_update(s, j, b);
+  } else if (j->kind == JOB_CONTACTS_IMPORT) {
+    run_contacts_import(s, j, b);
+  } else if (j->kind == JOB_CONTACTS_CSV) {
+    run_contacts_csv(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {
