@@ -578,10 +578,7 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
       out = 0;
     }
   }
-  if (!rc && !found &&
-      (store_contact_insert(st, id, bot_id, r->number, opt->now) < 0 ||
-       store_contact_update(st, id, "opted_out", NULL, NULL, NULL)))
-    rc = -1;
+  if (!rc && !found && store_contact_insert(st, id, bot_id, r->number, opt->now) < 0) rc = -1;
   int status_changed = !found || out != was_out;
   int changed = status_changed ||
                 (fields && strcmp(fields, c.fields ? c.fields : "")) ||
