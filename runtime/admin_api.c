@@ -356,7 +356,53 @@ static int whole_number(const char *v, long long *out) {
   return *out < 0 || *end || errno ? -1 : 0;
 }
 
-/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
+/* A date as a range bound: 2008-12-05, 2008-12-05 10:00, 2008-12-05T10:00:30. */
+static int range_date(const char *v) {
+  static const char *const shapes[] = {"dddd-dd-dd", "dddd-dd-dd dd:dd",
+                                       "dddd-dd-dd dd:dd:dd"};
+  for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+    const char *p = shapes[k], *q = v;
+    for (; *p && *q; p++, q++)
+      if (*p == 'd'   ? (*q < '0' || *q > '9')
+          : *p == ' ' ? (*q != ' ' && *q != 'T')
+                      : *q != *p)
+        break;
+    if (!*p && !*q) return 1;
+  }
+  return 0;
+}
+
+/* A field's range, as bot.contacts takes one (docs/scheduling.md): numbers
+ * (min, max) or dates (after, before). What is wrong, or NULL; dates are
+ * written with a space for the T, as the store compares them. */
+static const char *range_problem(json_t *range) {
+  int numbers = 0, dates = 0;
+  const char *op;
+  json_t *v;
+  json_object_foreach(range, op, v) {
+    if (strcmp(op, "min") == 0 || strcmp(op, "max") == 0) {
+      if (!json_is_number(v)) return "a range's min and max are numbers";
+      numbers = 1;
+    } else if (strcmp(op, "after") == 0 || strcmp(op, "before") == 0) {
+      if (!json_is_string(v) || !range_date(json_string_value(v)))
+        return "a range's after and before are dates like \"2008-12-05\" (or "
+               "\"2008-12-05 10:00\")";
+      char *text = xstrdup(json_string_value(v));
+      if (text[10] == 'T') text[10] = ' ';
+      json_string_set(v, text);
+      free(text);
+      dates = 1;
+    } else {
+      return "a range has min, max, after, before";
+    }
+  }
+  if (numbers && dates)
+    return "a range is of numbers (min, max) or of dates (after, before), not both";
+  if (!numbers && !dates) return "an empty range (use min, max, after or before)";
+  return NULL;
+}
+
+/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
   int64_t after = 0;
@@ -379,13 +425,33 @@ static void run_contacts(server *s, job *j, bot *b) {
               "the end of 9999)";
       else /* in ms, as the store keeps them */
         json_object_set_new(seg, key, json_integer((json_int_t)n * 1000));
+    } else if (strchr(key, '.')) { /* age.min=18, birthday.before=2008-12-05 */
+      const char *op = strchr(key, '.') + 1;
+      char *field = xstrndup(key, (size_t)(op - 1 - key));
+      json_t *range = json_object_get(seg, field);
+      if (!range) json_object_set_new(seg, field, range = json_object());
+      char *end;
+      double n = strtod(val, &end);
+      int number = (strcmp(op, "min") == 0 || strcmp(op, "max") == 0);
+      if (!*field || strspn(field, FIELD_NAME_CHARS) != strlen(field) ||
+          !json_is_object(range))
+        bad =
+            "segment keys are field names (letters, digits, _), or a field's range "
+            "(age.min=18)";
+      else if (number && (!*val || *end || n != n))
+        bad = "a range's min and max are numbers";
+      else
+        json_object_set_new(range, op, number ? json_real(n) : json_string(val));
+      free(field);
     } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
       bad = "segment keys are field names (letters, digits, _)";
-    }
-    else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
+    } else if (strcmp(key, "tags") == 0)
+      json_object_set_new(seg, "tags", json_string(val));
     else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
     else json_object_set_new(seg, key, json_string(val));
   }
+  json_object_foreach(seg, key, v) if (!bad && json_is_object(v)) bad =
+      range_problem(v);
   if (bad) {
     json_decref(seg);
     job_answer_error(j, 400, bad);
@@ -497,8 +563,9 @@ static int epoch_seconds(json_t *v) {
 }
 
 /* A segment as the admin API takes it: field = value (string, number or
- * boolean), tags (a name or a list), status, joined_after / joined_before
- * (seconds since 1970). The sentence that says what is wrong, or NULL. */
+ * boolean) or range, tags (a name or a list), status, joined_after /
+ * joined_before (seconds since 1970). The sentence that says what is
+ * wrong, or NULL. */
 static const char *segment_problem(json_t *seg) {
   const char *key;
   json_t *v;
@@ -518,8 +585,11 @@ static const char *segment_problem(json_t *seg) {
       if (!epoch_seconds(v))
         return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
                "the end of 9999)";
+    } else if (json_is_object(v)) {
+      const char *bad = range_problem(v);
+      if (bad) return bad;
     } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
-      return "a segment field's value is a string, number or boolean";
+      return "a segment field's value is a string, number, boolean or range";
     }
   }
   return NULL;

@@ -143,6 +143,27 @@ def run(p, parley, db, tmp):
           say(p, "+15550007", "again") == (200, ["age 61 city Houston"]))
     check("nothing is made of a refused row", contact(p, "+15550004").get("error"))
 
+    # segments by range over the imported, typed fields
+    status, page = admin(p, "GET", "/v1/bots/fan/contacts?age.min=40&age.max=55")
+    check("the contacts API takes a field's range (age.min, age.max)",
+          status == 200 and [c["number"] for c in page["contacts"]] == ["+15550006", "+15550005"],
+          page)
+    status, page = admin(p, "GET", "/v1/bots/fan/contacts?age.min=old")
+    check("a range bound that is not a number is refused", status == 400
+          and "min and max are numbers" in page.get("error", ""), page)
+    status, made = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
+        {"segment": {"age": {"min": 60}, "since": {"after": "2025-01-01T10:00"}},
+         "text": "hi", "at": 1767225600}).encode())
+    status2, shown = admin(p, "GET", "/v1/bots/fan/broadcasts/%s" % made.get("id"))
+    check("a broadcast's segment takes ranges of numbers and dates",
+          status == 201 and shown.get("segment") == {"age": {"min": 60},
+                                                     "since": {"after": "2025-01-01 10:00"}},
+          (made, shown))
+    status, refused = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
+        {"segment": {"age": {"least": 60}}, "text": "hi"}).encode())
+    check("a range with an unknown key is refused", status == 400
+          and "a range has min, max, after, before" in refused.get("error", ""), refused)
+
     count = "SELECT count(*) FROM consent"
     before = (query(db, count), query(db, "SELECT count(*), group_concat(fields || tags) FROM contacts"))
     status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import", FILE.encode(), "text/csv")
