@@ -591,10 +591,11 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
       store_consent_add(st, bot_id, id, r->number, "optin", "import", r->consent_source,
                         r->consent_at))
     rc = -1;
-  if (!rc && ledger_out &&
+  if (!rc && ledger_out && /* as an opt-out by keyword: drips stop, c:expect is cleared */
       (store_consent_add(st, bot_id, id, r->number, "optout", "import", NULL,
                          opt->now) ||
-       store_timer_cancel_drips(st, id, NULL)))
+       store_timer_cancel_drips(st, id, NULL) ||
+       (c.expect && store_conversation_save(st, id, c.state, NULL, opt->now))))
     rc = -1;
   if (!rc) {
     if (!found)

@@ -914,6 +914,7 @@ static void import_changed(void *ud, const char *number, int opted_out, const ch
   engine_import *im = ud;
   contact *c = contacts_find(&im->e->cache, im->bot_id, number);
   if (!c) return;
+  if (opted_out && !c->opted_out) replace(&c->expect, NULL); /* as the import did */
   c->opted_out = opted_out;
   replace(&c->fields, fields);
   replace(&c->tags, tags);

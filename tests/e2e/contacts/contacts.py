@@ -207,7 +207,11 @@ def run(p, parley, db, tmp):
           and ledger(db, "+15550001")[-1][:2] == ("optout", "import"), ledger(db, "+15550001"))
 
     # export, and import the export into another bot: the same export back
+    say(p, "+15550040", "hello")
     status, exported = admin(p, "GET", "/v1/bots/fan/contacts.csv")
+    check("a contact subscribed by texting the bot is exported with its first message as "
+          "the evidence", "\r\n+15550040,subscribed,first message,2026-03-02T12:" in exported,
+          exported)
     rows = list(csv.reader(io.StringIO(exported))) if status == 200 else []
     check("the export is CSV with a header and a row per contact",
           rows and rows[0][:5] == ["number", "status", "consent_source", "consent_at", "tags"]
