@@ -134,6 +134,7 @@ static int import_csv(import_run *run, const char *data, size_t len) {
       csv_free(&rd);
       return 1;
     }
+  csv_free(&rd); /* and again, to send it */
   csv_init(&rd, data, len, 16384, 1000);
   csv_read(&rd, &rec, err, sizeof err);
   buf piece = {0};
