@@ -102,7 +102,7 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
                    j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ||
                            j->kind == JOB_CONTACTS_CSV
                        ? j->content_type
-                                                                        : "application/json",
+                       : "application/json",
                    j->http_body);
   if (j->kind == JOB_TWILIO) {
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
@@ -274,7 +274,7 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   const char *rest = slash + 1;
   if (strcmp(rest, "contacts") == 0) {
     *kind = JOB_CONTACTS;
-  } else if (strcmp(rest, "contacts/import") == 0) { /* not a number: it has no digits */
+  } else if (strcmp(rest, "contacts/import") == 0) { /* the endpoint, not a contact */
     *kind = JOB_CONTACTS_IMPORT;
   } else if (strcmp(rest, "contacts.csv") == 0) {
     *kind = JOB_CONTACTS_CSV;
