@@ -8,9 +8,13 @@
  * then durable timers (bench/timers): 1,000,000 scheduled over 100,000
  * contacts, a restart with them pending, 100,000 firing at once.
  *
+ * Then a contacts import (contacts_file.h): 100,000 CSV rows into the
+ * store, the same file again (nothing changes), and the export.
+ *
  *   bench                 every section
  *   bench workload [N]    the workload alone (N messages: for profiling)
- *   bench timers [N]      the timers alone (N contacts, 10 timers each) */
+ *   bench timers [N]      the timers alone (N contacts, 10 timers each)
+ *   bench import [N]      the contacts import alone (N rows) */
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "contacts_file.h"
 #include "engine.h"
 #include "store.h"
 #include "util.h"
@@ -399,15 +404,87 @@ fail:
   return 1;
 }
 
+static long IMPORT_ROWS = 100000;
+
+/* One import of the file; its seconds, or -1. */
+static double timed_import(store *st, int64_t bot, const char *csv, size_t len,
+                           import_report *rep) {
+  int64_t last = 0, m, t;
+  if (store_max_ids(st, &last, &m, &t)) return -1;
+  import_options opt = {.format = IMPORT_CSV, .now = 1767225600000};
+  char err[512];
+  int64_t t0 = mono_ns();
+  if (contacts_import(st, bot, &last, csv, len, &opt, rep, err, sizeof err)) {
+    fprintf(stderr, "bench: import: %s\n", err);
+    return -1;
+  }
+  json_decref(rep->errors);
+  return (double)(mono_ns() - t0) / 1e9;
+}
+
+static int run_import(const char *dir) {
+  buf csv = {0};
+  buf_puts(
+      &csv,
+      "number,fields.city,fields.age,fields.birthday,tags,consent_source,consent_at\n");
+  static const char *cities[] = {"Austin", "Dallas", "Houston", "San Antonio, TX"};
+  for (long i = 0; i < IMPORT_ROWS; i++)
+    buf_printf(
+        &csv,
+        "+1777%07ld,\"%s\",%ld,%04ld-%02ld-%02ld,vip;fan%ld,web form,2025-%02ld-01\n",
+        i, cities[i % 4], 18 + i % 60, 1950 + i % 60, 1 + i % 12, 1 + i % 28, i % 10,
+        1 + i % 12);
+  char *path = xasprintf("%s/import.db", dir);
+  char err[512];
+  store *st = store_open(path, err, sizeof err);
+  free(path);
+  if (!st) {
+    fprintf(stderr, "bench: %s\n", err);
+    buf_free(&csv);
+    return 1;
+  }
+  int64_t bot = store_bot_ensure(st, "import", 0);
+  import_report first, again;
+  double s1 = timed_import(st, bot, csv.data, csv.len, &first);
+  double s2 = s1 < 0 ? -1 : timed_import(st, bot, csv.data, csv.len, &again);
+  buf out = {0};
+  int64_t t0 = mono_ns();
+  int exported = s2 >= 0 && contacts_export_csv(st, bot, &out) == 0;
+  double s3 = (double)(mono_ns() - t0) / 1e9;
+  int bad = s1 < 0 || s2 < 0 || !exported;
+  if (!bad) {
+    printf(
+        "contacts import: %ld CSV rows (%.1f MiB), batches of %d, file-backed "
+        "SQLite:\n",
+        IMPORT_ROWS, csv.len / 1048576.0, IMPORT_BATCH);
+    printf("  rows/second, new contacts              %8.0f   (%.2f s)\n",
+           IMPORT_ROWS / s1, s1);
+    printf("  rows/second, the same file again       %8.0f   (%.2f s)\n",
+           IMPORT_ROWS / s2, s2);
+    printf("  rows/second, export                    %8.0f   (%.2f s, %.1f MiB)\n",
+           IMPORT_ROWS / s3, s3, out.len / 1048576.0);
+    bad |= check("contacts created", first.created, IMPORT_ROWS);
+    bad |= check("opt-ins in the ledger", first.opted_in, IMPORT_ROWS);
+    bad |= check("unchanged on the second run", again.unchanged, IMPORT_ROWS);
+    bad |= check("rows refused", first.failed + again.failed, 0);
+  }
+  buf_free(&out);
+  buf_free(&csv);
+  store_close(st);
+  return bad;
+}
+
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
-  if (only && strcmp(only, "workload") != 0 && strcmp(only, "timers") != 0) {
-    fprintf(stderr, "usage: bench [workload [N] | timers [N]]\n");
+  if (only && strcmp(only, "workload") != 0 && strcmp(only, "timers") != 0 &&
+      strcmp(only, "import") != 0) {
+    fprintf(stderr, "usage: bench [workload [N] | timers [N] | import [N]]\n");
     return 2;
   }
   if (only && argc > 2 && strcmp(only, "workload") == 0) N = atol(argv[2]);
   if (only && argc > 2 && strcmp(only, "timers") == 0) TC = atol(argv[2]);
-  if (N <= 0 || TC <= 0 || TC > 9999999) {
+  if (only && argc > 2 && strcmp(only, "import") == 0) IMPORT_ROWS = atol(argv[2]);
+  if (N <= 0 || TC <= 0 || TC > 9999999 || IMPORT_ROWS <= 0 || IMPORT_ROWS > 9999999) {
     fprintf(stderr, "bench: N must be a positive number\n");
     return 2;
   }
@@ -421,6 +498,7 @@ int main(int argc, char **argv) {
   if (!only || strcmp(only, "workload") == 0) bad |= run_workload(dir);
   if (!only) bad |= run_idle(dir);
   if (!only || strcmp(only, "timers") == 0) bad |= run_timers(dir);
+  if (!only || strcmp(only, "import") == 0) bad |= run_import(dir);
   char *cmd = xasprintf("rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", dir);
   free(cmd);

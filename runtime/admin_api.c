@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "deploy.h"
 #include "clock.h"
+#include "contacts_file.h"
 #include "http_internal.h"
 #include "http_limits.h"
 #include "log.h"
@@ -359,7 +361,53 @@ static int whole_number(const char *v, long long *out) {
   return *out < 0 || *end || errno ? -1 : 0;
 }
 
-/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&status=...&after=ID&limit=N */
+/* A date as a range bound: 2008-12-05, 2008-12-05 10:00, 2008-12-05T10:00:30. */
+static int range_date(const char *v) {
+  static const char *const shapes[] = {"dddd-dd-dd", "dddd-dd-dd dd:dd",
+                                       "dddd-dd-dd dd:dd:dd"};
+  for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+    const char *p = shapes[k], *q = v;
+    for (; *p && *q; p++, q++)
+      if (*p == 'd'   ? (*q < '0' || *q > '9')
+          : *p == ' ' ? (*q != ' ' && *q != 'T')
+                      : *q != *p)
+        break;
+    if (!*p && !*q) return 1;
+  }
+  return 0;
+}
+
+/* A field's range, as bot.contacts takes one (docs/scheduling.md): numbers
+ * (min, max) or dates (after, before). What is wrong, or NULL; dates are
+ * written with a space for the T, as the store compares them. */
+static const char *range_problem(json_t *range) {
+  int numbers = 0, dates = 0;
+  const char *op;
+  json_t *v;
+  json_object_foreach(range, op, v) {
+    if (strcmp(op, "min") == 0 || strcmp(op, "max") == 0) {
+      if (!json_is_number(v)) return "a range's min and max are numbers";
+      numbers = 1;
+    } else if (strcmp(op, "after") == 0 || strcmp(op, "before") == 0) {
+      if (!json_is_string(v) || !range_date(json_string_value(v)))
+        return "a range's after and before are dates like \"2008-12-05\" (or "
+               "\"2008-12-05 10:00\")";
+      char *text = xstrdup(json_string_value(v));
+      if (text[10] == 'T') text[10] = ' ';
+      json_string_set(v, text);
+      free(text);
+      dates = 1;
+    } else {
+      return "a range has min, max, after, before";
+    }
+  }
+  if (numbers && dates)
+    return "a range is of numbers (min, max) or of dates (after, before), not both";
+  if (!numbers && !dates) return "an empty range (use min, max, after or before)";
+  return NULL;
+}
+
+/* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
   int64_t after = 0;
@@ -382,13 +430,33 @@ static void run_contacts(server *s, job *j, bot *b) {
               "the end of 9999)";
       else /* in ms, as the store keeps them */
         json_object_set_new(seg, key, json_integer((json_int_t)n * 1000));
+    } else if (strchr(key, '.')) { /* age.min=18, birthday.before=2008-12-05 */
+      const char *op = strchr(key, '.') + 1;
+      char *field = xstrndup(key, (size_t)(op - 1 - key));
+      json_t *range = json_object_get(seg, field);
+      if (!range) json_object_set_new(seg, field, range = json_object());
+      char *end;
+      double n = strtod(val, &end);
+      int number = (strcmp(op, "min") == 0 || strcmp(op, "max") == 0);
+      if (!*field || strspn(field, FIELD_NAME_CHARS) != strlen(field) ||
+          !json_is_object(range))
+        bad =
+            "segment keys are field names (letters, digits, _), or a field's range "
+            "(age.min=18)";
+      else if (number && (!*val || *end || n != n))
+        bad = "a range's min and max are numbers";
+      else
+        json_object_set_new(range, op, number ? json_real(n) : json_string(val));
+      free(field);
     } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
       bad = "segment keys are field names (letters, digits, _)";
-    }
-    else if (strcmp(key, "tags") == 0) json_object_set_new(seg, "tags", json_string(val));
+    } else if (strcmp(key, "tags") == 0)
+      json_object_set_new(seg, "tags", json_string(val));
     else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
     else json_object_set_new(seg, key, json_string(val));
   }
+  json_object_foreach(seg, key, v) if (!bad && json_is_object(v)) bad =
+      range_problem(v);
   if (bad) {
     json_decref(seg);
     job_answer_error(j, 400, bad);
@@ -500,8 +568,9 @@ static int epoch_seconds(json_t *v) {
 }
 
 /* A segment as the admin API takes it: field = value (string, number or
- * boolean), tags (a name or a list), status, joined_after / joined_before
- * (seconds since 1970). The sentence that says what is wrong, or NULL. */
+ * boolean) or range, tags (a name or a list), status, joined_after /
+ * joined_before (seconds since 1970). The sentence that says what is
+ * wrong, or NULL. */
 static const char *segment_problem(json_t *seg) {
   const char *key;
   json_t *v;
@@ -521,8 +590,11 @@ static const char *segment_problem(json_t *seg) {
       if (!epoch_seconds(v))
         return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
                "the end of 9999)";
+    } else if (json_is_object(v)) {
+      const char *bad = range_problem(v);
+      if (bad) return bad;
     } else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
-      return "a segment field's value is a string, number or boolean";
+      return "a segment field's value is a string, number, boolean or range";
     }
   }
   return NULL;
@@ -581,6 +653,70 @@ static void run_consent_csv(server *s, job *j, bot *b) {
   j->content_type = xstrdup("text/csv; charset=utf-8");
 }
 
+/* The whole number a query parameter holds, or def when it is absent;
+ * -1 if it is not one. */
+static long long query_number(job *j, const char *name, long long def) {
+  const char *v = json_string_value(json_object_get(j->query, name));
+  long long n;
+  if (!v) return def;
+  return whole_number(v, &n) || n > 1000000000 ? -1 : n;
+}
+
+/* POST /v1/bots/BOT/contacts/import: a CSV or JSON lines body (by its
+ * Content-Type); 200 with the report, 400 if the body cannot be read. */
+static void run_contacts_import(server *s, job *j, bot *b) {
+  char type[64];
+  snprintf(type, sizeof type, "%s", j->content_type ? j->content_type : "");
+  type[strcspn(type, "; ")] = '\0';
+  import_options opt = {0};
+  if (strcasecmp(type, "text/csv") == 0) opt.format = IMPORT_CSV;
+  else if (strcasecmp(type, "application/x-ndjson") == 0 ||
+           strcasecmp(type, "application/jsonl") == 0 ||
+           strcasecmp(type, "application/json-lines") == 0)
+    opt.format = IMPORT_JSON_LINES;
+  else {
+    job_answer_error(j, 400, "Content-Type must be text/csv or application/x-ndjson (JSON "
+                             "lines)");
+    return;
+  }
+  long long rows = query_number(j, "row_offset", 0), lines = query_number(j, "line_offset", 0);
+  if (rows < 0 || lines < 0) {
+    job_answer_error(j, 400, "row_offset and line_offset are whole numbers");
+    return;
+  }
+  opt.row_offset = (long)rows;
+  opt.line_offset = (long)lines;
+  import_report rep;
+  char err[1024];
+  int rc = engine_import_contacts(s->e, b, j->body.data ? j->body.data : "", j->body.len, &opt,
+                                  &rep, err, sizeof err);
+  if (rc) {
+    json_decref(rep.errors);
+    job_answer_error(j, rc > 0 ? 400 : 500, err);
+    return;
+  }
+  char count[64];
+  snprintf(count, sizeof count, "%ld", rep.rows);
+  char failed[32];
+  snprintf(failed, sizeof failed, "%ld", rep.failed);
+  log_event(LOG_INFO, "contacts_imported", "bot", j->botname, "rows", count, "failed", failed,
+            NULL);
+  job_answer(j, 200, import_report_json(&rep));
+}
+
+static void run_contacts_csv(server *s, job *j, bot *b) {
+  buf csv = {0};
+  if (contacts_export_csv(engine_store(s->e), bot_id(b), &csv)) {
+    buf_free(&csv);
+    job_answer_error(j, 500, store_error(engine_store(s->e)));
+    return;
+  }
+  j->http_status = 200;
+  j->http_body = csv.data;
+  free(j->content_type);
+  j->content_type = xstrdup("text/csv; charset=utf-8");
+}
+
 static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row br = {0};
   long long id;
@@ -628,6 +764,10 @@ void admin_run(server *s, job *j) {
     else job_answer(j, 200, json_pack("{s:s}", "status", "erased"));
   } else if (j->kind == JOB_CONTACT_UPDATE) {
     run_contact_update(s, j, b);
+  } else if (j->kind == JOB_CONTACTS_IMPORT) {
+    run_contacts_import(s, j, b);
+  } else if (j->kind == JOB_CONTACTS_CSV) {
+    run_contacts_csv(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {

@@ -10,5 +10,6 @@ int cli_check(int argc, char **argv); /* check.c */
 int cli_segments(int argc, char **argv); /* gsm_cli.c */
 int cli_serve(int argc, char **argv);    /* serve.c */
 int cli_reload(int argc, char **argv);   /* reload_cli.c */
+int cli_contacts(int argc, char **argv); /* contacts_cli.c */
 
 #endif

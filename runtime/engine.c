@@ -9,6 +9,7 @@
 
 #include "compliance.h"
 #include "contacts.h"
+#include "contacts_file.h"
 #include "gsm.h"
 #include "journal.h"
 #include "luadata.h"
@@ -932,6 +933,35 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
   int rc = set_contact(e, b, number, status, fields, tags, timezone, err, errlen);
   free(fields);
   free(tags);
+  return rc;
+}
+
+typedef struct engine_import {
+  engine *e;
+  int64_t bot_id;
+} engine_import;
+
+/* An imported contact that is cached takes what the import wrote. */
+static void import_changed(void *ud, const char *number, int opted_out, const char *fields,
+                           const char *tags) {
+  engine_import *im = ud;
+  contact *c = contacts_find(&im->e->cache, im->bot_id, number);
+  if (!c) return;
+  if (opted_out && !c->opted_out) replace(&c->expect, NULL); /* as the import did */
+  c->opted_out = opted_out;
+  replace(&c->fields, fields);
+  replace(&c->tags, tags);
+}
+
+int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
+                           import_options *opt, import_report *rep, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  engine_import im = {.e = e, .bot_id = b->id};
+  opt->now = engine_now(e);
+  opt->changed = import_changed;
+  opt->ud = &im;
+  int rc = contacts_import(e->st, b->id, &e->last_contact_id, data, len, opt, rep, err, errlen);
+  if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
 }
 

@@ -184,6 +184,16 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
 int engine_event_check(const char *type, const char *data, char **data_out, char *err,
                        size_t errlen);
 
+/* Imports contacts (contacts_file.h) between batches: every batch is
+ * flushed first, cached contacts take the new values. opt's now, changed
+ * and ud are set here. 0 with rep, 1 the data cannot be read (err, nothing
+ * written), -1 the store failed (err). */
+struct import_options;
+struct import_report;
+int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
+                           struct import_options *opt, struct import_report *rep, char *err,
+                           size_t errlen);
+
 /* Erases a contact (see store_contact_erase): 1 done, 0 no such contact,
  * -1 the store failed. */
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);

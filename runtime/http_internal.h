@@ -23,7 +23,8 @@ enum job_kind {
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
   JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE,
-  JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL
+  JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL,
+  JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the

@@ -99,8 +99,10 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
   if (j->http_status)
     return respond(conn, j->http_status,
-                   j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ? j->content_type
-                                                                        : "application/json",
+                   j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ||
+                           j->kind == JOB_CONTACTS_CSV
+                       ? j->content_type
+                       : "application/json",
                    j->http_body);
   if (j->kind == JOB_TWILIO) {
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
@@ -272,6 +274,10 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   const char *rest = slash + 1;
   if (strcmp(rest, "contacts") == 0) {
     *kind = JOB_CONTACTS;
+  } else if (strcmp(rest, "contacts/import") == 0) { /* the endpoint, not a contact */
+    *kind = JOB_CONTACTS_IMPORT;
+  } else if (strcmp(rest, "contacts.csv") == 0) {
+    *kind = JOB_CONTACTS_CSV;
   } else if (strcmp(rest, "consent.csv") == 0) {
     *kind = JOB_CONSENT_CSV;
   } else if (strncmp(rest, "contacts/", 9) == 0) {
@@ -297,6 +303,8 @@ static const char *admin_endpoint(enum job_kind kind) {
     case JOB_VERSIONS: return "versions";
     case JOB_ROLLBACK: return "rollback";
     case JOB_CONSENT_CSV: return "consent.csv";
+    case JOB_CONTACTS_IMPORT: return "contacts/import";
+    case JOB_CONTACTS_CSV: return "contacts.csv";
     case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL: return "broadcasts";
     default: return "contacts";
   }
@@ -430,7 +438,8 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
   else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
     refused = admin_refused(s, conn, b, "rollback", rc);
   else if (admin_read_path(url, &b, &kind, &item) &&
-           (get || (patch && kind == JOB_CONTACT) ||
+           ((get && kind != JOB_CONTACTS_IMPORT) || (post && kind == JOB_CONTACTS_IMPORT) ||
+            (patch && kind == JOB_CONTACT) ||
             (del && (kind == JOB_CONTACT || kind == JOB_BROADCAST))))
     refused = admin_refused(s, conn, b, admin_endpoint(kind), rc);
   free(b);
@@ -617,7 +626,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   enum job_kind kind;
   if (admin_read_path(url, &name, &kind, &item)) {
     int patch = strcmp(method, "PATCH") == 0;
-    if (get) {
+    if (kind == JOB_CONTACTS_IMPORT) {
+      rc = post ? admin_job(s, conn, r, name, kind, item) : respond_error(conn, 405, "use POST");
+      if (!post) free(item);
+    } else if (get) {
       rc = admin_job(s, conn, r, name, kind, item);
     } else if (patch && kind == JOB_CONTACT) {
       rc = admin_job(s, conn, r, name, JOB_CONTACT_UPDATE, item);

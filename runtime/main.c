@@ -13,6 +13,8 @@ static void usage(FILE *f) {
       "                      serve the bots in scripts/ over HTTP (webhooks)\n"
       "  reload BOT [--dir FOLDER] [--url URL]\n"
       "                      send a bot's folder to a running server (hot reload)\n"
+      "  contacts import BOT FILE | contacts export BOT [--output FILE]\n"
+      "                      load contacts (CSV, JSON lines) into a running server, or save them\n"
       "  sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n"
       "                      chat with a bot as a fan (a REPL; /help inside)\n"
       "  test [--update] [PATH...]\n"
@@ -38,6 +40,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "segments") == 0) return cli_segments(argc - 1, argv + 1);
   if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
   if (strcmp(cmd, "reload") == 0) return cli_reload(argc - 1, argv + 1);
+  if (strcmp(cmd, "contacts") == 0) return cli_contacts(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("parley %s\n", PARLEY_VERSION);
     return 0;

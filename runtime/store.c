@@ -1106,9 +1106,41 @@ void store_set_progress(store *st, int (*stop)(void *ud), void *ud) {
   sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
 }
 
+/* A field's range ({"min": 18, "max": 30} or {"after": "2000-01-01",
+ * "before": "2008-12-05 10:00"}, checked by the caller): the field's path
+ * is bound at param, each bound after it in the object's order. Numbers
+ * match only numbers; dates only texts that start as a date, compared as
+ * written with a T read as a space. Returns the next free parameter. */
+static int range_sql(buf *sql, json_t *range, int param) {
+  int path = param++;
+  int dates = json_object_get(range, "after") || json_object_get(range, "before");
+  if (dates)
+    buf_printf(
+        sql,
+        " AND json_type(c.fields, ?%d) = 'text' AND json_extract(c.fields, ?%d) GLOB"
+        " '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'",
+        path, path);
+  else
+    buf_printf(sql, " AND json_type(c.fields, ?%d) IN ('integer', 'real')", path);
+  const char *op;
+  json_t *bound;
+  json_object_foreach(range, op, bound) {
+    const char *cmp = strcmp(op, "min") == 0 || strcmp(op, "after") == 0 ? ">="
+                      : strcmp(op, "max") == 0                           ? "<="
+                                                                         : "<";
+    if (dates)
+      buf_printf(sql, " AND replace(json_extract(c.fields, ?%d), 'T', ' ') %s ?%d",
+                 path, cmp, param++);
+    else
+      buf_printf(sql, " AND json_extract(c.fields, ?%d) %s ?%d", path, cmp, param++);
+  }
+  return param;
+}
+
 /* Segment filters, from the JSON object a script gave (validated by the
  * Lua side): tags (a string or a list: all of them), status, joined_after /
- * joined_before (ms), anything else a field that must equal the value. */
+ * joined_before (ms), a field's range (an object: range_sql), anything
+ * else a field that must equal the value. */
 int store_contacts_match(store *st, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud) {
   json_error_t jerr;
@@ -1139,6 +1171,8 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
       buf_printf(&sql, " AND c.first_seen >= ?%d", param++);
     } else if (strcmp(key, "joined_before") == 0) {
       buf_printf(&sql, " AND c.first_seen < ?%d", param++);
+    } else if (json_is_object(val)) { /* a range: see range_sql */
+      param = range_sql(&sql, val, param);
     } else {
       buf_printf(&sql, " AND json_extract(c.fields, ?%d) = ?%d", param, param + 1);
       param += 2;
@@ -1166,6 +1200,18 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
       sqlite3_bind_text(s, param++, json_string_value(val), -1, SQLITE_TRANSIENT);
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
       sqlite3_bind_int64(s, param++, json_integer_value(val));
+    } else if (json_is_object(val)) {
+      char *path = xasprintf("$.\"%s\"", key);
+      sqlite3_bind_text(s, param++, path, -1, SQLITE_TRANSIENT);
+      free(path);
+      const char *op;
+      json_t *bound;
+      json_object_foreach(val, op, bound) {
+        if (json_is_string(bound))
+          sqlite3_bind_text(s, param++, json_string_value(bound), -1, SQLITE_TRANSIENT);
+        else
+          sqlite3_bind_double(s, param++, json_number_value(bound));
+      }
     } else {
       char *path = xasprintf("$.\"%s\"", key);
       sqlite3_bind_text(s, param++, path, -1, SQLITE_TRANSIENT);

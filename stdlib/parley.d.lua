@@ -195,14 +195,23 @@ function Contact:stop_drip(name) end
 ---@field stop_on_reply? boolean any message from the contact that reaches the script ends the enrollment
 ---@field stop_on? "optout" always implied: an opt-out ends every drip
 
+---A range of a field's values in a segment: numbers (min, max, inclusive)
+---or dates ("YYYY-MM-DD", with " HH:MM"; after inclusive, before exclusive).
+---@class SegmentRange
+---@field min? number
+---@field max? number
+---@field after? string
+---@field before? string
+
 ---A segment: contacts matching every key. Any other key is a field name
----compared exactly with a string, number or boolean: { city = "Austin" }.
+---compared exactly with a string, number or boolean: { city = "Austin" },
+---or a range: { age = { min = 18 }, birthday = { before = "2008-12-05" } }.
 ---@class Segment
 ---@field tags? string|string[] contacts having every one of these tags
 ---@field status? "subscribed"|"opted_out"
 ---@field joined_after? string|number first seen at or after: "YYYY-MM-DD" (or with "HH:MM") in the bot's zone, or seconds
 ---@field joined_before? string|number first seen before
----@field [string] string|number|boolean
+---@field [string] string|number|boolean|SegmentRange
 
 ---A contact as bot.contacts gives it: a copy (changing it changes nothing).
 ---@class ContactView

@@ -780,8 +780,40 @@ end
 
 local segment_special = { tags = true, status = true, joined_after = true, joined_before = true }
 
+-- A field's range in a segment: numbers (min, max: inclusive) or dates
+-- (after: inclusive, before: exclusive; "YYYY-MM-DD", with " HH:MM[:SS]").
+local range_kinds = { min = "number", max = "number", after = "date", before = "date" }
+
+local function segment_range(k, v, fname)
+  local out, kinds, what = {}, {}, fname .. ": segment " .. k .. ": "
+  for rk, rv in next, v do
+    local kind = range_kinds[rk]
+    if not kind then
+      raise(what .. "unknown key '" .. tostring(rk) .. "' (a range has min, max, after, before)")
+    end
+    if kind == "number" then
+      if type(rv) ~= "number" or rv ~= rv or rv == math.huge or rv == -math.huge then
+        raise(what .. rk .. " must be a number, not " .. type(rv))
+      end
+    elseif type(rv) ~= "string" or not (smatch(rv, "^%d%d%d%d%-%d%d%-%d%d$")
+        or smatch(rv, "^%d%d%d%d%-%d%d%-%d%d[ T]%d%d:%d%d$")
+        or smatch(rv, "^%d%d%d%d%-%d%d%-%d%d[ T]%d%d:%d%d:%d%d$")) then
+      raise(what .. rk .. " = '" .. tostring(rv) .. "' is not a date like \"2008-12-05\" (or \"2008-12-05 10:00\")")
+    else
+      rv = (sgsub(rv, "T", " "))
+    end
+    kinds[kind] = true
+    out[rk] = rv
+  end
+  if kinds.number and kinds.date then
+    raise(what .. "a range is of numbers (min, max) or of dates (after, before), not both")
+  end
+  if next(out) == nil then raise(what .. "an empty range (use min, max, after or before)") end
+  return out
+end
+
 -- A segment filter as canonical JSON: { city = "Austin", tags = "vip",
--- status = "subscribed", joined_after = "2026-01-01" }.
+-- status = "subscribed", joined_after = "2026-01-01", age = { min = 18 } }.
 local function segment_json(q, fname)
   if q == nil then q = {} end
   if type(q) ~= "table" then argerror(1, fname, "segment table expected, got " .. type(q)) end
@@ -818,10 +850,13 @@ local function segment_json(q, fname)
       out[k] = ms
     else
       local t = type(v)
-      if t ~= "string" and t ~= "number" and t ~= "boolean" then
-        raise(fname .. ": segment " .. k .. " must be a string, number or boolean, not " .. t)
+      if t == "table" then
+        out[k] = segment_range(k, v, fname)
+      elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+        raise(fname .. ": segment " .. k .. " must be a string, number, boolean or range, not " .. t)
+      else
+        out[k] = v
       end
-      out[k] = v
     end
   end
   return encode(out, "segment")
