@@ -5,56 +5,17 @@
  * before anything is sent), then sent in pieces of whole rows, each with
  * the header, so that no request passes the server's max_body; the
  * server numbers each piece's rows as the file's. */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "cli.h"
 #include "csv.h"
 #include "util.h"
 
 enum { PIECE_BYTES = 512 * 1024 };
-
-static size_t collect(char *data, size_t size, size_t n, void *ud) {
-  buf_add(ud, data, size * n);
-  return size * n;
-}
-
-/* One request to the admin API: the HTTP status (0: no answer, err says
- * why), the answer in *answer. */
-static long admin_request(const char *url, const char *token, const char *method,
-                          const char *ctype, const char *body, size_t len, buf *answer,
-                          char *err, size_t errlen) {
-  char *auth = xasprintf("Authorization: Bearer %s", token);
-  char *type = ctype ? xasprintf("Content-Type: %s", ctype) : NULL;
-  CURL *curl = curl_easy_init();
-  struct curl_slist *headers = curl_slist_append(NULL, auth);
-  if (type) headers = curl_slist_append(headers, type);
-  headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-  if (body) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  else
-    snprintf(err, errlen, "%s: %s", url, curl_easy_strerror(rc));
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  free(auth);
-  free(type);
-  return status;
-}
 
 static const char *const counts[] = {"rows",         "created",        "updated",
                                      "unchanged",    "opted_in",       "opted_out",
@@ -75,7 +36,7 @@ static int send_piece(import_run *run, const char *data, size_t len, long row_of
                 run->url, run->bot, row_offset, line_offset);
   buf answer = {0};
   char err[512];
-  long status = admin_request(endpoint, run->token, "POST", run->ctype, data, len,
+  long status = admin_client_request(endpoint, run->token, "POST", run->ctype, data, len, 300,
                               &answer, err, sizeof err);
   free(endpoint);
   json_error_t jerr;
@@ -189,12 +150,13 @@ static int import_json_lines(import_run *run, const char *data, size_t len) {
 
 static int usage(FILE *f) {
   fputs(
-      "usage: parley contacts import BOT FILE [--format csv|jsonl] [--url URL]\n"
-      "       parley contacts export BOT [--output FILE] [--url URL]\n"
+      "usage: parley contacts import BOT FILE [--format csv|jsonl] [--url URL] [--config FILE]\n"
+      "       parley contacts export BOT [--output FILE] [--url URL] [--config FILE]\n"
       "Imports contacts (CSV with a header row, or JSON lines: docs/serve.md) into a\n"
-      "bot of a running parley serve, or exports them as CSV. PARLEY_ADMIN_TOKEN is "
-      "the\n"
-      "admin token, PARLEY_URL the default address (http://127.0.0.1:8080).\n",
+      "bot of a running parley serve, or exports them as CSV. The server: --url, else\n"
+      "PARLEY_URL, else the listen setting of --config FILE and PARLEY_LISTEN as\n"
+      "parley serve reads them (default http://127.0.0.1:8080). The admin token:\n"
+      "PARLEY_ADMIN_TOKEN (or PARLEY_ADMIN_TOKEN_FILE).\n",
       f);
   return f == stdout ? 0 : 2;
 }
@@ -205,7 +167,8 @@ static int export_contacts(const char *url, const char *token, const char *bot,
   buf answer = {0};
   char err[512];
   long status =
-      admin_request(endpoint, token, "GET", NULL, NULL, 0, &answer, err, sizeof err);
+      admin_client_request(endpoint, token, "GET", NULL, NULL, 0, 300, &answer, err,
+                           sizeof err);
   free(endpoint);
   int rc = 0;
   if (status != 200) {
@@ -235,8 +198,7 @@ static int export_contacts(const char *url, const char *token, const char *bot,
 
 int cli_contacts(int argc, char **argv) {
   const char *verb = argc > 1 ? argv[1] : NULL;
-  const char *url =
-      getenv("PARLEY_URL") ? getenv("PARLEY_URL") : "http://127.0.0.1:8080";
+  const char *url_flag = NULL, *config = NULL;
   const char *format = NULL, *output = NULL, *args[2] = {0};
   int nargs = 0;
   if (!verb || strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0)
@@ -248,7 +210,9 @@ int cli_contacts(int argc, char **argv) {
   }
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
-      url = argv[++i];
+      url_flag = argv[++i];
+    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      config = argv[++i];
     else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
       format = argv[++i];
     else if ((strcmp(argv[i], "--output") == 0 || strcmp(argv[i], "-o") == 0) &&
@@ -259,7 +223,7 @@ int cli_contacts(int argc, char **argv) {
     else if (argv[i][0] == '-' && argv[i][1]) {
       fprintf(
           stderr,
-          "parley contacts: unknown option '%s' (known: --url, --format, --output)\n",
+          "parley contacts: unknown option '%s' (known: --url, --config, --format, --output)\n",
           argv[i]);
       return 2;
     } else if (nargs < 2)
@@ -273,18 +237,22 @@ int cli_contacts(int argc, char **argv) {
     fprintf(stderr, "parley contacts: --format is csv or jsonl, not '%s'\n", format);
     return 2;
   }
-  const char *token = getenv("PARLEY_ADMIN_TOKEN");
-  if (!token || !*token) {
-    fprintf(stderr,
-            "parley contacts: set PARLEY_ADMIN_TOKEN to the server's admin token\n");
-    return 2;
+  if (admin_client_settings(config)) return 2;
+  const char *token = admin_client_token("contacts");
+  if (!token) return 2;
+  char *url = admin_client_url("contacts", url_flag, config);
+  if (!url) return 2;
+  if (!import) {
+    int rc = export_contacts(url, token, args[0], output);
+    free(url);
+    return rc;
   }
-  if (!import) return export_contacts(url, token, args[0], output);
   const char *file = args[1];
   size_t len;
   char *data = read_file(file, &len);
   if (!data) {
     fprintf(stderr, "parley contacts: cannot read %s\n", file);
+    free(url);
     return 1;
   }
   size_t fl = strlen(file);
@@ -298,6 +266,7 @@ int cli_contacts(int argc, char **argv) {
                     .ctype = jsonl ? "application/x-ndjson" : "text/csv"};
   int failed = jsonl ? import_json_lines(&run, data, len) : import_csv(&run, data, len);
   free(data);
+  free(url);
   if (run.total[0] || !failed) {
     printf("%s:", file);
     for (int i = 0; i < NCOUNTS; i++) printf(" %s=%lld", counts[i], run.total[i]);

@@ -3,41 +3,15 @@
  * The folder's .lua files go as PUT /v1/bots/BOT/script {"files": {...}};
  * the server compiles and loads them in the sandbox and activates them
  * between batches, or changes nothing and answers every problem. */
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "cli.h"
 #include "script.h"
-#include "settings.h"
 #include "util.h"
-
-static size_t collect(char *data, size_t size, size_t n, void *ud) {
-  buf_add(ud, data, size * n);
-  return size * n;
-}
-
-/* The server's address when --url is not given: PARLEY_URL, else the
- * listen setting as `parley serve` reads it (the config file of --config,
- * then PARLEY_LISTEN), an address that listens everywhere reached on this
- * machine. */
-static char *server_url(const char *config) {
-  const char *env = getenv("PARLEY_URL");
-  if (env && *env) return xstrdup(env);
-  const char *listen = setting("listen");
-  char host[64];
-  int port;
-  if (sscanf(listen, "%63[^:]:%d", host, &port) != 2 || port < 1 || port > 65535) {
-    fprintf(stderr,
-            "parley reload: listen = '%s'%s%s is not ADDRESS:PORT; give --url\n",
-            listen, config ? " in " : "", config ? config : "");
-    return NULL;
-  }
-  if (strcmp(host, "0.0.0.0") == 0 || !*host) snprintf(host, sizeof host, "127.0.0.1");
-  return xasprintf("http://%s:%d", host, port);
-}
 
 int cli_reload(int argc, char **argv) {
   const char *name = NULL, *dir = NULL, *url_flag = NULL, *config = NULL;
@@ -74,14 +48,10 @@ int cli_reload(int argc, char **argv) {
             "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n");
     return 2;
   }
-  if (config && settings_read_file(config)) return 2;
-  settings_read_env();
-  const char *token = setting("admin_token");
-  if (!token || !*token) {
-    fprintf(stderr, "parley reload: set PARLEY_ADMIN_TOKEN to the server's admin token\n");
-    return 2;
-  }
-  char *url = url_flag ? xstrdup(url_flag) : server_url(config);
+  if (admin_client_settings(config)) return 2;
+  const char *token = admin_client_token("reload");
+  if (!token) return 2;
+  char *url = admin_client_url("reload", url_flag, config);
   if (!url) return 2;
   char *folder = dir ? xstrdup(dir) : xasprintf("scripts/%s", name);
   char err[1024];
@@ -106,33 +76,17 @@ int cli_reload(int argc, char **argv) {
   script_free(s);
 
   char *endpoint = xasprintf("%s/v1/bots/%s/script", url, name);
-  char *auth = xasprintf("Authorization: Bearer %s", token);
   buf answer = {0};
-  CURL *curl = curl_easy_init();
-  struct curl_slist *headers = curl_slist_append(NULL, auth);
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, endpoint);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  long status = admin_client_request(endpoint, token, "PUT", "application/json", text,
+                                     strlen(text), 60, &answer, err, sizeof err);
   free(endpoint);
-  free(auth);
   free(text);
   int exit_code = 0;
-  if (rc != CURLE_OK) {
-    fprintf(
-        stderr,
-        "parley reload: %s: %s (is parley serve running there? give its address with "
-        "--url, PARLEY_URL or --config)\n",
-        url, curl_easy_strerror(rc));
+  if (!status) {
+    fprintf(stderr,
+            "parley reload: %s (is parley serve running there? give its address with "
+            "--url, PARLEY_URL or --config)\n",
+            err);
     exit_code = 1;
   } else {
     json_error_t jerr;

@@ -258,6 +258,23 @@ def run(p, parley, db, tmp):
     status, exported = admin(p, "GET", "/v1/bots/fan/contacts.csv")
     check("parley contacts export writes what the API gives",
           rc == 0 and open(out_csv, newline="").read() == exported, (rc, err))
+    # the server found as parley reload finds it: the listen setting of
+    # --config FILE, else PARLEY_LISTEN (no PARLEY_URL)
+    conf = os.path.join(tmp, "parley.conf")
+    with open(conf, "w") as f:
+        f.write("listen = 127.0.0.1:%d\n" % p.port)
+    env = dict(os.environ, PARLEY_ADMIN_TOKEN=ADMIN)
+    env.pop("PARLEY_URL", None)
+    env.pop("PARLEY_LISTEN", None)
+    r = subprocess.run([parley, "contacts", "export", "fan", "--config", conf], env=env,
+                       capture_output=True, timeout=120)  # bytes: CSV lines end in CRLF
+    check("parley contacts export --config finds the server at the file's listen address",
+          r.returncode == 0 and r.stdout.decode() == exported, (r.returncode, r.stderr))
+    env["PARLEY_LISTEN"] = "0.0.0.0:%d" % p.port
+    r = subprocess.run([parley, "contacts", "export", "fan"], env=env,
+                       capture_output=True, timeout=120)
+    check("parley contacts export finds the server at PARLEY_LISTEN (0.0.0.0 reached here)",
+          r.returncode == 0 and r.stdout.decode() == exported, (r.returncode, r.stderr))
 
     # a restart: every imported contact is still there
     p.stop()
