@@ -7,20 +7,10 @@ cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-pass=0
-fail=0
+. tests/e2e/lib/tap.sh
 
-result() { # description, 1 if it passed
-  n=$((n + 1))
-  if [ "$2" -eq 1 ]; then
-    echo "ok $n - $1"
-    pass=$((pass + 1))
-  else
-    echo "not ok $n - $1"
-    echo "#   exit $rc; output: $(printf '%s' "$out" | head -c 600)"
-    fail=$((fail + 1))
-  fi
+passed() { # description, 1 if it passed (the output of the last run shown if not)
+  result $((1 - $2)) "$1" "exit $rc; output: $(printf '%s' "$out" | head -c 600)"
 }
 
 # bot NAME: writes stdin to $tmp/NAME/bot.lua and runs parley check on it
@@ -34,19 +24,19 @@ bot() {
 warns() { # description, regex (an extended regex on the whole output)
   ok=0
   [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -Eq -- "$2" && ok=1
-  result "$1" $ok
+  passed "$1" $ok
 }
 
 clean() { # description: passes with no warning at all
   ok=0
   [ "$rc" -eq 0 ] && ! printf '%s\n' "$out" | grep -q warning && ok=1
-  result "$1" $ok
+  passed "$1" $ok
 }
 
 refuses() { # description, regex
   ok=0
   [ "$rc" -eq 1 ] && printf '%s\n' "$out" | grep -Eq -- "$2" && ok=1
-  result "$1" $ok
+  passed "$1" $ok
 }
 
 # ---------------------------------------------------------------- quiet hours
@@ -61,7 +51,7 @@ LUA
 warns "a step counted from a date field, without at, can fall inside quiet hours" \
   "^$tmp/reminder/bot.lua:2: warning: drip 'reminder' step 2 \(2h before fields.appointment_at\) can fall inside quiet hours \(21:00-09:00\) and would then be held until 09:00; mark it urgent = true if the contact asked for it, or give it an at = \"HH:MM\" outside them"
 [ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
-result "... and only that step (step 1 is at 10:00)" $((1 - $?))
+passed "... and only that step (step 1 is at 10:00)" $((1 - $?))
 
 bot marked <<'LUA'
 bot.drip("reminder", {
@@ -103,7 +93,7 @@ LUA
 warns "a recurring timer at a time inside the bot's quiet hours is warned about" \
   "^$tmp/every/bot.lua:4: warning: bot.every\('daily 23:00', 'digest'\) runs inside quiet hours \(21:00-09:00\) in the bot's zone: what it sends is held until 09:00 in each recipient's zone"
 [ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
-result "... but not a marked handler's, nor one at noon or every 15m" $((1 - $?))
+passed "... but not a marked handler's, nor one at noon or every 15m" $((1 - $?))
 
 bot badmark <<'LUA'
 bot.drip("w", { { after = "1h", urgent = "yes", text = "x" } })
@@ -157,7 +147,7 @@ for case in '^x%|malformed pattern \(ends with '"'"'%'"'"'\)' \
   ok=0
   [ "$rc" -eq 1 ] && printf '%s\n' "$out" |
     grep -Eq -- "^$tmp/pattern/bot.lua:2: bot.match: bad pattern '$re_pat': $msg\$" && ok=1
-  result "a malformed pattern '$pat' is refused at load with the bot's line" $ok
+  passed "a malformed pattern '$pat' is refused at load with the bot's line" $ok
 done
 
 mkdir -p "$tmp/pattern/tests"
@@ -167,7 +157,7 @@ rc=$?
 ok=0
 [ "$rc" -eq 1 ] && printf '%s\n' "$out" |
   grep -q "cannot load the bot: $tmp/pattern/bot.lua:2: bot.match: bad pattern" && ok=1
-result "parley test reports a malformed pattern when it loads the bot, not when a message reaches it" $ok
+passed "parley test reports a malformed pattern when it loads the bot, not when a message reaches it" $ok
 
 bot capital <<'LUA'
 bot.match("^%s*Order (%d+)$", function(c, msg) end)
@@ -177,7 +167,7 @@ LUA
 warns "a bot.match pattern with a capital letter (never matching the lowercased text) is warned about" \
   "^$tmp/capital/bot.lua:1: warning: bot.match pattern '\^%s\*Order \(%d\+\)[$]' has a capital letter, but patterns are matched against the lowercased message, so it never matches there; write the pattern in lowercase \(the captures keep the fan's case\)"
 [ "$(printf '%s\n' "$out" | grep -c warning)" -eq 2 ] && printf '%s\n' "$out" | grep -q "capital/bot.lua:2: warning"
-result "... and %b's delimiters, but not classes like %S and %A" $((1 - $?))
+passed "... and %b's delimiters, but not classes like %S and %A" $((1 - $?))
 
 bot goodpatterns <<'LUA'
 bot.match("^book%s+(%d+)%-(%d+)$", function(c, msg) end)
@@ -186,5 +176,4 @@ bot.match("^%[(.-)%]$", function(c, msg) end)
 LUA
 clean "well-formed patterns (sets with ], %b, %f, back references) pass"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

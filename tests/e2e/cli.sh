@@ -5,25 +5,7 @@ cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-pass=0
-fail=0
-
-check() { # description, expected exit status, output regex, command...
-  desc=$1 want=$2 re=$3
-  shift 3
-  n=$((n + 1))
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -eq "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$re"; then
-    echo "ok $n - $desc"
-    pass=$((pass + 1))
-  else
-    echo "not ok $n - $desc"
-    echo "#   exit $rc (wanted $want); output: $(printf '%s' "$out" | head -c 400)"
-    fail=$((fail + 1))
-  fi
-}
+. tests/e2e/lib/tap.sh
 
 mkdir -p "$tmp/syntax" "$tmp/ok/tests"
 printf 'bot.keyword("hi", function(c)\n  return "x" ..\nend)\n' > "$tmp/syntax/bot.lua"
@@ -181,5 +163,4 @@ check "sim: a bad /http line is named" 1 "/http: '700 x' is not a status from 10
 kill "$web" 2>/dev/null
 wait "$web" 2>/dev/null
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

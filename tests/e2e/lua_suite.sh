@@ -11,31 +11,17 @@ LUA=${LUA:-lua5.4}
 testes=${LUA_TESTES:-$(pwd)/../shared/lua-5.4.4-tests/testes}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-pass=0
-fail=0
-
-result() { # ok (0/1), description, detail shown on failure
-  n=$((n + 1))
-  if [ "$1" -eq 0 ]; then
-    echo "ok $n - $2"
-    pass=$((pass + 1))
-  else
-    echo "not ok $n - $2"
-    printf '%s\n' "$3" | head -c 2000 | sed 's/^/#   /'
-    fail=$((fail + 1))
-  fi
-}
+. tests/e2e/lib/tap.sh
 
 if [ ! -d "$testes" ]; then
   result 1 "Lua 5.4.4's test suite is at $testes" \
     "missing: put (or mount) it at ../shared/lua-5.4.4-tests beside the repository"
-  echo "$pass passed, $fail failed"
+  summary
   exit 1
 fi
 if ! command -v "$LUA" >/dev/null 2>&1; then
   result 1 "plain Lua ($LUA) is installed" "missing: install Debian's lua5.4 (make deps)"
-  echo "$pass passed, $fail failed"
+  summary
   exit 1
 fi
 
@@ -63,5 +49,4 @@ while read -r name sum; do
 handler: $out"
 done < tests/lua_suite/files.txt
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

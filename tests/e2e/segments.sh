@@ -5,21 +5,7 @@ cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-pass=0
-fail=0
-
-result() { # ok (0/1), description, detail shown on failure
-  n=$((n + 1))
-  if [ "$1" -eq 0 ]; then
-    echo "ok $n - $2"
-    pass=$((pass + 1))
-  else
-    echo "not ok $n - $2"
-    echo "#   $3"
-    fail=$((fail + 1))
-  fi
-}
+. tests/e2e/lib/tap.sh
 
 # description, printf format of the input, expected stdout (exactly)
 counts() {
@@ -73,5 +59,4 @@ rc=$?
 [ "$rc" -eq 2 ] && printf '%s\n' "$out" | grep -q "unknown option '--fast'"
 result $? "an unknown option is named, exit 2" "exit $rc; got $(printf '%s' "$out" | head -c 300)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -1,0 +1,47 @@
+# Sourced by the shell e2e tests: TAP lines counted, and the summary line
+# tests/run.sh adds up.
+#
+#   result STATUS DESCRIPTION [DETAIL]   STATUS 0 is a pass (like an exit
+#                                        status); DETAIL is shown on a failure
+#   check DESCRIPTION WANT REGEX COMMAND...
+#                                        COMMAND exits WANT and its output
+#                                        (stdout and stderr) has a line that
+#                                        matches the extended REGEX
+#   check_text DESCRIPTION WANT TEXT COMMAND...
+#                                        the same with a fixed text
+#   summary                              "N passed, N failed"; its status
+#                                        is 0 when nothing failed
+# check and check_text leave the command's output in $out, its status in $rc.
+n=0
+pass=0
+fail=0
+
+result() {
+  n=$((n + 1))
+  if [ "$1" -eq 0 ]; then
+    echo "ok $n - $2"
+    pass=$((pass + 1))
+  else
+    echo "not ok $n - $2"
+    if [ -n "${3:-}" ]; then printf '%s\n' "$3" | head -c 2000 | sed 's/^/#   /'; fi
+    fail=$((fail + 1))
+  fi
+}
+
+# check_output GREP_FLAG DESCRIPTION WANT PATTERN COMMAND...
+check_output() {
+  flag=$1 desc=$2 want=$3 pattern=$4
+  shift 4
+  out=$("$@" 2>&1)
+  rc=$?
+  [ "$rc" -eq "$want" ] && printf '%s\n' "$out" | grep "$flag" -q -- "$pattern"
+  result $? "$desc" "exit $rc (wanted $want); output: $(printf '%s' "$out" | head -c 600)"
+}
+
+check() { check_output -E "$@"; }
+check_text() { check_output -F "$@"; }
+
+summary() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}
