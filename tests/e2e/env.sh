@@ -16,23 +16,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 . tests/e2e/lib/require.sh
 require_tools curl sqlite3
-n=0
-pass=0
-fail=0
-ok() {
-  n=$((n + 1))
-  pass=$((pass + 1))
-  echo "ok $n - $1"
-}
-not_ok() {
-  n=$((n + 1))
-  fail=$((fail + 1))
-  echo "not ok $n - $1"
-  echo "#   $2"
-}
-expect() { # description, got, regex
-  if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1" "got: $(printf '%s' "$2" | head -c 400)"; fi
-}
+. tests/e2e/lib/tap.sh
 lacks() { # description, file, text that must not be in it
   if grep -aqF -- "$3" "$2"; then not_ok "$1" "$(grep -aF -- "$3" "$2" | head -c 400)"; else ok "$1"; fi
 }
@@ -218,5 +202,4 @@ else
   ok "... without repeating it"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -24,24 +24,9 @@ HOSTILE=tests/hostile
 GUARD=tests/hostile/guard
 MEM_CAP_KB=1500000 # address space of each child: an unfixed attack fails, not the machine
 
-n=0
-passed=0
-failed=0
+. tests/e2e/lib/tap.sh
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-
-ok() {
-  n=$((n + 1))
-  passed=$((passed + 1))
-  echo "ok $n - $1"
-}
-
-not_ok() {
-  n=$((n + 1))
-  failed=$((failed + 1))
-  echo "not ok $n - $1"
-  printf '%s\n' "$2" | sed 's/^/#   /'
-}
 
 if [ ! -x "$PARLEY" ]; then
   echo "not ok 1 - $PARLEY is missing: run make parley first"
@@ -187,5 +172,4 @@ EOF
 attack "$nodes/json_nodes.chat" 5000 32 \
   "a 16 MB JSON response of 5.6 million tiny values: res.json refused before it is parsed"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -17,24 +17,9 @@ GUARD=tests/hostile/guard
 HOSTILE=tests/hostile
 MEM_CAP_KB=1000000 # 1 GB of address space for the guarded runs
 
-n=0
-passed=0
-failed=0
+. tests/e2e/lib/tap.sh
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-
-ok() {
-  n=$((n + 1))
-  passed=$((passed + 1))
-  echo "ok $n - $1"
-}
-
-not_ok() {
-  n=$((n + 1))
-  failed=$((failed + 1))
-  echo "not ok $n - $1"
-  printf '%s\n' "$2" | sed 's/^/#   /'
-}
 
 shown() { head -c 600 "$out" | tr -d '\000'; }
 
@@ -244,5 +229,4 @@ guarded "$HOSTILE/10_pattern_backtracking/tests/attack.chat" 3 0 \
 guarded "$HOSTILE/32_pcall_memory_loop/tests/attack.chat" 3 0 \
   "memory bombs swallowed by pcall in a loop are stopped quickly (3 s for the transcript)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

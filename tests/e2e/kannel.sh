@@ -12,13 +12,8 @@ cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 . tests/e2e/kannel/lib.sh
 
-n=0 pass=0 fail=0
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; echo "#   ${2:0:400}"; }
-expect() { # description, got, regex
-  if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1" "got: $2"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit $?; }
+. tests/e2e/lib/tap.sh
+finish() { summary; exit $?; }
 
 for b in "$KANNEL_BEARERBOX" "$KANNEL_SMSBOX" "$KANNEL_FAKESMSC"; do
   if [ ! -x "$b" ]; then

@@ -10,20 +10,7 @@ cd "$(dirname "$0")/../.." || exit 1
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-pass=0
-fail=0
-expect() { # description, got, regex
-  n=$((n + 1))
-  if printf '%s' "$2" | grep -Eq -- "$3"; then
-    pass=$((pass + 1))
-    echo "ok $n - $1"
-  else
-    fail=$((fail + 1))
-    echo "not ok $n - $1"
-    echo "#   got: $(printf '%s' "$2" | head -c 400)"
-  fi
-}
+. tests/e2e/lib/tap.sh
 
 mkdir -p "$tmp/bin"
 cat > "$tmp/bin/dpkg-query" <<EOS
@@ -69,5 +56,4 @@ expect "the test binaries (make test) wait for the install too" \
 out=$(make -n --no-print-directory run PORT=9191 2>&1)
 expect "make run PORT=9191 serves on 127.0.0.1:9191" "$out" 'serve --listen 127.0.0.1:9191 '
 expect "... and prints the reload command for that port" "$out" 'parley reload fanclub --url http://127.0.0.1:9191'
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -10,23 +10,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0
-pass=0
-fail=0
-ok() {
-  n=$((n + 1))
-  pass=$((pass + 1))
-  echo "ok $n - $1"
-}
-not_ok() {
-  n=$((n + 1))
-  fail=$((fail + 1))
-  echo "not ok $n - $1"
-  echo "#   $2"
-}
-expect() { # description, got, regex
-  if printf '%s' "$2" | grep -Eq -- "$3"; then ok "$1"; else not_ok "$1" "got: $(printf '%s' "$2" | head -c 300)"; fi
-}
+. tests/e2e/lib/tap.sh
 
 export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
@@ -632,5 +616,4 @@ expect "logs: below the level (the info of a reload) is not written" "$(grep -c 
 expect "logs: a bad level is refused at start" \
   "$( (PARLEY_LOG=loud "$PARLEY" serve --listen 127.0.0.1:1 2>&1; echo " rc=$?") | tr '\n' ' ')" 'log_level must be.*loud.* rc=2 $'
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -13,23 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
-n=0
-pass=0
-fail=0
-
-ok() {
-  n=$((n + 1))
-  echo "ok $n - $1"
-  pass=$((pass + 1))
-}
-
-not_ok() {
-  n=$((n + 1))
-  echo "not ok $n - $1"
-  printf '#   %s\n' "$2" | head -c 1200
-  echo
-  fail=$((fail + 1))
-}
+. tests/e2e/lib/tap.sh
 
 # has DESCRIPTION FILE REGEX...: every regex matches a line of FILE
 has() {
@@ -375,5 +359,4 @@ fi
 has "sim: /reload takes the new version, and the session goes on" "$tmp/reload.out" \
   '^  \. reloaded' '^rl: v3 -$'
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

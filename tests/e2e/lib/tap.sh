@@ -45,3 +45,12 @@ summary() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
+
+# ok DESCRIPTION; not_ok DESCRIPTION DETAIL; expect DESCRIPTION GOT REGEX
+# (GOT matches the extended REGEX).
+ok() { result 0 "$1"; }
+not_ok() { result 1 "$1" "$2"; }
+expect() {
+  printf '%s' "$2" | grep -Eq -- "$3"
+  result $? "$1" "got: $(printf '%s' "$2" | head -c 400)"
+}
