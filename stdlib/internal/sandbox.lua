@@ -2012,6 +2012,12 @@ end
 -- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
 -- fields_json, tags_json, state_json, expect (string, or false = cleared),
 -- store_json, timezone.
+-- A rule's handler called with the message (and a match's captures).
+local function call_rule(rule, c, msg, caps)
+  if caps then return rule.fn(c, msg, unpack(caps, 1, caps.n)) end
+  return rule.fn(c, msg)
+end
+
 local function dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
                        opted_out, msg_id, at, to, timezone, args_json, media_json)
   -- another invocation may be waiting (http): nothing of its state carries over
@@ -2065,13 +2071,7 @@ local function dispatch(kind, number, text, is_new, expect, fields_json, tags_js
   end
   local result
   cur_rule = rule
-  if rule then
-    if caps then
-      result = rule.fn(c, msg, unpack(caps, 1, caps.n))
-    else
-      result = rule.fn(c, msg)
-    end
-  end
+  if rule then result = call_rule(rule, c, msg, caps) end
   if result == continue_token and kind == "message" and rule == router.join then
     -- on_join passed the message on: the rest of the routing, as for a
     -- contact it is not the first message of (on_join's sends and changes
@@ -2079,13 +2079,7 @@ local function dispatch(kind, number, text, is_new, expect, fields_json, tags_js
     rule, caps = route(c, text, false, expect)
     cur_rule = rule
     result = nil
-    if rule then
-      if caps then
-        result = rule.fn(c, msg, unpack(caps, 1, caps.n))
-      else
-        result = rule.fn(c, msg)
-      end
-    end
+    if rule then result = call_rule(rule, c, msg, caps) end
     if result == continue_token then
       fail_after("c:continue() passes a message on from bot.on_join only; this handler is the rest of the routing")
     end

@@ -4,7 +4,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; [ -n "${web:-}" ] && kill "$web" 2>/dev/null' EXIT
 . tests/e2e/lib/tap.sh
 
 mkdir -p "$tmp/syntax" "$tmp/ok/tests"
@@ -139,28 +139,14 @@ check "check: an http.timeout over 60 s is named" 1 \
   "bot.config: http.timeout = '2m' must be a duration between 1ms and 60s" "$PARLEY" check "$tmp/badhttp"
 
 # sim and http.get: a /http line answers; anything else really goes out
-mkdir -p "$tmp/web" "$tmp/fetch"
-printf '{"left": 4}' > "$tmp/web/stock.json"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/web" >/dev/null 2>&1 &
-web=$!
-printf 'bot.config{ name = "Fetch", http = { allow = { "127.0.0.1" } } }
-bot.keyword("stock", function(c)
-  local res, err = http.get("http://127.0.0.1:%s/stock.json")
-  return res and ("Left: " .. tostring(res.json and res.json.left)) or ("failed: " .. err)
-end)
-' "$port" > "$tmp/fetch/bot.lua"
-for _ in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$port/stock.json" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. tests/e2e/lib/stock_server.sh
+stock_server_start "$tmp" "$tmp/fetch"
 check "sim: a /http line answers a handler's request" 0 "^Fetch: Left: 9$" \
   sh -c "printf '/http GET http://127.0.0.1:$port/stock.json -> 200 {\"left\": 9}\nstock\n' | $PARLEY sim $tmp/fetch"
 check "sim: a request no /http line answers really goes out" 0 "^Fetch: Left: 4$" \
   sh -c "printf 'stock\n' | $PARLEY sim $tmp/fetch"
 check "sim: a bad /http line is named" 1 "/http: '700 x' is not a status from 100 to 599" \
   sh -c "printf '/http GET http://127.0.0.1/ -> 700 x\n' | $PARLEY sim $tmp/fetch"
-kill "$web" 2>/dev/null
-wait "$web" 2>/dev/null
+stock_server_stop
 
 summary

@@ -9,6 +9,7 @@ tmp=$(mktemp -d)
 sim_pid=
 cleanup() {
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+  [ -n "${web:-}" ] && kill "$web" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -294,24 +295,11 @@ fi
 
 # a request no /http line answers really goes out; /save writes its answer
 # down as an @http line, so the transcript replays without the network
-mkdir -p "$tmp/web" "$tmp/fetch/tests"
-printf '{"left": 4}' >"$tmp/web/stock.json"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/web" >/dev/null 2>&1 &
-web=$!
-printf 'bot.config{ name = "Fetch", http = { allow = { "127.0.0.1" } } }
-bot.keyword("stock", function(c)
-  local res, err = http.get("http://127.0.0.1:%s/stock.json")
-  return res and ("Left: " .. tostring(res.json and res.json.left)) or ("failed: " .. err)
-end)
-' "$port" >"$tmp/fetch/bot.lua"
-for _ in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$port/stock.json" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. tests/e2e/lib/stock_server.sh
+stock_server_start "$tmp" "$tmp/fetch"
+mkdir -p "$tmp/fetch/tests"
 printf 'stock\n/save %s\n' "$tmp/fetch/tests/real.chat" | session fetch fetch
-kill "$web" 2>/dev/null
-wait "$web" 2>/dev/null
+stock_server_stop
 has "sim: a real answer is saved as an @http line" "$tmp/fetch/tests/real.chat" \
   "^@http GET http://127.0.0.1:$port/stock.json -> 200 \\{\"left\": 4\\}$" '^< \+15550001 Left: 4$'
 if "$PARLEY" test "$tmp/fetch/tests/real.chat" >"$tmp/test3.out" 2>&1; then
