@@ -156,6 +156,37 @@ static const char *const migrations[] = {
     "ALTER TABLE script_versions ADD COLUMN number INTEGER;"
     "UPDATE script_versions SET number = id;"
     "CREATE UNIQUE INDEX script_versions_number ON script_versions(bot_id, number);",
+    /* 6 -> 7: a third status, not_opted_in: a contact parley knows (an
+     * import without evidence of consent) that never opted in. SQLite
+     * cannot change a CHECK, so the table is rebuilt (sqlite.org/
+     * lang_altertable.html#otheralter): a new table, the rows copied with
+     * their ids, the old one dropped, the new one renamed. In that order:
+     * renaming the old table away would make the tables that reference
+     * contacts(id) follow it. No index but UNIQUE's is on the table;
+     * foreign keys are not enforced, so the drop deletes no other row. The
+     * migration's transaction holds it all. Broadcasts count the contacts
+     * they skip for not having opted in. */
+    "CREATE TABLE contacts_new("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  number TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'subscribed'"
+    "    CHECK(status IN ('subscribed','opted_out','not_opted_in')),"
+    "  fields TEXT NOT NULL DEFAULT '{}',"
+    "  tags TEXT NOT NULL DEFAULT '[]',"
+    "  timezone TEXT,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  joined INTEGER NOT NULL DEFAULT 0,"
+    "  undeliverable TEXT,"
+    "  UNIQUE(bot_id, number));"
+    "INSERT INTO contacts_new(id, bot_id, number, status, fields, tags, timezone, first_seen,"
+    "  last_seen, joined, undeliverable)"
+    "  SELECT id, bot_id, number, status, fields, tags, timezone, first_seen, last_seen,"
+    "  joined, undeliverable FROM contacts;"
+    "DROP TABLE contacts;"
+    "ALTER TABLE contacts_new RENAME TO contacts;"
+    "ALTER TABLE broadcasts ADD COLUMN not_opted_in INTEGER NOT NULL DEFAULT 0;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
