@@ -584,8 +584,9 @@ static const char *segment_problem(json_t *seg) {
         if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
     } else if (strcmp(key, "status") == 0) {
       const char *st = json_string_value(v);
-      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
-        return "status is \"subscribed\" or \"opted_out\"";
+      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out") &&
+                  strcmp(st, "not_opted_in")))
+        return "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
       if (!epoch_seconds(v))
         return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
@@ -725,11 +726,13 @@ static void run_broadcast(server *s, job *j, bot *b) {
     job_answer_error(j, 404, "no such broadcast");
     return;
   }
-  job_answer(j, 200, json_pack("{s:I,s:s,s:s,s:o,s:i,s:i,s:i,s:i}", "id", (json_int_t)br.id,
-                           "status", br.status, "text", br.text, "segment",
-                           json_or_null(br.segment), "sent", (int)br.sent, "held",
-                           (int)br.held, "suppressed", (int)br.suppressed, "failed",
-                           (int)br.failed));
+  job_answer(
+      j, 200,
+      json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)br.id,
+                "status", br.status, "text", br.text, "segment",
+                json_or_null(br.segment), "sent", (json_int_t)br.sent, "held",
+                (json_int_t)br.held, "suppressed", (json_int_t)br.suppressed, "failed",
+                (json_int_t)br.failed, "not_opted_in", (json_int_t)br.not_opted_in));
   broadcast_row_free(&br);
 }
 

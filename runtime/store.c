@@ -349,14 +349,14 @@ static const char *const queries[Q_COUNT] = {
     [Q_BROADCAST_UPDATE] =
         "UPDATE broadcasts SET status = ?2, cursor = ?3, next_at = ?4,"
         " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7,"
-        " failed = failed + ?8 WHERE id = ?1",
+        " failed = failed + ?8, not_opted_in = not_opted_in + ?9 WHERE id = ?1",
     [Q_BROADCASTS_DUE] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed FROM broadcasts WHERE status IN ('scheduled','running')"
+        " suppressed, failed, not_opted_in FROM broadcasts WHERE status IN ('scheduled','running')"
         " AND bot_id = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT 16",
     [Q_BROADCAST_GET] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
+        " suppressed, failed, not_opted_in FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
     [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
@@ -1048,7 +1048,7 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
-                           long failed) {
+                           long failed, long not_opted_in) {
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
@@ -1059,6 +1059,7 @@ int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cu
   sqlite3_bind_int64(s, 6, held);
   sqlite3_bind_int64(s, 7, suppressed);
   sqlite3_bind_int64(s, 8, failed);
+  sqlite3_bind_int64(s, 9, not_opted_in);
   return store_exec_done(st, s, "cannot update a broadcast");
 }
 
@@ -1075,6 +1076,7 @@ static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
   b->held = (long)sqlite3_column_int64(s, 9);
   b->suppressed = (long)sqlite3_column_int64(s, 10);
   b->failed = (long)sqlite3_column_int64(s, 11);
+  b->not_opted_in = (long)sqlite3_column_int64(s, 12);
 }
 
 void broadcast_row_free(broadcast_row *b) {

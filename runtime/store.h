@@ -179,13 +179,14 @@ typedef struct broadcast_row {
   double rate;
   int64_t cursor, next_at;
   long sent, held, suppressed, failed;
+  long not_opted_in; /* contacts skipped: they never opted in */
 } broadcast_row;
 void broadcast_row_free(broadcast_row *b);
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
 /* counts are added to the row's */
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
-                           long failed);
+                           long failed, long not_opted_in);
 int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
                          size_t *n);
 /* 1 found, 0 not, -1 error */
