@@ -407,6 +407,14 @@ static const char *range_problem(json_t *range) {
   return NULL;
 }
 
+/* A contact's status, as segments name it. */
+static int known_status(const char *s) {
+  return s && (strcmp(s, "subscribed") == 0 || strcmp(s, "not_opted_in") == 0 ||
+               strcmp(s, "opted_out") == 0);
+}
+static const char STATUS_PROBLEM[] =
+    "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
+
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
@@ -452,7 +460,10 @@ static void run_contacts(server *s, job *j, bot *b) {
       bad = "segment keys are field names (letters, digits, _)";
     } else if (strcmp(key, "tags") == 0)
       json_object_set_new(seg, "tags", json_string(val));
-    else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
+    else if (strcmp(key, "status") == 0) {
+      if (!known_status(val)) bad = STATUS_PROBLEM;
+      json_object_set_new(seg, "status", json_string(val));
+    }
     else json_object_set_new(seg, key, json_string(val));
   }
   json_object_foreach(seg, key, v) if (!bad && json_is_object(v)) bad =
@@ -583,10 +594,7 @@ static const char *segment_problem(json_t *seg) {
       for (size_t i = 0; i < json_array_size(v); i++)
         if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
     } else if (strcmp(key, "status") == 0) {
-      const char *st = json_string_value(v);
-      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out") &&
-                  strcmp(st, "not_opted_in")))
-        return "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
+      if (!known_status(json_string_value(v))) return STATUS_PROBLEM;
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
       if (!epoch_seconds(v))
         return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "

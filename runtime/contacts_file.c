@@ -723,7 +723,9 @@ static void write_contact(void *ud, const contact_row *r) {
   if (subscribed && store_consent_each(x->st, r->id, latest_optin, x)) x->failed = 1;
   if (!x->source && r->joined && subscribed) {
     x->source = xstrdup("first message"); /* subscribed by texting the bot */
+    /* which may have come after the contact was made (an import, an event) */
     x->at = r->first_seen;
+    if (store_first_inbound_at(x->st, r->id, &x->at) < 0) x->failed = 1;
   }
   csv_cell(x->out, r->number, 1);
   csv_cell(x->out, r->status, 0);

@@ -213,6 +213,7 @@ enum {
   Q_MESSAGE_ADD,
   Q_MESSAGES_EACH,
   Q_INBOUND_EXISTS,
+  Q_FIRST_INBOUND,
   Q_MAX_IDS,
   Q_TIMER_ADD,
   Q_TIMER_DONE,
@@ -293,6 +294,8 @@ static const char *const queries[Q_COUNT] = {
         " ?15, ?16)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
+    [Q_FIRST_INBOUND] = "SELECT created_at FROM messages WHERE contact_id = ?1"
+                        " AND direction = 'in' ORDER BY id LIMIT 1",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
                          " provider_id = ?2 AND direction = 'in'",
     [Q_MAX_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM contacts),"
@@ -794,6 +797,17 @@ int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
   sqlite3_bind_int64(s, 1, bot_id);
   store_bind_text(s, 2, provider_id);
   int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+}
+
+int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at) {
+  sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   if (rc == SQLITE_ROW) return 1;
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");

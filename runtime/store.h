@@ -111,6 +111,9 @@ int64_t store_message_add(store *st, const message_row *m);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);
+/* The time of the contact's first inbound message: 1 with *at, 0 if it has
+ * none, -1 on error. */
+int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at);
 /* The highest contact, message and timer ids in use (0 when none). */
 int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer);
 

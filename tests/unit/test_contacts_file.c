@@ -209,6 +209,20 @@ int main(void) {
               "rows over several batches are all created, with the ids after the last");
   buf_free(&big);
 
+  /* a contact imported without evidence that texts the bot later: the
+   * export's evidence is that first message, at its own time */
+  import(st, bot, &last, "number\n+15550006\n", &rep);
+  json_decref(rep.errors);
+  contact_row r6 = {0};
+  store_contact_get(st, bot, "+15550006", &r6);
+  message_row first = {.bot_id = bot, .contact_id = r6.id, .direction = "in",
+                       .number = "+15550006", .text = "ORDER 123", .status = "done",
+                       .at = NOW + 3600 * 1000};
+  store_message_add(st, &first);
+  store_contact_update(st, r6.id, "subscribed", NULL, NULL, NULL);
+  store_contact_joined(st, r6.id);
+  contact_row_free(&r6);
+
   /* the export reads back */
   buf out = {0};
   int64_t bot2 = store_bot_ensure(st, "copy", 0);
@@ -221,6 +235,11 @@ int main(void) {
                        strcmp(out.data, again.data) == 0,
                    "an export imported into another bot exports the same"))
     test_note("failed %ld", rep.failed);
+  if (!test_result(out.data && strstr(out.data, "\r\n+15550006,subscribed,first message,"
+                                               "2026-03-02T11:00:00Z,") != NULL,
+                   "a contact subscribed by its first message after an import is exported "
+                   "with that message's time"))
+    test_note("%s", out.data ? out.data : "");
   test_result(out.data && strstr(out.data, "\r\n+15550005,not_opted_in,,,") != NULL,
               "the export writes a contact's status not_opted_in, without evidence");
   test_result(strcmp(status_of(st, bot2, "+15550005"), "not_opted_in") == 0 &&

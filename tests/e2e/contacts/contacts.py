@@ -95,6 +95,9 @@ def not_opted_in(p, db):
     status, page = admin(p, "GET", "/v1/bots/fan/contacts?status=not_opted_in")
     check("the contacts API filters on status not_opted_in",
           status == 200 and [c["number"] for c in page["contacts"]] == ["+15550050"], page)
+    status, page = admin(p, "GET", "/v1/bots/fan/contacts?status=joined")
+    check("the contacts API refuses an unknown status, naming the three", status == 400 and
+          '"subscribed", "not_opted_in" or "opted_out"' in page.get("error", ""), page)
     status, made = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
         {"segment": {"city": "Waco"}, "text": "Waco sale", "at": 1767225600}).encode())
     shown = broadcast_done(p, made.get("id")) if status == 201 else made
