@@ -458,13 +458,14 @@ static void run_contacts(server *s, job *j, bot *b) {
       free(field);
     } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
       bad = "segment keys are field names (letters, digits, _)";
-    } else if (strcmp(key, "tags") == 0)
+    } else if (strcmp(key, "tags") == 0) {
       json_object_set_new(seg, "tags", json_string(val));
-    else if (strcmp(key, "status") == 0) {
+    } else if (strcmp(key, "status") == 0) {
       if (!known_status(val)) bad = STATUS_PROBLEM;
       json_object_set_new(seg, "status", json_string(val));
+    } else {
+      json_object_set_new(seg, key, json_string(val));
     }
-    else json_object_set_new(seg, key, json_string(val));
   }
   json_object_foreach(seg, key, v) if (!bad && json_is_object(v)) bad =
       range_problem(v);
