@@ -407,6 +407,14 @@ static const char *range_problem(json_t *range) {
   return NULL;
 }
 
+/* A contact's status, as segments name it. */
+static int known_status(const char *s) {
+  return s && (strcmp(s, "subscribed") == 0 || strcmp(s, "not_opted_in") == 0 ||
+               strcmp(s, "opted_out") == 0);
+}
+static const char STATUS_PROBLEM[] =
+    "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
+
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
@@ -450,10 +458,14 @@ static void run_contacts(server *s, job *j, bot *b) {
       free(field);
     } else if (!*key || strspn(key, FIELD_NAME_CHARS) != strlen(key)) {
       bad = "segment keys are field names (letters, digits, _)";
-    } else if (strcmp(key, "tags") == 0)
+    } else if (strcmp(key, "tags") == 0) {
       json_object_set_new(seg, "tags", json_string(val));
-    else if (strcmp(key, "status") == 0) json_object_set_new(seg, "status", json_string(val));
-    else json_object_set_new(seg, key, json_string(val));
+    } else if (strcmp(key, "status") == 0) {
+      if (!known_status(val)) bad = STATUS_PROBLEM;
+      json_object_set_new(seg, "status", json_string(val));
+    } else {
+      json_object_set_new(seg, key, json_string(val));
+    }
   }
   json_object_foreach(seg, key, v) if (!bad && json_is_object(v)) bad =
       range_problem(v);
@@ -583,9 +595,7 @@ static const char *segment_problem(json_t *seg) {
       for (size_t i = 0; i < json_array_size(v); i++)
         if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
     } else if (strcmp(key, "status") == 0) {
-      const char *st = json_string_value(v);
-      if (!st || (strcmp(st, "subscribed") && strcmp(st, "opted_out")))
-        return "status is \"subscribed\" or \"opted_out\"";
+      if (!known_status(json_string_value(v))) return STATUS_PROBLEM;
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
       if (!epoch_seconds(v))
         return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
@@ -725,11 +735,13 @@ static void run_broadcast(server *s, job *j, bot *b) {
     job_answer_error(j, 404, "no such broadcast");
     return;
   }
-  job_answer(j, 200, json_pack("{s:I,s:s,s:s,s:o,s:i,s:i,s:i,s:i}", "id", (json_int_t)br.id,
-                           "status", br.status, "text", br.text, "segment",
-                           json_or_null(br.segment), "sent", (int)br.sent, "held",
-                           (int)br.held, "suppressed", (int)br.suppressed, "failed",
-                           (int)br.failed));
+  job_answer(
+      j, 200,
+      json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)br.id,
+                "status", br.status, "text", br.text, "segment",
+                json_or_null(br.segment), "sent", (json_int_t)br.sent, "held",
+                (json_int_t)br.held, "suppressed", (json_int_t)br.suppressed, "failed",
+                (json_int_t)br.failed, "not_opted_in", (json_int_t)br.not_opted_in));
   broadcast_row_free(&br);
 }
 

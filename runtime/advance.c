@@ -180,7 +180,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
   double step = br->rate > 0 ? 1000.0 / br->rate : 0;
   double t = (double)run_time(br->next_at, started);
   int64_t cursor = br->cursor;
-  long sent = 0, held = 0, suppressed = 0, failed = 0;
+  long sent = 0, held = 0, suppressed = 0, failed = 0, not_opted_in = 0;
   int rc = 0;
   for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
     e->now = (int64_t)t;
@@ -190,6 +190,11 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
       break;
     }
     cursor = rs.v[i].id;
+    /* marketing reaches only who opted in: skipped, nothing stored */
+    if (c->not_opted_in) {
+      not_opted_in++;
+      continue;
+    }
     char *text = render_for(e, b, c, br->text);
     const char *why = !text ? "its template failed"
                       : !*text ? "the text is empty for this contact"
@@ -215,11 +220,15 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
   if (rc) return -1;
   const char *status = rs.n < CHUNK ? "done" : "running";
   int64_t next_at = (int64_t)t;
-  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held, suppressed,
-                           failed);
+  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held,
+                           suppressed, failed, not_opted_in);
   if (strcmp(status, "running") == 0 && next_at < e->next_new_due) e->next_new_due = next_at;
-  action(e, b, "", "broadcast #%lld: %ld sent, %ld held, %ld suppressed, %ld failed%s",
-         (long long)br->id, sent, held, suppressed, failed,
+  char skipped[64] = "";
+  if (not_opted_in)
+    snprintf(skipped, sizeof skipped, ", %ld not opted in", not_opted_in);
+  action(e, b, "",
+         "broadcast #%lld: %ld sent, %ld held, %ld suppressed, %ld failed%s%s",
+         (long long)br->id, sent, held, suppressed, failed, skipped,
          strcmp(status, "done") == 0 ? " (done)" : "");
   return 0;
 }

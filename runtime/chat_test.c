@@ -482,8 +482,9 @@ static int setup_contact(run *r, int line, char *args) {
         if (!clock_valid_zone(v)) bad = "is not a time zone";
         tz = v;
       } else if (strcmp(kv, "status") == 0) {
-        if (strcmp(v, "opted_out") && strcmp(v, "subscribed"))
-          bad = "is not a status (opted_out or subscribed)";
+        if (strcmp(v, "opted_out") && strcmp(v, "subscribed") &&
+            strcmp(v, "not_opted_in"))
+          bad = "is not a status (subscribed, not_opted_in or opted_out)";
         status = v;
       } else if (strcmp(kv, "tags") == 0) {
         json_decref(tags);

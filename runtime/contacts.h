@@ -14,6 +14,8 @@ typedef struct contact {
   int64_t id, bot_id;
   char *number;
   int opted_out;
+  int not_opted_in; /* known (imported) but never opted in: no broadcasts; its
+                       first message subscribes it, as a new number's does */
   int joined; /* a message reached the script: on_join is behind it */
   char *fields, *tags, *state, *expect, *timezone;
   int64_t first_seen, last_seen;

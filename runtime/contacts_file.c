@@ -154,13 +154,18 @@ static int plain_text(const char *s, size_t max) {
 /* The checks every row gets, whatever the format; 0, or -1 with the
  * error added. */
 static int check_status(import_report *rep, import_row *r, const char *status) {
-  if (!status || !*status || strcmp(status, "subscribed") == 0) return 0;
+  /* subscribed and not_opted_in change nothing by themselves: an opt-in
+   * needs its evidence, and consent is never taken back but by an opt-out */
+  if (!status || !*status || strcmp(status, "subscribed") == 0 ||
+      strcmp(status, "not_opted_in") == 0)
+    return 0;
   if (strcmp(status, "opted_out") == 0) {
     r->opt_out = 1;
     return 0;
   }
   add_error(rep, r->row, r->line, "status",
-            "'%.40s' is not a status (subscribed or opted_out; empty: unchanged)",
+            "'%.40s' is not a status (subscribed, not_opted_in or opted_out; empty: "
+            "unchanged)",
             status);
   return -1;
 }
@@ -557,35 +562,36 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
     return 0;
   }
   int rc = 0, was_out = found && strcmp(c.status, "opted_out") == 0;
-  int suppressed = !found || was_out ? store_is_suppressed(st, bot_id, r->number) : 0;
+  int was_in = found && strcmp(c.status, "subscribed") == 0;
+  int suppressed = !was_in ? store_is_suppressed(st, bot_id, r->number) : 0;
   if (suppressed < 0) rc = -1;
   consent_seen cs = {.r = r};
   if (!rc && found && store_consent_each(st, c.id, note_consent, &cs)) rc = -1;
   int recorded_out =
       suppressed || (cs.last_action && strcmp(cs.last_action, "optout") == 0);
   int64_t id = found ? c.id : ++*last_id;
-  /* the status after this row, and what goes to the ledger */
-  int out = was_out, ledger_in = 0, ledger_out = 0;
-  if (!found) out = 1; /* not opted in without evidence */
+  /* the status after this row, and what goes to the ledger: a new contact
+   * without evidence is known but not opted in (an erased number that had
+   * opted out is opted out again) */
+  const char *status = found ? c.status : suppressed ? "opted_out" : "not_opted_in";
+  int ledger_in = 0, ledger_out = 0;
   if (r->opt_out) {
-    ledger_out = !out || (!found && !suppressed);
-    out = 1;
+    ledger_out = found ? !was_out : !suppressed;
+    status = "opted_out";
   } else if (r->consent_source) {
-    if (recorded_out && (was_out || !found)) {
+    if (recorded_out && !was_in) {
       rep->kept_opted_out++;
     } else {
       ledger_in = !cs.same_optin;
-      out = 0;
+      status = "subscribed";
     }
   }
   if (!rc && !found && store_contact_insert(st, id, bot_id, r->number, opt->now) < 0) rc = -1;
-  int status_changed = !found || out != was_out;
+  int status_changed = !found || strcmp(status, c.status) != 0;
   int changed = status_changed ||
                 (fields && strcmp(fields, c.fields ? c.fields : "")) ||
                 (tags && strcmp(tags, c.tags ? c.tags : ""));
-  if (!rc && changed &&
-      store_contact_update(st, id, out ? "opted_out" : "subscribed", fields, tags,
-                           NULL))
+  if (!rc && changed && store_contact_update(st, id, status, fields, tags, NULL))
     rc = -1;
   if (!rc && ledger_in &&
       store_consent_add(st, bot_id, id, r->number, "optin", "import", r->consent_source,
@@ -604,11 +610,11 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
       rep->updated++;
     else if (!ledger_in)
       rep->unchanged++;
-    if (!found && out && !r->opt_out && !ledger_in && !suppressed) rep->not_opted_in++;
+    if (!found && strcmp(status, "not_opted_in") == 0) rep->not_opted_in++;
     if (ledger_in) rep->opted_in++;
     if (ledger_out) rep->opted_out++;
     if (changed && opt->changed)
-      opt->changed(opt->ud, r->number, out,
+      opt->changed(opt->ud, r->number, status,
                    fields     ? fields
                    : c.fields ? c.fields
                               : "{}",
@@ -717,7 +723,9 @@ static void write_contact(void *ud, const contact_row *r) {
   if (subscribed && store_consent_each(x->st, r->id, latest_optin, x)) x->failed = 1;
   if (!x->source && r->joined && subscribed) {
     x->source = xstrdup("first message"); /* subscribed by texting the bot */
+    /* which may have come after the contact was made (an import, an event) */
     x->at = r->first_seen;
+    if (store_first_inbound_at(x->st, r->id, &x->at) < 0) x->failed = 1;
   }
   csv_cell(x->out, r->number, 1);
   csv_cell(x->out, r->status, 0);

@@ -29,15 +29,16 @@ typedef struct import_report {
   long unchanged;      /* good rows that changed nothing */
   long opted_in;       /* opt-ins written to the consent ledger */
   long opted_out;      /* contacts opted out by the file */
-  long not_opted_in;   /* new contacts without evidence of consent */
+  long not_opted_in;   /* new contacts without evidence of consent (not_opted_in) */
   long kept_opted_out; /* rows with evidence for a contact that had opted out */
   long failed;         /* rows refused */
   json_t *errors; /* [{"row","line","column","error"}], at most IMPORT_MAX_ERRORS */
 } import_report;
 
 /* Called for each contact an import changed, after it is written (for the
- * engine's cache): its status, fields and tags as stored. */
-typedef void (*import_changed_fn)(void *ud, const char *number, int opted_out,
+ * engine's cache): its status ("subscribed", "opted_out", "not_opted_in"),
+ * fields and tags as stored. */
+typedef void (*import_changed_fn)(void *ud, const char *number, const char *status,
                                   const char *fields, const char *tags);
 
 typedef struct import_options {

@@ -139,6 +139,7 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
   c->bot_id = b->id;
   c->number = r.number;
   c->opted_out = r.status && strcmp(r.status, "opted_out") == 0;
+  c->not_opted_in = r.status && strcmp(r.status, "not_opted_in") == 0;
   c->joined = r.joined;
   c->fields = r.fields;
   c->tags = r.tags;
@@ -542,6 +543,7 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
   journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
                   "keyword", m->text, engine_now(e));
   c->opted_out = opt_out;
+  c->not_opted_in = 0;
   if (opt_out) journal_drips_cancel(&e->jr, c->id, NULL); /* every drip stops */
   if (opt_out && c->expect) {
     journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
@@ -650,6 +652,7 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
     contact *c = contact_get(e, b, r.number, 0, NULL);
     if (c && !c->opted_out) {
       c->opted_out = 1;
+      c->not_opted_in = 0;
       if (c->expect) {
         journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
         replace(&c->expect, NULL);
@@ -765,6 +768,14 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
     action(e, b, c->number, "rule: compliance (%s)", keyword);
   else if (e->show_rules && c->opted_out)
     action(e, b, c->number, "rule: none (the number opted out: only START or HELP answers)");
+  /* A known contact that never opted in (imported without evidence) joins
+   * with its first message, as a new number does: subscribed, and the
+   * message goes on to the script (on_join first). STOP opts it out
+   * instead; HELP is answered and changes nothing. */
+  if (c->not_opted_in && kind != COMPLIANCE_OPTOUT && kind != COMPLIANCE_HELP) {
+    journal_contact_update(&e->jr, c->id, "subscribed", NULL, NULL, NULL);
+    c->not_opted_in = 0;
+  }
   switch (kind) {
     case COMPLIANCE_OPTOUT:
       if (!c->opted_out) {
@@ -894,15 +905,19 @@ static int set_contact(engine *e, bot *b, const char *number, const char *status
   if (fields) replace(&c->fields, fields);
   if (tags) replace(&c->tags, tags);
   if (timezone) replace(&c->timezone, timezone);
-  int opt_out = status && strcmp(status, "opted_out") == 0;
-  if (status && opt_out != c->opted_out) {
-    journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
-                    "setup", NULL, engine_now(e));
-    c->opted_out = opt_out;
-    if (opt_out && c->expect) { /* as an opt-out by keyword does */
+  if (status) {
+    /* the ledger records an opt-out and an opt-in; not_opted_in is neither */
+    int opt_out = strcmp(status, "opted_out") == 0;
+    int opt_in = strcmp(status, "subscribed") == 0 && (c->opted_out || c->not_opted_in);
+    if ((opt_out && !c->opted_out) || opt_in)
+      journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
+                      "setup", NULL, engine_now(e));
+    if (opt_out && !c->opted_out && c->expect) { /* as an opt-out by keyword does */
       journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
       replace(&c->expect, NULL);
     }
+    c->opted_out = opt_out;
+    c->not_opted_in = strcmp(status, "not_opted_in") == 0;
   }
   if (submit_journal(e, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
@@ -942,13 +957,15 @@ typedef struct engine_import {
 } engine_import;
 
 /* An imported contact that is cached takes what the import wrote. */
-static void import_changed(void *ud, const char *number, int opted_out, const char *fields,
-                           const char *tags) {
+static void import_changed(void *ud, const char *number, const char *status,
+                           const char *fields, const char *tags) {
   engine_import *im = ud;
   contact *c = contacts_find(&im->e->cache, im->bot_id, number);
   if (!c) return;
+  int opted_out = strcmp(status, "opted_out") == 0;
   if (opted_out && !c->opted_out) replace(&c->expect, NULL); /* as the import did */
   c->opted_out = opted_out;
+  c->not_opted_in = strcmp(status, "not_opted_in") == 0;
   replace(&c->fields, fields);
   replace(&c->tags, tags);
 }

@@ -164,9 +164,9 @@ void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
   op->s[1] = xstrdup(b->text);
 }
 
-void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
-                              int64_t next_at, long sent, long held, long suppressed,
-                              long failed) {
+void journal_broadcast_update(journal *j, int64_t id, const char *status,
+                              int64_t cursor, int64_t next_at, long sent, long held,
+                              long suppressed, long failed, long not_opted_in) {
   journal_op *op = push(j, J_BROADCAST_UPDATE);
   op->id = id;
   op->contact = cursor;
@@ -175,6 +175,7 @@ void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_
   op->counts[1] = held;
   op->counts[2] = suppressed;
   op->counts[3] = failed;
+  op->counts[4] = not_opted_in;
   op->s[0] = xstrdup(status);
 }
 
@@ -308,7 +309,7 @@ static int apply_op(store *st, journal_op *op) {
     case J_BROADCAST_UPDATE:
       return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
                                     op->counts[0], op->counts[1], op->counts[2],
-                                    op->counts[3]);
+                                    op->counts[3], op->counts[4]);
   }
   return -1;
 }

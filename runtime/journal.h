@@ -50,7 +50,7 @@ typedef struct journal_op {
   journal_kind kind;
   int64_t id, bot, contact, message, at, due;
   double rate;
-  long counts[4];
+  long counts[5];
   int transactional;
   int result; /* J_OUTBOX_CLAIM: set when applied */
   char *s[JOURNAL_STRINGS];
@@ -85,9 +85,9 @@ void journal_timer_cancel(journal *j, int64_t id, int64_t bot);
 void journal_drips_cancel(journal *j, int64_t contact, const char *handler);
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
 void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at);
-void journal_broadcast_update(journal *j, int64_t id, const char *status, int64_t cursor,
-                              int64_t next_at, long sent, long held, long suppressed,
-                              long failed);
+void journal_broadcast_update(journal *j, int64_t id, const char *status,
+                              int64_t cursor, int64_t next_at, long sent, long held,
+                              long suppressed, long failed, long not_opted_in);
 void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
                            int suppress, int64_t at);
 void journal_delivery(journal *j, int64_t id, const char *status, const char *error,

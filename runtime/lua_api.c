@@ -230,7 +230,7 @@ static int api_contacts_page(lua_State *L) {
 }
 
 void lua_api_push_broadcast(lua_State *L, const broadcast_row *b) {
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushstring(L, b->status);
   lua_setfield(L, -2, "status");
   lua_pushinteger(L, b->sent);
@@ -241,6 +241,8 @@ void lua_api_push_broadcast(lua_State *L, const broadcast_row *b) {
   lua_setfield(L, -2, "suppressed");
   lua_pushinteger(L, b->failed);
   lua_setfield(L, -2, "failed");
+  lua_pushinteger(L, b->not_opted_in);
+  lua_setfield(L, -2, "not_opted_in");
 }
 
 static int api_broadcast_get(lua_State *L) {

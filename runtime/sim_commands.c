@@ -124,9 +124,10 @@ static int cmd_broadcasts(sim *s, const command *c, char *arg) {
     char when[64];
     clock_format_local(br.next_at, s->zone, when, sizeof when);
     printf(
-        "#%lld %s: sent %ld, held %ld, suppressed %ld, failed %ld (next turn %s) %s\n",
-        (long long)br.id, br.status, br.sent, br.held, br.suppressed, br.failed, when,
-        br.text);
+        "#%lld %s: sent %ld, held %ld, suppressed %ld, failed %ld, not opted in %ld "
+        "(next turn %s) %s\n",
+        (long long)br.id, br.status, br.sent, br.held, br.suppressed, br.failed,
+        br.not_opted_in, when, br.text);
     broadcast_row_free(&br);
     shown++;
   }
@@ -289,8 +290,9 @@ static int cmd_contact(sim *s, const command *c, char *arg) {
         if (!clock_valid_zone(v)) bad = "is not a time zone";
         tz = v;
       } else if (strcmp(kv, "status") == 0) {
-        if (strcmp(v, "opted_out") && strcmp(v, "subscribed"))
-          bad = "is not a status (opted_out or subscribed)";
+        if (strcmp(v, "opted_out") && strcmp(v, "subscribed") &&
+            strcmp(v, "not_opted_in"))
+          bad = "is not a status (subscribed, not_opted_in or opted_out)";
         status = v;
       } else if (strcmp(kv, "tags") == 0) {
         json_decref(tags);
@@ -457,12 +459,11 @@ static const command commands[] = {
      "                  events API brings it",
      cmd_event},
     {"contact", "NUMBER key=value ...",
-     "create or change a contact: tz=ZONE, tags=a,b, status=opted_out\n"
-     "                  or subscribed, any other key a field (as @contact in a "
-     "transcript)",
+     "create or change a contact: tz=ZONE, tags=a,b, status=opted_out,\n"
+     "                  subscribed or not_opted_in, any other key a field (as\n"
+     "                  @contact in a transcript)",
      cmd_contact},
-    {"seed", "N", "make math.random repeatable from now on (as @seed N)",
-     cmd_seed},
+    {"seed", "N", "make math.random repeatable from now on (as @seed N)", cmd_seed},
     {"reload", "", "read the bot's folder again (if it fails, the old one stays)",
      cmd_reload},
     {"save", "FILE.chat", "write the session so far as a transcript for parley test",

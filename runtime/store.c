@@ -156,6 +156,37 @@ static const char *const migrations[] = {
     "ALTER TABLE script_versions ADD COLUMN number INTEGER;"
     "UPDATE script_versions SET number = id;"
     "CREATE UNIQUE INDEX script_versions_number ON script_versions(bot_id, number);",
+    /* 6 -> 7: a third status, not_opted_in: a contact parley knows (an
+     * import without evidence of consent) that never opted in. SQLite
+     * cannot change a CHECK, so the table is rebuilt (sqlite.org/
+     * lang_altertable.html#otheralter): a new table, the rows copied with
+     * their ids, the old one dropped, the new one renamed. In that order:
+     * renaming the old table away would make the tables that reference
+     * contacts(id) follow it. No index but UNIQUE's is on the table;
+     * foreign keys are not enforced, so the drop deletes no other row. The
+     * migration's transaction holds it all. Broadcasts count the contacts
+     * they skip for not having opted in. */
+    "CREATE TABLE contacts_new("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+    "  number TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'subscribed'"
+    "    CHECK(status IN ('subscribed','opted_out','not_opted_in')),"
+    "  fields TEXT NOT NULL DEFAULT '{}',"
+    "  tags TEXT NOT NULL DEFAULT '[]',"
+    "  timezone TEXT,"
+    "  first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  joined INTEGER NOT NULL DEFAULT 0,"
+    "  undeliverable TEXT,"
+    "  UNIQUE(bot_id, number));"
+    "INSERT INTO contacts_new(id, bot_id, number, status, fields, tags, timezone, first_seen,"
+    "  last_seen, joined, undeliverable)"
+    "  SELECT id, bot_id, number, status, fields, tags, timezone, first_seen, last_seen,"
+    "  joined, undeliverable FROM contacts;"
+    "DROP TABLE contacts;"
+    "ALTER TABLE contacts_new RENAME TO contacts;"
+    "ALTER TABLE broadcasts ADD COLUMN not_opted_in INTEGER NOT NULL DEFAULT 0;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -182,6 +213,7 @@ enum {
   Q_MESSAGE_ADD,
   Q_MESSAGES_EACH,
   Q_INBOUND_EXISTS,
+  Q_FIRST_INBOUND,
   Q_MAX_IDS,
   Q_TIMER_ADD,
   Q_TIMER_DONE,
@@ -262,6 +294,8 @@ static const char *const queries[Q_COUNT] = {
         " ?15, ?16)",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
+    [Q_FIRST_INBOUND] = "SELECT created_at FROM messages WHERE contact_id = ?1"
+                        " AND direction = 'in' ORDER BY id LIMIT 1",
     [Q_INBOUND_EXISTS] = "SELECT 1 FROM messages WHERE bot_id = ?1 AND"
                          " provider_id = ?2 AND direction = 'in'",
     [Q_MAX_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM contacts),"
@@ -318,14 +352,14 @@ static const char *const queries[Q_COUNT] = {
     [Q_BROADCAST_UPDATE] =
         "UPDATE broadcasts SET status = ?2, cursor = ?3, next_at = ?4,"
         " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7,"
-        " failed = failed + ?8 WHERE id = ?1",
+        " failed = failed + ?8, not_opted_in = not_opted_in + ?9 WHERE id = ?1",
     [Q_BROADCASTS_DUE] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed FROM broadcasts WHERE status IN ('scheduled','running')"
+        " suppressed, failed, not_opted_in FROM broadcasts WHERE status IN ('scheduled','running')"
         " AND bot_id = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT 16",
     [Q_BROADCAST_GET] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
+        " suppressed, failed, not_opted_in FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
     [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
@@ -768,6 +802,17 @@ int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
 }
 
+int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at) {
+  sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);
+  if (!s) return -1;
+  sqlite3_bind_int64(s, 1, contact_id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+}
+
 int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer) {
   sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
   if (!s) return -1;
@@ -1017,7 +1062,7 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
-                           long failed) {
+                           long failed, long not_opted_in) {
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
@@ -1028,6 +1073,7 @@ int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cu
   sqlite3_bind_int64(s, 6, held);
   sqlite3_bind_int64(s, 7, suppressed);
   sqlite3_bind_int64(s, 8, failed);
+  sqlite3_bind_int64(s, 9, not_opted_in);
   return store_exec_done(st, s, "cannot update a broadcast");
 }
 
@@ -1044,6 +1090,7 @@ static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
   b->held = (long)sqlite3_column_int64(s, 9);
   b->suppressed = (long)sqlite3_column_int64(s, 10);
   b->failed = (long)sqlite3_column_int64(s, 11);
+  b->not_opted_in = (long)sqlite3_column_int64(s, 12);
 }
 
 void broadcast_row_free(broadcast_row *b) {

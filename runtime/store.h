@@ -111,6 +111,9 @@ int64_t store_message_add(store *st, const message_row *m);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);
+/* The time of the contact's first inbound message: 1 with *at, 0 if it has
+ * none, -1 on error. */
+int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at);
 /* The highest contact, message and timer ids in use (0 when none). */
 int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer);
 
@@ -179,13 +182,14 @@ typedef struct broadcast_row {
   double rate;
   int64_t cursor, next_at;
   long sent, held, suppressed, failed;
+  long not_opted_in; /* contacts skipped: they never opted in */
 } broadcast_row;
 void broadcast_row_free(broadcast_row *b);
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
 /* counts are added to the row's */
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
-                           long failed);
+                           long failed, long not_opted_in);
 int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
                          size_t *n);
 /* 1 found, 0 not, -1 error */

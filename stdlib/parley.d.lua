@@ -208,7 +208,7 @@ function Contact:stop_drip(name) end
 ---or a range: { age = { min = 18 }, birthday = { before = "2008-12-05" } }.
 ---@class Segment
 ---@field tags? string|string[] contacts having every one of these tags
----@field status? "subscribed"|"opted_out"
+---@field status? "subscribed"|"not_opted_in"|"opted_out"
 ---@field joined_after? string|number first seen at or after: "YYYY-MM-DD" (or with "HH:MM") in the bot's zone, or seconds
 ---@field joined_before? string|number first seen before
 ---@field [string] string|number|boolean|SegmentRange
@@ -217,7 +217,7 @@ function Contact:stop_drip(name) end
 ---@class ContactView
 ---@field id integer
 ---@field number string
----@field status "subscribed"|"opted_out"
+---@field status "subscribed"|"not_opted_in"|"opted_out" not_opted_in: imported without evidence of consent, never texted the bot (no broadcasts)
 ---@field opted_out boolean
 ---@field fields table<string, StoredValue>
 ---@field tags table<string, true>
@@ -236,6 +236,7 @@ function Contact:stop_drip(name) end
 ---@field held integer held by the recipients' quiet hours (released later)
 ---@field suppressed integer recipients who had opted out
 ---@field failed integer
+---@field not_opted_in integer recipients skipped: they never opted in (imported without evidence)
 
 -- ---------------------------------------------------------------- bot
 

@@ -830,8 +830,9 @@ local function segment_json(q, fname)
       end
       out.tags = list
     elseif k == "status" then
-      if v ~= "subscribed" and v ~= "opted_out" then
-        raise(fname .. ": status = '" .. tostring(v) .. "' (use \"subscribed\" or \"opted_out\")")
+      if v ~= "subscribed" and v ~= "opted_out" and v ~= "not_opted_in" then
+        raise(fname .. ": status = '" .. tostring(v) ..
+          "' (use \"subscribed\", \"not_opted_in\" or \"opted_out\")")
       end
       out.status = v
     elseif k == "joined_after" or k == "joined_before" then

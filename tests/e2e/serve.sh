@@ -306,7 +306,7 @@ expect "broadcast: the segment's contact got the text" \
   "$(admin GET /v1/bots/fanclub/contacts/+15550001/messages admin-secret-789)" '"direction":"out","text":"Gold presale today"'
 expect "broadcast: a bad segment is 400 with the reason" \
   "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{"status":"maybe"},"text":"x"}')" \
-  'status is \\"subscribed\\" or \\"opted_out\\".* 400$'
+  'status is \\"subscribed\\", \\"not_opted_in\\" or \\"opted_out\\".* 400$'
 expect "broadcast: no text is 400" \
   "$(admin POST /v1/bots/fanclub/broadcasts admin-secret-789 --data '{"segment":{}}')" 'text must be a non-empty string.* 400$'
 expect "broadcasts: an unknown template filter is refused (400), naming it" \

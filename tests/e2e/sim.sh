@@ -141,7 +141,7 @@ has "sim: bad /contact lines name the input and the usage" "$tmp/events.out" \
   "/contact: 'city' is not key=value" \
   "/contact: '555' is not a number like \+15550001" \
   "/contact: 'tz=Mars/Base' is not a time zone" \
-  "/contact: 'status=gone' is not a status \(opted_out or subscribed\)" \
+  "/contact: 'status=gone' is not a status \(subscribed, not_opted_in or opted_out\)" \
   'usage: /contact NUMBER key=value'
 if [ "$(grep -c '^Shop: Hello Kim$' "$tmp/events.out")" -eq 2 ] && [ "$(cat "$tmp/events.rc")" -eq 1 ]; then
   ok "sim: the session goes on after bad commands, and piped input exits 1"

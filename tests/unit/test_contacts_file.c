@@ -139,9 +139,9 @@ int main(void) {
               "tags are added once each; a number is stored as a number");
   contact_row_free(&r);
   test_result(
-      strcmp(status_of(st, bot, "+15550004"), "opted_out") == 0 &&
+      strcmp(status_of(st, bot, "+15550004"), "not_opted_in") == 0 &&
           ledger_of(st, bot, "+15550004").n == 0,
-      "a new contact without evidence is not opted in, and has no ledger entry");
+      "a new contact without evidence is not_opted_in, and has no ledger entry");
 
   import(st, bot, &last, csv, &rep);
   test_result(
@@ -150,6 +150,33 @@ int main(void) {
   json_decref(rep.errors);
   test_result(ledger_of(st, bot, "+15550003").n == 1, "and adds nothing to the ledger");
 
+  import(st, bot, &last,
+         "number,status\n+15550004,not_opted_in\n+15550003,not_opted_in\n"
+         "+15550001,not_opted_in\n+15550005,not_opted_in\n",
+         &rep);
+  json_decref(rep.errors);
+  test_result(
+      rep.failed == 0 && rep.created == 1 && rep.not_opted_in == 1 &&
+          strcmp(status_of(st, bot, "+15550005"), "not_opted_in") == 0 &&
+          ledger_of(st, bot, "+15550005").n == 0,
+      "status not_opted_in creates a contact not opted in, without a ledger entry");
+  test_result(strcmp(status_of(st, bot, "+15550004"), "not_opted_in") == 0 &&
+                  strcmp(status_of(st, bot, "+15550003"), "subscribed") == 0 &&
+                  strcmp(status_of(st, bot, "+15550001"), "opted_out") == 0 &&
+                  ledger_of(st, bot, "+15550003").n == 1 &&
+                  ledger_of(st, bot, "+15550001").n == 1,
+              "and changes no existing contact's status by itself (nor its ledger)");
+  import(st, bot, &last, "number,status\n+15550005,not_opted_in\n", &rep);
+  json_decref(rep.errors);
+  test_result(rep.unchanged == 1 && rep.not_opted_in == 0,
+              "the same row again is unchanged");
+  import(st, bot, &last, "number,status\n+15550005,opted_in\n", &rep);
+  test_result(rep.failed == 1 && rep.errors &&
+                  strstr(json_string_value(
+                             json_object_get(json_array_get(rep.errors, 0), "error")),
+                         "subscribed, not_opted_in or opted_out") != NULL,
+              "an unknown status is refused, naming the three");
+  json_decref(rep.errors);
   import(st, bot, &last,
          "number,consent_source,consent_at\n+15550004,shop,2025-07-01\n", &rep);
   json_decref(rep.errors);
@@ -178,9 +205,23 @@ int main(void) {
   json_decref(rep.errors);
   test_result(rep.created == IMPORT_BATCH * 2 + 7 &&
                   last == before + IMPORT_BATCH * 2 + 7 &&
-                  store_contact_count(st, bot) == 4 + IMPORT_BATCH * 2 + 7,
+                  store_contact_count(st, bot) == 5 + IMPORT_BATCH * 2 + 7,
               "rows over several batches are all created, with the ids after the last");
   buf_free(&big);
+
+  /* a contact imported without evidence that texts the bot later: the
+   * export's evidence is that first message, at its own time */
+  import(st, bot, &last, "number\n+15550006\n", &rep);
+  json_decref(rep.errors);
+  contact_row r6 = {0};
+  store_contact_get(st, bot, "+15550006", &r6);
+  message_row first = {.bot_id = bot, .contact_id = r6.id, .direction = "in",
+                       .number = "+15550006", .text = "ORDER 123", .status = "done",
+                       .at = NOW + 3600 * 1000};
+  store_message_add(st, &first);
+  store_contact_update(st, r6.id, "subscribed", NULL, NULL, NULL);
+  store_contact_joined(st, r6.id);
+  contact_row_free(&r6);
 
   /* the export reads back */
   buf out = {0};
@@ -194,6 +235,18 @@ int main(void) {
                        strcmp(out.data, again.data) == 0,
                    "an export imported into another bot exports the same"))
     test_note("failed %ld", rep.failed);
+  if (!test_result(out.data && strstr(out.data, "\r\n+15550006,subscribed,first message,"
+                                               "2026-03-02T11:00:00Z,") != NULL,
+                   "a contact subscribed by its first message after an import is exported "
+                   "with that message's time"))
+    test_note("%s", out.data ? out.data : "");
+  test_result(out.data && strstr(out.data, "\r\n+15550005,not_opted_in,,,") != NULL,
+              "the export writes a contact's status not_opted_in, without evidence");
+  test_result(strcmp(status_of(st, bot2, "+15550005"), "not_opted_in") == 0 &&
+                  ledger_of(st, bot2, "+15550005").n == 0 &&
+                  strcmp(status_of(st, bot2, "+15550001"), "opted_out") == 0 &&
+                  strcmp(status_of(st, bot2, "+15550004"), "subscribed") == 0,
+              "and the import reads each status back");
   buf_free(&out);
   buf_free(&again);
   store_close(st);

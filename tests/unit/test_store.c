@@ -506,7 +506,7 @@ static void test_version_numbers_per_bot(void) {
   char msg[256] = "";
   sql_exec(path,
            "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
-           "number;"
+           "number; ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            " PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
@@ -528,6 +528,103 @@ static void test_version_numbers_per_bot(void) {
   free(path);
 }
 
+/* Schema 6 knew two statuses; 7 adds not_opted_in. SQLite cannot change a
+ * CHECK, so the migration rebuilds the contacts table: a database of
+ * schema 6 keeps its contacts (ids, statuses, every column), the rows
+ * that point at them, the table's uniqueness, and takes the new status. */
+static void test_contacts_migrate_to_three_statuses(void) {
+  char *path = fresh_db_path("statuses.db");
+  char *fresh = fresh_db_path("statuses-fresh.db");
+  store *st = open_or_note(fresh);
+  if (!st) return;
+  store_close(st);
+  st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "fan", 0);
+  store_contact_insert(st, 7, bot, "+15550007", T0);
+  store_contact_insert(st, 9, bot, "+15550009", T0 + 1);
+  store_contact_update(st, 9, "opted_out", "{\"city\":\"Austin\"}", "[\"vip\"]", "Europe/Paris");
+  store_consent_add(st, bot, 9, "+15550009", "optout", "keyword", "STOP", T0);
+  add_message(st, bot, 9, "+15550009", "in", "STOP", NULL);
+  store_close(st);
+
+  /* the contacts table as schema 6 had it */
+  char msg[512] = "";
+  sql_exec(path,
+           "CREATE TABLE old_contacts("
+           "  id INTEGER PRIMARY KEY,"
+           "  bot_id INTEGER NOT NULL REFERENCES bots(id),"
+           "  number TEXT NOT NULL,"
+           "  status TEXT NOT NULL DEFAULT 'subscribed'"
+           "    CHECK(status IN ('subscribed','opted_out')),"
+           "  fields TEXT NOT NULL DEFAULT '{}',"
+           "  tags TEXT NOT NULL DEFAULT '[]',"
+           "  timezone TEXT,"
+           "  first_seen INTEGER NOT NULL,"
+           "  last_seen INTEGER NOT NULL,"
+           "  joined INTEGER NOT NULL DEFAULT 0,"
+           "  UNIQUE(bot_id, number));"
+           "ALTER TABLE old_contacts ADD COLUMN undeliverable TEXT;"
+           "INSERT INTO old_contacts SELECT * FROM contacts;"
+           "DROP TABLE contacts;"
+           "ALTER TABLE old_contacts RENAME TO contacts;"
+           "UPDATE contacts SET joined = 1, undeliverable = 'invalid' WHERE id = 9;"
+           "ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
+           "PRAGMA user_version = 6;",
+           msg, sizeof msg);
+  CHECK_STR(msg, "", "the database is taken back to schema 6");
+  CHECK(sql_exec(path, "UPDATE contacts SET status = 'not_opted_in' WHERE id = 7", msg,
+                 sizeof msg) != SQLITE_OK,
+        "schema 6 refuses the status not_opted_in");
+
+  st = open_or_note(path);
+  if (!st) return;
+  CHECK_INT(sql_int(path, "PRAGMA user_version"), sql_int(fresh, "PRAGMA user_version"),
+            "the migrated database is at the current schema version");
+  contact_row r = {0};
+  CHECK(store_contact_get(st, bot, "+15550009", &r) == 1 && r.id == 9 &&
+            strcmp(r.status, "opted_out") == 0 && strcmp(r.fields, "{\"city\":\"Austin\"}") == 0 &&
+            strcmp(r.tags, "[\"vip\"]") == 0 && r.timezone &&
+            strcmp(r.timezone, "Europe/Paris") == 0 && r.joined && r.undeliverable &&
+            r.first_seen == T0 + 1,
+        "a contact keeps its id, status and every column");
+  contact_row_free(&r);
+  transcript t = {""};
+  store_consent_each(st, 9, on_consent, &t);
+  CHECK_STR(t.text, "optout:keyword:STOP", "its ledger entries still point at it");
+  t.text[0] = 0;
+  store_messages_each(st, 9, on_message, &t);
+  CHECK_STR(t.text, "in:STOP:done", "and its messages");
+  CHECK(store_contact_update(st, 7, "not_opted_in", NULL, NULL, NULL) == 0,
+        "the migrated table takes the status not_opted_in");
+  CHECK(store_contact_get(st, bot, "+15550007", &r) == 1 && r.id == 7 &&
+            strcmp(r.status, "not_opted_in") == 0,
+        "... and reads it back");
+  contact_row_free(&r);
+  CHECK(store_contact_insert(st, 10, bot, "+15550007", T0) < 0,
+        "a number is still unique per bot");
+  store_close(st);
+  CHECK(sql_exec(path, "UPDATE contacts SET status = 'gone' WHERE id = 7", msg, sizeof msg) !=
+            SQLITE_OK,
+        "a status outside the three is still refused");
+  char *want = sql_text(fresh, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema"
+                               " WHERE sql IS NOT NULL ORDER BY name)");
+  char *got = sql_text(path, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema"
+                             " WHERE sql IS NOT NULL ORDER BY name)");
+  CHECK(want && got && strcmp(want, got) == 0,
+        "the migrated schema is a new database's (tables, indexes, references)");
+  if (want && got && strcmp(want, got)) test_note("new:      %s\nmigrated: %s", want, got);
+  free(want);
+  free(got);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM pragma_foreign_key_check"), 0,
+            "no row points at a contact that is not there");
+  char *ok = sql_text(path, "PRAGMA integrity_check");
+  CHECK_STR(ok ? ok : "", "ok", "the migrated database passes integrity_check");
+  free(ok);
+  free(path);
+  free(fresh);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -541,6 +638,7 @@ int main(void) {
   test_rollback_discards_changes();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
+  test_contacts_migrate_to_three_statuses();
   test_rmtree(tmp);
   free(tmp);
   return test_done();

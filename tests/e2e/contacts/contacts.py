@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from harness import Parley, check, query, request, summary  # noqa: E402
@@ -68,6 +69,52 @@ def cli(args, parley, port):
     return r.returncode, r.stdout, r.stderr
 
 
+def broadcast_done(p, bid):
+    """The broadcast once it is done (polled for at most 20 s), else its last state."""
+    shown = {}
+    for _ in range(200):
+        shown = admin(p, "GET", "/v1/bots/fan/broadcasts/%s" % bid)[1]
+        if isinstance(shown, dict) and shown.get("status") == "done":
+            break
+        time.sleep(0.1)
+    return shown
+
+
+def not_opted_in(p, db):
+    """Imported without evidence: no broadcast; the first message answered."""
+    check("a customer imported without evidence texts the bot and gets the bot's answer",
+          say(p, "+15550002", "ORDER 123") == (200, ["age nil city Austin, TX"]))
+    c2 = contact(p, "+15550002")
+    check("and is subscribed by it, as a new number is (no ledger entry)",
+          c2.get("status") == "subscribed" and ledger(db, "+15550002") == [], c2)
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
+                        b"number,fields.city,consent_source,consent_at\n+15550050,Waco,,\n"
+                        b"+15550051,Waco,web form,2025-06-01\n", "text/csv")
+    check("an import makes one contact not opted in, one subscribed",
+          status == 200 and rep.get("not_opted_in") == 1 and rep.get("opted_in") == 1, rep)
+    status, page = admin(p, "GET", "/v1/bots/fan/contacts?status=not_opted_in")
+    check("the contacts API filters on status not_opted_in",
+          status == 200 and [c["number"] for c in page["contacts"]] == ["+15550050"], page)
+    status, page = admin(p, "GET", "/v1/bots/fan/contacts?status=joined")
+    check("the contacts API refuses an unknown status, naming the three", status == 400 and
+          '"subscribed", "not_opted_in" or "opted_out"' in page.get("error", ""), page)
+    status, made = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
+        {"segment": {"city": "Waco"}, "text": "Waco sale", "at": 1767225600}).encode())
+    shown = broadcast_done(p, made.get("id")) if status == 201 else made
+    check("a broadcast skips the contact not opted in, and counts it",
+          shown.get("status") == "done" and shown.get("not_opted_in") == 1
+          and shown.get("sent", 0) + shown.get("held", 0) == 1 and shown.get("suppressed") == 0,
+          shown)
+    check("no message to it is stored",
+          query(db, "SELECT count(*) FROM messages WHERE number = '+15550050'")[0][0] == 0
+          and query(db, "SELECT count(*) FROM messages WHERE number = '+15550051'"
+                        " AND text = 'Waco sale'")[0][0] == 1)
+    status, refused = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
+        {"segment": {"status": "joined"}, "text": "hi"}).encode())
+    check("a segment's unknown status is refused, naming the three", status == 400 and
+          '"subscribed", "not_opted_in" or "opted_out"' in refused.get("error", ""), refused)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parley", required=True)
@@ -124,8 +171,8 @@ def run(p, parley, db, tmp):
           ledger(db, "+15550001") == [("optin", "import", "web form", 1748779200000)],
           ledger(db, "+15550001"))
     c2 = contact(p, "+15550002")
-    check("a contact without consent evidence is not opted in (no ledger entry)",
-          c2.get("status") == "opted_out" and c2.get("fields") == {"city": "Austin, TX"}
+    check("a contact without consent evidence is not_opted_in (no ledger entry)",
+          c2.get("status") == "not_opted_in" and c2.get("fields") == {"city": "Austin, TX"}
           and ledger(db, "+15550002") == [], (c2, ledger(db, "+15550002")))
     c5 = contact(p, "+15550005")
     check("quoted fields keep their line breaks and quotes",
@@ -172,6 +219,8 @@ def run(p, parley, db, tmp):
           again == {"created": 0, "updated": 0, "opted_in": 0, "unchanged": 5, "failed": 3}, rep)
     after = (query(db, count), query(db, "SELECT count(*), group_concat(fields || tags) FROM contacts"))
     check("and adds no ledger rows or contacts", before == after, (before, after))
+
+    not_opted_in(p, db)
 
     status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
                         b'number,fields.city\n+15550009,"Austin\n', "text/csv")
@@ -222,6 +271,12 @@ def run(p, parley, db, tmp):
     status, copied = admin(p, "GET", "/v1/bots/copy/contacts.csv")
     check("and exports the same again", copied == exported,
           "first  %r\nsecond %r" % (exported, copied))
+    check("a contact not opted in is exported with its status and no evidence",
+          "\r\n+15550050,not_opted_in,,,," in exported, exported)
+    check("and the import of the export keeps the status, with no ledger entry",
+          contact(p, "+15550050", "copy").get("status") == "not_opted_in"
+          and query(db, "SELECT count(*) FROM consent WHERE number = '+15550050'")[0][0] == 0,
+          contact(p, "+15550050", "copy"))
 
     # the CLI, in pieces smaller than the file
     big = os.path.join(tmp, "big.csv")
@@ -282,6 +337,11 @@ def run(p, parley, db, tmp):
     status, after_restart = admin(p, "GET", "/v1/bots/fan/contacts.csv")
     check("after a restart the contacts are all there, as exported", after_restart == exported)
     check("and the engine reads them", say(p, "+15550007", "hi") == (200, ["age 61 city Houston"]))
+    check("a contact not opted in is still not opted in after a restart",
+          contact(p, "+15550050").get("status") == "not_opted_in", contact(p, "+15550050"))
+    check("and its first message after the restart is answered and subscribes it",
+          say(p, "+15550050", "hi") == (200, ["age nil city Waco"])
+          and contact(p, "+15550050").get("status") == "subscribed", contact(p, "+15550050"))
 
 
 if __name__ == "__main__":
