@@ -34,6 +34,7 @@
 #include "chat_explain.h"
 #include "chat_test.h"
 #include "cli.h"
+#include "contact_setup.h"
 #include "clock.h"
 #include "engine.h"
 #include "http_mock.h"
@@ -467,51 +468,13 @@ static int setup_contact(run *r, int line, char *args) {
   if (!number || !is_number_token(number, &n))
     return fail(r, line, "@contact needs a number like +15550001, got '%s'",
                 number ? number : "");
-  json_t *fields = json_object(), *tags = NULL;
-  const char *status = NULL, *tz = NULL;
-  for (char *kv; (kv = strtok_r(NULL, " \t", &save));) {
-    char *eq = strchr(kv, '=');
-    const char *bad = NULL;
-    if (!eq) {
-      bad = "is not key=value (e.g. tz=America/Chicago, city=Austin, "
-            "tags=vip,early, status=opted_out)";
-    } else {
-      *eq = 0;
-      const char *v = eq + 1;
-      if (strcmp(kv, "tz") == 0) {
-        if (!clock_valid_zone(v)) bad = "is not a time zone";
-        tz = v;
-      } else if (strcmp(kv, "status") == 0) {
-        if (strcmp(v, "opted_out") && strcmp(v, "subscribed") &&
-            strcmp(v, "not_opted_in"))
-          bad = "is not a status (subscribed, not_opted_in or opted_out)";
-        status = v;
-      } else if (strcmp(kv, "tags") == 0) {
-        json_decref(tags);
-        tags = json_array();
-        char *tsave = NULL, *copy = xstrdup(v);
-        for (char *t = strtok_r(copy, ",", &tsave); t; t = strtok_r(NULL, ",", &tsave))
-          json_array_append_new(tags, json_string(t));
-        free(copy);
-      } else {
-        json_object_set_new(fields, kv, json_string(v));
-      }
-      if (bad) *eq = '=';
-    }
-    if (bad) {
-      json_decref(fields);
-      json_decref(tags);
-      return fail(r, line, "@contact: '%s' %s", kv, bad);
-    }
-  }
-  char *fj = json_object_size(fields) ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-  char *tj = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+  contact_setup cs;
   char err[1024];
-  int rc = engine_set_contact(r->e, r->b, number, status, fj, tj, tz, err, sizeof err);
-  free(fj);
-  free(tj);
-  json_decref(fields);
-  json_decref(tags);
+  if (contact_setup_read(save, &cs, err, sizeof err))
+    return fail(r, line, "@contact: %s", err);
+  int rc = engine_set_contact(r->e, r->b, number, cs.status, cs.fields_json, cs.tags_json,
+                              cs.tz, err, sizeof err);
+  contact_setup_free(&cs);
   if (rc) return fail(r, line, "@contact: %s", err);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "contact_setup.h"
 #include "sim.h"
 #include "store.h"
 
@@ -274,55 +275,16 @@ static int cmd_contact(sim *s, const command *c, char *arg) {
     free(line);
     return 0;
   }
-  json_t *fields = json_object(), *tags = NULL;
-  const char *status = NULL, *tz = NULL;
-  for (char *kv; (kv = strtok_r(NULL, " \t", &save));) {
-    char *eq = strchr(kv, '=');
-    const char *bad = NULL;
-    if (!eq) {
-      bad =
-          "is not key=value (e.g. tz=America/Chicago, city=Austin, tags=vip,early, "
-          "status=opted_out)";
-    } else {
-      *eq = 0;
-      const char *v = eq + 1;
-      if (strcmp(kv, "tz") == 0) {
-        if (!clock_valid_zone(v)) bad = "is not a time zone";
-        tz = v;
-      } else if (strcmp(kv, "status") == 0) {
-        if (strcmp(v, "opted_out") && strcmp(v, "subscribed") &&
-            strcmp(v, "not_opted_in"))
-          bad = "is not a status (subscribed, not_opted_in or opted_out)";
-        status = v;
-      } else if (strcmp(kv, "tags") == 0) {
-        json_decref(tags);
-        tags = json_array();
-        char *tsave = NULL, *copy = xstrdup(v);
-        for (char *t = strtok_r(copy, ",", &tsave); t; t = strtok_r(NULL, ",", &tsave))
-          json_array_append_new(tags, json_string(t));
-        free(copy);
-      } else {
-        json_object_set_new(fields, kv, json_string(v));
-      }
-      if (bad) *eq = '=';
-    }
-    if (bad) {
-      char what[600];
-      snprintf(what, sizeof what, "'%.300s' %s", kv, bad);
-      usage_error(s, c, "%s", what);
-      json_decref(fields);
-      json_decref(tags);
-      free(line);
-      return 0;
-    }
-  }
-  char *fj = json_object_size(fields)
-                 ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS)
-                 : NULL;
-  char *tj = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+  contact_setup cs;
   char err[1024];
+  if (contact_setup_read(save, &cs, err, sizeof err)) {
+    usage_error(s, c, "%s", err);
+    free(line);
+    return 0;
+  }
   record_step(&s->rec, line);
-  int rc = engine_set_contact(s->e, s->b, number, status, fj, tj, tz, err, sizeof err);
+  int rc = engine_set_contact(s->e, s->b, number, cs.status, cs.fields_json, cs.tags_json,
+                              cs.tz, err, sizeof err);
   if (rc > 0) { /* refused: nothing written, nothing to replay */
     free(s->rec.step);
     s->rec.step = NULL;
@@ -334,10 +296,7 @@ static int cmd_contact(sim *s, const command *c, char *arg) {
   record_step_end(&s->rec);
   if (rc == 0)
     printf("%s  . contact %s set%s\n", sim_dim_on(s), number, sim_dim_off(s));
-  free(fj);
-  free(tj);
-  json_decref(fields);
-  json_decref(tags);
+  contact_setup_free(&cs);
   return 0;
 }
 
