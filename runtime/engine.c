@@ -126,9 +126,14 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
     /* a number erased while opted out is opted out again */
     int suppressed = store_is_suppressed(e->rd, b->id, number);
     if (suppressed < 0) return NULL;
-    if (suppressed) journal_contact_update(&e->jr, id, "opted_out", NULL, NULL, NULL);
+    if (suppressed)
+      journal_contact_update(&e->jr, id, "opted_out", NULL, NULL, NULL);
+    else if (create == CONTACT_UNASKED)
+      journal_contact_update(&e->jr, id, "not_opted_in", NULL, NULL, NULL);
     r = (contact_row){.id = id, .number = xstrdup(number),
-                      .status = xstrdup(suppressed ? "opted_out" : "subscribed"),
+                      .status = xstrdup(suppressed               ? "opted_out"
+                                        : create == CONTACT_UNASKED ? "not_opted_in"
+                                                                    : "subscribed"),
                       .fields = xstrdup("{}"),
                       .tags = xstrdup("[]"), .state = xstrdup("{}"),
                       .first_seen = now, .last_seen = now};
@@ -620,7 +625,7 @@ int engine_event_check(const char *type, const char *data, char **data_out, char
  * transaction as a message; its sends are subject to opt-out (unless
  * transactional) and quiet hours like any send the fan did not ask for. */
 static int handle_event(engine *e, bot *b, const inbound *m) {
-  contact *c = contact_get(e, b, m->from, 1, NULL);
+  contact *c = contact_get(e, b, m->from, CONTACT_UNASKED, NULL);
   if (!c) return -1;
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};

@@ -186,6 +186,12 @@ void emit(engine *e, int is_message, const char *botname, const char *number,
 #define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* contact_get's create: CONTACT_FIND only finds; CONTACT_JOIN creates a
+ * subscribed contact (its own message, a timer or report of its own);
+ * CONTACT_UNASKED creates one parley may text but that never asked for
+ * marketing (an event or another contact's handler named it): not_opted_in
+ * until its own first message. */
+enum { CONTACT_FIND = 0, CONTACT_JOIN = 1, CONTACT_UNASKED = 2 };
 contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);
 void replace(char **slot, const char *v);
 int submit_journal(engine *e, char *err, size_t errlen);

@@ -435,7 +435,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
     pending_send *p = &inv->sends[i];
     contact *to = c;
     if (p->to) {
-      to = contact_get(e, b, p->to, 1, NULL);
+      to = contact_get(e, b, p->to, CONTACT_UNASKED, NULL);
       if (!to) return -1;
     }
     /* opted out since (while the handler waited for a response) */

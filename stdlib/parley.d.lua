@@ -217,7 +217,7 @@ function Contact:stop_drip(name) end
 ---@class ContactView
 ---@field id integer
 ---@field number string
----@field status "subscribed"|"not_opted_in"|"opted_out" not_opted_in: imported without evidence of consent, never texted the bot (no broadcasts)
+---@field status "subscribed"|"not_opted_in"|"opted_out" not_opted_in: never texted the bot and never gave consent (imported without evidence, or created by an event or a send): no broadcasts
 ---@field opted_out boolean
 ---@field fields table<string, StoredValue>
 ---@field tags table<string, true>

@@ -590,8 +590,8 @@ static void test_send_to_another_number(engine *e, bot *b) {
   say(e, b, fan, "tell +15550777 welcome");
   CHECK_INT(observed_messages("+15550777", "welcome"), 1,
             "send() to a new number goes out");
-  CHECK_STR(status_of(e, b, "+15550777"), "subscribed",
-            "and creates the contact");
+  CHECK_STR(status_of(e, b, "+15550777"), "not_opted_in",
+            "and creates the contact, not opted in (it never asked for marketing)");
 }
 
 /* Contacts and their consent belong to one bot: a STOP to one bot does not

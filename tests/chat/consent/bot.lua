@@ -33,4 +33,10 @@ bot.on_event("order.shipped", function(c, ev)
   c:send("Order " .. ev.id .. " shipped.")
 end)
 
+-- staff send a code to a number that never texted the shop
+bot.match("^code (%+%d+)$", function(c, msg, number)
+  send(number, "Your pickup code is 4321.")
+  return "sent"
+end)
+
 bot.fallback(function(c, msg) return "Text ORDER and its number." end)
