@@ -21,12 +21,19 @@
 
 void job_answer(job *j, unsigned status, json_t *body) {
   j->http_status = status;
-  j->http_body = json_dumps(body, JSON_COMPACT);
+  j->http_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
+  if (!j->http_body) { /* never an answer without a body */
+    j->http_status = 500;
+    j->http_body = xstrdup("{\"error\":\"the answer could not be written as JSON\"}");
+  }
 }
 
 void job_answer_error(job *j, unsigned status, const char *message) {
-  job_answer(j, status, json_pack("{s:s}", "error", message));
+  char *text = xstrdup(message);
+  utf8_repair(text); /* a message may quote input cut at a byte count */
+  job_answer(j, status, json_pack("{s:s}", "error", text));
+  free(text);
 }
 
 /* One version for GET .../versions: "version" is its number among the bot's

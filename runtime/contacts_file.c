@@ -44,6 +44,7 @@ static void add_error(import_report *rep, long row, long line, const char *colum
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  utf8_repair(msg); /* the message quotes input cut at a byte count */
   json_array_append_new(rep->errors,
                         json_pack("{s:I,s:I,s:s,s:s}", "row", (json_int_t)row, "line",
                                   (json_int_t)line, "column", column, "error", msg));

@@ -215,7 +215,7 @@ int run_script(engine *e, bot *b, contact *c, const char *kind, const inbound *m
  * recorded; the thread released. 0, 1 or -1 as run_script. */
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
                       int nres, const char *kind, int64_t msg_id, int is_message,
-                      char *err);
+                      char *err, size_t errlen);
 /* run_script for a message: its failure is the handler's business. */
 int run_message(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
                 int64_t msg_id);

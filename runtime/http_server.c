@@ -61,6 +61,11 @@ static void job_free(job *j) {
 
 enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
                         const char *body) {
+  if (!body) { /* a body that could not be made (JSON refuses invalid UTF-8) */
+    status = 500;
+    type = "application/json";
+    body = "{\"error\":\"the answer could not be written as JSON\"}";
+  }
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(r, "Content-Type", type);
@@ -713,6 +718,7 @@ static void on_event_failed(void *ud, void *tag, const char *status, const char 
   if (!j || j->kind != JOB_EVENT || j->event_status) return;
   j->event_status = xstrdup(status);
   j->event_error = xstrdup(error);
+  utf8_repair(j->event_error);
 }
 
 static void on_action(void *ud, const char *botname, const char *number,

@@ -548,19 +548,20 @@ int run_script(engine *e, bot *b, contact *c, const char *kind,
   lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);
   if (!co) /* no memory left in the VM for its arguments: it fails like a handler */
     return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, is_message,
-                             err);
+                             err, errlen);
   int nres;
   int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   if (st == SANDBOX_SUSPENDED)
     return waiting_begin(e, &inv, co, kind, m, msg_id, args, is_message) < 0 ? -1 : 2;
-  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, is_message, err);
+  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, is_message, err,
+                           errlen);
 }
 
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
                       sandbox_status st, int nres, const char *kind, int64_t msg_id,
-                      int is_message, char *err) {
+                      int is_message, char *err, size_t errlen) {
   bot *b = inv->b;
   contact *c = inv->c;
   int rc = 0;
@@ -579,7 +580,8 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     const char *what = st == SANDBOX_LIMIT ? "limit" : "error";
     if (st == SANDBOX_LIMIT) e->stats.limit_hits++;
     e->stats.errors++, b->counts.errors++;
-    bot_env_mask_into(&b->src->env, err, strlen(err) + 1); /* may quote bot.env */
+    bot_env_mask_into(&b->src->env, err, errlen); /* may quote bot.env */
+    utf8_repair(err); /* cut at a byte count by the mask or the buffer */
     journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;

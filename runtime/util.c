@@ -78,6 +78,22 @@ int utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
+void utf8_repair(char *s) {
+  for (size_t i = 0; s[i];) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0                ? 4
+                                                     : 0;
+    size_t have = 0;
+    while (have < len && s[i + have]) have++;
+    if (len && have == len && utf8_valid(s + i, len)) {
+      i += len;
+    } else {
+      s[i++] = '?';
+    }
+  }
+}
+
 size_t utf8_chars(const char *s) {
   size_t n = 0;
   for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;

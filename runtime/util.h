@@ -17,6 +17,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool ends_with(const char *s, const char *suffix);
 /* 1 if the n bytes at s are valid UTF-8 (RFC 3629). */
 int utf8_valid(const char *s, size_t n);
+/* Replaces in place every byte of s that does not belong to a valid UTF-8
+ * character with '?': a text cut at a byte count (a "%.60s", a buffer's
+ * end) can end inside a character, and JSON cannot carry that. */
+void utf8_repair(char *s);
 /* Characters (UTF-8 code points) in s. */
 size_t utf8_chars(const char *s);
 /* Reads a whole file, NUL-terminated; NULL with errno set on failure. */

@@ -432,7 +432,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   }
   if (c) c->busy = 0;
   int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id,
-                             w->is_message, err);
+                             w->is_message, err, sizeof err);
   free(inv);
   w->inv = NULL;
   if (rc >= 0)

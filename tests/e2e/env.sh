@@ -38,6 +38,7 @@ cat > "$tmp/parley.conf" <<EOF
 # bot.env of clinic-desk
 [bot clinic-desk]
 env.STAFF_NUMBER = +15550123
+env.PIN = abcde
 env.API_KEY = $FILE_SECRET
 EOF
 export PARLEY_BOT_CLINIC_DESK_API_KEY=$SECRET
@@ -107,6 +108,14 @@ expect "an event whose handler quotes the key is answered 422, masked" \
     -H 'Content-Type: application/json' --data '{"type":"check.key","contact":"+15550002"}' \
     "$url/v1/bots/clinic-desk/events")" \
   '"error":"[^"]*the API refused key \*\*\*\*\*\*\*\*".* 422$'
+out=$(curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer env-hook-1" \
+  -H 'Content-Type: application/json' --data '{"type":"check.short","contact":"+15550002"}' \
+  "$url/v1/bots/clinic-desk/events")
+expect "an event error quoting a value shorter than its mask is answered 422, masked, whole" \
+  "$out" '^\{"status":"error","error":"[^"]*pin \*\*\*\*\*\*\*\*éé"\} 422$'
+printf '%s' "${out% *}" | python3 -c 'import json, sys; json.load(sys.stdin)' 2>/dev/null
+result $? "... and the answer is valid JSON (valid UTF-8)" "$out"
+expect "... and the server still answers" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$url/healthz")" '^200$'
 
 # a reload reads the config file again, even with the same files
 sed -i 's/+15550123/+15550456/' "$tmp/parley.conf"

@@ -47,3 +47,9 @@ end)
 bot.on_event("check.key", function(c, ev)
   error("the API refused key " .. tostring(bot.env.API_KEY))
 end)
+
+-- an error quoting a value shorter than its mask, then a character of two
+-- bytes: the mask must not cut the message inside it
+bot.on_event("check.short", function(c, ev)
+  error("pin " .. tostring(bot.env.PIN) .. "\u{e9}\u{e9}")
+end)

@@ -234,6 +234,19 @@ def run(p, parley, db, tmp):
     status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import", b"number\n+1555\n",
                         "application/xml")
     check("another Content-Type is refused", status == 400, rep)
+    # messages quote the input cut at a byte count: never inside a character
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
+                        ("number,a" + "\u00e9" * 40 + "\n+15550009,x\n").encode(), "text/csv")
+    check("a long non-ASCII unknown column is named in a JSON answer (cut on a character)",
+          status == 400 and isinstance(rep, dict)
+          and "unknown column 'a\u00e9\u00e9" in rep.get("error", ""), (status, rep))
+    check("... and the server still answers", admin(p, "GET", "/v1/bots/fan/contacts")[0] == 200)
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
+                        ("number,status\n+15550009,a" + "\u00e9" * 25 + "\n").encode(),
+                        "text/csv")
+    check("a row's long non-ASCII bad value is listed among the errors",
+          status == 200 and rep.get("failed") == 1 and len(rep.get("errors", [])) == 1
+          and "is not a status" in rep["errors"][0]["error"], (status, rep))
     status, rep = request(p.port, "POST", "/v1/bots/fan/contacts/import", b"number\n",
                           {"Content-Type": "text/csv"})
     check("without the admin token: 401", status == 401, rep)
