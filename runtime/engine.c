@@ -364,6 +364,18 @@ int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen) {
   return 0;
 }
 
+/* Before the engine's thread writes on the writer's connection (e->st)
+ * itself: its journals flushed, and the writer holding the sender's side
+ * journals back until release_writer (the connection is one thread's at a
+ * time: two on it crashed, or mixed two transactions). */
+static int own_writer(engine *e, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1;
+  writer_exclusive_begin(e->w);
+  return 0;
+}
+
+static void release_writer(engine *e) { writer_exclusive_end(e->w); }
+
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int why_local;
   if (!why) why = &why_local;
@@ -454,27 +466,28 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int64_t now = engine_now(e);
   char *files_json = NULL;
   char *sha = script_sha(s, &files_json);
-  if (engine_flush(e, err, errlen)) {
+  if (own_writer(e, err, errlen)) {
     free(sha);
     free(files_json);
     bot_free(b);
     return NULL;
   }
+  int failed = 0;
   if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
       (b->version_id = store_script_version_add(e->st, b->id, sha, files_json, now,
                                                 &b->version_number)) < 0 ||
       store_commit(e->st)) {
     snprintf(err, errlen, "%s", store_error(e->st));
     store_rollback(e->st);
-    free(sha);
-    free(files_json);
-    bot_free(b);
-    return NULL;
+    failed = 1;
+  } else if (e->serving && store_bot_set_active(e->st, b->id, b->version_id)) {
+    snprintf(err, errlen, "%s", store_error(e->st));
+    failed = 1;
   }
+  release_writer(e);
   free(sha);
   free(files_json);
-  if (e->serving && store_bot_set_active(e->st, b->id, b->version_id)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
+  if (failed) {
     bot_free(b);
     return NULL;
   }
@@ -507,12 +520,11 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
 }
 
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1;
-  if (store_bot_set_served(e->st, b->id, folder_sha)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    return -1;
-  }
-  return 0;
+  if (own_writer(e, err, errlen)) return -1;
+  int rc = store_bot_set_served(e->st, b->id, folder_sha);
+  if (rc) snprintf(err, errlen, "%s", store_error(e->st));
+  release_writer(e);
+  return rc ? -1 : 0;
 }
 
 void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
@@ -977,12 +989,13 @@ static void import_changed(void *ud, const char *number, const char *status,
 
 int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
                            import_options *opt, import_report *rep, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1;
+  if (own_writer(e, err, errlen)) return -1;
   engine_import im = {.e = e, .bot_id = b->id};
   opt->now = engine_now(e);
   opt->changed = import_changed;
   opt->ud = &im;
   int rc = contacts_import(e->st, b->id, &e->last_contact_id, data, len, opt, rep, err, errlen);
+  release_writer(e);
   if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
 }
@@ -1022,8 +1035,9 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
 }
 
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1; /* its last chunk is in the store */
+  if (own_writer(e, err, errlen)) return -1; /* its last chunk is in the store */
   int rc = store_broadcast_cancel(e->st, b->id, id);
   if (rc < 0) snprintf(err, errlen, "%s", store_error(e->st));
+  release_writer(e);
   return rc;
 }

@@ -230,7 +230,7 @@ void journal_clear(journal *j) {
   j->queued = 0;
 }
 
-static void journal_free(journal *j) {
+void journal_free(journal *j) {
   journal_clear(j);
   free(j->ops);
   *j = (journal){0};
@@ -345,6 +345,8 @@ struct writer {
   pthread_cond_t cv;
   journal inflight;
   int busy, quit, failed;
+  int applying;  /* the thread works on the connection (mu not held) */
+  int exclusive; /* the engine's thread does (writer_exclusive_begin) */
   uint64_t committed;
   void (*on_queued)(void *ud);
   void *on_queued_ud;
@@ -364,16 +366,19 @@ static void *writer_main(void *arg) {
   writer *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while (!w->busy && !w->side && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    while ((!w->busy && !w->side && !w->quit) || w->exclusive)
+      pthread_cond_wait(&w->cv, &w->mu);
     if (!w->busy && !w->side && w->quit) break;
     struct side *side = w->side;
     w->side = w->side_tail = NULL;
     int engine_journal = w->busy;
+    w->applying = 1;
     pthread_mutex_unlock(&w->mu);
     for (struct side *r = side; r; r = r->next)
       r->rc = journal_apply(w->st, r->j, r->err, sizeof r->err);
     if (!engine_journal) {
       pthread_mutex_lock(&w->mu);
+      w->applying = 0;
       for (struct side *r = side; r; r = r->next) r->done = 1;
       pthread_cond_broadcast(&w->cv);
       continue;
@@ -383,6 +388,7 @@ static void *writer_main(void *arg) {
     if (rc == 0 && w->inflight.queued && w->on_queued) w->on_queued(w->on_queued_ud);
     journal_clear(&w->inflight);
     pthread_mutex_lock(&w->mu);
+    w->applying = 0;
     if (rc) {
       w->failed = 1;
       snprintf(w->err, sizeof w->err, "%s", err);
@@ -419,6 +425,22 @@ int writer_apply_side(writer *w, journal *j, char *err, size_t errlen) {
   pthread_mutex_unlock(&w->mu);
   if (r.rc) snprintf(err, errlen, "%s", r.err);
   return r.rc;
+}
+
+void writer_exclusive_begin(writer *w) {
+  if (!w->threaded) return;
+  pthread_mutex_lock(&w->mu);
+  while (w->busy || w->applying) pthread_cond_wait(&w->cv, &w->mu);
+  w->exclusive = 1;
+  pthread_mutex_unlock(&w->mu);
+}
+
+void writer_exclusive_end(writer *w) {
+  if (!w->threaded) return;
+  pthread_mutex_lock(&w->mu);
+  w->exclusive = 0;
+  pthread_cond_broadcast(&w->cv);
+  pthread_mutex_unlock(&w->mu);
 }
 
 static void *checkpointer_main(void *arg) {

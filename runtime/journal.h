@@ -97,7 +97,8 @@ void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
 void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
                             const char *reason, int64_t at);
 void journal_undeliverable(journal *j, int64_t contact, const char *why);
-void journal_clear(journal *j);
+void journal_clear(journal *j); /* empties it, keeping its buffer */
+void journal_free(journal *j);  /* empties it and frees the buffer */
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and
  * err says why. */
@@ -121,6 +122,12 @@ void writer_on_queued(writer *w, void (*fn)(void *ud), void *ud);
  * the sender's writes, so one connection writes and no one waits for the
  * lock). -1 (err) if it failed, or if the writer has no thread. */
 int writer_apply_side(writer *w, journal *j, char *err, size_t errlen);
+/* The engine's thread writing on the writer's connection itself (a contacts
+ * import, a version, a cancel): begin waits until the writer is idle and
+ * holds other threads' journals back until end. Call begin after
+ * writer_wait, with no journal submitted until end. */
+void writer_exclusive_begin(writer *w);
+void writer_exclusive_end(writer *w);
 /* Journals committed so far (each submit counts one). */
 uint64_t writer_committed(writer *w);
 

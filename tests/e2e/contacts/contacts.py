@@ -80,6 +80,37 @@ def broadcast_done(p, bid):
     return shown
 
 
+def import_during_broadcast(p):
+    """The sender writes through the writer's connection as an import does:
+    they take turns (both on it at once crashed the server, or committed
+    half an import batch)."""
+    first = "number,fields.city,consent_source,consent_at\n" + "".join(
+        "+1555%07d,Tyler,web form,2025-06-01\n" % (3000000 + i) for i in range(5000))
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import", first.encode(), "text/csv")
+    check("5,000 contacts with consent are imported", status == 200
+          and rep.get("opted_in") == 5000, (status, rep))
+    status, made = admin(p, "POST", "/v1/bots/fan/broadcasts", json.dumps(
+        {"segment": {"city": "Tyler"}, "text": "Tyler sale", "at": 1767225600,
+         "rate": 1000}).encode())
+    second = "number,fields.city\n" + "".join(
+        "+1555%07d,Lufkin\n" % (4000000 + i) for i in range(30000))
+    status2, rep2 = admin(p, "POST", "/v1/bots/fan/contacts/import", second.encode(),
+                          "text/csv")
+    check("an import while a broadcast is being sent is applied whole",
+          status2 == 200 and rep2.get("created") == 30000 and rep2.get("failed") == 0,
+          (status2, rep2))
+    shown = {}
+    for _ in range(3):  # up to a minute
+        shown = broadcast_done(p, made.get("id")) if status == 201 else made
+        if shown.get("status") == "done":
+            break
+    check("... and the broadcast reaches every contact",
+          shown.get("status") == "done" and shown.get("sent", 0) + shown.get("held", 0) == 5000,
+          shown)
+    check("... and no write of the sender failed", "outbox_failed" not in p.log(),
+          [line for line in p.log().splitlines() if "outbox_failed" in line][:3])
+
+
 def not_opted_in(p, db):
     """Imported without evidence: no broadcast; the first message answered."""
     check("a customer imported without evidence texts the bot and gets the bot's answer",
@@ -350,6 +381,7 @@ def run(p, parley, db, tmp):
     status, after_restart = admin(p, "GET", "/v1/bots/fan/contacts.csv")
     check("after a restart the contacts are all there, as exported", after_restart == exported)
     check("and the engine reads them", say(p, "+15550007", "hi") == (200, ["age 61 city Houston"]))
+    import_during_broadcast(p)
     check("a contact not opted in is still not opted in after a restart",
           contact(p, "+15550050").get("status") == "not_opted_in", contact(p, "+15550050"))
     check("and its first message after the restart is answered and subscribes it",
