@@ -216,6 +216,12 @@ int settings_read_file(const char *path) {
       continue;
     }
     char *eq = strchr(t, '=');
+    if (!eq && bot) { /* not shown: a line of a bot's settings may hold a secret */
+      fprintf(stderr, "%s:%d: a line of [bot %s] is not key = value (like env.NAME = value)\n",
+              path, line, bot);
+      rc = -1;
+      continue;
+    }
     if (!eq) {
       fprintf(stderr, "%s:%d: '%s' is not key = value\n", path, line, t);
       rc = -1;

@@ -146,7 +146,7 @@ static void test_config_file_sections(const char *dir) {
   /* a bad line names the file, the line and the name, never the value */
   f = fopen(path, "w");
   fputs("[bot shop]\n\n# blank lines and comments count as lines\nenv. = hidden-value\n"
-        "API_KEY = other-hidden\n",
+        "API_KEY = other-hidden\nenv.TOKEN: colon-hidden\n",
         f);
   fclose(f);
   char *errout = NULL;
@@ -160,9 +160,10 @@ static void test_config_file_sections(const char *dir) {
   CHECK_HAS(errout, "parley.conf:4:", "... naming file:line (blank lines counted)");
   CHECK_HAS(errout, "parley.conf:5:", "an unknown key in a [bot] section is refused");
   CHECK_HAS(errout, "env.API_KEY", "... suggesting env.NAME");
-  CHECK(
-      strstr(errout, "hidden-value") == NULL && strstr(errout, "other-hidden") == NULL,
-      "... without the values");
+  CHECK_HAS(errout, "parley.conf:6:", "a line of a [bot] section without = is refused");
+  CHECK(strstr(errout, "hidden-value") == NULL && strstr(errout, "other-hidden") == NULL &&
+            strstr(errout, "colon-hidden") == NULL,
+        "... without the values (nor the line: it may hold one)");
   free(errout);
 
   /* a config file that is gone refuses the version */

@@ -12,7 +12,8 @@ static void repaired(const char *in, const char *want, const char *what) {
 
 static void test_utf8_repair(void) {
   repaired("plain ascii", "plain ascii", "ASCII is left alone");
-  repaired("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89",
+  repaired("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89",
+           "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\x89",
            "valid 2-, 3- and 4-byte characters are left alone");
   repaired("cut \xc3", "cut ?", "a 2-byte character cut after its first byte");
   repaired("cut \xe2\x82", "cut ??", "a 3-byte character cut after two bytes");
