@@ -366,6 +366,10 @@ def refused_account(a, scripts, clean):
         request(p.port, "POST", "/v1/bots/shop/messages", body,
                 {"Authorization": "Bearer hook-token-3", "Content-Type": "application/json"})
         logged = wait_for(lambda: "provider_refused" in p.log(), timeout=10)
+        # the log line comes before the sender's write is committed
+        wait_for(lambda: query(db, "SELECT status FROM messages"
+                                   " WHERE text = 'Got it: anyone there'") == [("queued",)],
+                 timeout=10)
         row = query(db, "SELECT status, attempts, error FROM messages WHERE text = 'Got it: anyone there'")
         check("the refused account pauses the bot: its message waits, queued, the attempt not "
               "counted, with the reason", logged and row and row[0][0] == "queued" and row[0][1] == 0
