@@ -136,13 +136,6 @@ static json_t *cell_value(const char *s) {
 }
 
 /* The field names segments can match: letters, digits, _. */
-static int field_name_ok(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (!isalnum((unsigned char)*s) && *s != '_') return 0;
-  return 1;
-}
-
 /* Text without control characters, 1 to max bytes of UTF-8. */
 static int plain_text(const char *s, size_t max) {
   size_t n = strlen(s);
@@ -151,6 +144,13 @@ static int plain_text(const char *s, size_t max) {
     if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
   return 1;
 }
+
+/* A field's name: what a script may name one (c.fields["first name"]), so
+ * an export reads back; segments and templates reach the names of letters,
+ * digits and _. */
+enum { FIELD_NAME_MAX = 256 };
+static int field_name_ok(const char *s) { return plain_text(s, FIELD_NAME_MAX); }
+#define FIELD_NAME_RULE "a field name is 1 to 256 bytes of text without control characters"
 
 /* The checks every row gets, whatever the format; 0, or -1 with the
  * error added. */
@@ -249,7 +249,7 @@ static int read_header(const csv_record *h, column **cols, char *err, size_t err
     if (c->kind < 0 && strncmp(name, "fields.", 7) == 0) {
       if (!field_name_ok(name + 7)) {
         snprintf(err, errlen,
-                 "line %ld: column '%.60s': a field name is letters, digits and _",
+                 "line %ld: column '%.60s': " FIELD_NAME_RULE,
                  h->line, name);
         return 1;
       }
@@ -434,7 +434,7 @@ static int json_row(import_report *rep, json_t *o, import_row *r) {
     }
   json_object_foreach(fields, key, v) if (!field_name_ok(key)) {
     add_error(rep, r->row, r->line, "fields",
-              "'%.60s': a field name is letters, digits and _", key);
+              "'%.60s': " FIELD_NAME_RULE, key);
     return -1;
   }
   char at_text[32];

@@ -299,6 +299,16 @@ def run(p, parley, db, tmp):
           contact(p, "+15550001").get("status") == "opted_out"
           and ledger(db, "+15550001")[-1][:2] == ("optout", "import"), ledger(db, "+15550001"))
 
+    # a field named as a script may name one (c.fields["first name"])
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
+                        "number,fields.first name\n+15550041,Ann Lee\n".encode(), "text/csv")
+    check("a field name with a space is imported", status == 200 and rep.get("created") == 1,
+          (status, rep))
+    status, rep = admin(p, "POST", "/v1/bots/fan/contacts/import",
+                        b'number,"fields.a\tb"\n+15550042,x\n', "text/csv")
+    check("a field name with a control character is refused, naming the rule",
+          status == 400 and "without control characters" in rep.get("error", ""), (status, rep))
+
     # export, and import the export into another bot: the same export back
     say(p, "+15550040", "hello")
     status, exported = admin(p, "GET", "/v1/bots/fan/contacts.csv")
