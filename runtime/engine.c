@@ -550,6 +550,7 @@ int64_t bot_version(const bot *b) { return b->version_number; }
 const char *bot_display_name(const bot *b) { return b->display; }
 int64_t bot_id(const bot *b) { return b->id; }
 sandbox *bot_sandbox(bot *b) { return b->sb; }
+const bot_env *bot_env_of(const bot *b) { return &b->src->env; }
 
 /* ---------------------------------------------------------------- compliance */
 

@@ -106,6 +106,8 @@ const char *bot_name(const bot *b);
 const char *bot_display_name(const bot *b);
 int64_t bot_id(const bot *b);
 sandbox *bot_sandbox(bot *b);
+/* What the bot's running version reads as bot.env (never NULL). */
+const bot_env *bot_env_of(const bot *b);
 
 enum { INLINE_ANY = 1 << 30 };
 

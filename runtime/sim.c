@@ -23,7 +23,20 @@ static int sim_fetch(void *ud, const engine_http_request *r, engine_http_result 
   sim *s = ud;
   http_fetch_free(s->fetched);
   s->fetched = http_fetch(r, 1, res);
-  record_fetch(&s->rec, r, res);
+  /* written down with the bot.env values masked, as /save writes @env */
+  const bot_env *env = bot_env_of(s->b);
+  char *url = bot_env_mask(env, r->url);
+  char *body = res->body ? xstrndup(res->body, res->body_len) : NULL;
+  char *masked_body = body ? bot_env_mask(env, body) : NULL;
+  engine_http_request mr = *r;
+  engine_http_result mres = *res;
+  mr.url = url;
+  mres.body = masked_body;
+  mres.body_len = masked_body ? strlen(masked_body) : 0;
+  record_fetch(&s->rec, &mr, &mres);
+  free(url);
+  free(body);
+  free(masked_body);
   return 0;
 }
 
@@ -47,7 +60,9 @@ static void on_message(void *ud, const char *botname, const char *to,
   (void)botname;
   (void)status;
   const char *name = bot_display_name(s->b);
-  record_message(&s->rec, to, text);
+  char *masked = bot_env_mask(bot_env_of(s->b), text);
+  record_message(&s->rec, to, masked);
+  free(masked);
   if (strcmp(to, s->fan) == 0)
     printf("%s: %s\n", name, text);
   else

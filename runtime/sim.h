@@ -35,9 +35,9 @@ typedef struct sim {
   http_mocks *http;      /* /http answers; other requests really go out */
   http_fetched *fetched; /* the last real answer */
   sim_record rec;
-  int seeded;            /* /seed: kept across /reset and /reload */
+  int seeded; /* /seed: kept across /reset and /reload */
   int64_t seed;
-  int lineno; /* of the input line being run */
+  int lineno;  /* of the input line being run */
   bot_env env; /* --env NAME=value: over PARLEY_BOT_<BOT>_<NAME> */
 } sim;
 
@@ -73,7 +73,7 @@ void record_fetch(sim_record *r, const engine_http_request *req,
 void record_step_end(sim_record *r);
 /* Writes the session to path (a .chat file) for the bot in botdir; 0, or
  * -1 with a sentence in err. */
-int record_save(const sim_record *r, const char *botdir, const char *path, char *err,
-                size_t errlen);
+int record_save(const sim_record *r, const bot_env *env, const char *botdir,
+                const char *path, char *err, size_t errlen);
 
 #endif

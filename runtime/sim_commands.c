@@ -355,7 +355,7 @@ static int cmd_save(sim *s, const command *c, char *arg) {
     return 0;
   }
   char err[PATH_MAX + 256];
-  if (record_save(&s->rec, s->dir, arg, err, sizeof err)) {
+  if (record_save(&s->rec, bot_env_of(s->b), s->dir, arg, err, sizeof err)) {
     sim_complain(s, "/save: %s", err);
     return 0;
   }

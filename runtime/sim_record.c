@@ -185,8 +185,8 @@ static char *relative_path(const char *from, const char *to) {
   return b.data;
 }
 
-int record_save(const sim_record *r, const char *botdir, const char *path, char *err,
-                size_t errlen) {
+int record_save(const sim_record *r, const bot_env *env, const char *botdir, const char *path,
+                char *err, size_t errlen) {
   /* the file's folder, resolved, to say where the bot is from there */
   char *dir = xstrdup(path);
   char *slash = strrchr(dir, '/');
@@ -221,6 +221,13 @@ int record_save(const sim_record *r, const char *botdir, const char *path, char 
     char *rel = relative_path(dir_real, bot_real);
     buf_printf(&b, "@bot %s\n", rel);
     free(rel);
+  }
+  /* bot.env as the session had it; a value the host masks is written as its
+   * mask, which the URLs, bodies and texts above were masked to as well */
+  for (size_t i = 0; i < env->n; i++) {
+    const char *v = env->values[i];
+    int masked = strlen(v) >= BOT_ENV_MASK_MIN || strpbrk(v, "\r\n");
+    buf_printf(&b, "@env %s=%s\n", env->names[i], masked ? BOT_ENV_MASK : v);
   }
   time_t secs = (time_t)(r->start / 1000);
   struct tm tm;

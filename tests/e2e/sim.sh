@@ -299,7 +299,23 @@ fi
 stock_server_start "$tmp" "$tmp/fetch"
 mkdir -p "$tmp/fetch/tests"
 printf 'stock\n/save %s\n' "$tmp/fetch/tests/real.chat" | session fetch fetch
+# a bot whose request carries a bot.env value: /save writes it masked
+mkdir -p "$tmp/fetchenv/tests"
+sed 's|/stock.json"|/stock.json?key=" .. bot.env.SHOP_KEY|; s|return res and ("Left|return res and ("Key " .. bot.env.SHOP_KEY .. ", left|' \
+  "$tmp/fetch/bot.lua" >"$tmp/fetchenv/bot.lua"
+printf 'stock\n/save %s\n' "$tmp/fetchenv/tests/env.chat" |
+  "$PARLEY" sim "$tmp/fetchenv" --env SHOP_KEY=sk_live_SECRET123 --env PIN=42 >"$tmp/fetchenv.out" 2>&1
 stock_server_stop
+lacks "sim: /save never writes a bot.env value the host masks" "$tmp/fetchenv/tests/env.chat" \
+  'sk_live_SECRET123'
+has "sim: ... it writes @env lines, the value as its mask, and masks the request and the reply" \
+  "$tmp/fetchenv/tests/env.chat" '^@env SHOP_KEY=\*{8}$' '^@env PIN=42$' \
+  "^@http GET http://127.0.0.1:$port/stock.json\\?key=\\*{8} -> 200" '^< \+15550001 Key \*{8}, left: 4$'
+if "$PARLEY" test "$tmp/fetchenv/tests/env.chat" >"$tmp/test4.out" 2>&1; then
+  ok "sim: ... and the saved transcript replays"
+else
+  not_ok "sim: ... and the saved transcript replays" "$(cat "$tmp/test4.out" "$tmp/fetchenv/tests/env.chat")"
+fi
 has "sim: a real answer is saved as an @http line" "$tmp/fetch/tests/real.chat" \
   "^@http GET http://127.0.0.1:$port/stock.json -> 200 \\{\"left\": 4\\}$" '^< \+15550001 Left: 4$'
 if "$PARLEY" test "$tmp/fetch/tests/real.chat" >"$tmp/test3.out" 2>&1; then
