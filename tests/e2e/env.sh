@@ -55,28 +55,12 @@ lacks "--print-config shows no value of the config file" "$tmp/config.txt" "$FIL
 lacks "--print-config shows no staff number" "$tmp/config.txt" "+15550123"
 
 # a server on a free port; sets port, pid, up
-tries=0
-start_server() {
-  up=0
-  for attempt in 1 2 3 4 5 6; do
-    tries=$((tries + 1))
-    port=$((20000 + ($$ * 11 + tries * 1013) % 20000))
-    PARLEY_LOG=debug "$PARLEY" serve --listen "127.0.0.1:$port" --config "$tmp/parley.conf" \
-      --scripts "$tmp/scripts" --db "$tmp/p.db" 2>>"$tmp/log" &
-    pid=$!
-    for _ in $(seq 1 100); do
-      if curl -s -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    [ "$up" -eq 1 ] && return 0
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    pid=""
-  done
-  return 1
+. tests/e2e/lib/server.sh
+start_clinic() {
+  PARLEY_LOG=debug start_server "$tmp/log" --config "$tmp/parley.conf" \
+    --scripts "$tmp/scripts" --db "$tmp/p.db"
 }
-start_server
+start_clinic
 if [ "$up" -ne 1 ]; then
   not_ok "the server starts (its transcripts pass with their own @env)" "$(tail -c 600 "$tmp/log")"
   echo "$pass passed, $fail failed"

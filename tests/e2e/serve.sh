@@ -21,30 +21,7 @@ printf 'vault-secret-333\n' > "$tmp/vault.secret"
 export PARLEY_WEBHOOK_SECRET_VAULT_FILE="$tmp/vault.secret"
 mkdir -p "$tmp/scripts"
 cp -r scripts/fanclub examples/verify "$tmp/scripts/"
-# start_server LOG ARGS...: a server on a free port (another test may hold
-# the first one tried); sets port, pid and up
-tries=0
-start_server() {
-  log=$1
-  shift
-  up=0
-  for attempt in 1 2 3 4 5 6; do
-    tries=$((tries + 1))
-    port=$((20000 + ($$ * 7 + tries * 1013) % 20000))
-    "$PARLEY" serve --listen "127.0.0.1:$port" "$@" 2>"$log" &
-    pid=$!
-    for _ in $(seq 1 50); do
-      if curl -s -m 1 "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then up=1; break; fi
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    [ "$up" -eq 1 ] && return 0
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    pid=""
-  done
-  return 1
-}
+. tests/e2e/lib/server.sh
 # the server's clock: noon in New York, whatever the machine's time (the
 # default bot's quiet hours, 21:00-09:00 there, would hold the broadcasts)
 start_server "$tmp/log" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
