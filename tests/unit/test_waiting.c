@@ -312,6 +312,45 @@ static void test_erased_while_waiting(engine *e, bot *b) {
 /* (declared below) */
 static engine *open_with_bot(const char *name, const char *lua, bot **b);
 
+/* A bot whose keyword 'hog' holds 14 MB and waits for a response (the
+ * limits line is the test's), and whose fallback echoes the length. */
+#define HOG_BOT(limits)                                                           \
+  "bot.config{ name = 'H', http = { allow = { 'api.test' } },\n"                  \
+  "  limits = " limits " }\n"                                                     \
+  "bot.keyword('hog', function(c, msg)\n"                                         \
+  "  local t = {}\n"                                                              \
+  "  for i = 1, 14 * 16 do t[i] = string.rep('x', 65536 - 32) .. i end\n"         \
+  "  http.get('https://api.test/hog')\n"                                          \
+  "  return 'hogged ' .. #t\n"                                                    \
+  "end)\n"                                                                        \
+  "bot.fallback(function(c, msg) return 'echo ' .. #msg.text end)\n"
+
+/* 'hog' from count contacts numbered from prefix; how many were refused the
+ * wait. */
+static int hog(engine *e, bot *b, const char *prefix, int count) {
+  int refused = 0;
+  char number[32];
+  for (int i = 0; i < count; i++) {
+    snprintf(number, sizeof number, "%s%04d", prefix, i);
+    nsent = 0;
+    say(e, b, number, "hog");
+    if (nsent && strstr(sent[0], "waiting for responses hold")) refused++;
+  }
+  return refused;
+}
+
+/* A message of n bytes of c from number; 0 if it could not be made. */
+static int say_long(engine *e, bot *b, const char *number, size_t n, char c) {
+  char *text = malloc(n + 1);
+  if (!text) return 0;
+  memset(text, c, n);
+  text[n] = 0;
+  nsent = 0;
+  say(e, b, number, text);
+  free(text);
+  return 1;
+}
+
 /* Handlers waiting for a response keep their memory. Enough of them once
  * reached the VM's hard cap, and the engine, pushing the next handler's
  * arguments outside any protected call, made Lua panic: the process
@@ -320,38 +359,17 @@ static engine *open_with_bot(const char *name, const char *lua, bot **b);
  * the handler, and the other conversations go on. */
 static void test_waiting_memory_budget(void) {
   static const char *const HOG_LUA =
-      "bot.config{ name = 'H', http = { allow = { 'api.test' } },\n"
-      "  limits = { instructions = 1e8, time = '5s', memory = '32MB' } }\n"
-      "bot.keyword('hog', function(c, msg)\n"
-      "  local t = {}\n"
-      "  for i = 1, 14 * 16 do t[i] = string.rep('x', 65536 - 32) .. i end\n"
-      "  http.get('https://api.test/hog')\n"
-      "  return 'hogged ' .. #t\n"
-      "end)\n"
-      "bot.fallback(function(c, msg) return 'echo ' .. #msg.text end)\n";
+      HOG_BOT("{ instructions = 1e8, time = '5s', memory = '32MB' }");
   bot *b;
   engine *e = open_with_bot("hogbot", HOG_LUA, &b);
   if (!e) return;
   nrequests = nsent = 0;
-  int refused = 0;
-  char number[32];
-  for (int i = 0; i < 90; i++) {
-    snprintf(number, sizeof number, "+1555020%04d", i);
-    nsent = 0;
-    say(e, b, number, "hog");
-    if (nsent && strstr(sent[0], "waiting for responses hold")) refused++;
-  }
+  int refused = hog(e, b, "+1555020", 90);
   CHECK(engine_http_waiting(e) < 90, "not every handler may wait holding 14 MB (%zu wait)",
         engine_http_waiting(e));
   CHECK(refused > 0, "the waits past the bot's budget are refused with an error (%d)", refused);
   /* 4 MB: more than the VM had left when 72 handlers of 14 MB waited */
-  size_t n = (size_t)4 << 20;
-  char *text = malloc(n + 1);
-  memset(text, 'y', n);
-  text[n] = 0;
-  nsent = 0;
-  say(e, b, "+15550299", text);
-  free(text);
+  say_long(e, b, "+15550299", (size_t)4 << 20, 'y');
   CHECK_STR(nsent ? sent[0] : NULL, "+15550299: echo 4194304",
             "another contact's (long) message is answered");
   nsent = 0;
@@ -364,36 +382,17 @@ static void test_waiting_memory_budget(void) {
  * what the VM has left under its hard cap, with 504 MB held by waiting
  * handlers) fails with an error record; the process goes on. */
 static void test_arguments_too_big(void) {
-  static const char *const HOG_LUA =
-      "bot.config{ name = 'A', http = { allow = { 'api.test' } },\n"
-      "  limits = { instructions = 1e8, time = '5s', memory = '32MB', waiting_memory = '512MB' } }\n"
-      "bot.keyword('hog', function(c, msg)\n"
-      "  local t = {}\n"
-      "  for i = 1, 14 * 16 do t[i] = string.rep('x', 65536 - 32) .. i end\n"
-      "  http.get('https://api.test/hog')\n"
-      "  return 'hogged ' .. #t\n"
-      "end)\n"
-      "bot.fallback(function(c, msg) return 'echo ' .. #msg.text end)\n";
+  static const char *const HOG_LUA = HOG_BOT(
+      "{ instructions = 1e8, time = '5s', memory = '32MB', waiting_memory = '512MB' }");
   bot *b;
   engine *e = open_with_bot("argbot", HOG_LUA, &b);
   if (!e) return;
-  char number[32];
-  for (int i = 0; i < 36; i++) {
-    snprintf(number, sizeof number, "+1555040%04d", i);
-    say(e, b, number, "hog");
-  }
+  hog(e, b, "+1555040", 36);
   CHECK_INT(engine_http_waiting(e), 36, "36 handlers of 14 MB wait (within 512 MB)");
-  size_t n = (size_t)560 << 20;
-  char *big = malloc(n + 1);
-  if (!big) {
+  if (!say_long(e, b, "+15550301", (size_t)560 << 20, 'x')) {
     engine_close(e);
     return;
   }
-  memset(big, 'x', n);
-  big[n] = 0;
-  nsent = 0;
-  say(e, b, "+15550301", big);
-  free(big);
   CHECK_HAS(nsent ? sent[0] : NULL, "error: not enough memory left in the bot's VM",
             "a text the VM cannot hold is an error record");
   nsent = 0;
