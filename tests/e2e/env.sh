@@ -7,12 +7,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tests/e2e/lib/server.sh
 trap 'exit 1' INT TERM HUP
 . tests/e2e/lib/require.sh
 require_tools curl sqlite3
@@ -55,7 +50,6 @@ lacks "--print-config shows no value of the config file" "$tmp/config.txt" "$FIL
 lacks "--print-config shows no staff number" "$tmp/config.txt" "+15550123"
 
 # a server on a free port; sets port, pid, up
-. tests/e2e/lib/server.sh
 start_clinic() {
   PARLEY_LOG=debug start_server "$tmp/log" --config "$tmp/parley.conf" \
     --scripts "$tmp/scripts" --db "$tmp/p.db"

@@ -4,12 +4,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tests/e2e/lib/server.sh
 . tests/e2e/lib/tap.sh
 
 export PARLEY_TWILIO_AUTH_TOKEN=twilio-secret-123
@@ -21,7 +16,6 @@ printf 'vault-secret-333\n' > "$tmp/vault.secret"
 export PARLEY_WEBHOOK_SECRET_VAULT_FILE="$tmp/vault.secret"
 mkdir -p "$tmp/scripts"
 cp -r scripts/fanclub examples/verify "$tmp/scripts/"
-. tests/e2e/lib/server.sh
 # the server's clock: noon in New York, whatever the machine's time (the
 # default bot's quiet hours, 21:00-09:00 there, would hold the broadcasts)
 start_server "$tmp/log" --db "$tmp/serve.db" --scripts "$tmp/scripts" \

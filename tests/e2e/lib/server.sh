@@ -4,7 +4,14 @@
 #                             the first one tried), its stderr appended to
 #                             LOG; sets port, pid and up (1 once /healthz
 #                             answers); its status is 0 when it is up
-# The caller stops $pid (its EXIT trap).
+# Sourced after tmp is set: on exit the server ($pid) is stopped and $tmp
+# removed.
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 tries=0
 start_server() {
   log=$1
