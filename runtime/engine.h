@@ -64,6 +64,10 @@ typedef struct engine_options {
    * "rule: keyword join" (compliance, on_join, keyword, expect, hear,
    * match, fallback, none, on_event, ...): the simulator shows it. */
   int show_rules;
+  /* Workers handling conversations in parallel, each owning a share of
+   * the partitions (engine_partition_of); 0 = the number of cores. With
+   * an in-memory store the workers take turns on the calling thread. */
+  int engine_threads;
 } engine_options;
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
