@@ -223,6 +223,22 @@ void journal_undeliverable(journal *j, int64_t contact, const char *why) {
   op->s[0] = dup_or_null(why); /* NULL: deliverable again */
 }
 
+void journal_append(journal *dst, journal *src) {
+  if (!src->n) return;
+  if (dst->n + src->n > dst->cap) {
+    size_t cap = dst->cap ? dst->cap : 256;
+    while (cap < dst->n + src->n) cap *= 2;
+    dst->ops = xrealloc(dst->ops, cap * sizeof *dst->ops);
+    dst->cap = cap;
+  }
+  /* the ops own their strings: they move with them */
+  memcpy(dst->ops + dst->n, src->ops, src->n * sizeof *src->ops);
+  dst->n += src->n;
+  dst->queued += src->queued;
+  src->n = 0;
+  src->queued = 0;
+}
+
 void journal_clear(journal *j) {
   for (size_t i = 0; i < j->n; i++)
     for (int k = 0; k < JOURNAL_STRINGS; k++) free(j->ops[i].s[k]);

@@ -97,6 +97,9 @@ void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
 void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
                             const char *reason, int64_t at);
 void journal_undeliverable(journal *j, int64_t contact, const char *why);
+/* Moves every op of src to the end of dst (in order), leaving src empty; no
+ * string is copied. dst's queued count grows by src's. */
+void journal_append(journal *dst, journal *src);
 void journal_clear(journal *j); /* empties it, keeping its buffer */
 void journal_free(journal *j);  /* empties it and frees the buffer */
 
