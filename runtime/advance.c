@@ -18,7 +18,7 @@ static void schedule_again(engine *e, bot *b, const timer_row *t, int64_t after)
   char err[256];
   if (!t->spec || schedule_parse(t->spec, &sc, err, sizeof err)) return;
   timer_row next = *t;
-  next.id = ++e->last_timer_id;
+  next.id = next_timer_id(e);
   next.due_at = schedule_next(&sc, after, b->timezone);
   next.kind = "every";
   journal_timer_add(&e->jr, &next, after);
@@ -242,8 +242,13 @@ typedef struct advance_cursor {
 
 static const advance_cursor advance_start = {{INT64_MIN, 0}, {INT64_MIN, 0}};
 
+/* What a round fetches: with several workers each fetches the timers and
+ * held messages of its own partitions, and broadcasts (whose recipients are
+ * in every partition) run on the primary once they are done. */
+enum { ROUND_TIMERS = 1, ROUND_HELD = 2, ROUND_BROADCASTS = 4, ROUND_ALL = 7 };
+
 static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
-                          advance_cursor *cur) {
+                          advance_cursor *cur, int what) {
   enum { ROUND = 512 };
   timer_row *ts = NULL;
   held_row *hs = NULL;
@@ -251,9 +256,12 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   long done = 0;
   broadcast_row *bs = NULL;
   size_t nb = 0, k = 0;
-  int rc = store_timers_due(e->rd, b->id, until, &cur->timer, ROUND, &ts, &nt);
-  if (rc == 0) rc = store_held_due(e->rd, b->id, until, &cur->held, ROUND, &hs, &nh);
-  if (rc == 0) rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
+  int rc = 0;
+  if (what & ROUND_TIMERS) rc = store_timers_due(e->rd, b->id, until, &cur->timer, ROUND, &ts, &nt);
+  if (rc == 0 && (what & ROUND_HELD))
+    rc = store_held_due(e->rd, b->id, until, &cur->held, ROUND, &hs, &nh);
+  if (rc == 0 && (what & ROUND_BROADCASTS))
+    rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
   e->next_new_due = INT64_MAX;
   e->in_message = 1;
   while (rc == 0 && (i < nt || j < nh || k < nb)) {
@@ -288,17 +296,94 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   return rc ? -1 : done;
 }
 
+/* One round of each worker over its own partitions (advance_partitioned). */
+typedef struct advance_job {
+  const char *bot;
+  int64_t until, started;
+  advance_cursor cur[MAX_ENGINE_THREADS];
+  long done[MAX_ENGINE_THREADS];
+  int added[MAX_ENGINE_THREADS];
+} advance_job;
+
+static void advance_share(engine *w, void *arg) {
+  advance_job *a = arg;
+  bot *b = worker_bot(w, a->bot);
+  a->done[w->worker] = 0;
+  a->added[w->worker] = 0;
+  if (!b) return;
+  store_set_partitions(w->rd, w->group->n, w->worker);
+  a->done[w->worker] = advance_round(w, b, a->until, a->started, &a->cur[w->worker],
+                                     ROUND_TIMERS | ROUND_HELD);
+  store_set_partitions(w->rd, 1, 0);
+  a->added[w->worker] = w->next_new_due != INT64_MAX;
+}
+
+/* engine_advance for one bot with several workers: rounds as below, each
+ * worker's in parallel, then the broadcasts on the primary. */
+static int advance_partitioned(engine *e, bot *b, int64_t until, int64_t started, char *err,
+                               size_t errlen) {
+  engine_group *g = e->group;
+  advance_job *a = xcalloc(1, sizeof *a);
+  a->bot = b->name;
+  a->until = until;
+  a->started = started;
+  for (int k = 0; k < g->n; k++) a->cur[k] = advance_start;
+  advance_cursor bcur = advance_start;
+  int rc = 0;
+  for (;;) {
+    group_run(g, advance_share, a);
+    long done = 0;
+    int added = 0;
+    for (int k = 0; k < g->n; k++) {
+      if (a->done[k] < 0) done = -1;
+      if (done >= 0) done += a->done[k];
+      added |= a->added[k];
+    }
+    if (done >= 0) {
+      long bdone = advance_round(e, b, until, started, &bcur, ROUND_BROADCASTS);
+      done = bdone < 0 ? -1 : done + bdone;
+      added |= e->next_new_due != INT64_MAX;
+    }
+    if (done < 0) {
+      snprintf(err, errlen, "%s", store_error(e->rd));
+      engine_reset(e);
+      rc = -1;
+      break;
+    }
+    if (done == 0) break;
+    if (submit_journal(e, err, errlen)) {
+      rc = -1;
+      break;
+    }
+    if (added) {
+      if (engine_flush(e, err, errlen)) {
+        rc = -1;
+        break;
+      }
+      for (int k = 0; k < g->n; k++) a->cur[k] = advance_start;
+    }
+  }
+  free(a);
+  return rc;
+}
+
 int engine_advance(engine *e, int64_t until, char *err, size_t errlen) {
   if (engine_flush(e, err, errlen)) return -1;
   int64_t started = e->clock(e->clock_ud);
   for (bot *b = e->bots; b; b = b->next) {
+    if (e->group->n > 1) {
+      if (advance_partitioned(e, b, until, started, err, errlen) ||
+          engine_flush(e, err, errlen))
+        return -1;
+      continue;
+    }
     /* Rounds overlap like message batches: while the writer commits one,
      * the next is fetched past the last item handled. A round that added
      * timers or held messages, or ran a broadcast, waits for its commit so
      * the next fetch sees what it added. */
     advance_cursor cur = advance_start;
     for (;;) {
-      long done = advance_round(e, b, until, started, &cur);
+      long done = advance_round(e, b, until, started, &cur, ROUND_ALL);
       if (done < 0) {
         snprintf(err, errlen, "%s", store_error(e->rd));
         engine_reset(e);
@@ -348,7 +433,7 @@ int reconcile_every(engine *e, bot *b, char *err, size_t errlen) {
     if (!found) {
       schedule sc;
       schedule_parse(spec, &sc, err, errlen);
-      timer_row t = {.id = ++e->last_timer_id, .bot_id = b->id,
+      timer_row t = {.id = next_timer_id(e), .bot_id = b->id,
                      .due_at = schedule_next(&sc, now, b->timezone),
                      .handler = (char *)handler, .args = "null", .kind = "every",
                      .spec = (char *)spec};

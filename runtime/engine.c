@@ -101,8 +101,11 @@ void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
 static void cache_trim(engine *e) { contacts_trim(&e->cache, e->durable); }
 
 void engine_forget_contacts(engine *e) {
-  contacts_clear(&e->cache);
-  e->ndirty = 0;
+  for (int k = 0; k < e->group->n; k++) {
+    engine *w = e->group->w[k];
+    contacts_clear(&w->cache);
+    w->ndirty = 0;
+  }
 }
 
 /* The contact for number, from the cache or the store; created (and marked
@@ -110,6 +113,10 @@ void engine_forget_contacts(engine *e) {
 contact *contact_get(engine *e, bot *b, const char *number, int create,
                             int *is_new) {
   if (is_new) *is_new = 0;
+  /* a conversation of another worker's partitions: its own structures
+   * (only between group_run calls, when every worker is idle) */
+  engine *owner = engine_owner(e, b->id, number);
+  if (owner != e) return contact_get(owner, b, number, create, is_new);
   contact *c = contacts_find(&e->cache, b->id, number);
   if (c) {
     c->batch = e->batches + 1;
@@ -121,7 +128,7 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
   if (!found) {
     if (!create) return NULL;
     int64_t now = engine_now(e);
-    int64_t id = ++e->last_contact_id;
+    int64_t id = next_contact_id(e);
     journal_contact_add(&e->jr, id, b->id, number, now);
     /* a number erased while opted out is opted out again */
     int suppressed = store_is_suppressed(e->rd, b->id, number);
@@ -181,8 +188,23 @@ int64_t engine_now(engine *e) {
 }
 struct store *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
-  e->stats.cached_contacts = (long)e->cache.n;
-  return e->stats;
+  engine_stats sum = {0};
+  for (int k = 0; k < e->group->n; k++) {
+    engine *w = e->group->w[k];
+    const engine_stats *s = &w->stats;
+    sum.messages_in += s->messages_in;
+    sum.replies += s->replies;
+    sum.suppressed += s->suppressed;
+    sum.errors += s->errors;
+    sum.limit_hits += s->limit_hits;
+    sum.duplicates += s->duplicates;
+    sum.cached_contacts += (long)w->cache.n;
+    sum.timers_fired += s->timers_fired;
+    for (int i = 0; i <= ENGINE_LATENCY_BUCKETS; i++) sum.latency[i] += s->latency[i];
+    sum.latency_sum_s += s->latency_sum_s;
+    sum.latency_count += s->latency_count;
+  }
+  return sum;
 }
 
 void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
@@ -191,6 +213,13 @@ void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
 
 int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
   return writer_apply_side(((engine *)e)->w, j, err, errlen);
+}
+
+int engine_threads_default(void) {
+  const char *v = getenv("PARLEY_ENGINE_THREADS");
+  char *end;
+  long n = v && *v ? strtol(v, &end, 10) : 0;
+  return v && *v && !*end && n >= 1 && n <= MAX_ENGINE_THREADS ? (int)n : 1;
 }
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
@@ -217,13 +246,6 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->outbox = opt->outbox;
   e->serving = opt->serving;
   e->show_rules = opt->show_rules;
-  if (store_max_ids(rd, &e->last_contact_id, &e->last_message_id,
-                    &e->last_timer_id) ||
-      (e->last_broadcast_id = store_max_broadcast(rd)) < 0) {
-    snprintf(err, errlen, "%s", store_error(rd));
-    engine_close(e);
-    return NULL;
-  }
   e->clock = opt->clock ? opt->clock : real_clock;
   e->clock_ud = opt->clock_ud;
   e->bot_env = opt->bot_env;
@@ -233,6 +255,12 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
     e->has_obs = 1;
   }
   contacts_init(&e->cache, opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE);
+  int workers = opt->engine_threads > 0 ? opt->engine_threads : engine_threads_default();
+  if (workers > MAX_ENGINE_THREADS) workers = MAX_ENGINE_THREADS;
+  if (group_open(e, workers, opt->db_path, err, errlen)) {
+    engine_close(e);
+    return NULL;
+  }
   if (waiting_reload(e)) {
     snprintf(err, errlen, "%s", store_error(rd));
     engine_close(e);
@@ -242,8 +270,11 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
 }
 
 void engine_set_observer(engine *e, const engine_observer *obs) {
-  e->has_obs = obs != NULL;
-  if (obs) e->obs = *obs;
+  for (int k = 0; k < e->group->n; k++) {
+    engine *w = e->group->w[k];
+    w->has_obs = obs != NULL;
+    if (obs) w->obs = *obs;
+  }
 }
 
 static void bot_free(bot *b) {
@@ -254,7 +285,6 @@ static void bot_free(bot *b) {
   free(b->help);
   free(b->optout_reply);
   free(b->optin_reply);
-  free(b->store_json);
   free(b->timezone);
   for (size_t i = 0; i < b->nnumbers; i++) free(b->numbers[i]);
   free(b->numbers);
@@ -277,12 +307,16 @@ void bot_release(engine *e, bot *b) {
 
 void engine_close(engine *e) {
   if (!e) return;
+  int primary = e->worker == 0;
+  if (primary) group_close(e); /* the other workers first */
   contacts_clear(&e->cache);
   free(e->cache.table);
   free(e->dirty);
   char err[256];
-  writer_wait(e->w, err, sizeof err);
-  writer_close(e->w);
+  if (primary) {
+    writer_wait(e->w, err, sizeof err);
+    writer_close(e->w);
+  }
   journal_clear(&e->jr);
   free(e->jr.ops);
   events_flush(e, 0, e->nevents);
@@ -301,8 +335,9 @@ void engine_close(engine *e) {
     bot_free(e->bots);
     e->bots = next;
   }
+  free(e->deferred);
   if (e->rd != e->st) store_close(e->rd);
-  store_close(e->st);
+  if (primary) store_close(e->st);
   free(e);
 }
 
@@ -376,14 +411,9 @@ static int own_writer(engine *e, char *err, size_t errlen) {
 
 static void release_writer(engine *e) { writer_exclusive_end(e->w); }
 
-bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
-  int why_local;
-  if (!why) why = &why_local;
-  *why = INSTALL_INVALID;
-  if (engine_fill_bot_env(e, s, err, errlen)) {
-    script_free(s);
-    return NULL;
-  }
+/* A version loaded from s (taken) into a VM of its own, its bot.config
+ * read; NULL with err if it does not load. */
+static bot *bot_build(script *s, char *err, size_t errlen) {
   sandbox *sb = sandbox_open(s, err, errlen);
   if (!sb) {
     script_free(s);
@@ -450,6 +480,54 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   read_limits(L, cfg, &lim);
   lua_pop(L, 2);
   sandbox_set_limits(sb, &lim);
+  return b;
+}
+
+/* Puts b in w's bots, replacing the version of the same name. */
+static void bot_put(engine *w, bot *b) {
+  for (bot **p = &w->bots; *p; p = &(*p)->next) {
+    if (strcmp((*p)->name, b->name) == 0) {
+      bot *old = *p;
+      b->counts = old->counts;
+      b->next = old->next;
+      *p = b;
+      if (old->nwaiting) { /* kept until its waiting handlers end */
+        old->retired = 1;
+        old->next = w->retired;
+        w->retired = old;
+      } else {
+        bot_free(old);
+      }
+      return;
+    }
+  }
+  b->next = w->bots;
+  w->bots = b;
+}
+
+bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
+  int why_local;
+  if (!why) why = &why_local;
+  *why = INSTALL_INVALID;
+  if (engine_fill_bot_env(e, s, err, errlen)) {
+    script_free(s);
+    return NULL;
+  }
+  engine_group *g = e->group;
+  /* every worker runs the version in a VM of its own: all load, or none */
+  bot *copies[MAX_ENGINE_THREADS] = {0};
+  for (int k = 1; k < g->n; k++) {
+    if (!(copies[k] = bot_build(script_copy(s), err, errlen))) {
+      for (int i = 1; i < k; i++) bot_free(copies[i]);
+      script_free(s);
+      return NULL;
+    }
+  }
+  bot *b = copies[0] = bot_build(s, err, errlen);
+  if (!b) {
+    for (int i = 1; i < g->n; i++) bot_free(copies[i]);
+    return NULL;
+  }
   const char *taken;
   const bot *owner = number_owner(e, b, &taken);
   if (owner) {
@@ -458,7 +536,7 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
              "it there first)",
              b->name, taken, owner->name);
     *why = INSTALL_NUMBER_TAKEN;
-    bot_free(b);
+    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
     return NULL;
   }
 
@@ -469,7 +547,7 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   if (own_writer(e, err, errlen)) {
     free(sha);
     free(files_json);
-    bot_free(b);
+    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
     return NULL;
   }
   int failed = 0;
@@ -487,35 +565,22 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   release_writer(e);
   free(sha);
   free(files_json);
+  if (!failed) b->store = store_cell_for(e, b->id);
+  if (!failed && reconcile_every(e, b, err, errlen)) failed = 1;
   if (failed) {
-    bot_free(b);
-    return NULL;
-  }
-  b->store_json = store_bot_store_get(e->rd, b->id);
-  if (reconcile_every(e, b, err, errlen)) {
-    bot_free(b);
+    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
     return NULL;
   }
   *why = INSTALL_OK;
-  /* a reload replaces the bot of the same name */
-  for (bot **p = &e->bots; *p; p = &(*p)->next) {
-    if (strcmp((*p)->name, b->name) == 0) {
-      bot *old = *p;
-      b->counts = old->counts;
-      b->next = old->next;
-      *p = b;
-      if (old->nwaiting) { /* kept until its waiting handlers end */
-        old->retired = 1;
-        old->next = e->retired;
-        e->retired = old;
-      } else {
-        bot_free(old);
-      }
-      return b;
-    }
+  /* a reload replaces the bot of the same name, in every worker */
+  for (int k = 0; k < g->n; k++) {
+    bot *c = copies[k];
+    c->id = b->id;
+    c->version_id = b->version_id;
+    c->version_number = b->version_number;
+    c->store = b->store;
+    bot_put(g->w[k], c);
   }
-  b->next = e->bots;
-  e->bots = b;
   return b;
 }
 
@@ -529,7 +594,18 @@ int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size
 
 void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
                             void *ud) {
-  for (bot *b = e->bots; b; b = b->next) fn(ud, b->name, &b->counts);
+  for (bot *b = e->bots; b; b = b->next) {
+    bot_counts sum = b->counts;
+    for (int k = 1; k < e->group->n; k++) {
+      const bot *c = worker_bot(e->group->w[k], b->name);
+      if (!c) continue;
+      sum.messages_in += c->counts.messages_in;
+      sum.replies += c->counts.replies;
+      sum.suppressed += c->counts.suppressed;
+      sum.errors += c->counts.errors;
+    }
+    fn(ud, b->name, &sum);
+  }
 }
 
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
@@ -616,6 +692,8 @@ static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
 
 static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_delivery(engine *e, bot *b, const delivery *d);
+static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery *d,
+                                    const outbound_row *r);
 
 int engine_event_check(const char *type, const char *data, char **data_out, char *err,
                        size_t errlen) {
@@ -665,6 +743,36 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
            d->provider_id ? d->provider_id : "", d->status);
     return 0;
   }
+  /* the rest happens in the conversation, on its worker (the pending
+   * statuses stay the primary's: reports are handled there) */
+  engine *p = e;
+  engine *o = engine_owner(e, b->id, r.number);
+  bot *ob = o == e ? b : worker_bot(o, b->name);
+  if (o != e && ob) {
+    o->now = e->now;
+    o->in_message = 1;
+    o->tag = e->tag;
+    o->reply_from = own_number(ob, NULL);
+    o->answering = e->answering;
+    o->inline_left = 0;
+    o->inline_number = NULL;
+    int rc = delivery_in_conversation(p, o, ob, d, &r);
+    o->in_message = 0;
+    o->tag = NULL;
+    o->answering = 0;
+    outbound_row_free(&r);
+    return rc;
+  }
+  int rc = delivery_in_conversation(p, e, b, d, &r);
+  outbound_row_free(&r);
+  return rc;
+}
+
+/* A delivery report of message r, in its conversation's worker e (p: the
+ * worker that keeps the pending statuses). */
+static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery *d,
+                                    const outbound_row *rr) {
+  const outbound_row r = *rr;
   int rc = 0;
   if (d->carrier_optout) { /* the sender wrote the ledger; the cached copy follows */
     contact *c = contact_get(e, b, r.number, 0, NULL);
@@ -685,10 +793,10 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   int changed = d->from_sender;
   /* forward of what is committed and of what batches not yet durable
    * recorded: a late or repeated report changes nothing */
-  int seen = store_status_rank(r.status), pending = pending_status_rank(e, b->id, r.id);
+  int seen = store_status_rank(r.status), pending = pending_status_rank(p, b->id, r.id);
   if (pending > seen) seen = pending;
   if (!changed && store_status_rank(d->status) > seen) {
-    pending_add(e, b->id, NULL, r.id, store_status_rank(d->status));
+    pending_add(p, b->id, NULL, r.id, store_status_rank(d->status));
     journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
     changed = 1;
   }
@@ -705,7 +813,6 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
     rc = run_script(e, b, c, "status", &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
-  outbound_row_free(&r);
   return rc;
 }
 
@@ -745,8 +852,9 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
 static int handle_message(engine *e, bot *b, const inbound *m) {
   /* a retry is found before anything is written: the same provider id
    * sent again from another number must not create that number's contact */
+  int partitioned = e->group->n > 1; /* submit_partitioned checked pending ids */
   if (m->provider_id) {
-    int dup = pending_has(e, b->id, m->provider_id);
+    int dup = partitioned ? 0 : pending_has(e, b->id, m->provider_id);
     if (!dup) dup = store_inbound_exists(e->rd, b->id, m->provider_id);
     if (dup < 0) return -1;
     if (dup) {
@@ -756,9 +864,9 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   }
   contact *c = contact_get(e, b, m->from, 1, NULL);
   if (!c) return -1;
-  if (m->provider_id) pending_add(e, b->id, m->provider_id, 0, 0);
+  if (m->provider_id && !partitioned) pending_add(e, b->id, m->provider_id, 0, 0);
   int64_t now = engine_now(e);
-  int64_t msg_id = ++e->last_message_id;
+  int64_t msg_id = next_message_id(e);
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
                      .direction = "in", .number = c->number, .text = m->text,
                      .status = "done", .provider_id = m->provider_id, .at = now};
@@ -832,33 +940,77 @@ static void flush_seen(engine *e) {
 /* After a failed write: what the cache and the counters say may not be in
  * the store. Start again from the store. */
 void engine_reset(engine *e) {
-  journal_clear(&e->jr);
-  events_flush(e, 0, e->nevents);
-  e->nevents_inflight = 0;
-  pending_forget(e, UINT64_MAX);
-  engine_forget_contacts(e);
-  store_max_ids(e->rd, &e->last_contact_id, &e->last_message_id, &e->last_timer_id);
-  e->last_broadcast_id = store_max_broadcast(e->rd);
-  for (bot *b = e->bots; b; b = b->next) {
-    free(b->store_json);
-    b->store_json = store_bot_store_get(e->rd, b->id);
+  engine_group *g = e->group;
+  engine *p = g->w[0];
+  deferred_run_clear(p);
+  for (int k = 0; k < g->n; k++) {
+    engine *w = g->w[k];
+    journal_clear(&w->jr);
+    events_flush(w, 0, w->nevents);
+    w->nevents_inflight = 0;
+    pending_forget(w, UINT64_MAX);
+    waiting_reload(w);
+    w->batches = p->batches;
+    w->durable = w->batches;
   }
-  waiting_reload(e);
-  e->durable = e->batches;
+  engine_forget_contacts(p);
+  group_reload_ids(p);
+  store_cells_reload(p);
 }
 
-/* The batch before the one just handed over is durable. */
+/* The batch before the one just handed over is durable (e: the primary;
+ * every worker's counters follow it). */
 static void batch_durable(engine *e, uint64_t batch, size_t nevents) {
   e->durable = batch;
   events_flush(e, 1, nevents);
   pending_forget(e, batch);
-  cache_trim(e);
+  for (int k = 0; k < e->group->n; k++) {
+    engine *w = e->group->w[k];
+    w->batches = e->batches;
+    w->durable = batch;
+    cache_trim(w);
+  }
+}
+
+/* Moves the events of w (another worker) to the end of the primary's. */
+static void events_take(engine *p, engine *w) {
+  if (!w->nevents) return;
+  if (p->nevents + w->nevents > p->cap_events) {
+    p->cap_events = p->nevents + w->nevents + 64;
+    p->events = xrealloc(p->events, p->cap_events * sizeof *p->events);
+  }
+  memcpy(p->events + p->nevents, w->events, w->nevents * sizeof *w->events);
+  p->nevents += w->nevents;
+  w->nevents = 0;
+}
+
+/* Gathers what every worker recorded since the last batch into the
+ * primary's journal and events: the sends they deferred to other workers'
+ * contacts, their last_seen writes, their journals, bot.store. 0 or -1. */
+static int gather(engine *p) {
+  engine_group *g = p->group;
+  if (deferred_run(p)) return -1;
+  for (int k = 0; k < g->n; k++) {
+    engine *w = g->w[k];
+    flush_seen(w);
+    if (k == 0) continue;
+    journal_append(&p->jr, &w->jr);
+    events_take(p, w);
+  }
+  store_cells_journal(p);
+  return 0;
 }
 
 /* Hands the batch's journal to the writer; the batch before is durable
- * when this returns 0. */
+ * when this returns 0. Every worker's work goes in it. */
 int submit_journal(engine *e, char *err, size_t errlen) {
-  flush_seen(e);
+  e = e->group->w[0];
+  if (gather(e)) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    engine_flush(e, err + strlen(err), errlen - strlen(err));
+    engine_reset(e);
+    return -1;
+  }
   size_t inflight_events = e->nevents_inflight;
   if (writer_submit(e->w, &e->jr, err, errlen)) {
     engine_reset(e); /* the batch in flight failed; this one built on it */
@@ -870,8 +1022,85 @@ int submit_journal(engine *e, char *err, size_t errlen) {
   return 0;
 }
 
+/* A batch's share for one worker (engine_submit with several). */
+typedef struct share {
+  const char *bot;
+  const inbound **msgs;
+  size_t n, cap;
+  int rc;
+  char err[512];
+} share;
+
+static void handle_share(engine *w, void *arg) {
+  share *sh = &((share *)arg)[w->worker];
+  sh->rc = 0;
+  if (!sh->n) return;
+  bot *b = worker_bot(w, sh->bot);
+  int reading = w->rd != w->st && store_read_begin(w->rd) == 0;
+  for (size_t i = 0; i < sh->n && sh->rc == 0; i++) sh->rc = handle_one(w, b, sh->msgs[i]);
+  if (reading) store_read_end(w->rd);
+  if (sh->rc) snprintf(sh->err, sizeof sh->err, "%s", store_error(w->rd));
+}
+
+/* engine_submit with several workers: each conversation's messages go to
+ * the worker of its partition, in their order; delivery reports (whose
+ * conversation is known only from the store) and provider-id
+ * deduplication are done here, before and after the workers run. */
+static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
+                              size_t errlen) {
+  engine_group *g = e->group;
+  share shares[MAX_ENGINE_THREADS];
+  memset(shares, 0, sizeof shares);
+  const inbound **reports = xcalloc(n ? n : 1, sizeof *reports);
+  size_t nreports = 0;
+  for (size_t i = 0; i < n; i++) {
+    const inbound *m = &msgs[i];
+    if (m->delivery) {
+      reports[nreports++] = m;
+      continue;
+    }
+    /* a provider's retry, in this batch or one not durable yet: every
+     * worker's are here, so a retry from another number is caught too */
+    if (m->provider_id && !m->event_type) {
+      if (pending_has(e, b->id, m->provider_id)) {
+        e->stats.duplicates++;
+        continue;
+      }
+      pending_add(e, b->id, m->provider_id, 0, 0);
+    }
+    share *sh = &shares[engine_owner(e, b->id, m->from)->worker];
+    if (sh->n == sh->cap) {
+      sh->cap = sh->cap ? sh->cap * 2 : 64;
+      sh->msgs = xrealloc(sh->msgs, sh->cap * sizeof *sh->msgs);
+    }
+    sh->msgs[sh->n++] = m;
+  }
+  for (int k = 0; k < g->n; k++) shares[k].bot = b->name;
+  group_run(g, handle_share, shares);
+  int rc = 0;
+  for (int k = 0; k < g->n && rc == 0; k++) {
+    if (shares[k].rc) {
+      rc = -1;
+      snprintf(err, errlen, "%s", shares[k].err);
+    }
+  }
+  for (size_t i = 0; i < nreports && rc == 0; i++) {
+    rc = handle_one(e, b, reports[i]);
+    if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
+  }
+  for (int k = 0; k < g->n; k++) free(shares[k].msgs);
+  free(reports);
+  if (rc != 0) {
+    engine_flush(e, err + strlen(err), errlen - strlen(err));
+    engine_reset(e);
+    return -1;
+  }
+  return submit_journal(e, err, errlen);
+}
+
 int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen) {
+  if (e->group->n > 1) return submit_partitioned(e, b, msgs, n, err, errlen);
   int rc = 0;
   /* The batch's reads (provider ids, contacts) share one read transaction
    * on the engine's own connection: one snapshot and lock instead of one
@@ -891,6 +1120,7 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
 }
 
 int engine_flush(engine *e, char *err, size_t errlen) {
+  e = e->group->w[0];
   if (writer_wait(e->w, err, errlen)) {
     engine_reset(e);
     return -1;
@@ -978,7 +1208,8 @@ typedef struct engine_import {
 static void import_changed(void *ud, const char *number, const char *status,
                            const char *fields, const char *tags) {
   engine_import *im = ud;
-  contact *c = contacts_find(&im->e->cache, im->bot_id, number);
+  engine *o = engine_owner(im->e, im->bot_id, number);
+  contact *c = contacts_find(&o->cache, im->bot_id, number);
   if (!c) return;
   int opted_out = strcmp(status, "opted_out") == 0;
   if (opted_out && !c->opted_out) replace(&c->expect, NULL); /* as the import did */
@@ -995,7 +1226,9 @@ int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
   opt->now = engine_now(e);
   opt->changed = import_changed;
   opt->ud = &im;
-  int rc = contacts_import(e->st, b->id, &e->last_contact_id, data, len, opt, rep, err, errlen);
+  int64_t last_id = atomic_load(&e->group->last_contact_id);
+  int rc = contacts_import(e->st, b->id, &last_id, data, len, opt, rep, err, errlen);
+  atomic_store(&e->group->last_contact_id, last_id);
   release_writer(e);
   if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
@@ -1010,11 +1243,12 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
              found < 0 ? store_error(e->rd) : "");
     return found < 0 ? -1 : 0;
   }
-  contact *c = contacts_find(&e->cache, b->id, number);
+  engine *o = engine_owner(e, b->id, number);
+  contact *c = contacts_find(&o->cache, b->id, number);
   int opted_out = c ? c->opted_out : strcmp(r.status, "opted_out") == 0;
-  if (c) contacts_remove(&e->cache, c);
+  if (c) contacts_remove(&o->cache, c);
   journal_contact_erase(&e->jr, b->id, r.id, number, opted_out, engine_now(e));
-  waiting_forget_contact(e, b->id, r.id);
+  waiting_forget_contact(o, b->id, r.id);
   contact_row_free(&r);
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return 1;
@@ -1027,7 +1261,7 @@ int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t er
 
 int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
                          int64_t start_ms, double rate, char *err, size_t errlen) {
-  broadcast_row row = {.id = ++e->last_broadcast_id, .bot_id = b->id,
+  broadcast_row row = {.id = next_broadcast_id(e), .bot_id = b->id,
                        .segment = (char *)segment, .text = (char *)text, .rate = rate,
                        .next_at = start_ms};
   journal_broadcast_add(&e->jr, &row, engine_now(e));

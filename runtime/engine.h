@@ -65,10 +65,14 @@ typedef struct engine_options {
    * match, fallback, none, on_event, ...): the simulator shows it. */
   int show_rules;
   /* Workers handling conversations in parallel, each owning a share of
-   * the partitions (engine_partition_of); 0 = the number of cores. With
-   * an in-memory store the workers take turns on the calling thread. */
+   * the partitions (partition.h), 1 to 64; 0: engine_threads_default().
+   * With an in-memory store the workers take turns on the calling thread
+   * (the same partitions and VMs, one connection). */
   int engine_threads;
 } engine_options;
+
+/* PARLEY_ENGINE_THREADS when it is a number from 1 to 64, else 1. */
+int engine_threads_default(void);
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen);
 /* fn(ud) is called (on the writer's thread) after each commit that queued

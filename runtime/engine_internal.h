@@ -7,19 +7,34 @@
 #define PARLEY_ENGINE_INTERNAL_H
 
 #include <lua.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "contacts.h"
 #include "engine.h"
 #include "journal.h"
 #include "lua_api.h"
+#include "partition.h"
 #include "scheduler.h"
 #include "script.h"
 #include "store.h"
 #include "util.h"
 
 enum { MAX_SENDS_PER_INVOCATION = 50, MAX_BROADCASTS_PER_INVOCATION = 10,
-       DEFAULT_CACHE = 100000 };
+       DEFAULT_CACHE = 100000, MAX_ENGINE_THREADS = 64 };
+
+/* bot.store, one per bot, shared by the bot's copy in every worker and by
+ * its versions (workers.c). A handler that touches bot.store holds lock
+ * from its first touch to its end (or its wait for an HTTP response), so
+ * a read-modify-write never loses an update whatever the workers. */
+typedef struct store_cell {
+  int64_t bot_id;
+  pthread_mutex_t lock;
+  char *json;
+  int dirty; /* changed in the batch being handled: written at its end */
+  struct store_cell *next;
+} store_cell;
 
 struct bot {
   char *name;          /* folder name: how the store and the API know it */
@@ -37,7 +52,7 @@ struct bot {
   int64_t version_number;
   sandbox *sb;
   script *src;
-  char *store_json;
+  store_cell *store; /* bot.store */
   char **http_allow;   /* bot.config http.allow: host names, "*.domain" */
   size_t nhttp_allow;
   size_t http_max_bytes;
@@ -77,6 +92,7 @@ typedef struct invocation {
   journal broadcasts; /* broadcasts created, committed with the handler */
   buf logs;           /* NUL-separated lines */
   int started_opted_out; /* the contact was opted out when the handler started */
+  int store_locked;      /* it holds b->store->lock (it touched bot.store) */
   bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
   struct http_answer { /* the answer it resumes with (waiting.c) */
@@ -94,6 +110,18 @@ typedef struct invocation {
 } invocation;
 
 typedef struct waiting waiting;
+typedef struct engine_group engine_group;
+
+/* A send to another conversation's contact, made while the workers run in
+ * parallel: only that contact's own worker may touch it, so the send is
+ * recorded there after the workers meet (workers.c). */
+typedef struct deferred_send {
+  char *bot;           /* the bot's name */
+  pending_send send;   /* its to, text, ... (taken) */
+  int64_t at;          /* engine_now when it was made */
+  int answering;
+  char *reply_from;    /* the number the handled message went to, or NULL */
+} deferred_send;
 
 typedef struct event {
   int is_message;
@@ -108,8 +136,8 @@ struct engine {
   store *rd;     /* the engine thread's reads (the same one without a thread) */
   writer *w;
   journal jr;    /* the writes of the batch being handled */
-  int64_t last_contact_id, last_message_id, last_timer_id; /* ids: here */
-  int64_t last_broadcast_id;
+  engine_group *group; /* the workers this one is part of (workers.c) */
+  int worker;          /* its index there: 0 is the caller's (the primary) */
   uint64_t batches, durable; /* batches handed to the writer / committed */
   /* what batches not yet durable recorded, which the store cannot show:
    * inbound provider ids (deduplication) and delivery statuses reached */
@@ -169,7 +197,61 @@ struct engine {
   } *reruns;
   size_t nreruns;
   bot *retired; /* replaced versions some of whose handlers still wait */
+
+  deferred_send *deferred; /* sends to other workers' contacts (see above) */
+  size_t ndeferred, cap_deferred;
 };
+
+/* workers.c: the workers of one engine and what they share. */
+struct engine_group {
+  int n;                          /* workers */
+  engine *w[MAX_ENGINE_THREADS];  /* w[0] is the primary */
+  int threaded;                   /* workers 1.. have threads; else they take turns */
+  int parallel;                   /* the workers run (group_run): each only its own */
+  pthread_t threads[MAX_ENGINE_THREADS];
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  uint64_t round;
+  int running, stopping;
+  void (*fn)(engine *w, void *arg);
+  void *arg;
+  /* the ids the engine allocates (from the highest in the store at start) */
+  _Atomic int64_t last_contact_id, last_message_id, last_timer_id, last_broadcast_id;
+  pthread_mutex_t cells_mu;
+  store_cell *cells;
+};
+
+/* Opens workers 1..n-1 beside the primary (which has its store, writer and
+ * options set): 0, or -1 with a sentence in err. */
+int group_open(engine *primary, int n, const char *db_path, char *err, size_t errlen);
+void group_close(engine *primary);
+/* Runs fn(w, arg) on every worker, in parallel (each on its own thread; the
+ * primary's share on the caller's), and returns when all are done. */
+void group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
+/* The worker whose partitions hold the conversation (bot, number). */
+engine *engine_owner(engine *e, int64_t bot_id, const char *number);
+/* The worker's copy of the bot of that name (its current version), or NULL. */
+bot *worker_bot(engine *w, const char *name);
+/* The next id of each kind: unique over every worker. */
+int64_t next_contact_id(engine *e);
+int64_t next_message_id(engine *e);
+int64_t next_timer_id(engine *e);
+int64_t next_broadcast_id(engine *e);
+/* Reads the highest ids from the store again (after a failed write). */
+int group_reload_ids(engine *e);
+/* The bot's bot.store cell (created, with the store's value, on first use). */
+store_cell *store_cell_for(engine *e, int64_t bot_id);
+/* Puts each changed bot.store of the batch into the primary's journal. */
+void store_cells_journal(engine *e);
+/* After a failed write: every bot.store as the store has it. */
+void store_cells_reload(engine *e);
+/* Records the sends to other workers' contacts that each worker deferred,
+ * each on its contact's worker: 0 or -1 (the store). */
+int deferred_run(engine *e);
+/* After a failed write: the deferred sends are dropped with their batch. */
+void deferred_run_clear(engine *e);
+/* Defers p (taken: left empty) to the worker of its contact. */
+void deferred_add(engine *e, const char *botname, pending_send *p);
 
 
 extern const api_host engine_api;
@@ -205,6 +287,9 @@ const char *own_number(const bot *b, const char *to);
 /* invocation.c */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
 void invocation_free(invocation *inv);
+/* Takes (once) / gives back the bot's bot.store lock for inv. */
+void store_lock(invocation *inv);
+void store_unlock(invocation *inv);
 int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
                int transactional, int may_hold, const char *media);
 /* 0, 1 (the handler failed: its error recorded), 2 (it waits for an HTTP

@@ -68,6 +68,14 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     if (inv->c && strcmp(to, inv->c->number) == 0) {
       to = NULL;
       opted_out = inv->c->opted_out;
+    } else if (inv->e->group->parallel &&
+               engine_owner(inv->e, inv->b->id, to) != inv->e) {
+      /* another worker's contact: as the store has it (the send's own
+       * status is decided on that worker, when the batch ends) */
+      contact_row r = {0};
+      opted_out = store_contact_get(inv->e->rd, inv->b->id, to, &r) > 0 && r.status &&
+                  strcmp(r.status, "opted_out") == 0;
+      contact_row_free(&r);
     } else {
       contact *other = contact_get(inv->e, inv->b, to, 0, NULL);
       opted_out = other && other->opted_out;
@@ -111,8 +119,25 @@ static void api_log(void *ctx, const char *text, size_t len) {
 
 static int64_t api_now(void *ctx) { return engine_now(((invocation *)ctx)->e); }
 
+/* bot.store's JSON as saved: the handler holds the bot's store lock from
+ * here to its end (or its wait), so no other worker's handler changes it
+ * meanwhile. */
 static const char *api_store_json(void *ctx) {
-  return ((invocation *)ctx)->b->store_json;
+  invocation *inv = ctx;
+  store_lock(inv);
+  return inv->b->store->json;
+}
+
+void store_lock(invocation *inv) {
+  if (inv->store_locked) return;
+  pthread_mutex_lock(&inv->b->store->lock);
+  inv->store_locked = 1;
+}
+
+void store_unlock(invocation *inv) {
+  if (!inv->store_locked) return;
+  pthread_mutex_unlock(&inv->b->store->lock);
+  inv->store_locked = 0;
 }
 
 static struct timer_op *timer_op(invocation *inv, char *err, size_t errlen) {
@@ -137,7 +162,7 @@ static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
   struct timer_op *op = timer_op(inv, err, errlen);
   if (!op) return -1;
   op->kind = OP_ADD;
-  op->row = (timer_row){.id = ++inv->e->last_timer_id, .bot_id = inv->b->id,
+  op->row = (timer_row){.id = next_timer_id(inv->e), .bot_id = inv->b->id,
                         .contact_id = inv->c ? inv->c->id : 0,
                         .number = inv->c ? xstrdup(inv->c->number) : NULL,
                         .due_at = due_ms, .handler = xstrdup(handler),
@@ -171,7 +196,7 @@ static int64_t api_broadcast_add(void *ctx, const char *segment, const char *tex
              chars, inv->b->max_chars);
     return -1;
   }
-  broadcast_row row = {.id = ++inv->e->last_broadcast_id, .bot_id = inv->b->id,
+  broadcast_row row = {.id = next_broadcast_id(inv->e), .bot_id = inv->b->id,
                        .segment = (char *)segment, .text = (char *)text,
                        .rate = rate, .next_at = start_ms};
   journal_broadcast_add(&inv->broadcasts, &row, engine_now(inv->e));
@@ -243,6 +268,7 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
   inv->broadcasts = (journal){0};
   inv->logs = (buf){0};
   inv->started_opted_out = c && c->opted_out;
+  inv->store_locked = 0;
   inv->version = b;
   inv->nhttp = 0;
   inv->http = (struct http_call){0};
@@ -250,6 +276,7 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
 }
 
 void invocation_free(invocation *inv) {
+  store_unlock(inv);
   for (int i = 0; i < inv->nsends; i++) {
     free(inv->sends[i].to);
     free(inv->sends[i].text);
@@ -305,7 +332,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
       status = "queued";
   }
   gsm_count count = gsm_count_text(text, strlen(text));
-  message_row m = {.id = ++e->last_message_id, .bot_id = b->id,
+  message_row m = {.id = next_message_id(e), .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
@@ -424,16 +451,22 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
     }
   }
   if (store_json) {
-    if (strcmp(store_json, b->store_json) != 0) {
-      journal_bot_store(&e->jr, b->id, store_json);
-      show_json_diff(e, b, c ? c->number : "", "bot.store", b->store_json, store_json);
-      replace(&b->store_json, store_json);
+    store_lock(inv); /* held since the handler first touched bot.store */
+    store_cell *cell = b->store;
+    if (strcmp(store_json, cell->json) != 0) {
+      show_json_diff(e, b, c ? c->number : "", "bot.store", cell->json, store_json);
+      replace(&cell->json, store_json);
+      cell->dirty = 1; /* journaled when the batch ends (store_cells_journal) */
     }
   }
   show_logs(e, inv);
   for (int i = 0; i < inv->nsends; i++) {
     pending_send *p = &inv->sends[i];
     contact *to = c;
+    if (p->to && e->group->parallel && engine_owner(e, b->id, p->to) != e) {
+      deferred_add(e, b->name, p); /* another worker's contact */
+      continue;
+    }
     if (p->to) {
       to = contact_get(e, b, p->to, CONTACT_UNASKED, NULL);
       if (!to) return -1;

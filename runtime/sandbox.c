@@ -130,21 +130,29 @@ struct sandbox {
  * O(n) work (utf8.len over a big string, a long string comparison), so a
  * loop of such calls could run far past the deadline. A watchdog thread
  * wakes every few milliseconds; when the running invocation is past its
- * deadline it signals the engine thread, whose handler arms the hook to fire
+ * deadline it signals the thread running it, whose handler arms the hook to fire
  * at the very next instruction (lua_sethook is safe in a signal handler;
  * lua.c stops scripts on Ctrl-C the same way). The overshoot is then one C
  * call, not a thousand. */
-enum { WATCH_PERIOD_MS = 5 };
+enum { WATCH_PERIOD_MS = 5, WATCH_SLOTS = 256 };
 
-static sandbox *_Atomic watched;   /* the sandbox with a running invocation */
-static pthread_t engine_thread;
+/* Each thread that runs invocations (the engine's workers) has a slot:
+ * the sandbox running an invocation there now, and the thread to signal. */
+static struct watch_slot {
+  sandbox *_Atomic sb;
+  pthread_t thread;
+  _Atomic int used;
+} slots[WATCH_SLOTS];
+static _Thread_local int my_slot = -1;
+static pthread_key_t slot_key; /* its destructor frees the slot at thread exit */
 static int watchdog_signal;
 
 static void sb_hook(lua_State *L, lua_Debug *ar);
 
 static void on_watchdog_signal(int sig) {
   (void)sig;
-  sandbox *sb = atomic_load(&watched);
+  if (my_slot < 0) return;
+  sandbox *sb = atomic_load(&slots[my_slot].sb);
   if (!sb) return;
   lua_State *L = atomic_load(&sb->running);
   if (L) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
@@ -155,24 +163,31 @@ static void *watchdog(void *arg) {
   struct timespec nap = {0, WATCH_PERIOD_MS * 1000000L};
   for (;;) {
     nanosleep(&nap, NULL);
-    sandbox *sb = atomic_load(&watched);
-    if (sb && mono_ns() > atomic_load(&sb->watch_deadline))
-      pthread_kill(engine_thread, watchdog_signal);
+    int64_t now = mono_ns();
+    for (int i = 0; i < WATCH_SLOTS; i++) {
+      if (!atomic_load(&slots[i].used)) continue;
+      sandbox *sb = atomic_load(&slots[i].sb);
+      if (sb && now > atomic_load(&sb->watch_deadline))
+        pthread_kill(slots[i].thread, watchdog_signal);
+    }
   }
   return NULL;
 }
 
+static void slot_release(void *p) {
+  struct watch_slot *slot = p;
+  atomic_store(&slot->sb, NULL);
+  atomic_store(&slot->used, 0);
+}
+
 static void watchdog_start(void) {
-  static int started;
-  if (started) return;
-  started = 1;
+  pthread_key_create(&slot_key, slot_release);
   watchdog_signal = SIGRTMIN + 1;
   struct sigaction sa = {0};
   sa.sa_handler = on_watchdog_signal;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(watchdog_signal, &sa, NULL);
-  engine_thread = pthread_self();
   pthread_t t;
   /* the watchdog must not take the signal itself */
   sigset_t block, old;
@@ -181,6 +196,23 @@ static void watchdog_start(void) {
   pthread_sigmask(SIG_BLOCK, &block, &old);
   if (pthread_create(&t, NULL, watchdog, NULL) == 0) pthread_detach(t);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The calling thread's slot (taken at its first invocation), or NULL
+ * when every slot is taken (that thread's scripts then stop at the count
+ * hook's clock checks only). */
+static struct watch_slot *thread_slot(void) {
+  if (my_slot >= 0) return &slots[my_slot];
+  for (int i = 0; i < WATCH_SLOTS; i++) {
+    int free_slot = 0;
+    if (atomic_compare_exchange_strong(&slots[i].used, &free_slot, 1)) {
+      slots[i].thread = pthread_self();
+      my_slot = i;
+      pthread_setspecific(slot_key, &slots[i]);
+      return &slots[i];
+    }
+  }
+  return NULL;
 }
 
 static sandbox *from_state(lua_State *L) {
@@ -1050,10 +1082,11 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
   lua_sethook(co, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   atomic_store(&sb->running, co);
   atomic_store(&sb->watch_deadline, sb->deadline_ns);
-  atomic_store(&watched, sb);
+  struct watch_slot *watch = thread_slot();
+  if (watch) atomic_store(&watch->sb, sb);
   int st = lua_resume(co, sb->L, nargs, nres);
   if (sb->refusal_pending && !sb->killed) memory_kill(sb); /* refused, and not retried */
-  atomic_store(&watched, NULL);
+  if (watch) atomic_store(&watch->sb, NULL);
   atomic_store(&sb->running, NULL);
   sb->active = 0;
   sb->ctx = NULL;
@@ -1324,13 +1357,14 @@ static void keep_resume_messages(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, "parley.messages");
 }
 
+static void sandbox_start(void) {
+  pattern_set_charge(pattern_charge);
+  watchdog_start();
+}
+
 sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
-  static int pattern_ready;
-  if (!pattern_ready) {
-    pattern_set_charge(pattern_charge);
-    watchdog_start();
-    pattern_ready = 1;
-  }
+  static pthread_once_t ready = PTHREAD_ONCE_INIT;
+  pthread_once(&ready, sandbox_start);
   sandbox *sb = xcalloc(1, sizeof *sb);
   sb->limits = sandbox_default_limits;
   sb->owners = xcalloc(1, sizeof *sb->owners); /* the host's */

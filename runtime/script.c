@@ -293,6 +293,28 @@ void script_free(script *s) {
   free(s);
 }
 
+script *script_copy(const script *s) {
+  script *c = xcalloc(1, sizeof *c);
+  *c = *s;
+  c->name = xstrdup(s->name);
+  c->dir = s->dir ? xstrdup(s->dir) : NULL;
+  c->files = xcalloc(s->nfiles ? s->nfiles : 1, sizeof *c->files);
+  for (size_t i = 0; i < s->nfiles; i++)
+    c->files[i] = (script_file){xstrdup(s->files[i].path),
+                                xstrndup(s->files[i].source, s->files[i].len), s->files[i].len,
+                                s->files[i].label ? xstrdup(s->files[i].label) : NULL};
+  c->env = (bot_env){0};
+  c->env.filled = s->env.filled;
+  c->env.n = s->env.n;
+  c->env.names = xcalloc(s->env.n ? s->env.n : 1, sizeof *c->env.names);
+  c->env.values = xcalloc(s->env.n ? s->env.n : 1, sizeof *c->env.values);
+  for (size_t i = 0; i < s->env.n; i++) {
+    c->env.names[i] = xstrdup(s->env.names[i]);
+    c->env.values[i] = xstrdup(s->env.values[i]);
+  }
+  return c;
+}
+
 void script_add_file(script *s, const char *path, const char *source, size_t len) {
   s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
   s->files[s->nfiles++] =

@@ -60,6 +60,8 @@ script *script_from_json(const char *name, const char *dir, const char *json,
 script *script_from_tar(const char *name, const char *dir, const void *data, size_t len,
                         int *over_cap, char *err, size_t errlen);
 void script_free(script *s);
+/* A copy of s (files and bot.env): another worker's version loads from it. */
+script *script_copy(const script *s);
 /* The version's identity: SHA-256 (hex) over its files' paths and contents
  * in path order, so the same files are the same version however they came;
  * with files_json, also the files as JSON {"path": "source"}. */

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partition.h"
 #include "store_internal.h"
+
+static void sql_partition(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 #include "util.h"
 
 /* Forward migrations: entry i brings a database from version i to i+1. */
@@ -316,6 +319,7 @@ static const char *const queries[Q_COUNT] = {
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
         " AND (due_at > ?4 OR (due_at = ?4 AND id > ?5))"
+        " AND (?6 <= 1 OR parley_partition(bot_id, number) % ?6 = ?7)"
         " ORDER BY due_at, id LIMIT ?2",
     [Q_RERUNS_PENDING] = "SELECT bot_id, coalesce(contact_id, 0), count(*) FROM timers"
                          " WHERE status = 'pending' AND kind = 'rerun' GROUP BY 1, 2",
@@ -325,6 +329,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
+                   " AND (?6 <= 1 OR parley_partition(bot_id, number) % ?6 = ?7)"
                    " ORDER BY send_at, id LIMIT ?2",
     [Q_BROADCAST_CANCEL] = "UPDATE broadcasts SET status = 'cancelled' WHERE id = ?1"
                            " AND bot_id = ?2 AND status IN ('scheduled','running')",
@@ -520,6 +525,9 @@ store *store_open(const char *path, char *err, size_t errlen) {
   }
   sqlite3_busy_timeout(st->db, 2000);
   sqlite3_extended_result_codes(st->db, 1);
+  sqlite3_create_function(st->db, "parley_partition", 2,
+                          SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                          sql_partition, NULL, NULL);
   int memory = strcmp(path, ":memory:") == 0;
   int version = 0;
   /* reads first: a file that is not a database, is locked, or is not ours
@@ -962,6 +970,25 @@ void timer_row_free(timer_row *t) {
   *t = (timer_row){0};
 }
 
+/* The due queries' partition filter (?6 workers, ?7 this one's index). */
+static void bind_partitions(store *st, sqlite3_stmt *s) {
+  sqlite3_bind_int(s, 6, st->part_workers);
+  sqlite3_bind_int(s, 7, st->part_index);
+}
+
+void store_set_partitions(store *st, int workers, int index) {
+  st->part_workers = workers;
+  st->part_index = index;
+}
+
+/* parley_partition(bot_id, number): partition.h's map, for the queries. */
+static void sql_partition(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const unsigned char *number = sqlite3_value_text(argv[1]);
+  sqlite3_result_int(ctx, partition_of(sqlite3_value_int64(argv[0]),
+                                       number ? (const char *)number : ""));
+}
+
 static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
                         const due_key *after, timer_row **out, size_t *n) {
   sqlite3_stmt *s = stmt(st, q);
@@ -973,6 +1000,7 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
     sqlite3_bind_int64(s, 4, after->at);
     sqlite3_bind_int64(s, 5, after->id);
   }
+  if (q == Q_TIMERS_DUE) bind_partitions(st, s);
   size_t cap = 0;
   *out = NULL;
   *n = 0;
@@ -1018,6 +1046,7 @@ int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *afte
   sqlite3_bind_int64(s, 3, bot_id);
   sqlite3_bind_int64(s, 4, after ? after->at : INT64_MIN);
   sqlite3_bind_int64(s, 5, after ? after->id : 0);
+  bind_partitions(st, s);
   size_t cap = 0;
   *out = NULL;
   *n = 0;

@@ -14,6 +14,10 @@
 typedef struct store store;
 
 store *store_open(const char *path, char *err, size_t errlen);
+/* The due timers and held messages this connection reads are those of
+ * the partitions (partition.h) p with p % workers == index; workers <= 1:
+ * every partition (the default). */
+void store_set_partitions(store *st, int workers, int index);
 void store_close(store *st);
 const char *store_error(store *st); /* the last failure, as a sentence */
 

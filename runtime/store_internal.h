@@ -19,6 +19,7 @@ struct store {
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
+  int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
 
 /* Records "path: what: sqlite's message" as the store's error; -1. */

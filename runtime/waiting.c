@@ -142,7 +142,7 @@ int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const in
   char *json = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   int64_t now = engine_now(e);
-  timer_row t = {.id = ++e->last_timer_id, .bot_id = b->id, .contact_id = c ? c->id : 0,
+  timer_row t = {.id = next_timer_id(e), .bot_id = b->id, .contact_id = c ? c->id : 0,
                  .number = c ? c->number : NULL, .due_at = now, .handler = (char *)kind,
                  .args = json, .kind = "rerun"};
   journal_timer_add(&e->jr, &t, now);
@@ -276,7 +276,8 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
 /* Hands w's request (the invocation's newest) to whoever makes requests. */
 static void start_request(engine *e, waiting *w) {
   struct http_call *h = &w->inv->http;
-  w->id = ++e->last_http_id;
+  /* unique over the workers, and naming its worker (engine_http_done) */
+  w->id = ++e->last_http_id * MAX_ENGINE_THREADS + (uint64_t)e->worker;
   if (!e->http_start) { /* stopping: it waits, and runs again at the next start */
     action(e, w->inv->b, w->number ? w->number : "", "http %s %s: not sent (stopping)",
            h->method, h->url);
@@ -296,6 +297,7 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   contact *c = inv->c;
   int is_rerun = !e->firing_timer || e->firing_rerun || e->firing_every;
   int64_t record = waiting_record(e, b, c, kind, m, msg_id, args);
+  store_unlock(inv); /* others may change bot.store while it waits */
   waiting *w = xcalloc(1, sizeof *w);
   w->record_is_rerun = is_rerun;
   w->inv = xmalloc(sizeof *inv);
@@ -421,6 +423,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   e->answering = w->answering;
   sandbox_status st = sandbox_resume(w->b->sb, w->co, &nres, inv, &w->used, err, sizeof err);
   if (st == SANDBOX_SUSPENDED) { /* another request */
+    store_unlock(inv);
     w->used = sandbox_budget_used(w->b->sb);
     w->next = e->waiting;
     e->waiting = w;
@@ -445,6 +448,9 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
 
 int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *err,
                      size_t errlen) {
+  int k = (int)(id % MAX_ENGINE_THREADS);
+  if (k >= e->group->n) return 0;
+  e = e->group->w[k]; /* the handler waits on the worker of its conversation */
   waiting **p = &e->waiting;
   while (*p && (*p)->id != id) p = &(*p)->next;
   if (!*p) return 0;
@@ -470,9 +476,16 @@ int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *
 }
 
 void engine_on_http(engine *e, void (*start)(void *ud, const engine_http_request *r), void *ud) {
-  e->http_paused = !start && (e->http_start || e->http_paused);
-  e->http_start = start;
-  e->http_ud = ud;
+  for (int k = 0; k < e->group->n; k++) {
+    engine *w = e->group->w[k];
+    w->http_paused = !start && (w->http_start || w->http_paused);
+    w->http_start = start;
+    w->http_ud = ud;
+  }
 }
 
-size_t engine_http_waiting(engine *e) { return e->nwaiting; }
+size_t engine_http_waiting(engine *e) {
+  size_t n = 0;
+  for (int k = 0; k < e->group->n; k++) n += e->group->w[k]->nwaiting;
+  return n;
+}

@@ -1,0 +1,306 @@
+/* workers: the engine's workers, each owning a share of the partitions.
+ *
+ * Conversations hash to PARTITIONS partitions (partition.h); worker k of n
+ * owns the partitions p with p % n == k. Each worker is an engine of its own
+ * (engine.c's pipeline): its Lua VM per loaded bot version, its contact
+ * cache, its journal, its waiting handlers. The first worker, the primary,
+ * is the engine the caller holds; the others run on threads of their own
+ * when the store is a file (each with its own read connection), or take
+ * turns on the caller's thread with an in-memory store (one connection).
+ *
+ * Work is fork-join: the primary splits a batch by owner, every worker
+ * handles its share at once (group_run), and once all are done the primary
+ * gathers their journals into one transaction for the single writer (the
+ * batch stays all-or-nothing) and their observer events. Between two
+ * group_run calls every worker is idle, so what touches conversations of
+ * several partitions (delivery reports, broadcasts, contact imports, admin
+ * calls) runs there, each conversation on its owner's structures.
+ *
+ * What the workers share: the writer and its connection (the primary's),
+ * the id counters (atomic), and bot.store (store_cell, with a lock a
+ * handler holds from its first touch of bot.store to its end). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+/* ---------------------------------------------------------------- threads */
+
+typedef struct worker_start {
+  engine_group *g;
+  int k;
+} worker_start;
+
+static void *worker_main(void *arg) {
+  worker_start ws = *(worker_start *)arg;
+  free(arg);
+  engine_group *g = ws.g;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&g->mu);
+  for (;;) {
+    while (!g->stopping && g->round == seen) pthread_cond_wait(&g->go, &g->mu);
+    if (g->stopping) break;
+    seen = g->round;
+    void (*fn)(engine *, void *) = g->fn;
+    void *a = g->arg;
+    pthread_mutex_unlock(&g->mu);
+    fn(g->w[ws.k], a);
+    pthread_mutex_lock(&g->mu);
+    if (--g->running == 0) pthread_cond_signal(&g->done);
+  }
+  pthread_mutex_unlock(&g->mu);
+  return NULL;
+}
+
+void group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg) {
+  if (g->n == 1) {
+    fn(g->w[0], arg);
+    return;
+  }
+  g->parallel = 1;
+  if (!g->threaded) {
+    for (int k = 0; k < g->n; k++) fn(g->w[k], arg);
+    g->parallel = 0;
+    return;
+  }
+  pthread_mutex_lock(&g->mu);
+  g->fn = fn;
+  g->arg = arg;
+  g->running = g->n - 1;
+  g->round++;
+  pthread_cond_broadcast(&g->go);
+  pthread_mutex_unlock(&g->mu);
+  fn(g->w[0], arg);
+  pthread_mutex_lock(&g->mu);
+  while (g->running > 0) pthread_cond_wait(&g->done, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  g->parallel = 0;
+}
+
+/* ---------------------------------------------------------------- the group */
+
+int group_reload_ids(engine *e) {
+  engine_group *g = e->group;
+  engine *p = g->w[0];
+  int64_t c, m, t, b;
+  if (store_max_ids(p->rd, &c, &m, &t) || (b = store_max_broadcast(p->rd)) < 0) return -1;
+  atomic_store(&g->last_contact_id, c);
+  atomic_store(&g->last_message_id, m);
+  atomic_store(&g->last_timer_id, t);
+  atomic_store(&g->last_broadcast_id, b);
+  return 0;
+}
+
+int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) {
+  engine_group *g = xcalloc(1, sizeof *g);
+  g->n = 1;
+  g->w[0] = p;
+  g->threaded = p->rd != p->st; /* a file: the workers can read side by side */
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->go, NULL);
+  pthread_cond_init(&g->done, NULL);
+  pthread_mutex_init(&g->cells_mu, NULL);
+  p->group = g;
+  p->worker = 0;
+  if (group_reload_ids(p)) {
+    snprintf(err, errlen, "%s", store_error(p->rd));
+    return -1;
+  }
+  size_t cache = p->cache.max / (size_t)n; /* the cache's size is the engine's */
+  if (cache < 1) cache = 1;
+  p->cache.max = cache;
+  for (int k = 1; k < n; k++) {
+    engine *w = xcalloc(1, sizeof *w);
+    w->group = g;
+    w->worker = k;
+    w->st = p->st;
+    w->w = p->w; /* never used by a worker: the primary submits */
+    w->rd = p->rd;
+    if (g->threaded && !(w->rd = store_open(db_path, err, errlen))) {
+      free(w);
+      return -1;
+    }
+    w->outbox = p->outbox;
+    w->serving = p->serving;
+    w->show_rules = p->show_rules;
+    w->clock = p->clock;
+    w->clock_ud = p->clock_ud;
+    w->bot_env = p->bot_env;
+    w->bot_env_ud = p->bot_env_ud;
+    w->obs = p->obs;
+    w->has_obs = p->has_obs;
+    w->batches = p->batches;
+    w->durable = p->durable;
+    contacts_init(&w->cache, cache);
+    g->w[g->n++] = w;
+    if (waiting_reload(w)) {
+      snprintf(err, errlen, "%s", store_error(w->rd));
+      return -1;
+    }
+  }
+  if (!g->threaded) return 0;
+  for (int k = 1; k < g->n; k++) {
+    worker_start *ws = xcalloc(1, sizeof *ws);
+    *ws = (worker_start){g, k};
+    if (pthread_create(&g->threads[k], NULL, worker_main, ws) != 0) {
+      free(ws);
+      snprintf(err, errlen, "cannot start engine worker %d of %d", k + 1, g->n);
+      g->n = k; /* the ones started are stopped by group_close */
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void group_close(engine *p) {
+  engine_group *g = p->group;
+  if (!g) return;
+  if (g->threaded && g->n > 1) {
+    pthread_mutex_lock(&g->mu);
+    g->stopping = 1;
+    pthread_cond_broadcast(&g->go);
+    pthread_mutex_unlock(&g->mu);
+    for (int k = 1; k < g->n; k++) pthread_join(g->threads[k], NULL);
+  }
+  for (int k = 1; k < g->n; k++) engine_close(g->w[k]);
+  while (g->cells) {
+    store_cell *next = g->cells->next;
+    pthread_mutex_destroy(&g->cells->lock);
+    free(g->cells->json);
+    free(g->cells);
+    g->cells = next;
+  }
+  pthread_mutex_destroy(&g->mu);
+  pthread_cond_destroy(&g->go);
+  pthread_cond_destroy(&g->done);
+  pthread_mutex_destroy(&g->cells_mu);
+  free(g);
+  p->group = NULL;
+}
+
+engine *engine_owner(engine *e, int64_t bot_id, const char *number) {
+  engine_group *g = e->group;
+  if (g->n == 1) return e;
+  return g->w[partition_of(bot_id, number) % g->n];
+}
+
+bot *worker_bot(engine *w, const char *name) {
+  for (bot *b = w->bots; b; b = b->next)
+    if (strcmp(b->name, name) == 0) return b;
+  return NULL;
+}
+
+int64_t next_contact_id(engine *e) { return atomic_fetch_add(&e->group->last_contact_id, 1) + 1; }
+int64_t next_message_id(engine *e) { return atomic_fetch_add(&e->group->last_message_id, 1) + 1; }
+int64_t next_timer_id(engine *e) { return atomic_fetch_add(&e->group->last_timer_id, 1) + 1; }
+int64_t next_broadcast_id(engine *e) {
+  return atomic_fetch_add(&e->group->last_broadcast_id, 1) + 1;
+}
+
+/* ---------------------------------------------------------------- bot.store */
+
+store_cell *store_cell_for(engine *e, int64_t bot_id) {
+  engine_group *g = e->group;
+  pthread_mutex_lock(&g->cells_mu);
+  store_cell *c = g->cells;
+  while (c && c->bot_id != bot_id) c = c->next;
+  if (!c) {
+    c = xcalloc(1, sizeof *c);
+    c->bot_id = bot_id;
+    pthread_mutex_init(&c->lock, NULL);
+    c->json = store_bot_store_get(e->rd, bot_id);
+    c->next = g->cells;
+    g->cells = c;
+  }
+  pthread_mutex_unlock(&g->cells_mu);
+  return c;
+}
+
+void store_cells_journal(engine *e) {
+  engine_group *g = e->group;
+  for (store_cell *c = g->cells; c; c = c->next) {
+    if (!c->dirty) continue;
+    journal_bot_store(&g->w[0]->jr, c->bot_id, c->json);
+    c->dirty = 0;
+  }
+}
+
+void store_cells_reload(engine *e) {
+  engine_group *g = e->group;
+  for (store_cell *c = g->cells; c; c = c->next) {
+    free(c->json);
+    c->json = store_bot_store_get(g->w[0]->rd, c->bot_id);
+    c->dirty = 0;
+  }
+}
+
+/* ---------------------------------------------------------------- deferred sends */
+
+static void deferred_free(deferred_send *d) {
+  free(d->bot);
+  free(d->reply_from);
+  free(d->send.to);
+  free(d->send.text);
+  free(d->send.kind);
+  free(d->send.media);
+}
+
+static int deferred_record(engine *o, deferred_send *d) {
+  bot *b = worker_bot(o, d->bot);
+  if (!b) return 0; /* the bot is gone (cannot happen between batches) */
+  contact *c = contact_get(o, b, d->send.to, CONTACT_UNASKED, NULL);
+  if (!c) return -1;
+  int64_t now = o->now;
+  const char *reply_from = o->reply_from;
+  int answering = o->answering;
+  o->now = d->at;
+  o->reply_from = own_number(b, d->reply_from);
+  o->answering = d->answering;
+  pending_send *p = &d->send;
+  const char *status = !p->transactional && c->opted_out ? "suppressed" : p->status;
+  int rc = record_out(o, b, c, p->text, status, p->transactional, p->may_hold, p->media);
+  o->now = now;
+  o->reply_from = reply_from;
+  o->answering = answering;
+  return rc < 0 ? -1 : 0;
+}
+
+void deferred_run_clear(engine *e) {
+  engine_group *g = e->group;
+  for (int k = 0; k < g->n; k++) {
+    engine *w = g->w[k];
+    for (size_t i = 0; i < w->ndeferred; i++) deferred_free(&w->deferred[i]);
+    w->ndeferred = 0;
+  }
+}
+
+void deferred_add(engine *e, const char *botname, pending_send *p) {
+  if (e->ndeferred == e->cap_deferred) {
+    e->cap_deferred = e->cap_deferred ? e->cap_deferred * 2 : 16;
+    e->deferred = xrealloc(e->deferred, e->cap_deferred * sizeof *e->deferred);
+  }
+  e->deferred[e->ndeferred++] =
+      (deferred_send){xstrdup(botname), *p, engine_now(e), e->answering,
+                      e->reply_from ? xstrdup(e->reply_from) : NULL};
+  *p = (pending_send){0}; /* taken */
+}
+
+int deferred_run(engine *e) {
+  engine_group *g = e->group;
+  int rc = 0;
+  for (int k = 0; k < g->n; k++) {
+    engine *w = g->w[k];
+    for (size_t i = 0; i < w->ndeferred; i++) {
+      deferred_send *d = &w->deferred[i];
+      if (rc == 0) {
+        bot *b = worker_bot(w, d->bot);
+        engine *o = b ? engine_owner(w, b->id, d->send.to) : w;
+        rc = deferred_record(o, d);
+      }
+      deferred_free(d);
+    }
+    w->ndeferred = 0;
+  }
+  return rc;
+}
