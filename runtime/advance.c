@@ -21,7 +21,7 @@ static void schedule_again(engine *e, bot *b, const timer_row *t, int64_t after)
   next.id = next_timer_id(e);
   next.due_at = schedule_next(&sc, after, b->timezone);
   next.kind = "every";
-  journal_timer_add(&e->jr, &next, after);
+  journal_timer_add(e->jr, &next, after);
   if (next.due_at < e->next_new_due) e->next_new_due = next.due_at;
 }
 
@@ -70,7 +70,7 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
       snprintf(err, sizeof err, "%s", run_err);
     }
   }
-  journal_timer_done(&e->jr, t->id, status, err[0] ? err : NULL, e->now);
+  journal_timer_done(e->jr, t->id, status, err[0] ? err : NULL, e->now);
   /* after downtime a recurring timer runs once, then from now on */
   if (t->kind && strcmp(t->kind, "every") == 0)
     schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
@@ -82,7 +82,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
   contact *c = contact_get(e, b, h->number, 1, NULL);
   if (!c) return -1;
   const char *status = c->opted_out ? "suppressed" : e->outbox ? "queued" : "sent";
-  journal_message_release(&e->jr, h->id, status, e->now);
+  journal_message_release(e->jr, h->id, status, e->now);
   if (c->opted_out) {
     e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
@@ -220,7 +220,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
   if (rc) return -1;
   const char *status = rs.n < CHUNK ? "done" : "running";
   int64_t next_at = (int64_t)t;
-  journal_broadcast_update(&e->jr, br->id, status, cursor, next_at, sent, held,
+  journal_broadcast_update(e->jr, br->id, status, cursor, next_at, sent, held,
                            suppressed, failed, not_opted_in);
   if (strcmp(status, "running") == 0 && next_at < e->next_new_due) e->next_new_due = next_at;
   char skipped[64] = "";
@@ -273,10 +273,12 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
     if (at == tt) {
       cur->timer = (due_key){ts[i].due_at, ts[i].id};
       /* its conversation's handler waits for a response: a later advance */
+      e->event_key = ts[i].id; /* its output's place among the workers' (gather) */
       if (waiting_timer_busy(e, b, &ts[i])) i++;
       else rc = fire_timer(e, b, &ts[i++], started);
     } else if (at == th) {
       cur->held = (due_key){hs[j].send_at, hs[j].id};
+      e->event_key = EVENT_KEY_HELD + hs[j].id; /* after a timer due then */
       rc = release_held(e, b, &hs[j++], started);
     }
     else /* one chunk per round: the rest comes back in the next one */
@@ -286,6 +288,7 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   for (size_t m = 0; m < nb; m++) broadcast_row_free(&bs[m]);
   free(bs);
   e->in_message = 0;
+  e->event_key = 0;
   for (size_t k = 0; k < nt; k++) timer_row_free(&ts[k]);
   for (size_t k = 0; k < nh; k++) {
     free(hs[k].number);
@@ -318,6 +321,21 @@ static void advance_share(engine *w, void *arg) {
   a->added[w->worker] = w->next_new_due != INT64_MAX;
 }
 
+/* When the bot's next broadcast turn is due (by until), INT64_MAX if none
+ * is, INT64_MIN if the store failed. */
+static int64_t next_turn(engine *e, bot *b, int64_t until) {
+  broadcast_row *bs = NULL;
+  size_t nb = 0;
+  if (store_broadcasts_due(e->rd, b->id, until, &bs, &nb)) return INT64_MIN;
+  int64_t at = INT64_MAX;
+  for (size_t i = 0; i < nb; i++) {
+    if (bs[i].next_at < at) at = bs[i].next_at;
+    broadcast_row_free(&bs[i]);
+  }
+  free(bs);
+  return at;
+}
+
 /* engine_advance for one bot with several workers: rounds as below, each
  * worker's in parallel, then the broadcasts on the primary. */
 static int advance_partitioned(engine *e, bot *b, int64_t until, int64_t started, char *err,
@@ -331,17 +349,19 @@ static int advance_partitioned(engine *e, bot *b, int64_t until, int64_t started
   advance_cursor bcur = advance_start;
   int rc = 0;
   for (;;) {
-    group_run(g, advance_share, a);
-    long done = 0;
+    /* in due order, as one worker would: the timers and held messages due
+     * up to the next broadcast turn first, then the turn */
+    int64_t turn = next_turn(e, b, until);
+    a->until = turn < until ? turn : until;
+    long done = turn == INT64_MIN || group_run(g, advance_share, a) ? -1 : 0;
     int added = 0;
     for (int k = 0; k < g->n; k++) {
       if (a->done[k] < 0) done = -1;
       if (done >= 0) done += a->done[k];
       added |= a->added[k];
     }
-    if (done >= 0) {
-      long bdone = advance_round(e, b, until, started, &bcur, ROUND_BROADCASTS);
-      done = bdone < 0 ? -1 : done + bdone;
+    if (done == 0 && turn != INT64_MAX) {
+      done = advance_round(e, b, until, started, &bcur, ROUND_BROADCASTS);
       added |= e->next_new_due != INT64_MAX;
     }
     if (done < 0) {
@@ -437,13 +457,13 @@ int reconcile_every(engine *e, bot *b, char *err, size_t errlen) {
                      .due_at = schedule_next(&sc, now, b->timezone),
                      .handler = (char *)handler, .args = "null", .kind = "every",
                      .spec = (char *)spec};
-      journal_timer_add(&e->jr, &t, now);
+      journal_timer_add(e->jr, &t, now);
     }
     lua_pop(L, 3);
   }
   lua_pop(L, 3);
   for (size_t k = 0; k < n; k++) {
-    if (!kept[k]) journal_timer_cancel(&e->jr, rows[k].id, b->id);
+    if (!kept[k]) journal_timer_cancel(e->jr, rows[k].id, b->id);
     timer_row_free(&rows[k]);
   }
   free(rows);

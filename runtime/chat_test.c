@@ -537,7 +537,7 @@ static int start_engine(run *r, const char *botdir, int line) {
   engine_on_http(r->e, http_mocks_start, r->http);
   r->b = engine_load_bot(r->e, botdir, err, sizeof err);
   if (!r->b) return fail(r, line, "cannot load the bot: %s", err);
-  if (r->seed_pending) sandbox_seed_random(bot_sandbox(r->b), r->seed);
+  if (r->seed_pending) engine_seed_random(r->e, r->b, r->seed);
   return 0;
 }
 
@@ -551,7 +551,7 @@ static int setup_seed(run *r, int line, const char *arg) {
   if (!*arg || *end || errno == ERANGE)
     return fail(r, line, "@seed needs a whole number, like @seed 42; got '%s'", arg);
   if (r->b) {
-    sandbox_seed_random(bot_sandbox(r->b), (int64_t)seed);
+    engine_seed_random(r->e, r->b, (int64_t)seed);
   } else { /* the bot starts later (after an @clock, say) */
     r->seed_pending = 1;
     r->seed = (int64_t)seed;

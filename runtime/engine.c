@@ -46,14 +46,19 @@ const char *zone_of(const bot *b, contact *c) {
 void emit(engine *e, int is_message, const char *botname,
                  const char *number, const char *text, const char *status, int64_t id) {
   if (!e->has_obs) return;
+  event_push(e->sink, (event){is_message, xstrdup(botname),
+                                    xstrdup(number ? number : ""),
+                                    xstrdup(text), status ? xstrdup(status) : NULL,
+                                    e->in_message ? e->tag : NULL, id, engine_now(e),
+                                    e->event_key, 0});
+}
+
+void event_push(engine *e, event ev) {
   if (e->nevents == e->cap_events) {
     e->cap_events = e->cap_events ? e->cap_events * 2 : 64;
     e->events = xrealloc(e->events, e->cap_events * sizeof *e->events);
   }
-  e->events[e->nevents++] = (event){is_message, xstrdup(botname),
-                                    xstrdup(number ? number : ""),
-                                    xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL, id, engine_now(e)};
+  e->events[e->nevents++] = ev;
 }
 
 /* Delivers (or drops) the first n events: those of a batch now durable. */
@@ -129,14 +134,14 @@ contact *contact_get(engine *e, bot *b, const char *number, int create,
     if (!create) return NULL;
     int64_t now = engine_now(e);
     int64_t id = next_contact_id(e);
-    journal_contact_add(&e->jr, id, b->id, number, now);
+    journal_contact_add(e->jr, id, b->id, number, now);
     /* a number erased while opted out is opted out again */
     int suppressed = store_is_suppressed(e->rd, b->id, number);
     if (suppressed < 0) return NULL;
     if (suppressed)
-      journal_contact_update(&e->jr, id, "opted_out", NULL, NULL, NULL);
+      journal_contact_update(e->jr, id, "opted_out", NULL, NULL, NULL);
     else if (create == CONTACT_UNASKED)
-      journal_contact_update(&e->jr, id, "not_opted_in", NULL, NULL, NULL);
+      journal_contact_update(e->jr, id, "not_opted_in", NULL, NULL, NULL);
     r = (contact_row){.id = id, .number = xstrdup(number),
                       .status = xstrdup(suppressed               ? "opted_out"
                                         : create == CONTACT_UNASKED ? "not_opted_in"
@@ -240,6 +245,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
     return NULL;
   }
   engine *e = xcalloc(1, sizeof *e);
+  e->sink = e;
+  e->jr = &e->jr_own;
   e->st = st;
   e->rd = rd;
   e->w = writer_open(st, threaded, opt->db_path);
@@ -317,8 +324,8 @@ void engine_close(engine *e) {
     writer_wait(e->w, err, sizeof err);
     writer_close(e->w);
   }
-  journal_clear(&e->jr);
-  free(e->jr.ops);
+  journal_clear(&e->jr_own);
+  free(e->jr_own.ops);
   events_flush(e, 0, e->nevents);
   free(e->events);
   pending_forget(e, UINT64_MAX);
@@ -626,6 +633,14 @@ int64_t bot_version(const bot *b) { return b->version_number; }
 const char *bot_display_name(const bot *b) { return b->display; }
 int64_t bot_id(const bot *b) { return b->id; }
 sandbox *bot_sandbox(bot *b) { return b->sb; }
+
+void engine_seed_random(engine *e, bot *b, int64_t seed) {
+  atomic_store(&b->store->seed_count, 0);
+  for (int k = 0; k < e->group->n; k++) {
+    bot *c = k == 0 ? b : worker_bot(e->group->w[k], b->name);
+    if (c) sandbox_seed_random_shared(c->sb, seed, &b->store->seed_count);
+  }
+}
 const bot_env *bot_env_of(const bot *b) { return &b->src->env; }
 
 /* ---------------------------------------------------------------- compliance */
@@ -633,14 +648,14 @@ const bot_env *bot_env_of(const bot *b) { return &b->src->env; }
 static int set_consent(engine *e, bot *b, contact *c, int opt_out,
                        const inbound *m) {
   const char *status = opt_out ? "opted_out" : "subscribed";
-  journal_contact_update(&e->jr, c->id, status, NULL, NULL, NULL);
-  journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
+  journal_contact_update(e->jr, c->id, status, NULL, NULL, NULL);
+  journal_consent(e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
                   "keyword", m->text, engine_now(e));
   c->opted_out = opt_out;
   c->not_opted_in = 0;
-  if (opt_out) journal_drips_cancel(&e->jr, c->id, NULL); /* every drip stops */
+  if (opt_out) journal_drips_cancel(e->jr, c->id, NULL); /* every drip stops */
   if (opt_out && c->expect) {
-    journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+    journal_conversation(e->jr, c->id, c->state, NULL, engine_now(e));
     replace(&c->expect, NULL);
   }
   return 0;
@@ -780,7 +795,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
       c->opted_out = 1;
       c->not_opted_in = 0;
       if (c->expect) {
-        journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+        journal_conversation(e->jr, c->id, c->state, NULL, engine_now(e));
         replace(&c->expect, NULL);
       }
     }
@@ -797,7 +812,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
   if (pending > seen) seen = pending;
   if (!changed && store_status_rank(d->status) > seen) {
     pending_add(p, b->id, NULL, r.id, store_status_rank(d->status));
-    journal_delivery(&e->jr, r.id, d->status, d->error, engine_now(e));
+    journal_delivery(e->jr, r.id, d->status, d->error, engine_now(e));
     changed = 1;
   }
   contact *c = changed && b->on_status ? contact_get(e, b, r.number, 1, NULL) : NULL;
@@ -870,11 +885,11 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
                      .direction = "in", .number = c->number, .text = m->text,
                      .status = "done", .provider_id = m->provider_id, .at = now};
-  journal_message(&e->jr, &row);
+  journal_message(e->jr, &row);
   e->stats.messages_in++, b->counts.messages_in++;
   c->last_seen = now;
   if (c->undeliverable) { /* it texted us: it can take texts after all */
-    journal_undeliverable(&e->jr, c->id, NULL);
+    journal_undeliverable(e->jr, c->id, NULL);
     c->undeliverable = 0;
     action(e, b, c->number, "deliverable again (the number texted in)");
   }
@@ -899,7 +914,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
    * message goes on to the script (on_join first). STOP opts it out
    * instead; HELP is answered and changes nothing. */
   if (c->not_opted_in && kind != COMPLIANCE_OPTOUT && kind != COMPLIANCE_HELP) {
-    journal_contact_update(&e->jr, c->id, "subscribed", NULL, NULL, NULL);
+    journal_contact_update(e->jr, c->id, "subscribed", NULL, NULL, NULL);
     c->not_opted_in = 0;
   }
   switch (kind) {
@@ -930,7 +945,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
 static void flush_seen(engine *e) {
   for (size_t i = 0; i < e->ndirty; i++) {
     contact *c = e->dirty[i];
-    journal_contact_seen(&e->jr, c->id, c->last_seen);
+    journal_contact_seen(e->jr, c->id, c->last_seen);
     c->stored_last_seen = c->last_seen;
     c->seen_dirty = 0;
   }
@@ -945,7 +960,7 @@ void engine_reset(engine *e) {
   deferred_run_clear(p);
   for (int k = 0; k < g->n; k++) {
     engine *w = g->w[k];
-    journal_clear(&w->jr);
+    journal_clear(&w->jr_own);
     events_flush(w, 0, w->nevents);
     w->nevents_inflight = 0;
     pending_forget(w, UINT64_MAX);
@@ -972,47 +987,22 @@ static void batch_durable(engine *e, uint64_t batch, size_t nevents) {
   }
 }
 
-/* Moves the events of w (another worker) to the end of the primary's. */
-static void events_take(engine *p, engine *w) {
-  if (!w->nevents) return;
-  if (p->nevents + w->nevents > p->cap_events) {
-    p->cap_events = p->nevents + w->nevents + 64;
-    p->events = xrealloc(p->events, p->cap_events * sizeof *p->events);
-  }
-  memcpy(p->events + p->nevents, w->events, w->nevents * sizeof *w->events);
-  p->nevents += w->nevents;
-  w->nevents = 0;
-}
-
-/* Gathers what every worker recorded since the last batch into the
- * primary's journal and events: the sends they deferred to other workers'
- * contacts, their last_seen writes, their journals, bot.store. 0 or -1. */
-static int gather(engine *p) {
+/* Before a batch goes to the writer: every worker's last_seen writes and
+ * the bot.store cells it changed (into the primary's journal: between
+ * rounds every worker's writes go there). */
+static void gather(engine *p) {
   engine_group *g = p->group;
-  if (deferred_run(p)) return -1;
-  for (int k = 0; k < g->n; k++) {
-    engine *w = g->w[k];
-    flush_seen(w);
-    if (k == 0) continue;
-    journal_append(&p->jr, &w->jr);
-    events_take(p, w);
-  }
+  for (int k = 0; k < g->n; k++) flush_seen(g->w[k]);
   store_cells_journal(p);
-  return 0;
 }
 
 /* Hands the batch's journal to the writer; the batch before is durable
  * when this returns 0. Every worker's work goes in it. */
 int submit_journal(engine *e, char *err, size_t errlen) {
   e = e->group->w[0];
-  if (gather(e)) {
-    snprintf(err, errlen, "%s", store_error(e->rd));
-    engine_flush(e, err + strlen(err), errlen - strlen(err));
-    engine_reset(e);
-    return -1;
-  }
+  gather(e);
   size_t inflight_events = e->nevents_inflight;
-  if (writer_submit(e->w, &e->jr, err, errlen)) {
+  if (writer_submit(e->w, e->jr, err, errlen)) {
     engine_reset(e); /* the batch in flight failed; this one built on it */
     return -1;
   }
@@ -1076,8 +1066,8 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
     sh->msgs[sh->n++] = m;
   }
   for (int k = 0; k < g->n; k++) shares[k].bot = b->name;
-  group_run(g, handle_share, shares);
-  int rc = 0;
+  int rc = group_run(g, handle_share, shares);
+  if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
   for (int k = 0; k < g->n && rc == 0; k++) {
     if (shares[k].rc) {
       rc = -1;
@@ -1149,7 +1139,7 @@ static int set_contact(engine *e, bot *b, const char *number, const char *status
     snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;
   }
-  journal_contact_update(&e->jr, c->id, status, fields, tags, timezone);
+  journal_contact_update(e->jr, c->id, status, fields, tags, timezone);
   if (fields) replace(&c->fields, fields);
   if (tags) replace(&c->tags, tags);
   if (timezone) replace(&c->timezone, timezone);
@@ -1158,10 +1148,10 @@ static int set_contact(engine *e, bot *b, const char *number, const char *status
     int opt_out = strcmp(status, "opted_out") == 0;
     int opt_in = strcmp(status, "subscribed") == 0 && (c->opted_out || c->not_opted_in);
     if ((opt_out && !c->opted_out) || opt_in)
-      journal_consent(&e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
+      journal_consent(e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
                       "setup", NULL, engine_now(e));
     if (opt_out && !c->opted_out && c->expect) { /* as an opt-out by keyword does */
-      journal_conversation(&e->jr, c->id, c->state, NULL, engine_now(e));
+      journal_conversation(e->jr, c->id, c->state, NULL, engine_now(e));
       replace(&c->expect, NULL);
     }
     c->opted_out = opt_out;
@@ -1247,7 +1237,7 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
   contact *c = contacts_find(&o->cache, b->id, number);
   int opted_out = c ? c->opted_out : strcmp(r.status, "opted_out") == 0;
   if (c) contacts_remove(&o->cache, c);
-  journal_contact_erase(&e->jr, b->id, r.id, number, opted_out, engine_now(e));
+  journal_contact_erase(e->jr, b->id, r.id, number, opted_out, engine_now(e));
   waiting_forget_contact(o, b->id, r.id);
   contact_row_free(&r);
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
@@ -1255,7 +1245,7 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
 }
 
 int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen) {
-  for (size_t i = 0; i < n; i++) journal_message_release(&e->jr, ids[i], "queued", engine_now(e));
+  for (size_t i = 0; i < n; i++) journal_message_release(e->jr, ids[i], "queued", engine_now(e));
   return submit_journal(e, err, errlen);
 }
 
@@ -1264,7 +1254,7 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
   broadcast_row row = {.id = next_broadcast_id(e), .bot_id = b->id,
                        .segment = (char *)segment, .text = (char *)text, .rate = rate,
                        .next_at = start_ms};
-  journal_broadcast_add(&e->jr, &row, engine_now(e));
+  journal_broadcast_add(e->jr, &row, engine_now(e));
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return row.id;
 }

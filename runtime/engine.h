@@ -114,6 +114,10 @@ const char *bot_name(const bot *b);
 const char *bot_display_name(const bot *b);
 int64_t bot_id(const bot *b);
 sandbox *bot_sandbox(bot *b);
+/* Seeds math.random in the bot's VM of every worker (sandbox_seed_random),
+ * counting their invocations together: the numbers do not depend on the
+ * number of workers. */
+void engine_seed_random(engine *e, bot *b, int64_t seed);
 /* What the bot's running version reads as bot.env (never NULL). */
 const bot_env *bot_env_of(const bot *b);
 

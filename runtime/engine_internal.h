@@ -33,6 +33,7 @@ typedef struct store_cell {
   pthread_mutex_t lock;
   char *json;
   int dirty; /* changed in the batch being handled: written at its end */
+  _Atomic int64_t seed_count; /* invocations since the bot's VMs were seeded */
   struct store_cell *next;
 } store_cell;
 
@@ -119,6 +120,8 @@ typedef struct deferred_send {
   char *bot;           /* the bot's name */
   pending_send send;   /* its to, text, ... (taken) */
   int64_t at;          /* engine_now when it was made */
+  size_t event_pos;    /* the worker's events then: its output goes there */
+  int64_t event_key;
   int answering;
   char *reply_from;    /* the number the handled message went to, or NULL */
 } deferred_send;
@@ -129,14 +132,27 @@ typedef struct event {
   void *tag; /* of the inbound message being handled */
   int64_t id; /* the message's */
   int64_t at; /* when it happened (engine_now) */
+  /* with several workers, events are put in the order one would have
+   * made them: by at, then key (the timer or held message that made it,
+   * engine.event_key), then as made */
+  int64_t key;
+  size_t seq;
 } event;
+
+#define EVENT_KEY_HELD ((int64_t)1 << 62)
 
 struct engine {
   store *st;     /* the writer's connection */
   store *rd;     /* the engine thread's reads (the same one without a thread) */
   writer *w;
-  journal jr;    /* the writes of the batch being handled */
+  journal jr_own; /* the writes of the batch being handled */
+  journal *jr;     /* where this one's writes go now: see sink */
   engine_group *group; /* the workers this one is part of (workers.c) */
+  /* Where its writes (jr) and observer events go: itself while the
+   * workers run in parallel, the primary between their rounds, so what
+   * runs there is recorded in the order it happened. */
+  engine *sink;
+  int64_t event_key; /* of what runs now: see event.key */
   int worker;          /* its index there: 0 is the caller's (the primary) */
   uint64_t batches, durable; /* batches handed to the writer / committed */
   /* what batches not yet durable recorded, which the store cannot show:
@@ -226,8 +242,11 @@ struct engine_group {
 int group_open(engine *primary, int n, const char *db_path, char *err, size_t errlen);
 void group_close(engine *primary);
 /* Runs fn(w, arg) on every worker, in parallel (each on its own thread; the
- * primary's share on the caller's), and returns when all are done. */
-void group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
+ * primary's share on the caller's), and returns when all are done and
+ * their writes and events are the primary's (the sends they deferred
+ * recorded in between, where they were made): 0, or -1 if the store failed
+ * recording those. */
+int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
 /* The worker whose partitions hold the conversation (bot, number). */
 engine *engine_owner(engine *e, int64_t bot_id, const char *number);
 /* The worker's copy of the bot of that name (its current version), or NULL. */
@@ -245,9 +264,6 @@ store_cell *store_cell_for(engine *e, int64_t bot_id);
 void store_cells_journal(engine *e);
 /* After a failed write: every bot.store as the store has it. */
 void store_cells_reload(engine *e);
-/* Records the sends to other workers' contacts that each worker deferred,
- * each on its contact's worker: 0 or -1 (the store). */
-int deferred_run(engine *e);
 /* After a failed write: the deferred sends are dropped with their batch. */
 void deferred_run_clear(engine *e);
 /* Defers p (taken: left empty) to the worker of its contact. */
@@ -263,6 +279,8 @@ const char *zone_of(const bot *b, contact *c);
 #define EMIT_EVENT_FAILED 2
 void emit(engine *e, int is_message, const char *botname, const char *number,
           const char *text, const char *status, int64_t id);
+/* Appends ev (taken) to e's events. */
+void event_push(engine *e, event ev);
 /* How the sandbox's dispatch begins the error of an event no handler takes
  * (stdlib/internal/sandbox.lua). */
 #define NO_EVENT_HANDLER "no bot.on_event handler for events of type"

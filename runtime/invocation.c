@@ -339,7 +339,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .sender = e->reply_from ? e->reply_from : bot_sender(b), .media = media,
                    .priority = transactional || !may_hold || e->answering ? 0 : 1,
                    .error = error};
-  journal_message(&e->jr, &m);
+  journal_message(e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {
     if (e->has_obs) {
@@ -421,7 +421,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
   }
   if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
   if (fields || tags || tz) {
-    journal_contact_update(&e->jr, c->id, NULL, fields, tags, tz);
+    journal_contact_update(e->jr, c->id, NULL, fields, tags, tz);
     if (fields) {
       show_json_diff(e, b, c->number, "fields", c->fields, fields);
       replace(&c->fields, fields);
@@ -436,7 +436,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
     }
   }
   if (state || expect_changed) {
-    journal_conversation(&e->jr, c->id, state ? state : c->state,
+    journal_conversation(e->jr, c->id, state ? state : c->state,
                          expect_changed ? expect : c->expect, engine_now(e));
     if (state) {
       show_json_diff(e, b, c->number, "state", c->state, state);
@@ -478,7 +478,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
   }
   for (size_t i = 0; i < inv->broadcasts.n; i++) {
     journal_op *op = &inv->broadcasts.ops[i];
-    journal_broadcast_add(&e->jr, &(broadcast_row){.id = op->id, .bot_id = op->bot,
+    journal_broadcast_add(e->jr, &(broadcast_row){.id = op->id, .bot_id = op->bot,
                                                   .segment = op->s[0], .text = op->s[1],
                                                   .rate = op->rate, .next_at = op->due},
                           op->at);
@@ -494,7 +494,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
       continue;
     if (op->kind == OP_ADD) {
       timer_row *t = &op->row;
-      journal_timer_add(&e->jr, t, engine_now(e));
+      journal_timer_add(e->jr, t, engine_now(e));
       if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
       if (e->has_obs) {
         char when[64];
@@ -503,10 +503,10 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
                when, zone_of(b, c));
       }
     } else if (op->kind == OP_CANCEL) {
-      journal_timer_cancel(&e->jr, op->id, b->id);
+      journal_timer_cancel(e->jr, op->id, b->id);
       action(e, b, number, "timer #%lld cancelled", (long long)op->id);
     } else {
-      journal_drips_cancel(&e->jr, c->id, op->handler);
+      journal_drips_cancel(e->jr, c->id, op->handler);
     }
   }
   return 0;
@@ -605,7 +605,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
         strcmp(kind, "optout") == 0 || (c && c->opted_out && !inv->started_opted_out);
     rc = apply_effects(e, inv, co, nres, ignore_expect);
     if (rc == 0 && c && !c->joined && is_message) {
-      journal_contact_joined(&e->jr, c->id);
+      journal_contact_joined(e->jr, c->id);
       c->joined = 1;
     }
   } else {
@@ -615,7 +615,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     e->stats.errors++, b->counts.errors++;
     bot_env_mask_into(&b->src->env, err, errlen); /* may quote bot.env */
     utf8_repair(err); /* cut at a byte count by the mask or the buffer */
-    journal_error(&e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
+    journal_error(e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action(e, b, c ? c->number : "", "error: %s", err);
     rc = 1;
   }

@@ -114,6 +114,7 @@ struct sandbox {
   int randomseed_ref; /* Lua's own math.randomseed, kept from the bots */
   int seeded;
   int64_t seed, seed_count;
+  _Atomic int64_t *shared_count; /* the count, when VMs share one (see below) */
   int64_t entropy[64]; /* from getrandom, two per invocation */
   int nentropy;        /* still unused, at the end of entropy */
 
@@ -1195,9 +1196,14 @@ lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push,
  * number n since then, so a transcript's numbers do not depend on what ran
  * before in the VM. A resumed invocation carries on where it was. */
 void sandbox_seed_random(sandbox *sb, int64_t seed) {
+  sandbox_seed_random_shared(sb, seed, NULL);
+}
+
+void sandbox_seed_random_shared(sandbox *sb, int64_t seed, _Atomic int64_t *count) {
   sb->seeded = 1;
   sb->seed = seed;
   sb->seed_count = 0;
+  sb->shared_count = count;
 }
 
 static int reseed_protected(lua_State *L) {
@@ -1205,7 +1211,7 @@ static int reseed_protected(lua_State *L) {
   int64_t pair[2];
   if (sb->seeded) {
     pair[0] = sb->seed;
-    pair[1] = ++sb->seed_count;
+    pair[1] = sb->shared_count ? atomic_fetch_add(sb->shared_count, 1) + 1 : ++sb->seed_count;
   } else {
     /* one system call per 32 invocations (one costs about 1-3 us) */
     if (sb->nentropy < 2 && getrandom(sb->entropy, sizeof sb->entropy, GRND_NONBLOCK) ==

@@ -84,6 +84,10 @@ sandbox_status sandbox_resume(sandbox *sb, lua_State *co, int *nres, void *ctx,
  * invocation is seeded from the system's random source. For transcripts
  * (@seed) and the simulator (/seed). */
 void sandbox_seed_random(sandbox *sb, int64_t seed);
+/* The same for VMs that run one bot's version side by side (the engine's
+ * workers): the invocations are counted in *count (set to 0 by the caller),
+ * so the numbers are those one VM would draw. */
+void sandbox_seed_random_shared(sandbox *sb, int64_t seed, _Atomic int64_t *count);
 
 /* For C functions called by scripts. */
 void *sandbox_context(lua_State *L);

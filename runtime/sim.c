@@ -99,7 +99,7 @@ int sim_start(sim *s, const char *db) {
     return -1;
   }
   engine_on_http(s->e, http_mocks_start, s->http);
-  if (s->seeded) sandbox_seed_random(bot_sandbox(s->b), s->seed);
+  if (s->seeded) engine_seed_random(s->e, s->b, s->seed);
   return 0;
 }
 

@@ -314,7 +314,7 @@ static int cmd_seed(sim *s, const command *c, char *arg) {
   }
   s->seeded = 1;
   s->seed = n;
-  sandbox_seed_random(bot_sandbox(s->b), n);
+  engine_seed_random(s->e, s->b, n);
   char *line = xasprintf("@seed %lld", n);
   record_setup(&s->rec, line);
   free(line);
@@ -337,7 +337,7 @@ static int cmd_reload(sim *s, const command *c, char *arg) {
     return 0;
   }
   s->b = b;
-  if (s->seeded) sandbox_seed_random(bot_sandbox(b), s->seed); /* counts from 1 again */
+  if (s->seeded) engine_seed_random(s->e, b, s->seed); /* counts from 1 again */
   s->rec.reloaded = 1;
   record_comment(&s->rec, "/reload: the steps below ran with a new version of the bot");
   printf("%s  . reloaded %s%s\n", sim_dim_on(s), s->dir, sim_dim_off(s));

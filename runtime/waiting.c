@@ -145,7 +145,7 @@ int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const in
   timer_row t = {.id = next_timer_id(e), .bot_id = b->id, .contact_id = c ? c->id : 0,
                  .number = c ? c->number : NULL, .due_at = now, .handler = (char *)kind,
                  .args = json, .kind = "rerun"};
-  journal_timer_add(&e->jr, &t, now);
+  journal_timer_add(e->jr, &t, now);
   free(json);
   if (now < e->next_new_due) e->next_new_due = now;
   if (waiting_busy(e, b, c))
@@ -401,7 +401,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
     if (!c) { /* erased while the handler waited */
       action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
       sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
-      journal_timer_done(&e->jr, w->record_id, "skipped", "the contact was erased", e->now);
+      journal_timer_done(e->jr, w->record_id, "skipped", "the contact was erased", e->now);
       if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
       waiting_free(e, w);
       return 0;
@@ -439,7 +439,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   free(inv);
   w->inv = NULL;
   if (rc >= 0)
-    journal_timer_done(&e->jr, w->record_id, rc == 1 ? "error" : "done",
+    journal_timer_done(e->jr, w->record_id, rc == 1 ? "error" : "done",
                        rc == 1 ? err : NULL, e->now);
   if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
   waiting_free(e, w);

@@ -53,16 +53,24 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-void group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg) {
+static void sink_to(engine *w, engine *target) {
+  w->sink = target;
+  w->jr = &target->jr_own;
+}
+
+static int gather(engine_group *g);
+
+int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg) {
   if (g->n == 1) {
     fn(g->w[0], arg);
-    return;
+    return 0;
   }
+  for (int k = 0; k < g->n; k++) sink_to(g->w[k], g->w[k]);
   g->parallel = 1;
   if (!g->threaded) {
     for (int k = 0; k < g->n; k++) fn(g->w[k], arg);
     g->parallel = 0;
-    return;
+    return gather(g);
   }
   pthread_mutex_lock(&g->mu);
   g->fn = fn;
@@ -76,6 +84,7 @@ void group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg) {
   while (g->running > 0) pthread_cond_wait(&g->done, &g->mu);
   pthread_mutex_unlock(&g->mu);
   g->parallel = 0;
+  return gather(g);
 }
 
 /* ---------------------------------------------------------------- the group */
@@ -103,6 +112,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   pthread_mutex_init(&g->cells_mu, NULL);
   p->group = g;
   p->worker = 0;
+  sink_to(p, p);
   if (group_reload_ids(p)) {
     snprintf(err, errlen, "%s", store_error(p->rd));
     return -1;
@@ -114,6 +124,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     engine *w = xcalloc(1, sizeof *w);
     w->group = g;
     w->worker = k;
+    sink_to(w, p); /* between rounds */
     w->st = p->st;
     w->w = p->w; /* never used by a worker: the primary submits */
     w->rd = p->rd;
@@ -221,7 +232,7 @@ void store_cells_journal(engine *e) {
   engine_group *g = e->group;
   for (store_cell *c = g->cells; c; c = c->next) {
     if (!c->dirty) continue;
-    journal_bot_store(&g->w[0]->jr, c->bot_id, c->json);
+    journal_bot_store(g->w[0]->jr, c->bot_id, c->json);
     c->dirty = 0;
   }
 }
@@ -254,6 +265,10 @@ static int deferred_record(engine *o, deferred_send *d) {
   int64_t now = o->now;
   const char *reply_from = o->reply_from;
   int answering = o->answering;
+  int64_t key = o->event_key;
+  int in_message = o->in_message;
+  o->event_key = d->event_key;
+  o->in_message = 1; /* engine_now is the send's time */
   o->now = d->at;
   o->reply_from = own_number(b, d->reply_from);
   o->answering = d->answering;
@@ -263,6 +278,8 @@ static int deferred_record(engine *o, deferred_send *d) {
   o->now = now;
   o->reply_from = reply_from;
   o->answering = answering;
+  o->event_key = key;
+  o->in_message = in_message;
   return rc < 0 ? -1 : 0;
 }
 
@@ -281,26 +298,57 @@ void deferred_add(engine *e, const char *botname, pending_send *p) {
     e->deferred = xrealloc(e->deferred, e->cap_deferred * sizeof *e->deferred);
   }
   e->deferred[e->ndeferred++] =
-      (deferred_send){xstrdup(botname), *p, engine_now(e), e->answering,
+      (deferred_send){xstrdup(botname), *p, engine_now(e), e->nevents, e->event_key,
+                      e->answering,
                       e->reply_from ? xstrdup(e->reply_from) : NULL};
   *p = (pending_send){0}; /* taken */
 }
 
-int deferred_run(engine *e) {
-  engine_group *g = e->group;
+static int event_order(const void *a, const void *b) {
+  const event *x = a, *y = b;
+  if (x->at != y->at) return x->at < y->at ? -1 : 1;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* After a round: every worker's journal appended to the primary's, and
+ * their events too, each worker's deferred sends recorded (on their
+ * contacts' workers) where they were made among its events. From here on
+ * every worker writes into the primary's journal and events. */
+static int gather(engine_group *g) {
+  engine *p = g->w[0];
+  for (int k = 1; k < g->n; k++) journal_append(&p->jr_own, &g->w[k]->jr_own);
+  event *own = p->events;
+  size_t nown = p->nevents;
+  p->events = NULL;
+  p->nevents = p->cap_events = 0;
+  for (int k = 0; k < g->n; k++) sink_to(g->w[k], p);
   int rc = 0;
   for (int k = 0; k < g->n; k++) {
     engine *w = g->w[k];
+    event *src = k == 0 ? own : w->events;
+    size_t n = k == 0 ? nown : w->nevents, from = 0;
     for (size_t i = 0; i < w->ndeferred; i++) {
       deferred_send *d = &w->deferred[i];
+      for (; from < d->event_pos && from < n; from++) event_push(p, src[from]);
       if (rc == 0) {
         bot *b = worker_bot(w, d->bot);
-        engine *o = b ? engine_owner(w, b->id, d->send.to) : w;
-        rc = deferred_record(o, d);
+        rc = deferred_record(b ? engine_owner(w, b->id, d->send.to) : w, d);
       }
       deferred_free(d);
     }
     w->ndeferred = 0;
+    for (; from < n; from++) event_push(p, src[from]);
+    free(src);
+    if (k > 0) {
+      w->events = NULL;
+      w->nevents = w->cap_events = 0;
+    }
   }
+  /* the round's events (after those of the batch in flight) in the order
+   * one worker would have made them */
+  size_t first = p->nevents_inflight;
+  for (size_t i = first; i < p->nevents; i++) p->events[i].seq = i;
+  qsort(p->events + first, p->nevents - first, sizeof *p->events, event_order);
   return rc;
 }
