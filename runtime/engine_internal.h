@@ -235,6 +235,7 @@ struct engine_group {
   _Atomic int64_t last_contact_id, last_message_id, last_timer_id, last_broadcast_id;
   pthread_mutex_t cells_mu;
   store_cell *cells;
+  pthread_mutex_t waits_mu; /* the workers' waiting lists, while they run */
 };
 
 /* Opens workers 1..n-1 beside the primary (which has its store, writer and

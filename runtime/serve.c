@@ -355,6 +355,12 @@ int cli_serve(int argc, char **argv) {
       whole_setting("max_connections_per_address", 0, max_connections, &per_address) ||
       whole_setting("request_deadline_ms", 100, 3600000, &request_deadline))
     return 2;
+  long threads = sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads < 1) threads = 1;
+  if (threads > 64) threads = 64;
+  if (strcmp(setting("engine_threads"), "auto") != 0 &&
+      whole_setting("engine_threads", 1, 64, &threads))
+    return 2;
   if (log_setup(setting("log_level"), setting("log_format"))) {
     fprintf(stderr, "parley serve: log_level must be debug, info, warn or error and log_format "
                     "logfmt or json (got '%s', '%s')\n",
@@ -369,7 +375,8 @@ int cli_serve(int argc, char **argv) {
     free(dir);
   }
   char err[4096];
-  engine_options opt = {.db_path = db, .outbox = 1, .serving = 1, .bot_env = serve_bot_env};
+  engine_options opt = {.db_path = db, .outbox = 1, .serving = 1, .bot_env = serve_bot_env,
+                        .engine_threads = (int)threads};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "parley serve: %s\n", err);

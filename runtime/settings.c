@@ -39,6 +39,9 @@ static setting_def defs[] = {
     {"log_format", "PARLEY_LOG_FORMAT", "logfmt", "default", 0, 0,
      "logfmt or json, one line per event"},
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, 0, "largest request body, bytes"},
+    {"engine_threads", "PARLEY_ENGINE_THREADS", "auto", "default", 0, 0,
+     "workers running the bots' handlers in parallel, each owning a share of the "
+     "conversations (1 to 64; auto: one per core)"},
     {"test_clock", "PARLEY_TEST_CLOCK", NULL, "unset", 0, 0,
      "for tests only: the server's clock starts at this time (\"2026-03-02 15:00\" UTC, or "
      "\"2026-03-02 10:00 America/New_York\") and runs at real speed; unset: the real clock"},

@@ -111,10 +111,16 @@ int waiting_has_contact(engine *e, int64_t contact_id) {
   return 0;
 }
 
+/* Any worker's: a handler of another conversation may cancel the timer
+ * (the lists change under waits_mu while the workers run). */
 int waiting_has_record(engine *e, int64_t id) {
-  for (waiting *w = e->waiting; w; w = w->next)
-    if (w->record_id == id) return 1;
-  return 0;
+  engine_group *g = e->group;
+  int found = 0;
+  pthread_mutex_lock(&g->waits_mu);
+  for (int k = 0; k < g->n && !found; k++)
+    for (waiting *w = g->w[k]->waiting; w && !found; w = w->next) found = w->record_id == id;
+  pthread_mutex_unlock(&g->waits_mu);
+  return found;
 }
 
 int waiting_timer_busy(engine *e, bot *b, const timer_row *t) {
@@ -316,8 +322,10 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   w->at = engine_now(e);
   b->nwaiting++;
   if (c) c->busy = 1;
+  pthread_mutex_lock(&e->group->waits_mu);
   w->next = e->waiting;
   e->waiting = w;
+  pthread_mutex_unlock(&e->group->waits_mu);
   e->nwaiting++;
   start_request(e, w);
   return 0;

@@ -110,6 +110,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   pthread_cond_init(&g->go, NULL);
   pthread_cond_init(&g->done, NULL);
   pthread_mutex_init(&g->cells_mu, NULL);
+  pthread_mutex_init(&g->waits_mu, NULL);
   p->group = g;
   p->worker = 0;
   sink_to(p, p);
@@ -186,6 +187,7 @@ void group_close(engine *p) {
   pthread_cond_destroy(&g->go);
   pthread_cond_destroy(&g->done);
   pthread_mutex_destroy(&g->cells_mu);
+  pthread_mutex_destroy(&g->waits_mu);
   free(g);
   p->group = NULL;
 }
