@@ -10,6 +10,8 @@
 #   - a reload and then a rollback while the clients send: every request is
 #     answered, each message runs once on one version, and per conversation
 #     the versions move forward at the reload and back at the rollback only;
+#   - handlers past their time limit in several conversations at once are
+#     each stopped with its error, while the others are answered;
 #   - SIGKILL while the clients send, and a restart: every answered message
 #     is stored with its reply, every counter equals the stored messages.
 cd "$(dirname "$0")/../.." || exit 1
@@ -25,7 +27,7 @@ export PARLEY_ENGINE_THREADS="${PARLEY_ENGINE_THREADS:-2}"
 unset PARLEY_DB PARLEY_SCRIPTS PARLEY_LISTEN PARLEY_PUBLIC_URL PARLEY_LOG PARLEY_LOG_FORMAT
 export PARLEY_WEBHOOK_TOKEN=workers-hook-1 PARLEY_ADMIN_TOKEN=workers-admin-2
 db="$tmp/workers.db"
-mkdir -p "$tmp/scripts/order" "$tmp/scripts/tagged" "$tmp/scripts/counter"
+mkdir -p "$tmp/scripts/order" "$tmp/scripts/tagged" "$tmp/scripts/spin" "$tmp/scripts/counter"
 cat >"$tmp/scripts/order/bot.lua" <<'EOF'
 -- message "m<k>": c.state.seen lists the k's in the order they were handled
 -- and the answer lists them; every message counts once in bot.store.count
@@ -45,6 +47,15 @@ bot.fallback(function(c, msg)
   c.state.n = (c.state.n or 0) + 1
   return "v1:" .. msg.text:sub(2) .. " n=" .. c.state.n
 end)
+EOF
+cat >"$tmp/scripts/spin/bot.lua" <<'EOF'
+-- "spin" runs past the time limit; anything else is answered
+bot.config{ limits = { time = "100ms", instructions = 1e9 } }
+bot.keyword("spin", function(c)
+  c.state.spun = true
+  while true do end
+end)
+bot.fallback(function(c, msg) return "ok " .. msg.text end)
 EOF
 cat >"$tmp/scripts/counter/bot.lua" <<'EOF'
 -- every message counted once in its conversation and once bot-wide
@@ -100,6 +111,7 @@ stop() { # SIGTERM; the exit status must be 0
 start "a fresh database"
 step order --bot order --contacts 40 --messages 25 --clients 10
 step versions --bot tagged --contacts 12 --messages 400 --clients 6 --answers-between 120
+step limits --bot spin --contacts 8 --messages 5 --clients 4
 stop "after the load"
 
 start "again on the same database"

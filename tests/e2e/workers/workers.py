@@ -19,6 +19,8 @@ Steps:
              conversation, equals the number of messages
   total      the order bot's bot.store.count, asked after a restart
   versions   a reload and then a rollback while the clients send
+  limits     handlers past their time limit in several conversations at
+             once, while others are answered
   crash      SIGKILLs the server (--pid) once --kill-after messages were
              answered, the clients still sending; writes what was answered
   recovered  after the restart: every answered message stored with its
@@ -389,6 +391,52 @@ def step_versions(a):
             not bad, first_bad(bad))
 
 
+# ---------------------------------------------------------------- limits
+
+def step_limits(a):
+    """Handlers that run past their time limit in several conversations at
+    once (on several workers, whose sandboxes each have a deadline), while
+    other conversations send: each is stopped with the time limit's error,
+    nothing of it kept, and the others are answered."""
+    spinners = [contact_number(600 + k) for k in range(a.contacts)]
+    others = [contact_number(700 + k) for k in range(a.contacts)]
+    answers = {}
+
+    def spin(c):
+        answers[c] = post_message(a.port, a.bot, c, "spin", "%s-spin" % c)
+
+    threads = [threading.Thread(target=spin, args=(c,), daemon=True) for c in spinners]
+    for t in threads:
+        t.start()
+    load = Load(a.port, a.bot, others, a.clients, a.messages)
+    finished = load.join(load.run())
+    for t in threads:
+        t.join(DEADLINE)
+    verdict("limits: the clients finish", finished and not any(t.is_alive() for t in threads))
+    bad = ["%s: %s %s" % (c, answers.get(c, (None,))[0], answers.get(c, (None, None, ""))[2])
+           for c in spinners if answers.get(c, (None,))[0] != 200]
+    verdict("limits: every message to a handler that spins is answered 200", not bad,
+            first_bad(bad))
+    check_no_failures(load, "limits: meanwhile, other conversations")
+    bad = ["%s m%d answered %r" % (c, r["k"], r["replies"]) for c in others
+           for r in load.records[c] if r["status"] == 200 and r["replies"] != ["ok m%d" % r["k"]]]
+    verdict("limits: ... and answered by their handler", not bad, first_bad(bad))
+    rows = db_rows(a.db, "SELECT c.number, e.text FROM errors e JOIN contacts c ON c.id ="
+                         " e.contact_id WHERE e.bot_id = (SELECT id FROM bots WHERE name = ?)",
+                   (a.bot,))
+    errors = {}
+    for number, text in rows:
+        errors.setdefault(number, []).append(text)
+    bad = ["%s: %s" % (c, errors.get(c)) for c in spinners
+           if len(errors.get(c, [])) != 1 or "time limit exceeded" not in errors[c][0]]
+    bad += ["%s: %s" % (c, errors[c]) for c in others if c in errors]
+    verdict("limits: each spinning handler is stopped with its time limit's error, once; the "
+            "others have none", not bad, first_bad(bad))
+    st = states(a.db, a.bot)
+    kept = [c for c in spinners if st.get(c, {}).get("spun")]
+    verdict("limits: nothing a stopped handler changed is kept", not kept, first_bad(kept))
+
+
 # ---------------------------------------------------------------- crash
 
 def crash(a):
@@ -499,7 +547,8 @@ def step_recovered(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("step", choices=["order", "total", "versions", "crash", "recovered"])
+    ap.add_argument("step", choices=["order", "total", "versions", "limits", "crash",
+                                     "recovered"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--db")
     ap.add_argument("--bot", required=True)
@@ -516,7 +565,7 @@ def main():
     ap.add_argument("--more", type=int, default=3)
     args = ap.parse_args()
     steps = {"order": step_order, "total": step_total, "versions": step_versions,
-             "crash": step_crash, "recovered": step_recovered}
+             "limits": step_limits, "crash": step_crash, "recovered": step_recovered}
     steps[sys.argv[1]](args)
     return 0
 
