@@ -108,6 +108,14 @@ stop() { # SIGTERM; the exit status must be 0
   result "$status" "SIGTERM stops the server cleanly ($1)" "exit status $status; $(tail -n 10 "$tmp/log")"
 }
 
+# the server really runs the workers asked for (once parley has the setting)
+setting=$("$PARLEY" serve --print-config 2>&1 | grep -E '^engine_threads ')
+if [ -n "$setting" ]; then
+  expect "parley serve takes PARLEY_ENGINE_THREADS=$PARLEY_ENGINE_THREADS" "$setting" \
+    "^engine_threads +(= +)?$PARLEY_ENGINE_THREADS( |$)"
+else
+  echo "# engine_threads is not a setting of this parley yet: its engine has one worker"
+fi
 start "a fresh database"
 step order --bot order --contacts 40 --messages 25 --clients 10
 step versions --bot tagged --contacts 12 --messages 400 --clients 6 --answers-between 120
