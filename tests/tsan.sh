@@ -56,5 +56,6 @@ for t in tests/e2e/workers.sh tests/e2e/crash.sh tests/e2e/reload.sh tests/e2e/l
   tsan_suite "e2e (ThreadSanitizer): $t" sh "$t"
 done
 
+rmdir "$reports/new" 2>/dev/null
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
