@@ -1,4 +1,4 @@
-# parley: make | make run | make test | make bench | make deps
+# parley: make | make run | make test | make test-asan | make test-tsan | make bench | make deps
 CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
@@ -30,7 +30,7 @@ STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run sim test test-asan bench clean
+.PHONY: all deps run sim test test-asan test-tsan bench clean
 
 # Every rule that runs the compiler, the linker or python3 has deps as an
 # order-only prerequisite: under make -j on a fresh machine nothing is
@@ -118,6 +118,18 @@ test-asan: deps
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
 	  test
 
+# The code that runs on several threads under ThreadSanitizer (tests/tsan.sh):
+# the unit tests that start the engine's threads (the writer, handlers
+# waiting for HTTP) and the e2e tests that load a server with several engine
+# workers (workers.sh), kill it, reload it, and send through the sender.
+# test_outbox_store and test_providers start no thread; test_broadcast_crash
+# forks a process that has threads, which ThreadSanitizer does not support.
+TSAN_UNIT_TESTS := test_engine test_writer test_waiting
+test-tsan: deps
+	$(MAKE) B=build-tsan PARLEY=build-tsan/parley CFLAGS="-O1 -g -fsanitize=thread" \
+	  build-tsan/parley $(TSAN_UNIT_TESTS:%=build-tsan/%) build-tsan/fake_twilio
+	@PARLEY=build-tsan/parley BUILD=build-tsan sh tests/tsan.sh $(TSAN_UNIT_TESTS)
+
 # wrk loads the HTTP part; node and npm run the Hubot baseline (left out,
 # with a line saying so, when they cannot be had).
 bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
@@ -133,4 +145,4 @@ $(B)/bench: bench/bench.c $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 clean:
-	rm -rf build build-asan parley
+	rm -rf build build-asan build-tsan parley

@@ -7,39 +7,17 @@ cd "$(dirname "$0")/.."
 PARLEY=${PARLEY:-./parley}
 BUILD=${BUILD:-build}
 export PARLEY
-total_pass=0
-total_fail=0
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-
-suite() {
-  name=$1
-  shift
-  echo "== $name"
-  "$@" >"$log" 2>&1
-  status=$?
-  cat "$log"
-  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-  if [ -z "$summary" ]; then
-    echo "not ok - $name: exited with status $status and printed no summary"
-    total_fail=$((total_fail + 1))
-    return
-  fi
-  p=$(echo "$summary" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1/')
-  f=$(echo "$summary" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\2/')
-  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-    echo "not ok - $name: exited with status $status"
-    f=1
-  fi
-  total_pass=$((total_pass + p))
-  total_fail=$((total_fail + f))
-}
+. tests/suite.sh
 
 for t in "$BUILD"/test_*; do
   [ -x "$t" ] || continue
   suite "unit: ${t#"$BUILD"/}" "$t"
 done
-suite "transcripts: scripts/ examples/ tests/chat/" "$PARLEY" test scripts examples tests/chat
+# transcripts are deterministic whatever the number of engine workers
+suite "transcripts, 1 engine worker (PARLEY_ENGINE_THREADS=1): scripts/ examples/ tests/chat/" \
+  env PARLEY_ENGINE_THREADS=1 "$PARLEY" test scripts examples tests/chat
+suite "transcripts, 2 engine workers (PARLEY_ENGINE_THREADS=2): scripts/ examples/ tests/chat/" \
+  env PARLEY_ENGINE_THREADS=2 "$PARLEY" test scripts examples tests/chat
 suite "hostile scripts: tests/hostile/" "$PARLEY" test tests/hostile
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue

@@ -5,6 +5,8 @@
 # acknowledged message is stored exactly once, each was handled exactly once
 # (its state change and reply committed once), and the database passes
 # PRAGMA integrity_check. Malformed requests get a clear 4xx, never a crash.
+# All of it with one engine worker, then with two (PARLEY_ENGINE_THREADS;
+# CRASH_ENGINE_THREADS="1 2" sets the runs).
 # The work is done by tests/e2e/crash/crash.py (python3, standard library);
 # CRASH_SEED=N replays the kill schedule and the client's choices.
 cd "$(dirname "$0")/../.." || exit 1

@@ -7,7 +7,10 @@ killed with SIGKILL and restarted on the same database; a message that fails
 provider would. Each worker owns its contacts and sends one message at a time,
 so the order of each contact's messages is defined. Then malformed requests
 against the running server, a SIGTERM, and checks of the database with the
-sqlite3 CLI. Prints "ok N - ..." / "not ok N - ..." and "N passed, N failed".
+sqlite3 CLI. All of it once with one engine worker and once with two
+(PARLEY_ENGINE_THREADS; CRASH_ENGINE_THREADS="1 2" by default), each on a
+database of its own. Prints "ok N - ..." / "not ok N - ..." and
+"N passed, N failed".
 
 Standard library only. CRASH_SEED=N replays the same choices.
 """
@@ -28,7 +31,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import check, summary  # noqa: E402
+from harness import check as harness_check, summary  # noqa: E402
 
 TOKEN = os.environ.get("PARLEY_WEBHOOK_TOKEN", "")
 TWILIO_TOKEN = os.environ.get("PARLEY_TWILIO_AUTH_TOKEN", "")
@@ -41,6 +44,12 @@ REQUEST_TIMEOUT = 5.0
 
 # ---------------------------------------------------------------- reporting
 
+label = ""  # the run's engine workers, before each check's description
+
+
+def check(desc, cond, detail=""):
+    return harness_check(label + desc, cond, detail)
+
 
 def note(msg):
     print("# " + msg, flush=True)
@@ -50,13 +59,14 @@ def note(msg):
 
 
 class Server:
-    def __init__(self, parley, port, workdir):
+    def __init__(self, parley, port, workdir, engine_threads):
         self.parley = parley
         self.port = port
-        self.db = os.path.join(workdir, "crash.db")
+        self.db = os.path.join(workdir, "crash-%s.db" % engine_threads)
         self.scripts = os.path.join(workdir, "scripts")
-        self.log = os.path.join(workdir, "server.log")
+        self.log = os.path.join(workdir, "server-%s.log" % engine_threads)
         self.pidfile = os.path.join(workdir, "server.pid")
+        self.env = dict(os.environ, PARLEY_ENGINE_THREADS=str(engine_threads))
         self.proc = None
         self.deaths = []  # exit statuses of the times it died on its own
 
@@ -89,7 +99,7 @@ class Server:
                 log.flush()
                 log_at = log.tell()
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                             stdout=log, stderr=log)
+                                             stdout=log, stderr=log, env=self.env)
             with open(self.pidfile, "w") as f:
                 f.write("%d\n" % self.proc.pid)
             while time.monotonic() < deadline and self.proc.poll() is None:
@@ -114,7 +124,7 @@ class Server:
             log.write(b"--- start, killed after %d ms\n" % int(delay * 1000))
             log.flush()
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
+                                         stdout=log, stderr=log, env=self.env)
         with open(self.pidfile, "w") as f:
             f.write("%d\n" % self.proc.pid)
         time.sleep(delay)
@@ -598,20 +608,27 @@ def main():
     ap.add_argument("--dir", required=True)
     args = ap.parse_args()
     seed = int(os.environ.get("CRASH_SEED", str(int(time.time() * 1000) % 1000000)))
-    rng = random.Random(seed)
     note("seed %d (CRASH_SEED=%d replays it)" % (seed, seed))
-
-    server = Server(os.path.abspath(args.parley) if "/" in args.parley else args.parley,
-                    args.port, args.dir)
+    parley = os.path.abspath(args.parley) if "/" in args.parley else args.parley
+    server = None
 
     def terminated(sig, frame):
         raise SystemExit(1)  # crash.sh is being stopped: the finally kills the server
 
     signal.signal(signal.SIGTERM, terminated)
+    global label, acked_total
     try:
-        run(server, rng, seed)
+        for i, threads in enumerate(os.environ.get("CRASH_ENGINE_THREADS", "1 2").split()):
+            label = "[%s engine worker%s] " % (threads, "" if threads == "1" else "s")
+            note("%swith PARLEY_ENGINE_THREADS=%s" % (label, threads))
+            with acked_lock:
+                acked_total = 0
+            server = Server(parley, args.port + 7 * i, args.dir, threads)
+            run(server, random.Random(seed), seed)
+            if server.alive():
+                server.kill()
     finally:
-        if server.alive():
+        if server and server.alive():
             server.kill()
     return summary()
 

@@ -307,12 +307,12 @@ def run(p, fake, clean, db):
     check("a webhook that waited past the deadline is answered with an empty <Response/>",
           late[0] == 200 and "<Response/>" in late[1], answers)
     check("and its reply goes out through the API",
-          wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "quick: later"], timeout=10),
+          wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "quick: later"], timeout=30),
           fake.lines()[-3:])
     first = answers.get("+15550901", (0, ""))
     check("a handler that runs past the deadline: its answer is empty and its reply goes "
           "through the API", "<Response/>" in first[1] and
-          wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "slow done"], timeout=10),
+          wait_for(lambda: [x for x in fake.accepted() if x.get("body") == "slow done"], timeout=30),
           first)
 
     # a broadcast on the same number does not hold back a reply: bot "promo"
