@@ -49,7 +49,7 @@ tsan_suite() {
 }
 
 for t in "$@"; do
-  tsan_suite "unit (ThreadSanitizer): $t" "$BUILD/$t"
+  tsan_suite "unit (ThreadSanitizer): $t, 2 engine workers" env PARLEY_ENGINE_THREADS=2 "$BUILD/$t"
 done
 for t in tests/e2e/workers.sh tests/e2e/crash.sh tests/e2e/reload.sh tests/e2e/lua_http.sh \
   tests/e2e/send_twilio.sh; do
