@@ -120,7 +120,7 @@ test-asan: deps
 
 # wrk loads the HTTP part; node and npm run the Hubot baseline (left out,
 # with a line saying so, when they cannot be had).
-bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
+bench: deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -129,8 +129,13 @@ bench: deps $(PARLEY) $(B)/bench $(B)/fake_twilio
 	sh bench/http.sh
 	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
 
-$(B)/bench: bench/bench.c $(OBJS) | $(B) deps
-	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+# The HTTP ceiling bench/http.sh compares parley serve to: libmicrohttpd
+# answering a constant TwiML (bench/ceiling.c).
+$(B)/ceiling: bench/ceiling.c | $(B) deps
+	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd) -o $@ $< $$(pkg-config --libs libmicrohttpd) -lpthread
+
+$(B)/bench: bench/bench.c bench/workload.c bench/workload.h $(OBJS) | $(B) deps
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $(filter-out %.h,$^) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 clean:
 	rm -rf build build-asan parley
