@@ -19,15 +19,21 @@ enum { BATCH = 256 };
  * the word merch and not tour, no free text has either word). */
 typedef enum { STOP_MSG, START_MSG, TOUR_MSG, MERCH_MSG, FREE_MSG } message_kind;
 
-static const char *STOP_TEXTS[] = {"STOP", " unsubscribe", "Cancel ", "end", "\tQUIT\n"};
+static const char *STOP_TEXTS[] = {"STOP", " unsubscribe", "Cancel ", "end",
+                                   "\tQUIT\n"};
 static const char *START_TEXTS[] = {"START", " start ", "Start"};
 static const char *TOUR_TEXTS[] = {"When is the next tour?", "TOUR dates please",
                                    "tour merch?", "Tour!"};
-static const char *MERCH_TEXTS[] = {"where can I buy merch", "MERCH?", "any merch left"};
-static const char *FREE_TEXTS[] = {"hello", "I love the new album",
-                                   "please stop by the store", "detour on the highway",
-                                   "see you at the show", "merchandise?",
-                                   "start the show already", "thanks!"};
+static const char *MERCH_TEXTS[] = {"where can I buy merch", "MERCH?",
+                                    "any merch left"};
+static const char *FREE_TEXTS[] = {"hello",
+                                   "I love the new album",
+                                   "please stop by the store",
+                                   "detour on the highway",
+                                   "see you at the show",
+                                   "merchandise?",
+                                   "start the show already",
+                                   "thanks!"};
 
 static uint32_t lowbias32(uint32_t x) {
   x ^= x >> 16;
@@ -49,11 +55,16 @@ static message_kind kind_of(long i) {
 
 const char *workload_text(long i) {
   switch (kind_of(i)) {
-  case STOP_MSG: return STOP_TEXTS[i % 5];
-  case START_MSG: return START_TEXTS[i % 3];
-  case TOUR_MSG: return TOUR_TEXTS[i % 4];
-  case MERCH_MSG: return MERCH_TEXTS[i % 3];
-  default: return FREE_TEXTS[i % 8];
+    case STOP_MSG:
+      return STOP_TEXTS[i % 5];
+    case START_MSG:
+      return START_TEXTS[i % 3];
+    case TOUR_MSG:
+      return TOUR_TEXTS[i % 4];
+    case MERCH_MSG:
+      return MERCH_TEXTS[i % 3];
+    default:
+      return FREE_TEXTS[i % 8];
   }
 }
 
@@ -89,10 +100,18 @@ workload_totals workload_model(long n, long u) {
 }
 
 workload_totals workload_published(void) {
-  return (workload_totals){.in = 200000, .stop = 4000, .start = 2000, .silenced = 31425,
-                           .tour = 16649, .merch = 8378, .thanks = 137548,
-                           .replies = 168575, .no_reply = 31425, .opted_out = 3083,
-                           .counters = 137548, .optin_from_opted_out = 306};
+  return (workload_totals){.in = 200000,
+                           .stop = 4000,
+                           .start = 2000,
+                           .silenced = 31425,
+                           .tour = 16649,
+                           .merch = 8378,
+                           .thanks = 137548,
+                           .replies = 168575,
+                           .no_reply = 31425,
+                           .opted_out = 3083,
+                           .counters = 137548,
+                           .optin_from_opted_out = 306};
 }
 
 long workload_peak_rss_kib(void) {
@@ -106,7 +125,8 @@ static int cmp_i64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int workload_run(const char *db_path, long n, long u, int threads, workload_result *out) {
+int workload_run(const char *db_path, long n, long u, int threads,
+                 workload_result *out) {
   char err[4096];
   engine_options opt = {.db_path = db_path, .engine_threads = threads};
   engine *e = engine_open(&opt, err, sizeof err);
@@ -117,7 +137,8 @@ int workload_run(const char *db_path, long n, long u, int threads, workload_resu
     return -1;
   }
   char(*numbers)[16] = xcalloc((size_t)u, sizeof *numbers);
-  for (long c = 0; c < u; c++) snprintf(numbers[c], sizeof numbers[c], "+1555%07d", (int)(c % 10000000));
+  for (long c = 0; c < u; c++)
+    snprintf(numbers[c], sizeof numbers[c], "+1555%07d", (int)(c % 10000000));
   inbound *batch = xcalloc(BATCH, sizeof *batch);
   size_t nbatches = (size_t)(n + BATCH - 1) / BATCH;
   int64_t *start = xcalloc(nbatches, sizeof *start);
@@ -131,7 +152,8 @@ int workload_run(const char *db_path, long n, long u, int threads, workload_resu
     long m = n - i < BATCH ? n - i : BATCH;
     for (long j = 0; j < m; j++) {
       const char *text = workload_text(i + j);
-      batch[j] = (inbound){.from = numbers[(i + j) % u], .text = text, .len = strlen(text)};
+      batch[j] =
+          (inbound){.from = numbers[(i + j) % u], .text = text, .len = strlen(text)};
     }
     start[k] = mono_ns();
     rc = engine_submit(e, b, batch, (size_t)m, err, sizeof err);
@@ -162,7 +184,8 @@ int workload_run(const char *db_path, long n, long u, int threads, workload_resu
 long bench_query_long(sqlite3 *db, const char *sql) {
   sqlite3_stmt *s;
   long v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
     v = (long)sqlite3_column_int64(s, 0);
   else
     fprintf(stderr, "bench: query failed: %s: %s\n", sql, sqlite3_errmsg(db));
@@ -171,7 +194,8 @@ long bench_query_long(sqlite3 *db, const char *sql) {
 }
 
 int bench_check(const char *what, long got, long want, int verbose) {
-  if (verbose || got != want) printf("  %-38s %8ld  %s\n", what, got, got == want ? "ok" : "WRONG");
+  if (verbose || got != want)
+    printf("  %-38s %8ld  %s\n", what, got, got == want ? "ok" : "WRONG");
   if (got != want) printf("    expected %ld\n", want);
   return got == want ? 0 : 1;
 }
@@ -205,27 +229,35 @@ int workload_verify(const char *db_path, const workload_totals *want, int verbos
   int bad = 0;
   if (verbose) printf("totals (read back from the database):\n");
   bad |= bench_check("messages in", got[0], want->in, verbose);
-  bad |= bench_check("handled stop (opt-out confirmations)", got[1], want->stop, verbose);
-  bad |= bench_check("handled start (opt-in + Welcome back!)", got[2], want->start, verbose);
+  bad |=
+      bench_check("handled stop (opt-out confirmations)", got[1], want->stop, verbose);
+  bad |= bench_check("handled start (opt-in + Welcome back!)", got[2], want->start,
+                     verbose);
   bad |= bench_check("handled tour", got[3], want->tour, verbose);
   bad |= bench_check("handled merch", got[4], want->merch, verbose);
   bad |= bench_check("handled thanks", got[5], want->thanks, verbose);
   bad |= bench_check("replies", got[6], want->replies, verbose);
   /* an inbound message whose conversation's next message is not a reply */
-  bad |= bench_check("no reply (silenced)",
-               bench_query_long(db, "SELECT count(*) FROM (SELECT direction d, lead(direction)"
-                              " OVER (PARTITION BY contact_id ORDER BY id) nx FROM messages)"
-                              " WHERE d = 'in' AND coalesce(nx, 'in') = 'in'"),
-               want->no_reply, verbose);
-  bad |= bench_check("opted-out contacts at the end",
-               bench_query_long(db, "SELECT count(*) FROM contacts WHERE status='opted_out'"),
-               want->opted_out, verbose);
-  bad |= bench_check("sum of all counters",
-               bench_query_long(db, "SELECT coalesce(sum(json_extract(state,'$.n')),0) FROM conversations"),
-               want->counters, verbose);
-  bad |= bench_check("START from an opted-out contact",
-               bench_query_long(db, "SELECT count(*) FROM consent WHERE action='optin'"),
-               want->optin_from_opted_out, verbose);
+  bad |= bench_check(
+      "no reply (silenced)",
+      bench_query_long(db,
+                       "SELECT count(*) FROM (SELECT direction d, lead(direction)"
+                       " OVER (PARTITION BY contact_id ORDER BY id) nx FROM messages)"
+                       " WHERE d = 'in' AND coalesce(nx, 'in') = 'in'"),
+      want->no_reply, verbose);
+  bad |= bench_check(
+      "opted-out contacts at the end",
+      bench_query_long(db, "SELECT count(*) FROM contacts WHERE status='opted_out'"),
+      want->opted_out, verbose);
+  bad |= bench_check(
+      "sum of all counters",
+      bench_query_long(
+          db, "SELECT coalesce(sum(json_extract(state,'$.n')),0) FROM conversations"),
+      want->counters, verbose);
+  bad |= bench_check(
+      "START from an opted-out contact",
+      bench_query_long(db, "SELECT count(*) FROM consent WHERE action='optin'"),
+      want->optin_from_opted_out, verbose);
   sqlite3_close(db);
   return bad;
 }

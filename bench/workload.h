@@ -24,7 +24,7 @@ workload_totals workload_model(long n, long u);
 workload_totals workload_published(void);
 
 typedef struct workload_result {
-  double secs;          /* first message submitted to the last one durable */
+  double secs;           /* first message submitted to the last one durable */
   double p50_ms, p99_ms; /* a message's batch, submitted to committed */
   long errors, limit_hits;
 } workload_result;
@@ -32,7 +32,8 @@ typedef struct workload_result {
 /* Runs n messages over u contacts through a new engine on db_path with
  * engine_threads = threads, bench/workload as the bot. 0, or -1 with the
  * reason on stderr. */
-int workload_run(const char *db_path, long n, long u, int threads, workload_result *out);
+int workload_run(const char *db_path, long n, long u, int threads,
+                 workload_result *out);
 
 /* Reads the totals back from db_path and checks them against want, one
  * line each (verbose) or only those that differ. 0 if all are right. */

@@ -5,6 +5,7 @@
 # leaves the peer out then, and says so.
 #
 #   sh bench/hubot/peer.sh SCRIPT [ARGS...]    e.g. workload.mjs, server.mjs
+#   sh bench/hubot/peer.sh --check             installs, runs nothing
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -17,6 +18,7 @@ if [ ! -d "$here/node_modules/hubot" ]; then
     exit 3
   }
 fi
-script=$1
+script=${1:?usage: peer.sh SCRIPT [ARGS...] | --check}
 shift
+[ "$script" != --check ] || exit 0
 HUBOT_LOG_LEVEL=${HUBOT_LOG_LEVEL:-error} exec node "$here/$script" "$@"
