@@ -118,8 +118,13 @@ test-asan: deps
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Wno-format-overflow" \
 	  test
 
-# wrk loads the HTTP part; node and npm run the Hubot baseline (left out,
-# with a line saying so, when they cannot be had).
+# make bench: build/bench (the in-process workload next to Hubot 14 in
+# memory, the cost curve, engine_threads, idle contacts, timers, import),
+# bench/http.sh (parley serve, the libmicrohttpd ceiling build/ceiling and
+# Hubot 14 + express under wrk), bench/send.py (the sender). wrk loads the
+# HTTP part; node and npm run the two Hubot peers (left out, with a line
+# saying so, when they cannot be had). A missed target prints MISSED; only
+# WRONG totals fail.
 bench: deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }

@@ -230,28 +230,37 @@ static int run_curve(const char *dir) {
   return bad;
 }
 
-/* msgs/s of the standard workload by the number of engine workers. */
+/* msgs/s of the standard workload by the number of engine workers: two
+ * rounds, alternating the counts, so that a burst of other work on a
+ * shared machine does not land on one count only; the better run counts. */
 static int run_threads(const char *dir) {
+  enum { ROUNDS = 2 };
   int counts[3] = {1, 2, cores()}, ncounts = cores() > 2 ? 3 : 2;
+  double rate[3][ROUNDS];
   printf("engine threads: the workload (%ld messages over %d contacts) with engine_threads =\n"
-         "  1, 2%s, each in a fresh process; totals checked\n", THREADS_N, WORKLOAD_U,
-         ncounts > 2 ? " and the number of cores" : " (this machine has 2 cores or fewer)");
-  printf("  %14s %14s %10s  %s\n", "engine_threads", "messages/s", "vs 1", "totals");
-  fflush(stdout);
+         "  1, 2%s, each run in a fresh process, %d rounds alternating; totals checked\n",
+         THREADS_N, WORKLOAD_U,
+         ncounts > 2 ? " and the number of cores" : " (this machine has 2 cores)", ROUNDS);
   int bad = 0;
-  double first = 0;
+  for (int r = 0; r < ROUNDS; r++)
+    for (int k = 0; k < ncounts; k++) {
+      long peak;
+      int wrong = run_fresh(dir, THREADS_N, WORKLOAD_U, counts[k], &rate[k][r], &peak);
+      if (wrong) printf("  engine_threads %d, round %d: totals WRONG\n", counts[k], r + 1);
+      bad |= wrong;
+    }
+  printf("  %14s %14s %10s  %s\n", "engine_threads", "messages/s", "vs 1", "each round");
+  double best[3] = {0, 0, 0};
   for (int k = 0; k < ncounts; k++) {
-    double rate;
-    long peak;
-    int wrong = run_fresh(dir, THREADS_N, WORKLOAD_U, counts[k], &rate, &peak);
-    if (k == 0) first = rate;
-    printf("  %14d %14.0f %9.2fx  %s\n", counts[k], rate, first > 0 ? rate / first : 0,
-           wrong ? "WRONG" : "correct");
-    fflush(stdout);
-    bad |= wrong;
+    for (int r = 0; r < ROUNDS; r++)
+      if (rate[k][r] > best[k]) best[k] = rate[k][r];
+    printf("  %14d %14.0f %9.2fx  %.0f / %.0f\n", counts[k], best[k],
+           best[0] > 0 ? best[k] / best[0] : 0, rate[k][0], rate[k][1]);
   }
+  printf("  totals %s\n", bad ? "WRONG" : "correct in every run");
   return bad;
 }
+
 /* Opens an engine on db, texts it from `senders` numbers (existing contacts
  * when prefix names them), and reports RSS growth and Lua heap. Runs in a
  * child process so each measurement starts from the same memory. */
