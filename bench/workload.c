@@ -258,6 +258,16 @@ int workload_verify(const char *db_path, const workload_totals *want, int verbos
       "START from an opted-out contact",
       bench_query_long(db, "SELECT count(*) FROM consent WHERE action='optin'"),
       want->optin_from_opted_out, verbose);
+  /* a handler that failed (a limit hit on a loaded machine, say) explains
+   * totals that differ */
+  long errors = bench_query_long(db, "SELECT count(*) FROM errors");
+  if (errors > 0 && sqlite3_prepare_v2(db, "SELECT kind, text FROM errors ORDER BY id LIMIT 1",
+                                       -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW)
+      printf("  %ld handler errors recorded, the first: %s: %s\n", errors,
+             (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+    sqlite3_finalize(s);
+  }
   sqlite3_close(db);
   return bad;
 }
