@@ -70,11 +70,11 @@ static int cores(void) {
  * standard size. */
 static int expected_totals(long n, long u, workload_totals *out) {
   workload_totals pub = workload_published(), model = workload_model(WORKLOAD_N, WORKLOAD_U);
+  *out = n == WORKLOAD_N && u == WORKLOAD_U ? pub : workload_model(n, u);
   if (memcmp(&pub, &model, sizeof pub) != 0) {
     printf("  the model of the rules does not give WORKLOAD.md's totals: WRONG\n");
     return 1;
   }
-  *out = n == WORKLOAD_N && u == WORKLOAD_U ? pub : workload_model(n, u);
   return 0;
 }
 
@@ -269,7 +269,7 @@ static int run_threads(const char *dir) {
   printf("engine threads: the workload (%ld messages over %d contacts) with engine_threads =\n"
          "  1, 2%s, each run in a fresh process, %d rounds alternating; totals checked\n",
          THREADS_N, WORKLOAD_U,
-         ncounts > 2 ? " and the number of cores" : " (this machine has 2 cores)", ROUNDS);
+         ncounts > 2 ? " and the number of cores" : " (no more cores here)", ROUNDS);
   int bad = 0;
   for (int r = 0; r < ROUNDS; r++)
     for (int k = 0; k < ncounts; k++) {
