@@ -173,13 +173,13 @@ if sh bench/hubot/peer.sh --check > "$tmp/hubot.log" 2>&1; then
   if up "$url"; then
     load hubot
   else
-    hubot_note="Hubot did not start ($(tail -n 1 "$tmp/hubot.log"))"
+    hubot_note="Hubot left out: it did not start ($(tail -n 1 "$tmp/hubot.log"))"
   fi
   stop
 else
   hubot_note=$(tail -n 1 "$tmp/hubot.log")
 fi
-[ -s "$tmp/hubot.line" ] 2>/dev/null || { [ -n "$hubot_note" ] || hubot_note="wrk gave no result line for Hubot"; }
+[ -s "$tmp/hubot.line" ] 2>/dev/null || { [ -n "$hubot_note" ] || hubot_note="Hubot left out: wrk gave no result line"; }
 
 # the table: one row per server measured; requests/second are the webhooks
 # answered (all N unless wrk's cap cut the run: then a check says WRONG)
@@ -193,7 +193,7 @@ echo "  $(printf '%-34s %10s %9s %9s' server requests/s 'p50 ms' 'p99 ms')"
 row ceiling "ceiling (libmicrohttpd, constant)"
 row parley "parley serve"
 row hubot "Hubot 14 + express"
-[ -z "$hubot_note" ] || echo "  Hubot 14 + express: left out: $hubot_note"
+[ -z "$hubot_note" ] || echo "  $hubot_note"
 pr=$(rps parley)
 pp99=$(field parley p99_us)
 if [ -s "$tmp/ceiling.line" ]; then
