@@ -119,7 +119,7 @@ def throughput(parley_bin, fake_bin, tmp, callbacks):
         say("sends%s: %d messages in %.2f s (first to last recorded sent): %.0f sends/s "
             "(target >= %d: %s); %.2f s from start to an empty outbox%s" % (
                 " with status callbacks" if callbacks else "", N, span, rate, TARGET_SENDS,
-                "met" if rate >= TARGET_SENDS else "NOT met", t1 - t0,
+                "met" if rate >= TARGET_SENDS else "MISSED", t1 - t0,
                 "; %d delivered by callback" % delivered if callbacks else ""))
     finally:
         p.stop()
@@ -159,7 +159,7 @@ def rate_limit(parley_bin, fake_bin, tmp):
                               " AND direction = 'out')")[0][0]
         say("rate limit 10 msg/s on one long code: %d sent in the 10 s after the first (target "
             "100 +- 5%%: %s); replies waited %s ms (max %d) while %d bulk messages were still "
-            "queued behind the last one" % (in10, "met" if ok else "NOT met",
+            "queued behind the last one" % (in10, "met" if ok else "MISSED",
                                              ",".join(str(w) for w in waits), max(waits), bulk_left))
         if max(waits) < 0 or max(waits) > 1000 or bulk_left == 0:
             say("WRONG: replies did not go ahead of the bulk queue")

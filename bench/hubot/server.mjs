@@ -1,9 +1,9 @@
-// The baseline of bench/http.sh: Hubot 14 serving the same Twilio webhooks
+// The HTTP peer of bench/http.sh: Hubot 14 serving the same Twilio webhooks
 // through its express router (robot.router), answering TwiML with the
 // workload bot's replies (bench/workload/bot.lua: START, tour, merch, and a
 // per-contact message count kept in the robot's brain). No signature check
 // and nothing persisted: the peer does less work than parley does.
-//   EXPRESS_PORT=8081 EXPRESS_BIND_ADDRESS=127.0.0.1 node server.mjs
+//   EXPRESS_PORT=8081 EXPRESS_BIND_ADDRESS=127.0.0.1 sh peer.sh server.mjs
 import { Adapter, loadBot } from 'hubot'
 
 class Quiet extends Adapter { // no chat network: the webhook is the only input
