@@ -225,6 +225,7 @@ struct engine_group {
   int threaded;                   /* workers 1.. have threads; else they take turns */
   int parallel;                   /* the workers run (group_run): each only its own */
   pthread_t threads[MAX_ENGINE_THREADS];
+  int started;                    /* threads 1..started run */
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   uint64_t round;

@@ -158,9 +158,9 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     if (pthread_create(&g->threads[k], NULL, worker_main, ws) != 0) {
       free(ws);
       snprintf(err, errlen, "cannot start engine worker %d of %d", k + 1, g->n);
-      g->n = k; /* the ones started are stopped by group_close */
-      return -1;
+      return -1; /* the ones started are stopped by group_close */
     }
+    g->started = k;
   }
   return 0;
 }
@@ -168,12 +168,12 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
 void group_close(engine *p) {
   engine_group *g = p->group;
   if (!g) return;
-  if (g->threaded && g->n > 1) {
+  if (g->started) {
     pthread_mutex_lock(&g->mu);
     g->stopping = 1;
     pthread_cond_broadcast(&g->go);
     pthread_mutex_unlock(&g->mu);
-    for (int k = 1; k < g->n; k++) pthread_join(g->threads[k], NULL);
+    for (int k = 1; k <= g->started; k++) pthread_join(g->threads[k], NULL);
   }
   for (int k = 1; k < g->n; k++) engine_close(g->w[k]);
   while (g->cells) {

@@ -13,6 +13,11 @@ for t in "$BUILD"/test_*; do
   [ -x "$t" ] || continue
   suite "unit: ${t#"$BUILD"/}" "$t"
 done
+# the engine's own tests again with two workers (threads on a file store)
+for t in test_engine test_waiting; do
+  suite "unit: $t, 2 engine workers (PARLEY_ENGINE_THREADS=2)" \
+    env PARLEY_ENGINE_THREADS=2 "$BUILD/$t"
+done
 # transcripts are deterministic whatever the number of engine workers
 suite "transcripts, 1 engine worker (PARLEY_ENGINE_THREADS=1): scripts/ examples/ tests/chat/" \
   env PARLEY_ENGINE_THREADS=1 "$PARLEY" test scripts examples tests/chat
