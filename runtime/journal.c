@@ -264,16 +264,8 @@ static int apply_op(store *st, journal_op *op) {
       return store_contact_joined(st, op->id);
     case J_CONVERSATION:
       return store_conversation_save(st, op->id, op->s[0], op->s[1], op->at);
-    case J_MESSAGE: {
-      message_row m = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
-                       .direction = op->s[0], .number = op->s[1], .text = op->s[2],
-                       .status = op->s[3], .provider_id = op->s[4],
-                       .transactional = op->transactional, .at = op->at,
-                       .send_at = op->due, .segments = (int)op->message,
-                       .sender = op->s[5], .priority = (int)op->counts[0],
-                       .media = op->s[6], .error = op->s[7]};
-      return store_message_add(st, &m) <= 0 ? -1 : 0;
-    }
+    case J_MESSAGE: /* journal_apply stores them, many at a time */
+      return -1;
     case J_CONSENT:
       return store_consent_add(st, op->bot, op->contact, op->s[0], op->s[1],
                                op->s[2], op->s[3], op->at);
@@ -330,9 +322,81 @@ static int apply_op(store *st, journal_op *op) {
   return -1;
 }
 
+/* Whether an op neither reads nor writes the messages table: a message
+ * journaled before it may be stored after it, with the same outcome. */
+static int leaves_messages_alone(journal_kind kind) {
+  switch (kind) {
+    case J_CONTACT_ADD:
+    case J_CONTACT_UPDATE:
+    case J_CONTACT_SEEN:
+    case J_CONTACT_JOINED:
+    case J_CONVERSATION:
+    case J_CONSENT:
+    case J_ERROR:
+    case J_BOT_STORE:
+    case J_TIMER_ADD:
+    case J_TIMER_DONE:
+    case J_TIMER_CANCEL:
+    case J_DRIPS_CANCEL:
+    case J_BROADCAST_ADD:
+    case J_BROADCAST_UPDATE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+enum { PENDING_MESSAGES = 64 };
+
+/* Message rows waiting to be stored in one go. */
+typedef struct pending_messages {
+  message_row rows[PENDING_MESSAGES];
+  size_t n;
+} pending_messages;
+
+static int store_pending(store *st, pending_messages *p) {
+  int rc = store_messages_add(st, p->rows, p->n);
+  p->n = 0;
+  return rc;
+}
+
+static int add_pending(store *st, pending_messages *p, const journal_op *op) {
+  p->rows[p->n++] = (message_row){.id = op->id,
+                                  .bot_id = op->bot,
+                                  .contact_id = op->contact,
+                                  .direction = op->s[0],
+                                  .number = op->s[1],
+                                  .text = op->s[2],
+                                  .status = op->s[3],
+                                  .provider_id = op->s[4],
+                                  .transactional = op->transactional,
+                                  .at = op->at,
+                                  .send_at = op->due,
+                                  .segments = (int)op->message,
+                                  .sender = op->s[5],
+                                  .priority = (int)op->counts[0],
+                                  .media = op->s[6],
+                                  .error = op->s[7]};
+  return p->n == PENDING_MESSAGES ? store_pending(st, p) : 0;
+}
+
+/* The ops in order, except that messages wait (up to PENDING_MESSAGES)
+ * past the ops that leave them alone, to go in INSERTs of many rows: every
+ * op that reads or writes messages still sees those journaled before it. */
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
+  pending_messages pending;
+  pending.n = 0;
   int rc = store_begin(st);
-  for (size_t i = 0; i < j->n && rc == 0; i++) rc = apply_op(st, &j->ops[i]);
+  for (size_t i = 0; i < j->n && rc == 0; i++) {
+    journal_op *op = &j->ops[i];
+    if (op->kind == J_MESSAGE) {
+      rc = add_pending(st, &pending, op);
+      continue;
+    }
+    if (pending.n && !leaves_messages_alone(op->kind)) rc = store_pending(st, &pending);
+    if (rc == 0) rc = apply_op(st, op);
+  }
+  if (rc == 0 && pending.n) rc = store_pending(st, &pending);
   if (rc == 0) rc = store_commit(st);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(st));

@@ -104,7 +104,10 @@ void journal_clear(journal *j); /* empties it, keeping its buffer */
 void journal_free(journal *j);  /* empties it and frees the buffer */
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and
- * err says why. */
+ * err says why (a message refused names its id and provider id). Messages go
+ * in INSERTs of many rows: one waits past the ops that leave the messages
+ * table alone (contacts, conversations, timers...), never past one that
+ * reads or changes it (a release, an erase, a delivery, the outbox's). */
 int journal_apply(store *st, journal *j, char *err, size_t errlen);
 
 typedef struct writer writer;

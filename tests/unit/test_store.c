@@ -433,6 +433,159 @@ static void test_rollback_discards_changes(void) {
   free(path);
 }
 
+/* Every column of every message, in id order, as one string. */
+static char *all_messages(const char *path) {
+  return sql_text(
+      path,
+      "SELECT group_concat(r, '|') FROM (SELECT quote(id) || ',' ||"
+      " quote(bot_id) || ',' || quote(contact_id) || ',' || quote(direction)"
+      " || ',' || quote(number) || ',' || quote(text) || ',' || quote(status)"
+      " || ',' || quote(provider_id) || ',' || quote(transactional) || ','"
+      " || quote(segments) || ',' || quote(created_at) || ',' ||"
+      " quote(updated_at) || ',' || quote(send_at) || ',' || quote(sender)"
+      " || ',' || quote(priority) || ',' || quote(attempts) || ',' ||"
+      " quote(next_attempt_at) || ',' || quote(error) || ',' || quote(media)"
+      " AS r FROM messages ORDER BY id)");
+}
+
+enum { MANY = 150 }; /* more than one statement's worth, and a remainder */
+
+/* Row i of a varied batch: in and out, queued and held, with and without
+ * ids, provider ids, segments, senders, media and errors. */
+static message_row varied_row(int i, int64_t bot, int64_t contact, char *text,
+                              size_t textlen, char *pid, size_t pidlen) {
+  snprintf(text, textlen, "message %d", i);
+  snprintf(pid, pidlen, "SM%d", i);
+  int in = i % 3 == 0;
+  static const char *const out_status[] = {"sent", "queued", "held", "failed"};
+  return (message_row){.id = i % 7 == 6 ? 0 : 5000 + i,
+                       .bot_id = bot,
+                       .contact_id = contact,
+                       .direction = in ? "in" : "out",
+                       .number = "+15550001",
+                       .text = text,
+                       .status = in ? "done" : out_status[i % 4],
+                       .provider_id = i % 5 == 4 ? NULL : pid,
+                       .transactional = i % 2,
+                       .segments = i % 4,
+                       .at = T0 + i,
+                       .send_at = i % 4 == 2 ? T0 + 1000 + i : 0,
+                       .sender = i % 3 == 1 ? "+15559999" : NULL,
+                       .priority = i % 2,
+                       .media = i % 8 == 1 ? "[\"https://e.example/a.png\"]" : NULL,
+                       .error = i % 4 == 3 ? "carrier said no" : NULL};
+}
+
+/* store_messages_add writes exactly the rows store_message_add writes, one
+ * by one, whatever the batch's size. */
+static void test_messages_add_matches_one_by_one(void) {
+  char *one_path = fresh_db_path("one-by-one.db"),
+       *many_path = fresh_db_path("batch.db");
+  store *one = open_or_note(one_path), *many = open_or_note(many_path);
+  if (!one || !many) return;
+  static char texts[MANY][32], pids[MANY][32];
+  message_row rows[MANY];
+  int64_t bot = store_bot_ensure(one, "alpha", T0);
+  CHECK_INT(store_bot_ensure(many, "alpha", T0), bot, "both stores have the bot");
+  int64_t contact = store_contact_insert(one, 0, bot, "+15550001", T0);
+  store_contact_insert(many, 0, bot, "+15550001", T0);
+  for (int i = 0; i < MANY; i++)
+    rows[i] =
+        varied_row(i, bot, contact, texts[i], sizeof texts[i], pids[i], sizeof pids[i]);
+  store_begin(one);
+  int stored = 0;
+  for (int i = 0; i < MANY; i++) stored += store_message_add(one, &rows[i]) > 0;
+  store_commit(one);
+  CHECK_INT(stored, MANY, "one by one, every row is stored");
+  /* batches of every size from 1 up, then the rest */
+  store_begin(many);
+  int rc = 0;
+  size_t at = 0;
+  for (size_t size = 1; at < MANY && rc == 0; size++) {
+    size_t n = at + size > MANY ? MANY - at : size;
+    rc = store_messages_add(many, rows + at, n);
+    at += n;
+  }
+  CHECK_INT(rc, 0, "store_messages_add stores the batches: %s", store_error(many));
+  CHECK_INT(store_commit(many), 0, "... and they commit");
+  rc = store_messages_add(many, rows, 0);
+  CHECK_INT(rc, 0, "an empty batch does nothing");
+  store_close(one);
+  store_close(many);
+  char *a = all_messages(one_path), *b = all_messages(many_path);
+  CHECK(a && b && strcmp(a, b) == 0, "the stored rows are the same, column by column");
+  if (a && b && strcmp(a, b) != 0)
+    test_note("one by one: %.300s\n#   batched: %.300s", a, b);
+  CHECK_INT(sql_int(many_path, "SELECT count(*) FROM messages"), MANY,
+            "all %d rows are there", MANY);
+  free(a);
+  free(b);
+  free(one_path);
+  free(many_path);
+}
+
+/* A batch whose third row repeats an inbound provider id: an error that
+ * names it, and nothing of the batch once the transaction rolls back. */
+static void test_messages_add_duplicate_provider_id(void) {
+  char *path = fresh_db_path("batch-dup.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", T0);
+  message_row rows[5];
+  const char *pids[5] = {"SM-a", "SM-b", "SM-a", "SM-c", "SM-d"};
+  for (int i = 0; i < 5; i++)
+    rows[i] = (message_row){.id = 100 + i,
+                            .bot_id = bot,
+                            .contact_id = c,
+                            .direction = "in",
+                            .number = "+15550001",
+                            .text = "hi",
+                            .status = "done",
+                            .provider_id = pids[i],
+                            .at = T0};
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, rows, 5), -1,
+            "a batch whose 3rd row repeats an inbound provider id fails");
+  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names the provider id: %s",
+        store_error(st));
+  CHECK(strstr(store_error(st), "102") != NULL, "... and the message: %s",
+        store_error(st));
+  store_rollback(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 0,
+            "after the rollback no row of the batch is stored");
+
+  /* one already stored: the batch repeating it fails, the stored one stays */
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, rows, 1), 0, "a batch of one is stored");
+  store_commit(st);
+  store_begin(st);
+  rows[1].provider_id = "SM-x";
+  CHECK_INT(store_messages_add(st, rows + 1, 3), -1,
+            "a batch repeating a stored inbound provider id fails");
+  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names it: %s",
+        store_error(st));
+  store_rollback(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
+            "only the committed message is stored");
+  /* the same provider id outbound, or for another bot, is no duplicate */
+  int64_t other = store_bot_ensure(st, "beta", T0);
+  message_row fine[2] = {rows[0], rows[0]};
+  fine[0].id = 200;
+  fine[0].direction = "out";
+  fine[0].status = "queued";
+  fine[1].id = 201;
+  fine[1].bot_id = other;
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, fine, 2), 0,
+            "the same provider id outbound or under another bot is stored");
+  store_commit(st);
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE provider_id = 'SM-a'"),
+            3, "three rows carry SM-a");
+  free(path);
+}
+
 static void test_contact_update_null_leaves_fields(void) {
   char *path = fresh_db_path("update.db");
   store *st = open_or_note(path);
@@ -636,6 +789,8 @@ int main(void) {
   test_newer_schema_is_refused();
   test_locked_database_is_reported();
   test_rollback_discards_changes();
+  test_messages_add_matches_one_by_one();
+  test_messages_add_duplicate_provider_id();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
   test_contacts_migrate_to_three_statuses();

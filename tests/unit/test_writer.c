@@ -1,7 +1,11 @@
-/* Unit tests for runtime/journal.h's writer: the engine's thread owning the
- * writer's connection (writer_exclusive_begin/end) holds other threads'
- * journals back, so two threads never use the connection at once. */
+/* Unit tests for runtime/journal.h: journals appended to one another, a
+ * journal applied whole or not at all (its messages written many rows to a
+ * statement, in order with the writes that depend on them), and the
+ * writer: the engine's thread owning the writer's connection
+ * (writer_exclusive_begin/end) holds other threads' journals back, so two
+ * threads never use the connection at once. */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -115,11 +119,153 @@ static void test_append_moves_ops_in_order(void) {
   journal_free(&empty);
 }
 
+/* The first column of the first row of sql, as an integer (-1: failed). */
+static long long sql_int(const char *path, const char *sql) {
+  sqlite3 *db;
+  long long v = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+      sqlite3_finalize(s);
+    }
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+static message_row in_row(int64_t id, int64_t bot, int64_t contact, const char *pid) {
+  return (message_row){.id = id,
+                       .bot_id = bot,
+                       .contact_id = contact,
+                       .direction = "in",
+                       .number = "+15550001",
+                       .text = "hi",
+                       .status = "done",
+                       .provider_id = pid,
+                       .at = 1000};
+}
+
+static void count_wake(void *ud) {
+  ++*(int *)ud;
+}
+
+/* Messages between other writes: each write that reads or changes messages
+ * (a release, an erase) sees the messages journaled before it, and none
+ * after; the rest lands as journaled. */
+static void test_apply_keeps_message_order(const char *dir) {
+  char *path = xasprintf("%s/order.db", dir), err[512] = "";
+  store *st = store_open(path, err, sizeof err);
+  CHECK(st != NULL, "the store opens: %s", err);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "b", 1);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", 1);
+  journal j = {0};
+  journal_contact_add(&j, 50, bot, "+15550050", 1);
+  char pid[32], state[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(pid, sizeof pid, "SM%d", i);
+    message_row in = in_row(1000 + 2 * i, bot, c, pid);
+    journal_message(&j, &in);
+    snprintf(state, sizeof state, "{\"n\":%d}", i);
+    journal_conversation(&j, c, state, NULL, 1000 + i);
+    message_row out = out_row(bot, c, "reply", "queued");
+    out.id = 1001 + 2 * i;
+    journal_message(&j, &out);
+    journal_contact_joined(&j, c);
+  }
+  message_row held = out_row(bot, c, "later", "held");
+  held.id = 5000;
+  held.send_at = 9000;
+  journal_message(&j, &held);
+  journal_message_release(&j, 5000, "queued", 2000);
+  message_row gone = out_row(bot, 50, "erased", "sent");
+  gone.id = 6000;
+  journal_message(&j, &gone);
+  journal_contact_erase(&j, bot, 50, "+15550050", 0, 2000);
+  message_row after = out_row(bot, 50, "after the erase", "sent");
+  after.id = 7000;
+  journal_message(&j, &after);
+  CHECK_INT(j.queued, 101, "the journal counts 100 queued replies and 1 release");
+
+  writer *w = writer_open(st, 0, NULL);
+  int wakes = 0;
+  writer_on_queued(w, count_wake, &wakes);
+  CHECK_INT(writer_submit(w, &j, err, sizeof err), 0, "the journal applies: %s", err);
+  CHECK_INT(wakes, 1, "the sender is woken once for its queued messages");
+  writer_close(w);
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 202,
+            "every message is stored but the erased one");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE status = 'queued'"), 101,
+            "the replies and the released message are queued");
+  CHECK_INT(
+      sql_int(path,
+              "SELECT count(*) FROM messages WHERE id = 5000 AND status = 'queued'"),
+      1, "a release sees the message journaled just before it");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE id = 6000"), 0,
+            "an erase removes the message journaled before it");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE id = 7000"), 1,
+            "... and not the one journaled after it");
+  CHECK_INT(sql_int(path,
+                    "SELECT count(*) FROM messages WHERE provider_id = 'SM99'"
+                    " AND id = 1198 AND direction = 'in'"),
+            1, "the last inbound message is stored as journaled");
+  CHECK_INT(sql_int(path,
+                    "SELECT json_extract(state, '$.n') FROM conversations"
+                    " WHERE contact_id = 1"),
+            99, "the conversation has its last state");
+  journal_free(&j);
+  free(path);
+}
+
+/* A journal whose 3rd message repeats an inbound provider id: the error
+ * names it and nothing of the journal is kept; the next journal applies. */
+static void test_apply_duplicate_rolls_back_everything(const char *dir) {
+  char *path = xasprintf("%s/dup.db", dir), err[512] = "";
+  store *st = store_open(path, err, sizeof err);
+  CHECK(st != NULL, "the store opens: %s", err);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "b", 1);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", 1);
+  journal j = {0};
+  journal_contact_add(&j, 50, bot, "+15550050", 1);
+  journal_bot_store(&j, bot, "{\"n\":1}");
+  const char *pids[] = {"SM-a", "SM-b", "SM-a", "SM-c"};
+  for (int i = 0; i < 4; i++) {
+    message_row m = in_row(100 + i, bot, c, pids[i]);
+    journal_message(&j, &m);
+    journal_conversation(&j, c, "{\"seen\":true}", NULL, 1000 + i);
+  }
+  CHECK_INT(journal_apply(st, &j, err, sizeof err), -1, "the journal fails");
+  CHECK(strstr(err, "SM-a") && strstr(err, "102"),
+        "the error names the message and its provider id: %s", err);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 0, "no message is kept");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM conversations"), 0,
+            "no conversation is kept");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM contacts"), 1, "no contact is added");
+  char *json = store_bot_store_get(st, bot);
+  CHECK_STR(json, "{}", "bot.store is as it was");
+  free(json);
+
+  journal_clear(&j);
+  message_row m = in_row(100, bot, c, "SM-a");
+  journal_message(&j, &m);
+  CHECK_INT(journal_apply(st, &j, err, sizeof err), 0, "the next journal applies: %s",
+            err);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1, "... and is kept");
+  journal_free(&j);
+  store_close(st);
+  free(path);
+}
+
 int main(void) {
   char dir[] = "/tmp/parley-test-writer-XXXXXX";
   if (!mkdtemp(dir)) return 1;
   test_exclusive_holds_side_journals_back(dir);
   test_append_moves_ops_in_order();
+  test_apply_keeps_message_order(dir);
+  test_apply_duplicate_rolls_back_everything(dir);
   test_rmtree(dir);
   return test_done();
 }
