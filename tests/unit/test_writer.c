@@ -259,6 +259,105 @@ static void test_apply_duplicate_rolls_back_everything(const char *dir) {
   free(path);
 }
 
+/* The sql's first column of the first row as text (caller frees; NULL). */
+static char *sql_text(const char *path, const char *sql) {
+  sqlite3 *db;
+  char *v = NULL;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        v = xstrdup((const char *)sqlite3_column_text(s, 0));
+      sqlite3_finalize(s);
+    }
+  }
+  sqlite3_close(db);
+  return v;
+}
+
+/* A journal keeps its own copy of every string, whatever their number and
+ * size, through appends and after the journals they came from are gone. */
+static void test_journal_keeps_copies_of_strings(void) {
+  enum { COUNT = 5000, BIG = 300000 };
+  journal j = {0}, other = {0};
+  char text[64];
+  for (int i = 0; i < COUNT; i++) {
+    snprintf(text, sizeof text, "message number %d", i);
+    message_row m = out_row(1, 2, text, i % 2 ? "queued" : "sent");
+    journal_message(i % 3 ? &j : &other, &m);
+    text[0] = 'X'; /* the caller's buffer changes: the journal's copy does not */
+  }
+  char *big = xmalloc(BIG + 1);
+  memset(big, 'b', BIG);
+  big[BIG] = 0;
+  journal_bot_store(&other, 1, big);
+  big[0] = 'X';
+  journal_contact_update(&other, 2, NULL, "{\"a\":1}", NULL, NULL);
+  journal_append(&j, &other);
+  journal_free(&other); /* nothing of j's may go with it */
+  CHECK_INT((int)j.n, COUNT + 2, "every op is in the journal");
+  int bad = 0, in_j = 0, in_other = 0, j_own = COUNT - (COUNT + 2) / 3;
+  for (int i = 0; i < COUNT; i++) {
+    int k = i % 3 ? in_j++ : j_own + in_other++;
+    snprintf(text, sizeof text, "message number %d", i);
+    if (strcmp(j.ops[k].s[2], text) != 0 || j.ops[k].s[4] != NULL) bad++;
+  }
+  CHECK_INT(bad, 0, "every message keeps its text, and a NULL stays NULL");
+  big[0] = 'b';
+  CHECK(strcmp(j.ops[COUNT].s[0], big) == 0,
+        "a string larger than any block is kept whole");
+  CHECK(
+      j.ops[COUNT + 1].s[0] == NULL && strcmp(j.ops[COUNT + 1].s[1], "{\"a\":1}") == 0,
+      "the op after it keeps its strings");
+  journal_clear(&j);
+  message_row m = out_row(1, 2, "after the clear", "sent");
+  journal_message(&j, &m);
+  CHECK_STR(j.ops[0].s[2], "after the clear", "a cleared journal records again");
+  journal_free(&j);
+  free(big);
+}
+
+/* The writer's thread applies one journal while the engine's thread fills
+ * the next (the buffers of the last one given back): every string reaches
+ * the store as journaled. */
+static void test_writer_thread_stores_every_string(const char *dir) {
+  char *path = xasprintf("%s/strings.db", dir), err[512] = "";
+  store *st = store_open(path, err, sizeof err);
+  CHECK(st != NULL, "the store opens: %s", err);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "b", 1);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", 1);
+  writer *w = writer_open(st, 1, NULL);
+  journal j = {0};
+  char text[64];
+  int failed = 0;
+  for (int round = 0; round < 20; round++) {
+    for (int i = 0; i < 300; i++) {
+      snprintf(text, sizeof text, "round %d message %d", round, i);
+      message_row m = out_row(bot, c, text, "sent");
+      m.id = round * 1000 + i + 1;
+      journal_message(&j, &m);
+      journal_conversation(&j, c, text, NULL, m.id);
+    }
+    failed += writer_submit(w, &j, err, sizeof err) != 0;
+  }
+  failed += writer_wait(w, err, sizeof err) != 0;
+  CHECK_INT(failed, 0, "every journal applies: %s", err);
+  writer_close(w);
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 6000,
+            "every message is stored");
+  CHECK_INT(sql_int(path,
+                    "SELECT count(*) FROM messages WHERE text != 'round ' ||"
+                    " (id / 1000) || ' message ' || (id % 1000 - 1)"),
+            0, "each with its own text");
+  char *state = sql_text(path, "SELECT state FROM conversations");
+  CHECK_STR(state, "round 19 message 299", "the conversation has the last state");
+  free(state);
+  journal_free(&j);
+  free(path);
+}
+
 int main(void) {
   char dir[] = "/tmp/parley-test-writer-XXXXXX";
   if (!mkdtemp(dir)) return 1;
@@ -266,6 +365,8 @@ int main(void) {
   test_append_moves_ops_in_order();
   test_apply_keeps_message_order(dir);
   test_apply_duplicate_rolls_back_everything(dir);
+  test_journal_keeps_copies_of_strings();
+  test_writer_thread_stores_every_string(dir);
   test_rmtree(dir);
   return test_done();
 }
