@@ -2,7 +2,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1524,13 +1524,47 @@ int store_ensure_keys(store *st) {
   return suppression_key(st, key);
 }
 
+/* The connection's HMAC-SHA256 keyed with the suppression key: set up once
+ * (fetching the algorithm and keying it cost more than hashing a number),
+ * then started again with the same key for each number. */
+static EVP_MAC_CTX *suppression_mac(store *st) {
+  if (st->suppression_mac) return st->suppression_mac;
+  unsigned char key[32];
+  if (suppression_key(st, key)) return NULL;
+  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+  EVP_MAC_free(hmac); /* the context holds its own reference */
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx || !EVP_MAC_init(ctx, key, sizeof key, params)) {
+    EVP_MAC_CTX_free(ctx);
+    snprintf(st->err, sizeof st->err, "%s: cannot set up HMAC-SHA256 for suppressions",
+             st->path);
+    return NULL;
+  }
+  return st->suppression_mac = ctx;
+}
+
 static int number_hash(store *st, const char *number, char out[65]) {
-  unsigned char key[32], mac[32];
-  unsigned len = 0;
-  if (suppression_key(st, key)) return -1;
-  HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)number, strlen(number), mac,
-       &len);
-  for (int i = 0; i < 32; i++) sprintf(out + i * 2, "%02x", mac[i]);
+  static const char hex[] = "0123456789abcdef";
+  unsigned char mac[32];
+  size_t len = 0;
+  EVP_MAC_CTX *ctx = suppression_mac(st);
+  if (!ctx) return -1;
+  /* a NULL key starts again with the one set up */
+  if (!EVP_MAC_init(ctx, NULL, 0, NULL) ||
+      !EVP_MAC_update(ctx, (const unsigned char *)number, strlen(number)) ||
+      !EVP_MAC_final(ctx, mac, &len, sizeof mac) || len != sizeof mac) {
+    snprintf(st->err, sizeof st->err, "%s: cannot hash the number %s", st->path,
+             number);
+    return -1;
+  }
+  for (int i = 0; i < 32; i++) {
+    out[i * 2] = hex[mac[i] >> 4];
+    out[i * 2 + 1] = hex[mac[i] & 15];
+  }
+  out[64] = 0;
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef PARLEY_STORE_INTERNAL_H
 #define PARLEY_STORE_INTERNAL_H
 
+#include <openssl/types.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -22,6 +23,7 @@ struct store {
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
+  EVP_MAC_CTX *suppression_mac; /* HMAC-SHA256 keyed with it, made once */
 };
 
 /* Records "path: what: sqlite's message" as the store's error; -1. */

@@ -3,6 +3,8 @@
  * and files store_open must report and leave untouched.
  *
  *   make build/test_store && ./build/test_store */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -778,6 +780,78 @@ static void test_contacts_migrate_to_three_statuses(void) {
   free(fresh);
 }
 
+/* The suppression hash of number as the schema defines it (HMAC-SHA256 under
+ * the database's key, in hex), computed here on its own. */
+static void expected_hash(const char *path, const char *number, char out[65]) {
+  out[0] = 0;
+  char *hex = sql_text(path, "SELECT value FROM meta WHERE key = 'suppression_key'");
+  if (!hex || strlen(hex) != 64) {
+    free(hex);
+    return;
+  }
+  unsigned char key[32], mac[32];
+  unsigned len = 0;
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(hex + i * 2, "%2x", &v);
+    key[i] = (unsigned char)v;
+  }
+  free(hex);
+  HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)number, strlen(number),
+       mac, &len);
+  for (int i = 0; i < 32; i++) sprintf(out + i * 2, "%02x", mac[i]);
+}
+
+/* A number erased while opted out stays suppressed for its bot: on the
+ * connection that erased it, on another one (that had looked it up before),
+ * and after a reopen; each hash is the HMAC the schema names, however many
+ * the connection has computed. */
+static void test_suppression_outlives_erase(void) {
+  char *path = fresh_db_path("suppress.db");
+  store *st = open_or_note(path), *reader = open_or_note(path);
+  if (!st || !reader) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0),
+          other = store_bot_ensure(st, "beta", T0);
+  const char *numbers[] = {"+15550001", "+15550002", "+447700900123"};
+  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 0,
+            "a number never erased is not");
+  store_begin(st);
+  for (int i = 0; i < 3; i++) {
+    int64_t c = store_contact_insert(st, 0, bot, numbers[i], T0);
+    CHECK_INT(store_contact_erase(st, bot, c, numbers[i], i != 1, T0), 0,
+              "%s is erased", numbers[i]);
+  }
+  store_commit(st);
+  CHECK_INT(store_is_suppressed(st, bot, numbers[0]), 1,
+            "an opted-out number erased is suppressed");
+  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1, "... each of them");
+  CHECK_INT(store_is_suppressed(st, bot, numbers[1]), 0,
+            "a number erased without suppression is not");
+  CHECK_INT(store_is_suppressed(st, other, numbers[0]), 0,
+            "another bot's number is not");
+  CHECK_INT(store_is_suppressed(st, bot, "+15550009"), 0, "an unknown number is not");
+  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 1,
+            "another connection sees the suppression once committed");
+  store_close(reader);
+  store_close(st);
+  st = open_or_note(path);
+  if (!st) return;
+  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1,
+            "... and so does a reopened store");
+  store_close(st);
+  char want[65], sql[256];
+  for (int i = 0; i < 3; i += 2) {
+    expected_hash(path, numbers[i], want);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM suppressions WHERE number_hash = '%s'", want);
+    CHECK_INT(sql_int(path, sql), 1, "%s is stored as HMAC-SHA256(key, number)",
+              numbers[i]);
+  }
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM suppressions"), 2,
+            "two suppressions in all");
+  free(path);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -791,6 +865,7 @@ int main(void) {
   test_rollback_discards_changes();
   test_messages_add_matches_one_by_one();
   test_messages_add_duplicate_provider_id();
+  test_suppression_outlives_erase();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
   test_contacts_migrate_to_three_statuses();
