@@ -794,7 +794,11 @@ int64_t store_message_add(store *st, const message_row *m) {
 }
 
 /* store_messages_add: one INSERT of 2^k rows for each k, the parameters of
- * row r from r * MESSAGE_PARAMS + 1 on (updated_at is created_at). */
+ * row r from r * MESSAGE_PARAMS + 1 on (updated_at is created_at). OR FAIL:
+ * a row at fault ends the statement, keeping the rows before it (the
+ * caller's rollback undoes them), so SQLite keeps no statement journal, a
+ * copy of every page the statement changes that ABORT would need to undo
+ * it alone. */
 enum { MESSAGE_PARAMS = 16 };
 
 static sqlite3_stmt *message_insert(store *st, int k) {
@@ -803,7 +807,8 @@ static sqlite3_stmt *message_insert(store *st, int k) {
     return st->message_inserts[k];
   }
   static const char head[] =
-      "INSERT INTO messages(id, bot_id, contact_id, direction, number, text, status,"
+      "INSERT OR FAIL INTO messages(id, bot_id, contact_id, direction, number, text, "
+      "status,"
       " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
       " priority, media, error) VALUES";
   int rows = 1 << k;
@@ -869,41 +874,33 @@ static int insert_messages(store *st, int k, const message_row *rows) {
   return rc;
 }
 
-/* After a batch broke a constraint (SQLite undid that statement, the
- * transaction goes on): its rows one at a time, to name the one at fault. */
-static int name_failed_message(store *st, const message_row *rows, int n) {
-  for (int i = 0; i < n; i++) {
-    int rc = insert_messages(st, 0, &rows[i]);
-    if (rc == SQLITE_DONE) continue;
-    char what[320];
-    const message_row *m = &rows[i];
-    if (rc == SQLITE_CONSTRAINT_UNIQUE && m->provider_id)
-      snprintf(what, sizeof what,
-               "cannot store message %lld (%s, %s): bot %lld already has an inbound "
-               "message with provider id '%s'",
-               (long long)m->id, m->direction, m->number, (long long)m->bot_id,
-               m->provider_id);
-    else
-      snprintf(what, sizeof what, "cannot store message %lld (%s, %s)",
-               (long long)m->id, m->direction ? m->direction : "(null)",
-               m->number ? m->number : "(null)");
-    return store_fail(st, what);
-  }
-  return 0; /* every row went in this time */
+/* The error of a batch that stopped at row m (NULL: not known). */
+static int message_failed(store *st, int rc, const message_row *m) {
+  char what[320];
+  if (!m)
+    snprintf(what, sizeof what, "cannot store messages");
+  else if (rc == SQLITE_CONSTRAINT_UNIQUE && m->provider_id)
+    snprintf(what, sizeof what,
+             "cannot store message %lld (%s, %s): bot %lld already has an inbound "
+             "message with provider id '%s'",
+             (long long)m->id, m->direction, m->number, (long long)m->bot_id,
+             m->provider_id);
+  else
+    snprintf(what, sizeof what, "cannot store message %lld (%s, %s)", (long long)m->id,
+             m->direction ? m->direction : "(null)", m->number ? m->number : "(null)");
+  return store_fail(st, what);
 }
 
 int store_messages_add(store *st, const message_row *rows, size_t n) {
   size_t at = 0;
   for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
     size_t size = (size_t)1 << k;
-    while (n - at >= size) {
+    for (; n - at >= size; at += size) {
       int rc = insert_messages(st, k, rows + at);
-      if (rc != SQLITE_DONE) {
-        if ((rc & 0xff) != SQLITE_CONSTRAINT || sqlite3_get_autocommit(st->db))
-          return store_fail(st, "cannot store messages");
-        if (name_failed_message(st, rows + at, (int)size)) return -1;
-      }
-      at += size;
+      if (rc == SQLITE_DONE) continue;
+      /* OR FAIL kept the rows before the one at fault: they count */
+      size_t kept = (size_t)sqlite3_changes64(st->db);
+      return message_failed(st, rc, kept < size ? &rows[at + kept] : NULL);
     }
   }
   return 0;

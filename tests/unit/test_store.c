@@ -570,6 +570,30 @@ static void test_messages_add_duplicate_provider_id(void) {
   store_rollback(st);
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
             "only the committed message is stored");
+  /* in a long batch: the row at fault is named wherever it falls, first of
+   * its statement or inside one */
+  static message_row many[MANY];
+  static char pid[MANY][16];
+  int at_fault[] = {64, 100, 149};
+  for (int t = 0; t < 3; t++) {
+    for (int i = 0; i < MANY; i++) {
+      snprintf(pid[i], sizeof pid[i], "L%d", i);
+      many[i] = rows[0];
+      many[i].id = 1000 + i;
+      many[i].provider_id = pid[i];
+    }
+    many[at_fault[t]].provider_id = "L3";
+    store_begin(st);
+    char want[32];
+    snprintf(want, sizeof want, "message %d ", 1000 + at_fault[t]);
+    CHECK_INT(store_messages_add(st, many, MANY), -1,
+              "a batch of %d repeating L3 at row %d fails", MANY, at_fault[t]);
+    CHECK(strstr(store_error(st), want) && strstr(store_error(st), "'L3'"),
+          "the error names row %d: %s", at_fault[t], store_error(st));
+    store_rollback(st);
+  }
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
+            "after the rollbacks only the committed message is stored");
   /* the same provider id outbound, or for another bot, is no duplicate */
   int64_t other = store_bot_ensure(st, "beta", T0);
   message_row fine[2] = {rows[0], rows[0]};
