@@ -182,10 +182,15 @@ static void test_apply_keeps_message_order(const char *dir) {
   message_row gone = out_row(bot, 50, "erased", "sent");
   gone.id = 6000;
   journal_message(&j, &gone);
+  journal_conversation(&j, 50, "{\"erased\":true}", NULL, 2000);
   journal_contact_erase(&j, bot, 50, "+15550050", 0, 2000);
   message_row after = out_row(bot, 50, "after the erase", "sent");
   after.id = 7000;
   journal_message(&j, &after);
+  journal_contact_add(&j, 51, bot, "+15550051", 1);
+  journal_conversation(&j, 51, "{\"kept\":true}", NULL, 2000);
+  journal_contact_erase(&j, bot, 51, "+15550051", 0, 2000);
+  journal_conversation(&j, 51, "{\"after\":true}", NULL, 2001);
   CHECK_INT(j.queued, 101, "the journal counts 100 queued replies and 1 release");
 
   writer *w = writer_open(st, 0, NULL);
@@ -215,6 +220,12 @@ static void test_apply_keeps_message_order(const char *dir) {
                     "SELECT json_extract(state, '$.n') FROM conversations"
                     " WHERE contact_id = 1"),
             99, "the conversation has its last state");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM conversations WHERE contact_id = 50"),
+            0, "an erase removes the conversation saved before it");
+  CHECK_INT(sql_int(path,
+                    "SELECT count(*) FROM conversations WHERE contact_id = 51"
+                    " AND json_extract(state, '$.after')"),
+            1, "... and not one saved after it");
   journal_free(&j);
   free(path);
 }
