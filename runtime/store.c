@@ -550,6 +550,7 @@ void store_close(store *st) {
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sqlite3_finalize(st->extra[i]);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++)
     sqlite3_finalize(st->message_inserts[i]);
+  EVP_MAC_CTX_free(st->suppression_mac);
   if (st->db) sqlite3_close(st->db);
   free(st->path);
   free(st);
