@@ -103,8 +103,8 @@ void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char
                             const char *reason, int64_t at);
 void journal_undeliverable(journal *j, int64_t contact, const char *why);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
- * string is copied (src's blocks go to dst with them). dst's queued count
- * grows by src's. */
+ * string is copied (src's blocks go to dst with them, so src's next string
+ * takes a new block: one allocation). dst's queued count grows by src's. */
 void journal_append(journal *dst, journal *src);
 /* Empties it, keeping its ops buffer (free(j->ops) or journal_free frees
  * that); its strings' blocks are freed. */
