@@ -7,7 +7,72 @@
 
 #include "util.h"
 
-static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+/* ------------------------------------------------------------ strings */
+
+enum {
+  BLOCK_SIZE = 64 * 1024,
+  KEPT_BLOCK_MAX = 4 * 1024 * 1024, /* a spike's blocks are not all kept */
+};
+
+struct journal_block {
+  journal_block *next;
+  size_t size, used;
+  char data[];
+};
+
+static journal_block *block_new(size_t size, journal_block *next) {
+  journal_block *b = xmalloc(sizeof *b + size);
+  b->next = next;
+  b->size = size;
+  b->used = 0;
+  return b;
+}
+
+static void blocks_free(journal_block *b) {
+  while (b) {
+    journal_block *next = b->next;
+    free(b);
+    b = next;
+  }
+}
+
+/* A copy of s in the journal's first block (a new one if it is full). */
+static char *copy(journal *j, const char *s) {
+  size_t len = strlen(s) + 1;
+  journal_block *b = j->blocks;
+  if (!b || b->size - b->used < len)
+    b = j->blocks = block_new(len > BLOCK_SIZE ? len : BLOCK_SIZE, j->blocks);
+  char *p = b->data + b->used;
+  memcpy(p, s, len);
+  b->used += len;
+  return p;
+}
+
+static char *copy_or_null(journal *j, const char *s) {
+  return s ? copy(j, s) : NULL;
+}
+
+/* Empties j to record the next journal in: its strings' blocks become one
+ * block as big as they were together, so the next journal of the same size
+ * takes no allocation (after a spike past KEPT_BLOCK_MAX, one of the usual
+ * size). */
+static void journal_recycle(journal *j) {
+  size_t total = 0;
+  int count = 0;
+  for (journal_block *b = j->blocks; b; b = b->next) {
+    total += b->size;
+    count++;
+  }
+  size_t keep = total > KEPT_BLOCK_MAX ? BLOCK_SIZE : total;
+  if (count == 1 && total == keep) {
+    j->blocks->used = 0;
+  } else {
+    blocks_free(j->blocks);
+    j->blocks = keep ? block_new(keep, NULL) : NULL;
+  }
+  j->n = 0;
+  j->queued = 0;
+}
 
 static journal_op *push(journal *j, journal_kind kind) {
   if (j->n == j->cap) {
@@ -26,7 +91,7 @@ void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number
   op->id = id;
   op->bot = bot;
   op->at = at;
-  op->s[0] = xstrdup(number);
+  op->s[0] = copy(j, number);
 }
 
 void journal_contact_update(journal *j, int64_t id, const char *status,
@@ -34,10 +99,10 @@ void journal_contact_update(journal *j, int64_t id, const char *status,
                             const char *timezone) {
   journal_op *op = push(j, J_CONTACT_UPDATE);
   op->id = id;
-  op->s[0] = dup_or_null(status);
-  op->s[1] = dup_or_null(fields);
-  op->s[2] = dup_or_null(tags);
-  op->s[3] = dup_or_null(timezone);
+  op->s[0] = copy_or_null(j, status);
+  op->s[1] = copy_or_null(j, fields);
+  op->s[2] = copy_or_null(j, tags);
+  op->s[3] = copy_or_null(j, timezone);
 }
 
 void journal_contact_seen(journal *j, int64_t id, int64_t at) {
@@ -55,8 +120,8 @@ void journal_conversation(journal *j, int64_t contact, const char *state,
   journal_op *op = push(j, J_CONVERSATION);
   op->id = contact;
   op->at = at;
-  op->s[0] = dup_or_null(state);
-  op->s[1] = dup_or_null(expect);
+  op->s[0] = copy_or_null(j, state);
+  op->s[1] = copy_or_null(j, expect);
 }
 
 void journal_message(journal *j, const message_row *m) {
@@ -68,14 +133,14 @@ void journal_message(journal *j, const message_row *m) {
   op->transactional = m->transactional;
   op->due = m->send_at;
   op->message = m->segments;
-  op->s[0] = xstrdup(m->direction);
-  op->s[1] = xstrdup(m->number);
-  op->s[2] = xstrdup(m->text);
-  op->s[3] = xstrdup(m->status);
-  op->s[4] = dup_or_null(m->provider_id);
-  op->s[5] = dup_or_null(m->sender);
-  op->s[6] = dup_or_null(m->media);
-  op->s[7] = dup_or_null(m->error);
+  op->s[0] = copy(j, m->direction);
+  op->s[1] = copy(j, m->number);
+  op->s[2] = copy(j, m->text);
+  op->s[3] = copy(j, m->status);
+  op->s[4] = copy_or_null(j, m->provider_id);
+  op->s[5] = copy_or_null(j, m->sender);
+  op->s[6] = copy_or_null(j, m->media);
+  op->s[7] = copy_or_null(j, m->error);
   op->counts[0] = m->priority;
   if (strcmp(m->status, "queued") == 0) j->queued++;
 }
@@ -87,10 +152,10 @@ void journal_consent(journal *j, int64_t bot, int64_t contact, const char *numbe
   op->bot = bot;
   op->contact = contact;
   op->at = at;
-  op->s[0] = xstrdup(number);
-  op->s[1] = xstrdup(action);
-  op->s[2] = xstrdup(source);
-  op->s[3] = dup_or_null(text);
+  op->s[0] = copy(j, number);
+  op->s[1] = copy(j, action);
+  op->s[2] = copy(j, source);
+  op->s[3] = copy_or_null(j, text);
 }
 
 void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
@@ -100,14 +165,14 @@ void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
   op->contact = contact;
   op->message = message;
   op->at = at;
-  op->s[0] = xstrdup(kind);
-  op->s[1] = xstrdup(text);
+  op->s[0] = copy(j, kind);
+  op->s[1] = copy(j, text);
 }
 
 void journal_bot_store(journal *j, int64_t bot, const char *json) {
   journal_op *op = push(j, J_BOT_STORE);
   op->bot = bot;
-  op->s[0] = xstrdup(json);
+  op->s[0] = copy(j, json);
 }
 
 void journal_timer_add(journal *j, const timer_row *t, int64_t at) {
@@ -117,11 +182,11 @@ void journal_timer_add(journal *j, const timer_row *t, int64_t at) {
   op->contact = t->contact_id;
   op->due = t->due_at;
   op->at = at;
-  op->s[0] = dup_or_null(t->number);
-  op->s[1] = xstrdup(t->handler);
-  op->s[2] = dup_or_null(t->args);
-  op->s[3] = dup_or_null(t->kind);
-  op->s[4] = dup_or_null(t->spec);
+  op->s[0] = copy_or_null(j, t->number);
+  op->s[1] = copy(j, t->handler);
+  op->s[2] = copy_or_null(j, t->args);
+  op->s[3] = copy_or_null(j, t->kind);
+  op->s[4] = copy_or_null(j, t->spec);
 }
 
 void journal_timer_done(journal *j, int64_t id, const char *status,
@@ -129,8 +194,8 @@ void journal_timer_done(journal *j, int64_t id, const char *status,
   journal_op *op = push(j, J_TIMER_DONE);
   op->id = id;
   op->at = at;
-  op->s[0] = xstrdup(status);
-  op->s[1] = dup_or_null(error);
+  op->s[0] = copy(j, status);
+  op->s[1] = copy_or_null(j, error);
 }
 
 void journal_timer_cancel(journal *j, int64_t id, int64_t bot) {
@@ -142,14 +207,14 @@ void journal_timer_cancel(journal *j, int64_t id, int64_t bot) {
 void journal_drips_cancel(journal *j, int64_t contact, const char *handler) {
   journal_op *op = push(j, J_DRIPS_CANCEL);
   op->contact = contact;
-  op->s[0] = dup_or_null(handler);
+  op->s[0] = copy_or_null(j, handler);
 }
 
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at) {
   journal_op *op = push(j, J_MESSAGE_RELEASE);
   op->id = id;
   op->at = at;
-  op->s[0] = xstrdup(status);
+  op->s[0] = copy(j, status);
   if (strcmp(status, "queued") == 0) j->queued++;
 }
 
@@ -160,8 +225,8 @@ void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
   op->due = b->next_at;
   op->rate = b->rate;
   op->at = at;
-  op->s[0] = xstrdup(b->segment);
-  op->s[1] = xstrdup(b->text);
+  op->s[0] = copy(j, b->segment);
+  op->s[1] = copy(j, b->text);
 }
 
 void journal_broadcast_update(journal *j, int64_t id, const char *status,
@@ -176,7 +241,7 @@ void journal_broadcast_update(journal *j, int64_t id, const char *status,
   op->counts[2] = suppressed;
   op->counts[3] = failed;
   op->counts[4] = not_opted_in;
-  op->s[0] = xstrdup(status);
+  op->s[0] = copy(j, status);
 }
 
 void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
@@ -186,7 +251,7 @@ void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char 
   op->contact = contact;
   op->transactional = suppress;
   op->at = at;
-  op->s[0] = xstrdup(number);
+  op->s[0] = copy(j, number);
 }
 
 void journal_delivery(journal *j, int64_t id, const char *status, const char *error,
@@ -194,8 +259,8 @@ void journal_delivery(journal *j, int64_t id, const char *status, const char *er
   journal_op *op = push(j, J_DELIVERY);
   op->id = id;
   op->at = at;
-  op->s[0] = xstrdup(status);
-  op->s[1] = dup_or_null(error);
+  op->s[0] = copy(j, status);
+  op->s[1] = copy_or_null(j, error);
 }
 
 void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
@@ -204,7 +269,7 @@ void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
   op->id = id;
   op->due = due;
   op->at = at;
-  op->s[0] = dup_or_null(text);
+  op->s[0] = copy_or_null(j, text);
 }
 
 void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
@@ -213,14 +278,14 @@ void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char
   op->bot = bot;
   op->contact = contact;
   op->at = at;
-  op->s[0] = xstrdup(number);
-  op->s[1] = dup_or_null(reason);
+  op->s[0] = copy(j, number);
+  op->s[1] = copy_or_null(j, reason);
 }
 
 void journal_undeliverable(journal *j, int64_t contact, const char *why) {
   journal_op *op = push(j, J_UNDELIVERABLE);
   op->contact = contact;
-  op->s[0] = dup_or_null(why); /* NULL: deliverable again */
+  op->s[0] = copy_or_null(j, why); /* NULL: deliverable again */
 }
 
 void journal_append(journal *dst, journal *src) {
@@ -231,17 +296,28 @@ void journal_append(journal *dst, journal *src) {
     dst->ops = xrealloc(dst->ops, cap * sizeof *dst->ops);
     dst->cap = cap;
   }
-  /* the ops own their strings: they move with them */
   memcpy(dst->ops + dst->n, src->ops, src->n * sizeof *src->ops);
   dst->n += src->n;
   dst->queued += src->queued;
   src->n = 0;
   src->queued = 0;
+  /* the strings' blocks go with the ops, behind dst's first (which goes on
+   * taking dst's next strings) */
+  journal_block *last = src->blocks;
+  if (!last) return;
+  while (last->next) last = last->next;
+  if (dst->blocks) {
+    last->next = dst->blocks->next;
+    dst->blocks->next = src->blocks;
+  } else {
+    dst->blocks = src->blocks;
+  }
+  src->blocks = NULL;
 }
 
 void journal_clear(journal *j) {
-  for (size_t i = 0; i < j->n; i++)
-    for (int k = 0; k < JOURNAL_STRINGS; k++) free(j->ops[i].s[k]);
+  blocks_free(j->blocks);
+  j->blocks = NULL;
   j->n = 0;
   j->queued = 0;
 }
@@ -264,16 +340,8 @@ static int apply_op(store *st, journal_op *op) {
       return store_contact_joined(st, op->id);
     case J_CONVERSATION:
       return store_conversation_save(st, op->id, op->s[0], op->s[1], op->at);
-    case J_MESSAGE: {
-      message_row m = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
-                       .direction = op->s[0], .number = op->s[1], .text = op->s[2],
-                       .status = op->s[3], .provider_id = op->s[4],
-                       .transactional = op->transactional, .at = op->at,
-                       .send_at = op->due, .segments = (int)op->message,
-                       .sender = op->s[5], .priority = (int)op->counts[0],
-                       .media = op->s[6], .error = op->s[7]};
-      return store_message_add(st, &m) <= 0 ? -1 : 0;
-    }
+    case J_MESSAGE: /* journal_apply stores them, many at a time */
+      return -1;
     case J_CONSENT:
       return store_consent_add(st, op->bot, op->contact, op->s[0], op->s[1],
                                op->s[2], op->s[3], op->at);
@@ -330,9 +398,81 @@ static int apply_op(store *st, journal_op *op) {
   return -1;
 }
 
+/* Whether an op neither reads nor writes the messages table: a message
+ * journaled before it may be stored after it, with the same outcome. */
+static int leaves_messages_alone(journal_kind kind) {
+  switch (kind) {
+    case J_CONTACT_ADD:
+    case J_CONTACT_UPDATE:
+    case J_CONTACT_SEEN:
+    case J_CONTACT_JOINED:
+    case J_CONVERSATION:
+    case J_CONSENT:
+    case J_ERROR:
+    case J_BOT_STORE:
+    case J_TIMER_ADD:
+    case J_TIMER_DONE:
+    case J_TIMER_CANCEL:
+    case J_DRIPS_CANCEL:
+    case J_BROADCAST_ADD:
+    case J_BROADCAST_UPDATE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+enum { PENDING_MESSAGES = 64 };
+
+/* Message rows waiting to be stored in one go. */
+typedef struct pending_messages {
+  message_row rows[PENDING_MESSAGES];
+  size_t n;
+} pending_messages;
+
+static int store_pending(store *st, pending_messages *p) {
+  int rc = store_messages_add(st, p->rows, p->n);
+  p->n = 0;
+  return rc;
+}
+
+static int add_pending(store *st, pending_messages *p, const journal_op *op) {
+  p->rows[p->n++] = (message_row){.id = op->id,
+                                  .bot_id = op->bot,
+                                  .contact_id = op->contact,
+                                  .direction = op->s[0],
+                                  .number = op->s[1],
+                                  .text = op->s[2],
+                                  .status = op->s[3],
+                                  .provider_id = op->s[4],
+                                  .transactional = op->transactional,
+                                  .at = op->at,
+                                  .send_at = op->due,
+                                  .segments = (int)op->message,
+                                  .sender = op->s[5],
+                                  .priority = (int)op->counts[0],
+                                  .media = op->s[6],
+                                  .error = op->s[7]};
+  return p->n == PENDING_MESSAGES ? store_pending(st, p) : 0;
+}
+
+/* The ops in order, except that messages wait (up to PENDING_MESSAGES)
+ * past the ops that leave them alone, to go in INSERTs of many rows: every
+ * op that reads or writes messages still sees those journaled before it. */
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
+  pending_messages pending;
+  pending.n = 0;
   int rc = store_begin(st);
-  for (size_t i = 0; i < j->n && rc == 0; i++) rc = apply_op(st, &j->ops[i]);
+  for (size_t i = 0; i < j->n && rc == 0; i++) {
+    journal_op *op = &j->ops[i];
+    if (op->kind == J_MESSAGE) {
+      rc = add_pending(st, &pending, op);
+      continue;
+    }
+    if (pending.n && !leaves_messages_alone(op->kind)) rc = store_pending(st, &pending);
+    if (rc == 0) rc = apply_op(st, op);
+  }
+  if (rc == 0 && pending.n) rc = store_pending(st, &pending);
   if (rc == 0) rc = store_commit(st);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(st));
@@ -402,7 +542,7 @@ static void *writer_main(void *arg) {
     char err[1024];
     int rc = journal_apply(w->st, &w->inflight, err, sizeof err);
     if (rc == 0 && w->inflight.queued && w->on_queued) w->on_queued(w->on_queued_ud);
-    journal_clear(&w->inflight);
+    journal_recycle(&w->inflight);
     pthread_mutex_lock(&w->mu);
     w->applying = 0;
     if (rc) {
@@ -537,7 +677,7 @@ int writer_submit(writer *w, journal *j, char *err, size_t errlen) {
   if (!w->threaded) {
     int rc = journal_apply(w->st, j, err, errlen);
     if (rc == 0 && j->queued && w->on_queued) w->on_queued(w->on_queued_ud);
-    journal_clear(j);
+    journal_recycle(j);
     if (rc == 0) w->committed++;
     return rc;
   }

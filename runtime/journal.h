@@ -56,10 +56,15 @@ typedef struct journal_op {
   char *s[JOURNAL_STRINGS];
 } journal_op;
 
+/* The ops' strings are copies kept in blocks the journal owns (one
+ * allocation for many strings), valid until the journal is cleared. */
+typedef struct journal_block journal_block;
+
 typedef struct journal {
   journal_op *ops;
   size_t n, cap;
   int queued; /* messages it puts in the outbox */
+  journal_block *blocks; /* the first takes the next strings */
 } journal;
 
 void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number,
@@ -98,13 +103,19 @@ void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char
                             const char *reason, int64_t at);
 void journal_undeliverable(journal *j, int64_t contact, const char *why);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
- * string is copied. dst's queued count grows by src's. */
+ * string is copied (src's blocks go to dst with them, so src's next string
+ * takes a new block: one allocation). dst's queued count grows by src's. */
 void journal_append(journal *dst, journal *src);
-void journal_clear(journal *j); /* empties it, keeping its buffer */
-void journal_free(journal *j);  /* empties it and frees the buffer */
+/* Empties it, keeping its ops buffer (free(j->ops) or journal_free frees
+ * that); its strings' blocks are freed. */
+void journal_clear(journal *j);
+void journal_free(journal *j); /* empties it and frees the buffer */
 
 /* Applies a journal in one transaction; on failure nothing of it is kept and
- * err says why. */
+ * err says why (a message refused names its id and provider id). Messages go
+ * in INSERTs of many rows: one waits past the ops that leave the messages
+ * table alone (contacts, conversations, timers...), never past one that
+ * reads or changes it (a release, an erase, a delivery, the outbox's). */
 int journal_apply(store *st, journal *j, char *err, size_t errlen);
 
 typedef struct writer writer;
@@ -112,8 +123,10 @@ typedef struct writer writer;
  * the WAL on another connection, path, and thread); otherwise inline. */
 writer *writer_open(store *st, int threaded, const char *path);
 void writer_close(writer *w);
-/* Waits for the journal in flight, then takes j (leaving it empty). Returns
- * -1 if the one before failed (its error in err); j is not taken then. */
+/* Waits for the journal in flight, then takes j, giving back the buffers of
+ * the one before, empty, to record the next in (no allocation once they are
+ * big enough). Returns -1 if the one before failed (its error in err); j is
+ * not taken then. */
 int writer_submit(writer *w, journal *j, char *err, size_t errlen);
 /* Waits until nothing is in flight; -1 if the last journal failed. */
 int writer_wait(writer *w, char *err, size_t errlen);

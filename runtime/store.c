@@ -2,7 +2,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -556,6 +556,9 @@ void store_close(store *st) {
   if (!st) return;
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(st->q[i]);
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sqlite3_finalize(st->extra[i]);
+  for (int i = 0; i < STORE_MESSAGE_INSERTS; i++)
+    sqlite3_finalize(st->message_inserts[i]);
+  EVP_MAC_CTX_free(st->suppression_mac);
   if (st->db) sqlite3_close(st->db);
   free(st->path);
   free(st);
@@ -797,6 +800,119 @@ int64_t store_message_add(store *st, const message_row *m) {
   if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
   if (rc != SQLITE_DONE) return store_fail(st, "cannot store a message");
   return sqlite3_last_insert_rowid(st->db);
+}
+
+/* store_messages_add: one INSERT of 2^k rows for each k, the parameters of
+ * row r from r * MESSAGE_PARAMS + 1 on (updated_at is created_at). OR FAIL:
+ * a row at fault ends the statement, keeping the rows before it (the
+ * caller's rollback undoes them), so SQLite keeps no statement journal, a
+ * copy of every page the statement changes that ABORT would need to undo
+ * it alone. */
+enum { MESSAGE_PARAMS = 16 };
+
+static sqlite3_stmt *message_insert(store *st, int k) {
+  if (st->message_inserts[k]) {
+    sqlite3_reset(st->message_inserts[k]);
+    return st->message_inserts[k];
+  }
+  static const char head[] =
+      "INSERT OR FAIL INTO messages(id, bot_id, contact_id, direction, number, text, "
+      "status,"
+      " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
+      " priority, media, error) VALUES";
+  int rows = 1 << k;
+  size_t cap = sizeof head + (size_t)rows * 160, len = 0;
+  char *sql = xmalloc(cap);
+  len += (size_t)snprintf(sql, cap, "%s", head);
+  for (int r = 0; r < rows; r++) {
+    int p = r * MESSAGE_PARAMS;
+    len += (size_t)snprintf(
+        sql + len, cap - len,
+        "%s(?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,"
+        "?%d,?%d)",
+        r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
+        p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16);
+  }
+  int rc = sqlite3_prepare_v3(st->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
+                              &st->message_inserts[k], NULL);
+  free(sql);
+  if (rc != SQLITE_OK) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  return st->message_inserts[k];
+}
+
+/* Binds every parameter of row r (no old binding is left to clear). */
+static void bind_message(sqlite3_stmt *s, int r, const message_row *m) {
+  int p = r * MESSAGE_PARAMS;
+  if (m->id > 0)
+    sqlite3_bind_int64(s, p + 1, m->id);
+  else
+    sqlite3_bind_null(s, p + 1); /* the store picks one */
+  sqlite3_bind_int64(s, p + 2, m->bot_id);
+  sqlite3_bind_int64(s, p + 3, m->contact_id);
+  store_bind_text(s, p + 4, m->direction);
+  store_bind_text(s, p + 5, m->number);
+  store_bind_text(s, p + 6, m->text);
+  store_bind_text(s, p + 7, m->status);
+  store_bind_text(s, p + 8, m->provider_id);
+  sqlite3_bind_int(s, p + 9, m->transactional);
+  if (m->segments > 0)
+    sqlite3_bind_int(s, p + 10, m->segments);
+  else
+    sqlite3_bind_null(s, p + 10); /* not counted yet */
+  sqlite3_bind_int64(s, p + 11, m->at);
+  if (m->send_at > 0)
+    sqlite3_bind_int64(s, p + 12, m->send_at);
+  else
+    sqlite3_bind_null(s, p + 12);
+  store_bind_text(s, p + 13, m->sender ? m->sender : "");
+  sqlite3_bind_int(s, p + 14, m->priority);
+  store_bind_text(s, p + 15, m->media);
+  store_bind_text(s, p + 16, m->error);
+}
+
+/* Inserts rows[0 .. 2^k): SQLITE_DONE or SQLite's error code. */
+static int insert_messages(store *st, int k, const message_row *rows) {
+  sqlite3_stmt *s = message_insert(st, k);
+  if (!s) return SQLITE_ERROR;
+  for (int r = 0; r < 1 << k; r++) bind_message(s, r, &rows[r]);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc;
+}
+
+/* The error of a batch that stopped at row m (NULL: not known). */
+static int message_failed(store *st, int rc, const message_row *m) {
+  char what[320];
+  if (!m)
+    snprintf(what, sizeof what, "cannot store messages");
+  else if (rc == SQLITE_CONSTRAINT_UNIQUE && m->provider_id)
+    snprintf(what, sizeof what,
+             "cannot store message %lld (%s, %s): bot %lld already has an inbound "
+             "message with provider id '%s'",
+             (long long)m->id, m->direction, m->number, (long long)m->bot_id,
+             m->provider_id);
+  else
+    snprintf(what, sizeof what, "cannot store message %lld (%s, %s)", (long long)m->id,
+             m->direction ? m->direction : "(null)", m->number ? m->number : "(null)");
+  return store_fail(st, what);
+}
+
+int store_messages_add(store *st, const message_row *rows, size_t n) {
+  size_t at = 0;
+  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
+    size_t size = (size_t)1 << k;
+    for (; n - at >= size; at += size) {
+      int rc = insert_messages(st, k, rows + at);
+      if (rc == SQLITE_DONE) continue;
+      /* OR FAIL kept the rows before the one at fault: they count */
+      size_t kept = (size_t)sqlite3_changes64(st->db);
+      return message_failed(st, rc, kept < size ? &rows[at + kept] : NULL);
+    }
+  }
+  return 0;
 }
 
 int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
@@ -1435,13 +1551,47 @@ int store_ensure_keys(store *st) {
   return suppression_key(st, key);
 }
 
+/* The connection's HMAC-SHA256 keyed with the suppression key: set up once
+ * (fetching the algorithm and keying it cost more than hashing a number),
+ * then started again with the same key for each number. */
+static EVP_MAC_CTX *suppression_mac(store *st) {
+  if (st->suppression_mac) return st->suppression_mac;
+  unsigned char key[32];
+  if (suppression_key(st, key)) return NULL;
+  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+  EVP_MAC_free(hmac); /* the context holds its own reference */
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                         OSSL_PARAM_construct_end()};
+  if (!ctx || !EVP_MAC_init(ctx, key, sizeof key, params)) {
+    EVP_MAC_CTX_free(ctx);
+    snprintf(st->err, sizeof st->err, "%s: cannot set up HMAC-SHA256 for suppressions",
+             st->path);
+    return NULL;
+  }
+  return st->suppression_mac = ctx;
+}
+
 static int number_hash(store *st, const char *number, char out[65]) {
-  unsigned char key[32], mac[32];
-  unsigned len = 0;
-  if (suppression_key(st, key)) return -1;
-  HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)number, strlen(number), mac,
-       &len);
-  for (int i = 0; i < 32; i++) sprintf(out + i * 2, "%02x", mac[i]);
+  static const char hex[] = "0123456789abcdef";
+  unsigned char mac[32];
+  size_t len = 0;
+  EVP_MAC_CTX *ctx = suppression_mac(st);
+  if (!ctx) return -1;
+  /* a NULL key starts again with the one set up */
+  if (!EVP_MAC_init(ctx, NULL, 0, NULL) ||
+      !EVP_MAC_update(ctx, (const unsigned char *)number, strlen(number)) ||
+      !EVP_MAC_final(ctx, mac, &len, sizeof mac) || len != sizeof mac) {
+    snprintf(st->err, sizeof st->err, "%s: cannot hash the number %s", st->path,
+             number);
+    return -1;
+  }
+  for (int i = 0; i < 32; i++) {
+    out[i * 2] = hex[mac[i] >> 4];
+    out[i * 2 + 1] = hex[mac[i] & 15];
+  }
+  out[64] = 0;
   return 0;
 }
 

@@ -112,6 +112,12 @@ typedef struct message_row {
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
 int64_t store_message_add(store *st, const message_row *m);
+/* Stores n rows, in order, as store_message_add would one by one, but in as
+ * few statements as it can (INSERTs of many rows, prepared once). Call it in
+ * a transaction: 0, or -1 with the error naming the row that failed (an
+ * inbound provider id already stored is an error here), the rows before it
+ * left for the caller's rollback. */
+int store_messages_add(store *st, const message_row *rows, size_t n);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);

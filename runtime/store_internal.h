@@ -5,20 +5,25 @@
 #ifndef PARLEY_STORE_INTERNAL_H
 #define PARLEY_STORE_INTERNAL_H
 
+#include <openssl/types.h>
 #include <sqlite3.h>
 
 #include "store.h"
 
 enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16 };
+/* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows */
+enum { STORE_MESSAGE_INSERTS = 7 };
 
 struct store {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *q[STORE_QUERIES];
   sqlite3_stmt *extra[STORE_EXTRA_QUERIES];
+  sqlite3_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
+  EVP_MAC_CTX *suppression_mac; /* HMAC-SHA256 keyed with it, made once */
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
 

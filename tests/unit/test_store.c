@@ -3,6 +3,8 @@
  * and files store_open must report and leave untouched.
  *
  *   make build/test_store && ./build/test_store */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -433,6 +435,183 @@ static void test_rollback_discards_changes(void) {
   free(path);
 }
 
+/* Every column of every message, in id order, as one string. */
+static char *all_messages(const char *path) {
+  return sql_text(
+      path,
+      "SELECT group_concat(r, '|') FROM (SELECT quote(id) || ',' ||"
+      " quote(bot_id) || ',' || quote(contact_id) || ',' || quote(direction)"
+      " || ',' || quote(number) || ',' || quote(text) || ',' || quote(status)"
+      " || ',' || quote(provider_id) || ',' || quote(transactional) || ','"
+      " || quote(segments) || ',' || quote(created_at) || ',' ||"
+      " quote(updated_at) || ',' || quote(send_at) || ',' || quote(sender)"
+      " || ',' || quote(priority) || ',' || quote(attempts) || ',' ||"
+      " quote(next_attempt_at) || ',' || quote(error) || ',' || quote(media)"
+      " AS r FROM messages ORDER BY id)");
+}
+
+enum { MANY = 150 }; /* more than one statement's worth, and a remainder */
+
+/* Row i of a varied batch: in and out, queued and held, with and without
+ * ids, provider ids, segments, senders, media and errors. */
+static message_row varied_row(int i, int64_t bot, int64_t contact, char *text,
+                              size_t textlen, char *pid, size_t pidlen) {
+  snprintf(text, textlen, "message %d", i);
+  snprintf(pid, pidlen, "SM%d", i);
+  int in = i % 3 == 0;
+  static const char *const out_status[] = {"sent", "queued", "held", "failed"};
+  return (message_row){.id = i % 7 == 6 ? 0 : 5000 + i,
+                       .bot_id = bot,
+                       .contact_id = contact,
+                       .direction = in ? "in" : "out",
+                       .number = "+15550001",
+                       .text = text,
+                       .status = in ? "done" : out_status[i % 4],
+                       .provider_id = i % 5 == 4 ? NULL : pid,
+                       .transactional = i % 2,
+                       .segments = i % 4,
+                       .at = T0 + i,
+                       .send_at = i % 4 == 2 ? T0 + 1000 + i : 0,
+                       .sender = i % 3 == 1 ? "+15559999" : NULL,
+                       .priority = i % 2,
+                       .media = i % 8 == 1 ? "[\"https://e.example/a.png\"]" : NULL,
+                       .error = i % 4 == 3 ? "carrier said no" : NULL};
+}
+
+/* store_messages_add writes exactly the rows store_message_add writes, one
+ * by one, whatever the batch's size. */
+static void test_messages_add_matches_one_by_one(void) {
+  char *one_path = fresh_db_path("one-by-one.db"),
+       *many_path = fresh_db_path("batch.db");
+  store *one = open_or_note(one_path), *many = open_or_note(many_path);
+  if (!one || !many) return;
+  static char texts[MANY][32], pids[MANY][32];
+  message_row rows[MANY];
+  int64_t bot = store_bot_ensure(one, "alpha", T0);
+  CHECK_INT(store_bot_ensure(many, "alpha", T0), bot, "both stores have the bot");
+  int64_t contact = store_contact_insert(one, 0, bot, "+15550001", T0);
+  store_contact_insert(many, 0, bot, "+15550001", T0);
+  for (int i = 0; i < MANY; i++)
+    rows[i] =
+        varied_row(i, bot, contact, texts[i], sizeof texts[i], pids[i], sizeof pids[i]);
+  store_begin(one);
+  int stored = 0;
+  for (int i = 0; i < MANY; i++) stored += store_message_add(one, &rows[i]) > 0;
+  store_commit(one);
+  CHECK_INT(stored, MANY, "one by one, every row is stored");
+  /* batches of every size from 1 up, then the rest */
+  store_begin(many);
+  int rc = 0;
+  size_t at = 0;
+  for (size_t size = 1; at < MANY && rc == 0; size++) {
+    size_t n = at + size > MANY ? MANY - at : size;
+    rc = store_messages_add(many, rows + at, n);
+    at += n;
+  }
+  CHECK_INT(rc, 0, "store_messages_add stores the batches: %s", store_error(many));
+  CHECK_INT(store_commit(many), 0, "... and they commit");
+  rc = store_messages_add(many, rows, 0);
+  CHECK_INT(rc, 0, "an empty batch does nothing");
+  store_close(one);
+  store_close(many);
+  char *a = all_messages(one_path), *b = all_messages(many_path);
+  CHECK(a && b && strcmp(a, b) == 0, "the stored rows are the same, column by column");
+  if (a && b && strcmp(a, b) != 0)
+    test_note("one by one: %.300s\n#   batched: %.300s", a, b);
+  CHECK_INT(sql_int(many_path, "SELECT count(*) FROM messages"), MANY,
+            "all %d rows are there", MANY);
+  free(a);
+  free(b);
+  free(one_path);
+  free(many_path);
+}
+
+/* A batch whose third row repeats an inbound provider id: an error that
+ * names it, and nothing of the batch once the transaction rolls back. */
+static void test_messages_add_duplicate_provider_id(void) {
+  char *path = fresh_db_path("batch-dup.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "+15550001", T0);
+  message_row rows[5];
+  const char *pids[5] = {"SM-a", "SM-b", "SM-a", "SM-c", "SM-d"};
+  for (int i = 0; i < 5; i++)
+    rows[i] = (message_row){.id = 100 + i,
+                            .bot_id = bot,
+                            .contact_id = c,
+                            .direction = "in",
+                            .number = "+15550001",
+                            .text = "hi",
+                            .status = "done",
+                            .provider_id = pids[i],
+                            .at = T0};
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, rows, 5), -1,
+            "a batch whose 3rd row repeats an inbound provider id fails");
+  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names the provider id: %s",
+        store_error(st));
+  CHECK(strstr(store_error(st), "102") != NULL, "... and the message: %s",
+        store_error(st));
+  store_rollback(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 0,
+            "after the rollback no row of the batch is stored");
+
+  /* one already stored: the batch repeating it fails, the stored one stays */
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, rows, 1), 0, "a batch of one is stored");
+  store_commit(st);
+  store_begin(st);
+  rows[1].provider_id = "SM-x";
+  CHECK_INT(store_messages_add(st, rows + 1, 3), -1,
+            "a batch repeating a stored inbound provider id fails");
+  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names it: %s",
+        store_error(st));
+  store_rollback(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
+            "only the committed message is stored");
+  /* in a long batch: the row at fault is named wherever it falls, first of
+   * its statement or inside one */
+  static message_row many[MANY];
+  static char pid[MANY][16];
+  int at_fault[] = {64, 100, 149};
+  for (int t = 0; t < 3; t++) {
+    for (int i = 0; i < MANY; i++) {
+      snprintf(pid[i], sizeof pid[i], "L%d", i);
+      many[i] = rows[0];
+      many[i].id = 1000 + i;
+      many[i].provider_id = pid[i];
+    }
+    many[at_fault[t]].provider_id = "L3";
+    store_begin(st);
+    char want[32];
+    snprintf(want, sizeof want, "message %d ", 1000 + at_fault[t]);
+    CHECK_INT(store_messages_add(st, many, MANY), -1,
+              "a batch of %d repeating L3 at row %d fails", MANY, at_fault[t]);
+    CHECK(strstr(store_error(st), want) && strstr(store_error(st), "'L3'"),
+          "the error names row %d: %s", at_fault[t], store_error(st));
+    store_rollback(st);
+  }
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
+            "after the rollbacks only the committed message is stored");
+  /* the same provider id outbound, or for another bot, is no duplicate */
+  int64_t other = store_bot_ensure(st, "beta", T0);
+  message_row fine[2] = {rows[0], rows[0]};
+  fine[0].id = 200;
+  fine[0].direction = "out";
+  fine[0].status = "queued";
+  fine[1].id = 201;
+  fine[1].bot_id = other;
+  store_begin(st);
+  CHECK_INT(store_messages_add(st, fine, 2), 0,
+            "the same provider id outbound or under another bot is stored");
+  store_commit(st);
+  store_close(st);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE provider_id = 'SM-a'"),
+            3, "three rows carry SM-a");
+  free(path);
+}
+
 static void test_contact_update_null_leaves_fields(void) {
   char *path = fresh_db_path("update.db");
   store *st = open_or_note(path);
@@ -625,6 +804,78 @@ static void test_contacts_migrate_to_three_statuses(void) {
   free(fresh);
 }
 
+/* The suppression hash of number as the schema defines it (HMAC-SHA256 under
+ * the database's key, in hex), computed here on its own. */
+static void expected_hash(const char *path, const char *number, char out[65]) {
+  out[0] = 0;
+  char *hex = sql_text(path, "SELECT value FROM meta WHERE key = 'suppression_key'");
+  if (!hex || strlen(hex) != 64) {
+    free(hex);
+    return;
+  }
+  unsigned char key[32], mac[32];
+  unsigned len = 0;
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    sscanf(hex + i * 2, "%2x", &v);
+    key[i] = (unsigned char)v;
+  }
+  free(hex);
+  HMAC(EVP_sha256(), key, sizeof key, (const unsigned char *)number, strlen(number),
+       mac, &len);
+  for (int i = 0; i < 32; i++) sprintf(out + i * 2, "%02x", mac[i]);
+}
+
+/* A number erased while opted out stays suppressed for its bot: on the
+ * connection that erased it, on another one (that had looked it up before),
+ * and after a reopen; each hash is the HMAC the schema names, however many
+ * the connection has computed. */
+static void test_suppression_outlives_erase(void) {
+  char *path = fresh_db_path("suppress.db");
+  store *st = open_or_note(path), *reader = open_or_note(path);
+  if (!st || !reader) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0),
+          other = store_bot_ensure(st, "beta", T0);
+  const char *numbers[] = {"+15550001", "+15550002", "+447700900123"};
+  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 0,
+            "a number never erased is not");
+  store_begin(st);
+  for (int i = 0; i < 3; i++) {
+    int64_t c = store_contact_insert(st, 0, bot, numbers[i], T0);
+    CHECK_INT(store_contact_erase(st, bot, c, numbers[i], i != 1, T0), 0,
+              "%s is erased", numbers[i]);
+  }
+  store_commit(st);
+  CHECK_INT(store_is_suppressed(st, bot, numbers[0]), 1,
+            "an opted-out number erased is suppressed");
+  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1, "... each of them");
+  CHECK_INT(store_is_suppressed(st, bot, numbers[1]), 0,
+            "a number erased without suppression is not");
+  CHECK_INT(store_is_suppressed(st, other, numbers[0]), 0,
+            "another bot's number is not");
+  CHECK_INT(store_is_suppressed(st, bot, "+15550009"), 0, "an unknown number is not");
+  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 1,
+            "another connection sees the suppression once committed");
+  store_close(reader);
+  store_close(st);
+  st = open_or_note(path);
+  if (!st) return;
+  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1,
+            "... and so does a reopened store");
+  store_close(st);
+  char want[65], sql[256];
+  for (int i = 0; i < 3; i += 2) {
+    expected_hash(path, numbers[i], want);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM suppressions WHERE number_hash = '%s'", want);
+    CHECK_INT(sql_int(path, sql), 1, "%s is stored as HMAC-SHA256(key, number)",
+              numbers[i]);
+  }
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM suppressions"), 2,
+            "two suppressions in all");
+  free(path);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -636,6 +887,9 @@ int main(void) {
   test_newer_schema_is_refused();
   test_locked_database_is_reported();
   test_rollback_discards_changes();
+  test_messages_add_matches_one_by_one();
+  test_messages_add_duplicate_provider_id();
+  test_suppression_outlives_erase();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
   test_contacts_migrate_to_three_statuses();
