@@ -351,6 +351,7 @@ static int gather(engine_group *g) {
    * one worker would have made them */
   size_t first = p->nevents_inflight;
   for (size_t i = first; i < p->nevents; i++) p->events[i].seq = i;
-  qsort(p->events + first, p->nevents - first, sizeof *p->events, event_order);
+  if (p->nevents > first + 1)
+    qsort(p->events + first, p->nevents - first, sizeof *p->events, event_order);
   return rc;
 }
