@@ -367,6 +367,39 @@ int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, ch
   return 0;
 }
 
+/* Decodes one field (or, as_path, its text as a whole) into scratch and
+ * drops it: 0, or -1 with the reason in err. */
+static int field_check(const char *field, size_t flen, int as_path, char *scratch, char *err,
+                       size_t errlen) {
+  const char *eq = as_path ? NULL : memchr(field, '=', flen);
+  size_t nlen = eq ? (size_t)(eq - field) : flen;
+  if (field_decode(field, nlen, scratch, field, flen, err, errlen) < 0) return -1;
+  if (eq && field_decode(eq + 1, flen - nlen - 1, scratch, field, flen, err, errlen) < 0)
+    return -1;
+  return 0;
+}
+
+int form_check(const char *text, size_t len, int as_path, char *err, size_t errlen) {
+  if (err && errlen) err[0] = 0;
+  char small[512], *scratch = small;
+  if (len >= sizeof small) scratch = xmalloc(len + 1);
+  int rc = 0;
+  if (as_path) {
+    /* '+' would be read as a space: harmless, as '&' and '=' are here */
+    if (len) rc = field_check(text, len, 1, scratch, err, errlen);
+  } else {
+    for (size_t start = 0; start < len && rc == 0;) {
+      const char *field = text + start;
+      const char *amp = memchr(field, '&', len - start);
+      size_t flen = amp ? (size_t)(amp - field) : len - start;
+      start += flen + 1;
+      if (flen) rc = field_check(field, flen, 0, scratch, err, errlen);
+    }
+  }
+  if (scratch != small) free(scratch);
+  return rc;
+}
+
 int form_decode(const char *body, size_t len, form_param **out, size_t *n) {
   return form_decode_ex(body, len, out, n, NULL, 0);
 }

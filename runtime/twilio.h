@@ -84,6 +84,11 @@ int form_decode(const char *body, size_t len, form_param **out, size_t *n);
 int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, char *err,
                    size_t errlen);
 
+/* The checks of form_decode_ex without keeping the fields: 0, or -1 with
+ * the same sentence in err. With as_path, text is one field whose '&', '='
+ * and '+' are plain characters (a URL's path). */
+int form_check(const char *text, size_t len, int as_path, char *err, size_t errlen);
+
 /* Frees what form_decode returned (NULL is fine). */
 void form_free(form_param *params, size_t n);
 

@@ -499,6 +499,39 @@ static void prepared_key_checks_like_its_token(void) {
   twilio_key_free(NULL);
 }
 
+/* form_check refuses what form_decode_ex refuses, with the same sentence,
+ * and keeps nothing; as a path, the text is one field whose '&', '=' and
+ * '+' are plain characters. */
+static void form_check_refuses_what_decoding_refuses(void) {
+  static const char *const cases[] = {"a=%zz",  "a=%2",      "%G1=x",        "a=1&b=%2x",
+                                      "a=%00",  "a=%C3%28",  "ok=1&fine=%2B", "",
+                                      "&&a&b=", "x=%E2%82%AC"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    form_param *p;
+    size_t n;
+    char want[256] = "", got[256] = "";
+    int decoded = form_decode_ex(cases[i], strlen(cases[i]), &p, &n, want, sizeof want);
+    if (decoded == 0) form_free(p, n);
+    int checked = form_check(cases[i], strlen(cases[i]), 0, got, sizeof got);
+    CHECK_INT(checked, decoded, "'%s': form_check agrees with form_decode_ex", cases[i]);
+    CHECK_STR(got, want, "'%s': the same sentence", cases[i]);
+  }
+  char err[256] = "";
+  CHECK_INT(form_check("/twilio/echo&x=1+2", 18, 1, err, sizeof err), 0,
+            "a path with '&', '=' and '+' passes");
+  CHECK_INT(form_check("/twilio/echo%00x", 16, 1, err, sizeof err), -1,
+            "a path with %%00 is refused");
+  CHECK_STR(err, "form field \"/twilio/echo%00x\": a NUL byte is not allowed",
+            "the sentence names the path");
+  CHECK_INT(form_check("/a%zz", 5, 1, err, sizeof err), -1, "a path with %%zz is refused");
+  char long_field[3000];
+  memset(long_field, 'a', sizeof long_field);
+  memcpy(long_field + sizeof long_field - 3, "%FF", 3);
+  CHECK_INT(form_check(long_field, sizeof long_field, 0, err, sizeof err), -1,
+            "a long field that is not UTF-8 is refused");
+  CHECK_HAS(err, "not valid UTF-8", "a long field: the sentence says why");
+}
+
 int main(void) {
   signature_matches_twilio_examples();
   signature_does_not_depend_on_parameter_order();
@@ -515,6 +548,7 @@ int main(void) {
   form_plus_and_percent();
   form_malformed_escapes_fail();
   form_empty_body();
+  form_check_refuses_what_decoding_refuses();
   form_repeated_names_kept();
   form_utf8();
   twiml_answers();
