@@ -49,7 +49,6 @@ static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
   return need + 1;
 }
 
-
 /* ------------------------------------------------------------ signature */
 
 static const char *or_empty(const char *s) {
@@ -94,11 +93,13 @@ void twilio_key_free(twilio_key *key) {
 }
 
 /* A SHA-1 state that has hashed block XOR pad. */
-static EVP_MD_CTX *padded_state(const unsigned char block[SHA1_BLOCK], unsigned char pad) {
+static EVP_MD_CTX *padded_state(const unsigned char block[SHA1_BLOCK],
+                                unsigned char pad) {
   unsigned char x[SHA1_BLOCK];
   for (int i = 0; i < SHA1_BLOCK; i++) x[i] = block[i] ^ pad;
   EVP_MD_CTX *c = EVP_MD_CTX_new();
-  if (c && (!EVP_DigestInit_ex(c, EVP_sha1(), NULL) || !EVP_DigestUpdate(c, x, sizeof x))) {
+  if (c &&
+      (!EVP_DigestInit_ex(c, EVP_sha1(), NULL) || !EVP_DigestUpdate(c, x, sizeof x))) {
     EVP_MD_CTX_free(c);
     c = NULL;
   }
@@ -134,8 +135,8 @@ twilio_key *twilio_key_new(const char *auth_token) {
 
 /* base64(HMAC-SHA1(key, url + suffix)) into out (TWILIO_SIGNATURE_SIZE);
  * "" if libcrypto fails. c is scratch. */
-static void sign(const twilio_key *key, EVP_MD_CTX *c, const char *url, const buf *suffix,
-                 char out[TWILIO_SIGNATURE_SIZE]) {
+static void sign(const twilio_key *key, EVP_MD_CTX *c, const char *url,
+                 const buf *suffix, char out[TWILIO_SIGNATURE_SIZE]) {
   unsigned char inner[SHA1_SIZE], mac[SHA1_SIZE];
   unsigned int l1 = 0, l2 = 0;
   if (!EVP_MD_CTX_copy_ex(c, key->inner) || !EVP_DigestUpdate(c, url, strlen(url)) ||
@@ -224,7 +225,8 @@ static void url_port_variants(const char *url, char **without, char **with) {
 }
 
 int twilio_key_signature_valid(const twilio_key *key, const char *url,
-                               const form_param *params, size_t n, const char *signature) {
+                               const form_param *params, size_t n,
+                               const char *signature) {
   if (!key || !url || !signature) return 0;
   if (strnlen(signature, TWILIO_SIGNATURE_SIZE) != TWILIO_SIGNATURE_SIZE - 1) return 0;
   char *without, *with;
@@ -278,8 +280,8 @@ static void field_error(char *err, size_t errlen, const char *field, size_t flen
 
 /* Decodes s (len bytes) into out (room for len + 1 bytes), NUL-terminated:
  * its length, or -1 with the reason in err. */
-static long field_decode(const char *s, size_t len, char *out, const char *field, size_t flen,
-                         char *err, size_t errlen) {
+static long field_decode(const char *s, size_t len, char *out, const char *field,
+                         size_t flen, char *err, size_t errlen) {
   size_t o = 0;
   char what[64];
   for (size_t i = 0; i < len; i++) {
@@ -315,8 +317,8 @@ static long field_decode(const char *s, size_t len, char *out, const char *field
 /* Decodes one field (flen > 0 bytes, "name=value" or "name") into *p, its
  * name and value written at *text (which moves past them; flen + 2 bytes
  * are room enough), or returns -1 with the reason in err. */
-static int field_param(const char *field, size_t flen, form_param *p, char **text, char *err,
-                       size_t errlen) {
+static int field_param(const char *field, size_t flen, form_param *p, char **text,
+                       char *err, size_t errlen) {
   const char *eq = memchr(field, '=', flen);
   size_t nlen = eq ? (size_t)(eq - field) : flen;
   char *name = *text;
@@ -369,12 +371,13 @@ int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, ch
 
 /* Decodes one field (or, as_path, its text as a whole) into scratch and
  * drops it: 0, or -1 with the reason in err. */
-static int field_check(const char *field, size_t flen, int as_path, char *scratch, char *err,
-                       size_t errlen) {
+static int field_check(const char *field, size_t flen, int as_path, char *scratch,
+                       char *err, size_t errlen) {
   const char *eq = as_path ? NULL : memchr(field, '=', flen);
   size_t nlen = eq ? (size_t)(eq - field) : flen;
   if (field_decode(field, nlen, scratch, field, flen, err, errlen) < 0) return -1;
-  if (eq && field_decode(eq + 1, flen - nlen - 1, scratch, field, flen, err, errlen) < 0)
+  if (eq &&
+      field_decode(eq + 1, flen - nlen - 1, scratch, field, flen, err, errlen) < 0)
     return -1;
   return 0;
 }

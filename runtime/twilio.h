@@ -60,7 +60,8 @@ void twilio_key_free(twilio_key *key);
 /* twilio_signature_valid with a key made by twilio_key_new (0 if key is
  * NULL). */
 int twilio_key_signature_valid(const twilio_key *key, const char *url,
-                               const form_param *params, size_t n, const char *signature);
+                               const form_param *params, size_t n,
+                               const char *signature);
 
 /* The signature Twilio would send for url (exactly as given, no port
  * variants) and params: base64, NUL-terminated, into out. out must have

@@ -117,8 +117,8 @@ static job *new_job(enum job_kind kind, const char *b, const char *from, const c
 /* 1 if signature is token's signature of url and the fields: with the
  * token's key, made once and kept, so a request does not pay for HMAC's
  * key set-up (twilio.h). */
-static int signed_with(server *s, const char *token, const char *url, const form_param *p,
-                       size_t n, const char *signature) {
+static int signed_with(server *s, const char *token, const char *url,
+                       const form_param *p, size_t n, const char *signature) {
   if (!token || !*token) return 0;
   twilio_key *key = NULL, *made = NULL;
   pthread_mutex_lock(&s->keys_mu);
@@ -128,7 +128,8 @@ static int signed_with(server *s, const char *token, const char *url, const form
   if (!key) {
     key = made = twilio_key_new(token);
     pthread_mutex_lock(&s->keys_mu);
-    if (made && s->nkeys < TWILIO_KEYS_MAX) { /* kept (another thread's copy is harmless) */
+    /* kept (a copy another thread made meanwhile is harmless) */
+    if (made && s->nkeys < TWILIO_KEYS_MAX) {
       s->keys = xrealloc(s->keys, (s->nkeys + 1) * sizeof *s->keys);
       s->keys[s->nkeys++] = (struct token_key){xstrdup(token), made};
       made = NULL;

@@ -462,7 +462,8 @@ static void long_tokens_sign_as_hmac_does(void) {
   block_token[64] = 0;
   twilio_signature(long_token, "https://example.com/twilio/bot", p, 2, sig, sizeof sig);
   CHECK_STR(sig, "PFbdVq4Y/97iONClmytSbhpY9cI=", "a 100-byte token");
-  twilio_signature(block_token, "https://example.com/twilio/bot", p, 2, sig, sizeof sig);
+  twilio_signature(block_token, "https://example.com/twilio/bot", p, 2, sig,
+                   sizeof sig);
   CHECK_STR(sig, "2phi9kQPwzR94MTEXT5SPuBfnjg=", "a 64-byte token");
 }
 
@@ -503,9 +504,9 @@ static void prepared_key_checks_like_its_token(void) {
  * and keeps nothing; as a path, the text is one field whose '&', '=' and
  * '+' are plain characters. */
 static void form_check_refuses_what_decoding_refuses(void) {
-  static const char *const cases[] = {"a=%zz",  "a=%2",      "%G1=x",        "a=1&b=%2x",
-                                      "a=%00",  "a=%C3%28",  "ok=1&fine=%2B", "",
-                                      "&&a&b=", "x=%E2%82%AC"};
+  static const char *const cases[] = {
+      "a=%zz",    "a=%2",          "%G1=x", "a=1&b=%2x", "a=%00",
+      "a=%C3%28", "ok=1&fine=%2B", "",      "&&a&b=",    "x=%E2%82%AC"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     form_param *p;
     size_t n;
@@ -513,7 +514,8 @@ static void form_check_refuses_what_decoding_refuses(void) {
     int decoded = form_decode_ex(cases[i], strlen(cases[i]), &p, &n, want, sizeof want);
     if (decoded == 0) form_free(p, n);
     int checked = form_check(cases[i], strlen(cases[i]), 0, got, sizeof got);
-    CHECK_INT(checked, decoded, "'%s': form_check agrees with form_decode_ex", cases[i]);
+    CHECK_INT(checked, decoded, "'%s': form_check agrees with form_decode_ex",
+              cases[i]);
     CHECK_STR(got, want, "'%s': the same sentence", cases[i]);
   }
   char err[256] = "";
@@ -523,7 +525,8 @@ static void form_check_refuses_what_decoding_refuses(void) {
             "a path with %%00 is refused");
   CHECK_STR(err, "form field \"/twilio/echo%00x\": a NUL byte is not allowed",
             "the sentence names the path");
-  CHECK_INT(form_check("/a%zz", 5, 1, err, sizeof err), -1, "a path with %%zz is refused");
+  CHECK_INT(form_check("/a%zz", 5, 1, err, sizeof err), -1,
+            "a path with %%zz is refused");
   char long_field[3000];
   memset(long_field, 'a', sizeof long_field);
   memcpy(long_field + sizeof long_field - 3, "%FF", 3);
