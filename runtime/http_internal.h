@@ -80,12 +80,26 @@ struct server {
     char *number, *bot;
   } *routes;
   size_t nroutes;
+  /* Twilio auth tokens made ready for checking signatures, made on the
+   * first request that needs one (webhooks.c) */
+  pthread_mutex_t keys_mu;
+  struct token_key {
+    char *token;
+    twilio_key *key;
+  } *keys;
+  size_t nkeys;
   struct MHD_Daemon *daemon;
   struct http_limits *limits;
   struct upload_worker *uploads;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job *head, *tail;
+  /* the engine thread's: the inbound jobs being submitted together, and
+   * the batch in flight (submitted, answered once it is durable) */
+  job **collected;
+  inbound *inbound;
+  size_t ncollected, collected_cap;
+  job *in_flight, *in_flight_tail;
   int refusing; /* (under mu) server_finish: new requests get 503 */
   volatile sig_atomic_t stopping;
 };
@@ -123,6 +137,8 @@ enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, reque
 enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
                                  enum job_kind kind, const char *to);
+/* Frees the Twilio keys made for the server's requests. */
+void twilio_keys_free(server *s);
 /* Before the body: credentials the headers show to be wrong or missing
  * (b: the bot in the path, or NULL when the To number picks it). 0 if the
  * body may still prove the request; else answered (401, 403), as the full

@@ -109,10 +109,13 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
                        ? j->content_type
                        : "application/json",
                    j->http_body);
-  if (j->kind == JOB_TWILIO) {
+  if (j->kind == JOB_TWILIO) { /* the TwiML goes out as it is (MHD frees it) */
     char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
-    enum MHD_Result rc = respond(conn, 200, "text/xml", xml);
-    free(xml);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(xml), xml, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "text/xml");
+    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
     return rc;
   }
   if (j->kind == JOB_STATUS) return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
@@ -150,12 +153,22 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
 
 /* ---------------------------------------------------------------- routing */
 
+/* Appends j to the queue, under mu. The engine thread takes the whole
+ * queue at once and waits only when it is empty, so only the first job
+ * after it was emptied needs to wake it. */
+static void append_locked(server *s, job *j) {
+  if (s->tail) {
+    s->tail->next = j;
+  } else {
+    s->head = j;
+    pthread_cond_signal(&s->cv);
+  }
+  s->tail = j;
+}
+
 static void enqueue(server *s, job *j) {
   pthread_mutex_lock(&s->mu);
-  if (s->tail) s->tail->next = j;
-  else s->head = j;
-  s->tail = j;
-  pthread_cond_signal(&s->cv);
+  append_locked(s, j);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -197,10 +210,7 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
     upload_worker_submit(s->uploads, j);
     return MHD_YES;
   }
-  if (s->tail) s->tail->next = j;
-  else s->head = j;
-  s->tail = j;
-  pthread_cond_signal(&s->cv);
+  append_locked(s, j);
   pthread_mutex_unlock(&s->mu);
   return MHD_YES;
 }
@@ -525,27 +535,15 @@ static void keep_body(server *s, request *r, const char *data, size_t n) {
 static int url_problem(const char *raw_uri, char *out, size_t n) {
   const char *q = strchr(raw_uri, '?');
   size_t plen = q ? (size_t)(q - raw_uri) : strlen(raw_uri);
-  form_param *p = NULL;
-  size_t np = 0;
   char err[200] = "";
-  /* the path as one form field: '+' and '=' are harmless there */
-  char *path = xstrndup(raw_uri, plen);
-  for (char *c = path; *c; c++)
-    if (*c == '&' || *c == '=' || *c == '+') *c = '/';
-  int bad = form_decode_ex(path, plen, &p, &np, err, sizeof err);
-  form_free(p, np);
-  p = NULL;
-  np = 0;
-  free(path);
-  if (bad) {
+  if (form_check(raw_uri, plen, 1, err, sizeof err)) { /* the path: one field */
     snprintf(out, n, "the URL's path is refused: %s", err);
     return -1;
   }
-  if (q && form_decode_ex(q + 1, strlen(q + 1), &p, &np, err, sizeof err)) {
+  if (q && form_check(q + 1, strlen(q + 1), 0, err, sizeof err)) {
     snprintf(out, n, "the URL's query is refused: %s", err);
     return -1;
   }
-  form_free(p, np);
   return 0;
 }
 
@@ -739,9 +737,47 @@ static void on_action(void *ud, const char *botname, const char *number,
   }
 }
 
-/* Runs inbound jobs (consecutive jobs of one bot together) and commits
- * them; each is marked failed if the store failed. */
-static void submit_inbound(server *s, job **order, inbound *in, size_t k) {
+/* Answers every job of the batch in flight: resumed, or freed when nobody
+ * waits for an answer (the sender's reports). Its batch is durable, or it
+ * failed (each job says so). */
+static void answer_in_flight(server *s) {
+  job *next;
+  for (job *j = s->in_flight; j; j = next) {
+    next = j->next;
+    j->next = NULL;
+    if (!j->conn) {
+      job_free(j);
+      continue;
+    }
+    atomic_store(&j->done, 1);
+    MHD_resume_connection(j->conn);
+  }
+  s->in_flight = s->in_flight_tail = NULL;
+}
+
+/* Waits until the batch in flight is durable (or failed: its jobs are
+ * marked), then answers it. */
+static void finish_in_flight(server *s) {
+  char err[1024];
+  if (engine_flush(s->e, err, sizeof err)) {
+    log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    for (job *j = s->in_flight; j; j = j->next) j->failed = 1;
+  }
+  answer_in_flight(s);
+}
+
+/* Runs the collected inbound jobs (consecutive jobs of one bot together)
+ * and hands their writes to the writer without waiting for the commit:
+ * they become the batch in flight, answered once it is durable. The batch
+ * in flight before them is durable when engine_submit returns (answered
+ * here), so the scripts of one batch run while the writer commits the one
+ * before. If the store fails, neither is kept: both are answered 503. */
+static void submit_collected(server *s) {
+  size_t k = s->ncollected;
+  if (!k) return;
+  s->ncollected = 0;
+  job **order = s->collected;
+  inbound *in = s->inbound;
   char err[1024];
   int failed = 0;
   for (size_t i = 0; i < k && !failed;) {
@@ -750,65 +786,106 @@ static void submit_inbound(server *s, job **order, inbound *in, size_t k) {
     failed = engine_submit(s->e, order[i]->b, in + i, end - i, err, sizeof err) != 0;
     i = end;
   }
-  if (!failed) failed = engine_flush(s->e, err, sizeof err) != 0;
-  if (failed) log_event(LOG_ERROR, "store_failed", "error", err, NULL);
-  for (size_t i = 0; i < k; i++) order[i]->failed = failed;
+  if (failed) {
+    log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    engine_flush(s->e, err, sizeof err); /* nothing is left in flight */
+    for (job *j = s->in_flight; j; j = j->next) j->failed = 1;
+  }
+  answer_in_flight(s); /* durable (or failed) now */
+  for (size_t i = 0; i < k; i++) {
+    order[i]->failed = failed;
+    if (s->in_flight_tail) s->in_flight_tail->next = order[i];
+    else s->in_flight = order[i];
+    s->in_flight_tail = order[i];
+  }
+  if (failed) answer_in_flight(s);
 }
 
-/* Hands the batch to the engine in arrival order. An admin job runs alone:
- * the messages that came before it are handled and committed first (on the
- * version they were routed to, which a reload frees), the ones after it see
- * what it changed. */
+/* Adds an inbound job (a message, an event, a delivery report) to those
+ * submitted together; 0, or -1 if its bot is gone (answered 404). */
+static int collect(server *s, job *j) {
+  j->b = engine_find_bot(s->e, j->botname);
+  if (!j->b) return -1;
+  if (s->ncollected == s->collected_cap) {
+    s->collected_cap = s->collected_cap ? 2 * s->collected_cap : 256;
+    s->collected = xrealloc(s->collected, s->collected_cap * sizeof *s->collected);
+    s->inbound = xrealloc(s->inbound, s->collected_cap * sizeof *s->inbound);
+  }
+  size_t k = s->ncollected++;
+  s->collected[k] = j;
+  inbound *in = &s->inbound[k];
+  *in = (inbound){.from = j->from, .to = j->to, .text = j->text, .len = strlen(j->text),
+                  .provider_id = j->provider_id, .tag = j, .event_type = j->event_type,
+                  .event_data = j->event_data, .media_json = j->media_json};
+  if (j->kind == JOB_STATUS) {
+    j->dl.provider_id = j->provider_id;
+    j->dl.status = j->dl_status;
+    j->dl.error = j->dl_error;
+    in->provider_id = NULL; /* not an inbound message's id */
+    in->delivery = &j->dl;
+  } else if (j->kind != JOB_EVENT) {
+    int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
+    in->inline_reply = !inline_ok ? 0 : j->kind == JOB_KANNEL ? 1 : INLINE_ANY;
+    if (s->cfg.reply_deadline_ms > 0)
+      in->inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
+  }
+  return 0;
+}
+
+/* A job answered on its own (admin, a bot that is gone): resumed now. */
+static void answer_now(job *j) {
+  atomic_store(&j->done, 1);
+  MHD_resume_connection(j->conn);
+}
+
+/* Hands the jobs to the engine in arrival order. Inbound jobs go in
+ * batches; the last batch stays in flight (answered when the next one is
+ * submitted, or by finish_in_flight). Anything else waits until what came
+ * before it is durable: an admin job runs alone (the messages before it
+ * committed first, on the version they were routed to, which a reload
+ * frees; the ones after it see what it changed); the requeue of replies
+ * and the answers of handlers' requests after the messages before them. */
 static void handle_jobs(server *s, job *jobs) {
-  size_t n = 0;
-  for (job *j = jobs; j; j = j->next) n++;
-  inbound *in = xcalloc(n, sizeof *in);
-  job **order = xcalloc(n, sizeof *order);
-  size_t k = 0, done = 0;
-  for (job *j = jobs; j; j = j->next) {
-    if (j->kind == JOB_HTTP) continue; /* after the messages before it */
+  job *http = NULL, **http_tail = &http;
+  job *next;
+  for (job *j = jobs; j; j = next) {
+    next = j->next;
+    j->next = NULL;
+    if (j->kind == JOB_HTTP) { /* after the messages before it */
+      *http_tail = j;
+      http_tail = &j->next;
+      continue;
+    }
     if (j->kind == JOB_REQUEUE) {
+      submit_collected(s);
+      finish_in_flight(s);
       char err[256];
       if (engine_requeue(s->e, j->reply_ids, j->nreply_ids, err, sizeof err))
         log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+      job_free(j); /* nobody waits for it */
       continue;
     }
     if (j->kind >= JOB_RELOAD) {
-      submit_inbound(s, order + done, in + done, k - done);
-      done = k;
-      char err[256];
-      engine_flush(s->e, err, sizeof err);
+      submit_collected(s);
+      finish_in_flight(s); /* and every batch before (timers, ...) */
       admin_run(s, j);
       if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) refresh_routes(s);
-      continue; /* answered with the batch */
-    }
-    j->b = engine_find_bot(s->e, j->botname);
-    if (!j->b) {
-      job_answer_error(j, 404, "no such bot");
+      char err[256];
+      engine_flush(s->e, err, sizeof err);
+      answer_now(j);
       continue;
     }
-    order[k] = j;
-    in[k] = (inbound){.from = j->from, .to = j->to, .text = j->text,
-                      .len = strlen(j->text), .provider_id = j->provider_id, .tag = j,
-                      .event_type = j->event_type, .event_data = j->event_data,
-                      .media_json = j->media_json};
-    if (j->kind == JOB_STATUS) {
-      j->dl.provider_id = j->provider_id;
-      j->dl.status = j->dl_status;
-      j->dl.error = j->dl_error;
-      in[k].provider_id = NULL; /* not an inbound message's id */
-      in[k].delivery = &j->dl;
-    } else if (j->kind != JOB_EVENT) {
-      int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
-      in[k].inline_reply = !inline_ok ? 0 : j->kind == JOB_KANNEL ? 1 : INLINE_ANY;
-      if (s->cfg.reply_deadline_ms > 0)
-        in[k].inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
+    if (collect(s, j)) {
+      job_answer_error(j, 404, "no such bot");
+      if (j->conn) answer_now(j);
+      else job_free(j);
     }
-    k++;
   }
-  submit_inbound(s, order + done, in + done, k - done);
-  for (job *j = jobs; j; j = j->next) {
-    if (j->kind != JOB_HTTP) continue;
+  submit_collected(s);
+  if (!http) return;
+  finish_in_flight(s);
+  for (job *j = http; j; j = next) {
+    next = j->next;
     engine_http_result r = {.status = j->http_result, .error = j->http_error,
                             .body = j->body.data, .body_len = j->body.len,
                             .headers = (const char *const *)j->http_headers,
@@ -816,25 +893,13 @@ static void handle_jobs(server *s, job *jobs) {
     char err[256];
     if (engine_http_done(s->e, j->http_id, &r, err, sizeof err))
       log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    job_free(j);
   }
-  job *next;
-  for (job *j = jobs; j; j = next) {
-    next = j->next;
-    j->next = NULL;
-    if (!j->conn) { /* the sender's report: nobody waits for an answer */
-      job_free(j);
-      continue;
-    }
-    atomic_store(&j->done, 1);
-    MHD_resume_connection(j->conn);
-  }
-  free(in);
-  free(order);
 }
 
 static job *take_jobs(server *s, int wait_ms) {
   pthread_mutex_lock(&s->mu);
-  if (!s->head && !s->stopping) {
+  if (!s->head && !s->stopping && wait_ms > 0) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += (long)wait_ms * 1000000L;
@@ -858,6 +923,7 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   s->e = e;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->routes_mu, NULL);
+  pthread_mutex_init(&s->keys_mu, NULL);
   refresh_routes(s);
   pthread_cond_init(&s->cv, NULL);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
@@ -881,9 +947,17 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   }
   if (*note) log_event(LOG_WARN, "settings_lowered", "detail", note, NULL);
   s->uploads = upload_worker_start(s, err, errlen);
+  /* One internal thread on poll(2). Every request needing the engine is
+   * suspended and resumed: with epoll that is two epoll_ctl calls per
+   * request (removed from the set, added back), which cost its thread ~15%
+   * more CPU per request than poll's scan of the connections under
+   * bench/http.sh's load (64 connections). A pool of two threads used
+   * ~20% more CPU in all and competes with the engine and the writer for
+   * the cores; a thread per connection does not work with suspended
+   * connections in libmicrohttpd 0.9.75 (answers stall). */
   if (s->uploads)
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME,
         (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_limits_notify, s->limits,
@@ -992,9 +1066,14 @@ int server_run(server *s) {
   engine_set_observer(s->e, &obs);
   int64_t next_tick = 0, next_watch = 0;
   while (!s->stopping) {
-    job *jobs = take_jobs(s, 100);
+    /* with a batch in flight, what came meanwhile runs at once (while the
+     * writer commits that batch); nothing came: the batch is answered */
+    job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
     if (jobs) handle_jobs(s, jobs);
+    else finish_in_flight(s);
     int64_t now = wall_ms();
+    if (now >= next_tick || (s->nwatch && now >= next_watch))
+      finish_in_flight(s); /* timers and reloads start from a durable store */
     if (now >= next_tick) {
       char err[1024];
       if (engine_advance(s->e, now, err, sizeof err))
@@ -1010,12 +1089,14 @@ int server_run(server *s) {
   MHD_quiesce_daemon(s->daemon);
   job *jobs = take_jobs(s, 0);
   if (jobs) handle_jobs(s, jobs);
+  finish_in_flight(s);
   return 0;
 }
 
 void server_pump(server *s, int wait_ms) {
   job *jobs = take_jobs(s, wait_ms);
   if (jobs) handle_jobs(s, jobs);
+  finish_in_flight(s);
 }
 
 void server_finish(server *s) {
@@ -1072,6 +1153,10 @@ void server_free(server *s) {
   free(s->watch);
   free_routes(s->routes, s->nroutes);
   pthread_mutex_destroy(&s->routes_mu);
+  twilio_keys_free(s);
+  free(s->collected);
+  free(s->inbound);
+  pthread_mutex_destroy(&s->keys_mu);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +49,6 @@ static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
   return need + 1;
 }
 
-
 /* ------------------------------------------------------------ signature */
 
 static const char *or_empty(const char *s) {
@@ -79,22 +77,77 @@ static void params_suffix(const form_param *params, size_t n, buf *out) {
   free(sorted);
 }
 
-/* base64(HMAC-SHA1(token, url + suffix)) into out (TWILIO_SIGNATURE_SIZE). */
-static void sign(const char *token, const char *url, const buf *suffix,
-                 char out[TWILIO_SIGNATURE_SIZE]) {
-  buf data = {0};
-  buf_puts(&data, url);
-  buf_add(&data, suffix->data ? suffix->data : "", suffix->len);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int maclen = 0;
-  if (!HMAC(EVP_sha1(), token, (int)strlen(token), (const unsigned char *)data.data,
-            data.len, mac, &maclen) ||
-      maclen != 20) {
-    out[0] = 0;
-  } else {
-    EVP_EncodeBlock((unsigned char *)out, mac, (int)maclen);
+/* HMAC-SHA1 (RFC 2104) with the key's pad blocks hashed once: inner and
+ * outer are SHA-1 states after (key XOR ipad) and (key XOR opad). */
+struct twilio_key {
+  EVP_MD_CTX *inner, *outer;
+};
+
+enum { SHA1_BLOCK = 64, SHA1_SIZE = 20 };
+
+void twilio_key_free(twilio_key *key) {
+  if (!key) return;
+  EVP_MD_CTX_free(key->inner);
+  EVP_MD_CTX_free(key->outer);
+  free(key);
+}
+
+/* A SHA-1 state that has hashed block XOR pad. */
+static EVP_MD_CTX *padded_state(const unsigned char block[SHA1_BLOCK],
+                                unsigned char pad) {
+  unsigned char x[SHA1_BLOCK];
+  for (int i = 0; i < SHA1_BLOCK; i++) x[i] = block[i] ^ pad;
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  if (c &&
+      (!EVP_DigestInit_ex(c, EVP_sha1(), NULL) || !EVP_DigestUpdate(c, x, sizeof x))) {
+    EVP_MD_CTX_free(c);
+    c = NULL;
   }
-  buf_free(&data);
+  OPENSSL_cleanse(x, sizeof x);
+  return c;
+}
+
+/* The key of token, "" included. */
+static twilio_key *key_make(const char *auth_token) {
+  unsigned char block[SHA1_BLOCK] = {0};
+  size_t len = strlen(auth_token);
+  if (len > SHA1_BLOCK) { /* a long key is hashed first */
+    unsigned int hl = 0;
+    if (!EVP_Digest(auth_token, len, block, &hl, EVP_sha1(), NULL)) return NULL;
+  } else {
+    memcpy(block, auth_token, len);
+  }
+  twilio_key *k = xcalloc(1, sizeof *k);
+  k->inner = padded_state(block, 0x36);
+  k->outer = padded_state(block, 0x5c);
+  OPENSSL_cleanse(block, sizeof block);
+  if (!k->inner || !k->outer) {
+    twilio_key_free(k);
+    return NULL;
+  }
+  return k;
+}
+
+twilio_key *twilio_key_new(const char *auth_token) {
+  if (!auth_token || !*auth_token) return NULL;
+  return key_make(auth_token);
+}
+
+/* base64(HMAC-SHA1(key, url + suffix)) into out (TWILIO_SIGNATURE_SIZE);
+ * "" if libcrypto fails. c is scratch. */
+static void sign(const twilio_key *key, EVP_MD_CTX *c, const char *url,
+                 const buf *suffix, char out[TWILIO_SIGNATURE_SIZE]) {
+  unsigned char inner[SHA1_SIZE], mac[SHA1_SIZE];
+  unsigned int l1 = 0, l2 = 0;
+  if (!EVP_MD_CTX_copy_ex(c, key->inner) || !EVP_DigestUpdate(c, url, strlen(url)) ||
+      !EVP_DigestUpdate(c, suffix->data ? suffix->data : "", suffix->len) ||
+      !EVP_DigestFinal_ex(c, inner, &l1) || !EVP_MD_CTX_copy_ex(c, key->outer) ||
+      !EVP_DigestUpdate(c, inner, sizeof inner) || !EVP_DigestFinal_ex(c, mac, &l2) ||
+      l1 != SHA1_SIZE || l2 != SHA1_SIZE) {
+    out[0] = 0;
+    return;
+  }
+  EVP_EncodeBlock((unsigned char *)out, mac, SHA1_SIZE);
 }
 
 void twilio_signature(const char *auth_token, const char *url, const form_param *params,
@@ -104,10 +157,17 @@ void twilio_signature(const char *auth_token, const char *url, const form_param 
     out[0] = 0;
     return;
   }
-  buf suffix = {0};
-  params_suffix(params, n, &suffix);
-  sign(or_empty(auth_token), or_empty(url), &suffix, out);
-  buf_free(&suffix);
+  out[0] = 0;
+  twilio_key *key = key_make(or_empty(auth_token)); /* "" signs too; checks refuse it */
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  if (key && c) {
+    buf suffix = {0};
+    params_suffix(params, n, &suffix);
+    sign(key, c, or_empty(url), &suffix, out);
+    buf_free(&suffix);
+  }
+  EVP_MD_CTX_free(c);
+  twilio_key_free(key);
 }
 
 /* Finds url's port: *host_end is the offset of the ':' before it (or where
@@ -164,25 +224,40 @@ static void url_port_variants(const char *url, char **without, char **with) {
   }
 }
 
-int twilio_signature_valid(const char *auth_token, const char *url,
-                           const form_param *params, size_t n, const char *signature) {
-  /* An empty token would make the signature anyone's to compute. */
-  if (!auth_token || !*auth_token || !url || !signature) return 0;
+int twilio_key_signature_valid(const twilio_key *key, const char *url,
+                               const form_param *params, size_t n,
+                               const char *signature) {
+  if (!key || !url || !signature) return 0;
   if (strnlen(signature, TWILIO_SIGNATURE_SIZE) != TWILIO_SIGNATURE_SIZE - 1) return 0;
   char *without, *with;
   url_port_variants(url, &without, &with);
   buf suffix = {0};
   params_suffix(params, n, &suffix);
   char a[TWILIO_SIGNATURE_SIZE] = {0}, b[TWILIO_SIGNATURE_SIZE] = {0};
-  sign(auth_token, without, &suffix, a);
-  sign(auth_token, with, &suffix, b);
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  if (c) {
+    sign(key, c, without, &suffix, a);
+    sign(key, c, with, &suffix, b);
+  }
+  EVP_MD_CTX_free(c);
   buf_free(&suffix);
   free(without);
   free(with);
+  if (!a[0] || !b[0]) return 0; /* libcrypto failed: nothing is proven */
   /* Both compared always, combined without branching on the first. */
   int differs_a = CRYPTO_memcmp(a, signature, TWILIO_SIGNATURE_SIZE - 1) != 0;
   int differs_b = CRYPTO_memcmp(b, signature, TWILIO_SIGNATURE_SIZE - 1) != 0;
   return !(differs_a & differs_b);
+}
+
+int twilio_signature_valid(const char *auth_token, const char *url,
+                           const form_param *params, size_t n, const char *signature) {
+  /* An empty token would make the signature anyone's to compute. */
+  if (!auth_token || !*auth_token || !url || !signature) return 0;
+  twilio_key *key = twilio_key_new(auth_token);
+  int valid = twilio_key_signature_valid(key, url, params, n, signature);
+  twilio_key_free(key);
+  return valid;
 }
 
 /* -------------------------------------------------------- form decoding */
@@ -203,11 +278,10 @@ static void field_error(char *err, size_t errlen, const char *field, size_t flen
            flen > 60 ? "..." : "", what);
 }
 
-/* Decodes s (len bytes) into a new NUL-terminated string, or returns NULL
- * with the reason in err. */
-static char *field_decode(const char *s, size_t len, const char *field, size_t flen,
-                          char *err, size_t errlen) {
-  char *out = xmalloc(len + 1);
+/* Decodes s (len bytes) into out (room for len + 1 bytes), NUL-terminated:
+ * its length, or -1 with the reason in err. */
+static long field_decode(const char *s, size_t len, char *out, const char *field,
+                         size_t flen, char *err, size_t errlen) {
   size_t o = 0;
   char what[64];
   for (size_t i = 0; i < len; i++) {
@@ -221,65 +295,71 @@ static char *field_decode(const char *s, size_t len, const char *field, size_t f
         int shown = len - i < 3 ? (int)(len - i) : 3;
         snprintf(what, sizeof what, "\"%.*s\" is not a %%XX escape", shown, s + i);
         field_error(err, errlen, field, flen, what);
-        free(out);
-        return NULL;
+        return -1;
       }
       c = hi * 16 + lo;
       i += 2;
     }
     if (c == 0) {
       field_error(err, errlen, field, flen, "a NUL byte is not allowed");
-      free(out);
-      return NULL;
+      return -1;
     }
     out[o++] = (char)c;
   }
   out[o] = 0;
   if (!utf8_valid(out, o)) {
     field_error(err, errlen, field, flen, "not valid UTF-8 once decoded");
-    free(out);
-    return NULL;
-  }
-  return out;
-}
-
-/* Decodes one field (flen > 0 bytes, "name=value" or "name") into *p, or
- * returns -1 with the reason in err. */
-static int field_param(const char *field, size_t flen, form_param *p, char *err,
-                       size_t errlen) {
-  const char *eq = memchr(field, '=', flen);
-  size_t nlen = eq ? (size_t)(eq - field) : flen;
-  char *name = field_decode(field, nlen, field, flen, err, errlen);
-  if (!name) return -1;
-  char *value = eq ? field_decode(eq + 1, flen - nlen - 1, field, flen, err, errlen)
-                   : xstrdup("");
-  if (!value) {
-    free(name);
     return -1;
   }
+  return (long)o;
+}
+
+/* Decodes one field (flen > 0 bytes, "name=value" or "name") into *p, its
+ * name and value written at *text (which moves past them; flen + 2 bytes
+ * are room enough), or returns -1 with the reason in err. */
+static int field_param(const char *field, size_t flen, form_param *p, char **text,
+                       char *err, size_t errlen) {
+  const char *eq = memchr(field, '=', flen);
+  size_t nlen = eq ? (size_t)(eq - field) : flen;
+  char *name = *text;
+  long k = field_decode(field, nlen, name, field, flen, err, errlen);
+  if (k < 0) return -1;
+  char *value = name + k + 1;
+  k = eq ? field_decode(eq + 1, flen - nlen - 1, value, field, flen, err, errlen) : 0;
+  if (k < 0) return -1;
+  value[k] = 0;
   *p = (form_param){name, value};
+  *text = value + k + 1;
   return 0;
 }
 
+/* The fields are decoded into one block: the form_param array, then their
+ * names and values (decoding never makes text longer, and each field needs
+ * at most two NULs more than its bytes), so form_free is one free(). */
 int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, char *err,
                    size_t errlen) {
-  form_param *params = NULL;
-  size_t count = 0, cap = 0;
   if (err && errlen) err[0] = 0;
   *out = NULL;
   *n = 0;
+  size_t fields = 0;
+  for (size_t start = 0; start < len;) {
+    const char *amp = memchr(body + start, '&', len - start);
+    size_t flen = amp ? (size_t)(amp - (body + start)) : len - start;
+    if (flen) fields++;
+    start += flen + 1;
+  }
+  if (fields == 0) return 0;
+  form_param *params = xmalloc(fields * sizeof *params + len + 2 * fields);
+  char *text = (char *)(params + fields);
+  size_t count = 0;
   for (size_t start = 0; start < len;) {
     const char *field = body + start;
     const char *amp = memchr(field, '&', len - start);
     size_t flen = amp ? (size_t)(amp - field) : len - start;
     start += flen + 1;
     if (flen == 0) continue; /* "a=1&&b=2", a trailing '&' */
-    if (count == cap) {
-      cap = cap ? cap * 2 : 8;
-      params = xrealloc(params, cap * sizeof *params);
-    }
-    if (field_param(field, flen, &params[count], err, errlen) != 0) {
-      form_free(params, count);
+    if (field_param(field, flen, &params[count], &text, err, errlen) != 0) {
+      free(params);
       return -1;
     }
     count++;
@@ -289,15 +369,46 @@ int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, ch
   return 0;
 }
 
+/* Decodes one field (or, as_path, its text as a whole) into scratch and
+ * drops it: 0, or -1 with the reason in err. */
+static int field_check(const char *field, size_t flen, int as_path, char *scratch,
+                       char *err, size_t errlen) {
+  const char *eq = as_path ? NULL : memchr(field, '=', flen);
+  size_t nlen = eq ? (size_t)(eq - field) : flen;
+  if (field_decode(field, nlen, scratch, field, flen, err, errlen) < 0) return -1;
+  if (eq &&
+      field_decode(eq + 1, flen - nlen - 1, scratch, field, flen, err, errlen) < 0)
+    return -1;
+  return 0;
+}
+
+int form_check(const char *text, size_t len, int as_path, char *err, size_t errlen) {
+  if (err && errlen) err[0] = 0;
+  char small[512], *scratch = small;
+  if (len >= sizeof small) scratch = xmalloc(len + 1);
+  int rc = 0;
+  if (as_path) {
+    /* '+' would be read as a space: harmless, as '&' and '=' are here */
+    if (len) rc = field_check(text, len, 1, scratch, err, errlen);
+  } else {
+    for (size_t start = 0; start < len && rc == 0;) {
+      const char *field = text + start;
+      const char *amp = memchr(field, '&', len - start);
+      size_t flen = amp ? (size_t)(amp - field) : len - start;
+      start += flen + 1;
+      if (flen) rc = field_check(field, flen, 0, scratch, err, errlen);
+    }
+  }
+  if (scratch != small) free(scratch);
+  return rc;
+}
+
 int form_decode(const char *body, size_t len, form_param **out, size_t *n) {
   return form_decode_ex(body, len, out, n, NULL, 0);
 }
 
 void form_free(form_param *params, size_t n) {
-  for (size_t i = 0; params && i < n; i++) {
-    free((char *)params[i].name);
-    free((char *)params[i].value);
-  }
+  (void)n; /* one block (form_decode_ex) */
   free(params);
 }
 

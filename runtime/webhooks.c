@@ -110,14 +110,56 @@ static job *new_job(enum job_kind kind, const char *b, const char *from, const c
   return j;
 }
 
+/* Past this many distinct tokens (there is one per bot at most: they come
+ * from the settings), a token's key is made for each request again. */
+#define TWILIO_KEYS_MAX 1024
+
+/* 1 if signature is token's signature of url and the fields: with the
+ * token's key, made once and kept, so a request does not pay for HMAC's
+ * key set-up (twilio.h). */
+static int signed_with(server *s, const char *token, const char *url,
+                       const form_param *p, size_t n, const char *signature) {
+  if (!token || !*token) return 0;
+  twilio_key *key = NULL, *made = NULL;
+  pthread_mutex_lock(&s->keys_mu);
+  for (size_t i = 0; i < s->nkeys && !key; i++)
+    if (strcmp(s->keys[i].token, token) == 0) key = s->keys[i].key;
+  pthread_mutex_unlock(&s->keys_mu);
+  if (!key) {
+    key = made = twilio_key_new(token);
+    pthread_mutex_lock(&s->keys_mu);
+    /* kept (a copy another thread made meanwhile is harmless) */
+    if (made && s->nkeys < TWILIO_KEYS_MAX) {
+      s->keys = xrealloc(s->keys, (s->nkeys + 1) * sizeof *s->keys);
+      s->keys[s->nkeys++] = (struct token_key){xstrdup(token), made};
+      made = NULL;
+    }
+    pthread_mutex_unlock(&s->keys_mu);
+  }
+  int valid = twilio_key_signature_valid(key, url, p, n, signature);
+  twilio_key_free(made);
+  return valid;
+}
+
+void twilio_keys_free(server *s) {
+  for (size_t i = 0; i < s->nkeys; i++) {
+    free(s->keys[i].token);
+    twilio_key_free(s->keys[i].key);
+  }
+  free(s->keys);
+  s->keys = NULL;
+  s->nkeys = 0;
+}
+
 /* 1 if X-Twilio-Signature is the bot's (or the server's) signature of this
  * request: the public URL as Twilio called it and the form fields. */
 static int twilio_signed(server *s, struct MHD_Connection *conn, request *r, const char *b,
                          const form_param *p, size_t n) {
   const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Twilio-Signature");
-  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
   const char *token = secret_of(s, b, "twilio_auth_token", s->cfg.twilio_auth_token);
-  int valid = token && sig && twilio_signature_valid(token, url, p, n, sig);
+  if (!token || !sig) return 0;
+  char *url = xasprintf("%s%s", s->cfg.public_url, r->raw_uri);
+  int valid = signed_with(s, token, url, p, n, sig);
   free(url);
   return valid;
 }

@@ -569,6 +569,50 @@ kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=""
 
+# many signed Twilio webhooks at once (16 clients, kept-alive connections,
+# each sending its 4 conversations' messages in turn): while one batch is
+# committed the next runs, and every answer still carries its own
+# conversation's reply, numbered in that conversation's order; each message
+# is handled once
+mkdir -p "$tmp/many/count"
+cp bench/workload/bot.lua "$tmp/many/count/bot.lua"
+start_server "$tmp/manylog" --db "$tmp/many.db" --scripts "$tmp/many" --public-url "https://bots.example.com"
+expect "concurrent webhooks: every answer carries its own conversation's reply, in order" \
+  "$(python3 - "$port" <<'PY'
+import base64, hashlib, hmac, http.client, sys, threading, urllib.parse
+port, clients, contacts, rounds = int(sys.argv[1]), 16, 4, 6
+wrong, answered = [], []
+def sign(path, params):
+    data = "https://bots.example.com" + path + "".join(k + v for k, v in sorted(params.items()))
+    return base64.b64encode(hmac.new(b"twilio-secret-123", data.encode(), hashlib.sha1).digest()).decode()
+def client(t):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for n in range(1, rounds + 1):
+        for c in range(contacts):
+            number = "+1555%03d%02d" % (t, c)
+            params = {"From": number, "To": "+15550199", "Body": "hello",
+                      "MessageSid": "SMc%03d%02d%02d" % (t, c, n)}
+            conn.request("POST", "/twilio/count", urllib.parse.urlencode(params),
+                         {"Content-Type": "application/x-www-form-urlencoded",
+                          "X-Twilio-Signature": sign("/twilio/count", params)})
+            r = conn.getresponse()
+            body = r.read().decode()
+            answered.append(1)
+            want = "<Message>Thanks %s, message #%d received</Message>" % (number, n)
+            if r.status != 200 or body.count("<Message>") != 1 or want not in body:
+                wrong.append((number, n, r.status, body))
+threads = [threading.Thread(target=client, args=(t,)) for t in range(clients)]
+for th in threads: th.start()
+for th in threads: th.join()
+print("%d answered, %d wrong" % (len(answered), len(wrong)), wrong[:2])
+PY
+)" '^384 answered, 0 wrong \[\]$'
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+expect "concurrent webhooks: ... each stored once" \
+  "$(sqlite3 "$tmp/many.db" "SELECT count(*), count(DISTINCT provider_id) FROM messages WHERE direction='in'")" '^384\|384$'
+
 # logs: JSON lines at a chosen level; a hostile error message stays one line
 mkdir -p "$tmp/j/boom"
 printf 'bot.fallback(function(c, msg) error("bad \\"quote\\"\\nsecond line", 0) end)\n' > "$tmp/j/boom/bot.lua"

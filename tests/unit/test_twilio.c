@@ -451,6 +451,90 @@ static void twiml_answers(void) {
               "a NULL text is an empty Message");
 }
 
+/* A token longer than SHA-1's 64-byte block is hashed first (RFC 2104);
+ * one of exactly 64 bytes is used as it is. Expected values: Python's hmac. */
+static void long_tokens_sign_as_hmac_does(void) {
+  const form_param p[] = {{"From", "+15550001"}, {"Body", "hi"}};
+  char long_token[101], block_token[65], sig[TWILIO_SIGNATURE_SIZE];
+  memset(long_token, 'k', 100);
+  long_token[100] = 0;
+  memset(block_token, 'x', 64);
+  block_token[64] = 0;
+  twilio_signature(long_token, "https://example.com/twilio/bot", p, 2, sig, sizeof sig);
+  CHECK_STR(sig, "PFbdVq4Y/97iONClmytSbhpY9cI=", "a 100-byte token");
+  twilio_signature(block_token, "https://example.com/twilio/bot", p, 2, sig,
+                   sizeof sig);
+  CHECK_STR(sig, "2phi9kQPwzR94MTEXT5SPuBfnjg=", "a 64-byte token");
+}
+
+/* A token made ready once (twilio_key) checks every request as the token
+ * itself does: the examples, the port variants, tampering; and no key is
+ * made of a token anyone could sign with. */
+static void prepared_key_checks_like_its_token(void) {
+  CHECK(twilio_key_new(NULL) == NULL, "no key for a NULL token");
+  CHECK(twilio_key_new("") == NULL, "no key for an empty token");
+  twilio_key *k = twilio_key_new(DOC_TOKEN);
+  CHECK(k != NULL, "a key for a token");
+  for (int i = 0; i < 3; i++) /* the same key, again and again */
+    CHECK(twilio_key_signature_valid(k, DOC_URL, doc_params, DOC_N, DOC_SIGNATURE),
+          "twilio-python's example validates with the prepared key");
+  CHECK(twilio_key_signature_valid(k, "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+                                   doc_params, DOC_N, DOC_SIGNATURE),
+        "the port variant validates with the prepared key");
+  CHECK(!twilio_key_signature_valid(k, DOC_URL, doc_params, DOC_N - 1, DOC_SIGNATURE),
+        "a parameter removed fails with the prepared key");
+  CHECK(!twilio_key_signature_valid(k, DOC_URL, doc_params, DOC_N, NULL),
+        "no signature fails with the prepared key");
+  CHECK(!twilio_key_signature_valid(NULL, DOC_URL, doc_params, DOC_N, DOC_SIGNATURE),
+        "no key fails");
+  twilio_key_free(k);
+  char long_token[101];
+  memset(long_token, 'k', 100);
+  long_token[100] = 0;
+  const form_param p[] = {{"From", "+15550001"}, {"Body", "hi"}};
+  k = twilio_key_new(long_token);
+  CHECK(twilio_key_signature_valid(k, "https://example.com/twilio/bot", p, 2,
+                                   "PFbdVq4Y/97iONClmytSbhpY9cI="),
+        "a 100-byte token's prepared key");
+  twilio_key_free(k);
+  twilio_key_free(NULL);
+}
+
+/* form_check refuses what form_decode_ex refuses, with the same sentence,
+ * and keeps nothing; as a path, the text is one field whose '&', '=' and
+ * '+' are plain characters. */
+static void form_check_refuses_what_decoding_refuses(void) {
+  static const char *const cases[] = {
+      "a=%zz",    "a=%2",          "%G1=x", "a=1&b=%2x", "a=%00",
+      "a=%C3%28", "ok=1&fine=%2B", "",      "&&a&b=",    "x=%E2%82%AC"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    form_param *p;
+    size_t n;
+    char want[256] = "", got[256] = "";
+    int decoded = form_decode_ex(cases[i], strlen(cases[i]), &p, &n, want, sizeof want);
+    if (decoded == 0) form_free(p, n);
+    int checked = form_check(cases[i], strlen(cases[i]), 0, got, sizeof got);
+    CHECK_INT(checked, decoded, "'%s': form_check agrees with form_decode_ex",
+              cases[i]);
+    CHECK_STR(got, want, "'%s': the same sentence", cases[i]);
+  }
+  char err[256] = "";
+  CHECK_INT(form_check("/twilio/echo&x=1+2", 18, 1, err, sizeof err), 0,
+            "a path with '&', '=' and '+' passes");
+  CHECK_INT(form_check("/twilio/echo%00x", 16, 1, err, sizeof err), -1,
+            "a path with %%00 is refused");
+  CHECK_STR(err, "form field \"/twilio/echo%00x\": a NUL byte is not allowed",
+            "the sentence names the path");
+  CHECK_INT(form_check("/a%zz", 5, 1, err, sizeof err), -1,
+            "a path with %%zz is refused");
+  char long_field[3000];
+  memset(long_field, 'a', sizeof long_field);
+  memcpy(long_field + sizeof long_field - 3, "%FF", 3);
+  CHECK_INT(form_check(long_field, sizeof long_field, 0, err, sizeof err), -1,
+            "a long field that is not UTF-8 is refused");
+  CHECK_HAS(err, "not valid UTF-8", "a long field: the sentence says why");
+}
+
 int main(void) {
   signature_matches_twilio_examples();
   signature_does_not_depend_on_parameter_order();
@@ -459,12 +543,15 @@ int main(void) {
   utf8_values_are_signed_as_utf8();
   port_variants_the_libraries_accept();
   tampering_fails();
+  long_tokens_sign_as_hmac_does();
+  prepared_key_checks_like_its_token();
   comparison_is_constant_time();
   raw_body_decoded_then_validated();
   form_fields_and_empty_values();
   form_plus_and_percent();
   form_malformed_escapes_fail();
   form_empty_body();
+  form_check_refuses_what_decoding_refuses();
   form_repeated_names_kept();
   form_utf8();
   twiml_answers();
