@@ -40,7 +40,9 @@ typedef struct engine_observer {
 
 typedef struct engine_options {
   const char *db_path;           /* ":memory:" or a file */
-  int64_t (*clock)(void *ud);    /* ms since epoch; NULL = the real clock */
+  /* ms since epoch; NULL = the real clock. With several workers on a file
+   * store it is called from each worker's thread at once. */
+  int64_t (*clock)(void *ud);
   void *clock_ud;
   const engine_observer *observer; /* may be NULL */
   size_t contact_cache;          /* contacts kept in memory; 0 = default */

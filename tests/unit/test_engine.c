@@ -5,6 +5,7 @@
  *
  *   make build/test_engine && ./build/test_engine */
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "compliance.h"
 #include "engine.h"
@@ -68,11 +69,13 @@ static char *optout_text, *optin_text; /* the runtime's defaults */
 
 /* ---------------------------------------------------------------- clock */
 
-static int64_t fake_now = 1772445600000; /* 2026-03-02 10:00 UTC */
+/* 2026-03-02 10:00 UTC, a millisecond more at each reading; atomic: with
+ * several workers every one of them reads the clock at once */
+static _Atomic int64_t fake_now = 1772445600000;
 
 static int64_t fake_clock(void *ud) {
   (void)ud;
-  return fake_now++;
+  return atomic_fetch_add(&fake_now, 1);
 }
 
 /* ---------------------------------------------------------------- observer */
