@@ -259,12 +259,20 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
     snprintf(err, errlen, "more than %d requests from one handler", MAX_HTTP_PER_HANDLER);
     return -1;
   }
-  size_t of_bot = 0;
-  for (waiting *w = e->waiting; w; w = w->next) of_bot += w->b->id == inv->b->id;
-  if (e->nwaiting >= MAX_WAITING || of_bot >= MAX_WAITING_PER_BOT) {
+  /* the limits are the server's and the bot's, over every worker (whose
+   * lists change under waits_mu while they run) */
+  size_t of_bot = 0, all = 0;
+  engine_group *g = e->group;
+  pthread_mutex_lock(&g->waits_mu);
+  for (int k = 0; k < g->n; k++) {
+    all += g->w[k]->nwaiting;
+    for (waiting *w = g->w[k]->waiting; w; w = w->next) of_bot += w->b->id == inv->b->id;
+  }
+  pthread_mutex_unlock(&g->waits_mu);
+  if (all >= MAX_WAITING || of_bot >= MAX_WAITING_PER_BOT) {
     snprintf(err, errlen, "%d handlers %s are waiting for responses already; try again later",
-             e->nwaiting >= MAX_WAITING ? MAX_WAITING : MAX_WAITING_PER_BOT,
-             e->nwaiting >= MAX_WAITING ? "of the server" : "of this bot");
+             all >= MAX_WAITING ? MAX_WAITING : MAX_WAITING_PER_BOT,
+             all >= MAX_WAITING ? "of the server" : "of this bot");
     return -1;
   }
   inv->nhttp++;
@@ -325,8 +333,8 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   pthread_mutex_lock(&e->group->waits_mu);
   w->next = e->waiting;
   e->waiting = w;
-  pthread_mutex_unlock(&e->group->waits_mu);
   e->nwaiting++;
+  pthread_mutex_unlock(&e->group->waits_mu);
   start_request(e, w);
   return 0;
 }

@@ -66,6 +66,7 @@ static const char *const BOT_LUA =
     "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
 
 static char *tmp;
+static int open_threads; /* engine_threads of the engines open_with_bot opens */
 static int64_t now_ms = 1772445600000; /* 2026-03-02 10:00 UTC */
 static int64_t fake_clock(void *ud) {
   (void)ud;
@@ -457,7 +458,8 @@ static engine *open_with_bot(const char *name, const char *lua, bot **b) {
   char *file = test_path(dir, "bot.lua");
   test_write_file(file, lua, strlen(lua));
   engine_observer obs = {on_message, on_action, NULL, NULL};
-  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs,
+                        .engine_threads = open_threads};
   char err[2048];
   engine *e = engine_open(&opt, err, sizeof err);
   *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
@@ -513,6 +515,34 @@ static void test_recurring_across_a_reload(void) {
   engine_close(e);
 }
 
+/* The limits on waiting handlers are the bot's and the server's, whatever
+ * the number of workers: with two, 500 handlers of one bot over many
+ * conversations (both workers' partitions) are all it may have waiting. */
+static void test_limit_counts_every_worker(void) {
+  enum { PER_BOT = 500 }; /* docs/api.md: 500 of a bot, 1000 of the server */
+  open_threads = 2;
+  bot *b;
+  engine *e = open_with_bot("limitbot", BOT_LUA, &b);
+  open_threads = 0;
+  if (!e) return;
+  char number[32];
+  for (int i = 0; i < PER_BOT; i++) {
+    snprintf(number, sizeof number, "+1555%07d", 100000 + i);
+    say(e, b, number, "count");
+  }
+  CHECK_INT((long)engine_http_waiting(e), PER_BOT,
+            "%d handlers of the bot wait, over both workers", PER_BOT);
+  nsent = 0;
+  say(e, b, "+15559999999", "count");
+  CHECK_INT((long)engine_http_waiting(e), PER_BOT,
+            "one more of that bot does not wait, whichever worker it is on");
+  int refused = 0;
+  for (int i = 0; i < nsent; i++)
+    refused |= strstr(sent[i], "handlers of this bot are waiting for responses already") != NULL;
+  CHECK(refused, "its handler fails: the bot's handlers are waiting already");
+  engine_close(e);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   bot *b;
@@ -543,6 +573,7 @@ int main(void) {
     test_arguments_too_big();
   }
   test_garbage_across_a_wait();
+  test_limit_counts_every_worker();
   test_rmtree(tmp);
   free(tmp);
   return test_done();
