@@ -262,8 +262,6 @@ static void deferred_free(deferred_send *d) {
 static int deferred_record(engine *o, deferred_send *d) {
   bot *b = worker_bot(o, d->bot);
   if (!b) return 0; /* the bot is gone (cannot happen between batches) */
-  contact *c = contact_get(o, b, d->send.to, CONTACT_UNASKED, NULL);
-  if (!c) return -1;
   int64_t now = o->now;
   const char *reply_from = o->reply_from;
   int answering = o->answering;
@@ -275,8 +273,10 @@ static int deferred_record(engine *o, deferred_send *d) {
   o->reply_from = own_number(b, d->reply_from);
   o->answering = d->answering;
   pending_send *p = &d->send;
-  const char *status = !p->transactional && c->opted_out ? "suppressed" : p->status;
-  int rc = record_out(o, b, c, p->text, status, p->transactional, p->may_hold, p->media);
+  /* at the send's time: a contact it creates was first seen then */
+  contact *c = contact_get(o, b, p->to, CONTACT_UNASKED, NULL);
+  const char *status = c && !p->transactional && c->opted_out ? "suppressed" : p->status;
+  int rc = c ? record_out(o, b, c, p->text, status, p->transactional, p->may_hold, p->media) : -1;
   o->now = now;
   o->reply_from = reply_from;
   o->answering = answering;
