@@ -9,6 +9,7 @@
 
 #include "store.h"
 #include "test.h"
+#include "test_sql.h"
 
 static char *tmp; /* the test's temporary folder */
 static const int64_t T0 = 1772445600000; /* 2026-03-02 10:00 UTC */
@@ -26,38 +27,6 @@ static store *open_or_note(const char *path) {
   store *st = store_open(path, err, sizeof err);
   if (!st) test_note("store_open(%s): %s", path, err);
   return st;
-}
-
-/* The first column of the first row of sql on a separate connection, as an
- * integer; -1 if the query fails. */
-static long long sql_int(const char *path, const char *sql) {
-  sqlite3 *db;
-  long long v = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-      sqlite3_finalize(s);
-    }
-  }
-  sqlite3_close(db);
-  return v;
-}
-
-/* Same, as text (caller frees); NULL if the query fails. */
-static char *sql_text(const char *path, const char *sql) {
-  sqlite3 *db;
-  char *v = NULL;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-        v = strdup((const char *)sqlite3_column_text(s, 0));
-      sqlite3_finalize(s);
-    }
-  }
-  sqlite3_close(db);
-  return v;
 }
 
 /* Runs sql on a read-write connection; returns the SQLite result code and

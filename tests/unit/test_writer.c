@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "store.h"
 #include "test.h"
+#include "test_sql.h"
 #include "util.h"
 
 struct side_call {
@@ -117,21 +118,6 @@ static void test_append_moves_ops_in_order(void) {
   journal_free(&dst);
   journal_free(&src);
   journal_free(&empty);
-}
-
-/* The first column of the first row of sql, as an integer (-1: failed). */
-static long long sql_int(const char *path, const char *sql) {
-  sqlite3 *db;
-  long long v = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-      sqlite3_finalize(s);
-    }
-  }
-  sqlite3_close(db);
-  return v;
 }
 
 static message_row in_row(int64_t id, int64_t bot, int64_t contact, const char *pid) {
@@ -268,22 +254,6 @@ static void test_apply_duplicate_rolls_back_everything(const char *dir) {
   journal_free(&j);
   store_close(st);
   free(path);
-}
-
-/* The sql's first column of the first row as text (caller frees; NULL). */
-static char *sql_text(const char *path, const char *sql) {
-  sqlite3 *db;
-  char *v = NULL;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-      if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-        v = xstrdup((const char *)sqlite3_column_text(s, 0));
-      sqlite3_finalize(s);
-    }
-  }
-  sqlite3_close(db);
-  return v;
 }
 
 /* A journal keeps its own copy of every string, whatever their number and
