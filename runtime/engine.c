@@ -245,8 +245,6 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
     return NULL;
   }
   engine *e = xcalloc(1, sizeof *e);
-  e->sink = e;
-  e->jr = &e->jr_own;
   e->st = st;
   e->rd = rd;
   e->w = writer_open(st, threaded, opt->db_path);
