@@ -251,6 +251,9 @@ void group_close(engine *primary);
 int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
 /* The worker whose partitions hold the conversation (bot, number). */
 engine *engine_owner(engine *e, int64_t bot_id, const char *number);
+/* While the workers run in parallel: number is a contact of another
+ * worker's partitions, which e may not touch (sends to it are deferred). */
+int foreign_contact(engine *e, const bot *b, const char *number);
 /* The worker's copy of the bot of that name (its current version), or NULL. */
 bot *worker_bot(engine *w, const char *name);
 /* The next id of each kind: unique over every worker. */

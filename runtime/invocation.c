@@ -68,8 +68,7 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     if (inv->c && strcmp(to, inv->c->number) == 0) {
       to = NULL;
       opted_out = inv->c->opted_out;
-    } else if (inv->e->group->parallel &&
-               engine_owner(inv->e, inv->b->id, to) != inv->e) {
+    } else if (foreign_contact(inv->e, inv->b, to)) {
       /* another worker's contact: as the store has it (the send's own
        * status is decided on that worker, when the batch ends) */
       contact_row r = {0};
@@ -463,7 +462,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
   for (int i = 0; i < inv->nsends; i++) {
     pending_send *p = &inv->sends[i];
     contact *to = c;
-    if (p->to && e->group->parallel && engine_owner(e, b->id, p->to) != e) {
+    if (p->to && foreign_contact(e, b, p->to)) {
       deferred_add(e, b->name, p); /* another worker's contact */
       continue;
     }

@@ -198,6 +198,10 @@ engine *engine_owner(engine *e, int64_t bot_id, const char *number) {
   return g->w[partition_of(bot_id, number) % g->n];
 }
 
+int foreign_contact(engine *e, const bot *b, const char *number) {
+  return e->group->parallel && engine_owner(e, b->id, number) != e;
+}
+
 bot *worker_bot(engine *w, const char *name) {
   for (bot *b = w->bots; b; b = b->next)
     if (strcmp(b->name, name) == 0) return b;
