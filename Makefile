@@ -2,11 +2,15 @@
 CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
+# runtime/ is one folder per layer, lowest first; a file includes headers of
+# its own layer and the ones below it only (tests/layers.sh, run by make).
+LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
 PARLEY  ?= parley
-override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iruntime -I$(B)
-# C++ sources (runtime/*.cc: phone_zone.cc wraps the C++ libphonenumber) get
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+                   $(foreach l,$(LAYERS),-Iruntime/$(l)) -I$(B)
+# C++ sources (runtime/*/*.cc: phone_zone.cc wraps the C++ libphonenumber) get
 # the same flags as C, sanitizers included, less the C-only ones.
 CXX     ?= g++
 C_ONLY  := -std=% -Wstrict-prototypes -Wmissing-prototypes \
@@ -21,8 +25,9 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
             libarchive-dev kannel kannel-extras lua5.4
 
-SRCS := $(filter-out runtime/main.c,$(wildcard runtime/*.c)) $(wildcard runtime/providers/*.c)
-CXX_SRCS := $(wildcard runtime/*.cc)
+SRCS := $(filter-out runtime/cli/main.c,$(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.c)))
+CXX_SRCS := $(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.cc))
+HDRS := $(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.h))
 OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) \
         $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o
 STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
@@ -52,34 +57,38 @@ deps:
 $(B):
 	@mkdir -p $(B)
 
-$(B)/providers/%.o: runtime/providers/%.c runtime/*.h runtime/providers/*.h | $(B) deps
-	@mkdir -p $(B)/providers
-	$(CC) $(CFLAGS) -Iruntime/providers $$(pkg-config --cflags $(PKGS)) -c $< -o $@
-
-$(B)/%.o: runtime/%.c runtime/*.h | $(B) deps
+$(B)/%.o: runtime/%.c $(HDRS) | $(B) deps
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
-$(B)/%.o: runtime/%.cc runtime/*.h | $(B) deps
+$(B)/%.o: runtime/%.cc $(HDRS) | $(B) deps
+	@mkdir -p $(dir $@)
 	$(CXX) $(ALL_CXXFLAGS) $$(pkg-config --cflags $(PKGS)) -c $< -o $@
 
-$(B)/stdlib_embed.c: runtime/embed.sh $(STDLIB) | $(B)
-	sh runtime/embed.sh stdlib > $@
+$(B)/stdlib_embed.c: runtime/lua/embed.sh $(STDLIB) | $(B)
+	sh runtime/lua/embed.sh stdlib > $@
 
-$(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/script.h | deps
+$(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/lua/script.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# phone_zone.cc's prefix -> time-zone table, generated from the map upstream
+# core/phone_zone.cc's prefix -> time-zone table, generated from the map upstream
 # libphonenumber keeps and Debian's python3-phonenumbers ships (never written
 # by hand, never committed). Fails, naming the package, if the data is missing.
 PHONE_TZ_DATA ?= /usr/lib/python3/dist-packages/phonenumbers/tzdata
 PYTHON  ?= python3
-$(B)/phone_tz_data.h: runtime/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B) deps
-	$(PYTHON) runtime/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(B)/phone_tz_data.h: runtime/core/gen_phone_tz.py $(wildcard $(PHONE_TZ_DATA)/data*.py) | $(B) deps
+	$(PYTHON) runtime/core/gen_phone_tz.py $(PHONE_TZ_DATA) > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-$(B)/phone_zone.o: $(B)/phone_tz_data.h
+$(B)/core/phone_zone.o: $(B)/phone_tz_data.h
 
-$(PARLEY): $(B)/main.o $(OBJS) | deps
+$(PARLEY): $(B)/cli/main.o $(OBJS) | deps $(B)/layers.ok
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# The layer check (runtime/layers.sh): no file includes a header of a layer
+# above its own and no object uses a symbol defined above it.
+$(B)/layers.ok: runtime/layers.sh $(SRCS) $(CXX_SRCS) $(HDRS) $(B)/cli/main.o $(OBJS)
+	sh runtime/layers.sh $(B) $(LAYERS)
+	@touch $@
 
 # make run: the bots in scripts/ over HTTP on 127.0.0.1:8080 (make sim: the
 # simulator on $(BOT)).

@@ -11,7 +11,7 @@ token. Writes N lines (default 200000), line i (0-based) message i:
 From = contact(i) ("+1555" + (i mod 10000) zero-padded to 7 digits), To a
 fixed bot number, Body the text bench/bench.c's message_text(i) gives, and
 MessageSid "SM" + i as 32 hex digits (unique, and ordered like i when
-compared as text). The signature is runtime/twilio.c's: base64 of
+compared as text). The signature is runtime/providers/twilio_webhook.c's: base64 of
 HMAC-SHA1(token, URL + each parameter's name then value, sorted by name).
 """
 import base64

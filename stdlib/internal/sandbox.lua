@@ -554,7 +554,7 @@ local function duration_ms(v, n, fname)
 end
 
 -- The latest time a script may name: the end of 9999 in seconds since 1970
--- (CLOCK_MAX_SECONDS in runtime/clock.h); its milliseconds fit in 64 bits.
+-- (CLOCK_MAX_SECONDS in runtime/core/clock.h); its milliseconds fit in 64 bits.
 local MAX_SECONDS = 253402300799
 local TIME_RANGE = "a time in seconds since 1970, from 0 to 253402300799 (the end of 9999)"
 
@@ -1322,7 +1322,7 @@ function http.post(url, body, opts) return http_call("http.post", "POST", url, b
 
 -- ---------------------------------------------------------------- date
 
--- The date library (runtime/date.c, ICU): moments are seconds since 1970,
+-- The date library (runtime/core/date.c, ICU): moments are seconds since 1970,
 -- as bot.now() gives them; calendar questions are answered in a zone.
 local date = {}
 local host_date_parse, host_date_format, host_date_add = host.date_parse, host.date_format,

@@ -1,5 +1,5 @@
-/* Unit tests for runtime/bot_env.h (the names and values a script reads as
- * bot.env) and the config file's env.NAME lines (runtime/settings.h). */
+/* Unit tests for runtime/core/bot_env.h (the names and values a script reads as
+ * bot.env) and the config file's env.NAME lines (runtime/server/settings.h). */
 #include "bot_env.h"
 #include "settings.h"
 #include "test.h"

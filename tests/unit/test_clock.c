@@ -1,4 +1,4 @@
-/* Unit tests for runtime/clock.h: durations, time-zone names, and local
+/* Unit tests for runtime/core/clock.h: durations, time-zone names, and local
  * wall-clock times across daylight-saving changes.
  *
  *   make build/test_clock && ./build/test_clock */

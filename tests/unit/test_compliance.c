@@ -1,4 +1,4 @@
-/* Unit tests for runtime/compliance.h: which whole messages are opt-out,
+/* Unit tests for runtime/core/compliance.h: which whole messages are opt-out,
  * opt-in and help keywords, and the default texts.
  *
  *   make build/test_compliance && ./build/test_compliance */

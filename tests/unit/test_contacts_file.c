@@ -1,4 +1,4 @@
-/* Unit tests for runtime/contacts_file.h: numbers in E.164, consent times,
+/* Unit tests for runtime/engine/contacts_file.h: numbers in E.164, consent times,
  * what an import writes to the contacts and the consent ledger (once), the
  * opt-outs it keeps, batches, and the export read back.
  *

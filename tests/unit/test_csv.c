@@ -1,4 +1,4 @@
-/* Unit tests for runtime/csv.h: RFC 4180 records, and the hostile inputs a
+/* Unit tests for runtime/core/csv.h: RFC 4180 records, and the hostile inputs a
  * contacts file may bring (an unterminated quote, a bare CR, a byte order
  * mark, overlong fields, a record with too many fields).
  *

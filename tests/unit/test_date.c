@@ -1,4 +1,4 @@
-/* Unit tests for runtime/date.h: ISO parsing, formatting in a pattern and a
+/* Unit tests for runtime/core/date.h: ISO parsing, formatting in a pattern and a
  * locale, calendar arithmetic across daylight-saving changes, ages, and the
  * errors that name the bad input.
  *

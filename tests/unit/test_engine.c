@@ -1,4 +1,4 @@
-/* Unit tests for runtime/engine.h: the message pipeline end to end, against
+/* Unit tests for runtime/engine/engine.h: the message pipeline end to end, against
  * a bot written by the test into a temporary folder and a database file.
  * Results are read back through store.h, an observer, and (for the errors
  * table) sqlite3 directly.

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/gsm.h: which texts are GSM-7, how many units they
+/* Unit tests for runtime/core/gsm.h: which texts are GSM-7, how many units they
  * take, and how they pack into SMS segments without splitting an escape
  * pair or a surrogate pair.
  *

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/luadata.h: Lua values <-> canonical JSON, and the
+/* Unit tests for runtime/lua/luadata.h: Lua values <-> canonical JSON, and the
  * refusals (with the offending key's path) for what is not plain data.
  *
  *   make build/test_luadata && ./build/test_luadata */

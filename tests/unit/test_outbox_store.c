@@ -1,4 +1,4 @@
-/* Unit tests for the outbox half of runtime/store.h: queued messages by
+/* Unit tests for the outbox half of runtime/store/store.h: queued messages by
  * sender in priority order, claims, the provider's answers, recovery after
  * a crash, and delivery reports that only move a message forward.
  *

@@ -1,11 +1,11 @@
 /*
- * Unit test for runtime/lua_pattern.c: the bounded string.find / match /
+ * Unit test for runtime/lua/lua_pattern.c: the bounded string.find / match /
  * gmatch / gsub must return exactly what Lua 5.4's own functions return,
  * and runaway matches must be stopped by the charge function.
  *
  * Build and run:
  *   gcc -std=c11 -O2 -Wall -Wextra -Werror -I/usr/include/lua5.4 -Iruntime \
- *       tests/unit/test_pattern.c runtime/lua_pattern.c -llua5.4 -lm \
+ *       tests/unit/test_pattern.c runtime/lua/lua_pattern.c -llua5.4 -lm \
  *       -o /tmp/test_pattern && /tmp/test_pattern
  */
 #define _POSIX_C_SOURCE 200809L

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/phone_zone.h: the time zone a phone number's area
+/* Unit tests for runtime/core/phone_zone.h: the time zone a phone number's area
  * code (upstream libphonenumber's prefix -> time-zone map, from Debian's
  * python3-phonenumbers, generated into $(B)/phone_tz_data.h) or else its
  * country (libphonenumber for the country, ICU for its zones) implies.

@@ -8,9 +8,9 @@
 #include <jansson.h>
 
 #include "outbox.h"
-#include "providers/provider.h"
+#include "provider.h"
 #include "test.h"
-#include "twilio.h"
+#include "twilio_webhook.h"
 #include "webhook_auth.h"
 
 static const char *header(const http_request *r, const char *name) {

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/scheduler.h: recurring schedules and quiet hours
+/* Unit tests for runtime/core/scheduler.h: recurring schedules and quiet hours
  * in a zone's own wall clock, across DST changes and midnight.
  *
  *   make build/test_scheduler && ./build/test_scheduler */

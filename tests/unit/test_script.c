@@ -1,4 +1,4 @@
-/* Unit tests for runtime/script.h: a version's identity (script_sha). */
+/* Unit tests for runtime/lua/script.h: a version's identity (script_sha). */
 #include <sys/stat.h>
 
 #include "script.h"

@@ -1,4 +1,4 @@
-/* Unit tests for script_from_tar (runtime/script.h): a bot folder sent as
+/* Unit tests for script_from_tar (runtime/lua/script.h): a bot folder sent as
  * a tar archive, and the caps that stop decompression.
  *
  *   make build/test_script_tar && ./build/test_script_tar

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/store.h: the schema, what survives a reopen, the
+/* Unit tests for runtime/store/store.h: the schema, what survives a reopen, the
  * per-bot contacts, inbound deduplication, the append-only consent ledger,
  * and files store_open must report and leave untouched.
  *

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/twilio.h: X-Twilio-Signature checks, form bodies,
+/* Unit tests for runtime/providers/twilio_webhook.h: X-Twilio-Signature checks, form bodies,
  * TwiML answers.
  *
  *   make build/test_twilio && ./build/test_twilio
@@ -24,7 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "test.h"
-#include "twilio.h"
+#include "twilio_webhook.h"
 
 #define DOC_URL "https://mycompany.com/myapp.php?foo=1&bar=2"
 #define DOC_TOKEN "12345"
@@ -39,7 +39,7 @@ static const form_param doc_params[] = {
 #define DOC_N (sizeof doc_params / sizeof doc_params[0])
 
 /* This definition takes the place of libcrypto's for the whole program, so
- * the test can see that twilio.c compares signatures with it. It is itself
+ * the test can see that twilio_webhook.c compares signatures with it. It is itself
  * a constant-time compare. */
 static int memcmp_calls;
 int CRYPTO_memcmp(const void *in_a, const void *in_b, size_t len) {

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/util.h's UTF-8 helpers. */
+/* Unit tests for runtime/core/util.h's UTF-8 helpers. */
 #include "test.h"
 #include "util.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for handlers that wait for an HTTP response (runtime/waiting.c,
+/* Unit tests for handlers that wait for an HTTP response (runtime/engine/waiting.c,
  * engine.h's engine_on_http / engine_http_done): the requests are recorded
  * here and answered in whatever order a test wants, which a transcript
  * cannot do.

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/journal.h: journals appended to one another, a
+/* Unit tests for runtime/store/journal.h: journals appended to one another, a
  * journal applied whole or not at all (its messages written many rows to a
  * statement, in order with the writes that depend on them), and the
  * writer: the engine's thread owning the writer's connection

@@ -6,9 +6,9 @@
  * which country or territory a number belongs to and whether it has an area,
  * upstream libphonenumber's prefix -> time-zone map (shipped in Debian's
  * python3-phonenumbers, turned into $(B)/phone_tz_data.h at build time by
- * runtime/gen_phone_tz.py) says which zone its area code is in, and ICU's
- * time-zone data (the tz database plus CLDR, as runtime/clock.c uses it) says
- * which zones the country has. See runtime/phone_zone.cc for what this can
+ * runtime/core/gen_phone_tz.py) says which zone its area code is in, and ICU's
+ * time-zone data (the tz database plus CLDR, as runtime/core/clock.c uses it) says
+ * which zones the country has. See runtime/core/phone_zone.cc for what this can
  * and cannot infer: in short, the area's zone where the map gives exactly one
  * (+1 212 -> America/New_York, +34 928 -> Atlantic/Canary), else a zone for
  * every country with one time, and nothing for the rest (mobile numbers in

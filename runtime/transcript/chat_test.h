@@ -1,5 +1,5 @@
-/* chat_test: transcript tests (.chat files). `parley test` is cli_test
- * (cli.h); this is the part the server uses before it activates a version. */
+/* chat_test: transcript tests (.chat files), for `parley test` (cli/test.c)
+ * and for the server before it activates a version. */
 #ifndef PARLEY_CHAT_TEST_H
 #define PARLEY_CHAT_TEST_H
 
@@ -12,5 +12,10 @@
  * when it ships none), each failure a line "tests/x.chat:LINE: message" in
  * report; -1 with a sentence in report when they could not be run. */
 int chat_test_script(const script *sc, char *report, size_t len);
+
+/* Runs one transcript. Returns 0 when it passed, 1 when it passed after
+ * update rewrote its expected lines, -1 with a sentence in failure when it
+ * failed. */
+int chat_test_file(const char *path, int update, char *failure, size_t flen);
 
 #endif

@@ -22,7 +22,7 @@
 #include "http_limits.h"
 #include "log.h"
 #include "script.h"
-#include "twilio.h"
+#include "twilio_webhook.h"
 #include "util.h"
 #include "webhook_auth.h"
 #include "http_internal.h"
@@ -528,7 +528,7 @@ static void keep_body(server *s, request *r, const char *data, size_t n) {
 }
 
 /* What is wrong with a request's URL as the client sent it, or 0: its path
- * and query are refused as a form body is (twilio.h, form_decode): a NUL
+ * and query are refused as a form body is (twilio_webhook.h, form_decode): a NUL
  * byte (%00: libmicrohttpd's decoded strings would end there, so
  * "/twilio/echo%00x" would route to echo and "from=%2B1555%00x" read as
  * "+1555"), a '%' without two hex digits, text that is not UTF-8. */

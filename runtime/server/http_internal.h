@@ -11,7 +11,7 @@
 
 #include "engine.h"
 #include "http_server.h"
-#include "twilio.h"
+#include "twilio_webhook.h"
 #include "util.h"
 
 enum job_kind {

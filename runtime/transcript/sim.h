@@ -43,6 +43,9 @@ typedef struct sim {
 
 /* sim.c */
 int sim_start(sim *s, const char *db);
+/* The fallback of the /http mocks: a request no /http line answers goes out
+ * for real, and is recorded for /save. */
+int sim_fetch(void *ud, const engine_http_request *r, engine_http_result *res);
 void sim_answer_http(sim *s);
 const char *sim_dim_on(const sim *s);
 const char *sim_dim_off(const sim *s);

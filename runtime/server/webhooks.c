@@ -18,7 +18,7 @@
 #include "http_internal.h"
 #include "log.h"
 #include "store.h"
-#include "twilio.h"
+#include "twilio_webhook.h"
 #include "webhook_auth.h"
 
 const char *form_get(const form_param *p, size_t n, const char *name) {
@@ -116,7 +116,7 @@ static job *new_job(enum job_kind kind, const char *b, const char *from, const c
 
 /* 1 if signature is token's signature of url and the fields: with the
  * token's key, made once and kept, so a request does not pay for HMAC's
- * key set-up (twilio.h). */
+ * key set-up (twilio_webhook.h). */
 static int signed_with(server *s, const char *token, const char *url,
                        const form_param *p, size_t n, const char *signature) {
   if (!token || !*token) return 0;

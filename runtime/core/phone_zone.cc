@@ -12,7 +12,7 @@
 //   included, -> IANA zones: +1 212 -> America/New_York, +34 928 ->
 //   Atlantic/Canary, +7 495 -> Europe/Moscow) ships in Debian's
 //   python3-phonenumbers as phonenumbers/tzdata/data0.py. At build time
-//   runtime/gen_phone_tz.py turns it into $(B)/phone_tz_data.h (generated,
+//   runtime/core/gen_phone_tz.py turns it into $(B)/phone_tz_data.h (generated,
 //   never committed, never edited), included below. A valid number uses it
 //   as upstream's PhoneNumberToTimeZonesMapper does: the longest prefix of
 //   its E.164 digits that the map has, for geographic numbers only

@@ -1,4 +1,4 @@
-/* parley: the command line. Each verb lives in its own file (cli_*.c). */
+/* parley: the command line. Each verb lives in its own file in runtime/cli/. */
 #include <stdio.h>
 #include <string.h>
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "providers/provider.h"
+#include "provider.h"
 
 typedef struct outbox outbox;
 struct journal;

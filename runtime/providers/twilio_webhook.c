@@ -1,4 +1,4 @@
-#include "twilio.h"
+#include "twilio_webhook.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -414,7 +414,7 @@ void form_free(form_param *params, size_t n) {
 
 /* ---------------------------------------------------------------- TwiML */
 
-/* Appends text as XML character data (see twilio.h for what is removed). */
+/* Appends text as XML character data (see twilio_webhook.h for what is removed). */
 static void xml_text(buf *b, const char *text) {
   const unsigned char *p = (const unsigned char *)text;
   size_t len = strlen(text);

@@ -1,0 +1,114 @@
+/* sim: the simulator behind `parley sim` (cli/sim.c, the REPL): its engine,
+ * its HTTP answers and its complaints. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "sim.h"
+
+/* A request no /http line answers goes out for real (private addresses
+ * allowed: the simulator runs on the author's own machine). */
+int sim_fetch(void *ud, const engine_http_request *r, engine_http_result *res) {
+  sim *s = ud;
+  http_fetch_free(s->fetched);
+  s->fetched = http_fetch(r, 1, res);
+  /* written down with the bot.env values masked, as /save writes @env */
+  const bot_env *env = bot_env_of(s->b);
+  char *url = bot_env_mask(env, r->url);
+  char *body = res->body ? xstrndup(res->body, res->body_len) : NULL;
+  char *masked_body = body ? bot_env_mask(env, body) : NULL;
+  engine_http_request mr = *r;
+  engine_http_result mres = *res;
+  mr.url = url;
+  mres.body = masked_body;
+  mres.body_len = masked_body ? strlen(masked_body) : 0;
+  record_fetch(&s->rec, &mr, &mres);
+  free(url);
+  free(body);
+  free(masked_body);
+  return 0;
+}
+
+/* Answers the requests handlers made, then runs what waited for them. */
+void sim_answer_http(sim *s) {
+  char err[1024];
+  if (engine_http_waiting(s->e) && http_mocks_answer(s->http, s->e, err, sizeof err))
+    fprintf(stderr, "parley sim: %s\n", err);
+}
+
+static int64_t sim_clock(void *ud) { return ((sim *)ud)->now; }
+
+const char *sim_dim_on(const sim *s) { return s->tty ? "\033[2m" : ""; }
+const char *sim_dim_off(const sim *s) { return s->tty ? "\033[0m" : ""; }
+
+static void on_message(void *ud, const char *botname, const char *to,
+                       const char *text, const char *status, void *tag, int64_t id) {
+  (void)tag;
+  (void)id;
+  sim *s = ud;
+  (void)botname;
+  (void)status;
+  const char *name = bot_display_name(s->b);
+  char *masked = bot_env_mask(bot_env_of(s->b), text);
+  record_message(&s->rec, to, masked);
+  free(masked);
+  if (strcmp(to, s->fan) == 0)
+    printf("%s: %s\n", name, text);
+  else
+    printf("%s -> %s: %s\n", name, to, text);
+}
+
+static void on_action(void *ud, const char *botname, const char *number,
+                      const char *what) {
+  sim *s = ud;
+  (void)botname;
+  if (strncmp(what, "error: ", 7) == 0) record_error(&s->rec, s->dir, what + 7);
+  if (strcmp(number, s->fan) == 0 || !*number)
+    printf("%s  . %s%s\n", sim_dim_on(s), what, sim_dim_off(s));
+  else
+    printf("%s  . [%s] %s%s\n", sim_dim_on(s), number, what, sim_dim_off(s));
+}
+
+int sim_start(sim *s, const char *db) {
+  engine_observer obs = {on_message, on_action, s, NULL};
+  engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
+                        .observer = &obs, .show_rules = 1, .bot_env = bot_env_from_process,
+                        .bot_env_ud = &s->env};
+  char err[4096];
+  s->e = engine_open(&opt, err, sizeof err);
+  if (!s->e) {
+    fprintf(stderr, "parley sim: %s\n", err);
+    return -1;
+  }
+  s->b = engine_load_bot(s->e, s->dir, err, sizeof err);
+  if (!s->b) {
+    fprintf(stderr, "%s\n", err);
+    engine_close(s->e);
+    s->e = NULL;
+    return -1;
+  }
+  engine_on_http(s->e, http_mocks_start, s->http);
+  if (s->seeded) engine_seed_random(s->e, s->b, s->seed);
+  return 0;
+}
+
+void sim_complain(sim *s, const char *fmt, ...) {
+  if (!s->tty) fprintf(stderr, "stdin:%d: ", s->lineno);
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  s->errors++;
+}
+
+int sim_valid_number(const char *n) {
+  size_t len = strlen(n);
+  if (len < 5 || len > 16 || n[0] != '+') return 0;
+  for (size_t i = 1; i < len; i++)
+    if (n[i] < '0' || n[i] > '9') return 0;
+  return 1;
+}
