@@ -1,12 +1,12 @@
 #include "twilio_webhook.h"
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "util.h"
 
@@ -170,57 +170,45 @@ void twilio_signature(const char *auth_token, const char *url, const form_param 
   twilio_key_free(key);
 }
 
-/* Finds url's port: *host_end is the offset of the ':' before it (or where
- * one would go), *end the offset where the authority ends (the path, query
- * or fragment begins), *has_port whether digits follow the ':'. -1 when the
- * URL has no "scheme://" authority or its port is not digits. */
-static int url_port_span(const char *url, size_t *host_end, size_t *end,
-                         int *has_port) {
-  const char *sep = strstr(url, "://");
-  if (!sep || sep == url || strcspn(url, "/?#") < (size_t)(sep - url))
-    return -1; /* no scheme, or "://" only inside the path or query */
-  const char *auth = sep + 3;
-  const char *stop = auth + strcspn(auth, "/?#");
-  const char *host = auth;
-  for (const char *p = auth; p < stop; p++)
-    if (*p == '@') host = p + 1; /* after user:password@ */
-  const char *colon;
-  if (*host == '[') { /* an IPv6 literal: [::1]:8080 */
-    const char *close = memchr(host, ']', (size_t)(stop - host));
-    if (!close) return -1;
-    colon = close + 1;
-    if (colon < stop && *colon != ':') return -1;
-  } else {
-    colon = memchr(host, ':', (size_t)(stop - host));
-    if (!colon) colon = stop;
-  }
-  for (const char *p = colon + 1; p < stop; p++)
-    if (*p < '0' || *p > '9') return -1;
-  *host_end = (size_t)(colon - url);
-  *end = (size_t)(stop - url);
-  *has_port = stop - colon > 1;
-  return 0;
-}
-
 /* The two forms of url the official libraries check: *without (its port
  * removed) and *with (its port kept, or the scheme's default added; an
- * empty port, "https://h:/", counts as none). A URL url_port_span cannot
- * read is used as given for both. The caller frees both. */
+ * empty port, "https://h:/", counts as none). libcurl's URL API reads the
+ * URL (scheme, port, the scheme's default port); the variants are spliced
+ * into the URL as given, since Twilio signs the exact text (curl_url_get
+ * would lower the scheme's case and add a "/" path). A URL libcurl cannot
+ * read (no scheme, a port that is not a number) is used as given for both.
+ * The caller frees both. */
 static void url_port_variants(const char *url, char **without, char **with) {
-  size_t host_end, end;
-  int has_port;
-  if (url_port_span(url, &host_end, &end, &has_port) != 0) {
+  *without = *with = NULL;
+  CURLU *u = curl_url();
+  char *port = NULL, *default_port = NULL;
+  const char *sep = strstr(url, "://");
+  if (u && sep &&
+      curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS) ==
+          CURLUE_OK &&
+      curl_url_get(u, CURLUPART_PORT, &default_port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK) port = NULL;
+    /* libcurl took it as scheme://authority: neither user info nor a host
+     * holds an unencoded '/', '?' or '#', so the authority ends at the
+     * first of them. The port, when there is one, follows its last ':'. */
+    const char *auth = sep + 3;
+    size_t end = (size_t)(auth - url) + strcspn(auth, "/?#");
+    size_t head = end;
+    const char *colon = memrchr(auth, ':', end - (size_t)(auth - url));
+    if (port || (end > 0 && url[end - 1] == ':')) /* a port, or an empty one */
+      head = port && colon ? (size_t)(colon - url) : end - 1;
+    *without = xasprintf("%.*s%s", (int)head, url, url + end);
+    if (port)
+      *with = xstrdup(url);
+    else
+      *with = xasprintf("%.*s:%s%s", (int)head, url, default_port, url + end);
+  }
+  curl_free(port);
+  curl_free(default_port);
+  curl_url_cleanup(u);
+  if (!*without) {
     *without = xstrdup(url);
     *with = xstrdup(url);
-    return;
-  }
-  int head = (int)host_end;
-  *without = xasprintf("%.*s%s", head, url, url + end);
-  if (has_port) {
-    *with = xstrdup(url);
-  } else {
-    int https = strncasecmp(url, "https://", 8) == 0;
-    *with = xasprintf("%.*s:%s%s", head, url, https ? "443" : "80", url + end);
   }
 }
 

@@ -173,6 +173,57 @@ static void port_variants_the_libraries_accept(void) {
         "a URL without a scheme: a \"://\" in its query is left alone");
 }
 
+/* The URL's port, read by libcurl's URL API: more forms Twilio may sign. */
+static void port_variants_more_forms(void) {
+  char sig[TWILIO_SIGNATURE_SIZE];
+  /* ports */
+  twilio_signature(DOC_TOKEN, "http://example.com:8080/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("http://example.com:8080/sms", NULL, 0, sig), "a non-default port as given");
+  CHECK(!valid("http://example.com/sms", NULL, 0, sig),
+        "a non-default port is not the URL without one (which gets :80)");
+  twilio_signature(DOC_TOKEN, "http://example.com/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("http://example.com:80/sms", NULL, 0, sig), "http :80 removed");
+  CHECK(valid("http://example.com:8080/sms", NULL, 0, sig),
+        "any port is removed for the form without one");
+  CHECK(!valid("http://example.com:8080/sms", NULL, 0, "Zmvh+3yNM1Phv2jhDCwEM3q5ebU="),
+        "a wrong signature fails for a URL with a port");
+  twilio_signature(DOC_TOKEN, "https://example.com/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://example.com:/sms", NULL, 0, sig), "an empty port is removed");
+  twilio_signature(DOC_TOKEN, "https://example.com:443/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://example.com:/sms", NULL, 0, sig),
+        "an empty port: the form with the default port");
+  twilio_signature(DOC_TOKEN, "https://example.com:99999/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://example.com:99999/sms", NULL, 0, sig),
+        "a port out of range: the URL as given");
+  /* IPv6 hosts */
+  twilio_signature(DOC_TOKEN, "https://[2001:db8::1]:443/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://[2001:db8::1]/sms", NULL, 0, sig),
+        "IPv6 host without a port: :443 goes after the ]");
+  twilio_signature(DOC_TOKEN, "https://[2001:db8::1]/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://[2001:db8::1]:8443/sms", NULL, 0, sig),
+        "IPv6 host with a port: only the port goes, not the address's colons");
+  twilio_signature(DOC_TOKEN, "http://[::1]:80?x=1", NULL, 0, sig, sizeof sig);
+  CHECK(valid("http://[::1]?x=1", NULL, 0, sig), "IPv6 host, no path, a query");
+  twilio_signature(DOC_TOKEN, "http://u:p@[::1]/sms", NULL, 0, sig, sizeof sig);
+  CHECK(valid("http://u:p@[::1]:8080/sms", NULL, 0, sig),
+        "IPv6 host after user:password@");
+  /* query strings */
+  twilio_signature(DOC_TOKEN, "https://example.com/sms?next=https://a.example:8443/x", NULL, 0,
+                   sig, sizeof sig);
+  CHECK(valid("https://example.com:443/sms?next=https://a.example:8443/x", NULL, 0, sig),
+        "a URL in the query: only the authority's port varies");
+  twilio_signature(DOC_TOKEN, "https://example.com:443?a=b:c@d", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://example.com?a=b:c@d", NULL, 0, sig),
+        "':' and '@' in the query are not a port or user info");
+  twilio_signature(DOC_TOKEN, "https://example.com:443#frag:1", NULL, 0, sig, sizeof sig);
+  CHECK(valid("https://example.com#frag:1", NULL, 0, sig),
+        "no path, a fragment: the port goes before it");
+  twilio_signature(DOC_TOKEN, "https://example.com:443/a/../sms?x=%2F", NULL, 0, sig,
+                   sizeof sig);
+  CHECK(valid("https://example.com/a/../sms?x=%2F", NULL, 0, sig),
+        "the path and the query are signed as given, dot segments and escapes kept");
+}
+
 static void tampering_fails(void) {
   form_param p[DOC_N];
   memcpy(p, doc_params, sizeof p);
@@ -542,6 +593,7 @@ int main(void) {
   get_request_signs_url_alone();
   utf8_values_are_signed_as_utf8();
   port_variants_the_libraries_accept();
+  port_variants_more_forms();
   tampering_fails();
   long_tokens_sign_as_hmac_does();
   prepared_key_checks_like_its_token();
