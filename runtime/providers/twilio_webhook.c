@@ -184,8 +184,8 @@ static void url_port_variants(const char *url, char **without, char **with) {
   char *port = NULL, *default_port = NULL;
   const char *sep = strstr(url, "://");
   if (u && sep &&
-      curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS) ==
-          CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, url,
+                   CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS) == CURLUE_OK &&
       curl_url_get(u, CURLUPART_PORT, &default_port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
     if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK) port = NULL;
     /* libcurl took it as scheme://authority: neither user info nor a host
