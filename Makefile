@@ -3,13 +3,16 @@ CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
-# its own layer and the ones below it only (tests/layers.sh, run by make).
+# its own layer and the ones below it only (runtime/layers.sh, run by make).
 LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
 PARLEY  ?= parley
+# A layer's folder may hold one sub-folder per part (runtime/providers/<name>/:
+# everything of one provider); its files belong to that layer.
+LAYER_DIRS := $(foreach l,$(LAYERS),runtime/$(l) $(patsubst %/,%,$(sort $(dir $(wildcard runtime/$(l)/*/*.[ch])))))
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
-                   $(foreach l,$(LAYERS),-Iruntime/$(l)) -I$(B)
+                   $(foreach d,$(LAYER_DIRS),-I$(d)) -I$(B)
 # C++ sources (runtime/*/*.cc: phone_zone.cc wraps the C++ libphonenumber) get
 # the same flags as C, sanitizers included, less the C-only ones.
 CXX     ?= g++
@@ -25,9 +28,9 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
             libarchive-dev kannel kannel-extras lua5.4
 
-SRCS := $(filter-out runtime/cli/main.c,$(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.c)))
-CXX_SRCS := $(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.cc))
-HDRS := $(foreach l,$(LAYERS),$(wildcard runtime/$(l)/*.h))
+SRCS := $(filter-out runtime/cli/main.c,$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
+CXX_SRCS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.cc))
+HDRS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.h))
 OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) \
         $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o
 STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)

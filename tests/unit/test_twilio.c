@@ -1,4 +1,4 @@
-/* Unit tests for runtime/providers/twilio_webhook.h: X-Twilio-Signature checks, form bodies,
+/* Unit tests for runtime/providers/twilio/twilio_webhook.h: X-Twilio-Signature checks, form bodies,
  * TwiML answers.
  *
  *   make build/test_twilio && ./build/test_twilio

@@ -1,4 +1,4 @@
-/* Unit tests for runtime/providers/webhook_auth.h: signed JSON webhooks.
+/* Unit tests for runtime/providers/webhook/webhook_auth.h: signed JSON webhooks.
  *
  *   make build/test_webhook_auth && ./build/test_webhook_auth
  *
