@@ -20,10 +20,7 @@
 
 #include <stddef.h>
 
-/* One name=value field of an application/x-www-form-urlencoded body. */
-typedef struct form_param {
-  const char *name, *value;
-} form_param;
+#include "form.h"
 
 /* Bytes twilio_signature writes: 28 base64 characters and a NUL. */
 #define TWILIO_SIGNATURE_SIZE 29
@@ -68,30 +65,6 @@ int twilio_key_signature_valid(const twilio_key *key, const char *url,
  * TWILIO_SIGNATURE_SIZE (29) bytes; if outlen is smaller, out gets "". */
 void twilio_signature(const char *auth_token, const char *url, const form_param *params,
                       size_t n, char *out, size_t outlen);
-
-/* Decodes an application/x-www-form-urlencoded body of len bytes (WHATWG URL
- * standard, "application/x-www-form-urlencoded parsing"): fields separated
- * by '&' (empty fields skipped), name and value split at the first '=' ("c"
- * alone is name "c", value ""), '+' is a space, %XX a byte. Repeated names
- * are all kept, in body order. Refused, as errors: a '%' not followed by two
- * hex digits, a NUL byte (%00 or raw: C strings could not carry it), and a
- * name or value that is not valid UTF-8.
- * Returns 0 with *out (n entries, each name and value a NUL-terminated copy;
- * NULL when n is 0) for form_free, or -1 with *out NULL and *n 0. */
-int form_decode(const char *body, size_t len, form_param **out, size_t *n);
-
-/* The same, with a sentence naming the offending field in err on failure:
- * form field "a=%zz": "%zz" is not a %XX escape */
-int form_decode_ex(const char *body, size_t len, form_param **out, size_t *n, char *err,
-                   size_t errlen);
-
-/* The checks of form_decode_ex without keeping the fields: 0, or -1 with
- * the same sentence in err. With as_path, text is one field whose '&', '='
- * and '+' are plain characters (a URL's path). */
-int form_check(const char *text, size_t len, int as_path, char *err, size_t errlen);
-
-/* Frees what form_decode returned (NULL is fine). */
-void form_free(form_param *params, size_t n);
 
 /* The TwiML answer that sends each text as an SMS, in order:
  *   <?xml version="1.0" encoding="UTF-8"?><Response><Message>...</Message>
