@@ -23,6 +23,7 @@
 #include "log.h"
 #include "http_client.h"
 #include "outbox.h"
+#include "provider_registry.h"
 #include "settings.h"
 #include "util.h"
 
@@ -70,13 +71,20 @@ static bot_sending **sendings; /* each allocated once: the sender keeps pointers
 static size_t nsendings;
 static pthread_mutex_t sendings_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Where a provider's delivery reports for the bot come back. */
-static char *status_url(const char *kind, const char *bot) {
-  const char *base = setting("public_url");
-  if (strcmp(kind, "twilio") == 0) return xasprintf("%s/twilio/status/%s", base, bot);
-  if (strcmp(kind, "kannel") == 0) return xasprintf("%s/kannel/dlr/%s", base, bot);
-  if (strcmp(kind, "webhook") == 0) return xasprintf("%s/v1/bots/%s/status", base, bot);
-  return NULL;
+/* Where a provider's delivery reports for the bot come back, or NULL. */
+static char *status_url(const provider_registration *p, const char *bot) {
+  if (!p->reports.prefix) return NULL;
+  return xasprintf("%s%s%s%s", setting("public_url"), p->reports.prefix, bot,
+                   p->reports.suffix ? p->reports.suffix : "");
+}
+
+/* What a provider reads of a bot's settings. */
+static const char *bot_setting(void *ud, const char *key) { return setting_for(ud, key); }
+
+/* The server's view of the secrets providers check requests with. */
+static const char *secret_setting(const char *bot, const char *key) {
+  const char *own = setting_own(bot, key);
+  return own ? own : setting(key);
 }
 
 /* A whole-number setting from min to max: 0 with *out, or -1 with the
@@ -112,26 +120,17 @@ static bot_sending *sending_of(const char *bot) {
   b->bot = xstrdup(bot);
   provider_config *p = &b->cfg.provider;
   p->kind = setting_for(bot, "provider");
-  const provider_ops *ops = provider_find(p->kind);
-  if (!ops) {
-    b->problem = "provider must be sim, twilio, kannel or webhook";
+  const provider_registration *reg = provider_registration_find(p->kind);
+  if (!reg) {
+    b->problem = provider_names_problem();
     return b;
   }
-  p->url = strcmp(p->kind, "twilio") == 0   ? setting_for(bot, "twilio_api_url")
-           : strcmp(p->kind, "kannel") == 0 ? setting_for(bot, "kannel_url")
-                                            : setting_for(bot, "webhook_url");
-  p->account_sid = setting_for(bot, "twilio_account_sid");
-  p->auth_token = setting_for(bot, "twilio_auth_token");
-  p->messaging_service_sid = setting_for(bot, "twilio_messaging_service_sid");
-  p->username = setting_for(bot, "kannel_username");
-  p->password = setting_for(bot, "kannel_password");
-  p->secret = setting_for(bot, "webhook_send_secret");
-  p->webhook_token = setting_for(bot, "webhook_token");
   const char *reports = setting_for(bot, "delivery_reports");
   if (strcmp(reports, "on") != 0 && strcmp(reports, "off") != 0)
     b->problem = "delivery_reports must be on or off";
-  b->status_url = strcmp(reports, "on") == 0 ? status_url(p->kind, bot) : NULL;
+  b->status_url = strcmp(reports, "on") == 0 ? status_url(reg, bot) : NULL;
   p->status_url = b->status_url;
+  const char *reports_problem = reg->configure ? reg->configure(p, bot_setting, b->bot) : NULL;
   b->cfg.rate_long_code = rate_setting(bot, "rate_long_code", &b->problem);
   b->cfg.rate_toll_free = rate_setting(bot, "rate_toll_free", &b->problem);
   b->cfg.rate_short_code = rate_setting(bot, "rate_short_code", &b->problem);
@@ -145,17 +144,9 @@ static bot_sending *sending_of(const char *bot) {
   const char *priv = setting_for(bot, "http_allow_private");
   if (strcmp(priv, "on") != 0 && strcmp(priv, "off") != 0)
     b->problem = "http_allow_private must be on or off";
-  if (!b->problem) b->problem = ops->check(p);
+  if (!b->problem) b->problem = reg->ops->check(p);
   /* delivery reports come back authenticated like the bot's webhooks */
-  if (!b->problem && b->status_url && strcmp(p->kind, "kannel") == 0 &&
-      !(p->webhook_token && *p->webhook_token))
-    b->problem = "kannel delivery reports (dlr-url) need webhook_token (PARLEY_WEBHOOK_TOKEN), "
-                 "or delivery_reports = off";
-  const char *secret = setting_for(bot, "webhook_secret");
-  if (!b->problem && b->status_url && strcmp(p->kind, "webhook") == 0 &&
-      !(p->webhook_token && *p->webhook_token) && !(secret && *secret))
-    b->problem = "webhook delivery reports need webhook_token or webhook_secret, or "
-                 "delivery_reports = off";
+  if (!b->problem) b->problem = reports_problem;
   return b;
 }
 
@@ -392,10 +383,7 @@ int cli_serve(int argc, char **argv) {
   }
   server_config cfg = {.host = host, .port = port,
                        .public_url = setting("public_url"),
-                       .twilio_auth_token = setting("twilio_auth_token"),
-                       .webhook_token = setting("webhook_token"),
-                       .webhook_secret = setting("webhook_secret"),
-                       .bot_secret = setting_own,
+                       .secret = secret_setting,
                        .admin_token = setting("admin_token"),
                        .max_body = (size_t)max_body,
                        .max_body_memory = (size_t)body_memory,

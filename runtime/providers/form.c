@@ -199,4 +199,3 @@ void form_free(form_param *params, size_t n) {
   (void)n; /* one block (form_decode_ex) */
   free(params);
 }
-

@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const provider_ops provider_twilio, provider_kannel, provider_webhook, provider_sim;
-
-const provider_ops *provider_find(const char *kind) {
-  static const provider_ops *const all[] = {&provider_twilio, &provider_kannel,
-                                            &provider_webhook, &provider_sim};
-  for (size_t i = 0; kind && i < sizeof all / sizeof *all; i++)
-    if (strcmp(all[i]->kind, kind) == 0) return all[i];
-  return NULL;
-}
-
 void http_request_free(http_request *r) {
   free(r->url);
   buf_free(&r->body);

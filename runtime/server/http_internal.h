@@ -11,11 +11,11 @@
 
 #include "engine.h"
 #include "http_server.h"
-#include "twilio_webhook.h"
+#include "provider_registry.h"
 #include "util.h"
 
 enum job_kind {
-  JOB_TWILIO, JOB_JSON, JOB_KANNEL, JOB_EVENT,      /* messages: batched */
+  JOB_MESSAGE, JOB_EVENT, /* messages (a provider's: job->via): batched */
   JOB_STATUS,                                      /* delivery reports: batched */
   JOB_REQUEUE,               /* inline replies whose answer did not get through */
   JOB_HTTP,                  /* the answer a waiting handler's request got */
@@ -42,6 +42,7 @@ typedef struct job {
   json_t *query;        /* admin reads: the query parameters */
   char *item;           /* admin reads: the contact's number, the broadcast's id */
   char *from, *to, *text, *provider_id;
+  const provider_registration *via; /* JOB_MESSAGE: the provider it came from */
   char *event_type, *event_data; /* JOB_EVENT */
   char *event_status, *event_error; /* JOB_EVENT that did not run as asked */
   char *media_json;              /* media URLs, a JSON list */
@@ -80,14 +81,6 @@ struct server {
     char *number, *bot;
   } *routes;
   size_t nroutes;
-  /* Twilio auth tokens made ready for checking signatures, made on the
-   * first request that needs one (webhooks.c) */
-  pthread_mutex_t keys_mu;
-  struct token_key {
-    char *token;
-    twilio_key *key;
-  } *keys;
-  size_t nkeys;
   struct MHD_Daemon *daemon;
   struct http_limits *limits;
   struct upload_worker *uploads;
@@ -123,42 +116,46 @@ enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
                               const char *message);
 /* Queues j for the engine and suspends the connection until it is answered. */
 enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j);
-/* The bot's own secret if it has one, else the server's. */
-const char *secret_of(server *s, const char *bot, const char *key, const char *server_wide);
 
-/* webhooks.c: requests that become jobs (b: the bot's name) */
-enum MHD_Result twilio_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
-enum MHD_Result kannel_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
-enum MHD_Result json_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
+/* webhooks.c: requests that become jobs (b: the bot's name). A provider's
+ * requests are read by its registration (provider_registry.h). */
+typedef struct request_ctx {
+  server *s;
+  struct MHD_Connection *conn;
+  char *url; /* public_url + the path and query as sent (the caller frees) */
+} request_ctx;
+/* rq for the request r (NULL: its headers only) of bot b on endpoint. */
+void request_of(provider_request *rq, request_ctx *ctx, server *s,
+                struct MHD_Connection *conn, request *r, const char *bot,
+                const char *endpoint);
+/* The answer a provider gave. */
+enum MHD_Result answer(struct MHD_Connection *conn, const provider_answer *a);
+/* A message to b on via's route (POST /twilio/BOT). */
+enum MHD_Result provider_message_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                         const provider_registration *via, const char *b);
+/* A message on via's route without a bot: its To picks the bot. */
+enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                        const provider_registration *via, int get, int post);
+/* A delivery report for b on via's route. */
+enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                        const provider_registration *via, const char *b);
+/* POST /v1/bots/BOT/events, authenticated like the JSON webhook. */
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
-enum MHD_Result twilio_status_inbound(server *s, struct MHD_Connection *conn, request *r,
-                                      char *b);
-enum MHD_Result kannel_dlr_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
-enum MHD_Result json_status_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
-enum MHD_Result unrouted_inbound(server *s, struct MHD_Connection *conn, request *r,
-                                 enum job_kind kind, const char *to);
-/* Frees the Twilio keys made for the server's requests. */
-void twilio_keys_free(server *s);
+int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
+                        enum MHD_Result *rc);
 /* Before the body: credentials the headers show to be wrong or missing
  * (b: the bot in the path, or NULL when the To number picks it). 0 if the
  * body may still prove the request; else answered (401, 403), as the full
  * check would. */
-int webhook_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                          const char *endpoint, enum MHD_Result *rc);
-int twilio_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                         const char *endpoint, enum MHD_Result *rc);
-int kannel_refused_early(server *s, struct MHD_Connection *conn, const char *b,
-                         const char *endpoint, enum MHD_Result *rc);
+int provider_refused_early(server *s, struct MHD_Connection *conn,
+                           const provider_registration *via, const char *b,
+                           const char *endpoint, enum MHD_Result *rc);
+/* The bot that lists number in bot.config{numbers} (a copy), or NULL. */
+char *route_of(server *s, const char *number);
 /* A refused credential, logged as `rejected` with the remote address and
  * the endpoint (never the secret); reason: token, signature or missing. */
 void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
                   const char *bot, const char *endpoint);
-/* The first value of a form field, or NULL. */
-const char *form_get(const form_param *p, size_t n, const char *name);
-char *strdup_or_null(const char *v);
-/* 0 if the body is declared JSON; else the request has been answered (415). */
-int check_json_type(struct MHD_Connection *conn, enum MHD_Result *rc);
-
 /* The answer of a job (the engine thread writes it; the HTTP thread sends
  * it once the batch is durable). body is taken. */
 void job_answer(job *j, unsigned status, json_t *body);

@@ -18,13 +18,11 @@
 #include <time.h>
 
 #include "deploy.h"
-#include "gsm.h"
 #include "http_limits.h"
 #include "log.h"
 #include "script.h"
-#include "twilio_webhook.h"
+#include "form.h"
 #include "util.h"
-#include "webhook_auth.h"
 #include "http_internal.h"
 
 
@@ -109,11 +107,14 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
                        ? j->content_type
                        : "application/json",
                    j->http_body);
-  if (j->kind == JOB_TWILIO) { /* the TwiML goes out as it is (MHD frees it) */
-    char *xml = twiml_messages((const char *const *)j->replies, j->nreplies);
+  if (j->kind == JOB_MESSAGE) { /* the provider's answer, carrying the inline replies */
+    provider_reply out = {0};
+    j->via->reply((const char *const *)j->replies, j->nreplies, &out);
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(xml), xml, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type", "text/xml");
+        MHD_create_response_from_buffer(strlen(out.body), out.body, MHD_RESPMEM_MUST_COPY);
+    free(out.body);
+    MHD_add_response_header(r, "Content-Type", out.content_type);
+    if (out.header_name) MHD_add_response_header(r, out.header_name, out.header_value);
     enum MHD_Result rc = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
     return rc;
@@ -125,18 +126,6 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
     enum MHD_Result rc = respond(conn, 422, "application/json", body);
     free(body);
     json_decref(o);
-    return rc;
-  }
-  if (j->kind == JOB_KANNEL) { /* the reply, as the sms-service's text body */
-    const char *text = j->nreplies ? j->replies[0] : "";
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-    /* text GSM-7 cannot carry goes as UCS-2 (smsbox: accept-x-kannel-headers) */
-    if (gsm_count_text(text, strlen(text)).encoding == GSM_ENCODING_UCS2)
-      MHD_add_response_header(r, "X-Kannel-Coding", "2");
-    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
-    MHD_destroy_response(r);
     return rc;
   }
   json_t *replies = json_array();
@@ -215,12 +204,6 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
   return MHD_YES;
 }
 
-/* The bot's own secret if it has one, else the server's. */
-const char *secret_of(server *s, const char *bot, const char *key, const char *server_wide) {
-  const char *own = s->cfg.bot_secret ? s->cfg.bot_secret(bot, key) : NULL;
-  return own ? own : server_wide;
-}
-
 typedef struct route_list {
   struct route *v;
   size_t n;
@@ -259,7 +242,7 @@ static void refresh_routes(server *s) {
 
 /* The name of the bot serving number (a copy), or NULL. "+15550100",
  * "15550100" and " 15550100" (a + unescaped in a query) are one number. */
-static char *route_of(server *s, const char *number) {
+char *route_of(server *s, const char *number) {
   if (!number) return NULL;
   while (*number == ' ' || *number == '+') number++;
   char *found = NULL;
@@ -368,48 +351,29 @@ static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request
   return start_job(s, conn, r, j);
 }
 
-/* POST /twilio, GET|POST /kannel, POST /v1/messages: no bot in the path;
- * the To number picks the bot that lists it in bot.config{numbers}. */
-static enum MHD_Result routed_inbound(server *s, struct MHD_Connection *conn, request *r,
-                                      const char *url, int get, int post) {
-  int twilio = strcmp(url, "/twilio") == 0, kannel = strcmp(url, "/kannel") == 0;
-  if (!post && !(kannel && get))
-    return respond_error(conn, 405, kannel ? "use GET or POST" : "use POST");
-  char *to = NULL;
-  if (twilio || kannel) {
-    form_param *p = NULL;
-    size_t n = 0;
-    if (r->body.len && form_decode(r->body.data, r->body.len, &p, &n))
-      return respond_error(conn, 400, "the body is not application/x-www-form-urlencoded");
-    to = strdup_or_null(form_get(p, n, twilio ? "To" : "to"));
-    form_free(p, n);
-    if (!to && kannel) to = strdup_or_null(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to"));
-  } else {
-    enum MHD_Result rc;
-    if (check_json_type(conn, &rc)) return rc;
-    json_error_t jerr;
-    json_t *o = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &jerr);
-    if (!json_is_object(o)) {
-      json_decref(o);
-      return respond_error(conn, 400, "the body must be JSON like {\"from\":\"+15550001\","
-                                      "\"to\":\"+15550100\",\"text\":\"hi\",\"id\":\"...\"}");
+/* Which provider's route url is: PATH_UNROUTED (/twilio: the To number
+ * picks the bot), PATH_REPORTS or PATH_MESSAGES with *b the bot in it (the
+ * caller frees), or PATH_NONE. */
+enum provider_path { PATH_NONE, PATH_UNROUTED, PATH_REPORTS, PATH_MESSAGES };
+static enum provider_path provider_path_of(const char *url, const provider_registration **via,
+                                           char **b) {
+  const provider_registration *const *all = provider_registrations;
+  for (size_t i = 0; all[i]; i++)
+    if (all[i]->unrouted && strcmp(url, all[i]->unrouted) == 0) {
+      *via = all[i];
+      return PATH_UNROUTED;
     }
-    to = strdup_or_null(json_string_value(json_object_get(o, "to")));
-    json_decref(o);
-  }
-  char *b = route_of(s, to);
-  enum MHD_Result rc;
-  if (!b)
-    rc = unrouted_inbound(s, conn, r, twilio ? JOB_TWILIO : kannel ? JOB_KANNEL : JOB_JSON, to);
-  else if (twilio)
-    rc = twilio_inbound(s, conn, r, b);
-  else if (kannel)
-    rc = kannel_inbound(s, conn, r, b);
-  else
-    rc = json_inbound(s, conn, r, b);
-  free(to);
-  free(b);
-  return rc;
+  for (size_t i = 0; all[i]; i++)
+    if ((*b = provider_route_bot(&all[i]->reports, url))) {
+      *via = all[i];
+      return PATH_REPORTS;
+    }
+  for (size_t i = 0; all[i]; i++)
+    if ((*b = provider_route_bot(&all[i]->messages, url))) {
+      *via = all[i];
+      return PATH_MESSAGES;
+    }
+  return PATH_NONE;
 }
 
 /* The credentials the endpoint of url takes, checked from the headers
@@ -424,26 +388,15 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
   char *b = NULL, *item = NULL;
   enum job_kind kind;
   int refused = 0;
-  if (post && strcmp(url, "/twilio") == 0)
-    refused = twilio_refused_early(s, conn, NULL, "messages", rc);
-  else if ((get || post) && strcmp(url, "/kannel") == 0)
-    refused = kannel_refused_early(s, conn, NULL, "messages", rc);
-  else if (post && strcmp(url, "/v1/messages") == 0)
-    refused = webhook_refused_early(s, conn, NULL, "messages", rc);
-  else if (post && (b = bot_in_path(s, url, "/twilio/status/", NULL)))
-    refused = twilio_refused_early(s, conn, b, "status", rc);
-  else if ((get || post) && (b = bot_in_path(s, url, "/kannel/dlr/", NULL)))
-    refused = kannel_refused_early(s, conn, b, "status", rc);
-  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/status")))
-    refused = webhook_refused_early(s, conn, b, "status", rc);
-  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/messages")))
-    refused = webhook_refused_early(s, conn, b, "messages", rc);
+  const provider_registration *via = NULL;
+  enum provider_path path = provider_path_of(url, &via, &b);
+  if (path != PATH_NONE) {
+    if (post || (get && via->takes_get)) /* the others: 405 after the body */
+      refused = provider_refused_early(s, conn, via, b,
+                                       path == PATH_REPORTS ? "status" : "messages", rc);
+  }
   else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/events")))
-    refused = webhook_refused_early(s, conn, b, "events", rc);
-  else if (post && (b = bot_in_path(s, url, "/twilio/", NULL)))
-    refused = twilio_refused_early(s, conn, b, "messages", rc);
-  else if ((get || post) && (b = bot_in_path(s, url, "/kannel/", NULL)))
-    refused = kannel_refused_early(s, conn, b, "messages", rc);
+    refused = event_refused_early(s, conn, b, rc);
   else if (put && (b = bot_in_path(s, url, "/v1/bots/", "/script")))
     refused = admin_refused(s, conn, b, "script", rc);
   else if (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions")))
@@ -528,7 +481,7 @@ static void keep_body(server *s, request *r, const char *data, size_t n) {
 }
 
 /* What is wrong with a request's URL as the client sent it, or 0: its path
- * and query are refused as a form body is (twilio_webhook.h, form_decode): a NUL
+ * and query are refused as a form body is (form.h, form_decode): a NUL
  * byte (%00: libmicrohttpd's decoded strings would end there, so
  * "/twilio/echo%00x" would route to echo and "from=%2B1555%00x" read as
  * "+1555"), a '%' without two hex digits, text that is not UTF-8. */
@@ -589,29 +542,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     j->text = xstrdup("");
     return start_job(s, conn, r, j);
   }
-  if (strcmp(url, "/twilio") == 0 || strcmp(url, "/kannel") == 0 ||
-      strcmp(url, "/v1/messages") == 0)
-    return routed_inbound(s, conn, r, url, get, post);
-  char *b;
+  const provider_registration *via = NULL;
+  char *b = NULL;
+  enum provider_path path = provider_path_of(url, &via, &b);
+  if (path == PATH_UNROUTED) return provider_routed_inbound(s, conn, r, via, get, post);
   enum MHD_Result rc = MHD_NO;
   int matched = 1;
   int put = strcmp(method, "PUT") == 0;
-  if ((b = bot_in_path(s, url, "/twilio/status/", NULL)))
-    rc = post ? twilio_status_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  else if ((b = bot_in_path(s, url, "/kannel/dlr/", NULL)))
-    rc = get || post ? kannel_dlr_inbound(s, conn, r, b)
-                     : respond_error(conn, 405, "use GET or POST");
-  else if ((b = bot_in_path(s, url, "/v1/bots/", "/status")))
-    rc = post ? json_status_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  else if ((b = bot_in_path(s, url, "/twilio/", NULL)))
-    rc = post ? twilio_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  else if ((b = bot_in_path(s, url, "/v1/bots/", "/messages")))
-    rc = post ? json_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
+  const char *methods = via && via->takes_get ? "use GET or POST" : "use POST";
+  int allowed = post || (get && via && via->takes_get);
+  if (path == PATH_REPORTS)
+    rc = allowed ? provider_report_inbound(s, conn, r, via, b) : respond_error(conn, 405, methods);
+  else if (path == PATH_MESSAGES)
+    rc = allowed ? provider_message_inbound(s, conn, r, via, b)
+                 : respond_error(conn, 405, methods);
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/events")))
     rc = post ? event_inbound(s, conn, r, b) : respond_error(conn, 405, "use POST");
-  else if ((b = bot_in_path(s, url, "/kannel/", NULL)))
-    rc = get || post ? kannel_inbound(s, conn, r, b)
-                     : respond_error(conn, 405, "use GET or POST");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/script")))
     rc = put ? admin_job(s, conn, r, b, JOB_RELOAD, NULL) : respond_error(conn, 405, "use PUT");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/versions")))
@@ -825,7 +771,9 @@ static int collect(server *s, job *j) {
     in->delivery = &j->dl;
   } else if (j->kind != JOB_EVENT) {
     int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
-    in->inline_reply = !inline_ok ? 0 : j->kind == JOB_KANNEL ? 1 : INLINE_ANY;
+    in->inline_reply = !inline_ok                              ? 0
+                       : j->via && j->via->inline_max > 0 ? j->via->inline_max
+                                                          : INLINE_ANY;
     if (s->cfg.reply_deadline_ms > 0)
       in->inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
   }
@@ -923,7 +871,6 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   s->e = e;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->routes_mu, NULL);
-  pthread_mutex_init(&s->keys_mu, NULL);
   refresh_routes(s);
   pthread_cond_init(&s->cv, NULL);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
@@ -1153,10 +1100,8 @@ void server_free(server *s) {
   free(s->watch);
   free_routes(s->routes, s->nroutes);
   pthread_mutex_destroy(&s->routes_mu);
-  twilio_keys_free(s);
   free(s->collected);
   free(s->inbound);
-  pthread_mutex_destroy(&s->keys_mu);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

@@ -2,7 +2,7 @@
  * for the simulator, tests and `make run` without a real provider. */
 #include <stdio.h>
 
-#include "provider.h"
+#include "provider_registry.h"
 
 static const char *check(const provider_config *cfg) {
   (void)cfg;
@@ -27,3 +27,9 @@ static void answer(const provider_config *cfg, long status, const char *body, si
 }
 
 const provider_ops provider_sim = {"sim", check, prepare, answer};
+
+/* No routes: nothing comes back from a provider that sends nothing. */
+const provider_registration sim_registration = {
+    .name = "sim",
+    .ops = &provider_sim,
+};
