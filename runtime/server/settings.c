@@ -2,11 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "bot_env.h"
+#include "provider_registry.h"
 #include "util.h"
 
 typedef struct setting_def {
@@ -19,7 +21,8 @@ typedef struct setting_def {
   const char *help;
 } setting_def;
 
-static setting_def defs[] = {
+/* the server's settings, then each provider's, then after_providers */
+static const setting_def before_providers[] = {
     {"listen", "PARLEY_LISTEN", "127.0.0.1:8080", "default", 0, 0, "address:port to listen on"},
     {"db", "PARLEY_DB", "var/parley.db", "default", 0, 0, "the SQLite database file"},
     {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
@@ -67,20 +70,10 @@ static setting_def defs[] = {
     {"delivery_reports", "PARLEY_DELIVERY_REPORTS", "on", "default", 0, 1,
      "on: ask the provider for delivery reports (status callbacks, DLRs) at public_url; off: "
      "a message ends at 'sent'"},
-    {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, "unset", 0, 1,
-     "Twilio account SID (AC...) to send with"},
-    {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, "unset", 0, 1,
-     "send through this Messaging Service (MG...) instead of From numbers"},
-    {"twilio_api_url", "PARLEY_TWILIO_API_URL", "https://api.twilio.com", "default", 0, 1,
-     "Twilio's API base URL (a local fake in tests)"},
-    {"kannel_url", "PARLEY_KANNEL_URL", "http://127.0.0.1:13013/cgi-bin/sendsms", "default", 0, 1,
-     "smsbox's sendsms URL"},
-    {"kannel_username", "PARLEY_KANNEL_USERNAME", NULL, "unset", 0, 1, "sendsms username"},
-    {"kannel_password", "PARLEY_KANNEL_PASSWORD", NULL, "unset", 1, 1, "sendsms password"},
-    {"webhook_url", "PARLEY_WEBHOOK_URL", NULL, "unset", 0, 1,
-     "provider webhook: where outgoing messages are POSTed as JSON"},
-    {"webhook_send_secret", "PARLEY_WEBHOOK_SEND_SECRET", NULL, "unset", 1, 1,
-     "provider webhook: HMAC-SHA256 key signing what is POSTed"},
+};
+
+/* after the providers' own settings (provider_registry.h) */
+static const setting_def after_providers[] = {
     {"rate_long_code", "PARLEY_RATE_LONG_CODE", "1", "default", 0, 1,
      "messages a second from one long code (10-digit) number"},
     {"rate_toll_free", "PARLEY_RATE_TOLL_FREE", "3", "default", 0, 1,
@@ -100,7 +93,32 @@ static setting_def defs[] = {
      "on: http.get/post may reach loopback and private addresses (127.0.0.1, 10.x, ...); "
      "off: only public ones"},
 };
-enum { NDEFS = sizeof defs / sizeof *defs };
+static setting_def *defs;
+static int ndefs;
+static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
+
+static void add_def(setting_def d) {
+  defs = xrealloc(defs, (size_t)(ndefs + 1) * sizeof *defs);
+  defs[ndefs++] = d;
+}
+
+/* The table: ours, and the settings each registered provider reads. */
+static void defs_make(void) {
+  for (size_t i = 0; i < sizeof before_providers / sizeof *before_providers; i++)
+    add_def(before_providers[i]);
+  for (size_t i = 0; provider_registrations[i]; i++)
+    for (const provider_setting *p = provider_registrations[i]->settings; p && p->key; p++)
+      add_def((setting_def){p->key, p->env, p->value, p->value ? "default" : "unset", p->secret,
+                            p->per_bot, p->help});
+  for (size_t i = 0; i < sizeof after_providers / sizeof *after_providers; i++)
+    add_def(after_providers[i]);
+}
+
+static int defs_count(void) {
+  pthread_once(&defs_once, defs_make);
+  return ndefs;
+}
+#define NDEFS defs_count()
 
 /* values given for one bot */
 typedef struct bot_value {

@@ -19,7 +19,7 @@ static const provider_setting settings[] = {
     {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, 0, 1,
      "Twilio account SID (AC...) to send with"},
     {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, 0, 1,
-     "send through this Messaging Service (MG...) instead of a From number"},
+     "send through this Messaging Service (MG...) instead of From numbers"},
     {"twilio_api_url", "PARLEY_TWILIO_API_URL", "https://api.twilio.com", 0, 1,
      "Twilio's API base URL (a local fake in tests)"},
     {NULL, NULL, NULL, 0, 0, NULL}};
