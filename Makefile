@@ -3,7 +3,7 @@ CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
-# its own layer and the ones below it only (tests/layers.sh, run by make).
+# its own layer and the ones below it only (runtime/layers.py, run by make).
 LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
@@ -84,10 +84,11 @@ $(B)/core/phone_zone.o: $(B)/phone_tz_data.h
 $(PARLEY): $(B)/cli/main.o $(OBJS) | deps $(B)/layers.ok
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
-# The layer check (runtime/layers.sh): no file includes a header of a layer
-# above its own and no object uses a symbol defined above it.
-$(B)/layers.ok: runtime/layers.sh $(SRCS) $(CXX_SRCS) $(HDRS) $(B)/cli/main.o $(OBJS)
-	sh runtime/layers.sh $(B) $(LAYERS)
+# The layer check (runtime/layers.py): no file includes a header of a layer
+# above its own, no object uses a symbol defined above it, and no circle
+# between objects of a layer but those runtime/circles.txt lists.
+$(B)/layers.ok: runtime/layers.py runtime/circles.txt $(SRCS) $(CXX_SRCS) $(HDRS) $(B)/cli/main.o $(OBJS)
+	$(PYTHON) runtime/layers.py $(B) $(LAYERS)
 	@touch $@
 
 # make run: the bots in scripts/ over HTTP on 127.0.0.1:8080 (make sim: the
