@@ -35,7 +35,7 @@ STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run sim test test-asan test-tsan bench clean
+.PHONY: all deps run sim test test-asan test-tsan bench pattern-diff clean
 
 # Every rule that runs the compiler, the linker or python3 has deps as an
 # order-only prerequisite: under make -j on a fresh machine nothing is
@@ -163,6 +163,13 @@ $(B)/ceiling: bench/ceiling.c | $(B) deps
 
 $(B)/bench: bench/bench.c bench/workload.c bench/workload.h $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $(filter-out %.h,$^) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# runtime/lua/lua_pattern.diff: what the bounded pattern matcher changes in
+# Lua 5.4.4's (downloads Debian's lua5.4 source; tests/pattern_diff.sh checks
+# the kept diff against lua_pattern.c offline).
+pattern-diff:
+	sh runtime/lua/lua_pattern_diff.sh > runtime/lua/lua_pattern.diff.tmp
+	mv runtime/lua/lua_pattern.diff.tmp runtime/lua/lua_pattern.diff
 
 clean:
 	rm -rf build build-asan build-tsan parley
