@@ -115,7 +115,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 # A local fake of Twilio's Messages API (tests/fake/README.md): the e2e
 # tests and the bench send through it.
 $(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
-	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto) -o $@ $< \
+	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto icu-uc) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
 test: deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
