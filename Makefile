@@ -3,7 +3,8 @@ CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
-# its own layer and the ones below it only (tests/layers.sh, run by make).
+# its own layer and the ones below it only (runtime/layers.sh, run by make;
+# tests/layers.sh, run by make test, shows it refuses each kind of breach).
 LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build

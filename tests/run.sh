@@ -25,6 +25,7 @@ suite "transcripts, 1 engine worker (PARLEY_ENGINE_THREADS=1): scripts/ examples
 suite "transcripts, 2 engine workers (PARLEY_ENGINE_THREADS=2): scripts/ examples/ tests/chat/" \
   env PARLEY_ENGINE_THREADS=2 "$PARLEY" test scripts examples tests/chat
 suite "hostile scripts: tests/hostile/" "$PARLEY" test tests/hostile
+suite "the layer check: runtime/layers.sh on tiny trees (tests/layers.sh)" sh tests/layers.sh
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue
   suite "e2e: $t" sh "$t"
