@@ -3,7 +3,8 @@ CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
-# its own layer and the ones below it only (runtime/layers.py, run by make).
+# its own layer and the ones below it only (runtime/layers.py, run by make;
+# tests/layers.sh, run by make test, shows it refuses each kind of breach).
 LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
@@ -116,7 +117,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 # A local fake of Twilio's Messages API (tests/fake/README.md): the e2e
 # tests and the bench send through it.
 $(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
-	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto) -o $@ $< \
+	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto icu-uc) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
 test: deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
