@@ -3,23 +3,18 @@
 # copy, with the whole files for context) still describes
 # runtime/lua/lua_pattern.c: its new side is that file, line for line. When
 # this fails, run `make pattern-diff` and read what changed against Lua.
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+. tests/e2e/lib/tap.sh
 diff=runtime/lua/lua_pattern.diff
 src=runtime/lua/lua_pattern.c
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-pass=0
-fail=0
-check() { # check NAME COMMAND...
-  name=$1
-  shift
-  if "$@"; then pass=$((pass + 1)); echo "ok $((pass + fail)) - $name"
-  else fail=$((fail + 1)); echo "not ok $((pass + fail)) - $name"; fi
-}
-echo "1..3"
-check "$diff compares with $src" sh -c "head -2 $diff | grep -q '^+++ runtime/lua/lua_pattern.c\$'"
-check "one hunk: the whole files are its context" test "$(grep -c '^@@ ' "$diff")" = 1
-tail -n +4 "$diff" | sed -n 's/^[ +]//p' > "$tmp"
-check "its new side is $src as it is now (else: make pattern-diff)" cmp -s "$tmp" "$src"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+head -2 "$diff" | grep -qx '+++ runtime/lua/lua_pattern.c'
+result $? "$diff compares with $src"
+hunks=$(grep -c '^@@ ' "$diff")
+[ "$hunks" = 1 ]
+result $? "one hunk: the whole files are its context" "$hunks hunks"
+tail -n +4 "$diff" | sed -n 's/^[ +]//p' >"$tmp"
+cmp -s "$tmp" "$src"
+result $? "its new side is $src as it is now" "they differ: run make pattern-diff"
+summary
