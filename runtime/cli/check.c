@@ -2,8 +2,8 @@
  * every problem found, one "file:line: message" per line. */
 #include <getopt.h>
 #include <lauxlib.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -93,10 +93,11 @@ int cli_check(int argc, char **argv) {
     if (c == 1) {
       dirs[ndirs++] = o.arg;
     } else if (c == 'h') {
-      printf("usage: parley check BOTDIR...\n"
-             "Loads each bot (its files, bot.config, handlers and templates) without\n"
-             "running a handler, and prints every problem as file:line: message; a\n"
-             "warning is printed and the bot still passes.\n");
+      printf(
+          "usage: parley check BOTDIR...\n"
+          "Loads each bot (its files, bot.config, handlers and templates) without\n"
+          "running a handler, and prints every problem as file:line: message; a\n"
+          "warning is printed and the bot still passes.\n");
       free(dirs);
       return 0;
     } else {

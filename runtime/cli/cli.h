@@ -18,12 +18,12 @@ struct option; /* <getopt.h> */
 typedef struct cli_options {
   int argc;
   char **argv;
-  const char *verb;                /* "sim" */
-  const char *shorts;              /* getopt's short options: "h", "ho:" */
-  const struct option *longs;      /* ended by a zeroed entry */
-  const char *known;               /* the options as the message lists them */
-  const char *arg;                 /* out: the value or the argument */
-  int started, rest;               /* internal */
+  const char *verb;           /* "sim" */
+  const char *shorts;         /* getopt's short options: "h", "ho:" */
+  const struct option *longs; /* ended by a zeroed entry */
+  const char *known;          /* the options as the message lists them */
+  const char *arg;            /* out: the value or the argument */
+  int started, rest;          /* internal */
 } cli_options;
 int cli_option(cli_options *o);
 

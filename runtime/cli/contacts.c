@@ -223,16 +223,26 @@ int cli_contacts(int argc, char **argv) {
                    .known = "--url, --config, --format, --output"};
   for (int c; (c = cli_option(&o)) != -1;) {
     switch (c) {
-      case 'u': url_flag = o.arg; break;
-      case 'c': config = o.arg; break;
-      case 'f': format = o.arg; break;
-      case 'o': output = o.arg; break;
-      case 'h': return usage(stdout);
+      case 'u':
+        url_flag = o.arg;
+        break;
+      case 'c':
+        config = o.arg;
+        break;
+      case 'f':
+        format = o.arg;
+        break;
+      case 'o':
+        output = o.arg;
+        break;
+      case 'h':
+        return usage(stdout);
       case 1:
         if (nargs == 2) return usage(stderr);
         args[nargs++] = o.arg;
         break;
-      default: return 2;
+      default:
+        return 2;
     }
   }
   int import = strcmp(verb, "import") == 0;

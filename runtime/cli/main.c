@@ -46,10 +46,12 @@ static const struct verb {
   const char *name;
   int (*run)(int argc, char **argv);
 } verbs[] = {
-    {"sim", cli_sim},           {"test", cli_test},         {"check", cli_check},
-    {"segments", cli_segments}, {"serve", cli_serve},       {"reload", cli_reload},
-    {"contacts", cli_contacts}, {"version", version},       {"--version", version},
-    {"help", help},             {"--help", help},           {"-h", help},
+    {"sim", cli_sim},           {"test", cli_test},
+    {"check", cli_check},       {"segments", cli_segments},
+    {"serve", cli_serve},       {"reload", cli_reload},
+    {"contacts", cli_contacts}, {"version", version},
+    {"--version", version},     {"help", help},
+    {"--help", help},           {"-h", help},
 };
 
 int main(int argc, char **argv) {

@@ -42,9 +42,10 @@ int cli_option(cli_options *o) {
     }
     return -1;
   }
-  if (c == '?' || c == ':' || (index >= 0 && !whole_name(o->argv[at], &o->longs[index]))) {
-    fprintf(stderr, "parley %s: unknown option '%s' (known: %s)\n", o->verb, o->argv[at],
-            o->known);
+  if (c == '?' || c == ':' ||
+      (index >= 0 && !whole_name(o->argv[at], &o->longs[index]))) {
+    fprintf(stderr, "parley %s: unknown option '%s' (known: %s)\n", o->verb,
+            o->argv[at], o->known);
     return '?';
   }
   return c;

@@ -14,10 +14,11 @@
 #include "script.h"
 #include "util.h"
 
-static const struct option reload_options[] = {
-    {"dir", required_argument, NULL, 'd'},    {"url", required_argument, NULL, 'u'},
-    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0}};
+static const struct option reload_options[] = {{"dir", required_argument, NULL, 'd'},
+                                               {"url", required_argument, NULL, 'u'},
+                                               {"config", required_argument, NULL, 'c'},
+                                               {"help", no_argument, NULL, 'h'},
+                                               {NULL, 0, NULL, 0}};
 
 int cli_reload(int argc, char **argv) {
   const char *name = NULL, *dir = NULL, *url_flag = NULL, *config = NULL;
@@ -49,7 +50,8 @@ int cli_reload(int argc, char **argv) {
     } else if (!name) {
       name = o.arg;
     } else {
-      fprintf(stderr, "parley reload: one bot at a time ('%s' and '%s')\n", name, o.arg);
+      fprintf(stderr, "parley reload: one bot at a time ('%s' and '%s')\n", name,
+              o.arg);
       return 2;
     }
   }

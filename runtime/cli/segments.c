@@ -51,14 +51,17 @@ int cli_segments(int argc, char **argv) {
                    .known = "--help"};
   for (int c; (c = cli_option(&o)) != -1;) {
     switch (c) {
-      case 'h': segments_usage(stdout); return 0;
+      case 'h':
+        segments_usage(stdout);
+        return 0;
       case 1:
         fprintf(stderr,
                 "parley segments: unexpected argument '%s' (texts are "
                 "read from stdin, one per line)\n",
                 o.arg);
         return 2;
-      default: return 2;
+      default:
+        return 2;
     }
   }
   char *line = NULL;

@@ -6,6 +6,8 @@
  * input works too: no prompt, each line is echoed after the prompt it would
  * have had, and a bad command makes the exit status non-zero. The session is
  * recorded as a transcript for /save (sim_record.c). */
+#include "sim.h"
+
 #include <editline/readline.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,7 +17,6 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "sim.h"
 
 /* A line that is not a command: a message from the current fan. */
 static void send_message(sim *s, const char *text) {
@@ -37,10 +38,11 @@ static void send_message(sim *s, const char *text) {
   record_step_end(&s->rec);
 }
 
-static const struct option sim_options[] = {
-    {"db", required_argument, NULL, 'd'},  {"as", required_argument, NULL, 'a'},
-    {"env", required_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0}};
+static const struct option sim_options[] = {{"db", required_argument, NULL, 'd'},
+                                            {"as", required_argument, NULL, 'a'},
+                                            {"env", required_argument, NULL, 'e'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
 
 int cli_sim(int argc, char **argv) {
   sim s = {.db = ":memory:", .now = 0};
@@ -54,10 +56,13 @@ int cli_sim(int argc, char **argv) {
   for (int c; (c = cli_option(&o)) != -1;) {
     char err[256];
     switch (c) {
-      case 'd': s.db = o.arg; break;
+      case 'd':
+        s.db = o.arg;
+        break;
       case 'a':
         if (!sim_valid_number(o.arg)) {
-          fprintf(stderr, "parley sim: --as '%s' is not a number like +15550002\n", o.arg);
+          fprintf(stderr, "parley sim: --as '%s' is not a number like +15550002\n",
+                  o.arg);
           return 2;
         }
         snprintf(s.fan, sizeof s.fan, "%s", o.arg);
@@ -69,17 +74,20 @@ int cli_sim(int argc, char **argv) {
         }
         break;
       case 'h':
-        printf("usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
+        printf(
+            "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env "
+            "NAME=value]...\n");
         return 0;
       case 1:
         if (s.dir) {
-          fprintf(stderr, "parley sim: one bot folder at a time ('%s' and '%s')\n", s.dir,
-                  o.arg);
+          fprintf(stderr, "parley sim: one bot folder at a time ('%s' and '%s')\n",
+                  s.dir, o.arg);
           return 2;
         }
         s.dir = o.arg;
         break;
-      default: return 2;
+      default:
+        return 2;
     }
   }
   if (!s.dir) {

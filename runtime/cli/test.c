@@ -76,7 +76,8 @@ static int add_target(paths *targets, const char *path) {
   while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
   find_chats(targets, dir, 0);
   free(dir);
-  if (targets->n == before) fprintf(stderr, "parley test: %s: no .chat files found\n", path);
+  if (targets->n == before)
+    fprintf(stderr, "parley test: %s: no .chat files found\n", path);
   return 0;
 }
 
@@ -95,17 +96,21 @@ int cli_test(int argc, char **argv) {
                    .known = "--update"};
   for (int c; (c = cli_option(&o)) != -1;) {
     switch (c) {
-      case 'u': update = 1; break;
+      case 'u':
+        update = 1;
+        break;
       case 'h':
-        printf("usage: parley test [--update] [PATH...]\n"
-               "Runs .chat transcripts (files, or folders searched for *.chat;\n"
-               "default: scripts/ and examples/). --update rewrites the expected\n"
-               "lines of each transcript from what the bot actually sent.\n");
+        printf(
+            "usage: parley test [--update] [PATH...]\n"
+            "Runs .chat transcripts (files, or folders searched for *.chat;\n"
+            "default: scripts/ and examples/). --update rewrites the expected\n"
+            "lines of each transcript from what the bot actually sent.\n");
         return 0;
       case 1:
         if (add_target(&targets, o.arg)) return 2;
         break;
-      default: return 2;
+      default:
+        return 2;
     }
   }
   if (argc < 2 || (targets.n == 0 && update && argc == 2)) {
