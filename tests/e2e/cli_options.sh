@@ -77,6 +77,19 @@ check "check: two folders, one line each" 0 "^$tmp/ok: ok \(bot 'ok'\)" \
   "$PARLEY" check "$tmp/ok" "$tmp/ok"
 check_text "check without a folder prints the usage, exit 2" 2 "usage: parley check BOTDIR..." \
   "$PARLEY" check
+check_text "check --help" 0 "usage: parley check BOTDIR..." "$PARLEY" check --help
+check_text "check: an unknown option is named (not loaded as a folder)" 2 \
+  "parley check: unknown option '--fast' (known: --help)" "$PARLEY" check "$tmp/ok" --fast
+
+# ---------------------------------------------------------------- getopt_long
+check_text "an option is known by its whole name only (no abbreviation)" 2 \
+  "parley sim: unknown option '--d' $known_sim" "$PARLEY" sim "$tmp/ok" --d "$tmp/x.db"
+check_text "-- ends the options: what follows is an argument" 2 \
+  "parley sim: one bot folder at a time ('$tmp/ok' and '--db')" "$PARLEY" sim "$tmp/ok" -- --db
+check "--name=value is the value" 0 "^\+15550007> hi$" \
+  sh -c "printf 'hi\n' | '$PARLEY' sim '$tmp/ok' --as=+15550007"
+check "options after the folder with POSIXLY_CORRECT set too" 0 "^\+15550006> hi$" \
+  sh -c "printf 'hi\n' | POSIXLY_CORRECT=1 '$PARLEY' sim '$tmp/ok' --as +15550006"
 
 # ---------------------------------------------------------------- segments
 check_text "segments --help" 0 "usage: parley segments [--help]" "$PARLEY" segments --help

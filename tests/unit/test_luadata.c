@@ -260,10 +260,14 @@ static void test_refusals_name_the_key(void) {
  * sequences are refused. */
 static void test_utf8_edges(void) {
   static const char *const valid[][2] = {
-      {"U+0080", "'\\xc2\\x80'"},         {"U+07FF", "'\\xdf\\xbf'"},
-      {"U+0800", "'\\xe0\\xa0\\x80'"},    {"U+D7FF", "'\\xed\\x9f\\xbf'"},
-      {"U+E000", "'\\xee\\x80\\x80'"},    {"U+FFFF", "'\\xef\\xbf\\xbf'"},
-      {"U+10000", "'\\xf0\\x90\\x80\\x80'"}, {"U+10FFFF", "'\\xf4\\x8f\\xbf\\xbf'"},
+      {"U+0080", "'\\xc2\\x80'"},
+      {"U+07FF", "'\\xdf\\xbf'"},
+      {"U+0800", "'\\xe0\\xa0\\x80'"},
+      {"U+D7FF", "'\\xed\\x9f\\xbf'"},
+      {"U+E000", "'\\xee\\x80\\x80'"},
+      {"U+FFFF", "'\\xef\\xbf\\xbf'"},
+      {"U+10000", "'\\xf0\\x90\\x80\\x80'"},
+      {"U+10FFFF", "'\\xf4\\x8f\\xbf\\xbf'"},
   };
   for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
     expect_round_trip(valid[i][0], valid[i][1]);

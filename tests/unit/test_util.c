@@ -64,7 +64,10 @@ static void test_utf8_valid_edges(void) {
   valid("\xc3", 1, 0, "a 2-byte character cut after its lead");
   valid("\xe2\x82", 2, 0, "a 3-byte character cut after two bytes");
   valid("\xf0\x9f\x8e", 3, 0, "a 4-byte character cut after three bytes");
-  valid("\xf0\x9f\x8e" "a", 4, 0, "a 4-byte character cut by ASCII");
+  valid(
+      "\xf0\x9f\x8e"
+      "a",
+      4, 0, "a 4-byte character cut by ASCII");
   valid("\xc3\xa9", 1, 0, "a character cut by the length, not by the text");
   valid("\xc3\xa9\xe2\x82\xac", 4, 0, "the second character cut by the length");
   valid("\xc3\xa9\xe2\x82\xac", 5, 1, "both characters within the length");
@@ -76,8 +79,10 @@ static void test_utf8_repair_edges(void) {
   repaired("\xf0\x8f\xbf\xbf", "????", "an overlong 4-byte form, one ? a byte");
   repaired("\xed\xbf\xbf", "???", "U+DFFF, one ? a byte");
   repaired("\xf5\x80\x80\x80", "????", "lead byte F5, one ? a byte");
-  repaired("\xf0\x9f\x8e" "a\xc3\xa9", "???a\xc3\xa9",
-           "a cut 4-byte character before ASCII and a valid one");
+  repaired(
+      "\xf0\x9f\x8e"
+      "a\xc3\xa9",
+      "???a\xc3\xa9", "a cut 4-byte character before ASCII and a valid one");
   repaired("\xe2\x82\xe2\x82\xac", "??\xe2\x82\xac",
            "a cut character before a whole one: the whole one stays");
   repaired("\xc3\xc3\xa9", "?\xc3\xa9", "a lead byte before a whole character");
