@@ -400,8 +400,9 @@ static const char *const queries[Q_COUNT] = {
                     " text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
-
-const char *store_error(store *st) { return st->err; }
+const char *store_error(store_reader *rd) {
+  return reader_store(rd)->err;
+}
 
 int store_fail(store *st, const char *what) {
   snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
@@ -588,6 +589,27 @@ void store_close(store *st) {
   free(st);
 }
 
+store_reader *store_reader_open(const char *path, char *err, size_t errlen) {
+  store *st = store_open(path, err, errlen);
+  /* SQLite refuses this connection any write: a read that would write
+   * fails instead */
+  if (st &&
+      exec_sql(st, "PRAGMA query_only = 1", "cannot make the connection read-only")) {
+    snprintf(err, errlen, "%s", st->err);
+    store_close(st);
+    return NULL;
+  }
+  return (store_reader *)st;
+}
+
+void store_reader_close(store_reader *rd) {
+  store_close(reader_store(rd));
+}
+
+store_reader *store_reads(store *st) {
+  return (store_reader *)st;
+}
+
 static int run_simple(store *st, int q, const char *what) {
   sqlite3_stmt *s = stmt(st, q);
   return s ? store_exec_done(st, s, what) : -1;
@@ -597,10 +619,13 @@ int store_begin(store *st) {
   return run_simple(st, Q_BEGIN, "cannot start a transaction");
 }
 int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
-int store_read_begin(store *st) {
+int store_read_begin(store_reader *rd) {
+  store *st = reader_store(rd);
   return run_simple(st, Q_BEGIN_READ, "cannot start a read transaction");
 }
-int store_read_end(store *st) { return store_rollback(st); }
+int store_read_end(store_reader *rd) {
+  return store_rollback(reader_store(rd));
+}
 int store_rollback(store *st) {
   if (sqlite3_get_autocommit(st->db)) return 0;
   return run_simple(st, Q_ROLLBACK, "cannot roll back");
@@ -619,7 +644,8 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   return exec_insert(st, s, "cannot add the bot");
 }
 
-char *store_bot_store_get(store *st, int64_t bot_id) {
+char *store_bot_store_get(store_reader *rd, int64_t bot_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BOT_STORE_GET);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -703,8 +729,9 @@ void contact_row_free(contact_row *r) {
   *r = (contact_row){0};
 }
 
-int store_contact_get(store *st, int64_t bot_id, const char *number,
+int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
                       contact_row *out) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -771,7 +798,8 @@ int store_conversation_save(store *st, int64_t contact_id, const char *state,
   return store_exec_done(st, s, "cannot save a conversation");
 }
 
-int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
+int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud) {
+  store *st = reader_store(rd);
   /* a separate statement: callbacks may run other queries */
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONTACTS_EACH], -1, &s, NULL) != SQLITE_OK)
@@ -788,7 +816,8 @@ int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list contacts");
 }
 
-long store_contact_count(store *st, int64_t bot_id) {
+long store_contact_count(store_reader *rd, int64_t bot_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_CONTACT_COUNT);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -939,7 +968,8 @@ int store_messages_add(store *st, const message_row *rows, size_t n) {
   return 0;
 }
 
-int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
+int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -950,7 +980,8 @@ int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
 }
 
-int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at) {
+int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
@@ -961,7 +992,9 @@ int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
 }
 
-int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer) {
+int store_max_ids(store_reader *rd, int64_t *contact, int64_t *message,
+                  int64_t *timer) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
   if (!s) return -1;
   int rc = sqlite3_step(s);
@@ -993,7 +1026,8 @@ static int each_row(store *st, int q, int64_t contact_id,
   return rc == SQLITE_DONE ? 0 : store_fail(st, what);
 }
 
-int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
+int store_messages_each(store_reader *rd, int64_t contact_id, message_fn fn, void *ud) {
+  store *st = reader_store(rd);
   return each_row(st, Q_MESSAGES_EACH, contact_id, fn, ud, "cannot list messages");
 }
 
@@ -1012,7 +1046,8 @@ int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
   return store_exec_done(st, s, "cannot append to the consent ledger");
 }
 
-int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud) {
+int store_consent_each(store_reader *rd, int64_t contact_id, consent_fn fn, void *ud) {
+  store *st = reader_store(rd);
   return each_row(st, Q_CONSENT_EACH, contact_id, fn, ud,
                   "cannot read the consent ledger");
 }
@@ -1116,7 +1151,8 @@ static void bind_partitions(store *st, sqlite3_stmt *s) {
   sqlite3_bind_int(s, 7, st->part_index);
 }
 
-void store_set_partitions(store *st, int workers, int index) {
+void store_set_partitions(store_reader *rd, int workers, int index) {
+  store *st = reader_store(rd);
   st->part_workers = workers;
   st->part_index = index;
 }
@@ -1154,19 +1190,23 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read timers");
 }
 
-int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                     long limit, timer_row **out, size_t *n) {
+int store_timers_due(store_reader *rd, int64_t bot_id, int64_t until,
+                     const due_key *after, long limit, timer_row **out, size_t *n) {
+  store *st = reader_store(rd);
   due_key start = after ? *after : (due_key){INT64_MIN, 0};
   return timers_query(st, Q_TIMERS_DUE, until, limit, bot_id, &start, out, n);
 }
 
-int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n) {
+int store_timers_every(store_reader *rd, int64_t bot_id, timer_row **out, size_t *n) {
+  store *st = reader_store(rd);
   return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, NULL, out, n);
 }
 
-int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
-                                               long n),
+int store_reruns_pending(store_reader *rd,
+                         void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
+                                    long n),
                          void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_RERUNS_PENDING);
   if (!s) return -1;
   int rc;
@@ -1177,8 +1217,9 @@ int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read pending reruns");
 }
 
-int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                   long limit, held_row **out, size_t *n) {
+int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
+                   const due_key *after, long limit, held_row **out, size_t *n) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, until);
@@ -1269,8 +1310,9 @@ void broadcast_row_free(broadcast_row *b) {
   *b = (broadcast_row){0};
 }
 
-int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
-                         size_t *n) {
+int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
+                         broadcast_row **out, size_t *n) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCASTS_DUE);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -1287,7 +1329,9 @@ int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read broadcasts");
 }
 
-int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out) {
+int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
+                        broadcast_row *out) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_GET);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, id);
@@ -1300,7 +1344,8 @@ int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *ou
   return found;
 }
 
-int store_backlog(store *st, int64_t *timers, int64_t *held) {
+int store_backlog(store_reader *rd, int64_t *timers, int64_t *held) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BACKLOG);
   if (!s) return -1;
   int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
@@ -1310,7 +1355,8 @@ int store_backlog(store *st, int64_t *timers, int64_t *held) {
   return rc;
 }
 
-int64_t store_max_broadcast(store *st) {
+int64_t store_max_broadcast(store_reader *rd) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_MAX_BROADCAST);
   if (!s) return -1;
   int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
@@ -1318,7 +1364,8 @@ int64_t store_max_broadcast(store *st) {
   return v;
 }
 
-void store_set_progress(store *st, int (*stop)(void *ud), void *ud) {
+void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud) {
+  store *st = reader_store(rd);
   sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
 }
 
@@ -1357,8 +1404,9 @@ static int range_sql(buf *sql, json_t *range, int param) {
  * Lua side): tags (a string or a list: all of them), status, joined_after /
  * joined_before (ms), a field's range (an object: range_sql), anything
  * else a field that must equal the value. */
-int store_contacts_match(store *st, int64_t bot_id, const char *segment,
+int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud) {
+  store *st = reader_store(rd);
   json_error_t jerr;
   json_t *seg = json_loads(segment, 0, &jerr);
   if (!json_is_object(seg)) {
@@ -1475,7 +1523,8 @@ int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha) {
   return store_exec_done(st, s, "cannot record a served bot");
 }
 
-int store_served_each(store *st, served_fn fn, void *ud) {
+int store_served_each(store_reader *rd, served_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_SERVED_EACH);
   if (!s) return -1;
   int rc;
@@ -1486,7 +1535,8 @@ int store_served_each(store *st, served_fn fn, void *ud) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list the served bots");
 }
 
-int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
+int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_VERSIONS_EACH);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -1498,7 +1548,8 @@ int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list script versions");
 }
 
-char *store_version_files(store *st, int64_t bot_id, int64_t number) {
+char *store_version_files(store_reader *rd, int64_t bot_id, int64_t number) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -1509,7 +1560,8 @@ char *store_version_files(store *st, int64_t bot_id, int64_t number) {
   return out;
 }
 
-int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
+int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_ALL], -1, &s, NULL) != SQLITE_OK)
     return store_fail(st, "cannot read the consent ledger");
@@ -1619,7 +1671,8 @@ static int number_hash(store *st, const char *number, char out[65]) {
   return 0;
 }
 
-int store_is_suppressed(store *st, int64_t bot_id, const char *number) {
+int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number) {
+  store *st = reader_store(rd);
   char hash[65];
   if (number_hash(st, number, hash)) return -1;
   sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);

@@ -27,6 +27,12 @@ struct store {
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
 
+/* The connection behind a reader (a store_reader is a store seen through
+ * its reads only). */
+static inline store *reader_store(store_reader *rd) {
+  return (store *)rd;
+}
+
 /* Records "path: what: sqlite's message" as the store's error; -1. */
 int store_fail(store *st, const char *what);
 /* Binds a string, or NULL for a NULL pointer. */

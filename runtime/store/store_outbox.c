@@ -86,7 +86,8 @@ void outbox_row_free(outbox_row *r) {
   free(r->media);
 }
 
-int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
+int store_outbox_next_sender(store_reader *rd, int64_t *bot, char **sender) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_NEXT_SENDER);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, *bot);
@@ -102,8 +103,9 @@ int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
 }
 
-int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
-                     outbox_row **out, size_t *n) {
+int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64_t now,
+                     long limit, outbox_row **out, size_t *n) {
+  store *st = reader_store(rd);
   *out = NULL;
   *n = 0;
   sqlite3_stmt *s = query(st, O_DUE);
@@ -136,7 +138,8 @@ int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now,
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
 }
 
-int64_t store_outbox_next_retry_after(store *st, int64_t after) {
+int64_t store_outbox_next_retry_after(store_reader *rd, int64_t after) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_NEXT_RETRY);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, after);
@@ -177,7 +180,7 @@ int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t no
   if (rc == 0 && provider_id) {
     /* a delivery report came first: keep its status, add the id */
     outbound_row r;
-    int found = store_outbound_get(st, 0, id, NULL, &r);
+    int found = store_outbound_get(store_reads(st), 0, id, NULL, &r);
     if (found > 0) {
       rc = set_status(st, id, r.status, r.status, NULL, provider_id, -1, now);
       outbound_row_free(&r);
@@ -210,7 +213,8 @@ long store_outbox_recover(store *st) {
   return (long)sqlite3_changes(st->db);
 }
 
-long store_outbox_depth(store *st) {
+long store_outbox_depth(store_reader *rd) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_DEPTH);
   if (!s) return -1;
   long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
@@ -234,8 +238,9 @@ void outbound_row_free(outbound_row *r) {
   free(r->error);
 }
 
-int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provider_id,
-                       outbound_row *out) {
+int store_outbound_get(store_reader *rd, int64_t bot_id, int64_t id,
+                       const char *provider_id, outbound_row *out) {
+  store *st = reader_store(rd);
   memset(out, 0, sizeof *out);
   sqlite3_stmt *s = query(st, id > 0 ? O_GET_BY_ID : O_GET_BY_PROVIDER);
   if (!s) return -1;
@@ -265,7 +270,7 @@ int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provid
 int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
                           int64_t now) {
   outbound_row r;
-  int found = store_outbound_get(st, 0, id, NULL, &r);
+  int found = store_outbound_get(store_reads(st), 0, id, NULL, &r);
   if (found <= 0) return found;
   int rc = 0;
   if (store_status_rank(status) > store_status_rank(r.status))
@@ -274,7 +279,8 @@ int store_delivery_status(store *st, int64_t id, const char *status, const char 
   return rc;
 }
 
-char *store_bot_name(store *st, int64_t id) {
+char *store_bot_name(store_reader *rd, int64_t id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_BOT_NAME);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, id);
@@ -293,7 +299,7 @@ static int store_conversation_clear_expect(store *st, int64_t contact_id) {
 int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const char *number,
                          const char *reason, int64_t at) {
   contact_row c;
-  int found = store_contact_get(st, bot_id, number, &c);
+  int found = store_contact_get(store_reads(st), bot_id, number, &c);
   if (found <= 0) return found; /* erased meanwhile */
   int already = strcmp(c.status, "opted_out") == 0;
   contact_row_free(&c);
