@@ -442,6 +442,61 @@ static int64_t exec_insert(store *st, sqlite3_stmt *s, const char *what) {
   return store_exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
+void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    int i = (int)k;
+    switch (o[k].type) {
+      case SQL_OUT_INT64:
+        *(int64_t *)o[k].p = sqlite3_column_int64(s, i);
+        break;
+      case SQL_OUT_INT:
+        *(int *)o[k].p = sqlite3_column_int(s, i);
+        break;
+      case SQL_OUT_DOUBLE:
+        *(double *)o[k].p = sqlite3_column_double(s, i);
+        break;
+      case SQL_OUT_TEXT:
+        *(char **)o[k].p = store_col_dup(s, i);
+        break;
+    }
+  }
+}
+
+int store_step_end(store *st, sqlite3_stmt *s, int rc, const char *what) {
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, what);
+}
+
+void store_bind_values(sqlite3_stmt *s, const sql_value *v, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    int i = (int)k + 1;
+    switch (v[k].type) {
+      case SQL_INTEGER:
+        sqlite3_bind_int64(s, i, v[k].i);
+        break;
+      case SQL_STRING:
+        store_bind_text(s, i, v[k].t);
+        break;
+      case SQL_DOUBLE:
+        sqlite3_bind_double(s, i, v[k].r);
+        break;
+    }
+  }
+}
+
+int store_run_values(store *st, sqlite3_stmt *s, const char *what, const sql_value *v,
+                     size_t n) {
+  if (!s) return -1; /* the preparation's error is recorded */
+  store_bind_values(s, v, n);
+  return store_exec_done(st, s, what);
+}
+
+int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
+                            const sql_value *v, size_t n) {
+  return store_run_values(st, s, what, v, n) ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
 /* Steps a query whose first column is an id: the id, or 0 without a row. */
 static int64_t step_id(sqlite3_stmt *s) {
   int64_t id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
@@ -639,8 +694,7 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   if (id > 0) return id;
   s = stmt(st, Q_BOT_ADD);
   if (!s) return -1;
-  store_bind_text(s, 1, name);
-  sqlite3_bind_int64(s, 2, now);
+  STORE_BIND(s, SQL_TEXT(name), SQL_INT(now));
   return exec_insert(st, s, "cannot add the bot");
 }
 
@@ -657,11 +711,8 @@ char *store_bot_store_get(store_reader *rd, int64_t bot_id) {
 }
 
 int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_STORE_SET);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, json);
-  return store_exec_done(st, s, "cannot save bot.store");
+  return STORE_RUN(st, stmt(st, Q_BOT_STORE_SET), "cannot save bot.store",
+                   SQL_INT(bot_id), SQL_TEXT(json));
 }
 
 /* Steps a query of (id, number): the id (0 without a row, -1 on an error). */
@@ -682,16 +733,12 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
                                  const char *files_json, int64_t now, int64_t *number) {
   sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, sha);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sha));
   int64_t id = step_id_number(st, s, number, "cannot look up the script version");
   if (id != 0) return id;
   s = stmt(st, Q_VERSION_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, sha);
-  store_bind_text(s, 3, files_json);
-  sqlite3_bind_int64(s, 4, now);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sha), SQL_TEXT(files_json), SQL_INT(now));
   id = step_id_number(st, s, number, "cannot record the script version");
   return id ? id : store_fail(st, "cannot record the script version");
 }
@@ -702,15 +749,9 @@ char *store_col_dup(sqlite3_stmt *s, int i) {
 }
 
 static void read_contact(sqlite3_stmt *s, contact_row *r) {
-  r->id = sqlite3_column_int64(s, 0);
-  r->number = store_col_dup(s, 1);
-  r->status = store_col_dup(s, 2);
-  r->fields = store_col_dup(s, 3);
-  r->tags = store_col_dup(s, 4);
-  r->timezone = store_col_dup(s, 5);
-  r->first_seen = sqlite3_column_int64(s, 6);
-  r->last_seen = sqlite3_column_int64(s, 7);
-  r->state = store_col_dup(s, 8);
+  STORE_COLUMNS(s, SQL_OUT(&r->id), SQL_OUT(&r->number), SQL_OUT(&r->status),
+                SQL_OUT(&r->fields), SQL_OUT(&r->tags), SQL_OUT(&r->timezone),
+                SQL_OUT(&r->first_seen), SQL_OUT(&r->last_seen), SQL_OUT(&r->state));
   if (!r->state) r->state = xstrdup("{}");
   r->expect = store_col_dup(s, 9);
   r->joined = sqlite3_column_int(s, 10);
@@ -734,8 +775,7 @@ int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, number);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number));
   int rc = sqlite3_step(s);
   int found = 0;
   if (rc == SQLITE_ROW) {
@@ -752,50 +792,34 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, number);
-  sqlite3_bind_int64(s, 3, now);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number), SQL_INT(now));
   if (id > 0) sqlite3_bind_int64(s, 4, id);
   return exec_insert(st, s, "cannot add a contact");
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_SEEN);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  sqlite3_bind_int64(s, 2, now);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_SEEN), "cannot update a contact",
+                   SQL_INT(contact_id), SQL_INT(now));
 }
 
 int store_contact_joined(store *st, int64_t contact_id) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_JOINED);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_JOINED), "cannot update a contact",
+                   SQL_INT(contact_id));
 }
 
 int store_contact_update(store *st, int64_t contact_id, const char *status,
                          const char *fields, const char *tags,
                          const char *timezone) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_UPDATE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, status);
-  store_bind_text(s, 3, fields);
-  store_bind_text(s, 4, tags);
-  store_bind_text(s, 5, timezone);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_UPDATE), "cannot update a contact",
+                   SQL_INT(contact_id), SQL_TEXT(status), SQL_TEXT(fields),
+                   SQL_TEXT(tags), SQL_TEXT(timezone));
 }
 
 int store_conversation_save(store *st, int64_t contact_id, const char *state,
                             const char *expect, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_CONVERSATION_SAVE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, state);
-  store_bind_text(s, 3, expect);
-  sqlite3_bind_int64(s, 4, now);
-  return store_exec_done(st, s, "cannot save a conversation");
+  return STORE_RUN(st, stmt(st, Q_CONVERSATION_SAVE), "cannot save a conversation",
+                   SQL_INT(contact_id), SQL_TEXT(state), SQL_TEXT(expect),
+                   SQL_INT(now));
 }
 
 int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud) {
@@ -829,14 +853,9 @@ long store_contact_count(store_reader *rd, int64_t bot_id) {
 int64_t store_message_add(store *st, const message_row *m) {
   sqlite3_stmt *s = stmt(st, Q_MESSAGE_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, m->bot_id);
-  sqlite3_bind_int64(s, 2, m->contact_id);
-  store_bind_text(s, 3, m->direction);
-  store_bind_text(s, 4, m->number);
-  store_bind_text(s, 5, m->text);
-  store_bind_text(s, 6, m->status);
-  store_bind_text(s, 7, m->provider_id);
-  sqlite3_bind_int(s, 8, m->transactional);
+  STORE_BIND(s, SQL_INT(m->bot_id), SQL_INT(m->contact_id), SQL_TEXT(m->direction),
+             SQL_TEXT(m->number), SQL_TEXT(m->text), SQL_TEXT(m->status),
+             SQL_TEXT(m->provider_id), SQL_INT(m->transactional));
   if (m->segments > 0)
     sqlite3_bind_int(s, 9, m->segments);
   else
@@ -972,12 +991,9 @@ int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, provider_id);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(provider_id));
   int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+  return store_step_end(st, s, rc, "cannot look up a message");
 }
 
 int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
@@ -987,9 +1003,7 @@ int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
   sqlite3_bind_int64(s, 1, contact_id);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+  return store_step_end(st, s, rc, "cannot look up a message");
 }
 
 int store_max_ids(store_reader *rd, int64_t *contact, int64_t *message,
@@ -1034,16 +1048,9 @@ int store_messages_each(store_reader *rd, int64_t contact_id, message_fn fn, voi
 int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
                       const char *number, const char *action,
                       const char *source, const char *text, int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_CONSENT_ADD);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, contact_id);
-  store_bind_text(s, 3, number);
-  store_bind_text(s, 4, action);
-  store_bind_text(s, 5, source);
-  store_bind_text(s, 6, text);
-  sqlite3_bind_int64(s, 7, at);
-  return store_exec_done(st, s, "cannot append to the consent ledger");
+  return STORE_RUN(st, stmt(st, Q_CONSENT_ADD), "cannot append to the consent ledger",
+                   SQL_INT(bot_id), SQL_INT(contact_id), SQL_TEXT(number),
+                   SQL_TEXT(action), SQL_TEXT(source), SQL_TEXT(text), SQL_INT(at));
 }
 
 int store_consent_each(store_reader *rd, int64_t contact_id, consent_fn fn, void *ud) {
@@ -1084,8 +1091,7 @@ static void bind_opt_id(sqlite3_stmt *s, int i, int64_t v) {
 int store_timer_add(store *st, const timer_row *t, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_TIMER_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, t->id);
-  sqlite3_bind_int64(s, 2, t->bot_id);
+  STORE_BIND(s, SQL_INT(t->id), SQL_INT(t->bot_id));
   bind_opt_id(s, 3, t->contact_id);
   store_bind_text(s, 4, t->number);
   sqlite3_bind_int64(s, 5, t->due_at);
@@ -1099,41 +1105,24 @@ int store_timer_add(store *st, const timer_row *t, int64_t now) {
 
 int store_timer_done(store *st, int64_t id, const char *status, const char *error,
                      int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_DONE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  store_bind_text(s, 3, error);
-  sqlite3_bind_int64(s, 4, at);
-  return store_exec_done(st, s, "cannot update a timer");
+  return STORE_RUN(st, stmt(st, Q_TIMER_DONE), "cannot update a timer", SQL_INT(id),
+                   SQL_TEXT(status), SQL_TEXT(error), SQL_INT(at));
 }
 
 int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
-  return store_exec_done(st, s, "cannot cancel a timer");
+  return STORE_RUN(st, stmt(st, Q_TIMER_CANCEL), "cannot cancel a timer", SQL_INT(id),
+                   SQL_INT(bot_id));
 }
 
 int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL_DRIPS);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, handler);
-  return store_exec_done(st, s, "cannot stop a drip");
+  return STORE_RUN(st, stmt(st, Q_TIMER_CANCEL_DRIPS), "cannot stop a drip",
+                   SQL_INT(contact_id), SQL_TEXT(handler));
 }
 
 static void read_timer(sqlite3_stmt *s, timer_row *t) {
-  t->id = sqlite3_column_int64(s, 0);
-  t->bot_id = sqlite3_column_int64(s, 1);
-  t->contact_id = sqlite3_column_int64(s, 2);
-  t->number = store_col_dup(s, 3);
-  t->due_at = sqlite3_column_int64(s, 4);
-  t->handler = store_col_dup(s, 5);
-  t->args = store_col_dup(s, 6);
-  t->kind = store_col_dup(s, 7);
-  t->spec = store_col_dup(s, 8);
+  STORE_COLUMNS(s, SQL_OUT(&t->id), SQL_OUT(&t->bot_id), SQL_OUT(&t->contact_id),
+                SQL_OUT(&t->number), SQL_OUT(&t->due_at), SQL_OUT(&t->handler),
+                SQL_OUT(&t->args), SQL_OUT(&t->kind), SQL_OUT(&t->spec));
 }
 
 void timer_row_free(timer_row *t) {
@@ -1169,8 +1158,7 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
                         const due_key *after, timer_row **out, size_t *n) {
   sqlite3_stmt *s = stmt(st, q);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, a);
-  sqlite3_bind_int64(s, 2, b);
+  STORE_BIND(s, SQL_INT(a), SQL_INT(b));
   if (c) sqlite3_bind_int64(s, 3, c);
   if (after) {
     sqlite3_bind_int64(s, 4, after->at);
@@ -1186,8 +1174,7 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
     (*out)[*n] = (timer_row){0};
     read_timer(s, &(*out)[(*n)++]);
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read timers");
+  return store_step_end(st, s, rc, "cannot read timers");
 }
 
 int store_timers_due(store_reader *rd, int64_t bot_id, int64_t until,
@@ -1213,8 +1200,7 @@ int store_reruns_pending(store_reader *rd,
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
        (long)sqlite3_column_int64(s, 2));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read pending reruns");
+  return store_step_end(st, s, rc, "cannot read pending reruns");
 }
 
 int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
@@ -1222,11 +1208,8 @@ int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, until);
-  sqlite3_bind_int64(s, 2, limit);
-  sqlite3_bind_int64(s, 3, bot_id);
-  sqlite3_bind_int64(s, 4, after ? after->at : INT64_MIN);
-  sqlite3_bind_int64(s, 5, after ? after->id : 0);
+  STORE_BIND(s, SQL_INT(until), SQL_INT(limit), SQL_INT(bot_id),
+             SQL_INT(after ? after->at : INT64_MIN), SQL_INT(after ? after->id : 0));
   bind_partitions(st, s);
   size_t cap = 0;
   *out = NULL;
@@ -1235,67 +1218,39 @@ int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
     held_row *h = &(*out)[(*n)++];
-    h->id = sqlite3_column_int64(s, 0);
-    h->bot_id = sqlite3_column_int64(s, 1);
-    h->contact_id = sqlite3_column_int64(s, 2);
-    h->number = store_col_dup(s, 3);
-    h->send_at = sqlite3_column_int64(s, 4);
-    h->text = store_col_dup(s, 5);
+    STORE_COLUMNS(s, SQL_OUT(&h->id), SQL_OUT(&h->bot_id), SQL_OUT(&h->contact_id),
+                  SQL_OUT(&h->number), SQL_OUT(&h->send_at), SQL_OUT(&h->text));
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read held messages");
+  return store_step_end(st, s, rc, "cannot read held messages");
 }
 
 int store_message_release(store *st, int64_t id, const char *status, int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_MESSAGE_RELEASE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  sqlite3_bind_int64(s, 3, at);
-  return store_exec_done(st, s, "cannot release a held message");
+  return STORE_RUN(st, stmt(st, Q_MESSAGE_RELEASE), "cannot release a held message",
+                   SQL_INT(id), SQL_TEXT(status), SQL_INT(at));
 }
 
 /* ---------------------------------------------------------------- broadcasts */
 
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_ADD);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, b->id);
-  sqlite3_bind_int64(s, 2, b->bot_id);
-  store_bind_text(s, 3, b->segment);
-  store_bind_text(s, 4, b->text);
-  sqlite3_bind_double(s, 5, b->rate);
-  sqlite3_bind_int64(s, 6, b->next_at);
-  sqlite3_bind_int64(s, 7, now);
-  return store_exec_done(st, s, "cannot create a broadcast");
+  return STORE_RUN(st, stmt(st, Q_BROADCAST_ADD), "cannot create a broadcast",
+                   SQL_INT(b->id), SQL_INT(b->bot_id), SQL_TEXT(b->segment),
+                   SQL_TEXT(b->text), SQL_REAL(b->rate), SQL_INT(b->next_at),
+                   SQL_INT(now));
 }
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
                            long failed, long not_opted_in) {
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  sqlite3_bind_int64(s, 3, cursor);
-  sqlite3_bind_int64(s, 4, next_at);
-  sqlite3_bind_int64(s, 5, sent);
-  sqlite3_bind_int64(s, 6, held);
-  sqlite3_bind_int64(s, 7, suppressed);
-  sqlite3_bind_int64(s, 8, failed);
-  sqlite3_bind_int64(s, 9, not_opted_in);
-  return store_exec_done(st, s, "cannot update a broadcast");
+  return STORE_RUN(st, stmt(st, Q_BROADCAST_UPDATE), "cannot update a broadcast",
+                   SQL_INT(id), SQL_TEXT(status), SQL_INT(cursor), SQL_INT(next_at),
+                   SQL_INT(sent), SQL_INT(held), SQL_INT(suppressed), SQL_INT(failed),
+                   SQL_INT(not_opted_in));
 }
 
 static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
-  b->id = sqlite3_column_int64(s, 0);
-  b->bot_id = sqlite3_column_int64(s, 1);
-  b->segment = store_col_dup(s, 2);
-  b->text = store_col_dup(s, 3);
-  b->rate = sqlite3_column_double(s, 4);
-  b->status = store_col_dup(s, 5);
-  b->cursor = sqlite3_column_int64(s, 6);
-  b->next_at = sqlite3_column_int64(s, 7);
+  STORE_COLUMNS(s, SQL_OUT(&b->id), SQL_OUT(&b->bot_id), SQL_OUT(&b->segment),
+                SQL_OUT(&b->text), SQL_OUT(&b->rate), SQL_OUT(&b->status),
+                SQL_OUT(&b->cursor), SQL_OUT(&b->next_at));
   b->sent = (long)sqlite3_column_int64(s, 8);
   b->held = (long)sqlite3_column_int64(s, 9);
   b->suppressed = (long)sqlite3_column_int64(s, 10);
@@ -1315,8 +1270,7 @@ int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCASTS_DUE);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, until);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(until));
   *out = NULL;
   *n = 0;
   size_t cap = 0;
@@ -1325,8 +1279,7 @@ int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 4) * sizeof **out);
     read_broadcast(s, &(*out)[(*n)++]);
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read broadcasts");
+  return store_step_end(st, s, rc, "cannot read broadcasts");
 }
 
 int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
@@ -1334,8 +1287,7 @@ int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
+  STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
   int rc = sqlite3_step(s);
   int found = rc == SQLITE_ROW;
   if (found) read_broadcast(s, out);
@@ -1450,8 +1402,7 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
     return store_fail(st, "cannot select a segment");
   }
   buf_free(&sql);
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, after_id);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(after_id));
   param = 3;
   json_object_foreach(seg, key, val) {
     if (strcmp(key, "tags") == 0) {
@@ -1508,19 +1459,13 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
 /* ---------------------------------------------------------------- versions */
 
 int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_SET_ACTIVE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, version_id);
-  return store_exec_done(st, s, "cannot activate a script version");
+  return STORE_RUN(st, stmt(st, Q_BOT_SET_ACTIVE), "cannot activate a script version",
+                   SQL_INT(bot_id), SQL_INT(version_id));
 }
 
 int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_SET_SERVED);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, folder_sha);
-  return store_exec_done(st, s, "cannot record a served bot");
+  return STORE_RUN(st, stmt(st, Q_BOT_SET_SERVED), "cannot record a served bot",
+                   SQL_INT(bot_id), SQL_TEXT(folder_sha));
 }
 
 int store_served_each(store_reader *rd, served_fn fn, void *ud) {
@@ -1531,8 +1476,7 @@ int store_served_each(store_reader *rd, served_fn fn, void *ud) {
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
        (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list the served bots");
+  return store_step_end(st, s, rc, "cannot list the served bots");
 }
 
 int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *ud) {
@@ -1544,16 +1488,14 @@ int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *u
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
        sqlite3_column_int64(s, 2), sqlite3_column_int(s, 3));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list script versions");
+  return store_step_end(st, s, rc, "cannot list script versions");
 }
 
 char *store_version_files(store_reader *rd, int64_t bot_id, int64_t number) {
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
   if (!s) return NULL;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, number);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(number));
   char *out = NULL;
   if (sqlite3_step(s) == SQLITE_ROW) out = store_col_dup(s, 0);
   sqlite3_reset(s);
@@ -1607,8 +1549,7 @@ static int suppression_key(store *st, unsigned char key[32]) {
     for (int i = 0; i < 32; i++) sprintf(hex + i * 2, "%02x", fresh[i]);
     s = stmt(st, Q_META_SET);
     if (!s) return -1;
-    store_bind_text(s, 1, "suppression_key");
-    store_bind_text(s, 2, hex);
+    STORE_BIND(s, SQL_TEXT("suppression_key"), SQL_TEXT(hex));
     if (store_exec_done(st, s, "cannot store the suppression key")) return -1;
     return suppression_key(st, key); /* another writer may have won */
   }
@@ -1677,8 +1618,7 @@ int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number) {
   if (number_hash(st, number, hash)) return -1;
   sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, hash);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(hash));
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read suppressions");
@@ -1704,19 +1644,14 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
   if (!suppress) return 0;
   char hash[65];
   if (number_hash(st, number, hash)) return -1;
-  sqlite3_stmt *s = stmt(st, Q_SUPPRESS);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, hash);
-  sqlite3_bind_int64(s, 3, now);
-  return store_exec_done(st, s, "cannot record a suppression");
+  return STORE_RUN(st, stmt(st, Q_SUPPRESS), "cannot record a suppression",
+                   SQL_INT(bot_id), SQL_TEXT(hash), SQL_INT(now));
 }
 
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_CANCEL);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
+  STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
   if (store_exec_done(st, s, "cannot cancel a broadcast")) return -1;
   return sqlite3_changes(st->db) > 0;
 }
