@@ -131,11 +131,11 @@ test-asan: deps
 
 # The code that runs on several threads under ThreadSanitizer (tests/tsan.sh):
 # the unit tests that start the engine's threads (the writer, handlers
-# waiting for HTTP) and the e2e tests that load a server with several engine
+# waiting for HTTP, a bot reloaded while the sender's journals commit) and the e2e tests that load a server with several engine
 # workers (workers.sh), kill it, reload it, and send through the sender.
 # test_outbox_store and test_providers start no thread; test_broadcast_crash
 # forks a process that has threads, which ThreadSanitizer does not support.
-TSAN_UNIT_TESTS := test_engine test_writer test_waiting
+TSAN_UNIT_TESTS := test_engine test_writer test_waiting test_reload_race
 test-tsan: deps
 	$(MAKE) B=build-tsan PARLEY=build-tsan/parley CFLAGS="-O1 -g -fsanitize=thread" \
 	  build-tsan/parley $(TSAN_UNIT_TESTS:%=build-tsan/%) build-tsan/fake_twilio

@@ -191,7 +191,7 @@ int64_t engine_observed_at(engine *e) { return e->observed_at; }
 int64_t engine_now(engine *e) {
   return e->in_message ? e->now : e->clock(e->clock_ud);
 }
-struct store *engine_store(engine *e) { return e->rd; }
+store_reader *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
   engine_stats sum = {0};
   for (int k = 0; k < e->group->n; k++) {
@@ -228,26 +228,21 @@ int engine_threads_default(void) {
 }
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
-  store *st = store_open(opt->db_path, err, errlen);
-  if (!st) return NULL;
-  if (store_ensure_keys(st)) { /* before the engine's reads, on the writing connection */
-    snprintf(err, errlen, "%s", store_error(st));
-    store_close(st);
-    return NULL;
-  }
   /* A file gets a writer thread and a second connection for the engine's
    * reads (WAL lets them run side by side); an in-memory store is one
    * connection, written inline. */
   int threaded = strcmp(opt->db_path, ":memory:") != 0 && !opt->inline_writes;
-  store *rd = st;
-  if (threaded && !(rd = store_open(opt->db_path, err, errlen))) {
-    store_close(st);
+  writer *w = writer_open(opt->db_path, threaded, err, errlen);
+  if (!w) return NULL;
+  store_reader *rd = writer_reader(w);
+  if (!rd && !(rd = store_reader_open(opt->db_path, err, errlen))) {
+    writer_close(w);
     return NULL;
   }
   engine *e = xcalloc(1, sizeof *e);
-  e->st = st;
   e->rd = rd;
-  e->w = writer_open(st, threaded, opt->db_path);
+  e->reads_alone = !writer_reader(w);
+  e->w = w;
   e->outbox = opt->outbox;
   e->serving = opt->serving;
   e->show_rules = opt->show_rules;
@@ -341,8 +336,7 @@ void engine_close(engine *e) {
     e->bots = next;
   }
   free(e->deferred);
-  if (e->rd != e->st) store_close(e->rd);
-  if (primary) store_close(e->st);
+  if (e->reads_alone) store_reader_close(e->rd);
   free(e);
 }
 
@@ -404,17 +398,12 @@ int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen) {
   return 0;
 }
 
-/* Before the engine's thread writes on the writer's connection (e->st)
- * itself: its journals flushed, and the writer holding the sender's side
- * journals back until release_writer (the connection is one thread's at a
- * time: two on it crashed, or mixed two transactions). */
-static int own_writer(engine *e, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1;
-  writer_exclusive_begin(e->w);
-  return 0;
+/* Writes that need an answer, or must be durable before the engine goes
+ * on, after every batch before them: j applied by the writer at once (in a
+ * transaction of its own; the engine has no connection that writes). */
+static int write_now(engine *e, journal *j, char *err, size_t errlen) {
+  return engine_flush(e, err, errlen) ? -1 : writer_apply(e->w, j, err, errlen);
 }
-
-static void release_writer(engine *e) { writer_exclusive_end(e->w); }
 
 /* A version loaded from s (taken) into a VM of its own, its bot.config
  * read; NULL with err if it does not load. */
@@ -549,27 +538,22 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int64_t now = engine_now(e);
   char *files_json = NULL;
   char *sha = script_sha(s, &files_json);
-  if (own_writer(e, err, errlen)) {
-    free(sha);
-    free(files_json);
-    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
-    return NULL;
-  }
-  int failed = 0;
-  if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
-      (b->version_id = store_script_version_add(e->st, b->id, sha, files_json, now,
-                                                &b->version_number)) < 0 ||
-      store_commit(e->st)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    store_rollback(e->st);
-    failed = 1;
-  } else if (e->serving && store_bot_set_active(e->st, b->id, b->version_id)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    failed = 1;
-  }
-  release_writer(e);
+  journal j = {0};
+  journal_bot_version(&j, b->name, sha, files_json, now);
   free(sha);
   free(files_json);
+  int failed = write_now(e, &j, err, errlen) != 0;
+  if (!failed) {
+    b->id = j.ops[0].result_bot;
+    b->version_id = j.ops[0].result;
+    b->version_number = j.ops[0].result_number;
+  }
+  if (!failed && e->serving) {
+    journal_clear(&j);
+    journal_bot_active(&j, b->id, b->version_id);
+    failed = writer_apply(e->w, &j, err, errlen) != 0;
+  }
+  journal_free(&j);
   if (!failed) b->store = store_cell_for(e, b->id);
   if (!failed && reconcile_every(e, b, err, errlen)) failed = 1;
   if (failed) {
@@ -590,11 +574,11 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
 }
 
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1;
-  int rc = store_bot_set_served(e->st, b->id, folder_sha);
-  if (rc) snprintf(err, errlen, "%s", store_error(e->st));
-  release_writer(e);
-  return rc ? -1 : 0;
+  journal j = {0};
+  journal_bot_served(&j, b->id, folder_sha);
+  int rc = write_now(e, &j, err, errlen);
+  journal_free(&j);
+  return rc;
 }
 
 void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
@@ -1024,7 +1008,7 @@ static void handle_share(engine *w, void *arg) {
   sh->rc = 0;
   if (!sh->n) return;
   bot *b = worker_bot(w, sh->bot);
-  int reading = w->rd != w->st && store_read_begin(w->rd) == 0;
+  int reading = w->reads_alone && store_read_begin(w->rd) == 0;
   for (size_t i = 0; i < sh->n && sh->rc == 0; i++) sh->rc = handle_one(w, b, sh->msgs[i]);
   if (reading) store_read_end(w->rd);
   if (sh->rc) snprintf(sh->err, sizeof sh->err, "%s", store_error(w->rd));
@@ -1095,7 +1079,7 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
    * per statement. It starts after the batch before this one was handed
    * over, so it sees every durable batch; batches it may miss are still in
    * the pending list (forgotten only after it ends). */
-  int reading = e->rd != e->st && store_read_begin(e->rd) == 0;
+  int reading = e->reads_alone && store_read_begin(e->rd) == 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
   if (reading) store_read_end(e->rd);
   if (rc != 0) {
@@ -1207,17 +1191,23 @@ static void import_changed(void *ud, const char *number, const char *status,
   replace(&c->tags, tags);
 }
 
+/* A batch of the import's writes, committed before the import reads on. */
+static int import_commit(void *ud, journal *j, char *err, size_t errlen) {
+  engine_import *im = ud;
+  return writer_apply(im->e->w, j, err, errlen);
+}
+
 int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
                            import_options *opt, import_report *rep, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1;
+  if (engine_flush(e, err, errlen)) return -1; /* it reads what the batches wrote */
   engine_import im = {.e = e, .bot_id = b->id};
   opt->now = engine_now(e);
   opt->changed = import_changed;
+  opt->commit = import_commit;
   opt->ud = &im;
   int64_t last_id = atomic_load(&e->group->last_contact_id);
-  int rc = contacts_import(e->st, b->id, &last_id, data, len, opt, rep, err, errlen);
+  int rc = contacts_import(e->rd, b->id, &last_id, data, len, opt, rep, err, errlen);
   atomic_store(&e->group->last_contact_id, last_id);
-  release_writer(e);
   if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
 }
@@ -1258,9 +1248,10 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
 }
 
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1; /* its last chunk is in the store */
-  int rc = store_broadcast_cancel(e->st, b->id, id);
-  if (rc < 0) snprintf(err, errlen, "%s", store_error(e->st));
-  release_writer(e);
+  journal j = {0};
+  journal_broadcast_cancel(&j, b->id, id);
+  /* after its last chunk is in the store */
+  int rc = write_now(e, &j, err, errlen) ? -1 : (int)j.ops[0].result;
+  journal_free(&j);
   return rc;
 }

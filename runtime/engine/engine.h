@@ -270,7 +270,7 @@ void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, cons
 
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
-struct store *engine_store(engine *e);
+struct store_reader *engine_store(engine *e);
 /* Forgets cached contacts (after the store was changed behind its back). */
 void engine_forget_contacts(engine *e);
 

@@ -142,8 +142,9 @@ typedef struct event {
 #define EVENT_KEY_HELD ((int64_t)1 << 62)
 
 struct engine {
-  store *st;     /* the writer's connection */
-  store *rd;     /* the engine thread's reads (the same one without a thread) */
+  /* reads only: every write goes through the writer (journals) */
+  store_reader *rd; /* a connection of its own, or the writer's without a thread */
+  int reads_alone;  /* rd is a connection of its own (closed with the engine) */
   writer *w;
   journal jr_own; /* the writes of the batch being handled */
   journal *jr;     /* where this one's writes go now: see sink */

@@ -105,7 +105,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   engine_group *g = xcalloc(1, sizeof *g);
   g->n = 1;
   g->w[0] = p;
-  g->threaded = p->rd != p->st; /* a file: the workers can read side by side */
+  g->threaded = p->reads_alone; /* a file: the workers can read side by side */
   pthread_mutex_init(&g->mu, NULL);
   pthread_cond_init(&g->go, NULL);
   pthread_cond_init(&g->done, NULL);
@@ -126,13 +126,13 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     w->group = g;
     w->worker = k;
     sink_to(w, p); /* between rounds */
-    w->st = p->st;
     w->w = p->w; /* never used by a worker: the primary submits */
     w->rd = p->rd;
-    if (g->threaded && !(w->rd = store_open(db_path, err, errlen))) {
+    if (g->threaded && !(w->rd = store_reader_open(db_path, err, errlen))) {
       free(w);
       return -1;
     }
+    w->reads_alone = g->threaded;
     w->outbox = p->outbox;
     w->serving = p->serving;
     w->show_rules = p->show_rules;
