@@ -49,8 +49,8 @@ void emit(engine *e, int is_message, const char *botname,
   event_push(e->sink, (event){is_message, xstrdup(botname),
                                     xstrdup(number ? number : ""),
                                     xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL, id, engine_now(e),
-                                    e->event_key, 0});
+                                    e->run ? e->run->tag : NULL, id, engine_now(e),
+                                    e->run ? e->run->event_key : 0, 0});
 }
 
 void event_push(engine *e, event ev) {
@@ -189,7 +189,7 @@ static int64_t real_clock(void *ud) {
 /* One reading per message: everything a message causes carries its time. */
 int64_t engine_observed_at(engine *e) { return e->observed_at; }
 int64_t engine_now(engine *e) {
-  return e->in_message ? e->now : e->clock(e->clock_ud);
+  return e->run ? e->run->now : e->clock(e->clock_ud);
 }
 struct store *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
@@ -734,7 +734,7 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  int rc = run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", err,
                       sizeof err);
   if (rc == 1) /* the backend is told: see docs/serve.md (events) */
     emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
@@ -761,18 +761,12 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   engine *p = e;
   engine *o = engine_owner(e, b->id, r.number);
   bot *ob = o == e ? b : worker_bot(o, b->name);
-  if (o != e && ob) {
-    o->now = e->now;
-    o->in_message = 1;
-    o->tag = e->tag;
-    o->reply_from = own_number(ob, NULL);
-    o->answering = e->answering;
-    o->inline_left = 0;
-    o->inline_number = NULL;
+  if (o != e && ob) { /* in the report's context, without inline replies */
+    run_ctx run = {.now = e->run->now, .tag = e->run->tag, .from = e->run->from,
+                   .answering = e->run->answering};
+    o->run = &run;
     int rc = delivery_in_conversation(p, o, ob, d, &r);
-    o->in_message = 0;
-    o->tag = NULL;
-    o->answering = 0;
+    o->run = NULL;
     outbound_row_free(&r);
     return rc;
   }
@@ -823,7 +817,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
     json_decref(st);
     inbound ev = {.text = d->status, .len = strlen(d->status)};
     char err[1024];
-    rc = run_script(e, b, c, "status", &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
   return rc;
@@ -841,24 +835,25 @@ const char *own_number(const bot *b, const char *to) {
 }
 
 static int handle_one(engine *e, bot *b, const inbound *m) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
-  e->tag = m->tag;
-  e->reply_from = own_number(b, m->to);
-  e->answering = !m->delivery;
-  e->inline_left = m->inline_reply;
-  e->inline_until_ns = m->inline_until_ns;
-  e->inline_number = m->inline_reply > 0 && !m->event_type &&
-                              (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
-                          ? m->from
-                          : NULL;
+  run_ctx run = {
+      .now = e->clock(e->clock_ud),
+      .tag = m->tag,
+      .from = m->delivery ? NULL : m->from,
+      .reply_from = own_number(b, m->to),
+      .answering = !m->delivery,
+      /* whether its replies may go back inline: decided here, once */
+      .inl = {.number = m->inline_reply > 0 && !m->event_type &&
+                                (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
+                            ? m->from
+                            : NULL,
+              .left = m->inline_reply,
+              .until_ns = m->inline_until_ns},
+  };
+  e->run = &run;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);
-  e->in_message = 0;
-  e->tag = NULL;
-  e->reply_from = e->inline_number = NULL;
-  e->answering = 0;
+  e->run = NULL;
   return rc;
 }
 
@@ -920,7 +915,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;
         action(e, b, c->number, "opted out (%s)", keyword);
-        if (run_message(e, b, c, "optout", m, msg_id)) return -1;
+        if (run_message(e, b, c, RUN_OPTOUT, m, msg_id)) return -1;
       }
       return record_out(e, b, c, b->optout_reply, "sent", 1, 0, NULL);
     case COMPLIANCE_OPTIN:
@@ -928,7 +923,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
         if (record_out(e, b, c, b->optin_reply, "sent", 1, 0, NULL)) return -1;
-        return run_message(e, b, c, "optin", m, msg_id);
+        return run_message(e, b, c, RUN_OPTIN, m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
@@ -937,7 +932,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
-  return run_message(e, b, c, "message", m, msg_id);
+  return run_message(e, b, c, RUN_MESSAGE, m, msg_id);
 }
 
 static void flush_seen(engine *e) {
@@ -1129,10 +1124,10 @@ uint64_t engine_batches_durable(engine *e) { return e->durable; }
 static int set_contact(engine *e, bot *b, const char *number, const char *status,
                        const char *fields, const char *tags, const char *timezone, char *err,
                        size_t errlen) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
+  run_ctx run = {.now = e->clock(e->clock_ud)};
+  e->run = &run;
   contact *c = contact_get(e, b, number, 1, NULL);
-  e->in_message = 0;
+  e->run = NULL;
   if (!c) {
     snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;

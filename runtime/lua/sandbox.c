@@ -314,7 +314,10 @@ static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t
               nsize == sb->refused_nsize;
   if (sb->killed) return !over_cap && own + charge <= sb->mem_limit + KILL_GRACE;
   if (!over_cap && own + charge <= sb->mem_limit) {
-    sb->refusal_pending = 0;
+    /* only Lua's retry of the refused allocation settles a refusal: another
+     * allocation between (a stack growing while the error unwinds) must not
+     * spare the handler the kill */
+    if (retry) sb->refusal_pending = 0;
     return 1;
   }
   if (!over_cap && overflow_grant(sb, charge)) return 1;

@@ -1892,7 +1892,7 @@ local function finish(c, p, result)
       cur_store = nil
     end
     cur_rule = nil
-    return nil, nil, nil, nil, store_json, nil
+    return { store = store_json }
   end
   if result == continue_token then
     fail_after("c:continue() passes a new contact's first message on from bot.on_join; " ..
@@ -1940,26 +1940,25 @@ local function finish(c, p, result)
   end
   cur_c, cur_p = nil, nil
   cur_rule = nil
-  return fields_json, tags_json, state_json, p.expect, store_json, tz
+  return { fields = fields_json, tags = tags_json, state = state_json, expect = p.expect,
+    store = store_json, timezone = tz }
 end
 
--- A timer's handler, by name: fn(c, args), c nil for a bot's own timer.
-fire = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out, timezone,
-                skip)
-  if ssub(name, 1, 5) == "drip:" then
-    return fire_drip(ssub(name, 6), args_json, number, is_new, fields_json, tags_json, state_json,
-      opted_out, timezone, skip)
-  end
+-- A timer's handler, by name (ctx.text): fn(c, args), c nil for a bot's own
+-- timer. skip: the timer is late (bot.config late_after): no handler runs.
+fire = function(ctx, skip)
+  local name, args_json, number = ctx.text, ctx.args, ctx.number
+  if ssub(name, 1, 5) == "drip:" then return fire_drip(ssub(name, 6), ctx, skip) end
   local rule = router.handlers[name]
   if not rule then
     error("timer handler '" .. name .. "' does not exist (removed in a new version of the script?)", 0)
   end
   local c, p
   if number then
-    c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
-      timezone = timezone }, contact_mt)
-    p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
-      expect = nil, timezone = timezone }
+    c = raw_setmetatable({ number = number, opted_out = ctx.opted_out, is_new = ctx.is_new,
+      timezone = ctx.timezone }, contact_mt)
+    p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
+      expect = nil, timezone = ctx.timezone }
     cur_c, cur_p = c, p
   end
   local args = decode(args_json or "null")
@@ -1971,14 +1970,13 @@ end
 -- or its handler called, then the next step is scheduled. The drip is found
 -- by name now, so a new version of the script applies to future steps; a
 -- drip or step that no longer exists ends the enrollment.
-fire_drip = function(name, args_json, number, is_new, fields_json, tags_json, state_json, opted_out,
-                     timezone, skip)
-  local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
-    timezone = timezone }, contact_mt)
-  local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
-    expect = nil, timezone = timezone }
+fire_drip = function(name, ctx, skip)
+  local c = raw_setmetatable({ number = ctx.number, opted_out = ctx.opted_out, is_new = ctx.is_new,
+    timezone = ctx.timezone }, contact_mt)
+  local p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
+    expect = nil, timezone = ctx.timezone }
   cur_c, cur_p = c, p
-  local args = decode(args_json or "null")
+  local args = decode(ctx.args or "null")
   local def = drips[name]
   local d = def and type(args) == "table" and def.steps[args.step]
   if not d then return finish(c, p, nil) end
@@ -2010,34 +2008,41 @@ function rt.render(text, number, fields_json, tags_json)
   return out
 end
 
--- kind: "message", "optout" or "optin". Returns what changed (nil = unchanged):
--- fields_json, tags_json, state_json, expect (string, or false = cleared),
--- store_json, timezone.
 -- A rule's handler called with the message (and a match's captures).
 local function call_rule(rule, c, msg, caps)
   if caps then return rule.fn(c, msg, unpack(caps, 1, caps.n)) end
   return rule.fn(c, msg)
 end
 
-local function dispatch(kind, number, text, is_new, expect, fields_json, tags_json, state_json,
-                       opted_out, msg_id, at, to, timezone, args_json, media_json)
+-- One call from the host (runtime/engine/invocation.c, push_dispatch_args),
+-- with its context ctx: kind ("message", "optout", "optin", "event",
+-- "status", "timer" or "late_timer"), text (a message's; an event's type; a
+-- report's status; a timer's handler), number, is_new, opted_out, expect,
+-- timezone, fields, tags and state (JSON), id, at, to, args (JSON: an
+-- event's data, a report, a timer's arguments), media (JSON).
+-- Returns what changed, each nil if unchanged: { fields, tags, state (JSON),
+-- expect (a string, or false: cleared), store (JSON), timezone }.
+local function dispatch(ctx)
   -- another invocation may be waiting (http): nothing of its state carries over
   cur_c, cur_p = nil, nil
   cur_store = nil
   cur_rule = nil
-  if kind == "timer" then return fire(text, args_json, number, is_new, fields_json, tags_json,
-    state_json, opted_out, timezone, msg_id == "skip") end
-  local c = raw_setmetatable({ number = number, opted_out = opted_out, is_new = is_new,
-    timezone = timezone }, contact_mt)
-  local p = { fields_json = fields_json, tags_json = tags_json, state_json = state_json,
-    expect = nil, timezone = timezone }
+  local kind = ctx.kind
+  if kind == "timer" then return fire(ctx, false) end
+  if kind == "late_timer" then return fire(ctx, true) end
+  local number, text, is_new, expect, args_json = ctx.number, ctx.text, ctx.is_new, ctx.expect,
+    ctx.args
+  local c = raw_setmetatable({ number = number, opted_out = ctx.opted_out, is_new = is_new,
+    timezone = ctx.timezone }, contact_mt)
+  local p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
+    expect = nil, timezone = ctx.timezone }
   cur_c, cur_p = c, p
   local media = no_media
-  if media_json then
-    media = decode(media_json)
+  if ctx.media then
+    media = decode(ctx.media)
     if type(media) ~= "table" then media = no_media end
   end
-  local msg = { text = text, from = number, to = to, id = msg_id, at = at, media = media }
+  local msg = { text = text, from = number, to = ctx.to, id = ctx.id, at = ctx.at, media = media }
   local rule, caps, rule_kind, rule_what
   if kind == "event" then
     rule = router.events[text]
@@ -2111,8 +2116,8 @@ local function rethrow(ok, ...)
   error(error_text((...)), 0)
 end
 
-function rt.dispatch(...)
-  return rethrow(pcall(dispatch, ...))
+function rt.dispatch(ctx)
+  return rethrow(pcall(dispatch, ctx))
 end
 
 -- The allow list's rule (waiting.c has the one that counts): the same
