@@ -397,17 +397,24 @@ static void show_logs(engine *e, invocation *inv) {
 
 /* Applies what a successful handler returned (on the thread's stack: fields,
  * tags, state, expect, store, timezone) and its sends. */
-/* Field key of the changes table rt.dispatch returned (at index t of co),
- * pushed: its type. The table is the router's own (never a script's), read
- * raw all the same. Pushing a key and reading it allocate nothing new: the
- * names are interned by the router's code. */
-static int change(lua_State *co, int t, const char *key) {
-  lua_pushstring(co, key);
-  return lua_rawget(co, t);
-}
+/* The fields of a call's context (rt.call) and of what it changed
+ * (rt.dispatch's result), by index: the router names them the same
+ * (stdlib/internal/router.lua). Indexes, not names: filling a table's array
+ * part costs no hashing, and the context is filled for every call. */
+enum call_field {
+  CALL_KIND = 1, CALL_TEXT, CALL_NUMBER, CALL_IS_NEW, CALL_OPTED_OUT, CALL_EXPECT,
+  CALL_TIMEZONE, CALL_FIELDS, CALL_TAGS, CALL_STATE, CALL_ID, CALL_AT, CALL_TO, CALL_ARGS,
+  CALL_MEDIA
+};
+enum changed_field {
+  CHANGED_FIELDS = 1, CHANGED_TAGS, CHANGED_STATE, CHANGED_EXPECT, CHANGED_STORE,
+  CHANGED_TIMEZONE
+};
 
-static const char *change_text(lua_State *co, int t, const char *key) {
-  const char *v = change(co, t, key) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+/* What rt.dispatch returned (its table at index t of co): the field at i
+ * if it is a string, else NULL. The table is the router's own, read raw. */
+static const char *change_text(lua_State *co, int t, int i) {
+  const char *v = lua_rawgeti(co, t, i) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
   lua_pop(co, 1); /* the table keeps the string alive */
   return v;
 }
@@ -421,10 +428,10 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
   const char *expect = NULL;
   int t = lua_gettop(co) - nres + 1;
   if (nres >= 1 && lua_type(co, t) == LUA_TTABLE) {
-    fields = change_text(co, t, "fields");
-    tags = change_text(co, t, "tags");
-    state = change_text(co, t, "state");
-    int et = change(co, t, "expect");
+    fields = change_text(co, t, CHANGED_FIELDS);
+    tags = change_text(co, t, CHANGED_TAGS);
+    state = change_text(co, t, CHANGED_STATE);
+    int et = lua_rawgeti(co, t, CHANGED_EXPECT);
     if (ignore_expect) {
       /* whatever the handler set is ignored (as a nil: unchanged) */
     } else if (et == LUA_TSTRING) {
@@ -434,8 +441,8 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
       expect_changed = 1;
     }
     lua_pop(co, 1);
-    store_json = change_text(co, t, "store");
-    tz = change_text(co, t, "timezone");
+    store_json = change_text(co, t, CHANGED_STORE);
+    tz = change_text(co, t, CHANGED_TIMEZONE);
   }
   if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
   if (fields || tags || tz) {
@@ -562,42 +569,43 @@ struct dispatch_args {
   const char *args;
 };
 
-static void set_text(lua_State *L, const char *key, const char *v) {
-  if (!v) return; /* absent: nil */
-  lua_pushstring(L, v);
-  lua_setfield(L, -2, key);
+static void set_text(lua_State *L, int i, const char *v) {
+  if (v) lua_pushstring(L, v); else lua_pushnil(L);
+  lua_rawseti(L, -2, i);
+}
+
+static void set_bool(lua_State *L, int i, int v) {
+  lua_pushboolean(L, v);
+  lua_rawseti(L, -2, i);
 }
 
 /* rt.dispatch's one argument, the context of the call (inside
- * sandbox_prepare's protected call): what the router reads
- * (stdlib/internal/router.lua, dispatch). */
+ * sandbox_prepare's protected call): the router's rt.call table, every
+ * field set afresh (nil: absent), which dispatch reads before anything else
+ * runs. */
 static int push_dispatch_args(lua_State *L, void *ud) {
   struct dispatch_args *a = ud;
   contact *c = a->c;
   const inbound *m = a->m;
-  lua_createtable(L, 0, 16);
-  set_text(L, "kind", run_kind_name(a->kind));
+  sandbox_push_rt_field(L, "call");
+  set_text(L, CALL_KIND, run_kind_name(a->kind));
   lua_pushlstring(L, m->text, m->len);
-  lua_setfield(L, -2, "text");
-  if (c) {
-    set_text(L, "number", c->number);
-    set_text(L, "expect", c->expect);
-    set_text(L, "timezone", c->timezone);
-  }
-  lua_pushboolean(L, c && !c->joined);
-  lua_setfield(L, -2, "is_new");
-  lua_pushboolean(L, c && c->opted_out);
-  lua_setfield(L, -2, "opted_out");
-  set_text(L, "fields", c ? c->fields : "{}");
-  set_text(L, "tags", c ? c->tags : "[]");
-  set_text(L, "state", c ? c->state : "{}");
+  lua_rawseti(L, -2, CALL_TEXT);
+  set_text(L, CALL_NUMBER, c ? c->number : NULL);
+  set_bool(L, CALL_IS_NEW, c && !c->joined);
+  set_bool(L, CALL_OPTED_OUT, c && c->opted_out);
+  set_text(L, CALL_EXPECT, c ? c->expect : NULL);
+  set_text(L, CALL_TIMEZONE, c ? c->timezone : NULL);
+  set_text(L, CALL_FIELDS, c ? c->fields : "{}");
+  set_text(L, CALL_TAGS, c ? c->tags : "[]");
+  set_text(L, CALL_STATE, c ? c->state : "{}");
   if (m->provider_id) lua_pushstring(L, m->provider_id); else lua_pushinteger(L, a->msg_id);
-  lua_setfield(L, -2, "id");
+  lua_rawseti(L, -2, CALL_ID);
   lua_pushinteger(L, engine_now(a->e) / 1000);
-  lua_setfield(L, -2, "at");
-  set_text(L, "to", m->to);
-  set_text(L, "args", a->args);
-  set_text(L, "media", m->media_json);
+  lua_rawseti(L, -2, CALL_AT);
+  set_text(L, CALL_TO, m->to);
+  set_text(L, CALL_ARGS, a->args);
+  set_text(L, CALL_MEDIA, m->media_json);
   return 1;
 }
 

@@ -1173,6 +1173,13 @@ static int prepare_protected(lua_State *L) {
   return 0;
 }
 
+void sandbox_push_rt_field(lua_State *L, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, from_state(L)->rt_ref);
+  lua_pushstring(L, name);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
 lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push, void *ud,
                            int *nargs, char *err, size_t errlen) {
   struct preparation p = {sb, entry, push, ud, NULL, 0};

@@ -1880,6 +1880,31 @@ local function encode_or_fail(v, label, max_bytes, max_entries)
   return json
 end
 
+-- The call from the host, in a function of its own: its locals are its own
+-- (a function has at most 200, and this chunk is near that).
+rt.dispatch = (function()
+-- The fields of a call's context (rt.call, filled by the host) and of what
+-- it changed (the result), by index: runtime/engine/invocation.c's
+-- call_field and changed_field. Indexes, not names: the host fills the
+-- context for every call, and an array part costs it no hashing.
+local CALL_KIND <const>, CALL_TEXT <const>, CALL_NUMBER <const>, CALL_IS_NEW <const> = 1, 2, 3, 4
+local CALL_OPTED_OUT <const>, CALL_EXPECT <const>, CALL_TIMEZONE <const> = 5, 6, 7
+local CALL_FIELDS <const>, CALL_TAGS <const>, CALL_STATE <const> = 8, 9, 10
+local CALL_ID <const>, CALL_AT <const>, CALL_TO <const>, CALL_ARGS <const>, CALL_MEDIA <const> =
+  11, 12, 13, 14, 15
+local CHANGED_FIELDS <const>, CHANGED_TAGS <const>, CHANGED_STATE <const> = 1, 2, 3
+local CHANGED_EXPECT <const>, CHANGED_STORE <const>, CHANGED_TIMEZONE <const> = 4, 5, 6
+
+-- What a call changed, handed back to the host (invocation.c, apply_effects,
+-- reads it as soon as the call returns): one table, filled afresh each time.
+local changes = { false, false, false, false, false, false }
+
+local function changed(fields, tags, state, expect, store, tz)
+  changes[CHANGED_FIELDS], changes[CHANGED_TAGS], changes[CHANGED_STATE] = fields, tags, state
+  changes[CHANGED_EXPECT], changes[CHANGED_STORE], changes[CHANGED_TIMEZONE] = expect, store, tz
+  return changes
+end
+
 local function finish(c, p, result)
   local tr = type(result)
   if c == nil then -- a bot's own timer: no conversation to answer
@@ -1892,7 +1917,7 @@ local function finish(c, p, result)
       cur_store = nil
     end
     cur_rule = nil
-    return { store = store_json }
+    return changed(nil, nil, nil, nil, store_json, nil)
   end
   if result == continue_token then
     fail_after("c:continue() passes a new contact's first message on from bot.on_join; " ..
@@ -1940,14 +1965,13 @@ local function finish(c, p, result)
   end
   cur_c, cur_p = nil, nil
   cur_rule = nil
-  return { fields = fields_json, tags = tags_json, state = state_json, expect = p.expect,
-    store = store_json, timezone = tz }
+  return changed(fields_json, tags_json, state_json, p.expect, store_json, tz)
 end
 
 -- A timer's handler, by name (ctx.text): fn(c, args), c nil for a bot's own
 -- timer. skip: the timer is late (bot.config late_after): no handler runs.
 fire = function(ctx, skip)
-  local name, args_json, number = ctx.text, ctx.args, ctx.number
+  local name, args_json, number = ctx[CALL_TEXT], ctx[CALL_ARGS], ctx[CALL_NUMBER]
   if ssub(name, 1, 5) == "drip:" then return fire_drip(ssub(name, 6), ctx, skip) end
   local rule = router.handlers[name]
   if not rule then
@@ -1955,10 +1979,10 @@ fire = function(ctx, skip)
   end
   local c, p
   if number then
-    c = raw_setmetatable({ number = number, opted_out = ctx.opted_out, is_new = ctx.is_new,
-      timezone = ctx.timezone }, contact_mt)
-    p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
-      expect = nil, timezone = ctx.timezone }
+    c = raw_setmetatable({ number = number, opted_out = ctx[CALL_OPTED_OUT],
+      is_new = ctx[CALL_IS_NEW], timezone = ctx[CALL_TIMEZONE] }, contact_mt)
+    p = { fields_json = ctx[CALL_FIELDS], tags_json = ctx[CALL_TAGS], state_json = ctx[CALL_STATE],
+      expect = nil, timezone = ctx[CALL_TIMEZONE] }
     cur_c, cur_p = c, p
   end
   local args = decode(args_json or "null")
@@ -1971,12 +1995,12 @@ end
 -- by name now, so a new version of the script applies to future steps; a
 -- drip or step that no longer exists ends the enrollment.
 fire_drip = function(name, ctx, skip)
-  local c = raw_setmetatable({ number = ctx.number, opted_out = ctx.opted_out, is_new = ctx.is_new,
-    timezone = ctx.timezone }, contact_mt)
-  local p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
-    expect = nil, timezone = ctx.timezone }
+  local c = raw_setmetatable({ number = ctx[CALL_NUMBER], opted_out = ctx[CALL_OPTED_OUT],
+    is_new = ctx[CALL_IS_NEW], timezone = ctx[CALL_TIMEZONE] }, contact_mt)
+  local p = { fields_json = ctx[CALL_FIELDS], tags_json = ctx[CALL_TAGS],
+    state_json = ctx[CALL_STATE], expect = nil, timezone = ctx[CALL_TIMEZONE] }
   cur_c, cur_p = c, p
-  local args = decode(ctx.args or "null")
+  local args = decode(ctx[CALL_ARGS] or "null")
   local def = drips[name]
   local d = def and type(args) == "table" and def.steps[args.step]
   if not d then return finish(c, p, nil) end
@@ -2014,35 +2038,43 @@ local function call_rule(rule, c, msg, caps)
   return rule.fn(c, msg)
 end
 
--- One call from the host (runtime/engine/invocation.c, push_dispatch_args),
--- with its context ctx: kind ("message", "optout", "optin", "event",
--- "status", "timer" or "late_timer"), text (a message's; an event's type; a
--- report's status; a timer's handler), number, is_new, opted_out, expect,
--- timezone, fields, tags and state (JSON), id, at, to, args (JSON: an
--- event's data, a report, a timer's arguments), media (JSON).
--- Returns what changed, each nil if unchanged: { fields, tags, state (JSON),
--- expect (a string, or false: cleared), store (JSON), timezone }.
+-- The context of each call from the host: filled afresh by the host before
+-- it (runtime/engine/invocation.c, push_dispatch_args), read by dispatch
+-- before anything else runs.
+rt.call = { false, false, false, false, false, false, false, false, false, false, false, false,
+  false, false, false } -- its array part sized once
+
+-- One call from the host, with its context ctx (rt.call): kind ("message",
+-- "optout", "optin", "event", "status", "timer" or "late_timer"), text (a
+-- message's; an event's type; a report's status; a timer's handler),
+-- number, is_new, opted_out, expect, timezone, fields, tags and state
+-- (JSON), id, at, to, args (JSON: an event's data, a report, a timer's
+-- arguments), media (JSON).
+-- Returns what changed, each nil if unchanged: fields, tags, state (JSON),
+-- expect (a string, or false: cleared), store (JSON), timezone.
 local function dispatch(ctx)
   -- another invocation may be waiting (http): nothing of its state carries over
   cur_c, cur_p = nil, nil
   cur_store = nil
   cur_rule = nil
-  local kind = ctx.kind
+  local kind = ctx[CALL_KIND]
   if kind == "timer" then return fire(ctx, false) end
   if kind == "late_timer" then return fire(ctx, true) end
-  local number, text, is_new, expect, args_json = ctx.number, ctx.text, ctx.is_new, ctx.expect,
-    ctx.args
-  local c = raw_setmetatable({ number = number, opted_out = ctx.opted_out, is_new = is_new,
-    timezone = ctx.timezone }, contact_mt)
-  local p = { fields_json = ctx.fields, tags_json = ctx.tags, state_json = ctx.state,
-    expect = nil, timezone = ctx.timezone }
+  local number, text, is_new, expect, args_json = ctx[CALL_NUMBER], ctx[CALL_TEXT],
+    ctx[CALL_IS_NEW], ctx[CALL_EXPECT], ctx[CALL_ARGS]
+  local c = raw_setmetatable({ number = number, opted_out = ctx[CALL_OPTED_OUT], is_new = is_new,
+    timezone = ctx[CALL_TIMEZONE] }, contact_mt)
+  local p = { fields_json = ctx[CALL_FIELDS], tags_json = ctx[CALL_TAGS],
+    state_json = ctx[CALL_STATE], expect = nil, timezone = ctx[CALL_TIMEZONE] }
   cur_c, cur_p = c, p
   local media = no_media
-  if ctx.media then
-    media = decode(ctx.media)
+  local media_json = ctx[CALL_MEDIA]
+  if media_json then
+    media = decode(media_json)
     if type(media) ~= "table" then media = no_media end
   end
-  local msg = { text = text, from = number, to = ctx.to, id = ctx.id, at = ctx.at, media = media }
+  local msg = { text = text, from = number, to = ctx[CALL_TO], id = ctx[CALL_ID], at = ctx[CALL_AT],
+    media = media }
   local rule, caps, rule_kind, rule_what
   if kind == "event" then
     rule = router.events[text]
@@ -2116,9 +2148,10 @@ local function rethrow(ok, ...)
   error(error_text((...)), 0)
 end
 
-function rt.dispatch(ctx)
+return function(ctx)
   return rethrow(pcall(dispatch, ctx))
 end
+end)()
 
 -- The allow list's rule (waiting.c has the one that counts): the same
 -- name, or a "*." entry and a host under that domain.
