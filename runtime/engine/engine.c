@@ -43,14 +43,26 @@ const char *zone_of(const bot *b, contact *c) {
 
 /* ---------------------------------------------------------------- events */
 
+static event event_of(engine *e, int is_message, const char *botname, const char *number,
+                      const char *text, const char *status, int64_t id) {
+  return (event){.is_message = is_message, .bot = xstrdup(botname),
+                 .number = xstrdup(number ? number : ""), .text = xstrdup(text),
+                 .status = status ? xstrdup(status) : NULL, .tag = e->run ? e->run->tag : NULL,
+                 .id = id, .at = engine_now(e), .key = e->run ? e->run->event_key : 0};
+}
+
 void emit(engine *e, int is_message, const char *botname,
                  const char *number, const char *text, const char *status, int64_t id) {
   if (!e->has_obs) return;
-  event_push(e->sink, (event){is_message, xstrdup(botname),
-                                    xstrdup(number ? number : ""),
-                                    xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->run ? e->run->tag : NULL, id, engine_now(e),
-                                    e->run ? e->run->event_key : 0, 0});
+  event_push(e->sink, event_of(e, is_message, botname, number, text, status, id));
+}
+
+void emit_message(engine *e, const char *botname, const char *number, const char *text,
+                  const char *status, int64_t id, engine_reply reply) {
+  if (!e->has_obs) return;
+  event ev = event_of(e, 1, botname, number, text, status, id);
+  ev.reply = reply;
+  event_push(e->sink, ev);
 }
 
 void event_push(engine *e, event ev) {
@@ -69,34 +81,63 @@ static void events_flush(engine *e, int deliver, size_t n) {
     if (deliver) {
       if (ev->is_message == EMIT_EVENT_FAILED) {
         if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
-      } else if (ev->is_message && e->obs.message)
-        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
-      else if (!ev->is_message && e->obs.action)
-        e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
+      } else if (ev->is_message && e->obs.message) {
+        e->obs.message(e->obs.ud, &(engine_message){ev->bot, ev->number, ev->text, ev->status,
+                                                    ev->tag, ev->id, ev->reply});
+      } else if (!ev->is_message && e->obs.action) {
+        e->obs.action(e->obs.ud,
+                      &(engine_action){ev->bot, ev->number, ev->text, ev->kind, ev->detail});
+      }
     }
     free(ev->bot);
     free(ev->number);
     free(ev->text);
     free(ev->status);
+    free(ev->detail);
   }
   if (n) memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
   e->nevents -= n;
+}
+
+/* s (taken), with what it quotes of bot.env masked. */
+static char *masked(bot *b, char *s) {
+  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
+    char *m = bot_env_mask(&b->src->env, s);
+    free(s);
+    s = m;
+  }
+  return s;
+}
+
+static void action_v(engine *e, bot *b, const char *number, engine_action_kind kind,
+                     const char *detail, const char *fmt, va_list ap) {
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  s = masked(b, s);
+  if (s) {
+    event ev = event_of(e, 0, b->name, number, s, NULL, 0);
+    ev.kind = kind;
+    ev.detail = detail ? masked(b, xstrdup(detail)) : NULL;
+    event_push(e->sink, ev);
+  }
+  free(s);
 }
 
 void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
   if (!e->has_obs) return;
   va_list ap;
   va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
   va_end(ap);
-  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
-    char *masked = bot_env_mask(&b->src->env, s);
-    free(s);
-    s = masked;
-  }
-  if (s) emit(e, 0, b->name, number, s, NULL, 0);
-  free(s);
+}
+
+void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
+                   const char *detail, const char *fmt, ...) {
+  if (!e->has_obs) return;
+  va_list ap;
+  va_start(ap, fmt);
+  action_v(e, b, number, kind, detail, fmt, ap);
+  va_end(ap);
 }
 
 /* ---------------------------------------------------------------- contacts */
@@ -751,9 +792,11 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   int found = store_outbound_get(e->rd, b->id, d->message_id, d->provider_id, &r);
   if (found < 0) return -1;
   if (found == 0) {
-    action(e, b, "", "delivery: no message %lld%s%s of this bot (report '%s' ignored)",
-           (long long)d->message_id, d->provider_id ? " / " : "",
-           d->provider_id ? d->provider_id : "", d->status);
+    char *what = xasprintf("no message %lld%s%s of this bot (report '%s' ignored)",
+                           (long long)d->message_id, d->provider_id ? " / " : "",
+                           d->provider_id ? d->provider_id : "", d->status);
+    action_logged(e, b, "", ENGINE_ACTION_STATUS_UNKNOWN, what, "delivery: %s", what);
+    free(what);
     return 0;
   }
   /* the rest happens in the conversation, on its worker (the pending
@@ -791,7 +834,8 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
         replace(&c->expect, NULL);
       }
     }
-    action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
+    action_logged(e, b, r.number, ENGINE_ACTION_CARRIER_OPTOUT, d->error,
+                  "opted out (carrier: %s)", d->error ? d->error : "");
   }
   if (d->undeliverable) { /* the sender marked it; the cached copy follows */
     contact *c = contact_get(e, b, r.number, 0, NULL);

@@ -129,6 +129,9 @@ typedef struct deferred_send {
 typedef struct event {
   int is_message;
   char *bot, *number, *text, *status;
+  engine_reply reply;      /* a message's */
+  engine_action_kind kind; /* an action's */
+  char *detail;            /* an action's (engine_action.detail), or NULL */
   void *tag; /* of the inbound message being handled */
   int64_t id; /* the message's */
   int64_t at; /* when it happened (engine_now) */
@@ -313,6 +316,10 @@ const char *zone_of(const bot *b, contact *c);
 #define EMIT_EVENT_FAILED 2
 void emit(engine *e, int is_message, const char *botname, const char *number,
           const char *text, const char *status, int64_t id);
+/* An outgoing message for the observers, with what it is to the inbound
+ * being handled (decided by record_out). */
+void emit_message(engine *e, const char *botname, const char *number, const char *text,
+                  const char *status, int64_t id, engine_reply reply);
 /* Appends ev (taken) to e's events. */
 void event_push(engine *e, event ev);
 /* How the sandbox's dispatch begins the error of an event no handler takes
@@ -320,6 +327,11 @@ void event_push(engine *e, event ev);
 #define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An action a log reports: its kind and detail said here (see
+ * engine_action), its text for people from fmt. */
+void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
+                   const char *detail, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* contact_get's create: CONTACT_FIND only finds; CONTACT_JOIN creates a
  * subscribed contact (its own message, a timer or report of its own);
  * CONTACT_UNASKED creates one parley may text but that never asked for

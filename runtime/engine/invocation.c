@@ -323,13 +323,19 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   /* with an outbox, what goes out waits there, unless it answers the
    * webhook being handled inline */
   inline_reply *inl = e->run ? &e->run->inl : NULL;
+  /* what it is to the inbound being handled: decided here, once */
+  engine_reply reply = e->run && e->run->from && strcmp(c->number, e->run->from) == 0
+                           ? ENGINE_REPLY_TO_SENDER
+                           : ENGINE_REPLY_NONE;
   if (e->outbox && strcmp(status, "sent") == 0) {
     if (!media && inl && inl->number && inl->left > 0 && /* answers carry text only */
         strcmp(c->number, inl->number) == 0 &&
-        (!inl->until_ns || mono_ns() < inl->until_ns)) /* not too late */
+        (!inl->until_ns || mono_ns() < inl->until_ns)) { /* not too late */
       inl->left--;
-    else
+      reply = ENGINE_REPLY_INLINE;
+    } else {
       status = "queued";
+    }
   }
   gsm_count count = gsm_count_text(text, strlen(text));
   message_row m = {.id = next_message_id(e), .bot_id = b->id,
@@ -357,7 +363,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     action(e, b, c->number, "not sent (the number is undeliverable): %s", text);
   } else {
     e->stats.replies++, b->counts.replies++;
-    emit(e, 1, b->name, c->number, text, status, m.id);
+    emit_message(e, b->name, c->number, text, status, m.id, reply);
   }
   return 0;
 }
@@ -663,7 +669,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     bot_env_mask_into(&b->src->env, err, errlen); /* may quote bot.env */
     utf8_repair(err); /* cut at a byte count by the mask or the buffer */
     journal_error(e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
-    action(e, b, c ? c->number : "", "error: %s", err);
+    action_logged(e, b, c ? c->number : "", ENGINE_ACTION_ERROR, err, "error: %s", err);
     rc = 1;
   }
   if (co) sandbox_release(sb, co, st);

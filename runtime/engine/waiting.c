@@ -294,12 +294,12 @@ static void start_request(engine *e, waiting *w) {
   struct http_call *h = &w->inv->http;
   /* unique over the workers, and naming its worker (engine_http_done) */
   w->id = ++e->last_http_id * MAX_ENGINE_THREADS + (uint64_t)e->worker;
-  if (!e->http_start) { /* stopping: it waits, and runs again at the next start */
-    action(e, w->inv->b, w->number ? w->number : "", "http %s %s: not sent (stopping)",
-           h->method, h->url);
-    return;
-  }
-  action(e, w->inv->b, w->number ? w->number : "", "http %s %s", h->method, h->url);
+  /* stopping: it waits, and runs again at the next start */
+  char *what = xasprintf("%s %s%s", h->method, h->url, e->http_start ? "" : ": not sent (stopping)");
+  action_logged(e, w->inv->b, w->number ? w->number : "", ENGINE_ACTION_HTTP, what, "http %s",
+                what);
+  free(what);
+  if (!e->http_start) return;
   engine_http_request r = {.id = w->id, .bot = w->inv->b->name, .method = h->method,
                            .url = h->url, .body = h->body, .body_len = h->body_len,
                            .headers_json = h->headers_json, .timeout_ms = h->timeout_ms,
@@ -424,12 +424,14 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
       return 0;
     }
   }
-  if (r->status > 0)
-    action(e, cur, w->number ? w->number : "", "http %s %s -> %ld (%zu bytes)",
-           w->inv->http.method, w->inv->http.url, r->status, r->body_len);
-  else
-    action(e, cur, w->number ? w->number : "", "http %s %s -> %s", w->inv->http.method,
-           w->inv->http.url, r->error ? r->error : "no response");
+  char *what = r->status > 0 ? xasprintf("%s %s -> %ld (%zu bytes)", w->inv->http.method,
+                                         w->inv->http.url, r->status, r->body_len)
+                             : xasprintf("%s %s -> %s", w->inv->http.method, w->inv->http.url,
+                                         r->error ? r->error : "no response");
+  action_logged(e, cur, w->number ? w->number : "",
+                r->status > 0 ? ENGINE_ACTION_HTTP : ENGINE_ACTION_HTTP_FAILED, what, "http %s",
+                what);
+  free(what);
   invocation *inv = w->inv;
   inv->b = cur;
   inv->c = c;
