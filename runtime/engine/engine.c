@@ -396,7 +396,7 @@ static char *cfg_string(lua_State *L, int cfg, const char *key) {
   return v;
 }
 
-/* The limits bot.config validated (stdlib/internal/sandbox.lua): numbers in
+/* The limits bot.config validated (stdlib/internal/api.lua): numbers in
  * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms),
  * cfg.limit_waiting_memory (bytes). */
 static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {

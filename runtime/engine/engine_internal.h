@@ -323,7 +323,7 @@ void emit_message(engine *e, const char *botname, const char *number, const char
 /* Appends ev (taken) to e's events. */
 void event_push(engine *e, event ev);
 /* How the sandbox's dispatch begins the error of an event no handler takes
- * (stdlib/internal/sandbox.lua). */
+ * (stdlib/internal/router.lua). */
 #define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -2,7 +2,7 @@
  * it runs under.
  *
  * The VM is created with an accounting allocator and a count hook, the
- * trusted prelude (stdlib/internal/sandbox.lua) builds the bot's frozen
+ * trusted prelude (stdlib/internal/sandbox.lua and its parts) builds the bot's frozen
  * environment, and each invocation runs in a pooled coroutine with its own
  * instruction, memory and wall-clock budget. A limit hit is sticky: every
  * later hook call raises again, so pcall/xpcall cannot swallow it. After every
