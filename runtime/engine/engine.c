@@ -43,14 +43,26 @@ const char *zone_of(const bot *b, contact *c) {
 
 /* ---------------------------------------------------------------- events */
 
+static event event_of(engine *e, int is_message, const char *botname, const char *number,
+                      const char *text, const char *status, int64_t id) {
+  return (event){.is_message = is_message, .bot = xstrdup(botname),
+                 .number = xstrdup(number ? number : ""), .text = xstrdup(text),
+                 .status = status ? xstrdup(status) : NULL, .tag = e->run ? e->run->tag : NULL,
+                 .id = id, .at = engine_now(e), .key = e->run ? e->run->event_key : 0};
+}
+
 void emit(engine *e, int is_message, const char *botname,
                  const char *number, const char *text, const char *status, int64_t id) {
   if (!e->has_obs) return;
-  event_push(e->sink, (event){is_message, xstrdup(botname),
-                                    xstrdup(number ? number : ""),
-                                    xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL, id, engine_now(e),
-                                    e->event_key, 0});
+  event_push(e->sink, event_of(e, is_message, botname, number, text, status, id));
+}
+
+void emit_message(engine *e, const char *botname, const char *number, const char *text,
+                  const char *status, int64_t id, engine_reply reply) {
+  if (!e->has_obs) return;
+  event ev = event_of(e, 1, botname, number, text, status, id);
+  ev.reply = reply;
+  event_push(e->sink, ev);
 }
 
 void event_push(engine *e, event ev) {
@@ -69,34 +81,63 @@ static void events_flush(engine *e, int deliver, size_t n) {
     if (deliver) {
       if (ev->is_message == EMIT_EVENT_FAILED) {
         if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
-      } else if (ev->is_message && e->obs.message)
-        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
-      else if (!ev->is_message && e->obs.action)
-        e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
+      } else if (ev->is_message && e->obs.message) {
+        e->obs.message(e->obs.ud, &(engine_message){ev->bot, ev->number, ev->text, ev->status,
+                                                    ev->tag, ev->id, ev->reply});
+      } else if (!ev->is_message && e->obs.action) {
+        e->obs.action(e->obs.ud,
+                      &(engine_action){ev->bot, ev->number, ev->text, ev->kind, ev->detail});
+      }
     }
     free(ev->bot);
     free(ev->number);
     free(ev->text);
     free(ev->status);
+    free(ev->detail);
   }
   if (n) memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
   e->nevents -= n;
+}
+
+/* s (taken), with what it quotes of bot.env masked. */
+static char *masked(bot *b, char *s) {
+  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
+    char *m = bot_env_mask(&b->src->env, s);
+    free(s);
+    s = m;
+  }
+  return s;
+}
+
+static void action_v(engine *e, bot *b, const char *number, engine_action_kind kind,
+                     const char *detail, const char *fmt, va_list ap) {
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  s = masked(b, s);
+  if (s) {
+    event ev = event_of(e, 0, b->name, number, s, NULL, 0);
+    ev.kind = kind;
+    ev.detail = detail ? masked(b, xstrdup(detail)) : NULL;
+    event_push(e->sink, ev);
+  }
+  free(s);
 }
 
 void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
   if (!e->has_obs) return;
   va_list ap;
   va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
   va_end(ap);
-  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
-    char *masked = bot_env_mask(&b->src->env, s);
-    free(s);
-    s = masked;
-  }
-  if (s) emit(e, 0, b->name, number, s, NULL, 0);
-  free(s);
+}
+
+void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
+                   const char *detail, const char *fmt, ...) {
+  if (!e->has_obs) return;
+  va_list ap;
+  va_start(ap, fmt);
+  action_v(e, b, number, kind, detail, fmt, ap);
+  va_end(ap);
 }
 
 /* ---------------------------------------------------------------- contacts */
@@ -189,7 +230,7 @@ static int64_t real_clock(void *ud) {
 /* One reading per message: everything a message causes carries its time. */
 int64_t engine_observed_at(engine *e) { return e->observed_at; }
 int64_t engine_now(engine *e) {
-  return e->in_message ? e->now : e->clock(e->clock_ud);
+  return e->run ? e->run->now : e->clock(e->clock_ud);
 }
 store_reader *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
@@ -349,7 +390,7 @@ static char *cfg_string(lua_State *L, int cfg, const char *key) {
   return v;
 }
 
-/* The limits bot.config validated (stdlib/internal/sandbox.lua): numbers in
+/* The limits bot.config validated (stdlib/internal/api.lua): numbers in
  * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms),
  * cfg.limit_waiting_memory (bytes). */
 static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
@@ -718,7 +759,7 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  int rc = run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", err,
                       sizeof err);
   if (rc == 1) /* the backend is told: see docs/serve.md (events) */
     emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
@@ -735,9 +776,11 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   int found = store_outbound_get(e->rd, b->id, d->message_id, d->provider_id, &r);
   if (found < 0) return -1;
   if (found == 0) {
-    action(e, b, "", "delivery: no message %lld%s%s of this bot (report '%s' ignored)",
-           (long long)d->message_id, d->provider_id ? " / " : "",
-           d->provider_id ? d->provider_id : "", d->status);
+    char *what = xasprintf("no message %lld%s%s of this bot (report '%s' ignored)",
+                           (long long)d->message_id, d->provider_id ? " / " : "",
+                           d->provider_id ? d->provider_id : "", d->status);
+    action_logged(e, b, "", ENGINE_ACTION_STATUS_UNKNOWN, what, "delivery: %s", what);
+    free(what);
     return 0;
   }
   /* the rest happens in the conversation, on its worker (the pending
@@ -745,18 +788,12 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   engine *p = e;
   engine *o = engine_owner(e, b->id, r.number);
   bot *ob = o == e ? b : worker_bot(o, b->name);
-  if (o != e && ob) {
-    o->now = e->now;
-    o->in_message = 1;
-    o->tag = e->tag;
-    o->reply_from = own_number(ob, NULL);
-    o->answering = e->answering;
-    o->inline_left = 0;
-    o->inline_number = NULL;
+  if (o != e && ob) { /* in the report's context, without inline replies */
+    run_ctx run = {.now = e->run->now, .tag = e->run->tag, .from = e->run->from,
+                   .answering = e->run->answering};
+    o->run = &run;
     int rc = delivery_in_conversation(p, o, ob, d, &r);
-    o->in_message = 0;
-    o->tag = NULL;
-    o->answering = 0;
+    o->run = NULL;
     outbound_row_free(&r);
     return rc;
   }
@@ -781,7 +818,8 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
         replace(&c->expect, NULL);
       }
     }
-    action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
+    action_logged(e, b, r.number, ENGINE_ACTION_CARRIER_OPTOUT, d->error,
+                  "opted out (carrier: %s)", d->error ? d->error : "");
   }
   if (d->undeliverable) { /* the sender marked it; the cached copy follows */
     contact *c = contact_get(e, b, r.number, 0, NULL);
@@ -807,7 +845,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
     json_decref(st);
     inbound ev = {.text = d->status, .len = strlen(d->status)};
     char err[1024];
-    rc = run_script(e, b, c, "status", &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
   return rc;
@@ -825,24 +863,25 @@ const char *own_number(const bot *b, const char *to) {
 }
 
 static int handle_one(engine *e, bot *b, const inbound *m) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
-  e->tag = m->tag;
-  e->reply_from = own_number(b, m->to);
-  e->answering = !m->delivery;
-  e->inline_left = m->inline_reply;
-  e->inline_until_ns = m->inline_until_ns;
-  e->inline_number = m->inline_reply > 0 && !m->event_type &&
-                              (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
-                          ? m->from
-                          : NULL;
+  run_ctx run = {
+      .now = e->clock(e->clock_ud),
+      .tag = m->tag,
+      .from = m->delivery ? NULL : m->from,
+      .reply_from = own_number(b, m->to),
+      .answering = !m->delivery,
+      /* whether its replies may go back inline: decided here, once */
+      .inl = {.number = m->inline_reply > 0 && !m->event_type &&
+                                (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
+                            ? m->from
+                            : NULL,
+              .left = m->inline_reply,
+              .until_ns = m->inline_until_ns},
+  };
+  e->run = &run;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);
-  e->in_message = 0;
-  e->tag = NULL;
-  e->reply_from = e->inline_number = NULL;
-  e->answering = 0;
+  e->run = NULL;
   return rc;
 }
 
@@ -904,7 +943,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;
         action(e, b, c->number, "opted out (%s)", keyword);
-        if (run_message(e, b, c, "optout", m, msg_id)) return -1;
+        if (run_message(e, b, c, RUN_OPTOUT, m, msg_id)) return -1;
       }
       return record_out(e, b, c, b->optout_reply, "sent", 1, 0, NULL);
     case COMPLIANCE_OPTIN:
@@ -912,7 +951,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
         if (record_out(e, b, c, b->optin_reply, "sent", 1, 0, NULL)) return -1;
-        return run_message(e, b, c, "optin", m, msg_id);
+        return run_message(e, b, c, RUN_OPTIN, m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
@@ -921,7 +960,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
-  return run_message(e, b, c, "message", m, msg_id);
+  return run_message(e, b, c, RUN_MESSAGE, m, msg_id);
 }
 
 static void flush_seen(engine *e) {
@@ -1113,10 +1152,10 @@ uint64_t engine_batches_durable(engine *e) { return e->durable; }
 static int set_contact(engine *e, bot *b, const char *number, const char *status,
                        const char *fields, const char *tags, const char *timezone, char *err,
                        size_t errlen) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
+  run_ctx run = {.now = e->clock(e->clock_ud)};
+  e->run = &run;
   contact *c = contact_get(e, b, number, 1, NULL);
-  e->in_message = 0;
+  e->run = NULL;
   if (!c) {
     snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;

@@ -314,7 +314,10 @@ static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t
               nsize == sb->refused_nsize;
   if (sb->killed) return !over_cap && own + charge <= sb->mem_limit + KILL_GRACE;
   if (!over_cap && own + charge <= sb->mem_limit) {
-    sb->refusal_pending = 0;
+    /* only Lua's retry of the refused allocation settles a refusal: another
+     * allocation between (a stack growing while the error unwinds) must not
+     * spare the handler the kill */
+    if (retry) sb->refusal_pending = 0;
     return 1;
   }
   if (!over_cap && overflow_grant(sb, charge)) return 1;
@@ -496,7 +499,7 @@ int sandbox_charge_nothrow(lua_State *L, long units) {
       char where[300] = "";
       for (int level = 1; lua_getstack(L, level, &ar); level++) {
         if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 &&
-            strcmp(ar.source, "@stdlib/internal/sandbox.lua") != 0) {
+            strncmp(ar.source, "@stdlib/internal/", 17) != 0) {
           snprintf(where, sizeof where, "%s:%d: ", ar.short_src, ar.currentline);
           break;
         }
@@ -1170,6 +1173,13 @@ static int prepare_protected(lua_State *L) {
   return 0;
 }
 
+void sandbox_push_rt_field(lua_State *L, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, from_state(L)->rt_ref);
+  lua_pushstring(L, name);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
 lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push, void *ud,
                            int *nargs, char *err, size_t errlen) {
   struct preparation p = {sb, entry, push, ud, NULL, 0};
@@ -1281,21 +1291,31 @@ void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, co);
 }
 
+/* The prelude's parts: load_part(name) compiles stdlib/internal/NAME.lua
+ * (embedded; text only) and returns it. Given to the prelude only. */
+static int load_part(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char path[128], chunkname[160];
+  snprintf(path, sizeof path, "internal/%s.lua", name);
+  snprintf(chunkname, sizeof chunkname, "@stdlib/%s", path);
+  const embedded_file *f = stdlib_find(path);
+  if (!f) return luaL_error(L, "internal error: %s missing from the binary", path);
+  if (luaL_loadbufferx(L, f->source, f->len, chunkname, "t") != LUA_OK) return lua_error(L);
+  return 1;
+}
+
 static int load_prelude(sandbox *sb, char *err, size_t errlen) {
   lua_State *L = sb->L;
-  const embedded_file *f = stdlib_find("internal/sandbox.lua");
-  if (!f) {
-    snprintf(err, errlen, "internal error: prelude missing from the binary");
-    return -1;
-  }
-  if (luaL_loadbufferx(L, f->source, f->len, "@stdlib/internal/sandbox.lua",
-                       "t") != LUA_OK) {
+  lua_pushcfunction(L, load_part);
+  lua_pushstring(L, "sandbox");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     copy_error(L, err, errlen);
     return -1;
   }
   build_host(L);
   lua_getglobal(L, "debug");
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  lua_pushcfunction(L, load_part);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
     copy_error(L, err, errlen);
     return -1;
   }
