@@ -44,9 +44,9 @@ static const struct option sim_options[] = {{"db", required_argument, NULL, 'd'}
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
 
-int cli_sim(int argc, char **argv) {
-  sim s = {.db = ":memory:", .now = 0};
-  snprintf(s.fan, sizeof s.fan, "+15550001");
+/* Reads the options into s (its --env values into s->env): -1 to go on, or
+ * the exit status (the usage printed, or the reason). */
+static int sim_options_read(sim *s, int argc, char **argv) {
   cli_options o = {.argc = argc,
                    .argv = argv,
                    .verb = "sim",
@@ -57,7 +57,7 @@ int cli_sim(int argc, char **argv) {
     char err[256];
     switch (c) {
       case 'd':
-        s.db = o.arg;
+        s->db = o.arg;
         break;
       case 'a':
         if (!sim_valid_number(o.arg)) {
@@ -65,10 +65,10 @@ int cli_sim(int argc, char **argv) {
                   o.arg);
           return 2;
         }
-        snprintf(s.fan, sizeof s.fan, "%s", o.arg);
+        snprintf(s->fan, sizeof s->fan, "%s", o.arg);
         break;
       case 'e':
-        if (bot_env_assign(&s.env, o.arg, err, sizeof err)) {
+        if (bot_env_assign(&s->env, o.arg, err, sizeof err)) {
           fprintf(stderr, "parley sim: --env: %s\n", err);
           return 2;
         }
@@ -79,20 +79,31 @@ int cli_sim(int argc, char **argv) {
             "NAME=value]...\n");
         return 0;
       case 1:
-        if (s.dir) {
+        if (s->dir) {
           fprintf(stderr, "parley sim: one bot folder at a time ('%s' and '%s')\n",
-                  s.dir, o.arg);
+                  s->dir, o.arg);
           return 2;
         }
-        s.dir = o.arg;
+        s->dir = o.arg;
         break;
       default:
         return 2;
     }
   }
-  if (!s.dir) {
+  if (!s->dir) {
     fprintf(stderr, "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
     return 2;
+  }
+  return -1;
+}
+
+int cli_sim(int argc, char **argv) {
+  sim s = {.db = ":memory:", .now = 0};
+  snprintf(s.fan, sizeof s.fan, "+15550001");
+  int rc = sim_options_read(&s, argc, argv);
+  if (rc >= 0) {
+    bot_env_clear(&s.env);
+    return rc;
   }
   s.now = wall_ms() / 1000 * 1000; /* whole seconds: a transcript's @clock says them */
   record_init(&s.rec, s.now);
@@ -102,6 +113,7 @@ int cli_sim(int argc, char **argv) {
   if (sim_start(&s, s.db)) {
     http_mocks_free(s.http);
     record_free(&s.rec);
+    bot_env_clear(&s.env);
     return 1;
   }
   s.zone = xstrdup("UTC");
@@ -153,5 +165,6 @@ int cli_sim(int argc, char **argv) {
   http_fetch_free(s.fetched);
   record_free(&s.rec);
   free(s.zone);
+  bot_env_clear(&s.env);
   return s.errors && !s.tty ? 1 : 0;
 }

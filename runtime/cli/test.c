@@ -26,6 +26,11 @@ static void add_path(paths *p, const char *s) {
   p->v[p->n++] = xstrdup(s);
 }
 
+static void paths_free(paths *p) {
+  for (size_t i = 0; i < p->n; i++) free(p->v[i]);
+  free(p->v);
+}
+
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -105,12 +110,12 @@ int cli_test(int argc, char **argv) {
             "Runs .chat transcripts (files, or folders searched for *.chat;\n"
             "default: scripts/ and examples/). --update rewrites the expected\n"
             "lines of each transcript from what the bot actually sent.\n");
-        return 0;
+        return paths_free(&targets), 0;
       case 1:
-        if (add_target(&targets, o.arg)) return 2;
+        if (add_target(&targets, o.arg)) return paths_free(&targets), 2;
         break;
       default:
-        return 2;
+        return paths_free(&targets), 2;
     }
   }
   if (argc < 2 || (targets.n == 0 && update && argc == 2)) {
