@@ -3,7 +3,8 @@ CC      ?= cc
 PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
-# its own layer and the ones below it only (runtime/layers.sh, run by make).
+# its own layer and the ones below it only (runtime/layers.py, run by make;
+# tests/layers.sh, run by make test, shows it refuses each kind of breach).
 LAYERS := core store lua engine providers send transcript server cli
 # B: the build folder; PARLEY: the binary. make test-asan uses others.
 B       ?= build
@@ -38,7 +39,7 @@ STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run sim test test-asan test-tsan bench clean
+.PHONY: all deps run sim test test-asan test-tsan bench pattern-diff clean
 
 # Every rule that runs the compiler, the linker or python3 has deps as an
 # order-only prerequisite: under make -j on a fresh machine nothing is
@@ -87,10 +88,11 @@ $(B)/core/phone_zone.o: $(B)/phone_tz_data.h
 $(PARLEY): $(B)/cli/main.o $(OBJS) | deps $(B)/layers.ok
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
-# The layer check (runtime/layers.sh): no file includes a header of a layer
-# above its own and no object uses a symbol defined above it.
-$(B)/layers.ok: runtime/layers.sh $(SRCS) $(CXX_SRCS) $(HDRS) $(B)/cli/main.o $(OBJS)
-	sh runtime/layers.sh $(B) $(LAYERS)
+# The layer check (runtime/layers.py): no file includes a header of a layer
+# above its own, no object uses a symbol defined above it, and no circle
+# between objects of a layer but those runtime/circles.txt lists.
+$(B)/layers.ok: runtime/layers.py runtime/circles.txt $(SRCS) $(CXX_SRCS) $(HDRS) $(B)/cli/main.o $(OBJS)
+	$(PYTHON) runtime/layers.py $(B) $(LAYERS)
 	@touch $@
 
 # make run: the bots in scripts/ over HTTP on 127.0.0.1:8080 (make sim: the
@@ -118,7 +120,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 # A local fake of Twilio's Messages API (tests/fake/README.md): the e2e
 # tests and the bench send through it.
 $(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
-	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto) -o $@ $< \
+	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto icu-uc) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
 test: deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
@@ -132,11 +134,11 @@ test-asan: deps
 
 # The code that runs on several threads under ThreadSanitizer (tests/tsan.sh):
 # the unit tests that start the engine's threads (the writer, handlers
-# waiting for HTTP) and the e2e tests that load a server with several engine
+# waiting for HTTP, a bot reloaded while the sender's journals commit) and the e2e tests that load a server with several engine
 # workers (workers.sh), kill it, reload it, and send through the sender.
 # test_outbox_store and test_providers start no thread; test_broadcast_crash
 # forks a process that has threads, which ThreadSanitizer does not support.
-TSAN_UNIT_TESTS := test_engine test_writer test_waiting
+TSAN_UNIT_TESTS := test_engine test_writer test_waiting test_reload_race
 test-tsan: deps
 	$(MAKE) B=build-tsan PARLEY=build-tsan/parley CFLAGS="-O1 -g -fsanitize=thread" \
 	  build-tsan/parley $(TSAN_UNIT_TESTS:%=build-tsan/%) build-tsan/fake_twilio
@@ -165,6 +167,13 @@ $(B)/ceiling: bench/ceiling.c | $(B) deps
 
 $(B)/bench: bench/bench.c bench/workload.c bench/workload.h $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $(filter-out %.h,$^) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# runtime/lua/lua_pattern.diff: what the bounded pattern matcher changes in
+# Lua 5.4.4's (downloads Debian's lua5.4 source; tests/pattern_diff.sh checks
+# the kept diff against lua_pattern.c offline).
+pattern-diff:
+	sh runtime/lua/lua_pattern_diff.sh > runtime/lua/lua_pattern.diff.tmp
+	mv runtime/lua/lua_pattern.diff.tmp runtime/lua/lua_pattern.diff
 
 clean:
 	rm -rf build build-asan build-tsan parley

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every suite and ends with one line: N passed, N failed.
+# Runs every suite and ends with one line: N passed, N failed (skipped tests,
+# if any, are counted on the line before it, not as passed).
 # Each suite prints TAP-like lines and its own "N passed, N failed" summary;
 # a suite that crashes or prints no summary counts as one failure.
 set -u
@@ -24,10 +25,13 @@ suite "transcripts, 1 engine worker (PARLEY_ENGINE_THREADS=1): scripts/ examples
 suite "transcripts, 2 engine workers (PARLEY_ENGINE_THREADS=2): scripts/ examples/ tests/chat/" \
   env PARLEY_ENGINE_THREADS=2 "$PARLEY" test scripts examples tests/chat
 suite "hostile scripts: tests/hostile/" "$PARLEY" test tests/hostile
+suite "the pattern matcher against Lua 5.4.4's (runtime/lua/lua_pattern.diff)" sh tests/pattern_diff.sh
+suite "the layer check: runtime/layers.py on tiny trees (tests/layers.sh)" sh tests/layers.sh
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue
   suite "e2e: $t" sh "$t"
 done
 
+skip_line
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -57,5 +57,6 @@ for t in tests/e2e/workers.sh tests/e2e/crash.sh tests/e2e/reload.sh tests/e2e/l
 done
 
 rmdir "$reports/new" 2>/dev/null
+skip_line
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

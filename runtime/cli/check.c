@@ -1,12 +1,15 @@
 /* check: load a bot in the sandbox without running a handler, and report
  * every problem found, one "file:line: message" per line. */
+#include <getopt.h>
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
+#include "util.h"
 
 /* Prints the strings of the list at idx, one a line; returns how many. */
 static int print_list(lua_State *co, int idx) {
@@ -74,12 +77,39 @@ static int check_one(const char *dir) {
   return problems ? 1 : 0;
 }
 
+static const struct option check_options[] = {{"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+
 int cli_check(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: parley check BOTDIR...\n");
-    return 2;
+  cli_options o = {.argc = argc,
+                   .argv = argv,
+                   .verb = "check",
+                   .shorts = "h",
+                   .longs = check_options,
+                   .known = "--help"};
+  const char **dirs = xcalloc((size_t)argc, sizeof *dirs);
+  int ndirs = 0, rc = 0;
+  for (int c; !rc && (c = cli_option(&o)) != -1;) {
+    if (c == 1) {
+      dirs[ndirs++] = o.arg;
+    } else if (c == 'h') {
+      printf(
+          "usage: parley check BOTDIR...\n"
+          "Loads each bot (its files, bot.config, handlers and templates) without\n"
+          "running a handler, and prints every problem as file:line: message; a\n"
+          "warning is printed and the bot still passes.\n");
+      free(dirs);
+      return 0;
+    } else {
+      rc = 2;
+    }
   }
-  int failed = 0;
-  for (int i = 1; i < argc; i++) failed |= check_one(argv[i]);
-  return failed;
+  if (!rc && ndirs == 0) {
+    fprintf(stderr, "usage: parley check BOTDIR...\n");
+    rc = 2;
+  }
+  int failed = 0; /* every bot is checked, whichever fail */
+  for (int i = 0; !rc && i < ndirs; i++) failed |= check_one(dirs[i]);
+  free(dirs);
+  return rc ? rc : failed;
 }

@@ -4,6 +4,29 @@
 
 #define PARLEY_VERSION "0.1.0"
 
+struct option; /* <getopt.h> */
+
+/* A verb's arguments (argv[0] is the verb's name) read by getopt_long
+ * (options.c): set the first six fields, then call cli_option until it
+ * returns -1. It returns an option's val (its value, if it takes one, in
+ * arg); 1 for an argument that is not an option (in arg), in its place
+ * among the options, so a bot folder may come before or after them; '?'
+ * for an unknown option, or one without its value, after printing
+ *   parley VERB: unknown option 'ARG' (known: KNOWN)
+ * Long options are known by their whole names only (no abbreviations);
+ * "--" ends the options. */
+typedef struct cli_options {
+  int argc;
+  char **argv;
+  const char *verb;           /* "sim" */
+  const char *shorts;         /* getopt's short options: "h", "ho:" */
+  const struct option *longs; /* ended by a zeroed entry */
+  const char *known;          /* the options as the message lists them */
+  const char *arg;            /* out: the value or the argument */
+  int started, rest;          /* internal */
+} cli_options;
+int cli_option(cli_options *o);
+
 int cli_sim(int argc, char **argv);   /* sim.c */
 int cli_test(int argc, char **argv);  /* test.c */
 int cli_check(int argc, char **argv); /* check.c */

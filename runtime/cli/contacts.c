@@ -5,6 +5,7 @@
  * before anything is sent), then sent in pieces of whole rows, each with
  * the header, so that no request passes the server's max_body; the
  * server numbers each piece's rows as the file's. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,11 @@ static int export_contacts(const char *url, const char *token, const char *bot,
   return rc;
 }
 
+static const struct option contacts_options[] = {
+    {"url", required_argument, NULL, 'u'},    {"config", required_argument, NULL, 'c'},
+    {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+
 int cli_contacts(int argc, char **argv) {
   const char *verb = argc > 1 ? argv[1] : NULL;
   const char *url_flag = NULL, *config = NULL;
@@ -208,28 +214,36 @@ int cli_contacts(int argc, char **argv) {
             verb);
     return 2;
   }
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
-      url_flag = argv[++i];
-    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-      config = argv[++i];
-    else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
-      format = argv[++i];
-    else if ((strcmp(argv[i], "--output") == 0 || strcmp(argv[i], "-o") == 0) &&
-             i + 1 < argc)
-      output = argv[++i];
-    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-      return usage(stdout);
-    else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(
-          stderr,
-          "parley contacts: unknown option '%s' (known: --url, --config, --format, --output)\n",
-          argv[i]);
-      return 2;
-    } else if (nargs < 2)
-      args[nargs++] = argv[i];
-    else
-      return usage(stderr);
+  /* the options follow the command: "import" is the verb's argv[0] */
+  cli_options o = {.argc = argc - 1,
+                   .argv = argv + 1,
+                   .verb = "contacts",
+                   .shorts = "ho:",
+                   .longs = contacts_options,
+                   .known = "--url, --config, --format, --output"};
+  for (int c; (c = cli_option(&o)) != -1;) {
+    switch (c) {
+      case 'u':
+        url_flag = o.arg;
+        break;
+      case 'c':
+        config = o.arg;
+        break;
+      case 'f':
+        format = o.arg;
+        break;
+      case 'o':
+        output = o.arg;
+        break;
+      case 'h':
+        return usage(stdout);
+      case 1:
+        if (nargs == 2) return usage(stderr);
+        args[nargs++] = o.arg;
+        break;
+      default:
+        return 2;
+    }
   }
   int import = strcmp(verb, "import") == 0;
   if (nargs != (import ? 2 : 1)) return usage(stderr);

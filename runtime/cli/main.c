@@ -28,29 +28,40 @@ static void usage(FILE *f) {
       f);
 }
 
+static int version(int argc, char **argv) {
+  (void)argc, (void)argv;
+  printf("parley %s\n", PARLEY_VERSION);
+  return 0;
+}
+
+static int help(int argc, char **argv) {
+  (void)argc, (void)argv;
+  usage(stdout);
+  return 0;
+}
+
+/* The verbs, by the name the command line gives them; each gets the
+ * arguments from its own name on (argv[0] is the verb). */
+static const struct verb {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} verbs[] = {
+    {"sim", cli_sim},           {"test", cli_test},
+    {"check", cli_check},       {"segments", cli_segments},
+    {"serve", cli_serve},       {"reload", cli_reload},
+    {"contacts", cli_contacts}, {"version", version},
+    {"--version", version},     {"help", help},
+    {"--help", help},           {"-h", help},
+};
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "sim") == 0) return cli_sim(argc - 1, argv + 1);
-  if (strcmp(cmd, "test") == 0) return cli_test(argc - 1, argv + 1);
-  if (strcmp(cmd, "check") == 0) return cli_check(argc - 1, argv + 1);
-  if (strcmp(cmd, "segments") == 0) return cli_segments(argc - 1, argv + 1);
-  if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 1, argv + 1);
-  if (strcmp(cmd, "reload") == 0) return cli_reload(argc - 1, argv + 1);
-  if (strcmp(cmd, "contacts") == 0) return cli_contacts(argc - 1, argv + 1);
-  if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-    printf("parley %s\n", PARLEY_VERSION);
-    return 0;
-  }
-  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-      strcmp(cmd, "-h") == 0) {
-    usage(stdout);
-    return 0;
-  }
-  fprintf(stderr, "parley: unknown command '%s'\n\n", cmd);
+  for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+    if (strcmp(argv[1], verbs[i].name) == 0) return verbs[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "parley: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
 }

@@ -3,6 +3,7 @@
  * The folder's .lua files go as PUT /v1/bots/BOT/script {"files": {...}};
  * the server compiles and loads them in the sandbox and activates them
  * between batches, or changes nothing and answers every problem. */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,28 @@
 #include "script.h"
 #include "util.h"
 
+static const struct option reload_options[] = {{"dir", required_argument, NULL, 'd'},
+                                               {"url", required_argument, NULL, 'u'},
+                                               {"config", required_argument, NULL, 'c'},
+                                               {"help", no_argument, NULL, 'h'},
+                                               {NULL, 0, NULL, 0}};
+
 int cli_reload(int argc, char **argv) {
   const char *name = NULL, *dir = NULL, *url_flag = NULL, *config = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
-      url_flag = argv[++i];
-    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-      config = argv[++i];
-    else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+  cli_options o = {.argc = argc,
+                   .argv = argv,
+                   .verb = "reload",
+                   .shorts = "h",
+                   .longs = reload_options,
+                   .known = "--dir, --url, --config"};
+  for (int c; (c = cli_option(&o)) != -1;) {
+    if (c == 'd') {
+      dir = o.arg;
+    } else if (c == 'u') {
+      url_flag = o.arg;
+    } else if (c == 'c') {
+      config = o.arg;
+    } else if (c == 'h') {
       printf(
           "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]\n"
           "Sends the bot's folder (default scripts/BOT, with the shared scripts/lib/\n"
@@ -31,15 +45,13 @@ int cli_reload(int argc, char **argv) {
           "(default http://127.0.0.1:8080). The admin token: PARLEY_ADMIN_TOKEN (or\n"
           "PARLEY_ADMIN_TOKEN_FILE).\n");
       return 0;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr,
-              "parley reload: unknown option '%s' (known: --dir, --url, --config)\n",
-              argv[i]);
+    } else if (c != 1) {
       return 2;
     } else if (!name) {
-      name = argv[i];
+      name = o.arg;
     } else {
-      fprintf(stderr, "parley reload: one bot at a time ('%s' and '%s')\n", name, argv[i]);
+      fprintf(stderr, "parley reload: one bot at a time ('%s' and '%s')\n", name,
+              o.arg);
       return 2;
     }
   }

@@ -5,6 +5,7 @@
  * Windows should count as the text its author typed, and a lone CR ending
  * a text is rarer than a CRLF file). A CR anywhere else stays and counts;
  * a last line without a newline still counts. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,21 +39,30 @@ static void print_count(gsm_count c) {
          gsm_encoding_name(c.encoding), c.segments, c.units);
 }
 
+static const struct option segments_options[] = {{"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+
 int cli_segments(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      segments_usage(stdout);
-      return 0;
+  cli_options o = {.argc = argc,
+                   .argv = argv,
+                   .verb = "segments",
+                   .shorts = "h",
+                   .longs = segments_options,
+                   .known = "--help"};
+  for (int c; (c = cli_option(&o)) != -1;) {
+    switch (c) {
+      case 'h':
+        segments_usage(stdout);
+        return 0;
+      case 1:
+        fprintf(stderr,
+                "parley segments: unexpected argument '%s' (texts are "
+                "read from stdin, one per line)\n",
+                o.arg);
+        return 2;
+      default:
+        return 2;
     }
-    if (argv[i][0] == '-')
-      fprintf(stderr, "parley segments: unknown option '%s' (known: --help)\n",
-              argv[i]);
-    else
-      fprintf(stderr,
-              "parley segments: unexpected argument '%s' (texts are "
-              "read from stdin, one per line)\n",
-              argv[i]);
-    return 2;
   }
   char *line = NULL;
   size_t cap = 0;

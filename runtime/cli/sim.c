@@ -6,7 +6,10 @@
  * input works too: no prompt, each line is echoed after the prompt it would
  * have had, and a bad command makes the exit status non-zero. The session is
  * recorded as a transcript for /save (sim_record.c). */
+#include "sim.h"
+
 #include <editline/readline.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,6 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "sim.h"
 
 /* A line that is not a command: a message from the current fan. */
 static void send_message(sim *s, const char *text) {
@@ -36,43 +38,72 @@ static void send_message(sim *s, const char *text) {
   record_step_end(&s->rec);
 }
 
+static const struct option sim_options[] = {{"db", required_argument, NULL, 'd'},
+                                            {"as", required_argument, NULL, 'a'},
+                                            {"env", required_argument, NULL, 'e'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+
+/* Reads the options into s (its --env values into s->env): -1 to go on, or
+ * the exit status (the usage printed, or the reason). */
+static int sim_options_read(sim *s, int argc, char **argv) {
+  cli_options o = {.argc = argc,
+                   .argv = argv,
+                   .verb = "sim",
+                   .shorts = "h",
+                   .longs = sim_options,
+                   .known = "--db FILE, --as NUMBER, --env NAME=value"};
+  for (int c; (c = cli_option(&o)) != -1;) {
+    char err[256];
+    switch (c) {
+      case 'd':
+        s->db = o.arg;
+        break;
+      case 'a':
+        if (!sim_valid_number(o.arg)) {
+          fprintf(stderr, "parley sim: --as '%s' is not a number like +15550002\n",
+                  o.arg);
+          return 2;
+        }
+        snprintf(s->fan, sizeof s->fan, "%s", o.arg);
+        break;
+      case 'e':
+        if (bot_env_assign(&s->env, o.arg, err, sizeof err)) {
+          fprintf(stderr, "parley sim: --env: %s\n", err);
+          return 2;
+        }
+        break;
+      case 'h':
+        printf(
+            "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env "
+            "NAME=value]...\n");
+        return 0;
+      case 1:
+        if (s->dir) {
+          fprintf(stderr, "parley sim: one bot folder at a time ('%s' and '%s')\n",
+                  s->dir, o.arg);
+          return 2;
+        }
+        s->dir = o.arg;
+        break;
+      default:
+        return 2;
+    }
+  }
+  if (!s->dir) {
+    fprintf(stderr, "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
+    return 2;
+  }
+  return -1;
+}
+
 int cli_sim(int argc, char **argv) {
   sim s = {.db = ":memory:", .now = 0};
   snprintf(s.fan, sizeof s.fan, "+15550001");
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-      s.db = argv[++i];
-    } else if (strcmp(argv[i], "--as") == 0 && i + 1 < argc) {
-      if (!sim_valid_number(argv[i + 1])) {
-        fprintf(stderr, "parley sim: --as '%s' is not a number like +15550002\n", argv[i + 1]);
-        return 2;
-      }
-      snprintf(s.fan, sizeof s.fan, "%s", argv[++i]);
-    } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc) {
-      char err[256];
-      if (bot_env_assign(&s.env, argv[++i], err, sizeof err)) {
-        fprintf(stderr, "parley sim: --env: %s\n", err);
-        return 2;
-      }
-    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
-      return 0;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr,
-              "parley sim: unknown option '%s' (known: --db FILE, --as NUMBER, --env "
-              "NAME=value)\n",
-              argv[i]);
-      return 2;
-    } else if (!s.dir) {
-      s.dir = argv[i];
-    } else {
-      fprintf(stderr, "parley sim: one bot folder at a time ('%s' and '%s')\n", s.dir, argv[i]);
-      return 2;
-    }
-  }
-  if (!s.dir) {
-    fprintf(stderr, "usage: parley sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n");
-    return 2;
+  int rc = sim_options_read(&s, argc, argv);
+  if (rc >= 0) {
+    bot_env_clear(&s.env);
+    return rc;
   }
   s.now = wall_ms() / 1000 * 1000; /* whole seconds: a transcript's @clock says them */
   record_init(&s.rec, s.now);
@@ -82,6 +113,7 @@ int cli_sim(int argc, char **argv) {
   if (sim_start(&s, s.db)) {
     http_mocks_free(s.http);
     record_free(&s.rec);
+    bot_env_clear(&s.env);
     return 1;
   }
   s.zone = xstrdup("UTC");
@@ -133,5 +165,6 @@ int cli_sim(int argc, char **argv) {
   http_fetch_free(s.fetched);
   record_free(&s.rec);
   free(s.zone);
+  bot_env_clear(&s.env);
   return s.errors && !s.tty ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* `parley test [--update] [PATH...]`: runs .chat transcripts (files, or
  * folders searched for *.chat) and prints TAP lines and a total. */
 #include <dirent.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,11 @@ static void add_path(paths *p, const char *s) {
     p->v = xrealloc(p->v, p->cap * sizeof *p->v);
   }
   p->v[p->n++] = xstrdup(s);
+}
+
+static void paths_free(paths *p) {
+  for (size_t i = 0; i < p->n; i++) free(p->v[i]);
+  free(p->v);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -57,39 +63,59 @@ static void find_chats(paths *out, const char *dir, int depth) {
   free(found.v);
 }
 
+/* Adds the transcripts at path (a file, or a folder searched for *.chat);
+ * 0, or 2 with the reason printed. */
+static int add_target(paths *targets, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    fprintf(stderr, "parley test: %s: no such file or folder\n", path);
+    return 2;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    add_path(targets, path);
+    return 0;
+  }
+  size_t before = targets->n;
+  char *dir = xstrdup(path);
+  size_t l = strlen(dir);
+  while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
+  find_chats(targets, dir, 0);
+  free(dir);
+  if (targets->n == before)
+    fprintf(stderr, "parley test: %s: no .chat files found\n", path);
+  return 0;
+}
+
+static const struct option test_options[] = {{"update", no_argument, NULL, 'u'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+
 int cli_test(int argc, char **argv) {
   int update = 0;
   paths targets = {0};
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--update") == 0) {
-      update = 1;
-    } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: parley test [--update] [PATH...]\n"
-             "Runs .chat transcripts (files, or folders searched for *.chat;\n"
-             "default: scripts/ and examples/). --update rewrites the expected\n"
-             "lines of each transcript from what the bot actually sent.\n");
-      return 0;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr, "parley test: unknown option '%s' (known: --update)\n", argv[i]);
-      return 2;
-    } else {
-      struct stat st;
-      if (stat(argv[i], &st) != 0) {
-        fprintf(stderr, "parley test: %s: no such file or folder\n", argv[i]);
-        return 2;
-      }
-      if (S_ISDIR(st.st_mode)) {
-        size_t before = targets.n;
-        char *dir = xstrdup(argv[i]);
-        size_t l = strlen(dir);
-        while (l > 1 && dir[l - 1] == '/') dir[--l] = 0;
-        find_chats(&targets, dir, 0);
-        free(dir);
-        if (targets.n == before)
-          fprintf(stderr, "parley test: %s: no .chat files found\n", argv[i]);
-      } else {
-        add_path(&targets, argv[i]);
-      }
+  cli_options o = {.argc = argc,
+                   .argv = argv,
+                   .verb = "test",
+                   .shorts = "h",
+                   .longs = test_options,
+                   .known = "--update"};
+  for (int c; (c = cli_option(&o)) != -1;) {
+    switch (c) {
+      case 'u':
+        update = 1;
+        break;
+      case 'h':
+        printf(
+            "usage: parley test [--update] [PATH...]\n"
+            "Runs .chat transcripts (files, or folders searched for *.chat;\n"
+            "default: scripts/ and examples/). --update rewrites the expected\n"
+            "lines of each transcript from what the bot actually sent.\n");
+        return paths_free(&targets), 0;
+      case 1:
+        if (add_target(&targets, o.arg)) return paths_free(&targets), 2;
+        break;
+      default:
+        return paths_free(&targets), 2;
     }
   }
   if (argc < 2 || (targets.n == 0 && update && argc == 2)) {

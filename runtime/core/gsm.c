@@ -2,6 +2,8 @@
 
 #include <stdint.h>
 
+#include "util.h"
+
 enum {
   GSM7_SINGLE = 160, /* septets in one message: 140 octets * 8 / 7 */
   GSM7_MULTI = 153,  /* (140 - 6 octets of concatenation UDH) * 8 / 7 */
@@ -81,32 +83,10 @@ static int utf16_units(uint32_t cp) {
  * continuation, a truncated, overlong or surrogate sequence, beyond
  * U+10FFFF) is one U+FFFD of one byte, so a text never loses a byte. */
 static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
-  unsigned char b = s[0];
-  size_t more;
-  uint32_t v, least;
-  if (b < 0x80) {
-    *cp = b;
-    return 1;
-  }
-  if (b >= 0xC2 && b <= 0xDF) {
-    more = 1, v = b & 0x1F, least = 0x80;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    more = 2, v = b & 0x0F, least = 0x800;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    more = 3, v = b & 0x07, least = 0x10000;
-  } else {
-    *cp = 0xFFFD;
-    return 1;
-  }
+  size_t len = utf8_char((const char *)s, n, cp);
+  if (len) return len;
   *cp = 0xFFFD;
-  if (n <= more) return 1;
-  for (size_t i = 1; i <= more; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 1;
-    v = v << 6 | (s[i] & 0x3F);
-  }
-  if (v < least || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 1;
-  *cp = v;
-  return more + 1;
+  return 1;
 }
 
 /* The encoding and the units of a text; segments is left 0. GSM-7 is

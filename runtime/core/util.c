@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unicode/utf8.h>
 
 static void out_of_memory(void) {
   fputs("parley: out of memory\n", stderr);
@@ -52,41 +53,30 @@ bool ends_with(const char *s, const char *suffix) {
   return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+size_t utf8_char(const char *s, size_t n, uint32_t *cp) {
+  /* A character is at most U8_MAX_LENGTH bytes: U8_NEXT never reads past
+   * them, and the length then fits its int32_t whatever n is. */
+  int32_t len = n < U8_MAX_LENGTH ? (int32_t)n : U8_MAX_LENGTH, i = 0;
+  UChar32 c;
+  U8_NEXT((const uint8_t *)s, i, len, c);
+  if (c < 0) return 0;
+  if (cp) *cp = (uint32_t)c;
+  return (size_t)i;
+}
+
 int utf8_valid(const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = p[i];
-    size_t len;
-    unsigned min, cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) len = 2, min = 0x80, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    if (n - i < len) return 0;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    i += len;
-  }
+  for (size_t i = 0, len; i < n; i += len)
+    if (!(len = utf8_char(s + i, n - i, NULL))) return 0;
   return 1;
 }
 
+/* Every byte not in a valid character becomes one '?' (not the maximal
+ * ill-formed prefix U8_NEXT skips: the text keeps its length). */
 void utf8_repair(char *s) {
-  for (size_t i = 0; s[i];) {
-    unsigned char c = (unsigned char)s[i];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                 : (c & 0xF8) == 0xF0                ? 4
-                                                     : 0;
-    size_t have = 0;
-    while (have < len && s[i + have]) have++;
-    if (len && have == len && utf8_valid(s + i, len)) {
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_char(s + i, n - i, NULL);
+    if (len) {
       i += len;
     } else {
       s[i++] = '?';
@@ -96,7 +86,7 @@ void utf8_repair(char *s) {
 
 size_t utf8_chars(const char *s) {
   size_t n = 0;
-  for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+  for (; *s; s++) n += !U8_IS_TRAIL(*s);
   return n;
 }
 

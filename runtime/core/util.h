@@ -15,6 +15,11 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 bool ends_with(const char *s, const char *suffix);
+/* The well-formed UTF-8 character (RFC 3629: no overlong form, no
+ * surrogate, nothing past U+10FFFF) that begins s, n >= 1 bytes left: its
+ * length in bytes (1-4) with its code point in *cp (if cp is not NULL), or
+ * 0 if the bytes there are not one (ICU's U8_NEXT decides). */
+size_t utf8_char(const char *s, size_t n, uint32_t *cp);
 /* 1 if the n bytes at s are valid UTF-8 (RFC 3629). */
 int utf8_valid(const char *s, size_t n);
 /* Replaces in place every byte of s that does not belong to a valid UTF-8

@@ -33,7 +33,7 @@ static int64_t run_time(int64_t due, int64_t started) {
 }
 
 static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
-  e->now = run_time(t->due_at, started);
+  e->run->now = run_time(t->due_at, started);
   contact *c = NULL;
   if (t->number && !(c = contact_get(e, b, t->number, 1, NULL))) return -1;
   const char *status = "done";
@@ -50,16 +50,14 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
   }
   if (!late || is_drip) {
     /* a late drip step is skipped, but its drip goes on with the next */
-    inbound m = {.text = t->handler, .len = strlen(t->handler),
-                 .provider_id = late ? "skip" : NULL};
+    inbound m = {.text = t->handler, .len = strlen(t->handler)};
     char run_err[1024] = "";
-    e->firing_timer = t->id; /* a handler that waits keeps the timer pending */
-    e->firing_rerun = is_rerun;
-    e->firing_every = t->kind && strcmp(t->kind, "every") == 0;
+    /* a handler that waits keeps the timer pending */
+    e->run->timer = (struct firing){t->id, is_rerun, t->kind && strcmp(t->kind, "every") == 0};
     int rc = is_rerun ? waiting_rerun(e, b, c, t, run_err, sizeof run_err)
-                      : run_script(e, b, c, "timer", &m, 0, t->args, run_err, sizeof run_err);
-    e->firing_timer = 0;
-    e->firing_rerun = e->firing_every = 0;
+                      : run_script(e, b, c, late ? RUN_LATE_TIMER : RUN_TIMER, &m, 0, t->args,
+                                   run_err, sizeof run_err);
+    e->run->timer = (struct firing){0};
     if (!is_rerun) e->stats.timers_fired++;
     if (rc < 0) return -1;
     /* a handler that waits: its timer is done when it is, but a recurring
@@ -70,7 +68,7 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
       snprintf(err, sizeof err, "%s", run_err);
     }
   }
-  journal_timer_done(e->jr, t->id, status, err[0] ? err : NULL, e->now);
+  journal_timer_done(e->jr, t->id, status, err[0] ? err : NULL, e->run->now);
   /* after downtime a recurring timer runs once, then from now on */
   if (t->kind && strcmp(t->kind, "every") == 0)
     schedule_again(e, b, t, t->due_at > started ? t->due_at : started);
@@ -78,11 +76,11 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
 }
 
 static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
-  e->now = run_time(h->send_at, started);
+  e->run->now = run_time(h->send_at, started);
   contact *c = contact_get(e, b, h->number, 1, NULL);
   if (!c) return -1;
   const char *status = c->opted_out ? "suppressed" : e->outbox ? "queued" : "sent";
-  journal_message_release(e->jr, h->id, status, e->now);
+  journal_message_release(e->jr, h->id, status, e->run->now);
   if (c->opted_out) {
     e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
@@ -90,7 +88,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
     e->stats.replies++, b->counts.replies++;
     if (e->has_obs) {
       char when[64];
-      clock_format_local(e->now, zone_of(b, c), when, sizeof when);
+      clock_format_local(e->run->now, zone_of(b, c), when, sizeof when);
       action(e, b, c->number, "released at %s %s (end of quiet hours)", when,
              zone_of(b, c));
     }
@@ -183,7 +181,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
   long sent = 0, held = 0, suppressed = 0, failed = 0, not_opted_in = 0;
   int rc = 0;
   for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
-    e->now = (int64_t)t;
+    e->run->now = (int64_t)t;
     contact *c = contact_get(e, b, rs.v[i].number, 1, NULL);
     if (!c) {
       rc = -1;
@@ -263,7 +261,8 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   if (rc == 0 && (what & ROUND_BROADCASTS))
     rc = store_broadcasts_due(e->rd, b->id, until, &bs, &nb);
   e->next_new_due = INT64_MAX;
-  e->in_message = 1;
+  run_ctx run = {0}; /* the round's: each item sets its time and key */
+  e->run = &run;
   while (rc == 0 && (i < nt || j < nh || k < nb)) {
     int64_t tt = i < nt ? ts[i].due_at : INT64_MAX;
     int64_t th = j < nh ? hs[j].send_at : INT64_MAX;
@@ -273,12 +272,12 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
     if (at == tt) {
       cur->timer = (due_key){ts[i].due_at, ts[i].id};
       /* its conversation's handler waits for a response: a later advance */
-      e->event_key = ts[i].id; /* its output's place among the workers' (gather) */
+      run.event_key = ts[i].id; /* its output's place among the workers' (gather) */
       if (waiting_timer_busy(e, b, &ts[i])) i++;
       else rc = fire_timer(e, b, &ts[i++], started);
     } else if (at == th) {
       cur->held = (due_key){hs[j].send_at, hs[j].id};
-      e->event_key = EVENT_KEY_HELD + hs[j].id; /* after a timer due then */
+      run.event_key = EVENT_KEY_HELD + hs[j].id; /* after a timer due then */
       rc = release_held(e, b, &hs[j++], started);
     }
     else /* one chunk per round: the rest comes back in the next one */
@@ -287,8 +286,7 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   }
   for (size_t m = 0; m < nb; m++) broadcast_row_free(&bs[m]);
   free(bs);
-  e->in_message = 0;
-  e->event_key = 0;
+  e->run = NULL;
   for (size_t k = 0; k < nt; k++) timer_row_free(&ts[k]);
   for (size_t k = 0; k < nh; k++) {
     free(hs[k].number);

@@ -548,10 +548,12 @@ static char *merged(import_report *rep, const import_row *r, const char *stored,
   return canon;
 }
 
-static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_row *r,
-                     const import_options *opt, import_report *rep) {
+/* Reads the row's contact on rd, decides, and records the writes in j. */
+static int apply_row(store_reader *rd, journal *j, int64_t bot_id, int64_t *last_id,
+                     const import_row *r, const import_options *opt,
+                     import_report *rep) {
   contact_row c = {0};
-  int found = store_contact_get(st, bot_id, r->number, &c);
+  int found = store_contact_get(rd, bot_id, r->number, &c);
   if (found < 0) return -1;
   char *fields = r->fields ? merged(rep, r, c.fields, r->fields, 0) : NULL;
   char *tags =
@@ -564,10 +566,10 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
   }
   int rc = 0, was_out = found && strcmp(c.status, "opted_out") == 0;
   int was_in = found && strcmp(c.status, "subscribed") == 0;
-  int suppressed = !was_in ? store_is_suppressed(st, bot_id, r->number) : 0;
+  int suppressed = !was_in ? store_is_suppressed(rd, bot_id, r->number) : 0;
   if (suppressed < 0) rc = -1;
   consent_seen cs = {.r = r};
-  if (!rc && found && store_consent_each(st, c.id, note_consent, &cs)) rc = -1;
+  if (!rc && found && store_consent_each(rd, c.id, note_consent, &cs)) rc = -1;
   int recorded_out =
       suppressed || (cs.last_action && strcmp(cs.last_action, "optout") == 0);
   int64_t id = found ? c.id : ++*last_id;
@@ -587,23 +589,21 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
       status = "subscribed";
     }
   }
-  if (!rc && !found && store_contact_insert(st, id, bot_id, r->number, opt->now) < 0) rc = -1;
+  if (!rc && !found) journal_contact_add(j, id, bot_id, r->number, opt->now);
   int status_changed = !found || strcmp(status, c.status) != 0;
   int changed = status_changed ||
                 (fields && strcmp(fields, c.fields ? c.fields : "")) ||
                 (tags && strcmp(tags, c.tags ? c.tags : ""));
-  if (!rc && changed && store_contact_update(st, id, status, fields, tags, NULL))
-    rc = -1;
-  if (!rc && ledger_in &&
-      store_consent_add(st, bot_id, id, r->number, "optin", "import", r->consent_source,
-                        r->consent_at))
-    rc = -1;
-  if (!rc && ledger_out && /* as an opt-out by keyword: drips stop, c:expect is cleared */
-      (store_consent_add(st, bot_id, id, r->number, "optout", "import", NULL,
-                         opt->now) ||
-       store_timer_cancel_drips(st, id, NULL) ||
-       (c.expect && store_conversation_save(st, id, c.state, NULL, opt->now))))
-    rc = -1;
+  if (!rc && changed) journal_contact_update(j, id, status, fields, tags, NULL);
+  if (!rc && ledger_in)
+    journal_consent(j, bot_id, id, r->number, "optin", "import", r->consent_source,
+                    r->consent_at);
+  if (!rc &&
+      ledger_out) { /* as an opt-out by keyword: drips stop, c:expect is cleared */
+    journal_consent(j, bot_id, id, r->number, "optout", "import", NULL, opt->now);
+    journal_drips_cancel(j, id, NULL);
+    if (c.expect) journal_conversation(j, id, c.state, NULL, opt->now);
+  }
   if (!rc) {
     if (!found)
       rep->created++;
@@ -629,31 +629,65 @@ static int apply_row(store *st, int64_t bot_id, int64_t *last_id, const import_r
   return rc;
 }
 
-int contacts_import(store *st, int64_t bot_id, int64_t *last_contact_id,
+/* An import's batch in the making: the writes of its rows, and their
+ * numbers. */
+typedef struct import_batch {
+  journal j;
+  json_t *numbers; /* number -> true */
+  long rows;
+  int64_t last_id;      /* the ids its new contacts took */
+  import_report before; /* the report before it */
+} import_batch;
+
+/* Commits the batch (nothing to do if it wrote nothing) and starts the
+ * next; if it fails, the report goes back to what the batches before did.
+ * 0, or -1 with err. */
+static int end_batch(import_batch *ib, int64_t *last_contact_id,
+                     const import_options *opt, import_report *rep, char *err,
+                     size_t errlen) {
+  int rc = ib->j.n ? opt->commit(opt->ud, &ib->j, err, errlen) : 0;
+  if (rc) {
+    json_t *errors = rep->errors;
+    *rep = ib->before;
+    rep->errors = errors;
+  } else {
+    *last_contact_id = ib->last_id;
+    ib->before = *rep;
+  }
+  journal_clear(&ib->j);
+  json_object_clear(ib->numbers);
+  ib->rows = 0;
+  return rc;
+}
+
+int contacts_import(store_reader *rd, int64_t bot_id, int64_t *last_contact_id,
                     const char *data, size_t len, const import_options *opt,
                     import_report *rep, char *err, size_t errlen) {
   *rep = (import_report){.errors = json_array()};
   rows rs = {0};
   int rc = opt->format == IMPORT_CSV ? read_csv(data, len, opt, &rs, rep, err, errlen)
                                      : read_json_lines(data, len, opt, &rs, rep);
-  for (size_t i = 0; !rc && i < rs.n; i += IMPORT_BATCH) {
-    size_t end = i + IMPORT_BATCH < rs.n ? i + IMPORT_BATCH : rs.n;
-    int64_t last = *last_contact_id;
-    import_report before = *rep;
-    if (store_begin(st)) rc = -1;
-    for (size_t k = i; !rc && k < end; k++)
-      if (apply_row(st, bot_id, &last, &rs.v[k], opt, rep)) rc = -1;
-    if (!rc && store_commit(st)) rc = -1;
-    if (rc) {
-      snprintf(err, errlen, "%s", store_error(st));
-      store_rollback(st);
+  import_batch ib = {
+      .numbers = json_object(), .last_id = *last_contact_id, .before = *rep};
+  for (size_t k = 0; !rc && k < rs.n; k++) {
+    const import_row *r = &rs.v[k];
+    if (ib.rows == IMPORT_BATCH || json_object_get(ib.numbers, r->number))
+      rc = end_batch(&ib, last_contact_id, opt, rep, err, errlen);
+    if (rc) break;
+    if (apply_row(rd, &ib.j, bot_id, &ib.last_id, r, opt, rep)) {
+      snprintf(err, errlen, "%s", store_error(rd));
       json_t *errors = rep->errors;
-      *rep = before; /* what the batches before did */
+      *rep = ib.before; /* what the batches before did */
       rep->errors = errors;
-    } else {
-      *last_contact_id = last;
+      rc = -1;
+      break;
     }
+    json_object_set_new(ib.numbers, r->number, json_true());
+    ib.rows++;
   }
+  if (!rc && rs.n) rc = end_batch(&ib, last_contact_id, opt, rep, err, errlen);
+  journal_free(&ib.j);
+  json_decref(ib.numbers);
   for (size_t i = 0; i < rs.n; i++) row_free(&rs.v[i]);
   free(rs.v);
   return rc;
@@ -674,7 +708,7 @@ json_t *import_report_json(import_report *rep) {
 /* ---------------------------------------------------------------- export */
 
 typedef struct exporter {
-  store *st;
+  store_reader *st;
   json_t *names; /* field names, sorted, as an object name -> true */
   buf *out;
   int failed;
@@ -769,7 +803,7 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int contacts_export_csv(store *st, int64_t bot_id, buf *out) {
+int contacts_export_csv(store_reader *st, int64_t bot_id, buf *out) {
   exporter x = {.st = st, .names = json_object(), .out = out};
   int rc = store_contacts_each(st, bot_id, collect_names, &x);
   if (!rc) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "journal.h"
 #include "store.h"
 #include "util.h"
 
@@ -47,16 +48,21 @@ typedef struct import_options {
                                    (the data is a piece of a larger file) */
   int64_t now;                  /* ms: when the contacts are created or opted out */
   import_changed_fn changed;
+  /* Commits a batch's writes (in one transaction, durable when it returns:
+   * the rows after it read them on rd): 0, or -1 with err. */
+  int (*commit)(void *ud, journal *j, char *err, size_t errlen);
   void *ud;
 } import_options;
 
-/* Imports data into bot_id's contacts on st (outside a transaction); new
- * contacts get the ids after *last_contact_id, which is advanced. 0 with
- * rep filled (caller frees rep->errors); 1 if the data cannot be read as a
- * whole (a CSV syntax error, a bad header: err names the line), nothing
- * written; -1 if the store failed (err), the batches before stay written
- * (an import is safe to run again). */
-int contacts_import(store *st, int64_t bot_id, int64_t *last_contact_id,
+/* Imports data into bot_id's contacts: reads on rd, writes through
+ * opt->commit, in batches of at most IMPORT_BATCH rows (a batch ends before
+ * a row whose number a row of it wrote, so that each row reads what the
+ * rows before wrote); new contacts get the ids after *last_contact_id,
+ * which is advanced. 0 with rep filled (caller frees rep->errors); 1 if the
+ * data cannot be read as a whole (a CSV syntax error, a bad header: err
+ * names the line), nothing written; -1 if the store failed (err), the
+ * batches before stay written (an import is safe to run again). */
+int contacts_import(store_reader *rd, int64_t bot_id, int64_t *last_contact_id,
                     const char *data, size_t len, const import_options *opt,
                     import_report *rep, char *err, size_t errlen);
 
@@ -67,7 +73,7 @@ json_t *import_report_json(import_report *rep);
  * status, consent_source, consent_at (a subscribed contact's latest opt-in
  * in the ledger, or its first message), tags, then a fields.NAME column for
  * every field name. 0, or -1 with the store's error. */
-int contacts_export_csv(store *st, int64_t bot_id, buf *out);
+int contacts_export_csv(store_reader *rd, int64_t bot_id, buf *out);
 
 /* A number as a file may write it ("+1 (555) 010-0100") in E.164 form
  * ("+15550100100"): spaces, dashes, dots and parentheses dropped, then a +

@@ -43,14 +43,26 @@ const char *zone_of(const bot *b, contact *c) {
 
 /* ---------------------------------------------------------------- events */
 
+static event event_of(engine *e, int is_message, const char *botname, const char *number,
+                      const char *text, const char *status, int64_t id) {
+  return (event){.is_message = is_message, .bot = xstrdup(botname),
+                 .number = xstrdup(number ? number : ""), .text = xstrdup(text),
+                 .status = status ? xstrdup(status) : NULL, .tag = e->run ? e->run->tag : NULL,
+                 .id = id, .at = engine_now(e), .key = e->run ? e->run->event_key : 0};
+}
+
 void emit(engine *e, int is_message, const char *botname,
                  const char *number, const char *text, const char *status, int64_t id) {
   if (!e->has_obs) return;
-  event_push(e->sink, (event){is_message, xstrdup(botname),
-                                    xstrdup(number ? number : ""),
-                                    xstrdup(text), status ? xstrdup(status) : NULL,
-                                    e->in_message ? e->tag : NULL, id, engine_now(e),
-                                    e->event_key, 0});
+  event_push(e->sink, event_of(e, is_message, botname, number, text, status, id));
+}
+
+void emit_message(engine *e, const char *botname, const char *number, const char *text,
+                  const char *status, int64_t id, engine_reply reply) {
+  if (!e->has_obs) return;
+  event ev = event_of(e, 1, botname, number, text, status, id);
+  ev.reply = reply;
+  event_push(e->sink, ev);
 }
 
 void event_push(engine *e, event ev) {
@@ -69,34 +81,63 @@ static void events_flush(engine *e, int deliver, size_t n) {
     if (deliver) {
       if (ev->is_message == EMIT_EVENT_FAILED) {
         if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
-      } else if (ev->is_message && e->obs.message)
-        e->obs.message(e->obs.ud, ev->bot, ev->number, ev->text, ev->status, ev->tag, ev->id);
-      else if (!ev->is_message && e->obs.action)
-        e->obs.action(e->obs.ud, ev->bot, ev->number, ev->text);
+      } else if (ev->is_message && e->obs.message) {
+        e->obs.message(e->obs.ud, &(engine_message){ev->bot, ev->number, ev->text, ev->status,
+                                                    ev->tag, ev->id, ev->reply});
+      } else if (!ev->is_message && e->obs.action) {
+        e->obs.action(e->obs.ud,
+                      &(engine_action){ev->bot, ev->number, ev->text, ev->kind, ev->detail});
+      }
     }
     free(ev->bot);
     free(ev->number);
     free(ev->text);
     free(ev->status);
+    free(ev->detail);
   }
   if (n) memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
   e->nevents -= n;
+}
+
+/* s (taken), with what it quotes of bot.env masked. */
+static char *masked(bot *b, char *s) {
+  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
+    char *m = bot_env_mask(&b->src->env, s);
+    free(s);
+    s = m;
+  }
+  return s;
+}
+
+static void action_v(engine *e, bot *b, const char *number, engine_action_kind kind,
+                     const char *detail, const char *fmt, va_list ap) {
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  s = masked(b, s);
+  if (s) {
+    event ev = event_of(e, 0, b->name, number, s, NULL, 0);
+    ev.kind = kind;
+    ev.detail = detail ? masked(b, xstrdup(detail)) : NULL;
+    event_push(e->sink, ev);
+  }
+  free(s);
 }
 
 void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
   if (!e->has_obs) return;
   va_list ap;
   va_start(ap, fmt);
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+  action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
   va_end(ap);
-  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
-    char *masked = bot_env_mask(&b->src->env, s);
-    free(s);
-    s = masked;
-  }
-  if (s) emit(e, 0, b->name, number, s, NULL, 0);
-  free(s);
+}
+
+void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
+                   const char *detail, const char *fmt, ...) {
+  if (!e->has_obs) return;
+  va_list ap;
+  va_start(ap, fmt);
+  action_v(e, b, number, kind, detail, fmt, ap);
+  va_end(ap);
 }
 
 /* ---------------------------------------------------------------- contacts */
@@ -189,9 +230,9 @@ static int64_t real_clock(void *ud) {
 /* One reading per message: everything a message causes carries its time. */
 int64_t engine_observed_at(engine *e) { return e->observed_at; }
 int64_t engine_now(engine *e) {
-  return e->in_message ? e->now : e->clock(e->clock_ud);
+  return e->run ? e->run->now : e->clock(e->clock_ud);
 }
-struct store *engine_store(engine *e) { return e->rd; }
+store_reader *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
   engine_stats sum = {0};
   for (int k = 0; k < e->group->n; k++) {
@@ -228,26 +269,21 @@ int engine_threads_default(void) {
 }
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
-  store *st = store_open(opt->db_path, err, errlen);
-  if (!st) return NULL;
-  if (store_ensure_keys(st)) { /* before the engine's reads, on the writing connection */
-    snprintf(err, errlen, "%s", store_error(st));
-    store_close(st);
-    return NULL;
-  }
   /* A file gets a writer thread and a second connection for the engine's
    * reads (WAL lets them run side by side); an in-memory store is one
    * connection, written inline. */
   int threaded = strcmp(opt->db_path, ":memory:") != 0 && !opt->inline_writes;
-  store *rd = st;
-  if (threaded && !(rd = store_open(opt->db_path, err, errlen))) {
-    store_close(st);
+  writer *w = writer_open(opt->db_path, threaded, err, errlen);
+  if (!w) return NULL;
+  store_reader *rd = writer_reader(w);
+  if (!rd && !(rd = store_reader_open(opt->db_path, err, errlen))) {
+    writer_close(w);
     return NULL;
   }
   engine *e = xcalloc(1, sizeof *e);
-  e->st = st;
   e->rd = rd;
-  e->w = writer_open(st, threaded, opt->db_path);
+  e->reads_alone = !writer_reader(w);
+  e->w = w;
   e->outbox = opt->outbox;
   e->serving = opt->serving;
   e->show_rules = opt->show_rules;
@@ -341,8 +377,7 @@ void engine_close(engine *e) {
     e->bots = next;
   }
   free(e->deferred);
-  if (e->rd != e->st) store_close(e->rd);
-  if (primary) store_close(e->st);
+  if (e->reads_alone) store_reader_close(e->rd);
   free(e);
 }
 
@@ -355,7 +390,7 @@ static char *cfg_string(lua_State *L, int cfg, const char *key) {
   return v;
 }
 
-/* The limits bot.config validated (stdlib/internal/sandbox.lua): numbers in
+/* The limits bot.config validated (stdlib/internal/api.lua): numbers in
  * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms),
  * cfg.limit_waiting_memory (bytes). */
 static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
@@ -404,17 +439,12 @@ int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen) {
   return 0;
 }
 
-/* Before the engine's thread writes on the writer's connection (e->st)
- * itself: its journals flushed, and the writer holding the sender's side
- * journals back until release_writer (the connection is one thread's at a
- * time: two on it crashed, or mixed two transactions). */
-static int own_writer(engine *e, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1;
-  writer_exclusive_begin(e->w);
-  return 0;
+/* Writes that need an answer, or must be durable before the engine goes
+ * on, after every batch before them: j applied by the writer at once (in a
+ * transaction of its own; the engine has no connection that writes). */
+static int write_now(engine *e, journal *j, char *err, size_t errlen) {
+  return engine_flush(e, err, errlen) ? -1 : writer_apply(e->w, j, err, errlen);
 }
-
-static void release_writer(engine *e) { writer_exclusive_end(e->w); }
 
 /* A version loaded from s (taken) into a VM of its own, its bot.config
  * read; NULL with err if it does not load. */
@@ -549,27 +579,22 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   int64_t now = engine_now(e);
   char *files_json = NULL;
   char *sha = script_sha(s, &files_json);
-  if (own_writer(e, err, errlen)) {
-    free(sha);
-    free(files_json);
-    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
-    return NULL;
-  }
-  int failed = 0;
-  if (store_begin(e->st) || (b->id = store_bot_ensure(e->st, b->name, now)) < 0 ||
-      (b->version_id = store_script_version_add(e->st, b->id, sha, files_json, now,
-                                                &b->version_number)) < 0 ||
-      store_commit(e->st)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    store_rollback(e->st);
-    failed = 1;
-  } else if (e->serving && store_bot_set_active(e->st, b->id, b->version_id)) {
-    snprintf(err, errlen, "%s", store_error(e->st));
-    failed = 1;
-  }
-  release_writer(e);
+  journal j = {0};
+  journal_bot_version(&j, b->name, sha, files_json, now);
   free(sha);
   free(files_json);
+  int failed = write_now(e, &j, err, errlen) != 0;
+  if (!failed) {
+    b->id = j.ops[0].result_bot;
+    b->version_id = j.ops[0].result;
+    b->version_number = j.ops[0].result_number;
+  }
+  if (!failed && e->serving) {
+    journal_clear(&j);
+    journal_bot_active(&j, b->id, b->version_id);
+    failed = writer_apply(e->w, &j, err, errlen) != 0;
+  }
+  journal_free(&j);
   if (!failed) b->store = store_cell_for(e, b->id);
   if (!failed && reconcile_every(e, b, err, errlen)) failed = 1;
   if (failed) {
@@ -590,11 +615,11 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
 }
 
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1;
-  int rc = store_bot_set_served(e->st, b->id, folder_sha);
-  if (rc) snprintf(err, errlen, "%s", store_error(e->st));
-  release_writer(e);
-  return rc ? -1 : 0;
+  journal j = {0};
+  journal_bot_served(&j, b->id, folder_sha);
+  int rc = write_now(e, &j, err, errlen);
+  journal_free(&j);
+  return rc;
 }
 
 void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
@@ -734,7 +759,7 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  int rc = run_script(e, b, c, "event", &ev, 0, m->event_data ? m->event_data : "{}", err,
+  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", err,
                       sizeof err);
   if (rc == 1) /* the backend is told: see docs/serve.md (events) */
     emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
@@ -751,9 +776,11 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   int found = store_outbound_get(e->rd, b->id, d->message_id, d->provider_id, &r);
   if (found < 0) return -1;
   if (found == 0) {
-    action(e, b, "", "delivery: no message %lld%s%s of this bot (report '%s' ignored)",
-           (long long)d->message_id, d->provider_id ? " / " : "",
-           d->provider_id ? d->provider_id : "", d->status);
+    char *what = xasprintf("no message %lld%s%s of this bot (report '%s' ignored)",
+                           (long long)d->message_id, d->provider_id ? " / " : "",
+                           d->provider_id ? d->provider_id : "", d->status);
+    action_logged(e, b, "", ENGINE_ACTION_STATUS_UNKNOWN, what, "delivery: %s", what);
+    free(what);
     return 0;
   }
   /* the rest happens in the conversation, on its worker (the pending
@@ -761,18 +788,12 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
   engine *p = e;
   engine *o = engine_owner(e, b->id, r.number);
   bot *ob = o == e ? b : worker_bot(o, b->name);
-  if (o != e && ob) {
-    o->now = e->now;
-    o->in_message = 1;
-    o->tag = e->tag;
-    o->reply_from = own_number(ob, NULL);
-    o->answering = e->answering;
-    o->inline_left = 0;
-    o->inline_number = NULL;
+  if (o != e && ob) { /* in the report's context, without inline replies */
+    run_ctx run = {.now = e->run->now, .tag = e->run->tag, .from = e->run->from,
+                   .answering = e->run->answering};
+    o->run = &run;
     int rc = delivery_in_conversation(p, o, ob, d, &r);
-    o->in_message = 0;
-    o->tag = NULL;
-    o->answering = 0;
+    o->run = NULL;
     outbound_row_free(&r);
     return rc;
   }
@@ -797,7 +818,8 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
         replace(&c->expect, NULL);
       }
     }
-    action(e, b, r.number, "opted out (carrier: %s)", d->error ? d->error : "");
+    action_logged(e, b, r.number, ENGINE_ACTION_CARRIER_OPTOUT, d->error,
+                  "opted out (carrier: %s)", d->error ? d->error : "");
   }
   if (d->undeliverable) { /* the sender marked it; the cached copy follows */
     contact *c = contact_get(e, b, r.number, 0, NULL);
@@ -823,7 +845,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
     json_decref(st);
     inbound ev = {.text = d->status, .len = strlen(d->status)};
     char err[1024];
-    rc = run_script(e, b, c, "status", &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
   return rc;
@@ -841,24 +863,25 @@ const char *own_number(const bot *b, const char *to) {
 }
 
 static int handle_one(engine *e, bot *b, const inbound *m) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
-  e->tag = m->tag;
-  e->reply_from = own_number(b, m->to);
-  e->answering = !m->delivery;
-  e->inline_left = m->inline_reply;
-  e->inline_until_ns = m->inline_until_ns;
-  e->inline_number = m->inline_reply > 0 && !m->event_type &&
-                              (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
-                          ? m->from
-                          : NULL;
+  run_ctx run = {
+      .now = e->clock(e->clock_ud),
+      .tag = m->tag,
+      .from = m->delivery ? NULL : m->from,
+      .reply_from = own_number(b, m->to),
+      .answering = !m->delivery,
+      /* whether its replies may go back inline: decided here, once */
+      .inl = {.number = m->inline_reply > 0 && !m->event_type &&
+                                (!m->inline_until_ns || mono_ns() < m->inline_until_ns)
+                            ? m->from
+                            : NULL,
+              .left = m->inline_reply,
+              .until_ns = m->inline_until_ns},
+  };
+  e->run = &run;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);
-  e->in_message = 0;
-  e->tag = NULL;
-  e->reply_from = e->inline_number = NULL;
-  e->answering = 0;
+  e->run = NULL;
   return rc;
 }
 
@@ -920,7 +943,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       if (!c->opted_out) {
         if (set_consent(e, b, c, 1, m)) return -1;
         action(e, b, c->number, "opted out (%s)", keyword);
-        if (run_message(e, b, c, "optout", m, msg_id)) return -1;
+        if (run_message(e, b, c, RUN_OPTOUT, m, msg_id)) return -1;
       }
       return record_out(e, b, c, b->optout_reply, "sent", 1, 0, NULL);
     case COMPLIANCE_OPTIN:
@@ -928,7 +951,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
         if (set_consent(e, b, c, 0, m)) return -1;
         action(e, b, c->number, "opted in (%s)", keyword);
         if (record_out(e, b, c, b->optin_reply, "sent", 1, 0, NULL)) return -1;
-        return run_message(e, b, c, "optin", m, msg_id);
+        return run_message(e, b, c, RUN_OPTIN, m, msg_id);
       }
       break;
     case COMPLIANCE_HELP:
@@ -937,7 +960,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
-  return run_message(e, b, c, "message", m, msg_id);
+  return run_message(e, b, c, RUN_MESSAGE, m, msg_id);
 }
 
 static void flush_seen(engine *e) {
@@ -1024,7 +1047,7 @@ static void handle_share(engine *w, void *arg) {
   sh->rc = 0;
   if (!sh->n) return;
   bot *b = worker_bot(w, sh->bot);
-  int reading = w->rd != w->st && store_read_begin(w->rd) == 0;
+  int reading = w->reads_alone && store_read_begin(w->rd) == 0;
   for (size_t i = 0; i < sh->n && sh->rc == 0; i++) sh->rc = handle_one(w, b, sh->msgs[i]);
   if (reading) store_read_end(w->rd);
   if (sh->rc) snprintf(sh->err, sizeof sh->err, "%s", store_error(w->rd));
@@ -1095,7 +1118,7 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
    * per statement. It starts after the batch before this one was handed
    * over, so it sees every durable batch; batches it may miss are still in
    * the pending list (forgotten only after it ends). */
-  int reading = e->rd != e->st && store_read_begin(e->rd) == 0;
+  int reading = e->reads_alone && store_read_begin(e->rd) == 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
   if (reading) store_read_end(e->rd);
   if (rc != 0) {
@@ -1129,10 +1152,10 @@ uint64_t engine_batches_durable(engine *e) { return e->durable; }
 static int set_contact(engine *e, bot *b, const char *number, const char *status,
                        const char *fields, const char *tags, const char *timezone, char *err,
                        size_t errlen) {
-  e->now = e->clock(e->clock_ud);
-  e->in_message = 1;
+  run_ctx run = {.now = e->clock(e->clock_ud)};
+  e->run = &run;
   contact *c = contact_get(e, b, number, 1, NULL);
-  e->in_message = 0;
+  e->run = NULL;
   if (!c) {
     snprintf(err, errlen, "%s", store_error(e->rd));
     return -1;
@@ -1207,17 +1230,23 @@ static void import_changed(void *ud, const char *number, const char *status,
   replace(&c->tags, tags);
 }
 
+/* A batch of the import's writes, committed before the import reads on. */
+static int import_commit(void *ud, journal *j, char *err, size_t errlen) {
+  engine_import *im = ud;
+  return writer_apply(im->e->w, j, err, errlen);
+}
+
 int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
                            import_options *opt, import_report *rep, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1;
+  if (engine_flush(e, err, errlen)) return -1; /* it reads what the batches wrote */
   engine_import im = {.e = e, .bot_id = b->id};
   opt->now = engine_now(e);
   opt->changed = import_changed;
+  opt->commit = import_commit;
   opt->ud = &im;
   int64_t last_id = atomic_load(&e->group->last_contact_id);
-  int rc = contacts_import(e->st, b->id, &last_id, data, len, opt, rep, err, errlen);
+  int rc = contacts_import(e->rd, b->id, &last_id, data, len, opt, rep, err, errlen);
   atomic_store(&e->group->last_contact_id, last_id);
-  release_writer(e);
   if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
 }
@@ -1258,9 +1287,10 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
 }
 
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {
-  if (own_writer(e, err, errlen)) return -1; /* its last chunk is in the store */
-  int rc = store_broadcast_cancel(e->st, b->id, id);
-  if (rc < 0) snprintf(err, errlen, "%s", store_error(e->st));
-  release_writer(e);
+  journal j = {0};
+  journal_broadcast_cancel(&j, b->id, id);
+  /* after its last chunk is in the store */
+  int rc = write_now(e, &j, err, errlen) ? -1 : (int)j.ops[0].result;
+  journal_free(&j);
   return rc;
 }

@@ -20,17 +20,51 @@ typedef struct engine engine;
 typedef struct bot bot;
 struct journal;
 
+/* Whether an outgoing message answers the inbound being handled: decided
+ * once, when the message is recorded, and carried with it. */
+typedef enum engine_reply {
+  ENGINE_REPLY_NONE,      /* to someone else, or nothing inbound is handled */
+  ENGINE_REPLY_INLINE,    /* goes back in the answer to the webhook being
+                           * handled (stored "sent": no provider sends it) */
+  ENGINE_REPLY_TO_SENDER, /* to the inbound's sender, but not inline: through
+                           * the outbox ("queued"), or "sent" without one */
+} engine_reply;
+
+/* An outgoing message (id: its row); status: "sent", "queued" (for the
+ * outbox); tag: the tag of the inbound message being handled (NULL for
+ * timers and the like). */
+typedef struct engine_message {
+  const char *bot, *to, *text, *status;
+  void *tag;
+  int64_t id;
+  engine_reply reply;
+} engine_message;
+
+/* What an action means for a log, said where it is made (the text says
+ * it again for people). */
+typedef enum engine_action_kind {
+  ENGINE_ACTION_SHOWN,          /* for the simulator and transcripts only */
+  ENGINE_ACTION_ERROR,          /* a handler failed: detail is its error */
+  ENGINE_ACTION_STATUS_UNKNOWN, /* a delivery report for no message of the
+                                 * bot: detail says which */
+  ENGINE_ACTION_CARRIER_OPTOUT, /* the carrier opted the contact out */
+  ENGINE_ACTION_HTTP,           /* a handler's request, or its answer:
+                                 * detail is "GET url[ -> 200 (n bytes)]" */
+  ENGINE_ACTION_HTTP_FAILED,    /* no response came: detail as for HTTP */
+} engine_action_kind;
+
+/* A side effect worth showing: text is "expect city", "fields.city =
+ * \"Austin\"", "error: bot.lua:3: ...", "log: ...", "opted out (STOP)". */
+typedef struct engine_action {
+  const char *bot, *number, *text;
+  engine_action_kind kind;
+  const char *detail; /* see kind; NULL for ENGINE_ACTION_SHOWN */
+} engine_action;
+
 /* What sim and test show: called after the transaction commits. */
 typedef struct engine_observer {
-  /* an outgoing message (id: its row); status: "sent", "queued" (for the
-   * outbox) or "suppressed"; tag: the tag of the inbound message it
-   * answers (NULL for timers and the like) */
-  void (*message)(void *ud, const char *bot, const char *to, const char *text,
-                  const char *status, void *tag, int64_t id);
-  /* a side effect worth showing: "expect city", "fields.city = \"Austin\"",
-   * "error: bot.lua:3: ...", "log: ...", "opted out (STOP)" */
-  void (*action)(void *ud, const char *bot, const char *number,
-                 const char *what);
+  void (*message)(void *ud, const engine_message *m);
+  void (*action)(void *ud, const engine_action *a);
   void *ud;
   /* an event did not run as asked: status "no_handler" (the bot has no
    * bot.on_event for its type) or "error" (its handler failed); error: the
@@ -270,7 +304,7 @@ void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, cons
 
 int64_t engine_now(engine *e);
 /* The store, for reads; call it when every batch is flushed. */
-struct store *engine_store(engine *e);
+struct store_reader *engine_store(engine *e);
 /* Forgets cached contacts (after the store was changed behind its back). */
 void engine_forget_contacts(engine *e);
 

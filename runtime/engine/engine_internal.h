@@ -129,6 +129,9 @@ typedef struct deferred_send {
 typedef struct event {
   int is_message;
   char *bot, *number, *text, *status;
+  engine_reply reply;      /* a message's */
+  engine_action_kind kind; /* an action's */
+  char *detail;            /* an action's (engine_action.detail), or NULL */
   void *tag; /* of the inbound message being handled */
   int64_t id; /* the message's */
   int64_t at; /* when it happened (engine_now) */
@@ -141,9 +144,52 @@ typedef struct event {
 
 #define EVENT_KEY_HELD ((int64_t)1 << 62)
 
+/* What a handler runs for: rt.dispatch's ctx.kind (stdlib/internal/router.lua).
+ * A late timer is one whose time passed long ago (bot.config late_after):
+ * its handler does not run, but a drip goes on with its next step. */
+typedef enum run_kind {
+  RUN_MESSAGE, RUN_OPTOUT, RUN_OPTIN, /* a fan's message: its handlers answer the fan */
+  RUN_EVENT, RUN_STATUS, RUN_TIMER, RUN_LATE_TIMER
+} run_kind;
+/* "message", "optout", ...: how the script and rerun records name it. */
+const char *run_kind_name(run_kind k);
+/* The kind of that name, or -1. */
+int run_kind_of(const char *name);
+
+/* Whether an outgoing message may go back in the answer to the webhook being
+ * handled (decided when the message came: engine.c, handle_one). */
+typedef struct inline_reply {
+  const char *number; /* its sender, when replies go back inline; else NULL */
+  int left;           /* how many more may */
+  int64_t until_ns;   /* and until when (mono_ns; 0: no deadline) */
+} inline_reply;
+
+/* What runs now on a worker: an inbound message, event or delivery report,
+ * the items of an advance round, a resumed handler, a deferred send. Whoever
+ * starts it keeps it on its stack and points e->run at it meanwhile; nothing
+ * of it outlives the run. */
+typedef struct run_ctx {
+  int64_t now;            /* engine_now: everything it causes carries this time */
+  void *tag;              /* the inbound message's, given to observers; or NULL */
+  const char *from;       /* the inbound's sender, or NULL (engine_message.to_sender) */
+  const char *reply_from; /* the number the handled message went to, or NULL */
+  int answering;          /* a fan's message or a triggered event: what it sends
+                           * goes before bulk sends */
+  inline_reply inl;
+  int64_t event_key;      /* its output's place among the workers': see event.key */
+  /* the timer whose handler runs (advance.c), id 0: none; a handler that
+   * waits keeps it pending, unless it is a recurring one (done at once: the
+   * waiting handler gets a rerun record of its own) */
+  struct firing {
+    int64_t id;
+    int rerun, every;
+  } timer;
+} run_ctx;
+
 struct engine {
-  store *st;     /* the writer's connection */
-  store *rd;     /* the engine thread's reads (the same one without a thread) */
+  /* reads only: every write goes through the writer (journals) */
+  store_reader *rd; /* a connection of its own, or the writer's without a thread */
+  int reads_alone;  /* rd is a connection of its own (closed with the engine) */
   writer *w;
   journal jr_own; /* the writes of the batch being handled */
   journal *jr;     /* where this one's writes go now: see sink */
@@ -152,7 +198,6 @@ struct engine {
    * workers run in parallel, the primary between their rounds, so what
    * runs there is recorded in the order it happened. */
   engine *sink;
-  int64_t event_key; /* of what runs now: see event.key */
   int worker;          /* its index there: 0 is the caller's (the primary) */
   uint64_t batches, durable; /* batches handed to the writer / committed */
   /* what batches not yet durable recorded, which the store cannot show:
@@ -182,23 +227,11 @@ struct engine {
   size_t nevents, cap_events, nevents_inflight;
   int64_t observed_at; /* during an observer call: its event's time */
   engine_stats stats;
-  int in_message;
   int outbox;                /* see engine_options */
   int serving;               /* see engine_options */
   int show_rules;            /* see engine_options */
-  int answering;             /* handling a fan's message or a triggered event:
-                              * what it sends goes before bulk sends */
-  const char *reply_from;    /* the number the message being handled went to */
-  const char *inline_number; /* its sender, when replies go back inline */
-  int inline_left;           /* how many more may */
-  int64_t inline_until_ns;   /* and until when (mono_ns; 0: no deadline) */
-  int64_t now;
-  void *tag; /* of the inbound message being handled */
+  run_ctx *run; /* what runs now (on the stack of whoever started it), NULL: nothing */
   int64_t next_new_due; /* the earliest timer or held message added lately */
-  int64_t firing_timer; /* the timer whose handler runs (advance.c), 0: none */
-  int firing_rerun;     /* ... and it is a rerun record */
-  int firing_every;     /* ... or a recurring one (done at once; a waiting
-                         * handler gets a rerun record of its own) */
 
   /* handlers waiting for an HTTP response (waiting.c) */
   waiting *waiting;
@@ -284,13 +317,22 @@ const char *zone_of(const bot *b, contact *c);
 #define EMIT_EVENT_FAILED 2
 void emit(engine *e, int is_message, const char *botname, const char *number,
           const char *text, const char *status, int64_t id);
+/* An outgoing message for the observers, with what it is to the inbound
+ * being handled (decided by record_out). */
+void emit_message(engine *e, const char *botname, const char *number, const char *text,
+                  const char *status, int64_t id, engine_reply reply);
 /* Appends ev (taken) to e's events. */
 void event_push(engine *e, event ev);
 /* How the sandbox's dispatch begins the error of an event no handler takes
- * (stdlib/internal/sandbox.lua). */
+ * (stdlib/internal/router.lua). */
 #define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An action a log reports: its kind and detail said here (see
+ * engine_action), its text for people from fmt. */
+void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
+                   const char *detail, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* contact_get's create: CONTACT_FIND only finds; CONTACT_JOIN creates a
  * subscribed contact (its own message, a timer or report of its own);
  * CONTACT_UNASKED creates one parley may text but that never asked for
@@ -317,15 +359,15 @@ int record_out(engine *e, bot *b, contact *c, const char *text, const char *stat
                int transactional, int may_hold, const char *media);
 /* 0, 1 (the handler failed: its error recorded), 2 (it waits for an HTTP
  * response, or for its busy conversation: it runs later), -1 (the store). */
-int run_script(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
                int64_t msg_id, const char *args, char *err, size_t errlen);
 /* What follows a handler's end (st): its effects applied, or its error
  * recorded; the thread released. 0, 1 or -1 as run_script. */
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
-                      int nres, const char *kind, int64_t msg_id, int is_message,
+                      int nres, run_kind kind, int64_t msg_id,
                       char *err, size_t errlen);
 /* run_script for a message: its failure is the handler's business. */
-int run_message(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+int run_message(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
                 int64_t msg_id);
 
 /* waiting.c */
@@ -348,13 +390,13 @@ int waiting_timer_busy(engine *e, bot *b, const timer_row *t);
 /* Stores what a handler would have run (kind, m, msg_id, args) as a timer of
  * kind "rerun" due now, for advance to run once the conversation is free (or
  * after a restart). Its id, or -1. */
-int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+int64_t waiting_record(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
                        int64_t msg_id, const char *args);
 /* A rerun timer: its handler runs as recorded. As run_script. */
 int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen);
 /* The handler of inv suspended on inv->http: it waits (inv is taken). */
-int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
-                  const inbound *m, int64_t msg_id, const char *args, int is_message);
+int waiting_begin(engine *e, invocation *inv, lua_State *co, run_kind kind, const inbound *m,
+                  int64_t msg_id, const char *args);
 /* The host side of http.get/post (api_host.http_start). */
 int waiting_http_start(void *ctx, const char *method, const char *url, const char *body,
                        size_t body_len, const char *headers_json, long timeout_ms, char *err,

@@ -322,21 +322,29 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     status = "held";
   /* with an outbox, what goes out waits there, unless it answers the
    * webhook being handled inline */
+  inline_reply *inl = e->run ? &e->run->inl : NULL;
+  /* what it is to the inbound being handled: decided here, once */
+  engine_reply reply = e->run && e->run->from && strcmp(c->number, e->run->from) == 0
+                           ? ENGINE_REPLY_TO_SENDER
+                           : ENGINE_REPLY_NONE;
   if (e->outbox && strcmp(status, "sent") == 0) {
-    if (!media && e->inline_number && e->inline_left > 0 && /* answers carry text only */
-        strcmp(c->number, e->inline_number) == 0 &&
-        (!e->inline_until_ns || mono_ns() < e->inline_until_ns)) /* not too late */
-      e->inline_left--;
-    else
+    if (!media && inl && inl->number && inl->left > 0 && /* answers carry text only */
+        strcmp(c->number, inl->number) == 0 &&
+        (!inl->until_ns || mono_ns() < inl->until_ns)) { /* not too late */
+      inl->left--;
+      reply = ENGINE_REPLY_INLINE;
+    } else {
       status = "queued";
+    }
   }
   gsm_count count = gsm_count_text(text, strlen(text));
   message_row m = {.id = next_message_id(e), .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
-                   .sender = e->reply_from ? e->reply_from : bot_sender(b), .media = media,
-                   .priority = transactional || !may_hold || e->answering ? 0 : 1,
+                   .sender = e->run && e->run->reply_from ? e->run->reply_from : bot_sender(b),
+                   .media = media,
+                   .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
                    .error = error};
   journal_message(e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
@@ -355,7 +363,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     action(e, b, c->number, "not sent (the number is undeliverable): %s", text);
   } else {
     e->stats.replies++, b->counts.replies++;
-    emit(e, 1, b->name, c->number, text, status, m.id);
+    emit_message(e, b->name, c->number, text, status, m.id, reply);
   }
   return 0;
 }
@@ -395,28 +403,52 @@ static void show_logs(engine *e, invocation *inv) {
 
 /* Applies what a successful handler returned (on the thread's stack: fields,
  * tags, state, expect, store, timezone) and its sends. */
+/* The fields of a call's context (rt.call) and of what it changed
+ * (rt.dispatch's result), by index: the router names them the same
+ * (stdlib/internal/router.lua). Indexes, not names: filling a table's array
+ * part costs no hashing, and the context is filled for every call. */
+enum call_field {
+  CALL_KIND = 1, CALL_TEXT, CALL_NUMBER, CALL_IS_NEW, CALL_OPTED_OUT, CALL_EXPECT,
+  CALL_TIMEZONE, CALL_FIELDS, CALL_TAGS, CALL_STATE, CALL_ID, CALL_AT, CALL_TO, CALL_ARGS,
+  CALL_MEDIA
+};
+enum changed_field {
+  CHANGED_FIELDS = 1, CHANGED_TAGS, CHANGED_STATE, CHANGED_EXPECT, CHANGED_STORE,
+  CHANGED_TIMEZONE
+};
+
+/* What rt.dispatch returned (its table at index t of co): the field at i
+ * if it is a string, else NULL. The table is the router's own, read raw. */
+static const char *change_text(lua_State *co, int t, int i) {
+  const char *v = lua_rawgeti(co, t, i) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+  lua_pop(co, 1); /* the table keeps the string alive */
+  return v;
+}
+
 static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, int ignore_expect) {
   bot *b = inv->b;
   contact *c = inv->c;
-  int base = lua_gettop(co) - nres;
   const char *fields = NULL, *tags = NULL, *state = NULL, *store_json = NULL,
              *tz = NULL;
   int expect_changed = 0;
   const char *expect = NULL;
-  if (nres >= 6) {
-    if (lua_type(co, base + 1) == LUA_TSTRING) fields = lua_tostring(co, base + 1);
-    if (lua_type(co, base + 2) == LUA_TSTRING) tags = lua_tostring(co, base + 2);
-    if (lua_type(co, base + 3) == LUA_TSTRING) state = lua_tostring(co, base + 3);
+  int t = lua_gettop(co) - nres + 1;
+  if (nres >= 1 && lua_type(co, t) == LUA_TTABLE) {
+    fields = change_text(co, t, CHANGED_FIELDS);
+    tags = change_text(co, t, CHANGED_TAGS);
+    state = change_text(co, t, CHANGED_STATE);
+    int et = lua_rawgeti(co, t, CHANGED_EXPECT);
     if (ignore_expect) {
       /* whatever the handler set is ignored (as a nil: unchanged) */
-    } else if (lua_type(co, base + 4) == LUA_TSTRING) {
-      expect = lua_tostring(co, base + 4);
+    } else if (et == LUA_TSTRING) {
+      expect = lua_tostring(co, -1);
       expect_changed = 1;
-    } else if (lua_type(co, base + 4) == LUA_TBOOLEAN) {
+    } else if (et == LUA_TBOOLEAN) {
       expect_changed = 1;
     }
-    if (lua_type(co, base + 5) == LUA_TSTRING) store_json = lua_tostring(co, base + 5);
-    if (lua_type(co, base + 6) == LUA_TSTRING) tz = lua_tostring(co, base + 6);
+    lua_pop(co, 1);
+    store_json = change_text(co, t, CHANGED_STORE);
+    tz = change_text(co, t, CHANGED_TIMEZONE);
   }
   if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
   if (fields || tags || tz) {
@@ -523,77 +555,99 @@ static void record_latency(engine_stats *st, int64_t ns) {
   st->latency_count++;
 }
 
+static const char *const run_kind_names[] = {"message", "optout", "optin", "event",
+                                             "status",  "timer",  "late_timer"};
+
+const char *run_kind_name(run_kind k) { return run_kind_names[k]; }
+
+int run_kind_of(const char *name) {
+  for (size_t k = 0; k < sizeof run_kind_names / sizeof *run_kind_names; k++)
+    if (strcmp(name, run_kind_names[k]) == 0) return (int)k;
+  return -1;
+}
+
 struct dispatch_args {
   engine *e;
   contact *c;
-  const char *kind;
+  run_kind kind;
   const inbound *m;
   int64_t msg_id;
   const char *args;
-  int is_new;
 };
 
-/* The arguments of rt.dispatch (inside sandbox_prepare's protected call). */
+static void set_text(lua_State *L, int i, const char *v) {
+  if (v) lua_pushstring(L, v); else lua_pushnil(L);
+  lua_rawseti(L, -2, i);
+}
+
+static void set_bool(lua_State *L, int i, int v) {
+  lua_pushboolean(L, v);
+  lua_rawseti(L, -2, i);
+}
+
+/* rt.dispatch's one argument, the context of the call (inside
+ * sandbox_prepare's protected call): the router's rt.call table, every
+ * field set afresh (nil: absent), which dispatch reads before anything else
+ * runs. */
 static int push_dispatch_args(lua_State *L, void *ud) {
   struct dispatch_args *a = ud;
   contact *c = a->c;
   const inbound *m = a->m;
-  lua_pushstring(L, a->kind);
-  if (c) lua_pushstring(L, c->number); else lua_pushnil(L);
+  sandbox_push_rt_field(L, "call");
+  set_text(L, CALL_KIND, run_kind_name(a->kind));
   lua_pushlstring(L, m->text, m->len);
-  lua_pushboolean(L, a->is_new);
-  if (c && c->expect) lua_pushstring(L, c->expect); else lua_pushnil(L);
-  lua_pushstring(L, c ? c->fields : "{}");
-  lua_pushstring(L, c ? c->tags : "[]");
-  lua_pushstring(L, c ? c->state : "{}");
-  lua_pushboolean(L, c && c->opted_out);
+  lua_rawseti(L, -2, CALL_TEXT);
+  set_text(L, CALL_NUMBER, c ? c->number : NULL);
+  set_bool(L, CALL_IS_NEW, c && !c->joined);
+  set_bool(L, CALL_OPTED_OUT, c && c->opted_out);
+  set_text(L, CALL_EXPECT, c ? c->expect : NULL);
+  set_text(L, CALL_TIMEZONE, c ? c->timezone : NULL);
+  set_text(L, CALL_FIELDS, c ? c->fields : "{}");
+  set_text(L, CALL_TAGS, c ? c->tags : "[]");
+  set_text(L, CALL_STATE, c ? c->state : "{}");
   if (m->provider_id) lua_pushstring(L, m->provider_id); else lua_pushinteger(L, a->msg_id);
+  lua_rawseti(L, -2, CALL_ID);
   lua_pushinteger(L, engine_now(a->e) / 1000);
-  if (m->to) lua_pushstring(L, m->to); else lua_pushnil(L);
-  if (c && c->timezone) lua_pushstring(L, c->timezone); else lua_pushnil(L);
-  if (a->args) lua_pushstring(L, a->args); else lua_pushnil(L);
-  if (m->media_json) lua_pushstring(L, m->media_json); else lua_pushnil(L);
-  return 15;
+  lua_rawseti(L, -2, CALL_AT);
+  set_text(L, CALL_TO, m->to);
+  set_text(L, CALL_ARGS, a->args);
+  set_text(L, CALL_MEDIA, m->media_json);
+  return 1;
 }
 
-/* Runs the script for one event: a message of a conversation ("message",
- * "optout", "optin"), a triggered event ("event"), a delivery report
- * ("status": args is the report as JSON) or a timer ("timer": m->text is the handler's name,
- * args its JSON arguments; c is NULL for a bot's own timer). A handler's
+/* Runs the script for one event: a message of a conversation (RUN_MESSAGE,
+ * RUN_OPTOUT, RUN_OPTIN), a triggered event (RUN_EVENT), a delivery report
+ * (RUN_STATUS: args is the report as JSON) or a timer (RUN_TIMER, RUN_LATE_TIMER: m->text is
+ * the handler's name, args its JSON arguments; c is NULL for a bot's own timer). A handler's
  * failure is recorded, never propagated: returns 1 then (the error in err),
  * -1 only when the store failed, 0 otherwise. */
-int run_script(engine *e, bot *b, contact *c, const char *kind,
+int run_script(engine *e, bot *b, contact *c, run_kind kind,
                       const inbound *m, int64_t msg_id, const char *args,
                       char *err, size_t errlen) {
-  if (!e->firing_timer && waiting_busy(e, b, c)) /* runs once the conversation is free */
+  if (!e->run->timer.id && waiting_busy(e, b, c)) /* runs once the conversation is free */
     return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
-  int is_new = c && !c->joined;
-  int is_message = strcmp(kind, "message") == 0;
   invocation inv;
   /* only a message's own handlers answer the fan: timers, events and
    * delivery reports do not */
-  invocation_init(&inv, e, b, c,
-                  strcmp(kind, "timer") != 0 && strcmp(kind, "event") != 0 &&
-                      strcmp(kind, "status") != 0);
-  struct dispatch_args da = {e, c, kind, m, msg_id, args, is_new};
+  invocation_init(&inv, e, b, c, kind <= RUN_OPTIN);
+  struct dispatch_args da = {e, c, kind, m, msg_id, args};
   int nargs;
   lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);
   if (!co) /* no memory left in the VM for its arguments: it fails like a handler */
-    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, is_message,
-                             err, errlen);
+    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, err,
+                             errlen);
   int nres;
   int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   if (st == SANDBOX_SUSPENDED)
-    return waiting_begin(e, &inv, co, kind, m, msg_id, args, is_message) < 0 ? -1 : 2;
-  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, is_message, err,
-                           errlen);
+    return waiting_begin(e, &inv, co, kind, m, msg_id, args) < 0 ? -1 : 2;
+  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, err, errlen);
 }
 
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
-                      sandbox_status st, int nres, const char *kind, int64_t msg_id,
-                      int is_message, char *err, size_t errlen) {
+                      sandbox_status st, int nres, run_kind kind, int64_t msg_id,
+                      char *err, size_t errlen) {
   bot *b = inv->b;
   contact *c = inv->c;
   int rc = 0;
@@ -601,9 +655,9 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     /* opting out clears a pending expect (on_optout cannot set one), also
      * when it happened while the handler waited for a response */
     int ignore_expect =
-        strcmp(kind, "optout") == 0 || (c && c->opted_out && !inv->started_opted_out);
+        kind == RUN_OPTOUT || (c && c->opted_out && !inv->started_opted_out);
     rc = apply_effects(e, inv, co, nres, ignore_expect);
-    if (rc == 0 && c && !c->joined && is_message) {
+    if (rc == 0 && c && !c->joined && kind == RUN_MESSAGE) {
       journal_contact_joined(e->jr, c->id);
       c->joined = 1;
     }
@@ -615,7 +669,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     bot_env_mask_into(&b->src->env, err, errlen); /* may quote bot.env */
     utf8_repair(err); /* cut at a byte count by the mask or the buffer */
     journal_error(e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
-    action(e, b, c ? c->number : "", "error: %s", err);
+    action_logged(e, b, c ? c->number : "", ENGINE_ACTION_ERROR, err, "error: %s", err);
     rc = 1;
   }
   if (co) sandbox_release(sb, co, st);
@@ -625,7 +679,7 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
 
 /* A message's handler: its failure is the handler's business, not the
  * batch's. */
-int run_message(engine *e, bot *b, contact *c, const char *kind,
+int run_message(engine *e, bot *b, contact *c, run_kind kind,
                        const inbound *m, int64_t msg_id) {
   char err[1024];
   return run_script(e, b, c, kind, m, msg_id, NULL, err, sizeof err) < 0 ? -1 : 0;

@@ -38,9 +38,8 @@ struct waiting {
   char *number;
   int64_t record_id;  /* the timer that runs it again after a crash */
   int record_is_rerun; /* a rerun record (counted in e->reruns) */
-  char *kind;
+  run_kind kind;
   int64_t msg_id;
-  int is_message;
   char *reply_from;
   int answering;
   int64_t at; /* engine time when it suspended: it never resumes earlier */
@@ -132,12 +131,12 @@ int waiting_timer_busy(engine *e, bot *b, const timer_row *t) {
 
 /* ---------------------------------------------------------------- records */
 
-int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const inbound *m,
+int64_t waiting_record(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
                        int64_t msg_id, const char *args) {
-  if (e->firing_timer && !e->firing_every)
-    return e->firing_timer; /* the timer itself stays pending */
+  if (e->run->timer.id && !e->run->timer.every)
+    return e->run->timer.id; /* the timer itself stays pending */
   json_t *o = json_object();
-  json_object_set_new(o, "kind", json_string(kind));
+  json_object_set_new(o, "kind", json_string(run_kind_name(kind)));
   json_t *text = json_stringn(m->text, m->len); /* texts are UTF-8 by now */
   json_object_set_new(o, "text", text ? text : json_string(""));
   if (msg_id) json_object_set_new(o, "id", json_integer(msg_id));
@@ -149,14 +148,15 @@ int64_t waiting_record(engine *e, bot *b, contact *c, const char *kind, const in
   json_decref(o);
   int64_t now = engine_now(e);
   timer_row t = {.id = next_timer_id(e), .bot_id = b->id, .contact_id = c ? c->id : 0,
-                 .number = c ? c->number : NULL, .due_at = now, .handler = (char *)kind,
+                 .number = c ? c->number : NULL, .due_at = now,
+                 .handler = (char *)run_kind_name(kind),
                  .args = json, .kind = "rerun"};
   journal_timer_add(e->jr, &t, now);
   free(json);
   if (now < e->next_new_due) e->next_new_due = now;
   if (waiting_busy(e, b, c))
     action(e, b, c ? c->number : "", "%s waits for this conversation's handler to finish",
-           kind);
+           run_kind_name(kind));
   reruns_add(e, b->id, c ? c->id : 0, 1);
   return t.id;
 }
@@ -167,9 +167,10 @@ static const char *str_field(json_t *o, const char *key) {
 
 int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen) {
   json_t *o = json_loads(t->args, 0, NULL);
-  const char *kind = str_field(o, "kind");
+  const char *name = str_field(o, "kind");
+  int kind = name ? run_kind_of(name) : -1;
   json_t *text = json_object_get(o, "text");
-  if (!kind || !json_is_string(text)) {
+  if (kind < 0 || !json_is_string(text)) {
     json_decref(o);
     snprintf(err, errlen, "a rerun timer without a handler to run");
     reruns_add(e, b->id, c ? c->id : 0, -1);
@@ -182,12 +183,13 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
   int rc = 0;
   /* as when it came: no script runs for an opted-out fan's message; what it
    * sends goes from the number it came to, as an answer */
-  if (!(strcmp(kind, "message") == 0 && c && c->opted_out)) {
-    e->reply_from = own_number(b, m.to);
-    e->answering = strcmp(kind, "status") != 0 && strcmp(kind, "timer") != 0;
-    rc = run_script(e, b, c, kind, &m, msg_id, str_field(o, "args"), err, errlen);
-    e->reply_from = NULL;
-    e->answering = 0;
+  if (!(kind == RUN_MESSAGE && c && c->opted_out)) {
+    run_ctx *run = e->run, saved = *run;
+    run->reply_from = own_number(b, m.to);
+    run->answering = kind != RUN_STATUS && kind != RUN_TIMER && kind != RUN_LATE_TIMER;
+    rc = run_script(e, b, c, (run_kind)kind, &m, msg_id, str_field(o, "args"), err, errlen);
+    run->reply_from = saved.reply_from;
+    run->answering = saved.answering;
   }
   json_decref(o);
   if (rc != 2) reruns_add(e, b->id, c ? c->id : 0, -1); /* 2: it waits, its record with it */
@@ -292,12 +294,12 @@ static void start_request(engine *e, waiting *w) {
   struct http_call *h = &w->inv->http;
   /* unique over the workers, and naming its worker (engine_http_done) */
   w->id = ++e->last_http_id * MAX_ENGINE_THREADS + (uint64_t)e->worker;
-  if (!e->http_start) { /* stopping: it waits, and runs again at the next start */
-    action(e, w->inv->b, w->number ? w->number : "", "http %s %s: not sent (stopping)",
-           h->method, h->url);
-    return;
-  }
-  action(e, w->inv->b, w->number ? w->number : "", "http %s %s", h->method, h->url);
+  /* stopping: it waits, and runs again at the next start */
+  char *what = xasprintf("%s %s%s", h->method, h->url, e->http_start ? "" : ": not sent (stopping)");
+  action_logged(e, w->inv->b, w->number ? w->number : "", ENGINE_ACTION_HTTP, what, "http %s",
+                what);
+  free(what);
+  if (!e->http_start) return;
   engine_http_request r = {.id = w->id, .bot = w->inv->b->name, .method = h->method,
                            .url = h->url, .body = h->body, .body_len = h->body_len,
                            .headers_json = h->headers_json, .timeout_ms = h->timeout_ms,
@@ -305,11 +307,12 @@ static void start_request(engine *e, waiting *w) {
   e->http_start(e->http_ud, &r);
 }
 
-int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
-                  const inbound *m, int64_t msg_id, const char *args, int is_message) {
+int waiting_begin(engine *e, invocation *inv, lua_State *co, run_kind kind, const inbound *m,
+                  int64_t msg_id, const char *args) {
   bot *b = inv->b;
   contact *c = inv->c;
-  int is_rerun = !e->firing_timer || e->firing_rerun || e->firing_every;
+  const struct firing *t = &e->run->timer;
+  int is_rerun = !t->id || t->rerun || t->every;
   int64_t record = waiting_record(e, b, c, kind, m, msg_id, args);
   store_unlock(inv); /* others may change bot.store while it waits */
   waiting *w = xcalloc(1, sizeof *w);
@@ -322,11 +325,10 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, const char *kind,
   w->contact_id = c ? c->id : 0;
   w->number = c ? xstrdup(c->number) : NULL;
   w->record_id = record;
-  w->kind = xstrdup(kind);
+  w->kind = kind;
   w->msg_id = msg_id;
-  w->is_message = is_message;
-  w->reply_from = e->reply_from ? xstrdup(e->reply_from) : NULL;
-  w->answering = e->answering;
+  w->reply_from = e->run->reply_from ? xstrdup(e->run->reply_from) : NULL;
+  w->answering = e->run->answering;
   w->at = engine_now(e);
   b->nwaiting++;
   if (c) c->busy = 1;
@@ -346,7 +348,6 @@ static void waiting_free(engine *e, waiting *w) {
   }
   bot_release(e, w->b);
   free(w->number);
-  free(w->kind);
   free(w->reply_from);
   free(w);
 }
@@ -417,26 +418,28 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
     if (!c) { /* erased while the handler waited */
       action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
       sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
-      journal_timer_done(e->jr, w->record_id, "skipped", "the contact was erased", e->now);
+      journal_timer_done(e->jr, w->record_id, "skipped", "the contact was erased", e->run->now);
       if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
       waiting_free(e, w);
       return 0;
     }
   }
-  if (r->status > 0)
-    action(e, cur, w->number ? w->number : "", "http %s %s -> %ld (%zu bytes)",
-           w->inv->http.method, w->inv->http.url, r->status, r->body_len);
-  else
-    action(e, cur, w->number ? w->number : "", "http %s %s -> %s", w->inv->http.method,
-           w->inv->http.url, r->error ? r->error : "no response");
+  char *what = r->status > 0 ? xasprintf("%s %s -> %ld (%zu bytes)", w->inv->http.method,
+                                         w->inv->http.url, r->status, r->body_len)
+                             : xasprintf("%s %s -> %s", w->inv->http.method, w->inv->http.url,
+                                         r->error ? r->error : "no response");
+  action_logged(e, cur, w->number ? w->number : "",
+                r->status > 0 ? ENGINE_ACTION_HTTP : ENGINE_ACTION_HTTP_FAILED, what, "http %s",
+                what);
+  free(what);
   invocation *inv = w->inv;
   inv->b = cur;
   inv->c = c;
   inv->e = e;
   keep_answer(&inv->answer, r);
   int nres;
-  e->reply_from = w->reply_from;
-  e->answering = w->answering;
+  e->run->reply_from = w->reply_from;
+  e->run->answering = w->answering;
   sandbox_status st = sandbox_resume(w->b->sb, w->co, &nres, inv, &w->used, err, sizeof err);
   if (st == SANDBOX_SUSPENDED) { /* another request */
     store_unlock(inv);
@@ -445,18 +448,18 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
     e->waiting = w;
     e->nwaiting++;
     if (c) c->busy = 1;
-    w->at = e->now;
+    w->at = e->run->now;
     start_request(e, w);
     return 0;
   }
   if (c) c->busy = 0;
-  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id,
-                             w->is_message, err, sizeof err);
+  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id, err,
+                             sizeof err);
   free(inv);
   w->inv = NULL;
   if (rc >= 0)
     journal_timer_done(e->jr, w->record_id, rc == 1 ? "error" : "done",
-                       rc == 1 ? err : NULL, e->now);
+                       rc == 1 ? err : NULL, e->run->now);
   if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
   waiting_free(e, w);
   return rc < 0 ? -1 : 0;
@@ -473,16 +476,12 @@ int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *
   waiting *w = *p;
   *p = w->next;
   e->nwaiting--;
-  e->now = e->clock(e->clock_ud);
-  if (e->now < w->at) e->now = w->at; /* a simulated clock, behind a timer's time */
-  e->in_message = 1;
-  e->tag = NULL;
-  e->inline_number = NULL;
-  e->inline_left = 0;
+  /* no inline replies: the webhook was answered long ago */
+  run_ctx run = {.now = e->clock(e->clock_ud)};
+  if (run.now < w->at) run.now = w->at; /* a simulated clock, behind a timer's time */
+  e->run = &run;
   int rc = resume(e, w, r);
-  e->in_message = 0;
-  e->reply_from = NULL;
-  e->answering = 0;
+  e->run = NULL;
   if (rc) {
     snprintf(err, errlen, "%s", store_error(e->rd));
     engine_reset(e);

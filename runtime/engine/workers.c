@@ -105,7 +105,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   engine_group *g = xcalloc(1, sizeof *g);
   g->n = 1;
   g->w[0] = p;
-  g->threaded = p->rd != p->st; /* a file: the workers can read side by side */
+  g->threaded = p->reads_alone; /* a file: the workers can read side by side */
   pthread_mutex_init(&g->mu, NULL);
   pthread_cond_init(&g->go, NULL);
   pthread_cond_init(&g->done, NULL);
@@ -126,13 +126,13 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     w->group = g;
     w->worker = k;
     sink_to(w, p); /* between rounds */
-    w->st = p->st;
     w->w = p->w; /* never used by a worker: the primary submits */
     w->rd = p->rd;
-    if (g->threaded && !(w->rd = store_open(db_path, err, errlen))) {
+    if (g->threaded && !(w->rd = store_reader_open(db_path, err, errlen))) {
       free(w);
       return -1;
     }
+    w->reads_alone = g->threaded;
     w->outbox = p->outbox;
     w->serving = p->serving;
     w->show_rules = p->show_rules;
@@ -266,26 +266,20 @@ static void deferred_free(deferred_send *d) {
 static int deferred_record(engine *o, deferred_send *d) {
   bot *b = worker_bot(o, d->bot);
   if (!b) return 0; /* the bot is gone (cannot happen between batches) */
-  int64_t now = o->now;
-  const char *reply_from = o->reply_from;
-  int answering = o->answering;
-  int64_t key = o->event_key;
-  int in_message = o->in_message;
-  o->event_key = d->event_key;
-  o->in_message = 1; /* engine_now is the send's time */
-  o->now = d->at;
-  o->reply_from = own_number(b, d->reply_from);
-  o->answering = d->answering;
+  run_ctx *outer = o->run;
+  /* in the context of the send: engine_now is its time */
+  run_ctx run = {.now = d->at, .tag = outer ? outer->tag : NULL,
+                 .from = outer ? outer->from : NULL,
+                 .reply_from = own_number(b, d->reply_from), .answering = d->answering,
+                 .inl = outer ? outer->inl : (inline_reply){0}, .event_key = d->event_key};
+  o->run = &run;
   pending_send *p = &d->send;
   /* at the send's time: a contact it creates was first seen then */
   contact *c = contact_get(o, b, p->to, CONTACT_UNASKED, NULL);
   const char *status = c && !p->transactional && c->opted_out ? "suppressed" : p->status;
   int rc = c ? record_out(o, b, c, p->text, status, p->transactional, p->may_hold, p->media) : -1;
-  o->now = now;
-  o->reply_from = reply_from;
-  o->answering = answering;
-  o->event_key = key;
-  o->in_message = in_message;
+  if (outer) outer->inl = run.inl;
+  o->run = outer;
   return rc < 0 ? -1 : 0;
 }
 
@@ -304,9 +298,9 @@ void deferred_add(engine *e, const char *botname, pending_send *p) {
     e->deferred = xrealloc(e->deferred, e->cap_deferred * sizeof *e->deferred);
   }
   e->deferred[e->ndeferred++] =
-      (deferred_send){xstrdup(botname), *p, engine_now(e), e->nevents, e->event_key,
-                      e->answering,
-                      e->reply_from ? xstrdup(e->reply_from) : NULL};
+      (deferred_send){xstrdup(botname), *p, engine_now(e), e->nevents, e->run->event_key,
+                      e->run->answering,
+                      e->run->reply_from ? xstrdup(e->run->reply_from) : NULL};
   *p = (pending_send){0}; /* taken */
 }
 

@@ -1,7 +1,7 @@
 /* lua_api: the C side of the bot API (send, log, now, bot.store).
  *
- * The Lua side (stdlib/internal/sandbox.lua) validates arguments and expands
- * templates; these functions hand the result to whoever runs the invocation
+ * The Lua side (stdlib/internal/conversations.lua, http.lua, ...) validates
+ * arguments and expands templates; these functions hand the result to whoever runs the invocation
  * (the engine), reached through the context given to sandbox_call. */
 #ifndef PARLEY_LUA_API_H
 #define PARLEY_LUA_API_H

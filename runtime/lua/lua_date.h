@@ -1,6 +1,6 @@
 /* lua_date: the C side of the scripts' `date` library (date.c's calendar).
  *
- * The Lua side (stdlib/internal/sandbox.lua, "date") checks the arguments'
+ * The Lua side (stdlib/internal/date.lua) checks the arguments'
  * types, picks the default zone (the contact's, else the bot's) and raises
  * the errors these return at the script's line. */
 #ifndef PARLEY_LUA_DATE_H

@@ -121,26 +121,6 @@ static void path_pop(encoder *e, size_t mark) {
   e->path.data[mark] = 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  if (c < 0x80) return 1;
-  size_t len;
-  unsigned min, cp;
-  if ((c & 0xE0) == 0xC0) len = 2, min = 0x80, cp = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) len = 3, min = 0x800, cp = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) len = 4, min = 0x10000, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 enum { PUT_BAD_UTF8 = -1, PUT_TOO_LONG = -2 };
 
 /* Appends s as a JSON string; PUT_BAD_UTF8 if it is not valid UTF-8,
@@ -163,7 +143,7 @@ static int put_string(buf *b, const char *s, size_t n, size_t limit) {
     buf_add(b, s + i - run, run);
     run = 0;
     if (c >= 0x80) {
-      size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+      size_t len = utf8_char(s + i, n - i, NULL);
       if (!len) return PUT_BAD_UTF8;
       buf_add(b, s + i, len);
       i += len;

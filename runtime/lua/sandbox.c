@@ -4,9 +4,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <time.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,557 +19,16 @@
 #include "lua_pattern.h"
 #include "sandbox_lib.h"
 #include "luadata.h"
+#include "sandbox_internal.h"
 #include "util.h"
-
-enum {
-  HOOK_PERIOD = 1000,        /* instructions between two hook calls */
-  POOL_MAX = 16,             /* idle threads kept for reuse */
-};
-/* Once a handler is stopped, Lua itself still needs a little memory to
- * unwind (error messages built outside any protected call, where a failed
- * allocation would abort the process); the script cannot use it, the hook
- * stops it at every instruction. */
-static const size_t KILL_GRACE = 1u << 20;
-static const size_t VM_HARD_CAP = (size_t)1 << 30; /* whole VM, all calls */
-/* A runaway recursion: when memory runs out with OVERFLOW_DEPTH Lua calls
- * or more on the stack, the script gets Lua's catchable "stack overflow"
- * (Lua raises it itself at 1,000,000 stack slots, 40 to 80 MB, past most
- * memory limits) instead of the memory limit. The allocations that ran out
- * are let through (OVERFLOW_GRACE per invocation at most) until the error
- * has unwound the recursion; then full collections give back the stack
- * and call records it left, and the memory limit holds again. */
-enum { OVERFLOW_DEPTH = 1000 };
-enum { OVERFLOW_NONE, OVERFLOW_RAISE, OVERFLOW_UNWINDING };
-static const size_t OVERFLOW_GRACE = (size_t)24 << 20;
 
 const sandbox_limits sandbox_default_limits = {.instructions = 10000000,
                                                .memory = 16u << 20,
                                                .time_ms = 500,
                                                .waiting_memory = (size_t)128 << 20};
-
-/* Who allocated a block, so that its bytes count against that invocation
- * only (docs/sandbox.md, "Memory"). Every block the VM allocates starts with
- * this header: the owner's slot and generation, and how many of the block's
- * bytes were charged to it. Slot 0 is the host (no limit). */
-typedef struct block_head {
-  uint32_t slot, gen;
-  size_t charged;
-} block_head;
-_Static_assert(sizeof(block_head) == 16, "keeps the blocks 16-byte aligned");
-
-/* An invocation's account: the bytes of the blocks it allocated that are
- * still live. Kept while it runs and while it waits for a response. */
-typedef struct owner {
-  uint32_t gen;
-  int in_use, suspended;
-  size_t own;
-  lua_State *co; /* while suspended: its thread */
-} owner;
-
 /* Limits for the bot's top level and the freeze that follows. */
 static const sandbox_limits load_limits = {
     .instructions = 50000000, .memory = 64u << 20, .time_ms = 5000};
-
-struct sandbox {
-  lua_State *L;
-  size_t mem_used, mem_peak;
-  sandbox_limits limits;
-  int rt_ref;
-
-  owner *owners; /* [0] is the host's, never charged */
-  uint32_t nowners;
-  uint32_t cur; /* the running invocation's slot (0: the host) */
-  size_t nsuspended;
-  /* an allocation refused at the limit, which Lua retries once after an
-   * emergency collection: the retry (same block and sizes) decides */
-  int refusal_pending;
-  int refused_cap; /* the refusal was the VM's hard cap, not the limit */
-  int host_collected; /* sandbox_memory_left_collected/sandbox_may_wait collected once */
-  void *refused_ptr;
-  size_t refused_osize, refused_nsize;
-
-  /* the running invocation */
-  int active;
-  lua_State *root;
-  void *ctx;
-  size_t mem_limit;
-  long instr_used, instr_limit;
-  int64_t deadline_ns;
-  long next_clock_check; /* instr_used at which charge looks at the clock */
-  int killed;
-  int overflow;          /* OVERFLOW_*: a deep recursion ran out of memory */
-  size_t overflow_grace; /* memory allowed past the limit for it, so far */
-  int suspending;        /* sandbox_suspend yielded the root */
-  int64_t started_ns;    /* when the invocation (or its resumption) started */
-  int64_t time_before_ns; /* run time before its last resumption */
-  sandbox_budget used;   /* after a suspension */
-  char kill_msg[512];
-
-  int pool[POOL_MAX];
-  int npool;
-
-  /* math.random: each invocation reseeds it (sandbox_seed_random) */
-  int randomseed_ref; /* Lua's own math.randomseed, kept from the bots */
-  int seeded;
-  int64_t seed, seed_count;
-  _Atomic int64_t *shared_count; /* the count, when VMs share one (see below) */
-  int64_t entropy[64]; /* from getrandom, two per invocation */
-  int nentropy;        /* still unused, at the end of entropy */
-
-  /* for the watchdog: the coroutine running now (the root, or one the script
-   * resumed) and the deadline of the running invocation */
-  lua_State *_Atomic running;
-  _Atomic int64_t watch_deadline;
-};
-
-/* ---- the watchdog ----
- *
- * Lua's count hook only runs between VM instructions, and the sandbox looks
- * at the clock every 1,000 of them. One instruction can be a C call doing
- * O(n) work (utf8.len over a big string, a long string comparison), so a
- * loop of such calls could run far past the deadline. A watchdog thread
- * wakes every few milliseconds; when the running invocation is past its
- * deadline it signals the thread running it, whose handler arms the hook to fire
- * at the very next instruction (lua_sethook is safe in a signal handler;
- * lua.c stops scripts on Ctrl-C the same way). The overshoot is then one C
- * call, not a thousand. */
-enum { WATCH_PERIOD_MS = 5, WATCH_SLOTS = 256 };
-
-/* Each thread that runs invocations (the engine's workers) has a slot:
- * the sandbox running an invocation there now, and the thread to signal. */
-static struct watch_slot {
-  sandbox *_Atomic sb;
-  pthread_t thread;
-  _Atomic int used;
-} slots[WATCH_SLOTS];
-static _Thread_local int my_slot = -1;
-static pthread_key_t slot_key; /* its destructor frees the slot at thread exit */
-static int watchdog_signal;
-
-static void sb_hook(lua_State *L, lua_Debug *ar);
-
-static void on_watchdog_signal(int sig) {
-  (void)sig;
-  if (my_slot < 0) return;
-  sandbox *sb = atomic_load(&slots[my_slot].sb);
-  if (!sb) return;
-  lua_State *L = atomic_load(&sb->running);
-  if (L) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-}
-
-static void *watchdog(void *arg) {
-  (void)arg;
-  struct timespec nap = {0, WATCH_PERIOD_MS * 1000000L};
-  for (;;) {
-    nanosleep(&nap, NULL);
-    int64_t now = mono_ns();
-    for (int i = 0; i < WATCH_SLOTS; i++) {
-      if (!atomic_load(&slots[i].used)) continue;
-      sandbox *sb = atomic_load(&slots[i].sb);
-      if (sb && now > atomic_load(&sb->watch_deadline))
-        pthread_kill(slots[i].thread, watchdog_signal);
-    }
-  }
-  return NULL;
-}
-
-static void slot_release(void *p) {
-  struct watch_slot *slot = p;
-  atomic_store(&slot->sb, NULL);
-  atomic_store(&slot->used, 0);
-}
-
-static void watchdog_start(void) {
-  pthread_key_create(&slot_key, slot_release);
-  watchdog_signal = SIGRTMIN + 1;
-  struct sigaction sa = {0};
-  sa.sa_handler = on_watchdog_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaction(watchdog_signal, &sa, NULL);
-  pthread_t t;
-  /* the watchdog must not take the signal itself */
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, watchdog_signal);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  if (pthread_create(&t, NULL, watchdog, NULL) == 0) pthread_detach(t);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/* The calling thread's slot (taken at its first invocation), or NULL
- * when every slot is taken (that thread's scripts then stop at the count
- * hook's clock checks only). */
-static struct watch_slot *thread_slot(void) {
-  if (my_slot >= 0) return &slots[my_slot];
-  for (int i = 0; i < WATCH_SLOTS; i++) {
-    int free_slot = 0;
-    if (atomic_compare_exchange_strong(&slots[i].used, &free_slot, 1)) {
-      slots[i].thread = pthread_self();
-      my_slot = i;
-      pthread_setspecific(slot_key, &slots[i]);
-      return &slots[i];
-    }
-  }
-  return NULL;
-}
-
-static sandbox *from_state(lua_State *L) {
-  return *(sandbox **)lua_getextraspace(L);
-}
-
-void *sandbox_context(lua_State *L) { return from_state(L)->ctx; }
-
-/* Called when an allocation would pass the memory limit: whether it can
- * be let through because a recursion is overflowing (see OVERFLOW_DEPTH):
- * deep down, the hook raises "stack overflow" at the next instruction;
- * after such an error, until the hook has given the memory back, the
- * allocation goes through. lua_getstack only walks the CallInfo list,
- * which is consistent whenever Lua allocates. */
-static int overflow_grant(sandbox *sb, size_t grow) {
-  lua_State *L = atomic_load(&sb->running);
-  lua_Debug ar;
-  if (!L || sb->overflow_grace + grow > OVERFLOW_GRACE) return 0;
-  if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) {
-    sb->overflow = OVERFLOW_RAISE;
-    lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
-  } else if (sb->overflow != OVERFLOW_UNWINDING) {
-    return 0;
-  }
-  sb->overflow_grace += grow;
-  return 1;
-}
-
-/* In the hook, after overflow_grant: raises "stack overflow" where the
- * call was made (as Lua does); once the recursion is unwound, collects
- * until the stack and call records it left are given back, then the
- * memory limit applies again. */
-static void overflow_step(sandbox *sb, lua_State *L) {
-  lua_Debug ar;
-  if (sb->overflow == OVERFLOW_RAISE) {
-    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
-      lua_pushfstring(L, "%s:%d: stack overflow", ar.short_src, ar.currentline);
-    else
-      lua_pushliteral(L, "stack overflow");
-    /* after the message: making it may have needed room too */
-    sb->overflow = OVERFLOW_UNWINDING;
-    lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-    if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-    lua_error(L);
-  }
-  if (lua_getstack(L, OVERFLOW_DEPTH, &ar)) return; /* caught deep down: not yet */
-  /* each full collection frees half of a thread's unused call records */
-  for (int i = 0; i < 32; i++) {
-    size_t before = sb->mem_used;
-    lua_gc(L, LUA_GCCOLLECT);
-    if (sb->mem_used >= before) break;
-  }
-  sb->overflow = OVERFLOW_NONE;
-  if (sb->owners[sb->cur].own > sb->mem_limit) {
-    sb->killed = 1;
-    snprintf(sb->kill_msg, sizeof sb->kill_msg,
-             "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
-  }
-}
-
-static void memory_kill(sandbox *sb) {
-  sb->killed = 1;
-  if (sb->refused_cap)
-    snprintf(sb->kill_msg, sizeof sb->kill_msg,
-             "not enough memory left in the bot's VM (at its %zu MiB cap); handler stopped",
-             VM_HARD_CAP >> 20);
-  else
-    snprintf(sb->kill_msg, sizeof sb->kill_msg,
-             "memory limit exceeded (%zu KiB per message); handler stopped", sb->mem_limit >> 10);
-}
-
-/* The block's owner, if it is still running or waiting; NULL otherwise. */
-static owner *owner_of(sandbox *sb, const block_head *h) {
-  if (h->slot == 0 || h->slot >= sb->nowners) return NULL;
-  owner *o = &sb->owners[h->slot];
-  return o->in_use && o->gen == h->gen ? o : NULL;
-}
-
-static void refund(sandbox *sb, block_head *h, size_t n) {
-  if (n > h->charged) n = h->charged;
-  h->charged -= n;
-  owner *o = owner_of(sb, h);
-  if (o) o->own -= n < o->own ? n : o->own;
-}
-
-/* Whether the running invocation may be charged `charge` more bytes for the
- * allocation (ptr, osize, nsize). Past its limit the allocation is refused
- * once: Lua then runs an emergency full collection (which gives back the
- * invocation's own garbage) and asks again with the same arguments; only if
- * that retry is still over the limit is the handler stopped. A refusal Lua
- * does not retry (it cannot collect at that moment) stops the handler at the
- * next instruction (the hook). */
-static int may_charge(sandbox *sb, void *ptr, size_t osize, size_t nsize, size_t charge,
-                      int over_cap) {
-  size_t own = sb->owners[sb->cur].own;
-  int retry = sb->refusal_pending && ptr == sb->refused_ptr && osize == sb->refused_osize &&
-              nsize == sb->refused_nsize;
-  if (sb->killed) return !over_cap && own + charge <= sb->mem_limit + KILL_GRACE;
-  if (!over_cap && own + charge <= sb->mem_limit) {
-    sb->refusal_pending = 0;
-    return 1;
-  }
-  if (!over_cap && overflow_grant(sb, charge)) return 1;
-  if (retry || sb->refusal_pending) { /* still over after the collection */
-    sb->refusal_pending = 0;
-    sb->refused_cap = over_cap;
-    memory_kill(sb);
-    return 0;
-  }
-  sb->refusal_pending = 1;
-  sb->refused_cap = over_cap;
-  sb->refused_ptr = ptr;
-  sb->refused_osize = osize;
-  sb->refused_nsize = nsize;
-  lua_State *L = atomic_load(&sb->running);
-  if (L) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-  if (sb->root && L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
-  return 0;
-}
-
-static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  sandbox *sb = ud;
-  block_head *h = ptr ? (block_head *)ptr - 1 : NULL;
-  if (!ptr) osize = 0;
-  if (nsize == 0) {
-    if (h) {
-      refund(sb, h, h->charged);
-      free(h);
-    }
-    sb->mem_used -= osize;
-    return NULL;
-  }
-  uint32_t cur = sb->active ? sb->cur : 0;
-  int mine = h && cur && h->slot == cur && h->gen == sb->owners[cur].gen;
-  /* what the running invocation is charged: a block of its own changes by
-   * its growth; a new block, or another's it makes grow, by the growth
-   * (the rest stays charged to whoever allocated it) */
-  size_t charge = nsize > osize && cur ? nsize - osize : 0;
-  /* the VM's hard cap: for a handler, refused the same way (retried after
-   * a collection, then a kill), so pcall cannot catch it either */
-  int over_cap = nsize > osize && sb->mem_used + (nsize - osize) > VM_HARD_CAP;
-  if (over_cap && !cur) return NULL;
-  if (charge && !may_charge(sb, ptr, osize, nsize, charge, over_cap)) return NULL;
-  block_head *n = realloc(h, sizeof *n + nsize);
-  if (!n) return NULL;
-  sb->mem_used += nsize - osize;
-  if (sb->mem_used > sb->mem_peak) sb->mem_peak = sb->mem_used;
-  if (!h) {
-    *n = (block_head){cur, sb->owners[cur].gen, charge};
-  } else if (mine || !cur) {
-    if (nsize < osize) refund(sb, n, osize - nsize);
-    else n->charged += charge;
-  } else if (nsize <= osize) {
-    refund(sb, n, osize - nsize); /* to its owner */
-  } else { /* another's block grown by this invocation: the growth is its */
-    refund(sb, n, n->charged);
-    *n = (block_head){cur, sb->owners[cur].gen, charge};
-  }
-  sb->owners[cur].own += charge;
-  return n + 1;
-}
-
-/* A new account for an invocation. */
-static uint32_t owner_new(sandbox *sb) {
-  uint32_t i = 1;
-  while (i < sb->nowners && sb->owners[i].in_use) i++;
-  if (i == sb->nowners) {
-    sb->owners = xrealloc(sb->owners, (sb->nowners + 1) * sizeof *sb->owners);
-    sb->owners[sb->nowners++] = (owner){0};
-  }
-  owner *o = &sb->owners[i];
-  o->gen++;
-  o->in_use = 1;
-  o->suspended = 0;
-  o->own = 0;
-  o->co = NULL;
-  return i;
-}
-
-/* Ends an account: its blocks still alive are no one's from now on. */
-static void owner_end(sandbox *sb, uint32_t slot) {
-  owner *o = &sb->owners[slot];
-  if (!slot || !o->in_use) return;
-  if (o->suspended) sb->nsuspended--;
-  o->in_use = o->suspended = 0;
-  o->own = 0;
-  o->co = NULL;
-}
-
-/* Prefixes the kill message with where the script was when it was stopped. */
-static void kill_at(sandbox *sb, const char *where, const char *what) {
-  sb->killed = 1;
-  snprintf(sb->kill_msg, sizeof sb->kill_msg, "%s%s; handler stopped", where,
-           what);
-}
-
-static void check_budget(sandbox *sb, const char *where) {
-  char what[128];
-  if (mono_ns() > sb->deadline_ns) {
-    snprintf(what, sizeof what, "time limit exceeded (%ld ms)", sb->limits.time_ms);
-    kill_at(sb, where, what);
-  } else if (sb->instr_used > sb->instr_limit) {
-    snprintf(what, sizeof what, "instruction limit exceeded (%ld instructions)",
-             sb->instr_limit);
-    kill_at(sb, where, what);
-  }
-}
-
-/* Once killed, every hook call stops the script again: yielding out of the
- * root coroutine where possible (pcall cannot intercept a yield), raising an
- * error elsewhere (caught errors are raised again one instruction later). */
-static void sb_hook(lua_State *L, lua_Debug *ar) {
-  sandbox *sb = from_state(L);
-  if (!sb->active) return;
-  atomic_store(&sb->running, L);
-  if (sb->overflow != OVERFLOW_NONE && !sb->killed) overflow_step(sb, L);
-  if (sb->refusal_pending && !sb->killed) { /* Lua could not collect and retry */
-    sb->refusal_pending = 0;
-    memory_kill(sb);
-  }
-  if (!sb->killed) {
-    /* armed to fire at the next instruction (a refusal of memory, the
-     * watchdog): back to the usual period, and this call counts one */
-    int armed = lua_gethookcount(L) == 1;
-    if (armed) {
-      lua_sethook(L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-      if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-    }
-    sb->instr_used += armed ? 1 : HOOK_PERIOD;
-    char where[300] = "";
-    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
-      if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-        snprintf(where, sizeof where, "%s:%d: ", ar->short_src, ar->currentline);
-      check_budget(sb, where);
-    }
-    if (!sb->killed) return;
-  }
-  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
-  if (L == sb->root && lua_isyieldable(L)) {
-    lua_yield(L, 0);
-    return;
-  }
-  lua_pushstring(L, sb->kill_msg);
-  lua_error(L);
-}
-
-void sandbox_charge(lua_State *L, long units) {
-  sandbox *sb = from_state(L);
-  if (!sb->active) return;
-  if (!sb->killed) {
-    sb->instr_used += units < 0 ? 0 : units;
-    if (sb->instr_used > sb->instr_limit ||
-        (sb->instr_used >= sb->next_clock_check &&
-         (sb->next_clock_check = sb->instr_used + HOOK_PERIOD,
-          mono_ns() > sb->deadline_ns))) {
-      luaL_where(L, 1);
-      char where[300];
-      snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
-      lua_pop(L, 1);
-      check_budget(sb, where);
-    }
-    if (!sb->killed) return;
-  }
-  lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-  if (L != sb->root) lua_sethook(sb->root, sb_hook, LUA_MASKCOUNT, 1);
-  lua_pushstring(L, sb->kill_msg);
-  lua_error(L);
-}
-
-int sandbox_charge_nothrow(lua_State *L, long units) {
-  sandbox *sb = from_state(L);
-  if (!sb->active) return 0;
-  if (!sb->killed) {
-    sb->instr_used += units < 0 ? 0 : units;
-    if (sb->instr_used > sb->instr_limit || mono_ns() > sb->deadline_ns) {
-      /* the script's line: the first Lua frame outside the prelude */
-      lua_Debug ar;
-      char where[300] = "";
-      for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 &&
-            strcmp(ar.source, "@stdlib/internal/sandbox.lua") != 0) {
-          snprintf(where, sizeof where, "%s:%d: ", ar.short_src, ar.currentline);
-          break;
-        }
-      }
-      check_budget(sb, where);
-    }
-  }
-  return sb->killed;
-}
-
-int sandbox_can_suspend(lua_State *L) {
-  sandbox *sb = from_state(L);
-  return sb->active && !sb->killed && L == sb->root && lua_isyieldable(L);
-}
-
-int sandbox_suspend(lua_State *L, lua_KFunction k) {
-  from_state(L)->suspending = 1;
-  return lua_yieldk(L, 0, 0, k);
-}
-
-size_t sandbox_memory_limit(lua_State *L) {
-  sandbox *sb = from_state(L);
-  return sb->active ? sb->mem_limit : VM_HARD_CAP;
-}
-
-size_t sandbox_memory_left(lua_State *L) {
-  sandbox *sb = from_state(L);
-  if (!sb->active) return VM_HARD_CAP - sb->mem_used;
-  size_t own = sb->owners[sb->cur].own;
-  return own >= sb->mem_limit ? 0 : sb->mem_limit - own;
-}
-
-/* Full collections on behalf of a C function, at most one per invocation
- * (each one walks the whole VM: a loop of refused calls must not repeat
- * it). */
-static int collect_once(sandbox *sb, lua_State *L) {
-  if (sb->host_collected) return 0;
-  sb->host_collected = 1;
-  lua_gc(L, LUA_GCCOLLECT);
-  return 1;
-}
-
-size_t sandbox_memory_left_collected(lua_State *L, size_t need) {
-  sandbox *sb = from_state(L);
-  size_t left = sandbox_memory_left(L);
-  if (left >= need || !sb->active || need > sb->mem_limit || !collect_once(sb, L)) return left;
-  return sandbox_memory_left(L);
-}
-
-/* The bytes held by the invocations waiting for a response. */
-static size_t waiting_bytes(sandbox *sb) {
-  size_t sum = 0;
-  for (uint32_t i = 1; i < sb->nowners && sb->nsuspended; i++)
-    if (sb->owners[i].in_use && sb->owners[i].suspended) sum += sb->owners[i].own;
-  return sum;
-}
-
-int sandbox_may_wait(lua_State *L, char *err, size_t errlen) {
-  sandbox *sb = from_state(L);
-  if (!sb->active) return 1;
-  size_t cap = sb->limits.waiting_memory;
-  if (waiting_bytes(sb) + sb->owners[sb->cur].own <= cap) return 1;
-  collect_once(sb, L); /* garbage is given back to its owners */
-  size_t waiting = waiting_bytes(sb), own = sb->owners[sb->cur].own;
-  if (waiting + own <= cap) return 1;
-  snprintf(err, errlen,
-           "the handlers of this bot waiting for responses hold %zu KiB; with this one's %zu KiB "
-           "that would pass limits.waiting_memory (%zu KiB); try again later",
-           waiting >> 10, own >> 10, cap >> 10);
-  return 0;
-}
-
-static void pattern_charge(lua_State *L, long steps) {
-  sandbox_charge(L, steps / 4);
-}
 
 /* ---- C functions the prelude wraps into the script's libraries ---- */
 
@@ -1074,19 +531,19 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
     sb->owners[sb->cur].co = NULL;
     sb->nsuspended--;
   } else {
-    sb->cur = owner_new(sb);
+    sb->cur = budget_owner_new(sb);
   }
   sb->started_ns = mono_ns();
   sb->time_before_ns = used ? used->time_ns : 0;
   sb->deadline_ns = sb->started_ns - sb->time_before_ns + (int64_t)sb->limits.time_ms * 1000000;
   /* a late watchdog signal may have armed this pooled thread's hook */
-  lua_sethook(co, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+  lua_sethook(co, budget_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   atomic_store(&sb->running, co);
   atomic_store(&sb->watch_deadline, sb->deadline_ns);
-  struct watch_slot *watch = thread_slot();
+  struct watch_slot *watch = budget_thread_slot();
   if (watch) atomic_store(&watch->sb, sb);
   int st = lua_resume(co, sb->L, nargs, nres);
-  if (sb->refusal_pending && !sb->killed) memory_kill(sb); /* refused, and not retried */
+  if (sb->refusal_pending && !sb->killed) budget_memory_kill(sb); /* refused, and not retried */
   if (watch) atomic_store(&watch->sb, NULL);
   atomic_store(&sb->running, NULL);
   sb->active = 0;
@@ -1128,7 +585,7 @@ static sandbox_status run_protected(sandbox *sb, lua_State *co, int nargs,
     snprintf(err, errlen, "%s", shared_err);
     out = SANDBOX_LIMIT;
   }
-  if (out != SANDBOX_SUSPENDED) owner_end(sb, slot);
+  if (out != SANDBOX_SUSPENDED) budget_owner_end(sb, slot);
   return out;
 }
 
@@ -1168,6 +625,13 @@ static int prepare_protected(lua_State *L) {
   lua_xmove(L, co, n + 1);
   p->nargs = n;
   return 0;
+}
+
+void sandbox_push_rt_field(lua_State *L, const char *name) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, from_state(L)->rt_ref);
+  lua_pushstring(L, name);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
 }
 
 lua_State *sandbox_prepare(sandbox *sb, const char *entry, sandbox_push_fn push, void *ud,
@@ -1268,7 +732,7 @@ void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
   lua_State *L = sb->L;
   for (uint32_t i = 1; sb->nsuspended && i < sb->nowners; i++)
     if (sb->owners[i].in_use && sb->owners[i].suspended && sb->owners[i].co == co)
-      owner_end(sb, i); /* a waiting handler dropped */
+      budget_owner_end(sb, i); /* a waiting handler dropped */
   if (st == SANDBOX_OK && lua_status(co) == LUA_OK && sb->npool < POOL_MAX) {
     lua_settop(co, 0);
     /* pushthread needs one slot: a thread that just returned has them */
@@ -1281,21 +745,31 @@ void sandbox_release(sandbox *sb, lua_State *co, sandbox_status st) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, co);
 }
 
+/* The prelude's parts: load_part(name) compiles stdlib/internal/NAME.lua
+ * (embedded; text only) and returns it. Given to the prelude only. */
+static int load_part(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char path[128], chunkname[160];
+  snprintf(path, sizeof path, "internal/%s.lua", name);
+  snprintf(chunkname, sizeof chunkname, "@stdlib/%s", path);
+  const embedded_file *f = stdlib_find(path);
+  if (!f) return luaL_error(L, "internal error: %s missing from the binary", path);
+  if (luaL_loadbufferx(L, f->source, f->len, chunkname, "t") != LUA_OK) return lua_error(L);
+  return 1;
+}
+
 static int load_prelude(sandbox *sb, char *err, size_t errlen) {
   lua_State *L = sb->L;
-  const embedded_file *f = stdlib_find("internal/sandbox.lua");
-  if (!f) {
-    snprintf(err, errlen, "internal error: prelude missing from the binary");
-    return -1;
-  }
-  if (luaL_loadbufferx(L, f->source, f->len, "@stdlib/internal/sandbox.lua",
-                       "t") != LUA_OK) {
+  lua_pushcfunction(L, load_part);
+  lua_pushstring(L, "sandbox");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
     copy_error(L, err, errlen);
     return -1;
   }
   build_host(L);
   lua_getglobal(L, "debug");
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+  lua_pushcfunction(L, load_part);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
     copy_error(L, err, errlen);
     return -1;
   }
@@ -1364,8 +838,8 @@ static void keep_resume_messages(lua_State *L) {
 }
 
 static void sandbox_start(void) {
-  pattern_set_charge(pattern_charge);
-  watchdog_start();
+  pattern_set_charge(budget_pattern_charge);
+  budget_watchdog_start();
 }
 
 sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
@@ -1376,7 +850,7 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   sb->owners = xcalloc(1, sizeof *sb->owners); /* the host's */
   sb->owners[0].in_use = 1;
   sb->nowners = 1;
-  sb->L = lua_newstate(sb_alloc, sb);
+  sb->L = lua_newstate(budget_alloc, sb);
   if (!sb->L) {
     free(sb->owners);
     free(sb);
@@ -1386,7 +860,7 @@ sandbox *sandbox_open(const script *s, char *err, size_t errlen) {
   *(sandbox **)lua_getextraspace(sb->L) = sb;
   lua_atpanic(sb->L, panic);
   /* before any thread exists: threads inherit the hook when created */
-  lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+  lua_sethook(sb->L, budget_hook, LUA_MASKCOUNT, HOOK_PERIOD);
   luaL_openlibs(sb->L);
   lua_getglobal(sb->L, "math");
   lua_getfield(sb->L, -1, "randomseed");

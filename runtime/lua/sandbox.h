@@ -2,7 +2,7 @@
  * it runs under.
  *
  * The VM is created with an accounting allocator and a count hook, the
- * trusted prelude (stdlib/internal/sandbox.lua) builds the bot's frozen
+ * trusted prelude (stdlib/internal/sandbox.lua and its parts) builds the bot's frozen
  * environment, and each invocation runs in a pooled coroutine with its own
  * instruction, memory and wall-clock budget. A limit hit is sticky: every
  * later hook call raises again, so pcall/xpcall cannot swallow it. After every
@@ -59,6 +59,10 @@ lua_State *sandbox_main(sandbox *sb);
 /* Pushes the arguments of an invocation on L (inside a protected call:
  * running out of the VM's memory raises there); returns their count. */
 typedef int (*sandbox_push_fn)(lua_State *L, void *ud);
+/* Inside a push function: pushes the prelude's rt[name] (raw), a table the
+ * host fills for each call and the prelude reads, out of scripts' reach:
+ * reused, so a call allocates nothing for its arguments. */
+void sandbox_push_rt_field(lua_State *L, const char *name);
 
 /* An invocation: take a thread with rt[entry] and the arguments push(ud)
  * pushed (*nargs of them), call, read results from the thread's stack,

@@ -100,7 +100,7 @@ typedef struct flight {
 
 struct outbox {
   outbox_options opt;
-  store *st;
+  store_reader *st; /* reads: its writes go to the writer (opt.apply) */
   CURLM *multi;
   pthread_t thread;
   atomic_int stopping, ended;
@@ -452,10 +452,16 @@ static void record(outbox *ob, int64_t now) {
 
 static void *sender_main(void *arg) {
   outbox *ob = arg;
-  long requeued = store_outbox_recover(ob->st);
+  journal recover = {0};
+  journal_outbox_recover(&recover);
+  char err[512];
+  long requeued = ob->opt.apply(ob->opt.ud, &recover, err, sizeof err)
+                      ? -1
+                      : (long)recover.ops[0].result;
+  journal_free(&recover);
   ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
   if (requeued < 0)
-    log_event(LOG_ERROR, "outbox_failed", "error", store_error(ob->st), "when",
+    log_event(LOG_ERROR, "outbox_failed", "error", err, "when",
               "putting messages left in flight back in the queue", NULL);
   if (requeued > 0) {
     char n[32];
@@ -513,7 +519,7 @@ outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen) {
   if (ob->opt.backoff_max_ms <= 0) ob->opt.backoff_max_ms = 600000;
   pthread_mutex_init(&ob->mu, NULL);
   ob->seed = (unsigned)wall_ms();
-  ob->st = store_open(opt->db_path, err, errlen);
+  ob->st = store_reader_open(opt->db_path, err, errlen);
   if (!ob->st) {
     free(ob);
     return NULL;
@@ -524,7 +530,7 @@ outbox *outbox_start(const outbox_options *opt, char *err, size_t errlen) {
   if (!ob->multi || pthread_create(&ob->thread, NULL, sender_main, ob) != 0) {
     snprintf(err, errlen, "cannot start the sender");
     if (ob->multi) curl_multi_cleanup(ob->multi);
-    store_close(ob->st);
+    store_reader_close(ob->st);
     free(ob);
     return NULL;
   }
@@ -567,7 +573,7 @@ void outbox_stop(outbox *ob, long grace_ms) {
   free(ob->bots);
   for (size_t i = 0; i < ob->nsenders; i++) free(ob->senders[i].number);
   free(ob->senders);
-  store_close(ob->st);
+  store_reader_close(ob->st);
   pthread_mutex_destroy(&ob->mu);
   free(ob);
 }

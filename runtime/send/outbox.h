@@ -56,7 +56,8 @@ typedef struct outbox_options {
   const outbox_bot_config *(*config_for)(void *ud, const char *bot);
   /* Called on the sender's thread, after the commit that recorded it. */
   void (*report)(void *ud, const outbox_report *r);
-  /* Applies the sender's writes (a journal: claims, answers) in one
+  /* Applies the sender's writes (a journal: claims, answers, putting back
+   * at start the sends a crash left in flight) in one
    * transaction on the store's one writer, waiting for it: 0, or -1 with
    * err. Reads use a connection of the sender's own. */
   int (*apply)(void *ud, struct journal *j, char *err, size_t errlen);

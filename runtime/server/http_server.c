@@ -637,23 +637,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---------------------------------------------------------------- engine side */
 
-static void on_message(void *ud, const char *botname, const char *to, const char *text,
-                       const char *status, void *tag, int64_t id) {
+static void on_message(void *ud, const engine_message *m) {
   (void)ud;
-  job *j = tag;
-  /* a webhook's inline replies; an event's messages (queued, they go
-   * through the provider) */
-  int answer = strcmp(status, "sent") == 0 ||
-               (j && j->kind == JOB_EVENT && strcmp(status, "queued") == 0);
-  if (j && answer && strcmp(to, j->from) == 0) {
+  job *j = m->tag;
+  /* a webhook's inline replies; an event's messages to its contact (queued,
+   * they go through the provider) */
+  int answer = m->reply == ENGINE_REPLY_INLINE ||
+               (j && j->kind == JOB_EVENT && m->reply == ENGINE_REPLY_TO_SENDER);
+  if (j && answer) {
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
-    j->replies[j->nreplies++] = xstrdup(text);
-    if (strcmp(status, "sent") == 0 && j->kind != JOB_EVENT) {
+    j->replies[j->nreplies++] = xstrdup(m->text);
+    if (m->reply == ENGINE_REPLY_INLINE) {
       j->reply_ids = xrealloc(j->reply_ids, (j->nreply_ids + 1) * sizeof *j->reply_ids);
-      j->reply_ids[j->nreply_ids++] = id;
+      j->reply_ids[j->nreply_ids++] = m->id;
     }
   }
-  log_event(LOG_DEBUG, "sent", "bot", botname, "to", to, "status", status, NULL);
+  log_event(LOG_DEBUG, "sent", "bot", m->bot, "to", m->to, "status", m->status, NULL);
 }
 
 static void on_event_failed(void *ud, void *tag, const char *status, const char *error) {
@@ -665,21 +664,29 @@ static void on_event_failed(void *ud, void *tag, const char *status, const char 
   utf8_repair(j->event_error);
 }
 
-static void on_action(void *ud, const char *botname, const char *number,
-                      const char *what) {
+static void on_action(void *ud, const engine_action *a) {
   (void)ud;
-  if (strncmp(what, "error: ", 7) == 0)
-    log_event(LOG_WARN, "handler_error", "bot", botname, "contact", number, "error", what + 7,
-              NULL);
-  else if (strncmp(what, "delivery: ", 10) == 0)
-    log_event(LOG_INFO, "status_unknown", "bot", botname, "detail", what + 10, NULL);
-  else if (strncmp(what, "opted out (carrier", 18) == 0)
-    log_event(LOG_INFO, "carrier_optout", "bot", botname, "contact", number, NULL);
-  else if (strncmp(what, "http ", 5) == 0) { /* a handler's request, or its answer */
-    const char *arrow = strstr(what, " -> ");
-    int failed = arrow && !(arrow[4] >= '1' && arrow[4] <= '5');
-    log_event(failed ? LOG_INFO : LOG_DEBUG, failed ? "http_failed" : "http", "bot", botname,
-              "contact", number, "request", what + 5, NULL);
+  switch (a->kind) {
+    case ENGINE_ACTION_ERROR:
+      log_event(LOG_WARN, "handler_error", "bot", a->bot, "contact", a->number, "error",
+                a->detail, NULL);
+      break;
+    case ENGINE_ACTION_STATUS_UNKNOWN:
+      log_event(LOG_INFO, "status_unknown", "bot", a->bot, "detail", a->detail, NULL);
+      break;
+    case ENGINE_ACTION_CARRIER_OPTOUT:
+      log_event(LOG_INFO, "carrier_optout", "bot", a->bot, "contact", a->number, NULL);
+      break;
+    case ENGINE_ACTION_HTTP: /* a handler's request, or its answer */
+      log_event(LOG_DEBUG, "http", "bot", a->bot, "contact", a->number, "request", a->detail,
+                NULL);
+      break;
+    case ENGINE_ACTION_HTTP_FAILED:
+      log_event(LOG_INFO, "http_failed", "bot", a->bot, "contact", a->number, "request",
+                a->detail, NULL);
+      break;
+    case ENGINE_ACTION_SHOWN:
+      break;
   }
 }
 

@@ -288,6 +288,37 @@ void journal_undeliverable(journal *j, int64_t contact, const char *why) {
   op->s[0] = copy_or_null(j, why); /* NULL: deliverable again */
 }
 
+void journal_outbox_recover(journal *j) {
+  push(j, J_OUTBOX_RECOVER);
+}
+
+void journal_bot_version(journal *j, const char *bot_name, const char *sha,
+                         const char *files_json, int64_t at) {
+  journal_op *op = push(j, J_BOT_VERSION);
+  op->at = at;
+  op->s[0] = copy(j, bot_name);
+  op->s[1] = copy(j, sha);
+  op->s[2] = copy(j, files_json);
+}
+
+void journal_bot_active(journal *j, int64_t bot, int64_t version_id) {
+  journal_op *op = push(j, J_BOT_ACTIVE);
+  op->bot = bot;
+  op->id = version_id;
+}
+
+void journal_bot_served(journal *j, int64_t bot, const char *folder_sha) {
+  journal_op *op = push(j, J_BOT_SERVED);
+  op->bot = bot;
+  op->s[0] = copy_or_null(j, folder_sha);
+}
+
+void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id) {
+  journal_op *op = push(j, J_BROADCAST_CANCEL);
+  op->bot = bot;
+  op->id = id;
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -394,6 +425,22 @@ static int apply_op(store *st, journal_op *op) {
       return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
                                     op->counts[0], op->counts[1], op->counts[2],
                                     op->counts[3], op->counts[4]);
+    case J_OUTBOX_RECOVER:
+      op->result = store_outbox_recover(st);
+      return op->result < 0 ? -1 : 0;
+    case J_BOT_VERSION:
+      op->result_bot = store_bot_ensure(st, op->s[0], op->at);
+      if (op->result_bot < 0) return -1;
+      op->result = store_script_version_add(st, op->result_bot, op->s[1], op->s[2],
+                                            op->at, &op->result_number);
+      return op->result < 0 ? -1 : 0;
+    case J_BOT_ACTIVE:
+      return store_bot_set_active(st, op->bot, op->id);
+    case J_BOT_SERVED:
+      return store_bot_set_served(st, op->bot, op->s[0]);
+    case J_BROADCAST_CANCEL:
+      op->result = store_broadcast_cancel(st, op->bot, op->id);
+      return op->result < 0 ? -1 : 0;
   }
   return -1;
 }
@@ -475,7 +522,7 @@ int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   if (rc == 0 && pending.n) rc = store_pending(st, &pending);
   if (rc == 0) rc = store_commit(st);
   if (rc != 0) {
-    snprintf(err, errlen, "%s", store_error(st));
+    snprintf(err, errlen, "%s", store_error(store_reads(st)));
     store_rollback(st);
   }
   return rc;
@@ -501,8 +548,6 @@ struct writer {
   pthread_cond_t cv;
   journal inflight;
   int busy, quit, failed;
-  int applying;  /* the thread works on the connection (mu not held) */
-  int exclusive; /* the engine's thread does (writer_exclusive_begin) */
   uint64_t committed;
   void (*on_queued)(void *ud);
   void *on_queued_ud;
@@ -522,19 +567,16 @@ static void *writer_main(void *arg) {
   writer *w = arg;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while ((!w->busy && !w->side && !w->quit) || w->exclusive)
-      pthread_cond_wait(&w->cv, &w->mu);
+    while (!w->busy && !w->side && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
     if (!w->busy && !w->side && w->quit) break;
     struct side *side = w->side;
     w->side = w->side_tail = NULL;
     int engine_journal = w->busy;
-    w->applying = 1;
     pthread_mutex_unlock(&w->mu);
     for (struct side *r = side; r; r = r->next)
       r->rc = journal_apply(w->st, r->j, r->err, sizeof r->err);
     if (!engine_journal) {
       pthread_mutex_lock(&w->mu);
-      w->applying = 0;
       for (struct side *r = side; r; r = r->next) r->done = 1;
       pthread_cond_broadcast(&w->cv);
       continue;
@@ -544,7 +586,6 @@ static void *writer_main(void *arg) {
     if (rc == 0 && w->inflight.queued && w->on_queued) w->on_queued(w->on_queued_ud);
     journal_recycle(&w->inflight);
     pthread_mutex_lock(&w->mu);
-    w->applying = 0;
     if (rc) {
       w->failed = 1;
       snprintf(w->err, sizeof w->err, "%s", err);
@@ -566,37 +607,43 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int writer_apply_side(writer *w, journal *j, char *err, size_t errlen) {
-  if (!w->threaded) {
-    snprintf(err, errlen, "the writer has no thread");
-    return -1;
-  }
+/* Queues j for the writer's thread and waits until it is applied (mu
+ * held). */
+static int apply_queued(writer *w, journal *j, char *err, size_t errlen) {
   struct side r = {.j = j};
-  pthread_mutex_lock(&w->mu);
   if (w->side_tail) w->side_tail->next = &r;
   else w->side = &r;
   w->side_tail = &r;
   pthread_cond_broadcast(&w->cv);
   while (!r.done) pthread_cond_wait(&w->cv, &w->mu);
-  pthread_mutex_unlock(&w->mu);
   if (r.rc) snprintf(err, errlen, "%s", r.err);
   return r.rc;
 }
 
-void writer_exclusive_begin(writer *w) {
-  if (!w->threaded) return;
+int writer_apply_side(writer *w, journal *j, char *err, size_t errlen) {
+  if (!w->threaded) {
+    snprintf(err, errlen, "the writer has no thread");
+    return -1;
+  }
   pthread_mutex_lock(&w->mu);
-  while (w->busy || w->applying) pthread_cond_wait(&w->cv, &w->mu);
-  w->exclusive = 1;
+  int rc = apply_queued(w, j, err, errlen);
   pthread_mutex_unlock(&w->mu);
+  return rc;
 }
 
-void writer_exclusive_end(writer *w) {
-  if (!w->threaded) return;
+int writer_apply(writer *w, journal *j, char *err, size_t errlen) {
+  if (!w->threaded) return journal_apply(w->st, j, err, errlen);
   pthread_mutex_lock(&w->mu);
-  w->exclusive = 0;
-  pthread_cond_broadcast(&w->cv);
+  /* after the journal in flight: the caller is the one thread that submits,
+   * so none comes in before this one */
+  while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+  int rc = apply_queued(w, j, err, errlen);
   pthread_mutex_unlock(&w->mu);
+  return rc;
+}
+
+store_reader *writer_reader(writer *w) {
+  return w->threaded ? NULL : store_reads(w->st);
 }
 
 static void *checkpointer_main(void *arg) {
@@ -614,7 +661,14 @@ static void *checkpointer_main(void *arg) {
   return NULL;
 }
 
-writer *writer_open(store *st, int threaded, const char *path) {
+writer *writer_open(const char *path, int threaded, char *err, size_t errlen) {
+  store *st = store_open(path, err, errlen);
+  if (!st) return NULL;
+  if (store_ensure_keys(st)) { /* so that reading connections never write */
+    snprintf(err, errlen, "%s", store_error(store_reads(st)));
+    store_close(st);
+    return NULL;
+  }
   writer *w = xcalloc(1, sizeof *w);
   w->st = st;
   w->threaded = threaded;
@@ -624,8 +678,9 @@ writer *writer_open(store *st, int threaded, const char *path) {
   pthread_cond_init(&w->cp_cv, NULL);
   if (threaded && pthread_create(&w->thread, NULL, writer_main, w) != 0)
     w->threaded = 0;
-  char err[512];
-  if (w->threaded && path && (w->cp = store_open(path, err, sizeof err))) {
+  char cp_err[512];
+  if (w->threaded && strcmp(path, ":memory:") != 0 &&
+      (w->cp = store_open(path, cp_err, sizeof cp_err))) {
     if (store_manual_checkpoints(st) ||
         pthread_create(&w->cp_thread, NULL, checkpointer_main, w) != 0) {
       store_close(w->cp);
@@ -654,6 +709,7 @@ void writer_close(writer *w) {
     pthread_join(w->thread, NULL);
   }
   journal_free(&w->inflight);
+  store_close(w->st);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   pthread_mutex_destroy(&w->cp_mu);

@@ -400,8 +400,9 @@ static const char *const queries[Q_COUNT] = {
                     " text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
-
-const char *store_error(store *st) { return st->err; }
+const char *store_error(store_reader *rd) {
+  return reader_store(rd)->err;
+}
 
 int store_fail(store *st, const char *what) {
   snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
@@ -439,6 +440,61 @@ int store_exec_done(store *st, sqlite3_stmt *s, const char *what) {
 /* Runs an INSERT: the new row's id, or -1 with the reason in st->err. */
 static int64_t exec_insert(store *st, sqlite3_stmt *s, const char *what) {
   return store_exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
+}
+
+void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    int i = (int)k;
+    switch (o[k].type) {
+      case SQL_OUT_INT64:
+        *(int64_t *)o[k].p = sqlite3_column_int64(s, i);
+        break;
+      case SQL_OUT_INT:
+        *(int *)o[k].p = sqlite3_column_int(s, i);
+        break;
+      case SQL_OUT_DOUBLE:
+        *(double *)o[k].p = sqlite3_column_double(s, i);
+        break;
+      case SQL_OUT_TEXT:
+        *(char **)o[k].p = store_col_dup(s, i);
+        break;
+    }
+  }
+}
+
+int store_step_end(store *st, sqlite3_stmt *s, int rc, const char *what) {
+  sqlite3_reset(s);
+  if (rc == SQLITE_ROW) return 1;
+  return rc == SQLITE_DONE ? 0 : store_fail(st, what);
+}
+
+void store_bind_values(sqlite3_stmt *s, const sql_value *v, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    int i = (int)k + 1;
+    switch (v[k].type) {
+      case SQL_INTEGER:
+        sqlite3_bind_int64(s, i, v[k].i);
+        break;
+      case SQL_STRING:
+        store_bind_text(s, i, v[k].t);
+        break;
+      case SQL_DOUBLE:
+        sqlite3_bind_double(s, i, v[k].r);
+        break;
+    }
+  }
+}
+
+int store_run_values(store *st, sqlite3_stmt *s, const char *what, const sql_value *v,
+                     size_t n) {
+  if (!s) return -1; /* the preparation's error is recorded */
+  store_bind_values(s, v, n);
+  return store_exec_done(st, s, what);
+}
+
+int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
+                            const sql_value *v, size_t n) {
+  return store_run_values(st, s, what, v, n) ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
 /* Steps a query whose first column is an id: the id, or 0 without a row. */
@@ -588,6 +644,27 @@ void store_close(store *st) {
   free(st);
 }
 
+store_reader *store_reader_open(const char *path, char *err, size_t errlen) {
+  store *st = store_open(path, err, errlen);
+  /* SQLite refuses this connection any write: a read that would write
+   * fails instead */
+  if (st &&
+      exec_sql(st, "PRAGMA query_only = 1", "cannot make the connection read-only")) {
+    snprintf(err, errlen, "%s", st->err);
+    store_close(st);
+    return NULL;
+  }
+  return (store_reader *)st;
+}
+
+void store_reader_close(store_reader *rd) {
+  store_close(reader_store(rd));
+}
+
+store_reader *store_reads(store *st) {
+  return (store_reader *)st;
+}
+
 static int run_simple(store *st, int q, const char *what) {
   sqlite3_stmt *s = stmt(st, q);
   return s ? store_exec_done(st, s, what) : -1;
@@ -597,10 +674,13 @@ int store_begin(store *st) {
   return run_simple(st, Q_BEGIN, "cannot start a transaction");
 }
 int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
-int store_read_begin(store *st) {
+int store_read_begin(store_reader *rd) {
+  store *st = reader_store(rd);
   return run_simple(st, Q_BEGIN_READ, "cannot start a read transaction");
 }
-int store_read_end(store *st) { return store_rollback(st); }
+int store_read_end(store_reader *rd) {
+  return store_rollback(reader_store(rd));
+}
 int store_rollback(store *st) {
   if (sqlite3_get_autocommit(st->db)) return 0;
   return run_simple(st, Q_ROLLBACK, "cannot roll back");
@@ -614,12 +694,12 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   if (id > 0) return id;
   s = stmt(st, Q_BOT_ADD);
   if (!s) return -1;
-  store_bind_text(s, 1, name);
-  sqlite3_bind_int64(s, 2, now);
+  STORE_BIND(s, SQL_TEXT(name), SQL_INT(now));
   return exec_insert(st, s, "cannot add the bot");
 }
 
-char *store_bot_store_get(store *st, int64_t bot_id) {
+char *store_bot_store_get(store_reader *rd, int64_t bot_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BOT_STORE_GET);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -631,11 +711,8 @@ char *store_bot_store_get(store *st, int64_t bot_id) {
 }
 
 int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_STORE_SET);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, json);
-  return store_exec_done(st, s, "cannot save bot.store");
+  return STORE_RUN(st, stmt(st, Q_BOT_STORE_SET), "cannot save bot.store",
+                   SQL_INT(bot_id), SQL_TEXT(json));
 }
 
 /* Steps a query of (id, number): the id (0 without a row, -1 on an error). */
@@ -656,16 +733,12 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
                                  const char *files_json, int64_t now, int64_t *number) {
   sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, sha);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sha));
   int64_t id = step_id_number(st, s, number, "cannot look up the script version");
   if (id != 0) return id;
   s = stmt(st, Q_VERSION_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, sha);
-  store_bind_text(s, 3, files_json);
-  sqlite3_bind_int64(s, 4, now);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sha), SQL_TEXT(files_json), SQL_INT(now));
   id = step_id_number(st, s, number, "cannot record the script version");
   return id ? id : store_fail(st, "cannot record the script version");
 }
@@ -676,15 +749,9 @@ char *store_col_dup(sqlite3_stmt *s, int i) {
 }
 
 static void read_contact(sqlite3_stmt *s, contact_row *r) {
-  r->id = sqlite3_column_int64(s, 0);
-  r->number = store_col_dup(s, 1);
-  r->status = store_col_dup(s, 2);
-  r->fields = store_col_dup(s, 3);
-  r->tags = store_col_dup(s, 4);
-  r->timezone = store_col_dup(s, 5);
-  r->first_seen = sqlite3_column_int64(s, 6);
-  r->last_seen = sqlite3_column_int64(s, 7);
-  r->state = store_col_dup(s, 8);
+  STORE_COLUMNS(s, SQL_OUT(&r->id), SQL_OUT(&r->number), SQL_OUT(&r->status),
+                SQL_OUT(&r->fields), SQL_OUT(&r->tags), SQL_OUT(&r->timezone),
+                SQL_OUT(&r->first_seen), SQL_OUT(&r->last_seen), SQL_OUT(&r->state));
   if (!r->state) r->state = xstrdup("{}");
   r->expect = store_col_dup(s, 9);
   r->joined = sqlite3_column_int(s, 10);
@@ -703,12 +770,12 @@ void contact_row_free(contact_row *r) {
   *r = (contact_row){0};
 }
 
-int store_contact_get(store *st, int64_t bot_id, const char *number,
+int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
                       contact_row *out) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, number);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number));
   int rc = sqlite3_step(s);
   int found = 0;
   if (rc == SQLITE_ROW) {
@@ -725,53 +792,38 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, number);
-  sqlite3_bind_int64(s, 3, now);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number), SQL_INT(now));
   if (id > 0) sqlite3_bind_int64(s, 4, id);
   return exec_insert(st, s, "cannot add a contact");
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_SEEN);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  sqlite3_bind_int64(s, 2, now);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_SEEN), "cannot update a contact",
+                   SQL_INT(contact_id), SQL_INT(now));
 }
 
 int store_contact_joined(store *st, int64_t contact_id) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_JOINED);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_JOINED), "cannot update a contact",
+                   SQL_INT(contact_id));
 }
 
 int store_contact_update(store *st, int64_t contact_id, const char *status,
                          const char *fields, const char *tags,
                          const char *timezone) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_UPDATE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, status);
-  store_bind_text(s, 3, fields);
-  store_bind_text(s, 4, tags);
-  store_bind_text(s, 5, timezone);
-  return store_exec_done(st, s, "cannot update a contact");
+  return STORE_RUN(st, stmt(st, Q_CONTACT_UPDATE), "cannot update a contact",
+                   SQL_INT(contact_id), SQL_TEXT(status), SQL_TEXT(fields),
+                   SQL_TEXT(tags), SQL_TEXT(timezone));
 }
 
 int store_conversation_save(store *st, int64_t contact_id, const char *state,
                             const char *expect, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_CONVERSATION_SAVE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, state);
-  store_bind_text(s, 3, expect);
-  sqlite3_bind_int64(s, 4, now);
-  return store_exec_done(st, s, "cannot save a conversation");
+  return STORE_RUN(st, stmt(st, Q_CONVERSATION_SAVE), "cannot save a conversation",
+                   SQL_INT(contact_id), SQL_TEXT(state), SQL_TEXT(expect),
+                   SQL_INT(now));
 }
 
-int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
+int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud) {
+  store *st = reader_store(rd);
   /* a separate statement: callbacks may run other queries */
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONTACTS_EACH], -1, &s, NULL) != SQLITE_OK)
@@ -788,7 +840,8 @@ int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud) {
   return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list contacts");
 }
 
-long store_contact_count(store *st, int64_t bot_id) {
+long store_contact_count(store_reader *rd, int64_t bot_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_CONTACT_COUNT);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -800,14 +853,9 @@ long store_contact_count(store *st, int64_t bot_id) {
 int64_t store_message_add(store *st, const message_row *m) {
   sqlite3_stmt *s = stmt(st, Q_MESSAGE_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, m->bot_id);
-  sqlite3_bind_int64(s, 2, m->contact_id);
-  store_bind_text(s, 3, m->direction);
-  store_bind_text(s, 4, m->number);
-  store_bind_text(s, 5, m->text);
-  store_bind_text(s, 6, m->status);
-  store_bind_text(s, 7, m->provider_id);
-  sqlite3_bind_int(s, 8, m->transactional);
+  STORE_BIND(s, SQL_INT(m->bot_id), SQL_INT(m->contact_id), SQL_TEXT(m->direction),
+             SQL_TEXT(m->number), SQL_TEXT(m->text), SQL_TEXT(m->status),
+             SQL_TEXT(m->provider_id), SQL_INT(m->transactional));
   if (m->segments > 0)
     sqlite3_bind_int(s, 9, m->segments);
   else
@@ -939,29 +987,28 @@ int store_messages_add(store *st, const message_row *rows, size_t n) {
   return 0;
 }
 
-int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id) {
+int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, provider_id);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(provider_id));
   int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+  return store_step_end(st, s, rc, "cannot look up a message");
 }
 
-int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at) {
+int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, contact_id);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot look up a message");
+  return store_step_end(st, s, rc, "cannot look up a message");
 }
 
-int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer) {
+int store_max_ids(store_reader *rd, int64_t *contact, int64_t *message,
+                  int64_t *timer) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
   if (!s) return -1;
   int rc = sqlite3_step(s);
@@ -993,26 +1040,21 @@ static int each_row(store *st, int q, int64_t contact_id,
   return rc == SQLITE_DONE ? 0 : store_fail(st, what);
 }
 
-int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud) {
+int store_messages_each(store_reader *rd, int64_t contact_id, message_fn fn, void *ud) {
+  store *st = reader_store(rd);
   return each_row(st, Q_MESSAGES_EACH, contact_id, fn, ud, "cannot list messages");
 }
 
 int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
                       const char *number, const char *action,
                       const char *source, const char *text, int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_CONSENT_ADD);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, contact_id);
-  store_bind_text(s, 3, number);
-  store_bind_text(s, 4, action);
-  store_bind_text(s, 5, source);
-  store_bind_text(s, 6, text);
-  sqlite3_bind_int64(s, 7, at);
-  return store_exec_done(st, s, "cannot append to the consent ledger");
+  return STORE_RUN(st, stmt(st, Q_CONSENT_ADD), "cannot append to the consent ledger",
+                   SQL_INT(bot_id), SQL_INT(contact_id), SQL_TEXT(number),
+                   SQL_TEXT(action), SQL_TEXT(source), SQL_TEXT(text), SQL_INT(at));
 }
 
-int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud) {
+int store_consent_each(store_reader *rd, int64_t contact_id, consent_fn fn, void *ud) {
+  store *st = reader_store(rd);
   return each_row(st, Q_CONSENT_EACH, contact_id, fn, ud,
                   "cannot read the consent ledger");
 }
@@ -1049,8 +1091,7 @@ static void bind_opt_id(sqlite3_stmt *s, int i, int64_t v) {
 int store_timer_add(store *st, const timer_row *t, int64_t now) {
   sqlite3_stmt *s = stmt(st, Q_TIMER_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, t->id);
-  sqlite3_bind_int64(s, 2, t->bot_id);
+  STORE_BIND(s, SQL_INT(t->id), SQL_INT(t->bot_id));
   bind_opt_id(s, 3, t->contact_id);
   store_bind_text(s, 4, t->number);
   sqlite3_bind_int64(s, 5, t->due_at);
@@ -1064,41 +1105,24 @@ int store_timer_add(store *st, const timer_row *t, int64_t now) {
 
 int store_timer_done(store *st, int64_t id, const char *status, const char *error,
                      int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_DONE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  store_bind_text(s, 3, error);
-  sqlite3_bind_int64(s, 4, at);
-  return store_exec_done(st, s, "cannot update a timer");
+  return STORE_RUN(st, stmt(st, Q_TIMER_DONE), "cannot update a timer", SQL_INT(id),
+                   SQL_TEXT(status), SQL_TEXT(error), SQL_INT(at));
 }
 
 int store_timer_cancel(store *st, int64_t id, int64_t bot_id) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
-  return store_exec_done(st, s, "cannot cancel a timer");
+  return STORE_RUN(st, stmt(st, Q_TIMER_CANCEL), "cannot cancel a timer", SQL_INT(id),
+                   SQL_INT(bot_id));
 }
 
 int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_CANCEL_DRIPS);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, handler);
-  return store_exec_done(st, s, "cannot stop a drip");
+  return STORE_RUN(st, stmt(st, Q_TIMER_CANCEL_DRIPS), "cannot stop a drip",
+                   SQL_INT(contact_id), SQL_TEXT(handler));
 }
 
 static void read_timer(sqlite3_stmt *s, timer_row *t) {
-  t->id = sqlite3_column_int64(s, 0);
-  t->bot_id = sqlite3_column_int64(s, 1);
-  t->contact_id = sqlite3_column_int64(s, 2);
-  t->number = store_col_dup(s, 3);
-  t->due_at = sqlite3_column_int64(s, 4);
-  t->handler = store_col_dup(s, 5);
-  t->args = store_col_dup(s, 6);
-  t->kind = store_col_dup(s, 7);
-  t->spec = store_col_dup(s, 8);
+  STORE_COLUMNS(s, SQL_OUT(&t->id), SQL_OUT(&t->bot_id), SQL_OUT(&t->contact_id),
+                SQL_OUT(&t->number), SQL_OUT(&t->due_at), SQL_OUT(&t->handler),
+                SQL_OUT(&t->args), SQL_OUT(&t->kind), SQL_OUT(&t->spec));
 }
 
 void timer_row_free(timer_row *t) {
@@ -1116,7 +1140,8 @@ static void bind_partitions(store *st, sqlite3_stmt *s) {
   sqlite3_bind_int(s, 7, st->part_index);
 }
 
-void store_set_partitions(store *st, int workers, int index) {
+void store_set_partitions(store_reader *rd, int workers, int index) {
+  store *st = reader_store(rd);
   st->part_workers = workers;
   st->part_index = index;
 }
@@ -1133,8 +1158,7 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
                         const due_key *after, timer_row **out, size_t *n) {
   sqlite3_stmt *s = stmt(st, q);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, a);
-  sqlite3_bind_int64(s, 2, b);
+  STORE_BIND(s, SQL_INT(a), SQL_INT(b));
   if (c) sqlite3_bind_int64(s, 3, c);
   if (after) {
     sqlite3_bind_int64(s, 4, after->at);
@@ -1150,42 +1174,42 @@ static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
     (*out)[*n] = (timer_row){0};
     read_timer(s, &(*out)[(*n)++]);
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read timers");
+  return store_step_end(st, s, rc, "cannot read timers");
 }
 
-int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                     long limit, timer_row **out, size_t *n) {
+int store_timers_due(store_reader *rd, int64_t bot_id, int64_t until,
+                     const due_key *after, long limit, timer_row **out, size_t *n) {
+  store *st = reader_store(rd);
   due_key start = after ? *after : (due_key){INT64_MIN, 0};
   return timers_query(st, Q_TIMERS_DUE, until, limit, bot_id, &start, out, n);
 }
 
-int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n) {
+int store_timers_every(store_reader *rd, int64_t bot_id, timer_row **out, size_t *n) {
+  store *st = reader_store(rd);
   return timers_query(st, Q_TIMERS_PENDING_EVERY, bot_id, 0, 0, NULL, out, n);
 }
 
-int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
-                                               long n),
+int store_reruns_pending(store_reader *rd,
+                         void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
+                                    long n),
                          void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_RERUNS_PENDING);
   if (!s) return -1;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
        (long)sqlite3_column_int64(s, 2));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read pending reruns");
+  return store_step_end(st, s, rc, "cannot read pending reruns");
 }
 
-int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                   long limit, held_row **out, size_t *n) {
+int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
+                   const due_key *after, long limit, held_row **out, size_t *n) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, until);
-  sqlite3_bind_int64(s, 2, limit);
-  sqlite3_bind_int64(s, 3, bot_id);
-  sqlite3_bind_int64(s, 4, after ? after->at : INT64_MIN);
-  sqlite3_bind_int64(s, 5, after ? after->id : 0);
+  STORE_BIND(s, SQL_INT(until), SQL_INT(limit), SQL_INT(bot_id),
+             SQL_INT(after ? after->at : INT64_MIN), SQL_INT(after ? after->id : 0));
   bind_partitions(st, s);
   size_t cap = 0;
   *out = NULL;
@@ -1194,67 +1218,39 @@ int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *afte
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
     held_row *h = &(*out)[(*n)++];
-    h->id = sqlite3_column_int64(s, 0);
-    h->bot_id = sqlite3_column_int64(s, 1);
-    h->contact_id = sqlite3_column_int64(s, 2);
-    h->number = store_col_dup(s, 3);
-    h->send_at = sqlite3_column_int64(s, 4);
-    h->text = store_col_dup(s, 5);
+    STORE_COLUMNS(s, SQL_OUT(&h->id), SQL_OUT(&h->bot_id), SQL_OUT(&h->contact_id),
+                  SQL_OUT(&h->number), SQL_OUT(&h->send_at), SQL_OUT(&h->text));
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read held messages");
+  return store_step_end(st, s, rc, "cannot read held messages");
 }
 
 int store_message_release(store *st, int64_t id, const char *status, int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_MESSAGE_RELEASE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  sqlite3_bind_int64(s, 3, at);
-  return store_exec_done(st, s, "cannot release a held message");
+  return STORE_RUN(st, stmt(st, Q_MESSAGE_RELEASE), "cannot release a held message",
+                   SQL_INT(id), SQL_TEXT(status), SQL_INT(at));
 }
 
 /* ---------------------------------------------------------------- broadcasts */
 
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_ADD);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, b->id);
-  sqlite3_bind_int64(s, 2, b->bot_id);
-  store_bind_text(s, 3, b->segment);
-  store_bind_text(s, 4, b->text);
-  sqlite3_bind_double(s, 5, b->rate);
-  sqlite3_bind_int64(s, 6, b->next_at);
-  sqlite3_bind_int64(s, 7, now);
-  return store_exec_done(st, s, "cannot create a broadcast");
+  return STORE_RUN(st, stmt(st, Q_BROADCAST_ADD), "cannot create a broadcast",
+                   SQL_INT(b->id), SQL_INT(b->bot_id), SQL_TEXT(b->segment),
+                   SQL_TEXT(b->text), SQL_REAL(b->rate), SQL_INT(b->next_at),
+                   SQL_INT(now));
 }
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
                            long failed, long not_opted_in) {
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_UPDATE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  sqlite3_bind_int64(s, 3, cursor);
-  sqlite3_bind_int64(s, 4, next_at);
-  sqlite3_bind_int64(s, 5, sent);
-  sqlite3_bind_int64(s, 6, held);
-  sqlite3_bind_int64(s, 7, suppressed);
-  sqlite3_bind_int64(s, 8, failed);
-  sqlite3_bind_int64(s, 9, not_opted_in);
-  return store_exec_done(st, s, "cannot update a broadcast");
+  return STORE_RUN(st, stmt(st, Q_BROADCAST_UPDATE), "cannot update a broadcast",
+                   SQL_INT(id), SQL_TEXT(status), SQL_INT(cursor), SQL_INT(next_at),
+                   SQL_INT(sent), SQL_INT(held), SQL_INT(suppressed), SQL_INT(failed),
+                   SQL_INT(not_opted_in));
 }
 
 static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
-  b->id = sqlite3_column_int64(s, 0);
-  b->bot_id = sqlite3_column_int64(s, 1);
-  b->segment = store_col_dup(s, 2);
-  b->text = store_col_dup(s, 3);
-  b->rate = sqlite3_column_double(s, 4);
-  b->status = store_col_dup(s, 5);
-  b->cursor = sqlite3_column_int64(s, 6);
-  b->next_at = sqlite3_column_int64(s, 7);
+  STORE_COLUMNS(s, SQL_OUT(&b->id), SQL_OUT(&b->bot_id), SQL_OUT(&b->segment),
+                SQL_OUT(&b->text), SQL_OUT(&b->rate), SQL_OUT(&b->status),
+                SQL_OUT(&b->cursor), SQL_OUT(&b->next_at));
   b->sent = (long)sqlite3_column_int64(s, 8);
   b->held = (long)sqlite3_column_int64(s, 9);
   b->suppressed = (long)sqlite3_column_int64(s, 10);
@@ -1269,12 +1265,12 @@ void broadcast_row_free(broadcast_row *b) {
   *b = (broadcast_row){0};
 }
 
-int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
-                         size_t *n) {
+int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
+                         broadcast_row **out, size_t *n) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCASTS_DUE);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, until);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(until));
   *out = NULL;
   *n = 0;
   size_t cap = 0;
@@ -1283,15 +1279,15 @@ int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 4) * sizeof **out);
     read_broadcast(s, &(*out)[(*n)++]);
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read broadcasts");
+  return store_step_end(st, s, rc, "cannot read broadcasts");
 }
 
-int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out) {
+int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
+                        broadcast_row *out) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_GET);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
+  STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
   int rc = sqlite3_step(s);
   int found = rc == SQLITE_ROW;
   if (found) read_broadcast(s, out);
@@ -1300,7 +1296,8 @@ int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *ou
   return found;
 }
 
-int store_backlog(store *st, int64_t *timers, int64_t *held) {
+int store_backlog(store_reader *rd, int64_t *timers, int64_t *held) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_BACKLOG);
   if (!s) return -1;
   int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
@@ -1310,7 +1307,8 @@ int store_backlog(store *st, int64_t *timers, int64_t *held) {
   return rc;
 }
 
-int64_t store_max_broadcast(store *st) {
+int64_t store_max_broadcast(store_reader *rd) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_MAX_BROADCAST);
   if (!s) return -1;
   int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
@@ -1318,7 +1316,8 @@ int64_t store_max_broadcast(store *st) {
   return v;
 }
 
-void store_set_progress(store *st, int (*stop)(void *ud), void *ud) {
+void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud) {
+  store *st = reader_store(rd);
   sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
 }
 
@@ -1357,8 +1356,9 @@ static int range_sql(buf *sql, json_t *range, int param) {
  * Lua side): tags (a string or a list: all of them), status, joined_after /
  * joined_before (ms), a field's range (an object: range_sql), anything
  * else a field that must equal the value. */
-int store_contacts_match(store *st, int64_t bot_id, const char *segment,
+int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud) {
+  store *st = reader_store(rd);
   json_error_t jerr;
   json_t *seg = json_loads(segment, 0, &jerr);
   if (!json_is_object(seg)) {
@@ -1402,8 +1402,7 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
     return store_fail(st, "cannot select a segment");
   }
   buf_free(&sql);
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, after_id);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(after_id));
   param = 3;
   json_object_foreach(seg, key, val) {
     if (strcmp(key, "tags") == 0) {
@@ -1460,33 +1459,28 @@ int store_contacts_match(store *st, int64_t bot_id, const char *segment,
 /* ---------------------------------------------------------------- versions */
 
 int store_bot_set_active(store *st, int64_t bot_id, int64_t version_id) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_SET_ACTIVE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, version_id);
-  return store_exec_done(st, s, "cannot activate a script version");
+  return STORE_RUN(st, stmt(st, Q_BOT_SET_ACTIVE), "cannot activate a script version",
+                   SQL_INT(bot_id), SQL_INT(version_id));
 }
 
 int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_SET_SERVED);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, folder_sha);
-  return store_exec_done(st, s, "cannot record a served bot");
+  return STORE_RUN(st, stmt(st, Q_BOT_SET_SERVED), "cannot record a served bot",
+                   SQL_INT(bot_id), SQL_TEXT(folder_sha));
 }
 
-int store_served_each(store *st, served_fn fn, void *ud) {
+int store_served_each(store_reader *rd, served_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_SERVED_EACH);
   if (!s) return -1;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
        (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list the served bots");
+  return store_step_end(st, s, rc, "cannot list the served bots");
 }
 
-int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
+int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_VERSIONS_EACH);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, bot_id);
@@ -1494,22 +1488,22 @@ int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud) {
   while ((rc = sqlite3_step(s)) == SQLITE_ROW)
     fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
        sqlite3_column_int64(s, 2), sqlite3_column_int(s, 3));
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list script versions");
+  return store_step_end(st, s, rc, "cannot list script versions");
 }
 
-char *store_version_files(store *st, int64_t bot_id, int64_t number) {
+char *store_version_files(store_reader *rd, int64_t bot_id, int64_t number) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
   if (!s) return NULL;
-  sqlite3_bind_int64(s, 1, bot_id);
-  sqlite3_bind_int64(s, 2, number);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(number));
   char *out = NULL;
   if (sqlite3_step(s) == SQLITE_ROW) out = store_col_dup(s, 0);
   sqlite3_reset(s);
   return out;
 }
 
-int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud) {
+int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s;
   if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_ALL], -1, &s, NULL) != SQLITE_OK)
     return store_fail(st, "cannot read the consent ledger");
@@ -1555,8 +1549,7 @@ static int suppression_key(store *st, unsigned char key[32]) {
     for (int i = 0; i < 32; i++) sprintf(hex + i * 2, "%02x", fresh[i]);
     s = stmt(st, Q_META_SET);
     if (!s) return -1;
-    store_bind_text(s, 1, "suppression_key");
-    store_bind_text(s, 2, hex);
+    STORE_BIND(s, SQL_TEXT("suppression_key"), SQL_TEXT(hex));
     if (store_exec_done(st, s, "cannot store the suppression key")) return -1;
     return suppression_key(st, key); /* another writer may have won */
   }
@@ -1619,13 +1612,13 @@ static int number_hash(store *st, const char *number, char out[65]) {
   return 0;
 }
 
-int store_is_suppressed(store *st, int64_t bot_id, const char *number) {
+int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number) {
+  store *st = reader_store(rd);
   char hash[65];
   if (number_hash(st, number, hash)) return -1;
   sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, hash);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(hash));
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read suppressions");
@@ -1651,19 +1644,14 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
   if (!suppress) return 0;
   char hash[65];
   if (number_hash(st, number, hash)) return -1;
-  sqlite3_stmt *s = stmt(st, Q_SUPPRESS);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, hash);
-  sqlite3_bind_int64(s, 3, now);
-  return store_exec_done(st, s, "cannot record a suppression");
+  return STORE_RUN(st, stmt(st, Q_SUPPRESS), "cannot record a suppression",
+                   SQL_INT(bot_id), SQL_TEXT(hash), SQL_INT(now));
 }
 
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
   sqlite3_stmt *s = stmt(st, Q_BROADCAST_CANCEL);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, bot_id);
+  STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
   if (store_exec_done(st, s, "cannot cancel a broadcast")) return -1;
   return sqlite3_changes(st->db) > 0;
 }

@@ -11,15 +11,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Two handles on a connection, so that the compiler keeps who writes: a
+ * `store` writes (and reads, through store_reads); only the writer
+ * (journal.h) holds one for the engine's database, and every write of the
+ * engine and the sender goes through it as a journal. A `store_reader`
+ * only reads: the functions below that take one never write. */
 typedef struct store store;
+typedef struct store_reader store_reader;
 
 store *store_open(const char *path, char *err, size_t errlen);
+void store_close(store *st);
+/* A connection for reads only, on a database a store_open made. */
+store_reader *store_reader_open(const char *path, char *err, size_t errlen);
+void store_reader_close(store_reader *rd);
+/* The reads of a writing connection (the same connection: its reads see
+ * its own transaction's writes). */
+store_reader *store_reads(store *st);
 /* The due timers and held messages this connection reads are those of
  * the partitions (partition.h) p with p % workers == index; workers <= 1:
  * every partition (the default). */
-void store_set_partitions(store *st, int workers, int index);
-void store_close(store *st);
-const char *store_error(store *st); /* the last failure, as a sentence */
+void store_set_partitions(store_reader *rd, int workers, int index);
+const char *store_error(store_reader *rd); /* the last failure, as a sentence */
 
 /* Copies what it can of the WAL into the database without blocking
  * writers (a passive checkpoint): its fsync is then off the commit path. */
@@ -30,14 +42,14 @@ int store_manual_checkpoints(store *st);
 int store_begin(store *st);
 /* A read transaction: the reads between share one snapshot (and one lock),
  * taken at the first read. Nothing may be written in it. */
-int store_read_begin(store *st);
-int store_read_end(store *st);
+int store_read_begin(store_reader *rd);
+int store_read_end(store_reader *rd);
 int store_commit(store *st);
 int store_rollback(store *st);
 
 /* bots and script versions */
 int64_t store_bot_ensure(store *st, const char *name, int64_t now);
-char *store_bot_store_get(store *st, int64_t bot_id); /* caller frees */
+char *store_bot_store_get(store_reader *rd, int64_t bot_id); /* caller frees */
 int store_bot_store_set(store *st, int64_t bot_id, const char *json);
 /* The version of bot_id with these files (sha), added if new: its row id
  * (what store_bot_set_active takes), and in *number its number among the
@@ -53,14 +65,14 @@ int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha);
  * NULL) and files (JSON). */
 typedef void (*served_fn)(void *ud, const char *name, const char *sha, const char *folder_sha,
                           const char *files_json);
-int store_served_each(store *st, served_fn fn, void *ud);
+int store_served_each(store_reader *rd, served_fn fn, void *ud);
 /* Each version of the bot by its number. */
 typedef void (*version_fn)(void *ud, int64_t number, const char *sha,
                            int64_t created_at, int active);
-int store_versions_each(store *st, int64_t bot_id, version_fn fn, void *ud);
+int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *ud);
 /* The files of the bot's version number as JSON {"path": "source"}; NULL if
  * there is none. */
-char *store_version_files(store *st, int64_t bot_id, int64_t number);
+char *store_version_files(store_reader *rd, int64_t bot_id, int64_t number);
 
 /* contacts and conversations */
 typedef struct contact_row {
@@ -73,7 +85,7 @@ typedef struct contact_row {
 void contact_row_free(contact_row *r);
 
 /* 1 found, 0 not found, -1 error */
-int store_contact_get(store *st, int64_t bot_id, const char *number,
+int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
                       contact_row *out);
 /* id: the caller's (the engine allocates ids, see store_max_ids). */
 int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
@@ -88,8 +100,8 @@ int store_conversation_save(store *st, int64_t contact_id, const char *state,
                             const char *expect, int64_t now);
 
 typedef void (*contact_fn)(void *ud, const contact_row *r);
-int store_contacts_each(store *st, int64_t bot_id, contact_fn fn, void *ud);
-long store_contact_count(store *st, int64_t bot_id);
+int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud);
+long store_contact_count(store_reader *rd, int64_t bot_id);
 
 /* messages */
 typedef struct message_row {
@@ -120,16 +132,16 @@ int64_t store_message_add(store *st, const message_row *m);
 int store_messages_add(store *st, const message_row *rows, size_t n);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
-int store_inbound_exists(store *st, int64_t bot_id, const char *provider_id);
+int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id);
 /* The time of the contact's first inbound message: 1 with *at, 0 if it has
  * none, -1 on error. */
-int store_first_inbound_at(store *st, int64_t contact_id, int64_t *at);
+int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at);
 /* The highest contact, message and timer ids in use (0 when none). */
-int store_max_ids(store *st, int64_t *contact, int64_t *message, int64_t *timer);
+int store_max_ids(store_reader *rd, int64_t *contact, int64_t *message, int64_t *timer);
 
 typedef void (*message_fn)(void *ud, const char *direction, const char *text,
                            const char *status, int64_t at);
-int store_messages_each(store *st, int64_t contact_id, message_fn fn, void *ud);
+int store_messages_each(store_reader *rd, int64_t contact_id, message_fn fn, void *ud);
 
 /* the consent ledger: append-only (triggers refuse UPDATE and DELETE) */
 int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
@@ -137,7 +149,7 @@ int store_consent_add(store *st, int64_t bot_id, int64_t contact_id,
                       const char *source, const char *text, int64_t at);
 typedef void (*consent_fn)(void *ud, const char *action, const char *source,
                            const char *text, int64_t at);
-int store_consent_each(store *st, int64_t contact_id, consent_fn fn, void *ud);
+int store_consent_each(store_reader *rd, int64_t contact_id, consent_fn fn, void *ud);
 
 /* timers: due_at in ms; contact_id 0 and number NULL for a bot's own */
 typedef struct timer_row {
@@ -163,14 +175,15 @@ typedef struct due_key {
 } due_key;
 /* A bot's pending timers due by `until`, in due order after `after` (NULL:
  * from the start), at most limit. Caller frees each row and the array. */
-int store_timers_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                     long limit, timer_row **out, size_t *n);
+int store_timers_due(store_reader *rd, int64_t bot_id, int64_t until,
+                     const due_key *after, long limit, timer_row **out, size_t *n);
 /* The pending recurring timers of a bot. */
-int store_timers_every(store *st, int64_t bot_id, timer_row **out, size_t *n);
+int store_timers_every(store_reader *rd, int64_t bot_id, timer_row **out, size_t *n);
 /* The pending timers of kind "rerun" (handlers to run again), counted by
  * bot and contact (0: the bot's own). */
-int store_reruns_pending(store *st, void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
-                                               long n),
+int store_reruns_pending(store_reader *rd,
+                         void (*fn)(void *ud, int64_t bot_id, int64_t contact_id,
+                                    long n),
                          void *ud);
 
 /* messages held by quiet hours */
@@ -180,8 +193,8 @@ typedef struct held_row {
   int64_t send_at;
   char *text;
 } held_row;
-int store_held_due(store *st, int64_t bot_id, int64_t until, const due_key *after,
-                   long limit, held_row **out, size_t *n);
+int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
+                   const due_key *after, long limit, held_row **out, size_t *n);
 /* status: "sent" or "suppressed" */
 int store_message_release(store *st, int64_t id, const char *status, int64_t at);
 
@@ -200,14 +213,15 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
                            long failed, long not_opted_in);
-int store_broadcasts_due(store *st, int64_t bot_id, int64_t until, broadcast_row **out,
-                         size_t *n);
+int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
+                         broadcast_row **out, size_t *n);
 /* 1 found, 0 not, -1 error */
-int store_broadcast_get(store *st, int64_t bot_id, int64_t id, broadcast_row *out);
-int64_t store_max_broadcast(store *st);
+int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
+                        broadcast_row *out);
+int64_t store_max_broadcast(store_reader *rd);
 /* Work waiting: pending timers and drip steps, and messages held for their
  * send time (quiet hours); counted over partial indexes. 0, or -1. */
-int store_backlog(store *st, int64_t *timers, int64_t *held);
+int store_backlog(store_reader *rd, int64_t *timers, int64_t *held);
 /* 1 cancelled, 0 not running (done, cancelled or unknown), -1 error */
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 
@@ -218,14 +232,14 @@ int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
  * connection; when it returns nonzero the statement running fails
  * (interrupted). NULL clears it. For queries a script's call runs: the
  * script's limits stop them. */
-void store_set_progress(store *st, int (*stop)(void *ud), void *ud);
-int store_contacts_match(store *st, int64_t bot_id, const char *segment,
+void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud);
+int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud);
 
 /* The whole ledger of a bot, oldest first. */
 typedef void (*ledger_fn)(void *ud, int64_t at, const char *number, const char *action,
                           const char *source, const char *text);
-int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud);
+int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud);
 
 /* Erasure: a contact's messages, conversation, timers and error records
  * and the contact go; the consent ledger stays (the legal record of
@@ -234,7 +248,7 @@ int store_consent_all(store *st, int64_t bot_id, ledger_fn fn, void *ud);
 int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
                         int suppress, int64_t now);
 /* 1 if the number was erased while opted out. */
-int store_is_suppressed(store *st, int64_t bot_id, const char *number);
+int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number);
 /* Makes the database's keys (the suppression hashes') if it has none yet,
  * so that reading connections never need to write. 0 or -1. */
 int store_ensure_keys(store *st);
@@ -257,14 +271,14 @@ void outbox_row_free(outbox_row *r);
 /* The next (bot, sender) after (*bot, *sender) in order that has queued
  * messages (start with *bot = 0): 1 found (*sender replaced, caller frees),
  * 0 none, -1 error. */
-int store_outbox_next_sender(store *st, int64_t *bot, char **sender);
+int store_outbox_next_sender(store_reader *rd, int64_t *bot, char **sender);
 /* One sender's queued messages due by now, replies and transactional first,
  * then oldest first; at most limit. Caller frees each row and the array. */
-int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
-                     outbox_row **out, size_t *n);
+int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64_t now,
+                     long limit, outbox_row **out, size_t *n);
 /* The earliest retry time after `after` among queued messages (0: none).
  * It reads every queued message: call it seldom. */
-int64_t store_outbox_next_retry_after(store *st, int64_t after);
+int64_t store_outbox_next_retry_after(store_reader *rd, int64_t after);
 /* 1 claimed (now "sending", attempts + 1), 0 no longer queued, -1 error. */
 int store_outbox_claim(store *st, int64_t id, int64_t now);
 /* The provider took it: "sent" (unless a delivery report got there first). */
@@ -281,7 +295,7 @@ int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now);
  * or -1. */
 long store_outbox_recover(store *st);
 /* Messages queued or in flight (the outbox depth), or -1. */
-long store_outbox_depth(store *st);
+long store_outbox_depth(store_reader *rd);
 /* The carrier says the number opted out (Twilio 21610): unless it already
  * is, the contact is opted out, the consent ledger gets an "optout" from
  * source "carrier" with the reason, and its drips stop. */
@@ -299,14 +313,14 @@ typedef struct outbound_row {
   char *number, *status, *provider_id, *text, *error;
 } outbound_row;
 void outbound_row_free(outbound_row *r);
-int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provider_id,
-                       outbound_row *out);
+int store_outbound_get(store_reader *rd, int64_t bot_id, int64_t id,
+                       const char *provider_id, outbound_row *out);
 /* A delivery report: moves the message to status if that is further on
  * (see above). 1 changed, 0 not (unknown, or not newer), -1 error. */
 int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
                           int64_t now);
 /* The name of the bot with this id (caller frees), or NULL. */
-char *store_bot_name(store *st, int64_t id);
+char *store_bot_name(store_reader *rd, int64_t id);
 /* How far a status is along (0: not one of ours). */
 int store_status_rank(const char *status);
 

@@ -27,12 +27,72 @@ struct store {
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
 
+/* The connection behind a reader (a store_reader is a store seen through
+ * its reads only). */
+static inline store *reader_store(store_reader *rd) {
+  return (store *)rd;
+}
+
 /* Records "path: what: sqlite's message" as the store's error; -1. */
 int store_fail(store *st, const char *what);
 /* Binds a string, or NULL for a NULL pointer. */
 void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+
+/* A value for a statement's parameter: SQL_INT(v), SQL_TEXT(v) (a NULL
+ * pointer binds NULL; the string must live until the statement is reset),
+ * SQL_REAL(v). */
+typedef struct sql_value {
+  enum { SQL_INTEGER, SQL_STRING, SQL_DOUBLE } type;
+  int64_t i;
+  double r;
+  const char *t;
+} sql_value;
+#define SQL_INT(v) ((sql_value){.type = SQL_INTEGER, .i = (v)})
+#define SQL_TEXT(v) ((sql_value){.type = SQL_STRING, .t = (v)})
+#define SQL_REAL(v) ((sql_value){.type = SQL_DOUBLE, .r = (v)})
+/* The values as an array and its length. */
+#define SQL_VALUES(...)             \
+  (const sql_value[]){__VA_ARGS__}, \
+      sizeof((const sql_value[]){__VA_ARGS__}) / sizeof(sql_value)
+
+/* Binds v[0], v[1]... to ?1, ?2... of s. */
+void store_bind_values(sqlite3_stmt *s, const sql_value *v, size_t n);
+/* Binds the values to s and steps it, a statement that returns no rows: 0,
+ * or -1 with the error naming what (also when s is NULL: it did not
+ * prepare). */
+int store_run_values(store *st, sqlite3_stmt *s, const char *what, const sql_value *v,
+                     size_t n);
+/* The same for an INSERT: the new row's id, or -1. */
+int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
+                            const sql_value *v, size_t n);
+#define STORE_BIND(s, ...) store_bind_values(s, SQL_VALUES(__VA_ARGS__))
+#define STORE_RUN(st, s, what, ...) \
+  store_run_values(st, s, what, SQL_VALUES(__VA_ARGS__))
+#define STORE_INSERT(st, s, what, ...) \
+  store_insert_values(st, s, what, SQL_VALUES(__VA_ARGS__))
 /* Steps a statement that returns no rows: 0, or -1 with the error. */
 int store_exec_done(store *st, sqlite3_stmt *s, const char *what);
+/* Where a row's column goes: SQL_OUT(&v) for an int64_t, int, double or
+ * char * (a copy, NULL for NULL: the caller frees it). */
+typedef struct sql_out {
+  enum { SQL_OUT_INT64, SQL_OUT_INT, SQL_OUT_DOUBLE, SQL_OUT_TEXT } type;
+  void *p;
+} sql_out;
+#define SQL_OUT(ptr) \
+  _Generic((ptr),                                         \
+      int64_t *: (sql_out){.type = SQL_OUT_INT64, .p = (ptr)}, \
+      int *: (sql_out){.type = SQL_OUT_INT, .p = (ptr)},       \
+      double *: (sql_out){.type = SQL_OUT_DOUBLE, .p = (ptr)}, \
+      char **: (sql_out){.type = SQL_OUT_TEXT, .p = (ptr)})
+/* Reads the row's columns 0, 1... into o[0], o[1]... */
+void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n);
+#define STORE_COLUMNS(s, ...)                      \
+  store_columns(s, (const sql_out[]){__VA_ARGS__}, \
+                sizeof((const sql_out[]){__VA_ARGS__}) / sizeof(sql_out))
+
+/* Resets s, whose last step gave rc: 1 it gave a row, 0 it was done, -1
+ * with the error naming what. */
+int store_step_end(store *st, sqlite3_stmt *s, int rc, const char *what);
 /* A copy of a text column, NULL for NULL. */
 char *store_col_dup(sqlite3_stmt *s, int i);
 

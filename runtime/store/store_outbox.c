@@ -86,7 +86,8 @@ void outbox_row_free(outbox_row *r) {
   free(r->media);
 }
 
-int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
+int store_outbox_next_sender(store_reader *rd, int64_t *bot, char **sender) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_NEXT_SENDER);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, *bot);
@@ -97,21 +98,18 @@ int store_outbox_next_sender(store *st, int64_t *bot, char **sender) {
     free(*sender);
     *sender = store_col_dup(s, 1);
   }
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
+  return store_step_end(st, s, rc, "cannot read the outbox");
 }
 
-int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now, long limit,
-                     outbox_row **out, size_t *n) {
+int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64_t now,
+                     long limit, outbox_row **out, size_t *n) {
+  store *st = reader_store(rd);
   *out = NULL;
   *n = 0;
   sqlite3_stmt *s = query(st, O_DUE);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  store_bind_text(s, 2, sender ? sender : "");
-  sqlite3_bind_int64(s, 3, now);
-  sqlite3_bind_int64(s, 4, limit);
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sender ? sender : ""), SQL_INT(now),
+             SQL_INT(limit));
   int rc;
   size_t cap = 0;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -120,23 +118,16 @@ int store_outbox_due(store *st, int64_t bot_id, const char *sender, int64_t now,
       *out = xrealloc(*out, cap * sizeof **out);
     }
     outbox_row *r = &(*out)[(*n)++];
-    r->id = sqlite3_column_int64(s, 0);
-    r->bot_id = sqlite3_column_int64(s, 1);
-    r->contact_id = sqlite3_column_int64(s, 2);
-    r->number = store_col_dup(s, 3);
-    r->sender = store_col_dup(s, 4);
-    r->text = store_col_dup(s, 5);
-    r->transactional = sqlite3_column_int(s, 6);
-    r->priority = sqlite3_column_int(s, 7);
-    r->segments = sqlite3_column_int(s, 8);
-    r->attempts = sqlite3_column_int(s, 9);
-    r->media = store_col_dup(s, 10);
+    STORE_COLUMNS(s, SQL_OUT(&r->id), SQL_OUT(&r->bot_id), SQL_OUT(&r->contact_id),
+                  SQL_OUT(&r->number), SQL_OUT(&r->sender), SQL_OUT(&r->text),
+                  SQL_OUT(&r->transactional), SQL_OUT(&r->priority),
+                  SQL_OUT(&r->segments), SQL_OUT(&r->attempts), SQL_OUT(&r->media));
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the outbox");
+  return store_step_end(st, s, rc, "cannot read the outbox");
 }
 
-int64_t store_outbox_next_retry_after(store *st, int64_t after) {
+int64_t store_outbox_next_retry_after(store_reader *rd, int64_t after) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_NEXT_RETRY);
   if (!s) return -1;
   sqlite3_bind_int64(s, 1, after);
@@ -148,8 +139,7 @@ int64_t store_outbox_next_retry_after(store *st, int64_t after) {
 int store_outbox_claim(store *st, int64_t id, int64_t now) {
   sqlite3_stmt *s = query(st, O_CLAIM);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, now);
+  STORE_BIND(s, SQL_INT(id), SQL_INT(now));
   if (store_exec_done(st, s, "cannot claim a message to send")) return -1;
   return sqlite3_changes(st->db) > 0;
 }
@@ -161,11 +151,8 @@ static int set_status(store *st, int64_t id, const char *from, const char *statu
                       int64_t now) {
   sqlite3_stmt *s = query(st, O_SET_STATUS);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  store_bind_text(s, 2, status);
-  store_bind_text(s, 3, from);
-  store_bind_text(s, 4, error);
-  store_bind_text(s, 5, provider_id);
+  STORE_BIND(s, SQL_INT(id), SQL_TEXT(status), SQL_TEXT(from), SQL_TEXT(error),
+             SQL_TEXT(provider_id));
   if (next_at >= 0) sqlite3_bind_int64(s, 6, next_at);
   sqlite3_bind_int64(s, 7, now);
   if (store_exec_done(st, s, "cannot record a message's status")) return -1;
@@ -177,7 +164,7 @@ int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t no
   if (rc == 0 && provider_id) {
     /* a delivery report came first: keep its status, add the id */
     outbound_row r;
-    int found = store_outbound_get(st, 0, id, NULL, &r);
+    int found = store_outbound_get(store_reads(st), 0, id, NULL, &r);
     if (found > 0) {
       rc = set_status(st, id, r.status, r.status, NULL, provider_id, -1, now);
       outbound_row_free(&r);
@@ -194,10 +181,8 @@ int store_outbox_retry(store *st, int64_t id, int64_t next_at, const char *error
 int store_outbox_wait(store *st, int64_t id, int64_t next_at, const char *error, int64_t now) {
   int rc = set_status(st, id, "sending", "queued", error, NULL, next_at, now);
   if (rc <= 0) return rc < 0 ? -1 : 0;
-  sqlite3_stmt *s = query(st, O_UNCOUNT);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, id);
-  return store_exec_done(st, s, "cannot record a message's status");
+  return STORE_RUN(st, query(st, O_UNCOUNT), "cannot record a message's status",
+                   SQL_INT(id));
 }
 
 int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {
@@ -210,7 +195,8 @@ long store_outbox_recover(store *st) {
   return (long)sqlite3_changes(st->db);
 }
 
-long store_outbox_depth(store *st) {
+long store_outbox_depth(store_reader *rd) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_DEPTH);
   if (!s) return -1;
   long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
@@ -219,11 +205,8 @@ long store_outbox_depth(store *st) {
 }
 
 int store_contact_undeliverable(store *st, int64_t contact_id, const char *why) {
-  sqlite3_stmt *s = query(st, O_UNDELIVERABLE);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  store_bind_text(s, 2, why);
-  return store_exec_done(st, s, "cannot mark the contact");
+  return STORE_RUN(st, query(st, O_UNDELIVERABLE), "cannot mark the contact",
+                   SQL_INT(contact_id), SQL_TEXT(why));
 }
 
 void outbound_row_free(outbound_row *r) {
@@ -234,8 +217,9 @@ void outbound_row_free(outbound_row *r) {
   free(r->error);
 }
 
-int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provider_id,
-                       outbound_row *out) {
+int store_outbound_get(store_reader *rd, int64_t bot_id, int64_t id,
+                       const char *provider_id, outbound_row *out) {
+  store *st = reader_store(rd);
   memset(out, 0, sizeof *out);
   sqlite3_stmt *s = query(st, id > 0 ? O_GET_BY_ID : O_GET_BY_PROVIDER);
   if (!s) return -1;
@@ -248,24 +232,18 @@ int store_outbound_get(store *st, int64_t bot_id, int64_t id, const char *provid
   sqlite3_bind_int64(s, 2, bot_id);
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
-    out->id = sqlite3_column_int64(s, 0);
-    out->bot_id = sqlite3_column_int64(s, 1);
-    out->contact_id = sqlite3_column_int64(s, 2);
-    out->number = store_col_dup(s, 3);
-    out->status = store_col_dup(s, 4);
-    out->provider_id = store_col_dup(s, 5);
-    out->text = store_col_dup(s, 6);
-    out->error = store_col_dup(s, 7);
+    STORE_COLUMNS(s, SQL_OUT(&out->id), SQL_OUT(&out->bot_id),
+                  SQL_OUT(&out->contact_id), SQL_OUT(&out->number),
+                  SQL_OUT(&out->status), SQL_OUT(&out->provider_id),
+                  SQL_OUT(&out->text), SQL_OUT(&out->error));
   }
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read a message");
+  return store_step_end(st, s, rc, "cannot read a message");
 }
 
 int store_delivery_status(store *st, int64_t id, const char *status, const char *error,
                           int64_t now) {
   outbound_row r;
-  int found = store_outbound_get(st, 0, id, NULL, &r);
+  int found = store_outbound_get(store_reads(st), 0, id, NULL, &r);
   if (found <= 0) return found;
   int rc = 0;
   if (store_status_rank(status) > store_status_rank(r.status))
@@ -274,7 +252,8 @@ int store_delivery_status(store *st, int64_t id, const char *status, const char 
   return rc;
 }
 
-char *store_bot_name(store *st, int64_t id) {
+char *store_bot_name(store_reader *rd, int64_t id) {
+  store *st = reader_store(rd);
   sqlite3_stmt *s = query(st, O_BOT_NAME);
   if (!s) return NULL;
   sqlite3_bind_int64(s, 1, id);
@@ -284,16 +263,14 @@ char *store_bot_name(store *st, int64_t id) {
 }
 
 static int store_conversation_clear_expect(store *st, int64_t contact_id) {
-  sqlite3_stmt *s = query(st, O_CLEAR_EXPECT);
-  if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  return store_exec_done(st, s, "cannot clear the expect");
+  return STORE_RUN(st, query(st, O_CLEAR_EXPECT), "cannot clear the expect",
+                   SQL_INT(contact_id));
 }
 
 int store_carrier_optout(store *st, int64_t bot_id, int64_t contact_id, const char *number,
                          const char *reason, int64_t at) {
   contact_row c;
-  int found = store_contact_get(st, bot_id, number, &c);
+  int found = store_contact_get(store_reads(st), bot_id, number, &c);
   if (found <= 0) return found; /* erased meanwhile */
   int already = strcmp(c.status, "opted_out") == 0;
   contact_row_free(&c);

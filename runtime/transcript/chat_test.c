@@ -82,19 +82,10 @@ static void push_output(run *r, int is_error, const char *to, const char *text) 
                               r->e ? engine_observed_at(r->e) : r->now};
 }
 
-static void on_message(void *ud, const char *botname, const char *to,
-                       const char *text, const char *status, void *tag, int64_t id) {
-  (void)tag;
-  (void)id;
-  (void)botname;
-  (void)status;
-  push_output(ud, 0, to, text);
-}
+static void on_message(void *ud, const engine_message *m) { push_output(ud, 0, m->to, m->text); }
 
-static void on_action(void *ud, const char *botname, const char *number,
-                      const char *what) {
-  (void)botname;
-  if (strncmp(what, "error: ", 7) == 0) push_output(ud, 1, number, what + 7);
+static void on_action(void *ud, const engine_action *a) {
+  if (a->kind == ENGINE_ACTION_ERROR) push_output(ud, 1, a->number, a->detail);
 }
 
 static void clear_outputs(run *r) {

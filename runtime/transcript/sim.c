@@ -44,13 +44,9 @@ static int64_t sim_clock(void *ud) { return ((sim *)ud)->now; }
 const char *sim_dim_on(const sim *s) { return s->tty ? "\033[2m" : ""; }
 const char *sim_dim_off(const sim *s) { return s->tty ? "\033[0m" : ""; }
 
-static void on_message(void *ud, const char *botname, const char *to,
-                       const char *text, const char *status, void *tag, int64_t id) {
-  (void)tag;
-  (void)id;
+static void on_message(void *ud, const engine_message *m) {
   sim *s = ud;
-  (void)botname;
-  (void)status;
+  const char *to = m->to, *text = m->text;
   const char *name = bot_display_name(s->b);
   char *masked = bot_env_mask(bot_env_of(s->b), text);
   record_message(&s->rec, to, masked);
@@ -61,11 +57,10 @@ static void on_message(void *ud, const char *botname, const char *to,
     printf("%s -> %s: %s\n", name, to, text);
 }
 
-static void on_action(void *ud, const char *botname, const char *number,
-                      const char *what) {
+static void on_action(void *ud, const engine_action *a) {
   sim *s = ud;
-  (void)botname;
-  if (strncmp(what, "error: ", 7) == 0) record_error(&s->rec, s->dir, what + 7);
+  const char *number = a->number, *what = a->text;
+  if (a->kind == ENGINE_ACTION_ERROR) record_error(&s->rec, s->dir, a->detail);
   if (strcmp(number, s->fan) == 0 || !*number)
     printf("%s  . %s%s\n", sim_dim_on(s), what, sim_dim_off(s));
   else

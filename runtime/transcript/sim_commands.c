@@ -179,7 +179,7 @@ static void print_timer(sim *s, const timer_row *t) {
 static int cmd_timers(sim *s, const command *c, char *arg) {
   if (!no_argument(s, c, arg)) return 0;
   enum { MAX_SHOWN = 200 };
-  store *st = engine_store(s->e);
+  store_reader *st = engine_store(s->e);
   timer_row *timers = NULL;
   held_row *held = NULL;
   size_t nt = 0, nh = 0;

@@ -56,9 +56,7 @@ start_clinic() {
 }
 start_clinic
 if [ "$up" -ne 1 ]; then
-  not_ok "the server starts (its transcripts pass with their own @env)" "$(tail -c 600 "$tmp/log")"
-  echo "$pass passed, $fail failed"
-  exit 1
+  bail "the server starts (its transcripts pass with their own @env)" "$(tail -c 600 "$tmp/log")"
 fi
 ok "the server starts (the bot's transcripts pass with their own @env, not the server's)"
 url="http://127.0.0.1:$port"

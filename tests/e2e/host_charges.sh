@@ -29,16 +29,14 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 if [ ! -x "$PARLEY" ]; then
-  echo "not ok 1 - $PARLEY is missing: run make parley first"
-  echo "0 passed, 1 failed"
-  exit 1
+  bail "$PARLEY is missing: run make parley first"
 fi
 # A sanitizer build (make test-asan sets PARLEY_SANITIZED) reserves terabytes
 # of address space, runs several times slower and keeps freed memory in
 # quarantine: the figures mean nothing there.
 if [ -n "${PARLEY_SANITIZED:-}" ]; then
-  echo "ok 1 - host charges # SKIP sanitizer build (no memory cap, slower clock)"
-  echo "1 passed, 0 failed"
+  skip "host charges" "sanitizer build (no memory cap, slower clock)"
+  summary
   exit 0
 fi
 
@@ -79,9 +77,7 @@ timing() {
 # the control: the base time and memory of a transcript run
 measure "$PARLEY" test "$GUARD/04_control.transcript"
 if [ "$rc" -ne 0 ]; then
-  not_ok "control transcript passes" "exit status $rc; output: $(shown)"
-  echo "$passed passed, $failed failed"
-  exit 1
+  bail "control transcript passes" "exit status $rc; output: $(shown)"
 fi
 base_ms=$ms base_kb=$rss_kb
 ok "control transcript passes"

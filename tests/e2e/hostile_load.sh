@@ -110,11 +110,11 @@ guarded() {
     return
   fi
   if [ "$sanitized" -eq 1 ]; then
-    ok "$desc # SKIP sanitizer build (no memory cap, slower clock)"
+    skip "$desc" "sanitizer build (no memory cap, slower clock)"
     return
   fi
   if [ "$have_cap" -eq 0 ] && [ "$needs_cap" -eq 1 ]; then
-    ok "$desc # SKIP this shell cannot cap memory (ulimit -v)"
+    skip "$desc" "this shell cannot cap memory (ulimit -v)"
     return
   fi
   start=$(date +%s)
@@ -137,9 +137,7 @@ guarded() {
 }
 
 if [ ! -x "$PARLEY" ]; then
-  echo "not ok 1 - $PARLEY is missing: run make parley first"
-  echo "0 passed, 1 failed"
-  exit 1
+  bail "$PARLEY is missing: run make parley first"
 fi
 
 # ---------------------------------------------------------------- load time

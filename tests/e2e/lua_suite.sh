@@ -14,15 +14,11 @@ trap 'rm -rf "$tmp"' EXIT
 . tests/e2e/lib/tap.sh
 
 if [ ! -d "$testes" ]; then
-  result 1 "Lua 5.4.4's test suite is at $testes" \
+  bail "Lua 5.4.4's test suite is at $testes" \
     "missing: put (or mount) it at ../shared/lua-5.4.4-tests beside the repository"
-  summary
-  exit 1
 fi
 if ! command -v "$LUA" >/dev/null 2>&1; then
-  result 1 "plain Lua ($LUA) is installed" "missing: install Debian's lua5.4 (make deps)"
-  summary
-  exit 1
+  bail "plain Lua ($LUA) is installed" "missing: install Debian's lua5.4 (make deps)"
 fi
 
 while read -r name sum; do

@@ -10,10 +10,7 @@ PARLEY=${PARLEY:-./parley}
 BUILD=${BUILD:-build}
 tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-if [ ! -x "$BUILD/fake_twilio" ]; then
-  echo "not ok 1 - $BUILD/fake_twilio is built (make $BUILD/fake_twilio)"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+. tests/e2e/lib/tap.sh
+[ -x "$BUILD/fake_twilio" ] || bail "$BUILD/fake_twilio is built (make $BUILD/fake_twilio)"
 PYTHONDONTWRITEBYTECODE=1 python3 tests/e2e/send/twilio.py --parley "$PARLEY" \
   --fake "$BUILD/fake_twilio" --dir "$tmp"

@@ -22,9 +22,7 @@ start_server "$tmp/log" --db "$tmp/serve.db" --scripts "$tmp/scripts" \
   --public-url "https://bots.example.com" --test-clock "2026-03-02 12:00 America/New_York"
 url="http://127.0.0.1:$port"
 if [ "$up" -ne 1 ]; then
-  not_ok "the server starts" "$(cat "$tmp/log")"
-  echo "$pass passed, $fail failed"
-  exit 1
+  bail "the server starts" "$(cat "$tmp/log")"
 fi
 ok "the server starts and answers /healthz"
 

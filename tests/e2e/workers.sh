@@ -95,9 +95,7 @@ start() { # what the start is for
     ok "the server starts with PARLEY_ENGINE_THREADS=$PARLEY_ENGINE_THREADS ($1)"
     return 0
   fi
-  not_ok "the server starts ($1)" "$(tail -n 20 "$tmp/log")"
-  summary
-  exit 1
+  bail "the server starts ($1)" "$(tail -n 20 "$tmp/log")"
 }
 
 stop() { # SIGTERM; the exit status must be 0

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unicode/utf8.h>
 #include <unistd.h>
 
 enum {
@@ -134,23 +135,14 @@ static void sb_adds(strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 /* The UTF-8 sequence at s (n > 0 bytes left): its length, with the code
  * point in *cp, or 0 if it is not well-formed UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF are not). */
+ * surrogates and code points past U+10FFFF are not: ICU's U8_NEXT). */
 static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
-  if (s[0] < 0x80) return *cp = s[0], 1;
-  size_t len;
-  uint32_t c, min;
-  if ((s[0] & 0xE0) == 0xC0) len = 2, c = s[0] & 0x1F, min = 0x80;
-  else if ((s[0] & 0xF0) == 0xE0) len = 3, c = s[0] & 0x0F, min = 0x800;
-  else if ((s[0] & 0xF8) == 0xF0) len = 4, c = s[0] & 0x07, min = 0x10000;
-  else return 0;
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    c = c << 6 | (s[i] & 0x3F);
-  }
-  if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
-  *cp = c;
-  return len;
+  int32_t len = n < U8_MAX_LENGTH ? (int32_t)n : U8_MAX_LENGTH, i = 0;
+  UChar32 c;
+  U8_NEXT(s, i, len, c);
+  if (c < 0) return 0;
+  *cp = (uint32_t)c;
+  return (size_t)i;
 }
 
 /* s as a JSON string; bytes that are not UTF-8 become U+FFFD (jansson

@@ -83,6 +83,9 @@ static int64_t fake_clock(void *ud) {
 typedef struct observed {
   int is_message;
   char *number, *text, *status;
+  engine_reply reply;      /* a message's */
+  engine_action_kind kind; /* an action's */
+  char *detail;
 } observed;
 
 static observed *events;
@@ -95,23 +98,30 @@ static void observe(int is_message, const char *number, const char *text,
     events = realloc(events, cap_events * sizeof *events);
   }
   events[nevents++] = (observed){is_message, strdup(number), strdup(text),
-                                 status ? strdup(status) : NULL};
+                                 status ? strdup(status) : NULL, ENGINE_REPLY_NONE,
+                                 ENGINE_ACTION_SHOWN, NULL};
 }
 
-static void on_message(void *ud, const char *bot, const char *to,
-                       const char *text, const char *status, void *tag, int64_t id) {
-  (void)tag;
-  (void)id;
+static void on_message(void *ud, const engine_message *m) {
   (void)ud;
-  (void)bot;
-  observe(1, to, text, status);
+  observe(1, m->to, m->text, m->status);
+  events[nevents - 1].reply = m->reply;
 }
 
-static void on_action(void *ud, const char *bot, const char *number,
-                      const char *what) {
+static void on_action(void *ud, const engine_action *a) {
   (void)ud;
-  (void)bot;
-  observe(0, number, what, NULL);
+  observe(0, a->number, a->text, NULL);
+  events[nevents - 1].kind = a->kind;
+  events[nevents - 1].detail = a->detail ? strdup(a->detail) : NULL;
+}
+
+/* The last observed message to number with that text, or NULL. */
+static observed *observed_message(const char *number, const char *text) {
+  for (size_t i = nevents; i-- > 0;)
+    if (events[i].is_message && strcmp(events[i].number, number) == 0 &&
+        strcmp(events[i].text, text) == 0)
+      return &events[i];
+  return NULL;
 }
 
 static void forget_events(void) {
@@ -119,6 +129,7 @@ static void forget_events(void) {
     free(events[i].number);
     free(events[i].text);
     free(events[i].status);
+    free(events[i].detail);
   }
   nevents = 0;
 }
@@ -597,6 +608,49 @@ static void test_send_to_another_number(engine *e, bot *b) {
             "and creates the contact, not opted in (it never asked for marketing)");
 }
 
+/* Whether a message answers the inbound being handled is decided when it is
+ * recorded, and observers get it as a value: inline (back in the webhook's
+ * answer), to the sender through the outbox, or to someone else. */
+static void test_reply_kind_is_carried(void) {
+  char *path = test_path(tmp, "replies.db");
+  engine_options opt = {.db_path = path, .clock = fake_clock, .observer = &observer,
+                        .outbox = 1};
+  char err[4096] = "";
+  engine *e = engine_open(&opt, err, sizeof err);
+  bot *b = e ? engine_load_bot(e, bot_dir, err, sizeof err) : NULL;
+  CHECK(e && b, "an engine with an outbox opens and loads the bot");
+  if (b) {
+    const char *fan = "+15550901";
+    inbound m = {.from = fan, .to = "+15550100", .text = "TZ", .len = 2, .inline_reply = 1};
+    handle(e, b, &m, 1);
+    observed *o = observed_message(fan, "tz set");
+    CHECK(o && o->reply == ENGINE_REPLY_INLINE && strcmp(o->status, "sent") == 0,
+          "a reply that may go back inline is marked inline (stored sent)");
+    m.inline_reply = 0;
+    handle(e, b, &m, 1);
+    o = observed_message(fan, "tz set");
+    CHECK(o && o->reply == ENGINE_REPLY_TO_SENDER && strcmp(o->status, "queued") == 0,
+          "one that may not goes to the sender through the outbox (queued)");
+    inbound t = {.from = fan, .text = "tell +15550902 welcome", .len = 22, .inline_reply = 1};
+    handle(e, b, &t, 1);
+    o = observed_message("+15550902", "welcome");
+    CHECK(o && o->reply == ENGINE_REPLY_NONE, "a send to another number answers nothing");
+    o = observed_message(fan, "told sent");
+    CHECK(o && o->reply == ENGINE_REPLY_INLINE, "while the reply to the sender goes inline");
+    inbound boom = {.from = fan, .text = "FAIL", .len = 4};
+    handle(e, b, &boom, 1);
+    int found = 0;
+    for (size_t i = 0; i < nevents; i++)
+      if (!events[i].is_message && events[i].kind == ENGINE_ACTION_ERROR && events[i].detail &&
+          strstr(events[i].detail, "boom") && !strncmp(events[i].text, "error: ", 7) &&
+          strcmp(events[i].text + 7, events[i].detail) == 0)
+        found = 1;
+    CHECK(found, "a handler's error is an action of kind error, its detail the error itself");
+  }
+  engine_close(e);
+  free(path);
+}
+
 /* Contacts and their consent belong to one bot: a STOP to one bot does not
  * silence another bot on the same engine. */
 static void test_opt_out_is_per_bot(engine *e, bot *b) {
@@ -767,6 +821,7 @@ int main(void) {
     test_send_to_another_number(e, b);
     test_opt_out_is_per_bot(e, b);
     test_rules_named_when_asked(e, b);
+    test_reply_kind_is_carried();
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);

@@ -223,6 +223,34 @@ static void test_invalid_utf8_is_replacement_characters(void) {
          "a code point beyond U+10FFFF is 4 U+FFFD");
   expect("\xc3(", 2, GSM_ENCODING_UCS2, 1, 2,
          "a lead byte before ASCII: U+FFFD, then the ASCII character");
+  expect("\xe0\x80\x80", 3, GSM_ENCODING_UCS2, 1, 3,
+         "an overlong 3-byte NUL is 3 U+FFFD");
+  expect("\xe0\x9f\xbf", 3, GSM_ENCODING_UCS2, 1, 3, "an overlong U+07FF is 3 U+FFFD");
+  expect("\xf0\x8f\xbf\xbf", 4, GSM_ENCODING_UCS2, 1, 4,
+         "an overlong 4-byte U+FFFF is 4 U+FFFD");
+  expect("\xc1\xbf", 2, GSM_ENCODING_UCS2, 1, 2, "lead byte C1 is 2 U+FFFD");
+  expect("\xed\xbf\xbf", 3, GSM_ENCODING_UCS2, 1, 3, "U+DFFF encoded is 3 U+FFFD");
+  expect("\xf5\x80\x80\x80", 4, GSM_ENCODING_UCS2, 1, 4, "lead byte F5 is 4 U+FFFD");
+  expect(
+      "\xf0\x9f\x8e"
+      "a",
+      4, GSM_ENCODING_UCS2, 1, 4,
+      "a cut 4-byte character before ASCII: 3 U+FFFD, then the ASCII character");
+  expect("\xe2\x82\xe2\x82\xac", 5, GSM_ENCODING_UCS2, 1, 3,
+         "a cut character before a whole one: 2 U+FFFD, then the euro sign");
+}
+
+static void test_utf8_edges_are_characters(void) {
+  expect("\xc2\x80", 2, GSM_ENCODING_UCS2, 1, 1, "U+0080 is one UCS-2 unit");
+  expect("\xdf\xbf", 2, GSM_ENCODING_UCS2, 1, 1, "U+07FF is one UCS-2 unit");
+  expect("\xe0\xa0\x80", 3, GSM_ENCODING_UCS2, 1, 1, "U+0800 is one UCS-2 unit");
+  expect("\xed\x9f\xbf", 3, GSM_ENCODING_UCS2, 1, 1, "U+D7FF is one UCS-2 unit");
+  expect("\xee\x80\x80", 3, GSM_ENCODING_UCS2, 1, 1, "U+E000 is one UCS-2 unit");
+  expect("\xef\xbf\xbf", 3, GSM_ENCODING_UCS2, 1, 1, "U+FFFF is one UCS-2 unit");
+  expect("\xf0\x90\x80\x80", 4, GSM_ENCODING_UCS2, 1, 2,
+         "U+10000 is a surrogate pair, 2 units");
+  expect("\xf4\x8f\xbf\xbf", 4, GSM_ENCODING_UCS2, 1, 2,
+         "U+10FFFF is a surrogate pair, 2 units");
 }
 
 static void test_empty_text(void) {
@@ -265,6 +293,7 @@ int main(void) {
   test_surrogate_pair_never_splits();
   test_one_outsider_makes_the_text_ucs2();
   test_invalid_utf8_is_replacement_characters();
+  test_utf8_edges_are_characters();
   test_empty_text();
   test_split_agrees_with_count();
   test_encoding_names();

@@ -254,6 +254,44 @@ static void test_refusals_name_the_key(void) {
                  "NUL");
 }
 
+/* Strings at the edges of UTF-8 (RFC 3629): the code points at each length's
+ * bounds and around the surrogates round-trip; overlong forms, surrogates,
+ * code points past U+10FFFF, bytes that never start a character and cut
+ * sequences are refused. */
+static void test_utf8_edges(void) {
+  static const char *const valid[][2] = {
+      {"U+0080", "'\\xc2\\x80'"},
+      {"U+07FF", "'\\xdf\\xbf'"},
+      {"U+0800", "'\\xe0\\xa0\\x80'"},
+      {"U+D7FF", "'\\xed\\x9f\\xbf'"},
+      {"U+E000", "'\\xee\\x80\\x80'"},
+      {"U+FFFF", "'\\xef\\xbf\\xbf'"},
+      {"U+10000", "'\\xf0\\x90\\x80\\x80'"},
+      {"U+10FFFF", "'\\xf4\\x8f\\xbf\\xbf'"},
+  };
+  for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
+    expect_round_trip(valid[i][0], valid[i][1]);
+  static const char *const invalid[][2] = {
+      {"an overlong 2-byte NUL", "\\xc0\\x80"},
+      {"lead byte C1", "\\xc1\\xbf"},
+      {"an overlong 3-byte form", "\\xe0\\x9f\\xbf"},
+      {"an overlong 4-byte form", "\\xf0\\x8f\\xbf\\xbf"},
+      {"U+D800", "\\xed\\xa0\\x80"},
+      {"U+DFFF", "\\xed\\xbf\\xbf"},
+      {"U+110000", "\\xf4\\x90\\x80\\x80"},
+      {"lead byte F5", "\\xf5\\x80\\x80\\x80"},
+      {"a 5-byte form", "\\xf8\\x88\\x80\\x80\\x80"},
+      {"a stray continuation byte", "a\\x80"},
+      {"a 3-byte character cut at the end", "\\xe2\\x82"},
+      {"a 4-byte character cut by ASCII", "\\xf0\\x9f\\x8ea"},
+  };
+  for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++) {
+    char chunk[128];
+    snprintf(chunk, sizeof chunk, "return {s = 'ok %s'}", invalid[i][1]);
+    expect_refusal(invalid[i][0], chunk, "c.state.s:", "UTF-8");
+  }
+}
+
 /* A shared subtable is named under whichever key the encoder met second. */
 static void test_shared_subtable_refused(void) {
   char err[512];
@@ -450,6 +488,7 @@ int main(void) {
   test_exact_encodings();
   test_canonical();
   test_refusals_name_the_key();
+  test_utf8_edges();
   test_shared_subtable_refused();
   test_depth_limit();
   test_entries_limit();

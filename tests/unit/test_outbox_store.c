@@ -45,7 +45,7 @@ static int64_t queue(fixture *f, const char *sender, const char *text, int prior
 
 static char *status_of(fixture *f, int64_t id) {
   outbound_row r;
-  if (store_outbound_get(f->st, f->bot, id, NULL, &r) != 1) return NULL;
+  if (store_outbound_get(store_reads(f->st), f->bot, id, NULL, &r) != 1) return NULL;
   char *s = r.status;
   r.status = NULL;
   outbound_row_free(&r);
@@ -64,30 +64,32 @@ static void test_due_in_priority_order_per_sender(void) {
 
   int64_t bot = 0;
   char *sender = NULL;
-  int found = store_outbox_next_sender(f.st, &bot, &sender);
+  int found = store_outbox_next_sender(store_reads(f.st), &bot, &sender);
   CHECK(found == 1 && bot == f.bot && sender && strcmp(sender, "+15550100") == 0,
         "the first sender with queued messages is +15550100");
-  found = store_outbox_next_sender(f.st, &bot, &sender);
+  found = store_outbox_next_sender(store_reads(f.st), &bot, &sender);
   CHECK(found == 1 && strcmp(sender, "+15550199") == 0, "then +15550199");
-  CHECK_INT(store_outbox_next_sender(f.st, &bot, &sender), 0, "then no more senders");
+  CHECK_INT(store_outbox_next_sender(store_reads(f.st), &bot, &sender), 0,
+            "then no more senders");
   free(sender);
 
   outbox_row *rows;
   size_t n;
-  CHECK_INT(store_outbox_due(f.st, f.bot, "+15550100", T0, 10, &rows, &n), 0,
-            "store_outbox_due reads one sender's queue");
+  CHECK_INT(store_outbox_due(store_reads(f.st), f.bot, "+15550100", T0, 10, &rows, &n),
+            0, "store_outbox_due reads one sender's queue");
   CHECK_INT((long long)n, 3, "three queued messages of +15550100 (held and sent ones are not)");
   if (n == 3)
     CHECK(rows[0].id == reply && rows[1].id == bulk1 && rows[2].id == bulk2,
           "the reply comes before the older bulk messages, which keep their order");
   for (size_t i = 0; i < n; i++) outbox_row_free(&rows[i]);
   free(rows);
-  CHECK_INT(store_outbox_due(f.st, f.bot, "+15550100", T0, 1, &rows, &n), 0,
-            "a limit of one");
+  CHECK_INT(store_outbox_due(store_reads(f.st), f.bot, "+15550100", T0, 1, &rows, &n),
+            0, "a limit of one");
   CHECK(n == 1 && rows[0].id == reply, "gives only the reply");
   for (size_t i = 0; i < n; i++) outbox_row_free(&rows[i]);
   free(rows);
-  CHECK_INT(store_outbox_depth(f.st), 4, "the outbox depth counts the four queued");
+  CHECK_INT(store_outbox_depth(store_reads(f.st)), 4,
+            "the outbox depth counts the four queued");
   (void)other;
   close_fixture(&f);
 }
@@ -105,7 +107,7 @@ static void test_claim_and_answers(void) {
   free(s);
   CHECK_INT(store_outbox_sent(f.st, a, "SM123", T0 + 10), 0, "the provider's id is recorded");
   outbound_row r;
-  CHECK_INT(store_outbound_get(f.st, f.bot, 0, "SM123", &r), 1,
+  CHECK_INT(store_outbound_get(store_reads(f.st), f.bot, 0, "SM123", &r), 1,
             "the message is found by the provider's id");
   CHECK(r.id == a && r.status && strcmp(r.status, "sent") == 0, "and it is 'sent'");
   outbound_row_free(&r);
@@ -114,7 +116,7 @@ static void test_claim_and_answers(void) {
   CHECK_INT(store_outbox_retry(f.st, b, T0 + 5000, "HTTP 503", T0), 0, "a retry is recorded");
   outbox_row *rows;
   size_t n;
-  store_outbox_due(f.st, f.bot, "+15550100", T0 + 1000, 10, &rows, &n);
+  store_outbox_due(store_reads(f.st), f.bot, "+15550100", T0 + 1000, 10, &rows, &n);
   int has_b = 0;
   for (size_t i = 0; i < n; i++) {
     has_b |= rows[i].id == b;
@@ -122,9 +124,11 @@ static void test_claim_and_answers(void) {
   }
   free(rows);
   CHECK(!has_b, "a message waiting for its retry is not due before its time");
-  CHECK_INT(store_outbox_next_retry_after(f.st, 0), T0 + 5000, "the next retry time is known");
-  CHECK_INT(store_outbox_next_retry_after(f.st, T0 + 5000), 0, "and none after it");
-  store_outbox_due(f.st, f.bot, "+15550100", T0 + 5000, 10, &rows, &n);
+  CHECK_INT(store_outbox_next_retry_after(store_reads(f.st), 0), T0 + 5000,
+            "the next retry time is known");
+  CHECK_INT(store_outbox_next_retry_after(store_reads(f.st), T0 + 5000), 0,
+            "and none after it");
+  store_outbox_due(store_reads(f.st), f.bot, "+15550100", T0 + 5000, 10, &rows, &n);
   for (size_t i = 0; i < n; i++) {
     if (rows[i].id == b) {
       has_b = 1;
@@ -140,7 +144,8 @@ static void test_claim_and_answers(void) {
             "a failure is recorded");
   CHECK_INT(store_outbox_failed(f.st, c, "again", T0), 0,
             "a second failure of a message no longer being sent records nothing");
-  CHECK_INT(store_outbound_get(f.st, f.bot, c, NULL, &r), 1, "the failed message is found");
+  CHECK_INT(store_outbound_get(store_reads(f.st), f.bot, c, NULL, &r), 1,
+            "the failed message is found");
   CHECK(r.status && strcmp(r.status, "failed") == 0 && r.error &&
             strstr(r.error, "21211"),
         "with status 'failed' and the reason");
@@ -178,7 +183,7 @@ static void test_delivery_reports_move_forward_only(void) {
             "a delivery report before the provider's answer is recorded");
   CHECK_INT(store_outbox_sent(f.st, a, "SMa", T0 + 2), 0, "then the answer comes");
   outbound_row r;
-  store_outbound_get(f.st, f.bot, a, NULL, &r);
+  store_outbound_get(store_reads(f.st), f.bot, a, NULL, &r);
   CHECK(r.status && strcmp(r.status, "delivered") == 0,
         "the late answer does not move 'delivered' back to 'sent'");
   CHECK(r.provider_id && strcmp(r.provider_id, "SMa") == 0, "but adds the provider's id");

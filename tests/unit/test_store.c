@@ -136,7 +136,7 @@ static void test_reopen_keeps_data(void) {
   CHECK_INT(store_bot_ensure(st, "fanclub", T0 + 99), bot,
             "after a reopen the bot keeps its id");
   contact_row r = {0};
-  CHECK_INT(store_contact_get(st, bot, "+15550001", &r), 1,
+  CHECK_INT(store_contact_get(store_reads(st), bot, "+15550001", &r), 1,
             "after a reopen the contact is found");
   CHECK_INT(r.id, c, "the contact keeps its id");
   CHECK_STR(r.status, "opted_out", "the contact keeps its status");
@@ -149,12 +149,12 @@ static void test_reopen_keeps_data(void) {
   contact_row_free(&r);
 
   transcript t = {""};
-  store_messages_each(st, c, on_message, &t);
+  store_messages_each(store_reads(st), c, on_message, &t);
   CHECK_STR(t.text, "in:hi:done|out:hello:sent", "the messages are kept in order");
   transcript k = {""};
-  store_consent_each(st, c, on_consent, &k);
+  store_consent_each(store_reads(st), c, on_consent, &k);
   CHECK_STR(k.text, "optout:keyword:STOP", "the consent ledger is kept");
-  char *json = store_bot_store_get(st, bot);
+  char *json = store_bot_store_get(store_reads(st), bot);
   CHECK_STR(json, "{\"total\":7}", "bot.store is kept");
   free(json);
   CHECK_INT(add_message(st, bot, c, "+15550001", "in", "hi again", "p-1"), 0,
@@ -176,16 +176,16 @@ static void test_contacts_are_per_bot(void) {
   int64_t cb = store_contact_insert(st, 0, b, "+15550001", T0);
   CHECK(ca > 0 && cb > 0 && ca != cb,
         "the same number under two bots is two contacts");
-  CHECK_INT(store_contact_count(st, a), 1, "bot alpha has one contact");
-  CHECK_INT(store_contact_count(st, b), 1, "bot beta has one contact");
+  CHECK_INT(store_contact_count(store_reads(st), a), 1, "bot alpha has one contact");
+  CHECK_INT(store_contact_count(store_reads(st), b), 1, "bot beta has one contact");
   store_contact_update(st, ca, NULL, "{\"x\":1}", NULL, NULL);
   contact_row r = {0};
-  store_contact_get(st, b, "+15550001", &r);
+  store_contact_get(store_reads(st), b, "+15550001", &r);
   CHECK_STR(r.fields, "{}", "fields set under one bot do not show under the other");
   contact_row_free(&r);
   CHECK(store_contact_insert(st, 0, a, "+15550001", T0) < 0,
         "a second contact with the same number under the same bot is refused");
-  CHECK_INT(store_contact_get(st, a, "+15550002", &r), 0,
+  CHECK_INT(store_contact_get(store_reads(st), a, "+15550002", &r), 0,
             "an unknown number is not found");
   store_close(st);
   free(path);
@@ -245,7 +245,7 @@ static void test_consent_ledger_is_append_only(void) {
   st = open_or_note(path);
   if (!st) return;
   transcript t = {""};
-  store_consent_each(st, c, on_consent, &t);
+  store_consent_each(store_reads(st), c, on_consent, &t);
   CHECK_STR(t.text, "optout:keyword:STOP|optin:keyword:START",
             "store_consent_each lists the ledger in order");
   store_close(st);
@@ -369,7 +369,8 @@ static void test_locked_database_is_reported(void) {
             "the locked database keeps its schema version");
   st = open_or_note(path);
   CHECK(st != NULL, "once the lock is gone the database opens");
-  if (st) CHECK_INT(store_contact_count(st, bot), 1, "and has its contact");
+  if (st)
+    CHECK_INT(store_contact_count(store_reads(st), bot), 1, "and has its contact");
   store_close(st);
   free(path);
 }
@@ -387,14 +388,14 @@ static void test_rollback_discards_changes(void) {
   store_bot_store_set(st, bot, "{\"x\":1}");
   CHECK_INT(store_rollback(st), 0, "store_rollback succeeds");
   contact_row r = {0};
-  CHECK_INT(store_contact_get(st, bot, "+15550002", &r), 0,
+  CHECK_INT(store_contact_get(store_reads(st), bot, "+15550002", &r), 0,
             "a contact added in a rolled-back transaction is gone");
-  CHECK_INT(store_contact_get(st, bot, "+15550001", &r), 1,
+  CHECK_INT(store_contact_get(store_reads(st), bot, "+15550001", &r), 1,
             "the earlier contact is still there");
   CHECK_STR(r.status, "subscribed", "its status change was rolled back");
   CHECK_STR(r.fields, "{}", "its fields change was rolled back");
   contact_row_free(&r);
-  char *json = store_bot_store_get(st, bot);
+  char *json = store_bot_store_get(store_reads(st), bot);
   CHECK_STR(json, "{}", "the bot.store change was rolled back");
   free(json);
   CHECK_INT(store_rollback(st), 0, "store_rollback outside a transaction is harmless");
@@ -477,7 +478,8 @@ static void test_messages_add_matches_one_by_one(void) {
     rc = store_messages_add(many, rows + at, n);
     at += n;
   }
-  CHECK_INT(rc, 0, "store_messages_add stores the batches: %s", store_error(many));
+  CHECK_INT(rc, 0, "store_messages_add stores the batches: %s",
+            store_error(store_reads(many)));
   CHECK_INT(store_commit(many), 0, "... and they commit");
   rc = store_messages_add(many, rows, 0);
   CHECK_INT(rc, 0, "an empty batch does nothing");
@@ -518,10 +520,10 @@ static void test_messages_add_duplicate_provider_id(void) {
   store_begin(st);
   CHECK_INT(store_messages_add(st, rows, 5), -1,
             "a batch whose 3rd row repeats an inbound provider id fails");
-  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names the provider id: %s",
-        store_error(st));
-  CHECK(strstr(store_error(st), "102") != NULL, "... and the message: %s",
-        store_error(st));
+  CHECK(strstr(store_error(store_reads(st)), "SM-a") != NULL,
+        "the error names the provider id: %s", store_error(store_reads(st)));
+  CHECK(strstr(store_error(store_reads(st)), "102") != NULL, "... and the message: %s",
+        store_error(store_reads(st)));
   store_rollback(st);
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 0,
             "after the rollback no row of the batch is stored");
@@ -534,8 +536,8 @@ static void test_messages_add_duplicate_provider_id(void) {
   rows[1].provider_id = "SM-x";
   CHECK_INT(store_messages_add(st, rows + 1, 3), -1,
             "a batch repeating a stored inbound provider id fails");
-  CHECK(strstr(store_error(st), "SM-a") != NULL, "the error names it: %s",
-        store_error(st));
+  CHECK(strstr(store_error(store_reads(st)), "SM-a") != NULL, "the error names it: %s",
+        store_error(store_reads(st)));
   store_rollback(st);
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
             "only the committed message is stored");
@@ -557,8 +559,9 @@ static void test_messages_add_duplicate_provider_id(void) {
     snprintf(want, sizeof want, "message %d ", 1000 + at_fault[t]);
     CHECK_INT(store_messages_add(st, many, MANY), -1,
               "a batch of %d repeating L3 at row %d fails", MANY, at_fault[t]);
-    CHECK(strstr(store_error(st), want) && strstr(store_error(st), "'L3'"),
-          "the error names row %d: %s", at_fault[t], store_error(st));
+    CHECK(strstr(store_error(store_reads(st)), want) &&
+              strstr(store_error(store_reads(st)), "'L3'"),
+          "the error names row %d: %s", at_fault[t], store_error(store_reads(st)));
     store_rollback(st);
   }
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1,
@@ -591,23 +594,24 @@ static void test_contact_update_null_leaves_fields(void) {
   CHECK_INT(store_contact_update(st, c, NULL, "{\"a\":2}", NULL, NULL), 0,
             "updating only fields succeeds");
   contact_row r = {0};
-  store_contact_get(st, bot, "+15550001", &r);
+  store_contact_get(store_reads(st), bot, "+15550001", &r);
   CHECK_STR(r.fields, "{\"a\":2}", "fields changed");
   CHECK_STR(r.status, "opted_out", "a NULL status leaves the status");
   CHECK_STR(r.tags, "[\"t\"]", "NULL tags leave the tags");
   CHECK_STR(r.timezone, "UTC", "a NULL time zone leaves the time zone");
   contact_row_free(&r);
   store_contact_update(st, c, NULL, NULL, NULL, NULL);
-  store_contact_get(st, bot, "+15550001", &r);
+  store_contact_get(store_reads(st), bot, "+15550001", &r);
   CHECK(strcmp(r.status, "opted_out") == 0 && strcmp(r.fields, "{\"a\":2}") == 0 &&
             strcmp(r.tags, "[\"t\"]") == 0 && strcmp(r.timezone, "UTC") == 0,
         "an update with only NULLs changes nothing");
   contact_row_free(&r);
   CHECK(store_contact_update(st, c, "sleeping", NULL, NULL, NULL) != 0,
         "an unknown status is refused");
-  CHECK(store_error(st)[0] != 0, "the refusal leaves a sentence in store_error");
+  CHECK(store_error(store_reads(st))[0] != 0,
+        "the refusal leaves a sentence in store_error");
   store_contact_seen(st, c, T0 + 500);
-  store_contact_get(st, bot, "+15550001", &r);
+  store_contact_get(store_reads(st), bot, "+15550001", &r);
   CHECK_INT(r.last_seen, T0 + 500, "store_contact_seen sets last_seen");
   CHECK_INT(r.first_seen, T0, "and leaves first_seen");
   contact_row_free(&r);
@@ -642,9 +646,9 @@ static void test_version_numbers_per_bot(void) {
   store_script_version_add(st, a, "a1", "{\"bot.lua\":\"-- a1\"}", T0, &number);
   CHECK_INT(number, 1, "the same files again are the same version, with its number");
   char list[64] = "";
-  store_versions_each(st, a, collect_version, list);
+  store_versions_each(store_reads(st), a, collect_version, list);
   CHECK_STR(list, "1,2", "the bot's versions are listed by their numbers");
-  char *files = store_version_files(st, b, 1);
+  char *files = store_version_files(store_reads(st), b, 1);
   CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
             "a version's files are found by bot and number");
   free(files);
@@ -661,10 +665,10 @@ static void test_version_numbers_per_bot(void) {
   st = open_or_note(path);
   if (!st) return;
   list[0] = 0;
-  store_versions_each(st, a, collect_version, list);
+  store_versions_each(store_reads(st), a, collect_version, list);
   CHECK_STR(list, "1,3",
             "after the migration a bot's versions keep the numbers they had");
-  files = store_version_files(st, b, 2);
+  files = store_version_files(store_reads(st), b, 2);
   CHECK_STR(files, "{\"bot.lua\":\"-- b1\"}",
             "... and a number noted before reaches the same files");
   free(files);
@@ -768,22 +772,23 @@ static void test_contacts_migrate_to_three_statuses(void) {
   CHECK_INT(sql_int(path, "PRAGMA user_version"), sql_int(fresh, "PRAGMA user_version"),
             "the migrated database is at the current schema version");
   contact_row r = {0};
-  CHECK(store_contact_get(st, bot, "+15550009", &r) == 1 && r.id == 9 &&
-            strcmp(r.status, "opted_out") == 0 && strcmp(r.fields, "{\"city\":\"Austin\"}") == 0 &&
+  CHECK(store_contact_get(store_reads(st), bot, "+15550009", &r) == 1 && r.id == 9 &&
+            strcmp(r.status, "opted_out") == 0 &&
+            strcmp(r.fields, "{\"city\":\"Austin\"}") == 0 &&
             strcmp(r.tags, "[\"vip\"]") == 0 && r.timezone &&
             strcmp(r.timezone, "Europe/Paris") == 0 && r.joined && r.undeliverable &&
             r.first_seen == T0 + 1,
         "a contact keeps its id, status and every column");
   contact_row_free(&r);
   transcript t = {""};
-  store_consent_each(st, 9, on_consent, &t);
+  store_consent_each(store_reads(st), 9, on_consent, &t);
   CHECK_STR(t.text, "optout:keyword:STOP", "its ledger entries still point at it");
   t.text[0] = 0;
-  store_messages_each(st, 9, on_message, &t);
+  store_messages_each(store_reads(st), 9, on_message, &t);
   CHECK_STR(t.text, "in:STOP:done", "and its messages");
   CHECK(store_contact_update(st, 7, "not_opted_in", NULL, NULL, NULL) == 0,
         "the migrated table takes the status not_opted_in");
-  CHECK(store_contact_get(st, bot, "+15550007", &r) == 1 && r.id == 7 &&
+  CHECK(store_contact_get(store_reads(st), bot, "+15550007", &r) == 1 && r.id == 7 &&
             strcmp(r.status, "not_opted_in") == 0,
         "... and reads it back");
   contact_row_free(&r);
@@ -844,7 +849,7 @@ static void test_suppression_outlives_erase(void) {
   int64_t bot = store_bot_ensure(st, "alpha", T0),
           other = store_bot_ensure(st, "beta", T0);
   const char *numbers[] = {"+15550001", "+15550002", "+447700900123"};
-  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 0,
+  CHECK_INT(store_is_suppressed(store_reads(reader), bot, numbers[0]), 0,
             "a number never erased is not");
   store_begin(st);
   for (int i = 0; i < 3; i++) {
@@ -853,21 +858,23 @@ static void test_suppression_outlives_erase(void) {
               "%s is erased", numbers[i]);
   }
   store_commit(st);
-  CHECK_INT(store_is_suppressed(st, bot, numbers[0]), 1,
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, numbers[0]), 1,
             "an opted-out number erased is suppressed");
-  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1, "... each of them");
-  CHECK_INT(store_is_suppressed(st, bot, numbers[1]), 0,
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, numbers[2]), 1,
+            "... each of them");
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, numbers[1]), 0,
             "a number erased without suppression is not");
-  CHECK_INT(store_is_suppressed(st, other, numbers[0]), 0,
+  CHECK_INT(store_is_suppressed(store_reads(st), other, numbers[0]), 0,
             "another bot's number is not");
-  CHECK_INT(store_is_suppressed(st, bot, "+15550009"), 0, "an unknown number is not");
-  CHECK_INT(store_is_suppressed(reader, bot, numbers[0]), 1,
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, "+15550009"), 0,
+            "an unknown number is not");
+  CHECK_INT(store_is_suppressed(store_reads(reader), bot, numbers[0]), 1,
             "another connection sees the suppression once committed");
   store_close(reader);
   store_close(st);
   st = open_or_note(path);
   if (!st) return;
-  CHECK_INT(store_is_suppressed(st, bot, numbers[2]), 1,
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, numbers[2]), 1,
             "... and so does a reopened store");
   store_close(st);
   char want[65], sql[256];

@@ -94,16 +94,15 @@ static void record_request(void *ud, const engine_http_request *r) {
 static char sent[32][128]; /* "to: text" and "error: ..." in order */
 static int nsent;
 
-static void on_message(void *ud, const char *bot, const char *to, const char *text,
-                       const char *status, void *tag, int64_t id) {
-  (void)ud, (void)bot, (void)status, (void)tag, (void)id;
-  if (nsent < 32) snprintf(sent[nsent++], sizeof sent[0], "%s: %s", to, text);
+static void on_message(void *ud, const engine_message *m) {
+  (void)ud;
+  if (nsent < 32) snprintf(sent[nsent++], sizeof sent[0], "%s: %s", m->to, m->text);
 }
 
-static void on_action(void *ud, const char *bot, const char *number, const char *what) {
-  (void)ud, (void)bot, (void)number;
-  if (strncmp(what, "error: ", 7) == 0 && nsent < 32)
-    snprintf(sent[nsent++], sizeof sent[0], "%s", what);
+static void on_action(void *ud, const engine_action *a) {
+  (void)ud;
+  if (strncmp(a->text, "error: ", 7) == 0 && nsent < 32)
+    snprintf(sent[nsent++], sizeof sent[0], "%s", a->text);
 }
 
 static int say(engine *e, bot *b, const char *from, const char *text) {

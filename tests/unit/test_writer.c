@@ -1,9 +1,9 @@
 /* Unit tests for runtime/store/journal.h: journals appended to one another, a
  * journal applied whole or not at all (its messages written many rows to a
  * statement, in order with the writes that depend on them), and the
- * writer: the engine's thread owning the writer's connection
- * (writer_exclusive_begin/end) holds other threads' journals back, so two
- * threads never use the connection at once. */
+ * writer: the one connection that writes, on which the engine's journals,
+ * its own writes that answer (writer_apply) and other threads' side
+ * journals are applied one at a time. */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -28,47 +28,71 @@ static void *apply_side(void *arg) {
   return NULL;
 }
 
-static void test_exclusive_holds_side_journals_back(const char *dir) {
-  char *path = xasprintf("%s/writer.db", dir), err[512];
+/* The engine's own writes (writer_apply) come after its journal in flight,
+ * and go between other threads' side journals, one transaction at a time
+ * on the writer's connection; what they answer comes back in their ops. */
+static void test_apply_answers_after_the_journal_in_flight(const char *dir) {
+  char *path = xasprintf("%s/writer.db", dir), err[512] = "";
   store *st = store_open(path, err, sizeof err);
   CHECK(st != NULL, "the store opens: %s", err);
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "b", 1);
-  writer *w = writer_open(st, 1, NULL);
+  store_close(st);
+  writer *w = writer_open(path, 1, err, sizeof err);
+  CHECK(w != NULL, "the writer opens: %s", err);
+  if (!w) return;
+  CHECK(writer_reader(w) == NULL,
+        "a writer with a thread lends no connection for reads");
 
-  writer_exclusive_begin(w);
+  /* a broadcast journaled by the engine, cancelled at once after it */
+  journal j = {0};
+  broadcast_row br = {.id = 7,
+                      .bot_id = bot,
+                      .segment = "{}",
+                      .text = "hi",
+                      .rate = 1,
+                      .next_at = 5000};
+  journal_broadcast_add(&j, &br, 1);
+  CHECK_INT(writer_submit(w, &j, err, sizeof err), 0, "the engine's journal is taken");
+  journal cancel = {0};
+  journal_broadcast_cancel(&cancel, bot, 7);
+  CHECK_INT(writer_apply(w, &cancel, err, sizeof err), 0, "the cancel applies: %s",
+            err);
+  CHECK_INT((int)cancel.ops[0].result, 1,
+            "... after the journal that added the broadcast");
+
+  /* versions added while another thread applies side journals */
   struct side_call sc = {.w = w};
   journal_bot_store(&sc.j, bot, "{\"n\":1}");
   pthread_t t;
   pthread_create(&t, NULL, apply_side, &sc);
-  usleep(200 * 1000); /* time for the other thread to reach the writer */
-  CHECK(!__atomic_load_n(&sc.done, __ATOMIC_SEQ_CST),
-        "a side journal waits while the engine's thread owns the connection");
-  /* meanwhile the engine's thread writes on it itself */
-  CHECK_INT(store_begin(st), 0, "the owner begins a transaction");
-  CHECK_INT(store_bot_ensure(st, "c", 2) > 0, 1, "... writes");
-  CHECK_INT(store_commit(st), 0, "... and commits, alone on the connection");
-  writer_exclusive_end(w);
+  int64_t numbers = 0, failed = 0, bot2 = 0;
+  for (int i = 1; i <= 50; i++) {
+    char sha[16];
+    snprintf(sha, sizeof sha, "sha%d", i);
+    journal v = {0};
+    journal_bot_version(&v, "c", sha, "{}", 2);
+    failed += writer_apply(w, &v, err, sizeof err) != 0;
+    numbers += v.ops[0].result_number == i;
+    if (i == 1) bot2 = v.ops[0].result_bot;
+    failed += v.ops[0].result_bot != bot2;
+    journal_free(&v);
+  }
   pthread_join(t, NULL);
-  CHECK(sc.done && sc.rc == 0, "after the end the side journal is applied");
-  char *json = store_bot_store_get(st, bot);
+  CHECK_INT((int)failed, 0, "every version applies, the bot made once: %s", err);
+  CHECK_INT((int)numbers, 50, "each version answers its number (1 to 50)");
+  CHECK(sc.done && sc.rc == 0, "the side journal is applied meanwhile");
+  writer_close(w);
+  char *json = sql_text(path, "SELECT store FROM bots WHERE name = 'b'");
   CHECK_STR(json, "{\"n\":1}", "... and committed");
   free(json);
-
-  /* an idle writer: begin and end at once, and side journals go on */
-  writer_exclusive_begin(w);
-  writer_exclusive_end(w);
-  struct side_call again = {.w = w};
-  journal_bot_store(&again.j, bot, "{\"n\":2}");
-  apply_side(&again);
-  CHECK_INT(again.rc, 0, "a side journal after an exclusive section is applied");
-  writer_close(w);
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM broadcasts WHERE status = 'cancelled'"),
+            1, "the broadcast is stored cancelled");
+  journal_free(&j);
+  journal_free(&cancel);
   journal_free(&sc.j);
-  journal_free(&again.j);
-  store_close(st);
   free(path);
 }
-
 
 static message_row out_row(int64_t bot, int64_t contact, const char *text,
                            const char *status) {
@@ -179,13 +203,13 @@ static void test_apply_keeps_message_order(const char *dir) {
   journal_conversation(&j, 51, "{\"after\":true}", NULL, 2001);
   CHECK_INT(j.queued, 101, "the journal counts 100 queued replies and 1 release");
 
-  writer *w = writer_open(st, 0, NULL);
+  store_close(st);
+  writer *w = writer_open(path, 0, err, sizeof err);
   int wakes = 0;
   writer_on_queued(w, count_wake, &wakes);
   CHECK_INT(writer_submit(w, &j, err, sizeof err), 0, "the journal applies: %s", err);
   CHECK_INT(wakes, 1, "the sender is woken once for its queued messages");
   writer_close(w);
-  store_close(st);
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 202,
             "every message is stored but the erased one");
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages WHERE status = 'queued'"), 101,
@@ -241,7 +265,7 @@ static void test_apply_duplicate_rolls_back_everything(const char *dir) {
   CHECK_INT(sql_int(path, "SELECT count(*) FROM conversations"), 0,
             "no conversation is kept");
   CHECK_INT(sql_int(path, "SELECT count(*) FROM contacts"), 1, "no contact is added");
-  char *json = store_bot_store_get(st, bot);
+  char *json = store_bot_store_get(store_reads(st), bot);
   CHECK_STR(json, "{}", "bot.store is as it was");
   free(json);
 
@@ -308,7 +332,8 @@ static void test_writer_thread_stores_every_string(const char *dir) {
   if (!st) return;
   int64_t bot = store_bot_ensure(st, "b", 1);
   int64_t c = store_contact_insert(st, 0, bot, "+15550001", 1);
-  writer *w = writer_open(st, 1, NULL);
+  store_close(st);
+  writer *w = writer_open(path, 1, err, sizeof err);
   journal j = {0};
   char text[64];
   int failed = 0;
@@ -325,7 +350,6 @@ static void test_writer_thread_stores_every_string(const char *dir) {
   failed += writer_wait(w, err, sizeof err) != 0;
   CHECK_INT(failed, 0, "every journal applies: %s", err);
   writer_close(w);
-  store_close(st);
   CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 6000,
             "every message is stored");
   CHECK_INT(sql_int(path,
@@ -342,7 +366,7 @@ static void test_writer_thread_stores_every_string(const char *dir) {
 int main(void) {
   char dir[] = "/tmp/parley-test-writer-XXXXXX";
   if (!mkdtemp(dir)) return 1;
-  test_exclusive_holds_side_journals_back(dir);
+  test_apply_answers_after_the_journal_in_flight(dir);
   test_append_moves_ops_in_order();
   test_apply_keeps_message_order(dir);
   test_apply_duplicate_rolls_back_everything(dir);

@@ -12,24 +12,40 @@ import subprocess
 import time
 import urllib.parse
 
-n_pass = n_fail = 0
+n_pass = n_fail = n_skip = 0
+
+
+def tap_line(cond, desc, detail="", number=None):
+    """One TAP line, "ok N - DESC" or "not ok N - DESC" followed by "#   DETAIL"
+    lines (without N when number is None: a caller that numbers the lines
+    itself, as tests/e2e/workers.sh does)."""
+    n = "" if number is None else " %d" % number
+    print("%s%s - %s" % ("ok" if cond else "not ok", n, desc), flush=True)
+    if not cond:
+        for line in str(detail).splitlines()[:12]:
+            print("#   " + line[:300], flush=True)
+    return cond
 
 
 def check(desc, cond, detail=""):
     global n_pass, n_fail
     if cond:
         n_pass += 1
-        print("ok %d - %s" % (n_pass + n_fail, desc), flush=True)
     else:
         n_fail += 1
-        print("not ok %d - %s" % (n_pass + n_fail, desc), flush=True)
-        for line in str(detail).splitlines()[:12]:
-            print("#   " + line[:300], flush=True)
-    return cond
+    return tap_line(cond, desc, detail, n_pass + n_fail + n_skip)
+
+
+def skip(desc, reason):
+    """A test not run: "ok N - DESC # SKIP REASON", counted as skipped, not passed."""
+    global n_skip
+    n_skip += 1
+    tap_line(True, "%s # SKIP %s" % (desc, reason), number=n_pass + n_fail + n_skip)
 
 
 def summary():
-    print("%d passed, %d failed" % (n_pass, n_fail), flush=True)
+    skipped = ", %d skipped" % n_skip if n_skip else ""
+    print("%d passed, %d failed%s" % (n_pass, n_fail, skipped), flush=True)
     return 1 if n_fail else 0
 
 

@@ -9,12 +9,22 @@
 #                                        matches the extended REGEX
 #   check_text DESCRIPTION WANT TEXT COMMAND...
 #                                        the same with a fixed text
-#   summary                              "N passed, N failed"; its status
-#                                        is 0 when nothing failed
+#   skip DESCRIPTION REASON              "ok N - DESCRIPTION # SKIP REASON"
+#                                        (TAP): counted as skipped, not
+#                                        passed
+#   summary                              "N passed, N failed" (and ", N
+#                                        skipped" when some were); its
+#                                        status is 0 when nothing failed
+#   bail DESCRIPTION [DETAIL]            a failure, the summary, exit 1
 # check and check_text leave the command's output in $out, its status in $rc.
-n=0
-pass=0
-fail=0
+# (Sourced twice, by a test and by require.sh, it counts on.)
+if [ -z "${tap_sourced:-}" ]; then
+  tap_sourced=1
+  n=0
+  pass=0
+  fail=0
+  skipped=0
+fi
 
 result() {
   n=$((n + 1))
@@ -41,9 +51,25 @@ check_output() {
 check() { check_output -E "$@"; }
 check_text() { check_output -F "$@"; }
 
+skip() {
+  n=$((n + 1))
+  echo "ok $n - $1 # SKIP $2"
+  skipped=$((skipped + 1))
+}
+
 summary() {
-  echo "$pass passed, $fail failed"
+  if [ "$skipped" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skipped skipped"
+  else
+    echo "$pass passed, $fail failed"
+  fi
   [ "$fail" -eq 0 ]
+}
+
+bail() {
+  result 1 "$1" "${2:-}"
+  summary
+  exit 1
 }
 
 # ok DESCRIPTION; not_ok DESCRIPTION DETAIL; expect DESCRIPTION GOT REGEX

@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import request  # noqa: E402
+from harness import request, tap_line  # noqa: E402
 
 HOOK = os.environ.get("PARLEY_WEBHOOK_TOKEN", "")
 ADMIN = os.environ.get("PARLEY_ADMIN_TOKEN", "")
@@ -49,13 +49,7 @@ DEADLINE = 120.0  # one step's load, whatever happens
 
 
 def verdict(desc, cond, detail=""):
-    if cond:
-        print("ok - " + desc, flush=True)
-    else:
-        print("not ok - " + desc, flush=True)
-        for line in str(detail).splitlines()[:12]:
-            print("#   " + line[:300], flush=True)
-    return cond
+    return tap_line(cond, desc, detail)
 
 
 def note(text):
