@@ -7,45 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicode/utf8.h>
+
 #include "util.h"
 
 /* ---------------------------------------------------------------- UTF-8 */
 
-/* The UTF-8 sequence at s (len bytes left, len > 0): its length (1-4) with
- * the code point in *cp, or minus the length of the maximal ill-formed
- * prefix (the bytes one U+FFFD stands for, Unicode 15 section 3.9) when it
- * is not well formed: overlong forms, surrogates and values past U+10FFFF
- * are not. */
+/* ICU's U8_NEXT skips the maximal ill-formed prefix (Unicode 15 section
+ * 3.9): the bytes one U+FFFD stands for. */
 int utf8_next(const unsigned char *s, size_t len, uint32_t *cp) {
-  unsigned char b = s[0];
-  int need;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b < 0x80) {
-    *cp = b;
-    return 1;
-  } else if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-    *cp = b & 0x1F;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    need = 2;
-    *cp = b & 0x0F;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    need = 3;
-    *cp = b & 0x07;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    return -1;
-  }
-  for (int i = 1; i <= need; i++) {
-    if ((size_t)i >= len || s[i] < lo || s[i] > hi) return -i;
-    *cp = (*cp << 6) | (s[i] & 0x3F);
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return need + 1;
+  int32_t i = 0, n = len < 4 ? (int32_t)len : 4; /* one character: 4 bytes at most */
+  UChar32 c;
+  U8_NEXT(s, i, n, c); /* i: the character's length, or the ill-formed prefix's */
+  if (c < 0) return -i;
+  *cp = (uint32_t)c;
+  return i;
 }
 
 /* -------------------------------------------------------- form decoding */
