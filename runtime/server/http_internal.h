@@ -108,7 +108,8 @@ typedef struct request {
   job *job;
 } request;
 
-/* http_server.c */
+/* jobs.c */
+void job_free(job *j);
 enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
                         const char *body);
 /* {"error": message} with that status. */
@@ -116,6 +117,14 @@ enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
                               const char *message);
 /* Queues j for the engine and suspends the connection until it is answered. */
 enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j);
+/* Queues j for the engine thread (its connection stays suspended). */
+void queue_job(server *s, job *j);
+/* The bot that lists number in bot.config{numbers} (a copy), or NULL. */
+char *route_of(server *s, const char *number);
+/* On the engine thread, after bots were loaded or replaced: the route
+ * table again. */
+void routes_refresh(server *s);
+void routes_free(struct route *v, size_t n);
 
 /* webhooks.c: requests that become jobs (b: the bot's name). A provider's
  * requests are read by its registration (provider_registry.h). */
@@ -150,8 +159,6 @@ int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
 int provider_refused_early(server *s, struct MHD_Connection *conn,
                            const provider_registration *via, const char *b,
                            const char *endpoint, enum MHD_Result *rc);
-/* The bot that lists number in bot.config{numbers} (a copy), or NULL. */
-char *route_of(server *s, const char *number);
 /* A refused credential, logged as `rejected` with the remote address and
  * the endpoint (never the secret); reason: token, signature or missing. */
 void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
@@ -161,15 +168,15 @@ void log_rejected(struct MHD_Connection *conn, const char *provider, const char 
 void job_answer(job *j, unsigned status, json_t *body);
 void job_answer_error(job *j, unsigned status, const char *message);
 
-/* Queues j for the engine thread (its connection stays suspended). */
-void queue_job(server *s, job *j);
 /* 1 if a PUT /v1/bots/BOT/script body of this Content-Type is a (maybe
  * compressed) tar archive, unpacked by the upload worker. */
 int script_body_is_archive(const char *content_type);
 
 /* upload_worker.c: the thread that unpacks archives sent as scripts. */
 typedef struct upload_worker upload_worker;
-upload_worker *upload_worker_start(server *s, char *err, size_t errlen);
+/* ready(s, j) takes each job whose archive it unpacked (queue_job). */
+upload_worker *upload_worker_start(server *s, void (*ready)(server *s, job *j), char *err,
+                                   size_t errlen);
 /* Unpacks j's body, then queues j for the engine (or answers it: 400, 413). */
 void upload_worker_submit(upload_worker *w, job *j);
 /* Finishes the archive in hand; those still waiting are answered 503. */

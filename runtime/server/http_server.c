@@ -27,60 +27,7 @@
 
 
 
-static void job_free(job *j) {
-  free(j->from);
-  free(j->to);
-  free(j->text);
-  free(j->provider_id);
-  free(j->event_type);
-  free(j->event_data);
-  free(j->event_status);
-  free(j->event_error);
-  free(j->media_json);
-  free(j->dl_status);
-  free(j->dl_error);
-  free(j->botname);
-  free(j->http_body);
-  free(j->content_type);
-  buf_free(&j->body);
-  json_decref(j->query);
-  free(j->item);
-  for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
-  free(j->replies);
-  free(j->reply_ids);
-  free(j->http_error);
-  for (size_t i = 0; i < 2 * j->http_nheaders; i++) free(j->http_headers[i]);
-  free(j->http_headers);
-  script_free(j->unpacked);
-  free(j);
-}
-
 /* ---------------------------------------------------------------- responses */
-
-enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
-                        const char *body) {
-  if (!body) { /* a body that could not be made (JSON refuses invalid UTF-8) */
-    status = 500;
-    type = "application/json";
-    body = "{\"error\":\"the answer could not be written as JSON\"}";
-  }
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(r, "Content-Type", type);
-  enum MHD_Result rc = MHD_queue_response(conn, status, r);
-  MHD_destroy_response(r);
-  return rc;
-}
-
-enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
-                              const char *message) {
-  json_t *o = json_pack("{s:s}", "error", message);
-  char *body = json_dumps(o, JSON_COMPACT);
-  enum MHD_Result rc = respond(conn, status, "application/json", body);
-  free(body);
-  json_decref(o);
-  return rc;
-}
 
 /* 503 with Retry-After, closing the connection: the server is too busy
  * for this request now (a client should retry). */
@@ -142,27 +89,6 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
 
 /* ---------------------------------------------------------------- routing */
 
-/* Appends j to the queue, under mu. The engine thread takes the whole
- * queue at once and waits only when it is empty, so only the first job
- * after it was emptied needs to wake it. */
-static void append_locked(server *s, job *j) {
-  if (s->tail) {
-    s->tail->next = j;
-  } else {
-    s->head = j;
-    pthread_cond_signal(&s->cv);
-  }
-  s->tail = j;
-}
-
-static void enqueue(server *s, job *j) {
-  pthread_mutex_lock(&s->mu);
-  append_locked(s, j);
-  pthread_mutex_unlock(&s->mu);
-}
-
-void queue_job(server *s, job *j) { enqueue(s, j); }
-
 /* "/twilio/fanclub" with prefix "/twilio/" -> "fanclub" (a copy), or NULL. */
 static char *bot_in_path(server *s, const char *url, const char *prefix,
                          const char *suffix) {
@@ -181,79 +107,6 @@ static char *bot_in_path(server *s, const char *url, const char *prefix,
   return xstrndup(name, len);
 }
 
-
-enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j) {
-  if (!j->botname) j->botname = xstrdup("");
-  j->conn = conn;
-  j->arrived_ns = mono_ns();
-  pthread_mutex_lock(&s->mu);
-  if (s->refusing) { /* the last jobs are being answered: nothing new */
-    pthread_mutex_unlock(&s->mu);
-    job_free(j);
-    return respond_error(conn, 503, "the server is stopping; retry later");
-  }
-  r->job = j;
-  MHD_suspend_connection(conn);
-  if (j->kind == JOB_RELOAD && s->uploads && script_body_is_archive(j->content_type)) {
-    pthread_mutex_unlock(&s->mu); /* unpacked first, off this thread and the engine's */
-    upload_worker_submit(s->uploads, j);
-    return MHD_YES;
-  }
-  append_locked(s, j);
-  pthread_mutex_unlock(&s->mu);
-  return MHD_YES;
-}
-
-typedef struct route_list {
-  struct route *v;
-  size_t n;
-} route_list;
-
-static void add_route(void *ud, const char *number, const char *botname) {
-  route_list *l = ud;
-  for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->v[i].number, number) == 0) {
-      if (strcmp(l->v[i].bot, botname) != 0)
-        log_event(LOG_WARN, "number_conflict", "number", number, "bot", botname, "routed_to",
-                  l->v[i].bot, NULL);
-      return;
-    }
-  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-  l->v[l->n++] = (struct route){xstrdup(number), xstrdup(botname)};
-}
-
-static void free_routes(struct route *v, size_t n) {
-  for (size_t i = 0; i < n; i++) free(v[i].number), free(v[i].bot);
-  free(v);
-}
-
-/* On the engine thread, after bots were loaded or replaced. */
-static void refresh_routes(server *s) {
-  route_list l = {0};
-  engine_each_number(s->e, add_route, &l);
-  pthread_mutex_lock(&s->routes_mu);
-  struct route *old = s->routes;
-  size_t nold = s->nroutes;
-  s->routes = l.v;
-  s->nroutes = l.n;
-  pthread_mutex_unlock(&s->routes_mu);
-  free_routes(old, nold);
-}
-
-/* The name of the bot serving number (a copy), or NULL. "+15550100",
- * "15550100" and " 15550100" (a + unescaped in a query) are one number. */
-char *route_of(server *s, const char *number) {
-  if (!number) return NULL;
-  while (*number == ' ' || *number == '+') number++;
-  char *found = NULL;
-  pthread_mutex_lock(&s->routes_mu);
-  for (size_t i = 0; i < s->nroutes && !found; i++) {
-    const char *n = s->routes[i].number;
-    if (strcmp(n + (*n == '+'), number) == 0) found = xstrdup(s->routes[i].bot);
-  }
-  pthread_mutex_unlock(&s->routes_mu);
-  return found;
-}
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value) {
@@ -624,7 +477,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     j->nreply_ids = 0;
     log_event(LOG_WARN, "reply_requeued", "bot", q->botname, "reason",
               "the webhook's answer did not reach the caller", NULL);
-    enqueue(s, q);
+    queue_job(s, q);
   }
   if (r->job) job_free(r->job);
   buf_free(&r->body);
@@ -824,7 +677,7 @@ static void handle_jobs(server *s, job *jobs) {
       submit_collected(s);
       finish_in_flight(s); /* and every batch before (timers, ...) */
       admin_run(s, j);
-      if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) refresh_routes(s);
+      if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) routes_refresh(s);
       char err[256];
       engine_flush(s->e, err, sizeof err);
       answer_now(j);
@@ -878,7 +731,7 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   s->e = e;
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->routes_mu, NULL);
-  refresh_routes(s);
+  routes_refresh(s);
   pthread_cond_init(&s->cv, NULL);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->cfg.port)};
   if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1) {
@@ -900,7 +753,7 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
     return NULL;
   }
   if (*note) log_event(LOG_WARN, "settings_lowered", "detail", note, NULL);
-  s->uploads = upload_worker_start(s, err, errlen);
+  s->uploads = upload_worker_start(s, queue_job, err, errlen);
   /* One internal thread on poll(2). Every request needing the engine is
    * suspended and resumed: with epoll that is two epoll_ctl calls per
    * request (removed from the set, added back), which cost its thread ~15%
@@ -997,7 +850,7 @@ static void watch_folders(server *s) {
     if (sc) r = deploy_version(s->e, sc, sha, err, sizeof err);
     free(sha);
     if (r.status == DEPLOY_OK) {
-      refresh_routes(s);
+      routes_refresh(s);
       s->reloads++;
       log_event(LOG_INFO, "reload", "source", "watch", "dir", s->watch[i].dir, NULL);
     } else {
@@ -1072,7 +925,7 @@ void server_report_delivery(server *s, const char *bot, const delivery *d) {
   j->dl_error = strdup_or_null(d->error);
   j->dl = (delivery){.message_id = d->message_id, .from_sender = d->from_sender,
                      .carrier_optout = d->carrier_optout, .undeliverable = d->undeliverable};
-  enqueue(s, j);
+  queue_job(s, j);
 }
 
 void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
@@ -1085,7 +938,7 @@ void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
   j->http_headers = xcalloc(2 * r->nheaders + 1, sizeof *j->http_headers);
   for (size_t i = 0; i < 2 * r->nheaders; i++) j->http_headers[i] = xstrdup(r->headers[i]);
   j->http_nheaders = r->nheaders;
-  enqueue(s, j);
+  queue_job(s, j);
 }
 
 void server_stop(server *s) {
@@ -1105,7 +958,7 @@ void server_free(server *s) {
   }
   for (size_t i = 0; i < s->nwatch; i++) free(s->watch[i].dir);
   free(s->watch);
-  free_routes(s->routes, s->nroutes);
+  routes_free(s->routes, s->nroutes);
   pthread_mutex_destroy(&s->routes_mu);
   free(s->collected);
   free(s->inbound);

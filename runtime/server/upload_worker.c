@@ -15,6 +15,7 @@
 
 struct upload_worker {
   server *s;
+  void (*ready)(server *s, job *j); /* an archive unpacked: its job goes on */
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -28,7 +29,7 @@ static void answer_now(job *j) {
   MHD_resume_connection(j->conn);
 }
 
-static void unpack(server *s, job *j) {
+static void unpack(upload_worker *w, job *j) {
   char err[1024];
   int over_cap = 0;
   char *label = xasprintf("%s (uploaded)", j->botname);
@@ -36,7 +37,7 @@ static void unpack(server *s, job *j) {
                                 err, sizeof err);
   free(label);
   if (j->unpacked) {
-    queue_job(s, j);
+    w->ready(w->s, j);
     return;
   }
   job_answer_error(j, over_cap ? 413 : 400, err);
@@ -61,7 +62,7 @@ static void *run(void *arg) {
       job_answer_error(j, 503, "the server is stopping; retry later");
       answer_now(j);
     } else {
-      unpack(w->s, j);
+      unpack(w, j);
     }
     pthread_mutex_lock(&w->mu);
   }
@@ -69,9 +70,11 @@ static void *run(void *arg) {
   return NULL;
 }
 
-upload_worker *upload_worker_start(server *s, char *err, size_t errlen) {
+upload_worker *upload_worker_start(server *s, void (*ready)(server *s, job *j), char *err,
+                                   size_t errlen) {
   upload_worker *w = xcalloc(1, sizeof *w);
   w->s = s;
+  w->ready = ready;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   if (pthread_create(&w->thread, NULL, run, w) != 0) {

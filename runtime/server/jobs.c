@@ -1,0 +1,160 @@
+/* jobs: what a request becomes (a job) and how it gets back. A job is
+ * queued for the engine thread with its connection suspended, answered
+ * (respond, respond_error) once its batch is durable; the route table says
+ * which bot serves a number. Below the routes of http_server.c, the
+ * webhooks (webhooks.c) and the upload worker, which all make jobs. */
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+#include "log.h"
+#include "script.h"
+#include "util.h"
+
+void job_free(job *j) {
+  free(j->from);
+  free(j->to);
+  free(j->text);
+  free(j->provider_id);
+  free(j->event_type);
+  free(j->event_data);
+  free(j->event_status);
+  free(j->event_error);
+  free(j->media_json);
+  free(j->dl_status);
+  free(j->dl_error);
+  free(j->botname);
+  free(j->http_body);
+  free(j->content_type);
+  buf_free(&j->body);
+  json_decref(j->query);
+  free(j->item);
+  for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
+  free(j->replies);
+  free(j->reply_ids);
+  free(j->http_error);
+  for (size_t i = 0; i < 2 * j->http_nheaders; i++) free(j->http_headers[i]);
+  free(j->http_headers);
+  script_free(j->unpacked);
+  free(j);
+}
+
+enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+                        const char *body) {
+  if (!body) { /* a body that could not be made (JSON refuses invalid UTF-8) */
+    status = 500;
+    type = "application/json";
+    body = "{\"error\":\"the answer could not be written as JSON\"}";
+  }
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(r, "Content-Type", type);
+  enum MHD_Result rc = MHD_queue_response(conn, status, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
+                              const char *message) {
+  json_t *o = json_pack("{s:s}", "error", message);
+  char *body = json_dumps(o, JSON_COMPACT);
+  enum MHD_Result rc = respond(conn, status, "application/json", body);
+  free(body);
+  json_decref(o);
+  return rc;
+}
+
+/* Appends j to the queue, under mu. The engine thread takes the whole
+ * queue at once and waits only when it is empty, so only the first job
+ * after it was emptied needs to wake it. */
+static void append_locked(server *s, job *j) {
+  if (s->tail) {
+    s->tail->next = j;
+  } else {
+    s->head = j;
+    pthread_cond_signal(&s->cv);
+  }
+  s->tail = j;
+}
+
+void queue_job(server *s, job *j) {
+  pthread_mutex_lock(&s->mu);
+  append_locked(s, j);
+  pthread_mutex_unlock(&s->mu);
+}
+
+enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j) {
+  if (!j->botname) j->botname = xstrdup("");
+  j->conn = conn;
+  j->arrived_ns = mono_ns();
+  pthread_mutex_lock(&s->mu);
+  if (s->refusing) { /* the last jobs are being answered: nothing new */
+    pthread_mutex_unlock(&s->mu);
+    job_free(j);
+    return respond_error(conn, 503, "the server is stopping; retry later");
+  }
+  r->job = j;
+  MHD_suspend_connection(conn);
+  if (j->kind == JOB_RELOAD && s->uploads && script_body_is_archive(j->content_type)) {
+    pthread_mutex_unlock(&s->mu); /* unpacked first, off this thread and the engine's */
+    upload_worker_submit(s->uploads, j);
+    return MHD_YES;
+  }
+  append_locked(s, j);
+  pthread_mutex_unlock(&s->mu);
+  return MHD_YES;
+}
+
+typedef struct route_list {
+  struct route *v;
+  size_t n;
+} route_list;
+
+static void add_route(void *ud, const char *number, const char *botname) {
+  route_list *l = ud;
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i].number, number) == 0) {
+      if (strcmp(l->v[i].bot, botname) != 0)
+        log_event(LOG_WARN, "number_conflict", "number", number, "bot", botname, "routed_to",
+                  l->v[i].bot, NULL);
+      return;
+    }
+  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = (struct route){xstrdup(number), xstrdup(botname)};
+}
+
+void routes_free(struct route *v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i].number), free(v[i].bot);
+  free(v);
+}
+
+/* On the engine thread, after bots were loaded or replaced. */
+void routes_refresh(server *s) {
+  route_list l = {0};
+  engine_each_number(s->e, add_route, &l);
+  pthread_mutex_lock(&s->routes_mu);
+  struct route *old = s->routes;
+  size_t nold = s->nroutes;
+  s->routes = l.v;
+  s->nroutes = l.n;
+  pthread_mutex_unlock(&s->routes_mu);
+  routes_free(old, nold);
+}
+
+/* The name of the bot serving number (a copy), or NULL. "+15550100",
+ * "15550100" and " 15550100" (a + unescaped in a query) are one number. */
+char *route_of(server *s, const char *number) {
+  if (!number) return NULL;
+  while (*number == ' ' || *number == '+') number++;
+  char *found = NULL;
+  pthread_mutex_lock(&s->routes_mu);
+  for (size_t i = 0; i < s->nroutes && !found; i++) {
+    const char *n = s->routes[i].number;
+    if (strcmp(n + (*n == '+'), number) == 0) found = xstrdup(s->routes[i].bot);
+  }
+  pthread_mutex_unlock(&s->routes_mu);
+  return found;
+}
