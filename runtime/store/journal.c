@@ -339,6 +339,23 @@ static int answer(int64_t *to, int64_t value) {
   return value < 0 ? -1 : 0;
 }
 
+static int apply_outbox(store *st, journal_kind kind, struct j_outbox *o) {
+  switch (kind) {
+    case J_OUTBOX_CLAIM:
+      return answer(&o->applied, store_outbox_claim(st, o->id, o->at));
+    case J_OUTBOX_SENT:
+      return store_outbox_sent(st, o->id, o->provider_id, o->at);
+    case J_OUTBOX_RETRY:
+      return store_outbox_retry(st, o->id, o->due, o->error, o->at);
+    case J_OUTBOX_WAIT:
+      return store_outbox_wait(st, o->id, o->due, o->error, o->at);
+    case J_OUTBOX_FAILED:
+      return answer(&o->applied, store_outbox_failed(st, o->id, o->error, o->at));
+    default:
+      return -1;
+  }
+}
+
 static int apply_op(store *st, journal_op *op) {
   switch (op->kind) {
     case J_CONTACT_ADD: {
@@ -393,26 +410,12 @@ static int apply_op(store *st, journal_op *op) {
       struct j_contact_erase *o = &op->u.contact_erase;
       return store_contact_erase(st, o->bot, o->contact, o->number, o->suppress, o->at);
     }
-    case J_OUTBOX_CLAIM: {
-      struct j_outbox *o = &op->u.outbox;
-      return answer(&o->applied, store_outbox_claim(st, o->id, o->at));
-    }
-    case J_OUTBOX_SENT: {
-      struct j_outbox *o = &op->u.outbox;
-      return store_outbox_sent(st, o->id, o->provider_id, o->at);
-    }
-    case J_OUTBOX_RETRY: {
-      struct j_outbox *o = &op->u.outbox;
-      return store_outbox_retry(st, o->id, o->due, o->error, o->at);
-    }
-    case J_OUTBOX_WAIT: {
-      struct j_outbox *o = &op->u.outbox;
-      return store_outbox_wait(st, o->id, o->due, o->error, o->at);
-    }
-    case J_OUTBOX_FAILED: {
-      struct j_outbox *o = &op->u.outbox;
-      return answer(&o->applied, store_outbox_failed(st, o->id, o->error, o->at));
-    }
+    case J_OUTBOX_CLAIM:
+    case J_OUTBOX_SENT:
+    case J_OUTBOX_RETRY:
+    case J_OUTBOX_WAIT:
+    case J_OUTBOX_FAILED:
+      return apply_outbox(st, op->kind, &op->u.outbox);
     case J_CARRIER_OPTOUT: {
       struct j_carrier_optout *o = &op->u.carrier_optout;
       return store_carrier_optout(st, o->bot, o->contact, o->number, o->reason, o->at);
