@@ -585,9 +585,9 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
   free(files_json);
   int failed = write_now(e, &j, err, errlen) != 0;
   if (!failed) {
-    b->id = j.ops[0].result_bot;
-    b->version_id = j.ops[0].result;
-    b->version_number = j.ops[0].result_number;
+    b->id = j.ops[0].u.bot_version.bot_id;
+    b->version_id = j.ops[0].u.bot_version.version_id;
+    b->version_number = j.ops[0].u.bot_version.version_number;
   }
   if (!failed && e->serving) {
     journal_clear(&j);
@@ -1290,7 +1290,8 @@ int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t err
   journal j = {0};
   journal_broadcast_cancel(&j, b->id, id);
   /* after its last chunk is in the store */
-  int rc = write_now(e, &j, err, errlen) ? -1 : (int)j.ops[0].result;
+  int rc =
+      write_now(e, &j, err, errlen) ? -1 : (int)j.ops[0].u.broadcast_cancel.cancelled;
   journal_free(&j);
   return rc;
 }

@@ -508,13 +508,11 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
       return -1;
   }
   for (size_t i = 0; i < inv->broadcasts.n; i++) {
-    journal_op *op = &inv->broadcasts.ops[i];
-    journal_broadcast_add(e->jr, &(broadcast_row){.id = op->id, .bot_id = op->bot,
-                                                  .segment = op->s[0], .text = op->s[1],
-                                                  .rate = op->rate, .next_at = op->due},
-                          op->at);
-    if (op->due < e->next_new_due) e->next_new_due = op->due;
-    action(e, b, c ? c->number : "", "broadcast #%lld to %s", (long long)op->id, op->s[0]);
+    const struct j_broadcast_add *add = &inv->broadcasts.ops[i].u.broadcast_add;
+    journal_broadcast_add(e->jr, &add->row, add->at);
+    if (add->row.next_at < e->next_new_due) e->next_new_due = add->row.next_at;
+    action(e, b, c ? c->number : "", "broadcast #%lld to %s", (long long)add->row.id,
+           add->row.segment);
   }
   /* opted out while the handler waited: its drips stop, as any opt-out's */
   int opted_out_since = c && c->opted_out && !inv->started_opted_out;

@@ -304,7 +304,7 @@ static int64_t fill(outbox *ob, int64_t now) {
   while (claimed) { /* launched if claimed: one erased or answered meanwhile is not */
     flight *f = claimed;
     claimed = f->next;
-    if (!failed && claims.ops[f->claim].result == 1)
+    if (!failed && claims.ops[f->claim].u.outbox.applied == 1)
       launch(ob, f);
     else
       flight_free(f);
@@ -434,7 +434,7 @@ static void record(outbox *ob, int64_t now) {
       count(ob, &ob->stats.failed);
       log_event(LOG_WARN, "send_failed", "bot", f->bot->name, "message", id, "to",
                 f->row.number, "reason", f->res.reason, NULL);
-      if (ob->opt.report && j.ops[f->claim].result == 1) {
+      if (ob->opt.report && j.ops[f->claim].u.outbox.applied == 1) {
         outbox_report rep = {f->row.bot_id, f->row.id, f->bot->name, f->row.number, "failed",
                              f->res.reason, f->res.verdict == VERDICT_OPTED_OUT,
                              f->res.verdict == VERDICT_INVALID ||
@@ -457,7 +457,7 @@ static void *sender_main(void *arg) {
   char err[512];
   long requeued = ob->opt.apply(ob->opt.ud, &recover, err, sizeof err)
                       ? -1
-                      : (long)recover.ops[0].result;
+                      : (long)recover.ops[0].u.outbox_recover.requeued;
   journal_free(&recover);
   ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
   if (requeued < 0)

@@ -74,249 +74,223 @@ static void journal_recycle(journal *j) {
   j->queued = 0;
 }
 
+/* A new op of that kind at the end of j: the caller sets its member of u. */
 static journal_op *push(journal *j, journal_kind kind) {
   if (j->n == j->cap) {
     j->cap = j->cap ? j->cap * 2 : 256;
     j->ops = xrealloc(j->ops, j->cap * sizeof *j->ops);
   }
   journal_op *op = &j->ops[j->n++];
-  memset(op, 0, sizeof *op);
   op->kind = kind;
   return op;
 }
 
 void journal_contact_add(journal *j, int64_t id, int64_t bot, const char *number,
                          int64_t at) {
-  journal_op *op = push(j, J_CONTACT_ADD);
-  op->id = id;
-  op->bot = bot;
-  op->at = at;
-  op->s[0] = copy(j, number);
+  push(j, J_CONTACT_ADD)->u.contact_add =
+      (struct j_contact_add){.id = id, .bot = bot, .at = at, .number = copy(j, number)};
 }
 
 void journal_contact_update(journal *j, int64_t id, const char *status,
                             const char *fields, const char *tags,
                             const char *timezone) {
-  journal_op *op = push(j, J_CONTACT_UPDATE);
-  op->id = id;
-  op->s[0] = copy_or_null(j, status);
-  op->s[1] = copy_or_null(j, fields);
-  op->s[2] = copy_or_null(j, tags);
-  op->s[3] = copy_or_null(j, timezone);
+  push(j, J_CONTACT_UPDATE)->u.contact_update =
+      (struct j_contact_update){.id = id,
+                                .status = copy_or_null(j, status),
+                                .fields = copy_or_null(j, fields),
+                                .tags = copy_or_null(j, tags),
+                                .timezone = copy_or_null(j, timezone)};
 }
 
 void journal_contact_seen(journal *j, int64_t id, int64_t at) {
-  journal_op *op = push(j, J_CONTACT_SEEN);
-  op->id = id;
-  op->at = at;
+  push(j, J_CONTACT_SEEN)->u.contact_seen = (struct j_contact_seen){.id = id, .at = at};
 }
 
 void journal_contact_joined(journal *j, int64_t id) {
-  push(j, J_CONTACT_JOINED)->id = id;
+  push(j, J_CONTACT_JOINED)->u.contact_joined = (struct j_contact_joined){.id = id};
 }
 
 void journal_conversation(journal *j, int64_t contact, const char *state,
                           const char *expect, int64_t at) {
-  journal_op *op = push(j, J_CONVERSATION);
-  op->id = contact;
-  op->at = at;
-  op->s[0] = copy_or_null(j, state);
-  op->s[1] = copy_or_null(j, expect);
+  push(j, J_CONVERSATION)->u.conversation =
+      (struct j_conversation){.contact = contact,
+                              .at = at,
+                              .state = copy_or_null(j, state),
+                              .expect = copy_or_null(j, expect)};
 }
 
 void journal_message(journal *j, const message_row *m) {
-  journal_op *op = push(j, J_MESSAGE);
-  op->id = m->id;
-  op->bot = m->bot_id;
-  op->contact = m->contact_id;
-  op->at = m->at;
-  op->transactional = m->transactional;
-  op->due = m->send_at;
-  op->message = m->segments;
-  op->s[0] = copy(j, m->direction);
-  op->s[1] = copy(j, m->number);
-  op->s[2] = copy(j, m->text);
-  op->s[3] = copy(j, m->status);
-  op->s[4] = copy_or_null(j, m->provider_id);
-  op->s[5] = copy_or_null(j, m->sender);
-  op->s[6] = copy_or_null(j, m->media);
-  op->s[7] = copy_or_null(j, m->error);
-  op->counts[0] = m->priority;
+  message_row *row = &push(j, J_MESSAGE)->u.message;
+  *row = *m; /* then every string of it is the journal's copy */
+  row->direction = copy(j, m->direction);
+  row->number = copy(j, m->number);
+  row->text = copy(j, m->text);
+  row->status = copy(j, m->status);
+  row->provider_id = copy_or_null(j, m->provider_id);
+  row->sender = copy_or_null(j, m->sender);
+  row->media = copy_or_null(j, m->media);
+  row->error = copy_or_null(j, m->error);
   if (strcmp(m->status, "queued") == 0) j->queued++;
 }
 
 void journal_consent(journal *j, int64_t bot, int64_t contact, const char *number,
                      const char *action, const char *source, const char *text,
                      int64_t at) {
-  journal_op *op = push(j, J_CONSENT);
-  op->bot = bot;
-  op->contact = contact;
-  op->at = at;
-  op->s[0] = copy(j, number);
-  op->s[1] = copy(j, action);
-  op->s[2] = copy(j, source);
-  op->s[3] = copy_or_null(j, text);
+  push(j, J_CONSENT)->u.consent = (struct j_consent){.bot = bot,
+                                                     .contact = contact,
+                                                     .at = at,
+                                                     .number = copy(j, number),
+                                                     .action = copy(j, action),
+                                                     .source = copy(j, source),
+                                                     .text = copy_or_null(j, text)};
 }
 
 void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
                    const char *kind, const char *text, int64_t at) {
-  journal_op *op = push(j, J_ERROR);
-  op->bot = bot;
-  op->contact = contact;
-  op->message = message;
-  op->at = at;
-  op->s[0] = copy(j, kind);
-  op->s[1] = copy(j, text);
+  push(j, J_ERROR)->u.error = (struct j_error){.bot = bot,
+                                               .contact = contact,
+                                               .message = message,
+                                               .at = at,
+                                               .kind = copy(j, kind),
+                                               .text = copy(j, text)};
 }
 
 void journal_bot_store(journal *j, int64_t bot, const char *json) {
-  journal_op *op = push(j, J_BOT_STORE);
-  op->bot = bot;
-  op->s[0] = copy(j, json);
+  push(j, J_BOT_STORE)->u.bot_store =
+      (struct j_bot_store){.bot = bot, .json = copy(j, json)};
 }
 
 void journal_timer_add(journal *j, const timer_row *t, int64_t at) {
-  journal_op *op = push(j, J_TIMER_ADD);
-  op->id = t->id;
-  op->bot = t->bot_id;
-  op->contact = t->contact_id;
-  op->due = t->due_at;
-  op->at = at;
-  op->s[0] = copy_or_null(j, t->number);
-  op->s[1] = copy(j, t->handler);
-  op->s[2] = copy_or_null(j, t->args);
-  op->s[3] = copy_or_null(j, t->kind);
-  op->s[4] = copy_or_null(j, t->spec);
+  struct j_timer_add *add = &push(j, J_TIMER_ADD)->u.timer_add;
+  add->row = *t; /* then every string of it is the journal's copy */
+  add->row.number = copy_or_null(j, t->number);
+  add->row.handler = copy(j, t->handler);
+  add->row.args = copy_or_null(j, t->args);
+  add->row.kind = copy_or_null(j, t->kind);
+  add->row.spec = copy_or_null(j, t->spec);
+  add->at = at;
 }
 
-void journal_timer_done(journal *j, int64_t id, const char *status,
-                        const char *error, int64_t at) {
-  journal_op *op = push(j, J_TIMER_DONE);
-  op->id = id;
-  op->at = at;
-  op->s[0] = copy(j, status);
-  op->s[1] = copy_or_null(j, error);
+static struct j_status_change status_change(journal *j, int64_t id, const char *status,
+                                            const char *error, int64_t at) {
+  return (struct j_status_change){
+      .id = id, .at = at, .status = copy(j, status), .error = copy_or_null(j, error)};
+}
+
+void journal_timer_done(journal *j, int64_t id, const char *status, const char *error,
+                        int64_t at) {
+  push(j, J_TIMER_DONE)->u.timer_done = status_change(j, id, status, error, at);
 }
 
 void journal_timer_cancel(journal *j, int64_t id, int64_t bot) {
-  journal_op *op = push(j, J_TIMER_CANCEL);
-  op->id = id;
-  op->bot = bot;
+  push(j, J_TIMER_CANCEL)->u.timer_cancel =
+      (struct j_timer_cancel){.id = id, .bot = bot};
 }
 
 void journal_drips_cancel(journal *j, int64_t contact, const char *handler) {
-  journal_op *op = push(j, J_DRIPS_CANCEL);
-  op->contact = contact;
-  op->s[0] = copy_or_null(j, handler);
+  push(j, J_DRIPS_CANCEL)->u.drips_cancel =
+      (struct j_drips_cancel){.contact = contact, .handler = copy_or_null(j, handler)};
 }
 
 void journal_message_release(journal *j, int64_t id, const char *status, int64_t at) {
-  journal_op *op = push(j, J_MESSAGE_RELEASE);
-  op->id = id;
-  op->at = at;
-  op->s[0] = copy(j, status);
+  push(j, J_MESSAGE_RELEASE)->u.message_release =
+      (struct j_message_release){.id = id, .at = at, .status = copy(j, status)};
   if (strcmp(status, "queued") == 0) j->queued++;
 }
 
 void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
-  journal_op *op = push(j, J_BROADCAST_ADD);
-  op->id = b->id;
-  op->bot = b->bot_id;
-  op->due = b->next_at;
-  op->rate = b->rate;
-  op->at = at;
-  op->s[0] = copy(j, b->segment);
-  op->s[1] = copy(j, b->text);
+  push(j, J_BROADCAST_ADD)->u.broadcast_add =
+      (struct j_broadcast_add){.row = {.id = b->id,
+                                       .bot_id = b->bot_id,
+                                       .segment = copy(j, b->segment),
+                                       .text = copy(j, b->text),
+                                       .rate = b->rate,
+                                       .next_at = b->next_at},
+                               .at = at};
 }
 
 void journal_broadcast_update(journal *j, int64_t id, const char *status,
                               int64_t cursor, int64_t next_at, long sent, long held,
                               long suppressed, long failed, long not_opted_in) {
-  journal_op *op = push(j, J_BROADCAST_UPDATE);
-  op->id = id;
-  op->contact = cursor;
-  op->due = next_at;
-  op->counts[0] = sent;
-  op->counts[1] = held;
-  op->counts[2] = suppressed;
-  op->counts[3] = failed;
-  op->counts[4] = not_opted_in;
-  op->s[0] = copy(j, status);
+  push(j, J_BROADCAST_UPDATE)->u.broadcast_update =
+      (struct j_broadcast_update){.id = id,
+                                  .cursor = cursor,
+                                  .next_at = next_at,
+                                  .status = copy(j, status),
+                                  .sent = sent,
+                                  .held = held,
+                                  .suppressed = suppressed,
+                                  .failed = failed,
+                                  .not_opted_in = not_opted_in};
 }
 
 void journal_contact_erase(journal *j, int64_t bot, int64_t contact, const char *number,
                            int suppress, int64_t at) {
-  journal_op *op = push(j, J_CONTACT_ERASE);
-  op->bot = bot;
-  op->contact = contact;
-  op->transactional = suppress;
-  op->at = at;
-  op->s[0] = copy(j, number);
+  push(j, J_CONTACT_ERASE)->u.contact_erase =
+      (struct j_contact_erase){.bot = bot,
+                               .contact = contact,
+                               .at = at,
+                               .number = copy(j, number),
+                               .suppress = suppress};
 }
 
 void journal_delivery(journal *j, int64_t id, const char *status, const char *error,
                       int64_t at) {
-  journal_op *op = push(j, J_DELIVERY);
-  op->id = id;
-  op->at = at;
-  op->s[0] = copy(j, status);
-  op->s[1] = copy_or_null(j, error);
+  push(j, J_DELIVERY)->u.delivery = status_change(j, id, status, error, at);
 }
 
 void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
                     int64_t due, int64_t at) {
-  journal_op *op = push(j, kind);
-  op->id = id;
-  op->due = due;
-  op->at = at;
-  op->s[0] = copy_or_null(j, text);
+  char *copied = copy_or_null(j, text);
+  push(j, kind)->u.outbox =
+      (struct j_outbox){.id = id,
+                        .at = at,
+                        .due = due,
+                        .provider_id = kind == J_OUTBOX_SENT ? copied : NULL,
+                        .error = kind == J_OUTBOX_SENT ? NULL : copied};
 }
 
-void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
-                            const char *reason, int64_t at) {
-  journal_op *op = push(j, J_CARRIER_OPTOUT);
-  op->bot = bot;
-  op->contact = contact;
-  op->at = at;
-  op->s[0] = copy(j, number);
-  op->s[1] = copy_or_null(j, reason);
+void journal_carrier_optout(journal *j, int64_t bot, int64_t contact,
+                            const char *number, const char *reason, int64_t at) {
+  push(j, J_CARRIER_OPTOUT)->u.carrier_optout =
+      (struct j_carrier_optout){.bot = bot,
+                                .contact = contact,
+                                .at = at,
+                                .number = copy(j, number),
+                                .reason = copy_or_null(j, reason)};
 }
 
 void journal_undeliverable(journal *j, int64_t contact, const char *why) {
-  journal_op *op = push(j, J_UNDELIVERABLE);
-  op->contact = contact;
-  op->s[0] = copy_or_null(j, why); /* NULL: deliverable again */
+  push(j, J_UNDELIVERABLE)->u.undeliverable =
+      (struct j_undeliverable){.contact = contact, .why = copy_or_null(j, why)};
 }
 
 void journal_outbox_recover(journal *j) {
-  push(j, J_OUTBOX_RECOVER);
+  push(j, J_OUTBOX_RECOVER)->u.outbox_recover = (struct j_outbox_recover){0};
 }
 
 void journal_bot_version(journal *j, const char *bot_name, const char *sha,
                          const char *files_json, int64_t at) {
-  journal_op *op = push(j, J_BOT_VERSION);
-  op->at = at;
-  op->s[0] = copy(j, bot_name);
-  op->s[1] = copy(j, sha);
-  op->s[2] = copy(j, files_json);
+  push(j, J_BOT_VERSION)->u.bot_version =
+      (struct j_bot_version){.bot_name = copy(j, bot_name),
+                             .sha = copy(j, sha),
+                             .files_json = copy(j, files_json),
+                             .at = at};
 }
 
 void journal_bot_active(journal *j, int64_t bot, int64_t version_id) {
-  journal_op *op = push(j, J_BOT_ACTIVE);
-  op->bot = bot;
-  op->id = version_id;
+  push(j, J_BOT_ACTIVE)->u.bot_active =
+      (struct j_bot_active){.bot = bot, .version_id = version_id};
 }
 
 void journal_bot_served(journal *j, int64_t bot, const char *folder_sha) {
-  journal_op *op = push(j, J_BOT_SERVED);
-  op->bot = bot;
-  op->s[0] = copy_or_null(j, folder_sha);
+  push(j, J_BOT_SERVED)->u.bot_served =
+      (struct j_bot_served){.bot = bot, .folder_sha = copy_or_null(j, folder_sha)};
 }
 
 void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id) {
-  journal_op *op = push(j, J_BROADCAST_CANCEL);
-  op->bot = bot;
-  op->id = id;
+  push(j, J_BROADCAST_CANCEL)->u.broadcast_cancel =
+      (struct j_broadcast_cancel){.bot = bot, .id = id};
 }
 
 void journal_append(journal *dst, journal *src) {
@@ -359,88 +333,125 @@ void journal_free(journal *j) {
   *j = (journal){0};
 }
 
+/* The answer of an op that gives one (a count, 1/0), or -1 for an error. */
+static int answer(int64_t *to, int64_t value) {
+  *to = value;
+  return value < 0 ? -1 : 0;
+}
+
+static int apply_outbox(store *st, journal_kind kind, struct j_outbox *o) {
+  switch (kind) {
+    case J_OUTBOX_CLAIM:
+      return answer(&o->applied, store_outbox_claim(st, o->id, o->at));
+    case J_OUTBOX_SENT:
+      return store_outbox_sent(st, o->id, o->provider_id, o->at);
+    case J_OUTBOX_RETRY:
+      return store_outbox_retry(st, o->id, o->due, o->error, o->at);
+    case J_OUTBOX_WAIT:
+      return store_outbox_wait(st, o->id, o->due, o->error, o->at);
+    case J_OUTBOX_FAILED:
+      return answer(&o->applied, store_outbox_failed(st, o->id, o->error, o->at));
+    default:
+      return -1;
+  }
+}
+
 static int apply_op(store *st, journal_op *op) {
   switch (op->kind) {
-    case J_CONTACT_ADD:
-      return store_contact_insert(st, op->id, op->bot, op->s[0], op->at) < 0 ? -1 : 0;
-    case J_CONTACT_UPDATE:
-      return store_contact_update(st, op->id, op->s[0], op->s[1], op->s[2], op->s[3]);
+    case J_CONTACT_ADD: {
+      struct j_contact_add *o = &op->u.contact_add;
+      return store_contact_insert(st, o->id, o->bot, o->number, o->at) < 0 ? -1 : 0;
+    }
+    case J_CONTACT_UPDATE: {
+      struct j_contact_update *o = &op->u.contact_update;
+      return store_contact_update(st, o->id, o->status, o->fields, o->tags,
+                                  o->timezone);
+    }
     case J_CONTACT_SEEN:
-      return store_contact_seen(st, op->id, op->at);
+      return store_contact_seen(st, op->u.contact_seen.id, op->u.contact_seen.at);
     case J_CONTACT_JOINED:
-      return store_contact_joined(st, op->id);
-    case J_CONVERSATION:
-      return store_conversation_save(st, op->id, op->s[0], op->s[1], op->at);
+      return store_contact_joined(st, op->u.contact_joined.id);
+    case J_CONVERSATION: {
+      struct j_conversation *o = &op->u.conversation;
+      return store_conversation_save(st, o->contact, o->state, o->expect, o->at);
+    }
     case J_MESSAGE: /* journal_apply stores them, many at a time */
       return -1;
-    case J_CONSENT:
-      return store_consent_add(st, op->bot, op->contact, op->s[0], op->s[1],
-                               op->s[2], op->s[3], op->at);
-    case J_ERROR:
-      return store_error_add(st, op->bot, op->contact, op->message, op->s[0],
-                             op->s[1], op->at);
+    case J_CONSENT: {
+      struct j_consent *o = &op->u.consent;
+      return store_consent_add(st, o->bot, o->contact, o->number, o->action, o->source,
+                               o->text, o->at);
+    }
+    case J_ERROR: {
+      struct j_error *o = &op->u.error;
+      return store_error_add(st, o->bot, o->contact, o->message, o->kind, o->text,
+                             o->at);
+    }
     case J_BOT_STORE:
-      return store_bot_store_set(st, op->bot, op->s[0]);
-    case J_TIMER_ADD: {
-      timer_row t = {.id = op->id, .bot_id = op->bot, .contact_id = op->contact,
-                     .number = op->s[0], .due_at = op->due, .handler = op->s[1],
-                     .args = op->s[2], .kind = op->s[3], .spec = op->s[4]};
-      return store_timer_add(st, &t, op->at);
+      return store_bot_store_set(st, op->u.bot_store.bot, op->u.bot_store.json);
+    case J_TIMER_ADD:
+      return store_timer_add(st, &op->u.timer_add.row, op->u.timer_add.at);
+    case J_TIMER_DONE: {
+      struct j_status_change *o = &op->u.timer_done;
+      return store_timer_done(st, o->id, o->status, o->error, o->at);
     }
-    case J_TIMER_DONE:
-      return store_timer_done(st, op->id, op->s[0], op->s[1], op->at);
     case J_TIMER_CANCEL:
-      return store_timer_cancel(st, op->id, op->bot);
+      return store_timer_cancel(st, op->u.timer_cancel.id, op->u.timer_cancel.bot);
     case J_DRIPS_CANCEL:
-      return store_timer_cancel_drips(st, op->contact, op->s[0]);
-    case J_MESSAGE_RELEASE:
-      return store_message_release(st, op->id, op->s[0], op->at);
-    case J_BROADCAST_ADD: {
-      broadcast_row b = {.id = op->id, .bot_id = op->bot, .segment = op->s[0],
-                         .text = op->s[1], .rate = op->rate, .next_at = op->due};
-      return store_broadcast_add(st, &b, op->at);
+      return store_timer_cancel_drips(st, op->u.drips_cancel.contact,
+                                      op->u.drips_cancel.handler);
+    case J_MESSAGE_RELEASE: {
+      struct j_message_release *o = &op->u.message_release;
+      return store_message_release(st, o->id, o->status, o->at);
     }
-    case J_CONTACT_ERASE:
-      return store_contact_erase(st, op->bot, op->contact, op->s[0], op->transactional,
-                                 op->at);
+    case J_BROADCAST_ADD:
+      return store_broadcast_add(st, &op->u.broadcast_add.row, op->u.broadcast_add.at);
+    case J_CONTACT_ERASE: {
+      struct j_contact_erase *o = &op->u.contact_erase;
+      return store_contact_erase(st, o->bot, o->contact, o->number, o->suppress, o->at);
+    }
     case J_OUTBOX_CLAIM:
-      op->result = store_outbox_claim(st, op->id, op->at);
-      return op->result < 0 ? -1 : 0;
     case J_OUTBOX_SENT:
-      return store_outbox_sent(st, op->id, op->s[0], op->at);
     case J_OUTBOX_RETRY:
-      return store_outbox_retry(st, op->id, op->due, op->s[0], op->at);
     case J_OUTBOX_WAIT:
-      return store_outbox_wait(st, op->id, op->due, op->s[0], op->at);
     case J_OUTBOX_FAILED:
-      op->result = store_outbox_failed(st, op->id, op->s[0], op->at);
-      return op->result < 0 ? -1 : 0;
-    case J_CARRIER_OPTOUT:
-      return store_carrier_optout(st, op->bot, op->contact, op->s[0], op->s[1], op->at);
+      return apply_outbox(st, op->kind, &op->u.outbox);
+    case J_CARRIER_OPTOUT: {
+      struct j_carrier_optout *o = &op->u.carrier_optout;
+      return store_carrier_optout(st, o->bot, o->contact, o->number, o->reason, o->at);
+    }
     case J_UNDELIVERABLE:
-      return store_contact_undeliverable(st, op->contact, op->s[0]);
-    case J_DELIVERY:
-      return store_delivery_status(st, op->id, op->s[0], op->s[1], op->at) < 0 ? -1 : 0;
-    case J_BROADCAST_UPDATE:
-      return store_broadcast_update(st, op->id, op->s[0], op->contact, op->due,
-                                    op->counts[0], op->counts[1], op->counts[2],
-                                    op->counts[3], op->counts[4]);
+      return store_contact_undeliverable(st, op->u.undeliverable.contact,
+                                         op->u.undeliverable.why);
+    case J_DELIVERY: {
+      struct j_status_change *o = &op->u.delivery;
+      return store_delivery_status(st, o->id, o->status, o->error, o->at) < 0 ? -1 : 0;
+    }
+    case J_BROADCAST_UPDATE: {
+      struct j_broadcast_update *o = &op->u.broadcast_update;
+      return store_broadcast_update(st, o->id, o->status, o->cursor, o->next_at,
+                                    o->sent, o->held, o->suppressed, o->failed,
+                                    o->not_opted_in);
+    }
     case J_OUTBOX_RECOVER:
-      op->result = store_outbox_recover(st);
-      return op->result < 0 ? -1 : 0;
-    case J_BOT_VERSION:
-      op->result_bot = store_bot_ensure(st, op->s[0], op->at);
-      if (op->result_bot < 0) return -1;
-      op->result = store_script_version_add(st, op->result_bot, op->s[1], op->s[2],
-                                            op->at, &op->result_number);
-      return op->result < 0 ? -1 : 0;
+      return answer(&op->u.outbox_recover.requeued, store_outbox_recover(st));
+    case J_BOT_VERSION: {
+      struct j_bot_version *o = &op->u.bot_version;
+      if (answer(&o->bot_id, store_bot_ensure(st, o->bot_name, o->at))) return -1;
+      return answer(&o->version_id,
+                    store_script_version_add(st, o->bot_id, o->sha, o->files_json,
+                                             o->at, &o->version_number));
+    }
     case J_BOT_ACTIVE:
-      return store_bot_set_active(st, op->bot, op->id);
+      return store_bot_set_active(st, op->u.bot_active.bot,
+                                  op->u.bot_active.version_id);
     case J_BOT_SERVED:
-      return store_bot_set_served(st, op->bot, op->s[0]);
-    case J_BROADCAST_CANCEL:
-      op->result = store_broadcast_cancel(st, op->bot, op->id);
-      return op->result < 0 ? -1 : 0;
+      return store_bot_set_served(st, op->u.bot_served.bot,
+                                  op->u.bot_served.folder_sha);
+    case J_BROADCAST_CANCEL: {
+      struct j_broadcast_cancel *o = &op->u.broadcast_cancel;
+      return answer(&o->cancelled, store_broadcast_cancel(st, o->bot, o->id));
+    }
   }
   return -1;
 }
@@ -484,22 +495,7 @@ static int store_pending(store *st, pending_messages *p) {
 }
 
 static int add_pending(store *st, pending_messages *p, const journal_op *op) {
-  p->rows[p->n++] = (message_row){.id = op->id,
-                                  .bot_id = op->bot,
-                                  .contact_id = op->contact,
-                                  .direction = op->s[0],
-                                  .number = op->s[1],
-                                  .text = op->s[2],
-                                  .status = op->s[3],
-                                  .provider_id = op->s[4],
-                                  .transactional = op->transactional,
-                                  .at = op->at,
-                                  .send_at = op->due,
-                                  .segments = (int)op->message,
-                                  .sender = op->s[5],
-                                  .priority = (int)op->counts[0],
-                                  .media = op->s[6],
-                                  .error = op->s[7]};
+  p->rows[p->n++] = op->u.message;
   return p->n == PENDING_MESSAGES ? store_pending(st, p) : 0;
 }
 

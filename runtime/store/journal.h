@@ -16,53 +16,175 @@
 #include "store.h"
 
 typedef enum {
-  J_CONTACT_ADD,      /* id, bot, number, at */
-  J_CONTACT_UPDATE,   /* id, status, fields, tags, timezone (NULL: unchanged) */
-  J_CONTACT_SEEN,     /* id, at */
-  J_CONTACT_JOINED,   /* id */
-  J_CONVERSATION,     /* id, state, expect, at */
-  J_MESSAGE,          /* the message row */
-  J_CONSENT,          /* bot, contact, number, action, source, text, at */
-  J_ERROR,            /* bot, contact, message, kind, text, at */
-  J_BOT_STORE,        /* bot, json */
-  J_TIMER_ADD,        /* the timer row */
-  J_TIMER_DONE,       /* id, status, error, at */
-  J_TIMER_CANCEL,     /* id, bot */
-  J_DRIPS_CANCEL,     /* contact, handler (NULL: every drip) */
-  J_MESSAGE_RELEASE,  /* id, status, at */
-  J_BROADCAST_ADD,    /* the broadcast row */
-  J_BROADCAST_UPDATE, /* id, status, cursor, next_at, counts */
-  J_CONTACT_ERASE,    /* bot, contact, number, suppress */
-  J_DELIVERY,         /* id, status, error, at: a delivery report */
+  J_CONTACT_ADD,
+  J_CONTACT_UPDATE,
+  J_CONTACT_SEEN,
+  J_CONTACT_JOINED,
+  J_CONVERSATION,
+  J_MESSAGE,
+  J_CONSENT,
+  J_ERROR,
+  J_BOT_STORE,
+  J_TIMER_ADD,
+  J_TIMER_DONE,
+  J_TIMER_CANCEL,
+  J_DRIPS_CANCEL,
+  J_MESSAGE_RELEASE,
+  J_BROADCAST_ADD,
+  J_BROADCAST_UPDATE,
+  J_CONTACT_ERASE,
+  J_DELIVERY, /* a delivery report */
   /* the sender's (outbox.c), applied as side journals */
-  J_OUTBOX_CLAIM,   /* id, at; result: 1 claimed, 0 no longer queued */
-  J_OUTBOX_SENT,    /* id, provider id, at */
-  J_OUTBOX_RETRY,   /* id, next attempt (due), error, at */
-  J_OUTBOX_WAIT,    /* the same, the attempt not counted */
-  J_OUTBOX_FAILED,  /* id, error, at; result: 1 recorded, 0 no longer being sent */
-  J_CARRIER_OPTOUT, /* bot, contact, number, reason, at */
-  J_UNDELIVERABLE,  /* contact, why */
-  J_OUTBOX_RECOVER, /* result: how many sends left in flight went back to the queue */
+  J_OUTBOX_CLAIM,
+  J_OUTBOX_SENT,
+  J_OUTBOX_RETRY,
+  J_OUTBOX_WAIT, /* a retry, the attempt not counted */
+  J_OUTBOX_FAILED,
+  J_CARRIER_OPTOUT,
+  J_UNDELIVERABLE,
+  J_OUTBOX_RECOVER,
   /* the engine's own, applied by writer_apply */
-  J_BOT_VERSION, /* bot name, sha, files (JSON), at: the bot made if new, the version
-                    added if new; result: the version's row id, with result_bot and
-                    result_number (its number among the bot's versions) */
-  J_BOT_ACTIVE,  /* bot, id: the version that runs */
-  J_BOT_SERVED,  /* bot, folder sha (NULL: unchanged) */
-  J_BROADCAST_CANCEL, /* bot, id; result: 1 cancelled, 0 not running */
+  J_BOT_VERSION,
+  J_BOT_ACTIVE,
+  J_BOT_SERVED,
+  J_BROADCAST_CANCEL,
 } journal_kind;
 
-enum { JOURNAL_STRINGS = 8 };
+/* What one op of each kind carries (the member of journal_op's u its kind
+ * names: J_CONTACT_ADD, u.contact_add). Strings are the journal's copies;
+ * the fields called "answer" are set when the op is applied (0 before). */
+struct j_contact_add {
+  int64_t id, bot, at;
+  char *number;
+};
+struct j_contact_update { /* a string NULL: that column unchanged */
+  int64_t id;
+  char *status, *fields, *tags, *timezone;
+};
+struct j_contact_seen {
+  int64_t id, at;
+};
+struct j_contact_joined {
+  int64_t id;
+};
+struct j_conversation {
+  int64_t contact, at;
+  char *state, *expect;
+};
+struct j_consent {
+  int64_t bot, contact, at;
+  char *number, *action, *source, *text;
+};
+struct j_error {
+  int64_t bot, contact, message, at;
+  char *kind, *text; /* kind: the error's, e.g. "handler" */
+};
+struct j_bot_store {
+  int64_t bot;
+  char *json;
+};
+struct j_timer_add {
+  timer_row row;
+  int64_t at;
+};
+struct j_status_change { /* J_TIMER_DONE (a timer's), J_DELIVERY (a message's) */
+  int64_t id, at;
+  char *status, *error;
+};
+struct j_timer_cancel {
+  int64_t id, bot;
+};
+struct j_drips_cancel {
+  int64_t contact;
+  char *handler; /* NULL: every drip */
+};
+struct j_message_release {
+  int64_t id, at;
+  char *status;
+};
+struct j_broadcast_add { /* row: id, bot_id, segment, text, rate, next_at */
+  broadcast_row row;
+  int64_t at;
+};
+struct j_broadcast_update { /* the counts are added to the row's */
+  int64_t id, cursor, next_at;
+  char *status;
+  long sent, held, suppressed, failed, not_opted_in;
+};
+struct j_contact_erase {
+  int64_t bot, contact, at;
+  char *number;
+  int suppress;
+};
+struct j_outbox { /* J_OUTBOX_CLAIM ... J_OUTBOX_FAILED: one queued message */
+  int64_t id, at;
+  int64_t due;       /* RETRY, WAIT: the next attempt */
+  char *provider_id; /* SENT */
+  char *error;       /* RETRY, WAIT, FAILED */
+  /* answer: CLAIM, 1 claimed, 0 no longer queued; FAILED, 1 recorded, 0 no
+   * longer being sent */
+  int64_t applied;
+};
+struct j_carrier_optout {
+  int64_t bot, contact, at;
+  char *number, *reason;
+};
+struct j_undeliverable {
+  int64_t contact;
+  char *why; /* NULL: deliverable again */
+};
+struct j_outbox_recover {
+  int64_t requeued; /* answer: sends left in flight that went back to the queue */
+};
+struct j_bot_version {               /* the bot made if new, the version added if new */
+  char *bot_name, *sha, *files_json; /* files: JSON */
+  int64_t at;
+  /* answer: the bot's row id, the version's, and its number among the
+   * bot's versions */
+  int64_t bot_id, version_id, version_number;
+};
+struct j_bot_active { /* the version that runs */
+  int64_t bot, version_id;
+};
+struct j_bot_served {
+  int64_t bot;
+  char *folder_sha; /* NULL: unchanged */
+};
+struct j_broadcast_cancel {
+  int64_t bot, id;
+  int64_t cancelled; /* answer: 1 cancelled, 0 not running */
+};
 
 typedef struct journal_op {
   journal_kind kind;
-  int64_t id, bot, contact, message, at, due;
-  double rate;
-  long counts[5];
-  int transactional;
-  /* set when applied, for the kinds that answer (see above) */
-  int64_t result, result_bot, result_number;
-  char *s[JOURNAL_STRINGS];
+  union {
+    struct j_contact_add contact_add;
+    struct j_contact_update contact_update;
+    struct j_contact_seen contact_seen;
+    struct j_contact_joined contact_joined;
+    struct j_conversation conversation;
+    message_row message;
+    struct j_consent consent;
+    struct j_error error;
+    struct j_bot_store bot_store;
+    struct j_timer_add timer_add;
+    struct j_status_change timer_done;
+    struct j_timer_cancel timer_cancel;
+    struct j_drips_cancel drips_cancel;
+    struct j_message_release message_release;
+    struct j_broadcast_add broadcast_add;
+    struct j_broadcast_update broadcast_update;
+    struct j_contact_erase contact_erase;
+    struct j_status_change delivery;
+    struct j_outbox outbox;
+    struct j_carrier_optout carrier_optout;
+    struct j_undeliverable undeliverable;
+    struct j_outbox_recover outbox_recover;
+    struct j_bot_version bot_version;
+    struct j_bot_active bot_active;
+    struct j_bot_served bot_served;
+    struct j_broadcast_cancel broadcast_cancel;
+  } u;
 } journal_op;
 
 /* The ops' strings are copies kept in blocks the journal owns (one
@@ -166,7 +288,7 @@ void writer_on_queued(writer *w, void (*fn)(void *ud), void *ud);
 int writer_apply_side(writer *w, journal *j, char *err, size_t errlen);
 /* For the thread that submits (the engine's): applies j in a transaction of
  * its own after the journal in flight, and waits for it, so its results
- * (op->result) can be read and what it wrote is durable when it returns (a
+ * (the ops' answers) can be read and what it wrote is durable when it returns (a
  * version, a cancel, a batch of an import). 0, or -1 with err (nothing of
  * j kept). */
 int writer_apply(writer *w, journal *j, char *err, size_t errlen);

@@ -58,7 +58,7 @@ static void test_apply_answers_after_the_journal_in_flight(const char *dir) {
   journal_broadcast_cancel(&cancel, bot, 7);
   CHECK_INT(writer_apply(w, &cancel, err, sizeof err), 0, "the cancel applies: %s",
             err);
-  CHECK_INT((int)cancel.ops[0].result, 1,
+  CHECK_INT((int)cancel.ops[0].u.broadcast_cancel.cancelled, 1,
             "... after the journal that added the broadcast");
 
   /* versions added while another thread applies side journals */
@@ -73,9 +73,9 @@ static void test_apply_answers_after_the_journal_in_flight(const char *dir) {
     journal v = {0};
     journal_bot_version(&v, "c", sha, "{}", 2);
     failed += writer_apply(w, &v, err, sizeof err) != 0;
-    numbers += v.ops[0].result_number == i;
-    if (i == 1) bot2 = v.ops[0].result_bot;
-    failed += v.ops[0].result_bot != bot2;
+    numbers += v.ops[0].u.bot_version.version_number == i;
+    if (i == 1) bot2 = v.ops[0].u.bot_version.bot_id;
+    failed += v.ops[0].u.bot_version.bot_id != bot2;
     journal_free(&v);
   }
   pthread_join(t, NULL);
@@ -118,18 +118,19 @@ static void test_append_moves_ops_in_order(void) {
   CHECK_INT((int)src.n, 0, "src is left empty");
   CHECK_INT(src.queued, 0, "... with nothing queued");
   if (dst.n == 5) {
-    CHECK_STR(dst.ops[0].s[2], "first", "dst's own ops come first");
-    CHECK_STR(dst.ops[1].s[0], "{\"dst\":1}", "... in their order");
-    CHECK_STR(dst.ops[2].s[2], "second", "then src's, in order");
-    CHECK_STR(dst.ops[3].s[2], "third", "...");
-    CHECK_INT(dst.ops[4].kind == J_CONTACT_SEEN && dst.ops[4].id == 3, 1, "...");
+    CHECK_STR(dst.ops[0].u.message.text, "first", "dst's own ops come first");
+    CHECK_STR(dst.ops[1].u.bot_store.json, "{\"dst\":1}", "... in their order");
+    CHECK_STR(dst.ops[2].u.message.text, "second", "then src's, in order");
+    CHECK_STR(dst.ops[3].u.message.text, "third", "...");
+    CHECK_INT(dst.ops[4].kind == J_CONTACT_SEEN && dst.ops[4].u.contact_seen.id == 3, 1,
+              "...");
   }
   /* src is reusable, and what it records later is its own */
   message_row d = out_row(1, 4, "fourth", "queued");
   journal_message(&src, &d);
   CHECK_INT((int)src.n, 1, "src records again after the append");
-  CHECK_STR(src.ops[0].s[2], "fourth", "... its own strings");
-  CHECK_STR(dst.ops[2].s[2], "second", "dst's moved strings are untouched");
+  CHECK_STR(src.ops[0].u.message.text, "fourth", "... its own strings");
+  CHECK_STR(dst.ops[2].u.message.text, "second", "dst's moved strings are untouched");
   journal_append(&dst, &src);
   CHECK_INT((int)dst.n, 6, "a second append adds the new op");
   CHECK_INT(dst.queued, 3, "... and its queued message");
@@ -305,19 +306,23 @@ static void test_journal_keeps_copies_of_strings(void) {
   for (int i = 0; i < COUNT; i++) {
     int k = i % 3 ? in_j++ : j_own + in_other++;
     snprintf(text, sizeof text, "message number %d", i);
-    if (strcmp(j.ops[k].s[2], text) != 0 || j.ops[k].s[4] != NULL) bad++;
+    if (strcmp(j.ops[k].u.message.text, text) != 0 ||
+        j.ops[k].u.message.provider_id != NULL)
+      bad++;
   }
   CHECK_INT(bad, 0, "every message keeps its text, and a NULL stays NULL");
   big[0] = 'b';
-  CHECK(strcmp(j.ops[COUNT].s[0], big) == 0,
+  CHECK(strcmp(j.ops[COUNT].u.bot_store.json, big) == 0,
         "a string larger than any block is kept whole");
   CHECK(
-      j.ops[COUNT + 1].s[0] == NULL && strcmp(j.ops[COUNT + 1].s[1], "{\"a\":1}") == 0,
+      j.ops[COUNT + 1].u.contact_update.status == NULL &&
+          strcmp(j.ops[COUNT + 1].u.contact_update.fields, "{\"a\":1}") == 0,
       "the op after it keeps its strings");
   journal_clear(&j);
   message_row m = out_row(1, 2, "after the clear", "sent");
   journal_message(&j, &m);
-  CHECK_STR(j.ops[0].s[2], "after the clear", "a cleared journal records again");
+  CHECK_STR(j.ops[0].u.message.text, "after the clear",
+            "a cleared journal records again");
   journal_free(&j);
   free(big);
 }
