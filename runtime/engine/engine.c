@@ -759,12 +759,12 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", err,
-                      sizeof err);
+  run_failure why = RUN_FAILED_ERROR;
+  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", &why,
+                      err, sizeof err);
   if (rc == 1) /* the backend is told: see docs/serve.md (events) */
     emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
-         strncmp(err, NO_EVENT_HANDLER, strlen(NO_EVENT_HANDLER)) == 0 ? "no_handler" : "error",
-         0);
+         why == RUN_FAILED_NO_HANDLER ? "no_handler" : "error", 0);
   return rc < 0 ? -1 : 0;
 }
 
@@ -845,7 +845,7 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
     json_decref(st);
     inbound ev = {.text = d->status, .len = strlen(d->status)};
     char err[1024];
-    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, NULL, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
   return rc;

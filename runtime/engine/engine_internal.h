@@ -96,6 +96,7 @@ typedef struct invocation {
   int store_locked;      /* it holds b->store->lock (it touched bot.store) */
   bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
+  int no_handler;     /* the router found no handler for the event (host.no_handler) */
   struct http_answer { /* the answer it resumes with (waiting.c) */
     long status;
     char *error, *body;
@@ -323,9 +324,6 @@ void emit_message(engine *e, const char *botname, const char *number, const char
                   const char *status, int64_t id, engine_reply reply);
 /* Appends ev (taken) to e's events. */
 void event_push(engine *e, event ev);
-/* How the sandbox's dispatch begins the error of an event no handler takes
- * (stdlib/internal/router.lua). */
-#define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* An action a log reports: its kind and detail said here (see
@@ -357,14 +355,20 @@ void store_lock(invocation *inv);
 void store_unlock(invocation *inv);
 int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
                int transactional, int may_hold, const char *media);
-/* 0, 1 (the handler failed: its error recorded), 2 (it waits for an HTTP
- * response, or for its busy conversation: it runs later), -1 (the store). */
+/* Why a handler failed: the router found no handler for the event's type
+ * (the backend is told "no_handler"), or the handler (or a limit) stopped
+ * it ("error"). Decided where the handler ends, carried up as a value. */
+typedef enum run_failure { RUN_FAILED_ERROR, RUN_FAILED_NO_HANDLER } run_failure;
+/* 0, 1 (the handler failed: its error recorded, in err; why in *failure
+ * when failure is not NULL), 2 (it waits for an HTTP response, or for its
+ * busy conversation: it runs later), -1 (the store). */
 int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
-               int64_t msg_id, const char *args, char *err, size_t errlen);
+               int64_t msg_id, const char *args, run_failure *failure, char *err,
+               size_t errlen);
 /* What follows a handler's end (st): its effects applied, or its error
  * recorded; the thread released. 0, 1 or -1 as run_script. */
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
-                      int nres, run_kind kind, int64_t msg_id,
+                      int nres, run_kind kind, int64_t msg_id, run_failure *failure,
                       char *err, size_t errlen);
 /* run_script for a message: its failure is the handler's business. */
 int run_message(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,

@@ -248,11 +248,14 @@ static void api_rule(void *ctx, const char *kind, const char *what) {
            what ? what : "");
 }
 
+/* The router is about to raise the error of an event no handler takes. */
+static void api_no_handler(void *ctx) { ((invocation *)ctx)->no_handler = 1; }
+
 const api_host engine_api = {
     api_send,         api_log,        api_now,            api_store_json,
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
     api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start,
-    waiting_http_result, api_rule};
+    waiting_http_result, api_rule,       api_no_handler};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
@@ -270,6 +273,7 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
   inv->store_locked = 0;
   inv->version = b;
   inv->nhttp = 0;
+  inv->no_handler = 0;
   inv->http = (struct http_call){0};
   inv->answer = (struct http_answer){0};
 }
@@ -619,9 +623,9 @@ static int push_dispatch_args(lua_State *L, void *ud) {
  * the handler's name, args its JSON arguments; c is NULL for a bot's own timer). A handler's
  * failure is recorded, never propagated: returns 1 then (the error in err),
  * -1 only when the store failed, 0 otherwise. */
-int run_script(engine *e, bot *b, contact *c, run_kind kind,
-                      const inbound *m, int64_t msg_id, const char *args,
-                      char *err, size_t errlen) {
+int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
+               int64_t msg_id, const char *args, run_failure *failure, char *err,
+               size_t errlen) {
   if (!e->run->timer.id && waiting_busy(e, b, c)) /* runs once the conversation is free */
     return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
   invocation inv;
@@ -632,20 +636,20 @@ int run_script(engine *e, bot *b, contact *c, run_kind kind,
   int nargs;
   lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);
   if (!co) /* no memory left in the VM for its arguments: it fails like a handler */
-    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, err,
-                             errlen);
+    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, failure,
+                             err, errlen);
   int nres;
   int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   if (st == SANDBOX_SUSPENDED)
     return waiting_begin(e, &inv, co, kind, m, msg_id, args) < 0 ? -1 : 2;
-  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, err, errlen);
+  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, failure, err, errlen);
 }
 
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
                       sandbox_status st, int nres, run_kind kind, int64_t msg_id,
-                      char *err, size_t errlen) {
+                      run_failure *failure, char *err, size_t errlen) {
   bot *b = inv->b;
   contact *c = inv->c;
   int rc = 0;
@@ -668,6 +672,8 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     utf8_repair(err); /* cut at a byte count by the mask or the buffer */
     journal_error(e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action_logged(e, b, c ? c->number : "", ENGINE_ACTION_ERROR, err, "error: %s", err);
+    if (failure)
+      *failure = st == SANDBOX_ERROR && inv->no_handler ? RUN_FAILED_NO_HANDLER : RUN_FAILED_ERROR;
     rc = 1;
   }
   if (co) sandbox_release(sb, co, st);
@@ -680,5 +686,5 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
 int run_message(engine *e, bot *b, contact *c, run_kind kind,
                        const inbound *m, int64_t msg_id) {
   char err[1024];
-  return run_script(e, b, c, kind, m, msg_id, NULL, err, sizeof err) < 0 ? -1 : 0;
+  return run_script(e, b, c, kind, m, msg_id, NULL, NULL, err, sizeof err) < 0 ? -1 : 0;
 }

@@ -187,7 +187,8 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
     run_ctx *run = e->run, saved = *run;
     run->reply_from = own_number(b, m.to);
     run->answering = kind != RUN_STATUS && kind != RUN_TIMER && kind != RUN_LATE_TIMER;
-    rc = run_script(e, b, c, (run_kind)kind, &m, msg_id, str_field(o, "args"), err, errlen);
+    rc = run_script(e, b, c, (run_kind)kind, &m, msg_id, str_field(o, "args"), NULL, err,
+                    errlen);
     run->reply_from = saved.reply_from;
     run->answering = saved.answering;
   }
@@ -453,7 +454,7 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
     return 0;
   }
   if (c) c->busy = 0;
-  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id, err,
+  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id, NULL, err,
                              sizeof err);
   free(inv);
   w->inv = NULL;
