@@ -1,3 +1,13 @@
+/* engine: the message pipeline and the engine's life cycle.
+ *
+ * A batch of inbound messages, events and delivery reports (engine_submit)
+ * is handled in order: a retry is recognised, the contact found or created,
+ * compliance keywords (STOP, START, HELP) applied before any script runs,
+ * then the bot's handler (invocation.c); with several workers each
+ * conversation's share runs on its own worker (workers.c). Loading a bot
+ * version into every worker (engine_install) and opening and closing the
+ * engine are here too; what they all use is in the files below this one
+ * (engine_internal.h lists them, lowest first). */
 #include <ctype.h>
 #include <jansson.h>
 #include <lauxlib.h>
@@ -5,19 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compliance.h"
-#include "contacts.h"
-#include "engine_internal.h"
-#include "gsm.h"
-#include "journal.h"
-#include "luadata.h"
-#include "lua_api.h"
-#include "phone_zone.h"
-#include "scheduler.h"
-#include "store.h"
 #include "clock.h"
-#include "util.h"
-
+#include "compliance.h"
+#include "engine_internal.h"
+#include "luadata.h"
 
 /* contacts.last_seen is written when it moved on by at least this much: a
  * chatty fan does not cost a contact-row write per message (the exact time of

@@ -1,20 +1,20 @@
 /* invocation: one call into a bot's script, and what it causes.
  *
- * The host API the script sees while it runs (sends, logs, timers, drips,
- * broadcasts, segments) collects effects into the invocation; when the
- * handler returns they are applied: contact, conversation and store changes,
- * outgoing messages (held by quiet hours where they do not answer the fan),
- * timers. A handler that fails leaves nothing but its error record. */
+ * The host API the script sees while it runs (host_api.c: sends, logs,
+ * timers, drips, broadcasts, segments) collects effects into the
+ * invocation; when the handler returns they are applied here: contact,
+ * conversation and store changes, outgoing messages (outgoing.c: held by
+ * quiet hours where they do not answer the fan), timers. A handler that
+ * fails leaves nothing but its error record; one that waits for an HTTP
+ * response goes to waiting.c. */
 #include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
 
 #include "clock.h"
 #include "engine_internal.h"
-#include "gsm.h"
 #include "sandbox.h"
 
 /* ---------------------------------------------------------------- effects */

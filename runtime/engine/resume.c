@@ -1,8 +1,8 @@
-/* resume: what runs a waiting handler's conversation on. The answer to its
- * request resumes it (engine_http_done), and what came for its conversation
- * meanwhile runs from its rerun record once the conversation is free
- * (waiting_rerun, from advance). The list of waiting handlers and the
- * records are waiting.c's. */
+/* resume: a waiting handler goes on. The answer to its request resumes it
+ * (engine_http_done), and what came for its conversation while it waited
+ * runs from its rerun records once the conversation is free (waiting_rerun,
+ * called by advance). The list of waiting handlers and the records are
+ * waiting.c's. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,8 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
     run->answering = saved.answering;
   }
   json_decref(o);
-  if (rc != 2) waiting_reruns_add(e, b->id, c ? c->id : 0, -1); /* 2: it waits, its record with it */
+  if (rc != 2) /* 2: it waits, its record with it */
+    waiting_reruns_add(e, b->id, c ? c->id : 0, -1);
   return rc;
 }
 
