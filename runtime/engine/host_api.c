@@ -238,8 +238,7 @@ const api_host engine_api = {
     waiting_http_result, api_rule,       api_no_handler};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
-void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
-                            int replying) {
+void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying) {
   inv->base.host = &engine_api;
   inv->e = e;
   inv->b = b;
