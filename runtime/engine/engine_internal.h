@@ -1,8 +1,8 @@
 /* engine_internal: what the files of runtime/engine/ share: the engine's
  * structures and each file's functions, listed below lowest first.
  *
- * engine.c is the pipeline (inbound messages, compliance, loading bots, the
- * life cycle), invocation.c one call into a bot's script and what it causes,
+ * engine.c is the pipeline (inbound messages, compliance, the life cycle),
+ * install.c loads a bot version, invocation.c one call into a bot's script and what it causes,
  * advance.c what comes due as time passes, the others what these use
  * (docs/architecture.md, the file map). Nothing outside runtime/engine/
  * includes this. */
@@ -498,7 +498,7 @@ int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
 /* Makes the pending recurring timers of a bot match its bot.every calls. */
 int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 
-/* admin.c and engine.c (the pipeline, loading, life cycle) are the top: no
- * other file calls them. */
+/* admin.c, install.c and engine.c (the pipeline, the life cycle) are the
+ * top: no other file calls them. */
 
 #endif
