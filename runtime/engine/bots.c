@@ -1,6 +1,6 @@
 /* bots: the loaded bot versions of a worker, what they say about
  * themselves (names, numbers, time zone, counts) and how a replaced version
- * goes (bot_release). Loading one is engine.c's (engine_install). */
+ * goes (bot_release). Loading one is install.c's (engine_install). */
 #include <stdlib.h>
 #include <string.h>
 

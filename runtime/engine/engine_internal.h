@@ -2,10 +2,10 @@
  * structures and each file's functions, listed below lowest first.
  *
  * engine.c is the pipeline (inbound messages, compliance, the life cycle),
- * install.c loads a bot version, invocation.c one call into a bot's script and what it causes,
- * advance.c what comes due as time passes, the others what these use
- * (docs/architecture.md, the file map). Nothing outside runtime/engine/
- * includes this. */
+ * install.c loads a bot version, invocation.c is one call into a bot's
+ * script and what it causes, advance.c what comes due as time passes, the
+ * others what these use (docs/architecture.md, the file map). Nothing
+ * outside runtime/engine/ includes this. */
 #ifndef PARLEY_ENGINE_INTERNAL_H
 #define PARLEY_ENGINE_INTERNAL_H
 
@@ -28,7 +28,7 @@ enum { MAX_SENDS_PER_INVOCATION = 50, MAX_BROADCASTS_PER_INVOCATION = 10,
        DEFAULT_CACHE = 100000, MAX_ENGINE_THREADS = 64 };
 
 /* bot.store, one per bot, shared by the bot's copy in every worker and by
- * its versions (workers.c). A handler that touches bot.store holds lock
+ * its versions (group_shared.c). A handler that touches bot.store holds lock
  * from its first touch to its end (or its wait for an HTTP response), so
  * a read-modify-write never loses an update whatever the workers. */
 typedef struct store_cell {
@@ -100,7 +100,7 @@ typedef struct invocation {
   bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
   int no_handler;     /* the router found no handler for the event (host.no_handler) */
-  struct http_answer { /* the answer it resumes with (waiting.c) */
+  struct http_answer { /* the answer it resumes with (resume.c) */
     long status;
     char *error, *body;
     size_t body_len;
@@ -119,7 +119,7 @@ typedef struct engine_group engine_group;
 
 /* A send to another conversation's contact, made while the workers run in
  * parallel: only that contact's own worker may touch it, so the send is
- * recorded there after the workers meet (workers.c). */
+ * recorded there after the workers meet (deferred.c, workers.c). */
 typedef struct deferred_send {
   char *bot;           /* the bot's name */
   pending_send send;   /* its to, text, ... (taken) */

@@ -18,7 +18,9 @@
  *
  * What the workers share: the writer and its connection (the primary's),
  * the id counters (atomic), and bot.store (store_cell, with a lock a
- * handler holds from its first touch of bot.store to its end). */
+ * handler holds from its first touch of bot.store to its end): those are
+ * group_shared.c's, which every file may use; this one starts, runs and
+ * stops the workers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
