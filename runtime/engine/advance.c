@@ -56,7 +56,7 @@ static int fire_timer(engine *e, bot *b, const timer_row *t, int64_t started) {
     e->run->timer = (struct firing){t->id, is_rerun, t->kind && strcmp(t->kind, "every") == 0};
     int rc = is_rerun ? waiting_rerun(e, b, c, t, run_err, sizeof run_err)
                       : run_script(e, b, c, late ? RUN_LATE_TIMER : RUN_TIMER, &m, 0, t->args,
-                                   run_err, sizeof run_err);
+                                   NULL, run_err, sizeof run_err);
     e->run->timer = (struct firing){0};
     if (!is_rerun) e->stats.timers_fired++;
     if (rc < 0) return -1;

@@ -1,224 +1,28 @@
-#include "engine_internal.h"
-
+/* engine: the message pipeline and the engine's life cycle.
+ *
+ * A batch of inbound messages, events and delivery reports (engine_submit)
+ * is handled in order: a retry is recognised, the contact found or created,
+ * compliance keywords (STOP, START, HELP) applied before any script runs,
+ * then the bot's handler (invocation.c); with several workers each
+ * conversation's share runs on its own worker (workers.c). Opening and
+ * closing the engine are here too; loading a bot is install.c's, and what
+ * they all use is in the files below them (engine_internal.h lists them,
+ * lowest first). */
 #include <ctype.h>
 #include <jansson.h>
-#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "compliance.h"
-#include "contacts.h"
-#include "contacts_file.h"
-#include "gsm.h"
-#include "journal.h"
-#include "luadata.h"
-#include "lua_api.h"
-#include "phone_zone.h"
-#include "scheduler.h"
-#include "store.h"
 #include "clock.h"
-#include "util.h"
-
+#include "compliance.h"
+#include "engine_internal.h"
+#include "luadata.h"
 
 /* contacts.last_seen is written when it moved on by at least this much: a
  * chatty fan does not cost a contact-row write per message (the exact time of
  * every message is in the messages table). */
 static const int64_t SEEN_RESOLUTION_MS = 60 * 1000;
-
-
-static void pending_forget(engine *e, uint64_t batch);
-
-/* The recipient's time zone: their own (set by the script), else the one
- * their number's country implies (phone_zone.c), else the bot's. */
-const char *zone_of(const bot *b, contact *c) {
-  if (!c) return b->timezone;
-  if (c->timezone) return c->timezone;
-  if (!c->zone_looked_up) {
-    c->zone_looked_up = 1;
-    phone_zone_for(c->number, c->inferred_zone, sizeof c->inferred_zone);
-  }
-  return c->inferred_zone[0] ? c->inferred_zone : b->timezone;
-}
-
-/* ---------------------------------------------------------------- events */
-
-static event event_of(engine *e, int is_message, const char *botname, const char *number,
-                      const char *text, const char *status, int64_t id) {
-  return (event){.is_message = is_message, .bot = xstrdup(botname),
-                 .number = xstrdup(number ? number : ""), .text = xstrdup(text),
-                 .status = status ? xstrdup(status) : NULL, .tag = e->run ? e->run->tag : NULL,
-                 .id = id, .at = engine_now(e), .key = e->run ? e->run->event_key : 0};
-}
-
-void emit(engine *e, int is_message, const char *botname,
-                 const char *number, const char *text, const char *status, int64_t id) {
-  if (!e->has_obs) return;
-  event_push(e->sink, event_of(e, is_message, botname, number, text, status, id));
-}
-
-void emit_message(engine *e, const char *botname, const char *number, const char *text,
-                  const char *status, int64_t id, engine_reply reply) {
-  if (!e->has_obs) return;
-  event ev = event_of(e, 1, botname, number, text, status, id);
-  ev.reply = reply;
-  event_push(e->sink, ev);
-}
-
-void event_push(engine *e, event ev) {
-  if (e->nevents == e->cap_events) {
-    e->cap_events = e->cap_events ? e->cap_events * 2 : 64;
-    e->events = xrealloc(e->events, e->cap_events * sizeof *e->events);
-  }
-  e->events[e->nevents++] = ev;
-}
-
-/* Delivers (or drops) the first n events: those of a batch now durable. */
-static void events_flush(engine *e, int deliver, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    event *ev = &e->events[i];
-    e->observed_at = ev->at;
-    if (deliver) {
-      if (ev->is_message == EMIT_EVENT_FAILED) {
-        if (e->obs.event_failed) e->obs.event_failed(e->obs.ud, ev->tag, ev->status, ev->text);
-      } else if (ev->is_message && e->obs.message) {
-        e->obs.message(e->obs.ud, &(engine_message){ev->bot, ev->number, ev->text, ev->status,
-                                                    ev->tag, ev->id, ev->reply});
-      } else if (!ev->is_message && e->obs.action) {
-        e->obs.action(e->obs.ud,
-                      &(engine_action){ev->bot, ev->number, ev->text, ev->kind, ev->detail});
-      }
-    }
-    free(ev->bot);
-    free(ev->number);
-    free(ev->text);
-    free(ev->status);
-    free(ev->detail);
-  }
-  if (n) memmove(e->events, e->events + n, (e->nevents - n) * sizeof *e->events);
-  e->nevents -= n;
-}
-
-/* s (taken), with what it quotes of bot.env masked. */
-static char *masked(bot *b, char *s) {
-  if (s && b->src->env.n) { /* errors, logs, requests may quote bot.env */
-    char *m = bot_env_mask(&b->src->env, s);
-    free(s);
-    s = m;
-  }
-  return s;
-}
-
-static void action_v(engine *e, bot *b, const char *number, engine_action_kind kind,
-                     const char *detail, const char *fmt, va_list ap) {
-  char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
-  s = masked(b, s);
-  if (s) {
-    event ev = event_of(e, 0, b->name, number, s, NULL, 0);
-    ev.kind = kind;
-    ev.detail = detail ? masked(b, xstrdup(detail)) : NULL;
-    event_push(e->sink, ev);
-  }
-  free(s);
-}
-
-void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
-  if (!e->has_obs) return;
-  va_list ap;
-  va_start(ap, fmt);
-  action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
-  va_end(ap);
-}
-
-void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
-                   const char *detail, const char *fmt, ...) {
-  if (!e->has_obs) return;
-  va_list ap;
-  va_start(ap, fmt);
-  action_v(e, b, number, kind, detail, fmt, ap);
-  va_end(ap);
-}
-
-/* ---------------------------------------------------------------- contacts */
-
-/* Evicts least recently used contacts beyond the cache size, but never one
- * whose last writes are not durable yet (the store would give an old copy). */
-static void cache_trim(engine *e) { contacts_trim(&e->cache, e->durable); }
-
-void engine_forget_contacts(engine *e) {
-  for (int k = 0; k < e->group->n; k++) {
-    engine *w = e->group->w[k];
-    contacts_clear(&w->cache);
-    w->ndirty = 0;
-  }
-}
-
-/* The contact for number, from the cache or the store; created (and marked
- * new) when the bot has never seen it. NULL on a store failure. */
-contact *contact_get(engine *e, bot *b, const char *number, int create,
-                            int *is_new) {
-  if (is_new) *is_new = 0;
-  /* a conversation of another worker's partitions: its own structures
-   * (only between group_run calls, when every worker is idle) */
-  engine *owner = engine_owner(e, b->id, number);
-  if (owner != e) return contact_get(owner, b, number, create, is_new);
-  contact *c = contacts_find(&e->cache, b->id, number);
-  if (c) {
-    c->batch = e->batches + 1;
-    return c;
-  }
-  contact_row r = {0};
-  int found = store_contact_get(e->rd, b->id, number, &r);
-  if (found < 0) return NULL;
-  if (!found) {
-    if (!create) return NULL;
-    int64_t now = engine_now(e);
-    int64_t id = next_contact_id(e);
-    journal_contact_add(e->jr, id, b->id, number, now);
-    /* a number erased while opted out is opted out again */
-    int suppressed = store_is_suppressed(e->rd, b->id, number);
-    if (suppressed < 0) return NULL;
-    if (suppressed)
-      journal_contact_update(e->jr, id, "opted_out", NULL, NULL, NULL);
-    else if (create == CONTACT_UNASKED)
-      journal_contact_update(e->jr, id, "not_opted_in", NULL, NULL, NULL);
-    r = (contact_row){.id = id, .number = xstrdup(number),
-                      .status = xstrdup(suppressed               ? "opted_out"
-                                        : create == CONTACT_UNASKED ? "not_opted_in"
-                                                                    : "subscribed"),
-                      .fields = xstrdup("{}"),
-                      .tags = xstrdup("[]"), .state = xstrdup("{}"),
-                      .first_seen = now, .last_seen = now};
-    if (is_new) *is_new = 1;
-  }
-  c = xcalloc(1, sizeof *c);
-  c->id = r.id;
-  c->bot_id = b->id;
-  c->number = r.number;
-  c->opted_out = r.status && strcmp(r.status, "opted_out") == 0;
-  c->not_opted_in = r.status && strcmp(r.status, "not_opted_in") == 0;
-  c->joined = r.joined;
-  c->fields = r.fields;
-  c->tags = r.tags;
-  c->state = r.state;
-  c->expect = r.expect;
-  c->timezone = r.timezone;
-  c->first_seen = r.first_seen;
-  c->last_seen = r.last_seen;
-  c->stored_last_seen = r.last_seen;
-  c->batch = e->batches + 1;
-  c->busy = e->nwaiting && waiting_has_contact(e, c->id);
-  c->undeliverable = r.undeliverable != NULL;
-  free(r.status);
-  free(r.undeliverable);
-  return contacts_add(&e->cache, c);
-}
-
-void replace(char **slot, const char *v) {
-  free(*slot);
-  *slot = v ? xstrdup(v) : NULL;
-}
 
 /* ---------------------------------------------------------------- life cycle */
 
@@ -227,11 +31,6 @@ static int64_t real_clock(void *ud) {
   return wall_ms();
 }
 
-/* One reading per message: everything a message causes carries its time. */
-int64_t engine_observed_at(engine *e) { return e->observed_at; }
-int64_t engine_now(engine *e) {
-  return e->run ? e->run->now : e->clock(e->clock_ud);
-}
 store_reader *engine_store(engine *e) { return e->rd; }
 engine_stats engine_stats_of(engine *e) {
   engine_stats sum = {0};
@@ -310,361 +109,16 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   return e;
 }
 
-void engine_set_observer(engine *e, const engine_observer *obs) {
-  for (int k = 0; k < e->group->n; k++) {
-    engine *w = e->group->w[k];
-    w->has_obs = obs != NULL;
-    if (obs) w->obs = *obs;
-  }
-}
-
-static void bot_free(bot *b) {
-  sandbox_close(b->sb);
-  script_free(b->src);
-  free(b->name);
-  free(b->display);
-  free(b->help);
-  free(b->optout_reply);
-  free(b->optin_reply);
-  free(b->timezone);
-  for (size_t i = 0; i < b->nnumbers; i++) free(b->numbers[i]);
-  free(b->numbers);
-  for (size_t i = 0; i < b->nhttp_allow; i++) free(b->http_allow[i]);
-  free(b->http_allow);
-  free(b);
-}
-
-/* One of b's waiting handlers ended: a retired version goes with its last. */
-void bot_release(engine *e, bot *b) {
-  if (--b->nwaiting > 0 || !b->retired) return;
-  for (bot **p = &e->retired; *p; p = &(*p)->next) {
-    if (*p == b) {
-      *p = b->next;
-      bot_free(b);
-      return;
-    }
-  }
-}
-
 void engine_close(engine *e) {
   if (!e) return;
-  int primary = e->worker == 0;
-  if (primary) group_close(e); /* the other workers first */
-  contacts_clear(&e->cache);
-  free(e->cache.table);
-  free(e->dirty);
-  char err[256];
-  if (primary) {
+  if (e->worker == 0) {
+    group_close(e); /* the other workers first */
+    char err[256];
     writer_wait(e->w, err, sizeof err);
     writer_close(e->w);
   }
-  journal_clear(&e->jr_own);
-  free(e->jr_own.ops);
-  events_flush(e, 0, e->nevents);
-  free(e->events);
-  pending_forget(e, UINT64_MAX);
-  free(e->pending);
-  waiting_free_all(e);
-  free(e->reruns);
-  while (e->retired) {
-    bot *next = e->retired->next;
-    bot_free(e->retired);
-    e->retired = next;
-  }
-  while (e->bots) {
-    bot *next = e->bots->next;
-    bot_free(e->bots);
-    e->bots = next;
-  }
-  free(e->deferred);
-  if (e->reads_alone) store_reader_close(e->rd);
-  free(e);
+  worker_free(e);
 }
-
-/* ---------------------------------------------------------------- loading */
-
-static char *cfg_string(lua_State *L, int cfg, const char *key) {
-  char *v = NULL;
-  if (lua_getfield(L, cfg, key) == LUA_TSTRING) v = xstrdup(lua_tostring(L, -1));
-  lua_pop(L, 1);
-  return v;
-}
-
-/* The limits bot.config validated (stdlib/internal/api.lua): numbers in
- * cfg.limit_instructions, cfg.limit_memory (bytes), cfg.limit_time (ms),
- * cfg.limit_waiting_memory (bytes). */
-static void read_limits(lua_State *L, int cfg, sandbox_limits *lim) {
-  *lim = sandbox_default_limits;
-  if (lua_getfield(L, cfg, "limit_instructions") == LUA_TNUMBER)
-    lim->instructions = (long)lua_tointeger(L, -1);
-  if (lua_getfield(L, cfg, "limit_memory") == LUA_TNUMBER)
-    lim->memory = (size_t)lua_tointeger(L, -1);
-  if (lua_getfield(L, cfg, "limit_time") == LUA_TNUMBER)
-    lim->time_ms = (long)lua_tointeger(L, -1);
-  if (lua_getfield(L, cfg, "limit_waiting_memory") == LUA_TNUMBER)
-    lim->waiting_memory = (size_t)lua_tointeger(L, -1);
-  lua_pop(L, 4);
-}
-
-bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen) {
-  script *s = script_read(dir, err, errlen);
-  if (!s) return NULL;
-  return engine_install(e, s, NULL, err, errlen);
-}
-
-/* The other bot (not a version of b) that serves one of b's numbers. */
-static const bot *number_owner(engine *e, const bot *b, const char **number) {
-  for (const bot *o = e->bots; o; o = o->next) {
-    if (strcmp(o->name, b->name) == 0) continue;
-    for (size_t i = 0; i < b->nnumbers; i++)
-      for (size_t k = 0; k < o->nnumbers; k++)
-        if (strcmp(b->numbers[i], o->numbers[k]) == 0) {
-          *number = b->numbers[i];
-          return o;
-        }
-  }
-  return NULL;
-}
-
-int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen) {
-  if (s->env.filled || !e->bot_env) return 0;
-  bot_env env = {0};
-  if (e->bot_env(e->bot_env_ud, s->name, s->dir, &env, err, errlen)) {
-    bot_env_clear(&env);
-    return -1;
-  }
-  bot_env_clear(&s->env);
-  s->env = env;
-  s->env.filled = 1;
-  return 0;
-}
-
-/* Writes that need an answer, or must be durable before the engine goes
- * on, after every batch before them: j applied by the writer at once (in a
- * transaction of its own; the engine has no connection that writes). */
-static int write_now(engine *e, journal *j, char *err, size_t errlen) {
-  return engine_flush(e, err, errlen) ? -1 : writer_apply(e->w, j, err, errlen);
-}
-
-/* A version loaded from s (taken) into a VM of its own, its bot.config
- * read; NULL with err if it does not load. */
-static bot *bot_build(script *s, char *err, size_t errlen) {
-  sandbox *sb = sandbox_open(s, err, errlen);
-  if (!sb) {
-    script_free(s);
-    return NULL;
-  }
-  bot *b = xcalloc(1, sizeof *b);
-  b->src = s;
-  b->sb = sb;
-  b->name = xstrdup(s->name);
-  lua_State *L = sandbox_main(sb);
-  sandbox_push_runtime(sb);
-  lua_getfield(L, -1, "cfg");
-  int cfg = lua_gettop(L);
-  b->display = cfg_string(L, cfg, "name");
-  if (!b->display) b->display = xstrdup(b->name);
-  b->help = cfg_string(L, cfg, "help");
-  if (!b->help) b->help = compliance_default_help(b->display);
-  b->optout_reply = cfg_string(L, cfg, "optout_reply");
-  if (!b->optout_reply) b->optout_reply = compliance_default_optout(b->display);
-  b->optin_reply = cfg_string(L, cfg, "optin_reply");
-  if (!b->optin_reply) b->optin_reply = compliance_default_optin(b->display);
-  lua_getfield(L, cfg, "max_message_chars");
-  b->max_chars = (int)lua_tointeger(L, -1);
-  if (b->max_chars <= 0) b->max_chars = 1600;
-  lua_pop(L, 1);
-  b->timezone = cfg_string(L, cfg, "timezone");
-  if (!b->timezone) b->timezone = xstrdup("UTC");
-  b->quiet = (quiet_hours){21 * 60, 9 * 60};
-  if (lua_getfield(L, cfg, "quiet_start") == LUA_TNUMBER) {
-    b->quiet.start = (int)lua_tointeger(L, -1);
-    lua_getfield(L, cfg, "quiet_end");
-    b->quiet.end = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  if (lua_getfield(L, cfg, "late_ms") == LUA_TNUMBER) b->late_ms = lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  lua_getfield(L, cfg - 1, "router"); /* the runtime table is below cfg */
-  b->on_status = lua_getfield(L, -1, "status") == LUA_TTABLE;
-  lua_pop(L, 2);
-  if (lua_getfield(L, cfg, "numbers") == LUA_TTABLE) { /* checked E.164 by bot.config */
-    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-      b->numbers = xrealloc(b->numbers, (b->nnumbers + 1) * sizeof *b->numbers);
-      b->numbers[b->nnumbers++] = xstrdup(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1); /* what ended the list */
-  }
-  lua_pop(L, 1);
-  if (lua_getfield(L, cfg, "http_allow") == LUA_TTABLE) { /* checked by bot.config */
-    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-      b->http_allow = xrealloc(b->http_allow, (b->nhttp_allow + 1) * sizeof *b->http_allow);
-      b->http_allow[b->nhttp_allow++] = xstrdup(lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  b->http_max_bytes = 1u << 20;
-  if (lua_getfield(L, cfg, "http_max_bytes") == LUA_TNUMBER)
-    b->http_max_bytes = (size_t)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  sandbox_limits lim;
-  read_limits(L, cfg, &lim);
-  lua_pop(L, 2);
-  sandbox_set_limits(sb, &lim);
-  return b;
-}
-
-/* Puts b in w's bots, replacing the version of the same name. */
-static void bot_put(engine *w, bot *b) {
-  for (bot **p = &w->bots; *p; p = &(*p)->next) {
-    if (strcmp((*p)->name, b->name) == 0) {
-      bot *old = *p;
-      b->counts = old->counts;
-      b->next = old->next;
-      *p = b;
-      if (old->nwaiting) { /* kept until its waiting handlers end */
-        old->retired = 1;
-        old->next = w->retired;
-        w->retired = old;
-      } else {
-        bot_free(old);
-      }
-      return;
-    }
-  }
-  b->next = w->bots;
-  w->bots = b;
-}
-
-bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
-  int why_local;
-  if (!why) why = &why_local;
-  *why = INSTALL_INVALID;
-  if (engine_fill_bot_env(e, s, err, errlen)) {
-    script_free(s);
-    return NULL;
-  }
-  engine_group *g = e->group;
-  /* every worker runs the version in a VM of its own: all load, or none */
-  bot *copies[MAX_ENGINE_THREADS] = {0};
-  for (int k = 1; k < g->n; k++) {
-    if (!(copies[k] = bot_build(script_copy(s), err, errlen))) {
-      for (int i = 1; i < k; i++) bot_free(copies[i]);
-      script_free(s);
-      return NULL;
-    }
-  }
-  bot *b = copies[0] = bot_build(s, err, errlen);
-  if (!b) {
-    for (int i = 1; i < g->n; i++) bot_free(copies[i]);
-    return NULL;
-  }
-  const char *taken;
-  const bot *owner = number_owner(e, b, &taken);
-  if (owner) {
-    snprintf(err, errlen,
-             "%s: bot.config{numbers}: %s is served by bot '%s'; a number has one bot (release "
-             "it there first)",
-             b->name, taken, owner->name);
-    *why = INSTALL_NUMBER_TAKEN;
-    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
-    return NULL;
-  }
-
-  *why = INSTALL_STORE;
-  int64_t now = engine_now(e);
-  char *files_json = NULL;
-  char *sha = script_sha(s, &files_json);
-  journal j = {0};
-  journal_bot_version(&j, b->name, sha, files_json, now);
-  free(sha);
-  free(files_json);
-  int failed = write_now(e, &j, err, errlen) != 0;
-  if (!failed) {
-    b->id = j.ops[0].u.bot_version.bot_id;
-    b->version_id = j.ops[0].u.bot_version.version_id;
-    b->version_number = j.ops[0].u.bot_version.version_number;
-  }
-  if (!failed && e->serving) {
-    journal_clear(&j);
-    journal_bot_active(&j, b->id, b->version_id);
-    failed = writer_apply(e->w, &j, err, errlen) != 0;
-  }
-  journal_free(&j);
-  if (!failed) b->store = store_cell_for(e, b->id);
-  if (!failed && reconcile_every(e, b, err, errlen)) failed = 1;
-  if (failed) {
-    for (int i = 0; i < g->n; i++) bot_free(copies[i]);
-    return NULL;
-  }
-  *why = INSTALL_OK;
-  /* a reload replaces the bot of the same name, in every worker */
-  for (int k = 0; k < g->n; k++) {
-    bot *c = copies[k];
-    c->id = b->id;
-    c->version_id = b->version_id;
-    c->version_number = b->version_number;
-    c->store = b->store;
-    bot_put(g->w[k], c);
-  }
-  return b;
-}
-
-int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {
-  journal j = {0};
-  journal_bot_served(&j, b->id, folder_sha);
-  int rc = write_now(e, &j, err, errlen);
-  journal_free(&j);
-  return rc;
-}
-
-void engine_each_bot_counts(engine *e, void (*fn)(void *ud, const char *bot, const bot_counts *c),
-                            void *ud) {
-  for (bot *b = e->bots; b; b = b->next) {
-    bot_counts sum = b->counts;
-    for (int k = 1; k < e->group->n; k++) {
-      const bot *c = worker_bot(e->group->w[k], b->name);
-      if (!c) continue;
-      sum.messages_in += c->counts.messages_in;
-      sum.replies += c->counts.replies;
-      sum.suppressed += c->counts.suppressed;
-      sum.errors += c->counts.errors;
-    }
-    fn(ud, b->name, &sum);
-  }
-}
-
-void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),
-                        void *ud) {
-  for (bot *b = e->bots; b; b = b->next)
-    for (size_t i = 0; i < b->nnumbers; i++) fn(ud, b->numbers[i], b->name);
-}
-
-bot *engine_find_bot(engine *e, const char *name) {
-  for (bot *b = e->bots; b; b = b->next)
-    if (strcmp(b->name, name) == 0) return b;
-  return NULL;
-}
-
-const char *bot_name(const bot *b) { return b->name; }
-const script *bot_script(const bot *b) { return b->src; }
-int64_t bot_version(const bot *b) { return b->version_number; }
-const char *bot_display_name(const bot *b) { return b->display; }
-int64_t bot_id(const bot *b) { return b->id; }
-sandbox *bot_sandbox(bot *b) { return b->sb; }
-
-void engine_seed_random(engine *e, bot *b, int64_t seed) {
-  atomic_store(&b->store->seed_count, 0);
-  for (int k = 0; k < e->group->n; k++) {
-    bot *c = k == 0 ? b : worker_bot(e->group->w[k], b->name);
-    if (c) sandbox_seed_random_shared(c->sb, seed, &b->store->seed_count);
-  }
-}
-const bot_env *bot_env_of(const bot *b) { return &b->src->env; }
 
 /* ---------------------------------------------------------------- compliance */
 
@@ -682,50 +136,6 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
     replace(&c->expect, NULL);
   }
   return 0;
-}
-
-/* Provider ids of inbound messages whose batch is not durable yet: the
- * store cannot see them, so a retry arriving meanwhile is caught here. */
-static int pending_has(engine *e, int64_t bot_id, const char *provider_id) {
-  for (size_t i = 0; i < e->npending; i++) {
-    const struct pending *p = &e->pending[i];
-    if (p->bot_id == bot_id && p->provider_id && strcmp(p->provider_id, provider_id) == 0)
-      return 1;
-  }
-  return 0;
-}
-
-static void pending_add(engine *e, int64_t bot_id, const char *provider_id, int64_t message_id,
-                        int rank) {
-  if (e->npending == e->cap_pending) {
-    e->cap_pending = e->cap_pending ? e->cap_pending * 2 : 64;
-    e->pending = xrealloc(e->pending, e->cap_pending * sizeof *e->pending);
-  }
-  e->pending[e->npending++] = (struct pending){e->batches + 1, bot_id,
-                                               provider_id ? xstrdup(provider_id) : NULL,
-                                               message_id, rank};
-}
-
-/* Forgets what batches up to and including batch recorded. */
-static void pending_forget(engine *e, uint64_t batch) {
-  size_t k = 0;
-  for (size_t i = 0; i < e->npending; i++) {
-    if (e->pending[i].batch <= batch) free(e->pending[i].provider_id);
-    else e->pending[k++] = e->pending[i];
-  }
-  e->npending = k;
-}
-
-/* The furthest status a delivery report of message id reached in batches
- * not durable yet, 0 if none. */
-static int pending_status_rank(engine *e, int64_t bot_id, int64_t id) {
-  int rank = 0;
-  for (size_t i = 0; i < e->npending; i++) {
-    const struct pending *p = &e->pending[i];
-    if (!p->provider_id && p->bot_id == bot_id && p->message_id == id && p->rank > rank)
-      rank = p->rank;
-  }
-  return rank;
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m);
@@ -759,12 +169,12 @@ static int handle_event(engine *e, bot *b, const inbound *m) {
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
                 .provider_id = m->provider_id};
   char err[1024];
-  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", err,
-                      sizeof err);
+  run_failure why = RUN_FAILED_ERROR;
+  int rc = run_script(e, b, c, RUN_EVENT, &ev, 0, m->event_data ? m->event_data : "{}", &why,
+                      err, sizeof err);
   if (rc == 1) /* the backend is told: see docs/serve.md (events) */
     emit(e, EMIT_EVENT_FAILED, b->name, c->number, err,
-         strncmp(err, NO_EVENT_HANDLER, strlen(NO_EVENT_HANDLER)) == 0 ? "no_handler" : "error",
-         0);
+         why == RUN_FAILED_NO_HANDLER ? "no_handler" : "error", 0);
   return rc < 0 ? -1 : 0;
 }
 
@@ -845,21 +255,10 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
     json_decref(st);
     inbound ev = {.text = d->status, .len = strlen(d->status)};
     char err[1024];
-    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, err, sizeof err) < 0 ? -1 : 0;
+    rc = run_script(e, b, c, RUN_STATUS, &ev, 0, args, NULL, err, sizeof err) < 0 ? -1 : 0;
     free(args);
   }
   return rc;
-}
-
-/* The bot's configured number the message went to ("15550100" and
- * "+15550100" alike), or NULL (then sends use the bot's first number): what
- * a provider posts as To is never a sender, or a rate limit's key, as is. */
-const char *own_number(const bot *b, const char *to) {
-  if (!to) return NULL;
-  to += *to == '+';
-  for (size_t i = 0; i < b->nnumbers; i++)
-    if (strcmp(b->numbers[i] + (b->numbers[i][0] == '+'), to) == 0) return b->numbers[i];
-  return NULL;
 }
 
 static int handle_one(engine *e, bot *b, const inbound *m) {
@@ -963,76 +362,6 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   return run_message(e, b, c, RUN_MESSAGE, m, msg_id);
 }
 
-static void flush_seen(engine *e) {
-  for (size_t i = 0; i < e->ndirty; i++) {
-    contact *c = e->dirty[i];
-    journal_contact_seen(e->jr, c->id, c->last_seen);
-    c->stored_last_seen = c->last_seen;
-    c->seen_dirty = 0;
-  }
-  e->ndirty = 0;
-}
-
-/* After a failed write: what the cache and the counters say may not be in
- * the store. Start again from the store. */
-void engine_reset(engine *e) {
-  engine_group *g = e->group;
-  engine *p = g->w[0];
-  deferred_run_clear(p);
-  for (int k = 0; k < g->n; k++) {
-    engine *w = g->w[k];
-    journal_clear(&w->jr_own);
-    events_flush(w, 0, w->nevents);
-    w->nevents_inflight = 0;
-    pending_forget(w, UINT64_MAX);
-    waiting_reload(w);
-    w->batches = p->batches;
-    w->durable = w->batches;
-  }
-  engine_forget_contacts(p);
-  group_reload_ids(p);
-  store_cells_reload(p);
-}
-
-/* The batch before the one just handed over is durable (e: the primary;
- * every worker's counters follow it). */
-static void batch_durable(engine *e, uint64_t batch, size_t nevents) {
-  e->durable = batch;
-  events_flush(e, 1, nevents);
-  pending_forget(e, batch);
-  for (int k = 0; k < e->group->n; k++) {
-    engine *w = e->group->w[k];
-    w->batches = e->batches;
-    w->durable = batch;
-    cache_trim(w);
-  }
-}
-
-/* Before a batch goes to the writer: every worker's last_seen writes and
- * the bot.store cells it changed (into the primary's journal: between
- * rounds every worker's writes go there). */
-static void gather(engine *p) {
-  engine_group *g = p->group;
-  for (int k = 0; k < g->n; k++) flush_seen(g->w[k]);
-  store_cells_journal(p);
-}
-
-/* Hands the batch's journal to the writer; the batch before is durable
- * when this returns 0. Every worker's work goes in it. */
-int submit_journal(engine *e, char *err, size_t errlen) {
-  e = e->group->w[0];
-  gather(e);
-  size_t inflight_events = e->nevents_inflight;
-  if (writer_submit(e->w, e->jr, err, errlen)) {
-    engine_reset(e); /* the batch in flight failed; this one built on it */
-    return -1;
-  }
-  e->batches++;
-  batch_durable(e, e->batches - 1, inflight_events);
-  e->nevents_inflight = e->nevents;
-  return 0;
-}
-
 /* A batch's share for one worker (engine_submit with several). */
 typedef struct share {
   const char *bot;
@@ -1130,168 +459,8 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
   return submit_journal(e, err, errlen);
 }
 
-int engine_flush(engine *e, char *err, size_t errlen) {
-  e = e->group->w[0];
-  if (writer_wait(e->w, err, errlen)) {
-    engine_reset(e);
-    return -1;
-  }
-  batch_durable(e, e->batches, e->nevents_inflight);
-  e->nevents_inflight = 0;
-  return 0;
-}
-
 int engine_handle(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen) {
   if (engine_submit(e, b, msgs, n, err, errlen)) return -1;
   return engine_flush(e, err, errlen);
-}
-
-uint64_t engine_batches_durable(engine *e) { return e->durable; }
-
-static int set_contact(engine *e, bot *b, const char *number, const char *status,
-                       const char *fields, const char *tags, const char *timezone, char *err,
-                       size_t errlen) {
-  run_ctx run = {.now = e->clock(e->clock_ud)};
-  e->run = &run;
-  contact *c = contact_get(e, b, number, 1, NULL);
-  e->run = NULL;
-  if (!c) {
-    snprintf(err, errlen, "%s", store_error(e->rd));
-    return -1;
-  }
-  journal_contact_update(e->jr, c->id, status, fields, tags, timezone);
-  if (fields) replace(&c->fields, fields);
-  if (tags) replace(&c->tags, tags);
-  if (timezone) replace(&c->timezone, timezone);
-  if (status) {
-    /* the ledger records an opt-out and an opt-in; not_opted_in is neither */
-    int opt_out = strcmp(status, "opted_out") == 0;
-    int opt_in = strcmp(status, "subscribed") == 0 && (c->opted_out || c->not_opted_in);
-    if ((opt_out && !c->opted_out) || opt_in)
-      journal_consent(e->jr, b->id, c->id, c->number, opt_out ? "optout" : "optin",
-                      "setup", NULL, engine_now(e));
-    if (opt_out && !c->opted_out && c->expect) { /* as an opt-out by keyword does */
-      journal_conversation(e->jr, c->id, c->state, NULL, engine_now(e));
-      replace(&c->expect, NULL);
-    }
-    c->opted_out = opt_out;
-    c->not_opted_in = strcmp(status, "not_opted_in") == 0;
-  }
-  if (submit_journal(e, err, errlen)) return -1;
-  return engine_flush(e, err, errlen);
-}
-
-/* A contact's fields or tags from outside a script, held to the rules and
- * limits a script's are (luadata): 0 with *out canonical (NULL if json is
- * NULL), or 1 with err. */
-static int check_contact_data(const char *json, const char *label, const luadata_limits *lim,
-                              char **out, char *err, size_t errlen) {
-  *out = NULL;
-  if (!json) return 0;
-  *out = luadata_check_json(json, strlen(json), label, lim, err, errlen);
-  return *out ? 0 : 1;
-}
-
-int engine_set_contact(engine *e, bot *b, const char *number, const char *status,
-                       const char *fields_in, const char *tags_in, const char *timezone,
-                       char *err, size_t errlen) {
-  char *fields, *tags;
-  if (check_contact_data(fields_in, "c.fields", &LUADATA_FIELDS, &fields, err, errlen))
-    return 1;
-  if (check_contact_data(tags_in, "c.tags", &LUADATA_TAGS, &tags, err, errlen)) {
-    free(fields);
-    return 1;
-  }
-  if (tags && strcmp(tags, "{}") == 0) replace(&tags, "[]"); /* no tags, as a script writes it */
-  int rc = set_contact(e, b, number, status, fields, tags, timezone, err, errlen);
-  free(fields);
-  free(tags);
-  return rc;
-}
-
-typedef struct engine_import {
-  engine *e;
-  int64_t bot_id;
-} engine_import;
-
-/* An imported contact that is cached takes what the import wrote. */
-static void import_changed(void *ud, const char *number, const char *status,
-                           const char *fields, const char *tags) {
-  engine_import *im = ud;
-  engine *o = engine_owner(im->e, im->bot_id, number);
-  contact *c = contacts_find(&o->cache, im->bot_id, number);
-  if (!c) return;
-  int opted_out = strcmp(status, "opted_out") == 0;
-  if (opted_out && !c->opted_out) replace(&c->expect, NULL); /* as the import did */
-  c->opted_out = opted_out;
-  c->not_opted_in = strcmp(status, "not_opted_in") == 0;
-  replace(&c->fields, fields);
-  replace(&c->tags, tags);
-}
-
-/* A batch of the import's writes, committed before the import reads on. */
-static int import_commit(void *ud, journal *j, char *err, size_t errlen) {
-  engine_import *im = ud;
-  return writer_apply(im->e->w, j, err, errlen);
-}
-
-int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
-                           import_options *opt, import_report *rep, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1; /* it reads what the batches wrote */
-  engine_import im = {.e = e, .bot_id = b->id};
-  opt->now = engine_now(e);
-  opt->changed = import_changed;
-  opt->commit = import_commit;
-  opt->ud = &im;
-  int64_t last_id = atomic_load(&e->group->last_contact_id);
-  int rc = contacts_import(e->rd, b->id, &last_id, data, len, opt, rep, err, errlen);
-  atomic_store(&e->group->last_contact_id, last_id);
-  if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
-  return rc;
-}
-
-int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen) {
-  if (engine_flush(e, err, errlen)) return -1;
-  contact_row r = {0};
-  int found = store_contact_get(e->rd, b->id, number, &r);
-  if (found <= 0) {
-    snprintf(err, errlen, found < 0 ? "%s" : "no such contact",
-             found < 0 ? store_error(e->rd) : "");
-    return found < 0 ? -1 : 0;
-  }
-  engine *o = engine_owner(e, b->id, number);
-  contact *c = contacts_find(&o->cache, b->id, number);
-  int opted_out = c ? c->opted_out : strcmp(r.status, "opted_out") == 0;
-  if (c) contacts_remove(&o->cache, c);
-  journal_contact_erase(e->jr, b->id, r.id, number, opted_out, engine_now(e));
-  waiting_forget_contact(o, b->id, r.id);
-  contact_row_free(&r);
-  if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
-  return 1;
-}
-
-int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen) {
-  for (size_t i = 0; i < n; i++) journal_message_release(e->jr, ids[i], "queued", engine_now(e));
-  return submit_journal(e, err, errlen);
-}
-
-int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
-                         int64_t start_ms, double rate, char *err, size_t errlen) {
-  broadcast_row row = {.id = next_broadcast_id(e), .bot_id = b->id,
-                       .segment = (char *)segment, .text = (char *)text, .rate = rate,
-                       .next_at = start_ms};
-  journal_broadcast_add(e->jr, &row, engine_now(e));
-  if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
-  return row.id;
-}
-
-int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {
-  journal j = {0};
-  journal_broadcast_cancel(&j, b->id, id);
-  /* after its last chunk is in the store */
-  int rc =
-      write_now(e, &j, err, errlen) ? -1 : (int)j.ops[0].u.broadcast_cancel.cancelled;
-  journal_free(&j);
-  return rc;
 }

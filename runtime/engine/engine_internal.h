@@ -1,8 +1,11 @@
-/* engine_internal: what engine.c, invocation.c and advance.c share.
+/* engine_internal: what the files of runtime/engine/ share: the engine's
+ * structures and each file's functions, listed below lowest first.
  *
- * engine.c is the pipeline (batches, contacts, compliance, loading bots),
- * invocation.c one call into a bot's script and what it causes, advance.c
- * what comes due as time passes. Nothing outside these three includes this. */
+ * engine.c is the pipeline (inbound messages, compliance, the life cycle),
+ * install.c loads a bot version, invocation.c is one call into a bot's
+ * script and what it causes, advance.c what comes due as time passes, the
+ * others what these use (docs/architecture.md, the file map). Nothing
+ * outside runtime/engine/ includes this. */
 #ifndef PARLEY_ENGINE_INTERNAL_H
 #define PARLEY_ENGINE_INTERNAL_H
 
@@ -25,7 +28,7 @@ enum { MAX_SENDS_PER_INVOCATION = 50, MAX_BROADCASTS_PER_INVOCATION = 10,
        DEFAULT_CACHE = 100000, MAX_ENGINE_THREADS = 64 };
 
 /* bot.store, one per bot, shared by the bot's copy in every worker and by
- * its versions (workers.c). A handler that touches bot.store holds lock
+ * its versions (group_shared.c). A handler that touches bot.store holds lock
  * from its first touch to its end (or its wait for an HTTP response), so
  * a read-modify-write never loses an update whatever the workers. */
 typedef struct store_cell {
@@ -96,7 +99,8 @@ typedef struct invocation {
   int store_locked;      /* it holds b->store->lock (it touched bot.store) */
   bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
-  struct http_answer { /* the answer it resumes with (waiting.c) */
+  int no_handler;     /* the router found no handler for the event (host.no_handler) */
+  struct http_answer { /* the answer it resumes with (resume.c) */
     long status;
     char *error, *body;
     size_t body_len;
@@ -115,7 +119,7 @@ typedef struct engine_group engine_group;
 
 /* A send to another conversation's contact, made while the workers run in
  * parallel: only that contact's own worker may touch it, so the send is
- * recorded there after the workers meet (workers.c). */
+ * recorded there after the workers meet (deferred.c, workers.c). */
 typedef struct deferred_send {
   char *bot;           /* the bot's name */
   pending_send send;   /* its to, text, ... (taken) */
@@ -151,10 +155,6 @@ typedef enum run_kind {
   RUN_MESSAGE, RUN_OPTOUT, RUN_OPTIN, /* a fan's message: its handlers answer the fan */
   RUN_EVENT, RUN_STATUS, RUN_TIMER, RUN_LATE_TIMER
 } run_kind;
-/* "message", "optout", ...: how the script and rerun records name it. */
-const char *run_kind_name(run_kind k);
-/* The kind of that name, or -1. */
-int run_kind_of(const char *name);
 
 /* Whether an outgoing message may go back in the answer to the webhook being
  * handled (decided when the message came: engine.c, handle_one). */
@@ -251,7 +251,7 @@ struct engine {
   size_t ndeferred, cap_deferred;
 };
 
-/* workers.c: the workers of one engine and what they share. */
+/* The workers of one engine (workers.c) and what they share (group_shared.c). */
 struct engine_group {
   int n;                          /* workers */
   engine *w[MAX_ENGINE_THREADS];  /* w[0] is the primary */
@@ -272,46 +272,28 @@ struct engine_group {
   pthread_mutex_t waits_mu; /* the workers' waiting lists, while they run */
 };
 
-/* Opens workers 1..n-1 beside the primary (which has its store, writer and
- * options set): 0, or -1 with a sentence in err. */
-int group_open(engine *primary, int n, const char *db_path, char *err, size_t errlen);
-void group_close(engine *primary);
-/* Runs fn(w, arg) on every worker, in parallel (each on its own thread; the
- * primary's share on the caller's), and returns when all are done and
- * their writes and events are the primary's (the sends they deferred
- * recorded in between, where they were made): 0, or -1 if the store failed
- * recording those. */
-int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
-/* The worker whose partitions hold the conversation (bot, number). */
-engine *engine_owner(engine *e, int64_t bot_id, const char *number);
-/* While the workers run in parallel: number is a contact of another
- * worker's partitions, which e may not touch (sends to it are deferred). */
-int foreign_contact(engine *e, const bot *b, const char *number);
+/* The engine's files, lowest first: a file calls only the ones above it in
+ * this list (runtime/layers.py checks that no two call each other, even
+ * through others: they form no circle). contacts.c and contacts_file.c, the
+ * contact cache and the contacts file, use none of them. */
+
+/* run_ctx.c (and engine_now, engine.h) */
+/* "message", "optout", ...: how the script and rerun records name it. */
+const char *run_kind_name(run_kind k);
+/* The kind of that name, or -1. */
+int run_kind_of(const char *name);
+
+/* bots.c */
+void bot_free(bot *b);
+/* One of b's waiting handlers ended: a retired version goes with its last. */
+void bot_release(engine *e, bot *b);
 /* The worker's copy of the bot of that name (its current version), or NULL. */
 bot *worker_bot(engine *w, const char *name);
-/* The next id of each kind: unique over every worker. */
-int64_t next_contact_id(engine *e);
-int64_t next_message_id(engine *e);
-int64_t next_timer_id(engine *e);
-int64_t next_broadcast_id(engine *e);
-/* Reads the highest ids from the store again (after a failed write). */
-int group_reload_ids(engine *e);
-/* The bot's bot.store cell (created, with the store's value, on first use). */
-store_cell *store_cell_for(engine *e, int64_t bot_id);
-/* Puts each changed bot.store of the batch into the primary's journal. */
-void store_cells_journal(engine *e);
-/* After a failed write: every bot.store as the store has it. */
-void store_cells_reload(engine *e);
-/* After a failed write: the deferred sends are dropped with their batch. */
-void deferred_run_clear(engine *e);
-/* Defers p (taken: left empty) to the worker of its contact. */
-void deferred_add(engine *e, const char *botname, pending_send *p);
-
-
-extern const api_host engine_api;
-
-/* engine.c */
+/* The bot's configured number `to` names, or NULL. */
+const char *own_number(const bot *b, const char *to);
 const char *zone_of(const bot *b, contact *c);
+
+/* events.c */
 /* is_message: 1 an outgoing message, 0 an action, EMIT_EVENT_FAILED an
  * event that did not run as asked (status "no_handler" or "error"). */
 #define EMIT_EVENT_FAILED 2
@@ -323,9 +305,9 @@ void emit_message(engine *e, const char *botname, const char *number, const char
                   const char *status, int64_t id, engine_reply reply);
 /* Appends ev (taken) to e's events. */
 void event_push(engine *e, event ev);
-/* How the sandbox's dispatch begins the error of an event no handler takes
- * (stdlib/internal/router.lua). */
-#define NO_EVENT_HANDLER "no bot.on_event handler for events of type"
+/* Delivers (deliver 1) or drops the first n events: those of a batch now
+ * durable, or failed. */
+void events_flush(engine *e, int deliver, size_t n);
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* An action a log reports: its kind and detail said here (see
@@ -333,45 +315,74 @@ void action(engine *e, bot *b, const char *number, const char *fmt, ...)
 void action_logged(engine *e, bot *b, const char *number, engine_action_kind kind,
                    const char *detail, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
-/* contact_get's create: CONTACT_FIND only finds; CONTACT_JOIN creates a
- * subscribed contact (its own message, a timer or report of its own);
- * CONTACT_UNASKED creates one parley may text but that never asked for
- * marketing (an event or another contact's handler named it): not_opted_in
- * until its own first message. */
-enum { CONTACT_FIND = 0, CONTACT_JOIN = 1, CONTACT_UNASKED = 2 };
-contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);
-void replace(char **slot, const char *v);
-int submit_journal(engine *e, char *err, size_t errlen);
-void engine_reset(engine *e);
-int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
 
-void bot_release(engine *e, bot *b);
-/* The bot's configured number `to` names, or NULL. */
-const char *own_number(const bot *b, const char *to);
+/* group_shared.c */
+/* Reads the highest ids from the store again (at start, after a failed write). */
+int group_reload_ids(engine *e);
+/* The worker whose partitions hold the conversation (bot, number). */
+engine *engine_owner(engine *e, int64_t bot_id, const char *number);
+/* While the workers run in parallel: number is a contact of another
+ * worker's partitions, which e may not touch (sends to it are deferred). */
+int foreign_contact(engine *e, const bot *b, const char *number);
+/* The next id of each kind: unique over every worker. */
+int64_t next_contact_id(engine *e);
+int64_t next_message_id(engine *e);
+int64_t next_timer_id(engine *e);
+int64_t next_broadcast_id(engine *e);
+/* The bot's bot.store cell (created, with the store's value, on first use). */
+store_cell *store_cell_for(engine *e, int64_t bot_id);
+/* Puts each changed bot.store of the batch into the primary's journal. */
+void store_cells_journal(engine *e);
+/* After a failed write: every bot.store as the store has it. */
+void store_cells_reload(engine *e);
 
-/* invocation.c */
-void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
-void invocation_free(invocation *inv);
+/* invocation_state.c */
 /* Takes (once) / gives back the bot's bot.store lock for inv. */
 void store_lock(invocation *inv);
 void store_unlock(invocation *inv);
-int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
-               int transactional, int may_hold, const char *media);
-/* 0, 1 (the handler failed: its error recorded), 2 (it waits for an HTTP
- * response, or for its busy conversation: it runs later), -1 (the store). */
-int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
-               int64_t msg_id, const char *args, char *err, size_t errlen);
-/* What follows a handler's end (st): its effects applied, or its error
- * recorded; the thread released. 0, 1 or -1 as run_script. */
-int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
-                      int nres, run_kind kind, int64_t msg_id,
-                      char *err, size_t errlen);
-/* run_script for a message: its failure is the handler's business. */
-int run_message(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
-                int64_t msg_id);
+void http_answer_free(struct http_answer *a);
+void invocation_free(invocation *inv);
+
+/* deferred.c */
+/* Defers p (taken: left empty) to the worker of its contact. */
+void deferred_add(engine *e, const char *botname, pending_send *p);
+void deferred_free(deferred_send *d);
+/* After a failed write: the deferred sends are dropped with their batch. */
+void deferred_run_clear(engine *e);
+
+/* pending.c */
+/* An inbound provider id a batch not yet durable recorded. */
+int pending_has(engine *e, int64_t bot_id, const char *provider_id);
+/* Records a provider id (message_id 0), or the status rank a delivery of
+ * message_id reached (provider_id NULL), for the batch being handled. */
+void pending_add(engine *e, int64_t bot_id, const char *provider_id, int64_t message_id,
+                 int rank);
+/* Forgets what batches up to and including batch recorded. */
+void pending_forget(engine *e, uint64_t batch);
+/* The furthest status a delivery report of message id reached in batches
+ * not durable yet, 0 if none. */
+int pending_status_rank(engine *e, int64_t bot_id, int64_t id);
 
 /* waiting.c */
 enum { MAX_WAITING = 1000, MAX_WAITING_PER_BOT = 500, MAX_HTTP_PER_HANDLER = 20 };
+/* A handler waiting for the answer to its request, in its worker's list. */
+struct waiting {
+  uint64_t id; /* of the request it waits for */
+  invocation *inv;
+  lua_State *co;
+  sandbox_budget used;
+  bot *b;        /* the version running it (its id is the bot's) */
+  int64_t contact_id; /* 0: a bot's own timer */
+  char *number;
+  int64_t record_id;  /* the timer that runs it again after a crash */
+  int record_is_rerun; /* a rerun record (counted in e->reruns) */
+  run_kind kind;
+  int64_t msg_id;
+  char *reply_from;
+  int answering;
+  int64_t at; /* engine time when it suspended: it never resumes earlier */
+  waiting *next;
+};
 /* The conversation (c, or the bot's own when c is NULL) has a handler
  * waiting, or rerun records not run yet: what comes for it waits too. */
 int waiting_busy(engine *e, bot *b, contact *c);
@@ -379,6 +390,8 @@ int waiting_busy(engine *e, bot *b, contact *c);
  * from the store (waiting handlers are dropped: their records run them
  * again). 0 or -1. */
 int waiting_reload(engine *e);
+/* d more (or fewer) rerun records of the conversation pending. */
+void waiting_reruns_add(engine *e, int64_t bot_id, int64_t contact_id, long d);
 /* A contact erased: its rerun records went with it. */
 void waiting_forget_contact(engine *e, int64_t bot_id, int64_t contact_id);
 /* Whether timer id is the record of a waiting handler (it runs already). */
@@ -392,17 +405,100 @@ int waiting_timer_busy(engine *e, bot *b, const timer_row *t);
  * after a restart). Its id, or -1. */
 int64_t waiting_record(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
                        int64_t msg_id, const char *args);
-/* A rerun timer: its handler runs as recorded. As run_script. */
-int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen);
 /* The handler of inv suspended on inv->http: it waits (inv is taken). */
 int waiting_begin(engine *e, invocation *inv, lua_State *co, run_kind kind, const inbound *m,
                   int64_t msg_id, const char *args);
-/* The host side of http.get/post (api_host.http_start). */
+/* Hands w's request (the invocation's newest) to whoever makes requests. */
+void waiting_start_request(engine *e, waiting *w);
+/* The host side of http.get/post (api_host.http_start, http_result). */
 int waiting_http_start(void *ctx, const char *method, const char *url, const char *body,
                        size_t body_len, const char *headers_json, long timeout_ms, char *err,
                        size_t errlen);
 int waiting_http_result(void *ctx, lua_State *L);
-void waiting_answer_free(struct http_answer *a);
+/* Frees w (out of its list), and its invocation if it still has one. */
+void waiting_free(engine *e, waiting *w);
 void waiting_free_all(engine *e);
+
+/* contact_lookup.c */
+/* contact_get's create: CONTACT_FIND only finds; CONTACT_JOIN creates a
+ * subscribed contact (its own message, a timer or report of its own);
+ * CONTACT_UNASKED creates one parley may text but that never asked for
+ * marketing (an event or another contact's handler named it): not_opted_in
+ * until its own first message. */
+enum { CONTACT_FIND = 0, CONTACT_JOIN = 1, CONTACT_UNASKED = 2 };
+/* The contact for number, from the cache or the store; created (and marked
+ * new) when the bot has never seen it. NULL on a store failure. */
+contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);
+/* *slot (freed) becomes a copy of v, or NULL. */
+void replace(char **slot, const char *v);
+
+/* outgoing.c */
+/* Stores one outgoing message. status "sent": it goes out (at once with
+ * the simulator; queued for the sender with an outbox), "suppressed": the
+ * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
+int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
+               int transactional, int may_hold, const char *media);
+
+/* batch.c */
+/* Hands the batch's journal to the writer; the batch before is durable
+ * when this returns 0 (-1: it failed, and engine_reset ran). */
+int submit_journal(engine *e, char *err, size_t errlen);
+/* After a failed write: what the cache and the counters say may not be in
+ * the store. Start again from the store. */
+void engine_reset(engine *e);
+/* Writes that need an answer, or must be durable before the engine goes
+ * on, after every batch before them: j applied by the writer at once. */
+int write_now(engine *e, journal *j, char *err, size_t errlen);
+
+/* host_api.c */
+extern const api_host engine_api;
+void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying);
+
+/* invocation.c */
+/* Why a handler failed: the router found no handler for the event's type
+ * (the backend is told "no_handler"), or the handler (or a limit) stopped
+ * it ("error"). Decided where the handler ends, carried up as a value. */
+typedef enum run_failure { RUN_FAILED_ERROR, RUN_FAILED_NO_HANDLER } run_failure;
+/* 0, 1 (the handler failed: its error recorded, in err; why in *failure
+ * when failure is not NULL), 2 (it waits for an HTTP response, or for its
+ * busy conversation: it runs later), -1 (the store). */
+int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
+               int64_t msg_id, const char *args, run_failure *failure, char *err,
+               size_t errlen);
+/* What follows a handler's end (st): its effects applied, or its error
+ * recorded; the thread released. 0, 1 or -1 as run_script. */
+int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co, sandbox_status st,
+                      int nres, run_kind kind, int64_t msg_id, run_failure *failure,
+                      char *err, size_t errlen);
+/* run_script for a message: its failure is the handler's business. */
+int run_message(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
+                int64_t msg_id);
+
+/* resume.c */
+/* A rerun timer: its handler runs as recorded. As run_script. */
+int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen);
+
+/* workers.c */
+/* Opens workers 1..n-1 beside the primary (which has its store, writer and
+ * options set): 0, or -1 with a sentence in err. */
+int group_open(engine *primary, int n, const char *db_path, char *err, size_t errlen);
+/* Stops and frees workers 1..n-1 and what the workers share. */
+void group_close(engine *primary);
+/* Frees one worker's own structures (engine_close: the primary's, after
+ * group_close and its writer). */
+void worker_free(engine *w);
+/* Runs fn(w, arg) on every worker, in parallel (each on its own thread; the
+ * primary's share on the caller's), and returns when all are done and
+ * their writes and events are the primary's (the sends they deferred
+ * recorded in between, where they were made): 0, or -1 if the store failed
+ * recording those. */
+int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg);
+
+/* advance.c */
+/* Makes the pending recurring timers of a bot match its bot.every calls. */
+int reconcile_every(engine *e, bot *b, char *err, size_t errlen);
+
+/* admin.c, install.c and engine.c (the pipeline, the life cycle) are the
+ * top: no other file calls them. */
 
 #endif

@@ -1,372 +1,21 @@
 /* invocation: one call into a bot's script, and what it causes.
  *
- * The host API the script sees while it runs (sends, logs, timers, drips,
- * broadcasts, segments) collects effects into the invocation; when the
- * handler returns they are applied: contact, conversation and store changes,
- * outgoing messages (held by quiet hours where they do not answer the fan),
- * timers. A handler that fails leaves nothing but its error record. */
+ * The host API the script sees while it runs (host_api.c: sends, logs,
+ * timers, drips, broadcasts, segments) collects effects into the
+ * invocation; when the handler returns they are applied here: contact,
+ * conversation and store changes, outgoing messages (outgoing.c: held by
+ * quiet hours where they do not answer the fan), timers. A handler that
+ * fails leaves nothing but its error record; one that waits for an HTTP
+ * response goes to waiting.c. */
 #include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ctype.h>
 
 #include "clock.h"
 #include "engine_internal.h"
-#include "gsm.h"
 #include "sandbox.h"
-
-/* ---------------------------------------------------------------- sending */
-
-static int valid_number(const char *n) {
-  size_t len = strlen(n);
-  if (len < 4 || len > 16 || n[0] != '+') return 0;
-  for (size_t i = 1; i < len; i++)
-    if (!isdigit((unsigned char)n[i])) return 0;
-  return 1;
-}
-
-static const char *api_send(void *ctx, const char *to, const char *text,
-                            size_t len, const char *kind, int transactional,
-                            int urgent, const char *media, char *err, size_t errlen) {
-  invocation *inv = ctx;
-  if (inv->nsends >= MAX_SENDS_PER_INVOCATION) {
-    snprintf(err, errlen, "more than %d messages from one handler; use a "
-                          "broadcast for bulk sends",
-             MAX_SENDS_PER_INVOCATION);
-    return NULL;
-  }
-  if (len == 0) {
-    snprintf(err, errlen, "%s: the text is empty", kind);
-    return NULL;
-  }
-  if (strlen(text) != len) {
-    snprintf(err, errlen, "%s: the text contains a NUL byte", kind);
-    return NULL;
-  }
-  if (!utf8_valid(text, len)) { /* e.g. a string cut in the middle of a character */
-    snprintf(err, errlen, "%s: the text is not valid UTF-8 (was a string cut with "
-                          "string.sub? utf8.offset finds character boundaries)", kind);
-    return NULL;
-  }
-  size_t chars = utf8_chars(text);
-  if (chars > (size_t)inv->b->max_chars) {
-    snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
-                          "(bot.config max_message_chars)",
-             kind, chars, inv->b->max_chars);
-    return NULL;
-  }
-  int opted_out;
-  if (to) {
-    if (!valid_number(to)) {
-      snprintf(err, errlen, "send: '%.40s' is not an E.164 number like "
-                            "+15550100",
-               to);
-      return NULL;
-    }
-    if (inv->c && strcmp(to, inv->c->number) == 0) {
-      to = NULL;
-      opted_out = inv->c->opted_out;
-    } else if (foreign_contact(inv->e, inv->b, to)) {
-      /* another worker's contact: as the store has it (the send's own
-       * status is decided on that worker, when the batch ends) */
-      contact_row r = {0};
-      opted_out = store_contact_get(inv->e->rd, inv->b->id, to, &r) > 0 && r.status &&
-                  strcmp(r.status, "opted_out") == 0;
-      contact_row_free(&r);
-    } else {
-      contact *other = contact_get(inv->e, inv->b, to, 0, NULL);
-      opted_out = other && other->opted_out;
-    }
-  } else if (!inv->c) {
-    snprintf(err, errlen, "%s: this handler has no conversation (a bot's own "
-                          "timer); use send(number, text)", kind);
-    return NULL;
-  } else {
-    opted_out = inv->c->opted_out;
-  }
-  pending_send *p = &inv->sends[inv->nsends++];
-  /* quiet hours: a send that does not answer the fan's own message waits
-   * for the recipient's morning (decided at commit, in their zone), unless
-   * marked transactional or urgent (docs/scheduling.md, "Which sends wait") */
-  int may_hold = !transactional && !urgent && !(inv->replying && !to);
-  *p = (pending_send){to ? xstrdup(to) : NULL, xstrndup(text, len),
-                      xstrdup(kind), transactional,
-                      opted_out && !transactional ? "suppressed" : "sent", may_hold,
-                      media ? xstrdup(media) : NULL};
-  return p->status;
-}
-
-enum { MAX_LOG_BYTES = 64 * 1024 }; /* of bot.log per invocation */
-
-static void api_log(void *ctx, const char *text, size_t len) {
-  invocation *inv = ctx;
-  if (inv->logs.len >= MAX_LOG_BYTES) return;
-  size_t n = strnlen(text, len);
-  if (inv->logs.len + n + 1 > MAX_LOG_BYTES) {
-    n = MAX_LOG_BYTES - inv->logs.len - 1;
-    buf_add(&inv->logs, text, n);
-    buf_add(&inv->logs, "", 1);
-    buf_puts(&inv->logs, "(bot.log: more than 64 KiB from one handler; the rest is dropped)");
-    buf_add(&inv->logs, "", 1);
-    return;
-  }
-  buf_add(&inv->logs, text, n);
-  buf_add(&inv->logs, "", 1);
-}
-
-static int64_t api_now(void *ctx) { return engine_now(((invocation *)ctx)->e); }
-
-/* bot.store's JSON as saved: the handler holds the bot's store lock from
- * here to its end (or its wait), so no other worker's handler changes it
- * meanwhile. */
-static const char *api_store_json(void *ctx) {
-  invocation *inv = ctx;
-  store_lock(inv);
-  return inv->b->store->json;
-}
-
-void store_lock(invocation *inv) {
-  if (inv->store_locked) return;
-  pthread_mutex_lock(&inv->b->store->lock);
-  inv->store_locked = 1;
-}
-
-void store_unlock(invocation *inv) {
-  if (!inv->store_locked) return;
-  pthread_mutex_unlock(&inv->b->store->lock);
-  inv->store_locked = 0;
-}
-
-static struct timer_op *timer_op(invocation *inv, char *err, size_t errlen) {
-  if (inv->ntimer_ops >= MAX_TIMERS_PER_INVOCATION) {
-    snprintf(err, errlen, "more than %d timer changes from one handler",
-             MAX_TIMERS_PER_INVOCATION);
-    return NULL;
-  }
-  struct timer_op *op = &inv->timer_ops[inv->ntimer_ops++];
-  memset(op, 0, sizeof *op);
-  return op;
-}
-
-static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
-                             const char *args, const char *kind, char *err,
-                             size_t errlen) {
-  invocation *inv = ctx;
-  if (strcmp(kind, "drip") == 0 && !inv->c) {
-    snprintf(err, errlen, "a drip needs a conversation");
-    return -1;
-  }
-  struct timer_op *op = timer_op(inv, err, errlen);
-  if (!op) return -1;
-  op->kind = OP_ADD;
-  op->row = (timer_row){.id = next_timer_id(inv->e), .bot_id = inv->b->id,
-                        .contact_id = inv->c ? inv->c->id : 0,
-                        .number = inv->c ? xstrdup(inv->c->number) : NULL,
-                        .due_at = due_ms, .handler = xstrdup(handler),
-                        .args = xstrdup(args), .kind = xstrdup(kind)};
-  return op->row.id;
-}
-
-/* A broadcast's text is a message for every recipient (its {{...}} filled
- * in for each): checked like a send's, before the journal copies it. */
-static int64_t api_broadcast_add(void *ctx, const char *segment, const char *text,
-                                 size_t len, int64_t start_ms, double rate, char *err,
-                                 size_t errlen) {
-  invocation *inv = ctx;
-  if (inv->broadcasts.n >= MAX_BROADCASTS_PER_INVOCATION) {
-    snprintf(err, errlen, "bot.broadcast: more than %d broadcasts from one handler",
-             MAX_BROADCASTS_PER_INVOCATION);
-    return -1;
-  }
-  if (strlen(text) != len) {
-    snprintf(err, errlen, "bot.broadcast: the text contains a NUL byte");
-    return -1;
-  }
-  if (!utf8_valid(text, len)) {
-    snprintf(err, errlen, "bot.broadcast: the text is not valid UTF-8");
-    return -1;
-  }
-  size_t chars = utf8_chars(text);
-  if (chars > (size_t)inv->b->max_chars) {
-    snprintf(err, errlen, "bot.broadcast: the text is %zu characters long; the limit is %d "
-                          "(bot.config max_message_chars)",
-             chars, inv->b->max_chars);
-    return -1;
-  }
-  broadcast_row row = {.id = next_broadcast_id(inv->e), .bot_id = inv->b->id,
-                       .segment = (char *)segment, .text = (char *)text,
-                       .rate = rate, .next_at = start_ms};
-  journal_broadcast_add(&inv->broadcasts, &row, engine_now(inv->e));
-  return row.id;
-}
-
-static int api_contacts_match(void *ctx, const char *segment, int64_t after, long limit,
-                              contact_fn fn, int (*stop)(void *ud), void *ud) {
-  invocation *inv = ctx;
-  store_set_progress(inv->e->rd, stop, ud);
-  int rc = store_contacts_match(inv->e->rd, inv->b->id, segment, after, limit, fn, ud);
-  store_set_progress(inv->e->rd, NULL, NULL);
-  return rc;
-}
-
-static int api_broadcast_get(void *ctx, int64_t id, broadcast_row *out) {
-  invocation *inv = ctx;
-  return store_broadcast_get(inv->e->rd, inv->b->id, id, out);
-}
-
-static int api_timer_cancel(void *ctx, int64_t id, char *err, size_t errlen) {
-  invocation *inv = ctx;
-  if (waiting_has_record(inv->e, id)) return 0; /* it runs already, as one that ran */
-  struct timer_op *op = timer_op(ctx, err, errlen);
-  if (!op) return -1;
-  op->kind = OP_CANCEL;
-  op->id = id;
-  return 0;
-}
-
-static int api_drips_stop(void *ctx, const char *handler, char *err, size_t errlen) {
-  invocation *inv = ctx;
-  if (!inv->c) return 0; /* no conversation, no drips */
-  struct timer_op *op = timer_op(inv, err, errlen);
-  if (!op) return -1;
-  op->kind = OP_STOP_DRIPS;
-  op->handler = handler ? xstrdup(handler) : NULL;
-  return 0;
-}
-
-static const char *api_zone(void *ctx) {
-  invocation *inv = ctx;
-  return zone_of(inv->b, inv->c);
-}
-
-static void api_rule(void *ctx, const char *kind, const char *what) {
-  invocation *inv = ctx;
-  if (inv->e->show_rules)
-    action(inv->e, inv->b, inv->c ? inv->c->number : "", "rule: %s%s%s", kind, what ? " " : "",
-           what ? what : "");
-}
-
-const api_host engine_api = {
-    api_send,         api_log,        api_now,            api_store_json,
-    api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
-    api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start,
-    waiting_http_result, api_rule};
-
-/* Without zeroing the arrays (12 KB): only their first n entries are used. */
-void invocation_init(invocation *inv, engine *e, bot *b, contact *c,
-                            int replying) {
-  inv->base.host = &engine_api;
-  inv->e = e;
-  inv->b = b;
-  inv->c = c;
-  inv->replying = replying;
-  inv->nsends = 0;
-  inv->ntimer_ops = 0;
-  inv->broadcasts = (journal){0};
-  inv->logs = (buf){0};
-  inv->started_opted_out = c && c->opted_out;
-  inv->store_locked = 0;
-  inv->version = b;
-  inv->nhttp = 0;
-  inv->http = (struct http_call){0};
-  inv->answer = (struct http_answer){0};
-}
-
-void invocation_free(invocation *inv) {
-  store_unlock(inv);
-  for (int i = 0; i < inv->nsends; i++) {
-    free(inv->sends[i].to);
-    free(inv->sends[i].text);
-    free(inv->sends[i].kind);
-    free(inv->sends[i].media);
-  }
-  inv->nsends = 0;
-  for (int i = 0; i < inv->ntimer_ops; i++) {
-    timer_row_free(&inv->timer_ops[i].row);
-    free(inv->timer_ops[i].handler);
-  }
-  inv->ntimer_ops = 0;
-  journal_clear(&inv->broadcasts);
-  free(inv->broadcasts.ops);
-  inv->broadcasts = (journal){0};
-  buf_free(&inv->logs);
-  free(inv->http.method);
-  free(inv->http.url);
-  free(inv->http.body);
-  free(inv->http.headers_json);
-  inv->http = (struct http_call){0};
-  waiting_answer_free(&inv->answer);
-}
-
-/* The number a bot's messages go from when they answer nothing: its first
- * configured number ("" without one: the provider's default). */
-static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0] : ""; }
-
-/* Stores one outgoing message. status "sent": it goes out (at once with
- * the simulator; queued for the sender with an outbox), "suppressed": the
- * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
-int record_out(engine *e, bot *b, contact *c, const char *text,
-                      const char *status, int transactional, int may_hold, const char *media) {
-  int64_t send_at = 0;
-  /* a number the provider refused as invalid or not mobile is not tried
-   * again until it texts in */
-  const char *error = NULL;
-  if (c->undeliverable && strcmp(status, "suppressed") != 0) {
-    status = "failed";
-    error = "undeliverable: the provider refused this number (invalid or not mobile)";
-  }
-  if (may_hold && strcmp(status, "sent") == 0 &&
-      (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
-    status = "held";
-  /* with an outbox, what goes out waits there, unless it answers the
-   * webhook being handled inline */
-  inline_reply *inl = e->run ? &e->run->inl : NULL;
-  /* what it is to the inbound being handled: decided here, once */
-  engine_reply reply = e->run && e->run->from && strcmp(c->number, e->run->from) == 0
-                           ? ENGINE_REPLY_TO_SENDER
-                           : ENGINE_REPLY_NONE;
-  if (e->outbox && strcmp(status, "sent") == 0) {
-    if (!media && inl && inl->number && inl->left > 0 && /* answers carry text only */
-        strcmp(c->number, inl->number) == 0 &&
-        (!inl->until_ns || mono_ns() < inl->until_ns)) { /* not too late */
-      inl->left--;
-      reply = ENGINE_REPLY_INLINE;
-    } else {
-      status = "queued";
-    }
-  }
-  gsm_count count = gsm_count_text(text, strlen(text));
-  message_row m = {.id = next_message_id(e), .bot_id = b->id,
-                   .contact_id = c->id, .direction = "out", .number = c->number,
-                   .text = text, .status = status, .transactional = transactional,
-                   .segments = count.segments, .at = engine_now(e), .send_at = send_at,
-                   .sender = e->run && e->run->reply_from ? e->run->reply_from : bot_sender(b),
-                   .media = media,
-                   .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
-                   .error = error};
-  journal_message(e->jr, &m);
-  if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
-  if (send_at) {
-    if (e->has_obs) {
-      char when[64];
-      clock_format_local(send_at, zone_of(b, c), when, sizeof when);
-      action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
-             zone_of(b, c), text);
-    }
-    return 1;
-  } else if (strcmp(status, "suppressed") == 0) {
-    e->stats.suppressed++, b->counts.suppressed++;
-    action(e, b, c->number, "suppressed (opted out): %s", text);
-  } else if (error) {
-    action(e, b, c->number, "not sent (the number is undeliverable): %s", text);
-  } else {
-    e->stats.replies++, b->counts.replies++;
-    emit_message(e, b->name, c->number, text, status, m.id, reply);
-  }
-  return 0;
-}
 
 /* ---------------------------------------------------------------- effects */
 
@@ -553,17 +202,6 @@ static void record_latency(engine_stats *st, int64_t ns) {
   st->latency_count++;
 }
 
-static const char *const run_kind_names[] = {"message", "optout", "optin", "event",
-                                             "status",  "timer",  "late_timer"};
-
-const char *run_kind_name(run_kind k) { return run_kind_names[k]; }
-
-int run_kind_of(const char *name) {
-  for (size_t k = 0; k < sizeof run_kind_names / sizeof *run_kind_names; k++)
-    if (strcmp(name, run_kind_names[k]) == 0) return (int)k;
-  return -1;
-}
-
 struct dispatch_args {
   engine *e;
   contact *c;
@@ -619,9 +257,9 @@ static int push_dispatch_args(lua_State *L, void *ud) {
  * the handler's name, args its JSON arguments; c is NULL for a bot's own timer). A handler's
  * failure is recorded, never propagated: returns 1 then (the error in err),
  * -1 only when the store failed, 0 otherwise. */
-int run_script(engine *e, bot *b, contact *c, run_kind kind,
-                      const inbound *m, int64_t msg_id, const char *args,
-                      char *err, size_t errlen) {
+int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
+               int64_t msg_id, const char *args, run_failure *failure, char *err,
+               size_t errlen) {
   if (!e->run->timer.id && waiting_busy(e, b, c)) /* runs once the conversation is free */
     return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
   invocation inv;
@@ -632,20 +270,20 @@ int run_script(engine *e, bot *b, contact *c, run_kind kind,
   int nargs;
   lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);
   if (!co) /* no memory left in the VM for its arguments: it fails like a handler */
-    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, err,
-                             errlen);
+    return invocation_finish(e, &inv, b->sb, NULL, SANDBOX_LIMIT, 0, kind, msg_id, failure,
+                             err, errlen);
   int nres;
   int64_t t0 = mono_ns();
   sandbox_status st = sandbox_call(b->sb, co, nargs, &nres, &inv, err, errlen);
   record_latency(&e->stats, mono_ns() - t0);
   if (st == SANDBOX_SUSPENDED)
     return waiting_begin(e, &inv, co, kind, m, msg_id, args) < 0 ? -1 : 2;
-  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, err, errlen);
+  return invocation_finish(e, &inv, b->sb, co, st, nres, kind, msg_id, failure, err, errlen);
 }
 
 int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
                       sandbox_status st, int nres, run_kind kind, int64_t msg_id,
-                      char *err, size_t errlen) {
+                      run_failure *failure, char *err, size_t errlen) {
   bot *b = inv->b;
   contact *c = inv->c;
   int rc = 0;
@@ -668,6 +306,8 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
     utf8_repair(err); /* cut at a byte count by the mask or the buffer */
     journal_error(e->jr, b->id, c ? c->id : 0, msg_id, what, err, engine_now(e));
     action_logged(e, b, c ? c->number : "", ENGINE_ACTION_ERROR, err, "error: %s", err);
+    if (failure)
+      *failure = st == SANDBOX_ERROR && inv->no_handler ? RUN_FAILED_NO_HANDLER : RUN_FAILED_ERROR;
     rc = 1;
   }
   if (co) sandbox_release(sb, co, st);
@@ -680,5 +320,5 @@ int invocation_finish(engine *e, invocation *inv, sandbox *sb, lua_State *co,
 int run_message(engine *e, bot *b, contact *c, run_kind kind,
                        const inbound *m, int64_t msg_id) {
   char err[1024];
-  return run_script(e, b, c, kind, m, msg_id, NULL, err, sizeof err) < 0 ? -1 : 0;
+  return run_script(e, b, c, kind, m, msg_id, NULL, NULL, err, sizeof err) < 0 ? -1 : 0;
 }

@@ -1,15 +1,18 @@
-/* waiting: handlers suspended on an HTTP request (http.get, http.post).
+/* waiting: handlers suspended on an HTTP request (http.get, http.post), and
+ * the conversations they keep busy.
  *
  * A handler that makes a request yields (sandbox_suspend). Its invocation
  * (the effects collected so far, its Lua thread, the budget it used) waits
- * here while the engine goes on with other conversations; the answer
- * (engine_http_done) resumes it, and what it then did is committed with
- * the next batch, like any handler's effects.
+ * in its worker's list here while the engine goes on with other
+ * conversations; the answer resumes it (resume.c, engine_http_done), and
+ * what it then did is committed with the next batch, like any handler's
+ * effects.
  *
  * Its conversation is busy meanwhile: whatever else comes for that contact
  * (messages, events, delivery reports) is stored, compliance applied at
  * once, and its handler recorded as a timer of kind "rerun" due now, which
- * advance runs once the conversation is free, in order. The waiting handler
+ * advance runs once the conversation is free, in order (resume.c,
+ * waiting_rerun). The waiting handler
  * has such a record too (or is a timer still pending): after a crash it
  * runs again from the start, so a request may be made twice.
  *
@@ -28,24 +31,6 @@
 #include "engine_internal.h"
 #include "sandbox.h"
 
-struct waiting {
-  uint64_t id; /* of the request it waits for */
-  invocation *inv;
-  lua_State *co;
-  sandbox_budget used;
-  bot *b;        /* the version running it (its id is the bot's) */
-  int64_t contact_id; /* 0: a bot's own timer */
-  char *number;
-  int64_t record_id;  /* the timer that runs it again after a crash */
-  int record_is_rerun; /* a rerun record (counted in e->reruns) */
-  run_kind kind;
-  int64_t msg_id;
-  char *reply_from;
-  int answering;
-  int64_t at; /* engine time when it suspended: it never resumes earlier */
-  waiting *next;
-};
-
 /* ---------------------------------------------------------------- busy */
 
 static int bot_busy(engine *e, int64_t bot_id) {
@@ -63,7 +48,7 @@ static long reruns_of(engine *e, int64_t bot_id, int64_t contact_id) {
   return 0;
 }
 
-static void reruns_add(engine *e, int64_t bot_id, int64_t contact_id, long d) {
+void waiting_reruns_add(engine *e, int64_t bot_id, int64_t contact_id, long d) {
   size_t i = 0;
   while (i < e->nreruns &&
          !(e->reruns[i].bot_id == bot_id && e->reruns[i].contact_id == contact_id))
@@ -77,10 +62,8 @@ static void reruns_add(engine *e, int64_t bot_id, int64_t contact_id, long d) {
 }
 
 static void count_reruns(void *ud, int64_t bot_id, int64_t contact_id, long n) {
-  reruns_add(ud, bot_id, contact_id, n);
+  waiting_reruns_add(ud, bot_id, contact_id, n);
 }
-
-static void waiting_free(engine *e, waiting *w);
 
 int waiting_reload(engine *e) {
   while (e->waiting) { /* their records (if they were committed) run them again */
@@ -95,7 +78,7 @@ int waiting_reload(engine *e) {
 }
 
 void waiting_forget_contact(engine *e, int64_t bot_id, int64_t contact_id) {
-  reruns_add(e, bot_id, contact_id, -reruns_of(e, bot_id, contact_id));
+  waiting_reruns_add(e, bot_id, contact_id, -reruns_of(e, bot_id, contact_id));
 }
 
 int waiting_busy(engine *e, bot *b, contact *c) {
@@ -157,43 +140,8 @@ int64_t waiting_record(engine *e, bot *b, contact *c, run_kind kind, const inbou
   if (waiting_busy(e, b, c))
     action(e, b, c ? c->number : "", "%s waits for this conversation's handler to finish",
            run_kind_name(kind));
-  reruns_add(e, b->id, c ? c->id : 0, 1);
+  waiting_reruns_add(e, b->id, c ? c->id : 0, 1);
   return t.id;
-}
-
-static const char *str_field(json_t *o, const char *key) {
-  return json_string_value(json_object_get(o, key));
-}
-
-int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, size_t errlen) {
-  json_t *o = json_loads(t->args, 0, NULL);
-  const char *name = str_field(o, "kind");
-  int kind = name ? run_kind_of(name) : -1;
-  json_t *text = json_object_get(o, "text");
-  if (kind < 0 || !json_is_string(text)) {
-    json_decref(o);
-    snprintf(err, errlen, "a rerun timer without a handler to run");
-    reruns_add(e, b->id, c ? c->id : 0, -1);
-    return 1;
-  }
-  inbound m = {.text = json_string_value(text), .len = json_string_length(text),
-               .provider_id = str_field(o, "provider_id"), .to = str_field(o, "to"),
-               .media_json = str_field(o, "media")};
-  int64_t msg_id = json_integer_value(json_object_get(o, "id"));
-  int rc = 0;
-  /* as when it came: no script runs for an opted-out fan's message; what it
-   * sends goes from the number it came to, as an answer */
-  if (!(kind == RUN_MESSAGE && c && c->opted_out)) {
-    run_ctx *run = e->run, saved = *run;
-    run->reply_from = own_number(b, m.to);
-    run->answering = kind != RUN_STATUS && kind != RUN_TIMER && kind != RUN_LATE_TIMER;
-    rc = run_script(e, b, c, (run_kind)kind, &m, msg_id, str_field(o, "args"), err, errlen);
-    run->reply_from = saved.reply_from;
-    run->answering = saved.answering;
-  }
-  json_decref(o);
-  if (rc != 2) reruns_add(e, b->id, c ? c->id : 0, -1); /* 2: it waits, its record with it */
-  return rc;
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -289,8 +237,7 @@ int waiting_http_start(void *ctx, const char *method, const char *url, const cha
   return 0;
 }
 
-/* Hands w's request (the invocation's newest) to whoever makes requests. */
-static void start_request(engine *e, waiting *w) {
+void waiting_start_request(engine *e, waiting *w) {
   struct http_call *h = &w->inv->http;
   /* unique over the workers, and naming its worker (engine_http_done) */
   w->id = ++e->last_http_id * MAX_ENGINE_THREADS + (uint64_t)e->worker;
@@ -337,11 +284,11 @@ int waiting_begin(engine *e, invocation *inv, lua_State *co, run_kind kind, cons
   e->waiting = w;
   e->nwaiting++;
   pthread_mutex_unlock(&e->group->waits_mu);
-  start_request(e, w);
+  waiting_start_request(e, w);
   return 0;
 }
 
-static void waiting_free(engine *e, waiting *w) {
+void waiting_free(engine *e, waiting *w) {
   if (w->inv) {
     invocation_free(w->inv);
     free(w->inv);
@@ -363,27 +310,6 @@ void waiting_free_all(engine *e) {
 
 /* ---------------------------------------------------------------- answers */
 
-void waiting_answer_free(struct http_answer *a) {
-  free(a->error);
-  free(a->body);
-  for (size_t i = 0; i < 2 * a->nheaders; i++) free(a->headers[i]);
-  free(a->headers);
-  *a = (struct http_answer){0};
-}
-
-static void keep_answer(struct http_answer *a, const engine_http_result *r) {
-  waiting_answer_free(a);
-  a->status = r->status;
-  a->error = r->status > 0 ? NULL : xstrdup(r->error ? r->error : "no response");
-  if (r->status > 0) {
-    a->body = xstrndup(r->body ? r->body : "", r->body ? r->body_len : 0);
-    a->body_len = r->body ? r->body_len : 0;
-    a->headers = xcalloc(2 * r->nheaders + 1, sizeof *a->headers);
-    for (size_t i = 0; i < 2 * r->nheaders; i++) a->headers[i] = xstrdup(r->headers[i]);
-    a->nheaders = r->nheaders;
-  }
-}
-
 /* On the resumed thread, under the handler's limits: a body too big for
  * its memory limit stops it like any allocation would. */
 int waiting_http_result(void *ctx, lua_State *L) {
@@ -400,94 +326,8 @@ int waiting_http_result(void *ctx, lua_State *L) {
     lua_pushstring(L, a->headers[2 * i + 1]);
     lua_setfield(L, -2, a->headers[2 * i]);
   }
-  waiting_answer_free(a);
+  http_answer_free(a);
   return 3;
-}
-
-/* Resumes w with the answer; 0, or -1 if the store failed. */
-static int resume(engine *e, waiting *w, const engine_http_result *r) {
-  bot *cur = engine_find_bot(e, w->b->name);
-  if (!cur) cur = w->b;
-  contact *c = NULL;
-  char err[1024] = "";
-  if (w->number) {
-    /* busy, so cached, unless it was erased (a failed write drops the
-     * waiting handlers instead) */
-    c = contacts_find(&e->cache, cur->id, w->number);
-    if (c && c->id != w->contact_id) c = NULL;
-    if (!c) { /* erased while the handler waited */
-      action(e, cur, w->number, "the answer to a waiting handler is dropped: the contact is gone");
-      sandbox_release(w->b->sb, w->co, SANDBOX_ERROR);
-      journal_timer_done(e->jr, w->record_id, "skipped", "the contact was erased", e->run->now);
-      if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
-      waiting_free(e, w);
-      return 0;
-    }
-  }
-  char *what = r->status > 0 ? xasprintf("%s %s -> %ld (%zu bytes)", w->inv->http.method,
-                                         w->inv->http.url, r->status, r->body_len)
-                             : xasprintf("%s %s -> %s", w->inv->http.method, w->inv->http.url,
-                                         r->error ? r->error : "no response");
-  action_logged(e, cur, w->number ? w->number : "",
-                r->status > 0 ? ENGINE_ACTION_HTTP : ENGINE_ACTION_HTTP_FAILED, what, "http %s",
-                what);
-  free(what);
-  invocation *inv = w->inv;
-  inv->b = cur;
-  inv->c = c;
-  inv->e = e;
-  keep_answer(&inv->answer, r);
-  int nres;
-  e->run->reply_from = w->reply_from;
-  e->run->answering = w->answering;
-  sandbox_status st = sandbox_resume(w->b->sb, w->co, &nres, inv, &w->used, err, sizeof err);
-  if (st == SANDBOX_SUSPENDED) { /* another request */
-    store_unlock(inv);
-    w->used = sandbox_budget_used(w->b->sb);
-    w->next = e->waiting;
-    e->waiting = w;
-    e->nwaiting++;
-    if (c) c->busy = 1;
-    w->at = e->run->now;
-    start_request(e, w);
-    return 0;
-  }
-  if (c) c->busy = 0;
-  int rc = invocation_finish(e, inv, w->b->sb, w->co, st, nres, w->kind, w->msg_id, err,
-                             sizeof err);
-  free(inv);
-  w->inv = NULL;
-  if (rc >= 0)
-    journal_timer_done(e->jr, w->record_id, rc == 1 ? "error" : "done",
-                       rc == 1 ? err : NULL, e->run->now);
-  if (w->record_is_rerun) reruns_add(e, w->b->id, w->contact_id, -1);
-  waiting_free(e, w);
-  return rc < 0 ? -1 : 0;
-}
-
-int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *err,
-                     size_t errlen) {
-  int k = (int)(id % MAX_ENGINE_THREADS);
-  if (k >= e->group->n) return 0;
-  e = e->group->w[k]; /* the handler waits on the worker of its conversation */
-  waiting **p = &e->waiting;
-  while (*p && (*p)->id != id) p = &(*p)->next;
-  if (!*p) return 0;
-  waiting *w = *p;
-  *p = w->next;
-  e->nwaiting--;
-  /* no inline replies: the webhook was answered long ago */
-  run_ctx run = {.now = e->clock(e->clock_ud)};
-  if (run.now < w->at) run.now = w->at; /* a simulated clock, behind a timer's time */
-  e->run = &run;
-  int rc = resume(e, w, r);
-  e->run = NULL;
-  if (rc) {
-    snprintf(err, errlen, "%s", store_error(e->rd));
-    engine_reset(e);
-    return -1;
-  }
-  return submit_journal(e, err, errlen);
 }
 
 void engine_on_http(engine *e, void (*start)(void *ud, const engine_http_request *r), void *ud) {

@@ -18,7 +18,9 @@
  *
  * What the workers share: the writer and its connection (the primary's),
  * the id counters (atomic), and bot.store (store_cell, with a lock a
- * handler holds from its first touch of bot.store to its end). */
+ * handler holds from its first touch of bot.store to its end): those are
+ * group_shared.c's, which every file may use; this one starts, runs and
+ * stops the workers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,18 +91,6 @@ int group_run(engine_group *g, void (*fn)(engine *w, void *arg), void *arg) {
 
 /* ---------------------------------------------------------------- the group */
 
-int group_reload_ids(engine *e) {
-  engine_group *g = e->group;
-  engine *p = g->w[0];
-  int64_t c, m, t, b;
-  if (store_max_ids(p->rd, &c, &m, &t) || (b = store_max_broadcast(p->rd)) < 0) return -1;
-  atomic_store(&g->last_contact_id, c);
-  atomic_store(&g->last_message_id, m);
-  atomic_store(&g->last_timer_id, t);
-  atomic_store(&g->last_broadcast_id, b);
-  return 0;
-}
-
 int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) {
   engine_group *g = xcalloc(1, sizeof *g);
   g->n = 1;
@@ -165,6 +155,33 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   return 0;
 }
 
+void worker_free(engine *w) {
+  contacts_clear(&w->cache);
+  free(w->cache.table);
+  free(w->dirty);
+  journal_clear(&w->jr_own);
+  free(w->jr_own.ops);
+  events_flush(w, 0, w->nevents);
+  free(w->events);
+  pending_forget(w, UINT64_MAX);
+  free(w->pending);
+  waiting_free_all(w);
+  free(w->reruns);
+  while (w->retired) {
+    bot *next = w->retired->next;
+    bot_free(w->retired);
+    w->retired = next;
+  }
+  while (w->bots) {
+    bot *next = w->bots->next;
+    bot_free(w->bots);
+    w->bots = next;
+  }
+  free(w->deferred);
+  if (w->reads_alone) store_reader_close(w->rd);
+  free(w);
+}
+
 void group_close(engine *p) {
   engine_group *g = p->group;
   if (!g) return;
@@ -175,7 +192,7 @@ void group_close(engine *p) {
     pthread_mutex_unlock(&g->mu);
     for (int k = 1; k <= g->started; k++) pthread_join(g->threads[k], NULL);
   }
-  for (int k = 1; k < g->n; k++) engine_close(g->w[k]);
+  for (int k = 1; k < g->n; k++) worker_free(g->w[k]);
   while (g->cells) {
     store_cell *next = g->cells->next;
     pthread_mutex_destroy(&g->cells->lock);
@@ -192,77 +209,9 @@ void group_close(engine *p) {
   p->group = NULL;
 }
 
-engine *engine_owner(engine *e, int64_t bot_id, const char *number) {
-  engine_group *g = e->group;
-  if (g->n == 1) return e;
-  return g->w[partition_of(bot_id, number) % g->n];
-}
+/* ---------------------------------------------------------------- a round's end */
 
-int foreign_contact(engine *e, const bot *b, const char *number) {
-  return e->group->parallel && engine_owner(e, b->id, number) != e;
-}
-
-bot *worker_bot(engine *w, const char *name) {
-  for (bot *b = w->bots; b; b = b->next)
-    if (strcmp(b->name, name) == 0) return b;
-  return NULL;
-}
-
-int64_t next_contact_id(engine *e) { return atomic_fetch_add(&e->group->last_contact_id, 1) + 1; }
-int64_t next_message_id(engine *e) { return atomic_fetch_add(&e->group->last_message_id, 1) + 1; }
-int64_t next_timer_id(engine *e) { return atomic_fetch_add(&e->group->last_timer_id, 1) + 1; }
-int64_t next_broadcast_id(engine *e) {
-  return atomic_fetch_add(&e->group->last_broadcast_id, 1) + 1;
-}
-
-/* ---------------------------------------------------------------- bot.store */
-
-store_cell *store_cell_for(engine *e, int64_t bot_id) {
-  engine_group *g = e->group;
-  pthread_mutex_lock(&g->cells_mu);
-  store_cell *c = g->cells;
-  while (c && c->bot_id != bot_id) c = c->next;
-  if (!c) {
-    c = xcalloc(1, sizeof *c);
-    c->bot_id = bot_id;
-    pthread_mutex_init(&c->lock, NULL);
-    c->json = store_bot_store_get(e->rd, bot_id);
-    c->next = g->cells;
-    g->cells = c;
-  }
-  pthread_mutex_unlock(&g->cells_mu);
-  return c;
-}
-
-void store_cells_journal(engine *e) {
-  engine_group *g = e->group;
-  for (store_cell *c = g->cells; c; c = c->next) {
-    if (!c->dirty) continue;
-    journal_bot_store(g->w[0]->jr, c->bot_id, c->json);
-    c->dirty = 0;
-  }
-}
-
-void store_cells_reload(engine *e) {
-  engine_group *g = e->group;
-  for (store_cell *c = g->cells; c; c = c->next) {
-    free(c->json);
-    c->json = store_bot_store_get(g->w[0]->rd, c->bot_id);
-    c->dirty = 0;
-  }
-}
-
-/* ---------------------------------------------------------------- deferred sends */
-
-static void deferred_free(deferred_send *d) {
-  free(d->bot);
-  free(d->reply_from);
-  free(d->send.to);
-  free(d->send.text);
-  free(d->send.kind);
-  free(d->send.media);
-}
-
+/* A send another worker deferred to o, its contact's worker (deferred.c). */
 static int deferred_record(engine *o, deferred_send *d) {
   bot *b = worker_bot(o, d->bot);
   if (!b) return 0; /* the bot is gone (cannot happen between batches) */
@@ -281,27 +230,6 @@ static int deferred_record(engine *o, deferred_send *d) {
   if (outer) outer->inl = run.inl;
   o->run = outer;
   return rc < 0 ? -1 : 0;
-}
-
-void deferred_run_clear(engine *e) {
-  engine_group *g = e->group;
-  for (int k = 0; k < g->n; k++) {
-    engine *w = g->w[k];
-    for (size_t i = 0; i < w->ndeferred; i++) deferred_free(&w->deferred[i]);
-    w->ndeferred = 0;
-  }
-}
-
-void deferred_add(engine *e, const char *botname, pending_send *p) {
-  if (e->ndeferred == e->cap_deferred) {
-    e->cap_deferred = e->cap_deferred ? e->cap_deferred * 2 : 16;
-    e->deferred = xrealloc(e->deferred, e->cap_deferred * sizeof *e->deferred);
-  }
-  e->deferred[e->ndeferred++] =
-      (deferred_send){xstrdup(botname), *p, engine_now(e), e->nevents, e->run->event_key,
-                      e->run->answering,
-                      e->run->reply_from ? xstrdup(e->run->reply_from) : NULL};
-  *p = (pending_send){0}; /* taken */
 }
 
 static int event_order(const void *a, const void *b) {

@@ -52,6 +52,13 @@ static int api_rule(lua_State *L) {
   return 0;
 }
 
+/* host.no_handler(): the event being dispatched has no handler (the router's). */
+static int api_no_handler(lua_State *L) {
+  api_ctx *ctx = context(L, "no_handler");
+  if (ctx->host->no_handler) ctx->host->no_handler(ctx);
+  return 0;
+}
+
 static int api_now(lua_State *L) {
   api_ctx *ctx = context(L, "bot.now");
   lua_pushinteger(L, (lua_Integer)(ctx->host->now_ms(ctx) / 1000));
@@ -324,6 +331,7 @@ static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},
                                      {"broadcast_get", api_broadcast_get},
                                      {"log", api_log},
                                      {"rule", api_rule},
+                                     {"no_handler", api_no_handler},
                                      {"now", api_now},
                                      {"store_json", api_store_json},
                                      {NULL, NULL}};

@@ -66,6 +66,10 @@ typedef struct api_host {
    * "on_optin"; what: the keyword, handler, place or pattern (may be NULL).
    * May be NULL. */
   void (*rule)(void *ctx, const char *kind, const char *what);
+  /* The call is an event (kind "event") the bot has no bot.on_event
+   * handler for: the error the router raises next is that one, not a
+   * handler's (the host tells the backend "no_handler"). May be NULL. */
+  void (*no_handler)(void *ctx);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

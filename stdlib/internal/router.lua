@@ -270,6 +270,7 @@ local function dispatch(ctx)
   if kind == "event" then
     rule = router.events[text]
     if not rule then
+      host.no_handler() -- the host reports this error as no_handler, not as a handler's
       error("no bot.on_event handler for events of type '" .. text .. "'", 0)
     end
     local ev = decode(args_json or "{}")

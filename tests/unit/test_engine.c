@@ -798,6 +798,72 @@ static void test_rules_named_when_asked(engine *e, bot *b) {
   engine_close(e2);
 }
 
+/* An event that did not run as asked tells the backend why, as a value the
+ * engine carries from where it is decided: "no_handler" when the bot has no
+ * bot.on_event for its type, "error" when its handler failed, even one whose
+ * error reads like the missing handler's. */
+static char *failed_status, *failed_error;
+
+static void on_event_failed(void *ud, void *tag, const char *status, const char *error) {
+  (void)ud;
+  (void)tag;
+  free(failed_status);
+  free(failed_error);
+  failed_status = strdup(status);
+  failed_error = strdup(error);
+}
+
+static void test_event_failure_says_why(void) {
+  char *dir = test_path(tmp, "eventbot");
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  const char *src =
+      "bot.on_event('order.paid', function(c, ev) c:send('paid') end)\n"
+      "bot.on_event('broken', function(c, ev) error('boom') end)\n"
+      "bot.on_event('mimic', function(c, ev)\n"
+      "  error(\"no bot.on_event handler for events of type 'mimic'\", 0)\n"
+      "end)\n";
+  test_write_file(file, src, strlen(src));
+  engine_observer obs = observer;
+  obs.event_failed = on_event_failed;
+  engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+  char err[4096] = "";
+  engine *e = engine_open(&opt, err, sizeof err);
+  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+  CHECK(e && b, "an engine opens and loads a bot with event handlers (%s)", err);
+  struct {
+    const char *type, *status, *error;
+  } cases[] = {
+      {"order.paid", NULL, NULL},
+      {"nope", "no_handler", "no bot.on_event handler for events of type 'nope'"},
+      {"broken", "error", "boom"},
+      {"mimic", "error", "no bot.on_event handler for events of type 'mimic'"},
+  };
+  for (size_t i = 0; b && i < sizeof cases / sizeof cases[0]; i++) {
+    free(failed_status);
+    free(failed_error);
+    failed_status = failed_error = NULL;
+    inbound m = {.from = "+15550501", .text = "", .event_type = cases[i].type};
+    handle(e, b, &m, 1);
+    if (!cases[i].status) {
+      CHECK(!failed_status, "an event its handler takes did not fail");
+      CHECK_INT(observed_messages("+15550501", "paid"), 1, "and its handler ran");
+      continue;
+    }
+    CHECK(failed_status && strcmp(failed_status, cases[i].status) == 0,
+          "event '%s' failed as %s (got %s)", cases[i].type, cases[i].status,
+          failed_status ? failed_status : "nothing");
+    CHECK(failed_error && strstr(failed_error, cases[i].error),
+          "with its sentence '%s' (got %s)", cases[i].error, failed_error ? failed_error : "none");
+  }
+  engine_close(e);
+  free(failed_status);
+  free(failed_error);
+  failed_status = failed_error = NULL;
+  free(file);
+  free(dir);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   db_path = test_path(tmp, "engine.db");
@@ -822,6 +888,7 @@ int main(void) {
     test_opt_out_is_per_bot(e, b);
     test_rules_named_when_asked(e, b);
     test_reply_kind_is_carried();
+    test_event_failure_says_why();
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);
