@@ -280,7 +280,7 @@ int settings_read_file(const char *path) {
       rc = -1;
     } else if (bot) {
       set_own(d, bot, xstrdup(value), "file");
-    } else {
+    } else if (strcmp(d->source, "flag") != 0) { /* a flag wins, read before or after */
       d->value = xstrdup(value);
       d->source = "file";
     }
@@ -441,6 +441,7 @@ static void read_bot_env(void) {
 
 void settings_read_env(void) {
   for (int i = 0; i < NDEFS; i++) {
+    if (strcmp(defs[i].source, "flag") == 0) continue; /* a flag wins */
     const char *v = getenv(defs[i].env);
     char *name = xasprintf("%s_FILE", defs[i].env);
     const char *file = getenv(name);
@@ -475,6 +476,8 @@ int settings_set_flag(const char *flag, const char *value) {
   d->source = "flag";
   return 0;
 }
+
+const char *settings_key(int i) { return i >= 0 && i < NDEFS ? defs[i].key : NULL; }
 
 void settings_print(FILE *f) {
   for (int i = 0; i < NDEFS; i++) {
