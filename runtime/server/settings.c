@@ -29,12 +29,6 @@ static const setting_def before_providers[] = {
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
      "how providers reach this server (Twilio signs the URL they call; status URLs)"},
-    {"twilio_auth_token", "PARLEY_TWILIO_AUTH_TOKEN", NULL, "unset", 1, 1,
-     "Twilio auth token: checks X-Twilio-Signature, and sends with twilio_account_sid"},
-    {"webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, "unset", 1, 1,
-     "bearer token of the JSON webhook, and ?token= of the Kannel get-url and DLR URL"},
-    {"webhook_secret", "PARLEY_WEBHOOK_SECRET", NULL, "unset", 1, 1,
-     "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
      "bearer token of the admin API (script reload, versions, rollback)"},
     {"log_level", "PARLEY_LOG", "info", "default", 0, 0,
@@ -97,19 +91,30 @@ static setting_def *defs;
 static int ndefs;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
+/* A setting several providers read is listed once, where the first names it. */
 static void add_def(setting_def d) {
+  for (int i = 0; i < ndefs; i++)
+    if (strcmp(defs[i].key, d.key) == 0) return;
   defs = xrealloc(defs, (size_t)(ndefs + 1) * sizeof *defs);
   defs[ndefs++] = d;
 }
 
-/* The table: ours, and the settings each registered provider reads. */
+static void add_provider_setting(const provider_setting *p) {
+  add_def((setting_def){p->key, p->env, p->value, p->value ? "default" : "unset", p->secret,
+                        p->per_bot, p->help});
+}
+
+/* The table: ours, and the settings each registered provider reads (its
+ * own, then those it shares with others). */
 static void defs_make(void) {
   for (size_t i = 0; i < sizeof before_providers / sizeof *before_providers; i++)
     add_def(before_providers[i]);
-  for (size_t i = 0; provider_registrations[i]; i++)
-    for (const provider_setting *p = provider_registrations[i]->settings; p && p->key; p++)
-      add_def((setting_def){p->key, p->env, p->value, p->value ? "default" : "unset", p->secret,
-                            p->per_bot, p->help});
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *r = provider_registrations[i];
+    for (const provider_setting *p = r->settings; p && p->key; p++) add_provider_setting(p);
+    for (const provider_setting *const *p = r->shared_settings; p && *p; p++)
+      add_provider_setting(*p);
+  }
   for (size_t i = 0; i < sizeof after_providers / sizeof *after_providers; i++)
     add_def(after_providers[i]);
 }
