@@ -28,22 +28,57 @@
 #include "settings.h"
 #include "util.h"
 
+/* "POST /twilio/BOT": how a provider's route is called. */
+static char *route_usage(const provider_registration *p, const provider_route *r) {
+  return xasprintf("%s %sBOT%s", p->takes_get ? "GET|POST" : "POST", r->prefix,
+                   r->suffix ? r->suffix : "");
+}
+
+/* "  WHAT" and its help in the column after it, help's "\n" lines under
+ * each other. */
+static void usage_line(FILE *f, const char *what, const char *help) {
+  fprintf(f, "  %-30s ", what);
+  for (const char *p = help; *p; p++) {
+    fputc(*p, f);
+    if (*p == '\n') fprintf(f, "%33s", "");
+  }
+  fputc('\n', f);
+}
+
+/* The routes each provider registers, then the server's own. */
+static void usage_routes(FILE *f) {
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (!p->messages.prefix) continue;
+    char *what = route_usage(p, &p->messages);
+    usage_line(f, what, p->messages_help ? p->messages_help : "its messages");
+    free(what);
+  }
+  fputs("  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
+        "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
+        "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n",
+        f);
+  const char *sep = "  ";
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (!p->reports.prefix) continue;
+    char *what = route_usage(p, &p->reports);
+    fprintf(f, "%s%s", sep, what);
+    free(what);
+    sep = ", ";
+  }
+  if (strcmp(sep, ", ") == 0)
+    fprintf(f, "\n%33sdelivery reports of sent messages (docs/providers.md)\n", "");
+  fputs("  GET /healthz, GET /metrics (Prometheus)\n", f);
+}
+
 static void usage(FILE *f) {
   fputs("usage: parley serve [--config FILE] [--listen ADDR:PORT] [--db FILE]\n"
         "                    [--scripts DIR] [--public-url URL] [--watch] [--print-config]\n"
         "--watch reloads a bot when its files in the scripts folder change.\n"
-        "Serves every bot folder in the scripts folder over HTTP:\n"
-        "  POST /twilio/BOT               Twilio messaging webhook (TwiML reply)\n"
-        "  POST /v1/bots/BOT/messages     JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
-        "                                 or X-Parley-Signature (docs/serve.md)\n"
-        "  GET|POST /kannel/BOT?token=... Kannel sms-service get-url / post-url\n"
-        "  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
-        "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
-        "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n"
-        "  POST /twilio/status/BOT, GET|POST /kannel/dlr/BOT, POST /v1/bots/BOT/status\n"
-        "                                 delivery reports of sent messages (docs/providers.md)\n"
-        "  GET /healthz, GET /metrics (Prometheus)\n"
-        "Settings (file key, flag, environment; docs/serve.md):\n", f);
+        "Serves every bot folder in the scripts folder over HTTP:\n", f);
+  usage_routes(f);
+  fputs("Settings (file key, flag, environment; docs/serve.md):\n", f);
   settings_usage(f);
   fputs("A bot's script reads bot.env.NAME: env.NAME = value under [bot BOT] in the config\n"
         "file, or PARLEY_BOT_<BOT>_<NAME> (wins); secrets, never printed (docs/serve.md).\n",

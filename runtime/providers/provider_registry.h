@@ -102,6 +102,11 @@ typedef struct provider_registration {
   /* Settings it shares with other providers, declared once in providers/
    * (provider_webhook_token) and listed once, ended by NULL. */
   const provider_setting *const *shared_settings;
+  /* What `parley serve --help` says: after its name in the provider
+   * setting's help ("taken as sent at once"), or NULL; of its messages
+   * route ("Twilio messaging webhook (TwiML reply)"; "\n" goes on below). */
+  const char *about;
+  const char *messages_help;
   /* Fills cfg's fields from the bot's settings (cfg->kind and
    * cfg->status_url are the caller's); then NULL, or a sentence saying
    * what is unusable beyond ops->check. */

@@ -28,7 +28,7 @@ static const setting_def before_providers[] = {
     {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
-     "how providers reach this server (Twilio signs the URL they call; status URLs)"},
+     "how providers reach this server (the URLs they call, which some sign; status URLs)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
      "bearer token of the admin API (script reload, versions, rollback)"},
     {"log_level", "PARLEY_LOG", "info", "default", 0, 0,
@@ -53,10 +53,9 @@ static const setting_def before_providers[] = {
      "its previous answer), however steadily the bytes come; else it is closed"},
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
-     "how messages go out: sim (taken as sent at once, logged at debug), twilio, kannel or "
-     "webhook"},
+     NULL /* made from the registrations: provider_help */},
     {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
-     "on: replies to a webhook go back in its answer (TwiML, Kannel body, JSON); off: "
+     "on: replies to a webhook go back in its answer (in the provider's format); off: "
      "through the provider"},
     {"reply_deadline_ms", "PARLEY_REPLY_DEADLINE_MS", "3000", "default", 0, 0,
      "a webhook still waiting this long for its handler is answered without its replies, "
@@ -104,6 +103,20 @@ static void add_provider_setting(const provider_setting *p) {
                         p->per_bot, p->help});
 }
 
+/* The provider setting's help: "how messages go out: sim (what it is),
+ * twilio, ... or webhook", from the registrations. */
+static char *provider_help(void) {
+  buf b = {0};
+  buf_puts(&b, "how messages go out: ");
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (i) buf_puts(&b, provider_registrations[i + 1] ? ", " : " or ");
+    buf_puts(&b, p->name);
+    if (p->about) buf_printf(&b, " (%s)", p->about);
+  }
+  return b.data;
+}
+
 /* The table: ours, and the settings each registered provider reads (its
  * own, then those it shares with others). */
 static void defs_make(void) {
@@ -117,6 +130,8 @@ static void defs_make(void) {
   }
   for (size_t i = 0; i < sizeof after_providers / sizeof *after_providers; i++)
     add_def(after_providers[i]);
+  for (int i = 0; i < ndefs; i++) /* kept: the table lives as long as the process */
+    if (strcmp(defs[i].key, "provider") == 0) defs[i].help = provider_help();
 }
 
 static int defs_count(void) {

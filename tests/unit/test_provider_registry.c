@@ -260,6 +260,8 @@ static void each_provider_declares_its_secrets(void) {
     events += p->events_authentic != NULL;
     CHECK(!p->events_refused_early || p->events_authentic,
           "%s: an early check of the events goes with the full one", p->name);
+    CHECK(p->messages.prefix == NULL || p->messages_help != NULL,
+          "%s: its messages route has a line of --help", p->name);
   }
   CHECK_INT(events, 1, "one registration checks the events' credentials");
 }

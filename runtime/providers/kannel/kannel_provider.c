@@ -177,6 +177,7 @@ const provider_registration kannel_registration = {
     .ops = &provider_kannel,
     .settings = settings,
     .shared_settings = shared_settings,
+    .messages_help = "Kannel sms-service get-url / post-url (?token=...)",
     .configure = configure,
     .reports = {"/kannel/dlr/", NULL},
     .messages = {"/kannel/", NULL},

@@ -262,6 +262,7 @@ const provider_registration twilio_registration = {
     .log_name = "twilio",
     .ops = &provider_twilio,
     .settings = settings,
+    .messages_help = "Twilio messaging webhook (TwiML reply)",
     .configure = configure,
     .reports = {"/twilio/status/", NULL},
     .messages = {"/twilio/", NULL},

@@ -240,6 +240,8 @@ const provider_registration webhook_registration = {
     .ops = &provider_webhook,
     .settings = settings,
     .shared_settings = shared_settings,
+    .messages_help = "JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
+                     "or X-Parley-Signature (docs/serve.md)",
     .configure = configure,
     .reports = {"/v1/bots/", "/status"},
     .messages = {"/v1/bots/", "/messages"},
