@@ -88,6 +88,9 @@ static const setting_def after_providers[] = {
 };
 static setting_def *defs;
 static int ndefs;
+/* owned[i]: what defs[i].value points to when it is ours to free (read
+ * from a file), else NULL (a default, the environment's, a flag's). */
+static char **owned;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
 /* A setting several providers read is listed once, where the first names it. */
@@ -132,6 +135,7 @@ static void defs_make(void) {
     add_def(after_providers[i]);
   for (int i = 0; i < ndefs; i++) /* kept: the table lives as long as the process */
     if (strcmp(defs[i].key, "provider") == 0) defs[i].help = provider_help();
+  owned = xcalloc((size_t)ndefs, sizeof *owned);
 }
 
 static int defs_count(void) {
@@ -159,6 +163,16 @@ typedef struct file_env {
 } file_env;
 static file_env *file_envs;
 static size_t nfile_envs;
+
+/* A new server-wide value (mine: value when it is ours, else NULL): the one
+ * it replaces is freed if it was ours. */
+static void set_value(setting_def *d, const char *value, char *mine, const char *source) {
+  size_t i = (size_t)(d - defs);
+  free(owned[i]);
+  owned[i] = mine;
+  d->value = value;
+  d->source = source;
+}
 
 static setting_def *find(const char *key) {
   for (int i = 0; i < NDEFS; i++)
@@ -301,8 +315,8 @@ int settings_read_file(const char *path) {
     } else if (bot) {
       set_own(d, bot, xstrdup(value), "file");
     } else if (strcmp(d->source, "flag") != 0) { /* a flag wins, read before or after */
-      d->value = xstrdup(value);
-      d->source = "file";
+      char *copy = xstrdup(value);
+      set_value(d, copy, copy, "file");
     }
   }
   free(bot);
@@ -466,13 +480,11 @@ void settings_read_env(void) {
     char *name = xasprintf("%s_FILE", defs[i].env);
     const char *file = getenv(name);
     if (v && *v) {
-      defs[i].value = v;
-      defs[i].source = "env";
+      set_value(&defs[i], v, NULL, "env");
     } else if (file && *file) {
       char *text = value_from_file(name, file);
       if (text) {
-        defs[i].value = text;
-        defs[i].source = "file (env _FILE)";
+        set_value(&defs[i], text, text, "file (env _FILE)");
       }
     }
     free(name);
@@ -492,8 +504,7 @@ int settings_set_flag(const char *flag, const char *value) {
             flag, d && d->secret ? " (use the environment)" : "");
     return -1;
   }
-  d->value = value;
-  d->source = "flag";
+  set_value(d, value, NULL, "flag");
   return 0;
 }
 
