@@ -45,7 +45,8 @@ static void usage_line(FILE *f, const char *what, const char *help) {
   fputc('\n', f);
 }
 
-/* The routes each provider registers, then the server's own. */
+/* The providers' messages routes, the server's own, then the providers'
+ * delivery reports routes: all from the registrations but the server's. */
 static void usage_routes(FILE *f) {
   for (size_t i = 0; provider_registrations[i]; i++) {
     const provider_registration *p = provider_registrations[i];
@@ -58,16 +59,15 @@ static void usage_routes(FILE *f) {
         "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
         "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n",
         f);
-  const char *sep = "  ";
+  int reports = 0;
   for (size_t i = 0; provider_registrations[i]; i++) {
     const provider_registration *p = provider_registrations[i];
     if (!p->reports.prefix) continue;
     char *what = route_usage(p, &p->reports);
-    fprintf(f, "%s%s", sep, what);
+    fprintf(f, "%s%s", reports++ ? ", " : "  ", what);
     free(what);
-    sep = ", ";
   }
-  if (strcmp(sep, ", ") == 0)
+  if (reports)
     fprintf(f, "\n%33sdelivery reports of sent messages (docs/providers.md)\n", "");
   fputs("  GET /healthz, GET /metrics (Prometheus)\n", f);
 }
