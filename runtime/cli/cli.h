@@ -14,7 +14,9 @@ struct option; /* <getopt.h> */
  * for an unknown option, or one without its value, after printing
  *   parley VERB: unknown option 'ARG' (known: KNOWN)
  * Long options are known by their whole names only (no abbreviations);
- * "--" ends the options. */
+ * "--" ends the options. With quiet set nothing is printed: '?' comes back
+ * for an unknown option and ':' for one without its value, the element as
+ * written in arg (a verb with messages of its own: serve). */
 typedef struct cli_options {
   int argc;
   char **argv;
@@ -22,6 +24,7 @@ typedef struct cli_options {
   const char *shorts;         /* getopt's short options: "h", "ho:" */
   const struct option *longs; /* ended by a zeroed entry */
   const char *known;          /* the options as the message lists them */
+  int quiet;                  /* 1: '?' and ':' unprinted (above) */
   const char *arg;            /* out: the value or the argument */
   int started, rest;          /* internal */
 } cli_options;

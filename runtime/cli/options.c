@@ -42,8 +42,12 @@ int cli_option(cli_options *o) {
     }
     return -1;
   }
-  if (c == '?' || c == ':' ||
-      (index >= 0 && !whole_name(o->argv[at], &o->longs[index]))) {
+  int abbreviated = index >= 0 && !whole_name(o->argv[at], &o->longs[index]);
+  if (o->quiet && (c == '?' || c == ':' || abbreviated)) {
+    o->arg = o->argv[at];
+    return c == ':' ? ':' : '?';
+  }
+  if (c == '?' || c == ':' || abbreviated) {
     fprintf(stderr, "parley %s: unknown option '%s' (known: %s)\n", o->verb,
             o->argv[at], o->known);
     return '?';

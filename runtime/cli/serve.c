@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,22 +28,57 @@
 #include "settings.h"
 #include "util.h"
 
+/* "POST /twilio/BOT": how a provider's route is called. */
+static char *route_usage(const provider_registration *p, const provider_route *r) {
+  return xasprintf("%s %sBOT%s", p->takes_get ? "GET|POST" : "POST", r->prefix,
+                   r->suffix ? r->suffix : "");
+}
+
+/* "  WHAT" and its help in the column after it, help's "\n" lines under
+ * each other. */
+static void usage_line(FILE *f, const char *what, const char *help) {
+  fprintf(f, "  %-30s ", what);
+  for (const char *p = help; *p; p++) {
+    fputc(*p, f);
+    if (*p == '\n') fprintf(f, "%33s", "");
+  }
+  fputc('\n', f);
+}
+
+/* The providers' messages routes, the server's own, then the providers'
+ * delivery reports routes: all from the registrations but the server's. */
+static void usage_routes(FILE *f) {
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (!p->messages.prefix) continue;
+    char *what = route_usage(p, &p->messages);
+    usage_line(f, what, p->messages_help ? p->messages_help : "its messages");
+    free(what);
+  }
+  fputs("  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
+        "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
+        "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n",
+        f);
+  int reports = 0;
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (!p->reports.prefix) continue;
+    char *what = route_usage(p, &p->reports);
+    fprintf(f, "%s%s", reports++ ? ", " : "  ", what);
+    free(what);
+  }
+  if (reports)
+    fprintf(f, "\n%33sdelivery reports of sent messages (docs/providers.md)\n", "");
+  fputs("  GET /healthz, GET /metrics (Prometheus)\n", f);
+}
+
 static void usage(FILE *f) {
   fputs("usage: parley serve [--config FILE] [--listen ADDR:PORT] [--db FILE]\n"
         "                    [--scripts DIR] [--public-url URL] [--watch] [--print-config]\n"
         "--watch reloads a bot when its files in the scripts folder change.\n"
-        "Serves every bot folder in the scripts folder over HTTP:\n"
-        "  POST /twilio/BOT               Twilio messaging webhook (TwiML reply)\n"
-        "  POST /v1/bots/BOT/messages     JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
-        "                                 or X-Parley-Signature (docs/serve.md)\n"
-        "  GET|POST /kannel/BOT?token=... Kannel sms-service get-url / post-url\n"
-        "  PUT /v1/bots/BOT/script        a new version (bot.lua, or JSON {\"files\":{...}}),\n"
-        "  GET /v1/bots/BOT/versions      POST /v1/bots/BOT/rollback  (admin token)\n"
-        "  POST /v1/bots/BOT/events       {\"type\",\"contact\",\"data\"} -> bot.on_event\n"
-        "  POST /twilio/status/BOT, GET|POST /kannel/dlr/BOT, POST /v1/bots/BOT/status\n"
-        "                                 delivery reports of sent messages (docs/providers.md)\n"
-        "  GET /healthz, GET /metrics (Prometheus)\n"
-        "Settings (file key, flag, environment; docs/serve.md):\n", f);
+        "Serves every bot folder in the scripts folder over HTTP:\n", f);
+  usage_routes(f);
+  fputs("Settings (file key, flag, environment; docs/serve.md):\n", f);
   settings_usage(f);
   fputs("A bot's script reads bot.env.NAME: env.NAME = value under [bot BOT] in the config\n"
         "file, or PARLEY_BOT_<BOT>_<NAME> (wins); secrets, never printed (docs/serve.md).\n",
@@ -295,32 +331,115 @@ static void watch_bot_folders(const char *dir, server *s) {
   closedir(d);
 }
 
-int cli_serve(int argc, char **argv) {
-  int print = 0;
+/* serve's own options; a setting's flag is OPT_SETTING + its place in
+ * the table serve_options makes */
+enum { OPT_CONFIG = 256, OPT_PRINT_CONFIG, OPT_WATCH, OPT_SETTING = 512 };
+
+/* The getopt_long table: serve's own options, then each setting's key as
+ * --key VALUE, written with '-' for '_' (--public-url) or as the key is
+ * (--public_url). Secrets are in it too, so that settings_set_flag refuses
+ * them by name. flags[i] is the table's i-th option as written ("--db"). */
+typedef struct serve_options {
+  struct option *longs;
+  char **flags;
+  int n;
+} serve_options;
+
+static void add_option(serve_options *t, const char *name, int has_arg, int val) {
+  t->longs = xrealloc(t->longs, (size_t)(t->n + 2) * sizeof *t->longs);
+  t->flags = xrealloc(t->flags, (size_t)(t->n + 1) * sizeof *t->flags);
+  t->flags[t->n] = xasprintf("--%s", name);
+  t->longs[t->n] = (struct option){t->flags[t->n] + 2, has_arg, NULL, val};
+  t->n++;
+  t->longs[t->n] = (struct option){0};
+}
+
+static serve_options serve_options_make(void) {
+  serve_options t = {0};
+  add_option(&t, "config", required_argument, OPT_CONFIG);
+  add_option(&t, "print-config", no_argument, OPT_PRINT_CONFIG);
+  add_option(&t, "watch", no_argument, OPT_WATCH);
+  add_option(&t, "help", no_argument, 'h');
+  const char *key;
+  for (int i = 0; (key = settings_key(i)); i++) {
+    char *dashed = xstrdup(key);
+    for (char *p = dashed; *p; p++)
+      if (*p == '_') *p = '-';
+    add_option(&t, dashed, required_argument, OPT_SETTING + t.n);
+    if (strcmp(dashed, key) != 0) add_option(&t, key, required_argument, OPT_SETTING + t.n);
+    free(dashed);
+  }
+  return t;
+}
+
+static void serve_options_free(serve_options *t) {
+  for (int i = 0; i < t->n; i++) free(t->flags[i]);
+  free(t->flags);
+  free(t->longs);
+}
+
+/* An unknown option as written, without what follows '=' (a mistyped
+ * secret's flag must not print the secret). */
+static void unknown_option(const char *element) {
+  const char *eq = strncmp(element, "--", 2) == 0 ? strchr(element, '=') : NULL;
+  int n = eq ? (int)(eq - element) : (int)strlen(element);
+  fprintf(stderr, "parley serve: unknown option '%.*s'\n", n, element);
+}
+
+/* The command line, then the config file and the environment (a flag wins
+ * over both). 0 to serve; 1 when done (--help: exit 0); -1 on a problem,
+ * on stderr (exit 2). */
+static int read_options(int argc, char **argv, int *print) {
+  serve_options t = serve_options_make();
+  cli_options o = {.argc = argc, .argv = argv, .verb = "serve", .shorts = "h",
+                   .longs = t.longs, .quiet = 1};
   const char *config = NULL;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
-  if (config && settings_read_file(config)) return 2;
-  settings_read_env();
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--config") == 0) {
-      i++;
-    } else if (strcmp(a, "--print-config") == 0) {
-      print = 1;
-    } else if (strcmp(a, "--watch") == 0) {
-      watch = 1;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+  int rc = 0, c;
+  while (!rc && (c = cli_option(&o)) != -1) {
+    switch (c) {
+    case 'h':
       usage(stdout);
-      return 0;
-    } else if (strncmp(a, "--", 2) == 0) {
-      if (settings_set_flag(a, i + 1 < argc ? argv[i + 1] : NULL)) return 2;
-      i++;
-    } else {
-      fprintf(stderr, "parley serve: unexpected argument '%s'\n", a);
-      return 2;
+      rc = 1;
+      break;
+    case OPT_CONFIG:
+      config = o.arg;
+      break;
+    case OPT_PRINT_CONFIG:
+      *print = 1;
+      break;
+    case OPT_WATCH:
+      watch = 1;
+      break;
+    case 1:
+      fprintf(stderr, "parley serve: unexpected argument '%s'\n", o.arg);
+      rc = -1;
+      break;
+    case ':': /* --config, or a setting, without its value */
+      if (strcmp(o.arg, "--config") == 0)
+        fprintf(stderr, "parley serve: missing a value for '%s'\n", o.arg);
+      else
+        settings_set_flag(o.arg, NULL);
+      rc = -1;
+      break;
+    case '?':
+      unknown_option(o.arg);
+      rc = -1;
+      break;
+    default: /* a setting */
+      if (settings_set_flag(t.flags[c - OPT_SETTING], o.arg)) rc = -1;
     }
   }
+  serve_options_free(&t);
+  if (rc) return rc;
+  if (config && settings_read_file(config)) return -1;
+  settings_read_env();
+  return 0;
+}
+
+int cli_serve(int argc, char **argv) {
+  int print = 0;
+  int read = read_options(argc, argv, &print);
+  if (read) return read > 0 ? 0 : 2;
   if (print) {
     settings_print(stdout);
     return 0;

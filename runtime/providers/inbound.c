@@ -1,5 +1,6 @@
 /* inbound: what the providers' inbound code shares (provider_registry.h):
- * routes, the checks of received fields, freeing what was read. Apart from
+ * routes, the settings several providers read, the checks of received
+ * fields, freeing what was read. Apart from
  * registry.c, which lists the providers, so that a provider's folder uses
  * this file without a circle through the table. */
 #include <ctype.h>
@@ -9,6 +10,10 @@
 
 #include "provider_registry.h"
 #include "util.h"
+
+const provider_setting provider_webhook_token = {
+    "webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, 1, 1,
+    "bearer token of the JSON webhook, and ?token= of the Kannel get-url and DLR URL"};
 
 char *provider_route_bot(const provider_route *route, const char *path) {
   if (!route->prefix) return NULL;

@@ -32,8 +32,8 @@ typedef struct provider_request {
   size_t len;
   const char *(*header)(void *ctx, const char *name);
   const char *(*query)(void *ctx, const char *name); /* the URL's arguments */
-  /* a secret setting (key: "twilio_auth_token", ...): the bot's own if it
-   * has one, else the server-wide one; NULL if neither */
+  /* a secret setting (a key of the provider's settings): the bot's own if
+   * it has one, else the server-wide one; NULL if neither */
   const char *(*secret)(void *ctx, const char *bot, const char *key);
   /* logs a refused credential (`rejected`; reason: token, signature or
    * missing), never the secret */
@@ -80,7 +80,8 @@ typedef struct provider_route {
   const char *prefix, *suffix;
 } provider_route;
 
-/* A setting the provider reads (settings.c lists them after its own). */
+/* A setting the provider reads (settings.c lists them between its own:
+ * after the server's and before the sending ones), secrets included. */
 typedef struct provider_setting {
   const char *key;   /* in the config file, and --key */
   const char *env;   /* PARLEY_... */
@@ -98,6 +99,14 @@ typedef struct provider_registration {
   const char *log_name;             /* who `rejected` names ("json" for webhook) */
   const provider_ops *ops;          /* sending */
   const provider_setting *settings; /* its own, ended by a NULL key */
+  /* Settings it shares with other providers, declared once in providers/
+   * (provider_webhook_token) and listed once, ended by NULL. */
+  const provider_setting *const *shared_settings;
+  /* What `parley serve --help` says: after its name in the provider
+   * setting's help ("taken as sent at once"), or NULL; of its messages
+   * route ("Twilio messaging webhook (TwiML reply)"; "\n" goes on below). */
+  const char *about;
+  const char *messages_help;
   /* Fills cfg's fields from the bot's settings (cfg->kind and
    * cfg->status_url are the caller's); then NULL, or a sentence saying
    * what is unusable beyond ops->check. */
@@ -131,6 +140,13 @@ typedef struct provider_registration {
                      provider_answer *a);
   /* The answer to a message with these inline replies. */
   void (*reply)(const char *const *texts, size_t n, provider_reply *out);
+  /* The server's own JSON endpoint (POST /v1/bots/BOT/events, a brand's
+   * backend) takes this provider's credentials: events_refused_early
+   * before the body, events_authentic with it (the credentials, and the
+   * body declared JSON); 0, or -1 with the answer. One registration sets
+   * them; provider_events_* below find it. */
+  int (*events_refused_early)(const provider_request *rq, provider_answer *a);
+  int (*events_authentic)(const provider_request *rq, provider_answer *a);
 } provider_registration;
 
 /* The table, ended by NULL. */
@@ -139,9 +155,18 @@ extern const provider_registration *const provider_registrations[];
 const provider_registration *provider_registration_find(const char *name);
 /* "provider must be sim, twilio, kannel or webhook" */
 const char *provider_names_problem(void);
+/* The events' checks (events_refused_early, events_authentic above) of
+ * the registration that sets them; without one, events are refused (404). */
+int provider_events_refused_early(const provider_request *rq, provider_answer *a);
+int provider_events_authentic(const provider_request *rq, provider_answer *a);
 /* The bot's name if path is prefix NAME suffix (NAME: 1 to 64 letters,
  * digits, '_' or '-'), a copy; else NULL. */
 char *provider_route_bot(const provider_route *route, const char *path);
+
+/* webhook_token, per bot and secret: the bearer token of the JSON webhook
+ * (and of the events), and the ?token= of Kannel's get-url and DLR URL.
+ * Both registrations name it in shared_settings (inbound.c). */
+extern const provider_setting provider_webhook_token;
 
 /* Shared checks of received fields. */
 #define PROVIDER_ID_MAX 128 /* a provider's id of a message */

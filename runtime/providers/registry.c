@@ -28,6 +28,30 @@ const provider_ops *provider_find(const char *kind) {
   return p ? p->ops : NULL;
 }
 
+/* The registration that checks the events' credentials, or NULL. */
+static const provider_registration *events_checker(void) {
+  for (size_t i = 0; provider_registrations[i]; i++)
+    if (provider_registrations[i]->events_authentic) return provider_registrations[i];
+  return NULL;
+}
+
+static int no_events(provider_answer *a) {
+  a->status = 404;
+  a->error = "no provider takes events";
+  return -1;
+}
+
+int provider_events_refused_early(const provider_request *rq, provider_answer *a) {
+  const provider_registration *p = events_checker();
+  if (!p) return no_events(a);
+  return p->events_refused_early ? p->events_refused_early(rq, a) : 0;
+}
+
+int provider_events_authentic(const provider_request *rq, provider_answer *a) {
+  const provider_registration *p = events_checker();
+  return p ? p->events_authentic(rq, a) : no_events(a);
+}
+
 static char names_problem[256];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 

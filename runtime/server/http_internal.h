@@ -148,7 +148,8 @@ enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, 
 /* A delivery report for b on via's route. */
 enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, request *r,
                                         const provider_registration *via, const char *b);
-/* POST /v1/bots/BOT/events, authenticated like the JSON webhook. */
+/* POST /v1/bots/BOT/events, authenticated by the provider that takes the
+ * events' credentials (provider_events_authentic). */
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
 int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
                         enum MHD_Result *rc);

@@ -18,7 +18,7 @@
 typedef struct server_config {
   const char *host;        /* listen address, default 127.0.0.1 */
   int port;                /* default 8080 */
-  const char *public_url;  /* how providers reach us, for Twilio signatures */
+  const char *public_url;  /* how providers reach us (the URL they sign) */
   const char *admin_token;       /* secret: bearer token of the admin API */
   size_t max_body;         /* bytes, default 64 KiB */
   /* So that one client cannot starve the others (http_limits.h); 0: the
@@ -27,9 +27,9 @@ typedef struct server_config {
   unsigned max_connections_per_address; /* default 128; past it: closed */
   int64_t request_deadline_ms;          /* default 10000 */
   size_t max_body_memory;               /* default 64 MiB */
-  /* A secret setting the providers check requests with (key:
-   * "twilio_auth_token", "webhook_token", "webhook_secret"...): the bot's
-   * own if it has one, else the server-wide one; NULL: none. */
+  /* A secret setting the providers check requests with (the key of one
+   * of their settings, provider_registry.h): the bot's own if it has one,
+   * else the server-wide one; NULL: none. */
   const char *(*secret)(const char *bot, const char *key);
   /* 0 if the bot's replies must not go back in a webhook's answer (they go
    * through its provider); NULL: they do. */

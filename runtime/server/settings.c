@@ -28,13 +28,7 @@ static const setting_def before_providers[] = {
     {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
-     "how providers reach this server (Twilio signs the URL they call; status URLs)"},
-    {"twilio_auth_token", "PARLEY_TWILIO_AUTH_TOKEN", NULL, "unset", 1, 1,
-     "Twilio auth token: checks X-Twilio-Signature, and sends with twilio_account_sid"},
-    {"webhook_token", "PARLEY_WEBHOOK_TOKEN", NULL, "unset", 1, 1,
-     "bearer token of the JSON webhook, and ?token= of the Kannel get-url and DLR URL"},
-    {"webhook_secret", "PARLEY_WEBHOOK_SECRET", NULL, "unset", 1, 1,
-     "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
+     "how providers reach this server (the URLs they call, which some sign; status URLs)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
      "bearer token of the admin API (script reload, versions, rollback)"},
     {"log_level", "PARLEY_LOG", "info", "default", 0, 0,
@@ -59,10 +53,9 @@ static const setting_def before_providers[] = {
      "its previous answer), however steadily the bytes come; else it is closed"},
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
-     "how messages go out: sim (taken as sent at once, logged at debug), twilio, kannel or "
-     "webhook"},
+     NULL /* made from the registrations: provider_help */},
     {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
-     "on: replies to a webhook go back in its answer (TwiML, Kannel body, JSON); off: "
+     "on: replies to a webhook go back in its answer (in the provider's format); off: "
      "through the provider"},
     {"reply_deadline_ms", "PARLEY_REPLY_DEADLINE_MS", "3000", "default", 0, 0,
      "a webhook still waiting this long for its handler is answered without its replies, "
@@ -95,23 +88,54 @@ static const setting_def after_providers[] = {
 };
 static setting_def *defs;
 static int ndefs;
+/* owned[i]: what defs[i].value points to when it is ours to free (read
+ * from a file), else NULL (a default, the environment's, a flag's). */
+static char **owned;
 static pthread_once_t defs_once = PTHREAD_ONCE_INIT;
 
+/* A setting several providers read is listed once, where the first names it. */
 static void add_def(setting_def d) {
+  for (int i = 0; i < ndefs; i++)
+    if (strcmp(defs[i].key, d.key) == 0) return;
   defs = xrealloc(defs, (size_t)(ndefs + 1) * sizeof *defs);
   defs[ndefs++] = d;
 }
 
-/* The table: ours, and the settings each registered provider reads. */
+static void add_provider_setting(const provider_setting *p) {
+  add_def((setting_def){p->key, p->env, p->value, p->value ? "default" : "unset", p->secret,
+                        p->per_bot, p->help});
+}
+
+/* The provider setting's help: "how messages go out: sim (what it is),
+ * twilio, ... or webhook", from the registrations. */
+static char *provider_help(void) {
+  buf b = {0};
+  buf_puts(&b, "how messages go out: ");
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    if (i) buf_puts(&b, provider_registrations[i + 1] ? ", " : " or ");
+    buf_puts(&b, p->name);
+    if (p->about) buf_printf(&b, " (%s)", p->about);
+  }
+  return b.data;
+}
+
+/* The table: ours, and the settings each registered provider reads (its
+ * own, then those it shares with others). */
 static void defs_make(void) {
   for (size_t i = 0; i < sizeof before_providers / sizeof *before_providers; i++)
     add_def(before_providers[i]);
-  for (size_t i = 0; provider_registrations[i]; i++)
-    for (const provider_setting *p = provider_registrations[i]->settings; p && p->key; p++)
-      add_def((setting_def){p->key, p->env, p->value, p->value ? "default" : "unset", p->secret,
-                            p->per_bot, p->help});
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *r = provider_registrations[i];
+    for (const provider_setting *p = r->settings; p && p->key; p++) add_provider_setting(p);
+    for (const provider_setting *const *p = r->shared_settings; p && *p; p++)
+      add_provider_setting(*p);
+  }
   for (size_t i = 0; i < sizeof after_providers / sizeof *after_providers; i++)
     add_def(after_providers[i]);
+  for (int i = 0; i < ndefs; i++) /* kept: the table lives as long as the process */
+    if (strcmp(defs[i].key, "provider") == 0) defs[i].help = provider_help();
+  owned = xcalloc((size_t)ndefs, sizeof *owned);
 }
 
 static int defs_count(void) {
@@ -139,6 +163,16 @@ typedef struct file_env {
 } file_env;
 static file_env *file_envs;
 static size_t nfile_envs;
+
+/* A new server-wide value (mine: value when it is ours, else NULL): the one
+ * it replaces is freed if it was ours. */
+static void set_value(setting_def *d, const char *value, char *mine, const char *source) {
+  size_t i = (size_t)(d - defs);
+  free(owned[i]);
+  owned[i] = mine;
+  d->value = value;
+  d->source = source;
+}
 
 static setting_def *find(const char *key) {
   for (int i = 0; i < NDEFS; i++)
@@ -280,9 +314,9 @@ int settings_read_file(const char *path) {
       rc = -1;
     } else if (bot) {
       set_own(d, bot, xstrdup(value), "file");
-    } else {
-      d->value = xstrdup(value);
-      d->source = "file";
+    } else if (strcmp(d->source, "flag") != 0) { /* a flag wins, read before or after */
+      char *copy = xstrdup(value);
+      set_value(d, copy, copy, "file");
     }
   }
   free(bot);
@@ -441,17 +475,16 @@ static void read_bot_env(void) {
 
 void settings_read_env(void) {
   for (int i = 0; i < NDEFS; i++) {
+    if (strcmp(defs[i].source, "flag") == 0) continue; /* a flag wins */
     const char *v = getenv(defs[i].env);
     char *name = xasprintf("%s_FILE", defs[i].env);
     const char *file = getenv(name);
     if (v && *v) {
-      defs[i].value = v;
-      defs[i].source = "env";
+      set_value(&defs[i], v, NULL, "env");
     } else if (file && *file) {
       char *text = value_from_file(name, file);
       if (text) {
-        defs[i].value = text;
-        defs[i].source = "file (env _FILE)";
+        set_value(&defs[i], text, text, "file (env _FILE)");
       }
     }
     free(name);
@@ -471,10 +504,11 @@ int settings_set_flag(const char *flag, const char *value) {
             flag, d && d->secret ? " (use the environment)" : "");
     return -1;
   }
-  d->value = value;
-  d->source = "flag";
+  set_value(d, value, NULL, "flag");
   return 0;
 }
+
+const char *settings_key(int i) { return i >= 0 && i < NDEFS ? defs[i].key : NULL; }
 
 void settings_print(FILE *f) {
   for (int i = 0; i < NDEFS; i++) {

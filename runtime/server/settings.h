@@ -2,9 +2,10 @@
  *
  * Built-in defaults, then a config file (--config FILE: lines of
  * key = value, # comments), then environment variables (PARLEY_*), then
- * flags (--key value); later ones win. Secrets (tokens, passwords) come
- * only from the environment or a file named by PARLEY_<NAME>_FILE, never
- * from the config file or a flag, and are never printed.
+ * flags (--key value or --key=value); later ones win. Secrets (tokens,
+ * passwords) come only from the environment or a file named by
+ * PARLEY_<NAME>_FILE, never from the config file or a flag, and are never
+ * printed.
  *
  * Settings marked per-bot (credentials, the provider and its rates) can be
  * given for one bot: in the config file under a [bot NAME] line, or in the
@@ -19,8 +20,14 @@
 int settings_read_file(const char *path);
 /* Reads PARLEY_* (server-wide and per bot). */
 void settings_read_env(void);
-/* --key value: 0, or -1 with the problem on stderr (unknown, a secret, ...). */
+/* --key value: 0, or -1 with the problem on stderr (unknown, a secret, a
+ * missing value: value NULL). A key's '_' may be written '-' in flag. A
+ * flag wins over the file and the environment whether it is set before or
+ * after they are read. */
 int settings_set_flag(const char *flag, const char *value);
+/* The i-th setting's key (i from 0), or NULL past the last: the flags
+ * `parley serve` takes. */
+const char *settings_key(int i);
 
 /* The server-wide value (NULL: unset). */
 const char *setting(const char *key);

@@ -14,7 +14,6 @@
 
 #include "http_internal.h"
 #include "log.h"
-#include "webhook_provider.h"
 
 /* The peer's address as text ("127.0.0.1", "::1"), or "" if unknown. */
 static void remote_address(struct MHD_Connection *conn, char *out, size_t n) {
@@ -191,14 +190,16 @@ enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, 
 }
 
 /* POST /v1/bots/BOT/events {"type": "order.paid", "contact": "+1555...",
- * "data": {...}}: bot.on_event in that contact's conversation. */
+ * "data": {...}}: bot.on_event in that contact's conversation. Its
+ * credentials are checked by the provider that takes them
+ * (provider_events_authentic). */
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r,
                                      char *b) {
   request_ctx ctx;
   provider_request rq;
   provider_answer a;
   request_of(&rq, &ctx, s, conn, r, b, "events");
-  int refused = webhook_authentic(&rq, &a) || webhook_json_type(&rq, &a);
+  int refused = provider_events_authentic(&rq, &a);
   free(ctx.url);
   if (refused) return answer(conn, &a);
   json_error_t jerr;
@@ -234,7 +235,7 @@ int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
   provider_request rq;
   provider_answer a;
   request_of(&rq, &ctx, s, conn, NULL, b, "events");
-  int refused = webhook_refused_early(&rq, &a);
+  int refused = provider_events_refused_early(&rq, &a);
   free(ctx.url);
   if (refused) *rc = answer(conn, &a);
   return refused;

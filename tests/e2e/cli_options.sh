@@ -1,7 +1,7 @@
 #!/bin/sh
 # The options of the command line's verbs (all but serve, tested in
-# serve.sh): --help, an unknown option or one without its value named with
-# exit 2, extra arguments refused, and options before or after the
+# serve_options.sh): --help, an unknown option or one without its value
+# named with exit 2, extra arguments refused, and options before or after the
 # arguments alike.
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}

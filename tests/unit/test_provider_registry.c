@@ -225,9 +225,75 @@ static void webhook_reads_json_with_a_bearer_token(void) {
   free(out.body);
 }
 
+/* ---------------------------------------------------------------- settings and events */
+
+/* The declaration of key among p's own or shared settings, or NULL. */
+static const provider_setting *declared(const provider_registration *p, const char *key) {
+  for (const provider_setting *s = p->settings; s && s->key; s++)
+    if (strcmp(s->key, key) == 0) return s;
+  for (const provider_setting *const *s = p->shared_settings; s && *s; s++)
+    if (strcmp((*s)->key, key) == 0) return *s;
+  return NULL;
+}
+
+static void each_provider_declares_its_secrets(void) {
+  const provider_registration *twilio = provider_registration_find("twilio"),
+                              *kannel = provider_registration_find("kannel"),
+                              *webhook = provider_registration_find("webhook");
+  const provider_setting *s = declared(twilio, "twilio_auth_token");
+  CHECK(s && s->secret && s->per_bot && strcmp(s->env, "PARLEY_TWILIO_AUTH_TOKEN") == 0,
+        "twilio declares twilio_auth_token, a per-bot secret");
+  s = declared(webhook, "webhook_secret");
+  CHECK(s && s->secret && s->per_bot && strcmp(s->env, "PARLEY_WEBHOOK_SECRET") == 0,
+        "webhook declares webhook_secret, a per-bot secret");
+  CHECK(declared(kannel, "webhook_token") == &provider_webhook_token &&
+            declared(webhook, "webhook_token") == &provider_webhook_token,
+        "kannel and webhook name the one shared webhook_token");
+  CHECK(provider_webhook_token.secret && provider_webhook_token.per_bot &&
+            strcmp(provider_webhook_token.env, "PARLEY_WEBHOOK_TOKEN") == 0,
+        "webhook_token is a per-bot secret");
+  CHECK(declared(provider_registration_find("sim"), "webhook_token") == NULL,
+        "sim reads no credential");
+  int events = 0;
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *p = provider_registrations[i];
+    events += p->events_authentic != NULL;
+    CHECK(!p->events_refused_early || p->events_authentic,
+          "%s: an early check of the events goes with the full one", p->name);
+    CHECK(p->messages.prefix == NULL || p->messages_help != NULL,
+          "%s: its messages route has a line of --help", p->name);
+  }
+  CHECK_INT(events, 1, "one registration checks the events' credentials");
+}
+
+static void events_are_checked_by_the_registry(void) {
+  fake f = {.headers = {{"Authorization", "Bearer tok"},
+                        {"Content-Type", "application/json"}},
+            .secrets = {{"webhook_token", "tok"}}};
+  const char *body = "{\"type\":\"order.paid\",\"contact\":\"+15550001\"}";
+  provider_request rq = request(&f, "shop", "events", "", body);
+  provider_answer a = {0};
+  CHECK_INT(provider_events_refused_early(&rq, &a), 0, "the bot's token: not refused early");
+  CHECK_INT(provider_events_authentic(&rq, &a), 0, "the bot's token, JSON: authentic");
+  f.headers[1][1] = "text/plain";
+  CHECK_INT(provider_events_authentic(&rq, &a), -1, "not declared JSON");
+  CHECK_INT(a.status, 415, "415");
+  f.headers[1][1] = "application/json";
+  f.headers[0][1] = "Bearer other";
+  CHECK_INT(provider_events_refused_early(&rq, &a), -1, "another token: refused early");
+  CHECK_INT(a.status, 403, "403");
+  CHECK_STR(f.log, "json token shop events", "logged as rejected, naming the endpoint");
+  CHECK_INT(provider_events_authentic(&rq, &a), -1, "and refused with the body");
+  f.headers[0][0] = NULL;
+  CHECK_INT(provider_events_refused_early(&rq, &a), -1, "no credential: refused early");
+  CHECK_INT(a.status, 401, "401");
+}
+
 int main(void) {
   the_table_lists_each_provider_once();
   routes_name_the_bot();
+  each_provider_declares_its_secrets();
+  events_are_checked_by_the_registry();
   twilio_reads_a_signed_message();
   twilio_reads_a_status_callback();
   kannel_reads_the_get_url_and_answers_text();

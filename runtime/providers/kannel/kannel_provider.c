@@ -20,6 +20,9 @@ static const provider_setting settings[] = {
     {"kannel_password", "PARLEY_KANNEL_PASSWORD", NULL, 1, 1, "sendsms password"},
     {NULL, NULL, NULL, 0, 0, NULL}};
 
+/* its get-url and DLR URL carry ?token= */
+static const provider_setting *const shared_settings[] = {&provider_webhook_token, NULL};
+
 static const char *configure(provider_config *cfg, provider_setting_fn setting,
                              void *ud) {
   cfg->url = setting(ud, "kannel_url");
@@ -173,6 +176,8 @@ const provider_registration kannel_registration = {
     .log_name = "kannel",
     .ops = &provider_kannel,
     .settings = settings,
+    .shared_settings = shared_settings,
+    .messages_help = "Kannel sms-service get-url / post-url (?token=...)",
     .configure = configure,
     .reports = {"/kannel/dlr/", NULL},
     .messages = {"/kannel/", NULL},

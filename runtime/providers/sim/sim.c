@@ -31,5 +31,6 @@ const provider_ops provider_sim = {"sim", check, prepare, answer};
 /* No routes: nothing comes back from a provider that sends nothing. */
 const provider_registration sim_registration = {
     .name = "sim",
+    .about = "taken as sent at once, logged at debug",
     .ops = &provider_sim,
 };

@@ -18,6 +18,8 @@ extern const provider_ops provider_twilio;
 static const provider_setting settings[] = {
     {"twilio_account_sid", "PARLEY_TWILIO_ACCOUNT_SID", NULL, 0, 1,
      "Twilio account SID (AC...) to send with"},
+    {"twilio_auth_token", "PARLEY_TWILIO_AUTH_TOKEN", NULL, 1, 1,
+     "Twilio auth token: checks X-Twilio-Signature, and sends with twilio_account_sid"},
     {"twilio_messaging_service_sid", "PARLEY_TWILIO_MESSAGING_SERVICE_SID", NULL, 0, 1,
      "send through this Messaging Service (MG...) instead of From numbers"},
     {"twilio_api_url", "PARLEY_TWILIO_API_URL", "https://api.twilio.com", 0, 1,
@@ -260,6 +262,7 @@ const provider_registration twilio_registration = {
     .log_name = "twilio",
     .ops = &provider_twilio,
     .settings = settings,
+    .messages_help = "Twilio messaging webhook (TwiML reply)",
     .configure = configure,
     .reports = {"/twilio/status/", NULL},
     .messages = {"/twilio/", NULL},

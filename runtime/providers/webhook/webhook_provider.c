@@ -3,14 +3,13 @@
  * delivery reports (POST /v1/bots/BOT/status), proved by the bearer
  * webhook_token or an X-Parley-Signature (webhook_auth.h); the answer
  * carries the replies as JSON; its settings; sending is webhook.c. */
-#include "webhook_provider.h"
-
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "provider_registry.h"
 #include "store.h"
 #include "util.h"
 #include "webhook_auth.h"
@@ -22,7 +21,11 @@ static const provider_setting settings[] = {
      "provider webhook: where outgoing messages are POSTed as JSON"},
     {"webhook_send_secret", "PARLEY_WEBHOOK_SEND_SECRET", NULL, 1, 1,
      "provider webhook: HMAC-SHA256 key signing what is POSTed"},
+    {"webhook_secret", "PARLEY_WEBHOOK_SECRET", NULL, 1, 1,
+     "HMAC-SHA256 key of signed JSON webhooks (X-Parley-Signature)"},
     {NULL, NULL, NULL, 0, 0, NULL}};
+
+static const provider_setting *const shared_settings[] = {&provider_webhook_token, NULL};
 
 static const char *configure(provider_config *cfg, provider_setting_fn setting,
                              void *ud) {
@@ -44,7 +47,10 @@ static int refuse(provider_answer *a, unsigned status, const char *error) {
   return -1;
 }
 
-int webhook_refused_early(const provider_request *rq, provider_answer *a) {
+/* Before the body: a wrong bearer token, no credential at all, or headers
+ * no body can make a valid X-Parley-Signature of: -1 with the answer (401,
+ * 403), logged as rejected; else 0. */
+static int webhook_refused_early(const provider_request *rq, provider_answer *a) {
   const char *b = rq->bot;
   const char *auth = rq->header(rq->ctx, "Authorization");
   const char *sig = rq->header(rq->ctx, "X-Parley-Signature");
@@ -72,7 +78,10 @@ int webhook_refused_early(const provider_request *rq, provider_answer *a) {
   return 0;
 }
 
-int webhook_authentic(const provider_request *rq, provider_answer *a) {
+/* 0 if the request proves it comes from the bot's owner: its bearer token,
+ * or an X-Parley-Signature of the body under its webhook secret
+ * (webhook_auth.h); else -1 with the answer, logged as rejected. */
+static int webhook_authentic(const provider_request *rq, provider_answer *a) {
   if (webhook_refused_early(rq, a)) return -1;
   const char *auth = rq->header(rq->ctx, "Authorization");
   if (auth && strncmp(auth, "Bearer ", 7) == 0) return 0; /* the token was checked */
@@ -88,7 +97,8 @@ int webhook_authentic(const provider_request *rq, provider_answer *a) {
   return 0;
 }
 
-int webhook_json_type(const provider_request *rq, provider_answer *a) {
+/* 0 if the body is declared JSON; else -1 with the answer (415). */
+static int webhook_json_type(const provider_request *rq, provider_answer *a) {
   const char *type = rq->header(rq->ctx, "Content-Type");
   if (type && strncasecmp(type, "application/json", 16) == 0 &&
       (type[16] == 0 || type[16] == ';' || type[16] == ' '))
@@ -172,6 +182,12 @@ static int check_unrouted(const provider_request *rq, provider_answer *a) {
   return webhook_authentic(rq, a);
 }
 
+/* The server's events (POST /v1/bots/BOT/events) are the brand's backend
+ * posting JSON: proved like the JSON webhook. */
+static int events_authentic(const provider_request *rq, provider_answer *a) {
+  return webhook_authentic(rq, a) || webhook_json_type(rq, a) ? -1 : 0;
+}
+
 /* POST /v1/bots/BOT/status {"id": ID or "provider_id": "...", "status":
  * "delivered", "error": "..."}: a delivery report from the webhook
  * provider's side, authenticated like the JSON webhook. */
@@ -223,6 +239,9 @@ const provider_registration webhook_registration = {
     .log_name = "json",
     .ops = &provider_webhook,
     .settings = settings,
+    .shared_settings = shared_settings,
+    .messages_help = "JSON {\"from\",\"to\",\"text\",\"id\"}, bearer token\n"
+                     "or X-Parley-Signature (docs/serve.md)",
     .configure = configure,
     .reports = {"/v1/bots/", "/status"},
     .messages = {"/v1/bots/", "/messages"},
@@ -233,4 +252,6 @@ const provider_registration webhook_registration = {
     .check_unrouted = check_unrouted,
     .read_report = read_report,
     .reply = reply,
+    .events_refused_early = webhook_refused_early,
+    .events_authentic = events_authentic,
 };
