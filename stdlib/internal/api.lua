@@ -51,7 +51,17 @@ local function words_of(list, fname)
 end
 
 -- "bot.lua:12: " (an error prefix) as a place in a sentence: "bot.lua:12"
-local function place(w) return smatch(w, "^(.-): $") or w end
+-- (memoized: the router names a hear rule's place for every message it takes,
+-- and places are the script's own lines, so there are few)
+local places = {}
+local function place(w)
+  local p = places[w]
+  if not p then
+    p = smatch(w, "^(.-): $") or w
+    places[w] = p
+  end
+  return p
+end
 
 local function new_rule(fn, fname, n)
   checktype(fn, "function", n, fname)

@@ -115,11 +115,14 @@ local function finish(c, p, result)
       "this handler has no message to pass on")
   end
   if tr == "string" or tr == "number" then
-    local problem = template_problem(tostring(result)) -- at the handler's line
-    if problem then fail_after(problem) end
+    local text = tostring(result)
+    if sfind(text, "{{", 1, true) then -- a template: its filters checked at the handler's line
+      local problem = template_problem(text)
+      if problem then fail_after(problem) end
+      text = expand(text, c)
+    end
     local mark = cur.rule and cur.rule.mark
-    local status, err = host_send(nil, expand(tostring(result), c), "reply", mark == "transactional", nil,
-      mark == "urgent")
+    local status, err = host_send(nil, text, "reply", mark == "transactional", nil, mark == "urgent")
     if not status then fail_after(err) end
   elseif tr == "table" or tr == "function" or tr == "thread" or tr == "userdata" then
     fail_after("the handler returned a " .. tr .. "; return a string (the reply) or nothing")
