@@ -107,6 +107,12 @@ static int run_workload(const char *dir, double *rate) {
   printf("  latency per message, p50 (its batch, arrival to commit) %.2f ms\n", r.p50_ms);
   printf("  latency per message, p99 (its batch, arrival to commit) %.2f ms\n", r.p99_ms);
   printf("  mean handling time per message         %8.2f us\n", r.secs * 1e6 / N);
+  if (r.cpu_engine_us >= 0) {
+    double all = r.cpu_engine_us + r.cpu_writer_us + r.cpu_checkpoint_us;
+    printf("  CPU per message: engine workers %.2f us, writer %.2f us, checkpointer %.2f us;\n"
+           "    all threads %.2f us: %.0f messages/second per core of CPU\n",
+           r.cpu_engine_us, r.cpu_writer_us, r.cpu_checkpoint_us, all, 1e6 / all);
+  }
   printf("  peak RSS                               %8.1f MiB\n", workload_peak_rss_kib() / 1024.0);
   printf("  handler errors %ld, limit hits %ld\n", r.errors, r.limit_hits);
   bad |= workload_verify(db_path, &want, 1);

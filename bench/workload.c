@@ -2,6 +2,7 @@
  * (see workload.h). */
 #include "workload.h"
 
+#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,69 @@ long workload_peak_rss_kib(void) {
   return ru.ru_maxrss;
 }
 
+/* Each thread of this process: its id, name and CPU time so far (ns, from
+ * /proc/self/task/TID/schedstat). */
+typedef struct thread_cpu {
+  long tid;
+  char name[16];
+  int64_t ns;
+} thread_cpu;
+
+enum { MAX_THREADS = 256 };
+
+/* The threads now, in out (at most MAX_THREADS); their count, -1 if the
+ * kernel does not keep schedstat. */
+static int threads_cpu(thread_cpu *out) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int n = 0;
+  struct dirent *ent;
+  while (n < MAX_THREADS && (ent = readdir(d))) {
+    if (ent->d_name[0] == '.') continue;
+    char path[96];
+    thread_cpu *t = &out[n];
+    t->tid = atol(ent->d_name);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", t->tid);
+    FILE *f = fopen(path, "r");
+    long long ns;
+    int ok = f && fscanf(f, "%lld", &ns) == 1;
+    if (f) fclose(f);
+    if (!ok) {
+      closedir(d);
+      return -1;
+    }
+    t->ns = ns;
+    snprintf(path, sizeof path, "/proc/self/task/%ld/comm", t->tid);
+    t->name[0] = 0;
+    if ((f = fopen(path, "r"))) {
+      if (fgets(t->name, sizeof t->name, f)) t->name[strcspn(t->name, "\n")] = 0;
+      fclose(f);
+    }
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* The CPU each kind of thread used between two snapshots, per message. */
+static void cpu_per_message(const thread_cpu *before, int nb, const thread_cpu *after,
+                            int na, long messages, workload_result *out) {
+  out->cpu_engine_us = out->cpu_writer_us = out->cpu_checkpoint_us = -1;
+  if (nb < 0 || na < 0) return;
+  int64_t engine = 0, writer = 0, checkpoint = 0;
+  for (int i = 0; i < na; i++) {
+    int64_t used = after[i].ns;
+    for (int j = 0; j < nb; j++)
+      if (before[j].tid == after[i].tid) used -= before[j].ns;
+    if (strcmp(after[i].name, "parley-writer") == 0) writer += used;
+    else if (strcmp(after[i].name, "parley-checkpt") == 0) checkpoint += used;
+    else engine += used;
+  }
+  out->cpu_engine_us = engine / 1e3 / messages;
+  out->cpu_writer_us = writer / 1e3 / messages;
+  out->cpu_checkpoint_us = checkpoint / 1e3 / messages;
+}
+
 static int cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;
@@ -145,6 +209,9 @@ int workload_run(const char *db_path, long n, long u, int threads,
   int64_t *lat = xcalloc(nbatches, sizeof *lat);
   size_t nlat = 0;
   int rc = 0;
+  thread_cpu *cpu_before = xcalloc(MAX_THREADS, sizeof *cpu_before);
+  thread_cpu *cpu_after = xcalloc(MAX_THREADS, sizeof *cpu_after);
+  int ncpu_before = threads_cpu(cpu_before);
   int64_t t0 = mono_ns();
   /* engine_submit returns once the batch before is durable: the latency of a
    * message is from its batch's start to the commit of that batch */
@@ -161,6 +228,7 @@ int workload_run(const char *db_path, long n, long u, int threads,
   }
   if (rc == 0) rc = engine_flush(e, err, sizeof err);
   if (rc == 0) {
+    cpu_per_message(cpu_before, ncpu_before, cpu_after, threads_cpu(cpu_after), n, out);
     lat[nlat] = mono_ns() - start[nlat];
     nlat++;
     out->secs = (double)(mono_ns() - t0) / 1e9;
@@ -178,6 +246,8 @@ int workload_run(const char *db_path, long n, long u, int threads,
   free(batch);
   free(start);
   free(lat);
+  free(cpu_before);
+  free(cpu_after);
   return rc ? -1 : 0;
 }
 

@@ -27,6 +27,11 @@ typedef struct workload_result {
   double secs;           /* first message submitted to the last one durable */
   double p50_ms, p99_ms; /* a message's batch, submitted to committed */
   long errors, limit_hits;
+  /* CPU time per message (us) over the same span, by thread: the writer
+   * ("parley-writer"), the checkpointer ("parley-checkpt"), and the rest
+   * (the caller's thread, which is the primary engine worker, and the other
+   * workers); -1 where the kernel does not say (no schedstat) */
+  double cpu_engine_us, cpu_writer_us, cpu_checkpoint_us;
 } workload_result;
 
 /* Runs n messages over u contacts through a new engine on db_path with

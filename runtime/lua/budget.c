@@ -47,6 +47,7 @@ static void on_watchdog_signal(int sig) {
 
 static void *watchdog(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "parley-watchdog");
   struct timespec nap = {0, WATCH_PERIOD_MS * 1000000L};
   for (;;) {
     nanosleep(&nap, NULL);

@@ -226,6 +226,7 @@ struct http_client {
 
 static void *client_main(void *arg) {
   http_client *c = arg;
+  pthread_setname_np(pthread_self(), "parley-http");
   for (;;) {
     pthread_mutex_lock(&c->mu);
     int stopping = c->stopping;

@@ -452,6 +452,7 @@ static void record(outbox *ob, int64_t now) {
 
 static void *sender_main(void *arg) {
   outbox *ob = arg;
+  pthread_setname_np(pthread_self(), "parley-sender");
   journal recover = {0};
   journal_outbox_recover(&recover);
   char err[512];

@@ -561,6 +561,7 @@ struct side {
 
 static void *writer_main(void *arg) {
   writer *w = arg;
+  pthread_setname_np(pthread_self(), "parley-writer"); /* top -H, perf, the bench */
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (!w->busy && !w->side && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
@@ -644,6 +645,7 @@ store_reader *writer_reader(writer *w) {
 
 static void *checkpointer_main(void *arg) {
   writer *w = arg;
+  pthread_setname_np(pthread_self(), "parley-checkpt");
   pthread_mutex_lock(&w->cp_mu);
   for (;;) {
     while (!w->cp_due && !w->cp_quit) pthread_cond_wait(&w->cp_cv, &w->cp_mu);
