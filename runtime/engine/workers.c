@@ -37,6 +37,7 @@ typedef struct worker_start {
 static void *worker_main(void *arg) {
   worker_start ws = *(worker_start *)arg;
   free(arg);
+  pthread_setname_np(pthread_self(), "parley-worker");
   engine_group *g = ws.g;
   uint64_t seen = 0;
   pthread_mutex_lock(&g->mu);
