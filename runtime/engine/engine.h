@@ -70,6 +70,10 @@ typedef struct engine_observer {
    * bot.on_event for its type) or "error" (its handler failed); error: the
    * sentence; tag: the event's. May be NULL. */
   void (*event_failed)(void *ud, void *tag, const char *status, const char *error);
+  /* 1: no ENGINE_ACTION_SHOWN actions are made at all (`parley serve` logs
+   * none of them, and a state's diff line costs two JSON parses a message);
+   * 0: the simulator's and transcripts' lines are made too. */
+  int quiet;
 } engine_observer;
 
 typedef struct engine_options {

@@ -214,6 +214,7 @@ struct engine {
   void *clock_ud;
   engine_observer obs;
   int has_obs;
+  int shows; /* has_obs, and it wants the ENGINE_ACTION_SHOWN actions */
   int (*bot_env)(void *, const char *, const char *, bot_env *, char *, size_t);
   void *bot_env_ud;
   bot *bots;

@@ -89,7 +89,7 @@ static void action_v(engine *e, bot *b, const char *number, engine_action_kind k
 }
 
 void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
-  if (!e->has_obs) return;
+  if (!e->shows) return;
   va_list ap;
   va_start(ap, fmt);
   action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
@@ -111,6 +111,7 @@ void engine_set_observer(engine *e, const engine_observer *obs) {
   for (int k = 0; k < e->group->n; k++) {
     engine *w = e->group->w[k];
     w->has_obs = obs != NULL;
+    w->shows = obs && !obs->quiet;
     if (obs) w->obs = *obs;
   }
 }

@@ -869,7 +869,8 @@ void server_watch(server *s, const char *dir) {
 }
 
 int server_run(server *s) {
-  engine_observer obs = {on_message, on_action, s, on_event_failed};
+  /* quiet: the simulator's lines (state diffs, logs, rules) are not made */
+  engine_observer obs = {on_message, on_action, s, on_event_failed, .quiet = 1};
   engine_set_observer(s->e, &obs);
   int64_t next_tick = 0, next_watch = 0;
   while (!s->stopping) {

@@ -517,7 +517,7 @@ static int transcript_env(void *ud, const char *bot, const char *dir, bot_env *o
 }
 
 static int start_engine(run *r, const char *botdir, int line) {
-  engine_observer obs = {on_message, on_action, r, NULL};
+  engine_observer obs = {on_message, on_action, r, NULL, 0};
   engine_options opt = {.db_path = ":memory:", .clock = run_clock,
                         .clock_ud = r, .observer = &obs,
                         .bot_env = transcript_env, .bot_env_ud = r};

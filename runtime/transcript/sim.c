@@ -68,7 +68,7 @@ static void on_action(void *ud, const engine_action *a) {
 }
 
 int sim_start(sim *s, const char *db) {
-  engine_observer obs = {on_message, on_action, s, NULL};
+  engine_observer obs = {on_message, on_action, s, NULL, 0};
   engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
                         .observer = &obs, .show_rules = 1, .bot_env = bot_env_from_process,
                         .bot_env_ud = &s->env};

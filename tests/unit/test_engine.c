@@ -154,7 +154,7 @@ static int observed_actions(const char *number, const char *part) {
   return n;
 }
 
-static const engine_observer observer = {on_message, on_action, NULL, NULL};
+static const engine_observer observer = {on_message, on_action, NULL, NULL, 0};
 
 /* ---------------------------------------------------------------- engine */
 
@@ -864,6 +864,54 @@ static void test_event_failure_says_why(void) {
   free(dir);
 }
 
+/* A quiet observer (`parley serve`'s) is told of messages and errors, and of
+ * no ENGINE_ACTION_SHOWN line (state diffs, logs, rules): those are not made. */
+static void test_quiet_observer_gets_no_shown_lines(void) {
+  char *dir = test_path(tmp, "quietbot");
+  mkdir(dir, 0700);
+  char *file = test_path(dir, "bot.lua");
+  const char *src =
+      "bot.keyword('COUNT', function(c) c.state.n = (c.state.n or 0) + 1; bot.log('counted');"
+      " return 'n=' .. c.state.n end)\n"
+      "bot.keyword('FAIL', function(c) error('boom') end)\n";
+  test_write_file(file, src, strlen(src));
+  for (int quiet = 0; quiet <= 1; quiet++) {
+    engine_observer obs = observer;
+    obs.quiet = quiet;
+    engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs};
+    char err[4096] = "";
+    engine *e = engine_open(&opt, err, sizeof err);
+    bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+    CHECK(e && b, "an engine (quiet %d) opens and loads a bot (%s)", quiet, err);
+    if (!b) {
+      engine_close(e);
+      continue;
+    }
+    forget_events();
+    inbound m[] = {{.from = "+15550601", .text = "COUNT", .len = 5},
+                   {.from = "+15550601", .text = "FAIL", .len = 4}};
+    handle(e, b, m, 2);
+    size_t shown = 0, errors = 0;
+    for (size_t i = 0; i < nevents; i++) {
+      if (events[i].is_message) continue;
+      if (events[i].kind == ENGINE_ACTION_SHOWN) shown++;
+      if (events[i].kind == ENGINE_ACTION_ERROR) errors++;
+    }
+    CHECK_INT(observed_messages("+15550601", "n=1"), 1,
+              "quiet %d: the reply is observed", quiet);
+    CHECK_INT((long)errors, 1, "quiet %d: the handler's error is observed", quiet);
+    if (quiet)
+      CHECK_INT((long)shown, 0, "quiet: no shown line (state diff, log, rule) is made");
+    else
+      CHECK(observed_actions("+15550601", "state.n = 1") == 1 &&
+                observed_actions("+15550601", "counted") == 1,
+            "not quiet: the state's diff and the log are shown (%zu shown lines)", shown);
+    engine_close(e);
+  }
+  free(file);
+  free(dir);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   db_path = test_path(tmp, "engine.db");
@@ -889,6 +937,7 @@ int main(void) {
     test_rules_named_when_asked(e, b);
     test_reply_kind_is_carried();
     test_event_failure_says_why();
+    test_quiet_observer_gets_no_shown_lines();
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);

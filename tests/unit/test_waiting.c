@@ -456,7 +456,7 @@ static engine *open_with_bot(const char *name, const char *lua, bot **b) {
   mkdir(dir, 0700);
   char *file = test_path(dir, "bot.lua");
   test_write_file(file, lua, strlen(lua));
-  engine_observer obs = {on_message, on_action, NULL, NULL};
+  engine_observer obs = {on_message, on_action, NULL, NULL, 0};
   engine_options opt = {.db_path = ":memory:", .clock = fake_clock, .observer = &obs,
                         .engine_threads = open_threads};
   char err[2048];
