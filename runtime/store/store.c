@@ -12,8 +12,13 @@
 #include "partition.h"
 #include "store_internal.h"
 
-static void sql_partition(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 #include "util.h"
+
+static void sql_partition(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+
+/* How long a connection waits for a lock another one holds; how long a
+ * restart checkpoint waits for the readers of old frames (store_checkpoint). */
+enum { BUSY_TIMEOUT_MS = 2000, RESTART_WAIT_MS = 100 };
 
 /* Forward migrations: entry i brings a database from version i to i+1. */
 static const char *const migrations[] = {
@@ -603,7 +608,7 @@ store *store_open(const char *path, char *err, size_t errlen) {
     store_close(st);
     return NULL;
   }
-  sqlite3_busy_timeout(st->db, 2000);
+  sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_create_function(st->db, "parley_partition", 2,
                           SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
@@ -1520,8 +1525,19 @@ int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud) 
 int store_checkpoint(store *st) {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  int restart_at = st->wal_restart_frames ? st->wal_restart_frames : STORE_WAL_RESTART_FRAMES;
+  if (rc == SQLITE_OK && log >= restart_at) {
+    /* it holds the writer off while it waits for the readers of old frames
+     * (the engine's read one batch at a time): not for long, so that a long
+     * reader (an export) costs a restart, never a commit its busy timeout */
+    sqlite3_busy_timeout(st->db, RESTART_WAIT_MS);
+    rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+  }
   return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : store_fail(st, "cannot checkpoint the WAL");
 }
+
+void store_set_wal_restart(store *st, int frames) { st->wal_restart_frames = frames; }
 
 int store_manual_checkpoints(store *st) {
   return exec_sql(st, "PRAGMA wal_autocheckpoint = 0", "cannot configure checkpoints");

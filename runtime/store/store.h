@@ -34,8 +34,16 @@ void store_set_partitions(store_reader *rd, int workers, int index);
 const char *store_error(store_reader *rd); /* the last failure, as a sentence */
 
 /* Copies what it can of the WAL into the database without blocking
- * writers (a passive checkpoint): its fsync is then off the commit path. */
+ * writers (a passive checkpoint): its fsync is then off the commit path.
+ * When the WAL has grown to STORE_WAL_RESTART_FRAMES frames (readers that
+ * are always somewhere in it keep a passive checkpoint from ever catching
+ * up, and the writer from starting the file over), it also waits for the
+ * readers of old frames and makes the next commit start the WAL from its
+ * beginning (a restart checkpoint): the WAL stays bounded under any load. */
+enum { STORE_WAL_RESTART_FRAMES = 8192 }; /* 32 MiB of 4 KiB pages */
 int store_checkpoint(store *st);
+/* For tests: the length at which store_checkpoint restarts the WAL. */
+void store_set_wal_restart(store *st, int frames);
 /* Commits on this connection no longer checkpoint: another one does. */
 int store_manual_checkpoints(store *st);
 

@@ -23,6 +23,7 @@ struct store {
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
+  int wal_restart_frames; /* store_checkpoint: a WAL this long is restarted */
   EVP_MAC_CTX *suppression_mac; /* HMAC-SHA256 keyed with it, made once */
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
