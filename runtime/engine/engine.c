@@ -291,7 +291,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   int partitioned = e->group->n > 1; /* submit_partitioned checked pending ids */
   if (m->provider_id) {
     int dup = partitioned ? 0 : pending_has(e, b->id, m->provider_id);
-    if (!dup) dup = store_inbound_exists(e->rd, b->id, m->provider_id);
+    if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
     if (dup < 0) return -1;
     if (dup) {
       e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
@@ -300,7 +300,10 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   }
   contact *c = contact_get(e, b, m->from, 1, NULL);
   if (!c) return -1;
-  if (m->provider_id && !partitioned) pending_add(e, b->id, m->provider_id, 0, 0);
+  if (m->provider_id && !partitioned) {
+    pending_add(e, b->id, m->provider_id, 0, 0);
+    provider_id_add(e, b->id, m->provider_id);
+  }
   int64_t now = engine_now(e);
   int64_t msg_id = next_message_id(e);
   message_row row = {.id = msg_id, .bot_id = b->id, .contact_id = c->id,
@@ -390,6 +393,10 @@ static void handle_share(engine *w, void *arg) {
 static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                               size_t errlen) {
   engine_group *g = e->group;
+  if (provider_ids_ready(e)) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    return -1;
+  }
   share shares[MAX_ENGINE_THREADS];
   memset(shares, 0, sizeof shares);
   const inbound **reports = xcalloc(n ? n : 1, sizeof *reports);
@@ -408,6 +415,7 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
         continue;
       }
       pending_add(e, b->id, m->provider_id, 0, 0);
+      provider_id_add(e, b->id, m->provider_id);
     }
     share *sh = &shares[engine_owner(e, b->id, m->from)->worker];
     if (sh->n == sh->cap) {
@@ -442,6 +450,10 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
 int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
                   size_t errlen) {
   if (e->group->n > 1) return submit_partitioned(e, b, msgs, n, err, errlen);
+  if (provider_ids_ready(e)) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    return -1;
+  }
   int rc = 0;
   /* The batch's reads (provider ids, contacts) share one read transaction
    * on the engine's own connection: one snapshot and lock instead of one

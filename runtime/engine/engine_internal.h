@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "bloom.h"
 #include "contacts.h"
 #include "engine.h"
 #include "journal.h"
@@ -271,6 +272,9 @@ struct engine_group {
   pthread_mutex_t cells_mu;
   store_cell *cells;
   pthread_mutex_t waits_mu; /* the workers' waiting lists, while they run */
+  /* the inbound provider ids accepted (provider_ids.c): added to by the
+   * primary between rounds, only read while the workers run */
+  bloom provider_ids;
 };
 
 /* The engine's files, lowest first: a file calls only the ones above it in
@@ -363,6 +367,17 @@ void pending_forget(engine *e, uint64_t batch);
 /* The furthest status a delivery report of message id reached in batches
  * not durable yet, 0 if none. */
 int pending_status_rank(engine *e, int64_t bot_id, int64_t id);
+
+/* provider_ids.c */
+/* Makes sure the filter of accepted inbound provider ids holds every one in
+ * the store and in flight: built from the store the first time, and again,
+ * twice as big, once full. The primary, between rounds, outside a read
+ * transaction (it must see every durable batch). 0, or -1 (store_error). */
+int provider_ids_ready(engine *e);
+/* An inbound message's provider id, accepted (where pending_add records it). */
+void provider_id_add(engine *e, int64_t bot_id, const char *provider_id);
+/* store_inbound_exists, asked only when the filter may have the id. */
+int provider_id_stored(engine *e, int64_t bot_id, const char *provider_id);
 
 /* waiting.c */
 enum { MAX_WAITING = 1000, MAX_WAITING_PER_BOT = 500, MAX_HTTP_PER_HANDLER = 20 };

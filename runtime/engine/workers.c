@@ -207,6 +207,7 @@ void group_close(engine *p) {
   pthread_cond_destroy(&g->done);
   pthread_mutex_destroy(&g->cells_mu);
   pthread_mutex_destroy(&g->waits_mu);
+  bloom_free(&g->provider_ids);
   free(g);
   p->group = NULL;
 }

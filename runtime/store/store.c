@@ -1001,6 +1001,36 @@ int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_
   return store_step_end(st, s, rc, "cannot look up a message");
 }
 
+/* Both read the index messages_inbound_provider_id (bot_id, provider_id)
+ * alone: its condition is theirs. Prepared for the call: they run when the
+ * engine starts and when its filter grows. */
+#define INBOUND_IDS " FROM messages WHERE direction = 'in' AND provider_id IS NOT NULL"
+
+int64_t store_inbound_ids_count(store_reader *rd) {
+  store *st = reader_store(rd);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, "SELECT count(*)" INBOUND_IDS, -1, &s, NULL) != SQLITE_OK)
+    return store_fail(st, "cannot count inbound provider ids");
+  int rc = sqlite3_step(s);
+  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n >= 0 ? n : store_fail(st, "cannot count inbound provider ids");
+}
+
+int store_inbound_ids(store_reader *rd, void (*each)(void *ud, int64_t bot_id, const char *id),
+                      void *ud) {
+  store *st = reader_store(rd);
+  sqlite3_stmt *s;
+  if (sqlite3_prepare_v2(st->db, "SELECT bot_id, provider_id" INBOUND_IDS, -1, &s, NULL) !=
+      SQLITE_OK)
+    return store_fail(st, "cannot read inbound provider ids");
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    each(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
+  sqlite3_finalize(s);
+  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read inbound provider ids");
+}
+
 int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
   store *st = reader_store(rd);
   sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);

@@ -141,6 +141,12 @@ int store_messages_add(store *st, const message_row *rows, size_t n);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id);
+/* How many stored inbound messages have a provider id (-1 on error), and
+ * each(ud, bot, provider id) for every one of them (0, or -1 on error): the
+ * engine's filter of the ids it need not look up (provider_ids.c). */
+int64_t store_inbound_ids_count(store_reader *rd);
+int store_inbound_ids(store_reader *rd, void (*each)(void *ud, int64_t bot_id, const char *id),
+                      void *ud);
 /* The time of the contact's first inbound message: 1 with *at, 0 if it has
  * none, -1 on error. */
 int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at);

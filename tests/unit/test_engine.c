@@ -681,6 +681,55 @@ static void test_opt_out_is_per_bot(engine *e, bot *b) {
   free(dir);
 }
 
+/* More provider ids than the engine's filter of them first holds (1,024):
+ * it grows, built again from the store and the batches in flight, and every
+ * retry is still caught, before and after it grows, in a batch or later. */
+enum { BULK_IDS = 3000, BULK_BATCH = 250 };
+
+static void bulk_batch(inbound *batch, char (*ids)[24], int from, const char *text) {
+  static char numbers[BULK_BATCH][20];
+  for (int i = 0; i < BULK_BATCH; i++) {
+    snprintf(numbers[i], sizeof numbers[i], "+1555090%04d", (from + i) % 500);
+    snprintf(ids[i], sizeof ids[i], "BULK-%d", from + i);
+    batch[i] = (inbound){.from = numbers[i], .text = text, .len = strlen(text),
+                         .provider_id = ids[i]};
+  }
+}
+
+static void test_provider_ids_past_the_filter(engine *e, bot *b) {
+  static inbound batch[BULK_BATCH];
+  static char ids[BULK_BATCH][24];
+  long dups = engine_stats_of(e).duplicates, in = engine_stats_of(e).messages_in;
+  int failed = 0;
+  char err[1024] = "";
+  forget_events();
+  /* submitted without waiting: the filter grows while a batch is in flight */
+  for (int from = 0; from < BULK_IDS; from += BULK_BATCH) {
+    bulk_batch(batch, ids, from, "bulk");
+    failed |= engine_submit(e, b, batch, BULK_BATCH, err, sizeof err);
+    if (from > 0) { /* the batch before again */
+      bulk_batch(batch, ids, from - BULK_BATCH, "bulk");
+      failed |= engine_submit(e, b, batch, BULK_BATCH, err, sizeof err);
+    }
+  }
+  failed |= engine_flush(e, err, sizeof err);
+  CHECK(!failed, "%d messages with provider ids, each batch sent twice (%s)", BULK_IDS, err);
+  CHECK_INT(engine_stats_of(e).messages_in - in, BULK_IDS, "each message is handled once");
+  CHECK_INT(engine_stats_of(e).duplicates - dups, BULK_IDS - BULK_BATCH,
+            "every retry is a duplicate");
+  for (int from = 0; from < BULK_IDS; from += BULK_BATCH) {
+    bulk_batch(batch, ids, from, "bulk");
+    failed |= handle(e, b, batch, BULK_BATCH);
+  }
+  CHECK_INT(engine_stats_of(e).messages_in - in, BULK_IDS,
+            "all of them again, later: none handled");
+  CHECK_INT(engine_stats_of(e).duplicates - dups, 2 * BULK_IDS - BULK_BATCH,
+            "all of them duplicates");
+  inbound fresh = {.from = "+15550900000", .text = "new", .len = 3, .provider_id = "BULK-new"};
+  handle(e, b, &fresh, 1);
+  CHECK_INT(engine_stats_of(e).messages_in - in, BULK_IDS + 1, "a new id is handled");
+}
+
 /* Sets data before a restart that test_restart_keeps_everything checks. */
 static void prepare_restart(engine *e, bot *b) {
   say(e, b, "+15550001", "REMEMBER");
@@ -729,6 +778,11 @@ static void test_restart_keeps_everything(engine **ep, bot **bp) {
   say_with_id(e, b, "+15550005", "hello", "SM-2");
   CHECK_INT(observed_messages("+15550005", NULL), 0,
             "a provider id seen before the restart is still a duplicate");
+  long dups = engine_stats_of(e).duplicates;
+  inbound late = {.from = "+15550900001", .text = "bulk", .len = 4, .provider_id = "BULK-2999"};
+  handle(e, b, &late, 1);
+  CHECK_INT(engine_stats_of(e).duplicates - dups, 1,
+            "and so is one of the thousands of ids the filter grew for");
 
   /* every big-batch contact once more, through the small cache */
   static char numbers[BIG_CONTACTS][20];
@@ -937,6 +991,7 @@ int main(void) {
     test_reply_kind_is_carried();
     test_event_failure_says_why();
     test_quiet_observer_gets_no_shown_lines();
+    test_provider_ids_past_the_filter(e, b);
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
     if (e && b) test_store_failure_keeps_nothing(e, b);
