@@ -288,9 +288,9 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
 static int handle_message(engine *e, bot *b, const inbound *m) {
   /* a retry is found before anything is written: the same provider id
    * sent again from another number must not create that number's contact */
-  int partitioned = e->group->n > 1; /* submit_partitioned checked pending ids */
-  if (m->provider_id) {
-    int dup = partitioned ? 0 : pending_has(e, b->id, m->provider_id);
+  int partitioned = e->group->n > 1; /* submit_partitioned checked the ids */
+  if (m->provider_id && !partitioned) {
+    int dup = pending_has(e, b->id, m->provider_id);
     if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
     if (dup < 0) return -1;
     if (dup) {
@@ -400,17 +400,22 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
   share shares[MAX_ENGINE_THREADS];
   memset(shares, 0, sizeof shares);
   const inbound **reports = xcalloc(n ? n : 1, sizeof *reports);
-  size_t nreports = 0;
-  for (size_t i = 0; i < n; i++) {
+  size_t nreports = 0, i;
+  for (i = 0; i < n; i++) {
     const inbound *m = &msgs[i];
     if (m->delivery) {
       reports[nreports++] = m;
       continue;
     }
-    /* a provider's retry, in this batch or one not durable yet: every
-     * worker's are here, so a retry from another number is caught too */
+    /* a provider's retry, in this batch or one not durable yet (every
+     * worker's are here, so a retry from another number is caught too), or
+     * stored: looked up here, outside any read transaction, so that every
+     * durable batch is seen */
     if (m->provider_id && !m->event_type) {
-      if (pending_has(e, b->id, m->provider_id)) {
+      int dup = pending_has(e, b->id, m->provider_id);
+      if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
+      if (dup < 0) break; /* the store failed: as a failed round, below */
+      if (dup) {
         e->stats.duplicates++;
         continue;
       }
@@ -425,7 +430,7 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
     sh->msgs[sh->n++] = m;
   }
   for (int k = 0; k < g->n; k++) shares[k].bot = b->name;
-  int rc = group_run(g, handle_share, shares);
+  int rc = i < n ? -1 : group_run(g, handle_share, shares);
   if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
   for (int k = 0; k < g->n && rc == 0; k++) {
     if (shares[k].rc) {
@@ -433,8 +438,8 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
       snprintf(err, errlen, "%s", shares[k].err);
     }
   }
-  for (size_t i = 0; i < nreports && rc == 0; i++) {
-    rc = handle_one(e, b, reports[i]);
+  for (size_t r = 0; r < nreports && rc == 0; r++) {
+    rc = handle_one(e, b, reports[r]);
     if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
   }
   for (int k = 0; k < g->n; k++) free(shares[k].msgs);

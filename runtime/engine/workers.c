@@ -105,7 +105,9 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   p->group = g;
   p->worker = 0;
   sink_to(p, p);
-  if (group_reload_ids(p)) {
+  /* the provider ids' filter now (about 0.4 s a million stored ids), not
+   * on the first webhook after a start */
+  if (group_reload_ids(p) || provider_ids_ready(p)) {
     snprintf(err, errlen, "%s", store_error(p->rd));
     return -1;
   }
