@@ -1,7 +1,8 @@
 /* bloom: a Bloom filter of 64-bit hashes. It answers "certainly never
- * added" or "maybe added": no false negatives, false positives about 0.24%
- * while it holds up to its capacity (16 bits an item, 4 probes), more past
- * it (bloom_full says when to build a bigger one). */
+ * added" or "maybe added": no false negatives, and false positives at most
+ * about 0.24% while it holds up to its capacity (at least 16 bits an item,
+ * the bits rounded up to a power of two; 4 probes), more past it
+ * (bloom_full says when to build a bigger one). */
 #ifndef PARLEY_BLOOM_H
 #define PARLEY_BLOOM_H
 

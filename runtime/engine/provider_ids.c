@@ -1,8 +1,8 @@
 /* provider_ids: a filter (core/bloom.h) of the inbound provider ids the
  * engine has accepted, in the store or in a batch not durable yet. A
  * provider's id that it has certainly never seen is a new message without
- * a look-up; only ids it may have seen (retries, and about one new id in
- * 400) are looked up in the store. Without it every inbound message read
+ * a look-up; only ids it may have seen (retries, and at most about one new
+ * id in 400) are looked up in the store. Without it every inbound message read
  * SQLite on a connection whose page cache each commit empties (4% of all
  * of parley serve's CPU under load). Ids are only ever added: an erased
  * contact's, or a failed batch's, stay as false positives, which the store
