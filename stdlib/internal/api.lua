@@ -269,7 +269,20 @@ local config_keys = { -- max_segments: parley check warns about longer static te
  name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
   late_after = "string", broadcast_rate = "number", max_segments = "number", http = "table" }
-local limit_keys = { instructions = true, memory = true, time = true, waiting_memory = true }
+-- bot.config's limits: the field of cfg each sets, what it is read as (a
+-- whole number, else parse_amount's units), its range, and what the error
+-- says it must be
+local bytes = { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 }
+local limit_kinds = {
+  instructions = { field = "limit_instructions", min = 1000, max = 1000000000, quoted = false,
+    must = "a whole number between 1000 and 1e9" },
+  memory = { field = "limit_memory", units = bytes, min = 65536, max = 268435456, quoted = true,
+    must = "a size between 64KB and 256MB, like '16MB'" },
+  waiting_memory = { field = "limit_waiting_memory", units = bytes, min = 1048576, max = 536870912,
+    quoted = true, must = "a size between 1MB and 512MB, like '128MB'" },
+  time = { field = "limit_time", units = { [""] = 1, ms = 1, s = 1000 }, min = 1, max = 10000,
+    quoted = true, must = "a duration between 1ms and 10s, like '500ms'" },
+}
 
 -- 16, "16MB", "500ms", "2s" -> a whole number in the smallest unit
 local function parse_amount(v, units)
@@ -368,36 +381,18 @@ function api.config(t)
     end
   end
   if t.limits ~= nil then -- a new limits table replaces the one before
-    cfg.limit_instructions, cfg.limit_memory, cfg.limit_time = nil, nil, nil
-    cfg.limit_waiting_memory = nil
+    for _, kind in next, limit_kinds do cfg[kind.field] = nil end
   end
   for k, v in next, cfg.limits do
-    if not limit_keys[k] then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time, waiting_memory)") end
-    if k == "instructions" then
-      local n = tointeger(v)
-      if not n or n < 1000 or n > 1000000000 then
-        raise("bot.config: limits.instructions = " .. tostring(v) .. " must be a whole number between 1000 and 1e9")
-      end
-      cfg.limit_instructions = n
-    elseif k == "memory" then
-      local n = parse_amount(v, { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 })
-      if not n or n < 65536 or n > 268435456 then
-        raise("bot.config: limits.memory = '" .. tostring(v) .. "' must be a size between 64KB and 256MB, like '16MB'")
-      end
-      cfg.limit_memory = n
-    elseif k == "waiting_memory" then
-      local n = parse_amount(v, { [""] = 1, b = 1, kb = 1024, kib = 1024, mb = 1048576, mib = 1048576 })
-      if not n or n < 1048576 or n > 536870912 then
-        raise("bot.config: limits.waiting_memory = '" .. tostring(v) .. "' must be a size between 1MB and 512MB, like '128MB'")
-      end
-      cfg.limit_waiting_memory = n
-    else
-      local n = parse_amount(v, { [""] = 1, ms = 1, s = 1000 })
-      if not n or n < 1 or n > 10000 then
-        raise("bot.config: limits.time = '" .. tostring(v) .. "' must be a duration between 1ms and 10s, like '500ms'")
-      end
-      cfg.limit_time = n
+    local kind = limit_kinds[k]
+    if not kind then raise("bot.config: unknown limit '" .. tostring(k) .. "' (known: instructions, memory, time, waiting_memory)") end
+    local n
+    if kind.units then n = parse_amount(v, kind.units) else n = tointeger(v) end
+    if not n or n < kind.min or n > kind.max then
+      local shown = kind.quoted and "'" .. tostring(v) .. "'" or tostring(v)
+      raise("bot.config: limits." .. k .. " = " .. shown .. " must be " .. kind.must)
     end
+    cfg[kind.field] = n
   end
   if t.quiet_hours == false then
     cfg.quiet_start, cfg.quiet_end = 0, 0

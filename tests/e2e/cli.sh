@@ -132,6 +132,18 @@ printf 'bot.config{ http = { allow = { "a.example" }, timeout = "2m" } }\n' > "$
 check "check: an http.timeout over 60 s is named" 1 \
   "bot.config: http.timeout = '2m' must be a duration between 1ms and 60s" "$PARLEY" check "$tmp/badhttp"
 
+# each limit out of its range is named with what it must be
+mkdir -p "$tmp/badlimit"
+for case in \
+  "instructions = 10|limits.instructions = 10 must be a whole number between 1000 and 1e9" \
+  "memory = '1KB'|limits.memory = '1KB' must be a size between 64KB and 256MB, like '16MB'" \
+  "waiting_memory = '1GB'|limits.waiting_memory = '1GB' must be a size between 1MB and 512MB, like '128MB'" \
+  "time = '11s'|limits.time = '11s' must be a duration between 1ms and 10s, like '500ms'"; do
+  printf 'bot.config{ limits = { %s } }\n' "${case%%|*}" > "$tmp/badlimit/bot.lua"
+  check "check: limits { ${case%%|*} } is refused" 1 "bot.config: ${case#*|}" \
+    "$PARLEY" check "$tmp/badlimit"
+done
+
 # sim and http.get: a /http line answers; anything else really goes out
 . tests/e2e/lib/stock_server.sh
 stock_server_start "$tmp" "$tmp/fetch"
