@@ -86,7 +86,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
   } else {
     e->stats.replies++, b->counts.replies++;
-    if (e->shows) {
+    if (shows(e)) {
       char when[64];
       clock_format_local(e->run->now, zone_of(b, c), when, sizeof when);
       action(e, b, c->number, "released at %s %s (end of quiet hours)", when,

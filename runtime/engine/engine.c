@@ -93,7 +93,6 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   if (opt->observer) {
     e->obs = *opt->observer;
     e->has_obs = 1;
-    e->shows = !opt->observer->quiet;
   }
   contacts_init(&e->cache, opt->contact_cache ? opt->contact_cache : DEFAULT_CACHE);
   int workers = opt->engine_threads > 0 ? opt->engine_threads : engine_threads_default();

@@ -215,7 +215,6 @@ struct engine {
   void *clock_ud;
   engine_observer obs;
   int has_obs;
-  int shows; /* has_obs, and it wants the ENGINE_ACTION_SHOWN actions */
   int (*bot_env)(void *, const char *, const char *, bot_env *, char *, size_t);
   void *bot_env_ud;
   bot *bots;
@@ -313,6 +312,9 @@ void event_push(engine *e, event ev);
 /* Delivers (deliver 1) or drops the first n events: those of a batch now
  * durable, or failed. */
 void events_flush(engine *e, int deliver, size_t n);
+/* 1 if e's observer wants the ENGINE_ACTION_SHOWN actions (it is not quiet):
+ * what only they need is not made otherwise. */
+int shows(const engine *e);
 void action(engine *e, bot *b, const char *number, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* An action a log reports: its kind and detail said here (see

@@ -88,8 +88,10 @@ static void action_v(engine *e, bot *b, const char *number, engine_action_kind k
   free(s);
 }
 
+int shows(const engine *e) { return e->has_obs && !e->obs.quiet; }
+
 void action(engine *e, bot *b, const char *number, const char *fmt, ...) {
-  if (!e->shows) return;
+  if (!shows(e)) return;
   va_list ap;
   va_start(ap, fmt);
   action_v(e, b, number, ENGINE_ACTION_SHOWN, NULL, fmt, ap);
@@ -111,7 +113,6 @@ void engine_set_observer(engine *e, const engine_observer *obs) {
   for (int k = 0; k < e->group->n; k++) {
     engine *w = e->group->w[k];
     w->has_obs = obs != NULL;
-    w->shows = obs && !obs->quiet;
     if (obs) w->obs = *obs;
   }
 }

@@ -21,7 +21,7 @@
 
 static void show_json_diff(engine *e, bot *b, const char *number, const char *what,
                            const char *before, const char *after) {
-  if (!e->shows) return;
+  if (!shows(e)) return;
   json_t *old = json_loads(before ? before : "{}", JSON_DECODE_ANY, NULL);
   json_t *new = json_loads(after, JSON_DECODE_ANY, NULL);
   if (json_is_object(old) && json_is_object(new)) {
@@ -46,7 +46,7 @@ static void show_json_diff(engine *e, bot *b, const char *number, const char *wh
 }
 
 static void show_logs(engine *e, invocation *inv) {
-  if (!e->shows) return;
+  if (!shows(e)) return;
   for (size_t off = 0; off < inv->logs.len; off += strlen(inv->logs.data + off) + 1)
     action(e, inv->b, inv->c ? inv->c->number : "", "log: %s", inv->logs.data + off);
 }
@@ -175,7 +175,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
       timer_row *t = &op->row;
       journal_timer_add(e->jr, t, engine_now(e));
       if (t->due_at < e->next_new_due) e->next_new_due = t->due_at;
-      if (e->shows) {
+      if (shows(e)) {
         char when[64];
         clock_format_local(t->due_at, zone_of(b, c), when, sizeof when);
         action(e, b, number, "timer #%lld: %s at %s %s", (long long)t->id, t->handler,

@@ -57,7 +57,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   journal_message(e->jr, &m);
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {
-    if (e->shows) {
+    if (shows(e)) {
       char when[64];
       clock_format_local(send_at, zone_of(b, c), when, sizeof when);
       action(e, b, c->number, "held until %s %s (quiet hours): %s", when,

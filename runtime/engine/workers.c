@@ -135,7 +135,6 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     w->bot_env_ud = p->bot_env_ud;
     w->obs = p->obs;
     w->has_obs = p->has_obs;
-    w->shows = p->shows;
     w->batches = p->batches;
     w->durable = p->durable;
     contacts_init(&w->cache, cache);
