@@ -145,15 +145,23 @@ badsig=$(head -n 1 "$tmp/messages.txt" | cut -d' ' -f2- |
 
 tick=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# threads_cpu PID: "name ticks" for each thread of PID (the name from comm)
+threads_cpu() {
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(cat "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done 2>/dev/null
+}
 # `times` in this shell (not in a $(...) subshell): CPU of the waited-for children
 cpu_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
 busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) }' /proc/stat; } # all cores, ticks
 server_cpu0=$(cpu_of "$pid")
+threads_cpu "$pid" > "$tmp/threads0"
 busy0=$(busy)
 times > "$tmp/times0"
 load parley
 times > "$tmp/times1"
 server_cpu1=$(cpu_of "$pid")
+threads_cpu "$pid" > "$tmp/threads1"
 busy1=$(busy)
 peak_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 # SIGTERM answers what is in hand and closes the store
@@ -223,6 +231,15 @@ awk -v d="$(duration parley)" -v mx="$(field parley max_us)" -v p90="$(field par
   printf "    included); the whole machine %.2f of %d cores busy (kernel and any other load included)\n", all / s, ncpu
   printf "  parley serve peak RSS                  %8.1f MiB\n", rss / 1024
 }'
+# CPU per request of each of parley serve's threads (same-named threads summed;
+# a thread that started during the run counts from zero)
+awk -v n="$N" -v tick="$tick" 'FNR == NR { before[$1 " " FNR] = $2; name0[FNR] = $1; next }
+  { at[$1] += $2; for (i in name0) if (name0[i] == $1 && !(i in used)) { at[$1] -= before[$1 " " i]; used[i] = 1; break } }
+  END {
+    line = "  parley CPU per request:"
+    for (t in at) if (at[t] > 0) { line = line sprintf(" %s %.1f us,", t, at[t] / tick / n * 1e6) }
+    sub(/,$/, "", line); print line
+  }' "$tmp/threads0" "$tmp/threads1"
 
 bad=0
 check() { # what got want

@@ -5,19 +5,27 @@
 
 #include "util.h"
 
-enum { BITS_PER_ITEM = 16, PROBES = 4, MIN_CAPACITY = 1024 };
+enum { FIRST_BITS_PER_ITEM = 16, MORE_BITS_PER_LAYER = 4, MAX_BITS_PER_ITEM = 32, PROBES = 4,
+       MIN_CAPACITY = 1024 };
+
+/* Appends a layer for capacity items, bits_per_item bits each. */
+static void add_layer(bloom *f, size_t capacity, unsigned bits_per_item) {
+  uint64_t bits = 64;
+  while (bits < (uint64_t)capacity * bits_per_item) bits <<= 1;
+  f->layers = xrealloc(f->layers, (f->nlayers + 1) * sizeof *f->layers);
+  f->layers[f->nlayers++] = (bloom_layer){.words = xcalloc((size_t)(bits / 64), sizeof(uint64_t)),
+                                          .mask = bits - 1,
+                                          .capacity = capacity};
+}
 
 void bloom_init(bloom *f, size_t capacity) {
-  if (capacity < MIN_CAPACITY) capacity = MIN_CAPACITY;
-  uint64_t bits = 64;
-  while (bits < (uint64_t)capacity * BITS_PER_ITEM) bits <<= 1;
-  *f = (bloom){.words = xcalloc((size_t)(bits / 64), sizeof(uint64_t)),
-               .mask = bits - 1,
-               .capacity = capacity};
+  *f = (bloom){0};
+  add_layer(f, capacity < MIN_CAPACITY ? MIN_CAPACITY : capacity, FIRST_BITS_PER_ITEM);
 }
 
 void bloom_free(bloom *f) {
-  free(f->words);
+  for (size_t i = 0; i < f->nlayers; i++) free(f->layers[i].words);
+  free(f->layers);
   *f = (bloom){0};
 }
 
@@ -30,29 +38,45 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-/* probe i of h: double hashing (Kirsch and Mitzenmacher), the step odd */
-static uint64_t probe(uint64_t h, int i) {
-  uint64_t a = mix(h), b = mix(h ^ 0x9e3779b97f4a7c15ULL) | 1;
-  return a + (uint64_t)i * b;
+/* Where h's bits are: double hashing (Kirsch and Mitzenmacher), bit i at
+ * first + i * step, the step odd. */
+typedef struct probes {
+  uint64_t first, step;
+} probes;
+
+static probes probes_of(uint64_t h) {
+  return (probes){mix(h), mix(h ^ 0x9e3779b97f4a7c15ULL) | 1};
 }
 
 void bloom_add(bloom *f, uint64_t h) {
-  for (int i = 0; i < PROBES; i++) {
-    uint64_t bit = probe(h, i) & f->mask;
-    f->words[bit >> 6] |= 1ULL << (bit & 63);
+  bloom_layer *l = &f->layers[f->nlayers - 1];
+  if (l->items >= l->capacity) {
+    unsigned bits = FIRST_BITS_PER_ITEM + MORE_BITS_PER_LAYER * (unsigned)f->nlayers;
+    add_layer(f, 2 * l->capacity, bits < MAX_BITS_PER_ITEM ? bits : MAX_BITS_PER_ITEM);
+    l = &f->layers[f->nlayers - 1];
   }
-  f->items++;
+  probes p = probes_of(h);
+  for (int i = 0; i < PROBES; i++) {
+    uint64_t bit = (p.first + (uint64_t)i * p.step) & l->mask;
+    l->words[bit >> 6] |= 1ULL << (bit & 63);
+  }
+  l->items++;
 }
 
-int bloom_maybe(const bloom *f, uint64_t h) {
+static int layer_maybe(const bloom_layer *l, probes p) {
   for (int i = 0; i < PROBES; i++) {
-    uint64_t bit = probe(h, i) & f->mask;
-    if (!(f->words[bit >> 6] & (1ULL << (bit & 63)))) return 0;
+    uint64_t bit = (p.first + (uint64_t)i * p.step) & l->mask;
+    if (!(l->words[bit >> 6] & (1ULL << (bit & 63)))) return 0;
   }
   return 1;
 }
 
-int bloom_full(const bloom *f) { return f->items > f->capacity; }
+int bloom_maybe(const bloom *f, uint64_t h) {
+  probes p = probes_of(h);
+  for (size_t i = f->nlayers; i-- > 0;) /* the newest first: where recent ids are */
+    if (layer_maybe(&f->layers[i], p)) return 1;
+  return 0;
+}
 
 uint64_t bloom_hash(int64_t n, const char *s) {
   uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */

@@ -372,8 +372,8 @@ int pending_status_rank(engine *e, int64_t bot_id, int64_t id);
 
 /* provider_ids.c */
 /* Makes sure the filter of accepted inbound provider ids holds every one in
- * the store and in flight: built from the store the first time, and again,
- * twice as big, once full. The primary, between rounds, outside a read
+ * the store and in flight: built from the store the first time; it grows
+ * with the ids added after (core/bloom.h). The primary, between rounds, outside a read
  * transaction (it must see every durable batch). 0, or -1 (store_error). */
 int provider_ids_ready(engine *e);
 /* An inbound message's provider id, accepted (where pending_add records it). */

@@ -24,6 +24,8 @@ struct store {
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
   int wal_restart_frames; /* store_checkpoint: a WAL this long is restarted */
+  int busy_ms;            /* how long busy_wait (store.c) waits for a lock */
+  int64_t busy_since_ns;  /* when the wait for the lock now wanted began */
   EVP_MAC_CTX *suppression_mac; /* HMAC-SHA256 keyed with it, made once */
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };

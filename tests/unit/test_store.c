@@ -5,6 +5,7 @@
  *   make build/test_store && ./build/test_store */
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <openssl/hmac.h>
 #include <sqlite3.h>
@@ -892,6 +893,46 @@ static void test_suppression_outlives_erase(void) {
   free(path);
 }
 
+struct brief_lock {
+  const char *path;
+  _Atomic int held;
+};
+
+/* Takes the write lock on another connection, holds it 50 ms, lets go. */
+static void *hold_write_lock_briefly(void *arg) {
+  struct brief_lock *l = arg;
+  sqlite3 *db;
+  sqlite3_open(l->path, &db);
+  sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  l->held = 1;
+  struct timespec ts = {0, 50 * 1000000L};
+  nanosleep(&ts, NULL);
+  sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close(db);
+  return NULL;
+}
+
+/* A lock another connection holds for a moment is waited for (the store's
+ * busy handler tries again after short sleeps), not reported. */
+static void test_brief_lock_is_waited_for(void) {
+  char *path = fresh_db_path("brief.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "alpha", T0);
+  struct brief_lock l = {.path = path};
+  pthread_t t;
+  pthread_create(&t, NULL, hold_write_lock_briefly, &l);
+  while (!l.held) sched_yield();
+  int failed = store_begin(st) || add_message(st, bot, 1, "+15550800", "in", "hi", NULL) <= 0 ||
+               store_commit(st);
+  pthread_join(t, NULL);
+  CHECK(!failed, "a commit waits for a write lock held 50 ms elsewhere (%s)",
+        failed ? store_error(store_reads(st)) : "");
+  CHECK_INT(sql_int(path, "SELECT count(*) FROM messages"), 1, "and its message is stored");
+  store_close(st);
+  free(path);
+}
+
 /* ---------------------------------------------------------------- the WAL */
 
 struct busy_readers {
@@ -975,6 +1016,7 @@ int main(void) {
   test_not_a_database_is_left_alone();
   test_newer_schema_is_refused();
   test_locked_database_is_reported();
+  test_brief_lock_is_waited_for();
   test_rollback_discards_changes();
   test_messages_add_matches_one_by_one();
   test_messages_add_duplicate_provider_id();
