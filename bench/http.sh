@@ -117,11 +117,25 @@ echo "http: $N Twilio webhooks (POST /twilio/workload, X-Twilio-Signature) over 
 echo "  wrk -t$T -c$C on 127.0.0.1, the same list and settings for each server, sharing the $(nproc)"
 echo "  cores with it (signed requests generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}') s; wrk's -d${CAP}s is a cap, a run ends with the list)"
 
+tick=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# threads_cpu PID: "name ticks" for each thread of PID (the name from comm)
+threads_cpu() {
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(cat "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done 2>/dev/null
+}
+# `times` in this shell (not in a $(...) subshell): CPU of the waited-for children
+cpu_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
+busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) }' /proc/stat; } # all cores, ticks
+
 # 1. the ceiling
 ./build/ceiling "$port" > "$tmp/ceiling.log" 2>&1 &
 pid=$!
 if up "$url"; then
+  ceiling_cpu0=$(cpu_of "$pid")
   load ceiling
+  ceiling_cpu=$(awk -v a="$ceiling_cpu0" -v b="$(cpu_of "$pid")" -v k="$tick" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / k / n * 1e6 }')
   stop
 else
   echo "  ceiling: build/ceiling did not come up: $(tail -n 1 "$tmp/ceiling.log")"
@@ -143,17 +157,6 @@ badsig=$(head -n 1 "$tmp/messages.txt" | cut -d' ' -f2- |
   curl -s -o /dev/null -w '%{http_code}' -H 'X-Twilio-Signature: AAAAAAAAAAAAAAAAAAAAAAAAAAA=' \
     --data-binary @- "$url/twilio/workload")
 
-tick=$(getconf CLK_TCK)
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-# threads_cpu PID: "name ticks" for each thread of PID (the name from comm)
-threads_cpu() {
-  for t in /proc/"$1"/task/*; do
-    printf '%s %s\n' "$(cat "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
-  done 2>/dev/null
-}
-# `times` in this shell (not in a $(...) subshell): CPU of the waited-for children
-cpu_children() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$1"; }
-busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) }' /proc/stat; } # all cores, ticks
 server_cpu0=$(cpu_of "$pid")
 threads_cpu "$pid" > "$tmp/threads0"
 busy0=$(busy)
@@ -231,14 +234,24 @@ awk -v d="$(duration parley)" -v mx="$(field parley max_us)" -v p90="$(field par
   printf "    included); the whole machine %.2f of %d cores busy (kernel and any other load included)\n", all / s, ncpu
   printf "  parley serve peak RSS                  %8.1f MiB\n", rss / 1024
 }'
-# CPU per request of each of parley serve's threads (same-named threads summed;
-# a thread that started during the run counts from zero)
-awk -v n="$N" -v tick="$tick" 'FNR == NR { before[$1 " " FNR] = $2; name0[FNR] = $1; next }
-  { at[$1] += $2; for (i in name0) if (name0[i] == $1 && !(i in used)) { at[$1] -= before[$1 " " i]; used[i] = 1; break } }
+# CPU per request of each of parley serve's threads (same-named threads
+# summed; a thread started during the run counts from zero), next to the
+# ceiling's whole server
+awk -v n="$N" -v tick="$tick" -v ceiling="${ceiling_cpu:-}" '
+  FNR == NR { before[$1] += $2; next }
+  { at[$1] += $2 }
   END {
-    line = "  parley CPU per request:"
-    for (t in at) if (at[t] > 0) { line = line sprintf(" %s %.1f us,", t, at[t] / tick / n * 1e6) }
-    sub(/,$/, "", line); print line
+    split("MHD-single parley parley-worker parley-writer parley-checkpt", order, " ")
+    split("libmicrohttpd|engine (its first worker)|other workers|writer|checkpointer", label, "|")
+    line = ""; all = 0; other = 0
+    for (t in at) {
+      us = (at[t] - before[t]) / tick / n * 1e6; all += us; known = 0
+      for (i = 1; i <= 5; i++) if (t == order[i]) { cost[i] = us; known = 1 }
+      if (!known) other += us
+    }
+    for (i = 1; i <= 5; i++) if (i in cost) line = line sprintf("%s %.1f us, ", label[i], cost[i])
+    printf "  parley CPU per request, by thread: %sother %.1f us; %.1f us in all\n", line, other, all
+    if (ceiling != "") printf "    (the ceiling: %s us a request, its whole server)\n", ceiling
   }' "$tmp/threads0" "$tmp/threads1"
 
 bad=0
