@@ -93,14 +93,14 @@ static int run_workload(const char *dir, double *rate) {
   workload_result r;
   workload_totals want;
   int bad = expected_totals(N, WORKLOAD_U, &want);
-  if (workload_run(db_path, N, WORKLOAD_U, 0, &r)) {
+  if (workload_run(db_path, N, WORKLOAD_U, engine_threads_auto(), &r)) {
     free(db_path);
     return 1;
   }
   *rate = N / r.secs;
   printf("workload: %ld messages over %d contacts, batches of %d, file-backed SQLite (WAL),\n"
-         "  engine_threads 0 (the default: the number of cores, %d here)\n", N, WORKLOAD_U,
-         BATCH, cores());
+         "  engine_threads %d (what parley serve runs on these %d cores)\n", N, WORKLOAD_U,
+         BATCH, engine_threads_auto(), cores());
   printf("  messages/second                        %8.0f   (target >= 100000%s)\n", *rate,
          *rate >= 100000 ? "" : ": MISSED");
   printf("  wall time                              %8.2f s\n", r.secs);
@@ -245,8 +245,8 @@ static long CURVE_MAX_U = 1000000;
 static int run_curve(const char *dir) {
   static const long sizes[] = {10000, 100000, 1000000};
   printf("cost curve: the workload's rules with U contacts, N = max(200000, 2U) messages,\n"
-         "  each run in a fresh process (its own peak RSS), engine_threads 0 (%d cores);\n"
-         "  totals checked against the rules' model\n", cores());
+         "  each run in a fresh process (its own peak RSS), engine_threads %d (%d cores);\n"
+         "  totals checked against the rules' model\n", engine_threads_auto(), cores());
   printf("  %10s %10s %14s %14s  %s\n", "contacts", "messages", "messages/s", "peak RSS MiB",
          "totals");
   fflush(stdout);
@@ -256,7 +256,7 @@ static int run_curve(const char *dir) {
     if (u > CURVE_MAX_U) break;
     double rate;
     long peak;
-    int wrong = run_fresh(dir, n, u, 0, &rate, &peak);
+    int wrong = run_fresh(dir, n, u, engine_threads_auto(), &rate, &peak);
     printf("  %10ld %10ld %14.0f %14.1f  %s\n", u, n, rate, peak / 1024.0,
            wrong ? "WRONG" : "correct");
     fflush(stdout);

@@ -465,9 +465,7 @@ int cli_serve(int argc, char **argv) {
       whole_setting("max_connections_per_address", 0, max_connections, &per_address) ||
       whole_setting("request_deadline_ms", 100, 3600000, &request_deadline))
     return 2;
-  long threads = sysconf(_SC_NPROCESSORS_ONLN);
-  if (threads < 1) threads = 1;
-  if (threads > 64) threads = 64;
+  long threads = engine_threads_auto();
   if (strcmp(setting("engine_threads"), "auto") != 0 &&
       whole_setting("engine_threads", 1, 64, &threads))
     return 2;

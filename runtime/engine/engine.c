@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "compliance.h"
@@ -60,11 +61,25 @@ int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
   return writer_apply_side(((engine *)e)->w, j, err, errlen);
 }
 
-int engine_threads_default(void) {
+/* PARLEY_ENGINE_THREADS as a count of workers, or 0 when it is not one. */
+static int threads_from_env(void) {
   const char *v = getenv("PARLEY_ENGINE_THREADS");
   char *end;
   long n = v && *v ? strtol(v, &end, 10) : 0;
-  return v && *v && !*end && n >= 1 && n <= MAX_ENGINE_THREADS ? (int)n : 1;
+  return v && *v && !*end && n >= 1 && n <= MAX_ENGINE_THREADS ? (int)n : 0;
+}
+
+int engine_threads_default(void) {
+  int n = threads_from_env();
+  return n ? n : 1;
+}
+
+int engine_threads_auto(void) {
+  int n = threads_from_env();
+  if (n) return n;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores - 1 > MAX_ENGINE_THREADS) return MAX_ENGINE_THREADS;
+  return cores > 2 ? (int)cores - 1 : 1;
 }
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {

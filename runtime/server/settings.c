@@ -38,7 +38,8 @@ static const setting_def before_providers[] = {
     {"max_body", "PARLEY_MAX_BODY", "1048576", "default", 0, 0, "largest request body, bytes"},
     {"engine_threads", "PARLEY_ENGINE_THREADS", "auto", "default", 0, 0,
      "workers running the bots' handlers in parallel, each owning a share of the "
-     "conversations (1 to 64; auto: one per core)"},
+     "conversations (1 to 64; auto: one per core but one, which the writer keeps "
+     "busy, at least 1)"},
     {"test_clock", "PARLEY_TEST_CLOCK", NULL, "unset", 0, 0,
      "for tests only: the server's clock starts at this time (\"2026-03-02 15:00\" UTC, or "
      "\"2026-03-02 10:00 America/New_York\") and runs at real speed; unset: the real clock"},
