@@ -134,8 +134,11 @@ busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) }' /proc/stat; } # a
 pid=$!
 if up "$url"; then
   ceiling_cpu0=$(cpu_of "$pid")
+  times > "$tmp/ctimes0"
   load ceiling
+  times > "$tmp/ctimes1"
   ceiling_cpu=$(awk -v a="$ceiling_cpu0" -v b="$(cpu_of "$pid")" -v k="$tick" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / k / n * 1e6 }')
+  ceiling_wrk=$(awk -v a="$(cpu_children "$tmp/ctimes0")" -v b="$(cpu_children "$tmp/ctimes1")" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n * 1e6 }')
   stop
 else
   echo "  ceiling: build/ceiling did not come up: $(tail -n 1 "$tmp/ceiling.log")"
@@ -237,7 +240,8 @@ awk -v d="$(duration parley)" -v mx="$(field parley max_us)" -v p90="$(field par
 # CPU per request of each of parley serve's threads (same-named threads
 # summed; a thread started during the run counts from zero), next to the
 # ceiling's whole server
-awk -v n="$N" -v tick="$tick" -v ceiling="${ceiling_cpu:-}" '
+awk -v n="$N" -v tick="$tick" -v ceiling="${ceiling_cpu:-}" -v cwrk="${ceiling_wrk:-}" \
+  -v pwrk="$(awk -v a="$(cpu_children "$tmp/times0")" -v b="$(cpu_children "$tmp/times1")" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n * 1e6 }')" '
   FNR == NR { before[$1] += $2; next }
   { at[$1] += $2 }
   END {
@@ -251,7 +255,8 @@ awk -v n="$N" -v tick="$tick" -v ceiling="${ceiling_cpu:-}" '
     }
     for (i = 1; i <= 5; i++) if (i in cost) line = line sprintf("%s %.1f us, ", label[i], cost[i])
     printf "  parley CPU per request, by thread: %sother %.1f us; %.1f us in all\n", line, other, all
-    if (ceiling != "") printf "    (the ceiling: %s us a request, its whole server)\n", ceiling
+    printf "    wrk: %s us a request (its loading of the list included)\n", pwrk
+    if (ceiling != "") printf "    the ceiling: %s us a request, its whole server; wrk %s us against it\n", ceiling, cwrk
   }' "$tmp/threads0" "$tmp/threads1"
 
 bad=0
