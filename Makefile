@@ -27,7 +27,7 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
-            libarchive-dev kannel kannel-extras lua5.4
+            libarchive-dev kannel kannel-extras lua5.4 postgresql libpq-dev
 
 SRCS := $(filter-out runtime/cli/main.c,$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 CXX_SRCS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.cc))
