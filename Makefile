@@ -1,6 +1,6 @@
 # parley: make | make run | make test | make test-asan | make test-tsan | make bench | make deps
 CC      ?= cc
-PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive
+PKGS    := lua5.4 sqlite3 jansson libedit icu-uc icu-i18n libcrypto libmicrohttpd libcurl libarchive libpq
 CFLAGS  ?= -O2 -g
 # runtime/ is one folder per layer, lowest first; a file includes headers of
 # its own layer and the ones below it only (runtime/layers.py, run by make;

@@ -1,0 +1,316 @@
+#include "sql_db.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+struct sql_db {
+  sql_kind kind;
+  sqlite3 *lite;
+  PGconn *pg;
+  unsigned next_name; /* PostgreSQL: prepared statements s1, s2, ... */
+  char err[512];
+};
+
+struct sql_stmt {
+  sql_db *db;
+  sqlite3_stmt *lite;
+  /* PostgreSQL */
+  char name[24];
+  int nparams;
+  char **values; /* the parameters as text, NULL for NULL */
+  PGresult *res; /* the last run's rows, NULL before it */
+  int row, nrows;
+  int64_t changes;
+  int done; /* SQLite: ran to its end (it would start again otherwise) */
+};
+
+int sql_is_postgres_target(const char *target) {
+  return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+}
+
+/* Keeps the database's message, without libpq's trailing newline. */
+static void set_error(sql_db *db, const char *what, const char *msg) {
+  snprintf(db->err, sizeof db->err, "%s: %s", what, msg ? msg : "unknown error");
+  for (char *p = db->err; *p; p++)
+    if (*p == '\n' || *p == '\t') *p = ' '; /* libpq's messages come in lines */
+  size_t n = strlen(db->err);
+  while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' ')) db->err[--n] = 0;
+}
+
+/* PostgreSQL: the result's message and its detail, else the connection's
+ * message, on one line */
+static void pg_set_error(sql_db *db, const char *what, const PGresult *r) {
+  const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+  char msg[400];
+  if (primary)
+    snprintf(msg, sizeof msg, "%s%s%s", primary, detail ? " (" : "", detail ? detail : "");
+  else
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(db->pg));
+  if (primary && detail) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
+  set_error(db, what, msg);
+}
+
+/* The target as it may be shown: a URL's password replaced. */
+static void shown_target(const char *target, char *out, size_t outlen) {
+  const char *scheme = strstr(target, "://");
+  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+  if (colon)
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - target), target, at);
+  else
+    snprintf(out, outlen, "%s", target);
+}
+
+sql_db *sql_open(const char *target, char *err, size_t errlen) {
+  sql_db *db = xcalloc(1, sizeof *db);
+  char shown[512];
+  shown_target(target, shown, sizeof shown);
+  if (sql_is_postgres_target(target)) {
+    db->kind = SQL_POSTGRES;
+    db->pg = PQconnectdb(target);
+    if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
+      set_error(db, shown, db->pg ? PQerrorMessage(db->pg) : "out of memory");
+      snprintf(err, errlen, "cannot connect to %s", db->err);
+      sql_close(db);
+      return NULL;
+    }
+    /* notices and warnings ("no transaction in progress") are not errors,
+     * and libpq would print them on stderr */
+    if (sql_exec(db, "SET client_min_messages = error")) {
+      snprintf(err, errlen, "%s", db->err);
+      sql_close(db);
+      return NULL;
+    }
+    return db;
+  }
+  db->kind = SQL_SQLITE;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(target, &db->lite, flags, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "%s: cannot open the database: %s", shown,
+             db->lite ? sqlite3_errmsg(db->lite) : "out of memory");
+    sql_close(db);
+    return NULL;
+  }
+  sqlite3_extended_result_codes(db->lite, 1);
+  return db;
+}
+
+void sql_close(sql_db *db) {
+  if (!db) return;
+  if (db->lite) sqlite3_close(db->lite);
+  if (db->pg) PQfinish(db->pg);
+  free(db);
+}
+
+sql_kind sql_kind_of(const sql_db *db) { return db->kind; }
+
+const char *sql_error(const sql_db *db) { return db->err; }
+
+int sql_exec(sql_db *db, const char *sql) {
+  if (db->kind == SQL_SQLITE) {
+    char *msg = NULL;
+    if (sqlite3_exec(db->lite, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+    set_error(db, "cannot run the statements", msg ? msg : sqlite3_errmsg(db->lite));
+    sqlite3_free(msg);
+    return -1;
+  }
+  PGresult *r = PQexec(db->pg, sql);
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+  if (rc) pg_set_error(db, "cannot run the statements", r);
+  PQclear(r);
+  return rc;
+}
+
+/* sql with each ? outside quotes made $1, $2, ...; their count in *n. */
+static char *numbered_params(const char *sql, int *n) {
+  size_t len = strlen(sql);
+  char *out = xmalloc(len * 4 + 1); /* "?" -> "$NNN" at most */
+  char *o = out;
+  char quote = 0;
+  *n = 0;
+  for (const char *p = sql; *p; p++) {
+    if (quote) {
+      if (*p == quote) quote = 0; /* a doubled quote closes and opens again */
+      *o++ = *p;
+    } else if (*p == '\'' || *p == '"') {
+      quote = *p;
+      *o++ = *p;
+    } else if (*p == '?') {
+      o += sprintf(o, "$%d", ++*n);
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+sql_stmt *sql_prepare(sql_db *db, const char *sql) {
+  sql_stmt *s = xcalloc(1, sizeof *s);
+  s->db = db;
+  if (db->kind == SQL_SQLITE) {
+    if (sqlite3_prepare_v2(db->lite, sql, -1, &s->lite, NULL) != SQLITE_OK) {
+      set_error(db, "cannot prepare a statement", sqlite3_errmsg(db->lite));
+      free(s);
+      return NULL;
+    }
+    return s;
+  }
+  char *text = numbered_params(sql, &s->nparams);
+  snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
+  PGresult *r = PQprepare(db->pg, s->name, text, s->nparams, NULL);
+  free(text);
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    pg_set_error(db, "cannot prepare a statement", r);
+    PQclear(r);
+    free(s);
+    return NULL;
+  }
+  PQclear(r);
+  s->values = xcalloc((size_t)s->nparams + 1, sizeof *s->values);
+  return s;
+}
+
+void sql_finalize(sql_stmt *s) {
+  if (!s) return;
+  if (s->lite) sqlite3_finalize(s->lite);
+  if (s->db->kind == SQL_POSTGRES) {
+    PQclear(s->res);
+    char sql[48];
+    snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+    PQclear(PQexec(s->db->pg, sql));
+    for (int i = 0; i < s->nparams; i++) free(s->values[i]);
+    free(s->values);
+  }
+  free(s);
+}
+
+/* PostgreSQL: parameter i (from 1) as text, or NULL; ignored out of range */
+static void pg_bind(sql_stmt *s, int i, char *text) {
+  if (i < 1 || i > s->nparams) {
+    free(text);
+    return;
+  }
+  free(s->values[i - 1]);
+  s->values[i - 1] = text;
+}
+
+void sql_bind_int(sql_stmt *s, int i, int64_t v) {
+  if (s->lite) {
+    sqlite3_bind_int64(s->lite, i, v);
+    return;
+  }
+  char buf[24];
+  snprintf(buf, sizeof buf, "%" PRId64, v);
+  pg_bind(s, i, xstrdup(buf));
+}
+
+void sql_bind_double(sql_stmt *s, int i, double v) {
+  if (s->lite) {
+    sqlite3_bind_double(s->lite, i, v);
+    return;
+  }
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.17g", v);
+  pg_bind(s, i, xstrdup(buf));
+}
+
+void sql_bind_text(sql_stmt *s, int i, const char *v) {
+  if (s->lite) {
+    if (v) sqlite3_bind_text(s->lite, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(s->lite, i);
+    return;
+  }
+  pg_bind(s, i, v ? xstrdup(v) : NULL);
+}
+
+void sql_bind_null(sql_stmt *s, int i) { sql_bind_text(s, i, NULL); }
+
+int sql_step(sql_stmt *s) {
+  sql_db *db = s->db;
+  if (s->lite) {
+    if (s->done) return SQL_DONE;
+    int rc = sqlite3_step(s->lite);
+    if (rc == SQLITE_ROW) return SQL_ROW;
+    if (rc == SQLITE_DONE) {
+      s->changes = sqlite3_changes64(db->lite);
+      s->done = 1;
+      return SQL_DONE;
+    }
+    set_error(db, "cannot run a statement", sqlite3_errmsg(db->lite));
+    return SQL_FAIL;
+  }
+  if (!s->res) {
+    s->res = PQexecPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values, NULL,
+                            NULL, 0);
+    ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      pg_set_error(db, "cannot run a statement", s->res);
+      PQclear(s->res);
+      s->res = NULL;
+      return SQL_FAIL;
+    }
+    s->row = 0;
+    s->nrows = PQntuples(s->res);
+    const char *n = PQcmdTuples(s->res);
+    s->changes = n && *n ? strtoll(n, NULL, 10) : 0;
+  }
+  if (s->row >= s->nrows) return SQL_DONE;
+  s->row++;
+  return SQL_ROW;
+}
+
+void sql_reset(sql_stmt *s) {
+  if (s->lite) {
+    sqlite3_reset(s->lite);
+    s->done = 0;
+    return;
+  }
+  PQclear(s->res);
+  s->res = NULL;
+  s->row = s->nrows = 0;
+}
+
+int64_t sql_changes(sql_stmt *s) { return s->changes; }
+
+/* PostgreSQL: the current row's value of col, or NULL for a NULL (or no
+ * such row or column) */
+static const char *pg_value(sql_stmt *s, int col) {
+  if (!s->res || s->row < 1 || col < 0 || col >= PQnfields(s->res) ||
+      PQgetisnull(s->res, s->row - 1, col))
+    return NULL;
+  return PQgetvalue(s->res, s->row - 1, col);
+}
+
+int sql_column_is_null(sql_stmt *s, int col) {
+  if (s->lite) return sqlite3_column_type(s->lite, col) == SQLITE_NULL;
+  return pg_value(s, col) == NULL;
+}
+
+int64_t sql_column_int(sql_stmt *s, int col) {
+  if (s->lite) return sqlite3_column_int64(s->lite, col);
+  const char *v = pg_value(s, col);
+  if (!v) return 0;
+  if (strcmp(v, "t") == 0) return 1; /* a boolean */
+  if (strcmp(v, "f") == 0) return 0;
+  return strtoll(v, NULL, 10);
+}
+
+double sql_column_double(sql_stmt *s, int col) {
+  if (s->lite) return sqlite3_column_double(s->lite, col);
+  const char *v = pg_value(s, col);
+  return v ? strtod(v, NULL) : 0.0;
+}
+
+const char *sql_column_text(sql_stmt *s, int col) {
+  if (s->lite) return (const char *)sqlite3_column_text(s->lite, col);
+  return pg_value(s, col);
+}

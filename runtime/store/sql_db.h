@@ -1,0 +1,64 @@
+/* sql_db: one SQL connection, SQLite or PostgreSQL, behind one small API
+ * of prepared statements, so that the store's queries can run on either.
+ * A target that starts with postgresql:// or postgres:// is a PostgreSQL
+ * connection string (libpq); anything else is a SQLite file (or :memory:).
+ *
+ * Statements are written once, with ? for each parameter (PostgreSQL's
+ * $1, $2... are made from them; a ? inside a quoted literal or identifier
+ * stays). A statement's parameters stay bound across sql_reset, as in
+ * SQLite. Not thread-safe: a connection is used by one thread at a time.
+ *
+ * This is the first piece of the PostgreSQL store (issue 14): the store
+ * (store.c) still talks to SQLite directly. */
+#ifndef PARLEY_SQL_DB_H
+#define PARLEY_SQL_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sql_db sql_db;
+typedef struct sql_stmt sql_stmt;
+
+typedef enum { SQL_SQLITE, SQL_POSTGRES } sql_kind;
+
+/* sql_step's answers */
+enum { SQL_FAIL = -1, SQL_DONE = 0, SQL_ROW = 1 };
+
+/* 1 if target names a PostgreSQL database (postgresql:// or postgres://). */
+int sql_is_postgres_target(const char *target);
+/* A connection to target, or NULL with the reason in err (the target named,
+ * a password in it never). */
+sql_db *sql_open(const char *target, char *err, size_t errlen);
+void sql_close(sql_db *db);
+sql_kind sql_kind_of(const sql_db *db);
+/* The last failure's message (the database's own words). */
+const char *sql_error(const sql_db *db);
+
+/* Runs one or more statements without parameters or rows; 0, or -1. */
+int sql_exec(sql_db *db, const char *sql);
+
+/* A prepared statement, or NULL (sql_error says why). */
+sql_stmt *sql_prepare(sql_db *db, const char *sql);
+void sql_finalize(sql_stmt *s);
+/* Parameters are numbered from 1. A NULL text binds NULL; the text is
+ * copied. */
+void sql_bind_int(sql_stmt *s, int i, int64_t v);
+void sql_bind_double(sql_stmt *s, int i, double v);
+void sql_bind_text(sql_stmt *s, int i, const char *v);
+void sql_bind_null(sql_stmt *s, int i);
+/* Runs the statement (the first call) and moves to its next row: SQL_ROW,
+ * SQL_DONE when there is none left, or SQL_FAIL (sql_error). */
+int sql_step(sql_stmt *s);
+/* Ready to run again, with the same parameters unless bound anew. */
+void sql_reset(sql_stmt *s);
+/* The rows the last run inserted, updated or deleted. */
+int64_t sql_changes(sql_stmt *s);
+/* The current row's columns, numbered from 0. A NULL is 0, 0.0 or a NULL
+ * pointer; PostgreSQL's booleans are 1 and 0. A text lives until the next
+ * step, reset or finalize. */
+int sql_column_is_null(sql_stmt *s, int col);
+int64_t sql_column_int(sql_stmt *s, int col);
+double sql_column_double(sql_stmt *s, int col);
+const char *sql_column_text(sql_stmt *s, int col);
+
+#endif

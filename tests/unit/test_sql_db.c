@@ -1,0 +1,163 @@
+/* Unit tests for runtime/store/sql_db.h: the same statements, with ? for
+ * their parameters, give the same answers on SQLite and on a real
+ * PostgreSQL server (a throwaway one from tests/pg_server.sh, or the one
+ * PARLEY_TEST_PG_URL names).
+ *
+ *   make build/test_sql_db && ./build/test_sql_db */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sql_db.h"
+#include "test.h"
+
+static char pg_dir[512];
+
+/* A PostgreSQL URL: PARLEY_TEST_PG_URL, else a server started for this
+ * test (stopped by stop_pg). NULL if none could be had. */
+static char *pg_url(void) {
+  const char *given = getenv("PARLEY_TEST_PG_URL");
+  if (given && *given) return strdup(given);
+  FILE *p = popen("sh tests/pg_server.sh start", "r");
+  if (!p) return NULL;
+  char line[1024] = "";
+  char *got = fgets(line, sizeof line, p);
+  pclose(p);
+  char *dir = got ? strstr(line, "PG_DIR=") : NULL;
+  char *url = got ? strstr(line, "PG_URL=") : NULL;
+  if (!dir || !url) return NULL;
+  sscanf(dir + 7, "%511s", pg_dir);
+  url += 7;
+  url[strcspn(url, " \n")] = 0;
+  return strdup(url);
+}
+
+static void stop_pg(void) {
+  if (!pg_dir[0]) return;
+  char cmd[640];
+  snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh stop '%s'", pg_dir);
+  if (system(cmd) != 0) test_note("could not stop the server in %s", pg_dir);
+}
+
+/* Every check, on one connection; name says which. */
+static void same_answers(sql_db *db, const char *name) {
+  CHECK(sql_exec(db, "DROP TABLE IF EXISTS fans; "
+                     "CREATE TABLE fans(id BIGINT PRIMARY KEY, number TEXT NOT NULL UNIQUE,"
+                     " city TEXT, score DOUBLE PRECISION)") == 0,
+        "%s: a table is made by two statements in one call (%s)", name, sql_error(db));
+
+  sql_stmt *ins = sql_prepare(db, "INSERT INTO fans(id, number, city, score) VALUES(?, ?, ?, ?)");
+  CHECK(ins != NULL, "%s: an insert with four ? is prepared (%s)", name, sql_error(db));
+  if (!ins) return;
+  const char *cities[] = {"Lisbon", NULL, "Zürich 🎸"};
+  int steps_ok = 1;
+  for (int i = 0; i < 3; i++) {
+    char number[32];
+    snprintf(number, sizeof number, "+1555000%d", i);
+    sql_bind_int(ins, 1, 100 + i);
+    sql_bind_text(ins, 2, number);
+    sql_bind_text(ins, 3, cities[i]);
+    if (i == 1) sql_bind_null(ins, 4);
+    else sql_bind_double(ins, 4, 0.1 + i);
+    steps_ok &= sql_step(ins) == SQL_DONE && sql_changes(ins) == 1;
+    sql_reset(ins);
+  }
+  CHECK(steps_ok, "%s: the statement runs three times, reset between, one row each (%s)",
+        name, sql_error(db));
+  /* the parameters stay bound across a reset: the same number again */
+  CHECK_INT(sql_step(ins), SQL_FAIL, "%s: the same row twice breaks a unique key", name);
+  CHECK((strstr(sql_error(db), "UNIQUE") || strstr(sql_error(db), "unique")) &&
+            !strchr(sql_error(db), '\n'),
+        "%s: and the error says so, on one line (%s)", name, sql_error(db));
+  sql_finalize(ins);
+
+  sql_stmt *q = sql_prepare(db, "SELECT id, number, city, score, city = 'it''s ?' FROM fans"
+                                " WHERE id >= ? AND number <> '?' ORDER BY id");
+  CHECK(q != NULL, "%s: a ? inside quotes is not a parameter (%s)", name, sql_error(db));
+  if (!q) return;
+  sql_bind_int(q, 1, 101);
+  int rc = sql_step(q);
+  CHECK(rc == SQL_ROW && sql_column_int(q, 0) == 101, "%s: the first row is 101", name);
+  CHECK(sql_column_is_null(q, 2) && sql_column_text(q, 2) == NULL && sql_column_is_null(q, 3),
+        "%s: NULLs read as NULL", name);
+  rc = sql_step(q);
+  CHECK(rc == SQL_ROW && sql_column_int(q, 0) == 102, "%s: then 102", name);
+  CHECK_STR(sql_column_text(q, 2), "Zürich 🎸", "%s: UTF-8 text comes back as it went in", name);
+  CHECK(sql_column_double(q, 3) > 2.0999 && sql_column_double(q, 3) < 2.1001,
+        "%s: a double comes back (%g)", name, sql_column_double(q, 3));
+  CHECK_INT(sql_column_int(q, 4), 0, "%s: a comparison reads as 0 (a boolean on PostgreSQL)",
+            name);
+  CHECK_INT(sql_step(q), SQL_DONE, "%s: then no more rows", name);
+  CHECK_INT(sql_step(q), SQL_DONE, "%s: and stepping again stays done", name);
+  sql_reset(q);
+  sql_bind_int(q, 1, 0);
+  int rows = 0;
+  while (sql_step(q) == SQL_ROW) rows++;
+  CHECK_INT(rows, 3, "%s: reset and bound anew, it runs again", name);
+  sql_finalize(q);
+
+  sql_stmt *up = sql_prepare(db, "UPDATE fans SET score = ? WHERE city IS NOT NULL");
+  CHECK(up && sql_step(up) == SQL_DONE && sql_changes(up) == 2,
+        "%s: an update with its parameter never bound sets NULL, and counts 2 rows", name);
+  sql_finalize(up);
+
+  CHECK(sql_exec(db, "BEGIN") == 0, "%s: a transaction begins", name);
+  sql_stmt *del = sql_prepare(db, "DELETE FROM fans");
+  CHECK(del && sql_step(del) == SQL_DONE && sql_changes(del) == 3, "%s: three rows deleted",
+        name);
+  sql_finalize(del);
+  CHECK(sql_exec(db, "ROLLBACK") == 0, "%s: and rolled back", name);
+  sql_stmt *count = sql_prepare(db, "SELECT count(*) FROM fans");
+  CHECK(count && sql_step(count) == SQL_ROW && sql_column_int(count, 0) == 3,
+        "%s: the three rows are still there", name);
+  sql_finalize(count);
+
+  sql_stmt *ret = sql_prepare(db, "INSERT INTO fans(id, number) VALUES(?, ?) RETURNING id * 2");
+  sql_bind_int(ret, 1, 4000000000LL);
+  sql_bind_text(ret, 2, "+15559999");
+  CHECK(ret && sql_step(ret) == SQL_ROW && sql_column_int(ret, 0) == 8000000000LL,
+        "%s: RETURNING gives a row, 64-bit ints intact", name);
+  sql_finalize(ret);
+
+  CHECK(sql_prepare(db, "SELEKT 1") == NULL, "%s: a statement that does not parse is refused",
+        name);
+  CHECK_HAS(sql_error(db), "cannot prepare", "%s: the error says what failed (%s)", name,
+            sql_error(db));
+  CHECK(sql_exec(db, "INSERT INTO nowhere VALUES(1)") == -1 && strstr(sql_error(db), "nowhere"),
+        "%s: a failed exec names what was wrong (%s)", name, sql_error(db));
+  sql_exec(db, "DROP TABLE fans");
+}
+
+int main(void) {
+  char *tmp = test_tmpdir();
+  char err[1024];
+
+  char *path = test_path(tmp, "sql.db");
+  CHECK(!sql_is_postgres_target(path), "a file path is SQLite");
+  sql_db *lite = sql_open(path, err, sizeof err);
+  CHECK(lite != NULL && sql_kind_of(lite) == SQL_SQLITE, "a SQLite file opens (%s)", err);
+  if (lite) same_answers(lite, "SQLite");
+  sql_close(lite);
+  free(path);
+
+  CHECK(sql_is_postgres_target("postgresql://u@h/d") && sql_is_postgres_target("postgres://h/d"),
+        "postgresql:// and postgres:// are PostgreSQL");
+  sql_db *none = sql_open("postgresql://parley:secret@127.0.0.1:1/parley", err, sizeof err);
+  CHECK(none == NULL, "a server that is not there is reported");
+  CHECK_HAS(err, "127.0.0.1:1", "the report names the target (%s)", err);
+  CHECK(strstr(err, "secret") == NULL, "but never its password (%s)", err);
+
+  char *url = pg_url();
+  CHECK(url != NULL, "a PostgreSQL server to test against (tests/pg_server.sh)");
+  sql_db *pg = url ? sql_open(url, err, sizeof err) : NULL;
+  CHECK(pg != NULL && sql_kind_of(pg) == SQL_POSTGRES, "PostgreSQL connects (%s)",
+        pg ? "" : err);
+  if (pg) same_answers(pg, "PostgreSQL");
+  sql_close(pg);
+  free(url);
+  stop_pg();
+
+  test_rmtree(tmp);
+  free(tmp);
+  return test_done();
+}
