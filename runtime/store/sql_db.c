@@ -129,12 +129,15 @@ int sql_exec(sql_db *db, const char *sql) {
   return rc;
 }
 
-/* sql with each ? outside quotes made $1, $2, ...; their count in *n. */
+/* sql with its parameters outside quotes in PostgreSQL's form: ?NNN as
+ * $NNN, each bare ? as the next number; their count (the highest number)
+ * in *n. */
 static char *numbered_params(const char *sql, int *n) {
   size_t len = strlen(sql);
   char *out = xmalloc(len * 4 + 1); /* "?" -> "$NNN" at most */
   char *o = out;
   char quote = 0;
+  int next = 0;
   *n = 0;
   for (const char *p = sql; *p; p++) {
     if (quote) {
@@ -144,7 +147,11 @@ static char *numbered_params(const char *sql, int *n) {
       quote = *p;
       *o++ = *p;
     } else if (*p == '?') {
-      o += sprintf(o, "$%d", ++*n);
+      int k = 0;
+      while (p[1] >= '0' && p[1] <= '9' && k < 100000) k = k * 10 + (*++p - '0');
+      if (!k) k = ++next;
+      o += sprintf(o, "$%d", k);
+      if (k > *n) *n = k;
     } else {
       *o++ = *p;
     }

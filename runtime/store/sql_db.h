@@ -3,9 +3,9 @@
  * A target that starts with postgresql:// or postgres:// is a PostgreSQL
  * connection string (libpq); anything else is a SQLite file (or :memory:).
  *
- * Statements are written once, with ? for each parameter (PostgreSQL's
- * $1, $2... are made from them; a ? inside a quoted literal or identifier
- * stays). A statement's parameters stay bound across sql_reset, as in
+ * Statements are written once, with ? for each parameter, or ?1, ?2...
+ * where one is used twice (PostgreSQL's $1, $2... are made from them; a ?
+ * inside a quoted literal or identifier stays). A statement's parameters stay bound across sql_reset, as in
  * SQLite. Not thread-safe: a connection is used by one thread at a time.
  *
  * This is the first piece of the PostgreSQL store (issue 14): the store

@@ -96,6 +96,16 @@ static void same_answers(sql_db *db, const char *name) {
   CHECK_INT(rows, 3, "%s: reset and bound anew, it runs again", name);
   sql_finalize(q);
 
+  sql_stmt *num = sql_prepare(db, "SELECT count(*) FROM fans WHERE id >= ?2 AND id <= ?2 + ?1");
+  CHECK(num != NULL, "%s: numbered parameters, one used twice (%s)", name, sql_error(db));
+  if (num) {
+    sql_bind_int(num, 1, 1);
+    sql_bind_int(num, 2, 100);
+    CHECK(sql_step(num) == SQL_ROW && sql_column_int(num, 0) == 2,
+          "%s: ?2 and ?2 + ?1 take their values (ids 100 and 101)", name);
+    sql_finalize(num);
+  }
+
   sql_stmt *up = sql_prepare(db, "UPDATE fans SET score = ? WHERE city IS NOT NULL");
   CHECK(up && sql_step(up) == SQL_DONE && sql_changes(up) == 2,
         "%s: an update with its parameter never bound sets NULL, and counts 2 rows", name);
