@@ -34,27 +34,26 @@ int sql_is_postgres_target(const char *target) {
   return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
 }
 
-/* Keeps the database's message, without libpq's trailing newline. */
-static void set_error(sql_db *db, const char *what, const char *msg) {
-  snprintf(db->err, sizeof db->err, "%s: %s", what, msg ? msg : "unknown error");
+/* Keeps the database's message, on one line (libpq's come in lines). */
+static void set_error(sql_db *db, const char *msg) {
+  snprintf(db->err, sizeof db->err, "%s", msg && *msg ? msg : "unknown error");
   for (char *p = db->err; *p; p++)
-    if (*p == '\n' || *p == '\t') *p = ' '; /* libpq's messages come in lines */
+    if (*p == '\n' || *p == '\t') *p = ' ';
   size_t n = strlen(db->err);
-  while (n && (db->err[n - 1] == '\n' || db->err[n - 1] == ' ')) db->err[--n] = 0;
+  while (n && db->err[n - 1] == ' ') db->err[--n] = 0;
 }
 
 /* PostgreSQL: the result's message and its detail, else the connection's
  * message, on one line */
-static void pg_set_error(sql_db *db, const char *what, const PGresult *r) {
+static void pg_set_error(sql_db *db, const PGresult *r) {
   const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
   char msg[400];
-  if (primary)
-    snprintf(msg, sizeof msg, "%s%s%s", primary, detail ? " (" : "", detail ? detail : "");
+  if (primary && detail)
+    snprintf(msg, sizeof msg, "%s (%s)", primary, detail);
   else
-    snprintf(msg, sizeof msg, "%s", PQerrorMessage(db->pg));
-  if (primary && detail) strncat(msg, ")", sizeof msg - strlen(msg) - 1);
-  set_error(db, what, msg);
+    snprintf(msg, sizeof msg, "%s", primary ? primary : PQerrorMessage(db->pg));
+  set_error(db, msg);
 }
 
 /* The target as it may be shown: a URL's password replaced. */
@@ -76,15 +75,15 @@ sql_db *sql_open(const char *target, char *err, size_t errlen) {
     db->kind = SQL_POSTGRES;
     db->pg = PQconnectdb(target);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
-      set_error(db, shown, db->pg ? PQerrorMessage(db->pg) : "out of memory");
-      snprintf(err, errlen, "cannot connect to %s", db->err);
+      set_error(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
+      snprintf(err, errlen, "cannot connect to %s: %s", shown, db->err);
       sql_close(db);
       return NULL;
     }
     /* notices and warnings ("no transaction in progress") are not errors,
      * and libpq would print them on stderr */
     if (sql_exec(db, "SET client_min_messages = error")) {
-      snprintf(err, errlen, "%s", db->err);
+      snprintf(err, errlen, "%s: %s", shown, db->err);
       sql_close(db);
       return NULL;
     }
@@ -113,18 +112,20 @@ sql_kind sql_kind_of(const sql_db *db) { return db->kind; }
 
 const char *sql_error(const sql_db *db) { return db->err; }
 
+struct sqlite3 *sql_sqlite(sql_db *db) { return db->lite; }
+
 int sql_exec(sql_db *db, const char *sql) {
   if (db->kind == SQL_SQLITE) {
     char *msg = NULL;
     if (sqlite3_exec(db->lite, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
-    set_error(db, "cannot run the statements", msg ? msg : sqlite3_errmsg(db->lite));
+    set_error(db, msg ? msg : sqlite3_errmsg(db->lite));
     sqlite3_free(msg);
     return -1;
   }
   PGresult *r = PQexec(db->pg, sql);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-  if (rc) pg_set_error(db, "cannot run the statements", r);
+  if (rc) pg_set_error(db, r);
   PQclear(r);
   return rc;
 }
@@ -164,8 +165,9 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
   sql_stmt *s = xcalloc(1, sizeof *s);
   s->db = db;
   if (db->kind == SQL_SQLITE) {
-    if (sqlite3_prepare_v2(db->lite, sql, -1, &s->lite, NULL) != SQLITE_OK) {
-      set_error(db, "cannot prepare a statement", sqlite3_errmsg(db->lite));
+    if (sqlite3_prepare_v3(db->lite, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->lite, NULL) !=
+        SQLITE_OK) {
+      set_error(db, sqlite3_errmsg(db->lite));
       free(s);
       return NULL;
     }
@@ -176,7 +178,7 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
   PGresult *r = PQprepare(db->pg, s->name, text, s->nparams, NULL);
   free(text);
   if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-    pg_set_error(db, "cannot prepare a statement", r);
+    pg_set_error(db, r);
     PQclear(r);
     free(s);
     return NULL;
@@ -232,11 +234,31 @@ void sql_bind_double(sql_stmt *s, int i, double v) {
 
 void sql_bind_text(sql_stmt *s, int i, const char *v) {
   if (s->lite) {
+    if (v) sqlite3_bind_text(s->lite, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s->lite, i);
+    return;
+  }
+  pg_bind(s, i, v ? xstrdup(v) : NULL);
+}
+
+void sql_bind_text_copy(sql_stmt *s, int i, const char *v) {
+  if (s->lite) {
     if (v) sqlite3_bind_text(s->lite, i, v, -1, SQLITE_TRANSIENT);
     else sqlite3_bind_null(s->lite, i);
     return;
   }
   pg_bind(s, i, v ? xstrdup(v) : NULL);
+}
+
+void sql_clear_bindings(sql_stmt *s) {
+  if (s->lite) {
+    sqlite3_clear_bindings(s->lite);
+    return;
+  }
+  for (int i = 0; i < s->nparams; i++) {
+    free(s->values[i]);
+    s->values[i] = NULL;
+  }
 }
 
 void sql_bind_null(sql_stmt *s, int i) { sql_bind_text(s, i, NULL); }
@@ -252,7 +274,7 @@ int sql_step(sql_stmt *s) {
       s->done = 1;
       return SQL_DONE;
     }
-    set_error(db, "cannot run a statement", sqlite3_errmsg(db->lite));
+    set_error(db, sqlite3_errmsg(db->lite));
     return SQL_FAIL;
   }
   if (!s->res) {
@@ -260,7 +282,7 @@ int sql_step(sql_stmt *s) {
                             NULL, 0);
     ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      pg_set_error(db, "cannot run a statement", s->res);
+      pg_set_error(db, s->res);
       PQclear(s->res);
       s->res = NULL;
       return SQL_FAIL;

@@ -31,8 +31,11 @@ int sql_is_postgres_target(const char *target);
 sql_db *sql_open(const char *target, char *err, size_t errlen);
 void sql_close(sql_db *db);
 sql_kind sql_kind_of(const sql_db *db);
-/* The last failure's message (the database's own words). */
+/* The last failure's message, in the database's own words, on one line. */
 const char *sql_error(const sql_db *db);
+/* A SQLite connection's handle, for what only SQLite has (pragmas,
+ * checkpoints, functions, busy handlers); NULL on PostgreSQL. */
+struct sqlite3 *sql_sqlite(sql_db *db);
 
 /* Runs one or more statements without parameters or rows; 0, or -1. */
 int sql_exec(sql_db *db, const char *sql);
@@ -40,12 +43,16 @@ int sql_exec(sql_db *db, const char *sql);
 /* A prepared statement, or NULL (sql_error says why). */
 sql_stmt *sql_prepare(sql_db *db, const char *sql);
 void sql_finalize(sql_stmt *s);
-/* Parameters are numbered from 1. A NULL text binds NULL; the text is
- * copied. */
+/* Parameters are numbered from 1. A NULL text binds NULL. sql_bind_text's
+ * text must live until the statement is reset (SQLite reads it when the
+ * statement runs); sql_bind_text_copy's is copied. */
 void sql_bind_int(sql_stmt *s, int i, int64_t v);
 void sql_bind_double(sql_stmt *s, int i, double v);
 void sql_bind_text(sql_stmt *s, int i, const char *v);
+void sql_bind_text_copy(sql_stmt *s, int i, const char *v);
 void sql_bind_null(sql_stmt *s, int i);
+/* Every parameter NULL again. */
+void sql_clear_bindings(sql_stmt *s);
 /* Runs the statement (the first call) and moves to its next row: SQL_ROW,
  * SQL_DONE when there is none left, or SQL_FAIL (sql_error). */
 int sql_step(sql_stmt *s);
