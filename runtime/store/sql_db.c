@@ -14,6 +14,7 @@ struct sql_db {
   sqlite3 *lite;
   PGconn *pg;
   unsigned next_name; /* PostgreSQL: prepared statements s1, s2, ... */
+  int failed_unique;  /* the last failure broke a unique key */
   char err[512];
 };
 
@@ -36,6 +37,7 @@ int sql_is_postgres_target(const char *target) {
 
 /* Keeps the database's message, on one line (libpq's come in lines). */
 static void set_error(sql_db *db, const char *msg) {
+  db->failed_unique = 0;
   snprintf(db->err, sizeof db->err, "%s", msg && *msg ? msg : "unknown error");
   for (char *p = db->err; *p; p++)
     if (*p == '\n' || *p == '\t') *p = ' ';
@@ -54,6 +56,8 @@ static void pg_set_error(sql_db *db, const PGresult *r) {
   else
     snprintf(msg, sizeof msg, "%s", primary ? primary : PQerrorMessage(db->pg));
   set_error(db, msg);
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  db->failed_unique = state && strcmp(state, "23505") == 0; /* unique_violation */
 }
 
 /* The target as it may be shown: a URL's password replaced. */
@@ -113,6 +117,8 @@ sql_kind sql_kind_of(const sql_db *db) { return db->kind; }
 const char *sql_error(const sql_db *db) { return db->err; }
 
 struct sqlite3 *sql_sqlite(sql_db *db) { return db->lite; }
+
+int sql_failed_unique(const sql_db *db) { return db->failed_unique; }
 
 int sql_exec(sql_db *db, const char *sql) {
   if (db->kind == SQL_SQLITE) {
@@ -275,6 +281,7 @@ int sql_step(sql_stmt *s) {
       return SQL_DONE;
     }
     set_error(db, sqlite3_errmsg(db->lite));
+    db->failed_unique = rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
     return SQL_FAIL;
   }
   if (!s->res) {

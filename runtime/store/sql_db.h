@@ -33,6 +33,8 @@ void sql_close(sql_db *db);
 sql_kind sql_kind_of(const sql_db *db);
 /* The last failure's message, in the database's own words, on one line. */
 const char *sql_error(const sql_db *db);
+/* 1 if the last failure broke a unique key (or primary key). */
+int sql_failed_unique(const sql_db *db);
 /* A SQLite connection's handle, for what only SQLite has (pragmas,
  * checkpoints, functions, busy handlers); NULL on PostgreSQL. */
 struct sqlite3 *sql_sqlite(sql_db *db);

@@ -66,6 +66,7 @@ static void same_answers(sql_db *db, const char *name) {
         name, sql_error(db));
   /* the parameters stay bound across a reset: the same number again */
   CHECK_INT(sql_step(ins), SQL_FAIL, "%s: the same row twice breaks a unique key", name);
+  CHECK(sql_failed_unique(db), "%s: and is told apart from other failures", name);
   CHECK((strstr(sql_error(db), "UNIQUE") || strstr(sql_error(db), "unique")) &&
             !strchr(sql_error(db), '\n'),
         "%s: and the error says so, on one line (%s)", name, sql_error(db));
@@ -133,7 +134,8 @@ static void same_answers(sql_db *db, const char *name) {
         name);
   CHECK_HAS(sql_error(db), "SELEKT", "%s: the error names what failed (%s)", name,
             sql_error(db));
-  CHECK(sql_exec(db, "INSERT INTO nowhere VALUES(1)") == -1 && strstr(sql_error(db), "nowhere"),
+  CHECK(sql_exec(db, "INSERT INTO nowhere VALUES(1)") == -1 && strstr(sql_error(db), "nowhere") &&
+            !sql_failed_unique(db),
         "%s: a failed exec names what was wrong (%s)", name, sql_error(db));
   sql_exec(db, "DROP TABLE fans");
 }
