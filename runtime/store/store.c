@@ -433,55 +433,58 @@ const char *store_error(store_reader *rd) {
 }
 
 int store_fail(store *st, const char *what) {
-  snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
-           sqlite3_errmsg(st->db));
+  snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what, sql_error(st->sql));
   return -1;
 }
 
-static sqlite3_stmt *stmt(store *st, int q) {
-  if (!st->q[q] &&
-      sqlite3_prepare_v3(st->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
-                         &st->q[q], NULL) != SQLITE_OK) {
+/* The same for a failure of a call on SQLite's own handle. */
+static int store_fail_sqlite(store *st, const char *what) {
+  snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+  return -1;
+}
+
+static sql_stmt *stmt(store *st, int q) {
+  if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, queries[q]))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
-  sqlite3_reset(st->q[q]);
-  sqlite3_clear_bindings(st->q[q]);
+  sql_reset(st->q[q]);
+  sql_clear_bindings(st->q[q]);
   return st->q[q];
 }
 
-void store_bind_text(sqlite3_stmt *s, int i, const char *v) {
+void store_bind_text(sql_stmt *s, int i, const char *v) {
   if (v)
-    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    sql_bind_text(s, i, v);
   else
-    sqlite3_bind_null(s, i);
+    sql_bind_null(s, i);
 }
 
 /* Runs a statement that returns no rows. */
-int store_exec_done(store *st, sqlite3_stmt *s, const char *what) {
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return store_fail(st, what);
+int store_exec_done(store *st, sql_stmt *s, const char *what) {
+  int rc = sql_step(s);
+  sql_reset(s);
+  if (rc != SQL_DONE) return store_fail(st, what);
   return 0;
 }
 
 /* Runs an INSERT: the new row's id, or -1 with the reason in st->err. */
-static int64_t exec_insert(store *st, sqlite3_stmt *s, const char *what) {
+static int64_t exec_insert(store *st, sql_stmt *s, const char *what) {
   return store_exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
-void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n) {
+void store_columns(sql_stmt *s, const sql_out *o, size_t n) {
   for (size_t k = 0; k < n; k++) {
     int i = (int)k;
     switch (o[k].type) {
       case SQL_OUT_INT64:
-        *(int64_t *)o[k].p = sqlite3_column_int64(s, i);
+        *(int64_t *)o[k].p = sql_column_int(s, i);
         break;
       case SQL_OUT_INT:
-        *(int *)o[k].p = sqlite3_column_int(s, i);
+        *(int *)o[k].p = (int)sql_column_int(s, i);
         break;
       case SQL_OUT_DOUBLE:
-        *(double *)o[k].p = sqlite3_column_double(s, i);
+        *(double *)o[k].p = sql_column_double(s, i);
         break;
       case SQL_OUT_TEXT:
         *(char **)o[k].p = store_col_dup(s, i);
@@ -490,65 +493,58 @@ void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n) {
   }
 }
 
-int store_step_end(store *st, sqlite3_stmt *s, int rc, const char *what) {
-  sqlite3_reset(s);
-  if (rc == SQLITE_ROW) return 1;
-  return rc == SQLITE_DONE ? 0 : store_fail(st, what);
+int store_step_end(store *st, sql_stmt *s, int rc, const char *what) {
+  sql_reset(s);
+  if (rc == SQL_ROW) return 1;
+  return rc == SQL_DONE ? 0 : store_fail(st, what);
 }
 
-void store_bind_values(sqlite3_stmt *s, const sql_value *v, size_t n) {
+void store_bind_values(sql_stmt *s, const sql_value *v, size_t n) {
   for (size_t k = 0; k < n; k++) {
     int i = (int)k + 1;
     switch (v[k].type) {
       case SQL_INTEGER:
-        sqlite3_bind_int64(s, i, v[k].i);
+        sql_bind_int(s, i, v[k].i);
         break;
       case SQL_STRING:
         store_bind_text(s, i, v[k].t);
         break;
       case SQL_DOUBLE:
-        sqlite3_bind_double(s, i, v[k].r);
+        sql_bind_double(s, i, v[k].r);
         break;
     }
   }
 }
 
-int store_run_values(store *st, sqlite3_stmt *s, const char *what, const sql_value *v,
+int store_run_values(store *st, sql_stmt *s, const char *what, const sql_value *v,
                      size_t n) {
   if (!s) return -1; /* the preparation's error is recorded */
   store_bind_values(s, v, n);
   return store_exec_done(st, s, what);
 }
 
-int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
+int64_t store_insert_values(store *st, sql_stmt *s, const char *what,
                             const sql_value *v, size_t n) {
   return store_run_values(st, s, what, v, n) ? -1 : sqlite3_last_insert_rowid(st->db);
 }
 
 /* Steps a query whose first column is an id: the id, or 0 without a row. */
-static int64_t step_id(sqlite3_stmt *s) {
-  int64_t id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
+static int64_t step_id(sql_stmt *s) {
+  int64_t id = sql_step(s) == SQL_ROW ? sql_column_int(s, 0) : 0;
+  sql_reset(s);
   return id;
 }
 
 static int exec_sql(store *st, const char *sql, const char *what) {
-  char *msg = NULL;
-  if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-    snprintf(st->err, sizeof st->err, "%s: %s: %s", st->path, what,
-             msg ? msg : sqlite3_errmsg(st->db));
-    sqlite3_free(msg);
-    return -1;
-  }
-  return 0;
+  return sql_exec(st->sql, sql) ? store_fail(st, what) : 0;
 }
 
 static int read_version(store *st, int *version) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, "PRAGMA user_version")))
     return store_fail(st, "cannot read the schema version");
-  *version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-  sqlite3_finalize(s);
+  *version = sql_step(s) == SQL_ROW ? (int)sql_column_int(s, 0) : 0;
+  sql_finalize(s);
   return 0;
 }
 
@@ -563,12 +559,11 @@ static int check_version(store *st, int version) {
     return -1;
   }
   if (version == 0) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema", -1, &s,
-                           NULL) != SQLITE_OK)
+    sql_stmt *s;
+    if (!(s = sql_prepare(st->sql, "SELECT count(*) FROM sqlite_schema")))
       return store_fail(st, "cannot read the schema");
-    int tables = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_finalize(s);
+    int tables = sql_step(s) == SQL_ROW ? (int)sql_column_int(s, 0) : 0;
+    sql_finalize(s);
     if (tables > 0) {
       snprintf(st->err, sizeof st->err,
                "%s: a SQLite database of another program (it has tables but no "
@@ -610,7 +605,7 @@ static int probe(store *st) {
              "%s: not a usable SQLite database (%s); it was left as it is",
              st->path, sqlite3_errmsg(st->db));
   else
-    return store_fail(st, "cannot read the database");
+    return store_fail_sqlite(st, "cannot read the database");
   return -1;
 }
 
@@ -624,13 +619,12 @@ store *store_open(const char *path, char *err, size_t errlen) {
   }
   store *st = xcalloc(1, sizeof *st);
   st->path = xstrdup(path);
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "%s: cannot open the database: %s", path,
-             st->db ? sqlite3_errmsg(st->db) : "out of memory");
+  st->sql = sql_open(path, err, errlen);
+  if (!st->sql) {
     store_close(st);
     return NULL;
   }
+  st->db = sql_sqlite(st->sql);
   busy_timeout(st, BUSY_TIMEOUT_MS);
   sqlite3_extended_result_codes(st->db, 1);
   sqlite3_create_function(st->db, "parley_partition", 2,
@@ -662,12 +656,12 @@ store *store_open(const char *path, char *err, size_t errlen) {
 
 void store_close(store *st) {
   if (!st) return;
-  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(st->q[i]);
-  for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sqlite3_finalize(st->extra[i]);
+  for (int i = 0; i < Q_COUNT; i++) sql_finalize(st->q[i]);
+  for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sql_finalize(st->extra[i]);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++)
-    sqlite3_finalize(st->message_inserts[i]);
+    sql_finalize(st->message_inserts[i]);
   EVP_MAC_CTX_free(st->suppression_mac);
-  if (st->db) sqlite3_close(st->db);
+  sql_close(st->sql);
   free(st->path);
   free(st);
 }
@@ -694,7 +688,7 @@ store_reader *store_reads(store *st) {
 }
 
 static int run_simple(store *st, int q, const char *what) {
-  sqlite3_stmt *s = stmt(st, q);
+  sql_stmt *s = stmt(st, q);
   return s ? store_exec_done(st, s, what) : -1;
 }
 
@@ -715,7 +709,7 @@ int store_rollback(store *st) {
 }
 
 int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_BOT_GET);
+  sql_stmt *s = stmt(st, Q_BOT_GET);
   if (!s) return -1;
   store_bind_text(s, 1, name);
   int64_t id = step_id(s);
@@ -728,13 +722,13 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
 
 char *store_bot_store_get(store_reader *rd, int64_t bot_id) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_BOT_STORE_GET);
+  sql_stmt *s = stmt(st, Q_BOT_STORE_GET);
   if (!s) return NULL;
-  sqlite3_bind_int64(s, 1, bot_id);
+  sql_bind_int(s, 1, bot_id);
   char *out = NULL;
-  if (sqlite3_step(s) == SQLITE_ROW)
-    out = xstrdup((const char *)sqlite3_column_text(s, 0));
-  sqlite3_reset(s);
+  if (sql_step(s) == SQL_ROW)
+    out = xstrdup(sql_column_text(s, 0));
+  sql_reset(s);
   return out ? out : xstrdup("{}");
 }
 
@@ -744,22 +738,22 @@ int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
 }
 
 /* Steps a query of (id, number): the id (0 without a row, -1 on an error). */
-static int64_t step_id_number(store *st, sqlite3_stmt *s, int64_t *number, const char *what) {
-  int rc = sqlite3_step(s);
+static int64_t step_id_number(store *st, sql_stmt *s, int64_t *number, const char *what) {
+  int rc = sql_step(s);
   int64_t id = 0;
-  if (rc == SQLITE_ROW) {
-    id = sqlite3_column_int64(s, 0);
-    *number = sqlite3_column_int64(s, 1);
-  } else if (rc != SQLITE_DONE) {
+  if (rc == SQL_ROW) {
+    id = sql_column_int(s, 0);
+    *number = sql_column_int(s, 1);
+  } else if (rc != SQL_DONE) {
     id = store_fail(st, what);
   }
-  sqlite3_reset(s);
+  sql_reset(s);
   return id;
 }
 
 int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
                                  const char *files_json, int64_t now, int64_t *number) {
-  sqlite3_stmt *s = stmt(st, Q_VERSION_GET);
+  sql_stmt *s = stmt(st, Q_VERSION_GET);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sha));
   int64_t id = step_id_number(st, s, number, "cannot look up the script version");
@@ -771,18 +765,18 @@ int64_t store_script_version_add(store *st, int64_t bot_id, const char *sha,
   return id ? id : store_fail(st, "cannot record the script version");
 }
 
-char *store_col_dup(sqlite3_stmt *s, int i) {
-  const unsigned char *t = sqlite3_column_text(s, i);
-  return t ? xstrdup((const char *)t) : NULL;
+char *store_col_dup(sql_stmt *s, int i) {
+  const char *t = sql_column_text(s, i);
+  return t ? xstrdup(t) : NULL;
 }
 
-static void read_contact(sqlite3_stmt *s, contact_row *r) {
+static void read_contact(sql_stmt *s, contact_row *r) {
   STORE_COLUMNS(s, SQL_OUT(&r->id), SQL_OUT(&r->number), SQL_OUT(&r->status),
                 SQL_OUT(&r->fields), SQL_OUT(&r->tags), SQL_OUT(&r->timezone),
                 SQL_OUT(&r->first_seen), SQL_OUT(&r->last_seen), SQL_OUT(&r->state));
   if (!r->state) r->state = xstrdup("{}");
   r->expect = store_col_dup(s, 9);
-  r->joined = sqlite3_column_int(s, 10);
+  r->joined = (int)sql_column_int(s, 10);
   r->undeliverable = store_col_dup(s, 11);
 }
 
@@ -801,27 +795,27 @@ void contact_row_free(contact_row *r) {
 int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
                       contact_row *out) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_GET);
+  sql_stmt *s = stmt(st, Q_CONTACT_GET);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number));
-  int rc = sqlite3_step(s);
+  int rc = sql_step(s);
   int found = 0;
-  if (rc == SQLITE_ROW) {
+  if (rc == SQL_ROW) {
     read_contact(s, out);
     found = 1;
-  } else if (rc != SQLITE_DONE) {
+  } else if (rc != SQL_DONE) {
     found = store_fail(st, "cannot read a contact");
   }
-  sqlite3_reset(s);
+  sql_reset(s);
   return found;
 }
 
 int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_ADD);
+  sql_stmt *s = stmt(st, Q_CONTACT_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number), SQL_INT(now));
-  if (id > 0) sqlite3_bind_int64(s, 4, id);
+  if (id > 0) sql_bind_int(s, 4, id);
   return exec_insert(st, s, "cannot add a contact");
 }
 
@@ -853,52 +847,52 @@ int store_conversation_save(store *st, int64_t contact_id, const char *state,
 int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud) {
   store *st = reader_store(rd);
   /* a separate statement: callbacks may run other queries */
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, queries[Q_CONTACTS_EACH], -1, &s, NULL) != SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, queries[Q_CONTACTS_EACH])))
     return store_fail(st, "cannot list contacts");
-  sqlite3_bind_int64(s, 1, bot_id);
+  sql_bind_int(s, 1, bot_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     contact_row r = {0};
     read_contact(s, &r);
     fn(ud, &r);
     contact_row_free(&r);
   }
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot list contacts");
+  sql_finalize(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot list contacts");
 }
 
 long store_contact_count(store_reader *rd, int64_t bot_id) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_CONTACT_COUNT);
+  sql_stmt *s = stmt(st, Q_CONTACT_COUNT);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
-  long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
-  sqlite3_reset(s);
+  sql_bind_int(s, 1, bot_id);
+  long n = sql_step(s) == SQL_ROW ? (long)sql_column_int(s, 0) : -1;
+  sql_reset(s);
   return n;
 }
 
 int64_t store_message_add(store *st, const message_row *m) {
-  sqlite3_stmt *s = stmt(st, Q_MESSAGE_ADD);
+  sql_stmt *s = stmt(st, Q_MESSAGE_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(m->bot_id), SQL_INT(m->contact_id), SQL_TEXT(m->direction),
              SQL_TEXT(m->number), SQL_TEXT(m->text), SQL_TEXT(m->status),
              SQL_TEXT(m->provider_id), SQL_INT(m->transactional));
   if (m->segments > 0)
-    sqlite3_bind_int(s, 9, m->segments);
+    sql_bind_int(s, 9, m->segments);
   else
-    sqlite3_bind_null(s, 9); /* not counted yet */
-  sqlite3_bind_int64(s, 10, m->at);
-  if (m->id > 0) sqlite3_bind_int64(s, 11, m->id);
-  if (m->send_at > 0) sqlite3_bind_int64(s, 12, m->send_at);
+    sql_bind_null(s, 9); /* not counted yet */
+  sql_bind_int(s, 10, m->at);
+  if (m->id > 0) sql_bind_int(s, 11, m->id);
+  if (m->send_at > 0) sql_bind_int(s, 12, m->send_at);
   store_bind_text(s, 13, m->sender);
-  sqlite3_bind_int(s, 14, m->priority);
+  sql_bind_int(s, 14, m->priority);
   store_bind_text(s, 15, m->media);
   store_bind_text(s, 16, m->error);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc == SQLITE_CONSTRAINT_UNIQUE) return 0;
-  if (rc != SQLITE_DONE) return store_fail(st, "cannot store a message");
+  int rc = sql_step(s);
+  sql_reset(s);
+  if (rc == SQL_FAIL && sql_failed_unique(st->sql)) return 0;
+  if (rc != SQL_DONE) return store_fail(st, "cannot store a message");
   return sqlite3_last_insert_rowid(st->db);
 }
 
@@ -910,9 +904,9 @@ int64_t store_message_add(store *st, const message_row *m) {
  * it alone. */
 enum { MESSAGE_PARAMS = 16 };
 
-static sqlite3_stmt *message_insert(store *st, int k) {
+static sql_stmt *message_insert(store *st, int k) {
   if (st->message_inserts[k]) {
-    sqlite3_reset(st->message_inserts[k]);
+    sql_reset(st->message_inserts[k]);
     return st->message_inserts[k];
   }
   static const char head[] =
@@ -933,10 +927,9 @@ static sqlite3_stmt *message_insert(store *st, int k) {
         r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
         p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16);
   }
-  int rc = sqlite3_prepare_v3(st->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
-                              &st->message_inserts[k], NULL);
+  st->message_inserts[k] = sql_prepare(st->sql, sql);
   free(sql);
-  if (rc != SQLITE_OK) {
+  if (!st->message_inserts[k]) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
@@ -944,51 +937,51 @@ static sqlite3_stmt *message_insert(store *st, int k) {
 }
 
 /* Binds every parameter of row r (no old binding is left to clear). */
-static void bind_message(sqlite3_stmt *s, int r, const message_row *m) {
+static void bind_message(sql_stmt *s, int r, const message_row *m) {
   int p = r * MESSAGE_PARAMS;
   if (m->id > 0)
-    sqlite3_bind_int64(s, p + 1, m->id);
+    sql_bind_int(s, p + 1, m->id);
   else
-    sqlite3_bind_null(s, p + 1); /* the store picks one */
-  sqlite3_bind_int64(s, p + 2, m->bot_id);
-  sqlite3_bind_int64(s, p + 3, m->contact_id);
+    sql_bind_null(s, p + 1); /* the store picks one */
+  sql_bind_int(s, p + 2, m->bot_id);
+  sql_bind_int(s, p + 3, m->contact_id);
   store_bind_text(s, p + 4, m->direction);
   store_bind_text(s, p + 5, m->number);
   store_bind_text(s, p + 6, m->text);
   store_bind_text(s, p + 7, m->status);
   store_bind_text(s, p + 8, m->provider_id);
-  sqlite3_bind_int(s, p + 9, m->transactional);
+  sql_bind_int(s, p + 9, m->transactional);
   if (m->segments > 0)
-    sqlite3_bind_int(s, p + 10, m->segments);
+    sql_bind_int(s, p + 10, m->segments);
   else
-    sqlite3_bind_null(s, p + 10); /* not counted yet */
-  sqlite3_bind_int64(s, p + 11, m->at);
+    sql_bind_null(s, p + 10); /* not counted yet */
+  sql_bind_int(s, p + 11, m->at);
   if (m->send_at > 0)
-    sqlite3_bind_int64(s, p + 12, m->send_at);
+    sql_bind_int(s, p + 12, m->send_at);
   else
-    sqlite3_bind_null(s, p + 12);
+    sql_bind_null(s, p + 12);
   store_bind_text(s, p + 13, m->sender ? m->sender : "");
-  sqlite3_bind_int(s, p + 14, m->priority);
+  sql_bind_int(s, p + 14, m->priority);
   store_bind_text(s, p + 15, m->media);
   store_bind_text(s, p + 16, m->error);
 }
 
-/* Inserts rows[0 .. 2^k): SQLITE_DONE or SQLite's error code. */
+/* Inserts rows[0 .. 2^k): SQL_DONE or SQL_FAIL. */
 static int insert_messages(store *st, int k, const message_row *rows) {
-  sqlite3_stmt *s = message_insert(st, k);
-  if (!s) return SQLITE_ERROR;
+  sql_stmt *s = message_insert(st, k);
+  if (!s) return SQL_FAIL;
   for (int r = 0; r < 1 << k; r++) bind_message(s, r, &rows[r]);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
+  int rc = sql_step(s);
+  sql_reset(s);
   return rc;
 }
 
 /* The error of a batch that stopped at row m (NULL: not known). */
-static int message_failed(store *st, int rc, const message_row *m) {
+static int message_failed(store *st, const message_row *m) {
   char what[320];
   if (!m)
     snprintf(what, sizeof what, "cannot store messages");
-  else if (rc == SQLITE_CONSTRAINT_UNIQUE && m->provider_id)
+  else if (sql_failed_unique(st->sql) && m->provider_id)
     snprintf(what, sizeof what,
              "cannot store message %lld (%s, %s): bot %lld already has an inbound "
              "message with provider id '%s'",
@@ -1005,11 +998,10 @@ int store_messages_add(store *st, const message_row *rows, size_t n) {
   for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
     size_t size = (size_t)1 << k;
     for (; n - at >= size; at += size) {
-      int rc = insert_messages(st, k, rows + at);
-      if (rc == SQLITE_DONE) continue;
+      if (insert_messages(st, k, rows + at) == SQL_DONE) continue;
       /* OR FAIL kept the rows before the one at fault: they count */
       size_t kept = (size_t)sqlite3_changes64(st->db);
-      return message_failed(st, rc, kept < size ? &rows[at + kept] : NULL);
+      return message_failed(st, kept < size ? &rows[at + kept] : NULL);
     }
   }
   return 0;
@@ -1017,10 +1009,10 @@ int store_messages_add(store *st, const message_row *rows, size_t n) {
 
 int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_INBOUND_EXISTS);
+  sql_stmt *s = stmt(st, Q_INBOUND_EXISTS);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(provider_id));
-  int rc = sqlite3_step(s);
+  int rc = sql_step(s);
   return store_step_end(st, s, rc, "cannot look up a message");
 }
 
@@ -1031,52 +1023,51 @@ int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_
 
 int64_t store_inbound_ids_count(store_reader *rd) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, "SELECT count(*)" INBOUND_IDS, -1, &s, NULL) != SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, "SELECT count(*)" INBOUND_IDS)))
     return store_fail(st, "cannot count inbound provider ids");
-  int rc = sqlite3_step(s);
-  int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_finalize(s);
+  int rc = sql_step(s);
+  int64_t n = rc == SQL_ROW ? sql_column_int(s, 0) : -1;
+  sql_finalize(s);
   return n >= 0 ? n : store_fail(st, "cannot count inbound provider ids");
 }
 
 int store_inbound_ids(store_reader *rd, void (*each)(void *ud, int64_t bot_id, const char *id),
                       void *ud) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, "SELECT bot_id, provider_id" INBOUND_IDS, -1, &s, NULL) !=
-      SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, "SELECT bot_id, provider_id" INBOUND_IDS)))
     return store_fail(st, "cannot read inbound provider ids");
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    each(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read inbound provider ids");
+  while ((rc = sql_step(s)) == SQL_ROW)
+    each(ud, sql_column_int(s, 0), sql_column_text(s, 1));
+  sql_finalize(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot read inbound provider ids");
 }
 
 int store_first_inbound_at(store_reader *rd, int64_t contact_id, int64_t *at) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_FIRST_INBOUND);
+  sql_stmt *s = stmt(st, Q_FIRST_INBOUND);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, contact_id);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
+  sql_bind_int(s, 1, contact_id);
+  int rc = sql_step(s);
+  if (rc == SQL_ROW) *at = sql_column_int(s, 0);
   return store_step_end(st, s, rc, "cannot look up a message");
 }
 
 int store_max_ids(store_reader *rd, int64_t *contact, int64_t *message,
                   int64_t *timer) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_MAX_IDS);
+  sql_stmt *s = stmt(st, Q_MAX_IDS);
   if (!s) return -1;
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    *contact = sqlite3_column_int64(s, 0);
-    *message = sqlite3_column_int64(s, 1);
-    *timer = sqlite3_column_int64(s, 2);
+  int rc = sql_step(s);
+  if (rc == SQL_ROW) {
+    *contact = sql_column_int(s, 0);
+    *message = sql_column_int(s, 1);
+    *timer = sql_column_int(s, 2);
   }
-  sqlite3_reset(s);
-  return rc == SQLITE_ROW ? 0 : store_fail(st, "cannot read the highest ids");
+  sql_reset(s);
+  return rc == SQL_ROW ? 0 : store_fail(st, "cannot read the highest ids");
 }
 
 /* Runs a query of four columns (three texts, one integer) for one contact,
@@ -1085,17 +1076,17 @@ static int each_row(store *st, int q, int64_t contact_id,
                     void (*fn)(void *, const char *, const char *, const char *,
                                int64_t),
                     void *ud, const char *what) {
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, queries[q], -1, &s, NULL) != SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, queries[q])))
     return store_fail(st, what);
-  sqlite3_bind_int64(s, 1, contact_id);
+  sql_bind_int(s, 1, contact_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, (const char *)sqlite3_column_text(s, 0),
-       (const char *)sqlite3_column_text(s, 1),
-       (const char *)sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3));
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, what);
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_text(s, 0),
+       sql_column_text(s, 1),
+       sql_column_text(s, 2), sql_column_int(s, 3));
+  sql_finalize(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, what);
 }
 
 int store_messages_each(store_reader *rd, int64_t contact_id, message_fn fn, void *ud) {
@@ -1120,44 +1111,44 @@ int store_consent_each(store_reader *rd, int64_t contact_id, consent_fn fn, void
 int store_error_add(store *st, int64_t bot_id, int64_t contact_id,
                     int64_t message_id, const char *kind, const char *text,
                     int64_t at) {
-  sqlite3_stmt *s = stmt(st, Q_ERROR_ADD);
+  sql_stmt *s = stmt(st, Q_ERROR_ADD);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
+  sql_bind_int(s, 1, bot_id);
   if (contact_id > 0)
-    sqlite3_bind_int64(s, 2, contact_id);
+    sql_bind_int(s, 2, contact_id);
   else
-    sqlite3_bind_null(s, 2);
+    sql_bind_null(s, 2);
   if (message_id > 0)
-    sqlite3_bind_int64(s, 3, message_id);
+    sql_bind_int(s, 3, message_id);
   else
-    sqlite3_bind_null(s, 3);
+    sql_bind_null(s, 3);
   store_bind_text(s, 4, kind);
   store_bind_text(s, 5, text);
-  sqlite3_bind_int64(s, 6, at);
+  sql_bind_int(s, 6, at);
   return store_exec_done(st, s, "cannot record a handler error");
 }
 
 /* ---------------------------------------------------------------- timers */
 
-static void bind_opt_id(sqlite3_stmt *s, int i, int64_t v) {
+static void bind_opt_id(sql_stmt *s, int i, int64_t v) {
   if (v > 0)
-    sqlite3_bind_int64(s, i, v);
+    sql_bind_int(s, i, v);
   else
-    sqlite3_bind_null(s, i);
+    sql_bind_null(s, i);
 }
 
 int store_timer_add(store *st, const timer_row *t, int64_t now) {
-  sqlite3_stmt *s = stmt(st, Q_TIMER_ADD);
+  sql_stmt *s = stmt(st, Q_TIMER_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(t->id), SQL_INT(t->bot_id));
   bind_opt_id(s, 3, t->contact_id);
   store_bind_text(s, 4, t->number);
-  sqlite3_bind_int64(s, 5, t->due_at);
+  sql_bind_int(s, 5, t->due_at);
   store_bind_text(s, 6, t->handler);
   store_bind_text(s, 7, t->args ? t->args : "null");
   store_bind_text(s, 8, t->kind ? t->kind : "timer");
   store_bind_text(s, 9, t->spec);
-  sqlite3_bind_int64(s, 10, now);
+  sql_bind_int(s, 10, now);
   return store_exec_done(st, s, "cannot schedule a timer");
 }
 
@@ -1177,7 +1168,7 @@ int store_timer_cancel_drips(store *st, int64_t contact_id, const char *handler)
                    SQL_INT(contact_id), SQL_TEXT(handler));
 }
 
-static void read_timer(sqlite3_stmt *s, timer_row *t) {
+static void read_timer(sql_stmt *s, timer_row *t) {
   STORE_COLUMNS(s, SQL_OUT(&t->id), SQL_OUT(&t->bot_id), SQL_OUT(&t->contact_id),
                 SQL_OUT(&t->number), SQL_OUT(&t->due_at), SQL_OUT(&t->handler),
                 SQL_OUT(&t->args), SQL_OUT(&t->kind), SQL_OUT(&t->spec));
@@ -1193,9 +1184,9 @@ void timer_row_free(timer_row *t) {
 }
 
 /* The due queries' partition filter (?6 workers, ?7 this one's index). */
-static void bind_partitions(store *st, sqlite3_stmt *s) {
-  sqlite3_bind_int(s, 6, st->part_workers);
-  sqlite3_bind_int(s, 7, st->part_index);
+static void bind_partitions(store *st, sql_stmt *s) {
+  sql_bind_int(s, 6, st->part_workers);
+  sql_bind_int(s, 7, st->part_index);
 }
 
 void store_set_partitions(store_reader *rd, int workers, int index) {
@@ -1214,20 +1205,20 @@ static void sql_partition(sqlite3_context *ctx, int argc, sqlite3_value **argv) 
 
 static int timers_query(store *st, int q, int64_t a, int64_t b, int64_t c,
                         const due_key *after, timer_row **out, size_t *n) {
-  sqlite3_stmt *s = stmt(st, q);
+  sql_stmt *s = stmt(st, q);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(a), SQL_INT(b));
-  if (c) sqlite3_bind_int64(s, 3, c);
+  if (c) sql_bind_int(s, 3, c);
   if (after) {
-    sqlite3_bind_int64(s, 4, after->at);
-    sqlite3_bind_int64(s, 5, after->id);
+    sql_bind_int(s, 4, after->at);
+    sql_bind_int(s, 5, after->id);
   }
   if (q == Q_TIMERS_DUE) bind_partitions(st, s);
   size_t cap = 0;
   *out = NULL;
   *n = 0;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
     (*out)[*n] = (timer_row){0};
     read_timer(s, &(*out)[(*n)++]);
@@ -1252,19 +1243,19 @@ int store_reruns_pending(store_reader *rd,
                                     long n),
                          void *ud) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_RERUNS_PENDING);
+  sql_stmt *s = stmt(st, Q_RERUNS_PENDING);
   if (!s) return -1;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
-       (long)sqlite3_column_int64(s, 2));
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_int(s, 0), sql_column_int(s, 1),
+       (long)sql_column_int(s, 2));
   return store_step_end(st, s, rc, "cannot read pending reruns");
 }
 
 int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
                    const due_key *after, long limit, held_row **out, size_t *n) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_HELD_DUE);
+  sql_stmt *s = stmt(st, Q_HELD_DUE);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(until), SQL_INT(limit), SQL_INT(bot_id),
              SQL_INT(after ? after->at : INT64_MIN), SQL_INT(after ? after->id : 0));
@@ -1273,7 +1264,7 @@ int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
   *out = NULL;
   *n = 0;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
     held_row *h = &(*out)[(*n)++];
     STORE_COLUMNS(s, SQL_OUT(&h->id), SQL_OUT(&h->bot_id), SQL_OUT(&h->contact_id),
@@ -1305,15 +1296,15 @@ int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cu
                    SQL_INT(not_opted_in));
 }
 
-static void read_broadcast(sqlite3_stmt *s, broadcast_row *b) {
+static void read_broadcast(sql_stmt *s, broadcast_row *b) {
   STORE_COLUMNS(s, SQL_OUT(&b->id), SQL_OUT(&b->bot_id), SQL_OUT(&b->segment),
                 SQL_OUT(&b->text), SQL_OUT(&b->rate), SQL_OUT(&b->status),
                 SQL_OUT(&b->cursor), SQL_OUT(&b->next_at));
-  b->sent = (long)sqlite3_column_int64(s, 8);
-  b->held = (long)sqlite3_column_int64(s, 9);
-  b->suppressed = (long)sqlite3_column_int64(s, 10);
-  b->failed = (long)sqlite3_column_int64(s, 11);
-  b->not_opted_in = (long)sqlite3_column_int64(s, 12);
+  b->sent = (long)sql_column_int(s, 8);
+  b->held = (long)sql_column_int(s, 9);
+  b->suppressed = (long)sql_column_int(s, 10);
+  b->failed = (long)sql_column_int(s, 11);
+  b->not_opted_in = (long)sql_column_int(s, 12);
 }
 
 void broadcast_row_free(broadcast_row *b) {
@@ -1326,14 +1317,14 @@ void broadcast_row_free(broadcast_row *b) {
 int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
                          broadcast_row **out, size_t *n) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_BROADCASTS_DUE);
+  sql_stmt *s = stmt(st, Q_BROADCASTS_DUE);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_INT(until));
   *out = NULL;
   *n = 0;
   size_t cap = 0;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 4) * sizeof **out);
     read_broadcast(s, &(*out)[(*n)++]);
   }
@@ -1343,34 +1334,34 @@ int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
 int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
                         broadcast_row *out) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_GET);
+  sql_stmt *s = stmt(st, Q_BROADCAST_GET);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
-  int rc = sqlite3_step(s);
-  int found = rc == SQLITE_ROW;
+  int rc = sql_step(s);
+  int found = rc == SQL_ROW;
   if (found) read_broadcast(s, out);
-  sqlite3_reset(s);
-  if (!found && rc != SQLITE_DONE) return store_fail(st, "cannot read a broadcast");
+  sql_reset(s);
+  if (!found && rc != SQL_DONE) return store_fail(st, "cannot read a broadcast");
   return found;
 }
 
 int store_backlog(store_reader *rd, int64_t *timers, int64_t *held) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_BACKLOG);
+  sql_stmt *s = stmt(st, Q_BACKLOG);
   if (!s) return -1;
-  int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
-  *timers = rc ? 0 : sqlite3_column_int64(s, 0);
-  *held = rc ? 0 : sqlite3_column_int64(s, 1);
-  sqlite3_reset(s);
+  int rc = sql_step(s) == SQL_ROW ? 0 : -1;
+  *timers = rc ? 0 : sql_column_int(s, 0);
+  *held = rc ? 0 : sql_column_int(s, 1);
+  sql_reset(s);
   return rc;
 }
 
 int64_t store_max_broadcast(store_reader *rd) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_MAX_BROADCAST);
+  sql_stmt *s = stmt(st, Q_MAX_BROADCAST);
   if (!s) return -1;
-  int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_reset(s);
+  int64_t v = sql_step(s) == SQL_ROW ? sql_column_int(s, 0) : -1;
+  sql_reset(s);
   return v;
 }
 
@@ -1453,8 +1444,8 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
     }
   }
   buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, sql.data, -1, &s, NULL) != SQLITE_OK) {
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, sql.data))) {
     buf_free(&sql);
     json_decref(seg);
     return store_fail(st, "cannot select a segment");
@@ -1467,51 +1458,51 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
       for (size_t i = 0; i < n; i++) {
         json_t *t = json_is_array(val) ? json_array_get(val, i) : val;
-        sqlite3_bind_text(s, param++, json_string_value(t), -1, SQLITE_TRANSIENT);
+        sql_bind_text_copy(s, param++, json_string_value(t));
       }
     } else if (strcmp(key, "status") == 0) {
-      sqlite3_bind_text(s, param++, json_string_value(val), -1, SQLITE_TRANSIENT);
+      sql_bind_text_copy(s, param++, json_string_value(val));
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
-      sqlite3_bind_int64(s, param++, json_integer_value(val));
+      sql_bind_int(s, param++, json_integer_value(val));
     } else if (json_is_object(val)) {
       char *path = xasprintf("$.\"%s\"", key);
-      sqlite3_bind_text(s, param++, path, -1, SQLITE_TRANSIENT);
+      sql_bind_text_copy(s, param++, path);
       free(path);
       const char *op;
       json_t *bound;
       json_object_foreach(val, op, bound) {
         if (json_is_string(bound))
-          sqlite3_bind_text(s, param++, json_string_value(bound), -1, SQLITE_TRANSIENT);
+          sql_bind_text_copy(s, param++, json_string_value(bound));
         else
-          sqlite3_bind_double(s, param++, json_number_value(bound));
+          sql_bind_double(s, param++, json_number_value(bound));
       }
     } else {
       char *path = xasprintf("$.\"%s\"", key);
-      sqlite3_bind_text(s, param++, path, -1, SQLITE_TRANSIENT);
+      sql_bind_text_copy(s, param++, path);
       free(path);
       if (json_is_string(val))
-        sqlite3_bind_text(s, param++, json_string_value(val), -1, SQLITE_TRANSIENT);
+        sql_bind_text_copy(s, param++, json_string_value(val));
       else if (json_is_integer(val))
-        sqlite3_bind_int64(s, param++, json_integer_value(val));
+        sql_bind_int(s, param++, json_integer_value(val));
       else if (json_is_real(val))
-        sqlite3_bind_double(s, param++, json_real_value(val));
+        sql_bind_double(s, param++, json_real_value(val));
       else if (json_is_boolean(val))
-        sqlite3_bind_int(s, param++, json_is_true(val));
+        sql_bind_int(s, param++, json_is_true(val));
       else
-        sqlite3_bind_null(s, param++);
+        sql_bind_null(s, param++);
     }
   }
-  sqlite3_bind_int64(s, param, limit);
+  sql_bind_int(s, param, limit);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     contact_row r = {0};
     read_contact(s, &r);
     fn(ud, &r);
     contact_row_free(&r);
   }
-  sqlite3_finalize(s);
+  sql_finalize(s);
   json_decref(seg);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot select a segment");
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot select a segment");
 }
 
 /* ---------------------------------------------------------------- versions */
@@ -1528,51 +1519,51 @@ int store_bot_set_served(store *st, int64_t bot_id, const char *folder_sha) {
 
 int store_served_each(store_reader *rd, served_fn fn, void *ud) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_SERVED_EACH);
+  sql_stmt *s = stmt(st, Q_SERVED_EACH);
   if (!s) return -1;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3));
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_text(s, 0), sql_column_text(s, 1),
+       sql_column_text(s, 2), sql_column_text(s, 3));
   return store_step_end(st, s, rc, "cannot list the served bots");
 }
 
 int store_versions_each(store_reader *rd, int64_t bot_id, version_fn fn, void *ud) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_VERSIONS_EACH);
+  sql_stmt *s = stmt(st, Q_VERSIONS_EACH);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, bot_id);
+  sql_bind_int(s, 1, bot_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-       sqlite3_column_int64(s, 2), sqlite3_column_int(s, 3));
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_int(s, 0), sql_column_text(s, 1),
+       sql_column_int(s, 2), (int)sql_column_int(s, 3));
   return store_step_end(st, s, rc, "cannot list script versions");
 }
 
 char *store_version_files(store_reader *rd, int64_t bot_id, int64_t number) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = stmt(st, Q_VERSION_FILES);
+  sql_stmt *s = stmt(st, Q_VERSION_FILES);
   if (!s) return NULL;
   STORE_BIND(s, SQL_INT(bot_id), SQL_INT(number));
   char *out = NULL;
-  if (sqlite3_step(s) == SQLITE_ROW) out = store_col_dup(s, 0);
-  sqlite3_reset(s);
+  if (sql_step(s) == SQL_ROW) out = store_col_dup(s, 0);
+  sql_reset(s);
   return out;
 }
 
 int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db, queries[Q_CONSENT_ALL], -1, &s, NULL) != SQLITE_OK)
+  sql_stmt *s;
+  if (!(s = sql_prepare(st->sql, queries[Q_CONSENT_ALL])))
     return store_fail(st, "cannot read the consent ledger");
-  sqlite3_bind_int64(s, 1, bot_id);
+  sql_bind_int(s, 1, bot_id);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    fn(ud, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-       (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
-       (const char *)sqlite3_column_text(s, 4));
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read the consent ledger");
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_int(s, 0), sql_column_text(s, 1),
+       sql_column_text(s, 2), sql_column_text(s, 3),
+       sql_column_text(s, 4));
+  sql_finalize(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot read the consent ledger");
 }
 
 int store_checkpoint(store *st) {
@@ -1596,7 +1587,7 @@ int store_checkpoint(store *st) {
     rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
     busy_timeout(st, BUSY_TIMEOUT_MS);
   }
-  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : store_fail(st, "cannot checkpoint the WAL");
+  return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : store_fail_sqlite(st, "cannot checkpoint the WAL");
 }
 
 void store_set_wal_restart(store *st, int frames) { st->wal_restart_frames = frames; }
@@ -1614,13 +1605,13 @@ static int suppression_key(store *st, unsigned char key[32]) {
     memcpy(key, st->suppression_key, 32);
     return 0;
   }
-  sqlite3_stmt *s = stmt(st, Q_META_GET);
+  sql_stmt *s = stmt(st, Q_META_GET);
   if (!s) return -1;
   store_bind_text(s, 1, "suppression_key");
   char hex[65] = "";
-  if (sqlite3_step(s) == SQLITE_ROW)
-    snprintf(hex, sizeof hex, "%s", (const char *)sqlite3_column_text(s, 0));
-  sqlite3_reset(s);
+  if (sql_step(s) == SQL_ROW)
+    snprintf(hex, sizeof hex, "%s", sql_column_text(s, 0));
+  sql_reset(s);
   if (strlen(hex) != 64) {
     unsigned char fresh[32];
     if (RAND_bytes(fresh, sizeof fresh) != 1) return store_fail(st, "no random bytes for a key");
@@ -1694,12 +1685,12 @@ int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number) {
   store *st = reader_store(rd);
   char hash[65];
   if (number_hash(st, number, hash)) return -1;
-  sqlite3_stmt *s = stmt(st, Q_SUPPRESSED);
+  sql_stmt *s = stmt(st, Q_SUPPRESSED);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(hash));
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_fail(st, "cannot read suppressions");
+  int rc = sql_step(s);
+  sql_reset(s);
+  return rc == SQL_ROW ? 1 : rc == SQL_DONE ? 0 : store_fail(st, "cannot read suppressions");
 }
 
 int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
@@ -1711,13 +1702,13 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
       "DELETE FROM errors WHERE contact_id = ?1",
       "DELETE FROM contacts WHERE id = ?1"};
   for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, deletes[i], -1, &s, NULL) != SQLITE_OK)
+    sql_stmt *s;
+    if (!(s = sql_prepare(st->sql, deletes[i])))
       return store_fail(st, "cannot erase a contact");
-    sqlite3_bind_int64(s, 1, contact_id);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) return store_fail(st, "cannot erase a contact");
+    sql_bind_int(s, 1, contact_id);
+    int rc = sql_step(s);
+    sql_finalize(s);
+    if (rc != SQL_DONE) return store_fail(st, "cannot erase a contact");
   }
   if (!suppress) return 0;
   char hash[65];
@@ -1727,9 +1718,9 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
 }
 
 int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id) {
-  sqlite3_stmt *s = stmt(st, Q_BROADCAST_CANCEL);
+  sql_stmt *s = stmt(st, Q_BROADCAST_CANCEL);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(id), SQL_INT(bot_id));
   if (store_exec_done(st, s, "cannot cancel a broadcast")) return -1;
-  return sqlite3_changes(st->db) > 0;
+  return sql_changes(s) > 0;
 }

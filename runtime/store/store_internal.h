@@ -8,6 +8,7 @@
 #include <openssl/types.h>
 #include <sqlite3.h>
 
+#include "sql_db.h"
 #include "store.h"
 
 enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16 };
@@ -15,11 +16,12 @@ enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16 };
 enum { STORE_MESSAGE_INSERTS = 7 };
 
 struct store {
-  sqlite3 *db;
+  sql_db *sql;
+  sqlite3 *db; /* sql's SQLite handle: pragmas, checkpoints, functions */
   char *path;
-  sqlite3_stmt *q[STORE_QUERIES];
-  sqlite3_stmt *extra[STORE_EXTRA_QUERIES];
-  sqlite3_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
+  sql_stmt *q[STORE_QUERIES];
+  sql_stmt *extra[STORE_EXTRA_QUERIES];
+  sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
@@ -39,7 +41,7 @@ static inline store *reader_store(store_reader *rd) {
 /* Records "path: what: sqlite's message" as the store's error; -1. */
 int store_fail(store *st, const char *what);
 /* Binds a string, or NULL for a NULL pointer. */
-void store_bind_text(sqlite3_stmt *s, int i, const char *v);
+void store_bind_text(sql_stmt *s, int i, const char *v);
 
 /* A value for a statement's parameter: SQL_INT(v), SQL_TEXT(v) (a NULL
  * pointer binds NULL; the string must live until the statement is reset),
@@ -59,14 +61,14 @@ typedef struct sql_value {
       sizeof((const sql_value[]){__VA_ARGS__}) / sizeof(sql_value)
 
 /* Binds v[0], v[1]... to ?1, ?2... of s. */
-void store_bind_values(sqlite3_stmt *s, const sql_value *v, size_t n);
+void store_bind_values(sql_stmt *s, const sql_value *v, size_t n);
 /* Binds the values to s and steps it, a statement that returns no rows: 0,
  * or -1 with the error naming what (also when s is NULL: it did not
  * prepare). */
-int store_run_values(store *st, sqlite3_stmt *s, const char *what, const sql_value *v,
+int store_run_values(store *st, sql_stmt *s, const char *what, const sql_value *v,
                      size_t n);
 /* The same for an INSERT: the new row's id, or -1. */
-int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
+int64_t store_insert_values(store *st, sql_stmt *s, const char *what,
                             const sql_value *v, size_t n);
 #define STORE_BIND(s, ...) store_bind_values(s, SQL_VALUES(__VA_ARGS__))
 #define STORE_RUN(st, s, what, ...) \
@@ -74,7 +76,7 @@ int64_t store_insert_values(store *st, sqlite3_stmt *s, const char *what,
 #define STORE_INSERT(st, s, what, ...) \
   store_insert_values(st, s, what, SQL_VALUES(__VA_ARGS__))
 /* Steps a statement that returns no rows: 0, or -1 with the error. */
-int store_exec_done(store *st, sqlite3_stmt *s, const char *what);
+int store_exec_done(store *st, sql_stmt *s, const char *what);
 /* Where a row's column goes: SQL_OUT(&v) for an int64_t, int, double or
  * char * (a copy, NULL for NULL: the caller frees it). */
 typedef struct sql_out {
@@ -88,15 +90,15 @@ typedef struct sql_out {
       double *: (sql_out){.type = SQL_OUT_DOUBLE, .p = (ptr)}, \
       char **: (sql_out){.type = SQL_OUT_TEXT, .p = (ptr)})
 /* Reads the row's columns 0, 1... into o[0], o[1]... */
-void store_columns(sqlite3_stmt *s, const sql_out *o, size_t n);
+void store_columns(sql_stmt *s, const sql_out *o, size_t n);
 #define STORE_COLUMNS(s, ...)                      \
   store_columns(s, (const sql_out[]){__VA_ARGS__}, \
                 sizeof((const sql_out[]){__VA_ARGS__}) / sizeof(sql_out))
 
 /* Resets s, whose last step gave rc: 1 it gave a row, 0 it was done, -1
  * with the error naming what. */
-int store_step_end(store *st, sqlite3_stmt *s, int rc, const char *what);
+int store_step_end(store *st, sql_stmt *s, int rc, const char *what);
 /* A copy of a text column, NULL for NULL. */
-char *store_col_dup(sqlite3_stmt *s, int i);
+char *store_col_dup(sql_stmt *s, int i);
 
 #endif

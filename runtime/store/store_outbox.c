@@ -57,14 +57,13 @@ static const char *const queries[O_COUNT] = {
     [O_UNCOUNT] = "UPDATE messages SET attempts = max(attempts - 1, 0) WHERE id = ?1",
 };
 
-static sqlite3_stmt *query(store *st, int q) {
-  if (!st->extra[q] && sqlite3_prepare_v3(st->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
-                                          &st->extra[q], NULL) != SQLITE_OK) {
+static sql_stmt *query(store *st, int q) {
+  if (!st->extra[q] && !(st->extra[q] = sql_prepare(st->sql, queries[q]))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
-  sqlite3_reset(st->extra[q]);
-  sqlite3_clear_bindings(st->extra[q]);
+  sql_reset(st->extra[q]);
+  sql_clear_bindings(st->extra[q]);
   return st->extra[q];
 }
 
@@ -88,13 +87,13 @@ void outbox_row_free(outbox_row *r) {
 
 int store_outbox_next_sender(store_reader *rd, int64_t *bot, char **sender) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = query(st, O_NEXT_SENDER);
+  sql_stmt *s = query(st, O_NEXT_SENDER);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, *bot);
-  sqlite3_bind_text(s, 2, *sender ? *sender : "", -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    *bot = sqlite3_column_int64(s, 0);
+  sql_bind_int(s, 1, *bot);
+  sql_bind_text_copy(s, 2, *sender ? *sender : "");
+  int rc = sql_step(s);
+  if (rc == SQL_ROW) {
+    *bot = sql_column_int(s, 0);
     free(*sender);
     *sender = store_col_dup(s, 1);
   }
@@ -106,13 +105,13 @@ int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64
   store *st = reader_store(rd);
   *out = NULL;
   *n = 0;
-  sqlite3_stmt *s = query(st, O_DUE);
+  sql_stmt *s = query(st, O_DUE);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(sender ? sender : ""), SQL_INT(now),
              SQL_INT(limit));
   int rc;
   size_t cap = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+  while ((rc = sql_step(s)) == SQL_ROW) {
     if (*n == cap) {
       cap = cap ? cap * 2 : 16;
       *out = xrealloc(*out, cap * sizeof **out);
@@ -128,20 +127,20 @@ int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64
 
 int64_t store_outbox_next_retry_after(store_reader *rd, int64_t after) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = query(st, O_NEXT_RETRY);
+  sql_stmt *s = query(st, O_NEXT_RETRY);
   if (!s) return -1;
-  sqlite3_bind_int64(s, 1, after);
-  int64_t at = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_reset(s);
+  sql_bind_int(s, 1, after);
+  int64_t at = sql_step(s) == SQL_ROW ? sql_column_int(s, 0) : 0;
+  sql_reset(s);
   return at;
 }
 
 int store_outbox_claim(store *st, int64_t id, int64_t now) {
-  sqlite3_stmt *s = query(st, O_CLAIM);
+  sql_stmt *s = query(st, O_CLAIM);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(id), SQL_INT(now));
   if (store_exec_done(st, s, "cannot claim a message to send")) return -1;
-  return sqlite3_changes(st->db) > 0;
+  return sql_changes(s) > 0;
 }
 
 /* Compare-and-set: to `status` if the message is still `from`. 1 changed,
@@ -149,14 +148,14 @@ int store_outbox_claim(store *st, int64_t id, int64_t now) {
 static int set_status(store *st, int64_t id, const char *from, const char *status,
                       const char *error, const char *provider_id, int64_t next_at,
                       int64_t now) {
-  sqlite3_stmt *s = query(st, O_SET_STATUS);
+  sql_stmt *s = query(st, O_SET_STATUS);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(id), SQL_TEXT(status), SQL_TEXT(from), SQL_TEXT(error),
              SQL_TEXT(provider_id));
-  if (next_at >= 0) sqlite3_bind_int64(s, 6, next_at);
-  sqlite3_bind_int64(s, 7, now);
+  if (next_at >= 0) sql_bind_int(s, 6, next_at);
+  sql_bind_int(s, 7, now);
   if (store_exec_done(st, s, "cannot record a message's status")) return -1;
-  return sqlite3_changes(st->db) > 0;
+  return sql_changes(s) > 0;
 }
 
 int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t now) {
@@ -190,17 +189,17 @@ int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {
 }
 
 long store_outbox_recover(store *st) {
-  sqlite3_stmt *s = query(st, O_RECOVER);
+  sql_stmt *s = query(st, O_RECOVER);
   if (!s || store_exec_done(st, s, "cannot recover the outbox")) return -1;
-  return (long)sqlite3_changes(st->db);
+  return (long)sql_changes(s);
 }
 
 long store_outbox_depth(store_reader *rd) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = query(st, O_DEPTH);
+  sql_stmt *s = query(st, O_DEPTH);
   if (!s) return -1;
-  long n = sqlite3_step(s) == SQLITE_ROW ? (long)sqlite3_column_int64(s, 0) : -1;
-  sqlite3_reset(s);
+  long n = sql_step(s) == SQL_ROW ? (long)sql_column_int(s, 0) : -1;
+  sql_reset(s);
   return n;
 }
 
@@ -221,17 +220,17 @@ int store_outbound_get(store_reader *rd, int64_t bot_id, int64_t id,
                        const char *provider_id, outbound_row *out) {
   store *st = reader_store(rd);
   memset(out, 0, sizeof *out);
-  sqlite3_stmt *s = query(st, id > 0 ? O_GET_BY_ID : O_GET_BY_PROVIDER);
+  sql_stmt *s = query(st, id > 0 ? O_GET_BY_ID : O_GET_BY_PROVIDER);
   if (!s) return -1;
   if (id > 0) {
-    sqlite3_bind_int64(s, 1, id);
+    sql_bind_int(s, 1, id);
   } else {
     if (!provider_id) return 0;
     store_bind_text(s, 1, provider_id);
   }
-  sqlite3_bind_int64(s, 2, bot_id);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
+  sql_bind_int(s, 2, bot_id);
+  int rc = sql_step(s);
+  if (rc == SQL_ROW) {
     STORE_COLUMNS(s, SQL_OUT(&out->id), SQL_OUT(&out->bot_id),
                   SQL_OUT(&out->contact_id), SQL_OUT(&out->number),
                   SQL_OUT(&out->status), SQL_OUT(&out->provider_id),
@@ -254,11 +253,11 @@ int store_delivery_status(store *st, int64_t id, const char *status, const char 
 
 char *store_bot_name(store_reader *rd, int64_t id) {
   store *st = reader_store(rd);
-  sqlite3_stmt *s = query(st, O_BOT_NAME);
+  sql_stmt *s = query(st, O_BOT_NAME);
   if (!s) return NULL;
-  sqlite3_bind_int64(s, 1, id);
-  char *name = sqlite3_step(s) == SQLITE_ROW ? store_col_dup(s, 0) : NULL;
-  sqlite3_reset(s);
+  sql_bind_int(s, 1, id);
+  char *name = sql_step(s) == SQL_ROW ? store_col_dup(s, 0) : NULL;
+  sql_reset(s);
   return name;
 }
 
