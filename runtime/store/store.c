@@ -334,7 +334,7 @@ static const char *const queries[Q_COUNT] = {
         "INSERT INTO conversations(contact_id, state, expect, updated_at)"
         " VALUES(?1, coalesce(?2, '{}'), ?3, ?4)"
         " ON CONFLICT(contact_id) DO UPDATE SET"
-        " state = coalesce(?2, state), expect = ?3, updated_at = ?4",
+        " state = coalesce(?2, conversations.state), expect = ?3, updated_at = ?4",
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
@@ -366,7 +366,7 @@ static const char *const queries[Q_COUNT] = {
                        " AND kind != 'rerun'",
     [Q_TIMER_CANCEL_DRIPS] =
         "UPDATE timers SET status = 'cancelled' WHERE contact_id = ?1"
-        " AND status = 'pending' AND kind = 'drip' AND (?2 IS NULL OR handler = ?2)",
+        " AND status = 'pending' AND kind = 'drip' AND (CAST(?2 AS TEXT) IS NULL OR handler = ?2)",
     [Q_TIMERS_DUE] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
@@ -388,10 +388,10 @@ static const char *const queries[Q_COUNT] = {
     [Q_BACKLOG] = "SELECT (SELECT count(*) FROM timers WHERE status = 'pending'),"
                   " (SELECT count(*) FROM messages WHERE status = 'held')",
     [Q_SUPPRESSED] = "SELECT 1 FROM suppressions WHERE bot_id = ?1 AND number_hash = ?2",
-    [Q_SUPPRESS] = "INSERT OR IGNORE INTO suppressions(bot_id, number_hash, at)"
-                   " VALUES(?1, ?2, ?3)",
+    [Q_SUPPRESS] = "INSERT INTO suppressions(bot_id, number_hash, at)"
+                   " VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING",
     [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [Q_META_SET] = "INSERT OR IGNORE INTO meta(key, value) VALUES(?1, ?2)",
+    [Q_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
     [Q_CONSENT_ALL] = "SELECT at, number, action, source, coalesce(text, '') FROM consent"
                       " WHERE bot_id = ?1 ORDER BY id",
     [Q_BOT_SET_ACTIVE] = "UPDATE bots SET active_version = ?2 WHERE id = ?1",
@@ -399,7 +399,7 @@ static const char *const queries[Q_COUNT] = {
                          " WHERE id = ?1",
     [Q_SERVED_EACH] = "SELECT b.name, v.sha, b.folder_sha, v.files FROM bots b"
                       " JOIN script_versions v ON v.id = b.active_version"
-                      " WHERE b.served ORDER BY b.id",
+                      " WHERE b.served <> 0 ORDER BY b.id",
     [Q_VERSIONS_EACH] = "SELECT v.number, v.sha, v.created_at, v.id = b.active_version"
                         " FROM script_versions v JOIN bots b ON b.id = v.bot_id"
                         " WHERE v.bot_id = ?1 ORDER BY v.number",
@@ -428,6 +428,35 @@ static const char *const queries[Q_COUNT] = {
                     " text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
+/* What erasing a contact deletes, in this order. */
+static const char *const deletes[] = {
+    "DELETE FROM messages WHERE contact_id = ?1",
+    "DELETE FROM conversations WHERE contact_id = ?1",
+    "DELETE FROM timers WHERE contact_id = ?1",
+    "DELETE FROM errors WHERE contact_id = ?1",
+    "DELETE FROM contacts WHERE id = ?1"};
+
+int store_schema_version(void) { return (int)SCHEMA_VERSION; }
+
+/* Query q as the connection's database takes it: PostgreSQL has no
+ * IMMEDIATE or DEFERRED; its reads take one snapshot for the whole
+ * transaction, as SQLite's do. */
+static const char *query_text(sql_kind kind, int q) {
+  if (kind == SQL_POSTGRES && q == Q_BEGIN) return "BEGIN";
+  if (kind == SQL_POSTGRES && q == Q_BEGIN_READ)
+    return "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+  return queries[q];
+}
+
+size_t store_statements(sql_kind kind, const char **out, size_t cap) {
+  size_t n = 0;
+  for (int q = 0; q < Q_COUNT; q++)
+    if (n < cap) out[n++] = query_text(kind, q);
+  for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++)
+    if (n < cap) out[n++] = deletes[i];
+  return n;
+}
+
 const char *store_error(store_reader *rd) {
   return reader_store(rd)->err;
 }
@@ -444,7 +473,7 @@ static int store_fail_sqlite(store *st, const char *what) {
 }
 
 static sql_stmt *stmt(store *st, int q) {
-  if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, queries[q]))) {
+  if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
@@ -1695,12 +1724,6 @@ int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number) {
 
 int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const char *number,
                         int suppress, int64_t now) {
-  static const char *const deletes[] = {
-      "DELETE FROM messages WHERE contact_id = ?1",
-      "DELETE FROM conversations WHERE contact_id = ?1",
-      "DELETE FROM timers WHERE contact_id = ?1",
-      "DELETE FROM errors WHERE contact_id = ?1",
-      "DELETE FROM contacts WHERE id = ?1"};
   for (size_t i = 0; i < sizeof deletes / sizeof *deletes; i++) {
     sql_stmt *s;
     if (!(s = sql_prepare(st->sql, deletes[i])))

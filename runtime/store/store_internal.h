@@ -32,6 +32,14 @@ struct store {
   int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
 };
 
+/* The text of the statements store.c, and store_outbox.c, prepare from
+ * fixed text on a database of that kind (at most cap in out); their count.
+ * The tests check that each prepares on PostgreSQL. */
+size_t store_statements(sql_kind kind, const char **out, size_t cap);
+size_t store_outbox_statements(const char **out, size_t cap);
+/* The schema version store.c's migrations make. */
+int store_schema_version(void);
+
 /* The connection behind a reader (a store_reader is a store seen through
  * its reads only). */
 static inline store *reader_store(store_reader *rd) {

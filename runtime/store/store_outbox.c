@@ -54,8 +54,16 @@ static const char *const queries[O_COUNT] = {
         " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
     [O_BOT_NAME] = "SELECT name FROM bots WHERE id = ?1",
     [O_CLEAR_EXPECT] = "UPDATE conversations SET expect = NULL WHERE contact_id = ?1",
-    [O_UNCOUNT] = "UPDATE messages SET attempts = max(attempts - 1, 0) WHERE id = ?1",
+    [O_UNCOUNT] = "UPDATE messages SET attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                  " ELSE 0 END WHERE id = ?1",
 };
+
+size_t store_outbox_statements(const char **out, size_t cap) {
+  size_t n = 0;
+  for (int q = 0; q < O_COUNT; q++)
+    if (n < cap) out[n++] = queries[q];
+  return n;
+}
 
 static sql_stmt *query(store *st, int q) {
   if (!st->extra[q] && !(st->extra[q] = sql_prepare(st->sql, queries[q]))) {

@@ -1,7 +1,6 @@
 /* Unit tests for runtime/store/sql_db.h: the same statements, with ? for
  * their parameters, give the same answers on SQLite and on a real
- * PostgreSQL server (a throwaway one from tests/pg_server.sh, or the one
- * PARLEY_TEST_PG_URL names).
+ * PostgreSQL server (a throwaway one from tests/pg_server.sh).
  *
  *   make build/test_sql_db && ./build/test_sql_db */
 #include <stdio.h>
@@ -10,34 +9,7 @@
 
 #include "sql_db.h"
 #include "test.h"
-
-static char pg_dir[512];
-
-/* A PostgreSQL URL: PARLEY_TEST_PG_URL, else a server started for this
- * test (stopped by stop_pg). NULL if none could be had. */
-static char *pg_url(void) {
-  const char *given = getenv("PARLEY_TEST_PG_URL");
-  if (given && *given) return strdup(given);
-  FILE *p = popen("sh tests/pg_server.sh start", "r");
-  if (!p) return NULL;
-  char line[1024] = "";
-  char *got = fgets(line, sizeof line, p);
-  pclose(p);
-  char *dir = got ? strstr(line, "PG_DIR=") : NULL;
-  char *url = got ? strstr(line, "PG_URL=") : NULL;
-  if (!dir || !url) return NULL;
-  sscanf(dir + 7, "%511s", pg_dir);
-  url += 7;
-  url[strcspn(url, " \n")] = 0;
-  return strdup(url);
-}
-
-static void stop_pg(void) {
-  if (!pg_dir[0]) return;
-  char cmd[640];
-  snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh stop '%s'", pg_dir);
-  if (system(cmd) != 0) test_note("could not stop the server in %s", pg_dir);
-}
+#include "test_pg.h"
 
 /* Every check, on one connection; name says which. */
 static void same_answers(sql_db *db, const char *name) {
@@ -159,15 +131,15 @@ int main(void) {
   CHECK_HAS(err, "127.0.0.1:1", "the report names the target (%s)", err);
   CHECK(strstr(err, "secret") == NULL, "but never its password (%s)", err);
 
-  char *url = pg_url();
-  CHECK(url != NULL, "a PostgreSQL server to test against (tests/pg_server.sh)");
-  sql_db *pg = url ? sql_open(url, err, sizeof err) : NULL;
+  test_pg server;
+  CHECK(test_pg_start(&server, err, sizeof err) == 0,
+        "a PostgreSQL server to test against (%s)", err);
+  sql_db *pg = server.url[0] ? sql_open(server.url, err, sizeof err) : NULL;
   CHECK(pg != NULL && sql_kind_of(pg) == SQL_POSTGRES, "PostgreSQL connects (%s)",
         pg ? "" : err);
   if (pg) same_answers(pg, "PostgreSQL");
   sql_close(pg);
-  free(url);
-  stop_pg();
+  test_pg_stop(&server);
 
   test_rmtree(tmp);
   free(tmp);

@@ -1,0 +1,48 @@
+/* test_pg.h: a throwaway PostgreSQL server for a C unit test, started and
+ * stopped through tests/pg_server.sh (the tests run from the repository's
+ * top folder). */
+#ifndef PARLEY_TEST_PG_H
+#define PARLEY_TEST_PG_H
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct test_pg {
+  char dir[512]; /* the server's folder, "" when none was started */
+  char url[512]; /* postgresql://parley@127.0.0.1:PORT/parley, "" when none */
+} test_pg;
+
+/* Starts a server: 0, or -1 with what tests/pg_server.sh said in err. */
+static inline int test_pg_start(test_pg *pg, char *err, size_t errlen) {
+  *pg = (test_pg){0};
+  FILE *p = popen("sh tests/pg_server.sh start 2>&1", "r");
+  if (!p) {
+    snprintf(err, errlen, "cannot run tests/pg_server.sh");
+    return -1;
+  }
+  char out[2048] = "";
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = 0;
+  pclose(p);
+  char *dir = strstr(out, "PG_DIR=");
+  char *url = strstr(out, "PG_URL=");
+  if (!dir || !url || sscanf(dir + 7, "%511s", pg->dir) != 1 ||
+      sscanf(url + 7, "%511s", pg->url) != 1) {
+    snprintf(err, errlen, "tests/pg_server.sh start: %s", out);
+    *pg = (test_pg){0};
+    return -1;
+  }
+  snprintf(err, errlen, "%s", pg->url);
+  return 0;
+}
+
+/* Stops it (by its PID) and removes its folder. */
+static inline void test_pg_stop(test_pg *pg) {
+  if (!pg->dir[0]) return;
+  char cmd[640];
+  snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh stop '%s'", pg->dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not stop the server in %s\n", pg->dir);
+  *pg = (test_pg){0};
+}
+
+#endif
