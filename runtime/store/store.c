@@ -646,6 +646,14 @@ store *store_open(const char *path, char *err, size_t errlen) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     configured = 1;
   }
+  if (sql_is_postgres_target(path)) {
+    /* the schema and the statements are ready (store_schema_pg.c); the
+     * store's multi-row inserts, segment queries and ids are not yet */
+    snprintf(err, errlen,
+             "a PostgreSQL database: this parley's store opens SQLite files only (a "
+             "path such as var/parley.db)");
+    return NULL;
+  }
   store *st = xcalloc(1, sizeof *st);
   st->path = xstrdup(path);
   st->sql = sql_open(path, err, errlen);
