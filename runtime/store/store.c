@@ -310,7 +310,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_BOT_GET] = "SELECT id FROM bots WHERE name = ?1",
-    [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2)",
+    [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2) RETURNING id",
     [Q_BOT_STORE_GET] = "SELECT store FROM bots WHERE id = ?1",
     [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1",
     [Q_VERSION_GET] = "SELECT id, number FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
@@ -323,7 +323,7 @@ static const char *const queries[Q_COUNT] = {
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
-                      " VALUES(?4, ?1, ?2, ?3, ?3)",
+                      " VALUES(?4, ?1, ?2, ?3, ?3) RETURNING id",
     [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
     [Q_CONTACT_JOINED] = "UPDATE contacts SET joined = 1 WHERE id = ?1",
     [Q_CONTACT_UPDATE] =
@@ -346,7 +346,7 @@ static const char *const queries[Q_COUNT] = {
         " status, provider_id, transactional, segments, created_at, updated_at,"
         " send_at, sender, priority, media, error)"
         " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
-        " ?15, ?16)",
+        " ?15, ?16) RETURNING id",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_FIRST_INBOUND] = "SELECT created_at FROM messages WHERE contact_id = ?1"
@@ -499,7 +499,10 @@ int store_exec_done(store *st, sql_stmt *s, const char *what) {
 
 /* Runs an INSERT: the new row's id, or -1 with the reason in st->err. */
 static int64_t exec_insert(store *st, sql_stmt *s, const char *what) {
-  return store_exec_done(st, s, what) ? -1 : sqlite3_last_insert_rowid(st->db);
+  int rc = sql_step(s);
+  int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : store_fail(st, what);
+  sql_reset(s);
+  return id;
 }
 
 void store_columns(sql_stmt *s, const sql_out *o, size_t n) {
@@ -552,10 +555,6 @@ int store_run_values(store *st, sql_stmt *s, const char *what, const sql_value *
   return store_exec_done(st, s, what);
 }
 
-int64_t store_insert_values(store *st, sql_stmt *s, const char *what,
-                            const sql_value *v, size_t n) {
-  return store_run_values(st, s, what, v, n) ? -1 : sqlite3_last_insert_rowid(st->db);
-}
 
 /* Steps a query whose first column is an id: the id, or 0 without a row. */
 static int64_t step_id(sql_stmt *s) {
@@ -927,10 +926,11 @@ int64_t store_message_add(store *st, const message_row *m) {
   store_bind_text(s, 15, m->media);
   store_bind_text(s, 16, m->error);
   int rc = sql_step(s);
+  int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
   sql_reset(s);
   if (rc == SQL_FAIL && sql_failed_unique(st->sql)) return 0;
-  if (rc != SQL_DONE) return store_fail(st, "cannot store a message");
-  return sqlite3_last_insert_rowid(st->db);
+  if (rc != SQL_ROW) return store_fail(st, "cannot store a message");
+  return id;
 }
 
 /* store_messages_add: one INSERT of 2^k rows for each k, the parameters of

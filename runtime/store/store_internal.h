@@ -75,14 +75,9 @@ void store_bind_values(sql_stmt *s, const sql_value *v, size_t n);
  * prepare). */
 int store_run_values(store *st, sql_stmt *s, const char *what, const sql_value *v,
                      size_t n);
-/* The same for an INSERT: the new row's id, or -1. */
-int64_t store_insert_values(store *st, sql_stmt *s, const char *what,
-                            const sql_value *v, size_t n);
 #define STORE_BIND(s, ...) store_bind_values(s, SQL_VALUES(__VA_ARGS__))
 #define STORE_RUN(st, s, what, ...) \
   store_run_values(st, s, what, SQL_VALUES(__VA_ARGS__))
-#define STORE_INSERT(st, s, what, ...) \
-  store_insert_values(st, s, what, SQL_VALUES(__VA_ARGS__))
 /* Steps a statement that returns no rows: 0, or -1 with the error. */
 int store_exec_done(store *st, sql_stmt *s, const char *what);
 /* Where a row's column goes: SQL_OUT(&v) for an int64_t, int, double or
