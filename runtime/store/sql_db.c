@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -29,6 +30,8 @@ struct sql_stmt {
   int row, nrows;
   int64_t changes;
   int done; /* SQLite: ran to its end (it would start again otherwise) */
+  int commit; /* PostgreSQL: a COMMIT (which answers ROLLBACK, not an error, for a
+                 transaction a failed statement ended) */
 };
 
 int sql_is_postgres_target(const char *target) {
@@ -60,8 +63,7 @@ static void pg_set_error(sql_db *db, const PGresult *r) {
   db->failed_unique = state && strcmp(state, "23505") == 0; /* unique_violation */
 }
 
-/* The target as it may be shown: a URL's password replaced. */
-static void shown_target(const char *target, char *out, size_t outlen) {
+void sql_shown_target(const char *target, char *out, size_t outlen) {
   const char *scheme = strstr(target, "://");
   const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
   const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
@@ -74,7 +76,7 @@ static void shown_target(const char *target, char *out, size_t outlen) {
 sql_db *sql_open(const char *target, char *err, size_t errlen) {
   sql_db *db = xcalloc(1, sizeof *db);
   char shown[512];
-  shown_target(target, shown, sizeof shown);
+  sql_shown_target(target, shown, sizeof shown);
   if (sql_is_postgres_target(target)) {
     db->kind = SQL_POSTGRES;
     db->pg = PQconnectdb(target);
@@ -120,6 +122,11 @@ struct sqlite3 *sql_sqlite(sql_db *db) { return db->lite; }
 
 int sql_failed_unique(const sql_db *db) { return db->failed_unique; }
 
+int sql_in_transaction(sql_db *db) {
+  if (db->lite) return !sqlite3_get_autocommit(db->lite);
+  return PQtransactionStatus(db->pg) != PQTRANS_IDLE;
+}
+
 int sql_exec(sql_db *db, const char *sql) {
   if (db->kind == SQL_SQLITE) {
     char *msg = NULL;
@@ -132,6 +139,10 @@ int sql_exec(sql_db *db, const char *sql) {
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
   if (rc) pg_set_error(db, r);
+  else if (strncasecmp(sql, "COMMIT", 6) == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
+    set_error(db, "the transaction was rolled back: a statement in it had failed");
+    rc = -1;
+  }
   PQclear(r);
   return rc;
 }
@@ -179,6 +190,7 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
     }
     return s;
   }
+  s->commit = strncasecmp(sql, "COMMIT", 6) == 0;
   char *text = numbered_params(sql, &s->nparams);
   snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
   PGresult *r = PQprepare(db->pg, s->name, text, s->nparams, NULL);
@@ -290,6 +302,12 @@ int sql_step(sql_stmt *s) {
     ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       pg_set_error(db, s->res);
+      PQclear(s->res);
+      s->res = NULL;
+      return SQL_FAIL;
+    }
+    if (s->commit && strcmp(PQcmdStatus(s->res), "ROLLBACK") == 0) {
+      set_error(db, "the transaction was rolled back: a statement in it had failed");
       PQclear(s->res);
       s->res = NULL;
       return SQL_FAIL;

@@ -26,6 +26,8 @@ enum { SQL_FAIL = -1, SQL_DONE = 0, SQL_ROW = 1 };
 
 /* 1 if target names a PostgreSQL database (postgresql:// or postgres://). */
 int sql_is_postgres_target(const char *target);
+/* target as it may be shown: a URL's password replaced by ***. */
+void sql_shown_target(const char *target, char *out, size_t outlen);
 /* A connection to target, or NULL with the reason in err (the target named,
  * a password in it never). */
 sql_db *sql_open(const char *target, char *err, size_t errlen);
@@ -39,6 +41,8 @@ int sql_failed_unique(const sql_db *db);
  * checkpoints, functions, busy handlers); NULL on PostgreSQL. */
 struct sqlite3 *sql_sqlite(sql_db *db);
 
+/* 1 inside a transaction (begun and not yet committed or rolled back). */
+int sql_in_transaction(sql_db *db);
 /* Runs one or more statements without parameters or rows; 0, or -1. */
 int sql_exec(sql_db *db, const char *sql);
 

@@ -11,6 +11,7 @@
 
 #include "partition.h"
 #include "store_internal.h"
+#include "store_schema_pg.h"
 
 #include "util.h"
 
@@ -40,6 +41,7 @@ static int busy_wait(void *arg, int tries) {
 /* Sets how long the connection waits for a lock. */
 static void busy_timeout(store *st, int ms) {
   st->busy_ms = ms;
+  if (!st->db) return; /* PostgreSQL: its own locks */
   sqlite3_busy_handler(st->db, busy_wait, st);
 }
 
@@ -346,7 +348,10 @@ static const char *const queries[Q_COUNT] = {
         " status, provider_id, transactional, segments, created_at, updated_at,"
         " send_at, sender, priority, media, error)"
         " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
-        " ?15, ?16) RETURNING id",
+        " ?15, ?16)" /* a retried inbound message: no row, and no error (which
+                        would end a PostgreSQL transaction) */
+        " ON CONFLICT(bot_id, provider_id) WHERE direction = 'in' AND provider_id IS NOT NULL"
+        " DO NOTHING RETURNING id",
     [Q_MESSAGES_EACH] = "SELECT direction, text, status, coalesce(send_at, created_at) FROM messages"
                         " WHERE contact_id = ?1 ORDER BY id",
     [Q_FIRST_INBOUND] = "SELECT created_at FROM messages WHERE contact_id = ?1"
@@ -637,6 +642,28 @@ static int probe(store *st) {
   return -1;
 }
 
+/* A store on PostgreSQL (issue 14, in progress: segments are refused, and
+ * the engine does not open one yet). Its errors name the URL without its
+ * password. */
+static store *open_postgres(const char *url, char *err, size_t errlen) {
+  store *st = xcalloc(1, sizeof *st);
+  char shown[512];
+  sql_shown_target(url, shown, sizeof shown);
+  st->path = xstrdup(shown);
+  st->sql = sql_open(url, err, errlen);
+  char why[512];
+  if (st->sql && store_schema_pg(st->sql, (int)SCHEMA_VERSION, why, sizeof why)) {
+    snprintf(err, errlen, "%s: %s", shown, why);
+    store_close(st);
+    return NULL;
+  }
+  if (!st->sql) {
+    store_close(st);
+    return NULL;
+  }
+  return st;
+}
+
 store *store_open(const char *path, char *err, size_t errlen) {
   static int configured;
   if (!configured) {
@@ -645,14 +672,7 @@ store *store_open(const char *path, char *err, size_t errlen) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     configured = 1;
   }
-  if (sql_is_postgres_target(path)) {
-    /* the schema and the statements are ready (store_schema_pg.c); the
-     * store's multi-row inserts, segment queries and ids are not yet */
-    snprintf(err, errlen,
-             "a PostgreSQL database: this parley's store opens SQLite files only (a "
-             "path such as var/parley.db)");
-    return NULL;
-  }
+  if (sql_is_postgres_target(path)) return open_postgres(path, err, errlen);
   store *st = xcalloc(1, sizeof *st);
   st->path = xstrdup(path);
   st->sql = sql_open(path, err, errlen);
@@ -704,10 +724,12 @@ void store_close(store *st) {
 
 store_reader *store_reader_open(const char *path, char *err, size_t errlen) {
   store *st = store_open(path, err, errlen);
-  /* SQLite refuses this connection any write: a read that would write
-   * fails instead */
-  if (st &&
-      exec_sql(st, "PRAGMA query_only = 1", "cannot make the connection read-only")) {
+  /* the database refuses this connection any write: a read that would
+   * write fails instead */
+  if (st && exec_sql(st,
+                     st->db ? "PRAGMA query_only = 1"
+                            : "SET default_transaction_read_only = on",
+                     "cannot make the connection read-only")) {
     snprintf(err, errlen, "%s", st->err);
     store_close(st);
     return NULL;
@@ -740,7 +762,7 @@ int store_read_end(store_reader *rd) {
   return store_rollback(reader_store(rd));
 }
 int store_rollback(store *st) {
-  if (sqlite3_get_autocommit(st->db)) return 0;
+  if (!sql_in_transaction(st->sql)) return 0;
   return run_simple(st, Q_ROLLBACK, "cannot roll back");
 }
 
@@ -928,9 +950,7 @@ int64_t store_message_add(store *st, const message_row *m) {
   int rc = sql_step(s);
   int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
   sql_reset(s);
-  if (rc == SQL_FAIL && sql_failed_unique(st->sql)) return 0;
-  if (rc != SQL_ROW) return store_fail(st, "cannot store a message");
-  return id;
+  return rc == SQL_FAIL ? store_fail(st, "cannot store a message") : id;
 }
 
 /* store_messages_add: one INSERT of 2^k rows for each k, the parameters of
@@ -946,13 +966,17 @@ static sql_stmt *message_insert(store *st, int k) {
     sql_reset(st->message_inserts[k]);
     return st->message_inserts[k];
   }
-  static const char head[] =
-      "INSERT OR FAIL INTO messages(id, bot_id, contact_id, direction, number, text, "
-      "status,"
-      " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
-      " priority, media, error) VALUES";
+  /* PostgreSQL has no OR FAIL: a statement there is all or nothing */
+  const char *head = st->db ? "INSERT OR FAIL INTO messages(id, bot_id, contact_id, direction,"
+                              " number, text, status, provider_id, transactional, segments,"
+                              " created_at, updated_at, send_at, sender, priority, media, error)"
+                              " VALUES"
+                            : "INSERT INTO messages(id, bot_id, contact_id, direction,"
+                              " number, text, status, provider_id, transactional, segments,"
+                              " created_at, updated_at, send_at, sender, priority, media, error)"
+                              " VALUES";
   int rows = 1 << k;
-  size_t cap = sizeof head + (size_t)rows * 160, len = 0;
+  size_t cap = strlen(head) + 1 + (size_t)rows * 160, len = 0;
   char *sql = xmalloc(cap);
   len += (size_t)snprintf(sql, cap, "%s", head);
   for (int r = 0; r < rows; r++) {
@@ -1036,8 +1060,9 @@ int store_messages_add(store *st, const message_row *rows, size_t n) {
     size_t size = (size_t)1 << k;
     for (; n - at >= size; at += size) {
       if (insert_messages(st, k, rows + at) == SQL_DONE) continue;
-      /* OR FAIL kept the rows before the one at fault: they count */
-      size_t kept = (size_t)sqlite3_changes64(st->db);
+      /* OR FAIL kept the rows before the one at fault: they count (on
+       * PostgreSQL none was kept, the row at fault is known alone) */
+      size_t kept = st->db ? (size_t)sqlite3_changes64(st->db) : size > 1 ? size : 0;
       return message_failed(st, kept < size ? &rows[at + kept] : NULL);
     }
   }
@@ -1404,7 +1429,7 @@ int64_t store_max_broadcast(store_reader *rd) {
 
 void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud) {
   store *st = reader_store(rd);
-  sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
+  if (st->db) sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
 }
 
 /* A field's range ({"min": 18, "max": 30} or {"after": "2000-01-01",
@@ -1445,6 +1470,11 @@ static int range_sql(buf *sql, json_t *range, int param) {
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud) {
   store *st = reader_store(rd);
+  if (!st->db) {
+    snprintf(st->err, sizeof st->err, "%s: segments are not selected on PostgreSQL yet",
+             st->path);
+    return -1;
+  }
   json_error_t jerr;
   json_t *seg = json_loads(segment, 0, &jerr);
   if (!json_is_object(seg)) {
@@ -1604,6 +1634,7 @@ int store_consent_all(store_reader *rd, int64_t bot_id, ledger_fn fn, void *ud) 
 }
 
 int store_checkpoint(store *st) {
+  if (!st->db) return 0; /* PostgreSQL checkpoints by itself */
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
   int restart_at = st->wal_restart_frames ? st->wal_restart_frames : STORE_WAL_RESTART_FRAMES;
@@ -1630,6 +1661,7 @@ int store_checkpoint(store *st) {
 void store_set_wal_restart(store *st, int frames) { st->wal_restart_frames = frames; }
 
 int store_manual_checkpoints(store *st) {
+  if (!st->db) return 0;
   return exec_sql(st, "PRAGMA wal_autocheckpoint = 0", "cannot configure checkpoints");
 }
 

@@ -1,12 +1,13 @@
 /* store_schema_pg: the store's schema on PostgreSQL (issue 14's store,
- * in progress: nothing opens a store on PostgreSQL yet).
+ * in progress: the engine does not open a store on PostgreSQL yet).
  *
  * SQLite reached its schema through the migrations in store.c; PostgreSQL
  * starts from that schema's latest version, written once in PostgreSQL's
- * words (BIGINT ids, identity columns where the store lets the database
- * pick an id, the consent ledger's append-only rule as a trigger,
- * parley_partition as a function that gives partition.h's answer), and
- * every migration after it is written for both. The version is kept in
+ * words: BIGINT ids; identity columns, with a trigger that takes the next
+ * id where the store inserts a NULL one (as SQLite allows); the consent
+ * ledger's append-only rule as a trigger; parley_partition as a function
+ * that gives partition.h's answer. Every migration after it is written
+ * for both. The version is kept in
  * parley_schema. Nodes that start at once take turns (an advisory lock
  * held for the transaction). */
 #include "store_schema_pg.h"
@@ -142,6 +143,22 @@ static const char baseline[] =
     "  at BIGINT NOT NULL,\n"
     "  PRIMARY KEY(bot_id, number_hash));\n"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE FUNCTION parley_fill_id() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "  IF NEW.id IS NULL THEN\n"
+    "    NEW.id := nextval(pg_get_serial_sequence(\n"
+    "      quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), 'id'));\n"
+    "  END IF;\n"
+    "  RETURN NEW;\n"
+    "END $$;\n"
+    "CREATE TRIGGER contacts_fill_id BEFORE INSERT ON contacts\n"
+    "  FOR EACH ROW EXECUTE FUNCTION parley_fill_id();\n"
+    "CREATE TRIGGER messages_fill_id BEFORE INSERT ON messages\n"
+    "  FOR EACH ROW EXECUTE FUNCTION parley_fill_id();\n"
+    "CREATE TRIGGER timers_fill_id BEFORE INSERT ON timers\n"
+    "  FOR EACH ROW EXECUTE FUNCTION parley_fill_id();\n"
+    "CREATE TRIGGER broadcasts_fill_id BEFORE INSERT ON broadcasts\n"
+    "  FOR EACH ROW EXECUTE FUNCTION parley_fill_id();\n"
     "CREATE FUNCTION parley_partition(bot_id BIGINT, number TEXT) RETURNS INTEGER\n"
     "  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$\n"
     "DECLARE\n"

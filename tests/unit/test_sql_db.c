@@ -84,7 +84,23 @@ static void same_answers(sql_db *db, const char *name) {
         "%s: an update with its parameter never bound sets NULL, and counts 2 rows", name);
   sql_finalize(up);
 
+  /* a failed statement inside a transaction: PostgreSQL ends the
+   * transaction, and its COMMIT must not pass for one */
   CHECK(sql_exec(db, "BEGIN") == 0, "%s: a transaction begins", name);
+  CHECK(sql_exec(db, "INSERT INTO fans(id, number) VALUES(100, '+0')") == -1,
+        "%s: a statement in it fails", name);
+  sql_stmt *commit = sql_prepare(db, "COMMIT");
+  int committed = commit ? sql_step(commit) : SQL_FAIL;
+  sql_finalize(commit);
+  if (sql_kind_of(db) == SQL_POSTGRES)
+    CHECK(committed == SQL_FAIL && strstr(sql_error(db), "rolled back"),
+          "%s: its COMMIT fails, saying it was rolled back (%s)", name, sql_error(db));
+  else
+    CHECK(committed == SQL_DONE, "%s: SQLite keeps the transaction and commits it", name);
+  CHECK(!sql_in_transaction(db), "%s: no transaction is left open", name);
+
+  CHECK(sql_exec(db, "BEGIN") == 0, "%s: a transaction begins", name);
+  CHECK(sql_in_transaction(db), "%s: and is open", name);
   sql_stmt *del = sql_prepare(db, "DELETE FROM fans");
   CHECK(del && sql_step(del) == SQL_DONE && sql_changes(del) == 3, "%s: three rows deleted",
         name);

@@ -337,19 +337,6 @@ static void test_newer_schema_is_refused(void) {
   free(path2);
 }
 
-/* A PostgreSQL URL is not taken for a file name: it is refused, saying so,
- * without its password. */
-static void test_postgres_url_is_refused(void) {
-  char err[512] = "";
-  store *st = store_open("postgresql://parley:secret@127.0.0.1:1/parley", err, sizeof err);
-  CHECK(st == NULL, "a PostgreSQL URL does not open a store yet");
-  CHECK_HAS(err, "PostgreSQL", "the refusal says what it was given (%s)", err);
-  CHECK(strstr(err, "secret") == NULL, "and shows no password (%s)", err);
-  struct stat sb;
-  CHECK(stat("postgresql:", &sb) != 0, "no file was made of the URL");
-  store_close(st);
-}
-
 static void test_locked_database_is_reported(void) {
   char *path = fresh_db_path("locked.db");
   store *st = open_or_note(path);
@@ -1029,7 +1016,6 @@ int main(void) {
   test_not_a_database_is_left_alone();
   test_newer_schema_is_refused();
   test_locked_database_is_reported();
-  test_postgres_url_is_refused();
   test_brief_lock_is_waited_for();
   test_rollback_discards_changes();
   test_messages_add_matches_one_by_one();

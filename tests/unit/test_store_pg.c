@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "partition.h"
 #include "sql_db.h"
+#include "store.h"
 #include "store_internal.h"
 #include "store_schema_pg.h"
 #include "test.h"
@@ -103,6 +105,111 @@ static void test_store_statements(sql_db *db) {
   CHECK(ok == n, "%zu of the %zu statements prepare on PostgreSQL", ok, n);
 }
 
+static int count_consent(void *ud, const char *action, const char *source, const char *text,
+                          int64_t at) {
+  (void)action, (void)source, (void)text, (void)at;
+  return ++*(int *)ud;
+}
+static void consent_seen(void *ud, const char *action, const char *source, const char *text,
+                         int64_t at) {
+  count_consent(ud, action, source, text, at);
+}
+
+/* The store's own API on PostgreSQL: a bot, a contact and its
+ * conversation, messages one by one and in a multi-row insert (a retried
+ * provider id told apart), a timer due, the outbox's claim, the consent
+ * ledger, a suppression; all of it seen again by a second connection and
+ * after the store is closed and opened again. */
+static void test_store_api(const char *url) {
+  char err[1024] = "";
+  store *st = store_open(url, err, sizeof err);
+  CHECK(st != NULL, "the store opens on PostgreSQL (%s)", err);
+  if (!st) return;
+  CHECK(store_ensure_keys(st) == 0, "its keys are made (%s)", store_error(store_reads(st)));
+  int64_t bot = store_bot_ensure(st, "pgbot", 1000);
+  CHECK(bot > 0 && store_bot_ensure(st, "pgbot", 2000) == bot,
+        "a bot is added once, its id coming back (%lld)", (long long)bot);
+  CHECK(store_begin(st) == 0, "a write transaction begins (%s)", store_error(store_reads(st)));
+  CHECK_INT(store_contact_insert(st, 41, bot, "+15550041", 1000), 41,
+            "a contact with the engine's id");
+  int64_t picked = store_contact_insert(st, 0, bot, "+15550042", 1000);
+  CHECK(picked > 0 && picked != 41, "a contact whose id the database picks (%lld)",
+        (long long)picked);
+  CHECK_INT(store_conversation_save(st, 41, "{\"n\":1}", NULL, 1000), 0, "a conversation saved");
+  CHECK_INT(store_conversation_save(st, 41, "{\"n\":2}", "city", 1001), 0,
+            "and saved again (the upsert)");
+  message_row in = {.id = 500, .bot_id = bot, .contact_id = 41, .direction = "in",
+                    .number = "+15550041", .text = "hi", .status = "done",
+                    .provider_id = "SM500", .at = 1000};
+  CHECK_INT(store_message_add(st, &in), 500, "an inbound message");
+  in.id = 501;
+  CHECK_INT(store_message_add(st, &in), 0, "the same provider id again is a retry (0)");
+  message_row rows[3];
+  for (int i = 0; i < 3; i++)
+    rows[i] = (message_row){.id = 510 + i, .bot_id = bot, .contact_id = 41,
+                            .direction = i ? "out" : "in", .number = "+15550041",
+                            .text = "batch", .status = i == 2 ? "queued" : "done",
+                            .provider_id = i ? NULL : "SM510", .at = 1002};
+  CHECK_INT(store_messages_add(st, rows, 3), 0, "three messages in the multi-row inserts (%s)",
+            store_error(store_reads(st)));
+  timer_row t = {.id = 70, .bot_id = bot, .contact_id = 41, .number = "+15550041",
+                 .due_at = 5000, .handler = "remind", .args = "[1]", .kind = "timer"};
+  CHECK_INT(store_timer_add(st, &t, 1000), 0, "a timer (%s)", store_error(store_reads(st)));
+  CHECK_INT(store_consent_add(st, bot, 41, "+15550041", "optout", "keyword", "STOP", 1003), 0,
+            "a consent record");
+  CHECK_INT(store_commit(st), 0, "and it commits (%s)", store_error(store_reads(st)));
+
+  store_reader *rd = store_reader_open(url, err, sizeof err);
+  CHECK(rd != NULL, "a reading connection opens (%s)", err);
+  if (rd) {
+    contact_row c = {0};
+    CHECK_INT(store_contact_get(rd, bot, "+15550041", &c), 1, "it finds the contact");
+    CHECK_STR(c.state, "{\"n\":2}", "with its conversation's state");
+    CHECK_STR(c.expect, "city", "and what it expects");
+    contact_row_free(&c);
+    CHECK_INT(store_inbound_exists(rd, bot, "SM510"), 1, "a batch's provider id is seen");
+    int64_t mc, mm, mt;
+    CHECK(store_max_ids(rd, &mc, &mm, &mt) == 0 && mm == 512 && mt == 70,
+          "the highest ids (messages %lld, timers %lld)", (long long)mm, (long long)mt);
+    timer_row *due = NULL;
+    size_t n = 0;
+    CHECK(store_timers_due(rd, bot, 6000, NULL, 10, &due, &n) == 0 && n == 1 &&
+              due[0].id == 70,
+          "the timer is due by 6000 (%zu, %s)", n, store_error(rd));
+    for (size_t i = 0; i < n; i++) timer_row_free(&due[i]);
+    free(due);
+    CHECK_INT(store_outbox_depth(rd), 1, "one message queued");
+    int seen = 0;
+    CHECK(store_consent_each(rd, 41, consent_seen, &seen) == 0 && seen == 1,
+          "the consent record is read back");
+    CHECK(store_contacts_match(rd, bot, "{}", 0, 10, NULL, NULL) == -1,
+          "a segment is refused on PostgreSQL for now");
+    CHECK_HAS(store_error(rd), "segments", "saying so (%s)", store_error(rd));
+    store_reader_close(rd);
+  }
+  CHECK_INT(store_outbox_claim(st, 512, 2000), 1, "the sender claims the queued message");
+  CHECK_INT(store_outbox_claim(st, 512, 2000), 0, "once");
+  CHECK_INT(store_contact_erase(st, bot, picked, "+15550042", 1, 3000), 0,
+            "a contact is erased and its number suppressed (%s)", store_error(store_reads(st)));
+  CHECK_INT(store_is_suppressed(store_reads(st), bot, "+15550042"), 1,
+            "the erased number is suppressed");
+  store_close(st);
+
+  st = store_open(url, err, sizeof err);
+  CHECK(st != NULL, "opened again (%s)", err);
+  if (st) {
+    CHECK_INT(store_contact_count(store_reads(st), bot), 1,
+              "one contact left after the erasure, kept over the reopen");
+    CHECK_INT(store_is_suppressed(store_reads(st), bot, "+15550042"), 1,
+              "the suppression outlives the reopen (the same key)");
+    store_close(st);
+  }
+  engine_options opt = {.db_path = url};
+  CHECK(engine_open(&opt, err, sizeof err) == NULL, "the engine does not run on it yet");
+  CHECK(strstr(err, "PostgreSQL") && !strstr(err, "secret"),
+        "and says why, without a password (%s)", err);
+}
+
 int main(void) {
   char err[1024];
   test_pg pg;
@@ -117,6 +224,7 @@ int main(void) {
     test_store_statements(db);
   }
   sql_close(db);
+  if (db) test_store_api(pg.url);
   test_pg_stop(&pg);
   return test_done();
 }
