@@ -1437,15 +1437,22 @@ void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud) {
  * is bound at param, each bound after it in the object's order. Numbers
  * match only numbers; dates only texts that start as a date, compared as
  * written with a T read as a space. Returns the next free parameter. */
-static int range_sql(buf *sql, json_t *range, int param) {
+static int range_sql(buf *sql, json_t *range, int param, int pg) {
   int path = param++;
   int dates = json_object_get(range, "after") || json_object_get(range, "before");
-  if (dates)
+  if (dates && pg)
+    buf_printf(sql,
+               " AND jsonb_typeof(c.fields::jsonb -> ?%d) = 'string' AND"
+               " (c.fields::jsonb ->> ?%d) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'",
+               path, path);
+  else if (dates)
     buf_printf(
         sql,
         " AND json_type(c.fields, ?%d) = 'text' AND json_extract(c.fields, ?%d) GLOB"
         " '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'",
         path, path);
+  else if (pg)
+    buf_printf(sql, " AND jsonb_typeof(c.fields::jsonb -> ?%d) = 'number'", path);
   else
     buf_printf(sql, " AND json_type(c.fields, ?%d) IN ('integer', 'real')", path);
   const char *op;
@@ -1454,9 +1461,17 @@ static int range_sql(buf *sql, json_t *range, int param) {
     const char *cmp = strcmp(op, "min") == 0 || strcmp(op, "after") == 0 ? ">="
                       : strcmp(op, "max") == 0                           ? "<="
                                                                          : "<";
-    if (dates)
+    if (dates && pg) /* compared as written, byte by byte as SQLite does */
+      buf_printf(sql,
+                 " AND replace(c.fields::jsonb ->> ?%d, 'T', ' ') COLLATE \"C\" %s"
+                 " CAST(?%d AS TEXT)",
+                 path, cmp, param++);
+    else if (dates)
       buf_printf(sql, " AND replace(json_extract(c.fields, ?%d), 'T', ' ') %s ?%d",
                  path, cmp, param++);
+    else if (pg)
+      buf_printf(sql, " AND (c.fields::jsonb ->> ?%d)::numeric %s CAST(?%d AS NUMERIC)", path,
+                 cmp, param++);
     else
       buf_printf(sql, " AND json_extract(c.fields, ?%d) %s ?%d", path, cmp, param++);
   }
@@ -1470,11 +1485,7 @@ static int range_sql(buf *sql, json_t *range, int param) {
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud) {
   store *st = reader_store(rd);
-  if (!st->db) {
-    snprintf(st->err, sizeof st->err, "%s: segments are not selected on PostgreSQL yet",
-             st->path);
-    return -1;
-  }
+  int pg = !st->db; /* PostgreSQL: the fields and tags read as jsonb */
   json_error_t jerr;
   json_t *seg = json_loads(segment, 0, &jerr);
   if (!json_is_object(seg)) {
@@ -1495,7 +1506,9 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
     if (strcmp(key, "tags") == 0) {
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
       for (size_t i = 0; i < n; i++)
-        buf_printf(&sql, " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?%d)",
+        buf_printf(&sql,
+                   pg ? " AND jsonb_exists(c.tags::jsonb, ?%d)"
+                      : " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?%d)",
                    param++);
     } else if (strcmp(key, "status") == 0) {
       buf_printf(&sql, " AND c.status = ?%d", param++);
@@ -1504,9 +1517,12 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
     } else if (strcmp(key, "joined_before") == 0) {
       buf_printf(&sql, " AND c.first_seen < ?%d", param++);
     } else if (json_is_object(val)) { /* a range: see range_sql */
-      param = range_sql(&sql, val, param);
+      param = range_sql(&sql, val, param, pg);
     } else {
-      buf_printf(&sql, " AND json_extract(c.fields, ?%d) = ?%d", param, param + 1);
+      buf_printf(&sql,
+                 pg ? " AND c.fields::jsonb -> ?%d = CAST(?%d AS JSONB)"
+                    : " AND json_extract(c.fields, ?%d) = ?%d",
+                 param, param + 1);
       param += 2;
     }
   }
@@ -1532,7 +1548,7 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
       sql_bind_int(s, param++, json_integer_value(val));
     } else if (json_is_object(val)) {
-      char *path = xasprintf("$.\"%s\"", key);
+      char *path = pg ? xstrdup(key) : xasprintf("$.\"%s\"", key);
       sql_bind_text_copy(s, param++, path);
       free(path);
       const char *op;
@@ -1543,6 +1559,11 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
         else
           sql_bind_double(s, param++, json_number_value(bound));
       }
+    } else if (pg) { /* the key, and the value as JSON */
+      sql_bind_text_copy(s, param++, key);
+      char *value = json_is_null(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+      sql_bind_text_copy(s, param++, value);
+      free(value);
     } else {
       char *path = xasprintf("$.\"%s\"", key);
       sql_bind_text_copy(s, param++, path);
