@@ -1,7 +1,9 @@
 #include "sql_db.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@ struct sql_db {
   PGconn *pg;
   unsigned next_name; /* PostgreSQL: prepared statements s1, s2, ... */
   int failed_unique;  /* the last failure broke a unique key */
+  int (*stop)(void *ud); /* sql_set_interrupt's */
+  void *stop_ud;
   char err[512];
 };
 
@@ -121,6 +125,37 @@ const char *sql_error(const sql_db *db) { return db->err; }
 struct sqlite3 *sql_sqlite(sql_db *db) { return db->lite; }
 
 int sql_failed_unique(const sql_db *db) { return db->failed_unique; }
+
+void sql_set_interrupt(sql_db *db, int (*stop)(void *ud), void *ud) {
+  db->stop = stop;
+  db->stop_ud = ud;
+  if (db->lite) sqlite3_progress_handler(db->lite, stop ? 1000 : 0, stop, ud);
+}
+
+/* PostgreSQL: the result of the statement just sent, waiting for it in
+ * steps of a millisecond and cancelling it when db->stop says so. The
+ * last result (a statement sends one, and libpq a NULL after it). */
+static PGresult *pg_wait(sql_db *db) {
+  int cancelled = 0;
+  while (PQisBusy(db->pg)) {
+    if (!cancelled && db->stop && db->stop(db->stop_ud)) {
+      PGcancel *c = PQgetCancel(db->pg);
+      char why[256];
+      if (c) PQcancel(c, why, sizeof why);
+      PQfreeCancel(c);
+      cancelled = 1;
+    }
+    struct pollfd p = {.fd = PQsocket(db->pg), .events = POLLIN};
+    if (poll(&p, 1, 1) < 0 && errno != EINTR) break;
+    if (!PQconsumeInput(db->pg)) break;
+  }
+  PGresult *last = NULL, *r;
+  while ((r = PQgetResult(db->pg))) {
+    PQclear(last);
+    last = r;
+  }
+  return last;
+}
 
 int sql_in_transaction(sql_db *db) {
   if (db->lite) return !sqlite3_get_autocommit(db->lite);
@@ -297,8 +332,12 @@ int sql_step(sql_stmt *s) {
     return SQL_FAIL;
   }
   if (!s->res) {
-    s->res = PQexecPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values, NULL,
-                            NULL, 0);
+    if (!db->stop)
+      s->res = PQexecPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values,
+                              NULL, NULL, 0);
+    else if (PQsendQueryPrepared(db->pg, s->name, s->nparams,
+                                 (const char *const *)s->values, NULL, NULL, 0))
+      s->res = pg_wait(db);
     ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       pg_set_error(db, s->res);

@@ -59,6 +59,11 @@ void sql_bind_text_copy(sql_stmt *s, int i, const char *v);
 void sql_bind_null(sql_stmt *s, int i);
 /* Every parameter NULL again. */
 void sql_clear_bindings(sql_stmt *s);
+/* While set, stop(ud) is called as a statement runs (SQLite: every 1,000
+ * steps of its work; PostgreSQL: every millisecond of waiting for the
+ * server's answer); when it returns nonzero the statement is interrupted
+ * (SQLite) or cancelled (PostgreSQL) and fails. NULL clears it. */
+void sql_set_interrupt(sql_db *db, int (*stop)(void *ud), void *ud);
 /* Runs the statement (the first call) and moves to its next row: SQL_ROW,
  * SQL_DONE when there is none left, or SQL_FAIL (sql_error). */
 int sql_step(sql_stmt *s);

@@ -1428,8 +1428,7 @@ int64_t store_max_broadcast(store_reader *rd) {
 }
 
 void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud) {
-  store *st = reader_store(rd);
-  if (st->db) sqlite3_progress_handler(st->db, stop ? 1000 : 0, stop, ud);
+  sql_set_interrupt(reader_store(rd)->sql, stop, ud);
 }
 
 /* A field's range ({"min": 18, "max": 30} or {"after": "2000-01-01",

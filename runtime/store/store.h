@@ -242,10 +242,11 @@ int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 /* Contacts of a bot matching a segment (JSON: tags, status, joined_after,
  * joined_before in ms, any other key a field's value), id > after_id, in id
  * order, at most limit. */
-/* While set, stop(ud) is called every 1,000 steps of SQLite's work on this
- * connection; when it returns nonzero the statement running fails
- * (interrupted). NULL clears it. For queries a script's call runs: the
- * script's limits stop them. */
+/* While set, stop(ud) is called as this connection's statements run
+ * (SQLite: every 1,000 steps of its work; PostgreSQL: every millisecond of
+ * waiting for the server); when it returns nonzero the statement running
+ * fails (interrupted, or cancelled on the server). NULL clears it. For
+ * queries a script's call runs: the script's limits stop them. */
 void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud);
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud);

@@ -11,6 +11,50 @@
 #include "test.h"
 #include "test_pg.h"
 
+/* sql_set_interrupt's stop: says stop from its nth call on; counts calls */
+typedef struct stopper {
+  int calls, from;
+} stopper;
+static int stop_after(void *ud) {
+  stopper *s = ud;
+  return ++s->calls >= s->from;
+}
+
+/* A long statement is stopped when the interrupt says so, the connection
+ * stays usable, and an interrupt that never says stop changes nothing. */
+static void interrupts(sql_db *db, const char *name) {
+  const char *slow = sql_kind_of(db) == SQL_POSTGRES
+                         ? "SELECT pg_sleep(30)"
+                         : "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                           " WHERE i < 1000000000) SELECT count(*) FROM n";
+  stopper st = {.from = 5};
+  sql_set_interrupt(db, stop_after, &st);
+  sql_stmt *s = sql_prepare(db, slow);
+  CHECK(s && sql_step(s) == SQL_FAIL, "%s: a long statement is stopped (%s)", name,
+        sql_error(db));
+  CHECK(strstr(sql_error(db), "interrupt") || strstr(sql_error(db), "cancel"),
+        "%s: and the error says it was interrupted (%s)", name, sql_error(db));
+  CHECK(st.calls >= 5, "%s: the interrupt was asked %d times", name, st.calls);
+  sql_finalize(s);
+
+  stopper never = {.from = 1 << 30};
+  sql_set_interrupt(db, stop_after, &never);
+  s = sql_prepare(db, "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3");
+  int rows = 0, sum = 0;
+  while (s && sql_step(s) == SQL_ROW) {
+    rows++;
+    sum += (int)sql_column_int(s, 0);
+  }
+  CHECK(rows == 3 && sum == 6, "%s: with an interrupt that never stops, rows come as before",
+        name);
+  sql_finalize(s);
+  sql_set_interrupt(db, NULL, NULL);
+  s = sql_prepare(db, "SELECT 42");
+  CHECK(s && sql_step(s) == SQL_ROW && sql_column_int(s, 0) == 42,
+        "%s: the connection works after the interrupt is cleared", name);
+  sql_finalize(s);
+}
+
 /* Every check, on one connection; name says which. */
 static void same_answers(sql_db *db, const char *name) {
   CHECK(sql_exec(db, "DROP TABLE IF EXISTS fans; "
@@ -137,6 +181,7 @@ int main(void) {
   sql_db *lite = sql_open(path, err, sizeof err);
   CHECK(lite != NULL && sql_kind_of(lite) == SQL_SQLITE, "a SQLite file opens (%s)", err);
   if (lite) same_answers(lite, "SQLite");
+  if (lite) interrupts(lite, "SQLite");
   sql_close(lite);
   free(path);
 
@@ -154,6 +199,7 @@ int main(void) {
   CHECK(pg != NULL && sql_kind_of(pg) == SQL_POSTGRES, "PostgreSQL connects (%s)",
         pg ? "" : err);
   if (pg) same_answers(pg, "PostgreSQL");
+  if (pg) interrupts(pg, "PostgreSQL");
   sql_close(pg);
   test_pg_stop(&server);
 
