@@ -26,6 +26,7 @@
 #include "outbox.h"
 #include "provider_registry.h"
 #include "settings.h"
+#include "sql_db.h"
 #include "util.h"
 
 /* "POST /twilio/BOT": how a provider's route is called. */
@@ -476,7 +477,7 @@ int cli_serve(int argc, char **argv) {
     return 2;
   }
   const char *db = setting("db");
-  char *slash = strrchr(db, '/');
+  char *slash = sql_is_postgres_target(db) ? NULL : strrchr(db, '/');
   if (slash) {
     char *dir = xstrndup(db, (size_t)(slash - db));
     mkdir(dir, 0700);
@@ -547,7 +548,9 @@ int cli_serve(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
-  fprintf(stderr, "parley serve: listening on http://%s:%d (database %s)\n", host, port, db);
+  char shown[512]; /* a database URL's password is not shown */
+  sql_shown_target(db, shown, sizeof shown);
+  fprintf(stderr, "parley serve: listening on http://%s:%d (database %s)\n", host, port, shown);
   server_run(s);
   fprintf(stderr, "parley serve: stopping\n");
   /* answers in flight are recorded if they come within 5 s (the rest are

@@ -19,7 +19,6 @@
 #include "compliance.h"
 #include "engine_internal.h"
 #include "luadata.h"
-#include "sql_db.h"
 
 /* contacts.last_seen is written when it moved on by at least this much: a
  * chatty fan does not cost a contact-row write per message (the exact time of
@@ -84,15 +83,6 @@ int engine_threads_auto(void) {
 }
 
 engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
-  if (sql_is_postgres_target(opt->db_path)) {
-    char shown[512];
-    sql_shown_target(opt->db_path, shown, sizeof shown);
-    snprintf(err, errlen,
-             "%s: a PostgreSQL database; this parley runs on a SQLite file (a path such as "
-             "var/parley.db): its PostgreSQL store is not complete",
-             shown);
-    return NULL;
-  }
   /* A file gets a writer thread and a second connection for the engine's
    * reads (WAL lets them run side by side); an in-memory store is one
    * connection, written inline. */

@@ -9,6 +9,7 @@
 
 #include "bot_env.h"
 #include "provider_registry.h"
+#include "sql_db.h"
 #include "util.h"
 
 typedef struct setting_def {
@@ -24,7 +25,9 @@ typedef struct setting_def {
 /* the server's settings, then each provider's, then after_providers */
 static const setting_def before_providers[] = {
     {"listen", "PARLEY_LISTEN", "127.0.0.1:8080", "default", 0, 0, "address:port to listen on"},
-    {"db", "PARLEY_DB", "var/parley.db", "default", 0, 0, "the SQLite database file"},
+    {"db", "PARLEY_DB", "var/parley.db", "default", 0, 0,
+     "the database: a SQLite file, or a PostgreSQL URL (postgresql://USER@HOST:PORT/DB; "
+     "one node at a time for now)"},
     {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
@@ -514,7 +517,12 @@ const char *settings_key(int i) { return i >= 0 && i < NDEFS ? defs[i].key : NUL
 void settings_print(FILE *f) {
   for (int i = 0; i < NDEFS; i++) {
     const setting_def *d = &defs[i];
+    char url[512]; /* a database URL's password is not shown */
     const char *shown = !d->value ? "(unset)" : d->secret ? "********" : d->value;
+    if (d->value && !d->secret && sql_is_postgres_target(d->value)) {
+      sql_shown_target(d->value, url, sizeof url);
+      shown = url;
+    }
     fprintf(f, "%-28s = %-28s # %s; %s; env %s\n", d->key, shown, d->source, d->help, d->env);
   }
   for (size_t i = 0; i < nbot_values; i++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sql_db.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ strings */
@@ -662,7 +663,8 @@ static void *checkpointer_main(void *arg) {
 writer *writer_open(const char *path, int threaded, char *err, size_t errlen) {
   store *st = store_open(path, err, errlen);
   if (!st) return NULL;
-  if (store_ensure_keys(st)) { /* so that reading connections never write */
+  if (store_claim_writer(st) ||
+      store_ensure_keys(st)) { /* so that reading connections never write */
     snprintf(err, errlen, "%s", store_error(store_reads(st)));
     store_close(st);
     return NULL;
@@ -677,7 +679,7 @@ writer *writer_open(const char *path, int threaded, char *err, size_t errlen) {
   if (threaded && pthread_create(&w->thread, NULL, writer_main, w) != 0)
     w->threaded = 0;
   char cp_err[512];
-  if (w->threaded && strcmp(path, ":memory:") != 0 &&
+  if (w->threaded && strcmp(path, ":memory:") != 0 && !sql_is_postgres_target(path) &&
       (w->cp = store_open(path, cp_err, sizeof cp_err))) {
     if (store_manual_checkpoints(st) ||
         pthread_create(&w->cp_thread, NULL, checkpointer_main, w) != 0) {

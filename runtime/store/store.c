@@ -642,9 +642,7 @@ static int probe(store *st) {
   return -1;
 }
 
-/* A store on PostgreSQL (issue 14, in progress: segments are refused, and
- * the engine does not open one yet). Its errors name the URL without its
- * password. */
+/* A store on PostgreSQL. Its errors name the URL without its password. */
 static store *open_postgres(const char *url, char *err, size_t errlen) {
   store *st = xcalloc(1, sizeof *st);
   char shown[512];
@@ -662,6 +660,21 @@ static store *open_postgres(const char *url, char *err, size_t errlen) {
     return NULL;
   }
   return st;
+}
+
+int store_claim_writer(store *st) {
+  if (st->db) return 0; /* SQLite: its own locks take turns */
+  /* released when the connection ends, however the process does */
+  sql_stmt *s = sql_prepare(st->sql, "SELECT pg_try_advisory_lock(112097114108101122)");
+  int got = s && sql_step(s) == SQL_ROW && sql_column_int(s, 0);
+  sql_finalize(s);
+  if (got) return 0;
+  if (!s) return store_fail(st, "cannot claim the database");
+  snprintf(st->err, sizeof st->err,
+           "%s: another parley is already writing to this database (several nodes on one "
+           "PostgreSQL are not supported yet); stop that one first",
+           st->path);
+  return -1;
 }
 
 store *store_open(const char *path, char *err, size_t errlen) {

@@ -20,6 +20,11 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 
 store *store_open(const char *path, char *err, size_t errlen);
+/* Makes this connection the database's one writer: on PostgreSQL a lock
+ * held until the connection ends (one node at a time for now); on SQLite
+ * nothing (its own locks take turns). 0, or -1 (store_error) when another
+ * process holds it. */
+int store_claim_writer(store *st);
 void store_close(store *st);
 /* A connection for reads only, on a database a store_open made. */
 store_reader *store_reader_open(const char *path, char *err, size_t errlen);
