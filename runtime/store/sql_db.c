@@ -285,22 +285,18 @@ void sql_bind_double(sql_stmt *s, int i, double v) {
   pg_bind(s, i, xstrdup(buf));
 }
 
-void sql_bind_text(sql_stmt *s, int i, const char *v) {
-  if (s->lite) {
-    if (v) sqlite3_bind_text(s->lite, i, v, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(s->lite, i);
-    return;
-  }
-  pg_bind(s, i, v ? xstrdup(v) : NULL);
+/* A text parameter; SQLite copies it or not as `keep` says (PostgreSQL's
+ * parameters are always copies). */
+static void bind_text(sql_stmt *s, int i, const char *v, sqlite3_destructor_type keep) {
+  if (!s->lite) pg_bind(s, i, v ? xstrdup(v) : NULL);
+  else if (v) sqlite3_bind_text(s->lite, i, v, -1, keep);
+  else sqlite3_bind_null(s->lite, i);
 }
 
+void sql_bind_text(sql_stmt *s, int i, const char *v) { bind_text(s, i, v, SQLITE_STATIC); }
+
 void sql_bind_text_copy(sql_stmt *s, int i, const char *v) {
-  if (s->lite) {
-    if (v) sqlite3_bind_text(s->lite, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s->lite, i);
-    return;
-  }
-  pg_bind(s, i, v ? xstrdup(v) : NULL);
+  bind_text(s, i, v, SQLITE_TRANSIENT);
 }
 
 void sql_clear_bindings(sql_stmt *s) {
