@@ -487,12 +487,7 @@ static sql_stmt *stmt(store *st, int q) {
   return st->q[q];
 }
 
-void store_bind_text(sql_stmt *s, int i, const char *v) {
-  if (v)
-    sql_bind_text(s, i, v);
-  else
-    sql_bind_null(s, i);
-}
+void store_bind_text(sql_stmt *s, int i, const char *v) { sql_bind_text(s, i, v); }
 
 /* Runs a statement that returns no rows. */
 int store_exec_done(store *st, sql_stmt *s, const char *what) {
