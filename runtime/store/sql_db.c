@@ -68,13 +68,30 @@ static void pg_set_error(sql_db *db, const PGresult *r) {
 }
 
 void sql_shown_target(const char *target, char *out, size_t outlen) {
+  /* the user information ends at the authority's last @ */
   const char *scheme = strstr(target, "://");
-  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-  const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+  const char *auth = scheme ? scheme + 3 : NULL;
+  size_t auth_len = auth ? strcspn(auth, "/?") : 0;
+  const char *at = NULL;
+  for (size_t i = 0; i < auth_len; i++)
+    if (auth[i] == '@') at = auth + i;
+  const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
   if (colon)
     snprintf(out, outlen, "%.*s:***%s", (int)(colon - target), target, at);
   else
     snprintf(out, outlen, "%s", target);
+  /* and a password=... among the parameters */
+  char *query = strchr(out, '?');
+  for (char *p = query; p && *p; p++) {
+    if ((*p == '?' || *p == '&') && strncmp(p + 1, "password=", 9) == 0) {
+      char *value = p + 10, *end = value + strcspn(value, "&");
+      size_t rest = strlen(end) + 1;
+      if (outlen - (size_t)(value - out) > 3 + rest) {
+        memmove(value + 3, end, rest);
+        memcpy(value, "***", 3);
+      }
+    }
+  }
 }
 
 sql_db *sql_open(const char *target, char *err, size_t errlen) {

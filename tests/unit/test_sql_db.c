@@ -187,6 +187,20 @@ int main(void) {
 
   CHECK(sql_is_postgres_target("postgresql://u@h/d") && sql_is_postgres_target("postgres://h/d"),
         "postgresql:// and postgres:// are PostgreSQL");
+  static const char *const shown[][2] = {
+      {"postgresql://parley:secret@127.0.0.1:5432/parley", "postgresql://parley:***@127.0.0.1:5432/parley"},
+      {"postgresql://parley@db/parley?password=secret&sslmode=require",
+       "postgresql://parley@db/parley?password=***&sslmode=require"},
+      {"postgres://u:p%40ss@h/d?application_name=x&password=secret",
+       "postgres://u:***@h/d?application_name=x&password=***"},
+      {"postgresql://h/d?sslmode=disable", "postgresql://h/d?sslmode=disable"},
+      {"var/parley.db", "var/parley.db"},
+  };
+  for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+    char out[256];
+    sql_shown_target(shown[i][0], out, sizeof out);
+    CHECK_STR(out, shown[i][1], "shown without its password: %s", shown[i][0]);
+  }
   sql_db *none = sql_open("postgresql://parley:secret@127.0.0.1:1/parley", err, sizeof err);
   CHECK(none == NULL, "a server that is not there is reported");
   CHECK_HAS(err, "127.0.0.1:1", "the report names the target (%s)", err);
