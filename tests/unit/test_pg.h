@@ -28,7 +28,7 @@ static inline int test_pg_start(test_pg *pg, char *err, size_t errlen) {
   char *url = strstr(out, "PG_URL=");
   if (!dir || !url || sscanf(dir + 7, "%511s", pg->dir) != 1 ||
       sscanf(url + 7, "%511s", pg->url) != 1) {
-    snprintf(err, errlen, "tests/pg_server.sh start: %s", out);
+    snprintf(err, errlen, "tests/pg_server.sh start: %.900s", out);
     *pg = (test_pg){0};
     return -1;
   }
