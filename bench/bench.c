@@ -36,6 +36,7 @@
 #include "contacts_file.h"
 #include "engine.h"
 #include "store.h"
+#include "../tests/unit/test_pg.h"
 #include "util.h"
 #include "workload.h"
 
@@ -234,6 +235,51 @@ static int one_run(long n, long u, int threads, const char *dir) {
     printf("handler errors %ld, limit hits %ld\n", r.errors, r.limit_hits);
   printf("result: secs=%.6f peak_kib=%ld errors=%ld bad=%d\n", r.secs, peak, r.errors, bad);
   return bad || r.errors;
+}
+
+/* PostgreSQL, one node (`bench postgres [N]`): the workload's rules with N
+ * messages over min(10,000, N/2) contacts on a throwaway server
+ * (tests/pg_server.sh), totals checked, next to SQLite's figure for the
+ * same messages in the same run. The issue's target for one node: 20,000
+ * messages/s. */
+static long PG_N = 20000;
+static const double PG_TARGET = 20000;
+
+static int run_postgres(const char *dir) {
+  long n = PG_N, u = PG_N / 2 < WORKLOAD_U ? PG_N / 2 : WORKLOAD_U;
+  printf("PostgreSQL, one node: the workload's rules, %ld messages over %ld contacts, batches\n"
+         "  of %d, a throwaway server on 127.0.0.1 (tests/pg_server.sh), engine_threads %d;\n"
+         "  SQLite with the same messages in the same run\n",
+         n, u, BATCH, engine_threads_auto());
+  char err[1024];
+  test_pg pg;
+  if (test_pg_start(&pg, err, sizeof err)) {
+    printf("  PostgreSQL left out: its server did not start (%s)\n", err);
+    return 0;
+  }
+  workload_totals want;
+  int bad = expected_totals(n, u, &want);
+  workload_result r;
+  int failed = workload_run(pg.url, n, u, engine_threads_auto(), &r) != 0;
+  if (!failed) bad |= workload_verify(pg.url, &want, 0);
+  test_pg_stop(&pg);
+  double lite = 0;
+  long peak;
+  bad |= run_fresh(dir, n, u, engine_threads_auto(), &lite, &peak);
+  if (failed) {
+    printf("  the PostgreSQL run failed\n");
+    return 1;
+  }
+  double rate = n / r.secs;
+  printf("  PostgreSQL messages/second           %8.0f   (target >= %.0f%s)\n", rate, PG_TARGET,
+         rate >= PG_TARGET ? "" : ": MISSED");
+  if (r.cpu_engine_us >= 0)
+    printf("    CPU per message in parley: engine workers %.2f us, writer %.2f us\n",
+           r.cpu_engine_us, r.cpu_writer_us);
+  printf("  SQLite messages/second, same run     %8.0f   (PostgreSQL %.2fx of it)\n", lite,
+         lite > 0 ? rate / lite : 0);
+  printf("  totals %s\n", bad ? "WRONG" : "correct on both");
+  return bad;
 }
 
 /* The largest U of the cost curve (`bench curve MAX_U`). */
@@ -592,14 +638,16 @@ static int run_import(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  static const char *sections[] = {"workload", "curve", "threads", "timers", "import", "_one"};
+  static const char *sections[] = {"workload", "curve",  "threads", "timers",
+                                   "import",   "postgres", "_one"};
   const char *only = argc > 1 ? argv[1] : NULL;
   int known = !only;
   for (size_t k = 0; only && k < sizeof sections / sizeof *sections; k++)
     known |= strcmp(only, sections[k]) == 0;
   if (!known) {
     fprintf(stderr,
-            "usage: bench [workload [N] | curve [MAX_U] | threads [N] | timers [N] | import [N]]\n");
+            "usage: bench [workload [N] | curve [MAX_U] | threads [N] | timers [N] | import [N] |"
+            " postgres [N]]\n");
     return 2;
   }
   if (only && strcmp(only, "_one") == 0) {
@@ -614,8 +662,9 @@ int main(int argc, char **argv) {
   if (only && argc > 2 && strcmp(only, "curve") == 0) CURVE_MAX_U = atol(argv[2]);
   if (only && argc > 2 && strcmp(only, "timers") == 0) TC = atol(argv[2]);
   if (only && argc > 2 && strcmp(only, "import") == 0) IMPORT_ROWS = atol(argv[2]);
+  if (only && argc > 2 && strcmp(only, "postgres") == 0) PG_N = atol(argv[2]);
   if (N <= 0 || THREADS_N <= 0 || CURVE_MAX_U <= 0 || TC <= 0 || TC > 9999999 || IMPORT_ROWS <= 0 ||
-      IMPORT_ROWS > 9999999) {
+      IMPORT_ROWS > 9999999 || PG_N < 2) {
     fprintf(stderr, "bench: N must be a positive number\n");
     return 2;
   }
@@ -639,6 +688,7 @@ int main(int argc, char **argv) {
   if (all) bad |= run_idle(dir);
   if (all || strcmp(only, "timers") == 0) bad |= run_timers(dir);
   if (all || strcmp(only, "import") == 0) bad |= run_import(dir);
+  if (all || strcmp(only, "postgres") == 0) bad |= run_postgres(dir);
   char *cmd = xasprintf("rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", dir);
   free(cmd);

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "engine.h"
+#include "sql_db.h"
 #include "util.h"
 
 enum { BATCH = 256 };
@@ -270,12 +271,24 @@ int bench_check(const char *what, long got, long want, int verbose) {
   return got == want ? 0 : 1;
 }
 
+/* The first column of the first row of sql on db, -1 and a line on stderr
+ * if it fails. */
+static long db_long(sql_db *db, const char *sql) {
+  sql_stmt *s = sql_prepare(db, sql);
+  long v = s && sql_step(s) == SQL_ROW ? (long)sql_column_int(s, 0) : -1;
+  if (v < 0) fprintf(stderr, "bench: query failed: %s: %s\n", sql, sql_error(db));
+  sql_finalize(s);
+  return v;
+}
+
 int workload_verify(const char *db_path, const workload_totals *want, int verbose) {
-  sqlite3 *db;
-  if (sqlite3_open(db_path, &db) != SQLITE_OK) {
-    printf("  the database %s: WRONG (cannot be opened)\n", db_path);
+  char err[1024];
+  sql_db *db = sql_open(db_path, err, sizeof err);
+  if (!db) {
+    printf("  the database: WRONG (%s)\n", err);
     return 1;
   }
+  int pg = sql_kind_of(db) == SQL_POSTGRES;
   /* the messages table read once: the runs of the cost curve have millions
    * of rows */
   static const char *per_message =
@@ -289,13 +302,12 @@ int workload_verify(const char *db_path, const workload_totals *want, int verbos
       " count(*) FILTER (WHERE direction='out' AND status='sent')"
       " FROM messages";
   long got[7] = {-1, -1, -1, -1, -1, -1, -1};
-  sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(db, per_message, -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    for (int c = 0; c < 7; c++) got[c] = (long)sqlite3_column_int64(s, c);
+  sql_stmt *s = sql_prepare(db, per_message);
+  if (s && sql_step(s) == SQL_ROW)
+    for (int c = 0; c < 7; c++) got[c] = (long)sql_column_int(s, c);
   else
-    fprintf(stderr, "bench: query failed: %s\n", sqlite3_errmsg(db));
-  sqlite3_finalize(s);
+    fprintf(stderr, "bench: query failed: %s\n", sql_error(db));
+  sql_finalize(s);
   int bad = 0;
   if (verbose) printf("totals (read back from the database):\n");
   bad |= bench_check("messages in", got[0], want->in, verbose);
@@ -308,36 +320,32 @@ int workload_verify(const char *db_path, const workload_totals *want, int verbos
   bad |= bench_check("handled thanks", got[5], want->thanks, verbose);
   bad |= bench_check("replies", got[6], want->replies, verbose);
   /* an inbound message whose conversation's next message is not a reply */
-  bad |= bench_check(
-      "no reply (silenced)",
-      bench_query_long(db,
-                       "SELECT count(*) FROM (SELECT direction d, lead(direction)"
-                       " OVER (PARTITION BY contact_id ORDER BY id) nx FROM messages)"
-                       " WHERE d = 'in' AND coalesce(nx, 'in') = 'in'"),
-      want->no_reply, verbose);
-  bad |= bench_check(
-      "opted-out contacts at the end",
-      bench_query_long(db, "SELECT count(*) FROM contacts WHERE status='opted_out'"),
-      want->opted_out, verbose);
+  bad |= bench_check("no reply (silenced)",
+                     db_long(db, "SELECT count(*) FROM (SELECT direction d, lead(direction)"
+                                 " OVER (PARTITION BY contact_id ORDER BY id) nx FROM messages) t"
+                                 " WHERE d = 'in' AND coalesce(nx, 'in') = 'in'"),
+                     want->no_reply, verbose);
+  bad |= bench_check("opted-out contacts at the end",
+                     db_long(db, "SELECT count(*) FROM contacts WHERE status='opted_out'"),
+                     want->opted_out, verbose);
   bad |= bench_check(
       "sum of all counters",
-      bench_query_long(
-          db, "SELECT coalesce(sum(json_extract(state,'$.n')),0) FROM conversations"),
+      db_long(db, pg ? "SELECT coalesce(sum((state::jsonb ->> 'n')::bigint), 0)"
+                       " FROM conversations"
+                     : "SELECT coalesce(sum(json_extract(state,'$.n')),0) FROM conversations"),
       want->counters, verbose);
-  bad |= bench_check(
-      "START from an opted-out contact",
-      bench_query_long(db, "SELECT count(*) FROM consent WHERE action='optin'"),
-      want->optin_from_opted_out, verbose);
+  bad |= bench_check("START from an opted-out contact",
+                     db_long(db, "SELECT count(*) FROM consent WHERE action='optin'"),
+                     want->optin_from_opted_out, verbose);
   /* a handler that failed (a limit hit on a loaded machine, say) explains
    * totals that differ */
-  long errors = bench_query_long(db, "SELECT count(*) FROM errors");
-  if (errors > 0 && sqlite3_prepare_v2(db, "SELECT kind, text FROM errors ORDER BY id LIMIT 1",
-                                       -1, &s, NULL) == SQLITE_OK) {
-    if (sqlite3_step(s) == SQLITE_ROW)
+  long errors = db_long(db, "SELECT count(*) FROM errors");
+  if (errors > 0 && (s = sql_prepare(db, "SELECT kind, text FROM errors ORDER BY id LIMIT 1"))) {
+    if (sql_step(s) == SQL_ROW)
       printf("  %ld handler errors recorded, the first: %s: %s\n", errors,
-             (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
-    sqlite3_finalize(s);
+             sql_column_text(s, 0), sql_column_text(s, 1));
+    sql_finalize(s);
   }
-  sqlite3_close(db);
+  sql_close(db);
   return bad;
 }
