@@ -5,8 +5,12 @@
 # the postgres user (made by Debian's postgresql package), its folder given
 # to that user.
 #
-#   eval "$(sh tests/pg_server.sh start)"   sets PG_DIR and PG_URL
-#                                           (postgresql://parley@127.0.0.1:PORT/parley)
+#   eval "$(sh tests/pg_server.sh start [OWNER_PID])"
+#                                           sets PG_DIR and PG_URL
+#                                           (postgresql://parley@127.0.0.1:PORT/parley);
+#                                           with OWNER_PID the server is also
+#                                           stopped once that process is gone,
+#                                           should it die before it stops it
 #   sh tests/pg_server.sh restart "$PG_DIR" a fast shutdown, then up again on
 #                                           the same port with the same data
 #   sh tests/pg_server.sh stop "$PG_DIR"    a fast shutdown (SIGINT to its PID,
@@ -92,6 +96,13 @@ start)
     rm -rf "$dir"
     fail "createdb failed"
   }
+  owner=${2:-}
+  if [ -n "$owner" ]; then # a watcher, detached from the caller's output
+    (
+      while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+      sh "$0" stop "$dir"
+    ) </dev/null >/dev/null 2>&1 &
+  fi
   echo "PG_DIR=$dir PG_URL=postgresql://parley@127.0.0.1:$port/parley"
   ;;
 restart)
@@ -107,7 +118,7 @@ stop)
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: sh tests/pg_server.sh start | restart DIR | stop DIR" >&2
+  echo "usage: sh tests/pg_server.sh start [OWNER_PID] | restart DIR | stop DIR" >&2
   exit 2
   ;;
 esac

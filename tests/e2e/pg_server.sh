@@ -2,12 +2,13 @@
 # The throwaway PostgreSQL server the tests on PostgreSQL use
 # (tests/pg_server.sh): it starts on 127.0.0.1 as a user PostgreSQL accepts,
 # keeps its data over a restart on the same port, and stop leaves no
-# process (by its PID), no listener and no folder behind.
+# process (by its PID), no listener and no folder behind; nor does the
+# death of the process it was started for.
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib/require.sh
 require_tools psql python3
 
-started=$(sh tests/pg_server.sh start 2>&1)
+started=$(sh tests/pg_server.sh start $$ 2>&1)
 result $? "a server starts" "$started"
 eval "$started" 2>/dev/null
 [ -n "${PG_DIR:-}" ] && [ -d "$PG_DIR" ] || bail "the start printed PG_DIR and PG_URL" "$started"
@@ -46,4 +47,24 @@ python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.
 result $? "nothing listens on its port any more"
 [ ! -e "$PG_DIR" ]
 result $? "its folder is removed"
+
+# a server whose owner dies without stopping it (a test that crashed) is
+# stopped by its watcher
+sleep 60 &
+owner=$!
+started=$(sh tests/pg_server.sh start "$owner" 2>&1)
+eval "$started" 2>/dev/null
+orphan=$(cat "$PG_DIR/pid" 2>/dev/null)
+kill -0 "${orphan:-0}" 2>/dev/null
+result $? "a server is started for another process" "$started"
+kill "$owner"
+wait "$owner" 2>/dev/null
+i=0
+while { kill -0 "$orphan" 2>/dev/null || [ -e "$PG_DIR" ]; } && [ $i -lt 200 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+! kill -0 "$orphan" 2>/dev/null && [ ! -e "$PG_DIR" ]
+result $? "once that process is gone, the server is stopped and its folder removed"
+[ -d "$PG_DIR" ] && sh tests/pg_server.sh stop "$PG_DIR"
 summary

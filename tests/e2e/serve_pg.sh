@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 . tests/e2e/lib/require.sh
 require_tools curl psql python3
 
-started=$(sh tests/pg_server.sh start 2>&1) || bail "a PostgreSQL server starts" "$started"
+started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
 eval "$started"
 trap 'cleanup; sh tests/pg_server.sh stop "$PG_DIR"' EXIT
 # the same server with a password in its URL (trust ignores it): never shown

@@ -5,7 +5,9 @@
 #define PARLEY_TEST_PG_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct test_pg {
   char dir[512]; /* the server's folder, "" when none was started */
@@ -15,7 +17,9 @@ typedef struct test_pg {
 /* Starts a server: 0, or -1 with what tests/pg_server.sh said in err. */
 static inline int test_pg_start(test_pg *pg, char *err, size_t errlen) {
   *pg = (test_pg){0};
-  FILE *p = popen("sh tests/pg_server.sh start 2>&1", "r");
+  char cmd[96]; /* this process its owner: stopped even if the test crashes */
+  snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh start %ld 2>&1", (long)getpid());
+  FILE *p = popen(cmd, "r");
   if (!p) {
     snprintf(err, errlen, "cannot run tests/pg_server.sh");
     return -1;
