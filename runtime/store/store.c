@@ -1489,9 +1489,8 @@ static int range_sql(buf *sql, json_t *range, int param, int pg) {
  * Lua side): tags (a string or a list: all of them), status, joined_after /
  * joined_before (ms), a field's range (an object: range_sql), anything
  * else a field that must equal the value. */
-int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
-                         int64_t after_id, long limit, contact_fn fn, void *ud) {
-  store *st = reader_store(rd);
+static int segment_select(store *st, int64_t bot_id, const char *segment, int64_t after_id,
+                          long limit, contact_fn fn, void *ud) {
   int pg = !st->db; /* PostgreSQL: the fields and tags read as jsonb */
   json_error_t jerr;
   json_t *seg = json_loads(segment, 0, &jerr);
@@ -1598,6 +1597,26 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
   sql_finalize(s);
   json_decref(seg);
   return rc == SQL_DONE ? 0 : store_fail(st, "cannot select a segment");
+}
+
+int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
+                         int64_t after_id, long limit, contact_fn fn, void *ud) {
+  store *st = reader_store(rd);
+  /* A failed or cancelled statement ends a PostgreSQL transaction (SQLite's
+   * goes on): inside one, the segment runs in a savepoint of its own, so
+   * the reads after it still work. */
+  int savepoint = !st->db && sql_in_transaction(st->sql);
+  if (savepoint && exec_sql(st, "SAVEPOINT parley_segment", "cannot select a segment"))
+    return -1;
+  int rc = segment_select(st, bot_id, segment, after_id, limit, fn, ud);
+  if (savepoint) {
+    char kept[sizeof st->err];
+    memcpy(kept, st->err, sizeof kept);
+    if (rc) sql_exec(st->sql, "ROLLBACK TO SAVEPOINT parley_segment");
+    if (exec_sql(st, "RELEASE SAVEPOINT parley_segment", "cannot select a segment")) return -1;
+    memcpy(st->err, kept, sizeof kept); /* the segment's own error, if any */
+  }
+  return rc;
 }
 
 /* ---------------------------------------------------------------- versions */

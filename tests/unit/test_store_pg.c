@@ -214,6 +214,13 @@ static void test_store_api(const char *url) {
   engine_close(e);
 }
 
+/* store_set_progress's stop: at once while stop_now is set */
+static int stop_now;
+static int stop_at_once(void *ud) {
+  (void)ud;
+  return stop_now;
+}
+
 /* ids of a segment's contacts, "1,4," */
 static void add_id(void *ud, const contact_row *r) {
   char *out = ud;
@@ -290,6 +297,41 @@ static void test_segments_agree(const char *url, const char *sqlite_path) {
     CHECK(rc[0] == 0 && rc[1] == 0 && strcmp(got[0], want) == 0 && strcmp(got[1], want) == 0,
           "segment %s: SQLite %s, PostgreSQL %s (want %s; %s)", segments[i].segment, got[0],
           got[1], want, rc[1] ? store_error(store_reads(both[1])) : "");
+  }
+  /* a segment stopped inside a read transaction (over 50,000 contacts of
+   * another bot, long enough to be stopped): the reads after it work */
+  static const char *const names[] = {"SQLite", "PostgreSQL"};
+  static const char *const many[] = {
+      "INSERT INTO contacts(id, bot_id, number, fields, first_seen, last_seen)"
+      " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)"
+      " SELECT 100000 + i, ?1, 'n' || i, '{\"k\":' || i || '}', 0, 0 FROM n",
+      "INSERT INTO contacts(id, bot_id, number, fields, first_seen, last_seen)"
+      " SELECT 100000 + i, ?1, 'n' || i, '{\"k\":' || i || '}', 0, 0"
+      " FROM generate_series(1, 50000) i"};
+  for (int k = 0; k < 2; k++) {
+    int64_t big = store_bot_ensure(both[k], "bigbot", 1);
+    sql_stmt *fill = sql_prepare(both[k]->sql, many[k]);
+    if (fill) sql_bind_int(fill, 1, big);
+    CHECK(fill && sql_step(fill) == SQL_DONE && sql_changes(fill) == 50000,
+          "%s: 50,000 contacts of another bot", names[k]);
+    sql_finalize(fill);
+    store_reader *rd = store_reads(both[k]);
+    int began = store_read_begin(rd) == 0;
+    stop_now = 1;
+    store_set_progress(rd, stop_at_once, NULL);
+    int stopped = store_contacts_match(rd, big, "{\"k\":{\"min\":49999}}", 0, 100, add_id,
+                                       (char[256]){""}) == -1;
+    store_set_progress(rd, NULL, NULL);
+    contact_row c = {0};
+    int found = store_contact_get(rd, bot[k], "+15550101", &c);
+    contact_row_free(&c);
+    char got[256] = "";
+    int again = store_contacts_match(rd, bot[k], "{\"tags\":\"vip\"}", 0, 100, add_id, got);
+    store_read_end(rd);
+    CHECK(began && stopped, "%s: a segment stopped by the script's limits fails", names[k]);
+    CHECK(found == 1 && again == 0 && strcmp(got, "9001,9002,9005,") == 0,
+          "%s: and the same read transaction goes on (contact %d, segment again: %s; %s)",
+          names[k], found, got, store_error(rd));
   }
   store_close(both[0]);
   store_close(both[1]);
