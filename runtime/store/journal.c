@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql_db.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ strings */
@@ -679,8 +678,7 @@ writer *writer_open(const char *path, int threaded, char *err, size_t errlen) {
   if (threaded && pthread_create(&w->thread, NULL, writer_main, w) != 0)
     w->threaded = 0;
   char cp_err[512];
-  if (w->threaded && strcmp(path, ":memory:") != 0 && !sql_is_postgres_target(path) &&
-      (w->cp = store_open(path, cp_err, sizeof cp_err))) {
+  if (w->threaded && store_has_wal(st) && (w->cp = store_open(path, cp_err, sizeof cp_err))) {
     if (store_manual_checkpoints(st) ||
         pthread_create(&w->cp_thread, NULL, checkpointer_main, w) != 0) {
       store_close(w->cp);

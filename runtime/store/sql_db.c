@@ -13,8 +13,7 @@
 #include "util.h"
 
 struct sql_db {
-  sql_kind kind;
-  sqlite3 *lite;
+  sqlite3 *lite; /* one of the two */
   PGconn *pg;
   unsigned next_name; /* PostgreSQL: prepared statements s1, s2, ... */
   int failed_unique;  /* the last failure broke a unique key */
@@ -99,7 +98,6 @@ sql_db *sql_open(const char *target, char *err, size_t errlen) {
   char shown[512];
   sql_shown_target(target, shown, sizeof shown);
   if (sql_is_postgres_target(target)) {
-    db->kind = SQL_POSTGRES;
     db->pg = PQconnectdb(target);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
       set_error(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
@@ -116,7 +114,6 @@ sql_db *sql_open(const char *target, char *err, size_t errlen) {
     }
     return db;
   }
-  db->kind = SQL_SQLITE;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(target, &db->lite, flags, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: cannot open the database: %s", shown,
@@ -135,7 +132,7 @@ void sql_close(sql_db *db) {
   free(db);
 }
 
-sql_kind sql_kind_of(const sql_db *db) { return db->kind; }
+sql_kind sql_kind_of(const sql_db *db) { return db->pg ? SQL_POSTGRES : SQL_SQLITE; }
 
 const char *sql_error(const sql_db *db) { return db->err; }
 
@@ -174,13 +171,32 @@ static PGresult *pg_wait(sql_db *db) {
   return last;
 }
 
+/* PostgreSQL: 0 if r is a statement's success, else -1 with the error.
+ * A COMMIT is answered ROLLBACK, not an error, when a statement of its
+ * transaction had failed: that is a failure too. */
+static int pg_check(sql_db *db, const PGresult *r, int commit) {
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    pg_set_error(db, r);
+    return -1;
+  }
+  if (commit && strcmp(PQcmdStatus((PGresult *)r), "ROLLBACK") == 0) {
+    set_error(db, "the transaction was rolled back: a statement in it had failed");
+    return -1;
+  }
+  return 0;
+}
+
+/* A statement's text that is a COMMIT */
+static int is_commit(const char *sql) { return strncasecmp(sql, "COMMIT", 6) == 0; }
+
 int sql_in_transaction(sql_db *db) {
   if (db->lite) return !sqlite3_get_autocommit(db->lite);
   return PQtransactionStatus(db->pg) != PQTRANS_IDLE;
 }
 
 int sql_exec(sql_db *db, const char *sql) {
-  if (db->kind == SQL_SQLITE) {
+  if (db->lite) {
     char *msg = NULL;
     if (sqlite3_exec(db->lite, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
     set_error(db, msg ? msg : sqlite3_errmsg(db->lite));
@@ -188,13 +204,7 @@ int sql_exec(sql_db *db, const char *sql) {
     return -1;
   }
   PGresult *r = PQexec(db->pg, sql);
-  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-  if (rc) pg_set_error(db, r);
-  else if (strncasecmp(sql, "COMMIT", 6) == 0 && strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
-    set_error(db, "the transaction was rolled back: a statement in it had failed");
-    rc = -1;
-  }
+  int rc = pg_check(db, r, is_commit(sql));
   PQclear(r);
   return rc;
 }
@@ -233,7 +243,7 @@ static char *numbered_params(const char *sql, int *n) {
 sql_stmt *sql_prepare(sql_db *db, const char *sql) {
   sql_stmt *s = xcalloc(1, sizeof *s);
   s->db = db;
-  if (db->kind == SQL_SQLITE) {
+  if (db->lite) {
     if (sqlite3_prepare_v3(db->lite, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->lite, NULL) !=
         SQLITE_OK) {
       set_error(db, sqlite3_errmsg(db->lite));
@@ -242,7 +252,7 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
     }
     return s;
   }
-  s->commit = strncasecmp(sql, "COMMIT", 6) == 0;
+  s->commit = is_commit(sql);
   char *text = numbered_params(sql, &s->nparams);
   snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
   PGresult *r = PQprepare(db->pg, s->name, text, s->nparams, NULL);
@@ -261,7 +271,7 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
 void sql_finalize(sql_stmt *s) {
   if (!s) return;
   if (s->lite) sqlite3_finalize(s->lite);
-  if (s->db->kind == SQL_POSTGRES) {
+  if (s->db->pg) {
     PQclear(s->res);
     char sql[48];
     snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
@@ -351,15 +361,7 @@ int sql_step(sql_stmt *s) {
     else if (PQsendQueryPrepared(db->pg, s->name, s->nparams,
                                  (const char *const *)s->values, NULL, NULL, 0))
       s->res = pg_wait(db);
-    ExecStatusType st = s->res ? PQresultStatus(s->res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      pg_set_error(db, s->res);
-      PQclear(s->res);
-      s->res = NULL;
-      return SQL_FAIL;
-    }
-    if (s->commit && strcmp(PQcmdStatus(s->res), "ROLLBACK") == 0) {
-      set_error(db, "the transaction was rolled back: a statement in it had failed");
+    if (pg_check(db, s->res, s->commit)) {
       PQclear(s->res);
       s->res = NULL;
       return SQL_FAIL;

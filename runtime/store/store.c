@@ -640,22 +640,18 @@ static int probe(store *st) {
 /* A store on PostgreSQL. Its errors name the URL without its password. */
 static store *open_postgres(const char *url, char *err, size_t errlen) {
   store *st = xcalloc(1, sizeof *st);
-  char shown[512];
+  char shown[512], why[512];
   sql_shown_target(url, shown, sizeof shown);
   st->path = xstrdup(shown);
   st->sql = sql_open(url, err, errlen);
-  char why[512];
-  if (st->sql && store_schema_pg(st->sql, (int)SCHEMA_VERSION, why, sizeof why)) {
-    snprintf(err, errlen, "%s: %s", shown, why);
-    store_close(st);
-    return NULL;
-  }
-  if (!st->sql) {
-    store_close(st);
-    return NULL;
-  }
-  return st;
+  if (st->sql && store_schema_pg(st->sql, (int)SCHEMA_VERSION, why, sizeof why) == 0)
+    return st;
+  if (st->sql) snprintf(err, errlen, "%s: %s", shown, why);
+  store_close(st);
+  return NULL;
 }
+
+int store_has_wal(store *st) { return st->db && strcmp(st->path, ":memory:") != 0; }
 
 int store_claim_writer(store *st) {
   if (st->db) return 0; /* SQLite: its own locks take turns */
@@ -974,19 +970,15 @@ static sql_stmt *message_insert(store *st, int k) {
     sql_reset(st->message_inserts[k]);
     return st->message_inserts[k];
   }
-  /* PostgreSQL has no OR FAIL: a statement there is all or nothing */
-  const char *head = st->db ? "INSERT OR FAIL INTO messages(id, bot_id, contact_id, direction,"
-                              " number, text, status, provider_id, transactional, segments,"
-                              " created_at, updated_at, send_at, sender, priority, media, error)"
-                              " VALUES"
-                            : "INSERT INTO messages(id, bot_id, contact_id, direction,"
-                              " number, text, status, provider_id, transactional, segments,"
-                              " created_at, updated_at, send_at, sender, priority, media, error)"
-                              " VALUES";
+  static const char head[] =
+      "INSERT %sINTO messages(id, bot_id, contact_id, direction, number, text, status,"
+      " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
+      " priority, media, error) VALUES";
   int rows = 1 << k;
-  size_t cap = strlen(head) + 1 + (size_t)rows * 160, len = 0;
+  size_t cap = sizeof head + (size_t)rows * 160, len = 0;
   char *sql = xmalloc(cap);
-  len += (size_t)snprintf(sql, cap, "%s", head);
+  /* PostgreSQL has no OR FAIL: a statement there is all or nothing */
+  len += (size_t)snprintf(sql, cap, head, st->db ? "OR FAIL " : "");
   for (int r = 0; r < rows; r++) {
     int p = r * MESSAGE_PARAMS;
     len += (size_t)snprintf(
@@ -1609,14 +1601,12 @@ int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
   if (savepoint && exec_sql(st, "SAVEPOINT parley_segment", "cannot select a segment"))
     return -1;
   int rc = segment_select(st, bot_id, segment, after_id, limit, fn, ud);
-  if (savepoint) {
-    char kept[sizeof st->err];
-    memcpy(kept, st->err, sizeof kept);
-    if (rc) sql_exec(st->sql, "ROLLBACK TO SAVEPOINT parley_segment");
-    if (exec_sql(st, "RELEASE SAVEPOINT parley_segment", "cannot select a segment")) return -1;
-    memcpy(st->err, kept, sizeof kept); /* the segment's own error, if any */
-  }
-  return rc;
+  if (!savepoint) return rc;
+  if (rc == 0) return exec_sql(st, "RELEASE SAVEPOINT parley_segment", "cannot select a segment");
+  /* the segment's own error is the one to tell */
+  if (sql_exec(st->sql, "ROLLBACK TO SAVEPOINT parley_segment; RELEASE SAVEPOINT parley_segment"))
+    store_fail(st, "cannot go on after a segment failed");
+  return -1;
 }
 
 /* ---------------------------------------------------------------- versions */

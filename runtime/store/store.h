@@ -25,6 +25,9 @@ store *store_open(const char *path, char *err, size_t errlen);
  * nothing (its own locks take turns). 0, or -1 (store_error) when another
  * process holds it. */
 int store_claim_writer(store *st);
+/* 1 if the database keeps a WAL that the writer's side must checkpoint
+ * (a SQLite file); 0 for SQLite in memory and PostgreSQL, which do not. */
+int store_has_wal(store *st);
 void store_close(store *st);
 /* A connection for reads only, on a database a store_open made. */
 store_reader *store_reader_open(const char *path, char *err, size_t errlen);
