@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
+#include "cluster.h"
 #include "deploy.h"
 #include "engine.h"
 #include "http_server.h"
@@ -235,6 +237,8 @@ static void free_sendings(void) {
 
 static server *running;
 static outbox *sender;
+static cluster *nodes; /* on PostgreSQL: this node's membership */
+
 static http_client *fetcher; /* http.get/post from handlers */
 
 static void on_http_done(void *ud, uint64_t id, const engine_http_result *r) {
@@ -455,7 +459,7 @@ int cli_serve(int argc, char **argv) {
   }
   if (start_test_clock(setting("test_clock"))) return 2;
   long max_body, deadline, concurrency, attempts, send_timeout;
-  long body_memory, max_connections, per_address, request_deadline;
+  long body_memory, max_connections, per_address, request_deadline, lease_ms;
   if (whole_setting("max_body", 1024, 16 << 20, &max_body) ||
       whole_setting("reply_deadline_ms", 0, 600000, &deadline) ||
       whole_setting("send_concurrency", 1, 1024, &concurrency) ||
@@ -464,7 +468,8 @@ int cli_serve(int argc, char **argv) {
       whole_setting("max_body_memory", max_body + 1, 1L << 40, &body_memory) ||
       whole_setting("max_connections", 1, 1000000, &max_connections) ||
       whole_setting("max_connections_per_address", 0, max_connections, &per_address) ||
-      whole_setting("request_deadline_ms", 100, 3600000, &request_deadline))
+      whole_setting("request_deadline_ms", 100, 3600000, &request_deadline) ||
+      whole_setting("node_lease_ms", 300, 60000, &lease_ms))
     return 2;
   long threads = engine_threads_auto();
   if (strcmp(setting("engine_threads"), "auto") != 0 &&
@@ -491,10 +496,24 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "parley serve: %s\n", err);
     return 1;
   }
+  /* on PostgreSQL, one node of several: it runs the partitions it holds */
+  char node_id[128];
+  if (setting("node_id")) snprintf(node_id, sizeof node_id, "%s", setting("node_id"));
+  else if (gethostname(node_id, sizeof node_id - 8) == 0)
+    snprintf(node_id + strlen(node_id), 8, ":%d", port);
+  cluster_config cc = {.db_url = db, .node_id = node_id, .address = listen,
+                       .lease_ms = lease_ms};
+  nodes = sql_is_postgres_target(db) ? cluster_start(&cc, e, err, sizeof err) : NULL;
+  if (sql_is_postgres_target(db) && !nodes) {
+    fprintf(stderr, "parley serve: %s\n", err);
+    engine_close(e);
+    return 1;
+  }
   check_ctx checked = {0};
   int started = deploy_start(e, setting("scripts"), err, sizeof err);
   if (started) fprintf(stderr, "parley serve: %s\n", err);
   if (started || (engine_each_bot_counts(e, check_bot_sending, &checked), checked.bad)) {
+    cluster_stop(nodes);
     engine_close(e);
     free_sendings();
     return 1;
@@ -512,10 +531,12 @@ int cli_serve(int argc, char **argv) {
                        .inline_replies = inline_replies,
                        .reply_deadline_ms = deadline,
                        .more_metrics = sender_metrics,
-                       .metrics_ud = e};
+                       .metrics_ud = e,
+                       .nodes = nodes};
   server *s = server_start(&cfg, e, err, sizeof err);
   if (!s) {
     fprintf(stderr, "parley serve: %s\n", err);
+    cluster_stop(nodes);
     engine_close(e);
     free_sendings();
     return 1;
@@ -533,6 +554,7 @@ int cli_serve(int argc, char **argv) {
   if (!sender) {
     fprintf(stderr, "parley serve: %s\n", err);
     server_free(s);
+    cluster_stop(nodes);
     engine_close(e);
     free_sendings();
     return 1;
@@ -570,6 +592,8 @@ int cli_serve(int argc, char **argv) {
   server_finish(s);
   running = NULL;
   server_free(s);
+  cluster_stop(nodes); /* its partitions are free at once for the other nodes */
+  nodes = NULL;
   engine_close(e); /* the last batch is committed; WAL checkpointed on close */
   free_sendings();
   return 0;

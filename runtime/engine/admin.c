@@ -94,7 +94,13 @@ static void import_changed(void *ud, const char *number, const char *status,
 /* A batch of the import's writes, committed before the import reads on. */
 static int import_commit(void *ud, journal *j, char *err, size_t errlen) {
   engine_import *im = ud;
+  if (group_ids_check(im->e, err, errlen)) return -1;
   return writer_apply(im->e->w, j, err, errlen);
+}
+
+static int64_t import_new_id(void *ud) {
+  engine_import *im = ud;
+  return next_contact_id(im->e);
 }
 
 int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
@@ -105,9 +111,8 @@ int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
   opt->changed = import_changed;
   opt->commit = import_commit;
   opt->ud = &im;
-  int64_t last_id = atomic_load(&e->group->last_contact_id);
-  int rc = contacts_import(e->rd, b->id, &last_id, data, len, opt, rep, err, errlen);
-  atomic_store(&e->group->last_contact_id, last_id);
+  opt->new_id = import_new_id;
+  int rc = contacts_import(e->rd, b->id, data, len, opt, rep, err, errlen);
   if (rc < 0) engine_reset(e); /* the cache may hold what a failed batch wrote */
   return rc;
 }

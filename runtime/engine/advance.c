@@ -297,6 +297,12 @@ static long advance_round(engine *e, bot *b, int64_t until, int64_t started,
   return rc ? -1 : done;
 }
 
+/* Whether this engine runs the bot's broadcast turns: the node holding
+ * the bot's own conversation (partition.h) does. */
+static int turns_here(engine *e, const bot *b) {
+  return engine_holds(e, b->id, "");
+}
+
 /* One round of each worker over its own partitions (advance_partitioned). */
 typedef struct advance_job {
   const char *bot;
@@ -312,16 +318,17 @@ static void advance_share(engine *w, void *arg) {
   a->done[w->worker] = 0;
   a->added[w->worker] = 0;
   if (!b) return;
-  store_set_partitions(w->rd, w->group->n, w->worker);
+  store_set_partitions(w->rd, w->due_parts);
   a->done[w->worker] = advance_round(w, b, a->until, a->started, &a->cur[w->worker],
                                      ROUND_TIMERS | ROUND_HELD);
-  store_set_partitions(w->rd, 1, 0);
+  store_set_partitions(w->rd, NULL);
   a->added[w->worker] = w->next_new_due != INT64_MAX;
 }
 
 /* When the bot's next broadcast turn is due (by until), INT64_MAX if none
  * is, INT64_MIN if the store failed. */
 static int64_t next_turn(engine *e, bot *b, int64_t until) {
+  if (!turns_here(e, b)) return INT64_MAX;
   broadcast_row *bs = NULL;
   size_t nb = 0;
   if (store_broadcasts_due(e->rd, b->id, until, &bs, &nb)) return INT64_MIN;
@@ -400,8 +407,11 @@ int engine_advance(engine *e, int64_t until, char *err, size_t errlen) {
      * timers or held messages, or ran a broadcast, waits for its commit so
      * the next fetch sees what it added. */
     advance_cursor cur = advance_start;
+    int what = turns_here(e, b) ? ROUND_ALL : ROUND_TIMERS | ROUND_HELD;
     for (;;) {
-      long done = advance_round(e, b, until, started, &cur, ROUND_ALL);
+      store_set_partitions(e->rd, e->due_parts);
+      long done = advance_round(e, b, until, started, &cur, what);
+      store_set_partitions(e->rd, NULL);
       if (done < 0) {
         snprintf(err, errlen, "%s", store_error(e->rd));
         engine_reset(e);

@@ -3,6 +3,7 @@
  * and the cache kept for it let go (engine_flush waits for the last). After
  * a failed write everything starts again from the store (engine_reset). */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine_internal.h"
 
@@ -70,6 +71,12 @@ int submit_journal(engine *e, char *err, size_t errlen) {
   e = e->group->w[0];
   gather(e);
   size_t inflight_events = e->nevents_inflight;
+  if (group_ids_check(e, err, errlen)) { /* the journal holds an id 0 */
+    char why[512];
+    writer_wait(e->w, why, sizeof why);
+    engine_reset(e);
+    return -1;
+  }
   if (writer_submit(e->w, e->jr, err, errlen)) {
     engine_reset(e); /* the batch in flight failed; this one built on it */
     return -1;
@@ -95,7 +102,32 @@ int engine_flush(engine *e, char *err, size_t errlen) {
  * on, after every batch before them: j applied by the writer at once (in a
  * transaction of its own; the engine has no connection that writes). */
 int write_now(engine *e, journal *j, char *err, size_t errlen) {
-  return engine_flush(e, err, errlen) ? -1 : writer_apply(e->w, j, err, errlen);
+  if (engine_flush(e, err, errlen) || group_ids_check(e, err, errlen)) return -1;
+  return writer_apply(e->w, j, err, errlen);
+}
+
+int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_t errlen) {
+  engine_group *g = e->group;
+  engine *p = g->w[0];
+  if (engine_flush(p, err, errlen)) return -1;
+  int changed = 0;
+  for (int q = 0; q < PARTITIONS; q++) {
+    unsigned char h = held ? held[q] != 0 : 1;
+    changed |= h != g->held[q];
+    g->held[q] = h;
+  }
+  group_due_parts(g);
+  if (!changed) return 0;
+  /* What the partitions' last holder did is in the store: the caches are
+   * read again, ids come from blocks after its, its provider ids join the
+   * filter. Handlers waiting for HTTP are dropped (their rerun records run
+   * them again, on whichever node holds their conversation now). */
+  engine_reset(p);
+  if (provider_ids_rebuild(p)) {
+    snprintf(err, errlen, "%s", store_error(p->rd));
+    return -1;
+  }
+  return 0;
 }
 
 uint64_t engine_batches_durable(engine *e) { return e->durable; }

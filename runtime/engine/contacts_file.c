@@ -549,7 +549,7 @@ static char *merged(import_report *rep, const import_row *r, const char *stored,
 }
 
 /* Reads the row's contact on rd, decides, and records the writes in j. */
-static int apply_row(store_reader *rd, journal *j, int64_t bot_id, int64_t *last_id,
+static int apply_row(store_reader *rd, journal *j, int64_t bot_id,
                      const import_row *r, const import_options *opt,
                      import_report *rep) {
   contact_row c = {0};
@@ -572,7 +572,7 @@ static int apply_row(store_reader *rd, journal *j, int64_t bot_id, int64_t *last
   if (!rc && found && store_consent_each(rd, c.id, note_consent, &cs)) rc = -1;
   int recorded_out =
       suppressed || (cs.last_action && strcmp(cs.last_action, "optout") == 0);
-  int64_t id = found ? c.id : ++*last_id;
+  int64_t id = found ? c.id : opt->new_id(opt->ud);
   /* the status after this row, and what goes to the ledger: a new contact
    * without evidence is known but not opted in (an erased number that had
    * opted out is opted out again) */
@@ -635,15 +635,13 @@ typedef struct import_batch {
   journal j;
   json_t *numbers; /* number -> true */
   long rows;
-  int64_t last_id;      /* the ids its new contacts took */
   import_report before; /* the report before it */
 } import_batch;
 
 /* Commits the batch (nothing to do if it wrote nothing) and starts the
  * next; if it fails, the report goes back to what the batches before did.
  * 0, or -1 with err. */
-static int end_batch(import_batch *ib, int64_t *last_contact_id,
-                     const import_options *opt, import_report *rep, char *err,
+static int end_batch(import_batch *ib, const import_options *opt, import_report *rep, char *err,
                      size_t errlen) {
   int rc = ib->j.n ? opt->commit(opt->ud, &ib->j, err, errlen) : 0;
   if (rc) {
@@ -651,7 +649,6 @@ static int end_batch(import_batch *ib, int64_t *last_contact_id,
     *rep = ib->before;
     rep->errors = errors;
   } else {
-    *last_contact_id = ib->last_id;
     ib->before = *rep;
   }
   journal_clear(&ib->j);
@@ -660,21 +657,19 @@ static int end_batch(import_batch *ib, int64_t *last_contact_id,
   return rc;
 }
 
-int contacts_import(store_reader *rd, int64_t bot_id, int64_t *last_contact_id,
-                    const char *data, size_t len, const import_options *opt,
+int contacts_import(store_reader *rd, int64_t bot_id, const char *data, size_t len, const import_options *opt,
                     import_report *rep, char *err, size_t errlen) {
   *rep = (import_report){.errors = json_array()};
   rows rs = {0};
   int rc = opt->format == IMPORT_CSV ? read_csv(data, len, opt, &rs, rep, err, errlen)
                                      : read_json_lines(data, len, opt, &rs, rep);
-  import_batch ib = {
-      .numbers = json_object(), .last_id = *last_contact_id, .before = *rep};
+  import_batch ib = {.numbers = json_object(), .before = *rep};
   for (size_t k = 0; !rc && k < rs.n; k++) {
     const import_row *r = &rs.v[k];
     if (ib.rows == IMPORT_BATCH || json_object_get(ib.numbers, r->number))
-      rc = end_batch(&ib, last_contact_id, opt, rep, err, errlen);
+      rc = end_batch(&ib, opt, rep, err, errlen);
     if (rc) break;
-    if (apply_row(rd, &ib.j, bot_id, &ib.last_id, r, opt, rep)) {
+    if (apply_row(rd, &ib.j, bot_id, r, opt, rep)) {
       snprintf(err, errlen, "%s", store_error(rd));
       json_t *errors = rep->errors;
       *rep = ib.before; /* what the batches before did */
@@ -685,7 +680,7 @@ int contacts_import(store_reader *rd, int64_t bot_id, int64_t *last_contact_id,
     json_object_set_new(ib.numbers, r->number, json_true());
     ib.rows++;
   }
-  if (!rc && rs.n) rc = end_batch(&ib, last_contact_id, opt, rep, err, errlen);
+  if (!rc && rs.n) rc = end_batch(&ib, opt, rep, err, errlen);
   journal_free(&ib.j);
   json_decref(ib.numbers);
   for (size_t i = 0; i < rs.n; i++) row_free(&rs.v[i]);

@@ -51,19 +51,18 @@ typedef struct import_options {
   /* Commits a batch's writes (in one transaction, durable when it returns:
    * the rows after it read them on rd): 0, or -1 with err. */
   int (*commit)(void *ud, journal *j, char *err, size_t errlen);
+  int64_t (*new_id)(void *ud); /* the id of a contact it creates */
   void *ud;
 } import_options;
 
 /* Imports data into bot_id's contacts: reads on rd, writes through
  * opt->commit, in batches of at most IMPORT_BATCH rows (a batch ends before
  * a row whose number a row of it wrote, so that each row reads what the
- * rows before wrote); new contacts get the ids after *last_contact_id,
- * which is advanced. 0 with rep filled (caller frees rep->errors); 1 if the
+ * rows before wrote); new contacts get their ids from opt->new_id. 0 with rep filled (caller frees rep->errors); 1 if the
  * data cannot be read as a whole (a CSV syntax error, a bad header: err
  * names the line), nothing written; -1 if the store failed (err), the
  * batches before stay written (an import is safe to run again). */
-int contacts_import(store_reader *rd, int64_t bot_id, int64_t *last_contact_id,
-                    const char *data, size_t len, const import_options *opt,
+int contacts_import(store_reader *rd, int64_t bot_id, const char *data, size_t len, const import_options *opt,
                     import_report *rep, char *err, size_t errlen);
 
 /* The report as JSON (rep->errors is taken). */

@@ -57,6 +57,8 @@ void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
   writer_on_queued(e->w, fn, ud);
 }
 
+void engine_set_fence(engine *e, const struct store_fence *f) { writer_set_fence(e->w, f); }
+
 int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
   return writer_apply_side(((engine *)e)->w, j, err, errlen);
 }
@@ -276,7 +278,29 @@ static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery
   return rc;
 }
 
+/* A message or event for a conversation another node holds: to the inbox,
+ * with what its holder needs to answer it as this node would have. */
+static int forward(engine *e, bot *b, const inbound *m) {
+  json_t *o = json_pack("{s:s, s:s, s:s?, s:s%, s:s?, s:s?, s:s?, s:s?}", "bot", b->name,
+                        "from", m->from, "to", m->to, "text", m->text ? m->text : "", m->text ? m->len : 0,
+                        "provider_id", m->provider_id, "event_type", m->event_type,
+                        "event_data", m->event_data, "media", m->media_json);
+  char *item = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  int64_t until = 0;
+  if (m->inline_reply > 0 && !m->event_type) {
+    int64_t left_ms = m->inline_until_ns ? (m->inline_until_ns - mono_ns()) / 1000000 : 10000;
+    if (left_ms > 0) until = epoch_ms() + left_ms;
+  }
+  journal_inbox_add(e->jr, m->forward_ticket, partition_of(b->id, m->from), b->id,
+                    item ? item : "{}", until, until ? m->inline_reply : 0);
+  free(item);
+  return 0;
+}
+
 static int handle_one(engine *e, bot *b, const inbound *m) {
+  if (m->forward_ticket) return forward(e, b, m);
+  json_t *texts = m->inbox_id ? json_array() : NULL, *ids = m->inbox_id ? json_array() : NULL;
   run_ctx run = {
       .now = e->clock(e->clock_ud),
       .tag = m->tag,
@@ -289,13 +313,23 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
                             ? m->from
                             : NULL,
               .left = m->inline_reply,
-              .until_ns = m->inline_until_ns},
+              .until_ns = m->inline_until_ns,
+              .inbox_texts = texts,
+              .inbox_ids = ids},
   };
   e->run = &run;
   int rc = m->delivery ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);
   e->run = NULL;
+  if (m->inbox_id) {
+    char *t = json_dumps(texts, JSON_COMPACT), *i = json_dumps(ids, JSON_COMPACT);
+    journal_inbox_done(e->jr, m->inbox_id, t, i);
+    free(t);
+    free(i);
+    json_decref(texts);
+    json_decref(ids);
+  }
   return rc;
 }
 

@@ -191,6 +191,13 @@ typedef struct inbound {
   /* A delivery report instead of a message (from is unused): moves the
    * bot's outgoing message forward and runs bot.on_status. */
   const struct delivery *delivery;
+  /* Not handled here: another node holds its conversation. It goes to the
+   * inbox under this ticket (with its inline_reply and deadline), durable
+   * with the batch (store_cluster.h). NULL: handled here. */
+  const char *forward_ticket;
+  /* An inbox item being handled (its id): recorded done, with its inline
+   * replies, in the same transaction. 0: none. */
+  int64_t inbox_id;
 } inbound;
 
 typedef struct delivery {
@@ -307,6 +314,23 @@ int engine_http_done(engine *e, uint64_t id, const engine_http_result *r, char *
                      size_t errlen);
 /* Handlers waiting for a response now. */
 size_t engine_http_waiting(engine *e);
+
+/* The partitions (partition.h) this engine's node holds in a cluster
+ * (held[p] != 0; NULL: all, as an engine alone does): the timers, held
+ * messages and broadcast turns of the others are not run here (their
+ * messages the caller hands to their holder). When any changed hands, what
+ * the engine keeps is read from the store again (cached contacts, rerun
+ * records, bot.store, the provider ids' filter), ids come from new blocks,
+ * and handlers waiting for HTTP are dropped (their rerun records run them
+ * again where their conversation is held): nothing the last holder did is
+ * missed. Between batches (it flushes first): 0, or -1 with err. */
+int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_t errlen);
+/* 1 if this engine's node holds the conversation (bot, number). */
+int engine_holds(engine *e, int64_t bot_id, const char *number);
+/* Every write transaction checks the node's fencing number (store_cluster.h)
+ * from now on. */
+struct store_fence;
+void engine_set_fence(engine *e, const struct store_fence *f);
 
 /* Each number a bot serves (bot.config{numbers = {...}}), with its bot. */
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),

@@ -163,6 +163,9 @@ typedef struct inline_reply {
   const char *number; /* its sender, when replies go back inline; else NULL */
   int left;           /* how many more may */
   int64_t until_ns;   /* and until when (mono_ns; 0: no deadline) */
+  /* an inbox item's (another node waits for them): the inline replies'
+   * texts and ids, JSON lists, recorded with the item done; else NULL */
+  struct json_t *inbox_texts, *inbox_ids;
 } inline_reply;
 
 /* What runs now on a worker: an inbound message, event or delivery report,
@@ -250,7 +253,14 @@ struct engine {
 
   deferred_send *deferred; /* sends to other workers' contacts (see above) */
   size_t ndeferred, cap_deferred;
+  /* the partitions whose timers and held messages it fires, a '1' each
+   * (store_set_partitions); NULL: every one (a single worker of a node
+   * holding all) */
+  char *due_parts;
 };
+
+/* The kinds of ids the engine allocates (group_shared.c). */
+enum { ID_CONTACT, ID_MESSAGE, ID_TIMER, ID_BROADCAST, ID_KINDS };
 
 /* The workers of one engine (workers.c) and what they share (group_shared.c). */
 struct engine_group {
@@ -266,11 +276,21 @@ struct engine_group {
   int running, stopping;
   void (*fn)(engine *w, void *arg);
   void *arg;
-  /* the ids the engine allocates (from the highest in the store at start) */
-  _Atomic int64_t last_contact_id, last_message_id, last_timer_id, last_broadcast_id;
+  /* the ids the engine allocates, the last taken of each kind (group_shared.c):
+   * from the highest in the store at start, or on PostgreSQL from blocks
+   * claimed on the connection ids, up to id_end (under ids_mu) */
+  _Atomic int64_t last_id[ID_KINDS];
+  store *ids; /* PostgreSQL: claims id blocks; NULL: SQLite */
+  pthread_mutex_t ids_mu;
+  int64_t id_end[ID_KINDS];
+  int ids_failed; /* a claim failed: the batch must fail (group_ids_check) */
+  char ids_err[512];
   pthread_mutex_t cells_mu;
   store_cell *cells;
   pthread_mutex_t waits_mu; /* the workers' waiting lists, while they run */
+  /* the partitions this node holds (engine_set_partitions): all of them
+   * unless a cluster says otherwise */
+  unsigned char held[PARTITIONS];
   /* the inbound provider ids accepted (provider_ids.c): added to by the
    * primary between rounds, only read while the workers run */
   bloom provider_ids;
@@ -324,8 +344,14 @@ void action_logged(engine *e, bot *b, const char *number, engine_action_kind kin
     __attribute__((format(printf, 6, 7)));
 
 /* group_shared.c */
-/* Reads the highest ids from the store again (at start, after a failed write). */
+/* Reads the highest ids from the store again (at start, after a failed
+ * write); on PostgreSQL, the next ids come from fresh blocks. */
 int group_reload_ids(engine *e);
+/* Sets each worker's due_parts from the partitions held. */
+void group_due_parts(engine_group *g);
+/* -1 with err if an id could not be claimed since the last call (the
+ * batch holding its 0 must not be written), else 0. */
+int group_ids_check(engine *e, char *err, size_t errlen);
 /* The worker whose partitions hold the conversation (bot, number). */
 engine *engine_owner(engine *e, int64_t bot_id, const char *number);
 /* While the workers run in parallel: number is a contact of another
@@ -376,6 +402,8 @@ int pending_status_rank(engine *e, int64_t bot_id, int64_t id);
  * with the ids added after (core/bloom.h). The primary, between rounds, outside a read
  * transaction (it must see every durable batch). 0, or -1 (store_error). */
 int provider_ids_ready(engine *e);
+/* Builds it again from the store: ids other nodes accepted are in it then. */
+int provider_ids_rebuild(engine *e);
 /* An inbound message's provider id, accepted (where pending_add records it). */
 void provider_id_add(engine *e, int64_t bot_id, const char *provider_id);
 /* store_inbound_exists, asked only when the filter may have the id. */

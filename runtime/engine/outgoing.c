@@ -2,6 +2,7 @@
  * opted-out contact, failed for an undeliverable number, held by quiet hours
  * where it does not answer the fan, queued for the sender with an outbox or
  * back inline in the webhook's answer, and told to the observers. */
+#include <jansson.h>
 #include <string.h>
 
 #include "clock.h"
@@ -55,6 +56,10 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
                    .error = error};
   journal_message(e->jr, &m);
+  if (reply == ENGINE_REPLY_INLINE && inl->inbox_texts) {
+    json_array_append_new(inl->inbox_texts, json_string(text));
+    json_array_append_new(inl->inbox_ids, json_integer(m.id));
+  }
   if (send_at && send_at < e->next_new_due) e->next_new_due = send_at;
   if (send_at) {
     if (shows(e)) {

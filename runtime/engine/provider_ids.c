@@ -35,6 +35,13 @@ int provider_ids_ready(engine *e) {
   return 0;
 }
 
+int provider_ids_rebuild(engine *e) {
+  engine_group *g = e->group;
+  bloom_free(&g->provider_ids);
+  g->provider_ids = (bloom){0};
+  return provider_ids_ready(e);
+}
+
 void provider_id_add(engine *e, int64_t bot_id, const char *provider_id) {
   bloom *f = &e->group->provider_ids;
   if (f->nlayers) bloom_add(f, bloom_hash(bot_id, provider_id));

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "sql_db.h"
 
 /* ---------------------------------------------------------------- threads */
 
@@ -102,7 +103,13 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
   pthread_cond_init(&g->done, NULL);
   pthread_mutex_init(&g->cells_mu, NULL);
   pthread_mutex_init(&g->waits_mu, NULL);
+  pthread_mutex_init(&g->ids_mu, NULL);
   p->group = g;
+  memset(g->held, 1, sizeof g->held); /* alone: every partition */
+  /* PostgreSQL: ids come in blocks claimed on a connection of their own
+   * (the writer's is busy with the batches; a claim commits at once) */
+  if (sql_is_postgres_target(db_path) && !(g->ids = store_open(db_path, err, errlen)))
+    return -1;
   p->worker = 0;
   sink_to(p, p);
   /* the provider ids' filter now (about 0.4 s a million stored ids), not
@@ -144,6 +151,7 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
       return -1;
     }
   }
+  group_due_parts(g);
   if (!g->threaded) return 0;
   for (int k = 1; k < g->n; k++) {
     worker_start *ws = xcalloc(1, sizeof *ws);
@@ -181,6 +189,7 @@ void worker_free(engine *w) {
     w->bots = next;
   }
   free(w->deferred);
+  free(w->due_parts);
   if (w->reads_alone) store_reader_close(w->rd);
   free(w);
 }
@@ -196,6 +205,8 @@ void group_close(engine *p) {
     for (int k = 1; k <= g->started; k++) pthread_join(g->threads[k], NULL);
   }
   for (int k = 1; k < g->n; k++) worker_free(g->w[k]);
+  store_close(g->ids);
+  pthread_mutex_destroy(&g->ids_mu);
   while (g->cells) {
     store_cell *next = g->cells->next;
     pthread_mutex_destroy(&g->cells->lock);

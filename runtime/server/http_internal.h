@@ -57,6 +57,15 @@ typedef struct job {
   char *http_error;
   char **http_headers;
   size_t http_nheaders;
+  /* the inbox (forward.c): a message this node took for another node's
+   * conversation, its ticket and whether its answer waits for the
+   * replies (until deadline_ns); or an inbox item this node handles */
+  char *ticket;
+  int wants_replies;
+  int64_t deadline_ns;
+  int64_t inbox_id;
+  int inbox_inline;       /* the replies it may answer inline, */
+  int64_t inbox_until_ns; /* until then */
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -94,6 +103,14 @@ struct server {
   size_t ncollected, collected_cap;
   job *in_flight, *in_flight_tail;
   int refusing; /* (under mu) server_finish: new requests get 503 */
+  /* the engine thread's (forward.c): webhooks waiting for the replies of
+   * another node; the inbox items taken, not yet durable */
+  job *forwarded;
+  uint64_t tickets;
+  char ticket_prefix[24];
+  int64_t *taken;
+  size_t ntaken, cap_taken;
+  job **take_tail;
   volatile sig_atomic_t stopping;
 };
 
@@ -172,6 +189,21 @@ void job_answer_error(job *j, unsigned status, const char *message);
 /* 1 if a PUT /v1/bots/BOT/script body of this Content-Type is a (maybe
  * compressed) tar archive, unpacked by the upload worker. */
 int script_body_is_archive(const char *content_type);
+
+/* forward.c: the inbox (see there). On the engine thread. */
+/* j (in: its inbound) goes to the inbox for the node holding its
+ * conversation, under a new ticket. */
+void forward_mark(server *s, job *j, inbound *in);
+/* Its batch durable: 1 if j waits for its holder's replies (forward_poll
+ * answers it), 0 to answer it now. */
+int forward_wait(server *s, job *j);
+/* Answers the waiting webhooks whose replies came or whose deadline passed. */
+void forward_poll(server *s);
+/* The open inbox items of this node's partitions not taken yet, as jobs
+ * (a list), oldest first. */
+job *inbox_take(server *s);
+/* j (an inbox item's job) is done with: durable, failed or dropped. */
+void inbox_taken_done(server *s, job *j);
 
 /* upload_worker.c: the thread that unpacks archives sent as scripts. */
 typedef struct upload_worker upload_worker;

@@ -23,6 +23,7 @@
 #include "script.h"
 #include "form.h"
 #include "util.h"
+#include "cluster.h"
 #include "http_internal.h"
 
 
@@ -384,9 +385,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (url_problem(r->raw_uri, problem, sizeof problem))
     return respond_error(conn, 400, problem);
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-  if (strcmp(url, "/healthz") == 0) /* HEAD: the same answer, which MHD sends without a body */
-    return get || strcmp(method, "HEAD") == 0 ? respond(conn, 200, "text/plain", "ok\n")
-                                              : respond_error(conn, 405, "use GET");
+  if (strcmp(url, "/healthz") == 0) { /* HEAD: the same answer, which MHD sends without a body */
+    if (!get && strcmp(method, "HEAD") != 0) return respond_error(conn, 405, "use GET");
+    if (!s->cfg.nodes) return respond(conn, 200, "text/plain", "ok\n");
+    int ok = 1;
+    char *body = cluster_health_json(s->cfg.nodes, &ok);
+    enum MHD_Result rc = respond(conn, ok ? 200 : 503, "application/json", body);
+    free(body);
+    return rc;
+  }
   if (strcmp(url, "/metrics") == 0) {
     if (!get) return respond_error(conn, 405, "use GET");
     job *j = xcalloc(1, sizeof *j);
@@ -552,13 +559,27 @@ static void answer_in_flight(server *s) {
     next = j->next;
     j->next = NULL;
     if (!j->conn) {
+      inbox_taken_done(s, j);
       job_free(j);
       continue;
     }
+    if (forward_wait(s, j)) continue; /* answered once its holder has */
     atomic_store(&j->done, 1);
     MHD_resume_connection(j->conn);
   }
   s->in_flight = s->in_flight_tail = NULL;
+}
+
+/* Answers the webhooks waiting for another node's replies: as they come,
+ * or without them at their deadline (a few seconds at most). */
+static void finish_forwarded(server *s) {
+  while (s->forwarded) {
+    forward_poll(s);
+    if (s->forwarded) {
+      struct timespec t = {0, 5000000};
+      nanosleep(&t, NULL);
+    }
+  }
 }
 
 /* Waits until the batch in flight is durable (or failed: its jobs are
@@ -612,6 +633,9 @@ static void submit_collected(server *s) {
 static int collect(server *s, job *j) {
   j->b = engine_find_bot(s->e, j->botname);
   if (!j->b) return -1;
+  /* an inbox item whose partition went elsewhere meanwhile: its new
+   * holder takes it from the inbox */
+  if (j->inbox_id && !engine_holds(s->e, bot_id(j->b), j->from)) return 1;
   if (s->ncollected == s->collected_cap) {
     s->collected_cap = s->collected_cap ? 2 * s->collected_cap : 256;
     s->collected = xrealloc(s->collected, s->collected_cap * sizeof *s->collected);
@@ -629,6 +653,10 @@ static int collect(server *s, job *j) {
     j->dl.error = j->dl_error;
     in->provider_id = NULL; /* not an inbound message's id */
     in->delivery = &j->dl;
+  } else if (j->inbox_id) { /* as the node that took it said */
+    in->inbox_id = j->inbox_id;
+    in->inline_reply = j->inbox_inline;
+    in->inline_until_ns = j->inbox_until_ns;
   } else if (j->kind != JOB_EVENT) {
     int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
     in->inline_reply = !inline_ok                              ? 0
@@ -637,6 +665,9 @@ static int collect(server *s, job *j) {
     if (s->cfg.reply_deadline_ms > 0)
       in->inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
   }
+  if (s->cfg.nodes && j->kind != JOB_STATUS && !j->inbox_id &&
+      !engine_holds(s->e, bot_id(j->b), j->from))
+    forward_mark(s, j, in);
   return 0;
 }
 
@@ -654,6 +685,15 @@ static void answer_now(job *j) {
  * frees; the ones after it see what it changed); the requeue of replies
  * and the answers of handlers' requests after the messages before them. */
 static void handle_jobs(server *s, job *jobs) {
+  if (s->cfg.nodes) { /* what other nodes acknowledged first */
+    job *items = inbox_take(s);
+    if (items) {
+      job *last = items;
+      while (last->next) last = last->next;
+      last->next = jobs;
+      jobs = items;
+    }
+  }
   job *http = NULL, **http_tail = &http;
   job *next;
   for (job *j = jobs; j; j = next) {
@@ -683,8 +723,10 @@ static void handle_jobs(server *s, job *jobs) {
       answer_now(j);
       continue;
     }
-    if (collect(s, j)) {
-      job_answer_error(j, 404, "no such bot");
+    int refused = collect(s, j);
+    if (refused) {
+      if (refused < 0) job_answer_error(j, 404, "no such bot");
+      inbox_taken_done(s, j);
       if (j->conn) answer_now(j);
       else job_free(j);
     }
@@ -876,13 +918,19 @@ int server_run(server *s) {
   while (!s->stopping) {
     /* with a batch in flight, what came meanwhile runs at once (while the
      * writer commits that batch); nothing came: the batch is answered */
-    job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
+    job *jobs = take_jobs(s, s->in_flight ? 0 : s->forwarded ? 5 : 100);
     if (jobs) handle_jobs(s, jobs);
     else finish_in_flight(s);
+    if (s->forwarded) forward_poll(s);
     int64_t now = wall_ms();
     if (now >= next_tick || (s->nwatch && now >= next_watch))
       finish_in_flight(s); /* timers and reloads start from a durable store */
     if (now >= next_tick) {
+      if (s->cfg.nodes) {
+        cluster_tick(s->cfg.nodes, s->e);
+        handle_jobs(s, NULL); /* the inbox's items */
+        finish_in_flight(s);
+      }
       char err[1024];
       if (engine_advance(s->e, now, err, sizeof err))
         log_event(LOG_ERROR, "timers_failed", "error", err, NULL);
@@ -898,6 +946,7 @@ int server_run(server *s) {
   job *jobs = take_jobs(s, 0);
   if (jobs) handle_jobs(s, jobs);
   finish_in_flight(s);
+  finish_forwarded(s);
   return 0;
 }
 
@@ -905,6 +954,7 @@ void server_pump(server *s, int wait_ms) {
   job *jobs = take_jobs(s, wait_ms);
   if (jobs) handle_jobs(s, jobs);
   finish_in_flight(s);
+  finish_forwarded(s);
 }
 
 void server_finish(server *s) {
@@ -963,6 +1013,7 @@ void server_free(server *s) {
   pthread_mutex_destroy(&s->routes_mu);
   free(s->collected);
   free(s->inbound);
+  free(s->taken);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

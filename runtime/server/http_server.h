@@ -38,6 +38,10 @@ typedef struct server_config {
    * in is answered without its replies, which go through the provider
    * (providers time out webhooks: Twilio after 15 s); 0: no deadline. */
   int64_t reply_deadline_ms;
+  /* On PostgreSQL, this node's membership (cluster.h): its partitions
+   * change hands between batches, messages for conversations other nodes
+   * hold go to the inbox, /healthz says what it holds. NULL: alone. */
+  struct cluster *nodes;
   /* Lines appended to /metrics (on the engine thread), or NULL. */
   void (*more_metrics)(void *ud, buf *out);
   void *metrics_ud;

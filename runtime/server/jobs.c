@@ -24,6 +24,7 @@ void job_free(job *j) {
   free(j->event_status);
   free(j->event_error);
   free(j->media_json);
+  free(j->ticket);
   free(j->dl_status);
   free(j->dl_error);
   free(j->botname);

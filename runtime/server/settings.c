@@ -26,8 +26,14 @@ typedef struct setting_def {
 static const setting_def before_providers[] = {
     {"listen", "PARLEY_LISTEN", "127.0.0.1:8080", "default", 0, 0, "address:port to listen on"},
     {"db", "PARLEY_DB", "var/parley.db", "default", 0, 0,
-     "the database: a SQLite file, or a PostgreSQL URL (postgresql://USER@HOST:PORT/DB; "
-     "one node at a time for now)"},
+     "the database: a SQLite file, or a PostgreSQL URL (postgresql://USER@HOST:PORT/DB), "
+     "which several nodes may share (docs/deploy.md)"},
+    {"node_id", "PARLEY_NODE_ID", NULL, "unset", 0, 0,
+     "on PostgreSQL: this node's name among the nodes sharing the database, kept across "
+     "restarts; unset: HOSTNAME:PORT"},
+    {"node_lease_ms", "PARLEY_NODE_LEASE_MS", "3000", "default", 0, 0,
+     "on PostgreSQL: a node that stops renewing its lease for this long is taken for dead and "
+     "its conversations move to the other nodes (300 to 60000)"},
     {"scripts", "PARLEY_SCRIPTS", "scripts", "default", 0, 0,
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,

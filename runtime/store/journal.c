@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_cluster.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ strings */
@@ -293,6 +294,18 @@ void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id) {
       (struct j_broadcast_cancel){.bot = bot, .id = id};
 }
 
+void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bot,
+                       const char *item, int64_t reply_until, int inline_max) {
+  push(j, J_INBOX_ADD)->u.inbox_add = (struct j_inbox_add){
+      .ticket = copy(j, ticket), .item = copy(j, item), .bot = bot, .partition = partition,
+      .inline_max = inline_max, .reply_until = reply_until};
+}
+
+void journal_inbox_done(journal *j, int64_t id, const char *replies, const char *reply_ids) {
+  push(j, J_INBOX_DONE)->u.inbox_done = (struct j_inbox_done){
+      .id = id, .replies = copy(j, replies), .reply_ids = copy(j, reply_ids)};
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -452,6 +465,15 @@ static int apply_op(store *st, journal_op *op) {
       struct j_broadcast_cancel *o = &op->u.broadcast_cancel;
       return answer(&o->cancelled, store_broadcast_cancel(st, o->bot, o->id));
     }
+    case J_INBOX_ADD: {
+      struct j_inbox_add *o = &op->u.inbox_add;
+      return store_inbox_add(st, o->ticket, o->partition, o->bot, o->item, o->reply_until,
+                             o->inline_max);
+    }
+    case J_INBOX_DONE: {
+      struct j_inbox_done *o = &op->u.inbox_done;
+      return store_inbox_done(st, o->id, o->replies, o->reply_ids);
+    }
   }
   return -1;
 }
@@ -474,6 +496,7 @@ static int leaves_messages_alone(journal_kind kind) {
     case J_DRIPS_CANCEL:
     case J_BROADCAST_ADD:
     case J_BROADCAST_UPDATE:
+    case J_INBOX_ADD:
       return 1;
     default:
       return 0;
@@ -639,6 +662,13 @@ int writer_apply(writer *w, journal *j, char *err, size_t errlen) {
   return rc;
 }
 
+void writer_set_fence(writer *w, const store_fence *f) {
+  pthread_mutex_lock(&w->mu);
+  while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+  store_set_fence(w->st, f);
+  pthread_mutex_unlock(&w->mu);
+}
+
 store_reader *writer_reader(writer *w) {
   return w->threaded ? NULL : store_reads(w->st);
 }
@@ -662,8 +692,7 @@ static void *checkpointer_main(void *arg) {
 writer *writer_open(const char *path, int threaded, char *err, size_t errlen) {
   store *st = store_open(path, err, errlen);
   if (!st) return NULL;
-  if (store_claim_writer(st) ||
-      store_ensure_keys(st)) { /* so that reading connections never write */
+  if (store_ensure_keys(st)) { /* so that reading connections never write */
     snprintf(err, errlen, "%s", store_error(store_reads(st)));
     store_close(st);
     return NULL;

@@ -48,6 +48,8 @@ typedef enum {
   J_BOT_ACTIVE,
   J_BOT_SERVED,
   J_BROADCAST_CANCEL,
+  J_INBOX_ADD,  /* a message for the node holding its conversation */
+  J_INBOX_DONE, /* an inbox item handled (and its inline replies) */
 } journal_kind;
 
 /* What one op of each kind carries (the member of journal_op's u its kind
@@ -155,6 +157,17 @@ struct j_broadcast_cancel {
   int64_t cancelled; /* answer: 1 cancelled, 0 not running */
 };
 
+struct j_inbox_add { /* see store_inbox_add */
+  char *ticket, *item;
+  int64_t bot;
+  int partition, inline_max;
+  int64_t reply_until;
+};
+struct j_inbox_done { /* see store_inbox_done */
+  int64_t id;
+  char *replies, *reply_ids;
+};
+
 typedef struct journal_op {
   journal_kind kind;
   union {
@@ -184,6 +197,8 @@ typedef struct journal_op {
     struct j_bot_active bot_active;
     struct j_bot_served bot_served;
     struct j_broadcast_cancel broadcast_cancel;
+    struct j_inbox_add inbox_add;
+    struct j_inbox_done inbox_done;
   } u;
 } journal_op;
 
@@ -239,6 +254,9 @@ void journal_bot_version(journal *j, const char *bot_name, const char *sha,
 void journal_bot_active(journal *j, int64_t bot, int64_t version_id);
 void journal_bot_served(journal *j, int64_t bot, const char *folder_sha);
 void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id);
+void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bot,
+                       const char *item, int64_t reply_until, int inline_max);
+void journal_inbox_done(journal *j, int64_t id, const char *replies, const char *reply_ids);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */
@@ -266,6 +284,10 @@ typedef struct writer writer;
  * thread); otherwise inline, on the caller's thread. NULL with err. */
 writer *writer_open(const char *path, int threaded, char *err, size_t errlen);
 void writer_close(writer *w); /* closes the connection */
+/* Its write transactions check the node's fencing number f from now on
+ * (store_set_fence), after the journal in flight. */
+struct store_fence;
+void writer_set_fence(writer *w, const struct store_fence *f);
 /* Without a thread of its own (an in-memory store: one connection for
  * everything), the writer's connection for the reads of the thread that
  * submits; NULL when the writer has its thread (readers then open their own

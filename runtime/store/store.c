@@ -5,12 +5,14 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "partition.h"
 #include "store_internal.h"
+#include "store_cluster.h"
 #include "store_schema_pg.h"
 
 #include "util.h"
@@ -376,7 +378,8 @@ static const char *const queries[Q_COUNT] = {
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND bot_id = ?3"
         " AND (due_at > ?4 OR (due_at = ?4 AND id > ?5))"
-        " AND (?6 <= 1 OR parley_partition(bot_id, number) % ?6 = ?7)"
+        " AND (CAST(?6 AS TEXT) IS NULL"
+        " OR substr(?6, parley_partition(bot_id, number) + 1, 1) = '1')"
         " ORDER BY due_at, id LIMIT ?2",
     [Q_RERUNS_PENDING] = "SELECT bot_id, coalesce(contact_id, 0), count(*) FROM timers"
                          " WHERE status = 'pending' AND kind = 'rerun' GROUP BY 1, 2",
@@ -386,7 +389,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
-                   " AND (?6 <= 1 OR parley_partition(bot_id, number) % ?6 = ?7)"
+                   " AND (CAST(?6 AS TEXT) IS NULL"
+        " OR substr(?6, parley_partition(bot_id, number) + 1, 1) = '1')"
                    " ORDER BY send_at, id LIMIT ?2",
     [Q_BROADCAST_CANCEL] = "UPDATE broadcasts SET status = 'cancelled' WHERE id = ?1"
                            " AND bot_id = ?2 AND status IN ('scheduled','running')",
@@ -653,21 +657,6 @@ static store *open_postgres(const char *url, char *err, size_t errlen) {
 
 int store_has_wal(store *st) { return st->db && strcmp(st->path, ":memory:") != 0; }
 
-int store_claim_writer(store *st) {
-  if (st->db) return 0; /* SQLite: its own locks take turns */
-  /* released when the connection ends, however the process does */
-  sql_stmt *s = sql_prepare(st->sql, "SELECT pg_try_advisory_lock(112097114108101122)");
-  int got = s && sql_step(s) == SQL_ROW && sql_column_int(s, 0);
-  sql_finalize(s);
-  if (got) return 0;
-  if (!s) return store_fail(st, "cannot claim the database");
-  snprintf(st->err, sizeof st->err,
-           "%s: another parley is already writing to this database (several nodes on one "
-           "PostgreSQL are not supported yet); stop that one first",
-           st->path);
-  return -1;
-}
-
 store *store_open(const char *path, char *err, size_t errlen) {
   static int configured;
   if (!configured) {
@@ -718,6 +707,8 @@ void store_close(store *st) {
   if (!st) return;
   for (int i = 0; i < Q_COUNT; i++) sql_finalize(st->q[i]);
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sql_finalize(st->extra[i]);
+  for (int i = 0; i < STORE_CLUSTER_QUERIES; i++) sql_finalize(st->cluster[i]);
+  sql_finalize(st->fence_check);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++)
     sql_finalize(st->message_inserts[i]);
   EVP_MAC_CTX_free(st->suppression_mac);
@@ -754,8 +745,40 @@ static int run_simple(store *st, int q, const char *what) {
   return s ? store_exec_done(st, s, what) : -1;
 }
 
+void store_set_fence(store *st, const store_fence *f) { st->fence = f; }
+
+/* Inside a write transaction: 0 if the node's fence still holds (or none
+ * is set), else -1 with the error. The share lock makes a DELETE or
+ * UPDATE of the node's row (another node taking its partitions) wait for
+ * this transaction's end. */
+static int check_fence(store *st) {
+  const store_fence *f = st->fence;
+  if (!f) return 0;
+  if (!st->fence_check &&
+      !(st->fence_check = sql_prepare(st->sql, "SELECT 1 FROM parley_nodes WHERE node_id = ?1"
+                                               " AND fence = ?2 FOR SHARE")))
+    return store_fail(st, "cannot prepare a query");
+  int64_t fence = atomic_load(&f->fence);
+  sql_stmt *s = st->fence_check;
+  sql_reset(s);
+  STORE_BIND(s, SQL_TEXT(f->node_id), SQL_INT(fence));
+  int rc = store_step_end(st, s, sql_step(s), "cannot check the node's lease");
+  if (rc == 0)
+    snprintf(st->err, sizeof st->err,
+             "%s: node '%s' (run %lld) no longer holds its partitions: another node took "
+             "them over after its lease ran out",
+             st->path, f->node_id, (long long)fence);
+  return rc == 1 ? 0 : -1;
+}
+
 int store_begin(store *st) {
-  return run_simple(st, Q_BEGIN, "cannot start a transaction");
+  if (run_simple(st, Q_BEGIN, "cannot start a transaction")) return -1;
+  if (check_fence(st) == 0) return 0;
+  char why[sizeof st->err];
+  snprintf(why, sizeof why, "%s", st->err);
+  store_rollback(st);
+  snprintf(st->err, sizeof st->err, "%s", why);
+  return -1;
 }
 int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
 int store_read_begin(store_reader *rd) {
@@ -1245,16 +1268,13 @@ void timer_row_free(timer_row *t) {
   *t = (timer_row){0};
 }
 
-/* The due queries' partition filter (?6 workers, ?7 this one's index). */
+/* The due queries' partition filter (?6: a '1' for each partition read). */
 static void bind_partitions(store *st, sql_stmt *s) {
-  sql_bind_int(s, 6, st->part_workers);
-  sql_bind_int(s, 7, st->part_index);
+  store_bind_text(s, 6, st->partitions);
 }
 
-void store_set_partitions(store_reader *rd, int workers, int index) {
-  store *st = reader_store(rd);
-  st->part_workers = workers;
-  st->part_index = index;
+void store_set_partitions(store_reader *rd, const char *partitions) {
+  reader_store(rd)->partitions = partitions;
 }
 
 /* parley_partition(bot_id, number): partition.h's map, for the queries. */

@@ -20,11 +20,6 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 
 store *store_open(const char *path, char *err, size_t errlen);
-/* Makes this connection the database's one writer: on PostgreSQL a lock
- * held until the connection ends (one node at a time for now); on SQLite
- * nothing (its own locks take turns). 0, or -1 (store_error) when another
- * process holds it. */
-int store_claim_writer(store *st);
 /* 1 if the database keeps a WAL that the writer's side must checkpoint
  * (a SQLite file); 0 for SQLite in memory and PostgreSQL, which do not. */
 int store_has_wal(store *st);
@@ -36,9 +31,9 @@ void store_reader_close(store_reader *rd);
  * its own transaction's writes). */
 store_reader *store_reads(store *st);
 /* The due timers and held messages this connection reads are those of
- * the partitions (partition.h) p with p % workers == index; workers <= 1:
- * every partition (the default). */
-void store_set_partitions(store_reader *rd, int workers, int index);
+ * the partitions (partition.h) p with partitions[p] == '1' (PARTITIONS
+ * characters, kept, not copied); NULL: every partition (the default). */
+void store_set_partitions(store_reader *rd, const char *partitions);
 const char *store_error(store_reader *rd); /* the last failure, as a sentence */
 
 /* Copies what it can of the WAL into the database without blocking

@@ -11,7 +11,7 @@
 #include "sql_db.h"
 #include "store.h"
 
-enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16 };
+enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16, STORE_CLUSTER_QUERIES = 24 };
 /* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows */
 enum { STORE_MESSAGE_INSERTS = 7 };
 
@@ -21,6 +21,7 @@ struct store {
   char *path;
   sql_stmt *q[STORE_QUERIES];
   sql_stmt *extra[STORE_EXTRA_QUERIES];
+  sql_stmt *cluster[STORE_CLUSTER_QUERIES]; /* store_cluster.c's */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
@@ -29,7 +30,9 @@ struct store {
   int busy_ms;            /* how long busy_wait (store.c) waits for a lock */
   int64_t busy_since_ns;  /* when the wait for the lock now wanted began */
   EVP_MAC_CTX *suppression_mac; /* HMAC-SHA256 keyed with it, made once */
-  int part_workers, part_index; /* the due queries' partitions (store_set_partitions) */
+  const char *partitions; /* the due queries' partitions (store_set_partitions) */
+  const struct store_fence *fence; /* checked by every write transaction */
+  sql_stmt *fence_check;
 };
 
 /* The text of the statements store.c, and store_outbox.c, prepare from
@@ -37,6 +40,7 @@ struct store {
  * The tests check that each prepares on PostgreSQL. */
 size_t store_statements(sql_kind kind, const char **out, size_t cap);
 size_t store_outbox_statements(const char **out, size_t cap);
+size_t store_cluster_statements(const char **out, size_t cap);
 /* The schema version store.c's migrations make. */
 int store_schema_version(void);
 

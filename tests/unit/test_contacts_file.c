@@ -48,16 +48,26 @@ static char *status_of(store *st, int64_t bot, const char *number) {
   return s;
 }
 
-/* An import's batch, applied on the test's connection. */
+/* An import's batch, applied on the test's connection; its new contacts
+ * take the ids after *last. */
+typedef struct import_ctx {
+  store *st;
+  int64_t *last;
+} import_ctx;
+
 static int commit(void *ud, journal *j, char *err, size_t errlen) {
-  return journal_apply(ud, j, err, errlen);
+  return journal_apply(((import_ctx *)ud)->st, j, err, errlen);
 }
+
+static int64_t new_id(void *ud) { return ++*((import_ctx *)ud)->last; }
 
 static int import(store *st, int64_t bot, int64_t *last, const char *csv,
                   import_report *rep) {
-  import_options opt = {.format = IMPORT_CSV, .now = NOW, .commit = commit, .ud = st};
+  import_ctx ctx = {st, last};
+  import_options opt = {.format = IMPORT_CSV, .now = NOW, .commit = commit,
+                        .new_id = new_id, .ud = &ctx};
   char err[512] = "";
-  int rc = contacts_import(store_reads(st), bot, last, csv, strlen(csv), &opt, rep, err,
+  int rc = contacts_import(store_reads(st), bot, csv, strlen(csv), &opt, rep, err,
                            sizeof err);
   if (rc) test_note("contacts_import: %d %s", rc, err);
   return rc;

@@ -1,20 +1,22 @@
-/* The store's schema on a real PostgreSQL server (runtime/store/
- * store_schema_pg.c; issue 14's store, in progress): made once, kept on a
- * second open, refused when newer; parley_partition gives partition.h's
- * answers; the consent ledger stays append-only; and every statement the
- * store prepares from fixed text prepares on it. (The store itself does
- * not open on PostgreSQL yet: the multi-row message inserts, the segment
- * queries and the ids are still SQLite's.)
+/* The store on a real PostgreSQL server: the schema (store_schema_pg.c)
+ * made once, kept on a second open, refused when newer; parley_partition
+ * gives partition.h's answers; the consent ledger stays append-only; every
+ * statement the store prepares from fixed text prepares on it; the store's
+ * API; two engines at once, each with its own id blocks; the cluster's
+ * nodes, leases and fencing (store_cluster.h); segments as SQLite's.
  *
  *   make build/test_store_pg && ./build/test_store_pg */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "partition.h"
 #include "sql_db.h"
 #include "store.h"
+#include "store_cluster.h"
 #include "store_internal.h"
 #include "store_schema_pg.h"
 #include "test.h"
@@ -35,7 +37,7 @@ static void test_schema(sql_db *db) {
         "the schema is made on an empty database (%s)", err);
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.tables"
                         " WHERE table_schema = 'public'"),
-            12, "twelve tables, parley_schema among them");
+            16, "sixteen tables: parley_schema, the cluster's four among them");
   CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
         "a second open finds it made (%s)", err);
   CHECK_INT(one_int(db, "SELECT count(*) FROM parley_schema"), 1,
@@ -94,6 +96,7 @@ static void test_store_statements(sql_db *db) {
   const char *texts[128];
   size_t n = store_statements(SQL_POSTGRES, texts, 128);
   n += store_outbox_statements(texts + n, 128 - n);
+  n += store_cluster_statements(texts + n, 128 - n);
   CHECK(n > 60 && n < 128, "the store lists its statements (%zu)", n);
   size_t ok = 0;
   for (size_t i = 0; i < n; i++) {
@@ -201,17 +204,143 @@ static void test_store_api(const char *url) {
               "the suppression outlives the reopen (the same key)");
     store_close(st);
   }
+}
+
+/* Two engines on one database at once (two nodes), each with its own
+ * conversations: the ids each takes are its own blocks, so their writes
+ * never collide, and after a reopen the next ids are above all of them. */
+static void test_two_engines(const char *url) {
+  char err[1024] = "";
+  sql_db *db = sql_open(url, err, sizeof err);
+  /* above the ids the other tests insert of their own choosing */
+  sql_exec(db, "UPDATE parley_ids SET next = 10000000");
+  char *tmp = test_tmpdir();
+  char *dir = test_path(tmp, "echo");
+  char *lua = test_path(dir, "bot.lua");
+  static const char script[] = "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
+  mkdir(dir, 0755);
+  test_write_file(lua, script, strlen(script));
   engine_options opt = {.db_path = url};
-  engine *e = engine_open(&opt, err, sizeof err);
-  CHECK(e != NULL, "the engine opens on it (%s)", e ? "" : err);
+  engine *e[2] = {engine_open(&opt, err, sizeof err), NULL};
+  CHECK(e[0] != NULL, "an engine opens on PostgreSQL (%s)", e[0] ? "" : err);
+  e[1] = e[0] ? engine_open(&opt, err, sizeof err) : NULL;
+  CHECK(e[1] != NULL, "and a second one on the same database (%s)", e[1] ? "" : err);
+  if (!e[0] || !e[1]) goto done;
+  bot *b[2] = {engine_load_bot(e[0], dir, err, sizeof err), NULL};
+  b[1] = b[0] ? engine_load_bot(e[1], dir, err, sizeof err) : NULL;
+  CHECK(b[0] && b[1], "both load the bot (%s)", err);
+  if (!b[0] || !b[1]) goto done;
+  int failed = 0;
+  for (int round = 0; round < 3; round++)
+    for (int k = 0; k < 2; k++) {
+      inbound in[20];
+      char from[20][16];
+      for (int i = 0; i < 20; i++) {
+        snprintf(from[i], sizeof from[i], "+1555%d%06d", k, round * 20 + i);
+        in[i] = (inbound){.from = from[i], .text = "hi", .len = 2};
+      }
+      if (engine_handle(e[k], b[k], in, 20, err, sizeof err)) {
+        test_note("engine %d, round %d: %s", k, round, err);
+        failed++;
+      }
+    }
+  CHECK_INT(failed, 0, "both engines handle their conversations, taking turns, no id twice");
+  CHECK_INT(one_int(db, "SELECT count(DISTINCT id) FROM contacts WHERE number LIKE '+1555_______'"),
+            120, "120 contacts, 120 ids");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM messages m JOIN contacts c ON c.id = m.contact_id"
+                        " WHERE c.number LIKE '+1555_______'"),
+            240, "each with its message and its reply");
+  int64_t highest = one_int(db, "SELECT max(id) FROM messages");
+  engine_close(e[1]);
+  e[1] = engine_open(&opt, err, sizeof err);
+  b[1] = e[1] ? engine_load_bot(e[1], dir, err, sizeof err) : NULL;
+  inbound late = {.from = "+15552000000", .text = "hi", .len = 2};
+  CHECK(b[1] && engine_handle(e[1], b[1], &late, 1, err, sizeof err) == 0,
+        "a reopened engine goes on (%s)", err);
+  CHECK(one_int(db, "SELECT min(m.id) FROM messages m JOIN contacts c ON c.id = m.contact_id"
+                    " WHERE c.number = '+15552000000'") > highest,
+        "with ids above every one taken before");
+done:
+  engine_close(e[0]);
+  engine_close(e[1]);
+  sql_close(db);
+  test_rmtree(tmp);
+  free(lua);
+  free(dir);
+  free(tmp);
+}
+
+/* The nodes' rows, leases and fencing (store_cluster.h). */
+static void test_cluster_store(const char *url) {
+  char err[1024] = "";
+  store *a = store_open(url, err, sizeof err), *b = store_open(url, err, sizeof err),
+        *w = store_open(url, err, sizeof err);
+  CHECK(a && b && w, "three connections (%s)", err);
+  if (!a || !b || !w) goto done;
+  int64_t fa = 0, fb = 0, again = 0;
+  CHECK_INT(store_node_join(a, "node-a", "127.0.0.1:1", 60000, &fa), 0, "node a joins");
+  CHECK_INT(store_node_join(b, "node-b", "127.0.0.1:2", 60000, &fb), 0, "node b joins");
+  CHECK(fa > 0 && fb > fa, "each run has its own fencing number (%lld, %lld)", (long long)fa,
+        (long long)fb);
+  CHECK_INT(store_node_join(b, "node-a", "", 60000, &again), 1,
+            "node a's id is refused while its run lives");
+  CHECK_INT(store_nodes_live(a), 2, "two live nodes");
+  unsigned char got[PARTITIONS], held[PARTITIONS];
+  CHECK_INT(store_partitions_claim(a, "node-a", fa, 128, got), 128, "a takes 128 partitions");
+  CHECK_INT(store_partitions_claim(b, "node-b", fb, 200, got), 128,
+            "b takes the 128 left, not more");
+  CHECK_INT(store_partitions_claim(b, "node-b", fb, 10, got), 0, "none is free then");
+  store_partitions_held(a, "node-a", fa, held);
+  int n = 0, lowest = 1;
+  for (int p = 0; p < PARTITIONS; p++) n += held[p], lowest &= held[p] == (p < 128);
+  CHECK(n == 128 && lowest, "a holds the lowest 128 (%d)", n);
+  unsigned char release[PARTITIONS] = {0};
+  release[3] = release[4] = 1;
+  CHECK_INT(store_partitions_release(a, "node-a", fa, release), 0, "a frees two");
+  CHECK_INT(store_partitions_claim(b, "node-b", fb, 10, got), 2, "b takes them");
+  CHECK(got[3] && got[4], "those two");
+
+  /* a's writes check its fence; b removing a (its lease over) waits for
+   * a's transaction, and a commits nothing after */
+  store_fence fence = {.node_id = "node-a"};
+  atomic_store(&fence.fence, fa);
+  store_set_fence(w, &fence);
+  CHECK_INT(store_node_renew(a, "node-a", fa, -1000), 0, "a's lease set to have run out");
+  CHECK_INT(store_begin(w), 0, "a write transaction checks a's fence (its lease is over, "
+            "but nobody took its partitions yet)");
+  sql_exec(b->sql, "SET lock_timeout = '200ms'");
+  CHECK_INT(store_nodes_expire(b), -1, "b cannot remove a while a's transaction is open");
+  CHECK_HAS(store_error(store_reads(b)), "lock", "it waits for a's lock (%s)",
+            store_error(store_reads(b)));
+  CHECK_INT(store_commit(w), 0, "a's transaction commits");
+  CHECK_INT(store_nodes_expire(b), 1, "then b removes node a");
+  CHECK_INT(store_node_renew(a, "node-a", fa, 60000), 1, "a finds itself fenced on renewal");
   err[0] = 0;
-  CHECK(engine_open(&opt, err, sizeof err) == NULL,
-        "a second engine writing to the same database is refused");
-  CHECK_HAS(err, "another parley", "saying another one writes to it (%s)", err);
-  engine_close(e);
-  e = engine_open(&opt, err, sizeof err);
-  CHECK(e != NULL, "once the first is closed, another opens (%s)", e ? "" : err);
-  engine_close(e);
+  CHECK_INT(store_begin(w), -1, "a's next write transaction fails");
+  CHECK_HAS(store_error(store_reads(w)), "no longer holds its partitions", "saying why (%s)",
+            store_error(store_reads(w)));
+  CHECK_INT(store_partitions_claim(b, "node-b", fb, 300, got), 126,
+            "b takes a's partitions");
+  CHECK_INT(store_node_join(a, "node-a", "", 60000, &again), 0, "a joins again");
+  CHECK(again > fb, "with a new fencing number (%lld)", (long long)again);
+  atomic_store(&fence.fence, again);
+  CHECK_INT(store_begin(w), 0, "its writes go through again");
+  store_commit(w);
+  CHECK_INT(store_partitions_claim(a, "node-a", again, 10, got), 0,
+            "but it holds nothing until some are free");
+  CHECK_INT(store_node_leave(b, "node-b", fb), 0, "b leaves");
+  CHECK_INT(store_partitions_claim(a, "node-a", again, 300, got), 256,
+            "and a takes every partition at once");
+  int64_t first = 0, next = 0;
+  CHECK(store_claim_ids(a, "messages", 100, &first) == 0 &&
+            store_claim_ids(b, "messages", 100, &next) == 0 && next == first + 100,
+        "id blocks follow each other (%lld, %lld)", (long long)first, (long long)next);
+  CHECK_INT(store_claim_ids(a, "nothing", 1, &first), -1, "an unknown kind of id fails");
+  store_node_leave(a, "node-a", again);
+done:
+  store_close(a);
+  store_close(b);
+  store_close(w);
 }
 
 /* store_set_progress's stop: at once while stop_now is set */
@@ -352,6 +481,8 @@ int main(void) {
   }
   sql_close(db);
   if (db) test_store_api(pg.url);
+  if (db) test_two_engines(pg.url);
+  if (db) test_cluster_store(pg.url);
   if (db) {
     char *tmp = test_tmpdir();
     char *path = test_path(tmp, "segments.db");

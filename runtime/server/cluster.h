@@ -1,0 +1,54 @@
+/* cluster: this `parley serve` as one node of several on one PostgreSQL.
+ *
+ * The node joins under its id (a new fencing number for this run: every
+ * write transaction of its engine checks it), renews its lease on a thread
+ * of its own (every third of the lease), removes the nodes whose lease ran
+ * out, and works out its share of the 256 partitions (partition.h): all of
+ * them divided by the live nodes, rounded up. The engine thread then takes
+ * free partitions up to that share, or gives back what it holds beyond it,
+ * between batches (cluster_tick): a partition changes hands only when its
+ * holder's work on it is durable, or its holder is fenced. A node fenced
+ * (its row removed while it was away) drops every partition and joins
+ * again under a new number.
+ *
+ * With a lease of L ms, a node that dies is removed L to L + L/3 ms later
+ * and its partitions are taken within the next tick of each node. */
+#ifndef PARLEY_CLUSTER_H
+#define PARLEY_CLUSTER_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+typedef struct cluster cluster;
+
+typedef struct cluster_config {
+  const char *db_url;  /* postgresql://... */
+  const char *node_id; /* unique among the nodes; kept across restarts */
+  const char *address; /* how others reach it (shown in the nodes' rows) */
+  long lease_ms;       /* default 3000 */
+} cluster_config;
+
+/* Joins: waits (up to two leases) for an earlier run of the same id to be
+ * over; NULL with err if another live node has the id or the database
+ * refuses. The engine's writes check the node's fence from now on. */
+cluster *cluster_start(const cluster_config *cfg, engine *e, char *err, size_t errlen);
+/* On the engine thread, between batches: takes or gives back partitions
+ * as the share says, joins again after being fenced. */
+void cluster_tick(cluster *c, engine *e);
+/* /healthz's answer: the node, its partitions, whether the store answers
+ * (*ok = 0: it did not at the last renewal). Any thread; caller frees. */
+char *cluster_health_json(cluster *c, int *ok);
+/* The inbox (store_cluster.h), on the engine thread: the open items of the
+ * partitions the engine runs, oldest first (fn for each; their count or
+ * -1); a ticket's result, giving up on it, forgetting it once read. */
+struct inbox_item;
+int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct inbox_item *it),
+                       void *ud);
+int cluster_inbox_result(cluster *c, const char *ticket, char **replies);
+int cluster_inbox_abandon(cluster *c, const char *ticket);
+void cluster_inbox_forget(cluster *c, const char *ticket);
+/* Leaves (its partitions are free at once) and stops the thread. */
+void cluster_stop(cluster *c);
+
+#endif

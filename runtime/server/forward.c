@@ -1,0 +1,165 @@
+/* forward: the inbox on the server's side, when several nodes share one
+ * PostgreSQL (cluster.h, store_cluster.h).
+ *
+ * A message or event for a conversation another node holds is not handled
+ * here: it goes to the inbox under a ticket, in the batch that acknowledges
+ * it. A webhook that may carry replies waits (its connection suspended, the
+ * engine going on) until the holder has recorded them, polled every few
+ * milliseconds, or until the reply deadline: then it gives the item up and
+ * is answered without replies, which the holder queues for the provider.
+ *
+ * The other way round, the open inbox items of this node's partitions
+ * are taken as jobs without a connection, in the inbox's order, before
+ * each round of jobs (and every tick): a conversation's message
+ * acknowledged by another node is handled before any that came after it.
+ * An item is taken once until its batch is durable (or failed: then it is
+ * taken again). */
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cluster.h"
+#include "http_internal.h"
+#include "log.h"
+#include "store_cluster.h"
+#include "util.h"
+
+enum { TAKE_AT_ONCE = 512 };
+
+void forward_mark(server *s, job *j, inbound *in) {
+  if (!s->ticket_prefix[0]) { /* unique to this run: random, then counted */
+    unsigned char r[8] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+      uint64_t t = (uint64_t)mono_ns() ^ (uint64_t)epoch_ms() << 20;
+      memcpy(r, &t, sizeof r);
+    }
+    for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
+  }
+  free(j->ticket);
+  j->ticket = xasprintf("%s-%llu", s->ticket_prefix, (unsigned long long)++s->tickets);
+  in->forward_ticket = j->ticket;
+  j->wants_replies = j->conn && j->kind == JOB_MESSAGE && in->inline_reply > 0;
+  j->deadline_ns = in->inline_until_ns ? in->inline_until_ns
+                                       : j->arrived_ns + 10 * 1000000000LL;
+}
+
+int forward_wait(server *s, job *j) {
+  if (!j->ticket || j->failed || !j->wants_replies) return 0;
+  j->next = s->forwarded;
+  s->forwarded = j;
+  return 1;
+}
+
+/* The holder's inline replies (a JSON list of texts) as the job's. */
+static void take_replies(job *j, const char *replies) {
+  json_t *list = replies ? json_loads(replies, 0, NULL) : NULL;
+  size_t i;
+  json_t *v;
+  json_array_foreach(list, i, v) {
+    if (!json_is_string(v)) continue;
+    j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
+    j->replies[j->nreplies++] = xstrdup(json_string_value(v));
+  }
+  json_decref(list);
+}
+
+void forward_poll(server *s) {
+  job **at = &s->forwarded;
+  int64_t now = mono_ns();
+  while (*at) {
+    job *j = *at;
+    char *replies = NULL;
+    int rc = cluster_inbox_result(s->cfg.nodes, j->ticket, &replies);
+    if (rc == 0 && now >= j->deadline_ns) {
+      rc = cluster_inbox_abandon(s->cfg.nodes, j->ticket);
+      /* 1: given up, the replies will be queued; 0: done meanwhile */
+      rc = rc == 1 ? 2 : rc == 0 ? cluster_inbox_result(s->cfg.nodes, j->ticket, &replies) : rc;
+    }
+    if (rc < 0) { /* the store is away: answered without replies, the holder queues them */
+      log_event(LOG_WARN, "inbox_unanswered", "ticket", j->ticket, NULL);
+      rc = now >= j->deadline_ns ? 2 : 0;
+    }
+    if (rc == 0) {
+      at = &j->next;
+      continue;
+    }
+    if (rc == 1) {
+      take_replies(j, replies);
+      cluster_inbox_forget(s->cfg.nodes, j->ticket);
+    }
+    free(replies);
+    *at = j->next;
+    j->next = NULL;
+    atomic_store(&j->done, 1);
+    MHD_resume_connection(j->conn);
+  }
+}
+
+/* ---------------------------------------------------------------- taking */
+
+static int taken(server *s, int64_t id) {
+  for (size_t i = 0; i < s->ntaken; i++)
+    if (s->taken[i] == id) return 1;
+  return 0;
+}
+
+static const char *str_of(json_t *o, const char *key) {
+  return json_string_value(json_object_get(o, key));
+}
+
+static void take_item(void *ud, const inbox_item *it) {
+  server *s = ud;
+  if (taken(s, it->id)) return;
+  json_t *o = json_loads(it->item, 0, NULL);
+  const char *bot = str_of(o, "bot"), *from = str_of(o, "from");
+  if (!o || !bot || !from) {
+    log_event(LOG_WARN, "inbox_unreadable", "item", it->item, NULL);
+    json_decref(o);
+    return;
+  }
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = str_of(o, "event_type") ? JOB_EVENT : JOB_MESSAGE;
+  j->botname = xstrdup(bot);
+  j->from = xstrdup(from);
+  j->to = strdup_or_null(str_of(o, "to"));
+  j->text = xstrdup(str_of(o, "text") ? str_of(o, "text") : "");
+  j->provider_id = strdup_or_null(str_of(o, "provider_id"));
+  j->event_type = strdup_or_null(str_of(o, "event_type"));
+  j->event_data = strdup_or_null(str_of(o, "event_data"));
+  j->media_json = strdup_or_null(str_of(o, "media"));
+  j->inbox_id = it->id;
+  int64_t left_ms = it->reply_until ? it->reply_until - epoch_ms() : 0;
+  if (left_ms > 0) {
+    j->inbox_inline = it->inline_max;
+    j->inbox_until_ns = mono_ns() + left_ms * 1000000;
+  }
+  j->arrived_ns = mono_ns();
+  json_decref(o);
+  if (s->ntaken == s->cap_taken) {
+    s->cap_taken = s->cap_taken ? 2 * s->cap_taken : 64;
+    s->taken = xrealloc(s->taken, s->cap_taken * sizeof *s->taken);
+  }
+  s->taken[s->ntaken++] = it->id;
+  *s->take_tail = j;
+  s->take_tail = &j->next;
+}
+
+job *inbox_take(server *s) {
+  job *list = NULL;
+  if (s->ntaken >= TAKE_AT_ONCE) return NULL; /* the ones taken come first */
+  s->take_tail = &list;
+  cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s);
+  return list;
+}
+
+void inbox_taken_done(server *s, job *j) {
+  if (!j->inbox_id) return;
+  for (size_t i = 0; i < s->ntaken; i++)
+    if (s->taken[i] == j->inbox_id) {
+      s->taken[i] = s->taken[--s->ntaken];
+      return;
+    }
+}

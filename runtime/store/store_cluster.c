@@ -1,0 +1,280 @@
+/* store_cluster: the cluster's tables (see store_cluster.h), on the
+ * schema store_schema_pg.c makes. Statements are prepared on first use
+ * into st->cluster. */
+#include "store_cluster.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+enum {
+  C_CLAIM_IDS,
+  C_NODE_BUSY,
+  C_NODE_JOIN,
+  C_NODE_RENEW,
+  C_NODE_LEAVE,
+  C_NODES_EXPIRE,
+  C_NODES_LIVE,
+  C_HELD,
+  C_CLAIM,
+  C_RELEASE,
+  C_INBOX_ADD,
+  C_INBOX_MARK,
+  C_INBOX_REQUEUE,
+  C_INBOX_DROP,
+  C_INBOX_OPEN,
+  C_INBOX_RESULT,
+  C_INBOX_ABANDON,
+  C_INBOX_FORGET,
+  C_INBOX_SWEEP,
+  C_COUNT
+};
+_Static_assert((int)C_COUNT <= (int)STORE_CLUSTER_QUERIES,
+               "store_internal.h: raise STORE_CLUSTER_QUERIES");
+
+/* ?N * interval '1 millisecond' after the server's clock now */
+#define IN_MS(n) "clock_timestamp() + " n " * interval '1 millisecond'"
+
+static const char *const queries[C_COUNT] = {
+    [C_CLAIM_IDS] = "UPDATE parley_ids SET next = next + ?2 WHERE name = ?1"
+                    " RETURNING next - ?2",
+    /* a row of that id whose run is alive: its connection open, its lease running */
+    [C_NODE_BUSY] = "SELECT 1 FROM parley_nodes n WHERE node_id = ?1"
+                    " AND expires_at > clock_timestamp()"
+                    " AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = n.backend_pid)",
+    [C_NODE_JOIN] =
+        "INSERT INTO parley_nodes(node_id, fence, expires_at, started_at, backend_pid, address)"
+        " VALUES(?1, nextval('parley_fence'), " IN_MS("?2") ", clock_timestamp(),"
+        " pg_backend_pid(), ?3) ON CONFLICT (node_id) DO UPDATE SET fence = excluded.fence,"
+        " expires_at = excluded.expires_at, started_at = excluded.started_at,"
+        " backend_pid = excluded.backend_pid, address = excluded.address RETURNING fence",
+    [C_NODE_RENEW] = "UPDATE parley_nodes SET expires_at = " IN_MS("?3")
+                     " WHERE node_id = ?1 AND fence = ?2",
+    [C_NODE_LEAVE] = "DELETE FROM parley_nodes WHERE node_id = ?1 AND fence = ?2",
+    [C_NODES_EXPIRE] = "DELETE FROM parley_nodes WHERE expires_at < clock_timestamp()",
+    [C_NODES_LIVE] = "SELECT count(*) FROM parley_nodes WHERE expires_at >= clock_timestamp()",
+    [C_HELD] = "SELECT partition FROM parley_partitions WHERE node_id = ?1 AND fence = ?2",
+    /* free: no live row for the run it names; SKIP LOCKED: two nodes
+     * claiming at once take different ones */
+    [C_CLAIM] = "UPDATE parley_partitions SET node_id = ?1, fence = ?2, since = clock_timestamp()"
+                " WHERE partition IN (SELECT p.partition FROM parley_partitions p"
+                " WHERE NOT EXISTS (SELECT 1 FROM parley_nodes n"
+                " WHERE n.node_id = p.node_id AND n.fence = p.fence)"
+                " ORDER BY p.partition LIMIT ?3 FOR UPDATE SKIP LOCKED)"
+                " AND EXISTS (SELECT 1 FROM parley_nodes WHERE node_id = ?1 AND fence = ?2)"
+                " RETURNING partition",
+    [C_RELEASE] = "UPDATE parley_partitions SET node_id = NULL, fence = NULL, since = NULL"
+                  " WHERE node_id = ?1 AND fence = ?2 AND partition = ?3",
+    [C_INBOX_ADD] = "INSERT INTO parley_inbox(ticket, partition, bot_id, item, reply_until,"
+                    " inline_max, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+                    " CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN 'new' ELSE 'waiting' END)",
+    /* a waiting item keeps its replies; one nobody waits for any more is
+     * marked to go, after its inline replies are queued */
+    [C_INBOX_MARK] = "UPDATE parley_inbox SET state = CASE state WHEN 'waiting' THEN 'done'"
+                     " ELSE 'abandoned' END, replies = ?2, done_at = clock_timestamp()"
+                     " WHERE id = ?1",
+    [C_INBOX_REQUEUE] = "UPDATE messages SET status = 'queued' WHERE status = 'sent'"
+                        " AND id IN (SELECT CAST(value AS BIGINT)"
+                        " FROM json_array_elements_text(CAST(?2 AS JSON)))"
+                        " AND EXISTS (SELECT 1 FROM parley_inbox WHERE id = ?1"
+                        " AND state = 'abandoned')",
+    [C_INBOX_DROP] = "DELETE FROM parley_inbox WHERE id = ?1 AND state <> 'done'",
+    [C_INBOX_OPEN] = "SELECT id, bot_id, partition, inline_max,"
+                     " CASE state WHEN 'waiting' THEN reply_until ELSE 0 END, item"
+                     " FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
+                     " AND substr(?1, partition + 1, 1) = '1' ORDER BY id LIMIT ?2",
+    [C_INBOX_RESULT] = "SELECT state, replies FROM parley_inbox WHERE ticket = ?1",
+    [C_INBOX_ABANDON] = "UPDATE parley_inbox SET state = 'abandoned' WHERE ticket = ?1"
+                        " AND state = 'waiting'",
+    [C_INBOX_FORGET] = "DELETE FROM parley_inbox WHERE ticket = ?1 AND state = 'done'",
+    [C_INBOX_SWEEP] = "DELETE FROM parley_inbox WHERE state = 'done'"
+                      " AND done_at < clock_timestamp() - interval '1 minute'",
+};
+
+size_t store_cluster_statements(const char **out, size_t cap) {
+  size_t n = 0;
+  for (int q = 0; q < C_COUNT; q++)
+    if (n < cap) out[n++] = queries[q];
+  return n;
+}
+
+static sql_stmt *query(store *st, int q) {
+  if (st->db) {
+    snprintf(st->err, sizeof st->err, "%s: a cluster needs PostgreSQL", st->path);
+    return NULL;
+  }
+  if (!st->cluster[q] && !(st->cluster[q] = sql_prepare(st->sql, queries[q]))) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_reset(st->cluster[q]);
+  sql_clear_bindings(st->cluster[q]);
+  return st->cluster[q];
+}
+
+/* Runs q (bound with v) and reads the first column of its one row into
+ * *out: 1 a row, 0 none, -1. */
+static int one_int(store *st, int q, const char *what, int64_t *out, const sql_value *v,
+                   size_t n) {
+  sql_stmt *s = query(st, q);
+  if (!s) return -1;
+  store_bind_values(s, v, n);
+  int rc = sql_step(s);
+  if (rc == SQL_ROW && out) *out = sql_column_int(s, 0);
+  return store_step_end(st, s, rc, what);
+}
+#define ONE_INT(st, q, what, out, ...) one_int(st, q, what, out, SQL_VALUES(__VA_ARGS__))
+
+int store_claim_ids(store *st, const char *kind, int64_t n, int64_t *first) {
+  int rc = ONE_INT(st, C_CLAIM_IDS, "cannot claim ids", first, SQL_TEXT(kind), SQL_INT(n));
+  if (rc == 0) snprintf(st->err, sizeof st->err, "%s: no ids of kind '%s'", st->path, kind);
+  return rc == 1 ? 0 : -1;
+}
+
+int store_node_join(store *st, const char *node_id, const char *address, long lease_ms,
+                    int64_t *fence) {
+  int busy = ONE_INT(st, C_NODE_BUSY, "cannot read the nodes", NULL, SQL_TEXT(node_id));
+  if (busy) return busy;
+  int rc = ONE_INT(st, C_NODE_JOIN, "cannot join the cluster", fence, SQL_TEXT(node_id),
+                   SQL_INT(lease_ms), SQL_TEXT(address));
+  return rc == 1 ? 0 : -1;
+}
+
+int store_node_renew(store *st, const char *node_id, int64_t fence, long lease_ms) {
+  sql_stmt *s = query(st, C_NODE_RENEW);
+  if (STORE_RUN(st, s, "cannot renew the node's lease", SQL_TEXT(node_id), SQL_INT(fence),
+                SQL_INT(lease_ms)))
+    return -1;
+  return sql_changes(s) == 1 ? 0 : 1;
+}
+
+int store_node_leave(store *st, const char *node_id, int64_t fence) {
+  return STORE_RUN(st, query(st, C_NODE_LEAVE), "cannot leave the cluster", SQL_TEXT(node_id),
+                   SQL_INT(fence));
+}
+
+int store_nodes_expire(store *st) {
+  sql_stmt *s = query(st, C_NODES_EXPIRE);
+  if (STORE_RUN(st, s, "cannot remove expired nodes")) return -1;
+  return (int)sql_changes(s);
+}
+
+int store_nodes_live(store *st) {
+  int64_t n = 0;
+  return ONE_INT(st, C_NODES_LIVE, "cannot count the nodes", &n) < 0 ? -1 : (int)n;
+}
+
+/* Reads the partition numbers s returns into got; their count, or -1. */
+static int read_partitions(store *st, sql_stmt *s, const char *what,
+                           unsigned char got[PARTITIONS]) {
+  int n = 0, rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    int64_t p = sql_column_int(s, 0);
+    if (p >= 0 && p < PARTITIONS) got[p] = 1, n++;
+  }
+  return store_step_end(st, s, rc, what) < 0 ? -1 : n;
+}
+
+int store_partitions_held(store *st, const char *node_id, int64_t fence,
+                          unsigned char held[PARTITIONS]) {
+  memset(held, 0, PARTITIONS);
+  sql_stmt *s = query(st, C_HELD);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(node_id), SQL_INT(fence));
+  return read_partitions(st, s, "cannot read the partitions held", held) < 0 ? -1 : 0;
+}
+
+int store_partitions_claim(store *st, const char *node_id, int64_t fence, int max,
+                           unsigned char got[PARTITIONS]) {
+  memset(got, 0, PARTITIONS);
+  if (max <= 0) return 0;
+  sql_stmt *s = query(st, C_CLAIM);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(node_id), SQL_INT(fence), SQL_INT(max));
+  return read_partitions(st, s, "cannot claim partitions", got);
+}
+
+int store_partitions_release(store *st, const char *node_id, int64_t fence,
+                             const unsigned char release[PARTITIONS]) {
+  if (sql_exec(st->sql, "BEGIN")) return store_fail(st, "cannot release partitions");
+  int rc = 0;
+  for (int p = 0; p < PARTITIONS && rc == 0; p++)
+    if (release[p])
+      rc = STORE_RUN(st, query(st, C_RELEASE), "cannot release a partition", SQL_TEXT(node_id),
+                     SQL_INT(fence), SQL_INT(p));
+  if (rc == 0 && sql_exec(st->sql, "COMMIT")) rc = store_fail(st, "cannot release partitions");
+  if (rc) sql_exec(st->sql, "ROLLBACK");
+  return rc;
+}
+
+/* ---------------------------------------------------------------- the inbox */
+
+int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
+                    const char *item, int64_t reply_until, int inline_max) {
+  sql_stmt *s = query(st, C_INBOX_ADD);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(ticket), SQL_INT(partition), SQL_INT(bot_id), SQL_TEXT(item));
+  if (reply_until > 0) sql_bind_int(s, 5, reply_until);
+  else sql_bind_null(s, 5);
+  sql_bind_int(s, 6, inline_max);
+  return store_exec_done(st, s, "cannot add to the inbox");
+}
+
+int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids) {
+  if (STORE_RUN(st, query(st, C_INBOX_MARK), "cannot mark an inbox item done", SQL_INT(id),
+                SQL_TEXT(replies)) ||
+      STORE_RUN(st, query(st, C_INBOX_REQUEUE), "cannot queue an inbox item's replies",
+                SQL_INT(id), SQL_TEXT(reply_ids)))
+    return -1;
+  return STORE_RUN(st, query(st, C_INBOX_DROP), "cannot remove an inbox item", SQL_INT(id));
+}
+
+int store_inbox_open(store_reader *rd, const char *partitions, int limit,
+                     void (*fn)(void *ud, const inbox_item *it), void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, C_INBOX_OPEN);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(partitions), SQL_INT(limit));
+  int n = 0, rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    inbox_item it = {.id = sql_column_int(s, 0), .bot_id = sql_column_int(s, 1),
+                     .partition = (int)sql_column_int(s, 2),
+                     .inline_max = (int)sql_column_int(s, 3),
+                     .reply_until = sql_column_int(s, 4), .item = sql_column_text(s, 5)};
+    fn(ud, &it);
+    n++;
+  }
+  return store_step_end(st, s, rc, "cannot read the inbox") < 0 ? -1 : n;
+}
+
+int store_inbox_result(store *st, const char *ticket, char **replies) {
+  *replies = NULL;
+  sql_stmt *s = query(st, C_INBOX_RESULT);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(ticket));
+  int rc = sql_step(s), found = 0;
+  if (rc == SQL_ROW) {
+    const char *state = sql_column_text(s, 0);
+    found = state && strcmp(state, "done") == 0 ? 1 : 0;
+    if (found) *replies = store_col_dup(s, 1);
+  }
+  int end = store_step_end(st, s, rc, "cannot read an inbox item");
+  if (end < 0) return -1;
+  return end == 0 ? 2 : found;
+}
+
+int store_inbox_abandon(store *st, const char *ticket) {
+  sql_stmt *s = query(st, C_INBOX_ABANDON);
+  if (STORE_RUN(st, s, "cannot give up an inbox item", SQL_TEXT(ticket))) return -1;
+  return sql_changes(s) == 1;
+}
+
+int store_inbox_forget(store *st, const char *ticket) {
+  return STORE_RUN(st, query(st, C_INBOX_FORGET), "cannot remove an inbox item",
+                   SQL_TEXT(ticket));
+}
+
+int store_inbox_sweep(store *st) {
+  return STORE_RUN(st, query(st, C_INBOX_SWEEP), "cannot sweep the inbox");
+}

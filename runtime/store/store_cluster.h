@@ -1,0 +1,112 @@
+/* store_cluster: what the nodes of a cluster share in PostgreSQL, beside
+ * the store's own tables: blocks of ids, the nodes and their fencing
+ * numbers, the partitions each node holds, and the inbox (messages handed
+ * to the node holding their conversation).
+ *
+ * A node is a running `parley serve` (cluster.c). While it lives it has a
+ * row in parley_nodes: its id, its fencing number (a new one each time it
+ * joins: the number of this run) and when its lease ends unless renewed. A
+ * partition (partition.h) is held by the node and run its row names; it is
+ * free when that node's row is gone or has another fencing number. Every
+ * write transaction of a node checks its row under a share lock
+ * (store_set_fence), and a node whose lease ran out is removed by another
+ * (store_nodes_expire) with a DELETE, which waits for that lock: once the
+ * removal commits, the old holder commits nothing more, and its last
+ * commit is visible to whoever takes its partitions next.
+ *
+ * Every function here is for PostgreSQL only (-1 with store_error on
+ * SQLite). Times are the database server's clock, so the nodes' clocks
+ * need not agree. */
+#ifndef PARLEY_STORE_CLUSTER_H
+#define PARLEY_STORE_CLUSTER_H
+
+#include <stdint.h>
+
+#include "partition.h"
+#include "store.h"
+
+/* Claims n ids of a kind ("contacts", "messages", "timers", "broadcasts")
+ * in their own transaction: *first .. *first + n - 1 are the caller's, and
+ * larger than every id claimed before. 0, or -1. */
+int store_claim_ids(store *st, const char *kind, int64_t n, int64_t *first);
+
+/* The fencing number a store's write transactions check (0: none): the
+ * node's id and its run's number, shared with the cluster thread that
+ * changes the number when the node joins again. */
+typedef struct store_fence {
+  char node_id[128];
+  _Atomic int64_t fence;
+} store_fence;
+/* Every write transaction on st starts by checking f (kept, not copied);
+ * one that finds the node's row gone or renumbered fails, with an error
+ * saying the node's partitions were taken over. */
+void store_set_fence(store *st, const store_fence *f);
+
+/* Joins as node_id: a new fencing number for this run (*fence), the lease
+ * for lease_ms. A row of the same id whose connection is still open and
+ * whose lease runs is another live node: 1, nothing changed. A row of an
+ * earlier run (its connection gone, or its lease over) is replaced, which
+ * fences that run. 0, 1, or -1. */
+int store_node_join(store *st, const char *node_id, const char *address, long lease_ms,
+                    int64_t *fence);
+/* Renews the lease: 0, 1 if the node's row is gone or has another number
+ * (it was fenced: join again), -1. */
+int store_node_renew(store *st, const char *node_id, int64_t fence, long lease_ms);
+/* Leaves: the row goes and every partition of the node is free at once. */
+int store_node_leave(store *st, const char *node_id, int64_t fence);
+/* Removes the rows of nodes whose lease ended: their partitions are free
+ * then. The number removed, or -1. */
+int store_nodes_expire(store *st);
+/* The nodes whose lease runs, or -1. */
+int store_nodes_live(store *st);
+
+/* The partitions the node's run holds: held[p] = 1. 0, or -1. */
+int store_partitions_held(store *st, const char *node_id, int64_t fence,
+                          unsigned char held[PARTITIONS]);
+/* Takes up to max free partitions (lowest numbers first), marking each one
+ * taken in got[p]. The number taken, or -1. */
+int store_partitions_claim(store *st, const char *node_id, int64_t fence, int max,
+                           unsigned char got[PARTITIONS]);
+/* Frees the partitions p with release[p] = 1 that the node's run holds. */
+int store_partitions_release(store *st, const char *node_id, int64_t fence,
+                             const unsigned char release[PARTITIONS]);
+
+/* The inbox: what a node took for a conversation another node holds.
+ * An item is added in the batch that acknowledges it (journal_inbox_add:
+ * durable before the webhook is answered), under a ticket of its taker's
+ * choosing; reply_until (wall ms, 0: nobody waits) and inline_max say
+ * whether and how many replies may go back in the webhook's answer. The
+ * holder handles it and, in the same transaction, records it done
+ * (journal_inbox_done): an item nobody waits for goes; one a webhook
+ * waits for keeps the inline replies ("done") for the taker to read
+ * (store_inbox_result) and remove (store_inbox_forget). A taker past its
+ * deadline abandons its item (store_inbox_abandon): if the holder's
+ * commit comes after, its inline replies are queued for the provider
+ * instead, in that same commit. */
+int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
+                    const char *item, int64_t reply_until, int inline_max);
+/* replies: the inline replies' texts as a JSON list; reply_ids: their
+ * message ids as a JSON list (queued if the taker gave up). */
+int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids);
+
+typedef struct inbox_item {
+  int64_t id, bot_id;
+  int partition, inline_max;
+  int64_t reply_until; /* 0: nobody waits (or it gave up) */
+  const char *item;    /* the taker's JSON; valid during the call */
+} inbox_item;
+/* The open items of the partitions p with partitions[p] == '1', oldest
+ * first, at most limit: fn for each. Their count, or -1. */
+int store_inbox_open(store_reader *rd, const char *partitions, int limit,
+                     void (*fn)(void *ud, const inbox_item *it), void *ud);
+/* The ticket's item: 1 done (*replies: the JSON list, caller frees), 0 not
+ * yet, 2 no such item, -1. */
+int store_inbox_result(store *st, const char *ticket, char **replies);
+/* 1 the item was still waiting and now is not (its replies will be
+ * queued), 0 it is done already (read its result), -1. */
+int store_inbox_abandon(store *st, const char *ticket);
+/* Removes a done item (read, or its taker gone for a minute). */
+int store_inbox_forget(store *st, const char *ticket);
+int store_inbox_sweep(store *st);
+
+#endif
