@@ -118,12 +118,6 @@ int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + wall_offset_ms;
 }
 
-int64_t epoch_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void wall_clock_start_at(int64_t ms) {
   wall_offset_ms = 0;
   wall_offset_ms = ms - wall_ms();

@@ -37,9 +37,6 @@ int64_t wall_ms(void);
  * speed from ms. Call before any other thread starts. */
 void wall_clock_start_at(int64_t ms);
 int64_t mono_ns(void);
-/* The machine's clock (ms since the epoch), never moved by a test clock:
- * for deadlines other processes read. */
-int64_t epoch_ms(void);
 
 /* A growable byte buffer. */
 typedef struct buf {

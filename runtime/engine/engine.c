@@ -287,13 +287,12 @@ static int forward(engine *e, bot *b, const inbound *m) {
                         "event_data", m->event_data, "media", m->media_json);
   char *item = json_dumps(o, JSON_COMPACT);
   json_decref(o);
-  int64_t until = 0;
-  if (m->inline_reply > 0 && !m->event_type) {
-    int64_t left_ms = m->inline_until_ns ? (m->inline_until_ns - mono_ns()) / 1000000 : 10000;
-    if (left_ms > 0) until = epoch_ms() + left_ms;
-  }
+  int64_t left_ms = 0; /* how long the webhook waits for the replies */
+  if (m->inline_reply > 0 && !m->event_type)
+    left_ms = m->inline_until_ns ? (m->inline_until_ns - mono_ns()) / 1000000 : 10000;
+  if (left_ms < 0) left_ms = 0;
   journal_inbox_add(e->jr, m->forward_ticket, partition_of(b->id, m->from), b->id,
-                    item ? item : "{}", until, until ? m->inline_reply : 0);
+                    item ? item : "{}", left_ms, left_ms ? m->inline_reply : 0);
   free(item);
   return 0;
 }

@@ -33,7 +33,7 @@ void forward_mark(server *s, job *j, inbound *in) {
   if (!s->ticket_prefix[0]) { /* unique to this run: random, then counted */
     unsigned char r[8] = {0};
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-      uint64_t t = (uint64_t)mono_ns() ^ (uint64_t)epoch_ms() << 20;
+      uint64_t t = (uint64_t)mono_ns() ^ (uint64_t)wall_ms() << 20;
       memcpy(r, &t, sizeof r);
     }
     for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
@@ -131,10 +131,9 @@ static void take_item(void *ud, const inbox_item *it) {
   j->event_data = strdup_or_null(str_of(o, "event_data"));
   j->media_json = strdup_or_null(str_of(o, "media"));
   j->inbox_id = it->id;
-  int64_t left_ms = it->reply_until ? it->reply_until - epoch_ms() : 0;
-  if (left_ms > 0) {
+  if (it->reply_ms > 0) {
     j->inbox_inline = it->inline_max;
-    j->inbox_until_ns = mono_ns() + left_ms * 1000000;
+    j->inbox_until_ns = mono_ns() + it->reply_ms * 1000000;
   }
   j->arrived_ns = mono_ns();
   json_decref(o);

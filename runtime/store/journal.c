@@ -295,10 +295,10 @@ void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id) {
 }
 
 void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bot,
-                       const char *item, int64_t reply_until, int inline_max) {
+                       const char *item, int64_t reply_ms, int inline_max) {
   push(j, J_INBOX_ADD)->u.inbox_add = (struct j_inbox_add){
       .ticket = copy(j, ticket), .item = copy(j, item), .bot = bot, .partition = partition,
-      .inline_max = inline_max, .reply_until = reply_until};
+      .inline_max = inline_max, .reply_ms = reply_ms};
 }
 
 void journal_inbox_done(journal *j, int64_t id, const char *replies, const char *reply_ids) {
@@ -467,7 +467,7 @@ static int apply_op(store *st, journal_op *op) {
     }
     case J_INBOX_ADD: {
       struct j_inbox_add *o = &op->u.inbox_add;
-      return store_inbox_add(st, o->ticket, o->partition, o->bot, o->item, o->reply_until,
+      return store_inbox_add(st, o->ticket, o->partition, o->bot, o->item, o->reply_ms,
                              o->inline_max);
     }
     case J_INBOX_DONE: {

@@ -67,7 +67,7 @@ static const char *const queries[C_COUNT] = {
     [C_RELEASE] = "UPDATE parley_partitions SET node_id = NULL, fence = NULL, since = NULL"
                   " WHERE node_id = ?1 AND fence = ?2 AND partition = ?3",
     [C_INBOX_ADD] = "INSERT INTO parley_inbox(ticket, partition, bot_id, item, reply_until,"
-                    " inline_max, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
+                    " inline_max, state) VALUES(?1, ?2, ?3, ?4, " IN_MS("CAST(?5 AS BIGINT)") ", ?6,"
                     " CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN 'new' ELSE 'waiting' END)",
     /* a waiting item keeps its replies; one nobody waits for any more is
      * marked to go, after its inline replies are queued */
@@ -81,7 +81,8 @@ static const char *const queries[C_COUNT] = {
                         " AND state = 'abandoned')",
     [C_INBOX_DROP] = "DELETE FROM parley_inbox WHERE id = ?1 AND state <> 'done'",
     [C_INBOX_OPEN] = "SELECT id, bot_id, partition, inline_max,"
-                     " CASE state WHEN 'waiting' THEN reply_until ELSE 0 END, item"
+                     " CASE state WHEN 'waiting' THEN GREATEST(0, CAST(1000 * extract(epoch FROM"
+                     " reply_until - clock_timestamp()) AS BIGINT)) ELSE 0 END, item"
                      " FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
                      " AND substr(?1, partition + 1, 1) = '1' ORDER BY id LIMIT ?2",
     [C_INBOX_RESULT] = "SELECT state, replies FROM parley_inbox WHERE ticket = ?1",
@@ -211,11 +212,11 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
 /* ---------------------------------------------------------------- the inbox */
 
 int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
-                    const char *item, int64_t reply_until, int inline_max) {
+                    const char *item, int64_t reply_ms, int inline_max) {
   sql_stmt *s = query(st, C_INBOX_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_TEXT(ticket), SQL_INT(partition), SQL_INT(bot_id), SQL_TEXT(item));
-  if (reply_until > 0) sql_bind_int(s, 5, reply_until);
+  if (reply_ms > 0) sql_bind_int(s, 5, reply_ms);
   else sql_bind_null(s, 5);
   sql_bind_int(s, 6, inline_max);
   return store_exec_done(st, s, "cannot add to the inbox");
@@ -241,7 +242,7 @@ int store_inbox_open(store_reader *rd, const char *partitions, int limit,
     inbox_item it = {.id = sql_column_int(s, 0), .bot_id = sql_column_int(s, 1),
                      .partition = (int)sql_column_int(s, 2),
                      .inline_max = (int)sql_column_int(s, 3),
-                     .reply_until = sql_column_int(s, 4), .item = sql_column_text(s, 5)};
+                     .reply_ms = sql_column_int(s, 4), .item = sql_column_text(s, 5)};
     fn(ud, &it);
     n++;
   }

@@ -74,8 +74,10 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
 /* The inbox: what a node took for a conversation another node holds.
  * An item is added in the batch that acknowledges it (journal_inbox_add:
  * durable before the webhook is answered), under a ticket of its taker's
- * choosing; reply_until (wall ms, 0: nobody waits) and inline_max say
- * whether and how many replies may go back in the webhook's answer. The
+ * choosing; reply_ms (how long its webhook waits for replies, 0: it does
+ * not; kept as a time on the database server's clock, so the nodes'
+ * clocks need not agree) and inline_max say whether and how many replies
+ * may go back in the webhook's answer. The
  * holder handles it and, in the same transaction, records it done
  * (journal_inbox_done): an item nobody waits for goes; one a webhook
  * waits for keeps the inline replies ("done") for the taker to read
@@ -84,7 +86,7 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
  * commit comes after, its inline replies are queued for the provider
  * instead, in that same commit. */
 int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
-                    const char *item, int64_t reply_until, int inline_max);
+                    const char *item, int64_t reply_ms, int inline_max);
 /* replies: the inline replies' texts as a JSON list; reply_ids: their
  * message ids as a JSON list (queued if the taker gave up). */
 int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids);
@@ -92,7 +94,7 @@ int store_inbox_done(store *st, int64_t id, const char *replies, const char *rep
 typedef struct inbox_item {
   int64_t id, bot_id;
   int partition, inline_max;
-  int64_t reply_until; /* 0: nobody waits (or it gave up) */
+  int64_t reply_ms;    /* how long its webhook still waits; 0: it does not */
   const char *item;    /* the taker's JSON; valid during the call */
 } inbox_item;
 /* The open items of the partitions p with partitions[p] == '1', oldest

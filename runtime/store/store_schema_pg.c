@@ -193,7 +193,7 @@ static const char baseline[] =
     "  partition INTEGER NOT NULL,\n"
     "  bot_id BIGINT NOT NULL,\n"
     "  item TEXT NOT NULL,\n"
-    "  reply_until BIGINT,\n"
+    "  reply_until TIMESTAMPTZ,\n"
     "  inline_max INTEGER NOT NULL DEFAULT 0,\n"
     "  state TEXT NOT NULL CHECK(state IN ('new','waiting','abandoned','done')),\n"
     "  replies TEXT,\n"
