@@ -145,6 +145,10 @@ bot *engine_load_bot(engine *e, const char *dir, char *err, size_t errlen);
  * of its bot.config{numbers} is another bot's, or the store failed. */
 enum { INSTALL_OK, INSTALL_INVALID, INSTALL_NUMBER_TAKEN, INSTALL_STORE };
 bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen);
+/* Loads the version another node sharing the store made active (as
+ * engine_install, takes s), without writing which version is active and
+ * without matching the recurring timers to it: that node did both. */
+bot *engine_follow_version(engine *e, script *s, int *why, char *err, size_t errlen);
 /* Fills s->env from the engine's bot_env source (once: a filled one stays).
  * 0, or -1 with a sentence in err. */
 int engine_fill_bot_env(engine *e, script *s, char *err, size_t errlen);

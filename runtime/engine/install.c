@@ -160,7 +160,9 @@ static void bot_put(engine *w, bot *b) {
   w->bots = b;
 }
 
-bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
+/* engine_install, or (follow) engine_follow_version: the version another
+ * node made active, which this one only loads. */
+static bot *install(engine *e, script *s, int follow, int *why, char *err, size_t errlen) {
   int why_local;
   if (!why) why = &why_local;
   *why = INSTALL_INVALID;
@@ -209,14 +211,15 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
     b->version_id = j.ops[0].u.bot_version.version_id;
     b->version_number = j.ops[0].u.bot_version.version_number;
   }
-  if (!failed && e->serving) {
+  if (!failed && e->serving && !follow) {
     journal_clear(&j);
     journal_bot_active(&j, b->id, b->version_id);
     failed = writer_apply(e->w, &j, err, errlen) != 0;
   }
   journal_free(&j);
   if (!failed) b->store = store_cell_for(e, b->id);
-  if (!failed && reconcile_every(e, b, err, errlen)) failed = 1;
+  /* the node that made it active matched the recurring timers to it */
+  if (!failed && !follow && reconcile_every(e, b, err, errlen)) failed = 1;
   if (failed) {
     for (int i = 0; i < g->n; i++) bot_free(copies[i]);
     return NULL;
@@ -232,6 +235,14 @@ bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
     bot_put(g->w[k], c);
   }
   return b;
+}
+
+bot *engine_install(engine *e, script *s, int *why, char *err, size_t errlen) {
+  return install(e, s, 0, why, err, errlen);
+}
+
+bot *engine_follow_version(engine *e, script *s, int *why, char *err, size_t errlen) {
+  return install(e, s, 1, why, err, errlen);
 }
 
 int engine_bot_served(engine *e, bot *b, const char *folder_sha, char *err, size_t errlen) {

@@ -267,3 +267,52 @@ int deploy_start(engine *e, const char *dir, char *err, size_t errlen) {
   free(p.items);
   return rc;
 }
+
+/* The bots served in the store, with their active version's files. */
+typedef struct served_list {
+  struct served_row {
+    char *name, *sha, *files;
+  } *v;
+  size_t n;
+} served_list;
+
+static void add_row(void *ud, const char *name, const char *sha, const char *folder_sha,
+                    const char *files_json) {
+  (void)folder_sha;
+  served_list *l = ud;
+  l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+  l->v[l->n++] = (struct served_row){xstrdup(name), xstrdup(sha), xstrdup(files_json)};
+}
+
+int deploy_follow(engine *e, char *err, size_t errlen) {
+  served_list l = {0};
+  if (store_served_each(engine_store(e), add_row, &l)) {
+    snprintf(err, errlen, "%s", store_error(engine_store(e)));
+    return -1;
+  }
+  int changed = 0;
+  for (size_t i = 0; i < l.n; i++) {
+    struct served_row *r = &l.v[i];
+    bot *running = engine_find_bot(e, r->name);
+    char *sha = running ? script_sha(bot_script(running), NULL) : NULL;
+    int same = sha && strcmp(sha, r->sha) == 0;
+    free(sha);
+    if (same) continue;
+    char problem[4096];
+    char *label = xasprintf("%s (the version another node made active)", r->name);
+    script *sc = script_from_json(r->name, label, r->files, problem, sizeof problem);
+    free(label);
+    bot *b = sc ? engine_follow_version(e, sc, NULL, problem, sizeof problem) : NULL;
+    if (b) {
+      changed++;
+      char version[32];
+      snprintf(version, sizeof version, "%lld", (long long)bot_version(b));
+      log_event(LOG_INFO, "version_followed", "bot", r->name, "version", version, NULL);
+    } else {
+      log_event(LOG_WARN, "version_not_followed", "bot", r->name, "error", problem, NULL);
+    }
+  }
+  for (size_t i = 0; i < l.n; i++) free(l.v[i].name), free(l.v[i].sha), free(l.v[i].files);
+  free(l.v);
+  return changed;
+}

@@ -46,4 +46,10 @@ deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char
  * another in the same start). 0, or -1 with the problems in err. */
 int deploy_start(engine *e, const char *dir, char *err, size_t errlen);
 
+/* Nodes sharing one PostgreSQL: loads the active version of every bot
+ * served in the store that this engine does not run (another node
+ * activated or rolled it back, or deployed a new bot). Between batches.
+ * The number of bots changed, or -1 with err. */
+int deploy_follow(engine *e, char *err, size_t errlen);
+
 #endif

@@ -914,7 +914,7 @@ int server_run(server *s) {
   /* quiet: the simulator's lines (state diffs, logs, rules) are not made */
   engine_observer obs = {on_message, on_action, s, on_event_failed, .quiet = 1};
   engine_set_observer(s->e, &obs);
-  int64_t next_tick = 0, next_watch = 0;
+  int64_t next_tick = 0, next_watch = 0, next_follow = 0;
   while (!s->stopping) {
     /* with a batch in flight, what came meanwhile runs at once (while the
      * writer commits that batch); nothing came: the batch is answered */
@@ -926,6 +926,13 @@ int server_run(server *s) {
     if (now >= next_tick || (s->nwatch && now >= next_watch))
       finish_in_flight(s); /* timers and reloads start from a durable store */
     if (now >= next_tick) {
+      if (s->cfg.nodes && now >= next_follow) { /* versions other nodes activated */
+        char err[1024];
+        int changed = deploy_follow(s->e, err, sizeof err);
+        if (changed < 0) log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+        if (changed > 0) routes_refresh(s);
+        next_follow = now + 1000;
+      }
       if (s->cfg.nodes) {
         cluster_tick(s->cfg.nodes, s->e);
         handle_jobs(s, NULL); /* the inbox's items */

@@ -1,0 +1,202 @@
+#!/bin/sh
+# Three parley serve nodes on one PostgreSQL, one of them SIGKILLed and
+# started again 20 times while fans text all three. Each fan sends its
+# messages one after the other, like a provider with a fallback URL: a
+# message that is not acknowledged (the node died, or answered 503) is
+# sent again, with the same id, to the next node. At the end every
+# acknowledged message was handled exactly once and in order: each fan's
+# c.state lists its texts m1, m2, ... with none missing, doubled or
+# swapped, and the messages table holds each once.
+cd "$(dirname "$0")/../.." || exit 1
+PARLEY=${PARLEY:-./parley}
+tmp=$(mktemp -d)
+. tests/e2e/lib/tap.sh
+. tests/e2e/lib/require.sh
+require_tools curl psql python3
+
+KILLS=${CLUSTER_KILLS:-20}
+FANS=${CLUSTER_FANS:-24}
+started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
+eval "$started"
+pids=""
+cleanup() {
+  for p in $pids $(cat "$tmp"/pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  sh tests/pg_server.sh stop "$PG_DIR"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+export PARLEY_WEBHOOK_TOKEN=hook-secret-456
+export PARLEY_ADMIN_TOKEN=admin-secret-789
+mkdir -p "$tmp/scripts/counter"
+cat > "$tmp/scripts/counter/bot.lua" <<'EOF'
+bot.fallback(function(c, msg)
+  c.state.seen = (c.state.seen or '') .. msg.text .. ','
+  return 'got ' .. msg.text
+end)
+EOF
+
+# three free ports in a row (other tests may hold some)
+base=$(python3 -c '
+import random, socket
+for _ in range(200):
+    b = random.randrange(21000, 60000)
+    try:
+        for k in range(3):
+            s = socket.socket(); s.bind(("127.0.0.1", b + k)); s.close()
+        print(b); break
+    except OSError:
+        pass
+')
+[ -n "$base" ] || bail "three free ports"
+# node K (0, 1, 2) listens on base + K; its pid is in $tmp/pid.K
+start_node() {
+  "$PARLEY" serve --listen "127.0.0.1:$((base + $1))" --db "$PG_URL" --scripts "$tmp/scripts" \
+    --node-id "node$1" --node-lease-ms 1000 2>>"$tmp/log.$1" &
+  echo $! > "$tmp/pid.$1"
+  for _ in $(seq 1 100); do
+    curl -s -m 1 "http://127.0.0.1:$((base + $1))/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+held() {
+  curl -s -m 2 "http://127.0.0.1:$((base + $1))/healthz" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["partitions"])' 2>/dev/null
+}
+for k in 0 1 2; do
+  start_node $k || bail "node $k starts" "$(cat "$tmp/log.$k")"
+done
+ok "three nodes start on one PostgreSQL"
+spread=""
+for _ in $(seq 1 100); do
+  spread="$(held 0) $(held 1) $(held 2)"
+  [ "$spread" = "86 86 84" ] || [ "$spread" = "86 84 86" ] || [ "$spread" = "84 86 86" ] && break
+  sleep 0.1
+done
+case "$spread" in
+*84*) ok "they share the 256 partitions ($spread)" ;;
+*) not_ok "they share the 256 partitions" "$spread" ;;
+esac
+
+# fan I sends m1, m2, ... until $tmp/stop exists; each message until a
+# node acknowledges it (200), starting at node (I + K) % 3
+fan() {
+  i=$1 k=0
+  while [ ! -e "$tmp/stop" ]; do
+    k=$((k + 1))
+    tries=0
+    while :; do
+      node=$(((i + k + tries) % 3))
+      code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' \
+        -H "Authorization: Bearer hook-secret-456" -H 'Content-Type: application/json' \
+        --data "{\"from\":\"+1555300$(printf %04d "$i")\",\"text\":\"m$k\",\"id\":\"f$i-m$k\"}" \
+        "http://127.0.0.1:$((base + node))/v1/bots/counter/messages")
+      [ "$code" = 200 ] && break
+      tries=$((tries + 1))
+      [ $tries -gt 200 ] && { echo "gave up" > "$tmp/gaveup.$i"; return; }
+      sleep 0.1
+    done
+    echo "$k" > "$tmp/sent.$i"
+  done
+}
+for i in $(seq 1 "$FANS"); do
+  fan "$i" &
+  pids="$pids $!"
+done
+
+kills=0 restarts=0
+for round in $(seq 1 "$KILLS"); do
+  sleep 1
+  k=$((round % 3))
+  kill -9 "$(cat "$tmp/pid.$k")" 2>/dev/null && kills=$((kills + 1))
+  wait "$(cat "$tmp/pid.$k")" 2>/dev/null
+  sleep 0.5
+  start_node $k && restarts=$((restarts + 1))
+  if [ "$round" = $((KILLS / 2)) ]; then # a new version, on whichever node takes it
+    sed 's/got /v2 got /' "$tmp/scripts/counter/bot.lua" > "$tmp/v2.lua"
+    for try in 0 1 2 3 4 5; do
+      reload=$(curl -s -m 20 -w ' %{http_code}' -X PUT -H "Authorization: Bearer admin-secret-789" \
+        -H 'Content-Type: text/plain' --data-binary @"$tmp/v2.lua" \
+        "http://127.0.0.1:$((base + try % 3))/v1/bots/counter/script")
+      case "$reload" in *" 200") break ;; esac
+    done
+  fi
+done
+sleep 1
+touch "$tmp/stop"
+for p in $pids; do wait "$p"; done
+pids=""
+[ "$kills" = "$KILLS" ] && [ "$restarts" = "$KILLS" ]
+result $? "a node was SIGKILLed and started again $KILLS times" "$kills kills, $restarts restarts"
+[ -z "$(ls "$tmp"/gaveup.* 2>/dev/null)" ]
+result $? "every message was acknowledged by some node in the end" "$(ls "$tmp"/gaveup.* 2>/dev/null)"
+
+# every partition is held again, then the inbox empties
+for _ in $(seq 1 100); do
+  total=$(( $(held 0) + $(held 1) + $(held 2) ))
+  [ "$total" = 256 ] && break
+  sleep 0.1
+done
+[ "$total" = 256 ]
+result $? "after the kills the three nodes hold all 256 partitions" "$total"
+for _ in $(seq 1 100); do
+  open=$(psql "$PG_URL" -Atc "select count(*) from parley_inbox where state <> 'done'")
+  [ "$open" = 0 ] && break
+  sleep 0.1
+done
+[ "$open" = 0 ]
+result $? "every message handed over was handled" "$open left in the inbox"
+
+expect "a new version was taken during the kills" "$reload" '"version":2.* 200$'
+sleep 2 # every node follows the active version within a second
+v2=0
+for i in $(seq 1 12); do
+  answer=$(curl -s -m 10 -H "Authorization: Bearer hook-secret-456" \
+    -H 'Content-Type: application/json' \
+    --data "{\"from\":\"+155540000$(printf %02d "$i")\",\"text\":\"hello\",\"id\":\"v$i\"}" \
+    "http://127.0.0.1:$((base + i % 3))/v1/bots/counter/messages")
+  case "$answer" in *"v2 got hello"*) v2=$((v2 + 1)) ;; esac
+done
+[ "$v2" = 12 ]
+result $? "after the reload every node's conversations answer with version 2" "$v2 of 12"
+# no restart now: the two other nodes load version 3 by themselves
+sed 's/got /v3 got /' "$tmp/scripts/counter/bot.lua" > "$tmp/v3.lua"
+reload=$(curl -s -m 20 -w ' %{http_code}' -X PUT -H "Authorization: Bearer admin-secret-789" \
+  -H 'Content-Type: text/plain' --data-binary @"$tmp/v3.lua" \
+  "http://127.0.0.1:$base/v1/bots/counter/script")
+expect "version 3 is taken by the first node" "$reload" '"version":3.* 200$'
+sleep 2
+v3=0
+for i in $(seq 1 12); do
+  answer=$(curl -s -m 10 -H "Authorization: Bearer hook-secret-456" \
+    -H 'Content-Type: application/json' \
+    --data "{\"from\":\"+155541000$(printf %02d "$i")\",\"text\":\"hello\",\"id\":\"w$i\"}" \
+    "http://127.0.0.1:$((base + i % 3))/v1/bots/counter/messages")
+  case "$answer" in *"v3 got hello"*) v3=$((v3 + 1)) ;; esac
+done
+[ "$v3" = 12 ]
+result $? "within two seconds the other nodes run version 3 too" "$v3 of 12"
+grep -q version_followed "$tmp/log.1" && grep -q version_followed "$tmp/log.2"
+result $? "the two other nodes logged that they followed it" "$(grep -h version_ "$tmp"/log.* | tail -5)"
+
+sent=0 bad=""
+for i in $(seq 1 "$FANS"); do
+  count=$(cat "$tmp/sent.$i" 2>/dev/null || echo 0)
+  sent=$((sent + count))
+  want=$(seq 1 "$count" | sed 's/^/m/' | tr '\n' ',')
+  got=$(psql "$PG_URL" -Atc "select v.state from conversations v join contacts c on
+    c.id = v.contact_id join bots b on b.id = c.bot_id where b.name = 'counter' and
+    c.number = '+1555300$(printf %04d "$i")'" |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("seen", ""))')
+  [ "$got" = "$want" ] || bad="$bad fan $i: want $want got $got;"
+done
+[ "$sent" -gt $((FANS * 5)) ]
+result $? "the fans sent messages all along ($sent acknowledged)" "$sent"
+[ -z "$bad" ]
+result $? "each fan's messages were handled once each, in order" "$bad"
+rows=$(psql "$PG_URL" -Atc "select count(*), count(distinct provider_id) from messages
+  where direction = 'in' and provider_id like 'f%'")
+[ "$rows" = "$sent|$sent" ]
+result $? "the store holds each acknowledged message once" "want $sent|$sent, got $rows"
+summary
