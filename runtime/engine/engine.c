@@ -157,6 +157,7 @@ static int set_consent(engine *e, bot *b, contact *c, int opt_out,
 
 static int handle_message(engine *e, bot *b, const inbound *m);
 static int handle_delivery(engine *e, bot *b, const delivery *d);
+static void forward_delivery(engine *e, bot *b, const delivery *d, const outbound_row *r);
 static int delivery_in_conversation(engine *p, engine *e, bot *b, const delivery *d,
                                     const outbound_row *r);
 
@@ -208,6 +209,11 @@ static int handle_delivery(engine *e, bot *b, const delivery *d) {
                            d->provider_id ? d->provider_id : "", d->status);
     action_logged(e, b, "", ENGINE_ACTION_STATUS_UNKNOWN, what, "delivery: %s", what);
     free(what);
+    return 0;
+  }
+  if (!engine_holds(e, b->id, r.number)) { /* another node runs the conversation */
+    forward_delivery(e, b, d, &r);
+    outbound_row_free(&r);
     return 0;
   }
   /* the rest happens in the conversation, on its worker (the pending
@@ -295,6 +301,25 @@ static int forward(engine *e, bot *b, const inbound *m) {
                     item ? item : "{}", left_ms, left_ms ? m->inline_reply : 0);
   free(item);
   return 0;
+}
+
+/* A delivery report for a message of a conversation another node holds:
+ * to the inbox, under a ticket the same report always gets (a report sent
+ * twice is handed over once). */
+static void forward_delivery(engine *e, bot *b, const delivery *d, const outbound_row *r) {
+  json_t *o = json_pack("{s:s, s:s, s:{s:I, s:s?, s:s, s:s?, s:b, s:b, s:b}}", "bot", b->name,
+                        "from", r->number, "delivery", "message_id", (json_int_t)r->id,
+                        "provider_id", d->provider_id, "status", d->status, "error", d->error,
+                        "from_sender", d->from_sender, "carrier_optout", d->carrier_optout,
+                        "undeliverable", d->undeliverable);
+  char *item = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  char *ticket = xasprintf("report:%lld:%s:%s", (long long)r->id, d->status,
+                           d->error ? d->error : "");
+  journal_inbox_add(e->jr, ticket, partition_of(b->id, r->number), b->id, item ? item : "{}", 0,
+                    0);
+  free(ticket);
+  free(item);
 }
 
 static int handle_one(engine *e, bot *b, const inbound *m) {

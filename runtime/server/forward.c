@@ -122,11 +122,23 @@ static void take_item(void *ud, const inbox_item *it) {
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = str_of(o, "event_type") ? JOB_EVENT : JOB_MESSAGE;
+  json_t *dl = json_object_get(o, "delivery");
+  if (json_is_object(dl)) { /* a delivery report */
+    j->kind = JOB_STATUS;
+    j->dl_status = xstrdup(str_of(dl, "status") ? str_of(dl, "status") : "");
+    j->dl_error = strdup_or_null(str_of(dl, "error"));
+    j->dl = (delivery){
+        .message_id = json_integer_value(json_object_get(dl, "message_id")),
+        .from_sender = json_is_true(json_object_get(dl, "from_sender")),
+        .carrier_optout = json_is_true(json_object_get(dl, "carrier_optout")),
+        .undeliverable = json_is_true(json_object_get(dl, "undeliverable"))};
+  }
   j->botname = xstrdup(bot);
   j->from = xstrdup(from);
   j->to = strdup_or_null(str_of(o, "to"));
   j->text = xstrdup(str_of(o, "text") ? str_of(o, "text") : "");
-  j->provider_id = strdup_or_null(str_of(o, "provider_id"));
+  j->provider_id = strdup_or_null(str_of(o, "provider_id") ? str_of(o, "provider_id")
+                                                            : str_of(dl, "provider_id"));
   j->event_type = strdup_or_null(str_of(o, "event_type"));
   j->event_data = strdup_or_null(str_of(o, "event_data"));
   j->media_json = strdup_or_null(str_of(o, "media"));

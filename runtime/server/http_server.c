@@ -647,6 +647,7 @@ static int collect(server *s, job *j) {
   *in = (inbound){.from = j->from, .to = j->to, .text = j->text, .len = strlen(j->text),
                   .provider_id = j->provider_id, .tag = j, .event_type = j->event_type,
                   .event_data = j->event_data, .media_json = j->media_json};
+  in->inbox_id = j->inbox_id;
   if (j->kind == JOB_STATUS) {
     j->dl.provider_id = j->provider_id;
     j->dl.status = j->dl_status;
@@ -654,7 +655,6 @@ static int collect(server *s, job *j) {
     in->provider_id = NULL; /* not an inbound message's id */
     in->delivery = &j->dl;
   } else if (j->inbox_id) { /* as the node that took it said */
-    in->inbox_id = j->inbox_id;
     in->inline_reply = j->inbox_inline;
     in->inline_until_ns = j->inbox_until_ns;
   } else if (j->kind != JOB_EVENT) {

@@ -68,7 +68,8 @@ static const char *const queries[C_COUNT] = {
                   " WHERE node_id = ?1 AND fence = ?2 AND partition = ?3",
     [C_INBOX_ADD] = "INSERT INTO parley_inbox(ticket, partition, bot_id, item, reply_until,"
                     " inline_max, state) VALUES(?1, ?2, ?3, ?4, " IN_MS("CAST(?5 AS BIGINT)") ", ?6,"
-                    " CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN 'new' ELSE 'waiting' END)",
+                    " CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN 'new' ELSE 'waiting' END)"
+                    " ON CONFLICT (ticket) DO NOTHING",
     /* a waiting item keeps its replies; one nobody waits for any more is
      * marked to go, after its inline replies are queued */
     [C_INBOX_MARK] = "UPDATE parley_inbox SET state = CASE state WHEN 'waiting' THEN 'done'"

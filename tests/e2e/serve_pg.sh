@@ -103,6 +103,27 @@ result $? "and each welcome once, sent in the answer" "got $rows"
 rows=$(psql "$PG_URL" -Atc "select count(*) from parley_inbox")
 [ "$rows" = 0 ]
 result $? "the inbox is empty once the answers are read" "got $rows"
+# their delivery reports, to one node or the other: the report of a
+# conversation the node does not hold goes to its holder
+k=0
+for id in $(psql "$PG_URL" -Atc "select m.id from messages m join contacts c on
+  c.id = m.contact_id where m.direction = 'out' and c.number like '+155502%'"); do
+  k=$((k + 1))
+  p=$first_port
+  [ $((k % 2)) = 0 ] && p=$second_port
+  curl -s -m 10 -o /dev/null -H "Authorization: Bearer hook-secret-456" \
+    -H 'Content-Type: application/json' --data "{\"id\":$id,\"status\":\"delivered\"}" \
+    "http://127.0.0.1:$p/v1/bots/fanclub/status"
+done
+for _ in $(seq 1 50); do
+  rows=$(psql "$PG_URL" -Atc "select count(*) from messages m join contacts c on
+    c.id = m.contact_id where m.direction = 'out' and m.status = 'delivered'
+    and c.number like '+155502%'")
+  [ "$rows" = 20 ] && break
+  sleep 0.1
+done
+[ "$rows" = 20 ]
+result $? "20 delivery reports over both nodes: each welcome is delivered" "got $rows"
 kill -TERM "$second_pid"
 wait "$second_pid" 2>/dev/null
 wait_held "$first_port" 256
