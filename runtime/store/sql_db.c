@@ -20,6 +20,13 @@ struct sql_db {
   int (*stop)(void *ud); /* sql_set_interrupt's */
   void *stop_ud;
   char err[512];
+  /* PostgreSQL: connecting again after the server went away (pg_ready) */
+  char *target;
+  unsigned generation; /* connections made so far: statements prepared on an
+                          older one are prepared again */
+  int in_transaction;  /* a BEGIN ran, no COMMIT or ROLLBACK since */
+  char **session;      /* the SETs run on the connection, run again */
+  size_t nsession;
 };
 
 struct sql_stmt {
@@ -35,6 +42,8 @@ struct sql_stmt {
   int done; /* SQLite: ran to its end (it would start again otherwise) */
   int commit; /* PostgreSQL: a COMMIT (which answers ROLLBACK, not an error, for a
                  transaction a failed statement ended) */
+  char *text;  /* PostgreSQL: as prepared, */
+  unsigned generation; /* on that connection */
 };
 
 int sql_is_postgres_target(const char *target) {
@@ -98,6 +107,7 @@ sql_db *sql_open(const char *target, char *err, size_t errlen) {
   char shown[512];
   sql_shown_target(target, shown, sizeof shown);
   if (sql_is_postgres_target(target)) {
+    db->target = xstrdup(target);
     db->pg = PQconnectdb(target);
     if (!db->pg || PQstatus(db->pg) != CONNECTION_OK) {
       set_error(db, db->pg ? PQerrorMessage(db->pg) : "out of memory");
@@ -129,6 +139,9 @@ void sql_close(sql_db *db) {
   if (!db) return;
   if (db->lite) sqlite3_close(db->lite);
   if (db->pg) PQfinish(db->pg);
+  for (size_t i = 0; i < db->nsession; i++) free(db->session[i]);
+  free(db->session);
+  free(db->target);
   free(db);
 }
 
@@ -189,10 +202,57 @@ static int pg_check(sql_db *db, const PGresult *r, int commit) {
 
 /* A statement's text that is a COMMIT */
 static int is_commit(const char *sql) { return strncasecmp(sql, "COMMIT", 6) == 0; }
+static int is_begin(const char *sql) { return strncasecmp(sql, "BEGIN", 5) == 0; }
+static int is_rollback(const char *sql) { return strncasecmp(sql, "ROLLBACK", 8) == 0; }
 
 int sql_in_transaction(sql_db *db) {
   if (db->lite) return !sqlite3_get_autocommit(db->lite);
+  if (PQstatus(db->pg) != CONNECTION_OK) return db->in_transaction;
   return PQtransactionStatus(db->pg) != PQTRANS_IDLE;
+}
+
+/* PostgreSQL, before a statement: a connection to run it on. One lost
+ * (the server restarted, the network broke) is made again, with the
+ * session's SETs, unless a transaction was open on it: that transaction
+ * is gone, and every statement fails until the caller's ROLLBACK (which
+ * then succeeds, on the new connection). 0 to go on, 1 when sql is that
+ * ROLLBACK (done), -1 with the error. */
+static int pg_ready(sql_db *db, const char *sql) {
+  if (PQstatus(db->pg) == CONNECTION_OK) return 0;
+  int rollback = is_rollback(sql);
+  if (db->in_transaction && !rollback) {
+    set_error(db, "the connection to the database was lost, and the transaction with it");
+    return -1;
+  }
+  db->in_transaction = 0;
+  PQreset(db->pg);
+  if (PQstatus(db->pg) != CONNECTION_OK) {
+    char why[400];
+    snprintf(why, sizeof why, "the database does not answer: %s", PQerrorMessage(db->pg));
+    set_error(db, why);
+    return rollback ? 1 : -1;
+  }
+  db->generation++;
+  for (size_t i = 0; i < db->nsession; i++) {
+    PGresult *r = PQexec(db->pg, db->session[i]);
+    int rc = pg_check(db, r, 0);
+    PQclear(r);
+    if (rc) return -1;
+  }
+  return rollback ? 1 : 0;
+}
+
+/* After a statement: whether a transaction is open now, and the SETs to
+ * run again on a new connection. */
+static void pg_track(sql_db *db, const char *sql, int rc) {
+  if (is_begin(sql) && rc == 0) db->in_transaction = 1;
+  else if (is_commit(sql) || is_rollback(sql)) db->in_transaction = 0;
+  if (rc == 0 && strncasecmp(sql, "SET ", 4) == 0) {
+    for (size_t i = 0; i < db->nsession; i++)
+      if (strcmp(db->session[i], sql) == 0) return;
+    db->session = xrealloc(db->session, (db->nsession + 1) * sizeof *db->session);
+    db->session[db->nsession++] = xstrdup(sql);
+  }
 }
 
 int sql_exec(sql_db *db, const char *sql) {
@@ -203,9 +263,12 @@ int sql_exec(sql_db *db, const char *sql) {
     sqlite3_free(msg);
     return -1;
   }
+  int ready = pg_ready(db, sql);
+  if (ready) return ready > 0 ? 0 : -1;
   PGresult *r = PQexec(db->pg, sql);
   int rc = pg_check(db, r, is_commit(sql));
   PQclear(r);
+  pg_track(db, sql, rc);
   return rc;
 }
 
@@ -240,6 +303,17 @@ static char *numbered_params(const char *sql, int *n) {
   return out;
 }
 
+/* PostgreSQL: prepares s on the connection as it is now. */
+static int pg_prepare(sql_stmt *s) {
+  sql_db *db = s->db;
+  PGresult *r = PQprepare(db->pg, s->name, s->text, s->nparams, NULL);
+  int rc = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+  if (rc) pg_set_error(db, r);
+  PQclear(r);
+  s->generation = db->generation;
+  return rc;
+}
+
 sql_stmt *sql_prepare(sql_db *db, const char *sql) {
   sql_stmt *s = xcalloc(1, sizeof *s);
   s->db = db;
@@ -253,17 +327,13 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
     return s;
   }
   s->commit = is_commit(sql);
-  char *text = numbered_params(sql, &s->nparams);
+  s->text = numbered_params(sql, &s->nparams);
   snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
-  PGresult *r = PQprepare(db->pg, s->name, text, s->nparams, NULL);
-  free(text);
-  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-    pg_set_error(db, r);
-    PQclear(r);
+  if (pg_ready(db, "") || pg_prepare(s)) {
+    free(s->text);
     free(s);
     return NULL;
   }
-  PQclear(r);
   s->values = xcalloc((size_t)s->nparams + 1, sizeof *s->values);
   return s;
 }
@@ -275,9 +345,11 @@ void sql_finalize(sql_stmt *s) {
     PQclear(s->res);
     char sql[48];
     snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
-    PQclear(PQexec(s->db->pg, sql));
+    if (PQstatus(s->db->pg) == CONNECTION_OK && s->generation == s->db->generation)
+      PQclear(PQexec(s->db->pg, sql));
     for (int i = 0; i < s->nparams; i++) free(s->values[i]);
     free(s->values);
+    free(s->text);
   }
   free(s);
 }
@@ -355,13 +427,19 @@ int sql_step(sql_stmt *s) {
     return SQL_FAIL;
   }
   if (!s->res) {
+    const char *what = s->commit ? "COMMIT" : s->text;
+    int ready = pg_ready(db, what);
+    if (ready) return ready > 0 ? SQL_DONE : SQL_FAIL;
+    if (s->generation != db->generation && pg_prepare(s)) return SQL_FAIL;
     if (!db->stop)
       s->res = PQexecPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values,
                               NULL, NULL, 0);
     else if (PQsendQueryPrepared(db->pg, s->name, s->nparams,
                                  (const char *const *)s->values, NULL, NULL, 0))
       s->res = pg_wait(db);
-    if (pg_check(db, s->res, s->commit)) {
+    int rc = pg_check(db, s->res, s->commit);
+    pg_track(db, what, rc);
+    if (rc) {
       PQclear(s->res);
       s->res = NULL;
       return SQL_FAIL;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Three parley serve nodes on one PostgreSQL, one of them SIGKILLed and
-# started again 20 times while fans text all three. Each fan sends its
+# started again 20 times while fans text all three, then PostgreSQL itself
+# restarted under the same load: the nodes connect again by themselves. Each fan sends its
 # messages one after the other, like a provider with a fallback URL: a
 # message that is not acknowledged (the node died, or answered 503) is
 # sent again, with the same id, to the next node. At the end every
@@ -124,6 +125,14 @@ for round in $(seq 1 "$KILLS"); do
   fi
 done
 sleep 1
+before=$(cat "$tmp"/sent.* | awk '{s += $1} END {print s}')
+sh tests/pg_server.sh restart "$PG_DIR" >/dev/null 2>&1
+result $? "PostgreSQL restarts under load" ""
+sleep 4
+after=$(cat "$tmp"/sent.* | awk '{s += $1} END {print s}')
+[ "$after" -gt $((before + FANS)) ]
+result $? "the nodes take messages again after PostgreSQL's restart by themselves" \
+  "$before before, $after after"
 touch "$tmp/stop"
 for p in $pids; do wait "$p"; done
 pids=""
