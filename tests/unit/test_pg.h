@@ -40,6 +40,13 @@ static inline int test_pg_start(test_pg *pg, char *err, size_t errlen) {
   return 0;
 }
 
+/* A fast shutdown and a start again on the same port and data: 0 or -1. */
+static inline int test_pg_restart(test_pg *pg) {
+  char cmd[640];
+  snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh restart '%s' >/dev/null 2>&1", pg->dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
 /* Stops it (by its PID) and removes its folder. */
 static inline void test_pg_stop(test_pg *pg) {
   if (!pg->dir[0]) return;

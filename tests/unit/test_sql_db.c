@@ -172,6 +172,46 @@ static void same_answers(sql_db *db, const char *name) {
   sql_exec(db, "DROP TABLE fans");
 }
 
+/* The first value of sql's first row as text ("" for none). */
+static const char *value_of(sql_db *db, const char *sql) {
+  static char out[128];
+  sql_stmt *s = sql_prepare(db, sql);
+  out[0] = 0;
+  if (s && sql_step(s) == SQL_ROW && sql_column_text(s, 0))
+    snprintf(out, sizeof out, "%s", sql_column_text(s, 0));
+  sql_finalize(s);
+  return out;
+}
+
+/* The server restarts under a connection: the statement that finds it gone
+ * fails, the next ones run on a new connection with the session's SETs and
+ * the statements prepared before; a transaction open across the restart
+ * is gone, and says so until its ROLLBACK. */
+static void reconnects(test_pg *server, sql_db *db) {
+  CHECK_INT(sql_exec(db, "SET application_name = 'parley-test'"), 0, "a session setting");
+  sql_stmt *s = sql_prepare(db, "SELECT ?1 + 1");
+  CHECK(s != NULL, "a statement prepared before the restart");
+  CHECK_INT(test_pg_restart(server), 0, "the server restarts");
+  int first = sql_exec(db, "SELECT 1");
+  test_note("the first statement after the restart: %s", first ? sql_error(db) : "ran");
+  CHECK_STR(value_of(db, "SELECT current_setting('application_name')"), "parley-test",
+            "the next ones run on a new connection, with the session's setting");
+  sql_reset(s);
+  sql_bind_int(s, 1, 41);
+  CHECK(s && sql_step(s) == SQL_ROW && sql_column_int(s, 0) == 42,
+        "the statement prepared before runs (prepared again) (%s)", sql_error(db));
+  sql_finalize(s);
+  CHECK_INT(sql_exec(db, "BEGIN"), 0, "a transaction begins");
+  CHECK_INT(test_pg_restart(server), 0, "the server restarts again");
+  sql_exec(db, "SELECT 1"); /* finds the connection gone */
+  CHECK_INT(sql_exec(db, "SELECT 1"), -1, "inside the lost transaction, statements fail");
+  CHECK_HAS(sql_error(db), "transaction", "saying the transaction is gone (%s)", sql_error(db));
+  CHECK_INT(sql_in_transaction(db), 1, "the caller is still in its transaction");
+  CHECK_INT(sql_exec(db, "ROLLBACK"), 0, "its ROLLBACK succeeds");
+  CHECK_INT(sql_in_transaction(db), 0, "and ends it");
+  CHECK_STR(value_of(db, "SELECT 6 * 7"), "42", "then statements run again");
+}
+
 int main(void) {
   char *tmp = test_tmpdir();
   char err[1024];
@@ -214,6 +254,7 @@ int main(void) {
         pg ? "" : err);
   if (pg) same_answers(pg, "PostgreSQL");
   if (pg) interrupts(pg, "PostgreSQL");
+  if (pg) reconnects(&server, pg);
   sql_close(pg);
   test_pg_stop(&server);
 
