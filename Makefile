@@ -149,7 +149,8 @@ test-tsan: deps
 # make bench: build/bench (the in-process workload next to Hubot 14 in
 # memory, the cost curve, engine_threads, idle contacts, timers, import),
 # bench/http.sh (parley serve, the libmicrohttpd ceiling build/ceiling and
-# Hubot 14 + express under wrk), bench/send.py (the sender). wrk loads the
+# Hubot 14 + express under wrk), bench/cluster.sh (one and two nodes on
+# PostgreSQL next to SQLite, and a failover), bench/send.py (the sender). wrk loads the
 # HTTP part; node and npm run the two Hubot peers (left out, with a line
 # saying so, when they cannot be had). A missed target prints MISSED; only
 # WRONG totals fail.
@@ -160,6 +161,7 @@ bench: deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null 2>&1 || :; }
 	./$(B)/bench
 	sh bench/http.sh
+	sh bench/cluster.sh
 	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
 
 # The HTTP ceiling bench/http.sh compares parley serve to: libmicrohttpd

@@ -1,0 +1,165 @@
+#!/bin/sh
+# make bench, cluster part: parley serve on PostgreSQL, one node and two
+# nodes, next to one node on SQLite in the same run, under the same signed
+# Twilio webhooks (bench/http/gen.py: the workload's first N messages over
+# its 10,000 contacts) sent by wrk over 127.0.0.1; then a failover: one of
+# two nodes SIGKILLed, and the time until the other holds every partition
+# and answers a conversation the dead one held.
+#
+#   sh bench/cluster.sh         (from anywhere; N=40000 by default)
+#
+# Two nodes get half of the list each (even and odd messages: every
+# message of a contact to one node), as a load balancer without affinity
+# would spread them: a node hands the messages of conversations it does
+# not hold to their holder (the inbox) and waits for the reply. A throwaway
+# PostgreSQL server (tests/pg_server.sh) shares the cores with everything.
+# Environment: N, WRK_CONNECTIONS (64 in all), NODE_LEASE_MS (1000).
+set -eu
+cd "$(dirname "$0")/.."
+
+N=${N:-40000}
+T=2
+C=${WRK_CONNECTIONS:-64}
+LEASE=${NODE_LEASE_MS:-1000}
+command -v wrk >/dev/null || { echo "bench/cluster.sh: needs wrk" >&2; exit 2; }
+[ -x ./parley ] || make parley
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/parley-cluster-bench.XXXXXX")
+pids=""
+pg_dir=""
+cleanup() {
+  for p in $pids; do kill -9 "$p" 2>/dev/null || :; done
+  [ -n "$pg_dir" ] && sh tests/pg_server.sh stop "$pg_dir" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+[ "${BENCH_CLUSTER_KEEP:-}" = 1 ] && cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null || :; done; [ -n "$pg_dir" ] && sh tests/pg_server.sh stop "$pg_dir" >/dev/null 2>&1; echo "kept $tmp"; }
+trap 'exit 130' INT TERM
+
+started=$(sh tests/pg_server.sh start $$ 2>&1) || { echo "bench/cluster.sh: $started" >&2; exit 1; }
+eval "$started"
+pg_dir=$PG_DIR
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+mkdir -p "$tmp/scripts/workload"
+cp bench/workload/bot.lua "$tmp/scripts/workload/bot.lua"
+p1=$(free_port)
+p2=$(free_port)
+public="http://127.0.0.1:$p1" # what Twilio signs: the same for both nodes
+token="bench-twilio-token-$$"
+python3 bench/http/gen.py "$public/twilio/workload" "$token" "$N" > "$tmp/all.txt"
+awk 'NR % 2 == 1' "$tmp/all.txt" > "$tmp/even.txt"
+awk 'NR % 2 == 0' "$tmp/all.txt" > "$tmp/odd.txt"
+
+# node NAME PORT DB: a node, its pid in $tmp/NAME.pid
+node() {
+  PARLEY_TWILIO_AUTH_TOKEN=$token ./parley serve --listen "127.0.0.1:$2" --db "$3" \
+    --scripts "$tmp/scripts" --public-url "$public" --node-id "$1" --node-lease-ms "$LEASE" \
+    2> "$tmp/$1.log" &
+  echo $! > "$tmp/$1.pid"
+  pids="$pids $!"
+  i=0
+  until curl -sf -o /dev/null "http://127.0.0.1:$2/healthz"; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { echo "bench/cluster.sh: $1 did not start: $(tail -n 3 "$tmp/$1.log")" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+stop_node() { kill -TERM "$(cat "$tmp/$1.pid")" 2>/dev/null || :; wait "$(cat "$tmp/$1.pid")" 2>/dev/null || :; }
+partitions() {
+  curl -s -m 2 "http://127.0.0.1:$1/healthz" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin).get("partitions", 0))' 2>/dev/null || echo 0
+}
+wait_partitions() { # PORT N
+  i=0
+  until [ "$(partitions "$1")" = "$2" ]; do
+    i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05
+  done
+}
+# load NAME PORT LIST: wrk sends LIST to the node at PORT (C/2 connections
+# when two run at once, else C); the result line in $tmp/NAME.line
+load() {
+  rm -rf "$tmp/done.$1" && mkdir -p "$tmp/done.$1"
+  wrk -t"$T" -c"$4" -d300s --timeout 10s -s bench/http/twilio.lua "http://127.0.0.1:$2" \
+    -- "$3" "$T" "$tmp/done.$1" > "$tmp/$1.wrk" 2>&1 &
+  w=$!
+  while kill -0 "$w" 2>/dev/null; do
+    if [ "$(ls "$tmp/done.$1" | grep -c "^done\.")" -ge "$T" ]; then
+      sleep 2; kill -INT "$w" 2>/dev/null || :; break
+    fi
+    sleep 0.2
+  done
+  wait "$w" || :
+  grep '^parley-bench:' "$tmp/$1.wrk" > "$tmp/$1.line" || :
+}
+field() { tr ' ' '\n' < "$tmp/$1.line" | sed -n "s/^$2=//p"; }
+rps() { awk -v n="$(field "$1" posts)" -v d="$(field "$1" list_us)" 'BEGIN { if (d > 0) printf "%.0f", n / (d / 1e6); else print "?" }'; }
+stored() { psql "$PG_URL" -Atc "select count(*) from messages where direction = 'in'"; }
+
+echo "cluster: the workload's first $N messages as signed Twilio webhooks, wrk -t$T -c$C in all, on"
+echo "  127.0.0.1 with a throwaway PostgreSQL 15 (fsync off), sharing the $(nproc) cores"
+
+# 1. SQLite, one node
+node sqlite "$p1" "$tmp/bench.db"
+load sqlite "$p1" "$tmp/all.txt" "$C"
+stop_node sqlite
+
+# 2. PostgreSQL, one node
+node pg1 "$p1" "$PG_URL"
+wait_partitions "$p1" 256 || :
+load pg1 "$p1" "$tmp/all.txt" "$C"
+one_stored=$(stored)
+stop_node pg1
+
+# 3. PostgreSQL, two nodes, half of the list each (a fresh database)
+psql "$PG_URL" -qc "set client_min_messages = warning; drop schema public cascade;
+  create schema public" >/dev/null
+node pgA "$p1" "$PG_URL"
+node pgB "$p2" "$PG_URL"
+wait_partitions "$p1" 128 || :
+wait_partitions "$p2" 128 || :
+load pgA "$p1" "$tmp/even.txt" $((C / 2)) &
+la=$!
+load pgB "$p2" "$tmp/odd.txt" $((C / 2))
+wait "$la" || :
+# a webhook that gave up waiting for its holder's reply left its item in
+# the inbox, which the holder empties
+i=0
+until [ "$(psql "$PG_URL" -Atc "select count(*) from parley_inbox where state <> 'done'")" = 0 ] ||
+  [ $i -gt 200 ]; do i=$((i + 1)); sleep 0.05; done
+two_stored=$(stored)
+a=$(field pgA list_us) b=$(field pgB list_us)
+longest=$(( a > b ? a : b ))
+two_rps=$(awk -v n="$(( $(field pgA posts) + $(field pgB posts) ))" -v d="$longest" 'BEGIN { if (d > 0) printf "%.0f", n / (d / 1e6); else print "?" }')
+
+# 4. failover: B dies; A takes its partitions and answers one of its conversations
+held_by_b=$(psql "$PG_URL" -Atc "select c.number from contacts c join parley_partitions p on
+  p.partition = parley_partition(c.bot_id, c.number) where p.node_id = 'pgB' limit 1")
+line=$(grep -n "From=%2B${held_by_b#+}&" "$tmp/all.txt" | head -n 1 | cut -d: -f1 || :)
+t_kill=$(now_ms)
+kill -9 "$(cat "$tmp/pgB.pid")"
+wait_partitions "$p1" 256 || :
+t_held=$(now_ms)
+answered=""
+if [ -n "$line" ]; then # its message again (a retry): answered by its new holder
+  sig=$(sed -n "${line}p" "$tmp/all.txt" | cut -d' ' -f1)
+  sed -n "${line}p" "$tmp/all.txt" | cut -d' ' -f2- | tr -d '\n' > "$tmp/retry.body"
+  answered=$(curl -s -o /dev/null -m 10 -w '%{http_code}' -H "X-Twilio-Signature: $sig" \
+    --data-binary @"$tmp/retry.body" "http://127.0.0.1:$p1/twilio/workload")
+fi
+t_answer=$(now_ms)
+stop_node pgA
+
+non200() { echo $(( $(field "$1" non200) + $(field "$1" connect_errors) + $(field "$1" read_errors) )); }
+printf '  %-36s %8s %8s %8s\n' "" "msgs/s" "stored" "non-200"
+printf '  %-36s %8s %8s %8s\n' "SQLite, one node" "$(rps sqlite)" "-" "$(non200 sqlite)"
+printf '  %-36s %8s %8s %8s\n' "PostgreSQL, one node" "$(rps pg1)" "$one_stored" "$(non200 pg1)"
+printf '  %-36s %8s %8s %8s\n' "PostgreSQL, two nodes (no affinity)" "$two_rps" "$two_stored" \
+  "$(( $(non200 pgA) + $(non200 pgB) ))"
+echo "  ratios: two nodes / one node on PostgreSQL $(awk -v a="$two_rps" -v b="$(rps pg1)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }') (target > 1:$(awk -v a="$two_rps" -v b="$(rps pg1)" 'BEGIN { print (a > b ? " met" : " MISSED") }')); one node PostgreSQL / SQLite $(awk -v a="$(rps pg1)" -v b="$(rps sqlite)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }') (target >= 20000 msgs/s:$(awk -v a="$(rps pg1)" 'BEGIN { print (a >= 20000 ? " met" : " MISSED") }'))"
+echo "  failover (lease ${LEASE} ms): SIGKILL to every partition held by the other node $((t_held - t_kill)) ms;"
+echo "    to the answer ($answered) for a conversation the dead node held $((t_answer - t_kill)) ms (target < 5000:$( [ $((t_answer - t_kill)) -lt 5000 ] && echo " met" || echo " MISSED"))"
+check() { if [ "$2" = "$3" ]; then echo "  check: $1: $2"; else echo "  check: $1: WRONG ($2, expected $3)"; fi; }
+check "one node stored every message once" "$one_stored" "$N"
+check "two nodes stored every message once" "$two_stored" "$N"
