@@ -263,6 +263,13 @@ void cluster_inbox_forget(cluster *c, const char *ticket) {
     log_event(LOG_WARN, "inbox_kept", "error", store_error(store_reads(c->ctl)), NULL);
 }
 
+int cluster_nodes_live(cluster *c) {
+  pthread_mutex_lock(&c->mu);
+  int n = c->live;
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
 void cluster_stop(cluster *c) {
   if (!c) return;
   pthread_mutex_lock(&c->mu);

@@ -48,6 +48,8 @@ int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct 
 int cluster_inbox_result(cluster *c, const char *ticket, char **replies);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
 void cluster_inbox_forget(cluster *c, const char *ticket);
+/* The live nodes at the last renewal (this one among them). */
+int cluster_nodes_live(cluster *c);
 /* Leaves (its partitions are free at once) and stops the thread. */
 void cluster_stop(cluster *c);
 

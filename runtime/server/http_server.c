@@ -918,8 +918,10 @@ int server_run(server *s) {
   while (!s->stopping) {
     /* with a batch in flight, what came meanwhile runs at once (while the
      * writer commits that batch); nothing came: the batch is answered */
-    job *jobs = take_jobs(s, s->in_flight ? 0 : s->forwarded ? 5 : 100);
-    if (jobs) handle_jobs(s, jobs);
+    /* with other nodes, what they hand over is looked for every few ms */
+    int others = s->cfg.nodes && cluster_nodes_live(s->cfg.nodes) > 1;
+    job *jobs = take_jobs(s, s->in_flight ? 0 : s->forwarded || others ? 5 : 100);
+    if (jobs || others) handle_jobs(s, jobs);
     else finish_in_flight(s);
     if (s->forwarded) forward_poll(s);
     int64_t now = wall_ms();
