@@ -42,7 +42,7 @@ free_port() {
 # up DIR PORT: pg_ctl start on PORT, waiting until it accepts connections
 up() {
   as "$bin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 30 -o \
-    "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200" \
+    "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200 ${PG_SERVER_OPTIONS:-}" \
     start >>"$1/pg_ctl.log" 2>&1
 }
 

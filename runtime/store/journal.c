@@ -528,7 +528,8 @@ static int add_pending(store *st, pending_messages *p, const journal_op *op) {
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   pending_messages pending;
   pending.n = 0;
-  int rc = store_begin(st);
+  int rc = store_pipeline(st, 1);
+  if (rc == 0) rc = store_begin(st);
   for (size_t i = 0; i < j->n && rc == 0; i++) {
     journal_op *op = &j->ops[i];
     if (op->kind == J_MESSAGE) {
@@ -544,6 +545,7 @@ int journal_apply(store *st, journal *j, char *err, size_t errlen) {
     snprintf(err, errlen, "%s", store_error(store_reads(st)));
     store_rollback(st);
   }
+  store_pipeline(st, 0);
   return rc;
 }
 

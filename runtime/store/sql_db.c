@@ -27,6 +27,8 @@ struct sql_db {
   int in_transaction;  /* a BEGIN ran, no COMMIT or ROLLBACK since */
   char **session;      /* the SETs run on the connection, run again */
   size_t nsession;
+  int pipeline;        /* sql_pipeline: libpq's pipeline mode is on */
+  int pending;         /* deferred statements sent, their answers not read */
 };
 
 struct sql_stmt {
@@ -44,6 +46,7 @@ struct sql_stmt {
                  transaction a failed statement ended) */
   char *text;  /* PostgreSQL: as prepared, */
   unsigned generation; /* on that connection */
+  int deferrable; /* sql_set_deferrable */
 };
 
 int sql_is_postgres_target(const char *target) {
@@ -304,13 +307,26 @@ static char *numbered_params(const char *sql, int *n) {
 }
 
 /* PostgreSQL: prepares s on the connection as it is now. */
+static PGresult *pg_read_to_sync(sql_db *db);
+
 static int pg_prepare(sql_stmt *s) {
   sql_db *db = s->db;
+  s->generation = db->generation;
+  if (db->pipeline && PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF) {
+    /* with the deferred statements' answers before it */
+    if (!PQsendPrepare(db->pg, s->name, s->text, s->nparams, NULL) ||
+        !PQpipelineSync(db->pg)) {
+      set_error(db, PQerrorMessage(db->pg));
+      return -1;
+    }
+    PGresult *r = pg_read_to_sync(db); /* its error recorded when NULL */
+    PQclear(r);
+    return r ? 0 : -1;
+  }
   PGresult *r = PQprepare(db->pg, s->name, s->text, s->nparams, NULL);
   int rc = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
   if (rc) pg_set_error(db, r);
   PQclear(r);
-  s->generation = db->generation;
   return rc;
 }
 
@@ -411,6 +427,63 @@ void sql_clear_bindings(sql_stmt *s) {
 
 void sql_bind_null(sql_stmt *s, int i) { sql_bind_text(s, i, NULL); }
 
+int sql_pipeline(sql_db *db, int on) {
+  if (db->lite || on == db->pipeline) return 0;
+  if (on) {
+    if (PQstatus(db->pg) != CONNECTION_OK || !PQenterPipelineMode(db->pg)) {
+      set_error(db, "cannot send statements in a pipeline");
+      return -1;
+    }
+    db->pipeline = 1;
+    db->pending = 0;
+    return 0;
+  }
+  db->pipeline = 0;
+  db->pending = 0;
+  /* nothing is left to read after the last statement that waited */
+  if (PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(db->pg)) {
+    set_error(db, PQerrorMessage(db->pg));
+    return -1;
+  }
+  return 0;
+}
+
+void sql_set_deferrable(sql_stmt *s) { s->deferrable = 1; }
+
+/* In a pipeline: the answers up to the sync just sent, the last
+ * statement's kept (NULL if any failed: the first failure is the error). */
+static PGresult *pg_read_to_sync(sql_db *db) {
+  PGresult *keep = NULL;
+  int failed = 0, nulls = 0;
+  for (;;) {
+    PGresult *r = PQgetResult(db->pg);
+    if (!r) { /* between two statements' answers */
+      if (PQstatus(db->pg) != CONNECTION_OK || ++nulls > 2) {
+        if (!failed) set_error(db, PQerrorMessage(db->pg));
+        failed = 1;
+        break;
+      }
+      continue;
+    }
+    nulls = 0;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
+    if (st == PGRES_FATAL_ERROR && !failed) pg_set_error(db, r);
+    if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) failed = 1;
+    PQclear(keep);
+    keep = r;
+  }
+  db->pending = 0;
+  if (failed) {
+    PQclear(keep);
+    return NULL;
+  }
+  return keep;
+}
+
 int sql_step(sql_stmt *s) {
   sql_db *db = s->db;
   if (s->lite) {
@@ -431,7 +504,24 @@ int sql_step(sql_stmt *s) {
     int ready = pg_ready(db, what);
     if (ready) return ready > 0 ? SQL_DONE : SQL_FAIL;
     if (s->generation != db->generation && pg_prepare(s)) return SQL_FAIL;
-    if (!db->stop)
+    if (db->pipeline && PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF) {
+      if (!PQsendQueryPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values,
+                               NULL, NULL, 0)) {
+        set_error(db, PQerrorMessage(db->pg));
+        return SQL_FAIL;
+      }
+      if (s->deferrable) { /* its answer is read with the next one that waits */
+        db->pending++;
+        s->changes = 0;
+        return SQL_DONE;
+      }
+      if (!PQpipelineSync(db->pg)) set_error(db, PQerrorMessage(db->pg));
+      else s->res = pg_read_to_sync(db); /* its error recorded when NULL */
+      if (!s->res) {
+        pg_track(db, what, -1);
+        return SQL_FAIL;
+      }
+    } else if (!db->stop)
       s->res = PQexecPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values,
                               NULL, NULL, 0);
     else if (PQsendQueryPrepared(db->pg, s->name, s->nparams,

@@ -46,6 +46,18 @@ int sql_in_transaction(sql_db *db);
 /* Runs one or more statements without parameters or rows; 0, or -1. */
 int sql_exec(sql_db *db, const char *sql);
 
+/* PostgreSQL: between sql_pipeline(db, 1) and sql_pipeline(db, 0), the
+ * statements marked deferrable are sent without waiting for their answers
+ * (libpq's pipeline mode): their sql_step gives SQL_DONE at once (and
+ * sql_changes 0), and should one fail, the next statement that waits
+ * fails with its error (a transaction's COMMIT at the latest). Every other
+ * statement waits as outside, for its own answer and theirs: a
+ * transaction of many writes costs one round trip per statement that
+ * waits instead of one per statement. No-op on SQLite. 0, or -1. */
+int sql_pipeline(sql_db *db, int on);
+/* Marks s as one whose answer its callers do not read but for a failure. */
+void sql_set_deferrable(sql_stmt *s);
+
 /* A prepared statement, or NULL (sql_error says why). */
 sql_stmt *sql_prepare(sql_db *db, const char *sql);
 void sql_finalize(sql_stmt *s);

@@ -263,6 +263,7 @@ enum {
   Q_VERSION_ADD,
   Q_CONTACT_GET,
   Q_CONTACT_ADD,
+  Q_CONTACT_ADD_ID, /* with the engine's id: nothing to read back */
   Q_CONTACT_SEEN,
   Q_CONTACT_JOINED,
   Q_CONTACT_UPDATE,
@@ -328,6 +329,8 @@ static const char *const queries[Q_COUNT] = {
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
                       " VALUES(?4, ?1, ?2, ?3, ?3) RETURNING id",
+    [Q_CONTACT_ADD_ID] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
+                         " VALUES(?4, ?1, ?2, ?3, ?3)",
     [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
     [Q_CONTACT_JOINED] = "UPDATE contacts SET joined = 1 WHERE id = ?1",
     [Q_CONTACT_UPDATE] =
@@ -481,11 +484,35 @@ static int store_fail_sqlite(store *st, const char *what) {
   return -1;
 }
 
+/* The writes whose callers read nothing of their answer but a failure
+ * (store_exec_done): in a journal on PostgreSQL they go without waiting
+ * (store_pipeline). */
+static int deferrable(int q) {
+  switch (q) {
+    case Q_CONTACT_ADD_ID:
+    case Q_CONTACT_SEEN:
+    case Q_CONTACT_JOINED:
+    case Q_CONTACT_UPDATE:
+    case Q_CONVERSATION_SAVE:
+    case Q_CONSENT_ADD:
+    case Q_ERROR_ADD:
+    case Q_TIMER_ADD:
+    case Q_TIMER_DONE:
+    case Q_BOT_STORE_SET:
+    case Q_BROADCAST_UPDATE:
+    case Q_MESSAGE_RELEASE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 static sql_stmt *stmt(store *st, int q) {
   if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
+  if (deferrable(q)) sql_set_deferrable(st->q[q]);
   sql_reset(st->q[q]);
   sql_clear_bindings(st->q[q]);
   return st->q[q];
@@ -771,6 +798,10 @@ static int check_fence(store *st) {
   return rc == 1 ? 0 : -1;
 }
 
+int store_pipeline(store *st, int on) {
+  return sql_pipeline(st->sql, on) ? store_fail(st, "cannot use a pipeline") : 0;
+}
+
 int store_begin(store *st) {
   if (run_simple(st, Q_BEGIN, "cannot start a transaction")) return -1;
   if (check_fence(st) == 0) return 0;
@@ -897,11 +928,12 @@ int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
 
 int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now) {
-  sql_stmt *s = stmt(st, Q_CONTACT_ADD);
+  sql_stmt *s = stmt(st, id > 0 ? Q_CONTACT_ADD_ID : Q_CONTACT_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(number), SQL_INT(now));
-  if (id > 0) sql_bind_int(s, 4, id);
-  return exec_insert(st, s, "cannot add a contact");
+  if (id <= 0) return exec_insert(st, s, "cannot add a contact");
+  sql_bind_int(s, 4, id);
+  return store_exec_done(st, s, "cannot add a contact") ? -1 : id;
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
@@ -1017,6 +1049,7 @@ static sql_stmt *message_insert(store *st, int k) {
     store_fail(st, "cannot prepare a query");
     return NULL;
   }
+  sql_set_deferrable(st->message_inserts[k]);
   return st->message_inserts[k];
 }
 

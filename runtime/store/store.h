@@ -20,6 +20,10 @@ typedef struct store store;
 typedef struct store_reader store_reader;
 
 store *store_open(const char *path, char *err, size_t errlen);
+/* PostgreSQL: the writes that need no answer go without waiting between
+ * store_pipeline(st, 1) and store_pipeline(st, 0) (sql_pipeline); a
+ * failure shows at the next statement that waits. SQLite: no-op. */
+int store_pipeline(store *st, int on);
 /* 1 if the database keeps a WAL that the writer's side must checkpoint
  * (a SQLite file); 0 for SQLite in memory and PostgreSQL, which do not. */
 int store_has_wal(store *st);
