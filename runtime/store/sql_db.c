@@ -430,6 +430,7 @@ void sql_bind_null(sql_stmt *s, int i) { sql_bind_text(s, i, NULL); }
 int sql_pipeline(sql_db *db, int on) {
   if (db->lite || on == db->pipeline) return 0;
   if (on) {
+    if (pg_ready(db, "") < 0) return -1; /* a lost connection made again first */
     if (PQstatus(db->pg) != CONNECTION_OK || !PQenterPipelineMode(db->pg)) {
       set_error(db, "cannot send statements in a pipeline");
       return -1;

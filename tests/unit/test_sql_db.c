@@ -172,6 +172,64 @@ static void same_answers(sql_db *db, const char *name) {
   sql_exec(db, "DROP TABLE fans");
 }
 
+/* Steps s once from the start: its result. */
+static int run_once(sql_stmt *s) {
+  sql_reset(s);
+  return sql_step(s);
+}
+
+/* PostgreSQL's pipeline: deferred writes answer at once, the next
+ * statement that waits sees them (and their failure: a COMMIT after a
+ * failed deferred insert fails, and nothing of the transaction stays). */
+static void pipelines(sql_db *db) {
+  CHECK_INT(sql_exec(db, "CREATE TABLE pipe(k INTEGER PRIMARY KEY, v TEXT)"), 0, "a table");
+  sql_stmt *ins = sql_prepare(db, "INSERT INTO pipe(k, v) VALUES(?1, ?2)");
+  sql_stmt *begin = sql_prepare(db, "BEGIN"), *commit = sql_prepare(db, "COMMIT"),
+           *rollback = sql_prepare(db, "ROLLBACK"),
+           *count = sql_prepare(db, "SELECT count(*) FROM pipe");
+  if (!ins || !begin || !commit || !rollback || !count) {
+    CHECK(0, "the statements prepare (%s)", sql_error(db));
+    return;
+  }
+  sql_set_deferrable(ins);
+  CHECK_INT(sql_pipeline(db, 1), 0, "a pipeline starts");
+  CHECK_INT(run_once(begin), SQL_DONE, "BEGIN in it");
+  int done = 0;
+  for (int k = 1; k <= 100; k++) {
+    sql_reset(ins);
+    sql_bind_int(ins, 1, k);
+    sql_bind_text(ins, 2, "v");
+    done += sql_step(ins) == SQL_DONE;
+  }
+  CHECK_INT(done, 100, "100 deferred inserts answer at once");
+  CHECK(run_once(count) == SQL_ROW && sql_column_int(count, 0) == 100,
+        "a statement that waits sees them (%s)", sql_error(db));
+  CHECK_INT(run_once(commit), SQL_DONE, "COMMIT");
+  CHECK_INT(sql_pipeline(db, 0), 0, "the pipeline ends");
+  CHECK(run_once(count) == SQL_ROW && sql_column_int(count, 0) == 100, "100 rows stay");
+  CHECK_INT(sql_pipeline(db, 1), 0, "another pipeline");
+  run_once(begin);
+  sql_reset(ins);
+  sql_bind_int(ins, 1, 7); /* taken */
+  sql_bind_text(ins, 2, "again");
+  CHECK_INT(sql_step(ins), SQL_DONE, "a deferred insert that will fail answers at once too");
+  sql_reset(ins);
+  sql_bind_int(ins, 1, 500);
+  CHECK_INT(sql_step(ins), SQL_DONE, "and one after it");
+  CHECK_INT(run_once(commit), SQL_FAIL, "the COMMIT fails");
+  CHECK_HAS(sql_error(db), "duplicate", "with the failed insert's error (%s)", sql_error(db));
+  run_once(rollback);
+  CHECK_INT(sql_pipeline(db, 0), 0, "the pipeline ends");
+  CHECK(run_once(count) == SQL_ROW && sql_column_int(count, 0) == 100,
+        "nothing of that transaction stayed");
+  sql_finalize(ins);
+  sql_finalize(begin);
+  sql_finalize(commit);
+  sql_finalize(rollback);
+  sql_finalize(count);
+  sql_exec(db, "DROP TABLE pipe");
+}
+
 /* The first value of sql's first row as text ("" for none). */
 static const char *value_of(sql_db *db, const char *sql) {
   static char out[128];
@@ -254,6 +312,7 @@ int main(void) {
         pg ? "" : err);
   if (pg) same_answers(pg, "PostgreSQL");
   if (pg) interrupts(pg, "PostgreSQL");
+  if (pg) pipelines(pg);
   if (pg) reconnects(&server, pg);
   sql_close(pg);
   test_pg_stop(&server);
