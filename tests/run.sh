@@ -19,6 +19,22 @@ for t in test_engine test_waiting; do
   suite "unit: $t, 2 engine workers (PARLEY_ENGINE_THREADS=2)" \
     env PARLEY_ENGINE_THREADS=2 "$BUILD/$t"
 done
+# the engine's and the outbox store's tests again on PostgreSQL: a throwaway
+# server (tests/pg_server.sh), an empty database for each run
+if pg=$(sh tests/pg_server.sh start $$ 2>&1); then
+  eval "$pg"
+  for run in "test_engine 1" "test_engine 2" "test_outbox_store 1"; do
+    set -- $run
+    db="${1}_$2"
+    psql "$PG_URL" -qc "create database $db" >/dev/null 2>&1
+    suite "unit: $1 on PostgreSQL, $2 engine worker(s)" \
+      env PARLEY_ENGINE_THREADS="$2" PARLEY_TEST_DB="${PG_URL%/*}/$db" "$BUILD/$1"
+  done
+  sh tests/pg_server.sh stop "$PG_DIR"
+else
+  suite "a PostgreSQL server for the engine's tests" \
+    sh -c 'printf "not ok 1 - tests/pg_server.sh start\n%s\n0 passed, 1 failed\n" "$1"' sh "$pg"
+fi
 # transcripts are deterministic whatever the number of engine workers
 suite "transcripts, 1 engine worker (PARLEY_ENGINE_THREADS=1): scripts/ examples/ tests/chat/" \
   env PARLEY_ENGINE_THREADS=1 "$PARLEY" test scripts examples tests/chat

@@ -1,14 +1,15 @@
 /* Unit tests for runtime/engine/engine.h: the message pipeline end to end, against
- * a bot written by the test into a temporary folder and a database file.
- * Results are read back through store.h, an observer, and (for the errors
- * table) sqlite3 directly.
+ * a bot written by the test into a temporary folder and a database file
+ * (or the empty PostgreSQL database PARLEY_TEST_DB names: tests/run.sh runs
+ * it on both). Results are read back through store.h, an observer, and
+ * (for the errors table) a second connection.
  *
  *   make build/test_engine && ./build/test_engine */
-#include <sqlite3.h>
 #include <stdatomic.h>
 
 #include "compliance.h"
 #include "engine.h"
+#include "sql_db.h"
 #include "store.h"
 #include "test.h"
 
@@ -289,30 +290,24 @@ static char *consent_of(engine *e, bot *b, const char *number) {
 
 /* The first column of the first row of sql, through a second connection. */
 static long long sql_int(const char *sql) {
-  sqlite3 *db;
-  long long v = -1;
-  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-      if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-      sqlite3_finalize(s);
-    } else {
-      test_note("sql: %s", sqlite3_errmsg(db));
-    }
-  }
-  sqlite3_close(db);
+  char err[512];
+  sql_db *db = sql_open(db_path, err, sizeof err);
+  sql_stmt *s = db ? sql_prepare(db, sql) : NULL;
+  long long v = s && sql_step(s) == SQL_ROW ? (long long)sql_column_int(s, 0) : -1;
+  if (v < 0) test_note("sql: %s", db ? sql_error(db) : err);
+  sql_finalize(s);
+  sql_close(db);
   return v;
 }
 
-/* Runs sql through a second, read-write connection; 0 on success. */
-static int sql_exec(const char *sql) {
-  sqlite3 *db;
-  int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL);
-  char *msg = NULL;
-  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-  if (rc != SQLITE_OK) test_note("sql: %s", msg ? msg : sqlite3_errmsg(db));
-  sqlite3_free(msg);
-  sqlite3_close(db);
+/* Runs sql (on PostgreSQL: pg_sql) through a second connection; 0 on
+ * success. */
+static int run_sql(const char *sql, const char *pg_sql) {
+  char err[512];
+  sql_db *db = sql_open(db_path, err, sizeof err);
+  int rc = db ? sql_exec(db, sql_kind_of(db) == SQL_POSTGRES ? pg_sql : sql) : -1;
+  if (rc) test_note("sql: %s", db ? sql_error(db) : err);
+  sql_close(db);
   return rc;
 }
 
@@ -465,9 +460,14 @@ static void test_store_failure_keeps_nothing(engine *e, bot *b) {
   say(e, b, a, "hello");
   char *store_before = store_bot_store_get(engine_store(e), bot_id(b));
   long long msgs_before = sql_int("SELECT count(*) FROM messages");
-  sql_exec("CREATE TRIGGER test_poison BEFORE INSERT ON messages"
-           " WHEN NEW.text = 'POISON'"
-           " BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;");
+  run_sql("CREATE TRIGGER test_poison BEFORE INSERT ON messages"
+          " WHEN NEW.text = 'POISON'"
+          " BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;",
+          "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$"
+          " BEGIN IF NEW.text = 'POISON' THEN RAISE EXCEPTION 'poisoned message'; END IF;"
+          " RETURN NEW; END $$;"
+          " CREATE TRIGGER test_poison BEFORE INSERT ON messages"
+          " FOR EACH ROW EXECUTE FUNCTION test_poison()");
   inbound batch[] = {{.from = a, .text = "REMEMBER", .len = 8},
                      {.from = a, .text = "hello", .len = 5},
                      {.from = c, .text = "hi", .len = 2},
@@ -487,7 +487,7 @@ static void test_store_failure_keeps_nothing(engine *e, bot *b) {
   char *store_after = store_bot_store_get(engine_store(e), bot_id(b));
   CHECK_STR(store_after, store_before, "bot.store is as before the batch");
   free(store_after);
-  sql_exec("DROP TRIGGER test_poison");
+  run_sql("DROP TRIGGER test_poison", "DROP TRIGGER test_poison ON messages");
 
   /* the same batch without the poison: the engine starts from the store */
   batch[3].text = "bye";
@@ -967,7 +967,9 @@ static void test_quiet_observer_gets_no_shown_lines(void) {
 
 int main(void) {
   tmp = test_tmpdir();
-  db_path = test_path(tmp, "engine.db");
+  /* PARLEY_TEST_DB: a PostgreSQL URL (an empty database) to run on */
+  const char *on = getenv("PARLEY_TEST_DB");
+  db_path = on && *on ? strdup(on) : test_path(tmp, "engine.db");
   write_bot();
   optout_text = compliance_default_optout("Test Bot");
   optin_text = compliance_default_optin("Test Bot");

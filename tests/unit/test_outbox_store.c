@@ -5,6 +5,7 @@
  *   make build/test_outbox_store && ./build/test_outbox_store */
 #include "store.h"
 #include "test.h"
+#include "test_pg.h"
 
 static char *tmp;
 static const int64_t T0 = 1772445600000; /* 2026-03-02 10:00 UTC */
@@ -16,8 +17,20 @@ typedef struct fixture {
 } fixture;
 
 static int open_fixture(fixture *f, const char *name) {
-  f->path = test_path(tmp, name);
-  test_rmtree(f->path);
+  /* PARLEY_TEST_DB: a PostgreSQL server's URL, a new database on it each */
+  const char *on = getenv("PARLEY_TEST_DB");
+  if (on && *on) {
+    char db[64], url[600];
+    snprintf(db, sizeof db, "outbox_%.*s", (int)strcspn(name, "."), name);
+    if (test_pg_database(on, db, url, sizeof url)) {
+      test_result(0, "a database %s on %s", db, on);
+      return -1;
+    }
+    f->path = strdup(url);
+  } else {
+    f->path = test_path(tmp, name);
+    test_rmtree(f->path);
+  }
   char err[512] = "";
   f->st = store_open(f->path, err, sizeof err);
   if (!f->st) {

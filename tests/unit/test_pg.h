@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sql_db.h"
+
 typedef struct test_pg {
   char dir[512]; /* the server's folder, "" when none was started */
   char url[512]; /* postgresql://parley@127.0.0.1:PORT/parley, "" when none */
@@ -45,6 +47,27 @@ static inline int test_pg_restart(test_pg *pg) {
   char cmd[640];
   snprintf(cmd, sizeof cmd, "sh tests/pg_server.sh restart '%s' >/dev/null 2>&1", pg->dir);
   return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A new empty database NAME (letters, digits, _) on the server base_url
+ * names (dropped first if it is there): its URL in out. 0, or -1. */
+static inline int test_pg_database(const char *base_url, const char *name, char *out,
+                                   size_t n) {
+  char err[512], sql[256];
+  sql_db *db = sql_open(base_url, err, sizeof err);
+  if (!db) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+  int rc = sql_exec(db, sql);
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+  if (rc == 0) rc = sql_exec(db, sql);
+  if (rc) fprintf(stderr, "%s\n", sql_error(db));
+  sql_close(db);
+  const char *slash = strrchr(base_url, '/');
+  snprintf(out, n, "%.*s/%s", slash ? (int)(slash - base_url) : 0, base_url, name);
+  return rc;
 }
 
 /* Stops it (by its PID) and removes its folder. */
