@@ -19,8 +19,9 @@ for t in test_engine test_waiting; do
   suite "unit: $t, 2 engine workers (PARLEY_ENGINE_THREADS=2)" \
     env PARLEY_ENGINE_THREADS=2 "$BUILD/$t"
 done
-# the engine's and the outbox store's tests again on PostgreSQL: a throwaway
-# server (tests/pg_server.sh), an empty database for each run
+# the engine's and the outbox store's tests and the transcripts again on
+# PostgreSQL: a throwaway server (tests/pg_server.sh), an empty database for
+# each run (each transcript: its own)
 if pg=$(sh tests/pg_server.sh start $$ 2>&1); then
   eval "$pg"
   for run in "test_engine 1" "test_engine 2" "test_outbox_store 1"; do
@@ -29,6 +30,10 @@ if pg=$(sh tests/pg_server.sh start $$ 2>&1); then
     psql "$PG_URL" -qc "create database $db" >/dev/null 2>&1
     suite "unit: $1 on PostgreSQL, $2 engine worker(s)" \
       env PARLEY_ENGINE_THREADS="$2" PARLEY_TEST_DB="${PG_URL%/*}/$db" "$BUILD/$1"
+  done
+  for workers in 1 2; do
+    suite "transcripts on PostgreSQL, $workers engine worker(s): scripts/ examples/ tests/chat/" \
+      env PARLEY_ENGINE_THREADS=$workers "$PARLEY" test --db "$PG_URL" scripts examples tests/chat
   done
   sh tests/pg_server.sh stop "$PG_DIR"
 else

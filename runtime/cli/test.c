@@ -9,6 +9,7 @@
 
 #include "chat_test.h"
 #include "cli.h"
+#include "sql_db.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- discovery */
@@ -87,6 +88,7 @@ static int add_target(paths *targets, const char *path) {
 }
 
 static const struct option test_options[] = {{"update", no_argument, NULL, 'u'},
+                                             {"db", required_argument, NULL, 'd'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
 
@@ -98,18 +100,28 @@ int cli_test(int argc, char **argv) {
                    .verb = "test",
                    .shorts = "h",
                    .longs = test_options,
-                   .known = "--update"};
+                   .known = "--update, --db"};
   for (int c; (c = cli_option(&o)) != -1;) {
     switch (c) {
       case 'u':
         update = 1;
         break;
+      case 'd':
+        if (!sql_is_postgres_target(o.arg)) {
+          fprintf(stderr, "parley test: --db takes a PostgreSQL server's URL "
+                          "(postgresql://USER@HOST:PORT/DB), not '%s'\n", o.arg);
+          return paths_free(&targets), 2;
+        }
+        chat_test_use_postgres(o.arg);
+        break;
       case 'h':
         printf(
-            "usage: parley test [--update] [PATH...]\n"
+            "usage: parley test [--update] [--db URL] [PATH...]\n"
             "Runs .chat transcripts (files, or folders searched for *.chat;\n"
             "default: scripts/ and examples/). --update rewrites the expected\n"
-            "lines of each transcript from what the bot actually sent.\n");
+            "lines of each transcript from what the bot actually sent.\n"
+            "--db postgresql://USER@HOST:PORT/DB runs each transcript on a new\n"
+            "database of that PostgreSQL server (dropped after) instead of in memory.\n");
         return paths_free(&targets), 0;
       case 1:
         if (add_target(&targets, o.arg)) return paths_free(&targets), 2;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "chat_capture.h"
 #include "chat_explain.h"
@@ -38,6 +39,7 @@
 #include "engine.h"
 #include "http_mock.h"
 #include "lua_api.h"
+#include "sql_db.h"
 #include "luadata.h"
 #include "store.h"
 #include "util.h"
@@ -53,6 +55,7 @@ typedef struct output {
 typedef struct run {
   const char *path;
   engine *e;
+  char pg_name[64]; /* its database on chat_test_use_postgres's server, or "" */
   bot *b;
   int64_t now;
   char *fan;      /* the number of the last '>' */
@@ -516,13 +519,58 @@ static int transcript_env(void *ud, const char *bot, const char *dir, bot_env *o
   return 0;
 }
 
+/* chat_test_use_postgres's server, and the databases made on it so far */
+static char *pg_server;
+static unsigned pg_databases;
+
+void chat_test_use_postgres(const char *url) {
+  free(pg_server);
+  pg_server = url ? xstrdup(url) : NULL;
+}
+
+/* Runs sql on the server: 0, or -1 with err. */
+static int on_server(const char *sql, char *err, size_t errlen) {
+  sql_db *db = sql_open(pg_server, err, errlen);
+  int rc = db ? sql_exec(db, sql) : -1;
+  if (db && rc) snprintf(err, errlen, "%s", sql_error(db));
+  sql_close(db);
+  return rc;
+}
+
+/* A new database on the server for r (its URL, caller frees), or NULL. */
+static char *new_database(run *r, char *err, size_t errlen) {
+  snprintf(r->pg_name, sizeof r->pg_name, "parley_chat_%ld_%u", (long)getpid(),
+           ++pg_databases);
+  char sql[128];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", r->pg_name);
+  if (on_server(sql, err, errlen)) return NULL;
+  snprintf(sql, sizeof sql, "CREATE DATABASE %s", r->pg_name);
+  if (on_server(sql, err, errlen)) return NULL;
+  const char *slash = strrchr(pg_server, '/');
+  int keep = slash && slash > strstr(pg_server, "//") + 1 ? (int)(slash - pg_server)
+                                                          : (int)strlen(pg_server);
+  return xasprintf("%.*s/%s", keep, pg_server, r->pg_name);
+}
+
+static void drop_database(run *r) {
+  if (!r->pg_name[0]) return;
+  char sql[128], err[512];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", r->pg_name);
+  on_server(sql, err, sizeof err);
+  r->pg_name[0] = 0;
+}
+
 static int start_engine(run *r, const char *botdir, int line) {
   engine_observer obs = {on_message, on_action, r, NULL, 0};
-  engine_options opt = {.db_path = ":memory:", .clock = run_clock,
+  char err[4096];
+  char *url = NULL;
+  if (pg_server && !(url = new_database(r, err, sizeof err)))
+    return fail(r, line, "a database for the transcript: %s", err);
+  engine_options opt = {.db_path = url ? url : ":memory:", .clock = run_clock,
                         .clock_ud = r, .observer = &obs,
                         .bot_env = transcript_env, .bot_env_ud = r};
-  char err[4096];
   r->e = engine_open(&opt, err, sizeof err);
+  free(url);
   if (!r->e) return fail(r, line, "%s", err);
   engine_on_http(r->e, http_mocks_start, r->http);
   r->b = engine_load_bot(r->e, botdir, err, sizeof err);
@@ -830,6 +878,7 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
   free(r.zone);
   bot_env_clear(&r.env);
   engine_close(r.e);
+  drop_database(&r);
   http_mocks_free(r.http);
   captures_free(r.caps);
   return failed ? -1 : (r.changed ? 1 : 0);

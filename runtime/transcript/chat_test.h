@@ -18,4 +18,9 @@ int chat_test_script(const script *sc, char *report, size_t len);
  * failed. */
 int chat_test_file(const char *path, int update, char *failure, size_t flen);
 
+/* From now on each transcript runs on a new database of the PostgreSQL
+ * server url names (made before, dropped after), not in memory; NULL:
+ * in memory again. */
+void chat_test_use_postgres(const char *url);
+
 #endif
