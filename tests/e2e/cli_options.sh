@@ -58,7 +58,7 @@ check "sim: --env repeats" 0 "^ok: hello twice$" \
   sh -c "printf 'hi\n' | '$PARLEY' sim '$tmp/ok' --env GREETING=once --env GREETING=twice"
 
 # ---------------------------------------------------------------- test
-check_text "test --help" 0 "usage: parley test [--update] [PATH...]" "$PARLEY" test --help
+check_text "test --help" 0 "usage: parley test [--update] [--db URL] [PATH...]" "$PARLEY" test --help
 check_text "test: an unknown option is named" 2 \
   "parley test: unknown option '--fast' (known: --update)" "$PARLEY" test "$tmp/ok" --fast
 check_text "test: a missing path is named" 2 "parley test: $tmp/none: no such file or folder" \
