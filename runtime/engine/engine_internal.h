@@ -36,6 +36,7 @@ typedef struct store_cell {
   int64_t bot_id;
   pthread_mutex_t lock;
   char *json;
+  int64_t version; /* of the store's copy, its writes counted (PostgreSQL) */
   int dirty; /* changed in the batch being handled: written at its end */
   _Atomic int64_t seed_count; /* invocations since the bot's VMs were seeded */
   struct store_cell *next;

@@ -113,7 +113,7 @@ store_cell *store_cell_for(engine *e, int64_t bot_id) {
     c = xcalloc(1, sizeof *c);
     c->bot_id = bot_id;
     pthread_mutex_init(&c->lock, NULL);
-    c->json = store_bot_store_get(e->rd, bot_id);
+    c->json = store_bot_store_get(e->rd, bot_id, &c->version);
     c->next = g->cells;
     g->cells = c;
   }
@@ -125,7 +125,7 @@ void store_cells_journal(engine *e) {
   engine_group *g = e->group;
   for (store_cell *c = g->cells; c; c = c->next) {
     if (!c->dirty) continue;
-    journal_bot_store(g->w[0]->jr, c->bot_id, c->json);
+    journal_bot_store(g->w[0]->jr, c->bot_id, c->json, c->version++);
     c->dirty = 0;
   }
 }
@@ -134,7 +134,7 @@ void store_cells_reload(engine *e) {
   engine_group *g = e->group;
   for (store_cell *c = g->cells; c; c = c->next) {
     free(c->json);
-    c->json = store_bot_store_get(g->w[0]->rd, c->bot_id);
+    c->json = store_bot_store_get(g->w[0]->rd, c->bot_id, &c->version);
     c->dirty = 0;
   }
 }

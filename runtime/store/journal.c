@@ -156,9 +156,9 @@ void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
                                                .text = copy(j, text)};
 }
 
-void journal_bot_store(journal *j, int64_t bot, const char *json) {
+void journal_bot_store(journal *j, int64_t bot, const char *json, int64_t version) {
   push(j, J_BOT_STORE)->u.bot_store =
-      (struct j_bot_store){.bot = bot, .json = copy(j, json)};
+      (struct j_bot_store){.bot = bot, .json = copy(j, json), .version = version};
 }
 
 void journal_timer_add(journal *j, const timer_row *t, int64_t at) {
@@ -401,7 +401,8 @@ static int apply_op(store *st, journal_op *op) {
                              o->at);
     }
     case J_BOT_STORE:
-      return store_bot_store_set(st, op->u.bot_store.bot, op->u.bot_store.json);
+      return store_bot_store_set(st, op->u.bot_store.bot, op->u.bot_store.json,
+                                 op->u.bot_store.version);
     case J_TIMER_ADD:
       return store_timer_add(st, &op->u.timer_add.row, op->u.timer_add.at);
     case J_TIMER_DONE: {

@@ -84,6 +84,7 @@ struct j_error {
 struct j_bot_store {
   int64_t bot;
   char *json;
+  int64_t version; /* the one it is written over (store_bot_store_set) */
 };
 struct j_timer_add {
   timer_row row;
@@ -228,7 +229,7 @@ void journal_consent(journal *j, int64_t bot, int64_t contact, const char *numbe
                      int64_t at);
 void journal_error(journal *j, int64_t bot, int64_t contact, int64_t message,
                    const char *kind, const char *text, int64_t at);
-void journal_bot_store(journal *j, int64_t bot, const char *json);
+void journal_bot_store(journal *j, int64_t bot, const char *json, int64_t version);
 void journal_timer_add(journal *j, const timer_row *t, int64_t at);
 void journal_timer_done(journal *j, int64_t id, const char *status,
                         const char *error, int64_t at);

@@ -316,8 +316,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_BOT_GET] = "SELECT id FROM bots WHERE name = ?1",
     [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2) RETURNING id",
-    [Q_BOT_STORE_GET] = "SELECT store FROM bots WHERE id = ?1",
-    [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1",
+    [Q_BOT_STORE_GET] = "SELECT store, 0 FROM bots WHERE id = ?1",
+    [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1 AND ?3 IS NOT NULL",
     [Q_VERSION_GET] = "SELECT id, number FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
     [Q_VERSION_ADD] = "INSERT INTO script_versions(bot_id, sha, files, created_at, number)"
                       " VALUES(?1, ?2, ?3, ?4, (SELECT coalesce(max(number), 0) + 1"
@@ -455,6 +455,13 @@ int store_schema_version(void) { return (int)SCHEMA_VERSION; }
  * transaction, as SQLite's do. */
 static const char *query_text(sql_kind kind, int q) {
   if (kind == SQL_POSTGRES && q == Q_BEGIN) return "BEGIN";
+  /* several nodes: written only over the version read (a CHECK fails the
+   * transaction otherwise); ?3 unused on SQLite (one process writes) */
+  if (kind == SQL_POSTGRES && q == Q_BOT_STORE_SET)
+    return "UPDATE bots SET store = ?2, store_version = CASE WHEN store_version = ?3"
+           " THEN store_version + 1 ELSE -1 END WHERE id = ?1";
+  if (kind == SQL_POSTGRES && q == Q_BOT_STORE_GET)
+    return "SELECT store, store_version FROM bots WHERE id = ?1";
   if (kind == SQL_POSTGRES && q == Q_BEGIN_READ)
     return "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
   return queries[q];
@@ -836,21 +843,24 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   return exec_insert(st, s, "cannot add the bot");
 }
 
-char *store_bot_store_get(store_reader *rd, int64_t bot_id) {
+char *store_bot_store_get(store_reader *rd, int64_t bot_id, int64_t *version) {
   store *st = reader_store(rd);
+  if (version) *version = 0;
   sql_stmt *s = stmt(st, Q_BOT_STORE_GET);
   if (!s) return NULL;
   sql_bind_int(s, 1, bot_id);
   char *out = NULL;
-  if (sql_step(s) == SQL_ROW)
+  if (sql_step(s) == SQL_ROW) {
     out = xstrdup(sql_column_text(s, 0));
+    if (version) *version = sql_column_int(s, 1);
+  }
   sql_reset(s);
   return out ? out : xstrdup("{}");
 }
 
-int store_bot_store_set(store *st, int64_t bot_id, const char *json) {
-  return STORE_RUN(st, stmt(st, Q_BOT_STORE_SET), "cannot save bot.store",
-                   SQL_INT(bot_id), SQL_TEXT(json));
+int store_bot_store_set(store *st, int64_t bot_id, const char *json, int64_t version) {
+  return STORE_RUN(st, stmt(st, Q_BOT_STORE_SET), "cannot save bot.store", SQL_INT(bot_id),
+                   SQL_TEXT(json), SQL_INT(version));
 }
 
 /* Steps a query of (id, number): the id (0 without a row, -1 on an error). */

@@ -64,8 +64,13 @@ int store_rollback(store *st);
 
 /* bots and script versions */
 int64_t store_bot_ensure(store *st, const char *name, int64_t now);
-char *store_bot_store_get(store_reader *rd, int64_t bot_id); /* caller frees */
-int store_bot_store_set(store *st, int64_t bot_id, const char *json);
+/* bot.store as JSON (caller frees) and, on PostgreSQL, the count of its
+ * writes (*version, if not NULL; 0 on SQLite). */
+char *store_bot_store_get(store_reader *rd, int64_t bot_id, int64_t *version);
+/* Writes it over version (what store_bot_store_get gave, the writes of
+ * this process counted on): on PostgreSQL the transaction fails
+ * ("bot_store_changed_by_another_node") if another node wrote it since. */
+int store_bot_store_set(store *st, int64_t bot_id, const char *json, int64_t version);
 /* The version of bot_id with these files (sha), added if new: its row id
  * (what store_bot_set_active takes), and in *number its number among the
  * bot's versions (1, 2, ...: what users see); -1 on an error. */

@@ -424,7 +424,7 @@ static int assertion(run *r, int line, const char *expr) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setglobal(L, "http_requests");
-  char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b));
+  char *store_json = store_bot_store_get(engine_store(r->e), bot_id(r->b), NULL);
   char err[256];
   if (luadata_decode(L, store_json, strlen(store_json), err, sizeof err)) lua_newtable(L);
   free(store_json);

@@ -90,7 +90,7 @@ static int cmd_state(sim *s, const command *c, char *arg) {
   printf("state    %s\n", r.state);
   printf("expect   %s\n", r.expect ? r.expect : "-");
   if (r.timezone) printf("timezone %s\n", r.timezone);
-  char *st = store_bot_store_get(engine_store(s->e), bot_id(s->b));
+  char *st = store_bot_store_get(engine_store(s->e), bot_id(s->b), NULL);
   printf("bot.store %s\n", st);
   free(st);
   contact_row_free(&r);

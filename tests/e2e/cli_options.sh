@@ -60,7 +60,7 @@ check "sim: --env repeats" 0 "^ok: hello twice$" \
 # ---------------------------------------------------------------- test
 check_text "test --help" 0 "usage: parley test [--update] [--db URL] [PATH...]" "$PARLEY" test --help
 check_text "test: an unknown option is named" 2 \
-  "parley test: unknown option '--fast' (known: --update)" "$PARLEY" test "$tmp/ok" --fast
+  "parley test: unknown option '--fast' (known: --update, --db)" "$PARLEY" test "$tmp/ok" --fast
 check_text "test: a missing path is named" 2 "parley test: $tmp/none: no such file or folder" \
   "$PARLEY" test "$tmp/none"
 check "test: a folder and a file" 0 "^2 passed, 0 failed" \

@@ -32,7 +32,7 @@ static void *write_sides(void *arg) {
   char json[64];
   while (!s->stop) {
     snprintf(json, sizeof json, "{\"n\":%ld}", s->applied + 1);
-    journal_bot_store(&j, s->bot, json);
+    journal_bot_store(&j, s->bot, json, 0);
     if (engine_apply_side(s->e, &j, s->err, sizeof s->err))
       s->failed++;
     else

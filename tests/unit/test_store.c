@@ -130,7 +130,7 @@ static void test_reopen_keeps_data(void) {
   add_message(st, bot, c, "+15550001", "in", "hi", "p-1");
   add_message(st, bot, c, "+15550001", "out", "hello", NULL);
   store_consent_add(st, bot, c, "+15550001", "optout", "keyword", "STOP", T0 + 2);
-  store_bot_store_set(st, bot, "{\"total\":7}");
+  store_bot_store_set(st, bot, "{\"total\":7}", 0);
   CHECK_INT(store_commit(st), 0, "a transaction with every kind of row commits");
   store_close(st);
 

@@ -63,7 +63,7 @@ static void test_apply_answers_after_the_journal_in_flight(const char *dir) {
 
   /* versions added while another thread applies side journals */
   struct side_call sc = {.w = w};
-  journal_bot_store(&sc.j, bot, "{\"n\":1}");
+  journal_bot_store(&sc.j, bot, "{\"n\":1}", 0);
   pthread_t t;
   pthread_create(&t, NULL, apply_side, &sc);
   int64_t numbers = 0, failed = 0, bot2 = 0;
@@ -107,7 +107,7 @@ static void test_append_moves_ops_in_order(void) {
   journal dst = {0}, src = {0};
   message_row a = out_row(1, 2, "first", "queued");
   journal_message(&dst, &a);
-  journal_bot_store(&dst, 1, "{\"dst\":1}");
+  journal_bot_store(&dst, 1, "{\"dst\":1}", 0);
   message_row b = out_row(1, 2, "second", "queued"), c = out_row(1, 3, "third", "sent");
   journal_message(&src, &b);
   journal_message(&src, &c);
@@ -252,7 +252,7 @@ static void test_apply_duplicate_rolls_back_everything(const char *dir) {
   int64_t c = store_contact_insert(st, 0, bot, "+15550001", 1);
   journal j = {0};
   journal_contact_add(&j, 50, bot, "+15550050", 1);
-  journal_bot_store(&j, bot, "{\"n\":1}");
+  journal_bot_store(&j, bot, "{\"n\":1}", 0);
   const char *pids[] = {"SM-a", "SM-b", "SM-a", "SM-c"};
   for (int i = 0; i < 4; i++) {
     message_row m = in_row(100 + i, bot, c, pids[i]);
@@ -266,7 +266,7 @@ static void test_apply_duplicate_rolls_back_everything(const char *dir) {
   CHECK_INT(sql_int(path, "SELECT count(*) FROM conversations"), 0,
             "no conversation is kept");
   CHECK_INT(sql_int(path, "SELECT count(*) FROM contacts"), 1, "no contact is added");
-  char *json = store_bot_store_get(store_reads(st), bot);
+  char *json = store_bot_store_get(store_reads(st), bot, NULL);
   CHECK_STR(json, "{}", "bot.store is as it was");
   free(json);
 
@@ -296,7 +296,7 @@ static void test_journal_keeps_copies_of_strings(void) {
   char *big = xmalloc(BIG + 1);
   memset(big, 'b', BIG);
   big[BIG] = 0;
-  journal_bot_store(&other, 1, big);
+  journal_bot_store(&other, 1, big, 0);
   big[0] = 'X';
   journal_contact_update(&other, 2, NULL, "{\"a\":1}", NULL, NULL);
   journal_append(&j, &other);
