@@ -239,6 +239,13 @@ static server *running;
 static outbox *sender;
 static cluster *nodes; /* on PostgreSQL: this node's membership */
 
+/* The sender's share: the numbers of the partitions this node holds. */
+static int sender_partitions(void *ud, char *mask) {
+  (void)ud;
+  cluster_held_mask(nodes, mask);
+  return 1;
+}
+
 static http_client *fetcher; /* http.get/post from handlers */
 
 static void on_http_done(void *ud, uint64_t id, const engine_http_result *r) {
@@ -549,6 +556,7 @@ int cli_serve(int argc, char **argv) {
                        .config_for = config_for,
                        .report = on_report,
                        .apply = engine_apply_side,
+                       .partitions = nodes ? sender_partitions : NULL,
                        .ud = e};
   sender = outbox_start(&oo, err, sizeof err);
   if (!sender) {

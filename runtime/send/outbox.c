@@ -1,5 +1,7 @@
 #include "outbox.h"
 
+#include "partition.h"
+
 #include <curl/curl.h>
 #include <math.h>
 #include <pthread.h>
@@ -119,6 +121,8 @@ struct outbox {
    * is read from the store once and then kept here */
   int64_t next_retry;
   size_t turn; /* which sending number fill starts with */
+  char mask[PARTITIONS + 1]; /* opt.partitions's, the reader's filter */
+  int64_t next_sweep;        /* several nodes: when to put back stale sends */
   pthread_mutex_t mu;
   outbox_stats stats;
 };
@@ -450,17 +454,15 @@ static void record(outbox *ob, int64_t now) {
 
 /* ---------------------------------------------------------------- thread */
 
-static void *sender_main(void *arg) {
-  outbox *ob = arg;
-  pthread_setname_np(pthread_self(), "parley-sender");
-  journal recover = {0};
-  journal_outbox_recover(&recover);
+/* Puts back in the queue the sends left in flight: claimed before
+ * `before` (0: all), of the numbers of mask's partitions (NULL: all). */
+static void recover(outbox *ob, int64_t before, const char *mask) {
+  journal j = {0};
+  journal_outbox_recover(&j, before, mask);
   char err[512];
-  long requeued = ob->opt.apply(ob->opt.ud, &recover, err, sizeof err)
-                      ? -1
-                      : (long)recover.ops[0].u.outbox_recover.requeued;
-  journal_free(&recover);
-  ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
+  long requeued =
+      ob->opt.apply(ob->opt.ud, &j, err, sizeof err) ? -1 : (long)j.ops[0].u.outbox_recover.requeued;
+  journal_free(&j);
   if (requeued < 0)
     log_event(LOG_ERROR, "outbox_failed", "error", err, "when",
               "putting messages left in flight back in the queue", NULL);
@@ -469,9 +471,30 @@ static void *sender_main(void *arg) {
     snprintf(n, sizeof n, "%ld", requeued);
     log_event(LOG_WARN, "outbox_recovered", "in_flight_again", n, NULL);
   }
+}
+
+/* Several nodes: the partitions this node holds now, as the reader's
+ * filter; every few seconds, the stale sends of their numbers back in the
+ * queue. 1 if there are several nodes. */
+static int follow_partitions(outbox *ob, int64_t now) {
+  if (!ob->opt.partitions || !ob->opt.partitions(ob->opt.ud, ob->mask)) return 0;
+  store_set_partitions(ob->st, ob->mask);
+  if (now >= ob->next_sweep) {
+    recover(ob, now - ob->opt.timeout_ms - 10000, ob->mask);
+    ob->next_sweep = now + 5000;
+  }
+  return 1;
+}
+
+static void *sender_main(void *arg) {
+  outbox *ob = arg;
+  pthread_setname_np(pthread_self(), "parley-sender");
+  if (!follow_partitions(ob, wall_ms())) recover(ob, 0, NULL); /* alone: all of them */
+  ob->next_retry = store_outbox_next_retry_after(ob->st, 0);
   for (;;) {
     int stopping = atomic_load(&ob->stopping);
     int64_t now = wall_ms();
+    follow_partitions(ob, now);
     if (stopping && (ob->in_flight == 0 || now >= ob->stop_by)) break;
     /* under load, claims and answers are committed in groups (each commit is
      * a round trip to the writer): claim when a quarter of the room is free,

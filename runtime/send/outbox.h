@@ -61,6 +61,14 @@ typedef struct outbox_options {
    * transaction on the store's one writer, waiting for it: 0, or -1 with
    * err. Reads use a connection of the sender's own. */
   int (*apply)(void *ud, struct journal *j, char *err, size_t errlen);
+  /* Several nodes on one database: fills mask (PARTITIONS characters and a
+   * NUL) with a '1' for each partition this node holds and returns 1; the
+   * sender then sends only from the numbers of those partitions (so one
+   * node at a time sends from a number: its rate limits hold for all), and
+   * puts back in the queue only the sends of those numbers left in flight
+   * longer than a request can take (a node that died had them). NULL, or
+   * 0: every number, and at start every send left in flight. */
+  int (*partitions)(void *ud, char *mask);
   void *ud;
 } outbox_options;
 

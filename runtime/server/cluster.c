@@ -263,6 +263,13 @@ void cluster_inbox_forget(cluster *c, const char *ticket) {
     log_event(LOG_WARN, "inbox_kept", "error", store_error(store_reads(c->ctl)), NULL);
 }
 
+void cluster_held_mask(cluster *c, char *mask) {
+  pthread_mutex_lock(&c->mu);
+  for (int p = 0; p < PARTITIONS; p++) mask[p] = c->held[p] ? '1' : '0';
+  pthread_mutex_unlock(&c->mu);
+  mask[PARTITIONS] = 0;
+}
+
 int cluster_nodes_live(cluster *c) {
   pthread_mutex_lock(&c->mu);
   int n = c->live;

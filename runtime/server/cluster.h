@@ -48,6 +48,9 @@ int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct 
 int cluster_inbox_result(cluster *c, const char *ticket, char **replies);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
 void cluster_inbox_forget(cluster *c, const char *ticket);
+/* mask (PARTITIONS characters and a NUL): a '1' for each partition the
+ * engine runs now. Any thread. */
+void cluster_held_mask(cluster *c, char *mask);
 /* The live nodes at the last renewal (this one among them). */
 int cluster_nodes_live(cluster *c);
 /* Leaves (its partitions are free at once) and stops the thread. */

@@ -266,8 +266,9 @@ void journal_undeliverable(journal *j, int64_t contact, const char *why) {
       (struct j_undeliverable){.contact = contact, .why = copy_or_null(j, why)};
 }
 
-void journal_outbox_recover(journal *j) {
-  push(j, J_OUTBOX_RECOVER)->u.outbox_recover = (struct j_outbox_recover){0};
+void journal_outbox_recover(journal *j, int64_t before, const char *partitions) {
+  push(j, J_OUTBOX_RECOVER)->u.outbox_recover =
+      (struct j_outbox_recover){.before = before, .partitions = copy_or_null(j, partitions)};
 }
 
 void journal_bot_version(journal *j, const char *bot_name, const char *sha,
@@ -448,7 +449,9 @@ static int apply_op(store *st, journal_op *op) {
                                     o->not_opted_in);
     }
     case J_OUTBOX_RECOVER:
-      return answer(&op->u.outbox_recover.requeued, store_outbox_recover(st));
+      return answer(&op->u.outbox_recover.requeued,
+                    store_outbox_recover(st, op->u.outbox_recover.before,
+                                         op->u.outbox_recover.partitions));
     case J_BOT_VERSION: {
       struct j_bot_version *o = &op->u.bot_version;
       if (answer(&o->bot_id, store_bot_ensure(st, o->bot_name, o->at))) return -1;

@@ -136,7 +136,9 @@ struct j_undeliverable {
   int64_t contact;
   char *why; /* NULL: deliverable again */
 };
-struct j_outbox_recover {
+struct j_outbox_recover { /* see store_outbox_recover */
+  int64_t before;
+  char *partitions;
   int64_t requeued; /* answer: sends left in flight that went back to the queue */
 };
 struct j_bot_version {               /* the bot made if new, the version added if new */
@@ -249,7 +251,7 @@ void journal_outbox(journal *j, journal_kind kind, int64_t id, const char *text,
 void journal_carrier_optout(journal *j, int64_t bot, int64_t contact, const char *number,
                             const char *reason, int64_t at);
 void journal_undeliverable(journal *j, int64_t contact, const char *why);
-void journal_outbox_recover(journal *j);
+void journal_outbox_recover(journal *j, int64_t before, const char *partitions);
 void journal_bot_version(journal *j, const char *bot_name, const char *sha,
                          const char *files_json, int64_t at);
 void journal_bot_active(journal *j, int64_t bot, int64_t version_id);

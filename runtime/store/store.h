@@ -34,8 +34,9 @@ void store_reader_close(store_reader *rd);
 /* The reads of a writing connection (the same connection: its reads see
  * its own transaction's writes). */
 store_reader *store_reads(store *st);
-/* The due timers and held messages this connection reads are those of
- * the partitions (partition.h) p with partitions[p] == '1' (PARTITIONS
+/* The due timers and held messages this connection reads, and the
+ * outbox's sending numbers (store_outbox_next_sender), are those of the
+ * partitions (partition.h) p with partitions[p] == '1' (PARTITIONS
  * characters, kept, not copied); NULL: every partition (the default). */
 void store_set_partitions(store_reader *rd, const char *partitions);
 const char *store_error(store_reader *rd); /* the last failure, as a sentence */
@@ -318,9 +319,10 @@ int store_outbox_wait(store *st, int64_t id, int64_t next_at, const char *error,
 /* "failed" for good, with the reason: 1, or 0 if it was no longer being
  * sent (a delivery report or an erasure got there first), or -1. */
 int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now);
-/* After a restart: sends that were in flight go back to the queue. How many,
- * or -1. */
-long store_outbox_recover(store *st);
+/* After a restart: sends that were in flight go back to the queue (those
+ * claimed before `before`, 0: all; of the sending numbers whose partition
+ * has a '1' in partitions, NULL: all). How many, or -1. */
+long store_outbox_recover(store *st, int64_t before, const char *partitions);
 /* Messages queued or in flight (the outbox depth), or -1. */
 long store_outbox_depth(store_reader *rd);
 /* The carrier says the number opted out (Twilio 21610): unless it already

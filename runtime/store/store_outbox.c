@@ -27,8 +27,12 @@ enum {
 _Static_assert((int)O_COUNT <= (int)STORE_EXTRA_QUERIES, "store_internal.h: raise STORE_EXTRA_QUERIES");
 
 static const char *const queries[O_COUNT] = {
+    /* ?3: the partitions whose numbers this sender sends from (a '1'
+     * each), NULL: all */
     [O_NEXT_SENDER] = "SELECT bot_id, sender FROM messages WHERE status = 'queued'"
-                      " AND (bot_id, sender) > (?1, ?2) ORDER BY bot_id, sender LIMIT 1",
+                      " AND (bot_id, sender) > (?1, ?2) AND (CAST(?3 AS TEXT) IS NULL"
+                      " OR substr(?3, parley_partition(bot_id, sender) + 1, 1) = '1')"
+                      " ORDER BY bot_id, sender LIMIT 1",
     [O_DUE] = "SELECT id, bot_id, contact_id, number, sender, text, transactional,"
               " priority, coalesce(segments, 1), attempts, media FROM messages"
               " WHERE status = 'queued' AND bot_id = ?1 AND sender = ?2"
@@ -43,7 +47,10 @@ static const char *const queries[O_COUNT] = {
                      " provider_id = coalesce(provider_id, ?5),"
                      " next_attempt_at = coalesce(?6, next_attempt_at), updated_at = ?7"
                      " WHERE id = ?1 AND status = ?3",
-    [O_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
+    /* ?1: claimed before then (0: whenever); ?2 as O_NEXT_SENDER's ?3 */
+    [O_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'"
+                  " AND (?1 = 0 OR updated_at < ?1) AND (CAST(?2 AS TEXT) IS NULL"
+                  " OR substr(?2, parley_partition(bot_id, sender) + 1, 1) = '1')",
     [O_DEPTH] = "SELECT (SELECT count(*) FROM messages WHERE status = 'queued')"
                 " + (SELECT count(*) FROM messages WHERE status = 'sending')",
     [O_UNDELIVERABLE] = "UPDATE contacts SET undeliverable = ?2 WHERE id = ?1",
@@ -99,6 +106,7 @@ int store_outbox_next_sender(store_reader *rd, int64_t *bot, char **sender) {
   if (!s) return -1;
   sql_bind_int(s, 1, *bot);
   sql_bind_text_copy(s, 2, *sender ? *sender : "");
+  store_bind_text(s, 3, st->partitions);
   int rc = sql_step(s);
   if (rc == SQL_ROW) {
     *bot = sql_column_int(s, 0);
@@ -196,9 +204,12 @@ int store_outbox_failed(store *st, int64_t id, const char *error, int64_t now) {
   return set_status(st, id, "sending", "failed", error, NULL, -1, now);
 }
 
-long store_outbox_recover(store *st) {
+long store_outbox_recover(store *st, int64_t before, const char *partitions) {
   sql_stmt *s = query(st, O_RECOVER);
-  if (!s || store_exec_done(st, s, "cannot recover the outbox")) return -1;
+  if (!s) return -1;
+  sql_bind_int(s, 1, before);
+  store_bind_text(s, 2, partitions);
+  if (store_exec_done(st, s, "cannot recover the outbox")) return -1;
   return (long)sql_changes(s);
 }
 

@@ -429,7 +429,7 @@ static void test_handler_error_commits_nothing(engine *e, bot *b) {
   r = contact_of(e, b, "+15550999");
   CHECK_INT(r.id, 0, "the failed handler's send() target was not created");
   contact_row_free(&r);
-  char *store_json = store_bot_store_get(engine_store(e), bot_id(b));
+  char *store_json = store_bot_store_get(engine_store(e), bot_id(b), NULL);
   CHECK(!strstr(store_json, "failed"), "a failed handler leaves bot.store (%s)",
         store_json);
   free(store_json);
@@ -458,7 +458,7 @@ static void test_handler_error_commits_nothing(engine *e, bot *b) {
 static void test_store_failure_keeps_nothing(engine *e, bot *b) {
   const char *a = "+15550011", *c = "+15550012";
   say(e, b, a, "hello");
-  char *store_before = store_bot_store_get(engine_store(e), bot_id(b));
+  char *store_before = store_bot_store_get(engine_store(e), bot_id(b), NULL);
   long long msgs_before = sql_int("SELECT count(*) FROM messages");
   run_sql("CREATE TRIGGER test_poison BEFORE INSERT ON messages"
           " WHEN NEW.text = 'POISON'"
@@ -484,7 +484,7 @@ static void test_store_failure_keeps_nothing(engine *e, bot *b) {
   contact_row r = contact_of(e, b, c);
   CHECK_INT(r.id, 0, "a contact the failed batch created is not stored");
   contact_row_free(&r);
-  char *store_after = store_bot_store_get(engine_store(e), bot_id(b));
+  char *store_after = store_bot_store_get(engine_store(e), bot_id(b), NULL);
   CHECK_STR(store_after, store_before, "bot.store is as before the batch");
   free(store_after);
   run_sql("DROP TRIGGER test_poison", "DROP TRIGGER test_poison ON messages");

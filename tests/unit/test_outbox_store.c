@@ -177,7 +177,8 @@ static void test_recover_in_flight(void) {
   store_close(f.st);
   char err[512];
   f.st = store_open(f.path, err, sizeof err);
-  CHECK_INT(store_outbox_recover(f.st), 1, "after a restart the one send in flight is requeued");
+  CHECK_INT(store_outbox_recover(f.st, 0, NULL), 1,
+            "after a restart the one send in flight is requeued");
   char *s = status_of(&f, a);
   CHECK_STR(s, "queued", "it is queued again");
   free(s);

@@ -157,7 +157,7 @@ static void test_reopen_keeps_data(void) {
   transcript k = {""};
   store_consent_each(store_reads(st), c, on_consent, &k);
   CHECK_STR(k.text, "optout:keyword:STOP", "the consent ledger is kept");
-  char *json = store_bot_store_get(store_reads(st), bot);
+  char *json = store_bot_store_get(store_reads(st), bot, NULL);
   CHECK_STR(json, "{\"total\":7}", "bot.store is kept");
   free(json);
   CHECK_INT(add_message(st, bot, c, "+15550001", "in", "hi again", "p-1"), 0,
@@ -388,7 +388,7 @@ static void test_rollback_discards_changes(void) {
   int64_t c = store_contact_insert(st, 0, bot, "+15550002", T0);
   add_message(st, bot, c, "+15550002", "in", "hi", "p-9");
   store_contact_update(st, kept, "opted_out", "{\"a\":1}", NULL, NULL);
-  store_bot_store_set(st, bot, "{\"x\":1}");
+  store_bot_store_set(st, bot, "{\"x\":1}", 0);
   CHECK_INT(store_rollback(st), 0, "store_rollback succeeds");
   contact_row r = {0};
   CHECK_INT(store_contact_get(store_reads(st), bot, "+15550002", &r), 0,
@@ -398,7 +398,7 @@ static void test_rollback_discards_changes(void) {
   CHECK_STR(r.status, "subscribed", "its status change was rolled back");
   CHECK_STR(r.fields, "{}", "its fields change was rolled back");
   contact_row_free(&r);
-  char *json = store_bot_store_get(store_reads(st), bot);
+  char *json = store_bot_store_get(store_reads(st), bot, NULL);
   CHECK_STR(json, "{}", "the bot.store change was rolled back");
   free(json);
   CHECK_INT(store_rollback(st), 0, "store_rollback outside a transaction is harmless");

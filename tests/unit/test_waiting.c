@@ -125,7 +125,7 @@ static int answer(engine *e, uint64_t id, long status, const char *body) {
   return rc;
 }
 
-static char *store_of(engine *e, bot *b) { return store_bot_store_get(engine_store(e), bot_id(b)); }
+static char *store_of(engine *e, bot *b) { return store_bot_store_get(engine_store(e), bot_id(b), NULL); }
 
 /* ---------------------------------------------------------------- tests */
 
