@@ -307,7 +307,8 @@ int store_outbox_due(store_reader *rd, int64_t bot_id, const char *sender, int64
 /* The earliest retry time after `after` among queued messages (0: none).
  * It reads every queued message: call it seldom. */
 int64_t store_outbox_next_retry_after(store_reader *rd, int64_t after);
-/* 1 claimed (now "sending", attempts + 1), 0 no longer queued, -1 error. */
+/* 1 claimed (now "sending", attempts + 1), 0 no longer queued (or, not
+ * transactional, its contact opted out since: now "suppressed"), -1. */
 int store_outbox_claim(store *st, int64_t id, int64_t now);
 /* The provider took it: "sent" (unless a delivery report got there first). */
 int store_outbox_sent(store *st, int64_t id, const char *provider_id, int64_t now);

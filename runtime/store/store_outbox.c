@@ -39,8 +39,14 @@ static const char *const queries[O_COUNT] = {
               " AND next_attempt_at <= ?3 ORDER BY priority, id LIMIT ?4",
     [O_NEXT_RETRY] = "SELECT min(next_attempt_at) FROM messages WHERE status = 'queued'"
                      " AND next_attempt_at > ?1",
-    [O_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1,"
-                " updated_at = ?2 WHERE id = ?1 AND status = 'queued'",
+    /* a message that is not transactional, to a contact that opted out
+     * since it was queued (on another node, or before its turn came), is
+     * suppressed instead */
+    [O_CLAIM] = "UPDATE messages SET status = CASE WHEN transactional = 0 AND EXISTS"
+                " (SELECT 1 FROM contacts c WHERE c.id = messages.contact_id"
+                " AND c.status = 'opted_out') THEN 'suppressed' ELSE 'sending' END,"
+                " attempts = attempts + 1, updated_at = ?2 WHERE id = ?1 AND status = 'queued'"
+                " RETURNING CASE WHEN status = 'sending' THEN 1 ELSE 0 END",
     /* ?2 new status, ?3 the status it must still have, ?4 error (NULL keeps
      * it), ?5 provider id (NULL keeps it), ?6 next attempt (NULL keeps it) */
     [O_SET_STATUS] = "UPDATE messages SET status = ?2, error = coalesce(?4, error),"
@@ -155,8 +161,10 @@ int store_outbox_claim(store *st, int64_t id, int64_t now) {
   sql_stmt *s = query(st, O_CLAIM);
   if (!s) return -1;
   STORE_BIND(s, SQL_INT(id), SQL_INT(now));
-  if (store_exec_done(st, s, "cannot claim a message to send")) return -1;
-  return sql_changes(s) > 0;
+  int rc = sql_step(s);
+  int claimed = rc == SQL_ROW && sql_column_int(s, 0);
+  if (store_step_end(st, s, rc, "cannot claim a message to send") < 0) return -1;
+  return claimed;
 }
 
 /* Compare-and-set: to `status` if the message is still `from`. 1 changed,

@@ -166,6 +166,27 @@ static void test_claim_and_answers(void) {
   close_fixture(&f);
 }
 
+/* A message queued before its contact opted out is suppressed when its
+ * turn comes (the opt-out may have been handled by another node), unless
+ * it is transactional. */
+static void test_claim_after_optout(void) {
+  fixture f;
+  if (open_fixture(&f, "optout.db")) return;
+  int64_t bulk = queue(&f, "+15550100", "sale", 1, "queued");
+  message_row m = {.bot_id = f.bot, .contact_id = f.contact, .direction = "out",
+                   .number = "+15550001", .text = "your code", .status = "queued", .at = T0,
+                   .sender = "+15550100", .transactional = 1};
+  int64_t code = store_message_add(f.st, &m);
+  CHECK_INT(store_contact_update(f.st, f.contact, "opted_out", NULL, NULL, NULL), 0,
+            "the contact opts out after they were queued");
+  CHECK_INT(store_outbox_claim(f.st, bulk, T0), 0, "the bulk message is not claimed");
+  char *st = status_of(&f, bulk);
+  CHECK_STR(st, "suppressed", "it is suppressed");
+  free(st);
+  CHECK_INT(store_outbox_claim(f.st, code, T0), 1, "a transactional one is claimed");
+  close_fixture(&f);
+}
+
 static void test_recover_in_flight(void) {
   fixture f;
   if (open_fixture(&f, "recover.db")) return;
@@ -219,6 +240,7 @@ int main(void) {
   tmp = test_tmpdir();
   test_due_in_priority_order_per_sender();
   test_claim_and_answers();
+  test_claim_after_optout();
   test_recover_in_flight();
   test_delivery_reports_move_forward_only();
   test_rmtree(tmp);
