@@ -549,6 +549,7 @@ int cli_serve(int argc, char **argv) {
     return 1;
   }
   running = s; /* before the sender starts: it reports here */
+  if (nodes) cluster_on_inbox(nodes, server_wake, s);
   outbox_options oo = {.db_path = db,
                        .max_in_flight = (int)concurrency,
                        .max_attempts = (int)attempts,
@@ -599,6 +600,7 @@ int cli_serve(int argc, char **argv) {
   sender = NULL;
   server_finish(s);
   running = NULL;
+  if (nodes) cluster_on_inbox(nodes, NULL, NULL);
   server_free(s);
   cluster_stop(nodes); /* its partitions are free at once for the other nodes */
   nodes = NULL;

@@ -24,6 +24,10 @@ struct cluster {
   store *ctl;        /* the engine thread's */
   store *hb;         /* the renewal thread's: reopened after a failure */
   pthread_t thread;
+  pthread_t listener;    /* the inbox's news (LISTEN), on a connection of its own */
+  int listening;
+  void (*on_inbox)(void *ud);
+  void *on_inbox_ud;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   /* under mu */
@@ -81,6 +85,45 @@ static void *renewal_main(void *arg) {
   return NULL;
 }
 
+static void *listener_main(void *arg) {
+  cluster *c = arg;
+  pthread_setname_np(pthread_self(), "parley-listen");
+  store *st = NULL;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    int quit = c->quit;
+    void (*fn)(void *) = c->on_inbox;
+    void *ud = c->on_inbox_ud;
+    pthread_mutex_unlock(&c->mu);
+    if (quit) break;
+    char err[512];
+    if (!st && (st = store_open(c->url, err, sizeof err)) && store_listen(st)) {
+      store_close(st);
+      st = NULL;
+    }
+    if (!st) { /* the database is away: try again soon */
+      pause_ms(200);
+      continue;
+    }
+    int n = store_wait_notify(st, 200);
+    if (n < 0) {
+      store_close(st);
+      st = NULL;
+    } else if (n > 0 && fn) {
+      fn(ud);
+    }
+  }
+  store_close(st);
+  return NULL;
+}
+
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud), void *ud) {
+  pthread_mutex_lock(&c->mu);
+  c->on_inbox = fn;
+  c->on_inbox_ud = ud;
+  pthread_mutex_unlock(&c->mu);
+}
+
 static int count(const unsigned char *set) {
   int n = 0;
   for (int p = 0; p < PARTITIONS; p++) n += set[p] != 0;
@@ -133,8 +176,13 @@ cluster *cluster_start(const cluster_config *cfg, engine *e, char *err, size_t e
   engine_set_fence(e, &c->fence);
   c->share = PARTITIONS; /* until the first renewal counts the nodes */
   c->live = 1;
+  c->listening = pthread_create(&c->listener, NULL, listener_main, c) == 0;
   if (pthread_create(&c->thread, NULL, renewal_main, c) != 0) {
     snprintf(err, errlen, "cannot start the lease's thread");
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    pthread_mutex_unlock(&c->mu);
+    if (c->listening) pthread_join(c->listener, NULL);
     engine_set_fence(e, NULL);
     store_node_leave(c->ctl, c->fence.node_id, atomic_load(&c->fence.fence));
     goto failed;
@@ -284,6 +332,7 @@ void cluster_stop(cluster *c) {
   pthread_cond_signal(&c->cv);
   pthread_mutex_unlock(&c->mu);
   pthread_join(c->thread, NULL);
+  if (c->listening) pthread_join(c->listener, NULL);
   if (store_node_leave(c->ctl, c->fence.node_id, atomic_load(&c->fence.fence)))
     log_event(LOG_WARN, "leave_failed", "error", store_error(store_reads(c->ctl)), NULL);
   store_close(c->hb);

@@ -48,6 +48,9 @@ int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct 
 int cluster_inbox_result(cluster *c, const char *ticket, char **replies);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
 void cluster_inbox_forget(cluster *c, const char *ticket);
+/* fn(ud) is called (on a thread of the cluster's) whenever the inbox has
+ * news: items added, or items a webhook of this node waits for done. */
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud), void *ud);
 /* mask (PARTITIONS characters and a NUL): a '1' for each partition the
  * engine runs now. Any thread. */
 void cluster_held_mask(cluster *c, char *mask);

@@ -918,9 +918,10 @@ int server_run(server *s) {
   while (!s->stopping) {
     /* with a batch in flight, what came meanwhile runs at once (while the
      * writer commits that batch); nothing came: the batch is answered */
-    /* with other nodes, what they hand over is looked for every few ms */
+    /* with other nodes, what they hand over: told by the cluster's
+     * listener (server_wake), looked for every 100 ms anyway */
     int others = s->cfg.nodes && cluster_nodes_live(s->cfg.nodes) > 1;
-    job *jobs = take_jobs(s, s->in_flight ? 0 : s->forwarded || others ? 5 : 100);
+    job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
     if (jobs || others) handle_jobs(s, jobs);
     else finish_in_flight(s);
     if (s->forwarded) forward_poll(s);
@@ -999,6 +1000,13 @@ void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
   for (size_t i = 0; i < 2 * r->nheaders; i++) j->http_headers[i] = xstrdup(r->headers[i]);
   j->http_nheaders = r->nheaders;
   queue_job(s, j);
+}
+
+void server_wake(void *ud) {
+  server *s = ud;
+  pthread_mutex_lock(&s->mu);
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
 }
 
 void server_stop(server *s) {

@@ -56,6 +56,8 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
  * every 100 ms. */
 int server_run(server *s);
 void server_stop(server *s);
+/* Wakes the engine thread (any thread): the inbox has news (cluster.h). */
+void server_wake(void *s);
 /* After server_run: handles what comes in meanwhile (requests on open
  * connections, the sender's reports), waiting up to wait_ms for it. */
 void server_pump(server *s, int wait_ms);

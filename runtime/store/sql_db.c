@@ -451,6 +451,32 @@ int sql_pipeline(sql_db *db, int on) {
 
 void sql_set_deferrable(sql_stmt *s) { s->deferrable = 1; }
 
+int sql_wait_notify(sql_db *db, int timeout_ms) {
+  if (db->lite) return 0;
+  int n = 0;
+  PGnotify *note;
+  for (int waited = 0;; waited = 1) {
+    if (!PQconsumeInput(db->pg)) {
+      set_error(db, PQerrorMessage(db->pg));
+      return -1;
+    }
+    while ((note = PQnotifies(db->pg))) {
+      PQfreemem(note);
+      n++;
+    }
+    if (n || waited) return n;
+    struct pollfd p = {.fd = PQsocket(db->pg), .events = POLLIN};
+    if (p.fd < 0) {
+      set_error(db, "the connection to the database is closed");
+      return -1;
+    }
+    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) {
+      set_error(db, strerror(errno));
+      return -1;
+    }
+  }
+}
+
 /* In a pipeline: the answers up to the sync just sent, the last
  * statement's kept (NULL if any failed: the first failure is the error). */
 static PGresult *pg_read_to_sync(sql_db *db) {

@@ -58,6 +58,11 @@ int sql_pipeline(sql_db *db, int on);
 /* Marks s as one whose answer its callers do not read but for a failure. */
 void sql_set_deferrable(sql_stmt *s);
 
+/* PostgreSQL, on a connection that ran LISTEN: waits up to timeout_ms
+ * for notifications; how many came (0: none), or -1 if the connection
+ * failed. SQLite: 0 at once. */
+int sql_wait_notify(sql_db *db, int timeout_ms);
+
 /* A prepared statement, or NULL (sql_error says why). */
 sql_stmt *sql_prepare(sql_db *db, const char *sql);
 void sql_finalize(sql_stmt *s);

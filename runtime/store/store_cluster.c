@@ -28,6 +28,8 @@ enum {
   C_INBOX_ABANDON,
   C_INBOX_FORGET,
   C_INBOX_SWEEP,
+  C_INBOX_NOTIFY,
+  C_INBOX_DONE_NOTIFY,
   C_COUNT
 };
 _Static_assert((int)C_COUNT <= (int)STORE_CLUSTER_QUERIES,
@@ -92,6 +94,11 @@ static const char *const queries[C_COUNT] = {
     [C_INBOX_FORGET] = "DELETE FROM parley_inbox WHERE ticket = ?1 AND state = 'done'",
     [C_INBOX_SWEEP] = "DELETE FROM parley_inbox WHERE state = 'done'"
                       " AND done_at < clock_timestamp() - interval '1 minute'",
+    /* told on commit (one per transaction and channel): the nodes listening
+     * look at the inbox, or at their waiting webhooks' items */
+    [C_INBOX_NOTIFY] = "SELECT pg_notify('parley_inbox', '')",
+    [C_INBOX_DONE_NOTIFY] = "SELECT pg_notify('parley_inbox_done', '')"
+                            " FROM parley_inbox WHERE id = ?1 AND state = 'done'",
 };
 
 size_t store_cluster_statements(const char **out, size_t cap) {
@@ -106,9 +113,14 @@ static sql_stmt *query(store *st, int q) {
     snprintf(st->err, sizeof st->err, "%s: a cluster needs PostgreSQL", st->path);
     return NULL;
   }
-  if (!st->cluster[q] && !(st->cluster[q] = sql_prepare(st->sql, queries[q]))) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
+  if (!st->cluster[q]) {
+    if (!(st->cluster[q] = sql_prepare(st->sql, queries[q]))) {
+      store_fail(st, "cannot prepare a query");
+      return NULL;
+    }
+    /* the inbox's writes in a journal: nothing of their answer is read */
+    if (q >= C_INBOX_ADD && q <= C_INBOX_DROP) sql_set_deferrable(st->cluster[q]);
+    if (q == C_INBOX_NOTIFY || q == C_INBOX_DONE_NOTIFY) sql_set_deferrable(st->cluster[q]);
   }
   sql_reset(st->cluster[q]);
   sql_clear_bindings(st->cluster[q]);
@@ -220,7 +232,23 @@ int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id
   if (reply_ms > 0) sql_bind_int(s, 5, reply_ms);
   else sql_bind_null(s, 5);
   sql_bind_int(s, 6, inline_max);
-  return store_exec_done(st, s, "cannot add to the inbox");
+  if (store_exec_done(st, s, "cannot add to the inbox")) return -1;
+  s = query(st, C_INBOX_NOTIFY);
+  if (!s) return -1;
+  int rc = sql_step(s);
+  return store_step_end(st, s, rc, "cannot tell the nodes") < 0 ? -1 : 0;
+}
+
+int store_listen(store *st) {
+  if (st->db) return 0;
+  return sql_exec(st->sql, "LISTEN parley_inbox; LISTEN parley_inbox_done")
+             ? store_fail(st, "cannot listen for the inbox")
+             : 0;
+}
+
+int store_wait_notify(store *st, int timeout_ms) {
+  int n = sql_wait_notify(st->sql, timeout_ms);
+  return n < 0 ? store_fail(st, "cannot wait for the inbox") : n;
 }
 
 int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids) {
@@ -229,6 +257,12 @@ int store_inbox_done(store *st, int64_t id, const char *replies, const char *rep
       STORE_RUN(st, query(st, C_INBOX_REQUEUE), "cannot queue an inbox item's replies",
                 SQL_INT(id), SQL_TEXT(reply_ids)))
     return -1;
+  sql_stmt *s = query(st, C_INBOX_DONE_NOTIFY);
+  if (!s) return -1;
+  sql_bind_int(s, 1, id);
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {}
+  if (store_step_end(st, s, rc, "cannot tell the nodes") < 0) return -1;
   return STORE_RUN(st, query(st, C_INBOX_DROP), "cannot remove an inbox item", SQL_INT(id));
 }
 

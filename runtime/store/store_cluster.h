@@ -110,5 +110,10 @@ int store_inbox_abandon(store *st, const char *ticket);
 /* Removes a done item (read, or its taker gone for a minute). */
 int store_inbox_forget(store *st, const char *ticket);
 int store_inbox_sweep(store *st);
+/* The nodes are told of new inbox items and of items done (LISTEN/NOTIFY,
+ * on commit): st listens from now on (a connection of its own); then
+ * waits up to timeout_ms for news: how many came, or -1. */
+int store_listen(store *st);
+int store_wait_notify(store *st, int timeout_ms);
 
 #endif
