@@ -4,13 +4,16 @@
  * A message or event for a conversation another node holds is not handled
  * here: it goes to the inbox under a ticket, in the batch that acknowledges
  * it. A webhook that may carry replies waits (its connection suspended, the
- * engine going on) until the holder has recorded them, polled every few
- * milliseconds, or until the reply deadline: then it gives the item up and
- * is answered without replies, which the holder queues for the provider.
+ * engine going on) until the holder has recorded them (the cluster's
+ * listener wakes the engine loop when an item is done; it looks every
+ * 100 ms anyway), or until the reply deadline: then it gives the item up
+ * and is answered without replies, which the holder queues for the
+ * provider.
  *
  * The other way round, the open inbox items of this node's partitions
  * are taken as jobs without a connection, in the inbox's order, before
- * each round of jobs (and every tick): a conversation's message
+ * each round of jobs (woken when items are added, and every 100 ms): a
+ * conversation's message
  * acknowledged by another node is handled before any that came after it.
  * An item is taken once until its batch is durable (or failed: then it is
  * taken again). */
