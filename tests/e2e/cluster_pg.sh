@@ -158,15 +158,21 @@ done
 result $? "every message handed over was handled" "$open left in the inbox"
 
 expect "a new version was taken during the kills" "$reload" '"version":2.* 200$'
+# answered_by VERSION PREFIX: how many of 12 new fans (numbers PREFIX01..12,
+# over the three nodes) are answered by that version's script
+answered_by() {
+  count=0
+  for i in $(seq 1 12); do
+    answer=$(curl -s -m 10 -H "Authorization: Bearer hook-secret-456" \
+      -H 'Content-Type: application/json' \
+      --data "{\"from\":\"$2$(printf %02d "$i")\",\"text\":\"hello\",\"id\":\"$2-$i\"}" \
+      "http://127.0.0.1:$((base + i % 3))/v1/bots/counter/messages")
+    case "$answer" in *"$1 got hello"*) count=$((count + 1)) ;; esac
+  done
+  echo "$count"
+}
 sleep 2 # every node follows the active version within a second
-v2=0
-for i in $(seq 1 12); do
-  answer=$(curl -s -m 10 -H "Authorization: Bearer hook-secret-456" \
-    -H 'Content-Type: application/json' \
-    --data "{\"from\":\"+155540000$(printf %02d "$i")\",\"text\":\"hello\",\"id\":\"v$i\"}" \
-    "http://127.0.0.1:$((base + i % 3))/v1/bots/counter/messages")
-  case "$answer" in *"v2 got hello"*) v2=$((v2 + 1)) ;; esac
-done
+v2=$(answered_by v2 +155540000)
 [ "$v2" = 12 ]
 result $? "after the reload every node's conversations answer with version 2" "$v2 of 12"
 # no restart now: the two other nodes load version 3 by themselves
@@ -176,14 +182,7 @@ reload=$(curl -s -m 20 -w ' %{http_code}' -X PUT -H "Authorization: Bearer admin
   "http://127.0.0.1:$base/v1/bots/counter/script")
 expect "version 3 is taken by the first node" "$reload" '"version":3.* 200$'
 sleep 2
-v3=0
-for i in $(seq 1 12); do
-  answer=$(curl -s -m 10 -H "Authorization: Bearer hook-secret-456" \
-    -H 'Content-Type: application/json' \
-    --data "{\"from\":\"+155541000$(printf %02d "$i")\",\"text\":\"hello\",\"id\":\"w$i\"}" \
-    "http://127.0.0.1:$((base + i % 3))/v1/bots/counter/messages")
-  case "$answer" in *"v3 got hello"*) v3=$((v3 + 1)) ;; esac
-done
+v3=$(answered_by v3 +155541000)
 [ "$v3" = 12 ]
 result $? "within two seconds the other nodes run version 3 too" "$v3 of 12"
 grep -q version_followed "$tmp/log.1" && grep -q version_followed "$tmp/log.2"
