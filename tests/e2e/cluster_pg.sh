@@ -26,6 +26,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE # the nodes are stopped on those too
 
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
 export PARLEY_ADMIN_TOKEN=admin-secret-789
