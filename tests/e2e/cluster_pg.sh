@@ -7,7 +7,8 @@
 # sent again, with the same id, to the next node. At the end every
 # acknowledged message was handled exactly once and in order: each fan's
 # c.state lists its texts m1, m2, ... with none missing, doubled or
-# swapped, and the messages table holds each once.
+# swapped, and the messages table holds each once; every tenth message
+# starts a timer due 2 s later, and each fires once.
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
@@ -34,7 +35,13 @@ mkdir -p "$tmp/scripts/counter"
 cat > "$tmp/scripts/counter/bot.lua" <<'EOF'
 bot.fallback(function(c, msg)
   c.state.seen = (c.state.seen or '') .. msg.text .. ','
+  -- every tenth message starts a timer, due 2 s later (during the kills)
+  local n = tonumber(msg.text:sub(2))
+  if n and n % 10 == 0 then bot.after(2, 'tick') end
   return 'got ' .. msg.text
+end)
+bot.handler('tick', function(c)
+  c.state.ticks = (c.state.ticks or 0) + 1
 end)
 EOF
 
@@ -201,21 +208,28 @@ done
 [ "$left" = 0 ]
 result $? "every queued reply was sent in the end" "$left queued or sending"
 
-sent=0 bad=""
+sleep 3 # the last timers come due
+sent=0 bad="" ticks_bad=""
 for i in $(seq 1 "$FANS"); do
   count=$(cat "$tmp/sent.$i" 2>/dev/null || echo 0)
   sent=$((sent + count))
   want=$(seq 1 "$count" | sed 's/^/m/' | tr '\n' ',')
-  got=$(psql "$PG_URL" -Atc "select v.state from conversations v join contacts c on
+  state=$(psql "$PG_URL" -Atc "select v.state from conversations v join contacts c on
     c.id = v.contact_id join bots b on b.id = c.bot_id where b.name = 'counter' and
-    c.number = '+1555300$(printf %04d "$i")'" |
+    c.number = '+1555300$(printf %04d "$i")'")
+  got=$(printf '%s' "$state" |
     python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("seen", ""))')
+  ticks=$(printf '%s' "$state" |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("ticks", 0))')
   [ "$got" = "$want" ] || bad="$bad fan $i: want $want got $got;"
+  [ "$ticks" = $((count / 10)) ] || ticks_bad="$ticks_bad fan $i: $ticks of $((count / 10));"
 done
 [ "$sent" -gt $((FANS * 5)) ]
 result $? "the fans sent messages all along ($sent acknowledged)" "$sent"
 [ -z "$bad" ]
 result $? "each fan's messages were handled once each, in order" "$bad"
+[ -z "$ticks_bad" ]
+result $? "each timer (one per ten messages, due during the kills) fired once" "$ticks_bad"
 rows=$(psql "$PG_URL" -Atc "select count(*), count(distinct provider_id) from messages
   where direction = 'in' and provider_id like 'f%'")
 [ "$rows" = "$sent|$sent" ]
