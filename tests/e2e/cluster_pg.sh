@@ -8,7 +8,8 @@
 # acknowledged message was handled exactly once and in order: each fan's
 # c.state lists its texts m1, m2, ... with none missing, doubled or
 # swapped, and the messages table holds each once; every tenth message
-# starts a timer due 2 s later, and each fires once.
+# starts a timer due 2 s later, and each fires once; a broadcast to 20,000
+# imported contacts runs across the kills and texts each exactly once.
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
@@ -87,6 +88,25 @@ case "$spread" in
 *84*) ok "they share the 256 partitions ($spread)" ;;
 *) not_ok "they share the 256 partitions" "$spread" ;;
 esac
+
+# 20,000 contacts with their opt-in (imported on one node), then a
+# broadcast to all of them at 1,000 a second: it runs across the kills
+BROADCAST=${CLUSTER_BROADCAST:-20000}
+python3 -c '
+import sys
+n = int(sys.argv[1])
+print("number,consent_source,consent_at")
+for i in range(n):
+    print("+1555900%04d%s,web form,2026-01-01" % (i // 10, i % 10))
+' "$BROADCAST" > "$tmp/list.csv"
+imported=$(curl -s -m 300 -H "Authorization: Bearer admin-secret-789" -H 'Content-Type: text/csv' \
+  --data-binary @"$tmp/list.csv" "http://127.0.0.1:$base/v1/bots/counter/contacts/import")
+expect "$BROADCAST contacts are imported, opted in" "$imported" "\"created\":$BROADCAST[,}]"
+broadcast=$(curl -s -m 20 -H "Authorization: Bearer admin-secret-789" \
+  -H 'Content-Type: application/json' \
+  --data '{"segment":{"status":"subscribed"},"text":"news for {{number}}","rate":1000}' \
+  "http://127.0.0.1:$base/v1/bots/counter/broadcasts")
+expect "a broadcast to them starts" "$broadcast" '"id":[0-9]+'
 
 # fan I sends m1, m2, ... until $tmp/stop exists; each message until a
 # node acknowledges it (200), starting at node (I + K) % 3
@@ -201,12 +221,30 @@ result $? "the two other nodes logged that they followed it" "$(grep -h version_
 # a send a killed node left in flight goes back to the queue after the
 # request's time (2 s) and 10 s more
 for _ in $(seq 1 300); do
-  left=$(psql "$PG_URL" -Atc "select count(*) from messages where status in ('queued', 'sending')")
+  left=$(psql "$PG_URL" -Atc "select count(*) from messages where status in ('queued', 'sending')
+    and text not like 'news for %'")
   [ "$left" = 0 ] && break
   sleep 0.1
 done
 [ "$left" = 0 ]
 result $? "every queued reply was sent in the end" "$left queued or sending"
+
+# the broadcast ends (it may still be running after the kills), each of
+# its contacts with exactly one text
+for _ in $(seq 1 600); do
+  status=$(psql "$PG_URL" -Atc "select status from broadcasts")
+  [ "$status" = done ] && break
+  sleep 0.1
+done
+[ "$status" = done ]
+result $? "the broadcast ran to its end across the kills" "status $status"
+rows=$(psql "$PG_URL" -Atc "select count(*), count(distinct contact_id),
+  count(*) filter (where number like '+1555900%') from messages
+  where direction = 'out' and text like 'news for %'")
+[ "$(echo "$rows" | cut -d'|' -f1)" = "$(echo "$rows" | cut -d'|' -f2)" ] &&
+  [ "$(echo "$rows" | cut -d'|' -f3)" = "$BROADCAST" ]
+result $? "each of its $BROADCAST contacts (and the fans subscribed meanwhile) got exactly one text" \
+  "got $rows (texts|contacts|of the list)"
 
 sleep 3 # the last timers come due
 sent=0 bad="" ticks_bad=""
