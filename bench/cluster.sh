@@ -13,7 +13,8 @@
 # would spread them: a node hands the messages of conversations it does
 # not hold to their holder (the inbox) and waits for the reply. A throwaway
 # PostgreSQL server (tests/pg_server.sh) shares the cores with everything.
-# Environment: N, WRK_CONNECTIONS (64 in all), NODE_LEASE_MS (1000).
+# Environment: N, WRK_CONNECTIONS (64 in all), NODE_LEASE_MS (1000),
+# BENCH_CLUSTER_KEEP=1.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -27,13 +28,12 @@ command -v wrk >/dev/null || { echo "bench/cluster.sh: needs wrk" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/parley-cluster-bench.XXXXXX")
 pids=""
 pg_dir=""
-cleanup() {
+cleanup() { # BENCH_CLUSTER_KEEP=1 keeps the folder (lists, logs, wrk's output)
   for p in $pids; do kill -9 "$p" 2>/dev/null || :; done
   [ -n "$pg_dir" ] && sh tests/pg_server.sh stop "$pg_dir" >/dev/null 2>&1
-  rm -rf "$tmp"
+  if [ "${BENCH_CLUSTER_KEEP:-}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
-[ "${BENCH_CLUSTER_KEEP:-}" = 1 ] && cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null || :; done; [ -n "$pg_dir" ] && sh tests/pg_server.sh stop "$pg_dir" >/dev/null 2>&1; echo "kept $tmp"; }
 trap 'exit 130' INT TERM
 
 started=$(sh tests/pg_server.sh start $$ 2>&1) || { echo "bench/cluster.sh: $started" >&2; exit 1; }

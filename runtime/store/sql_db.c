@@ -451,6 +451,28 @@ int sql_pipeline(sql_db *db, int on) {
 
 void sql_set_deferrable(sql_stmt *s) { s->deferrable = 1; }
 
+int sql_fresh_database(const char *server, const char *name, int drop, char *url, size_t n,
+                       char *err, size_t errlen) {
+  sql_db *db = sql_open(server, err, errlen);
+  if (!db) return -1;
+  char sql[160];
+  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+  int rc = sql_exec(db, sql);
+  if (rc == 0 && !drop) {
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    rc = sql_exec(db, sql);
+  }
+  if (rc) snprintf(err, errlen, "%s", sql_error(db));
+  sql_close(db);
+  if (url) { /* the server's URL with the database's name as its path */
+    const char *slash = strrchr(server, '/');
+    const char *host = strstr(server, "//");
+    int keep = slash && host && slash > host + 1 ? (int)(slash - server) : (int)strlen(server);
+    snprintf(url, n, "%.*s/%s", keep, server, name);
+  }
+  return rc;
+}
+
 int sql_wait_notify(sql_db *db, int timeout_ms) {
   if (db->lite) return 0;
   int n = 0;

@@ -58,6 +58,11 @@ int sql_pipeline(sql_db *db, int on);
 /* Marks s as one whose answer its callers do not read but for a failure. */
 void sql_set_deferrable(sql_stmt *s);
 
+/* PostgreSQL: an empty database `name` (letters, digits, _) on the server
+ * `server` names, dropped first if it is there (drop = 1: only dropped);
+ * its URL in url (if not NULL). 0, or -1 with err. */
+int sql_fresh_database(const char *server, const char *name, int drop, char *url, size_t n,
+                       char *err, size_t errlen);
 /* PostgreSQL, on a connection that ran LISTEN: waits up to timeout_ms
  * for notifications; how many came (0: none), or -1 if the connection
  * failed. SQLite: 0 at once. */

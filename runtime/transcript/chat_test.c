@@ -528,35 +528,19 @@ void chat_test_use_postgres(const char *url) {
   pg_server = url ? xstrdup(url) : NULL;
 }
 
-/* Runs sql on the server: 0, or -1 with err. */
-static int on_server(const char *sql, char *err, size_t errlen) {
-  sql_db *db = sql_open(pg_server, err, errlen);
-  int rc = db ? sql_exec(db, sql) : -1;
-  if (db && rc) snprintf(err, errlen, "%s", sql_error(db));
-  sql_close(db);
-  return rc;
-}
-
 /* A new database on the server for r (its URL, caller frees), or NULL. */
 static char *new_database(run *r, char *err, size_t errlen) {
   snprintf(r->pg_name, sizeof r->pg_name, "parley_chat_%ld_%u", (long)getpid(),
            ++pg_databases);
-  char sql[128];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", r->pg_name);
-  if (on_server(sql, err, errlen)) return NULL;
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", r->pg_name);
-  if (on_server(sql, err, errlen)) return NULL;
-  const char *slash = strrchr(pg_server, '/');
-  int keep = slash && slash > strstr(pg_server, "//") + 1 ? (int)(slash - pg_server)
-                                                          : (int)strlen(pg_server);
-  return xasprintf("%.*s/%s", keep, pg_server, r->pg_name);
+  char url[640];
+  if (sql_fresh_database(pg_server, r->pg_name, 0, url, sizeof url, err, errlen)) return NULL;
+  return xstrdup(url);
 }
 
 static void drop_database(run *r) {
   if (!r->pg_name[0]) return;
-  char sql[128], err[512];
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", r->pg_name);
-  on_server(sql, err, sizeof err);
+  char err[512];
+  sql_fresh_database(pg_server, r->pg_name, 1, NULL, 0, err, sizeof err);
   r->pg_name[0] = 0;
 }
 

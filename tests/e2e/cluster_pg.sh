@@ -46,6 +46,19 @@ bot.handler('tick', function(c)
 end)
 EOF
 
+# until TRIES COMMAND...: runs COMMAND (its output in $got) every 0.1 s
+# until it prints what $want says, at most TRIES times; status 0 if it did
+until_got() {
+  tries=$1
+  shift
+  for _ in $(seq 1 "$tries"); do
+    got=$("$@")
+    [ "$got" = "$want" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+sql() { psql "$PG_URL" -Atc "$1"; }
 # three free ports in a row (other tests may hold some)
 base=$(python3 -c '
 import random, socket
@@ -170,20 +183,13 @@ result $? "a node was SIGKILLed and started again $KILLS times" "$kills kills, $
 result $? "every message was acknowledged by some node in the end" "$(ls "$tmp"/gaveup.* 2>/dev/null)"
 
 # every partition is held again, then the inbox empties
-for _ in $(seq 1 100); do
-  total=$(( $(held 0) + $(held 1) + $(held 2) ))
-  [ "$total" = 256 ] && break
-  sleep 0.1
-done
-[ "$total" = 256 ]
-result $? "after the kills the three nodes hold all 256 partitions" "$total"
-for _ in $(seq 1 100); do
-  open=$(psql "$PG_URL" -Atc "select count(*) from parley_inbox where state <> 'done'")
-  [ "$open" = 0 ] && break
-  sleep 0.1
-done
-[ "$open" = 0 ]
-result $? "every message handed over was handled" "$open left in the inbox"
+all_held() { echo $(( $(held 0) + $(held 1) + $(held 2) )); }
+want=256
+until_got 100 all_held
+result $? "after the kills the three nodes hold all 256 partitions" "$got"
+want=0
+until_got 100 sql "select count(*) from parley_inbox where state <> 'done'"
+result $? "every message handed over was handled" "$got left in the inbox"
 
 expect "a new version was taken during the kills" "$reload" '"version":2.* 200$'
 # answered_by VERSION PREFIX: how many of 12 new fans (numbers PREFIX01..12,
@@ -220,24 +226,16 @@ result $? "the two other nodes logged that they followed it" "$(grep -h version_
 # wait for) is sent by the node holding the sending number's partition;
 # a send a killed node left in flight goes back to the queue after the
 # request's time (2 s) and 10 s more
-for _ in $(seq 1 300); do
-  left=$(psql "$PG_URL" -Atc "select count(*) from messages where status in ('queued', 'sending')
-    and text not like 'news for %'")
-  [ "$left" = 0 ] && break
-  sleep 0.1
-done
-[ "$left" = 0 ]
-result $? "every queued reply was sent in the end" "$left queued or sending"
+want=0
+until_got 300 sql "select count(*) from messages where status in ('queued', 'sending')
+  and text not like 'news for %'"
+result $? "every queued reply was sent in the end" "$got queued or sending"
 
 # the broadcast ends (it may still be running after the kills), each of
 # its contacts with exactly one text
-for _ in $(seq 1 600); do
-  status=$(psql "$PG_URL" -Atc "select status from broadcasts")
-  [ "$status" = done ] && break
-  sleep 0.1
-done
-[ "$status" = done ]
-result $? "the broadcast ran to its end across the kills" "status $status"
+want=done
+until_got 600 sql "select status from broadcasts"
+result $? "the broadcast ran to its end across the kills" "status $got"
 rows=$(psql "$PG_URL" -Atc "select count(*), count(distinct contact_id),
   count(*) filter (where number like '+1555900%') from messages
   where direction = 'out' and text like 'news for %'")

@@ -53,20 +53,9 @@ static inline int test_pg_restart(test_pg *pg) {
  * names (dropped first if it is there): its URL in out. 0, or -1. */
 static inline int test_pg_database(const char *base_url, const char *name, char *out,
                                    size_t n) {
-  char err[512], sql[256];
-  sql_db *db = sql_open(base_url, err, sizeof err);
-  if (!db) {
-    fprintf(stderr, "%s\n", err);
-    return -1;
-  }
-  snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-  int rc = sql_exec(db, sql);
-  snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-  if (rc == 0) rc = sql_exec(db, sql);
-  if (rc) fprintf(stderr, "%s\n", sql_error(db));
-  sql_close(db);
-  const char *slash = strrchr(base_url, '/');
-  snprintf(out, n, "%.*s/%s", slash ? (int)(slash - base_url) : 0, base_url, name);
+  char err[512];
+  int rc = sql_fresh_database(base_url, name, 0, out, n, err, sizeof err);
+  if (rc) fprintf(stderr, "%s\n", err);
   return rc;
 }
 
