@@ -453,7 +453,9 @@ static void handle_share(engine *w, void *arg) {
   if (!sh->n) return;
   bot *b = worker_bot(w, sh->bot);
   int reading = w->reads_alone && store_read_begin(w->rd) == 0;
+  sh->rc = contacts_prefetch(w, b, sh->msgs, sh->n);
   for (size_t i = 0; i < sh->n && sh->rc == 0; i++) sh->rc = handle_one(w, b, sh->msgs[i]);
+  contacts_prefetch_end(w);
   if (reading) store_read_end(w->rd);
   if (sh->rc) snprintf(sh->err, sizeof sh->err, "%s", store_error(w->rd));
 }
@@ -538,7 +540,12 @@ int engine_submit(engine *e, bot *b, const inbound *msgs, size_t n, char *err,
    * over, so it sees every durable batch; batches it may miss are still in
    * the pending list (forgotten only after it ends). */
   int reading = e->reads_alone && store_read_begin(e->rd) == 0;
+  const inbound **all = xcalloc(n ? n : 1, sizeof *all);
+  for (size_t i = 0; i < n; i++) all[i] = &msgs[i];
+  rc = contacts_prefetch(e, b, all, n);
+  free(all);
   for (size_t i = 0; i < n && rc == 0; i++) rc = handle_one(e, b, &msgs[i]);
+  contacts_prefetch_end(e);
   if (reading) store_read_end(e->rd);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(e->rd));

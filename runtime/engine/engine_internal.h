@@ -224,6 +224,14 @@ struct engine {
   bot *bots;
 
   contact_cache cache;
+  /* numbers of the batch being handled that the store has no contact for
+   * (contacts_prefetch), sorted, each with whether it is suppressed */
+  struct absent_number {
+    const char *number;
+    unsigned char suppressed;
+  } *absent;
+  size_t nabsent;
+  int64_t absent_bot;
 
   contact **dirty; /* contacts whose last_seen waits for the batch's end */
   size_t ndirty, cap_dirty;
@@ -476,6 +484,12 @@ enum { CONTACT_FIND = 0, CONTACT_JOIN = 1, CONTACT_UNASKED = 2 };
 /* The contact for number, from the cache or the store; created (and marked
  * new) when the bot has never seen it. NULL on a store failure. */
 contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);
+/* Before a batch's messages are handled: the contacts of their numbers not
+ * cached yet, and whether each missing one is suppressed, in two queries
+ * instead of one or two per number (each a round trip on PostgreSQL).
+ * msgs must outlive contacts_prefetch_end. 0 or -1. */
+int contacts_prefetch(engine *e, bot *b, const inbound *const *msgs, size_t n);
+void contacts_prefetch_end(engine *e);
 /* *slot (freed) becomes a copy of v, or NULL. */
 void replace(char **slot, const char *v);
 

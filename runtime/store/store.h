@@ -108,6 +108,11 @@ void contact_row_free(contact_row *r);
 /* 1 found, 0 not found, -1 error */
 int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
                       contact_row *out);
+/* The contacts the bot has among numbers[0..n), in one query: fn gets each
+ * (and may take its strings, leaving NULL behind). 0 or -1. */
+typedef void (*contact_take_fn)(void *ud, contact_row *r);
+int store_contacts_get_many(store_reader *rd, int64_t bot_id, const char *const *numbers,
+                            size_t n, contact_take_fn fn, void *ud);
 /* id: the caller's (the engine allocates ids, see store_max_ids). */
 int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now);
@@ -277,6 +282,9 @@ int store_contact_erase(store *st, int64_t bot_id, int64_t contact_id, const cha
                         int suppress, int64_t now);
 /* 1 if the number was erased while opted out. */
 int store_is_suppressed(store_reader *rd, int64_t bot_id, const char *number);
+/* The same for numbers[0..n) in one query: suppressed[i] is 1 or 0. 0 or -1. */
+int store_suppressed_many(store_reader *rd, int64_t bot_id, const char *const *numbers,
+                          size_t n, unsigned char *suppressed);
 /* Makes the database's keys (the suppression hashes') if it has none yet,
  * so that reading connections never need to write. 0 or -1. */
 int store_ensure_keys(store *st);

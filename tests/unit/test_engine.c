@@ -452,6 +452,39 @@ static void test_handler_error_commits_nothing(engine *e, bot *b) {
   CHECK_INT(sql_int("SELECT count(*) FROM errors"), 2, "two error records in all");
 }
 
+/* A batch whose numbers the engine looks up together (contacts_prefetch):
+ * contacts in its cache (8 here), contacts only the store has, new
+ * numbers, and a number erased while opted out, each handled as alone. */
+static void test_batch_looks_contacts_up_at_once(engine *e, bot *b) {
+  enum { KNOWN = 12 };
+  static char known[KNOWN][20];
+  inbound batch[KNOWN + 3];
+  for (int i = 0; i < KNOWN; i++) {
+    snprintf(known[i], sizeof known[i], "+1555300%04d", i);
+    batch[i] = (inbound){.from = known[i], .text = "hello", .len = 5};
+  }
+  CHECK_INT(handle(e, b, batch, KNOWN), 0, "12 new numbers text in one batch");
+  CHECK_INT(say(e, b, "+15553099999", "STOP"), 0, "another number opts out");
+  char err[512] = "";
+  CHECK_INT(engine_erase_contact(e, b, "+15553099999", err, sizeof err), 1,
+            "and is erased (%s)", err);
+  batch[KNOWN] = (inbound){.from = "+15553099999", .text = "hi again", .len = 8};
+  batch[KNOWN + 1] = (inbound){.from = "+15553088888", .text = "first", .len = 5};
+  batch[KNOWN + 2] = (inbound){.from = "+15553088888", .text = "second", .len = 6};
+  for (int i = 0; i < KNOWN; i++) batch[i].text = "again", batch[i].len = 5;
+  CHECK_INT(handle(e, b, batch, KNOWN + 3), 0,
+            "a batch of the 12 (not all cached), the erased number and a new one");
+  int counted = 0;
+  for (int i = 0; i < KNOWN; i++) counted += strcmp(state_of(e, b, known[i]), "{\"n\":2}") == 0;
+  CHECK_INT(counted, KNOWN, "each of the 12 goes on from its own state");
+  CHECK_STR(status_of(e, b, "+15553099999"), "opted_out",
+            "the number erased while opted out is opted out again");
+  CHECK_INT(observed_messages("+15553099999", NULL), 0, "and gets no reply");
+  CHECK_STR(status_of(e, b, "+15553088888"), "subscribed", "the new number is subscribed");
+  CHECK_STR(state_of(e, b, "+15553088888"), "{\"n\":2}",
+            "and its two messages are one conversation");
+}
+
 /* A store failure in the middle of a batch keeps nothing of the batch, and
  * the engine does not keep the failed batch's effects in memory either.
  * Runs after the restart: bot.store.total is 2. */
@@ -996,6 +1029,7 @@ int main(void) {
     test_provider_ids_past_the_filter(e, b);
     prepare_restart(e, b);
     test_restart_keeps_everything(&e, &b);
+    if (e && b) test_batch_looks_contacts_up_at_once(e, b);
     if (e && b) test_store_failure_keeps_nothing(e, b);
   }
   engine_close(e);

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "test.h"
+#include "test_lookups.h"
 #include "test_sql.h"
 
 static char *tmp; /* the test's temporary folder */
@@ -899,6 +900,17 @@ struct brief_lock {
 };
 
 /* Takes the write lock on another connection, holds it 50 ms, lets go. */
+static void test_lookups_on_sqlite(void) {
+  char *path = fresh_db_path("lookups.db");
+  store *st = open_or_note(path);
+  if (st) {
+    store_ensure_keys(st);
+    test_lookups_many(st, "SQLite");
+    store_close(st);
+  }
+  free(path);
+}
+
 static void *hold_write_lock_briefly(void *arg) {
   struct brief_lock *l = arg;
   sqlite3 *db;
@@ -1021,6 +1033,7 @@ int main(void) {
   test_messages_add_matches_one_by_one();
   test_messages_add_duplicate_provider_id();
   test_suppression_outlives_erase();
+  test_lookups_on_sqlite();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
   test_contacts_migrate_to_three_statuses();

@@ -20,6 +20,7 @@
 #include "store_internal.h"
 #include "store_schema_pg.h"
 #include "test.h"
+#include "test_lookups.h"
 #include "test_pg.h"
 
 static int64_t one_int(sql_db *db, const char *sql) {
@@ -31,10 +32,29 @@ static int64_t one_int(sql_db *db, const char *sql) {
 
 static void test_schema(sql_db *db) {
   char err[1024] = "";
-  CHECK_INT(store_schema_version(), PG_SCHEMA_BASELINE,
-            "the PostgreSQL schema is at the version SQLite's migrations make");
+  CHECK_INT(store_schema_version(), pg_schema_latest(),
+            "the PostgreSQL schema reaches the version SQLite's migrations make");
+  /* a database made at the baseline, as the first parley on PostgreSQL
+   * made it, then migrated */
+  CHECK(store_schema_pg(db, PG_SCHEMA_BASELINE, err, sizeof err) == 0,
+        "the baseline is made on an empty database (%s)", err);
+  const char *hot_keys = "SELECT count(*) FROM information_schema.table_constraints"
+                         " WHERE constraint_type = 'FOREIGN KEY' AND table_name IN"
+                         " ('contacts', 'messages', 'conversations', 'timers')";
+  CHECK_INT(one_int(db, hot_keys), 6, "the baseline has the foreign keys SQLite declares");
+  CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
+        "the baseline is migrated to the latest version (%s)", err);
+  CHECK_INT(one_int(db, hot_keys), 0,
+            "9: the tables every message writes have no foreign keys (SQLite's are not enforced)");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.table_constraints"
+                        " WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'consent'"),
+            1, "the consent ledger keeps its bot's");
+  CHECK_INT(one_int(db, "SELECT max(version) FROM parley_schema"), store_schema_version(),
+            "and the version is the latest");
+  sql_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
   CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
         "the schema is made on an empty database (%s)", err);
+  CHECK_INT(one_int(db, hot_keys), 0, "and made fresh it has the same foreign keys");
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.tables"
                         " WHERE table_schema = 'public'"),
             16, "sixteen tables: parley_schema, the cluster's four among them");
@@ -202,6 +222,7 @@ static void test_store_api(const char *url) {
               "one contact left after the erasure, kept over the reopen");
     CHECK_INT(store_is_suppressed(store_reads(st), bot, "+15550042"), 1,
               "the suppression outlives the reopen (the same key)");
+    test_lookups_many(st, "PostgreSQL");
     store_close(st);
   }
 }
