@@ -22,6 +22,7 @@ struct store {
   sql_stmt *q[STORE_QUERIES];
   sql_stmt *extra[STORE_EXTRA_QUERIES];
   sql_stmt *cluster[STORE_CLUSTER_QUERIES]; /* store_cluster.c's */
+  int inbox_session; /* store_inbox_open set its connection up */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */

@@ -235,7 +235,16 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_bot_id_fkey;\n"
     "ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_contact_id_fkey;\n"
     "ALTER TABLE timers DROP CONSTRAINT IF EXISTS timers_bot_id_fkey;\n"
-    "ALTER TABLE timers DROP CONSTRAINT IF EXISTS timers_contact_id_fkey;\n",
+    "ALTER TABLE timers DROP CONSTRAINT IF EXISTS timers_contact_id_fkey;\n"
+    /* and the inbox's open items are read in id order through an index in
+     * id order: a plain index scan skips the entries of items gone (marked
+     * dead at its first visit), where the bitmap scan the index by
+     * partition made visited every one of them until a vacuum (an
+     * autovacuum comes once a minute at most; the inbox churns thousands a
+     * second: 0.7 ms a look, the heaviest statement of two nodes) */
+    "DROP INDEX IF EXISTS parley_inbox_open;\n"
+    "CREATE INDEX parley_inbox_open ON parley_inbox(id)\n"
+    "  WHERE state IN ('new','waiting','abandoned');\n",
 };
 
 int pg_schema_latest(void) {

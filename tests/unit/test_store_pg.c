@@ -49,6 +49,9 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.table_constraints"
                         " WHERE constraint_type = 'FOREIGN KEY' AND table_name = 'consent'"),
             1, "the consent ledger keeps its bot's");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'parley_inbox_open'"
+                        " AND indexdef LIKE '%(id) WHERE%'"),
+            1, "9: the inbox's open items are indexed in id order");
   CHECK_INT(one_int(db, "SELECT max(version) FROM parley_schema"), store_schema_version(),
             "and the version is the latest");
   sql_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
