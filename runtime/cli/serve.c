@@ -549,7 +549,7 @@ int cli_serve(int argc, char **argv) {
     return 1;
   }
   running = s; /* before the sender starts: it reports here */
-  if (nodes) cluster_on_inbox(nodes, server_wake, s);
+  if (nodes) cluster_on_inbox(nodes, server_inbox_news, s);
   outbox_options oo = {.db_path = db,
                        .max_in_flight = (int)concurrency,
                        .max_attempts = (int)attempts,

@@ -26,7 +26,7 @@ struct cluster {
   pthread_t thread;
   pthread_t listener;    /* the inbox's news (LISTEN), on a connection of its own */
   int listening;
-  void (*on_inbox)(void *ud);
+  void (*on_inbox)(void *ud, int done, const char *payload);
   void *on_inbox_ud;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -92,7 +92,7 @@ static void *listener_main(void *arg) {
   for (;;) {
     pthread_mutex_lock(&c->mu);
     int quit = c->quit;
-    void (*fn)(void *) = c->on_inbox;
+    void (*fn)(void *, int, const char *) = c->on_inbox;
     void *ud = c->on_inbox_ud;
     pthread_mutex_unlock(&c->mu);
     if (quit) break;
@@ -105,19 +105,17 @@ static void *listener_main(void *arg) {
       pause_ms(200);
       continue;
     }
-    int n = store_wait_notify(st, 200);
-    if (n < 0) {
+    if (store_wait_notify(st, 200, fn, ud) < 0) {
       store_close(st);
       st = NULL;
-    } else if (n > 0 && fn) {
-      fn(ud);
     }
   }
   store_close(st);
   return NULL;
 }
 
-void cluster_on_inbox(cluster *c, void (*fn)(void *ud), void *ud) {
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int done, const char *payload),
+                      void *ud) {
   pthread_mutex_lock(&c->mu);
   c->on_inbox = fn;
   c->on_inbox_ud = ud;
@@ -298,16 +296,19 @@ int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const inbox_i
   return n;
 }
 
-int cluster_inbox_result(cluster *c, const char *ticket, char **replies) {
-  return store_inbox_result(c->ctl, ticket, replies);
+int cluster_inbox_results(cluster *c, const char *const *tickets, size_t n,
+                          void (*fn)(void *ud, const char *ticket, const char *state,
+                                     const char *replies),
+                          void *ud) {
+  return store_inbox_results(c->ctl, tickets, n, fn, ud);
 }
 
 int cluster_inbox_abandon(cluster *c, const char *ticket) {
   return store_inbox_abandon(c->ctl, ticket);
 }
 
-void cluster_inbox_forget(cluster *c, const char *ticket) {
-  if (store_inbox_forget(c->ctl, ticket))
+void cluster_inbox_forget(cluster *c, const char *const *tickets, size_t n) {
+  if (store_inbox_forget_many(c->ctl, tickets, n))
     log_event(LOG_WARN, "inbox_kept", "error", store_error(store_reads(c->ctl)), NULL);
 }
 

@@ -41,16 +41,23 @@ void cluster_tick(cluster *c, engine *e);
 char *cluster_health_json(cluster *c, int *ok);
 /* The inbox (store_cluster.h), on the engine thread: the open items of the
  * partitions the engine runs, oldest first (fn for each; their count or
- * -1); a ticket's result, giving up on it, forgetting it once read. */
+ * -1); many tickets' items in one query (fn for each that exists: its
+ * state, and its replies when done; 0 or -1); giving one up; forgetting
+ * many once read. */
 struct inbox_item;
 int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct inbox_item *it),
                        void *ud);
-int cluster_inbox_result(cluster *c, const char *ticket, char **replies);
+int cluster_inbox_results(cluster *c, const char *const *tickets, size_t n,
+                          void (*fn)(void *ud, const char *ticket, const char *state,
+                                     const char *replies),
+                          void *ud);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
-void cluster_inbox_forget(cluster *c, const char *ticket);
-/* fn(ud) is called (on a thread of the cluster's) whenever the inbox has
- * news: items added, or items a webhook of this node waits for done. */
-void cluster_on_inbox(cluster *c, void (*fn)(void *ud), void *ud);
+void cluster_inbox_forget(cluster *c, const char *const *tickets, size_t n);
+/* fn is called (on a thread of the cluster's) whenever the inbox has
+ * news: an item added (done 0), or done (done 1; payload: the prefix of
+ * its ticket, the run that took it). */
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int done, const char *payload),
+                      void *ud);
 /* mask (PARTITIONS characters and a NUL): a '1' for each partition the
  * engine runs now. Any thread. */
 void cluster_held_mask(cluster *c, char *mask);

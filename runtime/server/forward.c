@@ -32,15 +32,16 @@
 
 enum { TAKE_AT_ONCE = 512 };
 
-void forward_mark(server *s, job *j, inbound *in) {
-  if (!s->ticket_prefix[0]) { /* unique to this run: random, then counted */
-    unsigned char r[8] = {0};
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-      uint64_t t = (uint64_t)mono_ns() ^ (uint64_t)wall_ms() << 20;
-      memcpy(r, &t, sizeof r);
-    }
-    for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
+void forward_init(server *s) { /* unique to this run: random, then counted */
+  unsigned char r[8] = {0};
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+    uint64_t t = (uint64_t)mono_ns() ^ (uint64_t)wall_ms() << 20;
+    memcpy(r, &t, sizeof r);
   }
+  for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
+}
+
+void forward_mark(server *s, job *j, inbound *in) {
   free(j->ticket);
   j->ticket = xasprintf("%s-%llu", s->ticket_prefix, (unsigned long long)++s->tickets);
   in->forward_ticket = j->ticket;
@@ -69,36 +70,73 @@ static void take_replies(job *j, const char *replies) {
   json_decref(list);
 }
 
+enum { ITEM_GONE, ITEM_OPEN, ITEM_DONE }; /* what a look found of a waiting webhook's item */
+
+typedef struct look {
+  job **jobs;
+  int *found;
+  size_t n;
+} look;
+
+static void looked(void *ud, const char *ticket, const char *state, const char *replies) {
+  look *l = ud;
+  for (size_t i = 0; i < l->n; i++) {
+    job *j = l->jobs[i];
+    if (strcmp(j->ticket, ticket) != 0) continue;
+    l->found[i] = state && strcmp(state, "done") == 0 ? ITEM_DONE : ITEM_OPEN;
+    if (l->found[i] == ITEM_DONE) take_replies(j, replies);
+  }
+}
+
+/* Looks at every waiting webhook's item in one query, when the listener
+ * told of news since the last look, when a deadline passed, or every
+ * 100 ms (a notification may be lost). Answers those done (with their
+ * replies, whose items then go, in one statement), gone, or given up. */
 void forward_poll(server *s) {
-  job **at = &s->forwarded;
+  if (!s->forwarded) return;
   int64_t now = mono_ns();
-  while (*at) {
-    job *j = *at;
-    char *replies = NULL;
-    int rc = cluster_inbox_result(s->cfg.nodes, j->ticket, &replies);
-    if (rc == 0 && now >= j->deadline_ns) {
-      rc = cluster_inbox_abandon(s->cfg.nodes, j->ticket);
-      /* 1: given up, the replies will be queued; 0: done meanwhile */
-      rc = rc == 1 ? 2 : rc == 0 ? cluster_inbox_result(s->cfg.nodes, j->ticket, &replies) : rc;
+  unsigned news = atomic_load(&s->inbox_news);
+  size_t n = 0;
+  int late = 0;
+  for (job *j = s->forwarded; j; j = j->next) n++, late |= now >= j->deadline_ns;
+  if (news == s->inbox_news_seen && now < s->next_forward_look && !late) return;
+  s->inbox_news_seen = news;
+  s->next_forward_look = now + 100 * 1000000LL;
+  look l = {xcalloc(n, sizeof *l.jobs), xcalloc(n, sizeof *l.found), n};
+  const char **tickets = xcalloc(n, sizeof *tickets);
+  n = 0;
+  for (job *j = s->forwarded; j; j = j->next) l.jobs[n] = j, tickets[n++] = j->ticket;
+  int away = cluster_inbox_results(s->cfg.nodes, tickets, n, looked, &l) < 0;
+  size_t nread = 0;
+  job **at = &s->forwarded;
+  for (size_t i = 0; i < n; i++) {
+    job *j = l.jobs[i];
+    int answer = !away && l.found[i] != ITEM_OPEN;
+    if (l.found[i] == ITEM_DONE) /* read: it goes (a copy: j is freed once answered) */
+      tickets[nread++] = xstrdup(j->ticket);
+    if (!answer && now >= j->deadline_ns) {
+      /* 1: given up, its replies will be queued; 0: done meanwhile (read
+       * at the next look, at once); -1: the store is away, and the holder
+       * queues them */
+      int given_up = away ? -1 : cluster_inbox_abandon(s->cfg.nodes, j->ticket);
+      if (given_up < 0) log_event(LOG_WARN, "inbox_unanswered", "ticket", j->ticket, NULL);
+      if (given_up == 0) s->next_forward_look = now;
+      answer = given_up != 0;
     }
-    if (rc < 0) { /* the store is away: answered without replies, the holder queues them */
-      log_event(LOG_WARN, "inbox_unanswered", "ticket", j->ticket, NULL);
-      rc = now >= j->deadline_ns ? 2 : 0;
-    }
-    if (rc == 0) {
+    if (!answer) {
       at = &j->next;
       continue;
     }
-    if (rc == 1) {
-      take_replies(j, replies);
-      cluster_inbox_forget(s->cfg.nodes, j->ticket);
-    }
-    free(replies);
     *at = j->next;
     j->next = NULL;
     atomic_store(&j->done, 1);
     MHD_resume_connection(j->conn);
   }
+  if (nread) cluster_inbox_forget(s->cfg.nodes, tickets, nread);
+  for (size_t i = 0; i < nread; i++) free((char *)tickets[i]);
+  free(tickets);
+  free(l.jobs);
+  free(l.found);
 }
 
 /* ---------------------------------------------------------------- taking */

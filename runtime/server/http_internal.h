@@ -106,8 +106,11 @@ struct server {
   /* the engine thread's (forward.c): webhooks waiting for the replies of
    * another node; the inbox items taken, not yet durable */
   job *forwarded;
+  atomic_uint inbox_news;       /* the cluster's listener counts what it is told */
+  unsigned inbox_news_seen;     /* the count at forward_poll's last look */
+  int64_t next_forward_look;    /* mono_ns: forward_poll looks again by then anyway */
   uint64_t tickets;
-  char ticket_prefix[24];
+  char ticket_prefix[24]; /* forward_init: read by the cluster's listener too */
   int64_t *taken;
   size_t ntaken, cap_taken;
   job **take_tail;
@@ -191,6 +194,8 @@ void job_answer_error(job *j, unsigned status, const char *message);
 int script_body_is_archive(const char *content_type);
 
 /* forward.c: the inbox (see there). On the engine thread. */
+/* The run's ticket prefix (before the server's threads start). */
+void forward_init(server *s);
 /* j (in: its inbound) goes to the inbox for the node holding its
  * conversation, under a new ticket. */
 void forward_mark(server *s, job *j, inbound *in);

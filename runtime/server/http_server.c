@@ -765,6 +765,7 @@ static job *take_jobs(server *s, int wait_ms) {
 
 server *server_start(const server_config *cfg, engine *e, char *err, size_t errlen) {
   server *s = xcalloc(1, sizeof *s);
+  forward_init(s);
   s->cfg = *cfg;
   if (!s->cfg.host) s->cfg.host = "127.0.0.1";
   if (!s->cfg.port) s->cfg.port = 8080;
@@ -919,7 +920,7 @@ int server_run(server *s) {
     /* with a batch in flight, what came meanwhile runs at once (while the
      * writer commits that batch); nothing came: the batch is answered */
     /* with other nodes, what they hand over: told by the cluster's
-     * listener (server_wake), looked for every 100 ms anyway */
+     * listener (server_inbox_news), looked for every 100 ms anyway */
     int others = s->cfg.nodes && cluster_nodes_live(s->cfg.nodes) > 1;
     job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
     if (jobs || others) handle_jobs(s, jobs);
@@ -1002,8 +1003,10 @@ void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
   queue_job(s, j);
 }
 
-void server_wake(void *ud) {
+void server_inbox_news(void *ud, int done, const char *payload) {
   server *s = ud;
+  if (done && strcmp(payload, s->ticket_prefix) != 0) return; /* another run's */
+  if (done) atomic_fetch_add(&s->inbox_news, 1);
   pthread_mutex_lock(&s->mu);
   pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);

@@ -473,7 +473,7 @@ int sql_fresh_database(const char *server, const char *name, int drop, char *url
   return rc;
 }
 
-int sql_wait_notify(sql_db *db, int timeout_ms) {
+int sql_wait_notify(sql_db *db, int timeout_ms, sql_notify_fn fn, void *ud) {
   if (db->lite) return 0;
   int n = 0;
   PGnotify *note;
@@ -483,6 +483,7 @@ int sql_wait_notify(sql_db *db, int timeout_ms) {
       return -1;
     }
     while ((note = PQnotifies(db->pg))) {
+      if (fn) fn(ud, note->relname, note->extra ? note->extra : "");
       PQfreemem(note);
       n++;
     }

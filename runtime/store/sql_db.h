@@ -64,9 +64,11 @@ void sql_set_deferrable(sql_stmt *s);
 int sql_fresh_database(const char *server, const char *name, int drop, char *url, size_t n,
                        char *err, size_t errlen);
 /* PostgreSQL, on a connection that ran LISTEN: waits up to timeout_ms
- * for notifications; how many came (0: none), or -1 if the connection
- * failed. SQLite: 0 at once. */
-int sql_wait_notify(sql_db *db, int timeout_ms);
+ * for notifications, fn(ud, channel, payload) for each (if fn is not
+ * NULL); how many came (0: none), or -1 if the connection failed. SQLite:
+ * 0 at once. */
+typedef void (*sql_notify_fn)(void *ud, const char *channel, const char *payload);
+int sql_wait_notify(sql_db *db, int timeout_ms, sql_notify_fn fn, void *ud);
 
 /* A prepared statement, or NULL (sql_error says why). */
 sql_stmt *sql_prepare(sql_db *db, const char *sql);

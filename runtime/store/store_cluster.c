@@ -3,7 +3,9 @@
  * into st->cluster. */
 #include "store_cluster.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_internal.h"
@@ -24,7 +26,7 @@ enum {
   C_INBOX_REQUEUE,
   C_INBOX_DROP,
   C_INBOX_OPEN,
-  C_INBOX_RESULT,
+  C_INBOX_RESULTS,
   C_INBOX_ABANDON,
   C_INBOX_FORGET,
   C_INBOX_SWEEP,
@@ -78,8 +80,8 @@ static const char *const queries[C_COUNT] = {
                      " ELSE 'abandoned' END, replies = ?2, done_at = clock_timestamp()"
                      " WHERE id = ?1",
     [C_INBOX_REQUEUE] = "UPDATE messages SET status = 'queued' WHERE status = 'sent'"
-                        " AND id IN (SELECT CAST(value AS BIGINT)"
-                        " FROM json_array_elements_text(CAST(?2 AS JSON)))"
+                        " AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT)"
+                        " FROM json_array_elements_text(CAST(?2 AS JSON))))"
                         " AND EXISTS (SELECT 1 FROM parley_inbox WHERE id = ?1"
                         " AND state = 'abandoned')",
     [C_INBOX_DROP] = "DELETE FROM parley_inbox WHERE id = ?1 AND state <> 'done'",
@@ -88,16 +90,22 @@ static const char *const queries[C_COUNT] = {
                      " reply_until - clock_timestamp()) AS BIGINT)) ELSE 0 END, item"
                      " FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
                      " AND substr(?1, partition + 1, 1) = '1' ORDER BY id LIMIT ?2",
-    [C_INBOX_RESULT] = "SELECT state, replies FROM parley_inbox WHERE ticket = ?1",
+    /* a list of tickets is a JSON array, each looked up in the unique index */
+    [C_INBOX_RESULTS] = "SELECT i.ticket, i.state, i.replies"
+                        " FROM (SELECT DISTINCT jsonb_array_elements_text(CAST(?1 AS jsonb))) t(ticket)"
+                        " CROSS JOIN LATERAL (SELECT ticket, state, replies FROM parley_inbox"
+                        " WHERE ticket = t.ticket) i",
     [C_INBOX_ABANDON] = "UPDATE parley_inbox SET state = 'abandoned' WHERE ticket = ?1"
                         " AND state = 'waiting'",
-    [C_INBOX_FORGET] = "DELETE FROM parley_inbox WHERE ticket = ?1 AND state = 'done'",
+    [C_INBOX_FORGET] = "DELETE FROM parley_inbox WHERE state = 'done' AND ticket = ANY(ARRAY("
+                            "SELECT jsonb_array_elements_text(CAST(?1 AS jsonb))))",
     [C_INBOX_SWEEP] = "DELETE FROM parley_inbox WHERE state = 'done'"
                       " AND done_at < clock_timestamp() - interval '1 minute'",
-    /* told on commit (one per transaction and channel): the nodes listening
-     * look at the inbox, or at their waiting webhooks' items */
+    /* told on commit (once per transaction, channel and payload): the
+     * nodes listening look at the inbox; the run that took an item done
+     * (its ticket's prefix) looks at its waiting webhooks' items */
     [C_INBOX_NOTIFY] = "SELECT pg_notify('parley_inbox', '')",
-    [C_INBOX_DONE_NOTIFY] = "SELECT pg_notify('parley_inbox_done', '')"
+    [C_INBOX_DONE_NOTIFY] = "SELECT pg_notify('parley_inbox_done', split_part(ticket, '-', 1))"
                             " FROM parley_inbox WHERE id = ?1 AND state = 'done'",
 };
 
@@ -224,6 +232,26 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
 
 /* ---------------------------------------------------------------- the inbox */
 
+/* The inbox's reads go through its indexes, never a whole-table or bitmap
+ * scan. The inbox churns thousands of items a second and an autovacuum
+ * comes once a minute at most: the table and its indexes hold many dead
+ * rows. The plans PostgreSQL keeps for prepared statements were made when
+ * the table was small, scanning it whole (auto_explain under
+ * bench/cluster.sh: 800 pages for 16 rows, 0.2-3.6 ms a look, the
+ * heaviest statements of two nodes); a plain index scan marks the entries
+ * of rows gone dead at its first visit and skips them after, where a
+ * bitmap scan visits them all each time. Set on the connection that reads
+ * the inbox (its other statements read tables of 256 rows or unique
+ * keys), run again after a reconnection. */
+static int inbox_session(store *st) {
+  if (st->inbox_session) return 0;
+  if (sql_exec(st->sql, "SET enable_seqscan = off") ||
+      sql_exec(st->sql, "SET enable_bitmapscan = off"))
+    return store_fail(st, "cannot set up the inbox's connection");
+  st->inbox_session = 1;
+  return 0;
+}
+
 int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
                     const char *item, int64_t reply_ms, int inline_max) {
   sql_stmt *s = query(st, C_INBOX_ADD);
@@ -246,8 +274,19 @@ int store_listen(store *st) {
              : 0;
 }
 
-int store_wait_notify(store *st, int timeout_ms) {
-  int n = sql_wait_notify(st->sql, timeout_ms);
+typedef struct news {
+  inbox_news_fn fn;
+  void *ud;
+} news;
+
+static void told(void *ud, const char *channel, const char *payload) {
+  news *n = ud;
+  if (n->fn) n->fn(n->ud, strcmp(channel, "parley_inbox_done") == 0, payload);
+}
+
+int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud) {
+  news to = {fn, ud};
+  int n = sql_wait_notify(st->sql, timeout_ms, told, &to);
   return n < 0 ? store_fail(st, "cannot wait for the inbox") : n;
 }
 
@@ -269,20 +308,7 @@ int store_inbox_done(store *st, int64_t id, const char *replies, const char *rep
 int store_inbox_open(store_reader *rd, const char *partitions, int limit,
                      void (*fn)(void *ud, const inbox_item *it), void *ud) {
   store *st = reader_store(rd);
-  /* The open items in id order through their index, never a bitmap scan:
-   * the inbox churns thousands of items a second and an autovacuum comes
-   * once a minute at most, so the index holds many entries of items gone.
-   * A plain index scan marks them dead at its first visit and skips them
-   * after; a bitmap scan (which the planner prefers for the few rows it
-   * expects) visits every one each time: 0.5-1 ms a look, the heaviest
-   * statement with two nodes (pg_stat_statements, bench/cluster.sh). A
-   * SET on this connection (its other statements read tables of 256 rows
-   * or unique keys), run again after a reconnection. */
-  if (!st->inbox_session) {
-    if (sql_exec(st->sql, "SET enable_bitmapscan = off"))
-      return store_fail(st, "cannot set up the inbox's connection");
-    st->inbox_session = 1;
-  }
+  if (inbox_session(st)) return -1;
   sql_stmt *s = query(st, C_INBOX_OPEN);
   if (!s) return -1;
   STORE_BIND(s, SQL_TEXT(partitions), SQL_INT(limit));
@@ -298,31 +324,49 @@ int store_inbox_open(store_reader *rd, const char *partitions, int limit,
   return store_step_end(st, s, rc, "cannot read the inbox") < 0 ? -1 : n;
 }
 
-int store_inbox_result(store *st, const char *ticket, char **replies) {
-  *replies = NULL;
-  sql_stmt *s = query(st, C_INBOX_RESULT);
-  if (!s) return -1;
-  STORE_BIND(s, SQL_TEXT(ticket));
-  int rc = sql_step(s), found = 0;
-  if (rc == SQL_ROW) {
-    const char *state = sql_column_text(s, 0);
-    found = state && strcmp(state, "done") == 0 ? 1 : 0;
-    if (found) *replies = store_col_dup(s, 1);
+/* tickets[0..n) as one JSON array, or NULL */
+static char *json_list(const char *const *tickets, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(tickets[i]));
+  char *out = json_dumps(a, JSON_COMPACT);
+  json_decref(a);
+  return out;
+}
+
+int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_result_fn fn,
+                        void *ud) {
+  if (!n) return 0;
+  if (inbox_session(st)) return -1;
+  char *list = json_list(tickets, n);
+  sql_stmt *s = list ? query(st, C_INBOX_RESULTS) : NULL;
+  if (!s) {
+    free(list);
+    return list ? -1 : store_fail(st, "cannot list tickets");
   }
-  int end = store_step_end(st, s, rc, "cannot read an inbox item");
-  if (end < 0) return -1;
-  return end == 0 ? 2 : found;
+  STORE_BIND(s, SQL_TEXT(list));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_text(s, 0), sql_column_text(s, 1), sql_column_text(s, 2));
+  free(list);
+  return store_step_end(st, s, rc, "cannot read inbox items") < 0 ? -1 : 0;
+}
+
+int store_inbox_forget_many(store *st, const char *const *tickets, size_t n) {
+  if (!n) return 0;
+  if (inbox_session(st)) return -1;
+  char *list = json_list(tickets, n);
+  if (!list) return store_fail(st, "cannot list tickets");
+  int rc = STORE_RUN(st, query(st, C_INBOX_FORGET), "cannot remove inbox items",
+                     SQL_TEXT(list));
+  free(list);
+  return rc;
 }
 
 int store_inbox_abandon(store *st, const char *ticket) {
+  if (inbox_session(st)) return -1;
   sql_stmt *s = query(st, C_INBOX_ABANDON);
   if (STORE_RUN(st, s, "cannot give up an inbox item", SQL_TEXT(ticket))) return -1;
   return sql_changes(s) == 1;
-}
-
-int store_inbox_forget(store *st, const char *ticket) {
-  return STORE_RUN(st, query(st, C_INBOX_FORGET), "cannot remove an inbox item",
-                   SQL_TEXT(ticket));
 }
 
 int store_inbox_sweep(store *st) {

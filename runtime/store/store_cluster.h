@@ -74,14 +74,15 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
 /* The inbox: what a node took for a conversation another node holds.
  * An item is added in the batch that acknowledges it (journal_inbox_add:
  * durable before the webhook is answered), under a ticket of its taker's
- * choosing; reply_ms (how long its webhook waits for replies, 0: it does
+ * choosing, "RUN-..." (RUN, without '-', names the taker's run: it is
+ * told when the item is done); reply_ms (how long its webhook waits for replies, 0: it does
  * not; kept as a time on the database server's clock, so the nodes'
  * clocks need not agree) and inline_max say whether and how many replies
  * may go back in the webhook's answer. The
  * holder handles it and, in the same transaction, records it done
  * (journal_inbox_done): an item nobody waits for goes; one a webhook
  * waits for keeps the inline replies ("done") for the taker to read
- * (store_inbox_result) and remove (store_inbox_forget). A taker past its
+ * (store_inbox_results) and remove (store_inbox_forget_many). A taker past its
  * deadline abandons its item (store_inbox_abandon): if the holder's
  * commit comes after, its inline replies are queued for the provider
  * instead, in that same commit. */
@@ -101,19 +102,27 @@ typedef struct inbox_item {
  * first, at most limit: fn for each. Their count, or -1. */
 int store_inbox_open(store_reader *rd, const char *partitions, int limit,
                      void (*fn)(void *ud, const inbox_item *it), void *ud);
-/* The ticket's item: 1 done (*replies: the JSON list, caller frees), 0 not
- * yet, 2 no such item, -1. */
-int store_inbox_result(store *st, const char *ticket, char **replies);
+/* The items of tickets[0..n) in one query: fn(ud, ticket, state,
+ * replies) for each that exists (state "done": replies is the JSON list;
+ * the strings valid during the call). 0 or -1. */
+typedef void (*inbox_result_fn)(void *ud, const char *ticket, const char *state,
+                                const char *replies);
+int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_result_fn fn,
+                        void *ud);
 /* 1 the item was still waiting and now is not (its replies will be
  * queued), 0 it is done already (read its result), -1. */
 int store_inbox_abandon(store *st, const char *ticket);
-/* Removes a done item (read, or its taker gone for a minute). */
-int store_inbox_forget(store *st, const char *ticket);
+/* Removes the done items of tickets[0..n) (read by their taker), in one
+ * statement (the sweep removes those whose taker is gone for a minute). */
+int store_inbox_forget_many(store *st, const char *const *tickets, size_t n);
 int store_inbox_sweep(store *st);
 /* The nodes are told of new inbox items and of items done (LISTEN/NOTIFY,
  * on commit): st listens from now on (a connection of its own); then
- * waits up to timeout_ms for news: how many came, or -1. */
+ * waits up to timeout_ms for news, fn(ud, done, payload) for each (done:
+ * an item was done, payload its ticket's prefix: the run that took it;
+ * else an item was added): how many came, or -1. */
 int store_listen(store *st);
-int store_wait_notify(store *st, int timeout_ms);
+typedef void (*inbox_news_fn)(void *ud, int done, const char *payload);
+int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud);
 
 #endif

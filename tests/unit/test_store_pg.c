@@ -345,6 +345,97 @@ static void test_bot_store_two_engines(const char *url) {
   free(tmp);
 }
 
+/* ---------------------------------------------------------------- inbox */
+
+typedef struct inbox_seen {
+  int n;
+  int64_t ids[8];
+  char tickets[256], states[256], replies[256];
+} inbox_seen;
+
+static void inbox_opened(void *ud, const inbox_item *it) {
+  inbox_seen *s = ud;
+  if (s->n < 8) s->ids[s->n] = it->id;
+  s->n++;
+  size_t len = strlen(s->tickets);
+  snprintf(s->tickets + len, sizeof s->tickets - len, "%s%s", len ? "," : "", it->item);
+}
+
+static void inbox_resulted(void *ud, const char *ticket, const char *state, const char *replies) {
+  inbox_seen *s = ud;
+  s->n++;
+  size_t len = strlen(s->states);
+  snprintf(s->states + len, sizeof s->states - len, "%s%s=%s", len ? "," : "", ticket, state);
+  if (replies) snprintf(s->replies, sizeof s->replies, "%s", replies);
+}
+
+/* An item's way through the inbox: added (once per ticket), taken by the
+ * holder of its partition in id order, done with its inline replies (read
+ * by the taker, in one query for many tickets, then removed), or abandoned
+ * by its taker first (its replies queued when the holder's commit comes). */
+static void test_inbox(const char *url) {
+  char err[1024] = "";
+  store *st = store_open(url, err, sizeof err);
+  CHECK(st != NULL, "the store opens (%s)", err);
+  if (!st) return;
+  int64_t bot = store_bot_ensure(st, "inboxbot", 1000);
+  store_begin(st);
+  CHECK_INT(store_inbox_add(st, "t1", 5, bot, "one", 60000, 1), 0, "an item a webhook waits for");
+  CHECK_INT(store_inbox_add(st, "t2", 5, bot, "two", 0, 0), 0, "one nobody waits for");
+  CHECK_INT(store_inbox_add(st, "t3", 6, bot, "three", 60000, 1), 0, "another partition's");
+  CHECK_INT(store_inbox_add(st, "t1", 5, bot, "one again", 60000, 1), 0,
+            "a ticket added twice (a batch retried)");
+  message_row m = {.id = 900, .bot_id = bot, .contact_id = 1, .direction = "out",
+                   .number = "+15550900", .text = "late reply", .status = "sent", .at = 1000};
+  store_message_add(st, &m);
+  CHECK_INT(store_commit(st), 0, "committed (%s)", store_error(store_reads(st)));
+
+  char mask[PARTITIONS + 1];
+  memset(mask, '0', PARTITIONS);
+  mask[PARTITIONS] = 0;
+  mask[5] = '1';
+  inbox_seen open = {0};
+  CHECK_INT(store_inbox_open(store_reads(st), mask, 10, inbox_opened, &open), 2,
+            "partition 5's holder finds its two open items");
+  CHECK_STR(open.tickets, "one,two", "in the order they came, the ticket added once");
+  int64_t id1 = open.ids[0], id2 = open.ids[1];
+  mask[5] = '0', mask[6] = '1';
+  inbox_seen other = {0};
+  store_inbox_open(store_reads(st), mask, 10, inbox_opened, &other);
+  int64_t id3 = other.ids[0];
+
+  const char *tickets[] = {"t1", "t2", "t3", "nope", "t1"};
+  inbox_seen res = {0};
+  CHECK_INT(store_inbox_results(st, tickets, 5, inbox_resulted, &res), 0,
+            "many tickets' items read at once (%s)", store_error(store_reads(st)));
+  CHECK(res.n == 3 && strstr(res.states, "t1=waiting") && strstr(res.states, "t2=new") &&
+            strstr(res.states, "t3=waiting"),
+        "each existing item once, with its state (%s)", res.states);
+
+  CHECK_INT(store_inbox_abandon(st, "t3"), 1, "t3's webhook gives up waiting");
+  store_begin(st);
+  CHECK_INT(store_inbox_done(st, id1, "[\"hi\"]", "[901]"), 0, "the holder handles t1");
+  CHECK_INT(store_inbox_done(st, id2, "[]", "[]"), 0, "and t2");
+  CHECK_INT(store_inbox_done(st, id3, "[\"late reply\"]", "[900]"), 0, "and t3, given up");
+  CHECK_INT(store_commit(st), 0, "in one commit (%s)", store_error(store_reads(st)));
+  CHECK_INT(store_inbox_abandon(st, "t1"), 0, "t1 is done: too late to give it up");
+
+  res = (inbox_seen){0};
+  store_inbox_results(st, tickets, 5, inbox_resulted, &res);
+  CHECK_STR(res.states, "t1=done", "only the item a webhook waits for is left, done");
+  CHECK_STR(res.replies, "[\"hi\"]", "with its inline replies");
+  CHECK_INT(one_int(st->sql, "SELECT count(*) FROM messages WHERE id = 900 AND status = 'queued'"),
+            1, "the given-up item's reply is queued for the provider instead");
+  CHECK_INT(store_inbox_forget_many(st, tickets, 5), 0, "the taker removes what it read (%s)",
+            store_error(store_reads(st)));
+  CHECK_INT(one_int(st->sql, "SELECT count(*) FROM parley_inbox"), 0, "the inbox is empty");
+  memset(mask, '1', PARTITIONS);
+  open = (inbox_seen){0};
+  CHECK_INT(store_inbox_open(store_reads(st), mask, 10, inbox_opened, &open), 0,
+            "and nothing is open");
+  store_close(st);
+}
+
 /* The nodes' rows, leases and fencing (store_cluster.h). */
 static void test_cluster_store(const char *url) {
   char err[1024] = "";
@@ -562,6 +653,7 @@ int main(void) {
   if (db) test_two_engines(pg.url);
   if (db) test_bot_store_two_engines(pg.url);
   if (db) test_cluster_store(pg.url);
+  if (db) test_inbox(pg.url);
   if (db) {
     char *tmp = test_tmpdir();
     char *path = test_path(tmp, "segments.db");
