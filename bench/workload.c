@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "engine.h"
+#include "partition.h"
 #include "sql_db.h"
 #include "util.h"
 
@@ -192,18 +193,35 @@ static int cmp_i64(const void *a, const void *b) {
 
 int workload_run(const char *db_path, long n, long u, int threads,
                  workload_result *out) {
+  return workload_run_part(db_path, n, u, threads, NULL, out);
+}
+
+int workload_run_part(const char *db_path, long n, long u, int threads, workload_part *part,
+                      workload_result *out) {
   char err[4096];
   engine_options opt = {.db_path = db_path, .engine_threads = threads};
   engine *e = engine_open(&opt, err, sizeof err);
   bot *b = e ? engine_load_bot(e, "bench/workload", err, sizeof err) : NULL;
+  unsigned char held[PARTITIONS];
+  for (int p = 0; p < PARTITIONS; p++) held[p] = !part || p % part->nodes == part->node;
+  if (b && part && engine_set_partitions(e, held, err, sizeof err)) b = NULL;
   if (!b) {
     fprintf(stderr, "bench: %s\n", err);
     if (e) engine_close(e);
     return -1;
   }
   char(*numbers)[16] = xcalloc((size_t)u, sizeof *numbers);
-  for (long c = 0; c < u; c++)
+  unsigned char *mine = xcalloc((size_t)u, 1); /* contact c's conversation is this node's */
+  for (long c = 0; c < u; c++) {
     snprintf(numbers[c], sizeof numbers[c], "+1555%07d", (int)(c % 10000000));
+    mine[c] = held[partition_of(bot_id(b), numbers[c])];
+  }
+  if (part) {
+    part->messages = 0;
+    for (long i = 0; i < n; i++) part->messages += mine[i % u];
+    n = part->messages;
+    part->ready(part->ud);
+  }
   inbound *batch = xcalloc(BATCH, sizeof *batch);
   size_t nbatches = (size_t)(n + BATCH - 1) / BATCH;
   int64_t *start = xcalloc(nbatches, sizeof *start);
@@ -216,12 +234,12 @@ int workload_run(const char *db_path, long n, long u, int threads,
   int64_t t0 = mono_ns();
   /* engine_submit returns once the batch before is durable: the latency of a
    * message is from its batch's start to the commit of that batch */
-  for (long i = 0, k = 0; i < n && rc == 0; i += BATCH, k++) {
+  for (long i = 0, next = 0, k = 0; i < n && rc == 0; i += BATCH, k++) {
     long m = n - i < BATCH ? n - i : BATCH;
-    for (long j = 0; j < m; j++) {
-      const char *text = workload_text(i + j);
-      batch[j] =
-          (inbound){.from = numbers[(i + j) % u], .text = text, .len = strlen(text)};
+    for (long j = 0; j < m; j++, next++) {
+      while (!mine[next % u]) next++; /* another node's conversation */
+      const char *text = workload_text(next);
+      batch[j] = (inbound){.from = numbers[next % u], .text = text, .len = strlen(text)};
     }
     start[k] = mono_ns();
     rc = engine_submit(e, b, batch, (size_t)m, err, sizeof err);
@@ -244,6 +262,7 @@ int workload_run(const char *db_path, long n, long u, int threads,
   }
   engine_close(e);
   free(numbers);
+  free(mine);
   free(batch);
   free(start);
   free(lat);

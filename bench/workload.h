@@ -40,6 +40,21 @@ typedef struct workload_result {
 int workload_run(const char *db_path, long n, long u, int threads,
                  workload_result *out);
 
+/* One node of `nodes` on one PostgreSQL database: its engine runs the
+ * partitions p with p % nodes == node and is given only the messages of
+ * their conversations (the workload's others go to the other nodes),
+ * in the workload's order. ready() is called once the engine is open and
+ * the bot loaded, before the clock starts (the caller lines the nodes up
+ * there). out counts this node's messages (out->messages). */
+typedef struct workload_part {
+  int node, nodes;
+  void (*ready)(void *ud);
+  void *ud;
+  long messages; /* out: how many were this node's */
+} workload_part;
+int workload_run_part(const char *db_path, long n, long u, int threads, workload_part *part,
+                      workload_result *out);
+
 /* Reads the totals back from db_path and checks them against want, one
  * line each (verbose) or only those that differ. 0 if all are right. */
 int workload_verify(const char *db_path, const workload_totals *want, int verbose);

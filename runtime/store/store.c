@@ -321,7 +321,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_BOT_GET] = "SELECT id FROM bots WHERE name = ?1",
-    [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2) RETURNING id",
+    /* another node may add it at the same moment: its row is the one */
+    [Q_BOT_ADD] = "INSERT INTO bots(name, created_at) VALUES(?1, ?2)"
+                  " ON CONFLICT(name) DO NOTHING RETURNING id",
     [Q_BOT_STORE_GET] = "SELECT store, 0 FROM bots WHERE id = ?1",
     [Q_BOT_STORE_SET] = "UPDATE bots SET store = ?2 WHERE id = ?1 AND ?3 IS NOT NULL",
     [Q_VERSION_GET] = "SELECT id, number FROM script_versions WHERE bot_id = ?1 AND sha = ?2",
@@ -870,7 +872,16 @@ int64_t store_bot_ensure(store *st, const char *name, int64_t now) {
   s = stmt(st, Q_BOT_ADD);
   if (!s) return -1;
   STORE_BIND(s, SQL_TEXT(name), SQL_INT(now));
-  return exec_insert(st, s, "cannot add the bot");
+  int rc = sql_step(s);
+  id = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
+  sql_reset(s);
+  if (rc != SQL_ROW && rc != SQL_DONE) return store_fail(st, "cannot add the bot");
+  if (id > 0) return id;
+  s = stmt(st, Q_BOT_GET); /* added by another node meanwhile */
+  if (!s) return -1;
+  store_bind_text(s, 1, name);
+  id = step_id(s);
+  return id > 0 ? id : store_fail(st, "cannot add the bot");
 }
 
 char *store_bot_store_get(store_reader *rd, int64_t bot_id, int64_t *version) {
