@@ -977,8 +977,7 @@ int store_contact_get(store_reader *rd, int64_t bot_id, const char *number,
   return found;
 }
 
-/* texts[0..n) as one JSON array (a statement's one parameter), or NULL */
-static char *json_texts(const char *const *texts, size_t n) {
+char *store_json_list(const char *const *texts, size_t n) {
   json_t *a = json_array();
   for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(texts[i]));
   char *out = json_dumps(a, JSON_COMPACT);
@@ -990,7 +989,7 @@ int store_contacts_get_many(store_reader *rd, int64_t bot_id, const char *const 
                             size_t n, contact_take_fn fn, void *ud) {
   store *st = reader_store(rd);
   if (!n) return 0;
-  char *list = json_texts(numbers, n);
+  char *list = store_json_list(numbers, n);
   sql_stmt *s = list ? stmt(st, Q_CONTACTS_GET_MANY) : NULL;
   if (!s) {
     free(list);
@@ -1947,7 +1946,7 @@ int store_suppressed_many(store_reader *rd, int64_t bot_id, const char *const *n
     rc = number_hash(st, numbers[i], hashes[i]);
     list[i] = hashes[i];
   }
-  char *json = rc ? NULL : json_texts(list, n);
+  char *json = rc ? NULL : store_json_list(list, n);
   sql_stmt *s = json ? stmt(st, Q_SUPPRESSED_MANY) : NULL;
   if (s) {
     STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(json));

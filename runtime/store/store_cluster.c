@@ -3,7 +3,6 @@
  * into st->cluster. */
 #include "store_cluster.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,20 +323,11 @@ int store_inbox_open(store_reader *rd, const char *partitions, int limit,
   return store_step_end(st, s, rc, "cannot read the inbox") < 0 ? -1 : n;
 }
 
-/* tickets[0..n) as one JSON array, or NULL */
-static char *json_list(const char *const *tickets, size_t n) {
-  json_t *a = json_array();
-  for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(tickets[i]));
-  char *out = json_dumps(a, JSON_COMPACT);
-  json_decref(a);
-  return out;
-}
-
 int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_result_fn fn,
                         void *ud) {
   if (!n) return 0;
   if (inbox_session(st)) return -1;
-  char *list = json_list(tickets, n);
+  char *list = store_json_list(tickets, n);
   sql_stmt *s = list ? query(st, C_INBOX_RESULTS) : NULL;
   if (!s) {
     free(list);
@@ -354,7 +344,7 @@ int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_r
 int store_inbox_forget_many(store *st, const char *const *tickets, size_t n) {
   if (!n) return 0;
   if (inbox_session(st)) return -1;
-  char *list = json_list(tickets, n);
+  char *list = store_json_list(tickets, n);
   if (!list) return store_fail(st, "cannot list tickets");
   int rc = STORE_RUN(st, query(st, C_INBOX_FORGET), "cannot remove inbox items",
                      SQL_TEXT(list));

@@ -109,4 +109,8 @@ int store_step_end(store *st, sql_stmt *s, int rc, const char *what);
 /* A copy of a text column, NULL for NULL. */
 char *store_col_dup(sql_stmt *s, int i);
 
+/* texts[0..n) as one JSON array (a statement's one parameter, a list of
+ * numbers or tickets), or NULL; the caller frees it. */
+char *store_json_list(const char *const *texts, size_t n);
+
 #endif
