@@ -6,11 +6,13 @@
  * nodes, leases and fencing (store_cluster.h); segments as SQLite's.
  *
  *   make build/test_store_pg && ./build/test_store_pg */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "partition.h"
@@ -345,6 +347,49 @@ static void test_bot_store_two_engines(const char *url) {
   free(tmp);
 }
 
+/* Two nodes adding the same bot at once (both started on a fresh
+ * database): the second waits for the first's row and takes it. */
+typedef struct racer {
+  store *st;
+  int64_t id;
+} racer;
+
+static void *add_raced_bot(void *arg) {
+  racer *r = arg;
+  r->id = store_bot_ensure(r->st, "raced", 1000);
+  return NULL;
+}
+
+static void test_bot_added_by_two_at_once(const char *url) {
+  char err[1024] = "";
+  store *a = store_open(url, err, sizeof err), *b = store_open(url, err, sizeof err);
+  CHECK(a && b, "two connections (%s)", err);
+  if (a && b) {
+    /* a's row is written, not committed: b's add of the same name waits
+     * for it (the unique index), whenever b gets there */
+    CHECK(store_begin(a) == 0, "a begins");
+    int64_t first = store_bot_ensure(a, "raced", 1000);
+    racer r = {b, 0};
+    pthread_t t;
+    int started = pthread_create(&t, NULL, add_raced_bot, &r) == 0;
+    sql_db *look = sql_open(url, err, sizeof err);
+    int waits = 0; /* until b waits for a's row (or 5 s of looking) */
+    for (int i = 0; look && started && !waits && i < 500; i++) {
+      waits = one_int(look, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query LIKE 'INSERT INTO bots%'") > 0;
+      if (!waits) usleep(10000);
+    }
+    sql_close(look);
+    CHECK(waits, "b's add waits for a's uncommitted row");
+    CHECK(store_commit(a) == 0, "a commits its bot");
+    if (started) pthread_join(t, NULL);
+    CHECK(first > 0 && r.id == first, "b gets a's bot, not an error (%lld, %lld: %s)",
+          (long long)first, (long long)r.id, store_error(store_reads(b)));
+  }
+  store_close(a);
+  store_close(b);
+}
+
 /* ---------------------------------------------------------------- inbox */
 
 typedef struct inbox_seen {
@@ -654,6 +699,7 @@ int main(void) {
   if (db) test_bot_store_two_engines(pg.url);
   if (db) test_cluster_store(pg.url);
   if (db) test_inbox(pg.url);
+  if (db) test_bot_added_by_two_at_once(pg.url);
   if (db) {
     char *tmp = test_tmpdir();
     char *path = test_path(tmp, "segments.db");
