@@ -75,6 +75,7 @@ enum { ITEM_GONE, ITEM_OPEN, ITEM_DONE }; /* what a look found of a waiting webh
 typedef struct look {
   job **jobs;
   int *found;
+  char **replies; /* a done item's, taken once its webhook is answered */
   size_t n;
 } look;
 
@@ -84,7 +85,7 @@ static void looked(void *ud, const char *ticket, const char *state, const char *
     job *j = l->jobs[i];
     if (strcmp(j->ticket, ticket) != 0) continue;
     l->found[i] = state && strcmp(state, "done") == 0 ? ITEM_DONE : ITEM_OPEN;
-    if (l->found[i] == ITEM_DONE) take_replies(j, replies);
+    if (l->found[i] == ITEM_DONE && replies && !l->replies[i]) l->replies[i] = xstrdup(replies);
   }
 }
 
@@ -102,7 +103,8 @@ void forward_poll(server *s) {
   if (news == s->inbox_news_seen && now < s->next_forward_look && !late) return;
   s->inbox_news_seen = news;
   s->next_forward_look = now + 100 * 1000000LL;
-  look l = {xcalloc(n, sizeof *l.jobs), xcalloc(n, sizeof *l.found), n};
+  look l = {xcalloc(n, sizeof *l.jobs), xcalloc(n, sizeof *l.found),
+            xcalloc(n, sizeof *l.replies), n};
   const char **tickets = xcalloc(n, sizeof *tickets);
   n = 0;
   for (job *j = s->forwarded; j; j = j->next) l.jobs[n] = j, tickets[n++] = j->ticket;
@@ -112,8 +114,10 @@ void forward_poll(server *s) {
   for (size_t i = 0; i < n; i++) {
     job *j = l.jobs[i];
     int answer = !away && l.found[i] != ITEM_OPEN;
-    if (l.found[i] == ITEM_DONE) /* read: it goes (a copy: j is freed once answered) */
+    if (answer && l.found[i] == ITEM_DONE) { /* read: it goes (a copy: j is freed once answered) */
+      take_replies(j, l.replies[i]);
       tickets[nread++] = xstrdup(j->ticket);
+    }
     if (!answer && now >= j->deadline_ns) {
       /* 1: given up, its replies will be queued; 0: done meanwhile (read
        * at the next look, at once); -1: the store is away, and the holder
@@ -134,6 +138,8 @@ void forward_poll(server *s) {
   }
   if (nread) cluster_inbox_forget(s->cfg.nodes, tickets, nread);
   for (size_t i = 0; i < nread; i++) free((char *)tickets[i]);
+  for (size_t i = 0; i < n; i++) free(l.replies[i]);
+  free(l.replies);
   free(tickets);
   free(l.jobs);
   free(l.found);
