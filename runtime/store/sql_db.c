@@ -164,10 +164,12 @@ void sql_set_interrupt(sql_db *db, int (*stop)(void *ud), void *ud) {
 
 /* PostgreSQL: the result of the statement just sent, waiting for it in
  * steps of a millisecond and cancelling it when db->stop says so. The
- * last result (a statement sends one, and libpq a NULL after it). */
-static PGresult *pg_wait(sql_db *db) {
+ * last result (a statement sends one, and libpq a NULL after it). A
+ * statement db->stop stopped fails even when its answer came before the
+ * cancel reached the server: *stopped is set, and the caller tells it. */
+static PGresult *pg_wait(sql_db *db, int *stopped) {
   int cancelled = 0;
-  while (PQisBusy(db->pg)) {
+  for (;;) {
     if (!cancelled && db->stop && db->stop(db->stop_ud)) {
       PGcancel *c = PQgetCancel(db->pg);
       char why[256];
@@ -175,6 +177,7 @@ static PGresult *pg_wait(sql_db *db) {
       PQfreeCancel(c);
       cancelled = 1;
     }
+    if (!PQisBusy(db->pg)) break;
     struct pollfd p = {.fd = PQsocket(db->pg), .events = POLLIN};
     if (poll(&p, 1, 1) < 0 && errno != EINTR) break;
     if (!PQconsumeInput(db->pg)) break;
@@ -184,6 +187,7 @@ static PGresult *pg_wait(sql_db *db) {
     PQclear(last);
     last = r;
   }
+  *stopped = cancelled;
   return last;
 }
 
@@ -551,6 +555,7 @@ int sql_step(sql_stmt *s) {
   }
   if (!s->res) {
     const char *what = s->commit ? "COMMIT" : s->text;
+    int stopped = 0;
     int ready = pg_ready(db, what);
     if (ready) return ready > 0 ? SQL_DONE : SQL_FAIL;
     if (s->generation != db->generation && pg_prepare(s)) return SQL_FAIL;
@@ -576,8 +581,12 @@ int sql_step(sql_stmt *s) {
                               NULL, NULL, 0);
     else if (PQsendQueryPrepared(db->pg, s->name, s->nparams,
                                  (const char *const *)s->values, NULL, NULL, 0))
-      s->res = pg_wait(db);
+      s->res = pg_wait(db, &stopped);
     int rc = pg_check(db, s->res, s->commit);
+    if (!rc && stopped) { /* answered before the cancel arrived: stopped all the same */
+      set_error(db, "canceling statement due to user request (stopped by its caller)");
+      rc = -1;
+    }
     pg_track(db, what, rc);
     if (rc) {
       PQclear(s->res);

@@ -676,6 +676,25 @@ static void test_segments_agree(const char *url, const char *sqlite_path) {
           "%s: and the same read transaction goes on (contact %d, segment again: %s; %s)",
           names[k], found, got, store_error(rd));
   }
+  /* PostgreSQL: a quick statement answers before the cancel request has
+   * reached the server; stopped is stopped all the same, and the cancel
+   * arriving late does not stop the statements after it */
+  store_reader *rd = store_reads(both[1]);
+  int fails = 0, after = 0;
+  for (int i = 0; i < 20; i++) {
+    stop_now = 1;
+    store_set_progress(rd, stop_at_once, NULL);
+    fails += store_contacts_match(rd, bot[1], "{\"tags\":\"vip\"}", 0, 100, add_id,
+                                  (char[256]){""}) == -1;
+    store_set_progress(rd, NULL, NULL);
+    char got[256] = "";
+    after += store_contacts_match(rd, bot[1], "{\"tags\":\"vip\"}", 0, 100, add_id, got) == 0 &&
+             strcmp(got, "9001,9002,9005,") == 0;
+  }
+  CHECK(fails == 20 && after == 20,
+        "PostgreSQL: a quick statement stopped at once fails every time (%d of 20), and the "
+        "next one runs (%d of 20)",
+        fails, after);
   store_close(both[0]);
   store_close(both[1]);
 }
