@@ -726,9 +726,140 @@ static int run_import(const char *dir) {
   return bad;
 }
 
+/* PostgreSQL with many contacts (`bench contacts [N]`, 10,000,000 by
+ * default): one bot's N contacts made by the server (generate_series), a
+ * city among 50 each and a tag on one in ten; then timed: a contact looked
+ * up by its number one at a time (a webhook's first read) and 500 at a time
+ * (a batch's, store_contacts_get_many), a segment counted (city = X: N/50
+ * contacts; tags = vip: N/10) and its first page listed. */
+static long PGC_N = 10000000;
+enum { PGC_CITIES = 50, PGC_LOOKUPS = 20000, PGC_MANY = 500 };
+
+static void count_taken(void *ud, contact_row *r) {
+  ++*(long *)ud;
+  (void)r;
+}
+
+static void count_listed(void *ud, const contact_row *r) {
+  ++*(long *)ud;
+  (void)r;
+}
+
+/* The number of the contact i (1..N), as the fill made it. */
+static void pgc_number(long i, char *out, size_t n) { snprintf(out, n, "+1%010ld", 2000000000L + i); }
+
+static int run_pg_contacts(void) {
+  long n = PGC_N;
+  printf("PostgreSQL, %ld contacts of one bot (a city of %d each, a tag on one in ten),\n"
+         "  a throwaway server on 127.0.0.1 (tests/pg_server.sh):\n",
+         n, PGC_CITIES);
+  char err[1024];
+  test_pg pg;
+  if (test_pg_start(&pg, err, sizeof err)) {
+    printf("  left out: the PostgreSQL server did not start (%s)\n", err);
+    return 0;
+  }
+  int bad = 1;
+  store *st = store_open(pg.url, err, sizeof err);
+  sql_db *db = st ? sql_open(pg.url, err, sizeof err) : NULL;
+  int64_t bot = st ? store_bot_ensure(st, "big", 1) : -1;
+  if (!st || !db || bot <= 0) {
+    printf("  the store did not open (%s)\n", err);
+    goto out;
+  }
+  char *fill = xasprintf(
+      "INSERT INTO contacts(id, bot_id, number, fields, tags, first_seen, last_seen)"
+      " SELECT i, %lld, '+1' || lpad((2000000000 + i)::text, 10, '0'),"
+      " '{\"city\":\"city' || (i %% %d) || '\",\"age\":' || (18 + i %% 60) || '}',"
+      " CASE WHEN i %% 10 = 0 THEN '[\"vip\"]' ELSE '[]' END, i * 1000, i * 1000"
+      " FROM generate_series(1::bigint, %ld) i;"
+      " UPDATE parley_ids SET next = %ld WHERE name = 'contacts'; ANALYZE contacts",
+      (long long)bot, PGC_CITIES, n, n + 1);
+  int64_t t0 = mono_ns();
+  int filled = sql_exec(db, fill) == 0;
+  free(fill);
+  double fill_s = (double)(mono_ns() - t0) / 1e9;
+  if (!filled) {
+    printf("  the fill failed: %s\n", sql_error(db));
+    goto out;
+  }
+  printf("  made by the server in %.1f s (not parley's own insert path)\n", fill_s);
+  bad = 0;
+  store_reader *rd = store_reads(st);
+  /* one at a time: the numbers of a fixed pseudo-random sequence */
+  uint64_t x = 88172645463325252ULL;
+  long found = 0;
+  char number[32];
+  t0 = mono_ns();
+  for (int k = 0; k < PGC_LOOKUPS; k++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    pgc_number(1 + (long)(x % (uint64_t)n), number, sizeof number);
+    contact_row r = {0};
+    found += store_contact_get(rd, bot, number, &r) == 1;
+    contact_row_free(&r);
+  }
+  double one_s = (double)(mono_ns() - t0) / 1e9;
+  printf("  contact lookup, one at a time          %8.0f /s   (%.0f us each, %d numbers)\n",
+         PGC_LOOKUPS / one_s, one_s * 1e6 / PGC_LOOKUPS, PGC_LOOKUPS);
+  bad |= check("contacts found one at a time", found, PGC_LOOKUPS);
+  /* PGC_MANY at a time */
+  char *numbers[PGC_MANY];
+  for (int k = 0; k < PGC_MANY; k++) numbers[k] = xmalloc(32);
+  long taken = 0;
+  t0 = mono_ns();
+  for (int b = 0; b < PGC_LOOKUPS / PGC_MANY; b++) {
+    for (int k = 0; k < PGC_MANY; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      pgc_number(1 + (long)(x % (uint64_t)n), numbers[k], 32);
+    }
+    if (store_contacts_get_many(rd, bot, (const char *const *)numbers, PGC_MANY, count_taken,
+                                &taken))
+      bad = 1;
+  }
+  double many_s = (double)(mono_ns() - t0) / 1e9;
+  for (int k = 0; k < PGC_MANY; k++) free(numbers[k]);
+  printf("  contact lookup, %d at a time          %8.0f /s   (%.1f ms a batch)\n", PGC_MANY,
+         PGC_LOOKUPS / many_s, many_s * 1e3 / (PGC_LOOKUPS / PGC_MANY));
+  /* numbers drawn twice in one batch are one contact: at most, not exactly */
+  if (taken > PGC_LOOKUPS || taken < PGC_LOOKUPS * 99L / 100) {
+    printf("  contacts found %d at a time: %ld of %d\n", PGC_MANY, taken, PGC_LOOKUPS);
+    bad = 1;
+  }
+  static const struct {
+    const char *segment;
+    long per; /* one contact in per */
+  } segs[] = {{"{\"city\":\"city7\"}", PGC_CITIES}, {"{\"tags\":\"vip\"}", 10}};
+  for (size_t k = 0; k < sizeof segs / sizeof *segs; k++) {
+    int64_t count = -1;
+    t0 = mono_ns();
+    int rc = store_segment_count(rd, bot, segs[k].segment, &count);
+    double count_s = (double)(mono_ns() - t0) / 1e9;
+    long listed = 0;
+    t0 = mono_ns();
+    rc |= store_contacts_match(rd, bot, segs[k].segment, 0, 100, count_listed, &listed);
+    double page_s = (double)(mono_ns() - t0) / 1e9;
+    if (rc) {
+      printf("  segment %s failed: %s\n", segs[k].segment, store_error(rd));
+      bad = 1;
+      continue;
+    }
+    printf("  segment %-18s counted in     %8.2f s    (%lld contacts; its first 100 listed in"
+           " %.1f ms)\n",
+           segs[k].segment, count_s, (long long)count, page_s * 1e3);
+    long want = n / segs[k].per + (k == 0 && n % segs[k].per >= 7);
+    bad |= check("contacts in the segment", (long)count, want);
+    bad |= check("contacts on its first page", listed, want < 100 ? want : 100);
+  }
+out:
+  sql_close(db);
+  store_close(st);
+  test_pg_stop(&pg);
+  return bad;
+}
+
 int main(int argc, char **argv) {
   static const char *sections[] = {"workload", "curve",  "threads", "timers",
-                                   "import",   "postgres", "_one"};
+                                   "import",   "postgres", "contacts", "_one"};
   const char *only = argc > 1 ? argv[1] : NULL;
   int known = !only;
   for (size_t k = 0; only && k < sizeof sections / sizeof *sections; k++)
@@ -736,7 +867,7 @@ int main(int argc, char **argv) {
   if (!known) {
     fprintf(stderr,
             "usage: bench [workload [N] | curve [MAX_U] | threads [N] | timers [N] | import [N] |"
-            " postgres [N]]\n");
+            " postgres [N] | contacts [N]]\n");
     return 2;
   }
   if (only && strcmp(only, "_one") == 0) {
@@ -752,8 +883,10 @@ int main(int argc, char **argv) {
   if (only && argc > 2 && strcmp(only, "timers") == 0) TC = atol(argv[2]);
   if (only && argc > 2 && strcmp(only, "import") == 0) IMPORT_ROWS = atol(argv[2]);
   if (only && argc > 2 && strcmp(only, "postgres") == 0) PG_N = atol(argv[2]);
+  if (only && argc > 2 && strcmp(only, "contacts") == 0) PGC_N = atol(argv[2]);
   if (N <= 0 || THREADS_N <= 0 || CURVE_MAX_U <= 0 || TC <= 0 || TC > 9999999 || IMPORT_ROWS <= 0 ||
-      IMPORT_ROWS > 9999999 || PG_N < 2) {
+      IMPORT_ROWS > 9999999 || PG_N < 2 ||
+      PGC_N < 100 || PGC_N > 7000000000L) {
     fprintf(stderr, "bench: N must be a positive number\n");
     return 2;
   }
@@ -778,6 +911,7 @@ int main(int argc, char **argv) {
   if (all || strcmp(only, "timers") == 0) bad |= run_timers(dir);
   if (all || strcmp(only, "import") == 0) bad |= run_import(dir);
   if (all || strcmp(only, "postgres") == 0) bad |= run_postgres(dir);
+  if (all || strcmp(only, "contacts") == 0) bad |= run_pg_contacts();
   char *cmd = xasprintf("rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", dir);
   free(cmd);

@@ -1615,23 +1615,10 @@ static int range_sql(buf *sql, json_t *range, int param, int pg) {
 /* Segment filters, from the JSON object a script gave (validated by the
  * Lua side): tags (a string or a list: all of them), status, joined_after /
  * joined_before (ms), a field's range (an object: range_sql), anything
- * else a field that must equal the value. */
-static int segment_select(store *st, int64_t bot_id, const char *segment, int64_t after_id,
-                          long limit, contact_fn fn, void *ud) {
-  int pg = !st->db; /* PostgreSQL: the fields and tags read as jsonb */
-  json_error_t jerr;
-  json_t *seg = json_loads(segment, 0, &jerr);
-  if (!json_is_object(seg)) {
-    json_decref(seg);
-    snprintf(st->err, sizeof st->err, "segment is not a JSON object");
-    return -1;
-  }
-  buf sql = {0};
-  buf_puts(&sql,
-           "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-           " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
-           " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
-           " WHERE c.bot_id = ?1 AND c.id > ?2");
+ * else a field that must equal the value. Appended to sql as conditions on
+ * the contact c, their parameters numbered from 3 (?1 is the bot, ?2 taken
+ * by the caller); returns the next free parameter. */
+static int segment_where(buf *sql, json_t *seg, int pg) {
   const char *key;
   json_t *val;
   int param = 3;
@@ -1639,36 +1626,34 @@ static int segment_select(store *st, int64_t bot_id, const char *segment, int64_
     if (strcmp(key, "tags") == 0) {
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
       for (size_t i = 0; i < n; i++)
-        buf_printf(&sql,
+        buf_printf(sql,
                    pg ? " AND jsonb_exists(c.tags::jsonb, ?%d)"
                       : " AND EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?%d)",
                    param++);
     } else if (strcmp(key, "status") == 0) {
-      buf_printf(&sql, " AND c.status = ?%d", param++);
+      buf_printf(sql, " AND c.status = ?%d", param++);
     } else if (strcmp(key, "joined_after") == 0) {
-      buf_printf(&sql, " AND c.first_seen >= ?%d", param++);
+      buf_printf(sql, " AND c.first_seen >= ?%d", param++);
     } else if (strcmp(key, "joined_before") == 0) {
-      buf_printf(&sql, " AND c.first_seen < ?%d", param++);
+      buf_printf(sql, " AND c.first_seen < ?%d", param++);
     } else if (json_is_object(val)) { /* a range: see range_sql */
-      param = range_sql(&sql, val, param, pg);
+      param = range_sql(sql, val, param, pg);
     } else {
-      buf_printf(&sql,
+      buf_printf(sql,
                  pg ? " AND c.fields::jsonb -> ?%d = CAST(?%d AS JSONB)"
                     : " AND json_extract(c.fields, ?%d) = ?%d",
                  param, param + 1);
       param += 2;
     }
   }
-  buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
-  sql_stmt *s;
-  if (!(s = sql_prepare(st->sql, sql.data))) {
-    buf_free(&sql);
-    json_decref(seg);
-    return store_fail(st, "cannot select a segment");
-  }
-  buf_free(&sql);
-  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(after_id));
-  param = 3;
+  return param;
+}
+
+/* Binds the parameters segment_where numbered; returns the next free one. */
+static int segment_bind(sql_stmt *s, json_t *seg, int pg) {
+  const char *key;
+  json_t *val;
+  int param = 3;
   json_object_foreach(seg, key, val) {
     if (strcmp(key, "tags") == 0) {
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
@@ -1713,7 +1698,47 @@ static int segment_select(store *st, int64_t bot_id, const char *segment, int64_
         sql_bind_null(s, param++);
     }
   }
-  sql_bind_int(s, param, limit);
+  return param;
+}
+
+/* The segment's statement: its contacts with id > after_id in id order, at
+ * most limit (count: their number instead, the whole segment). NULL with
+ * the store's error set. */
+static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment, int count,
+                                 int64_t after_id, long limit) {
+  int pg = !st->db; /* PostgreSQL: the fields and tags read as jsonb */
+  json_error_t jerr;
+  json_t *seg = json_loads(segment, 0, &jerr);
+  if (!json_is_object(seg)) {
+    json_decref(seg);
+    snprintf(st->err, sizeof st->err, "segment is not a JSON object");
+    return NULL;
+  }
+  buf sql = {0};
+  buf_puts(&sql, count ? "SELECT count(*) FROM contacts c WHERE c.bot_id = ?1 AND ?2 = 0"
+                       : "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
+                         " c.first_seen, c.last_seen, v.state, v.expect, c.joined,"
+                         " c.undeliverable"
+                         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
+                         " WHERE c.bot_id = ?1 AND c.id > ?2");
+  int param = segment_where(&sql, seg, pg);
+  if (!count) buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
+  sql_stmt *s = sql_prepare(st->sql, sql.data);
+  buf_free(&sql);
+  if (s) {
+    STORE_BIND(s, SQL_INT(bot_id), SQL_INT(after_id));
+    param = segment_bind(s, seg, pg);
+    if (!count) sql_bind_int(s, param, limit);
+  }
+  json_decref(seg);
+  if (!s) store_fail(st, "cannot select a segment");
+  return s;
+}
+
+static int segment_select(store *st, int64_t bot_id, const char *segment, int64_t after_id,
+                          long limit, contact_fn fn, void *ud) {
+  sql_stmt *s = segment_prepare(st, bot_id, segment, 0, after_id, limit);
+  if (!s) return -1;
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
     contact_row r = {0};
@@ -1722,8 +1747,17 @@ static int segment_select(store *st, int64_t bot_id, const char *segment, int64_
     contact_row_free(&r);
   }
   sql_finalize(s);
-  json_decref(seg);
   return rc == SQL_DONE ? 0 : store_fail(st, "cannot select a segment");
+}
+
+int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t *count) {
+  store *st = reader_store(rd);
+  sql_stmt *s = segment_prepare(st, bot_id, segment, 1, 0, 0);
+  if (!s) return -1;
+  int rc = sql_step(s);
+  *count = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
+  sql_finalize(s);
+  return rc == SQL_ROW ? 0 : store_fail(st, "cannot count a segment");
 }
 
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,

@@ -268,6 +268,9 @@ int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud);
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud);
+/* How many contacts of a bot a segment holds (the same JSON): 0 with
+ * *count set, or -1. */
+int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t *count);
 
 /* The whole ledger of a bot, oldest first. */
 typedef void (*ledger_fn)(void *ud, int64_t at, const char *number, const char *action,

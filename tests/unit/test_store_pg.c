@@ -640,6 +640,13 @@ static void test_segments_agree(const char *url, const char *sqlite_path) {
     CHECK(rc[0] == 0 && rc[1] == 0 && strcmp(got[0], want) == 0 && strcmp(got[1], want) == 0,
           "segment %s: SQLite %s, PostgreSQL %s (want %s; %s)", segments[i].segment, got[0],
           got[1], want, rc[1] ? store_error(store_reads(both[1])) : "");
+    int64_t count[2] = {-1, -1}, many = 0;
+    for (const char *p = segments[i].want; *p; p++) many += *p != ',';
+    for (int k = 0; k < 2; k++)
+      rc[k] = store_segment_count(store_reads(both[k]), bot[k], segments[i].segment, &count[k]);
+    CHECK(rc[0] == 0 && rc[1] == 0 && count[0] == many && count[1] == many,
+          "segment %s counted: SQLite %lld, PostgreSQL %lld (want %lld)", segments[i].segment,
+          (long long)count[0], (long long)count[1], (long long)many);
   }
   /* a segment stopped inside a read transaction (over 50,000 contacts of
    * another bot, long enough to be stopped): the reads after it work */
