@@ -8,7 +8,8 @@
 # acknowledged message was handled exactly once and in order: each fan's
 # c.state lists its texts m1, m2, ... with none missing, doubled or
 # swapped, and the messages table holds each once; every tenth message
-# starts a timer due 2 s later, and each fires once; a broadcast to 20,000
+# starts a timer due 2 s later, and each fires once, as does each step of
+# the drip every fan's third message starts; a broadcast to 20,000
 # imported contacts runs across the kills and texts each exactly once.
 cd "$(dirname "$0")/../.." || exit 1
 PARLEY=${PARLEY:-./parley}
@@ -39,10 +40,20 @@ bot.fallback(function(c, msg)
   -- every tenth message starts a timer, due 2 s later (during the kills)
   local n = tonumber(msg.text:sub(2))
   if n and n % 10 == 0 then bot.after(2, 'tick') end
+  -- the third enrolls the fan in a drip whose steps come during the kills
+  if msg.text == 'm3' then c:start_drip('series') end
   return 'got ' .. msg.text
 end)
 bot.handler('tick', function(c)
   c.state.ticks = (c.state.ticks or 0) + 1
+end)
+bot.drip('series', {
+  { after = '2s', call = 'step', args = { n = 1 } },
+  { after = '3s', call = 'step', args = { n = 2 } },
+  { after = '3s', call = 'step', args = { n = 3 } },
+})
+bot.handler('step', function(c, args)
+  c.state.steps = (c.state.steps or '') .. args.n .. ','
 end)
 EOF
 
@@ -245,7 +256,7 @@ result $? "each of its $BROADCAST contacts (and the fans subscribed meanwhile) g
   "got $rows (texts|contacts|of the list)"
 
 sleep 3 # the last timers come due
-sent=0 bad="" ticks_bad=""
+sent=0 bad="" ticks_bad="" steps_bad=""
 for i in $(seq 1 "$FANS"); do
   count=$(cat "$tmp/sent.$i" 2>/dev/null || echo 0)
   sent=$((sent + count))
@@ -257,8 +268,13 @@ for i in $(seq 1 "$FANS"); do
     python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("seen", ""))')
   ticks=$(printf '%s' "$state" |
     python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("ticks", 0))')
+  steps=$(printf '%s' "$state" |
+    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("steps", ""))')
   [ "$got" = "$want" ] || bad="$bad fan $i: want $want got $got;"
   [ "$ticks" = $((count / 10)) ] || ticks_bad="$ticks_bad fan $i: $ticks of $((count / 10));"
+  want_steps=""
+  [ "$count" -ge 3 ] && want_steps="1,2,3,"
+  [ "$steps" = "$want_steps" ] || steps_bad="$steps_bad fan $i: steps '$steps';"
 done
 [ "$sent" -gt $((FANS * 5)) ]
 result $? "the fans sent messages all along ($sent acknowledged)" "$sent"
@@ -266,6 +282,9 @@ result $? "the fans sent messages all along ($sent acknowledged)" "$sent"
 result $? "each fan's messages were handled once each, in order" "$bad"
 [ -z "$ticks_bad" ]
 result $? "each timer (one per ten messages, due during the kills) fired once" "$ticks_bad"
+[ -z "$steps_bad" ]
+result $? "each fan's drip steps (due 2, 5 and 8 s after its third message) ran once, in order" \
+  "$steps_bad"
 rows=$(psql "$PG_URL" -Atc "select count(*), count(distinct provider_id) from messages
   where direction = 'in' and provider_id like 'f%'")
 [ "$rows" = "$sent|$sent" ]
