@@ -298,7 +298,7 @@ int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const inbox_i
 
 int cluster_inbox_results(cluster *c, const char *const *tickets, size_t n,
                           void (*fn)(void *ud, const char *ticket, const char *state,
-                                     const char *replies),
+                                     const char *replies, const char *reply_ids),
                           void *ud) {
   return store_inbox_results(c->ctl, tickets, n, fn, ud);
 }

@@ -42,14 +42,15 @@ char *cluster_health_json(cluster *c, int *ok);
 /* The inbox (store_cluster.h), on the engine thread: the open items of the
  * partitions the engine runs, oldest first (fn for each; their count or
  * -1); many tickets' items in one query (fn for each that exists: its
- * state, and its replies when done; 0 or -1); giving one up; forgetting
+ * state, and its replies' texts and message ids when done; 0 or -1);
+ * giving one up; forgetting
  * many once read. */
 struct inbox_item;
 int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct inbox_item *it),
                        void *ud);
 int cluster_inbox_results(cluster *c, const char *const *tickets, size_t n,
                           void (*fn)(void *ud, const char *ticket, const char *state,
-                                     const char *replies),
+                                     const char *replies, const char *reply_ids),
                           void *ud);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
 void cluster_inbox_forget(cluster *c, const char *const *tickets, size_t n);

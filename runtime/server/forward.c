@@ -57,8 +57,10 @@ int forward_wait(server *s, job *j) {
   return 1;
 }
 
-/* The holder's inline replies (a JSON list of texts) as the job's. */
-static void take_replies(job *j, const char *replies) {
+/* The holder's inline replies (a JSON list of texts) as the job's, and
+ * their message ids (a JSON list of numbers): if the answer does not get
+ * through, this node queues them for the provider (on_completed). */
+static void take_replies(job *j, const char *replies, const char *reply_ids) {
   json_t *list = replies ? json_loads(replies, 0, NULL) : NULL;
   size_t i;
   json_t *v;
@@ -68,6 +70,13 @@ static void take_replies(job *j, const char *replies) {
     j->replies[j->nreplies++] = xstrdup(json_string_value(v));
   }
   json_decref(list);
+  list = reply_ids ? json_loads(reply_ids, 0, NULL) : NULL;
+  json_array_foreach(list, i, v) {
+    if (!json_is_integer(v)) continue;
+    j->reply_ids = xrealloc(j->reply_ids, (j->nreply_ids + 1) * sizeof *j->reply_ids);
+    j->reply_ids[j->nreply_ids++] = (int64_t)json_integer_value(v);
+  }
+  json_decref(list);
 }
 
 enum { ITEM_GONE, ITEM_OPEN, ITEM_DONE }; /* what a look found of a waiting webhook's item */
@@ -75,17 +84,20 @@ enum { ITEM_GONE, ITEM_OPEN, ITEM_DONE }; /* what a look found of a waiting webh
 typedef struct look {
   job **jobs;
   int *found;
-  char **replies; /* a done item's, taken once its webhook is answered */
+  char **replies, **reply_ids; /* a done item's, taken once its webhook is answered */
   size_t n;
 } look;
 
-static void looked(void *ud, const char *ticket, const char *state, const char *replies) {
+static void looked(void *ud, const char *ticket, const char *state, const char *replies,
+                   const char *reply_ids) {
   look *l = ud;
   for (size_t i = 0; i < l->n; i++) {
     job *j = l->jobs[i];
     if (strcmp(j->ticket, ticket) != 0) continue;
     l->found[i] = state && strcmp(state, "done") == 0 ? ITEM_DONE : ITEM_OPEN;
-    if (l->found[i] == ITEM_DONE && replies && !l->replies[i]) l->replies[i] = xstrdup(replies);
+    if (l->found[i] != ITEM_DONE || l->replies[i]) continue;
+    l->replies[i] = replies ? xstrdup(replies) : NULL;
+    l->reply_ids[i] = reply_ids ? xstrdup(reply_ids) : NULL;
   }
 }
 
@@ -104,7 +116,7 @@ void forward_poll(server *s) {
   s->inbox_news_seen = news;
   s->next_forward_look = now + 100 * 1000000LL;
   look l = {xcalloc(n, sizeof *l.jobs), xcalloc(n, sizeof *l.found),
-            xcalloc(n, sizeof *l.replies), n};
+            xcalloc(n, sizeof *l.replies), xcalloc(n, sizeof *l.reply_ids), n};
   const char **tickets = xcalloc(n, sizeof *tickets);
   n = 0;
   for (job *j = s->forwarded; j; j = j->next) l.jobs[n] = j, tickets[n++] = j->ticket;
@@ -115,7 +127,7 @@ void forward_poll(server *s) {
     job *j = l.jobs[i];
     int answer = !away && l.found[i] != ITEM_OPEN;
     if (answer && l.found[i] == ITEM_DONE) { /* read: it goes (a copy: j is freed once answered) */
-      take_replies(j, l.replies[i]);
+      take_replies(j, l.replies[i], l.reply_ids[i]);
       tickets[nread++] = xstrdup(j->ticket);
     }
     if (!answer && now >= j->deadline_ns) {
@@ -138,8 +150,9 @@ void forward_poll(server *s) {
   }
   if (nread) cluster_inbox_forget(s->cfg.nodes, tickets, nread);
   for (size_t i = 0; i < nread; i++) free((char *)tickets[i]);
-  for (size_t i = 0; i < n; i++) free(l.replies[i]);
+  for (size_t i = 0; i < n; i++) free(l.replies[i]), free(l.reply_ids[i]);
   free(l.replies);
+  free(l.reply_ids);
   free(tickets);
   free(l.jobs);
   free(l.found);

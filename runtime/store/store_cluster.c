@@ -76,8 +76,8 @@ static const char *const queries[C_COUNT] = {
     /* a waiting item keeps its replies; one nobody waits for any more is
      * marked to go, after its inline replies are queued */
     [C_INBOX_MARK] = "UPDATE parley_inbox SET state = CASE state WHEN 'waiting' THEN 'done'"
-                     " ELSE 'abandoned' END, replies = ?2, done_at = clock_timestamp()"
-                     " WHERE id = ?1",
+                     " ELSE 'abandoned' END, replies = ?2, reply_ids = ?3,"
+                     " done_at = clock_timestamp() WHERE id = ?1",
     [C_INBOX_REQUEUE] = "UPDATE messages SET status = 'queued' WHERE status = 'sent'"
                         " AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT)"
                         " FROM json_array_elements_text(CAST(?2 AS JSON))))"
@@ -90,9 +90,9 @@ static const char *const queries[C_COUNT] = {
                      " FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
                      " AND substr(?1, partition + 1, 1) = '1' ORDER BY id LIMIT ?2",
     /* a list of tickets is a JSON array, each looked up in the unique index */
-    [C_INBOX_RESULTS] = "SELECT i.ticket, i.state, i.replies"
+    [C_INBOX_RESULTS] = "SELECT i.ticket, i.state, i.replies, i.reply_ids"
                         " FROM (SELECT DISTINCT jsonb_array_elements_text(CAST(?1 AS jsonb))) t(ticket)"
-                        " CROSS JOIN LATERAL (SELECT ticket, state, replies FROM parley_inbox"
+                        " CROSS JOIN LATERAL (SELECT ticket, state, replies, reply_ids FROM parley_inbox"
                         " WHERE ticket = t.ticket) i",
     [C_INBOX_ABANDON] = "UPDATE parley_inbox SET state = 'abandoned' WHERE ticket = ?1"
                         " AND state = 'waiting'",
@@ -291,7 +291,7 @@ int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud) {
 
 int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids) {
   if (STORE_RUN(st, query(st, C_INBOX_MARK), "cannot mark an inbox item done", SQL_INT(id),
-                SQL_TEXT(replies)) ||
+                SQL_TEXT(replies), SQL_TEXT(reply_ids)) ||
       STORE_RUN(st, query(st, C_INBOX_REQUEUE), "cannot queue an inbox item's replies",
                 SQL_INT(id), SQL_TEXT(reply_ids)))
     return -1;
@@ -336,7 +336,8 @@ int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_r
   STORE_BIND(s, SQL_TEXT(list));
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW)
-    fn(ud, sql_column_text(s, 0), sql_column_text(s, 1), sql_column_text(s, 2));
+    fn(ud, sql_column_text(s, 0), sql_column_text(s, 1), sql_column_text(s, 2),
+       sql_column_text(s, 3));
   free(list);
   return store_step_end(st, s, rc, "cannot read inbox items") < 0 ? -1 : 0;
 }

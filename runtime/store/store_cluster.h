@@ -103,10 +103,12 @@ typedef struct inbox_item {
 int store_inbox_open(store_reader *rd, const char *partitions, int limit,
                      void (*fn)(void *ud, const inbox_item *it), void *ud);
 /* The items of tickets[0..n) in one query: fn(ud, ticket, state,
- * replies) for each that exists (state "done": replies is the JSON list;
- * the strings valid during the call). 0 or -1. */
+ * replies, reply_ids) for each that exists (state "done": replies is the
+ * JSON list of their texts, reply_ids that of their message ids, NULL
+ * from a node older than schema 10; the strings valid during the call).
+ * 0 or -1. */
 typedef void (*inbox_result_fn)(void *ud, const char *ticket, const char *state,
-                                const char *replies);
+                                const char *replies, const char *reply_ids);
 int store_inbox_results(store *st, const char *const *tickets, size_t n, inbox_result_fn fn,
                         void *ud);
 /* 1 the item was still waiting and now is not (its replies will be

@@ -245,6 +245,10 @@ static const char *const pg_migrations[] = {
     "DROP INDEX IF EXISTS parley_inbox_open;\n"
     "CREATE INDEX parley_inbox_open ON parley_inbox(id)\n"
     "  WHERE state IN ('new','waiting','abandoned');\n",
+    /* 9 -> 10: a done item keeps its inline replies' message ids next to
+     * their texts, so that the node whose webhook carries them can queue
+     * them for the provider when its answer does not get through */
+    "ALTER TABLE parley_inbox ADD COLUMN IF NOT EXISTS reply_ids TEXT;\n",
 };
 
 int pg_schema_latest(void) {

@@ -20,8 +20,20 @@ db=$(printf '%s' "$PG_URL" | sed 's|//parley@|//parley:hunter2@|')
 
 export PARLEY_WEBHOOK_TOKEN=hook-secret-456
 export PARLEY_ADMIN_TOKEN=admin-secret-789
-mkdir -p "$tmp/scripts"
+mkdir -p "$tmp/scripts/slowpoke"
 cp -r scripts/fanclub "$tmp/scripts/"
+# a bot whose handler counts to the number it is sent (a slow handler)
+cat > "$tmp/scripts/slowpoke/bot.lua" <<'EOF'
+bot.config{ limits = { instructions = 1e9, time = "10s" } }
+bot.fallback(function(c, msg)
+  local x = 0
+  for i = 1, tonumber(msg.text) or 0 do x = x + i end
+  return "counted to " .. msg.text
+end)
+EOF
+# the replies a webhook waits for do not go out with its answer after
+# 3 s: longer here, where a handler runs for a second
+export PARLEY_REPLY_DEADLINE_MS=20000
 serve() {
   start_server "$tmp/log" --db "$db" --scripts "$tmp/scripts" \
     --test-clock "2026-03-02 12:00 America/New_York"
@@ -124,6 +136,46 @@ for _ in $(seq 1 50); do
 done
 [ "$rows" = 20 ]
 result $? "20 delivery reports over both nodes: each welcome is delivered" "got $rows"
+# a webhook whose caller hangs up (a reset) while its slow handler runs:
+# the inline reply it was to carry goes through the provider instead (sim:
+# provider id sim-ID), on the node that holds the conversation and on the
+# one that handed it over and waited for the holder's reply
+hang_up() { # PORT NUMBER: the message "COUNT" from NUMBER, reset after 0.3 s
+  python3 - "$1" "$2" <<'PY'
+import socket, struct, sys, time
+body = '{"from":"%s","text":"200000000","id":"slow%s"}' % (sys.argv[2], sys.argv[2])
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("POST /v1/bots/slowpoke/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           "Authorization: Bearer hook-secret-456\r\nContent-Type: application/json\r\n"
+           "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+time.sleep(0.3)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+PY
+}
+# the node holding NUMBER's conversation: first or second
+holder() {
+  psql "$PG_URL" -Atc "select case when node_id = 'second' then 'second' else 'first' end
+    from parley_partitions where partition = parley_partition(
+    (select id from bots where name = 'slowpoke'), '$1')"
+}
+for number in +15550801 +15550802; do
+  h=$(holder "$number")
+  if [ "$number" = +15550801 ]; then to=$h; else to=first; [ "$h" = first ] && to=second; fi
+  p=$first_port
+  [ "$to" = second ] && p=$second_port
+  hang_up "$p" "$number"
+done
+for _ in $(seq 1 100); do
+  rows=$(psql "$PG_URL" -Atc "select string_agg(c.number || '=' || m.status || ':' ||
+    coalesce(left(m.provider_id, 4), 'inline'), ',' order by c.number) from messages m
+    join contacts c on c.id = m.contact_id where m.direction = 'out' and c.number like '+1555080%'")
+  [ "$rows" = "+15550801=sent:sim-,+15550802=sent:sim-" ] && break
+  sleep 0.1
+done
+[ "$rows" = "+15550801=sent:sim-,+15550802=sent:sim-" ]
+result $? "a caller that hangs up gets its reply through the provider, from its holder (+15550801) or handed over (+15550802)" \
+  "got $rows; $(grep -h reply_requeued "$tmp/log" "$tmp/log2")"
 kill -TERM "$second_pid"
 wait "$second_pid" 2>/dev/null
 wait_held "$first_port" 256

@@ -54,6 +54,9 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, "SELECT count(*) FROM pg_indexes WHERE indexname = 'parley_inbox_open'"
                         " AND indexdef LIKE '%(id) WHERE%'"),
             1, "9: the inbox's open items are indexed in id order");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.columns"
+                        " WHERE table_name = 'parley_inbox' AND column_name = 'reply_ids'"),
+            1, "10: a done inbox item keeps its replies' message ids");
   CHECK_INT(one_int(db, "SELECT max(version) FROM parley_schema"), store_schema_version(),
             "and the version is the latest");
   sql_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
@@ -395,7 +398,7 @@ static void test_bot_added_by_two_at_once(const char *url) {
 typedef struct inbox_seen {
   int n;
   int64_t ids[8];
-  char tickets[256], states[256], replies[256];
+  char tickets[256], states[256], replies[256], reply_ids[256];
 } inbox_seen;
 
 static void inbox_opened(void *ud, const inbox_item *it) {
@@ -406,12 +409,14 @@ static void inbox_opened(void *ud, const inbox_item *it) {
   snprintf(s->tickets + len, sizeof s->tickets - len, "%s%s", len ? "," : "", it->item);
 }
 
-static void inbox_resulted(void *ud, const char *ticket, const char *state, const char *replies) {
+static void inbox_resulted(void *ud, const char *ticket, const char *state, const char *replies,
+                           const char *reply_ids) {
   inbox_seen *s = ud;
   s->n++;
   size_t len = strlen(s->states);
   snprintf(s->states + len, sizeof s->states - len, "%s%s=%s", len ? "," : "", ticket, state);
   if (replies) snprintf(s->replies, sizeof s->replies, "%s", replies);
+  if (reply_ids) snprintf(s->reply_ids, sizeof s->reply_ids, "%s", reply_ids);
 }
 
 /* An item's way through the inbox: added (once per ticket), taken by the
@@ -469,6 +474,7 @@ static void test_inbox(const char *url) {
   store_inbox_results(st, tickets, 5, inbox_resulted, &res);
   CHECK_STR(res.states, "t1=done", "only the item a webhook waits for is left, done");
   CHECK_STR(res.replies, "[\"hi\"]", "with its inline replies");
+  CHECK_STR(res.reply_ids, "[901]", "and their message ids (queued if its answer fails)");
   CHECK_INT(one_int(st->sql, "SELECT count(*) FROM messages WHERE id = 900 AND status = 'queued'"),
             1, "the given-up item's reply is queued for the provider instead");
   CHECK_INT(store_inbox_forget_many(st, tickets, 5), 0, "the taker removes what it read (%s)",
