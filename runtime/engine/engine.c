@@ -57,7 +57,9 @@ void engine_on_queued(engine *e, void (*fn)(void *ud), void *ud) {
   writer_on_queued(e->w, fn, ud);
 }
 
-void engine_set_fence(engine *e, const struct store_fence *f) { writer_set_fence(e->w, f); }
+int engine_set_fence(engine *e, const struct store_fence *f, char *err, size_t errlen) {
+  return writer_set_fence(e->w, f, err, errlen);
+}
 
 int engine_apply_side(void *e, struct journal *j, char *err, size_t errlen) {
   return writer_apply_side(((engine *)e)->w, j, err, errlen);

@@ -332,9 +332,10 @@ int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_
 /* 1 if this engine's node holds the conversation (bot, number). */
 int engine_holds(engine *e, int64_t bot_id, const char *number);
 /* Every write transaction checks the node's fencing number (store_cluster.h)
- * from now on. */
+ * from now on; one the node leaves idle for f->idle_ms is ended by the
+ * server. 0, or -1 with err. */
 struct store_fence;
-void engine_set_fence(engine *e, const struct store_fence *f);
+int engine_set_fence(engine *e, const struct store_fence *f, char *err, size_t errlen);
 
 /* Each number a bot serves (bot.config{numbers = {...}}), with its bot. */
 void engine_each_number(engine *e, void (*fn)(void *ud, const char *number, const char *bot),

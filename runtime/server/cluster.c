@@ -171,7 +171,11 @@ cluster *cluster_start(const cluster_config *cfg, engine *e, char *err, size_t e
   if (rc) goto failed;
   unsigned char none[PARTITIONS] = {0};
   set_engine(c, e, none); /* the partitions come with the first ticks */
-  engine_set_fence(e, &c->fence);
+  c->fence.idle_ms = c->lease_ms;
+  if (engine_set_fence(e, &c->fence, err, errlen)) {
+    store_node_leave(c->ctl, c->fence.node_id, atomic_load(&c->fence.fence));
+    goto failed;
+  }
   c->share = PARTITIONS; /* until the first renewal counts the nodes */
   c->live = 1;
   c->listening = pthread_create(&c->listener, NULL, listener_main, c) == 0;
@@ -181,7 +185,7 @@ cluster *cluster_start(const cluster_config *cfg, engine *e, char *err, size_t e
     c->quit = 1;
     pthread_mutex_unlock(&c->mu);
     if (c->listening) pthread_join(c->listener, NULL);
-    engine_set_fence(e, NULL);
+    engine_set_fence(e, NULL, err, errlen);
     store_node_leave(c->ctl, c->fence.node_id, atomic_load(&c->fence.fence));
     goto failed;
   }

@@ -668,11 +668,13 @@ int writer_apply(writer *w, journal *j, char *err, size_t errlen) {
   return rc;
 }
 
-void writer_set_fence(writer *w, const store_fence *f) {
+int writer_set_fence(writer *w, const store_fence *f, char *err, size_t errlen) {
   pthread_mutex_lock(&w->mu);
   while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
-  store_set_fence(w->st, f);
+  int rc = store_set_fence(w->st, f);
+  if (rc) snprintf(err, errlen, "%s", store_error(store_reads(w->st)));
   pthread_mutex_unlock(&w->mu);
+  return rc;
 }
 
 store_reader *writer_reader(writer *w) {

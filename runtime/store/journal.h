@@ -288,9 +288,9 @@ typedef struct writer writer;
 writer *writer_open(const char *path, int threaded, char *err, size_t errlen);
 void writer_close(writer *w); /* closes the connection */
 /* Its write transactions check the node's fencing number f from now on
- * (store_set_fence), after the journal in flight. */
+ * (store_set_fence), after the journal in flight. 0, or -1 with err. */
 struct store_fence;
-void writer_set_fence(writer *w, const struct store_fence *f);
+int writer_set_fence(writer *w, const struct store_fence *f, char *err, size_t errlen);
 /* Without a thread of its own (an in-memory store: one connection for
  * everything), the writer's connection for the reads of the thread that
  * submits; NULL when the writer has its thread (readers then open their own

@@ -814,7 +814,14 @@ static int run_simple(store *st, int q, const char *what) {
   return s ? store_exec_done(st, s, what) : -1;
 }
 
-void store_set_fence(store *st, const store_fence *f) { st->fence = f; }
+int store_set_fence(store *st, const store_fence *f) {
+  st->fence = f;
+  if (st->db || !f) return 0; /* SQLite: one node */
+  char set[96]; /* kept by sql_db for the connections after this one */
+  snprintf(set, sizeof set, "SET idle_in_transaction_session_timeout = %ld",
+           f->idle_ms > 0 ? f->idle_ms : 0);
+  return sql_exec(st->sql, set) ? store_fail(st, "cannot bound the idle transactions") : 0;
+}
 
 /* Inside a write transaction: 0 if the node's fence still holds (or none
  * is set), else -1 with the error. The share lock makes a DELETE or

@@ -36,11 +36,17 @@ int store_claim_ids(store *st, const char *kind, int64_t n, int64_t *first);
 typedef struct store_fence {
   char node_id[128];
   _Atomic int64_t fence;
+  long idle_ms; /* the node's lease: see store_set_fence */
 } store_fence;
 /* Every write transaction on st starts by checking f (kept, not copied);
  * one that finds the node's row gone or renumbered fails, with an error
- * saying the node's partitions were taken over. */
-void store_set_fence(store *st, const store_fence *f);
+ * saying the node's partitions were taken over. That check holds a share
+ * lock on the row until the transaction ends, which another node removing
+ * the row waits for: a transaction left idle for f->idle_ms (the node
+ * stalled: stopped, frozen, cut off) is ended by the server, its
+ * connection closed, so that the node's partitions can move on. 0, or -1
+ * (the setting could not be made). NULL: no check. */
+int store_set_fence(store *st, const store_fence *f);
 
 /* Joins as node_id: a new fencing number for this run (*fence), the lease
  * for lease_ms. A row of the same id whose connection is still open and

@@ -16,10 +16,12 @@ PARLEY=${PARLEY:-./parley}
 tmp=$(mktemp -d)
 . tests/e2e/lib/tap.sh
 . tests/e2e/lib/require.sh
+. tests/e2e/lib/cluster.sh
 require_tools curl psql python3
 
 KILLS=${CLUSTER_KILLS:-20}
 FANS=${CLUSTER_FANS:-24}
+NODES=3
 started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
 eval "$started"
 pids=""
@@ -57,47 +59,8 @@ bot.handler('step', function(c, args)
 end)
 EOF
 
-# until TRIES COMMAND...: runs COMMAND (its output in $got) every 0.1 s
-# until it prints what $want says, at most TRIES times; status 0 if it did
-until_got() {
-  tries=$1
-  shift
-  for _ in $(seq 1 "$tries"); do
-    got=$("$@")
-    [ "$got" = "$want" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-sql() { psql "$PG_URL" -Atc "$1"; }
-# three free ports in a row (other tests may hold some)
-base=$(python3 -c '
-import random, socket
-for _ in range(200):
-    b = random.randrange(21000, 60000)
-    try:
-        for k in range(3):
-            s = socket.socket(); s.bind(("127.0.0.1", b + k)); s.close()
-        print(b); break
-    except OSError:
-        pass
-')
+base=$(free_ports 3)
 [ -n "$base" ] || bail "three free ports"
-# node K (0, 1, 2) listens on base + K; its pid is in $tmp/pid.K
-start_node() {
-  "$PARLEY" serve --listen "127.0.0.1:$((base + $1))" --db "$PG_URL" --scripts "$tmp/scripts" \
-    --node-id "node$1" --node-lease-ms 1000 --send-timeout-ms 2000 2>>"$tmp/log.$1" &
-  echo $! > "$tmp/pid.$1"
-  for _ in $(seq 1 100); do
-    curl -s -m 1 "http://127.0.0.1:$((base + $1))/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  return 1
-}
-held() {
-  curl -s -m 2 "http://127.0.0.1:$((base + $1))/healthz" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["partitions"])' 2>/dev/null
-}
 for k in 0 1 2; do
   start_node $k || bail "node $k starts" "$(cat "$tmp/log.$k")"
 done
@@ -132,27 +95,6 @@ broadcast=$(curl -s -m 20 -H "Authorization: Bearer admin-secret-789" \
   "http://127.0.0.1:$base/v1/bots/counter/broadcasts")
 expect "a broadcast to them starts" "$broadcast" '"id":[0-9]+'
 
-# fan I sends m1, m2, ... until $tmp/stop exists; each message until a
-# node acknowledges it (200), starting at node (I + K) % 3
-fan() {
-  i=$1 k=0
-  while [ ! -e "$tmp/stop" ]; do
-    k=$((k + 1))
-    tries=0
-    while :; do
-      node=$(((i + k + tries) % 3))
-      code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' \
-        -H "Authorization: Bearer hook-secret-456" -H 'Content-Type: application/json' \
-        --data "{\"from\":\"+1555300$(printf %04d "$i")\",\"text\":\"m$k\",\"id\":\"f$i-m$k\"}" \
-        "http://127.0.0.1:$((base + node))/v1/bots/counter/messages")
-      [ "$code" = 200 ] && break
-      tries=$((tries + 1))
-      [ $tries -gt 200 ] && { echo "gave up" > "$tmp/gaveup.$i"; return; }
-      sleep 0.1
-    done
-    echo "$k" > "$tmp/sent.$i"
-  done
-}
 for i in $(seq 1 "$FANS"); do
   fan "$i" &
   pids="$pids $!"
@@ -256,24 +198,15 @@ result $? "each of its $BROADCAST contacts (and the fans subscribed meanwhile) g
   "got $rows (texts|contacts|of the list)"
 
 sleep 3 # the last timers come due
-sent=0 bad="" ticks_bad="" steps_bad=""
+fans_in_order "$FANS"
+ticks_bad="" steps_bad=""
 for i in $(seq 1 "$FANS"); do
   count=$(cat "$tmp/sent.$i" 2>/dev/null || echo 0)
-  sent=$((sent + count))
-  want=$(seq 1 "$count" | sed 's/^/m/' | tr '\n' ',')
-  state=$(psql "$PG_URL" -Atc "select v.state from conversations v join contacts c on
-    c.id = v.contact_id join bots b on b.id = c.bot_id where b.name = 'counter' and
-    c.number = '+1555300$(printf %04d "$i")'")
-  got=$(printf '%s' "$state" |
-    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("seen", ""))')
-  ticks=$(printf '%s' "$state" |
-    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("ticks", 0))')
-  steps=$(printf '%s' "$state" |
-    python3 -c 'import json, sys; print(json.loads(sys.stdin.read() or "{}").get("steps", ""))')
-  [ "$got" = "$want" ] || bad="$bad fan $i: want $want got $got;"
-  [ "$ticks" = $((count / 10)) ] || ticks_bad="$ticks_bad fan $i: $ticks of $((count / 10));"
+  ticks=$(fan_state "$i" ticks)
+  [ "${ticks:-0}" = $((count / 10)) ] || ticks_bad="$ticks_bad fan $i: $ticks of $((count / 10));"
   want_steps=""
   [ "$count" -ge 3 ] && want_steps="1,2,3,"
+  steps=$(fan_state "$i" steps)
   [ "$steps" = "$want_steps" ] || steps_bad="$steps_bad fan $i: steps '$steps';"
 done
 [ "$sent" -gt $((FANS * 5)) ]

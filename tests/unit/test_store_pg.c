@@ -519,7 +519,7 @@ static void test_cluster_store(const char *url) {
 
   /* a's writes check its fence; b removing a (its lease over) waits for
    * a's transaction, and a commits nothing after */
-  store_fence fence = {.node_id = "node-a"};
+  store_fence fence = {.node_id = "node-a", .idle_ms = 60000};
   atomic_store(&fence.fence, fa);
   store_set_fence(w, &fence);
   CHECK_INT(store_node_renew(a, "node-a", fa, -1000), 0, "a's lease set to have run out");
@@ -557,6 +557,31 @@ static void test_cluster_store(const char *url) {
         "id blocks follow each other (%lld, %lld)", (long long)first, (long long)next);
   CHECK_INT(store_claim_ids(a, "nothing", 1, &first), -1, "an unknown kind of id fails");
   store_node_leave(a, "node-a", again);
+
+  /* a node stalled inside a write transaction (its process stopped, its
+   * machine frozen) holds the share lock on its row: the server ends that
+   * transaction once it has been idle for the node's lease, so another
+   * node can remove it and take its partitions (rather than wait for the
+   * stalled one to go on, however long that takes) */
+  int64_t fp = 0;
+  CHECK_INT(store_node_join(a, "node-p", "", 300, &fp), 0, "node p joins, its lease 300 ms");
+  store_fence stalled = {.node_id = "node-p", .idle_ms = 300};
+  atomic_store(&stalled.fence, fp);
+  CHECK_INT(store_set_fence(w, &stalled), 0, "its writes check its fence");
+  CHECK_INT(store_begin(w), 0, "node p begins a write transaction, then stalls");
+  sql_exec(b->sql, "SET lock_timeout = '20s'"); /* fail, not hang, if it is never ended */
+  int removed = 0;
+  for (int i = 0; i < 200 && removed == 0; i++) {
+    removed = store_nodes_expire(b);
+    if (!removed) usleep(50000);
+  }
+  CHECK_INT(removed, 1, "once its lease ran out, b removes it without waiting for it (%s)",
+            store_error(store_reads(b)));
+  CHECK_INT(store_commit(w), -1, "node p going on commits nothing");
+  store_rollback(w);
+  CHECK_INT(store_begin(w), -1, "and finds itself fenced (%s)", store_error(store_reads(w)));
+  store_set_fence(w, NULL);
+  sql_exec(b->sql, "SET lock_timeout = 0");
 done:
   store_close(a);
   store_close(b);
