@@ -137,6 +137,17 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
   return 1;
 }
 
+int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
+                     const char *item, int64_t reply_ms, char *err, size_t errlen) {
+  journal_inbox_add(e->jr, ticket, partition_of(b->id, number), b->id, item, reply_ms, 0);
+  return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
+}
+
+int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen) {
+  journal_inbox_done(e->jr, inbox_id, answer, "[]");
+  return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
+}
+
 int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen) {
   for (size_t i = 0; i < n; i++) journal_message_release(e->jr, ids[i], "queued", engine_now(e));
   return submit_journal(e, err, errlen);

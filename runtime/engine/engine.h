@@ -269,6 +269,15 @@ int engine_import_contacts(engine *e, bot *b, const char *data, size_t len,
  * -1 the store failed. */
 int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_t errlen);
 
+/* The inbox (store_cluster.h) outside a message's batch: an item for the
+ * node holding (bot, number)'s conversation, under ticket, that a caller
+ * waits for (reply_ms); and an item this node took, done with its answer
+ * (a JSON text the waiting node reads). Each durable on return: 0, or -1
+ * with err. */
+int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
+                     const char *item, int64_t reply_ms, char *err, size_t errlen);
+int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen);
+
 /* Messages recorded as sent inline whose webhook answer never reached the
  * provider go to the outbox instead (committed with the next batch). */
 int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen);

@@ -13,28 +13,12 @@
 
 #include "deploy.h"
 #include "clock.h"
+#include "cluster.h"
 #include "contacts_file.h"
 #include "http_internal.h"
 #include "http_limits.h"
 #include "log.h"
 #include "store.h"
-
-void job_answer(job *j, unsigned status, json_t *body) {
-  j->http_status = status;
-  j->http_body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  json_decref(body);
-  if (!j->http_body) { /* never an answer without a body */
-    j->http_status = 500;
-    j->http_body = xstrdup("{\"error\":\"the answer could not be written as JSON\"}");
-  }
-}
-
-void job_answer_error(job *j, unsigned status, const char *message) {
-  char *text = xstrdup(message);
-  utf8_repair(text); /* a message may quote input cut at a byte count */
-  job_answer(j, status, json_pack("{s:s}", "error", text));
-  free(text);
-}
 
 /* One version for GET .../versions: "version" is its number among the bot's
  * versions (as reload and rollback answer); "id" is the same number, kept for
@@ -519,8 +503,9 @@ static void run_contact(server *s, job *j, bot *b) {
 }
 
 /* PATCH /v1/bots/BOT/contacts/NUMBER {"fields": {...}, "tags": [...],
- * "timezone": "..."}: fields are merged (null removes one), tags replaced. */
-static void run_contact_update(server *s, job *j, bot *b) {
+ * "timezone": "..."}: fields are merged (null removes one), tags replaced.
+ * 1 if handed to the node holding the contact (forward_admin), else 0. */
+static int run_contact_update(server *s, job *j, bot *b) {
   json_error_t jerr;
   json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
   json_t *fields = json_object_get(o, "fields"), *tags = json_object_get(o, "tags");
@@ -540,13 +525,14 @@ static void run_contact_update(server *s, job *j, bot *b) {
   if (bad) {
     json_decref(o);
     job_answer_error(j, 400, bad);
-    return;
+    return 0;
   }
+  int away = forward_admin(s, j, b);
   contact_row r = {0};
-  if (store_contact_get(engine_store(s->e), bot_id(b), j->item, &r) <= 0) {
+  if (away || store_contact_get(engine_store(s->e), bot_id(b), j->item, &r) <= 0) {
     json_decref(o);
-    job_answer_error(j, 404, "no such contact");
-    return;
+    if (!away) job_answer_error(j, 404, "no such contact");
+    return away > 0;
   }
   char *fields_json = NULL, *tags_json = NULL;
   if (fields) {
@@ -572,11 +558,12 @@ static void run_contact_update(server *s, job *j, bot *b) {
   json_decref(o);
   if (rc) {
     job_answer_error(j, rc > 0 ? 400 : 500, err);
-    return;
+    return 0;
   }
   store_contact_get(engine_store(s->e), bot_id(b), j->item, &r);
   job_answer(j, 200, contact_json(&r));
   contact_row_free(&r);
+  return 0;
 }
 
 /* 1 if v is a time the admin API takes: whole seconds since 1970, from 0
@@ -707,6 +694,9 @@ static void run_contacts_import(server *s, job *j, bot *b) {
   char err[1024];
   int rc = engine_import_contacts(s->e, b, j->body.data ? j->body.data : "", j->body.len, &opt,
                                   &rep, err, sizeof err);
+  /* written behind the other nodes' caches (even a failed import may have
+   * committed some batches): they forget the contacts they cached */
+  if (rc <= 0 && s->cfg.nodes) cluster_contacts_changed(s->cfg.nodes);
   if (rc) {
     json_decref(rep.errors);
     job_answer_error(j, rc > 0 ? 400 : 500, err);
@@ -752,10 +742,10 @@ static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row_free(&br);
 }
 
-void admin_run(server *s, job *j) {
+int admin_run(server *s, job *j) {
   if (j->kind == JOB_METRICS) {
     run_metrics(s, j);
-    return;
+    return 0;
   }
   bot *b = engine_find_bot(s->e, j->botname);
   if (j->kind == JOB_RELOAD) {
@@ -776,13 +766,15 @@ void admin_run(server *s, job *j) {
     else if (rc == 0) job_answer_error(j, 409, "no such broadcast running (done, cancelled or unknown)");
     else job_answer(j, 200, json_pack("{s:s}", "status", "cancelled"));
   } else if (j->kind == JOB_CONTACT_ERASE) {
+    int away = forward_admin(s, j, b);
+    if (away) return away > 0;
     char err[1024];
     int rc = engine_erase_contact(s->e, b, j->item, err, sizeof err);
     if (rc < 0) job_answer_error(j, 500, err);
     else if (rc == 0) job_answer_error(j, 404, "no such contact");
     else job_answer(j, 200, json_pack("{s:s}", "status", "erased"));
   } else if (j->kind == JOB_CONTACT_UPDATE) {
-    run_contact_update(s, j, b);
+    return run_contact_update(s, j, b);
   } else if (j->kind == JOB_CONTACTS_IMPORT) {
     run_contacts_import(s, j, b);
   } else if (j->kind == JOB_CONTACTS_CSV) {
@@ -798,4 +790,5 @@ void admin_run(server *s, job *j) {
   } else {
     run_rollback(s, j, b);
   }
+  return 0;
 }

@@ -26,7 +26,7 @@ struct cluster {
   pthread_t thread;
   pthread_t listener;    /* the inbox's news (LISTEN), on a connection of its own */
   int listening;
-  void (*on_inbox)(void *ud, int done, const char *payload);
+  void (*on_inbox)(void *ud, int kind, const char *payload);
   void *on_inbox_ud;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -114,7 +114,12 @@ static void *listener_main(void *arg) {
   return NULL;
 }
 
-void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int done, const char *payload),
+void cluster_contacts_changed(cluster *c) {
+  if (store_contacts_changed(c->ctl)) /* the other nodes' caches may be stale until restarted */
+    log_event(LOG_ERROR, "contacts_unannounced", "error", store_error(store_reads(c->ctl)), NULL);
+}
+
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int kind, const char *payload),
                       void *ud) {
   pthread_mutex_lock(&c->mu);
   c->on_inbox = fn;

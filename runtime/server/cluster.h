@@ -54,11 +54,14 @@ int cluster_inbox_results(cluster *c, const char *const *tickets, size_t n,
                           void *ud);
 int cluster_inbox_abandon(cluster *c, const char *ticket);
 void cluster_inbox_forget(cluster *c, const char *const *tickets, size_t n);
-/* fn is called (on a thread of the cluster's) whenever the inbox has
- * news: an item added (done 0), or done (done 1; payload: the prefix of
- * its ticket, the run that took it). */
-void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int done, const char *payload),
+/* fn is called (on a thread of the cluster's) whenever there is news
+ * (kind, store_cluster.h): an inbox item added, or done (payload: the
+ * prefix of its ticket, the run that took it), or contacts written behind
+ * the nodes' caches, which cluster_contacts_changed (on the engine thread,
+ * after the writes committed) tells every node. */
+void cluster_on_inbox(cluster *c, void (*fn)(void *ud, int kind, const char *payload),
                       void *ud);
+void cluster_contacts_changed(cluster *c);
 /* mask (PARTITIONS characters and a NUL): a '1' for each partition the
  * engine runs now. Any thread. */
 void cluster_held_mask(cluster *c, char *mask);

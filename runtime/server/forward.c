@@ -10,6 +10,11 @@
  * and is answered without replies, which the holder queues for the
  * provider.
  *
+ * An admin call that writes a contact of such a conversation (PATCH or
+ * DELETE of /v1/bots/BOT/contacts/NUMBER) goes the same way, for the
+ * holder to run, whose cache holds the contact: the caller waits for the
+ * holder's answer (ADMIN_WAIT_MS at most, then 504).
+ *
  * The other way round, the open inbox items of this node's partitions
  * are taken as jobs without a connection, in the inbox's order, before
  * each round of jobs (woken when items are added, and every 100 ms): a
@@ -30,7 +35,7 @@
 #include "store_cluster.h"
 #include "util.h"
 
-enum { TAKE_AT_ONCE = 512 };
+enum { TAKE_AT_ONCE = 512, ADMIN_WAIT_MS = 10000 };
 
 void forward_init(server *s) { /* unique to this run: random, then counted */
   unsigned char r[8] = {0};
@@ -41,9 +46,13 @@ void forward_init(server *s) { /* unique to this run: random, then counted */
   for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
 }
 
-void forward_mark(server *s, job *j, inbound *in) {
+static void new_ticket(server *s, job *j) {
   free(j->ticket);
   j->ticket = xasprintf("%s-%llu", s->ticket_prefix, (unsigned long long)++s->tickets);
+}
+
+void forward_mark(server *s, job *j, inbound *in) {
+  new_ticket(s, j);
   in->forward_ticket = j->ticket;
   j->wants_replies = j->conn && j->kind == JOB_MESSAGE && in->inline_reply > 0;
   j->deadline_ns = in->inline_until_ns ? in->inline_until_ns
@@ -55,6 +64,48 @@ int forward_wait(server *s, job *j) {
   j->next = s->forwarded;
   s->forwarded = j;
   return 1;
+}
+
+static int is_admin(const job *j) {
+  return j->kind == JOB_CONTACT_UPDATE || j->kind == JOB_CONTACT_ERASE;
+}
+
+int forward_admin(server *s, job *j, bot *b) {
+
+  if (!s->cfg.nodes || j->inbox_id || engine_holds(s->e, bot_id(b), j->item)) return 0;
+  new_ticket(s, j);
+  json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "bot", j->botname, "from", j->item, "admin",
+                        j->kind == JOB_CONTACT_ERASE ? "erase" : "update", "body",
+                        j->body.data ? j->body.data : "", j->body.data ? j->body.len : 0);
+  char *item = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  char err[256] = "the request's body is not UTF-8";
+  int rc = item ? engine_inbox_add(s->e, b, j->ticket, j->item, item, ADMIN_WAIT_MS, err,
+                                   sizeof err)
+                : -1;
+  free(item);
+  if (rc) {
+    job_answer_error(j, item ? 503 : 400, err);
+    return -1;
+  }
+  j->wants_replies = 1;
+  j->deadline_ns = mono_ns() + ADMIN_WAIT_MS * 1000000LL;
+  return forward_wait(s, j);
+}
+
+/* The holder's answer to a handed-over admin call ({"status": N, "body":
+ * "..."}) as the job's. */
+static void take_answer(job *j, const char *answer) {
+  json_t *o = answer ? json_loads(answer, 0, NULL) : NULL;
+  json_int_t status = json_integer_value(json_object_get(o, "status"));
+  const char *body = json_string_value(json_object_get(o, "body"));
+  if (status >= 200 && status <= 599 && body) {
+    j->http_status = (unsigned)status;
+    j->http_body = xstrdup(body);
+  } else {
+    job_answer_error(j, 502, "the node holding the contact gave an answer that cannot be read");
+  }
+  json_decref(o);
 }
 
 /* The holder's inline replies (a JSON list of texts) as the job's, and
@@ -127,7 +178,8 @@ void forward_poll(server *s) {
     job *j = l.jobs[i];
     int answer = !away && l.found[i] != ITEM_OPEN;
     if (answer && l.found[i] == ITEM_DONE) { /* read: it goes (a copy: j is freed once answered) */
-      take_replies(j, l.replies[i], l.reply_ids[i]);
+      if (is_admin(j)) take_answer(j, l.replies[i]);
+      else take_replies(j, l.replies[i], l.reply_ids[i]);
       tickets[nread++] = xstrdup(j->ticket);
     }
     if (!answer && now >= j->deadline_ns) {
@@ -143,6 +195,13 @@ void forward_poll(server *s) {
       at = &j->next;
       continue;
     }
+    if (is_admin(j) && !j->http_status) /* given up, or its item gone */
+      job_answer_error(j, l.found[i] == ITEM_OPEN ? 504 : 503,
+                       l.found[i] == ITEM_OPEN
+                           ? "the node holding the contact did not answer in time; the change "
+                             "may still be made: look the contact up"
+                           : "the node holding the contact did not say what it did: look the "
+                             "contact up");
     *at = j->next;
     j->next = NULL;
     atomic_store(&j->done, 1);
@@ -182,6 +241,12 @@ static void take_item(void *ud, const inbox_item *it) {
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = str_of(o, "event_type") ? JOB_EVENT : JOB_MESSAGE;
+  const char *admin = str_of(o, "admin"), *body = str_of(o, "body");
+  if (admin) { /* a contact written through another node's admin API */
+    j->kind = strcmp(admin, "erase") == 0 ? JOB_CONTACT_ERASE : JOB_CONTACT_UPDATE;
+    j->item = xstrdup(from);
+    if (body) buf_puts(&j->body, body);
+  }
   json_t *dl = json_object_get(o, "delivery");
   if (json_is_object(dl)) { /* a delivery report */
     j->kind = JOB_STATUS;

@@ -107,6 +107,7 @@ struct server {
    * another node; the inbox items taken, not yet durable */
   job *forwarded;
   atomic_uint inbox_news;       /* the cluster's listener counts what it is told */
+  atomic_int contacts_stale;    /* it was told of contacts written behind the cache */
   unsigned inbox_news_seen;     /* the count at forward_poll's last look */
   int64_t next_forward_look;    /* mono_ns: forward_poll looks again by then anyway */
   uint64_t tickets;
@@ -185,7 +186,7 @@ int provider_refused_early(server *s, struct MHD_Connection *conn,
 void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,
                   const char *bot, const char *endpoint);
 /* The answer of a job (the engine thread writes it; the HTTP thread sends
- * it once the batch is durable). body is taken. */
+ * it once the batch is durable). body is taken. job_answer.c */
 void job_answer(job *j, unsigned status, json_t *body);
 void job_answer_error(job *j, unsigned status, const char *message);
 
@@ -202,13 +203,20 @@ void forward_mark(server *s, job *j, inbound *in);
 /* Its batch durable: 1 if j waits for its holder's replies (forward_poll
  * answers it), 0 to answer it now. */
 int forward_wait(server *s, job *j);
-/* Answers the waiting webhooks whose replies came or whose deadline passed. */
+/* An admin call writing a contact (JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE,
+ * j->item the number) of a conversation another node holds: 1 handed
+ * over to it (forward_poll answers j with its answer), 0 this node holds
+ * it (run it here), -1 answered (it could not be handed over). */
+int forward_admin(server *s, job *j, bot *b);
+/* Answers the waiting webhooks and admin calls whose replies or answer
+ * came or whose deadline passed. */
 void forward_poll(server *s);
 /* The open inbox items of this node's partitions not taken yet, as jobs
  * (a list), oldest first. */
 job *inbox_take(server *s);
 /* j (an inbox item's job) is done with: durable, failed or dropped. */
 void inbox_taken_done(server *s, job *j);
+
 
 /* upload_worker.c: the thread that unpacks archives sent as scripts. */
 typedef struct upload_worker upload_worker;
@@ -222,7 +230,8 @@ void upload_worker_stop(upload_worker *w);
 void upload_worker_free(upload_worker *w);
 
 /* Runs an admin job (reload, rollback, metrics, contacts, broadcasts, ...)
- * on the engine thread, every batch before it committed (admin_api.c). */
-void admin_run(server *s, job *j);
+ * on the engine thread, every batch before it committed (admin_api.c): 0
+ * answered, 1 handed to another node (forward_admin: answered later). */
+int admin_run(server *s, job *j);
 
 #endif

@@ -24,6 +24,7 @@
 #include "form.h"
 #include "util.h"
 #include "cluster.h"
+#include "store_cluster.h"
 #include "http_internal.h"
 
 
@@ -671,6 +672,26 @@ static int collect(server *s, job *j) {
   return 0;
 }
 
+/* An admin call taken from the inbox (forward.c): run here if this node
+ * still holds its contact, its answer recorded for the node that waits;
+ * then freed. */
+static void inbox_admin_run(server *s, job *j) {
+  bot *b = engine_find_bot(s->e, j->botname);
+  if (!b || engine_holds(s->e, bot_id(b), j->item)) { /* else its new holder takes it */
+    admin_run(s, j);
+    json_t *o = json_pack("{s:i, s:s}", "status", (int)j->http_status, "body",
+                          j->http_body ? j->http_body : "{}");
+    char *answer = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char err[256];
+    if (engine_inbox_done(s->e, j->inbox_id, answer, err, sizeof err)) /* taken again */
+      log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    free(answer);
+  }
+  inbox_taken_done(s, j);
+  job_free(j);
+}
+
 /* A job answered on its own (admin, a bot that is gone): resumed now. */
 static void answer_now(job *j) {
   atomic_store(&j->done, 1);
@@ -716,11 +737,15 @@ static void handle_jobs(server *s, job *jobs) {
     if (j->kind >= JOB_RELOAD) {
       submit_collected(s);
       finish_in_flight(s); /* and every batch before (timers, ...) */
-      admin_run(s, j);
+      if (j->inbox_id) { /* another node's caller waits for its answer */
+        inbox_admin_run(s, j);
+        continue;
+      }
+      int away = admin_run(s, j);
       if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) routes_refresh(s);
       char err[256];
       engine_flush(s->e, err, sizeof err);
-      answer_now(j);
+      if (!away) answer_now(j);
       continue;
     }
     int refused = collect(s, j);
@@ -922,6 +947,10 @@ int server_run(server *s) {
     /* with other nodes, what they hand over: told by the cluster's
      * listener (server_inbox_news), looked for every 100 ms anyway */
     int others = s->cfg.nodes && cluster_nodes_live(s->cfg.nodes) > 1;
+    if (atomic_exchange(&s->contacts_stale, 0)) { /* another node imported contacts */
+      finish_in_flight(s);
+      engine_forget_contacts(s->e);
+    }
     job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
     if (jobs || others) handle_jobs(s, jobs);
     else finish_in_flight(s);
@@ -1003,10 +1032,12 @@ void server_report_http(server *s, uint64_t id, const engine_http_result *r) {
   queue_job(s, j);
 }
 
-void server_inbox_news(void *ud, int done, const char *payload) {
+void server_inbox_news(void *ud, int kind, const char *payload) {
   server *s = ud;
+  int done = kind == NEWS_INBOX_DONE;
   if (done && strcmp(payload, s->ticket_prefix) != 0) return; /* another run's */
   if (done) atomic_fetch_add(&s->inbox_news, 1);
+  if (kind == NEWS_CONTACTS) atomic_store(&s->contacts_stale, 1);
   pthread_mutex_lock(&s->mu);
   pthread_cond_signal(&s->cv);
   pthread_mutex_unlock(&s->mu);

@@ -56,10 +56,12 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
  * every 100 ms. */
 int server_run(server *s);
 void server_stop(server *s);
-/* The inbox has news (cluster_on_inbox): an item added wakes the engine
+/* The cluster has news (cluster_on_inbox): an item added wakes the engine
  * thread; one done that a webhook of this run waits for (payload: its
- * ticket's prefix) is counted for forward_poll too. Any thread. */
-void server_inbox_news(void *s, int done, const char *payload);
+ * ticket's prefix) is counted for forward_poll too; contacts written
+ * behind the caches make the engine forget the contacts it cached. Any
+ * thread. */
+void server_inbox_news(void *s, int kind, const char *payload);
 /* After server_run: handles what comes in meanwhile (requests on open
  * connections, the sender's reports), waiting up to wait_ms for it. */
 void server_pump(server *s, int wait_ms);

@@ -31,6 +31,7 @@ enum {
   C_INBOX_SWEEP,
   C_INBOX_NOTIFY,
   C_INBOX_DONE_NOTIFY,
+  C_CONTACTS_NOTIFY,
   C_COUNT
 };
 _Static_assert((int)C_COUNT <= (int)STORE_CLUSTER_QUERIES,
@@ -104,6 +105,9 @@ static const char *const queries[C_COUNT] = {
      * nodes listening look at the inbox; the run that took an item done
      * (its ticket's prefix) looks at its waiting webhooks' items */
     [C_INBOX_NOTIFY] = "SELECT pg_notify('parley_inbox', '')",
+    /* contacts written outside their holders (an import): every node
+     * forgets the contacts it cached */
+    [C_CONTACTS_NOTIFY] = "SELECT pg_notify('parley_contacts', '')",
     [C_INBOX_DONE_NOTIFY] = "SELECT pg_notify('parley_inbox_done', split_part(ticket, '-', 1))"
                             " FROM parley_inbox WHERE id = ?1 AND state = 'done'",
 };
@@ -268,7 +272,7 @@ int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id
 
 int store_listen(store *st) {
   if (st->db) return 0;
-  return sql_exec(st->sql, "LISTEN parley_inbox; LISTEN parley_inbox_done")
+  return sql_exec(st->sql, "LISTEN parley_inbox; LISTEN parley_inbox_done; LISTEN parley_contacts")
              ? store_fail(st, "cannot listen for the inbox")
              : 0;
 }
@@ -280,7 +284,16 @@ typedef struct news {
 
 static void told(void *ud, const char *channel, const char *payload) {
   news *n = ud;
-  if (n->fn) n->fn(n->ud, strcmp(channel, "parley_inbox_done") == 0, payload);
+  int kind = strcmp(channel, "parley_inbox_done") == 0  ? NEWS_INBOX_DONE
+             : strcmp(channel, "parley_contacts") == 0 ? NEWS_CONTACTS
+                                                        : NEWS_INBOX_ADDED;
+  if (n->fn) n->fn(n->ud, kind, payload);
+}
+
+int store_contacts_changed(store *st) {
+  sql_stmt *s = query(st, C_CONTACTS_NOTIFY);
+  if (!s) return -1;
+  return store_step_end(st, s, sql_step(s), "cannot tell the nodes") < 0 ? -1 : 0;
 }
 
 int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud) {

@@ -124,13 +124,18 @@ int store_inbox_abandon(store *st, const char *ticket);
  * statement (the sweep removes those whose taker is gone for a minute). */
 int store_inbox_forget_many(store *st, const char *const *tickets, size_t n);
 int store_inbox_sweep(store *st);
-/* The nodes are told of new inbox items and of items done (LISTEN/NOTIFY,
- * on commit): st listens from now on (a connection of its own); then
- * waits up to timeout_ms for news, fn(ud, done, payload) for each (done:
- * an item was done, payload its ticket's prefix: the run that took it;
- * else an item was added): how many came, or -1. */
+/* The nodes are told of new inbox items, of items done and of contacts
+ * written outside their holders (LISTEN/NOTIFY, on commit): st listens
+ * from now on (a connection of its own); then waits up to timeout_ms for
+ * news, fn(ud, kind, payload) for each (NEWS_INBOX_DONE: payload is the
+ * done item's ticket's prefix, the run that took it): how many came, or
+ * -1. */
+enum { NEWS_INBOX_ADDED, NEWS_INBOX_DONE, NEWS_CONTACTS };
 int store_listen(store *st);
-typedef void (*inbox_news_fn)(void *ud, int done, const char *payload);
+typedef void (*inbox_news_fn)(void *ud, int kind, const char *payload);
 int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud);
+/* Tells every node (NEWS_CONTACTS) that contacts were written behind
+ * their caches (an import): 0 or -1. */
+int store_contacts_changed(store *st);
 
 #endif

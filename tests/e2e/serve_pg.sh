@@ -176,6 +176,60 @@ done
 [ "$rows" = "+15550801=sent:sim-,+15550802=sent:sim-" ]
 result $? "a caller that hangs up gets its reply through the provider, from its holder (+15550801) or handed over (+15550802)" \
   "got $rows; $(grep -h reply_requeued "$tmp/log" "$tmp/log2")"
+# an admin call that writes a contact another node holds (and has in its
+# cache) runs on that node: what the call set is not lost when the fan
+# texts that node next, and an erased contact starts over
+on() { # PORT METHOD PATH [BODY]
+  curl -s -m 15 -w ' %{http_code}' -X "$2" -H "Authorization: Bearer admin-secret-789" \
+    -H 'Content-Type: application/json' ${4:+--data "$4"} "http://127.0.0.1:$1$3"
+}
+text() { # PORT NUMBER TEXT ID
+  curl -s -m 10 -H "Authorization: Bearer hook-secret-456" -H 'Content-Type: application/json' \
+    --data "{\"from\":\"$2\",\"text\":\"$3\",\"id\":\"$4\"}" \
+    "http://127.0.0.1:$1/v1/bots/fanclub/messages"
+}
+fan_holder() { # NUMBER: the port of the node holding its conversation, then the other's
+  h=$(psql "$PG_URL" -Atc "select node_id = 'second' from parley_partitions where partition =
+    parley_partition((select id from bots where name = 'fanclub'), '$1')")
+  if [ "$h" = t ]; then echo "$second_port $first_port"; else echo "$first_port $second_port"; fi
+}
+set -- $(fan_holder +15550901)
+holds=$1 other=$2
+expect "a fan joins through the node holding them" "$(text "$holds" +15550901 hi a1)" 'Welcome'
+expect "an admin call to the other node sets a field of theirs" \
+  "$(on "$other" PATCH /v1/bots/fanclub/contacts/%2B15550901 '{"fields":{"level":"gold"}}')" \
+  '"level":"gold".* 200$'
+expect "the fan answers the holder" "$(text "$holds" +15550901 Lyon a2)" 'Noted, Lyon!'
+expect "and both the field the call set and the one the script set are kept" \
+  "$(on "$other" GET /v1/bots/fanclub/contacts/%2B15550901)" '"city":"Lyon".*"level":"gold"'
+expect "an admin call to the other node erases them" \
+  "$(on "$other" DELETE /v1/bots/fanclub/contacts/%2B15550901)" '"erased".* 200$'
+expect "texting the holder again, they are a new fan" "$(text "$holds" +15550901 hello a3)" \
+  'Welcome'
+rows=$(psql "$PG_URL" -Atc "select count(*) from contacts where number = '+15550901'")
+[ "$rows" = 1 ]
+result $? "with one contact row" "got $rows"
+# an import through the other node: the holder forgets the contacts it
+# cached (told through PostgreSQL), so the imported field is not lost
+# when the fan texts it next
+set -- $(fan_holder +15550902)
+holds=$1 other=$2
+expect "another fan joins through the node holding them" "$(text "$holds" +15550902 hi b1)" \
+  'Welcome'
+imported=$(curl -s -m 15 -H "Authorization: Bearer admin-secret-789" -H 'Content-Type: text/csv' \
+  --data-binary "$(printf 'number,fields.level\n+15550902,silver\n')" \
+  "http://127.0.0.1:$other/v1/bots/fanclub/contacts/import")
+expect "the other node imports a field of theirs" "$imported" '"updated":1'
+sleep 1 # the holder is told within a few milliseconds
+expect "the fan answers the holder" "$(text "$holds" +15550902 Nice b2)" 'Noted, Nice!'
+expect "and both the imported field and the one the script set are kept" \
+  "$(on "$other" GET /v1/bots/fanclub/contacts/%2B15550902)" '"city":"Nice".*"level":"silver"'
+expect "an unknown contact is still 404 through the other node" \
+  "$(on "$other" PATCH /v1/bots/fanclub/contacts/%2B15550999 '{"fields":{"a":1}}')" \
+  'no such contact.* 404$'
+expect "and a bad body is 400 there" \
+  "$(on "$other" PATCH /v1/bots/fanclub/contacts/%2B15550901 '{"fields":3}')" \
+  'fields must be an object.* 400$'
 kill -TERM "$second_pid"
 wait "$second_pid" 2>/dev/null
 wait_held "$first_port" 256
