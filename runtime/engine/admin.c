@@ -144,7 +144,7 @@ int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
 }
 
 int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen) {
-  journal_inbox_done(e->jr, inbox_id, answer, "[]");
+  journal_inbox_done(e->jr, inbox_id, 1, answer, "[]");
   return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
 }
 

@@ -350,7 +350,7 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   e->run = NULL;
   if (m->inbox_id) {
     char *t = json_dumps(texts, JSON_COMPACT), *i = json_dumps(ids, JSON_COMPACT);
-    journal_inbox_done(e->jr, m->inbox_id, t, i);
+    journal_inbox_done(e->jr, m->inbox_id, m->inbox_waited, t, i);
     free(t);
     free(i);
     json_decref(texts);

@@ -200,8 +200,10 @@ typedef struct inbound {
    * with the batch (store_cluster.h). NULL: handled here. */
   const char *forward_ticket;
   /* An inbox item being handled (its id): recorded done, with its inline
-   * replies, in the same transaction. 0: none. */
+   * replies, in the same transaction. 0: none. inbox_waited: it was added
+   * for a webhook that waits (inbox_item.waited). */
   int64_t inbox_id;
+  int inbox_waited;
 } inbound;
 
 typedef struct delivery {

@@ -268,6 +268,7 @@ static void take_item(void *ud, const inbox_item *it) {
   j->event_data = strdup_or_null(str_of(o, "event_data"));
   j->media_json = strdup_or_null(str_of(o, "media"));
   j->inbox_id = it->id;
+  j->inbox_waited = it->waited;
   if (it->reply_ms > 0) {
     j->inbox_inline = it->inline_max;
     j->inbox_until_ns = mono_ns() + it->reply_ms * 1000000;

@@ -64,6 +64,7 @@ typedef struct job {
   int wants_replies;
   int64_t deadline_ns;
   int64_t inbox_id;
+  int inbox_waited;       /* inbox_item.waited */
   int inbox_inline;       /* the replies it may answer inline, */
   int64_t inbox_until_ns; /* until then */
   int failed;     /* the engine could not take it: 503 */

@@ -649,6 +649,7 @@ static int collect(server *s, job *j) {
                   .provider_id = j->provider_id, .tag = j, .event_type = j->event_type,
                   .event_data = j->event_data, .media_json = j->media_json};
   in->inbox_id = j->inbox_id;
+  in->inbox_waited = j->inbox_waited;
   if (j->kind == JOB_STATUS) {
     j->dl.provider_id = j->provider_id;
     j->dl.status = j->dl_status;

@@ -302,9 +302,10 @@ void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bo
       .inline_max = inline_max, .reply_ms = reply_ms};
 }
 
-void journal_inbox_done(journal *j, int64_t id, const char *replies, const char *reply_ids) {
+void journal_inbox_done(journal *j, int64_t id, int waited, const char *replies,
+                        const char *reply_ids) {
   push(j, J_INBOX_DONE)->u.inbox_done = (struct j_inbox_done){
-      .id = id, .replies = copy(j, replies), .reply_ids = copy(j, reply_ids)};
+      .id = id, .waited = waited, .replies = copy(j, replies), .reply_ids = copy(j, reply_ids)};
 }
 
 void journal_append(journal *dst, journal *src) {
@@ -476,7 +477,7 @@ static int apply_op(store *st, journal_op *op) {
     }
     case J_INBOX_DONE: {
       struct j_inbox_done *o = &op->u.inbox_done;
-      return store_inbox_done(st, o->id, o->replies, o->reply_ids);
+      return store_inbox_done(st, o->id, o->waited, o->replies, o->reply_ids);
     }
   }
   return -1;

@@ -168,6 +168,7 @@ struct j_inbox_add { /* see store_inbox_add */
 };
 struct j_inbox_done { /* see store_inbox_done */
   int64_t id;
+  int waited;
   char *replies, *reply_ids;
 };
 
@@ -259,7 +260,8 @@ void journal_bot_served(journal *j, int64_t bot, const char *folder_sha);
 void journal_broadcast_cancel(journal *j, int64_t bot, int64_t id);
 void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bot,
                        const char *item, int64_t reply_ms, int inline_max);
-void journal_inbox_done(journal *j, int64_t id, const char *replies, const char *reply_ids);
+void journal_inbox_done(journal *j, int64_t id, int waited, const char *replies,
+                        const char *reply_ids);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */

@@ -21,8 +21,7 @@ enum {
   C_CLAIM,
   C_RELEASE,
   C_INBOX_ADD,
-  C_INBOX_MARK,
-  C_INBOX_REQUEUE,
+  C_INBOX_DONE,
   C_INBOX_DROP,
   C_INBOX_OPEN,
   C_INBOX_RESULTS,
@@ -30,7 +29,6 @@ enum {
   C_INBOX_FORGET,
   C_INBOX_SWEEP,
   C_INBOX_NOTIFY,
-  C_INBOX_DONE_NOTIFY,
   C_CONTACTS_NOTIFY,
   C_COUNT
 };
@@ -74,21 +72,30 @@ static const char *const queries[C_COUNT] = {
                     " inline_max, state) VALUES(?1, ?2, ?3, ?4, " IN_MS("CAST(?5 AS BIGINT)") ", ?6,"
                     " CASE WHEN CAST(?5 AS BIGINT) IS NULL THEN 'new' ELSE 'waiting' END)"
                     " ON CONFLICT (ticket) DO NOTHING",
-    /* a waiting item keeps its replies; one nobody waits for any more is
-     * marked to go, after its inline replies are queued */
-    [C_INBOX_MARK] = "UPDATE parley_inbox SET state = CASE state WHEN 'waiting' THEN 'done'"
-                     " ELSE 'abandoned' END, replies = ?2, reply_ids = ?3,"
-                     " done_at = clock_timestamp() WHERE id = ?1",
-    [C_INBOX_REQUEUE] = "UPDATE messages SET status = 'queued' WHERE status = 'sent'"
-                        " AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT)"
-                        " FROM json_array_elements_text(CAST(?2 AS JSON))))"
-                        " AND EXISTS (SELECT 1 FROM parley_inbox WHERE id = ?1"
-                        " AND state = 'abandoned')",
-    [C_INBOX_DROP] = "DELETE FROM parley_inbox WHERE id = ?1 AND state <> 'done'",
+    /* an item added for a waiting webhook, done, in one statement: it
+     * keeps its replies for its taker, who is told (its ticket's prefix
+     * names the run); if the taker gave up waiting, its inline replies are
+     * queued for the provider instead, and the row (done, without
+     * replies) goes with the sweep. The taker's abandon racing this:
+     * PostgreSQL evaluates the UPDATE again on the row's new version, so
+     * one of the two outcomes holds, never neither */
+    [C_INBOX_DONE] = "WITH m AS (UPDATE parley_inbox SET state = 'done',"
+                     " replies = CASE state WHEN 'waiting' THEN CAST(?2 AS TEXT) END,"
+                     " reply_ids = CASE state WHEN 'waiting' THEN CAST(?3 AS TEXT) END,"
+                     " done_at = clock_timestamp() WHERE id = ?1"
+                     " RETURNING replies IS NOT NULL AS waited, ticket),"
+                     " q AS (UPDATE messages SET status = 'queued' WHERE status = 'sent'"
+                     " AND id = ANY(ARRAY(SELECT CAST(value AS BIGINT) FROM"
+                     " json_array_elements_text(CAST(CAST(?3 AS TEXT) AS JSON))))"
+                     " AND EXISTS (SELECT 1 FROM m WHERE NOT waited))"
+                     " SELECT pg_notify('parley_inbox_done', split_part(ticket, '-', 1))"
+                     " FROM m WHERE waited",
+    /* one nobody waited for (it cannot come to be waited for) */
+    [C_INBOX_DROP] = "DELETE FROM parley_inbox WHERE id = ?1",
     [C_INBOX_OPEN] = "SELECT id, bot_id, partition, inline_max,"
                      " CASE state WHEN 'waiting' THEN GREATEST(0, CAST(1000 * extract(epoch FROM"
-                     " reply_until - clock_timestamp()) AS BIGINT)) ELSE 0 END, item"
-                     " FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
+                     " reply_until - clock_timestamp()) AS BIGINT)) ELSE 0 END, item,"
+                     " state <> 'new' FROM parley_inbox WHERE state IN ('new','waiting','abandoned')"
                      " AND substr(?1, partition + 1, 1) = '1' ORDER BY id LIMIT ?2",
     /* a list of tickets is a JSON array, each looked up in the unique index */
     [C_INBOX_RESULTS] = "SELECT i.ticket, i.state, i.replies, i.reply_ids"
@@ -108,8 +115,6 @@ static const char *const queries[C_COUNT] = {
     /* contacts written outside their holders (an import): every node
      * forgets the contacts it cached */
     [C_CONTACTS_NOTIFY] = "SELECT pg_notify('parley_contacts', '')",
-    [C_INBOX_DONE_NOTIFY] = "SELECT pg_notify('parley_inbox_done', split_part(ticket, '-', 1))"
-                            " FROM parley_inbox WHERE id = ?1 AND state = 'done'",
 };
 
 size_t store_cluster_statements(const char **out, size_t cap) {
@@ -131,7 +136,7 @@ static sql_stmt *query(store *st, int q) {
     }
     /* the inbox's writes in a journal: nothing of their answer is read */
     if (q >= C_INBOX_ADD && q <= C_INBOX_DROP) sql_set_deferrable(st->cluster[q]);
-    if (q == C_INBOX_NOTIFY || q == C_INBOX_DONE_NOTIFY) sql_set_deferrable(st->cluster[q]);
+    if (q == C_INBOX_NOTIFY) sql_set_deferrable(st->cluster[q]);
   }
   sql_reset(st->cluster[q]);
   sql_clear_bindings(st->cluster[q]);
@@ -302,19 +307,16 @@ int store_wait_notify(store *st, int timeout_ms, inbox_news_fn fn, void *ud) {
   return n < 0 ? store_fail(st, "cannot wait for the inbox") : n;
 }
 
-int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids) {
-  if (STORE_RUN(st, query(st, C_INBOX_MARK), "cannot mark an inbox item done", SQL_INT(id),
-                SQL_TEXT(replies), SQL_TEXT(reply_ids)) ||
-      STORE_RUN(st, query(st, C_INBOX_REQUEUE), "cannot queue an inbox item's replies",
-                SQL_INT(id), SQL_TEXT(reply_ids)))
-    return -1;
-  sql_stmt *s = query(st, C_INBOX_DONE_NOTIFY);
+int store_inbox_done(store *st, int64_t id, int waited, const char *replies,
+                     const char *reply_ids) {
+  if (!waited)
+    return STORE_RUN(st, query(st, C_INBOX_DROP), "cannot remove an inbox item", SQL_INT(id));
+  sql_stmt *s = query(st, C_INBOX_DONE);
   if (!s) return -1;
-  sql_bind_int(s, 1, id);
-  int rc;
+  STORE_BIND(s, SQL_INT(id), SQL_TEXT(replies), SQL_TEXT(reply_ids));
+  int rc; /* the notification's row, outside a pipeline (deferred: none read) */
   while ((rc = sql_step(s)) == SQL_ROW) {}
-  if (store_step_end(st, s, rc, "cannot tell the nodes") < 0) return -1;
-  return STORE_RUN(st, query(st, C_INBOX_DROP), "cannot remove an inbox item", SQL_INT(id));
+  return store_step_end(st, s, rc, "cannot mark an inbox item done");
 }
 
 int store_inbox_open(store_reader *rd, const char *partitions, int limit,
@@ -329,7 +331,8 @@ int store_inbox_open(store_reader *rd, const char *partitions, int limit,
     inbox_item it = {.id = sql_column_int(s, 0), .bot_id = sql_column_int(s, 1),
                      .partition = (int)sql_column_int(s, 2),
                      .inline_max = (int)sql_column_int(s, 3),
-                     .reply_ms = sql_column_int(s, 4), .item = sql_column_text(s, 5)};
+                     .reply_ms = sql_column_int(s, 4), .item = sql_column_text(s, 5),
+                     .waited = (int)sql_column_int(s, 6)};
     fn(ud, &it);
     n++;
   }

@@ -91,18 +91,22 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
  * (store_inbox_results) and remove (store_inbox_forget_many). A taker past its
  * deadline abandons its item (store_inbox_abandon): if the holder's
  * commit comes after, its inline replies are queued for the provider
- * instead, in that same commit. */
+ * instead, in that same commit, and the item is left done without them
+ * for the sweep (store_inbox_sweep) to remove. */
 int store_inbox_add(store *st, const char *ticket, int partition, int64_t bot_id,
                     const char *item, int64_t reply_ms, int inline_max);
-/* replies: the inline replies' texts as a JSON list; reply_ids: their
- * message ids as a JSON list (queued if the taker gave up). */
-int store_inbox_done(store *st, int64_t id, const char *replies, const char *reply_ids);
+/* waited: the item's inbox_item.waited (an item nobody waited for just
+ * goes); replies: the inline replies' texts as a JSON list; reply_ids:
+ * their message ids as a JSON list (queued if the taker gave up). */
+int store_inbox_done(store *st, int64_t id, int waited, const char *replies,
+                     const char *reply_ids);
 
 typedef struct inbox_item {
   int64_t id, bot_id;
   int partition, inline_max;
   int64_t reply_ms;    /* how long its webhook still waits; 0: it does not */
   const char *item;    /* the taker's JSON; valid during the call */
+  int waited;          /* added for a webhook that waits (or waited) for it */
 } inbox_item;
 /* The open items of the partitions p with partitions[p] == '1', oldest
  * first, at most limit: fn for each. Their count, or -1. */

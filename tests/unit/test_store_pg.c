@@ -398,12 +398,13 @@ static void test_bot_added_by_two_at_once(const char *url) {
 typedef struct inbox_seen {
   int n;
   int64_t ids[8];
+  int waited[8];
   char tickets[256], states[256], replies[256], reply_ids[256];
 } inbox_seen;
 
 static void inbox_opened(void *ud, const inbox_item *it) {
   inbox_seen *s = ud;
-  if (s->n < 8) s->ids[s->n] = it->id;
+  if (s->n < 8) s->ids[s->n] = it->id, s->waited[s->n] = it->waited;
   s->n++;
   size_t len = strlen(s->tickets);
   snprintf(s->tickets + len, sizeof s->tickets - len, "%s%s", len ? "," : "", it->item);
@@ -448,6 +449,8 @@ static void test_inbox(const char *url) {
   CHECK_INT(store_inbox_open(store_reads(st), mask, 10, inbox_opened, &open), 2,
             "partition 5's holder finds its two open items");
   CHECK_STR(open.tickets, "one,two", "in the order they came, the ticket added once");
+  CHECK(open.waited[0] == 1 && open.waited[1] == 0,
+        "the first added for a webhook that waits, the second not");
   int64_t id1 = open.ids[0], id2 = open.ids[1];
   mask[5] = '0', mask[6] = '1';
   inbox_seen other = {0};
@@ -464,16 +467,17 @@ static void test_inbox(const char *url) {
 
   CHECK_INT(store_inbox_abandon(st, "t3"), 1, "t3's webhook gives up waiting");
   store_begin(st);
-  CHECK_INT(store_inbox_done(st, id1, "[\"hi\"]", "[901]"), 0, "the holder handles t1");
-  CHECK_INT(store_inbox_done(st, id2, "[]", "[]"), 0, "and t2");
-  CHECK_INT(store_inbox_done(st, id3, "[\"late reply\"]", "[900]"), 0, "and t3, given up");
+  CHECK_INT(store_inbox_done(st, id1, 1, "[\"hi\"]", "[901]"), 0, "the holder handles t1");
+  CHECK_INT(store_inbox_done(st, id2, 0, "[]", "[]"), 0, "and t2");
+  CHECK_INT(store_inbox_done(st, id3, 1, "[\"late reply\"]", "[900]"), 0, "and t3, given up");
   CHECK_INT(store_commit(st), 0, "in one commit (%s)", store_error(store_reads(st)));
   CHECK_INT(store_inbox_abandon(st, "t1"), 0, "t1 is done: too late to give it up");
 
   res = (inbox_seen){0};
   store_inbox_results(st, tickets, 5, inbox_resulted, &res);
-  CHECK_STR(res.states, "t1=done", "only the item a webhook waits for is left, done");
-  CHECK_STR(res.replies, "[\"hi\"]", "with its inline replies");
+  CHECK(res.n == 2 && strstr(res.states, "t1=done") && strstr(res.states, "t3=done"),
+        "the items added for a webhook are left, done, the other is gone (%s)", res.states);
+  CHECK_STR(res.replies, "[\"hi\"]", "t1 with its inline replies, t3 (given up) without");
   CHECK_STR(res.reply_ids, "[901]", "and their message ids (queued if its answer fails)");
   CHECK_INT(one_int(st->sql, "SELECT count(*) FROM messages WHERE id = 900 AND status = 'queued'"),
             1, "the given-up item's reply is queued for the provider instead");
@@ -485,6 +489,73 @@ static void test_inbox(const char *url) {
   CHECK_INT(store_inbox_open(store_reads(st), mask, 10, inbox_opened, &open), 0,
             "and nothing is open");
   store_close(st);
+}
+
+/* The holder recording an item done while its taker gives it up: the
+ * taker's abandon is written first, not committed, and the holder's done
+ * waits for the row, then goes on with what the abandon made of it. Of
+ * the two outcomes exactly one holds: the replies kept for a taker that
+ * waits, or queued for the provider; never neither (then the item would
+ * stay open and be handled again). */
+typedef struct done_racer {
+  store *st;
+  int64_t id;
+  int rc;
+} done_racer;
+
+static void *mark_done(void *arg) {
+  done_racer *r = arg;
+  r->rc = store_begin(r->st) || store_inbox_done(r->st, r->id, 1, "[\"raced\"]", "[950]") ||
+          store_commit(r->st);
+  return NULL;
+}
+
+static void test_inbox_abandon_races_done(const char *url) {
+  char err[1024] = "";
+  store *taker = store_open(url, err, sizeof err), *holder = store_open(url, err, sizeof err);
+  CHECK(taker && holder, "two connections (%s)", err);
+  if (!taker || !holder) goto done;
+  int64_t bot = store_bot_ensure(taker, "racebot", 1000);
+  store_begin(taker);
+  store_inbox_add(taker, "race-1", 9, bot, "one", 60000, 1);
+  message_row m = {.id = 950, .bot_id = bot, .contact_id = 1, .direction = "out",
+                   .number = "+15550950", .text = "raced", .status = "sent", .at = 1000};
+  store_message_add(taker, &m);
+  CHECK_INT(store_commit(taker), 0, "an item a webhook waits for, and its holder's reply");
+  int64_t id = one_int(taker->sql, "SELECT id FROM parley_inbox WHERE ticket = 'race-1'");
+  CHECK(sql_exec(taker->sql, "BEGIN; UPDATE parley_inbox SET state = 'abandoned'"
+                             " WHERE ticket = 'race-1' AND state = 'waiting'") == 0,
+        "the taker gives it up (not committed yet)");
+  done_racer r = {holder, id, -1};
+  pthread_t t;
+  int started = pthread_create(&t, NULL, mark_done, &r) == 0;
+  sql_db *look = sql_open(url, err, sizeof err);
+  int waits = 0; /* until the holder's done waits for the row (or 5 s of looking) */
+  for (int i = 0; look && started && !waits && i < 500; i++) {
+    waits = one_int(look, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                          " AND query LIKE 'WITH m AS (UPDATE parley_inbox%'") > 0;
+    if (!waits) usleep(10000);
+  }
+  sql_close(look);
+  CHECK(waits, "the holder's done waits for the taker's uncommitted abandon");
+  CHECK(sql_exec(taker->sql, "COMMIT") == 0, "the abandon commits");
+  if (started) pthread_join(t, NULL);
+  CHECK_INT(r.rc, 0, "the holder's done commits (%s)", store_error(store_reads(holder)));
+  CHECK_INT(one_int(taker->sql, "SELECT count(*) FROM parley_inbox WHERE ticket = 'race-1'"
+                                " AND state = 'done' AND replies IS NULL"),
+            1, "the item is done, its replies not kept for the taker who gave up");
+  CHECK_INT(one_int(taker->sql, "SELECT count(*) FROM messages WHERE id = 950"
+                                " AND status = 'queued'"),
+            1, "they are queued for the provider instead");
+  char mask[PARTITIONS + 1];
+  memset(mask, '1', PARTITIONS);
+  mask[PARTITIONS] = 0;
+  inbox_seen open = {0};
+  CHECK_INT(store_inbox_open(store_reads(holder), mask, 10, inbox_opened, &open), 0,
+            "and it is not open: nobody handles it again");
+done:
+  store_close(taker);
+  store_close(holder);
 }
 
 /* The nodes' rows, leases and fencing (store_cluster.h). */
@@ -756,6 +827,7 @@ int main(void) {
   if (db) test_bot_store_two_engines(pg.url);
   if (db) test_cluster_store(pg.url);
   if (db) test_inbox(pg.url);
+  if (db) test_inbox_abandon_races_done(pg.url);
   if (db) test_bot_added_by_two_at_once(pg.url);
   if (db) {
     char *tmp = test_tmpdir();
