@@ -71,7 +71,6 @@ static int is_admin(const job *j) {
 }
 
 int forward_admin(server *s, job *j, bot *b) {
-
   if (!s->cfg.nodes || j->inbox_id || engine_holds(s->e, bot_id(b), j->item)) return 0;
   new_ticket(s, j);
   json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "bot", j->botname, "from", j->item, "admin",
@@ -80,12 +79,13 @@ int forward_admin(server *s, job *j, bot *b) {
   char *item = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   char err[256] = "the request's body is not UTF-8";
-  int rc = item ? engine_inbox_add(s->e, b, j->ticket, j->item, item, ADMIN_WAIT_MS, err,
+  int made = item != NULL;
+  int rc = made ? engine_inbox_add(s->e, b, j->ticket, j->item, item, ADMIN_WAIT_MS, err,
                                    sizeof err)
                 : -1;
   free(item);
   if (rc) {
-    job_answer_error(j, item ? 503 : 400, err);
+    job_answer_error(j, made ? 503 : 400, err);
     return -1;
   }
   j->wants_replies = 1;
@@ -234,14 +234,15 @@ static void take_item(void *ud, const inbox_item *it) {
   if (taken(s, it->id)) return;
   json_t *o = json_loads(it->item, 0, NULL);
   const char *bot = str_of(o, "bot"), *from = str_of(o, "from");
-  if (!o || !bot || !from) {
+  const char *admin = str_of(o, "admin"), *body = str_of(o, "body");
+  if (!o || !bot || !from ||
+      (admin && strcmp(admin, "update") != 0 && strcmp(admin, "erase") != 0)) {
     log_event(LOG_WARN, "inbox_unreadable", "item", it->item, NULL);
     json_decref(o);
     return;
   }
   job *j = xcalloc(1, sizeof *j);
   j->kind = str_of(o, "event_type") ? JOB_EVENT : JOB_MESSAGE;
-  const char *admin = str_of(o, "admin"), *body = str_of(o, "body");
   if (admin) { /* a contact written through another node's admin API */
     j->kind = strcmp(admin, "erase") == 0 ? JOB_CONTACT_ERASE : JOB_CONTACT_UPDATE;
     j->item = xstrdup(from);

@@ -263,7 +263,7 @@ static void test_two_engines(const char *url) {
   for (int round = 0; round < 3; round++)
     for (int k = 0; k < 2; k++) {
       inbound in[20];
-      char from[20][16];
+      char from[20][32];
       for (int i = 0; i < 20; i++) {
         snprintf(from[i], sizeof from[i], "+1555%d%06d", k, round * 20 + i);
         in[i] = (inbound){.from = from[i], .text = "hi", .len = 2};
@@ -324,7 +324,7 @@ static void test_bot_store_two_engines(const char *url) {
     int conflicts = 0, handled = 0;
     for (int round = 0; round < 6; round++) {
       int k = round % 2;
-      char from[16];
+      char from[32];
       snprintf(from, sizeof from, "+1555700%04d", round);
       inbound in = {.from = from, .text = "hi", .len = 2};
       for (int tries = 0; tries < 3; tries++) {
