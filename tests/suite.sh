@@ -19,9 +19,11 @@ suite() {
   name=$1
   shift
   echo "== $name"
+  began=$(date +%s)
   "$@" >"$log" 2>&1
   status=$?
   cat "$log"
+  echo "# $name: $(($(date +%s) - began)) s" # where the suite's time goes
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
   if [ -z "$summary" ]; then
     echo "not ok - $name: exited with status $status and printed no summary"
