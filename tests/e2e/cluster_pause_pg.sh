@@ -17,20 +17,7 @@ tmp=$(mktemp -d)
 require_tools curl psql python3
 
 FANS=${PAUSE_FANS:-8} NODES=2 FAN_TIMEOUT=3
-started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
-eval "$started"
-pids=""
-cleanup() {
-  for p in $(cat "$tmp"/pid.* 2>/dev/null); do kill -CONT "$p" 2>/dev/null; done
-  for p in $pids $(cat "$tmp"/pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  sh tests/pg_server.sh stop "$PG_DIR"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-
-export PARLEY_WEBHOOK_TOKEN=hook-secret-456
-export PARLEY_ADMIN_TOKEN=admin-secret-789
+cluster_start
 mkdir -p "$tmp/scripts/counter"
 cat > "$tmp/scripts/counter/bot.lua" <<'LUA'
 bot.fallback(function(c, msg)

@@ -22,19 +22,7 @@ require_tools curl psql python3
 KILLS=${CLUSTER_KILLS:-20}
 FANS=${CLUSTER_FANS:-24}
 NODES=3
-started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
-eval "$started"
-pids=""
-cleanup() {
-  for p in $pids $(cat "$tmp"/pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-  sh tests/pg_server.sh stop "$PG_DIR"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE # the nodes are stopped on those too
-
-export PARLEY_WEBHOOK_TOKEN=hook-secret-456
-export PARLEY_ADMIN_TOKEN=admin-secret-789
+cluster_start
 mkdir -p "$tmp/scripts/counter"
 cat > "$tmp/scripts/counter/bot.lua" <<'EOF'
 bot.fallback(function(c, msg)

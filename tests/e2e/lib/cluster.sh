@@ -1,8 +1,27 @@
 # Helpers for the cluster e2e tests (cluster_pg.sh, cluster_pause_pg.sh):
 # nodes of parley serve on one PostgreSQL ($PG_URL), on ports $base + K,
 # their pids in $tmp/pid.K and logs in $tmp/log.K; fans texting them.
-# Needs $tmp, $PARLEY, $PG_URL, PARLEY_WEBHOOK_TOKEN=hook-secret-456, and
-# NODES (how many nodes the fans spread over).
+# Needs $tmp, $PARLEY, tests/e2e/lib/tap.sh, and NODES (how many nodes
+# the fans spread over).
+
+# cluster_start: a throwaway PostgreSQL server ($PG_URL, $PG_DIR), stopped
+# on exit with every node (a paused one too) and fan ($pids); the tokens
+# the nodes and the fans share
+cluster_start() {
+  started=$(sh tests/pg_server.sh start $$ 2>&1) || bail "a PostgreSQL server starts" "$started"
+  eval "$started"
+  pids=""
+  trap cluster_stop EXIT
+  trap 'exit 1' INT TERM HUP PIPE # the nodes are stopped on those too
+  export PARLEY_WEBHOOK_TOKEN=hook-secret-456
+  export PARLEY_ADMIN_TOKEN=admin-secret-789
+}
+cluster_stop() {
+  for p in $(cat "$tmp"/pid.* 2>/dev/null); do kill -CONT "$p" 2>/dev/null; done
+  for p in $pids $(cat "$tmp"/pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  sh tests/pg_server.sh stop "$PG_DIR"
+  rm -rf "$tmp"
+}
 
 # until TRIES COMMAND...: runs COMMAND (its output in $got) every 0.1 s
 # until it prints what $want says, at most TRIES times; status 0 if it did
