@@ -147,7 +147,8 @@ test-tsan: deps
 	@PARLEY=build-tsan/parley BUILD=build-tsan sh tests/tsan.sh $(TSAN_UNIT_TESTS)
 
 # make bench: build/bench (the in-process workload next to Hubot 14 in
-# memory, the cost curve, engine_threads, idle contacts, timers, import),
+# memory, the cost curve, engine_threads, idle contacts, timers, import,
+# one and two nodes on PostgreSQL in-process, 10M contacts on PostgreSQL),
 # bench/http.sh (parley serve, the libmicrohttpd ceiling build/ceiling and
 # Hubot 14 + express under wrk), bench/cluster.sh (one and two nodes on
 # PostgreSQL next to SQLite, and a failover), bench/send.py (the sender). wrk loads the
