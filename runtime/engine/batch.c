@@ -109,7 +109,10 @@ int write_now(engine *e, journal *j, char *err, size_t errlen) {
 int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_t errlen) {
   engine_group *g = e->group;
   engine *p = g->w[0];
-  if (engine_flush(p, err, errlen)) return -1;
+  /* A failed flush was reset (its jobs fail): the held set changes all the
+   * same, or the engine would go on running partitions given back (which
+   * another node is about to run) or leave those just claimed unrun. */
+  int failed = engine_flush(p, err, errlen);
   int changed = 0;
   for (int q = 0; q < PARTITIONS; q++) {
     unsigned char h = held ? held[q] != 0 : 1;
@@ -117,17 +120,17 @@ int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_
     g->held[q] = h;
   }
   group_due_parts(g);
-  if (!changed) return 0;
+  if (!changed) return failed ? -1 : 0;
   /* What the partitions' last holder did is in the store: the caches are
    * read again, ids come from blocks after its, its provider ids join the
    * filter. Handlers waiting for HTTP are dropped (their rerun records run
    * them again, on whichever node holds their conversation now). */
   engine_reset(p);
-  if (provider_ids_rebuild(p)) {
+  if (provider_ids_rebuild(p) && !failed) {
     snprintf(err, errlen, "%s", store_error(p->rd));
-    return -1;
+    failed = 1;
   }
-  return 0;
+  return failed ? -1 : 0;
 }
 
 uint64_t engine_batches_durable(engine *e) { return e->durable; }

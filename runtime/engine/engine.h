@@ -338,7 +338,8 @@ size_t engine_http_waiting(engine *e);
  * records, bot.store, the provider ids' filter), ids come from new blocks,
  * and handlers waiting for HTTP are dropped (their rerun records run them
  * again where their conversation is held): nothing the last holder did is
- * missed. Between batches (it flushes first): 0, or -1 with err. */
+ * missed. Between batches (it flushes first): 0, or -1 with err; the held
+ * set is the new one either way (a batch that failed to flush failed). */
 int engine_set_partitions(engine *e, const unsigned char *held, char *err, size_t errlen);
 /* 1 if this engine's node holds the conversation (bot, number). */
 int engine_holds(engine *e, int64_t bot_id, const char *number);

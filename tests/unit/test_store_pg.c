@@ -289,6 +289,20 @@ static void test_two_engines(const char *url) {
   CHECK(one_int(db, "SELECT min(m.id) FROM messages m JOIN contacts c ON c.id = m.contact_id"
                     " WHERE c.number = '+15552000000'") > highest,
         "with ids above every one taken before");
+  /* a node whose writes fail (here: fenced, its row gone) stops running
+   * the partitions it gives back all the same: what failed was not
+   * written, and another node is about to run them */
+  store_fence gone = {.node_id = "no-such-node", .idle_ms = 0};
+  atomic_store(&gone.fence, 1);
+  CHECK_INT(engine_set_fence(e[1], &gone, err, sizeof err), 0, "engine 1's writes are fenced");
+  inbound doomed = {.from = "+15552000001", .text = "hi", .len = 2};
+  engine_submit(e[1], b[1], &doomed, 1, err, sizeof err);
+  unsigned char none[PARTITIONS] = {0};
+  CHECK_INT(engine_set_partitions(e[1], none, err, sizeof err), -1,
+            "giving its partitions back, its last batch fails (%s)", err);
+  CHECK_INT(engine_holds(e[1], bot_id(b[1]), "+15552000001"), 0,
+            "and it runs none of them all the same");
+  engine_set_fence(e[1], NULL, err, sizeof err);
 done:
   engine_close(e[0]);
   engine_close(e[1]);
