@@ -43,8 +43,7 @@ char *cluster_health_json(cluster *c, int *ok);
  * partitions the engine runs, oldest first (fn for each; their count or
  * -1); many tickets' items in one query (fn for each that exists: its
  * state, and its replies' texts and message ids when done; 0 or -1);
- * giving one up; forgetting
- * many once read. */
+ * giving one up; forgetting many once read. */
 struct inbox_item;
 int cluster_inbox_take(cluster *c, int limit, void (*fn)(void *ud, const struct inbox_item *it),
                        void *ud);

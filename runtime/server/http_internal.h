@@ -218,7 +218,6 @@ job *inbox_take(server *s);
 /* j (an inbox item's job) is done with: durable, failed or dropped. */
 void inbox_taken_done(server *s, job *j);
 
-
 /* upload_worker.c: the thread that unpacks archives sent as scripts. */
 typedef struct upload_worker upload_worker;
 /* ready(s, j) takes each job whose archive it unpacked (queue_job). */

@@ -1712,8 +1712,8 @@ static int segment_bind(sql_stmt *s, json_t *seg, int pg) {
 }
 
 /* The segment's statement: its contacts with id > after_id in id order, at
- * most limit (count: their number instead, the whole segment). NULL with
- * the store's error set. */
+ * most limit (count: how many there are instead). NULL with the store's
+ * error set. */
 static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment, int count,
                                  int64_t after_id, long limit) {
   int pg = !st->db; /* PostgreSQL: the fields and tags read as jsonb */
@@ -1725,12 +1725,12 @@ static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment,
     return NULL;
   }
   buf sql = {0};
-  buf_puts(&sql, count ? "SELECT count(*) FROM contacts c WHERE c.bot_id = ?1 AND ?2 = 0"
+  buf_puts(&sql, count ? "SELECT count(*) FROM contacts c"
                        : "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
                          " c.first_seen, c.last_seen, v.state, v.expect, c.joined,"
                          " c.undeliverable"
-                         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
-                         " WHERE c.bot_id = ?1 AND c.id > ?2");
+                         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id");
+  buf_puts(&sql, " WHERE c.bot_id = ?1 AND c.id > ?2");
   int param = segment_where(&sql, seg, pg);
   if (!count) buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
   sql_stmt *s = sql_prepare(st->sql, sql.data);

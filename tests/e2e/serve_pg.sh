@@ -252,6 +252,10 @@ wait_held "$port" 256 || not_ok "the restarted node takes the partitions" "$(hel
 url="http://127.0.0.1:$port"
 expect "the contact's field survived the restart" "$(admin /v1/bots/fanclub/contacts/%2B15550001)" \
   '"city":"Austin"'
+expect "what another node's admin calls did on the holder survived it too (erased: a new fan)" \
+  "$(admin /v1/bots/fanclub/contacts/%2B15550901)" '"number":"\+15550901","status":"subscribed","fields":\{\}'
+expect "and what the other node imported" "$(admin /v1/bots/fanclub/contacts/%2B15550902)" \
+  '"city":"Nice".*"level":"silver"'
 expect "its messages did too" "$(admin /v1/bots/fanclub/contacts/%2B15550001/messages)" \
   'Noted, Austin!'
 expect "the opt-out is in the consent ledger" "$(admin /v1/bots/fanclub/consent.csv)" \

@@ -364,6 +364,25 @@ static void test_bot_store_two_engines(const char *url) {
   free(tmp);
 }
 
+/* 1 once a session running a statement that starts with query_start
+ * waits for a lock (another connection's uncommitted row), 0 if none did
+ * within 5 s of looking. */
+static int waits_for_lock(const char *url, const char *query_start) {
+  char err[256], sql[256];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+           " AND starts_with(query, '%s')",
+           query_start);
+  sql_db *look = sql_open(url, err, sizeof err);
+  int waits = 0;
+  for (int i = 0; look && !waits && i < 500; i++) {
+    waits = one_int(look, sql) > 0;
+    if (!waits) usleep(10000);
+  }
+  sql_close(look);
+  return waits;
+}
+
 /* Two nodes adding the same bot at once (both started on a fresh
  * database): the second waits for the first's row and takes it. */
 typedef struct racer {
@@ -389,15 +408,8 @@ static void test_bot_added_by_two_at_once(const char *url) {
     racer r = {b, 0};
     pthread_t t;
     int started = pthread_create(&t, NULL, add_raced_bot, &r) == 0;
-    sql_db *look = sql_open(url, err, sizeof err);
-    int waits = 0; /* until b waits for a's row (or 5 s of looking) */
-    for (int i = 0; look && started && !waits && i < 500; i++) {
-      waits = one_int(look, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                            " AND query LIKE 'INSERT INTO bots%'") > 0;
-      if (!waits) usleep(10000);
-    }
-    sql_close(look);
-    CHECK(waits, "b's add waits for a's uncommitted row");
+    CHECK(started && waits_for_lock(url, "INSERT INTO bots"),
+          "b's add waits for a's uncommitted row");
     CHECK(store_commit(a) == 0, "a commits its bot");
     if (started) pthread_join(t, NULL);
     CHECK(first > 0 && r.id == first, "b gets a's bot, not an error (%lld, %lld: %s)",
@@ -543,15 +555,8 @@ static void test_inbox_abandon_races_done(const char *url) {
   done_racer r = {holder, id, -1};
   pthread_t t;
   int started = pthread_create(&t, NULL, mark_done, &r) == 0;
-  sql_db *look = sql_open(url, err, sizeof err);
-  int waits = 0; /* until the holder's done waits for the row (or 5 s of looking) */
-  for (int i = 0; look && started && !waits && i < 500; i++) {
-    waits = one_int(look, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND query LIKE 'WITH m AS (UPDATE parley_inbox%'") > 0;
-    if (!waits) usleep(10000);
-  }
-  sql_close(look);
-  CHECK(waits, "the holder's done waits for the taker's uncommitted abandon");
+  CHECK(started && waits_for_lock(url, "WITH m AS (UPDATE parley_inbox"),
+        "the holder's done waits for the taker's uncommitted abandon");
   CHECK(sql_exec(taker->sql, "COMMIT") == 0, "the abandon commits");
   if (started) pthread_join(t, NULL);
   CHECK_INT(r.rc, 0, "the holder's done commits (%s)", store_error(store_reads(holder)));
