@@ -203,6 +203,30 @@ failed:
   return NULL;
 }
 
+/* "0-85,200" */
+static void ranges(const unsigned char *set, buf *out) {
+  for (int p = 0; p < PARTITIONS; p++) {
+    if (!set[p]) continue;
+    int q = p;
+    while (q + 1 < PARTITIONS && set[q + 1]) q++;
+    if (out->len) buf_add(out, ",", 1);
+    buf_printf(out, q > p ? "%d-%d" : "%d", p, q);
+    p = q;
+  }
+}
+
+/* Logs EVENT with the partitions in SET and the count the node holds. */
+static void log_partitions(cluster *c, const char *event, const unsigned char *set) {
+  buf which = {0};
+  ranges(set, &which);
+  char n[16], total[16];
+  snprintf(n, sizeof n, "%d", count(set));
+  snprintf(total, sizeof total, "%d", count(c->held));
+  log_event(LOG_INFO, event, "node", c->fence.node_id, "count", n, "partitions",
+            which.len ? which.data : "", "held", total, NULL);
+  buf_free(&which);
+}
+
 /* Takes free partitions up to the share. */
 static void claim(cluster *c, engine *e, int want) {
   unsigned char got[PARTITIONS];
@@ -216,11 +240,7 @@ static void claim(cluster *c, engine *e, int want) {
   unsigned char held[PARTITIONS];
   for (int p = 0; p < PARTITIONS; p++) held[p] = c->held[p] || got[p];
   set_engine(c, e, held);
-  char taken[16], total[16];
-  snprintf(taken, sizeof taken, "%d", n);
-  snprintf(total, sizeof total, "%d", count(held));
-  log_event(LOG_INFO, "partitions_taken", "node", c->fence.node_id, "taken", taken, "held",
-            total, NULL);
+  log_partitions(c, "partitions_taken", got);
 }
 
 /* Gives back the highest partitions beyond the share: the engine stops
@@ -231,6 +251,7 @@ static void give_back(cluster *c, engine *e, int extra) {
   for (int p = PARTITIONS - 1; p >= 0 && extra > 0; p--)
     if (held[p]) held[p] = 0, c->releasing[p] = 1, extra--;
   set_engine(c, e, held);
+  log_partitions(c, "partitions_given_back", c->releasing);
 }
 
 void cluster_tick(cluster *c, engine *e) {
@@ -262,18 +283,6 @@ void cluster_tick(cluster *c, engine *e) {
   int n = count(c->held);
   if (n < share) claim(c, e, share - n);
   else if (n > share) give_back(c, e, n - share);
-}
-
-/* "0-85,200" */
-static void ranges(const unsigned char *set, buf *out) {
-  for (int p = 0; p < PARTITIONS; p++) {
-    if (!set[p]) continue;
-    int q = p;
-    while (q + 1 < PARTITIONS && set[q + 1]) q++;
-    if (out->len) buf_add(out, ",", 1);
-    buf_printf(out, q > p ? "%d-%d" : "%d", p, q);
-    p = q;
-  }
 }
 
 char *cluster_health_json(cluster *c, int *ok) {

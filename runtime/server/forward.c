@@ -17,7 +17,8 @@
  *
  * The other way round, the open inbox items of this node's partitions
  * are taken as jobs without a connection, in the inbox's order, before
- * each round of jobs (woken when items are added, and every 100 ms): a
+ * the next round of jobs once the listener tells of items added (and at
+ * every tick, 100 ms, anyway: a notification may be lost): a
  * conversation's message
  * acknowledged by another node is handled before any that came after it.
  * An item is taken once until its batch is durable (or failed: then it is
@@ -44,6 +45,7 @@ void forward_init(server *s) { /* unique to this run: random, then counted */
     memcpy(r, &t, sizeof r);
   }
   for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
+  s->inbox_look = 1;
 }
 
 static void new_ticket(server *s, job *j) {
@@ -288,8 +290,12 @@ static void take_item(void *ud, const inbox_item *it) {
 job *inbox_take(server *s) {
   job *list = NULL;
   if (s->ntaken >= TAKE_AT_ONCE) return NULL; /* the ones taken come first */
+  unsigned added = atomic_load(&s->inbox_added);
+  if (!s->inbox_look && !s->inbox_more && added == s->inbox_added_seen) return NULL;
+  s->inbox_added_seen = added; /* read before the look: news during it counts */
+  s->inbox_look = 0;
   s->take_tail = &list;
-  cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s);
+  s->inbox_more = cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s) >= TAKE_AT_ONCE;
   return list;
 }
 

@@ -107,7 +107,8 @@ struct server {
   /* the engine thread's (forward.c): webhooks waiting for the replies of
    * another node; the inbox items taken, not yet durable */
   job *forwarded;
-  atomic_uint inbox_news;       /* the cluster's listener counts what it is told */
+  atomic_uint inbox_news;       /* the cluster's listener counts what it is told: */
+  atomic_uint inbox_added;      /* items done for this run; items added */
   atomic_int contacts_stale;    /* it was told of contacts written behind the cache */
   unsigned inbox_news_seen;     /* the count at forward_poll's last look */
   int64_t next_forward_look;    /* mono_ns: forward_poll looks again by then anyway */
@@ -115,6 +116,9 @@ struct server {
   char ticket_prefix[24]; /* forward_init: read by the cluster's listener too */
   int64_t *taken;
   size_t ntaken, cap_taken;
+  unsigned inbox_added_seen; /* the count at inbox_take's last look */
+  int inbox_look;            /* inbox_take looks even without news (each tick) */
+  int inbox_more;            /* its last look filled a page: more may wait */
   job **take_tail;
   volatile sig_atomic_t stopping;
 };
@@ -213,7 +217,8 @@ int forward_admin(server *s, job *j, bot *b);
  * came or whose deadline passed. */
 void forward_poll(server *s);
 /* The open inbox items of this node's partitions not taken yet, as jobs
- * (a list), oldest first. */
+ * (a list), oldest first; looked for when the listener told of items
+ * added, when the last look filled a page, or when inbox_look is set. */
 job *inbox_take(server *s);
 /* j (an inbox item's job) is done with: durable, failed or dropped. */
 void inbox_taken_done(server *s, job *j);

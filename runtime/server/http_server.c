@@ -969,6 +969,7 @@ int server_run(server *s) {
       }
       if (s->cfg.nodes) {
         cluster_tick(s->cfg.nodes, s->e);
+        s->inbox_look = 1;
         handle_jobs(s, NULL); /* the inbox's items */
         finish_in_flight(s);
       }
@@ -1038,6 +1039,7 @@ void server_inbox_news(void *ud, int kind, const char *payload) {
   int done = kind == NEWS_INBOX_DONE;
   if (done && strcmp(payload, s->ticket_prefix) != 0) return; /* another run's */
   if (done) atomic_fetch_add(&s->inbox_news, 1);
+  if (kind == NEWS_INBOX_ADDED) atomic_fetch_add(&s->inbox_added, 1);
   if (kind == NEWS_CONTACTS) atomic_store(&s->contacts_stale, 1);
   pthread_mutex_lock(&s->mu);
   pthread_cond_signal(&s->cv);

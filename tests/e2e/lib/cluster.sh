@@ -16,8 +16,15 @@ cluster_start() {
   export PARLEY_WEBHOOK_TOKEN=hook-secret-456
   export PARLEY_ADMIN_TOKEN=admin-secret-789
 }
+# With CLUSTER_KEEP=DIR set, a failed run leaves the nodes' logs and a dump
+# of the database in DIR.
 cluster_stop() {
   for p in $(cat "$tmp"/pid.* 2>/dev/null); do kill -CONT "$p" 2>/dev/null; done
+  if [ -n "${CLUSTER_KEEP:-}" ] && [ "${fail:-0}" -gt 0 ]; then
+    mkdir -p "$CLUSTER_KEEP" && cp "$tmp"/log.* "$CLUSTER_KEEP"/ 2>/dev/null
+    pg_dump "$PG_URL" > "$CLUSTER_KEEP/dump.sql" 2>&1
+    echo "# kept the logs and a dump in $CLUSTER_KEEP"
+  fi
   for p in $pids $(cat "$tmp"/pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
   sh tests/pg_server.sh stop "$PG_DIR"
   rm -rf "$tmp"
