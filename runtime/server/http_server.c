@@ -705,8 +705,9 @@ static void answer_now(job *j) {
  * before it is durable: an admin job runs alone (the messages before it
  * committed first, on the version they were routed to, which a reload
  * frees; the ones after it see what it changed); the requeue of replies
- * and the answers of handlers' requests after the messages before them. */
-static void handle_jobs(server *s, job *jobs) {
+ * and the answers of handlers' requests after the messages before them.
+ * Returns whether it had any job (jobs, or inbox items). */
+static int handle_jobs(server *s, job *jobs) {
   if (s->cfg.nodes) { /* what other nodes acknowledged first */
     job *items = inbox_take(s);
     if (items) {
@@ -716,6 +717,7 @@ static void handle_jobs(server *s, job *jobs) {
       jobs = items;
     }
   }
+  int any = jobs != NULL;
   job *http = NULL, **http_tail = &http;
   job *next;
   for (job *j = jobs; j; j = next) {
@@ -758,7 +760,7 @@ static void handle_jobs(server *s, job *jobs) {
     }
   }
   submit_collected(s);
-  if (!http) return;
+  if (!http) return any;
   finish_in_flight(s);
   for (job *j = http; j; j = next) {
     next = j->next;
@@ -771,6 +773,7 @@ static void handle_jobs(server *s, job *jobs) {
       log_event(LOG_ERROR, "store_failed", "error", err, NULL);
     job_free(j);
   }
+  return any;
 }
 
 static job *take_jobs(server *s, int wait_ms) {
@@ -953,8 +956,7 @@ int server_run(server *s) {
       engine_forget_contacts(s->e);
     }
     job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
-    if (jobs || others) handle_jobs(s, jobs);
-    else finish_in_flight(s);
+    if (!(jobs || others) || !handle_jobs(s, jobs)) finish_in_flight(s);
     if (s->forwarded) forward_poll(s);
     int64_t now = wall_ms();
     if (now >= next_tick || (s->nwatch && now >= next_watch))
