@@ -508,7 +508,19 @@ int cli_serve(int argc, char **argv) {
   if (setting("node_id")) snprintf(node_id, sizeof node_id, "%s", setting("node_id"));
   else if (gethostname(node_id, sizeof node_id - 8) == 0)
     snprintf(node_id + strlen(node_id), 8, ":%d", port);
-  cluster_config cc = {.db_url = db, .node_id = node_id, .address = listen,
+  /* where the other nodes relay this node's conversations' messages */
+  const char *address = setting("node_address");
+  char relay_host[64];
+  int relay_port;
+  if (address && (sscanf(address, "%63[^:]:%d", relay_host, &relay_port) != 2 ||
+                  relay_port < 1 || relay_port > 65535)) {
+    fprintf(stderr, "parley serve: node_address = '%s' is not HOST:PORT like 10.0.0.5:8080\n",
+            address);
+    engine_close(e);
+    return 2;
+  }
+  if (!address) address = strcmp(host, "0.0.0.0") == 0 ? "" : listen;
+  cluster_config cc = {.db_url = db, .node_id = node_id, .address = address,
                        .lease_ms = lease_ms};
   nodes = sql_is_postgres_target(db) ? cluster_start(&cc, e, err, sizeof err) : NULL;
   if (sql_is_postgres_target(db) && !nodes) {

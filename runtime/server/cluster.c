@@ -40,6 +40,9 @@ struct cluster {
   unsigned char held[PARTITIONS]; /* what the engine runs (engine thread; read under mu) */
   /* the engine thread's own */
   unsigned char releasing[PARTITIONS]; /* given back by the engine, not yet in the store */
+  char secret[128];                    /* what relays show (store_cluster_secret) */
+  char holder[PARTITIONS][96];         /* where the other nodes' partitions are run */
+  int64_t next_holders_ms;             /* mono: holder is read again then */
 };
 
 static void pause_ms(long ms) {
@@ -174,6 +177,11 @@ cluster *cluster_start(const cluster_config *cfg, engine *e, char *err, size_t e
        waited += 100)
     pause_ms(100);
   if (rc) goto failed;
+  if (store_cluster_secret(c->ctl, c->secret, sizeof c->secret)) {
+    snprintf(err, errlen, "%s", store_error(store_reads(c->ctl)));
+    store_node_leave(c->ctl, c->fence.node_id, atomic_load(&c->fence.fence));
+    goto failed;
+  }
   unsigned char none[PARTITIONS] = {0};
   set_engine(c, e, none); /* the partitions come with the first ticks */
   c->fence.idle_ms = c->lease_ms;
@@ -254,6 +262,28 @@ static void give_back(cluster *c, engine *e, int extra) {
   log_partitions(c, "partitions_given_back", c->releasing);
 }
 
+static void note_holder(void *ud, int p, const char *address) {
+  cluster *c = ud;
+  snprintf(c->holder[p], sizeof c->holder[p], "%s", address);
+}
+
+/* The other nodes' partitions and addresses again, twice a second. */
+static void read_holders(cluster *c) {
+  int64_t now = mono_ns() / 1000000;
+  if (now < c->next_holders_ms) return;
+  c->next_holders_ms = now + 500;
+  memset(c->holder, 0, sizeof c->holder);
+  if (store_partition_holders(c->ctl, c->fence.node_id, note_holder, c))
+    log_event(LOG_WARN, "holders_unread", "error", store_error(store_reads(c->ctl)), NULL);
+}
+
+const char *cluster_holder_address(cluster *c, int partition) {
+  if (partition < 0 || partition >= PARTITIONS || c->held[partition]) return NULL;
+  return c->holder[partition][0] ? c->holder[partition] : NULL;
+}
+
+const char *cluster_secret(cluster *c) { return c->secret; }
+
 void cluster_tick(cluster *c, engine *e) {
   pthread_mutex_lock(&c->mu);
   int fenced = c->fenced, share = c->share;
@@ -283,6 +313,7 @@ void cluster_tick(cluster *c, engine *e) {
   int n = count(c->held);
   if (n < share) claim(c, e, share - n);
   else if (n > share) give_back(c, e, n - share);
+  read_holders(c);
 }
 
 char *cluster_health_json(cluster *c, int *ok) {

@@ -25,7 +25,7 @@ typedef struct cluster cluster;
 typedef struct cluster_config {
   const char *db_url;  /* postgresql://... */
   const char *node_id; /* unique among the nodes; kept across restarts */
-  const char *address; /* how others reach it (shown in the nodes' rows) */
+  const char *address; /* HOST:PORT others reach it at ("": they cannot) */
   long lease_ms;       /* default 3000 */
 } cluster_config;
 
@@ -64,6 +64,12 @@ void cluster_contacts_changed(cluster *c);
 /* mask (PARTITIONS characters and a NUL): a '1' for each partition the
  * engine runs now. Any thread. */
 void cluster_held_mask(cluster *c, char *mask);
+/* On the engine thread: the address (HOST:PORT) of the node that holds
+ * the partition, as read at most half a second ago; NULL if this node
+ * holds it, or none is known, or its node gave no address. */
+const char *cluster_holder_address(cluster *c, int partition);
+/* The secret the nodes show each other's relay endpoint. */
+const char *cluster_secret(cluster *c);
 /* The live nodes at the last renewal (this one among them). */
 int cluster_nodes_live(cluster *c);
 /* Leaves (its partitions are free at once) and stops the thread. */

@@ -33,6 +33,7 @@
 #include "cluster.h"
 #include "http_internal.h"
 #include "log.h"
+#include "partition.h"
 #include "store_cluster.h"
 #include "util.h"
 
@@ -113,23 +114,27 @@ static void take_answer(job *j, const char *answer) {
 /* The holder's inline replies (a JSON list of texts) as the job's, and
  * their message ids (a JSON list of numbers): if the answer does not get
  * through, this node queues them for the provider (on_completed). */
-static void take_replies(job *j, const char *replies, const char *reply_ids) {
-  json_t *list = replies ? json_loads(replies, 0, NULL) : NULL;
+static void take_reply_lists(job *j, json_t *replies, json_t *reply_ids) {
   size_t i;
   json_t *v;
-  json_array_foreach(list, i, v) {
+  json_array_foreach(replies, i, v) {
     if (!json_is_string(v)) continue;
     j->replies = xrealloc(j->replies, (j->nreplies + 1) * sizeof *j->replies);
     j->replies[j->nreplies++] = xstrdup(json_string_value(v));
   }
-  json_decref(list);
-  list = reply_ids ? json_loads(reply_ids, 0, NULL) : NULL;
-  json_array_foreach(list, i, v) {
+  json_array_foreach(reply_ids, i, v) {
     if (!json_is_integer(v)) continue;
     j->reply_ids = xrealloc(j->reply_ids, (j->nreply_ids + 1) * sizeof *j->reply_ids);
     j->reply_ids[j->nreply_ids++] = (int64_t)json_integer_value(v);
   }
-  json_decref(list);
+}
+
+static void take_replies(job *j, const char *replies, const char *reply_ids) {
+  json_t *texts = replies ? json_loads(replies, 0, NULL) : NULL;
+  json_t *ids = reply_ids ? json_loads(reply_ids, 0, NULL) : NULL;
+  take_reply_lists(j, texts, ids);
+  json_decref(texts);
+  json_decref(ids);
 }
 
 enum { ITEM_GONE, ITEM_OPEN, ITEM_DONE }; /* what a look found of a waiting webhook's item */
@@ -231,18 +236,12 @@ static const char *str_of(json_t *o, const char *key) {
   return json_string_value(json_object_get(o, key));
 }
 
-static void take_item(void *ud, const inbox_item *it) {
-  server *s = ud;
-  if (taken(s, it->id)) return;
-  json_t *o = json_loads(it->item, 0, NULL);
+job *forward_item_job(json_t *o) {
   const char *bot = str_of(o, "bot"), *from = str_of(o, "from");
   const char *admin = str_of(o, "admin"), *body = str_of(o, "body");
   if (!o || !bot || !from ||
-      (admin && strcmp(admin, "update") != 0 && strcmp(admin, "erase") != 0)) {
-    log_event(LOG_WARN, "inbox_unreadable", "item", it->item, NULL);
-    json_decref(o);
-    return;
-  }
+      (admin && strcmp(admin, "update") != 0 && strcmp(admin, "erase") != 0))
+    return NULL;
   job *j = xcalloc(1, sizeof *j);
   j->kind = str_of(o, "event_type") ? JOB_EVENT : JOB_MESSAGE;
   if (admin) { /* a contact written through another node's admin API */
@@ -270,14 +269,26 @@ static void take_item(void *ud, const inbox_item *it) {
   j->event_type = strdup_or_null(str_of(o, "event_type"));
   j->event_data = strdup_or_null(str_of(o, "event_data"));
   j->media_json = strdup_or_null(str_of(o, "media"));
+  j->arrived_ns = mono_ns();
+  return j;
+}
+
+static void take_item(void *ud, const inbox_item *it) {
+  server *s = ud;
+  if (taken(s, it->id)) return;
+  json_t *o = json_loads(it->item, 0, NULL);
+  job *j = forward_item_job(o);
+  json_decref(o);
+  if (!j) {
+    log_event(LOG_WARN, "inbox_unreadable", "item", it->item, NULL);
+    return;
+  }
   j->inbox_id = it->id;
   j->inbox_waited = it->waited;
   if (it->reply_ms > 0) {
     j->inbox_inline = it->inline_max;
     j->inbox_until_ns = mono_ns() + it->reply_ms * 1000000;
   }
-  j->arrived_ns = mono_ns();
-  json_decref(o);
   if (s->ntaken == s->cap_taken) {
     s->cap_taken = s->cap_taken ? 2 * s->cap_taken : 64;
     s->taken = xrealloc(s->taken, s->cap_taken * sizeof *s->taken);
@@ -306,4 +317,56 @@ void inbox_taken_done(server *s, job *j) {
       s->taken[i] = s->taken[--s->ntaken];
       return;
     }
+}
+
+/* ---------------------------------------------------------------- the relay */
+
+enum { RELAY_WAIT_MIN_MS = 1000 };
+
+int forward_relay(server *s, job *j, const inbound *in) {
+  /* a message without the provider's id could be handled twice if its
+   * relay failed after the holder took it: the inbox hands it over once */
+  if (!s->relay || j->relay_tried || !j->conn || j->kind != JOB_MESSAGE || !j->via ||
+      !j->provider_id || !*j->provider_id)
+    return 0;
+  const char *address =
+      cluster_holder_address(s->cfg.nodes, partition_of(bot_id(j->b), j->from));
+  if (!address) return 0;
+  int64_t now = mono_ns();
+  int64_t until = in->inline_until_ns ? in->inline_until_ns : j->arrived_ns + 10000000000LL;
+  long left_ms = until > now ? (long)((until - now) / 1000000) : 0;
+  json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:i, s:i}", "bot", j->botname, "from",
+                        j->from, "to", j->to, "text", j->text, "provider_id", j->provider_id,
+                        "media", j->media_json, "inline_max",
+                        in->inline_reply > 0 ? in->inline_reply : 0, "reply_ms",
+                        in->inline_reply > 0 ? (int)left_ms : 0);
+  char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (!body) return 0;
+  relay_send(s->relay, j, address, cluster_secret(s->cfg.nodes), body,
+             left_ms > RELAY_WAIT_MIN_MS ? left_ms : RELAY_WAIT_MIN_MS);
+  return 1;
+}
+
+job *forward_relayed(server *s, job *d) {
+  (void)s;
+  job *j = d->relayed;
+  json_t *o = d->http_result == 200 ? json_loadb(d->body.data ? d->body.data : "", d->body.len,
+                                                 0, NULL)
+                                    : NULL;
+  json_t *replies = json_object_get(o, "replies"), *ids = json_object_get(o, "reply_ids");
+  int answered = json_is_array(replies) && json_is_array(ids);
+  if (answered) {
+    take_reply_lists(j, replies, ids);
+    atomic_store(&j->done, 1);
+    MHD_resume_connection(j->conn);
+  } else { /* the holder did not take it, or did not say so: the inbox hands it over */
+    char status[16];
+    snprintf(status, sizeof status, "%ld", d->http_result);
+    log_event(LOG_DEBUG, "relay_failed", "bot", j->botname, "status", status, "error",
+              d->http_error ? d->http_error : d->body.data, NULL);
+    j->relay_tried = 1;
+  }
+  json_decref(o);
+  return answered ? NULL : j;
 }

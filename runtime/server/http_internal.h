@@ -19,6 +19,7 @@ enum job_kind {
   JOB_STATUS,                                      /* delivery reports: batched */
   JOB_REQUEUE,               /* inline replies whose answer did not get through */
   JOB_HTTP,                  /* the answer a waiting handler's request got */
+  JOB_RELAYED,               /* what the node a message was relayed to answered */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
@@ -67,6 +68,12 @@ typedef struct job {
   int inbox_waited;       /* inbox_item.waited */
   int inbox_inline;       /* the replies it may answer inline, */
   int64_t inbox_until_ns; /* until then */
+  /* the relay (forward.c, relay.c): a message sent straight to the node
+   * holding its conversation, and what came back (JOB_RELAYED, its answer
+   * in http_result, http_error and body); a message relayed here */
+  struct job *relayed;
+  int relay_tried; /* the relay failed: it goes through the inbox */
+  int from_relay;  /* answered with its replies and their ids, as JSON */
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -103,6 +110,7 @@ struct server {
   inbound *inbound;
   size_t ncollected, collected_cap;
   job *in_flight, *in_flight_tail;
+  long submitted; /* batches of collected jobs handed to the engine */
   int refusing; /* (under mu) server_finish: new requests get 503 */
   /* the engine thread's (forward.c): webhooks waiting for the replies of
    * another node; the inbox items taken, not yet durable */
@@ -120,6 +128,7 @@ struct server {
   int inbox_look;            /* inbox_take looks even without news (each tick) */
   int inbox_more;            /* its last look filled a page: more may wait */
   job **take_tail;
+  struct relay *relay; /* with other nodes: the messages relayed to their holders */
   volatile sig_atomic_t stopping;
 };
 
@@ -174,6 +183,10 @@ enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, 
 /* A delivery report for b on via's route. */
 enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, request *r,
                                         const provider_registration *via, const char *b);
+/* POST /v1/cluster/relay: a message another node relays here (its secret
+ * in X-Parley-Relay), as a job of this node's, answered with its replies
+ * and their ids once durable; 409 if this node does not hold it. */
+enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r);
 /* POST /v1/bots/BOT/events, authenticated by the provider that takes the
  * events' credentials (provider_events_authentic). */
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
@@ -222,6 +235,33 @@ void forward_poll(server *s);
 job *inbox_take(server *s);
 /* j (an inbox item's job) is done with: durable, failed or dropped. */
 void inbox_taken_done(server *s, job *j);
+/* The job another node's item (an inbox item's, or a relayed message's
+ * JSON) says, NULL if o is not one. */
+job *forward_item_job(json_t *o);
+
+/* Before collecting j, a message for a conversation another node holds
+ * (in: its inbound): 1 if it went to that node's relay endpoint (its
+ * outcome comes back as a JOB_RELAYED job), 0 to hand it over through the
+ * inbox. */
+int forward_relay(server *s, job *j, const inbound *in);
+/* A JOB_RELAYED outcome d (the caller frees it): NULL if its webhook was
+ * answered with the holder's replies, else the webhook's job, to go
+ * through the inbox. */
+job *forward_relayed(server *s, job *d);
+
+/* relay.c: the thread sending relayed messages (see there). */
+typedef struct relay relay;
+/* deliver(s, outcome) takes each transfer's outcome (queue_job). */
+relay *relay_start(server *s, void (*deliver)(server *s, job *j), char *err, size_t errlen);
+/* On the engine thread: POSTs body (taken) to the node at address with
+ * secret; the outcome comes as a JOB_RELAYED job for j (to deliver),
+ * after timeout_ms at most. */
+void relay_send(relay *r, job *j, const char *address, const char *secret, char *body,
+                long timeout_ms);
+/* Transfers whose outcome is not queued yet. */
+int relay_busy(relay *r);
+/* Waits for the transfers under way (their timeouts bound it), then stops. */
+void relay_stop(relay *r);
 
 /* upload_worker.c: the thread that unpacks archives sent as scripts. */
 typedef struct upload_worker upload_worker;

@@ -56,6 +56,18 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
                        ? j->content_type
                        : "application/json",
                    j->http_body);
+  if (j->from_relay) { /* the relaying node answers the provider with them */
+    json_t *texts = json_array(), *ids = json_array();
+    for (size_t i = 0; i < j->nreplies; i++) json_array_append_new(texts, json_string(j->replies[i]));
+    for (size_t i = 0; i < j->nreply_ids; i++)
+      json_array_append_new(ids, json_integer((json_int_t)j->reply_ids[i]));
+    json_t *o = json_pack("{s:o, s:o}", "replies", texts, "reply_ids", ids);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    enum MHD_Result rc = respond(conn, 200, "application/json", body);
+    free(body);
+    return rc;
+  }
   if (j->kind == JOB_MESSAGE) { /* the provider's answer, carrying the inline replies */
     provider_reply out = {0};
     j->via->reply((const char *const *)j->replies, j->nreplies, &out);
@@ -403,6 +415,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     j->text = xstrdup("");
     return start_job(s, conn, r, j);
   }
+  if (strcmp(url, "/v1/cluster/relay") == 0)
+    return post ? relay_inbound(s, conn, r) : respond_error(conn, 405, "use POST");
   const provider_registration *via = NULL;
   char *b = NULL;
   enum provider_path path = provider_path_of(url, &via, &b);
@@ -604,6 +618,7 @@ static void submit_collected(server *s) {
   size_t k = s->ncollected;
   if (!k) return;
   s->ncollected = 0;
+  s->submitted++;
   job **order = s->collected;
   inbound *in = s->inbound;
   char err[1024];
@@ -630,13 +645,19 @@ static void submit_collected(server *s) {
 }
 
 /* Adds an inbound job (a message, an event, a delivery report) to those
- * submitted together; 0, or -1 if its bot is gone (answered 404). */
+ * submitted together; 0, 2 if it was relayed to the node holding its
+ * conversation (answered later), 1 if this node does not run it, or -1 if
+ * its bot is gone (answered 404). */
 static int collect(server *s, job *j) {
   j->b = engine_find_bot(s->e, j->botname);
   if (!j->b) return -1;
   /* an inbox item whose partition went elsewhere meanwhile: its new
-   * holder takes it from the inbox */
-  if (j->inbox_id && !engine_holds(s->e, bot_id(j->b), j->from)) return 1;
+   * holder takes it from the inbox; a relayed message: the relaying node
+   * hands it over through the inbox */
+  if ((j->inbox_id || j->from_relay) && !engine_holds(s->e, bot_id(j->b), j->from)) {
+    if (j->from_relay) job_answer_error(j, 409, "this node does not hold the conversation");
+    return 1;
+  }
   if (s->ncollected == s->collected_cap) {
     s->collected_cap = s->collected_cap ? 2 * s->collected_cap : 256;
     s->collected = xrealloc(s->collected, s->collected_cap * sizeof *s->collected);
@@ -656,7 +677,7 @@ static int collect(server *s, job *j) {
     j->dl.error = j->dl_error;
     in->provider_id = NULL; /* not an inbound message's id */
     in->delivery = &j->dl;
-  } else if (j->inbox_id) { /* as the node that took it said */
+  } else if (j->inbox_id || j->from_relay) { /* as the node that took it said */
     in->inline_reply = j->inbox_inline;
     in->inline_until_ns = j->inbox_until_ns;
   } else if (j->kind != JOB_EVENT) {
@@ -667,9 +688,14 @@ static int collect(server *s, job *j) {
     if (s->cfg.reply_deadline_ms > 0)
       in->inline_until_ns = j->arrived_ns + s->cfg.reply_deadline_ms * 1000000;
   }
-  if (s->cfg.nodes && j->kind != JOB_STATUS && !j->inbox_id &&
-      !engine_holds(s->e, bot_id(j->b), j->from))
+  if (s->cfg.nodes && j->kind != JOB_STATUS && !j->inbox_id && !j->from_relay &&
+      !engine_holds(s->e, bot_id(j->b), j->from)) {
+    if (forward_relay(s, j, in)) {
+      s->ncollected--; /* not in this batch: the holder's */
+      return 2;
+    }
     forward_mark(s, j, in);
+  }
   return 0;
 }
 
@@ -705,9 +731,8 @@ static void answer_now(job *j) {
  * before it is durable: an admin job runs alone (the messages before it
  * committed first, on the version they were routed to, which a reload
  * frees; the ones after it see what it changed); the requeue of replies
- * and the answers of handlers' requests after the messages before them.
- * Returns whether it had any job (jobs, or inbox items). */
-static int handle_jobs(server *s, job *jobs) {
+ * and the answers of handlers' requests after the messages before them. */
+static void handle_jobs(server *s, job *jobs) {
   if (s->cfg.nodes) { /* what other nodes acknowledged first */
     job *items = inbox_take(s);
     if (items) {
@@ -717,7 +742,6 @@ static int handle_jobs(server *s, job *jobs) {
       jobs = items;
     }
   }
-  int any = jobs != NULL;
   job *http = NULL, **http_tail = &http;
   job *next;
   for (job *j = jobs; j; j = next) {
@@ -751,7 +775,14 @@ static int handle_jobs(server *s, job *jobs) {
       if (!away) answer_now(j);
       continue;
     }
+    if (j->kind == JOB_RELAYED) {
+      job *outcome = j;
+      j = forward_relayed(s, outcome);
+      job_free(outcome);
+      if (!j) continue; /* answered */
+    }
     int refused = collect(s, j);
+    if (refused == 2) continue; /* relayed: its outcome comes as a job */
     if (refused) {
       if (refused < 0) job_answer_error(j, 404, "no such bot");
       inbox_taken_done(s, j);
@@ -760,7 +791,7 @@ static int handle_jobs(server *s, job *jobs) {
     }
   }
   submit_collected(s);
-  if (!http) return any;
+  if (!http) return;
   finish_in_flight(s);
   for (job *j = http; j; j = next) {
     next = j->next;
@@ -773,7 +804,6 @@ static int handle_jobs(server *s, job *jobs) {
       log_event(LOG_ERROR, "store_failed", "error", err, NULL);
     job_free(j);
   }
-  return any;
 }
 
 static job *take_jobs(server *s, int wait_ms) {
@@ -852,6 +882,9 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
     free(s);
     return NULL;
   }
+  char why[256];
+  if (s->cfg.nodes && !(s->relay = relay_start(s, queue_job, why, sizeof why))) /* the inbox still works */
+    log_event(LOG_WARN, "relay_unavailable", "error", why, NULL);
   return s;
 }
 
@@ -955,8 +988,10 @@ int server_run(server *s) {
       finish_in_flight(s);
       engine_forget_contacts(s->e);
     }
+    long submitted = s->submitted;
     job *jobs = take_jobs(s, s->in_flight ? 0 : 100);
-    if (!(jobs || others) || !handle_jobs(s, jobs)) finish_in_flight(s);
+    if (jobs || others) handle_jobs(s, jobs);
+    if (s->submitted == submitted) finish_in_flight(s); /* no batch after it: answered now */
     if (s->forwarded) forward_poll(s);
     int64_t now = wall_ms();
     if (now >= next_tick || (s->nwatch && now >= next_watch))
@@ -985,8 +1020,13 @@ int server_run(server *s) {
       next_watch = now + 500;
     }
   }
-  /* stop accepting, then answer what is in hand */
+  /* stop accepting, then answer what is in hand (the relays' outcomes too) */
   MHD_quiesce_daemon(s->daemon);
+  while (relay_busy(s->relay)) {
+    job *relayed = take_jobs(s, 50);
+    if (relayed) handle_jobs(s, relayed);
+    finish_in_flight(s);
+  }
   job *jobs = take_jobs(s, 0);
   if (jobs) handle_jobs(s, jobs);
   finish_in_flight(s);
@@ -1054,6 +1094,7 @@ void server_stop(server *s) {
 
 void server_free(server *s) {
   if (!s) return;
+  relay_stop(s->relay); /* it queues its outcomes here */
   upload_worker_stop(s->uploads);
   if (s->daemon) MHD_stop_daemon(s->daemon);
   upload_worker_free(s->uploads);

@@ -31,6 +31,10 @@ static const setting_def before_providers[] = {
     {"node_id", "PARLEY_NODE_ID", NULL, "unset", 0, 0,
      "on PostgreSQL: this node's name among the nodes sharing the database, kept across "
      "restarts; unset: HOSTNAME:PORT"},
+    {"node_address", "PARLEY_NODE_ADDRESS", NULL, "unset", 0, 0,
+     "on PostgreSQL: HOST:PORT the other nodes reach this one at, to relay it the messages "
+     "of the conversations it runs; unset: listen, unless its host is 0.0.0.0 (then they "
+     "hand them over through the database)"},
     {"node_lease_ms", "PARLEY_NODE_LEASE_MS", "3000", "default", 0, 0,
      "on PostgreSQL: a node that stops renewing its lease for this long is taken for dead and "
      "its conversations move to the other nodes (300 to 60000)"},

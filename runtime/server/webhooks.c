@@ -6,12 +6,15 @@
  * sentence when either is wrong. */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "http_internal.h"
 #include "log.h"
 
@@ -239,4 +242,34 @@ int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
   free(ctx.url);
   if (refused) *rc = answer(conn, &a);
   return refused;
+}
+
+/* ---------------------------------------------------------------- relayed messages */
+
+enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
+  if (!s->cfg.nodes) return respond_error(conn, 404, "no such endpoint (one node alone)");
+  const char *shown = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Relay");
+  const char *secret = cluster_secret(s->cfg.nodes);
+  size_t n = strlen(secret);
+  if (!shown || strlen(shown) != n || CRYPTO_memcmp(shown, secret, n) != 0) {
+    log_rejected(conn, "relay", shown ? "token" : "missing", NULL, "relay");
+    return respond_error(conn, 401, "a relay shows the cluster's secret in X-Parley-Relay");
+  }
+  json_t *o = r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+  int message = json_is_object(o) && !json_object_get(o, "admin") &&
+                !json_object_get(o, "delivery") && !json_object_get(o, "event_type");
+  job *j = message ? forward_item_job(o) : NULL;
+  if (!j) {
+    json_decref(o);
+    return respond_error(conn, 400, "a relayed message is a JSON object with bot, from and text");
+  }
+  j->from_relay = 1;
+  json_int_t inline_max = json_integer_value(json_object_get(o, "inline_max"));
+  json_int_t reply_ms = json_integer_value(json_object_get(o, "reply_ms"));
+  if (inline_max > 0 && reply_ms > 0) { /* as the node that took it says */
+    j->inbox_inline = inline_max > INT_MAX ? INT_MAX : (int)inline_max;
+    j->inbox_until_ns = mono_ns() + reply_ms * 1000000;
+  }
+  json_decref(o);
+  return start_job(s, conn, r, j);
 }

@@ -30,6 +30,8 @@ enum {
   C_INBOX_SWEEP,
   C_INBOX_NOTIFY,
   C_CONTACTS_NOTIFY,
+  C_SECRET,
+  C_HOLDERS,
   C_COUNT
 };
 _Static_assert((int)C_COUNT <= (int)STORE_CLUSTER_QUERIES,
@@ -115,6 +117,11 @@ static const char *const queries[C_COUNT] = {
     /* contacts written outside their holders (an import): every node
      * forgets the contacts it cached */
     [C_CONTACTS_NOTIFY] = "SELECT pg_notify('parley_contacts', '')",
+    [C_SECRET] = "SELECT secret FROM parley_cluster LIMIT 1",
+    /* the partitions other live runs hold, with where those nodes listen */
+    [C_HOLDERS] = "SELECT p.partition, n.address FROM parley_partitions p JOIN parley_nodes n"
+                  " ON n.node_id = p.node_id AND n.fence = p.fence WHERE n.node_id <> ?1"
+                  " AND n.expires_at > clock_timestamp()",
 };
 
 size_t store_cluster_statements(const char **out, size_t cap) {
@@ -225,6 +232,33 @@ int store_partitions_claim(store *st, const char *node_id, int64_t fence, int ma
   return read_partitions(st, s, "cannot claim partitions", got);
 }
 
+int store_cluster_secret(store *st, char *out, size_t outlen) {
+  sql_stmt *s = query(st, C_SECRET);
+  if (!s) return -1;
+  int rc = sql_step(s);
+  const char *secret = rc == SQL_ROW ? sql_column_text(s, 0) : NULL;
+  if (secret) snprintf(out, outlen, "%s", secret);
+  if (store_step_end(st, s, rc, "cannot read the cluster's secret") < 0) return -1;
+  if (!secret || !*secret || strlen(secret) >= outlen)
+    return store_fail(st, "the cluster's secret (parley_cluster) is missing or too long");
+  return 0;
+}
+
+int store_partition_holders(store *st, const char *node_id,
+                            void (*fn)(void *ud, int partition, const char *address),
+                            void *ud) {
+  sql_stmt *s = query(st, C_HOLDERS);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(node_id));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    int64_t p = sql_column_int(s, 0);
+    const char *address = sql_column_text(s, 1);
+    if (p >= 0 && p < PARTITIONS) fn(ud, (int)p, address ? address : "");
+  }
+  return store_step_end(st, s, rc, "cannot read the partitions' holders") < 0 ? -1 : 0;
+}
+
 int store_partitions_release(store *st, const char *node_id, int64_t fence,
                              const unsigned char release[PARTITIONS]) {
   if (sql_exec(st->sql, "BEGIN")) return store_fail(st, "cannot release partitions");
@@ -250,11 +284,15 @@ int store_partitions_release(store *st, const char *node_id, int64_t fence,
  * of rows gone dead at its first visit and skips them after, where a
  * bitmap scan visits them all each time. Set on the connection that reads
  * the inbox (its other statements read tables of 256 rows or unique
- * keys), run again after a reconnection. */
+ * keys), run again after a reconnection. With those off, a plan that
+ * must scan a table whole (the partitions by node) is priced past
+ * jit_above_cost, and PostgreSQL compiled each run of it (80-90 ms for a
+ * look at 256 rows, measured with log_min_duration_statement): no JIT on
+ * this connection. */
 static int inbox_session(store *st) {
   if (st->inbox_session) return 0;
   if (sql_exec(st->sql, "SET enable_seqscan = off") ||
-      sql_exec(st->sql, "SET enable_bitmapscan = off"))
+      sql_exec(st->sql, "SET enable_bitmapscan = off") || sql_exec(st->sql, "SET jit = off"))
     return store_fail(st, "cannot set up the inbox's connection");
   st->inbox_session = 1;
   return 0;

@@ -77,6 +77,16 @@ int store_partitions_claim(store *st, const char *node_id, int64_t fence, int ma
 int store_partitions_release(store *st, const char *node_id, int64_t fence,
                              const unsigned char release[PARTITIONS]);
 
+/* The secret the nodes sharing the database show each other when one
+ * relays a message to another (made by the schema): into out. 0, or -1. */
+int store_cluster_secret(store *st, char *out, size_t outlen);
+/* fn(ud, partition, address) for each partition another live node than
+ * node_id holds, with the address that node listens at ("" if none was
+ * given). 0, or -1. */
+int store_partition_holders(store *st, const char *node_id,
+                            void (*fn)(void *ud, int partition, const char *address),
+                            void *ud);
+
 /* The inbox: what a node took for a conversation another node holds.
  * An item is added in the batch that acknowledges it (journal_inbox_add:
  * durable before the webhook is answered), under a ticket of its taker's

@@ -249,6 +249,13 @@ static const char *const pg_migrations[] = {
      * their texts, so that the node whose webhook carries them can queue
      * them for the provider when its answer does not get through */
     "ALTER TABLE parley_inbox ADD COLUMN IF NOT EXISTS reply_ids TEXT;\n",
+    /* 10 -> 11: the secret a node shows when it relays a message to the
+     * node holding its conversation (POST /v1/cluster/relay): made once,
+     * from PostgreSQL's strong random source (gen_random_uuid, 122 random
+     * bits each), read by every node that opens the database */
+    "CREATE TABLE IF NOT EXISTS parley_cluster(secret TEXT NOT NULL);\n"
+    "INSERT INTO parley_cluster(secret) SELECT replace(gen_random_uuid()::text ||\n"
+    "  gen_random_uuid()::text, '-', '') WHERE NOT EXISTS (SELECT 1 FROM parley_cluster);\n",
 };
 
 int pg_schema_latest(void) {
