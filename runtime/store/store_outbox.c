@@ -55,13 +55,15 @@ static const char *const queries[O_COUNT] = {
                      " WHERE id = ?1 AND status = ?3",
     /* ?1: claimed before then (0: whenever); ?2 as O_NEXT_SENDER's ?3 */
     [O_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'"
-                  " AND (?1 = 0 OR updated_at < ?1) AND (CAST(?2 AS TEXT) IS NULL"
+                  /* a time in ms: PostgreSQL takes ?1 = 0 for an integer */
+                  " AND (CAST(?1 AS BIGINT) = 0 OR updated_at < CAST(?1 AS BIGINT))"
+                  " AND (CAST(?2 AS TEXT) IS NULL"
                   " OR substr(?2, parley_partition(bot_id, sender) + 1, 1) = '1')",
     [O_DEPTH] = "SELECT (SELECT count(*) FROM messages WHERE status = 'queued')"
                 " + (SELECT count(*) FROM messages WHERE status = 'sending')",
     [O_UNDELIVERABLE] = "UPDATE contacts SET undeliverable = ?2 WHERE id = ?1",
     [O_GET_BY_ID] = "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
-                    " FROM messages WHERE id = ?1 AND (?2 = 0 OR bot_id = ?2) AND direction = 'out'",
+                    " FROM messages WHERE id = ?1 AND (CAST(?2 AS BIGINT) = 0 OR bot_id = ?2) AND direction = 'out'",
     [O_GET_BY_PROVIDER] =
         "SELECT id, bot_id, contact_id, number, status, provider_id, text, error"
         " FROM messages WHERE bot_id = ?2 AND provider_id = ?1 AND direction = 'out'",
