@@ -279,6 +279,18 @@ static void run_metrics(server *s, job *j) {
   }
   if (s->cfg.more_metrics) s->cfg.more_metrics(s->cfg.metrics_ud, &b);
   http_limits_metrics(s->limits, &b);
+  if (s->cfg.nodes)
+    buf_printf(&b,
+               "# HELP parley_handed_over_total Messages and events of conversations another "
+               "node holds, by how they went to it.\n"
+               "# TYPE parley_handed_over_total counter\n"
+               "parley_handed_over_total{via=\"relay\"} %ld\n"
+               "parley_handed_over_total{via=\"inbox\"} %ld\n"
+               "# HELP parley_relay_failures_total Relays that failed (the message then went "
+               "through the inbox).\n"
+               "# TYPE parley_relay_failures_total counter\n"
+               "parley_relay_failures_total %ld\n",
+               s->handed_relay, s->handed_inbox, s->relay_failures);
   j->http_status = 200;
   j->http_body = b.data ? b.data : xstrdup("");
   free(j->content_type);

@@ -55,6 +55,7 @@ static void new_ticket(server *s, job *j) {
 }
 
 void forward_mark(server *s, job *j, inbound *in) {
+  s->handed_inbox++;
   new_ticket(s, j);
   in->forward_ticket = j->ticket;
   j->wants_replies = j->conn && j->kind == JOB_MESSAGE && in->inline_reply > 0;
@@ -343,13 +344,13 @@ int forward_relay(server *s, job *j, const inbound *in) {
   char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (!body) return 0;
+  s->handed_relay++;
   relay_send(s->relay, j, address, cluster_secret(s->cfg.nodes), body,
              left_ms > RELAY_WAIT_MIN_MS ? left_ms : RELAY_WAIT_MIN_MS);
   return 1;
 }
 
 job *forward_relayed(server *s, job *d) {
-  (void)s;
   job *j = d->relayed;
   json_t *o = d->http_result == 200 ? json_loadb(d->body.data ? d->body.data : "", d->body.len,
                                                  0, NULL)
@@ -366,6 +367,7 @@ job *forward_relayed(server *s, job *d) {
     log_event(LOG_DEBUG, "relay_failed", "bot", j->botname, "status", status, "error",
               d->http_error ? d->http_error : d->body.data, NULL);
     j->relay_tried = 1;
+    s->relay_failures++;
   }
   json_decref(o);
   return answered ? NULL : j;

@@ -129,6 +129,7 @@ struct server {
   int inbox_more;            /* its last look filled a page: more may wait */
   job **take_tail;
   struct relay *relay; /* with other nodes: the messages relayed to their holders */
+  long handed_relay, handed_inbox, relay_failures; /* counted for /metrics */
   volatile sig_atomic_t stopping;
 };
 

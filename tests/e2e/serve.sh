@@ -25,6 +25,8 @@ if [ "$up" -ne 1 ]; then
   bail "the server starts" "$(cat "$tmp/log")"
 fi
 ok "the server starts and answers /healthz"
+expect "one node alone (SQLite) has no relay endpoint" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data '{}' "$url/v1/cluster/relay")" 'one node alone.* 404$'
 
 post_json() { # token, body
   curl -s -m 5 -w ' %{http_code}' -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \

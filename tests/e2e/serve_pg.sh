@@ -77,10 +77,13 @@ expect "STOP opts the fan out" "$(post '{"from":"+15550002","text":"STOP","id":"
   'unsubscribed.* 200$'
 
 # a second node: the two share the partitions; when it leaves, the first
-# takes them all back
+# takes them all back. It says the others reach it at a port where nobody
+# listens: the first node's relays to it fail, and those messages go
+# through the inbox (the second's relays to the first get through)
 first_port=$port first_pid=$pid
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_server "$tmp/log2" --db "$db" --scripts "$tmp/scripts" --node-id second \
-  --test-clock "2026-03-02 12:00 America/New_York"
+  --node-address "127.0.0.1:$closed" --test-clock "2026-03-02 12:00 America/New_York"
 [ "$up" -eq 1 ] || bail "a second node starts on the same database" "$(cat "$tmp/log2")"
 ok "a second node starts on the same database"
 second_port=$port second_pid=$pid
@@ -90,8 +93,8 @@ result $? "each node holds half of the partitions" \
 expect "the second node's /healthz names it" "$(curl -s "http://127.0.0.1:$second_port/healthz")" \
   '"node":"second".*"nodes":2'
 # new fans, each texting one node or the other: the node that does not
-# hold a fan's conversation hands the message over (the inbox), and the
-# webhook still answers with the holder's reply
+# hold a fan's conversation hands the message over (relayed, or through
+# the inbox), and the webhook still answers with the holder's reply
 welcomed=0
 for i in $(seq 10 29); do
   p=$first_port
@@ -115,6 +118,47 @@ result $? "and each welcome once, sent in the answer" "got $rows"
 rows=$(psql "$PG_URL" -Atc "select count(*) from parley_inbox")
 [ "$rows" = 0 ]
 result $? "the inbox is empty once the answers are read" "got $rows"
+metric() { # PORT NAME: its value in the node's /metrics
+  curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+relayed=$(metric "$second_port" 'parley_handed_over_total{via="relay"}')
+failed=$(metric "$second_port" parley_relay_failures_total)
+[ "${relayed:-0}" -gt 0 ] && [ "$failed" = 0 ]
+result $? "the second node relayed the first's conversations to it" \
+  "relayed $relayed, failed $failed"
+failed=$(metric "$first_port" parley_relay_failures_total)
+inbox=$(metric "$first_port" 'parley_handed_over_total{via="inbox"}')
+[ "${failed:-0}" -gt 0 ] && [ "$inbox" = "$failed" ]
+result $? "the first node's relays to the second failed, and those went through the inbox" \
+  "failed $failed, through the inbox $inbox"
+check "a node_address that is not HOST:PORT is refused" 2 "node_address = 'nowhere' is not HOST:PORT" \
+  "$PARLEY" serve --db "$db" --scripts "$tmp/scripts" --listen 127.0.0.1:1 --node-address nowhere
+# the relay's endpoint takes the cluster's secret only, and a message of a
+# conversation the node holds only
+relay() { # PORT SECRET BODY
+  curl -s -m 10 -w ' %{http_code}' -H "X-Parley-Relay: $2" -H 'Content-Type: application/json' \
+    --data "$3" "http://127.0.0.1:$1/v1/cluster/relay"
+}
+secret=$(psql "$PG_URL" -Atc "select secret from parley_cluster")
+[ "${#secret}" = 64 ]
+result $? "the cluster's secret is 64 characters, made once" "$secret"
+held_by_first=$(psql "$PG_URL" -Atc "select n from (select '+1555031' || lpad(g::text, 4, '0') n
+  from generate_series(0, 99) g) x join parley_partitions p on p.partition =
+  parley_partition((select id from bots where name = 'fanclub'), n) where p.node_id <> 'second' limit 1")
+body='{"bot":"fanclub","from":"'$held_by_first'","text":"hi","provider_id":"r1","inline_max":5,"reply_ms":5000}'
+expect "a relay without the secret is refused" \
+  "$(curl -s -m 5 -w ' %{http_code}' --data "$body" "http://127.0.0.1:$first_port/v1/cluster/relay")" \
+  'X-Parley-Relay.* 401$'
+expect "and with another secret" "$(relay "$first_port" "x$secret" "$body")" ' 401$'
+expect "a relay for a conversation the node does not hold is 409" \
+  "$(relay "$second_port" "$secret" "$body")" 'does not hold.* 409$'
+expect "the holder answers a relay with its replies and their message ids" \
+  "$(relay "$first_port" "$secret" "$body")" \
+  '^\{"replies":\["[^"]*Welcome to the fan club[^"]*"\],"reply_ids":\[[0-9]+\]\} 200$'
+expect "and a relay of the same message again is acknowledged, not handled again" \
+  "$(relay "$first_port" "$secret" "$body")" '^\{"replies":\[\],"reply_ids":\[\]\} 200$'
+expect "a relay that is not a message is 400" \
+  "$(relay "$first_port" "$secret" '{"bot":"fanclub"}')" ' 400$'
 # their delivery reports, to one node or the other: the report of a
 # conversation the node does not hold goes to its holder
 k=0
