@@ -57,6 +57,8 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.columns"
                         " WHERE table_name = 'parley_inbox' AND column_name = 'reply_ids'"),
             1, "10: a done inbox item keeps its replies' message ids");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM parley_cluster WHERE length(secret) = 64"), 1,
+            "11: one secret of 64 characters for the nodes' relays");
   CHECK_INT(one_int(db, "SELECT max(version) FROM parley_schema"), store_schema_version(),
             "and the version is the latest");
   sql_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
@@ -65,7 +67,7 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, hot_keys), 0, "and made fresh it has the same foreign keys");
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.tables"
                         " WHERE table_schema = 'public'"),
-            16, "sixteen tables: parley_schema, the cluster's four among them");
+            17, "seventeen tables: parley_schema, the cluster's five among them");
   CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
         "a second open finds it made (%s)", err);
   CHECK_INT(one_int(db, "SELECT count(*) FROM parley_schema"), 1,
