@@ -46,6 +46,7 @@ struct sql_stmt {
                  transaction a failed statement ended) */
   char *text;  /* PostgreSQL: as prepared, */
   unsigned generation; /* on that connection */
+  int unprepared; /* made while the connection was lost: prepared at its first run */
   int deferrable; /* sql_set_deferrable */
 };
 
@@ -316,6 +317,7 @@ static PGresult *pg_read_to_sync(sql_db *db);
 static int pg_prepare(sql_stmt *s) {
   sql_db *db = s->db;
   s->generation = db->generation;
+  s->unprepared = 0;
   if (db->pipeline && PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF) {
     /* with the deferred statements' answers before it */
     if (!PQsendPrepare(db->pg, s->name, s->text, s->nparams, NULL) ||
@@ -349,7 +351,11 @@ sql_stmt *sql_prepare(sql_db *db, const char *sql) {
   s->commit = is_commit(sql);
   s->text = numbered_params(sql, &s->nparams);
   snprintf(s->name, sizeof s->name, "s%u", ++db->next_name);
-  if (pg_ready(db, "") || pg_prepare(s)) {
+  /* inside a transaction the lost connection took with it, the server is
+   * not asked (every statement fails until the ROLLBACK): prepared at its
+   * first run, so that a ROLLBACK first made now still ends it */
+  if (PQstatus(db->pg) != CONNECTION_OK && db->in_transaction) s->unprepared = 1;
+  else if (pg_ready(db, "") || pg_prepare(s)) {
     free(s->text);
     free(s);
     return NULL;
@@ -365,7 +371,8 @@ void sql_finalize(sql_stmt *s) {
     PQclear(s->res);
     char sql[48];
     snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
-    if (PQstatus(s->db->pg) == CONNECTION_OK && s->generation == s->db->generation)
+    if (PQstatus(s->db->pg) == CONNECTION_OK && s->generation == s->db->generation &&
+        !s->unprepared)
       PQclear(PQexec(s->db->pg, sql));
     for (int i = 0; i < s->nparams; i++) free(s->values[i]);
     free(s->values);
@@ -558,7 +565,7 @@ int sql_step(sql_stmt *s) {
     int stopped = 0;
     int ready = pg_ready(db, what);
     if (ready) return ready > 0 ? SQL_DONE : SQL_FAIL;
-    if (s->generation != db->generation && pg_prepare(s)) return SQL_FAIL;
+    if ((s->unprepared || s->generation != db->generation) && pg_prepare(s)) return SQL_FAIL;
     if (db->pipeline && PQpipelineStatus(db->pg) != PQ_PIPELINE_OFF) {
       if (!PQsendQueryPrepared(db->pg, s->name, s->nparams, (const char *const *)s->values,
                                NULL, NULL, 0)) {

@@ -268,6 +268,19 @@ static void reconnects(test_pg *server, sql_db *db) {
   CHECK_INT(sql_exec(db, "ROLLBACK"), 0, "its ROLLBACK succeeds");
   CHECK_INT(sql_in_transaction(db), 0, "and ends it");
   CHECK_STR(value_of(db, "SELECT 6 * 7"), "42", "then statements run again");
+  /* a caller whose ROLLBACK is first prepared after the loss (a writer that
+   * never rolled back before): it must get there, or every statement after
+   * fails for good */
+  CHECK_INT(sql_exec(db, "BEGIN"), 0, "a transaction begins once more");
+  CHECK_INT(test_pg_restart(server), 0, "the server restarts a third time");
+  sql_exec(db, "SELECT 1"); /* finds the connection gone */
+  sql_stmt *rollback = sql_prepare(db, "ROLLBACK");
+  CHECK(rollback != NULL, "a ROLLBACK first prepared inside the lost transaction is made (%s)",
+        sql_error(db));
+  CHECK(rollback && sql_step(rollback) == SQL_DONE, "and runs (%s)", sql_error(db));
+  sql_finalize(rollback);
+  CHECK_INT(sql_in_transaction(db), 0, "which ends the lost transaction");
+  CHECK_STR(value_of(db, "SELECT 6 * 7"), "42", "and statements run again");
 }
 
 int main(void) {
