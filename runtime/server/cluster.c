@@ -279,7 +279,10 @@ static void read_holders(cluster *c) {
 
 const char *cluster_holder_address(cluster *c, int partition) {
   if (partition < 0 || partition >= PARTITIONS || c->held[partition]) return NULL;
-  return c->holder[partition][0] ? c->holder[partition] : NULL;
+  const char *a = c->holder[partition];
+  /* nodes on several machines that each publish 127.0.0.1:8080 would
+   * relay to themselves: not to this node's own address */
+  return a[0] && strcmp(a, c->address) != 0 ? a : NULL;
 }
 
 const char *cluster_secret(cluster *c) { return c->secret; }

@@ -17,10 +17,10 @@
  *
  * The other way round, the open inbox items of this node's partitions
  * are taken as jobs without a connection, in the inbox's order, before
- * the next round of jobs once the listener tells of items added (and at
- * every tick, 100 ms, anyway: a notification may be lost): a
- * conversation's message
- * acknowledged by another node is handled before any that came after it.
+ * each round of jobs (woken when items are added, and every 100 ms): a
+ * conversation's message or event acknowledged by another node is
+ * handled before any that came after it, here or relayed (a look only on
+ * news of items added would let a message that came later run first).
  * An item is taken once until its batch is durable (or failed: then it is
  * taken again). */
 #include <jansson.h>
@@ -46,7 +46,6 @@ void forward_init(server *s) { /* unique to this run: random, then counted */
     memcpy(r, &t, sizeof r);
   }
   for (int i = 0; i < 8; i++) snprintf(s->ticket_prefix + 2 * i, 3, "%02x", r[i]);
-  s->inbox_look = 1;
 }
 
 static void new_ticket(server *s, job *j) {
@@ -302,12 +301,8 @@ static void take_item(void *ud, const inbox_item *it) {
 job *inbox_take(server *s) {
   job *list = NULL;
   if (s->ntaken >= TAKE_AT_ONCE) return NULL; /* the ones taken come first */
-  unsigned added = atomic_load(&s->inbox_added);
-  if (!s->inbox_look && !s->inbox_more && added == s->inbox_added_seen) return NULL;
-  s->inbox_added_seen = added; /* read before the look: news during it counts */
-  s->inbox_look = 0;
   s->take_tail = &list;
-  s->inbox_more = cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s) >= TAKE_AT_ONCE;
+  cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s);
   return list;
 }
 
@@ -322,13 +317,18 @@ void inbox_taken_done(server *s, job *j) {
 
 /* ---------------------------------------------------------------- the relay */
 
-enum { RELAY_WAIT_MIN_MS = 1000 };
+/* The holder's window for inline replies closes RELAY_MARGIN_MS before
+ * this node stops waiting for its answer: an answer still on its way then
+ * would carry replies the holder counts as delivered and nobody sends. A
+ * relay waits RELAY_WAIT_MIN_MS at least (the holder's batch must commit). */
+enum { RELAY_MARGIN_MS = 500, RELAY_WAIT_MIN_MS = 1000 };
 
 int forward_relay(server *s, job *j, const inbound *in) {
   /* a message without the provider's id could be handled twice if its
-   * relay failed after the holder took it: the inbox hands it over once */
-  if (!s->relay || j->relay_tried || !j->conn || j->kind != JOB_MESSAGE || !j->via ||
-      !j->provider_id || !*j->provider_id)
+   * relay failed after the holder took it: the inbox hands it over once;
+   * a server stopping relays nothing more (it waits for those under way) */
+  if (!s->relay || s->stopping || j->relay_tried || !j->conn || j->kind != JOB_MESSAGE ||
+      !j->via || !j->provider_id || !*j->provider_id)
     return 0;
   const char *address =
       cluster_holder_address(s->cfg.nodes, partition_of(bot_id(j->b), j->from));
@@ -336,15 +336,14 @@ int forward_relay(server *s, job *j, const inbound *in) {
   int64_t now = mono_ns();
   int64_t until = in->inline_until_ns ? in->inline_until_ns : j->arrived_ns + 10000000000LL;
   long left_ms = until > now ? (long)((until - now) / 1000000) : 0;
-  json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:i, s:i}", "bot", j->botname, "from",
+  long reply_ms = in->inline_reply > 0 && left_ms > RELAY_MARGIN_MS ? left_ms - RELAY_MARGIN_MS : 0;
+  json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:i, s:I}", "bot", j->botname, "from",
                         j->from, "to", j->to, "text", j->text, "provider_id", j->provider_id,
                         "media", j->media_json, "inline_max",
-                        in->inline_reply > 0 ? in->inline_reply : 0, "reply_ms",
-                        in->inline_reply > 0 ? (int)left_ms : 0);
+                        reply_ms ? in->inline_reply : 0, "reply_ms", (json_int_t)reply_ms);
   char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
   if (!body) return 0;
-  s->handed_relay++;
   relay_send(s->relay, j, address, cluster_secret(s->cfg.nodes), body,
              left_ms > RELAY_WAIT_MIN_MS ? left_ms : RELAY_WAIT_MIN_MS);
   return 1;
@@ -358,6 +357,7 @@ job *forward_relayed(server *s, job *d) {
   json_t *replies = json_object_get(o, "replies"), *ids = json_object_get(o, "reply_ids");
   int answered = json_is_array(replies) && json_is_array(ids);
   if (answered) {
+    s->handed_relay++;
     take_reply_lists(j, replies, ids);
     atomic_store(&j->done, 1);
     MHD_resume_connection(j->conn);

@@ -115,8 +115,7 @@ struct server {
   /* the engine thread's (forward.c): webhooks waiting for the replies of
    * another node; the inbox items taken, not yet durable */
   job *forwarded;
-  atomic_uint inbox_news;       /* the cluster's listener counts what it is told: */
-  atomic_uint inbox_added;      /* items done for this run; items added */
+  atomic_uint inbox_news;       /* the cluster's listener counts what it is told */
   atomic_int contacts_stale;    /* it was told of contacts written behind the cache */
   unsigned inbox_news_seen;     /* the count at forward_poll's last look */
   int64_t next_forward_look;    /* mono_ns: forward_poll looks again by then anyway */
@@ -124,9 +123,6 @@ struct server {
   char ticket_prefix[24]; /* forward_init: read by the cluster's listener too */
   int64_t *taken;
   size_t ntaken, cap_taken;
-  unsigned inbox_added_seen; /* the count at inbox_take's last look */
-  int inbox_look;            /* inbox_take looks even without news (each tick) */
-  int inbox_more;            /* its last look filled a page: more may wait */
   job **take_tail;
   struct relay *relay; /* with other nodes: the messages relayed to their holders */
   long handed_relay, handed_inbox, relay_failures; /* counted for /metrics */
@@ -188,6 +184,9 @@ enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, 
  * in X-Parley-Relay), as a job of this node's, answered with its replies
  * and their ids once durable; 409 if this node does not hold it. */
 enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r);
+/* Its secret, checked from the headers: 0, or 1 answered (401; 404 on
+ * one node alone). */
+int relay_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc);
 /* POST /v1/bots/BOT/events, authenticated by the provider that takes the
  * events' credentials (provider_events_authentic). */
 enum MHD_Result event_inbound(server *s, struct MHD_Connection *conn, request *r, char *b);
@@ -231,8 +230,7 @@ int forward_admin(server *s, job *j, bot *b);
  * came or whose deadline passed. */
 void forward_poll(server *s);
 /* The open inbox items of this node's partitions not taken yet, as jobs
- * (a list), oldest first; looked for when the listener told of items
- * added, when the last look filled a page, or when inbox_look is set. */
+ * (a list), oldest first. */
 job *inbox_take(server *s);
 /* j (an inbox item's job) is done with: durable, failed or dropped. */
 void inbox_taken_done(server *s, job *j);

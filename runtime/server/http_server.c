@@ -264,6 +264,8 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
   }
   else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/events")))
     refused = event_refused_early(s, conn, b, rc);
+  else if (post && strcmp(url, "/v1/cluster/relay") == 0)
+    refused = relay_refused(s, conn, rc);
   else if (put && (b = bot_in_path(s, url, "/v1/bots/", "/script")))
     refused = admin_refused(s, conn, b, "script", rc);
   else if (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions")))
@@ -1006,7 +1008,6 @@ int server_run(server *s) {
       }
       if (s->cfg.nodes) {
         cluster_tick(s->cfg.nodes, s->e);
-        s->inbox_look = 1;
         handle_jobs(s, NULL); /* the inbox's items */
         finish_in_flight(s);
       }
@@ -1022,9 +1023,10 @@ int server_run(server *s) {
   }
   /* stop accepting, then answer what is in hand (the relays' outcomes too) */
   MHD_quiesce_daemon(s->daemon);
-  while (relay_busy(s->relay)) {
-    job *relayed = take_jobs(s, 50);
+  while (relay_busy(s->relay)) { /* none starts now (forward_relay) */
+    job *relayed = take_jobs(s, 0);
     if (relayed) handle_jobs(s, relayed);
+    else nanosleep(&(struct timespec){0, 5000000}, NULL);
     finish_in_flight(s);
   }
   job *jobs = take_jobs(s, 0);
@@ -1081,7 +1083,6 @@ void server_inbox_news(void *ud, int kind, const char *payload) {
   int done = kind == NEWS_INBOX_DONE;
   if (done && strcmp(payload, s->ticket_prefix) != 0) return; /* another run's */
   if (done) atomic_fetch_add(&s->inbox_news, 1);
-  if (kind == NEWS_INBOX_ADDED) atomic_fetch_add(&s->inbox_added, 1);
   if (kind == NEWS_CONTACTS) atomic_store(&s->contacts_stale, 1);
   pthread_mutex_lock(&s->mu);
   pthread_cond_signal(&s->cv);

@@ -33,7 +33,7 @@ struct relay {
   CURLM *multi;
   pthread_t thread;
   pthread_mutex_t mu;
-  transfer *queued; /* under mu: for the thread to start */
+  transfer *queued, **queued_tail; /* under mu: for the thread to start, in order */
   int quit;         /* under mu */
   atomic_int busy;  /* queued or running, until their outcome is queued */
 };
@@ -73,6 +73,7 @@ static void *relay_main(void *arg) {
     pthread_mutex_lock(&r->mu);
     transfer *start = r->queued;
     r->queued = NULL;
+    r->queued_tail = &r->queued;
     int quit = r->quit;
     pthread_mutex_unlock(&r->mu);
     for (transfer *t = start, *next; t; t = next) {
@@ -100,6 +101,8 @@ relay *relay_start(server *s, void (*deliver)(server *s, job *j), char *err, siz
   relay *r = xcalloc(1, sizeof *r);
   r->s = s;
   r->deliver = deliver;
+  r->queued_tail = &r->queued;
+  curl_global_init(CURL_GLOBAL_DEFAULT); /* counted: the sender's init and cleanup pair too */
   r->multi = curl_multi_init();
   if (!r->multi) {
     snprintf(err, errlen, "cannot start the relay's HTTP client");
@@ -142,12 +145,13 @@ void relay_send(relay *r, job *j, const char *address, const char *secret, char 
     curl_easy_setopt(t->h, CURLOPT_CONNECTTIMEOUT_MS, (long)RELAY_CONNECT_MS);
     curl_easy_setopt(t->h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
     curl_easy_setopt(t->h, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(t->h, CURLOPT_PROXY, ""); /* never the environment's: the secret goes */
   }
   free(url);
   atomic_fetch_add(&r->busy, 1); /* without a handle: a failure, at once (relay_main) */
-  pthread_mutex_lock(&r->mu);
-  t->next = r->queued;
-  r->queued = t;
+  pthread_mutex_lock(&r->mu); /* in the order sent: one conversation's stay in order */
+  *r->queued_tail = t;
+  r->queued_tail = &t->next;
   pthread_mutex_unlock(&r->mu);
   curl_multi_wakeup(r->multi);
 }
@@ -162,6 +166,7 @@ void relay_stop(relay *r) {
   curl_multi_wakeup(r->multi);
   pthread_join(r->thread, NULL);
   curl_multi_cleanup(r->multi);
+  curl_global_cleanup();
   pthread_mutex_destroy(&r->mu);
   free(r);
 }

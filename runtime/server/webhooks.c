@@ -246,15 +246,23 @@ int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
 
 /* ---------------------------------------------------------------- relayed messages */
 
-enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
-  if (!s->cfg.nodes) return respond_error(conn, 404, "no such endpoint (one node alone)");
+int relay_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
+  if (!s->cfg.nodes) {
+    *rc = respond_error(conn, 404, "no such endpoint (one node alone)");
+    return 1;
+  }
   const char *shown = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Parley-Relay");
   const char *secret = cluster_secret(s->cfg.nodes);
   size_t n = strlen(secret);
-  if (!shown || strlen(shown) != n || CRYPTO_memcmp(shown, secret, n) != 0) {
-    log_rejected(conn, "relay", shown ? "token" : "missing", NULL, "relay");
-    return respond_error(conn, 401, "a relay shows the cluster's secret in X-Parley-Relay");
-  }
+  if (shown && strlen(shown) == n && CRYPTO_memcmp(shown, secret, n) == 0) return 0;
+  log_rejected(conn, "relay", shown ? "token" : "missing", NULL, "relay");
+  *rc = respond_error(conn, 401, "a relay shows the cluster's secret in X-Parley-Relay");
+  return 1;
+}
+
+enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
+  enum MHD_Result rc;
+  if (relay_refused(s, conn, &rc)) return rc;
   json_t *o = r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
   int message = json_is_object(o) && !json_object_get(o, "admin") &&
                 !json_object_get(o, "delivery") && !json_object_get(o, "event_type");
@@ -266,9 +274,9 @@ enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r
   j->from_relay = 1;
   json_int_t inline_max = json_integer_value(json_object_get(o, "inline_max"));
   json_int_t reply_ms = json_integer_value(json_object_get(o, "reply_ms"));
-  if (inline_max > 0 && reply_ms > 0) { /* as the node that took it says */
+  if (inline_max > 0 && reply_ms > 0) { /* as the node that took it says (10 min at most) */
     j->inbox_inline = inline_max > INT_MAX ? INT_MAX : (int)inline_max;
-    j->inbox_until_ns = mono_ns() + reply_ms * 1000000;
+    j->inbox_until_ns = mono_ns() + (reply_ms < 600000 ? reply_ms : 600000) * 1000000;
   }
   json_decref(o);
   return start_job(s, conn, r, j);

@@ -237,10 +237,10 @@ int store_cluster_secret(store *st, char *out, size_t outlen) {
   if (!s) return -1;
   int rc = sql_step(s);
   const char *secret = rc == SQL_ROW ? sql_column_text(s, 0) : NULL;
-  if (secret) snprintf(out, outlen, "%s", secret);
+  int fits = secret && *secret && strlen(secret) < outlen; /* read before the row goes */
+  if (fits) snprintf(out, outlen, "%s", secret);
   if (store_step_end(st, s, rc, "cannot read the cluster's secret") < 0) return -1;
-  if (!secret || !*secret || strlen(secret) >= outlen)
-    return store_fail(st, "the cluster's secret (parley_cluster) is missing or too long");
+  if (!fits) return store_fail(st, "the cluster's secret (parley_cluster) is missing or too long");
   return 0;
 }
 
