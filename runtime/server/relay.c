@@ -106,6 +106,7 @@ relay *relay_start(server *s, void (*deliver)(server *s, job *j), char *err, siz
   r->multi = curl_multi_init();
   if (!r->multi) {
     snprintf(err, errlen, "cannot start the relay's HTTP client");
+    curl_global_cleanup();
     free(r);
     return NULL;
   }
@@ -114,6 +115,7 @@ relay *relay_start(server *s, void (*deliver)(server *s, job *j), char *err, siz
   if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
     snprintf(err, errlen, "cannot start the relay's thread");
     curl_multi_cleanup(r->multi);
+    curl_global_cleanup();
     pthread_mutex_destroy(&r->mu);
     free(r);
     return NULL;
