@@ -274,8 +274,25 @@ expect "an unknown contact is still 404 through the other node" \
 expect "and a bad body is 400 there" \
   "$(on "$other" PATCH /v1/bots/fanclub/contacts/%2B15550901 '{"fields":3}')" \
   'fields must be an object.* 400$'
+# a node stopped (SIGTERM) while it relays a message waits for the
+# holder's answer, answers the webhook with its reply, and exits cleanly
+slow_first=$(psql "$PG_URL" -Atc "select n from (select '+1555071' || lpad(g::text, 4, '0') n
+  from generate_series(0, 99) g) x join parley_partitions p on p.partition =
+  parley_partition((select id from bots where name = 'slowpoke'), n) where p.node_id <> 'second'
+  limit 1")
+curl -s -m 30 -w ' %{http_code}' -H "Authorization: Bearer hook-secret-456" \
+  -H 'Content-Type: application/json' --data "{\"from\":\"$slow_first\",\"text\":\"100000000\",\"id\":\"stop1\"}" \
+  "http://127.0.0.1:$second_port/v1/bots/slowpoke/messages" > "$tmp/stopping.out" &
+asked=$!
+sleep 0.3
 kill -TERM "$second_pid"
-wait "$second_pid" 2>/dev/null
+wait "$second_pid"
+stopped=$?
+wait "$asked"
+expect "a node stopped while it relays a message answers it with the holder's reply" \
+  "$(cat "$tmp/stopping.out")" 'counted to 100000000.* 200$'
+[ "$stopped" = 0 ]
+result $? "and exits cleanly" "exit $stopped; $(tail -n 3 "$tmp/log2")"
 wait_held "$first_port" 256
 result $? "once the second node stops, the first holds all 256 again" "$(held "$first_port")"
 port=$first_port pid=$first_pid
