@@ -229,6 +229,8 @@ void forward_poll(server *s) {
 static int taken(server *s, int64_t id) {
   for (size_t i = 0; i < s->ntaken; i++)
     if (s->taken[i] == id) return 1;
+  for (size_t i = 0; i < s->nunreadable; i++)
+    if (s->unreadable[i] == id) return 1;
   return 0;
 }
 
@@ -279,8 +281,10 @@ static void take_item(void *ud, const inbox_item *it) {
   json_t *o = json_loads(it->item, 0, NULL);
   job *j = forward_item_job(o);
   json_decref(o);
-  if (!j) {
+  if (!j) { /* logged once: the inbox is read before every round */
     log_event(LOG_WARN, "inbox_unreadable", "item", it->item, NULL);
+    s->unreadable = xrealloc(s->unreadable, (s->nunreadable + 1) * sizeof *s->unreadable);
+    s->unreadable[s->nunreadable++] = it->id;
     return;
   }
   j->inbox_id = it->id;

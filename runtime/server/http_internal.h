@@ -123,6 +123,8 @@ struct server {
   char ticket_prefix[24]; /* forward_init: read by the cluster's listener too */
   int64_t *taken;
   size_t ntaken, cap_taken;
+  int64_t *unreadable; /* inbox items that are not an item: logged once, left alone */
+  size_t nunreadable;
   job **take_tail;
   struct relay *relay; /* with other nodes: the messages relayed to their holders */
   long handed_relay, handed_inbox, relay_failures; /* counted for /metrics */

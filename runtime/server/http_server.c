@@ -1112,6 +1112,7 @@ void server_free(server *s) {
   free(s->collected);
   free(s->inbound);
   free(s->taken);
+  free(s->unreadable);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);

@@ -131,6 +131,16 @@ inbox=$(metric "$first_port" 'parley_handed_over_total{via="inbox"}')
 [ "${failed:-0}" -gt 0 ] && [ "$inbox" = "$failed" ]
 result $? "the first node's relays to the second failed, and those went through the inbox" \
   "failed $failed, through the inbox $inbox"
+# an inbox item that is not one (another version's, a hand-made row) is
+# logged once by its holder, which reads the inbox before every round
+psql "$PG_URL" -qc "insert into parley_inbox(ticket, partition, bot_id, item, state) values('hand-made',
+  (select partition from parley_partitions where node_id <> 'second' limit 1), 1, 'not an item', 'new')"
+sleep 1
+for _ in 1 2 3 4 5 6 7 8; do post '{"from":"+15550003","text":"hi","id":"u'"$_"'"}' >/dev/null; done
+unreadable=$(grep -c 'event=inbox_unreadable' "$tmp/log")
+[ "$unreadable" = 1 ]
+result $? "an inbox item that cannot be read is logged once" "$unreadable lines"
+psql "$PG_URL" -qc "delete from parley_inbox where ticket = 'hand-made'"
 check "a node_address that is not HOST:PORT is refused" 2 "node_address = 'nowhere' is not HOST:PORT" \
   "$PARLEY" serve --db "$db" --scripts "$tmp/scripts" --listen 127.0.0.1:1 --node-address nowhere
 # the relay's endpoint takes the cluster's secret only, and a message of a
