@@ -94,7 +94,8 @@ fan() {
       [ $tries -gt 200 ] && { echo "gave up" > "$tmp/gaveup.$i"; return; }
       sleep 0.1
     done
-    echo "$k" > "$tmp/sent.$i"
+    echo "$k" > "$tmp/.sent.$i" # renamed into place: a reader never sees it empty
+    mv "$tmp/.sent.$i" "$tmp/sent.$i"
   done
 }
 # fan_state I KEY: the value of KEY in fan I's c.state ("" or 0 when none)
