@@ -254,12 +254,12 @@ static void claim(cluster *c, engine *e, int want) {
 /* Gives back the highest partitions beyond the share: the engine stops
  * running them (its batches on them durable) before the store frees them. */
 static void give_back(cluster *c, engine *e, int extra) {
-  unsigned char held[PARTITIONS];
+  unsigned char held[PARTITIONS], given[PARTITIONS] = {0};
   memcpy(held, c->held, PARTITIONS);
   for (int p = PARTITIONS - 1; p >= 0 && extra > 0; p--)
-    if (held[p]) held[p] = 0, c->releasing[p] = 1, extra--;
+    if (held[p]) held[p] = 0, given[p] = c->releasing[p] = 1, extra--;
   set_engine(c, e, held);
-  log_partitions(c, "partitions_given_back", c->releasing);
+  log_partitions(c, "partitions_given_back", given);
 }
 
 static void note_holder(void *ud, int p, const char *address) {
@@ -267,12 +267,14 @@ static void note_holder(void *ud, int p, const char *address) {
   snprintf(c->holder[p], sizeof c->holder[p], "%s", address);
 }
 
-/* The other nodes' partitions and addresses again, twice a second. */
-static void read_holders(cluster *c) {
+/* The other nodes' partitions and addresses again, twice a second while
+ * other nodes live (alone, the node holds them all: nothing to read). */
+static void read_holders(cluster *c, int live) {
   int64_t now = mono_ns() / 1000000;
   if (now < c->next_holders_ms) return;
   c->next_holders_ms = now + 500;
   memset(c->holder, 0, sizeof c->holder);
+  if (live <= 1) return;
   if (store_partition_holders(c->ctl, c->fence.node_id, note_holder, c))
     log_event(LOG_WARN, "holders_unread", "error", store_error(store_reads(c->ctl)), NULL);
 }
@@ -289,7 +291,7 @@ const char *cluster_secret(cluster *c) { return c->secret; }
 
 void cluster_tick(cluster *c, engine *e) {
   pthread_mutex_lock(&c->mu);
-  int fenced = c->fenced, share = c->share;
+  int fenced = c->fenced, share = c->share, live = c->live;
   pthread_mutex_unlock(&c->mu);
   if (fenced) {
     log_event(LOG_WARN, "node_fenced", "node", c->fence.node_id, "detail",
@@ -316,7 +318,7 @@ void cluster_tick(cluster *c, engine *e) {
   int n = count(c->held);
   if (n < share) claim(c, e, share - n);
   else if (n > share) give_back(c, e, n - share);
-  read_holders(c);
+  read_holders(c, live);
 }
 
 char *cluster_health_json(cluster *c, int *ok) {

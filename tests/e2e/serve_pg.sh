@@ -333,6 +333,8 @@ expect "the opt-out is in the consent ledger" "$(admin /v1/bots/fanclub/consent.
   '"\+15550002","optout","keyword","STOP"'
 expect "the opted-out fan stays opted out" "$(admin /v1/bots/fanclub/contacts/%2B15550002)" \
   '"status":"opted_out"'
+[ "$(psql "$PG_URL" -Atc "select secret from parley_cluster")" = "$secret" ]
+result $? "the cluster's secret is the same after the restart" ""
 expect "version 2 is the active one after the restart" "$(admin /v1/bots/fanclub/versions)" \
   '"version":2,[^}]*"active":true'
 expect "a retry from before the restart is still known" \
