@@ -289,8 +289,12 @@ static void run_metrics(server *s, job *j) {
                "# HELP parley_relay_failures_total Relays that failed (the message then went "
                "through the inbox).\n"
                "# TYPE parley_relay_failures_total counter\n"
-               "parley_relay_failures_total %ld\n",
-               s->handed_relay, s->handed_inbox, s->relay_failures);
+               "parley_relay_failures_total %ld\n"
+               "# HELP parley_relay_batches_total Requests that relayed messages to their "
+               "holder (each carries the messages that came for it meanwhile).\n"
+               "# TYPE parley_relay_batches_total counter\n"
+               "parley_relay_batches_total %ld\n",
+               s->handed_relay, s->handed_inbox, s->relay_failures, relay_batches(s->relay));
   j->http_status = 200;
   j->http_body = b.data ? b.data : xstrdup("");
   free(j->content_type);

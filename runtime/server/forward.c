@@ -323,9 +323,8 @@ void inbox_taken_done(server *s, job *j) {
 
 /* The holder's window for inline replies closes RELAY_MARGIN_MS before
  * this node stops waiting for its answer: an answer still on its way then
- * would carry replies the holder counts as delivered and nobody sends. A
- * relay waits RELAY_WAIT_MIN_MS at least (the holder's batch must commit). */
-enum { RELAY_MARGIN_MS = 500, RELAY_WAIT_MIN_MS = 1000 };
+ * would carry replies the holder counts as delivered and nobody sends. */
+enum { RELAY_MARGIN_MS = 500 };
 
 int forward_relay(server *s, job *j, const inbound *in) {
   /* a message without the provider's id could be handled twice if its
@@ -337,19 +336,14 @@ int forward_relay(server *s, job *j, const inbound *in) {
   const char *address =
       cluster_holder_address(s->cfg.nodes, partition_of(bot_id(j->b), j->from));
   if (!address) return 0;
-  int64_t now = mono_ns();
   int64_t until = in->inline_until_ns ? in->inline_until_ns : j->arrived_ns + 10000000000LL;
-  long left_ms = until > now ? (long)((until - now) / 1000000) : 0;
-  long reply_ms = in->inline_reply > 0 && left_ms > RELAY_MARGIN_MS ? left_ms - RELAY_MARGIN_MS : 0;
-  json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:i, s:I}", "bot", j->botname, "from",
+  int64_t reply_until = in->inline_reply > 0 ? until - RELAY_MARGIN_MS * 1000000LL : 0;
+  json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:i}", "bot", j->botname, "from",
                         j->from, "to", j->to, "text", j->text, "provider_id", j->provider_id,
                         "media", j->media_json, "inline_max",
-                        reply_ms ? in->inline_reply : 0, "reply_ms", (json_int_t)reply_ms);
-  char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  json_decref(o);
-  if (!body) return 0;
-  relay_send(s->relay, j, address, cluster_secret(s->cfg.nodes), body,
-             left_ms > RELAY_WAIT_MIN_MS ? left_ms : RELAY_WAIT_MIN_MS);
+                        in->inline_reply > 0 ? in->inline_reply : 0);
+  if (!o) return 0;
+  relay_send(s->relay, j, address, o, reply_until, until);
   return 1;
 }
 

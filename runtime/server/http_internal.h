@@ -74,6 +74,13 @@ typedef struct job {
   struct job *relayed;
   int relay_tried; /* the relay failed: it goes through the inbox */
   int from_relay;  /* answered with its replies and their ids, as JSON */
+  /* a batch of relayed messages (webhooks.c relay_inbound): the request's
+   * job holds one job a message, each run as its own and answered into
+   * the batch; the last one answered resumes the batch's connection */
+  struct job **batch;
+  size_t nbatch;
+  atomic_int pending; /* the batch's messages not answered yet */
+  struct job *group;  /* a message's batch */
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -137,6 +144,7 @@ typedef struct request {
   int started;   /* the first call (headers) has been seen */
   buf body;
   size_t body_held; /* bytes of max_body_memory taken for it */
+  size_t max_body;  /* the largest body it may have */
   int too_large;
   int no_memory; /* max_body_memory ran out while its body came: 503 */
   job *job;
@@ -151,6 +159,13 @@ enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
                               const char *message);
 /* Queues j for the engine and suspends the connection until it is answered. */
 enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j);
+/* Queues the jobs of batch (batch->batch, those not done already) for the
+ * engine together and suspends the connection until each is answered
+ * (job_resume). */
+enum MHD_Result start_batch(server *s, struct MHD_Connection *conn, request *r, job *batch);
+/* On the engine thread: j is answered; its connection (its batch's, once
+ * the batch's last job is answered) is resumed to send the answer. */
+void job_resume(job *j);
 /* Queues j for the engine thread (its connection stays suspended). */
 void queue_job(server *s, job *j);
 /* The bot that lists number in bot.config{numbers} (a copy), or NULL. */
@@ -250,17 +265,23 @@ int forward_relay(server *s, job *j, const inbound *in);
  * through the inbox. */
 job *forward_relayed(server *s, job *d);
 
-/* relay.c: the thread sending relayed messages (see there). */
+/* relay.c: the thread sending relayed messages (see there). A batch of
+ * them may be that large, whatever max_body says. */
+enum { RELAY_BODY_MAX = 4 << 20 };
 typedef struct relay relay;
 /* deliver(s, outcome) takes each transfer's outcome (queue_job). */
-relay *relay_start(server *s, void (*deliver)(server *s, job *j), char *err, size_t errlen);
-/* On the engine thread: POSTs body (taken) to the node at address with
- * secret; the outcome comes as a JOB_RELAYED job for j (to deliver),
- * after timeout_ms at most. */
-void relay_send(relay *r, job *j, const char *address, const char *secret, char *body,
-                long timeout_ms);
-/* Transfers whose outcome is not queued yet. */
+relay *relay_start(server *s, const char *secret, void (*deliver)(server *s, job *j),
+                   char *err, size_t errlen);
+/* On the engine thread: sends message (taken) for j to the node at
+ * address, in its next batch; the outcome comes as a JOB_RELAYED job for
+ * j (to deliver) by wait_until_ns (mono) or soon after. The holder may
+ * answer inline replies until reply_until_ns (0: none). */
+void relay_send(relay *r, job *j, const char *address, json_t *message, int64_t reply_until_ns,
+                int64_t wait_until_ns);
+/* Messages whose outcome is not queued yet. */
 int relay_busy(relay *r);
+/* The batches sent (requests). */
+long relay_batches(relay *r);
 /* Waits for the transfers under way (their timeouts bound it), then stops. */
 void relay_stop(relay *r);
 

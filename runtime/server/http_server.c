@@ -47,7 +47,39 @@ static enum MHD_Result respond_busy(struct MHD_Connection *conn, const char *mes
   return rc;
 }
 
+/* A batch of relayed messages: {"results": [...]}, one a message in
+ * order: its replies and their ids (for the relaying node to answer the
+ * provider with), or its status and error. */
+static enum MHD_Result respond_batch(struct MHD_Connection *conn, job *batch) {
+  json_t *results = json_array();
+  for (size_t i = 0; i < batch->nbatch; i++) {
+    job *j = batch->batch[i];
+    json_t *one;
+    if (j->failed || j->http_status) {
+      json_t *said = j->failed ? NULL : json_loads(j->http_body ? j->http_body : "", 0, NULL);
+      const char *error = json_string_value(json_object_get(said, "error"));
+      one = json_pack("{s:i, s:s}", "status", j->failed ? 503 : (int)j->http_status, "error",
+                      j->failed ? "the store failed; retry later" : error ? error : "");
+      json_decref(said);
+    } else {
+      json_t *texts = json_array(), *ids = json_array();
+      for (size_t k = 0; k < j->nreplies; k++) json_array_append_new(texts, json_string(j->replies[k]));
+      for (size_t k = 0; k < j->nreply_ids; k++)
+        json_array_append_new(ids, json_integer((json_int_t)j->reply_ids[k]));
+      one = json_pack("{s:o, s:o}", "replies", texts, "reply_ids", ids);
+    }
+    json_array_append_new(results, one);
+  }
+  json_t *o = json_pack("{s:o}", "results", results);
+  char *body = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  enum MHD_Result rc = respond(conn, 200, "application/json", body);
+  free(body);
+  return rc;
+}
+
 static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
+  if (j->nbatch) return respond_batch(conn, j);
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
   if (j->http_status)
     return respond(conn, j->http_status,
@@ -56,18 +88,6 @@ static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
                        ? j->content_type
                        : "application/json",
                    j->http_body);
-  if (j->from_relay) { /* the relaying node answers the provider with them */
-    json_t *texts = json_array(), *ids = json_array();
-    for (size_t i = 0; i < j->nreplies; i++) json_array_append_new(texts, json_string(j->replies[i]));
-    for (size_t i = 0; i < j->nreply_ids; i++)
-      json_array_append_new(ids, json_integer((json_int_t)j->reply_ids[i]));
-    json_t *o = json_pack("{s:o, s:o}", "replies", texts, "reply_ids", ids);
-    char *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    enum MHD_Result rc = respond(conn, 200, "application/json", body);
-    free(body);
-    return rc;
-  }
   if (j->kind == JOB_MESSAGE) { /* the provider's answer, carrying the inline replies */
     provider_reply out = {0};
     j->via->reply((const char *const *)j->replies, j->nreplies, &out);
@@ -298,12 +318,14 @@ static int answered_before_body(server *s, struct MHD_Connection *conn, request 
     return 1;
   }
   if (credentials_refused(s, conn, url, method, rc)) return 1;
+  if (s->cfg.nodes /* a batch of relayed messages */ && strcmp(url, "/v1/cluster/relay") == 0 && r->max_body < RELAY_BODY_MAX)
+    r->max_body = RELAY_BODY_MAX;
   const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
   const char *chunked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
   char *end = NULL;
   unsigned long long n = length && !chunked ? strtoull(length, &end, 10) : 0;
   if (!n || *end) return 0; /* no body, or one whose size is not said */
-  if (n > s->cfg.max_body) { /* read and dropped: 413 once it is in (a client that */
+  if (n > r->max_body) { /* read and dropped: 413 once it is in (a client that */
     r->too_large = 1;          /* sends its body before reading gets the answer) */
     return 0;
   }
@@ -324,7 +346,7 @@ static int answered_before_body(server *s, struct MHD_Connection *conn, request 
  * flight (what passes either is dropped: answered 413 or 503 at the end). */
 static void keep_body(server *s, request *r, const char *data, size_t n) {
   if (r->too_large || r->no_memory) return;
-  if (r->body.len + n > s->cfg.max_body) {
+  if (r->body.len + n > r->max_body) {
     r->too_large = 1;
     return;
   }
@@ -332,7 +354,7 @@ static void keep_body(server *s, request *r, const char *data, size_t n) {
   if (need > r->body.cap) { /* a body of unsaid size (chunked) grows */
     size_t cap = r->body.cap * 2 > need ? r->body.cap * 2 : need;
     if (cap < 4096) cap = 4096;
-    if (cap > s->cfg.max_body + 1) cap = s->cfg.max_body + 1;
+    if (cap > r->max_body + 1) cap = r->max_body + 1;
     if (http_limits_take_body(s->limits, cap - r->body_held)) {
       http_limits_refused(s->limits, REFUSED_BODY_MEMORY);
       r->no_memory = 1;
@@ -478,6 +500,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   http_limits_request_line(s->limits, conn);
   request *r = xcalloc(1, sizeof *r);
   r->raw_uri = xstrdup(uri);
+  r->max_body = s->cfg.max_body;
   return r;
 }
 
@@ -487,22 +510,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   (void)conn;
   request *r = *con_cls;
   if (!r) return;
-  job *j = r->job;
-  if (j && code != MHD_REQUEST_TERMINATED_COMPLETED_OK && atomic_load(&j->done) &&
-      j->nreply_ids) { /* the provider never got its replies: they go through it */
-    job *q = xcalloc(1, sizeof *q);
-    q->kind = JOB_REQUEUE;
-    q->botname = xstrdup(j->botname);
-    q->from = xstrdup("");
-    q->text = xstrdup("");
-    q->reply_ids = j->reply_ids;
-    q->nreply_ids = j->nreply_ids;
-    j->reply_ids = NULL;
-    j->nreply_ids = 0;
-    log_event(LOG_WARN, "reply_requeued", "bot", q->botname, "reason",
-              "the webhook's answer did not reach the caller", NULL);
-    queue_job(s, q);
-  }
+  if (r->job && code != MHD_REQUEST_TERMINATED_COMPLETED_OK && atomic_load(&r->job->done))
+    for (size_t i = 0; i < (r->job->nbatch ? r->job->nbatch : 1); i++) {
+      job *j = r->job->nbatch ? r->job->batch[i] : r->job;
+      if (!j->nreply_ids) continue;
+      job *q = xcalloc(1, sizeof *q); /* the provider never got its replies: they go through it */
+      q->kind = JOB_REQUEUE;
+      q->botname = xstrdup(j->botname);
+      q->from = xstrdup("");
+      q->text = xstrdup("");
+      q->reply_ids = j->reply_ids;
+      q->nreply_ids = j->nreply_ids;
+      j->reply_ids = NULL;
+      j->nreply_ids = 0;
+      log_event(LOG_WARN, "reply_requeued", "bot", q->botname, "reason",
+                "the webhook's answer did not reach the caller", NULL);
+      queue_job(s, q);
+    }
   if (r->job) job_free(r->job);
   buf_free(&r->body);
   http_limits_give_body(s->limits, r->body_held);
@@ -581,8 +605,7 @@ static void answer_in_flight(server *s) {
       continue;
     }
     if (forward_wait(s, j)) continue; /* answered once its holder has */
-    atomic_store(&j->done, 1);
-    MHD_resume_connection(j->conn);
+    job_resume(j);
   }
   s->in_flight = s->in_flight_tail = NULL;
 }
@@ -722,10 +745,7 @@ static void inbox_admin_run(server *s, job *j) {
 }
 
 /* A job answered on its own (admin, a bot that is gone): resumed now. */
-static void answer_now(job *j) {
-  atomic_store(&j->done, 1);
-  MHD_resume_connection(j->conn);
-}
+
 
 /* Hands the jobs to the engine in arrival order. Inbound jobs go in
  * batches; the last batch stays in flight (answered when the next one is
@@ -774,7 +794,7 @@ static void handle_jobs(server *s, job *jobs) {
       if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) routes_refresh(s);
       char err[256];
       engine_flush(s->e, err, sizeof err);
-      if (!away) answer_now(j);
+      if (!away) job_resume(j);
       continue;
     }
     if (j->kind == JOB_RELAYED) {
@@ -788,7 +808,7 @@ static void handle_jobs(server *s, job *jobs) {
     if (refused) {
       if (refused < 0) job_answer_error(j, 404, "no such bot");
       inbox_taken_done(s, j);
-      if (j->conn) answer_now(j);
+      if (j->conn) job_resume(j);
       else job_free(j);
     }
   }
@@ -885,7 +905,8 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
     return NULL;
   }
   char why[256];
-  if (s->cfg.nodes && !(s->relay = relay_start(s, queue_job, why, sizeof why))) /* the inbox still works */
+  if (s->cfg.nodes && /* without it, the inbox still works */
+      !(s->relay = relay_start(s, cluster_secret(s->cfg.nodes), queue_job, why, sizeof why)))
     log_event(LOG_WARN, "relay_unavailable", "error", why, NULL);
   return s;
 }

@@ -40,7 +40,19 @@ void job_free(job *j) {
   for (size_t i = 0; i < 2 * j->http_nheaders; i++) free(j->http_headers[i]);
   free(j->http_headers);
   script_free(j->unpacked);
+  for (size_t i = 0; i < j->nbatch; i++) job_free(j->batch[i]);
+  free(j->batch);
   free(j);
+}
+
+void job_resume(job *j) {
+  atomic_store(&j->done, 1);
+  if (!j->group) {
+    MHD_resume_connection(j->conn);
+  } else if (atomic_fetch_sub(&j->group->pending, 1) == 1) { /* its batch's last */
+    atomic_store(&j->group->done, 1);
+    MHD_resume_connection(j->group->conn);
+  }
 }
 
 enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -106,6 +118,36 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
   }
   append_locked(s, j);
   pthread_mutex_unlock(&s->mu);
+  return MHD_YES;
+}
+
+enum MHD_Result start_batch(server *s, struct MHD_Connection *conn, request *r, job *batch) {
+  batch->conn = conn;
+  batch->arrived_ns = mono_ns();
+  pthread_mutex_lock(&s->mu);
+  if (s->refusing) { /* the last jobs are being answered: nothing new */
+    pthread_mutex_unlock(&s->mu);
+    job_free(batch);
+    return respond_error(conn, 503, "the server is stopping; retry later");
+  }
+  r->job = batch;
+  MHD_suspend_connection(conn);
+  int queued = 0;
+  for (size_t i = 0; i < batch->nbatch; i++) queued += !atomic_load(&batch->batch[i]->done);
+  atomic_store(&batch->pending, queued);
+  for (size_t i = 0; i < batch->nbatch; i++) {
+    job *j = batch->batch[i];
+    if (atomic_load(&j->done)) continue; /* answered already (refused) */
+    j->conn = conn;
+    j->group = batch;
+    j->arrived_ns = batch->arrived_ns;
+    append_locked(s, j); /* together: run in one round, in order */
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!queued) { /* nothing for the engine: answered now */
+    atomic_store(&batch->done, 1);
+    MHD_resume_connection(conn);
+  }
   return MHD_YES;
 }
 

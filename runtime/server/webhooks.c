@@ -260,23 +260,45 @@ int relay_refused(server *s, struct MHD_Connection *conn, enum MHD_Result *rc) {
   return 1;
 }
 
-enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
-  /* its secret was checked from the headers (relay_refused) */
-  json_t *o = r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
-  int message = json_is_object(o) && !json_object_get(o, "admin") &&
-                !json_object_get(o, "delivery") && !json_object_get(o, "event_type");
-  job *j = message ? forward_item_job(o) : NULL;
+/* One relayed message's job (j->done with a 400 if m is not a message). */
+static job *relayed_job(json_t *m) {
+  int message = json_is_object(m) && !json_object_get(m, "admin") &&
+                !json_object_get(m, "delivery") && !json_object_get(m, "event_type");
+  job *j = message ? forward_item_job(m) : NULL;
   if (!j) {
-    json_decref(o);
-    return respond_error(conn, 400, "a relayed message is a JSON object with bot, from and text");
+    j = xcalloc(1, sizeof *j);
+    j->botname = xstrdup("");
+    job_answer_error(j, 400, "a relayed message is a JSON object with bot, from and text");
+    atomic_store(&j->done, 1);
+    return j;
   }
   j->from_relay = 1;
-  json_int_t inline_max = json_integer_value(json_object_get(o, "inline_max"));
-  json_int_t reply_ms = json_integer_value(json_object_get(o, "reply_ms"));
+  json_int_t inline_max = json_integer_value(json_object_get(m, "inline_max"));
+  json_int_t reply_ms = json_integer_value(json_object_get(m, "reply_ms"));
   if (inline_max > 0 && reply_ms > 0) { /* as the node that took it says (10 min at most) */
     j->inbox_inline = inline_max > INT_MAX ? INT_MAX : (int)inline_max;
     j->inbox_until_ns = mono_ns() + (reply_ms < 600000 ? reply_ms : 600000) * 1000000;
   }
+  return j;
+}
+
+enum MHD_Result relay_inbound(server *s, struct MHD_Connection *conn, request *r) {
+  /* its secret was checked from the headers (relay_refused) */
+  json_t *o = r->body.data ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+  json_t *messages = json_object_get(o, "messages");
+  size_t n = json_array_size(messages);
+  if (!n) {
+    json_decref(o);
+    return respond_error(conn, 400, "a relay is a JSON object {\"messages\": [...]} with one "
+                                    "message or more");
+  }
+  job *batch = xcalloc(1, sizeof *batch);
+  batch->kind = JOB_MESSAGE;
+  batch->botname = xstrdup("");
+  batch->from_relay = 1;
+  batch->batch = xcalloc(n, sizeof *batch->batch);
+  batch->nbatch = n;
+  for (size_t i = 0; i < n; i++) batch->batch[i] = relayed_job(json_array_get(messages, i));
   json_decref(o);
-  return start_job(s, conn, r, j);
+  return start_batch(s, conn, r, batch);
 }

@@ -126,6 +126,9 @@ failed=$(metric "$second_port" parley_relay_failures_total)
 [ "${relayed:-0}" -gt 0 ] && [ "$failed" = 0 ]
 result $? "the second node relayed the first's conversations to it" \
   "relayed $relayed, failed $failed"
+batches=$(metric "$second_port" parley_relay_batches_total)
+[ "${batches:-0}" -gt 0 ] && [ "$batches" -le "$relayed" ]
+result $? "in batches (one at a time here)" "$batches batches for $relayed messages"
 failed=$(metric "$first_port" parley_relay_failures_total)
 inbox=$(metric "$first_port" 'parley_handed_over_total{via="inbox"}')
 [ "${failed:-0}" -gt 0 ] && [ "$inbox" = "$failed" ]
@@ -155,20 +158,34 @@ result $? "the cluster's secret is 64 characters, made once" "$secret"
 held_by_first=$(psql "$PG_URL" -Atc "select n from (select '+1555031' || lpad(g::text, 4, '0') n
   from generate_series(0, 99) g) x join parley_partitions p on p.partition =
   parley_partition((select id from bots where name = 'fanclub'), n) where p.node_id <> 'second' limit 1")
-body='{"bot":"fanclub","from":"'$held_by_first'","text":"hi","provider_id":"r1","inline_max":5,"reply_ms":5000}'
+held_by_second=$(psql "$PG_URL" -Atc "select n from (select '+1555032' || lpad(g::text, 4, '0') n
+  from generate_series(0, 99) g) x join parley_partitions p on p.partition =
+  parley_partition((select id from bots where name = 'fanclub'), n) where p.node_id = 'second' limit 1")
+message='{"bot":"fanclub","from":"'$held_by_first'","text":"hi","provider_id":"r1","inline_max":5,"reply_ms":5000}'
+elsewhere='{"bot":"fanclub","from":"'$held_by_second'","text":"hi","provider_id":"r2","inline_max":5,"reply_ms":5000}'
+body='{"messages":['$message']}'
 expect "a relay without the secret is refused" \
   "$(curl -s -m 5 -w ' %{http_code}' --data "$body" "http://127.0.0.1:$first_port/v1/cluster/relay")" \
   'X-Parley-Relay.* 401$'
 expect "and with another secret" "$(relay "$first_port" "x$secret" "$body")" ' 401$'
-expect "a relay for a conversation the node does not hold is 409" \
-  "$(relay "$second_port" "$secret" "$body")" 'does not hold.* 409$'
-expect "the holder answers a relay with its replies and their message ids" \
+expect "a relayed message of a conversation the node does not hold is answered 409" \
+  "$(relay "$second_port" "$secret" "$body")" '^\{"results":\[\{"status":409,"error":"[^"]*does not hold[^"]*"\}\]\} 200$'
+expect "the holder answers a relayed message with its replies and their message ids" \
   "$(relay "$first_port" "$secret" "$body")" \
-  '^\{"replies":\["[^"]*Welcome to the fan club[^"]*"\],"reply_ids":\[[0-9]+\]\} 200$'
-expect "and a relay of the same message again is acknowledged, not handled again" \
-  "$(relay "$first_port" "$secret" "$body")" '^\{"replies":\[\],"reply_ids":\[\]\} 200$'
-expect "a relay that is not a message is 400" \
-  "$(relay "$first_port" "$secret" '{"bot":"fanclub"}')" ' 400$'
+  '^\{"results":\[\{"replies":\["[^"]*Welcome to the fan club[^"]*"\],"reply_ids":\[[0-9]+\]\}\]\} 200$'
+expect "a batch is answered a result a message, in order: handled once, not held, not a message" \
+  "$(relay "$first_port" "$secret" '{"messages":['"$message"','"$elsewhere"',{"bot":"fanclub"}]}')" \
+  '^\{"results":\[\{"replies":\[\],"reply_ids":\[\]\},\{"status":409,[^}]*\},\{"status":400,"error":"a relayed message is[^"]*"\}\]\} 200$'
+expect "a relay that is not a batch of messages is 400" \
+  "$(relay "$first_port" "$secret" "$message")" 'messages.* 400$'
+expect "and an empty batch" "$(relay "$first_port" "$secret" '{"messages":[]}')" ' 400$'
+rows=$(psql "$PG_URL" -Atc "select count(*) from messages where provider_id in ('r1', 'r2')")
+[ "$rows" = 1 ]
+result $? "of the relayed messages, the one the node held is stored, once" "got $rows"
+python3 -c 'import json; print(json.dumps({"messages": [{"bot": "fanclub", "from": "+15550009",
+  "text": "x" * 300000, "provider_id": "big%d" % i} for i in range(6)]}))' > "$tmp/big.json"
+expect "a batch may be larger than max_body (its messages are not)" \
+  "$(relay "$first_port" "$secret" "@$tmp/big.json" | tail -c 4)" '200'
 # their delivery reports, to one node or the other: the report of a
 # conversation the node does not hold goes to its holder
 k=0
