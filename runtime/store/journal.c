@@ -386,11 +386,8 @@ static int apply_op(store *st, journal_op *op) {
       return store_contact_seen(st, op->u.contact_seen.id, op->u.contact_seen.at);
     case J_CONTACT_JOINED:
       return store_contact_joined(st, op->u.contact_joined.id);
-    case J_CONVERSATION: {
-      struct j_conversation *o = &op->u.conversation;
-      return store_conversation_save(st, o->contact, o->state, o->expect, o->at);
-    }
-    case J_MESSAGE: /* journal_apply stores them, many at a time */
+    case J_CONVERSATION: /* journal_apply stores them, many at a time */
+    case J_MESSAGE:
       return -1;
     case J_CONSENT: {
       struct j_consent *o = &op->u.consent;
@@ -508,43 +505,83 @@ static int leaves_messages_alone(journal_kind kind) {
   }
 }
 
-enum { PENDING_MESSAGES = 64 };
+/* Whether an op neither reads nor writes the conversations table: a save
+ * journaled before it may be made after it, with the same outcome. */
+static int leaves_conversations_alone(journal_kind kind) {
+  return kind != J_CONVERSATION && (kind == J_MESSAGE || leaves_messages_alone(kind));
+}
 
-/* Message rows waiting to be stored in one go. */
-typedef struct pending_messages {
-  message_row rows[PENDING_MESSAGES];
-  size_t n;
-} pending_messages;
+enum { PENDING_ROWS = 64 };
 
-static int store_pending(store *st, pending_messages *p) {
-  int rc = store_messages_add(st, p->rows, p->n);
-  p->n = 0;
+/* Message rows and conversation saves waiting to be stored in one go. */
+typedef struct pending_rows {
+  message_row messages[PENDING_ROWS];
+  size_t nmessages;
+  conversation_row conversations[PENDING_ROWS]; /* each contact once */
+  size_t nconversations;
+} pending_rows;
+
+static int store_pending_messages(store *st, pending_rows *p) {
+  int rc = store_messages_add(st, p->messages, p->nmessages);
+  p->nmessages = 0;
   return rc;
 }
 
-static int add_pending(store *st, pending_messages *p, const journal_op *op) {
-  p->rows[p->n++] = op->u.message;
-  return p->n == PENDING_MESSAGES ? store_pending(st, p) : 0;
+static int store_pending_conversations(store *st, pending_rows *p) {
+  int rc = store_conversations_save(st, p->conversations, p->nconversations);
+  p->nconversations = 0;
+  return rc;
 }
 
-/* The ops in order, except that messages wait (up to PENDING_MESSAGES)
- * past the ops that leave them alone, to go in INSERTs of many rows: every
- * op that reads or writes messages still sees those journaled before it. */
+static int add_pending_message(store *st, pending_rows *p, const journal_op *op) {
+  p->messages[p->nmessages++] = op->u.message;
+  return p->nmessages == PENDING_ROWS ? store_pending_messages(st, p) : 0;
+}
+
+/* A save of a contact whose save waits already becomes one save: the
+ * later one's, with the earlier state where the later keeps the state. */
+static int add_pending_conversation(store *st, pending_rows *p, const journal_op *op) {
+  const struct j_conversation *o = &op->u.conversation;
+  for (size_t i = 0; i < p->nconversations; i++) {
+    conversation_row *c = &p->conversations[i];
+    if (c->contact_id != o->contact) continue;
+    if (o->state) c->state = o->state;
+    c->expect = o->expect;
+    c->at = o->at;
+    return 0;
+  }
+  p->conversations[p->nconversations++] = (conversation_row){
+      .contact_id = o->contact, .state = o->state, .expect = o->expect, .at = o->at};
+  return p->nconversations == PENDING_ROWS ? store_pending_conversations(st, p) : 0;
+}
+
+/* The ops in order, except that messages and conversation saves wait (up
+ * to PENDING_ROWS of each) past the ops that leave them alone, to go in
+ * statements of many rows: every op that reads or writes messages, or
+ * conversations, still sees those journaled before it. */
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
-  pending_messages pending;
-  pending.n = 0;
+  pending_rows pending;
+  pending.nmessages = pending.nconversations = 0;
   int rc = store_pipeline(st, 1);
   if (rc == 0) rc = store_begin(st);
   for (size_t i = 0; i < j->n && rc == 0; i++) {
     journal_op *op = &j->ops[i];
     if (op->kind == J_MESSAGE) {
-      rc = add_pending(st, &pending, op);
+      rc = add_pending_message(st, &pending, op);
       continue;
     }
-    if (pending.n && !leaves_messages_alone(op->kind)) rc = store_pending(st, &pending);
+    if (op->kind == J_CONVERSATION) {
+      rc = add_pending_conversation(st, &pending, op);
+      continue;
+    }
+    if (pending.nmessages && !leaves_messages_alone(op->kind))
+      rc = store_pending_messages(st, &pending);
+    if (rc == 0 && pending.nconversations && !leaves_conversations_alone(op->kind))
+      rc = store_pending_conversations(st, &pending);
     if (rc == 0) rc = apply_op(st, op);
   }
-  if (rc == 0 && pending.n) rc = store_pending(st, &pending);
+  if (rc == 0 && pending.nmessages) rc = store_pending_messages(st, &pending);
+  if (rc == 0 && pending.nconversations) rc = store_pending_conversations(st, &pending);
   if (rc == 0) rc = store_commit(st);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(store_reads(st)));

@@ -278,7 +278,6 @@ enum {
   Q_CONTACT_SEEN,
   Q_CONTACT_JOINED,
   Q_CONTACT_UPDATE,
-  Q_CONVERSATION_SAVE,
   Q_CONTACTS_EACH,
   Q_CONTACT_COUNT,
   Q_MESSAGE_ADD,
@@ -356,11 +355,6 @@ static const char *const queries[Q_COUNT] = {
         "UPDATE contacts SET status = coalesce(?2, status),"
         " fields = coalesce(?3, fields), tags = coalesce(?4, tags),"
         " timezone = coalesce(?5, timezone) WHERE id = ?1",
-    [Q_CONVERSATION_SAVE] =
-        "INSERT INTO conversations(contact_id, state, expect, updated_at)"
-        " VALUES(?1, coalesce(?2, '{}'), ?3, ?4)"
-        " ON CONFLICT(contact_id) DO UPDATE SET"
-        " state = coalesce(?2, conversations.state), expect = ?3, updated_at = ?4",
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
@@ -538,7 +532,6 @@ static int deferrable(int q) {
     case Q_CONTACT_SEEN:
     case Q_CONTACT_JOINED:
     case Q_CONTACT_UPDATE:
-    case Q_CONVERSATION_SAVE:
     case Q_CONSENT_ADD:
     case Q_ERROR_ADD:
     case Q_TIMER_ADD:
@@ -781,8 +774,11 @@ void store_close(store *st) {
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sql_finalize(st->extra[i]);
   for (int i = 0; i < STORE_CLUSTER_QUERIES; i++) sql_finalize(st->cluster[i]);
   sql_finalize(st->fence_check);
-  for (int i = 0; i < STORE_MESSAGE_INSERTS; i++)
+  for (int i = 0; i < STORE_MESSAGE_INSERTS; i++) {
     sql_finalize(st->message_inserts[i]);
+    sql_finalize(st->conversation_saves[0][i]);
+    sql_finalize(st->conversation_saves[1][i]);
+  }
   EVP_MAC_CTX_free(st->suppression_mac);
   sql_close(st->sql);
   free(st->path);
@@ -1051,9 +1047,83 @@ int store_contact_update(store *st, int64_t contact_id, const char *status,
 
 int store_conversation_save(store *st, int64_t contact_id, const char *state,
                             const char *expect, int64_t now) {
-  return STORE_RUN(st, stmt(st, Q_CONVERSATION_SAVE), "cannot save a conversation",
-                   SQL_INT(contact_id), SQL_TEXT(state), SQL_TEXT(expect),
-                   SQL_INT(now));
+  conversation_row r = {.contact_id = contact_id, .state = state, .expect = expect, .at = now};
+  return store_conversations_save(st, &r, 1);
+}
+
+/* store_conversations_save: upserts of 2^k rows for each k, with the
+ * state (kind 1) or without (0: an old conversation keeps its own, a new
+ * one starts with {}), the parameters of row r (the contact, the state if
+ * any, the expect, the time) from r * conversation_params(kind) + 1 on. */
+static int conversation_params(int with_state) { return with_state ? 4 : 3; }
+
+static sql_stmt *conversation_upsert(store *st, int with_state, int k) {
+  sql_stmt **cached = &st->conversation_saves[with_state][k];
+  if (*cached) {
+    sql_reset(*cached);
+    return *cached;
+  }
+  int rows = 1 << k;
+  buf sql = {0};
+  buf_puts(&sql, "INSERT INTO conversations(contact_id, state, expect, updated_at) VALUES");
+  for (int r = 0; r < rows; r++) {
+    int p = r * conversation_params(with_state);
+    if (with_state)
+      buf_printf(&sql, "%s(?%d,?%d,?%d,?%d)", r ? "," : "", p + 1, p + 2, p + 3, p + 4);
+    else
+      buf_printf(&sql, "%s(?%d,'{}',?%d,?%d)", r ? "," : "", p + 1, p + 2, p + 3);
+  }
+  buf_printf(&sql, " ON CONFLICT(contact_id) DO UPDATE SET %sexpect = excluded.expect,"
+                   " updated_at = excluded.updated_at",
+             with_state ? "state = excluded.state, " : "");
+  *cached = sql_prepare(st->sql, sql.data);
+  buf_free(&sql);
+  if (!*cached) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_set_deferrable(*cached);
+  return *cached;
+}
+
+static int upsert_conversations(store *st, int with_state, const conversation_row **rows,
+                                size_t n) {
+  size_t at = 0;
+  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
+    size_t size = (size_t)1 << k;
+    for (; n - at >= size; at += size) {
+      sql_stmt *s = conversation_upsert(st, with_state, k);
+      if (!s) return -1;
+      for (size_t r = 0; r < size; r++) {
+        const conversation_row *c = rows[at + r];
+        int p = (int)r * conversation_params(with_state);
+        sql_bind_int(s, ++p, c->contact_id);
+        if (with_state) store_bind_text(s, ++p, c->state);
+        store_bind_text(s, ++p, c->expect);
+        sql_bind_int(s, ++p, c->at);
+      }
+      int rc = sql_step(s);
+      sql_reset(s);
+      if (rc != SQL_DONE) return store_fail(st, "cannot save a conversation");
+    }
+  }
+  return 0;
+}
+
+int store_conversations_save(store *st, const conversation_row *rows, size_t n) {
+  enum { AT_ONCE = 64 };
+  const conversation_row *kind[2][AT_ONCE];
+  for (size_t at = 0; at < n; at += AT_ONCE) {
+    size_t count[2] = {0, 0};
+    for (size_t i = at; i < n && i < at + AT_ONCE; i++) {
+      int with_state = rows[i].state != NULL;
+      kind[with_state][count[with_state]++] = &rows[i];
+    }
+    if (upsert_conversations(st, 1, kind[1], count[1]) ||
+        upsert_conversations(st, 0, kind[0], count[0]))
+      return -1;
+  }
+  return 0;
 }
 
 int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud) {

@@ -122,8 +122,18 @@ int store_contact_joined(store *st, int64_t contact_id);
 int store_contact_update(store *st, int64_t contact_id, const char *status,
                          const char *fields, const char *tags,
                          const char *timezone);
+/* A NULL state keeps the conversation's (a new one's is {}). */
 int store_conversation_save(store *st, int64_t contact_id, const char *state,
                             const char *expect, int64_t now);
+typedef struct conversation_row {
+  int64_t contact_id;
+  const char *state, *expect;
+  int64_t at;
+} conversation_row;
+/* Saves n conversations as store_conversation_save would one by one, in as
+ * few statements as it can (upserts of many rows, prepared once): each
+ * contact once among them (a statement cannot change a row twice). */
+int store_conversations_save(store *st, const conversation_row *rows, size_t n);
 
 typedef void (*contact_fn)(void *ud, const contact_row *r);
 int store_contacts_each(store_reader *rd, int64_t bot_id, contact_fn fn, void *ud);

@@ -12,7 +12,8 @@
 #include "store.h"
 
 enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16, STORE_CLUSTER_QUERIES = 24 };
-/* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows */
+/* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows (and
+ * store_conversations_save's) */
 enum { STORE_MESSAGE_INSERTS = 7 };
 
 struct store {
@@ -24,6 +25,7 @@ struct store {
   sql_stmt *cluster[STORE_CLUSTER_QUERIES]; /* store_cluster.c's */
   int inbox_session; /* store_inbox_open set its connection up */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
+  sql_stmt *conversation_saves[2][STORE_MESSAGE_INSERTS]; /* without, with the state */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;

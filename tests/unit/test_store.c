@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "test.h"
+#include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_sql.h"
 
@@ -911,6 +912,16 @@ static void test_lookups_on_sqlite(void) {
   free(path);
 }
 
+static void test_conversations_on_sqlite(void) {
+  char *path = fresh_db_path("conversations.db");
+  store *st = open_or_note(path);
+  if (st) {
+    test_conversations_saved_together(st, "SQLite");
+    store_close(st);
+  }
+  free(path);
+}
+
 static void *hold_write_lock_briefly(void *arg) {
   struct brief_lock *l = arg;
   sqlite3 *db;
@@ -1034,6 +1045,7 @@ int main(void) {
   test_messages_add_duplicate_provider_id();
   test_suppression_outlives_erase();
   test_lookups_on_sqlite();
+  test_conversations_on_sqlite();
   test_contact_update_null_leaves_fields();
   test_version_numbers_per_bot();
   test_contacts_migrate_to_three_statuses();

@@ -22,6 +22,7 @@
 #include "store_internal.h"
 #include "store_schema_pg.h"
 #include "test.h"
+#include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_pg.h"
 
@@ -233,6 +234,7 @@ static void test_store_api(const char *url) {
     CHECK_INT(store_is_suppressed(store_reads(st), bot, "+15550042"), 1,
               "the suppression outlives the reopen (the same key)");
     test_lookups_many(st, "PostgreSQL");
+    test_conversations_saved_together(st, "PostgreSQL");
     store_close(st);
   }
 }
