@@ -281,10 +281,11 @@ void relay_send(relay *r, job *j, const char *address, json_t *message, int64_t 
                .reply_until_ns = reply_until_ns, .wait_until_ns = wait_until_ns};
   atomic_fetch_add(&r->busy, 1);
   pthread_mutex_lock(&r->mu); /* in the order sent: one conversation's stay in order */
+  int first = !r->queued; /* else the thread was woken for the ones before */
   *r->queued_tail = it;
   r->queued_tail = &it->next;
   pthread_mutex_unlock(&r->mu);
-  curl_multi_wakeup(r->multi);
+  if (first) curl_multi_wakeup(r->multi);
 }
 
 int relay_busy(relay *r) { return r ? atomic_load(&r->busy) : 0; }
