@@ -24,6 +24,7 @@
  * An item is taken once until its batch is durable (or failed: then it is
  * taken again). */
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,7 +307,9 @@ job *inbox_take(server *s) {
   job *list = NULL;
   if (s->ntaken >= TAKE_AT_ONCE) return NULL; /* the ones taken come first */
   s->take_tail = &list;
-  cluster_inbox_take(s->cfg.nodes, TAKE_AT_ONCE, take_item, s);
+  /* past the unreadable ones too: they stay, and would hide the rest */
+  size_t limit = TAKE_AT_ONCE + s->nunreadable;
+  cluster_inbox_take(s->cfg.nodes, limit < INT_MAX ? (int)limit : INT_MAX, take_item, s);
   return list;
 }
 

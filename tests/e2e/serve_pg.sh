@@ -135,15 +135,26 @@ inbox=$(metric "$first_port" 'parley_handed_over_total{via="inbox"}')
 result $? "the first node's relays to the second failed, and those went through the inbox" \
   "failed $failed, through the inbox $inbox"
 # an inbox item that is not one (another version's, a hand-made row) is
-# logged once by its holder, which reads the inbox before every round
-psql "$PG_URL" -qc "insert into parley_inbox(ticket, partition, bot_id, item, state) values('hand-made',
-  (select partition from parley_partitions where node_id <> 'second' limit 1), 1, 'not an item', 'new')"
-sleep 1
+# logged once by its holder, which reads the inbox before every round;
+# 600 of them (more than a look reads) do not hide the items behind them
+behind=$(psql "$PG_URL" -Atc "select n || ' ' || p.partition from (select '+1555033' || lpad(g::text, 4, '0') n
+  from generate_series(0, 99) g) x join parley_partitions p on p.partition =
+  parley_partition((select id from bots where name = 'fanclub'), n) where p.node_id <> 'second' limit 1")
+psql "$PG_URL" -qc "insert into parley_inbox(ticket, partition, bot_id, item, state)
+  select 'hand-made-' || g, ${behind#* }, 1, 'not an item', 'new' from generate_series(1, 600) g;
+  insert into parley_inbox(ticket, partition, bot_id, item, state) values('hand-made-behind', ${behind#* },
+  1, '{\"bot\":\"fanclub\",\"from\":\"${behind% *}\",\"text\":\"hi\",\"provider_id\":\"behind\"}', 'new')"
 for _ in 1 2 3 4 5 6 7 8; do post '{"from":"+15550003","text":"hi","id":"u'"$_"'"}' >/dev/null; done
+i=0
+until [ "$(psql "$PG_URL" -Atc "select count(*) from messages where provider_id = 'behind'")" = 1 ] ||
+  [ $i -gt 100 ]; do i=$((i + 1)); sleep 0.1; done
 unreadable=$(grep -c 'event=inbox_unreadable' "$tmp/log")
-[ "$unreadable" = 1 ]
-result $? "an inbox item that cannot be read is logged once" "$unreadable lines"
-psql "$PG_URL" -qc "delete from parley_inbox where ticket = 'hand-made'"
+[ "$unreadable" = 600 ]
+result $? "an inbox item that cannot be read is logged once" "$unreadable lines for 600 items"
+rows=$(psql "$PG_URL" -Atc "select count(*) from messages where provider_id = 'behind'")
+[ "$rows" = 1 ]
+result $? "and 600 of them do not hide an item behind them" "got $rows"
+psql "$PG_URL" -qc "delete from parley_inbox where ticket like 'hand-made-%'"
 check "a node_address that is not HOST:PORT is refused" 2 "node_address = 'nowhere' is not HOST:PORT" \
   "$PARLEY" serve --db "$db" --scripts "$tmp/scripts" --listen 127.0.0.1:1 --node-address nowhere
 # the relay's endpoint takes the cluster's secret only, and a message of a
