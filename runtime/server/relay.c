@@ -39,18 +39,13 @@ typedef struct item { /* a message waiting for its holder's answer */
 typedef struct node_link { /* another node, by its address */
   char *address;
   item *waiting, **waiting_tail; /* in the order sent */
-  int sending;                   /* a batch is under way */
+  CURL *h;                       /* made once: its options stay, but the batch's */
+  struct curl_slist *headers;
+  item *sent; /* the batch under way (NULL: none), its body and the answer */
+  char *body;
+  buf answer;
   struct node_link *next;
 } node_link;
-
-typedef struct transfer { /* a batch under way */
-  CURL *h;
-  node_link *to;
-  item *items;
-  char *body;
-  struct curl_slist *headers;
-  buf answer;
-} transfer;
 
 struct relay {
   server *s;
@@ -67,9 +62,9 @@ struct relay {
 };
 
 static size_t keep_answer(char *data, size_t size, size_t n, void *ud) {
-  transfer *t = ud;
-  if (t->answer.len + size * n > RELAY_ANSWER_MAX) return 0; /* fails the transfer */
-  buf_add(&t->answer, data, size * n);
+  node_link *l = ud;
+  if (l->answer.len + size * n > RELAY_ANSWER_MAX) return 0; /* fails the transfer */
+  buf_add(&l->answer, data, size * n);
   return size * n;
 }
 
@@ -90,23 +85,23 @@ static void deliver(relay *r, item *it, long status, const char *answer, const c
   free(it);
 }
 
-/* Each message of t its own result of the holder's answer, in order; all
- * of them the batch's failure if there is no such answer. */
-static void finish(relay *r, transfer *t, CURLcode result) {
+/* Each message of l's batch its own result of the holder's answer, in
+ * order; all of them the batch's failure if there is no such answer. */
+static void finish(relay *r, node_link *l, CURLcode result) {
   long status = 0;
-  if (result == CURLE_OK) curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
-  json_t *o = status == 200 ? json_loadb(t->answer.data ? t->answer.data : "", t->answer.len, 0,
+  if (result == CURLE_OK) curl_easy_getinfo(l->h, CURLINFO_RESPONSE_CODE, &status);
+  json_t *o = status == 200 ? json_loadb(l->answer.data ? l->answer.data : "", l->answer.len, 0,
                                          NULL)
                             : NULL;
   json_t *results = json_object_get(o, "results");
   size_t n = 0;
-  for (item *it = t->items; it; it = it->next) n++;
+  for (item *it = l->sent; it; it = it->next) n++;
   int each = json_is_array(results) && json_array_size(results) == n;
   const char *error = result != CURLE_OK ? curl_easy_strerror(result)
                       : each             ? NULL
                                          : "the holder's answer is not one result a message";
   size_t i = 0;
-  for (item *it = t->items, *next; it; it = next, i++) {
+  for (item *it = l->sent, *next; it; it = next, i++) {
     next = it->next;
     json_t *one = each ? json_array_get(results, i) : NULL;
     json_t *said = json_object_get(one, "status");
@@ -114,17 +109,15 @@ static void finish(relay *r, transfer *t, CURLcode result) {
                       : json_is_integer(said) ? (long)json_integer_value(said)
                                               : 200;
     char *answer = one ? json_dumps(one, JSON_COMPACT) : NULL;
-    deliver(r, it, one_status, answer ? answer : (each ? NULL : t->answer.data), error);
+    deliver(r, it, one_status, answer ? answer : (each ? NULL : l->answer.data), error);
     free(answer);
   }
   json_decref(o);
-  t->to->sending = 0;
-  curl_multi_remove_handle(r->multi, t->h);
-  curl_easy_cleanup(t->h);
-  curl_slist_free_all(t->headers);
-  buf_free(&t->answer);
-  free(t->body);
-  free(t);
+  curl_multi_remove_handle(r->multi, l->h);
+  l->sent = NULL;
+  l->answer.len = 0;
+  free(l->body);
+  l->body = NULL;
 }
 
 static node_link *link_to(relay *r, const char *address) {
@@ -135,6 +128,24 @@ static node_link *link_to(relay *r, const char *address) {
   l->waiting_tail = &l->waiting;
   l->next = r->links;
   r->links = l;
+  char *auth = xasprintf("X-Parley-Relay: %s", r->secret);
+  l->headers = curl_slist_append(NULL, "Content-Type: application/json");
+  l->headers = curl_slist_append(l->headers, auth);
+  l->headers = curl_slist_append(l->headers, "Expect:"); /* no 100-continue round trip */
+  free(auth);
+  char *url = xasprintf("http://%s/v1/cluster/relay", l->address);
+  if ((l->h = curl_easy_init())) {
+    curl_easy_setopt(l->h, CURLOPT_URL, url);
+    curl_easy_setopt(l->h, CURLOPT_HTTPHEADER, l->headers);
+    curl_easy_setopt(l->h, CURLOPT_WRITEFUNCTION, keep_answer);
+    curl_easy_setopt(l->h, CURLOPT_WRITEDATA, l);
+    curl_easy_setopt(l->h, CURLOPT_PRIVATE, (char *)l);
+    curl_easy_setopt(l->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(l->h, CURLOPT_CONNECTTIMEOUT_MS, (long)RELAY_CONNECT_MS);
+    curl_easy_setopt(l->h, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(l->h, CURLOPT_PROXY, ""); /* never the environment's: the secret goes */
+  }
+  free(url);
   return l;
 }
 
@@ -143,8 +154,7 @@ static node_link *link_to(relay *r, const char *address) {
  * with what is left of its window for inline replies. */
 static void send_batch(relay *r, node_link *l) {
   int64_t now = mono_ns(), wait_until = 0;
-  transfer *t = xcalloc(1, sizeof *t);
-  item **tail = &t->items;
+  item **tail = &l->sent;
   buf body = {0};
   size_t n = 0;
   buf_puts(&body, "{\"messages\":[");
@@ -171,38 +181,18 @@ static void send_batch(relay *r, node_link *l) {
   buf_puts(&body, "]}");
   if (!n) {
     buf_free(&body);
-    free(t);
     return;
   }
-  t->body = body.data;
-  t->h = curl_easy_init();
-  t->to = l;
-  char *url = xasprintf("http://%s/v1/cluster/relay", l->address);
-  char *auth = xasprintf("X-Parley-Relay: %s", r->secret);
-  t->headers = curl_slist_append(NULL, "Content-Type: application/json");
-  t->headers = curl_slist_append(t->headers, auth);
-  t->headers = curl_slist_append(t->headers, "Expect:"); /* no 100-continue round trip */
-  free(auth);
+  l->body = body.data;
   long wait_ms = (long)((wait_until - now) / 1000000);
-  if (t->h) {
-    curl_easy_setopt(t->h, CURLOPT_URL, url);
-    curl_easy_setopt(t->h, CURLOPT_POSTFIELDS, t->body);
-    curl_easy_setopt(t->h, CURLOPT_POSTFIELDSIZE, (long)strlen(t->body));
-    curl_easy_setopt(t->h, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(t->h, CURLOPT_WRITEFUNCTION, keep_answer);
-    curl_easy_setopt(t->h, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->h, CURLOPT_PRIVATE, (char *)t);
-    curl_easy_setopt(t->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->h, CURLOPT_CONNECTTIMEOUT_MS, (long)RELAY_CONNECT_MS);
-    curl_easy_setopt(t->h, CURLOPT_TIMEOUT_MS,
+  if (l->h) {
+    curl_easy_setopt(l->h, CURLOPT_POSTFIELDS, l->body);
+    curl_easy_setopt(l->h, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    curl_easy_setopt(l->h, CURLOPT_TIMEOUT_MS,
                      wait_ms > RELAY_WAIT_MIN_MS ? wait_ms : (long)RELAY_WAIT_MIN_MS);
-    curl_easy_setopt(t->h, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(t->h, CURLOPT_PROXY, ""); /* never the environment's: the secret goes */
   }
-  free(url);
-  l->sending = 1;
   atomic_fetch_add(&r->batches, 1);
-  if (!t->h || curl_multi_add_handle(r->multi, t->h) != CURLM_OK) finish(r, t, CURLE_FAILED_INIT);
+  if (!l->h || curl_multi_add_handle(r->multi, l->h) != CURLM_OK) finish(r, l, CURLE_FAILED_INIT);
 }
 
 static void *relay_main(void *arg) {
@@ -228,17 +218,20 @@ static void *relay_main(void *arg) {
     int left;
     while ((m = curl_multi_info_read(r->multi, &left))) {
       if (m->msg != CURLMSG_DONE) continue;
-      transfer *t = NULL;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-      finish(r, t, m->data.result);
+      node_link *l = NULL;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&l);
+      finish(r, l, m->data.result);
     }
     for (node_link *l = r->links; l; l = l->next)
-      if (!l->sending && l->waiting) send_batch(r, l);
+      if (!l->sent && l->waiting) send_batch(r, l);
     if (quit && atomic_load(&r->busy) == 0) break;
     curl_multi_poll(r->multi, NULL, 0, 1000, NULL);
   }
-  for (node_link *l = r->links, *next; l; l = next) {
+  for (node_link *l = r->links, *next; l; l = next) { /* nothing waits or is under way */
     next = l->next;
+    curl_easy_cleanup(l->h);
+    curl_slist_free_all(l->headers);
+    buf_free(&l->answer);
     free(l->address);
     free(l);
   }
