@@ -149,7 +149,7 @@ int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err
 }
 
 int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen) {
-  for (size_t i = 0; i < n; i++) journal_message_release(e->jr, ids[i], "queued", engine_now(e));
+  for (size_t i = 0; i < n; i++) journal_message_release(e->jr, ids[i], "queued", engine_now(e), 0);
   return submit_journal(e, err, errlen);
 }
 

@@ -80,7 +80,7 @@ static int release_held(engine *e, bot *b, const held_row *h, int64_t started) {
   contact *c = contact_get(e, b, h->number, 1, NULL);
   if (!c) return -1;
   const char *status = c->opted_out ? "suppressed" : e->outbox ? "queued" : "sent";
-  journal_message_release(e->jr, h->id, status, e->run->now);
+  journal_message_release(e->jr, h->id, status, e->run->now, h->broadcast_id);
   if (c->opted_out) {
     e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out while held): %s", h->text);
@@ -180,6 +180,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
   int64_t cursor = br->cursor;
   long sent = 0, held = 0, suppressed = 0, failed = 0, not_opted_in = 0;
   int rc = 0;
+  e->run->broadcast = br->id;
   for (size_t i = 0; i < rs.n && rc == 0; i++, t += step) {
     e->run->now = (int64_t)t;
     contact *c = contact_get(e, b, rs.v[i].number, 1, NULL);
@@ -213,6 +214,7 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
     else sent++;
     free(text);
   }
+  e->run->broadcast = 0;
   for (size_t i = 0; i < rs.n; i++) free(rs.v[i].number);
   free(rs.v);
   if (rc) return -1;

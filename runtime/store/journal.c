@@ -193,9 +193,11 @@ void journal_drips_cancel(journal *j, int64_t contact, const char *handler) {
       (struct j_drips_cancel){.contact = contact, .handler = copy_or_null(j, handler)};
 }
 
-void journal_message_release(journal *j, int64_t id, const char *status, int64_t at) {
+void journal_message_release(journal *j, int64_t id, const char *status, int64_t at,
+                             int64_t broadcast) {
   push(j, J_MESSAGE_RELEASE)->u.message_release =
-      (struct j_message_release){.id = id, .at = at, .status = copy(j, status)};
+      (struct j_message_release){
+          .id = id, .at = at, .status = copy(j, status), .broadcast = broadcast};
   if (strcmp(status, "queued") == 0) j->queued++;
 }
 
@@ -415,7 +417,10 @@ static int apply_op(store *st, journal_op *op) {
                                       op->u.drips_cancel.handler);
     case J_MESSAGE_RELEASE: {
       struct j_message_release *o = &op->u.message_release;
-      return store_message_release(st, o->id, o->status, o->at);
+      return store_message_release(st, o->id, o->status, o->at) ||
+                     (o->broadcast && store_broadcast_released(st, o->broadcast, o->status))
+                 ? -1
+                 : 0;
     }
     case J_BROADCAST_ADD:
       return store_broadcast_add(st, &op->u.broadcast_add.row, op->u.broadcast_add.at);

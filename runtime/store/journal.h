@@ -104,6 +104,7 @@ struct j_drips_cancel {
 struct j_message_release {
   int64_t id, at;
   char *status;
+  int64_t broadcast; /* the broadcast that sent it (0: none): its counts follow */
 };
 struct j_broadcast_add { /* row: id, bot_id, segment, text, rate, next_at */
   broadcast_row row;
@@ -238,7 +239,11 @@ void journal_timer_done(journal *j, int64_t id, const char *status,
                         const char *error, int64_t at);
 void journal_timer_cancel(journal *j, int64_t id, int64_t bot);
 void journal_drips_cancel(journal *j, int64_t contact, const char *handler);
-void journal_message_release(journal *j, int64_t id, const char *status, int64_t at);
+/* A held message released (or one sent inline queued again); broadcast:
+ * the broadcast that sent a held one (0: none), whose held count moves to
+ * sent or suppressed. */
+void journal_message_release(journal *j, int64_t id, const char *status, int64_t at,
+                             int64_t broadcast);
 void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at);
 void journal_broadcast_update(journal *j, int64_t id, const char *status,
                               int64_t cursor, int64_t next_at, long sent, long held,

@@ -256,6 +256,10 @@ static const char *const migrations[] = {
     /* 10 -> 11: nothing on SQLite (one node alone); PostgreSQL's nodes
      * share the secret of their relays (store_schema_pg.c). */
     "",
+    /* 11 -> 12: a broadcast's messages say which broadcast sent them, so
+     * that its counts follow what becomes of each: released from quiet
+     * hours, suppressed when its turn to go comes */
+    "ALTER TABLE messages ADD COLUMN broadcast_id INTEGER;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -294,6 +298,7 @@ enum {
   Q_RERUNS_PENDING,
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
+  Q_BROADCAST_RELEASED,
   Q_BOT_SET_ACTIVE,
   Q_BOT_SET_SERVED,
   Q_SERVED_EACH,
@@ -364,9 +369,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
-        " send_at, sender, priority, media, error)"
+        " send_at, sender, priority, media, error, broadcast_id)"
         " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
-        " ?15, ?16)" /* a retried inbound message: no row, and no error (which
+        " ?15, ?16, ?17)" /* a retried inbound message: no row, and no error (which
                         would end a PostgreSQL transaction) */
         " ON CONFLICT(bot_id, provider_id) WHERE direction = 'in' AND provider_id IS NOT NULL"
         " DO NOTHING RETURNING id",
@@ -402,7 +407,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_TIMERS_PENDING_EVERY] =
         "SELECT id, bot_id, contact_id, number, due_at, handler, args, kind, spec"
         " FROM timers WHERE bot_id = ?1 AND status = 'pending' AND kind = 'every'",
-    [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text FROM messages"
+    [Q_HELD_DUE] = "SELECT id, bot_id, contact_id, number, send_at, text,"
+                   " coalesce(broadcast_id, 0) FROM messages"
                    " WHERE status = 'held' AND send_at <= ?1 AND bot_id = ?3"
                    " AND (send_at > ?4 OR (send_at = ?4 AND id > ?5))"
                    " AND (CAST(?6 AS TEXT) IS NULL"
@@ -447,6 +453,10 @@ static const char *const queries[Q_COUNT] = {
     [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
+    [Q_BROADCAST_RELEASED] =
+        "UPDATE broadcasts SET held = held - 1,"
+        " sent = sent + CASE WHEN ?2 = 'suppressed' THEN 0 ELSE 1 END,"
+        " suppressed = suppressed + CASE WHEN ?2 = 'suppressed' THEN 1 ELSE 0 END WHERE id = ?1",
     [Q_CONSENT_ADD] = "INSERT INTO consent(bot_id, contact_id, number, action,"
                       " source, text, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CONSENT_EACH] = "SELECT action, source, text, at FROM consent"
@@ -539,6 +549,7 @@ static int deferrable(int q) {
     case Q_BOT_STORE_SET:
     case Q_BROADCAST_UPDATE:
     case Q_MESSAGE_RELEASE:
+    case Q_BROADCAST_RELEASED:
       return 1;
     default:
       return 0;
@@ -1171,6 +1182,8 @@ int64_t store_message_add(store *st, const message_row *m) {
   sql_bind_int(s, 14, m->priority);
   store_bind_text(s, 15, m->media);
   store_bind_text(s, 16, m->error);
+  if (m->broadcast_id > 0) sql_bind_int(s, 17, m->broadcast_id);
+  else sql_bind_null(s, 17);
   int rc = sql_step(s);
   int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
   sql_reset(s);
@@ -1183,7 +1196,7 @@ int64_t store_message_add(store *st, const message_row *m) {
  * caller's rollback undoes them), so SQLite keeps no statement journal, a
  * copy of every page the statement changes that ABORT would need to undo
  * it alone. */
-enum { MESSAGE_PARAMS = 16 };
+enum { MESSAGE_PARAMS = 17 };
 
 static sql_stmt *message_insert(store *st, int k) {
   if (st->message_inserts[k]) {
@@ -1193,7 +1206,7 @@ static sql_stmt *message_insert(store *st, int k) {
   static const char head[] =
       "INSERT %sINTO messages(id, bot_id, contact_id, direction, number, text, status,"
       " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
-      " priority, media, error) VALUES";
+      " priority, media, error, broadcast_id) VALUES";
   int rows = 1 << k;
   size_t cap = sizeof head + (size_t)rows * 160, len = 0;
   char *sql = xmalloc(cap);
@@ -1204,9 +1217,9 @@ static sql_stmt *message_insert(store *st, int k) {
     len += (size_t)snprintf(
         sql + len, cap - len,
         "%s(?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,"
-        "?%d,?%d)",
+        "?%d,?%d,?%d)",
         r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
-        p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16);
+        p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16, p + 17);
   }
   st->message_inserts[k] = sql_prepare(st->sql, sql);
   free(sql);
@@ -1246,6 +1259,10 @@ static void bind_message(sql_stmt *s, int r, const message_row *m) {
   sql_bind_int(s, p + 14, m->priority);
   store_bind_text(s, p + 15, m->media);
   store_bind_text(s, p + 16, m->error);
+  if (m->broadcast_id > 0)
+    sql_bind_int(s, p + 17, m->broadcast_id);
+  else
+    sql_bind_null(s, p + 17);
 }
 
 /* Inserts rows[0 .. 2^k): SQL_DONE or SQL_FAIL. */
@@ -1548,7 +1565,8 @@ int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
     if (*n == cap) *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof **out);
     held_row *h = &(*out)[(*n)++];
     STORE_COLUMNS(s, SQL_OUT(&h->id), SQL_OUT(&h->bot_id), SQL_OUT(&h->contact_id),
-                  SQL_OUT(&h->number), SQL_OUT(&h->send_at), SQL_OUT(&h->text));
+                  SQL_OUT(&h->number), SQL_OUT(&h->send_at), SQL_OUT(&h->text),
+                  SQL_OUT(&h->broadcast_id));
   }
   return store_step_end(st, s, rc, "cannot read held messages");
 }
@@ -1565,6 +1583,11 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
                    SQL_INT(b->id), SQL_INT(b->bot_id), SQL_TEXT(b->segment),
                    SQL_TEXT(b->text), SQL_REAL(b->rate), SQL_INT(b->next_at),
                    SQL_INT(now));
+}
+
+int store_broadcast_released(store *st, int64_t id, const char *status) {
+  return STORE_RUN(st, stmt(st, Q_BROADCAST_RELEASED), "cannot count a released message",
+                   SQL_INT(id), SQL_TEXT(status));
 }
 
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,

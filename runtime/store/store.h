@@ -156,6 +156,7 @@ typedef struct message_row {
   int priority;       /* out: 0 replies and transactional, 1 bulk */
   const char *media;  /* out: JSON list of media URLs, or NULL */
   const char *error;  /* out, status "failed": why */
+  int64_t broadcast_id; /* out: the broadcast that sent it (0: none) */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
@@ -234,6 +235,7 @@ typedef struct held_row {
   char *number;
   int64_t send_at;
   char *text;
+  int64_t broadcast_id; /* 0: none */
 } held_row;
 int store_held_due(store_reader *rd, int64_t bot_id, int64_t until,
                    const due_key *after, long limit, held_row **out, size_t *n);
@@ -252,6 +254,9 @@ typedef struct broadcast_row {
 void broadcast_row_free(broadcast_row *b);
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
 /* counts are added to the row's */
+/* One of its held messages released with status (suppressed, or sent):
+ * its held count goes to that one. */
+int store_broadcast_released(store *st, int64_t id, const char *status);
 int store_broadcast_update(store *st, int64_t id, const char *status, int64_t cursor,
                            int64_t next_at, long sent, long held, long suppressed,
                            long failed, long not_opted_in);

@@ -13,6 +13,7 @@ enum {
   O_DUE,
   O_NEXT_RETRY,
   O_CLAIM,
+  O_BROADCAST_SUPPRESSED,
   O_SET_STATUS,
   O_RECOVER,
   O_DEPTH,
@@ -46,7 +47,11 @@ static const char *const queries[O_COUNT] = {
                 " (SELECT 1 FROM contacts c WHERE c.id = messages.contact_id"
                 " AND c.status = 'opted_out') THEN 'suppressed' ELSE 'sending' END,"
                 " attempts = attempts + 1, updated_at = ?2 WHERE id = ?1 AND status = 'queued'"
-                " RETURNING CASE WHEN status = 'sending' THEN 1 ELSE 0 END",
+                " RETURNING CASE WHEN status = 'sending' THEN 1 ELSE 0 END,"
+                " coalesce(broadcast_id, 0)",
+    /* a broadcast's message suppressed when its turn came (O_CLAIM) */
+    [O_BROADCAST_SUPPRESSED] = "UPDATE broadcasts SET sent = sent - 1,"
+                               " suppressed = suppressed + 1 WHERE id = ?1",
     /* ?2 new status, ?3 the status it must still have, ?4 error (NULL keeps
      * it), ?5 provider id (NULL keeps it), ?6 next attempt (NULL keeps it) */
     [O_SET_STATUS] = "UPDATE messages SET status = ?2, error = coalesce(?4, error),"
@@ -165,7 +170,11 @@ int store_outbox_claim(store *st, int64_t id, int64_t now) {
   STORE_BIND(s, SQL_INT(id), SQL_INT(now));
   int rc = sql_step(s);
   int claimed = rc == SQL_ROW && sql_column_int(s, 0);
+  int64_t broadcast = rc == SQL_ROW && !claimed ? sql_column_int(s, 1) : 0;
   if (store_step_end(st, s, rc, "cannot claim a message to send") < 0) return -1;
+  if (broadcast && STORE_RUN(st, query(st, O_BROADCAST_SUPPRESSED),
+                             "cannot count a suppressed message", SQL_INT(broadcast)))
+    return -1;
   return claimed;
 }
 

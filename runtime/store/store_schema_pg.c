@@ -256,6 +256,9 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE IF NOT EXISTS parley_cluster(secret TEXT NOT NULL);\n"
     "INSERT INTO parley_cluster(secret) SELECT replace(gen_random_uuid()::text ||\n"
     "  gen_random_uuid()::text, '-', '') WHERE NOT EXISTS (SELECT 1 FROM parley_cluster);\n",
+    /* 11 -> 12: a broadcast's messages say which broadcast sent them (as
+     * on SQLite) */
+    "ALTER TABLE messages ADD COLUMN IF NOT EXISTS broadcast_id BIGINT;\n",
 };
 
 int pg_schema_latest(void) {

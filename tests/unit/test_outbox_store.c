@@ -187,6 +187,37 @@ static void test_claim_after_optout(void) {
   close_fixture(&f);
 }
 
+/* A broadcast's message suppressed when its turn comes moves from the
+ * broadcast's sent count to its suppressed count. */
+static void test_claim_after_optout_counts_for_its_broadcast(void) {
+  fixture f;
+  if (open_fixture(&f, "optout_broadcast.db")) return;
+  broadcast_row b = {.id = 7, .bot_id = f.bot, .segment = "{}", .text = "sale", .rate = 1,
+                     .next_at = T0};
+  CHECK_INT(store_broadcast_add(f.st, &b, T0), 0, "a broadcast");
+  CHECK_INT(store_broadcast_update(f.st, 7, "done", 1, T0, 2, 0, 0, 0, 0), 0,
+            "its turn queued two messages");
+  int64_t other = store_contact_insert(f.st, 0, f.bot, "+15550002", T0);
+  message_row m = {.bot_id = f.bot, .contact_id = f.contact, .direction = "out",
+                   .number = "+15550001", .text = "sale", .status = "queued", .at = T0,
+                   .sender = "+15550100", .priority = 1, .broadcast_id = 7};
+  int64_t first = store_message_add(f.st, &m);
+  m.contact_id = other;
+  m.number = "+15550002";
+  int64_t second = store_message_add(f.st, &m);
+  CHECK_INT(store_contact_update(f.st, f.contact, "opted_out", NULL, NULL, NULL), 0,
+            "the first contact opts out after they were queued");
+  CHECK_INT(store_outbox_claim(f.st, first, T0), 0, "its message is not claimed");
+  CHECK_INT(store_outbox_claim(f.st, second, T0), 1, "the other one is");
+  broadcast_row got = {0};
+  CHECK_INT(store_broadcast_get(store_reads(f.st), f.bot, 7, &got), 1, "the broadcast is read");
+  CHECK(got.sent == 1 && got.suppressed == 1,
+        "it counts one sent and one suppressed (%ld sent, %ld suppressed)", (long)got.sent,
+        (long)got.suppressed);
+  broadcast_row_free(&got);
+  close_fixture(&f);
+}
+
 static void test_recover_in_flight(void) {
   fixture f;
   if (open_fixture(&f, "recover.db")) return;
@@ -243,6 +274,7 @@ int main(void) {
   test_due_in_priority_order_per_sender();
   test_claim_and_answers();
   test_claim_after_optout();
+  test_claim_after_optout_counts_for_its_broadcast();
   test_recover_in_flight();
   test_delivery_reports_move_forward_only();
   test_rmtree(tmp);

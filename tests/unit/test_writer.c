@@ -189,7 +189,7 @@ static void test_apply_keeps_message_order(const char *dir) {
   held.id = 5000;
   held.send_at = 9000;
   journal_message(&j, &held);
-  journal_message_release(&j, 5000, "queued", 2000);
+  journal_message_release(&j, 5000, "queued", 2000, 0);
   message_row gone = out_row(bot, 50, "erased", "sent");
   gone.id = 6000;
   journal_message(&j, &gone);
