@@ -744,9 +744,6 @@ static void inbox_admin_run(server *s, job *j) {
   job_free(j);
 }
 
-/* A job answered on its own (admin, a bot that is gone): resumed now. */
-
-
 /* Hands the jobs to the engine in arrival order. Inbound jobs go in
  * batches; the last batch stays in flight (answered when the next one is
  * submitted, or by finish_in_flight). Anything else waits until what came

@@ -99,7 +99,11 @@ void queue_job(server *s, job *j) {
   pthread_mutex_unlock(&s->mu);
 }
 
-enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j) {
+/* j, the request's job, taken: its connection suspended and mu held (0);
+ * or, when the server is stopping, j freed and the request answered 503
+ * (1, with *rc). */
+static int suspended(server *s, struct MHD_Connection *conn, request *r, job *j,
+                     enum MHD_Result *rc) {
   if (!j->botname) j->botname = xstrdup("");
   j->conn = conn;
   j->arrived_ns = mono_ns();
@@ -107,10 +111,17 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
   if (s->refusing) { /* the last jobs are being answered: nothing new */
     pthread_mutex_unlock(&s->mu);
     job_free(j);
-    return respond_error(conn, 503, "the server is stopping; retry later");
+    *rc = respond_error(conn, 503, "the server is stopping; retry later");
+    return 1;
   }
   r->job = j;
   MHD_suspend_connection(conn);
+  return 0;
+}
+
+enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, job *j) {
+  enum MHD_Result rc = MHD_YES;
+  if (suspended(s, conn, r, j, &rc)) return rc;
   if (j->kind == JOB_RELOAD && s->uploads && script_body_is_archive(j->content_type)) {
     pthread_mutex_unlock(&s->mu); /* unpacked first, off this thread and the engine's */
     upload_worker_submit(s->uploads, j);
@@ -122,16 +133,8 @@ enum MHD_Result start_job(server *s, struct MHD_Connection *conn, request *r, jo
 }
 
 enum MHD_Result start_batch(server *s, struct MHD_Connection *conn, request *r, job *batch) {
-  batch->conn = conn;
-  batch->arrived_ns = mono_ns();
-  pthread_mutex_lock(&s->mu);
-  if (s->refusing) { /* the last jobs are being answered: nothing new */
-    pthread_mutex_unlock(&s->mu);
-    job_free(batch);
-    return respond_error(conn, 503, "the server is stopping; retry later");
-  }
-  r->job = batch;
-  MHD_suspend_connection(conn);
+  enum MHD_Result rc = MHD_YES;
+  if (suspended(s, conn, r, batch, &rc)) return rc;
   int queued = 0;
   for (size_t i = 0; i < batch->nbatch; i++) queued += !atomic_load(&batch->batch[i]->done);
   atomic_store(&batch->pending, queued);
