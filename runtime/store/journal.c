@@ -516,15 +516,87 @@ static int leaves_conversations_alone(journal_kind kind) {
   return kind != J_CONVERSATION && (kind == J_MESSAGE || leaves_messages_alone(kind));
 }
 
+/* Whether an op neither reads nor writes the contacts table: a new
+ * contact journaled before it may be inserted after it. No table refers to
+ * contacts through a foreign key that is checked (SQLite does not enforce
+ * them; PostgreSQL's went with schema 9). */
+static int leaves_contacts_alone(journal_kind kind) {
+  switch (kind) {
+    case J_MESSAGE:
+    case J_CONVERSATION:
+    case J_CONSENT:
+    case J_ERROR:
+    case J_BOT_STORE:
+    case J_TIMER_ADD:
+    case J_TIMER_DONE:
+    case J_TIMER_CANCEL:
+    case J_DRIPS_CANCEL:
+    case J_MESSAGE_RELEASE:
+    case J_BROADCAST_ADD:
+    case J_BROADCAST_UPDATE:
+    case J_INBOX_ADD:
+    case J_INBOX_DONE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
 enum { PENDING_ROWS = 64 };
 
-/* Message rows and conversation saves waiting to be stored in one go. */
+/* Message rows, conversation saves and new contacts waiting to be stored
+ * in one go. */
 typedef struct pending_rows {
   message_row messages[PENDING_ROWS];
   size_t nmessages;
   conversation_row conversations[PENDING_ROWS]; /* each contact once */
   size_t nconversations;
+  contact_new contacts[PENDING_ROWS]; /* with what came to each after its add */
+  size_t ncontacts;
 } pending_rows;
+
+static int store_pending_contacts(store *st, pending_rows *p) {
+  int rc = store_contacts_insert(st, p->contacts, p->ncontacts);
+  p->ncontacts = 0;
+  return rc;
+}
+
+static int add_pending_contact(store *st, pending_rows *p, const journal_op *op) {
+  const struct j_contact_add *o = &op->u.contact_add;
+  p->contacts[p->ncontacts++] = (contact_new){.id = o->id, .bot_id = o->bot,
+                                              .number = o->number, .first_seen = o->at,
+                                              .last_seen = o->at};
+  return p->ncontacts == PENDING_ROWS ? store_pending_contacts(st, p) : 0;
+}
+
+static int writes_one_contact(journal_kind kind) {
+  return kind == J_CONTACT_UPDATE || kind == J_CONTACT_SEEN || kind == J_CONTACT_JOINED;
+}
+
+/* A write to a contact not inserted yet goes into its insert: 1 if it did. */
+static int merged_into_new_contact(pending_rows *p, const journal_op *op) {
+  int64_t id = op->kind == J_CONTACT_UPDATE   ? op->u.contact_update.id
+               : op->kind == J_CONTACT_SEEN   ? op->u.contact_seen.id
+               : op->kind == J_CONTACT_JOINED ? op->u.contact_joined.id
+                                              : 0;
+  for (size_t i = 0; id && i < p->ncontacts; i++) {
+    contact_new *c = &p->contacts[i];
+    if (c->id != id) continue;
+    if (op->kind == J_CONTACT_JOINED) {
+      c->joined = 1;
+    } else if (op->kind == J_CONTACT_SEEN) {
+      c->last_seen = op->u.contact_seen.at;
+    } else { /* NULL: unchanged */
+      const struct j_contact_update *u = &op->u.contact_update;
+      if (u->status) c->status = u->status;
+      if (u->fields) c->fields = u->fields;
+      if (u->tags) c->tags = u->tags;
+      if (u->timezone) c->timezone = u->timezone;
+    }
+    return 1;
+  }
+  return 0;
+}
 
 static int store_pending_messages(store *st, pending_rows *p) {
   int rc = store_messages_add(st, p->messages, p->nmessages);
@@ -560,13 +632,14 @@ static int add_pending_conversation(store *st, pending_rows *p, const journal_op
   return p->nconversations == PENDING_ROWS ? store_pending_conversations(st, p) : 0;
 }
 
-/* The ops in order, except that messages and conversation saves wait (up
- * to PENDING_ROWS of each) past the ops that leave them alone, to go in
- * statements of many rows: every op that reads or writes messages, or
- * conversations, still sees those journaled before it. */
+/* The ops in order, except that messages, conversation saves and new
+ * contacts wait (up to PENDING_ROWS of each) past the ops that leave them
+ * alone, to go in statements of many rows: every op that reads or writes
+ * messages, conversations or contacts still sees those journaled before
+ * it (a write to a new contact goes into its insert). */
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   pending_rows pending;
-  pending.nmessages = pending.nconversations = 0;
+  pending.nmessages = pending.nconversations = pending.ncontacts = 0;
   int rc = store_pipeline(st, 1);
   if (rc == 0) rc = store_begin(st);
   for (size_t i = 0; i < j->n && rc == 0; i++) {
@@ -579,12 +652,20 @@ int journal_apply(store *st, journal *j, char *err, size_t errlen) {
       rc = add_pending_conversation(st, &pending, op);
       continue;
     }
-    if (pending.nmessages && !leaves_messages_alone(op->kind))
+    if (op->kind == J_CONTACT_ADD && op->u.contact_add.id > 0) {
+      rc = add_pending_contact(st, &pending, op);
+      continue;
+    }
+    if (pending.ncontacts && merged_into_new_contact(&pending, op)) continue;
+    if (pending.ncontacts && !leaves_contacts_alone(op->kind) && !writes_one_contact(op->kind))
+      rc = store_pending_contacts(st, &pending); /* (a write to another contact: its row) */
+    if (rc == 0 && pending.nmessages && !leaves_messages_alone(op->kind))
       rc = store_pending_messages(st, &pending);
     if (rc == 0 && pending.nconversations && !leaves_conversations_alone(op->kind))
       rc = store_pending_conversations(st, &pending);
     if (rc == 0) rc = apply_op(st, op);
   }
+  if (rc == 0 && pending.ncontacts) rc = store_pending_contacts(st, &pending);
   if (rc == 0 && pending.nmessages) rc = store_pending_messages(st, &pending);
   if (rc == 0 && pending.nconversations) rc = store_pending_conversations(st, &pending);
   if (rc == 0) rc = store_commit(st);

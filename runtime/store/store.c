@@ -789,6 +789,7 @@ void store_close(store *st) {
     sql_finalize(st->message_inserts[i]);
     sql_finalize(st->conversation_saves[0][i]);
     sql_finalize(st->conversation_saves[1][i]);
+    sql_finalize(st->contact_inserts[i]);
   }
   EVP_MAC_CTX_free(st->suppression_mac);
   sql_close(st->sql);
@@ -1036,6 +1037,66 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
   if (id <= 0) return exec_insert(st, s, "cannot add a contact");
   sql_bind_int(s, 4, id);
   return store_exec_done(st, s, "cannot add a contact") ? -1 : id;
+}
+
+/* store_contacts_insert: one INSERT of 2^k rows for each k, the
+ * parameters of row r from r * CONTACT_PARAMS + 1 on. */
+enum { CONTACT_PARAMS = 10 };
+
+static sql_stmt *contact_insert(store *st, int k) {
+  sql_stmt **cached = &st->contact_inserts[k];
+  if (*cached) {
+    sql_reset(*cached);
+    return *cached;
+  }
+  buf sql = {0};
+  buf_puts(&sql, "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen, joined, status,"
+                 " fields, tags, timezone) VALUES");
+  for (int r = 0; r < 1 << k; r++) {
+    int p = r * CONTACT_PARAMS;
+    buf_printf(&sql,
+               "%s(?%d,?%d,?%d,?%d,?%d,?%d,coalesce(?%d,'subscribed'),coalesce(?%d,'{}'),"
+               "coalesce(?%d,'[]'),?%d)",
+               r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
+               p + 10);
+  }
+  *cached = sql_prepare(st->sql, sql.data);
+  buf_free(&sql);
+  if (!*cached) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_set_deferrable(*cached);
+  return *cached;
+}
+
+int store_contacts_insert(store *st, const contact_new *rows, size_t n) {
+  size_t at = 0;
+  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
+    size_t size = (size_t)1 << k;
+    for (; n - at >= size; at += size) {
+      sql_stmt *s = contact_insert(st, k);
+      if (!s) return -1;
+      for (size_t r = 0; r < size; r++) {
+        const contact_new *c = &rows[at + r];
+        int p = (int)r * CONTACT_PARAMS;
+        sql_bind_int(s, p + 1, c->id);
+        sql_bind_int(s, p + 2, c->bot_id);
+        store_bind_text(s, p + 3, c->number);
+        sql_bind_int(s, p + 4, c->first_seen);
+        sql_bind_int(s, p + 5, c->last_seen);
+        sql_bind_int(s, p + 6, c->joined);
+        store_bind_text(s, p + 7, c->status);
+        store_bind_text(s, p + 8, c->fields);
+        store_bind_text(s, p + 9, c->tags);
+        store_bind_text(s, p + 10, c->timezone);
+      }
+      int rc = sql_step(s);
+      sql_reset(s);
+      if (rc != SQL_DONE) return store_fail(st, "cannot add a contact");
+    }
+  }
+  return 0;
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {

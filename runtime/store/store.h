@@ -116,6 +116,18 @@ int store_contacts_get_many(store_reader *rd, int64_t bot_id, const char *const 
 /* id: the caller's (the engine allocates ids, see store_max_ids). */
 int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
                              const char *number, int64_t now);
+/* A new contact with what was written to it in the same journal: NULL
+ * strings take the defaults (subscribed, {}, [], no zone). */
+typedef struct contact_new {
+  int64_t id, bot_id;
+  const char *number;
+  int64_t first_seen, last_seen;
+  int joined;
+  const char *status, *fields, *tags, *timezone;
+} contact_new;
+/* Inserts n new contacts (their ids given) in as few statements as it can
+ * (INSERTs of many rows, prepared once). */
+int store_contacts_insert(store *st, const contact_new *rows, size_t n);
 int store_contact_seen(store *st, int64_t contact_id, int64_t now);
 int store_contact_joined(store *st, int64_t contact_id);
 /* NULL arguments are left unchanged. */

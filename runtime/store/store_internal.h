@@ -26,6 +26,7 @@ struct store {
   int inbox_session; /* store_inbox_open set its connection up */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   sql_stmt *conversation_saves[2][STORE_MESSAGE_INSERTS]; /* without, with the state */
+  sql_stmt *contact_inserts[STORE_MESSAGE_INSERTS];
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;

@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "test.h"
+#include "test_contact_adds.h"
 #include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_sql.h"
@@ -918,6 +919,7 @@ static void test_conversations_on_sqlite(void) {
   store *st = open_or_note(path);
   if (st) {
     test_conversations_saved_together(st, "SQLite");
+    test_contacts_added_together(st, "SQLite");
     store_close(st);
   }
   free(path);

@@ -22,6 +22,7 @@
 #include "store_internal.h"
 #include "store_schema_pg.h"
 #include "test.h"
+#include "test_contact_adds.h"
 #include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_pg.h"
@@ -235,6 +236,7 @@ static void test_store_api(const char *url) {
               "the suppression outlives the reopen (the same key)");
     test_lookups_many(st, "PostgreSQL");
     test_conversations_saved_together(st, "PostgreSQL");
+    test_contacts_added_together(st, "PostgreSQL");
     store_close(st);
   }
 }
