@@ -257,8 +257,22 @@ static const char *const pg_migrations[] = {
     "INSERT INTO parley_cluster(secret) SELECT replace(gen_random_uuid()::text ||\n"
     "  gen_random_uuid()::text, '-', '') WHERE NOT EXISTS (SELECT 1 FROM parley_cluster);\n",
     /* 11 -> 12: a broadcast's messages say which broadcast sent them (as
-     * on SQLite) */
-    "ALTER TABLE messages ADD COLUMN IF NOT EXISTS broadcast_id BIGINT;\n",
+     * on SQLite); and the triggers that fill a NULL id fire for such rows
+     * only: the engine gives every id, and a PL/pgSQL call per row inserted
+     * cost its batches that much */
+    "ALTER TABLE messages ADD COLUMN IF NOT EXISTS broadcast_id BIGINT;\n"
+    "DROP TRIGGER IF EXISTS contacts_fill_id ON contacts;\n"
+    "CREATE TRIGGER contacts_fill_id BEFORE INSERT ON contacts\n"
+    "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n"
+    "DROP TRIGGER IF EXISTS messages_fill_id ON messages;\n"
+    "CREATE TRIGGER messages_fill_id BEFORE INSERT ON messages\n"
+    "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n"
+    "DROP TRIGGER IF EXISTS timers_fill_id ON timers;\n"
+    "CREATE TRIGGER timers_fill_id BEFORE INSERT ON timers\n"
+    "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n"
+    "DROP TRIGGER IF EXISTS broadcasts_fill_id ON broadcasts;\n"
+    "CREATE TRIGGER broadcasts_fill_id BEFORE INSERT ON broadcasts\n"
+    "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n",
 };
 
 int pg_schema_latest(void) {

@@ -61,6 +61,12 @@ static void test_schema(sql_db *db) {
             1, "10: a done inbox item keeps its replies' message ids");
   CHECK_INT(one_int(db, "SELECT count(*) FROM parley_cluster WHERE length(secret) = 64"), 1,
             "11: one secret of 64 characters for the nodes' relays");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.columns"
+                        " WHERE table_name = 'messages' AND column_name = 'broadcast_id'"),
+            1, "12: a message keeps its broadcast's id");
+  CHECK_INT(one_int(db, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%_fill_id'"
+                        " AND pg_get_triggerdef(oid) LIKE '%WHEN ((new.id IS NULL))%'"),
+            4, "12: the triggers that fill an id fire for a row without one only");
   CHECK_INT(one_int(db, "SELECT max(version) FROM parley_schema"), store_schema_version(),
             "and the version is the latest");
   sql_exec(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
