@@ -17,9 +17,26 @@ cluster_start() {
   export PARLEY_ADMIN_TOKEN=admin-secret-789
 }
 # With CLUSTER_KEEP=DIR set, a failed run leaves the nodes' logs and a dump
-# of the database in DIR.
+# of the database in DIR. A failed run shows, in its output, each node's
+# last warnings and errors and where its threads are (gdb, when there is
+# one): a CI run keeps nothing else.
 cluster_stop() {
   for p in $(cat "$tmp"/pid.* 2>/dev/null); do kill -CONT "$p" 2>/dev/null; done
+  if [ "${fail:-0}" -gt 0 ]; then
+    for f in "$tmp"/log.*; do
+      [ -e "$f" ] || continue
+      echo "# ${f##*/}: its last warnings and errors"
+      grep -E 'level=(warn|error)' "$f" | tail -n 25 | cut -c1-400 | sed 's/^/#   /'
+    done
+    if command -v gdb >/dev/null; then
+      for p in $(cat "$tmp"/pid.* 2>/dev/null); do
+        kill -0 "$p" 2>/dev/null || continue
+        echo "# node pid $p: its threads"
+        timeout 30 gdb -p "$p" -batch -ex 'thread apply all bt 12' 2>/dev/null |
+          grep -E '^(Thread|#[0-9])' | cut -c1-200 | head -n 120 | sed 's/^/#   /'
+      done
+    fi
+  fi
   if [ -n "${CLUSTER_KEEP:-}" ] && [ "${fail:-0}" -gt 0 ]; then
     mkdir -p "$CLUSTER_KEEP" && cp "$tmp"/log.* "$CLUSTER_KEEP"/ 2>/dev/null
     pg_dump "$PG_URL" > "$CLUSTER_KEEP/dump.sql" 2>&1
