@@ -1039,6 +1039,17 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
   return store_exec_done(st, s, "cannot add a contact") ? -1 : id;
 }
 
+/* A statement of many rows, prepared once into *cached (pipelined on
+ * PostgreSQL: nothing waits for its answer); NULL with the error. */
+static sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql) {
+  if (!(*cached = sql_prepare(st->sql, sql))) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_set_deferrable(*cached);
+  return *cached;
+}
+
 /* store_contacts_insert: one INSERT of 2^k rows for each k, the
  * parameters of row r from r * CONTACT_PARAMS + 1 on. */
 enum { CONTACT_PARAMS = 10 };
@@ -1060,14 +1071,9 @@ static sql_stmt *contact_insert(store *st, int k) {
                r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
                p + 10);
   }
-  *cached = sql_prepare(st->sql, sql.data);
+  sql_stmt *s = prepare_many_rows(st, cached, sql.data);
   buf_free(&sql);
-  if (!*cached) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_set_deferrable(*cached);
-  return *cached;
+  return s;
 }
 
 int store_contacts_insert(store *st, const contact_new *rows, size_t n) {
@@ -1148,14 +1154,9 @@ static sql_stmt *conversation_upsert(store *st, int with_state, int k) {
   buf_printf(&sql, " ON CONFLICT(contact_id) DO UPDATE SET %sexpect = excluded.expect,"
                    " updated_at = excluded.updated_at",
              with_state ? "state = excluded.state, " : "");
-  *cached = sql_prepare(st->sql, sql.data);
+  sql_stmt *s = prepare_many_rows(st, cached, sql.data);
   buf_free(&sql);
-  if (!*cached) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_set_deferrable(*cached);
-  return *cached;
+  return s;
 }
 
 static int upsert_conversations(store *st, int with_state, const conversation_row **rows,
@@ -1282,14 +1283,9 @@ static sql_stmt *message_insert(store *st, int k) {
         r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
         p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16, p + 17);
   }
-  st->message_inserts[k] = sql_prepare(st->sql, sql);
+  sql_stmt *s = prepare_many_rows(st, &st->message_inserts[k], sql);
   free(sql);
-  if (!st->message_inserts[k]) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_set_deferrable(st->message_inserts[k]);
-  return st->message_inserts[k];
+  return s;
 }
 
 /* Binds every parameter of row r (no old binding is left to clear). */
