@@ -131,7 +131,9 @@ batches=$(metric "$second_port" parley_relay_batches_total)
 result $? "in batches (one at a time here)" "$batches batches for $relayed messages"
 failed=$(metric "$first_port" parley_relay_failures_total)
 inbox=$(metric "$first_port" 'parley_handed_over_total{via="inbox"}')
-[ "${failed:-0}" -gt 0 ] && [ "$inbox" = "$failed" ]
+# (a message that came before the node read where the second listens goes
+# through the inbox too, without a relay)
+[ "${failed:-0}" -gt 0 ] && [ "${inbox:-0}" -ge "$failed" ]
 result $? "the first node's relays to the second failed, and those went through the inbox" \
   "failed $failed, through the inbox $inbox"
 # an inbox item that is not one (another version's, a hand-made row) is
