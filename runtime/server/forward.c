@@ -352,9 +352,7 @@ int forward_relay(server *s, job *j, const inbound *in) {
 
 job *forward_relayed(server *s, job *d) {
   job *j = d->relayed;
-  json_t *o = d->http_result == 200 ? json_loadb(d->body.data ? d->body.data : "", d->body.len,
-                                                 0, NULL)
-                                    : NULL;
+  json_t *o = d->http_result == 200 ? d->relay_result : NULL;
   json_t *replies = json_object_get(o, "replies"), *ids = json_object_get(o, "reply_ids");
   int answered = json_is_array(replies) && json_is_array(ids);
   if (answered) {
@@ -365,11 +363,11 @@ job *forward_relayed(server *s, job *d) {
   } else { /* the holder did not take it, or did not say so: the inbox hands it over */
     char status[16];
     snprintf(status, sizeof status, "%ld", d->http_result);
+    const char *said = json_string_value(json_object_get(d->relay_result, "error"));
     log_event(LOG_DEBUG, "relay_failed", "bot", j->botname, "status", status, "error",
-              d->http_error ? d->http_error : d->body.data, NULL);
+              d->http_error ? d->http_error : said ? said : d->body.data, NULL);
     j->relay_tried = 1;
     s->relay_failures++;
   }
-  json_decref(o);
-  return answered ? NULL : j;
+  return answered ? NULL : j; /* the caller frees d, its result with it */
 }

@@ -72,6 +72,7 @@ typedef struct job {
    * holding its conversation, and what came back (JOB_RELAYED, its answer
    * in http_result, http_error and body); a message relayed here */
   struct job *relayed;
+  json_t *relay_result; /* JOB_RELAYED: the message's result in its holder's answer */
   int relay_tried; /* the relay failed: it goes through the inbox */
   int from_relay;  /* answered with its replies and their ids, as JSON */
   /* a batch of relayed messages (webhooks.c relay_inbound): the request's

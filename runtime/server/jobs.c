@@ -32,6 +32,7 @@ void job_free(job *j) {
   free(j->content_type);
   buf_free(&j->body);
   json_decref(j->query);
+  json_decref(j->relay_result);
   free(j->item);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);

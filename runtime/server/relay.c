@@ -69,15 +69,18 @@ static size_t keep_answer(char *data, size_t size, size_t n, void *ud) {
 }
 
 /* One message's outcome, to the engine thread: the status (0 if no answer
- * came), its answer (JSON) or what went wrong. */
-static void deliver(relay *r, item *it, long status, const char *answer, const char *error) {
+ * came), its result in the holder's answer, else the answer as it came
+ * (raw), or what went wrong. */
+static void deliver(relay *r, item *it, long status, json_t *result, const char *raw,
+                    const char *error) {
   job *d = xcalloc(1, sizeof *d);
   d->kind = JOB_RELAYED;
   d->relayed = it->j;
   d->botname = xstrdup(it->j->botname);
   d->http_result = status;
   if (error) d->http_error = xstrdup(error);
-  if (answer) buf_puts(&d->body, answer);
+  d->relay_result = json_incref(result);
+  if (raw) buf_puts(&d->body, raw);
   r->deliver(r->s, d);
   atomic_fetch_sub(&r->busy, 1);
   json_decref(it->message);
@@ -108,9 +111,7 @@ static void finish(relay *r, node_link *l, CURLcode result) {
     long one_status = !each ? (status == 200 ? 502 : status)
                       : json_is_integer(said) ? (long)json_integer_value(said)
                                               : 200;
-    char *answer = one ? json_dumps(one, JSON_COMPACT) : NULL;
-    deliver(r, it, one_status, answer ? answer : (each ? NULL : l->answer.data), error);
-    free(answer);
+    deliver(r, it, one_status, one, each ? NULL : l->answer.data, error);
   }
   json_decref(o);
   curl_multi_remove_handle(r->multi, l->h);
@@ -166,7 +167,7 @@ static void send_batch(relay *r, node_link *l) {
     json_object_set_new(it->message, "reply_ms", json_integer(reply_ms));
     char *one = it->wait_until_ns > now ? json_dumps(it->message, JSON_COMPACT) : NULL;
     if (!one) { /* through the inbox */
-      deliver(r, it, 0, NULL,
+      deliver(r, it, 0, NULL, NULL,
               it->wait_until_ns > now ? "the message could not be written as JSON"
                                       : "its webhook's deadline passed while it waited to be relayed");
       continue;
