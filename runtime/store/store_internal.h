@@ -37,6 +37,7 @@ struct store {
   const char *partitions; /* the due queries' partitions (store_set_partitions) */
   const struct store_fence *fence; /* checked by every write transaction */
   sql_stmt *fence_check;
+  int read_wanted; /* store_read_begin: the read transaction starts at the next statement */
 };
 
 /* The text of the statements store.c, and store_outbox.c, prepare from

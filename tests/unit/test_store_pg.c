@@ -742,6 +742,52 @@ static void add_id(void *ud, const contact_row *r) {
 /* The same contacts in a SQLite file and on PostgreSQL; every segment
  * selects the same ones from both (SQLite's json functions there, jsonb
  * here), and the ones it should. */
+/* The reader's connections in a transaction, as another connection sees them. */
+static int64_t readers_in_transaction(sql_db *db) {
+  return one_int(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                     " AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'");
+}
+
+/* A read transaction begins at its first read: a batch whose contacts are
+ * all in memory reads nothing and costs no BEGIN and ROLLBACK (two round
+ * trips). Once begun, its reads share one snapshot. */
+static void test_read_transaction_starts_at_first_read(const char *url) {
+  char err[512];
+  store *st = store_open(url, err, sizeof err);
+  store_reader *rd = st ? store_reader_open(url, err, sizeof err) : NULL;
+  sql_db *watcher = rd ? sql_open(url, err, sizeof err) : NULL;
+  CHECK(st && rd && watcher, "a writer, a reader and a watcher connect (%s)", err);
+  if (!st || !rd || !watcher) goto out;
+  int64_t bot = store_bot_ensure(st, "lazyread", 1000);
+  CHECK_INT(store_read_begin(rd), 0, "a read transaction is asked for");
+  CHECK_INT(readers_in_transaction(watcher), 0, "nothing is sent before its first read");
+  CHECK(store_begin(st) == 0 && store_contact_insert(st, 9101, bot, "+15559101", 1000) > 0 &&
+            store_commit(st) == 0,
+        "a contact is committed after the read transaction was asked for (%s)",
+        store_error(store_reads(st)));
+  contact_row c = {0};
+  CHECK_INT(store_contact_get(rd, bot, "+15559101", &c), 1,
+            "the first read sees what was committed before it");
+  contact_row_free(&c);
+  CHECK_INT(readers_in_transaction(watcher), 1, "the transaction began with that read");
+  CHECK(store_begin(st) == 0 && store_contact_insert(st, 9102, bot, "+15559102", 1000) > 0 &&
+            store_commit(st) == 0,
+        "another contact is committed (%s)", store_error(store_reads(st)));
+  CHECK_INT(store_contact_get(rd, bot, "+15559102", &c), 0,
+            "the reads after the first share its snapshot");
+  CHECK_INT(store_read_end(rd), 0, "the read transaction ends");
+  CHECK_INT(readers_in_transaction(watcher), 0, "and nothing is left open");
+  CHECK_INT(store_contact_get(rd, bot, "+15559102", &c), 1, "a read after it sees the new one");
+  contact_row_free(&c);
+  CHECK_INT(store_read_begin(rd), 0, "a read transaction with no read in it");
+  CHECK_INT(store_read_end(rd), 0, "ends");
+  CHECK_INT(readers_in_transaction(watcher), 0, "having sent nothing");
+out:
+  sql_close(watcher);
+  store_reader_close(rd);
+  store_close(st);
+}
+
 static void test_segments_agree(const char *url, const char *sqlite_path) {
   static const struct {
     const char *fields, *tags, *status;
@@ -890,6 +936,7 @@ int main(void) {
   }
   sql_close(db);
   if (db) test_store_api(pg.url);
+  if (db) test_read_transaction_starts_at_first_read(pg.url);
   if (db) test_two_engines(pg.url);
   if (db) test_bot_store_two_engines(pg.url);
   if (db) test_cluster_store(pg.url);

@@ -38,8 +38,9 @@
  * with a port that is not digits is only tried as given.)
  * Everything else in url is signed byte for byte as given: no case folding,
  * no percent-encoding normalization. Parameters with a NULL name or value
- * count as "". Each comparison uses CRYPTO_memcmp (constant time), and both
- * variants are always computed and compared. */
+ * count as "". Each comparison uses CRYPTO_memcmp (constant time). The
+ * URL as given, which is one of the two forms unless its port is empty, is
+ * checked first; the other form only when it does not match. */
 int twilio_signature_valid(const char *auth_token, const char *url,
                            const form_param *params, size_t n, const char *signature);
 
