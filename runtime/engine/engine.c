@@ -324,7 +324,11 @@ static void forward_delivery(engine *e, bot *b, const delivery *d, const outboun
   free(item);
 }
 
-static int handle_one(engine *e, bot *b, const inbound *m) {
+static int handle_duplicate(engine *e, bot *b, const inbound *m);
+
+/* m in a run of its own; duplicate: a provider's retry, found already
+ * (submit_partitioned) */
+static int handle_in_run(engine *e, bot *b, const inbound *m, int duplicate) {
   if (m->forward_ticket) return forward(e, b, m);
   json_t *texts = m->inbox_id ? json_array() : NULL, *ids = m->inbox_id ? json_array() : NULL;
   run_ctx run = {
@@ -344,7 +348,8 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
               .inbox_ids = ids},
   };
   e->run = &run;
-  int rc = m->delivery ? handle_delivery(e, b, m->delivery)
+  int rc = duplicate       ? handle_duplicate(e, b, m)
+           : m->delivery   ? handle_delivery(e, b, m->delivery)
            : m->event_type ? handle_event(e, b, m)
                            : handle_message(e, b, m);
   e->run = NULL;
@@ -359,6 +364,35 @@ static int handle_one(engine *e, bot *b, const inbound *m) {
   return rc;
 }
 
+static int handle_one(engine *e, bot *b, const inbound *m) { return handle_in_run(e, b, m, 0); }
+
+/* An inline reply of a message handled before: back inline in this
+ * answer while it may carry one, else queued for the provider. */
+static void reply_again(void *ud, int64_t id, const char *number, const char *text) {
+  engine *e = ud;
+  inline_reply *inl = &e->run->inl;
+  if (inl->inbox_texts && inl->number && inl->left > 0 && strcmp(number, inl->number) == 0 &&
+      (!inl->until_ns || mono_ns() < inl->until_ns)) {
+    inl->left--;
+    json_array_append_new(inl->inbox_texts, json_string(text));
+    json_array_append_new(inl->inbox_ids, json_integer(id));
+  } else {
+    journal_message_release(e->jr, id, "queued", e->run->now, 0);
+  }
+}
+
+/* A provider's retry: acknowledged, not handled again. One taken from the
+ * inbox came from a node that did not get the first handling's answer in
+ * time (else it would not have handed it over): the replies that answer
+ * carried inline reached nobody (the node holding the conversation died
+ * after its commit, say). They go back inline in this item's answer, which
+ * a webhook may still wait for, or through the outbox. */
+static int handle_duplicate(engine *e, bot *b, const inbound *m) {
+  e->stats.duplicates++;
+  if (!m->inbox_id || !m->provider_id) return 0;
+  return store_inline_replies(e->rd, b->id, m->provider_id, reply_again, e) < 0 ? -1 : 0;
+}
+
 static int handle_message(engine *e, bot *b, const inbound *m) {
   /* a retry is found before anything is written: the same provider id
    * sent again from another number must not create that number's contact */
@@ -367,10 +401,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
     int dup = pending_has(e, b->id, m->provider_id);
     if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
     if (dup < 0) return -1;
-    if (dup) {
-      e->stats.duplicates++; /* a provider's retry: acknowledged, not handled */
-      return 0;
-    }
+    if (dup) return handle_duplicate(e, b, m);
   }
   contact *c = contact_get(e, b, m->from, 1, NULL);
   if (!c) return -1;
@@ -384,6 +415,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
                      .direction = "in", .number = c->number, .text = m->text,
                      .status = "done", .provider_id = m->provider_id, .at = now};
   journal_message(e->jr, &row);
+  e->run->inbound = msg_id;
   e->stats.messages_in++, b->counts.messages_in++;
   c->last_seen = now;
   if (c->undeliverable) { /* it texted us: it can take texts after all */
@@ -476,7 +508,8 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
   share shares[MAX_ENGINE_THREADS];
   memset(shares, 0, sizeof shares);
   const inbound **reports = xcalloc(n ? n : 1, sizeof *reports);
-  size_t nreports = 0, i;
+  const inbound **dups = xcalloc(n ? n : 1, sizeof *dups); /* taken from the inbox */
+  size_t nreports = 0, ndups = 0, i;
   for (i = 0; i < n; i++) {
     const inbound *m = &msgs[i];
     if (m->delivery) {
@@ -491,8 +524,9 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
       int dup = pending_has(e, b->id, m->provider_id);
       if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
       if (dup < 0) break; /* the store failed: as a failed round, below */
-      if (dup) {
-        e->stats.duplicates++;
+      if (dup) { /* after the workers, as the reports (handle_duplicate) */
+        if (m->inbox_id) dups[ndups++] = m;
+        else e->stats.duplicates++;
         continue;
       }
       pending_add(e, b->id, m->provider_id, 0, 0);
@@ -518,8 +552,13 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
     rc = handle_one(e, b, reports[r]);
     if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
   }
+  for (size_t r = 0; r < ndups && rc == 0; r++) {
+    rc = handle_in_run(e, b, dups[r], 1);
+    if (rc) snprintf(err, errlen, "%s", store_error(e->rd));
+  }
   for (int k = 0; k < g->n; k++) free(shares[k].msgs);
   free(reports);
+  free(dups);
   if (rc != 0) {
     engine_flush(e, err + strlen(err), errlen - strlen(err));
     engine_reset(e);

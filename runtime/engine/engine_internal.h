@@ -183,6 +183,7 @@ typedef struct run_ctx {
   inline_reply inl;
   int64_t event_key;      /* its output's place among the workers': see event.key */
   int64_t broadcast;      /* the broadcast whose turn runs (advance.c): its messages say so */
+  int64_t inbound;        /* the inbound message being handled: its sender's replies say so */
   /* the timer whose handler runs (advance.c), id 0: none; a handler that
    * waits keeps it pending, unless it is a recurring one (done at once: the
    * waiting handler gets a rerun record of its own) */

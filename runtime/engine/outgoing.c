@@ -55,7 +55,8 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .media = media,
                    .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
                    .error = error,
-                   .broadcast_id = e->run ? e->run->broadcast : 0};
+                   .broadcast_id = e->run ? e->run->broadcast : 0,
+                   .reply_to = reply != ENGINE_REPLY_NONE ? e->run->inbound : 0};
   journal_message(e->jr, &m);
   if (reply == ENGINE_REPLY_INLINE && inl->inbox_texts) {
     json_array_append_new(inl->inbox_texts, json_string(text));

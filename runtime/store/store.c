@@ -260,6 +260,10 @@ static const char *const migrations[] = {
      * that its counts follow what becomes of each: released from quiet
      * hours, suppressed when its turn to go comes */
     "ALTER TABLE messages ADD COLUMN broadcast_id INTEGER;",
+    /* 12 -> 13: a reply says which inbound message it answers, so that
+     * the inline replies of a message handled again (its webhook never got
+     * them) can be found and sent */
+    "ALTER TABLE messages ADD COLUMN reply_to INTEGER;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -298,6 +302,7 @@ enum {
   Q_RERUNS_PENDING,
   Q_HELD_DUE,
   Q_MESSAGE_RELEASE,
+  Q_INLINE_REPLIES,
   Q_BROADCAST_RELEASED,
   Q_BOT_SET_ACTIVE,
   Q_BOT_SET_SERVED,
@@ -369,9 +374,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_MESSAGE_ADD] =
         "INSERT INTO messages(id, bot_id, contact_id, direction, number, text,"
         " status, provider_id, transactional, segments, created_at, updated_at,"
-        " send_at, sender, priority, media, error, broadcast_id)"
+        " send_at, sender, priority, media, error, broadcast_id, reply_to)"
         " VALUES(?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, coalesce(?13, ''), ?14,"
-        " ?15, ?16, ?17)" /* a retried inbound message: no row, and no error (which
+        " ?15, ?16, ?17, ?18)" /* a retried inbound message: no row, and no error (which
                         would end a PostgreSQL transaction) */
         " ON CONFLICT(bot_id, provider_id) WHERE direction = 'in' AND provider_id IS NOT NULL"
         " DO NOTHING RETURNING id",
@@ -453,6 +458,14 @@ static const char *const queries[Q_COUNT] = {
     [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
+    /* sent and never claimed by the outbox, which counts an attempt and
+     * keeps the provider's id: went back in the webhook's answer */
+    [Q_INLINE_REPLIES] =
+        "SELECT o.id, o.number, o.text FROM messages i JOIN messages o"
+        " ON o.contact_id = i.contact_id AND o.reply_to = i.id"
+        " WHERE i.bot_id = ?1 AND i.provider_id = ?2 AND i.direction = 'in'"
+        " AND o.direction = 'out' AND o.status = 'sent' AND o.provider_id IS NULL"
+        " AND o.attempts = 0 ORDER BY o.id",
     [Q_BROADCAST_RELEASED] =
         "UPDATE broadcasts SET held = held - 1,"
         " sent = sent + CASE WHEN ?2 = 'suppressed' THEN 0 ELSE 1 END,"
@@ -1258,6 +1271,8 @@ int64_t store_message_add(store *st, const message_row *m) {
   store_bind_text(s, 16, m->error);
   if (m->broadcast_id > 0) sql_bind_int(s, 17, m->broadcast_id);
   else sql_bind_null(s, 17);
+  if (m->reply_to > 0) sql_bind_int(s, 18, m->reply_to);
+  else sql_bind_null(s, 18);
   int rc = sql_step(s);
   int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
   sql_reset(s);
@@ -1270,7 +1285,7 @@ int64_t store_message_add(store *st, const message_row *m) {
  * caller's rollback undoes them), so SQLite keeps no statement journal, a
  * copy of every page the statement changes that ABORT would need to undo
  * it alone. */
-enum { MESSAGE_PARAMS = 17 };
+enum { MESSAGE_PARAMS = 18 };
 
 static sql_stmt *message_insert(store *st, int k) {
   if (st->message_inserts[k]) {
@@ -1280,7 +1295,7 @@ static sql_stmt *message_insert(store *st, int k) {
   static const char head[] =
       "INSERT %sINTO messages(id, bot_id, contact_id, direction, number, text, status,"
       " provider_id, transactional, segments, created_at, updated_at, send_at, sender,"
-      " priority, media, error, broadcast_id) VALUES";
+      " priority, media, error, broadcast_id, reply_to) VALUES";
   int rows = 1 << k;
   size_t cap = sizeof head + (size_t)rows * 160, len = 0;
   char *sql = xmalloc(cap);
@@ -1291,9 +1306,9 @@ static sql_stmt *message_insert(store *st, int k) {
     len += (size_t)snprintf(
         sql + len, cap - len,
         "%s(?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,"
-        "?%d,?%d,?%d)",
+        "?%d,?%d,?%d,?%d)",
         r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
-        p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16, p + 17);
+        p + 10, p + 11, p + 11, p + 12, p + 13, p + 14, p + 15, p + 16, p + 17, p + 18);
   }
   sql_stmt *s = prepare_many_rows(st, &st->message_inserts[k], sql);
   free(sql);
@@ -1332,6 +1347,10 @@ static void bind_message(sql_stmt *s, int r, const message_row *m) {
     sql_bind_int(s, p + 17, m->broadcast_id);
   else
     sql_bind_null(s, p + 17);
+  if (m->reply_to > 0)
+    sql_bind_int(s, p + 18, m->reply_to);
+  else
+    sql_bind_null(s, p + 18);
 }
 
 /* Inserts rows[0 .. 2^k): SQL_DONE or SQL_FAIL. */
@@ -1383,6 +1402,21 @@ int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(provider_id));
   int rc = sql_step(s);
   return store_step_end(st, s, rc, "cannot look up a message");
+}
+
+int store_inline_replies(store_reader *rd, int64_t bot_id, const char *provider_id,
+                         store_reply_fn fn, void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = stmt(st, Q_INLINE_REPLIES);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(provider_id));
+  int n = 0, rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    fn(ud, sql_column_int(s, 0), sql_column_text(s, 1), sql_column_text(s, 2));
+    n++;
+  }
+  sql_reset(s);
+  return rc == SQL_DONE ? n : store_fail(st, "cannot read a message's inline replies");
 }
 
 /* Both read the index messages_inbound_provider_id (bot_id, provider_id)

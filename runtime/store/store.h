@@ -169,6 +169,7 @@ typedef struct message_row {
   const char *media;  /* out: JSON list of media URLs, or NULL */
   const char *error;  /* out, status "failed": why */
   int64_t broadcast_id; /* out: the broadcast that sent it (0: none) */
+  int64_t reply_to;     /* out: the inbound message it answers (0: none) */
 } message_row;
 /* Returns the new id; 0 if an inbound message with this provider id was
  * already stored (a provider retry); -1 on error. */
@@ -182,6 +183,12 @@ int store_messages_add(store *st, const message_row *rows, size_t n);
 
 /* 1 if an inbound message with this provider id is stored for the bot. */
 int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id);
+/* The replies that went back inline in the answer to the bot's inbound
+ * message with this provider id (reply_to it, sent, never claimed by the
+ * outbox), in id order: fn for each. Their count, or -1. */
+typedef void (*store_reply_fn)(void *ud, int64_t id, const char *number, const char *text);
+int store_inline_replies(store_reader *rd, int64_t bot_id, const char *provider_id,
+                         store_reply_fn fn, void *ud);
 /* How many stored inbound messages have a provider id (-1 on error), and
  * each(ud, bot, provider id) for every one of them (0, or -1 on error): the
  * engine's filter of the ids it need not look up (provider_ids.c). */

@@ -273,6 +273,8 @@ static const char *const pg_migrations[] = {
     "DROP TRIGGER IF EXISTS broadcasts_fill_id ON broadcasts;\n"
     "CREATE TRIGGER broadcasts_fill_id BEFORE INSERT ON broadcasts\n"
     "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n",
+    /* 12 -> 13: a reply says which inbound message it answers (as on SQLite) */
+    "ALTER TABLE messages ADD COLUMN IF NOT EXISTS reply_to BIGINT;\n",
 };
 
 int pg_schema_latest(void) {

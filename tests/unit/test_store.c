@@ -665,7 +665,8 @@ static void test_version_numbers_per_bot(void) {
   sql_exec(path,
            "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
            "number; ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
-           " ALTER TABLE messages DROP COLUMN broadcast_id; PRAGMA user_version = 5;",
+           " ALTER TABLE messages DROP COLUMN broadcast_id;"
+           " ALTER TABLE messages DROP COLUMN reply_to; PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
   st = open_or_note(path);
@@ -767,6 +768,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "UPDATE contacts SET joined = 1, undeliverable = 'invalid' WHERE id = 9;"
            "ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            "ALTER TABLE messages DROP COLUMN broadcast_id;"
+           "ALTER TABLE messages DROP COLUMN reply_to;"
            "PRAGMA user_version = 6;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 6");

@@ -529,6 +529,108 @@ static void test_inbox(const char *url) {
   store_close(st);
 }
 
+/* The id of the inbox item with this ticket (added by the caller). */
+static int64_t inbox_item_id(store *st, const char *ticket) {
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT id FROM parley_inbox WHERE ticket = '%s'", ticket);
+  return one_int(st->sql, sql);
+}
+
+/* A message whose holder committed it, with its inline replies, and died
+ * before its answer reached the node that took the webhook: that node hands
+ * it over through the inbox, and the next holder finds it handled (a
+ * provider's retry). The replies that answer carried reached nobody: they
+ * go back inline in the item's answer while the webhook may still take
+ * them, else through the outbox; a plain retry (not from the inbox) sends
+ * nothing again. With one engine worker and with two. */
+static void test_inline_replies_of_a_retry_from_the_inbox(const char *url, int workers) {
+  char err[1024] = "";
+  store *st = store_open(url, err, sizeof err);
+  char *tmp = test_tmpdir();
+  char *dir = test_path(tmp, "again");
+  char *lua = test_path(dir, "bot.lua");
+  static const char script[] = "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
+  mkdir(dir, 0755);
+  test_write_file(lua, script, strlen(script));
+  engine_options opt = {.db_path = url, .outbox = 1, .engine_threads = workers};
+  engine *e = st ? engine_open(&opt, err, sizeof err) : NULL;
+  bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
+  CHECK(b != NULL, "%d worker(s): an engine with an outbox and its bot (%s)", workers, err);
+  if (!b) goto done;
+  char fan[2][16], sid[2][32], ticket[2][32];
+  for (int k = 0; k < 2; k++) {
+    snprintf(fan[k], sizeof fan[k], "+1555730%d%d00", workers, k);
+    snprintf(sid[k], sizeof sid[k], "SM-lost-%d-%d", workers, k);
+    snprintf(ticket[k], sizeof ticket[k], "lost-%d-%d", workers, k);
+    inbound m = {.from = fan[k], .to = "+15550100", .text = "hi", .len = 2,
+                 .provider_id = sid[k], .inline_reply = 1};
+    CHECK_INT(engine_handle(e, b, &m, 1, err, sizeof err), 0,
+              "%d worker(s): a message handled, its reply inline (%s)", workers, err);
+  }
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages o JOIN messages i ON i.id = o.reply_to"
+           " WHERE o.direction = 'out' AND o.status = 'sent' AND i.provider_id = '%s'",
+           sid[0]);
+  CHECK_INT(one_int(st->sql, sql), 1, "%d worker(s): the reply says which message it answers",
+            workers);
+  /* the retry of a provider: acknowledged, nothing sent again */
+  inbound retry = {.from = fan[0], .to = "+15550100", .text = "hi", .len = 2,
+                   .provider_id = sid[0], .inline_reply = 1};
+  CHECK_INT(engine_handle(e, b, &retry, 1, err, sizeof err), 0, "%d worker(s): a plain retry",
+            workers);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages WHERE number = '%s' AND direction = 'out'"
+           " AND status = 'sent'", fan[0]);
+  CHECK_INT(one_int(st->sql, sql), 1, "%d worker(s): leaves the one reply as it was", workers);
+  /* both again through the inbox, for webhooks that wait: the first while
+   * its answer may still carry replies, the second after */
+  store_begin(st);
+  for (int k = 0; k < 2; k++)
+    store_inbox_add(st, ticket[k], partition_of(bot_id(b), fan[k]), bot_id(b), "{}", 60000, 1);
+  CHECK_INT(store_commit(st), 0, "%d worker(s): two items in the inbox (%s)", workers,
+            store_error(store_reads(st)));
+  inbound again[2];
+  for (int k = 0; k < 2; k++)
+    again[k] = (inbound){.from = fan[k], .to = "+15550100", .text = "hi", .len = 2,
+                         .provider_id = sid[k], .inline_reply = k == 0 ? 1 : 0,
+                         .inbox_id = inbox_item_id(st, ticket[k]), .inbox_waited = 1};
+  CHECK_INT(engine_handle(e, b, again, 2, err, sizeof err), 0,
+            "%d worker(s): both taken from the inbox (%s)", workers, err);
+  const char *tickets[] = {ticket[0], ticket[1]};
+  inbox_seen res = {0};
+  store_inbox_results(st, tickets, 1, inbox_resulted, &res);
+  snprintf(sql, sizeof sql, "%s=done", ticket[0]);
+  CHECK_STR(res.states, sql, "%d worker(s): the first item is done", workers);
+  CHECK_STR(res.replies, "[\"echo hi\"]", "%d worker(s): with the reply its webhook never got",
+            workers);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages WHERE number = '%s' AND direction = 'out'"
+           " AND status = 'sent' AND attempts = 0", fan[0]);
+  CHECK_INT(one_int(st->sql, sql), 1, "%d worker(s): still sent, once (inline)", workers);
+  res = (inbox_seen){0};
+  store_inbox_results(st, tickets + 1, 1, inbox_resulted, &res);
+  CHECK_STR(res.replies, "[]", "%d worker(s): the second item's answer carries no reply",
+            workers);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages WHERE number = '%s' AND direction = 'out'"
+           " AND status = 'queued'", fan[1]);
+  CHECK_INT(one_int(st->sql, sql), 1, "%d worker(s): its reply is queued for the provider",
+            workers);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages WHERE number IN ('%s', '%s')", fan[0], fan[1]);
+  CHECK_INT(one_int(st->sql, sql), 4, "%d worker(s): no message was added (two in, two out)",
+            workers);
+  store_inbox_forget_many(st, tickets, 2);
+done:
+  engine_close(e);
+  store_close(st);
+  test_rmtree(tmp);
+  free(lua);
+  free(dir);
+  free(tmp);
+}
+
 /* The holder recording an item done while its taker gives it up: the
  * taker's abandon is written first, not committed, and the holder's done
  * waits for the row, then goes on with what the abandon made of it. Of
@@ -941,6 +1043,8 @@ int main(void) {
   if (db) test_bot_store_two_engines(pg.url);
   if (db) test_cluster_store(pg.url);
   if (db) test_inbox(pg.url);
+  if (db) test_inline_replies_of_a_retry_from_the_inbox(pg.url, 1);
+  if (db) test_inline_replies_of_a_retry_from_the_inbox(pg.url, 2);
   if (db) test_inbox_abandon_races_done(pg.url);
   if (db) test_bot_added_by_two_at_once(pg.url);
   if (db) {
