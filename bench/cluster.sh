@@ -8,10 +8,13 @@
 #
 #   sh bench/cluster.sh         (from anywhere; N=40000 by default)
 #
-# Two nodes get half of the list each (even and odd messages: every
-# message of a contact to one node), as a load balancer without affinity
-# would spread them: a node relays the messages of conversations it does
-# not hold to their holder and answers with its reply. A throwaway
+# Two nodes run twice. First each gets only the messages of the
+# conversations it holds (nothing relayed: no load balancer can route
+# Twilio's webhooks so, but it shows what the relay costs). Then each gets
+# half of the list (even and odd messages: every message of a contact to
+# one node), as a load balancer without affinity would spread them: a node
+# relays the messages of conversations it does not hold to their holder
+# and answers with its reply. A throwaway
 # PostgreSQL server (tests/pg_server.sh) shares the cores with everything.
 # Environment: N, WRK_CONNECTIONS (64 in all), NODE_LEASE_MS (1000),
 # BENCH_CLUSTER_KEEP=1.
@@ -112,9 +115,45 @@ load pg1 "$p1" "$tmp/all.txt" "$C"
 one_stored=$(stored)
 stop_node pg1
 
-# 3. PostgreSQL, two nodes, half of the list each (a fresh database)
-psql "$PG_URL" -qc "set client_min_messages = warning; drop schema public cascade;
-  create schema public" >/dev/null
+fresh_database() {
+  psql "$PG_URL" -qc "set client_min_messages = warning; drop schema public cascade;
+    create schema public" >/dev/null
+}
+
+# 3. PostgreSQL, two nodes, each sent only the webhooks of the conversations
+# it holds: no message is relayed. No load balancer can route Twilio's
+# webhooks so (the sender is in the body); the figure shows what the relay
+# costs in 4.
+fresh_database
+node ownA "$p1" "$PG_URL"
+node ownB "$p2" "$PG_URL"
+wait_partitions "$p1" 128 || :
+wait_partitions "$p2" 128 || :
+bot=$(psql "$PG_URL" -Atc "select id from bots where name = 'workload'")
+python3 -c '
+import sys, urllib.parse
+for line in open(sys.argv[1]):
+    print(urllib.parse.parse_qs(line.split(" ", 1)[1])["From"][0])' "$tmp/all.txt" > "$tmp/from.txt"
+psql "$PG_URL" -qc "create table bench_from(n serial, number text)" \
+  -c "\\copy bench_from(number) from '$tmp/from.txt'" >/dev/null
+psql "$PG_URL" -Atc "select p.node_id from bench_from f join parley_partitions p
+  on p.partition = parley_partition($bot, f.number) order by f.n" > "$tmp/holder.txt"
+paste -d' ' "$tmp/holder.txt" "$tmp/all.txt" | awk -v dir="$tmp" \
+  '{ list = $1; sub(/^[^ ]+ /, ""); print > (dir "/own." list ".txt") }'
+load ownA "$p1" "$tmp/own.ownA.txt" $((C / 2)) &
+la=$!
+load ownB "$p2" "$tmp/own.ownB.txt" $((C / 2))
+wait "$la" || :
+a=$(field ownA list_us) b=$(field ownB list_us)
+own_rps=$(awk -v n="$(( $(field ownA posts) + $(field ownB posts) ))" -v d="$(( a > b ? a : b ))" 'BEGIN { if (d > 0) printf "%.0f", n / (d / 1e6); else print "?" }')
+own_stored=$(stored)
+own_relayed=$(for p in "$p1" "$p2"; do curl -s -m 5 "http://127.0.0.1:$p/metrics"; done |
+  awk '$1 == "parley_handed_over_total{via=\"relay\"}" {s += $2} END {print s + 0}')
+stop_node ownA
+stop_node ownB
+
+# 4. PostgreSQL, two nodes, half of the list each (a fresh database)
+fresh_database
 node pgA "$p1" "$PG_URL"
 node pgB "$p2" "$PG_URL"
 wait_partitions "$p1" 128 || :
@@ -140,7 +179,7 @@ a=$(field pgA list_us) b=$(field pgB list_us)
 longest=$(( a > b ? a : b ))
 two_rps=$(awk -v n="$(( $(field pgA posts) + $(field pgB posts) ))" -v d="$longest" 'BEGIN { if (d > 0) printf "%.0f", n / (d / 1e6); else print "?" }')
 
-# 4. failover: B dies; A takes its partitions and answers one of its conversations
+# 5. failover: B dies; A takes its partitions and answers one of its conversations
 held_by_b=$(psql "$PG_URL" -Atc "select c.number from contacts c join parley_partitions p on
   p.partition = parley_partition(c.bot_id, c.number) where p.node_id = 'pgB' limit 1")
 line=$(grep -n "From=%2B${held_by_b#+}&" "$tmp/all.txt" | head -n 1 | cut -d: -f1 || :)
@@ -162,12 +201,17 @@ non200() { echo $(( $(field "$1" non200) + $(field "$1" connect_errors) + $(fiel
 printf '  %-36s %8s %8s %8s\n' "" "msgs/s" "stored" "non-200"
 printf '  %-36s %8s %8s %8s\n' "SQLite, one node" "$(rps sqlite)" "-" "$(non200 sqlite)"
 printf '  %-36s %8s %8s %8s\n' "PostgreSQL, one node" "$(rps pg1)" "$one_stored" "$(non200 pg1)"
+printf '  %-36s %8s %8s %8s\n' "PostgreSQL, two nodes (own only)" "$own_rps" "$own_stored" \
+  "$(( $(non200 ownA) + $(non200 ownB) ))"
 printf '  %-36s %8s %8s %8s\n' "PostgreSQL, two nodes (no affinity)" "$two_rps" "$two_stored" \
   "$(( $(non200 pgA) + $(non200 pgB) ))"
 echo "  two nodes handed $relayed messages to their holder by relay (in $relay_batches requests), $through_inbox through the inbox"
 echo "  ratios: two nodes / one node on PostgreSQL $(awk -v a="$two_rps" -v b="$(rps pg1)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }') (target > 1:$(awk -v a="$two_rps" -v b="$(rps pg1)" 'BEGIN { print (a > b ? " met" : " MISSED") }')); one node PostgreSQL / SQLite $(awk -v a="$(rps pg1)" -v b="$(rps sqlite)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }') (target >= 20000 msgs/s:$(awk -v a="$(rps pg1)" 'BEGIN { print (a >= 20000 ? " met" : " MISSED") }'))"
+echo "  two nodes with nothing to relay (each sent its own conversations' webhooks) / one node $(awk -v a="$own_rps" -v b="$(rps pg1)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')"
 echo "  failover (lease ${LEASE} ms): SIGKILL to every partition held by the other node $((t_held - t_kill)) ms;"
 echo "    to the answer ($answered) for a conversation the dead node held $((t_answer - t_kill)) ms (target < 5000:$( [ $((t_answer - t_kill)) -lt 5000 ] && echo " met" || echo " MISSED"))"
 check() { if [ "$2" = "$3" ]; then echo "  check: $1: $2"; else echo "  check: $1: WRONG ($2, expected $3)"; fi; }
 check "one node stored every message once" "$one_stored" "$N"
 check "two nodes stored every message once" "$two_stored" "$N"
+check "two nodes sent their own conversations' webhooks stored every message once" "$own_stored" "$N"
+check "two nodes sent their own conversations' webhooks relayed none" "$own_relayed" 0
