@@ -893,8 +893,8 @@ int store_begin(store *st) {
 int store_commit(store *st) { return run_simple(st, Q_COMMIT, "cannot commit"); }
 /* The BEGIN waits for the first statement: a batch whose contacts are all
  * in memory reads nothing, and on PostgreSQL a BEGIN and its ROLLBACK are
- * two round trips (2 of the 4 a batch of a node made under
- * bench/cluster.sh's load). */
+ * two round trips for nothing (bench/cluster.sh, two nodes, 60,000
+ * webhooks: 6,508 read transactions before, 1,259 after). */
 int store_read_begin(store_reader *rd) {
   reader_store(rd)->read_wanted = 1;
   return 0;
