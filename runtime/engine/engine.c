@@ -367,10 +367,13 @@ static int handle_in_run(engine *e, bot *b, const inbound *m, int duplicate) {
 static int handle_one(engine *e, bot *b, const inbound *m) { return handle_in_run(e, b, m, 0); }
 
 /* An inline reply of a message handled before: back inline in this
- * answer while it may carry one, else queued for the provider. */
+ * answer while it may carry one, else queued for the provider. Only when
+ * this message comes from the number that reply went to: the same provider
+ * id from another number is not a retry of that message. */
 static void reply_again(void *ud, int64_t id, const char *number, const char *text) {
   engine *e = ud;
   inline_reply *inl = &e->run->inl;
+  if (!e->run->from || strcmp(number, e->run->from) != 0) return;
   if (inl->inbox_texts && inl->number && inl->left > 0 && strcmp(number, inl->number) == 0 &&
       (!inl->until_ns || mono_ns() < inl->until_ns)) {
     inl->left--;

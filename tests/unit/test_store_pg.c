@@ -621,7 +621,30 @@ static void test_inline_replies_of_a_retry_from_the_inbox(const char *url, int w
            "SELECT count(*) FROM messages WHERE number IN ('%s', '%s')", fan[0], fan[1]);
   CHECK_INT(one_int(st->sql, sql), 4, "%d worker(s): no message was added (two in, two out)",
             workers);
-  store_inbox_forget_many(st, tickets, 2);
+  /* the first message's provider id from another number, through the
+   * inbox, where its answer cannot carry replies: not a retry of it */
+  char other[16], other_ticket[32];
+  snprintf(other, sizeof other, "+1555731%d900", workers);
+  snprintf(other_ticket, sizeof other_ticket, "other-%d", workers);
+  store_begin(st);
+  store_inbox_add(st, other_ticket, partition_of(bot_id(b), other), bot_id(b), "{}", 60000, 1);
+  store_commit(st);
+  inbound spoof = {.from = other, .to = "+15550100", .text = "hi", .len = 2,
+                   .provider_id = sid[0], .inbox_id = inbox_item_id(st, other_ticket),
+                   .inbox_waited = 1};
+  CHECK_INT(engine_handle(e, b, &spoof, 1, err, sizeof err), 0,
+            "%d worker(s): another number's message with that provider id (%s)", workers, err);
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM messages WHERE number = '%s' AND direction = 'out'"
+           " AND status = 'sent' AND attempts = 0", fan[0]);
+  CHECK_INT(one_int(st->sql, sql), 1,
+            "%d worker(s): leaves the first number's reply as it was (not queued again)",
+            workers);
+  const char *more[] = {ticket[0], ticket[1], other_ticket};
+  res = (inbox_seen){0};
+  store_inbox_results(st, more + 2, 1, inbox_resulted, &res);
+  CHECK_STR(res.replies, "[]", "%d worker(s): and its answer carries no reply", workers);
+  store_inbox_forget_many(st, more, 3);
 done:
   engine_close(e);
   store_close(st);
