@@ -366,34 +366,44 @@ static int handle_in_run(engine *e, bot *b, const inbound *m, int duplicate) {
 
 static int handle_one(engine *e, bot *b, const inbound *m) { return handle_in_run(e, b, m, 0); }
 
+typedef struct again {
+  engine *e;
+  bot *b;
+} again;
+
 /* An inline reply of a message handled before: back inline in this
  * answer while it may carry one, else queued for the provider. Only when
  * this message comes from the number that reply went to: the same provider
  * id from another number is not a retry of that message. */
 static void reply_again(void *ud, int64_t id, const char *number, const char *text) {
-  engine *e = ud;
+  engine *e = ((again *)ud)->e;
   inline_reply *inl = &e->run->inl;
   if (!e->run->from || strcmp(number, e->run->from) != 0) return;
-  if (inl->inbox_texts && inl->number && inl->left > 0 && strcmp(number, inl->number) == 0 &&
+  if (inl->number && inl->left > 0 && strcmp(number, inl->number) == 0 &&
       (!inl->until_ns || mono_ns() < inl->until_ns)) {
     inl->left--;
-    json_array_append_new(inl->inbox_texts, json_string(text));
-    json_array_append_new(inl->inbox_ids, json_integer(id));
+    if (inl->inbox_texts) { /* the item's answer, read by the node that waits */
+      json_array_append_new(inl->inbox_texts, json_string(text));
+      json_array_append_new(inl->inbox_ids, json_integer(id));
+    } else { /* this webhook's answer (queued if it does not get through) */
+      emit_message(e, ((again *)ud)->b->name, number, text, "sent", id, ENGINE_REPLY_INLINE);
+    }
   } else {
     journal_message_release(e->jr, id, "queued", e->run->now, 0);
   }
 }
 
 /* A provider's retry: acknowledged, not handled again. One taken from the
- * inbox came from a node that did not get the first handling's answer in
- * time (else it would not have handed it over): the replies that answer
- * carried inline reached nobody (the node holding the conversation died
- * after its commit, say). They go back inline in this item's answer, which
- * a webhook may still wait for, or through the outbox. */
+ * inbox, or relayed without an answer, came from a node that did not get
+ * the first handling's answer (else it would have answered with it): the
+ * replies that answer carried inline reached nobody (the node holding the
+ * conversation died after its commit, say). They go back inline in this
+ * answer, which a webhook may still wait for, or through the outbox. */
 static int handle_duplicate(engine *e, bot *b, const inbound *m) {
   e->stats.duplicates++;
-  if (!m->inbox_id || !m->provider_id) return 0;
-  return store_inline_replies(e->rd, b->id, m->provider_id, reply_again, e) < 0 ? -1 : 0;
+  if (!(m->inbox_id || m->answer_lost) || !m->provider_id) return 0;
+  again a = {e, b};
+  return store_inline_replies(e->rd, b->id, m->provider_id, reply_again, &a) < 0 ? -1 : 0;
 }
 
 static int handle_message(engine *e, bot *b, const inbound *m) {
@@ -511,7 +521,7 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
   share shares[MAX_ENGINE_THREADS];
   memset(shares, 0, sizeof shares);
   const inbound **reports = xcalloc(n ? n : 1, sizeof *reports);
-  const inbound **dups = xcalloc(n ? n : 1, sizeof *dups); /* taken from the inbox */
+  const inbound **dups = xcalloc(n ? n : 1, sizeof *dups); /* whose answer was lost */
   size_t nreports = 0, ndups = 0, i;
   for (i = 0; i < n; i++) {
     const inbound *m = &msgs[i];
@@ -528,7 +538,7 @@ static int submit_partitioned(engine *e, bot *b, const inbound *msgs, size_t n, 
       if (!dup) dup = provider_id_stored(e, b->id, m->provider_id);
       if (dup < 0) break; /* the store failed: as a failed round, below */
       if (dup) { /* after the workers, as the reports (handle_duplicate) */
-        if (m->inbox_id) dups[ndups++] = m;
+        if (m->inbox_id || m->answer_lost) dups[ndups++] = m;
         else e->stats.duplicates++;
         continue;
       }

@@ -204,6 +204,10 @@ typedef struct inbound {
    * for a webhook that waits (inbox_item.waited). */
   int64_t inbox_id;
   int inbox_waited;
+  /* The node that took its webhook relayed it and got no answer (the
+   * holder may have died after its commit): found handled already, it
+   * gets that handling's inline replies again, as an inbox item does. */
+  int answer_lost;
 } inbound;
 
 typedef struct delivery {

@@ -696,6 +696,7 @@ static int collect(server *s, job *j) {
                   .event_data = j->event_data, .media_json = j->media_json};
   in->inbox_id = j->inbox_id;
   in->inbox_waited = j->inbox_waited;
+  in->answer_lost = j->relay_tried; /* its relay got no answer: handled here now */
   if (j->kind == JOB_STATUS) {
     j->dl.provider_id = j->provider_id;
     j->dl.status = j->dl_status;

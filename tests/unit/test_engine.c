@@ -695,6 +695,52 @@ static void test_reply_kind_is_carried(void) {
   free(path);
 }
 
+/* A message relayed to its holder, which committed it with its inline reply
+ * and died before answering: the node that took the webhook handles it
+ * once it holds the conversation (answer_lost), finds it handled, and
+ * answers with that reply again; queued for the provider when the answer
+ * may not carry it. A plain retry of the provider gets nothing again. */
+static void test_lost_answer_gets_its_replies_again(void) {
+  char *path = test_path(tmp, "lost.db");
+  engine_options opt = {.db_path = path, .clock = fake_clock, .observer = &observer,
+                        .outbox = 1};
+  char err[4096] = "";
+  engine *e = engine_open(&opt, err, sizeof err);
+  bot *b = e ? engine_load_bot(e, bot_dir, err, sizeof err) : NULL;
+  CHECK(e && b, "an engine with an outbox opens and loads the bot (%s)", err);
+  if (b) {
+    const char *fan = "+15550911";
+    inbound m = {.from = fan, .to = "+15550100", .text = "TZ", .len = 2,
+                 .provider_id = "SM-lost-1", .inline_reply = 1};
+    handle(e, b, &m, 1);
+    CHECK_INT(observed_messages(fan, "tz set"), 1, "the reply goes back inline");
+    handle(e, b, &m, 1); /* each handle() forgets what was observed before */
+    CHECK_INT(observed_messages(fan, "tz set"), 0, "a plain retry is answered with nothing");
+    m.answer_lost = 1;
+    handle(e, b, &m, 1);
+    observed *o = observed_message(fan, "tz set");
+    CHECK(observed_messages(fan, "tz set") == 1 && o && o->reply == ENGINE_REPLY_INLINE,
+          "one whose relay got no answer is answered with that reply again, inline");
+    char *log = messages_of(e, b, fan);
+    CHECK_INT(occurrences(log, "in:TZ"), 1, "the message is stored once");
+    CHECK_INT(occurrences(log, "out:tz set:sent"), 1, "its reply once, sent");
+    free(log);
+    m.inline_reply = 0;
+    handle(e, b, &m, 1);
+    log = messages_of(e, b, fan);
+    CHECK_INT(occurrences(log, "out:tz set:queued"), 1,
+              "when the answer may not carry it, the reply is queued for the provider");
+    free(log);
+    inbound other = {.from = "+15550912", .to = "+15550100", .text = "TZ", .len = 2,
+                     .provider_id = "SM-lost-1", .inline_reply = 1, .answer_lost = 1};
+    handle(e, b, &other, 1);
+    CHECK_INT(observed_messages("+15550912", NULL), 0,
+              "the same provider id from another number gets nothing");
+  }
+  engine_close(e);
+  free(path);
+}
+
 /* Contacts and their consent belong to one bot: a STOP to one bot does not
  * silence another bot on the same engine. */
 static void test_opt_out_is_per_bot(engine *e, bot *b) {
@@ -1024,6 +1070,7 @@ int main(void) {
     test_opt_out_is_per_bot(e, b);
     test_rules_named_when_asked(e, b);
     test_reply_kind_is_carried();
+    test_lost_answer_gets_its_replies_again();
     test_event_failure_says_why();
     test_quiet_observer_gets_no_shown_lines();
     test_provider_ids_past_the_filter(e, b);
