@@ -247,6 +247,19 @@ static void test_store_api(const char *url) {
   }
 }
 
+/* A bot folder NAME under tmp whose bot.lua is script: its path. */
+static char *bot_folder(const char *tmp, const char *name, const char *script) {
+  char *dir = test_path(tmp, name);
+  char *lua = test_path(dir, "bot.lua");
+  mkdir(dir, 0755);
+  test_write_file(lua, script, strlen(script));
+  free(lua);
+  return dir;
+}
+
+static const char echo_script[] =
+    "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
+
 /* Two engines on one database at once (two nodes), each with its own
  * conversations: the ids each takes are its own blocks, so their writes
  * never collide, and after a reopen the next ids are above all of them. */
@@ -256,11 +269,7 @@ static void test_two_engines(const char *url) {
   /* above the ids the other tests insert of their own choosing */
   sql_exec(db, "UPDATE parley_ids SET next = 10000000");
   char *tmp = test_tmpdir();
-  char *dir = test_path(tmp, "echo");
-  char *lua = test_path(dir, "bot.lua");
-  static const char script[] = "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
-  mkdir(dir, 0755);
-  test_write_file(lua, script, strlen(script));
+  char *dir = bot_folder(tmp, "echo", echo_script);
   engine_options opt = {.db_path = url};
   engine *e[2] = {engine_open(&opt, err, sizeof err), NULL};
   CHECK(e[0] != NULL, "an engine opens on PostgreSQL (%s)", e[0] ? "" : err);
@@ -320,7 +329,6 @@ done:
   engine_close(e[1]);
   sql_close(db);
   test_rmtree(tmp);
-  free(lua);
   free(dir);
   free(tmp);
 }
@@ -331,15 +339,11 @@ done:
 static void test_bot_store_two_engines(const char *url) {
   char err[1024] = "";
   char *tmp = test_tmpdir();
-  char *dir = test_path(tmp, "tally");
-  char *lua = test_path(dir, "bot.lua");
-  static const char script[] =
-      "bot.fallback(function(c, msg)\n"
-      "  bot.store.n = (bot.store.n or 0) + 1\n"
-      "  return 'n=' .. bot.store.n\n"
-      "end)\n";
-  mkdir(dir, 0755);
-  test_write_file(lua, script, strlen(script));
+  char *dir = bot_folder(tmp, "tally",
+                         "bot.fallback(function(c, msg)\n"
+                         "  bot.store.n = (bot.store.n or 0) + 1\n"
+                         "  return 'n=' .. bot.store.n\n"
+                         "end)\n");
   engine_options opt = {.db_path = url};
   engine *e[2] = {engine_open(&opt, err, sizeof err), NULL};
   e[1] = e[0] ? engine_open(&opt, err, sizeof err) : NULL;
@@ -371,7 +375,6 @@ static void test_bot_store_two_engines(const char *url) {
   engine_close(e[0]);
   engine_close(e[1]);
   test_rmtree(tmp);
-  free(lua);
   free(dir);
   free(tmp);
 }
@@ -547,11 +550,7 @@ static void test_inline_replies_of_a_retry_from_the_inbox(const char *url, int w
   char err[1024] = "";
   store *st = store_open(url, err, sizeof err);
   char *tmp = test_tmpdir();
-  char *dir = test_path(tmp, "again");
-  char *lua = test_path(dir, "bot.lua");
-  static const char script[] = "bot.fallback(function(c, msg) return 'echo ' .. msg.text end)\n";
-  mkdir(dir, 0755);
-  test_write_file(lua, script, strlen(script));
+  char *dir = bot_folder(tmp, "again", echo_script);
   engine_options opt = {.db_path = url, .outbox = 1, .engine_threads = workers};
   engine *e = st ? engine_open(&opt, err, sizeof err) : NULL;
   bot *b = e ? engine_load_bot(e, dir, err, sizeof err) : NULL;
@@ -649,7 +648,6 @@ done:
   engine_close(e);
   store_close(st);
   test_rmtree(tmp);
-  free(lua);
   free(dir);
   free(tmp);
 }
