@@ -1075,6 +1075,21 @@ static sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql
   return *cached;
 }
 
+/* Writes rows [0, n) with statements of many rows: 2^k rows each, the
+ * largest first, so one statement of each size is prepared and n rows
+ * take at most STORE_MESSAGE_INSERTS of them. run(st, ud, at, k) binds
+ * rows [at, at + 2^k) and runs them: 0, or -1 with its failure recorded,
+ * which stops the rest. */
+typedef int (*rows_run)(store *st, const void *ud, size_t at, int k);
+
+static int run_many_rows(store *st, size_t n, rows_run run, const void *ud) {
+  size_t at = 0;
+  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--)
+    for (size_t size = (size_t)1 << k; n - at >= size; at += size)
+      if (run(st, ud, at, k)) return -1;
+  return 0;
+}
+
 /* store_contacts_insert: one INSERT of 2^k rows for each k, the
  * parameters of row r from r * CONTACT_PARAMS + 1 on. */
 enum { CONTACT_PARAMS = 10 };
@@ -1101,33 +1116,31 @@ static sql_stmt *contact_insert(store *st, int k) {
   return s;
 }
 
-int store_contacts_insert(store *st, const contact_new *rows, size_t n) {
-  size_t at = 0;
-  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
-    size_t size = (size_t)1 << k;
-    for (; n - at >= size; at += size) {
-      sql_stmt *s = contact_insert(st, k);
-      if (!s) return -1;
-      for (size_t r = 0; r < size; r++) {
-        const contact_new *c = &rows[at + r];
-        int p = (int)r * CONTACT_PARAMS;
-        sql_bind_int(s, p + 1, c->id);
-        sql_bind_int(s, p + 2, c->bot_id);
-        store_bind_text(s, p + 3, c->number);
-        sql_bind_int(s, p + 4, c->first_seen);
-        sql_bind_int(s, p + 5, c->last_seen);
-        sql_bind_int(s, p + 6, c->joined);
-        store_bind_text(s, p + 7, c->status);
-        store_bind_text(s, p + 8, c->fields);
-        store_bind_text(s, p + 9, c->tags);
-        store_bind_text(s, p + 10, c->timezone);
-      }
-      int rc = sql_step(s);
-      sql_reset(s);
-      if (rc != SQL_DONE) return store_fail(st, "cannot add a contact");
-    }
+static int insert_contacts(store *st, const void *ud, size_t at, int k) {
+  const contact_new *rows = (const contact_new *)ud + at;
+  sql_stmt *s = contact_insert(st, k);
+  if (!s) return -1;
+  for (int r = 0; r < 1 << k; r++) {
+    const contact_new *c = &rows[r];
+    int p = r * CONTACT_PARAMS;
+    sql_bind_int(s, p + 1, c->id);
+    sql_bind_int(s, p + 2, c->bot_id);
+    store_bind_text(s, p + 3, c->number);
+    sql_bind_int(s, p + 4, c->first_seen);
+    sql_bind_int(s, p + 5, c->last_seen);
+    sql_bind_int(s, p + 6, c->joined);
+    store_bind_text(s, p + 7, c->status);
+    store_bind_text(s, p + 8, c->fields);
+    store_bind_text(s, p + 9, c->tags);
+    store_bind_text(s, p + 10, c->timezone);
   }
-  return 0;
+  int rc = sql_step(s);
+  sql_reset(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot add a contact");
+}
+
+int store_contacts_insert(store *st, const contact_new *rows, size_t n) {
+  return run_many_rows(st, n, insert_contacts, rows);
 }
 
 int store_contact_seen(store *st, int64_t contact_id, int64_t now) {
@@ -1184,28 +1197,26 @@ static sql_stmt *conversation_upsert(store *st, int with_state, int k) {
   return s;
 }
 
-static int upsert_conversations(store *st, int with_state, const conversation_row **rows,
-                                size_t n) {
-  size_t at = 0;
-  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
-    size_t size = (size_t)1 << k;
-    for (; n - at >= size; at += size) {
-      sql_stmt *s = conversation_upsert(st, with_state, k);
-      if (!s) return -1;
-      for (size_t r = 0; r < size; r++) {
-        const conversation_row *c = rows[at + r];
-        int p = (int)r * conversation_params(with_state);
-        sql_bind_int(s, ++p, c->contact_id);
-        if (with_state) store_bind_text(s, ++p, c->state);
-        store_bind_text(s, ++p, c->expect);
-        sql_bind_int(s, ++p, c->at);
-      }
-      int rc = sql_step(s);
-      sql_reset(s);
-      if (rc != SQL_DONE) return store_fail(st, "cannot save a conversation");
-    }
+typedef struct conversation_rows {
+  int with_state;
+  const conversation_row **rows;
+} conversation_rows;
+
+static int upsert_conversations(store *st, const void *ud, size_t at, int k) {
+  const conversation_rows *c = ud;
+  sql_stmt *s = conversation_upsert(st, c->with_state, k);
+  if (!s) return -1;
+  for (int r = 0; r < 1 << k; r++) {
+    const conversation_row *row = c->rows[at + (size_t)r];
+    int p = r * conversation_params(c->with_state);
+    sql_bind_int(s, ++p, row->contact_id);
+    if (c->with_state) store_bind_text(s, ++p, row->state);
+    store_bind_text(s, ++p, row->expect);
+    sql_bind_int(s, ++p, row->at);
   }
-  return 0;
+  int rc = sql_step(s);
+  sql_reset(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot save a conversation");
 }
 
 int store_conversations_save(store *st, const conversation_row *rows, size_t n) {
@@ -1217,8 +1228,9 @@ int store_conversations_save(store *st, const conversation_row *rows, size_t n) 
       int with_state = rows[i].state != NULL;
       kind[with_state][count[with_state]++] = &rows[i];
     }
-    if (upsert_conversations(st, 1, kind[1], count[1]) ||
-        upsert_conversations(st, 0, kind[0], count[0]))
+    conversation_rows with = {1, kind[1]}, without = {0, kind[0]};
+    if (run_many_rows(st, count[1], upsert_conversations, &with) ||
+        run_many_rows(st, count[0], upsert_conversations, &without))
       return -1;
   }
   return 0;
@@ -1353,16 +1365,6 @@ static void bind_message(sql_stmt *s, int r, const message_row *m) {
     sql_bind_null(s, p + 18);
 }
 
-/* Inserts rows[0 .. 2^k): SQL_DONE or SQL_FAIL. */
-static int insert_messages(store *st, int k, const message_row *rows) {
-  sql_stmt *s = message_insert(st, k);
-  if (!s) return SQL_FAIL;
-  for (int r = 0; r < 1 << k; r++) bind_message(s, r, &rows[r]);
-  int rc = sql_step(s);
-  sql_reset(s);
-  return rc;
-}
-
 /* The error of a batch that stopped at row m (NULL: not known). */
 static int message_failed(store *st, const message_row *m) {
   char what[320];
@@ -1380,19 +1382,24 @@ static int message_failed(store *st, const message_row *m) {
   return store_fail(st, what);
 }
 
+/* Inserts rows [at, at + 2^k) of ud's. */
+static int insert_messages(store *st, const void *ud, size_t at, int k) {
+  const message_row *rows = (const message_row *)ud + at;
+  sql_stmt *s = message_insert(st, k);
+  if (!s) return -1;
+  size_t size = (size_t)1 << k;
+  for (size_t r = 0; r < size; r++) bind_message(s, (int)r, &rows[r]);
+  int rc = sql_step(s);
+  sql_reset(s);
+  if (rc == SQL_DONE) return 0;
+  /* OR FAIL kept the rows before the one at fault: they count (on
+   * PostgreSQL none was kept, the row at fault is known alone) */
+  size_t kept = st->db ? (size_t)sqlite3_changes64(st->db) : size > 1 ? size : 0;
+  return message_failed(st, kept < size ? &rows[kept] : NULL);
+}
+
 int store_messages_add(store *st, const message_row *rows, size_t n) {
-  size_t at = 0;
-  for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--) {
-    size_t size = (size_t)1 << k;
-    for (; n - at >= size; at += size) {
-      if (insert_messages(st, k, rows + at) == SQL_DONE) continue;
-      /* OR FAIL kept the rows before the one at fault: they count (on
-       * PostgreSQL none was kept, the row at fault is known alone) */
-      size_t kept = st->db ? (size_t)sqlite3_changes64(st->db) : size > 1 ? size : 0;
-      return message_failed(st, kept < size ? &rows[at + kept] : NULL);
-    }
-  }
-  return 0;
+  return run_many_rows(st, n, insert_messages, rows);
 }
 
 int store_inbound_exists(store_reader *rd, int64_t bot_id, const char *provider_id) {
