@@ -652,17 +652,26 @@ static void test_send_to_another_number(engine *e, bot *b) {
             "and creates the contact, not opted in (it never asked for marketing)");
 }
 
-/* Whether a message answers the inbound being handled is decided when it is
- * recorded, and observers get it as a value: inline (back in the webhook's
- * answer), to the sender through the outbox, or to someone else. */
-static void test_reply_kind_is_carried(void) {
-  char *path = test_path(tmp, "replies.db");
+/* An engine with an outbox on a file of its own under tmp, the test bot
+ * loaded in *b (NULL, and a failed check, when either fails). */
+static engine *outbox_engine(const char *file, bot **b) {
+  char *path = test_path(tmp, file);
   engine_options opt = {.db_path = path, .clock = fake_clock, .observer = &observer,
                         .outbox = 1};
   char err[4096] = "";
   engine *e = engine_open(&opt, err, sizeof err);
-  bot *b = e ? engine_load_bot(e, bot_dir, err, sizeof err) : NULL;
-  CHECK(e && b, "an engine with an outbox opens and loads the bot");
+  *b = e ? engine_load_bot(e, bot_dir, err, sizeof err) : NULL;
+  CHECK(e && *b, "an engine with an outbox opens and loads the bot (%s)", err);
+  free(path);
+  return e;
+}
+
+/* Whether a message answers the inbound being handled is decided when it is
+ * recorded, and observers get it as a value: inline (back in the webhook's
+ * answer), to the sender through the outbox, or to someone else. */
+static void test_reply_kind_is_carried(void) {
+  bot *b;
+  engine *e = outbox_engine("replies.db", &b);
   if (b) {
     const char *fan = "+15550901";
     inbound m = {.from = fan, .to = "+15550100", .text = "TZ", .len = 2, .inline_reply = 1};
@@ -692,7 +701,6 @@ static void test_reply_kind_is_carried(void) {
     CHECK(found, "a handler's error is an action of kind error, its detail the error itself");
   }
   engine_close(e);
-  free(path);
 }
 
 /* A message relayed to its holder, which committed it with its inline reply
@@ -701,13 +709,8 @@ static void test_reply_kind_is_carried(void) {
  * answers with that reply again; queued for the provider when the answer
  * may not carry it. A plain retry of the provider gets nothing again. */
 static void test_lost_answer_gets_its_replies_again(void) {
-  char *path = test_path(tmp, "lost.db");
-  engine_options opt = {.db_path = path, .clock = fake_clock, .observer = &observer,
-                        .outbox = 1};
-  char err[4096] = "";
-  engine *e = engine_open(&opt, err, sizeof err);
-  bot *b = e ? engine_load_bot(e, bot_dir, err, sizeof err) : NULL;
-  CHECK(e && b, "an engine with an outbox opens and loads the bot (%s)", err);
+  bot *b;
+  engine *e = outbox_engine("lost.db", &b);
   if (b) {
     const char *fan = "+15550911";
     inbound m = {.from = fan, .to = "+15550100", .text = "TZ", .len = 2,
@@ -738,7 +741,6 @@ static void test_lost_answer_gets_its_replies_again(void) {
               "the same provider id from another number gets nothing");
   }
   engine_close(e);
-  free(path);
 }
 
 /* Contacts and their consent belong to one bot: a STOP to one bot does not
