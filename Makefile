@@ -33,8 +33,9 @@ SRCS := $(filter-out runtime/cli/main.c,$(foreach d,$(LAYER_DIRS),$(wildcard $(d
 CXX_SRCS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.cc))
 HDRS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.h))
 OBJS := $(patsubst runtime/%.c,$(B)/%.o,$(SRCS)) \
-        $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o
+        $(patsubst runtime/%.cc,$(B)/%.o,$(CXX_SRCS)) $(B)/stdlib_embed.o $(B)/console_embed.o
 STDLIB := $(shell find stdlib -name '*.lua' 2>/dev/null)
+CONSOLE := $(shell find runtime/server/console -type f 2>/dev/null)
 
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
@@ -73,6 +74,13 @@ $(B)/stdlib_embed.c: runtime/lua/embed.sh $(STDLIB) | $(B)
 	sh runtime/lua/embed.sh stdlib > $@
 
 $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/lua/script.h | deps
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# the console's pages (runtime/server/console/), served by parley serve
+$(B)/console_embed.c: runtime/lua/embed.sh $(CONSOLE) | $(B)
+	sh runtime/lua/embed.sh runtime/server/console console_find '*' > $@
+
+$(B)/console_embed.o: $(B)/console_embed.c runtime/lua/script.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # core/phone_zone.cc's prefix -> time-zone table, generated from the map upstream

@@ -465,7 +465,7 @@ int cli_serve(int argc, char **argv) {
     return 2;
   }
   if (start_test_clock(setting("test_clock"))) return 2;
-  long max_body, deadline, concurrency, attempts, send_timeout;
+  long max_body, deadline, concurrency, attempts, send_timeout, session_hours;
   long body_memory, max_connections, per_address, request_deadline, lease_ms;
   if (whole_setting("max_body", 1024, 16 << 20, &max_body) ||
       whole_setting("reply_deadline_ms", 0, 600000, &deadline) ||
@@ -476,7 +476,8 @@ int cli_serve(int argc, char **argv) {
       whole_setting("max_connections", 1, 1000000, &max_connections) ||
       whole_setting("max_connections_per_address", 0, max_connections, &per_address) ||
       whole_setting("request_deadline_ms", 100, 3600000, &request_deadline) ||
-      whole_setting("node_lease_ms", 300, 60000, &lease_ms))
+      whole_setting("node_lease_ms", 300, 60000, &lease_ms) ||
+      whole_setting("console_session_hours", 1, 720, &session_hours))
     return 2;
   long threads = engine_threads_auto();
   if (strcmp(setting("engine_threads"), "auto") != 0 &&
@@ -541,6 +542,7 @@ int cli_serve(int argc, char **argv) {
                        .public_url = setting("public_url"),
                        .secret = secret_setting,
                        .admin_token = setting("admin_token"),
+                       .console_session_ms = (int64_t)session_hours * 3600000,
                        .max_body = (size_t)max_body,
                        .max_body_memory = (size_t)body_memory,
                        .max_connections = (unsigned)max_connections,

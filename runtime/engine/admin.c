@@ -143,6 +143,32 @@ int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
   return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
 }
 
+int engine_session_add(engine *e, const console_session *s, char *err, size_t errlen) {
+  journal_session_add(e->jr, s);
+  return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
+}
+
+int engine_session_end(engine *e, const char *id, char *err, size_t errlen) {
+  journal_session_end(e->jr, id);
+  return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;
+}
+
+int engine_inbox_read(engine *e, bot *b, const char *number, char *err, size_t errlen) {
+  if (engine_flush(e, err, errlen)) return -1; /* its newest message is in the store */
+  contact_row r = {0};
+  int found = store_contact_get(e->rd, b->id, number, &r);
+  int64_t newest = found > 0 ? store_newest_message_at(e->rd, r.id) : 0;
+  if (found < 0 || newest < 0) {
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    contact_row_free(&r);
+    return -1;
+  }
+  if (found) journal_inbox_read(e->jr, r.id, newest);
+  contact_row_free(&r);
+  if (found && (submit_journal(e, err, errlen) || engine_flush(e, err, errlen))) return -1;
+  return found;
+}
+
 int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen) {
   journal_inbox_done(e->jr, inbox_id, 1, answer, "[]");
   return submit_journal(e, err, errlen) || engine_flush(e, err, errlen) ? -1 : 0;

@@ -284,6 +284,15 @@ int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
                      const char *item, int64_t reply_ms, char *err, size_t errlen);
 int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen);
 
+/* The console's writes (store_console.h), outside a message's batch, each
+ * durable on return: a session recorded (and the expired ones forgotten),
+ * a session ended, (bot, number)'s conversation read up to its newest
+ * message (1 done, 0 no such contact). 0 (or 1), or -1 with err. */
+struct console_session;
+int engine_session_add(engine *e, const struct console_session *s, char *err, size_t errlen);
+int engine_session_end(engine *e, const char *id, char *err, size_t errlen);
+int engine_inbox_read(engine *e, bot *b, const char *number, char *err, size_t errlen);
+
 /* Messages recorded as sent inline whose webhook answer never reached the
  * provider go to the outbox instead (committed with the next batch). */
 int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t errlen);

@@ -25,7 +25,10 @@ enum job_kind {
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
   JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE,
   JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL,
-  JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV
+  JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
+  /* the console's (console.c) */
+  JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
+  JOB_CONVERSATION_READ
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -82,6 +85,13 @@ typedef struct job {
   size_t nbatch;
   atomic_int pending; /* the batch's messages not answered yet */
   struct job *group;  /* a message's batch */
+  /* a request signed in to the console instead of the admin token: its
+   * session (the cookie's secret), checked on the engine thread with the
+   * X-CSRF-Token it carried if it changes anything (console.c) */
+  char *session, *csrf;
+  int changes;
+  struct console_session *signed_in; /* the session, once checked */
+  char *set_cookie; /* the answer's Set-Cookie, or NULL */
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -225,6 +235,43 @@ void log_rejected(struct MHD_Connection *conn, const char *provider, const char 
  * it once the batch is durable). body is taken. job_answer.c */
 void job_answer(job *j, unsigned status, json_t *body);
 void job_answer_error(job *j, unsigned status, const char *message);
+
+/* admin_request.c: the admin API's credentials (the admin token, or a
+ * console session), checked from the headers: 0, or -1 with *rc answered;
+ * and an admin request's job, queued once they pass (b: the bot, "" for
+ * none; item taken). */
+int admin_refused(server *s, struct MHD_Connection *conn, const char *b, const char *endpoint,
+                  enum MHD_Result *rc);
+enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r, const char *b,
+                          enum job_kind kind, char *item);
+/* The endpoint a job kind is asked at, as the log names it. */
+const char *admin_endpoint(enum job_kind kind);
+/* The console's session cookie, and the secret a request carries in it
+ * (a copy), or NULL. */
+#define CONSOLE_COOKIE "parley_session"
+char *console_cookie(struct MHD_Connection *conn);
+
+/* console.c: the console's pages and sessions (docs/console.md). */
+/* GET /console...: its embedded files; 1 with *rc if url is one of its
+ * paths (405 for another method), else 0. */
+int console_page(struct MHD_Connection *conn, const char *url, const char *method,
+                 enum MHD_Result *rc);
+/* The console's own endpoints (/v1/console/session, /v1/bots, a bot's
+ * conversations): 1 with *rc if url is one (queued as a job, or refused),
+ * else 0. */
+int console_route(server *s, struct MHD_Connection *conn, request *r, const char *url,
+                  const char *method, enum MHD_Result *rc);
+/* Before the body, for the console's endpoints: 1 with *rc answered (401)
+ * if they need a session the request does not carry, else 0. */
+int console_refused_early(struct MHD_Connection *conn, const char *url, const char *method,
+                          enum MHD_Result *rc);
+/* On the engine thread, before an admin job that came with a session runs:
+ * 0 if the session is live, may see the job's bot and (for a change) the
+ * job carried its CSRF token; else 1 with j answered (401, 403). */
+int console_refused(server *s, job *j);
+/* On the engine thread: the console's own jobs (those with a session
+ * passed console_refused first). */
+void console_run(server *s, job *j);
 
 /* 1 if a PUT /v1/bots/BOT/script body of this Content-Type is a (maybe
  * compressed) tar archive, unpacked by the upload worker. */

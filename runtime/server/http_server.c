@@ -80,6 +80,16 @@ static enum MHD_Result respond_batch(struct MHD_Connection *conn, job *batch) {
 
 static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
   if (j->nbatch) return respond_batch(conn, j);
+  if (j->set_cookie) { /* the console's sign-in and sign-out */
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen(j->http_body), j->http_body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Set-Cookie", j->set_cookie);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(conn, j->http_status, r);
+    MHD_destroy_response(r);
+    return rc;
+  }
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
   if (j->http_status)
     return respond(conn, j->http_status,
@@ -142,13 +152,6 @@ static char *bot_in_path(server *s, const char *url, const char *prefix,
 }
 
 
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value) {
-  (void)kind;
-  json_object_set_new(cls, key, json_string(value ? value : ""));
-  return MHD_YES;
-}
-
 /* /v1/bots/BOT/contacts[/NUMBER[/messages]], /v1/bots/BOT/broadcasts/ID,
  * /v1/bots/BOT/consent.csv: the bot's name, the kind and the item. */
 static int admin_read_path(const char *url, char **bot, enum job_kind *kind, char **item) {
@@ -179,63 +182,6 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   }
   *bot = xstrndup(p, (size_t)(slash - p));
   return 1;
-}
-
-/* The admin endpoint a job kind is asked at, as the log names it. */
-static const char *admin_endpoint(enum job_kind kind) {
-  switch (kind) {
-    case JOB_RELOAD: return "script";
-    case JOB_VERSIONS: return "versions";
-    case JOB_ROLLBACK: return "rollback";
-    case JOB_CONSENT_CSV: return "consent.csv";
-    case JOB_CONTACTS_IMPORT: return "contacts/import";
-    case JOB_CONTACTS_CSV: return "contacts.csv";
-    case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL: return "broadcasts";
-    default: return "contacts";
-  }
-}
-
-/* 0 if the request carries the admin token; else it has been answered
- * (401, 403) and logged as rejected. */
-static int admin_refused(server *s, struct MHD_Connection *conn, const char *b,
-                         const char *endpoint, enum MHD_Result *rc) {
-  const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-  const char *want = s->cfg.admin_token;
-  if (!auth || strncmp(auth, "Bearer ", 7) != 0) {
-    log_rejected(conn, "admin", "missing", b, endpoint);
-    *rc = respond_error(conn, 401, "an Authorization: Bearer admin token is required");
-    return -1;
-  }
-  if (!want || strlen(auth + 7) != strlen(want) ||
-      CRYPTO_memcmp(auth + 7, want, strlen(want)) != 0) {
-    log_rejected(conn, "admin", "token", b, endpoint);
-    *rc = respond_error(conn, 403, "the bearer token is not this server's admin token");
-    return -1;
-  }
-  return 0;
-}
-
-/* Admin requests: the admin token, then a job for the engine thread. */
-static enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r,
-                                 char *b, enum job_kind kind, char *item) {
-  enum MHD_Result rc;
-  if (admin_refused(s, conn, b, admin_endpoint(kind), &rc)) {
-    free(item);
-    return rc;
-  }
-  job *j = xcalloc(1, sizeof *j);
-  j->kind = kind;
-  j->item = item; /* taken */
-  j->botname = xstrdup(b);
-  j->from = xstrdup("");
-  j->text = xstrdup("");
-  const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-  j->content_type = xstrdup(type ? type : "");
-  j->body = r->body; /* taken: its memory stays counted until the request ends */
-  r->body = (buf){0};
-  j->query = json_object();
-  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, j->query);
-  return start_job(s, conn, r, j);
 }
 
 /* Which provider's route url is: PATH_UNROUTED (/twilio: the To number
@@ -317,7 +263,9 @@ static int answered_before_body(server *s, struct MHD_Connection *conn, request 
                              "retry later");
     return 1;
   }
-  if (credentials_refused(s, conn, url, method, rc)) return 1;
+  if (credentials_refused(s, conn, url, method, rc) ||
+      console_refused_early(conn, url, method, rc))
+    return 1;
   if (s->cfg.nodes /* a batch of relayed messages */ && strcmp(url, "/v1/cluster/relay") == 0 && r->max_body < RELAY_BODY_MAX)
     r->max_body = RELAY_BODY_MAX;
   const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -422,6 +370,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (url_problem(r->raw_uri, problem, sizeof problem))
     return respond_error(conn, 400, problem);
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+  enum MHD_Result rc = MHD_NO;
+  if (console_page(conn, url, method, &rc) || console_route(s, conn, r, url, method, &rc))
+    return rc;
   if (strcmp(url, "/healthz") == 0) { /* HEAD: the same answer, which MHD sends without a body */
     if (!get && strcmp(method, "HEAD") != 0) return respond_error(conn, 405, "use GET");
     if (!s->cfg.nodes) return respond(conn, 200, "text/plain", "ok\n");
@@ -445,7 +396,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   char *b = NULL;
   enum provider_path path = provider_path_of(url, &via, &b);
   if (path == PATH_UNROUTED) return provider_routed_inbound(s, conn, r, via, get, post);
-  enum MHD_Result rc = MHD_NO;
   int matched = 1;
   int put = strcmp(method, "PUT") == 0;
   const char *methods = via && via->takes_get ? "use GET or POST" : "use POST";
@@ -788,7 +738,11 @@ static void handle_jobs(server *s, job *jobs) {
         inbox_admin_run(s, j);
         continue;
       }
-      int away = admin_run(s, j);
+      if (j->session && console_refused(s, j)) { /* answered */
+        job_resume(j);
+        continue;
+      }
+      int away = j->kind >= JOB_SESSION_CREATE ? (console_run(s, j), 0) : admin_run(s, j);
       if (j->kind == JOB_RELOAD || j->kind == JOB_ROLLBACK) routes_refresh(s);
       char err[256];
       engine_flush(s->e, err, sizeof err);

@@ -20,6 +20,7 @@ typedef struct server_config {
   int port;                /* default 8080 */
   const char *public_url;  /* how providers reach us (the URL they sign) */
   const char *admin_token;       /* secret: bearer token of the admin API */
+  int64_t console_session_ms;    /* how long a sign-in to the console lasts */
   size_t max_body;         /* bytes, default 64 KiB */
   /* So that one client cannot starve the others (http_limits.h); 0: the
    * default. */

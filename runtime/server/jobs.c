@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http_internal.h"
+#include "store_console.h"
 #include "log.h"
 #include "script.h"
 #include "util.h"
@@ -34,6 +35,11 @@ void job_free(job *j) {
   json_decref(j->query);
   json_decref(j->relay_result);
   free(j->item);
+  free(j->session);
+  free(j->csrf);
+  free(j->set_cookie);
+  if (j->signed_in) console_session_free(j->signed_in);
+  free(j->signed_in);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);
   free(j->replies);
   free(j->reply_ids);

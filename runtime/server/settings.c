@@ -43,7 +43,12 @@ static const setting_def before_providers[] = {
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
      "how providers reach this server (the URLs they call, which some sign; status URLs)"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
-     "bearer token of the admin API (script reload, versions, rollback)"},
+     "bearer token of the admin API (script reload, versions, rollback) and of the console"},
+    {"operator_token", "PARLEY_OPERATOR_TOKEN", NULL, "unset", 1, 1,
+     "a bot's own: the token its operators sign in to the console with (they see and act on "
+     "the bots whose token it is, nothing else)"},
+    {"console_session_hours", "PARLEY_CONSOLE_SESSION_HOURS", "12", "default", 0, 0,
+     "how long a sign-in to the console lasts (1 to 720 hours)"},
     {"log_level", "PARLEY_LOG", "info", "default", 0, 0,
      "debug (also every message sent), info, warn or error"},
     {"log_format", "PARLEY_LOG_FORMAT", "logfmt", "default", 0, 0,

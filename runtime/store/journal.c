@@ -310,6 +310,20 @@ void journal_inbox_done(journal *j, int64_t id, int waited, const char *replies,
       .id = id, .waited = waited, .replies = copy(j, replies), .reply_ids = copy(j, reply_ids)};
 }
 
+void journal_session_add(journal *j, const console_session *s) {
+  push(j, J_SESSION_ADD)->u.session_add = (console_session){
+      .id = copy(j, s->id), .who = copy(j, s->who), .bots = copy_or_null(j, s->bots),
+      .csrf = copy(j, s->csrf), .created_at = s->created_at, .expires_at = s->expires_at};
+}
+
+void journal_session_end(journal *j, const char *id) {
+  push(j, J_SESSION_END)->u.session_end = copy(j, id);
+}
+
+void journal_inbox_read(journal *j, int64_t contact, int64_t at) {
+  push(j, J_INBOX_READ)->u.inbox_read = (struct j_inbox_read){.contact = contact, .at = at};
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -481,6 +495,12 @@ static int apply_op(store *st, journal_op *op) {
       struct j_inbox_done *o = &op->u.inbox_done;
       return store_inbox_done(st, o->id, o->waited, o->replies, o->reply_ids);
     }
+    case J_SESSION_ADD: /* the expired ones go at the same time (by its clock) */
+      return store_session_add(st, &op->u.session_add, op->u.session_add.created_at);
+    case J_SESSION_END:
+      return store_session_end(st, op->u.session_end);
+    case J_INBOX_READ:
+      return store_inbox_read(st, op->u.inbox_read.contact, op->u.inbox_read.at);
   }
   return -1;
 }
@@ -504,6 +524,9 @@ static int leaves_messages_alone(journal_kind kind) {
     case J_BROADCAST_ADD:
     case J_BROADCAST_UPDATE:
     case J_INBOX_ADD:
+    case J_SESSION_ADD:
+    case J_SESSION_END:
+    case J_INBOX_READ:
       return 1;
     default:
       return 0;
@@ -536,6 +559,9 @@ static int leaves_contacts_alone(journal_kind kind) {
     case J_BROADCAST_UPDATE:
     case J_INBOX_ADD:
     case J_INBOX_DONE:
+    case J_SESSION_ADD:
+    case J_SESSION_END:
+    case J_INBOX_READ:
       return 1;
     default:
       return 0;

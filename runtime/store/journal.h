@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "store_console.h"
 
 typedef enum {
   J_CONTACT_ADD,
@@ -50,6 +51,10 @@ typedef enum {
   J_BROADCAST_CANCEL,
   J_INBOX_ADD,  /* a message for the node holding its conversation */
   J_INBOX_DONE, /* an inbox item handled (and its inline replies) */
+  /* the console's (store_console.h) */
+  J_SESSION_ADD,
+  J_SESSION_END,
+  J_INBOX_READ,
 } journal_kind;
 
 /* What one op of each kind carries (the member of journal_op's u its kind
@@ -204,6 +209,11 @@ typedef struct journal_op {
     struct j_broadcast_cancel broadcast_cancel;
     struct j_inbox_add inbox_add;
     struct j_inbox_done inbox_done;
+    struct console_session session_add; /* its strings the journal's */
+    char *session_end;                  /* the session's id */
+    struct j_inbox_read {
+      int64_t contact, at;
+    } inbox_read;
   } u;
 } journal_op;
 
@@ -267,6 +277,9 @@ void journal_inbox_add(journal *j, const char *ticket, int partition, int64_t bo
                        const char *item, int64_t reply_ms, int inline_max);
 void journal_inbox_done(journal *j, int64_t id, int waited, const char *replies,
                         const char *reply_ids);
+void journal_session_add(journal *j, const console_session *s);
+void journal_session_end(journal *j, const char *id);
+void journal_inbox_read(journal *j, int64_t contact, int64_t at);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */

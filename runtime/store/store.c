@@ -264,6 +264,19 @@ static const char *const migrations[] = {
      * the inline replies of a message handled again (its webhook never got
      * them) can be found and sent */
     "ALTER TABLE messages ADD COLUMN reply_to INTEGER;",
+    /* 13 -> 14: the console's sessions (store_console.c), known to every
+     * node and kept across restarts, and how far each conversation has
+     * been read there */
+    "CREATE TABLE console_sessions("
+    "  id TEXT PRIMARY KEY," /* SHA-256 of the cookie's secret */
+    "  who TEXT NOT NULL,"
+    "  bots TEXT," /* JSON list; NULL: every bot */
+    "  csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE TABLE inbox_reads("
+    "  contact_id INTEGER PRIMARY KEY,"
+    "  read_at INTEGER NOT NULL);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -484,6 +497,7 @@ static const char *const deletes[] = {
     "DELETE FROM conversations WHERE contact_id = ?1",
     "DELETE FROM timers WHERE contact_id = ?1",
     "DELETE FROM errors WHERE contact_id = ?1",
+    "DELETE FROM inbox_reads WHERE contact_id = ?1",
     "DELETE FROM contacts WHERE id = ?1"};
 
 int store_schema_version(void) { return (int)SCHEMA_VERSION; }
@@ -571,11 +585,14 @@ static int deferrable(int q) {
 
 static int run_simple(store *st, int q, const char *what);
 
+int store_read_wanted(store *st) {
+  if (!st->read_wanted) return 0; /* store_read_begin's transaction, at its first read */
+  st->read_wanted = 0;
+  return run_simple(st, Q_BEGIN_READ, "cannot start a read transaction");
+}
+
 static sql_stmt *stmt(store *st, int q) {
-  if (st->read_wanted) { /* store_read_begin's transaction, at its first read */
-    st->read_wanted = 0;
-    if (run_simple(st, Q_BEGIN_READ, "cannot start a read transaction")) return NULL;
-  }
+  if (store_read_wanted(st)) return NULL;
   if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
@@ -803,6 +820,7 @@ void store_close(store *st) {
   for (int i = 0; i < Q_COUNT; i++) sql_finalize(st->q[i]);
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sql_finalize(st->extra[i]);
   for (int i = 0; i < STORE_CLUSTER_QUERIES; i++) sql_finalize(st->cluster[i]);
+  for (int i = 0; i < STORE_CONSOLE_QUERIES; i++) sql_finalize(st->console[i]);
   sql_finalize(st->fence_check);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++) {
     sql_finalize(st->message_inserts[i]);

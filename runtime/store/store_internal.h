@@ -11,7 +11,12 @@
 #include "sql_db.h"
 #include "store.h"
 
-enum { STORE_QUERIES = 64, STORE_EXTRA_QUERIES = 16, STORE_CLUSTER_QUERIES = 24 };
+enum {
+  STORE_QUERIES = 64,
+  STORE_EXTRA_QUERIES = 16,
+  STORE_CLUSTER_QUERIES = 24,
+  STORE_CONSOLE_QUERIES = 8
+};
 /* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows (and
  * store_conversations_save's) */
 enum { STORE_MESSAGE_INSERTS = 7 };
@@ -23,6 +28,7 @@ struct store {
   sql_stmt *q[STORE_QUERIES];
   sql_stmt *extra[STORE_EXTRA_QUERIES];
   sql_stmt *cluster[STORE_CLUSTER_QUERIES]; /* store_cluster.c's */
+  sql_stmt *console[STORE_CONSOLE_QUERIES]; /* store_console.c's */
   int inbox_session; /* store_inbox_open set its connection up */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   sql_stmt *conversation_saves[2][STORE_MESSAGE_INSERTS]; /* without, with the state */
@@ -46,6 +52,7 @@ struct store {
 size_t store_statements(sql_kind kind, const char **out, size_t cap);
 size_t store_outbox_statements(const char **out, size_t cap);
 size_t store_cluster_statements(const char **out, size_t cap);
+size_t store_console_statements(sql_kind kind, const char **out, size_t cap);
 /* The schema version store.c's migrations make. */
 int store_schema_version(void);
 
@@ -55,6 +62,9 @@ static inline store *reader_store(store_reader *rd) {
   return (store *)rd;
 }
 
+/* Begins the read transaction store_read_begin asked for, if it has not
+ * begun: every statement of a read runs after it. 0 or -1. */
+int store_read_wanted(store *st);
 /* Records "path: what: sqlite's message" as the store's error; -1. */
 int store_fail(store *st, const char *what);
 /* Binds a string, or NULL for a NULL pointer. */

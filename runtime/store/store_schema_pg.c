@@ -275,6 +275,17 @@ static const char *const pg_migrations[] = {
     "  FOR EACH ROW WHEN (NEW.id IS NULL) EXECUTE FUNCTION parley_fill_id();\n",
     /* 12 -> 13: a reply says which inbound message it answers (as on SQLite) */
     "ALTER TABLE messages ADD COLUMN IF NOT EXISTS reply_to BIGINT;\n",
+    /* 13 -> 14: the console's sessions and read marks (as on SQLite) */
+    "CREATE TABLE console_sessions(\n"
+    "  id TEXT PRIMARY KEY,\n"
+    "  who TEXT NOT NULL,\n"
+    "  bots TEXT,\n"
+    "  csrf TEXT NOT NULL,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  expires_at BIGINT NOT NULL);\n"
+    "CREATE TABLE inbox_reads(\n"
+    "  contact_id BIGINT PRIMARY KEY,\n"
+    "  read_at BIGINT NOT NULL);\n",
 };
 
 int pg_schema_latest(void) {

@@ -13,6 +13,7 @@
 #include "store.h"
 #include "test.h"
 #include "test_contact_adds.h"
+#include "test_console_store.h"
 #include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_sql.h"
@@ -668,7 +669,8 @@ static void test_version_numbers_per_bot(void) {
            "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
            "number; ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            " ALTER TABLE messages DROP COLUMN broadcast_id;"
-           " ALTER TABLE messages DROP COLUMN reply_to; PRAGMA user_version = 5;",
+           " ALTER TABLE messages DROP COLUMN reply_to;"
+           " DROP TABLE console_sessions; DROP TABLE inbox_reads; PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
   st = open_or_note(path);
@@ -771,6 +773,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            "ALTER TABLE messages DROP COLUMN broadcast_id;"
            "ALTER TABLE messages DROP COLUMN reply_to;"
+           "DROP TABLE console_sessions; DROP TABLE inbox_reads;"
            "PRAGMA user_version = 6;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 6");
@@ -1036,6 +1039,17 @@ static void test_wal_stays_bounded_under_readers(void) {
   free(path);
 }
 
+static void test_console_on_sqlite(void) {
+  char *path = fresh_db_path("console.db");
+  store *st = open_or_note(path);
+  if (st) {
+    test_console_sessions(st, "SQLite");
+    test_console_inbox(st, "SQLite");
+    store_close(st);
+  }
+  free(path);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -1058,6 +1072,7 @@ int main(void) {
   test_contacts_migrate_to_three_statuses();
   test_status_check_is_cheap();
   test_wal_stays_bounded_under_readers();
+  test_console_on_sqlite();
   test_rmtree(tmp);
   free(tmp);
   return test_done();

@@ -23,6 +23,7 @@
 #include "store_schema_pg.h"
 #include "test.h"
 #include "test_contact_adds.h"
+#include "test_console_store.h"
 #include "test_conversations.h"
 #include "test_lookups.h"
 #include "test_pg.h"
@@ -75,7 +76,7 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, hot_keys), 0, "and made fresh it has the same foreign keys");
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.tables"
                         " WHERE table_schema = 'public'"),
-            17, "seventeen tables: parley_schema, the cluster's five among them");
+            19, "nineteen tables: parley_schema, the cluster's five and the console's two among them");
   CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
         "a second open finds it made (%s)", err);
   CHECK_INT(one_int(db, "SELECT count(*) FROM parley_schema"), 1,
@@ -135,6 +136,7 @@ static void test_store_statements(sql_db *db) {
   size_t n = store_statements(SQL_POSTGRES, texts, 128);
   n += store_outbox_statements(texts + n, 128 - n);
   n += store_cluster_statements(texts + n, 128 - n);
+  n += store_console_statements(SQL_POSTGRES, texts + n, 128 - n);
   CHECK(n > 60 && n < 128, "the store lists its statements (%zu)", n);
   size_t ok = 0;
   for (size_t i = 0; i < n; i++) {
@@ -243,6 +245,8 @@ static void test_store_api(const char *url) {
     test_lookups_many(st, "PostgreSQL");
     test_conversations_saved_together(st, "PostgreSQL");
     test_contacts_added_together(st, "PostgreSQL");
+    test_console_sessions(st, "PostgreSQL");
+    test_console_inbox(st, "PostgreSQL");
     store_close(st);
   }
 }

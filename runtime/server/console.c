@@ -1,0 +1,453 @@
+/* console: the web page `parley serve` serves at /console for the people
+ * who run a number (docs/console.md), and its sessions.
+ *
+ * Its files (runtime/server/console/) are compiled into the binary and
+ * served with a Content-Security-Policy that lets only them run. A person
+ * signs in with the admin token or a bot's operator token and a name; the
+ * browser then holds a session cookie (HttpOnly, SameSite=Strict, Secure
+ * when public_url is https) whose secret the store knows only as its
+ * SHA-256, so that every node sharing the database knows the session and
+ * it outlives a restart. The token itself is never kept nor sent back.
+ * Every admin endpoint takes the session instead of the bearer token
+ * (but the script's upload, which takes only the token); a change must
+ * also carry the session's CSRF token in X-CSRF-Token. The session is
+ * checked on the engine thread, which owns the store. */
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+#include "log.h"
+#include "script.h"
+#include "store_console.h"
+#include "util.h"
+
+enum { SECRET_BYTES = 32, NAME_MAX_BYTES = 64 };
+
+const embedded_file *console_find(const char *path); /* console_embed.c, made by make */
+
+/* ---------------------------------------------------------------- pages */
+
+static const char *type_of(const char *path) {
+  static const struct {
+    const char *ext, *type;
+  } types[] = {{".html", "text/html; charset=utf-8"},
+               {".js", "text/javascript; charset=utf-8"},
+               {".css", "text/css; charset=utf-8"},
+               {".svg", "image/svg+xml"},
+               {".txt", "text/plain; charset=utf-8"}};
+  const char *dot = strrchr(path, '.');
+  for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
+    if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+  return "application/octet-stream";
+}
+
+/* Only the console's own files run, load and are fetched: a fan's text
+ * shown as HTML by mistake could not run a script, nor send anything
+ * elsewhere. */
+static void add_page_headers(struct MHD_Response *r) {
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'none'; script-src 'self'; style-src 'self'; "
+                          "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+                          "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "X-Frame-Options", "DENY");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(r, "Cache-Control", "no-cache");
+}
+
+int console_page(struct MHD_Connection *conn, const char *url, const char *method,
+                 enum MHD_Result *rc) {
+  if (strcmp(url, "/console") != 0 && strncmp(url, "/console/", 9) != 0) return 0;
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    *rc = respond_error(conn, 405, "use GET");
+    return 1;
+  }
+  if (strcmp(url, "/console") == 0) { /* the page's relative paths start at /console/ */
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Location", "/console/");
+    *rc = MHD_queue_response(conn, 301, r);
+    MHD_destroy_response(r);
+    return 1;
+  }
+  const char *path = url + 9;
+  /* the page's own routes (#inbox...) are fragments: any other path is a file */
+  const embedded_file *f = console_find(*path ? path : "index.html");
+  if (!f) {
+    *rc = respond_error(conn, 404, "no such page of the console");
+    return 1;
+  }
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(f->len, (void *)f->source, MHD_RESPMEM_PERSISTENT);
+  MHD_add_response_header(r, "Content-Type", type_of(f->path));
+  add_page_headers(r);
+  *rc = MHD_queue_response(conn, 200, r);
+  MHD_destroy_response(r);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- the HTTP side */
+
+static int is_session_url(const char *url) { return strcmp(url, "/v1/console/session") == 0; }
+
+int console_refused_early(struct MHD_Connection *conn, const char *url, const char *method,
+                          enum MHD_Result *rc) {
+  if (!is_session_url(url) || strcmp(method, "POST") == 0) return 0; /* signing in */
+  if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) return 0; /* 405 later */
+  char *secret = console_cookie(conn);
+  int signed_in = secret != NULL;
+  free(secret);
+  if (signed_in) return 0;
+  *rc = respond_error(conn, 401, "not signed in to the console");
+  return 1;
+}
+
+/* /v1/bots/BOT/conversations[/NUMBER/read]: the kind, the bot and the number */
+static int conversations_path(const char *url, enum job_kind *kind, char **bot, char **number) {
+  if (strncmp(url, "/v1/bots/", 9) != 0) return 0;
+  const char *name = url + 9, *slash = strchr(name, '/');
+  if (!slash || slash == name || slash - name > 64) return 0;
+  const char *rest = slash + 1;
+  if (strcmp(rest, "conversations") == 0) {
+    *kind = JOB_CONVERSATIONS;
+  } else if (strncmp(rest, "conversations/", 14) == 0) {
+    const char *num = rest + 14, *end = strchr(num, '/');
+    if (!end || end == num || strcmp(end, "/read") != 0) return 0;
+    *kind = JOB_CONVERSATION_READ;
+    *number = xstrndup(num, (size_t)(end - num));
+  } else {
+    return 0;
+  }
+  *bot = xstrndup(name, (size_t)(slash - name));
+  return 1;
+}
+
+int console_route(server *s, struct MHD_Connection *conn, request *r, const char *url,
+                  const char *method, enum MHD_Result *rc) {
+  int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+  int del = strcmp(method, "DELETE") == 0;
+  if (is_session_url(url)) {
+    if (!get && !post && !del) {
+      *rc = respond_error(conn, 405, "use POST to sign in, GET to see the session, DELETE to "
+                                     "sign out");
+      return 1;
+    }
+    if (!post) { /* the session's own: the cookie, not the admin token */
+      job *j = xcalloc(1, sizeof *j);
+      j->kind = get ? JOB_SESSION_GET : JOB_SESSION_END;
+      j->botname = xstrdup("");
+      j->from = xstrdup("");
+      j->text = xstrdup("");
+      j->session = console_cookie(conn);
+      const char *csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token");
+      j->csrf = csrf ? xstrdup(csrf) : NULL;
+      j->changes = del;
+      *rc = start_job(s, conn, r, j);
+      return 1;
+    }
+    job *j = xcalloc(1, sizeof *j);
+    j->kind = JOB_SESSION_CREATE;
+    j->botname = xstrdup("");
+    j->from = xstrdup("");
+    j->text = xstrdup("");
+    j->body = r->body; /* taken */
+    r->body = (buf){0};
+    *rc = start_job(s, conn, r, j);
+    return 1;
+  }
+  if (strcmp(url, "/v1/bots") == 0) {
+    *rc = get ? admin_job(s, conn, r, "", JOB_BOTS, NULL) : respond_error(conn, 405, "use GET");
+    return 1;
+  }
+  enum job_kind kind;
+  char *bot = NULL, *number = NULL;
+  if (!conversations_path(url, &kind, &bot, &number)) return 0;
+  if (kind == JOB_CONVERSATIONS && !get) {
+    *rc = respond_error(conn, 405, "use GET");
+  } else if (kind == JOB_CONVERSATION_READ && !post) {
+    *rc = respond_error(conn, 405, "use POST");
+    free(number);
+  } else {
+    *rc = admin_job(s, conn, r, bot, kind, number); /* number taken */
+  }
+  free(bot);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- the engine side */
+
+static void sha256_hex(const char *text, char out[65]) {
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_Digest(text, strlen(text), md, &n, EVP_sha256(), NULL);
+  for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int random_hex(char *out, size_t bytes) {
+  unsigned char raw[SECRET_BYTES];
+  if (bytes > sizeof raw || RAND_bytes(raw, (int)bytes) != 1) return -1;
+  for (size_t i = 0; i < bytes; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
+  return 0;
+}
+
+/* Whether a change needs the CSRF token: every kind but the reads. */
+static int kind_changes(enum job_kind kind) {
+  switch (kind) {
+    case JOB_VERSIONS: case JOB_CONTACTS: case JOB_CONTACT: case JOB_CONTACT_MESSAGES:
+    case JOB_CONSENT_CSV: case JOB_BROADCAST: case JOB_CONTACTS_CSV: case JOB_SESSION_GET:
+    case JOB_BOTS: case JOB_CONVERSATIONS:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+static int equal_secret(const char *a, const char *b) {
+  size_t n = strlen(b);
+  return a && strlen(a) == n && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* Whether the session's list of bots (NULL: every bot) holds name. */
+static int may_see(const console_session *sess, const char *name) {
+  if (!sess->bots) return 1;
+  json_t *list = json_loads(sess->bots, 0, NULL);
+  size_t i;
+  json_t *v;
+  int found = 0;
+  json_array_foreach(list, i, v) found |= json_is_string(v) && strcmp(json_string_value(v), name) == 0;
+  json_decref(list);
+  return found;
+}
+
+/* The session j came with, read from the store: 1 with *out, or 0 with j
+ * answered. */
+static int session_of(server *s, job *j, console_session *out) {
+  char id[65];
+  sha256_hex(j->session, id);
+  int found = store_session_get(engine_store(s->e), id, engine_now(s->e), out);
+  if (found < 0) {
+    log_event(LOG_ERROR, "store_failed", "error", store_error(engine_store(s->e)), NULL);
+    job_answer_error(j, 503, "the store failed; retry later");
+  } else if (!found) {
+    job_answer_error(j, 401, "not signed in to the console (the session has expired or was "
+                             "signed out): sign in again");
+  }
+  return found > 0;
+}
+
+int console_refused(server *s, job *j) {
+  console_session sess;
+  if (!session_of(s, j, &sess)) return 1;
+  if (kind_changes(j->kind) && !equal_secret(j->csrf, sess.csrf))
+    job_answer_error(j, 403, "a change needs the session's CSRF token in X-CSRF-Token");
+  else if (*j->botname && !may_see(&sess, j->botname))
+    job_answer_error(j, 403, "this session may not see that bot");
+  else {
+    j->signed_in = xmalloc(sizeof sess);
+    *j->signed_in = sess;
+    return 0;
+  }
+  console_session_free(&sess);
+  return 1;
+}
+
+/* {"who", "role", "bots", "csrf", "expires_at"} */
+static json_t *session_json(const console_session *sess) {
+  json_t *bots = sess->bots ? json_loads(sess->bots, 0, NULL) : NULL;
+  return json_pack("{s:s, s:s, s:o, s:s, s:I}", "who", sess->who, "role",
+                   sess->bots ? "operator" : "admin", "bots", bots ? bots : json_null(),
+                   "csrf", sess->csrf, "expires_at", (json_int_t)sess->expires_at);
+}
+
+/* A name to record actions under: 1 to 64 bytes of UTF-8, no control
+ * characters. */
+static const char *name_problem(const char *name) {
+  if (!name || !*name) return "sign-in needs a name (who is signing in)";
+  if (strlen(name) > NAME_MAX_BYTES) return "the name is longer than 64 bytes";
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f) return "the name has a control character";
+  return NULL;
+}
+
+struct operator_match {
+  server *s;
+  const char *token;
+  json_t *bots;
+};
+
+static void match_operator(void *ud, const char *bot, const bot_counts *c) {
+  (void)c;
+  struct operator_match *m = ud;
+  const char *want = m->s->cfg.secret ? m->s->cfg.secret(bot, "operator_token") : NULL;
+  if (want && *want && equal_secret(m->token, want)) json_array_append_new(m->bots, json_string(bot));
+}
+
+static void sign_in(server *s, job *j) {
+  json_error_t jerr;
+  json_t *body = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
+  const char *token = json_string_value(json_object_get(body, "token"));
+  const char *name = json_string_value(json_object_get(body, "name"));
+  const char *problem = !json_is_object(body) ? "the body must be a JSON object {\"token\", \"name\"}"
+                        : !token || !*token ? "sign-in needs the admin token or an operator token"
+                                            : name_problem(name);
+  if (problem) {
+    job_answer_error(j, 400, problem);
+    json_decref(body);
+    return;
+  }
+  json_t *bots = NULL; /* NULL: the admin, every bot */
+  if (!s->cfg.admin_token || !equal_secret(token, s->cfg.admin_token)) {
+    struct operator_match m = {s, token, json_array()};
+    engine_each_bot_counts(s->e, match_operator, &m);
+    bots = m.bots;
+    if (!json_array_size(bots)) {
+      log_rejected(j->conn, "console", "token", NULL, "console/session");
+      job_answer_error(j, 403, "that token is neither the admin token nor a bot's operator token");
+      json_decref(bots);
+      json_decref(body);
+      return;
+    }
+  }
+  char secret[2 * SECRET_BYTES + 1], csrf[2 * SECRET_BYTES + 1], id[65];
+  if (random_hex(secret, SECRET_BYTES) || random_hex(csrf, SECRET_BYTES)) {
+    job_answer_error(j, 503, "no random bytes for a session; retry later");
+    json_decref(bots);
+    json_decref(body);
+    return;
+  }
+  sha256_hex(secret, id);
+  int64_t now = engine_now(s->e);
+  char *bots_json = bots ? json_dumps(bots, JSON_COMPACT) : NULL;
+  console_session sess = {.id = id, .who = (char *)name, .bots = bots_json, .csrf = csrf,
+                          .created_at = now, .expires_at = now + s->cfg.console_session_ms};
+  char err[512];
+  if (engine_session_add(s->e, &sess, err, sizeof err)) {
+    log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    job_answer_error(j, 503, "the store failed; retry later");
+  } else {
+    int https = strncmp(s->cfg.public_url ? s->cfg.public_url : "", "https://", 8) == 0;
+    j->set_cookie = xasprintf(CONSOLE_COOKIE "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+                              secret, (long long)(s->cfg.console_session_ms / 1000),
+                              https ? "; Secure" : "");
+    log_event(LOG_INFO, "signed_in", "who", name, "role", bots ? "operator" : "admin", NULL);
+    job_answer(j, 200, session_json(&sess));
+  }
+  free(bots_json);
+  json_decref(bots);
+  json_decref(body);
+}
+
+static void sign_out(server *s, job *j) {
+  char id[65], err[512];
+  sha256_hex(j->session, id);
+  if (engine_session_end(s->e, id, err, sizeof err)) {
+    log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+    job_answer_error(j, 503, "the store failed; retry later");
+    return;
+  }
+  j->set_cookie = xstrdup(CONSOLE_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+  job_answer(j, 200, json_pack("{s:s}", "status", "signed_out"));
+}
+
+struct bot_list {
+  const console_session *sess; /* NULL: the admin token */
+  json_t *bots;
+};
+
+static void add_bot(void *ud, const char *bot, const bot_counts *c) {
+  struct bot_list *l = ud;
+  if (l->sess && !may_see(l->sess, bot)) return;
+  json_array_append_new(l->bots, json_pack("{s:s, s:i, s:i, s:i}", "name", bot, "messages_in",
+                                           (int)c->messages_in, "replies", (int)c->replies,
+                                           "errors", (int)c->errors));
+}
+
+static void add_conversation(void *ud, const inbox_row *r) {
+  json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+  json_array_append_new(
+      ud, json_pack("{s:s, s:s?, s:s, s:o, s:I, s:{s:s, s:s, s:s, s:I}}", "number", r->number,
+                    "name", r->name, "status", r->status, "tags", tags ? tags : json_array(),
+                    "unread", (json_int_t)r->unread, "last", "direction", r->direction, "text",
+                    r->text, "status", r->message_status, "at", (json_int_t)r->at));
+}
+
+struct page {
+  json_t *list;
+  int64_t seen, id; /* the last row's: the next page's cursor */
+};
+
+static void add_page_row(void *ud, const inbox_row *r) {
+  struct page *p = ud;
+  add_conversation(p->list, r);
+  p->seen = r->last_seen;
+  p->id = r->contact_id;
+}
+
+static void list_conversations(server *s, job *j, bot *b) {
+  const char *search = json_string_value(json_object_get(j->query, "search"));
+  const char *tag = json_string_value(json_object_get(j->query, "tag"));
+  const char *before = json_string_value(json_object_get(j->query, "before"));
+  const char *limit = json_string_value(json_object_get(j->query, "limit"));
+  inbox_query q = {.search = search, .tag = tag, .limit = 50};
+  long long n = 0, seen = 0, id = 0;
+  char end;
+  if (limit && (sscanf(limit, "%lld%c", &n, &end) != 1 || n < 1 || n > 500)) {
+    job_answer_error(j, 400, "limit must be a whole number from 1 to 500");
+    return;
+  }
+  if (before && (sscanf(before, "%lld.%lld%c", &seen, &id, &end) != 2 || seen <= 0)) {
+    job_answer_error(j, 400, "before must be the cursor a page gave as next");
+    return;
+  }
+  if (limit) q.limit = (long)n;
+  q.before_seen = seen;
+  q.before_id = id;
+  struct page p = {json_array(), 0, 0};
+  if (store_inbox_each(engine_store(s->e), bot_id(b), &q, add_page_row, &p)) {
+    log_event(LOG_ERROR, "store_failed", "error", store_error(engine_store(s->e)), NULL);
+    json_decref(p.list);
+    job_answer_error(j, 503, "the store failed; retry later");
+    return;
+  }
+  char cursor[48]; /* a full page: there may be more after its last row */
+  snprintf(cursor, sizeof cursor, "%lld.%lld", (long long)p.seen, (long long)p.id);
+  int full = json_array_size(p.list) == (size_t)q.limit;
+  job_answer(j, 200, json_pack("{s:o, s:s?}", "conversations", p.list, "next",
+                               full ? cursor : NULL));
+}
+
+void console_run(server *s, job *j) {
+  if (j->kind == JOB_SESSION_CREATE) {
+    sign_in(s, j);
+    return;
+  }
+  const console_session *sess = j->signed_in; /* console_refused's; NULL: the admin token */
+  if (j->kind == JOB_SESSION_GET) {
+    job_answer(j, 200, session_json(sess));
+  } else if (j->kind == JOB_SESSION_END) {
+    sign_out(s, j);
+  } else if (j->kind == JOB_BOTS) {
+    struct bot_list l = {sess, json_array()};
+    engine_each_bot_counts(s->e, add_bot, &l);
+    job_answer(j, 200, json_pack("{s:o}", "bots", l.bots));
+  } else {
+    bot *b = engine_find_bot(s->e, j->botname);
+    char err[512];
+    int rc;
+    if (!b) {
+      job_answer_error(j, 404, "no such bot");
+    } else if (j->kind == JOB_CONVERSATIONS) {
+      list_conversations(s, j, b);
+    } else if ((rc = engine_inbox_read(s->e, b, j->item, err, sizeof err)) < 0) {
+      log_event(LOG_ERROR, "store_failed", "error", err, NULL);
+      job_answer_error(j, 503, "the store failed; retry later");
+    } else {
+      if (rc) job_answer(j, 200, json_pack("{s:s}", "status", "read"));
+      else job_answer_error(j, 404, "no such contact");
+    }
+  }
+}

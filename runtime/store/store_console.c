@@ -1,0 +1,172 @@
+/* store_console: the console's sessions and read marks, and its inbox's
+ * read of the conversations (store_console.h), on the schema store.c owns
+ * (version 14: console_sessions, inbox_reads). */
+#include "store_console.h"
+
+#include <stdlib.h>
+
+#include "store_internal.h"
+#include "util.h"
+
+enum {
+  K_SESSION_ADD,
+  K_SESSIONS_EXPIRE,
+  K_SESSION_GET,
+  K_SESSION_END,
+  K_INBOX_READ,
+  K_NEWEST,
+  K_INBOX,
+  K_COUNT
+};
+_Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
+               "store_internal.h: raise STORE_CONSOLE_QUERIES");
+
+/* The inbox: ?1 bot, ?2 the search as a LIKE pattern (NULL: all), ?3 a
+ * tag (NULL: all), ?4 ?5 the cursor (last_seen, contact id; 0: the top),
+ * ?6 the limit. A conversation is a contact with a message; its unread
+ * messages are the inbound ones since its read mark. SQLite's LIKE ignores
+ * the case of ASCII letters, as PostgreSQL's ILIKE does (and of others
+ * too where the database's locale knows them). */
+#define INBOX_QUERY(NAME, LIKE, HAS_TAG)                                                    \
+  "SELECT c.id, c.number, c.status, " NAME ", c.tags, c.last_seen, m.direction, m.text,"   \
+  " m.status, m.created_at, (SELECT count(*) FROM messages u WHERE u.contact_id = c.id"    \
+  " AND u.direction = 'in' AND u.created_at > coalesce(r.read_at, 0))"                     \
+  " FROM contacts c JOIN messages m ON m.id = (SELECT max(id) FROM messages"               \
+  " WHERE contact_id = c.id) LEFT JOIN inbox_reads r ON r.contact_id = c.id"               \
+  " WHERE c.bot_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.number " LIKE " ?2 ESCAPE '\\'" \
+  " OR " NAME " " LIKE " ?2 ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages t"               \
+  " WHERE t.contact_id = c.id AND t.text " LIKE " ?2 ESCAPE '\\'))"                        \
+  " AND (CAST(?3 AS TEXT) IS NULL OR " HAS_TAG ")"                                         \
+  " AND (CAST(?4 AS BIGINT) = 0 OR c.last_seen < ?4 OR (c.last_seen = ?4 AND c.id < ?5))"  \
+  " ORDER BY c.last_seen DESC, c.id DESC LIMIT ?6"
+
+static const char *const queries[K_COUNT] = {
+    [K_SESSION_ADD] = "INSERT INTO console_sessions(id, who, bots, csrf, created_at, expires_at)"
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [K_SESSIONS_EXPIRE] = "DELETE FROM console_sessions WHERE expires_at <= ?1",
+    [K_SESSION_GET] = "SELECT id, who, bots, csrf, created_at, expires_at FROM console_sessions"
+                      " WHERE id = ?1 AND expires_at > ?2",
+    [K_SESSION_END] = "DELETE FROM console_sessions WHERE id = ?1",
+    [K_INBOX_READ] = "INSERT INTO inbox_reads(contact_id, read_at) VALUES(?1, ?2)"
+                     " ON CONFLICT(contact_id) DO UPDATE SET read_at = excluded.read_at"
+                     " WHERE excluded.read_at > inbox_reads.read_at",
+    [K_NEWEST] = "SELECT coalesce(max(created_at), 0) FROM messages WHERE contact_id = ?1",
+    [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
+                            "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)"),
+};
+
+static const char *query_text(sql_kind kind, int q) {
+  if (kind == SQL_POSTGRES && q == K_INBOX)
+    return INBOX_QUERY("(c.fields::jsonb ->> 'name')", "ILIKE",
+                       "c.tags::jsonb @> jsonb_build_array(CAST(?3 AS TEXT))");
+  return queries[q];
+}
+
+size_t store_console_statements(sql_kind kind, const char **out, size_t cap) {
+  size_t n = 0;
+  for (int q = 0; q < K_COUNT; q++)
+    if (n < cap) out[n++] = query_text(kind, q);
+  return n;
+}
+
+static sql_stmt *query(store *st, int q) {
+  if (store_read_wanted(st)) return NULL;
+  if (!st->console[q] &&
+      !(st->console[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_reset(st->console[q]);
+  sql_clear_bindings(st->console[q]);
+  return st->console[q];
+}
+
+void console_session_free(console_session *s) {
+  free(s->id);
+  free(s->who);
+  free(s->bots);
+  free(s->csrf);
+  *s = (console_session){0};
+}
+
+int store_session_add(store *st, const console_session *s, int64_t now) {
+  if (STORE_RUN(st, query(st, K_SESSIONS_EXPIRE), "cannot forget the expired sessions",
+                SQL_INT(now)))
+    return -1;
+  return STORE_RUN(st, query(st, K_SESSION_ADD), "cannot record a session", SQL_TEXT(s->id),
+                   SQL_TEXT(s->who), SQL_TEXT(s->bots), SQL_TEXT(s->csrf),
+                   SQL_INT(s->created_at), SQL_INT(s->expires_at));
+}
+
+int store_session_get(store_reader *rd, const char *id, int64_t now, console_session *out) {
+  store *st = reader_store(rd);
+  *out = (console_session){0};
+  sql_stmt *s = query(st, K_SESSION_GET);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_TEXT(id), SQL_INT(now));
+  int rc = sql_step(s);
+  if (rc == SQL_ROW)
+    STORE_COLUMNS(s, SQL_OUT(&out->id), SQL_OUT(&out->who), SQL_OUT(&out->bots),
+                  SQL_OUT(&out->csrf), SQL_OUT(&out->created_at), SQL_OUT(&out->expires_at));
+  return store_step_end(st, s, rc, "cannot read a session");
+}
+
+int store_session_end(store *st, const char *id) {
+  return STORE_RUN(st, query(st, K_SESSION_END), "cannot end a session", SQL_TEXT(id));
+}
+
+int store_inbox_read(store *st, int64_t contact_id, int64_t at) {
+  return STORE_RUN(st, query(st, K_INBOX_READ), "cannot record what was read",
+                   SQL_INT(contact_id), SQL_INT(at));
+}
+
+int64_t store_newest_message_at(store_reader *rd, int64_t contact_id) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_NEWEST);
+  if (!s) return -1;
+  sql_bind_int(s, 1, contact_id);
+  int rc = sql_step(s);
+  int64_t at = rc == SQL_ROW ? sql_column_int(s, 0) : 0;
+  return store_step_end(st, s, rc, "cannot read a conversation") < 0 ? -1 : at;
+}
+
+/* search as a LIKE pattern that finds it anywhere: %, _ and \ escaped */
+static char *like_pattern(const char *search) {
+  buf b = {0};
+  buf_add(&b, "%", 1);
+  for (const char *p = search; *p; p++) {
+    if (*p == '%' || *p == '_' || *p == '\\') buf_add(&b, "\\", 1);
+    buf_add(&b, p, 1);
+  }
+  buf_add(&b, "%", 1);
+  return b.data;
+}
+
+int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,
+                     void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_INBOX);
+  if (!s) return -1;
+  char *pattern = q->search && *q->search ? like_pattern(q->search) : NULL;
+  STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(pattern), SQL_TEXT(q->tag && *q->tag ? q->tag : NULL),
+             SQL_INT(q->before_seen), SQL_INT(q->before_id), SQL_INT(q->limit));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    inbox_row r = {
+        .contact_id = sql_column_int(s, 0),
+        .number = sql_column_text(s, 1),
+        .status = sql_column_text(s, 2),
+        .name = sql_column_text(s, 3),
+        .tags = sql_column_text(s, 4),
+        .last_seen = sql_column_int(s, 5),
+        .direction = sql_column_text(s, 6),
+        .text = sql_column_text(s, 7),
+        .message_status = sql_column_text(s, 8),
+        .at = sql_column_int(s, 9),
+        .unread = sql_column_int(s, 10),
+    };
+    fn(ud, &r);
+  }
+  free(pattern);
+  return store_step_end(st, s, rc, "cannot read the inbox") < 0 ? -1 : 0;
+}

@@ -1,0 +1,62 @@
+/* store_console: what the console keeps in the store (store_console.c):
+ * the sessions of the people signed in to it, so that any node sharing the
+ * database knows them and they outlive a restart, and how far each
+ * conversation has been read there. Its inbox reads the conversations of a
+ * bot from the messages and contacts the engine writes. */
+#ifndef PARLEY_STORE_CONSOLE_H
+#define PARLEY_STORE_CONSOLE_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+/* A signed-in person. id is the SHA-256 (hex) of the secret the browser
+ * holds in its cookie: the store never sees the secret itself. */
+typedef struct console_session {
+  char *id;
+  char *who;  /* the name given at sign-in: the actions are recorded under it */
+  char *bots; /* a JSON list of the bots it may see, NULL: every bot (the admin token) */
+  char *csrf; /* what every change must carry in X-CSRF-Token */
+  int64_t created_at, expires_at; /* ms */
+} console_session;
+void console_session_free(console_session *s);
+
+/* Records s, and forgets the sessions expired at now. 0 or -1. */
+int store_session_add(store *st, const console_session *s, int64_t now);
+/* 1 with *out (the caller frees it) if id is a session not expired at now,
+ * 0 if not, -1 on an error. */
+int store_session_get(store_reader *rd, const char *id, int64_t now, console_session *out);
+/* Forgets the session (signed out). 0 or -1. */
+int store_session_end(store *st, const char *id);
+
+/* The conversation of contact_id has been read up to at (ms): its inbound
+ * messages from then on count as unread. 0 or -1. */
+int store_inbox_read(store *st, int64_t contact_id, int64_t at);
+
+/* The time of the contact's newest message (ms), 0 if none, -1 on an error. */
+int64_t store_newest_message_at(store_reader *rd, int64_t contact_id);
+
+/* A conversation in the inbox: its contact and its last message. */
+typedef struct inbox_row {
+  int64_t contact_id;
+  const char *number, *status, *name, *tags; /* name: the contact's field "name", or NULL */
+  int64_t last_seen;                         /* the cursor of the next page */
+  const char *direction, *text, *message_status;
+  int64_t at;     /* the last message's time */
+  int64_t unread; /* inbound messages since it was last read */
+} inbox_row;
+typedef void (*inbox_fn)(void *ud, const inbox_row *r);
+/* The bot's conversations (contacts with a message), the latest active
+ * first: those before the cursor (last_seen, contact id; 0, 0 from the
+ * top), at most limit. search (NULL: all) is found in the number, the name
+ * or a message's text, case aside; tag (NULL: all) is one of the
+ * contact's tags. 0 or -1. */
+typedef struct inbox_query {
+  const char *search, *tag;
+  int64_t before_seen, before_id;
+  long limit;
+} inbox_query;
+int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,
+                     void *ud);
+
+#endif
