@@ -40,7 +40,7 @@ CONSOLE := $(shell find runtime/server/console -type f 2>/dev/null)
 DB ?= var/parley.db
 BOT ?= scripts/fanclub
 
-.PHONY: all deps run sim test test-asan test-tsan bench pattern-diff clean
+.PHONY: all deps test-deps run sim test test-asan test-tsan bench pattern-diff clean
 
 # Every rule that runs the compiler, the linker or python3 has deps as an
 # order-only prerequisite: under make -j on a fresh machine nothing is
@@ -49,8 +49,18 @@ BOT ?= scripts/fanclub
 
 all: deps $(PARLEY)
 
+# and what only the tests need: the console's are driven in headless Chromium
+TEST_PKGS := chromium chromium-driver python3-selenium
+
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+	@$(call install,$(DEB_PKGS))
+
+test-deps: deps
+	@$(call install,$(TEST_PKGS))
+
+# installs those of the packages $(1) that are missing (apt-get, as root or with sudo)
+define install
+	missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -58,6 +68,7 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+endef
 
 $(B):
 	@mkdir -p $(B)
@@ -133,7 +144,7 @@ $(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto icu-uc) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
-test: deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
+test: test-deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
 	@PARLEY=./$(PARLEY) BUILD=$(B) sh tests/run.sh
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -366,13 +366,28 @@ static void add_bot(void *ud, const char *bot, const bot_counts *c) {
                                            "errors", (int)c->errors));
 }
 
+static int by_name(const void *a, const void *b) {
+  return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+                json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+static void sort_by_name(json_t *list) {
+  size_t n = json_array_size(list);
+  json_t **items = xcalloc(n ? n : 1, sizeof *items);
+  for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(list, i));
+  qsort(items, n, sizeof *items, by_name);
+  json_array_clear(list);
+  for (size_t i = 0; i < n; i++) json_array_append_new(list, items[i]);
+  free(items);
+}
+
 static void add_conversation(void *ud, const inbox_row *r) {
   json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
   json_array_append_new(
       ud, json_pack("{s:s, s:s?, s:s, s:o, s:I, s:{s:s, s:s, s:s, s:I}}", "number", r->number,
                     "name", r->name, "status", r->status, "tags", tags ? tags : json_array(),
                     "unread", (json_int_t)r->unread, "last", "direction", r->direction, "text",
-                    r->text, "status", r->message_status, "at", (json_int_t)r->at));
+                    r->text, "status", r->message_status, "at", (json_int_t)(r->at / 1000)));
 }
 
 struct page {
@@ -433,6 +448,7 @@ void console_run(server *s, job *j) {
   } else if (j->kind == JOB_BOTS) {
     struct bot_list l = {sess, json_array()};
     engine_each_bot_counts(s->e, add_bot, &l);
+    sort_by_name(l.bots);
     job_answer(j, 200, json_pack("{s:o}", "bots", l.bots));
   } else {
     bot *b = engine_find_bot(s->e, j->botname);

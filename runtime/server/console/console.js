@@ -1,0 +1,270 @@
+/* parley console: the page's behaviour. Everything it shows of fans (texts,
+ * names, numbers, fields) is hostile input: it goes into the page as text
+ * (textContent), never as HTML. The session is an HttpOnly cookie the page
+ * never sees; every change carries the session's CSRF token. */
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null, /* {who, role, bots, csrf, expires_at} */
+  bot: null,
+  cursor: null, /* the inbox's next page */
+  open: null, /* the number of the conversation shown */
+  marked: null, /* "number@newest message": what was marked read last */
+  timer: null,
+};
+
+/* ------------------------------------------------------------ the API */
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {Accept: "application/json"};
+  if (method !== "GET" && state.session) headers["X-CSRF-Token"] = state.session.csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try {
+    data = await r.json();
+  } catch (e) {
+    data = null;
+  }
+  if (r.status === 401 && path !== "/v1/console/session") {
+    signedOut("Your session has ended: sign in again.");
+  }
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || r.statusText);
+  return data;
+}
+
+const enc = encodeURIComponent;
+const botPath = (rest) => "/v1/bots/" + enc(state.bot) + rest;
+
+/* ------------------------------------------------------------ helpers */
+
+function el(tag, props, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) if (c) e.append(c);
+  return e;
+}
+
+function when(seconds) {
+  if (!seconds) return "";
+  const d = new Date(seconds * 1000), now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  return sameDay ? d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})
+                 : d.toLocaleString([], {dateStyle: "medium", timeStyle: "short"});
+}
+
+function show(page) {
+  for (const id of ["sign-in-page", "inbox-page"]) $(id).hidden = id !== page;
+}
+
+/* ------------------------------------------------------------ signing in and out */
+
+function signedOut(message) {
+  state.session = null;
+  stopLive();
+  for (const id of ["nav", "who", "sign-out"]) $(id).hidden = true;
+  document.querySelector(".bot-pick").hidden = true;
+  $("sign-in-error").textContent = message || "";
+  show("sign-in-page");
+  $("name").focus();
+}
+
+async function signedIn(session) {
+  state.session = session;
+  $("who").textContent = session.who + (session.role === "operator" ? " (operator)" : "");
+  for (const id of ["nav", "who", "sign-out"]) $(id).hidden = false;
+  const {bots} = await api("GET", "/v1/bots");
+  const pick = $("bot");
+  pick.replaceChildren(...bots.map((b) => el("option", {value: b.name, text: b.name})));
+  document.querySelector(".bot-pick").hidden = bots.length < 2;
+  const wanted = localStorage.getItem("parley.bot");
+  state.bot = bots.some((b) => b.name === wanted) ? wanted : bots.length ? bots[0].name : null;
+  pick.value = state.bot || "";
+  route();
+}
+
+$("sign-in").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("sign-in-error").textContent = "";
+  try {
+    const session = await api("POST", "/v1/console/session",
+                               {name: $("name").value.trim(), token: $("token").value});
+    $("token").value = "";
+    await signedIn(session);
+  } catch (e) {
+    $("sign-in-error").textContent = e.message;
+  }
+});
+
+$("sign-out").addEventListener("click", async () => {
+  try {
+    await api("DELETE", "/v1/console/session");
+  } catch (e) { /* signed out either way */ }
+  signedOut("Signed out.");
+});
+
+$("bot").addEventListener("change", () => {
+  state.bot = $("bot").value;
+  localStorage.setItem("parley.bot", state.bot);
+  state.open = null;
+  route();
+});
+
+/* ------------------------------------------------------------ the inbox */
+
+function conversationItem(c) {
+  const title = c.name ? c.name + " · " + c.number : c.number;
+  const b = el("button", {type: "button", "data-number": c.number},
+               el("span", {class: "name", text: title}),
+               el("span", {class: "when", text: when(c.last.at)}),
+               el("span", {class: "last",
+                           text: (c.last.direction === "out" ? "↪ " : "") + c.last.text}));
+  if (c.unread > 0) b.querySelector(".name").append(el("span", {class: "unread",
+                                                                 text: String(c.unread)}));
+  if (c.number === state.open) b.setAttribute("aria-current", "true");
+  b.addEventListener("click", () => openConversation(c.number));
+  return el("li", {}, b);
+}
+
+async function loadInbox(more) {
+  if (!state.bot) {
+    $("inbox-error").textContent = "No bot can be seen with this sign-in.";
+    return;
+  }
+  const q = new URLSearchParams();
+  const search = $("search").value.trim(), tag = $("tag").value.trim();
+  if (search) q.set("search", search);
+  if (tag) q.set("tag", tag);
+  if (more && state.cursor) q.set("before", state.cursor);
+  try {
+    const page = await api("GET", botPath("/conversations?" + q));
+    const items = page.conversations.map(conversationItem);
+    if (more) $("conversations").append(...items);
+    else $("conversations").replaceChildren(...items);
+    state.cursor = page.next;
+    $("more").hidden = !page.next;
+    $("inbox-error").textContent = "";
+    $("inbox-empty").hidden = items.length > 0 || more;
+  } catch (e) {
+    if (e.status !== 401) $("inbox-error").textContent = e.message;
+  }
+}
+
+let searchDelay = null;
+$("filter").addEventListener("input", () => {
+  clearTimeout(searchDelay);
+  searchDelay = setTimeout(() => loadInbox(false), 250);
+});
+$("filter").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  loadInbox(false);
+});
+$("more").addEventListener("click", () => loadInbox(true));
+
+/* ------------------------------------------------------------ a conversation */
+
+const CONSENT_WORDS = {optout: "opted out", optin: "opted in"};
+
+function historyItems(contact) {
+  const rows = contact.messages.map((m) => ({at: m.at, m}));
+  for (const c of contact.consent) rows.push({at: c.at, c});
+  rows.sort((a, b) => a.at - b.at);
+  return rows.map(({m, c}) => {
+    if (c) {
+      const what = (CONSENT_WORDS[c.action] || c.action) + " (" + c.source + ")" +
+                   (c.text ? ": " + c.text : "");
+      return el("li", {class: "event"}, el("span", {text: what}),
+                el("span", {class: "meta", text: when(c.at)}));
+    }
+    const meta = el("span", {class: "meta",
+                             text: when(m.at) + (m.direction === "out" ? " · " + m.status : "")});
+    if (m.status === "failed" || m.status === "undelivered") meta.classList.add("failed");
+    return el("li", {class: m.direction}, el("span", {text: m.text}), meta);
+  });
+}
+
+async function openConversation(number) {
+  state.open = number;
+  for (const b of document.querySelectorAll(".conversations button"))
+    b.setAttribute("aria-current", String(b.dataset.number === number));
+  try {
+    const contact = await api("GET", botPath("/contacts/" + enc(number) + "/messages"));
+    if (state.open !== number) return;
+    const name = contact.fields && typeof contact.fields.name === "string" ? contact.fields.name : "";
+    $("thread-title").textContent = name ? name + " · " + number : number;
+    $("thread-status").textContent = contact.status.replace(/_/g, " ");
+    $("thread-status").className = "badge " + contact.status;
+    $("history").replaceChildren(...historyItems(contact));
+    $("thread").hidden = false;
+    document.querySelector(".inbox").classList.add("reading");
+    $("history").lastElementChild?.scrollIntoView({block: "end"});
+    const newest = number + "@" + Math.max(0, ...contact.messages.map((m) => m.at));
+    if (state.marked !== newest) { /* read up to its newest message, once */
+      await api("POST", botPath("/conversations/" + enc(number) + "/read"));
+      state.marked = newest;
+    }
+    const badge = document.querySelector(
+        ".conversations button[data-number=\"" + CSS.escape(number) + "\"] .unread");
+    if (badge) badge.remove();
+  } catch (e) {
+    if (e.status !== 401) $("inbox-error").textContent = e.message;
+  }
+}
+
+$("back").addEventListener("click", () => {
+  state.open = null;
+  $("thread").hidden = true;
+  document.querySelector(".inbox").classList.remove("reading");
+});
+
+/* ------------------------------------------------------------ staying current */
+
+function stopLive() {
+  clearInterval(state.timer);
+  state.timer = null;
+}
+
+function startLive() {
+  stopLive();
+  state.timer = setInterval(() => {
+    if (document.hidden || !state.session) return;
+    loadInbox(false);
+    if (state.open) openConversation(state.open);
+  }, 3000);
+}
+
+/* ------------------------------------------------------------ pages */
+
+function route() {
+  if (!state.session) return;
+  show("inbox-page");
+  loadInbox(false);
+  startLive();
+}
+window.addEventListener("hashchange", route);
+
+(async () => {
+  try {
+    await signedIn(await api("GET", "/v1/console/session"));
+  } catch (e) {
+    signedOut(e.status === 401 ? "" : e.message);
+  }
+})();

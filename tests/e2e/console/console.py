@@ -1,0 +1,294 @@
+"""The console in a real browser (headless Chromium driven by Selenium) against a
+parley serve on 127.0.0.1: sign-in (a wrong token refused, the cookie's flags), the
+inbox (fans' messages, new ones appearing without a reload), a conversation's
+history, hostile texts shown as text, the CSRF token required of a change, an
+operator seeing only its bot, a session kept over a restart, sign-out. Screenshots
+of each page go to --shots."""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import harness  # noqa: E402
+from harness import check, request, wait_for  # noqa: E402
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import (NoSuchElementException,  # noqa: E402
+                                        StaleElementReferenceException, WebDriverException)
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
+
+ADMIN, OPERATOR, HOOK = "admin-token-1", "operator-token-2", "hook-token-3"
+XSS = ["<script>window.__pwned = 1</script>",
+       "\"><img src=x onerror=\"window.__pwned = 2\">",
+       "\u202Egnp.exe \u2067right-to-left\u2069"]
+
+
+def browser(shots):
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1280,900", "--lang=en-US"):
+        opts.add_argument(a)
+    opts.binary_location = "/usr/bin/chromium"
+    # the browser is not what the moved clock tests (libfaketime, .ci/run): it runs on the
+    # machine's own
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+    service = Service("/usr/bin/chromedriver", env=env,
+                      log_path=os.path.join(shots, "chromedriver.log"))
+    d = webdriver.Chrome(service=service, options=opts)
+    d.set_page_load_timeout(30)
+    d.set_script_timeout(30)
+    return d
+
+
+def shot(d, shots, name):
+    d.save_screenshot(os.path.join(shots, name + ".png"))
+
+
+def visible(d, element_id):
+    return d.find_element(By.ID, element_id).is_displayed()
+
+
+def text_of(d, element_id):
+    return d.find_element(By.ID, element_id).text
+
+
+def fetch(d, method, path, csrf=None):
+    """A request made by the page itself (its cookie): [status, body]."""
+    return d.execute_async_script(
+        """const [method, path, csrf, done] = arguments;
+        const headers = csrf ? {"X-CSRF-Token": csrf} : {};
+        fetch(path, {method, headers, credentials: "same-origin"})
+          .then(async (r) => done([r.status, await r.text()]))
+          .catch((e) => done([0, String(e)]));""", method, path, csrf)
+
+
+def fan(p, number, text, msg_id):
+    body = json.dumps({"from": number, "to": "+15550100", "text": text, "id": msg_id})
+    return request(p.port, "POST", "/v1/bots/fanclub/messages", body.encode(),
+                   {"Authorization": "Bearer " + HOOK, "Content-Type": "application/json"})
+
+
+def sign_in(d, name, token):
+    d.find_element(By.ID, "name").clear()
+    d.find_element(By.ID, "name").send_keys(name)
+    d.find_element(By.ID, "token").send_keys(token)
+    d.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+
+
+def search(d, text):
+    """Types text into the inbox's search, as a person would (the input event)."""
+    d.execute_script("""const box = document.getElementById("search");
+        box.value = arguments[0];
+        box.dispatchEvent(new Event("input", {bubbles: true}));""", text)
+
+
+def open_conversation(d, number):
+    """Clicks the conversation in the list (found again if the list was redrawn meanwhile)."""
+    css = "#conversations button[data-number='%s']" % number
+
+    def click():
+        try:
+            d.find_element(By.CSS_SELECTOR, css).click()
+            return True
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+    return wait_for(click)
+
+
+def conversation_numbers(d):
+    """Read at once: the list is redrawn as new messages come."""
+    return d.execute_script("return [...document.querySelectorAll('#conversations button')]"
+                            ".map((b) => b.dataset.number)")
+
+
+def texts(d, css):
+    return " ".join(d.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent)", css))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parley", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--shots", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.shots, exist_ok=True)
+    scripts = os.path.join(a.dir, "scripts")
+    os.makedirs(scripts)
+    for bot in ("fanclub",):
+        os.system("cp -r scripts/%s %s/" % (bot, scripts))
+    os.system("cp -r examples/verify %s/" % scripts)
+    env = {"PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_OPERATOR_TOKEN_FANCLUB": OPERATOR,
+           "PARLEY_WEBHOOK_TOKEN": HOOK}
+    p = harness.Parley(a.parley, a.dir, os.path.join(a.dir, "console.db"), scripts, env,
+                       flags=["--test-clock", "2026-03-02 12:00 America/New_York"])
+    if not check("parley serve starts", p.start(), p.log()):
+        return harness.summary()
+    fan(p, "+15550001", "hi", "m1")
+    fan(p, "+15550001", "Austin", "m2")
+    for i, text in enumerate(XSS):
+        fan(p, "+1555000%d" % (i + 2), text, "x%d" % i)
+    # a hostile name too, set through the admin API
+    request(p.port, "PATCH", "/v1/bots/fanclub/contacts/%2B15550002",
+            json.dumps({"fields": {"name": XSS[1]}}).encode(),
+            {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+
+    d = None
+    try:
+        d = browser(a.shots)
+    except WebDriverException as e:
+        check("headless Chromium starts (chromium, chromium-driver)", False, str(e))
+        p.stop()
+        return harness.summary()
+    try:
+        run(d, p, a)
+    finally:
+        d.quit()
+        p.stop()
+    return harness.summary()
+
+
+def run(d, p, a):
+    base = p.url()
+    d.get(base + "/console")
+    check("/console shows the sign-in page",
+          wait_for(lambda: visible(d, "sign-in-page")) and not visible(d, "inbox-page"))
+    shot(d, a.shots, "01-sign-in")
+
+    sign_in(d, "Ana", "not-the-token")
+    check("a wrong token is refused, said on the page",
+          wait_for(lambda: "neither the admin token" in text_of(d, "sign-in-error")),
+          text_of(d, "sign-in-error"))
+    check("... and nothing is signed in", not d.get_cookies() and visible(d, "sign-in-page"))
+    shot(d, a.shots, "02-sign-in-refused")
+
+    d.find_element(By.ID, "token").clear()
+    sign_in(d, "Ana", ADMIN)
+    check("the admin signs in: the inbox", wait_for(lambda: visible(d, "inbox-page")))
+    check("with who is signed in", wait_for(lambda: text_of(d, "who") == "Ana"), text_of(d, "who"))
+    cookies = {c["name"]: c for c in d.get_cookies()}
+    c = cookies.get("parley_session", {})
+    check("the session cookie is HttpOnly and SameSite=Strict (not Secure over http)",
+          c.get("httpOnly") is True and c.get("sameSite") == "Strict" and not c.get("secure"),
+          str(c))
+    check("the page cannot read it", "parley_session" not in d.execute_script(
+        "return document.cookie"))
+    check("the token is nowhere in the page or its storage",
+          ADMIN not in d.page_source and ADMIN not in d.execute_script(
+              "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"))
+
+    check("the bots are offered, by name", [o.get_attribute("value") for o in d.find_elements(
+        By.CSS_SELECTOR, "#bot option")] == ["fanclub", "verify"])
+    Select(d.find_element(By.ID, "bot")).select_by_value("fanclub")
+    want = ["+15550004", "+15550003", "+15550002", "+15550001"]
+    check("the conversations, the latest first",
+          wait_for(lambda: conversation_numbers(d) == want), conversation_numbers(d))
+    shot(d, a.shots, "03-inbox")
+
+    names = texts(d, "#conversations .name")
+    check("a hostile name is shown as text in the list", XSS[1] in names, names)
+    for i, text in enumerate(XSS):
+        number = "+1555000%d" % (i + 2)
+        open_conversation(d, number)
+        shown = lambda: texts(d, "#history li.in")  # noqa: E731
+        check("a hostile text is shown as written (%d)" % i,
+              wait_for(lambda: text in shown()), shown())
+    check("none of them ran", d.execute_script("return window.__pwned") is None)
+    check("no element came from a fan's text",
+          not d.find_elements(By.CSS_SELECTOR, "main img, main script"), d.page_source[:2000])
+    title = d.find_element(By.ID, "thread-title").get_attribute("textContent")
+    check("right-to-left override characters stay in the text, isolated by the page",
+          "\u202E" in texts(d, "#history"), title)
+    shot(d, a.shots, "04-hostile-texts")
+
+    unread = texts(d, "#conversations button[data-number='+15550001'] .unread")
+    check("unread counts are shown", unread == "2", unread)
+    open_conversation(d, "+15550001")
+    check("a conversation opens with its whole history, in and out",
+          wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, "#history li.out")) >= 2 and
+                   len(d.find_elements(By.CSS_SELECTOR, "#history li.in")) == 2),
+          text_of(d, "history"))
+    history = text_of(d, "history")
+    check("the fan's messages and the bot's replies are in it",
+          "Austin" in history and "Welcome to the fan club" in history, history)
+    check("reading it clears its unread count",
+          wait_for(lambda: not d.find_elements(
+              By.CSS_SELECTOR, "#conversations button[data-number='+15550001'] .unread")))
+    shot(d, a.shots, "05-conversation")
+
+    fan(p, "+15550009", "new fan here", "m9")
+    check("a new fan's message appears without a reload",
+          wait_for(lambda: conversation_numbers(d)[:1] == ["+15550009"], timeout=20),
+          conversation_numbers(d))
+    fan(p, "+15550001", "one more thing", "m3")
+    check("a message in the open conversation appears in it",
+          wait_for(lambda: "one more thing" in text_of(d, "history"), timeout=20),
+          text_of(d, "history"))
+
+    search(d, "AUSTIN")
+    check("search finds a conversation by its text, case aside",
+          wait_for(lambda: conversation_numbers(d) == ["+15550001"]), conversation_numbers(d))
+    search(d, "")
+    check("... and all come back when it is cleared",
+          wait_for(lambda: len(conversation_numbers(d)) == 5), conversation_numbers(d))
+
+    csrf = d.execute_script("return state.session.csrf")
+    read = "/v1/bots/fanclub/conversations/%2B15550002/read"
+    status, body = fetch(d, "POST", read)
+    check("a change without the CSRF token is refused (403)", status == 403, body)
+    status, body = fetch(d, "POST", read, "0" * 64)
+    check("... and with a wrong one", status == 403, body)
+    status, body = fetch(d, "POST", read, csrf)
+    check("... and done with the session's", status == 200, body)
+    status, body = fetch(d, "PUT", "/v1/bots/fanclub/script", csrf)
+    check("the script's upload takes the admin token, not a session", status == 401, body)
+
+    d.set_window_size(390, 844)
+    check("at phone width the open conversation takes the screen, a way back on it",
+          wait_for(lambda: visible(d, "back") and not d.find_element(
+              By.CSS_SELECTOR, ".list-pane").is_displayed()))
+    d.find_element(By.ID, "back").click()
+    open_conversation(d, "+15550002")
+    check("at phone width a conversation takes the screen",
+          wait_for(lambda: visible(d, "thread") and not d.find_element(
+              By.CSS_SELECTOR, ".list-pane").is_displayed()))
+    shot(d, a.shots, "06-phone-conversation")
+    d.find_element(By.ID, "back").click()
+    check("... and back goes to the list",
+          wait_for(lambda: d.find_element(By.CSS_SELECTOR, ".list-pane").is_displayed()))
+    shot(d, a.shots, "07-phone-inbox")
+    d.set_window_size(1280, 900)
+
+    p.stop()
+    check("the server restarts", p.start(p.port), p.log())
+    d.get(base + "/console/")
+    check("the session outlives a restart of the server",
+          wait_for(lambda: visible(d, "inbox-page") and text_of(d, "who") == "Ana"))
+
+    d.find_element(By.ID, "sign-out").click()
+    check("sign-out goes back to the sign-in page", wait_for(lambda: visible(d, "sign-in-page")))
+    status, body = fetch(d, "GET", "/v1/bots")
+    check("after it the session is refused (401)", status == 401, body)
+    status, _ = request(p.port, "GET", "/v1/bots", headers={
+        "Cookie": "parley_session=" + (c.get("value") or "")})
+    check("the signed-out session's cookie is refused even when sent again", status == 401)
+
+    sign_in(d, "Olu", OPERATOR)
+    check("an operator signs in", wait_for(lambda: text_of(d, "who") == "Olu (operator)"),
+          text_of(d, "who"))
+    status, body = fetch(d, "GET", "/v1/bots")
+    check("an operator sees its bot only", status == 200 and
+          [b["name"] for b in json.loads(body)["bots"]] == ["fanclub"], body)
+    status, body = fetch(d, "GET", "/v1/bots/verify/conversations")
+    check("... and is refused another's (403)", status == 403, body)
+    status, body = fetch(d, "GET", "/v1/bots/verify/contacts")
+    check("... through every admin endpoint", status == 403, body)
+    shot(d, a.shots, "08-operator-inbox")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
