@@ -35,6 +35,7 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_BOTS: return "bots";
     case JOB_CONVERSATIONS: case JOB_CONVERSATION_READ: return "conversations";
     case JOB_SESSION_CREATE: case JOB_SESSION_GET: case JOB_SESSION_END: return "console/session";
+    case JOB_FEED: return "console/events";
     default: return "contacts";
   }
 }

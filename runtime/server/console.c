@@ -26,7 +26,14 @@
 #include "store_console.h"
 #include "util.h"
 
-enum { SECRET_BYTES = 32, NAME_MAX_BYTES = 64 };
+enum {
+  SECRET_BYTES = 32,
+  NAME_MAX_BYTES = 64,
+  /* a stream of changes ends after this (the browser opens a new one, its
+   * session checked again): a session signed out elsewhere stops being
+   * told anything within it */
+  FEED_STREAM_MS = 5 * 60 * 1000
+};
 
 const embedded_file *console_find(const char *path); /* console_embed.c, made by make */
 
@@ -159,6 +166,10 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     *rc = start_job(s, conn, r, j);
     return 1;
   }
+  if (strcmp(url, "/v1/console/events") == 0) {
+    *rc = get ? admin_job(s, conn, r, "", JOB_FEED, NULL) : respond_error(conn, 405, "use GET");
+    return 1;
+  }
   if (strcmp(url, "/v1/bots") == 0) {
     *rc = get ? admin_job(s, conn, r, "", JOB_BOTS, NULL) : respond_error(conn, 405, "use GET");
     return 1;
@@ -199,7 +210,7 @@ static int kind_changes(enum job_kind kind) {
   switch (kind) {
     case JOB_VERSIONS: case JOB_CONTACTS: case JOB_CONTACT: case JOB_CONTACT_MESSAGES:
     case JOB_CONSENT_CSV: case JOB_BROADCAST: case JOB_CONTACTS_CSV: case JOB_SESSION_GET:
-    case JOB_BOTS: case JOB_CONVERSATIONS:
+    case JOB_BOTS: case JOB_CONVERSATIONS: case JOB_FEED:
       return 0;
     default:
       return 1;
@@ -445,6 +456,11 @@ void console_run(server *s, job *j) {
     job_answer(j, 200, session_json(sess));
   } else if (j->kind == JOB_SESSION_END) {
     sign_out(s, j);
+  } else if (j->kind == JOB_FEED) { /* a stream lasts a few minutes, never past its session */
+    int64_t left = sess ? sess->expires_at - engine_now(s->e) : FEED_STREAM_MS;
+    j->feed_open = 1;
+    j->feed_bots = sess && sess->bots ? xstrdup(sess->bots) : NULL;
+    j->feed_until_ms = wall_ms() + (left < FEED_STREAM_MS ? left : FEED_STREAM_MS);
   } else if (j->kind == JOB_BOTS) {
     struct bot_list l = {sess, json_array()};
     engine_each_bot_counts(s->e, add_bot, &l);

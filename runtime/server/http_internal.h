@@ -28,7 +28,7 @@ enum job_kind {
   JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
   /* the console's (console.c) */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
-  JOB_CONVERSATION_READ
+  JOB_CONVERSATION_READ, JOB_FEED
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -92,6 +92,11 @@ typedef struct job {
   int changes;
   struct console_session *signed_in; /* the session, once checked */
   char *set_cookie; /* the answer's Set-Cookie, or NULL */
+  /* JOB_FEED let through: answered with the feed's stream of the bots in
+   * feed_bots (JSON; NULL: every bot) until feed_until_ms (wall clock) */
+  int feed_open;
+  char *feed_bots;
+  int64_t feed_until_ms;
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -119,6 +124,7 @@ struct server {
   struct MHD_Daemon *daemon;
   struct http_limits *limits;
   struct upload_worker *uploads;
+  struct feed *feed; /* the console's live changes (feed.h) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   job *head, *tail;

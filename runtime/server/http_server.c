@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "deploy.h"
+#include "feed.h"
 #include "http_limits.h"
 #include "log.h"
 #include "script.h"
@@ -78,8 +79,14 @@ static enum MHD_Result respond_batch(struct MHD_Connection *conn, job *batch) {
   return rc;
 }
 
-static enum MHD_Result respond_job(struct MHD_Connection *conn, job *j) {
+static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *j) {
   if (j->nbatch) return respond_batch(conn, j);
+  if (j->feed_open) { /* the console's live changes, until the stream ends */
+    struct MHD_Response *r = feed_stream(s->feed, conn, j->feed_bots, j->feed_until_ms);
+    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+  }
   if (j->set_cookie) { /* the console's sign-in and sign-out */
     struct MHD_Response *r = MHD_create_response_from_buffer(
         strlen(j->http_body), j->http_body, MHD_RESPMEM_MUST_COPY);
@@ -359,7 +366,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
   if (r->job) { /* resumed: the engine has answered */
-    return respond_job(conn, r->job);
+    return respond_job(s, conn, r->job);
   }
   http_limits_arrived(s->limits, conn); /* the whole request is in */
   if (r->too_large) return respond_error(conn, 413, "the body is too large");
@@ -489,7 +496,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---------------------------------------------------------------- engine side */
 
 static void on_message(void *ud, const engine_message *m) {
-  (void)ud;
+  server *s = ud;
+  feed_publish(s->feed, m->bot, m->to);
   job *j = m->tag;
   /* a webhook's inline replies; an event's messages to its contact (queued,
    * they go through the provider) */
@@ -549,6 +557,8 @@ static void answer_in_flight(server *s) {
   for (job *j = s->in_flight; j; j = next) {
     next = j->next;
     j->next = NULL;
+    if (!j->failed) /* a delivery report does not say its number */
+      feed_publish(s->feed, j->botname, j->kind != JOB_STATUS && *j->from ? j->from : NULL);
     if (!j->conn) {
       inbox_taken_done(s, j);
       job_free(j);
@@ -841,6 +851,7 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
       .request_deadline_ms = s->cfg.request_deadline_ms ? s->cfg.request_deadline_ms : 10000,
       .max_body_memory = s->cfg.max_body_memory ? s->cfg.max_body_memory : 64 << 20};
   char note[256];
+  s->feed = feed_new();
   s->limits = http_limits_start(&lc, note, sizeof note, err, errlen);
   if (!s->limits) {
     free(s);
@@ -1006,6 +1017,7 @@ int server_run(server *s) {
       char err[1024];
       if (engine_advance(s->e, now, err, sizeof err))
         log_event(LOG_ERROR, "timers_failed", "error", err, NULL);
+      feed_tick(s->feed);
       next_tick = now + 100;
     }
     if (s->nwatch && now >= next_watch) {
@@ -1015,6 +1027,7 @@ int server_run(server *s) {
   }
   /* stop accepting, then answer what is in hand (the relays' outcomes too) */
   MHD_quiesce_daemon(s->daemon);
+  feed_close(s->feed); /* the console's streams end: none stays suspended */
   while (relay_busy(s->relay)) { /* none starts now (forward_relay) */
     job *relayed = take_jobs(s, 0);
     if (relayed) handle_jobs(s, relayed);
@@ -1089,7 +1102,9 @@ void server_free(server *s) {
   if (!s) return;
   relay_stop(s->relay); /* it queues its outcomes here */
   upload_worker_stop(s->uploads);
+  feed_close(s->feed);
   if (s->daemon) MHD_stop_daemon(s->daemon);
+  feed_free(s->feed);
   upload_worker_free(s->uploads);
   http_limits_stop(s->limits);
   while (s->head) { /* the sender's reports after the last batch */

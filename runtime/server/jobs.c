@@ -38,6 +38,7 @@ void job_free(job *j) {
   free(j->session);
   free(j->csrf);
   free(j->set_cookie);
+  free(j->feed_bots);
   if (j->signed_in) console_session_free(j->signed_in);
   free(j->signed_in);
   for (size_t i = 0; i < j->nreplies; i++) free(j->replies[i]);

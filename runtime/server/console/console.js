@@ -12,7 +12,8 @@ const state = {
   cursor: null, /* the inbox's next page */
   open: null, /* the number of the conversation shown */
   marked: null, /* "number@newest message": what was marked read last */
-  timer: null,
+  timer: null, /* the slow poll */
+  events: null, /* the EventSource */
 };
 
 /* ------------------------------------------------------------ the API */
@@ -237,19 +238,62 @@ $("back").addEventListener("click", () => {
 
 /* ------------------------------------------------------------ staying current */
 
+/* The server tells what changed as it happens (Server-Sent Events); the
+ * views that show it are read again, at most a few times a second. A
+ * change on another node is not told: a slow poll catches those. */
+let refreshWanted = {inbox: false, open: false}, refreshTimer = null;
+
+function refreshSoon(inbox, open) {
+  refreshWanted.inbox ||= inbox;
+  refreshWanted.open ||= open;
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    const {inbox, open} = refreshWanted;
+    refreshWanted = {inbox: false, open: false};
+    refreshTimer = null;
+    if (!state.session || document.hidden) return;
+    if (inbox) loadInbox(false);
+    if (open && state.open) openConversation(state.open);
+  }, 250);
+}
+
+function onChange(ev) {
+  let c;
+  try {
+    c = JSON.parse(ev.data);
+  } catch (e) {
+    return;
+  }
+  if (c.bot !== null && c.bot !== state.bot) return;
+  refreshSoon(true, c.number === null || c.number === state.open);
+}
+
 function stopLive() {
   clearInterval(state.timer);
   state.timer = null;
+  if (state.events) state.events.close();
+  state.events = null;
 }
 
 function startLive() {
   stopLive();
-  state.timer = setInterval(() => {
-    if (document.hidden || !state.session) return;
-    loadInbox(false);
-    if (state.open) openConversation(state.open);
-  }, 3000);
+  state.events = new EventSource("/v1/console/events");
+  state.events.addEventListener("change", onChange);
+  state.events.addEventListener("error", async () => {
+    /* it reconnects by itself, unless the server refused it: signed out? */
+    if (state.events && state.events.readyState === EventSource.CLOSED) {
+      try {
+        await api("GET", "/v1/console/session");
+        setTimeout(() => state.session && startLive(), 5000);
+      } catch (e) { /* api() has shown the sign-in page on a 401 */ }
+    }
+  });
+  state.timer = setInterval(() => refreshSoon(true, true), 30000);
 }
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.session) refreshSoon(true, true);
+});
 
 /* ------------------------------------------------------------ pages */
 

@@ -220,6 +220,8 @@ def run(d, p, a):
               By.CSS_SELECTOR, "#conversations button[data-number='+15550001'] .unread")))
     shot(d, a.shots, "05-conversation")
 
+    check("the page listens to the server's changes (Server-Sent Events)",
+          wait_for(lambda: d.execute_script("return state.events && state.events.readyState") == 1))
     fan(p, "+15550009", "new fan here", "m9")
     check("a new fan's message appears without a reload",
           wait_for(lambda: conversation_numbers(d)[:1] == ["+15550009"], timeout=20),
@@ -263,7 +265,15 @@ def run(d, p, a):
     shot(d, a.shots, "07-phone-inbox")
     d.set_window_size(1280, 900)
 
-    p.stop()
+    proc = p.proc
+    proc.terminate()  # with the page's stream open
+    try:
+        code = proc.wait(timeout=60)
+    except Exception:  # noqa: BLE001
+        code = None
+    p.stop("KILL")
+    check("the server stops cleanly on SIGTERM with a console's stream open", code == 0,
+          "exit status %s" % code)
     check("the server restarts", p.start(p.port), p.log())
     d.get(base + "/console/")
     check("the session outlives a restart of the server",
