@@ -403,14 +403,13 @@ static void add_conversation(void *ud, const inbox_row *r) {
 
 struct page {
   json_t *list;
-  int64_t seen, id; /* the last row's: the next page's cursor */
+  int64_t last; /* the last row's last message: the next page's cursor */
 };
 
 static void add_page_row(void *ud, const inbox_row *r) {
   struct page *p = ud;
   add_conversation(p->list, r);
-  p->seen = r->last_seen;
-  p->id = r->contact_id;
+  p->last = r->message_id;
 }
 
 static void list_conversations(server *s, job *j, bot *b) {
@@ -419,31 +418,30 @@ static void list_conversations(server *s, job *j, bot *b) {
   const char *before = json_string_value(json_object_get(j->query, "before"));
   const char *limit = json_string_value(json_object_get(j->query, "limit"));
   inbox_query q = {.search = search, .tag = tag, .limit = 50};
-  long long n = 0, seen = 0, id = 0;
+  long long n = 0, cursor = 0;
   char end;
   if (limit && (sscanf(limit, "%lld%c", &n, &end) != 1 || n < 1 || n > 500)) {
     job_answer_error(j, 400, "limit must be a whole number from 1 to 500");
     return;
   }
-  if (before && (sscanf(before, "%lld.%lld%c", &seen, &id, &end) != 2 || seen <= 0)) {
+  if (before && (sscanf(before, "%lld%c", &cursor, &end) != 1 || cursor <= 0)) {
     job_answer_error(j, 400, "before must be the cursor a page gave as next");
     return;
   }
   if (limit) q.limit = (long)n;
-  q.before_seen = seen;
-  q.before_id = id;
-  struct page p = {json_array(), 0, 0};
+  q.before = cursor;
+  struct page p = {json_array(), 0};
   if (store_inbox_each(engine_store(s->e), bot_id(b), &q, add_page_row, &p)) {
     log_event(LOG_ERROR, "store_failed", "error", store_error(engine_store(s->e)), NULL);
     json_decref(p.list);
     job_answer_error(j, 503, "the store failed; retry later");
     return;
   }
-  char cursor[48]; /* a full page: there may be more after its last row */
-  snprintf(cursor, sizeof cursor, "%lld.%lld", (long long)p.seen, (long long)p.id);
+  char next[24]; /* a full page: there may be more after its last row */
+  snprintf(next, sizeof next, "%lld", (long long)p.last);
   int full = json_array_size(p.list) == (size_t)q.limit;
   job_answer(j, 200, json_pack("{s:o, s:s?}", "conversations", p.list, "next",
-                               full ? cursor : NULL));
+                               full ? next : NULL));
 }
 
 void console_run(server *s, job *j) {

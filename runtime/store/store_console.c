@@ -22,13 +22,15 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
                "store_internal.h: raise STORE_CONSOLE_QUERIES");
 
 /* The inbox: ?1 bot, ?2 the search as a LIKE pattern (NULL: all), ?3 a
- * tag (NULL: all), ?4 ?5 the cursor (last_seen, contact id; 0: the top),
- * ?6 the limit. A conversation is a contact with a message; its unread
+ * tag (NULL: all), ?4 the cursor (the last message id of the previous
+ * page's last row; 0: the top), ?5 the limit. A conversation is a contact
+ * with a message, the latest first by its last message (an index seek a
+ * contact: messages_contact holds the id after the contact); its unread
  * messages are the inbound ones since its read mark. SQLite's LIKE ignores
- * the case of ASCII letters, as PostgreSQL's ILIKE does (and of others
- * too where the database's locale knows them). */
+ * the case of ASCII letters, as PostgreSQL's ILIKE does (and of others too
+ * where the database's locale knows them). */
 #define INBOX_QUERY(NAME, LIKE, HAS_TAG)                                                    \
-  "SELECT c.id, c.number, c.status, " NAME ", c.tags, c.last_seen, m.direction, m.text,"   \
+  "SELECT c.id, c.number, c.status, " NAME ", c.tags, m.id, m.direction, m.text,"         \
   " m.status, m.created_at, (SELECT count(*) FROM messages u WHERE u.contact_id = c.id"    \
   " AND u.direction = 'in' AND u.created_at > coalesce(r.read_at, 0))"                     \
   " FROM contacts c JOIN messages m ON m.id = (SELECT max(id) FROM messages"               \
@@ -37,8 +39,8 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
   " OR " NAME " " LIKE " ?2 ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages t"               \
   " WHERE t.contact_id = c.id AND t.text " LIKE " ?2 ESCAPE '\\'))"                        \
   " AND (CAST(?3 AS TEXT) IS NULL OR " HAS_TAG ")"                                         \
-  " AND (CAST(?4 AS BIGINT) = 0 OR c.last_seen < ?4 OR (c.last_seen = ?4 AND c.id < ?5))"  \
-  " ORDER BY c.last_seen DESC, c.id DESC LIMIT ?6"
+  " AND (CAST(?4 AS BIGINT) = 0 OR m.id < ?4)"                                             \
+  " ORDER BY m.id DESC LIMIT ?5"
 
 static const char *const queries[K_COUNT] = {
     [K_SESSION_ADD] = "INSERT INTO console_sessions(id, who, bots, csrf, created_at, expires_at)"
@@ -149,7 +151,7 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
   if (!s) return -1;
   char *pattern = q->search && *q->search ? like_pattern(q->search) : NULL;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(pattern), SQL_TEXT(q->tag && *q->tag ? q->tag : NULL),
-             SQL_INT(q->before_seen), SQL_INT(q->before_id), SQL_INT(q->limit));
+             SQL_INT(q->before), SQL_INT(q->limit));
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
     inbox_row r = {
@@ -158,7 +160,7 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
         .status = sql_column_text(s, 2),
         .name = sql_column_text(s, 3),
         .tags = sql_column_text(s, 4),
-        .last_seen = sql_column_int(s, 5),
+        .message_id = sql_column_int(s, 5),
         .direction = sql_column_text(s, 6),
         .text = sql_column_text(s, 7),
         .message_status = sql_column_text(s, 8),

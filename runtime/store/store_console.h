@@ -40,20 +40,20 @@ int64_t store_newest_message_at(store_reader *rd, int64_t contact_id);
 typedef struct inbox_row {
   int64_t contact_id;
   const char *number, *status, *name, *tags; /* name: the contact's field "name", or NULL */
-  int64_t last_seen;                         /* the cursor of the next page */
+  int64_t message_id; /* the last message's: the cursor of the next page */
   const char *direction, *text, *message_status;
   int64_t at;     /* the last message's time */
   int64_t unread; /* inbound messages since it was last read */
 } inbox_row;
 typedef void (*inbox_fn)(void *ud, const inbox_row *r);
-/* The bot's conversations (contacts with a message), the latest active
- * first: those before the cursor (last_seen, contact id; 0, 0 from the
- * top), at most limit. search (NULL: all) is found in the number, the name
- * or a message's text, case aside; tag (NULL: all) is one of the
- * contact's tags. 0 or -1. */
+/* The bot's conversations (contacts with a message), the one with the
+ * latest message first: those whose last message is before the cursor
+ * (a message id; 0: from the top), at most limit. search (NULL: all) is
+ * found in the number, the name or a message's text, the case of ASCII
+ * letters aside; tag (NULL: all) is one of the contact's tags. 0 or -1. */
 typedef struct inbox_query {
   const char *search, *tag;
-  int64_t before_seen, before_id;
+  int64_t before;
   long limit;
 } inbox_query;
 int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,

@@ -285,7 +285,11 @@ static const char *const pg_migrations[] = {
     "  expires_at BIGINT NOT NULL);\n"
     "CREATE TABLE inbox_reads(\n"
     "  contact_id BIGINT PRIMARY KEY,\n"
-    "  read_at BIGINT NOT NULL);\n",
+    "  read_at BIGINT NOT NULL);\n"
+    /* a conversation's last message is an index seek, as on SQLite (whose
+     * index holds the rowid after the contact): the inbox's order */
+    "DROP INDEX IF EXISTS messages_contact;\n"
+    "CREATE INDEX messages_contact ON messages(contact_id, id);\n",
 };
 
 int pg_schema_latest(void) {
