@@ -133,7 +133,7 @@ sim: deps parley
 	@echo "parley: $(BOT) in the simulator (database $(DB)); type /help"
 	./parley sim $(BOT) --db $(DB)
 
-$(B)/test_%: tests/unit/test_%.c $(OBJS) | $(B) deps
+$(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(OBJS) | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))

@@ -152,6 +152,14 @@ function Contact:send(text, opts) end
 ---@param name? string
 function Contact:expect(name) end
 
+---Hands the conversation to a person (the console's "needs a person"
+---queue): from the next message on, the fan's messages reach no handler
+---until a person hands it back (bot.on_handback). Compliance keywords
+---still work; timers, drips and events of the contact go on. Recorded
+---when the handler returns, with its other changes.
+---@param opts? { reason?: string } why, as the console shows it (500 bytes at most)
+function Contact:handoff(opts) end
+
 ---Adds tags (the same as c.tags.name = true).
 ---@param ... string
 function Contact:tag(...) end
@@ -315,6 +323,12 @@ function bot.on_event(kind, fn, opts) end
 ---report runs it once, when the message moves forward. One per bot.
 ---@param fn fun(c: Contact, st: Status)
 function bot.on_status(fn) end
+
+---Runs when a person hands back a conversation (c:handoff, or taken in the
+---console): info.by is who, info.note what they wrote ("" if nothing). What
+---it returns or sends goes to the fan. One per bot.
+---@param fn fun(c: Contact, info: { by: string, note: string }): string|number|nil
+function bot.on_handback(fn) end
 
 ---The current time, integer seconds since 1970 (the simulated clock in sim
 ---and test); the same value throughout one message.

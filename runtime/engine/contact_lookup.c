@@ -35,6 +35,7 @@ static contact *cache_row(engine *e, bot *b, contact_row *r) {
   c->batch = e->batches + 1;
   c->busy = e->nwaiting && waiting_has_contact(e, c->id);
   c->undeliverable = r->undeliverable != NULL;
+  c->handoff = r->handoff;
   free(r->status);
   free(r->undeliverable);
   *r = (contact_row){0};

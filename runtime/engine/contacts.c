@@ -30,6 +30,7 @@ static void contact_free(contact *c) {
   free(c->tags);
   free(c->state);
   free(c->expect);
+  free(c->handoff);
   free(c->timezone);
   free(c);
 }

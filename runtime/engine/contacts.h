@@ -23,6 +23,8 @@ typedef struct contact {
   int seen_dirty;
   int busy; /* a handler of its conversation waits for a response: kept */
   int undeliverable; /* a provider said the number is invalid or not mobile */
+  char *handoff; /* a person has the conversation, or is asked to (JSON,
+                    store_console.h): its messages reach no handler */
   uint64_t batch; /* the last batch that wrote it: kept until that is durable */
   signed char zone_looked_up; /* inferred_zone holds the number's zone, if any */
   char inferred_zone[48];

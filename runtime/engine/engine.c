@@ -174,6 +174,11 @@ int engine_event_check(const char *type, const char *data, char **data_out, char
                           "takes it)");
     return -1;
   }
+  if (strncmp(type, ENGINE_CONSOLE_EVENT_PREFIX, strlen(ENGINE_CONSOLE_EVENT_PREFIX)) == 0) {
+    snprintf(err, errlen, "types that start with '" ENGINE_CONSOLE_EVENT_PREFIX "' are the "
+                          "console's own");
+    return -1;
+  }
   *data_out = data ? luadata_check_json(data, strlen(data), "data", &LUADATA_STATE, err, errlen)
                    : xstrdup("{}");
   return *data_out ? 0 : -1;
@@ -184,6 +189,8 @@ int engine_event_check(const char *type, const char *data, char **data_out, char
  * transaction as a message; its sends are subject to opt-out (unless
  * transactional) and quiet hours like any send the fan did not ask for. */
 static int handle_event(engine *e, bot *b, const inbound *m) {
+  if (strncmp(m->event_type, ENGINE_CONSOLE_EVENT_PREFIX, strlen(ENGINE_CONSOLE_EVENT_PREFIX)) == 0)
+    return handle_console_action(e, b, m);
   contact *c = contact_get(e, b, m->from, CONTACT_UNASKED, NULL);
   if (!c) return -1;
   inbound ev = {.text = m->event_type, .len = strlen(m->event_type),
@@ -482,6 +489,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
       break;
   }
   if (c->opted_out) return 0; /* stored; no script runs for an opted-out fan */
+  if (handoff_rule(e, b, c)) return 0; /* stored, for the person who has it */
   return run_message(e, b, c, RUN_MESSAGE, m, msg_id);
 }
 

@@ -284,6 +284,12 @@ int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
                      const char *item, int64_t reply_ms, char *err, size_t errlen);
 int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen);
 
+/* What a person does in the console to a conversation comes as an event
+ * of a type with this prefix: "parley:take", "parley:reply", "parley:note",
+ * "parley:handback", its data {"who", "text"} (handoff.c). A bot cannot
+ * take such a type (bot.on_event, the events endpoint). */
+#define ENGINE_CONSOLE_EVENT_PREFIX "parley:"
+
 /* The console's writes (store_console.h), outside a message's batch, each
  * durable on return: a session recorded (and the expired ones forgotten),
  * a session ended, (bot, number)'s conversation read up to its newest

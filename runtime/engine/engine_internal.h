@@ -155,7 +155,8 @@ typedef struct event {
  * its handler does not run, but a drip goes on with its next step. */
 typedef enum run_kind {
   RUN_MESSAGE, RUN_OPTOUT, RUN_OPTIN, /* a fan's message: its handlers answer the fan */
-  RUN_EVENT, RUN_STATUS, RUN_TIMER, RUN_LATE_TIMER
+  RUN_EVENT, RUN_STATUS, RUN_TIMER, RUN_LATE_TIMER,
+  RUN_HANDBACK /* a person handed the conversation back (handoff.c) */
 } run_kind;
 
 /* Whether an outgoing message may go back in the answer to the webhook being
@@ -486,6 +487,21 @@ enum { CONTACT_FIND = 0, CONTACT_JOIN = 1, CONTACT_UNASKED = 2 };
 /* The contact for number, from the cache or the store; created (and marked
  * new) when the bot has never seen it. NULL on a store failure. */
 contact *contact_get(engine *e, bot *b, const char *number, int create, int *is_new);
+
+/* handoff_state.c: whether a person has a conversation. Its JSON
+ * {"reason", "since", "by", "taken_at"} from the old one (NULL: none; its
+ * reason and since kept, reason replaced if given), taken by `by` if not
+ * NULL (the caller frees it); c's set to json (taken; NULL: the bot's
+ * again) and journaled; a handler's c:handoff; whether a message of c
+ * reaches no handler because a person has the conversation (1, shown as
+ * the rule). */
+char *handoff_json(const char *old, const char *reason, int64_t now, const char *by);
+void handoff_set(engine *e, contact *c, char *json);
+void handoff_from_handler(engine *e, bot *b, contact *c, const char *reason);
+int handoff_rule(engine *e, bot *b, contact *c);
+/* handoff.c: an action of the console (an event of type
+ * ENGINE_CONSOLE_EVENT_PREFIX...): 0, or -1 if the store failed. */
+int handle_console_action(engine *e, bot *b, const inbound *m);
 /* Before a batch's messages are handled: the contacts of their numbers not
  * cached yet, and whether each missing one is suppressed, in two queries
  * instead of one or two per number (each a round trip on PostgreSQL).

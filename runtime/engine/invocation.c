@@ -64,7 +64,7 @@ enum call_field {
 };
 enum changed_field {
   CHANGED_FIELDS = 1, CHANGED_TAGS, CHANGED_STATE, CHANGED_EXPECT, CHANGED_STORE,
-  CHANGED_TIMEZONE
+  CHANGED_TIMEZONE, CHANGED_HANDOFF
 };
 
 /* What rt.dispatch returned (its table at index t of co): the field at i
@@ -79,7 +79,7 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
   bot *b = inv->b;
   contact *c = inv->c;
   const char *fields = NULL, *tags = NULL, *state = NULL, *store_json = NULL,
-             *tz = NULL;
+             *tz = NULL, *handoff = NULL;
   int expect_changed = 0;
   const char *expect = NULL;
   int t = lua_gettop(co) - nres + 1;
@@ -99,8 +99,10 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
     lua_pop(co, 1);
     store_json = change_text(co, t, CHANGED_STORE);
     tz = change_text(co, t, CHANGED_TIMEZONE);
+    handoff = change_text(co, t, CHANGED_HANDOFF); /* c:handoff's reason */
   }
-  if (!c) fields = tags = state = tz = NULL, expect_changed = 0;
+  if (!c) fields = tags = state = tz = handoff = NULL, expect_changed = 0;
+  if (handoff) handoff_from_handler(e, b, c, handoff);
   if (fields || tags || tz) {
     journal_contact_update(e->jr, c->id, NULL, fields, tags, tz);
     if (fields) {

@@ -11,8 +11,9 @@ int64_t engine_now(engine *e) {
   return e->run ? e->run->now : e->clock(e->clock_ud);
 }
 
-static const char *const run_kind_names[] = {"message", "optout", "optin", "event",
-                                             "status",  "timer",  "late_timer"};
+static const char *const run_kind_names[] = {"message", "optout",     "optin",
+                                             "event",   "status",     "timer",
+                                             "late_timer", "handback"};
 
 const char *run_kind_name(run_kind k) { return run_kind_names[k]; }
 

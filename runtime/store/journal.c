@@ -324,6 +324,19 @@ void journal_inbox_read(journal *j, int64_t contact, int64_t at) {
   push(j, J_INBOX_READ)->u.inbox_read = (struct j_inbox_read){.contact = contact, .at = at};
 }
 
+void journal_handoff(journal *j, int64_t contact, const char *json) {
+  push(j, J_HANDOFF)->u.handoff = (struct j_handoff){.contact = contact,
+                                                      .json = copy_or_null(j, json)};
+}
+
+void journal_operator_action(journal *j, const operator_action *a) {
+  operator_action *o = &push(j, J_OPERATOR_ACTION)->u.operator_action;
+  *o = *a;
+  o->who = copy(j, a->who);
+  o->action = copy(j, a->action);
+  o->text = copy(j, a->text ? a->text : "");
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -501,6 +514,10 @@ static int apply_op(store *st, journal_op *op) {
       return store_session_end(st, op->u.session_end);
     case J_INBOX_READ:
       return store_inbox_read(st, op->u.inbox_read.contact, op->u.inbox_read.at);
+    case J_HANDOFF:
+      return store_handoff_set(st, op->u.handoff.contact, op->u.handoff.json);
+    case J_OPERATOR_ACTION:
+      return store_operator_action_add(st, &op->u.operator_action);
   }
   return -1;
 }
@@ -527,6 +544,8 @@ static int leaves_messages_alone(journal_kind kind) {
     case J_SESSION_ADD:
     case J_SESSION_END:
     case J_INBOX_READ:
+    case J_HANDOFF:
+    case J_OPERATOR_ACTION:
       return 1;
     default:
       return 0;
@@ -562,6 +581,7 @@ static int leaves_contacts_alone(journal_kind kind) {
     case J_SESSION_ADD:
     case J_SESSION_END:
     case J_INBOX_READ:
+    case J_OPERATOR_ACTION:
       return 1;
     default:
       return 0;

@@ -55,6 +55,8 @@ typedef enum {
   J_SESSION_ADD,
   J_SESSION_END,
   J_INBOX_READ,
+  J_HANDOFF,          /* who has a conversation (store_handoff_set) */
+  J_OPERATOR_ACTION,  /* what a person did */
 } journal_kind;
 
 /* What one op of each kind carries (the member of journal_op's u its kind
@@ -214,6 +216,11 @@ typedef struct journal_op {
     struct j_inbox_read {
       int64_t contact, at;
     } inbox_read;
+    struct j_handoff {
+      int64_t contact;
+      char *json; /* NULL: the bot's again */
+    } handoff;
+    struct operator_action operator_action; /* its strings the journal's */
   } u;
 } journal_op;
 
@@ -280,6 +287,8 @@ void journal_inbox_done(journal *j, int64_t id, int waited, const char *replies,
 void journal_session_add(journal *j, const console_session *s);
 void journal_session_end(journal *j, const char *id);
 void journal_inbox_read(journal *j, int64_t contact, int64_t at);
+void journal_handoff(journal *j, int64_t contact, const char *json);
+void journal_operator_action(journal *j, const operator_action *a);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */

@@ -276,7 +276,20 @@ static const char *const migrations[] = {
     "  expires_at INTEGER NOT NULL);"
     "CREATE TABLE inbox_reads("
     "  contact_id INTEGER PRIMARY KEY,"
-    "  read_at INTEGER NOT NULL);",
+    "  read_at INTEGER NOT NULL);"
+    /* a conversation a person has (c:handoff, the console's take): JSON
+     * {"reason", "since", "by", "taken_at"}; NULL: the bot's */
+    "ALTER TABLE contacts ADD COLUMN handoff TEXT;"
+    /* what the people in the console did: who, when, what */
+    "CREATE TABLE operator_actions("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL,"
+    "  contact_id INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL," /* take, reply, note, handback */
+    "  text TEXT NOT NULL DEFAULT '',"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX operator_actions_contact ON operator_actions(contact_id, id);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -360,12 +373,14 @@ static const char *const queries[Q_COUNT] = {
                       " FROM script_versions WHERE bot_id = ?1)) RETURNING id, number",
     [Q_CONTACT_GET] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
+        " c.handoff"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACTS_GET_MANY] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
+        " c.handoff"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number IN (SELECT value FROM json_each(?2))",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
@@ -380,7 +395,8 @@ static const char *const queries[Q_COUNT] = {
         " timezone = coalesce(?5, timezone) WHERE id = ?1",
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
+        " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
+        " c.handoff"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 ORDER BY c.id",
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
@@ -498,6 +514,7 @@ static const char *const deletes[] = {
     "DELETE FROM timers WHERE contact_id = ?1",
     "DELETE FROM errors WHERE contact_id = ?1",
     "DELETE FROM inbox_reads WHERE contact_id = ?1",
+    "DELETE FROM operator_actions WHERE contact_id = ?1",
     "DELETE FROM contacts WHERE id = ?1"};
 
 int store_schema_version(void) { return (int)SCHEMA_VERSION; }
@@ -520,7 +537,8 @@ static const char *query_text(sql_kind kind, int q) {
    * whole: 3 to 25 ms a batch in bench postgres). */
   if (kind == SQL_POSTGRES && q == Q_CONTACTS_GET_MANY)
     return "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
-           " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable"
+           " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
+        " c.handoff"
            " FROM (SELECT DISTINCT jsonb_array_elements_text(CAST(?2 AS jsonb))) n(number)"
            " CROSS JOIN LATERAL (SELECT * FROM contacts"
            " WHERE bot_id = ?1 AND number = n.number LIMIT 1) c"
@@ -1009,6 +1027,7 @@ static void read_contact(sql_stmt *s, contact_row *r) {
   r->expect = store_col_dup(s, 9);
   r->joined = (int)sql_column_int(s, 10);
   r->undeliverable = store_col_dup(s, 11);
+  r->handoff = store_col_dup(s, 12);
 }
 
 void contact_row_free(contact_row *r) {
@@ -1020,6 +1039,7 @@ void contact_row_free(contact_row *r) {
   free(r->state);
   free(r->expect);
   free(r->undeliverable);
+  free(r->handoff);
   *r = (contact_row){0};
 }
 
@@ -1952,7 +1972,7 @@ static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment,
   buf_puts(&sql, count ? "SELECT count(*) FROM contacts c"
                        : "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
                          " c.first_seen, c.last_seen, v.state, v.expect, c.joined,"
-                         " c.undeliverable"
+                         " c.undeliverable, c.handoff"
                          " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id");
   buf_puts(&sql, " WHERE c.bot_id = ?1 AND c.id > ?2");
   int param = segment_where(&sql, seg, pg);

@@ -102,6 +102,7 @@ typedef struct contact_row {
   int64_t first_seen, last_seen;
   int joined; /* a message of this contact reached the script (on_join ran) */
   char *undeliverable; /* the provider's verdict on the number, or NULL */
+  char *handoff; /* a person has the conversation: JSON (store_console.h), or NULL */
 } contact_row;
 void contact_row_free(contact_row *r);
 

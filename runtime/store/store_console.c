@@ -15,6 +15,9 @@ enum {
   K_SESSION_END,
   K_INBOX_READ,
   K_NEWEST,
+  K_HANDOFF,
+  K_ACTION_ADD,
+  K_ACTIONS,
   K_INBOX,
   K_COUNT
 };
@@ -23,7 +26,8 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
 
 /* The inbox: ?1 bot, ?2 the search as a LIKE pattern (NULL: all), ?3 a
  * tag (NULL: all), ?4 the cursor (the last message id of the previous
- * page's last row; 0: the top), ?5 the limit. A conversation is a contact
+ * page's last row; 0: the top), ?5 the limit, ?6 1: only the conversations
+ * a person has or is asked to take. A conversation is a contact
  * with a message, the latest first by its last message (an index seek a
  * contact: messages_contact holds the id after the contact); its unread
  * messages are the inbound ones since its read mark. SQLite's LIKE ignores
@@ -32,7 +36,7 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
 #define INBOX_QUERY(NAME, LIKE, HAS_TAG)                                                    \
   "SELECT c.id, c.number, c.status, " NAME ", c.tags, m.id, m.direction, m.text,"         \
   " m.status, m.created_at, (SELECT count(*) FROM messages u WHERE u.contact_id = c.id"    \
-  " AND u.direction = 'in' AND u.created_at > coalesce(r.read_at, 0))"                     \
+  " AND u.direction = 'in' AND u.created_at > coalesce(r.read_at, 0)), c.handoff"         \
   " FROM contacts c JOIN messages m ON m.id = (SELECT max(id) FROM messages"               \
   " WHERE contact_id = c.id) LEFT JOIN inbox_reads r ON r.contact_id = c.id"               \
   " WHERE c.bot_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.number " LIKE " ?2 ESCAPE '\\'" \
@@ -40,6 +44,7 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
   " WHERE t.contact_id = c.id AND t.text " LIKE " ?2 ESCAPE '\\'))"                        \
   " AND (CAST(?3 AS TEXT) IS NULL OR " HAS_TAG ")"                                         \
   " AND (CAST(?4 AS BIGINT) = 0 OR m.id < ?4)"                                             \
+  " AND (CAST(?6 AS BIGINT) = 0 OR c.handoff IS NOT NULL)"                                 \
   " ORDER BY m.id DESC LIMIT ?5"
 
 static const char *const queries[K_COUNT] = {
@@ -53,6 +58,11 @@ static const char *const queries[K_COUNT] = {
                      " ON CONFLICT(contact_id) DO UPDATE SET read_at = excluded.read_at"
                      " WHERE excluded.read_at > inbox_reads.read_at",
     [K_NEWEST] = "SELECT coalesce(max(created_at), 0) FROM messages WHERE contact_id = ?1",
+    [K_HANDOFF] = "UPDATE contacts SET handoff = ?2 WHERE id = ?1",
+    [K_ACTION_ADD] = "INSERT INTO operator_actions(bot_id, contact_id, who, action, text, at)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [K_ACTIONS] = "SELECT who, action, text, at FROM operator_actions WHERE contact_id = ?1"
+                  " ORDER BY id",
     [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
                             "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)"),
 };
@@ -132,6 +142,31 @@ int64_t store_newest_message_at(store_reader *rd, int64_t contact_id) {
   return store_step_end(st, s, rc, "cannot read a conversation") < 0 ? -1 : at;
 }
 
+int store_handoff_set(store *st, int64_t contact_id, const char *handoff) {
+  return STORE_RUN(st, query(st, K_HANDOFF), "cannot record who has a conversation",
+                   SQL_INT(contact_id), SQL_TEXT(handoff));
+}
+
+int store_operator_action_add(store *st, const operator_action *a) {
+  return STORE_RUN(st, query(st, K_ACTION_ADD), "cannot record what a person did",
+                   SQL_INT(a->bot_id), SQL_INT(a->contact_id), SQL_TEXT(a->who),
+                   SQL_TEXT(a->action), SQL_TEXT(a->text ? a->text : ""), SQL_INT(a->at));
+}
+
+int store_operator_actions_each(store_reader *rd, int64_t contact_id, operator_action_fn fn,
+                                void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_ACTIONS);
+  if (!s) return -1;
+  sql_bind_int(s, 1, contact_id);
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, &(operator_action){.contact_id = contact_id, .who = sql_column_text(s, 0),
+                              .action = sql_column_text(s, 1), .text = sql_column_text(s, 2),
+                              .at = sql_column_int(s, 3)});
+  return store_step_end(st, s, rc, "cannot read what people did") < 0 ? -1 : 0;
+}
+
 /* search as a LIKE pattern that finds it anywhere: %, _ and \ escaped */
 static char *like_pattern(const char *search) {
   buf b = {0};
@@ -151,7 +186,7 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
   if (!s) return -1;
   char *pattern = q->search && *q->search ? like_pattern(q->search) : NULL;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(pattern), SQL_TEXT(q->tag && *q->tag ? q->tag : NULL),
-             SQL_INT(q->before), SQL_INT(q->limit));
+             SQL_INT(q->before), SQL_INT(q->limit), SQL_INT(q->needs_person));
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
     inbox_row r = {
@@ -166,6 +201,7 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
         .message_status = sql_column_text(s, 8),
         .at = sql_column_int(s, 9),
         .unread = sql_column_int(s, 10),
+        .handoff = sql_column_text(s, 11),
     };
     fn(ud, &r);
   }

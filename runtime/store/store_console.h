@@ -44,6 +44,7 @@ typedef struct inbox_row {
   const char *direction, *text, *message_status;
   int64_t at;     /* the last message's time */
   int64_t unread; /* inbound messages since it was last read */
+  const char *handoff; /* a person has it, or is asked to: JSON; NULL: the bot's */
 } inbox_row;
 typedef void (*inbox_fn)(void *ud, const inbox_row *r);
 /* The bot's conversations (contacts with a message), the one with the
@@ -55,8 +56,28 @@ typedef struct inbox_query {
   const char *search, *tag;
   int64_t before;
   long limit;
+  int needs_person; /* only those a person has or is asked to take */
 } inbox_query;
 int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,
                      void *ud);
+
+/* A person in the loop. A conversation handed to a person (c:handoff,
+ * or taken in the console) has a handoff: JSON {"reason", "since" (ms),
+ * "by" (who took it; absent: nobody yet), "taken_at"}, which the engine
+ * keeps with the contact (contact_row.handoff). NULL: the bot's again. */
+int store_handoff_set(store *st, int64_t contact_id, const char *handoff);
+
+/* What a person did in a conversation: took it, replied, added a note,
+ * handed it back. Kept until the contact is erased. */
+typedef struct operator_action {
+  int64_t bot_id, contact_id;
+  const char *who, *action, *text; /* action: take, reply, note, handback */
+  int64_t at;                      /* ms */
+} operator_action;
+int store_operator_action_add(store *st, const operator_action *a);
+typedef void (*operator_action_fn)(void *ud, const operator_action *a);
+/* The contact's, oldest first. 0 or -1. */
+int store_operator_actions_each(store_reader *rd, int64_t contact_id, operator_action_fn fn,
+                                void *ud);
 
 #endif

@@ -289,7 +289,17 @@ static const char *const pg_migrations[] = {
     /* a conversation's last message is an index seek, as on SQLite (whose
      * index holds the rowid after the contact): the inbox's order */
     "DROP INDEX IF EXISTS messages_contact;\n"
-    "CREATE INDEX messages_contact ON messages(contact_id, id);\n",
+    "CREATE INDEX messages_contact ON messages(contact_id, id);\n"
+    "ALTER TABLE contacts ADD COLUMN handoff TEXT;\n"
+    "CREATE TABLE operator_actions(\n"
+    "  id BIGSERIAL PRIMARY KEY,\n"
+    "  bot_id BIGINT NOT NULL,\n"
+    "  contact_id BIGINT NOT NULL,\n"
+    "  who TEXT NOT NULL,\n"
+    "  action TEXT NOT NULL,\n"
+    "  text TEXT NOT NULL DEFAULT '',\n"
+    "  at BIGINT NOT NULL);\n"
+    "CREATE INDEX operator_actions_contact ON operator_actions(contact_id, id);\n",
 };
 
 int pg_schema_latest(void) {

@@ -326,6 +326,8 @@ static void push_contact_row(lua_State *L, const contact_row *c) {
     lua_pushstring(L, c->timezone);
     lua_setfield(L, -2, "timezone");
   }
+  if (c->handoff) /* { reason = ..., since = ms, by = who took it } */
+    push_json_field(L, c->handoff, "handoff");
 }
 
 static int l_contact(lua_State *L) {
@@ -766,6 +768,28 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
           fail(&r, line, "the engine failed: %s", err);
         free(event_data);
         answer_http(&r, line);
+      } else if (strncmp(l, "@handback ", 10) == 0) {
+        /* @handback +15550001 [a note]: a person hands the conversation back */
+        if (!r.e && start_engine(&r, botdir, line)) break;
+        char number[32] = "";
+        int used = 0;
+        size_t nl;
+        if (sscanf(l + 10, "%31s %n", number, &used) < 1 || !is_number_token(number, &nl)) {
+          fail(&r, line, "@handback needs a number and an optional note, like "
+                         "@handback +15550001 sorted out the refund");
+          break;
+        }
+        json_t *o = json_pack("{s:s, s:s}", "who", "a person", "text", l + 10 + used);
+        char *data = json_dumps(o, JSON_COMPACT), err[1024];
+        json_decref(o);
+        free(r.fan);
+        r.fan = xstrdup(number);
+        inbound in = {.from = number, .event_type = ENGINE_CONSOLE_EVENT_PREFIX "handback",
+                      .event_data = data};
+        if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
+          fail(&r, line, "the engine failed: %s", err);
+        free(data);
+        answer_http(&r, line);
       } else if (strncmp(l, "@http ", 6) == 0) {
         char err[1024];
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
@@ -778,7 +802,8 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
         free(args);
       } else {
         fail(&r, line,
-             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @http, @seed)",
+             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @handback, "
+             "@http, @seed)",
              l);
       }
     } else if (cmd == '>') {

@@ -238,6 +238,9 @@ function api.on_event(kind, fn, opts)
   if not sfind(kind, "^[%w_%.%-:]+$") then
     argerror(1, "on_event", "event type '" .. kind .. "' may use only letters, digits, _ . - :")
   end
+  if ssub(kind, 1, 7) == "parley:" then
+    argerror(1, "on_event", "event types that start with 'parley:' are the console's own")
+  end
   if router.events[kind] then
     raise("bot.on_event: '" .. kind .. "' already has a handler (" .. place(router.events[kind].where) .. ")")
   end
@@ -254,6 +257,18 @@ function api.on_status(fn)
     raise("bot.on_status: there is already one (" .. place(router.status.where) .. ")")
   end
   router.status = new_rule(fn, "on_status", 1)
+end
+
+-- bot.on_handback(function(c, info) ... end): a person handed back a
+-- conversation a handler gave them with c:handoff (info.by: who,
+-- info.note: what they wrote, "" if nothing); its messages reach the
+-- handlers again from the next one
+function api.on_handback(fn)
+  top_level_only("bot.on_handback")
+  if router.handback then
+    raise("bot.on_handback: there is already one (" .. place(router.handback.where) .. ")")
+  end
+  router.handback = new_rule(fn, "on_handback", 1)
 end
 
 function api.handler(name, fn, opts)

@@ -295,6 +295,28 @@ function methods.expect(c, name)
   p.expect = name
 end
 
+-- c:handoff{ reason = "..." }: a person takes the conversation over; its
+-- messages reach no handler until a person hands it back
+-- (bot.on_handback). Recorded when the handler ends, with its other changes.
+function methods.handoff(c, opts)
+  local p = c == cur.c and cur.p
+  if not p then raise("handoff: not a contact of this conversation") end
+  local reason = ""
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      raise("handoff: expected a table like { reason = \"asked for a person\" }, got a " .. type(opts))
+    end
+    for k in next, opts do
+      if k ~= "reason" then raise("handoff: unknown option '" .. tostring(k) .. "' (it takes reason)") end
+    end
+    reason = opts.reason
+    if reason == nil then reason = "" end
+    if type(reason) ~= "string" then raise("handoff: reason must be a string, got a " .. type(reason)) end
+    if #reason > 500 then raise("handoff: reason is longer than 500 bytes") end
+  end
+  p.handoff = reason
+end
+
 function methods.tag(c, ...)
   local tags = c.tags
   for i = 1, select("#", ...) do

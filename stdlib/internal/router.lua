@@ -85,14 +85,16 @@ local CALL_ID <const>, CALL_AT <const>, CALL_TO <const>, CALL_ARGS <const>, CALL
   11, 12, 13, 14, 15
 local CHANGED_FIELDS <const>, CHANGED_TAGS <const>, CHANGED_STATE <const> = 1, 2, 3
 local CHANGED_EXPECT <const>, CHANGED_STORE <const>, CHANGED_TIMEZONE <const> = 4, 5, 6
+local CHANGED_HANDOFF <const> = 7
 
 -- What a call changed, handed back to the host (invocation.c, apply_effects,
 -- reads it as soon as the call returns): one table, filled afresh each time.
 local changes = { false, false, false, false, false, false }
 
-local function changed(fields, tags, state, expect, store, tz)
+local function changed(fields, tags, state, expect, store, tz, handoff)
   changes[CHANGED_FIELDS], changes[CHANGED_TAGS], changes[CHANGED_STATE] = fields, tags, state
   changes[CHANGED_EXPECT], changes[CHANGED_STORE], changes[CHANGED_TIMEZONE] = expect, store, tz
+  changes[CHANGED_HANDOFF] = handoff
   return changes
 end
 
@@ -159,7 +161,7 @@ local function finish(c, p, result)
   end
   cur.c, cur.p = nil, nil
   cur.rule = nil
-  return changed(fields_json, tags_json, state_json, p.expect, store_json, tz)
+  return changed(fields_json, tags_json, state_json, p.expect, store_json, tz, p.handoff)
 end
 
 -- A timer's handler, by name (ctx.text): fn(c, args), c nil for a bot's own
@@ -282,6 +284,13 @@ local function dispatch(ctx)
     host_rule("on_event", text)
     cur.rule = rule
     return finish(c, p, rule.fn(c, ev))
+  elseif kind == "handback" then
+    rule = router.handback
+    local info = decode(args_json or "{}")
+    if not rule or type(info) ~= "table" then return finish(c, p, nil) end
+    host_rule("on_handback")
+    cur.rule = rule
+    return finish(c, p, rule.fn(c, info))
   elseif kind == "status" then
     rule = router.status
     local st = decode(args_json or "{}")

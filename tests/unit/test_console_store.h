@@ -60,6 +60,13 @@ static void console_inbox_line(void *ud, const inbox_row *r) {
   s->last = r->message_id;
 }
 
+static void console_action_line(void *ud, const operator_action *a) {
+  console_inbox_seen *s = ud;
+  size_t len = strlen(s->line);
+  snprintf(s->line + len, sizeof s->line - len, "%s%s:%s:%s", s->n++ ? "|" : "", a->who, a->action,
+           a->text);
+}
+
 static const char *console_inbox_of(store *st, int64_t bot, inbox_query q, console_inbox_seen *s) {
   memset(s, 0, sizeof *s);
   if (!q.limit) q.limit = 50;
@@ -136,6 +143,28 @@ static void test_console_inbox(store *st, const char *kind) {
                      (inbox_query){.limit = 2, .before = s.last},
                      &s),
             "+15559102:-:1:two", "%s: the next page starts after the cursor", kind);
+  CHECK(store_handoff_set(st, 97102, "{\"reason\":\"refund\",\"since\":1}") == 0,
+        "%s: a conversation handed to a person", kind);
+  CHECK_STR(console_inbox_of(st, bot, (inbox_query){.needs_person = 1}, &s), "+15559102:-:1:two",
+            "%s: the conversations that need a person", kind);
+  contact_row cr = {0};
+  CHECK(store_contact_get(store_reads(st), bot, "+15559102", &cr) == 1 && cr.handoff &&
+            strstr(cr.handoff, "refund"),
+        "%s: the contact says a person has it", kind);
+  contact_row_free(&cr);
+  operator_action act = {.bot_id = bot, .contact_id = 97102, .who = "Ana", .action = "note",
+                         .text = "wants a refund", .at = 4100};
+  CHECK(store_operator_action_add(st, &act) == 0, "%s: what a person did, recorded", kind);
+  act.action = "reply";
+  act.text = "On it!";
+  store_operator_action_add(st, &act);
+  console_inbox_seen acts = {0};
+  store_operator_actions_each(store_reads(st), 97102, console_action_line, &acts);
+  CHECK_STR(acts.line, "Ana:note:wants a refund|Ana:reply:On it!", "%s: and read back in order",
+            kind);
+  CHECK(store_handoff_set(st, 97102, NULL) == 0, "%s: handed back", kind);
+  CHECK_STR(console_inbox_of(st, bot, (inbox_query){.needs_person = 1}, &s), "",
+            "%s: then no conversation needs a person", kind);
   CHECK_INT(store_newest_message_at(store_reads(st), 97100), 4000,
             "%s: a conversation's newest message", kind);
   CHECK_INT(store_newest_message_at(store_reads(st), 97103), 0, "%s: none", kind);

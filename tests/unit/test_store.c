@@ -670,7 +670,8 @@ static void test_version_numbers_per_bot(void) {
            "number; ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            " ALTER TABLE messages DROP COLUMN broadcast_id;"
            " ALTER TABLE messages DROP COLUMN reply_to;"
-           " DROP TABLE console_sessions; DROP TABLE inbox_reads; PRAGMA user_version = 5;",
+           " DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"
+           " ALTER TABLE contacts DROP COLUMN handoff; PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
   st = open_or_note(path);
@@ -766,6 +767,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "  joined INTEGER NOT NULL DEFAULT 0,"
            "  UNIQUE(bot_id, number));"
            "ALTER TABLE old_contacts ADD COLUMN undeliverable TEXT;"
+           "ALTER TABLE contacts DROP COLUMN handoff;"
            "INSERT INTO old_contacts SELECT * FROM contacts;"
            "DROP TABLE contacts;"
            "ALTER TABLE old_contacts RENAME TO contacts;"
@@ -773,7 +775,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
            "ALTER TABLE messages DROP COLUMN broadcast_id;"
            "ALTER TABLE messages DROP COLUMN reply_to;"
-           "DROP TABLE console_sessions; DROP TABLE inbox_reads;"
+           "DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"
            "PRAGMA user_version = 6;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 6");
