@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "contacts_file.h"
 #include "http_internal.h"
+#include "store_console.h"
 #include "http_limits.h"
 #include "log.h"
 #include "store.h"
@@ -308,11 +309,18 @@ static json_t *json_or_null(const char *text) {
 }
 
 static json_t *contact_json(const contact_row *r) {
-  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I,s:s?}", "number", r->number, "status",
+  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s?,s:I,s:I,s:s?,s:o}", "number", r->number, "status",
                    r->status, "fields", json_or_null(r->fields), "tags",
                    json_or_null(r->tags), "state", json_or_null(r->state), "timezone",
                    r->timezone, "first_seen", (json_int_t)(r->first_seen / 1000), "last_seen",
-                   (json_int_t)(r->last_seen / 1000), "undeliverable", r->undeliverable);
+                   (json_int_t)(r->last_seen / 1000), "undeliverable", r->undeliverable,
+                   "handoff", json_or_null(r->handoff));
+}
+
+/* What a person did in the conversation: {who, action, text, at} */
+static void add_operator_action(void *ud, const operator_action *a) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "who", a->who, "action", a->action,
+                                      "text", a->text, "at", (json_int_t)(a->at / 1000)));
 }
 
 static void add_contact(void *ud, const contact_row *r) {
@@ -508,11 +516,13 @@ static void run_contact(server *s, job *j, bot *b) {
   }
   json_t *c = contact_json(&r);
   if (j->kind == JOB_CONTACT_MESSAGES) { /* the conversation, and the ledger */
-    json_t *messages = json_array(), *consent = json_array();
+    json_t *messages = json_array(), *consent = json_array(), *actions = json_array();
     store_messages_each(engine_store(s->e), r.id, add_message, messages);
     store_consent_each(engine_store(s->e), r.id, add_consent, consent);
+    store_operator_actions_each(engine_store(s->e), r.id, add_operator_action, actions);
     json_object_set_new(c, "messages", messages);
     json_object_set_new(c, "consent", consent);
+    json_object_set_new(c, "actions", actions);
   }
   contact_row_free(&r);
   job_answer(j, 200, c);

@@ -36,6 +36,7 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_CONVERSATIONS: case JOB_CONVERSATION_READ: return "conversations";
     case JOB_SESSION_CREATE: case JOB_SESSION_GET: case JOB_SESSION_END: return "console/session";
     case JOB_FEED: return "console/events";
+    case JOB_CONSOLE_ACTION: return "conversations";
     default: return "contacts";
   }
 }
@@ -84,6 +85,8 @@ enum MHD_Result admin_job(server *s, struct MHD_Connection *conn, request *r, co
   r->body = (buf){0};
   j->query = json_object();
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, j->query);
+  if (r->action) /* the event it becomes: console_action_event */
+    j->event_type = xasprintf(ENGINE_CONSOLE_EVENT_PREFIX "%s", r->action);
   const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
   if (!auth || strncmp(auth, "Bearer ", 7) != 0) { /* signed in to the console */
     j->session = console_cookie(conn);

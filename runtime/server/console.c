@@ -113,8 +113,13 @@ int console_refused_early(struct MHD_Connection *conn, const char *url, const ch
   return 1;
 }
 
-/* /v1/bots/BOT/conversations[/NUMBER/read]: the kind, the bot and the number */
-static int conversations_path(const char *url, enum job_kind *kind, char **bot, char **number) {
+/* The console's actions on a conversation: the last part of its path. */
+static const char *const actions[] = {"take", "reply", "note", "handback", NULL};
+
+/* /v1/bots/BOT/conversations[/NUMBER/ACTION]: the kind, the bot, the
+ * number and the action (read, or one of actions) */
+static int conversations_path(const char *url, enum job_kind *kind, char **bot, char **number,
+                              const char **action) {
   if (strncmp(url, "/v1/bots/", 9) != 0) return 0;
   const char *name = url + 9, *slash = strchr(name, '/');
   if (!slash || slash == name || slash - name > 64) return 0;
@@ -123,8 +128,13 @@ static int conversations_path(const char *url, enum job_kind *kind, char **bot, 
     *kind = JOB_CONVERSATIONS;
   } else if (strncmp(rest, "conversations/", 14) == 0) {
     const char *num = rest + 14, *end = strchr(num, '/');
-    if (!end || end == num || strcmp(end, "/read") != 0) return 0;
-    *kind = JOB_CONVERSATION_READ;
+    if (!end || end == num) return 0;
+    *action = NULL;
+    for (size_t i = 0; actions[i]; i++)
+      if (strcmp(end + 1, actions[i]) == 0) *action = actions[i];
+    if (strcmp(end, "/read") == 0) *kind = JOB_CONVERSATION_READ;
+    else if (*action) *kind = JOB_CONSOLE_ACTION;
+    else return 0;
     *number = xstrndup(num, (size_t)(end - num));
   } else {
     return 0;
@@ -176,13 +186,15 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
   }
   enum job_kind kind;
   char *bot = NULL, *number = NULL;
-  if (!conversations_path(url, &kind, &bot, &number)) return 0;
+  const char *action = NULL;
+  if (!conversations_path(url, &kind, &bot, &number, &action)) return 0;
   if (kind == JOB_CONVERSATIONS && !get) {
     *rc = respond_error(conn, 405, "use GET");
-  } else if (kind == JOB_CONVERSATION_READ && !post) {
+  } else if (kind != JOB_CONVERSATIONS && !post) {
     *rc = respond_error(conn, 405, "use POST");
     free(number);
   } else {
+    r->action = action; /* the console's action, for the job */
     *rc = admin_job(s, conn, r, bot, kind, number); /* number taken */
   }
   free(bot);
@@ -394,10 +406,12 @@ static void sort_by_name(json_t *list) {
 
 static void add_conversation(void *ud, const inbox_row *r) {
   json_t *tags = json_loads(r->tags ? r->tags : "[]", 0, NULL);
+  json_t *handoff = r->handoff ? json_loads(r->handoff, 0, NULL) : NULL;
   json_array_append_new(
-      ud, json_pack("{s:s, s:s?, s:s, s:o, s:I, s:{s:s, s:s, s:s, s:I}}", "number", r->number,
-                    "name", r->name, "status", r->status, "tags", tags ? tags : json_array(),
-                    "unread", (json_int_t)r->unread, "last", "direction", r->direction, "text",
+      ud, json_pack("{s:s, s:s?, s:s, s:o, s:I, s:o, s:{s:s, s:s, s:s, s:I}}", "number",
+                    r->number, "name", r->name, "status", r->status, "tags",
+                    tags ? tags : json_array(), "unread", (json_int_t)r->unread, "handoff",
+                    handoff ? handoff : json_null(), "last", "direction", r->direction, "text",
                     r->text, "status", r->message_status, "at", (json_int_t)(r->at / 1000)));
 }
 
@@ -417,7 +431,9 @@ static void list_conversations(server *s, job *j, bot *b) {
   const char *tag = json_string_value(json_object_get(j->query, "tag"));
   const char *before = json_string_value(json_object_get(j->query, "before"));
   const char *limit = json_string_value(json_object_get(j->query, "limit"));
-  inbox_query q = {.search = search, .tag = tag, .limit = 50};
+  const char *needs = json_string_value(json_object_get(j->query, "needs_person"));
+  inbox_query q = {.search = search, .tag = tag, .limit = 50,
+                   .needs_person = needs && strcmp(needs, "1") == 0};
   long long n = 0, cursor = 0;
   char end;
   if (limit && (sscanf(limit, "%lld%c", &n, &end) != 1 || n < 1 || n > 500)) {
@@ -442,6 +458,39 @@ static void list_conversations(server *s, job *j, bot *b) {
   int full = json_array_size(p.list) == (size_t)q.limit;
   job_answer(j, 200, json_pack("{s:o, s:s?}", "conversations", p.list, "next",
                                full ? next : NULL));
+}
+
+enum { ACTION_TEXT_MAX = 1600 }; /* ten SMS segments of GSM-7 */
+
+int console_action_event(job *j) {
+  json_t *body = j->body.len ? json_loadb(j->body.data, j->body.len, 0, NULL) : json_object();
+  const char *text = json_string_value(json_object_get(body, "text"));
+  const char *who = j->signed_in ? j->signed_in->who
+                                 : json_string_value(json_object_get(body, "who"));
+  const char *action = j->event_type + strlen(ENGINE_CONSOLE_EVENT_PREFIX);
+  const char *problem =
+      !json_is_object(body) ? "the body must be a JSON object like {\"text\": \"...\"}"
+      : !who || !*who       ? "who did it: \"who\" in the body (a signed-in person is named by "
+                              "the session)"
+      : name_problem(who)   ? name_problem(who)
+      : (strcmp(action, "reply") == 0 || strcmp(action, "note") == 0) && (!text || !*text)
+          ? "a reply or a note needs \"text\""
+      : text && strlen(text) > ACTION_TEXT_MAX ? "the text is longer than 1600 bytes"
+                                               : NULL;
+  if (problem) {
+    job_answer_error(j, 400, problem);
+    json_decref(body);
+    return 1;
+  }
+  json_t *data = json_pack("{s:s, s:s}", "who", who, "text", text ? text : "");
+  j->event_data = json_dumps(data, JSON_COMPACT);
+  json_decref(data);
+  json_decref(body);
+  free(j->from);
+  j->from = j->item; /* the contact's number */
+  j->item = NULL;
+  j->kind = JOB_EVENT;
+  return 0;
 }
 
 void console_run(server *s, job *j) {

@@ -28,7 +28,8 @@ enum job_kind {
   JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
   /* the console's (console.c) */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
-  JOB_CONVERSATION_READ, JOB_FEED
+  JOB_CONVERSATION_READ, JOB_FEED,
+  JOB_CONSOLE_ACTION /* take, reply, note, hand back: becomes a JOB_EVENT (console.c) */
 };
 
 /* A request that needs the engine: queued by the HTTP thread, handled by the
@@ -164,6 +165,7 @@ typedef struct request {
   size_t max_body;  /* the largest body it may have */
   int too_large;
   int no_memory; /* max_body_memory ran out while its body came: 503 */
+  const char *action; /* the console's action on a conversation (console.c), or NULL */
   job *job;
 } request;
 
@@ -275,6 +277,11 @@ int console_refused_early(struct MHD_Connection *conn, const char *url, const ch
  * 0 if the session is live, may see the job's bot and (for a change) the
  * job carried its CSRF token; else 1 with j answered (401, 403). */
 int console_refused(server *s, job *j);
+/* On the engine thread: a JOB_CONSOLE_ACTION (its session passed
+ * console_refused) made the event of the console's reserved type it
+ * stands for (handoff.c), to be handled as any event: 0; or 1 with j
+ * answered (400: no text, no name). */
+int console_action_event(job *j);
 /* On the engine thread: the console's own jobs (those with a session
  * passed console_refused first). */
 void console_run(server *s, job *j);

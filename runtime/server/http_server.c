@@ -741,6 +741,12 @@ static void handle_jobs(server *s, job *jobs) {
       job_free(j); /* nobody waits for it */
       continue;
     }
+    if (j->kind == JOB_CONSOLE_ACTION) { /* then an event of the conversation, in order */
+      if ((j->session && console_refused(s, j)) || console_action_event(j)) {
+        job_resume(j); /* answered */
+        continue;
+      }
+    }
     if (j->kind >= JOB_RELOAD) {
       submit_collected(s);
       finish_in_flight(s); /* and every batch before (timers, ...) */
