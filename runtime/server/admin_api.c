@@ -319,8 +319,9 @@ static json_t *contact_json(const contact_row *r) {
 
 /* What a person did in the conversation: {who, action, text, at} */
 static void add_operator_action(void *ud, const operator_action *a) {
-  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "who", a->who, "action", a->action,
-                                      "text", a->text, "at", (json_int_t)(a->at / 1000)));
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I,s:I}", "who", a->who, "action",
+                                      a->action, "text", a->text, "at", (json_int_t)(a->at / 1000),
+                                      "at_ms", (json_int_t)a->at));
 }
 
 static void add_contact(void *ud, const contact_row *r) {
@@ -332,14 +333,16 @@ static void add_contact(void *ud, const contact_row *r) {
 
 static void add_message(void *ud, const char *direction, const char *text,
                         const char *status, int64_t at) {
-  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "direction", direction, "text",
-                                      text, "status", status, "at", (json_int_t)(at / 1000)));
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I,s:I}", "direction", direction, "text",
+                                      text, "status", status, "at", (json_int_t)(at / 1000),
+                                      "at_ms", (json_int_t)at));
 }
 
 static void add_consent(void *ud, const char *action, const char *source, const char *text,
                         int64_t at) {
-  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I}", "action", action, "source", source,
-                                      "text", text ? text : "", "at", (json_int_t)(at / 1000)));
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I,s:I}", "action", action, "source",
+                                      source, "text", text ? text : "", "at",
+                                      (json_int_t)(at / 1000), "at_ms", (json_int_t)at));
 }
 
 /* A CSV field: quoted, quotes doubled (RFC 4180). */

@@ -10,4 +10,4 @@ tmp=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 shots=${CONSOLE_SHOTS:-build/console-shots}
 PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tests/e2e/console/console.py --parley "$PARLEY" \
-  --dir "$tmp" --shots "$shots"
+  --dir "$tmp" --shots "$shots" --fake "${BUILD:-build}/fake_twilio"

@@ -140,6 +140,8 @@ function conversationItem(c) {
                            text: (c.last.direction === "out" ? "↪ " : "") + c.last.text}));
   if (c.unread > 0) b.querySelector(".name").append(el("span", {class: "unread",
                                                                  text: String(c.unread)}));
+  if (c.handoff) b.querySelector(".name").append(" ", el("span", {
+    class: "badge person", text: c.handoff.by ? "with " + c.handoff.by : "needs a person"}));
   if (c.number === state.open) b.setAttribute("aria-current", "true");
   b.addEventListener("click", () => openConversation(c.number));
   return el("li", {}, b);
@@ -154,6 +156,7 @@ async function loadInbox(more) {
   const search = $("search").value.trim(), tag = $("tag").value.trim();
   if (search) q.set("search", search);
   if (tag) q.set("tag", tag);
+  if ($("needs-person").checked) q.set("needs_person", "1");
   if (more && state.cursor) q.set("before", state.cursor);
   try {
     const page = await api("GET", botPath("/conversations?" + q));
@@ -174,6 +177,7 @@ $("filter").addEventListener("input", () => {
   clearTimeout(searchDelay);
   searchDelay = setTimeout(() => loadInbox(false), 250);
 });
+$("needs-person").addEventListener("change", () => loadInbox(false));
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
   loadInbox(false);
@@ -184,11 +188,26 @@ $("more").addEventListener("click", () => loadInbox(true));
 
 const CONSENT_WORDS = {optout: "opted out", optin: "opted in"};
 
+/* what a person did, as the history shows it (their replies are messages) */
+function actionText(a) {
+  if (a.action === "take") return a.who + " took the conversation";
+  if (a.action === "handback") return a.who + " handed it back to the bot" +
+                                      (a.text ? ": " + a.text : "");
+  if (a.action === "note") return "Note from " + a.who + ": " + a.text;
+  return null;
+}
+
 function historyItems(contact) {
-  const rows = contact.messages.map((m) => ({at: m.at, m}));
-  for (const c of contact.consent) rows.push({at: c.at, c});
-  rows.sort((a, b) => a.at - b.at);
-  return rows.map(({m, c}) => {
+  /* in time order (to the millisecond); what happened at once, in that order */
+  const rows = contact.messages.map((m) => ({at: m.at_ms, m}));
+  for (const c of contact.consent) rows.push({at: c.at_ms, c});
+  for (const a of contact.actions || []) if (actionText(a)) rows.push({at: a.at_ms, a});
+  rows.sort((x, y) => x.at - y.at);
+  return rows.map(({m, c, a}) => {
+    if (a) {
+      return el("li", {class: a.action === "note" ? "note" : "event"},
+                el("span", {text: actionText(a)}), el("span", {class: "meta", text: when(a.at)}));
+    }
     if (c) {
       const what = (CONSENT_WORDS[c.action] || c.action) + " (" + c.source + ")" +
                    (c.text ? ": " + c.text : "");
@@ -202,7 +221,55 @@ function historyItems(contact) {
   });
 }
 
+/* who has the conversation, and what can be done about it */
+function showHandoff(contact) {
+  const h = contact.handoff, me = state.session.who;
+  const text = !h ? "The bot has this conversation."
+               : h.by ? h.by + " has this conversation" + (h.reason ? " (" + h.reason + ")" : "") + "."
+                      : "Needs a person" + (h.reason ? ": " + h.reason : "") + ".";
+  $("handoff-text").textContent = text;
+  $("handoff-bar").classList.toggle("person", !!h);
+  $("take").hidden = !!(h && h.by === me);
+  $("take").textContent = h && h.by ? "Take over" : "Take";
+  $("handback").hidden = !h;
+  const closed = contact.status === "opted_out";
+  $("reply-form").hidden = closed;
+  $("reply-closed").hidden = !closed;
+  $("reply-closed").textContent = closed ? "This fan opted out: nothing can be sent until they text START." : "";
+}
+
+async function act(action, body) {
+  $("thread-error").textContent = "";
+  const number = state.open;
+  try {
+    await api("POST", botPath("/conversations/" + enc(number) + "/" + action), body || {});
+    return true;
+  } catch (e) {
+    if (e.status !== 401) $("thread-error").textContent = e.message;
+    return false;
+  } finally {
+    if (state.open === number) openConversation(number);
+    loadInbox(false);
+  }
+}
+
+$("take").addEventListener("click", () => act("take"));
+$("handback").addEventListener("click", () => act("handback"));
+$("reply-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("reply-text").value;
+  if (!text.trim()) return;
+  if (await act("reply", {text})) $("reply-text").value = "";
+});
+$("note-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("note-text").value;
+  if (!text.trim()) return;
+  if (await act("note", {text})) $("note-text").value = "";
+});
+
 async function openConversation(number) {
+  if (state.open !== number) $("thread-error").textContent = "";
   state.open = number;
   for (const b of document.querySelectorAll(".conversations button"))
     b.setAttribute("aria-current", String(b.dataset.number === number));
@@ -214,6 +281,7 @@ async function openConversation(number) {
     $("thread-status").textContent = contact.status.replace(/_/g, " ");
     $("thread-status").className = "badge " + contact.status;
     $("history").replaceChildren(...historyItems(contact));
+    showHandoff(contact);
     $("thread").hidden = false;
     document.querySelector(".inbox").classList.add("reading");
     $("history").lastElementChild?.scrollIntoView({block: "end"});

@@ -7,8 +7,8 @@ of each page go to --shots."""
 import argparse
 import json
 import os
+import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import harness  # noqa: E402
@@ -22,6 +22,52 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 ADMIN, OPERATOR, HOOK = "admin-token-1", "operator-token-2", "hook-token-3"
+SID, TWILIO_TOKEN = "AC0123456789abcdef0123456789abcdef", "fake-twilio-token-4"
+# a bot that sends through a fake of Twilio's API (tests/fake/fake_twilio.c)
+DESK = r'''
+bot.config{ name = "Desk", numbers = { "+15550400" }, quiet_hours = false }
+bot.keyword("AGENT", function(c)
+  c:handoff{ reason = "asked for a person" }
+  return "Connecting you to a person."
+end)
+bot.fallback(function(c, msg) return "Desk bot: " .. msg.text end)
+bot.on_handback(function(c, info) return "The bot is back. " .. info.note end)
+'''
+
+
+class FakeTwilio:
+    """The fake Twilio API on a free port; what it accepted, from its log."""
+
+    def __init__(self, binary, workdir):
+        self.log_path = os.path.join(workdir, "twilio.jsonl")
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--account-sid", SID, "--auth-token", TWILIO_TOKEN,
+             "--log", self.log_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
+
+    def sent(self, to):
+        out = []
+        try:
+            with open(self.log_path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        x = json.loads(line)
+                    except ValueError:
+                        continue
+                    if "sid" in x and x.get("to") == to and "callback" not in x:
+                        out.append(x.get("body"))
+        except OSError:
+            pass
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 XSS = ["<script>window.__pwned = 1</script>",
        "\"><img src=x onerror=\"window.__pwned = 2\">",
        "\u202Egnp.exe \u2067right-to-left\u2069"]
@@ -56,19 +102,20 @@ def text_of(d, element_id):
     return d.find_element(By.ID, element_id).text
 
 
-def fetch(d, method, path, csrf=None):
+def fetch(d, method, path, csrf=None, body=None):
     """A request made by the page itself (its cookie): [status, body]."""
     return d.execute_async_script(
-        """const [method, path, csrf, done] = arguments;
+        """const [method, path, csrf, body, done] = arguments;
         const headers = csrf ? {"X-CSRF-Token": csrf} : {};
-        fetch(path, {method, headers, credentials: "same-origin"})
+        if (body !== null) headers["Content-Type"] = "application/json";
+        fetch(path, {method, headers, credentials: "same-origin", body: body === null ? undefined : body})
           .then(async (r) => done([r.status, await r.text()]))
-          .catch((e) => done([0, String(e)]));""", method, path, csrf)
+          .catch((e) => done([0, String(e)]));""", method, path, csrf, body)
 
 
-def fan(p, number, text, msg_id):
+def fan(p, number, text, msg_id, bot="fanclub"):
     body = json.dumps({"from": number, "to": "+15550100", "text": text, "id": msg_id})
-    return request(p.port, "POST", "/v1/bots/fanclub/messages", body.encode(),
+    return request(p.port, "POST", "/v1/bots/%s/messages" % bot, body.encode(),
                    {"Authorization": "Bearer " + HOOK, "Content-Type": "application/json"})
 
 
@@ -115,6 +162,7 @@ def main():
     ap.add_argument("--parley", required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--shots", required=True)
+    ap.add_argument("--fake", required=True)
     a = ap.parse_args()
     os.makedirs(a.shots, exist_ok=True)
     scripts = os.path.join(a.dir, "scripts")
@@ -122,11 +170,21 @@ def main():
     for bot in ("fanclub",):
         os.system("cp -r scripts/%s %s/" % (bot, scripts))
     os.system("cp -r examples/verify %s/" % scripts)
+    os.makedirs(os.path.join(scripts, "desk"))
+    with open(os.path.join(scripts, "desk", "bot.lua"), "w") as f:
+        f.write(DESK)
+    fake = FakeTwilio(a.fake, a.dir)
+    if not check("the fake Twilio API starts", fake.port):
+        return harness.summary()
     env = {"PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_OPERATOR_TOKEN_FANCLUB": OPERATOR,
-           "PARLEY_WEBHOOK_TOKEN": HOOK}
+           "PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_PROVIDER_DESK": "twilio",
+           "PARLEY_TWILIO_API_URL_DESK": "http://127.0.0.1:%d" % fake.port,
+           "PARLEY_TWILIO_ACCOUNT_SID_DESK": SID, "PARLEY_TWILIO_AUTH_TOKEN_DESK": TWILIO_TOKEN,
+           "PARLEY_INLINE_REPLIES_DESK": "off", "PARLEY_DELIVERY_REPORTS_DESK": "off"}
     p = harness.Parley(a.parley, a.dir, os.path.join(a.dir, "console.db"), scripts, env,
                        flags=["--test-clock", "2026-03-02 12:00 America/New_York"])
     if not check("parley serve starts", p.start(), p.log()):
+        fake.stop()
         return harness.summary()
     fan(p, "+15550001", "hi", "m1")
     fan(p, "+15550001", "Austin", "m2")
@@ -143,16 +201,101 @@ def main():
     except WebDriverException as e:
         check("headless Chromium starts (chromium, chromium-driver)", False, str(e))
         p.stop()
+        fake.stop()
         return harness.summary()
     try:
-        run(d, p, a)
+        run(d, p, a, fake)
     finally:
         d.quit()
         p.stop()
+        fake.stop()
     return harness.summary()
 
 
-def run(d, p, a):
+def handoff(d, p, a, fake):
+    """A handler hands a fan to a person; Ana takes it, answers, notes, hands back."""
+    fan(p, "+15550501", "hello", "d1", "desk")
+    fan(p, "+15550501", "AGENT", "d2", "desk")
+    Select(d.find_element(By.ID, "bot")).select_by_value("desk")
+    d.find_element(By.ID, "needs-person").click()
+    check("the conversation a handler handed off is in the \"needs a person\" queue",
+          wait_for(lambda: conversation_numbers(d) == ["+15550501"] and "needs a person" in
+                   texts(d, "#conversations .badge")), conversation_numbers(d))
+    shot(d, a.shots, "09-needs-a-person")
+    open_conversation(d, "+15550501")
+    check("it says why", wait_for(lambda: "Needs a person: asked for a person" in
+                                  text_of(d, "handoff-text")), text_of(d, "handoff-text"))
+    d.find_element(By.ID, "take").click()
+    check("Ana takes it: everyone sees she has it",
+          wait_for(lambda: "Ana has this conversation" in text_of(d, "handoff-text")),
+          text_of(d, "handoff-text"))
+    status, body = request(p.port, "GET", "/v1/bots/desk/conversations?needs_person=1",
+                           headers={"Authorization": "Bearer " + ADMIN})
+    check("... the admin API too", status == 200 and '"by":"Ana"' in body, body)
+
+    reply = "Hi, this is Ana from the desk. Your seats are 12A and 12B."
+    d.find_element(By.ID, "reply-text").send_keys(reply)
+    d.find_element(By.ID, "reply-send").click()
+    check("her reply goes out through the provider: exactly that text to that number",
+          wait_for(lambda: reply in fake.sent("+15550501"), timeout=20), fake.sent("+15550501"))
+    check("... once", wait_for(lambda: fake.sent("+15550501").count(reply) == 1))
+    check("... and shows in the conversation", wait_for(lambda: reply in texts(d, "#history li.out")))
+
+    fan(p, "+15550501", "thanks!", "d3", "desk")
+    check("the fan's answer shows, live", wait_for(lambda: "thanks!" in texts(d, "#history li.in"),
+                                                   timeout=20))
+    check("... and no handler answered it while Ana has the conversation",
+          not [b for b in fake.sent("+15550501") if b and b.startswith("Desk bot: thanks")],
+          fake.sent("+15550501"))
+    d.find_element(By.ID, "note-text").send_keys("VIP: call back about parking")
+    d.find_element(By.CSS_SELECTOR, "#note-form button").click()
+    check("a note is added for the team",
+          wait_for(lambda: "Note from Ana: VIP: call back about parking" in
+                   texts(d, "#history li.note")), texts(d, "#history"))
+    check("... which the fan never gets",
+          not [b for b in fake.sent("+15550501") if b and "parking" in b])
+    shot(d, a.shots, "10-taken-conversation")
+
+    d.find_element(By.ID, "handback").click()
+    check("handed back, the bot has it again",
+          wait_for(lambda: "The bot has this conversation" in text_of(d, "handoff-text")))
+    check("bot.on_handback runs", wait_for(lambda: "The bot is back. " in fake.sent("+15550501"),
+                                           timeout=20), fake.sent("+15550501"))
+    fan(p, "+15550501", "ping", "d4", "desk")
+    check("the handlers answer again", wait_for(lambda: "Desk bot: ping" in
+                                                fake.sent("+15550501"), timeout=20))
+    status, body = request(p.port, "GET", "/v1/bots/desk/contacts/%2B15550501/messages",
+                           headers={"Authorization": "Bearer " + ADMIN})
+    actions = [(x["who"], x["action"]) for x in json.loads(body).get("actions", [])]
+    check("every action is recorded: who and what",
+          actions == [("Ana", "take"), ("Ana", "reply"), ("Ana", "note"), ("Ana", "handback")],
+          actions)
+
+    # a fan texts STOP while a person has the conversation
+    fan(p, "+15550502", "AGENT", "e1", "desk")
+    open_conversation(d, "+15550502")
+    d.find_element(By.ID, "take").click()
+    wait_for(lambda: "Ana has this conversation" in text_of(d, "handoff-text"))
+    fan(p, "+15550502", "STOP", "e2", "desk")
+    check("a fan who texts STOP during the takeover is opted out",
+          wait_for(lambda: "opted out" in text_of(d, "thread-status"), timeout=20),
+          text_of(d, "thread-status"))
+    check("... and the operator can no longer write to them",
+          wait_for(lambda: not visible(d, "reply-form") and visible(d, "reply-closed")))
+    csrf = d.execute_script("return state.session.csrf")
+    status, body = fetch(d, "POST", "/v1/bots/desk/conversations/%2B15550502/reply", csrf,
+                         json.dumps({"text": "are you still there?"}))
+    check("... not even through the API (422 opted_out)", status == 422 and "opted_out" in body,
+          body)
+    check("nothing went to them after STOP but the confirmation",
+          not [b for b in fake.sent("+15550502") if b == "are you still there?"],
+          fake.sent("+15550502"))
+    shot(d, a.shots, "11-opted-out-during-takeover")
+    d.find_element(By.ID, "needs-person").click()
+    Select(d.find_element(By.ID, "bot")).select_by_value("fanclub")
+
+
+def run(d, p, a, fake):
     base = p.url()
     d.get(base + "/console")
     check("/console shows the sign-in page",
@@ -182,7 +325,7 @@ def run(d, p, a):
               "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"))
 
     check("the bots are offered, by name", [o.get_attribute("value") for o in d.find_elements(
-        By.CSS_SELECTOR, "#bot option")] == ["fanclub", "verify"])
+        By.CSS_SELECTOR, "#bot option")] == ["desk", "fanclub", "verify"])
     Select(d.find_element(By.ID, "bot")).select_by_value("fanclub")
     want = ["+15550004", "+15550003", "+15550002", "+15550001"]
     check("the conversations, the latest first",
@@ -248,6 +391,8 @@ def run(d, p, a):
     check("... and done with the session's", status == 200, body)
     status, body = fetch(d, "PUT", "/v1/bots/fanclub/script", csrf)
     check("the script's upload takes the admin token, not a session", status == 401, body)
+
+    handoff(d, p, a, fake)
 
     d.set_window_size(390, 844)
     check("at phone width the open conversation takes the screen, a way back on it",
