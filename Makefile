@@ -125,6 +125,7 @@ run: deps parley
 	echo "parley: serving scripts/ on http://127.0.0.1:$(PORT) (database $(DB)). Try:"; \
 	echo "  curl -s -H 'Authorization: Bearer '$$token -H 'Content-Type: application/json' -d '{\"from\":\"+15550001\",\"text\":\"hi\"}' http://127.0.0.1:$(PORT)/v1/bots/fanclub/messages"; \
 	echo "Reload a bot after editing it: PARLEY_ADMIN_TOKEN=$$admin ./parley reload fanclub --url http://127.0.0.1:$(PORT)"; \
+	echo "The console: http://127.0.0.1:$(PORT)/console (sign in with any name and the token $$admin)"; \
 	echo "Stop with Ctrl-C."; \
 	PARLEY_WEBHOOK_TOKEN=$$token PARLEY_ADMIN_TOKEN=$$admin exec ./parley serve --listen 127.0.0.1:$(PORT) --db $(DB) --scripts scripts
 
@@ -174,7 +175,7 @@ test-tsan: deps
 # HTTP part; node and npm run the two Hubot peers (left out, with a line
 # saying so, when they cannot be had). A missed target prints MISSED; only
 # WRONG totals fail.
-bench: deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
+bench: test-deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -183,6 +184,7 @@ bench: deps $(PARLEY) $(B)/bench $(B)/ceiling $(B)/fake_twilio
 	sh bench/http.sh
 	sh bench/cluster.sh
 	python3 bench/send.py ./$(PARLEY) $(B)/fake_twilio
+	/usr/bin/python3 bench/console.py ./$(PARLEY)
 
 # The HTTP ceiling bench/http.sh compares parley serve to: libmicrohttpd
 # answering a constant TwiML (bench/ceiling.c).

@@ -317,6 +317,12 @@ static json_t *contact_json(const contact_row *r) {
                    "handoff", json_or_null(r->handoff));
 }
 
+/* A handler's error in the conversation: {kind, text, at} */
+static void add_contact_error(void *ud, const char *kind, const char *text, int64_t at) {
+  json_array_append_new(ud, json_pack("{s:s,s:s,s:I,s:I}", "kind", kind, "text", text, "at",
+                                      (json_int_t)(at / 1000), "at_ms", (json_int_t)at));
+}
+
 /* What a person did in the conversation: {who, action, text, at} */
 static void add_operator_action(void *ud, const operator_action *a) {
   json_array_append_new(ud, json_pack("{s:s,s:s,s:s,s:I,s:I}", "who", a->who, "action",
@@ -519,13 +525,16 @@ static void run_contact(server *s, job *j, bot *b) {
   }
   json_t *c = contact_json(&r);
   if (j->kind == JOB_CONTACT_MESSAGES) { /* the conversation, and the ledger */
-    json_t *messages = json_array(), *consent = json_array(), *actions = json_array();
+    json_t *messages = json_array(), *consent = json_array(), *actions = json_array(),
+           *errors = json_array();
     store_messages_each(engine_store(s->e), r.id, add_message, messages);
     store_consent_each(engine_store(s->e), r.id, add_consent, consent);
     store_operator_actions_each(engine_store(s->e), r.id, add_operator_action, actions);
+    store_contact_errors_each(engine_store(s->e), r.id, add_contact_error, errors);
     json_object_set_new(c, "messages", messages);
     json_object_set_new(c, "consent", consent);
     json_object_set_new(c, "actions", actions);
+    json_object_set_new(c, "errors", errors);
   }
   contact_row_free(&r);
   job_answer(j, 200, c);

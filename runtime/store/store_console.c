@@ -18,6 +18,7 @@ enum {
   K_HANDOFF,
   K_ACTION_ADD,
   K_ACTIONS,
+  K_ERRORS,
   K_INBOX,
   K_COUNT
 };
@@ -63,6 +64,7 @@ static const char *const queries[K_COUNT] = {
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [K_ACTIONS] = "SELECT who, action, text, at FROM operator_actions WHERE contact_id = ?1"
                   " ORDER BY id",
+    [K_ERRORS] = "SELECT kind, text, at FROM errors WHERE contact_id = ?1 ORDER BY id",
     [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
                             "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)"),
 };
@@ -165,6 +167,18 @@ int store_operator_actions_each(store_reader *rd, int64_t contact_id, operator_a
                               .action = sql_column_text(s, 1), .text = sql_column_text(s, 2),
                               .at = sql_column_int(s, 3)});
   return store_step_end(st, s, rc, "cannot read what people did") < 0 ? -1 : 0;
+}
+
+int store_contact_errors_each(store_reader *rd, int64_t contact_id, contact_error_fn fn,
+                              void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_ERRORS);
+  if (!s) return -1;
+  sql_bind_int(s, 1, contact_id);
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_text(s, 0), sql_column_text(s, 1), sql_column_int(s, 2));
+  return store_step_end(st, s, rc, "cannot read a contact's errors") < 0 ? -1 : 0;
 }
 
 /* search as a LIKE pattern that finds it anywhere: %, _ and \ escaped */

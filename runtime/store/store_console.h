@@ -80,4 +80,10 @@ typedef void (*operator_action_fn)(void *ud, const operator_action *a);
 int store_operator_actions_each(store_reader *rd, int64_t contact_id, operator_action_fn fn,
                                 void *ud);
 
+/* The handler errors of a contact's conversation (kind: "handler", ...;
+ * at in ms), oldest first. 0 or -1. */
+typedef void (*contact_error_fn)(void *ud, const char *kind, const char *text, int64_t at);
+int store_contact_errors_each(store_reader *rd, int64_t contact_id, contact_error_fn fn,
+                              void *ud);
+
 #endif

@@ -30,6 +30,7 @@ bot.keyword("AGENT", function(c)
   c:handoff{ reason = "asked for a person" }
   return "Connecting you to a person."
 end)
+bot.keyword("BOOM", function(c) error("the ticket service is down") end)
 bot.fallback(function(c, msg) return "Desk bot: " .. msg.text end)
 bot.on_handback(function(c, info) return "The bot is back. " .. info.note end)
 '''
@@ -215,6 +216,7 @@ def main():
 def handoff(d, p, a, fake):
     """A handler hands a fan to a person; Ana takes it, answers, notes, hands back."""
     fan(p, "+15550501", "hello", "d1", "desk")
+    fan(p, "+15550501", "BOOM", "d0", "desk")
     fan(p, "+15550501", "AGENT", "d2", "desk")
     Select(d.find_element(By.ID, "bot")).select_by_value("desk")
     d.find_element(By.ID, "needs-person").click()
@@ -225,6 +227,9 @@ def handoff(d, p, a, fake):
     open_conversation(d, "+15550501")
     check("it says why", wait_for(lambda: "Needs a person: asked for a person" in
                                   text_of(d, "handoff-text")), text_of(d, "handoff-text"))
+    check("a handler's error shows in the conversation",
+          wait_for(lambda: "the ticket service is down" in texts(d, "#history li.failed")),
+          texts(d, "#history"))
     d.find_element(By.ID, "take").click()
     check("Ana takes it: everyone sees she has it",
           wait_for(lambda: "Ana has this conversation" in text_of(d, "handoff-text")),
