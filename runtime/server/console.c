@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_internal.h"
 #include "log.h"
@@ -168,6 +169,8 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     }
     job *j = xcalloc(1, sizeof *j);
     j->kind = JOB_SESSION_CREATE;
+    const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    j->content_type = xstrdup(type ? type : "");
     j->botname = xstrdup("");
     j->from = xstrdup("");
     j->text = xstrdup("");
@@ -296,6 +299,34 @@ static const char *name_problem(const char *name) {
   return NULL;
 }
 
+/* Failed sign-ins by client address: past SIGN_IN_TRIES in a window of
+ * SIGN_IN_WINDOW_MS, the address is refused (429) until the window ends,
+ * whatever token it brings: an operator token a person chose cannot be
+ * guessed at the server's speed. On the engine thread only. Behind a
+ * proxy every client has the proxy's address. */
+enum { SIGN_IN_TRIES = 10, SIGN_IN_WINDOW_MS = 60000, SIGN_IN_ADDRESSES = 256 };
+static struct failed_sign_ins {
+  char address[64];
+  int64_t since;
+  int count;
+} failed[SIGN_IN_ADDRESSES];
+
+/* The address's entry: its own, else the oldest one, taken for it. */
+static struct failed_sign_ins *failures_of(const char *address, int64_t now) {
+  struct failed_sign_ins *oldest = &failed[0];
+  for (int i = 0; i < SIGN_IN_ADDRESSES; i++) {
+    if (strcmp(failed[i].address, address) == 0) {
+      if (now - failed[i].since >= SIGN_IN_WINDOW_MS) failed[i].count = 0, failed[i].since = now;
+      return &failed[i];
+    }
+    if (failed[i].since < oldest->since) oldest = &failed[i];
+  }
+  snprintf(oldest->address, sizeof oldest->address, "%s", address);
+  oldest->since = now;
+  oldest->count = 0;
+  return oldest;
+}
+
 struct operator_match {
   server *s;
   const char *token;
@@ -309,7 +340,27 @@ static void match_operator(void *ud, const char *bot, const bot_counts *c) {
   if (want && *want && equal_secret(m->token, want)) json_array_append_new(m->bots, json_string(bot));
 }
 
+/* application/json, with or without parameters */
+static int is_json(const char *type) {
+  size_t n = strlen("application/json");
+  return type && strncasecmp(type, "application/json", n) == 0 &&
+         (type[n] == 0 || type[n] == ';' || type[n] == ' ');
+}
+
 static void sign_in(server *s, job *j) {
+  char address[64];
+  remote_address(j->conn, address, sizeof address);
+  struct failed_sign_ins *tries = failures_of(address, wall_ms());
+  if (tries->count >= SIGN_IN_TRIES) {
+    log_rejected(j->conn, "console", "throttled", NULL, "console/session");
+    job_answer_error(j, 429, "too many failed sign-ins from this address: wait a minute");
+    return;
+  }
+  if (!is_json(j->content_type)) { /* a form of another site cannot send JSON */
+    job_answer_error(j, 415, "sign in with a JSON body {\"token\", \"name\"} "
+                             "(Content-Type: application/json)");
+    return;
+  }
   json_error_t jerr;
   json_t *body = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
   const char *token = json_string_value(json_object_get(body, "token"));
@@ -328,6 +379,7 @@ static void sign_in(server *s, job *j) {
     engine_each_bot_counts(s->e, match_operator, &m);
     bots = m.bots;
     if (!json_array_size(bots)) {
+      tries->count++;
       log_rejected(j->conn, "console", "token", NULL, "console/session");
       job_answer_error(j, 403, "that token is neither the admin token nor a bot's operator token");
       json_decref(bots);
@@ -356,6 +408,7 @@ static void sign_in(server *s, job *j) {
     j->set_cookie = xasprintf(CONSOLE_COOKIE "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
                               secret, (long long)(s->cfg.console_session_ms / 1000),
                               https ? "; Secure" : "");
+    tries->count = 0;
     log_event(LOG_INFO, "signed_in", "who", name, "role", bots ? "operator" : "admin", NULL);
     job_answer(j, 200, session_json(&sess));
   }

@@ -235,6 +235,8 @@ int event_refused_early(server *s, struct MHD_Connection *conn, const char *b,
 int provider_refused_early(server *s, struct MHD_Connection *conn,
                            const provider_registration *via, const char *b,
                            const char *endpoint, enum MHD_Result *rc);
+/* The peer's address as text ("127.0.0.1", "::1"), or "" if unknown. */
+void remote_address(struct MHD_Connection *conn, char *out, size_t n);
 /* A refused credential, logged as `rejected` with the remote address and
  * the endpoint (never the secret); reason: token, signature or missing. */
 void log_rejected(struct MHD_Connection *conn, const char *provider, const char *reason,

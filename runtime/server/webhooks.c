@@ -18,8 +18,7 @@
 #include "http_internal.h"
 #include "log.h"
 
-/* The peer's address as text ("127.0.0.1", "::1"), or "" if unknown. */
-static void remote_address(struct MHD_Connection *conn, char *out, size_t n) {
+void remote_address(struct MHD_Connection *conn, char *out, size_t n) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   out[0] = 0;

@@ -315,7 +315,8 @@ $("back").addEventListener("click", () => {
 /* ------------------------------------------------------------ staying current */
 
 /* The server tells what changed as it happens (Server-Sent Events); the
- * views that show it are read again, at most a few times a second. A
+ * views that show it are read again, at most once a second (each read
+ * runs on the server's engine thread, between batches of messages). A
  * change on another node is not told: a slow poll catches those. */
 let refreshWanted = {inbox: false, open: false}, refreshTimer = null;
 
@@ -330,7 +331,7 @@ function refreshSoon(inbox, open) {
     if (!state.session || document.hidden) return;
     if (inbox) loadInbox(false);
     if (open && state.open) openConversation(state.open);
-  }, 250);
+  }, 1000);
 }
 
 function onChange(ev) {

@@ -449,6 +449,20 @@ def run(d, p, a, fake):
     check("... through every admin endpoint", status == 403, body)
     shot(d, a.shots, "08-operator-inbox")
 
+    status, body = request(p.port, "POST", "/v1/console/session",
+                           b"token=x&name=y", {"Content-Type": "application/x-www-form-urlencoded"})
+    check("a sign-in must be JSON (another site's form cannot sign anyone in)", status == 415,
+          body)
+    tries = [request(p.port, "POST", "/v1/console/session",
+                     json.dumps({"token": "guess-%d" % i, "name": "Eve"}).encode(),
+                     {"Content-Type": "application/json"})[0] for i in range(10)]
+    check("wrong tokens are refused", tries == [403] * 10, tries)
+    status, body = request(p.port, "POST", "/v1/console/session",
+                           json.dumps({"token": ADMIN, "name": "Eve"}).encode(),
+                           {"Content-Type": "application/json"})
+    check("after ten, the address is refused for a while, even with the right token (429)",
+          status == 429, body)
+
 
 if __name__ == "__main__":
     sys.exit(main())
