@@ -7,7 +7,6 @@ of each page go to --shots."""
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -36,39 +35,6 @@ bot.on_handback(function(c, info) return "The bot is back. " .. info.note end)
 '''
 
 
-class FakeTwilio:
-    """The fake Twilio API on a free port; what it accepted, from its log."""
-
-    def __init__(self, binary, workdir):
-        self.log_path = os.path.join(workdir, "twilio.jsonl")
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--account-sid", SID, "--auth-token", TWILIO_TOKEN,
-             "--log", self.log_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self.proc.stdout.readline()
-        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
-
-    def sent(self, to):
-        out = []
-        try:
-            with open(self.log_path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        x = json.loads(line)
-                    except ValueError:
-                        continue
-                    if "sid" in x and x.get("to") == to and "callback" not in x:
-                        out.append(x.get("body"))
-        except OSError:
-            pass
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 XSS = ["<script>window.__pwned = 1</script>",
        "\"><img src=x onerror=\"window.__pwned = 2\">",
        "\u202Egnp.exe \u2067right-to-left\u2069"]
@@ -174,7 +140,7 @@ def main():
     os.makedirs(os.path.join(scripts, "desk"))
     with open(os.path.join(scripts, "desk", "bot.lua"), "w") as f:
         f.write(DESK)
-    fake = FakeTwilio(a.fake, a.dir)
+    fake = harness.FakeTwilio(a.fake, a.dir, SID, TWILIO_TOKEN)
     if not check("the fake Twilio API starts", fake.port):
         return harness.summary()
     env = {"PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_OPERATOR_TOKEN_FANCLUB": OPERATOR,

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import socket
 import sqlite3
@@ -138,6 +139,48 @@ class Parley:
         return request(self.port, "POST", path, body,
                        {"Content-Type": "application/x-www-form-urlencoded",
                         "X-Twilio-Signature": sig})
+
+
+class FakeTwilio:
+    """tests/fake/fake_twilio on a free 127.0.0.1 port (--port 0), logging to
+    WORKDIR/NAME.jsonl; what it accepted is read from that log."""
+
+    def __init__(self, binary, workdir, sid, token, args=(), name="fake"):
+        self.log_path = os.path.join(workdir, name + ".jsonl")
+        self.proc = subprocess.Popen(
+            [binary, "--port", "0", "--account-sid", sid, "--auth-token", token,
+             "--log", self.log_path] + list(args), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
+
+    def lines(self):
+        out = []
+        try:
+            with open(self.log_path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+        except OSError:
+            pass
+        return out
+
+    def accepted(self):
+        return [x for x in self.lines() if "sid" in x and "rejected" not in x and "callback" not in x]
+
+    def sent(self, to):
+        """The texts of the messages accepted for that number, in order."""
+        return [x.get("body") for x in self.accepted() if x.get("to") == to]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def query(db, sql, args=()):

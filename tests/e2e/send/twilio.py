@@ -21,7 +21,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import Parley, check, query, request, summary, wait_for  # noqa: E402
+from harness import FakeTwilio, Parley, check, query, request, summary, wait_for  # noqa: E402
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "fake-twilio-token-1"
@@ -69,39 +69,8 @@ bot.fallback(function(c, msg) return "quick: " .. msg.text end)
 '''
 
 
-class Fake:
-    def __init__(self, binary, workdir, args, name="fake"):
-        self.log_path = os.path.join(workdir, name + ".jsonl")
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--account-sid", SID, "--auth-token", TOKEN,
-             "--log", self.log_path] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True)
-        line = self.proc.stdout.readline()
-        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
-
-    def lines(self):
-        out = []
-        try:
-            with open(self.log_path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass
-        except OSError:
-            pass
-        return out
-
-    def accepted(self):
-        return [x for x in self.lines() if "sid" in x and "rejected" not in x and "callback" not in x]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def Fake(binary, workdir, args, name="fake"):
+    return FakeTwilio(binary, workdir, SID, TOKEN, args, name)
 
 
 def event(p, contact, kind, data):
