@@ -73,7 +73,7 @@ function when(seconds) {
 }
 
 function show(page) {
-  for (const id of ["sign-in-page", "inbox-page"]) $(id).hidden = id !== page;
+  for (const id of ["sign-in-page", "inbox-page", "contacts-page"]) $(id).hidden = id !== page;
 }
 
 /* ------------------------------------------------------------ signing in and out */
@@ -329,7 +329,7 @@ function refreshSoon(inbox, open) {
     refreshWanted = {inbox: false, open: false};
     refreshTimer = null;
     if (!state.session || document.hidden) return;
-    if (inbox) loadInbox(false);
+    if (inbox && !$("inbox-page").hidden) loadInbox(false);
     if (open && state.open) openConversation(state.open);
   }, 1000);
 }
@@ -372,12 +372,177 @@ document.addEventListener("visibilitychange", () => {
   if (!document.hidden && state.session) refreshSoon(true, true);
 });
 
+/* ------------------------------------------------------------ contacts */
+
+function isoDate(d) {
+  const p = (n) => String(n).padStart(2, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+}
+
+/* the day `years` before today, moved on by `days` */
+function yearsAgo(years, days) {
+  const d = new Date();
+  d.setFullYear(d.getFullYear() - years);
+  d.setDate(d.getDate() + days);
+  return isoDate(d);
+}
+
+/* The segment the form describes, as the contacts endpoint reads it. Age
+ * is counted from the birthday field: age >= min is a birthday before the
+ * day after min years ago; age <= max, one on or after the day after
+ * max + 1 years ago. */
+function segmentQuery() {
+  const q = new URLSearchParams();
+  const field = $("seg-field").value.trim(), value = $("seg-value").value.trim();
+  if (field) q.set(field, value);
+  if ($("seg-tag").value.trim()) q.set("tags", $("seg-tag").value.trim());
+  if ($("seg-status").value) q.set("status", $("seg-status").value);
+  const min = $("seg-age-min").value, max = $("seg-age-max").value;
+  if (min !== "") q.set("birthday.before", yearsAgo(Number(min), 1));
+  if (max !== "") q.set("birthday.after", yearsAgo(Number(max) + 1, 1));
+  if ($("seg-joined").value)
+    q.set("joined_after", String(Math.floor(new Date($("seg-joined").value + "T00:00").getTime() / 1000)));
+  return q;
+}
+
+function contactRow(c) {
+  const name = c.fields && typeof c.fields.name === "string" ? c.fields.name : "";
+  const tr = el("tr", {"data-number": c.number, tabindex: "0"},
+                el("td", {text: c.number}), el("td", {text: name}),
+                el("td", {text: c.status.replace(/_/g, " ")}),
+                el("td", {text: (c.tags || []).join(", ")}),
+                el("td", {text: when(c.last_seen)}));
+  const open = () => openContact(c.number);
+  tr.addEventListener("click", open);
+  tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
+  return tr;
+}
+
+async function loadContacts(more) {
+  if (!state.bot) return;
+  const q = segmentQuery();
+  if (more && state.contactsAfter) q.set("after", state.contactsAfter);
+  q.set("limit", "100");
+  $("contacts-error").textContent = "";
+  try {
+    const page = await api("GET", botPath("/contacts?" + q));
+    const rows = page.contacts.map(contactRow);
+    if (more) $("contact-rows").append(...rows);
+    else $("contact-rows").replaceChildren(...rows);
+    state.contactsAfter = page.next_after;
+    $("contacts-more").hidden = page.next_after === null;
+  } catch (e) {
+    if (e.status !== 401) $("contacts-error").textContent = e.message;
+  }
+}
+
+function fieldRow(key, value) {
+  const k = el("input", {value: key, "aria-label": "Field name", class: "key"});
+  const v = el("input", {value: typeof value === "string" ? value : JSON.stringify(value),
+                         "aria-label": "Value", class: "value"});
+  if (typeof value !== "string" && value !== "") v.dataset.json = "1";
+  const remove = el("button", {type: "button", class: "plain", "aria-label": "Remove",
+                               text: "✕"});
+  const row = el("div", {class: "field"}, k, v, remove);
+  remove.addEventListener("click", () => row.remove());
+  return row;
+}
+
+async function openContact(number) {
+  if (state.contact !== number) $("contact-saved").textContent = "";
+  state.contact = number;
+  $("contact-error").textContent = "";
+  for (const tr of document.querySelectorAll("#contact-rows tr"))
+    tr.setAttribute("aria-current", String(tr.dataset.number === number));
+  try {
+    const c = await api("GET", botPath("/contacts/" + enc(number) + "/messages"));
+    state.contactFields = c.fields || {};
+    $("contact-title").textContent = number;
+    $("contact-status").textContent = c.status.replace(/_/g, " ");
+    $("contact-status").className = "badge " + c.status;
+    $("fields").replaceChildren(...Object.entries(state.contactFields)
+      .map(([k, v]) => fieldRow(k, v)));
+    $("contact-tags").value = (c.tags || []).join(", ");
+    $("consent").replaceChildren(...c.consent.map((x) => el("li", {class: "event"},
+      el("span", {text: (CONSENT_WORDS[x.action] || x.action) + " (" + x.source + ")" +
+                        (x.text ? ": " + x.text : "")}),
+      el("span", {class: "meta", text: when(x.at)}))));
+    if (!c.consent.length) $("consent").append(el("li", {class: "event", text: "No change of consent recorded."}));
+    $("contact").hidden = false;
+    document.querySelector("#contacts-page .inbox").classList.add("reading");
+  } catch (e) {
+    if (e.status !== 401) $("contacts-error").textContent = e.message;
+  }
+}
+
+$("segment").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  loadContacts(false);
+});
+$("contacts-more").addEventListener("click", () => loadContacts(true));
+$("add-field").addEventListener("click", () => $("fields").append(fieldRow("", "")));
+$("contact-form").addEventListener("input", () => { $("contact-saved").textContent = ""; });
+$("contact-back").addEventListener("click", () => {
+  $("contact").hidden = true;
+  document.querySelector("#contacts-page .inbox").classList.remove("reading");
+});
+$("contact-open").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  state.open = state.contact;
+  location.hash = "#inbox";
+  openConversation(state.contact);
+});
+
+/* Fields merged (a field removed is sent as null), tags replaced. A value
+ * that was not a string is read back as JSON (a number stays a number). */
+$("contact-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const fields = {};
+  for (const k of Object.keys(state.contactFields)) fields[k] = null;
+  for (const row of document.querySelectorAll("#fields .field")) {
+    const key = row.querySelector(".key").value.trim(), input = row.querySelector(".value");
+    if (!key) continue;
+    let value = input.value;
+    if (input.dataset.json) {
+      try { value = JSON.parse(value); } catch (e) { /* kept as text */ }
+    }
+    fields[key] = value;
+  }
+  const tags = $("contact-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
+  try {
+    await api("PATCH", botPath("/contacts/" + enc(state.contact)), {fields, tags});
+    $("contact-saved").textContent = "Saved.";
+    openContact(state.contact);
+    loadContacts(false);
+  } catch (e) {
+    if (e.status !== 401) $("contact-error").textContent = e.message;
+  }
+});
+
+$("erase").addEventListener("click", async () => {
+  const number = state.contact;
+  if (!confirm("Erase " + number + "? Its messages, fields and notes go for good; " +
+               "the consent ledger stays, and an opted-out number stays opted out.")) return;
+  try {
+    await api("DELETE", botPath("/contacts/" + enc(number)));
+    $("contact").hidden = true;
+    loadContacts(false);
+  } catch (e) {
+    if (e.status !== 401) $("contact-error").textContent = e.message;
+  }
+});
+
 /* ------------------------------------------------------------ pages */
 
 function route() {
   if (!state.session) return;
-  show("inbox-page");
-  loadInbox(false);
+  const page = location.hash === "#contacts" ? "contacts" : "inbox";
+  for (const a of document.querySelectorAll("#nav a"))
+    a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
+  show(page + "-page");
+  $("export").href = state.bot ? botPath("/contacts.csv") : "#";
+  if (page === "contacts") loadContacts(false);
+  else loadInbox(false);
   startLive();
 }
 window.addEventListener("hashchange", route);

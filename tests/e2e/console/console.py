@@ -266,6 +266,83 @@ def handoff(d, p, a, fake):
     Select(d.find_element(By.ID, "bot")).select_by_value("fanclub")
 
 
+def contact_rows(d):
+    return d.execute_script("return [...document.querySelectorAll('#contact-rows tr')]"
+                            ".map((r) => r.dataset.number)")
+
+
+def show_segment(d, **values):
+    """Fills the contacts' segment form (the rest emptied) and shows it."""
+    for name in ("field", "value", "tag", "age-min", "age-max", "joined"):
+        d.execute_script("document.getElementById(arguments[0]).value = arguments[1]",
+                         "seg-" + name, values.get(name.replace("-", "_"), ""))
+    Select(d.find_element(By.ID, "seg-status")).select_by_value(values.get("status", ""))
+    d.execute_script("document.getElementById('contact-rows').replaceChildren()")
+    d.find_element(By.CSS_SELECTOR, "#segment button[type=submit]").click()
+
+
+def contacts(d, p, a):
+    """The contacts page: the segment filter, a contact's fields and tags, erase, export."""
+    admin = {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"}
+    request(p.port, "PATCH", "/v1/bots/fanclub/contacts/%2B15550001",
+            json.dumps({"fields": {"city": "Austin", "birthday": "1990-06-15"},
+                        "tags": ["vip"]}).encode(), admin)
+    d.find_element(By.ID, "nav-contacts").click()
+    show_segment(d)
+    check("the contacts page lists the bot's contacts",
+          wait_for(lambda: len(contact_rows(d)) == 5), contact_rows(d))
+    show_segment(d, field="city", value="Austin")
+    check("filtered by a field", wait_for(lambda: contact_rows(d) == ["+15550001"]),
+          contact_rows(d))
+    show_segment(d, age_min="30", age_max="45")
+    check("by age, from the birthday field", wait_for(lambda: contact_rows(d) == ["+15550001"]),
+          contact_rows(d))
+    show_segment(d, age_min="18", age_max="25")
+    check("... (no one in another range)", wait_for(lambda: contact_rows(d) == [] and not
+                                                     text_of(d, "contacts-error")))
+    show_segment(d, tag="vip", status="subscribed")
+    check("by tag and status", wait_for(lambda: contact_rows(d) == ["+15550001"]),
+          contact_rows(d))
+    d.find_element(By.CSS_SELECTOR, "#contact-rows tr[data-number='+15550001']").click()
+    check("a contact shows its fields",
+          wait_for(lambda: d.execute_script("return [...document.querySelectorAll('#fields .key')]"
+                                            ".map((e) => e.value).sort().join()") ==
+                   "birthday,city"))
+    shot(d, a.shots, "12-contacts")
+    d.execute_script("""const rows = [...document.querySelectorAll('#fields .field')];
+        for (const r of rows) {
+          if (r.querySelector('.key').value === 'city') r.querySelector('.value').value = 'Dallas';
+          if (r.querySelector('.key').value === 'birthday') r.querySelector('button').click();
+        }""")
+    d.find_element(By.ID, "add-field").click()
+    d.execute_script("""const r = [...document.querySelectorAll('#fields .field')].pop();
+        r.querySelector('.key').value = 'tier'; r.querySelector('.value').value = 'gold';""")
+    tags = d.find_element(By.ID, "contact-tags")
+    tags.clear()
+    tags.send_keys("vip, press")
+    d.find_element(By.CSS_SELECTOR, "#contact-form button[type=submit]").click()
+    check("fields and tags are saved", wait_for(lambda: text_of(d, "contact-saved") == "Saved."),
+          text_of(d, "contact-error"))
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/contacts/%2B15550001", headers=admin)
+    c = json.loads(body)
+    check("... as the admin API shows them: changed, added, removed",
+          c.get("fields") == {"city": "Dallas", "tier": "gold"} and
+          sorted(c.get("tags", [])) == ["press", "vip"], body)
+    status, body = fetch(d, "GET", d.find_element(By.ID, "export").get_attribute("href"))
+    check("the export is the bot's contacts as CSV", status == 200 and "+15550001" in body,
+          body[:300])
+    show_segment(d)
+    wait_for(lambda: "+15550004" in contact_rows(d))
+    d.find_element(By.CSS_SELECTOR, "#contact-rows tr[data-number='+15550004']").click()
+    wait_for(lambda: text_of(d, "contact-title") == "+15550004")
+    d.find_element(By.ID, "erase").click()
+    d.switch_to.alert.accept()
+    check("a contact is erased", wait_for(lambda: request(
+        p.port, "GET", "/v1/bots/fanclub/contacts/%2B15550004", headers=admin)[0] == 404))
+    check("... and leaves the list", wait_for(lambda: "+15550004" not in contact_rows(d)))
+    d.find_element(By.ID, "nav-inbox").click()
+
+
 def run(d, p, a, fake):
     base = p.url()
     d.get(base + "/console")
@@ -364,6 +441,7 @@ def run(d, p, a, fake):
     check("the script's upload takes the admin token, not a session", status == 401, body)
 
     handoff(d, p, a, fake)
+    contacts(d, p, a)
 
     d.set_window_size(390, 844)
     check("at phone width the open conversation takes the screen, a way back on it",
