@@ -308,6 +308,19 @@ int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t er
 int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
                          int64_t start_ms, double rate, char *err, size_t errlen);
 
+/* What a broadcast to segment (as engine_broadcast takes it) would do if
+ * it started at start_ms at rate a second: the contacts it walks, and how
+ * many of them it would send to at once, hold for quiet hours, suppress
+ * (opted out), fail (an undeliverable number) and skip (never opted in),
+ * and when its last turn would come. Reads only: 0, or -1 with err. */
+typedef struct engine_broadcast_preview {
+  int64_t recipients, sent, held, suppressed, failed, not_opted_in;
+  int64_t finish_ms;
+} engine_broadcast_preview;
+int engine_broadcast_preview_of(engine *e, bot *b, const char *segment, int64_t start_ms,
+                                double rate, engine_broadcast_preview *out, char *err,
+                                size_t errlen);
+
 /* Stops a scheduled or running broadcast: 1 stopped, 0 none such running
  * (done, cancelled or unknown), -1 the store failed. */
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen);

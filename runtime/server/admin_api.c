@@ -13,6 +13,7 @@
 
 #include "deploy.h"
 #include "clock.h"
+#include "gsm.h"
 #include "cluster.h"
 #include "contacts_file.h"
 #include "http_internal.h"
@@ -643,29 +644,32 @@ static const char *segment_problem(json_t *seg) {
 }
 
 /* POST /v1/bots/BOT/broadcasts {"segment":{...},"text":"...","at":T,"rate":R} */
-static void run_broadcast_create(server *s, job *j, bot *b) {
+/* A broadcast's request (its create and its preview): {"segment", "text",
+ * "at", "rate"} checked, the segment as the store takes it (joined_* in
+ * ms); 0, or -1 with j answered (400). */
+static int broadcast_request(server *s, job *j, bot *b, char **segment_json, char **text,
+                             int64_t *start, double *rate) {
   json_error_t jerr;
   json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
-  json_t *seg = json_object_get(o, "segment"), *text = json_object_get(o, "text");
-  json_t *at = json_object_get(o, "at"), *rate = json_object_get(o, "rate");
+  json_t *seg = json_object_get(o, "segment"), *t = json_object_get(o, "text");
+  json_t *at = json_object_get(o, "at"), *r = json_object_get(o, "rate");
   const char *bad = !json_is_object(o) ? "the body must be a JSON object"
                     : seg && !json_is_object(seg) ? "segment must be an object"
-                    : !json_is_string(text) || !json_string_length(text)
+                    : !json_is_string(t) || !json_string_length(t)
                         ? "text must be a non-empty string"
                     : at && !epoch_seconds(at)
                         ? "at must be seconds since 1970 (0 to 253402300799, the end of 9999)"
-                    : rate && (!json_is_number(rate) || json_number_value(rate) <= 0 ||
-                               json_number_value(rate) > 1000)
+                    : r && (!json_is_number(r) || json_number_value(r) <= 0 ||
+                            json_number_value(r) > 1000)
                         ? "rate must be messages per second, more than 0 and at most 1000"
                         : NULL;
   if (!bad && seg) bad = segment_problem(seg);
-  char *template_problem =
-      bad ? NULL : engine_template_problem(s->e, b, json_string_value(text));
+  char *template_problem = bad ? NULL : engine_template_problem(s->e, b, json_string_value(t));
   if (bad || template_problem) {
     json_decref(o);
     job_answer_error(j, 400, bad ? bad : template_problem);
     free(template_problem);
-    return;
+    return -1;
   }
   json_t *segment = seg ? json_deep_copy(seg) : json_object();
   const char *key;
@@ -673,16 +677,51 @@ static void run_broadcast_create(server *s, job *j, bot *b) {
   json_object_foreach(segment, key, v) /* joined_* in ms, as the store keeps them */
     if (strncmp(key, "joined_", 7) == 0)
       json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
-  char *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
+  *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(segment);
-  char err[1024];
-  int64_t start = at ? json_integer_value(at) * 1000 : wall_ms();
-  int64_t id = engine_broadcast(s->e, b, segment_json, json_string_value(text), start,
-                                rate ? json_number_value(rate) : 10, err, sizeof err);
-  free(segment_json);
+  *text = xstrdup(json_string_value(t));
+  *start = at ? json_integer_value(at) * 1000 : wall_ms();
+  *rate = r ? json_number_value(r) : 10;
   json_decref(o);
+  return 0;
+}
+
+static void run_broadcast_create(server *s, job *j, bot *b) {
+  char *segment, *text, err[1024];
+  int64_t start;
+  double rate;
+  if (broadcast_request(s, j, b, &segment, &text, &start, &rate)) return;
+  int64_t id = engine_broadcast(s->e, b, segment, text, start, rate, err, sizeof err);
+  free(segment);
+  free(text);
   if (id < 0) job_answer_error(j, 500, err);
   else job_answer(j, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "status", "scheduled"));
+}
+
+/* POST /v1/bots/BOT/broadcasts/preview: what that broadcast would do, and
+ * what its text costs in SMS segments (the template as written). */
+static void run_broadcast_preview(server *s, job *j, bot *b) {
+  char *segment, *text, err[1024];
+  int64_t start;
+  double rate;
+  if (broadcast_request(s, j, b, &segment, &text, &start, &rate)) return;
+  engine_broadcast_preview p;
+  int rc = engine_broadcast_preview_of(s->e, b, segment, start, rate, &p, err, sizeof err);
+  gsm_count count = gsm_count_text(text, strlen(text));
+  free(segment);
+  free(text);
+  if (rc) {
+    job_answer_error(j, 500, err);
+    return;
+  }
+  job_answer(j, 200,
+             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:s,s:i,s:I}}", "recipients",
+                       (json_int_t)p.recipients, "sent", (json_int_t)p.sent, "held",
+                       (json_int_t)p.held, "suppressed", (json_int_t)p.suppressed, "failed",
+                       (json_int_t)p.failed, "not_opted_in", (json_int_t)p.not_opted_in,
+                       "finish_at", (json_int_t)(p.finish_ms / 1000), "text", "encoding",
+                       count.encoding == GSM_ENCODING_UCS2 ? "UCS-2" : "GSM-7", "segments",
+                       count.segments, "units", (json_int_t)count.units));
 }
 
 static void run_consent_csv(server *s, job *j, bot *b) {
@@ -762,6 +801,22 @@ static void run_contacts_csv(server *s, job *j, bot *b) {
   j->content_type = xstrdup("text/csv; charset=utf-8");
 }
 
+/* A broadcast as the API shows it, with the contacts it has not reached
+ * yet (it walks them by id: those after its cursor; 0 once it ended). */
+static json_t *broadcast_json(server *s, const broadcast_row *br) {
+  int64_t remaining = 0;
+  int ended = strcmp(br->status, "done") == 0 || strcmp(br->status, "cancelled") == 0;
+  if (!ended &&
+      store_segment_count(engine_store(s->e), br->bot_id, br->segment, br->cursor, &remaining))
+    remaining = -1;
+  return json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)br->id,
+                   "status", br->status, "text", br->text, "segment", json_or_null(br->segment),
+                   "sent", (json_int_t)br->sent, "held", (json_int_t)br->held, "suppressed",
+                   (json_int_t)br->suppressed, "failed", (json_int_t)br->failed,
+                   "not_opted_in", (json_int_t)br->not_opted_in, "remaining",
+                   (json_int_t)remaining, "at", (json_int_t)(br->next_at / 1000));
+}
+
 static void run_broadcast(server *s, job *j, bot *b) {
   broadcast_row br = {0};
   long long id;
@@ -770,14 +825,28 @@ static void run_broadcast(server *s, job *j, bot *b) {
     job_answer_error(j, 404, "no such broadcast");
     return;
   }
-  job_answer(
-      j, 200,
-      json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)br.id,
-                "status", br.status, "text", br.text, "segment",
-                json_or_null(br.segment), "sent", (json_int_t)br.sent, "held",
-                (json_int_t)br.held, "suppressed", (json_int_t)br.suppressed, "failed",
-                (json_int_t)br.failed, "not_opted_in", (json_int_t)br.not_opted_in));
+  job_answer(j, 200, broadcast_json(s, &br));
   broadcast_row_free(&br);
+}
+
+struct broadcast_list {
+  server *s;
+  json_t *list;
+};
+
+static void add_broadcast(void *ud, const broadcast_row *br) {
+  struct broadcast_list *l = ud;
+  json_array_append_new(l->list, broadcast_json(l->s, br));
+}
+
+static void run_broadcasts(server *s, job *j, bot *b) {
+  struct broadcast_list l = {s, json_array()};
+  if (store_broadcasts_each(engine_store(s->e), bot_id(b), 50, add_broadcast, &l)) {
+    json_decref(l.list);
+    job_answer_error(j, 500, store_error(engine_store(s->e)));
+    return;
+  }
+  job_answer(j, 200, json_pack("{s:o}", "broadcasts", l.list));
 }
 
 int admin_run(server *s, job *j) {
@@ -796,6 +865,10 @@ int admin_run(server *s, job *j) {
     run_contact(s, j, b);
   } else if (j->kind == JOB_BROADCAST_CREATE) {
     run_broadcast_create(s, j, b);
+  } else if (j->kind == JOB_BROADCAST_PREVIEW) {
+    run_broadcast_preview(s, j, b);
+  } else if (j->kind == JOB_BROADCASTS) {
+    run_broadcasts(s, j, b);
   } else if (j->kind == JOB_BROADCAST_CANCEL) {
     char err[1024];
     long long id;

@@ -31,7 +31,8 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_CONSENT_CSV: return "consent.csv";
     case JOB_CONTACTS_IMPORT: return "contacts/import";
     case JOB_CONTACTS_CSV: return "contacts.csv";
-    case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL: return "broadcasts";
+    case JOB_BROADCAST: case JOB_BROADCAST_CREATE: case JOB_BROADCAST_CANCEL:
+    case JOB_BROADCASTS: case JOB_BROADCAST_PREVIEW: return "broadcasts";
     case JOB_BOTS: return "bots";
     case JOB_CONVERSATIONS: case JOB_CONVERSATION_READ: return "conversations";
     case JOB_SESSION_CREATE: case JOB_SESSION_GET: case JOB_SESSION_END: return "console/session";

@@ -187,6 +187,17 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     *rc = get ? admin_job(s, conn, r, "", JOB_BOTS, NULL) : respond_error(conn, 405, "use GET");
     return 1;
   }
+  size_t n = strlen(url);
+  const char *preview = "/broadcasts/preview";
+  if (strncmp(url, "/v1/bots/", 9) == 0 && n > 9 + strlen(preview) &&
+      strcmp(url + n - strlen(preview), preview) == 0) {
+    char *b = xstrndup(url + 9, n - 9 - strlen(preview));
+    *rc = strchr(b, '/') ? respond_error(conn, 404, "no such endpoint")
+          : post         ? admin_job(s, conn, r, b, JOB_BROADCAST_PREVIEW, NULL)
+                         : respond_error(conn, 405, "use POST");
+    free(b);
+    return 1;
+  }
   enum job_kind kind;
   char *bot = NULL, *number = NULL;
   const char *action = NULL;
@@ -225,7 +236,8 @@ static int kind_changes(enum job_kind kind) {
   switch (kind) {
     case JOB_VERSIONS: case JOB_CONTACTS: case JOB_CONTACT: case JOB_CONTACT_MESSAGES:
     case JOB_CONSENT_CSV: case JOB_BROADCAST: case JOB_CONTACTS_CSV: case JOB_SESSION_GET:
-    case JOB_BOTS: case JOB_CONVERSATIONS: case JOB_FEED:
+    case JOB_BOTS: case JOB_CONVERSATIONS: case JOB_FEED: case JOB_BROADCASTS:
+    case JOB_BROADCAST_PREVIEW:
       return 0;
     default:
       return 1;

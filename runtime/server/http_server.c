@@ -243,7 +243,7 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
     refused = admin_refused(s, conn, b, "script", rc);
   else if (get && (b = bot_in_path(s, url, "/v1/bots/", "/versions")))
     refused = admin_refused(s, conn, b, "versions", rc);
-  else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/broadcasts")))
+  else if ((post || get) && (b = bot_in_path(s, url, "/v1/bots/", "/broadcasts")))
     refused = admin_refused(s, conn, b, "broadcasts", rc);
   else if (post && (b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
     refused = admin_refused(s, conn, b, "rollback", rc);
@@ -419,8 +419,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/versions")))
     rc = get ? admin_job(s, conn, r, b, JOB_VERSIONS, NULL) : respond_error(conn, 405, "use GET");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/broadcasts")))
-    rc = post ? admin_job(s, conn, r, b, JOB_BROADCAST_CREATE, NULL)
-              : respond_error(conn, 405, "use POST");
+    rc = post  ? admin_job(s, conn, r, b, JOB_BROADCAST_CREATE, NULL)
+         : get ? admin_job(s, conn, r, b, JOB_BROADCASTS, NULL)
+               : respond_error(conn, 405, "use POST to create one, GET to list them");
   else if ((b = bot_in_path(s, url, "/v1/bots/", "/rollback")))
     rc = post ? admin_job(s, conn, r, b, JOB_ROLLBACK, NULL) : respond_error(conn, 405, "use POST");
   else

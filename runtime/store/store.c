@@ -1782,6 +1782,26 @@ int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
   return store_step_end(st, s, rc, "cannot read broadcasts");
 }
 
+int store_broadcasts_each(store_reader *rd, int64_t bot_id, long limit, broadcast_fn fn,
+                          void *ud) {
+  store *st = reader_store(rd);
+  if (store_read_wanted(st)) return -1;
+  sql_stmt *s = sql_prepare(st->sql, "SELECT id, bot_id, segment, text, rate, status, cursor,"
+                                     " next_at, sent, held, suppressed, failed, not_opted_in"
+                                     " FROM broadcasts WHERE bot_id = ?1 ORDER BY id DESC LIMIT ?2");
+  if (!s) return store_fail(st, "cannot read the broadcasts");
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(limit));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    broadcast_row b = {0};
+    read_broadcast(s, &b);
+    fn(ud, &b);
+    broadcast_row_free(&b);
+  }
+  sql_finalize(s);
+  return rc == SQL_DONE ? 0 : store_fail(st, "cannot read the broadcasts");
+}
+
 int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
                         broadcast_row *out) {
   store *st = reader_store(rd);
@@ -2004,9 +2024,10 @@ static int segment_select(store *st, int64_t bot_id, const char *segment, int64_
   return rc == SQL_DONE ? 0 : store_fail(st, "cannot select a segment");
 }
 
-int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t *count) {
+int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t after_id,
+                        int64_t *count) {
   store *st = reader_store(rd);
-  sql_stmt *s = segment_prepare(st, bot_id, segment, 1, 0, 0);
+  sql_stmt *s = segment_prepare(st, bot_id, segment, 1, after_id, 0);
   if (!s) return -1;
   int rc = sql_step(s);
   *count = rc == SQL_ROW ? sql_column_int(s, 0) : 0;

@@ -272,6 +272,10 @@ typedef struct broadcast_row {
   long not_opted_in; /* contacts skipped: they never opted in */
 } broadcast_row;
 void broadcast_row_free(broadcast_row *b);
+/* The bot's latest broadcasts, the newest first, at most limit. 0 or -1. */
+typedef void (*broadcast_fn)(void *ud, const broadcast_row *b);
+int store_broadcasts_each(store_reader *rd, int64_t bot_id, long limit, broadcast_fn fn,
+                          void *ud);
 int store_broadcast_add(store *st, const broadcast_row *b, int64_t now);
 /* counts are added to the row's */
 /* One of its held messages released with status (suppressed, or sent):
@@ -303,9 +307,10 @@ int store_broadcast_cancel(store *st, int64_t bot_id, int64_t id);
 void store_set_progress(store_reader *rd, int (*stop)(void *ud), void *ud);
 int store_contacts_match(store_reader *rd, int64_t bot_id, const char *segment,
                          int64_t after_id, long limit, contact_fn fn, void *ud);
-/* How many contacts of a bot a segment holds (the same JSON): 0 with
- * *count set, or -1. */
-int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t *count);
+/* How many contacts of a bot a segment holds (the same JSON), those with
+ * an id > after_id (0: all): 0 with *count set, or -1. */
+int store_segment_count(store_reader *rd, int64_t bot_id, const char *segment, int64_t after_id,
+                        int64_t *count);
 
 /* The whole ledger of a bot, oldest first. */
 typedef void (*ledger_fn)(void *ud, int64_t at, const char *number, const char *action,

@@ -986,7 +986,8 @@ static void test_segments_agree(const char *url, const char *sqlite_path) {
     int64_t count[2] = {-1, -1}, many = 0;
     for (const char *p = segments[i].want; *p; p++) many += *p != ',';
     for (int k = 0; k < 2; k++)
-      rc[k] = store_segment_count(store_reads(both[k]), bot[k], segments[i].segment, &count[k]);
+      rc[k] = store_segment_count(store_reads(both[k]), bot[k], segments[i].segment, 0,
+                                  &count[k]);
     CHECK(rc[0] == 0 && rc[1] == 0 && count[0] == many && count[1] == many,
           "segment %s counted: SQLite %lld, PostgreSQL %lld (want %lld)", segments[i].segment,
           (long long)count[0], (long long)count[1], (long long)many);

@@ -73,7 +73,8 @@ function when(seconds) {
 }
 
 function show(page) {
-  for (const id of ["sign-in-page", "inbox-page", "contacts-page"]) $(id).hidden = id !== page;
+  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page"])
+    $(id).hidden = id !== page;
 }
 
 /* ------------------------------------------------------------ signing in and out */
@@ -532,16 +533,142 @@ $("erase").addEventListener("click", async () => {
   }
 });
 
+/* ------------------------------------------------------------ broadcasts */
+
+/* The composer's segment, as the broadcasts endpoint takes it. */
+function composerSegment() {
+  const seg = {};
+  const field = $("bc-field").value.trim(), value = $("bc-value").value.trim();
+  if (field) seg[field] = value;
+  if ($("bc-tag").value.trim()) seg.tags = $("bc-tag").value.trim();
+  const min = $("bc-age-min").value, max = $("bc-age-max").value;
+  if (min !== "" || max !== "") {
+    seg.birthday = {};
+    if (min !== "") seg.birthday.before = yearsAgo(Number(min), 1);
+    if (max !== "") seg.birthday.after = yearsAgo(Number(max) + 1, 1);
+  }
+  return seg;
+}
+
+function composerRequest() {
+  const body = {segment: composerSegment(), text: $("bc-text").value,
+                rate: Number($("bc-rate").value) || 10};
+  const later = document.querySelector("input[name=bc-when]:checked").value === "later";
+  if (later && $("bc-at").value) body.at = Math.floor(new Date($("bc-at").value).getTime() / 1000);
+  return body;
+}
+
+const plural = (n, one, many) => n + " " + (n === 1 ? one : many);
+
+/* The live number of recipients, what quiet hours hold, and what the text
+ * costs (the runtime's own GSM-7 / UCS-2 count), as the server computes it. */
+async function previewBroadcast() {
+  $("bc-error").textContent = "";
+  if (!$("bc-text").value) {
+    $("bc-count").textContent = "";
+    $("bc-preview").textContent = "";
+    return;
+  }
+  try {
+    const p = await api("POST", botPath("/broadcasts/preview"), composerRequest());
+    const t = p.text;
+    $("bc-count").textContent = plural(t.units, "character", "characters") + " (" + t.encoding +
+      "): " + plural(t.segments, "SMS segment", "SMS segments") + " a message" +
+      ($("bc-text").value.includes("{{") ? " before its template is filled in" : "");
+    const lines = [
+      plural(p.recipients, "contact matches", "contacts match") + ".",
+      plural(p.sent, "gets it", "get it") + " at its turn, " + p.held +
+        " held by quiet hours (sent when they end).",
+      p.suppressed + " opted out (suppressed), " + p.not_opted_in +
+        " never opted in (skipped), " + p.failed + " undeliverable.",
+      "About " + plural((p.sent + p.held) * t.segments, "SMS segment", "SMS segments") +
+        " in all; the last turn at " + when(p.finish_at) + ".",
+    ];
+    $("bc-preview").replaceChildren(...lines.map((l) => el("div", {text: l})));
+    $("bc-preview").dataset.recipients = String(p.recipients);
+  } catch (e) {
+    if (e.status !== 401) $("bc-error").textContent = e.message;
+  }
+}
+
+let previewDelay = null;
+$("composer").addEventListener("input", () => {
+  clearTimeout(previewDelay);
+  previewDelay = setTimeout(previewBroadcast, 300);
+});
+
+$("composer").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = composerRequest();
+  const n = $("bc-preview").dataset.recipients || "?";
+  if (!confirm("Send this broadcast to " + n + " contacts?")) return;
+  try {
+    await api("POST", botPath("/broadcasts"), body);
+    $("bc-text").value = "";
+    $("bc-preview").textContent = "";
+    $("bc-count").textContent = "";
+    loadBroadcasts();
+  } catch (e) {
+    if (e.status !== 401) $("bc-error").textContent = e.message;
+  }
+});
+
+function broadcastItem(b) {
+  const done = b.sent + b.held + b.suppressed + b.failed + b.not_opted_in;
+  const total = b.remaining >= 0 ? done + b.remaining : done;
+  const bar = el("progress", {max: String(Math.max(total, 1)),
+                              value: String(b.status === "done" ? Math.max(total, 1) : done),
+                              "aria-label": "Progress of broadcast " + b.id});
+  const li = el("li", {"data-id": String(b.id), "data-status": b.status},
+    el("span", {class: "text", text: b.text}),
+    bar,
+    el("span", {class: "counts", text: "#" + b.id + " · " + b.status + " · " +
+      b.sent + " sent, " + b.held + " held, " + b.suppressed + " suppressed, " +
+      b.failed + " failed, " + b.not_opted_in + " not opted in" +
+      (b.status === "scheduled" ? " · starts " + when(b.at) : "")}));
+  if (b.status === "scheduled" || b.status === "running") {
+    const cancel = el("button", {type: "button", class: "plain", text: "Cancel"});
+    cancel.addEventListener("click", async () => {
+      if (!confirm("Stop broadcast #" + b.id + "? What was sent stays sent.")) return;
+      try {
+        await api("DELETE", botPath("/broadcasts/" + b.id));
+      } catch (e) {
+        if (e.status !== 401) $("bc-error").textContent = e.message;
+      }
+      loadBroadcasts();
+    });
+    li.append(cancel);
+  }
+  return li;
+}
+
+async function loadBroadcasts() {
+  if (!state.bot) return;
+  try {
+    const {broadcasts} = await api("GET", botPath("/broadcasts"));
+    $("broadcast-list").replaceChildren(...broadcasts.map(broadcastItem));
+    clearTimeout(state.broadcastTimer);
+    /* a running one: its progress, every second while the page shows */
+    if (broadcasts.some((b) => b.status === "running" || b.status === "scheduled"))
+      state.broadcastTimer = setTimeout(() => {
+        if (!$("broadcasts-page").hidden) loadBroadcasts();
+      }, 1000);
+  } catch (e) {
+    if (e.status !== 401) $("bc-error").textContent = e.message;
+  }
+}
+
 /* ------------------------------------------------------------ pages */
 
 function route() {
   if (!state.session) return;
-  const page = location.hash === "#contacts" ? "contacts" : "inbox";
+  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts"}[location.hash] || "inbox";
   for (const a of document.querySelectorAll("#nav a"))
     a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
   show(page + "-page");
   $("export").href = state.bot ? botPath("/contacts.csv") : "#";
   if (page === "contacts") loadContacts(false);
+  else if (page === "broadcasts") loadBroadcasts();
   else loadInbox(false);
   startLive();
 }
