@@ -27,7 +27,7 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
-            libarchive-dev kannel kannel-extras lua5.4 postgresql libpq-dev
+            libarchive-dev kannel kannel-extras lua5.4 postgresql libpq-dev node-diff
 
 SRCS := $(filter-out runtime/cli/main.c,$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 CXX_SRCS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.cc))
@@ -87,9 +87,15 @@ $(B)/stdlib_embed.c: runtime/lua/embed.sh $(STDLIB) | $(B)
 $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/lua/script.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# the console's pages (runtime/server/console/), served by parley serve
-$(B)/console_embed.c: runtime/lua/embed.sh $(CONSOLE) | $(B)
-	sh runtime/lua/embed.sh runtime/server/console console_find '*' > $@
+# the console's pages (runtime/server/console/), served by parley serve, with
+# the JavaScript libraries they use as Debian ships them (and their licences)
+CONSOLE_LIBS := /usr/share/nodejs/diff/dist/diff.js:vendor/diff.js \
+                /usr/share/doc/node-diff/copyright:vendor/diff.copyright.txt
+$(B)/console_embed.c: runtime/lua/embed.sh $(CONSOLE) | $(B) deps
+	@rm -rf $(B)/console-files && mkdir -p $(B)/console-files/vendor
+	@cp -R runtime/server/console/. $(B)/console-files/
+	@for l in $(CONSOLE_LIBS); do cp "$${l%%:*}" "$(B)/console-files/$${l#*:}" || exit 1; done
+	sh runtime/lua/embed.sh $(B)/console-files console_find '*' > $@
 
 $(B)/console_embed.o: $(B)/console_embed.c runtime/lua/script.h | deps
 	$(CC) $(CFLAGS) -c $< -o $@

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "deploy.h"
+#include "chat_test.h"
 #include "clock.h"
 #include "gsm.h"
 #include "cluster.h"
@@ -849,6 +850,44 @@ static void run_broadcasts(server *s, job *j, bot *b) {
   job_answer(j, 200, json_pack("{s:o}", "broadcasts", l.list));
 }
 
+/* GET /v1/bots/BOT/versions/N: its files; POST .../N/test: its transcripts
+ * run (those it ships; in the sandbox and simulator, as a reload runs
+ * them), nothing activated. */
+static void run_version(server *s, job *j, bot *b) {
+  long long number;
+  char *files = whole_number(j->item, &number)
+                    ? NULL
+                    : store_version_files(engine_store(s->e), bot_id(b), number);
+  if (!files) {
+    job_answer_error(j, 404, "no such version of this bot");
+    return;
+  }
+  if (j->kind == JOB_VERSION_FILES) {
+    json_t *o = json_loads(files, 0, NULL);
+    job_answer(j, 200, json_pack("{s:I,s:o}", "version", (json_int_t)number, "files",
+                                 o ? o : json_object()));
+    free(files);
+    return;
+  }
+  char err[16384] = "", *label = xasprintf("%s (version %lld)", j->botname, number);
+  script *sc = script_from_json(j->botname, label, files, err, sizeof err);
+  free(label);
+  free(files);
+  int transcripts = 0, failed = -1;
+  if (sc) {
+    for (size_t i = 0; i < sc->nfiles; i++)
+      transcripts += strncmp(sc->files[i].path, "tests/", 6) == 0;
+    failed = engine_fill_bot_env(s->e, sc, err, sizeof err) ? -1
+                                                            : chat_test_script(sc, err, sizeof err);
+    script_free(sc);
+  }
+  if (failed < 0 && !*err) snprintf(err, sizeof err, "the transcripts could not run");
+  job_answer(j, 200, json_pack("{s:I,s:i,s:i,s:o}", "version", (json_int_t)number,
+                               "transcripts", transcripts, "failed", failed < 0 ? transcripts
+                                                                                : failed,
+                               "errors", lines_of(err)));
+}
+
 int admin_run(server *s, job *j) {
   if (j->kind == JOB_METRICS) {
     run_metrics(s, j);
@@ -894,6 +933,8 @@ int admin_run(server *s, job *j) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {
     run_broadcast(s, j, b);
+  } else if (j->kind == JOB_VERSION_FILES || j->kind == JOB_VERSION_TEST) {
+    run_version(s, j, b);
   } else if (j->kind == JOB_VERSIONS) {
     json_t *versions = json_array();
     store_versions_each(engine_store(s->e), bot_id(b), add_version, versions);

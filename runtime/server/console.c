@@ -114,6 +114,22 @@ int console_refused_early(struct MHD_Connection *conn, const char *url, const ch
   return 1;
 }
 
+/* /v1/bots/BOT/versions/N[/test]: the bot, the version's number, whether
+ * its transcripts are to run. */
+static int version_path(const char *url, char **bot, char **number, int *test) {
+  if (strncmp(url, "/v1/bots/", 9) != 0) return 0;
+  const char *name = url + 9, *slash = strchr(name, '/');
+  if (!slash || slash == name || slash - name > 64 || strncmp(slash, "/versions/", 10) != 0)
+    return 0;
+  const char *num = slash + 10;
+  size_t digits = strspn(num, "0123456789");
+  if (!digits || digits > 18 || (num[digits] && strcmp(num + digits, "/test") != 0)) return 0;
+  *test = num[digits] != 0;
+  *bot = xstrndup(name, (size_t)(slash - name));
+  *number = xstrndup(num, digits);
+  return 1;
+}
+
 /* The console's actions on a conversation: the last part of its path. */
 static const char *const actions[] = {"take", "reply", "note", "handback", NULL};
 
@@ -198,8 +214,18 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     free(b);
     return 1;
   }
+  char *b = NULL, *number = NULL;
+  int test = 0;
+  if (version_path(url, &b, &number, &test)) { /* /v1/bots/BOT/versions/N[/test] */
+    *rc = test ? (post ? admin_job(s, conn, r, b, JOB_VERSION_TEST, number)
+                       : (free(number), respond_error(conn, 405, "use POST")))
+               : (get ? admin_job(s, conn, r, b, JOB_VERSION_FILES, number)
+                      : (free(number), respond_error(conn, 405, "use GET")));
+    free(b);
+    return 1;
+  }
   enum job_kind kind;
-  char *bot = NULL, *number = NULL;
+  char *bot = NULL;
   const char *action = NULL;
   if (!conversations_path(url, &kind, &bot, &number, &action)) return 0;
   if (kind == JOB_CONVERSATIONS && !get) {
@@ -237,7 +263,7 @@ static int kind_changes(enum job_kind kind) {
     case JOB_VERSIONS: case JOB_CONTACTS: case JOB_CONTACT: case JOB_CONTACT_MESSAGES:
     case JOB_CONSENT_CSV: case JOB_BROADCAST: case JOB_CONTACTS_CSV: case JOB_SESSION_GET:
     case JOB_BOTS: case JOB_CONVERSATIONS: case JOB_FEED: case JOB_BROADCASTS:
-    case JOB_BROADCAST_PREVIEW:
+    case JOB_BROADCAST_PREVIEW: case JOB_VERSION_FILES:
       return 0;
     default:
       return 1;

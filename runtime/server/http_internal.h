@@ -26,7 +26,8 @@ enum job_kind {
   JOB_CONSENT_CSV, JOB_BROADCAST, JOB_CONTACT_UPDATE, JOB_CONTACT_ERASE,
   JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL, JOB_BROADCASTS, JOB_BROADCAST_PREVIEW,
   JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
-  /* the console's (console.c) */
+  JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
+  /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
   JOB_CONVERSATION_READ, JOB_FEED,
   JOB_CONSOLE_ACTION /* take, reply, note, hand back: becomes a JOB_EVENT (console.c) */

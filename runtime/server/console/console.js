@@ -73,7 +73,7 @@ function when(seconds) {
 }
 
 function show(page) {
-  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page"])
+  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page", "bot-page"])
     $(id).hidden = id !== page;
 }
 
@@ -658,17 +658,122 @@ async function loadBroadcasts() {
   }
 }
 
+/* ------------------------------------------------------------ the bot's versions */
+
+function versionItem(v, versions) {
+  const label = "Version " + v.version + (v.active ? " (active)" : "");
+  const result = el("span", {class: "counts"});
+  const test = el("button", {type: "button", class: "plain", text: "Run its transcripts"});
+  test.addEventListener("click", async () => {
+    result.textContent = "Running…";
+    try {
+      const r = await api("POST", botPath("/versions/" + v.version + "/test"));
+      result.textContent = r.transcripts === 0 ? "It ships no transcripts."
+        : r.failed === 0 ? plural(r.transcripts, "transcript passes", "transcripts pass") + "."
+        : r.failed + " of " + plural(r.transcripts, "transcript fails", "transcripts fail") +
+          ": " + r.errors.join(" ");
+    } catch (e) {
+      result.textContent = e.message;
+    }
+  });
+  const actions = el("span", {class: "versions-actions"}, test);
+  if (!v.active) {
+    const back = el("button", {type: "button", class: "plain", text: "Make it active"});
+    back.addEventListener("click", async () => {
+      if (!confirm("Run version " + v.version + " of " + state.bot + " from now on?")) return;
+      try {
+        await api("POST", botPath("/rollback"), {version: v.version});
+        loadVersions();
+      } catch (e) {
+        if (e.status !== 401) $("versions-error").textContent = e.message;
+      }
+    });
+    actions.append(back);
+  }
+  return el("li", {"data-version": String(v.version), "data-active": String(!!v.active)},
+            el("strong", {text: label}),
+            el("span", {class: "counts", text: when(v.created_at) + " · " + v.sha.slice(0, 12)}),
+            actions, result);
+}
+
+async function loadVersions() {
+  if (!state.bot) return;
+  $("versions-error").textContent = "";
+  try {
+    const {versions} = await api("GET", botPath("/versions"));
+    versions.sort((a, b) => b.version - a.version);
+    $("versions").replaceChildren(...versions.map((v) => versionItem(v, versions)));
+    const options = () => versions.map((v) => el("option", {value: String(v.version),
+                                                           text: "version " + v.version}));
+    $("diff-from").replaceChildren(...options());
+    $("diff-to").replaceChildren(...options());
+    const active = versions.find((v) => v.active) || versions[0];
+    if (active) $("diff-to").value = String(active.version);
+    if (versions.length > 1)
+      $("diff-from").value = String(versions.find((v) => v !== active).version);
+  } catch (e) {
+    if (e.status !== 401) $("versions-error").textContent = e.message;
+  }
+}
+
+/* Every file of either version, its lines added and removed (jsdiff). */
+async function compareVersions() {
+  const [a, b] = [$("diff-from").value, $("diff-to").value];
+  if (!a || !b) return;
+  try {
+    const [va, vb] = await Promise.all([api("GET", botPath("/versions/" + a)),
+                                        api("GET", botPath("/versions/" + b))]);
+    const paths = [...new Set([...Object.keys(va.files), ...Object.keys(vb.files)])].sort();
+    const out = [];
+    for (const path of paths) {
+      const before = va.files[path] ?? "", after = vb.files[path] ?? "";
+      if (before === after) continue;
+      const pre = el("pre");
+      const parts = Diff.diffLines(before, after);
+      parts.forEach((part, i) => {
+        const cls = part.added ? "add" : part.removed ? "del" : "same";
+        const mark = part.added ? "+ " : part.removed ? "- " : "  ";
+        let lines = part.value.replace(/\n$/, "").split("\n");
+        /* unchanged lines: three of context around a change, the rest folded */
+        if (cls === "same" && lines.length > 7) {
+          const head = i > 0 ? lines.slice(0, 3) : [];
+          const tail = i < parts.length - 1 ? lines.slice(-3) : [];
+          const folded = lines.length - head.length - tail.length;
+          for (const line of head) pre.append(el("span", {class: cls, text: mark + line}));
+          pre.append(el("span", {class: "same", text: "  ⋯ " + plural(folded, "line", "lines") +
+                                                      " unchanged"}));
+          lines = tail;
+        }
+        for (const line of lines) pre.append(el("span", {class: cls, text: mark + line}));
+      });
+      const what = !(path in va.files) ? " (added)" : !(path in vb.files) ? " (removed)" : "";
+      out.push(el("h3", {text: path + what}), pre);
+    }
+    if (!out.length) out.push(el("p", {class: "note", text: "The two versions have the same files."}));
+    $("diff").replaceChildren(...out);
+  } catch (e) {
+    if (e.status !== 401) $("diff").replaceChildren(el("p", {class: "error", text: e.message}));
+  }
+}
+
+$("compare").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  compareVersions();
+});
+
 /* ------------------------------------------------------------ pages */
 
 function route() {
   if (!state.session) return;
-  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts"}[location.hash] || "inbox";
+  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#bot": "bot"}[location.hash] ||
+               "inbox";
   for (const a of document.querySelectorAll("#nav a"))
     a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
   show(page + "-page");
   $("export").href = state.bot ? botPath("/contacts.csv") : "#";
   if (page === "contacts") loadContacts(false);
   else if (page === "broadcasts") loadBroadcasts();
+  else if (page === "bot") loadVersions();
   else loadInbox(false);
   startLive();
 }

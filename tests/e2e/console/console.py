@@ -398,6 +398,43 @@ def broadcasts(d, p, a):
     d.find_element(By.ID, "nav-inbox").click()
 
 
+def versions(d, p, a):
+    """The bot's versions: a diff between two, their transcripts run, a rollback."""
+    with open(os.path.join(a.dir, "scripts", "fanclub", "bot.lua"), encoding="utf-8") as f:
+        source = f.read()
+    status, body = request(p.port, "PUT", "/v1/bots/fanclub/script",
+                           (source + "\n-- version two: <b>bold</b> claims\n").encode(),
+                           {"Authorization": "Bearer " + ADMIN, "Content-Type": "text/plain"})
+    check("a second version is shipped", status == 200 and '"version":2' in body, body)
+    d.find_element(By.ID, "nav-bot").click()
+    check("the bot page lists its versions, the active one marked",
+          wait_for(lambda: d.execute_script(
+              "return [...document.querySelectorAll('#versions li')]"
+              ".map((l) => l.dataset.version + ':' + l.dataset.active).join()") ==
+              "2:true,1:false"))
+    d.find_element(By.CSS_SELECTOR, "#compare button").click()
+    check("the diff between two versions shows the line added, as text",
+          wait_for(lambda: "+ -- version two: <b>bold</b> claims" in texts(d, "#diff .add")),
+          texts(d, "#diff"))
+    check("... in the file it is in", "bot.lua" in texts(d, "#diff h3"), texts(d, "#diff h3"))
+    d.find_element(By.CSS_SELECTOR, "#versions li[data-version='1'] button").click()
+    check("a version's transcripts run and pass",
+          wait_for(lambda: "pass." in texts(d, "#versions li[data-version='1'] .counts"),
+                   timeout=30), texts(d, "#versions li[data-version='1']"))
+    shot(d, a.shots, "15-versions")
+    d.find_element(By.CSS_SELECTOR, "#versions li[data-version='1'] button:nth-of-type(2)").click()
+    d.switch_to.alert.accept()
+    check("a rollback from the page makes version 1 active",
+          wait_for(lambda: d.execute_script(
+              "const l = document.querySelector('#versions li[data-version=\"1\"]');"
+              "return l && l.dataset.active") == "true"))
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/versions",
+                           headers={"Authorization": "Bearer " + ADMIN})
+    active = [v["version"] for v in json.loads(body).get("versions", []) if v.get("active")]
+    check("... as the admin API says", active == [1], body)
+    d.find_element(By.ID, "nav-inbox").click()
+
+
 def run(d, p, a, fake):
     base = p.url()
     d.get(base + "/console")
@@ -498,6 +535,7 @@ def run(d, p, a, fake):
     handoff(d, p, a, fake)
     contacts(d, p, a)
     broadcasts(d, p, a)
+    versions(d, p, a)
 
     d.set_window_size(390, 844)
     check("at phone width the open conversation takes the screen, a way back on it",
