@@ -98,7 +98,7 @@ static int sim_options_read(sim *s, int argc, char **argv) {
 }
 
 int cli_sim(int argc, char **argv) {
-  sim s = {.db = ":memory:", .now = 0};
+  sim s = {.db = ":memory:", .now = 0, .out = stdout, .err = stderr};
   snprintf(s.fan, sizeof s.fan, "+15550001");
   int rc = sim_options_read(&s, argc, argv);
   if (rc >= 0) {

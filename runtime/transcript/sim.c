@@ -36,7 +36,7 @@ int sim_fetch(void *ud, const engine_http_request *r, engine_http_result *res) {
 void sim_answer_http(sim *s) {
   char err[1024];
   if (engine_http_waiting(s->e) && http_mocks_answer(s->http, s->e, err, sizeof err))
-    fprintf(stderr, "parley sim: %s\n", err);
+    fprintf(s->err, "parley sim: %s\n", err);
 }
 
 static int64_t sim_clock(void *ud) { return ((sim *)ud)->now; }
@@ -52,9 +52,9 @@ static void on_message(void *ud, const engine_message *m) {
   record_message(&s->rec, to, masked);
   free(masked);
   if (strcmp(to, s->fan) == 0)
-    printf("%s: %s\n", name, text);
+    fprintf(s->out, "%s: %s\n", name, text);
   else
-    printf("%s -> %s: %s\n", name, to, text);
+    fprintf(s->out, "%s -> %s: %s\n", name, to, text);
 }
 
 static void on_action(void *ud, const engine_action *a) {
@@ -62,9 +62,9 @@ static void on_action(void *ud, const engine_action *a) {
   const char *number = a->number, *what = a->text;
   if (a->kind == ENGINE_ACTION_ERROR) record_error(&s->rec, s->dir, a->detail);
   if (strcmp(number, s->fan) == 0 || !*number)
-    printf("%s  . %s%s\n", sim_dim_on(s), what, sim_dim_off(s));
+    fprintf(s->out, "%s  . %s%s\n", sim_dim_on(s), what, sim_dim_off(s));
   else
-    printf("%s  . [%s] %s%s\n", sim_dim_on(s), number, what, sim_dim_off(s));
+    fprintf(s->out, "%s  . [%s] %s%s\n", sim_dim_on(s), number, what, sim_dim_off(s));
 }
 
 int sim_start(sim *s, const char *db) {
@@ -75,12 +75,12 @@ int sim_start(sim *s, const char *db) {
   char err[4096];
   s->e = engine_open(&opt, err, sizeof err);
   if (!s->e) {
-    fprintf(stderr, "parley sim: %s\n", err);
+    fprintf(s->err, "parley sim: %s\n", err);
     return -1;
   }
   s->b = engine_load_bot(s->e, s->dir, err, sizeof err);
   if (!s->b) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(s->err, "%s\n", err);
     engine_close(s->e);
     s->e = NULL;
     return -1;
@@ -91,12 +91,12 @@ int sim_start(sim *s, const char *db) {
 }
 
 void sim_complain(sim *s, const char *fmt, ...) {
-  if (!s->tty) fprintf(stderr, "stdin:%d: ", s->lineno);
+  if (!s->tty) fprintf(s->err, "stdin:%d: ", s->lineno);
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  vfprintf(s->err, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  fputc('\n', s->err);
   s->errors++;
 }
 

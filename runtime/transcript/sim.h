@@ -5,6 +5,7 @@
 #define PARLEY_SIM_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 #include "http_client.h"
@@ -38,6 +39,7 @@ typedef struct sim {
   int seeded; /* /seed: kept across /reset and /reload */
   int64_t seed;
   int lineno;  /* of the input line being run */
+  FILE *out, *err; /* what it shows, and its complaints (stdout, stderr) */
   bot_env env; /* --env NAME=value: over PARLEY_BOT_<BOT>_<NAME> */
 } sim;
 

@@ -34,7 +34,7 @@ static int no_argument(sim *s, const command *c, const char *arg) {
 static void show_clock_moved(sim *s) {
   char t[64];
   clock_format_local(s->now, s->zone, t, sizeof t);
-  printf("%s  . clock: %s %s%s\n", sim_dim_on(s), t, s->zone, sim_dim_off(s));
+  fprintf(s->out, "%s  . clock: %s %s%s\n", sim_dim_on(s), t, s->zone, sim_dim_off(s));
 }
 
 /* ---------------------------------------------------------------- the fan, the clock
@@ -58,7 +58,7 @@ static int cmd_advance(sim *s, const command *c, char *arg) {
     record_step(&s->rec, xasprintf("~ %s", arg));
     char err[1024];
     if (http_mocks_advance(s->http, s->e, s->now + d, err, sizeof err))
-      fprintf(stderr, "parley sim: %s\n", err);
+      fprintf(s->err, "parley sim: %s\n", err);
     s->now += d;
     record_step_end(&s->rec);
     show_clock_moved(s);
@@ -70,7 +70,7 @@ static int cmd_clock(sim *s, const command *c, char *arg) {
   if (!no_argument(s, c, arg)) return 0;
   char t[64];
   clock_format_local(s->now, s->zone, t, sizeof t);
-  printf("%s %s\n", t, s->zone);
+  fprintf(s->out, "%s %s\n", t, s->zone);
   return 0;
 }
 
@@ -81,17 +81,17 @@ static int cmd_state(sim *s, const command *c, char *arg) {
   if (!no_argument(s, c, arg)) return 0;
   contact_row r = {0};
   if (store_contact_get(engine_store(s->e), bot_id(s->b), s->fan, &r) <= 0) {
-    printf("%s has not texted this bot yet\n", s->fan);
+    fprintf(s->out, "%s has not texted this bot yet\n", s->fan);
     return 0;
   }
-  printf("contact  %s (%s)\n", r.number, r.status);
-  printf("fields   %s\n", r.fields);
-  printf("tags     %s\n", r.tags);
-  printf("state    %s\n", r.state);
-  printf("expect   %s\n", r.expect ? r.expect : "-");
-  if (r.timezone) printf("timezone %s\n", r.timezone);
+  fprintf(s->out, "contact  %s (%s)\n", r.number, r.status);
+  fprintf(s->out, "fields   %s\n", r.fields);
+  fprintf(s->out, "tags     %s\n", r.tags);
+  fprintf(s->out, "state    %s\n", r.state);
+  fprintf(s->out, "expect   %s\n", r.expect ? r.expect : "-");
+  if (r.timezone) fprintf(s->out, "timezone %s\n", r.timezone);
   char *st = store_bot_store_get(engine_store(s->e), bot_id(s->b), NULL);
-  printf("bot.store %s\n", st);
+  fprintf(s->out, "bot.store %s\n", st);
   free(st);
   contact_row_free(&r);
   return 0;
@@ -99,7 +99,7 @@ static int cmd_state(sim *s, const command *c, char *arg) {
 
 static void print_contact(void *ud, const contact_row *r) {
   sim *s = ud;
-  printf("%s%s  %s  fields %s  tags %s%s%s\n",
+  fprintf(s->out, "%s%s  %s  fields %s  tags %s%s%s\n",
          strcmp(r->number, s->fan) == 0 ? "* " : "  ", r->number, r->status, r->fields,
          r->tags, r->timezone ? "  tz " : "", r->timezone ? r->timezone : "");
 }
@@ -107,7 +107,7 @@ static void print_contact(void *ud, const contact_row *r) {
 static int cmd_contacts(sim *s, const command *c, char *arg) {
   if (!no_argument(s, c, arg)) return 0;
   long n = store_contact_count(engine_store(s->e), bot_id(s->b));
-  printf("%ld contact%s\n", n, n == 1 ? "" : "s");
+  fprintf(s->out, "%ld contact%s\n", n, n == 1 ? "" : "s");
   store_contacts_each(engine_store(s->e), bot_id(s->b), print_contact, s);
   return 0;
 }
@@ -124,7 +124,7 @@ static int cmd_broadcasts(sim *s, const command *c, char *arg) {
     }
     char when[64];
     clock_format_local(br.next_at, s->zone, when, sizeof when);
-    printf(
+    fprintf(s->out, 
         "#%lld %s: sent %ld, held %ld, suppressed %ld, failed %ld, not opted in %ld "
         "(next turn %s) %s\n",
         (long long)br.id, br.status, br.sent, br.held, br.suppressed, br.failed,
@@ -132,7 +132,7 @@ static int cmd_broadcasts(sim *s, const command *c, char *arg) {
     broadcast_row_free(&br);
     shown++;
   }
-  if (!shown) printf("no broadcasts\n");
+  if (!shown) fprintf(s->out, "no broadcasts\n");
   return 0;
 }
 
@@ -158,7 +158,7 @@ static void print_due(sim *s, int64_t at) {
   char when[64], ahead[64];
   clock_format_local(at, s->zone, when, sizeof when);
   format_ahead(at - s->now, ahead, sizeof ahead);
-  printf(", due %s %s (%s)\n", when, s->zone, ahead);
+  fprintf(s->out, ", due %s %s (%s)\n", when, s->zone, ahead);
 }
 
 static void print_timer(sim *s, const timer_row *t) {
@@ -167,11 +167,11 @@ static void print_timer(sim *s, const timer_row *t) {
     json_t *args = json_loads(t->args ? t->args : "null", 0, NULL);
     json_int_t step = json_integer_value(json_object_get(args, "step"));
     json_decref(args);
-    printf("drip %s step %lld for %s", t->handler + 5, (long long)step, whose);
+    fprintf(s->out, "drip %s step %lld for %s", t->handler + 5, (long long)step, whose);
   } else if (t->kind && strcmp(t->kind, "every") == 0) {
-    printf("every \"%s\" %s for %s", t->spec ? t->spec : "", t->handler, whose);
+    fprintf(s->out, "every \"%s\" %s for %s", t->spec ? t->spec : "", t->handler, whose);
   } else {
-    printf("timer #%lld %s for %s", (long long)t->id, t->handler, whose);
+    fprintf(s->out, "timer #%lld %s for %s", (long long)t->id, t->handler, whose);
   }
   print_due(s, t->due_at);
 }
@@ -186,17 +186,17 @@ static int cmd_timers(sim *s, const command *c, char *arg) {
   int64_t end = CLOCK_MAX_SECONDS * 1000;
   if (store_timers_due(st, bot_id(s->b), end, NULL, MAX_SHOWN + 1, &timers, &nt) ||
       store_held_due(st, bot_id(s->b), end, NULL, MAX_SHOWN + 1, &held, &nh)) {
-    fprintf(stderr, "parley sim: %s\n", store_error(st));
+    fprintf(s->err, "parley sim: %s\n", store_error(st));
     s->errors++;
   }
   for (size_t i = 0; i < nt && i < MAX_SHOWN; i++) print_timer(s, &timers[i]);
-  if (nt > MAX_SHOWN) printf("... and more timers\n");
+  if (nt > MAX_SHOWN) fprintf(s->out, "... and more timers\n");
   for (size_t i = 0; i < nh && i < MAX_SHOWN; i++) {
-    printf("held for %s (quiet hours): %s", held[i].number, held[i].text);
+    fprintf(s->out, "held for %s (quiet hours): %s", held[i].number, held[i].text);
     print_due(s, held[i].send_at);
   }
-  if (nh > MAX_SHOWN) printf("... and more held messages\n");
-  if (!nt && !nh) printf("no pending timers or drip steps\n");
+  if (nh > MAX_SHOWN) fprintf(s->out, "... and more held messages\n");
+  if (!nt && !nh) fprintf(s->out, "no pending timers or drip steps\n");
   for (size_t i = 0; i < nt; i++) timer_row_free(&timers[i]);
   for (size_t i = 0; i < nh; i++) {
     free(held[i].number);
@@ -253,7 +253,7 @@ static int cmd_event(sim *s, const command *c, char *arg) {
               xasprintf("@event %s %s%s%s", s->fan, arg, *data ? " " : "", data));
   inbound in = {.from = s->fan, .event_type = arg, .event_data = event_data};
   if (engine_handle(s->e, s->b, &in, 1, err, sizeof err)) {
-    fprintf(stderr, "parley sim: %s\n", err);
+    fprintf(s->err, "parley sim: %s\n", err);
     s->errors++;
   }
   free(event_data);
@@ -290,12 +290,12 @@ static int cmd_contact(sim *s, const command *c, char *arg) {
     s->rec.step = NULL;
     usage_error(s, c, "%s", err);
   } else if (rc < 0) {
-    fprintf(stderr, "parley sim: %s\n", err);
+    fprintf(s->err, "parley sim: %s\n", err);
     s->errors++;
   }
   record_step_end(&s->rec);
   if (rc == 0)
-    printf("%s  . contact %s set%s\n", sim_dim_on(s), number, sim_dim_off(s));
+    fprintf(s->out, "%s  . contact %s set%s\n", sim_dim_on(s), number, sim_dim_off(s));
   contact_setup_free(&cs);
   return 0;
 }
@@ -318,7 +318,7 @@ static int cmd_seed(sim *s, const command *c, char *arg) {
   char *line = xasprintf("@seed %lld", n);
   record_setup(&s->rec, line);
   free(line);
-  printf("%s  . math.random is repeatable: the n-th handler call from now on starts "
+  fprintf(s->out, "%s  . math.random is repeatable: the n-th handler call from now on starts "
          "from (%lld, n)%s\n",
          sim_dim_on(s), n, sim_dim_off(s));
   return 0;
@@ -331,7 +331,7 @@ static int cmd_reload(sim *s, const command *c, char *arg) {
   char err[8192];
   bot *b = engine_load_bot(s->e, s->dir, err, sizeof err);
   if (!b) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(s->err, "%s\n", err);
     sim_complain(
         s, "/reload: the bot is unchanged (the version from before still answers)");
     return 0;
@@ -340,7 +340,7 @@ static int cmd_reload(sim *s, const command *c, char *arg) {
   if (s->seeded) engine_seed_random(s->e, b, s->seed); /* counts from 1 again */
   s->rec.reloaded = 1;
   record_comment(&s->rec, "/reload: the steps below ran with a new version of the bot");
-  printf("%s  . reloaded %s%s\n", sim_dim_on(s), s->dir, sim_dim_off(s));
+  fprintf(s->out, "%s  . reloaded %s%s\n", sim_dim_on(s), s->dir, sim_dim_off(s));
   return 0;
 }
 
@@ -359,16 +359,16 @@ static int cmd_save(sim *s, const command *c, char *arg) {
     sim_complain(s, "/save: %s", err);
     return 0;
   }
-  printf("%s  . saved the session to %s (parley test %s replays it)%s\n", sim_dim_on(s),
+  fprintf(s->out, "%s  . saved the session to %s (parley test %s replays it)%s\n", sim_dim_on(s),
          arg, arg, sim_dim_off(s));
   if (s->rec.reloaded)
-    printf(
+    fprintf(s->out, 
         "%s  . note: the bot was reloaded during the session; the transcript runs "
         "every "
         "step with the version it loads%s\n",
         sim_dim_on(s), sim_dim_off(s));
   if (strcmp(s->db, ":memory:") != 0)
-    printf(
+    fprintf(s->out, 
         "%s  . note: the session began with the data in %s; the transcript begins with "
         "an "
         "empty store%s\n",
@@ -383,7 +383,7 @@ static int cmd_reset(sim *s, const command *c, char *arg) {
   if (sim_start(s, ":memory:")) return 1;
   record_restart(&s->rec, s->now);
   int kept = strcmp(s->db, ":memory:") != 0;
-  printf("%s  . reset: empty in-memory store%s%s%s%s\n", sim_dim_on(s),
+  fprintf(s->out, "%s  . reset: empty in-memory store%s%s%s%s\n", sim_dim_on(s),
          kept ? " (" : "", kept ? s->db : "", kept ? " is left as it was)" : "",
          sim_dim_off(s));
   s->db = ":memory:";
@@ -434,7 +434,7 @@ static const command commands[] = {
 
 static int cmd_help(sim *s, const command *c, char *arg) {
   (void)s, (void)c, (void)arg;
-  puts(
+  fprintf(s->out, "%s\n",
       "Type a message to send it as the current fan; the line under it names the rule\n"
       "that took it. Commands:");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
@@ -442,9 +442,9 @@ static int cmd_help(sim *s, const command *c, char *arg) {
     snprintf(head, sizeof head, "/%s%s%s", commands[i].name,
              *commands[i].args ? " " : "", commands[i].args);
     if (strlen(head) < 15)
-      printf("  %-16s%s\n", head, commands[i].help);
+      fprintf(s->out, "  %-16s%s\n", head, commands[i].help);
     else
-      printf("  %s\n                  %s\n", head, commands[i].help);
+      fprintf(s->out, "  %s\n                  %s\n", head, commands[i].help);
   }
   return 0;
 }
