@@ -19,25 +19,6 @@
 #include "clock.h"
 
 /* A line that is not a command: a message from the current fan. */
-static void send_message(sim *s, const char *text) {
-  buf step = {0};
-  buf_printf(&step, "> %s ", s->fan);
-  for (const char *p = text; *p; p++) { /* a backslash is written \\, {{ as \{{ */
-    if (*p == '\\' || (p[0] == '{' && p[1] == '{')) buf_puts(&step, "\\");
-    buf_add(&step, p, 1);
-    if (p[0] == '{' && p[1] == '{') buf_add(&step, ++p, 1);
-  }
-  record_step(&s->rec, step.data);
-  inbound in = {.from = s->fan, .text = text, .len = strlen(text)};
-  char err[1024];
-  if (engine_handle(s->e, s->b, &in, 1, err, sizeof err)) {
-    fprintf(stderr, "parley sim: %s\n", err);
-    s->errors++;
-  }
-  sim_answer_http(s);
-  record_step_end(&s->rec);
-}
-
 static const struct option sim_options[] = {{"db", required_argument, NULL, 'd'},
                                             {"as", required_argument, NULL, 'a'},
                                             {"env", required_argument, NULL, 'e'},
@@ -157,7 +138,7 @@ int cli_sim(int argc, char **argv) {
       if (quit) break;
       continue;
     }
-    send_message(&s, p);
+    sim_send(&s, p);
     free(line);
   }
   engine_close(s.e);

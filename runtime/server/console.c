@@ -199,6 +199,15 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     *rc = get ? admin_job(s, conn, r, "", JOB_FEED, NULL) : respond_error(conn, 405, "use GET");
     return 1;
   }
+  size_t ulen = strlen(url);
+  if (strncmp(url, "/v1/bots/", 9) == 0 && ulen > 13 && strcmp(url + ulen - 4, "/sim") == 0) {
+    char *b = xstrndup(url + 9, ulen - 13);
+    *rc = strchr(b, '/') || !*b ? respond_error(conn, 404, "no such endpoint")
+          : post               ? admin_job(s, conn, r, b, JOB_SIM, NULL)
+                               : respond_error(conn, 405, "use POST");
+    free(b);
+    return 1;
+  }
   if (strcmp(url, "/v1/bots") == 0) {
     *rc = get ? admin_job(s, conn, r, "", JOB_BOTS, NULL) : respond_error(conn, 405, "use GET");
     return 1;
@@ -612,6 +621,8 @@ void console_run(server *s, job *j) {
       job_answer_error(j, 404, "no such bot");
     } else if (j->kind == JOB_CONVERSATIONS) {
       list_conversations(s, j, b);
+    } else if (j->kind == JOB_SIM) {
+      console_sim_run(s, j, b);
     } else if ((rc = engine_inbox_read(s->e, b, j->item, err, sizeof err)) < 0) {
       log_event(LOG_ERROR, "store_failed", "error", err, NULL);
       job_answer_error(j, 503, "the store failed; retry later");

@@ -29,7 +29,7 @@ enum job_kind {
   JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
   /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
-  JOB_CONVERSATION_READ, JOB_FEED,
+  JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM,
   JOB_CONSOLE_ACTION /* take, reply, note, hand back: becomes a JOB_EVENT (console.c) */
 };
 
@@ -285,6 +285,11 @@ int console_refused(server *s, job *j);
  * stands for (handoff.c), to be handled as any event: 0; or 1 with j
  * answered (400: no text, no name). */
 int console_action_event(job *j);
+/* console_sim.c: POST /v1/bots/BOT/sim {"line"}: a line in the session's
+ * simulator of bot b (made at its first line), answered with what it
+ * showed; and every simulator freed (at the end). On the engine thread. */
+void console_sim_run(server *s, job *j, struct bot *b);
+void console_sims_free(void);
 /* On the engine thread: the console's own jobs (those with a session
  * passed console_refused first). */
 void console_run(server *s, job *j);

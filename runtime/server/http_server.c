@@ -1112,6 +1112,7 @@ void server_free(server *s) {
   feed_close(s->feed);
   if (s->daemon) MHD_stop_daemon(s->daemon);
   feed_free(s->feed);
+  console_sims_free();
   upload_worker_free(s->uploads);
   http_limits_stop(s->limits);
   while (s->head) { /* the sender's reports after the last batch */

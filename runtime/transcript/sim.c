@@ -67,6 +67,25 @@ static void on_action(void *ud, const engine_action *a) {
     fprintf(s->out, "%s  . [%s] %s%s\n", sim_dim_on(s), number, what, sim_dim_off(s));
 }
 
+void sim_send(sim *s, const char *text) {
+  buf step = {0};
+  buf_printf(&step, "> %s ", s->fan);
+  for (const char *p = text; *p; p++) { /* a backslash is written \\, {{ as \{{ */
+    if (*p == '\\' || (p[0] == '{' && p[1] == '{')) buf_puts(&step, "\\");
+    buf_add(&step, p, 1);
+    if (p[0] == '{' && p[1] == '{') buf_add(&step, ++p, 1);
+  }
+  record_step(&s->rec, step.data);
+  inbound in = {.from = s->fan, .text = text, .len = strlen(text)};
+  char err[1024];
+  if (engine_handle(s->e, s->b, &in, 1, err, sizeof err)) {
+    fprintf(s->err, "parley sim: %s\n", err);
+    s->errors++;
+  }
+  sim_answer_http(s);
+  record_step_end(&s->rec);
+}
+
 int sim_start(sim *s, const char *db) {
   engine_observer obs = {on_message, on_action, s, NULL, 0};
   engine_options opt = {.db_path = db, .clock = sim_clock, .clock_ud = s,
@@ -78,7 +97,18 @@ int sim_start(sim *s, const char *db) {
     fprintf(s->err, "parley sim: %s\n", err);
     return -1;
   }
-  s->b = engine_load_bot(s->e, s->dir, err, sizeof err);
+  if (s->files_json) { /* the console's: a version's files, no folder */
+    char *label = xasprintf("%s (simulated)", s->name);
+    script *sc = script_from_json(s->name, label, s->files_json, err, sizeof err);
+    free(label);
+    if (sc && engine_fill_bot_env(s->e, sc, err, sizeof err)) {
+      script_free(sc);
+      sc = NULL;
+    }
+    s->b = sc ? engine_install(s->e, sc, NULL, err, sizeof err) : NULL; /* takes sc */
+  } else {
+    s->b = engine_load_bot(s->e, s->dir, err, sizeof err);
+  }
   if (!s->b) {
     fprintf(s->err, "%s\n", err);
     engine_close(s->e);

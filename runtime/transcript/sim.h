@@ -40,11 +40,16 @@ typedef struct sim {
   int64_t seed;
   int lineno;  /* of the input line being run */
   FILE *out, *err; /* what it shows, and its complaints (stdout, stderr) */
+  /* the console's simulator: the bot is a version's files (JSON), named
+   * name, instead of the folder dir */
+  const char *files_json, *name;
   bot_env env; /* --env NAME=value: over PARLEY_BOT_<BOT>_<NAME> */
 } sim;
 
 /* sim.c */
 int sim_start(sim *s, const char *db);
+/* The current fan sends text. */
+void sim_send(sim *s, const char *text);
 /* The fallback of the /http mocks: a request no /http line answers goes out
  * for real, and is recorded for /save. */
 int sim_fetch(void *ud, const engine_http_request *r, engine_http_result *res);

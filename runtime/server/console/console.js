@@ -73,7 +73,8 @@ function when(seconds) {
 }
 
 function show(page) {
-  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page", "bot-page"])
+  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page", "bot-page",
+                    "sim-page"])
     $(id).hidden = id !== page;
 }
 
@@ -761,12 +762,40 @@ $("compare").addEventListener("submit", (ev) => {
   compareVersions();
 });
 
+/* ------------------------------------------------------------ the simulator */
+
+function simShow(cls, text) {
+  $("sim-log").append(el("li", {class: cls, text}));
+  $("sim-log").lastElementChild.scrollIntoView({block: "end"});
+}
+
+$("sim-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const line = $("sim-line").value.trim();
+  if (!line) return;
+  $("sim-error").textContent = "";
+  simShow(line.startsWith("/") ? "rule" : "fan", line);
+  $("sim-line").value = "";
+  try {
+    const r = await api("POST", botPath("/sim"), {line});
+    for (const l of r.lines)
+      simShow(l.startsWith("  .") ? (l.includes("error") ? "rule failed" : "rule")
+                                  : l.includes(": ") && !l.startsWith("  ") ? "bot" : "rule", l);
+    for (const l of r.errors) simShow("rule failed", l);
+    $("sim-where").textContent = "You are " + r.fan + "; the simulated clock is at " +
+                                 new Date(r.clock * 1000).toISOString().replace("T", " ").slice(0, 16) +
+                                 " UTC.";
+  } catch (e) {
+    if (e.status !== 401) $("sim-error").textContent = e.message;
+  }
+});
+
 /* ------------------------------------------------------------ pages */
 
 function route() {
   if (!state.session) return;
-  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#bot": "bot"}[location.hash] ||
-               "inbox";
+  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#bot": "bot",
+                "#sim": "sim"}[location.hash] || "inbox";
   for (const a of document.querySelectorAll("#nav a"))
     a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
   show(page + "-page");

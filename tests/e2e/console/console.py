@@ -435,6 +435,33 @@ def versions(d, p, a):
     d.find_element(By.ID, "nav-inbox").click()
 
 
+def simulator(d, p, a):
+    """The simulator answers, as parley sim does, on a store of its own."""
+    d.find_element(By.ID, "nav-sim").click()
+
+    def say(line):
+        box = d.find_element(By.ID, "sim-line")
+        box.send_keys(line)
+        d.find_element(By.CSS_SELECTOR, "#sim-form button").click()
+    say("hi")
+    check("the simulator answers as the bot",
+          wait_for(lambda: "Welcome to the fan club" in texts(d, "#sim-log .bot")),
+          texts(d, "#sim-log"))
+    check("... with the rule that took the message", "rule: on_join" in texts(d, "#sim-log .rule"))
+    say("/advance 2h")
+    check("its clock moves on", wait_for(lambda: "clock:" in texts(d, "#sim-log .rule")),
+          texts(d, "#sim-log"))
+    say("/save x.chat")
+    check("commands of the author's machine are refused",
+          wait_for(lambda: "not the console's" in text_of(d, "sim-error")), text_of(d, "sim-error"))
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/contacts/%2B15550001/messages",
+                           headers={"Authorization": "Bearer " + ADMIN})
+    check("the simulator's messages stay out of the bot's store (the fan's one real \"hi\")",
+          body.count('"text":"hi"') == 1, body[-300:])
+    shot(d, a.shots, "16-simulator")
+    d.find_element(By.ID, "nav-inbox").click()
+
+
 def run(d, p, a, fake):
     base = p.url()
     d.get(base + "/console")
@@ -536,6 +563,7 @@ def run(d, p, a, fake):
     contacts(d, p, a)
     broadcasts(d, p, a)
     versions(d, p, a)
+    simulator(d, p, a)
 
     d.set_window_size(390, 844)
     check("at phone width the open conversation takes the screen, a way back on it",
