@@ -27,7 +27,8 @@ LDLIBS  += -lphonenumber -lstdc++ -lm -lpthread
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libsqlite3-dev \
             libjansson-dev libedit-dev libicu-dev libssl-dev sqlite3 \
             libphonenumber-dev python3 python3-phonenumbers libmicrohttpd-dev curl libcurl4-openssl-dev \
-            libarchive-dev kannel kannel-extras lua5.4 postgresql libpq-dev node-diff
+            libarchive-dev kannel kannel-extras lua5.4 postgresql libpq-dev node-diff \
+            libjs-d3 libjs-c3
 
 SRCS := $(filter-out runtime/cli/main.c,$(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.c)))
 CXX_SRCS := $(foreach d,$(LAYER_DIRS),$(wildcard $(d)/*.cc))
@@ -90,7 +91,12 @@ $(B)/stdlib_embed.o: $(B)/stdlib_embed.c runtime/lua/script.h | deps
 # the console's pages (runtime/server/console/), served by parley serve, with
 # the JavaScript libraries they use as Debian ships them (and their licences)
 CONSOLE_LIBS := /usr/share/nodejs/diff/dist/diff.js:vendor/diff.js \
-                /usr/share/doc/node-diff/copyright:vendor/diff.copyright.txt
+                /usr/share/doc/node-diff/copyright:vendor/diff.copyright.txt \
+                /usr/share/javascript/d3/d3.min.js:vendor/d3.min.js \
+                /usr/share/doc/libjs-d3/copyright:vendor/d3.copyright.txt \
+                /usr/share/javascript/c3/c3.min.js:vendor/c3.min.js \
+                /usr/share/javascript/c3/c3.min.css:vendor/c3.min.css \
+                /usr/share/doc/libjs-c3/copyright:vendor/c3.copyright.txt
 $(B)/console_embed.c: runtime/lua/embed.sh $(CONSOLE) | $(B) deps
 	@rm -rf $(B)/console-files && mkdir -p $(B)/console-files/vendor
 	@cp -R runtime/server/console/. $(B)/console-files/

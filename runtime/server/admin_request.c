@@ -38,6 +38,7 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_SESSION_CREATE: case JOB_SESSION_GET: case JOB_SESSION_END: return "console/session";
     case JOB_FEED: return "console/events";
     case JOB_SIM: return "sim";
+    case JOB_STATS: return "stats";
     case JOB_CONSOLE_ACTION: return "conversations";
     case JOB_VERSION_FILES: case JOB_VERSION_TEST: return "versions";
     default: return "contacts";

@@ -29,7 +29,7 @@ enum job_kind {
   JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
   /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
-  JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM,
+  JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM, JOB_STATS,
   JOB_CONSOLE_ACTION /* take, reply, note, hand back: becomes a JOB_EVENT (console.c) */
 };
 

@@ -19,6 +19,11 @@ enum {
   K_ACTION_ADD,
   K_ACTIONS,
   K_ERRORS,
+  K_ID_AT,
+  K_STATS_MESSAGES,
+  K_STATS_CONSENT,
+  K_STATS_ERRORS,
+  K_REPLY_WAITS,
   K_INBOX,
   K_COUNT
 };
@@ -65,6 +70,25 @@ static const char *const queries[K_COUNT] = {
     [K_ACTIONS] = "SELECT who, action, text, at FROM operator_actions WHERE contact_id = ?1"
                   " ORDER BY id",
     [K_ERRORS] = "SELECT kind, text, at FROM errors WHERE contact_id = ?1 ORDER BY id",
+    /* the first message from an id on: its id and time (the primary key) */
+    [K_ID_AT] = "SELECT id, created_at FROM messages WHERE id >= ?1 ORDER BY id LIMIT 1",
+    /* ?1 bot, ?2 the first id, ?3 since, ?4 bucket, ?5 offset */
+    [K_STATS_MESSAGES] =
+        "SELECT (created_at + ?5) / ?4, CASE WHEN direction = 'in' THEN 'in' ELSE 'out' END,"
+        " count(*), sum(CASE WHEN direction = 'out' AND status = 'delivered' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN direction = 'out' AND status = 'undelivered' THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN direction = 'out' AND status = 'failed' THEN 1 ELSE 0 END)"
+        " FROM messages WHERE id >= ?2 AND bot_id = ?1 AND created_at >= ?3"
+        " GROUP BY 1, 2",
+    [K_STATS_CONSENT] = "SELECT (at + ?4) / ?3, action, count(*) FROM consent"
+                        " WHERE bot_id = ?1 AND at >= ?2 GROUP BY 1, 2",
+    [K_STATS_ERRORS] = "SELECT (at + ?4) / ?3, 'error', count(*) FROM errors"
+                       " WHERE bot_id = ?1 AND at >= ?2 GROUP BY 1",
+    [K_REPLY_WAITS] =
+        "SELECT (SELECT min(o.created_at) FROM messages o WHERE o.contact_id = i.contact_id"
+        " AND o.id > i.id AND o.direction = 'out' AND o.broadcast_id IS NULL) - i.created_at"
+        " FROM messages i WHERE i.id >= ?2 AND i.bot_id = ?1 AND i.direction = 'in'"
+        " AND i.created_at >= ?3 ORDER BY i.id DESC LIMIT ?4",
     [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
                             "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)"),
 };
@@ -179,6 +203,89 @@ int store_contact_errors_each(store_reader *rd, int64_t contact_id, contact_erro
   while ((rc = sql_step(s)) == SQL_ROW)
     fn(ud, sql_column_text(s, 0), sql_column_text(s, 1), sql_column_int(s, 2));
   return store_step_end(st, s, rc, "cannot read a contact's errors") < 0 ? -1 : 0;
+}
+
+/* The id of the first message at or after since (ms): messages' ids grow
+ * with their time, so a binary search over ids finds it in a few look-ups
+ * by the primary key. 0 if every message is older. */
+static int64_t first_id_since(store *st, int64_t since, int *failed) {
+  int64_t lo = 1, hi = INT64_MAX / 2, found = 0;
+  for (int steps = 0; lo <= hi && steps < 80; steps++) {
+    int64_t mid = lo + (hi - lo) / 2;
+    sql_stmt *s = query(st, K_ID_AT);
+    if (!s) {
+      *failed = 1;
+      return 0;
+    }
+    sql_bind_int(s, 1, mid);
+    int rc = sql_step(s);
+    int64_t id = rc == SQL_ROW ? sql_column_int(s, 0) : 0, at = rc == SQL_ROW ? sql_column_int(s, 1) : 0;
+    if (store_step_end(st, s, rc, "cannot read the messages") < 0) {
+      *failed = 1;
+      return 0;
+    }
+    if (rc != SQL_ROW) { /* no message from mid on */
+      hi = mid - 1;
+    } else if (at >= since) {
+      found = id;
+      hi = mid - 1;
+    } else {
+      lo = id + 1;
+    }
+  }
+  return found;
+}
+
+/* One bucket and kind a row; the messages' rows have their statuses' counts
+ * after (statuses). */
+static int stats_rows(store *st, sql_stmt *s, stats_fn fn, void *ud, int64_t bucket_ms,
+                      int64_t offset_ms, int statuses) {
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW) {
+    int64_t start = sql_column_int(s, 0) * bucket_ms - offset_ms;
+    fn(ud, start, sql_column_text(s, 1), sql_column_int(s, 2));
+    static const char *const names[] = {"delivered", "undelivered", "failed"};
+    for (int k = 0; statuses && k < 3; k++)
+      if (sql_column_int(s, 3 + k)) fn(ud, start, names[k], sql_column_int(s, 3 + k));
+  }
+  return store_step_end(st, s, rc, "cannot count what happened") < 0 ? -1 : 0;
+}
+
+int store_bot_stats(store_reader *rd, int64_t bot_id, int64_t since, int64_t bucket_ms,
+                    int64_t offset_ms, stats_fn fn, void *ud) {
+  store *st = reader_store(rd);
+  int failed = 0;
+  int64_t first = first_id_since(st, since, &failed);
+  if (failed) return -1;
+  sql_stmt *s;
+  if (first) {
+    if (!(s = query(st, K_STATS_MESSAGES))) return -1;
+    STORE_BIND(s, SQL_INT(bot_id), SQL_INT(first), SQL_INT(since), SQL_INT(bucket_ms),
+               SQL_INT(offset_ms));
+    if (stats_rows(st, s, fn, ud, bucket_ms, offset_ms, 1)) return -1;
+  }
+  for (int q = K_STATS_CONSENT; q <= K_STATS_ERRORS; q++) {
+    if (!(s = query(st, q))) return -1;
+    STORE_BIND(s, SQL_INT(bot_id), SQL_INT(since), SQL_INT(bucket_ms), SQL_INT(offset_ms));
+    if (stats_rows(st, s, fn, ud, bucket_ms, offset_ms, 0)) return -1;
+  }
+  return 0;
+}
+
+int store_reply_waits(store_reader *rd, int64_t bot_id, int64_t since, long limit,
+                      void (*fn)(void *ud, int64_t wait_ms), void *ud) {
+  store *st = reader_store(rd);
+  int failed = 0;
+  int64_t first = first_id_since(st, since, &failed);
+  if (failed) return -1;
+  if (!first) return 0;
+  sql_stmt *s = query(st, K_REPLY_WAITS);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(first), SQL_INT(since), SQL_INT(limit));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    if (!sql_column_is_null(s, 0)) fn(ud, sql_column_int(s, 0));
+  return store_step_end(st, s, rc, "cannot read how long fans waited") < 0 ? -1 : 0;
 }
 
 /* search as a LIKE pattern that finds it anywhere: %, _ and \ escaped */

@@ -86,4 +86,22 @@ typedef void (*contact_error_fn)(void *ud, const char *kind, const char *text, i
 int store_contact_errors_each(store_reader *rd, int64_t contact_id, contact_error_fn fn,
                               void *ud);
 
+/* Numbers at a glance: what happened to a bot from `since` (ms) on, in
+ * buckets of bucket_ms (an hour, a day), shifted by offset_ms (the
+ * viewer's time zone: a day starts at its midnight). Each call of fn is
+ * one bucket's count of one kind: "in", "out", "delivered", "undelivered",
+ * "failed" (outbound messages now in that status), "optin", "optout",
+ * "error". Messages are found from the first whose time is since (their
+ * ids grow with time: a few look-ups by id, then the window's rows only).
+ * 0 or -1. */
+typedef void (*stats_fn)(void *ud, int64_t bucket_start_ms, const char *kind, int64_t count);
+int store_bot_stats(store_reader *rd, int64_t bot_id, int64_t since, int64_t bucket_ms,
+                    int64_t offset_ms, stats_fn fn, void *ud);
+/* How long fans waited for an answer: for each of the bot's last `limit`
+ * inbound messages from since on, the time (ms) to the next message out
+ * to that contact that is not a broadcast's (a handler's reply, a
+ * person's); fn gets each (unanswered ones are left out). 0 or -1. */
+int store_reply_waits(store_reader *rd, int64_t bot_id, int64_t since, long limit,
+                      void (*fn)(void *ud, int64_t wait_ms), void *ud);
+
 #endif

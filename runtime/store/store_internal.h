@@ -15,7 +15,7 @@ enum {
   STORE_QUERIES = 64,
   STORE_EXTRA_QUERIES = 16,
   STORE_CLUSTER_QUERIES = 24,
-  STORE_CONSOLE_QUERIES = 12
+  STORE_CONSOLE_QUERIES = 20
 };
 /* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows (and
  * store_conversations_save's) */

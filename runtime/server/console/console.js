@@ -74,7 +74,7 @@ function when(seconds) {
 
 function show(page) {
   for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page", "bot-page",
-                    "sim-page"])
+                    "sim-page", "numbers-page"])
     $(id).hidden = id !== page;
 }
 
@@ -790,12 +790,73 @@ $("sim-form").addEventListener("submit", async (ev) => {
   }
 });
 
+/* ------------------------------------------------------------ numbers at a glance */
+
+const DAY_SERIES = [["in", "in"], ["out", "out"], ["delivered", "delivered"],
+                    ["optin", "opted in"], ["optout", "opted out"], ["error", "handler errors"]];
+
+function figure(label, value) {
+  return el("div", {}, el("dt", {text: label}), el("dd", {text: value}));
+}
+
+function seconds(ms) {
+  return ms < 1000 ? ms + " ms" : ms < 60000 ? (ms / 1000).toFixed(1) + " s"
+                                            : Math.round(ms / 60000) + " min";
+}
+
+async function loadNumbers() {
+  if (!state.bot) return;
+  $("numbers-error").textContent = "";
+  try {
+    const offset = -new Date().getTimezoneOffset();
+    const n = await api("GET", botPath("/stats?days=7&offset=" + offset));
+    const sum = (k) => n.days.reduce((t, d) => t + d[k], 0);
+    const w = n.reply_wait;
+    $("figures").replaceChildren(
+      figure("Messages in, 7 days", String(sum("in"))),
+      figure("Messages out", String(sum("out"))),
+      figure("Delivered", n.delivery_rate === null ? "no reports"
+                                                   : (100 * n.delivery_rate).toFixed(1) + " %"),
+      figure("Opted in / out", sum("optin") + " / " + sum("optout")),
+      figure("Handler errors", String(sum("error"))),
+      figure("Waited for an answer", w.count ? seconds(w.p50_ms) + " (9 in 10: " +
+                                               seconds(w.p90_ms) + ")" : "no answers yet"));
+    const time = (list) => ["x", ...list.map((b) => b.at * 1000)];
+    c3.generate({
+      bindto: "#chart-hours",
+      data: {x: "x", type: "bar", columns: [time(n.hours), ["in", ...n.hours.map((h) => h.in)],
+                                            ["out", ...n.hours.map((h) => h.out)]]},
+      axis: {x: {type: "timeseries", padding: {left: 1800000, right: 1800000},
+                 tick: {format: "%H:%M",
+                        values: n.hours.filter((h, i) => i % 6 === 5).map((h) => h.at * 1000)}}},
+      bar: {width: {ratio: 0.8}},
+      transition: {duration: 0},
+    });
+    c3.generate({
+      bindto: "#chart-days",
+      data: {x: "x", type: "bar", columns: [time(n.days),
+        ...DAY_SERIES.map(([k, label]) => [label, ...n.days.map((d) => d[k])])]},
+      axis: {x: {type: "timeseries", padding: {left: 43200000, right: 43200000},
+                 tick: {format: "%a %d"}}},
+      transition: {duration: 0},
+    });
+    $("days-table").replaceChildren(
+      el("thead", {}, el("tr", {}, el("th", {text: "Day"}),
+                         ...DAY_SERIES.map(([, label]) => el("th", {text: label})))),
+      el("tbody", {}, ...n.days.map((d) => el("tr", {"data-at": String(d.at)},
+        el("td", {text: new Date(d.at * 1000).toLocaleDateString()}),
+        ...DAY_SERIES.map(([k]) => el("td", {text: String(d[k])}))))));
+  } catch (e) {
+    if (e.status !== 401) $("numbers-error").textContent = e.message;
+  }
+}
+
 /* ------------------------------------------------------------ pages */
 
 function route() {
   if (!state.session) return;
   const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#bot": "bot",
-                "#sim": "sim"}[location.hash] || "inbox";
+                "#sim": "sim", "#numbers": "numbers"}[location.hash] || "inbox";
   for (const a of document.querySelectorAll("#nav a"))
     a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
   show(page + "-page");
@@ -803,6 +864,7 @@ function route() {
   if (page === "contacts") loadContacts(false);
   else if (page === "broadcasts") loadBroadcasts();
   else if (page === "bot") loadVersions();
+  else if (page === "numbers") loadNumbers();
   else loadInbox(false);
   startLive();
 }

@@ -462,6 +462,32 @@ def simulator(d, p, a):
     d.find_element(By.ID, "nav-inbox").click()
 
 
+def numbers(d, p, a):
+    """Numbers at a glance: the charts drawn, the figures as the API counts them."""
+    d.find_element(By.ID, "nav-numbers").click()
+    check("the charts are drawn (C3 on D3)",
+          wait_for(lambda: d.execute_script(
+              "return document.querySelectorAll('#chart-hours .c3-legend-item').length === 2 &&"
+              " document.querySelectorAll('#chart-days .c3-legend-item').length === 6 &&"
+              " document.querySelectorAll('#chart-hours path.c3-bar').length === 96")),
+          d.execute_script("return document.getElementById('chart-hours').innerHTML.slice(0, 300)"))
+    offset = d.execute_script("return -new Date().getTimezoneOffset()")
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/stats?days=7&offset=%d" % offset,
+                           headers={"Authorization": "Bearer " + ADMIN})
+    stats = json.loads(body)
+    want_in = sum(x["in"] for x in stats["days"])
+    check("messages in over the week, as the admin API counts them",
+          want_in > 0 and wait_for(lambda: d.execute_script(
+              "return [...document.querySelectorAll('#days-table tbody tr')]"
+              ".reduce((t, r) => t + Number(r.children[1].textContent), 0)") == want_in),
+          body[:300])
+    figures = texts(d, "#figures")
+    check("the figures: delivery, opt-ins and outs, waits", "Delivered" in figures and
+          "Opted in / out" in figures and "Waited for an answer" in figures, figures)
+    shot(d, a.shots, "17-numbers")
+    d.find_element(By.ID, "nav-inbox").click()
+
+
 def run(d, p, a, fake):
     base = p.url()
     d.get(base + "/console")
@@ -564,6 +590,7 @@ def run(d, p, a, fake):
     broadcasts(d, p, a)
     versions(d, p, a)
     simulator(d, p, a)
+    numbers(d, p, a)
 
     d.set_window_size(390, 844)
     check("at phone width the open conversation takes the screen, a way back on it",
