@@ -205,6 +205,12 @@ int store_contact_errors_each(store_reader *rd, int64_t contact_id, contact_erro
   return store_step_end(st, s, rc, "cannot read a contact's errors") < 0 ? -1 : 0;
 }
 
+/* On PostgreSQL each node takes its messages' ids in blocks (8192 at a
+ * time, engine/group_shared.c): a node's block may still be in use while
+ * another's later one fills, so the window starts this many ids earlier
+ * (16 nodes' blocks; the rows before since are left out by their time). */
+enum { STATS_ID_MARGIN = 16 * 8192 };
+
 /* The id of the first message at or after since (ms): messages' ids grow
  * with their time, so a binary search over ids finds it in a few look-ups
  * by the primary key. 0 if every message is older. */
@@ -233,6 +239,7 @@ static int64_t first_id_since(store *st, int64_t since, int *failed) {
       lo = id + 1;
     }
   }
+  if (found && !st->db) found = found > STATS_ID_MARGIN ? found - STATS_ID_MARGIN : 1;
   return found;
 }
 

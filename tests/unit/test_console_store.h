@@ -181,4 +181,73 @@ static void test_console_inbox(store *st, const char *kind) {
             "%s: the erased contact's read mark went with it", kind);
 }
 
+typedef struct console_stats_seen {
+  char line[512];
+  int64_t waits[16];
+  int nwaits;
+} console_stats_seen;
+
+static void console_stats_line(void *ud, int64_t start, const char *kind, int64_t count) {
+  console_stats_seen *s = ud;
+  size_t len = strlen(s->line);
+  snprintf(s->line + len, sizeof s->line - len, "%s%lld:%s=%lld", len ? " " : "",
+           (long long)start, kind, (long long)count);
+}
+
+static void console_stats_wait(void *ud, int64_t ms) {
+  console_stats_seen *s = ud;
+  if (s->nwaits < 16) s->waits[s->nwaits++] = ms;
+}
+
+/* st: an open store of any kind where messages' ids grow with their time
+ * (as the engine writes them); contact ids 97300-97301 and message ids from
+ * first_id on must be free, and later than every other message. */
+static void test_console_stats(store *st, const char *kind, int64_t first_id, int64_t t0) {
+  int64_t bot = store_bot_ensure(st, "numbers", 1000);
+  CHECK(store_begin(st) == 0, "%s: a write transaction", kind);
+  store_contact_insert(st, 97300, bot, "+15559300", t0);
+  store_contact_insert(st, 97301, bot, "+15559301", t0);
+  /* hour 0: in, reply 0 ms later; hour 1: in (answered 30 min later by a
+   * person), a broadcast (not an answer), out delivered; hour 2: in unanswered */
+  int64_t id = first_id, h = 3600000;
+  console_message(st, id++, bot, 97300, "+15559300", "in", "hi", t0);
+  console_message(st, id++, bot, 97300, "+15559300", "out", "hello", t0);
+  console_message(st, id++, bot, 97301, "+15559301", "in", "help me", t0 + h);
+  message_row bc = {.id = id++, .bot_id = bot, .contact_id = 97301, .direction = "out",
+                    .number = "+15559301", .text = "sale!", .status = "sent", .at = t0 + h + 60000,
+                    .broadcast_id = 7};
+  store_message_add(st, &bc);
+  message_row person = {.id = id++, .bot_id = bot, .contact_id = 97301, .direction = "out",
+                        .number = "+15559301", .text = "On it", .status = "delivered",
+                        .at = t0 + h + 1800000};
+  store_message_add(st, &person);
+  console_message(st, id++, bot, 97300, "+15559300", "in", "still there?", t0 + 2 * h);
+  store_consent_add(st, bot, 97301, "+15559301", "optout", "keyword", "STOP", t0 + 2 * h);
+  store_error_add(st, bot, 97300, 0, "handler", "boom", t0 + 2 * h);
+  CHECK(store_commit(st) == 0, "%s: committed (%s)", kind, store_error(store_reads(st)));
+  console_stats_seen seen = {0};
+  CHECK(store_bot_stats(store_reads(st), bot, t0, h, 0, console_stats_line, &seen) == 0,
+        "%s: the numbers by the hour (%s)", kind, store_error(store_reads(st)));
+  char want[512];
+  snprintf(want, sizeof want,
+           "%lld:in=1 %lld:out=1 %lld:in=1 %lld:out=2 %lld:delivered=1 %lld:in=1 "
+           "%lld:optout=1 %lld:error=1",
+           (long long)t0, (long long)t0, (long long)(t0 + h), (long long)(t0 + h),
+           (long long)(t0 + h), (long long)(t0 + 2 * h), (long long)(t0 + 2 * h),
+           (long long)(t0 + 2 * h));
+  CHECK_STR(seen.line, want, "%s: in, out, delivered, opt-outs and errors in their hours", kind);
+  memset(&seen, 0, sizeof seen);
+  store_bot_stats(store_reads(st), bot, t0 + h, h, 0, console_stats_line, &seen);
+  CHECK(seen.line[0] && !strstr(seen.line, "hi") && strncmp(seen.line, want, 10) != 0 &&
+            strstr(seen.line, "in=1"),
+        "%s: from an hour on, the hour before is left out (%s)", kind, seen.line);
+  memset(&seen, 0, sizeof seen);
+  CHECK(store_reply_waits(store_reads(st), bot, t0, 100, console_stats_wait, &seen) == 0 &&
+            seen.nwaits == 2,
+        "%s: two of the three messages in were answered (%d)", kind, seen.nwaits);
+  CHECK(seen.nwaits == 2 && seen.waits[0] == 1800000 && seen.waits[1] == 0,
+        "%s: a person's answer after 30 minutes (the broadcast between is no answer), a "
+        "handler's at once", kind);
+}
+
 #endif

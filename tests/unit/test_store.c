@@ -1047,6 +1047,7 @@ static void test_console_on_sqlite(void) {
   if (st) {
     test_console_sessions(st, "SQLite");
     test_console_inbox(st, "SQLite");
+    test_console_stats(st, "SQLite", 97400, 1772445600000);
     store_close(st);
   }
   free(path);

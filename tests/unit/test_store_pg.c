@@ -248,6 +248,14 @@ static void test_store_api(const char *url) {
     test_contacts_added_together(st, "PostgreSQL");
     test_console_sessions(st, "PostgreSQL");
     test_console_inbox(st, "PostgreSQL");
+    /* its messages the newest, with the highest ids; the engine's next ids after them */
+    sql_db *db = sql_open(url, err, sizeof err);
+    int64_t top = db ? one_int(db, "SELECT coalesce(max(id), 0) + 1 FROM messages") : 1;
+    test_console_stats(st, "PostgreSQL", top, 1893456000000);
+    if (db)
+      sql_exec(db, "UPDATE parley_ids SET next = greatest(next, (SELECT max(id) + 1 FROM"
+                   " messages)) WHERE name = 'messages'");
+    sql_close(db);
     store_close(st);
   }
 }
