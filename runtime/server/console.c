@@ -12,6 +12,7 @@
  * (but the script's upload, which takes only the token); a change must
  * also carry the session's CSRF token in X-CSRF-Token. The session is
  * checked on the engine thread, which owns the store. */
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -160,6 +161,30 @@ static int conversations_path(const char *url, enum job_kind *kind, char **bot, 
   return 1;
 }
 
+/* The bot in /v1/bots/BOT<suffix> (a copy), or NULL: a bot's name is 1 to
+ * 64 letters, digits, _ and -. */
+static char *bot_of(const char *url, const char *suffix) {
+  size_t n = strlen(url), sl = strlen(suffix);
+  if (strncmp(url, "/v1/bots/", 9) != 0 || n <= 9 + sl || strcmp(url + n - sl, suffix) != 0)
+    return NULL;
+  size_t len = n - 9 - sl;
+  if (len > 64) return NULL;
+  for (size_t i = 0; i < len; i++)
+    if (!(isalnum((unsigned char)url[9 + i]) || url[9 + i] == '_' || url[9 + i] == '-'))
+      return NULL;
+  return xstrndup(url + 9, len);
+}
+
+/* The console's endpoints of one bot that take no more than the bot. */
+static const struct bot_endpoint {
+  const char *suffix, *method;
+  enum job_kind kind;
+} bot_endpoints[] = {
+    {"/sim", "POST", JOB_SIM},
+    {"/stats", "GET", JOB_STATS},
+    {"/broadcasts/preview", "POST", JOB_BROADCAST_PREVIEW},
+};
+
 int console_route(server *s, struct MHD_Connection *conn, request *r, const char *url,
                   const char *method, enum MHD_Result *rc) {
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
@@ -170,28 +195,22 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
                                      "sign out");
       return 1;
     }
-    if (!post) { /* the session's own: the cookie, not the admin token */
-      job *j = xcalloc(1, sizeof *j);
-      j->kind = get ? JOB_SESSION_GET : JOB_SESSION_END;
-      j->botname = xstrdup("");
-      j->from = xstrdup("");
-      j->text = xstrdup("");
-      j->session = console_cookie(conn);
-      const char *csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token");
-      j->csrf = csrf ? xstrdup(csrf) : NULL;
-      j->changes = del;
-      *rc = start_job(s, conn, r, j);
-      return 1;
-    }
     job *j = xcalloc(1, sizeof *j);
-    j->kind = JOB_SESSION_CREATE;
-    const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    j->content_type = xstrdup(type ? type : "");
     j->botname = xstrdup("");
     j->from = xstrdup("");
     j->text = xstrdup("");
-    j->body = r->body; /* taken */
-    r->body = (buf){0};
+    if (post) { /* signing in: the token in the body */
+      j->kind = JOB_SESSION_CREATE;
+      const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+      j->content_type = xstrdup(type ? type : "");
+      j->body = r->body; /* taken */
+      r->body = (buf){0};
+    } else { /* the session's own: the cookie, not the admin token */
+      j->kind = get ? JOB_SESSION_GET : JOB_SESSION_END;
+      j->session = console_cookie(conn);
+      const char *csrf = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-CSRF-Token");
+      j->csrf = csrf ? xstrdup(csrf) : NULL;
+    }
     *rc = start_job(s, conn, r, j);
     return 1;
   }
@@ -199,36 +218,18 @@ int console_route(server *s, struct MHD_Connection *conn, request *r, const char
     *rc = get ? admin_job(s, conn, r, "", JOB_FEED, NULL) : respond_error(conn, 405, "use GET");
     return 1;
   }
-  size_t ulen = strlen(url);
-  if (strncmp(url, "/v1/bots/", 9) == 0 && ulen > 13 && strcmp(url + ulen - 4, "/sim") == 0) {
-    char *b = xstrndup(url + 9, ulen - 13);
-    *rc = strchr(b, '/') || !*b ? respond_error(conn, 404, "no such endpoint")
-          : post               ? admin_job(s, conn, r, b, JOB_SIM, NULL)
-                               : respond_error(conn, 405, "use POST");
-    free(b);
-    return 1;
-  }
-  if (strncmp(url, "/v1/bots/", 9) == 0 && ulen > 15 && strcmp(url + ulen - 6, "/stats") == 0) {
-    char *b = xstrndup(url + 9, ulen - 15);
-    *rc = strchr(b, '/') || !*b ? respond_error(conn, 404, "no such endpoint")
-          : get                ? admin_job(s, conn, r, b, JOB_STATS, NULL)
-                               : respond_error(conn, 405, "use GET");
+  for (size_t i = 0; i < sizeof bot_endpoints / sizeof *bot_endpoints; i++) {
+    const struct bot_endpoint *ep = &bot_endpoints[i];
+    char *b = bot_of(url, ep->suffix);
+    if (!b) continue;
+    *rc = strcmp(method, ep->method) == 0
+              ? admin_job(s, conn, r, b, ep->kind, NULL)
+              : respond_error(conn, 405, strcmp(ep->method, "GET") == 0 ? "use GET" : "use POST");
     free(b);
     return 1;
   }
   if (strcmp(url, "/v1/bots") == 0) {
     *rc = get ? admin_job(s, conn, r, "", JOB_BOTS, NULL) : respond_error(conn, 405, "use GET");
-    return 1;
-  }
-  size_t n = strlen(url);
-  const char *preview = "/broadcasts/preview";
-  if (strncmp(url, "/v1/bots/", 9) == 0 && n > 9 + strlen(preview) &&
-      strcmp(url + n - strlen(preview), preview) == 0) {
-    char *b = xstrndup(url + 9, n - 9 - strlen(preview));
-    *rc = strchr(b, '/') ? respond_error(conn, 404, "no such endpoint")
-          : post         ? admin_job(s, conn, r, b, JOB_BROADCAST_PREVIEW, NULL)
-                         : respond_error(conn, 405, "use POST");
-    free(b);
     return 1;
   }
   char *b = NULL, *number = NULL;

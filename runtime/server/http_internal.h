@@ -91,7 +91,6 @@ typedef struct job {
    * session (the cookie's secret), checked on the engine thread with the
    * X-CSRF-Token it carried if it changes anything (console.c) */
   char *session, *csrf;
-  int changes;
   struct console_session *signed_in; /* the session, once checked */
   char *set_cookie; /* the answer's Set-Cookie, or NULL */
   /* JOB_FEED let through: answered with the feed's stream of the bots in
