@@ -541,8 +541,17 @@ static void list_conversations(server *s, job *j, bot *b) {
   const char *before = json_string_value(json_object_get(j->query, "before"));
   const char *limit = json_string_value(json_object_get(j->query, "limit"));
   const char *needs = json_string_value(json_object_get(j->query, "needs_person"));
+  const char *field = json_string_value(json_object_get(j->query, "field"));
+  const char *value = json_string_value(json_object_get(j->query, "value"));
   inbox_query q = {.search = search, .tag = tag, .limit = 50,
-                   .needs_person = needs && strcmp(needs, "1") == 0};
+                   .needs_person = needs && strcmp(needs, "1") == 0, .field = field,
+                   .value = value};
+  if (field && (!*field || strlen(field) > 64 ||
+                strspn(field, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                    strlen(field))) {
+    job_answer_error(j, 400, "field is a field's name: letters, digits and _");
+    return;
+  }
   long long n = 0, cursor = 0;
   char end;
   if (limit && (sscanf(limit, "%lld%c", &n, &end) != 1 || n < 1 || n > 500)) {

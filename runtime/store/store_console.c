@@ -33,13 +33,14 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
 /* The inbox: ?1 bot, ?2 the search as a LIKE pattern (NULL: all), ?3 a
  * tag (NULL: all), ?4 the cursor (the last message id of the previous
  * page's last row; 0: the top), ?5 the limit, ?6 1: only the conversations
- * a person has or is asked to take. A conversation is a contact
+ * a person has or is asked to take, ?7 ?8 a field and its value as text
+ * (NULL: any). A conversation is a contact
  * with a message, the latest first by its last message (an index seek a
  * contact: messages_contact holds the id after the contact); its unread
  * messages are the inbound ones since its read mark. SQLite's LIKE ignores
  * the case of ASCII letters, as PostgreSQL's ILIKE does (and of others too
  * where the database's locale knows them). */
-#define INBOX_QUERY(NAME, LIKE, HAS_TAG)                                                    \
+#define INBOX_QUERY(NAME, LIKE, HAS_TAG, FIELD)                                             \
   "SELECT c.id, c.number, c.status, " NAME ", c.tags, m.id, m.direction, m.text,"         \
   " m.status, m.created_at, (SELECT count(*) FROM messages u WHERE u.contact_id = c.id"    \
   " AND u.direction = 'in' AND u.created_at > coalesce(r.read_at, 0)), c.handoff"         \
@@ -51,6 +52,7 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
   " AND (CAST(?3 AS TEXT) IS NULL OR " HAS_TAG ")"                                         \
   " AND (CAST(?4 AS BIGINT) = 0 OR m.id < ?4)"                                             \
   " AND (CAST(?6 AS BIGINT) = 0 OR c.handoff IS NOT NULL)"                                 \
+  " AND (CAST(?7 AS TEXT) IS NULL OR " FIELD " = ?8)"                                      \
   " ORDER BY m.id DESC LIMIT ?5"
 
 static const char *const queries[K_COUNT] = {
@@ -90,13 +92,15 @@ static const char *const queries[K_COUNT] = {
         " FROM messages i WHERE i.id >= ?2 AND i.bot_id = ?1 AND i.direction = 'in'"
         " AND i.created_at >= ?3 ORDER BY i.id DESC LIMIT ?4",
     [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
-                            "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)"),
+                            "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)",
+                            "CAST(json_extract(c.fields, '$.\"' || ?7 || '\"') AS TEXT)"),
 };
 
 static const char *query_text(sql_kind kind, int q) {
   if (kind == SQL_POSTGRES && q == K_INBOX)
     return INBOX_QUERY("(c.fields::jsonb ->> 'name')", "ILIKE",
-                       "c.tags::jsonb @> jsonb_build_array(CAST(?3 AS TEXT))");
+                       "c.tags::jsonb @> jsonb_build_array(CAST(?3 AS TEXT))",
+                       "(c.fields::jsonb ->> CAST(?7 AS TEXT))");
   return queries[q];
 }
 
@@ -314,7 +318,8 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
   if (!s) return -1;
   char *pattern = q->search && *q->search ? like_pattern(q->search) : NULL;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(pattern), SQL_TEXT(q->tag && *q->tag ? q->tag : NULL),
-             SQL_INT(q->before), SQL_INT(q->limit), SQL_INT(q->needs_person));
+             SQL_INT(q->before), SQL_INT(q->limit), SQL_INT(q->needs_person),
+             SQL_TEXT(q->field && *q->field ? q->field : NULL), SQL_TEXT(q->value ? q->value : ""));
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
     inbox_row r = {

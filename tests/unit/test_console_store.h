@@ -137,6 +137,10 @@ static void test_console_inbox(store *st, const char *kind) {
             "%s: nor is a _", kind);
   CHECK_STR(console_inbox_of(st, bot, (inbox_query){.tag = "vip"}, &s),
             "+15559100:Zoë Ortiz:0:TICKETS please", "%s: filtered by a tag", kind);
+  CHECK_STR(console_inbox_of(st, bot, (inbox_query){.field = "name", .value = "Lee 100%"}, &s),
+            "+15559101:Lee 100%:1:<script>x</script>", "%s: by a field's value", kind);
+  CHECK_STR(console_inbox_of(st, bot, (inbox_query){.field = "name", .value = "Lee"}, &s), "",
+            "%s: ... the whole value", kind);
   console_inbox_of(st, bot, (inbox_query){.limit = 2}, &s);
   CHECK_INT(s.n, 2, "%s: a page of two", kind);
   CHECK_STR(console_inbox_of(st, bot,

@@ -159,6 +159,10 @@ async function loadInbox(more) {
   if (search) q.set("search", search);
   if (tag) q.set("tag", tag);
   if ($("needs-person").checked) q.set("needs_person", "1");
+  if ($("in-field").value.trim()) {
+    q.set("field", $("in-field").value.trim());
+    q.set("value", $("in-value").value.trim());
+  }
   if (more && state.cursor) q.set("before", state.cursor);
   try {
     const page = await api("GET", botPath("/conversations?" + q));

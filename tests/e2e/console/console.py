@@ -571,6 +571,12 @@ def run(d, p, a, fake):
     check("search finds a conversation by its text, case aside",
           wait_for(lambda: conversation_numbers(d) == ["+15550001"]), conversation_numbers(d))
     search(d, "")
+    set_value(d, "in-field", "name")
+    set_value(d, "in-value", XSS[1])
+    check("filtered by a field's value (the hostile name)",
+          wait_for(lambda: conversation_numbers(d) == ["+15550002"]), conversation_numbers(d))
+    set_value(d, "in-field", "")
+    set_value(d, "in-value", "")
     check("... and all come back when it is cleared",
           wait_for(lambda: len(conversation_numbers(d)) == 5), conversation_numbers(d))
 
