@@ -442,6 +442,15 @@ static const char STATUS_PROBLEM[] =
     "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
 
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
+/* The segment's keys of a time: when a contact was first or last seen. */
+static int time_key(const char *key) {
+  return strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0 ||
+         strcmp(key, "seen_after") == 0 || strcmp(key, "seen_before") == 0;
+}
+#define TIME_KEY_PROBLEM                                                                    \
+  "joined_after, joined_before, seen_after and seen_before are seconds since 1970 (0 to " \
+  "253402300799, the end of 9999)"
+
 static void run_contacts(server *s, job *j, bot *b) {
   json_t *seg = json_object();
   int64_t after = 0;
@@ -458,10 +467,9 @@ static void run_contacts(server *s, job *j, bot *b) {
     } else if (strcmp(key, "limit") == 0) {
       if (whole_number(val, &n) || n < 1 || n > 1000) bad = "limit must be between 1 and 1000";
       limit = (long)n;
-    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+    } else if (time_key(key)) {
       if (whole_number(val, &n) || n > CLOCK_MAX_SECONDS)
-        bad = "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
-              "the end of 9999)";
+        bad = TIME_KEY_PROBLEM;
       else /* in ms, as the store keeps them */
         json_object_set_new(seg, key, json_integer((json_int_t)n * 1000));
     } else if (strchr(key, '.')) { /* age.min=18, birthday.before=2008-12-05 */
@@ -630,10 +638,8 @@ static const char *segment_problem(json_t *seg) {
         if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
     } else if (strcmp(key, "status") == 0) {
       if (!known_status(json_string_value(v))) return STATUS_PROBLEM;
-    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
-      if (!epoch_seconds(v))
-        return "joined_after and joined_before are seconds since 1970 (0 to 253402300799, "
-               "the end of 9999)";
+    } else if (time_key(key)) {
+      if (!epoch_seconds(v)) return TIME_KEY_PROBLEM;
     } else if (json_is_object(v)) {
       const char *bad = range_problem(v);
       if (bad) return bad;
@@ -675,8 +681,8 @@ static int broadcast_request(server *s, job *j, bot *b, char **segment_json, cha
   json_t *segment = seg ? json_deep_copy(seg) : json_object();
   const char *key;
   json_t *v;
-  json_object_foreach(segment, key, v) /* joined_* in ms, as the store keeps them */
-    if (strncmp(key, "joined_", 7) == 0)
+  json_object_foreach(segment, key, v) /* joined_*, seen_* in ms, as the store keeps them */
+    if (time_key(key))
       json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
   *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(segment);

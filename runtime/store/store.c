@@ -1888,7 +1888,8 @@ static int range_sql(buf *sql, json_t *range, int param, int pg) {
 
 /* Segment filters, from the JSON object a script gave (validated by the
  * Lua side): tags (a string or a list: all of them), status, joined_after /
- * joined_before (ms), a field's range (an object: range_sql), anything
+ * joined_before (ms: first seen), seen_after / seen_before (ms: last seen,
+ * kept to the minute), a field's range (an object: range_sql), anything
  * else a field that must equal the value. Appended to sql as conditions on
  * the contact c, their parameters numbered from 3 (?1 is the bot, ?2 taken
  * by the caller); returns the next free parameter. */
@@ -1910,6 +1911,10 @@ static int segment_where(buf *sql, json_t *seg, int pg) {
       buf_printf(sql, " AND c.first_seen >= ?%d", param++);
     } else if (strcmp(key, "joined_before") == 0) {
       buf_printf(sql, " AND c.first_seen < ?%d", param++);
+    } else if (strcmp(key, "seen_after") == 0) {
+      buf_printf(sql, " AND c.last_seen >= ?%d", param++);
+    } else if (strcmp(key, "seen_before") == 0) {
+      buf_printf(sql, " AND c.last_seen < ?%d", param++);
     } else if (json_is_object(val)) { /* a range: see range_sql */
       param = range_sql(sql, val, param, pg);
     } else {
@@ -1937,7 +1942,8 @@ static int segment_bind(sql_stmt *s, json_t *seg, int pg) {
       }
     } else if (strcmp(key, "status") == 0) {
       sql_bind_text_copy(s, param++, json_string_value(val));
-    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0) {
+    } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0 ||
+               strcmp(key, "seen_after") == 0 || strcmp(key, "seen_before") == 0) {
       sql_bind_int(s, param++, json_integer_value(val));
     } else if (json_is_object(val)) {
       char *path = pg ? xstrdup(key) : xasprintf("$.\"%s\"", key);

@@ -17,7 +17,8 @@ local cur = I.cur
 
 -- ---------------------------------------------------------------- segments
 
-local segment_special = { tags = true, status = true, joined_after = true, joined_before = true }
+local segment_special = { tags = true, status = true, joined_after = true, joined_before = true,
+  seen_after = true, seen_before = true }
 
 -- A field's range in a segment: numbers (min, max: inclusive) or dates
 -- (after: inclusive, before: exclusive; "YYYY-MM-DD", with " HH:MM[:SS]").
@@ -74,7 +75,7 @@ local function segment_json(q, fname)
           "' (use \"subscribed\", \"not_opted_in\" or \"opted_out\")")
       end
       out.status = v
-    elseif k == "joined_after" or k == "joined_before" then
+    elseif k == "joined_after" or k == "joined_before" or k == "seen_after" or k == "seen_before" then
       local ms
       if type(v) == "number" then
         ms = epoch_ms(v)

@@ -948,6 +948,8 @@ static void test_segments_agree(const char *url, const char *sqlite_path) {
       {"{\"status\":\"opted_out\"}", "2,"},
       {"{\"joined_after\":2000}", "2,3,4,6,"},
       {"{\"joined_before\":2000}", "1,5,"},
+      {"{\"seen_after\":2000}", "2,3,4,6,"}, /* last seen as first here */
+      {"{\"seen_before\":2000}", "1,5,"},
       {"{\"city\":\"Lisbon\"}", "1,2,"},
       {"{\"city\":\"Zürich\"}", "3,"},
       {"{\"age\":25}", "1,"},

@@ -406,8 +406,9 @@ function segmentQuery() {
   const min = $("seg-age-min").value, max = $("seg-age-max").value;
   if (min !== "") q.set("birthday.before", yearsAgo(Number(min), 1));
   if (max !== "") q.set("birthday.after", yearsAgo(Number(max) + 1, 1));
-  if ($("seg-joined").value)
-    q.set("joined_after", String(Math.floor(new Date($("seg-joined").value + "T00:00").getTime() / 1000)));
+  for (const [id, key] of [["seg-joined", "joined_after"], ["seg-seen", "seen_after"]])
+    if ($(id).value)
+      q.set(key, String(Math.floor(new Date($(id).value + "T00:00").getTime() / 1000)));
   return q;
 }
 

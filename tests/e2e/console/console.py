@@ -273,7 +273,7 @@ def contact_rows(d):
 
 def show_segment(d, **values):
     """Fills the contacts' segment form (the rest emptied) and shows it."""
-    for name in ("field", "value", "tag", "age-min", "age-max", "joined"):
+    for name in ("field", "value", "tag", "age-min", "age-max", "joined", "seen"):
         d.execute_script("document.getElementById(arguments[0]).value = arguments[1]",
                          "seg-" + name, values.get(name.replace("-", "_"), ""))
     Select(d.find_element(By.ID, "seg-status")).select_by_value(values.get("status", ""))
@@ -299,6 +299,12 @@ def contacts(d, p, a):
           contact_rows(d))
     show_segment(d, age_min="18", age_max="25")
     check("... (no one in another range)", wait_for(lambda: contact_rows(d) == [] and not
+                                                     text_of(d, "contacts-error")))
+    show_segment(d, seen="2026-03-01")
+    check("by the day they were last seen after (the test clock's 2026-03-02)",
+          wait_for(lambda: len(contact_rows(d)) == 5), contact_rows(d))
+    show_segment(d, seen="2026-03-03")
+    check("... none seen since a later day", wait_for(lambda: contact_rows(d) == [] and not
                                                      text_of(d, "contacts-error")))
     show_segment(d, tag="vip", status="subscribed")
     check("by tag and status", wait_for(lambda: contact_rows(d) == ["+15550001"]),
