@@ -147,7 +147,7 @@ sim: deps parley
 	./parley sim $(BOT) --db $(DB)
 
 $(B)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(OBJS) | $(B) deps
-	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $^ $$(pkg-config --libs $(PKGS)) $(LDLIBS)
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -o $@ $(filter-out %.h,$^) $$(pkg-config --libs $(PKGS)) $(LDLIBS)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 

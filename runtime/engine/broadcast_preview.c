@@ -30,8 +30,19 @@ static void preview_one(void *ud, const contact_row *r) {
   else if (r->undeliverable) out->failed++;
   else {
     contact c = {.number = r->number, .timezone = r->timezone};
-    if (quiet_release(&w->b->quiet, (int64_t)w->t, zone_of(w->b, &c)) > 0) out->held++;
-    else out->sent++;
+    const char *zone = zone_of(w->b, &c);
+    int64_t release = quiet_release(&w->b->quiet, (int64_t)w->t, zone);
+    if (release > 0) {
+      if (out->held < ENGINE_PREVIEW_HELD_SHOWN) { /* who, in their zone, until when */
+        engine_preview_held *h = &out->held_first[out->held];
+        snprintf(h->number, sizeof h->number, "%s", r->number);
+        snprintf(h->zone, sizeof h->zone, "%s", zone);
+        h->until_ms = release;
+      }
+      out->held++;
+    } else {
+      out->sent++;
+    }
   }
   w->t += w->step;
 }

@@ -310,12 +310,19 @@ int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *tex
 
 /* What a broadcast to segment (as engine_broadcast takes it) would do if
  * it started at start_ms at rate a second: the contacts it walks, and how
- * many of them it would send to at once, hold for quiet hours, suppress
- * (opted out), fail (an undeliverable number) and skip (never opted in),
- * and when its last turn would come. Reads only: 0, or -1 with err. */
+ * many of them it would send to at once, hold for quiet hours (the first
+ * ones held: who), suppress (opted out), fail (an undeliverable number)
+ * and skip (never opted in), and when its last turn would come. Reads
+ * only: 0, or -1 with err. */
+enum { ENGINE_PREVIEW_HELD_SHOWN = 20 };
+typedef struct engine_preview_held { /* one held: its number, zone, and when it goes */
+  char number[32], zone[64];
+  int64_t until_ms;
+} engine_preview_held;
 typedef struct engine_broadcast_preview {
   int64_t recipients, sent, held, suppressed, failed, not_opted_in;
   int64_t finish_ms;
+  engine_preview_held held_first[ENGINE_PREVIEW_HELD_SHOWN]; /* the first ones held */
 } engine_broadcast_preview;
 int engine_broadcast_preview_of(engine *e, bot *b, const char *segment, int64_t start_ms,
                                 double rate, engine_broadcast_preview *out, char *err,

@@ -651,6 +651,20 @@ static const char *segment_problem(json_t *seg) {
 }
 
 /* POST /v1/bots/BOT/broadcasts {"segment":{...},"text":"...","at":T,"rate":R} */
+char *admin_segment(json_t *seg, const char **problem) {
+  *problem = seg ? segment_problem(seg) : NULL;
+  if (*problem) return NULL;
+  json_t *segment = seg ? json_deep_copy(seg) : json_object();
+  const char *key;
+  json_t *v;
+  json_object_foreach(segment, key, v) /* joined_*, seen_* in ms, as the store keeps them */
+    if (time_key(key))
+      json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
+  char *json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(segment);
+  return json;
+}
+
 /* A broadcast's request (its create and its preview): {"segment", "text",
  * "at", "rate"} checked, the segment as the store takes it (joined_* in
  * ms); 0, or -1 with j answered (400). */
@@ -670,22 +684,15 @@ static int broadcast_request(server *s, job *j, bot *b, char **segment_json, cha
                             json_number_value(r) > 1000)
                         ? "rate must be messages per second, more than 0 and at most 1000"
                         : NULL;
-  if (!bad && seg) bad = segment_problem(seg);
+  *segment_json = bad ? NULL : admin_segment(seg, &bad);
   char *template_problem = bad ? NULL : engine_template_problem(s->e, b, json_string_value(t));
   if (bad || template_problem) {
     json_decref(o);
+    free(*segment_json);
     job_answer_error(j, 400, bad ? bad : template_problem);
     free(template_problem);
     return -1;
   }
-  json_t *segment = seg ? json_deep_copy(seg) : json_object();
-  const char *key;
-  json_t *v;
-  json_object_foreach(segment, key, v) /* joined_*, seen_* in ms, as the store keeps them */
-    if (time_key(key))
-      json_object_set_new(segment, key, json_integer(json_integer_value(v) * 1000));
-  *segment_json = json_dumps(segment, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref(segment);
   *text = xstrdup(json_string_value(t));
   *start = at ? json_integer_value(at) * 1000 : wall_ms();
   *rate = r ? json_number_value(r) : 10;
@@ -721,12 +728,18 @@ static void run_broadcast_preview(server *s, job *j, bot *b) {
     job_answer_error(j, 500, err);
     return;
   }
+  json_t *held = json_array();
+  for (int64_t i = 0; i < p.held && i < ENGINE_PREVIEW_HELD_SHOWN; i++)
+    json_array_append_new(held, json_pack("{s:s,s:s,s:I}", "number", p.held_first[i].number,
+                                          "zone", p.held_first[i].zone, "until",
+                                          (json_int_t)(p.held_first[i].until_ms / 1000)));
   job_answer(j, 200,
-             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:s,s:i,s:I}}", "recipients",
+             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:i,s:I}}", "recipients",
                        (json_int_t)p.recipients, "sent", (json_int_t)p.sent, "held",
                        (json_int_t)p.held, "suppressed", (json_int_t)p.suppressed, "failed",
                        (json_int_t)p.failed, "not_opted_in", (json_int_t)p.not_opted_in,
-                       "finish_at", (json_int_t)(p.finish_ms / 1000), "text", "encoding",
+                       "finish_at", (json_int_t)(p.finish_ms / 1000), "held_first", held,
+                       "text", "encoding",
                        count.encoding == GSM_ENCODING_UCS2 ? "UCS-2" : "GSM-7", "segments",
                        count.segments, "units", (json_int_t)count.units));
 }

@@ -546,26 +546,44 @@ static void list_conversations(server *s, job *j, bot *b) {
   inbox_query q = {.search = search, .tag = tag, .limit = 50,
                    .needs_person = needs && strcmp(needs, "1") == 0, .field = field,
                    .value = value};
+  const char *segment_arg = json_string_value(json_object_get(j->query, "segment"));
+  char *segment = NULL;
+  if (segment_arg) { /* the same segment as the contacts' and broadcasts' */
+    json_t *seg = json_loads(segment_arg, 0, NULL);
+    const char *problem = json_is_object(seg) ? NULL : "segment must be a JSON object";
+    if (!problem) segment = admin_segment(seg, &problem);
+    json_decref(seg);
+    if (problem) {
+      job_answer_error(j, 400, problem);
+      return;
+    }
+    q.segment = segment;
+  }
   if (field && (!*field || strlen(field) > 64 ||
                 strspn(field, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
                     strlen(field))) {
     job_answer_error(j, 400, "field is a field's name: letters, digits and _");
+    free(segment);
     return;
   }
   long long n = 0, cursor = 0;
   char end;
   if (limit && (sscanf(limit, "%lld%c", &n, &end) != 1 || n < 1 || n > 500)) {
     job_answer_error(j, 400, "limit must be a whole number from 1 to 500");
+    free(segment);
     return;
   }
   if (before && (sscanf(before, "%lld%c", &cursor, &end) != 1 || cursor <= 0)) {
     job_answer_error(j, 400, "before must be the cursor a page gave as next");
+    free(segment);
     return;
   }
   if (limit) q.limit = (long)n;
   q.before = cursor;
   struct page p = {json_array(), 0};
-  if (store_inbox_each(engine_store(s->e), bot_id(b), &q, add_page_row, &p)) {
+  int failed = store_inbox_each(engine_store(s->e), bot_id(b), &q, add_page_row, &p);
+  free(segment);
+  if (failed) {
     log_event(LOG_ERROR, "store_failed", "error", store_error(engine_store(s->e)), NULL);
     json_decref(p.list);
     job_answer_error(j, 503, "the store failed; retry later");

@@ -293,6 +293,12 @@ void console_sims_free(void);
  * passed console_refused first). */
 void console_run(server *s, job *j);
 
+/* admin_api.c: a segment as the admin API takes it (a JSON object: fields,
+ * ranges, tags, status, joined_*, seen_* in seconds; NULL: everyone) in
+ * the store's form (times in ms; the caller frees it), or NULL with
+ * *problem the sentence to answer 400 with. */
+char *admin_segment(json_t *seg, const char **problem);
+
 /* 1 if a PUT /v1/bots/BOT/script body of this Content-Type is a (maybe
  * compressed) tar archive, unpacked by the upload worker. */
 int script_body_is_archive(const char *content_type);

@@ -1891,12 +1891,12 @@ static int range_sql(buf *sql, json_t *range, int param, int pg) {
  * joined_before (ms: first seen), seen_after / seen_before (ms: last seen,
  * kept to the minute), a field's range (an object: range_sql), anything
  * else a field that must equal the value. Appended to sql as conditions on
- * the contact c, their parameters numbered from 3 (?1 is the bot, ?2 taken
- * by the caller); returns the next free parameter. */
-static int segment_where(buf *sql, json_t *seg, int pg) {
+ * the contact c, their parameters numbered from first; returns the next
+ * free parameter. */
+int store_segment_where(buf *sql, json_t *seg, int pg, int first) {
   const char *key;
   json_t *val;
-  int param = 3;
+  int param = first;
   json_object_foreach(seg, key, val) {
     if (strcmp(key, "tags") == 0) {
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
@@ -1928,11 +1928,11 @@ static int segment_where(buf *sql, json_t *seg, int pg) {
   return param;
 }
 
-/* Binds the parameters segment_where numbered; returns the next free one. */
-static int segment_bind(sql_stmt *s, json_t *seg, int pg) {
+/* Binds the parameters store_segment_where numbered; returns the next free one. */
+int store_segment_bind(sql_stmt *s, json_t *seg, int pg, int first) {
   const char *key;
   json_t *val;
-  int param = 3;
+  int param = first;
   json_object_foreach(seg, key, val) {
     if (strcmp(key, "tags") == 0) {
       size_t n = json_is_array(val) ? json_array_size(val) : 1;
@@ -2001,13 +2001,13 @@ static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment,
                          " c.undeliverable, c.handoff"
                          " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id");
   buf_puts(&sql, " WHERE c.bot_id = ?1 AND c.id > ?2");
-  int param = segment_where(&sql, seg, pg);
+  int param = store_segment_where(&sql, seg, pg, 3);
   if (!count) buf_printf(&sql, " ORDER BY c.id LIMIT ?%d", param);
   sql_stmt *s = sql_prepare(st->sql, sql.data);
   buf_free(&sql);
   if (s) {
     STORE_BIND(s, SQL_INT(bot_id), SQL_INT(after_id));
-    param = segment_bind(s, seg, pg);
+    param = store_segment_bind(s, seg, pg, 3);
     if (!count) sql_bind_int(s, param, limit);
   }
   json_decref(seg);

@@ -3,7 +3,9 @@
  * (version 14: console_sessions, inbox_reads). */
 #include "store_console.h"
 
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store_internal.h"
 #include "util.h"
@@ -52,8 +54,8 @@ _Static_assert((int)K_COUNT <= (int)STORE_CONSOLE_QUERIES,
   " AND (CAST(?3 AS TEXT) IS NULL OR " HAS_TAG ")"                                         \
   " AND (CAST(?4 AS BIGINT) = 0 OR m.id < ?4)"                                             \
   " AND (CAST(?6 AS BIGINT) = 0 OR c.handoff IS NOT NULL)"                                 \
-  " AND (CAST(?7 AS TEXT) IS NULL OR " FIELD " = ?8)"                                      \
-  " ORDER BY m.id DESC LIMIT ?5"
+  " AND (CAST(?7 AS TEXT) IS NULL OR " FIELD " = ?8)"
+#define INBOX_ORDER " ORDER BY m.id DESC LIMIT ?5"
 
 static const char *const queries[K_COUNT] = {
     [K_SESSION_ADD] = "INSERT INTO console_sessions(id, who, bots, csrf, created_at, expires_at)"
@@ -93,14 +95,15 @@ static const char *const queries[K_COUNT] = {
         " AND i.created_at >= ?3 ORDER BY i.id DESC LIMIT ?4",
     [K_INBOX] = INBOX_QUERY("json_extract(c.fields, '$.name')", "LIKE",
                             "EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?3)",
-                            "CAST(json_extract(c.fields, '$.\"' || ?7 || '\"') AS TEXT)"),
+                            "CAST(json_extract(c.fields, '$.\"' || ?7 || '\"') AS TEXT)")
+        INBOX_ORDER,
 };
 
 static const char *query_text(sql_kind kind, int q) {
   if (kind == SQL_POSTGRES && q == K_INBOX)
     return INBOX_QUERY("(c.fields::jsonb ->> 'name')", "ILIKE",
                        "c.tags::jsonb @> jsonb_build_array(CAST(?3 AS TEXT))",
-                       "(c.fields::jsonb ->> CAST(?7 AS TEXT))");
+                       "(c.fields::jsonb ->> CAST(?7 AS TEXT))") INBOX_ORDER;
   return queries[q];
 }
 
@@ -314,12 +317,30 @@ static char *like_pattern(const char *search) {
 int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,
                      void *ud) {
   store *st = reader_store(rd);
-  sql_stmt *s = query(st, K_INBOX);
-  if (!s) return -1;
+  int pg = sql_kind_of(st->sql) == SQL_POSTGRES;
+  json_t *seg = q->segment ? json_loads(q->segment, 0, NULL) : NULL;
+  sql_stmt *s, *own = NULL; /* a segment's statement is made for it */
+  if (seg) {
+    if (store_read_wanted(st)) return -1;
+    const char *text = query_text(sql_kind_of(st->sql), K_INBOX);
+    buf sql = {0};
+    buf_add(&sql, text, strlen(text) - strlen(INBOX_ORDER));
+    store_segment_where(&sql, seg, pg, 9);
+    buf_puts(&sql, INBOX_ORDER);
+    s = own = sql_prepare(st->sql, sql.data);
+    buf_free(&sql);
+    if (!s) {
+      json_decref(seg);
+      return store_fail(st, "cannot read the inbox");
+    }
+  } else if (!(s = query(st, K_INBOX))) {
+    return -1;
+  }
   char *pattern = q->search && *q->search ? like_pattern(q->search) : NULL;
   STORE_BIND(s, SQL_INT(bot_id), SQL_TEXT(pattern), SQL_TEXT(q->tag && *q->tag ? q->tag : NULL),
              SQL_INT(q->before), SQL_INT(q->limit), SQL_INT(q->needs_person),
              SQL_TEXT(q->field && *q->field ? q->field : NULL), SQL_TEXT(q->value ? q->value : ""));
+  if (seg) store_segment_bind(s, seg, pg, 9);
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
     inbox_row r = {
@@ -339,5 +360,10 @@ int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inb
     fn(ud, &r);
   }
   free(pattern);
+  json_decref(seg);
+  if (own) {
+    sql_finalize(own);
+    return rc == SQL_DONE ? 0 : store_fail(st, "cannot read the inbox");
+  }
   return store_step_end(st, s, rc, "cannot read the inbox") < 0 ? -1 : 0;
 }

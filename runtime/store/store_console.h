@@ -58,6 +58,7 @@ typedef struct inbox_query {
   long limit;
   int needs_person; /* only those a person has or is asked to take */
   const char *field, *value; /* only those whose field (NULL: any) has that value, as text */
+  const char *segment; /* only the contacts of this segment (store_contacts_match's JSON), or NULL */
 } inbox_query;
 int store_inbox_each(store_reader *rd, int64_t bot_id, const inbox_query *q, inbox_fn fn,
                      void *ud);

@@ -10,6 +10,7 @@
 
 #include "sql_db.h"
 #include "store.h"
+#include "util.h"
 
 enum {
   STORE_QUERIES = 64,
@@ -122,6 +123,13 @@ void store_columns(sql_stmt *s, const sql_out *o, size_t n);
 int store_step_end(store *st, sql_stmt *s, int rc, const char *what);
 /* A copy of a text column, NULL for NULL. */
 char *store_col_dup(sql_stmt *s, int i);
+
+/* A segment (as store_contacts_match takes it, parsed) as conditions on
+ * the contact c appended to sql, their parameters numbered from first;
+ * and their values bound to s. Each returns the next free parameter. */
+struct json_t;
+int store_segment_where(buf *sql, struct json_t *seg, int pg, int first);
+int store_segment_bind(sql_stmt *s, struct json_t *seg, int pg, int first);
 
 /* texts[0..n) as one JSON array (a statement's one parameter, a list of
  * numbers or tickets), or NULL; the caller frees it. */

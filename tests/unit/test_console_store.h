@@ -141,6 +141,12 @@ static void test_console_inbox(store *st, const char *kind) {
             "+15559101:Lee 100%:1:<script>x</script>", "%s: by a field's value", kind);
   CHECK_STR(console_inbox_of(st, bot, (inbox_query){.field = "name", .value = "Lee"}, &s), "",
             "%s: ... the whole value", kind);
+  CHECK_STR(console_inbox_of(st, bot,
+                             (inbox_query){.segment = "{\"tags\":\"press\"}", .search = "script"},
+                             &s),
+            "+15559101:Lee 100%:1:<script>x</script>", "%s: by a segment, with a search", kind);
+  CHECK_STR(console_inbox_of(st, bot, (inbox_query){.segment = "{\"name\":\"Zoë Ortiz\"}"}, &s),
+            "+15559100:Zoë Ortiz:0:TICKETS please", "%s: a segment's field", kind);
   console_inbox_of(st, bot, (inbox_query){.limit = 2}, &s);
   CHECK_INT(s.n, 2, "%s: a page of two", kind);
   CHECK_STR(console_inbox_of(st, bot,

@@ -163,6 +163,16 @@ async function loadInbox(more) {
     q.set("field", $("in-field").value.trim());
     q.set("value", $("in-value").value.trim());
   }
+  /* the rest of a segment, as the contacts and broadcasts take it */
+  const seg = {};
+  if ($("in-status").value) seg.status = $("in-status").value;
+  const min = $("in-age-min").value, max = $("in-age-max").value;
+  if (min !== "" || max !== "") {
+    seg.birthday = {};
+    if (min !== "") seg.birthday.before = yearsAgo(Number(min), 1);
+    if (max !== "") seg.birthday.after = yearsAgo(Number(max) + 1, 1);
+  }
+  if (Object.keys(seg).length) q.set("segment", JSON.stringify(seg));
   if (more && state.cursor) q.set("before", state.cursor);
   try {
     const page = await api("GET", botPath("/conversations?" + q));
@@ -186,6 +196,7 @@ $("filter").addEventListener("input", () => {
   searchDelay = setTimeout(() => loadInbox(false), 250);
 });
 $("needs-person").addEventListener("change", () => loadInbox(false));
+$("in-status").addEventListener("change", () => loadInbox(false));
 $("filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
   loadInbox(false);
@@ -591,6 +602,12 @@ async function previewBroadcast() {
         " in all; the last turn at " + when(p.finish_at) + ".",
     ];
     $("bc-preview").replaceChildren(...lines.map((l) => el("div", {text: l})));
+    if (p.held_first.length) { /* who quiet hours hold, and until when in their zone */
+      const list = el("ul", {class: "held"}, ...p.held_first.map((h) =>
+        el("li", {text: h.number + " until " + when(h.until) + " (" + h.zone + ")"})));
+      $("bc-preview").append(el("div", {text: p.held > p.held_first.length
+        ? "Held, the first " + p.held_first.length + ":" : "Held:"}), list);
+    }
     $("bc-preview").dataset.recipients = String(p.recipients);
   } catch (e) {
     if (e.status !== 401) $("bc-error").textContent = e.message;

@@ -382,6 +382,9 @@ def broadcasts(d, p, a):
     check("a preview of who quiet hours would hold at that time",
           wait_for(lambda: "4 held by quiet hours" in text_of(d, "bc-preview")),
           text_of(d, "bc-preview"))
+    held = texts(d, "#bc-preview .held li")
+    check("... by number, with their zone and when they would go",
+          "+15550001 until" in held and "America/New_York" in held, held)
     d.find_element(By.CSS_SELECTOR, "input[name=bc-when][value=now]").click()
     set_value(d, "bc-tag", "vip")
     set_value(d, "bc-text", "Presale at noon, {{fields.city}}!")
@@ -583,6 +586,16 @@ def run(d, p, a, fake):
           wait_for(lambda: conversation_numbers(d) == ["+15550002"]), conversation_numbers(d))
     set_value(d, "in-field", "")
     set_value(d, "in-value", "")
+    d.find_element(By.CSS_SELECTOR, ".more-filters summary").click()
+    Select(d.find_element(By.ID, "in-status")).select_by_value("opted_out")
+    check("filtered by a segment (opted out: none here)",
+          wait_for(lambda: conversation_numbers(d) == [] and not text_of(d, "inbox-error")),
+          conversation_numbers(d))
+    Select(d.find_element(By.ID, "in-status")).select_by_value("subscribed")
+    check("... (opted in: every one)", wait_for(lambda: len(conversation_numbers(d)) == 5),
+          conversation_numbers(d))
+    Select(d.find_element(By.ID, "in-status")).select_by_value("")
+    d.find_element(By.CSS_SELECTOR, ".more-filters summary").click()
     check("... and all come back when it is cleared",
           wait_for(lambda: len(conversation_numbers(d)) == 5), conversation_numbers(d))
 
