@@ -166,12 +166,8 @@ async function loadInbox(more) {
   /* the rest of a segment, as the contacts and broadcasts take it */
   const seg = {};
   if ($("in-status").value) seg.status = $("in-status").value;
-  const min = $("in-age-min").value, max = $("in-age-max").value;
-  if (min !== "" || max !== "") {
-    seg.birthday = {};
-    if (min !== "") seg.birthday.before = yearsAgo(Number(min), 1);
-    if (max !== "") seg.birthday.after = yearsAgo(Number(max) + 1, 1);
-  }
+  const birthday = birthdayRange($("in-age-min").value, $("in-age-max").value);
+  if (birthday) seg.birthday = birthday;
   if (Object.keys(seg).length) q.set("segment", JSON.stringify(seg));
   if (more && state.cursor) q.set("before", state.cursor);
   try {
@@ -404,19 +400,28 @@ function yearsAgo(years, days) {
   return isoDate(d);
 }
 
-/* The segment the form describes, as the contacts endpoint reads it. Age
- * is counted from the birthday field: age >= min is a birthday before the
- * day after min years ago; age <= max, one on or after the day after
- * max + 1 years ago. */
+/* An age range (the inputs' values, "" for none) as a range of the
+ * birthday field: age >= min is a birthday before the day after min years
+ * ago; age <= max, one on or after the day after max + 1 years ago. NULL
+ * for no range. */
+function birthdayRange(min, max) {
+  if (min === "" && max === "") return null;
+  const range = {};
+  if (min !== "") range.before = yearsAgo(Number(min), 1);
+  if (max !== "") range.after = yearsAgo(Number(max) + 1, 1);
+  return range;
+}
+
+/* The segment the form describes, as the contacts endpoint reads it (age
+ * counted from the birthday field: birthdayRange). */
 function segmentQuery() {
   const q = new URLSearchParams();
   const field = $("seg-field").value.trim(), value = $("seg-value").value.trim();
   if (field) q.set(field, value);
   if ($("seg-tag").value.trim()) q.set("tags", $("seg-tag").value.trim());
   if ($("seg-status").value) q.set("status", $("seg-status").value);
-  const min = $("seg-age-min").value, max = $("seg-age-max").value;
-  if (min !== "") q.set("birthday.before", yearsAgo(Number(min), 1));
-  if (max !== "") q.set("birthday.after", yearsAgo(Number(max) + 1, 1));
+  const birthday = birthdayRange($("seg-age-min").value, $("seg-age-max").value);
+  for (const [bound, day] of Object.entries(birthday || {})) q.set("birthday." + bound, day);
   for (const [id, key] of [["seg-joined", "joined_after"], ["seg-seen", "seen_after"]])
     if ($(id).value)
       q.set(key, String(Math.floor(new Date($(id).value + "T00:00").getTime() / 1000)));
@@ -558,12 +563,8 @@ function composerSegment() {
   const field = $("bc-field").value.trim(), value = $("bc-value").value.trim();
   if (field) seg[field] = value;
   if ($("bc-tag").value.trim()) seg.tags = $("bc-tag").value.trim();
-  const min = $("bc-age-min").value, max = $("bc-age-max").value;
-  if (min !== "" || max !== "") {
-    seg.birthday = {};
-    if (min !== "") seg.birthday.before = yearsAgo(Number(min), 1);
-    if (max !== "") seg.birthday.after = yearsAgo(Number(max) + 1, 1);
-  }
+  const birthday = birthdayRange($("bc-age-min").value, $("bc-age-max").value);
+  if (birthday) seg.birthday = birthday;
   return seg;
 }
 
