@@ -284,6 +284,10 @@ int console_refused(server *s, job *j);
  * stands for (handoff.c), to be handled as any event: 0; or 1 with j
  * answered (400: no text, no name). */
 int console_action_event(job *j);
+/* console_inbox.c: GET /v1/bots/BOT/conversations; console_numbers.c: GET
+ * /v1/bots/BOT/stats. On the engine thread, for bot b. */
+void console_inbox(server *s, job *j, struct bot *b);
+void console_numbers(server *s, job *j, struct bot *b);
 /* console_sim.c: POST /v1/bots/BOT/sim {"line"}: a line in the session's
  * simulator of bot b (made at its first line), answered with what it
  * showed; and every simulator freed (at the end). On the engine thread. */
