@@ -141,41 +141,41 @@ def main():
     with open(os.path.join(scripts, "desk", "bot.lua"), "w") as f:
         f.write(DESK)
     fake = harness.FakeTwilio(a.fake, a.dir, SID, TWILIO_TOKEN)
-    if not check("the fake Twilio API starts", fake.port):
-        return harness.summary()
-    env = {"PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_OPERATOR_TOKEN_FANCLUB": OPERATOR,
-           "PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_PROVIDER_DESK": "twilio",
-           "PARLEY_TWILIO_API_URL_DESK": "http://127.0.0.1:%d" % fake.port,
-           "PARLEY_TWILIO_ACCOUNT_SID_DESK": SID, "PARLEY_TWILIO_AUTH_TOKEN_DESK": TWILIO_TOKEN,
-           "PARLEY_INLINE_REPLIES_DESK": "off", "PARLEY_DELIVERY_REPORTS_DESK": "off"}
-    p = harness.Parley(a.parley, a.dir, os.path.join(a.dir, "console.db"), scripts, env,
-                       flags=["--test-clock", "2026-03-02 12:00 America/New_York"])
-    if not check("parley serve starts", p.start(), p.log()):
-        fake.stop()
-        return harness.summary()
-    fan(p, "+15550001", "hi", "m1")
-    fan(p, "+15550001", "Austin", "m2")
-    for i, text in enumerate(XSS):
-        fan(p, "+1555000%d" % (i + 2), text, "x%d" % i)
-    # a hostile name too, set through the admin API
-    request(p.port, "PATCH", "/v1/bots/fanclub/contacts/%2B15550002",
-            json.dumps({"fields": {"name": XSS[1]}}).encode(),
-            {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
-
-    d = None
-    try:
-        d = browser(a.shots)
-    except WebDriverException as e:
-        check("headless Chromium starts (chromium, chromium-driver)", False, str(e))
-        p.stop()
-        fake.stop()
-        return harness.summary()
-    try:
+    p = d = None
+    try:  # whatever happens, what started is stopped
+        if not check("the fake Twilio API starts", fake.port):
+            return harness.summary()
+        env = {"PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_OPERATOR_TOKEN_FANCLUB": OPERATOR,
+               "PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_PROVIDER_DESK": "twilio",
+               "PARLEY_TWILIO_API_URL_DESK": "http://127.0.0.1:%d" % fake.port,
+               "PARLEY_TWILIO_ACCOUNT_SID_DESK": SID,
+               "PARLEY_TWILIO_AUTH_TOKEN_DESK": TWILIO_TOKEN,
+               "PARLEY_INLINE_REPLIES_DESK": "off", "PARLEY_DELIVERY_REPORTS_DESK": "off"}
+        p = harness.Parley(a.parley, a.dir, os.path.join(a.dir, "console.db"), scripts, env,
+                           flags=["--test-clock", "2026-03-02 12:00 America/New_York"])
+        if not check("parley serve starts", p.start(), p.log()):
+            return harness.summary()
+        fan(p, "+15550001", "hi", "m1")
+        fan(p, "+15550001", "Austin", "m2")
+        for i, text in enumerate(XSS):
+            fan(p, "+1555000%d" % (i + 2), text, "x%d" % i)
+        # a hostile name too, set through the admin API
+        request(p.port, "PATCH", "/v1/bots/fanclub/contacts/%2B15550002",
+                json.dumps({"fields": {"name": XSS[1]}}).encode(),
+                {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+        try:
+            d = browser(a.shots)
+        except WebDriverException as e:
+            check("headless Chromium starts (chromium, chromium-driver)", False, str(e))
+            return harness.summary()
         run(d, p, a, fake)
     finally:
-        d.quit()
-        p.stop()
-        fake.stop()
+        for stop in (d and d.quit, p and p.stop, fake.stop):
+            try:
+                if stop:
+                    stop()
+            except Exception:  # noqa: BLE001 -- the others are stopped all the same
+                pass
     return harness.summary()
 
 
