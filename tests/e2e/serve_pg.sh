@@ -90,6 +90,14 @@ second_port=$port second_pid=$pid
 wait_held "$second_port" 128 && wait_held "$first_port" 128
 result $? "each node holds half of the partitions" \
   "$(held "$first_port") and $(held "$second_port")"
+# a node counts the others at its first renewal, a third of the lease after
+# it starts (until then its /healthz says "nodes":1), and reads where they
+# listen within half a second after that: the relays below need both
+for _ in $(seq 1 100); do
+  case "$(curl -s -m 2 "http://127.0.0.1:$second_port/healthz")" in *'"nodes":2'*) break ;; esac
+  sleep 0.1
+done
+sleep 1
 expect "the second node's /healthz names it" "$(curl -s "http://127.0.0.1:$second_port/healthz")" \
   '"node":"second".*"nodes":2'
 # new fans, each texting one node or the other: the node that does not
