@@ -347,6 +347,7 @@ enum {
   Q_BROADCAST_UPDATE,
   Q_BROADCASTS_DUE,
   Q_BROADCAST_GET,
+  Q_BROADCASTS_EACH,
   Q_MAX_BROADCAST,
   Q_CONSENT_ADD,
   Q_CONSENT_EACH,
@@ -481,6 +482,10 @@ static const char *const queries[Q_COUNT] = {
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
         " suppressed, failed, not_opted_in FROM broadcasts WHERE status IN ('scheduled','running')"
         " AND bot_id = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT 16",
+    [Q_BROADCASTS_EACH] =
+        "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
+        " suppressed, failed, not_opted_in FROM broadcasts WHERE bot_id = ?1"
+        " ORDER BY id DESC LIMIT ?2",
     [Q_BROADCAST_GET] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
         " suppressed, failed, not_opted_in FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
@@ -1785,11 +1790,8 @@ int store_broadcasts_due(store_reader *rd, int64_t bot_id, int64_t until,
 int store_broadcasts_each(store_reader *rd, int64_t bot_id, long limit, broadcast_fn fn,
                           void *ud) {
   store *st = reader_store(rd);
-  if (store_read_wanted(st)) return -1;
-  sql_stmt *s = sql_prepare(st->sql, "SELECT id, bot_id, segment, text, rate, status, cursor,"
-                                     " next_at, sent, held, suppressed, failed, not_opted_in"
-                                     " FROM broadcasts WHERE bot_id = ?1 ORDER BY id DESC LIMIT ?2");
-  if (!s) return store_fail(st, "cannot read the broadcasts");
+  sql_stmt *s = stmt(st, Q_BROADCASTS_EACH);
+  if (!s) return -1;
   STORE_BIND(s, SQL_INT(bot_id), SQL_INT(limit));
   int rc;
   while ((rc = sql_step(s)) == SQL_ROW) {
@@ -1798,8 +1800,7 @@ int store_broadcasts_each(store_reader *rd, int64_t bot_id, long limit, broadcas
     fn(ud, &b);
     broadcast_row_free(&b);
   }
-  sql_finalize(s);
-  return rc == SQL_DONE ? 0 : store_fail(st, "cannot read the broadcasts");
+  return store_step_end(st, s, rc, "cannot read the broadcasts") < 0 ? -1 : 0;
 }
 
 int store_broadcast_get(store_reader *rd, int64_t bot_id, int64_t id,
