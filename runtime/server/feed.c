@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ struct feed {
   change ring[FEED_RING]; /* change n is at ring[n % FEED_RING] */
   uint64_t seq;           /* the last change's number */
   stream *streams;
+  atomic_int nstreams; /* 0: no browser listens; a change is not even kept */
   int closing;
 };
 
@@ -76,7 +78,9 @@ void feed_free(feed *f) {
 }
 
 void feed_publish(feed *f, const char *bot, const char *number) {
-  if (!f) return;
+  /* every message passes here: without a stream, nothing to do (a stream
+   * opened later starts from the changes after it opened) */
+  if (!f || !atomic_load(&f->nstreams)) return;
   pthread_mutex_lock(&f->mu);
   change *c = &f->ring[++f->seq % FEED_RING];
   free(c->bot);
@@ -177,6 +181,7 @@ static void stream_free(void *cls) {
   if (st->prev) st->prev->next = st->next;
   else f->streams = st->next;
   if (st->next) st->next->prev = st->prev;
+  atomic_fetch_sub(&f->nstreams, 1);
   pthread_mutex_unlock(&f->mu);
   for (size_t i = 0; i < st->nbots; i++) free(st->bots[i]);
   free(st->bots);
@@ -204,6 +209,7 @@ struct MHD_Response *feed_stream(feed *f, struct MHD_Connection *conn, const cha
   st->next = f->streams;
   if (f->streams) f->streams->prev = st;
   f->streams = st;
+  atomic_fetch_add(&f->nstreams, 1);
   pthread_mutex_unlock(&f->mu);
   struct MHD_Response *r =
       MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
