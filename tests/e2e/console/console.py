@@ -643,6 +643,17 @@ def run(d, p, a, fake):
     check("the server stops cleanly on SIGTERM with a console's stream open", code == 0,
           "exit status %s" % code)
     check("the server restarts", p.start(p.port), p.log())
+    admin = {"Authorization": "Bearer " + ADMIN}
+    status, body = request(p.port, "GET", "/v1/bots/desk/contacts/%2B15550502", headers=admin)
+    check("a takeover outlives the restart", status == 200 and
+          (json.loads(body).get("handoff") or {}).get("by") == "Ana", body)
+    status, body = request(p.port, "GET", "/v1/bots/desk/contacts/%2B15550501/messages",
+                           headers=admin)
+    check("... and what people did", [x["action"] for x in json.loads(body).get("actions", [])] ==
+          ["take", "reply", "note", "handback"], body[-400:])
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/conversations?search=Austin",
+                           headers=admin)
+    check("... and what was read", status == 200 and '"unread":0' in body, body)
     d.get(base + "/console/")
     check("the session outlives a restart of the server",
           wait_for(lambda: visible(d, "inbox-page") and text_of(d, "who") == "Ana"))
