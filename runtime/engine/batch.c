@@ -15,7 +15,7 @@ static void flush_seen(engine *e) {
   for (size_t i = 0; i < e->ndirty; i++) {
     contact *c = e->dirty[i];
     journal_contact_seen(e->jr, c->id, c->last_seen);
-    c->stored_last_seen = c->last_seen;
+    c->stored_last_seen = c->stored_last_in = c->last_seen;
     c->seen_dirty = 0;
   }
   e->ndirty = 0;

@@ -66,7 +66,7 @@ const char *zone_of(const bot *b, contact *c) {
   if (c->timezone) return c->timezone;
   if (!c->zone_looked_up) {
     c->zone_looked_up = 1;
-    phone_zone_for(c->number, c->inferred_zone, sizeof c->inferred_zone);
+    phone_zone_for(channel_id(c->number), c->inferred_zone, sizeof c->inferred_zone);
   }
   return c->inferred_zone[0] ? c->inferred_zone : b->timezone;
 }

@@ -32,6 +32,7 @@ static contact *cache_row(engine *e, bot *b, contact_row *r) {
   c->first_seen = r->first_seen;
   c->last_seen = r->last_seen;
   c->stored_last_seen = r->last_seen;
+  c->last_in = c->stored_last_in = r->last_in;
   c->batch = e->batches + 1;
   c->busy = e->nwaiting && waiting_has_contact(e, c->id);
   c->undeliverable = r->undeliverable != NULL;

@@ -20,6 +20,7 @@ typedef struct contact {
   char *fields, *tags, *state, *expect, *timezone;
   int64_t first_seen, last_seen;
   int64_t stored_last_seen; /* what the store has */
+  int64_t last_in, stored_last_in; /* when it last wrote (0: never), and the store's */
   int seen_dirty;
   int busy; /* a handler of its conversation waits for a response: kept */
   int undeliverable; /* a provider said the number is invalid or not mobile */

@@ -437,13 +437,16 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
   journal_message(e->jr, &row);
   e->run->inbound = msg_id;
   e->stats.messages_in++, b->counts.messages_in++;
-  c->last_seen = now;
+  c->last_seen = c->last_in = now;
   if (c->undeliverable) { /* it texted us: it can take texts after all */
     journal_undeliverable(e->jr, c->id, NULL);
     c->undeliverable = 0;
     action(e, b, c->number, "deliverable again (the number texted in)");
   }
-  if (!c->seen_dirty && now - c->stored_last_seen >= SEEN_RESOLUTION_MS) {
+  /* (a contact's first message is written at once: it opens the window of
+   * Meta's channels, channel.h) */
+  if (!c->seen_dirty &&
+      (now - c->stored_last_seen >= SEEN_RESOLUTION_MS || !c->stored_last_in)) {
     c->seen_dirty = 1;
     if (e->ndirty == e->cap_dirty) {
       e->cap_dirty = e->cap_dirty ? e->cap_dirty * 2 : 256;

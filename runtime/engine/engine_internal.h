@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "bloom.h"
+#include "channel.h"
 #include "contacts.h"
 #include "engine.h"
 #include "journal.h"
@@ -517,6 +518,11 @@ void replace(char **slot, const char *v);
  * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
 int record_out(engine *e, bot *b, contact *c, const char *text, const char *status,
                int transactional, int may_hold, const char *media);
+/* On a channel with a window (channel.h): why a message with this
+ * content (the media column's: a template, a tag) may not go to c now,
+ * written to why; NULL if it may. */
+const char *window_closed(engine *e, const contact *c, const char *content, char *why,
+                          size_t n);
 
 /* batch.c */
 /* Hands the batch's journal to the writer; the batch before is durable

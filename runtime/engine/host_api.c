@@ -11,13 +11,8 @@
 
 /* ---------------------------------------------------------------- sending */
 
-static int valid_number(const char *n) {
-  size_t len = strlen(n);
-  if (len < 4 || len > 16 || n[0] != '+') return 0;
-  for (size_t i = 1; i < len; i++)
-    if (!isdigit((unsigned char)n[i])) return 0;
-  return 1;
-}
+/* An E.164 number, or another channel's address (channel.h). */
+static int valid_number(const char *n) { return channel_address_ok(n, 3); }
 
 static const char *api_send(void *ctx, const char *to, const char *text,
                             size_t len, const char *kind, int transactional,
@@ -43,17 +38,24 @@ static const char *api_send(void *ctx, const char *to, const char *text,
     return NULL;
   }
   size_t chars = utf8_chars(text);
-  if (chars > (size_t)inv->b->max_chars) {
-    snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
-                          "(bot.config max_message_chars)",
-             kind, chars, inv->b->max_chars);
+  /* the recipient's channel's limit, or the bot's on SMS */
+  channel ch = channel_of(to ? to : inv->c ? inv->c->number : NULL);
+  int max = channel_max_chars(ch);
+  if (chars > (size_t)(max ? max : inv->b->max_chars)) {
+    if (max)
+      snprintf(err, errlen, "%s: the text is %zu characters long; %s takes at most %d", kind,
+               chars, channel_name(ch), max);
+    else
+      snprintf(err, errlen, "%s: the text is %zu characters long; the limit is %d "
+                            "(bot.config max_message_chars)",
+               kind, chars, inv->b->max_chars);
     return NULL;
   }
   int opted_out;
   if (to) {
     if (!valid_number(to)) {
       snprintf(err, errlen, "send: '%.40s' is not an E.164 number like "
-                            "+15550100",
+                            "+15550100 (or whatsapp:+15550100, messenger:PSID)",
                to);
       return NULL;
     }
@@ -87,6 +89,11 @@ static const char *api_send(void *ctx, const char *to, const char *text,
                       xstrdup(kind), transactional,
                       opted_out && !transactional ? "suppressed" : "sent", may_hold,
                       media ? xstrdup(media) : NULL};
+  /* outside a window of the contact's channel, what it cannot take is
+   * recorded as failed (record_out): said at once to the handler */
+  char why[400];
+  if (!to && strcmp(p->status, "sent") == 0 && window_closed(inv->e, inv->c, media, why, sizeof why))
+    return "failed";
   return p->status;
 }
 

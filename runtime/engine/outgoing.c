@@ -13,6 +13,55 @@
  * configured number ("" without one: the provider's default). */
 static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0] : ""; }
 
+/* Meta's tags that let a Messenger or Instagram message go outside the
+ * 24-hour window, and for how long after the contact last wrote (0: any
+ * time), as its Send API documents them. */
+static const struct {
+  const char *tag;
+  int64_t within_ms;
+} message_tags[] = {{"HUMAN_AGENT", 7 * CHANNEL_WINDOW_MS},
+                    {"CONFIRMED_EVENT_UPDATE", 0},
+                    {"POST_PURCHASE_UPDATE", 0},
+                    {"ACCOUNT_UPDATE", 0}};
+
+/* How long after the contact last wrote a message with these contents
+ * may go on a channel with a window: the window itself for free-form
+ * messages, any time for a WhatsApp template (-1), as its tag allows on
+ * Messenger. */
+static int64_t allowed_for(channel ch, const char *content) {
+  if (!content || content[0] != '{') return CHANNEL_WINDOW_MS;
+  json_t *o = json_loads(content, 0, NULL);
+  int64_t ms = CHANNEL_WINDOW_MS;
+  const char *tag = json_string_value(json_object_get(o, "tag"));
+  if (ch == CHANNEL_WHATSAPP && json_object_get(o, "template")) ms = -1;
+  for (size_t i = 0; ch != CHANNEL_WHATSAPP && tag && i < sizeof message_tags / sizeof *message_tags; i++)
+    if (strcmp(message_tags[i].tag, tag) == 0) ms = message_tags[i].within_ms ? message_tags[i].within_ms : -1;
+  json_decref(o);
+  return ms;
+}
+
+const char *window_closed(engine *e, const contact *c, const char *content, char *why,
+                          size_t n) {
+  channel ch = channel_of(c->number);
+  if (!channel_has_window(ch)) return NULL;
+  int64_t allowed = allowed_for(ch, content), ago = engine_now(e) - c->last_in;
+  if (allowed < 0 || (c->last_in && ago < allowed)) return NULL;
+  char since[64];
+  if (c->last_in)
+    snprintf(since, sizeof since, "its last message was %lld hours ago",
+             (long long)(ago / 3600000));
+  else
+    snprintf(since, sizeof since, "it has not written yet");
+  if (ch == CHANNEL_WHATSAPP)
+    snprintf(why, n, "outside WhatsApp's 24-hour customer service window (%s): only a "
+             "template may go (c:send{template = ...})", since);
+  else
+    snprintf(why, n, "outside %s's 24-hour messaging window (%s): only a message with a "
+             "tag may go (c:send(text, {tag = \"POST_PURCHASE_UPDATE\"}); HUMAN_AGENT for 7 "
+             "days)", ch == CHANNEL_MESSENGER ? "Messenger" : "Instagram", since);
+  return why;
+}
+
 /* Stores one outgoing message. status "sent": it goes out (at once with
  * the simulator; queued for the sender with an outbox), "suppressed": the
  * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
@@ -25,6 +74,12 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   if (c->undeliverable && strcmp(status, "suppressed") != 0) {
     status = "failed";
     error = "undeliverable: the provider refused this number (invalid or not mobile)";
+  }
+  char window[400];
+  if (!error && strcmp(status, "suppressed") != 0 &&
+      window_closed(e, c, media, window, sizeof window)) {
+    status = "failed";
+    error = window;
   }
   if (may_hold && strcmp(status, "sent") == 0 &&
       (send_at = quiet_release(&b->quiet, engine_now(e), zone_of(b, c))) > 0)
@@ -46,7 +101,9 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
       status = "queued";
     }
   }
-  gsm_count count = gsm_count_text(text, strlen(text));
+  /* segments: SMS's; a message on another channel is one */
+  gsm_count count = {.segments = 1};
+  if (channel_counts_segments(channel_of(c->number))) count = gsm_count_text(text, strlen(text));
   message_row m = {.id = next_message_id(e), .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
@@ -74,6 +131,8 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++, b->counts.suppressed++;
     action(e, b, c->number, "suppressed (opted out): %s", text);
+  } else if (error == window) {
+    action(e, b, c->number, "not sent (%s): %s", window, text);
   } else if (error) {
     action(e, b, c->number, "not sent (the number is undeliverable): %s", text);
   } else {

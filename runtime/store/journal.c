@@ -631,7 +631,7 @@ static int merged_into_new_contact(pending_rows *p, const journal_op *op) {
     if (op->kind == J_CONTACT_JOINED) {
       c->joined = 1;
     } else if (op->kind == J_CONTACT_SEEN) {
-      c->last_seen = op->u.contact_seen.at;
+      c->last_seen = c->last_in = op->u.contact_seen.at;
     } else { /* NULL: unchanged */
       const struct j_contact_update *u = &op->u.contact_update;
       if (u->status) c->status = u->status;

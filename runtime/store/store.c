@@ -290,6 +290,10 @@ static const char *const migrations[] = {
     "  text TEXT NOT NULL DEFAULT '',"
     "  at INTEGER NOT NULL);"
     "CREATE INDEX operator_actions_contact ON operator_actions(contact_id, id);",
+    /* 14 -> 15: when a contact last wrote (ms; NULL: never): Meta's
+     * channels take free-form messages only within 24 hours of it
+     * (channel.h). last_seen also moves when a contact is made. */
+    "ALTER TABLE contacts ADD COLUMN last_in INTEGER;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -375,20 +379,20 @@ static const char *const queries[Q_COUNT] = {
     [Q_CONTACT_GET] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
-        " c.handoff"
+        " c.handoff, c.last_in"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number = ?2",
     [Q_CONTACTS_GET_MANY] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
-        " c.handoff"
+        " c.handoff, c.last_in"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 AND c.number IN (SELECT value FROM json_each(?2))",
     [Q_CONTACT_ADD] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
                       " VALUES(?4, ?1, ?2, ?3, ?3) RETURNING id",
     [Q_CONTACT_ADD_ID] = "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen)"
                          " VALUES(?4, ?1, ?2, ?3, ?3)",
-    [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2 WHERE id = ?1",
+    [Q_CONTACT_SEEN] = "UPDATE contacts SET last_seen = ?2, last_in = ?2 WHERE id = ?1",
     [Q_CONTACT_JOINED] = "UPDATE contacts SET joined = 1 WHERE id = ?1",
     [Q_CONTACT_UPDATE] =
         "UPDATE contacts SET status = coalesce(?2, status),"
@@ -397,7 +401,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_CONTACTS_EACH] =
         "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
         " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
-        " c.handoff"
+        " c.handoff, c.last_in"
         " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id"
         " WHERE c.bot_id = ?1 ORDER BY c.id",
     [Q_CONTACT_COUNT] = "SELECT count(*) FROM contacts WHERE bot_id = ?1",
@@ -543,7 +547,7 @@ static const char *query_text(sql_kind kind, int q) {
   if (kind == SQL_POSTGRES && q == Q_CONTACTS_GET_MANY)
     return "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
            " c.first_seen, c.last_seen, v.state, v.expect, c.joined, c.undeliverable,"
-        " c.handoff"
+        " c.handoff, c.last_in"
            " FROM (SELECT DISTINCT jsonb_array_elements_text(CAST(?2 AS jsonb))) n(number)"
            " CROSS JOIN LATERAL (SELECT * FROM contacts"
            " WHERE bot_id = ?1 AND number = n.number LIMIT 1) c"
@@ -1033,6 +1037,7 @@ static void read_contact(sql_stmt *s, contact_row *r) {
   r->joined = (int)sql_column_int(s, 10);
   r->undeliverable = store_col_dup(s, 11);
   r->handoff = store_col_dup(s, 12);
+  r->last_in = sql_column_int(s, 13);
 }
 
 void contact_row_free(contact_row *r) {
@@ -1135,7 +1140,7 @@ static int run_many_rows(store *st, size_t n, rows_run run, const void *ud) {
 
 /* store_contacts_insert: one INSERT of 2^k rows for each k, the
  * parameters of row r from r * CONTACT_PARAMS + 1 on. */
-enum { CONTACT_PARAMS = 10 };
+enum { CONTACT_PARAMS = 11 };
 
 static sql_stmt *contact_insert(store *st, int k) {
   sql_stmt **cached = &st->contact_inserts[k];
@@ -1145,14 +1150,14 @@ static sql_stmt *contact_insert(store *st, int k) {
   }
   buf sql = {0};
   buf_puts(&sql, "INSERT INTO contacts(id, bot_id, number, first_seen, last_seen, joined, status,"
-                 " fields, tags, timezone) VALUES");
+                 " fields, tags, timezone, last_in) VALUES");
   for (int r = 0; r < 1 << k; r++) {
     int p = r * CONTACT_PARAMS;
     buf_printf(&sql,
                "%s(?%d,?%d,?%d,?%d,?%d,?%d,coalesce(?%d,'subscribed'),coalesce(?%d,'{}'),"
-               "coalesce(?%d,'[]'),?%d)",
+               "coalesce(?%d,'[]'),?%d,?%d)",
                r ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9,
-               p + 10);
+               p + 10, p + 11);
   }
   sql_stmt *s = prepare_many_rows(st, cached, sql.data);
   buf_free(&sql);
@@ -1176,6 +1181,8 @@ static int insert_contacts(store *st, const void *ud, size_t at, int k) {
     store_bind_text(s, p + 8, c->fields);
     store_bind_text(s, p + 9, c->tags);
     store_bind_text(s, p + 10, c->timezone);
+    if (c->last_in) sql_bind_int(s, p + 11, c->last_in);
+    else sql_bind_null(s, p + 11);
   }
   int rc = sql_step(s);
   sql_reset(s);
@@ -1999,7 +2006,7 @@ static sql_stmt *segment_prepare(store *st, int64_t bot_id, const char *segment,
   buf_puts(&sql, count ? "SELECT count(*) FROM contacts c"
                        : "SELECT c.id, c.number, c.status, c.fields, c.tags, c.timezone,"
                          " c.first_seen, c.last_seen, v.state, v.expect, c.joined,"
-                         " c.undeliverable, c.handoff"
+                         " c.undeliverable, c.handoff, c.last_in"
                          " FROM contacts c LEFT JOIN conversations v ON v.contact_id = c.id");
   buf_puts(&sql, " WHERE c.bot_id = ?1 AND c.id > ?2");
   int param = store_segment_where(&sql, seg, pg, 3);

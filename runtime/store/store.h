@@ -103,6 +103,7 @@ typedef struct contact_row {
   int joined; /* a message of this contact reached the script (on_join ran) */
   char *undeliverable; /* the provider's verdict on the number, or NULL */
   char *handoff; /* a person has the conversation: JSON (store_console.h), or NULL */
+  int64_t last_in; /* when it last wrote (ms), 0: never */
 } contact_row;
 void contact_row_free(contact_row *r);
 
@@ -123,6 +124,7 @@ typedef struct contact_new {
   int64_t id, bot_id;
   const char *number;
   int64_t first_seen, last_seen;
+  int64_t last_in; /* 0: never wrote */
   int joined;
   const char *status, *fields, *tags, *timezone;
 } contact_new;

@@ -300,6 +300,8 @@ static const char *const pg_migrations[] = {
     "  text TEXT NOT NULL DEFAULT '',\n"
     "  at BIGINT NOT NULL);\n"
     "CREATE INDEX operator_actions_contact ON operator_actions(contact_id, id);\n",
+    /* 14 -> 15: when a contact last wrote (as on SQLite) */
+    "ALTER TABLE contacts ADD COLUMN last_in BIGINT;\n",
 };
 
 int pg_schema_latest(void) {

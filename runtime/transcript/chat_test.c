@@ -14,6 +14,7 @@
  *   ~ 2h                    the simulated clock moves on
  *   ? contact("+15550001").fields.city == "Austin"    a Lua assertion
  *   @seed 42                math.random in later handlers is repeatable
+ *   @channel whatsapp       later numbers are on that channel (whatsapp:+15550001)
  *   < Code {{code:[0-9]+}}  a capture (chat_capture.c); {{code}} in later lines
  *
  * Every message the bot sends and every handler error must be matched, in
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "chat_capture.h"
 #include "chat_explain.h"
 #include "chat_test.h"
@@ -59,6 +61,7 @@ typedef struct run {
   bot *b;
   int64_t now;
   char *fan;      /* the number of the last '>' */
+  channel channel; /* @channel: the channel of numbers written without one */
   char *zone;     /* for @clock without a zone */
   output *out;    /* produced since the last settle */
   size_t nout, capout;
@@ -142,13 +145,22 @@ static char *escape(const char *s) {
   return b.data;
 }
 
+/* A number (or another channel's address: whatsapp:+15550001) at s. */
 static int is_number_token(const char *s, size_t *len) {
-  if (s[0] != '+') return 0;
-  size_t n = 1;
-  while (s[n] >= '0' && s[n] <= '9') n++;
-  if (n < 5 || n > 16 || (s[n] != ' ' && s[n] != 0)) return 0;
+  size_t n = channel_address_len(s, 4);
+  if (!n || s[n] == '\t') return 0;
   *len = n;
   return 1;
+}
+
+/* The address a number of a line names (n bytes at number): under
+ * @channel, a number written without a channel's prefix is on that
+ * channel (a Messenger or Instagram id is its digits). */
+static char *address_of(const run *r, const char *number, size_t n) {
+  if (r->channel == CHANNEL_SMS || channel_of(number) != CHANNEL_SMS)
+    return xstrndup(number, n);
+  int skip = !channel_has_number(r->channel) && *number == '+';
+  return xasprintf("%s%.*s", channel_prefix(r->channel), (int)n - skip, number + skip);
 }
 
 /* ---------------------------------------------------------------- expectations */
@@ -332,9 +344,11 @@ static void push_contact_row(lua_State *L, const contact_row *c) {
 
 static int l_contact(lua_State *L) {
   run *r = lua_touserdata(L, lua_upvalueindex(1));
-  const char *number = luaL_checkstring(L, 1);
+  const char *given = luaL_checkstring(L, 1);
+  char *number = address_of(r, given, strlen(given));
   contact_row c = {0};
   int found = store_contact_get(engine_store(r->e), bot_id(r->b), number, &c);
+  free(number);
   if (found <= 0) return 0;
   push_contact_row(L, &c);
   contact_row_free(&c);
@@ -467,8 +481,10 @@ static int setup_contact(run *r, int line, char *args) {
   char err[1024];
   if (contact_setup_read(save, &cs, err, sizeof err))
     return fail(r, line, "@contact: %s", err);
-  int rc = engine_set_contact(r->e, r->b, number, cs.status, cs.fields_json, cs.tags_json,
+  char *address = address_of(r, number, n);
+  int rc = engine_set_contact(r->e, r->b, address, cs.status, cs.fields_json, cs.tags_json,
                               cs.tz, err, sizeof err);
+  free(address);
   contact_setup_free(&cs);
   if (rc) return fail(r, line, "@contact: %s", err);
   return 0;
@@ -621,7 +637,7 @@ static int parse_expect(run *r, int line, const char *raw, expect_line *x) {
   while (*p == ' ' || *p == '\t') p++;
   size_t n;
   if (!x->is_error && is_number_token(p, &n)) {
-    x->to = xstrndup(p, n);
+    x->to = address_of(r, p, n);
     p += n;
     while (*p == ' ') p++;
   }
@@ -762,8 +778,8 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
           break;
         }
         free(r.fan);
-        r.fan = xstrdup(number);
-        inbound in = {.from = number, .event_type = type, .event_data = event_data};
+        r.fan = address_of(&r, number, nl);
+        inbound in = {.from = r.fan, .event_type = type, .event_data = event_data};
         if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
           fail(&r, line, "the engine failed: %s", err);
         free(event_data);
@@ -783,8 +799,8 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
         char *data = json_dumps(o, JSON_COMPACT), err[1024];
         json_decref(o);
         free(r.fan);
-        r.fan = xstrdup(number);
-        inbound in = {.from = number, .event_type = ENGINE_CONSOLE_EVENT_PREFIX "handback",
+        r.fan = address_of(&r, number, nl);
+        inbound in = {.from = r.fan, .event_type = ENGINE_CONSOLE_EVENT_PREFIX "handback",
                       .event_data = data};
         if (engine_handle(r.e, r.b, &in, 1, err, sizeof err))
           fail(&r, line, "the engine failed: %s", err);
@@ -795,6 +811,15 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
       } else if (strncmp(l, "@seed", 5) == 0 && (l[5] == ' ' || l[5] == '\t' || !l[5])) {
         setup_seed(&r, line, l + 5);
+      } else if (strncmp(l, "@channel ", 9) == 0) {
+        const char *name = l + 9;
+        while (*name == ' ' || *name == '\t') name++;
+        int ch = channel_named(name);
+        if (ch < 0) {
+          fail(&r, line, "@channel must be sms, whatsapp, messenger or instagram, got '%s'", name);
+          break;
+        }
+        r.channel = (channel)ch;
       } else if (strncmp(l, "@contact ", 9) == 0) {
         if (!r.e && start_engine(&r, botdir, line)) break;
         char *args = xstrdup(l + 9);
@@ -802,8 +827,8 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
         free(args);
       } else {
         fail(&r, line,
-             "unknown setup line '%s' (known: @bot, @clock, @contact, @env, @event, @handback, "
-             "@http, @seed)",
+             "unknown setup line '%s' (known: @bot, @channel, @clock, @contact, @env, @event, "
+             "@handback, @http, @seed)",
              l);
       }
     } else if (cmd == '>') {
@@ -811,11 +836,11 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
       size_t n;
       if (is_number_token(arg, &n)) {
         free(r.fan);
-        r.fan = xstrndup(arg, n);
+        r.fan = address_of(&r, arg, n);
         arg += n;
         while (*arg == ' ') arg++;
       } else if (!r.fan) {
-        r.fan = xstrdup("+15550001");
+        r.fan = address_of(&r, "+15550001", 9);
       }
       char err[1024];
       char *msg = captures_expand_text(r.caps, arg, err, sizeof err);

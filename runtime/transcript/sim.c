@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "channel.h"
 #include "clock.h"
 #include "sim.h"
 
@@ -130,10 +131,4 @@ void sim_complain(sim *s, const char *fmt, ...) {
   s->errors++;
 }
 
-int sim_valid_number(const char *n) {
-  size_t len = strlen(n);
-  if (len < 5 || len > 16 || n[0] != '+') return 0;
-  for (size_t i = 1; i < len; i++)
-    if (n[i] < '0' || n[i] > '9') return 0;
-  return 1;
-}
+int sim_valid_number(const char *n) { return channel_address_ok(n, 4); }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "channel.h"
 #include "sim.h"
 
 void record_init(sim_record *r, int64_t start) {
@@ -95,12 +96,9 @@ static int needs_regex(const char *text) {
          strchr(text, '\r');
 }
 
-/* A number as a .chat line reads one: +, then 4 to 15 digits. */
-static int is_number(const char *s) {
-  size_t n = 1;
-  while (s[0] == '+' && s[n] >= '0' && s[n] <= '9') n++;
-  return s[0] == '+' && n >= 5 && n <= 16 && s[n] == 0;
-}
+/* A number as a .chat line reads one: +, then 4 to 15 digits (or another
+ * channel's address, channel.h). */
+static int is_number(const char *s) { return channel_address_ok(s, 4); }
 
 void record_message(sim_record *r, const char *to, const char *text) {
   if (!r->step) return;

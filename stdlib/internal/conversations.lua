@@ -13,6 +13,7 @@ local rt, sbyte, select, sfind, sgmatch = I.rt, I.sbyte, I.select, I.sfind, I.sg
 local sgsub, slower, smatch, template_filters = I.sgsub, I.slower, I.smatch, I.template_filters
 local template_problem, tointeger, tonumber = I.template_problem, I.tointeger, I.tonumber
 local tostring, type = I.tostring, I.type
+local channel_of, shape_send = I.channel_of, I.shape_send
 local cur = I.cur
 
 -- ---------------------------------------------------------------- segments
@@ -241,23 +242,26 @@ local function media_opt(media, n, fname)
   return encode(urls, "media")
 end
 
--- transactional (boolean), media (JSON or nil), urgent (boolean)
-local function send_opts(opts, n, fname)
-  if opts == nil then return false, nil, false end
-  if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
-  for k in next, opts do
-    if k ~= "transactional" and k ~= "media" and k ~= "urgent" then
-      argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: transactional, urgent, media)")
+-- A message to address, as c:send(text, opts) or c:send{ text = ..., <opts> }
+-- give it (text is argument n): transactional, urgent, its text
+-- (template-expanded for c) and what it carries beside it (channels.lua).
+local function outgoing(address, text, opts, n, fname, c)
+  local on = n + 1
+  if type(text) == "table" and opts == nil then
+    local t = text
+    opts, on, text = {}, n, rawget(t, "text")
+    for k, v in next, t do
+      if k ~= "text" then opts[k] = v end
     end
+    if text == nil and rawget(opts, "template") == nil then argerror(n, fname, "text expected in the table") end
   end
-  local media = rawget(opts, "media")
-  return rawget(opts, "transactional") and true or false, media ~= nil and media_opt(media, n, fname) or nil,
-    rawget(opts, "urgent") and true or false
+  if text ~= nil then text = expand(text_arg(text, n, fname), c) end
+  return shape_send(address, text, opts, on, fname, media_opt)
 end
 
 -- host.send returns the message's status, or nil and a sentence. What a
 -- handler marked urgent or transactional sends is so marked (cur_rule.mark).
-local function deliver(to, text, kind, transactional, media, urgent)
+local function deliver(to, text, kind, transactional, urgent, media)
   in_handler(kind)
   local mark = cur.rule and cur.rule.mark
   local status, err = host_send(to, text, kind, transactional or mark == "transactional", media,
@@ -271,15 +275,15 @@ local methods = {}
 function methods.reply(c, text, opts)
   local p = c == cur.c and cur.p
   if not p then raise("reply: not a contact of this message") end
-  local tr, media, urgent = send_opts(opts, 2, "reply")
-  return deliver(nil, expand(text_arg(text, 1, "reply"), c), "reply", tr, media, urgent)
+  local tr, urgent, body, content = outgoing(rawget(c, "number"), text, opts, 1, "reply", c)
+  return deliver(nil, body, "reply", tr, urgent, content)
 end
 
 function methods.send(c, text, opts)
   local p = c == cur.c and cur.p
   if not p then raise("send: not a contact of this message") end
-  local tr, media, urgent = send_opts(opts, 2, "send")
-  return deliver(nil, expand(text_arg(text, 1, "send"), c), "send", tr, media, urgent)
+  local tr, urgent, body, content = outgoing(rawget(c, "number"), text, opts, 1, "send", c)
+  return deliver(nil, body, "send", tr, urgent, content)
 end
 
 function methods.expect(c, name)
@@ -361,6 +365,7 @@ local contact_mt = { __metatable = false }
 contact_mt.__index = function(c, k)
   local m = methods[k]
   if m then return m end
+  if k == "channel" then return channel_of(rawget(c, "number")) end
   local p = c == cur.c and cur.p
   if not p then return nil end
   if k == "fields" or k == "state" then
@@ -456,8 +461,8 @@ frozen[bot] = true
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
-  local tr, media, urgent = send_opts(opts, 3, "send")
-  return deliver(number, expand(text_arg(text, 2, "send"), nil), "send", tr, media, urgent)
+  local tr, urgent, body, content = outgoing(number, text, opts, 2, "send", nil)
+  return deliver(number, body, "send", tr, urgent, content)
 end
 
 -- what the parts loaded after this one use

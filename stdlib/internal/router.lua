@@ -13,6 +13,7 @@ local reply_stoppers, router, rt = I.reply_stoppers, I.router, I.rt
 local schedule_step, sfind, sgmatch, sgsub = I.schedule_step, I.sfind, I.sgmatch, I.sgsub
 local shown, slower, ssub, template_problem = I.shown, I.slower, I.ssub, I.template_problem
 local tostring, type, unpack, where = I.tostring, I.type, I.unpack, I.where
+local channel_of, next = I.channel_of, I.next
 local cur = I.cur
 
 -- ---------------------------------------------------------------- routing
@@ -203,7 +204,7 @@ fire_drip = function(name, ctx, skip)
   if skip then
     -- too late (bot.config late_after): this step is skipped, the drip goes on
   elseif d.text then
-    deliver(nil, expand(d.text, c), "send", d.mark == "transactional", nil, d.mark == "urgent")
+    deliver(nil, expand(d.text, c), "send", d.mark == "transactional", d.mark == "urgent")
   else
     local rule = router.handlers[d.call]
     if not rule then
@@ -263,14 +264,21 @@ local function dispatch(ctx)
   local p = { fields_json = ctx[CALL_FIELDS], tags_json = ctx[CALL_TAGS],
     state_json = ctx[CALL_STATE], expect = nil, timezone = ctx[CALL_TIMEZONE] }
   cur.c, cur.p = c, p
-  local media = no_media
+  local media, came = no_media, nil
   local media_json = ctx[CALL_MEDIA]
   if media_json then
-    media = decode(media_json)
-    if type(media) ~= "table" then media = no_media end
+    came = decode(media_json)
+    -- a list of media URLs, or what a channel says came with the text:
+    -- { media = {...}, choice = {...}, location = {...}, contacts = {...} }
+    if type(came) == "table" and came[1] == nil and next(came) ~= nil then
+      media = type(came.media) == "table" and came.media or no_media
+    else
+      media, came = type(came) == "table" and came or no_media, nil
+    end
   end
   local msg = { text = text, from = number, to = ctx[CALL_TO], id = ctx[CALL_ID], at = ctx[CALL_AT],
-    media = media }
+    media = media, channel = channel_of(number), choice = came and came.choice,
+    location = came and came.location, contacts = came and came.contacts }
   local rule, caps, rule_kind, rule_what
   if kind == "event" then
     rule = router.events[text]

@@ -146,7 +146,7 @@ I.cur = cur
 -- what it needs from I, puts there what later ones need. load_part (the
 -- host's) compiles stdlib/internal/NAME.lua, text only; nothing a script
 -- can reach keeps it.
-local parts = { "api", "drips", "conversations", "http", "date", "environment", "router", "check" }
+local parts = { "api", "drips", "channels", "conversations", "http", "date", "environment", "router", "check" }
 for i = 1, #parts do
   internal_src["stdlib/internal/" .. parts[i] .. ".lua"] = true
   load_part(parts[i])(host, debug, I)

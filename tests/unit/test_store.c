@@ -768,6 +768,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "  UNIQUE(bot_id, number));"
            "ALTER TABLE old_contacts ADD COLUMN undeliverable TEXT;"
            "ALTER TABLE contacts DROP COLUMN handoff;"
+           "ALTER TABLE contacts DROP COLUMN last_in;"
            "INSERT INTO old_contacts SELECT * FROM contacts;"
            "DROP TABLE contacts;"
            "ALTER TABLE old_contacts RENAME TO contacts;"

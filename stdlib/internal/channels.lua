@@ -1,0 +1,169 @@
+-- Channels (SMS, WhatsApp, Messenger, Instagram) and what a message may
+-- carry beside its text on each: buttons, a list, a WhatsApp template, a
+-- Messenger tag, media. A contact's channel is read off its address
+-- (runtime/core/channel.h): "+15550001", "whatsapp:+15550001",
+-- "messenger:PSID", "instagram:IGSID".
+-- Part of the trusted side of a bot's Lua VM: see sandbox.lua.
+local host, debug, I = ...
+local T, U, argerror, encode = I.T, I.U, I.argerror, I.encode
+local next, rawget, sfind, smatch = I.next, I.rawget, I.sfind, I.smatch
+local tostring, type = I.tostring, I.type
+local tconcat, ulen = T.concat, U.len
+
+local prefixed = { whatsapp = true, messenger = true, instagram = true }
+
+-- "sms", "whatsapp", "messenger" or "instagram"
+local function channel_of(address)
+  local p = type(address) == "string" and smatch(address, "^(%l+):")
+  return p and prefixed[p] and p or "sms"
+end
+
+-- The options c:send and send() take (the table form's text aside).
+local known = { transactional = true, urgent = true, media = true, buttons = true, list = true,
+  template = true, language = true, params = true, tag = true }
+local known_list = "transactional, urgent, media, buttons, list, template, language, params, tag"
+
+-- Meta's limits (WhatsApp Cloud API: interactive messages; Messenger:
+-- quick replies), checked here so a script learns of them at its line.
+local MAX_BUTTONS, BUTTON_TITLE, BUTTON_ID = 3, 20, 256
+local MAX_ITEMS, ITEM_TITLE, ITEM_DESCRIPTION, ITEM_ID, LIST_BUTTON = 10, 24, 72, 200, 20
+local TAGS = { HUMAN_AGENT = true, CONFIRMED_EVENT_UPDATE = true, POST_PURCHASE_UPDATE = true,
+  ACCOUNT_UPDATE = true }
+
+local function text_within(v, max, n, fname, what)
+  if type(v) == "number" then v = tostring(v) end
+  if type(v) ~= "string" then argerror(n, fname, what .. " must be a string") end
+  local len = ulen(v)
+  if not len or len < 1 or len > max then
+    argerror(n, fname, what .. " must be 1 to " .. max .. " characters of UTF-8")
+  end
+  return v
+end
+
+-- A choice: "Yes" (its id is its title), or { id = "yes", title = "Yes",
+-- description = "..." (list items only) }.
+local function choice(v, i, n, fname, what, max_title, max_id, described)
+  local label = what .. "[" .. i .. "]"
+  if type(v) ~= "table" then
+    local title = text_within(v, max_title, n, fname, label)
+    return { id = title, title = title }
+  end
+  for k in next, v do
+    if k ~= "id" and k ~= "title" and not (described and k == "description") then
+      argerror(n, fname, label .. ": unknown key '" .. tostring(k) .. "' (known: id, title" ..
+        (described and ", description)" or ")"))
+    end
+  end
+  local title = text_within(rawget(v, "title"), max_title, n, fname, label .. ".title")
+  local id = rawget(v, "id")
+  id = id == nil and title or text_within(id, max_id, n, fname, label .. ".id")
+  local out = { id = id, title = title }
+  local d = rawget(v, "description")
+  if d ~= nil then out.description = text_within(d, ITEM_DESCRIPTION, n, fname, label .. ".description") end
+  return out
+end
+
+local function choices(list, max, n, fname, what, max_title, max_id, described)
+  if type(list) ~= "table" then argerror(n, fname, what .. " must be a list") end
+  local out, titles, ids = {}, {}, {}
+  for i = 1, #list do
+    local c = choice(list[i], i, n, fname, what, max_title, max_id, described)
+    if titles[c.title] or ids[c.id] then
+      argerror(n, fname, what .. "[" .. i .. "] repeats a title or an id (each must be unique)")
+    end
+    titles[c.title], ids[c.id] = true, true
+    out[i] = c
+  end
+  if #out == 0 or #out > max then argerror(n, fname, what .. ": 1 to " .. max .. " expected, got " .. #out) end
+  return out
+end
+
+-- The choices as numbered lines after the text, for a channel without
+-- buttons (SMS): the fan answers with the number or the words.
+local function numbered(text, list)
+  local lines = { text }
+  for i = 1, #list do lines[#lines + 1] = i .. ". " .. list[i].title end
+  return tconcat(lines, "\n")
+end
+
+local function template_opt(o, n, fname)
+  local name = rawget(o, "template")
+  if type(name) ~= "string" or not sfind(name, "^[a-z0-9_]+$") or #name > 512 then
+    argerror(n, fname, "template must be the name of an approved template (lowercase letters, digits and _)")
+  end
+  local language = rawget(o, "language") or "en_US"
+  if type(language) ~= "string" or not sfind(language, "^%a%a%a?[_%-]?%w*$") or #language > 16 then
+    argerror(n, fname, "language must be a template language code like en_US")
+  end
+  local params, list = rawget(o, "params") or {}, {}
+  if type(params) ~= "table" then argerror(n, fname, "params must be a list of strings") end
+  for i = 1, #params do list[i] = text_within(params[i], 1024, n, fname, "params[" .. i .. "]") end
+  return { name = name, language = language, params = list }
+end
+
+-- The template as text, where a message's text is shown (transcripts,
+-- the console, the admin API): [template order_update en_US: 1042 | shipped]
+local function template_text(t)
+  if #t.params == 0 then return "[template " .. t.name .. " " .. t.language .. "]" end
+  return "[template " .. t.name .. " " .. t.language .. ": " .. tconcat(t.params, " | ") .. "]"
+end
+
+-- opts (nil or a table), for a message to address: transactional, urgent,
+-- the text (text, as given: nil with a template), and what it carries
+-- beside it as the host takes it (JSON: a list of media URLs, or an object
+-- with media, buttons, list, template, tag; nil: nothing).
+local function shape(address, text, opts, n, fname, media_opt)
+  if opts == nil then return false, false, text, nil end
+  if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
+  for k in next, opts do
+    if not known[k] then argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: " .. known_list .. ")") end
+  end
+  local tr, urgent = rawget(opts, "transactional") and true or false, rawget(opts, "urgent") and true or false
+  local ch = channel_of(address)
+  local media = rawget(opts, "media")
+  if ch == "whatsapp" and type(media) == "table" and #media > 1 then
+    argerror(n, fname, "media: WhatsApp takes one a message, got " .. #media)
+  end
+  media = media ~= nil and media_opt(media, n, fname) or nil
+  local buttons, list = rawget(opts, "buttons"), rawget(opts, "list")
+  if buttons ~= nil and list ~= nil then argerror(n, fname, "give buttons or a list, not both") end
+  local rich = {}
+  if buttons ~= nil then
+    local b = choices(buttons, MAX_BUTTONS, n, fname, "buttons", BUTTON_TITLE, BUTTON_ID, false)
+    if ch == "sms" then text = numbered(text, b) else rich.buttons = b end
+  elseif list ~= nil then
+    if type(list) ~= "table" then argerror(n, fname, "list must be a table { button = ..., items = {...} }") end
+    for k in next, list do
+      if k ~= "button" and k ~= "items" then argerror(n, fname, "list: unknown key '" .. tostring(k) .. "' (known: button, items)") end
+    end
+    local items = choices(rawget(list, "items"), MAX_ITEMS, n, fname, "list.items", ITEM_TITLE, ITEM_ID, true)
+    local button = text_within(rawget(list, "button") or "Choose", LIST_BUTTON, n, fname, "list.button")
+    if ch == "whatsapp" then rich.list = { button = button, items = items } else text = numbered(text, items) end
+  end
+  if rawget(opts, "template") ~= nil then
+    local t = template_opt(opts, n, fname)
+    if ch == "whatsapp" then
+      rich.template = t
+      text = text or template_text(t)
+    elseif text == nil then
+      argerror(n, fname, "a template goes on WhatsApp only: give text for " .. ch)
+    end
+  elseif rawget(opts, "language") ~= nil or rawget(opts, "params") ~= nil then
+    argerror(n, fname, "language and params go with a template")
+  end
+  local tag = rawget(opts, "tag")
+  if tag ~= nil then
+    if not TAGS[tag] then
+      argerror(n, fname, "tag must be HUMAN_AGENT, CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE or ACCOUNT_UPDATE")
+    end
+    if ch == "messenger" or ch == "instagram" then rich.tag = tag end
+  end
+  if media and ch == "whatsapp" and (rich.buttons or rich.list or rich.template) then
+    argerror(n, fname, "on WhatsApp, media goes alone with its caption, not with buttons, a list or a template")
+  end
+  if next(rich) == nil then return tr, urgent, text, media end
+  if media then rich.media = I.decode(media) end
+  return tr, urgent, text, encode(rich, "send")
+end
+
+I.channel_of, I.shape_send = channel_of, shape

@@ -1,0 +1,45 @@
+-- Channels: the same bot on SMS and WhatsApp. Buttons are WhatsApp's
+-- buttons and numbered lines on SMS; a free-form message outside
+-- WhatsApp's 24-hour window is refused (c:send says "failed") and a
+-- template goes instead; a drip step a day later does the same.
+bot.keyword("MENU", function(c)
+  c:send{ text = "What would you like?", buttons = { "Track order", "Talk to us" } }
+end)
+
+bot.keyword("SIZES", function(c)
+  c:send("Pick a size", { list = { button = "Sizes", items = {
+    { id = "s", title = "Small", description = "fits 2-4" }, "Medium", "Large" } } })
+end)
+
+bot.keyword("TRACK ORDER", function(c, msg)
+  local how = msg.choice and ("button " .. msg.choice.id) or "words"
+  return "Order 1042 is on its way (" .. how .. ", " .. msg.channel .. ")."
+end)
+
+bot.keyword("WHERE", function(c)
+  return "You write on " .. c.channel .. " from " .. c.number
+end)
+
+bot.keyword("FOLLOW", function(c)
+  c:start_drip("follow_up")
+  return "We will check in tomorrow."
+end)
+
+bot.handler("check_in", function(c)
+  local status = c:send("How was your order?")
+  if status == "failed" then
+    c:send{ template = "order_feedback", language = "en_US", params = { c.fields.name or "there" } }
+  end
+end)
+
+bot.drip("follow_up", {
+  { after = "25h", call = "check_in" },
+})
+
+bot.keyword("TEMPLATE", function(c)
+  c:send{ template = "order_update", params = { "1042", "shipped" }, text = "Order 1042 shipped." }
+end)
+
+bot.fallback(function(c, msg)
+  return "You said: " .. msg.text
+end)
