@@ -150,6 +150,19 @@ static double rate_setting(const char *bot, const char *key, const char **proble
   return r;
 }
 
+/* The bot's other channels (WhatsApp...): those its settings set up. */
+static void configure_channels(bot_sending *b) {
+  for (size_t i = 0; provider_registrations[i]; i++) {
+    const provider_registration *reg = provider_registrations[i];
+    if (reg->channel == CHANNEL_SMS) continue;
+    provider_config *c = &b->cfg.channels[reg->channel];
+    c->kind = reg->name;
+    const char *problem = reg->configure(c, bot_setting, b->bot);
+    if (c->kind && !problem) problem = reg->ops->check(c);
+    if (problem && !b->problem) b->problem = problem;
+  }
+}
+
 static bot_sending *sending_of(const char *bot) {
   for (size_t i = 0; i < nsendings; i++)
     if (strcmp(sendings[i]->bot, bot) == 0) return sendings[i];
@@ -159,7 +172,7 @@ static bot_sending *sending_of(const char *bot) {
   b->bot = xstrdup(bot);
   provider_config *p = &b->cfg.provider;
   p->kind = setting_for(bot, "provider");
-  const provider_registration *reg = provider_registration_find(p->kind);
+  const provider_registration *reg = provider_sms_find(p->kind);
   if (!reg) {
     b->problem = provider_names_problem();
     return b;
@@ -186,6 +199,7 @@ static bot_sending *sending_of(const char *bot) {
   if (!b->problem) b->problem = reg->ops->check(p);
   /* delivery reports come back authenticated like the bot's webhooks */
   if (!b->problem) b->problem = reports_problem;
+  configure_channels(b);
   return b;
 }
 

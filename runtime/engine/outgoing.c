@@ -13,6 +13,15 @@
  * configured number ("" without one: the provider's default). */
 static const char *bot_sender(const bot *b) { return b->nnumbers ? b->numbers[0] : ""; }
 
+/* Who a message to c goes from: on SMS, the number the fan wrote to (the
+ * bot's first without one); on another channel, the channel (its prefix:
+ * the bot has one account there, its settings say which). */
+static const char *sender_for(engine *e, const bot *b, const contact *c) {
+  channel ch = channel_of(c->number);
+  if (ch != CHANNEL_SMS) return channel_prefix(ch);
+  return e->run && e->run->reply_from ? e->run->reply_from : bot_sender(b);
+}
+
 /* Meta's tags that let a Messenger or Instagram message go outside the
  * 24-hour window, and for how long after the contact last wrote (0: any
  * time), as its Send API documents them. */
@@ -108,7 +117,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
-                   .sender = e->run && e->run->reply_from ? e->run->reply_from : bot_sender(b),
+                   .sender = sender_for(e, b, c),
                    .media = media,
                    .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
                    .error = error,

@@ -41,6 +41,14 @@ void provider_message_free(provider_message *m) {
   memset(m, 0, sizeof *m);
 }
 
+void provider_delivery_free(provider_delivery *d) {
+  for (size_t i = 0; i < d->nmessages; i++) provider_message_free(&d->messages[i]);
+  for (size_t i = 0; i < d->nreports; i++) provider_report_free(&d->reports[i]);
+  free(d->messages);
+  free(d->reports);
+  memset(d, 0, sizeof *d);
+}
+
 void provider_report_free(provider_report *r) {
   free(r->provider_id);
   free(r->status);

@@ -48,11 +48,12 @@ void form_add(buf *b, const char *name, const char *value) {
 
 void each_media(const char *media_json, void (*fn)(void *ud, const char *url), void *ud) {
   if (!media_json) return;
-  json_t *list = json_loads(media_json, 0, NULL);
+  json_t *doc = json_loads(media_json, 0, NULL);
+  json_t *list = json_is_object(doc) ? json_object_get(doc, "media") : doc;
   size_t i;
   json_t *u;
   json_array_foreach(list, i, u) if (json_is_string(u)) fn(ud, json_string_value(u));
-  json_decref(list);
+  json_decref(doc);
 }
 
 char *basic_auth(const char *user, const char *password) {

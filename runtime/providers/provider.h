@@ -25,6 +25,7 @@ typedef struct provider_config {
    * NULL or "": none asked for */
   const char *status_url;
   const char *webhook_token; /* kannel: ?token= of the DLR URL */
+  const char *sender_id; /* whatsapp: the phone number id (its API's path) */
 } provider_config;
 
 /* One message to send. */
@@ -32,7 +33,10 @@ typedef struct outgoing {
   int64_t id;        /* ours: in status URLs and idempotency keys */
   const char *from;  /* the bot's number ("" : the provider's default) */
   const char *to, *text;
-  const char *media; /* JSON list of media URLs, or NULL */
+  /* what it carries beside the text (the messages' media column): a JSON
+   * list of media URLs, or an object {media, buttons, list, template, tag}
+   * (stdlib/internal/channels.lua); NULL: nothing */
+  const char *media;
   int attempt;       /* 1 for the first try */
 } outgoing;
 
@@ -90,7 +94,8 @@ const provider_ops *provider_find(const char *kind);
 /* Appends name=value (application/x-www-form-urlencoded) to b, with '&'
  * before it unless b is empty. */
 void form_add(buf *b, const char *name, const char *value);
-/* Calls fn for each URL of a JSON list of media URLs (NULL: none). */
+/* Calls fn for each media URL a message carries (its media JSON: a list,
+ * or an object's "media" list; NULL: none). */
 void each_media(const char *media_json, void (*fn)(void *ud, const char *url), void *ud);
 /* "Basic base64(user:password)" (caller frees). */
 char *basic_auth(const char *user, const char *password);

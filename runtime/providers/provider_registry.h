@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "form.h"
 #include "provider.h"
 
@@ -67,6 +68,17 @@ typedef struct provider_report {
 } provider_report;
 void provider_report_free(provider_report *r);
 
+/* What one request of a provider that delivers several at once carries
+ * (Meta's webhooks): messages and delivery reports, in order
+ * (provider_delivery_free). */
+typedef struct provider_delivery {
+  provider_message *messages;
+  size_t nmessages;
+  provider_report *reports;
+  size_t nreports;
+} provider_delivery;
+void provider_delivery_free(provider_delivery *d);
+
 /* The answer to a message, carrying its inline replies. */
 typedef struct provider_reply {
   char *body; /* allocated */
@@ -96,6 +108,10 @@ typedef const char *(*provider_setting_fn)(void *ud, const char *key);
 
 typedef struct provider_registration {
   const char *name;                 /* the `provider` setting's value */
+  /* CHANNEL_SMS: a provider of SMS, for the `provider` setting; another
+   * channel's (channel.h): that channel's, for every bot whose settings
+   * set it up (configure leaves cfg->kind NULL for one that does not) */
+  int channel;
   const char *log_name;             /* who `rejected` names ("json" for webhook) */
   const provider_ops *ops;          /* sending */
   const provider_setting *settings; /* its own, ended by a NULL key */
@@ -138,8 +154,17 @@ typedef struct provider_registration {
   /* A delivery report: 0, or -1 with the answer. */
   int (*read_report)(const provider_request *rq, provider_report *r,
                      provider_answer *a);
-  /* The answer to a message with these inline replies. */
+  /* The answer to a message with these inline replies (NULL: it takes
+   * none; every reply goes through the provider). */
   void (*reply)(const char *const *texts, size_t n, provider_reply *out);
+  /* A delivery of several messages and reports (set instead of
+   * read_message and read_report): credentials, then the body; 0 with d,
+   * or -1 with the answer. */
+  int (*read_delivery)(const provider_request *rq, provider_delivery *d, provider_answer *a);
+  /* GET on its messages route when it takes one (takes_get): the answer
+   * (the subscription handshake's), its text/plain body in *body
+   * (allocated) when a->status is 200. */
+  void (*verify)(const provider_request *rq, provider_answer *a, char **body);
   /* The server's own JSON endpoint (POST /v1/bots/BOT/events, a brand's
    * backend) takes this provider's credentials: events_refused_early
    * before the body, events_authentic with it (the credentials, and the
@@ -153,7 +178,9 @@ typedef struct provider_registration {
 extern const provider_registration *const provider_registrations[];
 /* The provider of that name, or NULL. */
 const provider_registration *provider_registration_find(const char *name);
-/* "provider must be sim, twilio, kannel or webhook" */
+/* The SMS provider of that name (the `provider` setting's), or NULL. */
+const provider_registration *provider_sms_find(const char *name);
+/* "provider must be sim, twilio, kannel or webhook" (SMS's) */
 const char *provider_names_problem(void);
 /* The events' checks (events_refused_early, events_authentic above) of
  * the registration that sets them; without one, events are refused (404). */

@@ -5,22 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel.h"
 #include "provider_registry.h"
 #include "util.h"
 
 extern const provider_registration sim_registration, twilio_registration,
-    kannel_registration, webhook_registration;
+    kannel_registration, webhook_registration, whatsapp_registration;
 
 /* One line per provider: its folder holds the rest. */
 const provider_registration *const provider_registrations[] = {
     &sim_registration, &twilio_registration, &kannel_registration,
-    &webhook_registration, NULL};
+    &webhook_registration, &whatsapp_registration, NULL};
 
 const provider_registration *provider_registration_find(const char *name) {
   for (size_t i = 0; name && provider_registrations[i]; i++)
     if (strcmp(provider_registrations[i]->name, name) == 0)
       return provider_registrations[i];
   return NULL;
+}
+
+const provider_registration *provider_sms_find(const char *name) {
+  const provider_registration *p = provider_registration_find(name);
+  return p && p->channel == CHANNEL_SMS ? p : NULL;
 }
 
 const provider_ops *provider_find(const char *kind) {
@@ -56,13 +62,15 @@ static char names_problem[256];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 
 static void names_make(void) {
+  const char *names[16];
   size_t n = 0;
-  while (provider_registrations[n]) n++;
+  for (size_t i = 0; provider_registrations[i] && n < 16; i++)
+    if (provider_registrations[i]->channel == CHANNEL_SMS) names[n++] = provider_registrations[i]->name;
   buf b = {0};
   buf_puts(&b, "provider must be ");
   for (size_t i = 0; i < n; i++) {
     if (i) buf_puts(&b, i + 1 == n ? " or " : ", ");
-    buf_puts(&b, provider_registrations[i]->name);
+    buf_puts(&b, names[i]);
   }
   snprintf(names_problem, sizeof names_problem, "%s", b.data ? b.data : "");
   buf_free(&b);

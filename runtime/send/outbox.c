@@ -64,7 +64,14 @@ static int is_toll_free(const char *n) {
   return 0;
 }
 
+const provider_config *outbox_provider(const outbox_bot_config *c, const char *sender) {
+  channel ch = channel_of(sender);
+  if (ch == CHANNEL_SMS) return &c->provider;
+  return c->channels[ch].kind ? &c->channels[ch] : NULL;
+}
+
 double outbox_rate_for(const outbox_bot_config *c, const char *number) {
+  if (channel_of(number) != CHANNEL_SMS) return CHANNEL_RATE;
   if (is_short_code(number)) return c->rate_short_code;
   if (is_toll_free(number)) return c->rate_toll_free;
   return c->rate_long_code;
@@ -91,6 +98,7 @@ typedef struct flight {
   outbox_row row;
   bot_entry *bot;
   const provider_ops *ops;
+  const provider_config *provider; /* the bot's, for the message's channel */
   http_request req;
   struct curl_slist *headers;
   buf answer;
@@ -184,7 +192,7 @@ static size_t on_answer(char *data, size_t size, size_t n, void *ud) {
 static void launch(outbox *ob, flight *f) {
   outgoing m = {f->row.id, f->row.sender, f->row.number, f->row.text, f->row.media,
                 f->row.attempts + 1};
-  int rc = f->ops->prepare(&f->bot->cfg->provider, &m, &f->req, &f->res);
+  int rc = f->ops->prepare(f->provider, &m, &f->req, &f->res);
   if (rc == 0) {
     f->easy = curl_easy_init();
     if (f->easy) {
@@ -251,8 +259,9 @@ static int64_t fill(outbox *ob, int64_t now) {
     bot_id = list[(first + k) % nlist].bot;
     number = list[(first + k) % nlist].number;
     bot_entry *bot = bot_of(ob, bot_id);
-    const provider_ops *ops = bot && bot->cfg ? provider_find(bot->cfg->provider.kind) : NULL;
-    if (!ops) continue; /* no provider for this bot: its messages wait */
+    const provider_config *provider = bot && bot->cfg ? outbox_provider(bot->cfg, number) : NULL;
+    const provider_ops *ops = provider ? provider_find(provider->kind) : NULL;
+    if (!ops) continue; /* no provider for this bot (or channel): its messages wait */
     if (bot->paused_until > now) { /* its account was refused: try again later */
       if (!next || bot->paused_until < next) next = bot->paused_until;
       continue;
@@ -285,6 +294,7 @@ static int64_t fill(outbox *ob, int64_t now) {
       memset(&rows[i], 0, sizeof rows[i]);
       f->bot = bot;
       f->ops = ops;
+      f->provider = provider;
       f->claim = claims.n - 1;
       f->next = claimed;
       claimed = f;
@@ -329,7 +339,7 @@ static void collect(outbox *ob) {
     if (msg->data.result == CURLE_OK) {
       long status = 0;
       curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-      f->ops->answer(&f->bot->cfg->provider, status, f->answer.data ? f->answer.data : "",
+      f->ops->answer(f->provider, status, f->answer.data ? f->answer.data : "",
                      f->answer.len, &f->res);
     } else {
       f->res.outcome = SEND_RETRY; /* it may have arrived: see docs/providers.md */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "provider.h"
 
 typedef struct outbox outbox;
@@ -29,7 +30,9 @@ struct journal;
 
 /* A bot's sending settings. */
 typedef struct outbox_bot_config {
-  provider_config provider;
+  provider_config provider; /* SMS's */
+  /* each other channel's (channel.h): kind NULL where the bot has none */
+  provider_config channels[CHANNEL_COUNT];
   /* messages (or segments, with per_segment) a second, per number type */
   double rate_long_code, rate_toll_free, rate_short_code;
   int per_segment;
@@ -89,7 +92,16 @@ typedef struct outbox_stats {
 } outbox_stats;
 outbox_stats outbox_stats_of(outbox *ob);
 
+/* The provider of a message from sender (a number; for another channel
+ * its prefix, "whatsapp:"), or NULL if the bot has none for that channel. */
+const provider_config *outbox_provider(const outbox_bot_config *c, const char *sender);
+
+/* Messages a second from a sender of Meta's channels: WhatsApp's Cloud
+ * API takes 80 a second from a number unless Meta raised it. */
+#define CHANNEL_RATE 80.0
+
 /* The rate (per second) of a number of this type under these settings:
+ * a channel's sender CHANNEL_RATE;
  * short codes are 3 to 8 digits, toll-free numbers +1 800, 833, 844, 855,
  * 866, 877 and 888; anything else is a long code. */
 double outbox_rate_for(const outbox_bot_config *c, const char *number);

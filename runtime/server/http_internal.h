@@ -210,6 +210,13 @@ enum MHD_Result answer(struct MHD_Connection *conn, const provider_answer *a);
 /* A message to b on via's route (POST /twilio/BOT). */
 enum MHD_Result provider_message_inbound(server *s, struct MHD_Connection *conn, request *r,
                                          const provider_registration *via, const char *b);
+/* A delivery of several messages and reports to b on via's route (Meta's
+ * webhooks): a batch of jobs, answered once all are durable. */
+enum MHD_Result provider_delivery_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                          const provider_registration *via, const char *b);
+/* GET on via's messages route: its subscription handshake. */
+enum MHD_Result provider_verify(server *s, struct MHD_Connection *conn, request *r,
+                                const provider_registration *via, const char *b);
 /* A message on via's route without a bot: its To picks the bot. */
 enum MHD_Result provider_routed_inbound(server *s, struct MHD_Connection *conn, request *r,
                                         const provider_registration *via, int get, int post);

@@ -79,8 +79,22 @@ static enum MHD_Result respond_batch(struct MHD_Connection *conn, job *batch) {
   return rc;
 }
 
+/* A provider's delivery of several messages and reports (Meta's): 200 once
+ * each is durable, so the provider does not post it again; 503 if one
+ * could not be stored (the provider retries, and what was stored is
+ * known by its id). */
+static enum MHD_Result respond_delivery(struct MHD_Connection *conn, job *batch) {
+  for (size_t i = 0; i < batch->nbatch; i++) {
+    job *j = batch->batch[i];
+    if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
+    if (j->http_status == 404) /* no such bot: said, not swallowed */
+      return respond(conn, 404, "application/json", j->http_body);
+  }
+  return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
+}
+
 static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *j) {
-  if (j->nbatch) return respond_batch(conn, j);
+  if (j->nbatch) return j->via ? respond_delivery(conn, j) : respond_batch(conn, j);
   if (j->feed_open) { /* the console's live changes, until the stream ends */
     struct MHD_Response *r = feed_stream(s->feed, conn, j->feed_bots, j->feed_until_ms);
     enum MHD_Result rc = MHD_queue_response(conn, 200, r);
@@ -231,7 +245,8 @@ static int credentials_refused(server *s, struct MHD_Connection *conn, const cha
   const provider_registration *via = NULL;
   enum provider_path path = provider_path_of(url, &via, &b);
   if (path != PATH_NONE) {
-    if (post || (get && via->takes_get)) /* the others: 405 after the body */
+    /* the others: 405 after the body; a handshake proves itself (verify) */
+    if (post || (get && via->takes_get && !via->verify))
       refused = provider_refused_early(s, conn, via, b,
                                        path == PATH_REPORTS ? "status" : "messages", rc);
   }
@@ -409,6 +424,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   int allowed = post || (get && via && via->takes_get);
   if (path == PATH_REPORTS)
     rc = allowed ? provider_report_inbound(s, conn, r, via, b) : respond_error(conn, 405, methods);
+  else if (path == PATH_MESSAGES && get && via->verify)
+    rc = provider_verify(s, conn, r, via, b);
+  else if (path == PATH_MESSAGES && post && via->read_delivery)
+    rc = provider_delivery_inbound(s, conn, r, via, b);
   else if (path == PATH_MESSAGES)
     rc = allowed ? provider_message_inbound(s, conn, r, via, b)
                  : respond_error(conn, 405, methods);
@@ -669,7 +688,7 @@ static int collect(server *s, job *j) {
     in->inline_until_ns = j->inbox_until_ns;
   } else if (j->kind != JOB_EVENT) {
     int inline_ok = !s->cfg.inline_replies || s->cfg.inline_replies(j->botname);
-    in->inline_reply = !inline_ok                              ? 0
+    in->inline_reply = !inline_ok || (j->via && !j->via->reply) ? 0
                        : j->via && j->via->inline_max > 0 ? j->via->inline_max
                                                           : INLINE_ANY;
     if (s->cfg.reply_deadline_ms > 0)

@@ -125,14 +125,19 @@ static void add_provider_setting(const provider_setting *p) {
                         p->per_bot, p->help});
 }
 
-/* The provider setting's help: "how messages go out: sim (what it is),
- * twilio, ... or webhook", from the registrations. */
+/* The provider setting's help: "how SMS go out: sim (what it is),
+ * twilio, ... or webhook", from the registrations of SMS providers (other
+ * channels are set up by their own settings). */
 static char *provider_help(void) {
   buf b = {0};
-  buf_puts(&b, "how messages go out: ");
+  buf_puts(&b, "how SMS go out: ");
+  size_t n = 0, k = 0;
+  for (size_t i = 0; provider_registrations[i]; i++)
+    n += provider_registrations[i]->channel == CHANNEL_SMS;
   for (size_t i = 0; provider_registrations[i]; i++) {
     const provider_registration *p = provider_registrations[i];
-    if (i) buf_puts(&b, provider_registrations[i + 1] ? ", " : " or ");
+    if (p->channel != CHANNEL_SMS) continue;
+    if (k++) buf_puts(&b, k < n ? ", " : " or ");
     buf_puts(&b, p->name);
     if (p->about) buf_printf(&b, " (%s)", p->about);
   }

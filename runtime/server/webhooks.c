@@ -55,6 +55,16 @@ static job *new_job(enum job_kind kind, const char *b, const char *from, const c
   return j;
 }
 
+/* A delivery report's job for bot b (rp's strings taken). */
+static job *report_job(const char *b, provider_report *rp) {
+  job *j = new_job(JOB_STATUS, b, "", NULL, "", rp->provider_id);
+  j->dl_status = rp->status;
+  j->dl_error = rp->error;
+  j->dl = (delivery){.message_id = rp->message_id};
+  rp->status = rp->error = NULL;
+  return j;
+}
+
 /* ---------------------------------------------------------------- providers' requests */
 
 /* A provider reads the request through these. */
@@ -145,13 +155,58 @@ enum MHD_Result provider_report_inbound(server *s, struct MHD_Connection *conn, 
     provider_report_free(&rp);
     return answer(conn, &a);
   }
-  job *j = new_job(JOB_STATUS, b, "", NULL, "", rp.provider_id);
-  j->dl_status = rp.status;
-  j->dl_error = rp.error;
-  j->dl = (delivery){.message_id = rp.message_id};
-  rp.status = rp.error = NULL;
+  job *j = report_job(b, &rp);
   provider_report_free(&rp);
   return start_job(s, conn, r, j);
+}
+
+enum MHD_Result provider_delivery_inbound(server *s, struct MHD_Connection *conn, request *r,
+                                          const provider_registration *via, const char *b) {
+  request_ctx ctx;
+  provider_request rq;
+  provider_answer a;
+  provider_delivery d = {0};
+  request_of(&rq, &ctx, s, conn, r, b, "messages");
+  int refused = via->read_delivery(&rq, &d, &a);
+  free(ctx.url);
+  if (refused) {
+    provider_delivery_free(&d);
+    return answer(conn, &a);
+  }
+  if (!d.nmessages && !d.nreports) /* nothing for the engine (another number's, say) */
+    return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
+  job *batch = xcalloc(1, sizeof *batch);
+  batch->kind = JOB_MESSAGE;
+  batch->via = via; /* answered as a delivery (http_server.c) */
+  batch->nbatch = d.nmessages + d.nreports;
+  batch->batch = xcalloc(batch->nbatch ? batch->nbatch : 1, sizeof *batch->batch);
+  size_t n = 0;
+  for (size_t i = 0; i < d.nmessages; i++) {
+    provider_message *m = &d.messages[i];
+    job *j = new_job(JOB_MESSAGE, b, m->from, m->to, m->text, m->provider_id);
+    j->via = via;
+    j->media_json = m->media_json;
+    m->media_json = NULL;
+    batch->batch[n++] = j;
+  }
+  for (size_t i = 0; i < d.nreports; i++)
+    batch->batch[n++] = report_job(b, &d.reports[i]);
+  provider_delivery_free(&d);
+  return start_batch(s, conn, r, batch);
+}
+
+enum MHD_Result provider_verify(server *s, struct MHD_Connection *conn, request *r,
+                                const provider_registration *via, const char *b) {
+  request_ctx ctx;
+  provider_request rq;
+  provider_answer a;
+  char *body = NULL;
+  request_of(&rq, &ctx, s, conn, r, b, "verify");
+  via->verify(&rq, &a, &body);
+  free(ctx.url);
+  enum MHD_Result rc = body ? respond(conn, a.status, "text/plain", body) : answer(conn, &a);
+  free(body);
+  return rc;
 }
 
 /* A routed webhook whose To no bot serves: 404 only to a caller with the

@@ -121,7 +121,7 @@ class GraphError(Exception):
     def __init__(self, http_status, code, message, details=None, subcode=None,
                  etype="OAuthException", transient=False):
         super().__init__(message)
-        self.http, self.code, self.subcode = http_status, code, subcode
+        self.http, self.code = http_status, code
         self.error = {"message": message, "type": etype, "code": code}
         if subcode is not None:
             self.error["error_subcode"] = subcode
@@ -225,10 +225,8 @@ def count_valid(rate_error, server_error):
 
 
 def fail_500_error(details):
-    code = CFG.fail_500_code
-    msg = "An unexpected error has occurred. Please retry your request later." if code == 2 \
-        else "An unknown error occurred"
-    return GraphError(500, code, msg, details, transient=True)
+    return GraphError(500, 2, "An unexpected error has occurred. Please retry your request later.",
+                      details, transient=True)
 
 
 # ------------------------------------------------------- WhatsApp body checks
@@ -283,13 +281,10 @@ def check_location(m):
     loc = need(m, "location", "location", dict)
     for key in ("latitude", "longitude"):
         value = loc.get(key)
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise bad_value("Param location['%s'] must be a number." % key) from None
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
+        if value is None or isinstance(value, bool):
             raise bad_param("The parameter location['%s'] is required." % key)
+        if not re.fullmatch(r"-?\d+(\.\d+)?", str(value)):
+            raise bad_value("Param location['%s'] must be a number." % key)
     return loc.get("name", "")
 
 
@@ -449,7 +444,7 @@ def send_whatsapp(body):
         raise wa_error(rule[0])
     count_valid(lambda: GraphError(CFG.rate_limit_http, 130429, "(#130429) Rate limit hit",
                                    WA_CODES[130429][1]),
-                lambda: fail_500_error(WA_CODES[CFG.fail_500_code][1]))
+                lambda: fail_500_error(WA_CODES[2][1]))
     wamid = new_wamid(wa_id)
     with LOCK:
         inside = in_window(STATE["wa_last"].get(wa_id), CFG.window_hours)
@@ -671,7 +666,8 @@ def verify(query):
 # ----------------------------------------------------------------- HTTP side
 
 def graph_request(method, url, headers, raw):
-    """Answers a Graph API request: (HTTP status, answer object)."""
+    """Checks what every Graph request must have (token, path, method, JSON
+    body); returns the body and the function that answers it."""
     token = None
     auth = headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
@@ -680,12 +676,13 @@ def graph_request(method, url, headers, raw):
     m = GRAPH_PATH.match(url.path)
     node = m.group(1) if m else None
     whatsapp = node == CFG.phone_number_id
-    want = CFG.access_token if whatsapp or not node else CFG.page_token
-    if not token or not hmac.compare_digest(token, want):
+    page = node in ("me", CFG.page_id, CFG.ig_id)
+    wants = [CFG.access_token] if whatsapp else [CFG.page_token] if page else [CFG.access_token, CFG.page_token]
+    if not token or not any(hmac.compare_digest(token.encode(), w.encode()) for w in wants):
         raise GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
     if not m:
         raise GraphError(400, 2500, "Unknown path components: " + url.path)
-    if not whatsapp and node not in ("me", CFG.page_id, CFG.ig_id):
+    if not whatsapp and not page:
         raise GraphError(400, 100, "Unsupported %s request. Object with ID '%s' does not exist, cannot be "
                          "loaded due to missing permissions, or does not support this operation. Please "
                          "read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
@@ -717,9 +714,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.route("POST")
-
-    def do_DELETE(self):
-        self.route("DELETE")
 
     def answer(self, status, obj):
         data = meta_json(obj)
@@ -794,7 +788,6 @@ def parse_args(argv):
     p.add_argument("--fail-rate", type=int, default=0, metavar="N")
     p.add_argument("--rate-limit-http", type=int, default=400)
     p.add_argument("--fail-500", type=int, default=0, metavar="N")
-    p.add_argument("--fail-500-code", type=int, choices=(1, 2), default=2)
     p.add_argument("--code", action="append", default=[], metavar="NUMBER=CODE[:sync|:async]")
     p.add_argument("--read", action="store_true")
     p.add_argument("--status-delay-ms", type=int, default=0)

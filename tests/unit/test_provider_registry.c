@@ -72,15 +72,27 @@ static void the_table_lists_each_provider_once(void) {
   CHECK(provider_registration_find(NULL) == NULL, "NULL is not found");
   CHECK_STR(provider_names_problem(), "provider must be sim, twilio, kannel or webhook",
             "the problem names every provider");
-  size_t n = 0;
+  size_t n = 0, sms = 0;
   for (; provider_registrations[n]; n++) {
     const provider_registration *p = provider_registrations[n];
     int routed = p->messages.prefix || p->unrouted || p->reports.prefix;
-    CHECK(!routed || (p->read_message && p->read_to && p->check_unrouted &&
-                      p->read_report && p->reply && p->refused_early && p->log_name),
-          "%s: a provider with routes reads and answers them", p->name);
+    if (p->channel == CHANNEL_SMS) {
+      sms++;
+      CHECK(!routed || (p->read_message && p->read_to && p->check_unrouted &&
+                        p->read_report && p->reply && p->refused_early && p->log_name),
+            "%s: an SMS provider with routes reads and answers them", p->name);
+    } else {
+      /* another channel's: one webhook delivers its messages and reports */
+      CHECK(p->messages.prefix && p->read_delivery && p->refused_early && p->log_name &&
+                !p->reply && p->configure,
+            "%s: a channel's webhook reads deliveries and answers nothing inline", p->name);
+      CHECK(provider_sms_find(p->name) == NULL, "%s is not a value of `provider`", p->name);
+    }
   }
-  CHECK_INT(n, 4, "four providers");
+  CHECK_INT(sms, 4, "four SMS providers");
+  CHECK(provider_registration_find("whatsapp") &&
+            provider_registration_find("whatsapp")->channel == CHANNEL_WHATSAPP,
+        "the WhatsApp channel is registered");
 }
 
 static void routes_name_the_bot(void) {

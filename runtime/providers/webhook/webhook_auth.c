@@ -9,27 +9,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "signature.h"
+
 void webhook_sign(const char *secret, const char *timestamp, const char *body, size_t len,
                   char out[WEBHOOK_SIGNATURE_SIZE]) {
-  unsigned char mac[32];
-  size_t maclen = 0;
-  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-  EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-                         OSSL_PARAM_construct_end()};
-  int ok = ctx && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) &&
-           EVP_MAC_update(ctx, (const unsigned char *)timestamp, strlen(timestamp)) &&
-           EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
-           EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
-           EVP_MAC_final(ctx, mac, &maclen, sizeof mac) && maclen == sizeof mac;
-  EVP_MAC_CTX_free(ctx);
-  EVP_MAC_free(hmac);
-  if (!ok) { /* no HMAC in this libcrypto: a value no header can equal */
+  char hex[HMAC_HEX_SIZE];
+  const char *parts[] = {timestamp, ".", body};
+  const size_t lens[] = {strlen(timestamp), 1, len};
+  if (hmac_sha256_hex(secret, parts, lens, 3, hex)) { /* a value no header can equal */
     strcpy(out, "unavailable");
     return;
   }
-  strcpy(out, "sha256=");
-  for (size_t i = 0; i < maclen; i++) snprintf(out + 7 + 2 * i, 3, "%02x", mac[i]);
+  snprintf(out, WEBHOOK_SIGNATURE_SIZE, "sha256=%s", hex);
 }
 
 const char *webhook_headers_problem(const char *secret, const char *timestamp,

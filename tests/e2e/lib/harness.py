@@ -199,3 +199,129 @@ def wait_for(fn, timeout=15.0, every=0.1):
         time.sleep(every)
         value = fn()
     return value
+
+
+def graph_signature(secret, body):
+    """The X-Hub-Signature-256 value Meta sends with a webhook: "sha256=" and
+    the lowercase hex HMAC-SHA256 of the raw body bytes, keyed with the app
+    secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class FakeGraph:
+    """tests/fake/fake_graph.py (Meta's Graph API: WhatsApp Cloud API and
+    Messenger) on a free 127.0.0.1 port (--port 0), posting its webhooks to
+    WEBHOOK and logging to WORKDIR/NAME.jsonl; what it accepted is read from
+    that log. The control endpoints (/_fake/...) are wrapped as methods."""
+
+    SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fake",
+                          "fake_graph.py")
+
+    def __init__(self, workdir, webhook, app_secret="graph-app-secret", token="graph-token",
+                 phone_number_id="1234567890", page_id="555", args=(), name="graph"):
+        self.app_secret, self.token = app_secret, token
+        self.phone_number_id, self.page_id = phone_number_id, page_id
+        self.log_path = os.path.join(workdir, name + ".jsonl")
+        self.proc = subprocess.Popen(
+            ["python3", self.SCRIPT, "--port", "0", "--app-secret", app_secret,
+             "--access-token", token, "--phone-number-id", phone_number_id,
+             "--page-id", page_id, "--webhook", webhook, "--log", self.log_path] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
+
+    def url(self):
+        """The base URL parley should use in place of https://graph.facebook.com."""
+        return "http://127.0.0.1:%d" % self.port
+
+    def sign(self, body):
+        """X-Hub-Signature-256 for body (bytes) with this fake's app secret."""
+        return graph_signature(self.app_secret, body)
+
+    def lines(self):
+        out = []
+        try:
+            with open(self.log_path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+        except OSError:
+            pass
+        return out
+
+    def accepted(self):
+        """Accepted sends, WhatsApp ("wamid") and Messenger ("mid"), in order."""
+        return [x for x in self.lines() if ("wamid" in x or "mid" in x) and "webhook" not in x]
+
+    def rejected(self):
+        return [x for x in self.lines() if "rejected" in x]
+
+    def webhooks(self, kind=None):
+        """Webhook posts made: kind "status", "inbound", "messenger_inbound",
+        "messenger_status" or "verify" (None: all)."""
+        return [x for x in self.lines() if "webhook" in x and kind in (None, x["webhook"])]
+
+    def sent(self, to):
+        """The texts of the messages accepted for that number or PSID, in order
+        (text.body, the interactive body text, the template name, ...)."""
+        return [x.get("text") for x in self.accepted() if x.get("to") == to.lstrip("+")]
+
+    def statuses(self, message_id):
+        """The statuses posted so far for a wamid or mid, in order."""
+        return [x["status"] for x in self.webhooks() if x.get("id") == message_id
+                and x["webhook"] in ("status", "messenger_status")]
+
+    def control(self, method, path, obj=None):
+        body = json.dumps(obj).encode() if obj is not None else b""
+        status, text = request(self.port, method, path, body,
+                               {"Content-Type": "application/json"}, timeout=30)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return {"error": "HTTP %d: %s" % (status, text)}
+
+    def post_inbound(self, frm, text=None, name="Ann", message=None, messages=None,
+                     statuses=None, tamper=False, repeat=1):
+        """Makes the fake deliver a signed WhatsApp "messages" webhook from frm
+        (a text, one message object or several, and/or statuses); returns
+        {"status","body","payload","signature","attempts"}: parley's answer and
+        the exact bytes and header sent."""
+        spec = {"from": frm, "name": name, "tamper": tamper, "repeat": repeat}
+        if text is not None:
+            spec["text"] = text
+        if message is not None:
+            spec["message"] = message
+        if messages is not None:
+            spec["messages"] = messages
+        if statuses is not None:
+            spec["statuses"] = statuses
+        return self.control("POST", "/_fake/inbound", spec)
+
+    def messenger_inbound(self, psid, text=None, postback=None, quick_reply=None,
+                          obj="page", tamper=False, repeat=1):
+        """The same for Messenger (obj "page") or Instagram (obj "instagram")."""
+        spec = {"psid": psid, "object": obj, "tamper": tamper, "repeat": repeat}
+        for key, value in (("text", text), ("postback", postback), ("quick_reply", quick_reply)):
+            if value is not None:
+                spec[key] = value
+        return self.control("POST", "/_fake/messenger_inbound", spec)
+
+    def advance(self, seconds):
+        """Moves the fake's clock forward (the 24-hour windows, timestamps)."""
+        return self.control("POST", "/_fake/advance", {"seconds": seconds})
+
+    def verify(self, verify_token, challenge="1158201444"):
+        """Makes the fake run Meta's GET verification handshake on the webhook."""
+        query = urllib.parse.urlencode({"token": verify_token, "challenge": challenge})
+        return self.control("GET", "/_fake/verify?" + query)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
