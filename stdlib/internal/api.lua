@@ -283,7 +283,8 @@ end
 local config_keys = { -- max_segments: parley check warns about longer static texts
  name = "string", help = "string", numbers = "table", limits = "table", timezone = "string",
   quiet_hours = "table", optout_reply = "string", optin_reply = "string", max_message_chars = "number",
-  late_after = "string", broadcast_rate = "number", max_segments = "number", http = "table" }
+  late_after = "string", broadcast_rate = "number", max_segments = "number", http = "table",
+  channels = "table" } -- channels: what parley check holds the bot's sends against
 -- bot.config's limits: the field of cfg each sets, what it is read as (a
 -- whole number, else parse_amount's units), its range, and what the error
 -- says it must be
@@ -422,6 +423,14 @@ function api.config(t)
   end
   if t.broadcast_rate ~= nil and (t.broadcast_rate <= 0 or t.broadcast_rate > 1000) then
     raise("bot.config: broadcast_rate must be messages per second, more than 0 and at most 1000")
+  end
+  if t.channels ~= nil then
+    local known = { sms = true, whatsapp = true, messenger = true, instagram = true }
+    for i = 1, #t.channels do
+      if not known[t.channels[i]] then
+        raise("bot.config: channels[" .. i .. "] must be sms, whatsapp, messenger or instagram")
+      end
+    end
   end
   if t.max_segments ~= nil and (not tointeger(t.max_segments) or t.max_segments < 1) then
     raise("bot.config: max_segments must be a whole number of 1 or more")

@@ -35,6 +35,25 @@ local function source_of(fn)
   end
 end
 
+-- Free text in a drip step of a bot on Meta's channels (bot.config
+-- channels): a step comes a day or more after the fan last wrote, when
+-- only a template (WhatsApp) or a tagged message (Messenger) may go.
+local window_channels = { whatsapp = "WhatsApp", messenger = "Messenger", instagram = "Instagram" }
+local function window_warnings(warnings)
+  local on
+  for _, ch in ipairs(cfg.channels or {}) do on = on or window_channels[ch] end
+  if not on then return end
+  for name, def in next, drips do
+    for i, d in ipairs(def.steps) do
+      if d.text then
+        warnings[#warnings + 1] = def.where .. "warning: drip '" .. name .. "' step " .. i ..
+          " sends free text; on " .. on .. " it only goes within 24 hours of the contact's last " ..
+          "message (call a handler that sends c:send{template = ...} or a tag instead)"
+      end
+    end
+  end
+end
+
 -- on_join and an event handler: a contact created by an event sends its
 -- first message (the code it was sent...) to on_join, unless on_join passes
 -- it on. Not said of an on_join that calls c:continue().
@@ -168,6 +187,7 @@ function rt.check()
       end
     end
   end
+  window_warnings(warnings)
   join_warning(warnings)
   quiet_warnings(warnings)
   capital_warnings(warnings)

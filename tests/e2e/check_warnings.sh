@@ -176,4 +176,27 @@ bot.match("^%[(.-)%]$", function(c, msg) end)
 LUA
 clean "well-formed patterns (sets with ], %b, %f, back references) pass"
 
+# Meta's 24-hour window: a drip's free text on a WhatsApp bot
+bot whatsapp <<'LUA'
+bot.config{ channels = { "sms", "whatsapp" }, quiet_hours = false }
+bot.drip("welcome", { { after = "1d", text = "Hi again" }, { after = "2d", call = "later" } })
+bot.handler("later", function(c) c:send{ template = "follow_up" } end)
+LUA
+warns "a drip step's free text on a WhatsApp bot is warned about (the window)" \
+  "^$tmp/whatsapp/bot.lua:2: warning: drip 'welcome' step 1 sends free text; on WhatsApp it only goes within 24 hours"
+[ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
+passed "... and only that step (the one calling a handler is not)" $((1 - $?))
+
+bot smsdrip <<'LUA'
+bot.config{ channels = { "sms" }, quiet_hours = false }
+bot.drip("welcome", { { after = "1d", text = "Hi again" } })
+LUA
+clean "the same drip on an SMS bot passes"
+
+bot badchannel <<'LUA'
+bot.config{ channels = { "telegram" } }
+LUA
+refuses "an unknown channel in bot.config is refused, naming it" \
+  "bot.lua:1: bot.config: channels\[1\] must be sms, whatsapp, messenger or instagram"
+
 summary
