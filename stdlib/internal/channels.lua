@@ -6,9 +6,13 @@
 -- Part of the trusted side of a bot's Lua VM: see sandbox.lua.
 local host, debug, I = ...
 local T, U, argerror, encode = I.T, I.U, I.argerror, I.encode
-local next, rawget, sfind, smatch = I.next, I.rawget, I.sfind, I.smatch
+local sfind, smatch = I.sfind, I.smatch
 local tostring, type = I.tostring, I.type
 local tconcat, ulen = T.concat, U.len
+-- What a script passes may be a table shared by all conversations (frozen:
+-- a proxy that next and rawget see empty), so it is read with indexing and
+-- pairs, as the script itself would read it.
+local pairs = pairs
 
 local prefixed = { whatsapp = true, messenger = true, instagram = true }
 
@@ -48,17 +52,17 @@ local function choice(v, i, n, fname, what, max_title, max_id, described)
     local title = text_within(v, max_title, n, fname, label)
     return { id = title, title = title }
   end
-  for k in next, v do
+  for k in pairs(v) do
     if k ~= "id" and k ~= "title" and not (described and k == "description") then
       argerror(n, fname, label .. ": unknown key '" .. tostring(k) .. "' (known: id, title" ..
         (described and ", description)" or ")"))
     end
   end
-  local title = text_within(rawget(v, "title"), max_title, n, fname, label .. ".title")
-  local id = rawget(v, "id")
+  local title = text_within(v.title, max_title, n, fname, label .. ".title")
+  local id = v.id
   id = id == nil and title or text_within(id, max_id, n, fname, label .. ".id")
   local out = { id = id, title = title }
-  local d = rawget(v, "description")
+  local d = v.description
   if d ~= nil then out.description = text_within(d, ITEM_DESCRIPTION, n, fname, label .. ".description") end
   return out
 end
@@ -87,15 +91,15 @@ local function numbered(text, list)
 end
 
 local function template_opt(o, n, fname)
-  local name = rawget(o, "template")
+  local name = o.template
   if type(name) ~= "string" or not sfind(name, "^[a-z0-9_]+$") or #name > 512 then
     argerror(n, fname, "template must be the name of an approved template (lowercase letters, digits and _)")
   end
-  local language = rawget(o, "language") or "en_US"
+  local language = o.language or "en_US"
   if type(language) ~= "string" or not sfind(language, "^%a%a%a?[_%-]?%w*$") or #language > 16 then
     argerror(n, fname, "language must be a template language code like en_US")
   end
-  local params, list = rawget(o, "params") or {}, {}
+  local params, list = o.params or {}, {}
   if type(params) ~= "table" then argerror(n, fname, "params must be a list of strings") end
   for i = 1, #params do list[i] = text_within(params[i], 1024, n, fname, "params[" .. i .. "]") end
   return { name = name, language = language, params = list }
@@ -115,17 +119,17 @@ end
 local function shape(address, text, opts, n, fname, media_opt)
   if opts == nil then return false, false, text, nil end
   if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
-  for k in next, opts do
+  for k in pairs(opts) do
     if not known[k] then argerror(n, fname, "unknown option '" .. tostring(k) .. "' (known: " .. known_list .. ")") end
   end
-  local tr, urgent = rawget(opts, "transactional") and true or false, rawget(opts, "urgent") and true or false
+  local tr, urgent = opts.transactional and true or false, opts.urgent and true or false
   local ch = channel_of(address)
-  local media = rawget(opts, "media")
+  local media = opts.media
   if ch == "whatsapp" and type(media) == "table" and #media > 1 then
     argerror(n, fname, "media: WhatsApp takes one a message, got " .. #media)
   end
   media = media ~= nil and media_opt(media, n, fname) or nil
-  local buttons, list = rawget(opts, "buttons"), rawget(opts, "list")
+  local buttons, list = opts.buttons, opts.list
   if buttons ~= nil and list ~= nil then argerror(n, fname, "give buttons or a list, not both") end
   local rich = {}
   if buttons ~= nil then
@@ -133,25 +137,25 @@ local function shape(address, text, opts, n, fname, media_opt)
     if ch == "sms" then text = numbered(text, b) else rich.buttons = b end
   elseif list ~= nil then
     if type(list) ~= "table" then argerror(n, fname, "list must be a table { button = ..., items = {...} }") end
-    for k in next, list do
+    for k in pairs(list) do
       if k ~= "button" and k ~= "items" then argerror(n, fname, "list: unknown key '" .. tostring(k) .. "' (known: button, items)") end
     end
-    local items = choices(rawget(list, "items"), MAX_ITEMS, n, fname, "list.items", ITEM_TITLE, ITEM_ID, true)
-    local button = text_within(rawget(list, "button") or "Choose", LIST_BUTTON, n, fname, "list.button")
+    local items = choices(list.items, MAX_ITEMS, n, fname, "list.items", ITEM_TITLE, ITEM_ID, true)
+    local button = text_within(list.button or "Choose", LIST_BUTTON, n, fname, "list.button")
     if ch == "whatsapp" then rich.list = { button = button, items = items } else text = numbered(text, items) end
   end
-  if rawget(opts, "template") ~= nil then
+  if opts.template ~= nil then
     local t = template_opt(opts, n, fname)
     if ch == "whatsapp" then
       rich.template = t
-      text = text or template_text(t)
+      text = template_text(t) -- what goes (the text is for other channels)
     elseif text == nil then
       argerror(n, fname, "a template goes on WhatsApp only: give text for " .. ch)
     end
-  elseif rawget(opts, "language") ~= nil or rawget(opts, "params") ~= nil then
+  elseif opts.language ~= nil or opts.params ~= nil then
     argerror(n, fname, "language and params go with a template")
   end
-  local tag = rawget(opts, "tag")
+  local tag = opts.tag
   if tag ~= nil then
     if not TAGS[tag] then
       argerror(n, fname, "tag must be HUMAN_AGENT, CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE or ACCOUNT_UPDATE")
@@ -161,7 +165,7 @@ local function shape(address, text, opts, n, fname, media_opt)
   if media and ch == "whatsapp" and (rich.buttons or rich.list or rich.template) then
     argerror(n, fname, "on WhatsApp, media goes alone with its caption, not with buttons, a list or a template")
   end
-  if next(rich) == nil then return tr, urgent, text, media end
+  if not (rich.buttons or rich.list or rich.template or rich.tag) then return tr, urgent, text, media end
   if media then rich.media = I.decode(media) end
   return tr, urgent, text, encode(rich, "send")
 end

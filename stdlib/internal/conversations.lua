@@ -249,11 +249,11 @@ local function outgoing(address, text, opts, n, fname, c)
   local on = n + 1
   if type(text) == "table" and opts == nil then
     local t = text
-    opts, on, text = {}, n, rawget(t, "text")
-    for k, v in next, t do
+    opts, on, text = {}, n, t.text
+    for k, v in pairs(t) do -- (t may be frozen: read as the script would)
       if k ~= "text" then opts[k] = v end
     end
-    if text == nil and rawget(opts, "template") == nil then argerror(n, fname, "text expected in the table") end
+    if text == nil and opts.template == nil then argerror(n, fname, "text expected in the table") end
   end
   if text ~= nil then text = expand(text_arg(text, n, fname), c) end
   return shape_send(address, text, opts, on, fname, media_opt)
