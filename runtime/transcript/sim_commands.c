@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel.h"
 #include "clock.h"
 #include "contact_setup.h"
 #include "sim.h"
@@ -45,6 +46,24 @@ static int cmd_as(sim *s, const command *c, char *arg) {
     usage_error(s, c, "'%s' is not a number like +15550002", arg);
   else
     snprintf(s->fan, sizeof s->fan, "%s", arg);
+  return 0;
+}
+
+/* The same fan on another channel: whatsapp:+15550001 for +15550001 (a
+ * Messenger or Instagram id is the number's digits). */
+static int cmd_channel(sim *s, const command *c, char *arg) {
+  int ch = channel_named(arg);
+  if (ch < 0) {
+    usage_error(s, c, "'%s' is not a channel (sms, whatsapp, messenger or instagram)", arg);
+    return 0;
+  }
+  const char *id = channel_id(s->fan);
+  id += *id == '+' && !channel_has_number((channel)ch);
+  char fan[sizeof s->fan];
+  snprintf(fan, sizeof fan, "%s%s%s", channel_prefix((channel)ch),
+           channel_has_number((channel)ch) && *id != '+' ? "+" : "", id);
+  snprintf(s->fan, sizeof s->fan, "%s", fan);
+  fprintf(s->out, "%s  . you are %s%s\n", sim_dim_on(s), s->fan, sim_dim_off(s));
   return 0;
 }
 
@@ -398,7 +417,10 @@ static int cmd_quit(sim *s, const command *c, char *arg) {
 static int cmd_help(sim *s, const command *c, char *arg);
 
 static const command commands[] = {
-    {"as", "NUMBER", "become another fan (E.164, like +15550002)", cmd_as},
+    {"as", "NUMBER", "become another fan (E.164, like +15550002; or whatsapp:+15550002)",
+     cmd_as},
+    {"channel", "NAME", "write on another channel as the same fan (sms, whatsapp, messenger,\n"
+     "                  instagram)", cmd_channel},
     {"advance", "DURATION",
      "move the clock on (90s, 15m, 2h, 3d, 1w): what comes due runs", cmd_advance},
     {"clock", "", "show the simulated time", cmd_clock},

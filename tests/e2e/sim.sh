@@ -201,6 +201,23 @@ has "sim: their bad arguments name the input and the usage" "$tmp/others.out" \
   "/clock: unexpected 'now' \(usage: /clock\)"
 lacks "sim: /exit leaves" "$tmp/others.out" '^\+15550009> hi$'
 
+# ------------------------------------------------------------ /channel
+
+cat <<'EOF' | session channels
+hi
+/channel whatsapp
+hi
+/contacts
+/channel messenger
+/channel sms
+/channel telegram
+EOF
+has "sim: /channel writes as the same fan on another channel, a contact of its own" "$tmp/channels.out" \
+  '^  \. you are whatsapp:\+15550001$' '^whatsapp:\+15550001> hi$' '^2 contacts$' \
+  '^  \. you are messenger:15550001$' '^  \. you are \+15550001$'
+has "sim: an unknown channel names the input and the usage" "$tmp/channels.out" \
+  "/channel: 'telegram' is not a channel \(sms, whatsapp, messenger or instagram\) \(usage: /channel NAME\)"
+
 # ------------------------------------------------------------ /seed
 
 codes() { grep '^Shop: Your code is' "$tmp/$1.out" | tr '\n' ' '; }
@@ -225,7 +242,7 @@ has "sim: a bad /seed names the input and the usage" "$tmp/seed1.out" \
 # ------------------------------------------------------------ /help
 
 printf '/help\n' | session help
-has "sim: /help lists every command" "$tmp/help.out" '^  /as ' '^  /advance ' '^  /clock ' \
+has "sim: /help lists every command" "$tmp/help.out" '^  /as ' '^  /channel ' '^  /advance ' '^  /clock ' \
   '^  /state ' '^  /contacts ' '^  /broadcasts ' '^  /http ' '^  /event ' '^  /contact ' \
   '^  /timers ' '^  /seed ' '^  /reload ' '^  /save ' '^  /reset ' '^  /help ' '^  /quit '
 
