@@ -10,12 +10,14 @@
 #include "util.h"
 
 extern const provider_registration sim_registration, twilio_registration,
-    kannel_registration, webhook_registration, whatsapp_registration;
+    kannel_registration, webhook_registration, whatsapp_registration, messenger_registration,
+    instagram_registration;
 
 /* One line per provider: its folder holds the rest. */
 const provider_registration *const provider_registrations[] = {
     &sim_registration, &twilio_registration, &kannel_registration,
-    &webhook_registration, &whatsapp_registration, NULL};
+    &webhook_registration, &whatsapp_registration, &messenger_registration,
+    &instagram_registration, NULL};
 
 const provider_registration *provider_registration_find(const char *name) {
   for (size_t i = 0; name && provider_registrations[i]; i++)

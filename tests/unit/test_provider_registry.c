@@ -34,9 +34,10 @@ static void the_table_lists_each_provider_once(void) {
                         p->read_report && p->reply && p->refused_early && p->log_name),
             "%s: an SMS provider with routes reads and answers them", p->name);
     } else {
-      /* another channel's: one webhook delivers its messages and reports */
-      CHECK(p->messages.prefix && p->read_delivery && p->refused_early && p->log_name &&
-                !p->reply && p->configure,
+      /* another channel's: one webhook delivers its messages and reports
+       * (Instagram's comes on Messenger's) */
+      CHECK((!routed || (p->read_delivery && p->refused_early && p->verify && p->takes_get)) &&
+                p->log_name && !p->reply && p->configure,
             "%s: a channel's webhook reads deliveries and answers nothing inline", p->name);
       CHECK(provider_sms_find(p->name) == NULL, "%s is not a value of `provider`", p->name);
     }

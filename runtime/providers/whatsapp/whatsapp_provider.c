@@ -19,13 +19,12 @@
  * msg.location, msg.contacts of it). Its wamid deduplicates Meta's retries.
  * Sending is whatsapp.c; its settings are below. */
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "provider_registry.h"
-#include "signature.h"
+#include "meta_webhook.h"
 #include "util.h"
 
 extern const provider_ops provider_whatsapp;
@@ -58,56 +57,16 @@ static const char *configure(provider_config *cfg, provider_setting_fn setting, 
   return NULL;
 }
 
-static int refuse(provider_answer *a, unsigned status, const char *error) {
-  a->status = status;
-  a->error = error;
-  return -1;
-}
-
-#define NOT_SIGNED "X-Hub-Signature-256 does not match this request"
-
-static const char *signature_header(const provider_request *rq) {
-  return rq->header(rq->ctx, "X-Hub-Signature-256");
-}
+static const meta_keys keys = {"whatsapp", "whatsapp_verify_token", "whatsapp_app_secret"};
 
 /* Before the body: a POST without a signature, or for a bot without an app
  * secret, is refused (403). */
 static int refused_early(const provider_request *rq, provider_answer *a) {
-  const char *sig = signature_header(rq);
-  if (sig && *sig && rq->secret(rq->ctx, rq->bot, "whatsapp_app_secret")) return 0;
-  rq->rejected(rq->ctx, "whatsapp", sig && *sig ? "signature" : "missing", rq->bot,
-               rq->endpoint);
-  return refuse(a, 403, NOT_SIGNED);
+  return meta_refused_early(&keys, rq, a);
 }
 
-/* ---------------------------------------------------------------- the handshake */
-
 static void verify(const provider_request *rq, provider_answer *a, char **body) {
-  const char *mode = rq->query(rq->ctx, "hub.mode");
-  const char *token = rq->query(rq->ctx, "hub.verify_token");
-  const char *challenge = rq->query(rq->ctx, "hub.challenge");
-  const char *want = rq->secret(rq->ctx, rq->bot, "whatsapp_verify_token");
-  if (!mode || strcmp(mode, "subscribe") != 0 || !challenge) {
-    a->status = 400;
-    a->error = "a subscription handshake needs hub.mode=subscribe, hub.verify_token and "
-               "hub.challenge";
-    return;
-  }
-  if (!secret_matches(token, want)) {
-    rq->rejected(rq->ctx, "whatsapp", token ? "token" : "missing", rq->bot, "verify");
-    a->status = 403;
-    a->error = "hub.verify_token is not this bot's whatsapp_verify_token";
-    return;
-  }
-  /* echoed as text: Meta's challenge is a number; nothing else goes back */
-  if (!inbound_short_text_ok(challenge, 128) || strpbrk(challenge, "<>&\"'")) {
-    a->status = 400;
-    a->error = "hub.challenge must be 1 to 128 plain characters";
-    return;
-  }
-  a->status = 200;
-  a->error = NULL;
-  *body = xstrdup(challenge);
+  meta_verify(&keys, rq, a, body);
 }
 
 /* ---------------------------------------------------------------- deliveries */
@@ -218,18 +177,15 @@ static void read_value(json_t *value, const char *own_id, provider_delivery *d) 
 }
 
 static int read_delivery(const provider_request *rq, provider_delivery *d, provider_answer *a) {
-  const char *secret = rq->secret(rq->ctx, rq->bot, "whatsapp_app_secret");
-  if (!meta_signature_valid(secret, signature_header(rq), rq->body, rq->len)) {
-    rq->rejected(rq->ctx, "whatsapp", signature_header(rq) ? "signature" : "missing", rq->bot,
-                 rq->endpoint);
-    return refuse(a, 403, NOT_SIGNED);
-  }
+  if (meta_refused_unsigned(&keys, rq, a)) return -1;
   json_t *o = json_loadb(rq->body, rq->len, 0, NULL);
   const char *object = json_string_value(json_object_get(o, "object"));
   if (!object || strcmp(object, "whatsapp_business_account") != 0) {
     json_decref(o);
-    return refuse(a, 400, "the body is not a WhatsApp Business Account webhook "
-                          "({\"object\": \"whatsapp_business_account\", \"entry\": [...]})");
+    a->status = 400;
+    a->error = "the body is not a WhatsApp Business Account webhook "
+               "({\"object\": \"whatsapp_business_account\", \"entry\": [...]})";
+    return -1;
   }
   const char *own_id = rq->secret(rq->ctx, rq->bot, "whatsapp_phone_number_id");
   size_t i, k;
