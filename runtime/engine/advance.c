@@ -206,10 +206,14 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
       free(text);
       continue;
     }
+    /* outside the window of the contact's channel (WhatsApp's 24 hours):
+     * stored failed by record_out, counted so */
+    char window[400];
+    int closed = !c->opted_out && window_closed(e, c, NULL, window, sizeof window);
     int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1, NULL);
     if (r < 0) rc = -1;
     else if (c->opted_out) suppressed++;
-    else if (c->undeliverable) failed++; /* stored failed, not sent */
+    else if (c->undeliverable || closed) failed++; /* stored failed, not sent */
     else if (r == 1) held++;
     else sent++;
     free(text);
