@@ -30,12 +30,21 @@ static int refuse(engine *e, bot *b, const char *number, const char *status, con
   return 0;
 }
 
+/* What a person's reply carries: on Messenger and Instagram, HUMAN_AGENT,
+ * Meta's tag for a person's answer (up to 7 days after the fan's last
+ * message); elsewhere nothing. */
+static const char *person_tag(const contact *c) {
+  channel ch = channel_of(c->number);
+  return ch == CHANNEL_MESSENGER || ch == CHANNEL_INSTAGRAM ? "{\"tag\":\"HUMAN_AGENT\"}" : NULL;
+}
+
 int handle_console_action(engine *e, bot *b, const inbound *m) {
   const char *what = m->event_type + strlen(ENGINE_CONSOLE_EVENT_PREFIX);
   json_t *data = json_loads(m->event_data ? m->event_data : "{}", 0, NULL);
   const char *who = json_string_value(json_object_get(data, "who"));
   const char *text = json_string_value(json_object_get(data, "text"));
   int rc = 0;
+  char why[400];
   contact *c = contact_get(e, b, m->from, CONTACT_FIND, NULL);
   if (!who || !*who) {
     rc = refuse(e, b, m->from, "bad_request", "the action names no person (who)");
@@ -54,6 +63,8 @@ int handle_console_action(engine *e, bot *b, const inbound *m) {
     } else if (c->opted_out) {
       rc = refuse(e, b, c->number, "opted_out",
                   "the contact opted out: nothing can be sent to it until it texts START");
+    } else if (window_closed(e, c, person_tag(c), why, sizeof why)) {
+      rc = refuse(e, b, c->number, "window_closed", why);
     } else {
       if (!c->handoff) { /* answering by hand takes the conversation: the bot stops */
         handoff_set(e, c, handoff_json(NULL, "", engine_now(e), who));
@@ -61,7 +72,7 @@ int handle_console_action(engine *e, bot *b, const inbound *m) {
       }
       record_action(e, b, c, who, "reply", text);
       /* a person's answer to the fan: never held by quiet hours */
-      rc = record_out(e, b, c, text, "sent", 0, 0, NULL) < 0 ? -1 : 0;
+      rc = record_out(e, b, c, text, "sent", 0, 0, person_tag(c)) < 0 ? -1 : 0;
     }
   } else if (strcmp(what, "handback") == 0) {
     if (!c->handoff) {

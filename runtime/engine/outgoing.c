@@ -43,8 +43,10 @@ static int64_t allowed_for(channel ch, const char *content) {
   int64_t ms = CHANNEL_WINDOW_MS;
   const char *tag = json_string_value(json_object_get(o, "tag"));
   if (ch == CHANNEL_WHATSAPP && json_object_get(o, "template")) ms = -1;
-  for (size_t i = 0; ch != CHANNEL_WHATSAPP && tag && i < sizeof message_tags / sizeof *message_tags; i++)
-    if (strcmp(message_tags[i].tag, tag) == 0) ms = message_tags[i].within_ms ? message_tags[i].within_ms : -1;
+  size_t ntags = ch != CHANNEL_WHATSAPP && tag ? sizeof message_tags / sizeof *message_tags : 0;
+  for (size_t i = 0; i < ntags; i++)
+    if (strcmp(message_tags[i].tag, tag) == 0)
+      ms = message_tags[i].within_ms ? message_tags[i].within_ms : -1;
   json_decref(o);
   return ms;
 }

@@ -128,6 +128,9 @@ local function shape(address, text, opts, n, fname, media_opt)
   if ch == "whatsapp" and type(media) == "table" and #media > 1 then
     argerror(n, fname, "media: WhatsApp takes one a message, got " .. #media)
   end
+  if media ~= nil and (ch == "messenger" or ch == "instagram") then
+    argerror(n, fname, "media: not sent on " .. ch .. " yet (send a link in the text)")
+  end
   media = media ~= nil and media_opt(media, n, fname) or nil
   local buttons, list = opts.buttons, opts.list
   if buttons ~= nil and list ~= nil then argerror(n, fname, "give buttons or a list, not both") end

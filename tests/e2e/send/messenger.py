@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for  # noqa: E402
 
 VERIFY = "m-verify-4"
+ADMIN = "admin-5"
 HOOK = "hook-token-8"
 PSID = "1001"
 IGSID = "2002"
@@ -55,7 +56,7 @@ def main():
                      args=["--ig-id", "17841400000000000"])
     if not check("the fake Graph API starts", fake.port):
         return summary()
-    env = {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_MESSENGER_PAGE_ID": fake.page_id,
+    env = {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_ADMIN_TOKEN": ADMIN, "PARLEY_MESSENGER_PAGE_ID": fake.page_id,
            "PARLEY_MESSENGER_PAGE_TOKEN": fake.token,
            "PARLEY_MESSENGER_APP_SECRET": fake.app_secret,
            "PARLEY_MESSENGER_VERIFY_TOKEN": VERIFY,
@@ -132,7 +133,14 @@ def later(a, fake, db, scripts, env, port):
         check("free text a day later is refused: failed, with the window's reason",
               rows and rows[0][0] == "failed" and "Messenger's 24-hour messaging window" in rows[0][1],
               rows)
-        check("... and never reached the Send API",
+        st, body = request(port, "POST", "/v1/bots/shop/conversations/messenger:%s/reply" % PSID,
+                           json.dumps({"text": "Hi, Ana here", "who": "Ana"}).encode(),
+                           {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+        person = wait_for(lambda: [x for x in sent_to(fake, PSID) if x.get("text") == "Hi, Ana here"])
+        check("a person's reply from the console a day later goes, tagged HUMAN_AGENT",
+              st == 200 and person and person[0].get("messaging_type") == "MESSAGE_TAG"
+              and person[0]["body"].get("tag") == "HUMAN_AGENT", (st, body, person))
+        check("the refused free text never reached the Send API",
               not [x for x in sent_to(fake, PSID) if x.get("text") == "Still thinking about it?"])
     finally:
         p.stop()

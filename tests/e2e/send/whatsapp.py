@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for  # noqa: E402
@@ -189,6 +190,13 @@ def window(a, p, fake, db, scripts, env, port):
               sent)
         check("... while the free text never reached the API",
               "How was your order?" not in fake.sent(FAN), fake.sent(FAN))
+        number = urllib.parse.quote("whatsapp:+" + FAN)
+        st, body = request(port, "POST", "/v1/bots/shop/conversations/%s/reply" % number,
+                           json.dumps({"text": "Hi, a person here", "who": "Ana"}).encode(),
+                           {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+        check("a person's reply from the console a day later is refused: 422 window_closed",
+              st == 422 and json.loads(body).get("status") == "window_closed"
+              and "24-hour" in json.loads(body).get("error", ""), (st, body))
         check("the handler saw c:send say failed",
               query(db, "SELECT fields FROM contacts WHERE number = ?", ("whatsapp:+" + FAN,))[0][0]
               == '{"free_text":"failed"}', query(db, "SELECT fields FROM contacts"))
