@@ -138,8 +138,8 @@ check_text "--help: Kannel's route, GET or POST" 0 \
   "$PARLEY" serve --help
 check_text "--help: a help's second line is under its first" 0 \
   "                                 or X-Parley-Signature (docs/serve.md)" "$PARLEY" serve --help
-check "--help: the provider setting names every provider" 0 \
-  "^  provider +how messages go out: sim \(taken as sent at once, logged at debug\), twilio, kannel or webhook; per bot" \
+check "--help: the provider setting names every SMS provider" 0 \
+  "^  provider +how SMS go out: sim \(taken as sent at once, logged at debug\), twilio, kannel or webhook; per bot" \
   "$PARLEY" serve --help
 check_text "--help: the delivery reports' routes" 0 \
   "  POST /twilio/status/BOT, GET|POST /kannel/dlr/BOT, POST /v1/bots/BOT/status" \
