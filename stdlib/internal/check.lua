@@ -35,9 +35,10 @@ local function source_of(fn)
   end
 end
 
--- Free text in a drip step of a bot on Meta's channels (bot.config
--- channels): a step comes a day or more after the fan last wrote, when
--- only a template (WhatsApp) or a tagged message (Messenger) may go.
+-- Free text in a drip step or a broadcast of a bot on Meta's channels
+-- (bot.config channels): a step comes a day or more after the fan last
+-- wrote, a broadcast to anyone, when only a template (WhatsApp) or a
+-- tagged message (Messenger) may go.
 local window_channels = { whatsapp = "WhatsApp", messenger = "Messenger", instagram = "Instagram" }
 local function window_warnings(warnings)
   local on
@@ -50,6 +51,18 @@ local function window_warnings(warnings)
           " sends free text; on " .. on .. " it only goes within 24 hours of the contact's last " ..
           "message (call a handler that sends c:send{template = ...} or a tag instead)"
       end
+    end
+  end  -- a broadcast's text is free text: it reaches only who wrote within the window
+  for path, src in next, cur.files do
+    local line = 1
+    for chunk_line in sgmatch(src .. "\n", "([^\n]*)\n") do
+      local code = sgsub(chunk_line, "%-%-.*$", "")
+      if sfind(code, "%f[%w_.]bot%.broadcast%s*[{(]") then
+        warnings[#warnings + 1] = file_label(path) .. ":" .. line .. ": warning: bot.broadcast " ..
+          "sends free text; on " .. on .. " it reaches only the contacts who wrote within 24 " ..
+          "hours (the others' messages fail)"
+      end
+      line = line + 1
     end
   end
 end

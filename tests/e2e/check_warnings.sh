@@ -187,6 +187,18 @@ warns "a drip step's free text on a WhatsApp bot is warned about (the window)" \
 [ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
 passed "... and only that step (the one calling a handler is not)" $((1 - $?))
 
+bot wabroadcast <<'LUA'
+bot.config{ channels = { "whatsapp" }, quiet_hours = false }
+bot.keyword("announce", function(c)
+  -- bot.broadcast{ in a comment is not a call
+  bot.broadcast{ segment = {}, text = "Tonight!" }
+end)
+LUA
+warns "a broadcast on a WhatsApp bot is warned about, at its line" \
+  "^$tmp/wabroadcast/bot.lua:4: warning: bot.broadcast sends free text; on WhatsApp it reaches only the contacts who wrote within 24 hours"
+[ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
+passed "... once (not for the comment)" $((1 - $?))
+
 bot smsdrip <<'LUA'
 bot.config{ channels = { "sms" }, quiet_hours = false }
 bot.drip("welcome", { { after = "1d", text = "Hi again" } })
