@@ -907,6 +907,20 @@ static void run_version(server *s, job *j, bot *b) {
                                "errors", lines_of(err)));
 }
 
+/* GET /v1/bots/BOT/media/ID: a WhatsApp media file, fetched from the
+ * Graph API with the bot's access token by the media thread (1: it
+ * answers), or 404 for a bot without the channel. */
+static int run_media(server *s, job *j) {
+  const char *token = s->cfg.secret ? s->cfg.secret(j->botname, "whatsapp_access_token") : NULL;
+  const char *api = s->cfg.secret ? s->cfg.secret(j->botname, "whatsapp_api_url") : NULL;
+  if (!token || !*token || !api || !*api || !s->media) {
+    job_answer_error(j, 404, "this bot has no WhatsApp channel (whatsapp_access_token)");
+    return 0;
+  }
+  media_fetcher_submit(s->media, j, api, token);
+  return 1;
+}
+
 int admin_run(server *s, job *j) {
   if (j->kind == JOB_METRICS) {
     run_metrics(s, j);
@@ -948,6 +962,8 @@ int admin_run(server *s, job *j) {
     run_contacts_import(s, j, b);
   } else if (j->kind == JOB_CONTACTS_CSV) {
     run_contacts_csv(s, j, b);
+  } else if (j->kind == JOB_MEDIA) {
+    return run_media(s, j);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {

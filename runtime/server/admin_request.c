@@ -41,6 +41,7 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_STATS: return "stats";
     case JOB_CONSOLE_ACTION: return "conversations";
     case JOB_VERSION_FILES: case JOB_VERSION_TEST: return "versions";
+    case JOB_MEDIA: return "media";
     default: return "contacts";
   }
 }

@@ -27,6 +27,7 @@ enum job_kind {
   JOB_BROADCAST_CREATE, JOB_BROADCAST_CANCEL, JOB_BROADCASTS, JOB_BROADCAST_PREVIEW,
   JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
   JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
+  JOB_MEDIA, /* a channel's media file: fetched by media_fetch.c, answered with it */
   /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
   JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM, JOB_STATS,
@@ -125,6 +126,7 @@ struct server {
   struct MHD_Daemon *daemon;
   struct http_limits *limits;
   struct upload_worker *uploads;
+  struct media_fetcher *media; /* GET /v1/bots/BOT/media/ID */
   struct feed *feed; /* the console's live changes (feed.h) */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -380,6 +382,18 @@ void upload_worker_submit(upload_worker *w, job *j);
 /* Finishes the archive in hand; those still waiting are answered 503. */
 void upload_worker_stop(upload_worker *w);
 void upload_worker_free(upload_worker *w);
+
+/* media_fetch.c: the thread that fetches a channel's media from the Graph
+ * API (GET /v1/bots/BOT/media/ID), one at a time. */
+typedef struct media_fetcher media_fetcher;
+media_fetcher *media_fetcher_start(char *err, size_t errlen);
+/* Fetches the media j->item with token from api (the bot's settings,
+ * copied), then answers j (200 with the file in j->body, its type in
+ * j->content_type; or an error) and resumes its connection. */
+void media_fetcher_submit(media_fetcher *m, job *j, const char *api, const char *token);
+/* Finishes the fetch in hand; those still waiting are answered 503. */
+void media_fetcher_stop(media_fetcher *m);
+void media_fetcher_free(media_fetcher *m);
 
 /* Runs an admin job (reload, rollback, metrics, contacts, broadcasts, ...)
  * on the engine thread, every batch before it committed (admin_api.c): 0

@@ -112,6 +112,16 @@ static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *
     return rc;
   }
   if (j->failed) return respond_error(conn, 503, "the store failed; retry later");
+  if (j->kind == JOB_MEDIA && j->http_status == 200) { /* the file, as Meta gave it */
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        j->body.len, j->body.data ? j->body.data : "", MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", j->content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "private, max-age=300");
+    enum MHD_Result rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+  }
   if (j->http_status)
     return respond(conn, j->http_status,
                    j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ||
@@ -194,6 +204,10 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
     if (end && strcmp(end, "/messages") != 0) return 0;
     *kind = end ? JOB_CONTACT_MESSAGES : JOB_CONTACT;
     *item = xstrndup(num, end ? (size_t)(end - num) : strlen(num));
+  } else if (strncmp(rest, "media/", 6) == 0 && rest[6] && strlen(rest + 6) <= 64 &&
+             strspn(rest + 6, "0123456789") == strlen(rest + 6)) { /* Meta's media ids */
+    *kind = JOB_MEDIA;
+    *item = xstrdup(rest + 6);
   } else if (strncmp(rest, "broadcasts/", 11) == 0 && strspn(rest + 11, "0123456789") ==
                                                           strlen(rest + 11) && rest[11]) {
     *kind = JOB_BROADCAST;
@@ -885,6 +899,10 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
   }
   if (*note) log_event(LOG_WARN, "settings_lowered", "detail", note, NULL);
   s->uploads = upload_worker_start(s, queue_job, err, errlen);
+  if (s->uploads && !(s->media = media_fetcher_start(err, errlen))) {
+    upload_worker_free(s->uploads);
+    s->uploads = NULL;
+  }
   /* One internal thread on poll(2). Every request needing the engine is
    * suspended and resumed: with epoll that is two epoll_ctl calls per
    * request (removed from the set, added back), which cost its thread ~15%
@@ -907,6 +925,7 @@ server *server_start(const server_config *cfg, engine *e, char *err, size_t errl
       snprintf(err, errlen, "cannot listen on %s:%d (is the port in use?)", s->cfg.host,
                s->cfg.port);
     upload_worker_free(s->uploads);
+    media_fetcher_free(s->media);
     http_limits_stop(s->limits);
     free(s);
     return NULL;
@@ -1079,6 +1098,7 @@ void server_finish(server *s) {
   s->refusing = 1;
   pthread_mutex_unlock(&s->mu);
   upload_worker_stop(s->uploads); /* the archive in hand is queued, the rest answered 503 */
+  media_fetcher_stop(s->media);   /* likewise: the fetch in hand is answered */
   server_pump(s, 0);
 }
 
@@ -1128,11 +1148,13 @@ void server_free(server *s) {
   if (!s) return;
   relay_stop(s->relay); /* it queues its outcomes here */
   upload_worker_stop(s->uploads);
+  media_fetcher_stop(s->media);
   feed_close(s->feed);
   if (s->daemon) MHD_stop_daemon(s->daemon);
   feed_free(s->feed);
   console_sims_free();
   upload_worker_free(s->uploads);
+  media_fetcher_free(s->media);
   http_limits_stop(s->limits);
   while (s->head) { /* the sender's reports after the last batch */
     job *j = s->head;

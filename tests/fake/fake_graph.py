@@ -46,6 +46,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GRAPH_PATH = re.compile(r"^/v\d+\.\d+/([^/]+)/messages$")
+MEDIA_PATH = re.compile(r"^/v\d+\.\d+/(\d+)$")
 HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 RETRY_DELAYS = (0.1, 0.2, 0.4)          # webhook tries: 1 + 3 retries
 MAX_BODY = 1 << 20
@@ -702,6 +703,11 @@ def graph_request(method, url, headers, raw):
     return body, (send_whatsapp if whatsapp else send_messenger)
 
 
+def media_bytes(media_id):
+    """A media file's made-up bytes: a JPEG's first bytes and the id."""
+    return b"\xff\xd8\xff\xe0fake-jpeg-" + media_id.encode()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake_graph/1.0"
@@ -732,6 +738,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path.startswith("/_fake/"):
             return self.control(method, url, raw)
+        if method == "GET" and url.path.startswith("/_media/"):
+            return self.media_file(url.path[len("/_media/"):])
+        m = MEDIA_PATH.match(url.path)
+        if method == "GET" and m and m.group(1) not in (CFG.phone_number_id, CFG.page_id, CFG.ig_id):
+            return self.media_info(m.group(1))
         body = None
         try:
             body, send = graph_request(method, url, self.headers, raw)
@@ -745,6 +756,41 @@ class Handler(BaseHTTPRequestHandler):
                 line["subcode"] = e.error["error_subcode"]
             log(line)
             self.answer(e.http, e.answer())
+
+    def bearer_ok(self):
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        return token and hmac.compare_digest(token.encode(), CFG.access_token.encode())
+
+    def media_info(self, media_id):
+        """GET /{version}/{media-id}: the media's URL, as the Cloud API's
+        "retrieve media URL" answers; ids starting with 9 are not there."""
+        if not self.bearer_ok():
+            e = GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
+            return self.answer(e.http, e.answer())
+        if media_id.startswith("9"):
+            e = GraphError(400, 100, "Unsupported get request. Object with ID '%s' does not exist"
+                           % media_id, subcode=33, etype="GraphMethodException")
+            return self.answer(e.http, e.answer())
+        data = media_bytes(media_id)
+        log({"media": media_id})
+        self.answer(200, {"url": "http://127.0.0.1:%d/_media/%s" % (CFG.port_bound, media_id),
+                          "mime_type": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest(),
+                          "file_size": len(data), "id": media_id, "messaging_product": "whatsapp"})
+
+    def media_file(self, media_id):
+        """The media's bytes, to the access token only (as Meta's media URLs)."""
+        if not self.bearer_ok():
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = media_bytes(media_id)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def control(self, method, url, raw):
         """/_fake/inbound, /_fake/messenger_inbound, /_fake/advance (POST),
@@ -815,6 +861,7 @@ def main(argv):
         STATE["ms_last"][who] = (now(), "page")
     server = ThreadingHTTPServer(("127.0.0.1", CFG.port), Handler)
     server.daemon_threads = True
+    CFG.port_bound = server.server_address[1]
     threading.Thread(target=status_worker, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))

@@ -15,6 +15,7 @@ clock a day on) is refused as free text, recorded as failed with the
 window's reason, and the template goes instead.
 """
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -90,6 +91,7 @@ def main():
             return summary()
         handshake(fake)
         conversation(p, fake, db)
+        media(p, fake, db)
         window(a, p, fake, db, scripts, env, port)
     finally:
         p.stop()
@@ -164,6 +166,36 @@ def conversation(p, fake, db):
           wait_for(lambda: count(db, "SELECT count(*) FROM messages WHERE direction = 'in'"
                                      " AND text = 'hello again'") == 1)
           and not [t for t in fake.sent("15550002") if t and "You said" in t], fake.sent("15550002"))
+
+
+def raw_get(port, path, headers):
+    """(status, body bytes, Content-Type) of a GET."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read(), r.getheader("Content-Type")
+    finally:
+        conn.close()
+
+
+def media(p, fake, db):
+    auth = {"Authorization": "Bearer " + ADMIN}
+    fake.post_inbound(FAN, message={"type": "image", "image": {
+        "id": "1200034", "mime_type": "image/jpeg", "sha256": "x", "caption": "my receipt"}})
+    check("a picture reaches the handler with its caption as the text",
+          wait_for(lambda: "You said: my receipt" in fake.sent(FAN)), fake.sent(FAN))
+    st, body, ctype = raw_get(p.port, "/v1/bots/shop/media/1200034", auth)
+    check("GET /v1/bots/BOT/media/ID fetches the file from the Graph API, with its type",
+          st == 200 and body == b"\xff\xd8\xff\xe0fake-jpeg-1200034" and ctype == "image/jpeg",
+          (st, body[:80], ctype))
+    st, body, _ = raw_get(p.port, "/v1/bots/shop/media/9000001", auth)
+    check("a media id Meta does not know: 404 with Meta's words", st == 404
+          and b"does not exist" in body, (st, body))
+    st, _, _ = raw_get(p.port, "/v1/bots/shop/media/1200034", {})
+    check("... and the endpoint takes the admin credentials only", st == 401, st)
+    st, _, _ = raw_get(p.port, "/v1/bots/shop/media/abc", auth)
+    check("a media id that is not digits is no such endpoint", st == 404, st)
 
 
 def window(a, p, fake, db, scripts, env, port):
