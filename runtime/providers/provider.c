@@ -83,6 +83,18 @@ json_t *answer_json(long status, const char *body, size_t len, const char *id_ke
   return doc;
 }
 
+int graph_error_of(json_t *doc, graph_error *e) {
+  json_t *err = json_object_get(doc, "error");
+  if (!json_is_object(err)) return 0;
+  const char *message = json_string_value(json_object_get(err, "message"));
+  *e = (graph_error){
+      .code = json_integer_value(json_object_get(err, "code")),
+      .subcode = json_integer_value(json_object_get(err, "error_subcode")),
+      .message = message ? message : "no message",
+      .details = json_string_value(json_object_get(json_object_get(err, "error_data"), "details"))};
+  return 1;
+}
+
 void answer_by_status(long status, send_result *res) {
   if (status >= 200 && status < 300) {
     res->outcome = SEND_OK;

@@ -109,6 +109,14 @@ void answer_by_status(long status, send_result *res);
 struct json_t;
 struct json_t *answer_json(long status, const char *body, size_t len, const char *id_key,
                            send_result *res);
+/* Meta's Graph API error envelope: {"error": {"message", "type", "code",
+ * "error_subcode", "error_data": {"details"}, "fbtrace_id"}}. */
+typedef struct graph_error {
+  long long code, subcode; /* 0: none */
+  const char *message, *details; /* doc's strings, or "" and NULL */
+} graph_error;
+/* 1 with e filled if doc carries Graph's error envelope, else 0. */
+int graph_error_of(struct json_t *doc, graph_error *e);
 /* res->reason = printf(fmt, ...) */
 void send_reason(send_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

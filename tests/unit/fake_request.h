@@ -8,7 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "provider_registry.h"
+#include "test.h"
 
 typedef struct fake {
   const char *headers[8][2], *query[8][2], *secrets[4][2];
@@ -55,6 +58,21 @@ static provider_request request(fake *f, const char *bot, const char *endpoint,
                             .secret = fake_secret,
                             .rejected = fake_rejected,
                             .ctx = f};
+}
+
+/* 1 if o is the JSON text want (as values: key order aside); else 0,
+ * with what it was noted under the failing check. */
+static inline int json_equal_text(json_t *o, const char *want) {
+  json_t *w = json_loads(want, 0, NULL);
+  int eq = o && w && json_equal(o, w);
+  if (!eq) {
+    char *got = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    test_note("got  %s", got ? got : "(nothing)");
+    test_note("want %s", want);
+    free(got);
+  }
+  json_decref(w);
+  return eq;
 }
 
 #endif

@@ -211,19 +211,6 @@ static json_t *prepared(const char *to, const char *text, const char *content, c
   return o;
 }
 
-static int json_equal_text(json_t *o, const char *want) {
-  json_t *w = json_loads(want, 0, NULL);
-  int eq = o && w && json_equal(o, w);
-  if (!eq) {
-    char *got = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    test_note("got  %s", got ? got : "(nothing)");
-    test_note("want %s", want);
-    free(got);
-  }
-  json_decref(w);
-  return eq;
-}
-
 static void requests_say_what_the_message_carries(void) {
   char url[256];
   json_t *o = prepared("whatsapp:+15550001", "See you in Austin/TX!", NULL, url, sizeof url);

@@ -102,15 +102,12 @@ static void answer(const provider_config *cfg, long status, const char *body, si
     json_decref(doc);
     return;
   }
-  json_t *err = json_object_get(doc, "error");
-  if (json_is_object(err)) {
-    long long code = json_integer_value(json_object_get(err, "code"));
-    long long subcode = json_integer_value(json_object_get(err, "error_subcode"));
-    const char *message = json_string_value(json_object_get(err, "message"));
-    res->code = (int)code;
-    res->outcome = outcome_of(code, subcode, res->outcome);
-    send_reason(res, "Messenger %lld%s%.0lld: %s (HTTP %ld)", code, subcode ? "/" : "", subcode,
-                message ? message : "no message", status);
+  graph_error e;
+  if (graph_error_of(doc, &e)) {
+    res->code = (int)e.code;
+    res->outcome = outcome_of(e.code, e.subcode, res->outcome);
+    send_reason(res, "Messenger %lld%s%.0lld: %s (HTTP %ld)", e.code, e.subcode ? "/" : "",
+                e.subcode, e.message, status);
   }
   json_decref(doc);
 }

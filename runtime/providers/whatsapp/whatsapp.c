@@ -194,16 +194,12 @@ static void answer(const provider_config *cfg, long status, const char *body, si
     json_decref(doc);
     return;
   }
-  json_t *err = json_object_get(doc, "error");
-  if (json_is_object(err)) {
-    long long code = json_integer_value(json_object_get(err, "code"));
-    const char *message = json_string_value(json_object_get(err, "message"));
-    const char *details =
-        json_string_value(json_object_get(json_object_get(err, "error_data"), "details"));
-    res->code = (int)code;
-    res->outcome = outcome_of(code, res->outcome);
-    send_reason(res, "WhatsApp %lld: %s%s%s (HTTP %ld)", code, message ? message : "no message",
-                details ? ": " : "", details ? details : "", status);
+  graph_error e;
+  if (graph_error_of(doc, &e)) {
+    res->code = (int)e.code;
+    res->outcome = outcome_of(e.code, res->outcome);
+    send_reason(res, "WhatsApp %lld: %s%s%s (HTTP %ld)", e.code, e.message,
+                e.details ? ": " : "", e.details ? e.details : "", status);
   }
   json_decref(doc);
 }

@@ -141,6 +141,22 @@ class Parley:
                         "X-Twilio-Signature": sig})
 
 
+def json_lines(path):
+    """The JSON values of a log of one per line (a fake's), skipping lines
+    that are not one (a line being written)."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
 class FakeTwilio:
     """tests/fake/fake_twilio on a free 127.0.0.1 port (--port 0), logging to
     WORKDIR/NAME.jsonl; what it accepted is read from that log."""
@@ -155,17 +171,7 @@ class FakeTwilio:
         self.port = int(line.strip().rsplit(":", 1)[1]) if "listening" in line else None
 
     def lines(self):
-        out = []
-        try:
-            with open(self.log_path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass
-        except OSError:
-            pass
-        return out
+        return json_lines(self.log_path)
 
     def accepted(self):
         return [x for x in self.lines() if "sid" in x and "rejected" not in x and "callback" not in x]
@@ -239,17 +245,7 @@ class FakeGraph:
         return graph_signature(self.app_secret, body)
 
     def lines(self):
-        out = []
-        try:
-            with open(self.log_path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass
-        except OSError:
-            pass
-        return out
+        return json_lines(self.log_path)
 
     def accepted(self):
         """Accepted sends, WhatsApp ("wamid") and Messenger ("mid"), in order."""
