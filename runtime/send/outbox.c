@@ -83,8 +83,11 @@ typedef struct bot_entry {
   int64_t id;
   char *name;
   const outbox_bot_config *cfg;
-  int64_t paused_until; /* the provider refused its account: nothing goes */
-  int64_t pause_ms;     /* how long the next pause is (doubles) */
+  /* per channel (its own account at its own provider): the provider
+   * refused the account, nothing goes until then; how long the next pause
+   * is (doubles) */
+  int64_t paused_until[CHANNEL_COUNT];
+  int64_t pause_ms[CHANNEL_COUNT];
 } bot_entry;
 
 typedef struct sender {
@@ -144,7 +147,7 @@ static bot_entry *bot_of(outbox *ob, int64_t id) {
   if (!cfg) /* logged by config_for; its messages wait in the outbox */
     log_event(LOG_ERROR, "bot_not_sending", "bot", name, NULL);
   bot_entry *b = xmalloc(sizeof *b);
-  *b = (bot_entry){id, name, cfg, 0, 0};
+  *b = (bot_entry){.id = id, .name = name, .cfg = cfg};
   ob->bots = xrealloc(ob->bots, (ob->nbots + 1) * sizeof *ob->bots);
   ob->bots[ob->nbots++] = b;
   return b;
@@ -262,8 +265,9 @@ static int64_t fill(outbox *ob, int64_t now) {
     const provider_config *provider = bot && bot->cfg ? outbox_provider(bot->cfg, number) : NULL;
     const provider_ops *ops = provider ? provider_find(provider->kind) : NULL;
     if (!ops) continue; /* no provider for this bot (or channel): its messages wait */
-    if (bot->paused_until > now) { /* its account was refused: try again later */
-      if (!next || bot->paused_until < next) next = bot->paused_until;
+    int64_t paused = bot->paused_until[channel_of(number)];
+    if (paused > now) { /* its account was refused: try again later */
+      if (!next || paused < next) next = paused;
       continue;
     }
     sender *s = sender_of(ob, bot, number, now);
@@ -383,25 +387,27 @@ static void record(outbox *ob, int64_t now) {
       f->res.outcome = SEND_FAILED;
     }
     const outbox_row *r = &f->row;
+    channel ch = channel_of(r->sender);
     switch (f->res.outcome) {
       case SEND_OK:
         journal_outbox(&j, J_OUTBOX_SENT, r->id, f->res.provider_id[0] ? f->res.provider_id : NULL,
                        0, now);
-        f->bot->pause_ms = 0; /* the account works */
+        f->bot->pause_ms[ch] = 0; /* the account works */
         break;
-      case SEND_PAUSE: { /* the account, not the message: all of the bot's wait */
+      case SEND_PAUSE: { /* the account, not the message: all of the bot's on it wait */
         bot_entry *b = f->bot;
-        if (b->paused_until <= now) {
-          b->pause_ms = b->pause_ms ? b->pause_ms * 2 : 5000;
-          if (b->pause_ms > 300000) b->pause_ms = 300000;
-          b->paused_until = now + b->pause_ms;
+        if (b->paused_until[ch] <= now) {
+          b->pause_ms[ch] = b->pause_ms[ch] ? b->pause_ms[ch] * 2 : 5000;
+          if (b->pause_ms[ch] > 300000) b->pause_ms[ch] = 300000;
+          b->paused_until[ch] = now + b->pause_ms[ch];
           char secs[32];
-          snprintf(secs, sizeof secs, "%lld", (long long)(b->pause_ms / 1000));
-          log_event(LOG_ERROR, "provider_refused", "bot", b->name, "reason", f->res.reason,
-                    "retry_in_s", secs, NULL);
+          snprintf(secs, sizeof secs, "%lld", (long long)(b->pause_ms[ch] / 1000));
+          log_event(LOG_ERROR, "provider_refused", "bot", b->name, "channel", channel_name(ch),
+                    "reason", f->res.reason, "retry_in_s", secs, NULL);
         }
-        journal_outbox(&j, J_OUTBOX_WAIT, r->id, f->res.reason, b->paused_until, now);
-        if (!ob->next_retry || b->paused_until < ob->next_retry) ob->next_retry = b->paused_until;
+        journal_outbox(&j, J_OUTBOX_WAIT, r->id, f->res.reason, b->paused_until[ch], now);
+        if (!ob->next_retry || b->paused_until[ch] < ob->next_retry)
+          ob->next_retry = b->paused_until[ch];
         break;
       }
       case SEND_RETRY: {

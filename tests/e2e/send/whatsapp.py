@@ -93,6 +93,7 @@ def main():
         conversation(p, fake, db)
         media(p, fake, db)
         window(a, p, fake, db, scripts, env, port)
+        refused_token(a, fake, db, scripts, env, port)
     finally:
         p.stop()
         fake.stop()
@@ -234,6 +235,42 @@ def window(a, p, fake, db, scripts, env, port):
               == '{"free_text":"failed"}', query(db, "SELECT fields FROM contacts"))
     finally:
         p2.stop()
+
+
+
+def refused_token(a, fake, db, scripts, env, port):
+    """A WhatsApp token Meta refuses (190) holds the bot's WhatsApp messages
+    only: its SMS go on."""
+    bad = dict(env, PARLEY_WHATSAPP_ACCESS_TOKEN="expired-token", PARLEY_WEBHOOK_TOKEN="sms-hook",
+               PARLEY_INLINE_REPLIES="off")
+    p = Parley(a.parley, a.dir, db, scripts, bad, ["--test-clock", "2026-03-03 12:00 UTC",
+                                                   "--provider", "sim"], name="badtoken")
+    try:
+        if not check("parley serve starts with a WhatsApp token Meta refuses", p.start(port), p.log()):
+            return
+        fake.post_inbound(FAN, "anyone there?")
+        check("a WhatsApp reply waits, the account refused (190)",
+              wait_for(lambda: (out_rows(db, "You said: anyone there?") or [("",)])[0][0] == "queued"
+                       and "WhatsApp 190" in (out_rows(db, "You said: anyone there?")[0][2] or "")),
+              out_rows(db, "You said: anyone there?"))
+        check("... logged with its channel", "event=provider_refused bot=shop channel=whatsapp" in p.log(),
+              p.log()[-600:])
+        body = json.dumps({"from": "+15550077", "text": "sms here"}).encode()
+        st, answer = request(port, "POST", "/v1/bots/shop/messages", body,
+                             {"Authorization": "Bearer sms-hook", "Content-Type": "application/json"})
+        sms = "SELECT status, updated_at FROM messages WHERE text = 'You said: sms here'"
+        check("an SMS fan of the same bot is answered through the outbox meanwhile",
+              st == 200 and wait_for(lambda: (query(db, sms) or [("",)])[0][0] == "sent"),
+              (st, answer, query(db, sms)))
+        # sent between the WhatsApp message's refusal and its next try: held by
+        # a pause of the bot's, it would have gone with that try, not before
+        wa = query(db, "SELECT updated_at, next_attempt_at FROM messages"
+                       " WHERE text = 'You said: anyone there?'")
+        sent_at = query(db, sms)[0][1]
+        check("... while the WhatsApp message waits: the pause is the channel's, not the bot's",
+              wa[0][0] < sent_at < wa[0][1], (sent_at, wa))
+    finally:
+        p.stop()
 
 
 if __name__ == "__main__":
