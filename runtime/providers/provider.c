@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void http_request_free(http_request *r) {
   free(r->url);
@@ -81,6 +82,20 @@ json_t *answer_json(long status, const char *body, size_t len, const char *id_ke
   if (res->outcome == SEND_OK && id)
     snprintf(res->provider_id, sizeof res->provider_id, "%s", id);
   return doc;
+}
+
+const char *type_by_extension(const char *url, const ext_type *types, size_t n,
+                              const char *otherwise) {
+  const char *end = url + strcspn(url, "?#"), *dot = NULL;
+  for (const char *p = url; p < end; p++)
+    if (*p == '.') dot = p;
+    else if (*p == '/') dot = NULL;
+  for (size_t i = 0; dot && i < n; i++) {
+    size_t len = strlen(types[i].ext);
+    if ((size_t)(end - dot) == len && strncasecmp(dot, types[i].ext, len) == 0)
+      return types[i].type;
+  }
+  return otherwise;
 }
 
 int graph_error_of(json_t *doc, graph_error *e) {

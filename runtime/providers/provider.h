@@ -109,6 +109,15 @@ void answer_by_status(long status, send_result *res);
 struct json_t;
 struct json_t *answer_json(long status, const char *body, size_t len, const char *id_key,
                            send_result *res);
+/* The type a media URL's extension names in types (".jpg" -> "image"; the
+ * path's last extension, compared ignoring case; the query ignored), else
+ * otherwise. */
+typedef struct ext_type {
+  const char *ext, *type;
+} ext_type;
+const char *type_by_extension(const char *url, const ext_type *types, size_t n,
+                              const char *otherwise);
+
 /* Meta's Graph API error envelope: {"error": {"message", "type", "code",
  * "error_subcode", "error_data": {"details"}, "fbtrace_id"}}. */
 typedef struct graph_error {

@@ -233,6 +233,18 @@ static void launch(outbox *ob, flight *f) {
   ob->ndone++;
 }
 
+/* 1 if a message to number is on its way: in flight, or claimed in this
+ * round (the list from claimed). Meta's channels show messages in the
+ * order they were accepted: one at a time to a contact keeps a handler's
+ * messages in the order it sent them. */
+static int recipient_busy(const outbox *ob, const flight *claimed, const char *number) {
+  for (const flight *f = ob->flying; f; f = f->next)
+    if (strcmp(f->row.number, number) == 0) return 1;
+  for (const flight *f = claimed; f; f = f->next)
+    if (strcmp(f->row.number, number) == 0) return 1;
+  return 0;
+}
+
 /* Claims what each sender may send now (its bucket and the room in flight
  * allow) in one commit, then launches it. Returns the earliest time a
  * waiting sender's bucket allows another message (0: none waits). */
@@ -285,7 +297,9 @@ static int64_t fill(outbox *ob, int64_t now) {
       free(rows);
       break;
     }
+    int one_at_a_time = channel_of(number) != CHANNEL_SMS;
     for (size_t i = 0; i < n && room > 0; i++) {
+      if (one_at_a_time && recipient_busy(ob, claimed, rows[i].number)) continue;
       double cost = bot->cfg->per_segment && rows[i].segments > 1 ? rows[i].segments : 1;
       if (!bucket_take(&s->bucket, cost, now)) {
         ready = bucket_ready_at(&s->bucket, cost, now);

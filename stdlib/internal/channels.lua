@@ -5,7 +5,7 @@
 -- "messenger:PSID", "instagram:IGSID".
 -- Part of the trusted side of a bot's Lua VM: see sandbox.lua.
 local host, debug, I = ...
-local T, U, argerror, encode = I.T, I.U, I.argerror, I.encode
+local T, U, argerror, decode, encode = I.T, I.U, I.argerror, I.decode, I.encode
 local sfind, smatch = I.sfind, I.smatch
 local tostring, type = I.tostring, I.type
 local tconcat, ulen = T.concat, U.len
@@ -113,9 +113,12 @@ local function template_text(t)
 end
 
 -- opts (nil or a table), for a message to address: transactional, urgent,
--- the text (text, as given: nil with a template), and what it carries
--- beside it as the host takes it (JSON: a list of media URLs, or an object
--- with media, buttons, list, template, tag; nil: nothing).
+-- the text (text, as given: nil with a template), what it carries beside
+-- it as the host takes it (JSON: a list of media URLs, or an object with
+-- media, buttons, list, template, tag; nil: nothing), and the messages to
+-- send after it (nil: none): on Messenger and Instagram a message is text
+-- or one attachment, so each media URL goes as a message of its own, its
+-- URL its text.
 local function shape(address, text, opts, n, fname, media_opt)
   if opts == nil then return false, false, text, nil end
   if type(opts) ~= "table" then argerror(n, fname, "table of options expected, got " .. type(opts)) end
@@ -128,10 +131,11 @@ local function shape(address, text, opts, n, fname, media_opt)
   if ch == "whatsapp" and type(media) == "table" and #media > 1 then
     argerror(n, fname, "media: WhatsApp takes one a message, got " .. #media)
   end
-  if media ~= nil and (ch == "messenger" or ch == "instagram") then
-    argerror(n, fname, "media: not sent on " .. ch .. " yet (send a link in the text)")
-  end
   media = media ~= nil and media_opt(media, n, fname) or nil
+  local attachments -- Messenger's and Instagram's: messages of their own
+  if media and (ch == "messenger" or ch == "instagram") then
+    attachments, media = decode(media), nil
+  end
   local buttons, list = opts.buttons, opts.list
   if buttons ~= nil and list ~= nil then argerror(n, fname, "give buttons or a list, not both") end
   local rich = {}
@@ -168,9 +172,16 @@ local function shape(address, text, opts, n, fname, media_opt)
   if media and ch == "whatsapp" and (rich.buttons or rich.list or rich.template) then
     argerror(n, fname, "on WhatsApp, media goes alone with its caption, not with buttons, a list or a template")
   end
-  if not (rich.buttons or rich.list or rich.template or rich.tag) then return tr, urgent, text, media end
-  if media then rich.media = I.decode(media) end
-  return tr, urgent, text, encode(rich, "send")
+  local after
+  for i = 1, attachments and #attachments or 0 do -- each with the text's tag
+    after = after or {}
+    after[i] = { attachments[i], encode({ media = { attachments[i] }, tag = rich.tag }, "send") }
+  end
+  if not (rich.buttons or rich.list or rich.template or rich.tag) then
+    return tr, urgent, text, media, after
+  end
+  if media then rich.media = decode(media) end
+  return tr, urgent, text, encode(rich, "send"), after
 end
 
 I.channel_of, I.shape_send = channel_of, shape

@@ -270,20 +270,30 @@ local function deliver(to, text, kind, transactional, urgent, media)
   return status
 end
 
+-- The message, then those its channel needs after it (channels.lua: a
+-- Messenger attachment each); the first's status.
+local function deliver_all(to, text, kind, transactional, urgent, content, after)
+  local status = deliver(to, text, kind, transactional, urgent, content)
+  for i = 1, after and #after or 0 do
+    deliver(to, after[i][1], kind, transactional, urgent, after[i][2])
+  end
+  return status
+end
+
 local methods = {}
 
 function methods.reply(c, text, opts)
   local p = c == cur.c and cur.p
   if not p then raise("reply: not a contact of this message") end
-  local tr, urgent, body, content = outgoing(rawget(c, "number"), text, opts, 1, "reply", c)
-  return deliver(nil, body, "reply", tr, urgent, content)
+  local tr, urgent, body, content, after = outgoing(rawget(c, "number"), text, opts, 1, "reply", c)
+  return deliver_all(nil, body, "reply", tr, urgent, content, after)
 end
 
 function methods.send(c, text, opts)
   local p = c == cur.c and cur.p
   if not p then raise("send: not a contact of this message") end
-  local tr, urgent, body, content = outgoing(rawget(c, "number"), text, opts, 1, "send", c)
-  return deliver(nil, body, "send", tr, urgent, content)
+  local tr, urgent, body, content, after = outgoing(rawget(c, "number"), text, opts, 1, "send", c)
+  return deliver_all(nil, body, "send", tr, urgent, content, after)
 end
 
 function methods.expect(c, name)
@@ -461,8 +471,8 @@ frozen[bot] = true
 
 local function global_send(number, text, opts)
   checktype(number, "string", 1, "send")
-  local tr, urgent, body, content = outgoing(number, text, opts, 2, "send", nil)
-  return deliver(number, body, "send", tr, urgent, content)
+  local tr, urgent, body, content, after = outgoing(number, text, opts, 2, "send", nil)
+  return deliver_all(number, body, "send", tr, urgent, content, after)
 end
 
 -- what the parts loaded after this one use

@@ -123,6 +123,19 @@ static void the_send_api_is_called_as_documented(void) {
                      "\"payload\":\"a\"}]}}"),
         "buttons are quick replies; a tag makes it MESSAGE_TAG");
   json_decref(o);
+  o = prepared("messenger:1001", "https://cdn.example/poster.PNG?v=1",
+               "{\"media\":[\"https://cdn.example/poster.PNG?v=1\"]}", url, sizeof url);
+  CHECK(json_equal_text(o, "{\"recipient\":{\"id\":\"1001\"},\"messaging_type\":\"RESPONSE\","
+                           "\"message\":{\"attachment\":{\"type\":\"image\",\"payload\":{"
+                           "\"url\":\"https://cdn.example/poster.PNG?v=1\",\"is_reusable\":true}}}}"),
+        "a media message: an attachment by URL, its type by the extension");
+  json_decref(o);
+  o = prepared("messenger:1001", "https://cdn.example/menu.pdf", "[\"https://cdn.example/menu.pdf\"]",
+               url, sizeof url);
+  CHECK(o && strcmp(json_string_value(json_object_get(json_object_get(json_object_get(
+                        o, "message"), "attachment"), "type")), "file") == 0,
+        "a PDF: a file");
+  json_decref(o);
   CHECK(prepared("whatsapp:+15550001", "hi", NULL, url, sizeof url) == NULL,
         "a WhatsApp address is not sent on Messenger");
 }

@@ -25,6 +25,15 @@ static const char *check(const provider_config *cfg) {
   return NULL;
 }
 
+/* An attachment's type by the URL's extension: image, video, audio, else
+ * file. */
+static const char *attachment_type(const char *url) {
+  static const ext_type types[] = {{".jpg", "image"}, {".jpeg", "image"}, {".png", "image"}, {".gif", "image"},
+               {".mp4", "video"}, {".mov", "video"}, {".mp3", "audio"}, {".m4a", "audio"},
+               {".wav", "audio"}, {".ogg", "audio"}};
+  return type_by_extension(url, types, sizeof types / sizeof *types, "file");
+}
+
 static json_t *quick_replies(json_t *buttons) {
   json_t *out = json_array(), *b;
   size_t i;
@@ -45,7 +54,14 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
   }
   json_t *content = m->media ? json_loads(m->media, 0, NULL) : NULL;
   const char *tag = json_string_value(json_object_get(content, "tag"));
-  json_t *message = json_pack("{s:s}", "text", m->text);
+  json_t *media = json_is_array(content) ? content : json_object_get(content, "media");
+  const char *url = json_string_value(json_array_get(media, 0));
+  json_t *message;
+  if (url) /* an attachment (the script's text went as a message before it) */
+    message = json_pack("{s:{s:s, s:{s:s, s:b}}}", "attachment", "type", attachment_type(url),
+                        "payload", "url", url, "is_reusable", 1);
+  else
+    message = json_pack("{s:s}", "text", m->text);
   json_t *buttons = json_object_get(content, "buttons");
   if (buttons) json_object_set_new(message, "quick_replies", quick_replies(buttons));
   json_t *body = json_pack("{s:{s:s}, s:s, s:o}", "recipient", "id", channel_id(m->to),

@@ -15,7 +15,6 @@
  * {"details"}, "fbtrace_id"}}, read below by their codes. */
 #include <jansson.h>
 #include <string.h>
-#include <strings.h>
 
 #include "channel.h"
 #include "provider.h"
@@ -31,18 +30,9 @@ static const char *check(const provider_config *cfg) {
  * videos and documents take a caption; audio does not, so it goes as a
  * document (with its caption) rather than lose the text. */
 static const char *media_type(const char *url) {
-  static const struct {
-    const char *ext, *type;
-  } types[] = {{".jpg", "image"}, {".jpeg", "image"}, {".png", "image"},
+  static const ext_type types[] = {{".jpg", "image"}, {".jpeg", "image"}, {".png", "image"},
                {".mp4", "video"}, {".3gp", "video"}};
-  const char *end = url + strcspn(url, "?#"), *dot = NULL;
-  for (const char *p = url; p < end; p++)
-    if (*p == '.') dot = p;
-  for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++) {
-    size_t n = strlen(types[i].ext);
-    if ((size_t)(end - dot) == n && strncasecmp(dot, types[i].ext, n) == 0) return types[i].type;
-  }
-  return "document";
+  return type_by_extension(url, types, sizeof types / sizeof *types, "document");
 }
 
 /* {"type": "reply", "reply": {"id", "title"}} for each of the buttons. */

@@ -32,6 +32,9 @@ end)
 bot.keyword("TRACK ORDER", function(c, msg)
   return "On its way (" .. (msg.choice and msg.choice.id or "typed") .. ", " .. msg.channel .. ")"
 end)
+bot.keyword("POSTER", function(c)
+  c:send("Tonight's poster", { media = "https://cdn.example.com/poster.jpg" })
+end)
 bot.keyword("GET STARTED", function(c, msg) return "Welcome! (" .. msg.choice.id .. ")" end)
 bot.on_event("nudge", function(c, ev)
   local free = c:send("Still thinking about it?")
@@ -107,6 +110,14 @@ def run(fake, db):
     fake.messenger_inbound(PSID, postback={"title": "Get started", "payload": "GS"})
     check("a postback reaches the keyword of its title, its payload the choice",
           wait_for(lambda: [x for x in sent_to(fake, PSID) if x.get("text") == "Welcome! (GS)"]))
+
+    fake.messenger_inbound(PSID, text="POSTER")
+    poster = wait_for(lambda: [x for x in sent_to(fake, PSID) if x.get("type") == "image"])
+    texts = [x.get("text") for x in sent_to(fake, PSID)]
+    check("text with a picture goes as the text, then the picture as an attachment",
+          poster and poster[0]["body"]["message"]["attachment"]["payload"]["url"]
+          == "https://cdn.example.com/poster.jpg" and "Tonight's poster" in texts
+          and texts.index("Tonight's poster") < len(texts) - 1, (texts, poster))
 
     fake.messenger_inbound(IGSID, text="hi", obj="instagram")
     check("an Instagram message is answered to instagram:IGSID",
