@@ -1,7 +1,8 @@
--- Channels: the same bot on SMS and WhatsApp. Buttons are WhatsApp's
--- buttons and numbered lines on SMS; a free-form message outside
--- WhatsApp's 24-hour window is refused (c:send says "failed") and a
--- template goes instead; a drip step a day later does the same.
+-- Channels: the same bot on SMS, WhatsApp and Messenger. Buttons are
+-- WhatsApp's buttons (Messenger's quick replies) and numbered lines on SMS;
+-- a free-form message outside WhatsApp's 24-hour window is refused
+-- (c:send says "failed") and a template goes instead; a drip step a day
+-- later does the same; on Messenger a tagged message goes.
 bot.keyword("MENU", function(c)
   c:send{ text = "What would you like?", buttons = { "Track order", "Talk to us" } }
 end)
@@ -42,4 +43,19 @@ end)
 
 bot.fallback(function(c, msg)
   return "You said: " .. msg.text
+end)
+
+bot.keyword("POSTER", function(c)
+  c:send("Tonight's poster", { media = "https://cdn.example.com/poster.jpg" })
+end)
+
+-- Messenger: a day later only a message with a tag goes
+bot.keyword("NUDGE", function(c)
+  bot.after("25h", "nudge")
+  return "ok"
+end)
+
+bot.handler("nudge", function(c)
+  c.fields.free = c:send("Still there?")
+  c:send("Your order shipped.", { tag = "POST_PURCHASE_UPDATE" })
 end)
