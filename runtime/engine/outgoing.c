@@ -73,6 +73,26 @@ const char *window_closed(engine *e, const contact *c, const char *content, char
   return why;
 }
 
+/* For the simulator and transcripts: what a message carries beside its
+ * text, as a line ("buttons: [Yes] [No]"), or NULL. */
+static char *content_line(const char *content) {
+  if (!content || content[0] != '{') return NULL;
+  json_t *o = json_loads(content, 0, NULL), *list = json_object_get(o, "list");
+  json_t *choices = list ? json_object_get(list, "items") : json_object_get(o, "buttons"), *c;
+  const char *tag = json_string_value(json_object_get(o, "tag"));
+  buf b = {0};
+  if (choices) {
+    buf_puts(&b, list ? "list: " : "buttons:");
+    if (list) buf_puts(&b, json_string_value(json_object_get(list, "button")));
+    size_t i;
+    json_array_foreach(choices, i, c)
+        buf_printf(&b, " [%s]", json_string_value(json_object_get(c, "title")));
+  }
+  if (tag) buf_printf(&b, "%stag %s", b.len ? "; " : "", tag);
+  json_decref(o);
+  return b.data;
+}
+
 /* Stores one outgoing message. status "sent": it goes out (at once with
  * the simulator; queued for the sender with an outbox), "suppressed": the
  * contact opted out. Returns 1 if quiet hours hold it, 0, or -1. */
@@ -149,6 +169,9 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
   } else {
     e->stats.replies++, b->counts.replies++;
     emit_message(e, b->name, c->number, text, status, m.id, reply);
+    char *carries = shows(e) ? content_line(media) : NULL;
+    if (carries) action(e, b, c->number, "%s", carries);
+    free(carries);
   }
   return 0;
 }
