@@ -458,6 +458,10 @@ def send_whatsapp(body):
                    else ("service", "free_customer_service", False)) + (uuid.uuid4().hex,)
         names = ["sent", "delivered"] + (["read"] if CFG.read else [])
         statuses = [(s, wa_status(wamid, wa_id, s, billing if s != "read" else None)) for s in names]
+    opaque = body.get("biz_opaque_callback_data")
+    if isinstance(opaque, str) and opaque:  # echoed in each status, as Meta does
+        for _, st in statuses:
+            st["biz_opaque_callback_data"] = opaque
     JOBS.put((CFG.status_delay_ms / 1000.0,
               [("status", wamid, s, wa_envelope({"statuses": [st]})) for s, st in statuses]))
     message = {"id": wamid}

@@ -128,7 +128,8 @@ static const char delivery_body[] =
     "\"reaction\":{\"message_id\":\"wamid.x\",\"emoji\":\"\\ud83d\\udc4d\"}},"
     "{\"from\":\"not a number\",\"id\":\"wamid.7\",\"timestamp\":\"7\",\"type\":\"text\",\"text\":{\"body\":\"x\"}}],"
     "\"statuses\":["
-    "{\"id\":\"wamid.OUT1\",\"status\":\"delivered\",\"timestamp\":\"8\",\"recipient_id\":\"15550001\"},"
+    "{\"id\":\"wamid.OUT1\",\"status\":\"delivered\",\"timestamp\":\"8\",\"recipient_id\":\"15550001\","
+    "\"biz_opaque_callback_data\":\"42\"},"
     "{\"id\":\"wamid.OUT2\",\"status\":\"failed\",\"timestamp\":\"9\",\"recipient_id\":\"15550001\","
     "\"errors\":[{\"code\":131047,\"title\":\"Re-engagement message\",\"error_data\":{\"details\":"
     "\"more than 24 hours\"}}]},"
@@ -171,8 +172,10 @@ static void a_delivery_reads_messages_and_statuses(void) {
   CHECK_INT(d.nreports, 2, "two statuses of ours (deleted is not a delivery report)");
   if (d.nreports == 2) {
     CHECK(strcmp(d.reports[0].provider_id, "wamid.OUT1") == 0 &&
-              strcmp(d.reports[0].status, "delivered") == 0 && !d.reports[0].error,
-          "delivered, by its wamid");
+              strcmp(d.reports[0].status, "delivered") == 0 && !d.reports[0].error &&
+              d.reports[0].message_id == 42,
+          "delivered, by its wamid and our id echoed in biz_opaque_callback_data");
+    CHECK(d.reports[1].message_id == 0, "a status without it: by its wamid alone");
     CHECK(strcmp(d.reports[1].status, "failed") == 0 && d.reports[1].error &&
               strcmp(d.reports[1].error, "131047 Re-engagement message: more than 24 hours") == 0,
           "failed, with Meta's code, title and details");
@@ -216,7 +219,7 @@ static void requests_say_what_the_message_carries(void) {
   json_t *o = prepared("whatsapp:+15550001", "See you in Austin/TX!", NULL, url, sizeof url);
   CHECK_STR(url, "POST http://fake/v21.0/PNID/messages|Authorization: Bearer TOKEN",
             "POST to the phone number id's messages, with the bearer token");
-  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"biz_opaque_callback_data\":\"7\","
                            "\"to\":\"15550001\",\"type\":\"text\",\"text\":{\"body\":"
                            "\"See you in Austin/TX!\",\"preview_url\":false}}"),
         "a text: to the wa_id, without its '+'");
@@ -224,7 +227,7 @@ static void requests_say_what_the_message_carries(void) {
   o = prepared("whatsapp:+15550001", "Pick one",
                "{\"buttons\":[{\"id\":\"a\",\"title\":\"Yes\"},{\"id\":\"b\",\"title\":\"No\"}]}",
                url, sizeof url);
-  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"biz_opaque_callback_data\":\"7\","
                            "\"to\":\"15550001\",\"type\":\"interactive\",\"interactive\":{\"type\":"
                            "\"button\",\"body\":{\"text\":\"Pick one\"},\"action\":{\"buttons\":["
                            "{\"type\":\"reply\",\"reply\":{\"id\":\"a\",\"title\":\"Yes\"}},"
@@ -235,7 +238,7 @@ static void requests_say_what_the_message_carries(void) {
                "{\"list\":{\"button\":\"Sizes\",\"items\":[{\"id\":\"s\",\"title\":\"Small\","
                "\"description\":\"fits 2\"},{\"id\":\"m\",\"title\":\"Medium\"}]}}",
                url, sizeof url);
-  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"biz_opaque_callback_data\":\"7\","
                            "\"to\":\"15550001\",\"type\":\"interactive\",\"interactive\":{\"type\":"
                            "\"list\",\"body\":{\"text\":\"Sizes?\"},\"action\":{\"button\":\"Sizes\","
                            "\"sections\":[{\"rows\":[{\"id\":\"s\",\"title\":\"Small\",\"description\":"
@@ -246,7 +249,7 @@ static void requests_say_what_the_message_carries(void) {
                "{\"template\":{\"name\":\"order_update\",\"language\":\"en_US\",\"params\":"
                "[\"1042\",\"shipped\"]}}",
                url, sizeof url);
-  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"biz_opaque_callback_data\":\"7\","
                            "\"to\":\"15550001\",\"type\":\"template\",\"template\":{\"name\":"
                            "\"order_update\",\"language\":{\"code\":\"en_US\"},\"components\":[{"
                            "\"type\":\"body\",\"parameters\":[{\"type\":\"text\",\"text\":\"1042\"},"
@@ -255,7 +258,7 @@ static void requests_say_what_the_message_carries(void) {
   json_decref(o);
   o = prepared("whatsapp:+15550001", "Tonight's poster",
                "[\"https://cdn.example.com/poster.JPG?v=2\"]", url, sizeof url);
-  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\","
+  CHECK(json_equal_text(o, "{\"messaging_product\":\"whatsapp\",\"recipient_type\":\"individual\",\"biz_opaque_callback_data\":\"7\","
                            "\"to\":\"15550001\",\"type\":\"image\",\"image\":{\"link\":"
                            "\"https://cdn.example.com/poster.JPG?v=2\",\"caption\":"
                            "\"Tonight's poster\"}}"),

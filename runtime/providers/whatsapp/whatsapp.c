@@ -8,7 +8,8 @@
  * What the message carries beside its text picks the type
  * (stdlib/internal/channels.lua): buttons and a list are "interactive",
  * a template is "template", a media URL is an image, video, audio or
- * document sent by link with the text as its caption. 200 answers
+ * document sent by link with the text as its caption. Our message id goes
+ * as biz_opaque_callback_data, which Meta echoes in the statuses. 200 answers
  * {"messages": [{"id": "wamid..."}]}: the wamid is the provider id, and
  * the statuses Meta posts later name it. Errors answer Meta's envelope
  * {"error": {"message", "type", "code", "error_subcode", "error_data":
@@ -83,6 +84,11 @@ static json_t *template_of(json_t *t) {
 static json_t *message_body(const outgoing *m) {
   json_t *o = json_pack("{s:s, s:s, s:s}", "messaging_product", "whatsapp", "recipient_type",
                         "individual", "to", channel_id(m->to) + (channel_id(m->to)[0] == '+'));
+  /* echoed in its statuses: they find the message even before the answer
+   * with its wamid is recorded (as Twilio's ?m= does) */
+  char id[24];
+  snprintf(id, sizeof id, "%lld", (long long)m->id);
+  json_object_set_new(o, "biz_opaque_callback_data", json_string(id));
   json_t *content = m->media ? json_loads(m->media, 0, NULL) : NULL;
   json_t *media = json_is_array(content) ? content : json_object_get(content, "media");
   json_t *buttons = json_object_get(content, "buttons"), *list = json_object_get(content, "list");

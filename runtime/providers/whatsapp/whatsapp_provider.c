@@ -145,9 +145,16 @@ static void add_report(provider_delivery *d, json_t *st) {
                       title ? title : "", details ? ": " : "", details ? details : "");
     if (strlen(error) > 256) error[256] = 0;
   }
+  /* our message id, echoed from the send (whatsapp.c): 0 if none */
+  const char *ours = json_string_value(json_object_get(st, "biz_opaque_callback_data"));
+  char *end;
+  long long message_id = ours ? strtoll(ours, &end, 10) : 0;
+  if (!ours || !*ours || *end || message_id <= 0) message_id = 0;
   d->reports = xrealloc(d->reports, (d->nreports + 1) * sizeof *d->reports);
-  d->reports[d->nreports++] =
-      (provider_report){.provider_id = xstrdup(id), .status = xstrdup(status), .error = error};
+  d->reports[d->nreports++] = (provider_report){.message_id = message_id,
+                                                .provider_id = xstrdup(id),
+                                                .status = xstrdup(status),
+                                                .error = error};
 }
 
 /* A wa_id: 5 to 15 digits (an E.164 number without its '+'). */

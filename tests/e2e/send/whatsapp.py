@@ -74,7 +74,9 @@ def main():
     with open(os.path.join(scripts, "shop", "bot.lua"), "w") as f:
         f.write(BOT)
     port = free_port()
-    fake = FakeGraph(a.dir, "http://127.0.0.1:%d/whatsapp/shop" % port)
+    # 15550009's sends are throttled (130429), 15550008's undeliverable (131026, in a status)
+    fake = FakeGraph(a.dir, "http://127.0.0.1:%d/whatsapp/shop" % port,
+                     args=["--code", "15550009=130429", "--code", "15550008=131026:async"])
     if not check("the fake Graph API starts", fake.port,
                  fake.proc.stdout.read() if fake.proc.poll() is not None else ""):
         return summary()
@@ -92,6 +94,7 @@ def main():
         handshake(fake)
         conversation(p, fake, db)
         media(p, fake, db)
+        meta_errors(fake, db)
         window(a, p, fake, db, scripts, env, port)
         refused_token(a, fake, db, scripts, env, port)
     finally:
@@ -178,6 +181,20 @@ def raw_get(port, path, headers):
         return r.status, r.read(), r.getheader("Content-Type")
     finally:
         conn.close()
+
+
+def meta_errors(fake, db):
+    fake.post_inbound("15550009", "busy?")
+    row = lambda: (out_rows(db, "You said: busy?") or [("", None, "")])[0]
+    check("Meta's throughput error (130429) is tried again, not failed",
+          wait_for(lambda: row()[0] == "queued" and "WhatsApp 130429" in (row()[2] or "")
+                   and query(db, "SELECT attempts FROM messages WHERE text = 'You said: busy?'")[0][0] >= 1),
+          (row(), fake.rejected()[-2:]))
+    fake.post_inbound("15550008", "hello?")
+    check("a failed status (131026) fails the message with Meta's code and title",
+          wait_for(lambda: (out_rows(db, "You said: hello?") or [("",)])[0][0] == "failed"
+                   and (out_rows(db, "You said: hello?")[0][2] or "").startswith("131026 ")),
+          out_rows(db, "You said: hello?"))
 
 
 def media(p, fake, db):
