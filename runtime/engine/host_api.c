@@ -41,6 +41,11 @@ static const char *api_send(void *ctx, const char *to, const char *text,
   /* the recipient's channel's limit, or the bot's on SMS */
   channel ch = channel_of(to ? to : inv->c ? inv->c->number : NULL);
   int max = channel_max_chars(ch);
+  if (ch == CHANNEL_INSTAGRAM && len > (size_t)max) { /* Instagram counts bytes */
+    snprintf(err, errlen, "%s: the text is %zu bytes long; instagram takes at most %d", kind,
+             len, max);
+    return NULL;
+  }
   if (chars > (size_t)(max ? max : inv->b->max_chars)) {
     if (max)
       snprintf(err, errlen, "%s: the text is %zu characters long; %s takes at most %d", kind,

@@ -24,7 +24,8 @@ static const char *sender_for(engine *e, const bot *b, const contact *c) {
 
 /* Meta's tags that let a Messenger or Instagram message go outside the
  * 24-hour window, and for how long after the contact last wrote (0: any
- * time), as its Send API documents them. */
+ * time), as its Send API documents them (Instagram takes HUMAN_AGENT
+ * only). */
 static const struct {
   const char *tag;
   int64_t within_ms;
@@ -45,7 +46,8 @@ static int64_t allowed_for(channel ch, const char *content) {
   if (ch == CHANNEL_WHATSAPP && json_object_get(o, "template")) ms = -1;
   size_t ntags = ch != CHANNEL_WHATSAPP && tag ? sizeof message_tags / sizeof *message_tags : 0;
   for (size_t i = 0; i < ntags; i++)
-    if (strcmp(message_tags[i].tag, tag) == 0)
+    if (strcmp(message_tags[i].tag, tag) == 0 &&
+        (ch != CHANNEL_INSTAGRAM || message_tags[i].within_ms)) /* Instagram: HUMAN_AGENT */
       ms = message_tags[i].within_ms ? message_tags[i].within_ms : -1;
   json_decref(o);
   return ms;

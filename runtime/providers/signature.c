@@ -47,7 +47,8 @@ int meta_signature_valid(const char *app_secret, const char *header, const char 
   char want[META_SIGNATURE_SIZE], given[META_SIGNATURE_SIZE];
   meta_sign(app_secret, body, len, want);
   size_t n = strlen(header);
-  if (n != strlen(want)) return 0;
+  /* "sha256=" and 64 hex digits; nothing else (the fallback is no match) */
+  if (n != 7 + 64 || strncmp(want, "sha256=", 7) != 0 || strlen(want) != n) return 0;
   for (size_t i = 0; i < n; i++) given[i] = (char)tolower((unsigned char)header[i]);
   return CRYPTO_memcmp(given, want, n) == 0;
 }

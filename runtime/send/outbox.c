@@ -298,8 +298,12 @@ static int64_t fill(outbox *ob, int64_t now) {
       break;
     }
     int one_at_a_time = channel_of(number) != CHANNEL_SMS;
+    size_t waiting = 0; /* rows left for a contact with a message on its way */
     for (size_t i = 0; i < n && room > 0; i++) {
-      if (one_at_a_time && recipient_busy(ob, claimed, rows[i].number)) continue;
+      if (one_at_a_time && recipient_busy(ob, claimed, rows[i].number)) {
+        waiting++;
+        continue;
+      }
       double cost = bot->cfg->per_segment && rows[i].segments > 1 ? rows[i].segments : 1;
       if (!bucket_take(&s->bucket, cost, now)) {
         ready = bucket_ready_at(&s->bucket, cost, now);
@@ -318,7 +322,9 @@ static int64_t fill(outbox *ob, int64_t now) {
       claimed = f;
       room--;
     }
-    if (n == (size_t)limit && room > 0) { /* more may be due: come back when allowed */
+    /* more may be due: come back when allowed (rows that wait for their
+     * contact's message in flight come back with its answer, not before) */
+    if (n == (size_t)limit && room > 0 && waiting < n) {
       ready = bucket_ready_at(&s->bucket, 1, now);
       if (!next || ready < next) next = ready;
     }

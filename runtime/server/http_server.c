@@ -93,6 +93,13 @@ static enum MHD_Result respond_delivery(struct MHD_Connection *conn, job *batch)
   return respond(conn, 200, "application/json", "{\"status\":\"accepted\"}");
 }
 
+/* 1 for the types a browser shows without running anything: images but
+ * SVG, audio, video. */
+static int media_shown_inline(const char *type) {
+  return (strncmp(type, "image/", 6) == 0 && strncmp(type, "image/svg", 9) != 0) ||
+         strncmp(type, "audio/", 6) == 0 || strncmp(type, "video/", 6) == 0;
+}
+
 static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *j) {
   if (j->nbatch) return j->via ? respond_delivery(conn, j) : respond_batch(conn, j);
   if (j->feed_open) { /* the console's live changes, until the stream ends */
@@ -115,9 +122,15 @@ static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *
   if (j->kind == JOB_MEDIA && j->http_status == 200) { /* the file, as Meta gave it */
     struct MHD_Response *r = MHD_create_response_from_buffer(
         j->body.len, j->body.data ? j->body.data : "", MHD_RESPMEM_MUST_COPY);
+    /* a fan's file, typed by the fan's phone: never a page of ours (no
+     * script, no plugin), and downloaded unless a plain picture, sound or
+     * video (SVG is a document, with script) */
     MHD_add_response_header(r, "Content-Type", j->content_type);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; sandbox");
     MHD_add_response_header(r, "Cache-Control", "private, max-age=300");
+    if (!media_shown_inline(j->content_type))
+      MHD_add_response_header(r, "Content-Disposition", "attachment");
     enum MHD_Result rc = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
     return rc;

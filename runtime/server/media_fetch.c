@@ -103,6 +103,7 @@ static const char *safe_type(const char *t) {
 
 static void run_fetch(fetch *f) {
   job *j = f->j;
+  buf_free(&j->body); /* (a GET's body, if it had one) */
   buf info = {0};
   const char *why = NULL;
   char *url = xasprintf("%s/%s", f->api, j->item);
@@ -114,6 +115,10 @@ static void run_fetch(fetch *f) {
   const char *mime = json_string_value(json_object_get(o, "mime_type"));
   if (!status) {
     job_answer_error(j, 502, why);
+  } else if (status == 200 && file && strncmp(f->api, "https:", 6) == 0 &&
+             strncmp(file, "https:", 6) != 0) {
+    job_answer_error(j, 502, "WhatsApp gave a media URL that is not https: not fetched with "
+                             "the token");
   } else if (status == 200 && file) {
     char *type = NULL;
     long got = get(file, f->token, &j->body, MEDIA_MAX, &type, &why);
@@ -192,6 +197,12 @@ void media_fetcher_submit(media_fetcher *m, job *j, const char *api, const char 
   fetch *f = xcalloc(1, sizeof *f);
   *f = (fetch){j, xstrdup(api), xstrdup(token), NULL};
   pthread_mutex_lock(&m->mu);
+  if (m->stopping) { /* its thread has ended (or will take nothing more) */
+    pthread_mutex_unlock(&m->mu);
+    job_answer_error(j, 503, "the server is stopping; retry later");
+    done(f);
+    return;
+  }
   if (m->tail)
     m->tail->next = f;
   else

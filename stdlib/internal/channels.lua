@@ -33,6 +33,8 @@ local MAX_BUTTONS, BUTTON_TITLE, BUTTON_ID = 3, 20, 256
 local MAX_ITEMS, ITEM_TITLE, ITEM_DESCRIPTION, ITEM_ID, LIST_BUTTON = 10, 24, 72, 200, 20
 local TAGS = { HUMAN_AGENT = true, CONFIRMED_EVENT_UPDATE = true, POST_PURCHASE_UPDATE = true,
   ACCOUNT_UPDATE = true }
+-- a WhatsApp message's text with buttons, a list or media: at most this long
+local BODY_WITH_CHOICES, MAX_PARAMS = 1024, 100
 
 local function text_within(v, max, n, fname, what)
   if type(v) == "number" then v = tostring(v) end
@@ -69,8 +71,12 @@ end
 
 local function choices(list, max, n, fname, what, max_title, max_id, described)
   if type(list) ~= "table" then argerror(n, fname, what .. " must be a list") end
+  local count = #list
+  if type(count) ~= "number" or count < 1 or count > max then
+    argerror(n, fname, what .. ": 1 to " .. max .. " expected, got " .. tostring(count))
+  end
   local out, titles, ids = {}, {}, {}
-  for i = 1, #list do
+  for i = 1, count do
     local c = choice(list[i], i, n, fname, what, max_title, max_id, described)
     if titles[c.title] or ids[c.id] then
       argerror(n, fname, what .. "[" .. i .. "] repeats a title or an id (each must be unique)")
@@ -101,7 +107,11 @@ local function template_opt(o, n, fname)
   end
   local params, list = o.params or {}, {}
   if type(params) ~= "table" then argerror(n, fname, "params must be a list of strings") end
-  for i = 1, #params do list[i] = text_within(params[i], 1024, n, fname, "params[" .. i .. "]") end
+  local count = #params
+  if type(count) ~= "number" or count > MAX_PARAMS then
+    argerror(n, fname, "params: at most " .. MAX_PARAMS .. " expected")
+  end
+  for i = 1, count do list[i] = text_within(params[i], 1024, n, fname, "params[" .. i .. "]") end
   return { name = name, language = language, params = list }
 end
 
@@ -167,10 +177,20 @@ local function shape(address, text, opts, n, fname, media_opt)
     if not TAGS[tag] then
       argerror(n, fname, "tag must be HUMAN_AGENT, CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE or ACCOUNT_UPDATE")
     end
+    if ch == "instagram" and tag ~= "HUMAN_AGENT" then
+      argerror(n, fname, "tag: Instagram takes HUMAN_AGENT only")
+    end
     if ch == "messenger" or ch == "instagram" then rich.tag = tag end
   end
   if media and ch == "whatsapp" and (rich.buttons or rich.list or rich.template) then
     argerror(n, fname, "on WhatsApp, media goes alone with its caption, not with buttons, a list or a template")
+  end
+  if rich.template and (rich.buttons or rich.list) then
+    argerror(n, fname, "a template carries its own buttons: not with buttons or a list")
+  end
+  if ch == "whatsapp" and (rich.buttons or rich.list or media) and (ulen(text) or 0) > BODY_WITH_CHOICES then
+    argerror(n, fname, "on WhatsApp, a text with buttons, a list or media is at most " ..
+      BODY_WITH_CHOICES .. " characters, got " .. tostring(ulen(text)))
   end
   local after
   for i = 1, attachments and #attachments or 0 do -- each with the text's tag

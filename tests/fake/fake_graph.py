@@ -707,6 +707,12 @@ def graph_request(method, url, headers, raw):
     return body, (send_whatsapp if whatsapp else send_messenger)
 
 
+def media_type(media_id):
+    """What a fan's phone says a file is: ids starting with 8 a web page
+    (a fan can send any document), the others a JPEG."""
+    return "text/html" if media_id.startswith("8") else "image/jpeg"
+
+
 def media_bytes(media_id):
     """A media file's made-up bytes: a JPEG's first bytes and the id."""
     return b"\xff\xd8\xff\xe0fake-jpeg-" + media_id.encode()
@@ -779,7 +785,7 @@ class Handler(BaseHTTPRequestHandler):
         data = media_bytes(media_id)
         log({"media": media_id})
         self.answer(200, {"url": "http://127.0.0.1:%d/_media/%s" % (CFG.port_bound, media_id),
-                          "mime_type": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest(),
+                          "mime_type": media_type(media_id), "sha256": hashlib.sha256(data).hexdigest(),
                           "file_size": len(data), "id": media_id, "messaging_product": "whatsapp"})
 
     def media_file(self, media_id):
@@ -791,7 +797,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         data = media_bytes(media_id)
         self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Type", media_type(media_id))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

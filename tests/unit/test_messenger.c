@@ -167,6 +167,15 @@ static void answers_are_read_by_their_codes(void) {
   r = answered(400, "{\"error\":{\"message\":\"This person isn't available right now.\","
                     "\"code\":551,\"error_subcode\":1545041}}");
   CHECK(r.outcome == SEND_FAILED, "551: failed");
+  r = answered(400, "{\"error\":{\"message\":\"(#10) This person isn't receiving messages from "
+                    "you right now.\",\"code\":10,\"error_subcode\":2018108}}");
+  CHECK(r.outcome == SEND_FAILED, "10 with a subcode (this person): failed, the channel goes on");
+  r = answered(400, "{\"error\":{\"message\":\"(#200) This person isn't available\","
+                    "\"code\":200,\"error_subcode\":1545041}}");
+  CHECK(r.outcome == SEND_FAILED, "200 with a subcode (this person): failed");
+  r = answered(403, "{\"error\":{\"message\":\"(#10) Application does not have permission\","
+                    "\"code\":10}}");
+  CHECK(r.outcome == SEND_PAUSE, "10 without a subcode (the app's permission): the channel waits");
 }
 
 int main(void) {

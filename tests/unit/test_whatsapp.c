@@ -53,6 +53,10 @@ static void signatures_are_over_the_raw_bytes(void) {
   CHECK(!meta_signature_valid("", SIGNED_BODY_SIGNATURE, signed_body, strlen(signed_body)) &&
             !meta_signature_valid(NULL, SIGNED_BODY_SIGNATURE, signed_body, strlen(signed_body)),
         "no secret accepts nothing");
+  CHECK(!meta_signature_valid(SECRET, "unavailable", signed_body, strlen(signed_body)) &&
+            !meta_signature_valid(SECRET, SIGNED_BODY_SIGNATURE "0", signed_body,
+                                  strlen(signed_body)),
+        "a header of another shape never matches");
   CHECK(!meta_signature_valid(SECRET, "sha1=57d41fd6787d04727516f7775a455549e316a7dbd16093eb069",
                               signed_body, strlen(signed_body)) &&
             !meta_signature_valid(SECRET, NULL, signed_body, strlen(signed_body)),
@@ -181,6 +185,23 @@ static void a_delivery_reads_messages_and_statuses(void) {
           "failed, with Meta's code, title and details");
   }
   provider_delivery_free(&d);
+
+  /* a status error longer than kept is cut on a character's boundary */
+  buf long_body = {0};
+  buf_puts(&long_body, "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{"
+                       "\"field\":\"messages\",\"value\":{\"statuses\":[{\"id\":\"wamid.L\","
+                       "\"status\":\"failed\",\"errors\":[{\"code\":1,\"title\":\"x\","
+                       "\"error_data\":{\"details\":\"");
+  for (int i = 0; i < 200; i++) buf_puts(&long_body, "\\u00e9"); /* é: two bytes each */
+  buf_puts(&long_body, "\"}}]}]}}]}]}");
+  meta_sign(SECRET, long_body.data, long_body.len, sig);
+  rq = request(&f, "shop", "messages", "http://x/whatsapp/shop", long_body.data);
+  CHECK(whatsapp_registration.read_delivery(&rq, &d, &a) == 0 && d.nreports == 1 &&
+            strlen(d.reports[0].error) <= 256 &&
+            utf8_valid(d.reports[0].error, strlen(d.reports[0].error)),
+        "a long status error is kept to 256 bytes of valid UTF-8");
+  provider_delivery_free(&d);
+  buf_free(&long_body);
 
   /* one byte changed: refused before anything is read */
   char *tampered = xstrdup(delivery_body);

@@ -85,13 +85,12 @@ static int prepare(const provider_config *cfg, const outgoing *m, http_request *
 /* What the Send API's error codes mean for the message (Messenger
  * Platform error codes). */
 static send_outcome outcome_of(long long code, long long subcode, send_outcome by_status) {
-  if (code == 10 && (subcode == 2018278 || subcode == 2534022))
-    return SEND_FAILED; /* outside the allowed window */
   switch (code) {
     case 190: /* the page token expired or is invalid */
-    case 200: /* permissions */
-    case 10:  /* permission denied */
       return SEND_PAUSE;
+    case 200: /* permissions: the app's, or (with a subcode) this person's */
+    case 10:  /* 2018278, 2534022 outside the window; 2018065, 2018108 the person blocks */
+      return subcode ? SEND_FAILED : SEND_PAUSE;
     case 4:   /* too many calls for the app */
     case 613: /* too many calls */
     case 1:

@@ -143,7 +143,9 @@ static void add_report(provider_delivery *d, json_t *st) {
         json_string_value(json_object_get(json_object_get(e, "error_data"), "details"));
     error = xasprintf("%lld %s%s%s", (long long)json_integer_value(json_object_get(e, "code")),
                       title ? title : "", details ? ": " : "", details ? details : "");
-    if (strlen(error) > 256) error[256] = 0;
+    size_t cut = 256; /* on a character's boundary */
+    while (strlen(error) > cut && cut > 0 && ((unsigned char)error[cut] & 0xC0) == 0x80) cut--;
+    if (strlen(error) > cut) error[cut] = 0;
   }
   /* our message id, echoed from the send (whatsapp.c): 0 if none */
   const char *ours = json_string_value(json_object_get(st, "biz_opaque_callback_data"));

@@ -59,3 +59,9 @@ bot.handler("nudge", function(c)
   c.fields.free = c:send("Still there?")
   c:send("Your order shipped.", { tag = "POST_PURCHASE_UPDATE" })
 end)
+
+-- what Meta would refuse is refused at the script's line
+bot.keyword("BAD TEMPLATE", function(c) c:send{ template = "order_update", buttons = { "Yes" } } end)
+bot.keyword("LONG BUTTONS", function(c) c:send{ text = string.rep("a", 1100), buttons = { "Yes" } } end)
+bot.keyword("FOUR BUTTONS", function(c) c:send{ text = "Pick", buttons = { "a", "b", "c", "d" } } end)
+bot.keyword("TAGGED", function(c) c:send("Shipped", { tag = "POST_PURCHASE_UPDATE" }) end)

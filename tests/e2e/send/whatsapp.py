@@ -172,13 +172,15 @@ def conversation(p, fake, db):
           and not [t for t in fake.sent("15550002") if t and "You said" in t], fake.sent("15550002"))
 
 
-def raw_get(port, path, headers):
-    """(status, body bytes, Content-Type) of a GET."""
+def raw_get(port, path, headers, header=None):
+    """(status, body bytes, Content-Type) of a GET; with header, that
+    header's value too."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
     try:
         conn.request("GET", path, headers=headers)
         r = conn.getresponse()
-        return r.status, r.read(), r.getheader("Content-Type")
+        out = (r.status, r.read(), r.getheader("Content-Type"))
+        return out + (r.getheader(header),) if header else out
     finally:
         conn.close()
 
@@ -207,6 +209,13 @@ def media(p, fake, db):
     check("GET /v1/bots/BOT/media/ID fetches the file from the Graph API, with its type",
           st == 200 and body == b"\xff\xd8\xff\xe0fake-jpeg-1200034" and ctype == "image/jpeg",
           (st, body[:80], ctype))
+    st, _, ctype, csp = raw_get(p.port, "/v1/bots/shop/media/1200034", auth,
+                                "Content-Security-Policy")
+    check("... under a CSP that runs nothing", csp == "default-src 'none'; sandbox", csp)
+    st, body, ctype, disposition = raw_get(p.port, "/v1/bots/shop/media/8000002", auth,
+                                           "Content-Disposition")
+    check("a fan's web page is served as a download, never shown on parley's origin",
+          st == 200 and ctype == "text/html" and disposition == "attachment", (st, ctype, disposition))
     st, body, _ = raw_get(p.port, "/v1/bots/shop/media/9000001", auth)
     check("a media id Meta does not know: 404 with Meta's words", st == 404
           and b"does not exist" in body, (st, body))
