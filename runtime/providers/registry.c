@@ -67,7 +67,8 @@ static void names_make(void) {
   const char *names[16];
   size_t n = 0;
   for (size_t i = 0; provider_registrations[i] && n < 16; i++)
-    if (provider_registrations[i]->channel == CHANNEL_SMS) names[n++] = provider_registrations[i]->name;
+    if (provider_registrations[i]->channel == CHANNEL_SMS)
+      names[n++] = provider_registrations[i]->name;
   buf b = {0};
   buf_puts(&b, "provider must be ");
   for (size_t i = 0; i < n; i++) {

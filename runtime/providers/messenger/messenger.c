@@ -28,9 +28,10 @@ static const char *check(const provider_config *cfg) {
 /* An attachment's type by the URL's extension: image, video, audio, else
  * file. */
 static const char *attachment_type(const char *url) {
-  static const ext_type types[] = {{".jpg", "image"}, {".jpeg", "image"}, {".png", "image"}, {".gif", "image"},
-               {".mp4", "video"}, {".mov", "video"}, {".mp3", "audio"}, {".m4a", "audio"},
-               {".wav", "audio"}, {".ogg", "audio"}};
+  static const ext_type types[] = {
+      {".jpg", "image"}, {".jpeg", "image"}, {".png", "image"}, {".gif", "image"},
+      {".mp4", "video"}, {".mov", "video"},  {".mp3", "audio"}, {".m4a", "audio"},
+      {".wav", "audio"}, {".ogg", "audio"}};
   return type_by_extension(url, types, sizeof types / sizeof *types, "file");
 }
 

@@ -89,7 +89,8 @@ static json_t *came_with(json_t *message, json_t *postback) {
   json_array_foreach(json_object_get(message, "attachments"), i, att) {
     const char *url = json_string_value(json_object_get(json_object_get(att, "payload"), "url"));
     const char *type = json_string_value(json_object_get(att, "type"));
-    if (url && type) json_array_append_new(media, json_pack("{s:s, s:s}", "type", type, "url", url));
+    if (url && type)
+      json_array_append_new(media, json_pack("{s:s, s:s}", "type", type, "url", url));
   }
   if (json_array_size(media)) json_object_set(came, "media", media);
   json_decref(media);

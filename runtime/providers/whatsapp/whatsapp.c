@@ -32,7 +32,7 @@ static const char *check(const provider_config *cfg) {
  * document (with its caption) rather than lose the text. */
 static const char *media_type(const char *url) {
   static const ext_type types[] = {{".jpg", "image"}, {".jpeg", "image"}, {".png", "image"},
-               {".mp4", "video"}, {".3gp", "video"}};
+                                   {".mp4", "video"}, {".3gp", "video"}};
   return type_by_extension(url, types, sizeof types / sizeof *types, "document");
 }
 
