@@ -1,6 +1,7 @@
 /* admin: what the admin API and the command line do to a bot's data from
  * outside a script: a contact set, imported or erased, messages requeued, a
  * broadcast created or cancelled. Each commits before it returns. */
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,13 +181,53 @@ int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t er
 }
 
 int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
-                         int64_t start_ms, double rate, char *err, size_t errlen) {
+                         const char *content, int64_t start_ms, double rate, char *err,
+                         size_t errlen) {
   broadcast_row row = {.id = next_broadcast_id(e), .bot_id = b->id,
                        .segment = (char *)segment, .text = (char *)text, .rate = rate,
-                       .next_at = start_ms};
+                       .next_at = start_ms, .content = (char *)content};
   journal_broadcast_add(e->jr, &row, engine_now(e));
   if (submit_journal(e, err, errlen) || engine_flush(e, err, errlen)) return -1;
   return row.id;
+}
+
+/* As stdlib/internal/channels.lua checks a template: Meta's rules for a
+ * name, a language code, and at most 100 parameters of 1 to 1,024
+ * characters. */
+char *engine_broadcast_template(const char *template_json, char *err, size_t errlen) {
+  json_t *t = json_loads(template_json, 0, NULL);
+  const char *name = json_string_value(json_object_get(t, "name"));
+  json_t *lang = json_object_get(t, "language"), *params = json_object_get(t, "params");
+  const char *language = lang ? json_string_value(lang) : "en_US";
+  size_t i, nlang = language ? strlen(language) : 0;
+  json_t *p;
+  const char *bad =
+      !json_is_object(t) ? "template must be an object {\"name\", \"language\", \"params\"}"
+      : !name || !*name || strlen(name) > 512 ||
+              strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name)
+          ? "template.name must be an approved template's name (lowercase letters, digits and _)"
+      : !language || nlang < 2 || nlang > 16 ||
+              strspn(language, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != nlang
+          ? "template.language must be a language code like en_US"
+      : params && (!json_is_array(params) || json_array_size(params) > 100)
+          ? "template.params must be a list of at most 100 strings"
+          : NULL;
+  json_array_foreach(bad ? NULL : params, i, p) {
+    const char *v = json_string_value(p);
+    size_t chars = v ? utf8_chars(v) : 0;
+    if (!v || chars < 1 || chars > 1024) bad = "template.params: each is 1 to 1,024 characters";
+  }
+  char *out = NULL;
+  if (bad) {
+    snprintf(err, errlen, "%s", bad);
+  } else {
+    json_t *o = json_pack("{s:{s:s, s:s, s:o}}", "template", "name", name, "language", language,
+                          "params", params ? json_incref(params) : json_array());
+    out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+  }
+  json_decref(t);
+  return out;
 }
 
 int engine_broadcast_cancel(engine *e, bot *b, int64_t id, char *err, size_t errlen) {

@@ -2,6 +2,7 @@
  * timers), messages held by quiet hours, broadcast turns; and the recurring
  * timers a new script version brings. engine_advance runs them in due order,
  * each at its own time, in rounds committed like message batches. */
+#include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,40 @@ char *engine_template_problem(engine *e, bot *b, const char *text) {
   return out;
 }
 
+/* A WhatsApp recipient's template message of a broadcast with content
+ * (engine_broadcast_template): its params filled in for c, the message's
+ * content into *media and the text it is shown as ("[template name
+ * en_US: a | b]", as stdlib/internal/channels.lua writes it) into *text:
+ * 0; -1 if a param's {{...}} failed. */
+static int template_for(engine *e, bot *b, contact *c, const char *content, char **text,
+                        char **media) {
+  json_t *o = json_loads(content, 0, NULL), *t = json_object_get(o, "template");
+  json_t *params = json_object_get(t, "params"), *filled = json_array(), *p;
+  const char *name = json_string_value(json_object_get(t, "name"));
+  const char *language = json_string_value(json_object_get(t, "language"));
+  buf shown = {0};
+  buf_printf(&shown, "[template %s %s", name ? name : "", language ? language : "");
+  size_t i;
+  int rc = 0;
+  json_array_foreach(params, i, p) {
+    char *v = rc ? NULL : render_for(e, b, c, json_string_value(p) ? json_string_value(p) : "");
+    if (!v) {
+      rc = -1;
+      continue;
+    }
+    buf_printf(&shown, "%s%s", i ? " | " : ": ", v);
+    json_array_append_new(filled, json_string(v));
+    free(v);
+  }
+  buf_puts(&shown, "]");
+  json_object_set_new(t, "params", filled);
+  *media = rc ? NULL : json_dumps(o, JSON_COMPACT);
+  *text = rc ? NULL : shown.data;
+  if (rc) buf_free(&shown);
+  json_decref(o);
+  return rc;
+}
+
 /* The next recipients of a broadcast, one at a time at its rate, each in
  * their own quiet hours; the cursor and counts move in the same commit, so a
  * crash resumes after the last committed recipient, never sending twice. */
@@ -194,7 +229,13 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
       not_opted_in++;
       continue;
     }
-    char *text = render_for(e, b, c, br->text);
+    /* its WhatsApp recipients get its template, if it has one */
+    char *media = NULL, *text;
+    if (br->content && channel_of(c->number) == CHANNEL_WHATSAPP) {
+      if (template_for(e, b, c, br->content, &text, &media)) text = NULL;
+    } else {
+      text = render_for(e, b, c, br->text);
+    }
     const char *why = !text ? "its template failed"
                       : !*text ? "the text is empty for this contact"
                       : utf8_chars(text) > (size_t)b->max_chars
@@ -204,19 +245,21 @@ static int run_broadcast_chunk(engine *e, bot *b, const broadcast_row *br,
       failed++;
       action(e, b, c->number, "broadcast #%lld not sent: %s", (long long)br->id, why);
       free(text);
+      free(media);
       continue;
     }
     /* outside the window of the contact's channel (WhatsApp's 24 hours):
      * stored failed by record_out, counted so */
     char window[400];
-    int closed = !c->opted_out && window_closed(e, c, NULL, window, sizeof window);
-    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1, NULL);
+    int closed = !c->opted_out && window_closed(e, c, media, window, sizeof window);
+    int r = record_out(e, b, c, text, c->opted_out ? "suppressed" : "sent", 0, 1, media);
     if (r < 0) rc = -1;
     else if (c->opted_out) suppressed++;
     else if (c->undeliverable || closed) failed++; /* stored failed, not sent */
     else if (r == 1) held++;
     else sent++;
     free(text);
+    free(media);
   }
   e->run->broadcast = 0;
   for (size_t i = 0; i < rs.n; i++) free(rs.v[i].number);

@@ -306,7 +306,13 @@ int engine_requeue(engine *e, const int64_t *ids, size_t n, char *err, size_t er
 /* A broadcast created from outside a handler (the admin API); segment is
  * the JSON store_contacts_match takes. Its id, or -1. */
 int64_t engine_broadcast(engine *e, bot *b, const char *segment, const char *text,
-                         int64_t start_ms, double rate, char *err, size_t errlen);
+                         const char *content, int64_t start_ms, double rate, char *err,
+                         size_t errlen);
+/* A broadcast's content for a WhatsApp template {"name", "language"
+ * (default en_US), "params": [strings, {{...}} filled in per recipient]}:
+ * {"template": {...}} (the caller frees it), or NULL with err saying what
+ * is wrong. Its WhatsApp recipients get the template, the others its text. */
+char *engine_broadcast_template(const char *template_json, char *err, size_t errlen);
 
 /* What a broadcast to segment (as engine_broadcast takes it) would do if
  * it started at start_ms at rate a second: the contacts it walks, and how

@@ -164,8 +164,8 @@ static int64_t api_timer_add(void *ctx, int64_t due_ms, const char *handler,
 /* A broadcast's text is a message for every recipient (its {{...}} filled
  * in for each): checked like a send's, before the journal copies it. */
 static int64_t api_broadcast_add(void *ctx, const char *segment, const char *text,
-                                 size_t len, int64_t start_ms, double rate, char *err,
-                                 size_t errlen) {
+                                 size_t len, const char *content, int64_t start_ms, double rate,
+                                 char *err, size_t errlen) {
   invocation *inv = ctx;
   if (inv->broadcasts.n >= MAX_BROADCASTS_PER_INVOCATION) {
     snprintf(err, errlen, "bot.broadcast: more than %d broadcasts from one handler",
@@ -189,7 +189,7 @@ static int64_t api_broadcast_add(void *ctx, const char *segment, const char *tex
   }
   broadcast_row row = {.id = next_broadcast_id(inv->e), .bot_id = inv->b->id,
                        .segment = (char *)segment, .text = (char *)text,
-                       .rate = rate, .next_at = start_ms};
+                       .rate = rate, .next_at = start_ms, .content = (char *)content};
   journal_broadcast_add(&inv->broadcasts, &row, engine_now(inv->e));
   return row.id;
 }

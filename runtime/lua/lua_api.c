@@ -125,7 +125,7 @@ static int api_drips_stop(lua_State *L) {
   return 1;
 }
 
-/* broadcast_add(segment_json, text, start_ms, rate) -> id | nil, err */
+/* broadcast_add(segment_json, text, start_ms, rate, content_json) -> id | nil, err */
 static int api_broadcast_add(lua_State *L) {
   api_ctx *ctx = context(L, "bot.broadcast");
   const char *segment = luaL_checkstring(L, 1);
@@ -133,10 +133,11 @@ static int api_broadcast_add(lua_State *L) {
   const char *text = luaL_checklstring(L, 2, &len);
   lua_Integer start = luaL_checkinteger(L, 3);
   double rate = luaL_checknumber(L, 4);
+  const char *content = luaL_optstring(L, 5, NULL);
   sandbox_charge(L, (long)(len / 64)); /* the text is read to be checked */
   char err[256];
-  int64_t id = ctx->host->broadcast_add(ctx, segment, text, len, (int64_t)start, rate, err,
-                                        sizeof err);
+  int64_t id = ctx->host->broadcast_add(ctx, segment, text, len, content, (int64_t)start, rate,
+                                        err, sizeof err);
   if (id < 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);

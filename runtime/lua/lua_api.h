@@ -43,8 +43,8 @@ typedef struct api_host {
    * -1 with a sentence in err (too many from one handler, a text longer
    * than a message may be), checked before anything is copied. */
   int64_t (*broadcast_add)(void *ctx, const char *segment, const char *text,
-                           size_t text_len, int64_t start_ms, double rate, char *err,
-                           size_t errlen);
+                           size_t text_len, const char *content, int64_t start_ms, double rate,
+                           char *err, size_t errlen);
   /* Contacts matching a segment, after id `after`, at most limit; stop(ud)
    * is called as the store works, and a nonzero answer interrupts it (-1). */
   int (*contacts_match)(void *ctx, const char *segment, int64_t after, long limit,

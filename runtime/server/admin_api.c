@@ -669,7 +669,7 @@ char *admin_segment(json_t *seg, const char **problem) {
  * "at", "rate"} checked, the segment as the store takes it (joined_* in
  * ms); 0, or -1 with j answered (400). */
 static int broadcast_request(server *s, job *j, bot *b, char **segment_json, char **text,
-                             int64_t *start, double *rate) {
+                             char **content, int64_t *start, double *rate) {
   json_error_t jerr;
   json_t *o = json_loadb(j->body.data ? j->body.data : "", j->body.len, 0, &jerr);
   json_t *seg = json_object_get(o, "segment"), *t = json_object_get(o, "text");
@@ -686,9 +686,24 @@ static int broadcast_request(server *s, job *j, bot *b, char **segment_json, cha
                         : NULL;
   *segment_json = bad ? NULL : admin_segment(seg, &bad);
   char *template_problem = bad ? NULL : engine_template_problem(s->e, b, json_string_value(t));
+  /* a WhatsApp template, for the broadcast's WhatsApp recipients */
+  json_t *tmpl = json_object_get(o, "template");
+  char problem[256];
+  char *dumped = !bad && !template_problem && tmpl ? json_dumps(tmpl, JSON_COMPACT | JSON_ENCODE_ANY)
+                                                   : NULL;
+  *content = dumped ? engine_broadcast_template(dumped, problem, sizeof problem) : NULL;
+  free(dumped);
+  if (!bad && !template_problem && tmpl && !*content) bad = problem;
+  size_t i;
+  json_t *param;
+  json_array_foreach(*content ? json_object_get(tmpl, "params") : NULL, i, param) {
+    if (template_problem) break; /* its {{...}} are filled in per recipient, as the text's */
+    template_problem = engine_template_problem(s->e, b, json_string_value(param));
+  }
   if (bad || template_problem) {
     json_decref(o);
     free(*segment_json);
+    free(*content);
     job_answer_error(j, 400, bad ? bad : template_problem);
     free(template_problem);
     return -1;
@@ -701,13 +716,14 @@ static int broadcast_request(server *s, job *j, bot *b, char **segment_json, cha
 }
 
 static void run_broadcast_create(server *s, job *j, bot *b) {
-  char *segment, *text, err[1024];
+  char *segment, *text, *content, err[1024];
   int64_t start;
   double rate;
-  if (broadcast_request(s, j, b, &segment, &text, &start, &rate)) return;
-  int64_t id = engine_broadcast(s->e, b, segment, text, start, rate, err, sizeof err);
+  if (broadcast_request(s, j, b, &segment, &text, &content, &start, &rate)) return;
+  int64_t id = engine_broadcast(s->e, b, segment, text, content, start, rate, err, sizeof err);
   free(segment);
   free(text);
+  free(content);
   if (id < 0) job_answer_error(j, 500, err);
   else job_answer(j, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "status", "scheduled"));
 }
@@ -715,10 +731,11 @@ static void run_broadcast_create(server *s, job *j, bot *b) {
 /* POST /v1/bots/BOT/broadcasts/preview: what that broadcast would do, and
  * what its text costs in SMS segments (the template as written). */
 static void run_broadcast_preview(server *s, job *j, bot *b) {
-  char *segment, *text, err[1024];
+  char *segment, *text, *content, err[1024];
   int64_t start;
   double rate;
-  if (broadcast_request(s, j, b, &segment, &text, &start, &rate)) return;
+  if (broadcast_request(s, j, b, &segment, &text, &content, &start, &rate)) return;
+  free(content);
   engine_broadcast_preview p;
   int rc = engine_broadcast_preview_of(s->e, b, segment, start, rate, &p, err, sizeof err);
   gsm_count count = gsm_count_text(text, strlen(text));

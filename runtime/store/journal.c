@@ -207,6 +207,7 @@ void journal_broadcast_add(journal *j, const broadcast_row *b, int64_t at) {
                                        .bot_id = b->bot_id,
                                        .segment = copy(j, b->segment),
                                        .text = copy(j, b->text),
+                                       .content = copy_or_null(j, b->content),
                                        .rate = b->rate,
                                        .next_at = b->next_at},
                                .at = at};

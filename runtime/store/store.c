@@ -294,6 +294,9 @@ static const char *const migrations[] = {
      * channels take free-form messages only within 24 hours of it
      * (channel.h). last_seen also moves when a contact is made. */
     "ALTER TABLE contacts ADD COLUMN last_in INTEGER;",
+    /* 15 -> 16: what a broadcast carries beside its text (JSON: a WhatsApp
+     * template, for its WhatsApp recipients); NULL: nothing */
+    "ALTER TABLE broadcasts ADD COLUMN content TEXT;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -477,22 +480,22 @@ static const char *const queries[Q_COUNT] = {
                         " WHERE v.bot_id = ?1 ORDER BY v.number",
     [Q_VERSION_FILES] = "SELECT files FROM script_versions WHERE bot_id = ?1 AND number = ?2",
     [Q_BROADCAST_ADD] = "INSERT INTO broadcasts(id, bot_id, segment, text, rate, next_at,"
-                        " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        " created_at, content) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [Q_BROADCAST_UPDATE] =
         "UPDATE broadcasts SET status = ?2, cursor = ?3, next_at = ?4,"
         " sent = sent + ?5, held = held + ?6, suppressed = suppressed + ?7,"
         " failed = failed + ?8, not_opted_in = not_opted_in + ?9 WHERE id = ?1",
     [Q_BROADCASTS_DUE] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed, not_opted_in FROM broadcasts WHERE status IN ('scheduled','running')"
+        " suppressed, failed, not_opted_in, content FROM broadcasts WHERE status IN ('scheduled','running')"
         " AND bot_id = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT 16",
     [Q_BROADCASTS_EACH] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed, not_opted_in FROM broadcasts WHERE bot_id = ?1"
+        " suppressed, failed, not_opted_in, content FROM broadcasts WHERE bot_id = ?1"
         " ORDER BY id DESC LIMIT ?2",
     [Q_BROADCAST_GET] =
         "SELECT id, bot_id, segment, text, rate, status, cursor, next_at, sent, held,"
-        " suppressed, failed, not_opted_in FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
+        " suppressed, failed, not_opted_in, content FROM broadcasts WHERE id = ?1 AND bot_id = ?2",
     [Q_MAX_BROADCAST] = "SELECT coalesce(max(id), 0) FROM broadcasts",
     [Q_MESSAGE_RELEASE] = "UPDATE messages SET status = ?2, updated_at = ?3"
                           " WHERE id = ?1",
@@ -1742,7 +1745,7 @@ int store_broadcast_add(store *st, const broadcast_row *b, int64_t now) {
   return STORE_RUN(st, stmt(st, Q_BROADCAST_ADD), "cannot create a broadcast",
                    SQL_INT(b->id), SQL_INT(b->bot_id), SQL_TEXT(b->segment),
                    SQL_TEXT(b->text), SQL_REAL(b->rate), SQL_INT(b->next_at),
-                   SQL_INT(now));
+                   SQL_INT(now), SQL_TEXT(b->content));
 }
 
 int store_broadcast_released(store *st, int64_t id, const char *status) {
@@ -1768,11 +1771,13 @@ static void read_broadcast(sql_stmt *s, broadcast_row *b) {
   b->suppressed = (long)sql_column_int(s, 10);
   b->failed = (long)sql_column_int(s, 11);
   b->not_opted_in = (long)sql_column_int(s, 12);
+  b->content = store_col_dup(s, 13);
 }
 
 void broadcast_row_free(broadcast_row *b) {
   free(b->segment);
   free(b->text);
+  free(b->content);
   free(b->status);
   *b = (broadcast_row){0};
 }

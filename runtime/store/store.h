@@ -272,6 +272,9 @@ typedef struct broadcast_row {
   int64_t cursor, next_at;
   long sent, held, suppressed, failed;
   long not_opted_in; /* contacts skipped: they never opted in */
+  /* what it carries beside its text (JSON {"template": {name, language,
+   * params}}: its WhatsApp recipients get the template), or NULL */
+  char *content;
 } broadcast_row;
 void broadcast_row_free(broadcast_row *b);
 /* The bot's latest broadcasts, the newest first, at most limit. 0 or -1. */

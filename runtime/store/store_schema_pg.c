@@ -302,6 +302,8 @@ static const char *const pg_migrations[] = {
     "CREATE INDEX operator_actions_contact ON operator_actions(contact_id, id);\n",
     /* 14 -> 15: when a contact last wrote (as on SQLite) */
     "ALTER TABLE contacts ADD COLUMN last_in BIGINT;\n",
+    /* 15 -> 16: a broadcast's content (as on SQLite) */
+    "ALTER TABLE broadcasts ADD COLUMN content TEXT;\n",
 };
 
 int pg_schema_latest(void) {

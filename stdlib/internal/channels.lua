@@ -204,4 +204,4 @@ local function shape(address, text, opts, n, fname, media_opt)
   return tr, urgent, text, encode(rich, "send"), after
 end
 
-I.channel_of, I.shape_send = channel_of, shape
+I.channel_of, I.shape_send, I.template_opt = channel_of, shape, template_opt

@@ -52,17 +52,18 @@ local function window_warnings(warnings)
           "message (call a handler that sends c:send{template = ...} or a tag instead)"
       end
     end
-  end  -- a broadcast's text is free text: it reaches only who wrote within the window
+  end
+  -- a broadcast's text is free text: it reaches only who wrote within the
+  -- window, unless the broadcast has a template for them
   for path, src in next, cur.files do
-    local line = 1
-    for chunk_line in sgmatch(src .. "\n", "([^\n]*)\n") do
-      local code = sgsub(chunk_line, "%-%-.*$", "")
-      if sfind(code, "%f[%w_.]bot%.broadcast%s*[{(]") then
-        warnings[#warnings + 1] = file_label(path) .. ":" .. line .. ": warning: bot.broadcast " ..
-          "sends free text; on " .. on .. " it reaches only the contacts who wrote within 24 " ..
-          "hours (the others' messages fail)"
+    local code = sgsub(src, "%-%-[^\n]*", "") -- comments out (roughly), lines kept
+    for at, call in sgmatch(code, "()%f[%w_.]bot%.broadcast%s*(%b{})") do
+      if not sfind(call, "template%s*=") then
+        local _, newlines = sgsub(ssub(code, 1, at), "\n", "")
+        warnings[#warnings + 1] = file_label(path) .. ":" .. (newlines + 1) .. ": warning: " ..
+          "bot.broadcast sends free text; on " .. on .. " it reaches only the contacts who " ..
+          "wrote within 24 hours (the others' messages fail; give it a template)"
       end
-      line = line + 1
     end
   end
 end

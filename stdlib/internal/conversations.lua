@@ -13,7 +13,7 @@ local rt, sbyte, select, sfind, sgmatch = I.rt, I.sbyte, I.select, I.sfind, I.sg
 local sgsub, slower, smatch, template_filters = I.sgsub, I.slower, I.smatch, I.template_filters
 local template_problem, tointeger, tonumber = I.template_problem, I.tointeger, I.tonumber
 local tostring, type = I.tostring, I.type
-local channel_of, shape_send = I.channel_of, I.shape_send
+local channel_of, shape_send, template_opt = I.channel_of, I.shape_send, I.template_opt
 local cur = I.cur
 
 -- ---------------------------------------------------------------- segments
@@ -123,14 +123,30 @@ function api.contacts(q)
   end
 end
 
--- bot.broadcast{ segment = {...}, text = "...", at = time, rate = per second }
+-- bot.broadcast{ segment = {...}, text = "...", at = time, rate = per second,
+-- template = "name", language = "en_US", params = {...} (its WhatsApp
+-- recipients get the template, the others the text) }
+local broadcast_keys = { segment = true, text = true, at = true, rate = true, template = true,
+  language = true, params = true }
 function api.broadcast(t)
   in_handler("bot.broadcast")
   checktype(t, "table", 1, "broadcast")
   for k in next, t do
-    if k ~= "segment" and k ~= "text" and k ~= "at" and k ~= "rate" then
-      raise("bot.broadcast: unknown key '" .. tostring(k) .. "' (known: segment, text, at, rate)")
+    if not broadcast_keys[k] then
+      raise("bot.broadcast: unknown key '" .. tostring(k) ..
+        "' (known: segment, text, at, rate, template, language, params)")
     end
+  end
+  local content
+  if t.template ~= nil then
+    local tmpl = template_opt(t, 1, "broadcast")
+    for i = 1, #tmpl.params do -- filled in for each recipient, as the text
+      local problem = template_problem(tmpl.params[i])
+      if problem then raise("bot.broadcast: params[" .. i .. "]: " .. problem) end
+    end
+    content = encode({ template = tmpl }, "bot.broadcast")
+  elseif t.language ~= nil or t.params ~= nil then
+    raise("bot.broadcast: language and params go with a template")
   end
   local seg = segment_json(t.segment, "bot.broadcast")
   if type(t.text) ~= "string" or t.text == "" then raise("bot.broadcast: text must be a non-empty string") end
@@ -151,7 +167,7 @@ function api.broadcast(t)
   if type(rate) ~= "number" or rate <= 0 or rate > 1000 then
     raise("bot.broadcast: rate = " .. tostring(rate) .. " must be messages per second, more than 0 and at most 1000")
   end
-  local id, err = host.broadcast_add(seg, t.text, start, rate)
+  local id, err = host.broadcast_add(seg, t.text, start, rate, content)
   if not id then raise(err) end
   return id
 end

@@ -199,6 +199,15 @@ warns "a broadcast on a WhatsApp bot is warned about, at its line" \
 [ "$(printf '%s\n' "$out" | grep -c warning)" -eq 1 ]
 passed "... once (not for the comment)" $((1 - $?))
 
+bot wabroadcast2 <<'LUA'
+bot.config{ channels = { "whatsapp" }, quiet_hours = false }
+bot.keyword("announce", function(c)
+  bot.broadcast{ segment = {}, text = "Tonight!",
+                 template = "show_tonight", params = { "{{fields.name}}" } }
+end)
+LUA
+clean "a broadcast with a template for its WhatsApp recipients is not warned about"
+
 bot smsdrip <<'LUA'
 bot.config{ channels = { "sms" }, quiet_hours = false }
 bot.drip("welcome", { { after = "1d", text = "Hi again" } })

@@ -668,6 +668,7 @@ static void test_version_numbers_per_bot(void) {
   sql_exec(path,
            "DROP INDEX script_versions_number; ALTER TABLE script_versions DROP COLUMN "
            "number; ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
+           " ALTER TABLE broadcasts DROP COLUMN content;"
            " ALTER TABLE messages DROP COLUMN broadcast_id;"
            " ALTER TABLE messages DROP COLUMN reply_to;"
            " DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"
@@ -774,6 +775,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "ALTER TABLE old_contacts RENAME TO contacts;"
            "UPDATE contacts SET joined = 1, undeliverable = 'invalid' WHERE id = 9;"
            "ALTER TABLE broadcasts DROP COLUMN not_opted_in;"
+           "ALTER TABLE broadcasts DROP COLUMN content;"
            "ALTER TABLE messages DROP COLUMN broadcast_id;"
            "ALTER TABLE messages DROP COLUMN reply_to;"
            "DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"

@@ -39,3 +39,17 @@ end)
 bot.keyword("bad", function(c, msg)
   bot.broadcast{ segment = { ["city name"] = "x" }, text = "x" }
 end)
+
+bot.keyword("announce template", function(c, msg)
+  c.state.b = bot.broadcast{ segment = { city = "austin" }, text = "Austin! Tonight 8pm",
+    template = "show_tonight", params = { "{{fields.city}}", "8pm" }, at = "2026-03-02 18:00" }
+  return "broadcast #" .. c.state.b
+end)
+
+bot.keyword("bad template", function(c, msg)
+  bot.broadcast{ segment = {}, text = "x", template = "show_tonight", params = { "{{urll fields.city}}" } }
+end)
+
+bot.keyword("params alone", function(c, msg)
+  bot.broadcast{ segment = {}, text = "x", params = { "a" } }
+end)

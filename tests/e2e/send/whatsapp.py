@@ -256,6 +256,22 @@ def window(a, p, fake, db, scripts, env, port):
         check("a person's reply from the console a day later is refused: 422 window_closed",
               st == 422 and json.loads(body).get("status") == "window_closed"
               and "24-hour" in json.loads(body).get("error", ""), (st, body))
+        body = json.dumps({"segment": {}, "text": "Sale today!", "rate": 50,
+                           "template": {"name": "flash_sale", "language": "en_US",
+                                        "params": ["{{fields.free_text}}"]}}).encode()
+        st, answer = request(port, "POST", "/v1/bots/shop/broadcasts", body,
+                             {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+        sale = wait_for(lambda: [x for x in fake.accepted() if x.get("type") == "template"
+                                 and x["body"]["template"]["name"] == "flash_sale"
+                                 and x.get("to") == FAN])
+        check("a broadcast with a template through the admin API reaches WhatsApp fans as the template",
+              st == 201 and sale and sale[0]["body"]["template"]["components"][0]["parameters"]
+              == [{"type": "text", "text": "failed"}], (st, answer, sale))
+        bad = json.dumps({"segment": {}, "text": "x", "template": {"name": "Flash Sale"}}).encode()
+        st, answer = request(port, "POST", "/v1/bots/shop/broadcasts", bad,
+                             {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+        check("... and a template name Meta would refuse is a 400 naming it",
+              st == 400 and "template.name" in answer, (st, answer))
         check("the handler saw c:send say failed",
               query(db, "SELECT fields FROM contacts WHERE number = ?", ("whatsapp:+" + FAN,))[0][0]
               == '{"free_text":"failed"}', query(db, "SELECT fields FROM contacts"))
