@@ -48,6 +48,8 @@ suite "transcripts, 2 engine workers (PARLEY_ENGINE_THREADS=2): scripts/ example
 suite "hostile scripts: tests/hostile/" "$PARLEY" test tests/hostile
 suite "the pattern matcher against Lua 5.4.4's (runtime/lua/lua_pattern.diff)" sh tests/pattern_diff.sh
 suite "the layer check: runtime/layers.py on tiny trees (tests/layers.sh)" sh tests/layers.sh
+suite "the fake Graph API's own checks (tests/fake/test_fake_graph.py)" \
+  env PYTHONDONTWRITEBYTECODE=1 python3 tests/fake/test_fake_graph.py
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue
   suite "e2e: $t" sh "$t"
