@@ -140,6 +140,14 @@ def conversation(p, fake, db):
           and fake.sent(FAN).count("You said: twice") == 1,
           fake.sent(FAN))
 
+    twice = {"id": "wamid.SAME-IN-ONE-DELIVERY", "type": "text", "text": {"body": "one delivery"}}
+    r = fake.post_inbound(FAN, messages=[twice, dict(twice)])
+    check("the same wamid twice in one delivery is handled once",
+          r.get("status") == 200 and wait_for(lambda: "You said: one delivery" in fake.sent(FAN))
+          and count(db, "SELECT count(*) FROM messages WHERE direction = 'in'"
+                        " AND text = 'one delivery'") == 1
+          and fake.sent(FAN).count("You said: one delivery") == 1, (r, fake.sent(FAN)))
+
     fake.post_inbound(FAN, "MENU")
     menu = wait_for(lambda: [x for x in fake.accepted() if x.get("type") == "interactive"])
     buttons = (menu[0]["body"]["interactive"]["action"]["buttons"] if menu else [])
