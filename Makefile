@@ -157,7 +157,8 @@ $(B)/fake_twilio: tests/fake/fake_twilio.c | $(B) deps
 	$(CC) $(CFLAGS) $$(pkg-config --cflags libmicrohttpd libcurl jansson libcrypto icu-uc) -o $@ $< \
 	  $$(pkg-config --libs libmicrohttpd libcurl jansson libcrypto) -lpthread
 
-test: test-deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio
+# (the benchmarks are built too, so that they cannot stop compiling unseen)
+test: test-deps $(PARLEY) $(UNIT_TESTS) $(B)/fake_twilio $(B)/bench $(B)/ceiling
 	@PARLEY=./$(PARLEY) BUILD=$(B) sh tests/run.sh
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -832,7 +832,7 @@ static int run_pg_contacts(void) {
   for (size_t k = 0; k < sizeof segs / sizeof *segs; k++) {
     int64_t count = -1;
     t0 = mono_ns();
-    int rc = store_segment_count(rd, bot, segs[k].segment, &count);
+    int rc = store_segment_count(rd, bot, segs[k].segment, 0, &count);
     double count_s = (double)(mono_ns() - t0) / 1e9;
     long listed = 0;
     t0 = mono_ns();
