@@ -148,6 +148,9 @@ local function shape(address, text, opts, n, fname, media_opt)
   end
   local buttons, list = opts.buttons, opts.list
   if buttons ~= nil and list ~= nil then argerror(n, fname, "give buttons or a list, not both") end
+  if opts.template ~= nil and (buttons ~= nil or list ~= nil) then
+    argerror(n, fname, "a template carries its own buttons: not with buttons or a list")
+  end
   local rich = {}
   if buttons ~= nil then
     local b = choices(buttons, MAX_BUTTONS, n, fname, "buttons", BUTTON_TITLE, BUTTON_ID, false)
@@ -184,9 +187,6 @@ local function shape(address, text, opts, n, fname, media_opt)
   end
   if media and ch == "whatsapp" and (rich.buttons or rich.list or rich.template) then
     argerror(n, fname, "on WhatsApp, media goes alone with its caption, not with buttons, a list or a template")
-  end
-  if rich.template and (rich.buttons or rich.list) then
-    argerror(n, fname, "a template carries its own buttons: not with buttons or a list")
   end
   if ch == "whatsapp" and (rich.buttons or rich.list or media) and (ulen(text) or 0) > BODY_WITH_CHOICES then
     argerror(n, fname, "on WhatsApp, a text with buttons, a list or media is at most " ..
