@@ -1056,6 +1056,41 @@ static void test_console_on_sqlite(void) {
   free(path);
 }
 
+/* What the channels store survives a reopen: a broadcast's template
+ * (schema 16) and when a WhatsApp contact last wrote (schema 15, which
+ * opens Meta's 24-hour window). */
+static void test_channels_keep_across_reopen(void) {
+  char *path = fresh_db_path("channels.db");
+  store *st = open_or_note(path);
+  if (!st) return;
+  store_begin(st);
+  int64_t bot = store_bot_ensure(st, "shop", T0);
+  int64_t c = store_contact_insert(st, 0, bot, "whatsapp:+15550001", T0);
+  CHECK_INT(store_contact_seen(st, c, T0 + 5000), 0, "a WhatsApp contact's message is recorded");
+  static const char content[] =
+      "{\"template\":{\"name\":\"flash_sale\",\"language\":\"en_US\",\"params\":[\"x\"]}}";
+  broadcast_row b = {.id = 7, .bot_id = bot, .segment = "{}", .text = "Sale!", .rate = 5,
+                     .next_at = T0, .content = (char *)content};
+  store_broadcast_add(st, &b, T0);
+  CHECK_INT(store_commit(st), 0, "they commit");
+  store_close(st);
+
+  st = open_or_note(path);
+  if (!st) return;
+  contact_row r = {0};
+  CHECK(store_contact_get(store_reads(st), bot, "whatsapp:+15550001", &r) == 1 &&
+            r.last_in == T0 + 5000,
+        "after a reopen the contact keeps when it last wrote");
+  contact_row_free(&r);
+  broadcast_row got = {0};
+  CHECK(store_broadcast_get(store_reads(st), bot, 7, &got) == 1 && got.content &&
+            strcmp(got.content, content) == 0 && strcmp(got.text, "Sale!") == 0,
+        "after a reopen the broadcast keeps its template");
+  broadcast_row_free(&got);
+  store_close(st);
+  free(path);
+}
+
 int main(void) {
   tmp = test_tmpdir();
   test_new_file_gets_schema_in_wal_mode();
@@ -1079,6 +1114,7 @@ int main(void) {
   test_status_check_is_cheap();
   test_wal_stays_bounded_under_readers();
   test_console_on_sqlite();
+  test_channels_keep_across_reopen();
   test_rmtree(tmp);
   free(tmp);
   return test_done();

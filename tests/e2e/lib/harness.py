@@ -141,6 +141,13 @@ class Parley:
                         "X-Twilio-Signature": sig})
 
 
+def write_bot(scripts, name, source):
+    """scripts/NAME/bot.lua with that source (the folder made)."""
+    os.makedirs(os.path.join(scripts, name), exist_ok=True)
+    with open(os.path.join(scripts, name, "bot.lua"), "w") as f:
+        f.write(source)
+
+
 def json_lines(path):
     """The JSON values of a log of one per line (a fake's), skipping lines
     that are not one (a line being written)."""

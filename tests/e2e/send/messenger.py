@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for  # noqa: E402
+from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for, write_bot  # noqa: E402
 
 VERIFY = "m-verify-4"
 ADMIN = "admin-5"
@@ -51,9 +51,7 @@ def main():
     ap.add_argument("--dir", required=True)
     a = ap.parse_args()
     scripts = os.path.join(a.dir, "scripts")
-    os.makedirs(os.path.join(scripts, "shop"))
-    with open(os.path.join(scripts, "shop", "bot.lua"), "w") as f:
-        f.write(BOT)
+    write_bot(scripts, "shop", BOT)
     port = free_port()
     fake = FakeGraph(a.dir, "http://127.0.0.1:%d/messenger/shop" % port,
                      args=["--ig-id", "17841400000000000"])

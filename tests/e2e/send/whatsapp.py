@@ -22,7 +22,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for  # noqa: E402
+from harness import FakeGraph, Parley, check, free_port, query, request, summary, wait_for, write_bot  # noqa: E402
 
 ADMIN = "admin-token-7"
 VERIFY = "verify-token-9"
@@ -70,9 +70,7 @@ def main():
     ap.add_argument("--dir", required=True)
     a = ap.parse_args()
     scripts = os.path.join(a.dir, "scripts")
-    os.makedirs(os.path.join(scripts, "shop"))
-    with open(os.path.join(scripts, "shop", "bot.lua"), "w") as f:
-        f.write(BOT)
+    write_bot(scripts, "shop", BOT)
     port = free_port()
     # 15550009's sends are throttled (130429), 15550008's undeliverable (131026, in a status)
     fake = FakeGraph(a.dir, "http://127.0.0.1:%d/whatsapp/shop" % port,
