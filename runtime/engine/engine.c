@@ -105,6 +105,8 @@ engine *engine_open(const engine_options *opt, char *err, size_t errlen) {
   e->outbox = opt->outbox;
   e->serving = opt->serving;
   e->show_rules = opt->show_rules;
+  e->link_base = opt->link_base;
+  e->link_ud = opt->link_ud;
   e->clock = opt->clock ? opt->clock : real_clock;
   e->clock_ud = opt->clock_ud;
   e->bot_env = opt->bot_env;
@@ -184,11 +186,25 @@ int engine_event_check(const char *type, const char *data, char **data_out, char
   return *data_out ? 0 : -1;
 }
 
+int engine_click(engine *e, bot *b, const char *number, const char *url, const char *user_agent,
+                 char *err, size_t errlen) {
+  engine_link l;
+  int found = link_latest(e, b, number, url, &l, err, errlen);
+  if (found <= 0) return found;
+  char *data = engine_click_event(&l, user_agent, 0);
+  inbound in = {.from = number, .event_type = ENGINE_CLICK_EVENT, .event_data = data};
+  int rc = engine_handle(e, b, &in, 1, err, errlen) ? -1 : 1;
+  free(data);
+  engine_link_free(&l);
+  return rc;
+}
+
 /* A triggered event (order paid, code requested): the bot's on_event
  * handler in the contact's conversation, with the same sandbox and
  * transaction as a message; its sends are subject to opt-out (unless
  * transactional) and quiet hours like any send the fan did not ask for. */
 static int handle_event(engine *e, bot *b, const inbound *m) {
+  if (strcmp(m->event_type, ENGINE_CLICK_EVENT) == 0) return handle_click(e, b, m);
   if (strncmp(m->event_type, ENGINE_CONSOLE_EVENT_PREFIX, strlen(ENGINE_CONSOLE_EVENT_PREFIX)) == 0)
     return handle_console_action(e, b, m);
   contact *c = contact_get(e, b, m->from, CONTACT_UNASKED, NULL);

@@ -109,7 +109,15 @@ typedef struct engine_options {
    * With an in-memory store the workers take turns on the calling thread
    * (the same partitions and VMs, one connection). */
   int engine_threads;
+  /* Where a bot's short links point ({{link "URL"}}, c:link): the base of
+   * BASE/l/CODE, e.g. "https://go.shop.example" (links.c); NULL, or NULL
+   * returned: ENGINE_LINK_BASE_DEFAULT. With `serving` the codes are
+   * random; otherwise made from message ids (the same at each run). */
+  const char *(*link_base)(void *ud, const char *bot);
+  void *link_ud;
 } engine_options;
+
+#define ENGINE_LINK_BASE_DEFAULT "http://127.0.0.1:8080"
 
 /* PARLEY_ENGINE_THREADS when it is a number from 1 to 64, else 1. */
 int engine_threads_default(void);
@@ -283,6 +291,37 @@ int engine_erase_contact(engine *e, bot *b, const char *number, char *err, size_
 int engine_inbox_add(engine *e, bot *b, const char *ticket, const char *number,
                      const char *item, int64_t reply_ms, char *err, size_t errlen);
 int engine_inbox_done(engine *e, int64_t inbox_id, const char *answer, char *err, size_t errlen);
+
+/* Tracked links (links.c). A visit to BASE/l/CODE: the link of CODE,
+ * with its bot's name and contact's address (1; engine_link_free), 0 no
+ * such code (or not a code's shape), -1 the store failed (err). Reads the
+ * store as committed: a link is in it before its message goes out. */
+typedef struct engine_link {
+  int64_t id, message_id;
+  char *url, *bot, *number;
+} engine_link;
+int engine_link_find(engine *e, const char *code, engine_link *out, char *err, size_t errlen);
+/* Whether url may be a tracked link's: http(s), at most 2048 bytes, none
+ * of the characters a URL must escape (NULL: no). */
+int engine_link_url_ok(const char *url);
+void engine_link_free(engine_link *l);
+/* The click as the event that records it in the contact's conversation
+ * (type ENGINE_CLICK_EVENT, its data this JSON; the caller frees it):
+ * flagged a program's when user_agent looks like one (a link preview, a
+ * crawler, no user agent at all) or the request was a HEAD. bot.on_click
+ * runs for a person's. */
+#define ENGINE_CLICK_EVENT "parley:click"
+enum { ENGINE_USER_AGENT_MAX = 512 };
+char *engine_click_event(const engine_link *l, const char *user_agent, int head);
+/* The simulator's and transcripts' click: on the newest link to url that
+ * number was sent, handled and durable: 1, 0 no such link, -1 (err). */
+int engine_click(engine *e, bot *b, const char *number, const char *url, const char *user_agent,
+                 char *err, size_t errlen);
+/* What a click without a user agent of its own says it is: a person's
+ * phone (the simulator's and transcripts'). */
+#define ENGINE_PHONE_AGENT                                                                 \
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, " \
+  "like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 
 /* What a person does in the console to a conversation comes as an event
  * of a type with this prefix: "parley:take", "parley:reply", "parley:note",

@@ -79,6 +79,10 @@ typedef struct pending_send {
 } pending_send;
 
 enum { MAX_TIMERS_PER_INVOCATION = 100 };
+/* Tracked links (links.c): codes are LINK_CODE_LEN letters and digits; a
+ * link's URL is http(s), at most LINK_URL_MAX bytes, without spaces,
+ * control characters or those a URL must escape (" < > \ { } | ^ `). */
+enum { LINK_CODE_LEN = 12, LINK_URL_MAX = 2048, MAX_LINKS_PER_INVOCATION = 32 };
 
 typedef struct invocation {
   api_ctx base;
@@ -103,6 +107,12 @@ typedef struct invocation {
   bot *version;       /* whose code runs: b after a reload is the new version */
   int nhttp;          /* requests made */
   int no_handler;     /* the router found no handler for the event (host.no_handler) */
+  struct made_link {  /* c:link's, journaled with the handler (invocation.c) */
+    char code[LINK_CODE_LEN + 1];
+    char *url;
+    int64_t message; /* the first of its messages that carries it; 0: none yet */
+  } links[MAX_LINKS_PER_INVOCATION];
+  int nlinks;
   struct http_answer { /* the answer it resumes with (resume.c) */
     long status;
     char *error, *body;
@@ -157,7 +167,8 @@ typedef struct event {
 typedef enum run_kind {
   RUN_MESSAGE, RUN_OPTOUT, RUN_OPTIN, /* a fan's message: its handlers answer the fan */
   RUN_EVENT, RUN_STATUS, RUN_TIMER, RUN_LATE_TIMER,
-  RUN_HANDBACK /* a person handed the conversation back (handoff.c) */
+  RUN_HANDBACK, /* a person handed the conversation back (handoff.c) */
+  RUN_CLICK     /* a person clicked a tracked link (links.c) */
 } run_kind;
 
 /* Whether an outgoing message may go back in the answer to the webhook being
@@ -247,6 +258,9 @@ struct engine {
   int outbox;                /* see engine_options */
   int serving;               /* see engine_options */
   int show_rules;            /* see engine_options */
+  const char *(*link_base)(void *ud, const char *bot); /* see engine_options */
+  void *link_ud;
+  int64_t last_out_id;       /* the id of the message record_out stored last */
   run_ctx *run; /* what runs now (on the stack of whoever started it), NULL: nothing */
   int64_t next_new_due; /* the earliest timer or held message added lately */
 
@@ -503,6 +517,34 @@ int handoff_rule(engine *e, bot *b, contact *c);
 /* handoff.c: an action of the console (an event of type
  * ENGINE_CONSOLE_EVENT_PREFIX...): 0, or -1 if the store failed. */
 int handle_console_action(engine *e, bot *b, const inbound *m);
+
+/* Tracked links (links.c) */
+int link_code_ok(const char *code);
+int link_url_ok(const char *url, size_t len);
+/* text with each {{link "URL"}} replaced by a short link for c in message
+ * message_id (journaled), or by the URL itself when !track (a message that
+ * does not go out); NULL if it has none. */
+char *links_expand(engine *e, bot *b, contact *c, const char *text, int64_t message_id,
+                   int track);
+/* A short link made by a handler (c:link), its code into code (the
+ * invocation keeps it: links_journal); NULL if no code could be made. The
+ * short link of a code. */
+char *links_make(engine *e, bot *b, char code[LINK_CODE_LEN + 1]);
+char *links_short(engine *e, const bot *b, const char *code);
+/* The handler's links not yet in a message that text carries are in the
+ * message record_out stored last; links_journal records them all (with
+ * the handler's other effects). */
+void links_bind(engine *e, invocation *inv, const char *text);
+void links_journal(engine *e, invocation *inv);
+/* Whether a user agent is a program's (a link preview, a crawler...). */
+int link_agent_is_bot(const char *user_agent);
+/* A click (ENGINE_CLICK_EVENT) in its contact's conversation: recorded,
+ * and bot.on_click run for a person's. 0 or -1. */
+int handle_click(engine *e, bot *b, const inbound *m);
+/* The newest link to url the bot's contact number was sent (as
+ * engine_link_find). */
+int link_latest(engine *e, bot *b, const char *number, const char *url, engine_link *out,
+                char *err, size_t errlen);
 /* Before a batch's messages are handled: the contacts of their numbers not
  * cached yet, and whether each missing one is suppressed, in two queries
  * instead of one or two per number (each a round trip on PostgreSQL).

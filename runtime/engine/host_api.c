@@ -243,11 +243,43 @@ static void api_rule(void *ctx, const char *kind, const char *what) {
 /* The router is about to raise the error of an event no handler takes. */
 static void api_no_handler(void *ctx) { ((invocation *)ctx)->no_handler = 1; }
 
+static char *api_link(void *ctx, const char *url, size_t len, char *err, size_t errlen) {
+  invocation *inv = ctx;
+  if (!inv->c) {
+    snprintf(err, errlen, "c:link: no conversation (a bot's own timer)");
+    return NULL;
+  }
+  if (strlen(url) != len || !link_url_ok(url, len)) {
+    snprintf(err, errlen, "c:link: '%.80s%s' is not an http(s) URL of at most %d bytes without "
+             "spaces, quotes, angle brackets or braces", url, len > 80 ? "..." : "", LINK_URL_MAX);
+    return NULL;
+  }
+  for (int i = 0; i < inv->nlinks; i++) /* the same URL again: the same link */
+    if (strcmp(inv->links[i].url, url) == 0 && !inv->links[i].message) {
+      return links_short(inv->e, inv->b, inv->links[i].code);
+    }
+  if (inv->nlinks >= MAX_LINKS_PER_INVOCATION) {
+    snprintf(err, errlen, "c:link: more than %d links from one handler",
+             MAX_LINKS_PER_INVOCATION);
+    return NULL;
+  }
+  struct made_link *l = &inv->links[inv->nlinks];
+  char *link = links_make(inv->e, inv->b, l->code);
+  if (!link) {
+    snprintf(err, errlen, "c:link: no random bytes for a code");
+    return NULL;
+  }
+  l->url = xstrdup(url);
+  l->message = 0;
+  inv->nlinks++;
+  return link;
+}
+
 const api_host engine_api = {
     api_send,         api_log,        api_now,            api_store_json,
     api_timer_add,    api_timer_cancel, api_drips_stop,   api_zone,
     api_broadcast_add, api_contacts_match, api_broadcast_get, waiting_http_start,
-    waiting_http_result, api_rule,       api_no_handler};
+    waiting_http_result, api_rule,       api_no_handler,   api_link};
 
 /* Without zeroing the arrays (12 KB): only their first n entries are used. */
 void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replying) {
@@ -265,6 +297,7 @@ void invocation_init(invocation *inv, engine *e, bot *b, contact *c, int replyin
   inv->version = b;
   inv->nhttp = 0;
   inv->no_handler = 0;
+  inv->nlinks = 0;
   inv->http = (struct http_call){0};
   inv->answer = (struct http_answer){0};
 }

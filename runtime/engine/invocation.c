@@ -158,7 +158,9 @@ static int apply_effects(engine *e, invocation *inv, lua_State *co, int nres, in
     const char *status = !p->transactional && to->opted_out ? "suppressed" : p->status;
     if (record_out(e, b, to, p->text, status, p->transactional, p->may_hold, p->media) < 0)
       return -1;
+    if (to == c) links_bind(e, inv, p->text);
   }
+  if (c) links_journal(e, inv);
   for (size_t i = 0; i < inv->broadcasts.n; i++) {
     const struct j_broadcast_add *add = &inv->broadcasts.ops[i].u.broadcast_add;
     journal_broadcast_add(e->jr, &add->row, add->at);
@@ -266,9 +268,9 @@ int run_script(engine *e, bot *b, contact *c, run_kind kind, const inbound *m,
   if (!e->run->timer.id && waiting_busy(e, b, c)) /* runs once the conversation is free */
     return waiting_record(e, b, c, kind, m, msg_id, args) < 0 ? -1 : 2;
   invocation inv;
-  /* only a message's own handlers answer the fan: timers, events and
-   * delivery reports do not */
-  invocation_init(&inv, e, b, c, kind <= RUN_OPTIN);
+  /* only a message's own handlers, and a click's (the person opened a link
+   * just now), answer the fan: timers, events and delivery reports do not */
+  invocation_init(&inv, e, b, c, kind <= RUN_OPTIN || kind == RUN_CLICK);
   struct dispatch_args da = {e, c, kind, m, msg_id, args};
   int nargs;
   lua_State *co = sandbox_prepare(b->sb, "dispatch", push_dispatch_args, &da, &nargs, err, errlen);

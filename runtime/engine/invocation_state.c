@@ -40,6 +40,8 @@ void invocation_free(invocation *inv) {
     free(inv->timer_ops[i].handler);
   }
   inv->ntimer_ops = 0;
+  for (int i = 0; i < inv->nlinks; i++) free(inv->links[i].url);
+  inv->nlinks = 0;
   journal_clear(&inv->broadcasts);
   free(inv->broadcasts.ops);
   inv->broadcasts = (journal){0};

@@ -134,10 +134,17 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
       status = "queued";
     }
   }
+  /* its {{link "URL"}}s become short links, made only for a message that
+   * may go out (the others show the URL); counted as sent, segments too */
+  int64_t id = next_message_id(e);
+  char *linked = links_expand(e, b, c, text, id,
+                              strcmp(status, "suppressed") != 0 && strcmp(status, "failed") != 0);
+  if (linked) text = linked;
+  e->last_out_id = id;
   /* segments: SMS's; a message on another channel is one */
   gsm_count count = {.segments = 1};
   if (channel_counts_segments(channel_of(c->number))) count = gsm_count_text(text, strlen(text));
-  message_row m = {.id = next_message_id(e), .bot_id = b->id,
+  message_row m = {.id = id, .bot_id = b->id,
                    .contact_id = c->id, .direction = "out", .number = c->number,
                    .text = text, .status = status, .transactional = transactional,
                    .segments = count.segments, .at = engine_now(e), .send_at = send_at,
@@ -160,6 +167,7 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
       action(e, b, c->number, "held until %s %s (quiet hours): %s", when,
              zone_of(b, c), text);
     }
+    free(linked);
     return 1;
   } else if (strcmp(status, "suppressed") == 0) {
     e->stats.suppressed++, b->counts.suppressed++;
@@ -175,5 +183,6 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
     if (carries) action(e, b, c->number, "%s", carries);
     free(carries);
   }
+  free(linked);
   return 0;
 }

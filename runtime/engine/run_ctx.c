@@ -13,7 +13,7 @@ int64_t engine_now(engine *e) {
 
 static const char *const run_kind_names[] = {"message", "optout",     "optin",
                                              "event",   "status",     "timer",
-                                             "late_timer", "handback"};
+                                             "late_timer", "handback", "click"};
 
 const char *run_kind_name(run_kind k) { return run_kind_names[k]; }
 

@@ -136,6 +136,8 @@ int group_open(engine *p, int n, const char *db_path, char *err, size_t errlen) 
     w->outbox = p->outbox;
     w->serving = p->serving;
     w->show_rules = p->show_rules;
+    w->link_base = p->link_base;
+    w->link_ud = p->link_ud;
     w->clock = p->clock;
     w->clock_ud = p->clock_ud;
     w->bot_env = p->bot_env;

@@ -1,6 +1,7 @@
 #include "lua_api.h"
 
 #include <lauxlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "luadata.h"
@@ -321,6 +322,19 @@ static int api_http(lua_State *L) {
   return sandbox_suspend(L, http_resumed);
 }
 
+/* link(url) -> short link | nil, err */
+static int api_link(lua_State *L) {
+  api_ctx *ctx = context(L, "c:link");
+  size_t len;
+  const char *url = luaL_checklstring(L, 1, &len);
+  char err[256];
+  char *link = ctx->host->link(ctx, url, len, err, sizeof err);
+  if (!link) return fail_with(L, err);
+  lua_pushstring(L, link);
+  free(link);
+  return 1;
+}
+
 static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},
                                      {"now_ms", api_now_ms},
                                      {"timer_add", api_timer_add},
@@ -330,6 +344,7 @@ static const luaL_Reg api_funcs[] = {{"http", api_http},{"send", api_send},
                                      {"broadcast_add", api_broadcast_add},
                                      {"contacts_page", api_contacts_page},
                                      {"broadcast_get", api_broadcast_get},
+                                     {"link", api_link},
                                      {"log", api_log},
                                      {"rule", api_rule},
                                      {"no_handler", api_no_handler},

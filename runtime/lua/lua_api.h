@@ -70,6 +70,10 @@ typedef struct api_host {
    * handler for: the error the router raises next is that one, not a
    * handler's (the host tells the backend "no_handler"). May be NULL. */
   void (*no_handler)(void *ctx);
+  /* A tracked short link to url for the conversation's contact (c:link),
+   * recorded with the handler; the caller frees it. NULL with a sentence
+   * in err (not an http(s) URL, too many). */
+  char *(*link)(void *ctx, const char *url, size_t len, char *err, size_t errlen);
 } api_host;
 
 /* The context passed to sandbox_call must start with this. */

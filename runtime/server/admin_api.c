@@ -440,6 +440,9 @@ static int known_status(const char *s) {
 }
 static const char STATUS_PROBLEM[] =
     "status is \"subscribed\", \"not_opted_in\" or \"opted_out\"";
+/* clicked: the contacts a person clicked a tracked link of (to that URL) */
+static const char CLICKED_PROBLEM[] =
+    "clicked is a tracked link's URL (http or https) or true (any link)";
 
 /* GET /v1/bots/BOT/contacts?city=Austin&tags=vip&age.min=18&status=...&after=ID&limit=N */
 /* The segment's keys of a time: when a contact was first or last seen. */
@@ -497,6 +500,10 @@ static void run_contacts(server *s, job *j, bot *b) {
     } else if (strcmp(key, "status") == 0) {
       if (!known_status(val)) bad = STATUS_PROBLEM;
       json_object_set_new(seg, "status", json_string(val));
+    } else if (strcmp(key, "clicked") == 0) { /* clicked=URL, or clicked=true: any link */
+      int any = strcmp(val, "true") == 0;
+      if (!any && !engine_link_url_ok(val)) bad = CLICKED_PROBLEM;
+      json_object_set_new(seg, "clicked", any ? json_true() : json_string(val));
     } else {
       json_object_set_new(seg, key, json_string(val));
     }
@@ -622,7 +629,8 @@ static int epoch_seconds(json_t *v) {
 }
 
 /* A segment as the admin API takes it: field = value (string, number or
- * boolean) or range, tags (a name or a list), status, joined_after /
+ * boolean) or range, tags (a name or a list), status, clicked (a URL or
+ * true), joined_after /
  * joined_before (seconds since 1970). The sentence that says what is
  * wrong, or NULL. */
 static const char *segment_problem(json_t *seg) {
@@ -638,6 +646,8 @@ static const char *segment_problem(json_t *seg) {
         if (!json_is_string(json_array_get(v, i))) return "tags is a name or a list of names";
     } else if (strcmp(key, "status") == 0) {
       if (!known_status(json_string_value(v))) return STATUS_PROBLEM;
+    } else if (strcmp(key, "clicked") == 0) {
+      if (!json_is_true(v) && !engine_link_url_ok(json_string_value(v))) return CLICKED_PROBLEM;
     } else if (time_key(key)) {
       if (!epoch_seconds(v)) return TIME_KEY_PROBLEM;
     } else if (json_is_object(v)) {

@@ -338,6 +338,20 @@ void journal_operator_action(journal *j, const operator_action *a) {
   o->text = copy(j, a->text ? a->text : "");
 }
 
+void journal_link_add(journal *j, const link_row *l) {
+  link_row *o = &push(j, J_LINK_ADD)->u.link_add;
+  *o = (link_row){.bot_id = l->bot_id, .contact_id = l->contact_id,
+                  .message_id = l->message_id, .created_at = l->created_at,
+                  .code = copy(j, l->code), .url = copy(j, l->url)};
+}
+
+void journal_click_add(journal *j, const click_row *c) {
+  click_row *o = &push(j, J_CLICK_ADD)->u.click_add;
+  *o = (click_row){.bot_id = c->bot_id, .link_id = c->link_id, .contact_id = c->contact_id,
+                   .at = c->at, .is_bot = c->is_bot,
+                   .user_agent = copy(j, c->user_agent ? c->user_agent : "")};
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -519,6 +533,10 @@ static int apply_op(store *st, journal_op *op) {
       return store_handoff_set(st, op->u.handoff.contact, op->u.handoff.json);
     case J_OPERATOR_ACTION:
       return store_operator_action_add(st, &op->u.operator_action);
+    case J_LINK_ADD:
+      return store_link_add(st, &op->u.link_add);
+    case J_CLICK_ADD:
+      return store_click_add(st, &op->u.click_add);
   }
   return -1;
 }
@@ -547,6 +565,8 @@ static int leaves_messages_alone(journal_kind kind) {
     case J_INBOX_READ:
     case J_HANDOFF:
     case J_OPERATOR_ACTION:
+    case J_LINK_ADD:
+    case J_CLICK_ADD:
       return 1;
     default:
       return 0;
@@ -583,6 +603,8 @@ static int leaves_contacts_alone(journal_kind kind) {
     case J_SESSION_END:
     case J_INBOX_READ:
     case J_OPERATOR_ACTION:
+    case J_LINK_ADD:
+    case J_CLICK_ADD:
       return 1;
     default:
       return 0;

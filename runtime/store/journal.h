@@ -15,6 +15,7 @@
 
 #include "store.h"
 #include "store_console.h"
+#include "store_links.h"
 
 typedef enum {
   J_CONTACT_ADD,
@@ -57,6 +58,9 @@ typedef enum {
   J_INBOX_READ,
   J_HANDOFF,          /* who has a conversation (store_handoff_set) */
   J_OPERATOR_ACTION,  /* what a person did */
+  /* tracked links (store_links.h) */
+  J_LINK_ADD,
+  J_CLICK_ADD,
 } journal_kind;
 
 /* What one op of each kind carries (the member of journal_op's u its kind
@@ -221,6 +225,8 @@ typedef struct journal_op {
       char *json; /* NULL: the bot's again */
     } handoff;
     struct operator_action operator_action; /* its strings the journal's */
+    link_row link_add;                      /* its strings the journal's */
+    click_row click_add;                    /* its strings the journal's */
   } u;
 } journal_op;
 
@@ -289,6 +295,8 @@ void journal_session_end(journal *j, const char *id);
 void journal_inbox_read(journal *j, int64_t contact, int64_t at);
 void journal_handoff(journal *j, int64_t contact, const char *json);
 void journal_operator_action(journal *j, const operator_action *a);
+void journal_link_add(journal *j, const link_row *l);
+void journal_click_add(journal *j, const click_row *c);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */

@@ -297,6 +297,32 @@ static const char *const migrations[] = {
     /* 15 -> 16: what a broadcast carries beside its text (JSON: a WhatsApp
      * template, for its WhatsApp recipients); NULL: nothing */
     "ALTER TABLE broadcasts ADD COLUMN content TEXT;",
+    /* 16 -> 17: tracked links (store_links.c): a short code for a URL in
+     * one message to one contact (message_id NULL: made by c:link and not
+     * sent), and each visit to one; is_bot: a program's (a link preview, a
+     * crawler), not a person's */
+    "CREATE TABLE links("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL,"
+    "  contact_id INTEGER NOT NULL,"
+    "  message_id INTEGER,"
+    "  code TEXT NOT NULL UNIQUE,"
+    "  url TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX links_contact ON links(contact_id);"
+    "CREATE INDEX links_bot_url ON links(bot_id, url);"
+    "CREATE INDEX links_message ON links(message_id);"
+    "CREATE TABLE clicks("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL,"
+    "  link_id INTEGER NOT NULL,"
+    "  contact_id INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  user_agent TEXT NOT NULL DEFAULT '',"
+    "  is_bot INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX clicks_link ON clicks(link_id);"
+    "CREATE INDEX clicks_contact ON clicks(contact_id);"
+    "CREATE INDEX clicks_bot ON clicks(bot_id, id);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -527,6 +553,8 @@ static const char *const deletes[] = {
     "DELETE FROM errors WHERE contact_id = ?1",
     "DELETE FROM inbox_reads WHERE contact_id = ?1",
     "DELETE FROM operator_actions WHERE contact_id = ?1",
+    "DELETE FROM clicks WHERE contact_id = ?1",
+    "DELETE FROM links WHERE contact_id = ?1",
     "DELETE FROM contacts WHERE id = ?1"};
 
 int store_schema_version(void) { return (int)SCHEMA_VERSION; }
@@ -851,6 +879,7 @@ void store_close(store *st) {
   for (int i = 0; i < STORE_EXTRA_QUERIES; i++) sql_finalize(st->extra[i]);
   for (int i = 0; i < STORE_CLUSTER_QUERIES; i++) sql_finalize(st->cluster[i]);
   for (int i = 0; i < STORE_CONSOLE_QUERIES; i++) sql_finalize(st->console[i]);
+  for (int i = 0; i < STORE_LINK_QUERIES; i++) sql_finalize(st->links[i]);
   sql_finalize(st->fence_check);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++) {
     sql_finalize(st->message_inserts[i]);
@@ -1900,7 +1929,8 @@ static int range_sql(buf *sql, json_t *range, int param, int pg) {
 }
 
 /* Segment filters, from the JSON object a script gave (validated by the
- * Lua side): tags (a string or a list: all of them), status, joined_after /
+ * Lua side): tags (a string or a list: all of them), status, clicked (a
+ * person clicked a tracked link: to that URL, or true: any), joined_after /
  * joined_before (ms: first seen), seen_after / seen_before (ms: last seen,
  * kept to the minute), a field's range (an object: range_sql), anything
  * else a field that must equal the value. Appended to sql as conditions on
@@ -1920,6 +1950,11 @@ int store_segment_where(buf *sql, json_t *seg, int pg, int first) {
                    param++);
     } else if (strcmp(key, "status") == 0) {
       buf_printf(sql, " AND c.status = ?%d", param++);
+    } else if (strcmp(key, "clicked") == 0) { /* a person's click: on a link to the URL, or any */
+      buf_puts(sql, " AND EXISTS (SELECT 1 FROM links l JOIN clicks k ON k.link_id = l.id"
+                    " WHERE l.contact_id = c.id AND k.is_bot = 0");
+      if (json_is_string(val)) buf_printf(sql, " AND l.url = ?%d", param++);
+      buf_puts(sql, ")");
     } else if (strcmp(key, "joined_after") == 0) {
       buf_printf(sql, " AND c.first_seen >= ?%d", param++);
     } else if (strcmp(key, "joined_before") == 0) {
@@ -1955,6 +1990,8 @@ int store_segment_bind(sql_stmt *s, json_t *seg, int pg, int first) {
       }
     } else if (strcmp(key, "status") == 0) {
       sql_bind_text_copy(s, param++, json_string_value(val));
+    } else if (strcmp(key, "clicked") == 0) {
+      if (json_is_string(val)) sql_bind_text_copy(s, param++, json_string_value(val));
     } else if (strcmp(key, "joined_after") == 0 || strcmp(key, "joined_before") == 0 ||
                strcmp(key, "seen_after") == 0 || strcmp(key, "seen_before") == 0) {
       sql_bind_int(s, param++, json_integer_value(val));

@@ -806,6 +806,27 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
           fail(&r, line, "the engine failed: %s", err);
         free(data);
         answer_http(&r, line);
+      } else if (strncmp(l, "@click ", 7) == 0) {
+        /* @click +15550001 https://shop.example/presale [user agent]: the
+         * contact opens the newest link to that URL it was sent */
+        if (!r.e && start_engine(&r, botdir, line)) break;
+        char number[32] = "", url[2100] = "";
+        int used = 0;
+        size_t nl;
+        if (sscanf(l + 7, "%31s %2099s %n", number, url, &used) < 2 ||
+            !is_number_token(number, &nl)) {
+          fail(&r, line, "@click needs a number, a link's URL and an optional user agent, like "
+                         "@click +15550001 https://shop.example/presale");
+          break;
+        }
+        const char *agent = *(l + 7 + used) ? l + 7 + used : ENGINE_PHONE_AGENT;
+        free(r.fan);
+        r.fan = address_of(&r, number, nl);
+        char err[1024];
+        int found = engine_click(r.e, r.b, r.fan, url, agent, err, sizeof err);
+        if (found < 0) fail(&r, line, "the engine failed: %s", err);
+        else if (!found) fail(&r, line, "@click: %s was sent no link to %s", r.fan, url);
+        answer_http(&r, line);
       } else if (strncmp(l, "@http ", 6) == 0) {
         char err[1024];
         if (http_mocks_add(r.http, l + 6, err, sizeof err)) fail(&r, line, "@http: %s", err);
@@ -827,8 +848,8 @@ int chat_test_file(const char *path, int update, char *failure, size_t flen) {
         free(args);
       } else {
         fail(&r, line,
-             "unknown setup line '%s' (known: @bot, @channel, @clock, @contact, @env, @event, "
-             "@handback, @http, @seed)",
+             "unknown setup line '%s' (known: @bot, @channel, @click, @clock, @contact, @env, "
+             "@event, @handback, @http, @seed)",
              l);
       }
     } else if (cmd == '>') {

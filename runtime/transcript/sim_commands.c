@@ -281,6 +281,34 @@ static int cmd_event(sim *s, const command *c, char *arg) {
   return 0;
 }
 
+/* /click URL [user agent]: the current fan opens the newest link to URL
+ * it was sent (as @click). */
+static int cmd_click(sim *s, const command *c, char *arg) {
+  char *agent = arg;
+  while (*agent && *agent != ' ') agent++;
+  if (*agent) *agent++ = 0;
+  while (*agent == ' ') agent++;
+  if (!*arg) {
+    usage_error(s, c, "%s", "missing the link's URL");
+    return 0;
+  }
+  char err[1024];
+  record_step(&s->rec, xasprintf("@click %s %s%s%s", s->fan, arg, *agent ? " " : "", agent));
+  int found = engine_click(s->e, s->b, s->fan, arg, *agent ? agent : ENGINE_PHONE_AGENT, err,
+                           sizeof err);
+  if (found < 0) {
+    fprintf(s->err, "parley sim: %s\n", err);
+    s->errors++;
+  } else if (!found) {
+    sim_complain(s, "/click: %s was sent no link to %s", s->fan, arg);
+    free(s->rec.step); /* nothing happened: not a step of the transcript */
+    s->rec.step = NULL;
+  }
+  sim_answer_http(s);
+  record_step_end(&s->rec);
+  return 0;
+}
+
 /* /contact NUMBER key=value...: as a transcript's @contact. */
 static int cmd_contact(sim *s, const command *c, char *arg) {
   char *line = xasprintf("@contact %s", arg);
@@ -439,6 +467,10 @@ static const command commands[] = {
      "the current fan's triggered event (bot.on_event), as the\n"
      "                  events API brings it",
      cmd_event},
+    {"click", "URL [USER AGENT]",
+     "the current fan opens the newest link to URL it was sent\n"
+     "                  ({{link \"URL\"}}, c:link): bot.on_click runs",
+     cmd_click},
     {"contact", "NUMBER key=value ...",
      "create or change a contact: tz=ZONE, tags=a,b, status=opted_out,\n"
      "                  subscribed or not_opted_in, any other key a field (as\n"

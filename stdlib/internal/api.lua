@@ -271,6 +271,18 @@ function api.on_handback(fn)
   router.handback = new_rule(fn, "on_handback", 1)
 end
 
+-- bot.on_click(function(c, click) ... end): a person opened one of the
+-- contact's tracked links ({{link "URL"}}, c:link); click.url, click.message
+-- (the id of the message it came in), click.user_agent. Visits by programs
+-- (link previews, crawlers) are recorded but do not run it.
+function api.on_click(fn)
+  top_level_only("bot.on_click")
+  if router.click then
+    raise("bot.on_click: there is already one (" .. place(router.click.where) .. ")")
+  end
+  router.click = new_rule(fn, "on_click", 1)
+end
+
 function api.handler(name, fn, opts)
   top_level_only("bot.handler")
   checktype(name, "string", 1, "handler")

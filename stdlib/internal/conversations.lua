@@ -12,6 +12,7 @@ local raw_setmetatable, rawget, rawset, router = I.raw_setmetatable, I.rawget, I
 local rt, sbyte, select, sfind, sgmatch = I.rt, I.sbyte, I.select, I.sfind, I.sgmatch
 local sgsub, slower, smatch, template_filters = I.sgsub, I.slower, I.smatch, I.template_filters
 local template_problem, tointeger, tonumber = I.template_problem, I.tointeger, I.tonumber
+local link_url_ok = I.link_url_ok
 local tostring, type = I.tostring, I.type
 local channel_of, shape_send, template_opt = I.channel_of, I.shape_send, I.template_opt
 local cur = I.cur
@@ -76,6 +77,13 @@ local function segment_json(q, fname)
           "' (use \"subscribed\", \"not_opted_in\" or \"opted_out\")")
       end
       out.status = v
+    elseif k == "clicked" then
+      -- contacts a person clicked a tracked link of: to this URL, or any (true)
+      if v ~= true and not (type(v) == "string" and link_url_ok(v)) then
+        raise(fname .. ": clicked must be a link's URL (http or https) or true, not " ..
+          (type(v) == "string" and "'" .. v .. "'" or type(v)))
+      end
+      out.clicked = v
     elseif k == "joined_after" or k == "joined_before" or k == "seen_after" or k == "seen_before" then
       local ms
       if type(v) == "number" then
@@ -310,6 +318,17 @@ function methods.send(c, text, opts)
   if not p then raise("send: not a contact of this message") end
   local tr, urgent, body, content, after = outgoing(rawget(c, "number"), text, opts, 1, "send", c)
   return deliver_all(nil, body, "send", tr, urgent, content, after)
+end
+
+-- c:link(url): a short link to url, tracked: unique to the contact and the
+-- first message of this handler it goes in; a visit runs bot.on_click.
+function methods.link(c, url)
+  if c ~= cur.c then raise("link: not a contact of this message") end
+  in_handler("c:link")
+  if type(url) ~= "string" then argerror(1, "link", "URL string expected, got " .. type(url)) end
+  local link, err = host.link(url)
+  if not link then raise(err) end
+  return link
 end
 
 function methods.expect(c, name)

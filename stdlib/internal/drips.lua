@@ -39,9 +39,26 @@ local template_filters = {
 }
 local template_roots = { fields = true, tags = true, number = true, bot = true }
 
+-- A tracked link's URL: http(s), at most 2048 bytes, without spaces,
+-- control characters or the characters a URL must escape (" < > \ { } | ^ `),
+-- as the runtime takes it (runtime/engine/links.c).
+local function link_url_ok(u)
+  return #u <= 2048 and smatch(u, "^https?://[^%c \"<>\\{}|^`]+$") ~= nil
+end
+I.link_url_ok = link_url_ok
+
 -- The problem with text's filters ("template {{x fields.y}}: unknown filter
--- 'x' (known: url)"), or nil.
+-- 'x' (known: url)") or tracked links ({{link "URL"}}), or nil.
 local function template_problem(text)
+  for inside in sgmatch(text, "{{(%s*link[%s\"][^}]*)}}") do
+    local url = smatch(inside, '^%s*link%s+"([^"]*)"%s*$')
+    if not url then
+      return "template {{" .. inside .. '}}: write a tracked link as {{link "https://..."}}'
+    elseif not link_url_ok(url) then
+      return 'template {{link "' .. url .. '"}}: not an http(s) URL of at most 2048 bytes ' ..
+        "without spaces, quotes, angle brackets or braces"
+    end
+  end
   for f, name in sgmatch(text, "{{%s*([%a_][%w_]*)%s+([%w_%.]+)%s*}}") do
     if not template_filters[f] and template_roots[smatch(name, "^[^%.]+")] then
       local known = {}

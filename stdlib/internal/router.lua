@@ -242,7 +242,8 @@ rt.call = { false, false, false, false, false, false, false, false, false, false
   false, false, false } -- its array part sized once
 
 -- One call from the host, with its context ctx (rt.call): kind ("message",
--- "optout", "optin", "event", "status", "timer" or "late_timer"), text (a
+-- "optout", "optin", "event", "status", "timer", "late_timer", "handback"
+-- or "click"), text (a
 -- message's; an event's type; a report's status; a timer's handler),
 -- number, is_new, opted_out, expect, timezone, fields, tags and state
 -- (JSON), id, at, to, args (JSON: an event's data, a report, a timer's
@@ -299,6 +300,13 @@ local function dispatch(ctx)
     host_rule("on_handback")
     cur.rule = rule
     return finish(c, p, rule.fn(c, info))
+  elseif kind == "click" then
+    rule = router.click
+    local click = decode(args_json or "{}")
+    if not rule or type(click) ~= "table" then return finish(c, p, nil) end
+    host_rule("on_click")
+    cur.rule = rule
+    return finish(c, p, rule.fn(c, click))
   elseif kind == "status" then
     rule = router.status
     local st = decode(args_json or "{}")
