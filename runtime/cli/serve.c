@@ -225,9 +225,29 @@ static int inline_replies(const char *bot) {
 typedef struct check_ctx {
   int bad;
 } check_ctx;
+/* Where a bot's short links point: its link_url, else public_url. Read
+ * from the engine's workers at once: the settings do not change after
+ * the start. */
+static const char *link_base(void *ud, const char *bot) {
+  (void)ud;
+  const char *v = setting_for(bot, "link_url");
+  return v ? v : setting("public_url");
+}
+
+/* A base of short links: http(s)://, a host, no query or fragment. */
+static int link_base_ok(const char *v) {
+  size_t scheme = strncmp(v, "https://", 8) == 0 ? 8 : strncmp(v, "http://", 7) == 0 ? 7 : 0;
+  return scheme && v[scheme] && v[scheme] != '/' && !strpbrk(v, "?# \t\"<>");
+}
+
 static void check_bot_sending(void *ud, const char *bot, const bot_counts *c) {
   (void)c;
   check_ctx *ctx = ud;
+  if (!link_base_ok(link_base(NULL, bot))) {
+    fprintf(stderr, "parley serve: bot %s: link_url = '%s' is not a base of short links like "
+            "https://go.shop.example (http or https, no query)\n", bot, link_base(NULL, bot));
+    ctx->bad = 1;
+  }
   pthread_mutex_lock(&sendings_mu);
   bot_sending *b = sending_of(bot);
   pthread_mutex_unlock(&sendings_mu);
@@ -512,7 +532,7 @@ int cli_serve(int argc, char **argv) {
   }
   char err[4096];
   engine_options opt = {.db_path = db, .outbox = 1, .serving = 1, .bot_env = serve_bot_env,
-                        .engine_threads = (int)threads};
+                        .engine_threads = (int)threads, .link_base = link_base};
   engine *e = engine_open(&opt, err, sizeof err);
   if (!e) {
     fprintf(stderr, "parley serve: %s\n", err);

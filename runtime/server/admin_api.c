@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "contacts_file.h"
 #include "http_internal.h"
+#include "store_links.h"
 #include "store_console.h"
 #include "http_limits.h"
 #include "log.h"
@@ -849,19 +850,26 @@ static void run_contacts_csv(server *s, job *j, bot *b) {
 }
 
 /* A broadcast as the API shows it, with the contacts it has not reached
- * yet (it walks them by id: those after its cursor; 0 once it ended). */
+ * yet (it walks them by id: those after its cursor; 0 once it ended) and
+ * the clicks on its tracked links (-1: the store failed to count them). */
 static json_t *broadcast_json(server *s, const broadcast_row *br) {
   int64_t remaining = 0;
   int ended = strcmp(br->status, "done") == 0 || strcmp(br->status, "cancelled") == 0;
   if (!ended &&
       store_segment_count(engine_store(s->e), br->bot_id, br->segment, br->cursor, &remaining))
     remaining = -1;
-  return json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "id", (json_int_t)br->id,
-                   "status", br->status, "text", br->text, "segment", json_or_null(br->segment),
-                   "sent", (json_int_t)br->sent, "held", (json_int_t)br->held, "suppressed",
-                   (json_int_t)br->suppressed, "failed", (json_int_t)br->failed,
-                   "not_opted_in", (json_int_t)br->not_opted_in, "remaining",
-                   (json_int_t)remaining, "at", (json_int_t)(br->next_at / 1000));
+  /* its tracked links' clicks by people, and how many people made them */
+  int64_t clicks = 0, people = 0;
+  if (strstr(br->text, "{{") &&
+      store_broadcast_clicks(engine_store(s->e), br->id, &clicks, &people))
+    clicks = people = -1;
+  return json_pack("{s:I,s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "id",
+                   (json_int_t)br->id, "status", br->status, "text", br->text, "segment",
+                   json_or_null(br->segment), "sent", (json_int_t)br->sent, "held",
+                   (json_int_t)br->held, "suppressed", (json_int_t)br->suppressed, "failed",
+                   (json_int_t)br->failed, "not_opted_in", (json_int_t)br->not_opted_in,
+                   "remaining", (json_int_t)remaining, "at", (json_int_t)(br->next_at / 1000),
+                   "clicks", (json_int_t)clicks, "people", (json_int_t)people);
 }
 
 static void run_broadcast(server *s, job *j, bot *b) {
@@ -991,6 +999,10 @@ int admin_run(server *s, job *j) {
     run_contacts_csv(s, j, b);
   } else if (j->kind == JOB_MEDIA) {
     return run_media(s, j);
+  } else if (j->kind == JOB_LINKS) {
+    run_links(s, j, b);
+  } else if (j->kind == JOB_CLICKS) {
+    run_clicks(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {

@@ -42,6 +42,8 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_CONSOLE_ACTION: return "conversations";
     case JOB_VERSION_FILES: case JOB_VERSION_TEST: return "versions";
     case JOB_MEDIA: return "media";
+    case JOB_LINKS: return "links";
+    case JOB_CLICKS: return "clicks";
     default: return "contacts";
   }
 }

@@ -20,6 +20,7 @@ enum job_kind {
   JOB_REQUEUE,               /* inline replies whose answer did not get through */
   JOB_HTTP,                  /* the answer a waiting handler's request got */
   JOB_RELAYED,               /* what the node a message was relayed to answered */
+  JOB_CLICK,                 /* a visit to a short link: becomes a JOB_EVENT (link_visits.c) */
   JOB_RELOAD, JOB_VERSIONS, JOB_ROLLBACK,           /* admin: one at a time */
   JOB_METRICS,                                     /* read on the engine thread */
   JOB_CONTACTS, JOB_CONTACT, JOB_CONTACT_MESSAGES, /* admin reads */
@@ -28,6 +29,7 @@ enum job_kind {
   JOB_CONTACTS_IMPORT, JOB_CONTACTS_CSV,
   JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
   JOB_MEDIA, /* a channel's media file: fetched by media_fetch.c, answered with it */
+  JOB_LINKS, JOB_CLICKS, /* tracked links and their clicks (link_visits.c) */
   /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
   JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM, JOB_STATS,
@@ -99,6 +101,10 @@ typedef struct job {
   int feed_open;
   char *feed_bots;
   int64_t feed_until_ms;
+  /* JOB_CLICK (item: the code, text: the user agent): a HEAD request;
+   * the link's URL once found, where the visitor is sent (302) */
+  int click_head;
+  char *click_url;
   int failed;     /* the engine could not take it: 503 */
   int64_t arrived_ns; /* mono_ns when the request was complete */
   atomic_int done;
@@ -399,5 +405,14 @@ void media_fetcher_free(media_fetcher *m);
  * on the engine thread, every batch before it committed (admin_api.c): 0
  * answered, 1 handed to another node (forward_admin: answered later). */
 int admin_run(server *s, job *j);
+
+/* link_visits.c: GET /l/CODE becomes a JOB_CLICK (http_server.c); on the engine thread
+ * click_resolve finds its link and makes it the event that records it (0)
+ * or answers it (1: 404, or sent on without one); respond_click sends the
+ * visitor on. run_links, run_clicks: the admin API's. */
+int click_resolve(server *s, job *j);
+enum MHD_Result respond_click(struct MHD_Connection *conn, job *j);
+void run_links(server *s, job *j, struct bot *b);
+void run_clicks(server *s, job *j, struct bot *b);
 
 #endif

@@ -101,6 +101,7 @@ static int media_shown_inline(const char *type) {
 }
 
 static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *j) {
+  if (j->click_url) return respond_click(conn, j); /* recorded or not: sent on */
   if (j->nbatch) return j->via ? respond_delivery(conn, j) : respond_batch(conn, j);
   if (j->feed_open) { /* the console's live changes, until the stream ends */
     struct MHD_Response *r = feed_stream(s->feed, conn, j->feed_bots, j->feed_until_ms);
@@ -206,6 +207,10 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
   const char *rest = slash + 1;
   if (strcmp(rest, "contacts") == 0) {
     *kind = JOB_CONTACTS;
+  } else if (strcmp(rest, "links") == 0) {
+    *kind = JOB_LINKS;
+  } else if (strcmp(rest, "clicks") == 0) {
+    *kind = JOB_CLICKS;
   } else if (strcmp(rest, "contacts/import") == 0) { /* the endpoint, not a contact */
     *kind = JOB_CONTACTS_IMPORT;
   } else if (strcmp(rest, "contacts.csv") == 0) {
@@ -388,6 +393,22 @@ static int url_problem(const char *raw_uri, char *out, size_t n) {
   return 0;
 }
 
+/* GET /l/CODE: a visit to a short link (link_visits.c), as a JOB_CLICK. */
+static enum MHD_Result click_inbound(server *s, struct MHD_Connection *conn, request *r,
+                              const char *code, const char *method) {
+  int head = strcmp(method, "HEAD") == 0;
+  if (!head && strcmp(method, "GET") != 0) return respond_error(conn, 405, "use GET");
+  job *j = xcalloc(1, sizeof *j);
+  j->kind = JOB_CLICK;
+  j->botname = xstrdup("");
+  j->from = xstrdup("");
+  j->item = xstrdup(code);
+  const char *agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
+  j->text = xstrdup(agent ? agent : "");
+  j->click_head = head;
+  return start_job(s, conn, r, j);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -422,6 +443,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   enum MHD_Result rc = MHD_NO;
   if (console_page(conn, url, method, &rc) || console_route(s, conn, r, url, method, &rc))
     return rc;
+  if (strncmp(url, "/l/", 3) == 0) /* a short link (link_visits.c) */
+    return click_inbound(s, conn, r, url + 3, method);
   if (strcmp(url, "/healthz") == 0) { /* HEAD: the same answer, which MHD sends without a body */
     if (!get && strcmp(method, "HEAD") != 0) return respond_error(conn, 405, "use GET");
     if (!s->cfg.nodes) return respond(conn, 200, "text/plain", "ok\n");
@@ -786,6 +809,10 @@ static void handle_jobs(server *s, job *jobs) {
       if (engine_requeue(s->e, j->reply_ids, j->nreply_ids, err, sizeof err))
         log_event(LOG_ERROR, "store_failed", "error", err, NULL);
       job_free(j); /* nobody waits for it */
+      continue;
+    }
+    if (j->kind == JOB_CLICK && click_resolve(s, j)) { /* else the event that records it */
+      job_resume(j); /* answered */
       continue;
     }
     if (j->kind == JOB_CONSOLE_ACTION) { /* then an event of the conversation, in order */

@@ -29,6 +29,7 @@ void job_free(job *j) {
   free(j->dl_status);
   free(j->dl_error);
   free(j->botname);
+  free(j->click_url);
   free(j->http_body);
   free(j->content_type);
   buf_free(&j->body);

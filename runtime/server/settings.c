@@ -42,6 +42,9 @@ static const setting_def before_providers[] = {
      "folder of bot folders (each with a bot.lua) to serve"},
     {"public_url", "PARLEY_PUBLIC_URL", "http://127.0.0.1:8080", "default", 0, 0,
      "how providers reach this server (the URLs they call, which some sign; status URLs)"},
+    {"link_url", "PARLEY_LINK_URL", NULL, "unset", 0, 1,
+     "where tracked short links point ({{link \"URL\"}}, c:link): BASE of BASE/l/CODE, a "
+     "name that reaches this server (https://go.shop.example); unset: public_url"},
     {"admin_token", "PARLEY_ADMIN_TOKEN", NULL, "unset", 1, 0,
      "bearer token of the admin API (script reload, versions, rollback) and of the console"},
     {"operator_token", "PARLEY_OPERATOR_TOKEN", NULL, "unset", 1, 1,

@@ -44,6 +44,7 @@
 #include "sql_db.h"
 #include "luadata.h"
 #include "store.h"
+#include "store_links.h"
 #include "util.h"
 
 static const int64_t DEFAULT_CLOCK = 1767614400000LL; /* 2026-01-05 12:00 UTC */
@@ -411,13 +412,46 @@ static int l_broadcast(lua_State *L) {
 }
 static int l_consent(lua_State *L) { return with_contact_list(L, 1); }
 
+static void add_click(void *ud, const click_row *k) {
+  lua_State *L = ud;
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, k->url);
+  lua_setfield(L, -2, "url");
+  lua_pushstring(L, k->user_agent);
+  lua_setfield(L, -2, "user_agent");
+  lua_pushboolean(L, k->is_bot);
+  lua_setfield(L, -2, "bot");
+  lua_pushinteger(L, k->message_id);
+  lua_setfield(L, -2, "message");
+  lua_pushinteger(L, k->at / 1000);
+  lua_setfield(L, -2, "at");
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* clicks(number) -> the contact's clicks on tracked links, the newest
+ * first: { url, user_agent, bot, message, at } */
+static int l_clicks(lua_State *L) {
+  run *r = lua_touserdata(L, lua_upvalueindex(1));
+  const char *given = luaL_checkstring(L, 1);
+  char *number = address_of(r, given, strlen(given));
+  contact_row c = {0};
+  lua_newtable(L);
+  if (store_contact_get(engine_store(r->e), bot_id(r->b), number, &c) > 0) {
+    store_clicks_each(engine_store(r->e), bot_id(r->b), NULL, c.id, 0, 1000, add_click, L);
+    contact_row_free(&c);
+  }
+  free(number);
+  return 1;
+}
+
 static int assertion(run *r, int line, const char *expr) {
   lua_State *L = luaL_newstate();
   luaL_openlibs(L);
   static const luaL_Reg lookups[] = {{"contact", l_contact},
                                      {"messages", l_messages},
                                      {"consent", l_consent},
-                                     {"broadcast", l_broadcast}};
+                                     {"broadcast", l_broadcast},
+                                     {"clicks", l_clicks}};
   for (size_t i = 0; i < sizeof lookups / sizeof *lookups; i++) {
     lua_pushlightuserdata(L, r);
     lua_pushcclosure(L, lookups[i].func, 1);
