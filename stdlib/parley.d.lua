@@ -74,6 +74,11 @@
 ---@class Event
 ---@field type string the event's type, as bot.on_event named it
 
+---@class Click
+---@field url string the link's URL
+---@field message integer the id of the message the link came in (0: none)
+---@field user_agent string what the visitor's browser said it is
+
 ---@class Limits
 ---@field instructions? integer Lua VM instructions per message, a whole number from 1000 to 1e9 (default 10,000,000)
 ---@field memory? integer|string heap growth per message: bytes, or "512KB", "16MB", "16 MiB" (case-insensitive; 64 KB to 256 MB; default 16 MiB)
@@ -160,6 +165,14 @@ function Contact:expect(name) end
 ---@param opts? { reason?: string } why, as the console shows it (500 bytes at most)
 function Contact:handoff(opts) end
 
+---A tracked short link to url for this contact (BASE/l/CODE): the same code
+---for the same URL within one handler, bound to the first of the handler's
+---messages that carries it; a person's visit runs bot.on_click. In a text,
+---{{link "URL"}} does the same.
+---@param url string http or https, at most 2048 bytes
+---@return string
+function Contact:link(url) end
+
 ---Adds tags (the same as c.tags.name = true).
 ---@param ... string
 function Contact:tag(...) end
@@ -219,6 +232,7 @@ function Contact:stop_drip(name) end
 ---@field status? "subscribed"|"not_opted_in"|"opted_out"
 ---@field joined_after? string|number first seen at or after: "YYYY-MM-DD" (or with "HH:MM") in the bot's zone, or seconds
 ---@field joined_before? string|number first seen before
+---@field clicked? string|true a person clicked a tracked link of the contact's to this URL (true: any)
 ---@field [string] string|number|boolean|SegmentRange
 
 ---A contact as bot.contacts gives it: a copy (changing it changes nothing).
@@ -329,6 +343,13 @@ function bot.on_status(fn) end
 ---it returns or sends goes to the fan. One per bot.
 ---@param fn fun(c: Contact, info: { by: string, note: string }): string|number|nil
 function bot.on_handback(fn) end
+
+---Runs when a person opens one of the contact's tracked links ({{link "URL"}},
+---c:link), in that contact's conversation. What it returns or sends answers
+---the person (not held by quiet hours). Visits by programs (link previews,
+---crawlers) are recorded but do not run it. One per bot.
+---@param fn fun(c: Contact, click: Click): string|number|nil
+function bot.on_click(fn) end
 
 ---The current time, integer seconds since 1970 (the simulated clock in sim
 ---and test); the same value throughout one message.
