@@ -27,6 +27,7 @@ typedef struct contact {
   char *handoff; /* a person has the conversation, or is asked to (JSON,
                     store_console.h): its messages reach no handler */
   uint64_t batch; /* the last batch that wrote it: kept until that is durable */
+  uint64_t snapshot_hash; /* what history_snapshot wrote last (0: nothing yet) */
   signed char zone_looked_up; /* inferred_zone holds the number's zone, if any */
   char inferred_zone[48];
   struct contact *hnext, *prev, *next; /* hash chain, LRU list */

@@ -451,6 +451,7 @@ static int handle_message(engine *e, bot *b, const inbound *m) {
                      .direction = "in", .number = c->number, .text = m->text,
                      .status = "done", .provider_id = m->provider_id, .at = now};
   journal_message(e->jr, &row);
+  history_snapshot(e, c, msg_id);
   e->run->inbound = msg_id;
   e->stats.messages_in++, b->counts.messages_in++;
   c->last_seen = c->last_in = now;

@@ -518,6 +518,14 @@ int handoff_rule(engine *e, bot *b, contact *c);
  * ENGINE_CONSOLE_EVENT_PREFIX...): 0, or -1 if the store failed. */
 int handle_console_action(engine *e, bot *b, const inbound *m);
 
+/* A conversation's past (history.c): the contact before inbound message
+ * message_id, journaled if it changed since it was last; the answer a
+ * handler's request got (message_id: the inbound message it handles, 0:
+ * none). */
+void history_snapshot(engine *e, contact *c, int64_t message_id);
+void history_http_answer(engine *e, bot *b, int64_t contact_id, int64_t message_id,
+                         const char *method, const char *url, const engine_http_result *r);
+
 /* Tracked links (links.c) */
 int link_code_ok(const char *code);
 int link_url_ok(const char *url, size_t len);

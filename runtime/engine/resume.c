@@ -88,6 +88,8 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
                 r->status > 0 ? ENGINE_ACTION_HTTP : ENGINE_ACTION_HTTP_FAILED, what, "http %s",
                 what);
   free(what);
+  history_http_answer(e, cur, w->contact_id, w->kind == RUN_MESSAGE ? w->msg_id : 0,
+                      w->inv->http.method, w->inv->http.url, r);
   invocation *inv = w->inv;
   inv->b = cur;
   inv->c = c;

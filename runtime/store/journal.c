@@ -352,6 +352,24 @@ void journal_click_add(journal *j, const click_row *c) {
                    .user_agent = copy(j, c->user_agent ? c->user_agent : "")};
 }
 
+void journal_snapshot(journal *j, const snapshot_row *s) {
+  snapshot_row *o = &push(j, J_SNAPSHOT)->u.snapshot;
+  *o = (snapshot_row){.message_id = s->message_id, .contact_id = s->contact_id,
+                      .status = copy(j, s->status), .fields = copy(j, s->fields),
+                      .tags = copy(j, s->tags), .state = copy_or_null(j, s->state),
+                      .expect = copy_or_null(j, s->expect),
+                      .timezone = copy_or_null(j, s->timezone), .joined = s->joined};
+}
+
+void journal_http_answer(journal *j, const http_answer_row *a) {
+  http_answer_row *o = &push(j, J_HTTP_ANSWER)->u.http_answer;
+  *o = *a;
+  o->method = copy(j, a->method);
+  o->url = copy(j, a->url);
+  o->error = copy_or_null(j, a->error);
+  o->body = copy_or_null(j, a->body);
+}
+
 void journal_append(journal *dst, journal *src) {
   if (!src->n) return;
   if (dst->n + src->n > dst->cap) {
@@ -537,6 +555,10 @@ static int apply_op(store *st, journal_op *op) {
       return store_link_add(st, &op->u.link_add);
     case J_CLICK_ADD:
       return store_click_add(st, &op->u.click_add);
+    case J_SNAPSHOT:
+      return store_snapshot_add(st, &op->u.snapshot);
+    case J_HTTP_ANSWER:
+      return store_http_answer_add(st, &op->u.http_answer);
   }
   return -1;
 }
@@ -567,6 +589,8 @@ static int leaves_messages_alone(journal_kind kind) {
     case J_OPERATOR_ACTION:
     case J_LINK_ADD:
     case J_CLICK_ADD:
+    case J_SNAPSHOT:
+    case J_HTTP_ANSWER:
       return 1;
     default:
       return 0;
@@ -605,6 +629,8 @@ static int leaves_contacts_alone(journal_kind kind) {
     case J_OPERATOR_ACTION:
     case J_LINK_ADD:
     case J_CLICK_ADD:
+    case J_SNAPSHOT:
+    case J_HTTP_ANSWER:
       return 1;
     default:
       return 0;

@@ -15,6 +15,7 @@
 
 #include "store.h"
 #include "store_console.h"
+#include "store_history.h"
 #include "store_links.h"
 
 typedef enum {
@@ -61,6 +62,9 @@ typedef enum {
   /* tracked links (store_links.h) */
   J_LINK_ADD,
   J_CLICK_ADD,
+  /* a conversation's past (store_history.h) */
+  J_SNAPSHOT,
+  J_HTTP_ANSWER,
 } journal_kind;
 
 /* What one op of each kind carries (the member of journal_op's u its kind
@@ -227,6 +231,8 @@ typedef struct journal_op {
     struct operator_action operator_action; /* its strings the journal's */
     link_row link_add;                      /* its strings the journal's */
     click_row click_add;                    /* its strings the journal's */
+    snapshot_row snapshot;                  /* its strings the journal's */
+    http_answer_row http_answer;            /* its strings the journal's */
   } u;
 } journal_op;
 
@@ -297,6 +303,8 @@ void journal_handoff(journal *j, int64_t contact, const char *json);
 void journal_operator_action(journal *j, const operator_action *a);
 void journal_link_add(journal *j, const link_row *l);
 void journal_click_add(journal *j, const click_row *c);
+void journal_snapshot(journal *j, const snapshot_row *s);
+void journal_http_answer(journal *j, const http_answer_row *a);
 /* Moves every op of src to the end of dst (in order), leaving src empty; no
  * string is copied (src's blocks go to dst with them, so src's next string
  * takes a new block: one allocation). dst's queued count grows by src's. */

@@ -323,6 +323,33 @@ static const char *const migrations[] = {
     "CREATE INDEX clicks_link ON clicks(link_id);"
     "CREATE INDEX clicks_contact ON clicks(contact_id);"
     "CREATE INDEX clicks_bot ON clicks(bot_id, id);",
+    /* 17 -> 18: a conversation's past, to play it again (store_history.c):
+     * the contact before an inbound message, written when it changed since
+     * the last one; the answers its handlers' requests got */
+    "CREATE TABLE snapshots("
+    "  message_id INTEGER PRIMARY KEY,"
+    "  contact_id INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  fields TEXT NOT NULL,"
+    "  tags TEXT NOT NULL,"
+    "  state TEXT,"
+    "  expect TEXT,"
+    "  timezone TEXT,"
+    "  joined INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX snapshots_contact ON snapshots(contact_id, message_id);"
+    "CREATE TABLE http_answers("
+    "  id INTEGER PRIMARY KEY,"
+    "  bot_id INTEGER NOT NULL,"
+    "  contact_id INTEGER NOT NULL,"
+    "  message_id INTEGER NOT NULL DEFAULT 0,"
+    "  method TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  error TEXT,"
+    "  body TEXT,"
+    "  truncated INTEGER NOT NULL DEFAULT 0,"
+    "  at INTEGER NOT NULL);"
+    "CREATE INDEX http_answers_contact ON http_answers(contact_id, id);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -554,6 +581,8 @@ static const char *const deletes[] = {
     "DELETE FROM inbox_reads WHERE contact_id = ?1",
     "DELETE FROM operator_actions WHERE contact_id = ?1",
     "DELETE FROM clicks WHERE contact_id = ?1",
+    "DELETE FROM snapshots WHERE contact_id = ?1",
+    "DELETE FROM http_answers WHERE contact_id = ?1",
     "DELETE FROM links WHERE contact_id = ?1",
     "DELETE FROM contacts WHERE id = ?1"};
 
@@ -880,6 +909,7 @@ void store_close(store *st) {
   for (int i = 0; i < STORE_CLUSTER_QUERIES; i++) sql_finalize(st->cluster[i]);
   for (int i = 0; i < STORE_CONSOLE_QUERIES; i++) sql_finalize(st->console[i]);
   for (int i = 0; i < STORE_LINK_QUERIES; i++) sql_finalize(st->links[i]);
+  for (int i = 0; i < STORE_HISTORY_QUERIES; i++) sql_finalize(st->history[i]);
   sql_finalize(st->fence_check);
   for (int i = 0; i < STORE_MESSAGE_INSERTS; i++) {
     sql_finalize(st->message_inserts[i]);

@@ -17,7 +17,8 @@ enum {
   STORE_EXTRA_QUERIES = 16,
   STORE_CLUSTER_QUERIES = 24,
   STORE_CONSOLE_QUERIES = 20,
-  STORE_LINK_QUERIES = 8
+  STORE_LINK_QUERIES = 8,
+  STORE_HISTORY_QUERIES = 8
 };
 /* store_messages_add's INSERTs of 1, 2, 4 ... 64 rows (and
  * store_conversations_save's) */
@@ -32,6 +33,7 @@ struct store {
   sql_stmt *cluster[STORE_CLUSTER_QUERIES]; /* store_cluster.c's */
   sql_stmt *console[STORE_CONSOLE_QUERIES]; /* store_console.c's */
   sql_stmt *links[STORE_LINK_QUERIES];      /* store_links.c's */
+  sql_stmt *history[STORE_HISTORY_QUERIES]; /* store_history.c's */
   int inbox_session; /* store_inbox_open set its connection up */
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   sql_stmt *conversation_saves[2][STORE_MESSAGE_INSERTS]; /* without, with the state */
@@ -57,6 +59,7 @@ size_t store_outbox_statements(const char **out, size_t cap);
 size_t store_cluster_statements(const char **out, size_t cap);
 size_t store_console_statements(sql_kind kind, const char **out, size_t cap);
 size_t store_link_statements(const char **out, size_t cap);
+size_t store_history_statements(const char **out, size_t cap);
 /* The schema version store.c's migrations make. */
 int store_schema_version(void);
 

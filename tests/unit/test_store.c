@@ -672,6 +672,7 @@ static void test_version_numbers_per_bot(void) {
            " ALTER TABLE messages DROP COLUMN broadcast_id;"
            " ALTER TABLE messages DROP COLUMN reply_to;"
            " DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"
+           " DROP TABLE links; DROP TABLE clicks; DROP TABLE snapshots; DROP TABLE http_answers;"
            " ALTER TABLE contacts DROP COLUMN handoff; PRAGMA user_version = 5;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 5");
@@ -779,6 +780,7 @@ static void test_contacts_migrate_to_three_statuses(void) {
            "ALTER TABLE messages DROP COLUMN broadcast_id;"
            "ALTER TABLE messages DROP COLUMN reply_to;"
            "DROP TABLE console_sessions; DROP TABLE inbox_reads; DROP TABLE operator_actions;"
+           "DROP TABLE links; DROP TABLE clicks; DROP TABLE snapshots; DROP TABLE http_answers;"
            "PRAGMA user_version = 6;",
            msg, sizeof msg);
   CHECK_STR(msg, "", "the database is taken back to schema 6");

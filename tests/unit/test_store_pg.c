@@ -139,6 +139,7 @@ static void test_store_statements(sql_db *db) {
   n += store_cluster_statements(texts + n, 192 - n);
   n += store_console_statements(SQL_POSTGRES, texts + n, 192 - n);
   n += store_link_statements(texts + n, 192 - n);
+  n += store_history_statements(texts + n, 192 - n);
   CHECK(n > 60 && n < 192, "the store lists its statements (%zu)", n);
   size_t ok = 0;
   for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,8 @@ const state = {
   bot: null,
   cursor: null, /* the inbox's next page */
   open: null, /* the number of the conversation shown */
+  link: null, /* the URL whose clicks are shown */
+  clicksPaged: false, /* its clicks: more than the first page shown */
   marked: null, /* "number@newest message": what was marked read last */
   timer: null, /* the slow poll */
   events: null, /* the EventSource */
@@ -73,8 +75,8 @@ function when(seconds) {
 }
 
 function show(page) {
-  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page", "bot-page",
-                    "sim-page", "numbers-page"])
+  for (const id of ["sign-in-page", "inbox-page", "contacts-page", "broadcasts-page",
+                    "links-page", "bot-page", "sim-page", "numbers-page"])
     $(id).hidden = id !== page;
 }
 
@@ -343,6 +345,7 @@ function refreshSoon(inbox, open) {
     refreshTimer = null;
     if (!state.session || document.hidden) return;
     if (inbox && !$("inbox-page").hidden) loadInbox(false);
+    if (inbox && !$("links-page").hidden) loadLinks();
     if (open && state.open) openConversation(state.open);
   }, 1000);
 }
@@ -637,6 +640,8 @@ $("composer").addEventListener("submit", async (ev) => {
   }
 });
 
+const LINK_PLACEHOLDER = /\{\{ *link /;
+
 function broadcastItem(b) {
   const done = b.sent + b.held + b.suppressed + b.failed + b.not_opted_in;
   const total = b.remaining >= 0 ? done + b.remaining : done;
@@ -649,7 +654,12 @@ function broadcastItem(b) {
     el("span", {class: "counts", text: "#" + b.id + " · " + b.status + " · " +
       b.sent + " sent, " + b.held + " held, " + b.suppressed + " suppressed, " +
       b.failed + " failed, " + b.not_opted_in + " not opted in" +
-      (b.status === "scheduled" ? " · starts " + when(b.at) : "")}));
+      (b.status === "scheduled" ? " · starts " + when(b.at) : "")}),
+    /* its tracked links' clicks (-1: they could not be counted) */
+    b.clicks >= 0 && LINK_PLACEHOLDER.test(b.text)
+      ? el("span", {class: "counts link-clicks", text: plural(b.clicks, "click", "clicks") +
+                    " on its links, by " + plural(b.people, "person", "people")})
+      : null);
   if (b.status === "scheduled" || b.status === "running") {
     const cancel = el("button", {type: "button", class: "plain", text: "Cancel"});
     cancel.addEventListener("click", async () => {
@@ -681,6 +691,95 @@ async function loadBroadcasts() {
     if (e.status !== 401) $("bc-error").textContent = e.message;
   }
 }
+
+/* ------------------------------------------------------------ tracked links */
+
+/* A link's URL is the bot author's and a click's user agent the visitor's:
+ * both are shown as text, never as HTML, and a URL is not made a link. */
+function clickRate(s) {
+  return s.sent > 0 ? (100 * s.people / s.sent).toFixed(1) + " %" : "–";
+}
+
+function linkRow(s) {
+  const tr = el("tr", {"data-url": s.url, tabindex: "0"},
+                el("td", {text: s.url}), el("td", {text: String(s.sent)}),
+                el("td", {text: String(s.clicks)}), el("td", {text: String(s.people)}),
+                el("td", {text: clickRate(s)}), el("td", {text: String(s.bot_clicks)}),
+                el("td", {text: s.last_click ? when(s.last_click) : "–"}));
+  if (s.url === state.link) tr.setAttribute("aria-current", "true");
+  const open = () => openLink(s.url);
+  tr.addEventListener("click", open);
+  tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") open(); });
+  return tr;
+}
+
+async function loadLinks() {
+  if (!state.bot) return;
+  try {
+    const {links} = await api("GET", botPath("/links?limit=100"));
+    $("link-rows").replaceChildren(...links.map(linkRow));
+    $("links-empty").hidden = links.length > 0;
+    $("links-error").textContent = "";
+    if (!links.some((s) => s.url === state.link)) closeLink(); /* none open, or another bot's */
+    else if (!state.clicksPaged) loadClicks(false);
+  } catch (e) {
+    if (e.status !== 401) $("links-error").textContent = e.message;
+  }
+}
+
+function clickItem(k) {
+  const number = el("button", {type: "button", class: "plain", text: k.number,
+                               "aria-label": "Open the conversation with " + k.number});
+  number.addEventListener("click", () => {
+    state.open = k.number;
+    location.hash = "#inbox";
+    openConversation(k.number);
+  });
+  return el("li", {"data-id": String(k.id), "data-program": String(k.bot)},
+            el("span", {class: "head"}, number, el("span", {class: "when", text: when(k.at)}),
+               k.bot ? el("span", {class: "badge program", text: "program"}) : null),
+            el("span", {class: "agent", text: k.user_agent || "no user agent"}));
+}
+
+/* The open link's latest 100 visits, or the 100 before those shown. */
+async function loadClicks(more) {
+  const url = state.link;
+  const q = new URLSearchParams({url, limit: "100"});
+  if (more) q.set("before", $("clicks").lastElementChild?.dataset.id || "0");
+  try {
+    const {clicks} = await api("GET", botPath("/clicks?" + q));
+    if (state.link !== url) return;
+    const items = clicks.map(clickItem);
+    if (more) $("clicks").append(...items);
+    else $("clicks").replaceChildren(...items);
+    state.clicksPaged = more;
+    $("clicks-more").hidden = clicks.length < 100;
+    $("clicks-empty").hidden = more || clicks.length > 0;
+    $("link-error").textContent = "";
+  } catch (e) {
+    if (e.status !== 401) $("link-error").textContent = e.message;
+  }
+}
+
+function openLink(url) {
+  if (state.link !== url) $("clicks").replaceChildren();
+  state.link = url;
+  for (const tr of document.querySelectorAll("#link-rows tr"))
+    tr.setAttribute("aria-current", String(tr.dataset.url === url));
+  $("link-title").textContent = url;
+  $("link").hidden = false;
+  document.querySelector("#links-page .inbox").classList.add("reading");
+  loadClicks(false);
+}
+
+function closeLink() {
+  state.link = null;
+  $("link").hidden = true;
+  document.querySelector("#links-page .inbox").classList.remove("reading");
+}
+
+$("link-back").addEventListener("click", closeLink);
+$("clicks-more").addEventListener("click", () => loadClicks(true));
 
 /* ------------------------------------------------------------ the bot's versions */
 
@@ -878,14 +977,15 @@ async function loadNumbers() {
 
 function route() {
   if (!state.session) return;
-  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#bot": "bot",
-                "#sim": "sim", "#numbers": "numbers"}[location.hash] || "inbox";
+  const page = {"#contacts": "contacts", "#broadcasts": "broadcasts", "#links": "links",
+                "#bot": "bot", "#sim": "sim", "#numbers": "numbers"}[location.hash] || "inbox";
   for (const a of document.querySelectorAll("#nav a"))
     a.setAttribute("aria-current", a.id === "nav-" + page ? "page" : "false");
   show(page + "-page");
   $("export").href = state.bot ? botPath("/contacts.csv") : "#";
   if (page === "contacts") loadContacts(false);
   else if (page === "broadcasts") loadBroadcasts();
+  else if (page === "links") loadLinks();
   else if (page === "bot") loadVersions();
   else if (page === "numbers") loadNumbers();
   else loadInbox(false);
