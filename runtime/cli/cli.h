@@ -37,5 +37,6 @@ int cli_segments(int argc, char **argv); /* segments.c */
 int cli_serve(int argc, char **argv);    /* serve.c */
 int cli_reload(int argc, char **argv);   /* reload.c */
 int cli_contacts(int argc, char **argv); /* contacts.c */
+int cli_pull(int argc, char **argv);     /* pull.c */
 
 #endif

@@ -15,6 +15,8 @@ static void usage(FILE *f) {
       "                      send a bot's folder to a running server (hot reload)\n"
       "  contacts import BOT FILE | contacts export BOT [--output FILE]\n"
       "                      load contacts (CSV, JSON lines) into a running server, or save them\n"
+      "  pull BOT NUMBER [--last N] [--mask] [--output FILE]\n"
+      "                      write a live conversation as a transcript that plays it again\n"
       "  sim BOTDIR [--db FILE] [--as NUMBER] [--env NAME=value]...\n"
       "                      chat with a bot as a fan (a REPL; /help inside)\n"
       "  test [--update] [PATH...]\n"
@@ -49,7 +51,8 @@ static const struct verb {
     {"sim", cli_sim},           {"test", cli_test},
     {"check", cli_check},       {"segments", cli_segments},
     {"serve", cli_serve},       {"reload", cli_reload},
-    {"contacts", cli_contacts}, {"version", version},
+    {"contacts", cli_contacts}, {"pull", cli_pull},
+    {"version", version},
     {"--version", version},     {"help", help},
     {"--help", help},           {"-h", help},
 };

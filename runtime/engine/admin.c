@@ -72,6 +72,37 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
   return rc;
 }
 
+int engine_set_conversation(engine *e, bot *b, const char *number, const char *state_in,
+                            const char *expect, int joined, char *err, size_t errlen) {
+  char *state = NULL;
+  if (check_contact_data(state_in, "c.state", &LUADATA_STATE, &state, err, errlen)) return 1;
+  if (expect && (!*expect || strlen(expect) > 128 || strspn(expect,
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(expect))) {
+    snprintf(err, errlen, "expect must be a handler's name (letters, digits, _ . -)");
+    free(state);
+    return 1;
+  }
+  run_ctx run = {.now = e->clock(e->clock_ud)};
+  e->run = &run;
+  contact *c = contact_get(e, b, number, 1, NULL);
+  e->run = NULL;
+  if (!c) {
+    free(state);
+    snprintf(err, errlen, "%s", store_error(e->rd));
+    return -1;
+  }
+  if (state) replace(&c->state, state);
+  replace(&c->expect, expect);
+  journal_conversation(e->jr, c->id, c->state, c->expect, run.now);
+  if (joined && !c->joined) {
+    journal_contact_joined(e->jr, c->id);
+    c->joined = 1;
+  }
+  free(state);
+  if (submit_journal(e, err, errlen)) return -1;
+  return engine_flush(e, err, errlen);
+}
+
 typedef struct engine_import {
   engine *e;
   int64_t bot_id;

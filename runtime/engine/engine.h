@@ -260,6 +260,14 @@ int engine_set_contact(engine *e, bot *b, const char *number, const char *status
                        const char *fields, const char *tags, const char *timezone,
                        char *err, size_t errlen);
 
+/* A contact's conversation set as a test's setup would (a pulled
+ * transcript's @contact): its state (JSON, NULL: unchanged; held to the
+ * limits of c.state), the handler its next message goes to (NULL: none),
+ * and whether it has joined (its messages no longer go to bot.on_join).
+ * 1 with err if a value breaks a rule, 0, or -1 if the store failed. */
+int engine_set_conversation(engine *e, bot *b, const char *number, const char *state,
+                            const char *expect, int joined, char *err, size_t errlen);
+
 /* An event as the engine takes it, from the HTTP API or a transcript: its
  * type as bot.on_event names one (1 to 128 letters, digits, _ . - :), its
  * data (NULL: none; the caller has checked it is a JSON object) held to the

@@ -197,6 +197,9 @@ typedef struct run_ctx {
   int64_t event_key;      /* its output's place among the workers': see event.key */
   int64_t broadcast;      /* the broadcast whose turn runs (advance.c): its messages say so */
   int64_t inbound;        /* the inbound message being handled: its sender's replies say so */
+  int64_t resumed;        /* the inbound message a handler resumed after a request (or
+                           * run again) answers, and its sender: its sends to the */
+  const char *resumed_from; /* sender say so too (reply_to), though not inline */
   /* the timer whose handler runs (advance.c), id 0: none; a handler that
    * waits keeps it pending, unless it is a recurring one (done at once: the
    * waiting handler gets a rerun record of its own) */

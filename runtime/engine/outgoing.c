@@ -153,7 +153,11 @@ int record_out(engine *e, bot *b, contact *c, const char *text,
                    .priority = transactional || !may_hold || (e->run && e->run->answering) ? 0 : 1,
                    .error = error,
                    .broadcast_id = e->run ? e->run->broadcast : 0,
-                   .reply_to = reply != ENGINE_REPLY_NONE ? e->run->inbound : 0};
+                   .reply_to = reply != ENGINE_REPLY_NONE ? e->run->inbound
+                               : e->run && e->run->resumed_from &&
+                                       strcmp(c->number, e->run->resumed_from) == 0
+                                   ? e->run->resumed
+                                   : 0};
   journal_message(e->jr, &m);
   if (reply == ENGINE_REPLY_INLINE && inl->inbox_texts) {
     json_array_append_new(inl->inbox_texts, json_string(text));

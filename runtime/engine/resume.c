@@ -36,10 +36,14 @@ int waiting_rerun(engine *e, bot *b, contact *c, const timer_row *t, char *err, 
     run_ctx *run = e->run, saved = *run;
     run->reply_from = own_number(b, m.to);
     run->answering = kind != RUN_STATUS && kind != RUN_TIMER && kind != RUN_LATE_TIMER;
+    run->resumed = kind == RUN_MESSAGE ? msg_id : 0;
+    run->resumed_from = kind == RUN_MESSAGE && c ? c->number : NULL;
     rc = run_script(e, b, c, (run_kind)kind, &m, msg_id, str_field(o, "args"), NULL, err,
                     errlen);
     run->reply_from = saved.reply_from;
     run->answering = saved.answering;
+    run->resumed = saved.resumed;
+    run->resumed_from = saved.resumed_from;
   }
   json_decref(o);
   if (rc != 2) /* 2: it waits, its record with it */
@@ -98,6 +102,8 @@ static int resume(engine *e, waiting *w, const engine_http_result *r) {
   int nres;
   e->run->reply_from = w->reply_from;
   e->run->answering = w->answering;
+  e->run->resumed = w->kind == RUN_MESSAGE ? w->msg_id : 0;
+  e->run->resumed_from = w->kind == RUN_MESSAGE ? w->number : NULL;
   sandbox_status st = sandbox_resume(w->b->sb, w->co, &nres, inv, &w->used, err, sizeof err);
   if (st == SANDBOX_SUSPENDED) { /* another request */
     store_unlock(inv);

@@ -1003,6 +1003,8 @@ int admin_run(server *s, job *j) {
     run_links(s, j, b);
   } else if (j->kind == JOB_CLICKS) {
     run_clicks(s, j, b);
+  } else if (j->kind == JOB_TRANSCRIPT) {
+    run_transcript(s, j, b);
   } else if (j->kind == JOB_CONSENT_CSV) {
     run_consent_csv(s, j, b);
   } else if (j->kind == JOB_BROADCAST) {

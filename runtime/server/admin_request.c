@@ -44,6 +44,7 @@ const char *admin_endpoint(enum job_kind kind) {
     case JOB_MEDIA: return "media";
     case JOB_LINKS: return "links";
     case JOB_CLICKS: return "clicks";
+    case JOB_TRANSCRIPT: return "transcript";
     default: return "contacts";
   }
 }

@@ -281,7 +281,8 @@ static int kind_changes(enum job_kind kind) {
     case JOB_VERSIONS: case JOB_CONTACTS: case JOB_CONTACT: case JOB_CONTACT_MESSAGES:
     case JOB_CONSENT_CSV: case JOB_BROADCAST: case JOB_CONTACTS_CSV: case JOB_SESSION_GET:
     case JOB_BOTS: case JOB_CONVERSATIONS: case JOB_FEED: case JOB_BROADCASTS:
-    case JOB_BROADCAST_PREVIEW: case JOB_VERSION_FILES: case JOB_STATS:
+    case JOB_BROADCAST_PREVIEW: case JOB_VERSION_FILES: case JOB_STATS: case JOB_LINKS:
+    case JOB_CLICKS: case JOB_TRANSCRIPT:
       return 0;
     default:
       return 1;

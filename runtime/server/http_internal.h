@@ -30,6 +30,7 @@ enum job_kind {
   JOB_VERSION_FILES, JOB_VERSION_TEST, /* a version's files; its transcripts run */
   JOB_MEDIA, /* a channel's media file: fetched by media_fetch.c, answered with it */
   JOB_LINKS, JOB_CLICKS, /* tracked links and their clicks (link_visits.c) */
+  JOB_TRANSCRIPT, /* a conversation pulled as a .chat transcript (history_api.c) */
   /* the console's (console.c): console_run, from JOB_SESSION_CREATE on */
   JOB_SESSION_CREATE, JOB_SESSION_GET, JOB_SESSION_END, JOB_BOTS, JOB_CONVERSATIONS,
   JOB_CONVERSATION_READ, JOB_FEED, JOB_SIM, JOB_STATS,
@@ -413,6 +414,8 @@ int admin_run(server *s, job *j);
 int click_resolve(server *s, job *j);
 enum MHD_Result respond_click(struct MHD_Connection *conn, job *j);
 void run_links(server *s, job *j, struct bot *b);
+/* history_api.c: GET /v1/bots/BOT/contacts/NUMBER/transcript */
+void run_transcript(server *s, job *j, struct bot *b);
 void run_clicks(server *s, job *j, struct bot *b);
 
 #endif

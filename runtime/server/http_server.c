@@ -139,6 +139,7 @@ static enum MHD_Result respond_job(server *s, struct MHD_Connection *conn, job *
   if (j->http_status)
     return respond(conn, j->http_status,
                    j->kind == JOB_METRICS || j->kind == JOB_CONSENT_CSV ||
+                           j->kind == JOB_TRANSCRIPT ||
                            j->kind == JOB_CONTACTS_CSV
                        ? j->content_type
                        : "application/json",
@@ -219,8 +220,9 @@ static int admin_read_path(const char *url, char **bot, enum job_kind *kind, cha
     *kind = JOB_CONSENT_CSV;
   } else if (strncmp(rest, "contacts/", 9) == 0) {
     const char *num = rest + 9, *end = strchr(num, '/');
-    if (end && strcmp(end, "/messages") != 0) return 0;
-    *kind = end ? JOB_CONTACT_MESSAGES : JOB_CONTACT;
+    if (end && strcmp(end, "/messages") != 0 && strcmp(end, "/transcript") != 0) return 0;
+    *kind = !end ? JOB_CONTACT : strcmp(end, "/messages") == 0 ? JOB_CONTACT_MESSAGES
+                                                               : JOB_TRANSCRIPT;
     *item = xstrndup(num, end ? (size_t)(end - num) : strlen(num));
   } else if (strncmp(rest, "media/", 6) == 0 && rest[6] && strlen(rest + 6) <= 64 &&
              strspn(rest + 6, "0123456789") == strlen(rest + 6)) { /* Meta's media ids */

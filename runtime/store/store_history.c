@@ -13,6 +13,7 @@ enum {
   K_SNAPSHOT_BEFORE,
   K_MESSAGES,
   K_HTTP_ANSWERS,
+  K_ERRORS,
   K_COUNT
 };
 _Static_assert((int)K_COUNT <= (int)STORE_HISTORY_QUERIES,
@@ -30,9 +31,12 @@ static const char *const queries[K_COUNT] = {
         " FROM snapshots WHERE contact_id = ?1 AND message_id <= ?2"
         " ORDER BY message_id DESC LIMIT 1",
     [K_MESSAGES] = "SELECT id, created_at, coalesce(broadcast_id, 0), direction, text, status,"
-                   " error FROM messages WHERE contact_id = ?1 ORDER BY id DESC LIMIT ?2",
+                   " error, coalesce(send_at, 0), coalesce(reply_to, 0) FROM messages"
+                   " WHERE contact_id = ?1 ORDER BY id DESC LIMIT ?2",
     [K_HTTP_ANSWERS] = "SELECT id, message_id, at, method, url, status, error, body, truncated"
                        " FROM http_answers WHERE contact_id = ?1 AND at >= ?2 ORDER BY id",
+    [K_ERRORS] = "SELECT coalesce(message_id, 0), text, at FROM errors WHERE contact_id = ?1"
+                 " AND at >= ?2 ORDER BY id",
 };
 
 size_t store_history_statements(const char **out, size_t cap) {
@@ -115,7 +119,8 @@ int store_history_messages(store_reader *rd, int64_t contact_id, long last,
     texts[4 * n + 2] = store_col_dup(s, 5);
     texts[4 * n + 3] = store_col_dup(s, 6);
     v[n] = (history_message){.id = sql_column_int(s, 0), .at = sql_column_int(s, 1),
-                             .broadcast_id = sql_column_int(s, 2), .direction = texts[4 * n],
+                             .broadcast_id = sql_column_int(s, 2), .send_at = sql_column_int(s, 7),
+                             .reply_to = sql_column_int(s, 8), .direction = texts[4 * n],
                              .text = texts[4 * n + 1], .status = texts[4 * n + 2],
                              .error = texts[4 * n + 3]};
     n++;
@@ -144,4 +149,16 @@ int store_http_answers_each(store_reader *rd, int64_t contact_id, int64_t from_m
                               .error = sql_column_text(s, 6), .body = sql_column_text(s, 7),
                               .truncated = (int)sql_column_int(s, 8)});
   return store_step_end(st, s, rc, "cannot read the answers requests got") < 0 ? -1 : 0;
+}
+
+int store_history_errors(store_reader *rd, int64_t contact_id, int64_t from_ms,
+                         history_error_fn fn, void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_ERRORS);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_INT(contact_id), SQL_INT(from_ms));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_int(s, 0), sql_column_text(s, 1), sql_column_int(s, 2));
+  return store_step_end(st, s, rc, "cannot read a contact's errors") < 0 ? -1 : 0;
 }

@@ -44,6 +44,8 @@ int store_snapshot_before(store_reader *rd, int64_t contact_id, int64_t message_
  * in order (oldest first). */
 typedef struct history_message {
   int64_t id, at, broadcast_id;
+  int64_t send_at;  /* held by quiet hours: when it went, or goes */
+  int64_t reply_to; /* the inbound message it answers (0: none) */
   const char *direction, *text, *status, *error;
 } history_message;
 typedef void (*history_message_fn)(void *ud, const history_message *m);
@@ -54,5 +56,12 @@ int store_history_messages(store_reader *rd, int64_t contact_id, long last,
 typedef void (*http_answer_fn)(void *ud, const http_answer_row *a);
 int store_http_answers_each(store_reader *rd, int64_t contact_id, int64_t from_ms,
                             http_answer_fn fn, void *ud);
+
+/* The contact's handler errors from from_ms on, in order: the message the
+ * failed handler ran for (an inbound message's id for its handler; 0 or
+ * another id for the others), the error, when. */
+typedef void (*history_error_fn)(void *ud, int64_t message_id, const char *text, int64_t at);
+int store_history_errors(store_reader *rd, int64_t contact_id, int64_t from_ms,
+                         history_error_fn fn, void *ud);
 
 #endif

@@ -504,6 +504,52 @@ static int assertion(run *r, int line, const char *expr) {
 
 /* ---------------------------------------------------------------- setup lines */
 
+/* @contact NUMBER {"status", "fields", "tags", "timezone", "state",
+ * "expect", "joined"}: the whole contact as JSON, as `parley pull` writes
+ * it (each key optional). */
+static int setup_contact_json(run *r, int line, const char *address, const char *text) {
+  json_error_t jerr;
+  json_t *o = json_loads(text, 0, &jerr);
+  const char *key;
+  json_t *v;
+  const char *bad = !json_is_object(o) ? "the JSON form is one object" : NULL;
+  json_object_foreach(o, key, v) {
+    if (bad) break;
+    if (strcmp(key, "status") == 0 || strcmp(key, "timezone") == 0 ||
+        strcmp(key, "expect") == 0)
+      bad = json_is_string(v) || json_is_null(v) ? NULL : "status, timezone and expect are strings";
+    else if (strcmp(key, "fields") == 0 || strcmp(key, "state") == 0)
+      bad = json_is_object(v) ? NULL : "fields and state are objects";
+    else if (strcmp(key, "tags") == 0)
+      bad = json_is_array(v) ? NULL : "tags is a list of names";
+    else if (strcmp(key, "joined") == 0)
+      bad = json_is_boolean(v) ? NULL : "joined is true or false";
+    else
+      bad = "its keys are status, fields, tags, timezone, state, expect, joined";
+  }
+  if (bad) {
+    json_decref(o);
+    return fail(r, line, "@contact: %s%s%s", bad, o ? "" : ": ", o ? "" : jerr.text);
+  }
+  char *fields = json_object_get(o, "fields") ? json_dumps(json_object_get(o, "fields"), JSON_COMPACT) : NULL;
+  char *tags = json_object_get(o, "tags") ? json_dumps(json_object_get(o, "tags"), JSON_COMPACT) : NULL;
+  char *state = json_object_get(o, "state") ? json_dumps(json_object_get(o, "state"), JSON_COMPACT) : NULL;
+  char err[1024];
+  int rc = engine_set_contact(r->e, r->b, address,
+                              json_string_value(json_object_get(o, "status")), fields, tags,
+                              json_string_value(json_object_get(o, "timezone")), err, sizeof err);
+  if (!rc && (state || json_object_get(o, "expect") || json_object_get(o, "joined")))
+    rc = engine_set_conversation(r->e, r->b, address, state,
+                                 json_string_value(json_object_get(o, "expect")),
+                                 json_is_true(json_object_get(o, "joined")), err, sizeof err);
+  free(fields);
+  free(tags);
+  free(state);
+  json_decref(o);
+  if (rc) return fail(r, line, "@contact: %s", err);
+  return 0;
+}
+
 static int setup_contact(run *r, int line, char *args) {
   char *save = NULL;
   char *number = strtok_r(args, " \t", &save);
@@ -511,6 +557,13 @@ static int setup_contact(run *r, int line, char *args) {
   if (!number || !is_number_token(number, &n))
     return fail(r, line, "@contact needs a number like +15550001, got '%s'",
                 number ? number : "");
+  while (save && (*save == ' ' || *save == '\t')) save++;
+  if (save && *save == '{') {
+    char *address = address_of(r, number, n);
+    int rc = setup_contact_json(r, line, address, save);
+    free(address);
+    return rc;
+  }
   contact_setup cs;
   char err[1024];
   if (contact_setup_read(save, &cs, err, sizeof err))
