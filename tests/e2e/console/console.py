@@ -1,12 +1,15 @@
 """The console in a real browser (headless Chromium driven by Selenium) against a
 parley serve on 127.0.0.1: sign-in (a wrong token refused, the cookie's flags), the
 inbox (fans' messages, new ones appearing without a reload), a conversation's
-history, hostile texts shown as text, the CSRF token required of a change, an
-operator seeing only its bot, a session kept over a restart, sign-out. Screenshots
-of each page go to --shots."""
+history, hostile texts shown as text, the CSRF token required of a change, a
+broadcast's tracked link visited (its clicks, the Links view), an operator seeing
+only its bot, a session kept over a restart, sign-out. Screenshots of each page go
+to --shots."""
 import argparse
+import http.client
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -34,6 +37,12 @@ bot.fallback(function(c, msg) return "Desk bot: " .. msg.text end)
 bot.on_handback(function(c, info) return "The bot is back. " .. info.note end)
 '''
 
+
+PRESALE = "https://shop.example/presale?from=sms&x=1"
+PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+         "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+PREVIEW = "facebookexternalhit/1.1"
+HOSTILE_AGENT = "<img src=x onerror=window.__pwned=3>"
 
 XSS = ["<script>window.__pwned = 1</script>",
        "\"><img src=x onerror=\"window.__pwned = 2\">",
@@ -407,6 +416,106 @@ def broadcasts(d, p, a):
     d.find_element(By.ID, "nav-inbox").click()
 
 
+def visit(p, path, agent):
+    """(status, Location) of a visit to a short link, as a phone or a program makes it."""
+    conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"User-Agent": agent})
+        r = conn.getresponse()
+        r.read()
+        return r.status, r.getheader("Location")
+    finally:
+        conn.close()
+
+
+def short_link(p, number):
+    """The path of the short link the contact's latest message carries, or None."""
+    status, body = request(p.port, "GET", "/v1/bots/fanclub/contacts/%s/messages" %
+                           number.replace("+", "%2B"), headers={"Authorization": "Bearer " + ADMIN})
+    found = re.findall(r"/l/[0-9A-Za-z]{12}", body) if status == 200 else []
+    return found[-1] if found else None
+
+
+def links(d, p, a):
+    """A broadcast with a tracked link, visited by people and a link preview: its clicks in the
+    broadcasts list, the Links view's counts, the visits listed (the program's flagged, a
+    hostile user agent shown as text), a visitor's conversation opened from there."""
+    d.find_element(By.ID, "nav-broadcasts").click()
+    set_value(d, "bc-tag", "")
+    set_value(d, "bc-text", 'Presale is open: {{link "%s"}}' % PRESALE)
+    wait_for(lambda: "4 contacts match" in text_of(d, "bc-preview"))
+    d.find_element(By.ID, "bc-send").click()
+    d.switch_to.alert.accept()
+    check("a broadcast with a tracked link runs to done",
+          wait_for(lambda: d.execute_script(
+              "const li = document.querySelector('#broadcast-list li');"
+              "return li && li.textContent.includes('{{link') && li.dataset.status === 'done'"
+              " && li.textContent.includes('4 sent');"), timeout=20),
+          texts(d, "#broadcast-list"))
+    fans = ["+15550001", "+15550002", "+15550003", "+15550009"]
+    path = {f: short_link(p, f) for f in fans}
+    check("each contact got a short link of its own", all(path.values()) and
+          len(set(path.values())) == 4, path)
+    if not all(path.values()):
+        return
+    got = [visit(p, path["+15550001"], PHONE), visit(p, path["+15550002"], PHONE),
+           visit(p, path["+15550001"], HOSTILE_AGENT), visit(p, path["+15550003"], PREVIEW)]
+    check("the visits are sent on to the URL (a phone twice, a hostile user agent, a preview)",
+          got == [(302, PRESALE)] * 4, got)
+
+    d.find_element(By.ID, "nav-inbox").click()
+    d.find_element(By.ID, "nav-broadcasts").click()
+    clicks = lambda: texts(d, "#broadcast-list li .link-clicks")  # noqa: E731
+    check("the broadcasts list shows the broadcast's clicks by people, not the program's",
+          wait_for(lambda: clicks() == "3 clicks on its links, by 2 people"), clicks())
+    check("... and nothing of the kind for a broadcast without links",
+          len(d.find_elements(By.CSS_SELECTOR, "#broadcast-list li .link-clicks")) == 1,
+          texts(d, "#broadcast-list"))
+
+    status, body = fetch(d, "GET", "/v1/bots/fanclub/clicks?limit=1")
+    check("the links and their clicks are read with the session alone (a GET, no CSRF token)",
+          status == 200 and fetch(d, "GET", "/v1/bots/fanclub/links")[0] == 200, body)
+    d.find_element(By.ID, "nav-links").click()
+    row = lambda: d.execute_script(  # noqa: E731
+        "const r = [...document.querySelectorAll('#link-rows tr')]"
+        "  .find((r) => r.dataset.url === arguments[0]);"
+        "return r ? [...r.children].map((c) => c.textContent) : null", PRESALE)
+    check("the Links view: the URL, 4 sent, 3 clicks by 2 people (50 %), 1 program visit",
+          wait_for(lambda: (row() or [])[:6] == [PRESALE, "4", "3", "2", "50.0 %", "1"]),
+          row() or text_of(d, "links-error"))
+    check("... and when the last person clicked", (row() or [""] * 7)[6] not in ("", "–"), row())
+    d.find_element(By.CSS_SELECTOR, "#link-rows tr").click()
+    visits = lambda: d.execute_script(  # noqa: E731
+        "return [...document.querySelectorAll('#clicks li')].map((l) =>"
+        "  [l.querySelector('button').textContent, l.dataset.program,"
+        "   !!l.querySelector('.badge.program'), l.querySelector('.agent').textContent])")
+    want = [["+15550003", "true", True, PREVIEW], ["+15550001", "false", False, HOSTILE_AGENT],
+            ["+15550002", "false", False, PHONE], ["+15550001", "false", False, PHONE]]
+    check("selecting it lists its visits, the latest first, the program's flagged",
+          wait_for(lambda: visits() == want), visits())
+    check("the URL heads them, as text", text_of(d, "link-title") == PRESALE,
+          text_of(d, "link-title"))
+    check("a hostile user agent is shown as text, and nothing ran",
+          d.execute_script("return window.__pwned") is None and
+          not d.find_elements(By.CSS_SELECTOR, "main img, main script"), visits())
+    shot(d, a.shots, "18-links")
+    check("a new visit shows while the view is open",
+          visit(p, path["+15550009"], PHONE) == (302, PRESALE) and
+          wait_for(lambda: (row() or [])[2:5] == ["4", "3", "75.0 %"] and
+                   [v[0] for v in visits()][:2] == ["+15550009", "+15550003"], timeout=20),
+          [row(), visits()])
+    opener = [b for b in d.find_elements(By.CSS_SELECTOR, "#clicks li button")
+              if b.text == "+15550001"]
+    if opener:
+        opener[0].click()
+    check("a visitor's number opens their conversation",
+          opener and wait_for(lambda: visible(d, "inbox-page") and visible(d, "thread") and
+                              "+15550001" in text_of(d, "thread-title") and
+                              "Presale is open: http" in texts(d, "#history li.out")),
+          text_of(d, "thread-title"))
+    d.find_element(By.ID, "nav-inbox").click()
+
+
 def versions(d, p, a):
     """The bot's versions: a diff between two, their transcripts run, a rollback."""
     with open(os.path.join(a.dir, "scripts", "fanclub", "bot.lua"), encoding="utf-8") as f:
@@ -613,6 +722,7 @@ def run(d, p, a, fake):
     handoff(d, p, a, fake)
     contacts(d, p, a)
     broadcasts(d, p, a)
+    links(d, p, a)
     versions(d, p, a)
     simulator(d, p, a)
     numbers(d, p, a)
