@@ -118,6 +118,13 @@ static char *status_url(const provider_registration *p, const char *bot) {
 }
 
 /* What a provider reads of a bot's settings. */
+/* The replay setting as a count: -1 if it is not one. */
+static long replay_count(const char *v) {
+  char *end;
+  long n = v && *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : -1;
+  return n < 0 || *end || n > 100000 ? -1 : n;
+}
+
 static const char *bot_setting(void *ud, const char *key) { return setting_for(ud, key); }
 
 /* The server's view of the secrets providers check requests with. */
@@ -193,6 +200,8 @@ static bot_sending *sending_of(const char *bot) {
   const char *inl = setting_for(bot, "inline_replies");
   if (strcmp(inl, "on") != 0 && strcmp(inl, "off") != 0)
     b->problem = "inline_replies must be on or off";
+  if (replay_count(setting_for(bot, "replay")) < 0)
+    b->problem = "replay must be a number of messages from 0 to 100000";
   const char *priv = setting_for(bot, "http_allow_private");
   if (strcmp(priv, "on") != 0 && strcmp(priv, "off") != 0)
     b->problem = "http_allow_private must be on or off";
@@ -219,6 +228,11 @@ static const outbox_bot_config *config_for(void *ud, const char *bot) {
 
 static int inline_replies(const char *bot) {
   return strcmp(setting_for(bot, "inline_replies"), "on") == 0;
+}
+
+static long replay_of(const char *bot) {
+  long n = replay_count(setting_for(bot, "replay"));
+  return n < 0 ? 0 : n;
 }
 
 /* Every loaded bot's sending settings must be usable before we listen. */
@@ -584,6 +598,7 @@ int cli_serve(int argc, char **argv) {
                            (unsigned)(per_address ? per_address : max_connections),
                        .request_deadline_ms = request_deadline,
                        .inline_replies = inline_replies,
+                       .replay = replay_of,
                        .reply_deadline_ms = deadline,
                        .more_metrics = sender_metrics,
                        .metrics_ud = e,

@@ -47,12 +47,29 @@ static json_t *lines_of(char *text) {
 /* Passes sc (taken) through the gate (deploy.h) and answers: 200 with the
  * active version, 422 if it does not load or a transcript fails, 409 if
  * one of its numbers is another bot's. */
+/* A flag of the query: ?dry_run=1, ?accept_errors=true. */
+static int query_flag(job *j, const char *name) {
+  const char *v = json_string_value(json_object_get(j->query, name));
+  return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
 static void install(server *s, job *j, script *sc, const char *what) {
   char err[16384];
-  deploy_result r = deploy_version(s->e, sc, NULL, err, sizeof err);
+  deploy_options o = {.dry_run = query_flag(j, "dry_run"),
+                      .accept_errors = query_flag(j, "accept_errors"),
+                      .replay = s->cfg.replay && strcmp(what, "reload") == 0
+                                    ? s->cfg.replay(j->botname)
+                                    : 0};
+  deploy_result r = deploy_version(s->e, sc, &o, err, sizeof err);
+  json_t *replay = r.replay ? r.replay : json_null();
+  if (r.status == DEPLOY_OK && o.dry_run) {
+    job_answer(j, 200, json_pack("{s:s,s:o}", "status", "dry_run", "replay", replay));
+    log_event(LOG_INFO, "reload_dry_run", "bot", j->botname, NULL);
+    return;
+  }
   if (r.status == DEPLOY_OK) {
-    job_answer(j, 200, json_pack("{s:s,s:I}", "status", "active", "version",
-                                 (json_int_t)bot_version(r.bot)));
+    job_answer(j, 200, json_pack("{s:s,s:I,s:o}", "status", "active", "version",
+                                 (json_int_t)bot_version(r.bot), "replay", replay));
     s->reloads++;
     char version[24];
     snprintf(version, sizeof version, "%lld", (long long)bot_version(r.bot));
@@ -61,21 +78,27 @@ static void install(server *s, job *j, script *sc, const char *what) {
   }
   s->reload_failures++;
   if (r.status == DEPLOY_ERROR) {
+    json_decref(replay);
     job_answer_error(j, 500, err);
     log_event(LOG_ERROR, "reload_failed", "bot", j->botname, "error", err, NULL);
     return;
   }
   const char *message = r.status == DEPLOY_TESTS_FAILED
                             ? "the new version's transcript tests failed; it was not activated"
+                        : r.status == DEPLOY_REPLAY_ERRORS
+                            ? "real messages replayed on the new version fail; it was not "
+                              "activated (accept_errors=1 activates it all the same)"
                         : r.status == DEPLOY_NUMBER_TAKEN
                             ? "the new version claims a number another bot serves; it was not "
                               "activated"
                             : "the new version was not activated";
   job_answer(j, r.status == DEPLOY_NUMBER_TAKEN ? 409 : 422,
-             json_pack("{s:s,s:o}", "error", message, "errors", lines_of(err)));
+             json_pack("{s:s,s:o,s:o}", "error", message, "errors", lines_of(err), "replay",
+                       replay));
   char count[16];
   snprintf(count, sizeof count, "%d", r.failed);
   const char *reason = r.status == DEPLOY_TESTS_FAILED   ? "transcripts"
+                       : r.status == DEPLOY_REPLAY_ERRORS ? "replay"
                        : r.status == DEPLOY_NUMBER_TAKEN ? "number_taken"
                                                          : "invalid";
   char event[32];

@@ -17,9 +17,19 @@ static int ships_tests(const script *sc) {
   return 0;
 }
 
-deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char *err,
+/* The replay of real messages on the running version and on sc (replay.h):
+ * 0 with r->replay and r->counts, or -1 with err. */
+static int replay_versions(engine *e, const bot *running, const script *sc, long messages,
+                           deploy_result *r, char *err, size_t errlen) {
+  replay_options ro = {.bot_id = bot_id(running), .messages = messages,
+                       .old_version = bot_script(running), .new_version = sc};
+  r->replay = replay_run(engine_store(e), &ro, &r->counts, err, errlen);
+  return r->replay ? 0 : -1;
+}
+
+deploy_result deploy_version(engine *e, script *sc, const deploy_options *o, char *err,
                              size_t errlen) {
-  deploy_result r = {DEPLOY_ERROR, NULL, 0};
+  deploy_result r = {DEPLOY_ERROR, NULL, 0, NULL, {0}};
   /* its settings as it will run with them (its transcripts use their @env) */
   if (engine_fill_bot_env(e, sc, err, errlen)) {
     script_free(sc);
@@ -49,6 +59,23 @@ deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char
     r.failed = failed;
     return r;
   }
+  if (running && o->replay > 0 && replay_versions(e, running, sc, o->replay, &r, err, errlen)) {
+    script_free(sc);
+    return r; /* DEPLOY_ERROR */
+  }
+  if (r.replay && (r.counts.errors || r.counts.limits) && !o->accept_errors && !o->dry_run) {
+    snprintf(err, errlen, "%ld of %ld real messages replayed on it fail%s, %ld hit a limit: "
+             "see the report (or force it: accept_errors)", r.counts.errors, r.counts.messages,
+             r.counts.errors == 1 ? "s" : "", r.counts.limits);
+    script_free(sc);
+    r.status = DEPLOY_REPLAY_ERRORS;
+    return r;
+  }
+  if (o->dry_run) {
+    script_free(sc);
+    r.status = DEPLOY_OK;
+    return r;
+  }
   int why;
   bot *b = engine_install(e, sc, &why, err, errlen);
   if (!b) {
@@ -57,7 +84,7 @@ deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char
                                              : DEPLOY_ERROR;
     return r;
   }
-  if (engine_bot_served(e, b, folder_sha, err, errlen)) return r;
+  if (engine_bot_served(e, b, o->folder_sha, err, errlen)) return r;
   r.status = DEPLOY_OK;
   r.bot = b;
   return r;
@@ -171,7 +198,9 @@ static int start_one(engine *e, start_item *it, char *err, size_t errlen) {
   free(it->problem);
   it->problem = NULL;
   if (it->folder_files) {
-    deploy_result r = deploy_version(e, sc, it->folder_sha, err, errlen);
+    deploy_options o = {.folder_sha = it->folder_sha}; /* no replay at a start */
+    deploy_result r = deploy_version(e, sc, &o, err, errlen);
+    json_decref(r.replay);
     if (r.status == DEPLOY_OK) {
       fprintf(stderr, "parley serve: loaded %s (version %lld)\n", it->folder,
               (long long)bot_version(r.bot));

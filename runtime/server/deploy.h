@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "replay.h"
 #include "script.h"
 
 typedef enum deploy_status {
@@ -19,20 +20,33 @@ typedef enum deploy_status {
   DEPLOY_INVALID,      /* the version does not load */
   DEPLOY_TESTS_FAILED, /* one of its transcripts fails */
   DEPLOY_NUMBER_TAKEN, /* one of its numbers is another bot's */
+  DEPLOY_REPLAY_ERRORS, /* real messages replayed on it fail or hit a limit (replay.h) */
   DEPLOY_ERROR,        /* the store failed, or the transcripts could not run */
 } deploy_status;
 
+typedef struct deploy_options {
+  /* sc was read from the bot's folder and these are its files (script_sha),
+   * remembered so that an unchanged folder changes nothing at the next
+   * start; NULL for uploads */
+  const char *folder_sha;
+  /* real messages replayed on the running version and on sc before it is
+   * activated (replay.h); 0: none */
+  long replay;
+  int accept_errors; /* activated although the replay found new errors */
+  int dry_run;       /* the gate and the replay, not the activation */
+} deploy_options;
+
 typedef struct deploy_result {
   deploy_status status;
-  bot *bot;   /* the new active version (DEPLOY_OK) */
+  bot *bot;   /* the new active version (DEPLOY_OK, not a dry run) */
   int failed; /* transcripts that failed (DEPLOY_TESTS_FAILED) */
+  json_t *replay; /* the replay's report, or NULL (none ran); the caller frees it */
+  replay_counts counts;
 } deploy_result;
 
-/* Passes sc (taken) through the gate and makes it the bot's active version.
- * folder_sha: sc was read from the bot's folder and these are its files
- * (script_sha), remembered so that an unchanged folder changes nothing at
- * the next start; NULL for uploads. Problems go to err, one per line. */
-deploy_result deploy_version(engine *e, script *sc, const char *folder_sha, char *err,
+/* Passes sc (taken) through the gate and, unless o->dry_run, makes it the
+ * bot's active version. Problems go to err, one per line. */
+deploy_result deploy_version(engine *e, script *sc, const deploy_options *o, char *err,
                              size_t errlen);
 
 /* At `parley serve`'s start: every bot served before comes back with the

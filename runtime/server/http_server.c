@@ -1042,8 +1042,11 @@ static void watch_folders(server *s) {
       script_free(sc);
       continue;
     }
-    deploy_result r = {DEPLOY_ERROR, NULL, 0};
-    if (sc) r = deploy_version(s->e, sc, sha, err, sizeof err);
+    deploy_result r = {DEPLOY_ERROR, NULL, 0, NULL, {0}};
+    deploy_options o = {.folder_sha = sha,
+                        .replay = s->cfg.replay && sc ? s->cfg.replay(sc->name) : 0};
+    if (sc) r = deploy_version(s->e, sc, &o, err, sizeof err);
+    json_decref(r.replay);
     free(sha);
     if (r.status == DEPLOY_OK) {
       routes_refresh(s);

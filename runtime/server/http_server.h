@@ -35,6 +35,9 @@ typedef struct server_config {
   /* 0 if the bot's replies must not go back in a webhook's answer (they go
    * through its provider); NULL: they do. */
   int (*inline_replies)(const char *bot);
+  /* how many real messages a new version of the bot is replayed on before
+   * it is activated (deploy.h); NULL or 0: none */
+  long (*replay)(const char *bot);
   /* A webhook whose handler starts later than this after the request came
    * in is answered without its replies, which go through the provider
    * (providers time out webhooks: Twilio after 15 s); 0: no deadline. */

@@ -76,6 +76,9 @@ static const setting_def before_providers[] = {
     /* sending */
     {"provider", "PARLEY_PROVIDER", "sim", "default", 0, 1,
      NULL /* made from the registrations: provider_help */},
+    {"replay", "PARLEY_REPLAY", "1000", "default", 0, 1,
+     "how many real messages (the most recent conversations') a new version is replayed on, "
+     "against the running one, before a reload activates it (0 to 100000; 0: none)"},
     {"inline_replies", "PARLEY_INLINE_REPLIES", "on", "default", 0, 1,
      "on: replies to a webhook go back in its answer (in the provider's format); off: "
      "through the provider"},

@@ -14,6 +14,7 @@ enum {
   K_MESSAGES,
   K_HTTP_ANSWERS,
   K_ERRORS,
+  K_INBOUND,
   K_COUNT
 };
 _Static_assert((int)K_COUNT <= (int)STORE_HISTORY_QUERIES,
@@ -37,6 +38,9 @@ static const char *const queries[K_COUNT] = {
                        " FROM http_answers WHERE contact_id = ?1 AND at >= ?2 ORDER BY id",
     [K_ERRORS] = "SELECT coalesce(message_id, 0), text, at FROM errors WHERE contact_id = ?1"
                  " AND at >= ?2 ORDER BY id",
+    [K_INBOUND] = "SELECT m.id, m.contact_id, c.number, m.text, m.created_at FROM messages m"
+                  " JOIN contacts c ON c.id = m.contact_id WHERE m.bot_id = ?1"
+                  " AND m.direction = 'in' ORDER BY m.id DESC LIMIT ?2",
 };
 
 size_t store_history_statements(const char **out, size_t cap) {
@@ -161,4 +165,17 @@ int store_history_errors(store_reader *rd, int64_t contact_id, int64_t from_ms,
   while ((rc = sql_step(s)) == SQL_ROW)
     fn(ud, sql_column_int(s, 0), sql_column_text(s, 1), sql_column_int(s, 2));
   return store_step_end(st, s, rc, "cannot read a contact's errors") < 0 ? -1 : 0;
+}
+
+int store_history_inbound(store_reader *rd, int64_t bot_id, long limit, inbound_fn fn,
+                          void *ud) {
+  store *st = reader_store(rd);
+  sql_stmt *s = query(st, K_INBOUND);
+  if (!s) return -1;
+  STORE_BIND(s, SQL_INT(bot_id), SQL_INT(limit));
+  int rc;
+  while ((rc = sql_step(s)) == SQL_ROW)
+    fn(ud, sql_column_int(s, 0), sql_column_int(s, 1), sql_column_text(s, 2),
+       sql_column_text(s, 3), sql_column_int(s, 4));
+  return store_step_end(st, s, rc, "cannot read the messages") < 0 ? -1 : 0;
 }

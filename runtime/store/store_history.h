@@ -57,6 +57,13 @@ typedef void (*http_answer_fn)(void *ud, const http_answer_row *a);
 int store_http_answers_each(store_reader *rd, int64_t contact_id, int64_t from_ms,
                             http_answer_fn fn, void *ud);
 
+/* The bot's last `limit` inbound messages, the newest first: id, contact,
+ * its address, the text, when. 0 or -1. */
+typedef void (*inbound_fn)(void *ud, int64_t id, int64_t contact_id, const char *number,
+                           const char *text, int64_t at);
+int store_history_inbound(store_reader *rd, int64_t bot_id, long limit, inbound_fn fn,
+                          void *ud);
+
 /* The contact's handler errors from from_ms on, in order: the message the
  * failed handler ran for (an inbound message's id for its handler; 0 or
  * another id for the others), the error, when. */
