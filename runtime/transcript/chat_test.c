@@ -525,7 +525,13 @@ static int setup_contact_json(run *r, int line, const char *address, const char 
     else if (strcmp(key, "joined") == 0)
       bad = json_is_boolean(v) ? NULL : "joined is true or false";
     else
-      bad = "its keys are status, fields, tags, timezone, state, expect, joined";
+      bad = "unknown key";
+    if (bad && strcmp(bad, "unknown key") == 0) {
+      int rc = fail(r, line, "@contact: unknown key '%s' (known: status, fields, tags, timezone, "
+                             "state, expect, joined)", key);
+      json_decref(o);
+      return rc;
+    }
   }
   if (bad) {
     json_decref(o);

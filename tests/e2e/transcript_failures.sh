@@ -94,4 +94,21 @@ check_text "check: a misspelt bot.* name at the top level suggests the nearest o
   "typo/bot.lua:2: bot.keywrd does not exist; did you mean bot.keyword?" \
   "$PARLEY" check "$tmp/typo"
 
+t contact_json_key '@contact +15550001 {"colour":"red"}\n'
+check_text "@contact's JSON form: an unknown key is named" 1 \
+  "contact_json_key.chat:1: @contact: unknown key 'colour' (known: status, fields, tags, timezone, state, expect, joined)" \
+  "$PARLEY" test "$bot/tests/contact_json_key.chat"
+t contact_json_kind '@contact +15550001 {"fields":[1,2]}\n'
+check_text "@contact's JSON form: a value of the wrong kind is said" 1 \
+  "contact_json_kind.chat:1: @contact: fields and state are objects" \
+  "$PARLEY" test "$bot/tests/contact_json_kind.chat"
+t contact_json_bad '@contact +15550001 {"fields":\n'
+check_text "@contact's JSON form: JSON that does not parse is said" 1 \
+  "contact_json_bad.chat:1: @contact: the JSON form is one object" \
+  "$PARLEY" test "$bot/tests/contact_json_bad.chat"
+t click_unsent '> +15550001 hi\n< hello\n@click +15550001 https://shop.example/x\n'
+check_text "@click on a URL the contact was sent no link to" 1 \
+  "click_unsent.chat:3: @click: +15550001 was sent no link to https://shop.example/x" \
+  "$PARLEY" test "$bot/tests/click_unsent.chat"
+
 summary
