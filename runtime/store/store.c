@@ -678,6 +678,17 @@ int store_read_wanted(store *st) {
   return run_simple(st, Q_BEGIN_READ, "cannot start a read transaction");
 }
 
+sql_stmt *store_cached(store *st, sql_stmt **slot, const char *text) {
+  if (store_read_wanted(st)) return NULL;
+  if (!*slot && !(*slot = sql_prepare(st->sql, text))) {
+    store_fail(st, "cannot prepare a query");
+    return NULL;
+  }
+  sql_reset(*slot);
+  sql_clear_bindings(*slot);
+  return *slot;
+}
+
 static sql_stmt *stmt(store *st, int q) {
   if (store_read_wanted(st)) return NULL;
   if (!st->q[q] && !(st->q[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {

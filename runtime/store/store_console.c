@@ -115,15 +115,7 @@ size_t store_console_statements(sql_kind kind, const char **out, size_t cap) {
 }
 
 static sql_stmt *query(store *st, int q) {
-  if (store_read_wanted(st)) return NULL;
-  if (!st->console[q] &&
-      !(st->console[q] = sql_prepare(st->sql, query_text(sql_kind_of(st->sql), q)))) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_reset(st->console[q]);
-  sql_clear_bindings(st->console[q]);
-  return st->console[q];
+  return store_cached(st, &st->console[q], query_text(sql_kind_of(st->sql), q));
 }
 
 void console_session_free(console_session *s) {

@@ -51,14 +51,7 @@ size_t store_history_statements(const char **out, size_t cap) {
 }
 
 static sql_stmt *query(store *st, int q) {
-  if (store_read_wanted(st)) return NULL;
-  if (!st->history[q] && !(st->history[q] = sql_prepare(st->sql, queries[q]))) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_reset(st->history[q]);
-  sql_clear_bindings(st->history[q]);
-  return st->history[q];
+  return store_cached(st, &st->history[q], queries[q]);
 }
 
 void snapshot_row_free(snapshot_row *r) {

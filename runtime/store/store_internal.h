@@ -72,6 +72,10 @@ static inline store *reader_store(store_reader *rd) {
 /* Begins the read transaction store_read_begin asked for, if it has not
  * begun: every statement of a read runs after it. 0 or -1. */
 int store_read_wanted(store *st);
+/* A statement prepared once from text into *slot (a file's cache of its
+ * own statements), reset with its bindings cleared; NULL with the store's
+ * error set. Begins store_read_begin's read first, if it waits. */
+sql_stmt *store_cached(store *st, sql_stmt **slot, const char *text);
 /* Records "path: what: sqlite's message" as the store's error; -1. */
 int store_fail(store *st, const char *what);
 /* Binds a string, or NULL for a NULL pointer. */

@@ -65,14 +65,7 @@ size_t store_link_statements(const char **out, size_t cap) {
 }
 
 static sql_stmt *query(store *st, int q) {
-  if (store_read_wanted(st)) return NULL;
-  if (!st->links[q] && !(st->links[q] = sql_prepare(st->sql, queries[q]))) {
-    store_fail(st, "cannot prepare a query");
-    return NULL;
-  }
-  sql_reset(st->links[q]);
-  sql_clear_bindings(st->links[q]);
-  return st->links[q];
+  return store_cached(st, &st->links[q], queries[q]);
 }
 
 void link_row_free(link_row *r) {
