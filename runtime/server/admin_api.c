@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "contacts_file.h"
 #include "http_internal.h"
+#include "replay.h"
 #include "store_links.h"
 #include "store_console.h"
 #include "http_limits.h"
@@ -57,9 +58,7 @@ static void install(server *s, job *j, script *sc, const char *what) {
   char err[16384];
   deploy_options o = {.dry_run = query_flag(j, "dry_run"),
                       .accept_errors = query_flag(j, "accept_errors"),
-                      .replay = s->cfg.replay && strcmp(what, "reload") == 0
-                                    ? s->cfg.replay(j->botname)
-                                    : 0};
+                      .replay = s->cfg.replay ? s->cfg.replay(j->botname) : 0};
   deploy_result r = deploy_version(s->e, sc, &o, err, sizeof err);
   json_t *replay = r.replay ? r.replay : json_null();
   if (r.status == DEPLOY_OK && o.dry_run) {
@@ -956,13 +955,26 @@ static void run_version(server *s, job *j, bot *b) {
       transcripts += strncmp(sc->files[i].path, "tests/", 6) == 0;
     failed = engine_fill_bot_env(s->e, sc, err, sizeof err) ? -1
                                                             : chat_test_script(sc, err, sizeof err);
-    script_free(sc);
   }
   if (failed < 0 && !*err) snprintf(err, sizeof err, "the transcripts could not run");
-  job_answer(j, 200, json_pack("{s:I,s:i,s:i,s:o}", "version", (json_int_t)number,
+  /* and the real messages replayed on it and on the active version, unless
+   * it is the active one (deploy.h: what making it active would show) */
+  json_t *replay = json_null();
+  long messages = s->cfg.replay ? s->cfg.replay(j->botname) : 0;
+  if (sc && failed == 0 && messages > 0 && bot_version(b) != number) {
+    replay_options ro = {.bot_id = bot_id(b), .messages = messages,
+                         .old_version = bot_script(b), .new_version = sc};
+    replay_counts counts;
+    char why[1024];
+    json_t *r = replay_run(engine_store(s->e), &ro, &counts, why, sizeof why);
+    if (r) replay = r;
+    else replay = json_pack("{s:s}", "error", why);
+  }
+  if (sc) script_free(sc);
+  job_answer(j, 200, json_pack("{s:I,s:i,s:i,s:o,s:o}", "version", (json_int_t)number,
                                "transcripts", transcripts, "failed", failed < 0 ? transcripts
                                                                                 : failed,
-                               "errors", lines_of(err)));
+                               "errors", lines_of(err), "replay", replay));
 }
 
 /* GET /v1/bots/BOT/media/ID: a WhatsApp media file, fetched from the

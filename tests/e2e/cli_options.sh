@@ -100,8 +100,8 @@ check_text "segments: an argument is refused" 2 \
   "$PARLEY" segments hello
 
 # ---------------------------------------------------------------- reload
-known_reload="(known: --dir, --url, --config)"
-check_text "reload --help" 0 "usage: parley reload BOT [--dir FOLDER] [--url URL] [--config FILE]" \
+known_reload="(known: --dir, --dry-run, --accept-errors, --url, --config)"
+check_text "reload --help" 0 "usage: parley reload BOT [--dir FOLDER] [--dry-run] [--accept-errors] [--url URL]" \
   "$PARLEY" reload --help
 check_text "reload without a bot prints the usage, exit 2" 2 "usage: parley reload BOT" \
   "$PARLEY" reload
@@ -119,6 +119,18 @@ check "reload: --dir is read (a missing folder is named)" 1 "$tmp/none" \
   "$PARLEY" reload --url "$nowhere" ok --dir "$tmp/none"
 
 # ---------------------------------------------------------------- contacts
+# ---------------------------------------------------------------- pull
+known_pull="(known: --last, --mask, --output, --bot-dir, --url, --config)"
+check_text "pull --help" 0 "usage: parley pull BOT NUMBER [--last N] [--mask]" "$PARLEY" pull --help
+check_text "pull without a number prints the usage, exit 2" 2 "usage: parley pull BOT NUMBER" \
+  "$PARLEY" pull ok
+check_text "pull: an unknown option is named" 2 \
+  "parley pull: unknown option '--fast' $known_pull" "$PARLEY" pull ok +15550001 --fast
+check_text "pull: --last must be a count" 2 \
+  "parley pull: --last is 1 to 10000 messages, not 'many'" "$PARLEY" pull ok +15550001 --last many
+check_text "pull: the server is asked (options after the arguments)" 1 \
+  "parley pull: " "$PARLEY" pull ok +15550001 --url "$nowhere" -o -
+
 known_contacts="(known: --url, --config, --format, --output)"
 printf 'number\n+15550001\n' > "$tmp/c.csv"
 check_text "contacts --help" 0 "usage: parley contacts import BOT FILE" "$PARLEY" contacts --help

@@ -76,8 +76,8 @@ static void test_schema(sql_db *db) {
   CHECK_INT(one_int(db, hot_keys), 0, "and made fresh it has the same foreign keys");
   CHECK_INT(one_int(db, "SELECT count(*) FROM information_schema.tables"
                         " WHERE table_schema = 'public'"),
-            20, "twenty tables: parley_schema, the cluster's five and the console's three among "
-            "them");
+            24, "twenty-four tables: parley_schema, the cluster's five, the console's three, "
+            "the links' two and the history's two among them");
   CHECK(store_schema_pg(db, store_schema_version(), err, sizeof err) == 0,
         "a second open finds it made (%s)", err);
   CHECK_INT(one_int(db, "SELECT count(*) FROM parley_schema"), 1,

@@ -172,6 +172,25 @@ def run(p, parley, db, tmp, port):
           r["examples"]["silent"][0]["old"] == ["Open 9 to 5"], body)
     check("a dry run through the API activates nothing", active(p) == [5], active(p))
 
+    # the console's ways: a version's test shows the replay; making one active is gated
+    status, body = request(p.port, "POST", "/v1/bots/shop/versions/1/test", b"",
+                           {"Authorization": "Bearer " + ADMIN})
+    r = json.loads(body).get("replay") or {}
+    check("a version's test replays real messages on it and the active version",
+          status == 200 and r.get("changed", 0) >= 4 and
+          r["examples"]["changed"][0]["new"] == ["A ticket is $10"], body)
+    status, body = request(p.port, "POST", "/v1/bots/shop/rollback",
+                           json.dumps({"version": 4}).encode(),
+                           {"Authorization": "Bearer " + ADMIN,
+                            "Content-Type": "application/json"})
+    check("a rollback to a version that fails on real messages is refused, with the report",
+          status == 422 and json.loads(body)["replay"]["errors"] == 2 and active(p) == [5], body)
+    status, body = request(p.port, "POST", "/v1/bots/shop/rollback?accept_errors=1",
+                           json.dumps({"version": 4}).encode(),
+                           {"Authorization": "Bearer " + ADMIN,
+                            "Content-Type": "application/json"})
+    check("accept_errors makes it active", status == 200 and active(p) == [4], body)
+
 
 def main():
     ap = argparse.ArgumentParser()
