@@ -50,6 +50,7 @@ static void print_example(FILE *f, json_t *x) {
 static void print_replay(FILE *f, json_t *r) {
   if (!json_is_object(r)) return;
   long long n = json_integer_value(json_object_get(r, "messages"));
+  if (!n && !json_integer_value(json_object_get(r, "skipped"))) return; /* none to replay */
   fprintf(f, "replayed %lld real message%s of %lld conversation%s in %lld ms: %lld the same, "
           "%lld changed, %lld now fail, %lld hit a limit, %lld now get no reply, "
           "%lld unanswerable",

@@ -21,9 +21,10 @@ const state = {
 /* ------------------------------------------------------------ the API */
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data; /* the answer's body, when it was JSON */
   }
 }
 
@@ -46,7 +47,7 @@ async function api(method, path, body) {
   if (r.status === 401 && path !== "/v1/console/session") {
     signedOut("Your session has ended: sign in again.");
   }
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || r.statusText);
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || r.statusText, data);
   return data;
 }
 
@@ -783,18 +784,93 @@ $("clicks-more").addEventListener("click", () => loadClicks(true));
 
 /* ------------------------------------------------------------ the bot's versions */
 
+/* The replay of real messages on a version (docs/serve.md): its counts in a
+ * line. Fans' texts and the bots' replies in it go in as text. */
+function replaySummary(r) {
+  return "Replayed " + plural(r.messages, "real message", "real messages") + " of " +
+    plural(r.conversations, "conversation", "conversations") + ": " + r.identical +
+    " the same, " + r.changed + " changed, " + r.errors + " now fail, " + r.limits +
+    " hit a limit, " + r.silent + " now get no reply, " + r.unanswerable + " unanswerable" +
+    (r.skipped ? ", " + r.skipped + " skipped (from before their contact's past was kept)" : "") +
+    ".";
+}
+
+const REPLAY_KINDS = [["errors", "Now fail"], ["limits", "Now hit a limit"],
+                      ["changed", "Replies changed"], ["silent", "Now get no reply"],
+                      ["unanswerable", "Unanswerable (a request with no recorded answer)"]];
+
+/* The summary, then each kind's examples: the number, the fan's message, what
+ * the active version sent and what this one sends. Null without a report. */
+function replayReport(r) {
+  if (!r) return null;
+  if (r.error) return el("p", {class: "error", text: "The real messages could not be replayed: " +
+                                                      r.error});
+  const out = el("div", {class: "replay"}, el("p", {class: "replay-summary",
+                                                    text: replaySummary(r)}));
+  const lines = (label, sent) => el("div", {class: "replay-" + label},
+    el("span", {class: "replay-label", text: label}),
+    el("div", {}, ...(sent.length ? sent : ["(nothing)"]).map((t) =>
+      el("span", {class: "replay-line", text: t}))));
+  for (const [kind, title] of REPLAY_KINDS) {
+    const examples = (r.examples && r.examples[kind]) || [];
+    if (!examples.length) continue;
+    const shown = examples.length < r[kind] ? " (the first " + examples.length + " of " +
+                                              r[kind] + ")" : "";
+    out.append(el("h3", {text: title + shown}), el("ul", {class: "replay-examples",
+                                                        "data-kind": kind},
+      ...examples.map((x) => el("li", {"data-message": String(x.message)},
+        el("div", {}, el("strong", {text: x.number}), " ",
+           el("span", {class: "counts", text: when(x.at)})),
+        el("div", {class: "replay-text", text: x.text}),
+        lines("old", x.old || []), lines("new", x.new || [])))));
+  }
+  return out;
+}
+
+/* POST .../rollback {"version": N}: refused (422) when real messages replayed on
+ * it fail; its report is shown under the version, with a way to force it. */
+async function makeActive(v, report, accept) {
+  report.replaceChildren();
+  $("versions-note").textContent = "";
+  try {
+    const r = await api("POST", botPath("/rollback" + (accept ? "?accept_errors=1" : "")),
+                        {version: v.version});
+    await loadVersions();
+    if (r && r.replay) $("versions-note").textContent = "Version " + v.version + " is active. " +
+      (r.replay.error ? "The real messages could not be replayed: " + r.replay.error
+                      : replaySummary(r.replay));
+  } catch (e) {
+    if (e.status === 401) return;
+    if (e.status !== 422 || !e.data || !e.data.replay) {
+      $("versions-error").textContent = e.message;
+      return;
+    }
+    const anyway = el("button", {type: "button", class: "plain", text: "Make it active anyway"});
+    anyway.addEventListener("click", () => {
+      if (confirm("Real messages fail on version " + v.version +
+                  ". Run it from now on all the same?")) makeActive(v, report, true);
+    });
+    report.replaceChildren(...[el("p", {class: "error", text: e.message}),
+                               replayReport(e.data.replay), anyway].filter(Boolean));
+  }
+}
+
 function versionItem(v, versions) {
   const label = "Version " + v.version + (v.active ? " (active)" : "");
   const result = el("span", {class: "counts"});
+  const report = el("div", {class: "replay-report", "aria-live": "polite"});
   const test = el("button", {type: "button", class: "plain", text: "Run its transcripts"});
   test.addEventListener("click", async () => {
     result.textContent = "Running…";
+    report.replaceChildren();
     try {
       const r = await api("POST", botPath("/versions/" + v.version + "/test"));
       result.textContent = r.transcripts === 0 ? "It ships no transcripts."
         : r.failed === 0 ? plural(r.transcripts, "transcript passes", "transcripts pass") + "."
         : r.failed + " of " + plural(r.transcripts, "transcript fails", "transcripts fail") +
           ": " + r.errors.join(" ");
+      const shown = replayReport(r.replay);
+      if (shown) report.replaceChildren(shown);
     } catch (e) {
       result.textContent = e.message;
     }
@@ -802,26 +878,22 @@ function versionItem(v, versions) {
   const actions = el("span", {class: "versions-actions"}, test);
   if (!v.active) {
     const back = el("button", {type: "button", class: "plain", text: "Make it active"});
-    back.addEventListener("click", async () => {
-      if (!confirm("Run version " + v.version + " of " + state.bot + " from now on?")) return;
-      try {
-        await api("POST", botPath("/rollback"), {version: v.version});
-        loadVersions();
-      } catch (e) {
-        if (e.status !== 401) $("versions-error").textContent = e.message;
-      }
+    back.addEventListener("click", () => {
+      if (confirm("Run version " + v.version + " of " + state.bot + " from now on?"))
+        makeActive(v, report, false);
     });
     actions.append(back);
   }
   return el("li", {"data-version": String(v.version), "data-active": String(!!v.active)},
             el("strong", {text: label}),
             el("span", {class: "counts", text: when(v.created_at) + " · " + v.sha.slice(0, 12)}),
-            actions, result);
+            actions, result, report);
 }
 
 async function loadVersions() {
   if (!state.bot) return;
   $("versions-error").textContent = "";
+  $("versions-note").textContent = "";
   try {
     const {versions} = await api("GET", botPath("/versions"));
     versions.sort((a, b) => b.version - a.version);

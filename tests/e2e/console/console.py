@@ -43,6 +43,7 @@ PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605
          "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
 PREVIEW = "facebookexternalhit/1.1"
 HOSTILE_AGENT = "<img src=x onerror=window.__pwned=3>"
+HOSTILE_FAN = "<img src=x onerror=window.__pwned=4>"  # replayed on a version, shown in its report
 
 XSS = ["<script>window.__pwned = 1</script>",
        "\"><img src=x onerror=\"window.__pwned = 2\">",
@@ -539,6 +540,10 @@ def versions(d, p, a):
     check("a version's transcripts run and pass",
           wait_for(lambda: "pass." in texts(d, "#versions li[data-version='1'] .counts"),
                    timeout=30), texts(d, "#versions li[data-version='1']"))
+    check("... and the real messages are replayed on it against the active version: the same",
+          wait_for(lambda: re.match(r"Replayed (\d+) real messages of \d+ conversations: \1 the "
+                                    r"same, 0 changed, 0 now fail, ", summary_of(d, 1))),
+          summary_of(d, 1))
     shot(d, a.shots, "15-versions")
     d.find_element(By.CSS_SELECTOR, "#versions li[data-version='1'] button:nth-of-type(2)").click()
     d.switch_to.alert.accept()
@@ -546,11 +551,111 @@ def versions(d, p, a):
           wait_for(lambda: d.execute_script(
               "const l = document.querySelector('#versions li[data-version=\"1\"]');"
               "return l && l.dataset.active") == "true"))
+    check("... and says what the replay found",
+          wait_for(lambda: text_of(d, "versions-note").startswith(
+              "Version 1 is active. Replayed ")),
+          text_of(d, "versions-note"))
+    check("... as the admin API says", active_versions(p) == [1], active_versions(p))
+    replayed_versions(d, p, a, source)
+    d.find_element(By.ID, "nav-inbox").click()
+
+
+def active_versions(p):
     status, body = request(p.port, "GET", "/v1/bots/fanclub/versions",
                            headers={"Authorization": "Bearer " + ADMIN})
-    active = [v["version"] for v in json.loads(body).get("versions", []) if v.get("active")]
-    check("... as the admin API says", active == [1], body)
+    return [v["version"] for v in json.loads(body).get("versions", []) if v.get("active")] \
+        if status == 200 else body
+
+
+def replayed_versions(d, p, a, source):
+    """Real messages replayed on a version: its report after its transcripts run (a reply
+    changed, old and new, the fan's hostile text as text), and "Make it active" refused for
+    a version a fan's message now fails on, until "Make it active anyway"."""
+    fan(p, "+15550001", HOSTILE_FAN, "m4")  # v1's fallback answers it
+    admin = {"Authorization": "Bearer " + ADMIN, "Content-Type": "text/plain"}
+    seen = source + '\nbot.hear("onerror", function(c, msg) return "Seen: " .. msg.text end)\n'
+    broken = source + ('\nbot.hear("onerror", function(c, msg) '
+                       'error("pictures break the bot") end)\n')
+    status, body = request(p.port, "PUT", "/v1/bots/fanclub/script", seen.encode(), admin)
+    check("version 3 answers the hostile message with a reply of its own",
+          status == 200 and '"version":3' in body and '"changed":1' in body, body)
+    status, body = request(p.port, "PUT", "/v1/bots/fanclub/script", broken.encode(), admin)
+    check("version 4, whose handler fails on it, is refused a reload", status == 422, body)
+    status, body = request(p.port, "PUT", "/v1/bots/fanclub/script?accept_errors=1",
+                           broken.encode(), admin)
+    check("... unless accept_errors=1", status == 200 and '"version":4' in body, body)
+    status, body = request(p.port, "POST", "/v1/bots/fanclub/rollback",
+                           json.dumps({"version": 1}).encode(),
+                           {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+    check("version 1 is made active again", status == 200 and active_versions(p) == [1], body)
+
     d.find_element(By.ID, "nav-inbox").click()
+    d.find_element(By.ID, "nav-bot").click()
+    check("the list has the four, version 1 active",
+          wait_for(lambda: d.execute_script(
+              "return [...document.querySelectorAll('#versions > li')]"
+              ".map((l) => l.dataset.version + ':' + l.dataset.active).join()") ==
+              "4:false,3:false,2:false,1:true"))
+    d.find_element(By.CSS_SELECTOR, "#versions li[data-version='3'] button").click()
+    check("version 3's transcripts run: the replay's summary says a reply changed",
+          wait_for(lambda: re.match(r"Replayed \d+ real messages of \d+ conversations: \d+ the "
+                                    r"same, 1 changed, 0 now fail, 0 hit a limit, 0 now get no "
+                                    r"reply, 0 unanswerable\.$", summary_of(d, 3)), timeout=30),
+          summary_of(d, 3) or texts(d, "#versions li[data-version='3']"))
+    example = lambda v, kind: d.execute_script(  # noqa: E731
+        "const li = document.querySelector(`#versions li[data-version='${arguments[0]}']"
+        "  .replay-examples[data-kind='${arguments[1]}'] li`);"
+        "const all = (css) => [...li.querySelectorAll(css)].map((e) => e.textContent);"
+        "return li && [li.querySelector('strong').textContent, all('.replay-text')[0],"
+        "  all('.replay-old .replay-line'), all('.replay-new .replay-line')]", v, kind)
+    got = example(3, "changed") or []
+    check("... with the example: the number, the fan's message as text, the old and new reply",
+          got[:2] == ["+15550001", HOSTILE_FAN] and len(got[2]) == 1 and
+          got[2][0].startswith("Thanks +15550001, message #") and
+          got[3] == ["Seen: " + HOSTILE_FAN], got)
+    shot(d, a.shots, "19-version-replayed")
+
+    d.find_element(By.CSS_SELECTOR, "#versions li[data-version='4'] button:nth-of-type(2)").click()
+    d.switch_to.alert.accept()
+    report = lambda: texts(d, "#versions li[data-version='4'] .replay-report")  # noqa: E731
+    check("\"Make it active\" on version 4 is refused: real messages now fail on it",
+          wait_for(lambda: "real messages replayed on the new version fail" in report()), report())
+    check("... its report says so", re.search(r"\d+ the same, 0 changed, 1 now fail, ",
+                                              summary_of(d, 4)), summary_of(d, 4))
+    got = example(4, "errors") or []
+    check("... and names the message: the number, the fan's text, its new error",
+          got[:2] == ["+15550001", HOSTILE_FAN] and len(got[3]) == 1 and
+          "pictures break the bot" in got[3][0] and got[3][0].startswith("error: "), got)
+    check("... version 1 stays active", active_versions(p) == [1] and d.execute_script(
+        "return document.querySelector('#versions li[data-version=\"1\"]').dataset.active")
+        == "true", active_versions(p))
+    check("the fans' texts in the reports are shown as text: nothing ran",
+          d.execute_script("return window.__pwned") is None and
+          not d.find_elements(By.CSS_SELECTOR, "main img, main script"), report())
+    shot(d, a.shots, "20-version-refused")
+    anyway = [b for b in d.find_elements(By.CSS_SELECTOR, "#versions li[data-version='4'] button")
+              if b.text == "Make it active anyway"]
+    check("a button makes it active anyway", len(anyway) == 1, report())
+    if anyway:
+        anyway[0].click()
+        d.switch_to.alert.accept()
+    check("... after a confirmation: version 4 is active",
+          wait_for(lambda: active_versions(p) == [4] and d.execute_script(
+              "const l = document.querySelector('#versions li[data-version=\"4\"]');"
+              "return l && l.dataset.active") == "true"), active_versions(p))
+    check("... and the page says what the replay found",
+          wait_for(lambda: re.match(r"Version 4 is active\. Replayed \d+ real messages .* 1 now "
+                                    r"fail", text_of(d, "versions-note"))),
+          text_of(d, "versions-note"))
+    status, body = request(p.port, "POST", "/v1/bots/fanclub/rollback",
+                           json.dumps({"version": 1}).encode(),
+                           {"Authorization": "Bearer " + ADMIN, "Content-Type": "application/json"})
+    check("version 1 is made active again for what follows", status == 200 and
+          active_versions(p) == [1], body)
+
+
+def summary_of(d, version):
+    return texts(d, "#versions li[data-version='%d'] .replay-summary" % version)
 
 
 def simulator(d, p, a):
