@@ -648,6 +648,8 @@ typedef struct pending_rows {
   size_t nconversations;
   contact_new contacts[PENDING_ROWS]; /* with what came to each after its add */
   size_t ncontacts;
+  const snapshot_row *snapshots[PENDING_ROWS]; /* the journal's ops' */
+  size_t nsnapshots;
 } pending_rows;
 
 static int store_pending_contacts(store *st, pending_rows *p) {
@@ -732,9 +734,15 @@ static int add_pending_conversation(store *st, pending_rows *p, const journal_op
  * alone, to go in statements of many rows: every op that reads or writes
  * messages, conversations or contacts still sees those journaled before
  * it (a write to a new contact goes into its insert). */
+static int store_pending_snapshots(store *st, pending_rows *p) {
+  int rc = store_snapshots_add(st, p->snapshots, p->nsnapshots);
+  p->nsnapshots = 0;
+  return rc;
+}
+
 int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   pending_rows pending;
-  pending.nmessages = pending.nconversations = pending.ncontacts = 0;
+  pending.nmessages = pending.nconversations = pending.ncontacts = pending.nsnapshots = 0;
   int rc = store_pipeline(st, 1);
   if (rc == 0) rc = store_begin(st);
   for (size_t i = 0; i < j->n && rc == 0; i++) {
@@ -751,7 +759,14 @@ int journal_apply(store *st, journal *j, char *err, size_t errlen) {
       rc = add_pending_contact(st, &pending, op);
       continue;
     }
-    if (pending.ncontacts && merged_into_new_contact(&pending, op)) continue;
+    if (op->kind == J_SNAPSHOT) { /* nothing reads them but an erase */
+      pending.snapshots[pending.nsnapshots++] = &op->u.snapshot;
+      if (pending.nsnapshots == PENDING_ROWS) rc = store_pending_snapshots(st, &pending);
+      continue;
+    }
+    if (pending.nsnapshots && op->kind == J_CONTACT_ERASE)
+      rc = store_pending_snapshots(st, &pending);
+    if (rc == 0 && pending.ncontacts && merged_into_new_contact(&pending, op)) continue;
     if (pending.ncontacts && !leaves_contacts_alone(op->kind) && !writes_one_contact(op->kind))
       rc = store_pending_contacts(st, &pending); /* (a write to another contact: its row) */
     if (rc == 0 && pending.nmessages && !leaves_messages_alone(op->kind))
@@ -763,6 +778,7 @@ int journal_apply(store *st, journal *j, char *err, size_t errlen) {
   if (rc == 0 && pending.ncontacts) rc = store_pending_contacts(st, &pending);
   if (rc == 0 && pending.nmessages) rc = store_pending_messages(st, &pending);
   if (rc == 0 && pending.nconversations) rc = store_pending_conversations(st, &pending);
+  if (rc == 0 && pending.nsnapshots) rc = store_pending_snapshots(st, &pending);
   if (rc == 0) rc = store_commit(st);
   if (rc != 0) {
     snprintf(err, errlen, "%s", store_error(store_reads(st)));

@@ -927,6 +927,7 @@ void store_close(store *st) {
     sql_finalize(st->conversation_saves[0][i]);
     sql_finalize(st->conversation_saves[1][i]);
     sql_finalize(st->contact_inserts[i]);
+    sql_finalize(st->snapshot_inserts[i]);
   }
   EVP_MAC_CTX_free(st->suppression_mac);
   sql_close(st->sql);
@@ -1185,9 +1186,7 @@ int64_t store_contact_insert(store *st, int64_t id, int64_t bot_id,
   return store_exec_done(st, s, "cannot add a contact") ? -1 : id;
 }
 
-/* A statement of many rows, prepared once into *cached (pipelined on
- * PostgreSQL: nothing waits for its answer); NULL with the error. */
-static sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql) {
+sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql) {
   if (!(*cached = sql_prepare(st->sql, sql))) {
     store_fail(st, "cannot prepare a query");
     return NULL;
@@ -1196,14 +1195,7 @@ static sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql
   return *cached;
 }
 
-/* Writes rows [0, n) with statements of many rows: 2^k rows each, the
- * largest first, so one statement of each size is prepared and n rows
- * take at most STORE_MESSAGE_INSERTS of them. run(st, ud, at, k) binds
- * rows [at, at + 2^k) and runs them: 0, or -1 with its failure recorded,
- * which stops the rest. */
-typedef int (*rows_run)(store *st, const void *ud, size_t at, int k);
-
-static int run_many_rows(store *st, size_t n, rows_run run, const void *ud) {
+int run_many_rows(store *st, size_t n, rows_run run, const void *ud) {
   size_t at = 0;
   for (int k = STORE_MESSAGE_INSERTS - 1; k >= 0; k--)
     for (size_t size = (size_t)1 << k; n - at >= size; at += size)

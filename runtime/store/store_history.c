@@ -71,6 +71,49 @@ int store_snapshot_add(store *st, const snapshot_row *s) {
                    SQL_TEXT(s->expect), SQL_TEXT(s->timezone), SQL_INT(s->joined));
 }
 
+/* store_snapshots_add: one INSERT of 2^k rows for each k, as messages are
+ * stored (store.c run_many_rows) */
+enum { SNAPSHOT_PARAMS = 9 };
+
+static int insert_snapshots(store *st, const void *ud, size_t at, int k) {
+  const snapshot_row *const *rows = (const snapshot_row *const *)ud + at;
+  sql_stmt *s = st->snapshot_inserts[k];
+  if (s) {
+    sql_reset(s);
+  } else {
+    buf sql = {0};
+    buf_puts(&sql, "INSERT INTO snapshots(message_id, contact_id, status, fields, tags, state,"
+                   " expect, timezone, joined) VALUES");
+    for (int r = 0; r < 1 << k; r++) {
+      int p = r * SNAPSHOT_PARAMS;
+      buf_printf(&sql, "%s(?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?%d)", r ? "," : "", p + 1, p + 2,
+                 p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9);
+    }
+    buf_puts(&sql, " ON CONFLICT(message_id) DO NOTHING");
+    s = prepare_many_rows(st, &st->snapshot_inserts[k], sql.data);
+    buf_free(&sql);
+    if (!s) return -1;
+  }
+  for (int r = 0; r < 1 << k; r++) {
+    const snapshot_row *w = rows[r];
+    int p = r * SNAPSHOT_PARAMS;
+    sql_bind_int(s, p + 1, w->message_id);
+    sql_bind_int(s, p + 2, w->contact_id);
+    store_bind_text(s, p + 3, w->status);
+    store_bind_text(s, p + 4, w->fields);
+    store_bind_text(s, p + 5, w->tags);
+    store_bind_text(s, p + 6, w->state);
+    store_bind_text(s, p + 7, w->expect);
+    store_bind_text(s, p + 8, w->timezone);
+    sql_bind_int(s, p + 9, w->joined);
+  }
+  return store_exec_done(st, s, "cannot record a conversation's past");
+}
+
+int store_snapshots_add(store *st, const snapshot_row *const *rows, size_t n) {
+  return run_many_rows(st, n, insert_snapshots, rows);
+}
+
 int store_http_answer_add(store *st, const http_answer_row *a) {
   return STORE_RUN(st, query(st, K_HTTP_ANSWER_ADD), "cannot record a request's answer",
                    SQL_INT(a->bot_id), SQL_INT(a->contact_id), SQL_INT(a->message_id),

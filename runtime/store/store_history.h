@@ -33,6 +33,8 @@ typedef struct http_answer_row {
 } http_answer_row;
 
 int store_snapshot_add(store *st, const snapshot_row *s);
+/* n snapshots in as few statements as it can (INSERTs of many rows). */
+int store_snapshots_add(store *st, const snapshot_row *const *rows, size_t n);
 int store_http_answer_add(store *st, const http_answer_row *a);
 
 /* The snapshot in force before message_id: the latest written at or before

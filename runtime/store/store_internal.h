@@ -38,6 +38,7 @@ struct store {
   sql_stmt *message_inserts[STORE_MESSAGE_INSERTS]; /* prepared on first use */
   sql_stmt *conversation_saves[2][STORE_MESSAGE_INSERTS]; /* without, with the state */
   sql_stmt *contact_inserts[STORE_MESSAGE_INSERTS];
+  sql_stmt *snapshot_inserts[STORE_MESSAGE_INSERTS]; /* store_history.c's */
   char err[512];
   unsigned char suppression_key[32]; /* read once (store.c) */
   int has_suppression_key;
@@ -50,6 +51,17 @@ struct store {
   sql_stmt *fence_check;
   int read_wanted; /* store_read_begin: the read transaction starts at the next statement */
 };
+
+/* A statement of many rows, prepared once into *cached (pipelined on
+ * PostgreSQL: nothing waits for its answer); NULL with the error. */
+sql_stmt *prepare_many_rows(store *st, sql_stmt **cached, const char *sql);
+/* Writes rows [0, n) with statements of many rows: 2^k rows each, the
+ * largest first, so one statement of each size is prepared and n rows
+ * take at most STORE_MESSAGE_INSERTS of them. run(st, ud, at, k) binds
+ * rows [at, at + 2^k) and runs them: 0, or -1 with its failure recorded,
+ * which stops the rest. */
+typedef int (*rows_run)(store *st, const void *ud, size_t at, int k);
+int run_many_rows(store *st, size_t n, rows_run run, const void *ud);
 
 /* The text of the statements store.c, and store_outbox.c, prepare from
  * fixed text on a database of that kind (at most cap in out); their count.
