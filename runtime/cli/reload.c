@@ -65,6 +65,8 @@ static void print_replay(FILE *f, json_t *r) {
           (long long)json_integer_value(json_object_get(r, "unanswerable")));
   long long skipped = json_integer_value(json_object_get(r, "skipped"));
   if (skipped) fprintf(f, " (%lld older than the records, skipped)", skipped);
+  if (json_is_true(json_object_get(r, "stopped")))
+    fprintf(f, "; stopped there: the replay's time budget (10 s) ran out");
   fprintf(f, "\n");
   static const struct {
     const char *key, *title;

@@ -281,6 +281,10 @@ json_t *replay_run(store_reader *rd, const replay_options *o, replay_counts *cou
   int failed = 0;
   for (size_t i = 0; i < l.n && !failed; i++) {
     const real_message *m = &l.v[i];
+    if ((mono_ns() - started) / 1000000 >= REPLAY_BUDGET_MS) {
+      counts->stopped = 1;
+      break;
+    }
     snapshot_row s;
     int has = store_snapshot_before(rd, m->contact_id, m->id, &s);
     if (has < 0) {
@@ -334,7 +338,7 @@ json_t *replay_run(store_reader *rd, const replay_options *o, replay_counts *cou
     json_decref(examples);
     goto done;
   }
-  report = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "messages",
+  report = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "messages",
                      (json_int_t)counts->messages, "conversations",
                      (json_int_t)counts->conversations, "identical",
                      (json_int_t)counts->identical, "changed", (json_int_t)counts->changed,
@@ -342,7 +346,8 @@ json_t *replay_run(store_reader *rd, const replay_options *o, replay_counts *cou
                      (json_int_t)counts->limits, "silent", (json_int_t)counts->silent,
                      "unanswerable", (json_int_t)counts->unanswerable, "skipped",
                      (json_int_t)counts->skipped, "ms",
-                     (json_int_t)((mono_ns() - started) / 1000000), "examples", examples);
+                     (json_int_t)((mono_ns() - started) / 1000000), "stopped",
+                     counts->stopped, "examples", examples);
 done:
   version_close(&old);
   version_close(&new);

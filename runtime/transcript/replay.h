@@ -21,6 +21,10 @@
 #include "store.h"
 
 enum { REPLAY_DEFAULT = 1000, REPLAY_MAX = 100000, REPLAY_EXAMPLES = 20 };
+/* The replay runs between batches, where messages wait: it stops after
+ * this long (a version whose handlers each run to their time limit would
+ * otherwise hold the server for minutes), saying how far it went. */
+enum { REPLAY_BUDGET_MS = 10000 };
 
 typedef struct replay_options {
   int64_t bot_id;           /* the bot in the live store */
@@ -31,10 +35,12 @@ typedef struct replay_options {
 typedef struct replay_counts {
   long messages, conversations, identical, changed, errors, limits, silent, unanswerable,
       skipped; /* skipped: no history of the contact before it (older than the records) */
+  int stopped; /* the time budget ran out: the last messages were not replayed */
 } replay_counts;
 
 /* The report: {"messages", "conversations", "identical", "changed",
- * "errors", "limits", "silent", "unanswerable", "skipped", "ms", "examples":
+ * "errors", "limits", "silent", "unanswerable", "skipped", "ms", "stopped"
+ * (true: the budget ran out), "examples":
  * {"changed": [...], "errors": [...], ...}} with up to REPLAY_EXAMPLES of
  * each ({"number", "message", "at", "text", "old": [...], "new": [...]});
  * NULL with err if the store failed or a version would not load. */

@@ -39,6 +39,8 @@ V4 = V2.replace('''bot.fallback(function(c, msg)
   return''')
 V5 = V2.replace('''  local res = http.get("http://127.0.0.1:PORT/stock")''',
                 '''  local res = http.get("http://127.0.0.1:PORT/stock?v=5")''')
+V7 = V2.replace('bot.keyword("price", function(c) return "A ticket is $12" end)',
+                'bot.keyword("price", function(c) while true do end end)')
 V6 = V2.replace('''bot.keyword("hours", function(c) return "Open 9 to 5" end)''',
                 '''bot.keyword("hours", function(c) end)''')
 
@@ -171,6 +173,13 @@ def run(p, parley, db, tmp, port):
           r["examples"]["silent"][0]["new"] == [] and
           r["examples"]["silent"][0]["old"] == ["Open 9 to 5"], body)
     check("a dry run through the API activates nothing", active(p) == [5], active(p))
+
+    status, body = put(p, V7.replace("PORT", str(port)))
+    r = body.get("replay", {})
+    check("a version that now hits a limit on real messages is refused, the messages named",
+          status == 422 and r.get("limits") == 4 and r.get("errors") == 0 and
+          r["examples"]["limits"][0]["text"] == "price" and not r.get("stopped") and
+          active(p) == [5], body)
 
     # the console's ways: a version's test shows the replay; making one active is gated
     status, body = request(p.port, "POST", "/v1/bots/shop/versions/1/test", b"",
