@@ -328,3 +328,27 @@ class FakeGraph:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         return self.proc.wait()
+
+
+def run_with_service(parley, workdir, service, bot, source, env, run):
+    """A local HTTP service (service: a request handler class) on a free
+    127.0.0.1 port, the bot (source with PORT replaced by the port) served by
+    parley serve with env, then run(p, db, scripts, port); both stopped
+    after. The summary's exit status."""
+    import http.server
+    import threading
+    port = free_port()
+    svc = http.server.ThreadingHTTPServer(("127.0.0.1", port), service)
+    svc.daemon_threads = True
+    threading.Thread(target=svc.serve_forever, daemon=True).start()
+    scripts = os.path.join(workdir, "scripts")
+    write_bot(scripts, bot, source.replace("PORT", str(port)))
+    db = os.path.join(workdir, "parley.db")
+    p = Parley(os.path.abspath(parley), workdir, db, scripts, env)
+    try:
+        if check("parley serve starts", p.start(), p.log()):
+            run(p, db, scripts, port)
+    finally:
+        p.stop()
+        svc.shutdown()
+    return summary()

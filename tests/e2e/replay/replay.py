@@ -5,10 +5,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Parley, check, free_port, query, request, summary, wait_for, write_bot  # noqa: E402,E501
+from harness import check, query, request, run_with_service, wait_for  # noqa: E402
 
 HOOK, ADMIN = "replay-hook-1", "replay-admin-2"
 
@@ -207,25 +206,11 @@ def main():
     ap.add_argument("--dir", required=True)
     a = ap.parse_args()
     parley = os.path.abspath(a.parley)
-    port = free_port()
-    svc = http.server.ThreadingHTTPServer(("127.0.0.1", port), Service)
-    svc.daemon_threads = True
-    threading.Thread(target=svc.serve_forever, daemon=True).start()
-    scripts = os.path.join(a.dir, "scripts")
-    write_bot(scripts, "shop", V1.replace("PORT", str(port)))
-    db = os.path.join(a.dir, "parley.db")
-    p = Parley(parley, a.dir, db, scripts,
-               {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_ADMIN_TOKEN": ADMIN,
-                "PARLEY_TEST_CLOCK": "2026-03-02 12:00", "PARLEY_LOG": "warn",
-                "PARLEY_HTTP_ALLOW_PRIVATE": "on"})
-    if not check("parley serve starts", p.start(), p.log()):
-        return summary()
-    try:
-        run(p, parley, db, a.dir, port)
-    finally:
-        p.stop()
-        svc.shutdown()
-    return summary()
+    env = {"PARLEY_WEBHOOK_TOKEN": HOOK, "PARLEY_ADMIN_TOKEN": ADMIN,
+           "PARLEY_TEST_CLOCK": "2026-03-02 12:00", "PARLEY_LOG": "warn",
+           "PARLEY_HTTP_ALLOW_PRIVATE": "on"}
+    return run_with_service(parley, a.dir, Service, "shop", V1, env,
+                            lambda p, db, scripts, port: run(p, parley, db, a.dir, port))
 
 
 if __name__ == "__main__":
