@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "channel.h"
+#include "chat_line.h"
 #include "store_console.h"
 #include "store_history.h"
 #include "store_links.h"
@@ -152,20 +153,6 @@ static char *masked(const writer_ctx *w, const char *s) {
   return b.data;
 }
 
-/* A text as a .chat line writes it: a newline as \n, a backslash as \\,
- * and in an expectation {{ as \{{ (not a capture). */
-static void put_text(buf *b, const char *s, int expectation) {
-  for (const char *p = s; *p; p++) {
-    if (*p == '\n') buf_puts(b, "\\n");
-    else if (*p == '\\') buf_puts(b, "\\\\");
-    else if (*p == '\r') buf_puts(b, "\\r");
-    else if (expectation && p[0] == '{' && p[1] == '{') {
-      buf_puts(b, "\\{{");
-      p++;
-    } else buf_add(b, p, 1);
-  }
-}
-
 /* The length of a short link at p (http(s)://...../l/ and 12 letters and
  * digits, then the end or a character no code has), or 0. */
 static size_t short_link_at(const char *p) {
@@ -180,40 +167,35 @@ static size_t short_link_at(const char *p) {
   return n;
 }
 
-/* "< ADDRESS text": a short link becomes a capture (its code differs from
- * one run to the next); a text a .chat would read as a regex or as
- * (nothing) is written as a regex of itself. */
+/* "< ADDRESS text", as the simulator's /save writes it, but for a short
+ * link: a capture (its code differs from one run to the next), the rest of
+ * the text exact ({{ written \{{). */
+static size_t link_at(const char *t, const char *p) {
+  return p == t || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '(' ? short_link_at(p) : 0;
+}
+
 static void put_expected(writer_ctx *w, const char *text) {
   char *t = masked(w, text);
-  buf_printf(w->out, "< %s ", w->shown);
-  size_t len = strlen(t);
-  int looks_special = strcmp(t, "(nothing)") == 0 || (len >= 2 && t[0] == '/' && t[len - 1] == '/');
-  if (looks_special) {
-    buf_puts(w->out, "/^");
-    for (const char *p = t; *p; p++) {
-      if (strchr(".[]{}()\\*+?^$|/", *p)) buf_add(w->out, "\\", 1);
-      if (*p == '\n') buf_puts(w->out, "\\n");
-      else buf_add(w->out, p, 1);
-    }
-    buf_puts(w->out, "$/\n");
+  const char *p = t;
+  while (*p && !link_at(t, p)) p++;
+  if (!*p) { /* no short link */
+    chat_line_expected(w->out, w->shown, t);
     free(t);
     return;
   }
-  for (const char *p = t; *p;) {
-    size_t n = short_link_at(p);
-    if (n && (p == t || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '(')) {
+  buf_printf(w->out, "< %s ", w->shown);
+  for (p = t; *p;) {
+    size_t n = link_at(t, p);
+    if (n) {
       buf_printf(w->out, "{{link%d:https?://[^ ]+/l/[0-9A-Za-z]{12}}}", ++w->links);
       p += n;
-      continue;
-    }
-    char one[2] = {*p, 0};
-    if (p[0] == '{' && p[1] == '{') {
+    } else if (p[0] == '{' && p[1] == '{') {
       buf_puts(w->out, "\\{{");
       p += 2;
-      continue;
+    } else {
+      char one[2] = {*p++, 0};
+      chat_line_text(w->out, one);
     }
-    put_text(w->out, one, 1);
-    p++;
   }
   buf_puts(w->out, "\n");
   free(t);
@@ -238,7 +220,7 @@ static void put_wait(buf *b, int64_t ms) {
 static void put_comment(writer_ctx *w, const char *what, const char *text) {
   char *t = masked(w, text);
   buf_printf(w->out, "# (%s: ", what);
-  put_text(w->out, t, 0);
+  chat_line_text(w->out, t);
   buf_puts(w->out, ")\n");
   free(t);
 }
@@ -246,22 +228,9 @@ static void put_comment(writer_ctx *w, const char *what, const char *text) {
 /* "! /regex/" of an error: the path and line it names left out (the bot's
  * path is the test's), the rest matched as written. */
 static void put_error(writer_ctx *w, const char *text) {
-  const char *tail = text;
-  const char *lua = strstr(text, ".lua:");
-  if (lua && lua - text < 200) {
-    const char *colon = strchr(lua + 5, ':');
-    if (colon && colon[1] == ' ') tail = colon + 2;
-  }
-  char *t = masked(w, tail);
+  char *t = masked(w, chat_error_tail(text));
   buf_puts(w->out, "! /");
-  for (const char *p = t; *p; p++) {
-    if (*p == '\n') {
-      buf_puts(w->out, "\\n");
-      continue;
-    }
-    if (strchr(".[]{}()\\*+?^$|/", *p)) buf_add(w->out, "\\", 1);
-    buf_add(w->out, p, 1);
-  }
+  chat_line_regex_literal(w->out, t, strlen(t));
   buf_puts(w->out, "/\n");
   free(t);
 }
@@ -279,7 +248,7 @@ static void put_answer(writer_ctx *w, const pulled_answer *a) {
   } else {
     char *body = masked(w, a->body ? a->body : "");
     buf_printf(w->out, "@http %s %s -> %ld ", a->method, url, a->status);
-    put_text(w->out, body, 0);
+    chat_line_text(w->out, body);
     buf_puts(w->out, "\n");
     free(body);
   }
@@ -484,7 +453,7 @@ int chat_pull(store_reader *rd, const pull_options *o, buf *out, char *err, size
         if (p.a[i].message_id == m->id) put_answer(&w, &p.a[i]);
       char *text = masked(&w, m->text);
       buf_printf(out, "> %s ", w.shown);
-      put_text(out, text, 0);
+      chat_line_text(out, text);
       buf_puts(out, "\n");
       free(text);
       for (size_t i = st->i + 1; i < p.nm; i++) /* its replies, in the order made */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_line.h"
 #include "clock.h"
 #include "engine.h"
 #include "http_mock.h"
@@ -141,17 +142,6 @@ static void put_normalized(buf *b, const char *text) {
   }
 }
 
-/* An error without the place it names (bot.lua:12: ...): a line moved is
- * not a new error. */
-static void put_error(buf *b, const char *text) {
-  const char *lua = strstr(text, ".lua:");
-  if (lua) {
-    const char *colon = strchr(lua + 5, ':');
-    if (colon && colon[1] == ' ') text = colon + 2;
-  }
-  buf_puts(b, text);
-}
-
 static void on_message(void *ud, const engine_message *m) {
   version_run *v = ud;
   buf_printf(&v->out, "%s\t", m->to);
@@ -163,8 +153,8 @@ static void on_action(void *ud, const engine_action *a) {
   version_run *v = ud;
   if (a->kind != ENGINE_ACTION_ERROR) return;
   v->errors++;
-  buf_puts(&v->out, "!\t");
-  put_error(&v->out, a->detail ? a->detail : a->text);
+  buf_puts(&v->out, "!\t"); /* a line moved is not a new error */
+  buf_puts(&v->out, chat_error_tail(a->detail ? a->detail : a->text));
   buf_puts(&v->out, "\n");
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "channel.h"
+#include "chat_line.h"
 #include "sim.h"
 
 void record_init(sim_record *r, int64_t start) {
@@ -60,61 +60,8 @@ void record_step_end(sim_record *r) {
   r->pre.len = r->out.len = 0;
 }
 
-/* A text as a .chat line writes it: "\n" a newline, "\\" a backslash. */
-static void add_escaped(buf *b, const char *s) {
-  for (; *s; s++) {
-    if (*s == '\n')
-      buf_puts(b, "\\n");
-    else if (*s == '\\')
-      buf_puts(b, "\\\\");
-    else
-      buf_add(b, s, 1);
-  }
-}
-
-/* Literal text in a POSIX extended regex (a newline as any character: a
- * .chat line cannot hold one). */
-static void add_regex_literal(buf *b, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '\n')
-      buf_puts(b, ".");
-    else {
-      if (strchr(".[]{}()\\*+?^$|", s[i])) buf_puts(b, "\\");
-      buf_add(b, s + i, 1);
-    }
-  }
-}
-
-/* What a < line could not give exactly: a text read as something else
- * ("(nothing)", "/.../", a {{capture}}), or one whose leading or trailing
- * blanks the reader would drop. */
-static int needs_regex(const char *text) {
-  size_t len = strlen(text);
-  if (len == 0 || strcmp(text, "(nothing)") == 0 || strstr(text, "{{")) return 1;
-  if (len >= 2 && text[0] == '/' && text[len - 1] == '/') return 1;
-  return strchr(" \t\r", text[0]) || strchr(" \t\r", text[len - 1]) ||
-         strchr(text, '\r');
-}
-
-/* A number as a .chat line reads one: +, then 4 to 15 digits (or another
- * channel's address, channel.h). */
-static int is_number(const char *s) { return channel_address_ok(s, 4); }
-
 void record_message(sim_record *r, const char *to, const char *text) {
-  if (!r->step) return;
-  /* with its recipient, so a text that starts with a number stays text */
-  if (is_number(to))
-    buf_printf(&r->out, "< %s ", to);
-  else
-    buf_puts(&r->out, "< ");
-  if (needs_regex(text) || (!is_number(to) && text[0] == '+')) {
-    buf_puts(&r->out, "/^");
-    add_regex_literal(&r->out, text, strlen(text));
-    buf_puts(&r->out, "$/\n");
-  } else {
-    add_escaped(&r->out, text);
-    buf_puts(&r->out, "\n");
-  }
+  if (r->step) chat_line_expected(&r->out, to, text);
 }
 
 /* A handler's error names the bot's files by the folder given to `parley
@@ -125,10 +72,10 @@ void record_error(sim_record *r, const char *botdir, const char *error) {
   buf_puts(&r->out, "! /");
   const char *p = error;
   for (const char *hit; (hit = strstr(p, prefix)); p = hit + strlen(prefix)) {
-    add_regex_literal(&r->out, p, (size_t)(hit - p));
+    chat_line_regex_literal(&r->out, p, (size_t)(hit - p));
     buf_puts(&r->out, ".*");
   }
-  add_regex_literal(&r->out, p, strlen(p));
+  chat_line_regex_literal(&r->out, p, strlen(p));
   buf_puts(&r->out, "/\n");
   free(prefix);
 }
@@ -143,7 +90,7 @@ void record_fetch(sim_record *r, const engine_http_request *req,
   }
   if (res->status == 0) {
     buf_puts(&r->pre, "error ");
-    add_escaped(&r->pre, res->error ? res->error : "no response");
+    chat_line_text(&r->pre, res->error ? res->error : "no response");
     buf_puts(&r->pre, "\n");
     return;
   }
@@ -151,7 +98,7 @@ void record_fetch(sim_record *r, const engine_http_request *req,
   if (res->body_len) {
     buf_puts(&r->pre, " ");
     char *body = xstrndup(res->body, res->body_len); /* up to a NUL, if any */
-    add_escaped(&r->pre, body);
+    chat_line_text(&r->pre, body);
     free(body);
   }
   buf_puts(&r->pre, "\n");
