@@ -804,13 +804,11 @@ static void run_consent_csv(server *s, job *j, bot *b) {
   j->content_type = xstrdup("text/csv; charset=utf-8");
 }
 
-/* The whole number a query parameter holds, or def when it is absent;
- * -1 if it is not one. */
+/* The whole number a query parameter holds (at most 10^9), or def when it
+ * is absent; -1 if it is not one. */
 static long long query_number(job *j, const char *name, long long def) {
-  const char *v = json_string_value(json_object_get(j->query, name));
   long long n;
-  if (!v) return def;
-  return whole_number(v, &n) || n > 1000000000 ? -1 : n;
+  return job_query_number(j, name, 0, 1000000000, def, &n) ? -1 : n;
 }
 
 /* POST /v1/bots/BOT/contacts/import: a CSV or JSON lines body (by its

@@ -10,11 +10,9 @@
 #include "http_internal.h"
 
 void run_transcript(server *s, job *j, bot *b) {
-  const char *last = json_string_value(json_object_get(j->query, "last"));
   const char *mask = json_string_value(json_object_get(j->query, "mask"));
-  char *end = NULL;
-  long n = last ? strtol(last, &end, 10) : 50;
-  if ((last && (!*last || *end || n < 1 || n > 10000)) ||
+  long long n;
+  if (job_query_number(j, "last", 1, 10000, 50, &n) ||
       (mask && strcmp(mask, "1") != 0 && strcmp(mask, "0") != 0 && strcmp(mask, "true") != 0 &&
        strcmp(mask, "false") != 0)) {
     job_answer_error(j, 400, "last is 1 to 10000 messages (default 50), mask 1 or 0");
@@ -22,7 +20,7 @@ void run_transcript(server *s, job *j, bot *b) {
   }
   buf out = {0};
   char err[512];
-  pull_options o = {.bot_id = bot_id(b), .bot = bot_name(b), .number = j->item, .last = n,
+  pull_options o = {.bot_id = bot_id(b), .bot = bot_name(b), .number = j->item, .last = (long)n,
                     .mask = mask && (strcmp(mask, "1") == 0 || strcmp(mask, "true") == 0)};
   int rc = chat_pull(engine_store(s->e), &o, &out, err, sizeof err);
   if (rc <= 0) {

@@ -261,6 +261,10 @@ void log_rejected(struct MHD_Connection *conn, const char *provider, const char 
  * it once the batch is durable). body is taken. job_answer.c */
 void job_answer(job *j, unsigned status, json_t *body);
 void job_answer_error(job *j, unsigned status, const char *message);
+/* A query parameter that is a whole number from lo to hi (digits only), or
+ * def when absent: 0 with *out, -1 if it is something else. job_answer.c */
+int job_query_number(const job *j, const char *name, long long lo, long long hi,
+                     long long def, long long *out);
 
 /* admin_request.c: the admin API's credentials (the admin token, or a
  * console session), checked from the headers: 0, or -1 with *rc answered;

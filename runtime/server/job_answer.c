@@ -1,7 +1,9 @@
 /* job_answer: a job's answer, as the engine thread writes it for the HTTP
- * thread to send (http_internal.h). Apart from the rest so that the files
- * that answer jobs (admin_api, forward, upload_worker) need nothing of each
- * other for it. */
+ * thread to send (http_internal.h), and what it asked in its query. Apart
+ * from the rest so that the files that answer jobs (admin_api, forward,
+ * upload_worker, link_visits, history_api) need nothing of each other for
+ * it. */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 
@@ -23,4 +25,17 @@ void job_answer_error(job *j, unsigned status, const char *message) {
   utf8_repair(text); /* a message may quote input cut at a byte count */
   job_answer(j, status, json_pack("{s:s}", "error", text));
   free(text);
+}
+
+int job_query_number(const job *j, const char *name, long long lo, long long hi,
+                     long long def, long long *out) {
+  const char *v = json_string_value(json_object_get(j->query, name));
+  *out = def;
+  if (!v) return 0;
+  char *end;
+  errno = 0;
+  long long n = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+  if (n < 0 || *end || errno || n < lo || n > hi) return -1;
+  *out = n;
+  return 0;
 }

@@ -77,23 +77,9 @@ static void add_click(void *ud, const click_row *c) {
                                       "bot", c->is_bot));
 }
 
-/* A query parameter that is a whole number from lo to hi, or def when
- * absent: 0 with *out, -1 if it is something else. */
-static int query_number(json_t *query, const char *key, long long lo, long long hi,
-                        long long def, long long *out) {
-  const char *v = json_string_value(json_object_get(query, key));
-  if (!v) {
-    *out = def;
-    return 0;
-  }
-  char *end;
-  *out = strtoll(v, &end, 10);
-  return *v < '0' || *v > '9' || *end || *out < lo || *out > hi ? -1 : 0;
-}
-
 void run_links(server *s, job *j, bot *b) {
   long long limit;
-  if (query_number(j->query, "limit", 1, 1000, 100, &limit)) {
+  if (job_query_number(j, "limit", 1, 1000, 100, &limit)) {
     job_answer_error(j, 400, "limit must be between 1 and 1000");
     return;
   }
@@ -110,8 +96,8 @@ void run_clicks(server *s, job *j, bot *b) {
   long long limit, before;
   const char *url = json_string_value(json_object_get(j->query, "url"));
   const char *number = json_string_value(json_object_get(j->query, "number"));
-  if (query_number(j->query, "limit", 1, 1000, 100, &limit) ||
-      query_number(j->query, "before", 0, INT64_MAX, 0, &before)) {
+  if (job_query_number(j, "limit", 1, 1000, 100, &limit) ||
+      job_query_number(j, "before", 0, INT64_MAX, 0, &before)) {
     job_answer_error(j, 400, "limit must be between 1 and 1000, before a click's id");
     return;
   }
