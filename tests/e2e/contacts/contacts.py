@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Parley, check, query, request, summary  # noqa: E402
+from harness import Parley, call_json, check, query, request, say_json, summary  # noqa: E402
 
 HOOK, ADMIN = "contacts-hook-1", "contacts-admin-2"
 CLOCK = "2026-03-02 12:00"
@@ -34,22 +34,11 @@ FILE = (
 
 
 def admin(p, method, path, body=b"", ctype="application/json"):
-    status, text = request(p.port, method, path, body,
-                           {"Authorization": "Bearer " + ADMIN, "Content-Type": ctype})
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    return call_json(p, ADMIN, method, path, body, ctype)
 
 
 def say(p, frm, text):
-    status, body = request(p.port, "POST", "/v1/bots/fan/messages",
-                           json.dumps({"from": frm, "text": text}).encode(),
-                           {"Authorization": "Bearer " + HOOK, "Content-Type": "application/json"})
-    try:
-        return status, json.loads(body).get("replies")
-    except ValueError:
-        return status, body
+    return say_json(p, HOOK, "fan", frm, text)
 
 
 def ledger(db, number):

@@ -352,3 +352,22 @@ def run_with_service(parley, workdir, service, bot, source, env, run):
         p.stop()
         svc.shutdown()
     return summary()
+
+
+def call_json(p, token, method, path, body=b"", ctype="application/json"):
+    """(status, the answer as JSON, or as text when it is not JSON) of a
+    request to parley serve p with that bearer token."""
+    status, text = request(p.port, method, path, body,
+                           {"Authorization": "Bearer " + token, "Content-Type": ctype})
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def say_json(p, token, bot, frm, text):
+    """(status, the replies) of a message through the JSON webhook of bot
+    (the answer as text when it has none)."""
+    status, body = call_json(p, token, "POST", "/v1/bots/%s/messages" % bot,
+                             json.dumps({"from": frm, "text": text}).encode())
+    return status, body.get("replies") if isinstance(body, dict) else body

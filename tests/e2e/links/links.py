@@ -6,10 +6,9 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import Parley, check, query, request, summary, wait_for, write_bot  # noqa: E402
+from harness import Parley, call_json, check, query, request, say_json, summary, wait_for, write_bot  # noqa: E402,E501
 
 HOOK, ADMIN = "links-hook-1", "links-admin-2"
 PRESALE = "https://shop.example/presale?from=sms&x=1"
@@ -35,21 +34,11 @@ bot.fallback(function(c) return "hi" end)
 
 
 def admin(p, method, path, body=b""):
-    status, text = request(p.port, method, path, body,
-                           {"Authorization": "Bearer " + ADMIN,
-                            "Content-Type": "application/json"})
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    return call_json(p, ADMIN, method, path, body)
 
 
 def say(p, frm, text):
-    status, body = request(p.port, "POST", "/v1/bots/shop/messages",
-                           json.dumps({"from": frm, "text": text}).encode(),
-                           {"Authorization": "Bearer " + HOOK,
-                            "Content-Type": "application/json"})
-    return status, json.loads(body).get("replies") if status == 200 else body
+    return say_json(p, HOOK, "shop", frm, text)
 
 
 def visit(p, path, agent=PHONE, method="GET"):

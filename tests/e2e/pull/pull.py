@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import check, query, request, run_with_service, wait_for  # noqa: E402
+from harness import check, query, request, run_with_service, say_json, wait_for  # noqa: E402
 
 HOOK, ADMIN = "pull-hook-1", "pull-admin-2"
 FAN = "+15550001"
@@ -70,11 +70,7 @@ class Service(http.server.BaseHTTPRequestHandler):
 
 
 def say(p, text):
-    status, body = request(p.port, "POST", "/v1/bots/club/messages",
-                           json.dumps({"from": FAN, "text": text}).encode(),
-                           {"Authorization": "Bearer " + HOOK,
-                            "Content-Type": "application/json"})
-    return status
+    return say_json(p, HOOK, "club", FAN, text)[0]
 
 
 def pull(parley, p, args, env):
@@ -124,7 +120,7 @@ def run(p, parley, db, scripts, tmp):
           "@clock 2026-03-02 12:00:00 UTC" in text and "> +15550001 hi" in text and
           "@http GET http://127.0.0.1:" in text and "/stock -> 200 " in text and
           "@click +15550001 https://club.example/day" in text and
-          re.search(r"^~ [12]s", text, re.M), text)
+          re.search(r"^~ [0-9a-z]+\n< \+15550001 Second two in Austin$", text, re.M), text)
     rc, out = test(parley, path)
     check("the pulled transcript passes against the same version", rc == 0, out + text)
 

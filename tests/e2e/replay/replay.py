@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from harness import check, query, request, run_with_service, wait_for  # noqa: E402
+from harness import check, query, request, run_with_service, say_json, wait_for  # noqa: E402
 
 HOOK, ADMIN = "replay-hook-1", "replay-admin-2"
 
@@ -61,14 +61,8 @@ class Service(http.server.BaseHTTPRequestHandler):
 
 
 def say(p, frm, text):
-    status, body = request(p.port, "POST", "/v1/bots/shop/messages",
-                           json.dumps({"from": frm, "text": text}).encode(),
-                           {"Authorization": "Bearer " + HOOK,
-                            "Content-Type": "application/json"})
-    try:
-        return json.loads(body).get("replies", [])
-    except ValueError:
-        return body
+    status, replies = say_json(p, HOOK, "shop", frm, text)
+    return replies if status == 200 else (status, replies)
 
 
 def reload(parley, p, folder, *flags):
